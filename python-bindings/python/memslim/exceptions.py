@@ -1,0 +1,32 @@
+"""Exceptions raised by memslim.
+
+Every error is a :class:`MemslimError` and also the built-in exception a user would
+expect, so both ``except TypeError`` and ``except memslim.MemslimError`` catch it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MemslimError",
+    "SchemaError",
+    "StaleRowError",
+    "CorruptDataError",
+]
+
+
+class MemslimError(Exception):
+    """Base class of every error memslim raises."""
+
+
+class SchemaError(MemslimError, TypeError):
+    """A record or value does not fit: non-mapping record, non-string key, wrong type
+    for an explicit schema, or a field the explicit schema does not name."""
+
+
+class StaleRowError(MemslimError, RuntimeError):
+    """A row view was used after a structural change (insert, delete, sort, reverse,
+    replacing the record) moved or removed the record it referred to."""
+
+
+class CorruptDataError(MemslimError, ValueError):
+    """Serialized or imported data is malformed (bad pickle state, undecodable value)."""
