@@ -1,0 +1,428 @@
+//! Arrow export (zero-copy) and import.
+//!
+//! Export hands out Arrow arrays whose buffers point straight into the list's chunks;
+//! each array keeps its chunk alive through an `Arc`, and the list copies a chunk before
+//! writing to it while such an array exists (copy-on-write), so exported data never
+//! changes under a consumer.
+//!
+//! What Arrow cannot say exactly:
+//! - an absent key and a `None` value both export as null;
+//! - ints stored in a float column (because the field also holds floats) export as `float64`;
+//! - `object` columns export as `binary` holding memslim's variant encoding, with field
+//!   metadata `memslim.encoding = variant-1`; [`RecordList::from_arrow`] decodes it back.
+
+use std::collections::HashMap as StdHashMap;
+use std::ptr::NonNull;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{
+    ArrowDictionaryKeyType, Float16Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
+    Int64Type, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
+use arrow_array::{
+    Array, ArrayRef, BinaryArray, BooleanArray, DictionaryArray, NullArray, PrimitiveArray,
+    RecordBatch, RecordBatchOptions, StringArray,
+};
+use arrow_buffer::{
+    ArrowNativeType, BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer,
+    alloc::Allocation,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use crate::bitmap::Bitmap;
+use crate::column::{ColChunk, Data, Layout};
+use crate::intvec::{IntVec, Width};
+use crate::strdict::StrDict;
+use crate::variant::{self, Value, Writer};
+use crate::{Cell, RecordList, RecordsError, Result};
+
+/// Field metadata key naming the encoding of `object` columns.
+pub const ENCODING_KEY: &str = "memslim.encoding";
+/// Its value for the current variant encoding.
+pub const VARIANT_ENCODING: &str = "variant-1";
+
+/// An Arrow buffer over `values`, which `owner` keeps alive.
+fn share<T: ArrowNativeType, O: Allocation + Clone + 'static>(owner: &O, values: &[T]) -> Buffer {
+    let ptr = NonNull::new(values.as_ptr() as *mut u8).unwrap_or(NonNull::dangling());
+    let owner: Arc<dyn Allocation> = Arc::new(owner.clone());
+    // SAFETY: `values` is a live, initialized, properly aligned slice inside an allocation
+    // owned by `owner` (an `Arc` of a chunk or dictionary). The buffer holds a clone of
+    // that `Arc`, so the allocation outlives the buffer. The list never writes through a
+    // shared `Arc` (all writes go through `Arc::make_mut` / `Arc::get_mut`, which copy or
+    // refuse while another reference exists), so the bytes do not change while exported.
+    unsafe { Buffer::from_custom_allocation(ptr, std::mem::size_of_val(values), owner) }
+}
+
+fn key_type(w: Width) -> DataType {
+    match w {
+        Width::W8 => DataType::Int8,
+        Width::W16 => DataType::Int16,
+        Width::W32 => DataType::Int32,
+        Width::W64 => DataType::Int64,
+    }
+}
+
+fn arrow_type(layout: Layout) -> DataType {
+    match layout {
+        Layout::Null => DataType::Null,
+        Layout::Bool => DataType::Boolean,
+        Layout::Int(w) => key_type(w),
+        Layout::Float => DataType::Float64,
+        Layout::StrDict(w) => DataType::Dictionary(Box::new(key_type(w)), Box::new(DataType::Utf8)),
+        Layout::StrPlain => DataType::Utf8,
+        Layout::Bytes | Layout::Object => DataType::Binary,
+    }
+}
+
+fn bool_buffer<O: Allocation + Clone + 'static>(
+    owner: &O,
+    b: &Bitmap,
+    len: usize,
+) -> BooleanBuffer {
+    BooleanBuffer::new(share(owner, b.as_bytes()), 0, len)
+}
+
+fn prim<T, O>(owner: &O, v: &[T::Native], nulls: Option<NullBuffer>) -> Result<ArrayRef>
+where
+    T: arrow_array::ArrowPrimitiveType,
+    O: Allocation + Clone + 'static,
+{
+    let values = ScalarBuffer::<T::Native>::new(share(owner, v), 0, v.len());
+    Ok(Arc::new(PrimitiveArray::<T>::try_new(values, nulls)?))
+}
+
+fn int_array<O: Allocation + Clone + 'static>(
+    owner: &O,
+    v: &IntVec,
+    nulls: Option<NullBuffer>,
+) -> Result<ArrayRef> {
+    match v {
+        IntVec::W8(x) => prim::<Int8Type, _>(owner, x, nulls),
+        IntVec::W16(x) => prim::<Int16Type, _>(owner, x, nulls),
+        IntVec::W32(x) => prim::<Int32Type, _>(owner, x, nulls),
+        IntVec::W64(x) => prim::<Int64Type, _>(owner, x, nulls),
+    }
+}
+
+fn dict_values(dict: &Arc<StrDict>) -> Result<ArrayRef> {
+    let offsets = ScalarBuffer::<i32>::new(share(dict, dict.offsets()), 0, dict.offsets().len());
+    let values = share(dict, dict.data());
+    Ok(Arc::new(StringArray::try_new(
+        OffsetBuffer::new(offsets),
+        values,
+        None,
+    )?))
+}
+
+fn dict_array<K: ArrowDictionaryKeyType>(keys: ArrayRef, values: ArrayRef) -> Result<ArrayRef> {
+    let keys = keys.as_primitive::<K>().clone();
+    Ok(Arc::new(DictionaryArray::<K>::try_new(keys, values)?))
+}
+
+/// Rows `[off, off + rows)` of one column chunk as an Arrow array.
+fn chunk_array(
+    cc: &Arc<ColChunk>,
+    layout: Layout,
+    dict: Option<&Arc<StrDict>>,
+    off: usize,
+    rows: usize,
+) -> Result<ArrayRef> {
+    let len = cc.len;
+    let nulls = cc
+        .valid
+        .as_ref()
+        .map(|v| NullBuffer::new(bool_buffer(cc, v, len)));
+    let array: ArrayRef = match (&cc.data, layout) {
+        (Data::Null, _) => Arc::new(NullArray::new(len)),
+        (Data::Bool(b), _) => Arc::new(BooleanArray::new(bool_buffer(cc, b, len), nulls)),
+        (Data::Int(v), _) => int_array(cc, v, nulls)?,
+        (Data::Float(v, _), _) => prim::<Float64Type, _>(cc, v, nulls)?,
+        (Data::Keys(k), _) => {
+            let values = match dict {
+                Some(d) => dict_values(d)?,
+                None => Arc::new(StringArray::from(Vec::<&str>::new())),
+            };
+            // Slice the keys first: rows outside this list's view may have been rolled back.
+            let keys = int_array(cc, k, nulls)?.slice(off, rows);
+            return Ok(match k.width() {
+                Width::W8 => dict_array::<Int8Type>(keys, values)?,
+                Width::W16 => dict_array::<Int16Type>(keys, values)?,
+                Width::W32 => dict_array::<Int32Type>(keys, values)?,
+                Width::W64 => dict_array::<Int64Type>(keys, values)?,
+            });
+        }
+        (Data::Var(v), l) => {
+            let offsets = ScalarBuffer::<i32>::new(share(cc, v.offsets()), 0, v.offsets().len());
+            let offsets = OffsetBuffer::new(offsets);
+            let values = share(cc, v.data());
+            if l == Layout::StrPlain {
+                Arc::new(StringArray::try_new(offsets, values, nulls)?)
+            } else {
+                Arc::new(BinaryArray::try_new(offsets, values, nulls)?)
+            }
+        }
+    };
+    Ok(if off == 0 && rows == array.len() {
+        array
+    } else {
+        array.slice(off, rows)
+    })
+}
+
+impl RecordList {
+    /// The Arrow schema of this list (every field nullable).
+    pub fn arrow_schema(&self) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .metas()
+            .iter()
+            .map(|m| {
+                let f = Field::new(m.name.as_ref(), arrow_type(m.layout), true);
+                if m.layout == Layout::Object {
+                    f.with_metadata(StdHashMap::from([(
+                        ENCODING_KEY.to_owned(),
+                        VARIANT_ENCODING.to_owned(),
+                    )]))
+                } else {
+                    f
+                }
+            })
+            .collect();
+        Arc::new(Schema::new(fields))
+    }
+
+    /// The records as Arrow record batches, one per chunk, sharing this list's buffers.
+    ///
+    /// # Errors
+    /// Only if arrow-rs rejects an array (a bug here, reported rather than panicking).
+    ///
+    /// # Memory
+    /// Zero-copy: batches point into the chunks (pending string overrides are folded
+    /// in first). A later write to the list copies the chunk it touches.
+    pub fn to_arrow(&mut self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let schema = self.arrow_schema();
+        let metas = self.metas().to_vec();
+        let parts = self.chunk_parts();
+        let mut batches = Vec::with_capacity(parts.len());
+        for (off, len, cols) in parts {
+            let mut arrays = Vec::with_capacity(cols.len());
+            for (j, cc) in cols.iter().enumerate() {
+                arrays.push(chunk_array(
+                    cc,
+                    metas[j].layout,
+                    metas[j].dict.as_ref(),
+                    off,
+                    len,
+                )?);
+            }
+            let opts = RecordBatchOptions::new().with_row_count(Some(len));
+            batches.push(RecordBatch::try_new_with_options(
+                schema.clone(),
+                arrays,
+                &opts,
+            )?);
+        }
+        Ok((schema, batches))
+    }
+
+    /// Builds a list from Arrow record batches (copies the values).
+    ///
+    /// Supported: null, bool, all ints, float16/32/64, utf8 (all three layouts), binary
+    /// (all three; memslim `object` columns are decoded), dictionaries of those, and
+    /// lists, large lists, fixed-size lists and structs of supported types (as Python
+    /// lists and dicts). Nulls come back as `None` (present keys).
+    ///
+    /// # Errors
+    /// [`RecordsError::UnsupportedArrowType`] naming the field; [`RecordsError::Corrupt`]
+    /// for an undecodable `object` value.
+    pub fn from_arrow(
+        schema: &Schema,
+        batches: impl IntoIterator<Item = Result<RecordBatch>>,
+        chunk_rows: usize,
+    ) -> Result<RecordList> {
+        let mut out = RecordList::with_chunk_rows(chunk_rows);
+        for f in schema.fields() {
+            out.add_field(f.name())?;
+        }
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let variant_cols: Vec<bool> = schema
+            .fields()
+            .iter()
+            .map(|f| f.metadata().get(ENCODING_KEY).map(String::as_str) == Some(VARIANT_ENCODING))
+            .collect();
+        for f in schema.fields() {
+            check_type(f.name(), f.data_type())?;
+        }
+        let mut buf: Vec<Vec<u8>> = vec![Vec::new(); names.len()];
+        for batch in batches {
+            let batch = batch?;
+            for r in 0..batch.num_rows() {
+                let mut kinds: Vec<Scalar<'_>> = Vec::with_capacity(names.len());
+                for (j, col) in batch.columns().iter().enumerate() {
+                    kinds.push(scalar_at(col.as_ref(), r, variant_cols[j], &mut buf[j])?);
+                }
+                let rec: Vec<(&str, Cell<'_>)> = kinds
+                    .iter()
+                    .enumerate()
+                    .map(|(j, s)| (names[j], s.cell(&buf[j])))
+                    .collect();
+                out.push_record(&rec)?;
+            }
+        }
+        out.optimize();
+        Ok(out)
+    }
+}
+
+/// A value of one row of one array, borrowing the array or an encoding buffer.
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    Bytes(&'a [u8]),
+    /// In the column's encoding buffer.
+    Encoded,
+}
+
+impl<'a> Scalar<'a> {
+    fn cell(&self, buf: &'a [u8]) -> Cell<'a> {
+        match *self {
+            Scalar::Null => Cell::Null,
+            Scalar::Bool(b) => Cell::Bool(b),
+            Scalar::Int(i) => Cell::Int(i),
+            Scalar::Float(f) => Cell::Float(f),
+            Scalar::Str(s) => Cell::Str(s),
+            Scalar::Bytes(b) => Cell::Bytes(b),
+            Scalar::Encoded => Cell::Encoded(buf),
+        }
+    }
+}
+
+fn check_type(name: &str, t: &DataType) -> Result<()> {
+    use DataType::*;
+    let ok = match t {
+        Null | Boolean | Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64
+        | Float16 | Float32 | Float64 | Utf8 | LargeUtf8 | Utf8View | Binary | LargeBinary
+        | BinaryView => true,
+        Dictionary(_, v) => return check_type(name, v),
+        List(f) | LargeList(f) | FixedSizeList(f, _) => return check_type(name, f.data_type()),
+        Struct(fs) => return fs.iter().try_for_each(|f| check_type(name, f.data_type())),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(RecordsError::UnsupportedArrowType {
+            field: name.to_owned(),
+            arrow_type: t.to_string(),
+        })
+    }
+}
+
+fn scalar_at<'a>(
+    a: &'a dyn Array,
+    i: usize,
+    is_variant: bool,
+    buf: &mut Vec<u8>,
+) -> Result<Scalar<'a>> {
+    use DataType::*;
+    if a.is_null(i) {
+        return Ok(Scalar::Null);
+    }
+    Ok(match a.data_type() {
+        Null => Scalar::Null,
+        Boolean => Scalar::Bool(a.as_boolean().value(i)),
+        Int8 => Scalar::Int(a.as_primitive::<Int8Type>().value(i).into()),
+        Int16 => Scalar::Int(a.as_primitive::<Int16Type>().value(i).into()),
+        Int32 => Scalar::Int(a.as_primitive::<Int32Type>().value(i).into()),
+        Int64 => Scalar::Int(a.as_primitive::<Int64Type>().value(i)),
+        UInt8 => Scalar::Int(a.as_primitive::<UInt8Type>().value(i).into()),
+        UInt16 => Scalar::Int(a.as_primitive::<UInt16Type>().value(i).into()),
+        UInt32 => Scalar::Int(a.as_primitive::<UInt32Type>().value(i).into()),
+        UInt64 => {
+            let v = a.as_primitive::<UInt64Type>().value(i);
+            match i64::try_from(v) {
+                Ok(v) => Scalar::Int(v),
+                Err(_) => {
+                    buf.clear();
+                    let mut le = v.to_le_bytes().to_vec();
+                    le.push(0);
+                    Writer::new(buf).big_int(&le);
+                    Scalar::Encoded
+                }
+            }
+        }
+        Float16 => Scalar::Float(a.as_primitive::<Float16Type>().value(i).to_f64()),
+        Float32 => Scalar::Float(a.as_primitive::<Float32Type>().value(i).into()),
+        Float64 => Scalar::Float(a.as_primitive::<Float64Type>().value(i)),
+        Utf8 => Scalar::Str(a.as_string::<i32>().value(i)),
+        LargeUtf8 => Scalar::Str(a.as_string::<i64>().value(i)),
+        Utf8View => Scalar::Str(a.as_string_view().value(i)),
+        Binary | LargeBinary | BinaryView => {
+            let b: &[u8] = match a.data_type() {
+                Binary => a.as_binary::<i32>().value(i),
+                LargeBinary => a.as_binary::<i64>().value(i),
+                _ => a.as_binary_view().value(i),
+            };
+            if is_variant {
+                variant::decode(b)?;
+                buf.clear();
+                buf.extend_from_slice(b);
+                Scalar::Encoded
+            } else {
+                Scalar::Bytes(b)
+            }
+        }
+        Dictionary(_, _) => {
+            let d = a.as_any_dictionary();
+            let k = d.normalized_keys()[i];
+            return scalar_at(d.values().as_ref(), k, is_variant, buf);
+        }
+        _ => {
+            buf.clear();
+            let v = value_at(a, i)?;
+            variant::encode(&v, buf);
+            Scalar::Encoded
+        }
+    })
+}
+
+/// Any supported Arrow value as a [`Value`] (used for nested types).
+fn value_at(a: &dyn Array, i: usize) -> Result<Value> {
+    use DataType::*;
+    if a.is_null(i) {
+        return Ok(Value::None);
+    }
+    let mut buf = Vec::new();
+    Ok(match a.data_type() {
+        List(_) => list_value(a.as_list::<i32>().value(i).as_ref())?,
+        LargeList(_) => list_value(a.as_list::<i64>().value(i).as_ref())?,
+        FixedSizeList(_, _) => list_value(a.as_fixed_size_list().value(i).as_ref())?,
+        Struct(fields) => {
+            let s = a.as_struct();
+            let mut items = Vec::with_capacity(fields.len());
+            for (f, col) in fields.iter().zip(s.columns()) {
+                items.push((Value::Str(f.name().clone()), value_at(col.as_ref(), i)?));
+            }
+            Value::Dict(items)
+        }
+        _ => match scalar_at(a, i, false, &mut buf)? {
+            Scalar::Null => Value::None,
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Int(v) => Value::Int(v),
+            Scalar::Float(f) => Value::Float(f),
+            Scalar::Str(s) => Value::Str(s.to_owned()),
+            Scalar::Bytes(b) => Value::Bytes(b.to_vec()),
+            Scalar::Encoded => variant::decode(&buf)?,
+        },
+    })
+}
+
+fn list_value(a: &dyn Array) -> Result<Value> {
+    (0..a.len())
+        .map(|i| value_at(a, i))
+        .collect::<Result<Vec<_>>>()
+        .map(Value::List)
+}

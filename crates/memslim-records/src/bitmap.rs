@@ -1,0 +1,168 @@
+//! A growable bitmap in Arrow's layout (bit `i` is bit `i % 8` of byte `i / 8`).
+
+/// Growable bitmap, least-significant bit first, as Arrow validity buffers are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Bitmap {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Bitmap {
+    pub(crate) fn filled(len: usize, value: bool) -> Self {
+        let fill = if value { 0xff } else { 0 };
+        let mut bytes = vec![fill; len.div_ceil(8)];
+        if value && !len.is_multiple_of(8) {
+            // Keep bits past `len` zero so byte-wise comparisons and counts stay exact.
+            if let Some(last) = bytes.last_mut() {
+                *last = (1u8 << (len % 8)) - 1;
+            }
+        }
+        Bitmap { bytes, len }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> bool {
+        debug_assert!(i < self.len);
+        (self.bytes[i >> 3] >> (i & 7)) & 1 == 1
+    }
+
+    #[inline]
+    pub(crate) fn set(&mut self, i: usize, v: bool) {
+        debug_assert!(i < self.len);
+        let m = 1u8 << (i & 7);
+        if v {
+            self.bytes[i >> 3] |= m;
+        } else {
+            self.bytes[i >> 3] &= !m;
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, v: bool) {
+        if self.len.is_multiple_of(8) {
+            self.bytes.push(0);
+        }
+        self.len += 1;
+        self.set(self.len - 1, v);
+    }
+
+    pub(crate) fn insert(&mut self, at: usize, v: bool) {
+        self.push(false);
+        let mut i = self.len - 1;
+        while i > at {
+            let b = self.get(i - 1);
+            self.set(i, b);
+            i -= 1;
+        }
+        self.set(at, v);
+    }
+
+    pub(crate) fn remove(&mut self, at: usize) {
+        for i in at..self.len - 1 {
+            let b = self.get(i + 1);
+            self.set(i, b);
+        }
+        self.truncate(self.len - 1);
+    }
+
+    pub(crate) fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        self.len = len;
+        self.bytes.truncate(len.div_ceil(8));
+        if !len.is_multiple_of(8) {
+            if let Some(last) = self.bytes.last_mut() {
+                *last &= (1u8 << (len % 8)) - 1;
+            }
+        }
+    }
+
+    pub(crate) fn count_ones(&self) -> usize {
+        self.bytes.iter().map(|b| b.count_ones() as usize).sum()
+    }
+
+    pub(crate) fn all(&self, v: bool) -> bool {
+        if v {
+            self.count_ones() == self.len
+        } else {
+            self.count_ones() == 0
+        }
+    }
+
+    /// Copy of bits `[off, off + len)`.
+    pub(crate) fn slice(&self, off: usize, len: usize) -> Bitmap {
+        if off.is_multiple_of(8) {
+            let mut b = Bitmap {
+                bytes: self.bytes[off / 8..(off + len).div_ceil(8)].to_vec(),
+                len,
+            };
+            b.len = len;
+            if !len.is_multiple_of(8) {
+                if let Some(last) = b.bytes.last_mut() {
+                    *last &= (1u8 << (len % 8)) - 1;
+                }
+            }
+            return b;
+        }
+        let mut out = Bitmap::filled(0, false);
+        out.bytes.reserve(len.div_ceil(8));
+        for i in off..off + len {
+            out.push(self.get(i));
+        }
+        out
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.bytes.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_insert_remove_match_a_vec_model() {
+        let mut b = Bitmap::default();
+        let mut m: Vec<bool> = Vec::new();
+        for i in 0..50 {
+            let v = i % 3 == 0;
+            b.push(v);
+            m.push(v);
+        }
+        b.insert(7, true);
+        m.insert(7, true);
+        b.insert(0, false);
+        m.insert(0, false);
+        b.remove(20);
+        m.remove(20);
+        b.truncate(33);
+        m.truncate(33);
+        assert_eq!(b.len, m.len());
+        for (i, v) in m.iter().enumerate() {
+            assert_eq!(b.get(i), *v, "bit {i}");
+        }
+        assert_eq!(b.count_ones(), m.iter().filter(|v| **v).count());
+        let s = b.slice(3, 17);
+        for i in 0..17 {
+            assert_eq!(s.get(i), m[3 + i]);
+        }
+        assert_eq!(s.count_ones(), m[3..20].iter().filter(|v| **v).count());
+    }
+
+    #[test]
+    fn filled_keeps_padding_clear() {
+        let b = Bitmap::filled(13, true);
+        assert_eq!(b.count_ones(), 13);
+        assert!(b.all(true));
+    }
+}

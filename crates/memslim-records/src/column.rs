@@ -1,0 +1,726 @@
+//! Column types, cells and one chunk of one column.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::bitmap::Bitmap;
+use crate::intvec::{IntVec, Width};
+use crate::strdict::StrDict;
+use crate::variant::Writer;
+use crate::varlen::VarLen;
+
+/// Logical type of a field, as users see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// Every value so far is `None` (or absent).
+    Null,
+    /// `bool`.
+    Bool,
+    /// Integers that fit in 64 bits (stored at the narrowest width that holds them).
+    Int64,
+    /// `float` (ints that arrived among floats are remembered and come back as ints).
+    Float64,
+    /// `str`.
+    Str,
+    /// `bytes`.
+    Bytes,
+    /// Anything: nested containers, big ints, mixed types, host objects.
+    Object,
+}
+
+impl DType {
+    /// The name used in schemas: `null`, `bool`, `int64`, `float64`, `str`, `bytes`, `object`.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Null => "null",
+            DType::Bool => "bool",
+            DType::Int64 => "int64",
+            DType::Float64 => "float64",
+            DType::Str => "str",
+            DType::Bytes => "bytes",
+            DType::Object => "object",
+        }
+    }
+
+    /// Parses a schema type name.
+    ///
+    /// # Errors
+    /// [`crate::RecordsError::UnknownDType`] for anything but the names of [`DType::name`]
+    /// (plus the aliases `int`, `float`, `string`, `any`).
+    pub fn parse(s: &str) -> crate::Result<DType> {
+        Ok(match s {
+            "null" => DType::Null,
+            "bool" => DType::Bool,
+            "int64" | "int" => DType::Int64,
+            "float64" | "float" => DType::Float64,
+            "str" | "string" => DType::Str,
+            "bytes" => DType::Bytes,
+            "object" | "any" => DType::Object,
+            other => return Err(crate::RecordsError::UnknownDType(other.to_owned())),
+        })
+    }
+}
+
+impl fmt::Display for DType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Physical layout of a column (all chunks of a column share it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// No values stored, only null/absent bitmaps.
+    Null,
+    /// Bit-packed booleans.
+    Bool,
+    /// Integers at the given width.
+    Int(Width),
+    /// `f64`, with an optional bitmap marking values that were ints.
+    Float,
+    /// Dictionary-encoded strings: keys of the given width into the column dictionary.
+    StrDict(Width),
+    /// Plain strings: offsets + UTF-8 data.
+    StrPlain,
+    /// Plain bytes: offsets + data.
+    Bytes,
+    /// Values in the tagged variant encoding: offsets + data.
+    Object,
+}
+
+impl Layout {
+    /// The logical type this layout stores.
+    pub fn dtype(self) -> DType {
+        match self {
+            Layout::Null => DType::Null,
+            Layout::Bool => DType::Bool,
+            Layout::Int(_) => DType::Int64,
+            Layout::Float => DType::Float64,
+            Layout::StrDict(_) | Layout::StrPlain => DType::Str,
+            Layout::Bytes => DType::Bytes,
+            Layout::Object => DType::Object,
+        }
+    }
+
+    /// A short description such as `int64/8`, `str:dict/16`, `float64`.
+    pub fn describe(self) -> String {
+        match self {
+            Layout::Int(w) => format!("int64/{}", w.bytes() * 8),
+            Layout::StrDict(w) => format!("str:dict/{}", w.bytes() * 8),
+            Layout::StrPlain => "str:plain".to_owned(),
+            other => other.dtype().name().to_owned(),
+        }
+    }
+}
+
+/// A value going into the store, borrowed from the caller.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    /// `None` / null.
+    Null,
+    /// A boolean (kept apart from ints).
+    Bool(bool),
+    /// An integer that fits in `i64`.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string.
+    Str(&'a str),
+    /// Bytes.
+    Bytes(&'a [u8]),
+    /// Any value already in the variant encoding ([`crate::variant`]); stored in an
+    /// `object` column.
+    Encoded(&'a [u8]),
+}
+
+impl Cell<'_> {
+    /// The Python-ish type name, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Cell::Null => "NoneType",
+            Cell::Bool(_) => "bool",
+            Cell::Int(_) => "int",
+            Cell::Float(_) => "float",
+            Cell::Str(_) => "str",
+            Cell::Bytes(_) => "bytes",
+            Cell::Encoded(b) => match crate::variant::peek_kind(b) {
+                Some(crate::variant::Kind::BigInt) => "int (beyond 64 bits)",
+                Some(crate::variant::Kind::List) => "list",
+                Some(crate::variant::Kind::Tuple) => "tuple",
+                Some(crate::variant::Kind::Dict) => "dict",
+                _ => "object",
+            },
+        }
+    }
+
+    pub(crate) fn var_len(&self) -> usize {
+        match self {
+            Cell::Str(s) => s.len(),
+            Cell::Bytes(b) | Cell::Encoded(b) => b.len(),
+            _ => 0,
+        }
+    }
+}
+
+/// A value read from the store, borrowed from it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum CellRef<'a> {
+    /// The record has no such key.
+    Absent,
+    /// `None`.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A float.
+    Float(f64),
+    /// A string from a plain column.
+    Str(&'a str),
+    /// A string from a dictionary-encoded column, with its dictionary position (lets a
+    /// host cache one string object per distinct value).
+    DictStr(u32, &'a str),
+    /// Bytes.
+    Bytes(&'a [u8]),
+    /// A value in the variant encoding.
+    Encoded(&'a [u8]),
+}
+
+impl<'a> CellRef<'a> {
+    /// The same value as an input cell (`None` for [`CellRef::Absent`]).
+    pub fn to_cell(self) -> Option<Cell<'a>> {
+        Some(match self {
+            CellRef::Absent => return None,
+            CellRef::Null => Cell::Null,
+            CellRef::Bool(b) => Cell::Bool(b),
+            CellRef::Int(i) => Cell::Int(i),
+            CellRef::Float(f) => Cell::Float(f),
+            CellRef::Str(s) | CellRef::DictStr(_, s) => Cell::Str(s),
+            CellRef::Bytes(b) => Cell::Bytes(b),
+            CellRef::Encoded(b) => Cell::Encoded(b),
+        })
+    }
+}
+
+/// Column-wide state: name, layout, declared type and the shared string dictionary.
+#[derive(Clone, Debug)]
+pub(crate) struct ColMeta {
+    pub(crate) name: Arc<str>,
+    pub(crate) layout: Layout,
+    pub(crate) declared: Option<DType>,
+    pub(crate) dict: Option<Arc<StrDict>>,
+    /// Bytes of all string values pushed (to decide dictionary vs plain).
+    pub(crate) str_bytes: u64,
+    pub(crate) str_count: u64,
+}
+
+impl ColMeta {
+    pub(crate) fn new(name: Arc<str>, declared: Option<DType>) -> Self {
+        let layout = match declared {
+            None | Some(DType::Null) => Layout::Null,
+            Some(DType::Bool) => Layout::Bool,
+            Some(DType::Int64) => Layout::Int(Width::W8),
+            Some(DType::Float64) => Layout::Float,
+            Some(DType::Str) => Layout::StrDict(Width::W8),
+            Some(DType::Bytes) => Layout::Bytes,
+            Some(DType::Object) => Layout::Object,
+        };
+        let mut m = ColMeta {
+            name,
+            layout,
+            declared,
+            dict: None,
+            str_bytes: 0,
+            str_count: 0,
+        };
+        if matches!(layout, Layout::StrDict(_)) {
+            m.dict = Some(Arc::new(StrDict::new()));
+        }
+        m
+    }
+
+    pub(crate) fn dict(&self) -> &StrDict {
+        static EMPTY: std::sync::OnceLock<StrDict> = std::sync::OnceLock::new();
+        self.dict
+            .as_deref()
+            .unwrap_or_else(|| EMPTY.get_or_init(StrDict::new))
+    }
+}
+
+/// Largest dictionary a key width can address.
+pub(crate) fn dict_capacity(w: Width) -> usize {
+    match w {
+        Width::W8 => 128,
+        Width::W16 => 32_768,
+        Width::W32 => i32::MAX as usize,
+        Width::W64 => i64::MAX as usize,
+    }
+}
+
+fn next_width(w: Width) -> Width {
+    match w {
+        Width::W8 => Width::W16,
+        Width::W16 => Width::W32,
+        _ => Width::W64,
+    }
+}
+
+/// `f64` holds this integer exactly.
+pub(crate) fn int_fits_f64(v: i64) -> bool {
+    v.unsigned_abs() <= (1u64 << 53)
+}
+
+/// The layout a column must have to store `cell`, or `None` if the declared type forbids it.
+pub(crate) fn layout_for(meta: &ColMeta, cell: &Cell<'_>) -> Option<Layout> {
+    let cur = meta.layout;
+    if let Some(d) = meta.declared {
+        let ok = matches!(
+            (d, cell),
+            (_, Cell::Null)
+                | (DType::Object, _)
+                | (DType::Bool, Cell::Bool(_))
+                | (DType::Int64, Cell::Int(_))
+                | (DType::Float64, Cell::Float(_) | Cell::Int(_))
+                | (DType::Str, Cell::Str(_))
+                | (DType::Bytes, Cell::Bytes(_))
+        );
+        if !ok {
+            return None;
+        }
+        if let (DType::Float64, Cell::Int(v)) = (d, cell) {
+            if !int_fits_f64(*v) {
+                return None;
+            }
+        }
+    }
+    Some(match (cur, cell) {
+        (_, Cell::Null) => cur,
+        (Layout::Object, _) => Layout::Object,
+        (Layout::Null, Cell::Bool(_)) => Layout::Bool,
+        (Layout::Null, Cell::Int(v)) => Layout::Int(Width::for_value(*v)),
+        (Layout::Null, Cell::Float(_)) => Layout::Float,
+        (Layout::Null, Cell::Str(_)) => Layout::StrDict(Width::W8),
+        (Layout::Null, Cell::Bytes(_)) => Layout::Bytes,
+        (Layout::Bool, Cell::Bool(_)) => Layout::Bool,
+        (Layout::Int(w), Cell::Int(v)) => Layout::Int(w.max(Width::for_value(*v))),
+        (Layout::Int(_), Cell::Float(_)) => Layout::Float,
+        (Layout::Float, Cell::Float(_)) => Layout::Float,
+        (Layout::Float, Cell::Int(v)) if int_fits_f64(*v) => Layout::Float,
+        (Layout::StrDict(w), Cell::Str(s)) => {
+            let d = meta.dict();
+            if d.len() >= dict_capacity(w) && d.find(s).is_none() {
+                Layout::StrDict(next_width(w))
+            } else {
+                cur
+            }
+        }
+        (Layout::StrPlain, Cell::Str(_)) => Layout::StrPlain,
+        (Layout::Bytes, Cell::Bytes(_)) => Layout::Bytes,
+        _ => Layout::Object,
+    })
+}
+
+/// Writes any cell in the variant encoding.
+pub(crate) fn encode_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
+    let mut w = Writer::new(out);
+    match cell {
+        Cell::Null => w.none(),
+        Cell::Bool(b) => w.bool(*b),
+        Cell::Int(i) => w.int(*i),
+        Cell::Float(f) => w.float(*f),
+        Cell::Str(s) => w.str(s),
+        Cell::Bytes(b) => w.bytes(b),
+        Cell::Encoded(b) => out.extend_from_slice(b),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum Data {
+    Null,
+    Bool(Bitmap),
+    Int(IntVec),
+    Float(Vec<f64>, Option<Bitmap>),
+    Keys(IntVec),
+    Var(VarLen),
+}
+
+/// One chunk of one column: values plus validity and absence bitmaps, each allocated
+/// only once a row needs it.
+#[derive(Clone, Debug)]
+pub(crate) struct ColChunk {
+    pub(crate) len: usize,
+    pub(crate) data: Data,
+    /// Bit set = value present and not null. `None`: every row valid.
+    pub(crate) valid: Option<Bitmap>,
+    /// Bit set = key absent from the record. `None`: no row absent.
+    pub(crate) absent: Option<Bitmap>,
+}
+
+impl ColChunk {
+    pub(crate) fn empty(layout: Layout) -> Self {
+        let data = match layout {
+            Layout::Null => Data::Null,
+            Layout::Bool => Data::Bool(Bitmap::default()),
+            Layout::Int(w) => Data::Int(IntVec::new(w)),
+            Layout::Float => Data::Float(Vec::new(), None),
+            Layout::StrDict(w) => Data::Keys(IntVec::new(w)),
+            Layout::StrPlain | Layout::Bytes | Layout::Object => Data::Var(VarLen::default()),
+        };
+        ColChunk {
+            len: 0,
+            data,
+            valid: None,
+            absent: None,
+        }
+    }
+
+    /// `len` rows, all absent, in the `Null` layout.
+    pub(crate) fn all_absent(len: usize) -> Self {
+        ColChunk {
+            len,
+            data: Data::Null,
+            valid: Some(Bitmap::filled(len, false)),
+            absent: Some(Bitmap::filled(len, true)),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn get<'a>(&'a self, i: usize, meta: &'a ColMeta) -> CellRef<'a> {
+        if let Some(a) = &self.absent {
+            if a.get(i) {
+                return CellRef::Absent;
+            }
+        }
+        if let Some(v) = &self.valid {
+            if !v.get(i) {
+                return CellRef::Null;
+            }
+        }
+        match &self.data {
+            Data::Null => CellRef::Null,
+            Data::Bool(b) => CellRef::Bool(b.get(i)),
+            Data::Int(v) => CellRef::Int(v.get(i)),
+            Data::Float(v, marks) => match marks {
+                Some(m) if m.get(i) => CellRef::Int(v[i] as i64),
+                _ => CellRef::Float(v[i]),
+            },
+            Data::Keys(k) => {
+                let idx = k.get(i) as u32;
+                CellRef::DictStr(idx, meta.dict().get(idx))
+            }
+            Data::Var(v) => {
+                let b = v.get(i);
+                match meta.layout {
+                    Layout::StrPlain => CellRef::Str(std::str::from_utf8(b).unwrap_or_default()),
+                    Layout::Bytes => CellRef::Bytes(b),
+                    _ => CellRef::Encoded(b),
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub(crate) fn is_absent(&self, i: usize) -> bool {
+        self.absent.as_ref().is_some_and(|a| a.get(i))
+    }
+
+    fn set_flags(&mut self, i: usize, valid: bool, absent: bool) {
+        if !valid && self.valid.is_none() {
+            self.valid = Some(Bitmap::filled(self.len, true));
+        }
+        if let Some(v) = &mut self.valid {
+            v.set(i, valid);
+        }
+        if absent && self.absent.is_none() {
+            self.absent = Some(Bitmap::filled(self.len, false));
+        }
+        if let Some(a) = &mut self.absent {
+            a.set(i, absent);
+        }
+    }
+
+    /// Grows by one row holding a placeholder, then writes `cell` there.
+    pub(crate) fn push(&mut self, meta: &mut ColMeta, cell: Option<&Cell<'_>>) {
+        let i = self.len;
+        self.len += 1;
+        if let Some(v) = &mut self.valid {
+            v.push(true);
+        }
+        if let Some(a) = &mut self.absent {
+            a.push(false);
+        }
+        match &mut self.data {
+            Data::Null => {}
+            Data::Bool(b) => b.push(false),
+            Data::Int(v) | Data::Keys(v) => v.push(0),
+            Data::Float(v, marks) => {
+                v.push(0.0);
+                if let Some(m) = marks {
+                    m.push(false);
+                }
+            }
+            Data::Var(v) => {
+                // Write straight into the buffer instead of via set() (no override).
+                match cell {
+                    Some(c @ (Cell::Str(_) | Cell::Bytes(_) | Cell::Encoded(_)))
+                        if meta.layout != Layout::Object || matches!(c, Cell::Encoded(_)) =>
+                    {
+                        match c {
+                            Cell::Str(s) => {
+                                meta.str_bytes += s.len() as u64;
+                                meta.str_count += 1;
+                                v.push(s.as_bytes())
+                            }
+                            Cell::Bytes(b) | Cell::Encoded(b) => v.push(b),
+                            _ => unreachable_cell(),
+                        }
+                        return;
+                    }
+                    Some(Cell::Null) | None => {
+                        v.push(&[]);
+                        self.set_flags(i, false, cell.is_none());
+                        return;
+                    }
+                    Some(c) if meta.layout == Layout::Object => {
+                        v.push_with(|buf| encode_cell(c, buf));
+                        return;
+                    }
+                    Some(_) => v.push(&[]),
+                }
+            }
+        }
+        self.write(i, meta, cell);
+    }
+
+    /// Writes `cell` (or absence) at row `i`; the layout already fits it.
+    pub(crate) fn write(&mut self, i: usize, meta: &mut ColMeta, cell: Option<&Cell<'_>>) {
+        let Some(cell) = cell else {
+            self.set_flags(i, false, true);
+            return;
+        };
+        if let Cell::Null = cell {
+            self.set_flags(i, false, false);
+            return;
+        }
+        if self.valid.is_some() || self.absent.is_some() {
+            self.set_flags(i, true, false);
+        }
+        let layout = meta.layout;
+        match (&mut self.data, cell) {
+            (Data::Bool(b), Cell::Bool(x)) => b.set(i, *x),
+            (Data::Int(v), Cell::Int(x)) => v.set(i, *x),
+            (Data::Float(v, marks), Cell::Float(x)) => {
+                v[i] = *x;
+                if let Some(m) = marks {
+                    m.set(i, false);
+                }
+            }
+            (Data::Float(v, marks), Cell::Int(x)) => {
+                v[i] = *x as f64;
+                let len = v.len();
+                marks
+                    .get_or_insert_with(|| Bitmap::filled(len, false))
+                    .set(i, true);
+            }
+            (Data::Keys(k), Cell::Str(s)) => {
+                meta.str_bytes += s.len() as u64;
+                meta.str_count += 1;
+                let known = meta.dict.as_deref().and_then(|d| d.find(s));
+                let idx = match known {
+                    Some(i) => i,
+                    None => {
+                        let dict = Arc::make_mut(meta.dict.get_or_insert_with(Default::default));
+                        // layout_for widened the keys if the dictionary was full.
+                        dict.intern(s).unwrap_or(0)
+                    }
+                };
+                k.set(i, i64::from(idx));
+            }
+            (Data::Var(v), c) => match (layout, c) {
+                (Layout::StrPlain, Cell::Str(s)) => {
+                    meta.str_bytes += s.len() as u64;
+                    meta.str_count += 1;
+                    v.set(i, s.as_bytes())
+                }
+                (Layout::Bytes, Cell::Bytes(b)) => v.set(i, b),
+                (_, Cell::Encoded(b)) => v.set(i, b),
+                (_, c) => {
+                    let mut buf = Vec::new();
+                    encode_cell(c, &mut buf);
+                    v.set(i, &buf);
+                }
+            },
+            _ => unreachable_cell(),
+        }
+    }
+
+    /// Inserts a row at `i` holding `cell` (or absence).
+    pub(crate) fn insert(&mut self, i: usize, meta: &mut ColMeta, cell: Option<&Cell<'_>>) {
+        if let Some(v) = &mut self.valid {
+            v.insert(i, true);
+        }
+        if let Some(a) = &mut self.absent {
+            a.insert(i, false);
+        }
+        match &mut self.data {
+            Data::Null => {}
+            Data::Bool(b) => b.insert(i, false),
+            Data::Int(v) | Data::Keys(v) => v.insert(i, 0),
+            Data::Float(v, marks) => {
+                v.insert(i, 0.0);
+                if let Some(m) = marks {
+                    m.insert(i, false);
+                }
+            }
+            Data::Var(v) => v.insert(i, &[]),
+        }
+        self.len += 1;
+        self.write(i, meta, cell);
+    }
+
+    pub(crate) fn remove(&mut self, i: usize) {
+        if let Some(v) = &mut self.valid {
+            v.remove(i);
+        }
+        if let Some(a) = &mut self.absent {
+            a.remove(i);
+        }
+        match &mut self.data {
+            Data::Null => {}
+            Data::Bool(b) => b.remove(i),
+            Data::Int(v) | Data::Keys(v) => v.remove(i),
+            Data::Float(v, marks) => {
+                v.remove(i);
+                if let Some(m) = marks {
+                    m.remove(i);
+                }
+            }
+            Data::Var(v) => v.remove(i),
+        }
+        self.len -= 1;
+    }
+
+    pub(crate) fn truncate(&mut self, n: usize) {
+        if n >= self.len {
+            return;
+        }
+        if let Some(v) = &mut self.valid {
+            v.truncate(n);
+        }
+        if let Some(a) = &mut self.absent {
+            a.truncate(n);
+        }
+        match &mut self.data {
+            Data::Null => {}
+            Data::Bool(b) => b.truncate(n),
+            Data::Int(v) | Data::Keys(v) => v.truncate(n),
+            Data::Float(v, marks) => {
+                v.truncate(n);
+                if let Some(m) = marks {
+                    m.truncate(n);
+                }
+            }
+            Data::Var(v) => v.truncate(n),
+        }
+        self.len = n;
+    }
+
+    /// Copy of rows `[off, off + len)`.
+    pub(crate) fn slice(&self, off: usize, len: usize) -> ColChunk {
+        let data = match &self.data {
+            Data::Null => Data::Null,
+            Data::Bool(b) => Data::Bool(b.slice(off, len)),
+            Data::Int(v) => Data::Int(v.slice(off, len)),
+            Data::Keys(v) => Data::Keys(v.slice(off, len)),
+            Data::Float(v, marks) => Data::Float(
+                v[off..off + len].to_vec(),
+                marks.as_ref().map(|m| m.slice(off, len)),
+            ),
+            Data::Var(v) => Data::Var(v.slice(off, len)),
+        };
+        ColChunk {
+            len,
+            data,
+            valid: self.valid.as_ref().map(|b| b.slice(off, len)),
+            absent: self.absent.as_ref().map(|b| b.slice(off, len)),
+        }
+    }
+
+    /// Re-packs integer keys or values at width `w` (which holds every value stored).
+    pub(crate) fn set_int_width(&mut self, w: Width) {
+        match &mut self.data {
+            Data::Int(v) | Data::Keys(v) if v.width() != w => *v = v.widened(w),
+            _ => {}
+        }
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let data = match &self.data {
+            Data::Null => 0,
+            Data::Bool(b) => b.heap_bytes(),
+            Data::Int(v) | Data::Keys(v) => v.heap_bytes(),
+            Data::Float(v, m) => v.capacity() * 8 + m.as_ref().map_or(0, Bitmap::heap_bytes),
+            Data::Var(v) => v.heap_bytes(),
+        };
+        data + self.valid.as_ref().map_or(0, Bitmap::heap_bytes)
+            + self.absent.as_ref().map_or(0, Bitmap::heap_bytes)
+            + std::mem::size_of::<Self>()
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        match &mut self.data {
+            Data::Null => {}
+            Data::Bool(b) => b.shrink_to_fit(),
+            Data::Int(v) | Data::Keys(v) => v.shrink_to_fit(),
+            Data::Float(v, m) => {
+                v.shrink_to_fit();
+                if let Some(m) = m {
+                    m.shrink_to_fit();
+                }
+            }
+            Data::Var(v) => v.shrink_to_fit(),
+        }
+        if let Some(b) = &mut self.valid {
+            b.shrink_to_fit();
+        }
+        if let Some(b) = &mut self.absent {
+            b.shrink_to_fit();
+        }
+    }
+
+    /// Drops bitmaps that say nothing (all valid / none absent).
+    pub(crate) fn tidy(&mut self) {
+        if self.absent.as_ref().is_some_and(|a| a.all(false)) {
+            self.absent = None;
+        }
+        if self.valid.as_ref().is_some_and(|v| v.all(true)) {
+            self.valid = None;
+        }
+        if let Data::Float(_, marks) = &mut self.data {
+            if marks.as_ref().is_some_and(|m| m.all(false)) {
+                *marks = None;
+            }
+        }
+    }
+
+    /// Bytes of variable-length data this chunk holds (to bound chunk size).
+    pub(crate) fn var_bytes(&self) -> usize {
+        match &self.data {
+            Data::Var(v) => v.data_len(),
+            _ => 0,
+        }
+    }
+
+    pub(crate) fn compact(&mut self) {
+        if let Data::Var(v) = &mut self.data {
+            v.compact();
+        }
+    }
+}
+
+#[cold]
+fn unreachable_cell() {
+    // layout_for() guarantees the layout fits the cell; reaching here is a bug in this
+    // crate, not caller input. Do nothing rather than panic: the slot keeps its placeholder.
+    debug_assert!(false, "cell does not fit the column layout");
+}

@@ -1,0 +1,243 @@
+//! [`ColumnView`]: a read-only, copy-on-write snapshot of one field.
+
+use std::sync::Arc;
+
+use crate::column::{ColChunk, ColMeta, Data, Layout};
+use crate::intvec::IntVec;
+use crate::list::Sum;
+use crate::{CellRef, DType, RecordsError, Result};
+
+/// Contiguous numbers of a column stored in one chunk without nulls.
+#[derive(Clone, Copy, Debug)]
+pub enum Numbers<'a> {
+    /// 8-bit ints.
+    I8(&'a [i8]),
+    /// 16-bit ints.
+    I16(&'a [i16]),
+    /// 32-bit ints.
+    I32(&'a [i32]),
+    /// 64-bit ints.
+    I64(&'a [i64]),
+    /// Floats.
+    F64(&'a [f64]),
+}
+
+/// One field of a [`crate::RecordList`], frozen at the moment it was taken.
+///
+/// # Memory
+/// Holds references to the list's chunks; taking it copies nothing. Later writes to the
+/// list copy the chunk they touch (copy-on-write), so the view never changes.
+#[derive(Clone, Debug)]
+pub struct ColumnView {
+    meta: ColMeta,
+    parts: Vec<(Arc<ColChunk>, usize, usize)>,
+    starts: Vec<usize>,
+    len: usize,
+}
+
+impl ColumnView {
+    pub(crate) fn new(meta: ColMeta, parts: Vec<(Arc<ColChunk>, usize, usize)>) -> Self {
+        let mut starts = Vec::with_capacity(parts.len());
+        let mut len = 0;
+        for (_, _, n) in &parts {
+            starts.push(len);
+            len += n;
+        }
+        ColumnView {
+            meta,
+            parts,
+            starts,
+            len,
+        }
+    }
+
+    /// Field name.
+    pub fn name(&self) -> &str {
+        &self.meta.name
+    }
+
+    /// Logical type.
+    pub fn dtype(&self) -> DType {
+        self.meta.layout.dtype()
+    }
+
+    /// Physical layout.
+    pub fn layout(&self) -> Layout {
+        self.meta.layout
+    }
+
+    /// Number of values (one per record; absent reads as [`CellRef::Absent`]).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// No values.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Value `i`.
+    ///
+    /// # Panics
+    /// If `i >= len()`.
+    pub fn get(&self, i: usize) -> CellRef<'_> {
+        let k = if self.parts.len() == 1 {
+            0
+        } else {
+            self.starts.partition_point(|&s| s <= i) - 1
+        };
+        let (c, off, _) = &self.parts[k];
+        c.get(off + i - self.starts[k], &self.meta)
+    }
+
+    /// Values that are null or absent.
+    pub fn null_count(&self) -> usize {
+        self.parts
+            .iter()
+            .map(|(c, off, n)| match &c.valid {
+                None => 0,
+                Some(v) => (*off..off + n).filter(|&i| !v.get(i)).count(),
+            })
+            .sum()
+    }
+
+    fn unsupported(&self, op: &'static str) -> RecordsError {
+        RecordsError::Unsupported {
+            field: self.meta.name.to_string(),
+            dtype: self.dtype(),
+            op,
+        }
+    }
+
+    /// Sum of the non-null values; bools count as 0/1.
+    ///
+    /// # Errors
+    /// [`RecordsError::Unsupported`] for non-numeric columns.
+    pub fn sum(&self) -> Result<Sum> {
+        let mut int: i128 = 0;
+        let mut float = 0.0f64;
+        for (c, off, n) in &self.parts {
+            // Null and absent slots hold 0 / 0.0 / false, so they add nothing.
+            match &c.data {
+                Data::Null => {}
+                Data::Bool(b) => int += (*off..off + n).filter(|&i| b.get(i)).count() as i128,
+                Data::Int(v) => int += v.sum_range(*off, *n),
+                Data::Float(v, _) => float += v[*off..off + n].iter().sum::<f64>(),
+                _ => return Err(self.unsupported("sum")),
+            }
+        }
+        Ok(match self.meta.layout {
+            Layout::Float => Sum::Float(float),
+            _ => Sum::Int(int),
+        })
+    }
+
+    /// Smallest and largest non-null values (numbers, bools or strings).
+    ///
+    /// # Errors
+    /// [`RecordsError::Unsupported`] for bytes and object columns.
+    pub fn min_max(&self) -> Result<Option<(CellRef<'_>, CellRef<'_>)>> {
+        if matches!(self.meta.layout, Layout::Bytes | Layout::Object) {
+            return Err(self.unsupported("min/max"));
+        }
+        let mut best: Option<(CellRef<'_>, CellRef<'_>)> = None;
+        for i in 0..self.len {
+            let v = self.get(i);
+            if matches!(v, CellRef::Null | CellRef::Absent) {
+                continue;
+            }
+            best = Some(match best {
+                None => (v, v),
+                Some((lo, hi)) => (
+                    if less(&v, &lo) { v } else { lo },
+                    if less(&hi, &v) { v } else { hi },
+                ),
+            });
+        }
+        Ok(best)
+    }
+
+    /// The numbers as one slice, when stored in one chunk with no nulls.
+    pub fn numbers(&self) -> Option<Numbers<'_>> {
+        if self.parts.len() != 1 {
+            return None;
+        }
+        let (c, off, n) = &self.parts[0];
+        if c.valid.is_some() {
+            return None;
+        }
+        let r = *off..off + n;
+        Some(match &c.data {
+            Data::Int(IntVec::W8(v)) => Numbers::I8(&v[r]),
+            Data::Int(IntVec::W16(v)) => Numbers::I16(&v[r]),
+            Data::Int(IntVec::W32(v)) => Numbers::I32(&v[r]),
+            Data::Int(IntVec::W64(v)) => Numbers::I64(&v[r]),
+            Data::Float(v, _) => Numbers::F64(&v[r]),
+            _ => return None,
+        })
+    }
+
+    /// Whether [`ColumnView::numbers_copied`] applies (numeric, no nulls).
+    pub fn is_dense_numeric(&self) -> bool {
+        matches!(self.meta.layout, Layout::Int(_) | Layout::Float)
+            && self.parts.iter().all(|(c, _, _)| c.valid.is_none())
+    }
+
+    /// All numbers concatenated into one buffer (`i64` for ints, `f64` for floats);
+    /// `None` unless [`ColumnView::is_dense_numeric`].
+    pub fn numbers_copied(&self) -> Option<OwnedNumbers> {
+        if !self.is_dense_numeric() {
+            return None;
+        }
+        Some(match self.meta.layout {
+            Layout::Float => {
+                let mut out = Vec::with_capacity(self.len);
+                for (c, off, n) in &self.parts {
+                    if let Data::Float(v, _) = &c.data {
+                        out.extend_from_slice(&v[*off..off + n]);
+                    }
+                }
+                OwnedNumbers::F64(out)
+            }
+            _ => {
+                let mut out = Vec::with_capacity(self.len);
+                for (c, off, n) in &self.parts {
+                    if let Data::Int(v) = &c.data {
+                        out.extend((*off..off + n).map(|i| v.get(i)));
+                    }
+                }
+                OwnedNumbers::I64(out)
+            }
+        })
+    }
+}
+
+/// Numbers copied out of a multi-chunk column.
+#[derive(Clone, Debug)]
+pub enum OwnedNumbers {
+    /// Ints, widened to 64 bits.
+    I64(Vec<i64>),
+    /// Floats.
+    F64(Vec<f64>),
+}
+
+fn less(a: &CellRef<'_>, b: &CellRef<'_>) -> bool {
+    fn f(c: &CellRef<'_>) -> Option<f64> {
+        match c {
+            CellRef::Bool(b) => Some(f64::from(u8::from(*b))),
+            CellRef::Int(i) => Some(*i as f64),
+            CellRef::Float(x) => Some(*x),
+            _ => None,
+        }
+    }
+    match (a, b) {
+        (CellRef::Int(x), CellRef::Int(y)) => x < y,
+        (CellRef::Str(x) | CellRef::DictStr(_, x), CellRef::Str(y) | CellRef::DictStr(_, y)) => {
+            x < y
+        }
+        _ => match (f(a), f(b)) {
+            (Some(x), Some(y)) => x < y,
+            _ => false,
+        },
+    }
+}

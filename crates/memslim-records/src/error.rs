@@ -1,0 +1,101 @@
+//! Errors of the record store.
+
+use crate::DType;
+
+/// Everything that can go wrong in `memslim-records`. Caller input never panics.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordsError {
+    /// A value does not fit the explicitly declared type of its field.
+    #[error("row {row}, field {field:?}: expected {expected}, got {found}")]
+    SchemaMismatch {
+        /// Row index the record would have had.
+        row: usize,
+        /// Field name.
+        field: String,
+        /// Declared type.
+        expected: DType,
+        /// What the value was.
+        found: &'static str,
+    },
+    /// A record names a field the explicit schema does not declare.
+    #[error("row {row}, field {field:?}: not in the declared schema")]
+    UnknownField {
+        /// Row index the record would have had.
+        row: usize,
+        /// Field name.
+        field: String,
+    },
+    /// The same key appears twice in one record.
+    #[error("row {row}, field {field:?}: key given twice in one record")]
+    DuplicateKey {
+        /// Row index the record would have had.
+        row: usize,
+        /// Field name.
+        field: String,
+    },
+    /// A string, bytes or encoded value is larger than one chunk can hold (2 GiB).
+    #[error("row {row}, field {field:?}: value of {len} bytes is too large (limit {limit})")]
+    ValueTooLarge {
+        /// Row index.
+        row: usize,
+        /// Field name.
+        field: String,
+        /// Byte length of the value.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A row index is out of range.
+    #[error("row index {index} out of range for {len} rows")]
+    IndexOutOfRange {
+        /// The index given.
+        index: usize,
+        /// Number of rows.
+        len: usize,
+    },
+    /// A field name that no column has.
+    #[error("no field {0:?}")]
+    NoSuchField(String),
+    /// A dtype name that is not one of ours.
+    #[error("unknown dtype {0:?} (expected one of null, bool, int64, float64, str, bytes, object)")]
+    UnknownDType(String),
+    /// An operation that the column's type does not support (e.g. sum of strings).
+    #[error("field {field:?} of type {dtype}: {op} is not supported")]
+    Unsupported {
+        /// Field name.
+        field: String,
+        /// Its logical type.
+        dtype: DType,
+        /// What was asked.
+        op: &'static str,
+    },
+    /// Serialized data or an encoded value is malformed.
+    #[error("corrupt data: {0}")]
+    Corrupt(String),
+    /// An Arrow type or array memslim cannot import.
+    #[error("field {field:?}: cannot import Arrow type {arrow_type}")]
+    UnsupportedArrowType {
+        /// Field name.
+        field: String,
+        /// The Arrow type, as text.
+        arrow_type: String,
+    },
+    /// An error reported by arrow-rs.
+    #[error("arrow: {0}")]
+    Arrow(String),
+}
+
+impl From<arrow_schema::ArrowError> for RecordsError {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        RecordsError::Arrow(e.to_string())
+    }
+}
+
+impl From<crate::variant::DecodeError> for RecordsError {
+    fn from(e: crate::variant::DecodeError) -> Self {
+        RecordsError::Corrupt(e.to_string())
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = RecordsError> = std::result::Result<T, E>;

@@ -1,0 +1,199 @@
+//! Integer vectors whose element width adapts to the values held (8 to 64 bits).
+
+/// Storage width of an [`IntVec`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Width {
+    /// `i8`
+    W8,
+    /// `i16`
+    W16,
+    /// `i32`
+    W32,
+    /// `i64`
+    W64,
+}
+
+impl Width {
+    /// Narrowest width that holds `v`.
+    #[inline]
+    pub fn for_value(v: i64) -> Width {
+        if i8::try_from(v).is_ok() {
+            Width::W8
+        } else if i16::try_from(v).is_ok() {
+            Width::W16
+        } else if i32::try_from(v).is_ok() {
+            Width::W32
+        } else {
+            Width::W64
+        }
+    }
+
+    /// Bytes per element.
+    pub fn bytes(self) -> usize {
+        match self {
+            Width::W8 => 1,
+            Width::W16 => 2,
+            Width::W32 => 4,
+            Width::W64 => 8,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub(crate) enum IntVec {
+    W8(Vec<i8>),
+    W16(Vec<i16>),
+    W32(Vec<i32>),
+    W64(Vec<i64>),
+}
+
+macro_rules! each {
+    ($self:expr, $v:ident => $body:expr) => {
+        match $self {
+            IntVec::W8($v) => $body,
+            IntVec::W16($v) => $body,
+            IntVec::W32($v) => $body,
+            IntVec::W64($v) => $body,
+        }
+    };
+}
+
+impl IntVec {
+    pub(crate) fn new(w: Width) -> Self {
+        match w {
+            Width::W8 => IntVec::W8(Vec::new()),
+            Width::W16 => IntVec::W16(Vec::new()),
+            Width::W32 => IntVec::W32(Vec::new()),
+            Width::W64 => IntVec::W64(Vec::new()),
+        }
+    }
+
+    pub(crate) fn width(&self) -> Width {
+        match self {
+            IntVec::W8(_) => Width::W8,
+            IntVec::W16(_) => Width::W16,
+            IntVec::W32(_) => Width::W32,
+            IntVec::W64(_) => Width::W64,
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        each!(self, v => v.len())
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> i64 {
+        match self {
+            IntVec::W8(v) => i64::from(v[i]),
+            IntVec::W16(v) => i64::from(v[i]),
+            IntVec::W32(v) => i64::from(v[i]),
+            IntVec::W64(v) => v[i],
+        }
+    }
+
+    /// Sets element `i`; the caller has widened the vector to hold `x`.
+    #[inline]
+    pub(crate) fn set(&mut self, i: usize, x: i64) {
+        // Truncating casts are exact: the caller widened to `Width::for_value(x)` first.
+        match self {
+            IntVec::W8(v) => v[i] = x as i8,
+            IntVec::W16(v) => v[i] = x as i16,
+            IntVec::W32(v) => v[i] = x as i32,
+            IntVec::W64(v) => v[i] = x,
+        }
+    }
+
+    #[inline]
+    pub(crate) fn push(&mut self, x: i64) {
+        match self {
+            IntVec::W8(v) => v.push(x as i8),
+            IntVec::W16(v) => v.push(x as i16),
+            IntVec::W32(v) => v.push(x as i32),
+            IntVec::W64(v) => v.push(x),
+        }
+    }
+
+    pub(crate) fn insert(&mut self, i: usize, x: i64) {
+        match self {
+            IntVec::W8(v) => v.insert(i, x as i8),
+            IntVec::W16(v) => v.insert(i, x as i16),
+            IntVec::W32(v) => v.insert(i, x as i32),
+            IntVec::W64(v) => v.insert(i, x),
+        }
+    }
+
+    pub(crate) fn remove(&mut self, i: usize) {
+        each!(self, v => {
+            v.remove(i);
+        })
+    }
+
+    pub(crate) fn truncate(&mut self, n: usize) {
+        each!(self, v => v.truncate(n))
+    }
+
+    pub(crate) fn reserve(&mut self, n: usize) {
+        each!(self, v => v.reserve(n))
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        each!(self, v => v.shrink_to_fit())
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        each!(self, v => v.capacity() * std::mem::size_of_val(&v.first().copied().unwrap_or_default()))
+    }
+
+    /// The same values at width `w` (which must hold every value).
+    pub(crate) fn widened(&self, w: Width) -> IntVec {
+        let mut out = IntVec::new(w);
+        out.reserve(self.len());
+        for i in 0..self.len() {
+            out.push(self.get(i));
+        }
+        out
+    }
+
+    /// Copy of elements `[off, off + len)`.
+    pub(crate) fn slice(&self, off: usize, len: usize) -> IntVec {
+        match self {
+            IntVec::W8(v) => IntVec::W8(v[off..off + len].to_vec()),
+            IntVec::W16(v) => IntVec::W16(v[off..off + len].to_vec()),
+            IntVec::W32(v) => IntVec::W32(v[off..off + len].to_vec()),
+            IntVec::W64(v) => IntVec::W64(v[off..off + len].to_vec()),
+        }
+    }
+
+    /// Sum of elements `[off, off + len)` where `valid(i)` holds.
+    pub(crate) fn sum_range(&self, off: usize, len: usize) -> i128 {
+        each!(self, v => v[off..off + len].iter().map(|x| i128::from(*x)).sum())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn width_is_the_narrowest_that_fits() {
+        assert_eq!(Width::for_value(0), Width::W8);
+        assert_eq!(Width::for_value(-128), Width::W8);
+        assert_eq!(Width::for_value(128), Width::W16);
+        assert_eq!(Width::for_value(-40_000), Width::W32);
+        assert_eq!(Width::for_value(i64::MIN), Width::W64);
+    }
+
+    #[test]
+    fn widening_keeps_values() {
+        let mut v = IntVec::new(Width::W8);
+        for x in [-3, 0, 127, -128] {
+            v.push(x);
+        }
+        let w = v.widened(Width::W64);
+        assert_eq!(
+            (0..4).map(|i| w.get(i)).collect::<Vec<_>>(),
+            vec![-3, 0, 127, -128]
+        );
+        assert!(w.heap_bytes() >= 32);
+    }
+}

@@ -1,0 +1,1200 @@
+//! [`RecordList`]: the chunked, columnar list of records.
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use crate::bitmap::Bitmap;
+use crate::column::{Cell, CellRef};
+use crate::column::{ColChunk, ColMeta, DType, Data, Layout, layout_for};
+use crate::intvec::Width;
+use crate::variant::{self, Value};
+use crate::views::ViewLog;
+use crate::{RecordsError, Result};
+
+/// Default rows per chunk: big enough that a million-row numeric column is one
+/// contiguous buffer (zero-copy to numpy), small enough that growth never doubles a
+/// huge buffer.
+pub const DEFAULT_CHUNK_ROWS: usize = 1 << 20;
+
+/// A chunk is closed once its variable-length data passes this many bytes.
+const CHUNK_VAR_BYTES: usize = 256 << 20;
+
+/// Largest single string, bytes or encoded value.
+pub const MAX_VALUE_BYTES: usize = 1 << 30;
+
+#[derive(Clone, Debug)]
+struct Chunk {
+    /// Rows `[off, off + len)` of the column chunks belong to this list (slices share).
+    off: usize,
+    len: usize,
+    cols: Vec<Arc<ColChunk>>,
+    /// Key-order pattern per row (0 = column order); allocated only when needed.
+    order: Option<Arc<Vec<u32>>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Patterns {
+    list: Vec<Arc<[u32]>>,
+    index: HashMap<Arc<[u32]>, u32>,
+}
+
+impl Patterns {
+    fn id(&mut self, order: &[u32]) -> u32 {
+        if let Some(id) = self.index.get(order) {
+            return *id;
+        }
+        let p: Arc<[u32]> = order.into();
+        self.list.push(p.clone());
+        let id = self.list.len() as u32;
+        self.index.insert(p, id);
+        id
+    }
+
+    fn get(&self, id: u32) -> &[u32] {
+        self.list.get(id as usize - 1).map_or(&[], |p| p)
+    }
+}
+
+/// Where a planned record's cells go.
+struct Plan {
+    /// Column of each record entry, in record order.
+    cols: Vec<usize>,
+    new_cols: Vec<(Arc<str>, Layout)>,
+    widen: Vec<(usize, Layout)>,
+}
+
+/// State to return to if a multi-record operation fails part-way.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    len: usize,
+    metas: Vec<ColMeta>,
+    dict_lens: Vec<usize>,
+    patterns: usize,
+}
+
+/// Sum of a numeric column.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Sum {
+    /// Integer (and bool) columns sum exactly.
+    Int(i128),
+    /// Float columns.
+    Float(f64),
+}
+
+/// A list of records (string-keyed maps) stored column by column in Arrow layout.
+///
+/// Columns appear as keys are first seen and widen as values arrive (null to anything,
+/// int to float, mismatches to the `object` variant encoding); or they are declared up
+/// front and enforced. Storage is split in chunks of at most `chunk_rows` rows; copies
+/// and slices share chunks until written (copy-on-write).
+///
+/// # Memory
+/// Per value: 1-8 bytes for ints (narrowest width), 8 for floats, 1 bit for bools, key
+/// width (1-4 bytes) for dictionary-encoded strings, 4 + length for plain strings and
+/// bytes, plus 1 bit per row for nulls once a column has one, and for absent keys once
+/// a record lacks one.
+#[derive(Clone, Debug)]
+pub struct RecordList {
+    cols: Vec<ColMeta>,
+    by_name: HashMap<Arc<str>, usize>,
+    chunks: Vec<Chunk>,
+    /// `starts[k]` is the index of the first row of chunk `k`.
+    starts: Vec<usize>,
+    len: usize,
+    chunk_rows: usize,
+    closed: bool,
+    patterns: Patterns,
+    views: ViewLog,
+    scratch: Vec<usize>,
+}
+
+impl Default for RecordList {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecordList {
+    /// An empty list that infers its schema.
+    pub fn new() -> Self {
+        Self::with_chunk_rows(DEFAULT_CHUNK_ROWS)
+    }
+
+    /// An empty list with chunks of at most `chunk_rows` rows (at least 1).
+    pub fn with_chunk_rows(chunk_rows: usize) -> Self {
+        RecordList {
+            cols: Vec::new(),
+            by_name: HashMap::new(),
+            chunks: Vec::new(),
+            starts: Vec::new(),
+            len: 0,
+            chunk_rows: chunk_rows.max(1),
+            closed: false,
+            patterns: Patterns::default(),
+            views: ViewLog::default(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// An empty list whose fields and types are fixed: a value of another type or a
+    /// field not listed is an error. Every field accepts null.
+    ///
+    /// # Errors
+    /// [`RecordsError::DuplicateKey`] if a name repeats.
+    pub fn with_schema(fields: &[(&str, DType)], chunk_rows: usize) -> Result<Self> {
+        let mut l = Self::with_chunk_rows(chunk_rows);
+        for (name, dtype) in fields {
+            if l.by_name.contains_key(*name) {
+                return Err(RecordsError::DuplicateKey {
+                    row: 0,
+                    field: (*name).to_owned(),
+                });
+            }
+            let name: Arc<str> = (*name).into();
+            l.by_name.insert(name.clone(), l.cols.len());
+            l.cols.push(ColMeta::new(name, Some(*dtype)));
+        }
+        l.closed = true;
+        Ok(l)
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// No records.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Rows per chunk.
+    pub fn chunk_rows(&self) -> usize {
+        self.chunk_rows
+    }
+
+    /// Number of chunks (tests and diagnostics).
+    pub fn num_chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// Number of fields (columns).
+    pub fn num_fields(&self) -> usize {
+        self.cols.len()
+    }
+
+    /// Name of field `j`.
+    pub fn field_name(&self, j: usize) -> &str {
+        &self.cols[j].name
+    }
+
+    /// Shared name of field `j` (cheap to clone).
+    pub fn field_name_arc(&self, j: usize) -> &Arc<str> {
+        &self.cols[j].name
+    }
+
+    /// Index of the field named `name`.
+    #[inline]
+    pub fn field_index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied()
+    }
+
+    /// Logical type of field `j`.
+    pub fn field_dtype(&self, j: usize) -> DType {
+        self.cols[j].layout.dtype()
+    }
+
+    /// Physical layout of field `j`.
+    pub fn field_layout(&self, j: usize) -> Layout {
+        self.cols[j].layout
+    }
+
+    /// The schema was declared (and is enforced).
+    pub fn has_declared_schema(&self) -> bool {
+        self.closed
+    }
+
+    /// Declared type of field `j`, if the schema was declared.
+    pub fn field_declared(&self, j: usize) -> Option<DType> {
+        self.cols[j].declared
+    }
+
+    /// Adds a field that no record has yet (all rows absent); returns its index, or the
+    /// existing index if the field is already there.
+    ///
+    /// # Errors
+    /// [`RecordsError::UnknownField`] when the schema is declared and lacks `name`.
+    pub fn add_field(&mut self, name: &str) -> Result<usize> {
+        if let Some(j) = self.field_index(name) {
+            return Ok(j);
+        }
+        if self.closed {
+            return Err(RecordsError::UnknownField {
+                row: self.len,
+                field: name.to_owned(),
+            });
+        }
+        let plan = Plan {
+            cols: Vec::new(),
+            new_cols: vec![(name.into(), Layout::Null)],
+            widen: Vec::new(),
+        };
+        self.apply(&plan);
+        Ok(self.cols.len() - 1)
+    }
+
+    // ----- locating rows -------------------------------------------------------------
+
+    #[inline]
+    fn locate(&self, row: usize) -> (usize, usize) {
+        let k = if self.chunks.len() == 1 {
+            0
+        } else {
+            self.starts.partition_point(|&s| s <= row) - 1
+        };
+        (k, row - self.starts[k])
+    }
+
+    fn check_row(&self, row: usize) -> Result<()> {
+        if row >= self.len {
+            return Err(RecordsError::IndexOutOfRange {
+                index: row,
+                len: self.len,
+            });
+        }
+        Ok(())
+    }
+
+    fn restart(&mut self) {
+        self.chunks.retain(|c| c.len > 0);
+        self.starts.clear();
+        let mut s = 0;
+        for c in &self.chunks {
+            self.starts.push(s);
+            s += c.len;
+        }
+        self.len = s;
+    }
+
+    /// Makes chunk `k` own exactly its rows at offset 0 (slices copy their part).
+    fn materialize(&mut self, k: usize) {
+        let c = &mut self.chunks[k];
+        let (off, len) = (c.off, c.len);
+        for col in &mut c.cols {
+            if off == 0 && col.len > len {
+                if let Some(own) = Arc::get_mut(col) {
+                    // A popped tail: trim in place instead of copying the chunk.
+                    own.truncate(len);
+                    continue;
+                }
+            }
+            if off != 0 || col.len != len {
+                *col = Arc::new(col.slice(off, len));
+            }
+        }
+        if let Some(o) = &mut c.order {
+            if off == 0 && o.len() > len {
+                if let Some(own) = Arc::get_mut(o) {
+                    own.truncate(len);
+                }
+            }
+            if off != 0 || o.len() != len {
+                *o = Arc::new(o[off..off + len].to_vec());
+            }
+        }
+        c.off = 0;
+    }
+
+    // ----- reading -------------------------------------------------------------------
+
+    /// The value of field `col` in record `row` ([`CellRef::Absent`] if the record lacks it).
+    ///
+    /// # Panics
+    /// If `row >= len()` or `col >= num_fields()`.
+    #[inline]
+    pub fn get(&self, row: usize, col: usize) -> CellRef<'_> {
+        let (k, i) = self.locate(row);
+        let c = &self.chunks[k];
+        c.cols[col].get(c.off + i, &self.cols[col])
+    }
+
+    /// Like [`RecordList::get`] but checked.
+    ///
+    /// # Errors
+    /// [`RecordsError::IndexOutOfRange`] for a bad row; [`CellRef::Absent`] for a bad column.
+    pub fn try_get(&self, row: usize, col: usize) -> Result<CellRef<'_>> {
+        self.check_row(row)?;
+        if col >= self.cols.len() {
+            return Ok(CellRef::Absent);
+        }
+        Ok(self.get(row, col))
+    }
+
+    fn pattern(&self, row: usize) -> u32 {
+        let (k, i) = self.locate(row);
+        let c = &self.chunks[k];
+        c.order.as_ref().map_or(0, |o| o[c.off + i])
+    }
+
+    /// Calls `f(field, value)` for each key of record `row`, in the record's key order.
+    ///
+    /// # Panics
+    /// If `row >= len()`.
+    pub fn visit_row<'a>(&'a self, row: usize, mut f: impl FnMut(usize, CellRef<'a>)) {
+        let (k, i) = self.locate(row);
+        let c = &self.chunks[k];
+        let p = c.order.as_ref().map_or(0, |o| o[c.off + i]);
+        if p == 0 {
+            for (j, cc) in c.cols.iter().enumerate() {
+                let v = cc.get(c.off + i, &self.cols[j]);
+                if v != CellRef::Absent {
+                    f(j, v);
+                }
+            }
+        } else {
+            for &j in self.patterns.get(p) {
+                let j = j as usize;
+                f(j, c.cols[j].get(c.off + i, &self.cols[j]));
+            }
+        }
+    }
+
+    /// Field indexes of record `row`, in its key order.
+    pub fn row_keys(&self, row: usize) -> Vec<usize> {
+        let mut keys = Vec::new();
+        self.visit_row(row, |j, _| keys.push(j));
+        keys
+    }
+
+    /// Number of keys in record `row`.
+    pub fn row_len(&self, row: usize) -> usize {
+        let (k, i) = self.locate(row);
+        let c = &self.chunks[k];
+        c.cols.iter().filter(|cc| !cc.is_absent(c.off + i)).count()
+    }
+
+    // ----- planning ------------------------------------------------------------------
+
+    fn plan(&self, row: usize, record: &[(&str, Cell<'_>)]) -> Result<Plan> {
+        let mut plan = Plan {
+            cols: Vec::with_capacity(record.len()),
+            new_cols: Vec::new(),
+            widen: Vec::new(),
+        };
+        for (key, cell) in record {
+            let len = cell.var_len();
+            if len > MAX_VALUE_BYTES {
+                return Err(RecordsError::ValueTooLarge {
+                    row,
+                    field: (*key).to_owned(),
+                    len,
+                    limit: MAX_VALUE_BYTES,
+                });
+            }
+            let j = match self.by_name.get(*key) {
+                Some(&j) => {
+                    let meta = &self.cols[j];
+                    let target = layout_for(meta, cell).ok_or_else(|| mismatch(row, meta, cell))?;
+                    if target != meta.layout {
+                        let target = self.check_widening(j, target);
+                        plan.widen.push((j, target));
+                    }
+                    j
+                }
+                None => {
+                    if self.closed {
+                        return Err(RecordsError::UnknownField {
+                            row,
+                            field: (*key).to_owned(),
+                        });
+                    }
+                    let fresh = ColMeta::new(Arc::from(""), None);
+                    let target = layout_for(&fresh, cell).unwrap_or(Layout::Object);
+                    if let Some(pos) = plan.new_cols.iter().position(|(n, _)| &**n == *key) {
+                        return Err(RecordsError::DuplicateKey {
+                            row,
+                            field: plan.new_cols[pos].0.to_string(),
+                        });
+                    }
+                    plan.new_cols.push(((*key).into(), target));
+                    self.cols.len() + plan.new_cols.len() - 1
+                }
+            };
+            if plan.cols.contains(&j) {
+                return Err(RecordsError::DuplicateKey {
+                    row,
+                    field: (*key).to_owned(),
+                });
+            }
+            plan.cols.push(j);
+        }
+        Ok(plan)
+    }
+
+    /// Int columns become float only if every int already stored is exact in `f64`.
+    fn check_widening(&self, j: usize, target: Layout) -> Layout {
+        if matches!(self.cols[j].layout, Layout::Int(_)) && target == Layout::Float {
+            for c in &self.chunks {
+                if let Data::Int(v) = &c.cols[j].data {
+                    let all = (c.off..c.off + c.len).all(|i| crate::column::int_fits_f64(v.get(i)));
+                    if !all {
+                        return Layout::Object;
+                    }
+                }
+            }
+        }
+        target
+    }
+
+    fn apply(&mut self, plan: &Plan) {
+        if !plan.new_cols.is_empty() {
+            for k in 0..self.chunks.len() {
+                self.materialize(k);
+                let len = self.chunks[k].len;
+                for _ in &plan.new_cols {
+                    self.chunks[k]
+                        .cols
+                        .push(Arc::new(ColChunk::all_absent(len)));
+                }
+            }
+            for (name, layout) in &plan.new_cols {
+                self.by_name.insert(name.clone(), self.cols.len());
+                self.cols.push(ColMeta::new(name.clone(), None));
+                if *layout != Layout::Null {
+                    self.convert_column(self.cols.len() - 1, *layout);
+                }
+            }
+        }
+        for &(j, layout) in &plan.widen {
+            self.convert_column(j, layout);
+        }
+    }
+
+    /// Re-lays out every chunk of column `j`; every value stored must fit `layout`.
+    fn convert_column(&mut self, j: usize, layout: Layout) {
+        let old = self.cols[j].clone();
+        let same_kind = matches!(
+            (old.layout, layout),
+            (Layout::Int(_), Layout::Int(_)) | (Layout::StrDict(_), Layout::StrDict(_))
+        );
+        if same_kind {
+            let w = match layout {
+                Layout::Int(w) | Layout::StrDict(w) => w,
+                _ => Width::W64,
+            };
+            for c in &mut self.chunks {
+                Arc::make_mut(&mut c.cols[j]).set_int_width(w);
+            }
+            self.cols[j].layout = layout;
+            return;
+        }
+        let mut meta = ColMeta::new(old.name.clone(), old.declared);
+        meta.layout = layout;
+        meta.dict = match layout {
+            Layout::StrDict(_) => Some(Arc::default()),
+            _ => None,
+        };
+        for k in 0..self.chunks.len() {
+            self.materialize(k);
+            let c = &self.chunks[k];
+            let src = &c.cols[j];
+            let mut out = ColChunk::empty(layout);
+            for i in 0..c.len {
+                push_converted(&mut out, &mut meta, src.get(i, &old));
+            }
+            out.tidy();
+            self.chunks[k].cols[j] = Arc::new(out);
+        }
+        self.cols[j] = meta;
+    }
+
+    // ----- writing -------------------------------------------------------------------
+
+    /// Appends a record given as `(key, value)` pairs in key order.
+    ///
+    /// # Errors
+    /// [`RecordsError::SchemaMismatch`] / [`RecordsError::UnknownField`] against a declared
+    /// schema, [`RecordsError::DuplicateKey`], [`RecordsError::ValueTooLarge`]. On error
+    /// the list is unchanged.
+    ///
+    /// # Memory
+    /// Amortized O(1); the tail chunk grows by doubling up to `chunk_rows` rows, then a
+    /// new chunk starts, so no buffer larger than one chunk is ever reallocated.
+    pub fn push_record(&mut self, record: &[(&str, Cell<'_>)]) -> Result<()> {
+        let plan = self.plan(self.len, record)?;
+        self.apply(&plan);
+        let var: usize = record.iter().map(|(_, c)| c.var_len()).sum();
+        let k = self.tail_for(var);
+        let ncols = self.cols.len();
+        self.scratch.clear();
+        self.scratch.resize(ncols, usize::MAX);
+        for (e, &j) in plan.cols.iter().enumerate() {
+            self.scratch[j] = e;
+        }
+        let p = self.pattern_id(&plan.cols);
+        let chunk = &mut self.chunks[k];
+        for (j, cc) in chunk.cols.iter_mut().enumerate() {
+            let e = self.scratch[j];
+            let cell = if e == usize::MAX {
+                None
+            } else {
+                Some(&record[e].1)
+            };
+            Arc::make_mut(cc).push(&mut self.cols[j], cell);
+        }
+        if p != 0 || chunk.order.is_some() {
+            let len = chunk.len;
+            let o = Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
+            o.push(p);
+        }
+        chunk.len += 1;
+        self.len += 1;
+        for &j in &plan.cols {
+            self.maybe_plain(j, false);
+        }
+        Ok(())
+    }
+
+    fn pattern_id(&mut self, cols: &[usize]) -> u32 {
+        if cols.windows(2).all(|w| w[0] < w[1]) {
+            0
+        } else {
+            let order: Vec<u32> = cols.iter().map(|&j| j as u32).collect();
+            self.patterns.id(&order)
+        }
+    }
+
+    /// Index of a chunk that can take one more row with `var` more bytes.
+    fn tail_for(&mut self, var: usize) -> usize {
+        let full = match self.chunks.last() {
+            None => true,
+            Some(c) => {
+                c.len >= self.chunk_rows
+                    || (var > 0
+                        && c.len > 0
+                        && c.cols
+                            .iter()
+                            .any(|cc| cc.var_bytes() + var > CHUNK_VAR_BYTES))
+            }
+        };
+        if full {
+            if let Some(last) = self.chunks.last_mut() {
+                for cc in &mut last.cols {
+                    if let Some(cc) = Arc::get_mut(cc) {
+                        cc.tidy();
+                        cc.shrink_to_fit();
+                    }
+                }
+            }
+            let cols = self
+                .cols
+                .iter()
+                .map(|m| Arc::new(ColChunk::empty(m.layout)))
+                .collect();
+            self.starts.push(self.len);
+            self.chunks.push(Chunk {
+                off: 0,
+                len: 0,
+                cols,
+                order: None,
+            });
+        }
+        let k = self.chunks.len() - 1;
+        self.materialize(k);
+        k
+    }
+
+    /// Switches a dictionary-encoded string column to plain when that is smaller.
+    /// Early on (`final_check == false`) only for nearly-unique values, because a
+    /// small sample makes every column look unique.
+    fn maybe_plain(&mut self, j: usize, final_check: bool) {
+        let meta = &self.cols[j];
+        let Layout::StrDict(w) = meta.layout else {
+            return;
+        };
+        let n = meta.str_count;
+        if n == 0 || (!final_check && (n < 1 << 16 || !n.is_power_of_two())) {
+            return;
+        }
+        let distinct = meta.dict().len() as u64;
+        let plain = n * 4 + meta.str_bytes;
+        let dict = n * w.bytes() as u64 + meta.dict().heap_bytes() as u64;
+        let switch = if final_check {
+            dict > plain
+        } else {
+            distinct * 10 > n * 9
+        };
+        if switch && meta.declared.is_none_or(|d| d == DType::Str) {
+            self.convert_column(j, Layout::StrPlain);
+        }
+    }
+
+    /// Re-chooses string encodings and trims spare capacity; call after a bulk load.
+    pub fn optimize(&mut self) {
+        for j in 0..self.cols.len() {
+            self.maybe_plain(j, true);
+        }
+        if let Some(last) = self.chunks.last_mut() {
+            for cc in &mut last.cols {
+                if let Some(cc) = Arc::get_mut(cc) {
+                    cc.tidy();
+                    cc.shrink_to_fit();
+                }
+            }
+            if let Some(o) = last.order.as_mut().and_then(Arc::get_mut) {
+                o.shrink_to_fit();
+            }
+        }
+    }
+
+    /// Inserts a record before row `pos` (`pos == len()` appends).
+    ///
+    /// # Errors
+    /// As [`RecordList::push_record`]; also [`RecordsError::IndexOutOfRange`] for `pos > len()`.
+    pub fn insert_record(&mut self, pos: usize, record: &[(&str, Cell<'_>)]) -> Result<()> {
+        if pos >= self.len {
+            if pos > self.len {
+                return Err(RecordsError::IndexOutOfRange {
+                    index: pos,
+                    len: self.len,
+                });
+            }
+            return self.push_record(record);
+        }
+        let plan = self.plan(pos, record)?;
+        self.apply(&plan);
+        let (k, i) = self.locate(pos);
+        self.materialize(k);
+        let cells = self.cells_by_col(&plan, record);
+        let p = self.pattern_id(&plan.cols);
+        let chunk = &mut self.chunks[k];
+        for (j, cc) in chunk.cols.iter_mut().enumerate() {
+            Arc::make_mut(cc).insert(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
+        }
+        if p != 0 || chunk.order.is_some() {
+            let len = chunk.len;
+            Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len]))).insert(i, p);
+        }
+        chunk.len += 1;
+        let too_big = chunk.len > self.chunk_rows;
+        self.restart();
+        if too_big {
+            self.split(k);
+        }
+        self.views.disturb(pos, usize::MAX);
+        Ok(())
+    }
+
+    fn cells_by_col(&self, plan: &Plan, _record: &[(&str, Cell<'_>)]) -> Vec<Option<usize>> {
+        let mut v = vec![None; self.cols.len()];
+        for (e, &j) in plan.cols.iter().enumerate() {
+            v[j] = Some(e);
+        }
+        v
+    }
+
+    fn split(&mut self, k: usize) {
+        let c = self.chunks[k].clone();
+        let half = c.len / 2;
+        let part = |off: usize, len: usize| Chunk {
+            off: 0,
+            len,
+            cols: c
+                .cols
+                .iter()
+                .map(|cc| Arc::new(cc.slice(off, len)))
+                .collect(),
+            order: c
+                .order
+                .as_ref()
+                .map(|o| Arc::new(o[off..off + len].to_vec())),
+        };
+        let (a, b) = (part(0, half), part(half, c.len - half));
+        self.chunks.splice(k..=k, [a, b]);
+        self.restart();
+    }
+
+    /// Replaces record `pos` entirely.
+    ///
+    /// # Errors
+    /// As [`RecordList::insert_record`]; on error the list is unchanged.
+    pub fn set_record(&mut self, pos: usize, record: &[(&str, Cell<'_>)]) -> Result<()> {
+        self.check_row(pos)?;
+        let plan = self.plan(pos, record)?;
+        self.apply(&plan);
+        let (k, i) = self.locate(pos);
+        self.materialize(k);
+        let cells = self.cells_by_col(&plan, record);
+        let p = self.pattern_id(&plan.cols);
+        let chunk = &mut self.chunks[k];
+        for (j, cc) in chunk.cols.iter_mut().enumerate() {
+            Arc::make_mut(cc).write(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
+        }
+        Self::set_pattern(chunk, i, p);
+        self.views.disturb(pos, pos + 1);
+        Ok(())
+    }
+
+    fn set_pattern(chunk: &mut Chunk, i: usize, p: u32) {
+        if p != 0 || chunk.order.is_some() {
+            let len = chunk.len;
+            Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])))[i] = p;
+        }
+    }
+
+    /// Sets one field of record `row` (a new key goes last in the record's key order).
+    ///
+    /// # Errors
+    /// As [`RecordList::push_record`]; on error the list is unchanged.
+    pub fn set_field(&mut self, row: usize, key: &str, cell: Cell<'_>) -> Result<()> {
+        self.check_row(row)?;
+        let plan = self.plan(row, &[(key, cell)])?;
+        self.apply(&plan);
+        let j = plan.cols[0];
+        let (k, i) = self.locate(row);
+        self.materialize(k);
+        let was_absent = self.chunks[k].cols[j].is_absent(i);
+        let new_order = if was_absent {
+            let mut keys = self.row_keys(row);
+            keys.push(j);
+            Some(keys)
+        } else {
+            None
+        };
+        let chunk = &mut self.chunks[k];
+        Arc::make_mut(&mut chunk.cols[j]).write(i, &mut self.cols[j], Some(&cell));
+        if let Some(keys) = new_order {
+            let p = self.pattern_id(&keys);
+            Self::set_pattern(&mut self.chunks[k], i, p);
+        }
+        Ok(())
+    }
+
+    /// Removes `field` from record `row`; returns whether it was there.
+    ///
+    /// # Errors
+    /// [`RecordsError::IndexOutOfRange`].
+    pub fn remove_field(&mut self, row: usize, field: usize) -> Result<bool> {
+        self.check_row(row)?;
+        if field >= self.cols.len() {
+            return Ok(false);
+        }
+        let (k, i) = self.locate(row);
+        if self.chunks[k].cols[field].is_absent(self.chunks[k].off + i) {
+            return Ok(false);
+        }
+        let mut keys = self.row_keys(row);
+        keys.retain(|&j| j != field);
+        self.materialize(k);
+        let chunk = &mut self.chunks[k];
+        Arc::make_mut(&mut chunk.cols[field]).write(i, &mut self.cols[field], None);
+        let p = self.pattern_id(&keys);
+        Self::set_pattern(&mut self.chunks[k], i, p);
+        Ok(true)
+    }
+
+    /// Removes record `pos`.
+    ///
+    /// # Errors
+    /// [`RecordsError::IndexOutOfRange`].
+    pub fn remove(&mut self, pos: usize) -> Result<()> {
+        self.check_row(pos)?;
+        let (k, i) = self.locate(pos);
+        if i + 1 == self.chunks[k].len && self.chunks[k].off == 0 {
+            // Dropping the last row of a chunk is a length change, no data moves.
+            self.chunks[k].len -= 1;
+        } else {
+            self.materialize(k);
+            let chunk = &mut self.chunks[k];
+            for cc in &mut chunk.cols {
+                Arc::make_mut(cc).remove(i);
+            }
+            if let Some(o) = &mut chunk.order {
+                Arc::make_mut(o).remove(i);
+            }
+            chunk.len -= 1;
+        }
+        self.restart();
+        self.views.disturb(pos, usize::MAX);
+        Ok(())
+    }
+
+    /// Keeps the first `n` records.
+    pub fn truncate(&mut self, n: usize) {
+        if n >= self.len {
+            return;
+        }
+        let mut left = n;
+        for c in &mut self.chunks {
+            let keep = c.len.min(left);
+            c.len = keep;
+            left -= keep;
+        }
+        self.restart();
+        self.views.disturb(n, usize::MAX);
+    }
+
+    /// Removes every record (fields and their types stay).
+    pub fn clear(&mut self) {
+        self.chunks.clear();
+        self.restart();
+        for m in &mut self.cols {
+            if let Layout::StrDict(_) = m.layout {
+                m.dict = Some(Arc::default());
+                m.layout = Layout::StrDict(Width::W8);
+            }
+            m.str_bytes = 0;
+            m.str_count = 0;
+        }
+        self.views.disturb(0, usize::MAX);
+    }
+
+    /// Records `[start, end)` as a new list sharing this one's storage (copy-on-write).
+    ///
+    /// # Memory
+    /// O(chunks); no data is copied until either list is written.
+    pub fn slice(&self, start: usize, end: usize) -> RecordList {
+        let end = end.min(self.len);
+        let start = start.min(end);
+        let mut out = self.empty_like();
+        for (k, c) in self.chunks.iter().enumerate() {
+            let (s, e) = (self.starts[k], self.starts[k] + c.len);
+            let (a, b) = (start.max(s), end.min(e));
+            if a < b {
+                let mut c = c.clone();
+                c.off += a - s;
+                c.len = b - a;
+                out.chunks.push(c);
+            }
+        }
+        out.restart();
+        out
+    }
+
+    /// An empty list with this one's fields, types and settings.
+    pub fn empty_like(&self) -> RecordList {
+        let mut out = Self::with_chunk_rows(self.chunk_rows);
+        out.cols = self.cols.clone();
+        out.by_name = self.by_name.clone();
+        out.closed = self.closed;
+        out.patterns = self.patterns.clone();
+        out
+    }
+
+    /// A new list holding records `indices` (in that order; repeats allowed).
+    ///
+    /// # Panics
+    /// If an index is out of range.
+    pub fn take(&self, indices: &[usize]) -> RecordList {
+        let mut out = self.empty_like();
+        let mut metas = self.cols.clone();
+        let any_order = self.chunks.iter().any(|c| c.order.is_some());
+        for part in indices.chunks(self.chunk_rows) {
+            let mut cols = Vec::with_capacity(self.cols.len());
+            for (j, meta) in metas.iter_mut().enumerate() {
+                let mut cc = ColChunk::empty(meta.layout);
+                for &r in part {
+                    let v = self.get(r, j);
+                    cc.push(meta, v.to_cell().as_ref());
+                }
+                cc.tidy();
+                cols.push(Arc::new(cc));
+            }
+            let order =
+                any_order.then(|| Arc::new(part.iter().map(|&r| self.pattern(r)).collect()));
+            out.chunks.push(Chunk {
+                off: 0,
+                len: part.len(),
+                cols,
+                order,
+            });
+        }
+        out.cols = metas;
+        out.restart();
+        out
+    }
+
+    /// Reorders records: record `i` becomes old record `perm[i]`.
+    ///
+    /// # Errors
+    /// [`RecordsError::IndexOutOfRange`] if `perm` is not a permutation of `0..len()`.
+    pub fn permute(&mut self, perm: &[usize]) -> Result<()> {
+        let mut seen = Bitmap::filled(self.len, false);
+        if perm.len() != self.len {
+            return Err(RecordsError::IndexOutOfRange {
+                index: perm.len(),
+                len: self.len,
+            });
+        }
+        for &p in perm {
+            if p >= self.len || seen.get(p) {
+                return Err(RecordsError::IndexOutOfRange {
+                    index: p,
+                    len: self.len,
+                });
+            }
+            seen.set(p, true);
+        }
+        let views = std::mem::take(&mut self.views);
+        *self = self.take(perm);
+        self.views = views;
+        self.views.disturb(0, usize::MAX);
+        Ok(())
+    }
+
+    /// Reverses the records in place.
+    pub fn reverse(&mut self) {
+        let perm: Vec<usize> = (0..self.len).rev().collect();
+        let _ = self.permute(&perm);
+    }
+
+    /// Appends every record of `other`.
+    ///
+    /// # Errors
+    /// As [`RecordList::push_record`] (only with a declared schema); on error nothing is appended.
+    pub fn extend_from(&mut self, other: &RecordList) -> Result<()> {
+        let cp = self.checkpoint();
+        let mut buf: Vec<(usize, CellRef<'_>)> = Vec::new();
+        for r in 0..other.len() {
+            buf.clear();
+            other.visit_row(r, |j, v| buf.push((j, v)));
+            let rec: Vec<(&str, Cell<'_>)> = buf
+                .iter()
+                .filter_map(|(j, v)| v.to_cell().map(|c| (other.field_name(*j), c)))
+                .collect();
+            if let Err(e) = self.push_record(&rec) {
+                self.rollback(cp);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    // ----- rollback ------------------------------------------------------------------
+
+    /// Remembers the current state so that [`RecordList::rollback`] can restore it after
+    /// a failed multi-record operation (only appends may happen in between).
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            len: self.len,
+            metas: self.cols.clone(),
+            dict_lens: self.cols.iter().map(|m| m.dict().len()).collect(),
+            patterns: self.patterns.list.len(),
+        }
+    }
+
+    /// Drops records, fields and type changes made since `cp`.
+    pub fn rollback(&mut self, cp: Checkpoint) {
+        let views = self.views.clone();
+        self.truncate(cp.len);
+        self.views = views;
+        if let Some(k) = self.chunks.len().checked_sub(1) {
+            // Drop the rolled-back rows from the (unique) tail for real.
+            self.materialize(k);
+        }
+        let n = cp.metas.len();
+        for m in self.cols.drain(n..) {
+            self.by_name.remove(&m.name);
+        }
+        for c in &mut self.chunks {
+            c.cols.truncate(n);
+        }
+        for (j, old) in cp.metas.iter().enumerate() {
+            if self.cols[j].layout != old.layout {
+                self.convert_column(j, old.layout);
+            }
+            if let (Some(d), Layout::StrDict(_)) = (&mut self.cols[j].dict, old.layout) {
+                if d.len() > cp.dict_lens[j] {
+                    Arc::make_mut(d).truncate(cp.dict_lens[j]);
+                }
+            }
+            self.cols[j].str_bytes = old.str_bytes;
+            self.cols[j].str_count = old.str_count;
+        }
+        if self.patterns.list.len() > cp.patterns {
+            self.patterns.list.truncate(cp.patterns);
+            let list = &self.patterns.list;
+            self.patterns
+                .index
+                .retain(|_, id| (*id as usize) <= list.len());
+        }
+    }
+
+    // ----- views ---------------------------------------------------------------------
+
+    /// Current structural version (changes on insert, delete, reorder, replace).
+    pub fn version(&self) -> u64 {
+        self.views.version()
+    }
+
+    /// Whether a view of row `row` taken at `version` still names the same record.
+    pub fn view_is_valid(&self, row: usize, version: u64) -> bool {
+        row < self.len && self.views.is_valid(row, version)
+    }
+
+    // ----- memory --------------------------------------------------------------------
+
+    /// Bytes of heap memory this list owns or keeps alive (shared chunks included).
+    pub fn nbytes(&self) -> usize {
+        let mut n = std::mem::size_of::<Self>();
+        for c in &self.chunks {
+            n += std::mem::size_of::<Chunk>() + c.cols.capacity() * 8;
+            n += c.cols.iter().map(|cc| cc.heap_bytes()).sum::<usize>();
+            n += c.order.as_ref().map_or(0, |o| o.capacity() * 4);
+        }
+        for m in &self.cols {
+            n += std::mem::size_of::<ColMeta>() + m.name.len() * 2 + 16;
+            n += m.dict.as_ref().map_or(0, |d| d.heap_bytes());
+        }
+        n += self
+            .patterns
+            .list
+            .iter()
+            .map(|p| p.len() * 8 + 32)
+            .sum::<usize>();
+        n + self.starts.capacity() * 8 + self.by_name.capacity() * 24
+    }
+
+    // ----- columns -------------------------------------------------------------------
+
+    /// A read-only snapshot of field `j` (shares storage; copies nothing).
+    pub fn column(&self, j: usize) -> crate::ColumnView {
+        crate::ColumnView::new(
+            self.cols[j].clone(),
+            self.chunks
+                .iter()
+                .map(|c| (c.cols[j].clone(), c.off, c.len))
+                .collect(),
+        )
+    }
+
+    // ----- comparisons ---------------------------------------------------------------
+
+    /// Python `==` between record `row` and a record given as cells; `None` when an
+    /// opaque host value makes it undecidable here.
+    pub fn row_eq(&self, row: usize, record: &[(&str, Cell<'_>)]) -> Option<bool> {
+        if self.row_len(row) != record.len() {
+            return Some(false);
+        }
+        let mut unknown = false;
+        for (key, cell) in record {
+            let Some(j) = self.field_index(key) else {
+                return Some(false);
+            };
+            let Some(mine) = self.get(row, j).to_cell() else {
+                return Some(false);
+            };
+            match cell_eq(&mine, cell) {
+                Some(true) => {}
+                Some(false) => return Some(false),
+                None => unknown = true,
+            }
+        }
+        if unknown { None } else { Some(true) }
+    }
+
+    /// Python `==` between record `row` of `self` and record `orow` of `other`.
+    pub fn row_eq_other(&self, row: usize, other: &RecordList, orow: usize) -> Option<bool> {
+        let mut rec: Vec<(&str, Cell<'_>)> = Vec::new();
+        other.visit_row(orow, |j, v| {
+            if let Some(c) = v.to_cell() {
+                rec.push((other.field_name(j), c));
+            }
+        });
+        self.row_eq(row, &rec)
+    }
+
+    // ----- internals for sibling modules ---------------------------------------------
+
+    pub(crate) fn metas(&self) -> &[ColMeta] {
+        &self.cols
+    }
+
+    /// For export: every chunk's columns (compacted) with offsets.
+    pub(crate) fn chunk_parts(&mut self) -> Vec<(usize, usize, Vec<Arc<ColChunk>>)> {
+        for c in &mut self.chunks {
+            for cc in &mut c.cols {
+                if let Data::Var(v) = &cc.data {
+                    if !v.is_compact() {
+                        Arc::make_mut(cc).compact();
+                    }
+                }
+            }
+        }
+        self.chunks
+            .iter()
+            .map(|c| (c.off, c.len, c.cols.clone()))
+            .collect()
+    }
+}
+
+fn mismatch(row: usize, meta: &ColMeta, cell: &Cell<'_>) -> RecordsError {
+    RecordsError::SchemaMismatch {
+        row,
+        field: meta.name.to_string(),
+        expected: meta.declared.unwrap_or(meta.layout.dtype()),
+        found: cell.type_name(),
+    }
+}
+
+/// Pushes a value read from another layout; variant-encoded scalars are decoded when
+/// the target layout is typed (used when rolling a column back to a narrower type).
+fn push_converted(out: &mut ColChunk, meta: &mut ColMeta, v: CellRef<'_>) {
+    if let (CellRef::Encoded(b), l) = (v, meta.layout) {
+        if l != Layout::Object {
+            if let Ok(val) = variant::decode(b) {
+                let cell = match &val {
+                    Value::None => Cell::Null,
+                    Value::Bool(x) => Cell::Bool(*x),
+                    Value::Int(x) => Cell::Int(*x),
+                    Value::Float(x) => Cell::Float(*x),
+                    Value::Str(s) => Cell::Str(s),
+                    Value::Bytes(x) => Cell::Bytes(x),
+                    _ => Cell::Encoded(b),
+                };
+                out.push(meta, Some(&cell));
+                return;
+            }
+        }
+    }
+    out.push(meta, v.to_cell().as_ref());
+}
+
+/// Python `==` between two cells (`None`: undecidable without the host).
+pub fn cell_eq(a: &Cell<'_>, b: &Cell<'_>) -> Option<bool> {
+    use Cell::*;
+    fn num(c: &Cell<'_>) -> Option<Value> {
+        match c {
+            Bool(x) => Some(Value::Bool(*x)),
+            Int(x) => Some(Value::Int(*x)),
+            Float(x) => Some(Value::Float(*x)),
+            _ => None,
+        }
+    }
+    match (a, b) {
+        (Null, Null) => Some(true),
+        (Str(x), Str(y)) => Some(x == y),
+        (Bytes(x), Bytes(y)) => Some(x == y),
+        (Int(x), Int(y)) => Some(x == y),
+        (Float(x), Float(y)) => Some(x == y),
+        (Encoded(x), Encoded(y)) => {
+            let (x, y) = (variant::decode(x).ok()?, variant::decode(y).ok()?);
+            variant::python_eq(&x, &y)
+        }
+        (Encoded(x), other) | (other, Encoded(x)) => {
+            let x = variant::decode(x).ok()?;
+            let o = match other {
+                Null => Value::None,
+                Str(s) => Value::Str((*s).to_owned()),
+                Bytes(b) => Value::Bytes(b.to_vec()),
+                c => num(c)?,
+            };
+            variant::python_eq(&x, &o)
+        }
+        _ => match (num(a), num(b)) {
+            (Some(x), Some(y)) => variant::python_eq(&x, &y),
+            _ => Some(false),
+        },
+    }
+}

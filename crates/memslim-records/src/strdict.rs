@@ -1,0 +1,117 @@
+//! A dictionary of distinct strings shared by every chunk of a dictionary-encoded column.
+
+use std::hash::BuildHasher;
+
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+/// Distinct strings in Arrow Utf8 layout plus a hash index over them. The index stores
+/// only `u32` positions and hashes the stored bytes, so each entry costs ~5-9 bytes of
+/// index beyond the string itself.
+#[derive(Clone, Debug)]
+pub(crate) struct StrDict {
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Default for StrDict {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StrDict {
+    pub(crate) fn new() -> Self {
+        StrDict {
+            offsets: vec![0],
+            data: Vec::new(),
+            index: HashTable::new(),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: u32) -> &str {
+        let i = i as usize;
+        let b = &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize];
+        // Only `intern` writes the buffer and it copies whole `&str`s, so every entry is UTF-8.
+        std::str::from_utf8(b).unwrap_or_default()
+    }
+
+    pub(crate) fn find(&self, s: &str) -> Option<u32> {
+        let h = self.hasher.hash_one(s);
+        self.index.find(h, |&i| self.get(i) == s).copied()
+    }
+
+    /// Position of `s`, adding it if new. `None` if the data buffer would pass 2 GiB.
+    pub(crate) fn intern(&mut self, s: &str) -> Option<u32> {
+        let h = self.hasher.hash_one(s);
+        if let Some(i) = self.index.find(h, |&i| self.get(i) == s) {
+            return Some(*i);
+        }
+        if self.data.len() + s.len() > i32::MAX as usize {
+            return None;
+        }
+        let i = self.len() as u32;
+        self.data.extend_from_slice(s.as_bytes());
+        self.offsets.push(self.data.len() as i32);
+        let (offsets, data, hasher) = (&self.offsets, &self.data, &self.hasher);
+        self.index.insert_unique(h, i, |&j| {
+            let j = j as usize;
+            hasher.hash_one(
+                std::str::from_utf8(&data[offsets[j] as usize..offsets[j + 1] as usize])
+                    .unwrap_or_default(),
+            )
+        });
+        Some(i)
+    }
+
+    /// Forgets entries `n..` (used to roll back a failed extend).
+    pub(crate) fn truncate(&mut self, n: usize) {
+        if n >= self.len() {
+            return;
+        }
+        self.index.retain(|i| (*i as usize) < n);
+        self.data.truncate(self.offsets[n] as usize);
+        self.offsets.truncate(n + 1);
+    }
+
+    pub(crate) fn offsets(&self) -> &[i32] {
+        &self.offsets
+    }
+
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.offsets.capacity() * 4
+            + self.data.capacity()
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interning_is_idempotent_and_truncate_forgets() {
+        let mut d = StrDict::new();
+        let a = d.intern("alpha").unwrap();
+        let b = d.intern("").unwrap();
+        let c = d.intern("γ\0🦀").unwrap();
+        assert_eq!(d.intern("alpha"), Some(a));
+        assert_eq!((a, b, c), (0, 1, 2));
+        assert_eq!(d.get(c), "γ\0🦀");
+        d.truncate(1);
+        assert_eq!(d.find("γ\0🦀"), None);
+        assert_eq!(d.find("alpha"), Some(0));
+        assert_eq!(d.intern("new"), Some(1));
+    }
+}

@@ -1,0 +1,200 @@
+//! Variable-length values (strings, bytes, encoded values) in Arrow's offsets + data layout.
+//!
+//! Replacing a value in the middle of a chunk would shift every later byte; instead the
+//! new value goes to a small override table, which is folded back into the buffers
+//! (compacted) once it grows past a fraction of the chunk or before export. That keeps
+//! `for r in rows: r["s"] = ...` linear instead of quadratic.
+
+use hashbrown::HashMap;
+
+#[derive(Clone, Debug)]
+pub(crate) struct VarLen {
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+    overrides: Option<Box<Overrides>>,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Overrides {
+    values: HashMap<u32, Box<[u8]>>,
+    bytes: usize,
+}
+
+impl Default for VarLen {
+    fn default() -> Self {
+        VarLen {
+            offsets: vec![0],
+            data: Vec::new(),
+            overrides: None,
+        }
+    }
+}
+
+impl VarLen {
+    pub(crate) fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// Bytes in the data buffer (not counting overrides).
+    pub(crate) fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, i: usize) -> &[u8] {
+        if let Some(o) = &self.overrides {
+            if let Some(v) = o.values.get(&(i as u32)) {
+                return v;
+            }
+        }
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    /// Appends; the caller checked `data_len() + v.len() <= MAX_VAR_BYTES`.
+    #[inline]
+    pub(crate) fn push(&mut self, v: &[u8]) {
+        self.data.extend_from_slice(v);
+        self.offsets.push(self.data.len() as i32);
+    }
+
+    /// Appends a value produced by `write`, which appends its bytes to the buffer given.
+    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.data);
+        self.offsets.push(self.data.len() as i32);
+    }
+
+    pub(crate) fn set(&mut self, i: usize, v: &[u8]) {
+        if i + 1 == self.len() && self.overrides.is_none() {
+            self.data.truncate(self.offsets[i] as usize);
+            self.offsets.pop();
+            self.push(v);
+            return;
+        }
+        let o = self.overrides.get_or_insert_with(Box::default);
+        o.bytes += v.len();
+        if let Some(old) = o.values.insert(i as u32, v.into()) {
+            o.bytes -= old.len();
+        }
+        let (n, bytes) = (o.values.len(), o.bytes);
+        if n > 64 + self.len() / 8 || bytes > 64 * 1024 + self.data.len() / 4 {
+            self.compact();
+        }
+    }
+
+    pub(crate) fn insert(&mut self, i: usize, v: &[u8]) {
+        self.compact();
+        let at = self.offsets[i] as usize;
+        self.data.splice(at..at, v.iter().copied());
+        self.offsets.insert(i, at as i32);
+        let d = v.len() as i32;
+        for o in &mut self.offsets[i + 1..] {
+            *o += d;
+        }
+    }
+
+    pub(crate) fn remove(&mut self, i: usize) {
+        self.compact();
+        let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        self.data.drain(a..b);
+        self.offsets.remove(i + 1);
+        let d = (b - a) as i32;
+        for o in &mut self.offsets[i + 1..] {
+            *o -= d;
+        }
+    }
+
+    pub(crate) fn truncate(&mut self, n: usize) {
+        if n >= self.len() {
+            return;
+        }
+        if let Some(o) = &mut self.overrides {
+            o.values.retain(|k, _| (*k as usize) < n);
+            o.bytes = o.values.values().map(|v| v.len()).sum();
+        }
+        self.data.truncate(self.offsets[n] as usize);
+        self.offsets.truncate(n + 1);
+    }
+
+    /// Folds pending overrides back into the offsets + data buffers.
+    pub(crate) fn compact(&mut self) {
+        if self.overrides.is_none() {
+            return;
+        }
+        let fresh = self.slice(0, self.len());
+        *self = fresh;
+    }
+
+    pub(crate) fn is_compact(&self) -> bool {
+        self.overrides.is_none()
+    }
+
+    /// Compact copy of values `[off, off + len)`.
+    pub(crate) fn slice(&self, off: usize, len: usize) -> VarLen {
+        let mut out = VarLen::default();
+        out.offsets.reserve(len);
+        let bytes: usize = (off..off + len).map(|i| self.get(i).len()).sum();
+        out.data.reserve(bytes);
+        for i in off..off + len {
+            out.push(self.get(i));
+        }
+        out
+    }
+
+    pub(crate) fn offsets(&self) -> &[i32] {
+        &self.offsets
+    }
+
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let o = self.overrides.as_ref().map_or(0, |o| {
+            o.bytes + o.values.capacity() * (std::mem::size_of::<(u32, Box<[u8]>)>() + 1)
+        });
+        self.offsets.capacity() * 4 + self.data.capacity() + o
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.offsets.shrink_to_fit();
+        self.data.shrink_to_fit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_insert_remove_match_a_vec_model() {
+        let mut v = VarLen::default();
+        let mut m: Vec<Vec<u8>> = Vec::new();
+        for i in 0..200u32 {
+            let s = format!("value-{i}").into_bytes();
+            v.push(&s);
+            m.push(s);
+        }
+        for i in (0..200).step_by(3) {
+            let s = format!("changed-{i}-{}", "x".repeat(i % 7)).into_bytes();
+            v.set(i, &s);
+            m[i] = s;
+        }
+        v.insert(5, b"ins");
+        m.insert(5, b"ins".to_vec());
+        v.remove(17);
+        m.remove(17);
+        v.set(3, b"after");
+        m[3] = b"after".to_vec();
+        v.truncate(150);
+        m.truncate(150);
+        assert_eq!(v.len(), m.len());
+        for (i, s) in m.iter().enumerate() {
+            assert_eq!(v.get(i), &s[..], "value {i}");
+        }
+        v.compact();
+        assert!(v.is_compact());
+        for (i, s) in m.iter().enumerate() {
+            assert_eq!(v.get(i), &s[..], "value {i} after compact");
+        }
+    }
+}

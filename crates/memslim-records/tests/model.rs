@@ -1,0 +1,407 @@
+//! Property tests: random operation sequences on a `RecordList` agree with a plain
+//! `Vec` of ordered `(key, value)` records, across chunk boundaries, copies, slices,
+//! rollbacks, serialization and Arrow export/import.
+
+use memslim_records::variant::{self, Value};
+use memslim_records::{Cell, CellRef, RecordList};
+use proptest::prelude::*;
+
+type Rec = Vec<(String, Value)>;
+
+fn to_cell<'a>(v: &'a Value, buf: &'a mut Vec<u8>) -> Cell<'a> {
+    match v {
+        Value::None => Cell::Null,
+        Value::Bool(b) => Cell::Bool(*b),
+        Value::Int(i) => Cell::Int(*i),
+        Value::Float(f) => Cell::Float(*f),
+        Value::Str(s) => Cell::Str(s),
+        Value::Bytes(b) => Cell::Bytes(b),
+        other => {
+            variant::encode(other, buf);
+            Cell::Encoded(buf)
+        }
+    }
+}
+
+fn from_cell(c: CellRef<'_>) -> Value {
+    match c {
+        CellRef::Absent => panic!("visit_row never yields absent keys"),
+        CellRef::Null => Value::None,
+        CellRef::Bool(b) => Value::Bool(b),
+        CellRef::Int(i) => Value::Int(i),
+        CellRef::Float(f) => Value::Float(f),
+        CellRef::Str(s) | CellRef::DictStr(_, s) => Value::Str(s.to_owned()),
+        CellRef::Bytes(b) => Value::Bytes(b.to_vec()),
+        CellRef::Encoded(b) => variant::decode(b).expect("stored encodings decode"),
+    }
+}
+
+fn with_cells<R>(rec: &Rec, f: impl FnOnce(&[(&str, Cell<'_>)]) -> R) -> R {
+    let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); rec.len()];
+    let cells: Vec<(&str, Cell<'_>)> = rec
+        .iter()
+        .zip(bufs.iter_mut())
+        .map(|((k, v), b)| (k.as_str(), to_cell(v, b)))
+        .collect();
+    f(&cells)
+}
+
+fn read_row(l: &RecordList, r: usize) -> Rec {
+    let mut out = Vec::new();
+    l.visit_row(r, |j, c| {
+        out.push((l.field_name(j).to_owned(), from_cell(c)))
+    });
+    out
+}
+
+fn assert_same(l: &RecordList, m: &[Rec]) {
+    assert_eq!(l.len(), m.len());
+    for (r, rec) in m.iter().enumerate() {
+        assert_eq!(&read_row(l, r), rec, "row {r}");
+        assert_eq!(l.row_len(r), rec.len());
+    }
+}
+
+fn value_for(key: &str) -> BoxedStrategy<Value> {
+    let words = prop::sample::select(vec!["DE", "FR", "", "naïve", "🦀\0x", "US"]);
+    let scalar = prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::Bool),
+        (-300i64..300).prop_map(Value::Int),
+        any::<i64>().prop_map(Value::Int),
+        any::<f64>().prop_map(Value::Float),
+        words.clone().prop_map(|s| Value::Str(s.to_owned())),
+        "[a-z]{0,12}".prop_map(Value::Str),
+        prop::collection::vec(any::<u8>(), 0..6).prop_map(Value::Bytes),
+    ];
+    match key {
+        "id" => prop_oneof![9 => any::<i32>().prop_map(|i| Value::Int(i.into())), 1 => Just(Value::None)].boxed(),
+        "price" => prop_oneof![
+            4 => (-1e6f64..1e6).prop_map(Value::Float),
+            1 => (-1000i64..1000).prop_map(Value::Int),
+            1 => Just(Value::None)
+        ]
+        .boxed(),
+        "country" => prop_oneof![8 => words.prop_map(|s| Value::Str(s.to_owned())), 1 => Just(Value::None)].boxed(),
+        "paid" => any::<bool>().prop_map(Value::Bool).boxed(),
+        _ => prop_oneof![
+            6 => scalar.clone(),
+            1 => prop::collection::vec(scalar.clone(), 0..3).prop_map(Value::List),
+            1 => prop::collection::vec(scalar.clone(), 0..3).prop_map(Value::Tuple),
+            1 => prop::collection::vec(("[a-c]", scalar), 0..3).prop_map(|kv| {
+                let mut seen = std::collections::HashSet::new();
+                Value::Dict(
+                    kv.into_iter()
+                        .filter(|(k, _)| seen.insert(k.clone()))
+                        .map(|(k, v)| (Value::Str(k), v))
+                        .collect(),
+                )
+            }),
+            1 => Just(Value::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 0x40])),
+        ]
+        .boxed(),
+    }
+}
+
+fn record() -> impl Strategy<Value = Rec> {
+    let keys = vec!["id", "price", "country", "paid", "misc"];
+    prop::sample::subsequence(keys, 0..=5)
+        .prop_shuffle()
+        .prop_flat_map(|ks| {
+            let strategies: Vec<_> = ks
+                .iter()
+                .map(|k| {
+                    let k = (*k).to_owned();
+                    value_for(&k).prop_map(move |v| (k.clone(), v))
+                })
+                .collect();
+            strategies
+        })
+}
+
+#[derive(Clone, Debug)]
+enum Op {
+    Push(Rec),
+    Insert(usize, Rec),
+    Remove(usize),
+    SetRecord(usize, Rec),
+    SetField(usize, String, Value),
+    RemoveField(usize, String),
+    Truncate(usize),
+    Reverse,
+    Rotate(usize),
+    FailedExtend(Vec<Rec>),
+    CopyThenWrite(usize, Rec),
+    Slice(usize, usize),
+    Optimize,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let key = prop::sample::select(vec!["id", "price", "country", "paid", "misc", "new"]);
+    prop_oneof![
+        6 => record().prop_map(Op::Push),
+        2 => (any::<usize>(), record()).prop_map(|(i, r)| Op::Insert(i, r)),
+        2 => any::<usize>().prop_map(Op::Remove),
+        1 => (any::<usize>(), record()).prop_map(|(i, r)| Op::SetRecord(i, r)),
+        3 => (any::<usize>(), key.clone()).prop_flat_map(|(i, k)| value_for(k).prop_map(move |v| Op::SetField(i, k.to_owned(), v))),
+        1 => (any::<usize>(), key).prop_map(|(i, k)| Op::RemoveField(i, k.to_owned())),
+        1 => any::<usize>().prop_map(Op::Truncate),
+        1 => Just(Op::Reverse),
+        1 => any::<usize>().prop_map(Op::Rotate),
+        1 => prop::collection::vec(record(), 0..4).prop_map(Op::FailedExtend),
+        1 => (any::<usize>(), record()).prop_map(|(i, r)| Op::CopyThenWrite(i, r)),
+        1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Slice(a, b)),
+        1 => Just(Op::Optimize),
+    ]
+}
+
+fn set_in(rec: &mut Rec, key: &str, v: Value) {
+    match rec.iter_mut().find(|(k, _)| k == key) {
+        Some(slot) => slot.1 = v,
+        None => rec.push((key.to_owned(), v)),
+    }
+}
+
+fn run(chunk_rows: usize, ops: Vec<Op>) {
+    let mut l = RecordList::with_chunk_rows(chunk_rows);
+    let mut m: Vec<Rec> = Vec::new();
+    for op in ops {
+        match op {
+            Op::Push(r) => {
+                with_cells(&r, |c| l.push_record(c)).unwrap();
+                m.push(r);
+            }
+            Op::Insert(i, r) => {
+                let i = i % (m.len() + 1);
+                with_cells(&r, |c| l.insert_record(i, c)).unwrap();
+                m.insert(i, r);
+            }
+            Op::Remove(i) if !m.is_empty() => {
+                let i = i % m.len();
+                l.remove(i).unwrap();
+                m.remove(i);
+            }
+            Op::SetRecord(i, r) if !m.is_empty() => {
+                let i = i % m.len();
+                with_cells(&r, |c| l.set_record(i, c)).unwrap();
+                m[i] = r;
+            }
+            Op::SetField(i, k, v) if !m.is_empty() => {
+                let i = i % m.len();
+                let mut b = Vec::new();
+                l.set_field(i, &k, to_cell(&v, &mut b)).unwrap();
+                set_in(&mut m[i], &k, v);
+            }
+            Op::RemoveField(i, k) if !m.is_empty() => {
+                let i = i % m.len();
+                let had = m[i].iter().any(|(x, _)| *x == k);
+                let j = l.field_index(&k);
+                let removed = j.map(|j| l.remove_field(i, j).unwrap()).unwrap_or(false);
+                assert_eq!(removed, had);
+                m[i].retain(|(x, _)| *x != k);
+            }
+            Op::Truncate(n) => {
+                let n = n % (m.len() + 1);
+                l.truncate(n);
+                m.truncate(n);
+            }
+            Op::Reverse => {
+                l.reverse();
+                m.reverse();
+            }
+            Op::Rotate(k) if !m.is_empty() => {
+                let k = k % m.len();
+                let perm: Vec<usize> = (0..m.len()).map(|i| (i + k) % m.len()).collect();
+                l.permute(&perm).unwrap();
+                m.rotate_left(k);
+            }
+            Op::FailedExtend(recs) => {
+                let before_fields = l.num_fields();
+                let cp = l.checkpoint();
+                for r in &recs {
+                    with_cells(r, |c| l.push_record(c)).unwrap();
+                }
+                l.rollback(cp);
+                assert_eq!(l.num_fields(), before_fields);
+            }
+            Op::CopyThenWrite(i, r) => {
+                let mut copy = l.clone();
+                let mut cm = m.clone();
+                if !cm.is_empty() {
+                    let i = i % cm.len();
+                    with_cells(&r, |c| copy.set_record(i, c)).unwrap();
+                    cm[i] = r.clone();
+                }
+                with_cells(&r, |c| copy.push_record(c)).unwrap();
+                cm.push(r);
+                assert_same(&copy, &cm);
+            }
+            Op::Slice(a, b) => {
+                let a = a % (m.len() + 1);
+                let b = a + b % (m.len() - a + 1);
+                let mut s = l.slice(a, b);
+                assert_same(&s, &m[a..b]);
+                let r: Rec = vec![("id".into(), Value::Int(7))];
+                with_cells(&r, |c| s.push_record(c)).unwrap();
+                let mut sm = m[a..b].to_vec();
+                sm.push(r);
+                assert_same(&s, &sm);
+            }
+            Op::Optimize => l.optimize(),
+            _ => {}
+        }
+        assert_same(&l, &m);
+    }
+    // Whole-list round trips.
+    let back = RecordList::from_bytes(&l.to_bytes()).unwrap();
+    assert_same(&back, &m);
+    let (schema, batches) = l.to_arrow().unwrap();
+    assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), m.len());
+    let imported =
+        RecordList::from_arrow(&schema, batches.into_iter().map(Ok), chunk_rows).unwrap();
+    assert_eq!(imported.len(), m.len());
+    for (r, rec) in m.iter().enumerate() {
+        // Arrow has no "absent" and turns ints stored among floats into floats: compare
+        // present keys by value only where the model value is a float-free scalar.
+        for (k, v) in rec {
+            let j = imported.field_index(k).unwrap();
+            let got = from_cell(imported.get(r, j));
+            if let (Value::Str(_) | Value::Bool(_) | Value::Bytes(_), _) = (v, ()) {
+                assert_eq!(&got, v, "row {r} key {k} after Arrow round trip");
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn operations_agree_with_a_vec_of_records(
+        chunk_rows in 1usize..6,
+        ops in prop::collection::vec(op(), 0..40),
+    ) {
+        run(chunk_rows, ops);
+    }
+
+    #[test]
+    fn big_chunks_agree_too(ops in prop::collection::vec(op(), 0..40)) {
+        run(1 << 20, ops);
+    }
+}
+
+#[test]
+fn declared_schema_rejects_and_leaves_the_list_unchanged() {
+    use memslim_records::{DType, RecordsError};
+    let mut l = RecordList::with_schema(&[("id", DType::Int64), ("name", DType::Str)], 4).unwrap();
+    l.push_record(&[("id", Cell::Int(1)), ("name", Cell::Str("a"))])
+        .unwrap();
+    let before = l.to_bytes();
+    let e = l.push_record(&[("id", Cell::Str("x"))]).unwrap_err();
+    assert!(
+        matches!(&e, RecordsError::SchemaMismatch { row: 1, field, .. } if field == "id"),
+        "{e}"
+    );
+    let e = l
+        .push_record(&[("id", Cell::Int(2)), ("zzz", Cell::Int(3))])
+        .unwrap_err();
+    assert!(matches!(e, RecordsError::UnknownField { row: 1, .. }));
+    assert_eq!(l.to_bytes(), before);
+}
+
+#[test]
+fn ints_among_floats_come_back_as_ints_and_absent_is_not_null() {
+    let mut l = RecordList::new();
+    l.push_record(&[("x", Cell::Int(3))]).unwrap();
+    l.push_record(&[("x", Cell::Float(-0.0)), ("y", Cell::Null)])
+        .unwrap();
+    let x = l.field_index("x").unwrap();
+    let y = l.field_index("y").unwrap();
+    assert_eq!(l.get(0, x), CellRef::Int(3));
+    assert!(matches!(l.get(1, x), CellRef::Float(f) if f == 0.0 && f.is_sign_negative()));
+    assert_eq!(l.get(0, y), CellRef::Absent);
+    assert_eq!(l.get(1, y), CellRef::Null);
+}
+
+#[test]
+fn repeated_strings_are_dictionary_encoded_and_unique_ones_are_not() {
+    use memslim_records::Layout;
+    let mut l = RecordList::new();
+    for i in 0..200_000u32 {
+        let country = ["DE", "FR", "US"][(i % 3) as usize];
+        let uid = format!("{i:08x}-unique");
+        l.push_record(&[("country", Cell::Str(country)), ("uid", Cell::Str(&uid))])
+            .unwrap();
+    }
+    l.optimize();
+    assert!(matches!(l.field_layout(0), Layout::StrDict(_)));
+    assert_eq!(l.field_layout(1), Layout::StrPlain);
+}
+
+#[test]
+fn growth_starts_new_chunks_instead_of_doubling_a_huge_buffer() {
+    let mut l = RecordList::with_chunk_rows(1000);
+    for i in 0..10_500 {
+        l.push_record(&[("i", Cell::Int(i))]).unwrap();
+    }
+    assert_eq!(l.num_chunks(), 11);
+    assert_eq!(l.get(10_499, 0), CellRef::Int(10_499));
+}
+
+#[test]
+fn views_go_stale_only_where_records_moved() {
+    let mut l = RecordList::new();
+    for i in 0..10 {
+        l.push_record(&[("i", Cell::Int(i))]).unwrap();
+    }
+    let v = l.version();
+    l.push_record(&[("i", Cell::Int(10))]).unwrap();
+    assert!(l.view_is_valid(9, v), "append moves nothing");
+    l.remove(5).unwrap();
+    assert!(l.view_is_valid(4, v));
+    assert!(!l.view_is_valid(5, v));
+    let v2 = l.version();
+    l.reverse();
+    assert!(!l.view_is_valid(0, v2));
+}
+
+#[test]
+fn arrow_export_shares_buffers() {
+    let mut l = RecordList::new();
+    for i in 0..1000 {
+        l.push_record(&[("i", Cell::Int(i * 1000))]).unwrap();
+    }
+    let (_, a) = l.to_arrow().unwrap();
+    let (_, b) = l.to_arrow().unwrap();
+    let pa = a[0].column(0).to_data().buffers()[0].as_ptr();
+    let pb = b[0].column(0).to_data().buffers()[0].as_ptr();
+    assert_eq!(pa, pb, "two exports point at the same memory");
+    // A write after export copies the chunk; the exported batch keeps the old value.
+    l.set_field(0, "i", Cell::Int(-1)).unwrap();
+    let col = a[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow_array::Int32Array>()
+        .unwrap();
+    assert_eq!(col.value(0), 0);
+    assert_eq!(l.get(0, 0), CellRef::Int(-1));
+}
+
+#[test]
+fn corrupt_serialized_data_is_an_error_not_a_panic() {
+    let mut l = RecordList::new();
+    l.push_record(&[("a", Cell::Int(1)), ("b", Cell::Str("x"))])
+        .unwrap();
+    let bytes = l.to_bytes();
+    for cut in 0..bytes.len() {
+        assert!(
+            RecordList::from_bytes(&bytes[..cut]).is_err(),
+            "cut at {cut}"
+        );
+    }
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0xff;
+        let _ = RecordList::from_bytes(&b);
+    }
+}
