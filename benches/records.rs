@@ -1,1 +1,71 @@
-fn main() {}
+//! Criterion benches for `memslim-records`: appending, random access, a column sum,
+//! Arrow export and serialization, on order-like records.
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use memslim_benches::orders;
+use memslim_records::CellRef;
+use std::hint::black_box;
+
+const N: usize = 100_000;
+
+fn build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("build");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("push_record x100k", |b| b.iter(|| black_box(orders(N))));
+    g.finish();
+}
+
+fn read(c: &mut Criterion) {
+    let rows = orders(N);
+    let price = rows.field_index("price").expect("field");
+    let qty = rows.field_index("qty").expect("field");
+    let mut g = c.benchmark_group("read");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("get price*qty per row", |b| {
+        b.iter(|| {
+            let mut total = 0.0;
+            for r in 0..rows.len() {
+                if let (CellRef::Float(p), CellRef::Int(q)) = (rows.get(r, price), rows.get(r, qty))
+                {
+                    total += p * q as f64;
+                }
+            }
+            black_box(total)
+        })
+    });
+    g.bench_function("column sum", |b| {
+        b.iter(|| black_box(rows.column(price).sum().expect("numeric")))
+    });
+    g.bench_function("visit_row (whole record)", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for r in 0..rows.len() {
+                rows.visit_row(r, |_, _| n += 1);
+            }
+            black_box(n)
+        })
+    });
+    g.finish();
+}
+
+fn convert(c: &mut Criterion) {
+    let rows = orders(N);
+    let mut g = c.benchmark_group("convert");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("to_arrow", |b| {
+        b.iter_batched(
+            || rows.clone(),
+            |mut r| black_box(r.to_arrow().expect("export")),
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("to_bytes", |b| b.iter(|| black_box(rows.to_bytes())));
+    let bytes = rows.to_bytes();
+    g.bench_function("from_bytes", |b| {
+        b.iter(|| black_box(memslim_records::RecordList::from_bytes(&bytes).expect("valid")))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, build, read, convert);
+criterion_main!(benches);

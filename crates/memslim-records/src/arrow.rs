@@ -8,6 +8,8 @@
 //! What Arrow cannot say exactly:
 //! - an absent key and a `None` value both export as null;
 //! - ints stored in a float column (because the field also holds floats) export as `float64`;
+//! - int columns export as `int64`: zero-copy when stored at 64 bits, widened (a copy of
+//!   that column) when the values let memslim store them in 8, 16 or 32 bits;
 //! - `object` columns export as `binary` holding memslim's variant encoding, with field
 //!   metadata `memslim.encoding = variant-1`; [`RecordList::from_arrow`] decodes it back.
 
@@ -67,7 +69,8 @@ fn arrow_type(layout: Layout) -> DataType {
     match layout {
         Layout::Null => DataType::Null,
         Layout::Bool => DataType::Boolean,
-        Layout::Int(w) => key_type(w),
+        // Ints are int64 to consumers whatever width stores them (see `chunk_array`).
+        Layout::Int(_) => DataType::Int64,
         Layout::Float => DataType::Float64,
         Layout::StrDict(w) => DataType::Dictionary(Box::new(key_type(w)), Box::new(DataType::Utf8)),
         Layout::StrPlain => DataType::Utf8,
@@ -136,7 +139,14 @@ fn chunk_array(
     let array: ArrayRef = match (&cc.data, layout) {
         (Data::Null, _) => Arc::new(NullArray::new(len)),
         (Data::Bool(b), _) => Arc::new(BooleanArray::new(bool_buffer(cc, b, len), nulls)),
-        (Data::Int(v), _) => int_array(cc, v, nulls)?,
+        (Data::Int(IntVec::W64(v)), _) => prim::<Int64Type, _>(cc, v, nulls)?,
+        (Data::Int(v), _) => {
+            // Stored narrower than it is typed: hand consumers int64 (a copy of this
+            // column only), so their arithmetic cannot silently wrap at 8/16/32 bits.
+            let wide: Vec<i64> = (0..v.len()).map(|i| v.get(i)).collect();
+            let values = ScalarBuffer::<i64>::new(Buffer::from_vec(wide), 0, v.len());
+            Arc::new(PrimitiveArray::<Int64Type>::try_new(values, nulls)?)
+        }
         (Data::Float(v, _), _) => prim::<Float64Type, _>(cc, v, nulls)?,
         (Data::Keys(k), _) => {
             let values = match dict {

@@ -10,12 +10,6 @@ use crate::{CellRef, DType, RecordsError, Result};
 /// Contiguous numbers of a column stored in one chunk without nulls.
 #[derive(Clone, Copy, Debug)]
 pub enum Numbers<'a> {
-    /// 8-bit ints.
-    I8(&'a [i8]),
-    /// 16-bit ints.
-    I16(&'a [i16]),
-    /// 32-bit ints.
-    I32(&'a [i32]),
     /// 64-bit ints.
     I64(&'a [i64]),
     /// Floats.
@@ -157,7 +151,8 @@ impl ColumnView {
         Ok(best)
     }
 
-    /// The numbers as one slice, when stored in one chunk with no nulls.
+    /// The numbers as one slice, when stored in one chunk with no nulls, as 64-bit ints
+    /// or floats (narrower int storage is not handed out: consumers expect int64).
     pub fn numbers(&self) -> Option<Numbers<'_>> {
         if self.parts.len() != 1 {
             return None;
@@ -168,9 +163,6 @@ impl ColumnView {
         }
         let r = *off..off + n;
         Some(match &c.data {
-            Data::Int(IntVec::W8(v)) => Numbers::I8(&v[r]),
-            Data::Int(IntVec::W16(v)) => Numbers::I16(&v[r]),
-            Data::Int(IntVec::W32(v)) => Numbers::I32(&v[r]),
             Data::Int(IntVec::W64(v)) => Numbers::I64(&v[r]),
             Data::Float(v, _) => Numbers::F64(&v[r]),
             _ => return None,

@@ -614,7 +614,7 @@ impl RecordList {
             return;
         };
         let n = meta.str_count;
-        if n == 0 || (!final_check && (n < 1 << 16 || !n.is_power_of_two())) {
+        if n < 4096 || (!final_check && (n < 1 << 16 || !n.is_power_of_two())) {
             return;
         }
         let distinct = meta.dict().len() as u64;
@@ -969,6 +969,57 @@ impl RecordList {
             }
         }
         Ok(())
+    }
+
+    /// Replaces records `[start, end)` with every record of `other` (slice assignment).
+    ///
+    /// # Errors
+    /// As [`RecordList::push_record`]; on error the list is unchanged.
+    pub fn splice(&mut self, start: usize, end: usize, other: &RecordList) -> Result<()> {
+        let end = end.min(self.len);
+        let start = start.min(end);
+        let backup = self.clone();
+        let tail = self.slice(end, self.len);
+        self.truncate(start);
+        let res = self
+            .extend_from(other)
+            .and_then(|()| self.extend_from(&tail));
+        if let Err(e) = res {
+            *self = backup;
+            return Err(e);
+        }
+        self.views.disturb(start, usize::MAX);
+        Ok(())
+    }
+
+    /// Removes records `[start, end)`.
+    pub fn remove_range(&mut self, start: usize, end: usize) {
+        let end = end.min(self.len);
+        if start >= end {
+            return;
+        }
+        if end == self.len {
+            self.truncate(start);
+            return;
+        }
+        let empty = self.empty_like();
+        // Cannot fail: nothing is added.
+        let _ = self.splice(start, end, &empty);
+    }
+
+    /// Replaces record `pos` with record `orow` of `other`.
+    ///
+    /// # Errors
+    /// As [`RecordList::set_record`].
+    pub fn set_record_from(&mut self, pos: usize, other: &RecordList, orow: usize) -> Result<()> {
+        other.check_row(orow)?;
+        let mut rec: Vec<(&str, Cell<'_>)> = Vec::new();
+        other.visit_row(orow, |j, v| {
+            if let Some(c) = v.to_cell() {
+                rec.push((other.field_name(j), c));
+            }
+        });
+        self.set_record(pos, &rec)
     }
 
     // ----- rollback ------------------------------------------------------------------

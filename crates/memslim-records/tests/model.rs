@@ -369,7 +369,9 @@ fn views_go_stale_only_where_records_moved() {
 fn arrow_export_shares_buffers() {
     let mut l = RecordList::new();
     for i in 0..1000 {
-        l.push_record(&[("i", Cell::Int(i * 1000))]).unwrap();
+        // Values beyond 32 bits: stored as int64, so export shares the buffer.
+        l.push_record(&[("i", Cell::Int(i * 10_000_000_000))])
+            .unwrap();
     }
     let (_, a) = l.to_arrow().unwrap();
     let (_, b) = l.to_arrow().unwrap();
@@ -381,7 +383,7 @@ fn arrow_export_shares_buffers() {
     let col = a[0]
         .column(0)
         .as_any()
-        .downcast_ref::<arrow_array::Int32Array>()
+        .downcast_ref::<arrow_array::Int64Array>()
         .unwrap();
     assert_eq!(col.value(0), 0);
     assert_eq!(l.get(0, 0), CellRef::Int(-1));
@@ -404,4 +406,24 @@ fn corrupt_serialized_data_is_an_error_not_a_panic() {
         b[i] ^= 0xff;
         let _ = RecordList::from_bytes(&b);
     }
+}
+
+#[test]
+fn narrow_int_storage_exports_as_int64() {
+    let mut l = RecordList::new();
+    for i in 0..100 {
+        l.push_record(&[("small", Cell::Int(i % 7))]).unwrap();
+    }
+    assert_eq!(
+        l.field_layout(0),
+        memslim_records::Layout::Int(memslim_records::Width::W8)
+    );
+    let (schema, batches) = l.to_arrow().unwrap();
+    assert_eq!(schema.field(0).data_type(), &arrow_schema::DataType::Int64);
+    let col = batches[0]
+        .column(0)
+        .as_any()
+        .downcast_ref::<arrow_array::Int64Array>()
+        .unwrap();
+    assert_eq!(col.value(99), 99 % 7);
 }
