@@ -1,1 +1,19 @@
+//! `memslim._memslim`: the compiled core of the `memslim` Python package.
+//!
+//! Thin bindings: argument conversion, error mapping and Python protocols over the
+//! pure-Rust crates. One binding file per core crate (`records.rs` wraps
+//! `memslim-records`).
 
+mod convert;
+mod errors;
+mod records;
+mod tracemalloc;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    records::register(m)?;
+    Ok(())
+}

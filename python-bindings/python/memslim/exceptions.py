@@ -7,10 +7,10 @@ expect, so both ``except TypeError`` and ``except memslim.MemslimError`` catch i
 from __future__ import annotations
 
 __all__ = [
+    "CorruptDataError",
     "MemslimError",
     "SchemaError",
     "StaleRowError",
-    "CorruptDataError",
 ]
 
 

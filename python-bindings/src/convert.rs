@@ -1,0 +1,267 @@
+//! Python objects to core cells and back.
+//!
+//! Exact types decide the storage: `bool` stays apart from `int`, `tuple` from `list`;
+//! `str`, `bytes`, `int`, `float`, `None` go to typed columns; `list`/`tuple`/`dict`
+//! and ints beyond 64 bits go to the variant encoding; any other object (subclasses of
+//! the built-ins included, so their type survives) is pickled into it.
+
+use memslim_records::variant::{self, Value, Writer};
+use memslim_records::{Cell, CellRef};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+
+use crate::errors::corrupt;
+
+/// Nesting deeper than this is refused (and a cycle is caught before it).
+const MAX_NESTING: usize = 500;
+
+static PICKLE_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static PICKLE_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// A record's `(key, value)` pairs, kept alive while cells borrow from them.
+pub(crate) type Items<'py> = Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>;
+
+enum Pre<'a> {
+    Cell(Cell<'a>),
+    Enc(usize, usize),
+}
+
+/// Where a conversion error happened, for messages naming row and field.
+pub(crate) fn at(row: usize, key: &str) -> String {
+    format!("row {row}, field {key:?}")
+}
+
+/// Converts a record's items to cells. Encoded values are written to `buf`.
+///
+/// # Errors
+/// `TypeError` naming row and field for a non-`str` key or an unstorable value,
+/// `ValueError` for cyclic or too deeply nested values.
+pub(crate) fn record_cells<'a>(
+    items: &'a Items<'_>,
+    buf: &'a mut Vec<u8>,
+    row: usize,
+) -> PyResult<Vec<(&'a str, Cell<'a>)>> {
+    buf.clear();
+    let mut pre: Vec<(&'a str, Pre<'a>)> = Vec::with_capacity(items.len());
+    for (k, v) in items {
+        let Ok(ks) = k.cast::<PyString>() else {
+            return Err(crate::errors::schema_error(
+                k.py(),
+                format!(
+                    "row {row}: key {} is of type {}; record keys must be str",
+                    k.repr().map(|r| r.to_string()).unwrap_or_default(),
+                    type_name(k)
+                ),
+            ));
+        };
+        let key = ks.to_str().map_err(|_| {
+            PyValueError::new_err(format!(
+                "row {row}: key is not valid unicode (lone surrogate)"
+            ))
+        })?;
+        pre.push((key, scalar_or_encode(v, buf, row, key)?));
+    }
+    let buf: &'a [u8] = buf;
+    Ok(pre
+        .into_iter()
+        .map(|(k, p)| {
+            let c = match p {
+                Pre::Cell(c) => c,
+                Pre::Enc(s, e) => Cell::Encoded(&buf[s..e]),
+            };
+            (k, c)
+        })
+        .collect())
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+fn scalar_or_encode<'a>(
+    v: &'a Bound<'_, PyAny>,
+    buf: &mut Vec<u8>,
+    row: usize,
+    key: &str,
+) -> PyResult<Pre<'a>> {
+    if v.is_none() {
+        return Ok(Pre::Cell(Cell::Null));
+    }
+    if let Ok(s) = v.cast_exact::<PyString>() {
+        if let Ok(s) = s.to_str() {
+            return Ok(Pre::Cell(Cell::Str(s)));
+        }
+    } else if let Ok(b) = v.cast_exact::<PyBool>() {
+        return Ok(Pre::Cell(Cell::Bool(b.is_true())));
+    } else if v.is_exact_instance_of::<PyInt>() {
+        if let Ok(i) = v.extract::<i64>() {
+            return Ok(Pre::Cell(Cell::Int(i)));
+        }
+    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+        return Ok(Pre::Cell(Cell::Float(f.value())));
+    } else if let Ok(b) = v.cast_exact::<PyBytes>() {
+        return Ok(Pre::Cell(Cell::Bytes(b.as_bytes())));
+    }
+    let start = buf.len();
+    let mut path = Vec::new();
+    encode(v, buf, &mut path).map_err(|e| {
+        let py = v.py();
+        let msg = format!("{}: {}", at(row, key), e.value(py));
+        if e.is_instance_of::<PyValueError>(py) {
+            PyValueError::new_err(msg)
+        } else {
+            PyTypeError::new_err(msg)
+        }
+    })?;
+    Ok(Pre::Enc(start, buf.len()))
+}
+
+/// Writes `v` in the variant encoding; `path` holds the containers being encoded.
+pub(crate) fn encode(
+    v: &Bound<'_, PyAny>,
+    buf: &mut Vec<u8>,
+    path: &mut Vec<usize>,
+) -> PyResult<()> {
+    let py = v.py();
+    if v.is_none() {
+        Writer::new(buf).none();
+    } else if let Ok(b) = v.cast_exact::<PyBool>() {
+        Writer::new(buf).bool(b.is_true());
+    } else if v.is_exact_instance_of::<PyInt>() {
+        match v.extract::<i64>() {
+            Ok(i) => Writer::new(buf).int(i),
+            Err(_) => {
+                let bits: usize = v.call_method0("bit_length")?.extract()?;
+                let n = bits / 8 + 1;
+                let kw = PyDict::new(py);
+                kw.set_item("signed", true)?;
+                let b = v.call_method("to_bytes", (n, "little"), Some(&kw))?;
+                Writer::new(buf).big_int(b.cast::<PyBytes>()?.as_bytes());
+            }
+        }
+    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+        Writer::new(buf).float(f.value());
+    } else if let Some(s) = v
+        .cast_exact::<PyString>()
+        .ok()
+        .and_then(|s| s.to_str().ok())
+    {
+        Writer::new(buf).str(s);
+    } else if let Ok(b) = v.cast_exact::<PyBytes>() {
+        Writer::new(buf).bytes(b.as_bytes());
+    } else if v.is_exact_instance_of::<PyList>()
+        || v.is_exact_instance_of::<PyTuple>()
+        || v.is_exact_instance_of::<PyDict>()
+    {
+        let id = v.as_ptr() as usize;
+        if path.contains(&id) {
+            return Err(PyValueError::new_err(
+                "value contains itself (cyclic structure)",
+            ));
+        }
+        if path.len() >= MAX_NESTING {
+            return Err(PyValueError::new_err(format!(
+                "value nested deeper than {MAX_NESTING} levels"
+            )));
+        }
+        path.push(id);
+        if let Ok(l) = v.cast_exact::<PyList>() {
+            // Snapshot: encoding an element can run Python code (pickling).
+            let items: Vec<Bound<'_, PyAny>> = l.iter().collect();
+            Writer::new(buf).begin_list(items.len());
+            for it in &items {
+                encode(it, buf, path)?;
+            }
+        } else if let Ok(t) = v.cast_exact::<PyTuple>() {
+            Writer::new(buf).begin_tuple(t.len());
+            for it in t.iter() {
+                encode(&it, buf, path)?;
+            }
+        } else if let Ok(d) = v.cast_exact::<PyDict>() {
+            let items: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = d.iter().collect();
+            Writer::new(buf).begin_dict(items.len());
+            for (k, val) in &items {
+                encode(k, buf, path)?;
+                encode(val, buf, path)?;
+            }
+        }
+        path.pop();
+    } else {
+        let dumps = PICKLE_DUMPS.import(py, "pickle", "dumps")?;
+        let b = dumps.call1((v, 5)).map_err(|e| {
+            PyTypeError::new_err(format!(
+                "cannot store a value of type {}: it is not a str, bytes, number, bool, None, \
+                 list, tuple or dict, and pickling it failed: {}",
+                type_name(v),
+                e.value(py)
+            ))
+        })?;
+        Writer::new(buf).opaque(b.cast::<PyBytes>()?.as_bytes());
+    }
+    Ok(())
+}
+
+/// A stored value as a Python object.
+pub(crate) fn cell_to_py<'py>(py: Python<'py>, c: CellRef<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match c {
+        CellRef::Absent | CellRef::Null => py.None().into_bound(py),
+        CellRef::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+        CellRef::Int(i) => i.into_pyobject(py)?.into_any(),
+        CellRef::Float(f) => PyFloat::new(py, f).into_any(),
+        CellRef::Str(s) | CellRef::DictStr(_, s) => PyString::new(py, s).into_any(),
+        CellRef::Bytes(b) => PyBytes::new(py, b).into_any(),
+        CellRef::Encoded(b) => {
+            let v = variant::decode(b).map_err(|e| corrupt(py, e.to_string()))?;
+            value_to_py(py, &v)?
+        }
+    })
+}
+
+/// A decoded variant value as a Python object.
+pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match v {
+        Value::None => py.None().into_bound(py),
+        Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(i) => i.into_pyobject(py)?.into_any(),
+        Value::BigInt(le) => {
+            let int = INT_TYPE.import(py, "builtins", "int")?;
+            let kw = PyDict::new(py);
+            kw.set_item("signed", true)?;
+            int.call_method("from_bytes", (PyBytes::new(py, le), "little"), Some(&kw))?
+        }
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Value::List(items) => {
+            let l = PyList::empty(py);
+            for it in items {
+                l.append(value_to_py(py, it)?)?;
+            }
+            l.into_any()
+        }
+        Value::Tuple(items) => {
+            let v: Vec<Bound<'py, PyAny>> = items
+                .iter()
+                .map(|it| value_to_py(py, it))
+                .collect::<PyResult<_>>()?;
+            PyTuple::new(py, v)?.into_any()
+        }
+        Value::Dict(items) => {
+            let d = PyDict::new(py);
+            for (k, val) in items {
+                d.set_item(value_to_py(py, k)?, value_to_py(py, val)?)?;
+            }
+            d.into_any()
+        }
+        Value::Opaque(b) => {
+            let loads = PICKLE_LOADS.import(py, "pickle", "loads")?;
+            loads.call1((PyBytes::new(py, b),))?
+        }
+    })
+}

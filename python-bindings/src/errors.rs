@@ -1,0 +1,74 @@
+//! The one table from core errors to Python exceptions.
+//!
+//! memslim's exception classes live in `memslim/exceptions.py` so that each can inherit
+//! both `MemslimError` and the built-in a user would catch (`TypeError`, ...).
+
+use memslim_records::RecordsError;
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+static SCHEMA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STALE_ROW_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CORRUPT_DATA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn class<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    cell.import(py, "memslim.exceptions", name)
+}
+
+fn raise(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, msg: String) -> PyErr {
+    match class(py, cell, name) {
+        Ok(cls) => PyErr::from_type(cls.clone(), msg),
+        Err(e) => e,
+    }
+}
+
+/// `memslim.SchemaError` (also a `TypeError`).
+pub(crate) fn schema_error(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, &SCHEMA_ERROR, "SchemaError", msg)
+}
+
+/// `memslim.StaleRowError` (also a `RuntimeError`).
+pub(crate) fn stale_row(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, &STALE_ROW_ERROR, "StaleRowError", msg)
+}
+
+/// `memslim.CorruptDataError` (also a `ValueError`).
+pub(crate) fn corrupt(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, &CORRUPT_DATA_ERROR, "CorruptDataError", msg)
+}
+
+/// Maps a core error to the Python exception a user would catch.
+pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        RecordsError::SchemaMismatch { .. }
+        | RecordsError::UnknownField { .. }
+        | RecordsError::DuplicateKey { .. } => schema_error(py, msg),
+        RecordsError::IndexOutOfRange { .. } => PyIndexError::new_err(msg),
+        RecordsError::NoSuchField(name) => PyKeyError::new_err(name),
+        RecordsError::Corrupt(_) => corrupt(py, msg),
+        RecordsError::Unsupported { .. } | RecordsError::UnsupportedArrowType { .. } => {
+            PyTypeError::new_err(msg)
+        }
+        RecordsError::ValueTooLarge { .. }
+        | RecordsError::UnknownDType(_)
+        | RecordsError::Arrow(_) => PyValueError::new_err(msg),
+    }
+}
+
+/// Extension for `Result<T, RecordsError>`.
+pub(crate) trait IntoPyResult<T> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> IntoPyResult<T> for Result<T, RecordsError> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_py(py, e))
+    }
+}

@@ -1,0 +1,1710 @@
+//! Python face of `memslim-records`: `DictList`, `TupleList`, `Row`, `Column`.
+//!
+//! Both list types derive from one base class (`_Records`) that owns the core
+//! [`RecordList`] and implements the whole `MutableSequence` protocol once; they differ
+//! only in how a record goes in (mapping or sequence) and comes out (live `Row` view or
+//! namedtuple).
+
+use std::sync::{Arc, OnceLock};
+
+use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
+use arrow_array::{RecordBatchIterator, RecordBatchReader};
+use arrow_schema::ffi::FFI_ArrowSchema;
+use memslim_records::{
+    CellRef, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, OwnedNumbers, RecordList,
+    RecordsError, Sum,
+};
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple, PyType};
+use pyo3::{IntoPyObjectExt, intern};
+
+use crate::convert::{Items, cell_to_py, record_cells};
+use crate::errors::{IntoPyResult, schema_error, stale_row};
+use crate::tracemalloc::Tracked;
+
+static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static NAMEDTUPLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static NUMPY_ARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Appends between refreshes of the tracemalloc figure.
+const RETRACK_EVERY: u32 = 4096;
+
+/// How records go in and come out.
+enum Kind {
+    Dict,
+    Tuple {
+        fields: Py<PyTuple>,
+        row_type: Py<PyAny>,
+        /// `row_type` came from the user's data (pickled by reference).
+        user_type: bool,
+    },
+}
+
+impl Kind {
+    fn clone_ref(&self, py: Python<'_>) -> Kind {
+        match self {
+            Kind::Dict => Kind::Dict,
+            Kind::Tuple {
+                fields,
+                row_type,
+                user_type,
+            } => Kind::Tuple {
+                fields: fields.clone_ref(py),
+                row_type: row_type.clone_ref(py),
+                user_type: *user_type,
+            },
+        }
+    }
+
+    fn class_name(&self) -> &'static str {
+        match self {
+            Kind::Dict => "DictList",
+            Kind::Tuple { .. } => "TupleList",
+        }
+    }
+}
+
+/// Shared base of `DictList` and `TupleList`.
+#[pyclass(name = "_Records", module = "memslim._memslim", subclass, sequence)]
+pub struct PyRecords {
+    inner: RecordList,
+    kind: Kind,
+    /// Field names as Python strings (interned), index-aligned with the core fields.
+    names: Vec<Py<PyString>>,
+    trace: Tracked,
+    appends: u32,
+}
+
+/// `memslim.DictList`.
+#[pyclass(name = "DictList", extends = PyRecords, module = "memslim._memslim")]
+pub struct PyDictList;
+
+/// `memslim.TupleList`.
+#[pyclass(name = "TupleList", extends = PyRecords, module = "memslim._memslim")]
+pub struct PyTupleList;
+
+fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DType)>> {
+    let py = schema.py();
+    let items = schema.call_method0(intern!(py, "items"))?;
+    let mut out = Vec::new();
+    for it in items.try_iter()? {
+        let (k, v): (String, String) = it?.extract().map_err(|_| {
+            PyTypeError::new_err("schema must map field names (str) to dtype names (str)")
+        })?;
+        let d = DType::parse(&v).py_err(py)?;
+        out.push((k, d));
+    }
+    Ok(out)
+}
+
+fn norm_index(i: isize, len: usize, what: &str) -> PyResult<usize> {
+    let j = if i < 0 { i + len as isize } else { i };
+    if j < 0 || j as usize >= len {
+        return Err(PyIndexError::new_err(format!("{what} index out of range")));
+    }
+    Ok(j as usize)
+}
+
+fn clamp_index(i: isize, len: usize) -> usize {
+    if i < 0 {
+        (i + len as isize).max(0) as usize
+    } else {
+        (i as usize).min(len)
+    }
+}
+
+impl PyRecords {
+    fn build(
+        py: Python<'_>,
+        kind: Kind,
+        schema: Option<&Bound<'_, PyAny>>,
+        chunk_rows: Option<usize>,
+        fields: Option<&[String]>,
+    ) -> PyResult<Self> {
+        let chunk_rows = chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS);
+        if chunk_rows == 0 {
+            return Err(PyValueError::new_err("chunk_rows must be at least 1"));
+        }
+        let mut inner = match schema {
+            Some(s) => {
+                let mut decl = parse_schema(s)?;
+                if let Some(fields) = fields {
+                    for f in fields {
+                        if !decl.iter().any(|(n, _)| n == f) {
+                            decl.push((f.clone(), DType::Object));
+                        }
+                    }
+                    decl.sort_by_key(|(n, _)| fields.iter().position(|f| f == n));
+                }
+                let refs: Vec<(&str, DType)> = decl.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                RecordList::with_schema(&refs, chunk_rows).py_err(py)?
+            }
+            None => RecordList::with_chunk_rows(chunk_rows),
+        };
+        if let Some(fields) = fields {
+            for f in fields {
+                inner.add_field(f).py_err(py)?;
+            }
+        }
+        let mut r = PyRecords {
+            inner,
+            kind,
+            names: Vec::new(),
+            trace: Tracked::new(),
+            appends: 0,
+        };
+        r.sync_names(py);
+        Ok(r)
+    }
+
+    fn with_inner(&self, py: Python<'_>, inner: RecordList) -> PyRecords {
+        let mut r = PyRecords {
+            inner,
+            kind: self.kind.clone_ref(py),
+            names: Vec::new(),
+            trace: Tracked::new(),
+            appends: 0,
+        };
+        r.sync_names(py);
+        r.retrack();
+        r
+    }
+
+    /// Wraps as a new Python object of the same class.
+    fn into_object(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let tuple = matches!(self.kind, Kind::Tuple { .. });
+        let init = PyClassInitializer::from(self);
+        Ok(if tuple {
+            Py::new(py, init.add_subclass(PyTupleList))?.into_any()
+        } else {
+            Py::new(py, init.add_subclass(PyDictList))?.into_any()
+        })
+    }
+
+    fn sync_names(&mut self, py: Python<'_>) {
+        let n = self.inner.num_fields();
+        self.names.truncate(n);
+        while self.names.len() < n {
+            let name = self.inner.field_name(self.names.len());
+            self.names.push(PyString::intern(py, name).unbind());
+        }
+    }
+
+    fn retrack(&mut self) {
+        self.appends = 0;
+        self.trace.set(self.inner.nbytes());
+    }
+
+    fn after_append(&mut self, py: Python<'_>) {
+        self.sync_names(py);
+        self.appends += 1;
+        if self.appends >= RETRACK_EVERY {
+            self.retrack();
+        }
+    }
+
+    /// Field index of a key object: pointer match against our interned names first.
+    #[inline]
+    fn col_of(&self, key: &Bound<'_, PyAny>) -> Option<usize> {
+        let p = key.as_ptr();
+        if let Some(j) = self.names.iter().position(|n| n.as_ptr() == p) {
+            return Some(j);
+        }
+        let s = key.cast::<PyString>().ok()?;
+        self.inner.field_index(s.to_str().ok()?)
+    }
+
+    fn what(&self) -> &'static str {
+        self.kind.class_name()
+    }
+
+    /// The `(key, value)` pairs of an incoming record.
+    fn record_items<'py>(
+        &self,
+        v: &Bound<'py, PyAny>,
+        row: usize,
+        self_ptr: usize,
+    ) -> PyResult<Items<'py>> {
+        let py = v.py();
+        match &self.kind {
+            Kind::Dict => {
+                if let Ok(d) = v.cast_exact::<PyDict>() {
+                    return Ok(d.iter().collect());
+                }
+                if let Ok(r) = v.cast::<PyRow>() {
+                    let r = r.borrow();
+                    if r.list.as_ptr() as usize == self_ptr {
+                        // A view into this very list: read it directly (no re-borrow).
+                        r.check(py, &self.inner)?;
+                        let mut out = Vec::new();
+                        let mut err = None;
+                        self.inner.visit_row(r.row, |j, c| match cell_to_py(py, c) {
+                            Ok(val) => out.push((self.names[j].bind(py).clone().into_any(), val)),
+                            Err(e) => err = Some(e),
+                        });
+                        return match err {
+                            Some(e) => Err(e),
+                            None => Ok(out),
+                        };
+                    }
+                }
+                let mapping = MAPPING.import(py, "collections.abc", "Mapping")?;
+                if !v.is_instance(mapping)? {
+                    return Err(schema_error(
+                        py,
+                        format!(
+                            "row {row}: a DictList record must be a mapping such as dict, not {}",
+                            v.get_type().name()?
+                        ),
+                    ));
+                }
+                let mut out = Vec::new();
+                for it in v.call_method0(intern!(py, "items"))?.try_iter()? {
+                    let (k, val): (Bound<'py, PyAny>, Bound<'py, PyAny>) = it?.extract()?;
+                    out.push((k, val));
+                }
+                Ok(out)
+            }
+            Kind::Tuple { fields, .. } => {
+                let fields = fields.bind(py);
+                let seq: Bound<'py, PyTuple> = if let Ok(t) = v.cast::<PyTuple>() {
+                    t.clone()
+                } else if let Ok(l) = v.cast_exact::<PyList>() {
+                    l.to_tuple()
+                } else if v.is_instance_of::<PyString>()
+                    || v.is_instance_of::<PyBytes>()
+                    || v.is_instance_of::<PyDict>()
+                    || v.try_iter().is_err()
+                {
+                    return Err(schema_error(
+                        py,
+                        format!(
+                            "row {row}: a TupleList record must be a tuple or other sequence, not {}",
+                            v.get_type().name()?
+                        ),
+                    ));
+                } else {
+                    PyTuple::new(py, v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?
+                };
+                if seq.len() != fields.len() {
+                    return Err(PyValueError::new_err(format!(
+                        "row {row}: expected {} values for fields {}, got {}",
+                        fields.len(),
+                        fields.repr()?,
+                        seq.len()
+                    )));
+                }
+                Ok(fields.iter().zip(seq.iter()).collect())
+            }
+        }
+    }
+
+    /// Converts and appends one record.
+    fn push_one(&mut self, v: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
+        let py = v.py();
+        let row = self.inner.len();
+        let items = self.record_items(v, row, self_ptr)?;
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, row)?;
+        self.inner.push_record(&cells).py_err(py)?;
+        self.after_append(py);
+        Ok(())
+    }
+
+    /// Appends every record of `it` (atomic: all or nothing).
+    fn extend_from_iter(&mut self, it: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
+        let py = it.py();
+        let cp = self.inner.checkpoint();
+        let res = (|| {
+            for item in it.try_iter()? {
+                self.push_one(&item?, self_ptr)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = res {
+            self.inner.rollback(cp);
+            self.sync_names(py);
+            return Err(e);
+        }
+        self.inner.optimize();
+        self.retrack();
+        Ok(())
+    }
+
+    /// A new core list holding the records of `values` (validated like appends).
+    fn staged(&self, values: &Bound<'_, PyAny>) -> PyResult<RecordList> {
+        let py = values.py();
+        if let Ok(o) = values.cast::<PyRecords>() {
+            if o.as_ptr() == values.as_ptr() && o.borrow().what() == self.what() {
+                return Ok(o.borrow().inner.clone());
+            }
+        }
+        let mut tmp = self.with_inner(py, self.inner.empty_like());
+        // Views into this list are read through their own (shared) borrow: no self
+        // pointer, because `tmp` is not the list they belong to.
+        tmp.extend_from_iter(values, 0)?;
+        Ok(tmp.inner)
+    }
+
+    /// Record `i` as a plain detached Python value (dict or tuple).
+    fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        match &self.kind {
+            Kind::Dict => {
+                let d = PyDict::new(py);
+                let mut err = None;
+                self.inner.visit_row(i, |j, c| {
+                    if err.is_none() {
+                        if let Err(e) =
+                            cell_to_py(py, c).and_then(|v| d.set_item(self.names[j].bind(py), v))
+                        {
+                            err = Some(e);
+                        }
+                    }
+                });
+                match err {
+                    Some(e) => Err(e),
+                    None => Ok(d.into_any()),
+                }
+            }
+            Kind::Tuple { row_type, .. } => {
+                let n = self.inner.num_fields();
+                let vals = (0..n)
+                    .map(|j| cell_to_py(py, self.inner.get(i, j)))
+                    .collect::<PyResult<Vec<_>>>()?;
+                row_type.bind(py).call1(PyTuple::new(py, vals)?)
+            }
+        }
+    }
+
+    /// Whether record `i` equals `value` (Python `==`).
+    fn row_equals(
+        &self,
+        py: Python<'_>,
+        i: usize,
+        value: &Bound<'_, PyAny>,
+        self_ptr: usize,
+    ) -> PyResult<bool> {
+        let Ok(items) = self.record_items(value, i, self_ptr) else {
+            return Ok(false);
+        };
+        let mut buf = Vec::new();
+        let decided = match record_cells(&items, &mut buf, i) {
+            Ok(cells) => self.inner.row_eq(i, &cells),
+            Err(_) => None,
+        };
+        match decided {
+            Some(b) => Ok(b),
+            None => self.row_value(py, i)?.eq(value),
+        }
+    }
+
+    fn find(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: usize,
+        stop: usize,
+        self_ptr: usize,
+    ) -> PyResult<Option<usize>> {
+        for i in start..stop.min(self.inner.len()) {
+            if self.row_equals(py, i, value, self_ptr)? {
+                return Ok(Some(i));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// A record handed to Python: a live `Row` for DictList, a namedtuple for TupleList.
+fn item_out(slf: &Bound<'_, PyRecords>, i: usize) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let this = slf.borrow();
+    match this.kind {
+        Kind::Dict => {
+            let row = PyRow {
+                list: slf.clone().unbind(),
+                row: i,
+                version: this.inner.version(),
+            };
+            Ok(Py::new(py, row)?.into_any())
+        }
+        Kind::Tuple { .. } => Ok(this.row_value(py, i)?.unbind()),
+    }
+}
+
+fn slice_indices(s: &Bound<'_, PySlice>, len: usize) -> PyResult<(isize, isize, isize, usize)> {
+    let ind = s.indices(len as isize)?;
+    Ok((ind.start, ind.stop, ind.step, ind.slicelength))
+}
+
+fn slice_positions(start: isize, step: isize, n: usize) -> Vec<usize> {
+    (0..n as isize)
+        .map(|k| (start + k * step) as usize)
+        .collect()
+}
+
+#[pymethods]
+impl PyRecords {
+    fn __len__(&self) -> usize {
+        self.inner.len()
+    }
+
+    fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if let Ok(s) = index.cast::<PySlice>() {
+            let this = slf.borrow();
+            let (start, _, step, n) = slice_indices(s, this.inner.len())?;
+            let inner = if step == 1 {
+                this.inner.slice(start as usize, start as usize + n)
+            } else {
+                this.inner.take(&slice_positions(start, step, n))
+            };
+            return this.with_inner(py, inner).into_object(py);
+        }
+        if index.is_instance_of::<pyo3::types::PyInt>() && index.extract::<isize>().is_err() {
+            return Err(PyIndexError::new_err(
+                "cannot fit 'int' into an index-sized integer",
+            ));
+        }
+        let i: isize = index.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{} indices must be integers or slices, not {}",
+                slf.borrow().what(),
+                index
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        let i = {
+            let this = slf.borrow();
+            norm_index(i, this.inner.len(), this.what())?
+        };
+        item_out(slf, i)
+    }
+
+    fn __setitem__(
+        slf: &Bound<'_, Self>,
+        index: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.as_ptr() as usize;
+        if let Ok(s) = index.cast::<PySlice>() {
+            let (start, _, step, n) = slice_indices(s, slf.borrow().inner.len())?;
+            let staged = slf.borrow().staged(value)?;
+            let mut this = slf.borrow_mut();
+            if step == 1 {
+                let start = start as usize;
+                this.inner.splice(start, start + n, &staged).py_err(py)?;
+            } else {
+                if staged.len() != n {
+                    return Err(PyValueError::new_err(format!(
+                        "attempt to assign sequence of size {} to extended slice of size {n}",
+                        staged.len()
+                    )));
+                }
+                for (k, pos) in slice_positions(start, step, n).into_iter().enumerate() {
+                    this.inner.set_record_from(pos, &staged, k).py_err(py)?;
+                }
+            }
+            this.sync_names(py);
+            this.retrack();
+            return Ok(());
+        }
+        let i: isize = index.extract()?;
+        let this = slf.borrow();
+        let i = norm_index(i, this.inner.len(), this.what())?;
+        let items = this.record_items(value, i, me)?;
+        drop(this);
+        let mut this = slf.borrow_mut();
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, i)?;
+        this.inner.set_record(i, &cells).py_err(py)?;
+        this.after_append(py);
+        Ok(())
+    }
+
+    fn __delitem__(&mut self, index: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = index.py();
+        let len = self.inner.len();
+        if let Ok(s) = index.cast::<PySlice>() {
+            let (start, _, step, n) = slice_indices(s, len)?;
+            if step == 1 {
+                self.inner.remove_range(start as usize, start as usize + n);
+            } else {
+                let mut pos = slice_positions(start, step, n);
+                pos.sort_unstable_by(|a, b| b.cmp(a));
+                for p in pos {
+                    self.inner.remove(p).py_err(py)?;
+                }
+            }
+        } else {
+            let i: isize = index.extract()?;
+            let i = norm_index(i, len, self.what())?;
+            self.inner.remove(i).py_err(py)?;
+        }
+        self.retrack();
+        Ok(())
+    }
+
+    fn __iter__(slf: &Bound<'_, Self>) -> PyRecordsIter {
+        PyRecordsIter {
+            list: slf.clone().unbind(),
+            pos: 0,
+            back: false,
+        }
+    }
+
+    fn __reversed__(slf: &Bound<'_, Self>) -> PyRecordsIter {
+        PyRecordsIter {
+            list: slf.clone().unbind(),
+            pos: slf.borrow().inner.len(),
+            back: true,
+        }
+    }
+
+    fn __contains__(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let this = slf.borrow();
+        Ok(this
+            .find(slf.py(), value, 0, usize::MAX, slf.as_ptr() as usize)?
+            .is_some())
+    }
+
+    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    fn index(
+        slf: &Bound<'_, Self>,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: isize,
+    ) -> PyResult<usize> {
+        let this = slf.borrow();
+        let len = this.inner.len();
+        let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
+        this.find(slf.py(), value, a, b, slf.as_ptr() as usize)?
+            .ok_or_else(|| PyValueError::new_err(format!("value is not in {}", this.what())))
+    }
+
+    fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let this = slf.borrow();
+        let me = slf.as_ptr() as usize;
+        let mut n = 0;
+        for i in 0..this.inner.len() {
+            if this.row_equals(slf.py(), i, value, me)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn append(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let me = slf.as_ptr() as usize;
+        let row = slf.borrow().inner.len();
+        let items = slf.borrow().record_items(value, row, me)?;
+        let mut this = slf.borrow_mut();
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, row)?;
+        this.inner.push_record(&cells).py_err(slf.py())?;
+        this.after_append(slf.py());
+        Ok(())
+    }
+
+    fn extend(slf: &Bound<'_, Self>, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        if let Ok(other) = values.cast::<PyRecords>() {
+            let same_kind = matches!(
+                (&other.borrow().kind, &slf.borrow().kind),
+                (Kind::Dict, Kind::Dict) | (Kind::Tuple { .. }, Kind::Tuple { .. })
+            );
+            if same_kind {
+                // Copy-on-write clone: also makes `rows.extend(rows)` double the list.
+                let src = other.borrow().inner.clone();
+                let mut this = slf.borrow_mut();
+                this.inner.extend_from(&src).py_err(py)?;
+                this.sync_names(py);
+                this.retrack();
+                return Ok(());
+            }
+        }
+        let me = slf.as_ptr() as usize;
+        let cp = slf.borrow().inner.checkpoint();
+        let res = (|| {
+            for item in values.try_iter()? {
+                let item = item?;
+                let row = slf.borrow().inner.len();
+                let items = slf.borrow().record_items(&item, row, me)?;
+                let mut this = slf.borrow_mut();
+                let mut buf = Vec::new();
+                let cells = record_cells(&items, &mut buf, row)?;
+                this.inner.push_record(&cells).py_err(py)?;
+                this.after_append(py);
+            }
+            Ok(())
+        })();
+        let mut this = slf.borrow_mut();
+        if let Err(e) = res {
+            this.inner.rollback(cp);
+            this.sync_names(py);
+            return Err(e);
+        }
+        this.inner.optimize();
+        this.retrack();
+        Ok(())
+    }
+
+    fn insert(slf: &Bound<'_, Self>, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let me = slf.as_ptr() as usize;
+        let i = clamp_index(index, slf.borrow().inner.len());
+        let items = slf.borrow().record_items(value, i, me)?;
+        let mut this = slf.borrow_mut();
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, i)?;
+        this.inner.insert_record(i, &cells).py_err(slf.py())?;
+        this.after_append(slf.py());
+        Ok(())
+    }
+
+    #[pyo3(signature = (index = -1))]
+    fn pop<'py>(&mut self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyAny>> {
+        let len = self.inner.len();
+        if len == 0 {
+            return Err(PyIndexError::new_err(format!(
+                "pop from empty {}",
+                self.what()
+            )));
+        }
+        let i = norm_index(index, len, "pop")?;
+        let v = self.row_value(py, i)?;
+        self.inner.remove(i).py_err(py)?;
+        Ok(v)
+    }
+
+    fn remove(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let found = {
+            let this = slf.borrow();
+            this.find(slf.py(), value, 0, usize::MAX, slf.as_ptr() as usize)?
+        };
+        let mut this = slf.borrow_mut();
+        match found {
+            Some(i) => this.inner.remove(i).py_err(slf.py()),
+            None => Err(PyValueError::new_err(format!(
+                "{}.remove(x): x not in list",
+                this.what()
+            ))),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.inner.clear();
+        self.retrack();
+    }
+
+    fn reverse(&mut self) {
+        self.inner.reverse();
+    }
+
+    #[pyo3(signature = (*, key = None, reverse = false))]
+    fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
+        let py = slf.py();
+        let n = slf.borrow().inner.len();
+        let keys = PyList::empty(py);
+        for i in 0..n {
+            let item = item_out(slf, i)?;
+            match key {
+                Some(f) => keys.append(f.call1((item,))?)?,
+                None => keys.append(item)?,
+            }
+        }
+        let kw = PyDict::new(py);
+        kw.set_item("key", keys.getattr(intern!(py, "__getitem__"))?)?;
+        kw.set_item("reverse", reverse)?;
+        let sorted = py
+            .import("builtins")?
+            .getattr("sorted")?
+            .call((pyo3::types::PyRange::new(py, 0, n as isize)?,), Some(&kw))?;
+        let perm: Vec<usize> = sorted.extract()?;
+        slf.borrow_mut().inner.permute(&perm).py_err(py)
+    }
+
+    fn __add__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let is_list = other.is_instance_of::<PyList>() || other.is_instance_of::<PyRecords>();
+        if !is_list {
+            return Ok(py.NotImplemented());
+        }
+        let mut out = this.with_inner(py, this.inner.clone());
+        drop(this);
+        if let Ok(o) = other.cast::<PyRecords>() {
+            let src = o.borrow().inner.clone();
+            out.inner.extend_from(&src).py_err(py)?;
+            out.sync_names(py);
+        } else {
+            out.extend_from_iter(other, slf.as_ptr() as usize)?;
+        }
+        out.retrack();
+        out.into_object(py)
+    }
+
+    fn __iadd__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::extend(slf, other)
+    }
+
+    fn __richcmp__(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let eq = match op {
+            CompareOp::Eq | CompareOp::Ne => {
+                let this = slf.borrow();
+                let me = slf.as_ptr() as usize;
+                if let Ok(o) = other.cast::<PyRecords>() {
+                    let o = o.borrow();
+                    if o.what() != this.what() {
+                        return Ok(py.NotImplemented());
+                    }
+                    let mut same = o.inner.len() == this.inner.len();
+                    let mut i = 0;
+                    while same && i < this.inner.len() {
+                        same = match this.inner.row_eq_other(i, &o.inner, i) {
+                            Some(b) => b,
+                            None => this.row_value(py, i)?.eq(o.row_value(py, i)?)?,
+                        };
+                        i += 1;
+                    }
+                    same
+                } else if let Ok(l) = other.cast::<PyList>() {
+                    let mut same = l.len() == this.inner.len();
+                    let mut i = 0;
+                    while same && i < this.inner.len() {
+                        same = this.row_equals(py, i, &l.get_item(i)?, me)?;
+                        i += 1;
+                    }
+                    same
+                } else {
+                    return Ok(py.NotImplemented());
+                }
+            }
+            _ => return Ok(py.NotImplemented()),
+        };
+        let result = if matches!(op, CompareOp::Eq) { eq } else { !eq };
+        result.into_py_any(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let n = self.inner.len();
+        let show: Vec<usize> = if n <= 10 {
+            (0..n).collect()
+        } else {
+            vec![0, 1, 2, n - 2, n - 1]
+        };
+        let mut parts = Vec::new();
+        for (k, &i) in show.iter().enumerate() {
+            if n > 10 && k == 3 {
+                parts.push(format!("... {} more ...", n - 5));
+            }
+            parts.push(self.row_value(py, i)?.repr()?.to_string());
+        }
+        Ok(format!("{}([{}])", self.what(), parts.join(", ")))
+    }
+
+    fn copy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.with_inner(py, self.inner.clone()).into_object(py)
+    }
+
+    fn __copy__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.copy(py)
+    }
+
+    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        // Values are stored, not referenced, so a copy is already deep.
+        self.copy(py)
+    }
+
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let module = py.import("memslim._memslim")?;
+        let bytes = PyBytes::new(py, &this.inner.to_bytes());
+        match &this.kind {
+            Kind::Dict => (module.getattr("_restore_dictlist")?, (bytes,)).into_pyobject(py),
+            Kind::Tuple {
+                fields,
+                row_type,
+                user_type,
+            } => {
+                let rt = if *user_type {
+                    row_type.clone_ref(py).into_bound(py)
+                } else {
+                    py.None().into_bound(py)
+                };
+                (
+                    module.getattr("_restore_tuplelist")?,
+                    (bytes, fields.clone_ref(py), rt),
+                )
+                    .into_pyobject(py)
+            }
+        }
+    }
+
+    fn __sizeof__(&self) -> usize {
+        self.inner.nbytes() + std::mem::size_of::<Self>() + self.names.capacity() * 8
+    }
+
+    /// Bytes of memory this list owns (buffers, dictionaries, indexes).
+    #[getter]
+    fn nbytes(&self) -> usize {
+        self.__sizeof__()
+    }
+
+    /// Field name -> dtype name.
+    #[getter]
+    fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for j in 0..self.inner.num_fields() {
+            d.set_item(self.names[j].bind(py), self.inner.field_dtype(j).name())?;
+        }
+        Ok(d)
+    }
+
+    /// Field name -> physical layout.
+    fn storage_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        for j in 0..self.inner.num_fields() {
+            d.set_item(
+                self.names[j].bind(py),
+                self.inner.field_layout(j).describe(),
+            )?;
+        }
+        Ok(d)
+    }
+
+    fn column(&self, name: &str) -> PyResult<PyColumn> {
+        let j = self
+            .inner
+            .field_index(name)
+            .ok_or_else(|| PyKeyError::new_err(name.to_owned()))?;
+        Ok(PyColumn {
+            view: self.inner.column(j),
+            copied: OnceLock::new(),
+        })
+    }
+
+    fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let l = PyList::empty(py);
+        for i in 0..self.inner.len() {
+            l.append(self.row_value(py, i)?)?;
+        }
+        Ok(l)
+    }
+
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        let schema = self.inner.arrow_schema();
+        let ffi = FFI_ArrowSchema::try_from(schema.as_ref())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        PyCapsule::new_with_value(py, ffi, c"arrow_schema")
+    }
+
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &mut self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        // The request is a hint the interface allows producers to ignore; we export our
+        // own (exact) types.
+        let _ = requested_schema;
+        let (schema, batches) = self.inner.to_arrow().py_err(py)?;
+        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
+        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
+        PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+    }
+}
+
+/// Reads any object exporting `__arrow_c_stream__` into a core list.
+fn import_arrow(data: &Bound<'_, PyAny>, chunk_rows: usize) -> PyResult<RecordList> {
+    let py = data.py();
+    if !data.hasattr(intern!(py, "__arrow_c_stream__"))? {
+        return Err(PyTypeError::new_err(format!(
+            "from_arrow needs an object with __arrow_c_stream__ (pyarrow Table, polars DataFrame, ...), not {}",
+            data.get_type().name()?
+        )));
+    }
+    let capsule = data.call_method0(intern!(py, "__arrow_c_stream__"))?;
+    let capsule = capsule.cast::<PyCapsule>()?;
+    let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
+    // SAFETY: by the Arrow PyCapsule interface, a capsule named "arrow_array_stream"
+    // holds a valid, initialized `ArrowArrayStream`. `from_raw` moves it out and leaves
+    // a released (null `release`) stream behind, so the producer's capsule destructor
+    // does not release it a second time.
+    let stream = unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr().cast()) };
+    let reader = RecordBatchStreamReader::try_new(stream)
+        .map_err(|e| PyValueError::new_err(format!("invalid Arrow stream: {e}")))?;
+    let schema = reader.schema();
+    RecordList::from_arrow(
+        &schema,
+        reader.map(|b| b.map_err(RecordsError::from)),
+        chunk_rows,
+    )
+    .py_err(py)
+}
+
+#[pymethods]
+impl PyDictList {
+    #[new]
+    #[pyo3(signature = (data = None, *, schema = None, chunk_rows = None))]
+    fn new(
+        py: Python<'_>,
+        data: Option<&Bound<'_, PyAny>>,
+        schema: Option<&Bound<'_, PyAny>>,
+        chunk_rows: Option<usize>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let mut base = PyRecords::build(py, Kind::Dict, schema, chunk_rows, None)?;
+        if let Some(data) = data {
+            if let Ok(o) = data.cast::<PyRecords>() {
+                base.inner.extend_from(&o.borrow().inner).py_err(py)?;
+                base.sync_names(py);
+            } else {
+                base.extend_from_iter(data, 0)?;
+            }
+        }
+        base.retrack();
+        Ok(PyClassInitializer::from(base).add_subclass(PyDictList))
+    }
+
+    /// Field names, in first-seen order.
+    #[getter]
+    fn columns(self_: PyRef<'_, Self>) -> Vec<String> {
+        let base = self_.as_super();
+        (0..base.inner.num_fields())
+            .map(|j| base.inner.field_name(j).to_owned())
+            .collect()
+    }
+
+    #[classmethod]
+    #[pyo3(signature = (data, *, chunk_rows = None))]
+    fn from_arrow(
+        _cls: &Bound<'_, PyType>,
+        data: &Bound<'_, PyAny>,
+        chunk_rows: Option<usize>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = data.py();
+        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS))?;
+        let mut base = PyRecords::build(py, Kind::Dict, None, chunk_rows, None)?;
+        base.inner = inner;
+        base.sync_names(py);
+        base.retrack();
+        base.into_object(py)
+    }
+}
+
+fn namedtuple_for(py: Python<'_>, fields: &[String]) -> PyResult<Py<PyAny>> {
+    let nt = NAMEDTUPLE.import(py, "collections", "namedtuple")?;
+    Ok(nt.call1(("Row", fields.to_vec()))?.unbind())
+}
+
+fn tuple_kind(
+    py: Python<'_>,
+    fields: &[String],
+    row_type: Option<Bound<'_, PyAny>>,
+) -> PyResult<Kind> {
+    let (row_type, user_type) = match row_type {
+        Some(t) => (t.unbind(), true),
+        None => (namedtuple_for(py, fields)?, false),
+    };
+    Ok(Kind::Tuple {
+        fields: PyTuple::new(py, fields)?.unbind(),
+        row_type,
+        user_type,
+    })
+}
+
+#[pymethods]
+impl PyTupleList {
+    #[new]
+    #[pyo3(signature = (data = None, fields = None, *, schema = None, chunk_rows = None))]
+    fn new(
+        py: Python<'_>,
+        data: Option<&Bound<'_, PyAny>>,
+        fields: Option<Vec<String>>,
+        schema: Option<&Bound<'_, PyAny>>,
+        chunk_rows: Option<usize>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let mut first: Option<Bound<'_, PyAny>> = None;
+        let mut rest: Option<Bound<'_, PyAny>> = None;
+        if let Some(d) = data {
+            let it = d.try_iter()?;
+            rest = Some(it.clone().into_any());
+            let mut it = it;
+            first = it.next().transpose()?;
+        }
+        let mut row_type = None;
+        let fields = match fields {
+            Some(f) => f,
+            None => {
+                let from_first = first
+                    .as_ref()
+                    .and_then(|f| f.getattr(intern!(py, "_fields")).ok())
+                    .and_then(|f| f.extract::<Vec<String>>().ok());
+                if from_first.is_some() {
+                    row_type = first.as_ref().map(|f| f.get_type().into_any());
+                }
+                match (from_first, schema) {
+                    (Some(f), _) => f,
+                    (None, Some(s)) => parse_schema(s)?.into_iter().map(|(n, _)| n).collect(),
+                    (None, None) => {
+                        return Err(PyTypeError::new_err(
+                            "TupleList needs fields=(...) unless its data are namedtuples or a schema is given",
+                        ));
+                    }
+                }
+            }
+        };
+        if let Some(t) = &row_type {
+            let tf: Vec<String> = t.getattr("_fields")?.extract()?;
+            if tf != fields {
+                row_type = None;
+            }
+        }
+        let kind = tuple_kind(py, &fields, row_type)?;
+        let mut base = PyRecords::build(py, kind, schema, chunk_rows, Some(&fields))?;
+        if let Some(f) = first {
+            let cp = base.inner.checkpoint();
+            let res = base.push_one(&f, 0).and_then(|()| match &rest {
+                Some(r) => base.extend_from_iter(r, 0),
+                None => Ok(()),
+            });
+            if let Err(e) = res {
+                base.inner.rollback(cp);
+                return Err(e);
+            }
+        }
+        base.retrack();
+        Ok(PyClassInitializer::from(base).add_subclass(PyTupleList))
+    }
+
+    /// Field names.
+    #[getter]
+    fn fields<'py>(self_: PyRef<'py, Self>, py: Python<'py>) -> PyResult<Py<PyTuple>> {
+        match &self_.as_super().kind {
+            Kind::Tuple { fields, .. } => Ok(fields.clone_ref(py)),
+            Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
+        }
+    }
+
+    /// The namedtuple class rows come back as.
+    #[getter]
+    fn row_type(self_: PyRef<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self_.as_super().kind {
+            Kind::Tuple { row_type, .. } => Ok(row_type.clone_ref(py)),
+            Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
+        }
+    }
+
+    #[classmethod]
+    #[pyo3(signature = (data, *, chunk_rows = None))]
+    fn from_arrow(
+        _cls: &Bound<'_, PyType>,
+        data: &Bound<'_, PyAny>,
+        chunk_rows: Option<usize>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = data.py();
+        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS))?;
+        let fields: Vec<String> = (0..inner.num_fields())
+            .map(|j| inner.field_name(j).to_owned())
+            .collect();
+        let kind = tuple_kind(py, &fields, None)?;
+        let mut base = PyRecords::build(py, kind, None, chunk_rows, None)?;
+        base.inner = inner;
+        base.sync_names(py);
+        base.retrack();
+        base.into_object(py)
+    }
+}
+
+/// Rebuilds a pickled DictList.
+#[pyfunction]
+pub(crate) fn _restore_dictlist(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
+    let inner = RecordList::from_bytes(data).py_err(py)?;
+    let mut base = PyRecords::build(py, Kind::Dict, None, None, None)?;
+    base.inner = inner;
+    base.sync_names(py);
+    base.retrack();
+    base.into_object(py)
+}
+
+/// Rebuilds a pickled TupleList.
+#[pyfunction]
+#[pyo3(signature = (data, fields, row_type = None))]
+pub(crate) fn _restore_tuplelist(
+    py: Python<'_>,
+    data: &[u8],
+    fields: Vec<String>,
+    row_type: Option<Bound<'_, PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    let inner = RecordList::from_bytes(data).py_err(py)?;
+    let kind = tuple_kind(py, &fields, row_type.filter(|t| !t.is_none()))?;
+    let mut base = PyRecords::build(py, kind, None, None, None)?;
+    base.inner = inner;
+    base.sync_names(py);
+    base.retrack();
+    base.into_object(py)
+}
+
+/// Iterator over a list's records (live: sees appends made while iterating).
+#[pyclass(name = "_RecordsIter", module = "memslim._memslim")]
+pub struct PyRecordsIter {
+    list: Py<PyRecords>,
+    pos: usize,
+    back: bool,
+}
+
+#[pymethods]
+impl PyRecordsIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let list = self.list.bind(py);
+        let len = list.borrow().inner.len();
+        if self.back {
+            if self.pos == 0 {
+                return Ok(None);
+            }
+            self.pos = self.pos.min(len);
+            if self.pos == 0 {
+                return Ok(None);
+            }
+            self.pos -= 1;
+            item_out(list, self.pos).map(Some)
+        } else {
+            if self.pos >= len {
+                return Ok(None);
+            }
+            self.pos += 1;
+            item_out(list, self.pos - 1).map(Some)
+        }
+    }
+}
+
+/// A live, writable, dict-like view of one record of a DictList.
+#[pyclass(name = "Row", module = "memslim._memslim", mapping)]
+pub struct PyRow {
+    list: Py<PyRecords>,
+    row: usize,
+    version: u64,
+}
+
+impl PyRow {
+    fn check(&self, py: Python<'_>, inner: &RecordList) -> PyResult<()> {
+        if inner.view_is_valid(self.row, self.version) {
+            Ok(())
+        } else {
+            Err(stale_row(
+                py,
+                format!(
+                    "this Row (record {} when it was fetched) is stale: an insert, delete, sort, \
+                     reverse or replacement moved or removed its record; fetch it again with rows[i]",
+                    self.row
+                ),
+            ))
+        }
+    }
+
+    fn key_str<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
+        key.cast::<PyString>()
+            .map_err(|_| {
+                schema_error(
+                    key.py(),
+                    format!(
+                        "Row keys must be str, not {}",
+                        key.get_type()
+                            .name()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default()
+                    ),
+                )
+            })?
+            .to_str()
+    }
+
+    fn set(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let k = Self::key_str(key)?;
+        let items: Items<'_> = vec![(key.clone(), value.clone())];
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, self.row)?;
+        let list = self.list.bind(py);
+        let mut this = list.borrow_mut();
+        self.check(py, &this.inner)?;
+        this.inner.set_field(self.row, k, cells[0].1).py_err(py)?;
+        this.after_append(py);
+        Ok(())
+    }
+
+    fn remove(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let list = self.list.bind(py);
+        let mut this = list.borrow_mut();
+        self.check(py, &this.inner)?;
+        match this.col_of(key) {
+            Some(j) => this.inner.remove_field(self.row, j).py_err(py),
+            None => Ok(false),
+        }
+    }
+
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let list = self.list.bind(py);
+        let this = list.borrow();
+        self.check(py, &this.inner)?;
+        let Some(j) = this.col_of(key) else {
+            return Ok(None);
+        };
+        match this.inner.get(self.row, j) {
+            CellRef::Absent => Ok(None),
+            c => cell_to_py(py, c).map(Some),
+        }
+    }
+}
+
+#[pymethods]
+impl PyRow {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.lookup(py, key)?
+            .ok_or_else(|| PyKeyError::new_err(key.clone().unbind()))
+    }
+
+    fn __setitem__(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        self.set(py, key, value)
+    }
+
+    fn __delitem__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<()> {
+        if self.remove(py, key)? {
+            Ok(())
+        } else {
+            Err(PyKeyError::new_err(key.clone().unbind()))
+        }
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        let list = self.list.bind(py);
+        let this = list.borrow();
+        self.check(py, &this.inner)?;
+        Ok(this.inner.row_len(self.row))
+    }
+
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.lookup(py, key)?.is_some())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.keys_list(py)?.try_iter()?.into_any())
+    }
+
+    fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let list = self.list.bind(py);
+        let this = list.borrow();
+        self.check(py, &this.inner)?;
+        let keys = this.inner.row_keys(self.row);
+        PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.lookup(py, key)? {
+            Some(v) => v,
+            None => default.unwrap_or_else(|| py.None().into_bound(py)),
+        })
+    }
+
+    fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        KEYS_VIEW
+            .import(slf.py(), "collections.abc", "KeysView")?
+            .call1((slf,))
+    }
+
+    fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        VALUES_VIEW
+            .import(slf.py(), "collections.abc", "ValuesView")?
+            .call1((slf,))
+    }
+
+    fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        ITEMS_VIEW
+            .import(slf.py(), "collections.abc", "ItemsView")?
+            .call1((slf,))
+    }
+
+    #[pyo3(signature = (key, *default))]
+    fn pop<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: &Bound<'py, PyTuple>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if default.len() > 1 {
+            return Err(PyTypeError::new_err("pop expected at most 2 arguments"));
+        }
+        match self.lookup(py, key)? {
+            Some(v) => {
+                self.remove(py, key)?;
+                Ok(v)
+            }
+            None if default.len() == 1 => default.get_item(0),
+            None => Err(PyKeyError::new_err(key.clone().unbind())),
+        }
+    }
+
+    fn popitem<'py>(&self, py: Python<'py>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        let keys = self.keys_list(py)?;
+        let n = keys.len();
+        if n == 0 {
+            return Err(PyKeyError::new_err("popitem(): row is empty"));
+        }
+        let k = keys.get_item(n - 1)?;
+        let v = self.__getitem__(py, &k)?;
+        self.remove(py, &k)?;
+        Ok((k, v))
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn setdefault<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(v) = self.lookup(py, key)? {
+            return Ok(v);
+        }
+        let d = default.unwrap_or_else(|| py.None().into_bound(py));
+        self.set(py, key, &d)?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (other = None, **kwargs))]
+    fn update(
+        &self,
+        py: Python<'_>,
+        other: Option<&Bound<'_, PyAny>>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<()> {
+        if let Some(o) = other {
+            let pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> =
+                if o.hasattr(intern!(py, "keys"))? {
+                    let mut v = Vec::new();
+                    for k in o.call_method0(intern!(py, "keys"))?.try_iter()? {
+                        let k = k?;
+                        let val = o.get_item(&k)?;
+                        v.push((k, val));
+                    }
+                    v
+                } else {
+                    let mut v = Vec::new();
+                    for it in o.try_iter()? {
+                        v.push(it?.extract()?);
+                    }
+                    v
+                };
+            for (k, v) in pairs {
+                self.set(py, &k, &v)?;
+            }
+        }
+        if let Some(kw) = kwargs {
+            for (k, v) in kw.iter() {
+                self.set(py, &k, &v)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        for k in self.keys_list(py)?.iter() {
+            self.remove(py, &k)?;
+        }
+        Ok(())
+    }
+
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let list = self.list.bind(py);
+        let this = list.borrow();
+        self.check(py, &this.inner)?;
+        this.row_value(py, self.row)
+    }
+
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.to_dict(py)
+    }
+
+    /// Position of this record in its list.
+    #[getter]
+    fn index(&self, py: Python<'_>) -> PyResult<usize> {
+        let list = self.list.bind(py);
+        self.check(py, &list.borrow().inner)?;
+        Ok(self.row)
+    }
+
+    fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let me = slf.borrow();
+        let list = me.list.bind(py);
+        let mapping = MAPPING.import(py, "collections.abc", "Mapping")?;
+        if !other.is_instance(mapping)? {
+            return Ok(py.NotImplemented());
+        }
+        let this = list.borrow();
+        me.check(py, &this.inner)?;
+        this.row_equals(py, me.row, other, list.as_ptr() as usize)?
+            .into_py_any(py)
+    }
+
+    fn __ne__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let eq = Self::__eq__(slf, other)?;
+        if eq.is(py.NotImplemented()) {
+            return Ok(eq);
+        }
+        (!eq.extract::<bool>(py)?).into_py_any(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.to_dict(py)?.repr()?.to_string())
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        // Pickling a view pickles its record as a plain dict.
+        let d = self.to_dict(py)?;
+        (py.import("builtins")?.getattr("dict")?, (d,)).into_pyobject(py)
+    }
+}
+
+/// A read-only snapshot of one field.
+#[pyclass(name = "Column", module = "memslim._memslim", sequence)]
+pub struct PyColumn {
+    view: ColumnView,
+    copied: OnceLock<Arc<OwnedNumbers>>,
+}
+
+impl PyColumn {
+    fn interface_parts(&self) -> Option<(usize, &'static str)> {
+        if let Some(n) = self.view.numbers() {
+            return Some(match n {
+                Numbers::I64(s) => (s.as_ptr() as usize, "<i8"),
+                Numbers::F64(s) => (s.as_ptr() as usize, "<f8"),
+            });
+        }
+        if !self.view.is_dense_numeric() {
+            return None;
+        }
+        let owned = self.copied.get_or_init(|| {
+            Arc::new(
+                self.view
+                    .numbers_copied()
+                    .unwrap_or(OwnedNumbers::I64(Vec::new())),
+            )
+        });
+        Some(match owned.as_ref() {
+            OwnedNumbers::I64(v) => (v.as_ptr() as usize, "<i8"),
+            OwnedNumbers::F64(v) => (v.as_ptr() as usize, "<f8"),
+        })
+    }
+}
+
+#[pymethods]
+impl PyColumn {
+    #[getter]
+    fn name(&self) -> &str {
+        self.view.name()
+    }
+
+    #[getter]
+    fn dtype(&self) -> &'static str {
+        self.view.dtype().name()
+    }
+
+    #[getter]
+    fn null_count(&self) -> usize {
+        self.view.null_count()
+    }
+
+    fn __len__(&self) -> usize {
+        self.view.len()
+    }
+
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let len = self.view.len();
+        if let Ok(s) = index.cast::<PySlice>() {
+            let (start, _, step, n) = slice_indices(s, len)?;
+            let l = PyList::empty(py);
+            for p in slice_positions(start, step, n) {
+                l.append(cell_to_py(py, self.view.get(p))?)?;
+            }
+            return Ok(l.into_any());
+        }
+        let i = norm_index(index.extract()?, len, "Column")?;
+        cell_to_py(py, self.view.get(i))
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.to_list(py)?.try_iter()?.into_any())
+    }
+
+    fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let l = PyList::empty(py);
+        for i in 0..self.view.len() {
+            l.append(cell_to_py(py, self.view.get(i))?)?;
+        }
+        Ok(l)
+    }
+
+    fn sum<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.view.sum().py_err(py)? {
+            Sum::Int(i) => Ok(i.into_pyobject(py)?.into_any()),
+            Sum::Float(f) => Ok(f.into_pyobject(py)?.into_any()),
+        }
+    }
+
+    fn mean(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        let n = self.view.len() - self.view.null_count();
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(match self.view.sum().py_err(py)? {
+            Sum::Int(i) => i as f64 / n as f64,
+            Sum::Float(f) => f / n as f64,
+        }))
+    }
+
+    fn min<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.view.min_max().py_err(py)? {
+            Some((lo, _)) => cell_to_py(py, lo),
+            None => Err(PyValueError::new_err("min() of a column with no values")),
+        }
+    }
+
+    fn max<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.view.min_max().py_err(py)? {
+            Some((_, hi)) => cell_to_py(py, hi),
+            None => Err(PyValueError::new_err("max() of a column with no values")),
+        }
+    }
+
+    /// NumPy's array interface: zero-copy for dense numeric columns in one chunk.
+    #[getter]
+    fn __array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let Some((ptr, typestr)) = self.interface_parts() else {
+            return Err(PyAttributeError::new_err(
+                "__array_interface__ (only numeric columns without nulls)",
+            ));
+        };
+        let d = PyDict::new(py);
+        d.set_item("version", 3)?;
+        d.set_item("shape", (self.view.len(),))?;
+        d.set_item("typestr", typestr)?;
+        d.set_item("data", (ptr, true))?;
+        Ok(d)
+    }
+
+    #[pyo3(signature = (dtype = None, copy = None))]
+    fn __array__<'py>(
+        slf: &Bound<'py, Self>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let this = slf.borrow();
+        let array = NUMPY_ARRAY.import(py, "numpy", "array")?;
+        let kw = PyDict::new(py);
+        if let Some(d) = dtype {
+            kw.set_item("dtype", d)?;
+        }
+        if this.interface_parts().is_some() {
+            kw.set_item("copy", copy.unwrap_or(false))?;
+            return array.call((slf,), Some(&kw));
+        }
+        if copy == Some(false) {
+            return Err(PyValueError::new_err(
+                "this column cannot be viewed without a copy (it has nulls or is not numeric)",
+            ));
+        }
+        let values = this.to_list(py)?;
+        if dtype.is_none() {
+            match this.view.dtype() {
+                DType::Int64 | DType::Float64 => {
+                    // Nulls become NaN, as in pandas and pyarrow's to_numpy.
+                    let nan = f64::NAN.into_pyobject(py)?;
+                    let fl = PyList::empty(py);
+                    for v in values.iter() {
+                        fl.append(if v.is_none() {
+                            nan.clone().into_any()
+                        } else {
+                            v
+                        })?;
+                    }
+                    kw.set_item("dtype", "float64")?;
+                    return array.call((fl,), Some(&kw));
+                }
+                DType::Bool => {}
+                _ => kw.set_item("dtype", "object")?,
+            }
+        }
+        array.call((values,), Some(&kw))
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Column({:?}, dtype={}, len={})",
+            self.view.name(),
+            self.view.dtype(),
+            self.view.len()
+        )
+    }
+}
+
+/// Registers this module's classes and functions.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyRecords>()?;
+    m.add_class::<PyDictList>()?;
+    m.add_class::<PyTupleList>()?;
+    m.add_class::<PyRow>()?;
+    m.add_class::<PyColumn>()?;
+    m.add_class::<PyRecordsIter>()?;
+    m.add_function(wrap_pyfunction!(_restore_dictlist, m)?)?;
+    m.add_function(wrap_pyfunction!(_restore_tuplelist, m)?)?;
+    Ok(())
+}
