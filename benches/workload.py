@@ -1,0 +1,150 @@
+"""The record workload shared by ``examples/python/demo.py`` and ``benches/bench_records.py``.
+
+One place defines the records both scripts measure and how they measure them, so the demo
+and the peer benchmark can never drift apart:
+
+* :func:`make_records` yields deterministic order-like records;
+* :func:`rss_bytes` reads the resident set size of the current process;
+* :func:`median_seconds` times a callable.
+
+Strings with many distinct values (``user``) are a fresh object per record, as they would
+be after parsing JSON or CSV; strings from small vocabularies (``country``, ``note``) are
+shared objects, which flatters the plain-Python baselines rather than memslim.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import random
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+#: Field names in record order; also the tuple layout used by the tuple-based peers.
+FIELDS: tuple[str, ...] = ("id", "user", "price", "qty", "paid", "country", "note")
+
+#: Field name -> memslim dtype name.
+DTYPES: dict[str, str] = {
+    "id": "int64",
+    "user": "str",
+    "price": "float64",
+    "qty": "int64",
+    "paid": "bool",
+    "country": "str",
+    "note": "str",
+}
+
+DISTINCT_USERS = 200_000
+NOTE_SHARE = 0.2  # 80% of records have ``note: None``
+DEFAULT_SEED = 20_240_601
+DEFAULT_ROWS = 1_000_000
+
+COUNTRIES: tuple[str, ...] = (
+    "AR", "AT", "AU", "BE", "BR", "CA", "CH", "CL", "CN", "CO",
+    "CZ", "DE", "DK", "EG", "ES", "FI", "FR", "GB", "GR", "HU",
+    "ID", "IE", "IL", "IN", "IT", "JP", "KR", "MX", "NG", "NL",
+    "NO", "NZ", "PL", "PT", "SE", "SG", "TR", "US", "VN", "ZA",
+)  # fmt: skip
+
+NOTES: tuple[str, ...] = (
+    "gift wrap",
+    "leave at the door",
+    "call before delivery",
+    "fragile",
+    "express shipping",
+    "invoice required",
+    "second attempt",
+    "customer pickup",
+)
+
+
+def make_records(n: int, seed: int = DEFAULT_SEED) -> Iterator[dict[str, Any]]:
+    """Yield ``n`` records, the same ones for the same ``seed`` on every platform.
+
+    Shape: ``{"id": int, "user": str, "price": float, "qty": int, "paid": bool,
+    "country": str, "note": str | None}``.
+    """
+    rand = random.Random(seed).random
+    countries = COUNTRIES
+    notes = NOTES
+    for i in range(n):
+        yield {
+            "id": i,
+            "user": f"user{int(rand() * DISTINCT_USERS):06d}",
+            "price": round(rand() * 500.0, 2),
+            "qty": 1 + int(rand() * 20),
+            "paid": rand() < 0.7,
+            "country": countries[int(rand() * len(countries))],
+            "note": notes[int(rand() * len(notes))] if rand() < NOTE_SHARE else None,
+        }
+
+
+def chunked(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Split ``items`` into lists of at most ``size`` items (``itertools.batched`` is 3.12+)."""
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk
+
+
+def arrow_schema() -> Any:
+    """The pyarrow schema of the records (imports pyarrow)."""
+    import pyarrow as pa
+
+    types = {
+        "int64": pa.int64(),
+        "str": pa.string(),
+        "float64": pa.float64(),
+        "bool": pa.bool_(),
+    }
+    return pa.schema([(name, types[DTYPES[name]]) for name in FIELDS])
+
+
+def rss_bytes() -> int:
+    """Current resident set size of this process, in bytes (``VmRSS`` on Linux).
+
+    Elsewhere falls back to the peak RSS from ``getrusage``, which over-reports transient
+    peaks; the figures are then labelled accordingly by the callers' output.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def rss_is_current() -> bool:
+    """Whether :func:`rss_bytes` reads the current RSS (Linux) rather than the peak."""
+    return os.path.exists("/proc/self/status")
+
+
+def settled_rss() -> int:
+    """RSS after a full garbage collection, so collectable garbage is not counted."""
+    gc.collect()
+    return rss_bytes()
+
+
+def median_seconds(fn: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:
+    """Run ``fn`` ``repeat`` times; return the median wall time and the last result.
+
+    Each run's result is dropped and garbage collected before the next run starts, outside
+    the timed region.
+    """
+    times = []
+    result = None
+    for _ in range(repeat):
+        result = None
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
