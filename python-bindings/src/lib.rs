@@ -6,12 +6,14 @@
 
 mod convert;
 mod errors;
+mod gilcell;
 mod records;
 mod tracemalloc;
 
 use pyo3::prelude::*;
 
-#[pymodule]
+// `gil_used`: state is serialized by the GIL (see gilcell.rs).
+#[pymodule(gil_used = true)]
 fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     records::register(m)?;

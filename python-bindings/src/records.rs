@@ -5,6 +5,7 @@
 //! only in how a record goes in (mapping or sequence) and comes out (live `Row` view or
 //! namedtuple).
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
@@ -23,6 +24,7 @@ use pyo3::{IntoPyObjectExt, intern};
 
 use crate::convert::{Items, cell_to_py, record_cells};
 use crate::errors::{IntoPyResult, schema_error, stale_row};
+use crate::gilcell::{GilCell, is_sole_reference};
 use crate::tracemalloc::Tracked;
 
 static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -71,8 +73,22 @@ impl Kind {
 }
 
 /// Shared base of `DictList` and `TupleList`.
-#[pyclass(name = "_Records", module = "memslim._memslim", subclass, sequence)]
+///
+/// `frozen`: state lives in a [`GilCell`], whose plain borrow flag is much cheaper than
+/// PyO3's atomic one on the per-row hot path.
+#[pyclass(
+    name = "_Records",
+    module = "memslim._memslim",
+    subclass,
+    sequence,
+    frozen
+)]
 pub struct PyRecords {
+    state: GilCell<Records>,
+}
+
+/// The state behind a `_Records` object.
+pub(crate) struct Records {
     inner: RecordList,
     kind: Kind,
     /// Field names as Python strings (interned), index-aligned with the core fields.
@@ -82,11 +98,11 @@ pub struct PyRecords {
 }
 
 /// `memslim.DictList`.
-#[pyclass(name = "DictList", extends = PyRecords, module = "memslim._memslim")]
+#[pyclass(name = "DictList", extends = PyRecords, module = "memslim._memslim", frozen)]
 pub struct PyDictList;
 
 /// `memslim.TupleList`.
-#[pyclass(name = "TupleList", extends = PyRecords, module = "memslim._memslim")]
+#[pyclass(name = "TupleList", extends = PyRecords, module = "memslim._memslim", frozen)]
 pub struct PyTupleList;
 
 fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DType)>> {
@@ -119,7 +135,7 @@ fn clamp_index(i: isize, len: usize) -> usize {
     }
 }
 
-impl PyRecords {
+impl Records {
     fn build(
         py: Python<'_>,
         kind: Kind,
@@ -152,7 +168,7 @@ impl PyRecords {
                 inner.add_field(f).py_err(py)?;
             }
         }
-        let mut r = PyRecords {
+        let mut r = Records {
             inner,
             kind,
             names: Vec::new(),
@@ -163,8 +179,8 @@ impl PyRecords {
         Ok(r)
     }
 
-    fn with_inner(&self, py: Python<'_>, inner: RecordList) -> PyRecords {
-        let mut r = PyRecords {
+    fn with_inner(&self, py: Python<'_>, inner: RecordList) -> Records {
+        let mut r = Records {
             inner,
             kind: self.kind.clone_ref(py),
             names: Vec::new(),
@@ -179,7 +195,9 @@ impl PyRecords {
     /// Wraps as a new Python object of the same class.
     fn into_object(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let tuple = matches!(self.kind, Kind::Tuple { .. });
-        let init = PyClassInitializer::from(self);
+        let init = PyClassInitializer::from(PyRecords {
+            state: GilCell::new(self),
+        });
         Ok(if tuple {
             Py::new(py, init.add_subclass(PyTupleList))?.into_any()
         } else {
@@ -238,16 +256,19 @@ impl PyRecords {
                     return Ok(d.iter().collect());
                 }
                 if let Ok(r) = v.cast::<PyRow>() {
-                    let r = r.borrow();
+                    let r = r.get();
                     if r.list.as_ptr() as usize == self_ptr {
                         // A view into this very list: read it directly (no re-borrow).
                         r.check(py, &self.inner)?;
                         let mut out = Vec::new();
                         let mut err = None;
-                        self.inner.visit_row(r.row, |j, c| match cell_to_py(py, c) {
-                            Ok(val) => out.push((self.names[j].bind(py).clone().into_any(), val)),
-                            Err(e) => err = Some(e),
-                        });
+                        self.inner
+                            .visit_row(r.row(), |j, c| match cell_to_py(py, c) {
+                                Ok(val) => {
+                                    out.push((self.names[j].bind(py).clone().into_any(), val))
+                                }
+                                Err(e) => err = Some(e),
+                            });
                         return match err {
                             Some(e) => Err(e),
                             None => Ok(out),
@@ -341,8 +362,9 @@ impl PyRecords {
     fn staged(&self, values: &Bound<'_, PyAny>) -> PyResult<RecordList> {
         let py = values.py();
         if let Ok(o) = values.cast::<PyRecords>() {
-            if o.as_ptr() == values.as_ptr() && o.borrow().what() == self.what() {
-                return Ok(o.borrow().inner.clone());
+            let o = o.get().state.borrow(py)?;
+            if o.what() == self.what() {
+                return Ok(o.inner.clone());
             }
         }
         let mut tmp = self.with_inner(py, self.inner.empty_like());
@@ -423,14 +445,17 @@ impl PyRecords {
 
 /// A record handed to Python: a live `Row` for DictList, a namedtuple for TupleList.
 fn item_out(slf: &Bound<'_, PyRecords>, i: usize) -> PyResult<Py<PyAny>> {
-    let py = slf.py();
-    let this = slf.borrow();
+    let this = slf.get().state.borrow(slf.py())?;
+    item_of(slf.py(), &this, slf.as_unbound(), i)
+}
+
+fn item_of(py: Python<'_>, this: &Records, list: &Py<PyRecords>, i: usize) -> PyResult<Py<PyAny>> {
     match this.kind {
         Kind::Dict => {
             let row = PyRow {
-                list: slf.clone().unbind(),
-                row: i,
-                version: this.inner.version(),
+                list: list.clone_ref(py),
+                row: AtomicUsize::new(i),
+                version: AtomicU64::new(this.inner.version()),
             };
             Ok(Py::new(py, row)?.into_any())
         }
@@ -451,14 +476,15 @@ fn slice_positions(start: isize, step: isize, n: usize) -> Vec<usize> {
 
 #[pymethods]
 impl PyRecords {
-    fn __len__(&self) -> usize {
-        self.inner.len()
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        let this = self.state.borrow(py)?;
+        Ok(this.inner.len())
     }
 
     fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         if let Ok(s) = index.cast::<PySlice>() {
-            let this = slf.borrow();
+            let this = slf.get().state.borrow(slf.py())?;
             let (start, _, step, n) = slice_indices(s, this.inner.len())?;
             let inner = if step == 1 {
                 this.inner.slice(start as usize, start as usize + n)
@@ -472,10 +498,11 @@ impl PyRecords {
                 "cannot fit 'int' into an index-sized integer",
             ));
         }
+        let what = slf.get().state.borrow(py)?.what();
         let i: isize = index.extract().map_err(|_| {
             PyTypeError::new_err(format!(
                 "{} indices must be integers or slices, not {}",
-                slf.borrow().what(),
+                what,
                 index
                     .get_type()
                     .name()
@@ -484,7 +511,7 @@ impl PyRecords {
             ))
         })?;
         let i = {
-            let this = slf.borrow();
+            let this = slf.get().state.borrow(slf.py())?;
             norm_index(i, this.inner.len(), this.what())?
         };
         item_out(slf, i)
@@ -498,9 +525,10 @@ impl PyRecords {
         let py = slf.py();
         let me = slf.as_ptr() as usize;
         if let Ok(s) = index.cast::<PySlice>() {
-            let (start, _, step, n) = slice_indices(s, slf.borrow().inner.len())?;
-            let staged = slf.borrow().staged(value)?;
-            let mut this = slf.borrow_mut();
+            let (start, _, step, n) =
+                slice_indices(s, slf.get().state.borrow(slf.py())?.inner.len())?;
+            let staged = slf.get().state.borrow(slf.py())?.staged(value)?;
+            let mut this = slf.get().state.borrow_mut(slf.py())?;
             if step == 1 {
                 let start = start as usize;
                 this.inner.splice(start, start + n, &staged).py_err(py)?;
@@ -520,11 +548,11 @@ impl PyRecords {
             return Ok(());
         }
         let i: isize = index.extract()?;
-        let this = slf.borrow();
+        let this = slf.get().state.borrow(slf.py())?;
         let i = norm_index(i, this.inner.len(), this.what())?;
         let items = this.record_items(value, i, me)?;
         drop(this);
-        let mut this = slf.borrow_mut();
+        let mut this = slf.get().state.borrow_mut(slf.py())?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, i)?;
         this.inner.set_record(i, &cells).py_err(py)?;
@@ -532,26 +560,28 @@ impl PyRecords {
         Ok(())
     }
 
-    fn __delitem__(&mut self, index: &Bound<'_, PyAny>) -> PyResult<()> {
+    fn __delitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = index.py();
-        let len = self.inner.len();
+        let mut this = self.state.borrow_mut(py)?;
+        let py = index.py();
+        let len = this.inner.len();
         if let Ok(s) = index.cast::<PySlice>() {
             let (start, _, step, n) = slice_indices(s, len)?;
             if step == 1 {
-                self.inner.remove_range(start as usize, start as usize + n);
+                this.inner.remove_range(start as usize, start as usize + n);
             } else {
                 let mut pos = slice_positions(start, step, n);
                 pos.sort_unstable_by(|a, b| b.cmp(a));
                 for p in pos {
-                    self.inner.remove(p).py_err(py)?;
+                    this.inner.remove(p).py_err(py)?;
                 }
             }
         } else {
             let i: isize = index.extract()?;
-            let i = norm_index(i, len, self.what())?;
-            self.inner.remove(i).py_err(py)?;
+            let i = norm_index(i, len, this.what())?;
+            this.inner.remove(i).py_err(py)?;
         }
-        self.retrack();
+        this.retrack();
         Ok(())
     }
 
@@ -560,19 +590,23 @@ impl PyRecords {
             list: slf.clone().unbind(),
             pos: 0,
             back: false,
+            spare: [None, None],
+            turn: 0,
         }
     }
 
     fn __reversed__(slf: &Bound<'_, Self>) -> PyRecordsIter {
         PyRecordsIter {
             list: slf.clone().unbind(),
-            pos: slf.borrow().inner.len(),
+            pos: usize::MAX,
             back: true,
+            spare: [None, None],
+            turn: 0,
         }
     }
 
     fn __contains__(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let this = slf.borrow();
+        let this = slf.get().state.borrow(slf.py())?;
         Ok(this
             .find(slf.py(), value, 0, usize::MAX, slf.as_ptr() as usize)?
             .is_some())
@@ -585,7 +619,7 @@ impl PyRecords {
         start: isize,
         stop: isize,
     ) -> PyResult<usize> {
-        let this = slf.borrow();
+        let this = slf.get().state.borrow(slf.py())?;
         let len = this.inner.len();
         let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
         this.find(slf.py(), value, a, b, slf.as_ptr() as usize)?
@@ -593,7 +627,7 @@ impl PyRecords {
     }
 
     fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let this = slf.borrow();
+        let this = slf.get().state.borrow(slf.py())?;
         let me = slf.as_ptr() as usize;
         let mut n = 0;
         for i in 0..this.inner.len() {
@@ -606,9 +640,13 @@ impl PyRecords {
 
     fn append(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let me = slf.as_ptr() as usize;
-        let row = slf.borrow().inner.len();
-        let items = slf.borrow().record_items(value, row, me)?;
-        let mut this = slf.borrow_mut();
+        let row = slf.get().state.borrow(slf.py())?.inner.len();
+        let items = slf
+            .get()
+            .state
+            .borrow(slf.py())?
+            .record_items(value, row, me)?;
+        let mut this = slf.get().state.borrow_mut(slf.py())?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
         this.inner.push_record(&cells).py_err(slf.py())?;
@@ -620,13 +658,16 @@ impl PyRecords {
         let py = slf.py();
         if let Ok(other) = values.cast::<PyRecords>() {
             let same_kind = matches!(
-                (&other.borrow().kind, &slf.borrow().kind),
+                (
+                    &other.get().state.borrow(py)?.kind,
+                    &slf.get().state.borrow(slf.py())?.kind
+                ),
                 (Kind::Dict, Kind::Dict) | (Kind::Tuple { .. }, Kind::Tuple { .. })
             );
             if same_kind {
                 // Copy-on-write clone: also makes `rows.extend(rows)` double the list.
-                let src = other.borrow().inner.clone();
-                let mut this = slf.borrow_mut();
+                let src = other.get().state.borrow(py)?.inner.clone();
+                let mut this = slf.get().state.borrow_mut(slf.py())?;
                 this.inner.extend_from(&src).py_err(py)?;
                 this.sync_names(py);
                 this.retrack();
@@ -634,13 +675,17 @@ impl PyRecords {
             }
         }
         let me = slf.as_ptr() as usize;
-        let cp = slf.borrow().inner.checkpoint();
+        let cp = slf.get().state.borrow(slf.py())?.inner.checkpoint();
         let res = (|| {
             for item in values.try_iter()? {
                 let item = item?;
-                let row = slf.borrow().inner.len();
-                let items = slf.borrow().record_items(&item, row, me)?;
-                let mut this = slf.borrow_mut();
+                let row = slf.get().state.borrow(slf.py())?.inner.len();
+                let items = slf
+                    .get()
+                    .state
+                    .borrow(slf.py())?
+                    .record_items(&item, row, me)?;
+                let mut this = slf.get().state.borrow_mut(slf.py())?;
                 let mut buf = Vec::new();
                 let cells = record_cells(&items, &mut buf, row)?;
                 this.inner.push_record(&cells).py_err(py)?;
@@ -648,7 +693,7 @@ impl PyRecords {
             }
             Ok(())
         })();
-        let mut this = slf.borrow_mut();
+        let mut this = slf.get().state.borrow_mut(slf.py())?;
         if let Err(e) = res {
             this.inner.rollback(cp);
             this.sync_names(py);
@@ -661,9 +706,13 @@ impl PyRecords {
 
     fn insert(slf: &Bound<'_, Self>, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let me = slf.as_ptr() as usize;
-        let i = clamp_index(index, slf.borrow().inner.len());
-        let items = slf.borrow().record_items(value, i, me)?;
-        let mut this = slf.borrow_mut();
+        let i = clamp_index(index, slf.get().state.borrow(slf.py())?.inner.len());
+        let items = slf
+            .get()
+            .state
+            .borrow(slf.py())?
+            .record_items(value, i, me)?;
+        let mut this = slf.get().state.borrow_mut(slf.py())?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, i)?;
         this.inner.insert_record(i, &cells).py_err(slf.py())?;
@@ -672,26 +721,27 @@ impl PyRecords {
     }
 
     #[pyo3(signature = (index = -1))]
-    fn pop<'py>(&mut self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyAny>> {
-        let len = self.inner.len();
+    fn pop<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyAny>> {
+        let mut this = self.state.borrow_mut(py)?;
+        let len = this.inner.len();
         if len == 0 {
             return Err(PyIndexError::new_err(format!(
                 "pop from empty {}",
-                self.what()
+                this.what()
             )));
         }
         let i = norm_index(index, len, "pop")?;
-        let v = self.row_value(py, i)?;
-        self.inner.remove(i).py_err(py)?;
+        let v = this.row_value(py, i)?;
+        this.inner.remove(i).py_err(py)?;
         Ok(v)
     }
 
     fn remove(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let found = {
-            let this = slf.borrow();
+            let this = slf.get().state.borrow(slf.py())?;
             this.find(slf.py(), value, 0, usize::MAX, slf.as_ptr() as usize)?
         };
-        let mut this = slf.borrow_mut();
+        let mut this = slf.get().state.borrow_mut(slf.py())?;
         match found {
             Some(i) => this.inner.remove(i).py_err(slf.py()),
             None => Err(PyValueError::new_err(format!(
@@ -701,19 +751,23 @@ impl PyRecords {
         }
     }
 
-    fn clear(&mut self) {
-        self.inner.clear();
-        self.retrack();
+    fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        let mut this = self.state.borrow_mut(py)?;
+        this.inner.clear();
+        this.retrack();
+        Ok(())
     }
 
-    fn reverse(&mut self) {
-        self.inner.reverse();
+    fn reverse(&self, py: Python<'_>) -> PyResult<()> {
+        let mut this = self.state.borrow_mut(py)?;
+        this.inner.reverse();
+        Ok(())
     }
 
     #[pyo3(signature = (*, key = None, reverse = false))]
     fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
         let py = slf.py();
-        let n = slf.borrow().inner.len();
+        let n = slf.get().state.borrow(slf.py())?.inner.len();
         let keys = PyList::empty(py);
         for i in 0..n {
             let item = item_out(slf, i)?;
@@ -730,12 +784,17 @@ impl PyRecords {
             .getattr("sorted")?
             .call((pyo3::types::PyRange::new(py, 0, n as isize)?,), Some(&kw))?;
         let perm: Vec<usize> = sorted.extract()?;
-        slf.borrow_mut().inner.permute(&perm).py_err(py)
+        slf.get()
+            .state
+            .borrow_mut(slf.py())?
+            .inner
+            .permute(&perm)
+            .py_err(py)
     }
 
     fn __add__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let this = slf.borrow();
+        let this = slf.get().state.borrow(slf.py())?;
         let is_list = other.is_instance_of::<PyList>() || other.is_instance_of::<PyRecords>();
         if !is_list {
             return Ok(py.NotImplemented());
@@ -743,7 +802,7 @@ impl PyRecords {
         let mut out = this.with_inner(py, this.inner.clone());
         drop(this);
         if let Ok(o) = other.cast::<PyRecords>() {
-            let src = o.borrow().inner.clone();
+            let src = o.get().state.borrow(py)?.inner.clone();
             out.inner.extend_from(&src).py_err(py)?;
             out.sync_names(py);
         } else {
@@ -765,10 +824,10 @@ impl PyRecords {
         let py = slf.py();
         let eq = match op {
             CompareOp::Eq | CompareOp::Ne => {
-                let this = slf.borrow();
+                let this = slf.get().state.borrow(slf.py())?;
                 let me = slf.as_ptr() as usize;
                 if let Ok(o) = other.cast::<PyRecords>() {
-                    let o = o.borrow();
+                    let o = o.get().state.borrow(py)?;
                     if o.what() != this.what() {
                         return Ok(py.NotImplemented());
                     }
@@ -801,7 +860,8 @@ impl PyRecords {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let n = self.inner.len();
+        let this = self.state.borrow(py)?;
+        let n = this.inner.len();
         let show: Vec<usize> = if n <= 10 {
             (0..n).collect()
         } else {
@@ -812,13 +872,14 @@ impl PyRecords {
             if n > 10 && k == 3 {
                 parts.push(format!("... {} more ...", n - 5));
             }
-            parts.push(self.row_value(py, i)?.repr()?.to_string());
+            parts.push(this.row_value(py, i)?.repr()?.to_string());
         }
-        Ok(format!("{}([{}])", self.what(), parts.join(", ")))
+        Ok(format!("{}([{}])", this.what(), parts.join(", ")))
     }
 
     fn copy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        self.with_inner(py, self.inner.clone()).into_object(py)
+        let this = self.state.borrow(py)?;
+        this.with_inner(py, this.inner.clone()).into_object(py)
     }
 
     fn __copy__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -832,7 +893,7 @@ impl PyRecords {
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
-        let this = slf.borrow();
+        let this = slf.get().state.borrow(slf.py())?;
         let module = py.import("memslim._memslim")?;
         let bytes = PyBytes::new(py, &this.inner.to_bytes());
         match &this.kind {
@@ -856,59 +917,65 @@ impl PyRecords {
         }
     }
 
-    fn __sizeof__(&self) -> usize {
-        self.inner.nbytes() + std::mem::size_of::<Self>() + self.names.capacity() * 8
+    fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
+        let this = self.state.borrow(py)?;
+        Ok(this.inner.nbytes() + std::mem::size_of::<Self>() + this.names.capacity() * 8)
     }
 
     /// Bytes of memory this list owns (buffers, dictionaries, indexes).
     #[getter]
-    fn nbytes(&self) -> usize {
-        self.__sizeof__()
+    fn nbytes(&self, py: Python<'_>) -> PyResult<usize> {
+        self.__sizeof__(py)
     }
 
     /// Field name -> dtype name.
     #[getter]
     fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = self.state.borrow(py)?;
         let d = PyDict::new(py);
-        for j in 0..self.inner.num_fields() {
-            d.set_item(self.names[j].bind(py), self.inner.field_dtype(j).name())?;
+        for j in 0..this.inner.num_fields() {
+            d.set_item(this.names[j].bind(py), this.inner.field_dtype(j).name())?;
         }
         Ok(d)
     }
 
     /// Field name -> physical layout.
     fn storage_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = self.state.borrow(py)?;
         let d = PyDict::new(py);
-        for j in 0..self.inner.num_fields() {
+        for j in 0..this.inner.num_fields() {
             d.set_item(
-                self.names[j].bind(py),
-                self.inner.field_layout(j).describe(),
+                this.names[j].bind(py),
+                this.inner.field_layout(j).describe(),
             )?;
         }
         Ok(d)
     }
 
-    fn column(&self, name: &str) -> PyResult<PyColumn> {
-        let j = self
+    fn column(&self, py: Python<'_>, name: &str) -> PyResult<PyColumn> {
+        let this = self.state.borrow(py)?;
+        let j = this
             .inner
             .field_index(name)
             .ok_or_else(|| PyKeyError::new_err(name.to_owned()))?;
         Ok(PyColumn {
-            view: self.inner.column(j),
+            view: this.inner.column(j),
             copied: OnceLock::new(),
         })
     }
 
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let this = self.state.borrow(py)?;
         let l = PyList::empty(py);
-        for i in 0..self.inner.len() {
-            l.append(self.row_value(py, i)?)?;
+        for i in 0..this.inner.len() {
+            l.append(this.row_value(py, i)?)?;
         }
         Ok(l)
     }
 
     fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
-        let schema = self.inner.arrow_schema();
+        let this = self.state.borrow(py)?;
+        let schema = this.inner.arrow_schema();
         let ffi = FFI_ArrowSchema::try_from(schema.as_ref())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         PyCapsule::new_with_value(py, ffi, c"arrow_schema")
@@ -916,14 +983,14 @@ impl PyRecords {
 
     #[pyo3(signature = (requested_schema = None))]
     fn __arrow_c_stream__<'py>(
-        &mut self,
+        &self,
         py: Python<'py>,
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         // The request is a hint the interface allows producers to ignore; we export our
         // own (exact) types.
         let _ = requested_schema;
-        let (schema, batches) = self.inner.to_arrow().py_err(py)?;
+        let (schema, batches) = self.state.borrow_mut(py)?.inner.to_arrow().py_err(py)?;
         let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
         let stream = FFI_ArrowArrayStream::new(Box::new(reader));
         PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
@@ -968,26 +1035,31 @@ impl PyDictList {
         schema: Option<&Bound<'_, PyAny>>,
         chunk_rows: Option<usize>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let mut base = PyRecords::build(py, Kind::Dict, schema, chunk_rows, None)?;
+        let mut base = Records::build(py, Kind::Dict, schema, chunk_rows, None)?;
         if let Some(data) = data {
             if let Ok(o) = data.cast::<PyRecords>() {
-                base.inner.extend_from(&o.borrow().inner).py_err(py)?;
+                let src = o.get().state.borrow(py)?.inner.clone();
+                base.inner.extend_from(&src).py_err(py)?;
                 base.sync_names(py);
             } else {
                 base.extend_from_iter(data, 0)?;
             }
         }
         base.retrack();
-        Ok(PyClassInitializer::from(base).add_subclass(PyDictList))
+        Ok(PyClassInitializer::from(PyRecords {
+            state: GilCell::new(base),
+        })
+        .add_subclass(PyDictList))
     }
 
     /// Field names, in first-seen order.
     #[getter]
-    fn columns(self_: PyRef<'_, Self>) -> Vec<String> {
-        let base = self_.as_super();
-        (0..base.inner.num_fields())
+    fn columns(slf: &Bound<'_, Self>) -> PyResult<Vec<String>> {
+        let sup: &Bound<'_, PyRecords> = slf.as_super();
+        let base = sup.get().state.borrow(slf.py())?;
+        Ok((0..base.inner.num_fields())
             .map(|j| base.inner.field_name(j).to_owned())
-            .collect()
+            .collect())
     }
 
     #[classmethod]
@@ -999,7 +1071,7 @@ impl PyDictList {
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();
         let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS))?;
-        let mut base = PyRecords::build(py, Kind::Dict, None, chunk_rows, None)?;
+        let mut base = Records::build(py, Kind::Dict, None, chunk_rows, None)?;
         base.inner = inner;
         base.sync_names(py);
         base.retrack();
@@ -1076,7 +1148,7 @@ impl PyTupleList {
             }
         }
         let kind = tuple_kind(py, &fields, row_type)?;
-        let mut base = PyRecords::build(py, kind, schema, chunk_rows, Some(&fields))?;
+        let mut base = Records::build(py, kind, schema, chunk_rows, Some(&fields))?;
         if let Some(f) = first {
             let cp = base.inner.checkpoint();
             let res = base.push_one(&f, 0).and_then(|()| match &rest {
@@ -1089,13 +1161,18 @@ impl PyTupleList {
             }
         }
         base.retrack();
-        Ok(PyClassInitializer::from(base).add_subclass(PyTupleList))
+        Ok(PyClassInitializer::from(PyRecords {
+            state: GilCell::new(base),
+        })
+        .add_subclass(PyTupleList))
     }
 
     /// Field names.
     #[getter]
-    fn fields<'py>(self_: PyRef<'py, Self>, py: Python<'py>) -> PyResult<Py<PyTuple>> {
-        match &self_.as_super().kind {
+    fn fields(slf: &Bound<'_, Self>) -> PyResult<Py<PyTuple>> {
+        let py = slf.py();
+        let sup: &Bound<'_, PyRecords> = slf.as_super();
+        match &sup.get().state.borrow(py)?.kind {
             Kind::Tuple { fields, .. } => Ok(fields.clone_ref(py)),
             Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
         }
@@ -1103,8 +1180,10 @@ impl PyTupleList {
 
     /// The namedtuple class rows come back as.
     #[getter]
-    fn row_type(self_: PyRef<'_, Self>, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match &self_.as_super().kind {
+    fn row_type(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let sup: &Bound<'_, PyRecords> = slf.as_super();
+        match &sup.get().state.borrow(py)?.kind {
             Kind::Tuple { row_type, .. } => Ok(row_type.clone_ref(py)),
             Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
         }
@@ -1123,7 +1202,7 @@ impl PyTupleList {
             .map(|j| inner.field_name(j).to_owned())
             .collect();
         let kind = tuple_kind(py, &fields, None)?;
-        let mut base = PyRecords::build(py, kind, None, chunk_rows, None)?;
+        let mut base = Records::build(py, kind, None, chunk_rows, None)?;
         base.inner = inner;
         base.sync_names(py);
         base.retrack();
@@ -1135,7 +1214,7 @@ impl PyTupleList {
 #[pyfunction]
 pub(crate) fn _restore_dictlist(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
     let inner = RecordList::from_bytes(data).py_err(py)?;
-    let mut base = PyRecords::build(py, Kind::Dict, None, None, None)?;
+    let mut base = Records::build(py, Kind::Dict, None, None, None)?;
     base.inner = inner;
     base.sync_names(py);
     base.retrack();
@@ -1153,7 +1232,7 @@ pub(crate) fn _restore_tuplelist(
 ) -> PyResult<Py<PyAny>> {
     let inner = RecordList::from_bytes(data).py_err(py)?;
     let kind = tuple_kind(py, &fields, row_type.filter(|t| !t.is_none()))?;
-    let mut base = PyRecords::build(py, kind, None, None, None)?;
+    let mut base = Records::build(py, kind, None, None, None)?;
     base.inner = inner;
     base.sync_names(py);
     base.retrack();
@@ -1166,6 +1245,9 @@ pub struct PyRecordsIter {
     list: Py<PyRecords>,
     pos: usize,
     back: bool,
+    /// Rows handed out two steps ago, reused when nothing else references them.
+    spare: [Option<Py<PyRow>>; 2],
+    turn: usize,
 }
 
 #[pymethods]
@@ -1175,39 +1257,68 @@ impl PyRecordsIter {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let list = self.list.bind(py);
-        let len = list.borrow().inner.len();
-        if self.back {
-            if self.pos == 0 {
-                return Ok(None);
-            }
+        let this = self.list.get().state.borrow(py)?;
+        let len = this.inner.len();
+        let i = if self.back {
             self.pos = self.pos.min(len);
             if self.pos == 0 {
                 return Ok(None);
             }
             self.pos -= 1;
-            item_out(list, self.pos).map(Some)
+            self.pos
         } else {
             if self.pos >= len {
                 return Ok(None);
             }
             self.pos += 1;
-            item_out(list, self.pos - 1).map(Some)
+            self.pos - 1
+        };
+        if let Kind::Dict = this.kind {
+            // A `for` loop drops its previous row before asking for the next one, so the
+            // row from two steps back is usually referenced by this iterator alone; then
+            // nobody can observe it and it can be re-pointed instead of allocating anew.
+            let slot = &mut self.spare[self.turn];
+            self.turn ^= 1;
+            if let Some(r) = slot {
+                if is_sole_reference(r, py) {
+                    let row = r.get();
+                    row.row.store(i, Ordering::Relaxed);
+                    row.version.store(this.inner.version(), Ordering::Relaxed);
+                    return Ok(Some(r.clone_ref(py).into_any()));
+                }
+            }
+            let fresh = Py::new(
+                py,
+                PyRow {
+                    list: self.list.clone_ref(py),
+                    row: AtomicUsize::new(i),
+                    version: AtomicU64::new(this.inner.version()),
+                },
+            )?;
+            *slot = Some(fresh.clone_ref(py));
+            return Ok(Some(fresh.into_any()));
         }
+        item_of(py, &this, &self.list, i).map(Some)
     }
 }
 
 /// A live, writable, dict-like view of one record of a DictList.
-#[pyclass(name = "Row", module = "memslim._memslim", mapping)]
+#[pyclass(name = "Row", module = "memslim._memslim", mapping, frozen)]
 pub struct PyRow {
     list: Py<PyRecords>,
-    row: usize,
-    version: u64,
+    /// Mutable only while no one but the iterator holds this object (see `__next__`).
+    row: AtomicUsize,
+    version: AtomicU64,
 }
 
 impl PyRow {
+    #[inline]
+    fn row(&self) -> usize {
+        self.row.load(Ordering::Relaxed)
+    }
+
     fn check(&self, py: Python<'_>, inner: &RecordList) -> PyResult<()> {
-        if inner.view_is_valid(self.row, self.version) {
+        if inner.view_is_valid(self.row(), self.version.load(Ordering::Relaxed)) {
             Ok(())
         } else {
             Err(stale_row(
@@ -1215,7 +1326,7 @@ impl PyRow {
                 format!(
                     "this Row (record {} when it was fetched) is stale: an insert, delete, sort, \
                      reverse or replacement moved or removed its record; fetch it again with rows[i]",
-                    self.row
+                    self.row()
                 ),
             ))
         }
@@ -1247,21 +1358,19 @@ impl PyRow {
         let k = Self::key_str(key)?;
         let items: Items<'_> = vec![(key.clone(), value.clone())];
         let mut buf = Vec::new();
-        let cells = record_cells(&items, &mut buf, self.row)?;
-        let list = self.list.bind(py);
-        let mut this = list.borrow_mut();
+        let cells = record_cells(&items, &mut buf, self.row())?;
+        let mut this = self.list.get().state.borrow_mut(py)?;
         self.check(py, &this.inner)?;
-        this.inner.set_field(self.row, k, cells[0].1).py_err(py)?;
+        this.inner.set_field(self.row(), k, cells[0].1).py_err(py)?;
         this.after_append(py);
         Ok(())
     }
 
     fn remove(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let list = self.list.bind(py);
-        let mut this = list.borrow_mut();
+        let mut this = self.list.get().state.borrow_mut(py)?;
         self.check(py, &this.inner)?;
         match this.col_of(key) {
-            Some(j) => this.inner.remove_field(self.row, j).py_err(py),
+            Some(j) => this.inner.remove_field(self.row(), j).py_err(py),
             None => Ok(false),
         }
     }
@@ -1271,13 +1380,12 @@ impl PyRow {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let list = self.list.bind(py);
-        let this = list.borrow();
+        let this = self.list.get().state.borrow(py)?;
         self.check(py, &this.inner)?;
         let Some(j) = this.col_of(key) else {
             return Ok(None);
         };
-        match this.inner.get(self.row, j) {
+        match this.inner.get(self.row(), j) {
             CellRef::Absent => Ok(None),
             c => cell_to_py(py, c).map(Some),
         }
@@ -1313,10 +1421,9 @@ impl PyRow {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        let list = self.list.bind(py);
-        let this = list.borrow();
+        let this = self.list.get().state.borrow(py)?;
         self.check(py, &this.inner)?;
-        Ok(this.inner.row_len(self.row))
+        Ok(this.inner.row_len(self.row()))
     }
 
     fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -1328,10 +1435,9 @@ impl PyRow {
     }
 
     fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let list = self.list.bind(py);
-        let this = list.borrow();
+        let this = self.list.get().state.borrow(py)?;
         self.check(py, &this.inner)?;
-        let keys = this.inner.row_keys(self.row);
+        let keys = this.inner.row_keys(self.row());
         PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
     }
 
@@ -1457,10 +1563,9 @@ impl PyRow {
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let list = self.list.bind(py);
-        let this = list.borrow();
+        let this = self.list.get().state.borrow(py)?;
         self.check(py, &this.inner)?;
-        this.row_value(py, self.row)
+        this.row_value(py, self.row())
     }
 
     fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -1470,22 +1575,21 @@ impl PyRow {
     /// Position of this record in its list.
     #[getter]
     fn index(&self, py: Python<'_>) -> PyResult<usize> {
-        let list = self.list.bind(py);
-        self.check(py, &list.borrow().inner)?;
-        Ok(self.row)
+        self.check(py, &self.list.get().state.borrow(py)?.inner)?;
+        Ok(self.row())
     }
 
     fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let me = slf.borrow();
+        let me = slf.get();
         let list = me.list.bind(py);
         let mapping = MAPPING.import(py, "collections.abc", "Mapping")?;
         if !other.is_instance(mapping)? {
             return Ok(py.NotImplemented());
         }
-        let this = list.borrow();
+        let this = list.get().state.borrow(py)?;
         me.check(py, &this.inner)?;
-        this.row_equals(py, me.row, other, list.as_ptr() as usize)?
+        this.row_equals(py, me.row(), other, list.as_ptr() as usize)?
             .into_py_any(py)
     }
 

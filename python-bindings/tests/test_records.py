@@ -1297,3 +1297,28 @@ def test_numpy_array_with_dtype_argument():
     arr = np.asarray(col, dtype=np.float64)
     assert arr.dtype == np.float64
     assert arr.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
+def test_rows_kept_from_iteration_keep_their_records():
+    # The iterator recycles Row objects nobody else references; any row the caller
+    # keeps must stay its own object, pointing at its own record.
+    rows = memslim.DictList({"i": i} for i in range(50))
+    kept = [r for r in rows]
+    assert [r["i"] for r in kept] == list(range(50))
+    assert len({id(r) for r in kept}) == 50
+    pairs = list(zip(rows, rows))
+    assert all(a["i"] == b["i"] for a, b in pairs)
+    it = iter(rows)
+    first = next(it)
+    second = next(it)
+    third = next(it)
+    assert (first["i"], second["i"], third["i"]) == (0, 1, 2)
+    del first
+    fourth = next(it)
+    assert (second["i"], third["i"], fourth["i"]) == (1, 2, 3)
+
+
+def test_reversed_rows_kept_are_correct():
+    rows = memslim.DictList({"i": i} for i in range(20))
+    kept = list(reversed(rows))
+    assert [r["i"] for r in kept] == list(range(19, -1, -1))
