@@ -44,25 +44,42 @@ pub(crate) fn record_cells<'a>(
     buf: &'a mut Vec<u8>,
     row: usize,
 ) -> PyResult<Vec<(&'a str, Cell<'a>)>> {
+    batch_cells(items, &[(0, items.len())], buf, row)
+}
+
+/// Converts many records' items at once: record `k` is `items[bounds[k].0..bounds[k].1]`
+/// and has row index `first_row + k`. The cells come back flat, in the same positions.
+///
+/// # Errors
+/// As [`record_cells`], for the first bad record.
+pub(crate) fn batch_cells<'a>(
+    items: &'a [(Bound<'_, PyAny>, Bound<'_, PyAny>)],
+    bounds: &[(usize, usize)],
+    buf: &'a mut Vec<u8>,
+    first_row: usize,
+) -> PyResult<Vec<(&'a str, Cell<'a>)>> {
     buf.clear();
     let mut pre: Vec<(&'a str, Pre<'a>)> = Vec::with_capacity(items.len());
-    for (k, v) in items {
-        let Ok(ks) = k.cast::<PyString>() else {
-            return Err(crate::errors::schema_error(
-                k.py(),
-                format!(
-                    "row {row}: key {} is of type {}; record keys must be str",
-                    k.repr().map(|r| r.to_string()).unwrap_or_default(),
-                    type_name(k)
-                ),
-            ));
-        };
-        let key = ks.to_str().map_err(|_| {
-            PyValueError::new_err(format!(
-                "row {row}: key is not valid unicode (lone surrogate)"
-            ))
-        })?;
-        pre.push((key, scalar_or_encode(v, buf, row, key)?));
+    for (k, &(a, b)) in bounds.iter().enumerate() {
+        let row = first_row + k;
+        for (key, v) in &items[a..b] {
+            let Ok(ks) = key.cast::<PyString>() else {
+                return Err(crate::errors::schema_error(
+                    key.py(),
+                    format!(
+                        "row {row}: key {} is of type {}; record keys must be str",
+                        key.repr().map(|r| r.to_string()).unwrap_or_default(),
+                        type_name(key)
+                    ),
+                ));
+            };
+            let k = ks.to_str().map_err(|_| {
+                PyValueError::new_err(format!(
+                    "row {row}: key is not valid unicode (lone surrogate)"
+                ))
+            })?;
+            pre.push((k, scalar_or_encode(v, buf, row, k)?));
+        }
     }
     let buf: &'a [u8] = buf;
     Ok(pre

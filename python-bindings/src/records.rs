@@ -12,7 +12,7 @@ use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::{RecordBatchIterator, RecordBatchReader};
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
-    CellRef, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, OwnedNumbers, RecordList,
+    Cell, CellRef, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, OwnedNumbers, RecordList,
     RecordsError, Sum,
 };
 use pyo3::basic::CompareOp;
@@ -22,7 +22,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple, PyType};
 use pyo3::{IntoPyObjectExt, intern};
 
-use crate::convert::{Items, cell_to_py, record_cells};
+use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
 use crate::errors::{IntoPyResult, schema_error, stale_row};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::tracemalloc::Tracked;
@@ -33,6 +33,11 @@ static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static NUMPY_ARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Records converted and pushed together by `extend` and the constructors. Small enough
+/// that the batch buffers stay under glibc's mmap threshold: freeing larger ones raises
+/// it, and then mid-sized column buffers land in the heap and fragment it.
+const BATCH: usize = 256;
 
 /// Appends between refreshes of the tracemalloc figure.
 const RETRACK_EVERY: u32 = 4096;
@@ -249,18 +254,31 @@ impl Records {
         row: usize,
         self_ptr: usize,
     ) -> PyResult<Items<'py>> {
+        let mut out = Vec::new();
+        self.record_items_into(v, row, self_ptr, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the `(key, value)` pairs of an incoming record to `out`.
+    fn record_items_into<'py>(
+        &self,
+        v: &Bound<'py, PyAny>,
+        row: usize,
+        self_ptr: usize,
+        out: &mut Items<'py>,
+    ) -> PyResult<()> {
         let py = v.py();
         match &self.kind {
             Kind::Dict => {
                 if let Ok(d) = v.cast_exact::<PyDict>() {
-                    return Ok(d.iter().collect());
+                    out.extend(d.iter());
+                    return Ok(());
                 }
                 if let Ok(r) = v.cast::<PyRow>() {
                     let r = r.get();
                     if r.list.as_ptr() as usize == self_ptr {
                         // A view into this very list: read it directly (no re-borrow).
                         r.check(py, &self.inner)?;
-                        let mut out = Vec::new();
                         let mut err = None;
                         self.inner
                             .visit_row(r.row(), |j, c| match cell_to_py(py, c) {
@@ -271,7 +289,7 @@ impl Records {
                             });
                         return match err {
                             Some(e) => Err(e),
-                            None => Ok(out),
+                            None => Ok(()),
                         };
                     }
                 }
@@ -285,12 +303,11 @@ impl Records {
                         ),
                     ));
                 }
-                let mut out = Vec::new();
                 for it in v.call_method0(intern!(py, "items"))?.try_iter()? {
                     let (k, val): (Bound<'py, PyAny>, Bound<'py, PyAny>) = it?.extract()?;
                     out.push((k, val));
                 }
-                Ok(out)
+                Ok(())
             }
             Kind::Tuple { fields, .. } => {
                 let fields = fields.bind(py);
@@ -321,7 +338,8 @@ impl Records {
                         seq.len()
                     )));
                 }
-                Ok(fields.iter().zip(seq.iter()).collect())
+                out.extend(fields.iter().zip(seq.iter()));
+                Ok(())
             }
         }
     }
@@ -338,15 +356,46 @@ impl Records {
         Ok(())
     }
 
+    /// Converts and appends a batch of records (column by column in the core).
+    fn push_objects(&mut self, objs: &[Bound<'_, PyAny>], self_ptr: usize) -> PyResult<()> {
+        let Some(first) = objs.first() else {
+            return Ok(());
+        };
+        let py = first.py();
+        let base = self.inner.len();
+        let mut items: Items<'_> = Vec::with_capacity(objs.len() * 8);
+        let mut bounds = Vec::with_capacity(objs.len());
+        for (k, o) in objs.iter().enumerate() {
+            let a = items.len();
+            self.record_items_into(o, base + k, self_ptr, &mut items)?;
+            bounds.push((a, items.len()));
+        }
+        let mut buf = Vec::new();
+        let cells = batch_cells(&items, &bounds, &mut buf, base)?;
+        let records: Vec<&[(&str, Cell<'_>)]> = bounds.iter().map(|&(a, b)| &cells[a..b]).collect();
+        self.inner.push_batch(&records).py_err(py)?;
+        self.sync_names(py);
+        self.appends = self.appends.saturating_add(objs.len() as u32);
+        if self.appends >= RETRACK_EVERY {
+            self.retrack();
+        }
+        Ok(())
+    }
+
     /// Appends every record of `it` (atomic: all or nothing).
     fn extend_from_iter(&mut self, it: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
         let py = it.py();
         let cp = self.inner.checkpoint();
         let res = (|| {
+            let mut batch = Vec::with_capacity(BATCH);
             for item in it.try_iter()? {
-                self.push_one(&item?, self_ptr)?;
+                batch.push(item?);
+                if batch.len() == BATCH {
+                    self.push_objects(&batch, self_ptr)?;
+                    batch.clear();
+                }
             }
-            Ok(())
+            self.push_objects(&batch, self_ptr)
         })();
         if let Err(e) = res {
             self.inner.rollback(cp);
@@ -675,25 +724,35 @@ impl PyRecords {
             }
         }
         let me = slf.as_ptr() as usize;
-        let cp = slf.get().state.borrow(slf.py())?.inner.checkpoint();
+        let cp = slf.get().state.borrow(py)?.inner.checkpoint();
         let res = (|| {
-            for item in values.try_iter()? {
-                let item = item?;
-                let row = slf.get().state.borrow(slf.py())?.inner.len();
-                let items = slf
-                    .get()
-                    .state
-                    .borrow(slf.py())?
-                    .record_items(&item, row, me)?;
-                let mut this = slf.get().state.borrow_mut(slf.py())?;
-                let mut buf = Vec::new();
-                let cells = record_cells(&items, &mut buf, row)?;
-                this.inner.push_record(&cells).py_err(py)?;
-                this.after_append(py);
+            // A generator may look at the list while it grows (as with list.extend), so
+            // only materialized inputs are pushed in batches; items are taken without
+            // holding a borrow, then converted and pushed under one.
+            let batch_size =
+                if values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>() {
+                    BATCH
+                } else {
+                    1
+                };
+            let mut batch = Vec::with_capacity(batch_size);
+            let mut it = values.try_iter()?;
+            loop {
+                let next = it.next().transpose()?;
+                let end = next.is_none();
+                if let Some(item) = next {
+                    batch.push(item);
+                }
+                if batch.len() == batch_size || (end && !batch.is_empty()) {
+                    slf.get().state.borrow_mut(py)?.push_objects(&batch, me)?;
+                    batch.clear();
+                }
+                if end {
+                    return Ok(());
+                }
             }
-            Ok(())
         })();
-        let mut this = slf.get().state.borrow_mut(slf.py())?;
+        let mut this = slf.get().state.borrow_mut(py)?;
         if let Err(e) = res {
             this.inner.rollback(cp);
             this.sync_names(py);

@@ -1322,3 +1322,11 @@ def test_reversed_rows_kept_are_correct():
     rows = memslim.DictList({"i": i} for i in range(20))
     kept = list(reversed(rows))
     assert [r["i"] for r in kept] == list(range(19, -1, -1))
+
+
+def test_extend_with_a_generator_sees_the_list_grow_like_list_extend():
+    rows = memslim.DictList([{"n": 0}])
+    plain = [{"n": 0}]
+    rows.extend({"n": len(rows)} for _ in range(3))
+    plain.extend({"n": len(plain)} for _ in range(3))
+    assert rows == plain

@@ -257,7 +257,7 @@ pub(crate) fn dict_capacity(w: Width) -> usize {
     }
 }
 
-fn next_width(w: Width) -> Width {
+pub(crate) fn next_width(w: Width) -> Width {
     match w {
         Width::W8 => Width::W16,
         Width::W16 => Width::W32,
@@ -525,14 +525,15 @@ impl ColChunk {
             (Data::Keys(k), Cell::Str(s)) => {
                 meta.str_bytes += s.len() as u64;
                 meta.str_count += 1;
-                let known = meta.dict.as_deref().and_then(|d| d.find(s));
-                let idx = match known {
-                    Some(i) => i,
-                    None => {
-                        let dict = Arc::make_mut(meta.dict.get_or_insert_with(Default::default));
-                        // layout_for widened the keys if the dictionary was full.
-                        dict.intern(s).unwrap_or(0)
-                    }
+                let dict = meta.dict.get_or_insert_with(Default::default);
+                let idx = match Arc::get_mut(dict) {
+                    // layout_for widened the keys if the dictionary was full.
+                    Some(own) => own.intern(s).unwrap_or(0),
+                    // Shared with an export or a copy: copy it only for a new string.
+                    None => match dict.find(s) {
+                        Some(i) => i,
+                        None => Arc::make_mut(dict).intern(s).unwrap_or(0),
+                    },
                 };
                 k.set(i, i64::from(idx));
             }

@@ -64,6 +64,13 @@ struct Plan {
     widen: Vec<(usize, Layout)>,
 }
 
+impl Plan {
+    /// The plan adds fields or widens a layout (so it must be applied before pushing).
+    fn changes_layout(&self) -> bool {
+        !self.widen.is_empty() || !self.new_cols.is_empty()
+    }
+}
+
 /// State to return to if a multi-record operation fails part-way.
 #[derive(Clone, Debug)]
 pub struct Checkpoint {
@@ -382,7 +389,7 @@ impl RecordList {
             new_cols: Vec::new(),
             widen: Vec::new(),
         };
-        for (key, cell) in record {
+        for (e, (key, cell)) in record.iter().enumerate() {
             let len = cell.var_len();
             if len > MAX_VALUE_BYTES {
                 return Err(RecordsError::ValueTooLarge {
@@ -392,8 +399,9 @@ impl RecordList {
                     limit: MAX_VALUE_BYTES,
                 });
             }
-            let j = match self.by_name.get(*key) {
-                Some(&j) => {
+            let by_pos = self.cols.get(e).filter(|m| &*m.name == *key).map(|_| e);
+            let j = match by_pos.or_else(|| self.by_name.get(*key).copied()) {
+                Some(j) => {
                     let meta = &self.cols[j];
                     let target = layout_for(meta, cell).ok_or_else(|| mismatch(row, meta, cell))?;
                     if target != meta.layout {
@@ -550,10 +558,133 @@ impl RecordList {
         }
         chunk.len += 1;
         self.len += 1;
-        for &j in &plan.cols {
-            self.maybe_plain(j, false);
+        if self.len.is_power_of_two() && self.len >= 1 << 16 {
+            for j in 0..self.cols.len() {
+                self.maybe_plain(j, false);
+            }
         }
         Ok(())
+    }
+
+    /// Appends many records at once, column by column (faster than one
+    /// [`RecordList::push_record`] per record: each column's buffer is touched once
+    /// per batch instead of once per record).
+    ///
+    /// # Errors
+    /// As [`RecordList::push_record`], for the first bad record; the records before it
+    /// are appended, it and the ones after it are not. Pair with
+    /// [`RecordList::checkpoint`] / [`RecordList::rollback`] for all-or-nothing.
+    pub fn push_batch(&mut self, records: &[&[(&str, Cell<'_>)]]) -> Result<()> {
+        let mut plans: Vec<Vec<usize>> = Vec::with_capacity(records.len());
+        let mut start = 0;
+        for (k, rec) in records.iter().enumerate() {
+            let mut plan = self.plan(self.len + k - start, rec);
+            if k > start && plan.as_ref().map_or(true, Plan::changes_layout) {
+                // Store what is planned before the layout changes, then plan again: a
+                // widening looks at the values stored (int -> float only if every int
+                // is exact in f64), and an error's row index counts stored rows.
+                self.push_planned(&records[start..k], &plans);
+                plans.clear();
+                start = k;
+                plan = self.plan(self.len, rec);
+            }
+            let plan = plan?;
+            if plan.changes_layout() {
+                self.apply(&plan);
+            }
+            plans.push(plan.cols);
+        }
+        self.push_planned(&records[start..], &plans);
+        Ok(())
+    }
+
+    /// Pushes records whose plans have been applied, column by column.
+    fn push_planned(&mut self, records: &[&[(&str, Cell<'_>)]], plans: &[Vec<usize>]) {
+        let mut done = 0;
+        while done < plans.len() {
+            let first_var: usize = records[done].iter().map(|(_, c)| c.var_len()).sum();
+            let k = self.tail_for(first_var);
+            // How many of the remaining records fit this chunk (rows and bytes).
+            let room = self.chunk_rows - self.chunks[k].len;
+            let mut budget = CHUNK_VAR_BYTES.saturating_sub(
+                self.chunks[k]
+                    .cols
+                    .iter()
+                    .map(|c| c.var_bytes())
+                    .max()
+                    .unwrap_or(0),
+            );
+            let mut run = 0;
+            while done + run < plans.len() && run < room {
+                let var: usize = records[done + run].iter().map(|(_, c)| c.var_len()).sum();
+                if run > 0 && var > budget {
+                    break;
+                }
+                budget = budget.saturating_sub(var);
+                run += 1;
+            }
+            let ncols = self.cols.len();
+            // Entry index of each (record, column), or MAX for an absent key.
+            self.scratch.clear();
+            self.scratch.resize(run * ncols, usize::MAX);
+            for r in 0..run {
+                for (e, &j) in plans[done + r].iter().enumerate() {
+                    self.scratch[r * ncols + j] = e;
+                }
+            }
+            // Planning saw the dictionaries before this run's strings are interned: make
+            // each key width hold the worst case (every string of the run new).
+            for j in 0..ncols {
+                if let Layout::StrDict(w) = self.cols[j].layout {
+                    let strings = (0..run)
+                        .filter(|r| self.scratch[r * ncols + j] != usize::MAX)
+                        .count();
+                    let need = self.cols[j].dict().len() + strings;
+                    let mut wide = w;
+                    while need > crate::column::dict_capacity(wide) && wide != Width::W64 {
+                        wide = crate::column::next_width(wide);
+                    }
+                    if wide != w {
+                        self.convert_column(j, Layout::StrDict(wide));
+                    }
+                }
+            }
+            let chunk = &mut self.chunks[k];
+            for (j, cc) in chunk.cols.iter_mut().enumerate() {
+                let cc = Arc::make_mut(cc);
+                let meta = &mut self.cols[j];
+                for r in 0..run {
+                    let e = self.scratch[r * ncols + j];
+                    let cell = if e == usize::MAX {
+                        None
+                    } else {
+                        Some(&records[done + r][e].1)
+                    };
+                    cc.push(meta, cell);
+                }
+            }
+            for r in 0..run {
+                let p = self.pattern_id(&plans[done + r]);
+                let chunk = &mut self.chunks[k];
+                if p != 0 || chunk.order.is_some() {
+                    let len = chunk.len;
+                    Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])))
+                        .push(p);
+                }
+                self.chunks[k].len += 1;
+            }
+            let before = self.len;
+            self.len += run;
+            done += run;
+            // Same encoding checkpoints as push_record: when the length passes a power of two.
+            if self.len >= 1 << 16
+                && (before.max(1) - 1).leading_zeros() != (self.len - 1).leading_zeros()
+            {
+                for j in 0..self.cols.len() {
+                    self.maybe_plain(j, false);
+                }
+            }
+        }
     }
 
     fn pattern_id(&mut self, cols: &[usize]) -> u32 {
@@ -614,7 +745,7 @@ impl RecordList {
             return;
         };
         let n = meta.str_count;
-        if n < 4096 || (!final_check && (n < 1 << 16 || !n.is_power_of_two())) {
+        if n < 4096 {
             return;
         }
         let distinct = meta.dict().len() as u64;

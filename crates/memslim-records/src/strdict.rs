@@ -36,6 +36,12 @@ impl StrDict {
     }
 
     #[inline]
+    fn bytes_at(&self, i: u32) -> &[u8] {
+        let i = i as usize;
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
+    #[inline]
     pub(crate) fn get(&self, i: u32) -> &str {
         let i = i as usize;
         let b = &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize];
@@ -43,15 +49,18 @@ impl StrDict {
         std::str::from_utf8(b).unwrap_or_default()
     }
 
+    #[inline]
     pub(crate) fn find(&self, s: &str) -> Option<u32> {
-        let h = self.hasher.hash_one(s);
-        self.index.find(h, |&i| self.get(i) == s).copied()
+        let h = self.hasher.hash_one(s.as_bytes());
+        self.index
+            .find(h, |&i| self.bytes_at(i) == s.as_bytes())
+            .copied()
     }
 
     /// Position of `s`, adding it if new. `None` if the data buffer would pass 2 GiB.
     pub(crate) fn intern(&mut self, s: &str) -> Option<u32> {
-        let h = self.hasher.hash_one(s);
-        if let Some(i) = self.index.find(h, |&i| self.get(i) == s) {
+        let h = self.hasher.hash_one(s.as_bytes());
+        if let Some(i) = self.index.find(h, |&i| self.bytes_at(i) == s.as_bytes()) {
             return Some(*i);
         }
         if self.data.len() + s.len() > i32::MAX as usize {
@@ -63,10 +72,7 @@ impl StrDict {
         let (offsets, data, hasher) = (&self.offsets, &self.data, &self.hasher);
         self.index.insert_unique(h, i, |&j| {
             let j = j as usize;
-            hasher.hash_one(
-                std::str::from_utf8(&data[offsets[j] as usize..offsets[j + 1] as usize])
-                    .unwrap_or_default(),
-            )
+            hasher.hash_one(&data[offsets[j] as usize..offsets[j + 1] as usize])
         });
         Some(i)
     }

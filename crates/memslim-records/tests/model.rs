@@ -134,6 +134,7 @@ enum Op {
     CopyThenWrite(usize, Rec),
     Slice(usize, usize),
     Optimize,
+    PushBatch(Vec<Rec>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -152,6 +153,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), record()).prop_map(|(i, r)| Op::CopyThenWrite(i, r)),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Slice(a, b)),
         1 => Just(Op::Optimize),
+        2 => prop::collection::vec(record(), 0..12).prop_map(Op::PushBatch),
     ]
 }
 
@@ -248,6 +250,23 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                 assert_same(&s, &sm);
             }
             Op::Optimize => l.optimize(),
+            Op::PushBatch(recs) => {
+                let mut bufs: Vec<Vec<Vec<u8>>> =
+                    recs.iter().map(|r| vec![Vec::new(); r.len()]).collect();
+                let cells: Vec<Vec<(&str, Cell<'_>)>> = recs
+                    .iter()
+                    .zip(bufs.iter_mut())
+                    .map(|(r, bs)| {
+                        r.iter()
+                            .zip(bs.iter_mut())
+                            .map(|((k, v), b)| (k.as_str(), to_cell(v, b)))
+                            .collect()
+                    })
+                    .collect();
+                let slices: Vec<&[(&str, Cell<'_>)]> = cells.iter().map(|c| c.as_slice()).collect();
+                l.push_batch(&slices).unwrap();
+                m.extend(recs.iter().cloned());
+            }
             _ => {}
         }
         assert_same(&l, &m);
@@ -426,4 +445,29 @@ fn narrow_int_storage_exports_as_int64() {
         .downcast_ref::<arrow_array::Int64Array>()
         .unwrap();
     assert_eq!(col.value(99), 99 % 7);
+}
+
+#[test]
+fn a_failing_batch_appends_only_the_records_before_the_bad_one() {
+    use memslim_records::DType;
+    let mut l = RecordList::with_schema(&[("n", DType::Int64)], 3).unwrap();
+    let good: &[(&str, Cell<'_>)] = &[("n", Cell::Int(1))];
+    let bad: &[(&str, Cell<'_>)] = &[("n", Cell::Str("x"))];
+    let err = l.push_batch(&[good, good, bad, good]).unwrap_err();
+    assert!(err.to_string().contains("row 2"), "{err}");
+    assert_eq!(l.len(), 2);
+}
+
+#[test]
+fn a_batch_of_many_new_strings_widens_dictionary_keys_first() {
+    let words: Vec<String> = (0..5000).map(|i| format!("w{i}")).collect();
+    let recs: Vec<Vec<(&str, Cell<'_>)>> =
+        words.iter().map(|w| vec![("s", Cell::Str(w))]).collect();
+    let slices: Vec<&[(&str, Cell<'_>)]> = recs.iter().map(|r| r.as_slice()).collect();
+    let mut l = RecordList::new();
+    l.push_batch(&slices[..1000]).unwrap();
+    l.push_batch(&slices[1000..]).unwrap();
+    for (i, w) in words.iter().enumerate() {
+        assert!(matches!(l.get(i, 0), CellRef::DictStr(_, s) | CellRef::Str(s) if s == w));
+    }
 }
