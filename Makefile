@@ -14,7 +14,7 @@ MAKEFLAGS += --no-builtin-rules
 PYTHON ?= python3.11
 VENV := .venv
 VENV_PY := $(VENV)/bin/python
-PY_DIRS := python-bindings examples benches
+PY_DIRS := python-bindings examples benches tools
 
 # Every cargo invocation sees the same interpreter, so pyo3's build script is not re-run
 # because the environment changed between `maturin develop` and `cargo clippy`.
@@ -33,7 +33,7 @@ ifeq ($(wildcard python-bindings/python/memslim/_memslim*.so),)
 $(BUILD_STAMP): FORCE
 endif
 
-.PHONY: help setup develop demo test test-rust examples-rust test-python lint fmt bench \
+.PHONY: help setup develop demo test test-rust examples-rust test-python valgrind lint fmt bench \
 	bench-quick clean distclean FORCE
 
 help:
@@ -43,6 +43,7 @@ help:
 	@echo "make bench-quick  benches/bench_records.py on a tiny input (a smoke run)"
 	@echo "make setup        ./.venv with pinned dev tools and a release build of memslim"
 	@echo "make develop      rebuild and reinstall memslim into ./.venv unconditionally"
+	@echo "make valgrind     unsafe code paths (Rust and Python) under valgrind memcheck"
 	@echo "make lint         cargo fmt --check, clippy (whole workspace), ruff check"
 	@echo "make fmt          cargo fmt and ruff format"
 	@echo "make clean        remove build outputs and caches (keeps ./.venv)"
@@ -73,7 +74,7 @@ develop: $(DEPS_STAMP)
 demo: setup
 	$(VENV_PY) examples/python/demo.py
 
-test: setup lint test-rust examples-rust test-python
+test: setup lint test-rust examples-rust test-python valgrind
 
 test-rust:
 	cargo test
@@ -90,6 +91,11 @@ examples-rust: $(DEPS_STAMP)
 
 test-python: setup
 	cd python-bindings && $(CURDIR)/$(VENV)/bin/pytest -q
+
+# Code paths with `unsafe` (zero-copy Arrow export/import, the GIL cell, tracemalloc)
+# under valgrind memcheck.
+valgrind: setup
+	bash tools/valgrind.sh
 
 lint: $(DEPS_STAMP)
 	cargo fmt --all --check

@@ -116,7 +116,7 @@ impl ColumnView {
                 Data::Null => {}
                 Data::Bool(b) => int += (*off..off + n).filter(|&i| b.get(i)).count() as i128,
                 Data::Int(v) => int += v.sum_range(*off, *n),
-                Data::Float(v, _) => float += v[*off..off + n].iter().sum::<f64>(),
+                Data::Float(v, _) => float += sum_f64(&v[*off..off + n]),
                 _ => return Err(self.unsupported("sum")),
             }
         }
@@ -202,6 +202,19 @@ impl ColumnView {
             }
         })
     }
+}
+
+/// Float sum in eight independent lanes (vectorizable; pairwise-like accuracy).
+fn sum_f64(v: &[f64]) -> f64 {
+    let mut lanes = [0.0f64; 8];
+    let mut it = v.chunks_exact(8);
+    for c in &mut it {
+        for (l, x) in lanes.iter_mut().zip(c) {
+            *l += x;
+        }
+    }
+    let tail: f64 = it.remainder().iter().sum();
+    lanes.iter().sum::<f64>() + tail
 }
 
 /// Numbers copied out of a multi-chunk column.

@@ -164,9 +164,22 @@ impl IntVec {
         }
     }
 
-    /// Sum of elements `[off, off + len)` where `valid(i)` holds.
+    /// Sum of elements `[off, off + len)`.
     pub(crate) fn sum_range(&self, off: usize, len: usize) -> i128 {
-        each!(self, v => v[off..off + len].iter().map(|x| i128::from(*x)).sum())
+        // Up to 32-bit values, fewer than 2^31 of them cannot overflow an i64 sum, which
+        // the compiler vectorizes; 64-bit values need i128.
+        match self {
+            IntVec::W8(v) => {
+                i128::from(v[off..off + len].iter().map(|x| i64::from(*x)).sum::<i64>())
+            }
+            IntVec::W16(v) => {
+                i128::from(v[off..off + len].iter().map(|x| i64::from(*x)).sum::<i64>())
+            }
+            IntVec::W32(v) => {
+                i128::from(v[off..off + len].iter().map(|x| i64::from(*x)).sum::<i64>())
+            }
+            IntVec::W64(v) => v[off..off + len].iter().map(|x| i128::from(*x)).sum(),
+        }
     }
 }
 
