@@ -33,6 +33,7 @@ static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static NUMPY_ARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static TUPLE_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Records converted and pushed together by `extend` and the constructors. Small enough
 /// that the batch buffers stay under glibc's mmap threshold: freeing larger ones raises
@@ -100,6 +101,19 @@ pub(crate) struct Records {
     names: Vec<Py<PyString>>,
     trace: Tracked,
     appends: u32,
+    /// Per field: Python strings for the values of a small dictionary, made on first read.
+    strings: Vec<StrCache>,
+}
+
+/// Dictionaries up to this size get their Python string objects cached.
+const STR_CACHE_MAX: usize = 1 << 16;
+
+/// Python strings for one field's dictionary, valid while `dict_id` is unchanged and the
+/// dictionary does not shrink.
+#[derive(Default)]
+struct StrCache {
+    dict_id: usize,
+    values: Vec<OnceLock<Py<PyString>>>,
 }
 
 /// `memslim.DictList`.
@@ -179,6 +193,7 @@ impl Records {
             names: Vec::new(),
             trace: Tracked::new(),
             appends: 0,
+            strings: Vec::new(),
         };
         r.sync_names(py);
         Ok(r)
@@ -191,6 +206,7 @@ impl Records {
             names: Vec::new(),
             trace: Tracked::new(),
             appends: 0,
+            strings: Vec::new(),
         };
         r.sync_names(py);
         r.retrack();
@@ -217,6 +233,45 @@ impl Records {
             let name = self.inner.field_name(self.names.len());
             self.names.push(PyString::intern(py, name).unbind());
         }
+        self.strings.resize_with(n, StrCache::default);
+        for (j, cache) in self.strings.iter_mut().enumerate() {
+            match self.inner.dictionary_state(j) {
+                Some((id, len)) if len <= STR_CACHE_MAX => {
+                    if id != cache.dict_id || len < cache.values.len() {
+                        // Replaced, copied or rolled back: positions may mean other strings.
+                        cache.values.clear();
+                        cache.dict_id = id;
+                    }
+                    cache.values.resize_with(len, OnceLock::new);
+                }
+                _ => {
+                    cache.values = Vec::new();
+                    cache.dict_id = 0;
+                }
+            }
+        }
+    }
+
+    /// Field `j` of record `i` as a Python object, reusing cached dictionary strings.
+    #[inline]
+    fn value<'py>(&self, py: Python<'py>, i: usize, j: usize) -> PyResult<Bound<'py, PyAny>> {
+        self.cell_value(py, j, self.inner.get(i, j))
+    }
+
+    #[inline]
+    fn cell_value<'py>(
+        &self,
+        py: Python<'py>,
+        j: usize,
+        c: CellRef<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let CellRef::DictStr(idx, s) = c {
+            if let Some(slot) = self.strings.get(j).and_then(|c| c.values.get(idx as usize)) {
+                let obj = slot.get_or_init(|| PyString::new(py, s).unbind());
+                return Ok(obj.bind(py).clone().into_any());
+            }
+        }
+        cell_to_py(py, c)
     }
 
     fn retrack(&mut self) {
@@ -446,9 +501,18 @@ impl Records {
             Kind::Tuple { row_type, .. } => {
                 let n = self.inner.num_fields();
                 let vals = (0..n)
-                    .map(|j| cell_to_py(py, self.inner.get(i, j)))
+                    .map(|j| self.value(py, i, j))
                     .collect::<PyResult<Vec<_>>>()?;
-                row_type.bind(py).call1(PyTuple::new(py, vals)?)
+                // What namedtuple's own `_make` does: `tuple.__new__(cls, values)`, in C,
+                // instead of the Python-level `__new__` that `cls(*values)` runs.
+                let tuple_new = TUPLE_NEW.get_or_try_init(py, || {
+                    py.get_type::<PyTuple>()
+                        .getattr("__new__")
+                        .map(Bound::unbind)
+                })?;
+                tuple_new
+                    .bind(py)
+                    .call1((row_type.bind(py), PyTuple::new(py, vals)?))
             }
         }
     }
@@ -813,6 +877,7 @@ impl PyRecords {
     fn clear(&self, py: Python<'_>) -> PyResult<()> {
         let mut this = self.state.borrow_mut(py)?;
         this.inner.clear();
+        this.sync_names(py);
         this.retrack();
         Ok(())
     }
@@ -1446,7 +1511,7 @@ impl PyRow {
         };
         match this.inner.get(self.row(), j) {
             CellRef::Absent => Ok(None),
-            c => cell_to_py(py, c).map(Some),
+            c => this.cell_value(py, j, c).map(Some),
         }
     }
 }

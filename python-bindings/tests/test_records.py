@@ -1330,3 +1330,25 @@ def test_extend_with_a_generator_sees_the_list_grow_like_list_extend():
     rows.extend({"n": len(rows)} for _ in range(3))
     plain.extend({"n": len(plain)} for _ in range(3))
     assert rows == plain
+
+
+def test_cached_dictionary_strings_never_go_stale():
+    # Strings of small dictionaries are cached as Python objects by position; clearing,
+    # a failed extend (rollback) and re-filling must never serve an old string.
+    rows = memslim.DictList([{"c": "DE"}, {"c": "FR"}])
+    assert [r["c"] for r in rows] == ["DE", "FR"]
+    rows.clear()
+    rows.extend([{"c": "JP"}, {"c": "US"}])
+    assert [r["c"] for r in rows] == ["JP", "US"]
+    try:
+        rows.extend([{"c": "BR"}, {"c": "IN"}, {1: "bad key"}])
+    except TypeError:
+        pass
+    rows.extend([{"c": "CN"}, {"c": "GB"}])
+    assert [r["c"] for r in rows] == ["JP", "US", "CN", "GB"]
+    copy = rows.copy()
+    copy.append({"c": "ZA"})
+    rows.append({"c": "MX"})
+    assert [r["c"] for r in rows] == ["JP", "US", "CN", "GB", "MX"]
+    assert [r["c"] for r in copy] == ["JP", "US", "CN", "GB", "ZA"]
+    assert rows[0]["c"] is rows[0]["c"]

@@ -217,6 +217,17 @@ impl RecordList {
         self.cols[j].layout
     }
 
+    /// For a dictionary-encoded string field: an identity of its dictionary (changes
+    /// whenever the dictionary is replaced or copied) and its length. Positions in
+    /// [`CellRef::DictStr`] mean the same string for as long as both stay the same, or
+    /// the length only grows. Lets a host cache one string object per distinct value.
+    pub fn dictionary_state(&self, j: usize) -> Option<(usize, usize)> {
+        match (self.cols[j].layout, &self.cols[j].dict) {
+            (Layout::StrDict(_), Some(d)) => Some((Arc::as_ptr(d) as usize, d.len())),
+            _ => None,
+        }
+    }
+
     /// The schema was declared (and is enforced).
     pub fn has_declared_schema(&self) -> bool {
         self.closed

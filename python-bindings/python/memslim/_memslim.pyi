@@ -18,9 +18,10 @@ class DictList:
     ``"bytes"``, ``"object"`` (any value, stored in a compact tagged encoding).
 
     Row views and structural changes: ``rows[i]`` is a live, writable view of record
-    ``i``.  Appending never disturbs existing views.  An insert, delete, sort,
-    reverse, clear, slice assignment or ``rows[j] = new`` at position ``p``
-    invalidates views of rows at positions ``>= p`` (sort/reverse/clear: all views);
+    ``i``.  Appending never disturbs existing views.  An insert, delete
+    or slice assignment at position ``p`` invalidates views of rows at positions
+    ``>= p``; sort, reverse and clear invalidate all views; ``rows[j] = new`` only the
+    view of row ``j``;
     using such a view raises :class:`memslim.StaleRowError` instead of silently
     reading another record.  ``dict(row)`` detaches a plain copy.
     """
