@@ -449,17 +449,37 @@ impl ColChunk {
         if let Some(a) = &mut self.absent {
             a.push(false);
         }
-        match &mut self.data {
-            Data::Null => {}
-            Data::Bool(b) => b.push(false),
-            Data::Int(v) | Data::Keys(v) => v.push(0),
-            Data::Float(v, marks) => {
+        match (&mut self.data, cell) {
+            // The common cases write the value directly (no placeholder, no second pass).
+            (Data::Int(v), Some(Cell::Int(x))) => {
+                v.push(*x);
+                return;
+            }
+            (Data::Float(v, marks), Some(Cell::Float(x))) => {
+                v.push(*x);
+                if let Some(m) = marks {
+                    m.push(false);
+                }
+                return;
+            }
+            (Data::Bool(b), Some(Cell::Bool(x))) => {
+                b.push(*x);
+                return;
+            }
+            (Data::Keys(k), Some(Cell::Str(s))) => {
+                k.push(intern_key(meta, s));
+                return;
+            }
+            (Data::Null, _) => {}
+            (Data::Bool(b), _) => b.push(false),
+            (Data::Int(v) | Data::Keys(v), _) => v.push(0),
+            (Data::Float(v, marks), _) => {
                 v.push(0.0);
                 if let Some(m) = marks {
                     m.push(false);
                 }
             }
-            Data::Var(v) => {
+            (Data::Var(v), _) => {
                 // Write straight into the buffer instead of via set() (no override).
                 match cell {
                     Some(c @ (Cell::Str(_) | Cell::Bytes(_) | Cell::Encoded(_)))
@@ -522,21 +542,7 @@ impl ColChunk {
                     .get_or_insert_with(|| Bitmap::filled(len, false))
                     .set(i, true);
             }
-            (Data::Keys(k), Cell::Str(s)) => {
-                meta.str_bytes += s.len() as u64;
-                meta.str_count += 1;
-                let dict = meta.dict.get_or_insert_with(Default::default);
-                let idx = match Arc::get_mut(dict) {
-                    // layout_for widened the keys if the dictionary was full.
-                    Some(own) => own.intern(s).unwrap_or(0),
-                    // Shared with an export or a copy: copy it only for a new string.
-                    None => match dict.find(s) {
-                        Some(i) => i,
-                        None => Arc::make_mut(dict).intern(s).unwrap_or(0),
-                    },
-                };
-                k.set(i, i64::from(idx));
-            }
+            (Data::Keys(k), Cell::Str(s)) => k.set(i, intern_key(meta, s)),
             (Data::Var(v), c) => match (layout, c) {
                 (Layout::StrPlain, Cell::Str(s)) => {
                     meta.str_bytes += s.len() as u64;
@@ -717,6 +723,24 @@ impl ColChunk {
             v.compact();
         }
     }
+}
+
+/// Dictionary position of `s` in the column's dictionary, adding it if new.
+#[inline]
+fn intern_key(meta: &mut ColMeta, s: &str) -> i64 {
+    meta.str_bytes += s.len() as u64;
+    meta.str_count += 1;
+    let dict = meta.dict.get_or_insert_with(Default::default);
+    let idx = match Arc::get_mut(dict) {
+        // layout_for / push_planned widened the keys if the dictionary was full.
+        Some(own) => own.intern(s).unwrap_or(0),
+        // Shared with an export or a copy: copy it only for a new string.
+        None => match dict.find(s) {
+            Some(i) => i,
+            None => Arc::make_mut(dict).intern(s).unwrap_or(0),
+        },
+    };
+    i64::from(idx)
 }
 
 #[cold]
