@@ -7,6 +7,7 @@
 mod convert;
 mod errors;
 mod gilcell;
+mod os_memory;
 mod records;
 mod tracemalloc;
 

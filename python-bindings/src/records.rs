@@ -25,6 +25,7 @@ use pyo3::{IntoPyObjectExt, intern};
 use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
 use crate::errors::{IntoPyResult, schema_error, stale_row};
 use crate::gilcell::{GilCell, is_sole_reference};
+use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::tracemalloc::Tracked;
 
 static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -103,6 +104,16 @@ pub(crate) struct Records {
     appends: u32,
     /// Per field: Python strings for the values of a small dictionary, made on first read.
     strings: Vec<StrCache>,
+}
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        if self.inner.nbytes() >= TRIM_AFTER_BYTES {
+            // Free the buffers first, then hand the pages back.
+            self.inner = RecordList::new();
+            release_free_memory();
+        }
+    }
 }
 
 /// Dictionaries up to this size get their Python string objects cached.
@@ -441,6 +452,7 @@ impl Records {
     fn extend_from_iter(&mut self, it: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
         let py = it.py();
         let cp = self.inner.checkpoint();
+        let cp_bytes = self.inner.nbytes();
         let res = (|| {
             let mut batch = Vec::with_capacity(BATCH);
             for item in it.try_iter()? {
@@ -457,9 +469,18 @@ impl Records {
             self.sync_names(py);
             return Err(e);
         }
+        self.finish_bulk(cp_bytes);
+        Ok(())
+    }
+
+    /// After a bulk load: re-choose encodings, trim spare capacity, and return the heap
+    /// holes that growth left behind to the OS.
+    fn finish_bulk(&mut self, bytes_before: usize) {
         self.inner.optimize();
         self.retrack();
-        Ok(())
+        if self.inner.nbytes().saturating_sub(bytes_before) >= TRIM_AFTER_BYTES {
+            release_free_memory();
+        }
     }
 
     /// A new core list holding the records of `values` (validated like appends).
@@ -475,7 +496,7 @@ impl Records {
         // Views into this list are read through their own (shared) borrow: no self
         // pointer, because `tmp` is not the list they belong to.
         tmp.extend_from_iter(values, 0)?;
-        Ok(tmp.inner)
+        Ok(std::mem::take(&mut tmp.inner))
     }
 
     /// Record `i` as a plain detached Python value (dict or tuple).
@@ -788,7 +809,10 @@ impl PyRecords {
             }
         }
         let me = slf.as_ptr() as usize;
-        let cp = slf.get().state.borrow(py)?.inner.checkpoint();
+        let (cp, cp_bytes) = {
+            let this = slf.get().state.borrow(py)?;
+            (this.inner.checkpoint(), this.inner.nbytes())
+        };
         let res = (|| {
             // A generator may look at the list while it grows (as with list.extend), so
             // only materialized inputs are pushed in batches; items are taken without
@@ -822,8 +846,7 @@ impl PyRecords {
             this.sync_names(py);
             return Err(e);
         }
-        this.inner.optimize();
-        this.retrack();
+        this.finish_bulk(cp_bytes);
         Ok(())
     }
 

@@ -132,11 +132,23 @@ def test_tuplelist_export():
     ]
 
 
-def test_export_of_int64_column_is_zero_copy():
-    rows = DictList({"id": i, "price": i * 0.5} for i in range(1000))
-    first = pa.table(rows).column("id").chunks[0].buffers()[1].address
-    second = pa.table(rows).column("id").chunks[0].buffers()[1].address
-    assert first == second
+def test_export_shares_buffers_of_64_bit_and_float_columns():
+    # Both tables stay alive, so an equal address means one shared buffer, not a reused
+    # allocation. Ids beyond 32 bits are stored as int64 and shared as they are.
+    rows = DictList({"id": i << 40, "price": i * 0.5} for i in range(1000))
+    first, second = pa.table(rows), pa.table(rows)
+    for name in ("id", "price"):
+        a = first.column(name).chunks[0].buffers()[1].address
+        b = second.column(name).chunks[0].buffers()[1].address
+        assert a == b, name
+
+
+def test_ints_stored_narrow_export_as_int64():
+    rows = DictList({"small": i % 100} for i in range(1000))
+    assert rows.storage_info()["small"] == "int64/8"
+    table = pa.table(rows)
+    assert table.schema.field("small").type == pa.int64()
+    assert table.column("small").to_pylist() == [i % 100 for i in range(1000)]
 
 
 def test_exported_table_outlives_the_list():
