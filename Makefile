@@ -90,6 +90,7 @@ examples-rust: $(DEPS_STAMP)
 	done
 
 test-python: setup
+	cd python-bindings && $(CURDIR)/$(VENV_PY) -m mypy.stubtest memslim._memslim
 	cd python-bindings && $(CURDIR)/$(VENV)/bin/pytest -q
 
 # Code paths with `unsafe` (zero-copy Arrow export/import, the GIL cell, tracemalloc)

@@ -1459,6 +1459,14 @@ pub struct PyRow {
 }
 
 impl PyRow {
+    /// The record's keys, in its key order.
+    fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let this = self.list.get().state.borrow(py)?;
+        self.check(py, &this.inner)?;
+        let keys = this.inner.row_keys(self.row());
+        PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
+    }
+
     #[inline]
     fn row(&self) -> usize {
         self.row.load(Ordering::Relaxed)
@@ -1581,13 +1589,6 @@ impl PyRow {
         Ok(self.keys_list(py)?.try_iter()?.into_any())
     }
 
-    fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let this = self.list.get().state.borrow(py)?;
-        self.check(py, &this.inner)?;
-        let keys = this.inner.row_keys(self.row());
-        PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
-    }
-
     #[pyo3(signature = (key, default = None))]
     fn get<'py>(
         &self,
@@ -1666,7 +1667,7 @@ impl PyRow {
         Ok(d)
     }
 
-    #[pyo3(signature = (other = None, **kwargs))]
+    #[pyo3(signature = (other = None, /, **kwargs))]
     fn update(
         &self,
         py: Python<'_>,

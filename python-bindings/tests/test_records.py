@@ -1352,3 +1352,11 @@ def test_cached_dictionary_strings_never_go_stale():
     assert [r["c"] for r in rows] == ["JP", "US", "CN", "GB", "MX"]
     assert [r["c"] for r in copy] == ["JP", "US", "CN", "GB", "ZA"]
     assert rows[0]["c"] is rows[0]["c"]
+
+
+def test_row_update_keyword_named_other_is_a_key_like_dict_update():
+    rows = memslim.DictList([{"a": 1}])
+    plain = {"a": 1}
+    rows[0].update(other=5)
+    plain.update(other=5)
+    assert dict(rows[0]) == plain == {"a": 1, "other": 5}
