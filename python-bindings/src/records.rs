@@ -210,6 +210,16 @@ impl Records {
         Ok(r)
     }
 
+    /// A new Python list object of `kind` around an existing core list.
+    fn wrap(py: Python<'_>, kind: Kind, inner: RecordList) -> PyResult<Py<PyAny>> {
+        let chunk_rows = Some(inner.chunk_rows());
+        let mut base = Records::build(py, kind, None, chunk_rows, None)?;
+        base.inner = inner;
+        base.sync_names(py);
+        base.retrack();
+        base.into_object(py)
+    }
+
     fn with_inner(&self, py: Python<'_>, inner: RecordList) -> Records {
         let mut r = Records {
             inner,
@@ -1218,11 +1228,7 @@ impl PyDictList {
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();
         let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS))?;
-        let mut base = Records::build(py, Kind::Dict, None, chunk_rows, None)?;
-        base.inner = inner;
-        base.sync_names(py);
-        base.retrack();
-        base.into_object(py)
+        Records::wrap(py, Kind::Dict, inner)
     }
 }
 
@@ -1349,11 +1355,7 @@ impl PyTupleList {
             .map(|j| inner.field_name(j).to_owned())
             .collect();
         let kind = tuple_kind(py, &fields, None)?;
-        let mut base = Records::build(py, kind, None, chunk_rows, None)?;
-        base.inner = inner;
-        base.sync_names(py);
-        base.retrack();
-        base.into_object(py)
+        Records::wrap(py, kind, inner)
     }
 }
 
@@ -1361,11 +1363,7 @@ impl PyTupleList {
 #[pyfunction]
 pub(crate) fn _restore_dictlist(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
     let inner = RecordList::from_bytes(data).py_err(py)?;
-    let mut base = Records::build(py, Kind::Dict, None, None, None)?;
-    base.inner = inner;
-    base.sync_names(py);
-    base.retrack();
-    base.into_object(py)
+    Records::wrap(py, Kind::Dict, inner)
 }
 
 /// Rebuilds a pickled TupleList.
@@ -1379,11 +1377,7 @@ pub(crate) fn _restore_tuplelist(
 ) -> PyResult<Py<PyAny>> {
     let inner = RecordList::from_bytes(data).py_err(py)?;
     let kind = tuple_kind(py, &fields, row_type.filter(|t| !t.is_none()))?;
-    let mut base = Records::build(py, kind, None, None, None)?;
-    base.inner = inner;
-    base.sync_names(py);
-    base.retrack();
-    base.into_object(py)
+    Records::wrap(py, kind, inner)
 }
 
 /// Iterator over a list's records (live: sees appends made while iterating).
