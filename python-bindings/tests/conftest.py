@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import os
+import pickle
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -215,4 +217,16 @@ VALUE_ZOO = {
     "empty_tuple": (),
     "dict": {"b": 1, "a": [True, False], "nested": {"z": None}},
     "empty_dict": {},
+}
+
+
+#: Every way to copy a list: both copy-module functions, the method, each pickle protocol.
+COPIERS = {
+    "copy.copy": copy.copy,
+    "copy.deepcopy": copy.deepcopy,
+    "method": lambda rows: rows.copy(),
+    **{
+        f"pickle-{p}": (lambda rows, p=p: pickle.loads(pickle.dumps(rows, protocol=p)))
+        for p in range(pickle.HIGHEST_PROTOCOL + 1)
+    },
 }

@@ -16,7 +16,7 @@ import types
 import memslim
 import numpy as np
 import pytest
-from conftest import VALUE_ZOO, expect_error, first_difference, same, snapshot
+from conftest import COPIERS, VALUE_ZOO, expect_error, first_difference, same, snapshot
 from memslim import DictList
 
 
@@ -478,16 +478,6 @@ def test_row_repr_is_dict_like():
 # ======================================================================================
 # Copies and pickling
 # ======================================================================================
-
-COPIERS = {
-    "copy.copy": copy.copy,
-    "copy.deepcopy": copy.deepcopy,
-    "method": lambda rows: rows.copy(),
-    **{
-        f"pickle-{p}": (lambda rows, p=p: pickle.loads(pickle.dumps(rows, protocol=p)))
-        for p in range(pickle.HIGHEST_PROTOCOL + 1)
-    },
-}
 
 
 def zoo_records():

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import collections
 import collections.abc
-import copy
 import pickle
 import re
 
 import memslim
 import numpy as np
 import pytest
-from conftest import VALUE_ZOO, expect_error, first_difference, same
+from conftest import COPIERS, VALUE_ZOO, expect_error, first_difference, same
 from memslim import TupleList
 
 FIELDS = ("id", "name", "price")
@@ -310,16 +309,6 @@ def test_unhashable_like_list():
 # ======================================================================================
 # Copy, pickle, columns
 # ======================================================================================
-
-COPIERS = {
-    "copy.copy": copy.copy,
-    "copy.deepcopy": copy.deepcopy,
-    "method": lambda rows: rows.copy(),
-    **{
-        f"pickle-{p}": (lambda rows, p=p: pickle.loads(pickle.dumps(rows, protocol=p)))
-        for p in range(pickle.HIGHEST_PROTOCOL + 1)
-    },
-}
 
 
 @pytest.mark.parametrize("copier", list(COPIERS.values()), ids=list(COPIERS))
