@@ -284,27 +284,17 @@ impl RecordList {
     }
 }
 
-/// A value of one row of one array, borrowing the array or an encoding buffer.
+/// A value of one row of one array: a cell borrowing the array, or a value encoded into
+/// the column's buffer (which the caller turns into a cell once the buffer is done).
 enum Scalar<'a> {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(&'a str),
-    Bytes(&'a [u8]),
-    /// In the column's encoding buffer.
+    Cell(Cell<'a>),
     Encoded,
 }
 
 impl<'a> Scalar<'a> {
     fn cell(&self, buf: &'a [u8]) -> Cell<'a> {
-        match *self {
-            Scalar::Null => Cell::Null,
-            Scalar::Bool(b) => Cell::Bool(b),
-            Scalar::Int(i) => Cell::Int(i),
-            Scalar::Float(f) => Cell::Float(f),
-            Scalar::Str(s) => Cell::Str(s),
-            Scalar::Bytes(b) => Cell::Bytes(b),
+        match self {
+            Scalar::Cell(c) => *c,
             Scalar::Encoded => Cell::Encoded(buf),
         }
     }
@@ -339,22 +329,22 @@ fn scalar_at<'a>(
 ) -> Result<Scalar<'a>> {
     use DataType::*;
     if a.is_null(i) {
-        return Ok(Scalar::Null);
+        return Ok(Scalar::Cell(Cell::Null));
     }
     Ok(match a.data_type() {
-        Null => Scalar::Null,
-        Boolean => Scalar::Bool(a.as_boolean().value(i)),
-        Int8 => Scalar::Int(a.as_primitive::<Int8Type>().value(i).into()),
-        Int16 => Scalar::Int(a.as_primitive::<Int16Type>().value(i).into()),
-        Int32 => Scalar::Int(a.as_primitive::<Int32Type>().value(i).into()),
-        Int64 => Scalar::Int(a.as_primitive::<Int64Type>().value(i)),
-        UInt8 => Scalar::Int(a.as_primitive::<UInt8Type>().value(i).into()),
-        UInt16 => Scalar::Int(a.as_primitive::<UInt16Type>().value(i).into()),
-        UInt32 => Scalar::Int(a.as_primitive::<UInt32Type>().value(i).into()),
+        Null => Scalar::Cell(Cell::Null),
+        Boolean => Scalar::Cell(Cell::Bool(a.as_boolean().value(i))),
+        Int8 => Scalar::Cell(Cell::Int(a.as_primitive::<Int8Type>().value(i).into())),
+        Int16 => Scalar::Cell(Cell::Int(a.as_primitive::<Int16Type>().value(i).into())),
+        Int32 => Scalar::Cell(Cell::Int(a.as_primitive::<Int32Type>().value(i).into())),
+        Int64 => Scalar::Cell(Cell::Int(a.as_primitive::<Int64Type>().value(i))),
+        UInt8 => Scalar::Cell(Cell::Int(a.as_primitive::<UInt8Type>().value(i).into())),
+        UInt16 => Scalar::Cell(Cell::Int(a.as_primitive::<UInt16Type>().value(i).into())),
+        UInt32 => Scalar::Cell(Cell::Int(a.as_primitive::<UInt32Type>().value(i).into())),
         UInt64 => {
             let v = a.as_primitive::<UInt64Type>().value(i);
             match i64::try_from(v) {
-                Ok(v) => Scalar::Int(v),
+                Ok(v) => Scalar::Cell(Cell::Int(v)),
                 Err(_) => {
                     buf.clear();
                     let mut le = v.to_le_bytes().to_vec();
@@ -364,12 +354,14 @@ fn scalar_at<'a>(
                 }
             }
         }
-        Float16 => Scalar::Float(a.as_primitive::<Float16Type>().value(i).to_f64()),
-        Float32 => Scalar::Float(a.as_primitive::<Float32Type>().value(i).into()),
-        Float64 => Scalar::Float(a.as_primitive::<Float64Type>().value(i)),
-        Utf8 => Scalar::Str(a.as_string::<i32>().value(i)),
-        LargeUtf8 => Scalar::Str(a.as_string::<i64>().value(i)),
-        Utf8View => Scalar::Str(a.as_string_view().value(i)),
+        Float16 => Scalar::Cell(Cell::Float(
+            a.as_primitive::<Float16Type>().value(i).to_f64(),
+        )),
+        Float32 => Scalar::Cell(Cell::Float(a.as_primitive::<Float32Type>().value(i).into())),
+        Float64 => Scalar::Cell(Cell::Float(a.as_primitive::<Float64Type>().value(i))),
+        Utf8 => Scalar::Cell(Cell::Str(a.as_string::<i32>().value(i))),
+        LargeUtf8 => Scalar::Cell(Cell::Str(a.as_string::<i64>().value(i))),
+        Utf8View => Scalar::Cell(Cell::Str(a.as_string_view().value(i))),
         Binary | LargeBinary | BinaryView => {
             let b: &[u8] = match a.data_type() {
                 Binary => a.as_binary::<i32>().value(i),
@@ -382,7 +374,7 @@ fn scalar_at<'a>(
                 buf.extend_from_slice(b);
                 Scalar::Encoded
             } else {
-                Scalar::Bytes(b)
+                Scalar::Cell(Cell::Bytes(b))
             }
         }
         Dictionary(_, _) => {
@@ -418,15 +410,7 @@ fn value_at(a: &dyn Array, i: usize) -> Result<Value> {
             }
             Value::Dict(items)
         }
-        _ => match scalar_at(a, i, false, &mut buf)? {
-            Scalar::Null => Value::None,
-            Scalar::Bool(b) => Value::Bool(b),
-            Scalar::Int(v) => Value::Int(v),
-            Scalar::Float(f) => Value::Float(f),
-            Scalar::Str(s) => Value::Str(s.to_owned()),
-            Scalar::Bytes(b) => Value::Bytes(b.to_vec()),
-            Scalar::Encoded => variant::decode(&buf)?,
-        },
+        _ => scalar_at(a, i, false, &mut buf)?.cell(&buf).to_value()?,
     })
 }
 

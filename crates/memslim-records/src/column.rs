@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::bitmap::Bitmap;
 use crate::intvec::{IntVec, Width};
 use crate::strdict::StrDict;
-use crate::variant::Writer;
+use crate::variant::{Value, Writer};
 use crate::varlen::VarLen;
 
 /// Logical type of a field, as users see it.
@@ -159,6 +159,38 @@ impl Cell<'_> {
             Cell::Bytes(b) | Cell::Encoded(b) => b.len(),
             _ => 0,
         }
+    }
+}
+
+impl<'a> Cell<'a> {
+    /// The cell for a decoded variant value: typed for the scalars that have typed
+    /// columns, otherwise `encoded` (the bytes `value` was decoded from).
+    pub fn from_decoded(value: &'a Value, encoded: &'a [u8]) -> Cell<'a> {
+        match value {
+            Value::None => Cell::Null,
+            Value::Bool(x) => Cell::Bool(*x),
+            Value::Int(x) => Cell::Int(*x),
+            Value::Float(x) => Cell::Float(*x),
+            Value::Str(s) => Cell::Str(s),
+            Value::Bytes(x) => Cell::Bytes(x),
+            _ => Cell::Encoded(encoded),
+        }
+    }
+
+    /// The value as an owned variant [`Value`] (decoding an encoded cell).
+    ///
+    /// # Errors
+    /// [`crate::variant::DecodeError`] if an encoded cell is malformed.
+    pub fn to_value(&self) -> Result<Value, crate::variant::DecodeError> {
+        Ok(match *self {
+            Cell::Null => Value::None,
+            Cell::Bool(x) => Value::Bool(x),
+            Cell::Int(x) => Value::Int(x),
+            Cell::Float(x) => Value::Float(x),
+            Cell::Str(s) => Value::Str(s.to_owned()),
+            Cell::Bytes(b) => Value::Bytes(b.to_vec()),
+            Cell::Encoded(b) => crate::variant::decode(b)?,
+        })
     }
 }
 

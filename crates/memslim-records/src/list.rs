@@ -8,7 +8,7 @@ use crate::bitmap::Bitmap;
 use crate::column::{Cell, CellRef};
 use crate::column::{ColChunk, ColMeta, DType, Data, Layout, layout_for};
 use crate::intvec::Width;
-use crate::variant::{self, Value};
+use crate::variant;
 use crate::views::ViewLog;
 use crate::{RecordsError, Result};
 
@@ -1337,16 +1337,7 @@ fn push_converted(out: &mut ColChunk, meta: &mut ColMeta, v: CellRef<'_>) {
     if let (CellRef::Encoded(b), l) = (v, meta.layout) {
         if l != Layout::Object {
             if let Ok(val) = variant::decode(b) {
-                let cell = match &val {
-                    Value::None => Cell::Null,
-                    Value::Bool(x) => Cell::Bool(*x),
-                    Value::Int(x) => Cell::Int(*x),
-                    Value::Float(x) => Cell::Float(*x),
-                    Value::Str(s) => Cell::Str(s),
-                    Value::Bytes(x) => Cell::Bytes(x),
-                    _ => Cell::Encoded(b),
-                };
-                out.push(meta, Some(&cell));
+                out.push(meta, Some(&Cell::from_decoded(&val, b)));
                 return;
             }
         }
@@ -1357,37 +1348,13 @@ fn push_converted(out: &mut ColChunk, meta: &mut ColMeta, v: CellRef<'_>) {
 /// Python `==` between two cells (`None`: undecidable without the host).
 pub fn cell_eq(a: &Cell<'_>, b: &Cell<'_>) -> Option<bool> {
     use Cell::*;
-    fn num(c: &Cell<'_>) -> Option<Value> {
-        match c {
-            Bool(x) => Some(Value::Bool(*x)),
-            Int(x) => Some(Value::Int(*x)),
-            Float(x) => Some(Value::Float(*x)),
-            _ => None,
-        }
-    }
     match (a, b) {
         (Null, Null) => Some(true),
         (Str(x), Str(y)) => Some(x == y),
         (Bytes(x), Bytes(y)) => Some(x == y),
         (Int(x), Int(y)) => Some(x == y),
         (Float(x), Float(y)) => Some(x == y),
-        (Encoded(x), Encoded(y)) => {
-            let (x, y) = (variant::decode(x).ok()?, variant::decode(y).ok()?);
-            variant::python_eq(&x, &y)
-        }
-        (Encoded(x), other) | (other, Encoded(x)) => {
-            let x = variant::decode(x).ok()?;
-            let o = match other {
-                Null => Value::None,
-                Str(s) => Value::Str((*s).to_owned()),
-                Bytes(b) => Value::Bytes(b.to_vec()),
-                c => num(c)?,
-            };
-            variant::python_eq(&x, &o)
-        }
-        _ => match (num(a), num(b)) {
-            (Some(x), Some(y)) => variant::python_eq(&x, &y),
-            _ => Some(false),
-        },
+        // Mixed kinds (True == 1 == 1.0, containers, big ints): Python's rules on values.
+        _ => variant::python_eq(&a.to_value().ok()?, &b.to_value().ok()?),
     }
 }

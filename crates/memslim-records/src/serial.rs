@@ -196,16 +196,9 @@ impl RecordList {
                 .iter()
                 .zip(&vals)
                 .map(|((j, b), v)| {
-                    let cell = match v {
-                        None => Cell::Encoded(b),
-                        Some(Value::None) => Cell::Null,
-                        Some(Value::Bool(x)) => Cell::Bool(*x),
-                        Some(Value::Int(x)) => Cell::Int(*x),
-                        Some(Value::Float(x)) => Cell::Float(*x),
-                        Some(Value::Str(s)) => Cell::Str(s),
-                        Some(Value::Bytes(x)) => Cell::Bytes(x),
-                        Some(_) => Cell::Encoded(b),
-                    };
+                    let cell = v
+                        .as_ref()
+                        .map_or(Cell::Encoded(b), |v| Cell::from_decoded(v, b));
                     (fields[*j].0.as_str(), cell)
                 })
                 .collect();

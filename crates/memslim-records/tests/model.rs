@@ -471,3 +471,28 @@ fn a_batch_of_many_new_strings_widens_dictionary_keys_first() {
         assert!(matches!(l.get(i, 0), CellRef::DictStr(_, s) | CellRef::Str(s) if s == w));
     }
 }
+
+#[test]
+fn cell_equality_follows_python_across_kinds() {
+    use memslim_records::cell_eq;
+    let big = {
+        let mut b = Vec::new();
+        variant::encode(&Value::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0, 1]), &mut b);
+        b
+    };
+    let cases: &[(Cell<'_>, Cell<'_>, Option<bool>)] = &[
+        (Cell::Bool(true), Cell::Int(1), Some(true)),
+        (Cell::Int(1), Cell::Float(1.0), Some(true)),
+        (Cell::Float(f64::NAN), Cell::Float(f64::NAN), Some(false)),
+        (Cell::Null, Cell::Int(0), Some(false)),
+        (Cell::Null, Cell::Null, Some(true)),
+        (Cell::Str("1"), Cell::Int(1), Some(false)),
+        (Cell::Str("a"), Cell::Bytes(b"a"), Some(false)),
+        (Cell::Encoded(&big), Cell::Int(1), Some(false)),
+        (Cell::Encoded(&big), Cell::Float(2f64.powi(64)), Some(true)),
+    ];
+    for (a, b, want) in cases {
+        assert_eq!(cell_eq(a, b), *want, "{a:?} == {b:?}");
+        assert_eq!(cell_eq(b, a), *want, "{b:?} == {a:?}");
+    }
+}
