@@ -543,37 +543,10 @@ impl RecordList {
     pub fn push_record(&mut self, record: &[(&str, Cell<'_>)]) -> Result<()> {
         let plan = self.plan(self.len, record)?;
         self.apply(&plan);
-        let var: usize = record.iter().map(|(_, c)| c.var_len()).sum();
-        let k = self.tail_for(var);
-        let ncols = self.cols.len();
-        self.scratch.clear();
-        self.scratch.resize(ncols, usize::MAX);
-        for (e, &j) in plan.cols.iter().enumerate() {
-            self.scratch[j] = e;
-        }
-        let p = self.pattern_id(&plan.cols);
-        let chunk = &mut self.chunks[k];
-        for (j, cc) in chunk.cols.iter_mut().enumerate() {
-            let e = self.scratch[j];
-            let cell = if e == usize::MAX {
-                None
-            } else {
-                Some(&record[e].1)
-            };
-            Arc::make_mut(cc).push(&mut self.cols[j], cell);
-        }
-        if p != 0 || chunk.order.is_some() {
-            let len = chunk.len;
-            let o = Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
-            o.push(p);
-        }
-        chunk.len += 1;
-        self.len += 1;
-        if self.len.is_power_of_two() && self.len >= 1 << 16 {
-            for j in 0..self.cols.len() {
-                self.maybe_plain(j, false);
-            }
-        }
+        self.push_planned(
+            std::slice::from_ref(&record),
+            std::slice::from_ref(&plan.cols),
+        );
         Ok(())
     }
 
@@ -615,24 +588,28 @@ impl RecordList {
         while done < plans.len() {
             let first_var: usize = records[done].iter().map(|(_, c)| c.var_len()).sum();
             let k = self.tail_for(first_var);
-            // How many of the remaining records fit this chunk (rows and bytes).
+            // How many of the remaining records fit this chunk (rows and bytes). A single
+            // record always fits: tail_for made room for it.
             let room = self.chunk_rows - self.chunks[k].len;
-            let mut budget = CHUNK_VAR_BYTES.saturating_sub(
-                self.chunks[k]
-                    .cols
-                    .iter()
-                    .map(|c| c.var_bytes())
-                    .max()
-                    .unwrap_or(0),
-            );
-            let mut run = 0;
-            while done + run < plans.len() && run < room {
-                let var: usize = records[done + run].iter().map(|(_, c)| c.var_len()).sum();
-                if run > 0 && var > budget {
-                    break;
+            let mut run = 1;
+            if plans.len() - done > 1 {
+                let mut budget = CHUNK_VAR_BYTES.saturating_sub(
+                    self.chunks[k]
+                        .cols
+                        .iter()
+                        .map(|c| c.var_bytes())
+                        .max()
+                        .unwrap_or(0),
+                );
+                run = 0;
+                while done + run < plans.len() && run < room {
+                    let var: usize = records[done + run].iter().map(|(_, c)| c.var_len()).sum();
+                    if run > 0 && var > budget {
+                        break;
+                    }
+                    budget = budget.saturating_sub(var);
+                    run += 1;
                 }
-                budget = budget.saturating_sub(var);
-                run += 1;
             }
             let ncols = self.cols.len();
             // Entry index of each (record, column), or MAX for an absent key.
@@ -647,6 +624,9 @@ impl RecordList {
             // each key width hold the worst case (every string of the run new).
             for j in 0..ncols {
                 if let Layout::StrDict(w) = self.cols[j].layout {
+                    if self.cols[j].dict().len() + run <= crate::column::dict_capacity(w) {
+                        continue; // fits even if every record of the run brings a new string
+                    }
                     let strings = (0..run)
                         .filter(|r| self.scratch[r * ncols + j] != usize::MAX)
                         .count();
@@ -687,10 +667,9 @@ impl RecordList {
             let before = self.len;
             self.len += run;
             done += run;
-            // Same encoding checkpoints as push_record: when the length passes a power of two.
-            if self.len >= 1 << 16
-                && (before.max(1) - 1).leading_zeros() != (self.len - 1).leading_zeros()
-            {
+            // Re-check string encodings whenever the length reaches a power of two
+            // (from 65,536 on): some power of two lies in (before, len].
+            if self.len >= 1 << 16 && self.len.leading_zeros() != before.leading_zeros() {
                 for j in 0..self.cols.len() {
                     self.maybe_plain(j, false);
                 }
@@ -804,12 +783,7 @@ impl RecordList {
             }
             return self.push_record(record);
         }
-        let plan = self.plan(pos, record)?;
-        self.apply(&plan);
-        let (k, i) = self.locate(pos);
-        self.materialize(k);
-        let cells = self.cells_by_col(&plan, record);
-        let p = self.pattern_id(&plan.cols);
+        let (k, i, cells, p) = self.prepare_at(pos, record)?;
         let chunk = &mut self.chunks[k];
         for (j, cc) in chunk.cols.iter_mut().enumerate() {
             Arc::make_mut(cc).insert(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
@@ -828,12 +802,24 @@ impl RecordList {
         Ok(())
     }
 
-    fn cells_by_col(&self, plan: &Plan, _record: &[(&str, Cell<'_>)]) -> Vec<Option<usize>> {
-        let mut v = vec![None; self.cols.len()];
+    /// Plans `record` for row `pos` (an existing row), applies any layout change and
+    /// makes the chunk holding it writable. Returns the chunk, the row within it, the
+    /// record entry of each field (`None`: absent) and the record's key-order pattern.
+    fn prepare_at(
+        &mut self,
+        pos: usize,
+        record: &[(&str, Cell<'_>)],
+    ) -> Result<(usize, usize, Vec<Option<usize>>, u32)> {
+        let plan = self.plan(pos, record)?;
+        self.apply(&plan);
+        let (k, i) = self.locate(pos);
+        self.materialize(k);
+        let mut cells = vec![None; self.cols.len()];
         for (e, &j) in plan.cols.iter().enumerate() {
-            v[j] = Some(e);
+            cells[j] = Some(e);
         }
-        v
+        let p = self.pattern_id(&plan.cols);
+        Ok((k, i, cells, p))
     }
 
     fn split(&mut self, k: usize) {
@@ -863,12 +849,7 @@ impl RecordList {
     /// As [`RecordList::insert_record`]; on error the list is unchanged.
     pub fn set_record(&mut self, pos: usize, record: &[(&str, Cell<'_>)]) -> Result<()> {
         self.check_row(pos)?;
-        let plan = self.plan(pos, record)?;
-        self.apply(&plan);
-        let (k, i) = self.locate(pos);
-        self.materialize(k);
-        let cells = self.cells_by_col(&plan, record);
-        let p = self.pattern_id(&plan.cols);
+        let (k, i, cells, p) = self.prepare_at(pos, record)?;
         let chunk = &mut self.chunks[k];
         for (j, cc) in chunk.cols.iter_mut().enumerate() {
             Arc::make_mut(cc).write(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
