@@ -12,8 +12,8 @@ use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::{RecordBatchIterator, RecordBatchReader};
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
-    Cell, CellRef, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, OwnedNumbers, RecordList,
-    RecordsError, Sum,
+    Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, OwnedNumbers,
+    RecordList, RecordsError, Sum,
 };
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
@@ -35,6 +35,7 @@ static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static NUMPY_ARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static TUPLE_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static CHAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Records converted and pushed together by `extend` and the constructors. Small enough
 /// that the batch buffers stay under glibc's mmap threshold: freeing larger ones raises
@@ -300,9 +301,9 @@ impl Records {
         self.trace.set(self.inner.nbytes());
     }
 
-    fn after_append(&mut self, py: Python<'_>) {
+    fn after_append(&mut self, py: Python<'_>, records: usize) {
         self.sync_names(py);
-        self.appends += 1;
+        self.appends = self.appends.saturating_add(records as u32);
         if self.appends >= RETRACK_EVERY {
             self.retrack();
         }
@@ -420,18 +421,6 @@ impl Records {
         }
     }
 
-    /// Converts and appends one record.
-    fn push_one(&mut self, v: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
-        let py = v.py();
-        let row = self.inner.len();
-        let items = self.record_items(v, row, self_ptr)?;
-        let mut buf = Vec::new();
-        let cells = record_cells(&items, &mut buf, row)?;
-        self.inner.push_record(&cells).py_err(py)?;
-        self.after_append(py);
-        Ok(())
-    }
-
     /// Converts and appends a batch of records (column by column in the core).
     fn push_objects(&mut self, objs: &[Bound<'_, PyAny>], self_ptr: usize) -> PyResult<()> {
         let Some(first) = objs.first() else {
@@ -450,36 +439,32 @@ impl Records {
         let cells = batch_cells(&items, &bounds, &mut buf, base)?;
         let records: Vec<&[(&str, Cell<'_>)]> = bounds.iter().map(|&(a, b)| &cells[a..b]).collect();
         self.inner.push_batch(&records).py_err(py)?;
-        self.sync_names(py);
-        self.appends = self.appends.saturating_add(objs.len() as u32);
-        if self.appends >= RETRACK_EVERY {
-            self.retrack();
-        }
+        self.after_append(py, objs.len());
         Ok(())
     }
 
     /// Appends every record of `it` (atomic: all or nothing).
     fn extend_from_iter(&mut self, it: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
-        let py = it.py();
         let cp = self.inner.checkpoint();
-        let cp_bytes = self.inner.nbytes();
-        let res = (|| {
-            let mut batch = Vec::with_capacity(BATCH);
-            for item in it.try_iter()? {
-                batch.push(item?);
-                if batch.len() == BATCH {
-                    self.push_objects(&batch, self_ptr)?;
-                    batch.clear();
-                }
-            }
-            self.push_objects(&batch, self_ptr)
-        })();
+        let bytes_before = self.inner.nbytes();
+        let res = feed_batches(it, BATCH, |batch| self.push_objects(batch, self_ptr));
+        self.settle(it.py(), res, cp, bytes_before)
+    }
+
+    /// Ends a multi-record append: on error, back to `cp`; on success, `finish_bulk`.
+    fn settle(
+        &mut self,
+        py: Python<'_>,
+        res: PyResult<()>,
+        cp: Checkpoint,
+        bytes_before: usize,
+    ) -> PyResult<()> {
         if let Err(e) = res {
             self.inner.rollback(cp);
             self.sync_names(py);
             return Err(e);
         }
-        self.finish_bulk(cp_bytes);
+        self.finish_bulk(bytes_before);
         Ok(())
     }
 
@@ -584,6 +569,28 @@ impl Records {
             }
         }
         Ok(None)
+    }
+}
+
+/// Takes the items of `values` in batches of `size` and hands each batch to `push`.
+/// No borrow of any list is held while the iterator runs (it may be user code).
+fn feed_batches<'py>(
+    values: &Bound<'py, PyAny>,
+    size: usize,
+    mut push: impl FnMut(&[Bound<'py, PyAny>]) -> PyResult<()>,
+) -> PyResult<()> {
+    let mut batch = Vec::with_capacity(size);
+    for item in values.try_iter()? {
+        batch.push(item?);
+        if batch.len() == size {
+            push(&batch)?;
+            batch.clear();
+        }
+    }
+    if batch.is_empty() {
+        Ok(())
+    } else {
+        push(&batch)
     }
 }
 
@@ -700,7 +707,7 @@ impl PyRecords {
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, i)?;
         this.inner.set_record(i, &cells).py_err(py)?;
-        this.after_append(py);
+        this.after_append(py, 1);
         Ok(())
     }
 
@@ -794,7 +801,7 @@ impl PyRecords {
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
         this.inner.push_record(&cells).py_err(slf.py())?;
-        this.after_append(slf.py());
+        this.after_append(slf.py(), 1);
         Ok(())
     }
 
@@ -819,45 +826,26 @@ impl PyRecords {
             }
         }
         let me = slf.as_ptr() as usize;
-        let (cp, cp_bytes) = {
+        let (cp, bytes_before) = {
             let this = slf.get().state.borrow(py)?;
             (this.inner.checkpoint(), this.inner.nbytes())
         };
-        let res = (|| {
-            // A generator may look at the list while it grows (as with list.extend), so
-            // only materialized inputs are pushed in batches; items are taken without
-            // holding a borrow, then converted and pushed under one.
-            let batch_size =
-                if values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>() {
-                    BATCH
-                } else {
-                    1
-                };
-            let mut batch = Vec::with_capacity(batch_size);
-            let mut it = values.try_iter()?;
-            loop {
-                let next = it.next().transpose()?;
-                let end = next.is_none();
-                if let Some(item) = next {
-                    batch.push(item);
-                }
-                if batch.len() == batch_size || (end && !batch.is_empty()) {
-                    slf.get().state.borrow_mut(py)?.push_objects(&batch, me)?;
-                    batch.clear();
-                }
-                if end {
-                    return Ok(());
-                }
-            }
-        })();
-        let mut this = slf.get().state.borrow_mut(py)?;
-        if let Err(e) = res {
-            this.inner.rollback(cp);
-            this.sync_names(py);
-            return Err(e);
-        }
-        this.finish_bulk(cp_bytes);
-        Ok(())
+        // A generator may look at the list while it grows (as with list.extend), so only
+        // materialized inputs are pushed in batches; items are taken without holding a
+        // borrow, then converted and pushed under one.
+        let batch_size = if values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>()
+        {
+            BATCH
+        } else {
+            1
+        };
+        let res = feed_batches(values, batch_size, |batch| {
+            slf.get().state.borrow_mut(py)?.push_objects(batch, me)
+        });
+        slf.get()
+            .state
+            .borrow_mut(py)?
+            .settle(py, res, cp, bytes_before)
     }
 
     fn insert(slf: &Bound<'_, Self>, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -872,7 +860,7 @@ impl PyRecords {
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, i)?;
         this.inner.insert_record(i, &cells).py_err(slf.py())?;
-        this.after_append(slf.py());
+        this.after_append(slf.py(), 1);
         Ok(())
     }
 
@@ -1232,6 +1220,20 @@ impl PyDictList {
     }
 }
 
+impl PyTupleList {
+    /// The list's fields and row type.
+    fn parts(slf: &Bound<'_, Self>) -> PyResult<(Py<PyTuple>, Py<PyAny>)> {
+        let py = slf.py();
+        let sup: &Bound<'_, PyRecords> = slf.as_super();
+        match &sup.get().state.borrow(py)?.kind {
+            Kind::Tuple {
+                fields, row_type, ..
+            } => Ok((fields.clone_ref(py), row_type.clone_ref(py))),
+            Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
+        }
+    }
+}
+
 fn namedtuple_for(py: Python<'_>, fields: &[String]) -> PyResult<Py<PyAny>> {
     let nt = NAMEDTUPLE.import(py, "collections", "namedtuple")?;
     Ok(nt.call1(("Row", fields.to_vec()))?.unbind())
@@ -1302,16 +1304,11 @@ impl PyTupleList {
         }
         let kind = tuple_kind(py, &fields, row_type)?;
         let mut base = Records::build(py, kind, schema, chunk_rows, Some(&fields))?;
-        if let Some(f) = first {
-            let cp = base.inner.checkpoint();
-            let res = base.push_one(&f, 0).and_then(|()| match &rest {
-                Some(r) => base.extend_from_iter(r, 0),
-                None => Ok(()),
-            });
-            if let Err(e) = res {
-                base.inner.rollback(cp);
-                return Err(e);
-            }
+        if let (Some(f), Some(rest)) = (first, rest) {
+            // The first item was taken to find the fields; put it back in front.
+            let chain = CHAIN.import(py, "itertools", "chain")?;
+            let all = chain.call1((PyTuple::new(py, [f])?, rest))?;
+            base.extend_from_iter(&all, 0)?;
         }
         base.retrack();
         Ok(PyClassInitializer::from(PyRecords {
@@ -1323,23 +1320,13 @@ impl PyTupleList {
     /// Field names.
     #[getter]
     fn fields(slf: &Bound<'_, Self>) -> PyResult<Py<PyTuple>> {
-        let py = slf.py();
-        let sup: &Bound<'_, PyRecords> = slf.as_super();
-        match &sup.get().state.borrow(py)?.kind {
-            Kind::Tuple { fields, .. } => Ok(fields.clone_ref(py)),
-            Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
-        }
+        Ok(Self::parts(slf)?.0)
     }
 
     /// The namedtuple class rows come back as.
     #[getter]
     fn row_type(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let py = slf.py();
-        let sup: &Bound<'_, PyRecords> = slf.as_super();
-        match &sup.get().state.borrow(py)?.kind {
-            Kind::Tuple { row_type, .. } => Ok(row_type.clone_ref(py)),
-            Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
-        }
+        Ok(Self::parts(slf)?.1)
     }
 
     #[classmethod]
@@ -1511,7 +1498,7 @@ impl PyRow {
         let mut this = self.list.get().state.borrow_mut(py)?;
         self.check(py, &this.inner)?;
         this.inner.set_field(self.row(), k, cells[0].1).py_err(py)?;
-        this.after_append(py);
+        this.after_append(py, 1);
         Ok(())
     }
 
