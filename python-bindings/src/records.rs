@@ -533,6 +533,36 @@ impl Records {
         }
     }
 
+    /// Calls `on_match(i)` for each record `i` in `rows` that equals `value` (Python
+    /// `==`) until it returns false. `value` is converted once: a value that is not a
+    /// record of this kind equals none; when the core cannot decide (host objects),
+    /// Python compares the record with `value`.
+    fn scan(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        rows: std::ops::Range<usize>,
+        self_ptr: usize,
+        mut on_match: impl FnMut(usize) -> bool,
+    ) -> PyResult<()> {
+        let Ok(items) = self.record_items(value, rows.start, self_ptr) else {
+            return Ok(());
+        };
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, rows.start).ok();
+        for i in rows.start..rows.end.min(self.inner.len()) {
+            let decided = cells.as_ref().and_then(|c| self.inner.row_eq(i, c));
+            let equal = match decided {
+                Some(b) => b,
+                None => self.row_value(py, i)?.eq(value)?,
+            };
+            if equal && !on_match(i) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether record `i` equals `value` (Python `==`).
     fn row_equals(
         &self,
@@ -541,18 +571,12 @@ impl Records {
         value: &Bound<'_, PyAny>,
         self_ptr: usize,
     ) -> PyResult<bool> {
-        let Ok(items) = self.record_items(value, i, self_ptr) else {
-            return Ok(false);
-        };
-        let mut buf = Vec::new();
-        let decided = match record_cells(&items, &mut buf, i) {
-            Ok(cells) => self.inner.row_eq(i, &cells),
-            Err(_) => None,
-        };
-        match decided {
-            Some(b) => Ok(b),
-            None => self.row_value(py, i)?.eq(value),
-        }
+        let mut equal = false;
+        self.scan(py, value, i..i + 1, self_ptr, |_| {
+            equal = true;
+            false
+        })?;
+        Ok(equal)
     }
 
     fn find(
@@ -563,12 +587,12 @@ impl Records {
         stop: usize,
         self_ptr: usize,
     ) -> PyResult<Option<usize>> {
-        for i in start..stop.min(self.inner.len()) {
-            if self.row_equals(py, i, value, self_ptr)? {
-                return Ok(Some(i));
-            }
-        }
-        Ok(None)
+        let mut found = None;
+        self.scan(py, value, start..stop, self_ptr, |i| {
+            found = Some(i);
+            false
+        })?;
+        Ok(found)
     }
 }
 
@@ -779,13 +803,17 @@ impl PyRecords {
 
     fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
         let this = slf.get().state.borrow(slf.py())?;
-        let me = slf.as_ptr() as usize;
         let mut n = 0;
-        for i in 0..this.inner.len() {
-            if this.row_equals(slf.py(), i, value, me)? {
+        this.scan(
+            slf.py(),
+            value,
+            0..usize::MAX,
+            slf.as_ptr() as usize,
+            |_| {
                 n += 1;
-            }
-        }
+                true
+            },
+        )?;
         Ok(n)
     }
 
@@ -1813,8 +1841,12 @@ impl PyColumn {
         cell_to_py(py, self.view.get(i))
     }
 
-    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(self.to_list(py)?.try_iter()?.into_any())
+    fn __iter__(&self) -> PyColumnIter {
+        // The view shares the column's chunks, so iterating copies nothing up front.
+        PyColumnIter {
+            view: self.view.clone(),
+            pos: AtomicUsize::new(0),
+        }
     }
 
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -1929,6 +1961,29 @@ impl PyColumn {
     }
 }
 
+/// Iterator over a Column's values, converting each one as it is reached.
+#[pyclass(name = "_ColumnIter", module = "memslim._memslim", frozen)]
+pub struct PyColumnIter {
+    view: ColumnView,
+    pos: AtomicUsize,
+}
+
+#[pymethods]
+impl PyColumnIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let i = self.pos.load(Ordering::Relaxed);
+        if i >= self.view.len() {
+            return Ok(None);
+        }
+        self.pos.store(i + 1, Ordering::Relaxed);
+        cell_to_py(py, self.view.get(i)).map(Some)
+    }
+}
+
 /// Registers this module's classes and functions.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRecords>()?;
@@ -1936,6 +1991,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTupleList>()?;
     m.add_class::<PyRow>()?;
     m.add_class::<PyColumn>()?;
+    m.add_class::<PyColumnIter>()?;
     m.add_class::<PyRecordsIter>()?;
     m.add_function(wrap_pyfunction!(_restore_dictlist, m)?)?;
     m.add_function(wrap_pyfunction!(_restore_tuplelist, m)?)?;

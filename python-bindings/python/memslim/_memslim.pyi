@@ -11,6 +11,7 @@ __all__ = [
     "DictList",
     "Row",
     "TupleList",
+    "_ColumnIter",
     "_Records",
     "_RecordsIter",
     "__version__",
@@ -75,7 +76,6 @@ class _Records:
         """Copy out as a plain list of dicts."""
     def __arrow_c_schema__(self) -> object: ...
     def __arrow_c_stream__(self, requested_schema: object | None = ...) -> object: ...
-
 
 @final
 class DictList(_Records):
@@ -201,6 +201,11 @@ class Column:
     def __array_interface__(self) -> dict[str, Any]:
         """NumPy's array interface (zero-copy); only for numeric columns without nulls."""
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any: ...
+
+@final
+class _ColumnIter:
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Any: ...
 
 @final
 class _RecordsIter:
