@@ -2,7 +2,8 @@
 
 Zero-copy Arrow export (buffers shared with pyarrow, then the list written and dropped
 while the consumer still reads), Arrow stream import (PyCapsule hand-over), the GIL cell
-behind every list operation, recycled row views, and tracemalloc registration.
+behind every list operation, bulk appends that read dict items in place, recycled row
+views, and tracemalloc registration.
 """
 
 import gc
@@ -17,6 +18,17 @@ rows = memslim.DictList(
     {"id": i * 10_000_000_000, "s": f"s{i % 7}", "f": i / 3, "n": None if i % 3 else i}
     for i in range(3000)
 )
+# Bulk path over a list: items read in place (plain_dicts.rs), mixed with records that
+# need the general path, new keys mid-batch, bytes, big ints and lone surrogates.
+plain = [
+    {"id": i, "s": f"s{i % 5}", "b": b"x" * (i % 3), "f": i / 7, "t": i % 2 == 0}
+    for i in range(600)
+]
+plain[100] = {"id": 2**70, "nested": [1, {"k": "v"}]}
+plain[300] = {"s": "\ud800", "new": None}
+bulk = memslim.DictList(plain)
+assert len(bulk) == 600 and bulk[100]["id"] == 2**70 and bulk[599]["s"] == "s4"
+del bulk, plain
 table = pa.table(rows)  # shares the list's buffers
 rows[0]["id"] = -1  # copy-on-write: the exported table must keep its values
 rows.extend(rows[:100])

@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod gilcell;
 mod os_memory;
+mod plain_dicts;
 mod records;
 mod tracemalloc;
 

@@ -26,6 +26,7 @@ use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
 use crate::errors::{IntoPyResult, schema_error, stale_row};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
+use crate::plain_dicts::append_plain_dicts;
 use crate::tracemalloc::Tracked;
 
 static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -427,6 +428,32 @@ impl Records {
             return Ok(());
         };
         let py = first.py();
+        if matches!(self.kind, Kind::Dict) {
+            let mut start = 0;
+            while start < objs.len() {
+                let n =
+                    append_plain_dicts(&mut self.inner, &self.names, &objs[start..]).py_err(py)?;
+                if n == 0 {
+                    // Not a plain dict of scalars: the rest of this batch goes the general way.
+                    self.push_general(&objs[start..], self_ptr)?;
+                    break;
+                }
+                start += n;
+            }
+            self.after_append(py, objs.len());
+            return Ok(());
+        }
+        self.push_general(objs, self_ptr)?;
+        self.after_append(py, objs.len());
+        Ok(())
+    }
+
+    /// [`Records::push_objects`] for any records (each one's items collected first).
+    fn push_general(&mut self, objs: &[Bound<'_, PyAny>], self_ptr: usize) -> PyResult<()> {
+        let Some(first) = objs.first() else {
+            return Ok(());
+        };
+        let py = first.py();
         let base = self.inner.len();
         let mut items: Items<'_> = Vec::with_capacity(objs.len() * 8);
         let mut bounds = Vec::with_capacity(objs.len());
@@ -438,9 +465,7 @@ impl Records {
         let mut buf = Vec::new();
         let cells = batch_cells(&items, &bounds, &mut buf, base)?;
         let records: Vec<&[(&str, Cell<'_>)]> = bounds.iter().map(|&(a, b)| &cells[a..b]).collect();
-        self.inner.push_batch(&records).py_err(py)?;
-        self.after_append(py, objs.len());
-        Ok(())
+        self.inner.push_batch(&records).py_err(py)
     }
 
     /// Appends every record of `it` (atomic: all or nothing).

@@ -304,7 +304,13 @@ pub(crate) fn int_fits_f64(v: i64) -> bool {
 
 /// The layout a column must have to store `cell`, or `None` if the declared type forbids it.
 pub(crate) fn layout_for(meta: &ColMeta, cell: &Cell<'_>) -> Option<Layout> {
-    let cur = meta.layout;
+    layout_after(meta, meta.layout, cell)
+}
+
+/// As [`layout_for`], from layout `cur` (what earlier cells of a batch widened the
+/// column to) instead of the column's own.
+#[inline]
+pub(crate) fn layout_after(meta: &ColMeta, cur: Layout, cell: &Cell<'_>) -> Option<Layout> {
     if let Some(d) = meta.declared {
         let ok = matches!(
             (d, cell),
@@ -473,6 +479,17 @@ impl ColChunk {
 
     /// Grows by one row holding a placeholder, then writes `cell` there.
     pub(crate) fn push(&mut self, meta: &mut ColMeta, cell: Option<&Cell<'_>>) {
+        self.push_seen(meta, cell, None);
+    }
+
+    /// As [`ColChunk::push`]; strings of a dictionary column are looked up in `seen`
+    /// first (see [`SeenStrs`]).
+    pub(crate) fn push_seen(
+        &mut self,
+        meta: &mut ColMeta,
+        cell: Option<&Cell<'_>>,
+        seen: Option<&mut SeenStrs>,
+    ) {
         let i = self.len;
         self.len += 1;
         if let Some(v) = &mut self.valid {
@@ -499,7 +516,22 @@ impl ColChunk {
                 return;
             }
             (Data::Keys(k), Some(Cell::Str(s))) => {
-                k.push(intern_key(meta, s));
+                let idx = match seen {
+                    Some(seen) => match seen.get(s) {
+                        Some(idx) => {
+                            meta.str_bytes += s.len() as u64;
+                            meta.str_count += 1;
+                            idx
+                        }
+                        None => {
+                            let idx = intern_key(meta, s);
+                            seen.put(s, idx);
+                            idx
+                        }
+                    },
+                    None => intern_key(meta, s),
+                };
+                k.push(idx);
                 return;
             }
             (Data::Null, _) => {}
@@ -542,6 +574,68 @@ impl ColChunk {
             }
         }
         self.write(i, meta, cell);
+    }
+
+    /// Pushes a run of cells into a dictionary-encoded column (every cell a string, null
+    /// or absent). Looks strings up in a [`SeenStrs`] first, and borrows the dictionary
+    /// once for the run rather than once per string (each `Arc::get_mut` is an atomic
+    /// operation) unless it is shared with an export or a copy.
+    pub(crate) fn push_dict_run<'c, 'd: 'c>(
+        &mut self,
+        meta: &mut ColMeta,
+        cells: impl Iterator<Item = Option<&'c Cell<'d>>>,
+    ) {
+        let mut seen = SeenStrs::new();
+        let ColMeta {
+            dict,
+            str_bytes,
+            str_count,
+            ..
+        } = meta;
+        let (Some(d), Data::Keys(_)) = (dict.as_mut().and_then(Arc::get_mut), &self.data) else {
+            for c in cells {
+                self.push_seen(meta, c, Some(&mut seen));
+            }
+            return;
+        };
+        for c in cells {
+            let i = self.len;
+            self.len += 1;
+            if let Some(v) = &mut self.valid {
+                v.push(true);
+            }
+            if let Some(a) = &mut self.absent {
+                a.push(false);
+            }
+            let Data::Keys(k) = &mut self.data else {
+                return;
+            };
+            match c {
+                Some(Cell::Str(s)) => {
+                    *str_bytes += s.len() as u64;
+                    *str_count += 1;
+                    let idx = match seen.get(s) {
+                        Some(idx) => idx,
+                        None => {
+                            // push_rows widened the keys for the run's worst case.
+                            let idx = i64::from(d.intern(s).unwrap_or(0));
+                            seen.put(s, idx);
+                            idx
+                        }
+                    };
+                    k.push(idx);
+                }
+                Some(Cell::Null) | None => {
+                    k.push(0);
+                    self.set_flags(i, false, c.is_none());
+                }
+                Some(_) => {
+                    // layout_for() sends other values to other layouts.
+                    k.push(0);
+                    unreachable_cell();
+                }
+            }
+        }
     }
 
     /// Writes `cell` (or absence) at row `i`; the layout already fits it.
@@ -754,6 +848,47 @@ impl ColChunk {
         if let Data::Var(v) = &mut self.data {
             v.compact();
         }
+    }
+}
+
+/// Dictionary positions of strings met earlier in one append, by address.
+///
+/// Records built from a small vocabulary of shared string objects hand over the same
+/// `&str` (same address, same length) again and again. During one append every cell is
+/// borrowed for the whole call, so two cells with the same address and length hold the
+/// same text, and the position found for the first is reused for the others without
+/// hashing or comparing. A cache lives for one append only: that is what makes an
+/// address a safe key.
+pub(crate) struct SeenStrs {
+    /// `(address, length, position)`; address 0 marks an empty slot (a `&str` never
+    /// has address 0).
+    slots: [(usize, usize, i64); SeenStrs::SLOTS],
+}
+
+impl SeenStrs {
+    const SLOTS: usize = 64;
+
+    pub(crate) fn new() -> Self {
+        SeenStrs {
+            slots: [(0, 0, 0); SeenStrs::SLOTS],
+        }
+    }
+
+    #[inline]
+    fn slot(s: &str) -> usize {
+        let p = s.as_ptr() as usize;
+        ((p >> 4) ^ (p >> 11)) & (SeenStrs::SLOTS - 1)
+    }
+
+    #[inline]
+    fn get(&self, s: &str) -> Option<i64> {
+        let (p, n, idx) = self.slots[Self::slot(s)];
+        (p == s.as_ptr() as usize && n == s.len()).then_some(idx)
+    }
+
+    #[inline]
+    fn put(&mut self, s: &str, idx: i64) {
+        self.slots[Self::slot(s)] = (s.as_ptr() as usize, s.len(), idx);
     }
 }
 

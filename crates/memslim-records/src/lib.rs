@@ -24,6 +24,7 @@ mod bitmap;
 mod column;
 mod colview;
 mod error;
+mod grid;
 mod intvec;
 mod list;
 mod serial;
@@ -36,6 +37,7 @@ pub use arrow::{ENCODING_KEY, VARIANT_ENCODING};
 pub use column::{Cell, CellRef, DType, Layout};
 pub use colview::{ColumnView, Numbers, OwnedNumbers};
 pub use error::{RecordsError, Result};
+pub use grid::Grid;
 pub use intvec::Width;
 pub use list::{Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Sum, cell_eq};
 

@@ -6,7 +6,8 @@ use hashbrown::HashMap;
 
 use crate::bitmap::Bitmap;
 use crate::column::{Cell, CellRef};
-use crate::column::{ColChunk, ColMeta, DType, Data, Layout, layout_for};
+use crate::column::{ColChunk, ColMeta, DType, Data, Layout, layout_after, layout_for};
+use crate::grid::Grid;
 use crate::intvec::Width;
 use crate::variant;
 use crate::views::ViewLog;
@@ -113,7 +114,6 @@ pub struct RecordList {
     closed: bool,
     patterns: Patterns,
     views: ViewLog,
-    scratch: Vec<usize>,
 }
 
 impl Default for RecordList {
@@ -140,7 +140,6 @@ impl RecordList {
             closed: false,
             patterns: Patterns::default(),
             views: ViewLog::default(),
-            scratch: Vec::new(),
         }
     }
 
@@ -582,17 +581,105 @@ impl RecordList {
         Ok(())
     }
 
-    /// Pushes records whose plans have been applied, column by column.
+    /// Appends the rows of `grid`, checking and widening each column once for the
+    /// whole grid rather than once per record.
+    ///
+    /// Every column the grid refers to must exist ([`RecordList::add_field`] adds one).
+    ///
+    /// # Errors
+    /// [`RecordsError::SchemaMismatch`] against a declared schema and
+    /// [`RecordsError::ValueTooLarge`], naming the first bad row; on error the list is
+    /// unchanged. [`RecordsError::UnknownField`] if the grid has more columns than the list.
+    pub fn push_grid(&mut self, grid: &Grid<'_>) -> Result<()> {
+        let n = grid.num_rows();
+        if grid.num_cols() > self.cols.len() {
+            return Err(RecordsError::UnknownField {
+                row: self.len,
+                field: format!("<column {}>", grid.num_cols() - 1),
+            });
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        // The first bad row over all columns: each column stops at the earliest seen.
+        let mut first_err: Option<(usize, RecordsError)> = None;
+        let mut widen = Vec::new();
+        for j in 0..grid.num_cols() {
+            let meta = &self.cols[j];
+            let mut target = meta.layout;
+            let mut ints_exact = true;
+            let stop = first_err.as_ref().map_or(n, |(r, _)| *r);
+            for r in 0..stop {
+                let Some(cell) = grid.get(r, j) else {
+                    continue;
+                };
+                let len = cell.var_len();
+                let step = if len > MAX_VALUE_BYTES {
+                    Err(RecordsError::ValueTooLarge {
+                        row: self.len + r,
+                        field: meta.name.to_string(),
+                        len,
+                        limit: MAX_VALUE_BYTES,
+                    })
+                } else {
+                    layout_after(meta, target, cell)
+                        .ok_or_else(|| mismatch(self.len + r, meta, cell))
+                };
+                match step {
+                    Ok(t) => target = t,
+                    Err(e) => {
+                        first_err = Some((r, e));
+                        break;
+                    }
+                }
+                if let Cell::Int(v) = cell {
+                    ints_exact &= crate::column::int_fits_f64(*v);
+                }
+            }
+            if target != meta.layout {
+                widen.push((j, target, ints_exact));
+            }
+        }
+        if let Some((_, e)) = first_err {
+            return Err(e);
+        }
+        for (j, target, ints_exact) in widen {
+            // Ints of this grid met floats: all of them, and all stored, must be exact.
+            let target = if target == Layout::Float && !ints_exact {
+                Layout::Object
+            } else {
+                self.check_widening(j, target)
+            };
+            self.convert_column(j, target);
+        }
+        self.push_rows(grid);
+        Ok(())
+    }
+
+    /// Pushes records whose plans have been applied.
     fn push_planned(&mut self, records: &[&[(&str, Cell<'_>)]], plans: &[Vec<usize>]) {
+        let mut grid = Grid::with_capacity(self.cols.len(), records.len());
+        for (rec, cols) in records.iter().zip(plans) {
+            grid.push_row();
+            for ((_, cell), &j) in rec.iter().zip(cols) {
+                grid.set(j, *cell);
+            }
+            grid.set_order(cols);
+        }
+        self.push_rows(&grid);
+    }
+
+    /// Pushes rows whose every cell fits its column's layout, column by column.
+    fn push_rows(&mut self, grid: &Grid<'_>) {
+        let n = grid.num_rows();
         let mut done = 0;
-        while done < plans.len() {
-            let first_var: usize = records[done].iter().map(|(_, c)| c.var_len()).sum();
-            let k = self.tail_for(first_var);
-            // How many of the remaining records fit this chunk (rows and bytes). A single
-            // record always fits: tail_for made room for it.
+        while done < n {
+            let k = self.tail_for(grid.var_len(done));
+            // How many of the remaining rows fit this chunk (rows and bytes). A single
+            // row always fits: tail_for made room for it.
             let room = self.chunk_rows - self.chunks[k].len;
             let mut run = 1;
-            if plans.len() - done > 1 {
+            if n - done > 1 {
                 let mut budget = CHUNK_VAR_BYTES.saturating_sub(
                     self.chunks[k]
                         .cols
@@ -602,8 +689,8 @@ impl RecordList {
                         .unwrap_or(0),
                 );
                 run = 0;
-                while done + run < plans.len() && run < room {
-                    let var: usize = records[done + run].iter().map(|(_, c)| c.var_len()).sum();
+                while done + run < n && run < room {
+                    let var = grid.var_len(done + run);
                     if run > 0 && var > budget {
                         break;
                     }
@@ -612,23 +699,15 @@ impl RecordList {
                 }
             }
             let ncols = self.cols.len();
-            // Entry index of each (record, column), or MAX for an absent key.
-            self.scratch.clear();
-            self.scratch.resize(run * ncols, usize::MAX);
-            for r in 0..run {
-                for (e, &j) in plans[done + r].iter().enumerate() {
-                    self.scratch[r * ncols + j] = e;
-                }
-            }
-            // Planning saw the dictionaries before this run's strings are interned: make
-            // each key width hold the worst case (every string of the run new).
+            // The layouts were chosen before this run's strings are interned: make each
+            // key width hold the worst case (every string of the run new).
             for j in 0..ncols {
                 if let Layout::StrDict(w) = self.cols[j].layout {
                     if self.cols[j].dict().len() + run <= crate::column::dict_capacity(w) {
-                        continue; // fits even if every record of the run brings a new string
+                        continue; // fits even if every row of the run brings a new string
                     }
-                    let strings = (0..run)
-                        .filter(|r| self.scratch[r * ncols + j] != usize::MAX)
+                    let strings = (done..done + run)
+                        .filter(|&r| grid.get(r, j).is_some())
                         .count();
                     let need = self.cols[j].dict().len() + strings;
                     let mut wide = w;
@@ -644,18 +723,16 @@ impl RecordList {
             for (j, cc) in chunk.cols.iter_mut().enumerate() {
                 let cc = Arc::make_mut(cc);
                 let meta = &mut self.cols[j];
-                for r in 0..run {
-                    let e = self.scratch[r * ncols + j];
-                    let cell = if e == usize::MAX {
-                        None
-                    } else {
-                        Some(&records[done + r][e].1)
-                    };
-                    cc.push(meta, cell);
+                if let Layout::StrDict(_) = meta.layout {
+                    cc.push_dict_run(meta, (done..done + run).map(|r| grid.get(r, j)));
+                } else {
+                    for r in done..done + run {
+                        cc.push(meta, grid.get(r, j));
+                    }
                 }
             }
-            for r in 0..run {
-                let p = self.pattern_id(&plans[done + r]);
+            for r in done..done + run {
+                let p = grid.order_of(r).map_or(0, |o| self.patterns.id(o));
                 let chunk = &mut self.chunks[k];
                 if p != 0 || chunk.order.is_some() {
                     let len = chunk.len;

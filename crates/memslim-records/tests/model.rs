@@ -3,7 +3,7 @@
 //! rollbacks, serialization and Arrow export/import.
 
 use memslim_records::variant::{self, Value};
-use memslim_records::{Cell, CellRef, RecordList};
+use memslim_records::{Cell, CellRef, Grid, RecordList, RecordsError};
 use proptest::prelude::*;
 
 type Rec = Vec<(String, Value)>;
@@ -135,6 +135,7 @@ enum Op {
     Slice(usize, usize),
     Optimize,
     PushBatch(Vec<Rec>),
+    PushGrid(Vec<Rec>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -154,6 +155,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Slice(a, b)),
         1 => Just(Op::Optimize),
         2 => prop::collection::vec(record(), 0..12).prop_map(Op::PushBatch),
+        2 => prop::collection::vec(record(), 0..12).prop_map(Op::PushGrid),
     ]
 }
 
@@ -265,6 +267,25 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                     .collect();
                 let slices: Vec<&[(&str, Cell<'_>)]> = cells.iter().map(|c| c.as_slice()).collect();
                 l.push_batch(&slices).unwrap();
+                m.extend(recs.iter().cloned());
+            }
+            Op::PushGrid(recs) => {
+                // As a parser or binding would: columns added first, cells by index.
+                let mut bufs: Vec<Vec<Vec<u8>>> =
+                    recs.iter().map(|r| vec![Vec::new(); r.len()]).collect();
+                let mut cols: Vec<Vec<usize>> = Vec::new();
+                for r in &recs {
+                    cols.push(r.iter().map(|(k, _)| l.add_field(k).unwrap()).collect());
+                }
+                let mut grid = Grid::new(l.num_fields());
+                for ((r, bs), js) in recs.iter().zip(bufs.iter_mut()).zip(&cols) {
+                    grid.push_row();
+                    for (((_, v), b), &j) in r.iter().zip(bs.iter_mut()).zip(js) {
+                        assert!(grid.set(j, to_cell(v, b)));
+                    }
+                    grid.set_order(js);
+                }
+                l.push_grid(&grid).unwrap();
                 m.extend(recs.iter().cloned());
             }
             _ => {}
@@ -495,4 +516,83 @@ fn cell_equality_follows_python_across_kinds() {
         assert_eq!(cell_eq(a, b), *want, "{a:?} == {b:?}");
         assert_eq!(cell_eq(b, a), *want, "{b:?} == {a:?}");
     }
+}
+
+#[test]
+fn grid_errors_leave_the_list_unchanged_and_name_the_first_bad_row() {
+    let mut l = RecordList::with_schema(
+        &[
+            ("id", memslim_records::DType::Int64),
+            ("name", memslim_records::DType::Str),
+        ],
+        4,
+    )
+    .unwrap();
+    l.push_record(&[("id", Cell::Int(1))]).unwrap();
+    let before = l.nbytes();
+    let mut g = Grid::new(2);
+    for (id, name) in [
+        (Cell::Int(2), Cell::Str("a")),
+        (Cell::Int(3), Cell::Int(9)),
+        (Cell::Str("x"), Cell::Null),
+    ] {
+        g.push_row();
+        g.set(0, id);
+        g.set(1, name);
+    }
+    match l.push_grid(&g) {
+        Err(RecordsError::SchemaMismatch { row, field, .. }) => {
+            assert_eq!(
+                (row, field.as_str()),
+                (2, "name"),
+                "row 1 of the grid is list row 2"
+            );
+        }
+        other => panic!("expected a schema mismatch, got {other:?}"),
+    }
+    assert_eq!(l.len(), 1);
+    assert_eq!(l.nbytes(), before);
+    let mut too_wide = Grid::new(3);
+    too_wide.push_row();
+    assert!(matches!(
+        l.push_grid(&too_wide),
+        Err(RecordsError::UnknownField { .. })
+    ));
+}
+
+#[test]
+fn grid_widening_matches_one_by_one_appends() {
+    // Ints beyond 2**53 met by a float in the same grid cannot become floats.
+    let big = (1i64 << 60) + 1;
+    for cells in [
+        [Cell::Int(big), Cell::Float(1.5)],
+        [Cell::Float(1.5), Cell::Int(big)],
+    ] {
+        let mut one = RecordList::new();
+        let mut grid = RecordList::new();
+        let j = grid.add_field("x").unwrap();
+        let mut g = Grid::new(1);
+        for c in cells {
+            one.push_record(&[("x", c)]).unwrap();
+            g.push_row();
+            g.set(j, c);
+        }
+        grid.push_grid(&g).unwrap();
+        assert_eq!(one.field_layout(0), grid.field_layout(0));
+        for r in 0..2 {
+            assert_eq!(one.get(r, 0), grid.get(r, 0));
+        }
+    }
+    // Exact ints and floats share a float column.
+    let mut l = RecordList::new();
+    let j = l.add_field("x").unwrap();
+    let mut g = Grid::new(1);
+    for c in [Cell::Int(3), Cell::Float(0.5), Cell::Null] {
+        g.push_row();
+        g.set(j, c);
+    }
+    l.push_grid(&g).unwrap();
+    assert_eq!(l.field_layout(0), memslim_records::Layout::Float);
+    assert_eq!(l.get(0, 0), CellRef::Int(3));
+    assert_eq!(l.get(2, 0), CellRef::Null);
 }

@@ -1,0 +1,203 @@
+//! Bulk appends of plain dicts without reference counting.
+//!
+//! Building a DictList from a list of dicts spends most of its time reading dict items.
+//! Here the items of exact `dict`s are read with `PyDict_Next` as borrowed references and
+//! scalar values go to the core as cells that borrow the objects' own data, so no item is
+//! increfed, copied or collected into a temporary vector.
+//!
+//! Borrowing is sound only while no Python code runs: Python code could mutate a dict and
+//! free a value that a cell borrows. So everything from reading the first item to the
+//! core's append happens inside [`append_plain_dicts`], which calls only C-API functions
+//! that run no Python code and allocate no garbage-collected object (so a collection with
+//! its finalizers cannot start either). Whatever needs more (a value that is not a plain
+//! scalar, a key that is not an exact `str`, a mapping that is not an exact `dict`) stops
+//! the run, and the caller takes that record through the general path.
+
+use std::ffi::c_int;
+
+use memslim_records::{Cell, Grid, RecordList, RecordsError};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::PyString;
+
+/// Appends the leading records of `objs` that are exact dicts with exact-`str` keys and
+/// scalar values (`None`, `bool`, `int` within 64 bits, `float`, `str`, `bytes`, exact
+/// types only). `names[j]` is field `j`'s name as a Python string (a pointer match saves
+/// a string comparison when the dicts share key objects, as dict displays do).
+///
+/// Returns how many records were appended; it stops at the first record that needs the
+/// general path. Fields met for the first time are added to `list`.
+///
+/// # Errors
+/// The core's error for a record that breaks a declared schema; the records of this
+/// call are then not appended (fields added by it stay, as with any failed append the
+/// caller rolls back).
+pub(crate) fn append_plain_dicts<'a>(
+    list: &mut RecordList,
+    names: &[Py<PyString>],
+    objs: &'a [Bound<'_, PyAny>],
+) -> Result<usize, RecordsError> {
+    let mut grid: Grid<'a> = Grid::with_capacity(list.num_fields(), objs.len());
+    // Column of each key position in the previous record: records usually share a shape.
+    let mut guess: Vec<usize> = Vec::new();
+    let mut order: Vec<usize> = Vec::new();
+    let mut i = 0;
+    'records: while i < objs.len() {
+        let dict = objs[i].as_ptr();
+        if !is_type(dict, &raw mut ffi::PyDict_Type) {
+            break;
+        }
+        grid.push_row();
+        order.clear();
+        let mut pos: ffi::Py_ssize_t = 0;
+        while let Some((key, value)) = next_item(dict, &mut pos) {
+            let e = order.len();
+            let j = match resolve(list, names, guess.get(e).copied(), key) {
+                Key::Field(j) if j < grid.num_cols() => j,
+                Key::Field(_) | Key::New(_) if grid.num_rows() > 1 => {
+                    // A new field: append the rows so far, the caller calls again.
+                    grid.pop_row();
+                    break 'records;
+                }
+                Key::Field(_) => {
+                    grid = Grid::with_capacity(list.num_fields(), objs.len() - i);
+                    continue 'records;
+                }
+                Key::New(name) => {
+                    list.add_field(name)?;
+                    grid = Grid::with_capacity(list.num_fields(), objs.len() - i);
+                    continue 'records;
+                }
+                Key::Other => {
+                    grid.pop_row();
+                    break 'records;
+                }
+            };
+            let Some(cell) = scalar(value) else {
+                grid.pop_row();
+                break 'records;
+            };
+            if !grid.set(j, cell) {
+                grid.pop_row();
+                break 'records;
+            }
+            match guess.get_mut(e) {
+                Some(g) => *g = j,
+                None => guess.push(j),
+            }
+            order.push(j);
+        }
+        grid.set_order(&order);
+        i += 1;
+    }
+    list.push_grid(&grid)?;
+    Ok(grid.num_rows())
+}
+
+enum Key<'a> {
+    /// An existing field.
+    Field(usize),
+    /// A field the list does not have yet.
+    New(&'a str),
+    /// Not an exact `str` with valid UTF-8: the general path reports or handles it.
+    Other,
+}
+
+fn resolve<'a>(
+    list: &RecordList,
+    names: &[Py<PyString>],
+    guess: Option<usize>,
+    key: *mut ffi::PyObject,
+) -> Key<'a> {
+    if let Some(g) = guess {
+        if names.get(g).is_some_and(|n| n.as_ptr() == key) {
+            return Key::Field(g);
+        }
+    }
+    if !is_type(key, &raw mut ffi::PyUnicode_Type) {
+        return Key::Other;
+    }
+    let Some(name) = utf8(key) else {
+        return Key::Other;
+    };
+    if let Some(g) = guess {
+        if g < list.num_fields() && list.field_name(g) == name {
+            return Key::Field(g);
+        }
+    }
+    match list.field_index(name) {
+        Some(j) => Key::Field(j),
+        None => Key::New(name),
+    }
+}
+
+/// The cell for a plain scalar, or `None` if the value needs the general path.
+fn scalar<'a>(v: *mut ffi::PyObject) -> Option<Cell<'a>> {
+    // SAFETY: `v` is a live object (a value of a dict that no Python code can mutate
+    // while we run, see the module docs); `Py_None`/`Py_True` only return pointers.
+    let (none, truth) = unsafe { (ffi::Py_None(), ffi::Py_True()) };
+    if v == none {
+        Some(Cell::Null)
+    } else if is_type(v, &raw mut ffi::PyUnicode_Type) {
+        utf8(v).map(Cell::Str)
+    } else if is_type(v, &raw mut ffi::PyFloat_Type) {
+        // SAFETY: `v` is a live exact float; reading it runs no Python code and cannot fail.
+        Some(Cell::Float(unsafe { ffi::PyFloat_AsDouble(v) }))
+    } else if is_type(v, &raw mut ffi::PyLong_Type) {
+        let mut overflow: c_int = 0;
+        // SAFETY: `v` is a live exact int, so no `__index__` is called; beyond 64 bits the
+        // function sets `overflow` and no exception.
+        let x = unsafe { ffi::PyLong_AsLongLongAndOverflow(v, &mut overflow) };
+        (overflow == 0).then_some(Cell::Int(x))
+    } else if is_type(v, &raw mut ffi::PyBool_Type) {
+        Some(Cell::Bool(v == truth))
+    } else if is_type(v, &raw mut ffi::PyBytes_Type) {
+        // SAFETY: `v` is a live exact bytes object: its buffer holds `PyBytes_Size` bytes
+        // and lives (immutable) as long as the object, which outlives the cell (module
+        // docs). Neither call runs Python code.
+        let b = unsafe {
+            let p = ffi::PyBytes_AsString(v);
+            let n = ffi::PyBytes_Size(v);
+            std::slice::from_raw_parts(p.cast::<u8>(), n as usize)
+        };
+        Some(Cell::Bytes(b))
+    } else {
+        None
+    }
+}
+
+/// The UTF-8 text of an exact `str`, or `None` if it holds lone surrogates.
+fn utf8<'a>(s: *mut ffi::PyObject) -> Option<&'a str> {
+    let mut n: ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live exact str. `PyUnicode_AsUTF8AndSize` runs no Python code; it
+    // returns the string's UTF-8 form, cached in the object (freed with it, never
+    // changed), which outlives the borrow (module docs). On failure (lone surrogates) it
+    // returns NULL with a UnicodeEncodeError set, which we clear: the general path
+    // handles such strings.
+    unsafe {
+        let p = ffi::PyUnicode_AsUTF8AndSize(s, &mut n);
+        if p.is_null() {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        let bytes = std::slice::from_raw_parts(p.cast::<u8>(), n as usize);
+        Some(std::str::from_utf8_unchecked(bytes))
+    }
+}
+
+/// The next `(key, value)` of an exact dict, as borrowed references.
+fn next_item(
+    dict: *mut ffi::PyObject,
+    pos: &mut ffi::Py_ssize_t,
+) -> Option<(*mut ffi::PyObject, *mut ffi::PyObject)> {
+    let mut k = std::ptr::null_mut();
+    let mut v = std::ptr::null_mut();
+    // SAFETY: `dict` is a live exact dict; `PyDict_Next` runs no Python code and returns
+    // borrowed references that stay valid while the dict is not mutated (module docs).
+    (unsafe { ffi::PyDict_Next(dict, pos, &mut k, &mut v) } != 0).then_some((k, v))
+}
+
+fn is_type(o: *mut ffi::PyObject, t: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: `o` is a live object; reading its type pointer runs no code.
+    unsafe { ffi::Py_TYPE(o) == t }
+}

@@ -1,0 +1,171 @@
+"""Bulk construction and ``extend`` from lists of dicts.
+
+Lists and tuples of plain dicts take a fast path (items read in place, columns checked
+once per batch); anything else in the same input takes the general path. These tests mix
+the two inside one batch and check that the result is exactly the list of dicts, that
+errors name the right row and leave the list unchanged, and that key order survives.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+from conftest import expect_error, records, same, snapshot
+from hypothesis import given
+from hypothesis import strategies as st
+from memslim import DictList, SchemaError
+
+
+class Sub(str):
+    """A str subclass: must keep its type (general path)."""
+
+
+class Weird:
+    """An arbitrary picklable object."""
+
+    def __eq__(self, other):
+        return isinstance(other, Weird)
+
+    __hash__ = object.__hash__
+
+
+def fresh_key(s: str) -> str:
+    """An equal but distinct string object (not the interned literal)."""
+    return "".join(list(s))
+
+
+def test_fast_and_general_records_interleave_in_one_batch():
+    data = []
+    for i in range(700):
+        if i % 97 == 5:
+            data.append({"id": i, "tags": [i, "x"], "note": None})  # nested: general path
+        elif i % 89 == 7:
+            data.append({"id": i, "name": Sub("sub"), "big": 2**70})  # subclass, big int
+        elif i % 83 == 3:
+            data.append({fresh_key("id"): i, fresh_key("name"): f"n{i}"})  # fresh key objects
+        elif i % 79 == 1:
+            data.append({"name": "swapped", "id": i})  # other key order
+        else:
+            data.append({"id": i, "name": f"n{i % 13}", "price": i / 4, "paid": i % 2 == 0})
+    rows = DictList(data)
+    assert same(rows.to_list(), data)
+    assert [list(r) for r in rows] == [list(d) for d in data]
+    assert isinstance(rows[7]["name"], Sub)
+    assert same(pickle.loads(pickle.dumps(rows)).to_list(), data)
+
+
+def test_new_keys_mid_batch_add_columns_with_earlier_rows_absent():
+    data = [{"a": i} for i in range(300)]
+    data[10]["b"] = "x"
+    data[200]["c"] = 1.5
+    data[299] = {"c": None}
+    rows = DictList(data)
+    assert same(rows.to_list(), data)
+    assert "b" not in rows[9] and rows[10]["b"] == "x" and "b" not in rows[11]
+    assert rows[299] == {"c": None}
+
+
+def test_types_stay_exact_on_the_fast_path():
+    values = [
+        True,
+        False,
+        0,
+        1,
+        -(2**63),
+        2**63 - 1,
+        2**63,
+        -0.0,
+        float("inf"),
+        "",
+        "é🦀\0",
+        b"",
+        b"\0x",
+        None,
+    ]
+    rows = DictList([{"v": v} for v in values])
+    for r, v in zip(rows, values):
+        assert same(r["v"], v)
+
+
+def test_nan_survives():
+    rows = DictList([{"v": float("nan")}, {"v": 1.0}])
+    assert rows[0]["v"] != rows[0]["v"]
+
+
+@pytest.mark.parametrize("bad_at", [0, 1, 255, 256, 300])
+def test_bad_key_names_the_row_and_leaves_the_list_unchanged(bad_at):
+    rows = DictList([{"id": -1}])
+    before = snapshot(rows)
+    data = [{"id": i} for i in range(400)]
+    data[bad_at] = {"id": 0, 5: "x"}
+    err = expect_error(SchemaError, rows.extend, data)
+    assert f"row {bad_at + 1}" in str(err)
+    assert snapshot(rows) == before
+
+
+@pytest.mark.parametrize("bad_at", [0, 3, 256, 399])
+def test_schema_violation_names_row_and_field(bad_at):
+    rows = DictList(schema={"id": "int64", "name": "str"})
+    rows.append({"id": 1, "name": "a"})
+    before = snapshot(rows)
+    data = [{"id": i, "name": str(i)} for i in range(400)]
+    data[bad_at] = {"id": bad_at, "name": 7}
+    err = expect_error(TypeError, rows.extend, data)
+    assert f"row {bad_at + 1}" in str(err) and "name" in str(err)
+    assert snapshot(rows) == before
+    unknown = [{"id": 1, "name": "a"}, {"id": 2, "extra": 1}]
+    err = expect_error(SchemaError, rows.extend, unknown)
+    assert "extra" in str(err)
+    assert snapshot(rows) == before
+
+
+def test_lone_surrogates_take_the_general_path():
+    data = [{"s": "ok"}, {"s": "\ud800"}, {"s": "fine"}]
+    try:
+        rows = DictList(data)
+    except (TypeError, ValueError):
+        return
+    assert same(rows.to_list(), data)
+
+
+def test_shared_string_objects_and_many_distinct_strings():
+    vocab = [f"w{i}" for i in range(50)]
+    data = [{"w": vocab[i % 50], "u": f"user{i * 7919 % 5000}"} for i in range(20_000)]
+    rows = DictList(data, chunk_rows=3000)
+    assert [r["w"] for r in rows] == [d["w"] for d in data]
+    assert [r["u"] for r in rows] == [d["u"] for d in data]
+
+
+def test_exported_dictionary_is_not_changed_by_later_bulk_appends():
+    pa = pytest.importorskip("pyarrow")
+    rows = DictList([{"c": c} for c in "abcab"])
+    table = pa.table(rows)
+    rows.extend([{"c": c} for c in "xyzab" * 100])
+    assert table.column("c").to_pylist() == list("abcab")
+    assert rows[-1]["c"] == "b" and len(rows) == 505
+
+
+def test_extend_with_mapping_subclasses_and_rows_of_itself():
+    class D(dict):
+        pass
+
+    rows = DictList([{"a": 1}, D(a=2)])
+    rows.extend([rows[0], {"a": 3}, rows[1]])
+    assert rows.to_list() == [{"a": 1}, {"a": 2}, {"a": 1}, {"a": 3}, {"a": 2}]
+
+
+def test_objects_in_values_are_pickled_not_lost():
+    rows = DictList([{"o": Weird(), "i": 1}, {"o": 2, "i": 2}])
+    assert isinstance(rows[0]["o"], Weird) and rows[1]["o"] == 2
+
+
+@given(st.lists(records(), max_size=40))
+def test_bulk_build_equals_one_by_one_appends(recs):
+    bulk = DictList(recs)
+    one = DictList()
+    for r in recs:
+        one.append(r)
+    assert same(bulk.to_list(), recs)
+    assert same(one.to_list(), recs)
+    assert dict(bulk.schema) == dict(one.schema)
