@@ -28,7 +28,11 @@ plain[100] = {"id": 2**70, "nested": [1, {"k": "v"}]}
 plain[300] = {"s": "\ud800", "new": None}
 bulk = memslim.DictList(plain)
 assert len(bulk) == 600 and bulk[100]["id"] == 2**70 and bulk[599]["s"] == "s4"
-del bulk, plain
+tuples = [(i, f"s{i % 5}", i / 3) for i in range(600)]
+tuples[7] = (7, ["general"], None)
+tl_bulk = memslim.TupleList(tuples, fields=("a", "b", "c"))
+assert tl_bulk[7].b == ["general"] and tl_bulk[599].c == 599 / 3
+del bulk, plain, tuples, tl_bulk
 table = pa.table(rows)  # shares the list's buffers
 rows[0]["id"] = -1  # copy-on-write: the exported table must keep its values
 rows.extend(rows[:100])

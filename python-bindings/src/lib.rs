@@ -8,7 +8,7 @@ mod convert;
 mod errors;
 mod gilcell;
 mod os_memory;
-mod plain_dicts;
+mod plain_records;
 mod records;
 mod tracemalloc;
 

@@ -26,7 +26,7 @@ use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
 use crate::errors::{IntoPyResult, schema_error, stale_row};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
-use crate::plain_dicts::append_plain_dicts;
+use crate::plain_records::{append_plain_dicts, append_plain_tuples};
 use crate::tracemalloc::Tracked;
 
 static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -428,22 +428,26 @@ impl Records {
             return Ok(());
         };
         let py = first.py();
-        if matches!(self.kind, Kind::Dict) {
-            let mut start = 0;
-            while start < objs.len() {
-                let n =
-                    append_plain_dicts(&mut self.inner, &self.names, &objs[start..]).py_err(py)?;
-                if n == 0 {
-                    // Not a plain dict of scalars: the rest of this batch goes the general way.
-                    self.push_general(&objs[start..], self_ptr)?;
-                    break;
-                }
-                start += n;
+        let fields: Vec<String> = match &self.kind {
+            Kind::Dict => Vec::new(),
+            Kind::Tuple { fields, .. } => fields.bind(py).extract()?,
+        };
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let mut start = 0;
+        while start < objs.len() {
+            let rest = &objs[start..];
+            let n = match self.kind {
+                Kind::Dict => append_plain_dicts(&mut self.inner, &self.names, rest),
+                Kind::Tuple { .. } => append_plain_tuples(&mut self.inner, &fields, rest),
             }
-            self.after_append(py, objs.len());
-            return Ok(());
+            .py_err(py)?;
+            if n == 0 {
+                // Not a plain record of scalars: the rest of this batch goes the general way.
+                self.push_general(rest, self_ptr)?;
+                break;
+            }
+            start += n;
         }
-        self.push_general(objs, self_ptr)?;
         self.after_append(py, objs.len());
         Ok(())
     }

@@ -169,3 +169,37 @@ def test_bulk_build_equals_one_by_one_appends(recs):
     assert same(bulk.to_list(), recs)
     assert same(one.to_list(), recs)
     assert dict(bulk.schema) == dict(one.schema)
+
+
+def test_tuple_list_bulk_mixes_plain_and_general_records():
+    from collections import namedtuple
+
+    from memslim import TupleList
+
+    P = namedtuple("P", "x y label")
+    data = []
+    for i in range(600):
+        if i % 101 == 3:
+            data.append([i, 2.5, "list record"])  # a list: general path
+        elif i % 97 == 1:
+            data.append((i, (1, 2), "nested"))  # nested value: general path
+        elif i % 2:
+            data.append(P(i, i / 2, f"p{i % 7}"))
+        else:
+            data.append((i, None, b"raw"))
+    rows = TupleList(data, fields=("x", "y", "label"))
+    assert same([tuple(r) for r in rows], [tuple(d) for d in data])
+    assert same(rows[1].y, (1, 2)) and same(rows[3].y, 2.5) and same(rows[5].y, 2.5)
+
+
+@pytest.mark.parametrize("bad_at", [0, 255, 256, 500])
+def test_tuple_list_wrong_length_names_the_row(bad_at):
+    from memslim import TupleList
+
+    rows = TupleList([(0, 0)], fields=("a", "b"))
+    before = snapshot(rows)
+    data = [(i, i) for i in range(600)]
+    data[bad_at] = (1, 2, 3)
+    err = expect_error(ValueError, rows.extend, data)
+    assert f"row {bad_at + 1}" in str(err)
+    assert snapshot(rows) == before

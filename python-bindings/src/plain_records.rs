@@ -1,17 +1,20 @@
-//! Bulk appends of plain dicts without reference counting.
+//! Bulk appends of plain records (dicts, tuples) without reference counting.
 //!
 //! Building a DictList from a list of dicts spends most of its time reading dict items.
-//! Here the items of exact `dict`s are read with `PyDict_Next` as borrowed references and
-//! scalar values go to the core as cells that borrow the objects' own data, so no item is
-//! increfed, copied or collected into a temporary vector.
+//! Here the items of exact `dict`s (read with `PyDict_Next`) and of tuples are taken as
+//! borrowed references and scalar values go to the core as cells that borrow the
+//! objects' own data, so no item is increfed, copied or collected into a temporary
+//! vector.
 //!
 //! Borrowing is sound only while no Python code runs: Python code could mutate a dict and
 //! free a value that a cell borrows. So everything from reading the first item to the
-//! core's append happens inside [`append_plain_dicts`], which calls only C-API functions
+//! core's append happens inside [`append_plain_dicts`] / [`append_plain_tuples`], which
+//! call only C-API functions
 //! that run no Python code and allocate no garbage-collected object (so a collection with
 //! its finalizers cannot start either). Whatever needs more (a value that is not a plain
-//! scalar, a key that is not an exact `str`, a mapping that is not an exact `dict`) stops
-//! the run, and the caller takes that record through the general path.
+//! scalar, a key that is not an exact `str`, a mapping that is not an exact `dict`, a
+//! tuple of the wrong length) stops the run, and the caller takes that record through the
+//! general path.
 
 use std::ffi::c_int;
 
@@ -89,6 +92,51 @@ pub(crate) fn append_plain_dicts<'a>(
         }
         grid.set_order(&order);
         i += 1;
+    }
+    list.push_grid(&grid)?;
+    Ok(grid.num_rows())
+}
+
+/// Appends the leading records of `objs` that are tuples (namedtuples included) of
+/// exactly `fields.len()` plain scalars (as for [`append_plain_dicts`]); value `k` goes
+/// to the field named `fields[k]`. Returns how many records were appended.
+///
+/// # Errors
+/// As [`append_plain_dicts`].
+pub(crate) fn append_plain_tuples<'a>(
+    list: &mut RecordList,
+    fields: &[&str],
+    objs: &'a [Bound<'_, PyAny>],
+) -> Result<usize, RecordsError> {
+    let cols = fields
+        .iter()
+        .map(|f| list.add_field(f))
+        .collect::<Result<Vec<usize>, _>>()?;
+    let mut grid: Grid<'a> = Grid::with_capacity(list.num_fields(), objs.len());
+    'records: for obj in objs {
+        let t = obj.as_ptr();
+        // SAFETY: `t` is a live object; the checks read its type and size only.
+        let plain = unsafe {
+            ffi::PyTuple_Check(t) != 0 && ffi::PyTuple_Size(t) == cols.len() as ffi::Py_ssize_t
+        };
+        if !plain {
+            break;
+        }
+        grid.push_row();
+        for (k, &j) in cols.iter().enumerate() {
+            // SAFETY: `t` is a tuple of `cols.len()` items, so the index is in range and
+            // the call (which runs no Python code) returns a borrowed reference that the
+            // immutable tuple keeps alive.
+            let v = unsafe { ffi::PyTuple_GetItem(t, k as ffi::Py_ssize_t) };
+            match scalar(v) {
+                Some(cell) if grid.set(j, cell) => {}
+                _ => {
+                    grid.pop_row();
+                    break 'records;
+                }
+            }
+        }
+        grid.set_order(&cols);
     }
     list.push_grid(&grid)?;
     Ok(grid.num_rows())
