@@ -15,13 +15,15 @@
 //! scalar, a key that is not an exact `str`, a mapping that is not an exact `dict`, a
 //! tuple of the wrong length) stops the run, and the caller takes that record through the
 //! general path.
+//!
+//! On the way out, [`tuple_of_type`] makes namedtuple rows in one allocation.
 
 use std::ffi::c_int;
 
 use memslim_records::{Cell, Grid, RecordList, RecordsError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyString, PyTuple, PyType};
 
 /// Appends the leading records of `objs` that are exact dicts with exact-`str` keys and
 /// scalar values (`None`, `bool`, `int` within 64 bits, `float`, `str`, `bytes`, exact
@@ -248,4 +250,51 @@ fn next_item(
 fn is_type(o: *mut ffi::PyObject, t: *mut ffi::PyTypeObject) -> bool {
     // SAFETY: `o` is a live object; reading its type pointer runs no code.
     unsafe { ffi::Py_TYPE(o) == t }
+}
+
+/// An instance of the tuple subclass `cls` (a namedtuple) holding `items`: what
+/// `tuple.__new__(cls, items)` does, without a call through Python and without the
+/// intermediate tuple. If `cls` is not a tuple subclass, `items` come back (`Err`): the
+/// caller then makes the call, which reports the problem.
+///
+/// # Errors
+/// A failed allocation.
+pub(crate) fn tuple_of_type<'py>(
+    cls: &Bound<'py, PyType>,
+    items: Vec<Bound<'py, PyAny>>,
+) -> PyResult<Result<Bound<'py, PyAny>, Vec<Bound<'py, PyAny>>>> {
+    let py = cls.py();
+    if !cls.is_subclass_of::<PyTuple>()? {
+        return Ok(Err(items));
+    }
+    let t = cls.as_type_ptr();
+    // SAFETY: `t` is a live type object; `PyType_GetSlot` reads its slot table and runs no
+    // Python code. Every tuple subclass has a `tp_alloc` (inherited from `tuple`), whose
+    // signature is `allocfunc`, so the transmute of the (non-null) slot pointer is sound.
+    let alloc: ffi::allocfunc = unsafe {
+        let slot = ffi::PyType_GetSlot(t, ffi::Py_tp_alloc);
+        if slot.is_null() {
+            return Ok(Err(items));
+        }
+        std::mem::transmute::<*mut std::ffi::c_void, ffi::allocfunc>(slot)
+    };
+    let n = items.len() as ffi::Py_ssize_t;
+    // SAFETY: `alloc(t, n)` is how tuple's own `__new__` makes a subclass instance: a new
+    // reference to an object of `n` empty item slots, or NULL with an exception set.
+    let obj = unsafe { alloc(t, n) };
+    if obj.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `obj` is a new (owned) reference; from here on it is released on every path.
+    let obj = unsafe { Bound::from_owned_ptr(py, obj) };
+    for (k, v) in items.into_iter().enumerate() {
+        // SAFETY: `obj` is a tuple (subclass instance) of `n` slots whose only reference is
+        // ours (nothing ran between its allocation and here: the items were made first),
+        // `k < n`, and `PyTuple_SetItem` takes over the item's reference.
+        let rc = unsafe { ffi::PyTuple_SetItem(obj.as_ptr(), k as ffi::Py_ssize_t, v.into_ptr()) };
+        if rc != 0 {
+            return Err(PyErr::fetch(py));
+        }
+    }
+    Ok(Ok(obj))
 }

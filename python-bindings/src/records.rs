@@ -26,11 +26,11 @@ use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
 use crate::errors::{IntoPyResult, schema_error, stale_row};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
-use crate::plain_records::{append_plain_dicts, append_plain_tuples};
+use crate::plain_records::{append_plain_dicts, append_plain_tuples, tuple_of_type};
 use crate::tracemalloc::Tracked;
 
 static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static NAMEDTUPLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ROW_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -548,6 +548,14 @@ impl Records {
                 let vals = (0..n)
                     .map(|j| self.value(py, i, j))
                     .collect::<PyResult<Vec<_>>>()?;
+                let cls = row_type.bind(py);
+                let vals = match cls.cast::<PyType>() {
+                    Ok(t) => match tuple_of_type(t, vals)? {
+                        Ok(row) => return Ok(row),
+                        Err(vals) => vals,
+                    },
+                    Err(_) => vals,
+                };
                 // What namedtuple's own `_make` does: `tuple.__new__(cls, values)`, in C,
                 // instead of the Python-level `__new__` that `cls(*values)` runs.
                 let tuple_new = TUPLE_NEW.get_or_try_init(py, || {
@@ -1292,8 +1300,9 @@ impl PyTupleList {
 }
 
 fn namedtuple_for(py: Python<'_>, fields: &[String]) -> PyResult<Py<PyAny>> {
-    let nt = NAMEDTUPLE.import(py, "collections", "namedtuple")?;
-    Ok(nt.call1(("Row", fields.to_vec()))?.unbind())
+    // memslim/_rows.py: one class per field tuple, with rows that pickle.
+    let make = ROW_TYPE.import(py, "memslim._rows", "row_type")?;
+    Ok(make.call1((PyTuple::new(py, fields)?,))?.unbind())
 }
 
 fn tuple_kind(

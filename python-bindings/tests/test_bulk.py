@@ -203,3 +203,17 @@ def test_tuple_list_wrong_length_names_the_row(bad_at):
     err = expect_error(ValueError, rows.extend, data)
     assert f"row {bad_at + 1}" in str(err)
     assert snapshot(rows) == before
+
+
+def test_generated_row_types_pickle_and_are_shared_by_field_tuple():
+    import copy
+
+    from memslim import TupleList
+
+    a = TupleList([(1, "x")], fields=("n", "s"))
+    b = TupleList([(2, "y")], fields=("n", "s"))
+    assert type(a[0]) is type(b[0])
+    for row in (a[0], copy.deepcopy(a[0]), pickle.loads(pickle.dumps(a[0]))):
+        assert row == (1, "x") and row.n == 1 and row._fields == ("n", "s")
+    back = pickle.loads(pickle.dumps([a[0], b[0]]))
+    assert back == [(1, "x"), (2, "y")] and type(back[0]) is type(a[0])

@@ -1,0 +1,31 @@
+"""Row types for TupleLists whose input rows were not namedtuples.
+
+A TupleList hands out namedtuples. When the data did not bring a namedtuple class of its
+own, the class comes from here: one class per field tuple (so rows of two lists with the
+same fields have the same type), and rows pickle by their fields and values, since a class
+made at run time cannot be found by name when unpickling.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Iterable
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1024)
+def row_type(fields: tuple[str, ...]) -> type[tuple[Any, ...]]:
+    """The namedtuple class ``Row`` with these fields."""
+    cls = namedtuple("Row", fields, module=__name__)  # type: ignore[misc]
+
+    def __reduce__(self: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (make_row, (fields, tuple(self)))
+
+    cls.__reduce__ = __reduce__  # type: ignore[method-assign,assignment]
+    return cls  # type: ignore[no-any-return]
+
+
+def make_row(fields: Iterable[str], values: Iterable[Any]) -> tuple[Any, ...]:
+    """A ``Row`` with these fields and values (what unpickling a row calls)."""
+    return row_type(tuple(fields))._make(values)  # type: ignore[attr-defined,no-any-return]
