@@ -576,6 +576,50 @@ impl ColChunk {
         self.write(i, meta, cell);
     }
 
+    /// Pushes a run of cells whose every value fits the layout (as `push` does one by
+    /// one). A run of a numeric or bool column with no nulls or absent keys, every cell
+    /// of the column's own type, is appended in one typed loop.
+    pub(crate) fn push_run<'c, 'd: 'c, I>(&mut self, meta: &mut ColMeta, cells: I)
+    where
+        I: ExactSizeIterator<Item = Option<&'c Cell<'d>>> + Clone,
+    {
+        let n = cells.len();
+        if self.valid.is_none() && self.absent.is_none() {
+            let done = match &mut self.data {
+                Data::Int(v) if cells.clone().all(|c| matches!(c, Some(Cell::Int(_)))) => {
+                    v.extend(cells.clone().map(|c| match c {
+                        Some(Cell::Int(x)) => *x,
+                        _ => 0,
+                    }));
+                    true
+                }
+                Data::Float(v, None)
+                    if cells.clone().all(|c| matches!(c, Some(Cell::Float(_)))) =>
+                {
+                    v.extend(cells.clone().map(|c| match c {
+                        Some(Cell::Float(x)) => *x,
+                        _ => 0.0,
+                    }));
+                    true
+                }
+                Data::Bool(b) if cells.clone().all(|c| matches!(c, Some(Cell::Bool(_)))) => {
+                    for c in cells.clone() {
+                        b.push(matches!(c, Some(Cell::Bool(true))));
+                    }
+                    true
+                }
+                _ => false,
+            };
+            if done {
+                self.len += n;
+                return;
+            }
+        }
+        for c in cells {
+            self.push(meta, c);
+        }
+    }
+
     /// Pushes a run of cells into a dictionary-encoded column (every cell a string, null
     /// or absent). Looks strings up in a [`SeenStrs`] first, and borrows the dictionary
     /// once for the run rather than once per string (each `Arc::get_mut` is an atomic

@@ -13,6 +13,8 @@ use crate::column::Cell;
 pub struct Grid<'a> {
     ncols: usize,
     rows: usize,
+    /// Bytes of variable-length data in all rows.
+    var_bytes: usize,
     /// Row-major: slot `(r, j)` is `cells[r * ncols + j]`.
     cells: Vec<Option<Cell<'a>>>,
     /// Rows whose keys are not in column order: `(row, start, end)` into `order`.
@@ -69,6 +71,7 @@ impl<'a> Grid<'a> {
         if slot.is_some() {
             return false;
         }
+        self.var_bytes += cell.var_len();
         *slot = Some(cell);
         true
     }
@@ -92,6 +95,7 @@ impl<'a> Grid<'a> {
         let Some(r) = self.rows.checked_sub(1) else {
             return;
         };
+        self.var_bytes -= self.var_len(r);
         self.rows = r;
         self.cells.truncate(r * self.ncols);
         if let Some(&(last, start, _)) = self.orders.last() {
@@ -105,6 +109,7 @@ impl<'a> Grid<'a> {
     /// Removes every row, keeping the allocations.
     pub fn clear(&mut self) {
         self.rows = 0;
+        self.var_bytes = 0;
         self.cells.clear();
         self.orders.clear();
         self.order.clear();
@@ -136,6 +141,11 @@ impl<'a> Grid<'a> {
         }
     }
 
+    /// Bytes of variable-length data in all rows.
+    pub(crate) fn var_bytes(&self) -> usize {
+        self.var_bytes
+    }
+
     /// Bytes of variable-length data in row `r`.
     pub(crate) fn var_len(&self, r: usize) -> usize {
         self.row(r).iter().flatten().map(Cell::var_len).sum()
@@ -165,10 +175,12 @@ mod tests {
         assert_eq!(g.order_of(0), Some(&[2u32, 0][..]));
         assert_eq!(g.order_of(1), None);
         assert_eq!(g.var_len(0), 1);
+        assert_eq!(g.var_bytes(), 1);
         g.pop_row();
         g.pop_row();
         assert!(g.is_empty());
         assert!(g.order.is_empty());
+        assert_eq!(g.var_bytes(), 0);
     }
 
     #[test]

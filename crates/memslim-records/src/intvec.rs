@@ -113,6 +113,17 @@ impl IntVec {
         }
     }
 
+    /// Appends every value of `xs`; the caller has widened the vector to hold them all.
+    pub(crate) fn extend(&mut self, xs: impl ExactSizeIterator<Item = i64>) {
+        // Truncating casts are exact, as in `push`.
+        match self {
+            IntVec::W8(v) => v.extend(xs.map(|x| x as i8)),
+            IntVec::W16(v) => v.extend(xs.map(|x| x as i16)),
+            IntVec::W32(v) => v.extend(xs.map(|x| x as i32)),
+            IntVec::W64(v) => v.extend(xs),
+        }
+    }
+
     pub(crate) fn insert(&mut self, i: usize, x: i64) {
         match self {
             IntVec::W8(v) => v.insert(i, x as i8),

@@ -613,6 +613,12 @@ impl RecordList {
                 let Some(cell) = grid.get(r, j) else {
                     continue;
                 };
+                if let Cell::Int(v) = cell {
+                    ints_exact &= crate::column::int_fits_f64(*v);
+                }
+                if target == meta.layout && fits(target, cell) {
+                    continue; // the common case: nothing to widen, nothing to check
+                }
                 let len = cell.var_len();
                 let step = if len > MAX_VALUE_BYTES {
                     Err(RecordsError::ValueTooLarge {
@@ -631,9 +637,6 @@ impl RecordList {
                         first_err = Some((r, e));
                         break;
                     }
-                }
-                if let Cell::Int(v) = cell {
-                    ints_exact &= crate::column::int_fits_f64(*v);
                 }
             }
             if target != meta.layout {
@@ -688,7 +691,10 @@ impl RecordList {
                         .max()
                         .unwrap_or(0),
                 );
-                run = 0;
+                // Usually everything left fits: no need to count row by row.
+                let everything = n - done <= room && grid.var_bytes() <= budget;
+                budget = if everything { 0 } else { budget };
+                run = if everything { n - done } else { 0 };
                 while done + run < n && run < room {
                     let var = grid.var_len(done + run);
                     if run > 0 && var > budget {
@@ -726,9 +732,7 @@ impl RecordList {
                 if let Layout::StrDict(_) = meta.layout {
                     cc.push_dict_run(meta, (done..done + run).map(|r| grid.get(r, j)));
                 } else {
-                    for r in done..done + run {
-                        cc.push(meta, grid.get(r, j));
-                    }
+                    cc.push_run(meta, (done..done + run).map(|r| grid.get(r, j)));
                 }
             }
             for r in done..done + run {
@@ -1377,6 +1381,20 @@ impl RecordList {
             .iter()
             .map(|c| (c.off, c.len, c.cols.clone()))
             .collect()
+    }
+}
+
+/// `cell` goes into a column of this layout as it is, and the layout (which always
+/// agrees with a declared type) accepts it. Strings into a dictionary column count as
+/// fitting: key widths are settled per run in `push_rows`.
+#[inline]
+fn fits(layout: Layout, cell: &Cell<'_>) -> bool {
+    match (layout, cell) {
+        (_, Cell::Null) | (Layout::Float, Cell::Float(_)) | (Layout::Bool, Cell::Bool(_)) => true,
+        (Layout::Int(w), Cell::Int(v)) => Width::for_value(*v) <= w,
+        (Layout::StrDict(_) | Layout::StrPlain, Cell::Str(s)) => s.len() <= MAX_VALUE_BYTES,
+        (Layout::Bytes, Cell::Bytes(b)) => b.len() <= MAX_VALUE_BYTES,
+        _ => false,
     }
 }
 

@@ -583,6 +583,25 @@ fn grid_widening_matches_one_by_one_appends() {
             assert_eq!(one.get(r, 0), grid.get(r, 0));
         }
     }
+    // The same when the column already holds ints: big ints first, then a float.
+    for first in [Cell::Int(7), Cell::Int(big)] {
+        let mut one = RecordList::new();
+        let mut grid = RecordList::new();
+        one.push_record(&[("x", first)]).unwrap();
+        grid.push_record(&[("x", first)]).unwrap();
+        let mut g = Grid::new(1);
+        for c in [Cell::Int(big), Cell::Int(1), Cell::Float(0.25)] {
+            one.push_record(&[("x", c)]).unwrap();
+            g.push_row();
+            g.set(0, c);
+        }
+        grid.push_grid(&g).unwrap();
+        assert_eq!(one.field_layout(0), memslim_records::Layout::Object);
+        assert_eq!(grid.field_layout(0), memslim_records::Layout::Object);
+        for r in 0..4 {
+            assert_eq!(one.get(r, 0), grid.get(r, 0));
+        }
+    }
     // Exact ints and floats share a float column.
     let mut l = RecordList::new();
     let j = l.add_field("x").unwrap();
