@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections.abc as _abc
 
 from memslim._memslim import Column, DictList, Row, TupleList, __version__, stats
+from memslim._report import report
 from memslim._sizeof import deep_sizeof
 from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
 
@@ -27,5 +28,6 @@ __all__ = [
     "TupleList",
     "__version__",
     "deep_sizeof",
+    "report",
     "stats",
 ]
