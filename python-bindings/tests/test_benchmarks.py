@@ -48,3 +48,29 @@ def test_bench_records_quick(tmp_path: Path) -> None:
 def test_demo_small() -> None:
     proc = run(["examples/python/demo.py"], MEMSLIM_EXAMPLE_SMALL="1")
     assert "memslim.DictList" in proc.stdout
+
+
+def test_suite_quick(tmp_path: Path) -> None:
+    proc = run(["benches/suite.py", "--quick", "--repeat", "1", "--output", str(tmp_path)])
+    report = json.loads((tmp_path / "suite.json").read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert set(report["datasets"]) == {"orders", "flights"}
+    for dataset in report["datasets"].values():
+        for measured in dataset["sizes"].values():
+            assert measured["mismatches"] == []
+            for name in ("list of dicts", "memslim.DictList", "memslim.TupleList"):
+                result = measured["results"][name]
+                assert "error" not in result and "skipped" not in result, result
+                assert result["ingest_s"] > 0 and result["pickle_bytes"] > 0
+    assert "| **best peer** |" in (tmp_path / "suite.md").read_text(encoding="utf-8")
+    for chart in ("memory_orders.png", "ratios_orders.png", "memory_flights.png"):
+        assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG", chart
+    assert "wrote" in proc.stdout
+
+
+def test_bench_sizeof_quick(tmp_path: Path) -> None:
+    output = tmp_path / "sizeof.json"
+    proc = run(["benches/bench_sizeof.py", "--quick", "--output", str(output)])
+    assert "| memslim.DictList |" in proc.stdout
+    result = json.loads(output.read_text(encoding="utf-8"))
+    assert result["list_deep"] > result["dictlist_deep"] > 0
