@@ -1,7 +1,8 @@
 """The comparison suite: memslim beside the other ways Python holds records, at several sizes.
 
-    python benches/suite.py                          # orders at 10k, 100k, 1M; flights in full
-    python benches/suite.py --sizes 10k,100k,1M,10M  # the scaling run, 10M where memory allows
+    python benches/suite.py                      # orders at 10k, 100k, 1M, 10M (10M where
+                                                 # memory allows); flights at 10k, 100k, full
+    python benches/suite.py --sizes 10k,100k,1M  # without the long 10M run
     python benches/suite.py --quick                  # tiny sizes, a smoke run (the tests use it)
 
 Every figure of every representation is taken in fresh processes, three per
@@ -49,7 +50,7 @@ RESULTS = ROOT / "benches" / "results"
 WARMUP_ROWS = 1_000
 RANDOM_ACCESSES = 10_000
 QUICK_SIZES = {"orders": [2_000], "flights": [2_000]}
-DEFAULT_SIZES = [10_000, 100_000, 1_000_000]
+DEFAULT_SIZES = [10_000, 100_000, 1_000_000, 10_000_000]
 PACKAGES = ("memslim", "numpy", "pyarrow", "polars", "pandas", "msgspec", "matplotlib", "pympler")
 
 REPS: dict[str, Representation] = {rep.name: rep for rep in representations()}

@@ -74,3 +74,28 @@ def test_bench_sizeof_quick(tmp_path: Path) -> None:
     assert "| memslim.DictList |" in proc.stdout
     result = json.loads(output.read_text(encoding="utf-8"))
     assert result["list_deep"] > result["dictlist_deep"] > 0
+
+
+def test_suite_skips_sizes_that_would_not_fit() -> None:
+    sys.path.insert(0, str(ROOT / "benches"))
+    try:
+        from suite import parse_size, would_not_fit
+    finally:
+        sys.path.remove(str(ROOT / "benches"))
+    assert [parse_size(s) for s in ("10k", "1M", "10M", "2_000")] == [
+        10_000,
+        1_000_000,
+        10_000_000,
+        2_000,
+    ]
+    earlier = {
+        1_000_000: {
+            "list of dicts": {"rss_bytes": 400_000_000, "pickle_bytes": 100_000_000},
+            "pandas.DataFrame": {"rss_bytes": 100_000_000, "pickle_bytes": 60_000_000},
+        }
+    }
+    gib = 2**30
+    assert would_not_fit("pandas.DataFrame", 10_000_000, earlier, 64 * gib) is None
+    why = would_not_fit("pandas.DataFrame", 10_000_000, earlier, 8 * gib)
+    assert why is not None and "GiB" in why
+    assert would_not_fit("polars.DataFrame", 10_000_000, earlier, 1) is None  # nothing known

@@ -12,7 +12,7 @@ import gc
 import sys
 import types
 from collections import Counter
-from itertools import chain
+from itertools import chain, repeat
 from typing import Any
 
 from memslim._memslim import Column, DictList, TupleList
@@ -85,7 +85,7 @@ def deep_sizeof(obj: Any) -> int:
         if any(issubclass(kind, _NOT_DATA) for kind in kinds):
             fresh = [o for o in fresh if not isinstance(o, _NOT_DATA)]
         # Few distinct sizes occur: round each distinct size once (Counter counts in C).
-        for size, count in Counter(map(getsizeof, fresh)).items():
+        for size, count in Counter(map(getsizeof, fresh, repeat(0))).items():
             total += _allocated(size) * count
 
         if kinds <= _LEAF_TYPES:
