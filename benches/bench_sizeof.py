@@ -17,6 +17,8 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -41,12 +43,13 @@ def child(rows: int, repeat: int) -> dict[str, Any]:
     dictlist = memslim.DictList(make_records(rows))
     out["dictlist_rss"] = settled_rss() - before
 
+    asizeof: Callable[[Any], int] | None
     try:
         from pympler.asizeof import asizeof
     except ImportError:
         asizeof = None
     for label, obj in (("list", records), ("dictlist", dictlist)):
-        seconds, size = median_seconds(lambda obj=obj: memslim.deep_sizeof(obj), repeat)
+        seconds, size = median_seconds(partial(memslim.deep_sizeof, obj), repeat)
         out[f"{label}_deep"], out[f"{label}_deep_s"] = size, seconds
         if asizeof is not None:
             start = time.perf_counter()

@@ -112,8 +112,9 @@ def record_class(kind: str, ds: Dataset) -> Any:
     cls = globals().get(name)
     if cls is not None:
         return cls
+    cls: Any
     if kind == "Tuple":
-        cls = collections.namedtuple(name, ds.fields)
+        cls = collections.namedtuple(name, ds.fields)  # type: ignore[misc]
     elif kind == "Dataclass":
         cls = dataclasses.make_dataclass(name, ds.fields, slots=True)
     else:

@@ -253,7 +253,7 @@ def write_jsonl(ds: Dataset, rows: int, path: Path) -> int:
 def cross_check(results: dict[str, dict[str, Any]]) -> list[str]:
     """Every representation must compute what the list of dicts computes."""
     base = results.get(BASELINE, {}).get("check")
-    problems = []
+    problems: list[str] = []
     if base is None:
         return problems
     for name, res in results.items():
@@ -313,7 +313,7 @@ def measure_size(
 
 
 def machine_info() -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for dist in PACKAGES:
         try:
             versions[dist] = importlib.metadata.version(dist)

@@ -48,9 +48,9 @@ def read_records(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], i
 
         if path.suffix.lower() == ".csv":
             reader = csv.reader(line.decode("utf-8") for line in lines())
-            header = next(reader, None)
-            for row in reader if header is not None else ():
-                records.append({k: _csv_value(v) for k, v in zip(header, row)})  # type: ignore[arg-type]
+            header = next(reader, [])
+            for row in reader:
+                records.append({k: _csv_value(v) for k, v in zip(header, row)})
                 if limit is not None and len(records) >= limit:
                     break
         else:
