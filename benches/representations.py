@@ -109,9 +109,9 @@ def filter_eq(obj, name, value):
 def record_class(kind: str, ds: Dataset) -> Any:
     """The namedtuple, slotted dataclass or msgspec.Struct class for ``ds``'s records."""
     name = f"{ds.name.capitalize()}{kind}"
-    cls = globals().get(name)
-    if cls is not None:
-        return cls
+    existing = globals().get(name)
+    if existing is not None:
+        return existing
     cls: Any
     if kind == "Tuple":
         cls = collections.namedtuple(name, ds.fields)  # type: ignore[misc]
