@@ -114,7 +114,7 @@ def record_class(kind: str, ds: Dataset) -> Any:
         return existing
     cls: Any
     if kind == "Tuple":
-        cls = collections.namedtuple(name, ds.fields)  # type: ignore[misc]
+        cls = collections.namedtuple(name, ds.fields)  # type: ignore[misc,no-redef]
     elif kind == "Dataclass":
         cls = dataclasses.make_dataclass(name, ds.fields, slots=True)
     else:
