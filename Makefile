@@ -114,8 +114,8 @@ bench: setup
 	cargo bench -p memslim-benches
 	$(VENV_PY) benches/bench_records.py
 	$(VENV_PY) benches/suite.py
-	$(VENV_PY) benches/bench_sizeof.py
-	$(VENV_PY) benches/soak.py
+	$(VENV_PY) benches/bench_sizeof.py --output benches/results/sizeof.json
+	$(VENV_PY) benches/soak.py --output benches/results/soak.json
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick

@@ -66,7 +66,8 @@ def memory_chart(name: str, rows: int, measured: dict[str, Any], path: Path) -> 
 def ratios_chart(name: str, rows: int, measured: dict[str, Any], path: Path) -> None:
     values = figure_values(measured["results"], rows)
     names = [n for n in _ran(measured["results"])]
-    keys = [key for key, _, _ in FIGURES if key != "nbytes"]
+    # Own counts are not comparable across peers, and a list of dicts is not built.
+    keys = [key for key, _, _ in FIGURES if key not in ("nbytes", "build")]
     labels = {key: label for key, label, _ in FIGURES}
     grid: list[list[float]] = []
     for n in names:
@@ -83,7 +84,11 @@ def ratios_chart(name: str, rows: int, measured: dict[str, Any], path: Path) -> 
     image = ax.imshow(grid, cmap="RdYlGn_r", norm=LogNorm(1 / bound, bound), aspect="auto")
     for i, row in enumerate(grid):
         for j, v in enumerate(row):
-            text = "—" if math.isnan(v) else (f"{v:.2f}" if v < 10 else f"{v:.0f}")
+            text = (
+                "—"
+                if math.isnan(v)
+                else (f"{v:.2g}" if v < 0.1 else f"{v:.2f}" if v < 10 else f"{v:.0f}")
+            )
             ax.text(j, i, text, ha="center", va="center", fontsize=7)
     ax.set_xticks(range(len(keys)), [labels[k] for k in keys], rotation=35, ha="right", fontsize=8)
     ax.set_yticks(range(len(names)), names, fontsize=8)
@@ -106,6 +111,8 @@ def scaling_chart(name: str, sizes: dict[str, Any], path: Path) -> None:
     names: list[str] = []
     for measured in sizes.values():
         names += [n for n in _ran(measured["results"]) if n not in names]
+    palette = plt.get_cmap("tab20").colors
+    colors = {n: palette[(2 * i) % 20 if i < 10 else 2 * (i - 10) + 1] for i, n in enumerate(names)}
     for ax, (key, label, scale) in zip(axes, panels):
         for n in names:
             xs, ys = [], []
@@ -117,7 +124,7 @@ def scaling_chart(name: str, sizes: dict[str, Any], path: Path) -> None:
             if xs:
                 style = "-o" if n.startswith("memslim") else "--."
                 width = 2.2 if n == SUBJECT else 1.0
-                ax.plot(xs, ys, style, label=n, linewidth=width)
+                ax.plot(xs, ys, style, label=n, linewidth=width, color=colors[n])
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("records")

@@ -75,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=1_000, help="records per structure")
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--tolerance-mib", type=float, default=2.0)
+    parser.add_argument("--output", type=Path, help="also write the JSON summary here")
     # Keeps every cycle's DictList alive: proves that the check catches a leak.
     parser.add_argument("--simulate-leak", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -137,6 +138,8 @@ def main(argv: list[str] | None = None) -> int:
         "problems": problems,
     }
     print(json.dumps(summary))
+    if args.output is not None:
+        args.output.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return 1 if problems else 0
 
 

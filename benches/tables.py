@@ -78,6 +78,8 @@ def _ratio(value: float | None, base: float | None) -> str:
     if value is None or not base or base <= 0 or value <= 0:
         return "—"
     r = value / base
+    if r < 0.1:
+        return f"{r:.2g}x"
     return f"{r:.2f}x" if r < 10 else f"{r:.0f}x"
 
 
