@@ -75,12 +75,13 @@ def deep_sizeof(obj: Any) -> int:
     while level:
         # Deduplicate within the level and against everything seen, in C.
         by_id = dict(zip(map(id, level), level))
-        fresh_ids = by_id.keys() - seen
-        if not fresh_ids:
+        for known in seen.intersection(by_id.keys()):
+            del by_id[known]
+        if not by_id:
             break
-        seen |= fresh_ids
-        fresh = list(map(by_id.__getitem__, fresh_ids))
-        del by_id, fresh_ids
+        seen.update(by_id.keys())
+        fresh = list(by_id.values())
+        del by_id
         kinds = set(map(type, fresh))
         if any(issubclass(kind, _NOT_DATA) for kind in kinds):
             fresh = [o for o in fresh if not isinstance(o, _NOT_DATA)]
