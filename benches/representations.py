@@ -17,7 +17,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,6 @@ class Representation:
     read_jsonl: Callable[[Path, Dataset], Any] | None = None
     length: Callable[[Any], int] = len
     note: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def build_streaming(self, records: Iterator[dict[str, Any]], ds: Dataset) -> Any:
         if self.stream is not None:
