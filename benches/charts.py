@@ -111,8 +111,9 @@ def scaling_chart(name: str, sizes: dict[str, Any], path: Path) -> None:
     names: list[str] = []
     for measured in sizes.values():
         names += [n for n in _ran(measured["results"]) if n not in names]
-    palette = plt.get_cmap("tab20").colors
-    colors = {n: palette[(2 * i) % 20 if i < 10 else 2 * (i - 10) + 1] for i, n in enumerate(names)}
+    palette = plt.get_cmap("tab20")
+    # Dark shades first, then the light ones: neighbours in the legend never look alike.
+    colors = {n: palette(2 * i if i < 10 else 2 * (i - 10) + 1) for i, n in enumerate(names)}
     for ax, (key, label, scale) in zip(axes, panels):
         for n in names:
             xs, ys = [], []
