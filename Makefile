@@ -39,7 +39,8 @@ endif
 help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
 	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, pytest"
-	@echo "make bench        criterion benches, then benches/bench_records.py (1M records)"
+	@echo "make bench        criterion benches, benches/bench_records.py (1M records), the"
+	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches"
 	@echo "make bench-quick  benches/bench_records.py on a tiny input (a smoke run)"
 	@echo "make setup        ./.venv with pinned dev tools and a release build of memslim"
 	@echo "make develop      rebuild and reinstall memslim into ./.venv unconditionally"
@@ -112,9 +113,13 @@ fmt: $(DEPS_STAMP)
 bench: setup
 	cargo bench -p memslim-benches
 	$(VENV_PY) benches/bench_records.py
+	$(VENV_PY) benches/suite.py
+	$(VENV_PY) benches/bench_sizeof.py --output benches/results/sizeof.json
+	$(VENV_PY) benches/soak.py --output benches/results/soak.json
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
+	$(VENV_PY) benches/suite.py --quick
 
 # -- cleaning ---------------------------------------------------------------------------
 

@@ -51,3 +51,9 @@ tl = memslim.TupleList([(1, "a"), (2, "b")], fields=("x", "y"))
 assert pa.table(tl).num_rows == 2
 assert memslim.DictList.from_arrow(pa.table(tl))[1]["y"] == "b"
 print("valgrind workload ok", tracemalloc.get_traced_memory()[0] > 0)
+
+# memslim.stats(): the live counters and glibc's mallinfo2 looked up through dlsym
+# (valgrind replaces malloc, so its figures may all be zero here).
+stats = memslim.stats()
+assert stats["allocator"] is None or stats["allocator"]["heap_bytes"] >= 0
+print("valgrind stats ok", stats["structures"] >= 0)

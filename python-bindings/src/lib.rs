@@ -10,6 +10,7 @@ mod gilcell;
 mod os_memory;
 mod plain_records;
 mod records;
+mod stats;
 mod tracemalloc;
 
 use pyo3::prelude::*;
@@ -19,5 +20,6 @@ use pyo3::prelude::*;
 fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     records::register(m)?;
+    stats::register(m)?;
     Ok(())
 }

@@ -48,3 +48,54 @@ def test_bench_records_quick(tmp_path: Path) -> None:
 def test_demo_small() -> None:
     proc = run(["examples/python/demo.py"], MEMSLIM_EXAMPLE_SMALL="1")
     assert "memslim.DictList" in proc.stdout
+
+
+def test_suite_quick(tmp_path: Path) -> None:
+    proc = run(["benches/suite.py", "--quick", "--repeat", "1", "--output", str(tmp_path)])
+    report = json.loads((tmp_path / "suite.json").read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert set(report["datasets"]) == {"orders", "flights"}
+    for dataset in report["datasets"].values():
+        for measured in dataset["sizes"].values():
+            assert measured["mismatches"] == []
+            for name in ("list of dicts", "memslim.DictList", "memslim.TupleList"):
+                result = measured["results"][name]
+                assert "error" not in result and "skipped" not in result, result
+                assert result["ingest_s"] > 0 and result["pickle_bytes"] > 0
+    assert "| **best peer** |" in (tmp_path / "suite.md").read_text(encoding="utf-8")
+    for chart in ("memory_orders.png", "ratios_orders.png", "memory_flights.png"):
+        assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG", chart
+    assert "wrote" in proc.stdout
+
+
+def test_bench_sizeof_quick(tmp_path: Path) -> None:
+    output = tmp_path / "sizeof.json"
+    proc = run(["benches/bench_sizeof.py", "--quick", "--output", str(output)])
+    assert "| memslim.DictList |" in proc.stdout
+    result = json.loads(output.read_text(encoding="utf-8"))
+    assert result["list_deep"] > result["dictlist_deep"] > 0
+
+
+def test_suite_skips_sizes_that_would_not_fit() -> None:
+    sys.path.insert(0, str(ROOT / "benches"))
+    try:
+        from suite import parse_size, would_not_fit
+    finally:
+        sys.path.remove(str(ROOT / "benches"))
+    assert [parse_size(s) for s in ("10k", "1M", "10M", "2_000")] == [
+        10_000,
+        1_000_000,
+        10_000_000,
+        2_000,
+    ]
+    earlier = {
+        1_000_000: {
+            "list of dicts": {"rss_bytes": 400_000_000, "pickle_bytes": 100_000_000},
+            "pandas.DataFrame": {"rss_bytes": 100_000_000, "pickle_bytes": 60_000_000},
+        }
+    }
+    gib = 2**30
+    assert would_not_fit("pandas.DataFrame", 10_000_000, earlier, 64 * gib) is None
+    why = would_not_fit("pandas.DataFrame", 10_000_000, earlier, 8 * gib)
+    assert why is not None and "GiB" in why
+    assert would_not_fit("polars.DataFrame", 10_000_000, earlier, 1) is None  # nothing known

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
-from memslim._memslim import Column, DictList, Row, TupleList, __version__
+from memslim._memslim import Column, DictList, Row, TupleList, __version__, stats
+from memslim._report import report
+from memslim._sizeof import deep_sizeof
 from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
 
 _abc.MutableSequence.register(DictList)
@@ -25,4 +27,7 @@ __all__ = [
     "StaleRowError",
     "TupleList",
     "__version__",
+    "deep_sizeof",
+    "report",
+    "stats",
 ]

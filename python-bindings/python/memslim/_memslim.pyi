@@ -1,7 +1,7 @@
 """Type stubs and user documentation for the compiled core of memslim."""
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple, Self, SupportsIndex, final, overload
+from typing import Any, NamedTuple, Self, SupportsIndex, TypedDict, final, overload
 
 from typing_extensions import disjoint_base
 
@@ -17,6 +17,7 @@ __all__ = [
     "__version__",
     "_restore_dictlist",
     "_restore_tuplelist",
+    "stats",
 ]
 
 @disjoint_base
@@ -216,3 +217,29 @@ def _restore_dictlist(data: bytes) -> DictList: ...
 def _restore_tuplelist(
     data: bytes, fields: Sequence[str], row_type: type[NamedTuple] | None = None
 ) -> TupleList: ...
+
+class _AllocatorStats(TypedDict):
+    heap_bytes: int
+    mmap_bytes: int
+    in_use_bytes: int
+    free_bytes: int
+    releasable_bytes: int
+
+class _Stats(TypedDict):
+    structures: int
+    structure_bytes: int
+    allocator: _AllocatorStats | None
+
+def stats() -> _Stats:
+    """What memslim holds right now, cheap enough to log from a long-running service.
+
+    - ``structures``: live DictList and TupleList objects (copies and slices included);
+    - ``structure_bytes``: the bytes of the buffers they own, as last reported to
+      ``tracemalloc`` (after every bulk operation and every few thousand appends; each
+      ``nbytes`` adds the object's small fixed part);
+    - ``allocator``: glibc's ``mallinfo2()`` for the whole process, Python's and other
+      libraries' allocations included: ``heap_bytes`` (heap obtained from the OS),
+      ``mmap_bytes`` (large blocks mapped directly), ``in_use_bytes`` (heap in use),
+      ``free_bytes`` (free but still held), ``releasable_bytes`` (free at the top of the
+      heap); ``None`` where the allocator is not glibc 2.33 or newer.
+    """

@@ -1,0 +1,102 @@
+"""memslim.stats(): live structures and their bytes, the allocator's figures; the soak test."""
+
+from __future__ import annotations
+
+import gc
+import json
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import memslim
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def live() -> tuple[int, int]:
+    gc.collect()
+    s = memslim.stats()
+    return s["structures"], s["structure_bytes"]
+
+
+def close_to(tracked: int, *structures: object) -> bool:
+    """``structure_bytes`` counts buffers; ``nbytes`` adds each object's small fixed part."""
+    owned = sum(s.nbytes for s in structures)  # type: ignore[attr-defined]
+    return owned - 1024 * len(structures) <= tracked <= owned
+
+
+def test_counts_follow_structures_as_they_live_and_die():
+    base_count, base_bytes = live()
+    rows = memslim.DictList({"id": i, "s": f"v{i}"} for i in range(5_000))
+    pairs = memslim.TupleList([(1, "a")], fields=("x", "y"))
+    count, nbytes = live()
+    assert count == base_count + 2
+    assert close_to(nbytes - base_bytes, rows, pairs)
+
+    part = rows[:10]  # a slice is another structure
+    assert live()[0] == base_count + 3
+    rows.extend({"id": i, "s": "more"} for i in range(5_000))
+    assert close_to(live()[1] - base_bytes, rows, pairs, part)
+
+    del rows, pairs, part
+    assert live() == (base_count, base_bytes)
+
+
+def test_copies_and_unpickled_lists_are_counted():
+    base_count, _ = live()
+    rows = memslim.DictList([{"a": 1}, {"a": 2}])
+    copies = [rows.copy(), pickle.loads(pickle.dumps(rows))]
+    assert live()[0] == base_count + 3
+    del rows, copies
+    assert live()[0] == base_count
+
+
+def test_allocator_figures_are_plausible():
+    alloc = memslim.stats()["allocator"]
+    if alloc is None:
+        pytest.skip("allocator figures need glibc >= 2.33")
+    assert set(alloc) == {
+        "heap_bytes",
+        "mmap_bytes",
+        "in_use_bytes",
+        "free_bytes",
+        "releasable_bytes",
+    }
+    assert all(isinstance(v, int) and v >= 0 for v in alloc.values())
+    assert alloc["in_use_bytes"] + alloc["free_bytes"] <= alloc["heap_bytes"] + 2**20
+    big = bytearray(64 * 2**20)  # far above glibc's mmap threshold
+    grown = memslim.stats()["allocator"]
+    assert grown is not None
+    assert grown["mmap_bytes"] >= alloc["mmap_bytes"] + len(big)
+    del big
+
+
+def run_soak(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "benches/soak.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs current RSS")
+def test_soak_rss_returns_to_baseline():
+    # The benchmark command runs the full 10,000 cycles; the test suite a reduced size.
+    proc = run_soak("--iterations", "2000")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert summary["problems"] == []
+    assert summary["stats"]["structures"] == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs current RSS")
+def test_soak_catches_a_leak():
+    proc = run_soak("--iterations", "400", "--simulate-leak")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "LEAK? RSS grew" in proc.stdout
+    assert "still counts live structures" in proc.stdout
