@@ -43,7 +43,8 @@ pub(crate) fn append_plain_dicts<'a>(
     objs: &'a [Bound<'_, PyAny>],
 ) -> Result<usize, RecordsError> {
     let mut grid: Grid<'a> = Grid::with_capacity(list.num_fields(), objs.len());
-    // Column of each key position in the previous record: records usually share a shape.
+    // The previous record's columns in key order: records usually share a shape, so key
+    // `e` of this record is most likely field `guess[e]`.
     let mut guess: Vec<usize> = Vec::new();
     let mut order: Vec<usize> = Vec::new();
     let mut i = 0;
@@ -57,7 +58,15 @@ pub(crate) fn append_plain_dicts<'a>(
         let mut pos: ffi::Py_ssize_t = 0;
         while let Some((key, value)) = next_item(dict, &mut pos) {
             let e = order.len();
-            let j = match resolve(list, names, guess.get(e).copied(), key) {
+            let g = guess.get(e).copied();
+            let same = g
+                .and_then(|g| names.get(g))
+                .is_some_and(|n| n.as_ptr() == key);
+            let found = match (same, g) {
+                (true, Some(g)) => Key::Field(g),
+                _ => resolve(list, g, key),
+            };
+            let j = match found {
                 Key::Field(j) if j < grid.num_cols() => j,
                 Key::Field(_) | Key::New(_) if grid.num_rows() > 1 => {
                     // A new field: append the rows so far, the caller calls again.
@@ -86,13 +95,10 @@ pub(crate) fn append_plain_dicts<'a>(
                 grid.pop_row();
                 break 'records;
             }
-            match guess.get_mut(e) {
-                Some(g) => *g = j,
-                None => guess.push(j),
-            }
             order.push(j);
         }
         grid.set_order(&order);
+        std::mem::swap(&mut guess, &mut order);
         i += 1;
     }
     list.push_grid(&grid)?;
@@ -153,17 +159,8 @@ enum Key<'a> {
     Other,
 }
 
-fn resolve<'a>(
-    list: &RecordList,
-    names: &[Py<PyString>],
-    guess: Option<usize>,
-    key: *mut ffi::PyObject,
-) -> Key<'a> {
-    if let Some(g) = guess {
-        if names.get(g).is_some_and(|n| n.as_ptr() == key) {
-            return Key::Field(g);
-        }
-    }
+/// The field of `key` when it is not the (identical) name object of field `guess`.
+fn resolve<'a>(list: &RecordList, guess: Option<usize>, key: *mut ffi::PyObject) -> Key<'a> {
     if !is_type(key, &raw mut ffi::PyUnicode_Type) {
         return Key::Other;
     }
@@ -182,6 +179,7 @@ fn resolve<'a>(
 }
 
 /// The cell for a plain scalar, or `None` if the value needs the general path.
+#[inline]
 fn scalar<'a>(v: *mut ffi::PyObject) -> Option<Cell<'a>> {
     // SAFETY: `v` is a live object (a value of a dict that no Python code can mutate
     // while we run, see the module docs); `Py_None`/`Py_True` only return pointers.
@@ -236,6 +234,7 @@ fn utf8<'a>(s: *mut ffi::PyObject) -> Option<&'a str> {
 }
 
 /// The next `(key, value)` of an exact dict, as borrowed references.
+#[inline]
 fn next_item(
     dict: *mut ffi::PyObject,
     pos: &mut ffi::Py_ssize_t,
@@ -247,6 +246,7 @@ fn next_item(
     (unsafe { ffi::PyDict_Next(dict, pos, &mut k, &mut v) } != 0).then_some((k, v))
 }
 
+#[inline]
 fn is_type(o: *mut ffi::PyObject, t: *mut ffi::PyTypeObject) -> bool {
     // SAFETY: `o` is a live object; reading its type pointer runs no code.
     unsafe { ffi::Py_TYPE(o) == t }
