@@ -601,51 +601,44 @@ impl RecordList {
         if n == 0 {
             return Ok(());
         }
-        // The first bad row over all columns: each column stops at the earliest seen.
-        let mut first_err: Option<(usize, RecordsError)> = None;
-        let mut widen = Vec::new();
-        for j in 0..grid.num_cols() {
-            let meta = &self.cols[j];
-            let mut target = meta.layout;
-            let mut ints_exact = true;
-            let stop = first_err.as_ref().map_or(n, |(r, _)| *r);
-            for r in 0..stop {
-                let Some(cell) = grid.get(r, j) else {
+        // Each column's layout after the grid, and whether its ints are all exact in f64;
+        // row by row, so the first error met is the first bad row.
+        let mut state: Vec<(Layout, bool)> = self.cols[..grid.num_cols()]
+            .iter()
+            .map(|m| (m.layout, true))
+            .collect();
+        for r in 0..n {
+            for ((j, slot), (target, ints_exact)) in grid.row(r).iter().enumerate().zip(&mut state)
+            {
+                let Some(cell) = slot else {
                     continue;
                 };
                 if let Cell::Int(v) = cell {
-                    ints_exact &= crate::column::int_fits_f64(*v);
+                    *ints_exact &= crate::column::int_fits_f64(*v);
                 }
-                if target == meta.layout && fits(target, cell) {
+                if fits(*target, cell) {
                     continue; // the common case: nothing to widen, nothing to check
                 }
+                let meta = &self.cols[j];
                 let len = cell.var_len();
-                let step = if len > MAX_VALUE_BYTES {
-                    Err(RecordsError::ValueTooLarge {
+                if len > MAX_VALUE_BYTES {
+                    return Err(RecordsError::ValueTooLarge {
                         row: self.len + r,
                         field: meta.name.to_string(),
                         len,
                         limit: MAX_VALUE_BYTES,
-                    })
-                } else {
-                    layout_after(meta, target, cell)
-                        .ok_or_else(|| mismatch(self.len + r, meta, cell))
-                };
-                match step {
-                    Ok(t) => target = t,
-                    Err(e) => {
-                        first_err = Some((r, e));
-                        break;
-                    }
+                    });
                 }
-            }
-            if target != meta.layout {
-                widen.push((j, target, ints_exact));
+                *target = layout_after(meta, *target, cell)
+                    .ok_or_else(|| mismatch(self.len + r, meta, cell))?;
             }
         }
-        if let Some((_, e)) = first_err {
-            return Err(e);
-        }
+        let widen: Vec<(usize, Layout, bool)> = state
+            .into_iter()
+            .enumerate()
+            .filter(|&(j, (target, _))| target != self.cols[j].layout)
+            .map(|(j, (target, exact))| (j, target, exact))
+            .collect();
         for (j, target, ints_exact) in widen {
             // Ints of this grid met floats: all of them, and all stored, must be exact.
             let target = if target == Layout::Float && !ints_exact {
