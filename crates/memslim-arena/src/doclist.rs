@@ -110,8 +110,6 @@ pub struct DocList {
     live: usize,
     stored: usize,
     intern_max: usize,
-    buf: Vec<u8>,
-    ends: Vec<usize>,
 }
 
 impl Default for DocList {
@@ -133,8 +131,6 @@ impl DocList {
             live: 0,
             stored: 0,
             intern_max: DEFAULT_INTERN_MAX,
-            buf: Vec::new(),
-            ends: Vec::new(),
         }
     }
 
@@ -173,12 +169,13 @@ impl DocList {
         &mut self,
         f: impl FnOnce(&mut DocBuilder<'_>) -> std::result::Result<(), E>,
     ) -> std::result::Result<usize, E> {
-        self.buf.clear();
-        self.ends.clear();
+        // Fresh buffers per call: a failed call leaves nothing behind, not even capacity.
+        let mut buf = Vec::with_capacity(256);
+        let mut ends = Vec::new();
         let store = Arc::clone(&self.store);
         let mut symbols = store.symbols_mut();
         let mark = symbols.len();
-        let mut b = DocBuilder::new(&mut symbols, &mut self.buf, &mut self.ends, self.intern_max);
+        let mut b = DocBuilder::new(&mut symbols, &mut buf, &mut ends, self.intern_max);
         let outcome = f(&mut b).and_then(|()| {
             if b.is_idle() {
                 Ok(())
@@ -188,34 +185,20 @@ impl DocList {
         });
         if let Err(e) = outcome {
             symbols.truncate(mark);
-            self.buf.clear();
-            self.ends.clear();
-            self.shrink_scratch();
             return Err(e);
         }
         drop(symbols);
-        let added = self.ends.len();
+        let added = ends.len();
         self.docs.reserve(added);
         let mut start = 0;
-        for &end in &self.ends {
-            let h = self.store.arena.alloc_slice(&self.buf[start..end]);
+        for &end in &ends {
+            let h = self.store.arena.alloc_slice(&buf[start..end]);
             self.docs.push(h);
             start = end;
         }
         self.live += start;
         self.stored += start;
-        self.buf.clear();
-        self.ends.clear();
-        self.shrink_scratch();
         Ok(added)
-    }
-
-    /// Keep the build buffer from pinning the memory of one huge batch.
-    fn shrink_scratch(&mut self) {
-        if self.buf.capacity() > 1 << 20 {
-            self.buf = Vec::new();
-            self.ends = Vec::new();
-        }
     }
 
     /// Adds one document per non-blank line of JSON text, all or none.
@@ -227,6 +210,20 @@ impl DocList {
     /// [`DocError::Json`] naming the line and column of the first bad line.
     pub fn extend_jsonl(&mut self, text: &[u8]) -> Result<usize> {
         self.build(|b| crate::json::feed_lines(b, text))
+    }
+
+    /// Adds one document per non-blank line of the JSON Lines file at `path`, all or
+    /// none (see [`extend_jsonl`](DocList::extend_jsonl)).
+    ///
+    /// # Errors
+    /// [`DocError::Io`] if the file cannot be read, [`DocError::Json`] for bad text.
+    pub fn extend_jsonl_file(&mut self, path: &std::path::Path) -> Result<usize> {
+        let text = std::fs::read(path).map_err(|e| DocError::Io {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+            kind: e.kind(),
+        })?;
+        self.extend_jsonl(&text)
     }
 
     /// Removes document `i`; its bytes become garbage until [`compact`](DocList::compact).
@@ -297,9 +294,7 @@ impl DocList {
     pub fn nbytes(&self) -> NBytes {
         let arena = self.store.arena_bytes();
         let symbols = self.store.symbols().nbytes();
-        let index = self.docs.capacity() * std::mem::size_of::<DocHandle>()
-            + self.buf.capacity()
-            + self.ends.capacity() * std::mem::size_of::<usize>();
+        let index = self.docs.capacity() * std::mem::size_of::<DocHandle>();
         let arena = arena.max(self.stored);
         NBytes {
             live: self.live,

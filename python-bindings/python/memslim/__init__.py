@@ -8,12 +8,16 @@ from __future__ import annotations
 import collections.abc as _abc
 
 from memslim._memslim import Column, DictList, Row, TupleList, __version__
+from memslim._memslim import DocList, DocView, ListView
 from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
 
 _abc.MutableSequence.register(DictList)
 _abc.MutableSequence.register(TupleList)
 _abc.MutableMapping.register(Row)
 _abc.Sequence.register(Column)
+_abc.Sequence.register(DocList)
+_abc.Mapping.register(DocView)
+_abc.Sequence.register(ListView)
 
 __all__ = [
     "Column",
@@ -25,4 +29,7 @@ __all__ = [
     "StaleRowError",
     "TupleList",
     "__version__",
+    "DocList",
+    "DocView",
+    "ListView",
 ]
