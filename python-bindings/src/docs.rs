@@ -41,8 +41,10 @@ const KEY_CACHE_MAX: usize = 4096;
 struct SymStrings {
     /// The `str` object of each symbol, made on first use and reused after.
     strs: Vec<Option<Py<PyString>>>,
-    /// Key objects seen in lookups (held, so their address cannot be reused) -> symbol.
-    by_ptr: HashMap<usize, (Py<PyString>, Sym)>,
+    /// Address of each string in `strs` -> its symbol (they are held by `strs`).
+    own: HashMap<usize, Sym>,
+    /// Other key objects seen in lookups (held, so their address cannot be reused).
+    foreign: HashMap<usize, (Py<PyString>, Sym)>,
 }
 
 type Shared = Arc<GilCell<SymStrings>>;
@@ -61,8 +63,7 @@ impl SymStrings {
             self.strs.resize_with(i + 1, || None);
         }
         self.strs[i] = Some(s.clone_ref(py));
-        self.by_ptr
-            .insert(s.as_ptr() as usize, (s.clone_ref(py), sym));
+        self.own.insert(s.as_ptr() as usize, sym);
         Ok(s)
     }
 }
@@ -105,8 +106,14 @@ impl At {
             return Ok(None);
         };
         let ptr = key.as_ptr() as usize;
-        if let Some((_, sym)) = self.strs.borrow(py)?.by_ptr.get(&ptr) {
-            return Ok(Some(*sym));
+        {
+            let cache = self.strs.borrow(py)?;
+            if let Some((_, sym)) = cache.foreign.get(&ptr) {
+                return Ok(Some(*sym));
+            }
+            if let Some(sym) = cache.own.get(&ptr) {
+                return Ok(Some(*sym));
+            }
         }
         let Ok(text) = ks.to_str() else {
             return Ok(None);
@@ -115,16 +122,11 @@ impl At {
             return Ok(None);
         };
         let mut cache = self.strs.borrow_mut(py)?;
-        if cache.by_ptr.len() >= KEY_CACHE_MAX {
-            // Keep the symbols' own strings (held by `strs`), drop the foreign ones.
-            let SymStrings { strs, by_ptr } = &mut *cache;
-            by_ptr.retain(|_, (s, sym)| {
-                strs.get(sym.index())
-                    .and_then(Option::as_ref)
-                    .is_some_and(|own| own.is(&*s))
-            });
+        if cache.foreign.len() >= KEY_CACHE_MAX {
+            // Many distinct key objects (keys built at run time): start over.
+            cache.foreign.clear();
         }
-        cache.by_ptr.insert(ptr, (ks.clone().unbind(), sym));
+        cache.foreign.insert(ptr, (ks.clone().unbind(), sym));
         Ok(Some(sym))
     }
 

@@ -48,3 +48,16 @@ def test_bench_records_quick(tmp_path: Path) -> None:
 def test_demo_small() -> None:
     proc = run(["examples/python/demo.py"], MEMSLIM_EXAMPLE_SMALL="1")
     assert "memslim.DictList" in proc.stdout
+
+
+def test_bench_docs_quick(tmp_path: Path) -> None:
+    output = tmp_path / "docs.json"
+    proc = run(["benches/bench_docs.py", "--quick", "--output", str(output)])
+    assert "| memslim.DocList |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert report["problems"] == []
+    for dataset in ("events", "aws-models"):
+        result = report["results"][dataset]
+        assert result["timing"]["exact"] is True
+        assert result["memory"]["memslim.DocList"]["nbytes"] > 0

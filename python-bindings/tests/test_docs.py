@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import collections.abc as abc
 import copy
 import gc
 import json
 import math
 import pickle
 import sys
+from collections import abc
 
 import memslim
 import pytest

@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
-from memslim._memslim import Column, DictList, Row, TupleList, __version__
-from memslim._memslim import DocList, DocView, ListView
+from memslim._memslim import (
+    Column,
+    DictList,
+    DocList,
+    DocView,
+    ListView,
+    Row,
+    TupleList,
+    __version__,
+)
 from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
 
 _abc.MutableSequence.register(DictList)
@@ -23,13 +31,13 @@ __all__ = [
     "Column",
     "CorruptDataError",
     "DictList",
+    "DocList",
+    "DocView",
+    "ListView",
     "MemslimError",
     "Row",
     "SchemaError",
     "StaleRowError",
     "TupleList",
     "__version__",
-    "DocList",
-    "DocView",
-    "ListView",
 ]

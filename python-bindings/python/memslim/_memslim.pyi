@@ -1,6 +1,6 @@
 """Type stubs and user documentation for the compiled core of memslim."""
 
-from collections.abc import Iterable, Iterator, ItemsView, KeysView, Mapping, Sequence, ValuesView
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from os import PathLike
 from typing import Any, NamedTuple, Self, SupportsIndex, final, overload
 
@@ -10,19 +10,19 @@ __version__: str
 __all__ = [
     "Column",
     "DictList",
+    "DocList",
+    "DocView",
+    "ListView",
     "Row",
     "TupleList",
     "_ColumnIter",
+    "_DocListIter",
     "_Records",
     "_RecordsIter",
     "__version__",
     "_restore_dictlist",
-    "_restore_tuplelist",
-    "DocList",
-    "DocView",
-    "ListView",
-    "_DocListIter",
     "_restore_doclist",
+    "_restore_tuplelist",
 ]
 
 @disjoint_base
