@@ -5,7 +5,7 @@
 //! store its document lives in, so it stays valid whatever happens to the list later
 //! (appends, deletes, `compact()` into a new store).
 
-use std::collections::HashMap;
+use hashbrown::HashMap;
 use std::sync::Arc;
 
 use memslim_arena::{
@@ -144,6 +144,9 @@ impl At {
                 Bound::new(py, PyListView { at: self.at(pos) })?.into_any()
             }
             Node::Sym(sym) => {
+                if let Some(Some(s)) = self.strs.borrow(py)?.strs.get(sym.index()) {
+                    return Ok(s.bind(py).clone().into_any());
+                }
                 let table = self.store.symbols();
                 self.strs
                     .borrow_mut(py)?
@@ -854,7 +857,13 @@ impl PyDocListIter {
 // -------------------------------------------------------------------------------------
 
 /// A read-only, dict-like view of a dict inside a document.
-#[pyclass(name = "DocView", module = "memslim._memslim", mapping, frozen)]
+#[pyclass(
+    name = "DocView",
+    module = "memslim._memslim",
+    mapping,
+    frozen,
+    freelist = 64
+)]
 pub struct PyDocView {
     at: At,
 }
@@ -988,7 +997,13 @@ impl PyDocView {
 }
 
 /// A read-only, list-like view of a list or tuple inside a document.
-#[pyclass(name = "ListView", module = "memslim._memslim", sequence, frozen)]
+#[pyclass(
+    name = "ListView",
+    module = "memslim._memslim",
+    sequence,
+    frozen,
+    freelist = 64
+)]
 pub struct PyListView {
     at: At,
 }
