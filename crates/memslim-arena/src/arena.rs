@@ -34,9 +34,10 @@ fn fresh_id() -> u64 {
 /// through an `Arc` can grow while readers hold handles to earlier allocations.
 ///
 /// # Memory
-/// Memory comes from bumpalo chunks, which grow geometrically; nothing is freed until
-/// [`reset`](Arena::reset) or drop. Values are copied in (`T: Copy`, so nothing ever
-/// needs dropping).
+/// Memory comes in chunks that double from 4 KiB up to [`MAX_CHUNK`] and then stay that
+/// size, so a large arena never reserves much more than it uses (a single bumpalo `Bump`
+/// doubles without bound). Nothing is freed until [`reset`](Arena::reset) or drop.
+/// Values are copied in (`T: Copy`, so nothing ever needs dropping).
 ///
 /// ```
 /// use memslim_arena::Arena;
@@ -51,8 +52,22 @@ fn fresh_id() -> u64 {
 /// ```
 #[derive(Debug)]
 pub struct Arena {
-    bump: Mutex<Bump>,
+    chunks: Mutex<Chunks>,
     id: u64,
+}
+
+/// Chunks stop doubling at this size (bytes).
+pub const MAX_CHUNK: usize = 1 << 20;
+
+/// The first chunk's size when no capacity is given.
+const FIRST_CHUNK: usize = 4 << 10;
+
+/// One `Bump` per chunk: each is created with room for its chunk and never asked for
+/// more than it has left, so it never grows a chunk of its own.
+#[derive(Debug, Default)]
+struct Chunks {
+    bumps: Vec<Bump>,
+    next: usize,
 }
 
 /// A handle to a slice of `T` in an [`Arena`].
@@ -117,24 +132,24 @@ impl Default for Arena {
 impl Arena {
     /// An empty arena; the first chunk is allocated on first use.
     pub fn new() -> Self {
-        Arena {
-            bump: Mutex::new(Bump::new()),
-            id: fresh_id(),
-        }
+        Self::with_capacity(0)
     }
 
-    /// An arena whose first chunk holds at least `bytes`.
+    /// An arena whose first chunk holds at least `bytes` (allocated on first use).
     pub fn with_capacity(bytes: usize) -> Self {
         Arena {
-            bump: Mutex::new(Bump::with_capacity(bytes)),
+            chunks: Mutex::new(Chunks {
+                bumps: Vec::new(),
+                next: bytes.max(FIRST_CHUNK),
+            }),
             id: fresh_id(),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Bump> {
-        // A panic while holding the lock cannot leave the bump inconsistent (bumpalo
+    fn lock(&self) -> std::sync::MutexGuard<'_, Chunks> {
+        // A panic while holding the lock cannot leave the chunks inconsistent (bumpalo
         // updates its pointer only after a successful allocation), so poison is ignored.
-        self.bump.lock().unwrap_or_else(|p| p.into_inner())
+        self.chunks.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Copies `values` into the arena.
@@ -142,7 +157,21 @@ impl Arena {
     /// # Panics
     /// If the allocator is out of memory (as `Vec` would).
     pub fn alloc_slice<T: Copy + Sync>(&self, values: &[T]) -> ArenaSlice<T> {
-        let bump = self.lock();
+        let mut chunks = self.lock();
+        let need = std::mem::size_of_val(values) + std::mem::align_of::<T>();
+        let fits = chunks
+            .bumps
+            .last()
+            .is_some_and(|b| b.chunk_capacity() >= need);
+        if !fits {
+            let size = chunks.next.max(need);
+            chunks.next = (chunks.next * 2).min(MAX_CHUNK).max(chunks.next);
+            chunks.bumps.push(Bump::with_capacity(size));
+        }
+        let bump = match chunks.bumps.last() {
+            Some(b) => b,
+            None => unreachable!("a chunk was pushed above"),
+        };
         let stored: &mut [T] = bump.alloc_slice_copy(values);
         ArenaSlice {
             ptr: NonNull::from(stored).cast::<T>(),
@@ -175,6 +204,8 @@ impl Arena {
         // `T`; bumpalo does not move or free it before a reset or drop, both of which
         // need `&mut self` / ownership and so cannot happen while the returned borrow of
         // `&self` lives. Nothing writes to it after allocation (handles give no `&mut`).
+        // The `Bump`s live in a `Vec` that may reallocate, which moves the `Bump` handles
+        // but not the chunks they own, so the address stays valid.
         Some(unsafe { std::slice::from_raw_parts(handle.ptr.as_ptr(), handle.len) })
     }
 
@@ -191,16 +222,26 @@ impl Arena {
     /// Frees every allocation at once, keeping the largest chunk for reuse. Every handle
     /// made before is invalid afterwards (`get` returns `None` for it).
     pub fn reset(&mut self) {
-        self.bump
-            .get_mut()
-            .unwrap_or_else(|p| p.into_inner())
-            .reset();
+        let chunks = self.chunks.get_mut().unwrap_or_else(|p| p.into_inner());
+        // Keep the largest chunk for reuse, as a `Bump` reset would.
+        let keep = chunks
+            .bumps
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, b)| b.allocated_bytes())
+            .map(|(i, _)| i);
+        let mut kept = keep.map(|i| chunks.bumps.swap_remove(i));
+        chunks.bumps.clear();
+        if let Some(b) = kept.as_mut() {
+            b.reset();
+        }
+        chunks.bumps.extend(kept);
         self.id = fresh_id();
     }
 
     /// Bytes of chunk capacity this arena holds (allocated or not yet handed out).
     pub fn allocated_bytes(&self) -> usize {
-        self.lock().allocated_bytes()
+        self.lock().bumps.iter().map(Bump::allocated_bytes).sum()
     }
 }
 
@@ -242,6 +283,26 @@ mod tests {
         );
         let h2 = a.alloc(8u64);
         assert_eq!(a.get(h2), Some(&[8u64][..]));
+    }
+
+    #[test]
+    fn chunks_stop_doubling() {
+        let arena = Arena::new();
+        let piece = vec![7u8; 1000];
+        let mut handles = Vec::new();
+        for _ in 0..20_000 {
+            handles.push(arena.alloc_slice(&piece));
+        }
+        let used = 20_000 * 1000;
+        let held = arena.allocated_bytes();
+        assert!(held >= used, "{held}");
+        assert!(
+            held <= used + 2 * MAX_CHUNK,
+            "{held} reserved for {used} used"
+        );
+        let big = arena.alloc_slice(&vec![1u8; 3 * MAX_CHUNK]);
+        assert_eq!(arena.get(big).map(<[u8]>::len), Some(3 * MAX_CHUNK));
+        assert!(handles.iter().all(|h| arena.get(*h) == Some(&piece[..])));
     }
 
     #[test]
