@@ -474,16 +474,11 @@ impl State {
     }
 
     /// Appends `items`, all or none, naming the first bad one by its future position.
-    fn add(&mut self, py: Python<'_>, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
-        self.add_once(py, items, false)
+    fn add(&mut self, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
+        self.add_once(items, false)
     }
 
-    fn add_once(
-        &mut self,
-        py: Python<'_>,
-        items: &[Bound<'_, PyAny>],
-        plain: bool,
-    ) -> PyResult<()> {
+    fn add_once(&mut self, items: &[Bound<'_, PyAny>], plain: bool) -> PyResult<()> {
         let first = self.inner.len();
         let mut open = Vec::new();
         let outcome = self.inner.build(|b| {
@@ -520,7 +515,7 @@ impl State {
                     .iter()
                     .map(|x| materialize(x, 0))
                     .collect::<PyResult<_>>()?;
-                return self.add_once(py, &plain, true);
+                return self.add_once(&plain, true);
             }
         };
         self.retrack();
@@ -616,11 +611,11 @@ impl PyDocList {
 impl PyDocList {
     #[new]
     #[pyo3(signature = (iterable = None, /))]
-    fn new(py: Python<'_>, iterable: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+    fn new(iterable: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
         let mut state = State::new(DocList::new());
         if let Some(it) = iterable {
             let items = collect(it)?;
-            state.add(py, &items)?;
+            state.add(&items)?;
         }
         Ok(PyDocList {
             state: GilCell::new(state),
@@ -652,14 +647,12 @@ impl PyDocList {
     }
 
     fn append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.state
-            .borrow_mut(py)?
-            .add(py, std::slice::from_ref(value))
+        self.state.borrow_mut(py)?.add(std::slice::from_ref(value))
     }
 
     fn extend(&self, py: Python<'_>, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
         let items = collect(iterable)?;
-        self.state.borrow_mut(py)?.add(py, &items)
+        self.state.borrow_mut(py)?.add(&items)
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
@@ -708,6 +701,25 @@ impl PyDocList {
     fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         let all = self.state.borrow(py)?.to_python(py)?;
         all.contains(value)
+    }
+
+    /// Position of the first document equal to `value`.
+    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let all = self.state.borrow(py)?.to_python(py)?;
+        all.index(value)
+            .map_err(|_| PyValueError::new_err("value is not in the DocList"))
+    }
+
+    /// Number of documents equal to `value`.
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let all = self.state.borrow(py)?.to_python(py)?;
+        let mut n = 0;
+        for doc in all.iter() {
+            if doc.eq(value)? {
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {

@@ -165,6 +165,10 @@ def test_equality_with_lists_and_doclists():
     assert dl[0] == dl[0]
     assert dl[0]["user"] == DocList([event(0)])[0]["user"]
     assert docs[2] in dl
+    assert dl.index(docs[3]) == 3
+    assert dl.count(docs[1]) == 1
+    assert list(reversed(dl)) == docs[::-1]
+    expect_error(ValueError, dl.index, {"absent": True})
 
 
 # -- building: errors leave the list unchanged -----------------------------------------

@@ -798,10 +798,8 @@ mod tests {
                 let mut bad = doc.clone();
                 bad[pos] ^= x;
                 let _ = validate(&bad, syms.len());
-                if let Ok((n, _)) = read_node(&bad, 0) {
-                    if let Node::Dict(m) = n {
-                        let _ = m.iter().count();
-                    }
+                if let Ok((Node::Dict(m), _)) = read_node(&bad, 0) {
+                    let _ = m.iter().count();
                 }
             }
         }

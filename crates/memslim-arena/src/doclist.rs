@@ -134,6 +134,12 @@ impl DocList {
         }
     }
 
+    /// Sets the longest string value (in UTF-8 bytes) that is interned; longer ones are
+    /// stored in place. Keys are always interned. Default [`DEFAULT_INTERN_MAX`].
+    pub fn set_intern_max(&mut self, bytes: usize) {
+        self.intern_max = bytes;
+    }
+
     /// Number of documents.
     pub fn len(&self) -> usize {
         self.docs.len()
