@@ -576,6 +576,11 @@ fn collect<'py>(iterable: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>
 }
 
 fn norm_index(index: &Bound<'_, PyAny>, len: usize, what: &str) -> PyResult<usize> {
+    if index.is_instance_of::<PyInt>() && index.extract::<isize>().is_err() {
+        return Err(PyIndexError::new_err(
+            "cannot fit 'int' into an index-sized integer",
+        ));
+    }
     let i: isize = index.extract().map_err(|_| {
         PyTypeError::new_err(format!(
             "{what} indices must be integers or slices, not {}",
@@ -597,7 +602,9 @@ fn slice_positions(s: &Bound<'_, PySlice>, len: usize) -> PyResult<Vec<usize>> {
 }
 
 impl PyDocList {
-    fn wrap(py: Python<'_>, inner: DocList) -> PyResult<Py<PyDocList>> {
+    /// A Python `DocList` around a core list (for readers that build one, e.g. a
+    /// streaming `read_jsonl(..., nested="docs")`).
+    pub(crate) fn wrap(py: Python<'_>, inner: DocList) -> PyResult<Py<PyDocList>> {
         Py::new(
             py,
             PyDocList {

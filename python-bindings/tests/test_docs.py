@@ -132,6 +132,10 @@ def test_nested_reads_and_mapping_api():
     expect_error(KeyError, lambda: d[5])
     assert 5 not in d
     expect_error(IndexError, lambda: tags[5])
+    expect_error(IndexError, lambda: dl[2**100])
+    expect_error(IndexError, lambda: tags[-(2**70)])
+    expect_error(TypeError, lambda: dl["x"])
+    expect_error(TypeError, lambda: tags[1.0])
     expect_error(TypeError, hash, d)
     expect_error(TypeError, hash, d["user"]["tags"])
     assert repr(dl[1]) == repr(event(1))
