@@ -20,6 +20,21 @@ PROPTEST_CASES=3 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
   "$bin" --test-threads=1 -q
 echo "valgrind: Rust export tests clean"
 
+# 1b. Rust: memslim-arena, whose arena.rs holds its unsafe code (handles into bump chunks);
+# the unit tests and the DocList model tests, a few proptest cases each.
+for target in --lib "--test model"; do
+  # shellcheck disable=SC2086
+  bin=$(cargo test --no-run --message-format=json -p memslim-arena $target 2>/dev/null \
+    | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])' | tail -n1)
+  PROPTEST_CASES=4 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
+    "$bin" --test-threads=1 -q
+done
+echo "valgrind: Rust arena tests clean"
+
 # 2. Python: CPython's own allocator confuses memcheck, so use malloc and ignore leaks.
 # CPython and the dynamic loader raise known false positives at startup (int.from_bytes
 # on an uninitialised buffer, ld.so's word-wise strncmp); only reports whose stack goes
@@ -31,7 +46,7 @@ python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 blocks = re.split(r"\n==\d+== \n", text)
-ours = [b for b in blocks if re.search(r"_memslim|memslim_records", b)
+ours = [b for b in blocks if re.search(r"_memslim|memslim_records|memslim_arena", b)
         and re.search(r"Invalid|uninitialised|Mismatched|overlap", b)]
 for b in ours:
     print(b)

@@ -50,6 +50,26 @@ assert pickle.loads(pickle.dumps(back)) == back
 tl = memslim.TupleList([(1, "a"), (2, "b")], fields=("x", "y"))
 assert pa.table(tl).num_rows == 2
 assert memslim.DictList.from_arrow(pa.table(tl))[1]["y"] == "b"
+# DocList: documents in arena chunks (memslim-arena's arena.rs), views that outlive
+# deletes, compaction and the list itself, JSON Lines, pickling.
+docs = memslim.DocList(
+    {"id": i, "user": {"name": f"u{i % 9}", "tags": ["a", "b"][: i % 3]}, "geo": (1.5, i)}
+    for i in range(2000)
+)
+view = docs[7]["user"]
+tags = docs[8]["user"]["tags"]
+del docs[0:1500]
+assert docs.garbage_bytes > 0
+docs.compact()
+docs.extend(docs[:10])
+assert view["name"] == "u7" and tags.to_python() == ["a", "b"]
+back = pickle.loads(pickle.dumps(docs))
+assert back == docs.to_python()
+jl = memslim.DocList.from_jsonl(b'{"a": [1, 2.5, "x"]}\n{"a": null}\n' * 200)
+assert jl[399]["a"] is None
+del docs, back, jl
+gc.collect()
+assert view.to_python() == {"name": "u7", "tags": ["a"]}
 print("valgrind workload ok", tracemalloc.get_traced_memory()[0] > 0)
 
 # memslim.stats(): the live counters and glibc's mallinfo2 looked up through dlsym

@@ -72,3 +72,24 @@ impl<T> IntoPyResult<T> for Result<T, RecordsError> {
         self.map_err(|e| to_py(py, e))
     }
 }
+
+/// Maps a document (memslim-arena) error to the Python exception a user would catch.
+pub(crate) fn doc_to_py(py: Python<'_>, e: memslim_arena::DocError) -> PyErr {
+    use memslim_arena::DocError;
+    let msg = e.to_string();
+    match e {
+        DocError::Corrupt(_) | DocError::UnknownSymbol { .. } => corrupt(py, msg),
+        DocError::IndexOutOfRange { .. } => PyIndexError::new_err(msg),
+        DocError::Io { kind, .. } => match kind {
+            std::io::ErrorKind::NotFound => pyo3::exceptions::PyFileNotFoundError::new_err(msg),
+            std::io::ErrorKind::PermissionDenied => {
+                pyo3::exceptions::PyPermissionError::new_err(msg)
+            }
+            _ => pyo3::exceptions::PyOSError::new_err(msg),
+        },
+        DocError::Json { .. }
+        | DocError::Build(_)
+        | DocError::TooDeep { .. }
+        | DocError::InternerFull(_) => PyValueError::new_err(msg),
+    }
+}

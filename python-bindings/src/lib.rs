@@ -5,6 +5,7 @@
 //! `memslim-records`).
 
 mod convert;
+mod docs;
 mod errors;
 mod gilcell;
 mod os_memory;
@@ -21,5 +22,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     records::register(m)?;
     stats::register(m)?;
+    docs::register(m)?;
     Ok(())
 }

@@ -99,3 +99,16 @@ def test_suite_skips_sizes_that_would_not_fit() -> None:
     why = would_not_fit("pandas.DataFrame", 10_000_000, earlier, 8 * gib)
     assert why is not None and "GiB" in why
     assert would_not_fit("polars.DataFrame", 10_000_000, earlier, 1) is None  # nothing known
+
+
+def test_bench_docs_quick(tmp_path: Path) -> None:
+    output = tmp_path / "docs.json"
+    proc = run(["benches/bench_docs.py", "--quick", "--output", str(output)])
+    assert "| memslim.DocList |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert report["problems"] == []
+    for dataset in ("events", "aws-models"):
+        result = report["results"][dataset]
+        assert result["timing"]["exact"] is True
+        assert result["memory"]["memslim.DocList"]["nbytes"] > 0

@@ -29,9 +29,11 @@ mod intvec;
 mod list;
 mod serial;
 mod strdict;
-pub mod variant;
 mod varlen;
 mod views;
+
+/// The variant encoding lives in `memslim-arena`, shared with its documents (`DocList`).
+pub use memslim_arena::variant;
 
 pub use arrow::{ENCODING_KEY, VARIANT_ENCODING};
 pub use column::{Cell, CellRef, DType, Layout};

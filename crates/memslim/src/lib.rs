@@ -13,3 +13,6 @@
 
 #[cfg(feature = "records")]
 pub use memslim_records as records;
+
+#[cfg(feature = "arena")]
+pub use memslim_arena as arena;

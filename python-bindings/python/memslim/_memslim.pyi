@@ -1,6 +1,7 @@
 """Type stubs and user documentation for the compiled core of memslim."""
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
+from os import PathLike
 from typing import Any, NamedTuple, Self, SupportsIndex, TypedDict, final, overload
 
 from typing_extensions import disjoint_base
@@ -9,13 +10,18 @@ __version__: str
 __all__ = [
     "Column",
     "DictList",
+    "DocList",
+    "DocView",
+    "ListView",
     "Row",
     "TupleList",
     "_ColumnIter",
+    "_DocListIter",
     "_Records",
     "_RecordsIter",
     "__version__",
     "_restore_dictlist",
+    "_restore_doclist",
     "_restore_tuplelist",
     "stats",
 ]
@@ -246,3 +252,120 @@ def stats() -> _Stats:
       ``free_bytes`` (free but still held), ``releasable_bytes`` (free at the top of the
       heap); ``None`` where the allocator is not glibc 2.33 or newer.
     """
+
+# -- documents (memslim-arena) ---------------------------------------------------------
+
+@final
+class DocList:
+    """A list of nested JSON-like documents held in arena memory with interned keys.
+
+    Holds dicts (str keys), lists, tuples, str, int of any size, float, bool, None and
+    bytes, exactly: ``to_python()`` gives back what went in, types included.  Items are
+    read-only lazy views (:class:`DocView` for dicts, :class:`ListView` for lists and
+    tuples; scalars come back as plain values).  Views keep their memory alive and stay
+    valid after deletes and ``compact()``.  A registered ``collections.abc.Sequence``.
+
+    Bad input raises ``TypeError`` (non-str keys, objects that are not JSON-like) or
+    ``ValueError`` (cycles, lone surrogates, nesting past 512 levels) naming the path
+    inside the document, e.g. ``doc[3]["a"][2]``, and leaves the list unchanged.
+    """
+
+    def __new__(cls, iterable: Iterable[Any] | None = None, /) -> Self: ...
+    @classmethod
+    def from_jsonl(cls, source: bytes | str | PathLike[str]) -> DocList:
+        """One document per non-blank line of JSON text (bytes, or a file path).
+
+        Integers beyond 64 bits in the text are read as floats."""
+    def append(self, value: Any) -> None: ...
+    def extend(self, iterable: Iterable[Any]) -> None:
+        """Append every document; atomic: on a bad document nothing is appended."""
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> DocList: ...
+    def __delitem__(self, index: SupportsIndex | slice, /) -> None:
+        """Remove documents; their bytes stay as garbage until ``compact()``."""
+    def __iter__(self) -> Iterator[Any]: ...
+    def __contains__(self, value: object, /) -> bool: ...
+    def index(self, value: object) -> int: ...
+    def count(self, value: object) -> int: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def to_python(self) -> list[Any]:
+        """The documents as plain Python objects (deep copies)."""
+    def compact(self) -> int:
+        """Copy the live documents into fresh memory; returns the garbage bytes reclaimed."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes this list owns: arena (live, garbage, free), symbol table, index."""
+    @property
+    def live_bytes(self) -> int:
+        """Encoded bytes of the documents in the list."""
+    @property
+    def garbage_bytes(self) -> int:
+        """Encoded bytes of deleted documents still held until ``compact()``."""
+    def memory_info(self) -> dict[str, int]:
+        """``live``, ``garbage``, ``arena_free``, ``symbols``, ``index``, ``total``."""
+    def __sizeof__(self) -> int: ...
+    def copy(self) -> DocList: ...
+    def __copy__(self) -> DocList: ...
+    def __deepcopy__(self, memo: Any, /) -> DocList: ...
+    def __reduce__(self) -> tuple[Any, ...]: ...
+
+@final
+class DocView:
+    """A read-only view of a dict inside a :class:`DocList` document.
+
+    A registered ``collections.abc.Mapping``; compares equal to the plain dict.
+    Pickling or copying gives a plain dict.
+    """
+
+    def __getitem__(self, key: str, /) -> Any: ...
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def keys(self) -> KeysView[str]: ...
+    def values(self) -> ValuesView[Any]: ...
+    def items(self) -> ItemsView[str, Any]: ...
+    def to_python(self) -> dict[str, Any]:
+        """The dict as plain Python objects (a deep copy)."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]: ...
+
+@final
+class ListView:
+    """A read-only view of a list or tuple inside a :class:`DocList` document.
+
+    A registered ``collections.abc.Sequence``; compares equal to the plain list (or
+    tuple); ``to_python()`` gives a tuple for a stored tuple.
+    """
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> list[Any] | tuple[Any, ...]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def __contains__(self, value: object, /) -> bool: ...
+    def index(self, value: object) -> int: ...
+    def count(self, value: object) -> int: ...
+    @property
+    def is_tuple(self) -> bool:
+        """Whether the stored value is a tuple."""
+    def to_python(self) -> list[Any] | tuple[Any, ...]:
+        """The value as a plain list or tuple (a deep copy)."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...  # type: ignore[override]
+    def __reduce__(self) -> tuple[Any, ...]: ...
+
+@final
+class _DocListIter:
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Any: ...
+
+def _restore_doclist(data: bytes) -> DocList: ...

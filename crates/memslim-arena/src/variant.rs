@@ -29,7 +29,19 @@
 //! | `0x0A` | Dict   | pair count (varint) + that many key/value pairs, key first     |
 //! | `0x0B` | Opaque | byte length (varint) + host-serialized bytes (pickle in Python) |
 //!
-//! Tags `0x0C..=0xFF` are reserved and rejected by the decoder.
+//! Tags `0x0C..=0x0F` form the *document profile*, written only by
+//! [`crate::doc`] (DocList), never by DictList; [`decode`] rejects them:
+//!
+//! | Tag    | Kind       | Payload                                                           |
+//! |--------|------------|-------------------------------------------------------------------|
+//! | `0x0C` | Sym        | symbol number (varint) of an interned string in the owner's table |
+//! | `0x0D` | SizedList  | element count (varint) + body byte length (varint) + the elements |
+//! | `0x0E` | SizedTuple | element count (varint) + body byte length (varint) + the elements |
+//! | `0x0F` | SymDict    | pair count + body byte length + pairs of (key symbol varint, value) |
+//!
+//! The body length lets a reader skip a container in O(1), which makes a key
+//! lookup one pass over the keys of one dict. Tags `0x10..=0xFF` are reserved
+//! and rejected by every decoder.
 //!
 //! Varints are unsigned LEB128: 7 bits per byte, least significant group
 //! first, high bit set on every byte but the last; at most 10 bytes.
@@ -73,7 +85,7 @@ pub const FORMAT_VERSION: u8 = 1;
 pub const MAX_DEPTH: usize = 512;
 
 /// Tag bytes; see the table in the module documentation.
-mod tag {
+pub(crate) mod tag {
     pub const NONE: u8 = 0x00;
     pub const FALSE: u8 = 0x01;
     pub const TRUE: u8 = 0x02;
@@ -86,6 +98,11 @@ mod tag {
     pub const TUPLE: u8 = 0x09;
     pub const DICT: u8 = 0x0A;
     pub const OPAQUE: u8 = 0x0B;
+    // Document profile (see the module documentation).
+    pub const SYM: u8 = 0x0C;
+    pub const SIZED_LIST: u8 = 0x0D;
+    pub const SIZED_TUPLE: u8 = 0x0E;
+    pub const SYM_DICT: u8 = 0x0F;
 }
 
 /// A Python-like value tree.
@@ -378,7 +395,7 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;
@@ -386,17 +403,17 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     out.push(v as u8);
 }
 
-fn zigzag(v: i64) -> u64 {
+pub(crate) fn zigzag(v: i64) -> u64 {
     ((v << 1) ^ (v >> 63)) as u64
 }
 
-fn unzigzag(n: u64) -> i64 {
+pub(crate) fn unzigzag(n: u64) -> i64 {
     ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
 /// Length of `bytes` (two's-complement little-endian) without redundant sign
 /// bytes. An empty slice stays empty (zero).
-fn minimal_len(bytes: &[u8]) -> usize {
+pub(crate) fn minimal_len(bytes: &[u8]) -> usize {
     let mut n = bytes.len();
     while n > 1 {
         let last = bytes[n - 1];
@@ -411,7 +428,7 @@ fn minimal_len(bytes: &[u8]) -> usize {
 }
 
 /// Sign-extend at most 8 two's-complement little-endian bytes to `i64`.
-fn sign_extend_i64(bytes: &[u8]) -> i64 {
+pub(crate) fn sign_extend_i64(bytes: &[u8]) -> i64 {
     let mut buf = [sign_fill(bytes); 8];
     for (dst, src) in buf.iter_mut().zip(bytes) {
         *dst = *src;
@@ -605,17 +622,17 @@ impl Frame {
 }
 
 /// Bounds-checked cursor over the input.
-struct Reader<'b> {
-    bytes: &'b [u8],
-    pos: usize,
+pub(crate) struct Reader<'b> {
+    pub(crate) bytes: &'b [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'b> Reader<'b> {
-    fn remaining(&self) -> usize {
+    pub(crate) fn remaining(&self) -> usize {
         self.bytes.len().saturating_sub(self.pos)
     }
 
-    fn byte(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn byte(&mut self) -> Result<u8, DecodeError> {
         let b = *self
             .bytes
             .get(self.pos)
@@ -624,7 +641,7 @@ impl<'b> Reader<'b> {
         Ok(b)
     }
 
-    fn take(&mut self, n: usize) -> Result<&'b [u8], DecodeError> {
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'b [u8], DecodeError> {
         let start = self.pos;
         let slice = start
             .checked_add(n)
@@ -634,13 +651,13 @@ impl<'b> Reader<'b> {
         Ok(slice)
     }
 
-    fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+    pub(crate) fn take_array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let start = self.pos;
         <[u8; N]>::try_from(self.take(N)?).map_err(|_| DecodeError::Truncated { offset: start })
     }
 
     /// A minimal unsigned LEB128 varint of at most 10 bytes.
-    fn varint(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
         let start = self.pos;
         let mut value = 0u64;
         for i in 0..10 {
@@ -683,7 +700,7 @@ impl<'b> Reader<'b> {
 
     /// A varint length or count. Values too large for `usize` cannot fit in
     /// the input either, so they are reported as truncation.
-    fn length(&mut self) -> Result<usize, DecodeError> {
+    pub(crate) fn length(&mut self) -> Result<usize, DecodeError> {
         let start = self.pos;
         let n = self.varint()?;
         usize::try_from(n).map_err(|_| DecodeError::Truncated { offset: start })

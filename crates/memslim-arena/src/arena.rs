@@ -1,0 +1,326 @@
+//! The one module of this crate with `unsafe` code: arena memory handed to long-lived
+//! owners as handles.
+//!
+//! [`Arena`] owns a [`bumpalo::Bump`]. Allocation returns a small `Copy` handle
+//! ([`ArenaSlice`], [`ArenaStr`]) instead of a borrowed reference, so the handle can be
+//! stored next to the arena (in the same struct, in an index, in a view object) without
+//! a self-referential lifetime. A handle is turned back into a reference only through
+//! [`Arena::get`] / [`Arena::get_str`], which check that the handle was made by this
+//! arena since its last reset; a foreign or stale handle gives `None`, never a dangling
+//! reference.
+//!
+//! Why this is sound: bumpalo never moves or frees an allocation until the `Bump` is
+//! reset or dropped. Resetting takes `&mut Arena` and gives the arena a new identity,
+//! so handles from before the reset no longer pass the check; dropping the arena ends
+//! every borrow obtained from it (the references returned by `get` borrow `&self`).
+
+use std::marker::PhantomData;
+use std::ptr::NonNull;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bumpalo::Bump;
+
+/// Source of arena identities: every arena and every reset gets a fresh one, never reused.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn fresh_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A bump arena that hands out checked handles to the values it holds.
+///
+/// Allocation takes `&self` (an internal lock serializes allocators), so an arena shared
+/// through an `Arc` can grow while readers hold handles to earlier allocations.
+///
+/// # Memory
+/// Memory comes in chunks that double from 4 KiB up to [`MAX_CHUNK`] and then stay that
+/// size, so a large arena never reserves much more than it uses (a single bumpalo `Bump`
+/// doubles without bound). Nothing is freed until [`reset`](Arena::reset) or drop.
+/// Values are copied in (`T: Copy`, so nothing ever needs dropping).
+///
+/// ```
+/// use memslim_arena::Arena;
+///
+/// let arena = Arena::new();
+/// let s = arena.alloc_str("hello");
+/// let xs = arena.alloc_slice(&[1u32, 2, 3]);
+/// assert_eq!(arena.get_str(s), Some("hello"));
+/// assert_eq!(arena.get(xs), Some(&[1u32, 2, 3][..]));
+/// let other = Arena::new();
+/// assert_eq!(other.get_str(s), None); // a handle only works with its own arena
+/// ```
+#[derive(Debug)]
+pub struct Arena {
+    chunks: Mutex<Chunks>,
+    id: u64,
+}
+
+/// Chunks stop doubling at this size (bytes).
+pub const MAX_CHUNK: usize = 1 << 20;
+
+/// The first chunk's size when no capacity is given.
+const FIRST_CHUNK: usize = 4 << 10;
+
+/// One `Bump` per chunk: each is created with room for its chunk and never asked for
+/// more than it has left, so it never grows a chunk of its own.
+#[derive(Debug, Default)]
+struct Chunks {
+    bumps: Vec<Bump>,
+    next: usize,
+}
+
+/// A handle to a slice of `T` in an [`Arena`].
+#[derive(Debug)]
+pub struct ArenaSlice<T> {
+    ptr: NonNull<T>,
+    len: usize,
+    arena: u64,
+    _owns: PhantomData<T>,
+}
+
+impl<T> Clone for ArenaSlice<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for ArenaSlice<T> {}
+
+impl<T> ArenaSlice<T> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the slice is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+// SAFETY: a handle is an address, a length and an arena identity; it grants no access by
+// itself. The data is reached only through `Arena::get(&self)`, which hands out `&[T]`
+// borrowed from the arena, so sending or sharing the handle shares nothing more than
+// sharing `&[T]` would; hence the `T: Sync` bound on both.
+unsafe impl<T: Sync> Send for ArenaSlice<T> {}
+// SAFETY: see the `Send` impl above.
+unsafe impl<T: Sync> Sync for ArenaSlice<T> {}
+
+/// A handle to a UTF-8 string in an [`Arena`].
+#[derive(Debug, Clone, Copy)]
+pub struct ArenaStr(ArenaSlice<u8>);
+
+impl ArenaStr {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len
+    }
+
+    /// Whether the string is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.len == 0
+    }
+}
+
+impl Default for Arena {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Arena {
+    /// An empty arena; the first chunk is allocated on first use.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
+    /// An arena whose first chunk holds at least `bytes` (allocated on first use).
+    pub fn with_capacity(bytes: usize) -> Self {
+        Arena {
+            chunks: Mutex::new(Chunks {
+                bumps: Vec::new(),
+                next: bytes.max(FIRST_CHUNK),
+            }),
+            id: fresh_id(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Chunks> {
+        // A panic while holding the lock cannot leave the chunks inconsistent (bumpalo
+        // updates its pointer only after a successful allocation), so poison is ignored.
+        self.chunks.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Copies `values` into the arena.
+    ///
+    /// # Panics
+    /// If the allocator is out of memory (as `Vec` would).
+    pub fn alloc_slice<T: Copy + Sync>(&self, values: &[T]) -> ArenaSlice<T> {
+        let mut chunks = self.lock();
+        let need = std::mem::size_of_val(values) + std::mem::align_of::<T>();
+        let fits = chunks
+            .bumps
+            .last()
+            .is_some_and(|b| b.chunk_capacity() >= need);
+        if !fits {
+            let size = chunks.next.max(need);
+            chunks.next = (chunks.next * 2).min(MAX_CHUNK).max(chunks.next);
+            chunks.bumps.push(Bump::with_capacity(size));
+        }
+        let bump = match chunks.bumps.last() {
+            Some(b) => b,
+            None => unreachable!("a chunk was pushed above"),
+        };
+        let stored: &mut [T] = bump.alloc_slice_copy(values);
+        ArenaSlice {
+            ptr: NonNull::from(stored).cast::<T>(),
+            len: values.len(),
+            arena: self.id,
+            _owns: PhantomData,
+        }
+    }
+
+    /// Copies one value into the arena (a slice of length one).
+    pub fn alloc<T: Copy + Sync>(&self, value: T) -> ArenaSlice<T> {
+        self.alloc_slice(std::slice::from_ref(&value))
+    }
+
+    /// Copies a string into the arena.
+    pub fn alloc_str(&self, s: &str) -> ArenaStr {
+        ArenaStr(self.alloc_slice(s.as_bytes()))
+    }
+
+    /// The values behind `handle`, or `None` if it was not made by this arena since its
+    /// last reset.
+    #[inline]
+    pub fn get<T>(&self, handle: ArenaSlice<T>) -> Option<&[T]> {
+        if handle.arena != self.id {
+            return None;
+        }
+        // SAFETY: the identity matches, so `handle` came from `alloc_slice` on this arena
+        // after its last reset (identities are never reused, and a reset replaces it).
+        // That allocation holds `len` initialized `T`s (copied in) at `ptr`, aligned for
+        // `T`; bumpalo does not move or free it before a reset or drop, both of which
+        // need `&mut self` / ownership and so cannot happen while the returned borrow of
+        // `&self` lives. Nothing writes to it after allocation (handles give no `&mut`).
+        // The `Bump`s live in a `Vec` that may reallocate, which moves the `Bump` handles
+        // but not the chunks they own, so the address stays valid.
+        Some(unsafe { std::slice::from_raw_parts(handle.ptr.as_ptr(), handle.len) })
+    }
+
+    /// The string behind `handle`, or `None` if it was not made by this arena since its
+    /// last reset.
+    #[inline]
+    pub fn get_str(&self, handle: ArenaStr) -> Option<&str> {
+        let bytes = self.get(handle.0)?;
+        // SAFETY: an `ArenaStr` is only created by `alloc_str`, from the bytes of a
+        // `&str`, and the check in `get` guarantees these are those bytes.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
+    }
+
+    /// Frees every allocation at once, keeping the largest chunk for reuse. Every handle
+    /// made before is invalid afterwards (`get` returns `None` for it).
+    pub fn reset(&mut self) {
+        let chunks = self.chunks.get_mut().unwrap_or_else(|p| p.into_inner());
+        // Keep the largest chunk for reuse, as a `Bump` reset would.
+        let keep = chunks
+            .bumps
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, b)| b.allocated_bytes())
+            .map(|(i, _)| i);
+        let mut kept = keep.map(|i| chunks.bumps.swap_remove(i));
+        chunks.bumps.clear();
+        if let Some(b) = kept.as_mut() {
+            b.reset();
+        }
+        chunks.bumps.extend(kept);
+        self.id = fresh_id();
+    }
+
+    /// Bytes of chunk capacity this arena holds (allocated or not yet handed out).
+    pub fn allocated_bytes(&self) -> usize {
+        self.lock().bumps.iter().map(Bump::allocated_bytes).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn handles_round_trip_and_survive_growth() {
+        let arena = Arena::with_capacity(16);
+        let mut handles = Vec::new();
+        for i in 0..2000u32 {
+            handles.push((i, arena.alloc_slice(&[i, i + 1, i + 2])));
+        }
+        let s = arena.alloc_str("ünïcode 🙂");
+        for (i, h) in handles {
+            assert_eq!(arena.get(h), Some(&[i, i + 1, i + 2][..]));
+        }
+        assert_eq!(arena.get_str(s), Some("ünïcode 🙂"));
+        assert!(arena.allocated_bytes() >= 2000 * 12);
+        let empty = arena.alloc_slice::<u64>(&[]);
+        assert_eq!(arena.get(empty), Some(&[][..]));
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn foreign_and_stale_handles_are_refused() {
+        let mut a = Arena::new();
+        let b = Arena::new();
+        let h = a.alloc(7u64);
+        assert_eq!(b.get(h), None);
+        assert_eq!(a.get(h), Some(&[7u64][..]));
+        a.reset();
+        assert_eq!(
+            a.get(h),
+            None,
+            "a handle from before reset must not resolve"
+        );
+        let h2 = a.alloc(8u64);
+        assert_eq!(a.get(h2), Some(&[8u64][..]));
+    }
+
+    #[test]
+    fn chunks_stop_doubling() {
+        let arena = Arena::new();
+        let piece = vec![7u8; 1000];
+        let mut handles = Vec::new();
+        for _ in 0..20_000 {
+            handles.push(arena.alloc_slice(&piece));
+        }
+        let used = 20_000 * 1000;
+        let held = arena.allocated_bytes();
+        assert!(held >= used, "{held}");
+        assert!(
+            held <= used + 2 * MAX_CHUNK,
+            "{held} reserved for {used} used"
+        );
+        let big = arena.alloc_slice(&vec![1u8; 3 * MAX_CHUNK]);
+        assert_eq!(arena.get(big).map(<[u8]>::len), Some(3 * MAX_CHUNK));
+        assert!(handles.iter().all(|h| arena.get(*h) == Some(&piece[..])));
+    }
+
+    #[test]
+    fn shared_arena_grows_while_read_from_threads() {
+        let arena = Arc::new(Arena::new());
+        let first = arena.alloc_str("first");
+        let reader = {
+            let arena = Arc::clone(&arena);
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    assert_eq!(arena.get_str(first), Some("first"));
+                }
+            })
+        };
+        for i in 0..1000 {
+            let h = arena.alloc_str(&i.to_string());
+            assert_eq!(arena.get_str(h), Some(i.to_string().as_str()));
+        }
+        reader.join().unwrap();
+    }
+}

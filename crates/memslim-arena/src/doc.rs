@@ -1,0 +1,828 @@
+//! Documents in the variant encoding's *document profile*: reading them without
+//! decoding, validating them, and building them event by event.
+//!
+//! A document is one encoded value (see [`crate::variant`] for the tags). Scalars use
+//! the plain variant tags; containers use the sized forms, whose body length lets a
+//! reader skip them in O(1); dict keys, and short string values, are [`Sym`]s of an
+//! [`Interner`] owned next to the documents.
+
+use crate::error::{DocError, Result};
+use crate::interner::{Interner, Sym};
+use crate::variant::{DecodeError, MAX_DEPTH, Reader, Writer, minimal_len, tag, unzigzag};
+
+/// One value of a document, read in place. Containers are lazy: they hold their
+/// encoded body and are read on demand.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Node<'a> {
+    /// `None`.
+    None,
+    /// `bool`.
+    Bool(bool),
+    /// An integer that fits in `i64`.
+    Int(i64),
+    /// A larger integer: minimal two's-complement little-endian bytes.
+    BigInt(&'a [u8]),
+    /// `float`, bit-exact.
+    Float(f64),
+    /// A string stored in place.
+    Str(&'a str),
+    /// An interned string: resolve it with the document's [`Interner`].
+    Sym(Sym),
+    /// `bytes`.
+    Bytes(&'a [u8]),
+    /// `list`.
+    List(Seq<'a>),
+    /// `tuple`.
+    Tuple(Seq<'a>),
+    /// `dict` with string keys, in insertion order.
+    Dict(Map<'a>),
+}
+
+/// The elements of a list or tuple, read lazily.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Seq<'a> {
+    body: &'a [u8],
+    start: usize,
+    count: usize,
+}
+
+/// The pairs of a dict, read lazily.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Map<'a> {
+    body: &'a [u8],
+    start: usize,
+    count: usize,
+}
+
+fn corrupt(offset: usize, reason: &'static str) -> DocError {
+    DocError::Corrupt(DecodeError::Malformed { offset, reason })
+}
+
+/// Reads the value starting at byte `pos` of `doc`; returns it and the position just
+/// past it. Positions are absolute within `doc`, so a child position can be stored and
+/// read again later with this same function.
+///
+/// # Errors
+/// [`DocError::Corrupt`] if the bytes there are not a value of the document profile.
+#[inline]
+pub fn read_node(doc: &[u8], pos: usize) -> Result<(Node<'_>, usize)> {
+    let mut r = Reader { bytes: doc, pos };
+    let t = r.byte()?;
+    let node = match t {
+        tag::NONE => Node::None,
+        tag::FALSE => Node::Bool(false),
+        tag::TRUE => Node::Bool(true),
+        tag::INT => Node::Int(unzigzag(r.varint()?)),
+        tag::BIG_INT => {
+            let n = r.length()?;
+            Node::BigInt(r.take(n)?)
+        }
+        tag::FLOAT => Node::Float(f64::from_bits(u64::from_le_bytes(r.take_array()?))),
+        tag::STR => {
+            let n = r.length()?;
+            let start = r.pos;
+            let b = r.take(n)?;
+            Node::Str(
+                std::str::from_utf8(b).map_err(|e| DecodeError::InvalidUtf8 {
+                    offset: start + e.valid_up_to(),
+                })?,
+            )
+        }
+        tag::SYM => {
+            let at = r.pos;
+            let v = r.varint()?;
+            Node::Sym(Sym(
+                u32::try_from(v).map_err(|_| DocError::UnknownSymbol { sym: v, offset: at })?
+            ))
+        }
+        tag::BYTES => {
+            let n = r.length()?;
+            Node::Bytes(r.take(n)?)
+        }
+        tag::SIZED_LIST | tag::SIZED_TUPLE | tag::SYM_DICT => {
+            let count = r.length()?;
+            let len = r.length()?;
+            let start = r.pos;
+            r.take(len)?;
+            let body = &doc[..start + len];
+            match t {
+                tag::SIZED_LIST => Node::List(Seq { body, start, count }),
+                tag::SIZED_TUPLE => Node::Tuple(Seq { body, start, count }),
+                _ => Node::Dict(Map { body, start, count }),
+            }
+        }
+        other => {
+            return Err(DecodeError::UnknownTag {
+                tag: other,
+                offset: pos,
+            }
+            .into());
+        }
+    };
+    Ok((node, r.pos))
+}
+
+/// The position just past the value at `pos`, without reading strings or containers.
+#[inline]
+fn skip(doc: &[u8], pos: usize) -> Result<usize> {
+    let mut r = Reader { bytes: doc, pos };
+    match r.byte()? {
+        tag::NONE | tag::FALSE | tag::TRUE => {}
+        tag::INT | tag::SYM => {
+            r.varint()?;
+        }
+        tag::FLOAT => {
+            r.take(8)?;
+        }
+        tag::BIG_INT | tag::STR | tag::BYTES => {
+            let n = r.length()?;
+            r.take(n)?;
+        }
+        tag::SIZED_LIST | tag::SIZED_TUPLE | tag::SYM_DICT => {
+            r.length()?;
+            let n = r.length()?;
+            r.take(n)?;
+        }
+        other => {
+            return Err(DecodeError::UnknownTag {
+                tag: other,
+                offset: pos,
+            }
+            .into());
+        }
+    }
+    Ok(r.pos)
+}
+
+impl<'a> Seq<'a> {
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The elements with their positions, in order.
+    pub fn iter(&self) -> SeqIter<'a> {
+        SeqIter {
+            body: self.body,
+            pos: self.start,
+            left: self.count,
+        }
+    }
+
+    /// Element `i` and its position (skips the `i` elements before it).
+    ///
+    /// # Errors
+    /// [`DocError::Corrupt`] if the body is malformed.
+    pub fn get(&self, i: usize) -> Result<Option<(Node<'a>, usize)>> {
+        if i >= self.count {
+            return Ok(None);
+        }
+        let mut pos = self.start;
+        for _ in 0..i {
+            pos = skip(self.body, pos)?;
+        }
+        Ok(Some((read_node(self.body, pos)?.0, pos)))
+    }
+}
+
+/// Iterator over a [`Seq`]: `(element, position)`.
+#[derive(Debug, Clone)]
+pub struct SeqIter<'a> {
+    body: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for SeqIter<'a> {
+    type Item = Result<(Node<'a>, usize)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let at = self.pos;
+        Some(read_node(self.body, at).map(|(n, end)| {
+            self.pos = end;
+            (n, at)
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+impl<'a> Map<'a> {
+    /// Number of pairs.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether there are no pairs.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// The value under `key` and its position: one pass over the keys, each value
+    /// skipped in O(1).
+    ///
+    /// # Errors
+    /// [`DocError::Corrupt`] if the body is malformed.
+    #[inline]
+    pub fn get(&self, key: Sym) -> Result<Option<(Node<'a>, usize)>> {
+        let mut pos = self.start;
+        let want = u64::from(key.0);
+        for _ in 0..self.count {
+            let mut r = Reader {
+                bytes: self.body,
+                pos,
+            };
+            let k = r.varint()?;
+            if k == want {
+                return Ok(Some((read_node(self.body, r.pos)?.0, r.pos)));
+            }
+            pos = skip(self.body, r.pos)?;
+        }
+        Ok(None)
+    }
+
+    /// The pairs in insertion order: `(key, value, value position)`.
+    pub fn iter(&self) -> MapIter<'a> {
+        MapIter {
+            body: self.body,
+            pos: self.start,
+            left: self.count,
+        }
+    }
+}
+
+/// Iterator over a [`Map`]: `(key, value, value position)`.
+#[derive(Debug, Clone)]
+pub struct MapIter<'a> {
+    body: &'a [u8],
+    pos: usize,
+    left: usize,
+}
+
+impl<'a> Iterator for MapIter<'a> {
+    type Item = Result<(Sym, Node<'a>, usize)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mut r = Reader {
+            bytes: self.body,
+            pos: self.pos,
+        };
+        let step = (|| {
+            let at = r.pos;
+            let k = r.varint()?;
+            let k = u32::try_from(k).map_err(|_| DocError::UnknownSymbol { sym: k, offset: at })?;
+            let (n, end) = read_node(self.body, r.pos)?;
+            Ok((Sym(k), n, r.pos, end))
+        })();
+        Some(step.map(|(k, n, at, end)| {
+            self.pos = end;
+            (k, n, at)
+        }))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
+}
+
+/// Checks that `doc` is exactly one canonical value of the document profile whose
+/// symbols are all below `symbols`.
+///
+/// # Errors
+/// [`DocError::Corrupt`], [`DocError::UnknownSymbol`] or [`DocError::TooDeep`].
+pub fn validate(doc: &[u8], symbols: usize) -> Result<()> {
+    let end = validate_at(doc, 0, symbols, 0)?;
+    if end != doc.len() {
+        return Err(DecodeError::TrailingBytes {
+            extra: doc.len() - end,
+        }
+        .into());
+    }
+    Ok(())
+}
+
+fn check_sym(r: &mut Reader<'_>, symbols: usize) -> Result<()> {
+    let at = r.pos;
+    let v = r.varint()?;
+    if v >= symbols as u64 {
+        return Err(DocError::UnknownSymbol { sym: v, offset: at });
+    }
+    Ok(())
+}
+
+fn validate_at(doc: &[u8], pos: usize, symbols: usize, depth: usize) -> Result<usize> {
+    let mut r = Reader { bytes: doc, pos };
+    match r.byte()? {
+        tag::NONE | tag::FALSE | tag::TRUE => {}
+        tag::INT => {
+            r.varint()?;
+        }
+        tag::FLOAT => {
+            r.take(8)?;
+        }
+        tag::BIG_INT => {
+            let n = r.length()?;
+            let b = r.take(n)?;
+            if n <= 8 || minimal_len(b) != n {
+                return Err(corrupt(pos, "big integer not in canonical form"));
+            }
+        }
+        tag::STR => {
+            let n = r.length()?;
+            let start = r.pos;
+            std::str::from_utf8(r.take(n)?).map_err(|e| DecodeError::InvalidUtf8 {
+                offset: start + e.valid_up_to(),
+            })?;
+        }
+        tag::BYTES => {
+            let n = r.length()?;
+            r.take(n)?;
+        }
+        tag::SYM => check_sym(&mut r, symbols)?,
+        t @ (tag::SIZED_LIST | tag::SIZED_TUPLE | tag::SYM_DICT) => {
+            if depth >= MAX_DEPTH {
+                return Err(DocError::TooDeep { limit: MAX_DEPTH });
+            }
+            let count = r.length()?;
+            let len = r.length()?;
+            let start = r.pos;
+            r.take(len)?;
+            let body = &doc[..start + len];
+            let mut at = start;
+            for _ in 0..count {
+                if at >= body.len() {
+                    return Err(corrupt(pos, "container count exceeds its body"));
+                }
+                if t == tag::SYM_DICT {
+                    let mut kr = Reader {
+                        bytes: body,
+                        pos: at,
+                    };
+                    check_sym(&mut kr, symbols)?;
+                    at = kr.pos;
+                }
+                at = validate_at(body, at, symbols, depth + 1)?;
+            }
+            if at != body.len() {
+                return Err(corrupt(pos, "container body longer than its elements"));
+            }
+        }
+        other => {
+            return Err(DecodeError::UnknownTag {
+                tag: other,
+                offset: pos,
+            }
+            .into());
+        }
+    }
+    Ok(r.pos)
+}
+
+/// What kind of container is open in a [`DocBuilder`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Open {
+    List,
+    Tuple,
+    /// A dict; `true` while the next item must be a key.
+    Dict(bool),
+}
+
+#[derive(Debug)]
+struct Frame {
+    kind: Open,
+    /// Position of the container's tag byte.
+    at: usize,
+    count: usize,
+}
+
+/// Builds documents event by event (push style): `begin_map`, `key`, scalar values,
+/// `begin_list`, `end`, ... then `end_doc`. Used by the Python bindings to encode
+/// Python objects and by JSON readers to encode parse events, without building a tree.
+///
+/// Keys are interned; string values up to the builder's interning limit are interned
+/// too. Misuse (a value where a key belongs, `end` with nothing open, ...) is an error,
+/// never a panic.
+///
+/// ```
+/// use memslim_arena::{DocList, Node};
+///
+/// let mut docs = DocList::new();
+/// docs.build(|b| {
+///     b.begin_map()?;
+///     b.key("user")?;
+///     b.str("ada")?;
+///     b.key("tags")?;
+///     b.begin_list()?;
+///     b.int(1)?;
+///     b.end()?;
+///     b.end()?;
+///     b.end_doc()
+/// })?;
+/// assert_eq!(docs.len(), 1);
+/// # Ok::<(), memslim_arena::DocError>(())
+/// ```
+#[derive(Debug)]
+pub struct DocBuilder<'a> {
+    symbols: &'a mut Interner,
+    out: &'a mut Vec<u8>,
+    ends: &'a mut Vec<usize>,
+    stack: Vec<Frame>,
+    doc_start: usize,
+    root_done: bool,
+    intern_max: usize,
+}
+
+impl<'a> DocBuilder<'a> {
+    /// A builder appending documents to `out` (recording where each ends in `ends`),
+    /// interning with `symbols`; strings of up to `intern_max` bytes are interned.
+    pub fn new(
+        symbols: &'a mut Interner,
+        out: &'a mut Vec<u8>,
+        ends: &'a mut Vec<usize>,
+        intern_max: usize,
+    ) -> Self {
+        let doc_start = out.len();
+        DocBuilder {
+            symbols,
+            out,
+            ends,
+            stack: Vec::new(),
+            doc_start,
+            root_done: false,
+            intern_max,
+        }
+    }
+
+    /// Current nesting depth (open containers).
+    pub fn depth(&self) -> usize {
+        self.stack.len()
+    }
+
+    #[inline]
+    fn before_value(&mut self) -> Result<()> {
+        match self.stack.last() {
+            Some(Frame {
+                kind: Open::Dict(true),
+                ..
+            }) => Err(DocError::Build("a value where a dict key was expected")),
+            Some(_) => Ok(()),
+            None if self.root_done => Err(DocError::Build(
+                "a second value in one document (call end_doc first)",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    #[inline]
+    fn after_value(&mut self) {
+        match self.stack.last_mut() {
+            Some(f) => {
+                f.count += 1;
+                if let Open::Dict(want_key) = &mut f.kind {
+                    *want_key = true;
+                }
+            }
+            None => self.root_done = true,
+        }
+    }
+
+    /// Writes `None`.
+    ///
+    /// # Errors
+    /// [`DocError::Build`] if a key is expected or the document is complete.
+    pub fn none(&mut self) -> Result<()> {
+        self.before_value()?;
+        Writer::new(self.out).none();
+        self.after_value();
+        Ok(())
+    }
+
+    /// Writes a `bool`. Errors as [`none`](DocBuilder::none).
+    pub fn bool(&mut self, v: bool) -> Result<()> {
+        self.before_value()?;
+        Writer::new(self.out).bool(v);
+        self.after_value();
+        Ok(())
+    }
+
+    /// Writes an integer. Errors as [`none`](DocBuilder::none).
+    pub fn int(&mut self, v: i64) -> Result<()> {
+        self.before_value()?;
+        Writer::new(self.out).int(v);
+        self.after_value();
+        Ok(())
+    }
+
+    /// Writes an integer of any size given as two's-complement little-endian bytes.
+    /// Errors as [`none`](DocBuilder::none).
+    pub fn big_int(&mut self, le_twos_complement: &[u8]) -> Result<()> {
+        self.before_value()?;
+        Writer::new(self.out).big_int(le_twos_complement);
+        self.after_value();
+        Ok(())
+    }
+
+    /// Writes a `float`, bit-exact. Errors as [`none`](DocBuilder::none).
+    pub fn float(&mut self, v: f64) -> Result<()> {
+        self.before_value()?;
+        Writer::new(self.out).float(v);
+        self.after_value();
+        Ok(())
+    }
+
+    /// Writes a string (interned if short). Errors as [`none`](DocBuilder::none), or
+    /// [`DocError::InternerFull`].
+    pub fn str(&mut self, v: &str) -> Result<()> {
+        self.before_value()?;
+        if v.len() <= self.intern_max {
+            let sym = self.symbols.intern(v)?;
+            self.out.push(tag::SYM);
+            crate::variant::put_varint(self.out, u64::from(sym.0));
+        } else {
+            Writer::new(self.out).str(v);
+        }
+        self.after_value();
+        Ok(())
+    }
+
+    /// Writes `bytes`. Errors as [`none`](DocBuilder::none).
+    pub fn bytes(&mut self, v: &[u8]) -> Result<()> {
+        self.before_value()?;
+        Writer::new(self.out).bytes(v);
+        self.after_value();
+        Ok(())
+    }
+
+    fn begin(&mut self, kind: Open, t: u8) -> Result<()> {
+        self.before_value()?;
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(DocError::TooDeep { limit: MAX_DEPTH });
+        }
+        self.stack.push(Frame {
+            kind,
+            at: self.out.len(),
+            count: 0,
+        });
+        self.out.push(t);
+        Ok(())
+    }
+
+    /// Opens a list; its elements follow, then [`end`](DocBuilder::end).
+    ///
+    /// # Errors
+    /// As [`none`](DocBuilder::none), or [`DocError::TooDeep`].
+    pub fn begin_list(&mut self) -> Result<()> {
+        self.begin(Open::List, tag::SIZED_LIST)
+    }
+
+    /// Opens a tuple. Errors as [`begin_list`](DocBuilder::begin_list).
+    pub fn begin_tuple(&mut self) -> Result<()> {
+        self.begin(Open::Tuple, tag::SIZED_TUPLE)
+    }
+
+    /// Opens a dict: `key`, value, `key`, value, ..., then [`end`](DocBuilder::end).
+    /// Errors as [`begin_list`](DocBuilder::begin_list).
+    pub fn begin_map(&mut self) -> Result<()> {
+        self.begin(Open::Dict(true), tag::SYM_DICT)
+    }
+
+    /// Writes the next key of the open dict.
+    ///
+    /// # Errors
+    /// [`DocError::Build`] unless a dict is open and expects a key;
+    /// [`DocError::InternerFull`].
+    pub fn key(&mut self, k: &str) -> Result<()> {
+        match self.stack.last_mut() {
+            Some(Frame {
+                kind: Open::Dict(want_key @ true),
+                ..
+            }) => *want_key = false,
+            _ => {
+                return Err(DocError::Build(
+                    "a key outside a dict or in place of a value",
+                ));
+            }
+        }
+        let sym = self.symbols.intern(k)?;
+        crate::variant::put_varint(self.out, u64::from(sym.0));
+        Ok(())
+    }
+
+    /// Closes the innermost open container.
+    ///
+    /// # Errors
+    /// [`DocError::Build`] if nothing is open or a dict key has no value.
+    pub fn end(&mut self) -> Result<()> {
+        match self.stack.last() {
+            None => return Err(DocError::Build("end with no open container")),
+            Some(Frame {
+                kind: Open::Dict(false),
+                ..
+            }) => return Err(DocError::Build("a dict key without a value")),
+            Some(_) => {}
+        }
+        let Some(f) = self.stack.pop() else {
+            return Err(DocError::Build("end with no open container"));
+        };
+        let body = self.out.len() - (f.at + 1);
+        let mut header = Vec::with_capacity(20);
+        crate::variant::put_varint(&mut header, f.count as u64);
+        crate::variant::put_varint(&mut header, body as u64);
+        self.out.splice(f.at + 1..f.at + 1, header);
+        self.after_value();
+        Ok(())
+    }
+
+    /// Completes the current document.
+    ///
+    /// # Errors
+    /// [`DocError::Build`] if a container is still open or no value was written.
+    pub fn end_doc(&mut self) -> Result<()> {
+        if !self.stack.is_empty() {
+            return Err(DocError::Build("end_doc with a container still open"));
+        }
+        if !self.root_done {
+            return Err(DocError::Build("end_doc before any value"));
+        }
+        self.ends.push(self.out.len());
+        self.doc_start = self.out.len();
+        self.root_done = false;
+        Ok(())
+    }
+
+    /// Discards the document in progress (after a caller's error part-way through it).
+    pub fn abandon_doc(&mut self) {
+        self.out.truncate(self.doc_start);
+        self.stack.clear();
+        self.root_done = false;
+    }
+
+    /// Whether no document is in progress.
+    pub fn is_idle(&self) -> bool {
+        self.stack.is_empty() && !self.root_done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn build(f: impl FnOnce(&mut DocBuilder<'_>) -> Result<()>) -> (Interner, Vec<u8>) {
+        let mut syms = Interner::new();
+        let mut out = Vec::new();
+        let mut ends = Vec::new();
+        let mut b = DocBuilder::new(&mut syms, &mut out, &mut ends, 8);
+        f(&mut b).unwrap();
+        b.end_doc().unwrap();
+        assert_eq!(ends, vec![out.len()]);
+        (syms, out)
+    }
+
+    #[test]
+    fn lookup_skips_nested_values() {
+        let (syms, doc) = build(|b| {
+            b.begin_map()?;
+            b.key("a")?;
+            b.begin_map()?;
+            b.key("x")?;
+            b.begin_list()?;
+            for i in 0..300 {
+                b.int(i)?;
+            }
+            b.end()?;
+            b.end()?;
+            b.key("b")?;
+            b.str("a long string, not interned")?;
+            b.key("c")?;
+            b.str("short")?;
+            b.key("d")?;
+            b.begin_tuple()?;
+            b.end()?;
+            b.end()
+        });
+        validate(&doc, syms.len()).unwrap();
+        let (Node::Dict(m), end) = read_node(&doc, 0).unwrap() else {
+            panic!("not a dict")
+        };
+        assert_eq!(end, doc.len());
+        assert_eq!(m.len(), 4);
+        let sym = |s| syms.lookup(s).unwrap();
+        assert_eq!(
+            m.get(sym("b")).unwrap().unwrap().0,
+            Node::Str("a long string, not interned")
+        );
+        assert_eq!(m.get(sym("c")).unwrap().unwrap().0, Node::Sym(sym("short")));
+        let Node::Tuple(t) = m.get(sym("d")).unwrap().unwrap().0 else {
+            panic!()
+        };
+        assert!(t.is_empty());
+        let Some((Node::Dict(inner), pos)) = m.get(sym("a")).unwrap() else {
+            panic!()
+        };
+        assert_eq!(read_node(&doc, pos).unwrap().0, Node::Dict(inner));
+        let Node::List(l) = inner.get(sym("x")).unwrap().unwrap().0 else {
+            panic!()
+        };
+        assert_eq!(l.len(), 300);
+        assert_eq!(l.get(299).unwrap().unwrap().0, Node::Int(299));
+        assert_eq!(l.get(300).unwrap(), None);
+        let all: Vec<_> = l.iter().map(|r| r.unwrap().0).collect();
+        assert_eq!(all[150], Node::Int(150));
+        let keys: Vec<_> = m
+            .iter()
+            .map(|r| syms.resolve(r.unwrap().0).unwrap().to_owned())
+            .collect();
+        assert_eq!(keys, ["a", "b", "c", "d"]);
+        assert_eq!(m.get(sym("x")).unwrap(), None);
+    }
+
+    #[test]
+    fn builder_misuse_is_an_error() {
+        let mut syms = Interner::new();
+        let mut out = Vec::new();
+        let mut ends = Vec::new();
+        let mut b = DocBuilder::new(&mut syms, &mut out, &mut ends, 8);
+        assert!(b.key("k").is_err());
+        assert!(b.end().is_err());
+        assert!(b.end_doc().is_err());
+        b.begin_map().unwrap();
+        assert!(b.int(1).is_err(), "value without a key");
+        b.key("k").unwrap();
+        assert!(b.key("j").is_err(), "two keys in a row");
+        assert!(b.end().is_err(), "key without value");
+        assert!(b.end_doc().is_err());
+        b.int(1).unwrap();
+        b.end().unwrap();
+        assert!(b.int(2).is_err(), "second root value");
+        b.end_doc().unwrap();
+        b.begin_list().unwrap();
+        b.abandon_doc();
+        assert!(b.is_idle());
+        assert_eq!(ends.len(), 1);
+        assert_eq!(out.len(), ends[0]);
+    }
+
+    #[test]
+    fn validate_rejects_damage() {
+        let (syms, doc) = build(|b| {
+            b.begin_map()?;
+            b.key("k")?;
+            b.begin_list()?;
+            b.str("v")?;
+            b.big_int(&[0, 0, 0, 0, 0, 0, 0, 0, 1])?;
+            b.end()?;
+            b.end()
+        });
+        validate(&doc, syms.len()).unwrap();
+        assert!(validate(&doc, 1).is_err(), "symbol beyond the table");
+        for cut in 0..doc.len() {
+            assert!(validate(&doc[..cut], syms.len()).is_err());
+        }
+        for pos in 0..doc.len() {
+            for x in [0x01, 0x80, 0xFF] {
+                let mut bad = doc.clone();
+                bad[pos] ^= x;
+                let _ = validate(&bad, syms.len());
+                if let Ok((Node::Dict(m), _)) = read_node(&bad, 0) {
+                    let _ = m.iter().count();
+                }
+            }
+        }
+        let mut extra = doc.clone();
+        extra.push(0);
+        assert!(validate(&extra, syms.len()).is_err());
+        // The plain (unsized) variant containers are not part of the document profile.
+        assert!(validate(&[tag::LIST, 0], 0).is_err());
+    }
+
+    #[test]
+    fn depth_is_bounded() {
+        let mut syms = Interner::new();
+        let mut out = Vec::new();
+        let mut ends = Vec::new();
+        let mut b = DocBuilder::new(&mut syms, &mut out, &mut ends, 8);
+        let mut err = None;
+        for _ in 0..=MAX_DEPTH {
+            if let Err(e) = b.begin_list() {
+                err = Some(e);
+                break;
+            }
+        }
+        assert_eq!(err, Some(DocError::TooDeep { limit: MAX_DEPTH }));
+    }
+}

@@ -1,0 +1,62 @@
+//! Errors of the arena crate.
+
+use crate::variant::DecodeError;
+
+/// Why a document operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DocError {
+    /// Stored or supplied document bytes are malformed.
+    #[error("corrupt document data: {0}")]
+    Corrupt(#[from] DecodeError),
+    /// A document names a symbol its table does not have.
+    #[error("corrupt document data: unknown symbol {sym} at byte {offset}")]
+    UnknownSymbol {
+        /// The symbol number.
+        sym: u64,
+        /// Where it was read.
+        offset: usize,
+    },
+    /// A builder call that does not fit the document being built.
+    #[error("document builder misuse: {0}")]
+    Build(&'static str),
+    /// Containers nested deeper than [`crate::variant::MAX_DEPTH`].
+    #[error("document nested deeper than {limit} levels")]
+    TooDeep {
+        /// The limit.
+        limit: usize,
+    },
+    /// The symbol table is full.
+    #[error(transparent)]
+    InternerFull(#[from] crate::interner::InternerFull),
+    /// An index past the end of the list.
+    #[error("document index {index} out of range for a list of {len}")]
+    IndexOutOfRange {
+        /// The index asked for.
+        index: usize,
+        /// The list length.
+        len: usize,
+    },
+    /// JSON text that could not be read as documents.
+    #[error("line {line}, column {column}: {reason}")]
+    Json {
+        /// 1-based line number in the input.
+        line: usize,
+        /// 1-based column within that line.
+        column: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Reading a file failed.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        reason: String,
+        /// The kind of failure, for mapping to the host's exception types.
+        kind: std::io::ErrorKind,
+    },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = DocError> = std::result::Result<T, E>;

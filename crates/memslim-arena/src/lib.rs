@@ -1,0 +1,27 @@
+//! Bump arenas, string interning and compact nested documents.
+//!
+//! * [`Arena`]: a bumpalo arena that hands out checked `Copy` handles to strings, slices
+//!   and values, so arena data can be owned next to its arena by long-lived structures.
+//!   All of this crate's `unsafe` code is in its module.
+//! * [`Scratch`]: a reusable bump arena for per-batch work (reset, not freed).
+//! * [`Interner`]: each distinct string stored once, named by a small [`Sym`].
+//! * [`DocList`]: nested JSON-like documents in arena memory, in the [`variant`]
+//!   encoding's document profile, with interned keys; lazy reading via [`read_node`],
+//!   push-style building via [`DocBuilder`], garbage accounting and compaction.
+//! * [`variant`]: the compact tagged encoding shared with memslim-records' `DictList`.
+
+mod arena;
+mod doc;
+mod doclist;
+mod error;
+mod interner;
+mod json;
+mod scratch;
+pub mod variant;
+
+pub use arena::{Arena, ArenaSlice, ArenaStr};
+pub use doc::{DocBuilder, Map, MapIter, Node, Seq, SeqIter, read_node, validate};
+pub use doclist::{DEFAULT_INTERN_MAX, DocHandle, DocList, DocStore, NBytes};
+pub use error::{DocError, Result};
+pub use interner::{Interner, InternerFull, Sym};
+pub use scratch::Scratch;

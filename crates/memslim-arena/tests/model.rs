@@ -1,0 +1,260 @@
+//! DocList against a `Vec<Value>` model: building, reading back, deleting, compacting
+//! and serializing must never change what a document reads as.
+
+use memslim_arena::variant::Value;
+use memslim_arena::{DocBuilder, DocError, DocList, Interner, Node, read_node};
+use proptest::prelude::*;
+
+fn write(b: &mut DocBuilder<'_>, v: &Value) -> Result<(), DocError> {
+    match v {
+        Value::None => b.none(),
+        Value::Bool(x) => b.bool(*x),
+        Value::Int(i) => b.int(*i),
+        Value::BigInt(le) => b.big_int(le),
+        Value::Float(f) => b.float(*f),
+        Value::Str(s) => b.str(s),
+        Value::Bytes(x) => b.bytes(x),
+        Value::List(items) | Value::Tuple(items) => {
+            if matches!(v, Value::List(_)) {
+                b.begin_list()?;
+            } else {
+                b.begin_tuple()?;
+            }
+            for it in items {
+                write(b, it)?;
+            }
+            b.end()
+        }
+        Value::Dict(pairs) => {
+            b.begin_map()?;
+            for (k, x) in pairs {
+                let Value::Str(k) = k else {
+                    return Err(DocError::Build("test model: non-str key"));
+                };
+                b.key(k)?;
+                write(b, x)?;
+            }
+            b.end()
+        }
+        Value::Opaque(_) => Err(DocError::Build("test model: opaque")),
+    }
+}
+
+fn read(node: Node<'_>, syms: &Interner) -> Value {
+    match node {
+        Node::None => Value::None,
+        Node::Bool(b) => Value::Bool(b),
+        Node::Int(i) => Value::Int(i),
+        Node::BigInt(b) => Value::BigInt(b.to_vec()),
+        Node::Float(f) => Value::Float(f),
+        Node::Str(s) => Value::Str(s.to_owned()),
+        Node::Sym(s) => Value::Str(syms.resolve(s).unwrap().to_owned()),
+        Node::Bytes(b) => Value::Bytes(b.to_vec()),
+        Node::List(s) => Value::List(s.iter().map(|r| read(r.unwrap().0, syms)).collect()),
+        Node::Tuple(s) => Value::Tuple(s.iter().map(|r| read(r.unwrap().0, syms)).collect()),
+        Node::Dict(m) => Value::Dict(
+            m.iter()
+                .map(|r| {
+                    let (k, v, _) = r.unwrap();
+                    (
+                        Value::Str(syms.resolve(k).unwrap().to_owned()),
+                        read(v, syms),
+                    )
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn contents(docs: &DocList) -> Vec<Value> {
+    let syms = docs.store().symbols();
+    (0..docs.len())
+        .map(|i| read(read_node(docs.doc_bytes(i).unwrap(), 0).unwrap().0, &syms))
+        .collect()
+}
+
+fn arb_leaf() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::None),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::Int),
+        any::<u64>().prop_map(f64::from_bits).prop_map(Value::Float),
+        "[a-d]{0,3}".prop_map(Value::Str),
+        "[a\\x00é😀]{20,40}".prop_map(Value::Str),
+        proptest::collection::vec(any::<u8>(), 0..6).prop_map(Value::Bytes),
+        // Nine bytes with a non-sign top byte: a canonical big integer.
+        (proptest::collection::vec(any::<u8>(), 8), 1u8..0x7F).prop_map(|(mut b, top)| {
+            b.push(top);
+            Value::BigInt(b)
+        }),
+    ]
+}
+
+fn arb_doc() -> impl Strategy<Value = Value> {
+    arb_leaf().prop_recursive(4, 40, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::List),
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Tuple),
+            proptest::collection::btree_map("[a-e]{0,2}", inner, 0..5).prop_map(|m| {
+                Value::Dict(m.into_iter().map(|(k, v)| (Value::Str(k), v)).collect())
+            }),
+        ]
+    })
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Push(Vec<Value>),
+    Remove(usize),
+    Compact,
+    RoundTrip,
+    FailedPush(Vec<Value>),
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => proptest::collection::vec(arb_doc(), 0..4).prop_map(Op::Push),
+        2 => any::<usize>().prop_map(Op::Remove),
+        1 => Just(Op::Compact),
+        1 => Just(Op::RoundTrip),
+        1 => proptest::collection::vec(arb_doc(), 0..3).prop_map(Op::FailedPush),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn doclist_matches_a_vec(ops in proptest::collection::vec(arb_op(), 0..20)) {
+        let mut docs = DocList::new();
+        let mut model: Vec<Value> = Vec::new();
+        for op in ops {
+            match op {
+                Op::Push(vs) => {
+                    let n = docs.build(|b| {
+                        for v in &vs {
+                            write(b, v)?;
+                            b.end_doc()?;
+                        }
+                        Ok::<(), DocError>(())
+                    }).unwrap();
+                    prop_assert_eq!(n, vs.len());
+                    model.extend(vs);
+                }
+                Op::FailedPush(vs) => {
+                    let symbols = docs.store().symbols().len();
+                    let live = docs.nbytes().live;
+                    let r = docs.build(|b| {
+                        for v in &vs {
+                            write(b, v)?;
+                            b.end_doc()?;
+                        }
+                        b.begin_map()?;
+                        b.key("never stored")?;
+                        Err(DocError::Build("caller gave up"))
+                    });
+                    prop_assert!(r.is_err());
+                    prop_assert_eq!(docs.store().symbols().len(), symbols);
+                    prop_assert_eq!(docs.nbytes().live, live);
+                }
+                Op::Remove(i) => {
+                    if model.is_empty() {
+                        prop_assert!(docs.remove(i).is_err());
+                    } else {
+                        let i = i % model.len();
+                        docs.remove(i).unwrap();
+                        model.remove(i);
+                    }
+                }
+                Op::Compact => {
+                    let before = docs.nbytes();
+                    let reclaimed = docs.compact();
+                    prop_assert_eq!(reclaimed, before.garbage);
+                    prop_assert_eq!(docs.nbytes().garbage, 0);
+                    prop_assert_eq!(docs.nbytes().live, before.live);
+                }
+                Op::RoundTrip => {
+                    docs = DocList::from_bytes(&docs.to_bytes()).unwrap();
+                }
+            }
+            prop_assert_eq!(docs.len(), model.len());
+            prop_assert_eq!(contents(&docs), model.clone());
+        }
+    }
+
+    #[test]
+    fn damaged_images_are_errors_not_panics(vs in proptest::collection::vec(arb_doc(), 1..4), pos in any::<usize>(), x in 1u8..=255) {
+        let mut docs = DocList::new();
+        docs.build(|b| {
+            for v in &vs {
+                write(b, v)?;
+                b.end_doc()?;
+            }
+            Ok::<(), DocError>(())
+        }).unwrap();
+        let mut image = docs.to_bytes();
+        let pos = pos % image.len();
+        image[pos] ^= x;
+        if let Ok(back) = DocList::from_bytes(&image) {
+            // Whatever is accepted reads back without error.
+            contents(&back);
+        }
+        for cut in 0..image.len() {
+            let _ = DocList::from_bytes(&image[..cut]);
+        }
+    }
+}
+
+#[test]
+fn readers_keep_an_old_store_alive_across_compact() {
+    let mut docs = DocList::new();
+    docs.extend_jsonl(b"{\"a\": [1, 2, {\"b\": \"x\"}]}\n{\"a\": null}\n")
+        .unwrap();
+    let old_store = docs.store().clone();
+    let handle = docs.handle(0).unwrap();
+    docs.remove(0).unwrap();
+    docs.compact();
+    assert!(
+        docs.store().doc(handle).is_none(),
+        "a handle of the old store"
+    );
+    let bytes = old_store.doc(handle).unwrap();
+    let syms = old_store.symbols();
+    let doc = read(read_node(bytes, 0).unwrap().0, &syms);
+    assert_eq!(
+        doc,
+        Value::Dict(vec![(
+            Value::Str("a".into()),
+            Value::List(vec![
+                Value::Int(1),
+                Value::Int(2),
+                Value::Dict(vec![(Value::Str("b".into()), Value::Str("x".into()))]),
+            ])
+        )])
+    );
+}
+
+#[test]
+fn jsonl_errors_name_the_line_and_change_nothing() {
+    let mut docs = DocList::new();
+    docs.extend_jsonl(b"[1]\n").unwrap();
+    let err = docs
+        .extend_jsonl(b"{\"ok\": 1}\n\n{\"bad\": tru}\n")
+        .unwrap_err();
+    match err {
+        DocError::Json { line, .. } => assert_eq!(line, 3),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs.store().symbols().lookup("ok"), None);
+    let n = docs
+        .extend_jsonl(b"18446744073709551615\n-9223372036854775808\n1.5e300\n\"\\ud83d\\ude00\"\n")
+        .unwrap();
+    assert_eq!(n, 4);
+    let c = contents(&docs);
+    assert_eq!(
+        c[1],
+        Value::BigInt(vec![0xFF; 8].into_iter().chain([0]).collect())
+    );
+    assert_eq!(c[2], Value::Int(i64::MIN));
+    assert_eq!(c[3], Value::Float(1.5e300));
+    assert_eq!(c[4], Value::Str("😀".into()));
+}

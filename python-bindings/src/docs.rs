@@ -1,0 +1,1167 @@
+//! `DocList`, `DocView`, `ListView`: the Python face of `memslim-arena`'s documents.
+//!
+//! Python objects go into a [`DocBuilder`] one event at a time (no intermediate tree);
+//! views read documents in place through [`read_node`]. A view holds an `Arc` of the
+//! store its document lives in, so it stays valid whatever happens to the list later
+//! (appends, deletes, `compact()` into a new store).
+
+use hashbrown::HashMap;
+use std::sync::Arc;
+
+use memslim_arena::{
+    DocBuilder, DocError, DocHandle, DocList, DocStore, Interner, Map, Node, Seq, Sym, read_node,
+};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{
+    PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType,
+};
+use pyo3::{IntoPyObjectExt, intern};
+
+use crate::errors::doc_to_py;
+use crate::gilcell::GilCell;
+use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
+use crate::tracemalloc::Tracked;
+
+static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Foreign key strings remembered per list lineage before the cache is cleared.
+const KEY_CACHE_MAX: usize = 4096;
+
+/// Python strings for a list's symbols, shared by the list and its views.
+///
+/// Symbol numbers are stable for the list's whole life: `compact()` clones the symbol
+/// table, and a failed build only forgets symbols no view has seen. So an entry made
+/// through any view stays right for the list and for every view.
+#[derive(Default)]
+struct SymStrings {
+    /// The `str` object of each symbol, made on first use and reused after.
+    strs: Vec<Option<Py<PyString>>>,
+    /// Address of each string in `strs` -> its symbol (they are held by `strs`).
+    own: HashMap<usize, Sym>,
+    /// Other key objects seen in lookups (held, so their address cannot be reused).
+    foreign: HashMap<usize, (Py<PyString>, Sym)>,
+}
+
+type Shared = Arc<GilCell<SymStrings>>;
+
+impl SymStrings {
+    fn get<'py>(&mut self, py: Python<'py>, sym: Sym, table: &Interner) -> PyResult<Py<PyString>> {
+        let i = sym.index();
+        if let Some(Some(s)) = self.strs.get(i) {
+            return Ok(s.clone_ref(py));
+        }
+        let text = table.resolve(sym).ok_or_else(|| {
+            crate::errors::corrupt(py, format!("document names unknown symbol {}", sym.0))
+        })?;
+        let s = PyString::new(py, text).unbind();
+        if self.strs.len() <= i {
+            self.strs.resize_with(i + 1, || None);
+        }
+        self.strs[i] = Some(s.clone_ref(py));
+        self.own.insert(s.as_ptr() as usize, sym);
+        Ok(s)
+    }
+}
+
+/// Where a view points: a value inside one document of one store.
+struct At {
+    store: Arc<DocStore>,
+    strs: Shared,
+    doc: DocHandle,
+    pos: usize,
+}
+
+impl At {
+    fn bytes(&self, py: Python<'_>) -> PyResult<&[u8]> {
+        self.store
+            .doc(self.doc)
+            .ok_or_else(|| crate::errors::corrupt(py, "view of a foreign document".into()))
+    }
+
+    fn node(&self, py: Python<'_>) -> PyResult<Node<'_>> {
+        Ok(read_node(self.bytes(py)?, self.pos)
+            .map_err(|e| doc_to_py(py, e))?
+            .0)
+    }
+
+    fn at(&self, pos: usize) -> At {
+        At {
+            store: Arc::clone(&self.store),
+            strs: Arc::clone(&self.strs),
+            doc: self.doc,
+            pos,
+        }
+    }
+
+    /// The symbol of `key`, or `None` when no document of this store can have it.
+    #[inline]
+    fn sym_of(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<Sym>> {
+        let py = key.py();
+        let Ok(ks) = key.cast_exact::<PyString>() else {
+            return Ok(None);
+        };
+        let ptr = key.as_ptr() as usize;
+        {
+            let cache = self.strs.borrow(py)?;
+            if let Some((_, sym)) = cache.foreign.get(&ptr) {
+                return Ok(Some(*sym));
+            }
+            if let Some(sym) = cache.own.get(&ptr) {
+                return Ok(Some(*sym));
+            }
+        }
+        let Ok(text) = ks.to_str() else {
+            return Ok(None);
+        };
+        let Some(sym) = self.store.symbols().lookup(text) else {
+            return Ok(None);
+        };
+        let mut cache = self.strs.borrow_mut(py)?;
+        if cache.foreign.len() >= KEY_CACHE_MAX {
+            // Many distinct key objects (keys built at run time): start over.
+            cache.foreign.clear();
+        }
+        cache.foreign.insert(ptr, (ks.clone().unbind(), sym));
+        Ok(Some(sym))
+    }
+
+    /// A child value as Python: a view for containers, a plain object otherwise.
+    #[inline]
+    fn child<'py>(
+        &self,
+        py: Python<'py>,
+        node: Node<'_>,
+        pos: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match node {
+            Node::Dict(_) => Bound::new(py, PyDocView { at: self.at(pos) })?.into_any(),
+            Node::List(_) | Node::Tuple(_) => {
+                Bound::new(py, PyListView { at: self.at(pos) })?.into_any()
+            }
+            Node::Sym(sym) => {
+                if let Some(Some(s)) = self.strs.borrow(py)?.strs.get(sym.index()) {
+                    return Ok(s.bind(py).clone().into_any());
+                }
+                let table = self.store.symbols();
+                self.strs
+                    .borrow_mut(py)?
+                    .get(py, sym, &table)?
+                    .into_bound(py)
+                    .into_any()
+            }
+            scalar => scalar_to_py(py, scalar)?,
+        })
+    }
+
+    /// The whole value as plain Python objects (a deep copy).
+    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let node = self.node(py)?;
+        let table = self.store.symbols();
+        let mut strs = self.strs.borrow_mut(py)?;
+        to_py(py, node, &table, &mut strs)
+    }
+}
+
+fn scalar_to_py<'py>(py: Python<'py>, node: Node<'_>) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match node {
+        Node::None => py.None().into_bound(py),
+        Node::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
+        Node::Int(i) => i.into_pyobject(py)?.into_any(),
+        Node::Float(f) => PyFloat::new(py, f).into_any(),
+        Node::Str(s) => PyString::new(py, s).into_any(),
+        Node::Bytes(b) => PyBytes::new(py, b).into_any(),
+        Node::BigInt(le) => {
+            let int = INT_TYPE.import(py, "builtins", "int")?;
+            let kw = PyDict::new(py);
+            kw.set_item(intern!(py, "signed"), true)?;
+            int.call_method("from_bytes", (PyBytes::new(py, le), "little"), Some(&kw))?
+        }
+        Node::Sym(_) | Node::List(_) | Node::Tuple(_) | Node::Dict(_) => {
+            return Err(PyTypeError::new_err("internal: not a scalar"));
+        }
+    })
+}
+
+fn to_py<'py>(
+    py: Python<'py>,
+    node: Node<'_>,
+    table: &Interner,
+    strs: &mut SymStrings,
+) -> PyResult<Bound<'py, PyAny>> {
+    let err = |e: DocError| doc_to_py(py, e);
+    Ok(match node {
+        Node::Sym(sym) => strs.get(py, sym, table)?.into_bound(py).into_any(),
+        Node::Dict(m) => {
+            let d = PyDict::new(py);
+            for item in m.iter() {
+                let (k, v, _) = item.map_err(err)?;
+                d.set_item(strs.get(py, k, table)?, to_py(py, v, table, strs)?)?;
+            }
+            d.into_any()
+        }
+        Node::List(s) => {
+            let l = PyList::empty(py);
+            for item in s.iter() {
+                l.append(to_py(py, item.map_err(err)?.0, table, strs)?)?;
+            }
+            l.into_any()
+        }
+        Node::Tuple(s) => {
+            let mut v = Vec::with_capacity(s.len());
+            for item in s.iter() {
+                v.push(to_py(py, item.map_err(err)?.0, table, strs)?);
+            }
+            PyTuple::new(py, v)?.into_any()
+        }
+        scalar => scalar_to_py(py, scalar)?,
+    })
+}
+
+// -------------------------------------------------------------------------------------
+// Python objects into the builder
+// -------------------------------------------------------------------------------------
+
+/// One step of the path to a bad value inside a document.
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// Why a value could not be written.
+enum Fail {
+    /// A Python exception (type and message), with the path collected while unwinding.
+    Bad {
+        value_error: bool,
+        msg: String,
+        path: Vec<Seg>,
+    },
+    /// A DocView/ListView was met: convert the input to plain objects and retry.
+    View,
+    /// Any other error (raised as is).
+    Py(PyErr),
+}
+
+impl From<DocError> for Fail {
+    fn from(e: DocError) -> Self {
+        Fail::Bad {
+            value_error: true,
+            msg: e.to_string(),
+            path: Vec::new(),
+        }
+    }
+}
+
+impl From<PyErr> for Fail {
+    fn from(e: PyErr) -> Self {
+        Fail::Py(e)
+    }
+}
+
+/// A failure while adding documents: the batch position of the document, and why.
+struct Failed(usize, Fail);
+
+impl From<DocError> for Failed {
+    fn from(e: DocError) -> Self {
+        Failed(0, e.into())
+    }
+}
+
+fn bad(value_error: bool, msg: String) -> Fail {
+    Fail::Bad {
+        value_error,
+        msg,
+        path: Vec::new(),
+    }
+}
+
+fn within(seg: impl FnOnce() -> Seg) -> impl FnOnce(Fail) -> Fail {
+    move |f| match f {
+        Fail::Bad {
+            value_error,
+            msg,
+            mut path,
+        } => {
+            path.push(seg());
+            Fail::Bad {
+                value_error,
+                msg,
+                path,
+            }
+        }
+        other => other,
+    }
+}
+
+fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// Writes `v` as the next value; `open` holds the containers being written (cycles).
+fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> Result<(), Fail> {
+    if let Ok(s) = v.cast_exact::<PyString>() {
+        let text = s.to_str().map_err(|_| {
+            bad(
+                true,
+                "string is not valid unicode (it contains a lone surrogate)".into(),
+            )
+        })?;
+        b.str(text)?;
+    } else if v.is_exact_instance_of::<PyInt>() {
+        match v.extract::<i64>() {
+            Ok(i) => b.int(i)?,
+            Err(_) => {
+                let py = v.py();
+                let bits: usize = v.call_method0(intern!(py, "bit_length"))?.extract()?;
+                let kw = PyDict::new(py);
+                kw.set_item(intern!(py, "signed"), true)?;
+                let le =
+                    v.call_method(intern!(py, "to_bytes"), (bits / 8 + 1, "little"), Some(&kw))?;
+                b.big_int(le.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes())?;
+            }
+        }
+    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+        b.float(f.value())?;
+    } else if let Ok(d) = v.cast_exact::<PyDict>() {
+        enter(v, open)?;
+        b.begin_map()?;
+        for (k, val) in d.iter() {
+            let Ok(ks) = k.cast_exact::<PyString>() else {
+                let shown = k.repr().map(|r| r.to_string()).unwrap_or_default();
+                return Err(bad(
+                    false,
+                    format!(
+                        "key {shown} is of type {}; document keys must be str",
+                        type_name(&k)
+                    ),
+                ));
+            };
+            let key = ks.to_str().map_err(|_| {
+                bad(
+                    true,
+                    "key is not valid unicode (it contains a lone surrogate)".into(),
+                )
+            })?;
+            b.key(key)?;
+            put(b, &val, open).map_err(within(|| Seg::Key(key.to_owned())))?;
+        }
+        b.end()?;
+        open.pop();
+    } else if let Ok(l) = v.cast_exact::<PyList>() {
+        enter(v, open)?;
+        b.begin_list()?;
+        for (i, item) in l.iter().enumerate() {
+            put(b, &item, open).map_err(within(|| Seg::Index(i)))?;
+        }
+        b.end()?;
+        open.pop();
+    } else if v.is_none() {
+        b.none()?;
+    } else if let Ok(x) = v.cast_exact::<PyBool>() {
+        b.bool(x.is_true())?;
+    } else if let Ok(t) = v.cast_exact::<PyTuple>() {
+        enter(v, open)?;
+        b.begin_tuple()?;
+        for (i, item) in t.iter().enumerate() {
+            put(b, &item, open).map_err(within(|| Seg::Index(i)))?;
+        }
+        b.end()?;
+        open.pop();
+    } else if let Ok(x) = v.cast_exact::<PyBytes>() {
+        b.bytes(x.as_bytes())?;
+    } else if v.is_instance_of::<PyDocView>() || v.is_instance_of::<PyListView>() {
+        return Err(Fail::View);
+    } else {
+        return Err(bad(
+            false,
+            format!(
+                "value of type {} is not JSON-like (documents hold dict, list, tuple, str, \
+                 int, float, bool, None and bytes)",
+                type_name(v)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn enter(v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> Result<(), Fail> {
+    let id = v.as_ptr() as usize;
+    if open.contains(&id) {
+        return Err(bad(true, "value contains itself (cyclic structure)".into()));
+    }
+    open.push(id);
+    Ok(())
+}
+
+fn path_text(first: usize, path: &[Seg]) -> String {
+    let mut s = format!("doc[{first}]");
+    for seg in path.iter().rev() {
+        match seg {
+            Seg::Key(k) => s.push_str(&format!("[{k:?}]")),
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// Replaces views (anywhere inside `v`) by plain copies.
+fn materialize<'py>(v: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    let py = v.py();
+    if depth > memslim_arena::variant::MAX_DEPTH {
+        // Deeper than a document may be: leave it for the builder to report.
+        return Ok(v.clone());
+    }
+    if let Ok(d) = v.cast::<PyDocView>() {
+        return d.get().at.to_python(py);
+    }
+    if let Ok(l) = v.cast::<PyListView>() {
+        return l.get().at.to_python(py);
+    }
+    if let Ok(d) = v.cast_exact::<PyDict>() {
+        let out = PyDict::new(py);
+        for (k, val) in d.iter() {
+            out.set_item(k, materialize(&val, depth + 1)?)?;
+        }
+        return Ok(out.into_any());
+    }
+    if let Ok(l) = v.cast_exact::<PyList>() {
+        let items: Vec<_> = l
+            .iter()
+            .map(|x| materialize(&x, depth + 1))
+            .collect::<PyResult<_>>()?;
+        return Ok(PyList::new(py, items)?.into_any());
+    }
+    if let Ok(t) = v.cast_exact::<PyTuple>() {
+        let items: Vec<_> = t
+            .iter()
+            .map(|x| materialize(&x, depth + 1))
+            .collect::<PyResult<_>>()?;
+        return Ok(PyTuple::new(py, items)?.into_any());
+    }
+    Ok(v.clone())
+}
+
+// -------------------------------------------------------------------------------------
+// DocList
+// -------------------------------------------------------------------------------------
+
+struct State {
+    inner: DocList,
+    strs: Shared,
+    trace: Tracked,
+}
+
+impl State {
+    fn new(inner: DocList) -> Self {
+        let mut s = State {
+            inner,
+            strs: Arc::new(GilCell::new(SymStrings::default())),
+            trace: Tracked::new(),
+        };
+        s.retrack();
+        s
+    }
+
+    fn retrack(&mut self) {
+        self.trace.set(self.inner.nbytes().total);
+    }
+
+    /// Appends `items`, all or none, naming the first bad one by its future position.
+    fn add(&mut self, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
+        self.add_once(items, false)
+    }
+
+    fn add_once(&mut self, items: &[Bound<'_, PyAny>], plain: bool) -> PyResult<()> {
+        let first = self.inner.len();
+        let mut open = Vec::new();
+        let outcome = self.inner.build(|b| {
+            for (k, item) in items.iter().enumerate() {
+                put(b, item, &mut open).map_err(|f| Failed(k, f))?;
+                b.end_doc().map_err(|e| Failed(k, e.into()))?;
+            }
+            Ok::<(), Failed>(())
+        });
+        let result = match outcome {
+            Ok(_) => Ok(()),
+            Err(Failed(
+                k,
+                Fail::Bad {
+                    value_error,
+                    msg,
+                    path,
+                },
+            )) => {
+                let msg = format!("{}: {msg}", path_text(first + k, &path));
+                Err(if value_error {
+                    PyValueError::new_err(msg)
+                } else {
+                    PyTypeError::new_err(msg)
+                })
+            }
+            Err(Failed(_, Fail::Py(e))) => Err(e),
+            Err(Failed(k, Fail::View)) if plain => Err(PyValueError::new_err(format!(
+                "{}: document nested too deeply",
+                path_text(first + k, &[])
+            ))),
+            Err(Failed(_, Fail::View)) => {
+                let plain: Vec<_> = items
+                    .iter()
+                    .map(|x| materialize(x, 0))
+                    .collect::<PyResult<_>>()?;
+                return self.add_once(&plain, true);
+            }
+        };
+        self.retrack();
+        result
+    }
+
+    fn item<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        let handle = self
+            .inner
+            .handle(i)
+            .ok_or_else(|| PyIndexError::new_err("DocList index out of range"))?;
+        let at = At {
+            store: Arc::clone(self.inner.store()),
+            strs: Arc::clone(&self.strs),
+            doc: handle,
+            pos: 0,
+        };
+        let node = at.node(py)?;
+        at.child(py, node, 0)
+    }
+
+    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let store = self.inner.store();
+        let table = store.symbols();
+        let mut strs = self.strs.borrow_mut(py)?;
+        let out = PyList::empty(py);
+        for i in 0..self.inner.len() {
+            let bytes = self.inner.doc_bytes(i).unwrap_or_default();
+            let node = read_node(bytes, 0).map_err(|e| doc_to_py(py, e))?.0;
+            out.append(to_py(py, node, &table, &mut strs)?)?;
+        }
+        Ok(out)
+    }
+}
+
+impl Drop for State {
+    fn drop(&mut self) {
+        if self.inner.nbytes().total >= TRIM_AFTER_BYTES
+            && Arc::strong_count(self.inner.store()) == 1
+        {
+            self.inner = DocList::new();
+            release_free_memory();
+        }
+    }
+}
+
+/// `memslim.DocList`.
+#[pyclass(name = "DocList", module = "memslim._memslim", sequence, frozen)]
+pub struct PyDocList {
+    state: GilCell<State>,
+}
+
+fn collect<'py>(iterable: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    if let Ok(l) = iterable.cast_exact::<PyList>() {
+        return Ok(l.iter().collect());
+    }
+    iterable.try_iter()?.collect()
+}
+
+fn norm_index(index: &Bound<'_, PyAny>, len: usize, what: &str) -> PyResult<usize> {
+    if index.is_instance_of::<PyInt>() && index.extract::<isize>().is_err() {
+        return Err(PyIndexError::new_err(
+            "cannot fit 'int' into an index-sized integer",
+        ));
+    }
+    let i: isize = index.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} indices must be integers or slices, not {}",
+            type_name(index)
+        ))
+    })?;
+    let j = if i < 0 { i + len as isize } else { i };
+    if j < 0 || j as usize >= len {
+        return Err(PyIndexError::new_err(format!("{what} index out of range")));
+    }
+    Ok(j as usize)
+}
+
+fn slice_positions(s: &Bound<'_, PySlice>, len: usize) -> PyResult<Vec<usize>> {
+    let ind = s.indices(len as isize)?;
+    Ok((0..ind.slicelength as isize)
+        .map(|k| (ind.start + k * ind.step) as usize)
+        .collect())
+}
+
+impl PyDocList {
+    /// A Python `DocList` around a core list (for readers that build one, e.g. a
+    /// streaming `read_jsonl(..., nested="docs")`).
+    pub(crate) fn wrap(py: Python<'_>, inner: DocList) -> PyResult<Py<PyDocList>> {
+        Py::new(
+            py,
+            PyDocList {
+                state: GilCell::new(State::new(inner)),
+            },
+        )
+    }
+}
+
+#[pymethods]
+impl PyDocList {
+    #[new]
+    #[pyo3(signature = (iterable = None, /))]
+    fn new(iterable: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let mut state = State::new(DocList::new());
+        if let Some(it) = iterable {
+            let items = collect(it)?;
+            state.add(&items)?;
+        }
+        Ok(PyDocList {
+            state: GilCell::new(state),
+        })
+    }
+
+    /// Reads JSON Lines (one document per non-blank line) from bytes or a file path.
+    #[classmethod]
+    fn from_jsonl(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        source: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyDocList>> {
+        let mut inner = DocList::new();
+        let outcome = if let Ok(b) = source.cast::<PyBytes>() {
+            let text = b.as_bytes();
+            py.detach(|| inner.extend_jsonl(text))
+        } else {
+            let path: std::path::PathBuf = source.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "from_jsonl takes bytes or a path (str or os.PathLike), not {}",
+                    type_name(source)
+                ))
+            })?;
+            py.detach(|| inner.extend_jsonl_file(&path))
+        };
+        outcome.map_err(|e| doc_to_py(py, e))?;
+        PyDocList::wrap(py, inner)
+    }
+
+    fn append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.state.borrow_mut(py)?.add(std::slice::from_ref(value))
+    }
+
+    fn extend(&self, py: Python<'_>, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
+        let items = collect(iterable)?;
+        self.state.borrow_mut(py)?.add(&items)
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.state.borrow(py)?.inner.len())
+    }
+
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let state = self.state.borrow(py)?;
+        if let Ok(s) = index.cast::<PySlice>() {
+            let positions = slice_positions(s, state.inner.len())?;
+            let inner = state.inner.select(positions);
+            return Ok(PyDocList::wrap(py, inner)?.into_bound(py).into_any());
+        }
+        let i = norm_index(index, state.inner.len(), "DocList")?;
+        state.item(py, i)
+    }
+
+    fn __delitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<()> {
+        let mut state = self.state.borrow_mut(py)?;
+        let len = state.inner.len();
+        if let Ok(s) = index.cast::<PySlice>() {
+            let mut gone = vec![false; len];
+            for p in slice_positions(s, len)? {
+                gone[p] = true;
+            }
+            state.inner.retain_positions(|i| !gone[i]);
+        } else {
+            let i = norm_index(index, len, "DocList")?;
+            state.inner.remove(i).map_err(|e| doc_to_py(py, e))?;
+        }
+        state.retrack();
+        Ok(())
+    }
+
+    fn __iter__(slf: &Bound<'_, Self>) -> PyDocListIter {
+        PyDocListIter {
+            list: slf.clone().unbind(),
+            pos: 0,
+        }
+    }
+
+    fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let all = self.state.borrow(py)?.to_python(py)?;
+        all.contains(value)
+    }
+
+    /// Position of the first document equal to `value`.
+    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let all = self.state.borrow(py)?.to_python(py)?;
+        all.index(value)
+            .map_err(|_| PyValueError::new_err("value is not in the DocList"))
+    }
+
+    /// Number of documents equal to `value`.
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let all = self.state.borrow(py)?.to_python(py)?;
+        let mut n = 0;
+        for doc in all.iter() {
+            if doc.eq(value)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let mine = self.state.borrow(py)?.to_python(py)?;
+        if let Ok(o) = other.cast::<PyDocList>() {
+            if std::ptr::eq(o.get(), self) {
+                return true.into_py_any(py);
+            }
+            let theirs = o.get().state.borrow(py)?.to_python(py)?;
+            return mine.eq(theirs)?.into_py_any(py);
+        }
+        if other.is_instance_of::<PyList>() {
+            return mine.eq(other)?.into_py_any(py);
+        }
+        Ok(py.NotImplemented())
+    }
+
+    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let eq = self.__eq__(py, other)?;
+        if eq.is(py.NotImplemented()) {
+            return Ok(eq);
+        }
+        (!eq.extract::<bool>(py)?).into_py_any(py)
+    }
+
+    /// The documents as plain Python objects (a list of deep copies).
+    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        self.state.borrow(py)?.to_python(py)
+    }
+
+    /// Copies the live documents into fresh arena memory, dropping the garbage left by
+    /// deletions; returns the bytes reclaimed. Existing views keep working: they hold
+    /// the old memory until they are gone.
+    fn compact(&self, py: Python<'_>) -> PyResult<usize> {
+        let mut state = self.state.borrow_mut(py)?;
+        let reclaimed = state.inner.compact();
+        state.retrack();
+        Ok(reclaimed)
+    }
+
+    /// Bytes of memory this list owns: arena, symbol table and index.
+    #[getter]
+    fn nbytes(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.state.borrow(py)?.inner.nbytes().total)
+    }
+
+    /// Encoded bytes of the documents in the list.
+    #[getter]
+    fn live_bytes(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.state.borrow(py)?.inner.nbytes().live)
+    }
+
+    /// Encoded bytes of deleted documents still held (until ``compact()``).
+    #[getter]
+    fn garbage_bytes(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.state.borrow(py)?.inner.nbytes().garbage)
+    }
+
+    /// Where the memory goes: live, garbage, arena_free, symbols, index, total.
+    fn memory_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let n = self.state.borrow(py)?.inner.nbytes();
+        let d = PyDict::new(py);
+        d.set_item("live", n.live)?;
+        d.set_item("garbage", n.garbage)?;
+        d.set_item("arena_free", n.arena_free)?;
+        d.set_item("symbols", n.symbols)?;
+        d.set_item("index", n.index)?;
+        d.set_item("total", n.total)?;
+        Ok(d)
+    }
+
+    fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.nbytes(py)? + std::mem::size_of::<Self>())
+    }
+
+    fn copy(&self, py: Python<'_>) -> PyResult<Py<PyDocList>> {
+        let state = self.state.borrow(py)?;
+        PyDocList::wrap(py, state.inner.select(0..state.inner.len()))
+    }
+
+    fn __copy__(&self, py: Python<'_>) -> PyResult<Py<PyDocList>> {
+        self.copy(py)
+    }
+
+    fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> PyResult<Py<PyDocList>> {
+        // Documents are stored, not referenced: a copy is already deep.
+        self.copy(py)
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        let bytes = PyBytes::new(py, &self.state.borrow(py)?.inner.to_bytes());
+        let restore = py.import("memslim._memslim")?.getattr("_restore_doclist")?;
+        (restore, (bytes,)).into_pyobject(py)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let state = self.state.borrow(py)?;
+        let n = state.inner.len();
+        let show: Vec<usize> = if n <= 6 {
+            (0..n).collect()
+        } else {
+            vec![0, 1, 2, n - 1]
+        };
+        let mut parts = Vec::new();
+        for (k, &i) in show.iter().enumerate() {
+            if n > 6 && k == 3 {
+                parts.push(format!("... {} more ...", n - 4));
+            }
+            parts.push(state.item(py, i)?.repr()?.to_string());
+        }
+        Ok(format!("DocList([{}])", parts.join(", ")))
+    }
+}
+
+/// Rebuilds a pickled DocList.
+#[pyfunction]
+pub(crate) fn _restore_doclist(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyDocList>> {
+    let inner = DocList::from_bytes(data).map_err(|e| doc_to_py(py, e))?;
+    PyDocList::wrap(py, inner)
+}
+
+/// Iterator over a DocList (sees appends made while iterating).
+#[pyclass(name = "_DocListIter", module = "memslim._memslim")]
+pub struct PyDocListIter {
+    list: Py<PyDocList>,
+    pos: usize,
+}
+
+#[pymethods]
+impl PyDocListIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let state = self.list.get().state.borrow(py)?;
+        if self.pos >= state.inner.len() {
+            return Ok(None);
+        }
+        self.pos += 1;
+        state.item(py, self.pos - 1).map(Some)
+    }
+}
+
+// -------------------------------------------------------------------------------------
+// Views
+// -------------------------------------------------------------------------------------
+
+/// A read-only, dict-like view of a dict inside a document.
+#[pyclass(
+    name = "DocView",
+    module = "memslim._memslim",
+    mapping,
+    frozen,
+    freelist = 64
+)]
+pub struct PyDocView {
+    at: At,
+}
+
+impl PyDocView {
+    fn map<'a>(&'a self, py: Python<'_>) -> PyResult<Map<'a>> {
+        match self.at.node(py)? {
+            Node::Dict(m) => Ok(m),
+            _ => Err(crate::errors::corrupt(py, "DocView of a non-dict".into())),
+        }
+    }
+
+    #[inline]
+    fn lookup<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = key.py();
+        let Some(sym) = self.at.sym_of(key)? else {
+            return Ok(None);
+        };
+        match self.map(py)?.get(sym).map_err(|e| doc_to_py(py, e))? {
+            Some((node, pos)) => self.at.child(py, node, pos).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let m = self.map(py)?;
+        let table = self.at.store.symbols();
+        let mut strs = self.at.strs.borrow_mut(py)?;
+        let out = PyList::empty(py);
+        for item in m.iter() {
+            let (k, _, _) = item.map_err(|e| doc_to_py(py, e))?;
+            out.append(strs.get(py, k, &table)?)?;
+        }
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl PyDocView {
+    fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        match self.lookup(key)? {
+            Some(v) => Ok(v),
+            None => Err(PyKeyError::new_err(key.clone().unbind())),
+        }
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(
+        &self,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.lookup(key)? {
+            Some(v) => v,
+            None => default.unwrap_or_else(|| key.py().None().into_bound(key.py())),
+        })
+    }
+
+    fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = key.py();
+        let Some(sym) = self.at.sym_of(key)? else {
+            return Ok(false);
+        };
+        Ok(self
+            .map(py)?
+            .get(sym)
+            .map_err(|e| doc_to_py(py, e))?
+            .is_some())
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.map(py)?.len())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.keys_list(py)?.try_iter()?.into_any())
+    }
+
+    fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        KEYS_VIEW
+            .import(slf.py(), "collections.abc", "KeysView")?
+            .call1((slf,))
+    }
+
+    fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        VALUES_VIEW
+            .import(slf.py(), "collections.abc", "ValuesView")?
+            .call1((slf,))
+    }
+
+    fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        ITEMS_VIEW
+            .import(slf.py(), "collections.abc", "ItemsView")?
+            .call1((slf,))
+    }
+
+    /// The dict as a plain Python ``dict`` (a deep copy).
+    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.at.to_python(py)
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let other = materialize(other, 0)?;
+        if !other.is_instance_of::<PyDict>() {
+            return Ok(py.NotImplemented());
+        }
+        self.at.to_python(py)?.eq(other)?.into_py_any(py)
+    }
+
+    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let eq = self.__eq__(py, other)?;
+        if eq.is(py.NotImplemented()) {
+            return Ok(eq);
+        }
+        (!eq.extract::<bool>(py)?).into_py_any(py)
+    }
+
+    fn __hash__(&self) -> PyResult<isize> {
+        Err(PyTypeError::new_err("unhashable type: 'DocView'"))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.at.to_python(py)?.repr()?.to_string())
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        // Pickling or copying a view gives the plain dict.
+        let d = self.at.to_python(py)?;
+        (py.import("builtins")?.getattr("dict")?, (d,)).into_pyobject(py)
+    }
+}
+
+/// A read-only, list-like view of a list or tuple inside a document.
+#[pyclass(
+    name = "ListView",
+    module = "memslim._memslim",
+    sequence,
+    frozen,
+    freelist = 64
+)]
+pub struct PyListView {
+    at: At,
+}
+
+impl PyListView {
+    fn seq<'a>(&'a self, py: Python<'_>) -> PyResult<(Seq<'a>, bool)> {
+        match self.at.node(py)? {
+            Node::List(s) => Ok((s, false)),
+            Node::Tuple(s) => Ok((s, true)),
+            _ => Err(crate::errors::corrupt(
+                py,
+                "ListView of a non-sequence".into(),
+            )),
+        }
+    }
+
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let (s, _) = self.seq(py)?;
+        s.iter()
+            .map(|r| {
+                let (n, pos) = r.map_err(|e| doc_to_py(py, e))?;
+                self.at.child(py, n, pos)
+            })
+            .collect()
+    }
+}
+
+#[pymethods]
+impl PyListView {
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.seq(py)?.0.len())
+    }
+
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (s, is_tuple) = self.seq(py)?;
+        if let Ok(sl) = index.cast::<PySlice>() {
+            let all = self.items(py)?;
+            let picked: Vec<_> = slice_positions(sl, all.len())?
+                .into_iter()
+                .map(|p| all[p].clone())
+                .collect();
+            return Ok(if is_tuple {
+                PyTuple::new(py, picked)?.into_any()
+            } else {
+                PyList::new(py, picked)?.into_any()
+            });
+        }
+        let i = norm_index(index, s.len(), if is_tuple { "tuple" } else { "list" })?;
+        match s.get(i).map_err(|e| doc_to_py(py, e))? {
+            Some((n, pos)) => self.at.child(py, n, pos),
+            None => Err(PyIndexError::new_err("list index out of range")),
+        }
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(PyList::new(py, self.items(py)?)?.try_iter()?.into_any())
+    }
+
+    fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        for item in self.items(py)? {
+            if item.eq(value)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        for (i, item) in self.items(py)?.into_iter().enumerate() {
+            if item.eq(value)? {
+                return Ok(i);
+            }
+        }
+        Err(PyValueError::new_err("value is not in the sequence"))
+    }
+
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let mut n = 0;
+        for item in self.items(py)? {
+            if item.eq(value)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether the stored value is a tuple (``to_python()`` then gives a tuple).
+    #[getter]
+    fn is_tuple(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.seq(py)?.1)
+    }
+
+    /// The value as a plain ``list`` or ``tuple`` (a deep copy).
+    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.at.to_python(py)
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let other = materialize(other, 0)?;
+        if !(other.is_instance_of::<PyList>() || other.is_instance_of::<PyTuple>()) {
+            return Ok(py.NotImplemented());
+        }
+        self.at.to_python(py)?.eq(other)?.into_py_any(py)
+    }
+
+    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let eq = self.__eq__(py, other)?;
+        if eq.is(py.NotImplemented()) {
+            return Ok(eq);
+        }
+        (!eq.extract::<bool>(py)?).into_py_any(py)
+    }
+
+    fn __hash__(&self) -> PyResult<isize> {
+        Err(PyTypeError::new_err("unhashable type: 'ListView'"))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.at.to_python(py)?.repr()?.to_string())
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        // Pickling or copying a view gives the plain list or tuple.
+        let v = self.at.to_python(py)?;
+        let ctor = v.get_type();
+        let items = PyList::new(py, v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+        (ctor, (items,)).into_pyobject(py)
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyDocList>()?;
+    m.add_class::<PyDocView>()?;
+    m.add_class::<PyListView>()?;
+    m.add_class::<PyDocListIter>()?;
+    m.add_function(wrap_pyfunction!(_restore_doclist, m)?)?;
+    Ok(())
+}

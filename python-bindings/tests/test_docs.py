@@ -1,0 +1,427 @@
+"""DocList, DocView and ListView against plain Python values as the oracle."""
+
+from __future__ import annotations
+
+import copy
+import gc
+import json
+import math
+import pickle
+import sys
+from collections import abc
+
+import memslim
+import pytest
+from conftest import VALUE_ZOO, expect_error, first_difference, same, values
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from memslim import DocList, DocView, ListView
+
+# Documents: any JSON-like value, with dicts (str keys) more likely at the top.
+documents = st.one_of(
+    st.dictionaries(st.text(max_size=6), values, max_size=5),
+    values,
+)
+
+
+def assert_same(actual, expected):
+    assert same(actual, expected), first_difference(actual, expected)
+
+
+def snapshot(docs):
+    # Contents and byte accounting; capacity (nbytes) may keep growth from a failed call.
+    return (len(docs), docs.to_python(), docs.live_bytes, docs.garbage_bytes)
+
+
+def event(i):
+    return {
+        "id": i,
+        "type": ["click", "view", "buy"][i % 3],
+        "user": {"name": f"user{i % 50}", "tags": ["a", "b"][: i % 3], "score": i / 7},
+        "ok": i % 2 == 0,
+        "meta": {"lang": "en" if i % 4 else "de", "geo": (1.5, -2.25)},
+        "blob": bytes([i % 256]),
+        "big": 2**70 + i,
+        "none": None,
+    }
+
+
+# -- round trips ------------------------------------------------------------------------
+
+
+@given(st.lists(documents, max_size=8))
+def test_round_trip_is_exact(docs):
+    dl = DocList(docs)
+    assert len(dl) == len(docs)
+    assert_same(dl.to_python(), docs)
+    for i, d in enumerate(docs):
+        item = dl[i]
+        plain = item.to_python() if isinstance(item, (DocView, ListView)) else item
+        assert_same(plain, d)
+
+
+@given(documents)
+def test_views_behave_like_the_plain_value(doc):
+    dl = DocList([doc])
+    v = dl[0]
+    if isinstance(doc, dict):
+        assert isinstance(v, DocView) and isinstance(v, abc.Mapping)
+        assert list(v) == list(doc)
+        assert len(v) == len(doc)
+        for k in doc:
+            assert k in v
+            got = v[k]
+            assert_same(got.to_python() if isinstance(got, (DocView, ListView)) else got, doc[k])
+        assert "\x00missing" not in v or "\x00missing" in doc
+        assert v.get("\x00missing", 5) == doc.get("\x00missing", 5)
+    elif isinstance(doc, (list, tuple)):
+        assert isinstance(v, ListView) and isinstance(v, abc.Sequence)
+        assert v.is_tuple == isinstance(doc, tuple)
+        assert len(v) == len(doc)
+        assert_same(v.to_python(), doc)
+    if not _has_nan(doc):
+        assert (v == doc) is True
+        assert (v != doc) is False
+
+
+def _has_nan(v):
+    if isinstance(v, float):
+        return math.isnan(v)
+    if isinstance(v, dict):
+        return any(_has_nan(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(_has_nan(x) for x in v)
+    return False
+
+
+@pytest.mark.parametrize("name", sorted(VALUE_ZOO))
+def test_value_zoo_round_trips(name):
+    doc = {"v": VALUE_ZOO[name], "nested": [VALUE_ZOO[name], (VALUE_ZOO[name],)]}
+    dl = DocList([doc, VALUE_ZOO[name]])
+    assert_same(dl.to_python(), [doc, VALUE_ZOO[name]])
+    assert_same(pickle.loads(pickle.dumps(dl)).to_python(), [doc, VALUE_ZOO[name]])
+
+
+def test_nested_reads_and_mapping_api():
+    dl = DocList(event(i) for i in range(10))
+    d = dl[4]
+    assert d["user"]["name"] == "user4"
+    assert d["user"]["tags"][0] == "a"
+    assert d.get("geo", {}).get("lat") is None
+    assert d["meta"]["geo"] == (1.5, -2.25)
+    assert d["meta"]["geo"].is_tuple
+    assert d["meta"]["geo"].to_python() == (1.5, -2.25)
+    assert type(d["meta"]["geo"].to_python()) is tuple
+    assert d["big"] == 2**70 + 4
+    assert d["ok"] is True
+    assert d["none"] is None
+    assert d["blob"] == b"\x04"
+    assert list(d.keys()) == list(event(4))
+    assert dict(d.items())["id"] == 4
+    assert 4 in list(d.values())
+    assert json.dumps(dl[0].to_python()["meta"]) == json.dumps(event(0)["meta"])
+    assert sum(1 for x in dl if x["meta"]["lang"] == "en") == 7
+    tags = dl[5]["user"]["tags"]
+    assert tags[-1] == "b"
+    assert tags[:1] == ["a"]
+    assert tags.index("b") == 1
+    assert tags.count("a") == 1
+    assert "a" in tags and "c" not in tags
+    expect_error(KeyError, lambda: d["nope"])
+    expect_error(KeyError, lambda: d[5])
+    assert 5 not in d
+    expect_error(IndexError, lambda: tags[5])
+    expect_error(IndexError, lambda: dl[2**100])
+    expect_error(IndexError, lambda: tags[-(2**70)])
+    expect_error(TypeError, lambda: dl["x"])
+    expect_error(TypeError, lambda: tags[1.0])
+    expect_error(TypeError, hash, d)
+    expect_error(TypeError, hash, d["user"]["tags"])
+    assert repr(dl[1]) == repr(event(1))
+
+
+def test_scalars_at_top_level_come_back_plain():
+    dl = DocList([1, "x", None, 2.5, True, b"b", 2**80])
+    assert_same(list(dl), [1, "x", None, 2.5, True, b"b", 2**80])
+
+
+def test_interned_strings_are_reused():
+    dl = DocList([{"country": "de", "n": i} for i in range(5)])
+    keys0 = list(dl[0])
+    keys3 = list(dl[3])
+    assert keys0[0] is keys3[0]
+    assert dl[1]["country"] is dl[4]["country"]
+    # A long value is stored in place, not interned, but still reads back equal.
+    long = "x" * 100
+    dl.append({"country": long})
+    assert dl[5]["country"] == long
+
+
+def test_equality_with_lists_and_doclists():
+    docs = [event(i) for i in range(5)]
+    dl = DocList(docs)
+    assert dl == docs
+    assert dl != docs[:4]
+    assert dl == DocList(docs)
+    assert (dl == 5) is False
+    assert dl[0] != {"id": 0}
+    assert dl[0] == dl[0]
+    assert dl[0]["user"] == DocList([event(0)])[0]["user"]
+    assert docs[2] in dl
+    assert dl.index(docs[3]) == 3
+    assert dl.count(docs[1]) == 1
+    assert list(reversed(dl)) == docs[::-1]
+    expect_error(ValueError, dl.index, {"absent": True})
+
+
+# -- building: errors leave the list unchanged -----------------------------------------
+
+
+def test_errors_name_the_path_and_leave_the_list_unchanged():
+    dl = DocList([event(0), event(1), event(2)])
+    before = snapshot(dl)
+    bad = {"a": [0, 1, {5: "x"}]}
+    err = expect_error(TypeError, dl.extend, [event(3), bad])
+    assert 'doc[4]["a"][2]' in str(err), str(err)
+    assert "int" in str(err)
+    assert snapshot(dl) == before
+
+    err = expect_error(TypeError, dl.append, {"a": {"b": object()}})
+    assert 'doc[3]["a"]["b"]' in str(err), str(err)
+    assert snapshot(dl) == before
+
+    cyclic = {"a": []}
+    cyclic["a"].append(cyclic)
+    err = expect_error(ValueError, dl.append, cyclic)
+    assert 'doc[3]["a"][0]' in str(err) and "cycl" in str(err), str(err)
+    assert snapshot(dl) == before
+
+    err = expect_error(ValueError, dl.append, {"s": "bad \ud800 surrogate"})
+    assert 'doc[3]["s"]' in str(err)
+    assert snapshot(dl) == before
+
+    deep = []
+    for _ in range(600):
+        deep = [deep]
+    expect_error(ValueError, dl.append, deep)
+    assert snapshot(dl) == before
+
+    class Sub(dict):
+        pass
+
+    expect_error(TypeError, dl.append, Sub(a=1))
+    expect_error(TypeError, DocList, [{"a": 1}, {(1, 2): 1}])
+    assert snapshot(dl) == before
+    # The list still works afterwards, and new keys get fresh symbols.
+    dl.append({"fresh": "value"})
+    assert dl[3] == {"fresh": "value"}
+
+
+def test_a_generator_that_fails_leaves_the_list_unchanged():
+    dl = DocList([event(0)])
+    before = snapshot(dl)
+
+    def gen():
+        yield event(1)
+        raise RuntimeError("boom")
+
+    expect_error(RuntimeError, dl.extend, gen())
+    assert snapshot(dl) == before
+
+
+def test_views_can_be_stored_again():
+    dl = DocList([event(0)])
+    dl.append(dl[0])
+    dl.append({"copy": dl[0]["user"], "list": [dl[0]["meta"]["geo"]]})
+    dl.extend(dl)
+    assert dl[1] == event(0)
+    assert_same(dl[2].to_python(), {"copy": event(0)["user"], "list": [(1.5, -2.25)]})
+    assert len(dl) == 6
+
+
+# -- deletion, garbage, compaction, views that outlive them -----------------------------
+
+
+def test_delete_leaves_garbage_that_compact_reclaims():
+    docs = [event(i) for i in range(200)]
+    dl = DocList(docs)
+    live = dl.live_bytes
+    assert dl.garbage_bytes == 0
+    kept_view = dl[10]
+    kept_inner = dl[11]["user"]["tags"]
+    del dl[10]
+    del dl[0:50:2]
+    del docs[10]
+    del docs[0:50:2]
+    assert dl == docs
+    assert dl.garbage_bytes > 0
+    assert dl.live_bytes + dl.garbage_bytes == live
+    info = dl.memory_info()
+    assert info["total"] == dl.nbytes
+    assert info["live"] == dl.live_bytes and info["garbage"] == dl.garbage_bytes
+    reclaimed = dl.compact()
+    assert reclaimed > 0
+    assert dl.garbage_bytes == 0
+    assert dl.live_bytes == live - reclaimed
+    assert dl == docs
+    # Views made before the delete and the compaction still read their documents.
+    assert kept_view == event(10)
+    assert kept_inner.to_python() == event(11)["user"]["tags"]
+    gc.collect()
+    assert kept_view["user"]["name"] == "user10"
+    dl.append(event(999))
+    assert dl[-1]["id"] == 999
+    with pytest.raises(IndexError):
+        del dl[10_000]
+
+
+def test_views_outlive_their_list():
+    dl = DocList([event(i) for i in range(50)])
+    v = dl[7]["user"]
+    del dl
+    gc.collect()
+    assert v["name"] == "user7"
+    assert v.to_python() == event(7)["user"]
+
+
+def test_sizes_are_reported():
+    dl = DocList([event(i) for i in range(1000)])
+    assert dl.nbytes >= dl.live_bytes > 0
+    assert sys.getsizeof(dl) >= dl.nbytes
+    empty = DocList()
+    assert empty.nbytes < dl.nbytes
+
+
+# -- copies and pickling ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "copier",
+    [copy.copy, copy.deepcopy, lambda d: d.copy()]
+    + [lambda d, p=p: pickle.loads(pickle.dumps(d, protocol=p)) for p in range(6)],
+)
+def test_copies_are_equal_and_independent(copier):
+    dl = DocList([event(i) for i in range(20)])
+    c = copier(dl)
+    assert type(c) is DocList
+    assert_same(c.to_python(), dl.to_python())
+    del c[0]
+    assert len(dl) == 20 and len(c) == 19
+
+
+def test_slices_are_doclists():
+    docs = [event(i) for i in range(10)]
+    dl = DocList(docs)
+    assert dl[2:8:3] == docs[2:8:3]
+    assert type(dl[::-1]) is DocList
+    assert dl[::-1] == docs[::-1]
+
+
+def test_views_pickle_and_copy_as_plain_values():
+    dl = DocList([event(3)])
+    v = dl[0]
+    assert_same(pickle.loads(pickle.dumps(v)), event(3))
+    assert_same(copy.copy(v["meta"]["geo"]), (1.5, -2.25))
+    assert_same(copy.deepcopy(v["user"]["tags"]), ["a", "b"][:0])
+
+
+def test_corrupt_pickles_raise_instead_of_crashing():
+    data = pickle.dumps(DocList([event(i) for i in range(3)]))
+    restored = pickle.loads(data)
+    payload = restored.__reduce__()[1][0]
+    from memslim._memslim import _restore_doclist
+
+    for cut in range(0, len(payload), 7):
+        with pytest.raises(memslim.CorruptDataError):
+            _restore_doclist(payload[:cut])
+    for pos in range(len(payload)):
+        damaged = bytearray(payload)
+        damaged[pos] ^= 0x5A
+        try:
+            got = _restore_doclist(bytes(damaged))
+        except memslim.CorruptDataError:
+            continue
+        got.to_python()  # whatever was accepted must be readable
+
+
+# -- JSON Lines -------------------------------------------------------------------------
+
+
+def test_from_jsonl_bytes_and_path(tmp_path):
+    docs = [
+        {"a": 1, "b": [1.5, None, True, "x"], "c": {"d": "é🙂", "e": -0.0}},
+        [1, 2],
+        "s",
+        {"big": 2**63 + 5, "neg": -(2**63)},
+    ]
+    text = "\n".join(json.dumps(d) for d in docs) + "\n\n"
+    dl = DocList.from_jsonl(text.encode())
+    assert_same(dl.to_python(), docs)
+    path = tmp_path / "docs.jsonl"
+    path.write_text(text, encoding="utf-8")
+    assert_same(DocList.from_jsonl(path).to_python(), docs)
+    assert_same(DocList.from_jsonl(str(path)).to_python(), docs)
+
+
+def test_from_jsonl_errors(tmp_path):
+    err = expect_error(ValueError, DocList.from_jsonl, b'{"a": 1}\n{"a": }\n')
+    assert "line 2" in str(err)
+    expect_error(FileNotFoundError, DocList.from_jsonl, tmp_path / "missing.jsonl")
+    expect_error(TypeError, DocList.from_jsonl, 5)
+
+
+# -- a state machine against a plain list -----------------------------------------------
+
+
+class DocListMachine(RuleBasedStateMachine):
+    def __init__(self):
+        super().__init__()
+        self.dl = DocList()
+        self.model = []
+        self.views = []
+
+    @rule(docs=st.lists(documents, max_size=3))
+    def extend(self, docs):
+        self.dl.extend(docs)
+        self.model.extend(docs)
+
+    @rule(doc=documents)
+    def append(self, doc):
+        self.dl.append(doc)
+        self.model.append(doc)
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def delete(self, data):
+        i = data.draw(st.integers(0, len(self.model) - 1))
+        del self.dl[i]
+        del self.model[i]
+
+    @precondition(lambda self: self.model)
+    @rule(data=st.data())
+    def keep_view(self, data):
+        i = data.draw(st.integers(0, len(self.model) - 1))
+        item = self.dl[i]
+        if isinstance(item, (DocView, ListView)):
+            self.views.append((item, self.model[i]))
+
+    @rule()
+    def compact(self):
+        self.dl.compact()
+        assert self.dl.garbage_bytes == 0
+
+    @rule()
+    def bad_append(self):
+        with pytest.raises(TypeError):
+            self.dl.append({"k": [1, {1: 2}]})
+
+    @invariant()
+    def agrees(self):
+        assert len(self.dl) == len(self.model)
+        assert_same(self.dl.to_python(), self.model)
+        for view, plain in self.views:
+            assert_same(view.to_python(), plain)
+
+
+TestDocListMachine = DocListMachine.TestCase
