@@ -1,0 +1,36 @@
+//! Streaming readers, batch adapters and sinks for memslim record lists.
+//!
+//! Readers are `Iterator`s of [`RecordList`] batches over any [`std::io::Read`]: bytes
+//! are parsed in place (no intermediate value tree, no per-value allocation) into
+//! per-batch scratch memory that is reused from batch to batch, then appended to the
+//! batch column by column.
+//!
+//! ```
+//! use memslim_stream::{Input, JsonlReader, ReadOptions};
+//!
+//! let data = b"{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3}\n".to_vec();
+//! let input = Input::from_reader("<bytes>", Box::new(std::io::Cursor::new(data)));
+//! let opts = ReadOptions { batch_size: 2, ..ReadOptions::default() };
+//! let sizes: Vec<usize> = JsonlReader::new(input, opts)
+//!     .map(|batch| batch.map(|b| b.len()))
+//!     .collect::<Result<_, _>>()?;
+//! assert_eq!(sizes, [2, 1]);
+//! # Ok::<(), memslim_stream::StreamError>(())
+//! ```
+//!
+//! [`RecordList`]: memslim_records::RecordList
+
+mod codec;
+mod error;
+pub mod json;
+mod jsonl;
+pub mod nested;
+mod progress;
+mod scratch;
+mod source;
+
+pub use error::{Result, StreamError};
+pub use jsonl::{JsonlReader, OnError, ReadOptions, Skipped};
+pub use progress::Progress;
+pub use scratch::{Scratch, ScratchVec};
+pub use source::{BLOCK_BYTES, Input, LineBlocks};
