@@ -1,13 +1,12 @@
 //! A byte-level JSON parser that reports what it reads to a [`Visitor`].
 //!
-//! The parser works on one in-memory slice (one JSONL line) and never builds a value
-//! tree: strings without escapes are handed out as slices of the input, escaped ones are
-//! decoded into the batch's [`Scratch`]. It accepts what Python's `json.loads` accepts,
-//! including `NaN`, `Infinity` and `-Infinity`, and integers of any size.
+//! The parser works on one in-memory text (one JSONL line, already checked to be UTF-8)
+//! and never builds a value tree: strings without escapes are handed out as slices of
+//! the input, escaped ones are decoded into a buffer the caller reuses. It accepts what
+//! Python's `json.loads` accepts, including `NaN`, `Infinity` and `-Infinity`, and
+//! integers of any size.
 
 use std::fmt;
-
-use crate::scratch::Scratch;
 
 /// Containers nested deeper than this are refused (the variant encoding allows 512).
 pub const MAX_NESTING: usize = 500;
@@ -29,12 +28,13 @@ pub enum Scalar<'a> {
     Str(&'a str),
 }
 
-/// Receives the events of one JSON value, in document order.
-pub trait Visitor<'a> {
+/// Receives the events of one JSON value, in document order. Strings are borrowed for
+/// the call only (copy what you keep).
+pub trait Visitor {
     /// `{` was read.
     fn begin_object(&mut self);
     /// An object key was read; its value follows.
-    fn key(&mut self, key: &'a str);
+    fn key(&mut self, key: &str);
     /// `}` was read; the object had `len` members.
     fn end_object(&mut self, len: usize);
     /// `[` was read.
@@ -42,7 +42,17 @@ pub trait Visitor<'a> {
     /// `]` was read; the array had `len` elements.
     fn end_array(&mut self, len: usize);
     /// A scalar value was read.
-    fn scalar(&mut self, value: Scalar<'a>);
+    fn scalar(&mut self, value: Scalar<'_>);
+}
+
+/// Where a string's text is: a byte range of the input, or the parser's decode buffer
+/// (when it had escapes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrAt {
+    /// `input[start..end]`.
+    Input(usize, usize),
+    /// The decoded text is in [`Parser::decoded`].
+    Decoded,
 }
 
 /// What is wrong at a [`SyntaxError`]'s offset.
@@ -108,23 +118,37 @@ static STRING_STOP: [bool; 256] = {
 /// A cursor over one JSON text.
 ///
 /// # Memory
-/// Borrows the input and the scratch arena for `'a`; decodes escaped strings through
-/// `tmp` (a buffer the caller reuses) into the arena. Allocates nothing else.
+/// Borrows the input; decodes escaped strings into `tmp` (a buffer the caller reuses).
+/// Allocates nothing else.
 pub struct Parser<'a, 't> {
+    text: &'a str,
     buf: &'a [u8],
     pos: usize,
-    scratch: &'a Scratch,
-    tmp: &'t mut Vec<u8>,
+    tmp: &'t mut String,
 }
 
 impl<'a, 't> Parser<'a, 't> {
-    /// A parser at the start of `buf`.
-    pub fn new(buf: &'a [u8], scratch: &'a Scratch, tmp: &'t mut Vec<u8>) -> Self {
+    /// A parser at the start of `text`.
+    pub fn new(text: &'a str, tmp: &'t mut String) -> Self {
         Parser {
-            buf,
+            text,
+            buf: text.as_bytes(),
             pos: 0,
-            scratch,
             tmp,
+        }
+    }
+
+    /// The text of the last string decoded with escapes ([`StrAt::Decoded`]).
+    pub fn decoded(&self) -> &str {
+        self.tmp
+    }
+
+    /// The text of a string located by [`Parser::string_at`].
+    pub fn str_of(&self, at: StrAt) -> &str {
+        match at {
+            // Both ends sit next to an ASCII quote, so they are char boundaries.
+            StrAt::Input(a, b) => self.text.get(a..b).unwrap_or(""),
+            StrAt::Decoded => self.tmp,
         }
     }
 
@@ -182,11 +206,11 @@ impl<'a, 't> Parser<'a, 't> {
     ///
     /// # Errors
     /// A [`SyntaxError`] at the first offending byte.
-    pub fn value<V: Visitor<'a>>(&mut self, v: &mut V) -> PResult<()> {
+    pub fn value<V: Visitor>(&mut self, v: &mut V) -> PResult<()> {
         self.value_at(v, 0)
     }
 
-    fn value_at<V: Visitor<'a>>(&mut self, v: &mut V, depth: usize) -> PResult<()> {
+    fn value_at<V: Visitor>(&mut self, v: &mut V, depth: usize) -> PResult<()> {
         match self.peek() {
             Some(b'{') => {
                 if depth >= MAX_NESTING {
@@ -200,8 +224,8 @@ impl<'a, 't> Parser<'a, 't> {
                 } else {
                     loop {
                         self.expect(b'"', "'\"' (an object key)")?;
-                        let k = self.string_rest()?;
-                        v.key(k);
+                        let k = self.string_at()?;
+                        v.key(self.str_of(k));
                         self.expect(b':', "':'")?;
                         self.value_at(v, depth + 1)?;
                         n += 1;
@@ -246,6 +270,12 @@ impl<'a, 't> Parser<'a, 't> {
                 v.end_array(n);
                 Ok(())
             }
+            Some(b'"') => {
+                self.pos += 1;
+                let at = self.string_at()?;
+                v.scalar(Scalar::Str(self.str_of(at)));
+                Ok(())
+            }
             Some(_) => {
                 let s = self.scalar()?;
                 v.scalar(s);
@@ -255,16 +285,13 @@ impl<'a, 't> Parser<'a, 't> {
         }
     }
 
-    /// Parses a scalar (the next byte must not open a container).
+    /// Parses a number or a literal (`true`, `null`, `NaN`, ...). Strings are read with
+    /// [`Parser::string_at`], containers with [`Parser::value`].
     ///
     /// # Errors
-    /// A [`SyntaxError`] if no valid scalar starts here.
+    /// A [`SyntaxError`] if no number or literal starts here.
     pub fn scalar(&mut self) -> PResult<Scalar<'a>> {
         match self.peek() {
-            Some(b'"') => {
-                self.pos += 1;
-                Ok(Scalar::Str(self.string_rest()?))
-            }
             Some(b't') => self.literal(b"true", Scalar::Bool(true)),
             Some(b'f') => self.literal(b"false", Scalar::Bool(false)),
             Some(b'n') => self.literal(b"null", Scalar::Null),
@@ -380,7 +407,7 @@ impl<'a, 't> Parser<'a, 't> {
     ///
     /// # Errors
     /// A [`SyntaxError`] for a malformed or unterminated string.
-    pub fn string_rest(&mut self) -> PResult<&'a str> {
+    pub fn string_at(&mut self) -> PResult<StrAt> {
         let b = self.buf;
         let start = self.pos;
         let mut i = start;
@@ -401,17 +428,14 @@ impl<'a, 't> Parser<'a, 't> {
             }
         }
         self.pos = i + 1;
-        match std::str::from_utf8(&b[start..i]) {
-            Ok(s) => Ok(s),
-            Err(e) => self.err_at(start + e.valid_up_to(), Reason::InvalidUtf8),
-        }
+        Ok(StrAt::Input(start, i))
     }
 
-    /// The slow path: decodes escapes into the arena. `esc` is the first backslash.
-    fn string_escaped(&mut self, start: usize, esc: usize) -> PResult<&'a str> {
+    /// The slow path: decodes escapes into `tmp`. `esc` is the first backslash.
+    fn string_escaped(&mut self, start: usize, esc: usize) -> PResult<StrAt> {
         let b = self.buf;
         self.tmp.clear();
-        self.tmp.extend_from_slice(&b[start..esc]);
+        self.tmp.push_str(self.text.get(start..esc).unwrap_or(""));
         let mut i = esc;
         loop {
             match b.get(i) {
@@ -435,7 +459,7 @@ impl<'a, 't> Parser<'a, 't> {
                         _ => return self.err_at(i, Reason::BadEscape),
                     };
                     if let Some(c) = simple {
-                        self.tmp.push(c);
+                        self.tmp.push(char::from(c));
                         i += 2;
                         continue;
                     }
@@ -458,26 +482,22 @@ impl<'a, 't> Parser<'a, 't> {
                     let Some(ch) = char::from_u32(cp) else {
                         return self.err_at(i - 6, Reason::BadEscape);
                     };
-                    let mut enc = [0u8; 4];
-                    self.tmp
-                        .extend_from_slice(ch.encode_utf8(&mut enc).as_bytes());
+                    self.tmp.push(ch);
                 }
-                Some(&c) => {
-                    self.tmp.push(c);
-                    i += 1;
+                Some(_) => {
+                    // Copy the run up to the next quote or backslash (whole characters:
+                    // both stops are ASCII).
+                    let mut j = i + 1;
+                    while j < b.len() && !STRING_STOP[b[j] as usize] {
+                        j += 1;
+                    }
+                    self.tmp.push_str(self.text.get(i..j).unwrap_or(""));
+                    i = j;
                 }
             }
         }
         self.pos = i + 1;
-        match std::str::from_utf8(self.tmp) {
-            Ok(s) => Ok(self.scratch.alloc_str(s)),
-            Err(_) => {
-                // Report the offset in the input: find the bad bytes there.
-                let raw = &b[start..i];
-                let off = std::str::from_utf8(raw).err().map_or(0, |e| e.valid_up_to());
-                self.err_at(start + off, Reason::InvalidUtf8)
-            }
-        }
+        Ok(StrAt::Decoded)
     }
 
     /// Skips one value without decoding it (only checking that it is well formed).
@@ -513,7 +533,7 @@ fn hex4(b: &[u8], at: usize) -> Result<u16, Reason> {
 /// A visitor that ignores everything (used to skip unselected fields).
 struct Skip;
 
-impl Visitor<'_> for Skip {
+impl Visitor for Skip {
     fn begin_object(&mut self) {}
     fn key(&mut self, _: &str) {}
     fn end_object(&mut self, _: usize) {}
@@ -529,11 +549,11 @@ mod tests {
     #[derive(Default)]
     struct Trace(Vec<String>);
 
-    impl<'a> Visitor<'a> for Trace {
+    impl Visitor for Trace {
         fn begin_object(&mut self) {
             self.0.push("{".into());
         }
-        fn key(&mut self, key: &'a str) {
+        fn key(&mut self, key: &str) {
             self.0.push(format!("k:{key}"));
         }
         fn end_object(&mut self, len: usize) {
@@ -545,15 +565,14 @@ mod tests {
         fn end_array(&mut self, len: usize) {
             self.0.push(format!("]{len}"));
         }
-        fn scalar(&mut self, value: Scalar<'a>) {
+        fn scalar(&mut self, value: Scalar<'_>) {
             self.0.push(format!("{value:?}"));
         }
     }
 
     fn trace(s: &str) -> Result<Vec<String>, SyntaxError> {
-        let scratch = Scratch::new();
-        let mut tmp = Vec::new();
-        let mut p = Parser::new(s.as_bytes(), &scratch, &mut tmp);
+        let mut tmp = String::new();
+        let mut p = Parser::new(s, &mut tmp);
         let mut t = Trace::default();
         p.value(&mut t)?;
         p.finish()?;
@@ -621,16 +640,5 @@ mod tests {
         assert_eq!(e.reason, Reason::BadNumber);
         let deep = "[".repeat(MAX_NESTING + 1);
         assert_eq!(trace(&deep).unwrap_err().reason, Reason::TooDeep);
-    }
-
-    #[test]
-    fn invalid_utf8_is_an_error() {
-        let scratch = Scratch::new();
-        let mut tmp = Vec::new();
-        let bytes = b"\"ab\xff\"";
-        let mut p = Parser::new(bytes, &scratch, &mut tmp);
-        let e = p.scalar().unwrap_err();
-        assert_eq!(e.reason, Reason::InvalidUtf8);
-        assert_eq!(e.offset, 3);
     }
 }

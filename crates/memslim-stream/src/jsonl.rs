@@ -1,12 +1,15 @@
 //! The JSONL reader: one JSON object per line, parsed straight into record batches.
 
-use memslim_records::{Cell, DType, RecordList};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
+use memslim_records::{DType, RecordList};
+
+use crate::block::{Batcher, BlockSource, ParsedBlock, Raw, Text};
 use crate::error::{Result, StreamError};
-use crate::json::{Parser, Reason, Scalar, SyntaxError};
+use crate::json::{Parser, Reason, Scalar, StrAt, SyntaxError};
 use crate::nested::{VariantEncoder, decimal_to_le};
 use crate::progress::Progress;
-use crate::scratch::{Scratch, ScratchVec};
 use crate::source::{BLOCK_BYTES, Input, LineBlocks};
 
 /// What to do with a malformed line or a record that does not fit.
@@ -34,6 +37,9 @@ pub struct ReadOptions {
     pub chunk_rows: usize,
     /// Bytes read per block.
     pub block_bytes: usize,
+    /// Parse on a second thread while this one appends (for inputs that do not need
+    /// the caller's thread, such as files).
+    pub threaded: bool,
 }
 
 impl Default for ReadOptions {
@@ -45,6 +51,7 @@ impl Default for ReadOptions {
             on_error: OnError::Raise,
             chunk_rows: memslim_records::DEFAULT_CHUNK_ROWS,
             block_bytes: BLOCK_BYTES,
+            threaded: false,
         }
     }
 }
@@ -120,90 +127,55 @@ impl Skipped {
 /// are counted ([`JsonlReader::skipped`]) and left out. After an error the reader ends.
 ///
 /// # Memory
-/// One block of input (about 1 MiB, or the longest line), one scratch arena reused for
-/// every block, and the batch being filled. Steady-state parsing allocates nothing
-/// per record.
+/// One block of input (about 1 MiB, or the longest line) and its parsed values (three
+/// such blocks when `threaded`), reused for every block, plus the batch being filled.
+/// Steady-state parsing allocates nothing per record.
 pub struct JsonlReader {
-    name: String,
-    total: Option<u64>,
-    consumed: std::sync::Arc<std::sync::atomic::AtomicU64>,
-    blocks: LineBlocks,
-    /// Cursor in the current block.
-    pos: usize,
-    /// Lines consumed so far (the line number of the last line read).
-    line: u64,
-    lp: LineParser,
-    scratch: Scratch,
+    batcher: Batcher,
     opts: ReadOptions,
-    skipped: Skipped,
-    rows: u64,
-    done: bool,
-    started: bool,
-    progress: Option<Progress>,
-}
-
-/// Per-line parsing state, kept apart from the block so both can be borrowed at once.
-struct LineParser {
-    tmp: Vec<u8>,
-    enc: VariantEncoder,
-    selection: Option<Vec<String>>,
-    /// Cells per block seen last time (capacity hint).
-    cells_hint: usize,
-    records_hint: usize,
+    total: Option<u64>,
 }
 
 impl JsonlReader {
     /// A reader over `input`.
     pub fn new(input: Input, opts: ReadOptions) -> Self {
-        let blocks = LineBlocks::new(input.reader, opts.block_bytes);
-        JsonlReader {
-            name: input.name,
-            total: input.total,
+        let parser = JsonlParser {
+            name: input.name.clone(),
+            blocks: LineBlocks::new(input.reader, opts.block_bytes),
             consumed: input.consumed,
-            blocks,
-            pos: 0,
             line: 0,
-            lp: LineParser {
-                tmp: Vec::new(),
-                enc: VariantEncoder::new(),
-                selection: opts.selection(),
-                cells_hint: 0,
-                records_hint: 0,
-            },
-            scratch: Scratch::new(),
-            opts,
-            skipped: Skipped::default(),
-            rows: 0,
+            tmp: String::new(),
+            enc: VariantEncoder::new(),
+            selection: opts.selection(),
+            on_error: opts.on_error,
             done: false,
-            started: false,
-            progress: None,
+        };
+        JsonlReader {
+            batcher: Batcher::new(input.name, Box::new(parser), opts.threaded, opts.on_error),
+            total: input.total,
+            opts,
         }
     }
 
     /// Draws a progress bar on stderr while reading.
     pub fn with_progress(mut self) -> Self {
-        self.progress = Some(Progress::stderr(&self.name, self.total));
+        self.batcher.progress = Some(Progress::stderr(&self.batcher.name, self.total));
         self
     }
 
     /// Lines skipped so far (with [`OnError::Skip`]).
     pub fn skipped(&self) -> &Skipped {
-        &self.skipped
+        &self.batcher.skipped
     }
 
     /// Records read so far.
     pub fn rows(&self) -> u64 {
-        self.rows
+        self.batcher.rows
     }
 
     /// The input's name (path or description).
     pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// Bytes of scratch memory and input buffer this reader holds (not the batches).
-    pub fn scratch_bytes(&self) -> usize {
-        self.scratch.allocated_bytes() + self.blocks.buffer_bytes()
+        &self.batcher.name
     }
 
     /// Reads everything into one list.
@@ -211,68 +183,20 @@ impl JsonlReader {
     /// # Errors
     /// As the iterator.
     pub fn read_all(mut self) -> Result<RecordList> {
-        self.opts.batch_size = usize::MAX;
-        let mut list = self.opts.new_list()?;
-        self.fill(&mut list)?;
+        let mut list = self.read_rest()?;
         list.optimize();
         Ok(list)
     }
 
-    /// Parses records into `list` until it holds `batch_size` records or the input ends.
+    /// Reads everything left into one list, keeping the reader (for its counts).
     ///
     /// # Errors
-    /// As the iterator; `list` then holds the records before the bad one.
-    pub fn fill(&mut self, list: &mut RecordList) -> Result<()> {
-        let r = self.fill_inner(list);
-        if r.is_err() {
-            self.done = true;
-        }
-        r
-    }
-
-    fn fill_inner(&mut self, list: &mut RecordList) -> Result<()> {
-        while list.len() < self.opts.batch_size && !self.done {
-            if !self.started || self.pos >= self.blocks.block().len() {
-                self.started = true;
-                self.scratch.reset();
-                let more = self.blocks.next_block().map_err(|error| StreamError::Io {
-                    input: self.name.clone(),
-                    error,
-                })?;
-                self.pos = 0;
-                if !more {
-                    self.done = true;
-                    break;
-                }
-            }
-            let want = self.opts.batch_size - list.len();
-            let before = list.len();
-            parse_block(
-                &self.blocks,
-                &mut self.pos,
-                &mut self.line,
-                &mut self.lp,
-                &self.scratch,
-                &self.name,
-                self.opts.on_error,
-                &mut self.skipped,
-                list,
-                want,
-            )?;
-            self.rows += (list.len() - before) as u64;
-            if let Some(p) = &mut self.progress {
-                let bytes = self.consumed.load(std::sync::atomic::Ordering::Relaxed);
-                p.update(bytes, self.rows);
-            }
-        }
-        if self.done {
-            if let Some(p) = &mut self.progress {
-                let bytes = self.consumed.load(std::sync::atomic::Ordering::Relaxed);
-                p.finish(bytes, self.rows);
-            }
-            self.progress = None;
-        }
-        Ok(())
+    /// As the iterator.
+    pub fn read_rest(&mut self) -> Result<RecordList> {
+        self.opts.batch_size = usize::MAX;
+        let mut list = self.opts.new_list()?;
+        self.batcher.fill(&mut list, usize::MAX)?;
+        Ok(list)
     }
 }
 
@@ -280,17 +204,17 @@ impl Iterator for JsonlReader {
     type Item = Result<RecordList>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
+        if self.batcher.done {
             return None;
         }
         let mut list = match self.opts.new_list() {
             Ok(l) => l,
             Err(e) => {
-                self.done = true;
+                self.batcher.done = true;
                 return Some(Err(e));
             }
         };
-        match self.fill(&mut list) {
+        match self.batcher.fill(&mut list, self.opts.batch_size) {
             Ok(()) if list.is_empty() => None,
             Ok(()) => Some(Ok(list)),
             Err(e) => Some(Err(e)),
@@ -304,109 +228,183 @@ pub(crate) fn column_of(line: &[u8], offset: usize) -> u64 {
     String::from_utf8_lossy(upto).chars().count() as u64 + 1
 }
 
-/// Parses lines of the current block from `*pos` into `list`, at most `want` records.
-#[allow(clippy::too_many_arguments)]
-fn parse_block(
-    blocks: &LineBlocks,
-    pos: &mut usize,
-    line_no: &mut u64,
-    lp: &mut LineParser,
-    scratch: &Scratch,
-    name: &str,
+/// Parses JSONL blocks.
+struct JsonlParser {
+    name: String,
+    blocks: LineBlocks,
+    consumed: Arc<AtomicU64>,
+    line: u64,
+    tmp: String,
+    enc: VariantEncoder,
+    selection: Option<Vec<String>>,
     on_error: OnError,
-    skipped: &mut Skipped,
-    list: &mut RecordList,
-    want: usize,
-) -> Result<()> {
-    let block = blocks.block();
-    let mut cells: ScratchVec<'_, (&str, Cell<'_>)> = scratch.vec(lp.cells_hint);
-    let mut bounds: ScratchVec<'_, (usize, usize, u64)> = scratch.vec(lp.records_hint);
-    while *pos < block.len() && bounds.len() < want {
-        let rest = &block[*pos..];
-        let (line, next) = match memchr::memchr(b'\n', rest) {
-            Some(i) => (&rest[..i], *pos + i + 1),
-            None => (rest, block.len()),
-        };
-        *pos = next;
-        *line_no += 1;
-        let start = cells.len();
-        match lp.record(line, scratch, &mut cells) {
-            Ok(true) => bounds.push((start, cells.len(), *line_no)),
-            Ok(false) => {} // blank line
-            Err(e) => {
-                cells.truncate(start);
-                let last = *pos >= block.len() && blocks.ends_unterminated();
-                let err = if last && e.reason == Reason::UnexpectedEnd {
-                    StreamError::Truncated {
-                        input: name.to_owned(),
-                        line: *line_no,
-                        reason: e.reason.to_string(),
-                    }
-                } else {
-                    StreamError::Syntax {
-                        input: name.to_owned(),
-                        line: *line_no,
-                        column: column_of(line, e.offset),
-                        reason: e.reason.to_string(),
-                    }
-                };
-                match on_error {
-                    OnError::Raise => return Err(err),
-                    OnError::Skip => skipped.add(&err),
-                }
-            }
-        }
-    }
-    lp.cells_hint = lp.cells_hint.max(cells.len());
-    lp.records_hint = lp.records_hint.max(bounds.len());
-    let cells = cells.into_bump_slice();
-    let mut records: ScratchVec<'_, &[(&str, Cell<'_>)]> = scratch.vec(bounds.len());
-    records.extend(bounds.iter().map(|&(a, b, _)| &cells[a..b]));
-    push_records(list, &records, &bounds, name, on_error, skipped)
+    done: bool,
 }
 
-/// Appends parsed records; a record the list refuses is an error naming its line, or
-/// skipped.
-pub(crate) fn push_records(
-    list: &mut RecordList,
-    records: &[&[(&str, Cell<'_>)]],
-    bounds: &[(usize, usize, u64)],
-    name: &str,
-    on_error: OnError,
-    skipped: &mut Skipped,
-) -> Result<()> {
-    let mut i = 0;
-    while i < records.len() {
-        let base = list.len();
-        match list.push_batch(&records[i..]) {
-            Ok(()) => break,
+impl BlockSource for JsonlParser {
+    fn consumed(&self) -> Arc<AtomicU64> {
+        self.consumed.clone()
+    }
+
+    fn parse_next(&mut self, pb: &mut ParsedBlock) -> bool {
+        if self.done {
+            return false;
+        }
+        match self.blocks.next_block() {
+            Ok(true) => {}
+            Ok(false) => {
+                self.done = true;
+                return false;
+            }
             Err(error) => {
-                let bad = i + (list.len() - base);
-                let err = StreamError::Record {
-                    input: name.to_owned(),
-                    line: bounds.get(bad).map_or(0, |b| b.2),
+                self.done = true;
+                pb.error = Some(StreamError::Io {
+                    input: self.name.clone(),
                     error,
-                };
-                match on_error {
-                    OnError::Raise => return Err(err),
-                    OnError::Skip => skipped.add(&err),
-                }
-                i = bad + 1;
+                });
+                return true;
             }
         }
+        pb.bytes.extend_from_slice(self.blocks.block());
+        let unterminated = self.blocks.ends_unterminated();
+        let mut stop_error = None;
+        if std::str::from_utf8(&pb.bytes).is_err() {
+            // Rare: find the lines that are not UTF-8 and blank them (skip) or cut the
+            // block before the first (raise), so the rest can be handled as text.
+            stop_error = self.blank_bad_lines(pb);
+        }
+        let ParsedBlock {
+            bytes,
+            arena,
+            enc,
+            fields,
+            records,
+            error,
+            skipped,
+        } = pb;
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                *error = Some(StreamError::Invalid(format!("internal error: {e}")));
+                self.done = true;
+                return true;
+            }
+        };
+        let mut out = Out { arena, enc, fields };
+        let len = text.len();
+        let mut pos = 0;
+        while pos < len {
+            let (end, next) = match memchr::memchr(b'\n', &text.as_bytes()[pos..]) {
+                Some(i) => (pos + i, pos + i + 1),
+                None => (len, len),
+            };
+            self.line += 1;
+            let line = text.get(pos..end).unwrap_or("");
+            let mark = out.mark();
+            match self.record(line, pos, &mut out) {
+                Ok(true) => records.push((out.fields.len(), self.line)),
+                Ok(false) => {}
+                Err(e) => {
+                    out.reset(mark);
+                    let err = if next >= len
+                        && unterminated
+                        && stop_error.is_none()
+                        && e.reason == Reason::UnexpectedEnd
+                    {
+                        StreamError::Truncated {
+                            input: self.name.clone(),
+                            line: self.line,
+                            reason: e.reason.to_string(),
+                        }
+                    } else {
+                        StreamError::Syntax {
+                            input: self.name.clone(),
+                            line: self.line,
+                            column: column_of(line.as_bytes(), e.offset),
+                            reason: e.reason.to_string(),
+                        }
+                    };
+                    match self.on_error {
+                        OnError::Raise => {
+                            *error = Some(err);
+                            self.done = true;
+                            return true;
+                        }
+                        OnError::Skip => skipped.add(&err),
+                    }
+                }
+            }
+            pos = next;
+        }
+        if let Some(e) = stop_error {
+            *error = Some(e);
+            self.done = true;
+        }
+        true
     }
-    Ok(())
 }
 
-impl LineParser {
-    /// Parses one line into cells; `Ok(false)` for a blank line.
-    fn record<'a>(
-        &mut self,
-        line: &'a [u8],
-        scratch: &'a Scratch,
-        cells: &mut ScratchVec<'a, (&'a str, Cell<'a>)>,
-    ) -> Result<bool, SyntaxError> {
-        let mut p = Parser::new(line, scratch, &mut self.tmp);
+/// Where a record's parsed values go.
+struct Out<'p> {
+    arena: &'p mut String,
+    enc: &'p mut Vec<u8>,
+    fields: &'p mut Vec<(Text, Raw)>,
+}
+
+impl Out<'_> {
+    fn mark(&self) -> (usize, usize, usize) {
+        (self.arena.len(), self.enc.len(), self.fields.len())
+    }
+
+    fn reset(&mut self, (a, e, f): (usize, usize, usize)) {
+        self.arena.truncate(a);
+        self.enc.truncate(e);
+        self.fields.truncate(f);
+    }
+
+    fn decoded(&mut self, s: &str) -> Text {
+        let a = self.arena.len();
+        self.arena.push_str(s);
+        Text::Arena(a, self.arena.len())
+    }
+}
+
+impl JsonlParser {
+    /// Blanks the lines of `pb` that are not UTF-8 (counting them as skipped), or cuts
+    /// the block before the first one and returns its error.
+    fn blank_bad_lines(&mut self, pb: &mut ParsedBlock) -> Option<StreamError> {
+        let mut pos = 0;
+        let mut line = self.line;
+        let len = pb.bytes.len();
+        while pos < len {
+            let end = memchr::memchr(b'\n', &pb.bytes[pos..]).map_or(len, |i| pos + i);
+            line += 1;
+            if let Err(e) = std::str::from_utf8(&pb.bytes[pos..end]) {
+                let err = StreamError::Syntax {
+                    input: self.name.clone(),
+                    line,
+                    column: column_of(&pb.bytes[pos..end], e.valid_up_to()),
+                    reason: Reason::InvalidUtf8.to_string(),
+                };
+                match self.on_error {
+                    OnError::Raise => {
+                        pb.bytes.truncate(pos);
+                        return Some(err);
+                    }
+                    OnError::Skip => {
+                        pb.skipped.add(&err);
+                        pb.bytes[pos..end].fill(b' ');
+                    }
+                }
+            }
+            pos = end + 1;
+        }
+        None
+    }
+
+    /// Parses one line (at byte `start` of the block) into `out`; `Ok(false)` if blank.
+    fn record(&mut self, line: &str, start: usize, out: &mut Out<'_>) -> Result<bool, SyntaxError> {
+        let mut p = Parser::new(line, &mut self.tmp);
         match p.peek() {
             None => return Ok(false),
             Some(b'{') => {}
@@ -418,40 +416,57 @@ impl LineParser {
             }
         }
         p.expect(b'{', "'{'")?;
-        let start = cells.len();
+        let first = out.fields.len();
         if p.peek() == Some(b'}') {
             p.expect(b'}', "'}'")?;
         } else {
             loop {
                 p.expect(b'"', "'\"' (an object key)")?;
-                let key = p.string_rest()?;
+                let key_at = p.string_at()?;
+                let key = match key_at {
+                    StrAt::Input(a, b) => Text::Block(start + a, start + b),
+                    StrAt::Decoded => out.decoded(p.decoded()),
+                };
                 p.expect(b':', "':'")?;
                 let keep = match &self.selection {
                     None => true,
-                    Some(sel) => sel.iter().any(|s| s == key),
+                    Some(sel) => {
+                        let k = p.str_of(key_at);
+                        sel.iter().any(|s| s == k)
+                    }
                 };
                 if keep {
-                    let cell = match p.peek() {
+                    let raw = match p.peek() {
                         Some(b'{' | b'[') => {
+                            let a = out.enc.len();
                             self.enc.clear();
                             p.value(&mut self.enc)?;
-                            Cell::Encoded(scratch.alloc_bytes(&self.enc.out))
+                            out.enc.extend_from_slice(&self.enc.out);
+                            Raw::Enc(a, out.enc.len())
+                        }
+                        Some(b'"') => {
+                            p.expect(b'"', "'\"'")?;
+                            match p.string_at()? {
+                                StrAt::Input(a, b) => Raw::Str(Text::Block(start + a, start + b)),
+                                StrAt::Decoded => Raw::Str(out.decoded(p.decoded())),
+                            }
                         }
                         _ => match p.scalar()? {
-                            Scalar::Null => Cell::Null,
-                            Scalar::Bool(b) => Cell::Bool(b),
-                            Scalar::Int(i) => Cell::Int(i),
-                            Scalar::Float(f) => Cell::Float(f),
-                            Scalar::Str(s) => Cell::Str(s),
+                            Scalar::Null => Raw::Null,
+                            Scalar::Bool(b) => Raw::Bool(b),
+                            Scalar::Int(i) => Raw::Int(i),
+                            Scalar::Float(f) => Raw::Float(f),
+                            // `scalar` reads no strings.
+                            Scalar::Str(_) => Raw::Null,
                             Scalar::BigInt(t) => {
-                                self.enc.clear();
-                                memslim_records::variant::Writer::new(&mut self.enc.out)
+                                let a = out.enc.len();
+                                memslim_records::variant::Writer::new(out.enc)
                                     .big_int(&decimal_to_le(t));
-                                Cell::Encoded(scratch.alloc_bytes(&self.enc.out))
+                                Raw::Enc(a, out.enc.len())
                             }
                         },
                     };
-                    cells.push((key, cell));
+                    out.fields.push((key, raw));
                 } else {
                     p.skip_value()?;
                 }
@@ -477,20 +492,30 @@ impl LineParser {
             }
         }
         p.finish()?;
-        dedup_keys(cells, start);
+        dedup_keys(line, start, out, first);
         Ok(true)
     }
 }
 
 /// A key given twice keeps its first position and its last value (as `json.loads`).
-fn dedup_keys(cells: &mut ScratchVec<'_, (&str, Cell<'_>)>, start: usize) {
-    let mut i = start;
-    while i < cells.len() {
+fn dedup_keys(line: &str, start: usize, out: &mut Out<'_>, first: usize) {
+    fn key<'x>(line: &'x str, start: usize, arena: &'x str, t: Text) -> &'x [u8] {
+        match t {
+            Text::Block(a, b) => &line.as_bytes()[a - start..b - start],
+            Text::Arena(a, b) => &arena.as_bytes()[a..b],
+        }
+    }
+    let mut i = first;
+    while i < out.fields.len() {
+        let ki = key(line, start, out.arena, out.fields[i].0);
         let mut j = i + 1;
-        while j < cells.len() {
-            if cells[j].0.len() == cells[i].0.len() && cells[j].0 == cells[i].0 {
-                cells[i].1 = cells[j].1;
-                cells.remove(j);
+        while j < out.fields.len() {
+            let kj = key(line, start, out.arena, out.fields[j].0);
+            // Lengths and first bytes settle almost every pair without a memcmp call.
+            let same = ki.len() == kj.len() && ki.first() == kj.first() && ki == kj;
+            if same {
+                out.fields[i].1 = out.fields[j].1;
+                out.fields.remove(j);
             } else {
                 j += 1;
             }

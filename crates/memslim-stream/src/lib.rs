@@ -2,8 +2,9 @@
 //!
 //! Readers are `Iterator`s of [`RecordList`] batches over any [`std::io::Read`]: bytes
 //! are parsed in place (no intermediate value tree, no per-value allocation) into
-//! per-batch scratch memory that is reused from batch to batch, then appended to the
-//! batch column by column.
+//! per-block scratch memory ([`ParsedBlock`]) that is reused from block to block, then
+//! appended to the batch column by column; optionally a second thread parses the next
+//! block while the current one is appended.
 //!
 //! ```
 //! use memslim_stream::{Input, JsonlReader, ReadOptions};
@@ -20,17 +21,17 @@
 //!
 //! [`RecordList`]: memslim_records::RecordList
 
+mod block;
 mod codec;
 mod error;
 pub mod json;
 mod jsonl;
 pub mod nested;
 mod progress;
-mod scratch;
 mod source;
 
 pub use error::{Result, StreamError};
 pub use jsonl::{JsonlReader, OnError, ReadOptions, Skipped};
 pub use progress::Progress;
-pub use scratch::{Scratch, ScratchVec};
+pub use block::ParsedBlock;
 pub use source::{BLOCK_BYTES, Input, LineBlocks};

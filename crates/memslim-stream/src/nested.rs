@@ -72,11 +72,11 @@ fn varint(mut v: u64, out: &mut [u8; 10]) -> usize {
     }
 }
 
-impl<'a> Visitor<'a> for VariantEncoder {
+impl Visitor for VariantEncoder {
     fn begin_object(&mut self) {
         self.begin(false);
     }
-    fn key(&mut self, key: &'a str) {
+    fn key(&mut self, key: &str) {
         Writer::new(&mut self.out).str(key);
     }
     fn end_object(&mut self, len: usize) {
@@ -88,7 +88,7 @@ impl<'a> Visitor<'a> for VariantEncoder {
     fn end_array(&mut self, len: usize) {
         self.end(len);
     }
-    fn scalar(&mut self, value: Scalar<'a>) {
+    fn scalar(&mut self, value: Scalar<'_>) {
         let mut w = Writer::new(&mut self.out);
         match value {
             Scalar::Null => w.none(),
@@ -138,14 +138,12 @@ pub fn decimal_to_le(text: &str) -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::json::Parser;
-    use crate::scratch::Scratch;
     use memslim_records::variant::{Value, decode};
 
     fn enc(s: &str) -> Value {
-        let scratch = Scratch::new();
-        let mut tmp = Vec::new();
+        let mut tmp = String::new();
         let mut e = VariantEncoder::new();
-        Parser::new(s.as_bytes(), &scratch, &mut tmp)
+        Parser::new(s, &mut tmp)
             .value(&mut e)
             .unwrap();
         decode(&e.out).unwrap()
