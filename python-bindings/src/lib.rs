@@ -9,6 +9,7 @@ mod errors;
 mod gilcell;
 mod os_memory;
 mod records;
+mod stream;
 mod tracemalloc;
 
 use pyo3::prelude::*;
@@ -18,5 +19,6 @@ use pyo3::prelude::*;
 fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     records::register(m)?;
+    stream::register(m)?;
     Ok(())
 }

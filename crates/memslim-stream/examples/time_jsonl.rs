@@ -9,7 +9,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let input = Input::open(std::path::Path::new(&path))?;
         let threaded = std::env::var_os("SINGLE").is_none();
-        let opts = ReadOptions { threaded, ..ReadOptions::default() };
+        let opts = ReadOptions {
+            threaded,
+            ..ReadOptions::default()
+        };
         let rows = JsonlReader::new(input, opts).read_all()?;
         println!(
             "{} rows, {} fields, {:.1} MB own, {:.3} s",

@@ -254,11 +254,7 @@ impl Appender {
                 Text::Arena(a, b) => pb.arena.get(a..b).unwrap_or(""),
             }
         };
-        let first = if from == 0 {
-            0
-        } else {
-            pb.records[from - 1].0
-        };
+        let first = if from == 0 { 0 } else { pb.records[from - 1].0 };
         let last = if to == 0 { 0 } else { pb.records[to - 1].0 };
         cells.extend(pb.fields[first..last].iter().map(|&(k, v)| {
             let cell = match v {
@@ -399,8 +395,15 @@ impl Batcher {
             let to = pb.records.len().min(from + (limit - list.len()));
             let before = list.len();
             self.next_rec = to;
-            self.appender
-                .push(pb, from, to, list, &self.name, self.on_error, &mut self.skipped)?;
+            self.appender.push(
+                pb,
+                from,
+                to,
+                list,
+                &self.name,
+                self.on_error,
+                &mut self.skipped,
+            )?;
             self.rows += (list.len() - before) as u64;
             if let Some(p) = &mut self.progress {
                 p.update(self.consumed.load(Ordering::Relaxed), self.rows);

@@ -463,14 +463,19 @@ impl<'a, 't> Parser<'a, 't> {
                         i += 2;
                         continue;
                     }
-                    let hi = hex4(b, i + 2).map_err(|r| SyntaxError { offset: i, reason: r })?;
+                    let hi = hex4(b, i + 2).map_err(|r| SyntaxError {
+                        offset: i,
+                        reason: r,
+                    })?;
                     i += 6;
                     let mut cp = u32::from(hi);
                     if (0xD800..0xDC00).contains(&hi) {
                         // A high surrogate pairs with a following low one.
                         if b.get(i) == Some(&b'\\') && b.get(i + 1) == Some(&b'u') {
-                            let lo = hex4(b, i + 2)
-                                .map_err(|r| SyntaxError { offset: i, reason: r })?;
+                            let lo = hex4(b, i + 2).map_err(|r| SyntaxError {
+                                offset: i,
+                                reason: r,
+                            })?;
                             if (0xDC00..0xE000).contains(&lo) {
                                 cp = 0x10000 + ((cp - 0xD800) << 10) + (u32::from(lo) - 0xDC00);
                                 i += 6;
@@ -510,7 +515,11 @@ impl<'a, 't> Parser<'a, 't> {
 }
 
 fn end_or(b: &[u8], i: usize, r: Reason) -> Reason {
-    if i >= b.len() { Reason::UnexpectedEnd } else { r }
+    if i >= b.len() {
+        Reason::UnexpectedEnd
+    } else {
+        r
+    }
 }
 
 fn hex4(b: &[u8], at: usize) -> Result<u16, Reason> {
@@ -581,7 +590,8 @@ mod tests {
 
     #[test]
     fn events_in_document_order() {
-        let t = trace(r#" {"a": [1, -2.5e1, "x\u00e9\ud83d\ude42"], "b": {}, "c": null} "#).unwrap();
+        let t =
+            trace(r#" {"a": [1, -2.5e1, "x\u00e9\ud83d\ude42"], "b": {}, "c": null} "#).unwrap();
         assert_eq!(
             t,
             [
@@ -606,8 +616,14 @@ mod tests {
     fn numbers_like_python() {
         assert_eq!(trace("-0").unwrap(), ["Int(0)"]);
         assert_eq!(trace("-0.0").unwrap(), ["Float(-0.0)"]);
-        assert_eq!(trace("9223372036854775807").unwrap(), ["Int(9223372036854775807)"]);
-        assert_eq!(trace("-9223372036854775808").unwrap(), ["Int(-9223372036854775808)"]);
+        assert_eq!(
+            trace("9223372036854775807").unwrap(),
+            ["Int(9223372036854775807)"]
+        );
+        assert_eq!(
+            trace("-9223372036854775808").unwrap(),
+            ["Int(-9223372036854775808)"]
+        );
         assert_eq!(
             trace("9223372036854775808").unwrap(),
             ["BigInt(\"9223372036854775808\")"]

@@ -200,6 +200,21 @@ impl JsonlReader {
     }
 }
 
+impl crate::BatchReader for JsonlReader {
+    fn name(&self) -> &str {
+        JsonlReader::name(self)
+    }
+    fn rows(&self) -> u64 {
+        JsonlReader::rows(self)
+    }
+    fn skipped(&self) -> &Skipped {
+        JsonlReader::skipped(self)
+    }
+    fn read_rest(&mut self) -> Result<RecordList> {
+        JsonlReader::read_rest(self)
+    }
+}
+
 impl Iterator for JsonlReader {
     type Item = Result<RecordList>;
 

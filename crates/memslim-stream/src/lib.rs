@@ -31,7 +31,22 @@ mod progress;
 mod source;
 
 pub use error::{Result, StreamError};
+
+/// A streaming reader: an iterator of record batches that also reports its progress.
+pub trait BatchReader: Iterator<Item = Result<memslim_records::RecordList>> + Send {
+    /// The input's path or description.
+    fn name(&self) -> &str;
+    /// Records read so far.
+    fn rows(&self) -> u64;
+    /// Lines skipped so far (with [`OnError::Skip`]).
+    fn skipped(&self) -> &Skipped;
+    /// Reads everything left into one list.
+    ///
+    /// # Errors
+    /// As the iterator.
+    fn read_rest(&mut self) -> Result<memslim_records::RecordList>;
+}
+pub use block::ParsedBlock;
 pub use jsonl::{JsonlReader, OnError, ReadOptions, Skipped};
 pub use progress::Progress;
-pub use block::ParsedBlock;
 pub use source::{BLOCK_BYTES, Input, LineBlocks};

@@ -51,8 +51,7 @@ impl VariantEncoder {
         let n = varint(len as u64, &mut tmp);
         self.out[at] = tmp[0];
         if n > 1 {
-            self.out
-                .splice(at + 1..at + 1, tmp[1..n].iter().copied());
+            self.out.splice(at + 1..at + 1, tmp[1..n].iter().copied());
         }
     }
 }
@@ -143,9 +142,7 @@ mod tests {
     fn enc(s: &str) -> Value {
         let mut tmp = String::new();
         let mut e = VariantEncoder::new();
-        Parser::new(s, &mut tmp)
-            .value(&mut e)
-            .unwrap();
+        Parser::new(s, &mut tmp).value(&mut e).unwrap();
         decode(&e.out).unwrap()
     }
 

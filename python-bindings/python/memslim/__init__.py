@@ -9,6 +9,8 @@ import collections.abc as _abc
 
 from memslim._memslim import Column, DictList, Row, TupleList, __version__
 from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
+from memslim._memslim import BatchReader, iter_jsonl, read_jsonl
+from memslim.exceptions import ParseError, SkippedLinesWarning
 
 _abc.MutableSequence.register(DictList)
 _abc.MutableSequence.register(TupleList)
@@ -25,4 +27,9 @@ __all__ = [
     "StaleRowError",
     "TupleList",
     "__version__",
+    "BatchReader",
+    "ParseError",
+    "SkippedLinesWarning",
+    "iter_jsonl",
+    "read_jsonl",
 ]

@@ -1,6 +1,7 @@
 """Type stubs and user documentation for the compiled core of memslim."""
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from os import PathLike
 from typing import Any, NamedTuple, Self, SupportsIndex, final, overload
 
 from typing_extensions import disjoint_base
@@ -17,6 +18,9 @@ __all__ = [
     "__version__",
     "_restore_dictlist",
     "_restore_tuplelist",
+    "BatchReader",
+    "iter_jsonl",
+    "read_jsonl",
 ]
 
 @disjoint_base
@@ -216,3 +220,62 @@ def _restore_dictlist(data: bytes) -> DictList: ...
 def _restore_tuplelist(
     data: bytes, fields: Sequence[str], row_type: type[NamedTuple] | None = None
 ) -> TupleList: ...
+
+# -- streaming readers (memslim-stream) -------------------------------------------------
+
+#: What the readers accept: a path (``.gz``/``.zst`` decompressed by extension), bytes,
+#: a file object (binary or text), or an iterable of lines (bytes or str).
+_Source = str | PathLike[str] | bytes | Any
+
+def read_jsonl(
+    source: _Source,
+    *,
+    columns: Sequence[str] | None = None,
+    schema: Mapping[str, str] | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> DictList:
+    """Read JSON Lines (one object per line) into a :class:`DictList`, parsed in native
+    code straight into columns (a path is parsed on a second thread).
+
+    Values keep the types ``json.loads`` gives. ``columns`` keeps only those fields
+    (the rest are skipped unparsed); ``schema`` declares types (and, like ``columns``,
+    drops fields it does not name). A malformed line raises :class:`memslim.ParseError`
+    naming path, line and column; ``on_error="skip"`` leaves such lines out and warns
+    :class:`memslim.SkippedLinesWarning` with the count. ``progress=True`` draws a
+    progress bar on stderr."""
+
+def iter_jsonl(
+    source: _Source,
+    *,
+    batch_size: int = 65536,
+    columns: Sequence[str] | None = None,
+    schema: Mapping[str, str] | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> BatchReader:
+    """Like :func:`read_jsonl`, but yields :class:`DictList` batches of ``batch_size``
+    records, so memory stays bounded by the batch size whatever the input size."""
+
+@final
+class BatchReader:
+    """An iterator of :class:`DictList` batches from a streaming reader (also a context
+    manager that closes the input)."""
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> DictList: ...
+    def close(self) -> None:
+        """Stop reading and release the input."""
+    @property
+    def path(self) -> str:
+        """The input's path, or a description such as ``<iterable>``."""
+    @property
+    def rows(self) -> int:
+        """Records read so far."""
+    @property
+    def skipped(self) -> int:
+        """Lines skipped so far (``on_error="skip"``)."""
+    @property
+    def first_error(self) -> str | None:
+        """The first skipped line's error message."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> bool: ...
