@@ -9,7 +9,10 @@ use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 
 use memslim_records::{DType, RecordList};
-use memslim_stream::{BatchReader, Input, JsonlReader, OnError, ReadOptions, StreamError};
+use memslim_stream::{
+    BatchReader, CsvOptions, CsvReader, Input, JsonlReader, OnError, ReadOptions, Reopen,
+    StreamError,
+};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -437,10 +440,181 @@ impl PyBatchReader {
     }
 }
 
+/// A CSV input that can be read twice (type inference takes a first pass): paths are
+/// opened again, seekable file objects are sought back; anything else is read into
+/// memory first.
+fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
+    let py = src.py();
+    let opened = open_input(src)?;
+    let slot = opened.slot.clone();
+    let is_path = src.is_instance_of::<PyString>() || src.hasattr("__fspath__")?;
+    if is_path {
+        let name = opened.input.name.clone();
+        let mut first = Some(opened.input);
+        let reopen: Reopen = Box::new(move || match first.take() {
+            Some(i) => Ok(i),
+            None => Input::open(std::path::Path::new(&name)),
+        });
+        return Ok((reopen, true, slot));
+    }
+    let seekable = src.hasattr("read")?
+        && src
+            .call_method0("seekable")
+            .and_then(|b| b.extract::<bool>())
+            .unwrap_or(false);
+    if seekable {
+        let start: u64 = src.call_method0("tell")?.extract()?;
+        let obj: Py<PyAny> = src.clone().unbind();
+        let name = opened.input.name.clone();
+        let mut first = Some(opened.input);
+        let slot2 = slot.clone();
+        let reopen: Reopen = Box::new(move || {
+            if let Some(i) = first.take() {
+                return Ok(i);
+            }
+            let obj = Python::attach(|py| -> PyResult<Py<PyAny>> {
+                obj.bind(py).call_method1("seek", (start,))?;
+                Ok(obj.clone_ref(py))
+            })
+            .map_err(|e| StreamError::Io {
+                input: name.clone(),
+                error: stash(&slot2, e),
+            })?;
+            let reader = PyFileRead {
+                obj,
+                pending: Vec::new(),
+                at: 0,
+                slot: slot2.clone(),
+            };
+            Ok(Input::from_reader(name.clone(), Box::new(reader)))
+        });
+        return Ok((reopen, false, slot));
+    }
+    // Read it all now: it cannot be read twice.
+    let mut input = opened.input;
+    let name = input.name.clone();
+    let mut data = Vec::new();
+    let r = py.detach(|| input.reader.read_to_end(&mut data));
+    r.map_err(|error| {
+        to_py_err(
+            py,
+            StreamError::Io {
+                input: name.clone(),
+                error,
+            },
+            &slot,
+        )
+    })?;
+    let data: Arc<[u8]> = data.into();
+    let reopen: Reopen = Box::new(move || {
+        Ok(Input::from_reader(
+            name.clone(),
+            Box::new(io::Cursor::new(data.clone())),
+        ))
+    });
+    Ok((reopen, true, slot))
+}
+
+fn one_byte(what: &str, s: &str) -> PyResult<u8> {
+    match s.as_bytes() {
+        [b] if b.is_ascii() => Ok(*b),
+        _ => Err(PyValueError::new_err(format!(
+            "{what} must be a single ASCII character, not {s:?}"
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn csv_reader(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    batch_size: usize,
+    delimiter: &str,
+    quotechar: &str,
+    header: bool,
+    infer: bool,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+) -> PyResult<(CsvReader, ErrSlot)> {
+    let csv = CsvOptions {
+        delimiter: one_byte("delimiter", delimiter)?,
+        quote: one_byte("quotechar", quotechar)?,
+        header,
+        infer,
+    };
+    let (reopen, threaded, slot) = reopenable(source)?;
+    let opts = options(batch_size, columns, schema, on_error, threaded)?;
+    let mut reader = CsvReader::new(reopen, opts, csv).map_err(|e| to_py_err(py, e, &slot))?;
+    if progress {
+        reader = reader.with_progress();
+    }
+    Ok((reader, slot))
+}
+
+/// Reads CSV into one `DictList`, with column types inferred over the whole input.
+#[pyfunction]
+#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_csv(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    delimiter: &str,
+    quotechar: &str,
+    header: bool,
+    infer: bool,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+) -> PyResult<Py<PyAny>> {
+    let (reader, slot) = csv_reader(
+        py,
+        source,
+        usize::MAX,
+        delimiter,
+        quotechar,
+        header,
+        infer,
+        columns,
+        schema,
+        on_error,
+        progress,
+    )?;
+    read_all(py, Box::new(reader), &slot)
+}
+
+/// Reads CSV as `DictList` batches of `batch_size` records.
+#[pyfunction]
+#[pyo3(signature = (source, *, batch_size = DEFAULT_BATCH, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn iter_csv(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    batch_size: usize,
+    delimiter: &str,
+    quotechar: &str,
+    header: bool,
+    infer: bool,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+) -> PyResult<PyBatchReader> {
+    let (reader, slot) = csv_reader(
+        py, source, batch_size, delimiter, quotechar, header, infer, columns, schema, on_error,
+        progress,
+    )?;
+    Ok(PyBatchReader::new(Box::new(reader), slot))
+}
+
 /// Registers this module's classes and functions.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyBatchReader>()?;
     m.add_function(wrap_pyfunction!(read_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(iter_jsonl, m)?)?;
+    m.add_function(wrap_pyfunction!(read_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(iter_csv, m)?)?;
     Ok(())
 }

@@ -15,11 +15,13 @@ use memslim_records::{Cell, RecordList};
 use crate::error::{Result, StreamError};
 use crate::jsonl::{OnError, Skipped};
 
-/// Where a string is: `bytes[a..b]` of the block, or `arena[a..b]`.
+/// Where a string is: `bytes[a..b]` of the block, `arena[a..b]`, or a field name.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Text {
     Block(usize, usize),
     Arena(usize, usize),
+    /// `names[i]` (CSV header names, shared by every record).
+    Name(usize),
 }
 
 /// A parsed value.
@@ -50,6 +52,8 @@ pub struct ParsedBlock {
     /// The error that ended the input after these records.
     pub(crate) error: Option<StreamError>,
     pub(crate) skipped: Skipped,
+    /// Field names that keys may refer to ([`Text::Name`]).
+    pub(crate) names: Arc<Vec<String>>,
 }
 
 impl ParsedBlock {
@@ -252,6 +256,7 @@ impl Appender {
             match t {
                 Text::Block(a, b) => text.get(a..b).unwrap_or(""),
                 Text::Arena(a, b) => pb.arena.get(a..b).unwrap_or(""),
+                Text::Name(i) => pb.names.get(i).map_or("", String::as_str),
             }
         };
         let first = if from == 0 { 0 } else { pb.records[from - 1].0 };

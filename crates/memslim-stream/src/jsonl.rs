@@ -296,6 +296,7 @@ impl BlockSource for JsonlParser {
             records,
             error,
             skipped,
+            ..
         } = pb;
         let text = match std::str::from_utf8(bytes) {
             Ok(t) => t,
@@ -518,6 +519,7 @@ fn dedup_keys(line: &str, start: usize, out: &mut Out<'_>, first: usize) {
         match t {
             Text::Block(a, b) => &line.as_bytes()[a - start..b - start],
             Text::Arena(a, b) => &arena.as_bytes()[a..b],
+            Text::Name(_) => &[],
         }
     }
     let mut i = first;

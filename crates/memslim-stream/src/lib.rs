@@ -23,6 +23,7 @@
 
 mod block;
 mod codec;
+mod csv;
 mod error;
 pub mod json;
 mod jsonl;
@@ -47,6 +48,7 @@ pub trait BatchReader: Iterator<Item = Result<memslim_records::RecordList>> + Se
     fn read_rest(&mut self) -> Result<memslim_records::RecordList>;
 }
 pub use block::ParsedBlock;
+pub use csv::{CsvOptions, CsvReader, Reopen};
 pub use jsonl::{JsonlReader, OnError, ReadOptions, Skipped};
 pub use progress::Progress;
 pub use source::{BLOCK_BYTES, Input, LineBlocks};

@@ -102,6 +102,8 @@ pub struct LineBlocks {
     eof: bool,
     unterminated: bool,
     bytes: u64,
+    /// Bytes at the end of the current block to hand out again with the next one.
+    keep: usize,
 }
 
 impl LineBlocks {
@@ -115,7 +117,15 @@ impl LineBlocks {
             eof: false,
             unterminated: false,
             bytes: 0,
+            keep: 0,
         }
+    }
+
+    /// Hands the last `n` bytes of the current block out again at the start of the next
+    /// one, which then reaches further (for records that span lines, such as quoted CSV
+    /// fields with line breaks).
+    pub fn keep_tail(&mut self, n: usize) {
+        self.keep = n.min(self.complete);
     }
 
     /// The current block: whole lines, each ending in `\n` except perhaps the input's
@@ -127,6 +137,11 @@ impl LineBlocks {
     /// The current block's last line is the input's last and has no line break.
     pub fn ends_unterminated(&self) -> bool {
         self.unterminated
+    }
+
+    /// The current block reaches the end of the input.
+    pub fn is_last(&self) -> bool {
+        self.eof && self.complete == self.filled
     }
 
     /// Bytes read from the input so far.
@@ -144,28 +159,33 @@ impl LineBlocks {
     /// # Errors
     /// The reader's I/O error.
     pub fn next_block(&mut self) -> io::Result<bool> {
-        // Keep the partial line that followed the block.
-        self.buf.copy_within(self.complete..self.filled, 0);
-        self.filled -= self.complete;
+        // Keep the partial line that followed the block (and any tail handed back).
+        let from = self.complete - self.keep;
+        self.buf.copy_within(from..self.filled, 0);
+        self.filled -= from;
         self.complete = 0;
         self.unterminated = false;
-        let mut scanned = 0;
+        // The next block must end past what was handed back.
+        let mut scanned = self.keep;
+        self.keep = 0;
         loop {
             if !self.eof && self.filled < self.buf.len() / 2 {
                 self.read_some()?;
                 continue;
             }
-            if let Some(nl) = memchr::memrchr(b'\n', &self.buf[scanned..self.filled]) {
+            if let Some(nl) =
+                memchr::memrchr(b'\n', &self.buf[scanned.min(self.filled)..self.filled])
+            {
                 self.complete = scanned + nl + 1;
                 return Ok(true);
             }
-            scanned = self.filled;
+            scanned = scanned.max(self.filled);
             if self.eof {
                 if self.filled == 0 {
                     return Ok(false);
                 }
                 self.complete = self.filled;
-                self.unterminated = true;
+                self.unterminated = self.buf[self.filled - 1] != b'\n';
                 return Ok(true);
             }
             if self.filled == self.buf.len() {
