@@ -28,7 +28,9 @@ mod error;
 pub mod json;
 mod jsonl;
 pub mod nested;
+pub mod ops;
 mod progress;
+pub mod sink;
 mod source;
 
 pub use error::{Result, StreamError};
