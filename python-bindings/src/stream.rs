@@ -19,7 +19,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyString, PyType};
 
 use crate::errors::stream_to_py;
-use crate::records::dict_list_from_core;
+use crate::records::{dict_list_from_core, with_core};
 
 static SKIPPED_WARNING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
@@ -609,6 +609,189 @@ pub(crate) fn iter_csv(
     Ok(PyBatchReader::new(Box::new(reader), slot))
 }
 
+// -- batch adapters and sinks for `memslim.stream` pipelines ---------------------------
+
+/// Runs `f` on the core list of `batch` with the interpreter released.
+fn on_batch(
+    batch: &Bound<'_, PyAny>,
+    f: impl FnOnce(&RecordList) -> memslim_stream::Result<RecordList> + Send,
+) -> PyResult<Py<PyAny>> {
+    let py = batch.py();
+    // A copy-on-write clone (shares the buffers), so the work runs detached and no
+    // borrow of the batch is held meanwhile.
+    let Some(l) = with_core(batch, RecordList::clone)? else {
+        return Err(PyTypeError::new_err(format!(
+            "expected a DictList batch, got {}",
+            batch.get_type().name()?
+        )));
+    };
+    let r = py.detach(move || f(&l));
+    dict_list_from_core(py, r.map_err(|e| stream_to_py(py, e))?)
+}
+
+/// The batch with only `fields`, in that order.
+#[pyfunction]
+fn _select(batch: &Bound<'_, PyAny>, fields: Vec<String>) -> PyResult<Py<PyAny>> {
+    on_batch(batch, move |l| {
+        let f: Vec<&str> = fields.iter().map(String::as_str).collect();
+        memslim_stream::ops::select(l, &f)
+    })
+}
+
+/// The batch with fields renamed.
+#[pyfunction]
+fn _rename(batch: &Bound<'_, PyAny>, mapping: Vec<(String, String)>) -> PyResult<Py<PyAny>> {
+    on_batch(batch, move |l| {
+        let m: Vec<(&str, &str)> = mapping.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        memslim_stream::ops::rename(l, &m)
+    })
+}
+
+/// A comparison operand: only scalars compare natively.
+enum Operand {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+fn operand(v: &Bound<'_, PyAny>) -> PyResult<Operand> {
+    use pyo3::types::{PyBool, PyFloat, PyInt};
+    if v.is_none() {
+        Ok(Operand::Null)
+    } else if let Ok(b) = v.cast_exact::<PyBool>() {
+        Ok(Operand::Bool(b.is_true()))
+    } else if v.is_exact_instance_of::<PyInt>() {
+        Ok(Operand::Int(v.extract().map_err(|_| {
+            PyValueError::new_err("where(): ints beyond 64 bits cannot be compared natively")
+        })?))
+    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+        Ok(Operand::Float(f.value()))
+    } else if let Ok(s) = v.cast_exact::<PyString>() {
+        Ok(Operand::Str(s.to_str()?.to_owned()))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "where() compares with None, bool, int, float or str, not {}; use filter() with a function",
+            v.get_type().name()?
+        )))
+    }
+}
+
+/// The batch's records whose `field` compares to `value` with `op`.
+#[pyfunction]
+fn _where(
+    batch: &Bound<'_, PyAny>,
+    field: String,
+    op: &str,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let op = memslim_stream::ops::CmpOp::parse(op).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let v = operand(value)?;
+    on_batch(batch, move |l| {
+        use memslim_records::Cell;
+        let cell = match &v {
+            Operand::Null => Cell::Null,
+            Operand::Bool(b) => Cell::Bool(*b),
+            Operand::Int(i) => Cell::Int(*i),
+            Operand::Float(f) => Cell::Float(*f),
+            Operand::Str(s) => Cell::Str(s),
+        };
+        memslim_stream::ops::filter_cmp(l, &field, op, &cell)
+    })
+}
+
+/// The batch's records at `indices` (for Python-side filters).
+#[pyfunction]
+fn _take(batch: &Bound<'_, PyAny>, indices: Vec<usize>) -> PyResult<Py<PyAny>> {
+    on_batch(batch, move |l| {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= l.len()) {
+            return Err(StreamError::Invalid(format!("index {bad} out of range")));
+        }
+        Ok(l.take(&indices))
+    })
+}
+
+/// `memslim.JsonlWriter`: writes `DictList` batches to a JSON Lines file.
+#[pyclass(name = "JsonlWriter", module = "memslim._memslim", frozen)]
+pub struct PyJsonlWriter {
+    inner: Mutex<Option<memslim_stream::sink::JsonlWriter>>,
+    path: String,
+}
+
+#[pymethods]
+impl PyJsonlWriter {
+    #[new]
+    fn new(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let os = py.import("os")?;
+        let path: String = os.call_method1("fspath", (path,))?.extract()?;
+        let w = memslim_stream::sink::JsonlWriter::create(std::path::Path::new(&path))
+            .map_err(|e| stream_to_py(py, e))?;
+        Ok(PyJsonlWriter {
+            inner: Mutex::new(Some(w)),
+            path,
+        })
+    }
+
+    /// Appends a batch (complete lines only, flushed); returns records written so far.
+    fn write(&self, batch: &Bound<'_, PyAny>) -> PyResult<u64> {
+        use memslim_stream::sink::Sink;
+        let py = batch.py();
+        let mut guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
+        let Some(w) = guard.as_mut() else {
+            return Err(PyValueError::new_err(format!("{}: writer is closed", self.path)));
+        };
+        let Some(l) = with_core(batch, RecordList::clone)? else {
+            return Err(PyTypeError::new_err("JsonlWriter.write takes a DictList batch"));
+        };
+        py.detach(|| w.write_batch(&l))
+            .map_err(|e| stream_to_py(py, e))?;
+        Ok(w.rows())
+    }
+
+    /// Flushes and closes the file.
+    fn close(&self) -> PyResult<()> {
+        use memslim_stream::sink::Sink;
+        let mut guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
+        if let Some(mut w) = guard.take() {
+            Python::attach(|py| w.flush().map_err(|e| stream_to_py(py, e)))?;
+        }
+        Ok(())
+    }
+
+    /// Records written so far.
+    #[getter]
+    fn rows(&self) -> u64 {
+        self.inner
+            .lock()
+            .ok()
+            .and_then(|g| g.as_ref().map(|w| w.rows()))
+            .unwrap_or(0)
+    }
+
+    /// The file's path.
+    #[getter]
+    fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close()?;
+        Ok(false)
+    }
+}
+
 /// Registers this module's classes and functions.
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyBatchReader>()?;
@@ -616,5 +799,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(iter_jsonl, m)?)?;
     m.add_function(wrap_pyfunction!(read_csv, m)?)?;
     m.add_function(wrap_pyfunction!(iter_csv, m)?)?;
+    m.add_class::<PyJsonlWriter>()?;
+    m.add_function(wrap_pyfunction!(_select, m)?)?;
+    m.add_function(wrap_pyfunction!(_rename, m)?)?;
+    m.add_function(wrap_pyfunction!(_where, m)?)?;
+    m.add_function(wrap_pyfunction!(_take, m)?)?;
     Ok(())
 }

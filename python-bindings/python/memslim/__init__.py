@@ -9,8 +9,9 @@ import collections.abc as _abc
 
 from memslim._memslim import Column, DictList, Row, TupleList, __version__
 from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
-from memslim._memslim import BatchReader, iter_jsonl, read_jsonl
+from memslim._memslim import BatchReader, JsonlWriter, iter_csv, iter_jsonl, read_csv, read_jsonl
 from memslim.exceptions import ParseError, SkippedLinesWarning
+from memslim.pipeline import Stream, stream
 
 _abc.MutableSequence.register(DictList)
 _abc.MutableSequence.register(TupleList)
@@ -32,4 +33,9 @@ __all__ = [
     "SkippedLinesWarning",
     "iter_jsonl",
     "read_jsonl",
+    "iter_csv",
+    "read_csv",
+    "JsonlWriter",
+    "Stream",
+    "stream",
 ]

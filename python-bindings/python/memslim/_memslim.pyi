@@ -21,6 +21,13 @@ __all__ = [
     "BatchReader",
     "iter_jsonl",
     "read_jsonl",
+    "iter_csv",
+    "read_csv",
+    "JsonlWriter",
+    "_select",
+    "_rename",
+    "_where",
+    "_take",
 ]
 
 @disjoint_base
@@ -279,3 +286,58 @@ class BatchReader:
         """The first skipped line's error message."""
     def __enter__(self) -> Self: ...
     def __exit__(self, *args: object) -> bool: ...
+
+def read_csv(
+    source: _Source,
+    *,
+    delimiter: str = ",",
+    quotechar: str = '"',
+    header: bool = True,
+    infer: bool = True,
+    columns: Sequence[str] | None = None,
+    schema: Mapping[str, str] | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> DictList:
+    """Read CSV into a :class:`DictList`. Quoted fields may hold delimiters, doubled
+    quotes and line breaks. With ``infer`` (the default) a first pass over the whole
+    input types each column: ``int64`` if every value is an integer, ``float64`` if
+    every value is a number, ``bool`` for true/false, else ``str``; an empty unquoted
+    value is None. ``infer=False`` gives every value as a ``str``, as
+    ``csv.DictReader`` does. Paths are read twice, seekable files are sought back, other
+    inputs are read into memory first. Errors as :func:`read_jsonl`."""
+
+def iter_csv(
+    source: _Source,
+    *,
+    batch_size: int = 65536,
+    delimiter: str = ",",
+    quotechar: str = '"',
+    header: bool = True,
+    infer: bool = True,
+    columns: Sequence[str] | None = None,
+    schema: Mapping[str, str] | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> BatchReader:
+    """Like :func:`read_csv`, but yields :class:`DictList` batches of ``batch_size``."""
+
+@final
+class JsonlWriter:
+    """Writes :class:`DictList` batches to a JSON Lines file, formatted as
+    ``json.dumps`` formats records; every batch is written as whole lines and flushed."""
+    def __new__(cls, path: str | PathLike[str]) -> JsonlWriter: ...
+    def write(self, batch: DictList) -> int:
+        """Append a batch; returns the records written so far."""
+    def close(self) -> None: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> bool: ...
+
+def _select(batch: DictList, fields: Sequence[str]) -> DictList: ...
+def _rename(batch: DictList, mapping: Sequence[tuple[str, str]]) -> DictList: ...
+def _where(batch: DictList, field: str, op: str, value: Any) -> DictList: ...
+def _take(batch: DictList, indices: Sequence[int]) -> DictList: ...
