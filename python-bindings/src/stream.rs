@@ -642,7 +642,10 @@ fn _select(batch: &Bound<'_, PyAny>, fields: Vec<String>) -> PyResult<Py<PyAny>>
 #[pyfunction]
 fn _rename(batch: &Bound<'_, PyAny>, mapping: Vec<(String, String)>) -> PyResult<Py<PyAny>> {
     on_batch(batch, move |l| {
-        let m: Vec<(&str, &str)> = mapping.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let m: Vec<(&str, &str)> = mapping
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         memslim_stream::ops::rename(l, &m)
     })
 }
@@ -686,7 +689,8 @@ fn _where(
     op: &str,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let op = memslim_stream::ops::CmpOp::parse(op).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let op =
+        memslim_stream::ops::CmpOp::parse(op).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let v = operand(value)?;
     on_batch(batch, move |l| {
         use memslim_records::Cell;
@@ -742,10 +746,15 @@ impl PyJsonlWriter {
             .try_lock()
             .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
         let Some(w) = guard.as_mut() else {
-            return Err(PyValueError::new_err(format!("{}: writer is closed", self.path)));
+            return Err(PyValueError::new_err(format!(
+                "{}: writer is closed",
+                self.path
+            )));
         };
         let Some(l) = with_core(batch, RecordList::clone)? else {
-            return Err(PyTypeError::new_err("JsonlWriter.write takes a DictList batch"));
+            return Err(PyTypeError::new_err(
+                "JsonlWriter.write takes a DictList batch",
+            ));
         };
         py.detach(|| w.write_batch(&l))
             .map_err(|e| stream_to_py(py, e))?;

@@ -381,10 +381,7 @@ impl Batcher {
                 }
                 match self.feed.next() {
                     Some(pb) => {
-                        self.skipped.count += pb.skipped.count;
-                        if self.skipped.first.is_none() {
-                            self.skipped.first.clone_from(&pb.skipped.first);
-                        }
+                        self.skipped.merge(&pb.skipped);
                         self.cur = Some(pb);
                         self.next_rec = 0;
                     }

@@ -68,6 +68,16 @@ pub enum StreamError {
 }
 
 impl StreamError {
+    /// The input line the error is about, if any.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            StreamError::Syntax { line, .. }
+            | StreamError::Truncated { line, .. }
+            | StreamError::Record { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
     /// The I/O error inside, if this is one.
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         match self {

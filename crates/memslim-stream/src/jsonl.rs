@@ -87,15 +87,26 @@ impl ReadOptions {
 pub struct Skipped {
     /// Lines skipped.
     pub count: u64,
-    /// The first skipped line's error message.
+    /// The error message of the earliest skipped line.
     pub first: Option<String>,
+    first_line: u64,
 }
 
 impl Skipped {
     pub(crate) fn add(&mut self, e: &StreamError) {
         self.count += 1;
-        if self.first.is_none() {
+        let line = e.line().unwrap_or(u64::MAX);
+        if self.first.is_none() || line < self.first_line {
             self.first = Some(e.to_string());
+            self.first_line = line;
+        }
+    }
+
+    pub(crate) fn merge(&mut self, other: &Skipped) {
+        self.count += other.count;
+        if other.first.is_some() && (self.first.is_none() || other.first_line < self.first_line) {
+            self.first.clone_from(&other.first);
+            self.first_line = other.first_line;
         }
     }
 }
