@@ -7,10 +7,27 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
-from memslim._memslim import Column, DictList, Row, TupleList, __version__
-from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
-from memslim._memslim import BatchReader, JsonlWriter, iter_csv, iter_jsonl, read_csv, read_jsonl
-from memslim.exceptions import ParseError, SkippedLinesWarning
+from memslim._memslim import (
+    BatchReader,
+    Column,
+    DictList,
+    JsonlWriter,
+    Row,
+    TupleList,
+    __version__,
+    iter_csv,
+    iter_jsonl,
+    read_csv,
+    read_jsonl,
+)
+from memslim.exceptions import (
+    CorruptDataError,
+    MemslimError,
+    ParseError,
+    SchemaError,
+    SkippedLinesWarning,
+    StaleRowError,
+)
 from memslim.pipeline import Stream, stream
 
 _abc.MutableSequence.register(DictList)
@@ -19,23 +36,23 @@ _abc.MutableMapping.register(Row)
 _abc.Sequence.register(Column)
 
 __all__ = [
+    "BatchReader",
     "Column",
     "CorruptDataError",
     "DictList",
+    "JsonlWriter",
     "MemslimError",
+    "ParseError",
     "Row",
     "SchemaError",
+    "SkippedLinesWarning",
     "StaleRowError",
+    "Stream",
     "TupleList",
     "__version__",
-    "BatchReader",
-    "ParseError",
-    "SkippedLinesWarning",
-    "iter_jsonl",
-    "read_jsonl",
     "iter_csv",
+    "iter_jsonl",
     "read_csv",
-    "JsonlWriter",
-    "Stream",
+    "read_jsonl",
     "stream",
 ]

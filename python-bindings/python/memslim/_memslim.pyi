@@ -2,32 +2,32 @@
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from os import PathLike
-from typing import Any, NamedTuple, Self, SupportsIndex, final, overload
+from typing import Any, NamedTuple, Self, SupportsIndex, TypeAlias, final, overload
 
 from typing_extensions import disjoint_base
 
 __version__: str
 __all__ = [
+    "BatchReader",
     "Column",
     "DictList",
+    "JsonlWriter",
     "Row",
     "TupleList",
     "_ColumnIter",
     "_Records",
     "_RecordsIter",
     "__version__",
+    "_rename",
     "_restore_dictlist",
     "_restore_tuplelist",
-    "BatchReader",
-    "iter_jsonl",
-    "read_jsonl",
-    "iter_csv",
-    "read_csv",
-    "JsonlWriter",
     "_select",
-    "_rename",
-    "_where",
     "_take",
+    "_where",
+    "iter_csv",
+    "iter_jsonl",
+    "read_csv",
+    "read_jsonl",
 ]
 
 @disjoint_base
@@ -232,7 +232,7 @@ def _restore_tuplelist(
 
 #: What the readers accept: a path (``.gz``/``.zst`` decompressed by extension), bytes,
 #: a file object (binary or text), or an iterable of lines (bytes or str).
-_Source = str | PathLike[str] | bytes | Any
+_Source: TypeAlias = str | PathLike[str] | bytes | Any
 
 def read_jsonl(
     source: _Source,

@@ -9,10 +9,10 @@ from __future__ import annotations
 __all__ = [
     "CorruptDataError",
     "MemslimError",
-    "SchemaError",
-    "StaleRowError",
     "ParseError",
+    "SchemaError",
     "SkippedLinesWarning",
+    "StaleRowError",
 ]
 
 

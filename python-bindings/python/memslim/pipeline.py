@@ -95,7 +95,7 @@ class Stream:
         pairs = list(dict(mapping).items())
         return self._then(lambda batch: _memslim._rename(batch, pairs))
 
-    def where(self, field: str, op: str, value: None | bool | int | float | str) -> Stream:
+    def where(self, field: str, op: str, value: None | bool | float | str) -> Stream:
         """Keep records whose ``field`` compares to ``value`` with ``op`` (``==``,
         ``!=``, ``<``, ``<=``, ``>``, ``>=``), natively. A record without the field
         matches only ``!=``."""
