@@ -57,7 +57,8 @@ pub struct ParsedBlock {
 }
 
 impl ParsedBlock {
-    pub(crate) fn clear(&mut self) {
+    /// Empties the block, keeping its buffers.
+    pub fn clear(&mut self) {
         self.bytes.clear();
         self.arena.clear();
         self.enc.clear();
@@ -65,6 +66,16 @@ impl ParsedBlock {
         self.records.clear();
         self.error = None;
         self.skipped = Skipped::default();
+    }
+
+    /// Records parsed into this block.
+    pub fn num_records(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Values parsed into this block (over all its records).
+    pub fn num_values(&self) -> usize {
+        self.fields.len()
     }
 
     /// Bytes held (capacity).

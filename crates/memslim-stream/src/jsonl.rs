@@ -248,6 +248,48 @@ impl Iterator for JsonlReader {
     }
 }
 
+/// The parsing half of [`JsonlReader`] on its own: fills [`ParsedBlock`]s, which the
+/// caller reuses, without building record lists (for other builders, and to show that
+/// steady-state parsing allocates nothing).
+pub struct JsonlBlocks {
+    parser: JsonlParser,
+}
+
+impl JsonlBlocks {
+    /// Blocks of `input` (`opts.columns`, `opts.on_error` and `opts.block_bytes` apply).
+    pub fn new(input: Input, opts: &ReadOptions) -> Self {
+        JsonlBlocks {
+            parser: JsonlParser {
+                name: input.name.clone(),
+                blocks: LineBlocks::new(input.reader, opts.block_bytes),
+                consumed: input.consumed,
+                line: 0,
+                tmp: String::new(),
+                enc: VariantEncoder::new(),
+                selection: opts.selection(),
+                on_error: opts.on_error,
+                done: false,
+            },
+        }
+    }
+
+    /// Parses the next block into `pb` (cleared first); `Ok(false)` at the end.
+    ///
+    /// # Errors
+    /// The first malformed line (with [`OnError::Raise`]); `pb` holds the records
+    /// before it.
+    pub fn next_into(&mut self, pb: &mut ParsedBlock) -> Result<bool> {
+        pb.clear();
+        if !self.parser.parse_next(pb) {
+            return Ok(false);
+        }
+        match pb.error.take() {
+            Some(e) => Err(e),
+            None => Ok(true),
+        }
+    }
+}
+
 /// The 1-based column (in characters) of byte `offset` of `line`.
 pub(crate) fn column_of(line: &[u8], offset: usize) -> u64 {
     let upto = &line[..offset.min(line.len())];

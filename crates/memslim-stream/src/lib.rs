@@ -51,6 +51,6 @@ pub trait BatchReader: Iterator<Item = Result<memslim_records::RecordList>> + Se
 }
 pub use block::ParsedBlock;
 pub use csv::{CsvOptions, CsvReader, Reopen};
-pub use jsonl::{JsonlReader, OnError, ReadOptions, Skipped};
+pub use jsonl::{JsonlBlocks, JsonlReader, OnError, ReadOptions, Skipped};
 pub use progress::Progress;
 pub use source::{BLOCK_BYTES, Input, LineBlocks};
