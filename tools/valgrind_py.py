@@ -52,5 +52,5 @@ with tempfile.TemporaryDirectory() as tmp:
     out = os.path.join(tmp, "out.jsonl")
     n = memslim.stream(memslim.iter_jsonl(src)).where("i", "<", 100).select(["i"]).to_jsonl(out)
     assert n == 100
-    assert len(memslim.read_csv(b"a,b\n1,x\n2,\"y\nz\"\n")) == 2
+    assert len(memslim.read_csv(b'a,b\n1,x\n2,"y\nz"\n')) == 2
 print("valgrind stream workload ok")
