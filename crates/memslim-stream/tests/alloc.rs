@@ -84,5 +84,8 @@ fn steady_state_parsing_allocates_nothing_per_record() {
     assert!(rows > 150_000, "only {rows} records parsed after warm-up");
     assert_eq!(values, rows * 7);
     // Allowed: nothing. (A block longer than any before would grow a buffer once.)
-    assert_eq!(allocs, 0, "{allocs} allocations while parsing {rows} records");
+    assert_eq!(
+        allocs, 0,
+        "{allocs} allocations while parsing {rows} records"
+    );
 }
