@@ -16,12 +16,32 @@ use crate::error::{Result, StreamError};
 use crate::jsonl::{OnError, Skipped};
 
 /// Where a string is: `bytes[a..b]` of the block, `arena[a..b]`, or a field name.
+/// Offsets are 32-bit (blocks are limited to [`MAX_BLOCK`] bytes) to keep a parsed value
+/// at 32 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Text {
-    Block(usize, usize),
-    Arena(usize, usize),
+    Block(u32, u32),
+    Arena(u32, u32),
     /// `names[i]` (CSV header names, shared by every record).
-    Name(usize),
+    Name(u32),
+}
+
+/// The largest block (one line can be this long); offsets into a block, its arena and
+/// its encoded values all fit `u32`.
+pub(crate) const MAX_BLOCK: usize = 1 << 30;
+
+impl Text {
+    pub(crate) fn block(a: usize, b: usize) -> Text {
+        Text::Block(a as u32, b as u32)
+    }
+
+    pub(crate) fn arena(a: usize, b: usize) -> Text {
+        Text::Arena(a as u32, b as u32)
+    }
+
+    pub(crate) fn name(i: usize) -> Text {
+        Text::Name(i as u32)
+    }
 }
 
 /// A parsed value.
@@ -33,7 +53,7 @@ pub(crate) enum Raw {
     Float(f64),
     Str(Text),
     /// `enc[a..b]`, in the variant encoding.
-    Enc(usize, usize),
+    Enc(u32, u32),
 }
 
 /// One block of input and the records parsed from it.
@@ -265,9 +285,9 @@ impl Appender {
         let mut recs: Vec<&[(&str, Cell<'_>)]> = std::mem::take(&mut self.recs);
         let get = |t: Text| -> &str {
             match t {
-                Text::Block(a, b) => text.get(a..b).unwrap_or(""),
-                Text::Arena(a, b) => pb.arena.get(a..b).unwrap_or(""),
-                Text::Name(i) => pb.names.get(i).map_or("", String::as_str),
+                Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
+                Text::Arena(a, b) => pb.arena.get(a as usize..b as usize).unwrap_or(""),
+                Text::Name(i) => pb.names.get(i as usize).map_or("", String::as_str),
             }
         };
         let first = if from == 0 { 0 } else { pb.records[from - 1].0 };
@@ -279,7 +299,7 @@ impl Appender {
                 Raw::Int(i) => Cell::Int(i),
                 Raw::Float(f) => Cell::Float(f),
                 Raw::Str(t) => Cell::Str(get(t)),
-                Raw::Enc(a, b) => Cell::Encoded(pb.enc.get(a..b).unwrap_or(&[])),
+                Raw::Enc(a, b) => Cell::Encoded(pb.enc.get(a as usize..b as usize).unwrap_or(&[])),
             };
             (get(k), cell)
         }));

@@ -6,7 +6,7 @@ use std::sync::atomic::AtomicU64;
 
 use memslim_records::{DType, RecordList};
 
-use crate::block::{Batcher, BlockSource, ParsedBlock, Raw, Text};
+use crate::block::{Batcher, BlockSource, MAX_BLOCK, ParsedBlock, Raw, Text};
 use crate::error::{Result, StreamError};
 use crate::jsonl::{OnError, ReadOptions, Skipped, column_of};
 use crate::progress::Progress;
@@ -167,9 +167,9 @@ fn split_record(
                 pair.push(q);
                 pair.push(q);
                 arena.push_str(&raw.replace(&pair, &q.to_string()));
-                Text::Arena(a, arena.len())
+                Text::arena(a, arena.len())
             } else {
-                Text::Block(fs, fe)
+                Text::block(fs, fe)
             };
             fields.push(Field {
                 text: t,
@@ -193,7 +193,7 @@ fn split_record(
             match memchr::memchr2(delim, b'\n', &b[i..]) {
                 Some(p) if b[i + p] == delim => {
                     fields.push(Field {
-                        text: Text::Block(i, i + p),
+                        text: Text::block(i, i + p),
                         quoted: false,
                     });
                     i += p + 1;
@@ -207,7 +207,7 @@ fn split_record(
                         end
                     };
                     fields.push(Field {
-                        text: Text::Block(i, fe),
+                        text: Text::block(i, fe),
                         quoted: false,
                     });
                     return Ok(next);
@@ -556,13 +556,13 @@ fn count_lines(b: &[u8]) -> u64 {
 fn is_blank(text: &str, fields: &[Field]) -> bool {
     fields.len() == 1
         && !fields[0].quoted
-        && matches!(fields[0].text, Text::Block(a, b) if text.get(a..b).is_some_and(str::is_empty))
+        && matches!(fields[0].text, Text::Block(a, b) if text.get(a as usize..b as usize).is_some_and(str::is_empty))
 }
 
 fn field_str<'x>(text: &'x str, arena: &'x str, f: &Field) -> &'x str {
     match f.text {
-        Text::Block(a, b) => text.get(a..b).unwrap_or(""),
-        Text::Arena(a, b) => arena.get(a..b).unwrap_or(""),
+        Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
+        Text::Arena(a, b) => arena.get(a as usize..b as usize).unwrap_or(""),
         Text::Name(_) => "",
     }
 }
@@ -612,6 +612,16 @@ impl BlockSource for CsvParser {
                 self.done = true;
                 return true;
             }
+        }
+        if blocks.block().len() > MAX_BLOCK {
+            self.done = true;
+            pb.error = Some(StreamError::Syntax {
+                input: self.name.clone(),
+                line: self.line + 1,
+                column: 1,
+                reason: format!("record longer than {MAX_BLOCK} bytes"),
+            });
+            return true;
         }
         pb.bytes.extend_from_slice(blocks.block());
         let last = blocks.is_last();
@@ -755,14 +765,14 @@ impl CsvParser {
                 continue;
             }
             let s = match f.text {
-                Text::Block(a, b) => text.get(a..b).unwrap_or(""),
-                Text::Arena(a, b) => pb.arena.get(a..b).unwrap_or(""),
+                Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
+                Text::Arena(a, b) => pb.arena.get(a as usize..b as usize).unwrap_or(""),
                 Text::Name(_) => "",
             };
             let empty = s.is_empty() && !f.quoted;
             let bad = |what: &str| {
                 let off = match f.text {
-                    Text::Block(a, _) => a.saturating_sub(rec_start),
+                    Text::Block(a, _) => (a as usize).saturating_sub(rec_start),
                     _ => 0,
                 };
                 self.syntax(
@@ -799,7 +809,7 @@ impl CsvParser {
                 },
                 ColType::Str | ColType::Null => Raw::Str(f.text),
             };
-            pb.fields.push((Text::Name(k), raw));
+            pb.fields.push((Text::name(k), raw));
         }
         pb.records.push((pb.fields.len(), line));
         Ok(())

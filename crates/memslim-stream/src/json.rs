@@ -115,6 +115,11 @@ static STRING_STOP: [bool; 256] = {
     t
 };
 
+/// Powers of ten that are exact doubles.
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
 /// A cursor over one JSON text.
 ///
 /// # Memory
@@ -352,6 +357,7 @@ impl<'a, 't> Parser<'a, 't> {
         }
         let int_end = i;
         let mut is_float = false;
+        let mut frac = (0, 0);
         if b.get(i) == Some(&b'.') {
             i += 1;
             let d = i;
@@ -362,8 +368,11 @@ impl<'a, 't> Parser<'a, 't> {
                 return self.err_at(i, end_or(b, i, Reason::BadNumber));
             }
             is_float = true;
+            frac = (d, i);
         }
+        let mut has_exp = false;
         if matches!(b.get(i), Some(b'e' | b'E')) {
+            has_exp = true;
             i += 1;
             if matches!(b.get(i), Some(b'+' | b'-')) {
                 i += 1;
@@ -384,6 +393,19 @@ impl<'a, 't> Parser<'a, 't> {
             reason: Reason::BadNumber,
         })?;
         if is_float {
+            // Clinger's fast path: at most 15 significant digits and no exponent, so the
+            // digits and the power of ten are exact doubles and one division rounds
+            // correctly. (Everything else goes to the general parser.)
+            let (fs, fe) = frac;
+            let ndigits = (int_end - int_start) + (fe - fs);
+            if !has_exp && ndigits <= 15 {
+                let mut m: u64 = 0;
+                for &d in b[int_start..int_end].iter().chain(&b[fs..fe]) {
+                    m = m * 10 + u64::from(d - b'0');
+                }
+                let v = m as f64 / POW10[fe - fs];
+                return Ok(Scalar::Float(if neg { -v } else { v }));
+            }
             return match text.parse::<f64>() {
                 Ok(f) => Ok(Scalar::Float(f)),
                 Err(_) => self.err_at(start, Reason::BadNumber),
@@ -400,6 +422,25 @@ impl<'a, 't> Parser<'a, 't> {
         match text.parse::<i64>() {
             Ok(v) => Ok(Scalar::Int(v)),
             Err(_) => Ok(Scalar::BigInt(text)),
+        }
+    }
+
+    /// If the input continues with exactly `raw` and a closing quote (a string whose
+    /// opening quote was consumed), takes it; `raw` must hold no `"`, `\\` or control
+    /// characters. The fast path for keys that repeat from record to record.
+    pub fn take_exact(&mut self, raw: &[u8]) -> Option<StrAt> {
+        let start = self.pos;
+        let end = start + raw.len();
+        // A plain loop: keys are short, and a `memcmp` call costs more than comparing them.
+        let same = self
+            .buf
+            .get(start..end)
+            .is_some_and(|got| got.iter().zip(raw).all(|(x, y)| x == y));
+        if same && self.buf.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            Some(StrAt::Input(start, end))
+        } else {
+            None
         }
     }
 
@@ -616,6 +657,18 @@ mod tests {
     fn numbers_like_python() {
         assert_eq!(trace("-0").unwrap(), ["Int(0)"]);
         assert_eq!(trace("-0.0").unwrap(), ["Float(-0.0)"]);
+        // The fast path agrees with the general parser.
+        for t in [
+            "0.1",
+            "210.12",
+            "-3.14159",
+            "123456789.012345",
+            "0.000000000000001",
+            "9.99",
+        ] {
+            let want: f64 = t.parse().unwrap();
+            assert_eq!(trace(t).unwrap(), [format!("Float({want:?})")], "{t}");
+        }
         assert_eq!(
             trace("9223372036854775807").unwrap(),
             ["Int(9223372036854775807)"]

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicU64;
 
 use memslim_records::{DType, RecordList};
 
-use crate::block::{Batcher, BlockSource, ParsedBlock, Raw, Text};
+use crate::block::{Batcher, BlockSource, MAX_BLOCK, ParsedBlock, Raw, Text};
 use crate::error::{Result, StreamError};
 use crate::json::{Parser, Reason, Scalar, StrAt, SyntaxError};
 use crate::nested::{VariantEncoder, decimal_to_le};
@@ -160,6 +160,9 @@ impl JsonlReader {
             selection: opts.selection(),
             on_error: opts.on_error,
             done: false,
+            known: Vec::new(),
+            known_ends: Vec::new(),
+            line_keys: Vec::new(),
         };
         JsonlReader {
             batcher: Batcher::new(input.name, Box::new(parser), opts.threaded, opts.on_error),
@@ -269,6 +272,9 @@ impl JsonlBlocks {
                 selection: opts.selection(),
                 on_error: opts.on_error,
                 done: false,
+                known: Vec::new(),
+                known_ends: Vec::new(),
+                line_keys: Vec::new(),
             },
         }
     }
@@ -307,6 +313,11 @@ struct JsonlParser {
     selection: Option<Vec<String>>,
     on_error: OnError,
     done: bool,
+    /// The previous record's keys (raw bytes, concatenated) and where each ends.
+    known: Vec<u8>,
+    known_ends: Vec<(usize, usize)>,
+    /// Byte ranges of the current record's keys in its line.
+    line_keys: Vec<(usize, usize)>,
 }
 
 impl BlockSource for JsonlParser {
@@ -332,6 +343,16 @@ impl BlockSource for JsonlParser {
                 });
                 return true;
             }
+        }
+        if self.blocks.block().len() > MAX_BLOCK {
+            self.done = true;
+            pb.error = Some(StreamError::Syntax {
+                input: self.name.clone(),
+                line: self.line + 1,
+                column: 1,
+                reason: format!("line longer than {MAX_BLOCK} bytes"),
+            });
+            return true;
         }
         pb.bytes.extend_from_slice(self.blocks.block());
         let unterminated = self.blocks.ends_unterminated();
@@ -434,11 +455,31 @@ impl Out<'_> {
     fn decoded(&mut self, s: &str) -> Text {
         let a = self.arena.len();
         self.arena.push_str(s);
-        Text::Arena(a, self.arena.len())
+        Text::arena(a, self.arena.len())
     }
 }
 
 impl JsonlParser {
+    /// Makes this line's keys the ones the next record is compared with (if they are
+    /// plain and distinct).
+    fn remember_keys(&mut self, line: &str) {
+        self.known.clear();
+        self.known_ends.clear();
+        let b = line.as_bytes();
+        for (i, &(a, e)) in self.line_keys.iter().enumerate() {
+            let k = b.get(a..e);
+            let dup = self.line_keys[..i].iter().any(|&(x, y)| b.get(x..y) == k);
+            let Some(k) = k.filter(|_| !dup) else {
+                self.known.clear();
+                self.known_ends.clear();
+                return;
+            };
+            let at = self.known.len();
+            self.known.extend_from_slice(k);
+            self.known_ends.push((at, self.known.len()));
+        }
+    }
+
     /// Blanks the lines of `pb` that are not UTF-8 (counting them as skipped), or cuts
     /// the block before the first one and returns its error.
     fn blank_bad_lines(&mut self, pb: &mut ParsedBlock) -> Option<StreamError> {
@@ -486,14 +527,31 @@ impl JsonlParser {
         }
         p.expect(b'{', "'{'")?;
         let first = out.fields.len();
+        // Keys usually repeat the previous record's, in the same order: compare the
+        // bytes instead of scanning them, and skip the duplicate check if all match.
+        let mut nkeys = 0;
+        let mut all_known = true;
+        self.line_keys.clear();
         if p.peek() == Some(b'}') {
             p.expect(b'}', "'}'")?;
         } else {
             loop {
                 p.expect(b'"', "'\"' (an object key)")?;
-                let key_at = p.string_at()?;
+                let known = self.known_ends.get(nkeys).map(|&(a, b)| &self.known[a..b]);
+                let fast = known.and_then(|k| p.take_exact(k));
+                all_known &= fast.is_some();
+                let key_at = match fast {
+                    Some(at) => at,
+                    None => p.string_at()?,
+                };
+                nkeys += 1;
+                match key_at {
+                    StrAt::Input(a, b) => self.line_keys.push((a, b)),
+                    // An escaped key: no fast path for records like this one.
+                    StrAt::Decoded => self.line_keys.push((usize::MAX, 0)),
+                }
                 let key = match key_at {
-                    StrAt::Input(a, b) => Text::Block(start + a, start + b),
+                    StrAt::Input(a, b) => Text::block(start + a, start + b),
                     StrAt::Decoded => out.decoded(p.decoded()),
                 };
                 p.expect(b':', "':'")?;
@@ -511,12 +569,12 @@ impl JsonlParser {
                             self.enc.clear();
                             p.value(&mut self.enc)?;
                             out.enc.extend_from_slice(&self.enc.out);
-                            Raw::Enc(a, out.enc.len())
+                            Raw::Enc(a as u32, out.enc.len() as u32)
                         }
                         Some(b'"') => {
                             p.expect(b'"', "'\"'")?;
                             match p.string_at()? {
-                                StrAt::Input(a, b) => Raw::Str(Text::Block(start + a, start + b)),
+                                StrAt::Input(a, b) => Raw::Str(Text::block(start + a, start + b)),
                                 StrAt::Decoded => Raw::Str(out.decoded(p.decoded())),
                             }
                         }
@@ -531,7 +589,7 @@ impl JsonlParser {
                                 let a = out.enc.len();
                                 memslim_records::variant::Writer::new(out.enc)
                                     .big_int(&decimal_to_le(t));
-                                Raw::Enc(a, out.enc.len())
+                                Raw::Enc(a as u32, out.enc.len() as u32)
                             }
                         },
                     };
@@ -561,7 +619,10 @@ impl JsonlParser {
             }
         }
         p.finish()?;
-        dedup_keys(line, start, out, first);
+        if !(all_known && nkeys == self.known_ends.len()) {
+            dedup_keys(line, start, out, first);
+            self.remember_keys(line);
+        }
         Ok(true)
     }
 }
@@ -570,8 +631,8 @@ impl JsonlParser {
 fn dedup_keys(line: &str, start: usize, out: &mut Out<'_>, first: usize) {
     fn key<'x>(line: &'x str, start: usize, arena: &'x str, t: Text) -> &'x [u8] {
         match t {
-            Text::Block(a, b) => &line.as_bytes()[a - start..b - start],
-            Text::Arena(a, b) => &arena.as_bytes()[a..b],
+            Text::Block(a, b) => &line.as_bytes()[a as usize - start..b as usize - start],
+            Text::Arena(a, b) => &arena.as_bytes()[a as usize..b as usize],
             Text::Name(_) => &[],
         }
     }

@@ -9,9 +9,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Result, StreamError};
 
-/// Bytes read per block: large enough that per-block work is noise, small enough that
-/// the block buffer stays a constant next to the batches.
-pub const BLOCK_BYTES: usize = 1 << 20;
+/// Bytes read per block: large enough that per-block work is noise (a few thousand
+/// records), small enough that the blocks in flight stay a small constant next to the
+/// batches.
+pub const BLOCK_BYTES: usize = 1 << 18;
 
 /// A readable input with a name for messages and, when known, its size in bytes.
 pub struct Input {
