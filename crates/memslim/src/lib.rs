@@ -13,3 +13,6 @@
 
 #[cfg(feature = "records")]
 pub use memslim_records as records;
+
+#[cfg(feature = "stream")]
+pub use memslim_stream as stream;
