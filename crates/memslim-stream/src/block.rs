@@ -120,7 +120,7 @@ pub(crate) trait BlockSource: Send {
 pub(crate) enum Feed {
     Inline {
         source: Box<dyn BlockSource>,
-        spare: Option<ParsedBlock>,
+        spare: Option<Box<ParsedBlock>>,
         done: bool,
     },
     Threaded {
@@ -172,10 +172,12 @@ impl Feed {
             Err(e) => Feed::Threaded {
                 full: {
                     let (tx, rx) = sync_channel(1);
-                    let mut pb = ParsedBlock::default();
-                    pb.error = Some(StreamError::Invalid(format!(
-                        "cannot start the parsing thread: {e}"
-                    )));
+                    let pb = ParsedBlock {
+                        error: Some(StreamError::Invalid(format!(
+                            "cannot start the parsing thread: {e}"
+                        ))),
+                        ..ParsedBlock::default()
+                    };
                     let _ = tx.send(pb);
                     rx
                 },
@@ -196,7 +198,7 @@ impl Feed {
                 if *done {
                     return None;
                 }
-                let mut pb = spare.take().unwrap_or_default();
+                let mut pb = spare.take().map_or_else(ParsedBlock::default, |b| *b);
                 pb.clear();
                 if source.parse_next(&mut pb) {
                     if pb.error.is_some() {
@@ -215,11 +217,12 @@ impl Feed {
                     // not pass for the end of the input.
                     let panicked = handle.take().is_some_and(|h| h.join().is_err());
                     if panicked {
-                        let mut pb = ParsedBlock::default();
-                        pb.error = Some(StreamError::Invalid(
-                            "internal error: the parsing thread failed".into(),
-                        ));
-                        Some(pb)
+                        Some(ParsedBlock {
+                            error: Some(StreamError::Invalid(
+                                "internal error: the parsing thread failed".into(),
+                            )),
+                            ..ParsedBlock::default()
+                        })
                     } else {
                         None
                     }
@@ -231,7 +234,7 @@ impl Feed {
     /// Returns a block for reuse.
     pub(crate) fn recycle(&mut self, pb: ParsedBlock) {
         match self {
-            Feed::Inline { spare, .. } => *spare = Some(pb),
+            Feed::Inline { spare, .. } => *spare = Some(Box::new(pb)),
             Feed::Threaded { free, .. } => {
                 let _ = free.try_send(pb);
             }

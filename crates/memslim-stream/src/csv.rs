@@ -485,7 +485,7 @@ impl CsvParser {
                 }
                 for (k, f) in fields.iter().enumerate() {
                     let v = field_str(text, arena, f);
-                    if !(v.is_empty() && !f.quoted) {
+                    if !v.is_empty() || f.quoted {
                         seen[k].add(v);
                     }
                 }
