@@ -23,9 +23,6 @@ use crate::records::{dict_list_from_core, with_core};
 
 static SKIPPED_WARNING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-/// Records per batch of `iter_jsonl` when not given.
-const DEFAULT_BATCH: usize = 65_536;
-
 /// The Python exception raised inside a callback (`read`, `__next__`), kept so that the
 /// user sees it rather than a generic I/O error.
 type ErrSlot = Arc<Mutex<Option<PyErr>>>;
@@ -314,7 +311,7 @@ pub(crate) fn read_jsonl(
 
 /// Reads a JSON Lines input as `DictList` batches of `batch_size` records.
 #[pyfunction]
-#[pyo3(signature = (source, *, batch_size = DEFAULT_BATCH, columns = None, schema = None, on_error = "raise", progress = false))]
+#[pyo3(signature = (source, *, batch_size = 65_536, columns = None, schema = None, on_error = "raise", progress = false))]
 pub(crate) fn iter_jsonl(
     source: &Bound<'_, PyAny>,
     batch_size: usize,
@@ -587,7 +584,7 @@ pub(crate) fn read_csv(
 
 /// Reads CSV as `DictList` batches of `batch_size` records.
 #[pyfunction]
-#[pyo3(signature = (source, *, batch_size = DEFAULT_BATCH, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false))]
+#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn iter_csv(
     py: Python<'_>,
