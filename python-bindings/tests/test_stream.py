@@ -523,3 +523,50 @@ def test_pipeline_module_is_public():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert memslim.stream([]).collect().to_list() == []
+
+
+def test_gzip_input_by_extension(tmp_path):
+    import gzip
+
+    path = tmp_path / "in.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write(TEXT)
+    assert memslim.read_jsonl(path).to_list() == EXPECTED
+    assert sum(len(b) for b in memslim.iter_jsonl(path, batch_size=100)) == len(EXPECTED)
+    csv_path = tmp_path / "t.csv.gz"
+    with gzip.open(csv_path, "wt", encoding="utf-8") as f:
+        f.write("a,b\n1,x\n2,y\n")
+    assert memslim.read_csv(csv_path).to_list() == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(TEXT.encode())[:200])
+    expect_error(OSError, memslim.read_jsonl, bad)
+
+
+@given(st.binary(max_size=200), st.sampled_from(["jsonl", "csv"]), st.booleans())
+def test_arbitrary_bytes_never_crash(data, kind, skip):
+    """Any input gives records or a clean exception, never a panic."""
+    read = memslim.read_jsonl if kind == "jsonl" else memslim.read_csv
+    on_error = "skip" if skip else "raise"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            rows = read(data, on_error=on_error)
+        except BaseException as exc:  # noqa: BLE001 - a panic must fail the test
+            assert isinstance(exc, (ValueError, TypeError, OSError)), repr(exc)
+            return
+    assert isinstance(rows, memslim.DictList)
+
+
+@given(st.lists(json_records, max_size=8), st.integers(min_value=1, max_value=50))
+def test_json_mutations_never_crash(records, cut):
+    text = "\n".join(json.dumps(r) for r in records).encode()
+    for mutated in (text[:cut], text[cut:], text.replace(b":", b",", 1), text + b"{"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                memslim.read_jsonl(mutated, on_error="skip")
+                memslim.read_jsonl(mutated)
+            except memslim.ParseError:
+                pass
+            except memslim.SchemaError:
+                pass
