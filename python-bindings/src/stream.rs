@@ -718,6 +718,8 @@ fn _take(batch: &Bound<'_, PyAny>, indices: Vec<usize>) -> PyResult<Py<PyAny>> {
 pub struct PyJsonlWriter {
     inner: Mutex<Option<memslim_stream::sink::JsonlWriter>>,
     path: String,
+    /// Records written, kept once the writer is closed.
+    closed_rows: std::sync::atomic::AtomicU64,
 }
 
 #[pymethods]
@@ -731,6 +733,7 @@ impl PyJsonlWriter {
         Ok(PyJsonlWriter {
             inner: Mutex::new(Some(w)),
             path,
+            closed_rows: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -766,6 +769,8 @@ impl PyJsonlWriter {
             .try_lock()
             .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
         if let Some(mut w) = guard.take() {
+            self.closed_rows
+                .store(w.rows(), std::sync::atomic::Ordering::Relaxed);
             Python::attach(|py| w.flush().map_err(|e| stream_to_py(py, e)))?;
         }
         Ok(())
@@ -773,12 +778,17 @@ impl PyJsonlWriter {
 
     /// Records written so far.
     #[getter]
-    fn rows(&self) -> u64 {
-        self.inner
-            .lock()
-            .ok()
-            .and_then(|g| g.as_ref().map(|w| w.rows()))
-            .unwrap_or(0)
+    fn rows(&self) -> PyResult<u64> {
+        // `try_lock`: a writer busy in another thread holds the lock without the GIL and
+        // needs the GIL back to finish, so waiting here could deadlock.
+        let guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
+        Ok(guard.as_ref().map_or(
+            self.closed_rows.load(std::sync::atomic::Ordering::Relaxed),
+            |w| w.rows(),
+        ))
     }
 
     /// The file's path.

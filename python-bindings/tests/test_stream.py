@@ -476,6 +476,7 @@ def test_jsonl_writer_direct(tmp_path):
         assert w.write(memslim.DictList([{"x": 2}, {"y": "z"}])) == 3
         expect_error(TypeError, w.write, [{"x": 1}])
     expect_error(ValueError, w.write, memslim.DictList([{"x": 1}]))
+    assert w.rows == 3 and w.path == str(out)
     assert out.read_text(encoding="utf-8") == '{"x": 1}\n{"x": 2}\n{"y": "z"}\n'
 
 

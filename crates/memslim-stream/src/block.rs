@@ -63,7 +63,8 @@ pub(crate) enum Raw {
 /// all buffers keep their capacity when the block is reused.
 #[derive(Debug, Default)]
 pub struct ParsedBlock {
-    pub(crate) bytes: Vec<u8>,
+    /// The block's text (checked to be UTF-8 once, by the parsing thread).
+    pub(crate) text: String,
     pub(crate) arena: String,
     pub(crate) enc: Vec<u8>,
     pub(crate) fields: Vec<(Text, Raw)>,
@@ -79,7 +80,7 @@ pub struct ParsedBlock {
 impl ParsedBlock {
     /// Empties the block, keeping its buffers.
     pub fn clear(&mut self) {
-        self.bytes.clear();
+        self.text.clear();
         self.arena.clear();
         self.enc.clear();
         self.fields.clear();
@@ -100,7 +101,7 @@ impl ParsedBlock {
 
     /// Bytes held (capacity).
     pub fn heap_bytes(&self) -> usize {
-        self.bytes.capacity()
+        self.text.capacity()
             + self.arena.capacity()
             + self.enc.capacity()
             + self.fields.capacity() * size_of::<(Text, Raw)>()
@@ -280,10 +281,8 @@ impl Appender {
         on_error: OnError,
         skipped: &mut Skipped,
     ) -> Result<()> {
-        // Bad lines were blanked, so the whole block is UTF-8 (checked once here, then
-        // every slice below is a checked char-boundary slice).
-        let text = std::str::from_utf8(&pb.bytes)
-            .map_err(|e| StreamError::Invalid(format!("internal error: block not UTF-8: {e}")))?;
+        // Every slice below is a checked char-boundary slice of the block's text.
+        let text: &str = &pb.text;
         let mut cells: Vec<(&str, Cell<'_>)> = std::mem::take(&mut self.cells);
         let mut recs: Vec<&[(&str, Cell<'_>)]> = std::mem::take(&mut self.recs);
         let get = |t: Text| -> &str {

@@ -623,12 +623,16 @@ impl BlockSource for CsvParser {
             });
             return true;
         }
-        pb.bytes.extend_from_slice(blocks.block());
+        let mut raw = std::mem::take(&mut pb.text).into_bytes();
+        raw.clear();
+        raw.extend_from_slice(blocks.block());
         let last = blocks.is_last();
-        sanitize(&mut pb.bytes);
-        let bytes = std::mem::take(&mut pb.bytes);
-        let result = self.parse_records(&bytes, last, pb);
-        pb.bytes = bytes;
+        sanitize(&mut raw);
+        // `sanitize` left only UTF-8; the lossy path cannot change anything.
+        let text = String::from_utf8(raw)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let result = self.parse_records(&text, last, pb);
+        pb.text = text;
         if let Some(keep) = result {
             if let Some(b) = self.blocks.as_mut() {
                 b.keep_tail(keep);
@@ -641,15 +645,8 @@ impl BlockSource for CsvParser {
 impl CsvParser {
     /// Parses the records of a block into `pb`; returns how many bytes at the end hold
     /// an incomplete record (to be read again with the next block).
-    fn parse_records(&mut self, bytes: &[u8], last: bool, pb: &mut ParsedBlock) -> Option<usize> {
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                pb.error = Some(StreamError::Invalid(format!("internal error: {e}")));
-                self.done = true;
-                return None;
-            }
-        };
+    fn parse_records(&mut self, text: &str, last: bool, pb: &mut ParsedBlock) -> Option<usize> {
+        let bytes = text.as_bytes();
         let mut fields = std::mem::take(&mut self.fields);
         let mut pos = 0;
         let mut keep = None;

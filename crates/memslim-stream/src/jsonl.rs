@@ -354,16 +354,31 @@ impl BlockSource for JsonlParser {
             });
             return true;
         }
-        pb.bytes.extend_from_slice(self.blocks.block());
+        let mut raw = std::mem::take(&mut pb.text).into_bytes();
+        raw.clear();
+        raw.extend_from_slice(self.blocks.block());
         let unterminated = self.blocks.ends_unterminated();
         let mut stop_error = None;
-        if std::str::from_utf8(&pb.bytes).is_err() {
-            // Rare: find the lines that are not UTF-8 and blank them (skip) or cut the
-            // block before the first (raise), so the rest can be handled as text.
-            stop_error = self.blank_bad_lines(pb);
-        }
+        // The one UTF-8 check of the block (the buffer moves, nothing is copied).
+        pb.text = match String::from_utf8(raw) {
+            Ok(t) => t,
+            Err(e) => {
+                // Rare: blank the lines that are not UTF-8 (skip) or cut the block before
+                // the first (raise), so the rest can be handled as text.
+                let mut raw = e.into_bytes();
+                stop_error = self.blank_bad_lines(&mut raw, &mut pb.skipped);
+                match String::from_utf8(raw) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        pb.error = Some(StreamError::Invalid(format!("internal error: {e}")));
+                        self.done = true;
+                        return true;
+                    }
+                }
+            }
+        };
         let ParsedBlock {
-            bytes,
+            text,
             arena,
             enc,
             fields,
@@ -372,14 +387,7 @@ impl BlockSource for JsonlParser {
             skipped,
             ..
         } = pb;
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                *error = Some(StreamError::Invalid(format!("internal error: {e}")));
-                self.done = true;
-                return true;
-            }
-        };
+        let text: &str = text;
         let mut out = Out { arena, enc, fields };
         let len = text.len();
         let mut pos = 0;
@@ -480,30 +488,34 @@ impl JsonlParser {
         }
     }
 
-    /// Blanks the lines of `pb` that are not UTF-8 (counting them as skipped), or cuts
+    /// Blanks the lines of `bytes` that are not UTF-8 (counting them as skipped), or cuts
     /// the block before the first one and returns its error.
-    fn blank_bad_lines(&mut self, pb: &mut ParsedBlock) -> Option<StreamError> {
+    fn blank_bad_lines(
+        &mut self,
+        bytes: &mut Vec<u8>,
+        skipped: &mut Skipped,
+    ) -> Option<StreamError> {
         let mut pos = 0;
         let mut line = self.line;
-        let len = pb.bytes.len();
+        let len = bytes.len();
         while pos < len {
-            let end = memchr::memchr(b'\n', &pb.bytes[pos..]).map_or(len, |i| pos + i);
+            let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(len, |i| pos + i);
             line += 1;
-            if let Err(e) = std::str::from_utf8(&pb.bytes[pos..end]) {
+            if let Err(e) = std::str::from_utf8(&bytes[pos..end]) {
                 let err = StreamError::Syntax {
                     input: self.name.clone(),
                     line,
-                    column: column_of(&pb.bytes[pos..end], e.valid_up_to()),
+                    column: column_of(&bytes[pos..end], e.valid_up_to()),
                     reason: Reason::InvalidUtf8.to_string(),
                 };
                 match self.on_error {
                     OnError::Raise => {
-                        pb.bytes.truncate(pos);
+                        bytes.truncate(pos);
                         return Some(err);
                     }
                     OnError::Skip => {
-                        pb.skipped.add(&err);
-                        pb.bytes[pos..end].fill(b' ');
+                        skipped.add(&err);
+                        bytes[pos..end].fill(b' ');
                     }
                 }
             }
