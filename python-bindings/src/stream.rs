@@ -271,20 +271,26 @@ fn warn_skipped(py: Python<'_>, name: &str, skipped: &memslim_stream::Skipped) -
     PyErr::warn(py, cls.as_any(), &msg, 1)
 }
 
-/// Reads everything with the interpreter released; returns the list and the reader.
+/// Records read between checks for pending signals.
+const SIGNAL_CHECK_ROWS: usize = 1 << 18;
+
+/// Reads everything with the interpreter released (checking for signals now and then).
 fn read_all(
     py: Python<'_>,
     mut reader: Box<dyn BatchReader>,
     slot: &ErrSlot,
 ) -> PyResult<Py<PyAny>> {
-    let (res, reader) = py.detach(move || {
-        let res = reader.read_rest().map(|mut l| {
-            l.optimize();
-            l
-        });
-        (res, reader)
-    });
-    let list: RecordList = res.map_err(|e| to_py_err(py, e, slot))?;
+    let mut list = reader.start_rest().map_err(|e| to_py_err(py, e, slot))?;
+    // In steps, so that Ctrl-C (or any pending signal) interrupts a long read.
+    loop {
+        let more = py.detach(|| reader.fill_more(&mut list, SIGNAL_CHECK_ROWS));
+        match more {
+            Ok(true) => py.check_signals()?,
+            Ok(false) => break,
+            Err(e) => return Err(to_py_err(py, e, slot)),
+        }
+    }
+    py.detach(|| list.optimize());
     warn_skipped(py, reader.name(), reader.skipped())?;
     dict_list_from_core(py, list)
 }

@@ -571,3 +571,29 @@ def test_json_mutations_never_crash(records, cut):
                 pass
             except memslim.SchemaError:
                 pass
+
+
+SIGNAL_SCRIPT = """
+import signal, sys, time, memslim
+ran = []
+signal.signal(signal.SIGALRM, lambda *a: ran.append(time.perf_counter()))
+signal.setitimer(signal.ITIMER_REAL, 0.001)
+rows = memslim.read_jsonl(sys.argv[1])
+done = time.perf_counter()
+print(len(rows), bool(ran) and ran[0] < done)
+"""
+
+
+def test_signal_handlers_run_during_a_long_read(tmp_path):
+    # Python signal handlers (Ctrl-C's KeyboardInterrupt among them) run between steps
+    # of a long read, not only after it returns.
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(f'{{"i": {i}}}\n' for i in range(600_000)), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-c", SIGNAL_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert proc.stdout.split() == ["600000", "True"]

@@ -326,11 +326,13 @@ impl crate::BatchReader for CsvReader {
     fn skipped(&self) -> &Skipped {
         &self.batcher.skipped
     }
-    fn read_rest(&mut self) -> Result<RecordList> {
+    fn start_rest(&mut self) -> Result<RecordList> {
         self.opts.batch_size = usize::MAX;
-        let mut list = self.opts.new_list()?;
-        self.batcher.fill(&mut list, usize::MAX)?;
-        Ok(list)
+        self.opts.new_list()
+    }
+    fn fill_more(&mut self, list: &mut RecordList, add: usize) -> Result<bool> {
+        self.batcher.fill(list, list.len().saturating_add(add))?;
+        Ok(!self.batcher.done)
     }
 }
 

@@ -224,8 +224,13 @@ impl crate::BatchReader for JsonlReader {
     fn skipped(&self) -> &Skipped {
         JsonlReader::skipped(self)
     }
-    fn read_rest(&mut self) -> Result<RecordList> {
-        JsonlReader::read_rest(self)
+    fn start_rest(&mut self) -> Result<RecordList> {
+        self.opts.batch_size = usize::MAX;
+        self.opts.new_list()
+    }
+    fn fill_more(&mut self, list: &mut RecordList, add: usize) -> Result<bool> {
+        self.batcher.fill(list, list.len().saturating_add(add))?;
+        Ok(!self.batcher.done)
     }
 }
 

@@ -47,7 +47,22 @@ pub trait BatchReader: Iterator<Item = Result<memslim_records::RecordList>> + Se
     ///
     /// # Errors
     /// As the iterator.
-    fn read_rest(&mut self) -> Result<memslim_records::RecordList>;
+    fn read_rest(&mut self) -> Result<memslim_records::RecordList> {
+        let mut list = self.start_rest()?;
+        self.fill_more(&mut list, usize::MAX)?;
+        Ok(list)
+    }
+    /// An empty list for everything left (the reader stops cutting batches).
+    ///
+    /// # Errors
+    /// A declared schema that names a field twice.
+    fn start_rest(&mut self) -> Result<memslim_records::RecordList>;
+    /// Appends up to `add` more records to `list`; `false` once the input is done (so a
+    /// caller can read in steps and check for interruptions between them).
+    ///
+    /// # Errors
+    /// As the iterator; `list` then holds the records before the bad one.
+    fn fill_more(&mut self, list: &mut memslim_records::RecordList, add: usize) -> Result<bool>;
 }
 pub use block::ParsedBlock;
 pub use csv::{CsvOptions, CsvReader, Reopen};
