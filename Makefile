@@ -40,8 +40,9 @@ help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
 	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, pytest"
 	@echo "make bench        criterion benches, benches/bench_records.py (1M records), the"
-	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches"
-	@echo "make bench-quick  benches/bench_records.py on a tiny input (a smoke run)"
+	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches,"
+	@echo "                  the streaming readers (bench_stream.py) and DocList (bench_docs.py)"
+	@echo "make bench-quick  every Python benchmark on a tiny input (a smoke run)"
 	@echo "make setup        ./.venv with pinned dev tools and a release build of memslim"
 	@echo "make develop      rebuild and reinstall memslim into ./.venv unconditionally"
 	@echo "make valgrind     unsafe code paths (Rust and Python) under valgrind memcheck"
@@ -116,10 +117,14 @@ bench: setup
 	$(VENV_PY) benches/suite.py
 	$(VENV_PY) benches/bench_sizeof.py --output benches/results/sizeof.json
 	$(VENV_PY) benches/soak.py --output benches/results/soak.json
+	$(VENV_PY) benches/bench_stream.py
+	$(VENV_PY) benches/bench_docs.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
 	$(VENV_PY) benches/suite.py --quick
+	$(VENV_PY) benches/bench_stream.py --quick
+	$(VENV_PY) benches/bench_docs.py --quick
 
 # -- cleaning ---------------------------------------------------------------------------
 

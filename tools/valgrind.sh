@@ -46,7 +46,7 @@ python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 blocks = re.split(r"\n==\d+== \n", text)
-ours = [b for b in blocks if re.search(r"_memslim|memslim_records|memslim_arena", b)
+ours = [b for b in blocks if re.search(r"_memslim|memslim_records|memslim_arena|memslim_stream", b)
         and re.search(r"Invalid|uninitialised|Mismatched|overlap", b)]
 for b in ours:
     print(b)

@@ -77,3 +77,22 @@ print("valgrind workload ok", tracemalloc.get_traced_memory()[0] > 0)
 stats = memslim.stats()
 assert stats["allocator"] is None or stats["allocator"]["heap_bytes"] >= 0
 print("valgrind stats ok", stats["structures"] >= 0)
+
+# Streaming readers: the parsing thread hands blocks to the appending one (path input),
+# a Python iterable is read through callbacks, and a pipeline writes through the sink.
+import json
+import os
+import tempfile
+
+with tempfile.TemporaryDirectory() as tmp:
+    src = os.path.join(tmp, "in.jsonl")
+    lines = [json.dumps({"i": i, "t": [i, {"k": "é\n"}], "big": 10**20 + i}) for i in range(2000)]
+    with open(src, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    assert memslim.read_jsonl(src).to_list() == [json.loads(x) for x in lines]
+    assert sum(len(b) for b in memslim.iter_jsonl(iter(lines), batch_size=300)) == 2000
+    out = os.path.join(tmp, "out.jsonl")
+    n = memslim.stream(memslim.iter_jsonl(src)).where("i", "<", 100).select(["i"]).to_jsonl(out)
+    assert n == 100
+    assert len(memslim.read_csv(b'a,b\n1,x\n2,"y\nz"\n')) == 2
+print("valgrind stream workload ok")

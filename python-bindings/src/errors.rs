@@ -93,3 +93,48 @@ pub(crate) fn doc_to_py(py: Python<'_>, e: memslim_arena::DocError) -> PyErr {
         | DocError::InternerFull(_) => PyValueError::new_err(msg),
     }
 }
+
+static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Maps a streaming error: malformed input to `memslim.ParseError` (also a `ValueError`)
+/// with `path`, `line` and `column` attributes, I/O errors by kind with the path in the
+/// message, record errors as [`to_py`] maps them (with the line in the message).
+pub(crate) fn stream_to_py(py: Python<'_>, e: memslim_stream::StreamError) -> PyErr {
+    use memslim_stream::StreamError as S;
+    use pyo3::exceptions::{
+        PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError,
+    };
+    let msg = e.to_string();
+    match e {
+        S::Syntax {
+            input,
+            line,
+            column,
+            ..
+        } => parse_error(py, msg, &input, line, Some(column)),
+        S::Truncated { input, line, .. } => parse_error(py, msg, &input, line, None),
+        S::Record { error, .. } => {
+            let mapped = to_py(py, error);
+            // Same class as the record store's error, with the input and line in front.
+            PyErr::from_type(mapped.get_type(py), msg)
+        }
+        S::Io { error, .. } => match error.kind() {
+            std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(msg),
+            std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(msg),
+            std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
+            _ => PyOSError::new_err(msg),
+        },
+        S::Unwritable { .. } => PyValueError::new_err(msg),
+        S::Invalid(_) => PyValueError::new_err(msg),
+        S::Records(error) => to_py(py, error),
+    }
+}
+
+fn parse_error(py: Python<'_>, msg: String, path: &str, line: u64, column: Option<u64>) -> PyErr {
+    let err = raise(py, &PARSE_ERROR, "ParseError", msg);
+    let value = err.value(py);
+    let _ = value.setattr("path", path);
+    let _ = value.setattr("line", line);
+    let _ = value.setattr("column", column);
+    err
+}

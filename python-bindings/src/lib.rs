@@ -12,6 +12,7 @@ mod os_memory;
 mod plain_records;
 mod records;
 mod stats;
+mod stream;
 mod tracemalloc;
 
 use pyo3::prelude::*;
@@ -23,5 +24,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     records::register(m)?;
     stats::register(m)?;
     docs::register(m)?;
+    stream::register(m)?;
     Ok(())
 }

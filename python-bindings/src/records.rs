@@ -2035,3 +2035,21 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_restore_tuplelist, m)?)?;
     Ok(())
 }
+
+/// A new `DictList` that owns `inner` (for the other binding files, which build core
+/// lists themselves).
+pub(crate) fn dict_list_from_core(py: Python<'_>, inner: RecordList) -> PyResult<Py<PyAny>> {
+    Records::wrap(py, Kind::Dict, inner)
+}
+
+/// Runs `f` on the core list of a `DictList` or `TupleList`; `None` if `obj` is neither.
+pub(crate) fn with_core<R>(
+    obj: &Bound<'_, PyAny>,
+    f: impl FnOnce(&RecordList) -> R,
+) -> PyResult<Option<R>> {
+    let Ok(o) = obj.cast::<PyRecords>() else {
+        return Ok(None);
+    };
+    let state = o.get().state.borrow(obj.py())?;
+    Ok(Some(f(&state.inner)))
+}

@@ -112,3 +112,16 @@ def test_bench_docs_quick(tmp_path: Path) -> None:
         result = report["results"][dataset]
         assert result["timing"]["exact"] is True
         assert result["memory"]["memslim.DocList"]["nbytes"] > 0
+
+
+def test_bench_stream_quick(tmp_path: Path) -> None:
+    output = tmp_path / "stream.json"
+    proc = run(["benches/bench_stream.py", "--quick", "--output", str(output)])
+    assert "| memslim.read_jsonl |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert report["mismatches"] == []
+    for name in ("json.loads per line", "memslim.read_jsonl", "memslim.iter_jsonl"):
+        result = report["results"][name]
+        assert "error" not in result and "skipped" not in result, result
+        assert result["rows"] == report["rows"] and result["seconds"] > 0

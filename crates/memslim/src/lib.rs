@@ -16,3 +16,5 @@ pub use memslim_records as records;
 
 #[cfg(feature = "arena")]
 pub use memslim_arena as arena;
+#[cfg(feature = "stream")]
+pub use memslim_stream as stream;

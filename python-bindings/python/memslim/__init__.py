@@ -8,19 +8,33 @@ from __future__ import annotations
 import collections.abc as _abc
 
 from memslim._memslim import (
+    BatchReader,
     Column,
     DictList,
     DocList,
     DocView,
+    JsonlWriter,
     ListView,
     Row,
     TupleList,
     __version__,
+    iter_csv,
+    iter_jsonl,
+    read_csv,
+    read_jsonl,
     stats,
 )
 from memslim._report import report
 from memslim._sizeof import deep_sizeof
-from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
+from memslim.exceptions import (
+    CorruptDataError,
+    MemslimError,
+    ParseError,
+    SchemaError,
+    SkippedLinesWarning,
+    StaleRowError,
+)
+from memslim.pipeline import Stream, stream
 
 _abc.MutableSequence.register(DictList)
 _abc.MutableSequence.register(TupleList)
@@ -31,19 +45,29 @@ _abc.Mapping.register(DocView)
 _abc.Sequence.register(ListView)
 
 __all__ = [
+    "BatchReader",
     "Column",
     "CorruptDataError",
     "DictList",
     "DocList",
     "DocView",
+    "JsonlWriter",
     "ListView",
     "MemslimError",
+    "ParseError",
     "Row",
     "SchemaError",
+    "SkippedLinesWarning",
     "StaleRowError",
+    "Stream",
     "TupleList",
     "__version__",
     "deep_sizeof",
+    "iter_csv",
+    "iter_jsonl",
+    "read_csv",
+    "read_jsonl",
     "report",
     "stats",
+    "stream",
 ]

@@ -2,16 +2,18 @@
 
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from os import PathLike
-from typing import Any, NamedTuple, Self, SupportsIndex, TypedDict, final, overload
+from typing import Any, NamedTuple, Self, SupportsIndex, TypeAlias, TypedDict, final, overload
 
 from typing_extensions import disjoint_base
 
 __version__: str
 __all__ = [
+    "BatchReader",
     "Column",
     "DictList",
     "DocList",
     "DocView",
+    "JsonlWriter",
     "ListView",
     "Row",
     "TupleList",
@@ -20,9 +22,17 @@ __all__ = [
     "_Records",
     "_RecordsIter",
     "__version__",
+    "_rename",
     "_restore_dictlist",
     "_restore_doclist",
     "_restore_tuplelist",
+    "_select",
+    "_take",
+    "_where",
+    "iter_csv",
+    "iter_jsonl",
+    "read_csv",
+    "read_jsonl",
     "stats",
 ]
 
@@ -369,3 +379,117 @@ class _DocListIter:
     def __next__(self) -> Any: ...
 
 def _restore_doclist(data: bytes) -> DocList: ...
+
+# -- streaming readers (memslim-stream) -------------------------------------------------
+
+#: What the readers accept: a path (``.gz``/``.zst`` decompressed by extension), bytes,
+#: a file object (binary or text), or an iterable of lines (bytes or str).
+_Source: TypeAlias = str | PathLike[str] | bytes | Any
+
+def read_jsonl(
+    source: _Source,
+    *,
+    columns: Sequence[str] | None = None,
+    schema: Mapping[str, str] | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> DictList:
+    """Read JSON Lines (one object per line) into a :class:`DictList`, parsed in native
+    code straight into columns (a path is parsed on a second thread).
+
+    Values keep the types ``json.loads`` gives. ``columns`` keeps only those fields
+    (the rest are skipped unparsed); ``schema`` declares types (and, like ``columns``,
+    drops fields it does not name). A malformed line raises :class:`memslim.ParseError`
+    naming path, line and column; ``on_error="skip"`` leaves such lines out and warns
+    :class:`memslim.SkippedLinesWarning` with the count. ``progress=True`` draws a
+    progress bar on stderr."""
+
+def iter_jsonl(
+    source: _Source,
+    *,
+    batch_size: int = 65536,
+    columns: Sequence[str] | None = None,
+    schema: Mapping[str, str] | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> BatchReader:
+    """Like :func:`read_jsonl`, but yields :class:`DictList` batches of ``batch_size``
+    records, so memory stays bounded by the batch size whatever the input size."""
+
+@final
+class BatchReader:
+    """An iterator of :class:`DictList` batches from a streaming reader (also a context
+    manager that closes the input)."""
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> DictList: ...
+    def close(self) -> None:
+        """Stop reading and release the input."""
+    @property
+    def path(self) -> str:
+        """The input's path, or a description such as ``<iterable>``."""
+    @property
+    def rows(self) -> int:
+        """Records read so far."""
+    @property
+    def skipped(self) -> int:
+        """Lines skipped so far (``on_error="skip"``)."""
+    @property
+    def first_error(self) -> str | None:
+        """The first skipped line's error message."""
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> bool: ...
+
+def read_csv(
+    source: _Source,
+    *,
+    delimiter: str = ",",
+    quotechar: str = '"',
+    header: bool = True,
+    infer: bool = True,
+    columns: Sequence[str] | None = None,
+    schema: Mapping[str, str] | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> DictList:
+    """Read CSV into a :class:`DictList`. Quoted fields may hold delimiters, doubled
+    quotes and line breaks. With ``infer`` (the default) a first pass over the whole
+    input types each column: ``int64`` if every value is an integer, ``float64`` if
+    every value is a number, ``bool`` for true/false, else ``str``; an empty unquoted
+    value is None. ``infer=False`` gives every value as a ``str``, as
+    ``csv.DictReader`` does. Paths are read twice, seekable files are sought back, other
+    inputs are read into memory first. Errors as :func:`read_jsonl`."""
+
+def iter_csv(
+    source: _Source,
+    *,
+    batch_size: int = 65536,
+    delimiter: str = ",",
+    quotechar: str = '"',
+    header: bool = True,
+    infer: bool = True,
+    columns: Sequence[str] | None = None,
+    schema: Mapping[str, str] | None = None,
+    on_error: str = "raise",
+    progress: bool = False,
+) -> BatchReader:
+    """Like :func:`read_csv`, but yields :class:`DictList` batches of ``batch_size``."""
+
+@final
+class JsonlWriter:
+    """Writes :class:`DictList` batches to a JSON Lines file, formatted as
+    ``json.dumps`` formats records; every batch is written as whole lines and flushed."""
+    def __new__(cls, path: str | PathLike[str]) -> JsonlWriter: ...
+    def write(self, batch: DictList) -> int:
+        """Append a batch; returns the records written so far."""
+    def close(self) -> None: ...
+    @property
+    def rows(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *args: object) -> bool: ...
+
+def _select(batch: DictList, fields: Sequence[str]) -> DictList: ...
+def _rename(batch: DictList, mapping: Sequence[tuple[str, str]]) -> DictList: ...
+def _where(batch: DictList, field: str, op: str, value: Any) -> DictList: ...
+def _take(batch: DictList, indices: Sequence[int]) -> DictList: ...

@@ -9,7 +9,9 @@ from __future__ import annotations
 __all__ = [
     "CorruptDataError",
     "MemslimError",
+    "ParseError",
     "SchemaError",
+    "SkippedLinesWarning",
     "StaleRowError",
 ]
 
@@ -30,3 +32,17 @@ class StaleRowError(MemslimError, RuntimeError):
 
 class CorruptDataError(MemslimError, ValueError):
     """Serialized or imported data is malformed (bad pickle state, undecodable value)."""
+
+
+class ParseError(MemslimError, ValueError):
+    """Malformed input to a streaming reader. ``path``, ``line`` and ``column`` (1-based;
+    ``column`` is None for a truncated last line) say where."""
+
+    path: str | None = None
+    line: int | None = None
+    column: int | None = None
+
+
+class SkippedLinesWarning(UserWarning):
+    """A reader with ``on_error="skip"`` left out malformed lines; the message gives the
+    count and the first error."""

@@ -1,0 +1,455 @@
+//! Parsed blocks: the per-batch scratch memory the readers reuse, and the unit a parsing
+//! thread hands to the appending one.
+//!
+//! A parsed value does not borrow: it names a byte range of the block (or of the block's
+//! arenas for decoded strings and encoded nested values). That lets a block move between
+//! threads and be reused once appended, so steady-state reading allocates nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+
+use memslim_records::{Cell, RecordList};
+
+use crate::error::{Result, StreamError};
+use crate::jsonl::{OnError, Skipped};
+
+/// Where a string is: `bytes[a..b]` of the block, `arena[a..b]`, or a field name.
+/// Offsets are 32-bit (blocks are limited to [`MAX_BLOCK`] bytes) to keep a parsed value
+/// at 32 bytes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Text {
+    Block(u32, u32),
+    Arena(u32, u32),
+    /// `names[i]` (CSV header names, shared by every record).
+    Name(u32),
+}
+
+/// The largest block (one line can be this long); offsets into a block, its arena and
+/// its encoded values all fit `u32`.
+pub(crate) const MAX_BLOCK: usize = 1 << 30;
+
+impl Text {
+    pub(crate) fn block(a: usize, b: usize) -> Text {
+        Text::Block(a as u32, b as u32)
+    }
+
+    pub(crate) fn arena(a: usize, b: usize) -> Text {
+        Text::Arena(a as u32, b as u32)
+    }
+
+    pub(crate) fn name(i: usize) -> Text {
+        Text::Name(i as u32)
+    }
+}
+
+/// A parsed value.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Raw {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(Text),
+    /// `enc[a..b]`, in the variant encoding.
+    Enc(u32, u32),
+}
+
+/// One block of input and the records parsed from it.
+///
+/// # Memory
+/// The block's bytes, decoded strings, encoded nested values and 32 bytes per value;
+/// all buffers keep their capacity when the block is reused.
+#[derive(Debug, Default)]
+pub struct ParsedBlock {
+    /// The block's text (checked to be UTF-8 once, by the parsing thread).
+    pub(crate) text: String,
+    pub(crate) arena: String,
+    pub(crate) enc: Vec<u8>,
+    pub(crate) fields: Vec<(Text, Raw)>,
+    /// Per record: end of its fields in `fields`, and its line number.
+    pub(crate) records: Vec<(usize, u64)>,
+    /// The error that ended the input after these records.
+    pub(crate) error: Option<StreamError>,
+    pub(crate) skipped: Skipped,
+    /// Field names that keys may refer to ([`Text::Name`]).
+    pub(crate) names: Arc<Vec<String>>,
+}
+
+impl ParsedBlock {
+    /// Empties the block, keeping its buffers.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.arena.clear();
+        self.enc.clear();
+        self.fields.clear();
+        self.records.clear();
+        self.error = None;
+        self.skipped = Skipped::default();
+    }
+
+    /// Records parsed into this block.
+    pub fn num_records(&self) -> usize {
+        self.records.len()
+    }
+
+    /// Values parsed into this block (over all its records).
+    pub fn num_values(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// Bytes held (capacity).
+    pub fn heap_bytes(&self) -> usize {
+        self.text.capacity()
+            + self.arena.capacity()
+            + self.enc.capacity()
+            + self.fields.capacity() * size_of::<(Text, Raw)>()
+            + self.records.capacity() * size_of::<(usize, u64)>()
+    }
+}
+
+/// Fills blocks: implemented by each format's parser.
+pub(crate) trait BlockSource: Send {
+    /// Parses the next block into `pb` (cleared); `false` at the end of the input.
+    fn parse_next(&mut self, pb: &mut ParsedBlock) -> bool;
+    /// Bytes taken from the input so far.
+    fn consumed(&self) -> Arc<AtomicU64>;
+}
+
+/// Where parsed blocks come from: parsed on demand, or by a thread running ahead.
+pub(crate) enum Feed {
+    Inline {
+        source: Box<dyn BlockSource>,
+        spare: Option<Box<ParsedBlock>>,
+        done: bool,
+    },
+    Threaded {
+        full: Receiver<ParsedBlock>,
+        free: SyncSender<ParsedBlock>,
+        handle: Option<JoinHandle<()>>,
+    },
+}
+
+/// Blocks in flight between the threads: one being parsed, one queued, one appended.
+const IN_FLIGHT: usize = 3;
+
+impl Feed {
+    pub(crate) fn new(source: Box<dyn BlockSource>, threaded: bool) -> Feed {
+        if !threaded {
+            return Feed::Inline {
+                source,
+                spare: None,
+                done: false,
+            };
+        }
+        let (full_tx, full) = sync_channel::<ParsedBlock>(IN_FLIGHT);
+        let (free, free_rx) = sync_channel::<ParsedBlock>(IN_FLIGHT);
+        for _ in 0..IN_FLIGHT {
+            let _ = free.send(ParsedBlock::default());
+        }
+        let mut source = source;
+        let handle = std::thread::Builder::new()
+            .name("memslim-parse".into())
+            .spawn(move || {
+                while let Ok(mut pb) = free_rx.recv() {
+                    pb.clear();
+                    if !source.parse_next(&mut pb) {
+                        break;
+                    }
+                    let stop = pb.error.is_some();
+                    if full_tx.send(pb).is_err() || stop {
+                        break;
+                    }
+                }
+            });
+        match handle {
+            Ok(h) => Feed::Threaded {
+                full,
+                free,
+                handle: Some(h),
+            },
+            // No thread to be had: the caller gets an error on the first block.
+            Err(e) => Feed::Threaded {
+                full: {
+                    let (tx, rx) = sync_channel(1);
+                    let pb = ParsedBlock {
+                        error: Some(StreamError::Invalid(format!(
+                            "cannot start the parsing thread: {e}"
+                        ))),
+                        ..ParsedBlock::default()
+                    };
+                    let _ = tx.send(pb);
+                    rx
+                },
+                free,
+                handle: None,
+            },
+        }
+    }
+
+    /// The next parsed block, `None` at the end.
+    pub(crate) fn next(&mut self) -> Option<ParsedBlock> {
+        match self {
+            Feed::Inline {
+                source,
+                spare,
+                done,
+            } => {
+                if *done {
+                    return None;
+                }
+                let mut pb = spare.take().map_or_else(ParsedBlock::default, |b| *b);
+                pb.clear();
+                if source.parse_next(&mut pb) {
+                    if pb.error.is_some() {
+                        *done = true;
+                    }
+                    Some(pb)
+                } else {
+                    *done = true;
+                    None
+                }
+            }
+            Feed::Threaded { full, handle, .. } => match full.recv() {
+                Ok(pb) => Some(pb),
+                Err(_) => {
+                    // The thread has ended: normally, or by a panic (a bug) which must
+                    // not pass for the end of the input.
+                    let panicked = handle.take().is_some_and(|h| h.join().is_err());
+                    if panicked {
+                        Some(ParsedBlock {
+                            error: Some(StreamError::Invalid(
+                                "internal error: the parsing thread failed".into(),
+                            )),
+                            ..ParsedBlock::default()
+                        })
+                    } else {
+                        None
+                    }
+                }
+            },
+        }
+    }
+
+    /// Returns a block for reuse.
+    pub(crate) fn recycle(&mut self, pb: ParsedBlock) {
+        match self {
+            Feed::Inline { spare, .. } => *spare = Some(Box::new(pb)),
+            Feed::Threaded { free, .. } => {
+                let _ = free.try_send(pb);
+            }
+        }
+    }
+}
+
+/// Appends parsed records to lists, reusing its cell buffers from block to block.
+#[derive(Default)]
+pub(crate) struct Appender {
+    cells: Vec<(&'static str, Cell<'static>)>,
+    recs: Vec<&'static [(&'static str, Cell<'static>)]>,
+}
+
+/// An empty vector with `v`'s allocation, for values of another lifetime. The in-place
+/// `collect` keeps the buffer (same size and alignment), so this costs no allocation.
+fn recycle_cells<'a>(mut v: Vec<(&'a str, Cell<'a>)>) -> Vec<(&'static str, Cell<'static>)> {
+    v.clear();
+    v.into_iter().map(|_| ("", Cell::Null)).collect()
+}
+
+fn recycle_recs<'a>(
+    mut v: Vec<&'a [(&'a str, Cell<'a>)]>,
+) -> Vec<&'static [(&'static str, Cell<'static>)]> {
+    v.clear();
+    v.into_iter().map(|_| &[][..]).collect()
+}
+
+impl Appender {
+    /// Appends records `from..to` of `pb` to `list`.
+    ///
+    /// # Errors
+    /// [`StreamError::Record`] naming the line of a record the list refuses (or it is
+    /// counted in `skipped`).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn push(
+        &mut self,
+        pb: &ParsedBlock,
+        from: usize,
+        to: usize,
+        list: &mut RecordList,
+        name: &str,
+        on_error: OnError,
+        skipped: &mut Skipped,
+    ) -> Result<()> {
+        // Every slice below is a checked char-boundary slice of the block's text.
+        let text: &str = &pb.text;
+        let mut cells: Vec<(&str, Cell<'_>)> = std::mem::take(&mut self.cells);
+        let mut recs: Vec<&[(&str, Cell<'_>)]> = std::mem::take(&mut self.recs);
+        let get = |t: Text| -> &str {
+            match t {
+                Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
+                Text::Arena(a, b) => pb.arena.get(a as usize..b as usize).unwrap_or(""),
+                Text::Name(i) => pb.names.get(i as usize).map_or("", String::as_str),
+            }
+        };
+        let first = if from == 0 { 0 } else { pb.records[from - 1].0 };
+        let last = if to == 0 { 0 } else { pb.records[to - 1].0 };
+        cells.extend(pb.fields[first..last].iter().map(|&(k, v)| {
+            let cell = match v {
+                Raw::Null => Cell::Null,
+                Raw::Bool(b) => Cell::Bool(b),
+                Raw::Int(i) => Cell::Int(i),
+                Raw::Float(f) => Cell::Float(f),
+                Raw::Str(t) => Cell::Str(get(t)),
+                Raw::Enc(a, b) => Cell::Encoded(pb.enc.get(a as usize..b as usize).unwrap_or(&[])),
+            };
+            (get(k), cell)
+        }));
+        let mut start = 0;
+        for &(end, _) in &pb.records[from..to] {
+            let end = end - first;
+            recs.push(&cells[start..end]);
+            start = end;
+        }
+        let r = push_records(list, &recs, &pb.records[from..to], name, on_error, skipped);
+        self.recs = recycle_recs(recs);
+        self.cells = recycle_cells(cells);
+        r
+    }
+}
+
+/// Appends records; a record the list refuses is an error naming its line, or skipped.
+fn push_records(
+    list: &mut RecordList,
+    records: &[&[(&str, Cell<'_>)]],
+    lines: &[(usize, u64)],
+    name: &str,
+    on_error: OnError,
+    skipped: &mut Skipped,
+) -> Result<()> {
+    let mut i = 0;
+    while i < records.len() {
+        let base = list.len();
+        match list.push_batch(&records[i..]) {
+            Ok(()) => break,
+            Err(error) => {
+                let bad = i + (list.len() - base);
+                let err = StreamError::Record {
+                    input: name.to_owned(),
+                    line: lines.get(bad).map_or(0, |b| b.1),
+                    error,
+                };
+                match on_error {
+                    OnError::Raise => return Err(err),
+                    OnError::Skip => skipped.add(&err),
+                }
+                i = bad + 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads batches from a feed of parsed blocks (the format-independent half of a reader).
+pub(crate) struct Batcher {
+    pub(crate) name: String,
+    feed: Feed,
+    cur: Option<ParsedBlock>,
+    next_rec: usize,
+    appender: Appender,
+    pub(crate) on_error: OnError,
+    pub(crate) skipped: Skipped,
+    pub(crate) rows: u64,
+    pub(crate) done: bool,
+    pub(crate) progress: Option<crate::progress::Progress>,
+    consumed: Arc<AtomicU64>,
+}
+
+impl Batcher {
+    pub(crate) fn new(
+        name: String,
+        source: Box<dyn BlockSource>,
+        threaded: bool,
+        on_error: OnError,
+    ) -> Self {
+        let consumed = source.consumed();
+        Batcher {
+            name,
+            feed: Feed::new(source, threaded),
+            cur: None,
+            next_rec: 0,
+            appender: Appender::default(),
+            on_error,
+            skipped: Skipped::default(),
+            rows: 0,
+            done: false,
+            progress: None,
+            consumed,
+        }
+    }
+
+    /// Appends records to `list` until it has `limit` records or the input ends.
+    pub(crate) fn fill(&mut self, list: &mut RecordList, limit: usize) -> Result<()> {
+        let r = self.fill_inner(list, limit);
+        if r.is_err() {
+            self.done = true;
+            self.progress = None;
+        }
+        r
+    }
+
+    fn fill_inner(&mut self, list: &mut RecordList, limit: usize) -> Result<()> {
+        while list.len() < limit && !self.done {
+            let exhausted = self
+                .cur
+                .as_ref()
+                .is_none_or(|pb| self.next_rec >= pb.records.len());
+            if exhausted {
+                if let Some(mut pb) = self.cur.take() {
+                    if let Some(e) = pb.error.take() {
+                        self.feed.recycle(pb);
+                        return Err(e);
+                    }
+                    self.feed.recycle(pb);
+                }
+                match self.feed.next() {
+                    Some(pb) => {
+                        self.skipped.merge(&pb.skipped);
+                        self.cur = Some(pb);
+                        self.next_rec = 0;
+                    }
+                    None => {
+                        self.done = true;
+                        break;
+                    }
+                }
+                continue;
+            }
+            let Some(pb) = &self.cur else { break };
+            let from = self.next_rec;
+            let to = pb.records.len().min(from + (limit - list.len()));
+            let before = list.len();
+            self.next_rec = to;
+            self.appender.push(
+                pb,
+                from,
+                to,
+                list,
+                &self.name,
+                self.on_error,
+                &mut self.skipped,
+            )?;
+            self.rows += (list.len() - before) as u64;
+            if let Some(p) = &mut self.progress {
+                p.update(self.consumed.load(Ordering::Relaxed), self.rows);
+            }
+        }
+        if self.done {
+            if let Some(p) = &mut self.progress {
+                p.finish(self.consumed.load(Ordering::Relaxed), self.rows);
+            }
+            self.progress = None;
+        }
+        Ok(())
+    }
+}

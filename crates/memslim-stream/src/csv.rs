@@ -1,0 +1,816 @@
+//! The CSV reader: header, quoting (RFC 4180, with line breaks inside quotes), any
+//! one-byte delimiter, and column types inferred over the whole input.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use memslim_records::{DType, RecordList};
+
+use crate::block::{Batcher, BlockSource, MAX_BLOCK, ParsedBlock, Raw, Text};
+use crate::error::{Result, StreamError};
+use crate::jsonl::{OnError, ReadOptions, Skipped, column_of};
+use crate::progress::Progress;
+use crate::source::{Input, LineBlocks};
+
+/// Opens the input again (type inference reads it twice).
+pub type Reopen = Box<dyn FnMut() -> Result<Input> + Send>;
+
+/// CSV dialect and typing.
+#[derive(Clone, Debug)]
+pub struct CsvOptions {
+    /// Field separator (one byte, e.g. `b','`, `b'\t'`, `b';'`).
+    pub delimiter: u8,
+    /// Quote character.
+    pub quote: u8,
+    /// The first record names the fields (otherwise `column_1`, `column_2`, ...).
+    pub header: bool,
+    /// Infer `int64`/`float64`/`bool` columns over the whole input (a first pass);
+    /// otherwise every value is a `str`, as `csv.DictReader` gives them.
+    pub infer: bool,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: b',',
+            quote: b'"',
+            header: true,
+            infer: true,
+        }
+    }
+}
+
+/// A column's type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ColType {
+    Null,
+    Bool,
+    Int,
+    Float,
+    Str,
+}
+
+/// What the values of a column seen so far allow.
+#[derive(Clone, Copy, Debug)]
+struct Seen {
+    any: bool,
+    int: bool,
+    float: bool,
+    bool: bool,
+}
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen {
+            any: false,
+            int: true,
+            float: true,
+            bool: true,
+        }
+    }
+}
+
+impl Seen {
+    fn add(&mut self, s: &str) {
+        self.any = true;
+        if self.int && s.parse::<i64>().is_err() {
+            self.int = false;
+        }
+        if self.float && !self.int && !is_float(s) {
+            self.float = false;
+        }
+        if self.bool && parse_bool(s).is_none() {
+            self.bool = false;
+        }
+    }
+
+    fn col_type(self) -> ColType {
+        if !self.any {
+            ColType::Null
+        } else if self.int {
+            ColType::Int
+        } else if self.float {
+            ColType::Float
+        } else if self.bool {
+            ColType::Bool
+        } else {
+            ColType::Str
+        }
+    }
+}
+
+fn is_float(s: &str) -> bool {
+    s.bytes().any(|b| b.is_ascii_digit()) && s.parse::<f64>().is_ok()
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// One field of a record: where its text is, and whether it was quoted.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    text: Text,
+    quoted: bool,
+}
+
+/// Why a record could not be split.
+enum Split {
+    /// The block ends inside the record: more input is needed.
+    More,
+    /// Malformed at this byte offset (from the record start).
+    Bad(usize, &'static str),
+}
+
+/// Splits the record starting at `start` of `text` into `fields`; returns where the
+/// next record starts. Decoded (doubled-quote) fields go to `arena`.
+fn split_record(
+    text: &str,
+    start: usize,
+    delim: u8,
+    quote: u8,
+    fields: &mut Vec<Field>,
+    arena: &mut String,
+) -> std::result::Result<usize, Split> {
+    let b = text.as_bytes();
+    let len = b.len();
+    fields.clear();
+    let mut i = start;
+    loop {
+        if b.get(i) == Some(&quote) {
+            let fs = i + 1;
+            let mut j = fs;
+            let mut doubled = false;
+            let fe = loop {
+                match memchr::memchr(quote, &b[j..]) {
+                    None => return Err(Split::More),
+                    Some(q) => {
+                        let q = j + q;
+                        if b.get(q + 1) == Some(&quote) {
+                            doubled = true;
+                            j = q + 2;
+                        } else {
+                            break q;
+                        }
+                    }
+                }
+            };
+            let t = if doubled {
+                let a = arena.len();
+                let raw = text.get(fs..fe).unwrap_or("");
+                let q = char::from(quote);
+                let mut pair = String::with_capacity(2);
+                pair.push(q);
+                pair.push(q);
+                arena.push_str(&raw.replace(&pair, &q.to_string()));
+                Text::arena(a, arena.len())
+            } else {
+                Text::block(fs, fe)
+            };
+            fields.push(Field {
+                text: t,
+                quoted: true,
+            });
+            i = fe + 1;
+            match b.get(i) {
+                Some(&c) if c == delim => i += 1,
+                Some(b'\n') => return Ok(i + 1),
+                Some(b'\r') if b.get(i + 1) == Some(&b'\n') => return Ok(i + 2),
+                Some(b'\r') if i + 1 == len => return Ok(len),
+                None => return Ok(len),
+                Some(_) => {
+                    return Err(Split::Bad(
+                        i - start,
+                        "expected a delimiter after a closing quote",
+                    ));
+                }
+            }
+        } else {
+            match memchr::memchr2(delim, b'\n', &b[i..]) {
+                Some(p) if b[i + p] == delim => {
+                    fields.push(Field {
+                        text: Text::block(i, i + p),
+                        quoted: false,
+                    });
+                    i += p + 1;
+                }
+                found => {
+                    let end = found.map_or(len, |p| i + p);
+                    let next = found.map_or(len, |_| end + 1);
+                    let fe = if end > i && b[end - 1] == b'\r' {
+                        end - 1
+                    } else {
+                        end
+                    };
+                    fields.push(Field {
+                        text: Text::block(i, fe),
+                        quoted: false,
+                    });
+                    return Ok(next);
+                }
+            }
+        }
+    }
+}
+
+/// Reads CSV into [`RecordList`] batches.
+///
+/// Column types are inferred over the whole input: a first pass reads it all and a
+/// column is `int64` if every value is an integer, `float64` if every value is a
+/// number, `bool` if every value is `true`/`false` (any case), else `str`; so no value
+/// late in the file can contradict a guess made early. An empty unquoted value is
+/// `None` (a quoted `""` is the empty string). With `infer` off every value is a `str`
+/// (empty ones too), as `csv.DictReader` gives them.
+///
+/// ```
+/// use memslim_stream::{CsvOptions, CsvReader, Input, ReadOptions};
+///
+/// let data: &'static [u8] = b"id,name,score\n1,ada,9.5\n2,\"bob, jr\",\n";
+/// let reopen = Box::new(move || Ok(Input::from_reader("<bytes>", Box::new(data))));
+/// let rows = CsvReader::new(reopen, ReadOptions::default(), CsvOptions::default())?.read_all()?;
+/// assert_eq!(rows.len(), 2);
+/// assert_eq!(rows.field_dtype(0).name(), "int64");
+/// assert_eq!(rows.field_dtype(2).name(), "float64");
+/// # Ok::<(), memslim_stream::StreamError>(())
+/// ```
+///
+/// # Errors
+/// [`StreamError::Syntax`] for a record with the wrong number of fields or a stray
+/// character after a closing quote, [`StreamError::Truncated`] for a quote still open
+/// at the end; with [`OnError::Skip`] such records are counted and left out.
+///
+/// # Memory
+/// As [`crate::JsonlReader`]; the inference pass keeps only per-column flags.
+pub struct CsvReader {
+    batcher: Batcher,
+    opts: ReadOptions,
+    total: Option<u64>,
+}
+
+impl CsvReader {
+    /// A reader over the input `reopen` opens (twice when types are inferred).
+    ///
+    /// # Errors
+    /// Opening the input, or an invalid delimiter/quote.
+    pub fn new(mut reopen: Reopen, opts: ReadOptions, csv: CsvOptions) -> Result<Self> {
+        if csv.delimiter == csv.quote
+            || matches!(csv.delimiter, b'\n' | b'\r')
+            || matches!(csv.quote, b'\n' | b'\r')
+            || !csv.delimiter.is_ascii()
+            || !csv.quote.is_ascii()
+        {
+            return Err(StreamError::Invalid(
+                "delimiter and quote must be two different ASCII characters, not line breaks"
+                    .into(),
+            ));
+        }
+        let input = reopen()?;
+        let name = input.name.clone();
+        let total = input.total;
+        let consumed = Arc::new(AtomicU64::new(0));
+        let parser = CsvParser {
+            name: name.clone(),
+            reopen,
+            first: Some(input),
+            blocks: None,
+            consumed,
+            line: 0,
+            csv,
+            selection: opts.selection(),
+            declared: opts.schema.clone(),
+            on_error: opts.on_error,
+            block_bytes: opts.block_bytes,
+            names: Arc::new(Vec::new()),
+            types: Vec::new(),
+            keep: Vec::new(),
+            started: false,
+            done: false,
+            fields: Vec::new(),
+            header_skipped: false,
+        };
+        Ok(CsvReader {
+            batcher: Batcher::new(name, Box::new(parser), opts.threaded, opts.on_error),
+            total,
+            opts,
+        })
+    }
+
+    /// Draws a progress bar on stderr while reading (the inference pass is not shown).
+    pub fn with_progress(mut self) -> Self {
+        self.batcher.progress = Some(Progress::stderr(&self.batcher.name, self.total));
+        self
+    }
+
+    /// Reads everything into one list.
+    ///
+    /// # Errors
+    /// As the iterator.
+    pub fn read_all(mut self) -> Result<RecordList> {
+        let mut list = crate::BatchReader::read_rest(&mut self)?;
+        list.optimize();
+        Ok(list)
+    }
+}
+
+impl crate::BatchReader for CsvReader {
+    fn name(&self) -> &str {
+        &self.batcher.name
+    }
+    fn rows(&self) -> u64 {
+        self.batcher.rows
+    }
+    fn skipped(&self) -> &Skipped {
+        &self.batcher.skipped
+    }
+    fn start_rest(&mut self) -> Result<RecordList> {
+        self.opts.batch_size = usize::MAX;
+        self.opts.new_list()
+    }
+    fn fill_more(&mut self, list: &mut RecordList, add: usize) -> Result<bool> {
+        self.batcher.fill(list, list.len().saturating_add(add))?;
+        Ok(!self.batcher.done)
+    }
+}
+
+impl Iterator for CsvReader {
+    type Item = Result<RecordList>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.batcher.done {
+            return None;
+        }
+        let mut list = match self.opts.new_list() {
+            Ok(l) => l,
+            Err(e) => {
+                self.batcher.done = true;
+                return Some(Err(e));
+            }
+        };
+        match self.batcher.fill(&mut list, self.opts.batch_size) {
+            Ok(()) if list.is_empty() => None,
+            Ok(()) => Some(Ok(list)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+struct CsvParser {
+    name: String,
+    reopen: Reopen,
+    first: Option<Input>,
+    blocks: Option<LineBlocks>,
+    consumed: Arc<AtomicU64>,
+    line: u64,
+    csv: CsvOptions,
+    selection: Option<Vec<String>>,
+    declared: Option<Vec<(String, DType)>>,
+    on_error: OnError,
+    block_bytes: usize,
+    names: Arc<Vec<String>>,
+    types: Vec<ColType>,
+    keep: Vec<bool>,
+    started: bool,
+    done: bool,
+    fields: Vec<Field>,
+    header_skipped: bool,
+}
+
+impl CsvParser {
+    fn io(&self, error: std::io::Error) -> StreamError {
+        StreamError::Io {
+            input: self.name.clone(),
+            error,
+        }
+    }
+
+    fn syntax(
+        &self,
+        line: u64,
+        text: &str,
+        rec_start: usize,
+        off: usize,
+        reason: &str,
+    ) -> StreamError {
+        let rest = text.as_bytes().get(rec_start..).unwrap_or(&[]);
+        StreamError::Syntax {
+            input: self.name.clone(),
+            line,
+            column: column_of(rest, off),
+            reason: reason.to_owned(),
+        }
+    }
+
+    /// Reads the whole input once, splitting records, and calls `each` with every
+    /// record's fields (the header included). Stops at the first malformed record.
+    fn scan(
+        &mut self,
+        input: Input,
+        mut each: impl FnMut(&str, &str, &[Field]) -> Result<bool>,
+    ) -> Result<()> {
+        let mut blocks = LineBlocks::new(input.reader, self.block_bytes);
+        let mut fields = Vec::new();
+        let mut arena = String::new();
+        let mut buf = Vec::new();
+        while blocks.next_block().map_err(|e| self.io(e))? {
+            buf.clear();
+            buf.extend_from_slice(blocks.block());
+            sanitize(&mut buf);
+            let text = std::str::from_utf8(&buf).unwrap_or("");
+            let mut pos = 0;
+            while pos < text.len() {
+                arena.clear();
+                match split_record(
+                    text,
+                    pos,
+                    self.csv.delimiter,
+                    self.csv.quote,
+                    &mut fields,
+                    &mut arena,
+                ) {
+                    Ok(next) => {
+                        if !is_blank(text, &fields) && !each(text, &arena, &fields)? {
+                            return Ok(());
+                        }
+                        pos = next;
+                    }
+                    Err(Split::More) if !blocks.is_last() => {
+                        blocks.keep_tail(text.len() - pos);
+                        break;
+                    }
+                    Err(Split::More) => {
+                        // An open quote at the end: the record is cut off; pass 2
+                        // reports it (or skips it).
+                        pos = text.len();
+                    }
+                    Err(Split::Bad(..)) => {
+                        pos = memchr::memchr(b'\n', &text.as_bytes()[pos..])
+                            .map_or(text.len(), |p| pos + p + 1);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the header and infers column types (the first pass).
+    fn start(&mut self) -> Result<()> {
+        let first = match self.first.take() {
+            Some(i) => i,
+            None => (self.reopen)()?,
+        };
+        let infer = self.csv.infer;
+        let header = self.csv.header;
+        let mut names: Option<Vec<String>> = None;
+        let mut seen: Vec<Seen> = Vec::new();
+        let mut first_input = Some(first);
+        if header || infer {
+            let input = first_input
+                .take()
+                .ok_or_else(|| StreamError::Invalid("no input".into()))?;
+            self.scan(input, |text, arena, fields| {
+                if names.is_none() && header {
+                    names = Some(
+                        fields
+                            .iter()
+                            .map(|f| field_str(text, arena, f).to_owned())
+                            .collect(),
+                    );
+                    // Without inference the header is all this pass is for.
+                    return Ok(infer);
+                }
+                if seen.len() < fields.len() {
+                    seen.resize(fields.len(), Seen::default());
+                }
+                for (k, f) in fields.iter().enumerate() {
+                    let v = field_str(text, arena, f);
+                    if !v.is_empty() || f.quoted {
+                        seen[k].add(v);
+                    }
+                }
+                Ok(true)
+            })?;
+            if names.is_none() && !header && !seen.is_empty() {
+                names = Some((1..=seen.len()).map(|i| format!("column_{i}")).collect());
+            }
+        }
+        let names = names.unwrap_or_default();
+        // A fresh pass for the values.
+        let input = match first_input.take() {
+            Some(i) => i,
+            None => (self.reopen)()?,
+        };
+        self.consumed = input.consumed.clone();
+        self.blocks = Some(LineBlocks::new(input.reader, self.block_bytes));
+        self.set_names(names, &seen)?;
+        Ok(())
+    }
+
+    fn set_names(&mut self, mut names: Vec<String>, seen: &[Seen]) -> Result<()> {
+        for (i, n) in names.iter_mut().enumerate() {
+            if n.is_empty() {
+                *n = format!("column_{}", i + 1);
+            }
+        }
+        for (i, n) in names.iter().enumerate() {
+            if names[..i].contains(n) {
+                return Err(StreamError::Invalid(format!(
+                    "{}: the header names field {n:?} twice",
+                    self.name
+                )));
+            }
+        }
+        self.types = names
+            .iter()
+            .enumerate()
+            .map(|(k, n)| {
+                let declared = self
+                    .declared
+                    .as_ref()
+                    .and_then(|d| d.iter().find(|(dn, _)| dn == n).map(|(_, t)| *t));
+                match declared {
+                    Some(DType::Int64) => ColType::Int,
+                    Some(DType::Float64) => ColType::Float,
+                    Some(DType::Bool) => ColType::Bool,
+                    Some(DType::Null) => ColType::Null,
+                    Some(_) => ColType::Str,
+                    None if !self.csv.infer => ColType::Str,
+                    None => seen.get(k).copied().unwrap_or_default().col_type(),
+                }
+            })
+            .collect();
+        self.keep = names
+            .iter()
+            .map(|n| self.selection.as_ref().is_none_or(|s| s.contains(n)))
+            .collect();
+        self.names = Arc::new(names);
+        Ok(())
+    }
+}
+
+fn count_lines(b: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', b).count() as u64
+}
+
+fn is_blank(text: &str, fields: &[Field]) -> bool {
+    fields.len() == 1
+        && !fields[0].quoted
+        && matches!(fields[0].text, Text::Block(a, b) if text.get(a as usize..b as usize).is_some_and(str::is_empty))
+}
+
+fn field_str<'x>(text: &'x str, arena: &'x str, f: &Field) -> &'x str {
+    match f.text {
+        Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
+        Text::Arena(a, b) => arena.get(a as usize..b as usize).unwrap_or(""),
+        Text::Name(_) => "",
+    }
+}
+
+/// Replaces bytes that are not UTF-8 by `?`, keeping the length (spreadsheet exports
+/// often carry a stray Latin-1 byte; a whole file is not refused for it).
+fn sanitize(bytes: &mut [u8]) {
+    let mut pos = 0;
+    while let Err(e) = std::str::from_utf8(&bytes[pos..]) {
+        let bad = pos + e.valid_up_to();
+        let n = e.error_len().unwrap_or(bytes.len() - bad);
+        bytes[bad..bad + n].fill(b'?');
+        pos = bad + n;
+    }
+}
+
+impl BlockSource for CsvParser {
+    fn consumed(&self) -> Arc<AtomicU64> {
+        self.consumed.clone()
+    }
+
+    fn parse_next(&mut self, pb: &mut ParsedBlock) -> bool {
+        if self.done {
+            return false;
+        }
+        if !self.started {
+            self.started = true;
+            if let Err(e) = self.start() {
+                pb.error = Some(e);
+                self.done = true;
+                return true;
+            }
+        }
+        pb.names = self.names.clone();
+        let Some(blocks) = self.blocks.as_mut() else {
+            self.done = true;
+            return false;
+        };
+        match blocks.next_block() {
+            Ok(true) => {}
+            Ok(false) => {
+                self.done = true;
+                return false;
+            }
+            Err(e) => {
+                pb.error = Some(self.io(e));
+                self.done = true;
+                return true;
+            }
+        }
+        if blocks.block().len() > MAX_BLOCK {
+            self.done = true;
+            pb.error = Some(StreamError::Syntax {
+                input: self.name.clone(),
+                line: self.line + 1,
+                column: 1,
+                reason: format!("record longer than {MAX_BLOCK} bytes"),
+            });
+            return true;
+        }
+        let mut raw = std::mem::take(&mut pb.text).into_bytes();
+        raw.clear();
+        raw.extend_from_slice(blocks.block());
+        let last = blocks.is_last();
+        sanitize(&mut raw);
+        // `sanitize` left only UTF-8; the lossy path cannot change anything.
+        let text = String::from_utf8(raw)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        let result = self.parse_records(&text, last, pb);
+        pb.text = text;
+        if let Some(keep) = result {
+            if let Some(b) = self.blocks.as_mut() {
+                b.keep_tail(keep);
+            }
+        }
+        true
+    }
+}
+
+impl CsvParser {
+    /// Parses the records of a block into `pb`; returns how many bytes at the end hold
+    /// an incomplete record (to be read again with the next block).
+    fn parse_records(&mut self, text: &str, last: bool, pb: &mut ParsedBlock) -> Option<usize> {
+        let bytes = text.as_bytes();
+        let mut fields = std::mem::take(&mut self.fields);
+        let mut pos = 0;
+        let mut keep = None;
+        while pos < text.len() {
+            let line = self.line + 1;
+            let arena_mark = pb.arena.len();
+            match split_record(
+                text,
+                pos,
+                self.csv.delimiter,
+                self.csv.quote,
+                &mut fields,
+                &mut pb.arena,
+            ) {
+                Ok(next) => {
+                    let rec_start = pos;
+                    self.line += count_lines(&bytes[pos..next]).max(1);
+                    pos = next;
+                    if is_blank(text, &fields) {
+                        continue;
+                    }
+                    if self.csv.header && !self.header_skipped {
+                        self.header_skipped = true;
+                        continue;
+                    }
+                    if self.names.is_empty() {
+                        // No header and no inference pass: number the fields.
+                        let names = (1..=fields.len()).map(|i| format!("column_{i}")).collect();
+                        if let Err(e) = self.set_names(names, &[]) {
+                            pb.error = Some(e);
+                            self.done = true;
+                            break;
+                        }
+                        pb.names = self.names.clone();
+                    }
+                    if let Err(e) = self.push_record(text, rec_start, line, &fields, pb) {
+                        pb.arena.truncate(arena_mark);
+                        match self.on_error {
+                            OnError::Raise => {
+                                pb.error = Some(e);
+                                self.done = true;
+                                break;
+                            }
+                            OnError::Skip => pb.skipped.add(&e),
+                        }
+                    }
+                }
+                Err(Split::More) if !last => {
+                    pb.arena.truncate(arena_mark);
+                    keep = Some(text.len() - pos);
+                    break;
+                }
+                Err(Split::More) => {
+                    pb.arena.truncate(arena_mark);
+                    let e = StreamError::Truncated {
+                        input: self.name.clone(),
+                        line,
+                        reason: "a quoted field is not closed".into(),
+                    };
+                    self.line += count_lines(&bytes[pos..]);
+                    pos = text.len();
+                    match self.on_error {
+                        OnError::Raise => {
+                            pb.error = Some(e);
+                            self.done = true;
+                        }
+                        OnError::Skip => pb.skipped.add(&e),
+                    }
+                }
+                Err(Split::Bad(off, reason)) => {
+                    pb.arena.truncate(arena_mark);
+                    let e = self.syntax(line, text, pos, off, reason);
+                    self.line += 1;
+                    pos = memchr::memchr(b'\n', &bytes[pos..]).map_or(text.len(), |p| pos + p + 1);
+                    match self.on_error {
+                        OnError::Raise => {
+                            pb.error = Some(e);
+                            self.done = true;
+                            break;
+                        }
+                        OnError::Skip => pb.skipped.add(&e),
+                    }
+                }
+            }
+        }
+        self.fields = fields;
+        keep
+    }
+
+    fn push_record(
+        &mut self,
+        text: &str,
+        rec_start: usize,
+        line: u64,
+        fields: &[Field],
+        pb: &mut ParsedBlock,
+    ) -> Result<()> {
+        if fields.len() != self.names.len() {
+            return Err(StreamError::Syntax {
+                input: self.name.clone(),
+                line,
+                column: 1,
+                reason: format!(
+                    "expected {} fields, found {}",
+                    self.names.len(),
+                    fields.len()
+                ),
+            });
+        }
+        let mark = pb.fields.len();
+        for (k, f) in fields.iter().enumerate() {
+            if !self.keep[k] {
+                continue;
+            }
+            let s = match f.text {
+                Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
+                Text::Arena(a, b) => pb.arena.get(a as usize..b as usize).unwrap_or(""),
+                Text::Name(_) => "",
+            };
+            let empty = s.is_empty() && !f.quoted;
+            let bad = |what: &str| {
+                let off = match f.text {
+                    Text::Block(a, _) => (a as usize).saturating_sub(rec_start),
+                    _ => 0,
+                };
+                self.syntax(
+                    line,
+                    text,
+                    rec_start,
+                    off,
+                    &format!("field {:?}: cannot read {s:?} as {what}", self.names[k]),
+                )
+            };
+            let raw = match self.types[k] {
+                _ if empty && self.csv.infer => Raw::Null,
+                ColType::Null if empty => Raw::Null,
+                ColType::Int => match s.parse::<i64>() {
+                    Ok(i) => Raw::Int(i),
+                    Err(_) => {
+                        pb.fields.truncate(mark);
+                        return Err(bad("int64"));
+                    }
+                },
+                ColType::Float => match s.parse::<f64>() {
+                    Ok(x) => Raw::Float(x),
+                    Err(_) => {
+                        pb.fields.truncate(mark);
+                        return Err(bad("float64"));
+                    }
+                },
+                ColType::Bool => match parse_bool(s) {
+                    Some(x) => Raw::Bool(x),
+                    None => {
+                        pb.fields.truncate(mark);
+                        return Err(bad("bool"));
+                    }
+                },
+                ColType::Str | ColType::Null => Raw::Str(f.text),
+            };
+            pb.fields.push((Text::name(k), raw));
+        }
+        pb.records.push((pb.fields.len(), line));
+        Ok(())
+    }
+}

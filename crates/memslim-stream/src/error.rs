@@ -1,0 +1,91 @@
+//! Errors of the streaming readers and sinks.
+
+use std::io;
+
+use memslim_records::RecordsError;
+
+/// Everything that can go wrong while reading or writing a stream. Input never panics.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// A line (JSONL) or record (CSV) is malformed.
+    #[error("{input}: line {line}, column {column}: {reason}")]
+    Syntax {
+        /// Path of the input, or a description such as `<file object>`.
+        input: String,
+        /// 1-based line number.
+        line: u64,
+        /// 1-based column (in characters).
+        column: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The input ends in the middle of its last record.
+    #[error("{input}: line {line} is truncated: the input ends inside a record ({reason})")]
+    Truncated {
+        /// Path or description of the input.
+        input: String,
+        /// 1-based line number of the cut-off record.
+        line: u64,
+        /// What the parser saw.
+        reason: String,
+    },
+    /// A record does not fit the list (declared schema, duplicate key, value too large).
+    #[error("{input}: line {line}: {error}")]
+    Record {
+        /// Path or description of the input.
+        input: String,
+        /// 1-based line number.
+        line: u64,
+        /// The record store's error.
+        #[source]
+        error: RecordsError,
+    },
+    /// Reading or writing failed.
+    #[error("{input}: {error}")]
+    Io {
+        /// Path or description of the input or output.
+        input: String,
+        /// The I/O error.
+        #[source]
+        error: io::Error,
+    },
+    /// A value cannot be written in the sink's format.
+    #[error("row {row}, field {field:?}: {reason}")]
+    Unwritable {
+        /// Row index within the batch being written.
+        row: usize,
+        /// Field name.
+        field: String,
+        /// Why.
+        reason: String,
+    },
+    /// A bad argument (option, selection, comparison).
+    #[error("{0}")]
+    Invalid(String),
+    /// An error of the record store outside of reading (adapters).
+    #[error(transparent)]
+    Records(#[from] RecordsError),
+}
+
+impl StreamError {
+    /// The input line the error is about, if any.
+    pub fn line(&self) -> Option<u64> {
+        match self {
+            StreamError::Syntax { line, .. }
+            | StreamError::Truncated { line, .. }
+            | StreamError::Record { line, .. } => Some(*line),
+            _ => None,
+        }
+    }
+
+    /// The I/O error inside, if this is one.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            StreamError::Io { error, .. } => Some(error.kind()),
+            _ => None,
+        }
+    }
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = StreamError> = std::result::Result<T, E>;

@@ -1,0 +1,673 @@
+//! The JSONL reader: one JSON object per line, parsed straight into record batches.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use memslim_records::{DType, RecordList};
+
+use crate::block::{Batcher, BlockSource, MAX_BLOCK, ParsedBlock, Raw, Text};
+use crate::error::{Result, StreamError};
+use crate::json::{Parser, Reason, Scalar, StrAt, SyntaxError};
+use crate::nested::{VariantEncoder, decimal_to_le};
+use crate::progress::Progress;
+use crate::source::{BLOCK_BYTES, Input, LineBlocks};
+
+/// What to do with a malformed line or a record that does not fit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OnError {
+    /// Stop with the error.
+    #[default]
+    Raise,
+    /// Count the line, remember the first error, and go on.
+    Skip,
+}
+
+/// Options shared by the readers.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// Records per batch (`usize::MAX`: one batch with everything).
+    pub batch_size: usize,
+    /// Only these fields are kept; the others are skipped without being decoded.
+    pub columns: Option<Vec<String>>,
+    /// Declared field types (fields not listed are skipped, like an unselected column).
+    pub schema: Option<Vec<(String, DType)>>,
+    /// Malformed lines: raise or skip.
+    pub on_error: OnError,
+    /// Rows per storage chunk of each batch.
+    pub chunk_rows: usize,
+    /// Bytes read per block.
+    pub block_bytes: usize,
+    /// Parse on a second thread while this one appends (for inputs that do not need
+    /// the caller's thread, such as files).
+    pub threaded: bool,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            batch_size: usize::MAX,
+            columns: None,
+            schema: None,
+            on_error: OnError::Raise,
+            chunk_rows: memslim_records::DEFAULT_CHUNK_ROWS,
+            block_bytes: BLOCK_BYTES,
+            threaded: false,
+        }
+    }
+}
+
+impl ReadOptions {
+    /// The fields a record keeps, if restricted.
+    pub(crate) fn selection(&self) -> Option<Vec<String>> {
+        match (&self.columns, &self.schema) {
+            (Some(c), _) => Some(c.clone()),
+            (None, Some(s)) => Some(s.iter().map(|(n, _)| n.clone()).collect()),
+            (None, None) => None,
+        }
+    }
+
+    /// An empty batch list for these options.
+    ///
+    /// # Errors
+    /// [`StreamError::Records`] if the schema names a field twice.
+    pub(crate) fn new_list(&self) -> Result<RecordList> {
+        let chunk_rows = self.chunk_rows.min(self.batch_size).max(1);
+        match &self.schema {
+            Some(s) => {
+                let refs: Vec<(&str, DType)> = s.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                Ok(RecordList::with_schema(&refs, chunk_rows)?)
+            }
+            None => Ok(RecordList::with_chunk_rows(chunk_rows)),
+        }
+    }
+}
+
+/// Skipped lines and the first reason, for `on_error = Skip`.
+#[derive(Clone, Debug, Default)]
+pub struct Skipped {
+    /// Lines skipped.
+    pub count: u64,
+    /// The error message of the earliest skipped line.
+    pub first: Option<String>,
+    first_line: u64,
+}
+
+impl Skipped {
+    pub(crate) fn add(&mut self, e: &StreamError) {
+        self.count += 1;
+        let line = e.line().unwrap_or(u64::MAX);
+        if self.first.is_none() || line < self.first_line {
+            self.first = Some(e.to_string());
+            self.first_line = line;
+        }
+    }
+
+    pub(crate) fn merge(&mut self, other: &Skipped) {
+        self.count += other.count;
+        if other.first.is_some() && (self.first.is_none() || other.first_line < self.first_line) {
+            self.first.clone_from(&other.first);
+            self.first_line = other.first_line;
+        }
+    }
+}
+
+/// Reads JSON Lines into [`RecordList`] batches.
+///
+/// An `Iterator` of `Result<RecordList>`: each batch holds `batch_size` records (the
+/// last one fewer). Blank lines are ignored; every other line must be one JSON object.
+/// Values keep their JSON types as Python's `json` module gives them: objects and arrays
+/// (stored in the variant encoding) come back as dicts and lists, integers of any size
+/// as ints, `NaN`/`Infinity` as floats. A key given twice keeps its first position and
+/// last value, as in `json.loads`.
+///
+/// ```
+/// use memslim_stream::{Input, JsonlReader, ReadOptions};
+///
+/// let data = b"{\"id\": 1, \"tags\": [\"a\"]}\n{\"id\": 2, \"note\": null}\n".to_vec();
+/// let input = Input::from_reader("<bytes>", Box::new(std::io::Cursor::new(data)));
+/// let rows = JsonlReader::new(input, ReadOptions::default()).read_all()?;
+/// assert_eq!(rows.len(), 2);
+/// assert_eq!(rows.num_fields(), 3);
+/// # Ok::<(), memslim_stream::StreamError>(())
+/// ```
+///
+/// # Errors
+/// A malformed line is a [`StreamError::Syntax`] naming input, line and column; an input
+/// that ends inside its last record is [`StreamError::Truncated`]; a record that does not
+/// fit a declared schema is [`StreamError::Record`]. With [`OnError::Skip`] such lines
+/// are counted ([`JsonlReader::skipped`]) and left out. After an error the reader ends.
+///
+/// # Memory
+/// One block of input (about 1 MiB, or the longest line) and its parsed values (three
+/// such blocks when `threaded`), reused for every block, plus the batch being filled.
+/// Steady-state parsing allocates nothing per record.
+pub struct JsonlReader {
+    batcher: Batcher,
+    opts: ReadOptions,
+    total: Option<u64>,
+}
+
+impl JsonlReader {
+    /// A reader over `input`.
+    pub fn new(input: Input, opts: ReadOptions) -> Self {
+        let parser = JsonlParser {
+            name: input.name.clone(),
+            blocks: LineBlocks::new(input.reader, opts.block_bytes),
+            consumed: input.consumed,
+            line: 0,
+            tmp: String::new(),
+            enc: VariantEncoder::new(),
+            selection: opts.selection(),
+            on_error: opts.on_error,
+            done: false,
+            known: Vec::new(),
+            known_ends: Vec::new(),
+            line_keys: Vec::new(),
+        };
+        JsonlReader {
+            batcher: Batcher::new(input.name, Box::new(parser), opts.threaded, opts.on_error),
+            total: input.total,
+            opts,
+        }
+    }
+
+    /// Draws a progress bar on stderr while reading.
+    pub fn with_progress(mut self) -> Self {
+        self.batcher.progress = Some(Progress::stderr(&self.batcher.name, self.total));
+        self
+    }
+
+    /// Lines skipped so far (with [`OnError::Skip`]).
+    pub fn skipped(&self) -> &Skipped {
+        &self.batcher.skipped
+    }
+
+    /// Records read so far.
+    pub fn rows(&self) -> u64 {
+        self.batcher.rows
+    }
+
+    /// The input's name (path or description).
+    pub fn name(&self) -> &str {
+        &self.batcher.name
+    }
+
+    /// Reads everything into one list.
+    ///
+    /// # Errors
+    /// As the iterator.
+    pub fn read_all(mut self) -> Result<RecordList> {
+        let mut list = self.read_rest()?;
+        list.optimize();
+        Ok(list)
+    }
+
+    /// Reads everything left into one list, keeping the reader (for its counts).
+    ///
+    /// # Errors
+    /// As the iterator.
+    pub fn read_rest(&mut self) -> Result<RecordList> {
+        self.opts.batch_size = usize::MAX;
+        let mut list = self.opts.new_list()?;
+        self.batcher.fill(&mut list, usize::MAX)?;
+        Ok(list)
+    }
+}
+
+impl crate::BatchReader for JsonlReader {
+    fn name(&self) -> &str {
+        JsonlReader::name(self)
+    }
+    fn rows(&self) -> u64 {
+        JsonlReader::rows(self)
+    }
+    fn skipped(&self) -> &Skipped {
+        JsonlReader::skipped(self)
+    }
+    fn start_rest(&mut self) -> Result<RecordList> {
+        self.opts.batch_size = usize::MAX;
+        self.opts.new_list()
+    }
+    fn fill_more(&mut self, list: &mut RecordList, add: usize) -> Result<bool> {
+        self.batcher.fill(list, list.len().saturating_add(add))?;
+        Ok(!self.batcher.done)
+    }
+}
+
+impl Iterator for JsonlReader {
+    type Item = Result<RecordList>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.batcher.done {
+            return None;
+        }
+        let mut list = match self.opts.new_list() {
+            Ok(l) => l,
+            Err(e) => {
+                self.batcher.done = true;
+                return Some(Err(e));
+            }
+        };
+        match self.batcher.fill(&mut list, self.opts.batch_size) {
+            Ok(()) if list.is_empty() => None,
+            Ok(()) => Some(Ok(list)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+}
+
+/// The parsing half of [`JsonlReader`] on its own: fills [`ParsedBlock`]s, which the
+/// caller reuses, without building record lists (for other builders, and to show that
+/// steady-state parsing allocates nothing).
+pub struct JsonlBlocks {
+    parser: JsonlParser,
+}
+
+impl JsonlBlocks {
+    /// Blocks of `input` (`opts.columns`, `opts.on_error` and `opts.block_bytes` apply).
+    pub fn new(input: Input, opts: &ReadOptions) -> Self {
+        JsonlBlocks {
+            parser: JsonlParser {
+                name: input.name.clone(),
+                blocks: LineBlocks::new(input.reader, opts.block_bytes),
+                consumed: input.consumed,
+                line: 0,
+                tmp: String::new(),
+                enc: VariantEncoder::new(),
+                selection: opts.selection(),
+                on_error: opts.on_error,
+                done: false,
+                known: Vec::new(),
+                known_ends: Vec::new(),
+                line_keys: Vec::new(),
+            },
+        }
+    }
+
+    /// Parses the next block into `pb` (cleared first); `Ok(false)` at the end.
+    ///
+    /// # Errors
+    /// The first malformed line (with [`OnError::Raise`]); `pb` holds the records
+    /// before it.
+    pub fn next_into(&mut self, pb: &mut ParsedBlock) -> Result<bool> {
+        pb.clear();
+        if !self.parser.parse_next(pb) {
+            return Ok(false);
+        }
+        match pb.error.take() {
+            Some(e) => Err(e),
+            None => Ok(true),
+        }
+    }
+}
+
+/// The 1-based column (in characters) of byte `offset` of `line`.
+pub(crate) fn column_of(line: &[u8], offset: usize) -> u64 {
+    let upto = &line[..offset.min(line.len())];
+    String::from_utf8_lossy(upto).chars().count() as u64 + 1
+}
+
+/// Parses JSONL blocks.
+struct JsonlParser {
+    name: String,
+    blocks: LineBlocks,
+    consumed: Arc<AtomicU64>,
+    line: u64,
+    tmp: String,
+    enc: VariantEncoder,
+    selection: Option<Vec<String>>,
+    on_error: OnError,
+    done: bool,
+    /// The previous record's keys (raw bytes, concatenated) and where each ends.
+    known: Vec<u8>,
+    known_ends: Vec<(usize, usize)>,
+    /// Byte ranges of the current record's keys in its line.
+    line_keys: Vec<(usize, usize)>,
+}
+
+impl BlockSource for JsonlParser {
+    fn consumed(&self) -> Arc<AtomicU64> {
+        self.consumed.clone()
+    }
+
+    fn parse_next(&mut self, pb: &mut ParsedBlock) -> bool {
+        if self.done {
+            return false;
+        }
+        match self.blocks.next_block() {
+            Ok(true) => {}
+            Ok(false) => {
+                self.done = true;
+                return false;
+            }
+            Err(error) => {
+                self.done = true;
+                pb.error = Some(StreamError::Io {
+                    input: self.name.clone(),
+                    error,
+                });
+                return true;
+            }
+        }
+        if self.blocks.block().len() > MAX_BLOCK {
+            self.done = true;
+            pb.error = Some(StreamError::Syntax {
+                input: self.name.clone(),
+                line: self.line + 1,
+                column: 1,
+                reason: format!("line longer than {MAX_BLOCK} bytes"),
+            });
+            return true;
+        }
+        let mut raw = std::mem::take(&mut pb.text).into_bytes();
+        raw.clear();
+        raw.extend_from_slice(self.blocks.block());
+        let unterminated = self.blocks.ends_unterminated();
+        let mut stop_error = None;
+        // The one UTF-8 check of the block (the buffer moves, nothing is copied).
+        pb.text = match String::from_utf8(raw) {
+            Ok(t) => t,
+            Err(e) => {
+                // Rare: blank the lines that are not UTF-8 (skip) or cut the block before
+                // the first (raise), so the rest can be handled as text.
+                let mut raw = e.into_bytes();
+                stop_error = self.blank_bad_lines(&mut raw, &mut pb.skipped);
+                match String::from_utf8(raw) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        pb.error = Some(StreamError::Invalid(format!("internal error: {e}")));
+                        self.done = true;
+                        return true;
+                    }
+                }
+            }
+        };
+        let ParsedBlock {
+            text,
+            arena,
+            enc,
+            fields,
+            records,
+            error,
+            skipped,
+            ..
+        } = pb;
+        let text: &str = text;
+        let mut out = Out { arena, enc, fields };
+        let len = text.len();
+        let mut pos = 0;
+        while pos < len {
+            let (end, next) = match memchr::memchr(b'\n', &text.as_bytes()[pos..]) {
+                Some(i) => (pos + i, pos + i + 1),
+                None => (len, len),
+            };
+            self.line += 1;
+            let line = text.get(pos..end).unwrap_or("");
+            let mark = out.mark();
+            match self.record(line, pos, &mut out) {
+                Ok(true) => records.push((out.fields.len(), self.line)),
+                Ok(false) => {}
+                Err(e) => {
+                    out.reset(mark);
+                    let err = if next >= len
+                        && unterminated
+                        && stop_error.is_none()
+                        && e.reason == Reason::UnexpectedEnd
+                    {
+                        StreamError::Truncated {
+                            input: self.name.clone(),
+                            line: self.line,
+                            reason: e.reason.to_string(),
+                        }
+                    } else {
+                        StreamError::Syntax {
+                            input: self.name.clone(),
+                            line: self.line,
+                            column: column_of(line.as_bytes(), e.offset),
+                            reason: e.reason.to_string(),
+                        }
+                    };
+                    match self.on_error {
+                        OnError::Raise => {
+                            *error = Some(err);
+                            self.done = true;
+                            return true;
+                        }
+                        OnError::Skip => skipped.add(&err),
+                    }
+                }
+            }
+            pos = next;
+        }
+        if let Some(e) = stop_error {
+            *error = Some(e);
+            self.done = true;
+        }
+        true
+    }
+}
+
+/// Where a record's parsed values go.
+struct Out<'p> {
+    arena: &'p mut String,
+    enc: &'p mut Vec<u8>,
+    fields: &'p mut Vec<(Text, Raw)>,
+}
+
+impl Out<'_> {
+    fn mark(&self) -> (usize, usize, usize) {
+        (self.arena.len(), self.enc.len(), self.fields.len())
+    }
+
+    fn reset(&mut self, (a, e, f): (usize, usize, usize)) {
+        self.arena.truncate(a);
+        self.enc.truncate(e);
+        self.fields.truncate(f);
+    }
+
+    fn decoded(&mut self, s: &str) -> Text {
+        let a = self.arena.len();
+        self.arena.push_str(s);
+        Text::arena(a, self.arena.len())
+    }
+}
+
+impl JsonlParser {
+    /// Makes this line's keys the ones the next record is compared with (if they are
+    /// plain and distinct).
+    fn remember_keys(&mut self, line: &str) {
+        self.known.clear();
+        self.known_ends.clear();
+        let b = line.as_bytes();
+        for (i, &(a, e)) in self.line_keys.iter().enumerate() {
+            let k = b.get(a..e);
+            let dup = self.line_keys[..i].iter().any(|&(x, y)| b.get(x..y) == k);
+            let Some(k) = k.filter(|_| !dup) else {
+                self.known.clear();
+                self.known_ends.clear();
+                return;
+            };
+            let at = self.known.len();
+            self.known.extend_from_slice(k);
+            self.known_ends.push((at, self.known.len()));
+        }
+    }
+
+    /// Blanks the lines of `bytes` that are not UTF-8 (counting them as skipped), or cuts
+    /// the block before the first one and returns its error.
+    fn blank_bad_lines(
+        &mut self,
+        bytes: &mut Vec<u8>,
+        skipped: &mut Skipped,
+    ) -> Option<StreamError> {
+        let mut pos = 0;
+        let mut line = self.line;
+        let len = bytes.len();
+        while pos < len {
+            let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(len, |i| pos + i);
+            line += 1;
+            if let Err(e) = std::str::from_utf8(&bytes[pos..end]) {
+                let err = StreamError::Syntax {
+                    input: self.name.clone(),
+                    line,
+                    column: column_of(&bytes[pos..end], e.valid_up_to()),
+                    reason: Reason::InvalidUtf8.to_string(),
+                };
+                match self.on_error {
+                    OnError::Raise => {
+                        bytes.truncate(pos);
+                        return Some(err);
+                    }
+                    OnError::Skip => {
+                        skipped.add(&err);
+                        bytes[pos..end].fill(b' ');
+                    }
+                }
+            }
+            pos = end + 1;
+        }
+        None
+    }
+
+    /// Parses one line (at byte `start` of the block) into `out`; `Ok(false)` if blank.
+    fn record(&mut self, line: &str, start: usize, out: &mut Out<'_>) -> Result<bool, SyntaxError> {
+        let mut p = Parser::new(line, &mut self.tmp);
+        match p.peek() {
+            None => return Ok(false),
+            Some(b'{') => {}
+            Some(_) => {
+                return Err(SyntaxError {
+                    offset: p.offset(),
+                    reason: Reason::Expected("'{' (each line must be a JSON object)"),
+                });
+            }
+        }
+        p.expect(b'{', "'{'")?;
+        let first = out.fields.len();
+        // Keys usually repeat the previous record's, in the same order: compare the
+        // bytes instead of scanning them, and skip the duplicate check if all match.
+        let mut nkeys = 0;
+        let mut all_known = true;
+        self.line_keys.clear();
+        if p.peek() == Some(b'}') {
+            p.expect(b'}', "'}'")?;
+        } else {
+            loop {
+                p.expect(b'"', "'\"' (an object key)")?;
+                let known = self.known_ends.get(nkeys).map(|&(a, b)| &self.known[a..b]);
+                let fast = known.and_then(|k| p.take_exact(k));
+                all_known &= fast.is_some();
+                let key_at = match fast {
+                    Some(at) => at,
+                    None => p.string_at()?,
+                };
+                nkeys += 1;
+                match key_at {
+                    StrAt::Input(a, b) => self.line_keys.push((a, b)),
+                    // An escaped key: no fast path for records like this one.
+                    StrAt::Decoded => self.line_keys.push((usize::MAX, 0)),
+                }
+                let key = match key_at {
+                    StrAt::Input(a, b) => Text::block(start + a, start + b),
+                    StrAt::Decoded => out.decoded(p.decoded()),
+                };
+                p.expect(b':', "':'")?;
+                let keep = match &self.selection {
+                    None => true,
+                    Some(sel) => {
+                        let k = p.str_of(key_at);
+                        sel.iter().any(|s| s == k)
+                    }
+                };
+                if keep {
+                    let raw = match p.peek() {
+                        Some(b'{' | b'[') => {
+                            let a = out.enc.len();
+                            self.enc.clear();
+                            p.value(&mut self.enc)?;
+                            out.enc.extend_from_slice(&self.enc.out);
+                            Raw::Enc(a as u32, out.enc.len() as u32)
+                        }
+                        Some(b'"') => {
+                            p.expect(b'"', "'\"'")?;
+                            match p.string_at()? {
+                                StrAt::Input(a, b) => Raw::Str(Text::block(start + a, start + b)),
+                                StrAt::Decoded => Raw::Str(out.decoded(p.decoded())),
+                            }
+                        }
+                        _ => match p.scalar()? {
+                            Scalar::Null => Raw::Null,
+                            Scalar::Bool(b) => Raw::Bool(b),
+                            Scalar::Int(i) => Raw::Int(i),
+                            Scalar::Float(f) => Raw::Float(f),
+                            // `scalar` reads no strings.
+                            Scalar::Str(_) => Raw::Null,
+                            Scalar::BigInt(t) => {
+                                let a = out.enc.len();
+                                memslim_records::variant::Writer::new(out.enc)
+                                    .big_int(&decimal_to_le(t));
+                                Raw::Enc(a as u32, out.enc.len() as u32)
+                            }
+                        },
+                    };
+                    out.fields.push((key, raw));
+                } else {
+                    p.skip_value()?;
+                }
+                match p.peek() {
+                    Some(b',') => p.expect(b',', "','")?,
+                    Some(b'}') => {
+                        p.expect(b'}', "'}'")?;
+                        break;
+                    }
+                    Some(_) => {
+                        return Err(SyntaxError {
+                            offset: p.offset(),
+                            reason: Reason::Expected("',' or '}'"),
+                        });
+                    }
+                    None => {
+                        return Err(SyntaxError {
+                            offset: p.offset(),
+                            reason: Reason::UnexpectedEnd,
+                        });
+                    }
+                }
+            }
+        }
+        p.finish()?;
+        if !(all_known && nkeys == self.known_ends.len()) {
+            dedup_keys(line, start, out, first);
+            self.remember_keys(line);
+        }
+        Ok(true)
+    }
+}
+
+/// A key given twice keeps its first position and its last value (as `json.loads`).
+fn dedup_keys(line: &str, start: usize, out: &mut Out<'_>, first: usize) {
+    fn key<'x>(line: &'x str, start: usize, arena: &'x str, t: Text) -> &'x [u8] {
+        match t {
+            Text::Block(a, b) => &line.as_bytes()[a as usize - start..b as usize - start],
+            Text::Arena(a, b) => &arena.as_bytes()[a as usize..b as usize],
+            Text::Name(_) => &[],
+        }
+    }
+    let mut i = first;
+    while i < out.fields.len() {
+        let ki = key(line, start, out.arena, out.fields[i].0);
+        let mut j = i + 1;
+        while j < out.fields.len() {
+            let kj = key(line, start, out.arena, out.fields[j].0);
+            // Lengths and first bytes settle almost every pair without a memcmp call.
+            let same = ki.len() == kj.len() && ki.first() == kj.first() && ki == kj;
+            if same {
+                out.fields[i].1 = out.fields[j].1;
+                out.fields.remove(j);
+            } else {
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+}

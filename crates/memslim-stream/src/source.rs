@@ -1,0 +1,266 @@
+//! Inputs: files (by path, decompressed by extension) and any [`Read`], cut into blocks
+//! of whole lines.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Result, StreamError};
+
+/// Bytes read per block: large enough that per-block work is noise (a few thousand
+/// records), small enough that the blocks in flight stay a small constant next to the
+/// batches.
+pub const BLOCK_BYTES: usize = 1 << 18;
+
+/// A readable input with a name for messages and, when known, its size in bytes.
+pub struct Input {
+    /// Path, or a description such as `<file object>`.
+    pub name: String,
+    /// Total bytes, if known (for progress).
+    pub total: Option<u64>,
+    /// The bytes (already decompressed).
+    pub reader: Box<dyn Read + Send>,
+    /// Bytes taken from the underlying source so far (compressed bytes for a compressed
+    /// file), comparable with `total`.
+    pub consumed: Arc<AtomicU64>,
+}
+
+impl Input {
+    /// Wraps any reader.
+    pub fn from_reader(name: impl Into<String>, reader: Box<dyn Read + Send>) -> Self {
+        let consumed = Arc::new(AtomicU64::new(0));
+        Input {
+            name: name.into(),
+            total: None,
+            reader: Box::new(Counting {
+                inner: reader,
+                count: consumed.clone(),
+            }),
+            consumed,
+        }
+    }
+
+    /// Opens a file.
+    ///
+    /// # Errors
+    /// [`StreamError::Io`] naming the path if it cannot be opened, or
+    /// [`StreamError::Invalid`] for a compressed file whose codec is not built in.
+    pub fn open(path: &Path) -> Result<Self> {
+        let name = path.display().to_string();
+        let io_err = |error| StreamError::Io {
+            input: name.clone(),
+            error,
+        };
+        let file = File::open(path).map_err(io_err)?;
+        let total = file.metadata().ok().map(|m| m.len());
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let consumed = Arc::new(AtomicU64::new(0));
+        let file = Counting {
+            inner: file,
+            count: consumed.clone(),
+        };
+        let reader: Box<dyn Read + Send> = match ext.as_deref() {
+            Some(ext @ ("gz" | "zst")) => crate::codec::decoder(ext, Box::new(file))
+                .map_err(|reason| StreamError::Invalid(format!("{name}: {reason}")))?,
+            _ => Box::new(file),
+        };
+        Ok(Input {
+            name,
+            total,
+            reader,
+            consumed,
+        })
+    }
+}
+
+/// Counts the bytes taken from a source (before decompression).
+struct Counting<R> {
+    inner: R,
+    count: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// An input cut into blocks that end at a line break.
+pub struct LineBlocks {
+    reader: Box<dyn Read + Send>,
+    buf: Vec<u8>,
+    /// `buf[..filled]` holds data.
+    filled: usize,
+    /// `buf[..complete]` is the current block.
+    complete: usize,
+    eof: bool,
+    unterminated: bool,
+    bytes: u64,
+    /// Bytes at the end of the current block to hand out again with the next one.
+    keep: usize,
+}
+
+impl LineBlocks {
+    /// Blocks of about `block_bytes` bytes (longer when a single line is longer).
+    pub fn new(reader: Box<dyn Read + Send>, block_bytes: usize) -> Self {
+        LineBlocks {
+            reader,
+            buf: vec![0; block_bytes.max(64)],
+            filled: 0,
+            complete: 0,
+            eof: false,
+            unterminated: false,
+            bytes: 0,
+            keep: 0,
+        }
+    }
+
+    /// Hands the last `n` bytes of the current block out again at the start of the next
+    /// one, which then reaches further (for records that span lines, such as quoted CSV
+    /// fields with line breaks).
+    pub fn keep_tail(&mut self, n: usize) {
+        self.keep = n.min(self.complete);
+    }
+
+    /// The current block: whole lines, each ending in `\n` except perhaps the input's
+    /// last one (see [`LineBlocks::ends_unterminated`]).
+    pub fn block(&self) -> &[u8] {
+        &self.buf[..self.complete]
+    }
+
+    /// The current block's last line is the input's last and has no line break.
+    pub fn ends_unterminated(&self) -> bool {
+        self.unterminated
+    }
+
+    /// The current block reaches the end of the input.
+    pub fn is_last(&self) -> bool {
+        self.eof && self.complete == self.filled
+    }
+
+    /// Bytes read from the input so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Bytes this reader holds.
+    pub fn buffer_bytes(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    /// Drops the current block and reads the next; `false` at the end of the input.
+    ///
+    /// # Errors
+    /// The reader's I/O error.
+    pub fn next_block(&mut self) -> io::Result<bool> {
+        // Keep the partial line that followed the block (and any tail handed back).
+        let from = self.complete - self.keep;
+        self.buf.copy_within(from..self.filled, 0);
+        self.filled -= from;
+        self.complete = 0;
+        self.unterminated = false;
+        // The next block must end past what was handed back.
+        let mut scanned = self.keep;
+        self.keep = 0;
+        loop {
+            if !self.eof && self.filled < self.buf.len() / 2 {
+                self.read_some()?;
+                continue;
+            }
+            if let Some(nl) =
+                memchr::memrchr(b'\n', &self.buf[scanned.min(self.filled)..self.filled])
+            {
+                self.complete = scanned + nl + 1;
+                return Ok(true);
+            }
+            scanned = scanned.max(self.filled);
+            if self.eof {
+                if self.filled == 0 {
+                    return Ok(false);
+                }
+                self.complete = self.filled;
+                self.unterminated = self.buf[self.filled - 1] != b'\n';
+                return Ok(true);
+            }
+            if self.filled == self.buf.len() {
+                // One line longer than the buffer: grow it.
+                let len = self.buf.len() * 2;
+                self.buf.resize(len, 0);
+            }
+            self.read_some()?;
+        }
+    }
+
+    fn read_some(&mut self) -> io::Result<()> {
+        loop {
+            match self.reader.read(&mut self.buf[self.filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.filled += n;
+                    self.bytes += n as u64;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that returns at most `step` bytes per call.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn blocks(data: &'static [u8], step: usize, size: usize) -> (Vec<Vec<u8>>, bool) {
+        let mut b = LineBlocks::new(Box::new(Trickle { data, step }), size);
+        let mut out = Vec::new();
+        let mut unterminated = false;
+        while b.next_block().unwrap() {
+            out.push(b.block().to_vec());
+            unterminated = b.ends_unterminated();
+        }
+        (out, unterminated)
+    }
+
+    #[test]
+    fn blocks_end_at_line_breaks_and_lose_nothing() {
+        let data: &[u8] = b"one\ntwo\nthree is longer than the block buffer itself, by far\nfour";
+        for step in [1, 3, 7, 100] {
+            let (out, unterminated) = blocks(data, step, 8);
+            assert_eq!(out.concat(), data);
+            for b in &out[..out.len() - 1] {
+                assert_eq!(b.last(), Some(&b'\n'));
+            }
+            assert!(unterminated);
+        }
+        let (out, unterminated) = blocks(b"a\nb\n", 1, 64);
+        assert_eq!(out.concat(), b"a\nb\n");
+        assert!(!unterminated);
+        assert!(blocks(b"", 1, 64).0.is_empty());
+    }
+}

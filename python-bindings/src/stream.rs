@@ -1,0 +1,830 @@
+//! Python face of `memslim-stream`: `read_jsonl`, `iter_jsonl` and the `BatchReader`
+//! they return batches from.
+//!
+//! Inputs are converted here: a path opens a file in Rust (parsed on a second thread);
+//! a file object or an iterable of lines becomes a `std::io::Read` that calls back into
+//! Python for more bytes. Parsing runs with the interpreter released.
+
+use std::io::{self, Read};
+use std::sync::{Arc, Mutex};
+
+use memslim_records::{DType, RecordList};
+use memslim_stream::{
+    BatchReader, CsvOptions, CsvReader, Input, JsonlReader, OnError, ReadOptions, Reopen,
+    StreamError,
+};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyString, PyType};
+
+use crate::errors::stream_to_py;
+use crate::records::{dict_list_from_core, with_core};
+
+static SKIPPED_WARNING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// The Python exception raised inside a callback (`read`, `__next__`), kept so that the
+/// user sees it rather than a generic I/O error.
+type ErrSlot = Arc<Mutex<Option<PyErr>>>;
+
+fn stash(slot: &ErrSlot, e: PyErr) -> io::Error {
+    let msg = e.to_string();
+    if let Ok(mut s) = slot.lock() {
+        *s = Some(e);
+    }
+    io::Error::other(msg)
+}
+
+/// A Python file object (binary or text) as a `Read`.
+struct PyFileRead {
+    obj: Py<PyAny>,
+    pending: Vec<u8>,
+    at: usize,
+    slot: ErrSlot,
+}
+
+/// Bytes asked from a Python `read` per call.
+const PY_READ: usize = 1 << 16;
+
+fn bytes_of(v: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
+    if let Ok(b) = v.cast::<PyBytes>() {
+        out.extend_from_slice(b.as_bytes());
+    } else if let Ok(s) = v.cast::<PyString>() {
+        out.extend_from_slice(s.to_str()?.as_bytes());
+    } else if let Ok(b) = v.cast::<PyByteArray>() {
+        out.extend_from_slice(&b.to_vec());
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "expected bytes or str, got {}",
+            v.get_type().name()?
+        )));
+    }
+    Ok(())
+}
+
+impl Read for PyFileRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at >= self.pending.len() {
+            self.pending.clear();
+            self.at = 0;
+            let r = Python::attach(|py| -> PyResult<()> {
+                let data = self
+                    .obj
+                    .bind(py)
+                    .call_method1("read", (buf.len().max(PY_READ),))?;
+                bytes_of(&data, &mut self.pending)
+            });
+            r.map_err(|e| stash(&self.slot, e))?;
+        }
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// An iterable of lines (bytes or str, with or without their line break) as a `Read`.
+struct PyLinesRead {
+    iter: Py<PyIterator>,
+    pending: Vec<u8>,
+    at: usize,
+    done: bool,
+    slot: ErrSlot,
+}
+
+impl Read for PyLinesRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.at >= self.pending.len() && !self.done {
+            self.pending.clear();
+            self.at = 0;
+            let r = Python::attach(|py| -> PyResult<()> {
+                let mut it = self.iter.bind(py).clone();
+                while self.pending.len() < PY_READ {
+                    match it.next() {
+                        None => {
+                            self.done = true;
+                            break;
+                        }
+                        Some(item) => {
+                            bytes_of(&item?, &mut self.pending)?;
+                            if self.pending.last() != Some(&b'\n') {
+                                self.pending.push(b'\n');
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            });
+            r.map_err(|e| stash(&self.slot, e))?;
+        }
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+/// An opened input: whether it may be read from another thread, and where Python
+/// errors raised while reading it are kept.
+struct Opened {
+    input: Input,
+    threaded: bool,
+    slot: ErrSlot,
+}
+
+fn open_input(src: &Bound<'_, PyAny>) -> PyResult<Opened> {
+    let py = src.py();
+    let slot: ErrSlot = Arc::new(Mutex::new(None));
+    let path: Option<String> = if src.is_instance_of::<PyString>() {
+        Some(src.extract()?)
+    } else if src.hasattr("__fspath__")? {
+        let os = py.import("os")?;
+        Some(os.call_method1("fspath", (src,))?.extract()?)
+    } else {
+        None
+    };
+    if let Some(path) = path {
+        let input = Input::open(std::path::Path::new(&path)).map_err(|e| stream_to_py(py, e))?;
+        return Ok(Opened {
+            input,
+            threaded: true,
+            slot,
+        });
+    }
+    if let Ok(b) = src.cast::<PyBytes>() {
+        let data = b.as_bytes().to_vec();
+        let input = Input::from_reader("<bytes>", Box::new(io::Cursor::new(data)));
+        return Ok(Opened {
+            input,
+            threaded: true,
+            slot,
+        });
+    }
+    if src.hasattr("read")? {
+        let name = src
+            .getattr("name")
+            .ok()
+            .and_then(|n| n.extract::<String>().ok())
+            .unwrap_or_else(|| "<file object>".to_owned());
+        let reader = PyFileRead {
+            obj: src.clone().unbind(),
+            pending: Vec::new(),
+            at: 0,
+            slot: slot.clone(),
+        };
+        return Ok(Opened {
+            input: Input::from_reader(name, Box::new(reader)),
+            threaded: false,
+            slot,
+        });
+    }
+    let iter = src.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "source must be a path, a file object, bytes, or an iterable of lines, not {}",
+            src.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    let reader = PyLinesRead {
+        iter: iter.unbind(),
+        pending: Vec::new(),
+        at: 0,
+        done: false,
+        slot: slot.clone(),
+    };
+    Ok(Opened {
+        input: Input::from_reader("<iterable>", Box::new(reader)),
+        threaded: false,
+        slot,
+    })
+}
+
+/// The Python error a callback raised, if that is what ended the stream; otherwise the
+/// stream error mapped.
+fn to_py_err(py: Python<'_>, e: StreamError, slot: &ErrSlot) -> PyErr {
+    if matches!(e, StreamError::Io { .. }) {
+        if let Some(err) = slot.lock().ok().and_then(|mut s| s.take()) {
+            return err;
+        }
+    }
+    stream_to_py(py, e)
+}
+
+pub(crate) fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DType)>> {
+    let items = schema.call_method0("items")?;
+    let mut out = Vec::new();
+    for it in items.try_iter()? {
+        let (k, v): (String, String) = it?.extract().map_err(|_| {
+            PyTypeError::new_err("schema must map field names (str) to dtype names (str)")
+        })?;
+        let d = DType::parse(&v).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        out.push((k, d));
+    }
+    Ok(out)
+}
+
+pub(crate) fn parse_on_error(on_error: &str) -> PyResult<OnError> {
+    match on_error {
+        "raise" => Ok(OnError::Raise),
+        "skip" => Ok(OnError::Skip),
+        other => Err(PyValueError::new_err(format!(
+            "on_error must be 'raise' or 'skip', not {other:?}"
+        ))),
+    }
+}
+
+fn options(
+    batch_size: usize,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    threaded: bool,
+) -> PyResult<ReadOptions> {
+    if batch_size == 0 {
+        return Err(PyValueError::new_err("batch_size must be at least 1"));
+    }
+    Ok(ReadOptions {
+        batch_size,
+        columns,
+        schema: schema.map(parse_schema).transpose()?,
+        on_error: parse_on_error(on_error)?,
+        threaded,
+        ..ReadOptions::default()
+    })
+}
+
+/// Warns `SkippedLinesWarning` with the count and the first error.
+fn warn_skipped(py: Python<'_>, name: &str, skipped: &memslim_stream::Skipped) -> PyResult<()> {
+    if skipped.count == 0 {
+        return Ok(());
+    }
+    let cls = SKIPPED_WARNING.import(py, "memslim.exceptions", "SkippedLinesWarning")?;
+    let msg = format!(
+        "{name}: skipped {} malformed line(s); first: {}",
+        skipped.count,
+        skipped.first.as_deref().unwrap_or("?")
+    );
+    let msg = std::ffi::CString::new(msg.replace('\0', " "))
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+    PyErr::warn(py, cls.as_any(), &msg, 1)
+}
+
+/// Records read between checks for pending signals.
+const SIGNAL_CHECK_ROWS: usize = 1 << 18;
+
+/// Reads everything with the interpreter released (checking for signals now and then).
+fn read_all(
+    py: Python<'_>,
+    mut reader: Box<dyn BatchReader>,
+    slot: &ErrSlot,
+) -> PyResult<Py<PyAny>> {
+    let mut list = reader.start_rest().map_err(|e| to_py_err(py, e, slot))?;
+    // In steps, so that Ctrl-C (or any pending signal) interrupts a long read.
+    loop {
+        let more = py.detach(|| reader.fill_more(&mut list, SIGNAL_CHECK_ROWS));
+        match more {
+            Ok(true) => py.check_signals()?,
+            Ok(false) => break,
+            Err(e) => return Err(to_py_err(py, e, slot)),
+        }
+    }
+    py.detach(|| list.optimize());
+    warn_skipped(py, reader.name(), reader.skipped())?;
+    dict_list_from_core(py, list)
+}
+
+/// Reads a JSON Lines input into one `DictList`.
+#[pyfunction]
+#[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false))]
+pub(crate) fn read_jsonl(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+) -> PyResult<Py<PyAny>> {
+    let opened = open_input(source)?;
+    let opts = options(usize::MAX, columns, schema, on_error, opened.threaded)?;
+    let mut reader = JsonlReader::new(opened.input, opts);
+    if progress {
+        reader = reader.with_progress();
+    }
+    read_all(py, Box::new(reader), &opened.slot)
+}
+
+/// Reads a JSON Lines input as `DictList` batches of `batch_size` records.
+#[pyfunction]
+#[pyo3(signature = (source, *, batch_size = 65_536, columns = None, schema = None, on_error = "raise", progress = false))]
+pub(crate) fn iter_jsonl(
+    source: &Bound<'_, PyAny>,
+    batch_size: usize,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+) -> PyResult<PyBatchReader> {
+    let opened = open_input(source)?;
+    let opts = options(batch_size, columns, schema, on_error, opened.threaded)?;
+    let mut reader = JsonlReader::new(opened.input, opts);
+    if progress {
+        reader = reader.with_progress();
+    }
+    Ok(PyBatchReader::new(Box::new(reader), opened.slot))
+}
+
+/// `memslim.BatchReader`: an iterator of `DictList` batches from a streaming reader.
+#[pyclass(name = "BatchReader", module = "memslim._memslim", frozen)]
+pub struct PyBatchReader {
+    inner: Mutex<Option<Box<dyn BatchReader>>>,
+    slot: ErrSlot,
+    /// Counts kept after the reader is closed.
+    last: Mutex<(String, u64, u64, Option<String>)>,
+}
+
+impl PyBatchReader {
+    pub(crate) fn new(reader: Box<dyn BatchReader>, slot: ErrSlot) -> Self {
+        let name = reader.name().to_owned();
+        PyBatchReader {
+            inner: Mutex::new(Some(reader)),
+            slot,
+            last: Mutex::new((name, 0, 0, None)),
+        }
+    }
+
+    fn snapshot(&self, r: &dyn BatchReader) {
+        if let Ok(mut l) = self.last.lock() {
+            *l = (
+                r.name().to_owned(),
+                r.rows(),
+                r.skipped().count,
+                r.skipped().first.clone(),
+            );
+        }
+    }
+}
+
+#[pymethods]
+impl PyBatchReader {
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let mut guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("BatchReader is in use by another thread"))?;
+        let Some(reader) = guard.as_mut() else {
+            return Ok(None);
+        };
+        let next = py.detach(|| reader.next());
+        self.snapshot(reader.as_ref());
+        match next {
+            Some(Ok(list)) => Ok(Some(dict_list_from_core(py, list)?)),
+            Some(Err(e)) => {
+                *guard = None;
+                Err(to_py_err(py, e, &self.slot))
+            }
+            None => {
+                let r = guard.take();
+                if let Some(r) = r {
+                    warn_skipped(py, r.name(), r.skipped())?;
+                }
+                Ok(None)
+            }
+        }
+    }
+
+    /// Stops reading and releases the input (a parsing thread ends too).
+    fn close(&self) -> PyResult<()> {
+        let mut guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("BatchReader is in use by another thread"))?;
+        *guard = None;
+        Ok(())
+    }
+
+    /// The input's path or description.
+    #[getter]
+    fn path(&self) -> String {
+        self.last.lock().map(|l| l.0.clone()).unwrap_or_default()
+    }
+
+    /// Records read so far.
+    #[getter]
+    fn rows(&self) -> u64 {
+        self.last.lock().map(|l| l.1).unwrap_or_default()
+    }
+
+    /// Lines skipped so far (with `on_error="skip"`).
+    #[getter]
+    fn skipped(&self) -> u64 {
+        self.last.lock().map(|l| l.2).unwrap_or_default()
+    }
+
+    /// The first skipped line's error message, if any.
+    #[getter]
+    fn first_error(&self) -> Option<String> {
+        self.last.lock().ok().and_then(|l| l.3.clone())
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close()?;
+        Ok(false)
+    }
+}
+
+/// A CSV input that can be read twice (type inference takes a first pass): paths are
+/// opened again, seekable file objects are sought back; anything else is read into
+/// memory first.
+fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
+    let py = src.py();
+    let opened = open_input(src)?;
+    let slot = opened.slot.clone();
+    let is_path = src.is_instance_of::<PyString>() || src.hasattr("__fspath__")?;
+    if is_path {
+        let name = opened.input.name.clone();
+        let mut first = Some(opened.input);
+        let reopen: Reopen = Box::new(move || match first.take() {
+            Some(i) => Ok(i),
+            None => Input::open(std::path::Path::new(&name)),
+        });
+        return Ok((reopen, true, slot));
+    }
+    let seekable = src.hasattr("read")?
+        && src
+            .call_method0("seekable")
+            .and_then(|b| b.extract::<bool>())
+            .unwrap_or(false);
+    if seekable {
+        let start: u64 = src.call_method0("tell")?.extract()?;
+        let obj: Py<PyAny> = src.clone().unbind();
+        let name = opened.input.name.clone();
+        let mut first = Some(opened.input);
+        let slot2 = slot.clone();
+        let reopen: Reopen = Box::new(move || {
+            if let Some(i) = first.take() {
+                return Ok(i);
+            }
+            let obj = Python::attach(|py| -> PyResult<Py<PyAny>> {
+                obj.bind(py).call_method1("seek", (start,))?;
+                Ok(obj.clone_ref(py))
+            })
+            .map_err(|e| StreamError::Io {
+                input: name.clone(),
+                error: stash(&slot2, e),
+            })?;
+            let reader = PyFileRead {
+                obj,
+                pending: Vec::new(),
+                at: 0,
+                slot: slot2.clone(),
+            };
+            Ok(Input::from_reader(name.clone(), Box::new(reader)))
+        });
+        return Ok((reopen, false, slot));
+    }
+    // Read it all now: it cannot be read twice.
+    let mut input = opened.input;
+    let name = input.name.clone();
+    let mut data = Vec::new();
+    let r = py.detach(|| input.reader.read_to_end(&mut data));
+    r.map_err(|error| {
+        to_py_err(
+            py,
+            StreamError::Io {
+                input: name.clone(),
+                error,
+            },
+            &slot,
+        )
+    })?;
+    let data: Arc<[u8]> = data.into();
+    let reopen: Reopen = Box::new(move || {
+        Ok(Input::from_reader(
+            name.clone(),
+            Box::new(io::Cursor::new(data.clone())),
+        ))
+    });
+    Ok((reopen, true, slot))
+}
+
+fn one_byte(what: &str, s: &str) -> PyResult<u8> {
+    match s.as_bytes() {
+        [b] if b.is_ascii() => Ok(*b),
+        _ => Err(PyValueError::new_err(format!(
+            "{what} must be a single ASCII character, not {s:?}"
+        ))),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn csv_reader(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    batch_size: usize,
+    delimiter: &str,
+    quotechar: &str,
+    header: bool,
+    infer: bool,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+) -> PyResult<(CsvReader, ErrSlot)> {
+    let csv = CsvOptions {
+        delimiter: one_byte("delimiter", delimiter)?,
+        quote: one_byte("quotechar", quotechar)?,
+        header,
+        infer,
+    };
+    let (reopen, threaded, slot) = reopenable(source)?;
+    let opts = options(batch_size, columns, schema, on_error, threaded)?;
+    let mut reader = CsvReader::new(reopen, opts, csv).map_err(|e| to_py_err(py, e, &slot))?;
+    if progress {
+        reader = reader.with_progress();
+    }
+    Ok((reader, slot))
+}
+
+/// Reads CSV into one `DictList`, with column types inferred over the whole input.
+#[pyfunction]
+#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn read_csv(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    delimiter: &str,
+    quotechar: &str,
+    header: bool,
+    infer: bool,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+) -> PyResult<Py<PyAny>> {
+    let (reader, slot) = csv_reader(
+        py,
+        source,
+        usize::MAX,
+        delimiter,
+        quotechar,
+        header,
+        infer,
+        columns,
+        schema,
+        on_error,
+        progress,
+    )?;
+    read_all(py, Box::new(reader), &slot)
+}
+
+/// Reads CSV as `DictList` batches of `batch_size` records.
+#[pyfunction]
+#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn iter_csv(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    batch_size: usize,
+    delimiter: &str,
+    quotechar: &str,
+    header: bool,
+    infer: bool,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+) -> PyResult<PyBatchReader> {
+    let (reader, slot) = csv_reader(
+        py, source, batch_size, delimiter, quotechar, header, infer, columns, schema, on_error,
+        progress,
+    )?;
+    Ok(PyBatchReader::new(Box::new(reader), slot))
+}
+
+// -- batch adapters and sinks for `memslim.stream` pipelines ---------------------------
+
+/// Runs `f` on the core list of `batch` with the interpreter released.
+fn on_batch(
+    batch: &Bound<'_, PyAny>,
+    f: impl FnOnce(&RecordList) -> memslim_stream::Result<RecordList> + Send,
+) -> PyResult<Py<PyAny>> {
+    let py = batch.py();
+    // A copy-on-write clone (shares the buffers), so the work runs detached and no
+    // borrow of the batch is held meanwhile.
+    let Some(l) = with_core(batch, RecordList::clone)? else {
+        return Err(PyTypeError::new_err(format!(
+            "expected a DictList batch, got {}",
+            batch.get_type().name()?
+        )));
+    };
+    let r = py.detach(move || f(&l));
+    dict_list_from_core(py, r.map_err(|e| stream_to_py(py, e))?)
+}
+
+/// The batch with only `fields`, in that order.
+#[pyfunction]
+fn _select(batch: &Bound<'_, PyAny>, fields: Vec<String>) -> PyResult<Py<PyAny>> {
+    on_batch(batch, move |l| {
+        let f: Vec<&str> = fields.iter().map(String::as_str).collect();
+        memslim_stream::ops::select(l, &f)
+    })
+}
+
+/// The batch with fields renamed.
+#[pyfunction]
+fn _rename(batch: &Bound<'_, PyAny>, mapping: Vec<(String, String)>) -> PyResult<Py<PyAny>> {
+    on_batch(batch, move |l| {
+        let m: Vec<(&str, &str)> = mapping
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        memslim_stream::ops::rename(l, &m)
+    })
+}
+
+/// A comparison operand: only scalars compare natively.
+enum Operand {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+fn operand(v: &Bound<'_, PyAny>) -> PyResult<Operand> {
+    use pyo3::types::{PyBool, PyFloat, PyInt};
+    if v.is_none() {
+        Ok(Operand::Null)
+    } else if let Ok(b) = v.cast_exact::<PyBool>() {
+        Ok(Operand::Bool(b.is_true()))
+    } else if v.is_exact_instance_of::<PyInt>() {
+        Ok(Operand::Int(v.extract().map_err(|_| {
+            PyValueError::new_err("where(): ints beyond 64 bits cannot be compared natively")
+        })?))
+    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+        Ok(Operand::Float(f.value()))
+    } else if let Ok(s) = v.cast_exact::<PyString>() {
+        Ok(Operand::Str(s.to_str()?.to_owned()))
+    } else {
+        Err(PyTypeError::new_err(format!(
+            "where() compares with None, bool, int, float or str, not {}; use filter() with a function",
+            v.get_type().name()?
+        )))
+    }
+}
+
+/// The batch's records whose `field` compares to `value` with `op`.
+#[pyfunction]
+fn _where(
+    batch: &Bound<'_, PyAny>,
+    field: String,
+    op: &str,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let op =
+        memslim_stream::ops::CmpOp::parse(op).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let v = operand(value)?;
+    on_batch(batch, move |l| {
+        use memslim_records::Cell;
+        let cell = match &v {
+            Operand::Null => Cell::Null,
+            Operand::Bool(b) => Cell::Bool(*b),
+            Operand::Int(i) => Cell::Int(*i),
+            Operand::Float(f) => Cell::Float(*f),
+            Operand::Str(s) => Cell::Str(s),
+        };
+        memslim_stream::ops::filter_cmp(l, &field, op, &cell)
+    })
+}
+
+/// The batch's records at `indices` (for Python-side filters).
+#[pyfunction]
+fn _take(batch: &Bound<'_, PyAny>, indices: Vec<usize>) -> PyResult<Py<PyAny>> {
+    on_batch(batch, move |l| {
+        if let Some(&bad) = indices.iter().find(|&&i| i >= l.len()) {
+            return Err(StreamError::Invalid(format!("index {bad} out of range")));
+        }
+        Ok(l.take(&indices))
+    })
+}
+
+/// `memslim.JsonlWriter`: writes `DictList` batches to a JSON Lines file.
+#[pyclass(name = "JsonlWriter", module = "memslim._memslim", frozen)]
+pub struct PyJsonlWriter {
+    inner: Mutex<Option<memslim_stream::sink::JsonlWriter>>,
+    path: String,
+    /// Records written, kept once the writer is closed.
+    closed_rows: std::sync::atomic::AtomicU64,
+}
+
+#[pymethods]
+impl PyJsonlWriter {
+    #[new]
+    fn new(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let os = py.import("os")?;
+        let path: String = os.call_method1("fspath", (path,))?.extract()?;
+        let w = memslim_stream::sink::JsonlWriter::create(std::path::Path::new(&path))
+            .map_err(|e| stream_to_py(py, e))?;
+        Ok(PyJsonlWriter {
+            inner: Mutex::new(Some(w)),
+            path,
+            closed_rows: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Appends a batch (complete lines only, flushed); returns records written so far.
+    fn write(&self, batch: &Bound<'_, PyAny>) -> PyResult<u64> {
+        use memslim_stream::sink::Sink;
+        let py = batch.py();
+        let mut guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
+        let Some(w) = guard.as_mut() else {
+            return Err(PyValueError::new_err(format!(
+                "{}: writer is closed",
+                self.path
+            )));
+        };
+        let Some(l) = with_core(batch, RecordList::clone)? else {
+            return Err(PyTypeError::new_err(
+                "JsonlWriter.write takes a DictList batch",
+            ));
+        };
+        py.detach(|| w.write_batch(&l))
+            .map_err(|e| stream_to_py(py, e))?;
+        Ok(w.rows())
+    }
+
+    /// Flushes and closes the file.
+    fn close(&self) -> PyResult<()> {
+        use memslim_stream::sink::Sink;
+        let mut guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
+        if let Some(mut w) = guard.take() {
+            self.closed_rows
+                .store(w.rows(), std::sync::atomic::Ordering::Relaxed);
+            Python::attach(|py| w.flush().map_err(|e| stream_to_py(py, e)))?;
+        }
+        Ok(())
+    }
+
+    /// Records written so far.
+    #[getter]
+    fn rows(&self) -> PyResult<u64> {
+        // `try_lock`: a writer busy in another thread holds the lock without the GIL and
+        // needs the GIL back to finish, so waiting here could deadlock.
+        let guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
+        Ok(guard.as_ref().map_or(
+            self.closed_rows.load(std::sync::atomic::Ordering::Relaxed),
+            |w| w.rows(),
+        ))
+    }
+
+    /// The file's path.
+    #[getter]
+    fn path(&self) -> String {
+        self.path.clone()
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close()?;
+        Ok(false)
+    }
+}
+
+/// Registers this module's classes and functions.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBatchReader>()?;
+    m.add_function(wrap_pyfunction!(read_jsonl, m)?)?;
+    m.add_function(wrap_pyfunction!(iter_jsonl, m)?)?;
+    m.add_function(wrap_pyfunction!(read_csv, m)?)?;
+    m.add_function(wrap_pyfunction!(iter_csv, m)?)?;
+    m.add_class::<PyJsonlWriter>()?;
+    m.add_function(wrap_pyfunction!(_select, m)?)?;
+    m.add_function(wrap_pyfunction!(_rename, m)?)?;
+    m.add_function(wrap_pyfunction!(_where, m)?)?;
+    m.add_function(wrap_pyfunction!(_take, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,599 @@
+"""Streaming readers (JSONL, CSV), pipelines and sinks, against json/csv as the oracle."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import memslim
+import pytest
+from conftest import expect_error, same
+from hypothesis import given
+from hypothesis import strategies as st
+
+# --------------------------------------------------------------------------------------
+# JSONL: values come back as json.loads makes them
+# --------------------------------------------------------------------------------------
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**200), max_value=2**200),
+    st.floats(allow_nan=False, allow_infinity=True),
+    st.text(max_size=10),
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda c: st.one_of(
+        st.lists(c, max_size=4), st.dictionaries(st.text(max_size=5), c, max_size=4)
+    ),
+    max_leaves=10,
+)
+json_records = st.dictionaries(
+    st.sampled_from(["id", "name", "price", "tags", "", "ключ🙂", "x"]), json_values, max_size=6
+)
+
+
+@given(st.lists(json_records, max_size=20), st.booleans())
+def test_jsonl_round_trips_like_json_loads(records, ascii_only):
+    lines = [json.dumps(r, ensure_ascii=ascii_only) for r in records]
+    expected = [json.loads(line) for line in lines]
+    rows = memslim.read_jsonl("\n".join(lines).encode())
+    got = rows.to_list()
+    assert same(got, expected), (got, expected)
+
+
+def test_special_values_and_escapes():
+    lines = [
+        '{"a": NaN, "b": Infinity, "c": -Infinity, "d": -0.0, "e": -0, "f": 1E400}',
+        r'{"s": "tab\there \"q\" \\ \u00e9 \ud83d\ude42 \u0000 \/", "n": null}',
+        '{"big": 123456789012345678901234567890, "neg": -98765432109876543210987654321}',
+        '{"nested": {"a": [1, {"b": [true, false, null]}], "c": {}}, "empty": []}',
+        '{"k": 1, "k": 2, "z": 3}',
+    ]
+    got = memslim.read_jsonl(lines).to_list()
+    expected = [json.loads(line) for line in lines]
+    assert same(got, expected), got
+    assert math.copysign(1.0, got[0]["d"]) == -1.0
+
+
+def test_long_arrays_and_deep_nesting():
+    arr = list(range(1000))
+    deep: object = 1
+    for _ in range(100):
+        deep = [deep]
+    lines = [json.dumps({"arr": arr, "deep": deep, "obj": {str(i): i for i in range(300)}})]
+    assert same(memslim.read_jsonl(lines).to_list(), [json.loads(lines[0])])
+
+
+def test_order_records_schema():
+    lines = [
+        json.dumps({"id": i, "user": f"u{i % 7}", "price": i / 4, "paid": i % 2 == 0, "note": None})
+        for i in range(5000)
+    ]
+    rows = memslim.read_jsonl(lines)
+    assert rows.schema == {
+        "id": "int64",
+        "user": "str",
+        "price": "float64",
+        "paid": "bool",
+        "note": "null",
+    }
+    assert rows.to_list() == [json.loads(line) for line in lines]
+
+
+# --------------------------------------------------------------------------------------
+# inputs
+# --------------------------------------------------------------------------------------
+
+LINES = [json.dumps({"id": i, "v": [i] * (i % 3), "s": "é" * (i % 4)}) for i in range(1000)]
+EXPECTED = [json.loads(line) for line in LINES]
+TEXT = "\n".join(LINES) + "\n"
+
+
+def _gen():
+    yield from LINES
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: str(p),
+        lambda p: p,
+        lambda p: TEXT.encode(),
+        lambda p: io.BytesIO(TEXT.encode()),
+        lambda p: io.StringIO(TEXT),
+        lambda p: list(LINES),
+        lambda p: [line.encode() + b"\n" for line in LINES],
+        lambda p: _gen(),
+        lambda p: open(p, "rb"),  # noqa: SIM115 - closed by the test
+    ],
+    ids=["str", "Path", "bytes", "BytesIO", "StringIO", "list-str", "list-bytes", "gen", "file"],
+)
+def test_every_input_kind(tmp_path, make):
+    path = tmp_path / "in.jsonl"
+    path.write_text(TEXT, encoding="utf-8")
+    source = make(path)
+    try:
+        assert memslim.read_jsonl(source).to_list() == EXPECTED
+    finally:
+        if hasattr(source, "close"):
+            source.close()
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 999, 1000, 1001, 100_000])
+def test_iter_jsonl_batches(tmp_path, batch_size):
+    path = tmp_path / "in.jsonl"
+    path.write_text(TEXT, encoding="utf-8")
+    reader = memslim.iter_jsonl(path, batch_size=batch_size)
+    sizes = []
+    got = []
+    for batch in reader:
+        assert isinstance(batch, memslim.DictList)
+        sizes.append(len(batch))
+        got.extend(batch.to_list())
+    assert got == EXPECTED
+    assert all(s == batch_size for s in sizes[:-1]) and 0 < sizes[-1] <= batch_size
+    assert reader.rows == len(EXPECTED)
+    assert list(reader) == []
+
+
+def test_iter_jsonl_small_blocks_cross_lines():
+    # An iterable hands over one line at a time: batches still split exactly.
+    got = [b.to_list() for b in memslim.iter_jsonl(iter(LINES), batch_size=333)]
+    assert [len(b) for b in got] == [333, 333, 333, 1]
+    assert [r for b in got for r in b] == EXPECTED
+
+
+def test_blank_lines_and_crlf():
+    data = b'\n{"a": 1}\r\n\r\n  \n{"a": 2}'
+    assert memslim.read_jsonl(data).to_list() == [{"a": 1}, {"a": 2}]
+
+
+def test_empty_inputs():
+    assert len(memslim.read_jsonl(b"")) == 0
+    assert list(memslim.iter_jsonl([])) == []
+    assert len(memslim.read_csv(b"")) == 0
+
+
+def test_bad_source_type():
+    expect_error(TypeError, memslim.read_jsonl, 42)
+    expect_error(FileNotFoundError, memslim.read_jsonl, "/nonexistent/x.jsonl")
+    expect_error(ValueError, memslim.iter_jsonl, b"", batch_size=0)
+    expect_error(ValueError, memslim.read_jsonl, b"", on_error="ignore")
+
+
+def test_python_errors_from_sources_propagate():
+    def gen():
+        yield '{"a": 1}'
+        raise KeyError("from the generator")
+
+    exc = expect_error(KeyError, memslim.read_jsonl, gen())
+    assert "from the generator" in str(exc)
+
+    class Bad:
+        def read(self, n):
+            return 42
+
+    expect_error(TypeError, memslim.read_jsonl, Bad())
+
+
+# --------------------------------------------------------------------------------------
+# errors
+# --------------------------------------------------------------------------------------
+
+
+def test_syntax_error_names_path_line_column(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"a": 1}\n{"a": 2}\n{"é": 3,, "b": 4}\n{"a": 5}\n', encoding="utf-8")
+    exc = expect_error(memslim.ParseError, memslim.read_jsonl, path)
+    assert isinstance(exc, ValueError)
+    assert (exc.path, exc.line, exc.column) == (str(path), 3, 9)
+    assert f"{path}: line 3, column 9" in str(exc)
+
+
+@pytest.mark.parametrize(
+    ("line", "column", "words"),
+    [
+        ("[1, 2]", 1, "JSON object"),
+        ('{"a": 01}', 8, "expected"),
+        ('{"a": tru}', 7, "expected a value"),
+        ('{"a": "\\x"}', 8, "escape"),
+        ('{"a": 1} {}', 10, "extra data"),
+        ('{"a": "\x01"}', 8, "control character"),
+        ('{"a": "\\ud800"}', 8, "escape"),
+    ],
+)
+def test_malformed_lines(line, column, words):
+    exc = expect_error(memslim.ParseError, memslim.read_jsonl, ['{"ok": 1}', line])
+    assert exc.line == 2
+    assert exc.column == column, str(exc)
+    assert words in str(exc)
+
+
+def test_invalid_utf8_line():
+    exc = expect_error(memslim.ParseError, memslim.read_jsonl, b'{"a": 1}\n{"a": "\xff"}\n')
+    assert exc.line == 2 and "UTF-8" in str(exc)
+
+
+def test_truncated_last_line_is_recognised():
+    exc = expect_error(memslim.ParseError, memslim.read_jsonl, b'{"a": 1}\n{"a": [1, 2')
+    assert "truncated" in str(exc) and exc.line == 2 and exc.column is None
+    # With a line break after it, it is an ordinary malformed line.
+    exc = expect_error(memslim.ParseError, memslim.read_jsonl, b'{"a": 1}\n{"a": [1, 2\n')
+    assert "truncated" not in str(exc)
+
+
+def test_skip_counts_and_warns():
+    data = b'{"a": 1}\nnot json\n{"a": 2}\n{"a": \xff}\n{"a": 3}\n{"a": '
+    with pytest.warns(memslim.SkippedLinesWarning, match="skipped 3 malformed"):
+        rows = memslim.read_jsonl(data, on_error="skip")
+    assert rows.to_list() == [{"a": 1}, {"a": 2}, {"a": 3}]
+    reader = memslim.iter_jsonl(data, on_error="skip", batch_size=2)
+    with pytest.warns(memslim.SkippedLinesWarning):
+        batches = [b.to_list() for b in reader]
+    assert batches == [[{"a": 1}, {"a": 2}], [{"a": 3}]]
+    assert reader.skipped == 3
+    assert "line 2" in reader.first_error
+
+
+def test_error_ends_iteration_but_keeps_earlier_batches():
+    lines = [json.dumps({"i": i}) for i in range(10)] + ["oops"]
+    reader = memslim.iter_jsonl(lines, batch_size=4)
+    got = [next(reader).to_list(), next(reader).to_list()]
+    assert got == [[{"i": i} for i in range(4)], [{"i": i} for i in range(4, 8)]]
+    exc = expect_error(memslim.ParseError, next, reader)
+    assert exc.line == 11
+    assert list(reader) == []
+
+
+def test_columns_and_schema():
+    lines = ['{"a": 1, "skip": {"deep": [1, 2, {"x": "y"}]}, "b": "x"}', '{"b": "y", "c": 2.5}']
+    rows = memslim.read_jsonl(lines, columns=["b", "a"])
+    assert rows.to_list() == [{"a": 1, "b": "x"}, {"b": "y"}]
+    rows = memslim.read_jsonl(lines, schema={"a": "float64", "b": "str"})
+    assert rows.schema == {"a": "float64", "b": "str"}
+    assert rows.to_list() == [{"a": 1, "b": "x"}, {"b": "y"}]
+    exc = expect_error(memslim.SchemaError, memslim.read_jsonl, lines, schema={"b": "int64"})
+    assert "line 1" in str(exc)
+    with pytest.warns(memslim.SkippedLinesWarning):
+        rows = memslim.read_jsonl(
+            ['{"b": 1}', '{"b": "no"}', '{"b": 3}'], schema={"b": "int64"}, on_error="skip"
+        )
+    assert rows.to_list() == [{"b": 1}, {"b": 3}]
+
+
+def test_progress_bar_goes_to_stderr(tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text(TEXT, encoding="utf-8")
+    code = f"import memslim; print(len(memslim.read_jsonl({str(path)!r}, progress=True)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert proc.stdout.strip() == "1000"
+    assert "100.0%" in proc.stderr and "rows/s" in proc.stderr
+
+
+# --------------------------------------------------------------------------------------
+# CSV: against the csv module
+# --------------------------------------------------------------------------------------
+
+CSV_TEXT = (
+    'id,name,score,ok,empty\n1,ada,9.5,true,\n2,"bob, ""jr""\nline2",,False,\n3,c,1e3,TRUE,\n'
+)
+
+
+def test_csv_types_quoting_and_empty_values():
+    rows = memslim.read_csv(io.StringIO(CSV_TEXT))
+    assert rows.schema == {
+        "id": "int64",
+        "name": "str",
+        "score": "float64",
+        "ok": "bool",
+        "empty": "null",
+    }
+    assert rows.to_list() == [
+        {"id": 1, "name": "ada", "score": 9.5, "ok": True, "empty": None},
+        {"id": 2, "name": 'bob, "jr"\nline2', "score": None, "ok": False, "empty": None},
+        {"id": 3, "name": "c", "score": 1000.0, "ok": True, "empty": None},
+    ]
+
+
+@given(
+    st.lists(
+        # No bare "\r": Python's csv reader, fed a StringIO, ends lines at it even inside
+        # quotes, which RFC 4180 (and memslim) do not.
+        st.lists(st.text(alphabet='ab,"\n;é 1\t', max_size=6), min_size=3, max_size=3),
+        max_size=15,
+    ),
+    st.sampled_from([",", ";", "\t"]),
+)
+def test_csv_infer_off_matches_dictreader(table, delimiter):
+    buf = io.StringIO()
+    writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(["x", "y", "z"])
+    writer.writerows(table)
+    text = buf.getvalue()
+    expected = list(csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter))
+    # csv.DictReader drops rows that are blank; memslim skips blank lines the same way.
+    got = memslim.read_csv(text.encode(), delimiter=delimiter, infer=False).to_list()
+    assert got == expected
+
+
+def test_csv_inference_sees_the_whole_stream(tmp_path):
+    path = tmp_path / "late.csv"
+    lines = ["code,amount"] + [f"{i:05d},{i}" for i in range(20_000)] + ["A7,1.5"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows = memslim.read_csv(path)
+    # One late value decides the type of the whole column: nothing guessed early breaks.
+    assert rows.schema == {"code": "str", "amount": "float64"}
+    assert rows[0]["code"] == "00000" and rows[-1]["code"] == "A7"
+    batches = list(memslim.iter_csv(path, batch_size=5000))
+    assert [len(b) for b in batches] == [5000, 5000, 5000, 5000, 1]
+    assert all(b.schema == rows.schema for b in batches)
+
+
+def test_csv_quoted_newlines_across_blocks(tmp_path):
+    long = "x" * 3_000_000
+    path = tmp_path / "long.csv"
+    path.write_text(f'a,b\n1,"{long}\nmore"\n2,"y"\n', encoding="utf-8")
+    rows = memslim.read_csv(path)
+    assert rows.to_list() == [{"a": 1, "b": long + "\nmore"}, {"a": 2, "b": "y"}]
+
+
+def test_csv_options_and_errors():
+    assert memslim.read_csv([b"1,2", b"3,4"], header=False).to_list() == [
+        {"column_1": 1, "column_2": 2},
+        {"column_1": 3, "column_2": 4},
+    ]
+    assert memslim.read_csv(
+        io.StringIO("a|b\n'x|y'|2\n"), delimiter="|", quotechar="'"
+    ).to_list() == [{"a": "x|y", "b": 2}]
+    exc = expect_error(memslim.ParseError, memslim.read_csv, io.StringIO("a,b\n1,2\n3\n"))
+    assert exc.line == 3 and "expected 2 fields" in str(exc)
+    exc = expect_error(memslim.ParseError, memslim.read_csv, io.StringIO('a,b\n1,"2\n'))
+    assert "truncated" in str(exc)
+    exc = expect_error(memslim.ParseError, memslim.read_csv, io.StringIO('a,b\n1,"2"x\n'))
+    assert exc.line == 2 and exc.column == 6
+    expect_error(ValueError, memslim.read_csv, b"a,b", delimiter=",,")
+    expect_error(ValueError, memslim.read_csv, b"a,a\n1,2\n")
+    with pytest.warns(memslim.SkippedLinesWarning):
+        rows = memslim.read_csv(b"a,b\n1,2\n3\n4,5\n", on_error="skip")
+    assert rows.to_list() == [{"a": 1, "b": 2}, {"a": 4, "b": 5}]
+    rows = memslim.read_csv(b"a,b,c\n1,2,3\n", columns=["c", "a"])
+    assert rows.to_list() == [{"a": 1, "c": 3}]
+    rows = memslim.read_csv(b"a,b\n1,2\n", schema={"a": "str", "b": "float64"})
+    assert same(rows.to_list(), [{"a": "1", "b": 2.0}])
+
+
+# --------------------------------------------------------------------------------------
+# pipelines and sinks
+# --------------------------------------------------------------------------------------
+
+PAGES = [
+    {"url": f"https://x/{i}", "status": 200 if i % 3 else 404, "body": "w " * (i % 5)}
+    for i in range(500)
+]
+
+
+def test_pipeline_steps_match_plain_python():
+    got = (
+        memslim.stream(PAGES, batch_size=64)
+        .where("status", "==", 200)
+        .filter(lambda r: len(r["body"]) > 2)
+        .map(lambda r: {"url": r["url"], "words": len(r["body"].split()), "x": 1})
+        .select(["words", "url"])
+        .rename({"words": "n"})
+        .collect()
+    )
+    expected = [
+        {"n": len(p["body"].split()), "url": p["url"]}
+        for p in PAGES
+        if p["status"] == 200 and len(p["body"]) > 2
+    ]
+    assert got.to_list() == expected
+    assert memslim.stream(PAGES).where("status", "!=", 200).count() == sum(
+        p["status"] != 200 for p in PAGES
+    )
+    assert memslim.stream(PAGES).where("status", ">=", 300).count() == 167
+    assert memslim.stream(PAGES).where("missing", "!=", 1).count() == 500
+    assert [r["url"] for r in memslim.stream(PAGES[:3])] == [p["url"] for p in PAGES[:3]]
+
+
+def test_pipeline_over_reader_and_errors():
+    reader = memslim.iter_jsonl([json.dumps(p) for p in PAGES], batch_size=100)
+    assert memslim.stream(reader).where("status", "==", 404).count() == 167
+    expect_error(ValueError, memslim.stream(PAGES).where, "status", "=~", 1)
+    expect_error(TypeError, memslim.stream(PAGES).where("status", "==", [1]).count)
+    expect_error(TypeError, memslim.stream(PAGES).select, "url")
+    expect_error(ValueError, memslim.stream(PAGES).rename({"url": "status"}).count)
+
+
+def test_to_jsonl_writes_like_json_dumps(tmp_path):
+    out = tmp_path / "out.jsonl"
+    records = [
+        {"a": 1.5, "b": None, "c": [1, {"d": "é\n"}], "e": 10**30, "f": -0.0, "g": 1e16},
+        {"a": 2, "h": True},
+    ]
+    assert memslim.stream(records).to_jsonl(out) == 2
+    assert out.read_text(encoding="utf-8").splitlines() == [
+        json.dumps(r, ensure_ascii=False) for r in records
+    ]
+    assert memslim.read_jsonl(out).to_list() == records
+
+
+def test_failure_later_keeps_what_sinks_wrote(tmp_path):
+    out = tmp_path / "out.jsonl"
+
+    def pages():
+        yield from PAGES
+        raise RuntimeError("network down")
+
+    with pytest.raises(RuntimeError, match="network down"):
+        memslim.stream(pages(), batch_size=100).to_jsonl(out)
+    written = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert written == PAGES[:500]
+
+    class Sink:
+        def __init__(self):
+            self.rows = []
+            self.flushed = 0
+
+        def extend(self, batch):
+            self.rows.extend(batch.to_list())
+
+        def flush(self):
+            self.flushed = len(self.rows)
+
+    sink = Sink()
+
+    def boom(r):
+        if r["url"].endswith("/250"):
+            raise ValueError("bad page")
+        return True
+
+    with pytest.raises(ValueError, match="bad page"):
+        memslim.stream(PAGES, batch_size=100).filter(boom).to_sink(sink)
+    assert sink.rows == PAGES[:200] and sink.flushed == 200
+
+    # A value JSON cannot hold: the records before it are written, whole.
+    out2 = tmp_path / "bytes.jsonl"
+    with pytest.raises(ValueError, match="bytes"):
+        memslim.stream([{"a": 1}, {"a": b"x"}, {"a": 3}]).to_jsonl(out2)
+    assert out2.read_text(encoding="utf-8") == '{"a": 1}\n'
+
+
+def test_jsonl_writer_direct(tmp_path):
+    out = tmp_path / "w.jsonl"
+    with memslim.JsonlWriter(out) as w:
+        assert w.write(memslim.DictList([{"x": 1}])) == 1
+        assert w.write(memslim.DictList([{"x": 2}, {"y": "z"}])) == 3
+        expect_error(TypeError, w.write, [{"x": 1}])
+    expect_error(ValueError, w.write, memslim.DictList([{"x": 1}]))
+    assert w.rows == 3 and w.path == str(out)
+    assert out.read_text(encoding="utf-8") == '{"x": 1}\n{"x": 2}\n{"y": "z"}\n'
+
+
+# --------------------------------------------------------------------------------------
+# memory: bounded by the batch, whatever the input size
+# --------------------------------------------------------------------------------------
+
+PEAK_SCRIPT = """
+import resource, sys, memslim
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+n = 0
+for batch in memslim.iter_jsonl(sys.argv[1], batch_size=10_000):
+    n += len(batch)
+    del batch
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(n, (peak - before) * 1024)
+"""
+
+
+def test_iter_jsonl_memory_is_bounded_by_the_batch(tmp_path):
+    path = tmp_path / "big.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        for i in range(400_000):
+            f.write(
+                f'{{"id": {i}, "user": "user{i:07d}", "price": {i / 7:.3f}, "tags": ["a", {i}]}}\n'
+            )
+    size = path.stat().st_size
+    proc = subprocess.run(
+        [sys.executable, "-c", PEAK_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    n, growth = map(int, proc.stdout.split())
+    assert n == 400_000
+    # The file is ~30 MB; a few 10,000-record batches and the blocks are a few MB.
+    assert growth < size / 2, (growth, size)
+
+
+def test_pipeline_module_is_public():
+    assert memslim.Stream is memslim.pipeline.Stream
+    assert Path(memslim.pipeline.__file__).name == "pipeline.py"
+    assert isinstance(memslim.stream([]), memslim.Stream)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert memslim.stream([]).collect().to_list() == []
+
+
+def test_gzip_input_by_extension(tmp_path):
+    import gzip
+
+    path = tmp_path / "in.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as f:
+        f.write(TEXT)
+    assert memslim.read_jsonl(path).to_list() == EXPECTED
+    assert sum(len(b) for b in memslim.iter_jsonl(path, batch_size=100)) == len(EXPECTED)
+    csv_path = tmp_path / "t.csv.gz"
+    with gzip.open(csv_path, "wt", encoding="utf-8") as f:
+        f.write("a,b\n1,x\n2,y\n")
+    assert memslim.read_csv(csv_path).to_list() == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
+    bad = tmp_path / "bad.jsonl.gz"
+    bad.write_bytes(gzip.compress(TEXT.encode())[:200])
+    expect_error(OSError, memslim.read_jsonl, bad)
+
+
+@given(st.binary(max_size=200), st.sampled_from(["jsonl", "csv"]), st.booleans())
+def test_arbitrary_bytes_never_crash(data, kind, skip):
+    """Any input gives records or a clean exception, never a panic."""
+    read = memslim.read_jsonl if kind == "jsonl" else memslim.read_csv
+    on_error = "skip" if skip else "raise"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            rows = read(data, on_error=on_error)
+        except BaseException as exc:  # noqa: BLE001 - a panic must fail the test
+            assert isinstance(exc, (ValueError, TypeError, OSError)), repr(exc)
+            return
+    assert isinstance(rows, memslim.DictList)
+
+
+@given(st.lists(json_records, max_size=8), st.integers(min_value=1, max_value=50))
+def test_json_mutations_never_crash(records, cut):
+    text = "\n".join(json.dumps(r) for r in records).encode()
+    for mutated in (text[:cut], text[cut:], text.replace(b":", b",", 1), text + b"{"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                memslim.read_jsonl(mutated, on_error="skip")
+                memslim.read_jsonl(mutated)
+            except memslim.ParseError:
+                pass
+            except memslim.SchemaError:
+                pass
+
+
+SIGNAL_SCRIPT = """
+import signal, sys, time, memslim
+ran = []
+signal.signal(signal.SIGALRM, lambda *a: ran.append(time.perf_counter()))
+signal.setitimer(signal.ITIMER_REAL, 0.001)
+rows = memslim.read_jsonl(sys.argv[1])
+done = time.perf_counter()
+print(len(rows), bool(ran) and ran[0] < done)
+"""
+
+
+def test_signal_handlers_run_during_a_long_read(tmp_path):
+    # Python signal handlers (Ctrl-C's KeyboardInterrupt among them) run between steps
+    # of a long read, not only after it returns.
+    path = tmp_path / "many.jsonl"
+    path.write_text("".join(f'{{"i": {i}}}\n' for i in range(600_000)), encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-c", SIGNAL_SCRIPT, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert proc.stdout.split() == ["600000", "True"]
