@@ -558,6 +558,62 @@ impl RecordList {
     /// are appended, it and the ones after it are not. Pair with
     /// [`RecordList::checkpoint`] / [`RecordList::rollback`] for all-or-nothing.
     pub fn push_batch(&mut self, records: &[&[(&str, Cell<'_>)]]) -> Result<()> {
+        if records.len() > 1 {
+            // Fast: names matched against the previous record's, one check per column. If
+            // that fails, undo what it did and take the record-by-record path below, which
+            // reports the first bad record and keeps the ones before it.
+            let cp = self.checkpoint();
+            if let Ok(true) = self.push_by_name(records) {
+                return Ok(());
+            }
+            self.rollback(cp);
+        }
+        self.push_batch_planned(records)
+    }
+
+    /// [`RecordList::push_batch`] through a [`Grid`]: `false` (and maybe new, empty
+    /// fields, for the caller to roll back) when a record needs the planned path.
+    fn push_by_name(&mut self, records: &[&[(&str, Cell<'_>)]]) -> Result<bool> {
+        let mut cols: Vec<usize> = Vec::with_capacity(records.iter().map(|r| r.len()).sum());
+        // The previous record's columns in key order: key `e` is most likely `guess[e]`.
+        let mut guess: Vec<usize> = Vec::new();
+        let mut order: Vec<usize> = Vec::new();
+        for rec in records {
+            order.clear();
+            for (e, (key, _)) in rec.iter().enumerate() {
+                let j = match guess.get(e) {
+                    Some(&g) if &*self.cols[g].name == *key => g,
+                    _ => match self.by_name.get(*key) {
+                        Some(&j) => j,
+                        None if self.closed => return Ok(false),
+                        None => self.add_field(key)?,
+                    },
+                };
+                order.push(j);
+            }
+            cols.extend_from_slice(&order);
+            std::mem::swap(&mut guess, &mut order);
+        }
+        let mut grid = Grid::with_capacity(self.cols.len(), records.len());
+        let mut at = 0;
+        for rec in records {
+            grid.push_row();
+            let these = &cols[at..at + rec.len()];
+            for ((_, cell), &j) in rec.iter().zip(these) {
+                if !grid.set(j, *cell) {
+                    return Ok(false); // a repeated key
+                }
+            }
+            grid.set_order(these);
+            at += rec.len();
+        }
+        self.push_grid(&grid)?;
+        Ok(true)
+    }
+
+    /// [`RecordList::push_batch`], record by record: each record is planned (and the
+    /// layouts it needs applied) before the ones after it.
+    fn push_batch_planned(&mut self, records: &[&[(&str, Cell<'_>)]]) -> Result<()> {
         let mut plans: Vec<Vec<usize>> = Vec::with_capacity(records.len());
         let mut start = 0;
         for (k, rec) in records.iter().enumerate() {
@@ -1226,7 +1282,17 @@ impl RecordList {
     pub fn checkpoint(&self) -> Checkpoint {
         Checkpoint {
             len: self.len,
-            metas: self.cols.clone(),
+            // Without the dictionaries: holding them would make every dictionary shared,
+            // and the next new string would copy it (copy-on-write). Rolling back needs
+            // only their lengths.
+            metas: self
+                .cols
+                .iter()
+                .map(|m| ColMeta {
+                    dict: None,
+                    ..m.clone()
+                })
+                .collect(),
             dict_lens: self.cols.iter().map(|m| m.dict().len()).collect(),
             patterns: self.patterns.list.len(),
         }
