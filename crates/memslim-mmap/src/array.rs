@@ -1,0 +1,1 @@
+pub struct NumArray; pub enum Num {} pub enum NumType {}

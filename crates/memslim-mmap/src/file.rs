@@ -1,0 +1,893 @@
+//! [`RecordFile`]: a persistent, append-only list of records in an Arrow IPC stream,
+//! read through a memory map, with a checksummed commit index beside it.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_ipc::reader::FileDecoder;
+use arrow_ipc::{Block, MetadataVersion};
+use arrow_schema::{DataType, SchemaRef};
+use memslim_records::{
+    Cell, CellRef, DType, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
+};
+
+use crate::error::{MmapError, Result, io};
+use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, Kind};
+use crate::ipc::{self, Encoder, FILE_MAGIC};
+use crate::map::ReadMap;
+
+/// Rows per record batch written to the file: small enough that reading one row decodes
+/// and checks little, large enough that per-batch overhead (about 200 bytes of IPC
+/// metadata and a 40-byte index entry) stays below a percent.
+pub const BATCH_ROWS: usize = 65_536;
+
+/// How to open a record file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Read only; the file must exist. Takes no lock: any number of readers, beside at
+    /// most one writer.
+    Read,
+    /// Read and append; created if missing. Takes the exclusive writer lock.
+    Append,
+}
+
+/// What opening found and repaired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes past the last commit in the data file (an append that was not committed:
+    /// a crash during `flush`), dropped by a writer, ignored by a reader.
+    pub dropped_data_bytes: u64,
+    /// Bytes of a torn entry at the end of the index, dropped by a writer, ignored by a
+    /// reader.
+    pub dropped_index_bytes: u64,
+}
+
+/// What the data file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// An Arrow IPC stream with a memslim commit index (`<path>.idx`).
+    Memslim,
+    /// An Arrow IPC stream someone else wrote; indexed in memory, no checksums.
+    ForeignStream,
+    /// An Arrow IPC file (with footer) someone else wrote; read-only.
+    ForeignFile,
+}
+
+struct Slot {
+    entry: usize,
+    first_row: usize,
+    rows: usize,
+    /// Dictionary messages before this batch (foreign files only).
+    dicts_before: usize,
+    batch: Option<RecordBatch>,
+}
+
+/// A persistent list of records: an Arrow IPC stream on disk (readable by any Arrow
+/// library), memory-mapped for reading, with appends collected in memory until
+/// [`RecordFile::flush`] writes, syncs and commits them.
+///
+/// # Memory
+/// Opening reads the index (40 bytes per batch) and maps the committed data; nothing
+/// of the data is read until a row or batch is asked for. Decoded batches point into the
+/// map. Unflushed appends live in an in-memory [`RecordList`].
+pub struct RecordFile {
+    path: PathBuf,
+    index_path: PathBuf,
+    data: Option<File>,
+    index: Option<File>,
+    mode: Mode,
+    layout: Layout,
+    entries: Vec<Entry>,
+    slots: Vec<Slot>,
+    dicts: Vec<usize>,
+    schema: Option<SchemaRef>,
+    variant: Vec<bool>,
+    map: ReadMap,
+    committed_rows: usize,
+    index_len: u64,
+    decoder: Option<(FileDecoder, usize)>,
+    tail: RecordList,
+    recovery: Recovery,
+}
+
+/// The index file that belongs to a data file: `<path>.idx`.
+pub fn index_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".idx");
+    PathBuf::from(p)
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+fn dtype_of(t: &DataType, variant: bool) -> Option<DType> {
+    Some(match t {
+        DataType::Null => DType::Null,
+        DataType::Boolean => DType::Bool,
+        DataType::Int64 => DType::Int64,
+        DataType::Float64 => DType::Float64,
+        DataType::Utf8 => DType::Str,
+        DataType::Binary if variant => DType::Object,
+        DataType::Binary => DType::Bytes,
+        _ => return None,
+    })
+}
+
+impl RecordFile {
+    /// Opens (or, in [`Mode::Append`], creates) the record file at `path`.
+    ///
+    /// A writer repairs a crash: data past the last commit and a torn index entry are
+    /// cut off and reported in [`RecordFile::recovery`].
+    ///
+    /// # Errors
+    /// [`MmapError::Io`] (missing directory or file, permissions),
+    /// [`MmapError::Locked`] if another writer holds it, [`MmapError::NotOurs`],
+    /// [`MmapError::FutureVersion`], [`MmapError::Corrupt`] naming the offset,
+    /// [`MmapError::Unsupported`] for Arrow types memslim cannot read (or, appending,
+    /// write).
+    ///
+    /// # Memory
+    /// Reads the index only; maps the committed data without touching it.
+    pub fn open(path: impl AsRef<Path>, mode: Mode) -> Result<RecordFile> {
+        let path = path.as_ref().to_owned();
+        let index_path = index_path(&path);
+        let data = match mode {
+            Mode::Read => File::open(&path),
+            Mode::Append => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path),
+        }
+        .map_err(io(&path))?;
+        let mut f = RecordFile {
+            path,
+            index_path,
+            data: None,
+            index: None,
+            mode,
+            layout: Layout::Memslim,
+            entries: Vec::new(),
+            slots: Vec::new(),
+            dicts: Vec::new(),
+            schema: None,
+            variant: Vec::new(),
+            map: ReadMap::empty(),
+            committed_rows: 0,
+            index_len: HEADER_LEN as u64,
+            decoder: None,
+            tail: RecordList::with_chunk_rows(BATCH_ROWS),
+            recovery: Recovery::default(),
+        };
+        let data_len = data.metadata().map_err(io(&f.path))?.len();
+        let index = match mode {
+            Mode::Read => match File::open(&f.index_path) {
+                Ok(i) => Some(i),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io(&f.index_path)(e)),
+            },
+            Mode::Append => {
+                let i = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&f.index_path)
+                    .map_err(io(&f.index_path))?;
+                match i.try_lock() {
+                    Ok(()) => {}
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        return Err(MmapError::Locked {
+                            path: f.path.clone(),
+                        });
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => return Err(io(&f.index_path)(e)),
+                }
+                Some(i)
+            }
+        };
+        let index_bytes = match &index {
+            Some(i) => {
+                let mut b = Vec::new();
+                (&*i).read_to_end(&mut b).map_err(io(&f.index_path))?;
+                b
+            }
+            None => Vec::new(),
+        };
+        if index_bytes.is_empty() && data_len > 0 {
+            f.open_foreign(&data, data_len)?;
+            if mode == Mode::Append {
+                f.adopt(&data, index.as_ref())?;
+            }
+        } else if index_bytes.is_empty() {
+            if mode == Mode::Read {
+                return Err(MmapError::NotOurs {
+                    path: f.path.clone(),
+                    reason: "empty file".into(),
+                });
+            }
+            // A new file: the header first, durable before anything refers to it.
+            let i = index.as_ref().ok_or(MmapError::Closed)?;
+            i.write_all_at(&format::header(), 0)
+                .and_then(|()| i.sync_all())
+                .map_err(io(&f.index_path))?;
+            data.sync_all().map_err(io(&f.path))?;
+            sync_dir(&f.path)?;
+        } else {
+            f.read_index(&index_bytes, data_len)?;
+            if mode == Mode::Append {
+                let i = index.as_ref().ok_or(MmapError::Closed)?;
+                if f.recovery.dropped_index_bytes > 0 {
+                    i.set_len(f.index_len).map_err(io(&f.index_path))?;
+                }
+                if f.recovery.dropped_data_bytes > 0 {
+                    // Only bytes past the commit, which no reader maps.
+                    data.set_len(f.committed_end()).map_err(io(&f.path))?;
+                }
+                if f.recovery != Recovery::default() {
+                    i.sync_all().map_err(io(&f.index_path))?;
+                    data.sync_all().map_err(io(&f.path))?;
+                }
+            }
+        }
+        f.map = ReadMap::new(&data, f.committed_end(), &f.path)?;
+        f.data = Some(data);
+        f.index = index;
+        f.load_schema()?;
+        f.rebuild_slots(0);
+        Ok(f)
+    }
+
+    fn corrupt(&self, offset: u64, reason: impl Into<String>) -> MmapError {
+        MmapError::Corrupt {
+            path: self.path.clone(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    fn committed_end(&self) -> u64 {
+        self.entries.last().map_or(0, Entry::end)
+    }
+
+    fn read_index(&mut self, b: &[u8], data_len: u64) -> Result<()> {
+        match format::check_header(b) {
+            Ok(()) => {}
+            Err(HeaderError::Future(v)) => {
+                return Err(MmapError::FutureVersion {
+                    path: self.index_path.clone(),
+                    found: v,
+                    supported: format::INDEX_VERSION,
+                });
+            }
+            Err(HeaderError::Magic) | Err(HeaderError::Short) => {
+                return Err(MmapError::NotOurs {
+                    path: self.index_path.clone(),
+                    reason: "not a memslim index".into(),
+                });
+            }
+            Err(HeaderError::Checksum) => {
+                return Err(MmapError::Corrupt {
+                    path: self.index_path.clone(),
+                    offset: 0,
+                    reason: "index header checksum mismatch".into(),
+                });
+            }
+        }
+        let parsed = format::parse_entries(b, HEADER_LEN, None).map_err(|(off, why)| {
+            MmapError::Corrupt {
+                path: self.index_path.clone(),
+                offset: off,
+                reason: why,
+            }
+        })?;
+        self.entries = parsed.entries;
+        self.index_len = (HEADER_LEN + self.entries.len() * ENTRY_LEN) as u64;
+        self.recovery.dropped_index_bytes = parsed.torn_bytes as u64;
+        let end = self.committed_end();
+        if data_len < end {
+            return Err(self.corrupt(
+                data_len,
+                format!(
+                    "the data file ends at {data_len} but {end} bytes are committed \
+                     (truncated by another program?)"
+                ),
+            ));
+        }
+        self.recovery.dropped_data_bytes = data_len - end;
+        Ok(())
+    }
+
+    fn open_foreign(&mut self, data: &File, data_len: u64) -> Result<()> {
+        let map = ReadMap::new(data, data_len, &self.path)?;
+        let b = map.bytes();
+        let start = if b.len() >= 6 && &b[..6] == FILE_MAGIC {
+            self.layout = Layout::ForeignFile;
+            if self.mode == Mode::Append {
+                return Err(MmapError::Unsupported {
+                    path: self.path.clone(),
+                    reason: "an Arrow IPC file (with footer) can only be opened read-only \
+                             (mode=\"r\"); memslim appends to Arrow IPC streams"
+                        .into(),
+                });
+            }
+            8
+        } else if b.len() >= 8 && message_starts(b) {
+            self.layout = Layout::ForeignStream;
+            0
+        } else {
+            return Err(MmapError::NotOurs {
+                path: self.path.clone(),
+                reason: "neither an Arrow IPC stream nor an Arrow IPC file".into(),
+            });
+        };
+        let w = ipc::walk(b, start).map_err(|(off, why)| self.corrupt(off, why))?;
+        if w.entries.is_empty() {
+            return Err(MmapError::NotOurs {
+                path: self.path.clone(),
+                reason: "no Arrow schema message".into(),
+            });
+        }
+        if w.torn {
+            self.recovery.dropped_data_bytes = data_len - w.end;
+        }
+        self.entries = w.entries;
+        Ok(())
+    }
+
+    /// Gives a foreign stream a commit index (checksumming its messages once) so it can
+    /// be appended to; drops a cut-off last message and the end-of-stream marker.
+    fn adopt(&mut self, data: &File, index: Option<&File>) -> Result<()> {
+        let i = index.ok_or(MmapError::Closed)?;
+        if self.entries.iter().any(|e| e.kind == Kind::Dictionary) {
+            return Err(MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: "cannot append to a stream with dictionary-encoded columns; \
+                         open it with mode=\"r\""
+                    .into(),
+            });
+        }
+        let map = ReadMap::new(data, self.committed_end(), &self.path)?;
+        let mut buf = format::header().to_vec();
+        for e in &mut self.entries {
+            e.crc = Some(crc32fast::hash(
+                &map.bytes()[e.offset as usize..e.end() as usize],
+            ));
+            buf.extend_from_slice(&format::encode_entry(e));
+        }
+        drop(map);
+        data.set_len(self.committed_end()).map_err(io(&self.path))?;
+        data.sync_all().map_err(io(&self.path))?;
+        i.write_all_at(&buf, 0)
+            .and_then(|()| i.sync_all())
+            .map_err(io(&self.index_path))?;
+        sync_dir(&self.path)?;
+        self.index_len = buf.len() as u64;
+        self.layout = Layout::Memslim;
+        Ok(())
+    }
+
+    fn load_schema(&mut self) -> Result<()> {
+        let Some(first) = self.entries.first().copied() else {
+            return Ok(());
+        };
+        let bytes = self.message(&first)?;
+        let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(bytes)
+            .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?;
+        for f in schema.fields() {
+            check_arrow_type(f.name(), f.data_type()).map_err(|e| MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        self.variant = schema.fields().iter().map(|f| is_variant_field(f)).collect();
+        let schema = Arc::new(schema);
+        if self.mode == Mode::Append {
+            let mut fields = Vec::new();
+            for (j, f) in schema.fields().iter().enumerate() {
+                let dt = dtype_of(f.data_type(), self.variant[j]).ok_or_else(|| {
+                    MmapError::Unsupported {
+                        path: self.path.clone(),
+                        reason: format!(
+                            "cannot append to field {:?} of Arrow type {} (memslim writes \
+                             null, bool, int64, float64, utf8, binary); open it with mode=\"r\"",
+                            f.name(),
+                            f.data_type()
+                        ),
+                    }
+                })?;
+                fields.push((f.name().as_str(), dt));
+            }
+            self.tail = RecordList::with_schema(&fields, BATCH_ROWS)?;
+        }
+        self.decoder = None;
+        self.schema = Some(schema);
+        Ok(())
+    }
+
+    /// The bytes of a committed message, checked against its checksum.
+    fn message(&self, e: &Entry) -> Result<&[u8]> {
+        let b = self
+            .map
+            .bytes()
+            .get(e.offset as usize..e.end() as usize)
+            .ok_or_else(|| self.corrupt(e.offset, "message outside the mapped data"))?;
+        if let Some(crc) = e.crc {
+            if crc32fast::hash(b) != crc {
+                return Err(self.corrupt(e.offset, "checksum mismatch"));
+            }
+        }
+        Ok(b)
+    }
+
+    fn rebuild_slots(&mut self, from_entry: usize) {
+        let mut first_row = self.committed_rows;
+        let mut dicts = self.dicts.len();
+        for (k, e) in self.entries.iter().enumerate().skip(from_entry) {
+            match e.kind {
+                Kind::Batch => {
+                    self.slots.push(Slot {
+                        entry: k,
+                        first_row,
+                        rows: e.rows as usize,
+                        dicts_before: dicts,
+                        batch: None,
+                    });
+                    first_row += e.rows as usize;
+                }
+                Kind::Dictionary => {
+                    self.dicts.push(k);
+                    dicts += 1;
+                }
+                Kind::Schema => {}
+            }
+        }
+        self.committed_rows = first_row;
+    }
+
+    /// The path of the data file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the data file is.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// What opening found past the last commit.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// Whether the file was opened for appending.
+    pub fn is_writable(&self) -> bool {
+        self.mode == Mode::Append
+    }
+
+    /// Whether [`RecordFile::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(MmapError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records committed to the file.
+    pub fn committed_len(&self) -> usize {
+        self.committed_rows
+    }
+
+    /// Records appended but not yet flushed.
+    pub fn pending_len(&self) -> usize {
+        self.tail.len()
+    }
+
+    /// All records: committed, then pending.
+    pub fn len(&self) -> usize {
+        self.committed_rows + self.tail.len()
+    }
+
+    /// Whether there are no records at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of committed data (the mapped length).
+    pub fn mapped_bytes(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Bytes this object owns in memory: the index, batch bookkeeping and the pending
+    /// records (not the mapped file, which the kernel pages in and out).
+    pub fn nbytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.tail.nbytes()
+    }
+
+    /// The committed schema (`None` before the first flush).
+    pub fn schema(&self) -> Option<&SchemaRef> {
+        self.schema.as_ref()
+    }
+
+    /// Field names: the committed schema's, then any new ones pending records bring.
+    pub fn field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .schema
+            .iter()
+            .flat_map(|s| s.fields().iter().map(|f| f.name().clone()))
+            .collect();
+        for j in 0..self.tail.num_fields() {
+            let n = self.tail.field_name(j);
+            if !names.iter().any(|m| m == n) {
+                names.push(n.to_owned());
+            }
+        }
+        names
+    }
+
+    /// The number of committed record batches.
+    pub fn num_batches(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Which batch holds committed row `row`, and the row's position in it.
+    pub fn locate(&self, row: usize) -> Option<(usize, usize)> {
+        if row >= self.committed_rows {
+            return None;
+        }
+        let k = self.slots.partition_point(|s| s.first_row + s.rows <= row);
+        Some((k, row - self.slots[k].first_row))
+    }
+
+    /// Committed batch `k`, decoded (zero-copy: its buffers point into the map) and
+    /// checked against its checksum on first use.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] naming the batch's offset if its bytes do not check out.
+    ///
+    /// # Panics
+    /// If `k >= self.num_batches()`.
+    pub fn batch(&mut self, k: usize) -> Result<&RecordBatch> {
+        self.check_open()?;
+        if self.slots[k].batch.is_none() {
+            let b = self.decode(k)?;
+            self.slots[k].batch = Some(b);
+        }
+        self.slots[k].batch.as_ref().ok_or(MmapError::Closed)
+    }
+
+    fn decode(&mut self, k: usize) -> Result<RecordBatch> {
+        let schema = self.schema.clone().ok_or(MmapError::Closed)?;
+        let need = self.slots[k].dicts_before;
+        let entry = self.entries[self.slots[k].entry];
+        let restart = match &self.decoder {
+            Some((_, fed)) => *fed > need,
+            None => true,
+        };
+        if restart {
+            let version = MetadataVersion::V5;
+            let d = FileDecoder::new(Arc::clone(&schema), version).with_require_alignment(false);
+            self.decoder = Some((d, 0));
+        }
+        while self.decoder.as_ref().map_or(0, |d| d.1) < need {
+            let fed = self.decoder.as_ref().map_or(0, |d| d.1);
+            let de = self.entries[self.dicts[fed]];
+            let (block, buf) = self.block(&de)?;
+            let Some((dec, n)) = self.decoder.as_mut() else {
+                break;
+            };
+            let r = guarded(|| dec.read_dictionary(&block, &buf));
+            *n += 1;
+            r.map_err(|why| self.corrupt(de.offset, why))?;
+        }
+        let (block, buf) = self.block(&entry)?;
+        let dec = &self.decoder.as_ref().ok_or(MmapError::Closed)?.0;
+        let batch = guarded(|| dec.read_record_batch(&block, &buf))
+            .map_err(|why| self.corrupt(entry.offset, why))?
+            .ok_or_else(|| self.corrupt(entry.offset, "not a record batch"))?;
+        if batch.num_rows() as u64 != entry.rows {
+            return Err(self.corrupt(entry.offset, "row count differs from the index"));
+        }
+        Ok(batch)
+    }
+
+    fn block(&self, e: &Entry) -> Result<(Block, arrow_buffer::Buffer)> {
+        let bytes = self.message(e)?;
+        let (prefix, meta) = ipc::message_prefix(bytes)
+            .map_err(|why| self.corrupt(e.offset, why))?
+            .ok_or_else(|| self.corrupt(e.offset, "unexpected end-of-stream marker"))?;
+        let meta_len = prefix + meta;
+        let body = (e.len as usize)
+            .checked_sub(meta_len)
+            .ok_or_else(|| self.corrupt(e.offset, "metadata longer than the message"))?;
+        let block = Block::new(e.offset as i64, meta_len as i32, body as i64);
+        let buf = self.map.buffer(e.offset as usize, e.end() as usize);
+        Ok((block, buf))
+    }
+
+    /// Calls `f(field, value)` for each field of record `row`, in field order. Committed
+    /// records have every field (null where the record had none); pending records only
+    /// their own.
+    ///
+    /// # Errors
+    /// [`MmapError::Records`] for an index out of range, [`MmapError::Corrupt`] for a
+    /// damaged batch.
+    pub fn visit_row(&mut self, row: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
+        self.check_open()?;
+        if let Some((k, j)) = self.locate(row) {
+            let variant = self.variant.clone();
+            let batch = self.batch(k)?;
+            let schema = batch.schema();
+            let mut buf = Vec::new();
+            for (c, col) in batch.columns().iter().enumerate() {
+                let cell = arrow_cell(col.as_ref(), j, variant[c], &mut buf)?;
+                f(schema.field(c).name(), cell);
+            }
+            return Ok(());
+        }
+        let r = row - self.committed_rows;
+        if r >= self.tail.len() {
+            return Err(RecordsError::IndexOutOfRange {
+                index: row,
+                len: self.len(),
+            }
+            .into());
+        }
+        let tail = &self.tail;
+        tail.visit_row(r, |c, cell| f(tail.field_name(c), cell));
+        Ok(())
+    }
+
+    /// Appends one record to the pending records (durable after [`RecordFile::flush`]).
+    ///
+    /// # Errors
+    /// [`MmapError::ReadOnly`]; [`MmapError::Records`] if the record does not fit the
+    /// committed schema (the list is unchanged).
+    pub fn push_record(&mut self, record: &[(&str, Cell<'_>)]) -> Result<()> {
+        self.check_writable()?;
+        self.tail.push_record(record)?;
+        Ok(())
+    }
+
+    /// The pending records, to append to in bulk (a caller that fails halfway rolls
+    /// back with [`RecordList::checkpoint`]).
+    ///
+    /// # Errors
+    /// [`MmapError::ReadOnly`] or [`MmapError::Closed`].
+    pub fn pending_mut(&mut self) -> Result<&mut RecordList> {
+        self.check_writable()?;
+        Ok(&mut self.tail)
+    }
+
+    /// The pending records.
+    pub fn pending(&self) -> &RecordList {
+        &self.tail
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.mode != Mode::Append {
+            return Err(MmapError::ReadOnly(self.path.clone()));
+        }
+        Ok(())
+    }
+
+    /// Writes the pending records as record batches, syncs them to disk, then commits
+    /// them in the index and syncs that. Returns the number of records written.
+    ///
+    /// Durable when it returns `Ok`. On an error (a full disk, say) nothing is
+    /// committed, the bytes written are cut off again, and the pending records stay
+    /// pending, so the file is exactly as it was after the last flush.
+    ///
+    /// # Errors
+    /// [`MmapError::Io`]; [`MmapError::Records`] naming a field whose values no longer
+    /// fit the committed schema's type.
+    ///
+    /// # Memory
+    /// Encodes one batch of at most [`BATCH_ROWS`] rows at a time.
+    pub fn flush(&mut self) -> Result<usize> {
+        self.check_writable()?;
+        let n = self.tail.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let (tail_schema, batches) = self.tail.to_arrow()?;
+        let schema = match &self.schema {
+            Some(s) => Arc::clone(s),
+            None => ipc::storage_schema(&tail_schema),
+        };
+        let mut enc = Encoder::new();
+        let mut messages: Vec<(Kind, u64, Vec<u8>)> = Vec::new();
+        if self.entries.is_empty() {
+            let m = enc.schema(&schema).map_err(RecordsError::Arrow)?;
+            messages.push((Kind::Schema, 0, m));
+        }
+        let start_end = self.committed_end();
+        let start_index = self.index_len;
+        let result = (|| -> Result<Vec<Entry>> {
+            let data = self.data.as_ref().ok_or(MmapError::Closed)?;
+            let mut pos = start_end;
+            let mut new_entries = Vec::new();
+            let mut write = |kind: Kind, rows: u64, m: &[u8]| -> Result<()> {
+                data.write_all_at(m, pos).map_err(io(&self.path))?;
+                new_entries.push(Entry {
+                    offset: pos,
+                    len: m.len() as u64,
+                    rows,
+                    kind,
+                    crc: Some(crc32fast::hash(m)),
+                });
+                pos += m.len() as u64;
+                Ok(())
+            };
+            for (kind, rows, m) in messages.drain(..) {
+                write(kind, rows, &m)?;
+            }
+            for b in &batches {
+                let b = ipc::conform(b, &schema).map_err(|field| {
+                    let expected = schema
+                        .field_with_name(&field)
+                        .map(|f| f.data_type().to_string())
+                        .unwrap_or_else(|_| "no such field".into());
+                    MmapError::FieldType { field, expected }
+                })?;
+                let mut off = 0;
+                while off < b.num_rows() {
+                    let len = BATCH_ROWS.min(b.num_rows() - off);
+                    let m = enc.batch(&b.slice(off, len)).map_err(RecordsError::Arrow)?;
+                    write(Kind::Batch, len as u64, &m)?;
+                    off += len;
+                }
+            }
+            data.sync_data().map_err(io(&self.path))?;
+            let index = self.index.as_ref().ok_or(MmapError::Closed)?;
+            let mut ib = Vec::with_capacity(new_entries.len() * ENTRY_LEN);
+            for e in &new_entries {
+                ib.extend_from_slice(&format::encode_entry(e));
+            }
+            index
+                .write_all_at(&ib, start_index)
+                .and_then(|()| index.sync_data())
+                .map_err(io(&self.index_path))?;
+            Ok(new_entries)
+        })();
+        let new_entries = match result {
+            Ok(e) => e,
+            Err(e) => {
+                // Best effort: drop what was written past the commit; if this fails too
+                // the next open drops it.
+                if let Some(d) = &self.data {
+                    let _ = d.set_len(start_end);
+                }
+                if let Some(i) = &self.index {
+                    let _ = i.set_len(start_index);
+                }
+                return Err(e);
+            }
+        };
+        let from = self.entries.len();
+        self.index_len += (new_entries.len() * ENTRY_LEN) as u64;
+        self.entries.extend(new_entries);
+        let data = self.data.as_ref().ok_or(MmapError::Closed)?;
+        self.map = ReadMap::new(data, self.committed_end(), &self.path)?;
+        if self.schema.is_none() {
+            self.load_schema()?;
+        } else {
+            self.tail = self.tail.empty_like();
+        }
+        self.rebuild_slots(from);
+        Ok(n)
+    }
+
+    /// Picks up records another process committed since opening (or the last refresh)
+    /// and returns how many there are now. For writers it changes nothing.
+    ///
+    /// # Errors
+    /// [`MmapError::Io`], [`MmapError::Corrupt`].
+    pub fn refresh(&mut self) -> Result<usize> {
+        self.check_open()?;
+        if self.mode == Mode::Append {
+            return Ok(self.len());
+        }
+        let data = self.data.as_ref().ok_or(MmapError::Closed)?;
+        let data_len = data.metadata().map_err(io(&self.path))?.len();
+        let from = self.entries.len();
+        let new_entries = match self.layout {
+            Layout::Memslim => {
+                let mut b = Vec::new();
+                let mut i = File::open(&self.index_path).map_err(io(&self.index_path))?;
+                i.read_to_end(&mut b).map_err(io(&self.index_path))?;
+                let prev = self.entries.last().map(Entry::end);
+                let parsed = format::parse_entries(&b, self.index_len as usize, prev).map_err(
+                    |(off, why)| MmapError::Corrupt {
+                        path: self.index_path.clone(),
+                        offset: off,
+                        reason: why,
+                    },
+                )?;
+                parsed.entries
+            }
+            _ => {
+                let map = ReadMap::new(data, data_len, &self.path)?;
+                let w = ipc::walk(map.bytes(), self.committed_end() as usize)
+                    .map_err(|(off, why)| self.corrupt(off, why))?;
+                w.entries
+                    .into_iter()
+                    .filter(|e| e.kind != Kind::Schema)
+                    .collect()
+            }
+        };
+        if new_entries.is_empty() {
+            return Ok(self.len());
+        }
+        let end = new_entries.last().map_or(0, Entry::end);
+        if data_len < end {
+            return Err(self.corrupt(data_len, "data file shorter than its index"));
+        }
+        self.index_len += (new_entries.len() * ENTRY_LEN) as u64;
+        self.entries.extend(new_entries);
+        self.map = ReadMap::new(data, self.committed_end(), &self.path)?;
+        if self.schema.is_none() {
+            self.load_schema()?;
+        }
+        self.rebuild_slots(from);
+        Ok(self.len())
+    }
+
+    /// Flushes (if writable) and closes the files, releasing the writer lock. Batches
+    /// handed out earlier stay valid: they keep the map alive.
+    ///
+    /// # Errors
+    /// As [`RecordFile::flush`]; the file stays open if the flush fails.
+    pub fn close(&mut self) -> Result<()> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        if self.mode == Mode::Append {
+            self.flush()?;
+        }
+        self.data = None;
+        self.index = None;
+        self.slots.clear();
+        self.map = ReadMap::empty();
+        self.decoder = None;
+        Ok(())
+    }
+}
+
+/// Whether `b` starts like an Arrow IPC stream message (continuation marker, or a legacy
+/// positive length).
+fn message_starts(b: &[u8]) -> bool {
+    matches!(ipc::message_prefix(b), Ok(Some((_, m))) if m > 0 && m < (1 << 24))
+}
+
+/// Runs an arrow-ipc decode step, turning both its errors and any panic on malformed
+/// input into a reason string.
+fn guarded<T>(
+    f: impl FnOnce() -> std::result::Result<T, arrow_schema::ArrowError>,
+) -> std::result::Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("undecodable record batch".into()),
+    }
+}
