@@ -391,7 +391,11 @@ impl RecordFile {
                 reason: e.to_string(),
             })?;
         }
-        self.variant = schema.fields().iter().map(|f| is_variant_field(f)).collect();
+        self.variant = schema
+            .fields()
+            .iter()
+            .map(|f| is_variant_field(f))
+            .collect();
         let schema = Arc::new(schema);
         if self.mode == Mode::Append {
             let mut fields = Vec::new();

@@ -178,7 +178,10 @@ pub fn parse_entries(
         if e.offset != expected {
             return Err((
                 pos as u64,
-                format!("entry at data offset {} where {expected} was expected", e.offset),
+                format!(
+                    "entry at data offset {} where {expected} was expected",
+                    e.offset
+                ),
             ));
         }
         if (entries.is_empty() && prev_end.is_none()) != (e.kind == Kind::Schema) {

@@ -93,10 +93,7 @@ fn round_trip_and_reopen() {
     for i in [0usize, 1, 65_535, 65_536, 99_999, 100_009] {
         assert_eq!(row(&mut r, i).unwrap(), expected(i as i64), "row {i}");
     }
-    assert!(matches!(
-        row(&mut r, 100_010),
-        Err(MmapError::Records(_))
-    ));
+    assert!(matches!(row(&mut r, 100_010), Err(MmapError::Records(_))));
     assert!(matches!(r.flush(), Err(MmapError::ReadOnly(_))));
     // The data file is a plain Arrow IPC stream.
     let bytes = fs::read(&p).unwrap();
@@ -165,7 +162,10 @@ fn torn_index_tail_at_every_byte_is_dropped() {
         let mut r = RecordFile::open(&q, Mode::Read).unwrap();
         let want = if cut == i2 { 60 } else { 50 };
         assert_eq!(r.len(), want, "cut {cut}");
-        assert_eq!(r.recovery().dropped_index_bytes, if cut == i2 { 0 } else { cut - i1 });
+        assert_eq!(
+            r.recovery().dropped_index_bytes,
+            if cut == i2 { 0 } else { cut - i1 }
+        );
         assert_eq!(all_rows(&mut r).unwrap().len(), want);
         // a torn entry padded with zeros (the file was extended, the bytes never came)
         idx.resize(i2 as usize, 0);
