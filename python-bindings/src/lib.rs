@@ -7,6 +7,8 @@
 mod convert;
 mod errors;
 mod gilcell;
+mod mmap;
+mod mmap_ffi;
 mod os_memory;
 mod records;
 mod tracemalloc;
@@ -18,5 +20,6 @@ use pyo3::prelude::*;
 fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     records::register(m)?;
+    mmap::register(m)?;
     Ok(())
 }

@@ -233,6 +233,29 @@ pub fn decode(t: NumType, b: &[u8]) -> Num {
     }
 }
 
+fn num_eq(a: Num, b: Num) -> bool {
+    fn wide(n: Num) -> Option<i128> {
+        match n {
+            Num::Int(v) => Some(v.into()),
+            Num::UInt(v) => Some(v.into()),
+            Num::Bool(v) => Some(v.into()),
+            Num::Float(_) => None,
+        }
+    }
+    fn float(n: Num) -> f64 {
+        match n {
+            Num::Int(v) => v as f64,
+            Num::UInt(v) => v as f64,
+            Num::Bool(v) => f64::from(u8::from(v)),
+            Num::Float(v) => v,
+        }
+    }
+    match (wide(a), wide(b)) {
+        (Some(x), Some(y)) => x == y,
+        _ => float(a) == float(b),
+    }
+}
+
 enum Map {
     Read(ReadMap),
     Write(WriteMap, File),
@@ -452,6 +475,26 @@ impl NumArray {
         self.check_index(i)?;
         let w = self.dtype.width();
         Ok(decode(self.dtype, &self.as_bytes()?[i * w..]))
+    }
+
+    /// The first position in `start..stop` (clamped) holding a value equal to `v` (as
+    /// Python compares numbers: `1 == 1.0 == True`), and how many there are in total.
+    ///
+    /// # Errors
+    /// [`MmapError::Closed`].
+    pub fn find(&self, v: Num, start: usize, stop: usize) -> Result<(Option<usize>, usize)> {
+        let w = self.dtype.width();
+        let bytes = self.as_bytes()?;
+        let stop = stop.min(self.len);
+        let mut first = None;
+        let mut count = 0;
+        for i in start.min(stop)..stop {
+            if num_eq(decode(self.dtype, &bytes[i * w..]), v) {
+                first.get_or_insert(i);
+                count += 1;
+            }
+        }
+        Ok((first, count))
     }
 
     /// Sets element `i`.

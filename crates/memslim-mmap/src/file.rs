@@ -246,6 +246,9 @@ impl RecordFile {
         f.index = index;
         f.load_schema()?;
         f.rebuild_slots(0);
+        if mode == Mode::Append {
+            f.tail = f.declared_tail()?;
+        }
         Ok(f)
     }
 
@@ -359,6 +362,24 @@ impl RecordFile {
             });
         }
         let map = ReadMap::new(data, self.committed_end(), &self.path)?;
+        // Refuse before writing anything if the schema is not one memslim can append to.
+        let first = self.entries[0];
+        let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(
+            &map.bytes()[first.offset as usize..first.end() as usize],
+        )
+        .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?;
+        for f in schema.fields() {
+            if dtype_of(f.data_type(), is_variant_field(f)).is_none() {
+                return Err(MmapError::Unsupported {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "cannot append to field {:?} of Arrow type {}; open it with mode=\"r\"",
+                        f.name(),
+                        f.data_type()
+                    ),
+                });
+            }
+        }
         let mut buf = format::header().to_vec();
         for e in &mut self.entries {
             e.crc = Some(crc32fast::hash(
@@ -397,27 +418,31 @@ impl RecordFile {
             .map(|f| is_variant_field(f))
             .collect();
         let schema = Arc::new(schema);
-        if self.mode == Mode::Append {
-            let mut fields = Vec::new();
-            for (j, f) in schema.fields().iter().enumerate() {
-                let dt = dtype_of(f.data_type(), self.variant[j]).ok_or_else(|| {
-                    MmapError::Unsupported {
-                        path: self.path.clone(),
-                        reason: format!(
-                            "cannot append to field {:?} of Arrow type {} (memslim writes \
-                             null, bool, int64, float64, utf8, binary); open it with mode=\"r\"",
-                            f.name(),
-                            f.data_type()
-                        ),
-                    }
-                })?;
-                fields.push((f.name().as_str(), dt));
-            }
-            self.tail = RecordList::with_schema(&fields, BATCH_ROWS)?;
-        }
         self.decoder = None;
         self.schema = Some(schema);
         Ok(())
+    }
+
+    /// An empty pending list whose declared schema is the committed one.
+    fn declared_tail(&self) -> Result<RecordList> {
+        let Some(schema) = &self.schema else {
+            return Ok(RecordList::with_chunk_rows(BATCH_ROWS));
+        };
+        let mut fields = Vec::new();
+        for (j, f) in schema.fields().iter().enumerate() {
+            let dt =
+                dtype_of(f.data_type(), self.variant[j]).ok_or_else(|| MmapError::Unsupported {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "cannot append to field {:?} of Arrow type {} (memslim writes \
+                         null, bool, int64, float64, utf8, binary); open it with mode=\"r\"",
+                        f.name(),
+                        f.data_type()
+                    ),
+                })?;
+            fields.push((f.name().as_str(), dt));
+        }
+        Ok(RecordList::with_schema(&fields, BATCH_ROWS)?)
     }
 
     /// The bytes of a committed message, checked against its checksum.
@@ -628,6 +653,34 @@ impl RecordFile {
         Ok((block, buf))
     }
 
+    /// Every record as Arrow record batches: the committed batches (zero-copy, pointing
+    /// into the map, which they keep alive), then the pending records in the committed
+    /// schema.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] for a damaged batch; [`MmapError::FieldType`] if pending
+    /// records do not fit the committed schema.
+    pub fn to_arrow(&mut self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        self.check_open()?;
+        let (tail_schema, tail) = self.tail.to_arrow()?;
+        let Some(schema) = self.schema.clone() else {
+            return Ok((ipc::storage_schema(&tail_schema), tail));
+        };
+        let mut out = Vec::with_capacity(self.slots.len() + tail.len());
+        for k in 0..self.slots.len() {
+            out.push(self.batch(k)?.clone());
+        }
+        for b in &tail {
+            out.push(
+                ipc::conform(b, &schema).map_err(|field| MmapError::FieldType {
+                    field,
+                    expected: "the committed schema".into(),
+                })?,
+            );
+        }
+        Ok((schema, out))
+    }
+
     /// Calls `f(field, value)` for each field of record `row`, in field order. Committed
     /// records have every field (null where the record had none); pending records only
     /// their own.
@@ -638,12 +691,12 @@ impl RecordFile {
     pub fn visit_row(&mut self, row: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
-            let variant = self.variant.clone();
-            let batch = self.batch(k)?;
-            let schema = batch.schema();
+            self.batch(k)?;
+            let batch = self.slots[k].batch.as_ref().ok_or(MmapError::Closed)?;
+            let schema = batch.schema_ref();
             let mut buf = Vec::new();
             for (c, col) in batch.columns().iter().enumerate() {
-                let cell = arrow_cell(col.as_ref(), j, variant[c], &mut buf)?;
+                let cell = arrow_cell(col.as_ref(), j, self.variant[c], &mut buf)?;
                 f(schema.field(c).name(), cell);
             }
             return Ok(());
@@ -715,22 +768,62 @@ impl RecordFile {
             return Ok(0);
         }
         let (tail_schema, batches) = self.tail.to_arrow()?;
+        self.commit(&tail_schema, batches.into_iter().map(Ok))?;
+        self.tail = match self.declared_tail() {
+            Ok(t) => t,
+            Err(_) => self.tail.empty_like(),
+        };
+        Ok(n)
+    }
+
+    /// Appends Arrow record batches as they are (after pending records, which are
+    /// flushed first), with the same write-sync-commit steps as [`RecordFile::flush`].
+    /// This is how a whole in-memory list is saved without converting it row by row.
+    ///
+    /// # Errors
+    /// As [`RecordFile::flush`]; [`MmapError::Unsupported`] for an Arrow type memslim
+    /// cannot read back; an error from `batches` stops the append with nothing committed.
+    ///
+    /// # Memory
+    /// Encodes one batch of at most [`BATCH_ROWS`] rows at a time.
+    pub fn append_arrow(
+        &mut self,
+        schema: &arrow_schema::Schema,
+        batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+    ) -> Result<usize> {
+        self.flush()?;
+        for f in schema.fields() {
+            check_arrow_type(f.name(), f.data_type()).map_err(|e| MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        let n = self.commit(schema, batches)?;
+        if let Ok(t) = self.declared_tail() {
+            self.tail = t;
+        }
+        Ok(n)
+    }
+
+    /// Writes `batches` after the committed data, syncs, commits; returns the rows.
+    fn commit(
+        &mut self,
+        batch_schema: &arrow_schema::Schema,
+        batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+    ) -> Result<usize> {
         let schema = match &self.schema {
             Some(s) => Arc::clone(s),
-            None => ipc::storage_schema(&tail_schema),
+            None => ipc::storage_schema(batch_schema),
         };
         let mut enc = Encoder::new();
-        let mut messages: Vec<(Kind, u64, Vec<u8>)> = Vec::new();
-        if self.entries.is_empty() {
-            let m = enc.schema(&schema).map_err(RecordsError::Arrow)?;
-            messages.push((Kind::Schema, 0, m));
-        }
         let start_end = self.committed_end();
         let start_index = self.index_len;
-        let result = (|| -> Result<Vec<Entry>> {
+        let first = self.entries.is_empty();
+        let result = (|| -> Result<(Vec<Entry>, usize)> {
             let data = self.data.as_ref().ok_or(MmapError::Closed)?;
             let mut pos = start_end;
             let mut new_entries = Vec::new();
+            let mut rows = 0usize;
             let mut write = |kind: Kind, rows: u64, m: &[u8]| -> Result<()> {
                 data.write_all_at(m, pos).map_err(io(&self.path))?;
                 new_entries.push(Entry {
@@ -743,11 +836,13 @@ impl RecordFile {
                 pos += m.len() as u64;
                 Ok(())
             };
-            for (kind, rows, m) in messages.drain(..) {
-                write(kind, rows, &m)?;
+            if first {
+                let m = enc.schema(&schema).map_err(RecordsError::Arrow)?;
+                write(Kind::Schema, 0, &m)?;
             }
-            for b in &batches {
-                let b = ipc::conform(b, &schema).map_err(|field| {
+            for b in batches {
+                let b = b.map_err(|e| RecordsError::Arrow(e.to_string()))?;
+                let b = ipc::conform(&b, &schema).map_err(|field| {
                     let expected = schema
                         .field_with_name(&field)
                         .map(|f| f.data_type().to_string())
@@ -761,6 +856,7 @@ impl RecordFile {
                     write(Kind::Batch, len as u64, &m)?;
                     off += len;
                 }
+                rows += b.num_rows();
             }
             data.sync_data().map_err(io(&self.path))?;
             let index = self.index.as_ref().ok_or(MmapError::Closed)?;
@@ -772,9 +868,9 @@ impl RecordFile {
                 .write_all_at(&ib, start_index)
                 .and_then(|()| index.sync_data())
                 .map_err(io(&self.index_path))?;
-            Ok(new_entries)
+            Ok((new_entries, rows))
         })();
-        let new_entries = match result {
+        let (new_entries, rows) = match result {
             Ok(e) => e,
             Err(e) => {
                 // Best effort: drop what was written past the commit; if this fails too
@@ -795,11 +891,9 @@ impl RecordFile {
         self.map = ReadMap::new(data, self.committed_end(), &self.path)?;
         if self.schema.is_none() {
             self.load_schema()?;
-        } else {
-            self.tail = self.tail.empty_like();
         }
         self.rebuild_slots(from);
-        Ok(n)
+        Ok(rows)
     }
 
     /// Picks up records another process committed since opening (or the last refresh)
@@ -894,4 +988,71 @@ fn guarded<T>(
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("undecodable record batch".into()),
     }
+}
+
+/// Writes `batches` to a new record file at `path`, replacing any file there only once
+/// the new one is complete and synced (written beside it, then renamed into place).
+///
+/// # Errors
+/// [`MmapError::Locked`] if a writer has `path` open; otherwise as
+/// [`RecordFile::append_arrow`]. On an error the old file (if any) is untouched.
+pub fn save_arrow(
+    path: impl AsRef<Path>,
+    schema: &arrow_schema::Schema,
+    batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+) -> Result<usize> {
+    let path = path.as_ref();
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let target_index = index_path(path);
+    // Hold the target's writer lock while replacing it, so an open writer is not
+    // swapped out from under.
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&target_index)
+        .map_err(io(&target_index))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(MmapError::Locked {
+                path: path.to_owned(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(&target_index)(e)),
+    }
+    let cleanup = |tmp: &Path| {
+        let _ = std::fs::remove_file(tmp);
+        let _ = std::fs::remove_file(index_path(tmp));
+    };
+    cleanup(&tmp);
+    let written = (|| {
+        let mut f = RecordFile::open(&tmp, Mode::Append)?;
+        let n = f.append_arrow(schema, batches)?;
+        f.close()?;
+        Ok(n)
+    })();
+    let n = match written {
+        Ok(n) => n,
+        Err(e) => {
+            cleanup(&tmp);
+            return Err(e);
+        }
+    };
+    // The old index goes first, then the data, then the new index: a crash in between
+    // leaves the old or the new data without an index, which opens as a plain Arrow
+    // stream (every record there, no checksums), never data with a foreign index.
+    match std::fs::remove_file(&target_index) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&target_index)(e)),
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    std::fs::rename(index_path(&tmp), &target_index).map_err(io(&target_index))?;
+    sync_dir(path)?;
+    drop(lock);
+    Ok(n)
 }

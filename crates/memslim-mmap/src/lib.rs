@@ -53,4 +53,4 @@ mod map;
 
 pub use array::{Num, NumArray, NumType};
 pub use error::{MmapError, Result};
-pub use file::{BATCH_ROWS, Layout, Mode, RecordFile, Recovery, index_path};
+pub use file::{BATCH_ROWS, Layout, Mode, RecordFile, Recovery, index_path, save_arrow};
