@@ -112,9 +112,11 @@ fmt: $(DEPS_STAMP)
 bench: setup
 	cargo bench -p memslim-benches
 	$(VENV_PY) benches/bench_records.py
+	$(VENV_PY) benches/bench_mmap.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
+	$(VENV_PY) benches/bench_mmap.py --quick
 
 # -- cleaning ---------------------------------------------------------------------------
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs the code paths that contain `unsafe` under valgrind memcheck:
 #   1. the Rust tests of zero-copy Arrow export (memslim-records, arrow.rs),
-#   2. a Python workload through the bindings (gilcell.rs, tracemalloc.rs, the Arrow
-#      stream import in records.rs).
+#   2. the Rust tests of memslim-mmap (map.rs: read maps, per-message maps shared with
+#      Arrow buffers, writable maps that grow),
+#   3. a Python workload through the bindings (gilcell.rs, tracemalloc.rs, the Arrow
+#      stream import in records.rs, the buffer protocol and stream hand-over in
+#      mmap_ffi.rs).
 # Any invalid read/write or use of uninitialized memory fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +23,21 @@ PROPTEST_CASES=3 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
   "$bin" --test-threads=1 -q
 echo "valgrind: Rust export tests clean"
 
-# 2. Python: CPython's own allocator confuses memcheck, so use malloc and ignore leaks.
+# 2. memslim-mmap: every test except the byte-by-byte damage loops (thousands of reopens,
+# the same code paths as the tests that do run).
+for t in record_file num_array; do
+  bin=$(cargo test --no-run --message-format=json -p memslim-mmap --test "$t" 2>/dev/null \
+    | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])' | tail -n1)
+  "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
+    "$bin" --test-threads=1 -q --skip bit_flips --skip torn_
+done
+echo "valgrind: Rust mmap tests clean"
+
+# 3. Python: CPython's own allocator confuses memcheck, so use malloc and ignore leaks.
 # CPython and the dynamic loader raise known false positives at startup (int.from_bytes
 # on an uninitialised buffer, ld.so's word-wise strncmp); only reports whose stack goes
 # through memslim's code fail the run.
@@ -31,7 +48,7 @@ python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 blocks = re.split(r"\n==\d+== \n", text)
-ours = [b for b in blocks if re.search(r"_memslim|memslim_records", b)
+ours = [b for b in blocks if re.search(r"_memslim|memslim_records|memslim_mmap", b)
         and re.search(r"Invalid|uninitialised|Mismatched|overlap", b)]
 for b in ours:
     print(b)

@@ -612,15 +612,18 @@ impl NumArray {
     /// Flushes (if writable) and unmaps; the lock is released.
     ///
     /// # Errors
-    /// As [`NumArray::flush`]; the array stays open if it fails.
+    /// As [`NumArray::flush`]; the array is closed even then, holding what the last
+    /// successful flush recorded.
     pub fn close(&mut self) -> Result<()> {
         if self.is_closed() {
             return Ok(());
         }
-        if self.is_writable() {
-            self.flush()?;
-        }
+        let flushed = if self.is_writable() {
+            self.flush()
+        } else {
+            Ok(())
+        };
         self.map = None;
-        Ok(())
+        flushed
     }
 }

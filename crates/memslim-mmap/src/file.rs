@@ -26,6 +26,11 @@ use crate::map::ReadMap;
 /// metadata and a 40-byte index entry) stays below a percent.
 pub const BATCH_ROWS: usize = 65_536;
 
+/// Decoded batches kept for reuse, by message bytes. Each batch maps only its own
+/// message, so this (plus whatever batches callers hold) bounds the address space a
+/// scan needs, whatever the file's size.
+const CACHE_BYTES: u64 = 64 << 20;
+
 /// How to open a record file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -87,7 +92,8 @@ pub struct RecordFile {
     dicts: Vec<usize>,
     schema: Option<SchemaRef>,
     variant: Vec<bool>,
-    map: ReadMap,
+    cache: std::collections::VecDeque<usize>,
+    cache_bytes: u64,
     committed_rows: usize,
     index_len: u64,
     decoder: Option<(FileDecoder, usize)>,
@@ -163,7 +169,8 @@ impl RecordFile {
             dicts: Vec::new(),
             schema: None,
             variant: Vec::new(),
-            map: ReadMap::empty(),
+            cache: std::collections::VecDeque::new(),
+            cache_bytes: 0,
             committed_rows: 0,
             index_len: HEADER_LEN as u64,
             decoder: None,
@@ -241,7 +248,6 @@ impl RecordFile {
                 }
             }
         }
-        f.map = ReadMap::new(&data, f.committed_end(), &f.path)?;
         f.data = Some(data);
         f.index = index;
         f.load_schema()?;
@@ -403,8 +409,8 @@ impl RecordFile {
         let Some(first) = self.entries.first().copied() else {
             return Ok(());
         };
-        let bytes = self.message(&first)?;
-        let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(bytes)
+        let map = self.message(&first)?;
+        let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(map.bytes())
             .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?;
         for f in schema.fields() {
             check_arrow_type(f.name(), f.data_type()).map_err(|e| MmapError::Unsupported {
@@ -445,19 +451,16 @@ impl RecordFile {
         Ok(RecordList::with_schema(&fields, BATCH_ROWS)?)
     }
 
-    /// The bytes of a committed message, checked against its checksum.
-    fn message(&self, e: &Entry) -> Result<&[u8]> {
-        let b = self
-            .map
-            .bytes()
-            .get(e.offset as usize..e.end() as usize)
-            .ok_or_else(|| self.corrupt(e.offset, "message outside the mapped data"))?;
+    /// A map of one committed message, checked against its checksum.
+    fn message(&self, e: &Entry) -> Result<ReadMap> {
+        let data = self.data.as_ref().ok_or(MmapError::Closed)?;
+        let map = ReadMap::range(data, e.offset, e.len, &self.path)?;
         if let Some(crc) = e.crc {
-            if crc32fast::hash(b) != crc {
+            if crc32fast::hash(map.bytes()) != crc {
                 return Err(self.corrupt(e.offset, "checksum mismatch"));
             }
         }
-        Ok(b)
+        Ok(map)
     }
 
     fn rebuild_slots(&mut self, from_entry: usize) {
@@ -538,9 +541,9 @@ impl RecordFile {
         self.len() == 0
     }
 
-    /// Bytes of committed data (the mapped length).
+    /// Bytes of committed data (what reads may map).
     pub fn mapped_bytes(&self) -> usize {
-        self.map.len()
+        self.committed_end() as usize
     }
 
     /// Bytes this object owns in memory: the index, batch bookkeeping and the pending
@@ -600,6 +603,15 @@ impl RecordFile {
         if self.slots[k].batch.is_none() {
             let b = self.decode(k)?;
             self.slots[k].batch = Some(b);
+            self.cache.push_back(k);
+            self.cache_bytes += self.entries[self.slots[k].entry].len;
+            while self.cache_bytes > CACHE_BYTES && self.cache.len() > 1 {
+                let Some(old) = self.cache.pop_front() else {
+                    break;
+                };
+                self.slots[old].batch = None;
+                self.cache_bytes -= self.entries[self.slots[old].entry].len;
+            }
         }
         self.slots[k].batch.as_ref().ok_or(MmapError::Closed)
     }
@@ -640,8 +652,8 @@ impl RecordFile {
     }
 
     fn block(&self, e: &Entry) -> Result<(Block, arrow_buffer::Buffer)> {
-        let bytes = self.message(e)?;
-        let (prefix, meta) = ipc::message_prefix(bytes)
+        let map = self.message(e)?;
+        let (prefix, meta) = ipc::message_prefix(map.bytes())
             .map_err(|why| self.corrupt(e.offset, why))?
             .ok_or_else(|| self.corrupt(e.offset, "unexpected end-of-stream marker"))?;
         let meta_len = prefix + meta;
@@ -649,7 +661,7 @@ impl RecordFile {
             .checked_sub(meta_len)
             .ok_or_else(|| self.corrupt(e.offset, "metadata longer than the message"))?;
         let block = Block::new(e.offset as i64, meta_len as i32, body as i64);
-        let buf = self.map.buffer(e.offset as usize, e.end() as usize);
+        let buf = map.buffer(0, map.len());
         Ok((block, buf))
     }
 
@@ -887,8 +899,6 @@ impl RecordFile {
         let from = self.entries.len();
         self.index_len += (new_entries.len() * ENTRY_LEN) as u64;
         self.entries.extend(new_entries);
-        let data = self.data.as_ref().ok_or(MmapError::Closed)?;
-        self.map = ReadMap::new(data, self.committed_end(), &self.path)?;
         if self.schema.is_none() {
             self.load_schema()?;
         }
@@ -943,7 +953,6 @@ impl RecordFile {
         }
         self.index_len += (new_entries.len() * ENTRY_LEN) as u64;
         self.entries.extend(new_entries);
-        self.map = ReadMap::new(data, self.committed_end(), &self.path)?;
         if self.schema.is_none() {
             self.load_schema()?;
         }
@@ -952,23 +961,28 @@ impl RecordFile {
     }
 
     /// Flushes (if writable) and closes the files, releasing the writer lock. Batches
-    /// handed out earlier stay valid: they keep the map alive.
+    /// handed out earlier stay valid: they keep their maps alive.
     ///
     /// # Errors
-    /// As [`RecordFile::flush`]; the file stays open if the flush fails.
+    /// As [`RecordFile::flush`]. The file is closed even then (as Python's files do):
+    /// the records that could not be flushed are lost, the file holds everything up to
+    /// the last successful flush.
     pub fn close(&mut self) -> Result<()> {
         if self.is_closed() {
             return Ok(());
         }
-        if self.mode == Mode::Append {
-            self.flush()?;
-        }
+        let flushed = if self.mode == Mode::Append {
+            self.flush().map(|_| ())
+        } else {
+            Ok(())
+        };
         self.data = None;
         self.index = None;
         self.slots.clear();
-        self.map = ReadMap::empty();
+        self.cache.clear();
         self.decoder = None;
-        Ok(())
+        self.tail = RecordList::new();
+        flushed
     }
 }
 

@@ -49,6 +49,25 @@ impl ReadMap {
         })
     }
 
+    /// Maps `len` bytes of `file` from `offset` (any offset: the map starts at the page
+    /// boundary below it). The caller has checked that the file holds those bytes.
+    pub(crate) fn range(file: &File, offset: u64, len: u64, path: &Path) -> Result<Self> {
+        if len == 0 {
+            return Ok(Self::empty());
+        }
+        let len = usize::try_from(len).map_err(|_| crate::MmapError::Unsupported {
+            path: path.to_owned(),
+            reason: "message larger than the address space".into(),
+        })?;
+        // SAFETY: as in `ReadMap::new`: read-only, within the committed bytes, which
+        // memslim never changes or removes while they are committed.
+        let map =
+            unsafe { MmapOptions::new().offset(offset).len(len).map(file) }.map_err(io(path))?;
+        Ok(ReadMap {
+            map: Some(Arc::new(map)),
+        })
+    }
+
     /// Length of the map in bytes.
     pub(crate) fn len(&self) -> usize {
         self.map.as_ref().map_or(0, |m| m.len())

@@ -13,3 +13,6 @@
 
 #[cfg(feature = "records")]
 pub use memslim_records as records;
+
+#[cfg(feature = "mmap")]
+pub use memslim_mmap as mmap;

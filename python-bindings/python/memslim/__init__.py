@@ -7,10 +7,25 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
-from memslim._memslim import Column, DictList, Row, TupleList, __version__
-from memslim._memslim import DictListFile, MmapList, _save_records
-from memslim.exceptions import CorruptDataError, MemslimError, SchemaError, StaleRowError
-from memslim.exceptions import CorruptFileError, FileFormatError, FileLockedError
+from memslim._memslim import (
+    Column,
+    DictList,
+    DictListFile,
+    MmapList,
+    Row,
+    TupleList,
+    __version__,
+    _save_records,
+)
+from memslim.exceptions import (
+    CorruptDataError,
+    CorruptFileError,
+    FileFormatError,
+    FileLockedError,
+    MemslimError,
+    SchemaError,
+    StaleRowError,
+)
 
 _abc.MutableSequence.register(DictList)
 _abc.MutableSequence.register(TupleList)
