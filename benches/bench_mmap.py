@@ -11,7 +11,8 @@ Python process (so no peer profits from another's imports or heap), as the media
 about parsing and mapping, not the disk.
 
 1. **open + one row**: open the file and read record ``rows // 2`` (RSS growth after the
-   first open is reported beside the file size).  memslim ``DictList.open(path, "r")[k]``;
+   first open, with the handle or loaded data still held, is reported beside the file
+   size).  memslim ``DictList.open(path, "r")[k]``;
    ``json.load``; ``pickle.load``; pyarrow ``ipc.open_file(pa.memory_map(path))``, then
    the batch holding row ``k``.
 2. **column scan**: the sum of ``price`` over all records.  memslim hands its mapped
@@ -101,42 +102,48 @@ def _median(fn: Any, repeat: int) -> tuple[float, Any]:
 def child_open(peer: str, d: Path, rows: int, repeat: int) -> dict[str, Any]:
     f = _files(d)
     k = rows // 2
+    # Each opener returns what a user holds afterwards (the open handle, the loaded list)
+    # and the record read.
     if peer == "memslim":
         import memslim
 
-        def run() -> Any:
-            return memslim.DictList.open(f["memslim"], "r")[k]
+        def opener() -> tuple[Any, Any]:
+            handle = memslim.DictList.open(f["memslim"], "r")
+            return handle, handle[k]
 
     elif peer == "json":
 
-        def run() -> Any:
+        def opener() -> tuple[Any, Any]:
             with open(f["json"], encoding="utf-8") as src:
-                return json.load(src)[k]
+                data = json.load(src)
+            return data, data[k]
 
     elif peer == "pickle":
 
-        def run() -> Any:
+        def opener() -> tuple[Any, Any]:
             with open(f["pickle"], "rb") as src:
-                return pickle.load(src)[k]
+                data = pickle.load(src)
+            return data, data[k]
 
     else:
         import pyarrow as pa
         from pyarrow import ipc
 
-        def run() -> Any:
+        def opener() -> tuple[Any, Any]:
             reader = ipc.open_file(pa.memory_map(str(f["pyarrow"])))
             start = 0
             for b in range(reader.num_record_batches):
                 batch = reader.get_batch(b)
                 if k < start + batch.num_rows:
-                    return batch.slice(k - start, 1).to_pylist()[0]
+                    return reader, batch.slice(k - start, 1).to_pylist()[0]
                 start += batch.num_rows
             raise IndexError(k)
 
     before = settled_rss()
-    first = run()
-    rss = settled_rss() - before
-    seconds, row = _median(run, repeat)
+    held, first = opener()
+    rss = settled_rss() - before  # with the handle (or loaded data) still held
+    del held
+    seconds, (_, row) = _median(opener, repeat)
     size = f[peer].stat().st_size
     return {
         "open_row_s": seconds,

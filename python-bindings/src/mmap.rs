@@ -101,6 +101,89 @@ impl<T> PyResultExt<T> for Result<T, MmapError> {
     }
 }
 
+/// A mutex that knows which thread holds it: waiting for another thread detaches from
+/// the interpreter (so a holder running Python code cannot deadlock with us), and a
+/// re-entrant call from the holding thread (Python code run while the lock is held, e.g.
+/// unpickling a stored object whose class reads the same file) is a clear error instead
+/// of a hang.
+pub struct Guarded<T> {
+    inner: Mutex<T>,
+    owner: AtomicUsize,
+}
+
+thread_local! {
+    static THREAD_MARK: u8 = const { 0 };
+}
+
+fn thread_mark() -> usize {
+    THREAD_MARK.with(|m| std::ptr::from_ref(m) as usize)
+}
+
+/// The lock of a [`Guarded`]; forgets its owner when dropped.
+pub struct Held<'a, T> {
+    guard: MutexGuard<'a, T>,
+    owner: &'a AtomicUsize,
+}
+
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for Held<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for Held<'_, T> {
+    fn drop(&mut self) {
+        self.owner.store(0, Ordering::Release);
+    }
+}
+
+impl<T> Guarded<T> {
+    fn new(value: T) -> Self {
+        Guarded {
+            inner: Mutex::new(value),
+            owner: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self, py: Python<'_>) -> PyResult<Held<'_, T>> {
+        let poisoned = |_| PyRuntimeError::new_err("a previous operation on this object panicked");
+        let guard = match self.inner.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(_)) => return Err(poisoned(())),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if self.owner.load(Ordering::Acquire) == thread_mark() {
+                    return Err(PyRuntimeError::new_err(
+                        "re-entrant use: this object is already in use by the current call",
+                    ));
+                }
+                self.inner.lock_py_attached(py).map_err(|_| poisoned(()))?
+            }
+        };
+        self.owner.store(thread_mark(), Ordering::Release);
+        Ok(Held {
+            guard,
+            owner: &self.owner,
+        })
+    }
+
+    /// Runs `f` on the value with the interpreter detached (for I/O).
+    fn detached<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut T) -> R + Send) -> PyResult<R>
+    where
+        T: Send,
+    {
+        self.lock(py).map(drop)?;
+        py.detach(|| self.inner.lock().map(|mut v| f(&mut v)).map_err(|_| ()))
+            .map_err(|()| PyRuntimeError::new_err("a previous operation on this object panicked"))
+    }
+}
+
 fn parse_mode(mode: &str) -> PyResult<Mode> {
     match mode {
         "r" => Ok(Mode::Read),
@@ -155,23 +238,15 @@ impl PyArrowBatches {
 /// A persistent list of records in a memory-mapped Arrow IPC file.
 #[pyclass(name = "DictListFile", module = "memslim._memslim", frozen, sequence)]
 pub struct PyDictListFile {
-    inner: Mutex<RecordFile>,
+    inner: Guarded<RecordFile>,
 }
 
 impl PyDictListFile {
-    fn lock(&self) -> PyResult<MutexGuard<'_, RecordFile>> {
-        // Waiting for the lock detaches from the interpreter, so a thread holding it
-        // while running Python code (which may switch threads) cannot deadlock us.
-        Python::attach(|py| self.inner.lock_py_attached(py))
-            .map_err(|_| PyRuntimeError::new_err("a previous operation on this file panicked"))
+    fn lock(&self) -> PyResult<Held<'_, RecordFile>> {
+        Python::attach(|py| self.inner.lock(py))
     }
 
-    fn row<'py>(
-        &self,
-        py: Python<'py>,
-        f: &mut RecordFile,
-        i: usize,
-    ) -> PyResult<Bound<'py, PyDict>> {
+    fn row<'py>(py: Python<'py>, f: &mut RecordFile, i: usize) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         let mut err = None;
         f.visit_row(i, |k, v| {
@@ -233,7 +308,7 @@ impl PyDictListFile {
         let mode = parse_mode(mode)?;
         let f = py.detach(|| RecordFile::open(&path, mode)).py(py)?;
         Ok(PyDictListFile {
-            inner: Mutex::new(f),
+            inner: Guarded::new(f),
         })
     }
 
@@ -249,7 +324,7 @@ impl PyDictListFile {
             let mut rows = Vec::with_capacity(ind.slicelength);
             let mut i = ind.start;
             for _ in 0..ind.slicelength {
-                rows.push(self.row(py, &mut f, i as usize)?);
+                rows.push(Self::row(py, &mut f, i as usize)?);
                 i += ind.step;
             }
             drop(f);
@@ -267,7 +342,7 @@ impl PyDictListFile {
             ))
         })?;
         let i = norm_index(i, len)?;
-        Ok(self.row(py, &mut f, i)?.into_any().unbind())
+        Ok(Self::row(py, &mut f, i)?.into_any().unbind())
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> PyDictListFileIter {
@@ -284,12 +359,21 @@ impl PyDictListFile {
         if other.is_instance_of::<PyString>() || other.is_instance_of::<PyDict>() {
             return Ok(py.NotImplemented());
         }
-        let mut f = self.lock()?;
-        if f.len() != n {
+        if self.lock()?.len() != n {
             return false.into_py_any(py);
         }
+        // The lock is taken per row, never while `other` runs Python code (it may be
+        // this very file).
         for (i, item) in other.try_iter()?.enumerate() {
-            if !self.row(py, &mut f, i)?.eq(item?)? {
+            let item = item?;
+            let row = {
+                let mut f = self.lock()?;
+                if i >= f.len() {
+                    return false.into_py_any(py);
+                }
+                Self::row(py, &mut f, i)?
+            };
+            if !row.eq(item)? {
                 return false.into_py_any(py);
             }
         }
@@ -356,33 +440,51 @@ impl PyDictListFile {
     }
 
     fn append(&self, py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut f = self.lock()?;
-        let row = f.len();
+        let row = self.lock()?.len();
+        // Python code (a mapping's keys/items) runs before the lock is taken.
         let items = record_items(record, row)?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
-        f.push_record(&cells).py(py)
+        self.lock()?.push_record(&cells).py(py)
     }
 
-    fn extend(&self, py: Python<'_>, records: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut f = self.lock()?;
-        let list = f.pending_mut().py(py)?;
-        let cp = list.checkpoint();
-        let base = self.lock_free_len(&f);
+    /// Appends every record, or none: the pending records are rolled back on an error.
+    fn extend(slf: &Bound<'_, Self>, records: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        // `rows.extend(rows)` appends the records there were, as a list does.
+        let snapshot;
+        let records = if records.is(slf) {
+            snapshot = PyList::new(py, records.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+            snapshot.as_any()
+        } else {
+            records
+        };
+        let this = slf.get();
+        let (cp, base, committed) = {
+            let mut f = this.lock()?;
+            let committed = f.committed_len();
+            let base = f.len();
+            (f.pending_mut().py(py)?.checkpoint(), base, committed)
+        };
         let res = (|| -> PyResult<()> {
+            // The iterator runs without the lock (it may read this very file).
             for (k, o) in records.try_iter()?.enumerate() {
                 let o = o?;
                 let row = base + k;
                 let items = record_items(&o, row)?;
                 let mut buf = Vec::new();
                 let cells = record_cells(&items, &mut buf, row)?;
-                f.push_record(&cells).py(py)?;
+                this.lock()?.push_record(&cells).py(py)?;
             }
             Ok(())
         })();
         if res.is_err() {
-            if let Ok(list) = f.pending_mut() {
-                list.rollback(cp);
+            let mut f = this.lock()?;
+            // Unless another thread flushed meanwhile, undo this call's records.
+            if f.committed_len() == committed {
+                if let Ok(list) = f.pending_mut() {
+                    list.rollback(cp);
+                }
             }
         }
         res
@@ -390,9 +492,7 @@ impl PyDictListFile {
 
     /// Writes the pending records, syncs them and commits them; returns how many.
     fn flush(&self, py: Python<'_>) -> PyResult<usize> {
-        py.detach(|| self.inner.lock().map(|mut f| f.flush()).map_err(|_| ()))
-            .map_err(|()| PyRuntimeError::new_err("a previous operation on this file panicked"))?
-            .py(py)
+        self.inner.detached(py, |f| f.flush())?.py(py)
     }
 
     /// Picks up records another process committed; returns the new length.
@@ -402,9 +502,7 @@ impl PyDictListFile {
 
     /// Flushes (when writable) and closes; the writer lock is released.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.inner.lock().map(|mut f| f.close()).map_err(|_| ()))
-            .map_err(|()| PyRuntimeError::new_err("a previous operation on this file panicked"))?
-            .py(py)
+        self.inner.detached(py, |f| f.close())?.py(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -464,12 +562,6 @@ impl PyDictListFile {
     }
 }
 
-impl PyDictListFile {
-    fn lock_free_len(&self, f: &RecordFile) -> usize {
-        f.len()
-    }
-}
-
 /// Iterator over a `DictListFile`: plain dicts, one per record.
 #[pyclass(name = "_DictListFileIter", module = "memslim._memslim", frozen)]
 pub struct PyDictListFileIter {
@@ -490,7 +582,7 @@ impl PyDictListFileIter {
         if i >= f.len() {
             return Ok(None);
         }
-        let d = file.row(py, &mut f, i)?;
+        let d = PyDictListFile::row(py, &mut f, i)?;
         self.pos.store(i + 1, Ordering::Relaxed);
         Ok(Some(d.into_any().unbind()))
     }
@@ -512,7 +604,7 @@ pub(crate) fn _save_records(
 /// A growable on-disk array of numbers.
 #[pyclass(name = "MmapList", module = "memslim._memslim", frozen, sequence)]
 pub struct PyMmapList {
-    inner: Mutex<NumArray>,
+    inner: Guarded<NumArray>,
     exports: AtomicUsize,
 }
 
@@ -570,9 +662,8 @@ fn num_to_py(py: Python<'_>, n: Num) -> PyResult<Py<PyAny>> {
 }
 
 impl PyMmapList {
-    fn lock(&self) -> PyResult<MutexGuard<'_, NumArray>> {
-        Python::attach(|py| self.inner.lock_py_attached(py))
-            .map_err(|_| PyRuntimeError::new_err("a previous operation on this list panicked"))
+    fn lock(&self) -> PyResult<Held<'_, NumArray>> {
+        Python::attach(|py| self.inner.lock(py))
     }
 
     /// Like bytearray: no resizing while a buffer export (a numpy view) is alive.
@@ -602,7 +693,7 @@ impl PyMmapList {
             .detach(|| NumArray::open(&path, dtype, writable))
             .py(py)?;
         Ok(PyMmapList {
-            inner: Mutex::new(a),
+            inner: Guarded::new(a),
             exports: AtomicUsize::new(0),
         })
     }
@@ -667,13 +758,14 @@ impl PyMmapList {
         index: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let mut a = self.lock()?;
         if let Ok(s) = index.cast::<PySlice>() {
-            let ind = s.indices(a.len() as isize)?;
+            // Converted before the lock: the values may come from this very list.
             let values: Vec<Num> = value
                 .try_iter()?
                 .map(|v| num_from_py(&v?))
                 .collect::<PyResult<_>>()?;
+            let mut a = self.lock()?;
+            let ind = s.indices(a.len() as isize)?;
             if values.len() != ind.slicelength {
                 return Err(PyValueError::new_err(format!(
                     "MmapList cannot change size by slice assignment: {} values for {} positions",
@@ -692,8 +784,10 @@ impl PyMmapList {
             }
             return Ok(());
         }
-        let i = norm_index(index.extract()?, a.len())?;
-        a.set(i, num_from_py(value)?).py(py)
+        let (i, v): (isize, Num) = (index.extract()?, num_from_py(value)?);
+        let mut a = self.lock()?;
+        let i = norm_index(i, a.len())?;
+        a.set(i, v).py(py)
     }
 
     fn __delitem__(&self, py: Python<'_>, index: isize) -> PyResult<()> {
@@ -748,6 +842,10 @@ impl PyMmapList {
         start: isize,
         stop: isize,
     ) -> PyResult<usize> {
+        let v = match num_from_py(value) {
+            Ok(v) => v,
+            Err(_) => return Err(PyValueError::new_err("value is not in MmapList")),
+        };
         let a = self.lock()?;
         let clamp = |i: isize| -> usize {
             if i < 0 {
@@ -756,10 +854,6 @@ impl PyMmapList {
                 i as usize
             }
         };
-        let v = match num_from_py(value) {
-            Ok(v) => v,
-            Err(_) => return Err(PyValueError::new_err("value is not in MmapList")),
-        };
         match a.find(v, clamp(start), clamp(stop)).py(py)?.0 {
             Some(i) => Ok(i),
             None => Err(PyValueError::new_err("value is not in MmapList")),
@@ -767,18 +861,18 @@ impl PyMmapList {
     }
 
     fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let a = self.lock()?;
         let Ok(v) = num_from_py(value) else {
             return Ok(0);
         };
+        let a = self.lock()?;
         Ok(a.find(v, 0, usize::MAX).py(py)?.1)
     }
 
     fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let a = self.lock()?;
         let Ok(v) = num_from_py(value) else {
             return Ok(false);
         };
+        let a = self.lock()?;
         Ok(a.find(v, 0, usize::MAX).py(py)?.0.is_some())
     }
 
@@ -800,17 +894,13 @@ impl PyMmapList {
 
     /// Makes appends durable: values, then the header with the new length.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        py.detach(|| self.inner.lock().map(|mut a| a.flush()).map_err(|_| ()))
-            .map_err(|()| PyRuntimeError::new_err("a previous operation on this list panicked"))?
-            .py(py)
+        self.inner.detached(py, |a| a.flush())?.py(py)
     }
 
     /// Flushes and unmaps; refused (BufferError) while a buffer export is alive.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         self.check_resizable()?;
-        py.detach(|| self.inner.lock().map(|mut a| a.close()).map_err(|_| ()))
-            .map_err(|()| PyRuntimeError::new_err("a previous operation on this list panicked"))?
-            .py(py)
+        self.inner.detached(py, |a| a.close())?.py(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {

@@ -652,3 +652,19 @@ def test_mmaplist_unflushed_appends_do_not_survive_a_crash(tmp_path: Path) -> No
     proc.communicate(timeout=120)
     a = memslim.MmapList(path)
     assert len(a) == 1000 and a[-1] == 999
+
+
+def test_reentrant_calls_neither_hang_nor_loop(tmp_path: Path) -> None:
+    rows = memslim.DictList.open(tmp_path / "r.msl")
+    rows.extend([{"a": 1}, {"a": 2}])
+    rows.extend(rows)  # as list.extend(self): the records there were
+    assert [r["a"] for r in rows] == [1, 2, 1, 2]
+    assert rows == rows and rows == list(rows)
+    assert rows.flush() == 4
+    rows.close()
+    nums = memslim.MmapList(tmp_path / "n.bin", dtype="int16")
+    nums.extend([1, 2])
+    nums.extend(nums)
+    nums[0:4] = nums
+    assert nums.tolist() == [1, 2, 1, 2] and nums.index(2) == 1
+    nums.close()

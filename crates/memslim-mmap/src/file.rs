@@ -24,7 +24,7 @@ use crate::map::ReadMap;
 /// Rows per record batch written to the file: small enough that reading one row decodes
 /// and checks little, large enough that per-batch overhead (about 200 bytes of IPC
 /// metadata and a 40-byte index entry) stays below a percent.
-pub const BATCH_ROWS: usize = 65_536;
+pub const BATCH_ROWS: usize = 16_384;
 
 /// Decoded batches kept for reuse, by message bytes. Each batch maps only its own
 /// message, so this (plus whatever batches callers hold) bounds the address space a

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use memslim_mmap::{MmapError, Mode, RecordFile, index_path};
+use memslim_mmap::{BATCH_ROWS, MmapError, Mode, RecordFile, index_path};
 use memslim_records::{Cell, CellRef};
 
 fn tmpdir(name: &str) -> PathBuf {
@@ -84,13 +84,13 @@ fn round_trip_and_reopen() {
     push(&mut f, 0, 100_000);
     assert_eq!(row(&mut f, 99_999).unwrap(), expected(99_999));
     f.flush().unwrap();
-    assert_eq!(f.num_batches(), 2);
+    assert_eq!(f.num_batches(), 100_000usize.div_ceil(BATCH_ROWS));
     push(&mut f, 100_000, 100_010);
     assert_eq!(f.len(), 100_010);
     f.close().unwrap();
     let mut r = RecordFile::open(&p, Mode::Read).unwrap();
     assert_eq!(r.len(), 100_010);
-    for i in [0usize, 1, 65_535, 65_536, 99_999, 100_009] {
+    for i in [0usize, 1, BATCH_ROWS - 1, BATCH_ROWS, 99_999, 100_009] {
         assert_eq!(row(&mut r, i).unwrap(), expected(i as i64), "row {i}");
     }
     assert!(matches!(row(&mut r, 100_010), Err(MmapError::Records(_))));
