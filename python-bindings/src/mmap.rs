@@ -241,6 +241,16 @@ pub struct PyDictListFile {
     inner: Guarded<RecordFile>,
 }
 
+impl Drop for PyDictListFile {
+    /// Like a Python file object collected while open: flush what is pending and close
+    /// (releasing the lock); an error here has no one to go to and is dropped.
+    fn drop(&mut self) {
+        if let Ok(f) = self.inner.inner.get_mut() {
+            let _ = f.close();
+        }
+    }
+}
+
 impl PyDictListFile {
     fn lock(&self) -> PyResult<Held<'_, RecordFile>> {
         Python::attach(|py| self.inner.lock(py))
@@ -815,6 +825,20 @@ impl PyMmapList {
             .map(|v| num_from_py(&v?))
             .collect::<PyResult<_>>()?;
         self.lock()?.extend(&values).py(py)
+    }
+
+    /// Appends `value` when `index` is the end (`len(a)` or beyond); an MmapList grows
+    /// only at the end, so any other position is an IndexError.
+    fn insert(&self, py: Python<'_>, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.check_resizable()?;
+        let v = num_from_py(value)?;
+        let mut a = self.lock()?;
+        if index >= 0 && index as usize >= a.len() {
+            return a.push(v).py(py);
+        }
+        Err(PyIndexError::new_err(
+            "MmapList only grows at the end: insert(len(a), value)",
+        ))
     }
 
     /// Removes and returns the last element (only the end: `pop()` or `pop(-1)`).

@@ -659,12 +659,41 @@ def test_reentrant_calls_neither_hang_nor_loop(tmp_path: Path) -> None:
     rows.extend([{"a": 1}, {"a": 2}])
     rows.extend(rows)  # as list.extend(self): the records there were
     assert [r["a"] for r in rows] == [1, 2, 1, 2]
-    assert rows == rows and rows == list(rows)
+    assert rows.__eq__(rows) is True and rows == list(rows)  # compares with itself
     assert rows.flush() == 4
     rows.close()
     nums = memslim.MmapList(tmp_path / "n.bin", dtype="int16")
     nums.extend([1, 2])
+    nums.insert(len(nums), 2)  # at the end only
+    expect_error(IndexError, nums.insert, 0, 5)
+    nums.pop()
     nums.extend(nums)
     nums[0:4] = nums
     assert nums.tolist() == [1, 2, 1, 2] and nums.index(2) == 1
     nums.close()
+
+
+def test_a_collected_writer_flushes_and_unlocks(tmp_path: Path) -> None:
+    path = tmp_path / "gc.msl"
+    rows = memslim.DictList.open(path)
+    rows.append({"a": 1})
+    del rows  # like a Python file object: flushed and closed when collected
+    with memslim.DictList.open(path) as again:
+        assert list(again) == [{"a": 1}]
+
+
+def test_files_polars_writes_open_in_memslim(tmp_path: Path) -> None:
+    df = pl.DataFrame({"a": [1, 2, None], "s": ["x", None, "zz"], "f": [1.5, None, 2.0]})
+    want = [
+        {"a": 1, "s": "x", "f": 1.5},
+        {"a": 2, "s": None, "f": None},
+        {"a": None, "s": "zz", "f": 2.0},
+    ]
+    df.write_ipc(tmp_path / "p.arrow")  # IPC file format, read through its footer
+    df.write_ipc_stream(tmp_path / "p.arrows")
+    assert list(memslim.DictList.open(tmp_path / "p.arrow", "r")) == want
+    assert list(memslim.DictList.open(tmp_path / "p.arrows", "r")) == want
+    df.write_ipc(tmp_path / "z.arrow", compression="zstd")
+    rows = memslim.DictList.open(tmp_path / "z.arrow", "r")
+    err = expect_error(memslim.FileFormatError, rows.__getitem__, 0)
+    assert "compressed" in str(err)

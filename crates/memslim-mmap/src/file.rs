@@ -97,6 +97,8 @@ pub struct RecordFile {
     committed_rows: usize,
     index_len: u64,
     decoder: Option<(FileDecoder, usize)>,
+    /// The schema of a foreign IPC file, from its footer.
+    footer_schema: Option<arrow_schema::Schema>,
     tail: RecordList,
     recovery: Recovery,
 }
@@ -174,6 +176,7 @@ impl RecordFile {
             committed_rows: 0,
             index_len: HEADER_LEN as u64,
             decoder: None,
+            footer_schema: None,
             tail: RecordList::with_chunk_rows(BATCH_ROWS),
             recovery: Recovery::default(),
         };
@@ -267,7 +270,7 @@ impl RecordFile {
     }
 
     fn committed_end(&self) -> u64 {
-        self.entries.last().map_or(0, Entry::end)
+        self.entries.iter().map(Entry::end).max().unwrap_or(0)
     }
 
     fn read_index(&mut self, b: &[u8], data_len: u64) -> Result<()> {
@@ -331,7 +334,7 @@ impl RecordFile {
                         .into(),
                 });
             }
-            8
+            return self.read_footer(b);
         } else if b.len() >= 8 && message_starts(b) {
             self.layout = Layout::ForeignStream;
             0
@@ -352,6 +355,70 @@ impl RecordFile {
             self.recovery.dropped_data_bytes = data_len - w.end;
         }
         self.entries = w.entries;
+        Ok(())
+    }
+
+    /// Indexes an Arrow IPC file from its footer: the schema, every dictionary (all of
+    /// them apply to every batch in the file format), then the record batches.
+    fn read_footer(&mut self, b: &[u8]) -> Result<()> {
+        let n = b.len();
+        if n < 18 || &b[n - 6..] != FILE_MAGIC {
+            return Err(self.corrupt(n as u64, "Arrow IPC file without its closing magic"));
+        }
+        let flen = i32::from_le_bytes([b[n - 10], b[n - 9], b[n - 8], b[n - 7]]);
+        let start = usize::try_from(flen)
+            .ok()
+            .and_then(|f| (n - 10).checked_sub(f))
+            .filter(|s| *s >= 8)
+            .ok_or_else(|| self.corrupt((n - 10) as u64, "bad footer length"))?;
+        let footer = arrow_ipc::root_as_footer(&b[start..n - 10])
+            .map_err(|e| self.corrupt(start as u64, format!("unreadable footer: {e}")))?;
+        let fb_schema = footer
+            .schema()
+            .ok_or_else(|| self.corrupt(start as u64, "footer without a schema"))?;
+        let schema = catch_unwind(AssertUnwindSafe(|| {
+            arrow_ipc::convert::fb_to_schema(fb_schema)
+        }))
+        .map_err(|_| self.corrupt(start as u64, "undecodable schema in the footer"))?;
+        let mut entries = vec![Entry {
+            offset: 0,
+            len: 0,
+            rows: 0,
+            kind: Kind::Schema,
+            crc: None,
+        }];
+        let blocks = footer
+            .dictionaries()
+            .into_iter()
+            .flatten()
+            .map(|blk| (blk, Kind::Dictionary))
+            .chain(
+                footer
+                    .recordBatches()
+                    .into_iter()
+                    .flatten()
+                    .map(|blk| (blk, Kind::Batch)),
+            );
+        for (blk, kind) in blocks {
+            let off = usize::try_from(blk.offset()).ok();
+            let len = usize::try_from(blk.metaDataLength())
+                .ok()
+                .zip(usize::try_from(blk.bodyLength()).ok())
+                .and_then(|(m, body)| m.checked_add(body));
+            let (off, len) = match (off, len) {
+                (Some(o), Some(l)) if o.checked_add(l).is_some_and(|e| e <= start) => (o, l),
+                _ => return Err(self.corrupt(start as u64, "footer block outside the file")),
+            };
+            let w = ipc::walk_one(&b[..off + len], off)
+                .map_err(|(o, why)| self.corrupt(o, why))?
+                .ok_or_else(|| self.corrupt(off as u64, "footer block is not a message"))?;
+            if w.kind != kind || w.len != len as u64 {
+                return Err(self.corrupt(off as u64, "footer block does not match its message"));
+            }
+            entries.push(w);
+        }
+        self.entries = entries;
+        self.footer_schema = Some(schema);
         Ok(())
     }
 
@@ -409,9 +476,14 @@ impl RecordFile {
         let Some(first) = self.entries.first().copied() else {
             return Ok(());
         };
-        let map = self.message(&first)?;
-        let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(map.bytes())
-            .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?;
+        let schema = match self.footer_schema.take() {
+            Some(s) => s,
+            None => {
+                let map = self.message(&first)?;
+                arrow_ipc::convert::try_schema_from_ipc_buffer(map.bytes())
+                    .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?
+            }
+        };
         for f in schema.fields() {
             check_arrow_type(f.name(), f.data_type()).map_err(|e| MmapError::Unsupported {
                 path: self.path.clone(),
@@ -641,6 +713,16 @@ impl RecordFile {
             r.map_err(|why| self.corrupt(de.offset, why))?;
         }
         let (block, buf) = self.block(&entry)?;
+        if is_compressed(&buf) {
+            return Err(MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: format!(
+                    "record batch at byte offset {} is compressed (lz4/zstd); memslim reads \
+                     uncompressed Arrow IPC",
+                    entry.offset
+                ),
+            });
+        }
         let dec = &self.decoder.as_ref().ok_or(MmapError::Closed)?.0;
         let batch = guarded(|| dec.read_record_batch(&block, &buf))
             .map_err(|why| self.corrupt(entry.offset, why))?
@@ -913,7 +995,8 @@ impl RecordFile {
     /// [`MmapError::Io`], [`MmapError::Corrupt`].
     pub fn refresh(&mut self) -> Result<usize> {
         self.check_open()?;
-        if self.mode == Mode::Append {
+        if self.mode == Mode::Append || self.layout == Layout::ForeignFile {
+            // A writer knows everything; an IPC file with a footer is complete.
             return Ok(self.len());
         }
         let data = self.data.as_ref().ok_or(MmapError::Closed)?;
@@ -936,7 +1019,7 @@ impl RecordFile {
             }
             _ => {
                 let map = ReadMap::new(data, data_len, &self.path)?;
-                let w = ipc::walk(map.bytes(), self.committed_end() as usize)
+                let w = ipc::walk_from(map.bytes(), self.committed_end() as usize, false)
                     .map_err(|(off, why)| self.corrupt(off, why))?;
                 w.entries
                     .into_iter()
@@ -984,6 +1067,17 @@ impl RecordFile {
         self.tail = RecordList::new();
         flushed
     }
+}
+
+/// Whether the record batch message in `b` declares body compression.
+fn is_compressed(b: &[u8]) -> bool {
+    let Ok(Some((prefix, meta))) = ipc::message_prefix(b) else {
+        return false;
+    };
+    b.get(prefix..prefix + meta)
+        .and_then(|m| arrow_ipc::root_as_message(m).ok())
+        .and_then(|m| m.header_as_record_batch())
+        .is_some_and(|r| r.compression().is_some())
 }
 
 /// Whether `b` starts like an Arrow IPC stream message (continuation marker, or a legacy

@@ -39,6 +39,17 @@ pub(crate) fn message_prefix(b: &[u8]) -> Result<Option<(usize, usize)>, String>
     Ok(Some((prefix, meta_len)))
 }
 
+/// The one message at `pos` of `b` (`Ok(None)`: an end-of-stream marker or a message
+/// cut short).
+pub(crate) fn walk_one(b: &[u8], pos: usize) -> Result<Option<Entry>, (u64, String)> {
+    let mut w = walk_from(b, pos, false)?;
+    Ok(if w.entries.is_empty() {
+        None
+    } else {
+        Some(w.entries.swap_remove(0))
+    })
+}
+
 /// What walking a stream found: its messages, whether it ended cleanly (EOS marker or
 /// end of data at a message boundary), and where the last complete message ends.
 pub(crate) struct Walk {
@@ -52,6 +63,15 @@ pub(crate) struct Walk {
 /// the end of the data, or at a message cut short (`torn`). A message whose metadata
 /// does not parse is an error `(offset, reason)`.
 pub(crate) fn walk(b: &[u8], start: usize) -> Result<Walk, (u64, String)> {
+    walk_from(b, start, true)
+}
+
+/// As [`walk`]; `start_with_schema` is false when walking from the middle of a stream.
+pub(crate) fn walk_from(
+    b: &[u8],
+    start: usize,
+    start_with_schema: bool,
+) -> Result<Walk, (u64, String)> {
     let mut pos = start;
     let mut entries = Vec::new();
     let mut torn = false;
@@ -92,7 +112,7 @@ pub(crate) fn walk(b: &[u8], start: usize) -> Result<Walk, (u64, String)> {
             MessageHeader::DictionaryBatch => (Kind::Dictionary, 0),
             other => return Err((pos as u64, format!("unexpected IPC message {other:?}"))),
         };
-        if (entries.is_empty()) != (kind == Kind::Schema) {
+        if start_with_schema && (entries.is_empty()) != (kind == Kind::Schema) {
             return Err((pos as u64, "the stream must start with one schema".into()));
         }
         entries.push(Entry {

@@ -41,8 +41,10 @@
 //!   keys come back in the schema's order, not each record's own.
 //! - **Foreign files**: an Arrow IPC stream or file written by pyarrow (or anyone)
 //!   opens read-only without an index (indexed in memory by walking the message
-//!   headers; no checksums). Opening a foreign *stream* for appending writes an index
-//!   for it (checksumming it once); an IPC *file* (with footer) is read-only.
+//!   headers, or an IPC file's footer; no checksums). Opening a foreign *stream* for
+//!   appending writes an index for it (checksumming it once); an IPC *file* (with
+//!   footer) is read-only. Compressed record batches (lz4/zstd) are
+//!   [`MmapError::Unsupported`].
 //!
 //! ```
 //! use memslim_mmap::{Mode, RecordFile};

@@ -289,3 +289,60 @@ fn closed_file_refuses_use() {
     r.close().unwrap();
     assert_eq!(batch.num_rows(), 5, "batches keep the map alive");
 }
+
+#[test]
+fn foreign_arrow_files_and_streams() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, types::Int8Type};
+    use memslim_mmap::Layout;
+
+    let dir = tmpdir("foreign");
+    let ids: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None, Some(3)]));
+    let names: ArrayRef = Arc::new(
+        vec![Some("a"), Some("b"), None]
+            .into_iter()
+            .collect::<DictionaryArray<Int8Type>>(),
+    );
+    let batch = RecordBatch::try_from_iter([("id", ids), ("name", names)]).unwrap();
+    let want = [
+        "id=Int(1) name=Str(\"a\")",
+        "id=Null name=Str(\"b\")",
+        "id=Int(3) name=Null",
+    ];
+
+    let file = dir.join("f.arrow");
+    let mut w =
+        arrow_ipc::writer::FileWriter::try_new(fs::File::create(&file).unwrap(), &batch.schema())
+            .unwrap();
+    w.write(&batch).unwrap();
+    w.write(&batch.slice(1, 2)).unwrap();
+    w.finish().unwrap();
+    let mut r = RecordFile::open(&file, Mode::Read).unwrap();
+    assert_eq!(r.layout(), Layout::ForeignFile);
+    let rows = all_rows(&mut r).unwrap();
+    assert_eq!(rows, [want[0], want[1], want[2], want[1], want[2]]);
+    assert!(matches!(
+        RecordFile::open(&file, Mode::Append),
+        Err(MmapError::Unsupported { .. })
+    ));
+
+    let stream = dir.join("s.arrows");
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(
+        fs::File::create(&stream).unwrap(),
+        &batch.schema(),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.write(&batch.slice(0, 1)).unwrap();
+    w.finish().unwrap();
+    let mut r = RecordFile::open(&stream, Mode::Read).unwrap();
+    assert_eq!(r.layout(), Layout::ForeignStream);
+    assert_eq!(
+        all_rows(&mut r).unwrap(),
+        [want[0], want[1], want[2], want[0]]
+    );
+    // random access replays the dictionaries a batch needs
+    assert_eq!(row(&mut r, 3).unwrap(), want[0]);
+    assert_eq!(row(&mut r, 1).unwrap(), want[1]);
+}
