@@ -377,9 +377,11 @@ impl RecordFile {
             .schema()
             .ok_or_else(|| self.corrupt(start as u64, "footer without a schema"))?;
         let schema = catch_unwind(AssertUnwindSafe(|| {
-            arrow_ipc::convert::fb_to_schema(fb_schema)
+            arrow_ipc::convert::try_fb_to_schema(fb_schema)
         }))
-        .map_err(|_| self.corrupt(start as u64, "undecodable schema in the footer"))?;
+        .map_err(|_| "panic".to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map_err(|why| self.corrupt(start as u64, format!("schema in the footer: {why}")))?;
         let mut entries = vec![Entry {
             offset: 0,
             len: 0,

@@ -129,13 +129,21 @@ pub(crate) fn walk_from(
 }
 
 /// The schema memslim stores: dictionary-encoded strings become plain strings (so every
-/// record batch message stands alone, without dictionary messages before it).
+/// record batch message stands alone, without dictionary messages before it), and a
+/// field that held only `None` so far becomes an `object` field (variant-encoded binary),
+/// so that later records can put any value there.
 pub(crate) fn storage_schema(schema: &Schema) -> SchemaRef {
     let fields: Vec<Field> = schema
         .fields()
         .iter()
         .map(|f| match f.data_type() {
             DataType::Dictionary(_, v) => f.as_ref().clone().with_data_type(v.as_ref().clone()),
+            DataType::Null => Field::new(f.name(), DataType::Binary, true).with_metadata(
+                std::collections::HashMap::from([(
+                    memslim_records::ENCODING_KEY.to_owned(),
+                    memslim_records::VARIANT_ENCODING.to_owned(),
+                )]),
+            ),
             _ => f.as_ref().clone(),
         })
         .collect();

@@ -34,7 +34,8 @@
 //!   [`MmapError::Corrupt`] ("the data file ends at ...").
 //! - **Schema**: the first flush (or the schema of a file being opened) fixes the
 //!   fields and their types; later records must fit (new keys or other types are
-//!   rejected at append time with the list unchanged). memslim writes `null`, `bool`,
+//!   rejected at append time with the list unchanged; a field that held only nulls at
+//!   the first flush is stored as `object`, so it takes any value later). memslim writes `null`, `bool`,
 //!   `int64`, `float64`, `utf8` (dictionary strings are written plain), `binary`, and
 //!   `object` values as `binary` with field metadata `memslim.encoding = variant-1`.
 //!   Arrow has no "absent": a record without a key reads back with that key `None`, and

@@ -45,6 +45,8 @@ fn row(f: &mut RecordFile, i: usize) -> Result<String, MmapError> {
     f.visit_row(i, |k, v| {
         let v = match v {
             CellRef::DictStr(_, s) => format!("{:?}", CellRef::Str(s)),
+            // variant-encoded values, shown decoded (`Str("x")`, `Int(7)`, ...)
+            CellRef::Encoded(b) => format!("{:?}", memslim_records::variant::decode(b).unwrap()),
             v => format!("{v:?}"),
         };
         parts.push(format!("{k}={v}"));
@@ -345,4 +347,28 @@ fn foreign_arrow_files_and_streams() {
     // random access replays the dictionaries a batch needs
     assert_eq!(row(&mut r, 3).unwrap(), want[0]);
     assert_eq!(row(&mut r, 1).unwrap(), want[1]);
+}
+
+#[test]
+fn a_field_that_was_only_none_takes_any_value_later() {
+    let dir = tmpdir("nullfield");
+    let p = dir.join("n.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    f.push_record(&[("id", Cell::Int(1)), ("note", Cell::Null)])
+        .unwrap();
+    f.flush().unwrap();
+    f.push_record(&[("id", Cell::Int(2)), ("note", Cell::Str("gift"))])
+        .unwrap();
+    f.push_record(&[("id", Cell::Int(3)), ("note", Cell::Int(7))])
+        .unwrap();
+    f.close().unwrap();
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    assert_eq!(
+        all_rows(&mut r).unwrap(),
+        [
+            "id=Int(1) note=Null",
+            "id=Int(2) note=Str(\"gift\")",
+            "id=Int(3) note=Int(7)"
+        ]
+    );
 }
