@@ -697,3 +697,16 @@ def test_files_polars_writes_open_in_memslim(tmp_path: Path) -> None:
     rows = memslim.DictList.open(tmp_path / "z.arrow", "r")
     err = expect_error(memslim.FileFormatError, rows.__getitem__, 0)
     assert "compressed" in str(err)
+
+
+def test_a_field_that_was_only_none_takes_values_later(tmp_path: Path) -> None:
+    path = tmp_path / "n.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.append({"id": 1, "note": None})
+        rows.flush()
+        rows.extend([{"id": 2, "note": "gift"}, {"id": 3, "note": [1, (2,)]}])
+    assert list(memslim.DictList.open(path, "r")) == [
+        {"id": 1, "note": None},
+        {"id": 2, "note": "gift"},
+        {"id": 3, "note": [1, (2,)]},
+    ]
