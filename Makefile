@@ -119,12 +119,14 @@ bench: setup
 	$(VENV_PY) benches/soak.py --output benches/results/soak.json
 	$(VENV_PY) benches/bench_stream.py
 	$(VENV_PY) benches/bench_docs.py
+	$(VENV_PY) benches/bench_mmap.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
 	$(VENV_PY) benches/suite.py --quick
 	$(VENV_PY) benches/bench_stream.py --quick
 	$(VENV_PY) benches/bench_docs.py --quick
+	$(VENV_PY) benches/bench_mmap.py --quick
 
 # -- cleaning ---------------------------------------------------------------------------
 

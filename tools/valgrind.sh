@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs the code paths that contain `unsafe` under valgrind memcheck:
-#   1. the Rust tests of zero-copy Arrow export (memslim-records, arrow.rs),
+#   1. the Rust tests of zero-copy Arrow export (memslim-records, arrow.rs), of the
+#      arenas (memslim-arena, arena.rs) and of memslim-mmap (map.rs: read maps,
+#      per-message maps shared with Arrow buffers, writable maps that grow),
 #   2. a Python workload through the bindings (gilcell.rs, tracemalloc.rs, the Arrow
-#      stream import in records.rs).
+#      stream import in records.rs, the buffer protocol and stream hand-over in
+#      mmap_ffi.rs).
 # Any invalid read/write or use of uninitialized memory fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +38,20 @@ for line in sys.stdin:
 done
 echo "valgrind: Rust arena tests clean"
 
+# 1c. memslim-mmap: every test except the byte-by-byte damage loops (thousands of reopens,
+# the same code paths as the tests that do run).
+for t in record_file num_array; do
+  bin=$(cargo test --no-run --message-format=json -p memslim-mmap --test "$t" 2>/dev/null \
+    | python3 -c 'import json,sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        print(m["executable"])' | tail -n1)
+  "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
+    "$bin" --test-threads=1 -q --skip bit_flips --skip torn_
+done
+echo "valgrind: Rust mmap tests clean"
+
 # 2. Python: CPython's own allocator confuses memcheck, so use malloc and ignore leaks.
 # CPython and the dynamic loader raise known false positives at startup (int.from_bytes
 # on an uninitialised buffer, ld.so's word-wise strncmp); only reports whose stack goes
@@ -46,7 +63,7 @@ python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 blocks = re.split(r"\n==\d+== \n", text)
-ours = [b for b in blocks if re.search(r"_memslim|memslim_records|memslim_arena|memslim_stream", b)
+ours = [b for b in blocks if re.search(r"_memslim|memslim_records|memslim_arena|memslim_stream|memslim_mmap", b)
         and re.search(r"Invalid|uninitialised|Mismatched|overlap", b)]
 for b in ours:
     print(b)

@@ -7,10 +7,13 @@ views, and tracemalloc registration.
 """
 
 import gc
+import os
 import pickle
+import tempfile
 import tracemalloc
 
 import memslim
+import numpy as np
 import pyarrow as pa
 
 tracemalloc.start()
@@ -70,6 +73,32 @@ assert jl[399]["a"] is None
 del docs, back, jl
 gc.collect()
 assert view.to_python() == {"name": "u7", "tags": ["a"]}
+
+# Persistent files (mmap_ffi.rs, memslim-mmap's map.rs): a saved list read back through
+# the map, its batches exported to pyarrow and used after the file is closed, and an
+# MmapList viewed by numpy (buffer protocol), grown after the view is gone.
+with tempfile.TemporaryDirectory() as tmp:
+    path = os.path.join(tmp, "rows.msl")
+    memslim.DictList({"id": i, "s": f"s{i % 7}", "o": [i, {"k": i}]} for i in range(3000)).save(
+        path
+    )
+    with memslim.DictList.open(path) as f:
+        f.extend({"id": i, "s": None, "o": None} for i in range(10))
+        f.flush()
+        exported = pa.table(f)
+        assert f[2999]["o"] == [2999, {"k": 2999}]
+        assert sum(r["id"] for r in f) == sum(range(3000)) + sum(range(10))
+    assert exported.column("id")[3005].as_py() == 5  # the map outlives the file
+    nums = memslim.MmapList(os.path.join(tmp, "n.bin"), dtype="int32")
+    nums.extend(range(1000))
+    view = np.asarray(nums)
+    view[3] = -3
+    assert nums[3] == -3 and int(view.sum()) == sum(range(1000)) - 6
+    del view
+    nums.extend(range(5000))  # grows and remaps
+    assert np.asarray(nums)[-1] == 4999
+    nums.close()
+
 print("valgrind workload ok", tracemalloc.get_traced_memory()[0] > 0)
 
 # memslim.stats(): the live counters and glibc's mallinfo2 looked up through dlsym

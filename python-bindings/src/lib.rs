@@ -8,6 +8,8 @@ mod convert;
 mod docs;
 mod errors;
 mod gilcell;
+mod mmap;
+mod mmap_ffi;
 mod os_memory;
 mod plain_records;
 mod records;
@@ -25,5 +27,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stats::register(m)?;
     docs::register(m)?;
     stream::register(m)?;
+    mmap::register(m)?;
     Ok(())
 }

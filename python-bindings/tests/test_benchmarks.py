@@ -125,3 +125,17 @@ def test_bench_stream_quick(tmp_path: Path) -> None:
         result = report["results"][name]
         assert "error" not in result and "skipped" not in result, result
         assert result["rows"] == report["rows"] and result["seconds"] > 0
+
+
+def test_bench_mmap_quick(tmp_path: Path) -> None:
+    output = tmp_path / "mmap.json"
+    proc = run(["benches/bench_mmap.py", "--quick", "--repeat", "2", "--output", str(output)])
+    assert "| memslim |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert report["mismatches"] == []
+    for kind in ("open", "scan", "append"):
+        for name, result in report["results"][kind].items():
+            assert "error" not in result, (kind, name, result)
+    assert report["results"]["open"]["memslim"]["row"]["id"] == 1500
+    assert len(report["targets"]) >= 6

@@ -286,13 +286,13 @@ impl RecordList {
 
 /// A value of one row of one array: a cell borrowing the array, or a value encoded into
 /// the column's buffer (which the caller turns into a cell once the buffer is done).
-enum Scalar<'a> {
+pub(crate) enum Scalar<'a> {
     Cell(Cell<'a>),
     Encoded,
 }
 
 impl<'a> Scalar<'a> {
-    fn cell(&self, buf: &'a [u8]) -> Cell<'a> {
+    pub(crate) fn cell(&self, buf: &'a [u8]) -> Cell<'a> {
         match self {
             Scalar::Cell(c) => *c,
             Scalar::Encoded => Cell::Encoded(buf),
@@ -300,7 +300,7 @@ impl<'a> Scalar<'a> {
     }
 }
 
-fn check_type(name: &str, t: &DataType) -> Result<()> {
+pub(crate) fn check_type(name: &str, t: &DataType) -> Result<()> {
     use DataType::*;
     let ok = match t {
         Null | Boolean | Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | UInt64
@@ -321,7 +321,7 @@ fn check_type(name: &str, t: &DataType) -> Result<()> {
     }
 }
 
-fn scalar_at<'a>(
+pub(crate) fn scalar_at<'a>(
     a: &'a dyn Array,
     i: usize,
     is_variant: bool,

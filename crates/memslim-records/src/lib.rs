@@ -20,6 +20,7 @@
 //! ```
 
 mod arrow;
+mod arrow_cell;
 mod bitmap;
 mod column;
 mod colview;
@@ -36,6 +37,7 @@ mod views;
 pub use memslim_arena::variant;
 
 pub use arrow::{ENCODING_KEY, VARIANT_ENCODING};
+pub use arrow_cell::{arrow_cell, check_arrow_type, is_variant_field};
 pub use column::{Cell, CellRef, DType, Layout};
 pub use colview::{ColumnView, Numbers, OwnedNumbers};
 pub use error::{RecordsError, Result};

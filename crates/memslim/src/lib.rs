@@ -16,5 +16,7 @@ pub use memslim_records as records;
 
 #[cfg(feature = "arena")]
 pub use memslim_arena as arena;
+#[cfg(feature = "mmap")]
+pub use memslim_mmap as mmap;
 #[cfg(feature = "stream")]
 pub use memslim_stream as stream;

@@ -24,6 +24,13 @@ from memslim._memslim import (
     read_jsonl,
     stats,
 )
+from memslim._persistent import (
+    CorruptFileError,
+    DictListFile,
+    FileFormatError,
+    FileLockedError,
+    MmapList,
+)
 from memslim._report import report
 from memslim._sizeof import deep_sizeof
 from memslim.exceptions import (
@@ -48,12 +55,17 @@ __all__ = [
     "BatchReader",
     "Column",
     "CorruptDataError",
+    "CorruptFileError",
     "DictList",
+    "DictListFile",
     "DocList",
     "DocView",
+    "FileFormatError",
+    "FileLockedError",
     "JsonlWriter",
     "ListView",
     "MemslimError",
+    "MmapList",
     "ParseError",
     "Row",
     "SchemaError",

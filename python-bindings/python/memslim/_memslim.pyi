@@ -1,8 +1,19 @@
 """Type stubs and user documentation for the compiled core of memslim."""
 
+import os
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Sequence, ValuesView
 from os import PathLike
-from typing import Any, NamedTuple, Self, SupportsIndex, TypeAlias, TypedDict, final, overload
+from typing import (
+    Any,
+    Literal,
+    NamedTuple,
+    Self,
+    SupportsIndex,
+    TypeAlias,
+    TypedDict,
+    final,
+    overload,
+)
 
 from typing_extensions import disjoint_base
 
@@ -11,14 +22,19 @@ __all__ = [
     "BatchReader",
     "Column",
     "DictList",
+    "DictListFile",
     "DocList",
     "DocView",
     "JsonlWriter",
     "ListView",
+    "MmapList",
     "Row",
     "TupleList",
+    "_ArrowBatches",
     "_ColumnIter",
+    "_DictListFileIter",
     "_DocListIter",
+    "_MmapListIter",
     "_Records",
     "_RecordsIter",
     "__version__",
@@ -26,6 +42,7 @@ __all__ = [
     "_restore_dictlist",
     "_restore_doclist",
     "_restore_tuplelist",
+    "_save_records",
     "_select",
     "_take",
     "_where",
@@ -132,6 +149,13 @@ class DictList(_Records):
     @classmethod
     def from_arrow(cls, data: object, *, chunk_rows: int | None = None) -> DictList:
         """Build from any object exporting ``__arrow_c_stream__`` (pyarrow, polars, ...)."""
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a") -> DictListFile:
+        """Open a persistent record file (mode ``"a"``: read and append, created if
+        missing; ``"r"``: read-only).  See :class:`DictListFile`."""
+    def save(self, path: str | os.PathLike[str]) -> int:
+        """Write the records to a record file at ``path``, replacing it atomically;
+        returns the number of records."""
 
 @final
 class Row:
@@ -493,3 +517,134 @@ def _select(batch: DictList, fields: Sequence[str]) -> DictList: ...
 def _rename(batch: DictList, mapping: Sequence[tuple[str, str]]) -> DictList: ...
 def _where(batch: DictList, field: str, op: str, value: Any) -> DictList: ...
 def _take(batch: DictList, indices: Sequence[int]) -> DictList: ...
+
+@final
+class DictListFile:
+    """A persistent list of records: an Arrow IPC stream on disk, read through a memory
+    map, with crash-safe appends.  Returned by :meth:`DictList.open`.
+
+    Reading a record touches only the pages of its batch; records read back as plain
+    dicts (a key a record lacked reads as ``None``).  ``append``/``extend`` collect
+    records in memory; ``flush()`` (or ``close()``, or leaving a ``with`` block) writes,
+    syncs and commits them.  One writer at a time (a second gets
+    :class:`memslim.FileLockedError`); readers (``mode="r"``) see what was committed
+    when they opened and call ``refresh()`` to see more.
+    """
+
+    def __new__(cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a") -> Self: ...
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> DictList: ...
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
+    @property
+    def columns(self) -> list[str]: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def mode(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def pending(self) -> int:
+        """Records appended but not yet flushed."""
+    @property
+    def recovered(self) -> dict[str, int]:
+        """Bytes past the last commit that opening dropped (writer) or ignored (reader)."""
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory (index, bookkeeping, unflushed records), not the map."""
+    @property
+    def mapped_bytes(self) -> int:
+        """Bytes of committed data in the map."""
+    def __sizeof__(self) -> int: ...
+    def append(self, record: Mapping[str, Any]) -> None: ...
+    def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append every record, or none if one does not fit."""
+    def flush(self) -> int:
+        """Write, sync and commit the pending records; returns how many."""
+    def refresh(self) -> int:
+        """Pick up records another process committed; returns the new length."""
+    def close(self) -> None:
+        """Flush (when writable) and close; the writer lock is released."""
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        *_exc: object,
+    ) -> bool: ...
+    def column(self, name: str) -> Column:
+        """A copy of one field's values."""
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """Every record as an Arrow stream; committed batches point into the map."""
+
+@final
+class _DictListFileIter:
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> dict[str, Any]: ...
+
+@final
+class _ArrowBatches:
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
+
+@final
+class MmapList:
+    """A growable on-disk array of fixed-width numbers (``int8`` ... ``int64``,
+    ``uint8`` ... ``uint64``, ``float32``, ``float64``, ``bool``).
+
+    A ``MutableSequence`` that grows at the end; ``numpy.asarray(a)`` is a zero-copy,
+    writable view through the buffer protocol.  While such a view is alive, resizing
+    (append, extend, pop, del) and ``close()`` raise ``BufferError``, as with
+    ``bytearray``.  ``flush()`` makes appends durable.
+    """
+
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        dtype: str | None = None,
+        *,
+        mode: Literal["a", "r"] = "a",
+    ) -> Self: ...
+    @property
+    def dtype(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def nbytes(self) -> int: ...
+    @property
+    def itemsize(self) -> int: ...
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> list[Any]: ...
+    def __setitem__(self, index: SupportsIndex | slice, value: Any, /) -> None: ...
+    def __delitem__(self, index: int, /) -> None: ...
+    def __contains__(self, value: object, /) -> bool: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def append(self, value: Any) -> None: ...
+    def extend(self, values: Iterable[Any]) -> None: ...
+    def insert(self, index: int, value: Any) -> None:
+        """Append ``value`` if ``index`` is the end; elsewhere an IndexError."""
+    def pop(self, index: int = ...) -> Any: ...
+    def index(self, value: Any, start: int = 0, stop: int = ...) -> int: ...
+    def count(self, value: Any) -> int: ...
+    def tolist(self) -> list[Any]: ...
+    def flush(self) -> None: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self,
+        *_exc: object,
+    ) -> bool: ...
+
+@final
+class _MmapListIter:
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Any: ...
+
+def _save_records(data: object, path: str | os.PathLike[str]) -> int: ...

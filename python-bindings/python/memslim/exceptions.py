@@ -8,6 +8,9 @@ from __future__ import annotations
 
 __all__ = [
     "CorruptDataError",
+    "CorruptFileError",
+    "FileFormatError",
+    "FileLockedError",
     "MemslimError",
     "ParseError",
     "SchemaError",
@@ -46,3 +49,17 @@ class ParseError(MemslimError, ValueError):
 class SkippedLinesWarning(UserWarning):
     """A reader with ``on_error="skip"`` left out malformed lines; the message gives the
     count and the first error."""
+
+
+class CorruptFileError(MemslimError, ValueError):
+    """A memslim file's bytes are damaged: a checksum, a length or an Arrow message does
+    not check out. The message names the file and the byte offset."""
+
+
+class FileFormatError(MemslimError, ValueError):
+    """A file is not a memslim or Arrow IPC file, was written by a newer memslim, or holds
+    Arrow types memslim cannot read (or, when appending, write)."""
+
+
+class FileLockedError(MemslimError, BlockingIOError):
+    """Another writer, in this process or another, has the file open for appending."""

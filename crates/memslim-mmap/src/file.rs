@@ -1,0 +1,1168 @@
+//! [`RecordFile`]: a persistent, append-only list of records in an Arrow IPC stream,
+//! read through a memory map, with a checksummed commit index beside it.
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::os::unix::fs::FileExt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_ipc::reader::FileDecoder;
+use arrow_ipc::{Block, MetadataVersion};
+use arrow_schema::{DataType, SchemaRef};
+use memslim_records::{
+    Cell, CellRef, DType, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
+};
+
+use crate::error::{MmapError, Result, io};
+use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, Kind};
+use crate::ipc::{self, Encoder, FILE_MAGIC};
+use crate::map::ReadMap;
+
+/// Rows per record batch written to the file: small enough that reading one row decodes
+/// and checks little, large enough that per-batch overhead (about 200 bytes of IPC
+/// metadata and a 40-byte index entry) stays below a percent.
+pub const BATCH_ROWS: usize = 16_384;
+
+/// Decoded batches kept for reuse, by message bytes. Each batch maps only its own
+/// message, so this (plus whatever batches callers hold) bounds the address space a
+/// scan needs, whatever the file's size.
+const CACHE_BYTES: u64 = 64 << 20;
+
+/// How to open a record file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Read only; the file must exist. Takes no lock: any number of readers, beside at
+    /// most one writer.
+    Read,
+    /// Read and append; created if missing. Takes the exclusive writer lock.
+    Append,
+}
+
+/// What opening found and repaired.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Bytes past the last commit in the data file (an append that was not committed:
+    /// a crash during `flush`), dropped by a writer, ignored by a reader.
+    pub dropped_data_bytes: u64,
+    /// Bytes of a torn entry at the end of the index, dropped by a writer, ignored by a
+    /// reader.
+    pub dropped_index_bytes: u64,
+}
+
+/// What the data file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layout {
+    /// An Arrow IPC stream with a memslim commit index (`<path>.idx`).
+    Memslim,
+    /// An Arrow IPC stream someone else wrote; indexed in memory, no checksums.
+    ForeignStream,
+    /// An Arrow IPC file (with footer) someone else wrote; read-only.
+    ForeignFile,
+}
+
+struct Slot {
+    entry: usize,
+    first_row: usize,
+    rows: usize,
+    /// Dictionary messages before this batch (foreign files only).
+    dicts_before: usize,
+    batch: Option<RecordBatch>,
+}
+
+/// A persistent list of records: an Arrow IPC stream on disk (readable by any Arrow
+/// library), memory-mapped for reading, with appends collected in memory until
+/// [`RecordFile::flush`] writes, syncs and commits them.
+///
+/// # Memory
+/// Opening reads the index (40 bytes per batch) and maps the committed data; nothing
+/// of the data is read until a row or batch is asked for. Decoded batches point into the
+/// map. Unflushed appends live in an in-memory [`RecordList`].
+pub struct RecordFile {
+    path: PathBuf,
+    index_path: PathBuf,
+    data: Option<File>,
+    index: Option<File>,
+    mode: Mode,
+    layout: Layout,
+    entries: Vec<Entry>,
+    slots: Vec<Slot>,
+    dicts: Vec<usize>,
+    schema: Option<SchemaRef>,
+    variant: Vec<bool>,
+    cache: std::collections::VecDeque<usize>,
+    cache_bytes: u64,
+    committed_rows: usize,
+    index_len: u64,
+    decoder: Option<(FileDecoder, usize)>,
+    /// The schema of a foreign IPC file, from its footer.
+    footer_schema: Option<arrow_schema::Schema>,
+    tail: RecordList,
+    recovery: Recovery,
+}
+
+/// The index file that belongs to a data file: `<path>.idx`.
+pub fn index_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".idx");
+    PathBuf::from(p)
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
+}
+
+fn dtype_of(t: &DataType, variant: bool) -> Option<DType> {
+    Some(match t {
+        DataType::Null => DType::Null,
+        DataType::Boolean => DType::Bool,
+        DataType::Int64 => DType::Int64,
+        DataType::Float64 => DType::Float64,
+        DataType::Utf8 => DType::Str,
+        DataType::Binary if variant => DType::Object,
+        DataType::Binary => DType::Bytes,
+        _ => return None,
+    })
+}
+
+impl RecordFile {
+    /// Opens (or, in [`Mode::Append`], creates) the record file at `path`.
+    ///
+    /// A writer repairs a crash: data past the last commit and a torn index entry are
+    /// cut off and reported in [`RecordFile::recovery`].
+    ///
+    /// # Errors
+    /// [`MmapError::Io`] (missing directory or file, permissions),
+    /// [`MmapError::Locked`] if another writer holds it, [`MmapError::NotOurs`],
+    /// [`MmapError::FutureVersion`], [`MmapError::Corrupt`] naming the offset,
+    /// [`MmapError::Unsupported`] for Arrow types memslim cannot read (or, appending,
+    /// write).
+    ///
+    /// # Memory
+    /// Reads the index only; maps the committed data without touching it.
+    pub fn open(path: impl AsRef<Path>, mode: Mode) -> Result<RecordFile> {
+        let path = path.as_ref().to_owned();
+        let index_path = index_path(&path);
+        let data = match mode {
+            Mode::Read => File::open(&path),
+            Mode::Append => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path),
+        }
+        .map_err(io(&path))?;
+        let mut f = RecordFile {
+            path,
+            index_path,
+            data: None,
+            index: None,
+            mode,
+            layout: Layout::Memslim,
+            entries: Vec::new(),
+            slots: Vec::new(),
+            dicts: Vec::new(),
+            schema: None,
+            variant: Vec::new(),
+            cache: std::collections::VecDeque::new(),
+            cache_bytes: 0,
+            committed_rows: 0,
+            index_len: HEADER_LEN as u64,
+            decoder: None,
+            footer_schema: None,
+            tail: RecordList::with_chunk_rows(BATCH_ROWS),
+            recovery: Recovery::default(),
+        };
+        let data_len = data.metadata().map_err(io(&f.path))?.len();
+        let index = match mode {
+            Mode::Read => match File::open(&f.index_path) {
+                Ok(i) => Some(i),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(io(&f.index_path)(e)),
+            },
+            Mode::Append => {
+                let i = OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .create(true)
+                    .truncate(false)
+                    .open(&f.index_path)
+                    .map_err(io(&f.index_path))?;
+                match i.try_lock() {
+                    Ok(()) => {}
+                    Err(std::fs::TryLockError::WouldBlock) => {
+                        return Err(MmapError::Locked {
+                            path: f.path.clone(),
+                        });
+                    }
+                    Err(std::fs::TryLockError::Error(e)) => return Err(io(&f.index_path)(e)),
+                }
+                Some(i)
+            }
+        };
+        let index_bytes = match &index {
+            Some(i) => {
+                let mut b = Vec::new();
+                (&*i).read_to_end(&mut b).map_err(io(&f.index_path))?;
+                b
+            }
+            None => Vec::new(),
+        };
+        if index_bytes.is_empty() && data_len > 0 {
+            f.open_foreign(&data, data_len)?;
+            if mode == Mode::Append {
+                f.adopt(&data, index.as_ref())?;
+            }
+        } else if index_bytes.is_empty() {
+            if mode == Mode::Read {
+                return Err(MmapError::NotOurs {
+                    path: f.path.clone(),
+                    reason: "empty file".into(),
+                });
+            }
+            // A new file: the header first, durable before anything refers to it.
+            let i = index.as_ref().ok_or(MmapError::Closed)?;
+            i.write_all_at(&format::header(), 0)
+                .and_then(|()| i.sync_all())
+                .map_err(io(&f.index_path))?;
+            data.sync_all().map_err(io(&f.path))?;
+            sync_dir(&f.path)?;
+        } else {
+            f.read_index(&index_bytes, data_len)?;
+            if mode == Mode::Append {
+                let i = index.as_ref().ok_or(MmapError::Closed)?;
+                if f.recovery.dropped_index_bytes > 0 {
+                    i.set_len(f.index_len).map_err(io(&f.index_path))?;
+                }
+                if f.recovery.dropped_data_bytes > 0 {
+                    // Only bytes past the commit, which no reader maps.
+                    data.set_len(f.committed_end()).map_err(io(&f.path))?;
+                }
+                if f.recovery != Recovery::default() {
+                    i.sync_all().map_err(io(&f.index_path))?;
+                    data.sync_all().map_err(io(&f.path))?;
+                }
+            }
+        }
+        f.data = Some(data);
+        f.index = index;
+        f.load_schema()?;
+        f.rebuild_slots(0);
+        if mode == Mode::Append {
+            f.tail = f.declared_tail()?;
+        }
+        Ok(f)
+    }
+
+    fn corrupt(&self, offset: u64, reason: impl Into<String>) -> MmapError {
+        MmapError::Corrupt {
+            path: self.path.clone(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    fn committed_end(&self) -> u64 {
+        self.entries.iter().map(Entry::end).max().unwrap_or(0)
+    }
+
+    fn read_index(&mut self, b: &[u8], data_len: u64) -> Result<()> {
+        match format::check_header(b) {
+            Ok(()) => {}
+            Err(HeaderError::Future(v)) => {
+                return Err(MmapError::FutureVersion {
+                    path: self.index_path.clone(),
+                    found: v,
+                    supported: format::INDEX_VERSION,
+                });
+            }
+            Err(HeaderError::Magic) | Err(HeaderError::Short) => {
+                return Err(MmapError::NotOurs {
+                    path: self.index_path.clone(),
+                    reason: "not a memslim index".into(),
+                });
+            }
+            Err(HeaderError::Checksum) => {
+                return Err(MmapError::Corrupt {
+                    path: self.index_path.clone(),
+                    offset: 0,
+                    reason: "index header checksum mismatch".into(),
+                });
+            }
+        }
+        let parsed = format::parse_entries(b, HEADER_LEN, None).map_err(|(off, why)| {
+            MmapError::Corrupt {
+                path: self.index_path.clone(),
+                offset: off,
+                reason: why,
+            }
+        })?;
+        self.entries = parsed.entries;
+        self.index_len = (HEADER_LEN + self.entries.len() * ENTRY_LEN) as u64;
+        self.recovery.dropped_index_bytes = parsed.torn_bytes as u64;
+        let end = self.committed_end();
+        if data_len < end {
+            return Err(self.corrupt(
+                data_len,
+                format!(
+                    "the data file ends at {data_len} but {end} bytes are committed \
+                     (truncated by another program?)"
+                ),
+            ));
+        }
+        self.recovery.dropped_data_bytes = data_len - end;
+        Ok(())
+    }
+
+    fn open_foreign(&mut self, data: &File, data_len: u64) -> Result<()> {
+        let map = ReadMap::new(data, data_len, &self.path)?;
+        let b = map.bytes();
+        let start = if b.len() >= 6 && &b[..6] == FILE_MAGIC {
+            self.layout = Layout::ForeignFile;
+            if self.mode == Mode::Append {
+                return Err(MmapError::Unsupported {
+                    path: self.path.clone(),
+                    reason: "an Arrow IPC file (with footer) can only be opened read-only \
+                             (mode=\"r\"); memslim appends to Arrow IPC streams"
+                        .into(),
+                });
+            }
+            return self.read_footer(b);
+        } else if b.len() >= 8 && message_starts(b) {
+            self.layout = Layout::ForeignStream;
+            0
+        } else {
+            return Err(MmapError::NotOurs {
+                path: self.path.clone(),
+                reason: "neither an Arrow IPC stream nor an Arrow IPC file".into(),
+            });
+        };
+        let w = ipc::walk(b, start).map_err(|(off, why)| self.corrupt(off, why))?;
+        if w.entries.is_empty() {
+            return Err(MmapError::NotOurs {
+                path: self.path.clone(),
+                reason: "no Arrow schema message".into(),
+            });
+        }
+        if w.torn {
+            self.recovery.dropped_data_bytes = data_len - w.end;
+        }
+        self.entries = w.entries;
+        Ok(())
+    }
+
+    /// Indexes an Arrow IPC file from its footer: the schema, every dictionary (all of
+    /// them apply to every batch in the file format), then the record batches.
+    fn read_footer(&mut self, b: &[u8]) -> Result<()> {
+        let n = b.len();
+        if n < 18 || &b[n - 6..] != FILE_MAGIC {
+            return Err(self.corrupt(n as u64, "Arrow IPC file without its closing magic"));
+        }
+        let flen = i32::from_le_bytes([b[n - 10], b[n - 9], b[n - 8], b[n - 7]]);
+        let start = usize::try_from(flen)
+            .ok()
+            .and_then(|f| (n - 10).checked_sub(f))
+            .filter(|s| *s >= 8)
+            .ok_or_else(|| self.corrupt((n - 10) as u64, "bad footer length"))?;
+        let footer = arrow_ipc::root_as_footer(&b[start..n - 10])
+            .map_err(|e| self.corrupt(start as u64, format!("unreadable footer: {e}")))?;
+        let fb_schema = footer
+            .schema()
+            .ok_or_else(|| self.corrupt(start as u64, "footer without a schema"))?;
+        let schema = catch_unwind(AssertUnwindSafe(|| {
+            arrow_ipc::convert::try_fb_to_schema(fb_schema)
+        }))
+        .map_err(|_| "panic".to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+        .map_err(|why| self.corrupt(start as u64, format!("schema in the footer: {why}")))?;
+        let mut entries = vec![Entry {
+            offset: 0,
+            len: 0,
+            rows: 0,
+            kind: Kind::Schema,
+            crc: None,
+        }];
+        let blocks = footer
+            .dictionaries()
+            .into_iter()
+            .flatten()
+            .map(|blk| (blk, Kind::Dictionary))
+            .chain(
+                footer
+                    .recordBatches()
+                    .into_iter()
+                    .flatten()
+                    .map(|blk| (blk, Kind::Batch)),
+            );
+        for (blk, kind) in blocks {
+            let off = usize::try_from(blk.offset()).ok();
+            let len = usize::try_from(blk.metaDataLength())
+                .ok()
+                .zip(usize::try_from(blk.bodyLength()).ok())
+                .and_then(|(m, body)| m.checked_add(body));
+            let (off, len) = match (off, len) {
+                (Some(o), Some(l)) if o.checked_add(l).is_some_and(|e| e <= start) => (o, l),
+                _ => return Err(self.corrupt(start as u64, "footer block outside the file")),
+            };
+            let w = ipc::walk_one(&b[..off + len], off)
+                .map_err(|(o, why)| self.corrupt(o, why))?
+                .ok_or_else(|| self.corrupt(off as u64, "footer block is not a message"))?;
+            if w.kind != kind || w.len != len as u64 {
+                return Err(self.corrupt(off as u64, "footer block does not match its message"));
+            }
+            entries.push(w);
+        }
+        self.entries = entries;
+        self.footer_schema = Some(schema);
+        Ok(())
+    }
+
+    /// Gives a foreign stream a commit index (checksumming its messages once) so it can
+    /// be appended to; drops a cut-off last message and the end-of-stream marker.
+    fn adopt(&mut self, data: &File, index: Option<&File>) -> Result<()> {
+        let i = index.ok_or(MmapError::Closed)?;
+        if self.entries.iter().any(|e| e.kind == Kind::Dictionary) {
+            return Err(MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: "cannot append to a stream with dictionary-encoded columns; \
+                         open it with mode=\"r\""
+                    .into(),
+            });
+        }
+        let map = ReadMap::new(data, self.committed_end(), &self.path)?;
+        // Refuse before writing anything if the schema is not one memslim can append to.
+        let first = self.entries[0];
+        let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(
+            &map.bytes()[first.offset as usize..first.end() as usize],
+        )
+        .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?;
+        for f in schema.fields() {
+            if dtype_of(f.data_type(), is_variant_field(f)).is_none() {
+                return Err(MmapError::Unsupported {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "cannot append to field {:?} of Arrow type {}; open it with mode=\"r\"",
+                        f.name(),
+                        f.data_type()
+                    ),
+                });
+            }
+        }
+        let mut buf = format::header().to_vec();
+        for e in &mut self.entries {
+            e.crc = Some(crc32fast::hash(
+                &map.bytes()[e.offset as usize..e.end() as usize],
+            ));
+            buf.extend_from_slice(&format::encode_entry(e));
+        }
+        drop(map);
+        data.set_len(self.committed_end()).map_err(io(&self.path))?;
+        data.sync_all().map_err(io(&self.path))?;
+        i.write_all_at(&buf, 0)
+            .and_then(|()| i.sync_all())
+            .map_err(io(&self.index_path))?;
+        sync_dir(&self.path)?;
+        self.index_len = buf.len() as u64;
+        self.layout = Layout::Memslim;
+        Ok(())
+    }
+
+    fn load_schema(&mut self) -> Result<()> {
+        let Some(first) = self.entries.first().copied() else {
+            return Ok(());
+        };
+        let schema = match self.footer_schema.take() {
+            Some(s) => s,
+            None => {
+                let map = self.message(&first)?;
+                arrow_ipc::convert::try_schema_from_ipc_buffer(map.bytes())
+                    .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?
+            }
+        };
+        for f in schema.fields() {
+            check_arrow_type(f.name(), f.data_type()).map_err(|e| MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        self.variant = schema
+            .fields()
+            .iter()
+            .map(|f| is_variant_field(f))
+            .collect();
+        let schema = Arc::new(schema);
+        self.decoder = None;
+        self.schema = Some(schema);
+        Ok(())
+    }
+
+    /// An empty pending list whose declared schema is the committed one.
+    fn declared_tail(&self) -> Result<RecordList> {
+        let Some(schema) = &self.schema else {
+            return Ok(RecordList::with_chunk_rows(BATCH_ROWS));
+        };
+        let mut fields = Vec::new();
+        for (j, f) in schema.fields().iter().enumerate() {
+            let dt =
+                dtype_of(f.data_type(), self.variant[j]).ok_or_else(|| MmapError::Unsupported {
+                    path: self.path.clone(),
+                    reason: format!(
+                        "cannot append to field {:?} of Arrow type {} (memslim writes \
+                         null, bool, int64, float64, utf8, binary); open it with mode=\"r\"",
+                        f.name(),
+                        f.data_type()
+                    ),
+                })?;
+            fields.push((f.name().as_str(), dt));
+        }
+        Ok(RecordList::with_schema(&fields, BATCH_ROWS)?)
+    }
+
+    /// A map of one committed message, checked against its checksum.
+    fn message(&self, e: &Entry) -> Result<ReadMap> {
+        let data = self.data.as_ref().ok_or(MmapError::Closed)?;
+        let map = ReadMap::range(data, e.offset, e.len, &self.path)?;
+        if let Some(crc) = e.crc {
+            if crc32fast::hash(map.bytes()) != crc {
+                return Err(self.corrupt(e.offset, "checksum mismatch"));
+            }
+        }
+        Ok(map)
+    }
+
+    fn rebuild_slots(&mut self, from_entry: usize) {
+        let mut first_row = self.committed_rows;
+        let mut dicts = self.dicts.len();
+        for (k, e) in self.entries.iter().enumerate().skip(from_entry) {
+            match e.kind {
+                Kind::Batch => {
+                    self.slots.push(Slot {
+                        entry: k,
+                        first_row,
+                        rows: e.rows as usize,
+                        dicts_before: dicts,
+                        batch: None,
+                    });
+                    first_row += e.rows as usize;
+                }
+                Kind::Dictionary => {
+                    self.dicts.push(k);
+                    dicts += 1;
+                }
+                Kind::Schema => {}
+            }
+        }
+        self.committed_rows = first_row;
+    }
+
+    /// The path of the data file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// What the data file is.
+    pub fn layout(&self) -> Layout {
+        self.layout
+    }
+
+    /// What opening found past the last commit.
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// Whether the file was opened for appending.
+    pub fn is_writable(&self) -> bool {
+        self.mode == Mode::Append
+    }
+
+    /// Whether [`RecordFile::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.data.is_none()
+    }
+
+    fn check_open(&self) -> Result<()> {
+        if self.is_closed() {
+            Err(MmapError::Closed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Records committed to the file.
+    pub fn committed_len(&self) -> usize {
+        self.committed_rows
+    }
+
+    /// Records appended but not yet flushed.
+    pub fn pending_len(&self) -> usize {
+        self.tail.len()
+    }
+
+    /// All records: committed, then pending.
+    pub fn len(&self) -> usize {
+        self.committed_rows + self.tail.len()
+    }
+
+    /// Whether there are no records at all.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of committed data (what reads may map).
+    pub fn mapped_bytes(&self) -> usize {
+        self.committed_end() as usize
+    }
+
+    /// Bytes this object owns in memory: the index, batch bookkeeping and the pending
+    /// records (not the mapped file, which the kernel pages in and out).
+    pub fn nbytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.entries.capacity() * std::mem::size_of::<Entry>()
+            + self.slots.capacity() * std::mem::size_of::<Slot>()
+            + self.tail.nbytes()
+    }
+
+    /// The committed schema (`None` before the first flush).
+    pub fn schema(&self) -> Option<&SchemaRef> {
+        self.schema.as_ref()
+    }
+
+    /// Field names: the committed schema's, then any new ones pending records bring.
+    pub fn field_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .schema
+            .iter()
+            .flat_map(|s| s.fields().iter().map(|f| f.name().clone()))
+            .collect();
+        for j in 0..self.tail.num_fields() {
+            let n = self.tail.field_name(j);
+            if !names.iter().any(|m| m == n) {
+                names.push(n.to_owned());
+            }
+        }
+        names
+    }
+
+    /// The number of committed record batches.
+    pub fn num_batches(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Which batch holds committed row `row`, and the row's position in it.
+    pub fn locate(&self, row: usize) -> Option<(usize, usize)> {
+        if row >= self.committed_rows {
+            return None;
+        }
+        let k = self.slots.partition_point(|s| s.first_row + s.rows <= row);
+        Some((k, row - self.slots[k].first_row))
+    }
+
+    /// Committed batch `k`, decoded (zero-copy: its buffers point into the map) and
+    /// checked against its checksum on first use.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] naming the batch's offset if its bytes do not check out.
+    ///
+    /// # Panics
+    /// If `k >= self.num_batches()`.
+    pub fn batch(&mut self, k: usize) -> Result<&RecordBatch> {
+        self.check_open()?;
+        if self.slots[k].batch.is_none() {
+            let b = self.decode(k)?;
+            self.slots[k].batch = Some(b);
+            self.cache.push_back(k);
+            self.cache_bytes += self.entries[self.slots[k].entry].len;
+            while self.cache_bytes > CACHE_BYTES && self.cache.len() > 1 {
+                let Some(old) = self.cache.pop_front() else {
+                    break;
+                };
+                self.slots[old].batch = None;
+                self.cache_bytes -= self.entries[self.slots[old].entry].len;
+            }
+        }
+        self.slots[k].batch.as_ref().ok_or(MmapError::Closed)
+    }
+
+    fn decode(&mut self, k: usize) -> Result<RecordBatch> {
+        let schema = self.schema.clone().ok_or(MmapError::Closed)?;
+        let need = self.slots[k].dicts_before;
+        let entry = self.entries[self.slots[k].entry];
+        let restart = match &self.decoder {
+            Some((_, fed)) => *fed > need,
+            None => true,
+        };
+        if restart {
+            let version = MetadataVersion::V5;
+            let d = FileDecoder::new(Arc::clone(&schema), version).with_require_alignment(false);
+            self.decoder = Some((d, 0));
+        }
+        while self.decoder.as_ref().map_or(0, |d| d.1) < need {
+            let fed = self.decoder.as_ref().map_or(0, |d| d.1);
+            let de = self.entries[self.dicts[fed]];
+            let (block, buf) = self.block(&de)?;
+            let Some((dec, n)) = self.decoder.as_mut() else {
+                break;
+            };
+            let r = guarded(|| dec.read_dictionary(&block, &buf));
+            *n += 1;
+            r.map_err(|why| self.corrupt(de.offset, why))?;
+        }
+        let (block, buf) = self.block(&entry)?;
+        if is_compressed(&buf) {
+            return Err(MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: format!(
+                    "record batch at byte offset {} is compressed (lz4/zstd); memslim reads \
+                     uncompressed Arrow IPC",
+                    entry.offset
+                ),
+            });
+        }
+        let dec = &self.decoder.as_ref().ok_or(MmapError::Closed)?.0;
+        let batch = guarded(|| dec.read_record_batch(&block, &buf))
+            .map_err(|why| self.corrupt(entry.offset, why))?
+            .ok_or_else(|| self.corrupt(entry.offset, "not a record batch"))?;
+        if batch.num_rows() as u64 != entry.rows {
+            return Err(self.corrupt(entry.offset, "row count differs from the index"));
+        }
+        Ok(batch)
+    }
+
+    fn block(&self, e: &Entry) -> Result<(Block, arrow_buffer::Buffer)> {
+        let map = self.message(e)?;
+        let (prefix, meta) = ipc::message_prefix(map.bytes())
+            .map_err(|why| self.corrupt(e.offset, why))?
+            .ok_or_else(|| self.corrupt(e.offset, "unexpected end-of-stream marker"))?;
+        let meta_len = prefix + meta;
+        let body = (e.len as usize)
+            .checked_sub(meta_len)
+            .ok_or_else(|| self.corrupt(e.offset, "metadata longer than the message"))?;
+        let block = Block::new(e.offset as i64, meta_len as i32, body as i64);
+        let buf = map.buffer(0, map.len());
+        Ok((block, buf))
+    }
+
+    /// Every record as Arrow record batches: the committed batches (zero-copy, pointing
+    /// into the map, which they keep alive), then the pending records in the committed
+    /// schema.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] for a damaged batch; [`MmapError::FieldType`] if pending
+    /// records do not fit the committed schema.
+    pub fn to_arrow(&mut self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        self.check_open()?;
+        let (tail_schema, tail) = self.tail.to_arrow()?;
+        let Some(schema) = self.schema.clone() else {
+            return Ok((ipc::storage_schema(&tail_schema), tail));
+        };
+        let mut out = Vec::with_capacity(self.slots.len() + tail.len());
+        for k in 0..self.slots.len() {
+            out.push(self.batch(k)?.clone());
+        }
+        for b in &tail {
+            out.push(
+                ipc::conform(b, &schema).map_err(|field| MmapError::FieldType {
+                    field,
+                    expected: "the committed schema".into(),
+                })?,
+            );
+        }
+        Ok((schema, out))
+    }
+
+    /// Calls `f(field, value)` for each field of record `row`, in field order. Committed
+    /// records have every field (null where the record had none); pending records only
+    /// their own.
+    ///
+    /// # Errors
+    /// [`MmapError::Records`] for an index out of range, [`MmapError::Corrupt`] for a
+    /// damaged batch.
+    pub fn visit_row(&mut self, row: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
+        self.check_open()?;
+        if let Some((k, j)) = self.locate(row) {
+            self.batch(k)?;
+            let batch = self.slots[k].batch.as_ref().ok_or(MmapError::Closed)?;
+            let schema = batch.schema_ref();
+            let mut buf = Vec::new();
+            for (c, col) in batch.columns().iter().enumerate() {
+                let cell = arrow_cell(col.as_ref(), j, self.variant[c], &mut buf)?;
+                f(schema.field(c).name(), cell);
+            }
+            return Ok(());
+        }
+        let r = row - self.committed_rows;
+        if r >= self.tail.len() {
+            return Err(RecordsError::IndexOutOfRange {
+                index: row,
+                len: self.len(),
+            }
+            .into());
+        }
+        let tail = &self.tail;
+        tail.visit_row(r, |c, cell| f(tail.field_name(c), cell));
+        Ok(())
+    }
+
+    /// Appends one record to the pending records (durable after [`RecordFile::flush`]).
+    ///
+    /// # Errors
+    /// [`MmapError::ReadOnly`]; [`MmapError::Records`] if the record does not fit the
+    /// committed schema (the list is unchanged).
+    pub fn push_record(&mut self, record: &[(&str, Cell<'_>)]) -> Result<()> {
+        self.check_writable()?;
+        self.tail.push_record(record)?;
+        Ok(())
+    }
+
+    /// The pending records, to append to in bulk (a caller that fails halfway rolls
+    /// back with [`RecordList::checkpoint`]).
+    ///
+    /// # Errors
+    /// [`MmapError::ReadOnly`] or [`MmapError::Closed`].
+    pub fn pending_mut(&mut self) -> Result<&mut RecordList> {
+        self.check_writable()?;
+        Ok(&mut self.tail)
+    }
+
+    /// The pending records.
+    pub fn pending(&self) -> &RecordList {
+        &self.tail
+    }
+
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.mode != Mode::Append {
+            return Err(MmapError::ReadOnly(self.path.clone()));
+        }
+        Ok(())
+    }
+
+    /// Writes the pending records as record batches, syncs them to disk, then commits
+    /// them in the index and syncs that. Returns the number of records written.
+    ///
+    /// Durable when it returns `Ok`. On an error (a full disk, say) nothing is
+    /// committed, the bytes written are cut off again, and the pending records stay
+    /// pending, so the file is exactly as it was after the last flush.
+    ///
+    /// # Errors
+    /// [`MmapError::Io`]; [`MmapError::Records`] naming a field whose values no longer
+    /// fit the committed schema's type.
+    ///
+    /// # Memory
+    /// Encodes one batch of at most [`BATCH_ROWS`] rows at a time.
+    pub fn flush(&mut self) -> Result<usize> {
+        self.check_writable()?;
+        let n = self.tail.len();
+        if n == 0 {
+            return Ok(0);
+        }
+        let (tail_schema, batches) = self.tail.to_arrow()?;
+        self.commit(&tail_schema, batches.into_iter().map(Ok))?;
+        self.tail = match self.declared_tail() {
+            Ok(t) => t,
+            Err(_) => self.tail.empty_like(),
+        };
+        Ok(n)
+    }
+
+    /// Appends Arrow record batches as they are (after pending records, which are
+    /// flushed first), with the same write-sync-commit steps as [`RecordFile::flush`].
+    /// This is how a whole in-memory list is saved without converting it row by row.
+    ///
+    /// # Errors
+    /// As [`RecordFile::flush`]; [`MmapError::Unsupported`] for an Arrow type memslim
+    /// cannot read back; an error from `batches` stops the append with nothing committed.
+    ///
+    /// # Memory
+    /// Encodes one batch of at most [`BATCH_ROWS`] rows at a time.
+    pub fn append_arrow(
+        &mut self,
+        schema: &arrow_schema::Schema,
+        batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+    ) -> Result<usize> {
+        self.flush()?;
+        for f in schema.fields() {
+            check_arrow_type(f.name(), f.data_type()).map_err(|e| MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: e.to_string(),
+            })?;
+        }
+        let n = self.commit(schema, batches)?;
+        if let Ok(t) = self.declared_tail() {
+            self.tail = t;
+        }
+        Ok(n)
+    }
+
+    /// Writes `batches` after the committed data, syncs, commits; returns the rows.
+    fn commit(
+        &mut self,
+        batch_schema: &arrow_schema::Schema,
+        batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+    ) -> Result<usize> {
+        let schema = match &self.schema {
+            Some(s) => Arc::clone(s),
+            None => ipc::storage_schema(batch_schema),
+        };
+        let mut enc = Encoder::new();
+        let start_end = self.committed_end();
+        let start_index = self.index_len;
+        let first = self.entries.is_empty();
+        let result = (|| -> Result<(Vec<Entry>, usize)> {
+            let data = self.data.as_ref().ok_or(MmapError::Closed)?;
+            let mut pos = start_end;
+            let mut new_entries = Vec::new();
+            let mut rows = 0usize;
+            let mut write = |kind: Kind, rows: u64, m: &[u8]| -> Result<()> {
+                data.write_all_at(m, pos).map_err(io(&self.path))?;
+                new_entries.push(Entry {
+                    offset: pos,
+                    len: m.len() as u64,
+                    rows,
+                    kind,
+                    crc: Some(crc32fast::hash(m)),
+                });
+                pos += m.len() as u64;
+                Ok(())
+            };
+            if first {
+                let m = enc.schema(&schema).map_err(RecordsError::Arrow)?;
+                write(Kind::Schema, 0, &m)?;
+            }
+            for b in batches {
+                let b = b.map_err(|e| RecordsError::Arrow(e.to_string()))?;
+                let b = ipc::conform(&b, &schema).map_err(|field| {
+                    let expected = schema
+                        .field_with_name(&field)
+                        .map(|f| f.data_type().to_string())
+                        .unwrap_or_else(|_| "no such field".into());
+                    MmapError::FieldType { field, expected }
+                })?;
+                let mut off = 0;
+                while off < b.num_rows() {
+                    let len = BATCH_ROWS.min(b.num_rows() - off);
+                    let m = enc.batch(&b.slice(off, len)).map_err(RecordsError::Arrow)?;
+                    write(Kind::Batch, len as u64, &m)?;
+                    off += len;
+                }
+                rows += b.num_rows();
+            }
+            data.sync_data().map_err(io(&self.path))?;
+            let index = self.index.as_ref().ok_or(MmapError::Closed)?;
+            let mut ib = Vec::with_capacity(new_entries.len() * ENTRY_LEN);
+            for e in &new_entries {
+                ib.extend_from_slice(&format::encode_entry(e));
+            }
+            index
+                .write_all_at(&ib, start_index)
+                .and_then(|()| index.sync_data())
+                .map_err(io(&self.index_path))?;
+            Ok((new_entries, rows))
+        })();
+        let (new_entries, rows) = match result {
+            Ok(e) => e,
+            Err(e) => {
+                // Best effort: drop what was written past the commit; if this fails too
+                // the next open drops it.
+                if let Some(d) = &self.data {
+                    let _ = d.set_len(start_end);
+                }
+                if let Some(i) = &self.index {
+                    let _ = i.set_len(start_index);
+                }
+                return Err(e);
+            }
+        };
+        let from = self.entries.len();
+        self.index_len += (new_entries.len() * ENTRY_LEN) as u64;
+        self.entries.extend(new_entries);
+        if self.schema.is_none() {
+            self.load_schema()?;
+        }
+        self.rebuild_slots(from);
+        Ok(rows)
+    }
+
+    /// Picks up records another process committed since opening (or the last refresh)
+    /// and returns how many there are now. For writers it changes nothing.
+    ///
+    /// # Errors
+    /// [`MmapError::Io`], [`MmapError::Corrupt`].
+    pub fn refresh(&mut self) -> Result<usize> {
+        self.check_open()?;
+        if self.mode == Mode::Append || self.layout == Layout::ForeignFile {
+            // A writer knows everything; an IPC file with a footer is complete.
+            return Ok(self.len());
+        }
+        let data = self.data.as_ref().ok_or(MmapError::Closed)?;
+        let data_len = data.metadata().map_err(io(&self.path))?.len();
+        let from = self.entries.len();
+        let new_entries = match self.layout {
+            Layout::Memslim => {
+                let mut b = Vec::new();
+                let mut i = File::open(&self.index_path).map_err(io(&self.index_path))?;
+                i.read_to_end(&mut b).map_err(io(&self.index_path))?;
+                let prev = self.entries.last().map(Entry::end);
+                let parsed = format::parse_entries(&b, self.index_len as usize, prev).map_err(
+                    |(off, why)| MmapError::Corrupt {
+                        path: self.index_path.clone(),
+                        offset: off,
+                        reason: why,
+                    },
+                )?;
+                parsed.entries
+            }
+            _ => {
+                let map = ReadMap::new(data, data_len, &self.path)?;
+                let w = ipc::walk_from(map.bytes(), self.committed_end() as usize, false)
+                    .map_err(|(off, why)| self.corrupt(off, why))?;
+                w.entries
+                    .into_iter()
+                    .filter(|e| e.kind != Kind::Schema)
+                    .collect()
+            }
+        };
+        if new_entries.is_empty() {
+            return Ok(self.len());
+        }
+        let end = new_entries.last().map_or(0, Entry::end);
+        if data_len < end {
+            return Err(self.corrupt(data_len, "data file shorter than its index"));
+        }
+        self.index_len += (new_entries.len() * ENTRY_LEN) as u64;
+        self.entries.extend(new_entries);
+        if self.schema.is_none() {
+            self.load_schema()?;
+        }
+        self.rebuild_slots(from);
+        Ok(self.len())
+    }
+
+    /// Flushes (if writable) and closes the files, releasing the writer lock. Batches
+    /// handed out earlier stay valid: they keep their maps alive.
+    ///
+    /// # Errors
+    /// As [`RecordFile::flush`]. The file is closed even then (as Python's files do):
+    /// the records that could not be flushed are lost, the file holds everything up to
+    /// the last successful flush.
+    pub fn close(&mut self) -> Result<()> {
+        if self.is_closed() {
+            return Ok(());
+        }
+        let flushed = if self.mode == Mode::Append {
+            self.flush().map(|_| ())
+        } else {
+            Ok(())
+        };
+        self.data = None;
+        self.index = None;
+        self.slots.clear();
+        self.cache.clear();
+        self.decoder = None;
+        self.tail = RecordList::new();
+        flushed
+    }
+}
+
+/// Whether the record batch message in `b` declares body compression.
+fn is_compressed(b: &[u8]) -> bool {
+    let Ok(Some((prefix, meta))) = ipc::message_prefix(b) else {
+        return false;
+    };
+    b.get(prefix..prefix + meta)
+        .and_then(|m| arrow_ipc::root_as_message(m).ok())
+        .and_then(|m| m.header_as_record_batch())
+        .is_some_and(|r| r.compression().is_some())
+}
+
+/// Whether `b` starts like an Arrow IPC stream message (continuation marker, or a legacy
+/// positive length).
+fn message_starts(b: &[u8]) -> bool {
+    matches!(ipc::message_prefix(b), Ok(Some((_, m))) if m > 0 && m < (1 << 24))
+}
+
+/// Runs an arrow-ipc decode step, turning both its errors and any panic on malformed
+/// input into a reason string.
+fn guarded<T>(
+    f: impl FnOnce() -> std::result::Result<T, arrow_schema::ArrowError>,
+) -> std::result::Result<T, String> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("undecodable record batch".into()),
+    }
+}
+
+/// Writes `batches` to a new record file at `path`, replacing any file there only once
+/// the new one is complete and synced (written beside it, then renamed into place).
+///
+/// # Errors
+/// [`MmapError::Locked`] if a writer has `path` open; otherwise as
+/// [`RecordFile::append_arrow`]. On an error the old file (if any) is untouched.
+pub fn save_arrow(
+    path: impl AsRef<Path>,
+    schema: &arrow_schema::Schema,
+    batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+) -> Result<usize> {
+    let path = path.as_ref();
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(format!(".tmp-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let target_index = index_path(path);
+    // Hold the target's writer lock while replacing it, so an open writer is not
+    // swapped out from under.
+    let lock = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&target_index)
+        .map_err(io(&target_index))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            return Err(MmapError::Locked {
+                path: path.to_owned(),
+            });
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(io(&target_index)(e)),
+    }
+    let cleanup = |tmp: &Path| {
+        let _ = std::fs::remove_file(tmp);
+        let _ = std::fs::remove_file(index_path(tmp));
+    };
+    cleanup(&tmp);
+    let written = (|| {
+        let mut f = RecordFile::open(&tmp, Mode::Append)?;
+        let n = f.append_arrow(schema, batches)?;
+        f.close()?;
+        Ok(n)
+    })();
+    let n = match written {
+        Ok(n) => n,
+        Err(e) => {
+            cleanup(&tmp);
+            return Err(e);
+        }
+    };
+    // The old index goes first, then the data, then the new index: a crash in between
+    // leaves the old or the new data without an index, which opens as a plain Arrow
+    // stream (every record there, no checksums), never data with a foreign index.
+    match std::fs::remove_file(&target_index) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(&target_index)(e)),
+    }
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    std::fs::rename(index_path(&tmp), &target_index).map_err(io(&target_index))?;
+    sync_dir(path)?;
+    drop(lock);
+    Ok(n)
+}

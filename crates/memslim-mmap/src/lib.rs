@@ -1,0 +1,88 @@
+//! Persistent, memory-mapped data for memslim: record files that are larger than RAM
+//! and survive crashes, and growable on-disk arrays of numbers.
+//!
+//! # Record files ([`RecordFile`])
+//!
+//! Two files: the data file `<path>` is a plain **Arrow IPC stream** (a schema message,
+//! then one record batch message per at most [`BATCH_ROWS`] records, no end-of-stream
+//! marker), so `pyarrow.ipc.open_stream(path)` and `polars.read_ipc_stream(path)` read it
+//! as it is. Beside it, `<path>.idx` is the commit index ([`mod@format`]): a header and one
+//! checksummed 40-byte entry per committed message (offset, length, rows, crc32 of the
+//! message bytes).
+//!
+//! - **Appends** collect in memory; [`RecordFile::flush`] writes them after the last
+//!   committed byte, `fdatasync`s the data, then appends their index entries and
+//!   `fdatasync`s the index. The entries are the commit: whatever a crash leaves past the
+//!   last entry (bytes in the data file, a torn entry in the index) is not part of the
+//!   file; the next writer cuts it off and reports it ([`Recovery`]).
+//! - **Reads** map one message at a time (only committed bytes), so the address space a
+//!   scan needs is what it holds, not the file size: at most 64 MB of decoded batches are
+//!   cached, plus any batch a caller keeps (an exported Arrow array keeps its map alive).
+//!   A batch is checked against its crc32 the first time it is decoded; a mismatch is
+//!   [`MmapError::Corrupt`] naming its offset. Opening reads the index and the schema
+//!   message only.
+//!   Index entries carry their own crc32: a damaged last entry is taken for a torn
+//!   append (dropped, reported), a damaged entry before others is corruption.
+//! - **One writer, many readers**: a writer holds an exclusive `flock` on the index
+//!   (released when it closes or its process dies); a second writer gets
+//!   [`MmapError::Locked`]. Readers take no lock, see the prefix committed when they
+//!   opened, and [`RecordFile::refresh`] to see more.
+//! - memslim never shrinks a file below its committed length, so a map never reaches
+//!   past the end of its file. **Another program truncating a mapped file** breaks this:
+//!   reading the lost pages raises SIGBUS in the reader; memslim cannot prevent it (the
+//!   same holds for every mmap-based reader). At the next open such a file is reported as
+//!   [`MmapError::Corrupt`] ("the data file ends at ...").
+//! - **Schema**: the first flush (or the schema of a file being opened) fixes the
+//!   fields and their types; later records must fit (new keys or other types are
+//!   rejected at append time with the list unchanged; a field that held only nulls at
+//!   the first flush is stored as `object`, so it takes any value later). memslim writes `null`, `bool`,
+//!   `int64`, `float64`, `utf8` (dictionary strings are written plain), `binary`, and
+//!   `object` values as `binary` with field metadata `memslim.encoding = variant-1`.
+//!   Arrow has no "absent": a record without a key reads back with that key `None`, and
+//!   keys come back in the schema's order, not each record's own.
+//! - **Foreign files**: an Arrow IPC stream or file written by pyarrow (or anyone)
+//!   opens read-only without an index (indexed in memory by walking the message
+//!   headers, or an IPC file's footer; no checksums). Opening a foreign *stream* for
+//!   appending writes an index for it (checksumming it once); an IPC *file* (with
+//!   footer) is read-only. Compressed record batches (lz4/zstd) are
+//!   [`MmapError::Unsupported`].
+//!
+//! ```
+//! use memslim_mmap::{Mode, RecordFile};
+//! use memslim_records::{Cell, CellRef};
+//!
+//! let dir = std::env::temp_dir().join(format!("memslim-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("events.msl");
+//! let mut log = RecordFile::open(&path, Mode::Append)?;
+//! log.push_record(&[("id", Cell::Int(7)), ("user", Cell::Str("ada"))])?;
+//! assert_eq!(log.flush()?, 1); // written, synced, committed
+//! log.close()?;
+//!
+//! let mut reader = RecordFile::open(&path, Mode::Read)?;
+//! let mut user = String::new();
+//! reader.visit_row(0, |k, v| {
+//!     if let ("user", CellRef::Str(s)) = (k, v) {
+//!         user = s.to_owned();
+//!     }
+//! })?;
+//! assert_eq!((reader.len(), user.as_str()), (1, "ada"));
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! # Ok::<(), memslim_mmap::MmapError>(())
+//! ```
+//!
+//! # Number arrays ([`NumArray`])
+//!
+//! A 64-byte header (magic, version, dtype, committed length, crc32) and the values,
+//! little-endian, mapped read-write. See [`mod@array`].
+
+pub mod array;
+mod error;
+mod file;
+pub mod format;
+mod ipc;
+mod map;
+
+pub use array::{Num, NumArray, NumType};
+pub use error::{MmapError, Result};
+pub use file::{BATCH_ROWS, Layout, Mode, RecordFile, Recovery, index_path, save_arrow};

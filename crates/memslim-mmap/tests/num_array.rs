@@ -1,0 +1,100 @@
+//! On-disk number arrays: round trips, growth, crash semantics, range checks, locking.
+
+use std::fs;
+use std::path::PathBuf;
+
+use memslim_mmap::{MmapError, Num, NumArray, NumType};
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("memslim-arr-{}", std::process::id()));
+    fs::create_dir_all(&d).unwrap();
+    let p = d.join(name);
+    let _ = fs::remove_file(&p);
+    p
+}
+
+#[test]
+fn grows_and_reopens() {
+    let p = tmp("grow.bin");
+    let mut a = NumArray::open(&p, Some(NumType::I64), true).unwrap();
+    for i in 0..100_000 {
+        a.push(Num::Int(i * 3)).unwrap();
+    }
+    assert!(a.capacity() >= 100_000);
+    a.set(5, Num::Int(-7)).unwrap();
+    a.close().unwrap();
+    let r = NumArray::open(&p, None, false).unwrap();
+    assert_eq!(r.dtype(), NumType::I64);
+    assert_eq!(r.len(), 100_000);
+    assert_eq!(r.get(5).unwrap(), Num::Int(-7));
+    assert_eq!(r.get(99_999).unwrap(), Num::Int(299_997));
+    assert!(matches!(r.get(100_000), Err(MmapError::Records(_))));
+    assert_eq!(r.as_bytes().unwrap().len(), 800_000);
+}
+
+#[test]
+fn unflushed_appends_are_dropped_at_reopen() {
+    let p = tmp("crash.bin");
+    let mut a = NumArray::open(&p, Some(NumType::F32), true).unwrap();
+    a.extend(&[Num::Float(1.5), Num::Int(2)]).unwrap();
+    a.flush().unwrap();
+    a.push(Num::Float(3.0)).unwrap();
+    // "crash": drop without flush or close
+    drop(a);
+    let r = NumArray::open(&p, None, false).unwrap();
+    assert_eq!(r.len(), 2);
+    assert_eq!(r.get(1).unwrap(), Num::Float(2.0));
+}
+
+#[test]
+fn values_are_range_checked() {
+    let p = tmp("range.bin");
+    let mut a = NumArray::open(&p, Some(NumType::U8), true).unwrap();
+    a.push(Num::Int(255)).unwrap();
+    for bad in [Num::Int(256), Num::Int(-1), Num::Float(1.0)] {
+        let e = a.push(bad).unwrap_err();
+        assert!(matches!(e, MmapError::Value(_)), "{e}");
+    }
+    assert!(a.extend(&[Num::Int(1), Num::Int(300)]).is_err());
+    assert_eq!(a.len(), 1, "all or nothing");
+    let p = tmp("u64.bin");
+    let mut b = NumArray::open(&p, Some(NumType::U64), true).unwrap();
+    b.push(Num::UInt(u64::MAX)).unwrap();
+    assert_eq!(b.get(0).unwrap(), Num::UInt(u64::MAX));
+    let p = tmp("bool.bin");
+    let mut c = NumArray::open(&p, Some(NumType::Bool), true).unwrap();
+    c.extend(&[Num::Bool(true), Num::Int(0)]).unwrap();
+    assert!(c.push(Num::Int(2)).is_err());
+    assert_eq!(c.get(0).unwrap(), Num::Bool(true));
+    assert_eq!(c.get(1).unwrap(), Num::Bool(false));
+}
+
+#[test]
+fn lock_dtype_and_damage() {
+    let p = tmp("lock.bin");
+    let mut a = NumArray::open(&p, Some(NumType::I32), true).unwrap();
+    assert!(matches!(
+        NumArray::open(&p, Some(NumType::I32), true),
+        Err(MmapError::Locked { .. })
+    ));
+    a.push(Num::Int(1)).unwrap();
+    a.close().unwrap();
+    assert!(matches!(
+        NumArray::open(&p, Some(NumType::I64), false),
+        Err(MmapError::Value(_))
+    ));
+    let mut bytes = fs::read(&p).unwrap();
+    bytes[17] ^= 4;
+    fs::write(&p, &bytes).unwrap();
+    assert!(matches!(
+        NumArray::open(&p, None, false),
+        Err(MmapError::Corrupt { offset: 0, .. })
+    ));
+    let q = tmp("text.bin");
+    fs::write(&q, vec![b'x'; 100]).unwrap();
+    assert!(matches!(
+        NumArray::open(&q, None, false),
+        Err(MmapError::NotOurs { .. })
+    ));
+    assert!(NumType::parse("int128").is_err());
+}

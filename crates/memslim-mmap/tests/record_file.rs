@@ -1,0 +1,374 @@
+//! Record files: round trips, reopening, torn tails at every byte, bit flips, locking.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use memslim_mmap::{BATCH_ROWS, MmapError, Mode, RecordFile, index_path};
+use memslim_records::{Cell, CellRef};
+
+fn tmpdir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("memslim-mmap-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn push(f: &mut RecordFile, from: i64, to: i64) {
+    for i in from..to {
+        let name = format!("user{}", i % 7);
+        let mut rec: Vec<(&str, Cell<'_>)> = vec![("id", Cell::Int(i)), ("name", Cell::Str(&name))];
+        if i % 3 == 0 {
+            rec.push(("score", Cell::Float(i as f64 / 2.0)));
+        } else {
+            rec.push(("score", Cell::Null));
+        }
+        rec.push(("ok", Cell::Bool(i % 2 == 0)));
+        f.push_record(&rec).unwrap();
+    }
+}
+
+fn expected(i: i64) -> String {
+    let score = if i % 3 == 0 {
+        format!("Float({:?})", i as f64 / 2.0)
+    } else {
+        "Null".into()
+    };
+    format!(
+        "id=Int({i}) name=Str(\"user{}\") score={score} ok=Bool({})",
+        i % 7,
+        i % 2 == 0
+    )
+}
+
+fn row(f: &mut RecordFile, i: usize) -> Result<String, MmapError> {
+    let mut parts = Vec::new();
+    f.visit_row(i, |k, v| {
+        let v = match v {
+            CellRef::DictStr(_, s) => format!("{:?}", CellRef::Str(s)),
+            // variant-encoded values, shown decoded (`Str("x")`, `Int(7)`, ...)
+            CellRef::Encoded(b) => format!("{:?}", memslim_records::variant::decode(b).unwrap()),
+            v => format!("{v:?}"),
+        };
+        parts.push(format!("{k}={v}"));
+    })?;
+    Ok(parts.join(" "))
+}
+
+fn all_rows(f: &mut RecordFile) -> Result<Vec<String>, MmapError> {
+    (0..f.len()).map(|i| row(f, i)).collect()
+}
+
+fn two_flushes(dir: &Path) -> (PathBuf, u64, u64, u64, u64) {
+    let p = dir.join("f.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    push(&mut f, 0, 50);
+    assert_eq!(f.flush().unwrap(), 50);
+    let (d1, i1) = (
+        fs::metadata(&p).unwrap().len(),
+        fs::metadata(index_path(&p)).unwrap().len(),
+    );
+    push(&mut f, 50, 60);
+    f.flush().unwrap();
+    f.close().unwrap();
+    let (d2, i2) = (
+        fs::metadata(&p).unwrap().len(),
+        fs::metadata(index_path(&p)).unwrap().len(),
+    );
+    (p, d1, i1, d2, i2)
+}
+
+#[test]
+fn round_trip_and_reopen() {
+    let dir = tmpdir("roundtrip");
+    let p = dir.join("a.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    assert_eq!(f.len(), 0);
+    push(&mut f, 0, 100_000);
+    assert_eq!(row(&mut f, 99_999).unwrap(), expected(99_999));
+    f.flush().unwrap();
+    assert_eq!(f.num_batches(), 100_000usize.div_ceil(BATCH_ROWS));
+    push(&mut f, 100_000, 100_010);
+    assert_eq!(f.len(), 100_010);
+    f.close().unwrap();
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    assert_eq!(r.len(), 100_010);
+    for i in [0usize, 1, BATCH_ROWS - 1, BATCH_ROWS, 99_999, 100_009] {
+        assert_eq!(row(&mut r, i).unwrap(), expected(i as i64), "row {i}");
+    }
+    assert!(matches!(row(&mut r, 100_010), Err(MmapError::Records(_))));
+    assert!(matches!(r.flush(), Err(MmapError::ReadOnly(_))));
+    // The data file is a plain Arrow IPC stream.
+    let bytes = fs::read(&p).unwrap();
+    let reader =
+        arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None).unwrap();
+    let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+    assert_eq!(rows, 100_010);
+}
+
+#[test]
+fn schema_is_fixed_after_first_flush() {
+    let dir = tmpdir("schema");
+    let p = dir.join("s.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    push(&mut f, 0, 3);
+    f.flush().unwrap();
+    let err = f.push_record(&[("id", Cell::Str("x"))]).unwrap_err();
+    assert!(err.to_string().contains("\"id\""), "{err}");
+    let err = f.push_record(&[("new", Cell::Int(1))]).unwrap_err();
+    assert!(err.to_string().contains("\"new\""), "{err}");
+    assert_eq!(f.len(), 3);
+    // a record lacking keys is fine: they read back as null
+    f.push_record(&[("id", Cell::Int(7))]).unwrap();
+    f.flush().unwrap();
+    assert_eq!(
+        row(&mut f, 3).unwrap(),
+        "id=Int(7) name=Null score=Null ok=Null"
+    );
+}
+
+#[test]
+fn torn_data_tail_at_every_byte_is_dropped() {
+    let dir = tmpdir("torn-data");
+    let (p, d1, i1, d2, _) = two_flushes(&dir);
+    let data = fs::read(&p).unwrap();
+    let index = fs::read(index_path(&p)).unwrap();
+    let q = dir.join("cut.msl");
+    for cut in d1..=d2 {
+        fs::write(&q, &data[..cut as usize]).unwrap();
+        fs::write(index_path(&q), &index[..i1 as usize]).unwrap();
+        let mut r = RecordFile::open(&q, Mode::Read).unwrap();
+        assert_eq!(r.len(), 50, "cut {cut}");
+        assert_eq!(r.recovery().dropped_data_bytes, cut - d1);
+        assert_eq!(row(&mut r, 49).unwrap(), expected(49));
+        drop(r);
+        let mut w = RecordFile::open(&q, Mode::Append).unwrap();
+        assert_eq!(w.len(), 50);
+        assert_eq!(fs::metadata(&q).unwrap().len(), d1, "writer cuts the tail");
+        push(&mut w, 50, 52);
+        w.flush().unwrap();
+        assert_eq!(all_rows(&mut w).unwrap()[51], expected(51));
+    }
+}
+
+#[test]
+fn torn_index_tail_at_every_byte_is_dropped() {
+    let dir = tmpdir("torn-index");
+    let (p, _, i1, _, i2) = two_flushes(&dir);
+    let data = fs::read(&p).unwrap();
+    let index = fs::read(index_path(&p)).unwrap();
+    let q = dir.join("cut.msl");
+    for cut in i1..=i2 {
+        fs::write(&q, &data).unwrap();
+        let mut idx = index[..cut as usize].to_vec();
+        fs::write(index_path(&q), &idx).unwrap();
+        let mut r = RecordFile::open(&q, Mode::Read).unwrap();
+        let want = if cut == i2 { 60 } else { 50 };
+        assert_eq!(r.len(), want, "cut {cut}");
+        assert_eq!(
+            r.recovery().dropped_index_bytes,
+            if cut == i2 { 0 } else { cut - i1 }
+        );
+        assert_eq!(all_rows(&mut r).unwrap().len(), want);
+        // a torn entry padded with zeros (the file was extended, the bytes never came)
+        idx.resize(i2 as usize, 0);
+        fs::write(index_path(&q), &idx).unwrap();
+        let r = RecordFile::open(&q, Mode::Read).unwrap();
+        assert_eq!(r.len(), want);
+    }
+}
+
+#[test]
+fn bit_flips_are_errors_never_wrong_data() {
+    let dir = tmpdir("flips");
+    let (p, _, _, _, _) = two_flushes(&dir);
+    let data = fs::read(&p).unwrap();
+    let index = fs::read(index_path(&p)).unwrap();
+    let truth: Vec<String> = (0..60).map(expected).collect();
+    let q = dir.join("flip.msl");
+    // every byte of the data file, one bit each
+    for pos in 0..data.len() {
+        let mut d = data.clone();
+        d[pos] ^= 1 << (pos % 8);
+        fs::write(&q, &d).unwrap();
+        fs::write(index_path(&q), &index).unwrap();
+        match RecordFile::open(&q, Mode::Read).map(|mut r| all_rows(&mut r)) {
+            Ok(Ok(rows)) => panic!("flip at {pos} went unnoticed ({} rows)", rows.len()),
+            Ok(Err(e)) | Err(e) => {
+                assert!(matches!(e, MmapError::Corrupt { .. }), "flip at {pos}: {e}")
+            }
+        }
+    }
+    // every byte of the index
+    for pos in 0..index.len() {
+        let mut ix = index.clone();
+        ix[pos] ^= 1 << (pos % 8);
+        fs::write(&q, &data).unwrap();
+        fs::write(index_path(&q), &ix).unwrap();
+        match RecordFile::open(&q, Mode::Read) {
+            Ok(mut r) => {
+                // only a damaged last entry may be taken for a torn append: a prefix,
+                // reported
+                let rows = all_rows(&mut r).unwrap();
+                assert!(rows.len() < 60, "flip at {pos} went unnoticed");
+                assert_eq!(rows[..], truth[..rows.len()]);
+                assert!(r.recovery().dropped_index_bytes > 0);
+            }
+            Err(e) => assert!(
+                matches!(
+                    e,
+                    MmapError::Corrupt { .. }
+                        | MmapError::NotOurs { .. }
+                        | MmapError::FutureVersion { .. }
+                ),
+                "flip at {pos}: {e}"
+            ),
+        }
+    }
+}
+
+#[test]
+fn one_writer_many_readers() {
+    let dir = tmpdir("lock");
+    let p = dir.join("l.msl");
+    let mut w = RecordFile::open(&p, Mode::Append).unwrap();
+    assert!(matches!(
+        RecordFile::open(&p, Mode::Append),
+        Err(MmapError::Locked { .. })
+    ));
+    push(&mut w, 0, 10);
+    w.flush().unwrap();
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    assert_eq!(r.len(), 10);
+    push(&mut w, 10, 25);
+    assert_eq!(r.refresh().unwrap(), 10, "unflushed records are invisible");
+    w.flush().unwrap();
+    assert_eq!(r.refresh().unwrap(), 25);
+    assert_eq!(row(&mut r, 24).unwrap(), expected(24));
+    w.close().unwrap();
+    let w2 = RecordFile::open(&p, Mode::Append).unwrap();
+    assert_eq!(w2.len(), 25, "lock released on close");
+}
+
+#[test]
+fn bad_input() {
+    let dir = tmpdir("bad");
+    match RecordFile::open(dir.join("no/such/dir.msl"), Mode::Append) {
+        Err(MmapError::Io { source, .. }) => {
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound)
+        }
+        other => panic!("{:?}", other.map(|f| f.len())),
+    }
+    let p = dir.join("text.msl");
+    fs::write(&p, b"hello, this is not arrow").unwrap();
+    assert!(matches!(
+        RecordFile::open(&p, Mode::Read),
+        Err(MmapError::NotOurs { .. })
+    ));
+    let (q, _, _, _, _) = two_flushes(&dir);
+    let mut ix = fs::read(index_path(&q)).unwrap();
+    ix[8] = 9; // version 9, checksum fixed up
+    let crc = crc32fast::hash(&ix[..12]);
+    ix[12..16].copy_from_slice(&crc.to_le_bytes());
+    fs::write(index_path(&q), &ix).unwrap();
+    assert!(matches!(
+        RecordFile::open(&q, Mode::Read),
+        Err(MmapError::FutureVersion { found: 9, .. })
+    ));
+}
+
+#[test]
+fn closed_file_refuses_use() {
+    let dir = tmpdir("closed");
+    let p = dir.join("c.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    push(&mut f, 0, 5);
+    f.close().unwrap();
+    assert!(matches!(row(&mut f, 0), Err(MmapError::Closed)));
+    assert!(matches!(f.flush(), Err(MmapError::Closed)));
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    assert_eq!(r.len(), 5, "close flushes");
+    let batch = r.batch(0).unwrap().clone();
+    r.close().unwrap();
+    assert_eq!(batch.num_rows(), 5, "batches keep the map alive");
+}
+
+#[test]
+fn foreign_arrow_files_and_streams() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, types::Int8Type};
+    use memslim_mmap::Layout;
+
+    let dir = tmpdir("foreign");
+    let ids: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None, Some(3)]));
+    let names: ArrayRef = Arc::new(
+        vec![Some("a"), Some("b"), None]
+            .into_iter()
+            .collect::<DictionaryArray<Int8Type>>(),
+    );
+    let batch = RecordBatch::try_from_iter([("id", ids), ("name", names)]).unwrap();
+    let want = [
+        "id=Int(1) name=Str(\"a\")",
+        "id=Null name=Str(\"b\")",
+        "id=Int(3) name=Null",
+    ];
+
+    let file = dir.join("f.arrow");
+    let mut w =
+        arrow_ipc::writer::FileWriter::try_new(fs::File::create(&file).unwrap(), &batch.schema())
+            .unwrap();
+    w.write(&batch).unwrap();
+    w.write(&batch.slice(1, 2)).unwrap();
+    w.finish().unwrap();
+    let mut r = RecordFile::open(&file, Mode::Read).unwrap();
+    assert_eq!(r.layout(), Layout::ForeignFile);
+    let rows = all_rows(&mut r).unwrap();
+    assert_eq!(rows, [want[0], want[1], want[2], want[1], want[2]]);
+    assert!(matches!(
+        RecordFile::open(&file, Mode::Append),
+        Err(MmapError::Unsupported { .. })
+    ));
+
+    let stream = dir.join("s.arrows");
+    let mut w = arrow_ipc::writer::StreamWriter::try_new(
+        fs::File::create(&stream).unwrap(),
+        &batch.schema(),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.write(&batch.slice(0, 1)).unwrap();
+    w.finish().unwrap();
+    let mut r = RecordFile::open(&stream, Mode::Read).unwrap();
+    assert_eq!(r.layout(), Layout::ForeignStream);
+    assert_eq!(
+        all_rows(&mut r).unwrap(),
+        [want[0], want[1], want[2], want[0]]
+    );
+    // random access replays the dictionaries a batch needs
+    assert_eq!(row(&mut r, 3).unwrap(), want[0]);
+    assert_eq!(row(&mut r, 1).unwrap(), want[1]);
+}
+
+#[test]
+fn a_field_that_was_only_none_takes_any_value_later() {
+    let dir = tmpdir("nullfield");
+    let p = dir.join("n.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    f.push_record(&[("id", Cell::Int(1)), ("note", Cell::Null)])
+        .unwrap();
+    f.flush().unwrap();
+    f.push_record(&[("id", Cell::Int(2)), ("note", Cell::Str("gift"))])
+        .unwrap();
+    f.push_record(&[("id", Cell::Int(3)), ("note", Cell::Int(7))])
+        .unwrap();
+    f.close().unwrap();
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    assert_eq!(
+        all_rows(&mut r).unwrap(),
+        [
+            "id=Int(1) note=Null",
+            "id=Int(2) note=Str(\"gift\")",
+            "id=Int(3) note=Int(7)"
+        ]
+    );
+}

@@ -1,0 +1,1018 @@
+//! Bindings for `memslim-mmap`: `DictListFile` (what `DictList.open` returns),
+//! `DictList.save`, and `MmapList`.
+
+use std::ffi::{CStr, c_int};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
+
+use arrow_array::ffi_stream::FFI_ArrowArrayStream;
+use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
+use arrow_schema::SchemaRef;
+use memslim_mmap::{MmapError, Mode, Num, NumArray, NumType, RecordFile};
+use pyo3::exceptions::{
+    PyBufferError, PyIndexError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::sync::{MutexExt, PyOnceLock};
+use pyo3::types::{PyBool, PyCapsule, PyDict, PyFloat, PyList, PySlice, PyString, PyType};
+use pyo3::{IntoPyObjectExt, ffi, intern};
+
+use crate::convert::{Items, cell_to_py, record_cells};
+use crate::errors::{schema_error, to_py};
+use crate::mmap_ffi::{self, Export};
+
+static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static FILE_FORMAT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static FILE_LOCKED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNSUPPORTED_OPERATION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DICTLIST: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn raise(
+    py: Python<'_>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    module: &str,
+    name: &str,
+    msg: String,
+) -> PyErr {
+    match cell.import(py, module, name) {
+        Ok(cls) => PyErr::from_type(cls.clone(), msg),
+        Err(e) => e,
+    }
+}
+
+/// Maps a mapped-file error to the Python exception a user would catch.
+fn to_pyerr(py: Python<'_>, e: MmapError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        MmapError::Io { path, source } => match source.raw_os_error() {
+            // OSError(errno, strerror, filename) becomes FileNotFoundError,
+            // PermissionError, ... by errno, with `.errno` and `.filename` set.
+            Some(errno) => {
+                let text = std::io::Error::from_raw_os_error(errno).to_string();
+                let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+                PyOSError::new_err((errno, text, path.display().to_string()))
+            }
+            None => PyOSError::new_err(msg),
+        },
+        MmapError::Corrupt { .. } => raise(
+            py,
+            &CORRUPT_FILE_ERROR,
+            "memslim.exceptions",
+            "CorruptFileError",
+            msg,
+        ),
+        MmapError::NotOurs { .. }
+        | MmapError::FutureVersion { .. }
+        | MmapError::Unsupported { .. } => raise(
+            py,
+            &FILE_FORMAT_ERROR,
+            "memslim.exceptions",
+            "FileFormatError",
+            msg,
+        ),
+        MmapError::Locked { .. } => raise(
+            py,
+            &FILE_LOCKED_ERROR,
+            "memslim.exceptions",
+            "FileLockedError",
+            msg,
+        ),
+        MmapError::ReadOnly(_) => raise(
+            py,
+            &UNSUPPORTED_OPERATION,
+            "io",
+            "UnsupportedOperation",
+            msg,
+        ),
+        MmapError::Closed => PyValueError::new_err("I/O operation on a closed file"),
+        MmapError::Records(e) => to_py(py, e),
+        MmapError::FieldType { .. } => schema_error(py, msg),
+        MmapError::Value(_) => PyValueError::new_err(msg),
+    }
+}
+
+trait PyResultExt<T> {
+    fn py(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T> PyResultExt<T> for Result<T, MmapError> {
+    fn py(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| to_pyerr(py, e))
+    }
+}
+
+/// A mutex that knows which thread holds it: waiting for another thread detaches from
+/// the interpreter (so a holder running Python code cannot deadlock with us), and a
+/// re-entrant call from the holding thread (Python code run while the lock is held, e.g.
+/// unpickling a stored object whose class reads the same file) is a clear error instead
+/// of a hang.
+pub struct Guarded<T> {
+    inner: Mutex<T>,
+    owner: AtomicUsize,
+}
+
+thread_local! {
+    static THREAD_MARK: u8 = const { 0 };
+}
+
+fn thread_mark() -> usize {
+    THREAD_MARK.with(|m| std::ptr::from_ref(m) as usize)
+}
+
+/// The lock of a [`Guarded`]; forgets its owner when dropped.
+pub struct Held<'a, T> {
+    guard: MutexGuard<'a, T>,
+    owner: &'a AtomicUsize,
+}
+
+impl<T> std::ops::Deref for Held<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for Held<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for Held<'_, T> {
+    fn drop(&mut self) {
+        self.owner.store(0, Ordering::Release);
+    }
+}
+
+impl<T> Guarded<T> {
+    fn new(value: T) -> Self {
+        Guarded {
+            inner: Mutex::new(value),
+            owner: AtomicUsize::new(0),
+        }
+    }
+
+    fn lock(&self, py: Python<'_>) -> PyResult<Held<'_, T>> {
+        let poisoned = |_| PyRuntimeError::new_err("a previous operation on this object panicked");
+        let guard = match self.inner.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(_)) => return Err(poisoned(())),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                if self.owner.load(Ordering::Acquire) == thread_mark() {
+                    return Err(PyRuntimeError::new_err(
+                        "re-entrant use: this object is already in use by the current call",
+                    ));
+                }
+                self.inner.lock_py_attached(py).map_err(|_| poisoned(()))?
+            }
+        };
+        self.owner.store(thread_mark(), Ordering::Release);
+        Ok(Held {
+            guard,
+            owner: &self.owner,
+        })
+    }
+
+    /// Runs `f` on the value with the interpreter detached (for I/O).
+    fn detached<R: Send>(&self, py: Python<'_>, f: impl FnOnce(&mut T) -> R + Send) -> PyResult<R>
+    where
+        T: Send,
+    {
+        self.lock(py).map(drop)?;
+        py.detach(|| self.inner.lock().map(|mut v| f(&mut v)).map_err(|_| ()))
+            .map_err(|()| PyRuntimeError::new_err("a previous operation on this object panicked"))
+    }
+}
+
+fn parse_mode(mode: &str) -> PyResult<Mode> {
+    match mode {
+        "r" => Ok(Mode::Read),
+        "a" => Ok(Mode::Append),
+        other => Err(PyValueError::new_err(format!(
+            "mode must be \"a\" (read and append, create if missing) or \"r\" (read-only), not {other:?}"
+        ))),
+    }
+}
+
+fn norm_index(i: isize, len: usize) -> PyResult<usize> {
+    let j = if i < 0 { i + len as isize } else { i };
+    if j < 0 || j as usize >= len {
+        return Err(PyIndexError::new_err(format!(
+            "index {i} out of range for {len} items"
+        )));
+    }
+    Ok(j as usize)
+}
+
+/// Arrow record batches behind `__arrow_c_stream__` (used to hand slices and columns
+/// to `DictList.from_arrow`).
+#[pyclass(name = "_ArrowBatches", module = "memslim._memslim", frozen)]
+pub struct PyArrowBatches {
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+}
+
+fn export_stream<'py>(
+    py: Python<'py>,
+    schema: SchemaRef,
+    batches: Vec<RecordBatch>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
+    let stream = FFI_ArrowArrayStream::new(Box::new(reader));
+    PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+}
+
+#[pymethods]
+impl PyArrowBatches {
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        export_stream(py, self.schema.clone(), self.batches.clone())
+    }
+}
+
+/// A persistent list of records in a memory-mapped Arrow IPC file.
+#[pyclass(name = "DictListFile", module = "memslim._memslim", frozen, sequence)]
+pub struct PyDictListFile {
+    inner: Guarded<RecordFile>,
+}
+
+impl Drop for PyDictListFile {
+    /// Like a Python file object collected while open: flush what is pending and close
+    /// (releasing the lock); an error here has no one to go to and is dropped.
+    fn drop(&mut self) {
+        if let Ok(f) = self.inner.inner.get_mut() {
+            let _ = f.close();
+        }
+    }
+}
+
+impl PyDictListFile {
+    fn lock(&self) -> PyResult<Held<'_, RecordFile>> {
+        Python::attach(|py| self.inner.lock(py))
+    }
+
+    fn row<'py>(py: Python<'py>, f: &mut RecordFile, i: usize) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let mut err = None;
+        f.visit_row(i, |k, v| {
+            if err.is_some() {
+                return;
+            }
+            let r = cell_to_py(py, v).and_then(|o| d.set_item(PyString::intern(py, k), o));
+            if let Err(e) = r {
+                err = Some(e);
+            }
+        })
+        .py(py)?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(d),
+        }
+    }
+
+    fn dictlist_from(
+        py: Python<'_>,
+        schema: SchemaRef,
+        batches: Vec<RecordBatch>,
+    ) -> PyResult<Py<PyAny>> {
+        let cls = DICTLIST.import(py, "memslim._memslim", "DictList")?;
+        let src = Bound::new(py, PyArrowBatches { schema, batches })?;
+        Ok(cls
+            .call_method1(intern!(py, "from_arrow"), (src,))?
+            .unbind())
+    }
+}
+
+fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> {
+    let py = o.py();
+    let d = match o.cast::<PyDict>() {
+        Ok(d) => d.clone(),
+        Err(_) if o.hasattr(intern!(py, "keys"))? => {
+            let d = PyDict::new(py);
+            d.update(o.cast()?)?;
+            d
+        }
+        Err(_) => {
+            return Err(schema_error(
+                py,
+                format!(
+                    "row {row}: expected a mapping, got {}",
+                    o.get_type().name()?
+                ),
+            ));
+        }
+    };
+    Ok(d.iter().collect())
+}
+
+#[pymethods]
+impl PyDictListFile {
+    #[new]
+    #[pyo3(signature = (path, mode = "a"))]
+    fn new(py: Python<'_>, path: std::path::PathBuf, mode: &str) -> PyResult<Self> {
+        let mode = parse_mode(mode)?;
+        let f = py.detach(|| RecordFile::open(&path, mode)).py(py)?;
+        Ok(PyDictListFile {
+            inner: Guarded::new(f),
+        })
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.lock()?.len())
+    }
+
+    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let mut f = self.lock()?;
+        let len = f.len();
+        if let Ok(s) = index.cast::<PySlice>() {
+            let ind = s.indices(len as isize)?;
+            let mut rows = Vec::with_capacity(ind.slicelength);
+            let mut i = ind.start;
+            for _ in 0..ind.slicelength {
+                rows.push(Self::row(py, &mut f, i as usize)?);
+                i += ind.step;
+            }
+            drop(f);
+            let cls = DICTLIST.import(py, "memslim._memslim", "DictList")?;
+            return Ok(cls.call1((PyList::new(py, rows)?,))?.unbind());
+        }
+        let i: isize = index.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "indices must be integers or slices, not {}",
+                index
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        let i = norm_index(i, len)?;
+        Ok(Self::row(py, &mut f, i)?.into_any().unbind())
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> PyDictListFileIter {
+        PyDictListFileIter {
+            file: slf.unbind(),
+            pos: AtomicUsize::new(0),
+        }
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let Ok(n) = other.len() else {
+            return Ok(py.NotImplemented());
+        };
+        if other.is_instance_of::<PyString>() || other.is_instance_of::<PyDict>() {
+            return Ok(py.NotImplemented());
+        }
+        if self.lock()?.len() != n {
+            return false.into_py_any(py);
+        }
+        // The lock is taken per row, never while `other` runs Python code (it may be
+        // this very file).
+        for (i, item) in other.try_iter()?.enumerate() {
+            let item = item?;
+            let row = {
+                let mut f = self.lock()?;
+                if i >= f.len() {
+                    return false.into_py_any(py);
+                }
+                Self::row(py, &mut f, i)?
+            };
+            if !row.eq(item)? {
+                return false.into_py_any(py);
+            }
+        }
+        true.into_py_any(py)
+    }
+
+    /// Field names: the committed schema's, then any new ones pending records bring.
+    #[getter]
+    fn columns(&self) -> PyResult<Vec<String>> {
+        Ok(self.lock()?.field_names())
+    }
+
+    /// The path of the data file.
+    #[getter]
+    fn path(&self) -> PyResult<String> {
+        Ok(self.lock()?.path().display().to_string())
+    }
+
+    /// `"a"` or `"r"`.
+    #[getter]
+    fn mode(&self) -> PyResult<&'static str> {
+        Ok(if self.lock()?.is_writable() { "a" } else { "r" })
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> PyResult<bool> {
+        Ok(self.lock()?.is_closed())
+    }
+
+    /// Records appended but not yet flushed.
+    #[getter]
+    fn pending(&self) -> PyResult<usize> {
+        Ok(self.lock()?.pending_len())
+    }
+
+    /// What opening found past the last commit (a crash during a flush): bytes dropped
+    /// (by a writer) or ignored (by a reader).
+    #[getter]
+    fn recovered<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let f = self.lock()?;
+        let r = f.recovery();
+        let d = PyDict::new(py);
+        d.set_item("dropped_data_bytes", r.dropped_data_bytes)?;
+        d.set_item("dropped_index_bytes", r.dropped_index_bytes)?;
+        Ok(d)
+    }
+
+    /// Bytes this object holds in memory (index, bookkeeping, unflushed records); the
+    /// mapped file is not counted (see `mapped_bytes`).
+    #[getter]
+    fn nbytes(&self) -> PyResult<usize> {
+        Ok(self.lock()?.nbytes())
+    }
+
+    /// Bytes of committed data, mapped (paged in by the kernel only when read).
+    #[getter]
+    fn mapped_bytes(&self) -> PyResult<usize> {
+        Ok(self.lock()?.mapped_bytes())
+    }
+
+    fn __sizeof__(&self) -> PyResult<usize> {
+        Ok(self.lock()?.nbytes())
+    }
+
+    fn append(&self, py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<()> {
+        let row = self.lock()?.len();
+        // Python code (a mapping's keys/items) runs before the lock is taken.
+        let items = record_items(record, row)?;
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, row)?;
+        self.lock()?.push_record(&cells).py(py)
+    }
+
+    /// Appends every record, or none: the pending records are rolled back on an error.
+    fn extend(slf: &Bound<'_, Self>, records: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        // `rows.extend(rows)` appends the records there were, as a list does.
+        let snapshot;
+        let records = if records.is(slf) {
+            snapshot = PyList::new(py, records.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+            snapshot.as_any()
+        } else {
+            records
+        };
+        let this = slf.get();
+        let (cp, base, committed) = {
+            let mut f = this.lock()?;
+            let committed = f.committed_len();
+            let base = f.len();
+            (f.pending_mut().py(py)?.checkpoint(), base, committed)
+        };
+        let res = (|| -> PyResult<()> {
+            // The iterator runs without the lock (it may read this very file).
+            for (k, o) in records.try_iter()?.enumerate() {
+                let o = o?;
+                let row = base + k;
+                let items = record_items(&o, row)?;
+                let mut buf = Vec::new();
+                let cells = record_cells(&items, &mut buf, row)?;
+                this.lock()?.push_record(&cells).py(py)?;
+            }
+            Ok(())
+        })();
+        if res.is_err() {
+            let mut f = this.lock()?;
+            // Unless another thread flushed meanwhile, undo this call's records.
+            if f.committed_len() == committed {
+                if let Ok(list) = f.pending_mut() {
+                    list.rollback(cp);
+                }
+            }
+        }
+        res
+    }
+
+    /// Writes the pending records, syncs them and commits them; returns how many.
+    fn flush(&self, py: Python<'_>) -> PyResult<usize> {
+        self.inner.detached(py, |f| f.flush())?.py(py)
+    }
+
+    /// Picks up records another process committed; returns the new length.
+    fn refresh(&self, py: Python<'_>) -> PyResult<usize> {
+        self.lock()?.refresh().py(py)
+    }
+
+    /// Flushes (when writable) and closes; the writer lock is released.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.detached(py, |f| f.close())?.py(py)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    /// A copy of one field's values as a `memslim.Column` (absent and null read `None`).
+    fn column(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
+        let (schema, batches) = self.lock()?.to_arrow().py(py)?;
+        let j = schema
+            .index_of(name)
+            .map_err(|_| pyo3::exceptions::PyKeyError::new_err(name.to_owned()))?;
+        let projected: Vec<RecordBatch> = batches
+            .iter()
+            .map(|b| b.project(&[j]))
+            .collect::<Result<_, _>>()
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let schema = std::sync::Arc::new(
+            schema
+                .project(&[j])
+                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+        );
+        let list = Self::dictlist_from(py, schema, projected)?;
+        Ok(list
+            .bind(py)
+            .call_method1(intern!(py, "column"), (name,))?
+            .unbind())
+    }
+
+    /// Every record, for Arrow consumers: committed batches point into the map.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        let (schema, batches) = self.lock()?.to_arrow().py(py)?;
+        export_stream(py, schema, batches)
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        let f = self.lock()?;
+        Ok(format!(
+            "DictListFile({:?}, mode={:?}, len={}{})",
+            f.path().display().to_string(),
+            if f.is_writable() { "a" } else { "r" },
+            f.len(),
+            if f.is_closed() { ", closed" } else { "" }
+        ))
+    }
+}
+
+/// Iterator over a `DictListFile`: plain dicts, one per record.
+#[pyclass(name = "_DictListFileIter", module = "memslim._memslim", frozen)]
+pub struct PyDictListFileIter {
+    file: Py<PyDictListFile>,
+    pos: AtomicUsize,
+}
+
+#[pymethods]
+impl PyDictListFileIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let file = self.file.get();
+        let mut f = file.lock()?;
+        let i = self.pos.load(Ordering::Relaxed);
+        if i >= f.len() {
+            return Ok(None);
+        }
+        let d = PyDictListFile::row(py, &mut f, i)?;
+        self.pos.store(i + 1, Ordering::Relaxed);
+        Ok(Some(d.into_any().unbind()))
+    }
+}
+
+/// `DictList.save(path)`: writes anything exporting `__arrow_c_stream__` as a record
+/// file, replacing `path` atomically; returns the number of records.
+#[pyfunction]
+pub(crate) fn _save_records(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    path: std::path::PathBuf,
+) -> PyResult<usize> {
+    let reader = mmap_ffi::import_stream(data)?;
+    let schema = reader.schema();
+    memslim_mmap::save_arrow(&path, &schema, reader).py(py)
+}
+
+/// A growable on-disk array of numbers.
+#[pyclass(name = "MmapList", module = "memslim._memslim", frozen, sequence)]
+pub struct PyMmapList {
+    inner: Guarded<NumArray>,
+    exports: AtomicUsize,
+}
+
+fn format_of(t: NumType) -> &'static CStr {
+    match t {
+        NumType::I8 => c"b",
+        NumType::I16 => c"h",
+        NumType::I32 => c"i",
+        NumType::I64 => c"q",
+        NumType::U8 => c"B",
+        NumType::U16 => c"H",
+        NumType::U32 => c"I",
+        NumType::U64 => c"Q",
+        NumType::F32 => c"f",
+        NumType::F64 => c"d",
+        NumType::Bool => c"?",
+    }
+}
+
+fn num_from_py(o: &Bound<'_, PyAny>) -> PyResult<Num> {
+    if let Ok(b) = o.cast::<PyBool>() {
+        return Ok(Num::Bool(b.is_true()));
+    }
+    if o.is_instance_of::<PyFloat>() {
+        return Ok(Num::Float(o.extract()?));
+    }
+    if let Ok(v) = o.extract::<i64>() {
+        return Ok(Num::Int(v));
+    }
+    if let Ok(v) = o.extract::<u64>() {
+        return Ok(Num::UInt(v));
+    }
+    if o.hasattr(intern!(o.py(), "__index__"))? {
+        return Err(pyo3::exceptions::PyOverflowError::new_err(format!(
+            "{} does not fit 64 bits",
+            o.repr()?
+        )));
+    }
+    if let Ok(v) = o.extract::<f64>() {
+        return Ok(Num::Float(v));
+    }
+    Err(PyTypeError::new_err(format!(
+        "MmapList holds numbers, not {}",
+        o.get_type().name()?
+    )))
+}
+
+fn num_to_py(py: Python<'_>, n: Num) -> PyResult<Py<PyAny>> {
+    match n {
+        Num::Int(v) => v.into_py_any(py),
+        Num::UInt(v) => v.into_py_any(py),
+        Num::Float(v) => v.into_py_any(py),
+        Num::Bool(v) => v.into_py_any(py),
+    }
+}
+
+impl PyMmapList {
+    fn lock(&self) -> PyResult<Held<'_, NumArray>> {
+        Python::attach(|py| self.inner.lock(py))
+    }
+
+    /// Like bytearray: no resizing while a buffer export (a numpy view) is alive.
+    fn check_resizable(&self) -> PyResult<()> {
+        if self.exports.load(Ordering::SeqCst) > 0 {
+            return Err(PyBufferError::new_err(
+                "Existing exports of data: object cannot be re-sized",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyMmapList {
+    #[new]
+    #[pyo3(signature = (path, dtype = None, *, mode = "a"))]
+    fn new(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        dtype: Option<&str>,
+        mode: &str,
+    ) -> PyResult<Self> {
+        let writable = parse_mode(mode)? == Mode::Append;
+        let dtype = dtype.map(NumType::parse).transpose().py(py)?;
+        let a = py
+            .detach(|| NumArray::open(&path, dtype, writable))
+            .py(py)?;
+        Ok(PyMmapList {
+            inner: Guarded::new(a),
+            exports: AtomicUsize::new(0),
+        })
+    }
+
+    /// The element type's name, e.g. `"int64"`.
+    #[getter]
+    fn dtype(&self) -> PyResult<&'static str> {
+        Ok(self.lock()?.dtype().name())
+    }
+
+    /// The path of the file.
+    #[getter]
+    fn path(&self) -> PyResult<String> {
+        Ok(self.lock()?.path().display().to_string())
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> PyResult<bool> {
+        Ok(self.lock()?.is_closed())
+    }
+
+    /// Bytes of the values (`len * itemsize`), which live in the mapped file.
+    #[getter]
+    fn nbytes(&self) -> PyResult<usize> {
+        let a = self.lock()?;
+        Ok(a.len() * a.dtype().width())
+    }
+
+    /// Bytes per element.
+    #[getter]
+    fn itemsize(&self) -> PyResult<usize> {
+        Ok(self.lock()?.dtype().width())
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.lock()?.len())
+    }
+
+    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let a = self.lock()?;
+        if a.is_closed() {
+            return Err(to_pyerr(py, MmapError::Closed));
+        }
+        if let Ok(s) = index.cast::<PySlice>() {
+            let ind = s.indices(a.len() as isize)?;
+            let mut out = Vec::with_capacity(ind.slicelength);
+            let mut i = ind.start;
+            for _ in 0..ind.slicelength {
+                out.push(num_to_py(py, a.get(i as usize).py(py)?)?);
+                i += ind.step;
+            }
+            return Ok(PyList::new(py, out)?.into_any().unbind());
+        }
+        let i = norm_index(index.extract()?, a.len())?;
+        num_to_py(py, a.get(i).py(py)?)
+    }
+
+    fn __setitem__(
+        &self,
+        py: Python<'_>,
+        index: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if let Ok(s) = index.cast::<PySlice>() {
+            // Converted before the lock: the values may come from this very list.
+            let values: Vec<Num> = value
+                .try_iter()?
+                .map(|v| num_from_py(&v?))
+                .collect::<PyResult<_>>()?;
+            let mut a = self.lock()?;
+            let ind = s.indices(a.len() as isize)?;
+            if values.len() != ind.slicelength {
+                return Err(PyValueError::new_err(format!(
+                    "MmapList cannot change size by slice assignment: {} values for {} positions",
+                    values.len(),
+                    ind.slicelength
+                )));
+            }
+            // Check every value first, so a bad one changes nothing.
+            for v in &values {
+                memslim_mmap::array::encode(a.dtype(), *v).py(py)?;
+            }
+            let mut i = ind.start;
+            for v in values {
+                a.set(i as usize, v).py(py)?;
+                i += ind.step;
+            }
+            return Ok(());
+        }
+        let (i, v): (isize, Num) = (index.extract()?, num_from_py(value)?);
+        let mut a = self.lock()?;
+        let i = norm_index(i, a.len())?;
+        a.set(i, v).py(py)
+    }
+
+    fn __delitem__(&self, py: Python<'_>, index: isize) -> PyResult<()> {
+        self.check_resizable()?;
+        let mut a = self.lock()?;
+        let i = norm_index(index, a.len())?;
+        if i + 1 != a.len() {
+            return Err(PyIndexError::new_err(
+                "MmapList only deletes from the end (del a[-1], a.pop())",
+            ));
+        }
+        a.truncate(i).py(py)
+    }
+
+    fn append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.check_resizable()?;
+        let v = num_from_py(value)?;
+        self.lock()?.push(v).py(py)
+    }
+
+    fn extend(&self, py: Python<'_>, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.check_resizable()?;
+        let values: Vec<Num> = values
+            .try_iter()?
+            .map(|v| num_from_py(&v?))
+            .collect::<PyResult<_>>()?;
+        self.lock()?.extend(&values).py(py)
+    }
+
+    /// Appends `value` when `index` is the end (`len(a)` or beyond); an MmapList grows
+    /// only at the end, so any other position is an IndexError.
+    fn insert(&self, py: Python<'_>, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.check_resizable()?;
+        let v = num_from_py(value)?;
+        let mut a = self.lock()?;
+        if index >= 0 && index as usize >= a.len() {
+            return a.push(v).py(py);
+        }
+        Err(PyIndexError::new_err(
+            "MmapList only grows at the end: insert(len(a), value)",
+        ))
+    }
+
+    /// Removes and returns the last element (only the end: `pop()` or `pop(-1)`).
+    #[pyo3(signature = (index = -1))]
+    fn pop(&self, py: Python<'_>, index: isize) -> PyResult<Py<PyAny>> {
+        self.check_resizable()?;
+        let mut a = self.lock()?;
+        if a.is_empty() {
+            return Err(PyIndexError::new_err("pop from empty MmapList"));
+        }
+        let i = norm_index(index, a.len())?;
+        if i + 1 != a.len() {
+            return Err(PyIndexError::new_err("MmapList only pops from the end"));
+        }
+        let v = a.get(i).py(py)?;
+        a.truncate(i).py(py)?;
+        num_to_py(py, v)
+    }
+
+    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    fn index(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: isize,
+    ) -> PyResult<usize> {
+        let v = match num_from_py(value) {
+            Ok(v) => v,
+            Err(_) => return Err(PyValueError::new_err("value is not in MmapList")),
+        };
+        let a = self.lock()?;
+        let clamp = |i: isize| -> usize {
+            if i < 0 {
+                (i + a.len() as isize).max(0) as usize
+            } else {
+                i as usize
+            }
+        };
+        match a.find(v, clamp(start), clamp(stop)).py(py)?.0 {
+            Some(i) => Ok(i),
+            None => Err(PyValueError::new_err("value is not in MmapList")),
+        }
+    }
+
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let Ok(v) = num_from_py(value) else {
+            return Ok(0);
+        };
+        let a = self.lock()?;
+        Ok(a.find(v, 0, usize::MAX).py(py)?.1)
+    }
+
+    fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(v) = num_from_py(value) else {
+            return Ok(false);
+        };
+        let a = self.lock()?;
+        Ok(a.find(v, 0, usize::MAX).py(py)?.0.is_some())
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> PyMmapListIter {
+        PyMmapListIter {
+            list: slf.unbind(),
+            pos: AtomicUsize::new(0),
+        }
+    }
+
+    /// The values as a plain list.
+    fn tolist(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
+        let a = self.lock()?;
+        let out = (0..a.len())
+            .map(|i| num_to_py(py, a.get(i).py(py)?))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyList::new(py, out)?.unbind())
+    }
+
+    /// Makes appends durable: values, then the header with the new length.
+    fn flush(&self, py: Python<'_>) -> PyResult<()> {
+        self.inner.detached(py, |a| a.flush())?.py(py)
+    }
+
+    /// Flushes and unmaps; refused (BufferError) while a buffer export is alive.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        self.check_resizable()?;
+        self.inner.detached(py, |a| a.close())?.py(py)
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        let a = self.lock()?;
+        Ok(format!(
+            "MmapList({:?}, dtype={:?}, len={}{})",
+            a.path().display().to_string(),
+            a.dtype().name(),
+            a.len(),
+            if a.is_closed() { ", closed" } else { "" }
+        ))
+    }
+
+    /// # Safety
+    /// Called by CPython with a view to fill.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        let this = slf.get();
+        let a = this.lock()?;
+        let bytes = a.as_bytes().py(slf.py())?;
+        let ex = Export {
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+            itemsize: a.dtype().width(),
+            format: format_of(a.dtype()),
+            readonly: !a.is_writable(),
+        };
+        // SAFETY: `view` comes from CPython's getbuffer call. The bytes stay mapped at
+        // this address until the export is released: resizing and closing (the only
+        // operations that move or unmap them) are refused while `exports` > 0.
+        unsafe { mmap_ffi::fill(slf.as_any(), view, flags, &ex)? };
+        this.exports.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// # Safety
+    /// Called by CPython once per successful `__getbuffer__`.
+    unsafe fn __releasebuffer__(&self, view: *mut ffi::Py_buffer) {
+        // SAFETY: `view` was filled by `__getbuffer__` above.
+        unsafe { mmap_ffi::release(view) };
+        self.exports.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Iterator over an `MmapList`.
+#[pyclass(name = "_MmapListIter", module = "memslim._memslim", frozen)]
+pub struct PyMmapListIter {
+    list: Py<PyMmapList>,
+    pos: AtomicUsize,
+}
+
+#[pymethods]
+impl PyMmapListIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let a = self.list.get().lock()?;
+        let i = self.pos.load(Ordering::Relaxed);
+        if i >= a.len() {
+            return Ok(None);
+        }
+        let v = num_to_py(py, a.get(i).py(py)?)?;
+        self.pos.store(i + 1, Ordering::Relaxed);
+        Ok(Some(v))
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyDictListFile>()?;
+    m.add_class::<PyDictListFileIter>()?;
+    m.add_class::<PyArrowBatches>()?;
+    m.add_class::<PyMmapList>()?;
+    m.add_class::<PyMmapListIter>()?;
+    m.add_function(wrap_pyfunction!(_save_records, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,712 @@
+"""Persistent record files (DictList.open / save, DictListFile) and MmapList."""
+
+from __future__ import annotations
+
+import errno
+import math
+import os
+import random
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import memslim
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pytest
+from conftest import expect_error, same
+from pyarrow import ipc
+
+# Values a list of dicts holds that must come back type-exact from disk.
+EXACT = [
+    {
+        "id": 1,
+        "flag": True,
+        "x": -0.0,
+        "name": "ünïcödé ✓",
+        "blob": b"\x00\xff",
+        "obj": [1, (2, "3"), {"k": None}],
+    },
+    {
+        "id": 2,
+        "flag": False,
+        "x": math.nan,
+        "name": "",
+        "blob": None,
+        "obj": 2**70,
+    },
+    {
+        "id": -(2**63),
+        "flag": None,
+        "x": math.inf,
+        "name": None,
+        "blob": b"",
+        "obj": -(2**100),
+    },
+]
+
+
+def child(code: str, *args: str, **kw) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Round trips and the read API
+# --------------------------------------------------------------------------------------
+
+
+def test_append_flush_reopen_is_type_exact(tmp_path: Path) -> None:
+    path = tmp_path / "ev.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.extend(EXACT)
+        assert len(rows) == 3 and rows.pending == 3
+        assert same(rows[0], EXACT[0])  # pending records read back too
+    with memslim.DictList.open(path, mode="r") as rows:
+        assert len(rows) == 3 and rows.pending == 0
+        for i, want in enumerate(EXACT):
+            assert same(rows[i], want), i
+        assert same(list(rows), EXACT)
+        # == compares like the list of dicts it stands for (NaN != NaN included)
+        assert (rows == EXACT) == (list(rows) == EXACT) and rows != EXACT[:2]
+        assert same(rows[-1], EXACT[-1])
+        assert same([dict(r) for r in rows[1:]], EXACT[1:])
+        assert isinstance(rows[::2], memslim.DictList)
+        assert rows.columns == ["id", "flag", "x", "name", "blob", "obj"]
+        expect_error(IndexError, rows.__getitem__, 3)
+        expect_error(TypeError, rows.__getitem__, "id")
+
+
+def test_save_is_a_snapshot_of_an_in_memory_list(tmp_path: Path) -> None:
+    data = [
+        {"id": i, "user": f"u{i % 5}", "price": i / 4, "tags": [i] * (i % 3)} for i in range(2000)
+    ]
+    rows = memslim.DictList(data)
+    path = tmp_path / "snap.msl"
+    assert rows.save(path) == 2000
+    with memslim.DictList.open(path, "r") as back:
+        assert same(list(back), data)
+    rows.append({"id": -1})
+    assert rows.save(path) == 2001  # replaces the old file
+    assert len(memslim.DictList.open(path, "r")) == 2001
+
+
+def test_absent_keys_read_back_as_none(tmp_path: Path) -> None:
+    # documented: Arrow has one null, so a record lacking a key gets it as None
+    with memslim.DictList.open(tmp_path / "a.msl") as rows:
+        rows.extend([{"a": 1, "b": "x"}, {"a": 2}])
+    assert list(memslim.DictList.open(tmp_path / "a.msl", "r")) == [
+        {"a": 1, "b": "x"},
+        {"a": 2, "b": None},
+    ]
+
+
+def test_column_and_arrow_export(tmp_path: Path) -> None:
+    path = tmp_path / "c.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.extend({"i": i, "f": i * 0.5, "s": f"s{i % 3}"} for i in range(100_000))
+    rows = memslim.DictList.open(path, "r")
+    col = rows.column("f")
+    assert isinstance(col, memslim.Column)
+    assert col.sum() == sum(i * 0.5 for i in range(100_000))
+    expect_error(KeyError, rows.column, "nope")
+    table = pa.table(rows)
+    assert table.num_rows == 100_000
+    assert table.column("s")[4].as_py() == "s1"
+    assert pl.DataFrame(rows)["i"].sum() == sum(range(100_000))
+    back = memslim.DictList.from_arrow(rows)
+    assert back[99_999] == rows[99_999]
+    rows.close()
+    # the exported batches keep the map alive after close and del
+    del rows
+    assert table.column("i")[99_999].as_py() == 99_999
+
+
+def test_schema_is_fixed_by_the_first_flush(tmp_path: Path) -> None:
+    rows = memslim.DictList.open(tmp_path / "s.msl")
+    rows.append({"id": 1, "name": "a"})
+    rows.flush()
+    err = expect_error(memslim.SchemaError, rows.append, {"id": "one"})
+    assert "id" in str(err)
+    err = expect_error(memslim.SchemaError, rows.append, {"id": 2, "new": 1})
+    assert "new" in str(err)
+    expect_error(memslim.SchemaError, rows.append, ["not", "a", "mapping"])
+    # extend is all or nothing
+    expect_error(memslim.SchemaError, rows.extend, [{"id": 3}, {"id": "bad"}])
+    assert len(rows) == 1 and rows.pending == 0
+    rows.append({"id": 2})
+    assert rows.flush() == 1
+    rows.close()
+
+
+# --------------------------------------------------------------------------------------
+# Interop: our files in pyarrow / polars, theirs in memslim
+# --------------------------------------------------------------------------------------
+
+
+def test_pyarrow_and_polars_read_our_files(tmp_path: Path) -> None:
+    path = tmp_path / "ours.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.extend({"id": i, "user": f"u{i % 7}", "v": i / 3} for i in range(70_000))
+        rows.flush()
+        rows.extend({"id": i, "user": None, "v": None} for i in range(70_000, 70_010))
+    table = ipc.open_stream(path).read_all()
+    assert table.num_rows == 70_010
+    assert table.column("user")[5].as_py() == "u5"
+    with pa.memory_map(str(path)) as source:
+        assert ipc.open_stream(source).read_all().equals(table)
+    df = pl.read_ipc_stream(path)
+    assert df.shape == (70_010, 3)
+    assert df["id"].to_list()[-1] == 70_009
+
+
+@pytest.mark.parametrize("fmt", ["stream", "file"])
+def test_files_pyarrow_writes_open_in_memslim(tmp_path: Path, fmt: str) -> None:
+    table = pa.table(
+        {
+            "i32": pa.array([1, None, 3], pa.int32()),
+            "s": pa.array(["a", "b", None]).dictionary_encode(),
+            "l": pa.array([[1], [], None], pa.list_(pa.int64())),
+            "big": pa.array([1, 2**64 - 1, 0], pa.uint64()),
+        }
+    )
+    path = tmp_path / f"theirs.{fmt}"
+    new = ipc.new_stream if fmt == "stream" else ipc.new_file
+    with new(path, table.schema) as w:
+        w.write_table(table.slice(0, 2))
+        w.write_table(table.slice(2))
+    rows = memslim.DictList.open(path, mode="r")
+    assert list(rows) == [
+        {"i32": 1, "s": "a", "l": [1], "big": 1},
+        {"i32": None, "s": "b", "l": [], "big": 2**64 - 1},
+        {"i32": 3, "s": None, "l": None, "big": 0},
+    ]
+    # memslim appends only the types it writes
+    expect_error(memslim.FileFormatError, memslim.DictList.open, path)
+
+
+def test_appending_to_a_pyarrow_stream(tmp_path: Path) -> None:
+    table = pa.table({"id": [1, 2], "name": ["a", "b"]})
+    path = tmp_path / "theirs.arrows"
+    with ipc.new_stream(path, table.schema) as w:
+        w.write_table(table)
+    with memslim.DictList.open(path) as rows:  # indexes it, drops the end-of-stream marker
+        assert len(rows) == 2
+        rows.append({"id": 3, "name": "c"})
+    assert ipc.open_stream(path).read_all().column("id").to_pylist() == [1, 2, 3]
+
+
+# --------------------------------------------------------------------------------------
+# One writer, many readers
+# --------------------------------------------------------------------------------------
+
+
+def test_second_writer_gets_a_lock_error(tmp_path: Path) -> None:
+    path = tmp_path / "l.msl"
+    writer = memslim.DictList.open(path)
+    err = expect_error(memslim.FileLockedError, memslim.DictList.open, path)
+    assert isinstance(err, BlockingIOError) and str(path) in str(err)
+    proc = child(
+        """
+        import sys, memslim
+        try:
+            memslim.DictList.open(sys.argv[1])
+        except memslim.FileLockedError:
+            print("locked")
+        """,
+        str(path),
+    )
+    out, errs = proc.communicate(timeout=120)
+    assert out.strip() == "locked", errs
+    memslim.DictList.open(path, "r").close()  # readers need no lock
+    writer.close()
+    memslim.DictList.open(path).close()  # released on close
+
+
+def test_lock_is_released_when_the_writer_dies(tmp_path: Path) -> None:
+    path = tmp_path / "d.msl"
+    proc = child(
+        """
+        import sys, time, memslim
+        rows = memslim.DictList.open(sys.argv[1])
+        print("open", flush=True)
+        time.sleep(600)
+        """,
+        str(path),
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "open"
+    expect_error(memslim.FileLockedError, memslim.DictList.open, path)
+    proc.kill()
+    proc.communicate(timeout=60)
+    memslim.DictList.open(path).close()
+
+
+def test_reader_in_another_process_sees_a_consistent_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "rw.msl"
+    proc = child(
+        """
+        import sys, memslim
+        with memslim.DictList.open(sys.argv[1]) as rows:
+            for k in range(40):
+                rows.extend({"batch": k, "i": i} for i in range(500))
+                rows.flush()
+                print(k, flush=True)
+            rows.extend({"batch": -1, "i": i} for i in range(10))  # never flushed
+            print("done", flush=True)
+            sys.stdin.readline()
+            import os
+            os._exit(0)  # die without flushing the last records
+        """,
+        str(path),
+        stdin=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdin is not None
+    assert proc.stdout.readline().strip() == "0"
+    reader = memslim.DictList.open(path, mode="r")
+    seen = len(reader)
+    assert seen % 500 == 0 and seen >= 500
+    while True:
+        line = proc.stdout.readline().strip()
+        n = reader.refresh()
+        assert n % 500 == 0 and n >= seen  # whole flushes only, never shrinking
+        seen = n
+        if line == "done":
+            break
+    proc.communicate("\n", timeout=60)
+    assert reader.refresh() == 40 * 500
+    assert reader[-1] == {"batch": 39, "i": 499}
+    batches = [r["batch"] for r in reader[::500]]
+    assert batches == list(range(40))
+
+
+# --------------------------------------------------------------------------------------
+# Crash safety: kill -9 at random moments
+# --------------------------------------------------------------------------------------
+
+TORTURE_CHILD = """
+import sys, memslim
+path, start = sys.argv[1], int(sys.argv[2])
+rows = memslim.DictList.open(path)
+n = len(rows)
+assert n == start, (n, start)
+k = 0
+while True:
+    size = 1 + (k * 7919) % 3000
+    rows.extend({"i": n + j, "s": "x" * ((n + j) % 50), "f": (n + j) / 7} for j in range(size))
+    n += size
+    rows.flush()
+    print(n, flush=True)
+    k += 1
+"""
+
+
+def test_kill_9_never_loses_a_flushed_record(tmp_path: Path) -> None:
+    path = tmp_path / "t.msl"
+    rng = random.Random(1234)
+    flushed = 0
+    rounds = int(os.environ.get("MEMSLIM_TORTURE_ROUNDS", "12"))
+    for _ in range(rounds):
+        proc = child(TORTURE_CHILD, str(path), str(flushed))
+        assert proc.stdout is not None
+        reported = flushed
+        # let it get going (the first report), then kill it at a random moment
+        first = proc.stdout.readline().strip()
+        assert first, proc.stderr.read() if proc.stderr else ""
+        reported = int(first)
+        time.sleep(rng.uniform(0.0, 0.25))
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=60)
+        for line in out.split():
+            reported = max(reported, int(line))
+        with memslim.DictList.open(path) as rows:
+            n = len(rows)
+            assert n >= reported, (n, reported)  # every reported flush is there
+            # no torn or garbled records: check the tail records exactly
+            for i in range(max(0, n - 200), n):
+                assert rows[i] == {"i": i, "s": "x" * (i % 50), "f": i / 7}
+            flushed = n
+    with memslim.DictList.open(path, "r") as rows:
+        assert [r["i"] for r in rows] == list(range(flushed))
+
+
+# --------------------------------------------------------------------------------------
+# Damage and bad input
+# --------------------------------------------------------------------------------------
+
+
+def test_damaged_files_raise_corrupt_file_error_with_offset(tmp_path: Path) -> None:
+    path = tmp_path / "b.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.extend({"i": i, "s": str(i)} for i in range(1000))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+    rows = memslim.DictList.open(path, "r")  # opening reads the index only
+    err = expect_error(memslim.CorruptFileError, rows.__getitem__, 500)
+    assert isinstance(err, ValueError)
+    assert "offset" in str(err) and str(path) in str(err)
+    expect_error(memslim.CorruptFileError, list, rows)
+
+
+def test_truncated_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "t.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.extend({"i": i} for i in range(1000))
+    os.truncate(path, path.stat().st_size - 100)
+    err = expect_error(memslim.CorruptFileError, memslim.DictList.open, path, "r")
+    assert "truncated" in str(err)
+
+
+def test_torn_tail_is_dropped_and_reported(tmp_path: Path) -> None:
+    path = tmp_path / "torn.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.extend({"i": i} for i in range(10))
+    with open(path, "ab") as f:  # what a crash mid-flush leaves
+        f.write(b"\xff\xff\xff\xff\x10\x00\x00\x00garbage")
+    reader = memslim.DictList.open(path, "r")
+    assert len(reader) == 10 and reader.recovered["dropped_data_bytes"] == 15
+    with memslim.DictList.open(path) as rows:
+        assert rows.recovered["dropped_data_bytes"] == 15
+        rows.append({"i": 10})
+    assert [r["i"] for r in memslim.DictList.open(path, "r")] == list(range(11))
+
+
+def test_bad_input(tmp_path: Path) -> None:
+    err = expect_error(FileNotFoundError, memslim.DictList.open, tmp_path / "no" / "x.msl")
+    assert err.filename == str(tmp_path / "no" / "x.msl")
+    expect_error(FileNotFoundError, memslim.DictList.open, tmp_path / "missing.msl", "r")
+    expect_error(ValueError, memslim.DictList.open, tmp_path / "x.msl", "w")
+    text = tmp_path / "notes.txt"
+    text.write_text("not a memslim file at all\n")
+    expect_error(memslim.FileFormatError, memslim.DictList.open, text, "r")
+    expect_error(memslim.FileFormatError, memslim.DictList.open, text)
+    # a future format version
+    path = tmp_path / "future.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.append({"a": 1})
+    idx = bytearray((tmp_path / "future.msl.idx").read_bytes())
+    idx[8] = 9
+    import zlib
+
+    idx[12:16] = zlib.crc32(bytes(idx[:12])).to_bytes(4, "little")
+    (tmp_path / "future.msl.idx").write_bytes(bytes(idx))
+    err = expect_error(memslim.FileFormatError, memslim.DictList.open, path, "r")
+    assert "version 9" in str(err)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
+def test_no_permission(tmp_path: Path) -> None:
+    path = tmp_path / "p.msl"
+    memslim.DictList.open(path).close()
+    path.chmod(0o400)
+    expect_error(PermissionError, memslim.DictList.open, path)
+
+
+def test_closed_and_read_only_lists_refuse_use(tmp_path: Path) -> None:
+    path = tmp_path / "c.msl"
+    rows = memslim.DictList.open(path)
+    rows.append({"a": 1})
+    rows.close()
+    assert rows.closed
+    rows.close()  # twice is fine
+    expect_error(ValueError, rows.__getitem__, 0)
+    expect_error(ValueError, rows.append, {"a": 2})
+    reader = memslim.DictList.open(path, "r")
+    import io
+
+    expect_error(io.UnsupportedOperation, reader.append, {"a": 2})
+    assert reader.refresh() == 1
+
+
+def _write_until_full(path: Path) -> tuple[int, OSError]:
+    rows = memslim.DictList.open(path)
+    flushed = 0
+    for k in range(10_000):
+        rows.extend({"k": k, "pad": "y" * 200} for _ in range(100))
+        try:
+            rows.flush()
+        except OSError as exc:
+            assert rows.pending == 100  # kept, not lost
+            assert len(rows) == flushed + 100
+            # close() tries once more, fails the same way, and closes anyway
+            err = expect_error(OSError, rows.close)
+            assert err.errno == exc.errno and rows.closed
+            return flushed, exc
+        flushed += 100
+    raise AssertionError("the disk never filled")
+
+
+def test_full_disk_leaves_the_file_usable(tmp_path: Path) -> None:
+    """ENOSPC on a real 2 MB tmpfs when this process may mount one; otherwise the same
+    write failure injected with RLIMIT_FSIZE (EFBIG) in a child process."""
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    mounted = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
+    try:
+        if mounted:
+            path = mnt / "full.msl"
+            flushed, exc = _write_until_full(path)
+            assert exc.errno == errno.ENOSPC
+        else:
+            path = mnt / "full.msl"
+            proc = child(
+                """
+                import resource, signal, sys
+                sys.path.insert(0, sys.argv[2])
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+                from test_mmap import _write_until_full
+                from pathlib import Path
+                flushed, exc = _write_until_full(Path(sys.argv[1]))
+                print(flushed, exc.errno)
+                """,
+                str(path),
+                str(Path(__file__).parent),
+            )
+            out, errs = proc.communicate(timeout=300)
+            assert proc.returncode == 0, errs
+            flushed, code = map(int, out.split())
+            assert code == errno.EFBIG
+        with memslim.DictList.open(path, "r") as rows:
+            assert len(rows) == flushed > 0
+            assert rows[-1] == {"k": flushed // 100 - 1, "pad": "y" * 200}
+    finally:
+        if mounted:
+            subprocess.run(["umount", "--lazy", str(mnt)], check=False)
+
+
+# --------------------------------------------------------------------------------------
+# Larger than memory
+# --------------------------------------------------------------------------------------
+
+
+def test_scan_of_a_file_larger_than_the_memory_limit(tmp_path: Path) -> None:
+    """A child whose address space is capped (RLIMIT_AS, which counts mappings too) at
+    128 MB above what it uses after import reads every batch of a 400 MB file: each
+    batch maps only its own bytes and at most 64 MB of decoded batches stay cached."""
+    path = tmp_path / "big.msl"
+    per = 1 << 20
+    schema = pa.schema([("v", pa.int64())])
+
+    class Batches:  # 400 MB of Arrow data, made one batch at a time
+        def __arrow_c_stream__(self, requested_schema=None):
+            gen = (
+                pa.record_batch([pa.array(np.full(per, k, dtype=np.int64))], schema=schema)
+                for k in range(50)
+            )
+            return pa.RecordBatchReader.from_batches(schema, gen).__arrow_c_stream__()
+
+    assert memslim._memslim._save_records(Batches(), path) == 50 * per
+    assert path.stat().st_size > 400_000_000
+    proc = child(
+        """
+        import resource, sys
+        import memslim
+        with open("/proc/self/statm") as f:
+            used = int(f.read().split()[0]) * resource.getpagesize()
+        limit = used + (128 << 20)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        try:
+            bytearray(400 << 20)
+            raise SystemExit("the limit does not bite")
+        except MemoryError:
+            pass
+        rows = memslim.DictList.open(sys.argv[1], "r")
+        total = sum(rows[k]["v"] for k in range(0, len(rows), 1000))
+        print(len(rows), total, rows.nbytes)
+        """,
+        str(path),
+    )
+    out, errs = proc.communicate(timeout=600)
+    assert proc.returncode == 0, errs
+    n, total, nbytes = map(int, out.split())
+    assert n == 50 * per
+    assert total == sum(k // per for k in range(0, 50 * per, 1000))
+    assert nbytes < 1_000_000
+
+
+# --------------------------------------------------------------------------------------
+# MmapList
+# --------------------------------------------------------------------------------------
+
+
+def test_mmaplist_is_a_growable_sequence_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "ids.bin"
+    ids = memslim.MmapList(path, dtype="int64")
+    ids.extend(range(100_000))
+    ids.append(-5)
+    assert len(ids) == 100_001 and ids[-1] == -5 and ids[3] == 3
+    ids[0] = 42
+    assert ids[:3] == [42, 1, 2] and ids[-2::-50_000] == [99_999, 49_999]
+    ids[1:3] = [7, 8]
+    assert ids.pop() == -5 and len(ids) == 100_000
+    del ids[-1]
+    assert ids.index(7) == 1 and ids.count(8) == 2 and 8 in ids and 10**9 not in ids
+    expect_error(ValueError, ids.index, 10**9)
+    expect_error(IndexError, ids.pop, 0)
+    expect_error(IndexError, ids.__getitem__, 10**6)
+    expect_error(ValueError, ids.__setitem__, slice(0, 2), [1])
+    ids.close()
+    again = memslim.MmapList(path)
+    assert again.dtype == "int64" and len(again) == 99_999 and again[:3] == [42, 7, 8]
+    assert list(again)[-1] == 99_998
+    again.close()
+    expect_error(ValueError, again.__getitem__, 0)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "good", "bad"),
+    [
+        ("int8", [-128, 127], [128]),
+        ("uint8", [0, 255], [-1, 256]),
+        ("int16", [-(2**15)], [2**15]),
+        ("uint32", [2**32 - 1], [2**32]),
+        ("uint64", [2**64 - 1], [-1]),
+        ("float32", [1.5, -0.0], []),
+        ("float64", [math.inf, -0.0, 3], []),
+        ("bool", [True, False], [2]),
+    ],
+)
+def test_mmaplist_dtypes(tmp_path: Path, dtype: str, good: list, bad: list) -> None:
+    a = memslim.MmapList(tmp_path / f"{dtype}.bin", dtype=dtype)
+    a.extend(good)
+    want = [float(v) for v in good] if dtype.startswith("float") else good
+    assert same(a.tolist(), want)
+    for v in bad:
+        expect_error((ValueError, OverflowError), a.append, v)
+    expect_error(TypeError, a.append, "1")
+    if not dtype.startswith("float"):
+        expect_error(ValueError, a.append, 1.5)
+    assert len(a) == len(good)
+    view = np.asarray(a)
+    assert view.dtype == np.dtype(dtype) and view.tolist() == a.tolist()
+
+
+def test_mmaplist_numpy_view_is_zero_copy_and_guards_growth(tmp_path: Path) -> None:
+    a = memslim.MmapList(tmp_path / "v.bin", dtype="float64")
+    a.extend([1.0, 2.0, 3.0])
+    view = np.asarray(a)
+    view[1] = 20.0  # writes through
+    assert a[1] == 20.0
+    a[2] = 30.0
+    assert view[2] == 30.0
+    expect_error(BufferError, a.append, 4.0)
+    expect_error(BufferError, a.extend, [4.0])
+    expect_error(BufferError, a.pop)
+    expect_error(BufferError, a.close)
+    assert len(a) == 3
+    del view
+    a.extend(np.arange(10_000, dtype=np.float64))  # may move the map now
+    assert len(a) == 10_003 and np.asarray(a)[-1] == 9_999.0
+    a.close()
+    ro = memslim.MmapList(tmp_path / "v.bin", mode="r")
+    assert not np.asarray(ro).flags.writeable
+    import io
+
+    expect_error(io.UnsupportedOperation, ro.append, 1.0)
+
+
+def test_mmaplist_bad_input(tmp_path: Path) -> None:
+    expect_error(ValueError, memslim.MmapList, tmp_path / "x.bin")  # new file needs a dtype
+    expect_error(ValueError, memslim.MmapList, tmp_path / "y.bin", dtype="int128")
+    memslim.MmapList(tmp_path / "z.bin", dtype="int32").close()
+    expect_error(ValueError, memslim.MmapList, tmp_path / "z.bin", dtype="int64")
+    a = memslim.MmapList(tmp_path / "z.bin")
+    expect_error(memslim.FileLockedError, memslim.MmapList, tmp_path / "z.bin")
+    a.close()
+    (tmp_path / "t.bin").write_bytes(b"x" * 100)
+    expect_error(memslim.FileFormatError, memslim.MmapList, tmp_path / "t.bin")
+    expect_error(FileNotFoundError, memslim.MmapList, tmp_path / "no" / "a.bin", dtype="int8")
+
+
+def test_mmaplist_unflushed_appends_do_not_survive_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "k.bin"
+    proc = child(
+        """
+        import os, sys, memslim
+        a = memslim.MmapList(sys.argv[1], dtype="int32")
+        a.extend(range(1000))
+        a.flush()
+        a.extend(range(50))
+        os._exit(0)
+        """,
+        str(path),
+    )
+    proc.communicate(timeout=120)
+    a = memslim.MmapList(path)
+    assert len(a) == 1000 and a[-1] == 999
+
+
+def test_reentrant_calls_neither_hang_nor_loop(tmp_path: Path) -> None:
+    rows = memslim.DictList.open(tmp_path / "r.msl")
+    rows.extend([{"a": 1}, {"a": 2}])
+    rows.extend(rows)  # as list.extend(self): the records there were
+    assert [r["a"] for r in rows] == [1, 2, 1, 2]
+    assert rows.__eq__(rows) is True and rows == list(rows)  # compares with itself
+    assert rows.flush() == 4
+    rows.close()
+    nums = memslim.MmapList(tmp_path / "n.bin", dtype="int16")
+    nums.extend([1, 2])
+    nums.insert(len(nums), 2)  # at the end only
+    expect_error(IndexError, nums.insert, 0, 5)
+    nums.pop()
+    nums.extend(nums)
+    nums[0:4] = nums
+    assert nums.tolist() == [1, 2, 1, 2] and nums.index(2) == 1
+    nums.close()
+
+
+def test_a_collected_writer_flushes_and_unlocks(tmp_path: Path) -> None:
+    path = tmp_path / "gc.msl"
+    rows = memslim.DictList.open(path)
+    rows.append({"a": 1})
+    del rows  # like a Python file object: flushed and closed when collected
+    with memslim.DictList.open(path) as again:
+        assert list(again) == [{"a": 1}]
+
+
+def test_files_polars_writes_open_in_memslim(tmp_path: Path) -> None:
+    df = pl.DataFrame({"a": [1, 2, None], "s": ["x", None, "zz"], "f": [1.5, None, 2.0]})
+    want = [
+        {"a": 1, "s": "x", "f": 1.5},
+        {"a": 2, "s": None, "f": None},
+        {"a": None, "s": "zz", "f": 2.0},
+    ]
+    df.write_ipc(tmp_path / "p.arrow")  # IPC file format, read through its footer
+    df.write_ipc_stream(tmp_path / "p.arrows")
+    assert list(memslim.DictList.open(tmp_path / "p.arrow", "r")) == want
+    assert list(memslim.DictList.open(tmp_path / "p.arrows", "r")) == want
+    df.write_ipc(tmp_path / "z.arrow", compression="zstd")
+    rows = memslim.DictList.open(tmp_path / "z.arrow", "r")
+    err = expect_error(memslim.FileFormatError, rows.__getitem__, 0)
+    assert "compressed" in str(err)
+
+
+def test_a_field_that_was_only_none_takes_values_later(tmp_path: Path) -> None:
+    path = tmp_path / "n.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.append({"id": 1, "note": None})
+        rows.flush()
+        rows.extend([{"id": 2, "note": "gift"}, {"id": 3, "note": [1, (2,)]}])
+    assert list(memslim.DictList.open(path, "r")) == [
+        {"id": 1, "note": None},
+        {"id": 2, "note": "gift"},
+        {"id": 3, "note": [1, (2,)]},
+    ]
