@@ -636,21 +636,7 @@ impl PyDocList {
         py: Python<'_>,
         source: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyDocList>> {
-        let mut inner = DocList::new();
-        let outcome = if let Ok(b) = source.cast::<PyBytes>() {
-            let text = b.as_bytes();
-            py.detach(|| inner.extend_jsonl(text))
-        } else {
-            let path: std::path::PathBuf = source.extract().map_err(|_| {
-                PyTypeError::new_err(format!(
-                    "from_jsonl takes bytes or a path (str or os.PathLike), not {}",
-                    type_name(source)
-                ))
-            })?;
-            py.detach(|| inner.extend_jsonl_file(&path))
-        };
-        outcome.map_err(|e| doc_to_py(py, e))?;
-        PyDocList::wrap(py, inner)
+        doclist_from_jsonl(py, source)
     }
 
     fn append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -1164,4 +1150,26 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDocListIter>()?;
     m.add_function(wrap_pyfunction!(_restore_doclist, m)?)?;
     Ok(())
+}
+
+/// A DocList from JSON Lines: bytes, or a file path (also `read_jsonl(..., nested="docs")`).
+pub(crate) fn doclist_from_jsonl(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyDocList>> {
+    let mut inner = DocList::new();
+    let outcome = if let Ok(b) = source.cast::<PyBytes>() {
+        let text = b.as_bytes();
+        py.detach(|| inner.extend_jsonl(text))
+    } else {
+        let path: std::path::PathBuf = source.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "from_jsonl takes bytes or a path (str or os.PathLike), not {}",
+                type_name(source)
+            ))
+        })?;
+        py.detach(|| inner.extend_jsonl_file(&path))
+    };
+    outcome.map_err(|e| doc_to_py(py, e))?;
+    PyDocList::wrap(py, inner)
 }

@@ -295,9 +295,9 @@ fn read_all(
     dict_list_from_core(py, list)
 }
 
-/// Reads a JSON Lines input into one `DictList`.
+/// Reads a JSON Lines input into one `DictList` (or, with `nested="docs"`, a `DocList`).
 #[pyfunction]
-#[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false))]
+#[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false, nested = "columns"))]
 pub(crate) fn read_jsonl(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -305,7 +305,24 @@ pub(crate) fn read_jsonl(
     schema: Option<&Bound<'_, PyAny>>,
     on_error: &str,
     progress: bool,
+    nested: &str,
 ) -> PyResult<Py<PyAny>> {
+    match nested {
+        "columns" => {}
+        "docs" => {
+            if columns.is_some() || schema.is_some() || on_error != "raise" || progress {
+                return Err(PyValueError::new_err(
+                    "read_jsonl(nested=\"docs\") takes no columns, schema, on_error or progress",
+                ));
+            }
+            return Ok(crate::docs::doclist_from_jsonl(py, source)?.into_any());
+        }
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "nested must be \"columns\" (a DictList) or \"docs\" (a DocList), not {other:?}"
+            )));
+        }
+    }
     let opened = open_input(source)?;
     let opts = options(usize::MAX, columns, schema, on_error, opened.threaded)?;
     let mut reader = JsonlReader::new(opened.input, opts);

@@ -597,3 +597,44 @@ def test_signal_handlers_run_during_a_long_read(tmp_path):
         timeout=300,
     )
     assert proc.stdout.split() == ["600000", "True"]
+
+
+def test_to_file_writes_a_persistent_list_and_keeps_it_on_a_later_failure(tmp_path):
+    path = tmp_path / "summaries.msl"
+    n = (
+        memslim.stream(PAGES, batch_size=100)
+        .map(lambda r: {"url": r["url"], "words": len(r["body"].split())})
+        .to_file(path)
+    )
+    expected = [{"url": r["url"], "words": len(r["body"].split())} for r in PAGES]
+    assert n == len(PAGES)
+    with memslim.DictList.open(path, mode="r") as f:
+        assert list(f) == expected
+
+    def pages():
+        yield from PAGES[:300]
+        raise RuntimeError("network down")
+
+    with pytest.raises(RuntimeError, match="network down"):
+        memslim.stream(pages(), batch_size=100).select(["url"]).to_file(tmp_path / "part.msl")
+    with memslim.DictList.open(tmp_path / "part.msl", mode="r") as f:
+        assert [r["url"] for r in f] == [r["url"] for r in PAGES[:300]]
+    # Appending to an existing file adds to it.
+    memslim.stream(PAGES[:5]).select(["url"]).to_file(tmp_path / "part.msl")
+    with memslim.DictList.open(tmp_path / "part.msl", mode="r") as f:
+        assert len(f) == 305
+
+
+def test_read_jsonl_nested_docs_gives_a_doclist(tmp_path):
+    docs = [{"id": i, "user": {"name": f"u{i}", "tags": ["a", i]}, "geo": None} for i in range(50)]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(d) for d in docs) + "\n", encoding="utf-8")
+    for source in (path, str(path), path.read_bytes()):
+        got = memslim.read_jsonl(source, nested="docs")
+        assert isinstance(got, memslim.DocList)
+        assert got.to_python() == docs
+        assert got[7]["user"]["tags"][1] == 7
+    with pytest.raises(ValueError, match="nested"):
+        memslim.read_jsonl(path, nested="rows")
+    with pytest.raises(ValueError, match="columns"):
+        memslim.read_jsonl(path, nested="docs", columns=["id"])

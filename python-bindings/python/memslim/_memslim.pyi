@@ -410,6 +410,7 @@ def _restore_doclist(data: bytes) -> DocList: ...
 #: a file object (binary or text), or an iterable of lines (bytes or str).
 _Source: TypeAlias = str | PathLike[str] | bytes | Any
 
+@overload
 def read_jsonl(
     source: _Source,
     *,
@@ -417,6 +418,7 @@ def read_jsonl(
     schema: Mapping[str, str] | None = None,
     on_error: str = "raise",
     progress: bool = False,
+    nested: Literal["columns"] = "columns",
 ) -> DictList:
     """Read JSON Lines (one object per line) into a :class:`DictList`, parsed in native
     code straight into columns (a path is parsed on a second thread).
@@ -426,8 +428,21 @@ def read_jsonl(
     drops fields it does not name). A malformed line raises :class:`memslim.ParseError`
     naming path, line and column; ``on_error="skip"`` leaves such lines out and warns
     :class:`memslim.SkippedLinesWarning` with the count. ``progress=True`` draws a
-    progress bar on stderr."""
+    progress bar on stderr.
 
+    ``nested="docs"`` reads each line as a whole document into a :class:`DocList`
+    instead (bytes or a path; as :meth:`DocList.from_jsonl`)."""
+
+@overload
+def read_jsonl(
+    source: bytes | str | PathLike[str],
+    *,
+    columns: None = None,
+    schema: None = None,
+    on_error: Literal["raise"] = "raise",
+    progress: Literal[False] = False,
+    nested: Literal["docs"],
+) -> DocList: ...
 def iter_jsonl(
     source: _Source,
     *,

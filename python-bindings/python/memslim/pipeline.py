@@ -151,6 +151,15 @@ class Stream:
             raise
         return written
 
+    def to_file(self, path: Any) -> int:
+        """Run the pipeline into the persistent record file at ``path`` (created if
+        missing, appended to otherwise: see :meth:`memslim.DictList.open`), flushed to
+        disk after every batch, so a failure later in the stream leaves every earlier
+        batch committed. The file's schema is fixed by its first flush. Returns the
+        number of records written."""
+        with _memslim.DictListFile(path, "a") as out:
+            return self.to_sink(out)
+
     def to_jsonl(self, path: Any) -> int:
         """Run the pipeline into a JSON Lines file, written batch by batch (each record
         whole, flushed). On an error the file keeps every record written before it.
