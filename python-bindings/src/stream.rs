@@ -461,8 +461,8 @@ impl PyBatchReader {
 }
 
 /// A CSV input that can be read twice (type inference takes a first pass): paths are
-/// opened again, seekable file objects are sought back; anything else is read into
-/// memory first.
+/// opened again, seekable file objects are sought back; anything else is copied to an
+/// unnamed temporary file first.
 fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
     let py = src.py();
     let opened = open_input(src)?;
@@ -510,12 +510,11 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
         });
         return Ok((reopen, false, slot));
     }
-    // Read it all now: it cannot be read twice.
+    // It cannot be read twice: copy it to a temporary file (disk, not memory).
     let mut input = opened.input;
     let name = input.name.clone();
-    let mut data = Vec::new();
-    let r = py.detach(|| input.reader.read_to_end(&mut data));
-    r.map_err(|error| {
+    let r = py.detach(|| memslim_stream::spool(&mut input.reader));
+    let file = r.map_err(|error| {
         to_py_err(
             py,
             StreamError::Io {
@@ -525,12 +524,14 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
             &slot,
         )
     })?;
-    let data: Arc<[u8]> = data.into();
     let reopen: Reopen = Box::new(move || {
-        Ok(Input::from_reader(
-            name.clone(),
-            Box::new(io::Cursor::new(data.clone())),
-        ))
+        let io_err = |error| StreamError::Io {
+            input: name.clone(),
+            error,
+        };
+        let copy = file.try_clone().map_err(io_err)?;
+        io::Seek::seek(&mut &copy, io::SeekFrom::Start(0)).map_err(io_err)?;
+        Ok(Input::from_reader(name.clone(), Box::new(copy)))
     });
     Ok((reopen, true, slot))
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 import subprocess
@@ -638,3 +639,15 @@ def test_read_jsonl_nested_docs_gives_a_doclist(tmp_path):
         memslim.read_jsonl(path, nested="rows")
     with pytest.raises(ValueError, match="columns"):
         memslim.read_jsonl(path, nested="docs", columns=["id"])
+
+
+def test_csv_from_a_one_shot_iterable_is_spooled_to_disk(tmp_path, monkeypatch):
+    # Type inference reads the input twice; an iterable is copied to an unnamed
+    # temporary file (in TMPDIR), not into memory, and nothing is left behind.
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    lines = itertools.chain(["a,b,c\n"], (f"{i},{i * 0.5},name{i % 7}\n" for i in range(20_000)))
+    batches = list(memslim.iter_csv(lines, batch_size=5_000))
+    assert [len(b) for b in batches] == [5_000] * 4
+    assert batches[0][1] == {"a": 1, "b": 0.5, "c": "name1"}
+    assert same(batches[3][-1]["b"], 19_999 * 0.5)
+    assert list(tmp_path.iterdir()) == []

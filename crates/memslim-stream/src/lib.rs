@@ -68,4 +68,4 @@ pub use block::ParsedBlock;
 pub use csv::{CsvOptions, CsvReader, Reopen};
 pub use jsonl::{JsonlBlocks, JsonlReader, OnError, ReadOptions, Skipped};
 pub use progress::Progress;
-pub use source::{BLOCK_BYTES, Input, LineBlocks};
+pub use source::{BLOCK_BYTES, Input, LineBlocks, spool};

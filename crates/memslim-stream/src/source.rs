@@ -14,6 +14,50 @@ use crate::error::{Result, StreamError};
 /// batches.
 pub const BLOCK_BYTES: usize = 1 << 18;
 
+/// Copies `reader` to an unnamed temporary file and returns it, positioned at its start.
+///
+/// For inputs that must be read twice but can be read only once (CSV type inference
+/// over a pipe or a Python iterable): the copy goes to disk, not memory, so reading stays
+/// bounded by the batch size. The file is created in the system temporary directory and
+/// unlinked at once, so it disappears when the last handle is closed, even after a crash.
+///
+/// # Errors
+/// The I/O error of creating, writing or rewinding the file, or of reading `reader`.
+pub fn spool(reader: &mut dyn Read) -> io::Result<File> {
+    use std::io::{Seek, SeekFrom, Write};
+    let dir = std::env::temp_dir();
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut attempt = 0u32;
+    let file = loop {
+        let path = dir.join(format!(
+            "memslim-spool-{}-{stamp}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+        {
+            Ok(f) => {
+                // Unlinked while open: only our handle keeps it.
+                let _ = std::fs::remove_file(&path);
+                break f;
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 64 => attempt += 1,
+            Err(e) => return Err(e),
+        }
+    };
+    let mut out = io::BufWriter::with_capacity(BLOCK_BYTES, &file);
+    io::copy(reader, &mut out)?;
+    out.flush()?;
+    drop(out);
+    (&file).seek(SeekFrom::Start(0))?;
+    Ok(file)
+}
+
 /// A readable input with a name for messages and, when known, its size in bytes.
 pub struct Input {
     /// Path, or a description such as `<file object>`.
@@ -219,6 +263,22 @@ impl LineBlocks {
 
 #[cfg(test)]
 mod tests {
+
+    #[cfg(unix)]
+    #[test]
+    fn spool_copies_to_an_unnamed_file_and_rewinds() {
+        let data: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+        let mut src = std::io::Cursor::new(data.clone());
+        let mut f = super::spool(&mut src).unwrap();
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut back).unwrap();
+        assert_eq!(back, data);
+        // Unlinked at once: the file has no name left.
+        assert_eq!(
+            std::os::unix::fs::MetadataExt::nlink(&f.metadata().unwrap()),
+            0
+        );
+    }
     use super::*;
 
     /// A reader that returns at most `step` bytes per call.

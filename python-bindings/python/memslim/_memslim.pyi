@@ -496,7 +496,8 @@ def read_csv(
     every value is a number, ``bool`` for true/false, else ``str``; an empty unquoted
     value is None. ``infer=False`` gives every value as a ``str``, as
     ``csv.DictReader`` does. Paths are read twice, seekable files are sought back, other
-    inputs are read into memory first. Errors as :func:`read_jsonl`."""
+    inputs are first copied to an unnamed temporary file (memory stays bounded by the
+    batch size). Errors as :func:`read_jsonl`."""
 
 def iter_csv(
     source: _Source,
