@@ -12,7 +12,7 @@ use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::{RecordBatchIterator, RecordBatchReader};
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
-    Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, OwnedNumbers,
+    Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Grid, Numbers, OwnedNumbers,
     RecordList, RecordsError, Sum,
 };
 use pyo3::basic::CompareOp;
@@ -436,11 +436,14 @@ impl Records {
         let mut start = 0;
         while start < objs.len() {
             let rest = &objs[start..];
-            let n = match self.kind {
+            let mut n = match self.kind {
                 Kind::Dict => append_plain_dicts(&mut self.inner, &self.names, rest),
                 Kind::Tuple { .. } => append_plain_tuples(&mut self.inner, &fields, rest),
             }
             .py_err(py)?;
+            if n == 0 && matches!(self.kind, Kind::Dict) {
+                n = self.append_rows_of_other(rest, self_ptr)?;
+            }
             if n == 0 {
                 // Not a plain record of scalars: the rest of this batch goes the general way.
                 self.push_general(rest, self_ptr)?;
@@ -450,6 +453,65 @@ impl Records {
         }
         self.after_append(py, objs.len());
         Ok(())
+    }
+
+    /// Appends the leading `objs` that are `Row` views of one other DictList (as
+    /// `DictList(r for r in rows if ...)` gives), cell to cell, with no Python object
+    /// made per value. Returns how many were appended: 0 if `objs[0]` is not such a view,
+    /// or if a field it needs cannot be added (the general path then reports it).
+    fn append_rows_of_other(
+        &mut self,
+        objs: &[Bound<'_, PyAny>],
+        self_ptr: usize,
+    ) -> PyResult<usize> {
+        let py = match objs.first() {
+            Some(o) => o.py(),
+            None => return Ok(0),
+        };
+        let rows: Vec<&PyRow> = objs
+            .iter()
+            .map_while(|o| o.cast_exact::<PyRow>().ok().map(|r| r.get()))
+            .collect();
+        let Some(&first) = rows.first() else {
+            return Ok(0);
+        };
+        let src_ptr = first.list.as_ptr();
+        if src_ptr as usize == self_ptr {
+            return Ok(0); // rows of this very list: the general path reads them in place
+        }
+        let rows: Vec<&PyRow> = rows
+            .into_iter()
+            .take_while(|r| r.list.as_ptr() == src_ptr)
+            .collect();
+        let src = first.list.get().state.borrow(py)?;
+        // The source fields these rows use, mapped to ours (added if new).
+        let mut used = vec![false; src.inner.num_fields()];
+        for r in &rows {
+            r.check(py, &src.inner)?;
+            src.inner.visit_row(r.row(), |j, _| used[j] = true);
+        }
+        let mut map = vec![usize::MAX; used.len()];
+        for (j, _) in used.iter().enumerate().filter(|(_, u)| **u) {
+            match self.inner.add_field(src.inner.field_name(j)) {
+                Ok(k) => map[j] = k,
+                Err(_) => return Ok(0),
+            }
+        }
+        let mut grid = Grid::with_capacity(self.inner.num_fields(), rows.len());
+        let mut order = Vec::new();
+        for r in &rows {
+            grid.push_row();
+            order.clear();
+            src.inner.visit_row(r.row(), |j, c| {
+                if let Some(cell) = c.to_cell() {
+                    grid.set(map[j], cell);
+                    order.push(map[j]);
+                }
+            });
+            grid.set_order(&order);
+        }
+        self.inner.push_grid(&grid).py_err(py)?;
+        Ok(rows.len())
     }
 
     /// [`Records::push_objects`] for any records (each one's items collected first).

@@ -217,3 +217,38 @@ def test_generated_row_types_pickle_and_are_shared_by_field_tuple():
         assert row == (1, "x") and row.n == 1 and row._fields == ("n", "s")
     back = pickle.loads(pickle.dumps([a[0], b[0]]))
     assert back == [(1, "x"), (2, "y")] and type(back[0]) is type(a[0])
+
+
+def test_rows_of_another_list_are_copied_cell_to_cell():
+    data = [
+        {"id": i, "s": f"v{i % 5}", "n": [i, {"k": "x"}] if i % 7 == 0 else None}
+        for i in range(1_000)
+    ]
+    data[3] = {"s": "swapped", "id": 3}  # other key order, absent "n"
+    src = DictList(data)
+    other = DictList([{"z": True}])
+    picked = DictList(r for r in src if r["id"] % 3 == 0)
+    assert same(picked.to_list(), [d for d in data if d["id"] % 3 == 0])
+    assert list(picked[1]) == ["s", "id"]
+    # Interleaved with rows of a second list, plain dicts and a view of itself.
+    mixed = DictList([src[0], other[0], {"a": 1}, src[5], src[6]])
+    mixed.extend([mixed[1], src[7]])
+    assert same(
+        mixed.to_list(),
+        [data[0], {"z": True}, {"a": 1}, data[5], data[6], {"z": True}, data[7]],
+    )
+
+
+def test_rows_of_another_list_keep_errors_and_stale_views():
+    from memslim import StaleRowError
+
+    src = DictList([{"id": i, "extra": "x"} for i in range(10)])
+    strict = DictList(schema={"id": "int64"})
+    err = expect_error(SchemaError, strict.extend, [src[0], src[1]])
+    assert "extra" in str(err)
+    assert len(strict) == 0 and strict.columns == ["id"]
+    view = src[5]
+    del src[0]
+    target = DictList()
+    expect_error(StaleRowError, target.extend, [src[0], view])
+    assert len(target) == 0
