@@ -32,24 +32,19 @@ from __future__ import annotations
 
 import argparse
 import copy
-import datetime
 import gc
 import gzip
-import importlib.metadata
 import json
-import os
-import platform
 import random
-import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import median_seconds, rss_is_current, settled_rss
+from workload import machine_info as workload_machine_info
+from workload import median_seconds, run_child, settled_rss, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "docs.json"
@@ -256,15 +251,7 @@ def run_timing(dataset: str, size: int | None, repeat: int) -> dict[str, Any]:
 
 
 def child(args: list[str], timeout: float | None) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, *args]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return {"error": f"exit {proc.returncode}\n{proc.stderr.strip()}"}
-    return json.loads(lines[-1])
+    return run_child([sys.executable, __file__, *args], timeout)
 
 
 def _ms(seconds: float) -> str:
@@ -338,27 +325,7 @@ def report_dataset(
 
 
 def machine_info() -> dict[str, Any]:
-    versions = {}
-    for dist in ("memslim", "orjson", "msgspec", "botocore"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "python": sys.version,
-        "packages": versions,
-        "git_commit": commit,
-        "rss_source": "VmRSS" if rss_is_current() else "peak ru_maxrss",
-    }
+    return workload_machine_info(("memslim", "orjson", "msgspec", "botocore"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -437,15 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"PROBLEM {problem}", file=sys.stderr)
 
-    output = args.output
-    if output is None and args.quick:
-        output = Path(tempfile.mkdtemp(prefix="memslim-bench-")) / "docs.json"
-    elif output is None:
-        output = RESULTS
-    output.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "benchmark": "docs",
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "sizes": sizes,
         "repeat": args.repeat,
         "quick": args.quick,
@@ -454,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": [{"line": line, "passed": passed} for line, passed in all_targets],
         "problems": problems,
     }
-    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    output = write_report(report, args.output, args.quick, RESULTS)
     print(f"\nwrote {output}")
     if problems:
         return 1

@@ -32,13 +32,11 @@ as JSON to ``benches/results/mmap.json`` (``--quick``: a temporary directory).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
 import os
 import pickle
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +45,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import DEFAULT_ROWS, arrow_schema, chunked, make_records, settled_rss
+from workload import (
+    DEFAULT_ROWS,
+    arrow_schema,
+    chunked,
+    make_records,
+    run_child,
+    settled_rss,
+    write_report,
+)
+from workload import machine_info as workload_machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "mmap.json"
@@ -235,11 +242,7 @@ CHILDREN = {"open": child_open, "scan": child_scan, "append": child_append}
 def measure(kind: str, peer: str, d: Path, rows: int, repeat: int) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", kind, peer, str(d), "--rows", str(rows)]
     cmd += ["--repeat", str(repeat)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=3600)
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return {"error": f"exit {proc.returncode}\n{proc.stderr.strip()}"}
-    return json.loads(lines[-1])
+    return run_child(cmd, timeout=3600)
 
 
 def _ms(s: float | None) -> str:
@@ -365,23 +368,17 @@ def main(argv: list[str] | None = None) -> int:
     problems = cross_check(res)
     for p in problems:
         print(f"MISMATCH {p}", file=sys.stderr)
-    output = args.output
-    if output is None:
-        output = (
-            Path(tempfile.mkdtemp(prefix="memslim-bench-")) / "mmap.json" if args.quick else RESULTS
-        )
-    output.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "benchmark": "mmap",
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "rows": rows,
         "repeat": args.repeat,
         "quick": args.quick,
         "results": res,
         "targets": [{"line": line, "passed": passed} for line, passed in lines],
         "mismatches": problems,
+        "machine": workload_machine_info(("memslim", "pyarrow", "numpy")),
     }
-    output.write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    output = write_report(report, args.output, args.quick, RESULTS)
     print(f"\nwrote {output}")
     failed = [f"{k}/{p}" for k, v in res.items() for p, r in v.items() if "error" in r]
     if failed or problems:

@@ -24,15 +24,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime
-import importlib.metadata
 import json
 import math
-import os
-import platform
-import subprocess
 import sys
-import tempfile
 from collections import namedtuple
 from collections.abc import Callable, Iterable
 from operator import itemgetter
@@ -50,8 +44,11 @@ from workload import (
     make_records,
     median_seconds,
     rss_is_current,
+    run_child,
     settled_rss,
+    write_report,
 )
+from workload import machine_info as workload_machine_info
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "records.json"
@@ -318,14 +315,7 @@ def run_peer(name: str, rows: int, repeat: int) -> dict[str, Any]:
 
 def measure(name: str, rows: int, repeat: int, timeout: float | None) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--child", name, "--rows", str(rows), "--repeat", str(repeat)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return {"error": f"exit {proc.returncode}\n{proc.stderr.strip()}"}
-    return json.loads(lines[-1])
+    return run_child(cmd, timeout)
 
 
 def check_results(results: dict[str, dict[str, Any]]) -> list[str]:
@@ -448,29 +438,7 @@ def target_lines(results: dict[str, dict[str, Any]]) -> list[tuple[str, bool | N
 
 
 def machine_info() -> dict[str, Any]:
-    versions = {}
-    for dist in ("memslim", "pyarrow", "polars", "pandas", "numpy"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "processor": platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "python": sys.version,
-        "python_implementation": platform.python_implementation(),
-        "packages": versions,
-        "git_commit": commit,
-        "rss_source": "VmRSS" if rss_is_current() else "peak ru_maxrss",
-    }
+    return workload_machine_info(("memslim", "pyarrow", "polars", "pandas", "numpy"))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -525,16 +493,8 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"MISMATCH {problem}", file=sys.stderr)
 
-    output = args.output
-    if output is None and args.quick:
-        # A smoke run must not overwrite real results or dirty the tree.
-        output = Path(tempfile.mkdtemp(prefix="memslim-bench-")) / "records.json"
-    elif output is None:
-        output = RESULTS
-    output.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "benchmark": "records",
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "rows": rows,
         "repeat": args.repeat,
         "quick": args.quick,
@@ -543,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": [{"line": line, "passed": passed} for line, passed in targets],
         "mismatches": problems,
     }
-    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    output = write_report(report, args.output, args.quick, RESULTS)
     print(f"\nwrote {output}")
 
     failed = [name for name, res in results.items() if "error" in res]

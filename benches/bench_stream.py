@@ -19,10 +19,8 @@ as JSON to ``benches/results/stream.json`` (``--quick``: a temporary directory).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import math
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -32,7 +30,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_records import machine_info
-from workload import DEFAULT_ROWS, make_records, median_seconds, rss_bytes, settled_rss
+from workload import (
+    DEFAULT_ROWS,
+    make_records,
+    median_seconds,
+    rss_bytes,
+    run_child,
+    settled_rss,
+    write_report,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "stream.json"
@@ -131,14 +137,7 @@ def run_reader(name: str, path: str, warmup: str, repeat: int) -> dict[str, Any]
 
 def measure(name: str, path: Path, warmup: Path, repeat: int, timeout: float | None) -> dict:
     cmd = [sys.executable, __file__, "--child", name, str(path), str(warmup), str(repeat)]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout} s"}
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return {"error": f"exit {proc.returncode}\n{proc.stderr.strip()}"}
-    return json.loads(lines[-1])
+    return run_child(cmd, timeout)
 
 
 def write_jsonl(path: Path, rows: int) -> int:
@@ -297,15 +296,8 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"MISMATCH {problem}", file=sys.stderr)
 
-    output = args.output
-    if output is None and args.quick:
-        output = Path(tempfile.mkdtemp(prefix="memslim-bench-")) / "stream.json"
-    elif output is None:
-        output = RESULTS
-    output.parent.mkdir(parents=True, exist_ok=True)
     report = {
         "benchmark": "stream",
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "rows": rows,
         "file_bytes": file_bytes,
         "repeat": args.repeat,
@@ -315,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         "targets": [{"line": line, "passed": passed} for line, passed in targets],
         "mismatches": problems,
     }
-    output.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    output = write_report(report, args.output, args.quick, RESULTS)
     print(f"\nwrote {output}")
     failed = [name for name, res in results.items() if "error" in res]
     if failed or problems:

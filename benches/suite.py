@@ -28,11 +28,8 @@ import importlib
 import importlib.metadata
 import json
 import math
-import os
 import pickle
-import platform
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -43,7 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datasets import DATASETS, Dataset, payload_bytes
 from representations import BASELINE, Representation, compile_figures, representations
-from workload import median_seconds, rss_is_current, settled_rss
+from workload import machine_info as workload_machine_info
+from workload import median_seconds, settled_rss
+from workload import run_child as spawn_child
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results"
@@ -193,14 +192,7 @@ def run_part(
         "--jsonl",
         str(jsonl),
     ]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return {"error": f"{part}: timed out after {timeout} s"}
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 or not lines:
-        return {"error": f"{part}: exit {proc.returncode}\n{proc.stderr.strip()[-2000:]}"}
-    return json.loads(lines[-1])
+    return spawn_child(cmd, timeout, what=part)
 
 
 def available_memory() -> int | None:
@@ -313,51 +305,7 @@ def measure_size(
 
 
 def machine_info() -> dict[str, Any]:
-    versions: dict[str, str | None] = {}
-    for dist in PACKAGES:
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
-    cpu = None
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            cpu = next(
-                (ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), None
-            )
-    except OSError:
-        pass
-    return {
-        "platform": platform.platform(),
-        "machine": platform.machine(),
-        "cpu": cpu or platform.processor() or None,
-        "cpu_count": os.cpu_count(),
-        "memory_bytes": _total_memory(),
-        "python": sys.version.split()[0],
-        "python_implementation": platform.python_implementation(),
-        "packages": versions,
-        "git_commit": commit,
-        "rss_source": "VmRSS" if rss_is_current() else "peak ru_maxrss",
-        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-    }
-
-
-def _total_memory() -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as info:
-            return int(info.readline().split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
+    return workload_machine_info(PACKAGES)
 
 
 def parse_size(text: str) -> int:

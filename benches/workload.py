@@ -14,15 +14,24 @@ shared objects, which flatters the plain-Python baselines rather than memslim.
 
 from __future__ import annotations
 
+import datetime
 import gc
+import importlib.metadata
 import itertools
+import json
 import os
+import platform
 import random
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
 
 #: Field names in record order; also the tuple layout used by the tuple-based peers.
 FIELDS: tuple[str, ...] = ("id", "user", "price", "qty", "paid", "country", "note")
@@ -148,3 +157,92 @@ def median_seconds(fn: Callable[[], Any], repeat: int = 5) -> tuple[float, Any]:
         result = fn()
         times.append(time.perf_counter() - start)
     return statistics.median(times), result
+
+
+# -- what every benchmark script shares ----------------------------------------------------
+
+
+def run_child(cmd: list[str], timeout: float | None = None, what: str = "") -> dict[str, Any]:
+    """Runs one measurement in a fresh process; its last line of output is its JSON result.
+
+    A timeout, a failed exit or no output come back as ``{"error": ...}`` (prefixed with
+    ``what``), so one failing peer never stops a benchmark.
+    """
+    prefix = f"{what}: " if what else ""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return {"error": f"{prefix}timed out after {timeout} s"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return {"error": f"{prefix}exit {proc.returncode}\n{proc.stderr.strip()[-2000:]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    return result
+
+
+def machine_info(packages: Iterable[str]) -> dict[str, Any]:
+    """The machine, interpreter, versions of ``packages`` and commit a benchmark ran on."""
+    versions: dict[str, str | None] = {}
+    for dist in packages:
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    try:
+        commit: str | None = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    return {
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+        "cpu": _proc_value("/proc/cpuinfo", "model name") or platform.processor() or None,
+        "cpu_count": os.cpu_count(),
+        "memory_bytes": _total_memory(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "packages": versions,
+        "git_commit": commit,
+        "rss_source": "VmRSS" if rss_is_current() else "peak ru_maxrss",
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+
+
+def _proc_value(path: str, key: str) -> str | None:
+    try:
+        with open(path, encoding="utf-8") as info:
+            return next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith(key)), None)
+    except OSError:
+        return None
+
+
+def _total_memory() -> int | None:
+    value = _proc_value("/proc/meminfo", "MemTotal")
+    try:
+        return int(value.split()[0]) * 1024 if value else None
+    except ValueError:
+        return None
+
+
+def write_report(report: dict[str, Any], output: Path | None, quick: bool, default: Path) -> Path:
+    """Writes a benchmark's JSON report, stamped with when it was made.
+
+    To ``output`` if given; else a quick (smoke) run goes to a temporary directory, so it
+    never overwrites real results or dirties the tree, and a real run to ``default``.
+    """
+    if output is None:
+        output = (
+            Path(tempfile.mkdtemp(prefix="memslim-bench-")) / default.name if quick else default
+        )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    stamped = {
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **report,
+    }
+    output.write_text(json.dumps(stamped, indent=2, default=str) + "\n", encoding="utf-8")
+    return output

@@ -25,9 +25,6 @@ use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::tracemalloc::Tracked;
 
 static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Foreign key strings remembered per list lineage before the cache is cleared.
 const KEY_CACHE_MAX: usize = 4096;
@@ -948,21 +945,15 @@ impl PyDocView {
     }
 
     fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        KEYS_VIEW
-            .import(slf.py(), "collections.abc", "KeysView")?
-            .call1((slf,))
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Keys)
     }
 
     fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        VALUES_VIEW
-            .import(slf.py(), "collections.abc", "ValuesView")?
-            .call1((slf,))
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Values)
     }
 
     fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        ITEMS_VIEW
-            .import(slf.py(), "collections.abc", "ItemsView")?
-            .call1((slf,))
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Items)
     }
 
     /// The dict as a plain Python ``dict`` (a deep copy).

@@ -31,9 +31,6 @@ use crate::tracemalloc::Tracked;
 
 static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ROW_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static NUMPY_ARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static TUPLE_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static CHAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -1712,21 +1709,15 @@ impl PyRow {
     }
 
     fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        KEYS_VIEW
-            .import(slf.py(), "collections.abc", "KeysView")?
-            .call1((slf,))
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Keys)
     }
 
     fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        VALUES_VIEW
-            .import(slf.py(), "collections.abc", "ValuesView")?
-            .call1((slf,))
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Values)
     }
 
     fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        ITEMS_VIEW
-            .import(slf.py(), "collections.abc", "ItemsView")?
-            .call1((slf,))
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Items)
     }
 
     #[pyo3(signature = (key, *default))]

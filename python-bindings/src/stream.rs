@@ -76,11 +76,16 @@ impl Read for PyFileRead {
             });
             r.map_err(|e| stash(&self.slot, e))?;
         }
-        let n = buf.len().min(self.pending.len() - self.at);
-        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(drain(&self.pending, &mut self.at, buf))
     }
+}
+
+/// Copies as much of `pending[*at..]` as fits into `buf`, moving `at` past it.
+fn drain(pending: &[u8], at: &mut usize, buf: &mut [u8]) -> usize {
+    let n = buf.len().min(pending.len() - *at);
+    buf[..n].copy_from_slice(&pending[*at..*at + n]);
+    *at += n;
+    n
 }
 
 /// An iterable of lines (bytes or str, with or without their line break) as a `Read`.
@@ -117,10 +122,7 @@ impl Read for PyLinesRead {
             });
             r.map_err(|e| stash(&self.slot, e))?;
         }
-        let n = buf.len().min(self.pending.len() - self.at);
-        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
+        Ok(drain(&self.pending, &mut self.at, buf))
     }
 }
 

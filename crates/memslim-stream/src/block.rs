@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use memslim_records::{Cell, RecordList};
 
 use crate::error::{Result, StreamError};
-use crate::jsonl::{OnError, Skipped};
+use crate::jsonl::{OnError, ReadOptions, Skipped};
 
 /// Where a string is: `bytes[a..b]` of the block, `arena[a..b]`, or a field name.
 /// Offsets are 32-bit (blocks are limited to [`MAX_BLOCK`] bytes) to keep a parsed value
@@ -366,6 +366,31 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
+    /// The next batch of up to `opts.batch_size` records: a reader's `Iterator::next`.
+    pub(crate) fn next_batch(&mut self, opts: &ReadOptions) -> Option<Result<RecordList>> {
+        if self.done {
+            return None;
+        }
+        let mut list = match opts.new_list() {
+            Ok(l) => l,
+            Err(e) => {
+                self.done = true;
+                return Some(Err(e));
+            }
+        };
+        match self.fill(&mut list, opts.batch_size) {
+            Ok(()) if list.is_empty() => None,
+            Ok(()) => Some(Ok(list)),
+            Err(e) => Some(Err(e)),
+        }
+    }
+
+    /// Appends up to `add` more records to `list`; false once the input is used up.
+    pub(crate) fn fill_more(&mut self, list: &mut RecordList, add: usize) -> Result<bool> {
+        self.fill(list, list.len().saturating_add(add))?;
+        Ok(!self.done)
+    }
+
     pub(crate) fn new(
         name: String,
         source: Box<dyn BlockSource>,

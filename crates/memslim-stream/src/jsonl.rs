@@ -66,6 +66,15 @@ impl ReadOptions {
         }
     }
 
+    /// An empty list for everything left of the input (no batch limit from now on).
+    ///
+    /// # Errors
+    /// As [`ReadOptions::new_list`].
+    pub(crate) fn rest_list(&mut self) -> Result<RecordList> {
+        self.batch_size = usize::MAX;
+        self.new_list()
+    }
+
     /// An empty batch list for these options.
     ///
     /// # Errors
@@ -225,12 +234,10 @@ impl crate::BatchReader for JsonlReader {
         JsonlReader::skipped(self)
     }
     fn start_rest(&mut self) -> Result<RecordList> {
-        self.opts.batch_size = usize::MAX;
-        self.opts.new_list()
+        self.opts.rest_list()
     }
     fn fill_more(&mut self, list: &mut RecordList, add: usize) -> Result<bool> {
-        self.batcher.fill(list, list.len().saturating_add(add))?;
-        Ok(!self.batcher.done)
+        self.batcher.fill_more(list, add)
     }
 }
 
@@ -238,21 +245,7 @@ impl Iterator for JsonlReader {
     type Item = Result<RecordList>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.batcher.done {
-            return None;
-        }
-        let mut list = match self.opts.new_list() {
-            Ok(l) => l,
-            Err(e) => {
-                self.batcher.done = true;
-                return Some(Err(e));
-            }
-        };
-        match self.batcher.fill(&mut list, self.opts.batch_size) {
-            Ok(()) if list.is_empty() => None,
-            Ok(()) => Some(Ok(list)),
-            Err(e) => Some(Err(e)),
-        }
+        self.batcher.next_batch(&self.opts)
     }
 }
 
