@@ -314,7 +314,7 @@ fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> 
 impl PyDictListFile {
     #[new]
     #[pyo3(signature = (path, mode = "a"))]
-    fn new(py: Python<'_>, path: std::path::PathBuf, mode: &str) -> PyResult<Self> {
+    pub(crate) fn new(py: Python<'_>, path: std::path::PathBuf, mode: &str) -> PyResult<Self> {
         let mode = parse_mode(mode)?;
         let f = py.detach(|| RecordFile::open(&path, mode)).py(py)?;
         Ok(PyDictListFile {

@@ -1321,6 +1321,25 @@ impl PyDictList {
         .add_subclass(PyDictList))
     }
 
+    /// Opens a persistent record file: mode "a" (the default) reads and appends, creating
+    /// it if missing; mode "r" only reads. See `DictListFile`.
+    #[classmethod]
+    #[pyo3(signature = (path, mode = "a"))]
+    fn open(
+        _cls: &Bound<'_, PyType>,
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        mode: &str,
+    ) -> PyResult<crate::mmap::PyDictListFile> {
+        crate::mmap::PyDictListFile::new(py, path, mode)
+    }
+
+    /// Writes the records to a record file at `path`, replacing it atomically; returns
+    /// the number of records.
+    fn save(slf: &Bound<'_, Self>, path: std::path::PathBuf) -> PyResult<usize> {
+        crate::mmap::_save_records(slf.py(), slf.as_any(), path)
+    }
+
     /// Field names, in first-seen order.
     #[getter]
     fn columns(slf: &Bound<'_, Self>) -> PyResult<Vec<String>> {
