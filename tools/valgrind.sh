@@ -3,9 +3,9 @@
 #   1. the Rust tests of zero-copy Arrow export (memslim-records, arrow.rs), of the
 #      arenas (memslim-arena, arena.rs) and of memslim-mmap (map.rs: read maps,
 #      per-message maps shared with Arrow buffers, writable maps that grow),
-#   2. a Python workload through the bindings (gilcell.rs, tracemalloc.rs, the Arrow
-#      stream import in records.rs, the buffer protocol and stream hand-over in
-#      mmap_ffi.rs).
+#   2. a Python workload through the bindings (gilcell.rs, tracemalloc.rs, plain_records.rs,
+#      os_memory.rs, the Arrow
+#      stream import in arrow_stream.rs, the buffer protocol in mmap_ffi.rs).
 # Any invalid read/write or use of uninitialized memory fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -7,6 +7,7 @@
 
 use memslim_records::variant::{self, Value, Writer};
 use memslim_records::{Cell, CellRef};
+use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -30,6 +31,14 @@ pub(crate) enum View {
     Keys,
     Values,
     Items,
+}
+
+/// `__ne__` from an `__eq__` result: `NotImplemented` passes through, a bool flips.
+pub(crate) fn negated(py: Python<'_>, eq: Py<PyAny>) -> PyResult<Py<PyAny>> {
+    if eq.is(py.NotImplemented()) {
+        return Ok(eq);
+    }
+    (!eq.extract::<bool>(py)?).into_py_any(py)
 }
 
 /// `collections.abc.KeysView(mapping)` (or `ValuesView` / `ItemsView`): the views a

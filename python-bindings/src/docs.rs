@@ -729,10 +729,7 @@ impl PyDocList {
 
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let eq = self.__eq__(py, other)?;
-        if eq.is(py.NotImplemented()) {
-            return Ok(eq);
-        }
-        (!eq.extract::<bool>(py)?).into_py_any(py)
+        crate::convert::negated(py, eq)
     }
 
     /// The documents as plain Python objects (a list of deep copies).
@@ -971,10 +968,7 @@ impl PyDocView {
 
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let eq = self.__eq__(py, other)?;
-        if eq.is(py.NotImplemented()) {
-            return Ok(eq);
-        }
-        (!eq.extract::<bool>(py)?).into_py_any(py)
+        crate::convert::negated(py, eq)
     }
 
     fn __hash__(&self) -> PyResult<isize> {
@@ -1111,10 +1105,7 @@ impl PyListView {
 
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let eq = self.__eq__(py, other)?;
-        if eq.is(py.NotImplemented()) {
-            return Ok(eq);
-        }
-        (!eq.extract::<bool>(py)?).into_py_any(py)
+        crate::convert::negated(py, eq)
     }
 
     fn __hash__(&self) -> PyResult<isize> {

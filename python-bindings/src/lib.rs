@@ -4,6 +4,7 @@
 //! pure-Rust crates. One binding file per core crate (`records.rs` wraps
 //! `memslim-records`).
 
+mod arrow_stream;
 mod convert;
 mod docs;
 mod errors;

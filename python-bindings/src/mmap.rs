@@ -5,8 +5,7 @@ use std::ffi::{CStr, c_int};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
-use arrow_array::ffi_stream::FFI_ArrowArrayStream;
-use arrow_array::{RecordBatch, RecordBatchIterator, RecordBatchReader};
+use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::SchemaRef;
 use memslim_mmap::{MmapError, Mode, Num, NumArray, NumType, RecordFile};
 use pyo3::exceptions::{
@@ -212,16 +211,6 @@ pub struct PyArrowBatches {
     batches: Vec<RecordBatch>,
 }
 
-fn export_stream<'py>(
-    py: Python<'py>,
-    schema: SchemaRef,
-    batches: Vec<RecordBatch>,
-) -> PyResult<Bound<'py, PyCapsule>> {
-    let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
-    let stream = FFI_ArrowArrayStream::new(Box::new(reader));
-    PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
-}
-
 #[pymethods]
 impl PyArrowBatches {
     #[pyo3(signature = (requested_schema = None))]
@@ -231,7 +220,7 @@ impl PyArrowBatches {
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        export_stream(py, self.schema.clone(), self.batches.clone())
+        crate::arrow_stream::export_stream(py, self.schema.clone(), self.batches.clone())
     }
 }
 
@@ -557,7 +546,7 @@ impl PyDictListFile {
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
         let (schema, batches) = self.lock()?.to_arrow().py(py)?;
-        export_stream(py, schema, batches)
+        crate::arrow_stream::export_stream(py, schema, batches)
     }
 
     fn __repr__(&self) -> PyResult<String> {
@@ -606,7 +595,7 @@ pub(crate) fn _save_records(
     data: &Bound<'_, PyAny>,
     path: std::path::PathBuf,
 ) -> PyResult<usize> {
-    let reader = mmap_ffi::import_stream(data)?;
+    let reader = crate::arrow_stream::import_stream(data, "save")?;
     let schema = reader.schema();
     memslim_mmap::save_arrow(&path, &schema, reader).py(py)
 }

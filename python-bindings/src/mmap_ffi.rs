@@ -1,13 +1,10 @@
-//! The unsafe edges of the mmap bindings: filling a `Py_buffer` for `MmapList`, and
-//! taking over an Arrow C stream from a capsule.
+//! The unsafe edge of the mmap bindings: filling a `Py_buffer` for `MmapList`.
 
 use std::ffi::{CStr, c_int, c_void};
 
-use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
-use pyo3::exceptions::{PyBufferError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyBufferError;
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyCapsule;
-use pyo3::{ffi, intern};
 
 /// What a buffer export describes: `len` bytes at `ptr`, elements of `itemsize` bytes
 /// in `struct` format `format`.
@@ -90,28 +87,4 @@ pub(crate) unsafe fn release(view: *mut ffi::Py_buffer) {
             (*view).internal = std::ptr::null_mut();
         }
     }
-}
-
-/// Takes over the Arrow C stream that `data.__arrow_c_stream__()` exports.
-///
-/// # Errors
-/// `TypeError` if `data` has no `__arrow_c_stream__`, `ValueError` for an invalid
-/// stream.
-pub(crate) fn import_stream(data: &Bound<'_, PyAny>) -> PyResult<RecordBatchStreamReader> {
-    let py = data.py();
-    if !data.hasattr(intern!(py, "__arrow_c_stream__"))? {
-        return Err(PyTypeError::new_err(format!(
-            "expected an object with __arrow_c_stream__ (DictList, pyarrow Table, ...), not {}",
-            data.get_type().name()?
-        )));
-    }
-    let capsule = data.call_method0(intern!(py, "__arrow_c_stream__"))?;
-    let capsule = capsule.cast::<PyCapsule>()?;
-    let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
-    // SAFETY: a capsule named "arrow_array_stream" holds an initialized ArrowArrayStream
-    // (the Arrow PyCapsule interface). `from_raw` moves it out and leaves a released
-    // stream behind, so the capsule's destructor does not release it again.
-    let stream = unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr().cast()) };
-    RecordBatchStreamReader::try_new(stream)
-        .map_err(|e| PyValueError::new_err(format!("invalid Arrow stream: {e}")))
 }

@@ -8,8 +8,7 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
-use arrow_array::{RecordBatchIterator, RecordBatchReader};
+use arrow_array::RecordBatchReader;
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
     Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Grid, Numbers, OwnedNumbers,
@@ -461,23 +460,21 @@ impl Records {
         objs: &[Bound<'_, PyAny>],
         self_ptr: usize,
     ) -> PyResult<usize> {
-        let py = match objs.first() {
-            Some(o) => o.py(),
-            None => return Ok(0),
+        let Some(head) = objs.first() else {
+            return Ok(0);
         };
-        let rows: Vec<&PyRow> = objs
-            .iter()
-            .map_while(|o| o.cast_exact::<PyRow>().ok().map(|r| r.get()))
-            .collect();
-        let Some(&first) = rows.first() else {
+        let py = head.py();
+        let Some(first) = head.cast_exact::<PyRow>().ok().map(|r| r.get()) else {
             return Ok(0);
         };
         let src_ptr = first.list.as_ptr();
         if src_ptr as usize == self_ptr {
             return Ok(0); // rows of this very list: the general path reads them in place
         }
-        let rows: Vec<&PyRow> = rows
-            .into_iter()
+        // The leading views of that same list.
+        let rows: Vec<&PyRow> = objs
+            .iter()
+            .map_while(|o| o.cast_exact::<PyRow>().ok().map(|r| r.get()))
             .take_while(|r| r.list.as_ptr() == src_ptr)
             .collect();
         let src = first.list.get().state.borrow(py)?;
@@ -1260,38 +1257,20 @@ impl PyRecords {
         // own (exact) types.
         let _ = requested_schema;
         let (schema, batches) = self.state.borrow_mut(py)?.inner.to_arrow().py_err(py)?;
-        let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
-        let stream = FFI_ArrowArrayStream::new(Box::new(reader));
-        PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+        crate::arrow_stream::export_stream(py, schema, batches)
     }
 }
 
 /// Reads any object exporting `__arrow_c_stream__` into a core list.
 fn import_arrow(data: &Bound<'_, PyAny>, chunk_rows: usize) -> PyResult<RecordList> {
-    let py = data.py();
-    if !data.hasattr(intern!(py, "__arrow_c_stream__"))? {
-        return Err(PyTypeError::new_err(format!(
-            "from_arrow needs an object with __arrow_c_stream__ (pyarrow Table, polars DataFrame, ...), not {}",
-            data.get_type().name()?
-        )));
-    }
-    let capsule = data.call_method0(intern!(py, "__arrow_c_stream__"))?;
-    let capsule = capsule.cast::<PyCapsule>()?;
-    let ptr = capsule.pointer_checked(Some(c"arrow_array_stream"))?;
-    // SAFETY: by the Arrow PyCapsule interface, a capsule named "arrow_array_stream"
-    // holds a valid, initialized `ArrowArrayStream`. `from_raw` moves it out and leaves
-    // a released (null `release`) stream behind, so the producer's capsule destructor
-    // does not release it a second time.
-    let stream = unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr().cast()) };
-    let reader = RecordBatchStreamReader::try_new(stream)
-        .map_err(|e| PyValueError::new_err(format!("invalid Arrow stream: {e}")))?;
+    let reader = crate::arrow_stream::import_stream(data, "from_arrow")?;
     let schema = reader.schema();
     RecordList::from_arrow(
         &schema,
         reader.map(|b| b.map_err(RecordsError::from)),
         chunk_rows,
     )
-    .py_err(py)
+    .py_err(data.py())
 }
 
 #[pymethods]
@@ -1863,10 +1842,7 @@ impl PyRow {
     fn __ne__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let eq = Self::__eq__(slf, other)?;
-        if eq.is(py.NotImplemented()) {
-            return Ok(eq);
-        }
-        (!eq.extract::<bool>(py)?).into_py_any(py)
+        crate::convert::negated(py, eq)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

@@ -199,6 +199,24 @@ impl<'a, 't> Parser<'a, 't> {
         }
     }
 
+    /// After an item of an object or array: consumes a `,` (more items follow: `false`)
+    /// or the closing `close` (`true`), or fails with "expected `what`".
+    #[inline]
+    pub fn closed_after_item(&mut self, close: u8, what: &'static str) -> PResult<bool> {
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(x) if x == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(_) => self.err(Reason::Expected(what)),
+            None => self.err(Reason::UnexpectedEnd),
+        }
+    }
+
     /// Fails unless only whitespace is left.
     pub fn finish(&mut self) -> PResult<()> {
         match self.peek() {
@@ -234,14 +252,8 @@ impl<'a, 't> Parser<'a, 't> {
                         self.expect(b':', "':'")?;
                         self.value_at(v, depth + 1)?;
                         n += 1;
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b'}') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            Some(_) => return self.err(Reason::Expected("',' or '}'")),
-                            None => return self.err(Reason::UnexpectedEnd),
+                        if self.closed_after_item(b'}', "',' or '}'")? {
+                            break;
                         }
                     }
                 }
@@ -261,14 +273,8 @@ impl<'a, 't> Parser<'a, 't> {
                     loop {
                         self.value_at(v, depth + 1)?;
                         n += 1;
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b']') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            Some(_) => return self.err(Reason::Expected("',' or ']'")),
-                            None => return self.err(Reason::UnexpectedEnd),
+                        if self.closed_after_item(b']', "',' or ']'")? {
+                            break;
                         }
                     }
                 }

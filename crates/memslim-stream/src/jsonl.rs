@@ -607,24 +607,8 @@ impl JsonlParser {
                 } else {
                     p.skip_value()?;
                 }
-                match p.peek() {
-                    Some(b',') => p.expect(b',', "','")?,
-                    Some(b'}') => {
-                        p.expect(b'}', "'}'")?;
-                        break;
-                    }
-                    Some(_) => {
-                        return Err(SyntaxError {
-                            offset: p.offset(),
-                            reason: Reason::Expected("',' or '}'"),
-                        });
-                    }
-                    None => {
-                        return Err(SyntaxError {
-                            offset: p.offset(),
-                            reason: Reason::UnexpectedEnd,
-                        });
-                    }
+                if p.closed_after_item(b'}', "',' or '}'")? {
+                    break;
                 }
             }
         }
