@@ -134,9 +134,16 @@ def scaling_chart(name: str, sizes: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("records")
         ax.set_title(label, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
+    # One legend for every panel: some representations have only some of the figures.
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(
+        handles.values(), handles.keys(), loc="lower center", ncol=5, fontsize=8, frameon=False
+    )
     fig.suptitle(f"{name}: cost per record as the data grows (log-log, lower is better)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 + 0.03 * math.ceil(len(handles) / 5), 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

@@ -61,7 +61,9 @@ class Representation:
     # Why it cannot hold a field whose type changes from record to record (None: it can);
     # such data sets show it as n/a with this reason rather than silently coerced.
     cannot_mix: str | None = None
-    holds_records: bool = True  # False: a stream that keeps no records (not a peer)
+    holds_records: bool = True  # False: a stream that keeps no records
+    # Figure keys where its value is no rival to the others' (left out of "best peer").
+    not_a_peer_for: tuple[str, ...] = ()
 
     def build_streaming(self, records: Iterator[dict[str, Any]], ds: Dataset) -> Any:
         if self.stream is not None:
@@ -493,6 +495,8 @@ def _dictlist_file() -> Representation:
         nbytes=lambda rows: rows.nbytes,
         nbytes_label="rows.nbytes (the map excluded)",
         parts=("save", "memory", "timing"),
+        # Right after open the records are on disk, not in memory: no rival for memory.
+        not_a_peer_for=("rss", "nbytes"),
         cannot_mix="the record file keeps a float64 column as Arrow does, so the ints among "
         "floats read back as floats (in memory, a DictList keeps them apart)",
         open_file=lambda path: sys.modules["memslim"].DictList.open(path, "r"),
@@ -542,6 +546,7 @@ def _iter_jsonl() -> Representation:
         length=lambda seen: seen.records,
         parts=("ingest",),
         holds_records=False,
+        not_a_peer_for=("ingest", "ingest_peak"),  # the others keep what they read
         not_applicable=dict.fromkeys(
             (
                 "rss",

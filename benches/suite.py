@@ -352,7 +352,7 @@ def measure_size(
             print(f"      skipped: {res['skipped']}", flush=True)
         else:
             res["not_applicable"] = dict(rep.not_applicable)
-            res["holds_records"] = rep.holds_records
+            res["not_a_peer_for"] = list(rep.not_a_peer_for)
         results[name] = res
         saved = saved_path(jsonl)
         for leftover in saved.parent.glob(saved.name + "*"):  # the file and its sidecars

@@ -142,11 +142,11 @@ def size_tables(results: dict[str, dict[str, Any]], rows: int, payload: int) -> 
             else:
                 cells.append(_ratio(values[key].get(name), base))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    # A stream keeps no records: it is no peer of structures that hold them.
-    streams = frozenset(n for n, res in results.items() if res.get("holds_records") is False)
     best_cells, subject_cells = [], []
     for key, _, _ in FIGURES:
-        best = best_of(values[key], streams)
+        # A stream keeps nothing, a file opened keeps its records on disk: no rivals there.
+        rivals_not = frozenset(n for n, r in results.items() if key in r.get("not_a_peer_for", ()))
+        best = best_of(values[key], rivals_not)
         best_cells.append(f"{best[0]}" if best else "n/a")
         subject = values[key].get(SUBJECT)
         subject_cells.append(_ratio(subject, best[1]) if best else "n/a")
