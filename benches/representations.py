@@ -17,7 +17,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,20 @@ class Representation:
     read_jsonl: Callable[[Path, Dataset], Any] | None = None
     length: Callable[[Any], int] = len
     note: str = ""
+    # Which child processes measure it: "save" (build = save a record file), "memory",
+    # "ingest", "timing".
+    parts: tuple[str, ...] = ("memory", "ingest", "timing")
+    # Opens the record file the "save" part wrote, instead of building from records.
+    open_file: Callable[[Path], Any] | None = None
+    save: Callable[[Iterable[dict[str, Any]], Path], Any] | None = None
+    # Figure key (tables.FIGURES) -> why the figure does not apply; shown as n/a.
+    not_applicable: dict[str, str] = field(default_factory=dict)
+    # Why it cannot hold a field whose type changes from record to record (None: it can);
+    # such data sets show it as n/a with this reason rather than silently coerced.
+    cannot_mix: str | None = None
+    holds_records: bool = True  # False: a stream that keeps no records
+    # Figure keys where its value is no rival to the others' (left out of "best peer").
+    not_a_peer_for: tuple[str, ...] = ()
 
     def build_streaming(self, records: Iterator[dict[str, Any]], ds: Dataset) -> Any:
         if self.stream is not None:
@@ -71,6 +85,9 @@ def compile_figures(rep: Representation, ds: Dataset) -> dict[str, Callable[...,
     a, b = (_accessor(rep.access, f, ds) for f in ds.loop_fields)
     s = _accessor(rep.access, ds.sum_field, ds)
     f = _accessor(rep.access, ds.filter_field, ds)
+    # Ints among the mixed-type fields at the given positions: a representation that turned
+    # them into floats is caught by the cross-check against the list of dicts.
+    census = " + ".join(f"(type(r{_accessor(rep.access, m, ds)}) is int)" for m in ds.mixed) or "0"
     source = f"""
 def row_loop(obj):
     total = 0
@@ -90,11 +107,19 @@ def column_sum(obj, name):
 
 def filter_eq(obj, name, value):
     return [r for r in {rep.iterate} if r{f} == value]
+
+def int_census(obj, positions):
+    n = 0
+    for i in positions:
+        r = {rep.get}
+        n += {census}
+    return n
 """
     namespace: dict[str, Any] = {"chain": __import__("itertools").chain}
     # The source is the template above with field accessors we made: no outside input.
     exec(compile(source, f"<figures of {rep.name}>", "exec"), namespace)  # noqa: S102
-    figures = {k: namespace[k] for k in ("row_loop", "random_access", "column_sum", "filter_eq")}
+    names = ("row_loop", "random_access", "column_sum", "filter_eq", "int_census")
+    figures = {k: namespace[k] for k in names}
     if rep.column_sum is not None:
         figures["column_sum"] = rep.column_sum
     if rep.filter_eq is not None:
@@ -119,11 +144,11 @@ def record_class(kind: str, ds: Dataset) -> Any:
     else:
         import msgspec
 
-        py_types = {"int64": int, "float64": float, "bool": bool, "str": str}
-        annotations = [
-            (f, py_types[ds.dtypes[f]] | None if f in ds.nullable else py_types[ds.dtypes[f]])
-            for f in ds.fields
-        ]
+        py_types: dict[str, Any] = {"int64": int, "float64": float, "bool": bool, "str": str}
+        annotations = []
+        for f in ds.fields:
+            kind = int | float if f in ds.mixed else py_types[ds.dtypes[f]]
+            annotations.append((f, kind | None if f in ds.nullable else kind))
         cls = msgspec.defstruct(name, annotations)
     cls.__module__ = __name__
     globals()[name] = cls
@@ -202,7 +227,8 @@ def _msgspec() -> Representation:
         stream=convert,
         access="attr",
         read_jsonl=read,
-        note="typed per data set; JSONL decoded straight into structs",
+        note="typed per data set (int | float where a field mixes them); JSONL decoded "
+        "straight into structs",
     )
 
 
@@ -262,6 +288,7 @@ def _numpy() -> Representation:
             [convert(chunk, ds) for chunk in chunked(_jsonl_dicts(path), CHUNK)]
         ),
         note="fixed-width strings; None stored as '' or NaN",
+        cannot_mix="its float64 fields would turn the ints among floats into floats",
     )
 
 
@@ -316,6 +343,7 @@ def _pyarrow() -> Representation:
         nbytes_label="table.nbytes",
         read_jsonl=read,
         length=lambda table: table.num_rows,
+        cannot_mix="a float64 column would turn the ints among floats into floats",
     )
 
 
@@ -360,6 +388,7 @@ def _polars() -> Representation:
         nbytes=lambda df: df.estimated_size(),
         nbytes_label="df.estimated_size()",
         read_jsonl=read,
+        cannot_mix="a Float64 column would turn the ints among floats into floats",
     )
 
 
@@ -392,6 +421,7 @@ def _pandas() -> Representation:
         nbytes=lambda df: int(df.memory_usage(deep=True).sum()),
         nbytes_label="df.memory_usage(deep=True).sum()",
         read_jsonl=read,
+        cannot_mix="a float64 column would turn the ints among floats into floats",
     )
 
 
@@ -445,7 +475,95 @@ def _memslim() -> list[Representation]:
             read_jsonl=lambda path, ds: tuplelist(_jsonl_dicts(path), ds),
             note="JSONL: json.loads per line into TupleList",
         ),
+        _dictlist_file(),
+        _iter_jsonl(),
     ]
+
+
+def _dictlist_file() -> Representation:
+    def save(records: Iterable[dict[str, Any]], path: Path) -> Any:
+        return sys.modules["memslim"].DictList(records).save(path)
+
+    return Representation(
+        name="memslim.DictList.open",
+        requires=("memslim",),
+        # Never built from dicts in the timing process: "save" is its build (save, below).
+        from_dicts=lambda records, ds: records,
+        access="key",
+        column_sum=lambda rows, name: rows.column(name).sum(),
+        nbytes=lambda rows: rows.nbytes,
+        nbytes_label="rows.nbytes (the map excluded)",
+        parts=("save", "memory", "timing"),
+        # Right after open the records are on disk, not in memory: no rival for memory.
+        not_a_peer_for=("rss", "nbytes"),
+        cannot_mix="the record file keeps a float64 column as Arrow does, so the ints among "
+        "floats read back as floats (in memory, a DictList keeps them apart)",
+        open_file=lambda path: sys.modules["memslim"].DictList.open(path, "r"),
+        save=save,
+        not_applicable={
+            **dict.fromkeys(
+                ("pickle_size", "pickle_dump", "pickle_load"),
+                "an open record file is not pickled: the file is its serialized form",
+            ),
+            **dict.fromkeys(
+                ("ingest", "ingest_peak"),
+                "JSONL goes in through memslim.read_jsonl (see memslim.DictList), then save",
+            ),
+        },
+        note="a record file saved by DictList(records).save(path) and reopened read-only: "
+        "memory is RSS growth and own bytes right after DictList.open (pages are mapped, "
+        "not read); build is the save; times are with the file in the page cache",
+    )
+
+
+class StreamTotal:
+    """What a streaming pass keeps: a record count and one column's sum."""
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.total: float = 0
+
+    def add(self, batch: Any, name: str) -> None:
+        self.records += len(batch)
+        self.total += batch.column(name).sum() or 0
+
+
+def _iter_jsonl() -> Representation:
+    def consume(path: Path, ds: Dataset) -> StreamTotal:
+        seen = StreamTotal()
+        with sys.modules["memslim"].iter_jsonl(path) as batches:
+            for batch in batches:
+                seen.add(batch, ds.sum_field)
+        return seen
+
+    return Representation(
+        name="memslim.iter_jsonl",
+        requires=("memslim",),
+        from_dicts=lambda records, ds: records,  # never called: only the ingest part runs
+        access="key",
+        read_jsonl=consume,
+        length=lambda seen: seen.records,
+        parts=("ingest",),
+        holds_records=False,
+        not_a_peer_for=("ingest", "ingest_peak"),  # the others keep what they read
+        not_applicable=dict.fromkeys(
+            (
+                "rss",
+                "nbytes",
+                "build",
+                "row_loop",
+                "random_access",
+                "column_sum",
+                "filter",
+                "pickle_size",
+                "pickle_dump",
+                "pickle_load",
+            ),
+            "a stream keeps no records: only JSONL ingest applies",
+        ),
+        note="JSONL ingest is one pass in batches of 65,536 records summing the column, "
+        "keeping nothing: its peak RSS is bounded by a batch, not by the file",
+    )
 
 
 def representations() -> list[Representation]:

@@ -1,7 +1,8 @@
 """The comparison suite: memslim beside the other ways Python holds records, at several sizes.
 
     python benches/suite.py                      # orders at 10k, 100k, 1M, 10M (10M where
-                                                 # memory allows); flights at 10k, 100k, full
+                                                 # memory allows); flights at 10k, 100k,
+                                                 # full; cars (406 records) in full
     python benches/suite.py --sizes 10k,100k,1M  # without the long 10M run
     python benches/suite.py --quick                  # tiny sizes, a smoke run (the tests use it)
 
@@ -14,6 +15,17 @@ Every figure of every representation is taken in fresh processes, three per
   (``VmHWM`` reset just before the load);
 * timing: medians of ``--repeat`` runs of building from a list of dicts, a row loop with
   field access, random access, a column aggregate, a filter, and pickle (size, dump, load).
+
+The persistent list (``memslim.DictList.open``) is first saved by ``DictList(records).save``
+(its build figure) in a process of its own, then opened by the memory and timing processes;
+its file size is the on-disk figure. The streaming reader (``memslim.iter_jsonl``) has only
+the ingest figures. A figure that does not apply to a representation is n/a, with the
+reason in the tables; so is a whole representation on a data set whose fields mix types
+it cannot keep apart (a float column would turn the ints among floats into floats).
+
+Each size is projected from the largest size already measured; a representation whose
+projected memory would not fit in 80% of the available memory is skipped with the reason
+printed (so 10M runs where the machine allows and is skipped elsewhere).
 
 Results go to ``benches/results/``: ``suite.json`` (machine, package versions, every
 figure), ``suite.md`` (tables with ratios against the list of dicts and the best peer) and
@@ -48,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results"
 WARMUP_ROWS = 1_000
 RANDOM_ACCESSES = 10_000
-QUICK_SIZES = {"orders": [2_000], "flights": [2_000]}
+QUICK_SIZES = {"orders": [2_000], "flights": [2_000], "cars": [300]}
 DEFAULT_SIZES = [10_000, 100_000, 1_000_000, 10_000_000]
 PACKAGES = ("memslim", "numpy", "pyarrow", "polars", "pandas", "msgspec", "matplotlib", "pympler")
 
@@ -90,10 +102,23 @@ def _import_requirements(rep: Representation) -> str | None:
     return None
 
 
-def child_memory(rep: Representation, ds: Dataset, rows: int) -> dict[str, Any]:
-    rep.build_streaming(ds.records(min(WARMUP_ROWS, rows)), ds)  # pools, lazy imports
-    before = settled_rss()
-    structure = rep.build_streaming(ds.records(rows), ds)
+def child_save(rep: Representation, ds: Dataset, rows: int, repeat: int, path: Path) -> dict:
+    """Build of a persistent representation: save the records to ``path`` (kept for the
+    memory and timing processes)."""
+    assert rep.save is not None
+    records = list(ds.records(rows))
+    build_s, _ = median_seconds(lambda: rep.save(records, path), repeat)
+    return {"build_s": build_s, "disk_bytes": path.stat().st_size}
+
+
+def child_memory(rep: Representation, ds: Dataset, rows: int, saved: Path) -> dict[str, Any]:
+    if rep.open_file is not None:
+        before = settled_rss()
+        structure = rep.open_file(saved)
+    else:
+        rep.build_streaming(ds.records(min(WARMUP_ROWS, rows)), ds)  # pools, lazy imports
+        before = settled_rss()
+        structure = rep.build_streaming(ds.records(rows), ds)
     rss = settled_rss() - before
     assert rep.length(structure) == rows, f"built {rep.length(structure)} of {rows} records"
     nbytes = rep.nbytes(structure) if rep.nbytes is not None else None
@@ -113,19 +138,28 @@ def child_ingest(rep: Representation, ds: Dataset, rows: int, jsonl: Path) -> di
     peak = _peak_rss()
     after = settled_rss()
     assert rep.length(structure) == rows, f"read {rep.length(structure)} of {rows} records"
-    return {
+    result = {
         "ingest_s": seconds,
         "ingest_peak_bytes": (peak - before) if reset and peak is not None else None,
         "ingest_rss_bytes": after - before,
     }
+    if not rep.holds_records:  # a stream: what it computed on the way is all there is to check
+        result["check"] = {"column_sum": float(structure.total)}
+    return result
 
 
-def child_timing(rep: Representation, ds: Dataset, rows: int, repeat: int) -> dict[str, Any]:
+def child_timing(
+    rep: Representation, ds: Dataset, rows: int, repeat: int, saved: Path
+) -> dict[str, Any]:
     figures = compile_figures(rep, ds)
-    records = list(ds.records(rows))
-    build_s, structure = median_seconds(lambda: rep.from_dicts(records, ds), repeat)
-    if rep.name != BASELINE:
-        del records
+    build_s: float | None
+    if rep.open_file is not None:
+        build_s, structure = None, rep.open_file(saved)  # the build is the save part's
+    else:
+        records = list(ds.records(rows))
+        build_s, structure = median_seconds(lambda: rep.from_dicts(records, ds), repeat)
+        if rep.name != BASELINE:
+            del records
     positions = random.Random(7).choices(range(rows), k=min(RANDOM_ACCESSES, rows))
 
     loop_s, loop = median_seconds(lambda: figures["row_loop"](structure), repeat)
@@ -136,25 +170,27 @@ def child_timing(rep: Representation, ds: Dataset, rows: int, repeat: int) -> di
     filter_s, kept = median_seconds(
         lambda: figures["filter_eq"](structure, ds.filter_field, ds.filter_value), repeat
     )
-    dump_s, blob = median_seconds(lambda: pickle.dumps(structure, protocol=5), repeat)
-    load_s, back = median_seconds(lambda: pickle.loads(blob), repeat)
-    assert rep.length(back) == rows
-    return {
-        "build_s": None if rep.name == BASELINE else build_s,
+    result: dict[str, Any] = {
         "row_loop_s": loop_s,
         "random_access_ns": access_s / len(positions) * 1e9,
         "column_sum_s": sum_s,
         "filter_s": filter_s,
-        "pickle_bytes": len(blob),
-        "pickle_dump_s": dump_s,
-        "pickle_load_s": load_s,
         "check": {
             "row_loop": float(loop),
             "random_access": float(access),
             "column_sum": float(total),
             "filter_count": len(kept),
+            "ints_among_mixed": figures["int_census"](structure, positions),
         },
     }
+    if build_s is not None and rep.name != BASELINE:
+        result["build_s"] = build_s
+    if "pickle_size" not in rep.not_applicable:
+        dump_s, blob = median_seconds(lambda: pickle.dumps(structure, protocol=5), repeat)
+        load_s, back = median_seconds(lambda: pickle.loads(blob), repeat)
+        assert rep.length(back) == rows
+        result.update(pickle_bytes=len(blob), pickle_dump_s=dump_s, pickle_load_s=load_s)
+    return result
 
 
 def run_child(args: argparse.Namespace) -> dict[str, Any]:
@@ -163,11 +199,19 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
     skipped = _import_requirements(rep)
     if skipped:
         return {"skipped": skipped}
+    saved = saved_path(args.jsonl)
+    if args.part == "save":
+        return child_save(rep, ds, args.rows, args.repeat, saved)
     if args.part == "memory":
-        return child_memory(rep, ds, args.rows)
+        return child_memory(rep, ds, args.rows, saved)
     if args.part == "ingest":
         return child_ingest(rep, ds, args.rows, args.jsonl)
-    return child_timing(rep, ds, args.rows, args.repeat)
+    return child_timing(rep, ds, args.rows, args.repeat, saved)
+
+
+def saved_path(jsonl: Path) -> Path:
+    """Where a persistent representation's record file of the same records lives."""
+    return jsonl.with_suffix(".msl")
 
 
 # -- parent ----------------------------------------------------------------------------------
@@ -228,6 +272,13 @@ def would_not_fit(
     return None
 
 
+def cannot_hold(rep: Representation, ds: Dataset) -> str | None:
+    """Why ``rep`` is not measured on ``ds``: fields that mix types it would coerce."""
+    if not ds.mixed or rep.cannot_mix is None:
+        return None
+    return f"n/a: {rep.cannot_mix}"
+
+
 def write_jsonl(ds: Dataset, rows: int, path: Path) -> int:
     """Write the first ``rows`` records as JSONL; return their raw payload in bytes."""
     payload = 0
@@ -253,7 +304,9 @@ def cross_check(results: dict[str, dict[str, Any]]) -> list[str]:
         if check is None:
             continue
         for key, expected in base.items():
-            got = check[key]
+            got = check.get(key)
+            if got is None:
+                continue  # a figure this representation does not compute
             if not math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6):
                 problems.append(f"{name}: {key} is {got!r}, list of dicts gives {expected!r}")
     return problems
@@ -275,24 +328,35 @@ def measure_size(
     budget = int(budget * 0.8) if budget is not None else None
     results: dict[str, dict[str, Any]] = {}
     for name in names:
-        why = would_not_fit(name, rows, earlier, budget)
+        rep = REPS[name]
+        why = cannot_hold(rep, ds) or would_not_fit(name, rows, earlier, budget)
         if why:
             print(f"    {name}: skipped, {why}", flush=True)
             results[name] = {"skipped": why}
             continue
         print(f"    {name} ...", flush=True)
         res: dict[str, Any] = {}
-        for part in ("memory", "ingest", "timing"):
+        for part in rep.parts:
             got = run_part(name, part, ds.name, rows, repeat, jsonl, timeout)
             if "skipped" in got or "error" in got:
                 res = got
                 break
+            # A later part's cross-check figures join the earlier ones'.
+            check = {**res.get("check", {}), **got.pop("check", {})}
             res.update(got)
+            if check:
+                res["check"] = check
         if "error" in res:
             print(f"      FAILED: {res['error']}", file=sys.stderr, flush=True)
         elif "skipped" in res:
             print(f"      skipped: {res['skipped']}", flush=True)
+        else:
+            res["not_applicable"] = dict(rep.not_applicable)
+            res["not_a_peer_for"] = list(rep.not_a_peer_for)
         results[name] = res
+        saved = saved_path(jsonl)
+        for leftover in saved.parent.glob(saved.name + "*"):  # the file and its sidecars
+            leftover.unlink()
     jsonl.unlink()
     jsonl.with_suffix(".warm.jsonl").unlink()
     return {
@@ -324,7 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="results directory")
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
     parser.add_argument("--child", choices=list(REPS), help=argparse.SUPPRESS)
-    parser.add_argument("--part", choices=("memory", "ingest", "timing"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--part", choices=("save", "memory", "ingest", "timing"), help=argparse.SUPPRESS
+    )
     parser.add_argument("--rows", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--jsonl", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -380,6 +446,7 @@ def main(argv: list[str] | None = None) -> int:
                 "filter": f"records where {ds.filter_field!r} == {ds.filter_value!r}",
             },
             "notes": {rep.name: rep.note for rep in REPS.values() if rep.note},
+            "mixed": ds.mixed,
             "sizes": {},
         }
         earlier: dict[int, dict[str, Any]] = {}

@@ -39,6 +39,7 @@ FIGURES: list[tuple[str, str, Callable[[dict[str, Any], int], float | None]]] = 
     ("pickle_load", "pickle load (ms)", _plain("pickle_load_s", 1e3)),
     ("ingest", "JSONL ingest (ms)", _plain("ingest_s", 1e3)),
     ("ingest_peak", "JSONL ingest peak RSS (B/record)", _per_record("ingest_peak_bytes")),
+    ("disk", "on disk (B/record)", _per_record("disk_bytes")),
 ]
 LABELS = {key: label for key, label, _ in FIGURES}
 
@@ -56,8 +57,10 @@ def figure_values(results: dict[str, dict[str, Any]], rows: int) -> dict[str, di
     return out
 
 
-def best_of(values: dict[str, float]) -> tuple[str, float] | None:
-    ran = [(v, name) for name, v in values.items() if v > 0]
+def best_of(
+    values: dict[str, float], exclude: frozenset[str] = frozenset()
+) -> tuple[str, float] | None:
+    ran = [(v, name) for name, v in values.items() if v > 0 and name not in exclude]
     if not ran:
         return None
     value, name = min(ran)
@@ -66,7 +69,7 @@ def best_of(values: dict[str, float]) -> tuple[str, float] | None:
 
 def _number(value: float | None) -> str:
     if value is None:
-        return "—"
+        return "n/a"
     if value >= 100:
         return f"{value:,.0f}"
     if value >= 10:
@@ -76,16 +79,37 @@ def _number(value: float | None) -> str:
 
 def _ratio(value: float | None, base: float | None) -> str:
     if value is None or not base or base <= 0 or value <= 0:
-        return "—"
+        return "n/a"
     r = value / base
     if r < 0.1:
         return f"{r:.2g}x"
     return f"{r:.2f}x" if r < 10 else f"{r:.0f}x"
 
 
+def _reasons(results: dict[str, dict[str, Any]]) -> tuple[dict[tuple[str, str], int], list[str]]:
+    """Footnote numbers of the n/a reasons, by (representation, figure), and the notes."""
+    numbers: dict[str, int] = {}
+    marks: dict[tuple[str, str], int] = {}
+    for name, res in results.items():
+        for key, why in (res.get("not_applicable") or {}).items():
+            marks[(name, key)] = numbers.setdefault(why, len(numbers) + 1)
+    return marks, [f"[{n}] {why}" for why, n in numbers.items()]
+
+
 def size_tables(results: dict[str, dict[str, Any]], rows: int, payload: int) -> str:
+    """The figures, then their ratios to the list of dicts and to the best peer.
+
+    A figure a representation does not have reads n/a, with a numbered reason where the
+    representation gave one; a representation not measured at all gives its reason instead.
+    """
     values = figure_values(results, rows)
     names = list(results)
+    marks, notes = _reasons(results)
+
+    def na(name: str, key: str) -> str:
+        mark = marks.get((name, key))
+        return f"n/a [{mark}]" if mark else "n/a"
+
     head = ["representation", *(label for _, label, _ in FIGURES), "RSS / raw payload"]
     lines = ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for name in names:
@@ -94,16 +118,21 @@ def size_tables(results: dict[str, dict[str, Any]], rows: int, payload: int) -> 
             why = res.get("skipped") or "failed (see the log)"
             lines.append(f"| {name} | {why.splitlines()[0]} |" + " |" * (len(head) - 2))
             continue
-        cells = [_number(values[key].get(name)) for key, _, _ in FIGURES]
+        cells = []
+        for key, _, _ in FIGURES:
+            value = values[key].get(name)
+            cells.append(na(name, key) if value is None else _number(value))
         rss = res.get("rss_bytes")
-        cells.append(_ratio(rss, payload) if rss else "—")
+        cells.append(_ratio(rss, payload) if rss else na(name, "rss"))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if notes:
+        lines += ["", "n/a: " + "; ".join(notes) + "."]
 
     lines += ["", "Ratio to the list of dicts (below 1x: less memory or time):", ""]
     head = ["representation", *(label for _, label, _ in FIGURES)]
     lines += ["| " + " | ".join(head) + " |", "|---|" + "---:|" * (len(head) - 1)]
     for name in names:
-        if name not in values["row_loop"] and name not in values["rss"]:
+        if not any(name in values[key] for key, _, _ in FIGURES):
             continue
         cells = []
         for key, _, _ in FIGURES:
@@ -115,10 +144,12 @@ def size_tables(results: dict[str, dict[str, Any]], rows: int, payload: int) -> 
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     best_cells, subject_cells = [], []
     for key, _, _ in FIGURES:
-        best = best_of(values[key])
-        best_cells.append(f"{best[0]}" if best else "—")
+        # A stream keeps nothing, a file opened keeps its records on disk: no rivals there.
+        rivals_not = frozenset(n for n, r in results.items() if key in r.get("not_a_peer_for", ()))
+        best = best_of(values[key], rivals_not)
+        best_cells.append(f"{best[0]}" if best else "n/a")
         subject = values[key].get(SUBJECT)
-        subject_cells.append(_ratio(subject, best[1]) if best else "—")
+        subject_cells.append(_ratio(subject, best[1]) if best else "n/a")
     lines.append("| **best peer** | " + " | ".join(best_cells) + " |")
     lines.append(f"| **{SUBJECT} / best** | " + " | ".join(subject_cells) + " |")
     return "\n".join(lines)
@@ -148,6 +179,16 @@ def markdown_report(report: dict[str, Any]) -> str:
             f"Row loop: `{figures['row_loop']}`; random access: {figures['random_access']}; "
             f"column sum: {figures['column_sum']}; filter: {figures['filter']}."
         )
+        if entry.get("mixed"):
+            mixed = ", ".join(f"`{k}` ({v})" for k, v in entry["mixed"].items())
+            out += [
+                "",
+                (
+                    f"Fields whose type changes from record to record: {mixed}. Every "
+                    "representation that runs is checked to give back as many ints among "
+                    "them as the list of dicts."
+                ),
+            ]
         if entry["notes"]:
             out += ["", "Notes: " + "; ".join(f"{k}: {v}" for k, v in entry["notes"].items()) + "."]
         for rows, measured in entry["sizes"].items():

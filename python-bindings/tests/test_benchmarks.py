@@ -54,15 +54,33 @@ def test_suite_quick(tmp_path: Path) -> None:
     proc = run(["benches/suite.py", "--quick", "--repeat", "1", "--output", str(tmp_path)])
     report = json.loads((tmp_path / "suite.json").read_text(encoding="utf-8"))
     assert report["quick"] is True
-    assert set(report["datasets"]) == {"orders", "flights"}
+    assert set(report["datasets"]) == {"orders", "flights", "cars"}
     for dataset in report["datasets"].values():
         for measured in dataset["sizes"].values():
             assert measured["mismatches"] == []
+            results = measured["results"]
             for name in ("list of dicts", "memslim.DictList", "memslim.TupleList"):
-                result = measured["results"][name]
+                result = results[name]
                 assert "error" not in result and "skipped" not in result, result
                 assert result["ingest_s"] > 0 and result["pickle_bytes"] > 0
-    assert "| **best peer** |" in (tmp_path / "suite.md").read_text(encoding="utf-8")
+            # The stream has the ingest figures and nothing else, each other one with a reason.
+            stream = results["memslim.iter_jsonl"]
+            assert stream["ingest_s"] > 0 and stream["check"]["column_sum"] > 0
+            assert "rss_bytes" not in stream and "row_loop" in stream["not_applicable"]
+            assert all(r.get("check") for r in results.values() if "skipped" not in r)
+    orders = report["datasets"]["orders"]["sizes"]["2000"]["results"]
+    saved = orders["memslim.DictList.open"]
+    assert saved["disk_bytes"] > 0 and saved["row_loop_s"] > 0 and saved["build_s"] > 0
+    assert "pickle_bytes" not in saved and "pickle_size" in saved["not_applicable"]
+    # Mixed ints and floats: the peers that would coerce them are n/a with a reason, the
+    # ones that ran kept the ints (the cross-check counts them against the list of dicts).
+    cars = report["datasets"]["cars"]["sizes"]["300"]["results"]
+    for name in ("numpy structured array", "pyarrow.Table", "memslim.DictList.open"):
+        assert cars[name]["skipped"].startswith("n/a: "), cars[name]
+    assert cars["memslim.DictList"]["check"]["ints_among_mixed"] > 0
+    markdown = (tmp_path / "suite.md").read_text(encoding="utf-8")
+    assert "| **best peer** |" in markdown
+    assert "n/a [1]" in markdown and "n/a: [1] " in markdown
     for chart in ("memory_orders.png", "ratios_orders.png", "memory_flights.png"):
         assert (tmp_path / chart).read_bytes()[:4] == b"\x89PNG", chart
     assert "wrote" in proc.stdout

@@ -1,16 +1,26 @@
-"""memslim.report() and `python -m memslim report`: three figures, samples projected."""
+"""memslim.report() and `python -m memslim report`: three figures, samples projected.
+
+The report reads files with memslim's own readers; its figures are checked here against
+independent measurements: the same records parsed by ``json`` / ``csv`` and measured with
+``deep_sizeof``, the whole file counted by splitting lines, the DictList saved by hand.
+"""
 
 from __future__ import annotations
 
 import csv
+import gzip
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import memslim
 import pytest
-from memslim._report import read_records
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from memslim._report import as_parsed, count_records, read_sample
 
 RECORDS = [
     {"id": i, "user": f"user{i % 37}", "price": i * 0.5, "note": None if i % 4 else "gift"}
@@ -18,11 +28,42 @@ RECORDS = [
 ]
 
 
+def write_jsonl(path: Path, records: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    return path
+
+
+def zstd_frame(data: bytes) -> bytes:
+    """``data`` as one zstd frame of raw (stored) blocks: a valid .zst file, no library."""
+    frame = bytearray(struct.pack("<IB", 0xFD2FB528, 0xE0))  # single segment, 8-byte size
+    frame += struct.pack("<Q", len(data))
+    blocks = [data[i : i + 65_536] for i in range(0, len(data), 65_536)] or [b""]
+    for n, block in enumerate(blocks):
+        last = n == len(blocks) - 1
+        frame += (len(block) << 3 | last).to_bytes(3, "little") + block  # type 0: raw
+    return bytes(frame)
+
+
+def json_parsed(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The independent reference: json.loads per line of the plain file."""
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip()]
+    return [json.loads(ln) for ln in lines[:limit]]
+
+
+def csv_value(text: str) -> Any:
+    if text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 @pytest.fixture
 def jsonl(tmp_path: Path) -> Path:
-    path = tmp_path / "orders.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in RECORDS), encoding="utf-8")
-    return path
+    return write_jsonl(tmp_path / "orders.jsonl", RECORDS)
 
 
 @pytest.fixture
@@ -36,41 +77,68 @@ def csv_path(tmp_path: Path) -> Path:
     return path
 
 
-def test_whole_jsonl_file(jsonl: Path):
+def test_whole_jsonl_file(jsonl: Path, tmp_path: Path):
     result = memslim.report(jsonl)
-    records = [json.loads(line) for line in jsonl.read_text(encoding="utf-8").splitlines()]
-    assert result.records == len(RECORDS)
-    assert not result.is_sample
-    assert result.disk_bytes == result.file_bytes == jsonl.stat().st_size
+    records = json_parsed(jsonl)
+    assert result.records == result.total_records == len(RECORDS)
+    assert not result.is_sample and result.scale == 1.0
+    assert result.file_bytes == jsonl.stat().st_size
+    # The list of dicts json.loads gives, measured independently: the same bytes.
     assert result.list_of_dicts_bytes == memslim.deep_sizeof(records)
     assert result.dictlist_bytes == memslim.deep_sizeof(memslim.DictList(records))
+    memslim.DictList(records).save(tmp_path / "by-hand.msl")
+    assert result.saved_bytes == (tmp_path / "by-hand.msl").stat().st_size
     assert result.ratio > 3
     text = str(result)
-    assert "list of dicts" in text and "memslim.DictList" in text and "on disk" in text
+    for label in ("list of dicts", "memslim.DictList", "saved (.msl)", "file on disk"):
+        assert label in text
     assert "projected" not in text
 
 
-def test_sample_is_projected_by_bytes(jsonl: Path):
+def test_sample_is_projected_by_counted_records(jsonl: Path):
     result = memslim.report(jsonl, sample=500)
-    assert result.records == 500
-    assert result.is_sample
-    first = "".join(jsonl.read_text(encoding="utf-8").splitlines(keepends=True)[:500])
-    assert result.disk_bytes == len(first.encode())
-    assert result.scale == pytest.approx(jsonl.stat().st_size / len(first.encode()))
-    assert result.projected(result.dictlist_bytes) > result.dictlist_bytes
+    assert result.records == 500 and result.total_records == len(RECORDS)
+    assert result.is_sample and result.scale == pytest.approx(4.0)
+    assert result.list_of_dicts_bytes == memslim.deep_sizeof(json_parsed(jsonl, 500))
+    whole = memslim.deep_sizeof(json_parsed(jsonl))
+    # Records of one shape: the projection lands within 2% of the whole file's figure.
+    assert result.projected(result.list_of_dicts_bytes) == pytest.approx(whole, rel=0.02)
     assert "whole file (projected)" in str(result)
-    assert f"about {round(500 * result.scale):,} records" in str(result)
+    assert f"500 records read of {len(RECORDS):,} (counted)" in str(result)
+    # A sample larger than the file is the whole file.
+    assert not memslim.report(jsonl, sample=10 * len(RECORDS)).is_sample
 
 
-def test_csv_values_are_typed(csv_path: Path):
-    records, consumed = read_records(csv_path, limit=3)
-    assert records[:2] == [
+@pytest.mark.parametrize("codec", ["gz", "zst"])
+def test_compressed_files_are_read_like_the_readers_read_them(jsonl: Path, codec: str):
+    raw = jsonl.read_bytes()
+    packed = jsonl.with_name(f"orders.jsonl.{codec}")
+    packed.write_bytes(gzip.compress(raw) if codec == "gz" else zstd_frame(raw))
+    plain = memslim.report(jsonl, sample=300)
+    result = memslim.report(packed, sample=300)
+    assert result.file_bytes == packed.stat().st_size
+    assert (result.records, result.total_records) == (300, len(RECORDS))
+    assert result.list_of_dicts_bytes == plain.list_of_dicts_bytes
+    assert result.dictlist_bytes == plain.dictlist_bytes
+    csv_gz = jsonl.with_name("orders.csv.gz")
+    csv_gz.write_bytes(gzip.compress(b"a,b\n1,x\n2,\n"))
+    rows, total = read_sample(csv_gz, None)
+    assert rows.to_list() == [{"a": 1, "b": "x"}, {"a": 2, "b": None}] and total == 2
+
+
+def test_csv_values_are_typed_and_measured_as_a_csv_reader_gives_them(csv_path: Path):
+    rows, total = read_sample(csv_path, limit=3)
+    assert rows.to_list()[:2] == [
         {"id": 0, "user": "user0", "price": 0.0, "note": "gift"},
         {"id": 1, "user": "user1", "price": 0.5, "note": None},
     ]
-    assert 0 < consumed < csv_path.stat().st_size
+    assert total == len(RECORDS) == count_records(csv_path)
+    with csv_path.open(encoding="utf-8", newline="") as lines:
+        parsed = [{k: csv_value(v) for k, v in row.items()} for row in csv.DictReader(lines)]
     whole = memslim.report(csv_path)
     assert whole.records == len(RECORDS) and not whole.is_sample
+    # csv.DictReader shares the header's strings as keys, as the report assumes.
+    assert whole.list_of_dicts_bytes == memslim.deep_sizeof(parsed)
 
 
 def test_objects_and_dictlists(jsonl: Path):
@@ -78,13 +146,47 @@ def test_objects_and_dictlists(jsonl: Path):
     rows = memslim.DictList(RECORDS)
     from_rows = memslim.report(rows)
     assert from_list.records == from_rows.records == len(RECORDS)
-    assert from_list.disk_bytes is None
+    assert from_list.file_bytes is None and "file on disk" not in str(from_list)
     assert from_rows.dictlist_bytes == memslim.deep_sizeof(rows)
     assert from_list.list_of_dicts_bytes == memslim.deep_sizeof(RECORDS)
+    assert from_list.saved_bytes == from_rows.saved_bytes > 0
     with pytest.raises(TypeError, match="mappings"):
         memslim.report([1, 2, 3])
     with pytest.raises(ValueError, match="sample"):
         memslim.report(jsonl, sample=0)
+
+
+def test_a_bad_line_names_the_file_and_line(tmp_path: Path):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"a": 1}\n{"a": \n', encoding="utf-8")
+    with pytest.raises(memslim.ParseError, match=r"bad\.jsonl.*line 2|line 2.*bad\.jsonl"):
+        memslim.report(bad)
+
+
+values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=12),
+)
+record_lists = st.lists(
+    st.dictionaries(st.sampled_from(["id", "name", "score", "flag", "x"]), values, max_size=5),
+    max_size=40,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(records=record_lists, sample=st.integers(1, 50))
+def test_report_matches_json_parsed_oracle(tmp_path_factory, records, sample):
+    path = write_jsonl(tmp_path_factory.mktemp("prop") / "data.jsonl", records)
+    result = memslim.report(path, sample=sample)
+    oracle = json_parsed(path, sample)
+    assert result.records == len(oracle)
+    assert result.total_records == len(records)
+    assert result.is_sample == (sample < len(records))
+    assert result.list_of_dicts_bytes == memslim.deep_sizeof(oracle)
+    assert as_parsed(oracle) == oracle
 
 
 def test_plot_writes_a_png(jsonl: Path, tmp_path: Path):
@@ -108,7 +210,7 @@ def test_command_line(jsonl: Path, tmp_path: Path):
     png = tmp_path / "cli.png"
     proc = cli("report", str(jsonl), "--sample", "200", "--plot", str(png))
     assert proc.returncode == 0, proc.stderr
-    assert "200 records read" in proc.stdout
+    assert "200 records read of 2,000" in proc.stdout
     assert "DictList:" in proc.stdout and "smaller than the list of dicts" in proc.stdout
     assert png.exists()
     missing = cli("report", str(tmp_path / "missing.jsonl"))

@@ -2,95 +2,103 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memslim._memslim import DictList
+from memslim._memslim import DictList, iter_csv, iter_jsonl, read_csv, read_jsonl
 from memslim._sizeof import deep_sizeof
 
-
-def _csv_value(text: str) -> Any:
-    """A CSV field as a type-inferring reader gives it: int, float, None for empty, or str."""
-    if text == "":
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    try:
-        return float(text)
-    except ValueError:
-        return text
+_CODECS = (".gz", ".zst")
 
 
-def read_records(path: Path, limit: int | None) -> tuple[list[dict[str, Any]], int]:
-    """The first ``limit`` records of a JSONL or CSV file (all when None), and how many bytes
-    of the file they took.
+def _is_csv(path: Path) -> bool:
+    """Whether ``path`` names CSV (``.csv``, ``.csv.gz``, ``.csv.zst``); else JSON Lines."""
+    name = path.name.lower()
+    for codec in _CODECS:
+        name = name.removesuffix(codec)
+    return name.endswith(".csv")
 
-    The one place that reads files for the report: JSONL with ``json.loads`` per line, CSV
-    with ``csv.reader`` and per-field type inference.
+
+def count_records(path: Path) -> int:
+    """Records in the whole file, counted by a streaming pass of the native reader that
+    parses one field at most (memory bounded by a batch, whatever the file's size)."""
+    batches: Any
+    if _is_csv(path):
+        batches = iter_csv(path, infer=False, columns=[])
+    else:
+        batches = iter_jsonl(path, columns=[])
+    with batches:
+        return sum(map(len, batches))
+
+
+def read_sample(path: Path, limit: int | None) -> tuple[DictList, int]:
+    """The first ``limit`` records of a JSONL or CSV file (all when None), read by the
+    native readers (``.gz`` and ``.zst`` decompressed as they do), and the number of
+    records in the whole file.
+
+    When the sample stops short of the end, a second streaming pass counts the rest.
     """
-    records: list[dict[str, Any]] = []
-    consumed = 0
-    with path.open("rb") as raw:
+    csv = _is_csv(path)
+    if limit is None:
+        rows = read_csv(path) if csv else read_jsonl(path)
+        return rows, len(rows)
+    iterate: Callable[..., Any] = iter_csv if csv else iter_jsonl
+    with iterate(path, batch_size=limit) as batches:
+        sample = next(batches, None)
+    if sample is None:
+        return DictList(), 0
+    if len(sample) < limit:
+        return sample, len(sample)
+    return sample, count_records(path)
 
-        def lines() -> Iterator[bytes]:
-            nonlocal consumed
-            for line in raw:
-                consumed += len(line)
-                yield line
 
-        if path.suffix.lower() == ".csv":
-            reader = csv.reader(line.decode("utf-8") for line in lines())
-            header = next(reader, [])
-            for row in reader:
-                records.append({k: _csv_value(v) for k, v in zip(header, row)})
-                if limit is not None and len(records) >= limit:
-                    break
-        else:
-            for line in lines():
-                if line.strip():
-                    records.append(json.loads(line))
-                    if limit is not None and len(records) >= limit:
-                        break
-    return records, consumed
+def as_parsed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``records`` as ``json.loads`` gives them line by line: every record's keys are str
+    objects of its own (the parser makes them from the line's bytes), not shared as the
+    keys of a DictList's rows are. The values are already fresh objects per record."""
+    return [{key.encode().decode(): value for key, value in r.items()} for r in records]
+
+
+def saved_size(rows: DictList) -> int:
+    """Bytes of ``rows`` saved as a record file (``DictList.save``, what ``open`` maps)."""
+    with tempfile.TemporaryDirectory(prefix="memslim-report-") as tmp:
+        path = Path(tmp) / "records.msl"
+        rows.save(path)
+        return path.stat().st_size
 
 
 @dataclass(frozen=True)
 class MemoryReport:
     """Memory of one data set three ways, measured on ``records`` records.
 
-    Sizes are :func:`memslim.deep_sizeof` figures (bytes the allocator hands out). When only
-    a sample of a file was read, ``projected(...)`` scales by the file's size in bytes.
+    Sizes are :func:`memslim.deep_sizeof` figures (bytes the allocator hands out) and
+    file sizes. When only a sample of a file was read, ``projected(...)`` scales a figure by
+    ``total_records / records`` (the whole file's records are counted, not guessed).
     """
 
     source: str
-    records: int
+    records: int  # records measured (the sample, or everything)
+    total_records: int  # records in the whole source
     list_of_dicts_bytes: int
     dictlist_bytes: int
-    disk_bytes: int | None  # bytes of the file the records came from (None: not a file)
-    file_bytes: int | None  # size of the whole file
+    saved_bytes: int  # the measured records saved as a record file (DictList.save)
+    file_bytes: int | None  # size of the source file as it is on disk (None: not a file)
 
     @property
     def is_sample(self) -> bool:
-        return (
-            self.file_bytes is not None
-            and self.disk_bytes is not None
-            and (self.disk_bytes < self.file_bytes)
-        )
+        return self.records < self.total_records
 
     @property
     def scale(self) -> float:
-        """Whole file / sample, by bytes on disk (1.0 when the whole file was read)."""
-        if not self.is_sample or not self.disk_bytes:
+        """Whole source / sample, by record count (1.0 when everything was read)."""
+        if not self.is_sample or not self.records:
             return 1.0
-        return self.file_bytes / self.disk_bytes  # type: ignore[operator]
+        return self.total_records / self.records
 
     def projected(self, nbytes: int) -> int:
         return round(nbytes * self.scale)
@@ -100,41 +108,52 @@ class MemoryReport:
         """How many times smaller the DictList is than the list of dicts."""
         return self.list_of_dicts_bytes / self.dictlist_bytes if self.dictlist_bytes else 0.0
 
-    def rows(self) -> list[tuple[str, int | None]]:
-        return [
+    def rows(self) -> list[tuple[str, int | None, int | None]]:
+        """(label, bytes measured, bytes for the whole source) for each figure."""
+        measured = [
             ("list of dicts", self.list_of_dicts_bytes),
             ("memslim.DictList", self.dictlist_bytes),
-            ("on disk", self.disk_bytes),
+            ("saved (.msl)", self.saved_bytes),
         ]
+        out: list[tuple[str, int | None, int | None]] = [
+            (label, n, self.projected(n)) for label, n in measured
+        ]
+        if self.file_bytes is not None:
+            # The file is not sampled: only its whole size is known.
+            out.append(
+                ("file on disk", None if self.is_sample else self.file_bytes, self.file_bytes)
+            )
+        return out
 
     def __str__(self) -> str:
-        head = f"{self.source}: {self.records:,} records"
+        head = f"{self.source}: {self.records:,} records read"
         if self.is_sample:
             head += (
-                f" read ({_size(self.disk_bytes)} of {_size(self.file_bytes)}); whole file"
-                f" projected from the sample: about {round(self.records * self.scale):,} records"
+                f" of {self.total_records:,} (counted); whole-file figures projected from"
+                " the sample by record count"
             )
         lines = [head, ""]
         if self.is_sample:
-            lines.append(f"{'':<18}{'sample':>12}  {'whole file (projected)':>12}")
-        for label, nbytes in self.rows():
-            if nbytes is None:
-                continue
-            extra = f"  {_size(self.projected(nbytes)):>12}" if self.is_sample else ""
-            lines.append(f"{label:<18}{_size(nbytes):>12}{extra}")
+            lines.append(f"{'':<18}{'sample':>12}  {'whole file (projected)':>24}")
+        for label, sample, whole in self.rows():
+            if self.is_sample:
+                lines.append(f"{label:<18}{_size(sample):>12}  {_size(whole):>24}")
+            else:
+                lines.append(f"{label:<18}{_size(sample):>12}")
         lines.append("")
         per = self.records or 1
         summary = (
             f"DictList: {self.ratio:.1f}x smaller than the list of dicts "
             f"({self.list_of_dicts_bytes / per:.0f} vs {self.dictlist_bytes / per:.0f} bytes/record)"
         )
-        if self.disk_bytes:
-            summary += f", {self.dictlist_bytes / self.disk_bytes:.2f}x its size on disk"
+        if self.file_bytes:
+            whole = self.projected(self.dictlist_bytes)
+            summary += f", {whole / self.file_bytes:.2f}x the file's size on disk"
         lines.append(summary)
         return "\n".join(lines)
 
     def plot(self, path: str | os.PathLike[str]) -> None:
-        """Write a PNG bar chart of the figures (needs matplotlib)."""
+        """Write a PNG bar chart of the whole-source figures (needs matplotlib)."""
         try:
             import matplotlib
 
@@ -142,15 +161,15 @@ class MemoryReport:
             import matplotlib.pyplot as plt
         except ImportError as exc:
             raise ImportError("memslim.report(plot=...) needs matplotlib installed") from exc
-        rows = [(label, self.projected(n)) for label, n in self.rows() if n is not None]
-        fig, ax = plt.subplots(figsize=(7, 2.6))
-        colors = ["#7570b3", "#d95f02", "#999999"][: len(rows)]
+        rows = [(label, n) for label, _, n in self.rows() if n is not None]
+        fig, ax = plt.subplots(figsize=(7, 2.8))
+        colors = ["#7570b3", "#d95f02", "#e6ab02", "#999999"][: len(rows)]
         ax.barh([label for label, _ in rows], [n / 1e6 for _, n in rows], color=colors)
         for i, (_, n) in enumerate(rows):
             ax.text(n / 1e6, i, f" {_size(n)}", va="center", fontsize=9)
         ax.invert_yaxis()
         ax.margins(x=0.2)
-        whole = "whole file, projected" if self.is_sample else "measured"
+        whole = "whole file, projected from a sample" if self.is_sample else "measured"
         ax.set_title(f"{Path(self.source).name}: memory ({whole})", fontsize=10)
         ax.set_xlabel("MB")
         fig.tight_layout()
@@ -186,46 +205,43 @@ def report(
 ) -> MemoryReport:
     """Memory of some records as a list of dicts, as a DictList, and on disk.
 
-    ``obj_or_path`` is a path to a ``.jsonl``/``.ndjson``/``.json`` (one object per line)
-    or ``.csv`` file, a list (or other iterable) of dicts, or a DictList. For a file,
-    ``sample=N`` reads only the first N records and projects the figures to the whole file
-    by its size in bytes. ``plot`` writes a PNG bar chart. ``str(report)`` is the table
-    ``python -m memslim report`` prints.
+    ``obj_or_path`` is a path to a JSON Lines (``.jsonl``, ``.ndjson``, one object per
+    line) or ``.csv`` file, optionally ``.gz`` or ``.zst`` compressed, a list (or other
+    iterable) of dicts, or a DictList. Files are read by :func:`memslim.read_jsonl` /
+    :func:`memslim.read_csv`; ``sample=N`` reads only the first N records (through
+    :func:`memslim.iter_jsonl` / :func:`memslim.iter_csv`), counts the rest in a streaming
+    pass, and projects the figures to the whole file by record count. The list-of-dicts
+    figure is the :func:`memslim.deep_sizeof` of the same records as plain dicts.
+    ``plot`` writes a PNG bar chart. ``str(report)`` is the table ``python -m memslim
+    report`` prints.
     """
     if sample is not None and sample < 1:
         raise ValueError("sample must be a positive number of records")
+    file_bytes: int | None = None
     if isinstance(obj_or_path, (str, os.PathLike)):
         path = Path(obj_or_path)
-        records, disk = read_records(path, sample)
-        rows = DictList(records)
-        result = MemoryReport(
-            source=str(path),
-            records=len(records),
-            list_of_dicts_bytes=deep_sizeof(records),
-            dictlist_bytes=deep_sizeof(rows),
-            disk_bytes=disk,
-            file_bytes=path.stat().st_size,
-        )
+        rows, total = read_sample(path, sample)
+        source, file_bytes = str(path), path.stat().st_size
+        # A CSV reader shares the header's strings as keys; a JSON parser does not.
+        records: list[Any] = rows.to_list() if _is_csv(path) else as_parsed(rows.to_list())
     elif isinstance(obj_or_path, DictList):
-        result = MemoryReport(
-            source="DictList",
-            records=len(obj_or_path),
-            list_of_dicts_bytes=deep_sizeof(obj_or_path.to_list()),
-            dictlist_bytes=deep_sizeof(obj_or_path),
-            disk_bytes=None,
-            file_bytes=None,
-        )
+        rows, source = obj_or_path, "DictList"
+        records = rows.to_list()
+        total = len(rows)
     else:
         is_list = isinstance(obj_or_path, list) and all(type(r) is dict for r in obj_or_path)
         records = obj_or_path if is_list else _as_records(obj_or_path)
-        result = MemoryReport(
-            source=type(obj_or_path).__name__,
-            records=len(records),
-            list_of_dicts_bytes=deep_sizeof(records),
-            dictlist_bytes=deep_sizeof(DictList(records)),
-            disk_bytes=None,
-            file_bytes=None,
-        )
+        rows, source = DictList(records), type(obj_or_path).__name__
+        total = len(records)
+    result = MemoryReport(
+        source=source,
+        records=len(rows),
+        total_records=total,
+        list_of_dicts_bytes=deep_sizeof(records),
+        dictlist_bytes=deep_sizeof(rows),
+        saved_bytes=saved_size(rows),
+        file_bytes=file_bytes,
+    )
     if plot is not None:
         result.plot(plot)
     return result
@@ -243,8 +259,14 @@ def main(argv: list[str] | None = None) -> int:
         "report",
         help="memory of a JSONL or CSV file as a list of dicts, as a DictList, and on disk",
     )
-    cmd.add_argument("path", type=Path, help="a .jsonl (one JSON object per line) or .csv file")
-    cmd.add_argument("--sample", type=int, help="read only the first N records and project")
+    cmd.add_argument(
+        "path",
+        type=Path,
+        help="a .jsonl (one JSON object per line) or .csv file, optionally .gz or .zst",
+    )
+    cmd.add_argument(
+        "--sample", type=int, help="read only the first N records and project to the whole file"
+    )
     cmd.add_argument("--plot", type=Path, help="also write a PNG bar chart here")
     args = parser.parse_args(argv)
     if args.sample is not None and args.sample < 1:
