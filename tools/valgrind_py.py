@@ -23,18 +23,22 @@ rows = memslim.DictList(
 )
 # Bulk path over a list: items read in place (plain_dicts.rs), mixed with records that
 # need the general path, new keys mid-batch, bytes, big ints and lone surrogates.
+# More than two grids (2,048 records each), so a worker thread stores grids while the
+# caller reads the next one from the same borrowed objects.
 plain = [
     {"id": i, "s": f"s{i % 5}", "b": b"x" * (i % 3), "f": i / 7, "t": i % 2 == 0}
-    for i in range(600)
+    for i in range(7000)
 ]
 plain[100] = {"id": 2**70, "nested": [1, {"k": "v"}]}
 plain[300] = {"s": "\ud800", "new": None}
+plain[5000] = {"late": "key", "id": 5000}
 bulk = memslim.DictList(plain)
-assert len(bulk) == 600 and bulk[100]["id"] == 2**70 and bulk[599]["s"] == "s4"
-tuples = [(i, f"s{i % 5}", i / 3) for i in range(600)]
+assert len(bulk) == 7000 and bulk[100]["id"] == 2**70 and bulk[6999]["s"] == "s4"
+assert bulk[5000] == {"late": "key", "id": 5000}
+tuples = [(i, f"s{i % 5}", i / 3) for i in range(7000)]
 tuples[7] = (7, ["general"], None)
 tl_bulk = memslim.TupleList(tuples, fields=("a", "b", "c"))
-assert tl_bulk[7].b == ["general"] and tl_bulk[599].c == 599 / 3
+assert tl_bulk[7].b == ["general"] and tl_bulk[6999].c == 6999 / 3
 del bulk, plain, tuples, tl_bulk
 table = pa.table(rows)  # shares the list's buffers
 rows[0]["id"] = -1  # copy-on-write: the exported table must keep its values

@@ -4,7 +4,7 @@
 //! both `MemslimError` and the built-in a user would catch (`TypeError`, ...).
 
 use memslim_records::RecordsError;
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyIndexError, PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
@@ -59,6 +59,7 @@ pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
         RecordsError::ValueTooLarge { .. }
         | RecordsError::UnknownDType(_)
         | RecordsError::Arrow(_) => PyValueError::new_err(msg),
+        RecordsError::WorkerStopped => PyRuntimeError::new_err(msg),
     }
 }
 

@@ -16,11 +16,19 @@
 //! tuple of the wrong length) stops the run, and the caller takes that record through the
 //! general path.
 //!
+//! While this thread reads the records of one grid, a worker thread stores the previous
+//! grid ([`RecordList::push_grids`]), reading the bytes that its cells borrow. That too
+//! happens inside the call, while this thread holds the GIL and runs no Python code, so
+//! the borrowed objects stay alive and unchanged for the worker as well; the worker
+//! itself never touches a Python object or the C API.
+//!
 //! On the way out, [`tuple_of_type`] makes namedtuple rows in one allocation.
 
+use std::collections::HashMap;
 use std::ffi::c_int;
+use std::sync::Arc;
 
-use memslim_records::{Cell, Grid, RecordList, RecordsError};
+use memslim_records::{Cell, Fill, RecordList, RecordsError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple, PyType};
@@ -37,72 +45,77 @@ use pyo3::types::{PyString, PyTuple, PyType};
 /// The core's error for a record that breaks a declared schema; the records of this
 /// call are then not appended (fields added by it stay, as with any failed append the
 /// caller rolls back).
-pub(crate) fn append_plain_dicts<'a>(
+pub(crate) fn append_plain_dicts(
     list: &mut RecordList,
     names: &[Py<PyString>],
-    objs: &'a [Bound<'_, PyAny>],
+    input: &Input<'_, '_>,
 ) -> Result<usize, RecordsError> {
-    let mut grid: Grid<'a> = Grid::with_capacity(list.num_fields(), objs.len());
+    let n = input.len();
+    let mut fields = FieldNames::of(list);
     // The previous record's columns in key order: records usually share a shape, so key
     // `e` of this record is most likely field `guess[e]`.
     let mut guess: Vec<usize> = Vec::new();
     let mut order: Vec<usize> = Vec::new();
     let mut i = 0;
-    'records: while i < objs.len() {
-        let dict = objs[i].as_ptr();
-        if !is_type(dict, &raw mut ffi::PyDict_Type) {
-            break;
-        }
-        grid.push_row();
-        order.clear();
-        let mut pos: ffi::Py_ssize_t = 0;
-        while let Some((key, value)) = next_item(dict, &mut pos) {
-            let e = order.len();
-            let g = guess.get(e).copied();
-            let same = g
-                .and_then(|g| names.get(g))
-                .is_some_and(|n| n.as_ptr() == key);
-            let found = match (same, g) {
-                (true, Some(g)) => Key::Field(g),
-                _ => resolve(list, g, key),
-            };
-            let j = match found {
-                Key::Field(j) if j < grid.num_cols() => j,
-                Key::Field(_) | Key::New(_) if grid.num_rows() > 1 => {
-                    // A new field: append the rows so far, the caller calls again.
-                    grid.pop_row();
-                    break 'records;
+    loop {
+        // A field met for the first time: the grids so far are stored, the field is
+        // added, and the record is read again.
+        let mut new_field: Option<&str> = None;
+        list.push_grids(GRID_ROWS, |grid| {
+            'records: while i < n {
+                if grid.num_rows() == GRID_ROWS {
+                    return Fill::Full;
                 }
-                Key::Field(_) => {
-                    grid = Grid::with_capacity(list.num_fields(), objs.len() - i);
-                    continue 'records;
+                let dict = input.item(i);
+                if dict.is_null() || !is_type(dict, &raw mut ffi::PyDict_Type) {
+                    break;
                 }
-                Key::New(name) => {
-                    list.add_field(name)?;
-                    grid = Grid::with_capacity(list.num_fields(), objs.len() - i);
-                    continue 'records;
+                grid.push_row();
+                order.clear();
+                let mut pos: ffi::Py_ssize_t = 0;
+                while let Some((key, value)) = next_item(dict, &mut pos) {
+                    let e = order.len();
+                    let g = guess.get(e).copied();
+                    let same = g
+                        .and_then(|g| names.get(g))
+                        .is_some_and(|n| n.as_ptr() == key);
+                    let found = match (same, g) {
+                        (true, Some(g)) => Key::Field(g),
+                        _ => fields.resolve(g, key),
+                    };
+                    let j = match found {
+                        Key::Field(j) if j < grid.num_cols() => j,
+                        Key::New(name) => {
+                            new_field = Some(name);
+                            grid.pop_row();
+                            break 'records;
+                        }
+                        Key::Field(_) | Key::Other => {
+                            grid.pop_row();
+                            break 'records;
+                        }
+                    };
+                    let Some(cell) = scalar(value) else {
+                        grid.pop_row();
+                        break 'records;
+                    };
+                    if !grid.set(j, cell) {
+                        grid.pop_row();
+                        break 'records;
+                    }
+                    order.push(j);
                 }
-                Key::Other => {
-                    grid.pop_row();
-                    break 'records;
-                }
-            };
-            let Some(cell) = scalar(value) else {
-                grid.pop_row();
-                break 'records;
-            };
-            if !grid.set(j, cell) {
-                grid.pop_row();
-                break 'records;
+                grid.set_order(&order);
+                std::mem::swap(&mut guess, &mut order);
+                i += 1;
             }
-            order.push(j);
+            Fill::Done
+        })?;
+        match new_field {
+            Some(name) => fields.push(name, list.add_field(name)?),
+            None => return Ok(i),
         }
-        grid.set_order(&order);
-        std::mem::swap(&mut guess, &mut order);
-        i += 1;
     }
-    list.push_grid(&grid)?;
-    Ok(grid.num_rows())
 }
 
 /// Appends the leading records of `objs` that are tuples (namedtuples included) of
@@ -111,43 +124,166 @@ pub(crate) fn append_plain_dicts<'a>(
 ///
 /// # Errors
 /// As [`append_plain_dicts`].
-pub(crate) fn append_plain_tuples<'a>(
+pub(crate) fn append_plain_tuples(
     list: &mut RecordList,
     fields: &[&str],
-    objs: &'a [Bound<'_, PyAny>],
+    input: &Input<'_, '_>,
 ) -> Result<usize, RecordsError> {
     let cols = fields
         .iter()
         .map(|f| list.add_field(f))
         .collect::<Result<Vec<usize>, _>>()?;
-    let mut grid: Grid<'a> = Grid::with_capacity(list.num_fields(), objs.len());
-    'records: for obj in objs {
-        let t = obj.as_ptr();
-        // SAFETY: `t` is a live object; the checks read its type and size only.
-        let plain = unsafe {
-            ffi::PyTuple_Check(t) != 0 && ffi::PyTuple_Size(t) == cols.len() as ffi::Py_ssize_t
-        };
-        if !plain {
-            break;
+    let n = input.len();
+    let mut i = 0;
+    list.push_grids(GRID_ROWS, |grid| {
+        'records: while i < n {
+            if grid.num_rows() == GRID_ROWS {
+                return Fill::Full;
+            }
+            let t = input.item(i);
+            // SAFETY: `t` is null or a live object; the checks read its type and size only.
+            let plain = !t.is_null()
+                && unsafe {
+                    ffi::PyTuple_Check(t) != 0
+                        && ffi::PyTuple_Size(t) == cols.len() as ffi::Py_ssize_t
+                };
+            if !plain {
+                break;
+            }
+            grid.push_row();
+            for (k, &j) in cols.iter().enumerate() {
+                // SAFETY: `t` is a tuple of `cols.len()` items, so the index is in range
+                // and the call (which runs no Python code) returns a borrowed reference
+                // that the immutable tuple keeps alive.
+                let v = unsafe { ffi::PyTuple_GetItem(t, k as ffi::Py_ssize_t) };
+                match scalar(v) {
+                    Some(cell) if grid.set(j, cell) => {}
+                    _ => {
+                        grid.pop_row();
+                        break 'records;
+                    }
+                }
+            }
+            grid.set_order(&cols);
+            i += 1;
         }
-        grid.push_row();
-        for (k, &j) in cols.iter().enumerate() {
-            // SAFETY: `t` is a tuple of `cols.len()` items, so the index is in range and
-            // the call (which runs no Python code) returns a borrowed reference that the
-            // immutable tuple keeps alive.
-            let v = unsafe { ffi::PyTuple_GetItem(t, k as ffi::Py_ssize_t) };
-            match scalar(v) {
-                Some(cell) if grid.set(j, cell) => {}
-                _ => {
-                    grid.pop_row();
-                    break 'records;
+        Fill::Done
+    })?;
+    Ok(i)
+}
+
+/// Records to append, read in place: a slice of objects, or the items of an exact
+/// `list` or `tuple` (whose item array no Python code can change while we read it,
+/// module docs) from item `start` on, without a reference taken per item.
+pub(crate) enum Input<'s, 'py> {
+    Objs(&'s [Bound<'py, PyAny>]),
+    Seq {
+        seq: &'s Bound<'py, PyAny>,
+        start: usize,
+    },
+}
+
+impl Input<'_, '_> {
+    /// Records available.
+    fn len(&self) -> usize {
+        match self {
+            Input::Objs(objs) => objs.len(),
+            Input::Seq { seq, start } => {
+                let p = seq.as_ptr();
+                // SAFETY: `p` is a live object; the size functions run no Python code (a
+                // failure, impossible for an exact list or tuple, returns -1).
+                let n = unsafe {
+                    if ffi::PyList_CheckExact(p) != 0 {
+                        ffi::PyList_Size(p)
+                    } else if ffi::PyTuple_CheckExact(p) != 0 {
+                        ffi::PyTuple_Size(p)
+                    } else {
+                        0
+                    }
+                };
+                usize::try_from(n).unwrap_or(0).saturating_sub(*start)
+            }
+        }
+    }
+
+    /// Record `i` (`< len()`) as a borrowed reference; null if there is none.
+    #[inline]
+    fn item(&self, i: usize) -> *mut ffi::PyObject {
+        match self {
+            Input::Objs(objs) => objs.get(i).map_or(std::ptr::null_mut(), Bound::as_ptr),
+            Input::Seq { seq, start } => {
+                let p = seq.as_ptr();
+                let k = (start + i) as ffi::Py_ssize_t;
+                // SAFETY: `p` is a live exact list or tuple; the item functions check the
+                // index, run no Python code and return a borrowed reference (or null
+                // with an IndexError set, cleared here) that the container keeps alive
+                // while no Python code runs (module docs).
+                unsafe {
+                    let item = if ffi::PyList_CheckExact(p) != 0 {
+                        ffi::PyList_GetItem(p, k)
+                    } else {
+                        ffi::PyTuple_GetItem(p, k)
+                    };
+                    if item.is_null() {
+                        ffi::PyErr_Clear();
+                    }
+                    item
                 }
             }
         }
-        grid.set_order(&cols);
     }
-    list.push_grid(&grid)?;
-    Ok(grid.num_rows())
+}
+
+/// Rows per grid of a bulk append: large enough that storing a grid on the worker
+/// thread ([`RecordList::push_grids`]) costs far more than handing it over, small enough
+/// that two grids stay in the CPU's cache.
+const GRID_ROWS: usize = 2048;
+
+/// The list's field names, for matching keys while the list is busy storing grids.
+struct FieldNames {
+    names: Vec<Arc<str>>,
+    index: HashMap<Arc<str>, usize>,
+}
+
+impl FieldNames {
+    fn of(list: &RecordList) -> Self {
+        let names: Vec<Arc<str>> = (0..list.num_fields())
+            .map(|j| list.field_name_arc(j).clone())
+            .collect();
+        let index = names
+            .iter()
+            .enumerate()
+            .map(|(j, n)| (n.clone(), j))
+            .collect();
+        FieldNames { names, index }
+    }
+
+    fn push(&mut self, name: &str, j: usize) {
+        if j == self.names.len() {
+            let name: Arc<str> = name.into();
+            self.index.insert(name.clone(), j);
+            self.names.push(name);
+        }
+    }
+
+    /// The field of `key` when it is not the (identical) name object of field `guess`.
+    fn resolve<'a>(&self, guess: Option<usize>, key: *mut ffi::PyObject) -> Key<'a> {
+        if !is_type(key, &raw mut ffi::PyUnicode_Type) {
+            return Key::Other;
+        }
+        let Some(name) = utf8(key) else {
+            return Key::Other;
+        };
+        if let Some(g) = guess {
+            if self.names.get(g).is_some_and(|n| **n == *name) {
+                return Key::Field(g);
+            }
+        }
+        match self.index.get(name) {
+            Some(&j) => Key::Field(j),
+            None => Key::New(name),
+        }
+    }
 }
 
 enum Key<'a> {
@@ -157,25 +293,6 @@ enum Key<'a> {
     New(&'a str),
     /// Not an exact `str` with valid UTF-8: the general path reports or handles it.
     Other,
-}
-
-/// The field of `key` when it is not the (identical) name object of field `guess`.
-fn resolve<'a>(list: &RecordList, guess: Option<usize>, key: *mut ffi::PyObject) -> Key<'a> {
-    if !is_type(key, &raw mut ffi::PyUnicode_Type) {
-        return Key::Other;
-    }
-    let Some(name) = utf8(key) else {
-        return Key::Other;
-    };
-    if let Some(g) = guess {
-        if g < list.num_fields() && list.field_name(g) == name {
-            return Key::Field(g);
-        }
-    }
-    match list.field_index(name) {
-        Some(j) => Key::Field(j),
-        None => Key::New(name),
-    }
 }
 
 /// The cell for a plain scalar, or `None` if the value needs the general path.

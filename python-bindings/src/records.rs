@@ -25,7 +25,7 @@ use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
 use crate::errors::{IntoPyResult, schema_error, stale_row};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
-use crate::plain_records::{append_plain_dicts, append_plain_tuples, tuple_of_type};
+use crate::plain_records::{Input, append_plain_dicts, append_plain_tuples, tuple_of_type};
 use crate::tracemalloc::Tracked;
 
 static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -432,11 +432,7 @@ impl Records {
         let mut start = 0;
         while start < objs.len() {
             let rest = &objs[start..];
-            let mut n = match self.kind {
-                Kind::Dict => append_plain_dicts(&mut self.inner, &self.names, rest),
-                Kind::Tuple { .. } => append_plain_tuples(&mut self.inner, &fields, rest),
-            }
-            .py_err(py)?;
+            let mut n = self.append_plain(&Input::Objs(rest), &fields).py_err(py)?;
             if n == 0 && matches!(self.kind, Kind::Dict) {
                 n = self.append_rows_of_other(rest, self_ptr)?;
             }
@@ -448,6 +444,49 @@ impl Records {
             start += n;
         }
         self.after_append(py, objs.len());
+        Ok(())
+    }
+
+    /// The leading plain records of `input` ([`append_plain_dicts`], [`append_plain_tuples`]).
+    fn append_plain(
+        &mut self,
+        input: &Input<'_, '_>,
+        fields: &[&str],
+    ) -> Result<usize, RecordsError> {
+        match self.kind {
+            Kind::Dict => append_plain_dicts(&mut self.inner, &self.names, input),
+            Kind::Tuple { .. } => append_plain_tuples(&mut self.inner, fields, input),
+        }
+    }
+
+    /// [`Records::push_objects`] for the items of an exact `list` or `tuple`: plain
+    /// records are read in place, in one run however many there are (so the run's
+    /// storing overlaps its reading, [`RecordList::push_grids`]); the others go through
+    /// `push_objects` in batches.
+    fn push_sequence(&mut self, seq: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
+        let py = seq.py();
+        let fields: Vec<String> = match &self.kind {
+            Kind::Dict => Vec::new(),
+            Kind::Tuple { fields, .. } => fields.bind(py).extract()?,
+        };
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let mut start = 0;
+        // The general path may run Python code that changes the sequence's length.
+        while start < seq.len()? {
+            let n = self
+                .append_plain(&Input::Seq { seq, start }, &fields)
+                .py_err(py)?;
+            self.after_append(py, n);
+            start += n;
+            if n == 0 {
+                let end = seq.len()?.min(start + BATCH);
+                let batch = (start..end)
+                    .map(|k| seq.get_item(k))
+                    .collect::<PyResult<Vec<_>>>()?;
+                self.push_objects(&batch, self_ptr)?;
+                start += batch.len();
+            }
+        }
         Ok(())
     }
 
@@ -532,7 +571,11 @@ impl Records {
     fn extend_from_iter(&mut self, it: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
         let cp = self.inner.checkpoint();
         let bytes_before = self.inner.nbytes();
-        let res = feed_batches(it, BATCH, |batch| self.push_objects(batch, self_ptr));
+        let res = if is_exact_sequence(it) {
+            self.push_sequence(it, self_ptr)
+        } else {
+            feed_batches(it, BATCH, |batch| self.push_objects(batch, self_ptr))
+        };
         self.settle(it.py(), res, cp, bytes_before)
     }
 
@@ -691,6 +734,11 @@ impl Records {
 
 /// Takes the items of `values` in batches of `size` and hands each batch to `push`.
 /// No borrow of any list is held while the iterator runs (it may be user code).
+/// An exact `list` or `tuple`, whose items [`Records::push_sequence`] reads in place.
+fn is_exact_sequence(v: &Bound<'_, PyAny>) -> bool {
+    v.is_exact_instance_of::<PyList>() || v.is_exact_instance_of::<PyTuple>()
+}
+
 fn feed_batches<'py>(
     values: &Bound<'py, PyAny>,
     size: usize,
@@ -960,9 +1008,13 @@ impl PyRecords {
         } else {
             1
         };
-        let res = feed_batches(values, batch_size, |batch| {
-            slf.get().state.borrow_mut(py)?.push_objects(batch, me)
-        });
+        let res = if is_exact_sequence(values) {
+            slf.get().state.borrow_mut(py)?.push_sequence(values, me)
+        } else {
+            feed_batches(values, batch_size, |batch| {
+                slf.get().state.borrow_mut(py)?.push_objects(batch, me)
+            })
+        };
         slf.get()
             .state
             .borrow_mut(py)?

@@ -120,6 +120,64 @@ def test_schema_violation_names_row_and_field(bad_at):
     assert snapshot(rows) == before
 
 
+# Inputs of more than one grid (2,048 records) are stored by a worker thread while the
+# next grid is read: errors, new keys and general records must behave the same there.
+BIG = 10_000
+
+
+@pytest.mark.parametrize("bad_at", [2047, 2048, 4097, 6000, BIG - 1])
+def test_schema_violation_in_a_later_grid_is_atomic(bad_at):
+    rows = DictList(schema={"id": "int64", "name": "str"})
+    rows.append({"id": -1, "name": "first"})
+    before = snapshot(rows)
+    data = [{"id": i, "name": f"n{i % 300}"} for i in range(BIG)]
+    data[bad_at] = {"id": bad_at, "name": 7.5}
+    err = expect_error(TypeError, rows.extend, data)
+    assert f"row {bad_at + 1}" in str(err) and "name" in str(err)
+    assert snapshot(rows) == before
+    # The same list takes the good records afterwards, from a tuple as well.
+    data[bad_at] = {"id": bad_at, "name": "fixed"}
+    rows.extend(tuple(data))
+    assert same(rows.to_list()[1:], data)
+
+
+@pytest.mark.parametrize("bad_at", [2048, 7777])
+def test_bad_key_in_a_later_grid_names_the_row(bad_at):
+    data = [{"id": i, "x": i / 2} for i in range(BIG)]
+    data[bad_at] = {"id": 0, (1, 2): "x"}
+    err = expect_error(SchemaError, DictList, data)
+    assert f"row {bad_at}" in str(err)
+
+
+def test_many_grids_with_new_keys_general_records_and_key_orders():
+    data = []
+    for i in range(3 * BIG):
+        if i % 1999 == 11:
+            data.append({"id": i, "tags": [i, {"k": None}]})  # nested: general path
+        elif i % 4001 == 17:
+            data.append({"name": "swapped", "id": i})  # other key order
+        elif i in (2048, 9000, 25000):
+            data.append({"id": i, f"new{i}": i * 1.5})  # a new field, late
+        else:
+            data.append({"id": i, "name": f"u{i % 7919}", "price": i * 0.25, "ok": i % 3 == 0})
+    rows = DictList(data)
+    assert len(rows) == len(data)
+    assert same(rows.to_list(), data)
+    assert [list(r) for r in rows[::997]] == [list(d) for d in data[::997]]
+    ext = DictList(data[:5])
+    ext.extend(data[5:])
+    assert same(ext.to_list(), data)
+
+
+def test_many_grids_of_tuples():
+    from memslim import TupleList
+
+    data = [(i, f"s{i % 501}", None if i % 5 else i / 3) for i in range(BIG)]
+    data[5000] = (5000, ["nested"], 1.0)  # general path mid-run
+    rows = TupleList(data, fields=("a", "b", "c"))
+    assert same([tuple(r) for r in rows], data)
+
+
 def test_lone_surrogates_take_the_general_path():
     data = [{"s": "ok"}, {"s": "\ud800"}, {"s": "fine"}]
     try:

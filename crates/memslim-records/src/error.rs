@@ -83,6 +83,12 @@ pub enum RecordsError {
     /// An error reported by arrow-rs.
     #[error("arrow: {0}")]
     Arrow(String),
+    /// The thread that stores grids for [`crate::RecordList::push_grids`] panicked (a
+    /// bug in memslim): the append did not complete.
+    #[error(
+        "the append worker stopped unexpectedly (a bug in memslim); the append did not complete"
+    )]
+    WorkerStopped,
 }
 
 impl From<arrow_schema::ArrowError> for RecordsError {
