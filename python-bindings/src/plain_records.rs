@@ -36,7 +36,8 @@ use pyo3::types::{PyString, PyTuple, PyType};
 /// Appends the leading records of `objs` that are exact dicts with exact-`str` keys and
 /// scalar values (`None`, `bool`, `int` within 64 bits, `float`, `str`, `bytes`, exact
 /// types only). `names[j]` is field `j`'s name as a Python string (a pointer match saves
-/// a string comparison when the dicts share key objects, as dict displays do).
+/// a string comparison when the dicts share key objects, as dict displays do; so does a
+/// match with the key object of an earlier record of the same call).
 ///
 /// Returns how many records were appended; it stops at the first record that needs the
 /// general path. Fields met for the first time are added to `list`.
@@ -52,6 +53,10 @@ pub(crate) fn append_plain_dicts(
 ) -> Result<usize, RecordsError> {
     let n = input.len();
     let mut fields = FieldNames::of(list);
+    // Field `j`'s key object as last met (or our own name object): records of one input
+    // usually share key objects, so a pointer match saves a string comparison. Sound for
+    // the whole call: the records hold their keys, and no Python code runs to drop them.
+    let mut key_objs: Vec<*mut ffi::PyObject> = names.iter().map(Py::as_ptr).collect();
     // The previous record's columns in key order: records usually share a shape, so key
     // `e` of this record is most likely field `guess[e]`.
     let mut guess: Vec<usize> = Vec::new();
@@ -76,15 +81,21 @@ pub(crate) fn append_plain_dicts(
                 while let Some((key, value)) = next_item(dict, &mut pos) {
                     let e = order.len();
                     let g = guess.get(e).copied();
-                    let same = g
-                        .and_then(|g| names.get(g))
-                        .is_some_and(|n| n.as_ptr() == key);
+                    let same = g.and_then(|g| key_objs.get(g)).is_some_and(|&k| k == key);
                     let found = match (same, g) {
                         (true, Some(g)) => Key::Field(g),
                         _ => fields.resolve(g, key),
                     };
                     let j = match found {
-                        Key::Field(j) if j < grid.num_cols() => j,
+                        Key::Field(j) if j < grid.num_cols() => {
+                            if !same {
+                                if key_objs.len() <= j {
+                                    key_objs.resize(j + 1, std::ptr::null_mut());
+                                }
+                                key_objs[j] = key;
+                            }
+                            j
+                        }
                         Key::New(name) => {
                             new_field = Some(name);
                             grid.pop_row();
