@@ -1135,6 +1135,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// A DocList from JSON Lines: bytes, or a file path (also `read_jsonl(..., nested="docs")`).
+/// memslim-stream's JSON parser feeds the arena crate's document builder.
 pub(crate) fn doclist_from_jsonl(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -1142,7 +1143,7 @@ pub(crate) fn doclist_from_jsonl(
     let mut inner = DocList::new();
     let outcome = if let Ok(b) = source.cast::<PyBytes>() {
         let text = b.as_bytes();
-        py.detach(|| inner.extend_jsonl(text))
+        py.detach(|| memslim_stream::docs::extend_docs_from_slice(&mut inner, "<bytes>", text))
     } else {
         let path: std::path::PathBuf = source.extract().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -1150,8 +1151,11 @@ pub(crate) fn doclist_from_jsonl(
                 type_name(source)
             ))
         })?;
-        py.detach(|| inner.extend_jsonl_file(&path))
+        py.detach(|| {
+            let input = memslim_stream::Input::open(&path)?;
+            memslim_stream::docs::extend_docs(&mut inner, input)
+        })
     };
-    outcome.map_err(|e| doc_to_py(py, e))?;
+    outcome.map_err(|e| crate::errors::stream_to_py(py, e))?;
     PyDocList::wrap(py, inner)
 }

@@ -15,7 +15,6 @@ mod doc;
 mod doclist;
 mod error;
 mod interner;
-mod json;
 mod scratch;
 pub mod variant;
 
