@@ -72,11 +72,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut scratch = Scratch::new();
     let mut names = Interner::new();
     for batch in 0..3 {
-        let words: Vec<&str> = (0..100)
+        let words: Vec<_> = (0..100)
             .map(|i| scratch.alloc_str(&format!("w{}", (i + batch) % 10)))
             .collect();
-        for w in &words {
-            names.intern(w).expect("room for symbols");
+        for &w in &words {
+            names
+                .intern(scratch.get_str(w).expect("allocated in this batch"))
+                .expect("room for symbols");
         }
         scratch.reset();
     }
