@@ -81,7 +81,8 @@ struct At {
 
 impl At {
     fn bytes(&self, py: Python<'_>) -> PyResult<&[u8]> {
-        self.ctx.store
+        self.ctx
+            .store
             .doc(self.doc)
             .ok_or_else(|| crate::errors::corrupt(py, "view of a foreign document".into()))
     }
@@ -150,7 +151,8 @@ impl At {
                     return Ok(s.bind(py).clone().into_any());
                 }
                 let table = self.ctx.store.symbols();
-                self.ctx.strs
+                self.ctx
+                    .strs
                     .borrow_mut(py)?
                     .get(py, sym, &table)?
                     .into_bound(py)
@@ -887,12 +889,7 @@ impl PyDocListIter {
 // -------------------------------------------------------------------------------------
 
 /// A read-only, dict-like view of a dict inside a document.
-#[pyclass(
-    name = "DocView",
-    module = "memslim._memslim",
-    mapping,
-    frozen
-)]
+#[pyclass(name = "DocView", module = "memslim._memslim", mapping, frozen)]
 pub struct PyDocView {
     at: At,
 }
@@ -1017,12 +1014,7 @@ impl PyDocView {
 }
 
 /// A read-only, list-like view of a list or tuple inside a document.
-#[pyclass(
-    name = "ListView",
-    module = "memslim._memslim",
-    sequence,
-    frozen
-)]
+#[pyclass(name = "ListView", module = "memslim._memslim", sequence, frozen)]
 pub struct PyListView {
     at: At,
 }
