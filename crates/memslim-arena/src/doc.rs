@@ -122,6 +122,50 @@ pub fn read_node(doc: &[u8], pos: usize) -> Result<(Node<'_>, usize)> {
     Ok((node, r.pos))
 }
 
+/// A whole value as a [`Value`](crate::variant::Value) tree, symbols resolved with
+/// `symbols` (a deep copy: for tests, and for Rust users who want plain values).
+///
+/// # Errors
+/// [`DocError::Corrupt`] for malformed bytes, [`DocError::UnknownSymbol`] for a symbol
+/// `symbols` does not have.
+pub fn to_value(node: Node<'_>, symbols: &Interner) -> Result<crate::variant::Value> {
+    use crate::variant::Value;
+    let text = |s: Sym| {
+        symbols
+            .resolve(s)
+            .map(str::to_owned)
+            .ok_or(DocError::UnknownSymbol {
+                sym: u64::from(s.0),
+                offset: 0,
+            })
+    };
+    let items = |s: Seq<'_>| {
+        s.iter()
+            .map(|r| to_value(r?.0, symbols))
+            .collect::<Result<Vec<_>>>()
+    };
+    Ok(match node {
+        Node::None => Value::None,
+        Node::Bool(b) => Value::Bool(b),
+        Node::Int(i) => Value::Int(i),
+        Node::BigInt(b) => Value::BigInt(b.to_vec()),
+        Node::Float(f) => Value::Float(f),
+        Node::Str(s) => Value::Str(s.to_owned()),
+        Node::Sym(s) => Value::Str(text(s)?),
+        Node::Bytes(b) => Value::Bytes(b.to_vec()),
+        Node::List(s) => Value::List(items(s)?),
+        Node::Tuple(s) => Value::Tuple(items(s)?),
+        Node::Dict(m) => Value::Dict(
+            m.iter()
+                .map(|r| {
+                    let (k, v, _) = r?;
+                    Ok((Value::Str(text(k)?), to_value(v, symbols)?))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    })
+}
+
 /// The position just past the value at `pos`, without reading strings or containers.
 #[inline]
 fn skip(doc: &[u8], pos: usize) -> Result<usize> {

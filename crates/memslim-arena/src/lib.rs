@@ -20,7 +20,7 @@ mod scratch;
 pub mod variant;
 
 pub use arena::{Arena, ArenaSlice, ArenaStr};
-pub use doc::{DocBuilder, Map, MapIter, Node, Seq, SeqIter, read_node, validate};
+pub use doc::{DocBuilder, Map, MapIter, Node, Seq, SeqIter, read_node, to_value, validate};
 pub use doclist::{DEFAULT_INTERN_MAX, DocHandle, DocList, DocStore, NBytes};
 pub use error::{DocError, Result};
 pub use interner::{Interner, InternerFull, Sym};

@@ -41,29 +41,7 @@ fn write(b: &mut DocBuilder<'_>, v: &Value) -> Result<(), DocError> {
 }
 
 fn read(node: Node<'_>, syms: &Interner) -> Value {
-    match node {
-        Node::None => Value::None,
-        Node::Bool(b) => Value::Bool(b),
-        Node::Int(i) => Value::Int(i),
-        Node::BigInt(b) => Value::BigInt(b.to_vec()),
-        Node::Float(f) => Value::Float(f),
-        Node::Str(s) => Value::Str(s.to_owned()),
-        Node::Sym(s) => Value::Str(syms.resolve(s).unwrap().to_owned()),
-        Node::Bytes(b) => Value::Bytes(b.to_vec()),
-        Node::List(s) => Value::List(s.iter().map(|r| read(r.unwrap().0, syms)).collect()),
-        Node::Tuple(s) => Value::Tuple(s.iter().map(|r| read(r.unwrap().0, syms)).collect()),
-        Node::Dict(m) => Value::Dict(
-            m.iter()
-                .map(|r| {
-                    let (k, v, _) = r.unwrap();
-                    (
-                        Value::Str(syms.resolve(k).unwrap().to_owned()),
-                        read(v, syms),
-                    )
-                })
-                .collect(),
-        ),
-    }
+    memslim_arena::to_value(node, syms).unwrap()
 }
 
 fn contents(docs: &DocList) -> Vec<Value> {

@@ -183,36 +183,12 @@ impl From<DocError> for StreamError {
 mod tests {
     use super::*;
     use memslim_arena::variant::Value;
-    use memslim_arena::{Interner, Node, read_node};
-
-    /// A document as a plain value (symbols resolved), for comparisons.
-    fn value(node: Node<'_>, syms: &Interner) -> Value {
-        match node {
-            Node::None => Value::None,
-            Node::Bool(b) => Value::Bool(b),
-            Node::Int(i) => Value::Int(i),
-            Node::BigInt(b) => Value::BigInt(b.to_vec()),
-            Node::Float(f) => Value::Float(f),
-            Node::Str(s) => Value::Str(s.into()),
-            Node::Sym(s) => Value::Str(syms.resolve(s).unwrap_or("?").into()),
-            Node::Bytes(b) => Value::Bytes(b.to_vec()),
-            Node::List(l) => Value::List(l.iter().map(|r| value(r.unwrap().0, syms)).collect()),
-            Node::Tuple(l) => Value::Tuple(l.iter().map(|r| value(r.unwrap().0, syms)).collect()),
-            Node::Dict(m) => Value::Dict(
-                m.iter()
-                    .map(|r| {
-                        let (k, v, _) = r.unwrap();
-                        (Value::Str(syms.resolve(k).unwrap().into()), value(v, syms))
-                    })
-                    .collect(),
-            ),
-        }
-    }
+    use memslim_arena::{Node, read_node};
 
     fn contents(docs: &DocList) -> Vec<Value> {
         let syms = docs.store().symbols();
         (0..docs.len())
-            .map(|i| value(docs.root(i).unwrap(), &syms))
+            .map(|i| memslim_arena::to_value(docs.root(i).unwrap(), &syms).unwrap())
             .collect()
     }
 
