@@ -5,7 +5,7 @@
 
 use memslim::arena::{DocError, DocList, Interner, Node, Scratch, read_node};
 
-fn main() -> Result<(), DocError> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     // 1. Push-style building, as a streaming JSON parser would feed it.
     let mut docs = DocList::new();
     docs.build(|b| {
@@ -29,7 +29,8 @@ fn main() -> Result<(), DocError> {
     })?;
 
     // 2. JSON Lines straight into documents.
-    docs.extend_jsonl(b"{\"id\": 1000, \"user\": {\"lang\": \"fr\", \"tags\": []}}\n")?;
+    let line = b"{\"id\": 1000, \"user\": {\"lang\": \"fr\", \"tags\": []}}\n";
+    memslim::stream::docs::extend_docs_from_slice(&mut docs, "<example>", line)?;
     println!("{} documents, {:?}", docs.len(), docs.nbytes());
 
     // 3. Lazy reads: count the German-speaking users without decoding whole documents.
@@ -71,11 +72,13 @@ fn main() -> Result<(), DocError> {
     let mut scratch = Scratch::new();
     let mut names = Interner::new();
     for batch in 0..3 {
-        let words: Vec<&str> = (0..100)
+        let words: Vec<_> = (0..100)
             .map(|i| scratch.alloc_str(&format!("w{}", (i + batch) % 10)))
             .collect();
-        for w in &words {
-            names.intern(w).expect("room for symbols");
+        for &w in &words {
+            names
+                .intern(scratch.get_str(w).expect("allocated in this batch"))
+                .expect("room for symbols");
         }
         scratch.reset();
     }

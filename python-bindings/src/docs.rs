@@ -65,17 +65,24 @@ impl SymStrings {
     }
 }
 
-/// Where a view points: a value inside one document of one store.
-struct At {
+/// What the views of one store share: the store and the list lineage's Python strings
+/// (one `Arc` per view to clone, not two).
+struct Ctx {
     store: Arc<DocStore>,
     strs: Shared,
+}
+
+/// Where a view points: a value inside one document of one store.
+struct At {
+    ctx: Arc<Ctx>,
     doc: DocHandle,
     pos: usize,
 }
 
 impl At {
     fn bytes(&self, py: Python<'_>) -> PyResult<&[u8]> {
-        self.store
+        self.ctx
+            .store
             .doc(self.doc)
             .ok_or_else(|| crate::errors::corrupt(py, "view of a foreign document".into()))
     }
@@ -88,8 +95,7 @@ impl At {
 
     fn at(&self, pos: usize) -> At {
         At {
-            store: Arc::clone(&self.store),
-            strs: Arc::clone(&self.strs),
+            ctx: Arc::clone(&self.ctx),
             doc: self.doc,
             pos,
         }
@@ -104,7 +110,7 @@ impl At {
         };
         let ptr = key.as_ptr() as usize;
         {
-            let cache = self.strs.borrow(py)?;
+            let cache = self.ctx.strs.borrow(py)?;
             if let Some((_, sym)) = cache.foreign.get(&ptr) {
                 return Ok(Some(*sym));
             }
@@ -115,10 +121,10 @@ impl At {
         let Ok(text) = ks.to_str() else {
             return Ok(None);
         };
-        let Some(sym) = self.store.symbols().lookup(text) else {
+        let Some(sym) = self.ctx.store.symbols().lookup(text) else {
             return Ok(None);
         };
-        let mut cache = self.strs.borrow_mut(py)?;
+        let mut cache = self.ctx.strs.borrow_mut(py)?;
         if cache.foreign.len() >= KEY_CACHE_MAX {
             // Many distinct key objects (keys built at run time): start over.
             cache.foreign.clear();
@@ -141,11 +147,12 @@ impl At {
                 Bound::new(py, PyListView { at: self.at(pos) })?.into_any()
             }
             Node::Sym(sym) => {
-                if let Some(Some(s)) = self.strs.borrow(py)?.strs.get(sym.index()) {
+                if let Some(Some(s)) = self.ctx.strs.borrow(py)?.strs.get(sym.index()) {
                     return Ok(s.bind(py).clone().into_any());
                 }
-                let table = self.store.symbols();
-                self.strs
+                let table = self.ctx.store.symbols();
+                self.ctx
+                    .strs
                     .borrow_mut(py)?
                     .get(py, sym, &table)?
                     .into_bound(py)
@@ -158,8 +165,8 @@ impl At {
     /// The whole value as plain Python objects (a deep copy).
     fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let node = self.node(py)?;
-        let table = self.store.symbols();
-        let mut strs = self.strs.borrow_mut(py)?;
+        let table = self.ctx.store.symbols();
+        let mut strs = self.ctx.strs.borrow_mut(py)?;
         to_py(py, node, &table, &mut strs)
     }
 }
@@ -452,14 +459,22 @@ fn materialize<'py>(v: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, 
 struct State {
     inner: DocList,
     strs: Shared,
+    /// The current store with `strs`, handed to new views (refreshed by `retrack`).
+    ctx: Arc<Ctx>,
     trace: Tracked,
 }
 
 impl State {
     fn new(inner: DocList) -> Self {
+        let strs: Shared = Arc::new(GilCell::new(SymStrings::default()));
+        let ctx = Arc::new(Ctx {
+            store: Arc::clone(inner.store()),
+            strs: Arc::clone(&strs),
+        });
         let mut s = State {
             inner,
-            strs: Arc::new(GilCell::new(SymStrings::default())),
+            strs,
+            ctx,
             trace: Tracked::new(),
         };
         s.retrack();
@@ -468,6 +483,16 @@ impl State {
 
     fn retrack(&mut self) {
         self.trace.set(self.inner.nbytes().total);
+        if !Arc::ptr_eq(&self.ctx.store, self.inner.store()) {
+            self.ctx = self.new_ctx();
+        }
+    }
+
+    fn new_ctx(&self) -> Arc<Ctx> {
+        Arc::new(Ctx {
+            store: Arc::clone(self.inner.store()),
+            strs: Arc::clone(&self.strs),
+        })
     }
 
     /// Appends `items`, all or none, naming the first bad one by its future position.
@@ -524,9 +549,13 @@ impl State {
             .inner
             .handle(i)
             .ok_or_else(|| PyIndexError::new_err("DocList index out of range"))?;
+        let ctx = if Arc::ptr_eq(&self.ctx.store, self.inner.store()) {
+            Arc::clone(&self.ctx)
+        } else {
+            self.new_ctx()
+        };
         let at = At {
-            store: Arc::clone(self.inner.store()),
-            strs: Arc::clone(&self.strs),
+            ctx,
             doc: handle,
             pos: 0,
         };
@@ -550,10 +579,14 @@ impl State {
 
 impl Drop for State {
     fn drop(&mut self) {
-        if self.inner.nbytes().total >= TRIM_AFTER_BYTES
-            && Arc::strong_count(self.inner.store()) == 1
-        {
+        // The store is ours alone if no view holds it: the list and, when current, our
+        // `ctx` (which no view may hold either).
+        let via_ctx = Arc::ptr_eq(&self.ctx.store, self.inner.store());
+        let alone = Arc::strong_count(self.inner.store()) == 1 + usize::from(via_ctx)
+            && (!via_ctx || Arc::strong_count(&self.ctx) == 1);
+        if self.inner.nbytes().total >= TRIM_AFTER_BYTES && alone {
             self.inner = DocList::new();
+            self.ctx = self.new_ctx();
             release_free_memory();
         }
     }
@@ -856,13 +889,7 @@ impl PyDocListIter {
 // -------------------------------------------------------------------------------------
 
 /// A read-only, dict-like view of a dict inside a document.
-#[pyclass(
-    name = "DocView",
-    module = "memslim._memslim",
-    mapping,
-    frozen,
-    freelist = 64
-)]
+#[pyclass(name = "DocView", module = "memslim._memslim", mapping, frozen)]
 pub struct PyDocView {
     at: At,
 }
@@ -889,8 +916,8 @@ impl PyDocView {
 
     fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let m = self.map(py)?;
-        let table = self.at.store.symbols();
-        let mut strs = self.at.strs.borrow_mut(py)?;
+        let table = self.at.ctx.store.symbols();
+        let mut strs = self.at.ctx.strs.borrow_mut(py)?;
         let out = PyList::empty(py);
         for item in m.iter() {
             let (k, _, _) = item.map_err(|e| doc_to_py(py, e))?;
@@ -987,13 +1014,7 @@ impl PyDocView {
 }
 
 /// A read-only, list-like view of a list or tuple inside a document.
-#[pyclass(
-    name = "ListView",
-    module = "memslim._memslim",
-    sequence,
-    frozen,
-    freelist = 64
-)]
+#[pyclass(name = "ListView", module = "memslim._memslim", sequence, frozen)]
 pub struct PyListView {
     at: At,
 }
@@ -1135,6 +1156,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// A DocList from JSON Lines: bytes, or a file path (also `read_jsonl(..., nested="docs")`).
+/// memslim-stream's JSON parser feeds the arena crate's document builder.
 pub(crate) fn doclist_from_jsonl(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -1142,7 +1164,7 @@ pub(crate) fn doclist_from_jsonl(
     let mut inner = DocList::new();
     let outcome = if let Ok(b) = source.cast::<PyBytes>() {
         let text = b.as_bytes();
-        py.detach(|| inner.extend_jsonl(text))
+        py.detach(|| memslim_stream::docs::extend_docs_from_slice(&mut inner, "<bytes>", text))
     } else {
         let path: std::path::PathBuf = source.extract().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -1150,8 +1172,11 @@ pub(crate) fn doclist_from_jsonl(
                 type_name(source)
             ))
         })?;
-        py.detach(|| inner.extend_jsonl_file(&path))
+        py.detach(|| {
+            let input = memslim_stream::Input::open(&path)?;
+            memslim_stream::docs::extend_docs(&mut inner, input)
+        })
     };
-    outcome.map_err(|e| doc_to_py(py, e))?;
+    outcome.map_err(|e| crate::errors::stream_to_py(py, e))?;
     PyDocList::wrap(py, inner)
 }

@@ -81,17 +81,9 @@ pub(crate) fn doc_to_py(py: Python<'_>, e: memslim_arena::DocError) -> PyErr {
     match e {
         DocError::Corrupt(_) | DocError::UnknownSymbol { .. } => corrupt(py, msg),
         DocError::IndexOutOfRange { .. } => PyIndexError::new_err(msg),
-        DocError::Io { kind, .. } => match kind {
-            std::io::ErrorKind::NotFound => pyo3::exceptions::PyFileNotFoundError::new_err(msg),
-            std::io::ErrorKind::PermissionDenied => {
-                pyo3::exceptions::PyPermissionError::new_err(msg)
-            }
-            _ => pyo3::exceptions::PyOSError::new_err(msg),
-        },
-        DocError::Json { .. }
-        | DocError::Build(_)
-        | DocError::TooDeep { .. }
-        | DocError::InternerFull(_) => PyValueError::new_err(msg),
+        DocError::Build(_) | DocError::TooDeep { .. } | DocError::InternerFull(_) => {
+            PyValueError::new_err(msg)
+        }
     }
 }
 
@@ -128,6 +120,7 @@ pub(crate) fn stream_to_py(py: Python<'_>, e: memslim_stream::StreamError) -> Py
         S::Unwritable { .. } => PyValueError::new_err(msg),
         S::Invalid(_) => PyValueError::new_err(msg),
         S::Records(error) => to_py(py, error),
+        S::Doc(error) => doc_to_py(py, error),
     }
 }
 

@@ -364,9 +364,23 @@ def test_from_jsonl_bytes_and_path(tmp_path):
     assert_same(DocList.from_jsonl(str(path)).to_python(), docs)
 
 
+def test_from_jsonl_reads_like_json_loads():
+    text = (
+        '{"a": 1, "b": [2], "a": {"x": 3, "x": 4}, "c": 5, "b": null}\n'
+        "[123456789012345678901234567890, -0.0, 0.1, 1e400, NaN]\n"
+        '"\\ud83d\\ude00"\n'
+    )
+    got = DocList.from_jsonl(text.encode()).to_python()
+    want = [json.loads(line) for line in text.splitlines()]
+    assert repr(got) == repr(want)
+    assert list(got[0]) == ["a", "b", "c"]
+
+
 def test_from_jsonl_errors(tmp_path):
     err = expect_error(ValueError, DocList.from_jsonl, b'{"a": 1}\n{"a": }\n')
     assert "line 2" in str(err)
+    assert isinstance(err, memslim.ParseError)
+    assert (err.line, err.column) == (2, 7)
     expect_error(FileNotFoundError, DocList.from_jsonl, tmp_path / "missing.jsonl")
     expect_error(TypeError, DocList.from_jsonl, 5)
 

@@ -36,7 +36,8 @@ fn fresh_id() -> u64 {
 /// # Memory
 /// Memory comes in chunks that double from 4 KiB up to [`MAX_CHUNK`] and then stay that
 /// size, so a large arena never reserves much more than it uses (a single bumpalo `Bump`
-/// doubles without bound). Nothing is freed until [`reset`](Arena::reset) or drop.
+/// doubles without bound). Nothing is freed until [`reset`](Arena::reset) (which merges
+/// the chunks into one) or drop.
 /// Values are copied in (`T: Copy`, so nothing ever needs dropping).
 ///
 /// ```
@@ -68,6 +69,34 @@ const FIRST_CHUNK: usize = 4 << 10;
 struct Chunks {
     bumps: Vec<Bump>,
     next: usize,
+}
+
+impl Chunks {
+    /// Copies `values` into the last chunk, first adding a chunk if they do not fit.
+    #[inline]
+    fn alloc_slice<T: Copy + Sync>(&mut self, values: &[T], arena: u64) -> ArenaSlice<T> {
+        let need = std::mem::size_of_val(values) + std::mem::align_of::<T>();
+        let fits = self
+            .bumps
+            .last()
+            .is_some_and(|b| b.chunk_capacity() >= need);
+        if !fits {
+            let size = self.next.max(need);
+            self.next = (self.next * 2).min(MAX_CHUNK).max(self.next);
+            self.bumps.push(Bump::with_capacity(size));
+        }
+        let bump = match self.bumps.last() {
+            Some(b) => b,
+            None => unreachable!("a chunk was pushed above"),
+        };
+        let stored: &mut [T] = bump.alloc_slice_copy(values);
+        ArenaSlice {
+            ptr: NonNull::from(stored).cast::<T>(),
+            len: values.len(),
+            arena,
+            _owns: PhantomData,
+        }
+    }
 }
 
 /// A handle to a slice of `T` in an [`Arena`].
@@ -157,28 +186,18 @@ impl Arena {
     /// # Panics
     /// If the allocator is out of memory (as `Vec` would).
     pub fn alloc_slice<T: Copy + Sync>(&self, values: &[T]) -> ArenaSlice<T> {
-        let mut chunks = self.lock();
-        let need = std::mem::size_of_val(values) + std::mem::align_of::<T>();
-        let fits = chunks
-            .bumps
-            .last()
-            .is_some_and(|b| b.chunk_capacity() >= need);
-        if !fits {
-            let size = chunks.next.max(need);
-            chunks.next = (chunks.next * 2).min(MAX_CHUNK).max(chunks.next);
-            chunks.bumps.push(Bump::with_capacity(size));
-        }
-        let bump = match chunks.bumps.last() {
-            Some(b) => b,
-            None => unreachable!("a chunk was pushed above"),
-        };
-        let stored: &mut [T] = bump.alloc_slice_copy(values);
-        ArenaSlice {
-            ptr: NonNull::from(stored).cast::<T>(),
-            len: values.len(),
-            arena: self.id,
-            _owns: PhantomData,
-        }
+        self.lock().alloc_slice(values, self.id)
+    }
+
+    /// [`alloc_slice`](Arena::alloc_slice) for an owner with exclusive access (no lock
+    /// taken: a scratch arena filled by one parser).
+    #[inline]
+    pub fn alloc_slice_mut<T: Copy + Sync>(&mut self, values: &[T]) -> ArenaSlice<T> {
+        let id = self.id;
+        self.chunks
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .alloc_slice(values, id)
     }
 
     /// Copies one value into the arena (a slice of length one).
@@ -189,6 +208,13 @@ impl Arena {
     /// Copies a string into the arena.
     pub fn alloc_str(&self, s: &str) -> ArenaStr {
         ArenaStr(self.alloc_slice(s.as_bytes()))
+    }
+
+    /// [`alloc_str`](Arena::alloc_str) without the lock (see
+    /// [`alloc_slice_mut`](Arena::alloc_slice_mut)).
+    #[inline]
+    pub fn alloc_str_mut(&mut self, s: &str) -> ArenaStr {
+        ArenaStr(self.alloc_slice_mut(s.as_bytes()))
     }
 
     /// The values behind `handle`, or `None` if it was not made by this arena since its
@@ -219,23 +245,20 @@ impl Arena {
         Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 
-    /// Frees every allocation at once, keeping the largest chunk for reuse. Every handle
-    /// made before is invalid afterwards (`get` returns `None` for it).
+    /// Frees every allocation at once, keeping the capacity for reuse: one chunk at
+    /// least as large as all chunks held before, so an arena reused for batches of a
+    /// similar size stops allocating after the first few. Every handle made before is
+    /// invalid afterwards (`get` returns `None` for it).
     pub fn reset(&mut self) {
         let chunks = self.chunks.get_mut().unwrap_or_else(|p| p.into_inner());
-        // Keep the largest chunk for reuse, as a `Bump` reset would.
-        let keep = chunks
-            .bumps
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, b)| b.allocated_bytes())
-            .map(|(i, _)| i);
-        let mut kept = keep.map(|i| chunks.bumps.swap_remove(i));
-        chunks.bumps.clear();
-        if let Some(b) = kept.as_mut() {
+        if chunks.bumps.len() > 1 {
+            // Merge: the next batch of this size then fits in one chunk.
+            let held: usize = chunks.bumps.iter().map(Bump::allocated_bytes).sum();
+            chunks.bumps.clear();
+            chunks.bumps.push(Bump::with_capacity(held));
+        } else if let Some(b) = chunks.bumps.last_mut() {
             b.reset();
         }
-        chunks.bumps.extend(kept);
         self.id = fresh_id();
     }
 

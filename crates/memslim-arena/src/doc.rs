@@ -122,6 +122,50 @@ pub fn read_node(doc: &[u8], pos: usize) -> Result<(Node<'_>, usize)> {
     Ok((node, r.pos))
 }
 
+/// A whole value as a [`Value`](crate::variant::Value) tree, symbols resolved with
+/// `symbols` (a deep copy: for tests, and for Rust users who want plain values).
+///
+/// # Errors
+/// [`DocError::Corrupt`] for malformed bytes, [`DocError::UnknownSymbol`] for a symbol
+/// `symbols` does not have.
+pub fn to_value(node: Node<'_>, symbols: &Interner) -> Result<crate::variant::Value> {
+    use crate::variant::Value;
+    let text = |s: Sym| {
+        symbols
+            .resolve(s)
+            .map(str::to_owned)
+            .ok_or(DocError::UnknownSymbol {
+                sym: u64::from(s.0),
+                offset: 0,
+            })
+    };
+    let items = |s: Seq<'_>| {
+        s.iter()
+            .map(|r| to_value(r?.0, symbols))
+            .collect::<Result<Vec<_>>>()
+    };
+    Ok(match node {
+        Node::None => Value::None,
+        Node::Bool(b) => Value::Bool(b),
+        Node::Int(i) => Value::Int(i),
+        Node::BigInt(b) => Value::BigInt(b.to_vec()),
+        Node::Float(f) => Value::Float(f),
+        Node::Str(s) => Value::Str(s.to_owned()),
+        Node::Sym(s) => Value::Str(text(s)?),
+        Node::Bytes(b) => Value::Bytes(b.to_vec()),
+        Node::List(s) => Value::List(items(s)?),
+        Node::Tuple(s) => Value::Tuple(items(s)?),
+        Node::Dict(m) => Value::Dict(
+            m.iter()
+                .map(|r| {
+                    let (k, v, _) = r?;
+                    Ok((Value::Str(text(k)?), to_value(v, symbols)?))
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    })
+}
+
 /// The position just past the value at `pos`, without reading strings or containers.
 #[inline]
 fn skip(doc: &[u8], pos: usize) -> Result<usize> {
@@ -408,6 +452,8 @@ struct Frame {
     /// Position of the container's tag byte.
     at: usize,
     count: usize,
+    /// Where this dict's keys start in the builder's key stack.
+    keys_from: usize,
 }
 
 /// Builds documents event by event (push style): `begin_map`, `key`, scalar values,
@@ -442,6 +488,8 @@ pub struct DocBuilder<'a> {
     out: &'a mut Vec<u8>,
     ends: &'a mut Vec<usize>,
     stack: Vec<Frame>,
+    /// The symbols of the keys of the open dicts, innermost last (for `end_dedup`).
+    keys: Vec<u32>,
     doc_start: usize,
     root_done: bool,
     intern_max: usize,
@@ -462,6 +510,7 @@ impl<'a> DocBuilder<'a> {
             out,
             ends,
             stack: Vec::new(),
+            keys: Vec::new(),
             doc_start,
             root_done: false,
             intern_max,
@@ -577,6 +626,7 @@ impl<'a> DocBuilder<'a> {
             kind,
             at: self.out.len(),
             count: 0,
+            keys_from: self.keys.len(),
         });
         self.out.push(t);
         Ok(())
@@ -620,6 +670,7 @@ impl<'a> DocBuilder<'a> {
         }
         let sym = self.symbols.intern(k)?;
         crate::variant::put_varint(self.out, u64::from(sym.0));
+        self.keys.push(sym.0);
         Ok(())
     }
 
@@ -628,6 +679,20 @@ impl<'a> DocBuilder<'a> {
     /// # Errors
     /// [`DocError::Build`] if nothing is open or a dict key has no value.
     pub fn end(&mut self) -> Result<()> {
+        self.close(false)
+    }
+
+    /// Closes the innermost open container; a dict that got a key twice keeps the key
+    /// at its first position with its last value, as `json.loads` and `dict` do (a
+    /// parser of JSON text cannot rule repeats out, a Python dict can).
+    ///
+    /// # Errors
+    /// As [`end`](DocBuilder::end).
+    pub fn end_dedup(&mut self) -> Result<()> {
+        self.close(true)
+    }
+
+    fn close(&mut self, dedup: bool) -> Result<()> {
         match self.stack.last() {
             None => return Err(DocError::Build("end with no open container")),
             Some(Frame {
@@ -636,16 +701,55 @@ impl<'a> DocBuilder<'a> {
             }) => return Err(DocError::Build("a dict key without a value")),
             Some(_) => {}
         }
-        let Some(f) = self.stack.pop() else {
+        let Some(mut f) = self.stack.pop() else {
             return Err(DocError::Build("end with no open container"));
         };
+        if dedup && f.count > 1 && has_repeats(&self.keys[f.keys_from..]) {
+            f.count = self.merge_repeats(f.at + 1)?;
+        }
+        self.keys.truncate(f.keys_from);
         let body = self.out.len() - (f.at + 1);
-        let mut header = Vec::with_capacity(20);
-        crate::variant::put_varint(&mut header, f.count as u64);
-        crate::variant::put_varint(&mut header, body as u64);
-        self.out.splice(f.at + 1..f.at + 1, header);
+        // count and body length, two varints of at most 10 bytes each
+        let mut header = [0u8; 20];
+        let n = varint_into(f.count as u64, &mut header);
+        let n = n + varint_into(body as u64, &mut header[n..]);
+        self.out
+            .splice(f.at + 1..f.at + 1, header[..n].iter().copied());
         self.after_value();
         Ok(())
+    }
+
+    /// Rewrites the dict body starting at `from` (to the end of the output) with each
+    /// key once, at its first position, holding its last value; returns the pair count.
+    fn merge_repeats(&mut self, from: usize) -> Result<usize> {
+        let mut pairs: Vec<(u64, usize, usize, usize)> = Vec::new();
+        let mut pos = from;
+        while pos < self.out.len() {
+            let mut r = Reader {
+                bytes: self.out,
+                pos,
+            };
+            let k = r.varint()?;
+            let end = skip(self.out, r.pos)?;
+            pairs.push((k, pos, r.pos, end));
+            pos = end;
+        }
+        let mut body = Vec::with_capacity(self.out.len() - from);
+        let mut count = 0;
+        for (i, &(k, key_at, _, _)) in pairs.iter().enumerate() {
+            if pairs[..i].iter().any(|p| p.0 == k) {
+                continue;
+            }
+            let Some(&(_, _, a, b)) = pairs.iter().rev().find(|p| p.0 == k) else {
+                continue;
+            };
+            body.extend_from_slice(&self.out[key_at..pairs[i].2]);
+            body.extend_from_slice(&self.out[a..b]);
+            count += 1;
+        }
+        self.out.truncate(from);
+        self.out.extend_from_slice(&body);
+        Ok(count)
     }
 
     /// Completes the current document.
@@ -669,6 +773,7 @@ impl<'a> DocBuilder<'a> {
     pub fn abandon_doc(&mut self) {
         self.out.truncate(self.doc_start);
         self.stack.clear();
+        self.keys.clear();
         self.root_done = false;
     }
 
@@ -676,6 +781,29 @@ impl<'a> DocBuilder<'a> {
     pub fn is_idle(&self) -> bool {
         self.stack.is_empty() && !self.root_done
     }
+}
+
+/// Whether a key symbol occurs twice (dicts are usually small: compare pairwise, and
+/// sort a copy only for large ones).
+fn has_repeats(keys: &[u32]) -> bool {
+    if keys.len() <= 32 {
+        return keys.iter().enumerate().any(|(i, k)| keys[..i].contains(k));
+    }
+    let mut sorted = keys.to_vec();
+    sorted.sort_unstable();
+    sorted.windows(2).any(|w| w[0] == w[1])
+}
+
+/// Unsigned LEB128 into `out` (at least 10 bytes long); returns the bytes written.
+fn varint_into(mut v: u64, out: &mut [u8]) -> usize {
+    let mut n = 0;
+    while v >= 0x80 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    n + 1
 }
 
 #[cfg(test)]

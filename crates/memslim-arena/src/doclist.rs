@@ -89,8 +89,19 @@ pub struct NBytes {
 /// use memslim_arena::{DocList, Node};
 ///
 /// let mut docs = DocList::new();
-/// docs.extend_jsonl(br#"{"user": {"name": "ada", "tags": ["x", "y"]}}
-/// {"user": {"name": "bob", "tags": []}}"#)?;
+/// docs.build(|b| {
+///     for name in ["ada", "bob"] {
+///         b.begin_map()?;
+///         b.key("user")?;
+///         b.begin_map()?;
+///         b.key("name")?;
+///         b.str(name)?;
+///         b.end()?;
+///         b.end()?;
+///         b.end_doc()?;
+///     }
+///     Ok::<(), memslim_arena::DocError>(())
+/// })?;
 /// assert_eq!(docs.len(), 2);
 /// let store = docs.store().clone();
 /// let bytes = store.doc(docs.handle(1).unwrap()).unwrap();
@@ -205,31 +216,6 @@ impl DocList {
         self.live += start;
         self.stored += start;
         Ok(added)
-    }
-
-    /// Adds one document per non-blank line of JSON text, all or none.
-    ///
-    /// Integers beyond the 64-bit range are read as floats (the JSON parser's
-    /// behaviour); everything else is exact.
-    ///
-    /// # Errors
-    /// [`DocError::Json`] naming the line and column of the first bad line.
-    pub fn extend_jsonl(&mut self, text: &[u8]) -> Result<usize> {
-        self.build(|b| crate::json::feed_lines(b, text))
-    }
-
-    /// Adds one document per non-blank line of the JSON Lines file at `path`, all or
-    /// none (see [`extend_jsonl`](DocList::extend_jsonl)).
-    ///
-    /// # Errors
-    /// [`DocError::Io`] if the file cannot be read, [`DocError::Json`] for bad text.
-    pub fn extend_jsonl_file(&mut self, path: &std::path::Path) -> Result<usize> {
-        let text = std::fs::read(path).map_err(|e| DocError::Io {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-            kind: e.kind(),
-        })?;
-        self.extend_jsonl(&text)
     }
 
     /// Removes document `i`; its bytes become garbage until [`compact`](DocList::compact).

@@ -36,26 +36,6 @@ pub enum DocError {
         /// The list length.
         len: usize,
     },
-    /// JSON text that could not be read as documents.
-    #[error("line {line}, column {column}: {reason}")]
-    Json {
-        /// 1-based line number in the input.
-        line: usize,
-        /// 1-based column within that line.
-        column: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Reading a file failed.
-    #[error("{path}: {reason}")]
-    Io {
-        /// The file.
-        path: String,
-        /// The operating system's message.
-        reason: String,
-        /// The kind of failure, for mapping to the host's exception types.
-        kind: std::io::ErrorKind,
-    },
 }
 
 /// Result alias for this crate.

@@ -3,7 +3,8 @@
 //! * [`Arena`]: a bumpalo arena that hands out checked `Copy` handles to strings, slices
 //!   and values, so arena data can be owned next to its arena by long-lived structures.
 //!   All of this crate's `unsafe` code is in its module.
-//! * [`Scratch`]: a reusable bump arena for per-batch work (reset, not freed).
+//! * [`Scratch`]: a reusable arena for per-batch work (reset, not freed), with handles
+//!   that move between threads with it.
 //! * [`Interner`]: each distinct string stored once, named by a small [`Sym`].
 //! * [`DocList`]: nested JSON-like documents in arena memory, in the [`variant`]
 //!   encoding's document profile, with interned keys; lazy reading via [`read_node`],
@@ -15,12 +16,11 @@ mod doc;
 mod doclist;
 mod error;
 mod interner;
-mod json;
 mod scratch;
 pub mod variant;
 
 pub use arena::{Arena, ArenaSlice, ArenaStr};
-pub use doc::{DocBuilder, Map, MapIter, Node, Seq, SeqIter, read_node, validate};
+pub use doc::{DocBuilder, Map, MapIter, Node, Seq, SeqIter, read_node, to_value, validate};
 pub use doclist::{DEFAULT_INTERN_MAX, DocHandle, DocList, DocStore, NBytes};
 pub use error::{DocError, Result};
 pub use interner::{Interner, InternerFull, Sym};

@@ -1,31 +1,36 @@
 //! A reusable scratch arena: parse a batch into it, use the results, reset, repeat.
 
-use bumpalo::Bump;
+use crate::arena::{Arena, ArenaSlice, ArenaStr};
 
 /// Scratch memory that is reset, not freed, between batches.
 ///
-/// A thin owner over [`bumpalo::Bump`]: everything allocated from [`bump`](Scratch::bump)
-/// borrows the scratch, so the borrow checker guarantees nothing allocated survives a
-/// [`reset`](Scratch::reset) (which takes `&mut self`). After the first few batches the
-/// arena has grown to the batch size and a reset makes the next batch allocation-free.
+/// An [`Arena`] used for one batch at a time: allocation hands out checked `Copy`
+/// handles ([`ArenaStr`], [`ArenaSlice`]), so a scratch and the handles into it can be
+/// kept side by side in one struct and moved between threads together (a parsed block
+/// of the streaming readers is such a struct). [`reset`](Scratch::reset) drops every
+/// allocation at once; handles from before it no longer resolve (`None`), they never
+/// dangle. After the first batches a reset keeps one chunk as large as a whole batch
+/// needed, so the following batches allocate nothing.
 ///
 /// # Memory
-/// Holds bumpalo chunks; `reset` keeps the largest one and frees the rest.
+/// Holds arena chunks. `reset` keeps capacity for everything allocated before it, in
+/// one chunk, and frees the rest.
 ///
 /// ```
 /// use memslim_arena::Scratch;
 ///
 /// let mut scratch = Scratch::new();
 /// for batch in [["a", "bb"], ["ccc", "d"]] {
-///     let words: Vec<&str> = batch.iter().map(|w| scratch.alloc_str(w)).collect();
-///     assert_eq!(words.len(), 2);
-///     scratch.reset(); // `words` cannot be used past this line
+///     let words: Vec<_> = batch.iter().map(|w| scratch.alloc_str(w)).collect();
+///     assert_eq!(scratch.get_str(words[1]), Some(batch[1]));
+///     scratch.reset();
+///     assert_eq!(scratch.get_str(words[1]), None); // stale after the reset
 /// }
-/// assert!(scratch.allocated_bytes() > 0);
+/// assert!(scratch.allocated_bytes() > 0); // capacity kept for the next batch
 /// ```
 #[derive(Debug, Default)]
 pub struct Scratch {
-    bump: Bump,
+    arena: Arena,
     resets: u64,
 }
 
@@ -38,35 +43,41 @@ impl Scratch {
     /// A scratch arena whose first chunk holds at least `bytes`.
     pub fn with_capacity(bytes: usize) -> Self {
         Scratch {
-            bump: Bump::with_capacity(bytes),
+            arena: Arena::with_capacity(bytes),
             resets: 0,
         }
     }
 
-    /// The underlying bump allocator, for `bumpalo::collections` and friends.
-    pub fn bump(&self) -> &Bump {
-        &self.bump
-    }
-
     /// Copies a string into the scratch arena.
-    pub fn alloc_str(&self, s: &str) -> &str {
-        self.bump.alloc_str(s)
+    ///
+    /// # Panics
+    /// If the allocator is out of memory (as `String` would).
+    #[inline]
+    pub fn alloc_str(&mut self, s: &str) -> ArenaStr {
+        self.arena.alloc_str_mut(s)
     }
 
-    /// Copies a slice into the scratch arena.
-    pub fn alloc_slice<T: Copy>(&self, values: &[T]) -> &[T] {
-        self.bump.alloc_slice_copy(values)
+    /// Copies a slice into the scratch arena. Panics as [`alloc_str`](Scratch::alloc_str).
+    #[inline]
+    pub fn alloc_slice<T: Copy + Sync>(&mut self, values: &[T]) -> ArenaSlice<T> {
+        self.arena.alloc_slice_mut(values)
     }
 
-    /// Moves a value into the scratch arena. Its destructor never runs, so prefer values
-    /// that own no heap memory.
-    pub fn alloc<T>(&self, value: T) -> &mut T {
-        self.bump.alloc(value)
+    /// The string behind `handle`, or `None` if it was not made here since the last reset.
+    #[inline]
+    pub fn get_str(&self, handle: ArenaStr) -> Option<&str> {
+        self.arena.get_str(handle)
     }
 
-    /// Frees everything allocated since the last reset, keeping the largest chunk.
+    /// The values behind `handle`, or `None` if it was not made here since the last reset.
+    #[inline]
+    pub fn get<T>(&self, handle: ArenaSlice<T>) -> Option<&[T]> {
+        self.arena.get(handle)
+    }
+
+    /// Frees everything allocated since the last reset, keeping the capacity.
     pub fn reset(&mut self) {
-        self.bump.reset();
+        self.arena.reset();
         self.resets += 1;
     }
 
@@ -77,7 +88,7 @@ impl Scratch {
 
     /// Bytes of chunk capacity held (in use or free for the next allocations).
     pub fn allocated_bytes(&self) -> usize {
-        self.bump.allocated_bytes()
+        self.arena.allocated_bytes()
     }
 }
 
@@ -86,26 +97,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reset_reuses_the_chunk() {
+    fn reset_keeps_the_capacity_and_stops_growing() {
         let mut scratch = Scratch::new();
+        // Warm-up: the first batches grow chunk by chunk; resets merge them.
         for _ in 0..3 {
             for i in 0..10_000u32 {
                 let v = scratch.alloc_slice(&[i; 4]);
-                assert_eq!(v[3], i);
+                assert_eq!(scratch.get(v).map(|v| v[3]), Some(i));
             }
             scratch.reset();
         }
         let steady = scratch.allocated_bytes();
         assert!(steady >= 10_000 * 16, "{steady}");
         for round in 0..5 {
+            let first = scratch.alloc_str("first");
             for i in 0..10_000u32 {
                 scratch.alloc_slice(&[i; 4]);
             }
+            assert_eq!(scratch.get_str(first), Some("first"));
             assert_eq!(scratch.allocated_bytes(), steady, "round {round} grew");
             scratch.reset();
+            assert_eq!(scratch.allocated_bytes(), steady, "round {round} freed");
+            assert_eq!(
+                scratch.get_str(first),
+                None,
+                "a handle from before the reset"
+            );
         }
         assert_eq!(scratch.resets(), 8);
-        assert_eq!(scratch.alloc_str("x"), "x");
-        assert_eq!(*scratch.alloc(5u8), 5);
+    }
+
+    #[test]
+    fn a_scratch_moves_between_threads_with_its_handles() {
+        let mut scratch = Scratch::with_capacity(64);
+        let h = scratch.alloc_str("moved");
+        let back = std::thread::spawn(move || {
+            assert_eq!(scratch.get_str(h), Some("moved"));
+            scratch
+        })
+        .join()
+        .unwrap();
+        assert_eq!(back.get_str(h), Some("moved"));
     }
 }

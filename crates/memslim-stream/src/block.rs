@@ -1,29 +1,36 @@
 //! Parsed blocks: the per-batch scratch memory the readers reuse, and the unit a parsing
 //! thread hands to the appending one.
 //!
-//! A parsed value does not borrow: it names a byte range of the block (or of the block's
-//! arenas for decoded strings and encoded nested values). That lets a block move between
-//! threads and be reused once appended, so steady-state reading allocates nothing.
+//! A parsed value does not borrow: it names a byte range of the block's text, or a handle
+//! of the block's scratch arena (a [`Scratch`]) for decoded strings and encoded nested
+//! values. That lets a block move between threads with its scratch and be reused once
+//! appended: recycling resets the scratch (keeping its memory), so steady-state reading
+//! allocates nothing.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
+use memslim_arena::{ArenaSlice, ArenaStr, Scratch};
 use memslim_records::{Cell, RecordList};
 
 use crate::error::{Result, StreamError};
 use crate::jsonl::{OnError, ReadOptions, Skipped};
 
-/// Where a string is: `bytes[a..b]` of the block, `arena[a..b]`, or a field name.
-/// Offsets are 32-bit (blocks are limited to [`MAX_BLOCK`] bytes) to keep a parsed value
-/// at 32 bytes.
+/// Where a string is: `bytes[a..b]` of the block, the `i`th string kept in the block's
+/// scratch arena, or a field name. Offsets are 32-bit (blocks are limited to
+/// [`MAX_BLOCK`] bytes) to keep a parsed value at 32 bytes.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Text {
     Block(u32, u32),
-    Arena(u32, u32),
+    /// `strs[i]` of the block (a decoded string in its scratch arena).
+    Scratch(u32),
     /// `names[i]` (CSV header names, shared by every record).
     Name(u32),
+    /// A CSV field with doubled quotes, decoded into the CSV parser's per-record buffer
+    /// (`[a..b]`); copied to the scratch arena before the record enters a block.
+    Unquoted(u32, u32),
 }
 
 /// The largest block (one line can be this long); offsets into a block, its arena and
@@ -33,10 +40,6 @@ pub(crate) const MAX_BLOCK: usize = 1 << 30;
 impl Text {
     pub(crate) fn block(a: usize, b: usize) -> Text {
         Text::Block(a as u32, b as u32)
-    }
-
-    pub(crate) fn arena(a: usize, b: usize) -> Text {
-        Text::Arena(a as u32, b as u32)
     }
 
     pub(crate) fn name(i: usize) -> Text {
@@ -52,21 +55,24 @@ pub(crate) enum Raw {
     Int(i64),
     Float(f64),
     Str(Text),
-    /// `enc[a..b]`, in the variant encoding.
-    Enc(u32, u32),
+    /// `encs[i]` of the block: a value in the variant encoding, in its scratch arena.
+    Enc(u32),
 }
 
 /// One block of input and the records parsed from it.
 ///
 /// # Memory
-/// The block's bytes, decoded strings, encoded nested values and 32 bytes per value;
-/// all buffers keep their capacity when the block is reused.
+/// The block's bytes, 32 bytes per value, and a scratch arena for decoded strings and
+/// encoded nested values (a handle each); the scratch is reset and the buffers cleared
+/// when the block is reused, all keeping their capacity.
 #[derive(Debug, Default)]
 pub struct ParsedBlock {
     /// The block's text (checked to be UTF-8 once, by the parsing thread).
     pub(crate) text: String,
-    pub(crate) arena: String,
-    pub(crate) enc: Vec<u8>,
+    /// Decoded strings and encoded values of this block; reset, not freed, on reuse.
+    pub(crate) scratch: Scratch,
+    pub(crate) strs: Vec<ArenaStr>,
+    pub(crate) encs: Vec<ArenaSlice<u8>>,
     pub(crate) fields: Vec<(Text, Raw)>,
     /// Per record: end of its fields in `fields`, and its line number.
     pub(crate) records: Vec<(usize, u64)>,
@@ -81,8 +87,9 @@ impl ParsedBlock {
     /// Empties the block, keeping its buffers.
     pub fn clear(&mut self) {
         self.text.clear();
-        self.arena.clear();
-        self.enc.clear();
+        self.scratch.reset();
+        self.strs.clear();
+        self.encs.clear();
         self.fields.clear();
         self.records.clear();
         self.error = None;
@@ -99,11 +106,53 @@ impl ParsedBlock {
         self.fields.len()
     }
 
+    /// The scratch arena's chunk capacity (kept across [`clear`](ParsedBlock::clear)).
+    pub fn scratch_bytes(&self) -> usize {
+        self.scratch.allocated_bytes()
+    }
+
+    /// How many times the block's scratch arena was reset (once per reuse).
+    pub fn scratch_resets(&self) -> u64 {
+        self.scratch.resets()
+    }
+
+    /// Copies a decoded string into the scratch arena.
+    pub(crate) fn keep_str(&mut self, s: &str) -> Text {
+        let i = self.strs.len();
+        self.strs.push(self.scratch.alloc_str(s));
+        Text::Scratch(i as u32)
+    }
+
+    /// The text of a string of this block.
+    #[inline]
+    pub(crate) fn str_of(&self, t: Text) -> &str {
+        match t {
+            Text::Block(a, b) => self.text.get(a as usize..b as usize),
+            Text::Scratch(i) => self
+                .strs
+                .get(i as usize)
+                .and_then(|&h| self.scratch.get_str(h)),
+            Text::Name(i) => self.names.get(i as usize).map(String::as_str),
+            Text::Unquoted(..) => None,
+        }
+        .unwrap_or("")
+    }
+
+    /// The bytes of an encoded value of this block.
+    #[inline]
+    pub(crate) fn enc_of(&self, i: u32) -> &[u8] {
+        self.encs
+            .get(i as usize)
+            .and_then(|&h| self.scratch.get(h))
+            .unwrap_or(&[])
+    }
+
     /// Bytes held (capacity).
     pub fn heap_bytes(&self) -> usize {
         self.text.capacity()
-            + self.arena.capacity()
-            + self.enc.capacity()
+            + self.scratch.allocated_bytes()
+            + self.strs.capacity() * size_of::<ArenaStr>()
+            + self.encs.capacity() * size_of::<ArenaSlice<u8>>()
             + self.fields.capacity() * size_of::<(Text, Raw)>()
             + self.records.capacity() * size_of::<(usize, u64)>()
     }
@@ -281,17 +330,9 @@ impl Appender {
         on_error: OnError,
         skipped: &mut Skipped,
     ) -> Result<()> {
-        // Every slice below is a checked char-boundary slice of the block's text.
-        let text: &str = &pb.text;
         let mut cells: Vec<(&str, Cell<'_>)> = std::mem::take(&mut self.cells);
         let mut recs: Vec<&[(&str, Cell<'_>)]> = std::mem::take(&mut self.recs);
-        let get = |t: Text| -> &str {
-            match t {
-                Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
-                Text::Arena(a, b) => pb.arena.get(a as usize..b as usize).unwrap_or(""),
-                Text::Name(i) => pb.names.get(i as usize).map_or("", String::as_str),
-            }
-        };
+        let get = |t: Text| pb.str_of(t);
         let first = if from == 0 { 0 } else { pb.records[from - 1].0 };
         let last = if to == 0 { 0 } else { pb.records[to - 1].0 };
         cells.extend(pb.fields[first..last].iter().map(|&(k, v)| {
@@ -301,7 +342,7 @@ impl Appender {
                 Raw::Int(i) => Cell::Int(i),
                 Raw::Float(f) => Cell::Float(f),
                 Raw::Str(t) => Cell::Str(get(t)),
-                Raw::Enc(a, b) => Cell::Encoded(pb.enc.get(a as usize..b as usize).unwrap_or(&[])),
+                Raw::Enc(i) => Cell::Encoded(pb.enc_of(i)),
             };
             (get(k), cell)
         }));

@@ -127,7 +127,7 @@ enum Split {
 }
 
 /// Splits the record starting at `start` of `text` into `fields`; returns where the
-/// next record starts. Decoded (doubled-quote) fields go to `arena`.
+/// next record starts. Decoded (doubled-quote) fields go to `arena` ([`Text::Unquoted`]).
 fn split_record(
     text: &str,
     start: usize,
@@ -167,7 +167,7 @@ fn split_record(
                 pair.push(q);
                 pair.push(q);
                 arena.push_str(&raw.replace(&pair, &q.to_string()));
-                Text::arena(a, arena.len())
+                Text::Unquoted(a as u32, arena.len() as u32)
             } else {
                 Text::block(fs, fe)
             };
@@ -290,6 +290,7 @@ impl CsvReader {
             started: false,
             done: false,
             fields: Vec::new(),
+            unquoted: String::new(),
             header_skipped: false,
         };
         Ok(CsvReader {
@@ -360,6 +361,8 @@ struct CsvParser {
     started: bool,
     done: bool,
     fields: Vec<Field>,
+    /// Decoded fields of the record being split ([`Text::Unquoted`]).
+    unquoted: String,
     header_skipped: bool,
 }
 
@@ -548,8 +551,8 @@ fn is_blank(text: &str, fields: &[Field]) -> bool {
 fn field_str<'x>(text: &'x str, arena: &'x str, f: &Field) -> &'x str {
     match f.text {
         Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
-        Text::Arena(a, b) => arena.get(a as usize..b as usize).unwrap_or(""),
-        Text::Name(_) => "",
+        Text::Unquoted(a, b) => arena.get(a as usize..b as usize).unwrap_or(""),
+        Text::Scratch(_) | Text::Name(_) => "",
     }
 }
 
@@ -638,14 +641,14 @@ impl CsvParser {
         let mut keep = None;
         while pos < text.len() {
             let line = self.line + 1;
-            let arena_mark = pb.arena.len();
+            self.unquoted.clear();
             match split_record(
                 text,
                 pos,
                 self.csv.delimiter,
                 self.csv.quote,
                 &mut fields,
-                &mut pb.arena,
+                &mut self.unquoted,
             ) {
                 Ok(next) => {
                     let rec_start = pos;
@@ -669,7 +672,6 @@ impl CsvParser {
                         pb.names = self.names.clone();
                     }
                     if let Err(e) = self.push_record(text, rec_start, line, &fields, pb) {
-                        pb.arena.truncate(arena_mark);
                         match self.on_error {
                             OnError::Raise => {
                                 pb.error = Some(e);
@@ -681,12 +683,10 @@ impl CsvParser {
                     }
                 }
                 Err(Split::More) if !last => {
-                    pb.arena.truncate(arena_mark);
                     keep = Some(text.len() - pos);
                     break;
                 }
                 Err(Split::More) => {
-                    pb.arena.truncate(arena_mark);
                     let e = StreamError::Truncated {
                         input: self.name.clone(),
                         line,
@@ -703,7 +703,6 @@ impl CsvParser {
                     }
                 }
                 Err(Split::Bad(off, reason)) => {
-                    pb.arena.truncate(arena_mark);
                     let e = self.syntax(line, text, pos, off, reason);
                     self.line += 1;
                     pos = memchr::memchr(b'\n', &bytes[pos..]).map_or(text.len(), |p| pos + p + 1);
@@ -749,8 +748,8 @@ impl CsvParser {
             }
             let s = match f.text {
                 Text::Block(a, b) => text.get(a as usize..b as usize).unwrap_or(""),
-                Text::Arena(a, b) => pb.arena.get(a as usize..b as usize).unwrap_or(""),
-                Text::Name(_) => "",
+                Text::Unquoted(a, b) => self.unquoted.get(a as usize..b as usize).unwrap_or(""),
+                Text::Scratch(_) | Text::Name(_) => "",
             };
             let empty = s.is_empty() && !f.quoted;
             let bad = |what: &str| {
@@ -790,7 +789,10 @@ impl CsvParser {
                         return Err(bad("bool"));
                     }
                 },
-                ColType::Str | ColType::Null => Raw::Str(f.text),
+                ColType::Str | ColType::Null => match f.text {
+                    Text::Unquoted(..) => Raw::Str(pb.keep_str(s)),
+                    t => Raw::Str(t),
+                },
             };
             pb.fields.push((Text::name(k), raw));
         }

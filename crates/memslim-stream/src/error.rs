@@ -62,6 +62,10 @@ pub enum StreamError {
     /// A bad argument (option, selection, comparison).
     #[error("{0}")]
     Invalid(String),
+    /// A document could not be stored (reading into a `DocList`: the symbol table is
+    /// full).
+    #[error(transparent)]
+    Doc(memslim_arena::DocError),
     /// An error of the record store outside of reading (adapters).
     #[error(transparent)]
     Records(#[from] RecordsError),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use memslim_arena::{ArenaSlice, ArenaStr, Scratch};
 use memslim_records::{DType, RecordList};
 
 use crate::block::{Batcher, BlockSource, MAX_BLOCK, ParsedBlock, Raw, Text};
@@ -377,8 +378,9 @@ impl BlockSource for JsonlParser {
         };
         let ParsedBlock {
             text,
-            arena,
-            enc,
+            scratch,
+            strs,
+            encs,
             fields,
             records,
             error,
@@ -386,7 +388,12 @@ impl BlockSource for JsonlParser {
             ..
         } = pb;
         let text: &str = text;
-        let mut out = Out { arena, enc, fields };
+        let mut out = Out {
+            scratch,
+            strs,
+            encs,
+            fields,
+        };
         let len = text.len();
         let mut pos = 0;
         while pos < len {
@@ -441,27 +448,36 @@ impl BlockSource for JsonlParser {
 }
 
 /// Where a record's parsed values go.
+/// Decoded strings and encoded values go to the block's scratch arena (a bad line's
+/// stay there, unreferenced, until the block is reused).
 struct Out<'p> {
-    arena: &'p mut String,
-    enc: &'p mut Vec<u8>,
+    scratch: &'p mut Scratch,
+    strs: &'p mut Vec<ArenaStr>,
+    encs: &'p mut Vec<ArenaSlice<u8>>,
     fields: &'p mut Vec<(Text, Raw)>,
 }
 
 impl Out<'_> {
     fn mark(&self) -> (usize, usize, usize) {
-        (self.arena.len(), self.enc.len(), self.fields.len())
+        (self.strs.len(), self.encs.len(), self.fields.len())
     }
 
     fn reset(&mut self, (a, e, f): (usize, usize, usize)) {
-        self.arena.truncate(a);
-        self.enc.truncate(e);
+        self.strs.truncate(a);
+        self.encs.truncate(e);
         self.fields.truncate(f);
     }
 
     fn decoded(&mut self, s: &str) -> Text {
-        let a = self.arena.len();
-        self.arena.push_str(s);
-        Text::arena(a, self.arena.len())
+        let i = self.strs.len();
+        self.strs.push(self.scratch.alloc_str(s));
+        Text::Scratch(i as u32)
+    }
+
+    fn encoded(&mut self, b: &[u8]) -> Raw {
+        let i = self.encs.len();
+        self.encs.push(self.scratch.alloc_slice(b));
+        Raw::Enc(i as u32)
     }
 }
 
@@ -575,11 +591,9 @@ impl JsonlParser {
                 if keep {
                     let raw = match p.peek() {
                         Some(b'{' | b'[') => {
-                            let a = out.enc.len();
                             self.enc.clear();
                             p.value(&mut self.enc)?;
-                            out.enc.extend_from_slice(&self.enc.out);
-                            Raw::Enc(a as u32, out.enc.len() as u32)
+                            out.encoded(&self.enc.out)
                         }
                         Some(b'"') => {
                             p.expect(b'"', "'\"'")?;
@@ -596,10 +610,10 @@ impl JsonlParser {
                             // `scalar` reads no strings.
                             Scalar::Str(_) => Raw::Null,
                             Scalar::BigInt(t) => {
-                                let a = out.enc.len();
-                                memslim_records::variant::Writer::new(out.enc)
+                                self.enc.clear();
+                                memslim_records::variant::Writer::new(&mut self.enc.out)
                                     .big_int(&decimal_to_le(t));
-                                Raw::Enc(a as u32, out.enc.len() as u32)
+                                out.encoded(&self.enc.out)
                             }
                         },
                     };
@@ -623,19 +637,23 @@ impl JsonlParser {
 
 /// A key given twice keeps its first position and its last value (as `json.loads`).
 fn dedup_keys(line: &str, start: usize, out: &mut Out<'_>, first: usize) {
-    fn key<'x>(line: &'x str, start: usize, arena: &'x str, t: Text) -> &'x [u8] {
+    let (strs, scratch) = (&*out.strs, &*out.scratch);
+    let key = |t: Text| -> &[u8] {
         match t {
             Text::Block(a, b) => &line.as_bytes()[a as usize - start..b as usize - start],
-            Text::Arena(a, b) => &arena.as_bytes()[a as usize..b as usize],
-            Text::Name(_) => &[],
+            Text::Scratch(i) => strs
+                .get(i as usize)
+                .and_then(|&h| scratch.get_str(h))
+                .map_or(&[], str::as_bytes),
+            Text::Name(_) | Text::Unquoted(..) => &[],
         }
-    }
+    };
     let mut i = first;
     while i < out.fields.len() {
-        let ki = key(line, start, out.arena, out.fields[i].0);
+        let ki = key(out.fields[i].0);
         let mut j = i + 1;
         while j < out.fields.len() {
-            let kj = key(line, start, out.arena, out.fields[j].0);
+            let kj = key(out.fields[j].0);
             // Lengths and first bytes settle almost every pair without a memcmp call.
             let same = ki.len() == kj.len() && ki.first() == kj.first() && ki == kj;
             if same {

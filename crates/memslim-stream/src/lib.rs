@@ -24,6 +24,7 @@
 mod block;
 mod codec;
 mod csv;
+pub mod docs;
 mod error;
 pub mod json;
 mod jsonl;

@@ -72,14 +72,26 @@ fn steady_state_parsing_allocates_nothing_per_record() {
     for _ in 0..5 {
         assert!(blocks.next_into(&mut pb).unwrap());
     }
+    // The block's scratch arena (decoded strings, encoded nested values) is reset, not
+    // freed, each time the block is reused: its capacity stays, its reset count grows.
+    let held = pb.scratch_bytes();
+    let resets = pb.scratch_resets();
+    assert!(
+        held > 0,
+        "the escaped strings and nested values went to the scratch"
+    );
     COUNTING.store(true, Ordering::Relaxed);
     let mut rows = 0;
     let mut values = 0;
+    let mut blocks_read = 0;
     while blocks.next_into(&mut pb).unwrap() {
         rows += pb.num_records();
         values += pb.num_values();
+        blocks_read += 1;
+        assert_eq!(pb.scratch_bytes(), held, "scratch capacity changed");
     }
     COUNTING.store(false, Ordering::Relaxed);
+    assert_eq!(pb.scratch_resets(), resets + blocks_read + 1);
     let allocs = ALLOCS.load(Ordering::Relaxed);
     assert!(rows > 150_000, "only {rows} records parsed after warm-up");
     assert_eq!(values, rows * 7);

@@ -309,7 +309,9 @@ class DocList:
     def from_jsonl(cls, source: bytes | str | PathLike[str]) -> DocList:
         """One document per non-blank line of JSON text (bytes, or a file path).
 
-        Integers beyond 64 bits in the text are read as floats."""
+        Values as ``json.loads`` reads them (integers of any size exactly; a repeated
+        key keeps its first place and last value); a bad line raises
+        :class:`ParseError` with ``path``, ``line`` and ``column``."""
     def append(self, value: Any) -> None: ...
     def extend(self, iterable: Iterable[Any]) -> None:
         """Append every document; atomic: on a bad document nothing is appended."""
