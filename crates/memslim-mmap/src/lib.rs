@@ -78,6 +78,7 @@
 
 pub mod array;
 mod error;
+pub mod exact;
 mod file;
 pub mod format;
 mod ipc;
