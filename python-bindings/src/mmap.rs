@@ -8,6 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::SchemaRef;
 use memslim_mmap::{MmapError, Mode, Num, NumArray, NumType, RecordFile};
+
+use crate::tracemalloc::Tracked;
 use pyo3::exceptions::{
     PyBufferError, PyIndexError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
 };
@@ -228,6 +230,8 @@ impl PyArrowBatches {
 #[pyclass(name = "DictListFile", module = "memslim._memslim", frozen, sequence)]
 pub struct PyDictListFile {
     inner: Guarded<RecordFile>,
+    /// The bytes this object holds in memory (mostly pending records), for tracemalloc.
+    trace: Mutex<Tracked>,
 }
 
 impl Drop for PyDictListFile {
@@ -243,6 +247,16 @@ impl Drop for PyDictListFile {
 impl PyDictListFile {
     fn lock(&self) -> PyResult<Held<'_, RecordFile>> {
         Python::attach(|py| self.inner.lock(py))
+    }
+
+    /// Reports the current in-memory size to tracemalloc (call without the lock held).
+    fn retrack(&self) {
+        let Ok(n) = self.lock().map(|f| f.nbytes()) else {
+            return;
+        };
+        if let Ok(mut t) = self.trace.lock() {
+            t.set(n);
+        }
     }
 
     fn row<'py>(py: Python<'py>, f: &mut RecordFile, i: usize) -> PyResult<Bound<'py, PyDict>> {
@@ -306,9 +320,12 @@ impl PyDictListFile {
     pub(crate) fn new(py: Python<'_>, path: std::path::PathBuf, mode: &str) -> PyResult<Self> {
         let mode = parse_mode(mode)?;
         let f = py.detach(|| RecordFile::open(&path, mode)).py(py)?;
-        Ok(PyDictListFile {
+        let file = PyDictListFile {
             inner: Guarded::new(f),
-        })
+            trace: Mutex::new(Tracked::new()),
+        };
+        file.retrack();
+        Ok(file)
     }
 
     fn __len__(&self) -> PyResult<usize> {
@@ -444,7 +461,9 @@ impl PyDictListFile {
         let items = record_items(record, row)?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
-        self.lock()?.push_record(&cells).py(py)
+        self.lock()?.push_record(&cells).py(py)?;
+        self.retrack();
+        Ok(())
     }
 
     /// Appends every record, or none: the pending records are rolled back on an error.
@@ -486,12 +505,15 @@ impl PyDictListFile {
                 }
             }
         }
+        this.retrack();
         res
     }
 
     /// Writes the pending records, syncs them and commits them; returns how many.
     fn flush(&self, py: Python<'_>) -> PyResult<usize> {
-        self.inner.detached(py, |f| f.flush())?.py(py)
+        let n = self.inner.detached(py, |f| f.flush())?.py(py);
+        self.retrack();
+        n
     }
 
     /// Picks up records another process committed; returns the new length.
@@ -501,7 +523,9 @@ impl PyDictListFile {
 
     /// Flushes (when writable) and closes; the writer lock is released.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        self.inner.detached(py, |f| f.close())?.py(py)
+        let r = self.inner.detached(py, |f| f.close())?.py(py);
+        self.retrack();
+        r
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -587,7 +611,17 @@ impl PyDictListFileIter {
     }
 }
 
-/// `DictList.save(path)`: writes anything exporting `__arrow_c_stream__` as a record
+/// `DictList.save(path)`: writes the list's records exactly (absent keys, ints among
+/// floats, key order), replacing `path` atomically; returns the number of records.
+pub(crate) fn save_list(
+    py: Python<'_>,
+    list: &memslim_records::RecordList,
+    path: std::path::PathBuf,
+) -> PyResult<usize> {
+    memslim_mmap::save_records(&path, list).py(py)
+}
+
+/// `Stream.to_file(path)`: writes anything exporting `__arrow_c_stream__` as a record
 /// file, replacing `path` atomically; returns the number of records.
 #[pyfunction]
 pub(crate) fn _save_records(

@@ -1316,7 +1316,9 @@ impl PyDictList {
     /// Writes the records to a record file at `path`, replacing it atomically; returns
     /// the number of records.
     fn save(slf: &Bound<'_, Self>, path: std::path::PathBuf) -> PyResult<usize> {
-        crate::mmap::_save_records(slf.py(), slf.as_any(), path)
+        let sup: &Bound<'_, PyRecords> = slf.as_super();
+        let base = sup.get().state.borrow(slf.py())?;
+        crate::mmap::save_list(slf.py(), &base.inner, path)
     }
 
     /// Field names, in first-seen order.

@@ -7,8 +7,10 @@ import math
 import os
 import random
 import signal
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -18,7 +20,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
-from conftest import expect_error, same
+from conftest import expect_error, records, same
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyarrow import ipc
 
 # Values a list of dicts holds that must come back type-exact from disk.
@@ -100,14 +104,40 @@ def test_save_is_a_snapshot_of_an_in_memory_list(tmp_path: Path) -> None:
     assert len(memslim.DictList.open(path, "r")) == 2001
 
 
-def test_absent_keys_read_back_as_none(tmp_path: Path) -> None:
-    # documented: Arrow has one null, so a record lacking a key gets it as None
+def test_absent_keys_stay_absent(tmp_path: Path) -> None:
+    # a key a record lacks is not the key holding None, on disk as in memory
+    data = [{"a": 1, "b": "x"}, {"a": 2}, {"b": None, "a": 3}, {}]
     with memslim.DictList.open(tmp_path / "a.msl") as rows:
-        rows.extend([{"a": 1, "b": "x"}, {"a": 2}])
-    assert list(memslim.DictList.open(tmp_path / "a.msl", "r")) == [
-        {"a": 1, "b": "x"},
-        {"a": 2, "b": None},
-    ]
+        rows.extend(data)
+    back = memslim.DictList.open(tmp_path / "a.msl", "r")
+    assert same(list(back), data)
+    assert "b" not in back[1] and back[2]["b"] is None
+    # other Arrow readers see the absent key as null
+    assert pa.table(back).column("b").to_pylist() == ["x", None, None, None]
+    assert memslim.DictList(data).save(tmp_path / "s.msl") == 4
+    assert same(list(memslim.DictList.open(tmp_path / "s.msl", "r")), data)
+
+
+def test_pending_records_are_counted_and_traced(tmp_path: Path) -> None:
+    import tracemalloc
+
+    rows = memslim.DictList.open(tmp_path / "t.msl")
+    empty = rows.nbytes
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rows.extend({"id": i, "s": f"value {i}"} for i in range(50_000))
+        grown = rows.nbytes - empty
+        traced = tracemalloc.get_traced_memory()[0] - base
+        assert grown > 50_000 * 8  # ids and string bytes, at least
+        assert sys.getsizeof(rows) >= rows.nbytes
+        assert traced >= 0.9 * grown, (traced, grown)
+        rows.flush()  # written out: the memory goes, and tracemalloc sees it go
+        assert rows.nbytes < empty + grown // 10
+        assert tracemalloc.get_traced_memory()[0] - base <= traced - 0.9 * grown
+    finally:
+        tracemalloc.stop()
+        rows.close()
 
 
 def test_column_and_arrow_export(tmp_path: Path) -> None:
@@ -131,21 +161,72 @@ def test_column_and_arrow_export(tmp_path: Path) -> None:
     assert table.column("i")[99_999].as_py() == 99_999
 
 
-def test_schema_is_fixed_by_the_first_flush(tmp_path: Path) -> None:
-    rows = memslim.DictList.open(tmp_path / "s.msl")
-    rows.append({"id": 1, "name": "a"})
+def test_schema_grows_after_a_flush(tmp_path: Path) -> None:
+    path = tmp_path / "s.msl"
+    rows = memslim.DictList.open(path)
+    rows.append({"id": 1, "name": "a", "v": None})
     rows.flush()
-    err = expect_error(memslim.SchemaError, rows.append, {"id": "one"})
-    assert "id" in str(err)
-    err = expect_error(memslim.SchemaError, rows.append, {"id": 2, "new": 1})
-    assert "new" in str(err)
-    expect_error(memslim.SchemaError, rows.append, ["not", "a", "mapping"])
-    # extend is all or nothing
-    expect_error(memslim.SchemaError, rows.extend, [{"id": 3}, {"id": "bad"}])
-    assert len(rows) == 1 and rows.pending == 0
-    rows.append({"id": 2})
-    assert rows.flush() == 1
+    later = [
+        {"id": "one", "name": "b"},  # str into an int field: object
+        {"id": 2, "new": 1.5, "v": 3},  # a new key; a first value where only None was
+        {"v": 2.5, "id": 3},  # int -> float, another key order
+        {"id": 2**70, "name": None},
+    ]
+    rows.extend(later[:2])
+    assert rows.flush() == 2
+    rows.extend(later[2:])
     rows.close()
+    want = [{"id": 1, "name": "a", "v": None}, *later]
+    back = memslim.DictList.open(path, "r")
+    assert same(list(back), want)
+    assert back.columns == ["id", "name", "v", "new"]
+    # one call gives every segment in one unified schema
+    table = pa.table(back)
+    assert table.column("v").to_pylist() == [None, None, 3.0, 2.5, None]
+    assert same(memslim.DictList.from_arrow(back)[2]["v"], 3.0)
+    # plain Arrow readers: one stream per segment, back to back in the file
+    segments = []
+    with open(path, "rb") as f:
+        while f.tell() < path.stat().st_size:
+            segments.append(ipc.open_stream(f).read_all())
+    assert [t.num_rows for t in segments] == [1, 2, 2]
+    assert segments[0].column_names == ["id", "name", "v"]
+    assert pl.read_ipc_stream(path).height == 1  # polars reads the first segment
+    # bad records still raise, naming the row, and leave the list unchanged
+    rows = memslim.DictList.open(path)
+    expect_error(memslim.SchemaError, rows.append, ["not", "a", "mapping"])
+    err = expect_error(memslim.SchemaError, rows.extend, [{"id": 3}, "bad"])
+    assert "row 6" in str(err)
+    assert len(rows) == 5 and rows.pending == 0
+    rows.close()
+
+
+@given(
+    batches=st.lists(st.lists(records(), max_size=6), min_size=1, max_size=4),
+    reopen=st.booleans(),
+)
+@settings(max_examples=25)
+def test_open_round_trips_like_a_list_of_dicts(
+    tmp_path_factory: pytest.TempPathFactory, batches: list, reopen: bool
+) -> None:
+    path = tmp_path_factory.mktemp("prop") / "p.msl"
+    oracle: list = []
+    rows = memslim.DictList.open(path)
+    for batch in batches:
+        rows.extend(batch)
+        oracle.extend(batch)
+        rows.flush()
+        if reopen:
+            rows.close()
+            rows = memslim.DictList.open(path)
+        assert same(list(rows), oracle)
+    rows.close()
+    back = memslim.DictList.open(path, "r")
+    assert same([back[i] for i in range(len(back))], oracle)
+    assert (back == oracle) == (list(back) == oracle)  # NaN != NaN, as in lists
+    assert len(pa.table(back)) == len(oracle)
+    assert memslim.DictList(oracle).save(path) == len(oracle)
+    assert same(list(memslim.DictList.open(path, "r")), oracle)
 
 
 # --------------------------------------------------------------------------------------
@@ -404,12 +485,40 @@ def test_bad_input(tmp_path: Path) -> None:
     assert "version 9" in str(err)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
 def test_no_permission(tmp_path: Path) -> None:
-    path = tmp_path / "p.msl"
-    memslim.DictList.open(path).close()
-    path.chmod(0o400)
-    expect_error(PermissionError, memslim.DictList.open, path)
+    if os.geteuid() != 0:
+        path = tmp_path / "p.msl"
+        memslim.DictList.open(path).close()
+        path.chmod(0o400)
+        err = expect_error(PermissionError, memslim.DictList.open, path)
+        assert str(path) in str(err)
+        return
+    # root ignores file modes: try it as an unprivileged user, in a child process, on a
+    # file in a directory that user may enter (pytest's base directory is private)
+    d = Path(tempfile.mkdtemp(prefix="memslim-perm-"))
+    try:
+        d.chmod(0o755)
+        path = d / "p.msl"
+        memslim.DictList.open(path).close()
+        path.chmod(0o400)
+        proc = child(
+            """
+            import os, sys
+            import memslim
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                memslim.DictList.open(sys.argv[1])
+            except PermissionError as e:
+                print("PermissionError", e)
+            """,
+            str(path),
+        )
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.startswith("PermissionError") and str(path) in out, out
+    finally:
+        shutil.rmtree(d)
 
 
 def test_closed_and_read_only_lists_refuse_use(tmp_path: Path) -> None:

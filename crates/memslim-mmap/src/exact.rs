@@ -66,12 +66,18 @@ fn put(v: &mut Vec<Option<Bits>>, c: usize, bits: Bits) {
 impl Extras {
     /// Whether row `row` lacks the key of column `col`.
     pub(crate) fn is_absent(&self, col: usize, row: usize) -> bool {
-        self.absent.get(col).and_then(Option::as_ref).is_some_and(|b| bit(b, row))
+        self.absent
+            .get(col)
+            .and_then(Option::as_ref)
+            .is_some_and(|b| bit(b, row))
     }
 
     /// Whether the float in column `col`, row `row` was an int.
     pub(crate) fn is_int(&self, col: usize, row: usize) -> bool {
-        self.ints.get(col).and_then(Option::as_ref).is_some_and(|b| bit(b, row))
+        self.ints
+            .get(col)
+            .and_then(Option::as_ref)
+            .is_some_and(|b| bit(b, row))
     }
 
     /// The key order of `row` if it is not column order.
@@ -257,7 +263,11 @@ enum Fit {
 fn fit(field: &Field, found: &DataType, found_variant: bool) -> Option<Fit> {
     let t = field.data_type();
     if is_variant_field(field) {
-        return Some(if found_variant { Fit::Same } else { Fit::Encode });
+        return Some(if found_variant {
+            Fit::Same
+        } else {
+            Fit::Encode
+        });
     }
     if found_variant {
         return None;
@@ -367,7 +377,7 @@ pub(crate) fn tail_batch(
         let Some(j) = tail.field_index(f.name()) else {
             cols.push(new_null_array(f.data_type(), n));
             let mut all = vec![0xffu8; n.div_ceil(8)];
-            if n % 8 != 0 {
+            if !n.is_multiple_of(8) {
                 if let Some(last) = all.last_mut() {
                     *last = (1u8 << (n % 8)) - 1;
                 }
@@ -484,7 +494,11 @@ pub(crate) fn unified_batch(
                     .as_any()
                     .downcast_ref::<arrow_array::Int64Array>()
                     .ok_or_else(|| f.name().clone())?;
-                Arc::new(ints.iter().map(|v| v.map(|v| v as f64)).collect::<Float64Array>())
+                Arc::new(
+                    ints.iter()
+                        .map(|v| v.map(|v| v as f64))
+                        .collect::<Float64Array>(),
+                )
             }
             Some(Fit::Encode) => {
                 let mut buf = Vec::new();
@@ -527,9 +541,8 @@ mod tests {
         put(&mut e.ints, 0, vec![0b10, 0]);
         e.order = vec![(1, vec![2, 0]), (8, vec![1, 0, 2])];
         let pairs = e.to_metadata();
-        let back =
-            Extras::from_metadata(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), 9, 3)
-                .unwrap();
+        let back = Extras::from_metadata(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), 9, 3)
+            .unwrap();
         assert_eq!(back, e);
         assert!(back.is_absent(2, 0) && !back.is_absent(2, 1) && back.is_absent(2, 8));
         assert!(back.is_int(0, 1) && !back.is_int(1, 1));

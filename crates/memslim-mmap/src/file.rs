@@ -315,13 +315,14 @@ impl RecordFile {
             }
         };
         self.index_version = version;
-        let parsed = format::parse_entries(b, HEADER_LEN, None, version).map_err(|(off, why)| {
-            MmapError::Corrupt {
-                path: self.index_path.clone(),
-                offset: off,
-                reason: why,
-            }
-        })?;
+        let parsed =
+            format::parse_entries(b, HEADER_LEN, None, version).map_err(|(off, why)| {
+                MmapError::Corrupt {
+                    path: self.index_path.clone(),
+                    offset: off,
+                    reason: why,
+                }
+            })?;
         self.entries = parsed.entries;
         self.index_len = (HEADER_LEN + self.entries.len() * ENTRY_LEN) as u64;
         self.recovery.dropped_index_bytes = parsed.torn_bytes as u64;
@@ -584,7 +585,11 @@ impl RecordFile {
                 }
                 Kind::Schema => {
                     let schema = self.read_schema(&e)?;
-                    let variant = schema.fields().iter().map(|f| is_variant_field(f)).collect();
+                    let variant = schema
+                        .fields()
+                        .iter()
+                        .map(|f| is_variant_field(f))
+                        .collect();
                     self.segments.push(Segment {
                         schema: Arc::new(schema),
                         variant,
@@ -791,7 +796,10 @@ impl RecordFile {
         let meta = ipc::message_prefix(&buf)
             .ok()
             .flatten()
-            .and_then(|(prefix, len)| buf.get(prefix..prefix + len).filter(|_| prefix + len <= meta_start))
+            .and_then(|(prefix, len)| {
+                buf.get(prefix..prefix + len)
+                    .filter(|_| prefix + len <= meta_start)
+            })
             .ok_or_else(|| self.corrupt(entry.offset, "message metadata"))?;
         let pairs = ipc::custom_metadata(meta).map_err(|why| self.corrupt(entry.offset, why))?;
         let extras = Extras::from_metadata(
@@ -830,7 +838,9 @@ impl RecordFile {
     pub fn to_arrow(&mut self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         self.check_open()?;
         let schema: SchemaRef = match exact::grow(self.unified.as_deref(), &self.tail) {
-            Some(s) => Arc::new(exact::unify([self.unified.as_deref(), Some(&s)].into_iter().flatten())),
+            Some(s) => Arc::new(exact::unify(
+                [self.unified.as_deref(), Some(&s)].into_iter().flatten(),
+            )),
             None => self.unified.clone().ok_or(MmapError::Closed)?,
         };
         let mut out = Vec::with_capacity(self.slots.len() + 1);
@@ -1000,6 +1010,25 @@ impl RecordFile {
         }
     }
 
+    /// Appends every record of `list` (after pending records, which are flushed first)
+    /// exactly as [`RecordFile::flush`] writes pending records: absent keys, ints among
+    /// floats and key order included. Returns the number written.
+    ///
+    /// # Errors
+    /// As [`RecordFile::flush`]; the file is then as it was.
+    ///
+    /// # Memory
+    /// Shares `list`'s chunks (copy-on-write); encodes one batch at a time.
+    pub fn append_list(&mut self, list: &RecordList) -> Result<usize> {
+        self.flush()?;
+        let seeded = std::mem::replace(&mut self.tail, list.clone());
+        let r = self.flush();
+        if r.is_err() {
+            self.tail = seeded;
+        }
+        r
+    }
+
     /// Appends Arrow record batches as they are (after pending records, which are
     /// flushed first), with the same write-sync-commit steps as [`RecordFile::flush`].
     /// This is how a whole in-memory list is saved without converting it row by row.
@@ -1155,19 +1184,13 @@ impl RecordFile {
                 let mut i = File::open(&self.index_path).map_err(io(&self.index_path))?;
                 i.read_to_end(&mut b).map_err(io(&self.index_path))?;
                 let prev = self.entries.last().copied();
-                let parsed = format::parse_entries(
-                    &b,
-                    self.index_len as usize,
-                    prev,
-                    self.index_version,
-                )
-                .map_err(
-                    |(off, why)| MmapError::Corrupt {
-                        path: self.index_path.clone(),
-                        offset: off,
-                        reason: why,
-                    },
-                )?;
+                let parsed =
+                    format::parse_entries(&b, self.index_len as usize, prev, self.index_version)
+                        .map_err(|(off, why)| MmapError::Corrupt {
+                            path: self.index_path.clone(),
+                            offset: off,
+                            reason: why,
+                        })?;
                 parsed.entries
             }
             _ => {
@@ -1256,7 +1279,20 @@ pub fn save_arrow(
     schema: &arrow_schema::Schema,
     batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
 ) -> Result<usize> {
-    let path = path.as_ref();
+    save_with(path.as_ref(), |f| f.append_arrow(schema, batches))
+}
+
+/// Writes the records of `list` to a new record file at `path` exactly (absent keys,
+/// ints among floats, key order), replacing any file there as [`save_arrow`] does.
+///
+/// # Errors
+/// As [`save_arrow`].
+pub fn save_records(path: impl AsRef<Path>, list: &RecordList) -> Result<usize> {
+    save_with(path.as_ref(), |f| f.append_list(list))
+}
+
+/// Creates a record file beside `path`, fills it with `write`, and renames it into place.
+fn save_with(path: &Path, write: impl FnOnce(&mut RecordFile) -> Result<usize>) -> Result<usize> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".tmp-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
@@ -1286,7 +1322,7 @@ pub fn save_arrow(
     cleanup(&tmp);
     let written = (|| {
         let mut f = RecordFile::open(&tmp, Mode::Append)?;
-        let n = f.append_arrow(schema, batches)?;
+        let n = write(&mut f)?;
         f.close()?;
         Ok(n)
     })();

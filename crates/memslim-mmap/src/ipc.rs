@@ -81,7 +81,11 @@ pub(crate) fn walk_from(
             Ok(None) => {
                 // An end-of-stream marker; streams written back to back (a file whose
                 // schema grew) go on with the next segment's schema.
-                let eos = if b[pos..].starts_with(&CONTINUATION) { 8 } else { 4 };
+                let eos = if b[pos..].starts_with(&CONTINUATION) {
+                    8
+                } else {
+                    4
+                };
                 let next = pos + eos;
                 if !is_schema_at(b, next) {
                     break;
@@ -290,8 +294,10 @@ fn with_custom_metadata(message: &[u8], pairs: &[(String, String)]) -> Result<Ve
     if rb.compression().is_some() {
         return Err("compressed record batches are not written".into());
     }
-    let nodes: Vec<arrow_ipc::FieldNode> =
-        rb.nodes().map(|v| v.iter().copied().collect()).unwrap_or_default();
+    let nodes: Vec<arrow_ipc::FieldNode> = rb
+        .nodes()
+        .map(|v| v.iter().copied().collect())
+        .unwrap_or_default();
     let buffers: Vec<arrow_ipc::Buffer> = rb
         .buffers()
         .map(|v| v.iter().copied().collect())

@@ -124,13 +124,19 @@ fn schema_grows_and_records_come_back_exactly() {
     assert_eq!(f.num_segments(), 1);
     // fits the first segment: a lacking key, another key order, null
     f.push_record(&[("id", Cell::Int(7))]).unwrap();
-    f.push_record(&[("ok", Cell::Bool(true)), ("id", Cell::Int(8)), ("score", Cell::Null)])
-        .unwrap();
+    f.push_record(&[
+        ("ok", Cell::Bool(true)),
+        ("id", Cell::Int(8)),
+        ("score", Cell::Null),
+    ])
+    .unwrap();
     f.flush().unwrap();
     assert_eq!(f.num_segments(), 1);
     // new key, int -> float, str into an int field (object)
-    f.push_record(&[("id", Cell::Str("x")), ("new", Cell::Int(1))]).unwrap();
-    f.push_record(&[("score", Cell::Int(4)), ("id", Cell::Int(9))]).unwrap();
+    f.push_record(&[("id", Cell::Str("x")), ("new", Cell::Int(1))])
+        .unwrap();
+    f.push_record(&[("score", Cell::Int(4)), ("id", Cell::Int(9))])
+        .unwrap();
     f.flush().unwrap();
     assert_eq!(f.num_segments(), 2);
     // the grown schema takes the old shapes again: no third segment
@@ -171,7 +177,8 @@ fn schema_grows_and_records_come_back_exactly() {
     assert_eq!(per_segment, [5, 3]);
     // reopened for appending, the seeded field order is the file's
     let mut w = RecordFile::open(&p, Mode::Append).unwrap();
-    w.push_record(&[("new", Cell::Null), ("id", Cell::Int(1))]).unwrap();
+    w.push_record(&[("new", Cell::Null), ("id", Cell::Int(1))])
+        .unwrap();
     w.flush().unwrap();
     assert_eq!(row(&mut w, 8).unwrap(), "new=Null id=Int(1)");
     assert_eq!(w.num_segments(), 2);

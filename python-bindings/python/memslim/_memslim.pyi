@@ -540,9 +540,10 @@ class DictListFile:
     map, with crash-safe appends.  Returned by :meth:`DictList.open`.
 
     Reading a record touches only the pages of its batch; records read back as plain
-    dicts (a key a record lacked reads as ``None``).  ``append``/``extend`` collect
-    records in memory; ``flush()`` (or ``close()``, or leaving a ``with`` block) writes,
-    syncs and commits them.  One writer at a time (a second gets
+    dicts, exactly as appended (a key a record lacked stays absent).  ``append``/``extend``
+    collect records in memory; ``flush()`` (or ``close()``, or leaving a ``with`` block)
+    writes, syncs and commits them; records with new keys or wider types than the file
+    holds start a new segment (several Arrow IPC streams back to back).  One writer at a time (a second gets
     :class:`memslim.FileLockedError`); readers (``mode="r"``) see what was committed
     when they opened and call ``refresh()`` to see more.
     """
