@@ -28,7 +28,7 @@ use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::plain_records::{append_plain_dicts, append_plain_tuples, tuple_of_type};
 use crate::tracemalloc::Tracked;
 
-static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+pub(crate) static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ROW_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static NUMPY_ARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static TUPLE_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -6,8 +6,8 @@ import errno
 import math
 import os
 import random
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -74,15 +74,15 @@ def test_append_flush_reopen_is_type_exact(tmp_path: Path) -> None:
     with memslim.DictList.open(path) as rows:
         rows.extend(EXACT)
         assert len(rows) == 3 and rows.pending == 3
-        assert same(rows[0], EXACT[0])  # pending records read back too
+        assert same(rows[0].to_dict(), EXACT[0])  # pending records read back too
     with memslim.DictList.open(path, mode="r") as rows:
         assert len(rows) == 3 and rows.pending == 0
         for i, want in enumerate(EXACT):
-            assert same(rows[i], want), i
-        assert same(list(rows), EXACT)
+            assert same(rows[i].to_dict(), want), i
+        assert same(rows.to_list(), EXACT)
         # == compares like the list of dicts it stands for (NaN != NaN included)
         assert (rows == EXACT) == (list(rows) == EXACT) and rows != EXACT[:2]
-        assert same(rows[-1], EXACT[-1])
+        assert same(rows[-1].to_dict(), EXACT[-1])
         assert same([dict(r) for r in rows[1:]], EXACT[1:])
         assert isinstance(rows[::2], memslim.DictList)
         assert rows.columns == ["id", "flag", "x", "name", "blob", "obj"]
@@ -98,7 +98,7 @@ def test_save_is_a_snapshot_of_an_in_memory_list(tmp_path: Path) -> None:
     path = tmp_path / "snap.msl"
     assert rows.save(path) == 2000
     with memslim.DictList.open(path, "r") as back:
-        assert same(list(back), data)
+        assert same(back.to_list(), data)
     rows.append({"id": -1})
     assert rows.save(path) == 2001  # replaces the old file
     assert len(memslim.DictList.open(path, "r")) == 2001
@@ -110,12 +110,52 @@ def test_absent_keys_stay_absent(tmp_path: Path) -> None:
     with memslim.DictList.open(tmp_path / "a.msl") as rows:
         rows.extend(data)
     back = memslim.DictList.open(tmp_path / "a.msl", "r")
-    assert same(list(back), data)
+    assert same(back.to_list(), data)
     assert "b" not in back[1] and back[2]["b"] is None
     # other Arrow readers see the absent key as null
     assert pa.table(back).column("b").to_pylist() == ["x", None, None, None]
     assert memslim.DictList(data).save(tmp_path / "s.msl") == 4
-    assert same(list(memslim.DictList.open(tmp_path / "s.msl", "r")), data)
+    assert same(memslim.DictList.open(tmp_path / "s.msl", "r").to_list(), data)
+
+
+def test_rows_are_read_only_mapping_views(tmp_path: Path) -> None:
+    import collections.abc
+    import copy
+    import pickle
+
+    path = tmp_path / "v.msl"
+    data = [{"b": 2, "a": 1.5}, {"a": None}, {"a": 7, "c": [1, {"k": b"x"}]}]
+    with memslim.DictList.open(path) as rows:
+        rows.extend(data)
+    rows = memslim.DictList.open(path, "r")
+    row = rows[0]
+    assert isinstance(row, memslim.FileRow) and isinstance(row, collections.abc.Mapping)
+    assert row == data[0] and data[0] == row and row != data[1] and row == rows[0]
+    assert list(row) == ["b", "a"] and list(row.keys()) == ["b", "a"] and len(row) == 2
+    assert list(row.items()) == [("b", 2), ("a", 1.5)] and list(row.values()) == [2, 1.5]
+    assert "a" in row and "c" not in row and 3 not in row
+    assert row.get("c") is None and row.get("c", 0) == 0
+    expect_error(KeyError, row.__getitem__, "c")
+    assert rows[1]["a"] is None and "c" not in rows[1]  # null is not absent
+    assert same(dict(rows[2]), data[2]) and same(rows[2].to_dict(), data[2])
+    assert same(pickle.loads(pickle.dumps(rows[2])), data[2])
+    assert same(copy.copy(rows[2]), data[2]) and row.index == 0
+    assert [r.index for r in rows] == [0, 1, 2] and list(rows) == data
+    assert repr(row) == repr(data[0])
+    expect_error(TypeError, hash, row)
+
+    def assign() -> None:
+        row["a"] = 1  # type: ignore[index]
+
+    expect_error(TypeError, assign)
+    # a view keeps its file object alive; after close() it refuses to read
+    del rows
+    assert row["b"] == 2
+    last = memslim.DictList.open(path, "r")[2]
+    with memslim.DictList.open(path, "r") as f:
+        mine = f[0]
+    expect_error(ValueError, mine.__getitem__, "a")
+    assert last["a"] == 7
 
 
 def test_pending_records_are_counted_and_traced(tmp_path: Path) -> None:
@@ -178,7 +218,7 @@ def test_schema_grows_after_a_flush(tmp_path: Path) -> None:
     rows.close()
     want = [{"id": 1, "name": "a", "v": None}, *later]
     back = memslim.DictList.open(path, "r")
-    assert same(list(back), want)
+    assert same(back.to_list(), want)
     assert back.columns == ["id", "name", "v", "new"]
     # one call gives every segment in one unified schema
     table = pa.table(back)
@@ -219,14 +259,14 @@ def test_open_round_trips_like_a_list_of_dicts(
         if reopen:
             rows.close()
             rows = memslim.DictList.open(path)
-        assert same(list(rows), oracle)
+        assert same(rows.to_list(), oracle)
     rows.close()
     back = memslim.DictList.open(path, "r")
-    assert same([back[i] for i in range(len(back))], oracle)
+    assert same([back[i].to_dict() for i in range(len(back))], oracle)
     assert (back == oracle) == (list(back) == oracle)  # NaN != NaN, as in lists
     assert len(pa.table(back)) == len(oracle)
     assert memslim.DictList(oracle).save(path) == len(oracle)
-    assert same(list(memslim.DictList.open(path, "r")), oracle)
+    assert same(memslim.DictList.open(path, "r").to_list(), oracle)
 
 
 # --------------------------------------------------------------------------------------
@@ -436,7 +476,7 @@ def test_damaged_files_raise_corrupt_file_error_with_offset(tmp_path: Path) -> N
     err = expect_error(memslim.CorruptFileError, rows.__getitem__, 500)
     assert isinstance(err, ValueError)
     assert "offset" in str(err) and str(path) in str(err)
-    expect_error(memslim.CorruptFileError, list, rows)
+    expect_error(memslim.CorruptFileError, list, rows)  # iteration checks each batch too
 
 
 def test_truncated_file_is_an_error_not_a_crash(tmp_path: Path) -> None:

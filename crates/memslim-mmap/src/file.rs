@@ -920,6 +920,25 @@ impl RecordFile {
         Ok(())
     }
 
+    /// Checks that record `row` exists and can be read: decodes (and checksums) its
+    /// batch if it is committed, so a view made after this call reads no damage it
+    /// could have reported now.
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_row`].
+    pub fn check_row(&mut self, row: usize) -> Result<()> {
+        self.check_open()?;
+        match self.locate(row) {
+            Some((k, _)) => self.batch(k).map(|_| ()),
+            None if row < self.len() => Ok(()),
+            None => Err(RecordsError::IndexOutOfRange {
+                index: row,
+                len: self.len(),
+            }
+            .into()),
+        }
+    }
+
     /// Appends one record to the pending records (durable after [`RecordFile::flush`]).
     ///
     /// # Errors

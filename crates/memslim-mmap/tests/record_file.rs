@@ -185,6 +185,28 @@ fn schema_grows_and_records_come_back_exactly() {
 }
 
 #[test]
+fn a_reader_refreshes_across_a_new_segment() {
+    let dir = tmpdir("refresh-grow");
+    let p = dir.join("r.msl");
+    let mut w = RecordFile::open(&p, Mode::Append).unwrap();
+    w.push_record(&[("a", Cell::Int(1))]).unwrap();
+    w.flush().unwrap();
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    w.push_record(&[("a", Cell::Float(0.5)), ("b", Cell::Bool(true))])
+        .unwrap();
+    w.push_record(&[("b", Cell::Bool(false))]).unwrap();
+    w.flush().unwrap();
+    assert_eq!(w.num_segments(), 2);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r.refresh().unwrap(), 3);
+    assert_eq!(r.num_segments(), 2);
+    assert_eq!(
+        all_rows(&mut r).unwrap(),
+        ["a=Int(1)", "a=Float(0.5) b=Bool(true)", "b=Bool(false)"]
+    );
+}
+
+#[test]
 fn torn_data_tail_at_every_byte_is_dropped() {
     let dir = tmpdir("torn-data");
     for grow in [false, true] {
