@@ -192,31 +192,38 @@ pub fn parse_entries(
             problem.get_or_insert((at as u64, "index entry checksum mismatch".into()));
             continue;
         };
-        if problem.is_some() {
-            if last || version < 2 {
-                return Err(problem.unwrap_or_default());
+        // Version 1 has no commit marks: every entry but a segment's end marker (which
+        // never ends a commit) stands for one.
+        let commits = last || version < 2 && e.kind != Kind::End;
+        if let Some(p) = &problem {
+            if commits {
+                return Err(p.clone());
             }
             continue;
         }
         let prior = entries.last().copied().or(prev);
         let expected = prior.map_or(0, |l| l.end());
-        if e.offset != expected {
-            problem = Some((
-                at as u64,
-                format!(
-                    "entry at data offset {} where {expected} was expected",
-                    e.offset
-                ),
-            ));
-            continue;
-        }
         let schema_due = prior.is_none_or(|l| l.kind == Kind::End);
-        if schema_due != (e.kind == Kind::Schema) {
-            problem = Some((at as u64, "schema entry out of place".into()));
+        let why = if e.offset != expected {
+            Some(format!(
+                "entry at data offset {} where {expected} was expected",
+                e.offset
+            ))
+        } else if schema_due != (e.kind == Kind::Schema) {
+            Some("schema entry out of place".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            // An entry that checks out but does not fit is no torn write.
+            if commits {
+                return Err((at as u64, why));
+            }
+            problem = Some((at as u64, why));
             continue;
         }
         entries.push(e);
-        if last || version < 2 {
+        if commits {
             committed = entries.len();
             committed_end = pos;
         }
@@ -226,4 +233,93 @@ pub fn parse_entries(
         entries,
         torn_bytes: b.len() - committed_end,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(offset: u64, len: u64, kind: Kind) -> Entry {
+        Entry {
+            offset,
+            len,
+            rows: u64::from(kind == Kind::Batch),
+            kind,
+            crc: Some(0),
+        }
+    }
+
+    /// Header, then (entry, last of its commit) pairs.
+    fn index(version: u32, es: &[(Entry, bool)]) -> Vec<u8> {
+        let mut b = header().to_vec();
+        b[8..12].copy_from_slice(&version.to_le_bytes());
+        for (e, last) in es {
+            b.extend_from_slice(&encode_entry(e, *last));
+        }
+        b
+    }
+
+    #[test]
+    fn an_unfinished_commit_is_torn_and_damage_before_a_commit_is_corruption() {
+        let s = entry(0, 10, Kind::Schema);
+        let b1 = entry(10, 10, Kind::Batch);
+        let end = entry(20, 8, Kind::End);
+        let s2 = entry(28, 10, Kind::Schema);
+        let b2 = entry(38, 10, Kind::Batch);
+        let full = index(
+            2,
+            &[
+                (s, false),
+                (b1, true),
+                (end, false),
+                (s2, false),
+                (b2, true),
+            ],
+        );
+        let p = parse_entries(&full, HEADER_LEN, None, 2).unwrap();
+        assert_eq!(p.entries, [s, b1, end, s2, b2]);
+        assert_eq!(p.torn_bytes, 0);
+        // the last commit lost its final entry (or got it garbled): all of it goes
+        for cut in [full.len() - ENTRY_LEN, full.len() - 1] {
+            let p = parse_entries(&full[..cut], HEADER_LEN, None, 2).unwrap();
+            assert_eq!(p.entries, [s, b1], "cut {cut}");
+            assert_eq!(p.torn_bytes, cut - HEADER_LEN - 2 * ENTRY_LEN);
+        }
+        let mut garbled = full.clone();
+        let n = garbled.len();
+        garbled[n - ENTRY_LEN + 3] ^= 1;
+        let p = parse_entries(&garbled, HEADER_LEN, None, 2).unwrap();
+        assert_eq!(p.entries, [s, b1]);
+        // pages of an unfinished append reach the disk in any order
+        let mut holes = full.clone();
+        holes[HEADER_LEN + 3 * ENTRY_LEN..HEADER_LEN + 4 * ENTRY_LEN].fill(0);
+        let mut holes_unfinished = holes.clone();
+        holes_unfinished.truncate(n - ENTRY_LEN);
+        assert_eq!(
+            parse_entries(&holes_unfinished, HEADER_LEN, None, 2)
+                .unwrap()
+                .entries,
+            [s, b1]
+        );
+        // ...but a damaged entry inside a finished commit is corruption
+        assert!(parse_entries(&holes, HEADER_LEN, None, 2).is_err());
+        // version 1: every entry commits, except a segment's end marker
+        let v1 = index(1, &[(s, false), (b1, false), (end, false)]);
+        let p = parse_entries(&v1, HEADER_LEN, None, 1).unwrap();
+        assert_eq!(
+            (p.entries.as_slice(), p.torn_bytes),
+            (&[s, b1][..], ENTRY_LEN)
+        );
+        // a batch where a schema is due
+        let bad = index(
+            2,
+            &[
+                (s, false),
+                (b1, true),
+                (end, false),
+                (entry(28, 10, Kind::Batch), true),
+            ],
+        );
+        assert!(parse_entries(&bad, HEADER_LEN, None, 2).is_err());
+    }
 }
