@@ -14,7 +14,8 @@
 //! ```
 //!
 //! `HEX` is a bitmap, one bit per row of the batch, least significant bit first (Arrow's
-//! bit order), two lowercase hex digits per byte. An absent key is also null in the
+//! bit order), two lowercase hex digits per byte; `*` stands for every row (a field no
+//! record of the batch has). An absent key is also null in the
 //! column itself, so other Arrow readers see null; rows not listed in `memslim.order`
 //! have their keys in column order. These bitmaps are the same ones a
 //! [`RecordList`] keeps in memory (`absent`, and the int marks of a float column).
@@ -45,9 +46,22 @@ fn set_bit(b: &mut Bits, i: usize) {
     b[i >> 3] |= 1 << (i & 7);
 }
 
+/// A bitmap of `rows` bits, all set.
+fn full(rows: usize) -> Bits {
+    let mut all = vec![0xffu8; rows.div_ceil(8)];
+    if !rows.is_multiple_of(8) {
+        if let Some(last) = all.last_mut() {
+            *last = (1u8 << (rows % 8)) - 1;
+        }
+    }
+    all
+}
+
 /// A record batch's exceptions to the plain Arrow reading (see the module docs).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Extras {
+    /// Rows of the batch.
+    rows: usize,
     /// Per column (possibly shorter than the schema): rows lacking the key.
     absent: Vec<Option<Bits>>,
     /// Per float column: rows whose value was an int.
@@ -113,6 +127,7 @@ impl Extras {
                 .collect()
         };
         Extras {
+            rows: len,
             absent: cut(&self.absent),
             ints: cut(&self.ints),
             order: self
@@ -129,6 +144,7 @@ impl Extras {
         if self.is_empty() {
             return Vec::new();
         }
+        let all = full(self.rows);
         let bitmaps = |v: &[Option<Bits>]| -> String {
             let mut s = String::new();
             for (c, b) in v.iter().enumerate() {
@@ -138,6 +154,10 @@ impl Extras {
                 }
                 s.push_str(&c.to_string());
                 s.push(':');
+                if *b == all {
+                    s.push('*');
+                    continue;
+                }
                 for byte in b {
                     s.push_str(&format!("{byte:02x}"));
                 }
@@ -174,7 +194,10 @@ impl Extras {
         rows: usize,
         cols: usize,
     ) -> Result<Extras, String> {
-        let mut out = Extras::default();
+        let mut out = Extras {
+            rows,
+            ..Extras::default()
+        };
         let parse_col = |c: &str| -> Result<usize, String> {
             c.parse::<usize>()
                 .ok()
@@ -187,6 +210,10 @@ impl Extras {
                     .split_once(':')
                     .ok_or_else(|| format!("memslim metadata entry {part:?}"))?;
                 let c = parse_col(c)?;
+                if hex == "*" {
+                    put(into, c, full(rows));
+                    continue;
+                }
                 if hex.len() != 2 * rows.div_ceil(8) || !hex.is_ascii() {
                     return Err(format!("memslim bitmap of column {c}: wrong length"));
                 }
@@ -370,19 +397,16 @@ pub(crate) fn tail_batch(
     schema: &SchemaRef,
 ) -> Result<(RecordBatch, Extras), String> {
     let n = batch.num_rows();
-    let mut extras = Extras::default();
+    let mut extras = Extras {
+        rows: n,
+        ..Extras::default()
+    };
     let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
     let mut to_file: Vec<u32> = vec![0; tail.num_fields()];
     for (c, f) in schema.fields().iter().enumerate() {
         let Some(j) = tail.field_index(f.name()) else {
             cols.push(new_null_array(f.data_type(), n));
-            let mut all = vec![0xffu8; n.div_ceil(8)];
-            if !n.is_multiple_of(8) {
-                if let Some(last) = all.last_mut() {
-                    *last = (1u8 << (n % 8)) - 1;
-                }
-            }
-            put(&mut extras.absent, c, all);
+            put(&mut extras.absent, c, full(n));
             continue;
         };
         to_file[j] = c as u32;
@@ -536,11 +560,19 @@ mod tests {
 
     #[test]
     fn metadata_round_trips_and_slices() {
-        let mut e = Extras::default();
+        let mut e = Extras {
+            rows: 9,
+            ..Extras::default()
+        };
         put(&mut e.absent, 2, vec![0b1010_0001, 0b1]);
+        put(&mut e.absent, 1, full(9));
         put(&mut e.ints, 0, vec![0b10, 0]);
         e.order = vec![(1, vec![2, 0]), (8, vec![1, 0, 2])];
         let pairs = e.to_metadata();
+        assert!(
+            pairs.iter().any(|(_, v)| v.contains("1:*;2:a101")),
+            "{pairs:?}"
+        );
         let back = Extras::from_metadata(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), 9, 3)
             .unwrap();
         assert_eq!(back, e);
