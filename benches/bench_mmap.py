@@ -118,7 +118,8 @@ def child_open(peer: str, d: Path, rows: int, repeat: int) -> dict[str, Any]:
 
         def opener() -> tuple[Any, Any]:
             handle = memslim.DictList.open(f["memslim"], "r")
-            return handle, handle[k]
+            # a row is a lazy view: read the record, as the other peers do
+            return handle, handle[k].to_dict()
 
     elif peer == "json":
 

@@ -8,6 +8,9 @@ use std::sync::{Mutex, MutexGuard};
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::SchemaRef;
 use memslim_mmap::{MmapError, Mode, Num, NumArray, NumType, RecordFile};
+use memslim_records::CellRef;
+
+use crate::tracemalloc::Tracked;
 use pyo3::exceptions::{
     PyBufferError, PyIndexError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
 };
@@ -228,6 +231,8 @@ impl PyArrowBatches {
 #[pyclass(name = "DictListFile", module = "memslim._memslim", frozen, sequence)]
 pub struct PyDictListFile {
     inner: Guarded<RecordFile>,
+    /// The bytes this object holds in memory (mostly pending records), for tracemalloc.
+    trace: Mutex<Tracked>,
 }
 
 impl Drop for PyDictListFile {
@@ -243,6 +248,16 @@ impl Drop for PyDictListFile {
 impl PyDictListFile {
     fn lock(&self) -> PyResult<Held<'_, RecordFile>> {
         Python::attach(|py| self.inner.lock(py))
+    }
+
+    /// Reports the current in-memory size to tracemalloc (call without the lock held).
+    fn retrack(&self) {
+        let Ok(n) = self.lock().map(|f| f.nbytes()) else {
+            return;
+        };
+        if let Ok(mut t) = self.trace.lock() {
+            t.set(n);
+        }
     }
 
     fn row<'py>(py: Python<'py>, f: &mut RecordFile, i: usize) -> PyResult<Bound<'py, PyDict>> {
@@ -306,17 +321,24 @@ impl PyDictListFile {
     pub(crate) fn new(py: Python<'_>, path: std::path::PathBuf, mode: &str) -> PyResult<Self> {
         let mode = parse_mode(mode)?;
         let f = py.detach(|| RecordFile::open(&path, mode)).py(py)?;
-        Ok(PyDictListFile {
+        let file = PyDictListFile {
             inner: Guarded::new(f),
-        })
+            trace: Mutex::new(Tracked::new()),
+        };
+        file.retrack();
+        Ok(file)
     }
 
     fn __len__(&self) -> PyResult<usize> {
         Ok(self.lock()?.len())
     }
 
-    fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let mut f = self.lock()?;
+    fn __getitem__(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        index: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let mut f = slf.get().lock()?;
         let len = f.len();
         if let Ok(s) = index.cast::<PySlice>() {
             let ind = s.indices(len as isize)?;
@@ -341,7 +363,30 @@ impl PyDictListFile {
             ))
         })?;
         let i = norm_index(i, len)?;
-        Ok(Self::row(py, &mut f, i)?.into_any().unbind())
+        f.check_row(i).py(py)?;
+        drop(f);
+        let file = slf.clone().unbind();
+        Ok(Bound::new(py, PyFileRow { file, row: i })?
+            .into_any()
+            .unbind())
+    }
+
+    /// Every record as a plain dict, in a list.
+    fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let mut i = 0;
+        loop {
+            let d = {
+                let mut f = self.lock()?;
+                if i >= f.len() {
+                    break;
+                }
+                Self::row(py, &mut f, i)?
+            };
+            out.append(d)?;
+            i += 1;
+        }
+        Ok(out)
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> PyDictListFileIter {
@@ -444,7 +489,9 @@ impl PyDictListFile {
         let items = record_items(record, row)?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
-        self.lock()?.push_record(&cells).py(py)
+        self.lock()?.push_record(&cells).py(py)?;
+        self.retrack();
+        Ok(())
     }
 
     /// Appends every record, or none: the pending records are rolled back on an error.
@@ -486,12 +533,15 @@ impl PyDictListFile {
                 }
             }
         }
+        this.retrack();
         res
     }
 
     /// Writes the pending records, syncs them and commits them; returns how many.
     fn flush(&self, py: Python<'_>) -> PyResult<usize> {
-        self.inner.detached(py, |f| f.flush())?.py(py)
+        let n = self.inner.detached(py, |f| f.flush())?.py(py);
+        self.retrack();
+        n
     }
 
     /// Picks up records another process committed; returns the new length.
@@ -501,7 +551,9 @@ impl PyDictListFile {
 
     /// Flushes (when writable) and closes; the writer lock is released.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        self.inner.detached(py, |f| f.close())?.py(py)
+        let r = self.inner.detached(py, |f| f.close())?.py(py);
+        self.retrack();
+        r
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -561,7 +613,179 @@ impl PyDictListFile {
     }
 }
 
-/// Iterator over a `DictListFile`: plain dicts, one per record.
+/// A read-only, dict-like view of one record of a `DictListFile`: a registered
+/// `collections.abc.Mapping` that compares equal to the plain dict. Records of a file
+/// never move (it is append-only), so a view always reads its own record; it keeps the
+/// file object alive, and reading through it after `close()` raises `ValueError`.
+#[pyclass(name = "FileRow", module = "memslim._memslim", mapping, frozen)]
+pub struct PyFileRow {
+    file: Py<PyDictListFile>,
+    row: usize,
+}
+
+impl PyFileRow {
+    /// Calls `f(key, value)` for each key of the record, in its order; stops at the
+    /// first error (from the file, or from `f`).
+    fn visit<'py>(
+        &self,
+        py: Python<'py>,
+        mut f: impl FnMut(&str, CellRef<'_>) -> PyResult<bool>,
+    ) -> PyResult<()> {
+        let mut file = self.file.get().lock()?;
+        let mut err = None;
+        let mut done = false;
+        file.visit_row(self.row, |k, v| {
+            if done || err.is_some() {
+                return;
+            }
+            match f(k, v) {
+                Ok(more) => done = !more,
+                Err(e) => err = Some(e),
+            }
+        })
+        .py(py)?;
+        err.map_or(Ok(()), Err)
+    }
+
+    fn value<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let Ok(key) = key.cast::<PyString>() else {
+            return Ok(None);
+        };
+        let key = key.to_str()?;
+        let mut out = None;
+        self.visit(py, |k, v| {
+            if k == key {
+                out = Some(cell_to_py(py, v)?);
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    fn dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let mut f = self.file.get().lock()?;
+        PyDictListFile::row(py, &mut f, self.row)
+    }
+}
+
+#[pymethods]
+impl PyFileRow {
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.value(py, key)?
+            .ok_or_else(|| pyo3::exceptions::PyKeyError::new_err(key.clone().unbind()))
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.value(py, key)? {
+            Some(v) => v,
+            None => default.unwrap_or_else(|| py.None().into_bound(py)),
+        })
+    }
+
+    fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(key) = key.cast::<PyString>() else {
+            return Ok(false);
+        };
+        let key = key.to_str()?;
+        let mut found = false;
+        self.visit(py, |k, _| {
+            found = k == key;
+            Ok(!found)
+        })?;
+        Ok(found)
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        let mut n = 0;
+        self.visit(py, |_, _| {
+            n += 1;
+            Ok(true)
+        })?;
+        Ok(n)
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let keys = PyList::empty(py);
+        self.visit(py, |k, _| {
+            keys.append(PyString::intern(py, k))?;
+            Ok(true)
+        })?;
+        Ok(keys.try_iter()?.into_any())
+    }
+
+    fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Keys)
+    }
+
+    fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Values)
+    }
+
+    fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Items)
+    }
+
+    /// The record as a plain dict (a detached copy).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.dict(py)
+    }
+
+    /// The record as a plain dict (a detached copy), as `dict.copy` gives.
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.dict(py)
+    }
+
+    /// Position of this record in its file.
+    #[getter]
+    fn index(&self) -> usize {
+        self.row
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let mapping = crate::records::MAPPING.import(py, "collections.abc", "Mapping")?;
+        if !other.is_instance(mapping)? {
+            return Ok(py.NotImplemented());
+        }
+        let me = self.dict(py)?;
+        let other = match other.cast::<PyFileRow>() {
+            Ok(r) => r.get().dict(py)?.into_any(),
+            Err(_) => other.clone(),
+        };
+        me.eq(other)?.into_py_any(py)
+    }
+
+    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let eq = self.__eq__(py, other)?;
+        crate::convert::negated(py, eq)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.dict(py)?.repr()?.to_string())
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, pyo3::types::PyTuple>> {
+        // Pickling a view pickles its record as a plain dict.
+        let d = self.dict(py)?;
+        (py.import("builtins")?.getattr("dict")?, (d,)).into_pyobject(py)
+    }
+}
+
+/// Iterator over a `DictListFile`: a `FileRow` view per record.
 #[pyclass(name = "_DictListFileIter", module = "memslim._memslim", frozen)]
 pub struct PyDictListFileIter {
     file: Py<PyDictListFile>,
@@ -581,13 +805,28 @@ impl PyDictListFileIter {
         if i >= f.len() {
             return Ok(None);
         }
-        let d = PyDictListFile::row(py, &mut f, i)?;
+        f.check_row(i).py(py)?;
+        drop(f);
         self.pos.store(i + 1, Ordering::Relaxed);
-        Ok(Some(d.into_any().unbind()))
+        let row = PyFileRow {
+            file: self.file.clone_ref(py),
+            row: i,
+        };
+        Ok(Some(Bound::new(py, row)?.into_any().unbind()))
     }
 }
 
-/// `DictList.save(path)`: writes anything exporting `__arrow_c_stream__` as a record
+/// `DictList.save(path)`: writes the list's records exactly (absent keys, ints among
+/// floats, key order), replacing `path` atomically; returns the number of records.
+pub(crate) fn save_list(
+    py: Python<'_>,
+    list: &memslim_records::RecordList,
+    path: std::path::PathBuf,
+) -> PyResult<usize> {
+    memslim_mmap::save_records(&path, list).py(py)
+}
+
+/// `Stream.to_file(path)`: writes anything exporting `__arrow_c_stream__` as a record
 /// file, replacing `path` atomically; returns the number of records.
 #[pyfunction]
 pub(crate) fn _save_records(
@@ -1003,5 +1242,6 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyMmapList>()?;
     m.add_class::<PyMmapListIter>()?;
     m.add_function(wrap_pyfunction!(_save_records, m)?)?;
+    m.add_class::<PyFileRow>()?;
     Ok(())
 }

@@ -28,7 +28,7 @@ use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::plain_records::{Input, append_plain_dicts, append_plain_tuples, tuple_of_type};
 use crate::tracemalloc::Tracked;
 
-static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+pub(crate) static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ROW_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static NUMPY_ARRAY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static TUPLE_NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -1368,7 +1368,9 @@ impl PyDictList {
     /// Writes the records to a record file at `path`, replacing it atomically; returns
     /// the number of records.
     fn save(slf: &Bound<'_, Self>, path: std::path::PathBuf) -> PyResult<usize> {
-        crate::mmap::_save_records(slf.py(), slf.as_any(), path)
+        let sup: &Bound<'_, PyRecords> = slf.as_super();
+        let base = sup.get().state.borrow(slf.py())?;
+        crate::mmap::save_list(slf.py(), &base.inner, path)
     }
 
     /// Field names, in first-seen order.

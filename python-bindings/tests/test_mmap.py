@@ -6,9 +6,11 @@ import errno
 import math
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -18,7 +20,9 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
-from conftest import expect_error, same
+from conftest import expect_error, records, same
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyarrow import ipc
 
 # Values a list of dicts holds that must come back type-exact from disk.
@@ -70,15 +74,15 @@ def test_append_flush_reopen_is_type_exact(tmp_path: Path) -> None:
     with memslim.DictList.open(path) as rows:
         rows.extend(EXACT)
         assert len(rows) == 3 and rows.pending == 3
-        assert same(rows[0], EXACT[0])  # pending records read back too
+        assert same(rows[0].to_dict(), EXACT[0])  # pending records read back too
     with memslim.DictList.open(path, mode="r") as rows:
         assert len(rows) == 3 and rows.pending == 0
         for i, want in enumerate(EXACT):
-            assert same(rows[i], want), i
-        assert same(list(rows), EXACT)
+            assert same(rows[i].to_dict(), want), i
+        assert same(rows.to_list(), EXACT)
         # == compares like the list of dicts it stands for (NaN != NaN included)
         assert (rows == EXACT) == (list(rows) == EXACT) and rows != EXACT[:2]
-        assert same(rows[-1], EXACT[-1])
+        assert same(rows[-1].to_dict(), EXACT[-1])
         assert same([dict(r) for r in rows[1:]], EXACT[1:])
         assert isinstance(rows[::2], memslim.DictList)
         assert rows.columns == ["id", "flag", "x", "name", "blob", "obj"]
@@ -94,20 +98,86 @@ def test_save_is_a_snapshot_of_an_in_memory_list(tmp_path: Path) -> None:
     path = tmp_path / "snap.msl"
     assert rows.save(path) == 2000
     with memslim.DictList.open(path, "r") as back:
-        assert same(list(back), data)
+        assert same(back.to_list(), data)
     rows.append({"id": -1})
     assert rows.save(path) == 2001  # replaces the old file
     assert len(memslim.DictList.open(path, "r")) == 2001
 
 
-def test_absent_keys_read_back_as_none(tmp_path: Path) -> None:
-    # documented: Arrow has one null, so a record lacking a key gets it as None
+def test_absent_keys_stay_absent(tmp_path: Path) -> None:
+    # a key a record lacks is not the key holding None, on disk as in memory
+    data = [{"a": 1, "b": "x"}, {"a": 2}, {"b": None, "a": 3}, {}]
     with memslim.DictList.open(tmp_path / "a.msl") as rows:
-        rows.extend([{"a": 1, "b": "x"}, {"a": 2}])
-    assert list(memslim.DictList.open(tmp_path / "a.msl", "r")) == [
-        {"a": 1, "b": "x"},
-        {"a": 2, "b": None},
-    ]
+        rows.extend(data)
+    back = memslim.DictList.open(tmp_path / "a.msl", "r")
+    assert same(back.to_list(), data)
+    assert "b" not in back[1] and back[2]["b"] is None
+    # other Arrow readers see the absent key as null
+    assert pa.table(back).column("b").to_pylist() == ["x", None, None, None]
+    assert memslim.DictList(data).save(tmp_path / "s.msl") == 4
+    assert same(memslim.DictList.open(tmp_path / "s.msl", "r").to_list(), data)
+
+
+def test_rows_are_read_only_mapping_views(tmp_path: Path) -> None:
+    import collections.abc
+    import copy
+    import pickle
+
+    path = tmp_path / "v.msl"
+    data = [{"b": 2, "a": 1.5}, {"a": None}, {"a": 7, "c": [1, {"k": b"x"}]}]
+    with memslim.DictList.open(path) as rows:
+        rows.extend(data)
+    rows = memslim.DictList.open(path, "r")
+    row = rows[0]
+    assert isinstance(row, memslim.FileRow) and isinstance(row, collections.abc.Mapping)
+    assert row == data[0] and data[0] == row and row != data[1] and row == rows[0]
+    assert list(row) == ["b", "a"] and list(row.keys()) == ["b", "a"] and len(row) == 2
+    assert list(row.items()) == [("b", 2), ("a", 1.5)] and list(row.values()) == [2, 1.5]
+    assert "a" in row and "c" not in row and 3 not in row
+    assert row.get("c") is None and row.get("c", 0) == 0
+    expect_error(KeyError, row.__getitem__, "c")
+    assert rows[1]["a"] is None and "c" not in rows[1]  # null is not absent
+    assert same(dict(rows[2]), data[2]) and same(rows[2].to_dict(), data[2])
+    assert same(pickle.loads(pickle.dumps(rows[2])), data[2])
+    assert same(copy.copy(rows[2]), data[2]) and row.index == 0
+    assert [r.index for r in rows] == [0, 1, 2] and list(rows) == data
+    assert repr(row) == repr(data[0])
+    expect_error(TypeError, hash, row)
+
+    def assign() -> None:
+        row["a"] = 1  # type: ignore[index]
+
+    expect_error(TypeError, assign)
+    # a view keeps its file object alive; after close() it refuses to read
+    del rows
+    assert row["b"] == 2
+    last = memslim.DictList.open(path, "r")[2]
+    with memslim.DictList.open(path, "r") as f:
+        mine = f[0]
+    expect_error(ValueError, mine.__getitem__, "a")
+    assert last["a"] == 7
+
+
+def test_pending_records_are_counted_and_traced(tmp_path: Path) -> None:
+    import tracemalloc
+
+    rows = memslim.DictList.open(tmp_path / "t.msl")
+    empty = rows.nbytes
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        rows.extend({"id": i, "s": f"value {i}"} for i in range(50_000))
+        grown = rows.nbytes - empty
+        traced = tracemalloc.get_traced_memory()[0] - base
+        assert grown > 50_000 * 8  # ids and string bytes, at least
+        assert sys.getsizeof(rows) >= rows.nbytes
+        assert traced >= 0.9 * grown, (traced, grown)
+        rows.flush()  # written out: the memory goes, and tracemalloc sees it go
+        assert rows.nbytes < empty + grown // 10
+        assert tracemalloc.get_traced_memory()[0] - base <= traced - 0.9 * grown
+    finally:
+        tracemalloc.stop()
+        rows.close()
 
 
 def test_column_and_arrow_export(tmp_path: Path) -> None:
@@ -131,21 +201,72 @@ def test_column_and_arrow_export(tmp_path: Path) -> None:
     assert table.column("i")[99_999].as_py() == 99_999
 
 
-def test_schema_is_fixed_by_the_first_flush(tmp_path: Path) -> None:
-    rows = memslim.DictList.open(tmp_path / "s.msl")
-    rows.append({"id": 1, "name": "a"})
+def test_schema_grows_after_a_flush(tmp_path: Path) -> None:
+    path = tmp_path / "s.msl"
+    rows = memslim.DictList.open(path)
+    rows.append({"id": 1, "name": "a", "v": None})
     rows.flush()
-    err = expect_error(memslim.SchemaError, rows.append, {"id": "one"})
-    assert "id" in str(err)
-    err = expect_error(memslim.SchemaError, rows.append, {"id": 2, "new": 1})
-    assert "new" in str(err)
-    expect_error(memslim.SchemaError, rows.append, ["not", "a", "mapping"])
-    # extend is all or nothing
-    expect_error(memslim.SchemaError, rows.extend, [{"id": 3}, {"id": "bad"}])
-    assert len(rows) == 1 and rows.pending == 0
-    rows.append({"id": 2})
-    assert rows.flush() == 1
+    later = [
+        {"id": "one", "name": "b"},  # str into an int field: object
+        {"id": 2, "new": 1.5, "v": 3},  # a new key; a first value where only None was
+        {"v": 2.5, "id": 3},  # int -> float, another key order
+        {"id": 2**70, "name": None},
+    ]
+    rows.extend(later[:2])
+    assert rows.flush() == 2
+    rows.extend(later[2:])
     rows.close()
+    want = [{"id": 1, "name": "a", "v": None}, *later]
+    back = memslim.DictList.open(path, "r")
+    assert same(back.to_list(), want)
+    assert back.columns == ["id", "name", "v", "new"]
+    # one call gives every segment in one unified schema
+    table = pa.table(back)
+    assert table.column("v").to_pylist() == [None, None, 3.0, 2.5, None]
+    assert same(memslim.DictList.from_arrow(back)[2]["v"], 3.0)
+    # plain Arrow readers: one stream per segment, back to back in the file
+    segments = []
+    with open(path, "rb") as f:
+        while f.tell() < path.stat().st_size:
+            segments.append(ipc.open_stream(f).read_all())
+    assert [t.num_rows for t in segments] == [1, 2, 2]
+    assert segments[0].column_names == ["id", "name", "v"]
+    assert pl.read_ipc_stream(path).height == 1  # polars reads the first segment
+    # bad records still raise, naming the row, and leave the list unchanged
+    rows = memslim.DictList.open(path)
+    expect_error(memslim.SchemaError, rows.append, ["not", "a", "mapping"])
+    err = expect_error(memslim.SchemaError, rows.extend, [{"id": 3}, "bad"])
+    assert "row 6" in str(err)
+    assert len(rows) == 5 and rows.pending == 0
+    rows.close()
+
+
+@given(
+    batches=st.lists(st.lists(records(), max_size=6), min_size=1, max_size=4),
+    reopen=st.booleans(),
+)
+@settings(max_examples=25)
+def test_open_round_trips_like_a_list_of_dicts(
+    tmp_path_factory: pytest.TempPathFactory, batches: list, reopen: bool
+) -> None:
+    path = tmp_path_factory.mktemp("prop") / "p.msl"
+    oracle: list = []
+    rows = memslim.DictList.open(path)
+    for batch in batches:
+        rows.extend(batch)
+        oracle.extend(batch)
+        rows.flush()
+        if reopen:
+            rows.close()
+            rows = memslim.DictList.open(path)
+        assert same(rows.to_list(), oracle)
+    rows.close()
+    back = memslim.DictList.open(path, "r")
+    assert same([back[i].to_dict() for i in range(len(back))], oracle)
+    assert (back == oracle) == (list(back) == oracle)  # NaN != NaN, as in lists
+    assert len(pa.table(back)) == len(oracle)
+    assert memslim.DictList(oracle).save(path) == len(oracle)
+    assert same(memslim.DictList.open(path, "r").to_list(), oracle)
 
 
 # --------------------------------------------------------------------------------------
@@ -355,7 +476,7 @@ def test_damaged_files_raise_corrupt_file_error_with_offset(tmp_path: Path) -> N
     err = expect_error(memslim.CorruptFileError, rows.__getitem__, 500)
     assert isinstance(err, ValueError)
     assert "offset" in str(err) and str(path) in str(err)
-    expect_error(memslim.CorruptFileError, list, rows)
+    expect_error(memslim.CorruptFileError, list, rows)  # iteration checks each batch too
 
 
 def test_truncated_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
@@ -404,12 +525,40 @@ def test_bad_input(tmp_path: Path) -> None:
     assert "version 9" in str(err)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores file permissions")
 def test_no_permission(tmp_path: Path) -> None:
-    path = tmp_path / "p.msl"
-    memslim.DictList.open(path).close()
-    path.chmod(0o400)
-    expect_error(PermissionError, memslim.DictList.open, path)
+    if os.geteuid() != 0:
+        path = tmp_path / "p.msl"
+        memslim.DictList.open(path).close()
+        path.chmod(0o400)
+        err = expect_error(PermissionError, memslim.DictList.open, path)
+        assert str(path) in str(err)
+        return
+    # root ignores file modes: try it as an unprivileged user, in a child process, on a
+    # file in a directory that user may enter (pytest's base directory is private)
+    d = Path(tempfile.mkdtemp(prefix="memslim-perm-"))
+    try:
+        d.chmod(0o755)
+        path = d / "p.msl"
+        memslim.DictList.open(path).close()
+        path.chmod(0o400)
+        proc = child(
+            """
+            import os, sys
+            import memslim
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                memslim.DictList.open(sys.argv[1])
+            except PermissionError as e:
+                print("PermissionError", e)
+            """,
+            str(path),
+        )
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.startswith("PermissionError") and str(path) in out, out
+    finally:
+        shutil.rmtree(d)
 
 
 def test_closed_and_read_only_lists_refuse_use(tmp_path: Path) -> None:

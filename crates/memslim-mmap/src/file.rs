@@ -13,10 +13,11 @@ use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::{Block, MetadataVersion};
 use arrow_schema::{DataType, SchemaRef};
 use memslim_records::{
-    Cell, CellRef, DType, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
+    Cell, CellRef, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
 };
 
 use crate::error::{MmapError, Result, io};
+use crate::exact::{self, Extras};
 use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, Kind};
 use crate::ipc::{self, Encoder, FILE_MAGIC};
 use crate::map::ReadMap;
@@ -65,11 +66,21 @@ pub enum Layout {
 
 struct Slot {
     entry: usize,
+    segment: usize,
     first_row: usize,
     rows: usize,
     /// Dictionary messages before this batch (foreign files only).
     dicts_before: usize,
     batch: Option<RecordBatch>,
+    /// What the batch's message says beyond Arrow (decoded with the batch).
+    extras: Option<Arc<Extras>>,
+}
+
+/// One Arrow IPC stream of the file: a schema and the batches after it, up to the next
+/// end-of-stream marker.
+struct Segment {
+    schema: SchemaRef,
+    variant: Vec<bool>,
 }
 
 /// A persistent list of records: an Arrow IPC stream on disk (readable by any Arrow
@@ -90,13 +101,17 @@ pub struct RecordFile {
     entries: Vec<Entry>,
     slots: Vec<Slot>,
     dicts: Vec<usize>,
-    schema: Option<SchemaRef>,
-    variant: Vec<bool>,
+    segments: Vec<Segment>,
+    /// All segments' schemas read as one (`None` before the first commit).
+    unified: Option<SchemaRef>,
     cache: std::collections::VecDeque<usize>,
     cache_bytes: u64,
     committed_rows: usize,
     index_len: u64,
-    decoder: Option<(FileDecoder, usize)>,
+    /// The version in the index header (what marks a commit's end depends on it).
+    index_version: u32,
+    /// The decoder of one segment, and how many dictionaries it has been fed.
+    decoder: Option<(usize, FileDecoder, usize)>,
     /// The schema of a foreign IPC file, from its footer.
     footer_schema: Option<arrow_schema::Schema>,
     tail: RecordList,
@@ -118,17 +133,18 @@ fn sync_dir(path: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
-fn dtype_of(t: &DataType, variant: bool) -> Option<DType> {
-    Some(match t {
-        DataType::Null => DType::Null,
-        DataType::Boolean => DType::Bool,
-        DataType::Int64 => DType::Int64,
-        DataType::Float64 => DType::Float64,
-        DataType::Utf8 => DType::Str,
-        DataType::Binary if variant => DType::Object,
-        DataType::Binary => DType::Bytes,
-        _ => return None,
-    })
+/// Whether memslim writes Arrow type `t` (so it can append to a field of that type).
+fn writable_type(t: &DataType, variant: bool) -> bool {
+    variant
+        || matches!(
+            t,
+            DataType::Null
+                | DataType::Boolean
+                | DataType::Int64
+                | DataType::Float64
+                | DataType::Utf8
+                | DataType::Binary
+        )
 }
 
 impl RecordFile {
@@ -169,12 +185,13 @@ impl RecordFile {
             entries: Vec::new(),
             slots: Vec::new(),
             dicts: Vec::new(),
-            schema: None,
-            variant: Vec::new(),
+            segments: Vec::new(),
+            unified: None,
             cache: std::collections::VecDeque::new(),
             cache_bytes: 0,
             committed_rows: 0,
             index_len: HEADER_LEN as u64,
+            index_version: format::INDEX_VERSION,
             decoder: None,
             footer_schema: None,
             tail: RecordList::with_chunk_rows(BATCH_ROWS),
@@ -253,10 +270,10 @@ impl RecordFile {
         }
         f.data = Some(data);
         f.index = index;
-        f.load_schema()?;
-        f.rebuild_slots(0);
+        f.rebuild_slots(0)?;
         if mode == Mode::Append {
-            f.tail = f.declared_tail()?;
+            f.check_appendable()?;
+            f.tail = f.seeded_tail();
         }
         Ok(f)
     }
@@ -274,8 +291,8 @@ impl RecordFile {
     }
 
     fn read_index(&mut self, b: &[u8], data_len: u64) -> Result<()> {
-        match format::check_header(b) {
-            Ok(()) => {}
+        let version = match format::check_header(b) {
+            Ok(v) => v,
             Err(HeaderError::Future(v)) => {
                 return Err(MmapError::FutureVersion {
                     path: self.index_path.clone(),
@@ -296,14 +313,16 @@ impl RecordFile {
                     reason: "index header checksum mismatch".into(),
                 });
             }
-        }
-        let parsed = format::parse_entries(b, HEADER_LEN, None).map_err(|(off, why)| {
-            MmapError::Corrupt {
-                path: self.index_path.clone(),
-                offset: off,
-                reason: why,
-            }
-        })?;
+        };
+        self.index_version = version;
+        let parsed =
+            format::parse_entries(b, HEADER_LEN, None, version).map_err(|(off, why)| {
+                MmapError::Corrupt {
+                    path: self.index_path.clone(),
+                    offset: off,
+                    reason: why,
+                }
+            })?;
         self.entries = parsed.entries;
         self.index_len = (HEADER_LEN + self.entries.len() * ENTRY_LEN) as u64;
         self.recovery.dropped_index_bytes = parsed.torn_bytes as u64;
@@ -438,29 +457,25 @@ impl RecordFile {
         }
         let map = ReadMap::new(data, self.committed_end(), &self.path)?;
         // Refuse before writing anything if the schema is not one memslim can append to.
-        let first = self.entries[0];
+        let last = self
+            .entries
+            .iter()
+            .rev()
+            .find(|e| e.kind == Kind::Schema)
+            .copied()
+            .ok_or_else(|| self.corrupt(0, "no schema message"))?;
         let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(
-            &map.bytes()[first.offset as usize..first.end() as usize],
+            &map.bytes()[last.offset as usize..last.end() as usize],
         )
-        .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?;
-        for f in schema.fields() {
-            if dtype_of(f.data_type(), is_variant_field(f)).is_none() {
-                return Err(MmapError::Unsupported {
-                    path: self.path.clone(),
-                    reason: format!(
-                        "cannot append to field {:?} of Arrow type {}; open it with mode=\"r\"",
-                        f.name(),
-                        f.data_type()
-                    ),
-                });
-            }
-        }
+        .map_err(|e| self.corrupt(last.offset, format!("schema message: {e}")))?;
+        self.check_writable_schema(&schema)?;
         let mut buf = format::header().to_vec();
-        for e in &mut self.entries {
+        let n = self.entries.len();
+        for (k, e) in self.entries.iter_mut().enumerate() {
             e.crc = Some(crc32fast::hash(
                 &map.bytes()[e.offset as usize..e.end() as usize],
             ));
-            buf.extend_from_slice(&format::encode_entry(e));
+            buf.extend_from_slice(&format::encode_entry(e, k + 1 == n));
         }
         drop(map);
         data.set_len(self.committed_end()).map_err(io(&self.path))?;
@@ -474,16 +489,14 @@ impl RecordFile {
         Ok(())
     }
 
-    fn load_schema(&mut self) -> Result<()> {
-        let Some(first) = self.entries.first().copied() else {
-            return Ok(());
-        };
+    /// Reads the schema message `e` (or a foreign IPC file's footer schema).
+    fn read_schema(&mut self, e: &Entry) -> Result<arrow_schema::Schema> {
         let schema = match self.footer_schema.take() {
             Some(s) => s,
             None => {
-                let map = self.message(&first)?;
+                let map = self.message(e)?;
                 arrow_ipc::convert::try_schema_from_ipc_buffer(map.bytes())
-                    .map_err(|e| self.corrupt(first.offset, format!("schema message: {e}")))?
+                    .map_err(|err| self.corrupt(e.offset, format!("schema message: {err}")))?
             }
         };
         for f in schema.fields() {
@@ -492,26 +505,14 @@ impl RecordFile {
                 reason: e.to_string(),
             })?;
         }
-        self.variant = schema
-            .fields()
-            .iter()
-            .map(|f| is_variant_field(f))
-            .collect();
-        let schema = Arc::new(schema);
-        self.decoder = None;
-        self.schema = Some(schema);
-        Ok(())
+        Ok(schema)
     }
 
-    /// An empty pending list whose declared schema is the committed one.
-    fn declared_tail(&self) -> Result<RecordList> {
-        let Some(schema) = &self.schema else {
-            return Ok(RecordList::with_chunk_rows(BATCH_ROWS));
-        };
-        let mut fields = Vec::new();
-        for (j, f) in schema.fields().iter().enumerate() {
-            let dt =
-                dtype_of(f.data_type(), self.variant[j]).ok_or_else(|| MmapError::Unsupported {
+    /// Refuses a schema with Arrow types memslim reads but does not write.
+    fn check_writable_schema(&self, schema: &arrow_schema::Schema) -> Result<()> {
+        for f in schema.fields() {
+            if !writable_type(f.data_type(), is_variant_field(f)) {
+                return Err(MmapError::Unsupported {
                     path: self.path.clone(),
                     reason: format!(
                         "cannot append to field {:?} of Arrow type {} (memslim writes \
@@ -519,10 +520,31 @@ impl RecordFile {
                         f.name(),
                         f.data_type()
                     ),
-                })?;
-            fields.push((f.name().as_str(), dt));
+                });
+            }
         }
-        Ok(RecordList::with_schema(&fields, BATCH_ROWS)?)
+        Ok(())
+    }
+
+    fn check_appendable(&self) -> Result<()> {
+        match self.segments.last() {
+            Some(seg) => self.check_writable_schema(&seg.schema),
+            None => Ok(()),
+        }
+    }
+
+    /// An empty pending list that knows the committed fields, in their order (so the
+    /// pending records' key order compares with the file's), with no declared types:
+    /// pending records take any value, and the next flush grows the schema if needed.
+    fn seeded_tail(&self) -> RecordList {
+        let mut t = RecordList::with_chunk_rows(BATCH_ROWS);
+        if let Some(u) = &self.unified {
+            for f in u.fields() {
+                // Names are unique in a unified schema, so this cannot fail.
+                let _ = t.add_field(f.name());
+            }
+        }
+        t
     }
 
     /// A map of one committed message, checked against its checksum.
@@ -537,18 +559,23 @@ impl RecordFile {
         Ok(map)
     }
 
-    fn rebuild_slots(&mut self, from_entry: usize) {
+    /// Takes entries from `from_entry` on into the segments and batch slots.
+    fn rebuild_slots(&mut self, from_entry: usize) -> Result<()> {
         let mut first_row = self.committed_rows;
         let mut dicts = self.dicts.len();
-        for (k, e) in self.entries.iter().enumerate().skip(from_entry) {
+        let mut grew = false;
+        for k in from_entry..self.entries.len() {
+            let e = self.entries[k];
             match e.kind {
                 Kind::Batch => {
                     self.slots.push(Slot {
                         entry: k,
+                        segment: self.segments.len().saturating_sub(1),
                         first_row,
                         rows: e.rows as usize,
                         dicts_before: dicts,
                         batch: None,
+                        extras: None,
                     });
                     first_row += e.rows as usize;
                 }
@@ -556,10 +583,29 @@ impl RecordFile {
                     self.dicts.push(k);
                     dicts += 1;
                 }
-                Kind::Schema => {}
+                Kind::Schema => {
+                    let schema = self.read_schema(&e)?;
+                    let variant = schema
+                        .fields()
+                        .iter()
+                        .map(|f| is_variant_field(f))
+                        .collect();
+                    self.segments.push(Segment {
+                        schema: Arc::new(schema),
+                        variant,
+                    });
+                    grew = true;
+                }
+                Kind::End => {}
             }
         }
         self.committed_rows = first_row;
+        if grew {
+            self.unified = Some(Arc::new(exact::unify(
+                self.segments.iter().map(|s| s.schema.as_ref()),
+            )));
+        }
+        Ok(())
     }
 
     /// The path of the data file.
@@ -629,15 +675,16 @@ impl RecordFile {
             + self.tail.nbytes()
     }
 
-    /// The committed schema (`None` before the first flush).
+    /// The committed schema: every segment's fields, each with a type that holds all its
+    /// values (`None` before the first flush).
     pub fn schema(&self) -> Option<&SchemaRef> {
-        self.schema.as_ref()
+        self.unified.as_ref()
     }
 
     /// Field names: the committed schema's, then any new ones pending records bring.
     pub fn field_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self
-            .schema
+            .unified
             .iter()
             .flat_map(|s| s.fields().iter().map(|f| f.name().clone()))
             .collect();
@@ -653,6 +700,12 @@ impl RecordFile {
     /// The number of committed record batches.
     pub fn num_batches(&self) -> usize {
         self.slots.len()
+    }
+
+    /// The number of segments: Arrow IPC streams back to back in the data file, one more
+    /// each time a flush needed new fields or wider types.
+    pub fn num_segments(&self) -> usize {
+        self.segments.len()
     }
 
     /// Which batch holds committed row `row`, and the row's position in it.
@@ -675,8 +728,9 @@ impl RecordFile {
     pub fn batch(&mut self, k: usize) -> Result<&RecordBatch> {
         self.check_open()?;
         if self.slots[k].batch.is_none() {
-            let b = self.decode(k)?;
+            let (b, extras) = self.decode(k)?;
             self.slots[k].batch = Some(b);
+            self.slots[k].extras = Some(Arc::new(extras));
             self.cache.push_back(k);
             self.cache_bytes += self.entries[self.slots[k].entry].len;
             while self.cache_bytes > CACHE_BYTES && self.cache.len() > 1 {
@@ -684,30 +738,36 @@ impl RecordFile {
                     break;
                 };
                 self.slots[old].batch = None;
+                self.slots[old].extras = None;
                 self.cache_bytes -= self.entries[self.slots[old].entry].len;
             }
         }
         self.slots[k].batch.as_ref().ok_or(MmapError::Closed)
     }
 
-    fn decode(&mut self, k: usize) -> Result<RecordBatch> {
-        let schema = self.schema.clone().ok_or(MmapError::Closed)?;
+    fn decode(&mut self, k: usize) -> Result<(RecordBatch, Extras)> {
+        let seg = self.slots[k].segment;
+        let schema = self
+            .segments
+            .get(seg)
+            .map(|s| Arc::clone(&s.schema))
+            .ok_or(MmapError::Closed)?;
         let need = self.slots[k].dicts_before;
         let entry = self.entries[self.slots[k].entry];
         let restart = match &self.decoder {
-            Some((_, fed)) => *fed > need,
+            Some((s, _, fed)) => *s != seg || *fed > need,
             None => true,
         };
         if restart {
             let version = MetadataVersion::V5;
             let d = FileDecoder::new(Arc::clone(&schema), version).with_require_alignment(false);
-            self.decoder = Some((d, 0));
+            self.decoder = Some((seg, d, 0));
         }
-        while self.decoder.as_ref().map_or(0, |d| d.1) < need {
-            let fed = self.decoder.as_ref().map_or(0, |d| d.1);
+        while self.decoder.as_ref().map_or(0, |d| d.2) < need {
+            let fed = self.decoder.as_ref().map_or(0, |d| d.2);
             let de = self.entries[self.dicts[fed]];
             let (block, buf) = self.block(&de)?;
-            let Some((dec, n)) = self.decoder.as_mut() else {
+            let Some((_, dec, n)) = self.decoder.as_mut() else {
                 break;
             };
             let r = guarded(|| dec.read_dictionary(&block, &buf));
@@ -725,14 +785,30 @@ impl RecordFile {
                 ),
             });
         }
-        let dec = &self.decoder.as_ref().ok_or(MmapError::Closed)?.0;
+        let dec = &self.decoder.as_ref().ok_or(MmapError::Closed)?.1;
         let batch = guarded(|| dec.read_record_batch(&block, &buf))
             .map_err(|why| self.corrupt(entry.offset, why))?
             .ok_or_else(|| self.corrupt(entry.offset, "not a record batch"))?;
         if batch.num_rows() as u64 != entry.rows {
             return Err(self.corrupt(entry.offset, "row count differs from the index"));
         }
-        Ok(batch)
+        let meta_start = block.metaDataLength() as usize;
+        let meta = ipc::message_prefix(&buf)
+            .ok()
+            .flatten()
+            .and_then(|(prefix, len)| {
+                buf.get(prefix..prefix + len)
+                    .filter(|_| prefix + len <= meta_start)
+            })
+            .ok_or_else(|| self.corrupt(entry.offset, "message metadata"))?;
+        let pairs = ipc::custom_metadata(meta).map_err(|why| self.corrupt(entry.offset, why))?;
+        let extras = Extras::from_metadata(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            batch.num_rows(),
+            batch.num_columns(),
+        )
+        .map_err(|why| self.corrupt(entry.offset, why))?;
+        Ok((batch, extras))
     }
 
     fn block(&self, e: &Entry) -> Result<(Block, arrow_buffer::Buffer)> {
@@ -749,37 +825,48 @@ impl RecordFile {
         Ok((block, buf))
     }
 
-    /// Every record as Arrow record batches: the committed batches (zero-copy, pointing
-    /// into the map, which they keep alive), then the pending records in the committed
-    /// schema.
+    /// Every record as Arrow record batches in one schema ([`RecordFile::schema`], grown
+    /// by any new fields of pending records): committed batches (zero-copy, pointing into
+    /// the map, which they keep alive, unless their segment's schema differs from the
+    /// unified one), then the pending records.
+    ///
+    /// Arrow has no "absent": a key a record lacks exports as null, as from an in-memory
+    /// list.
     ///
     /// # Errors
-    /// [`MmapError::Corrupt`] for a damaged batch; [`MmapError::FieldType`] if pending
-    /// records do not fit the committed schema.
+    /// [`MmapError::Corrupt`] for a damaged batch.
     pub fn to_arrow(&mut self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         self.check_open()?;
-        let (tail_schema, tail) = self.tail.to_arrow()?;
-        let Some(schema) = self.schema.clone() else {
-            return Ok((ipc::storage_schema(&tail_schema), tail));
+        let schema: SchemaRef = match exact::grow(self.unified.as_deref(), &self.tail) {
+            Some(s) => Arc::new(exact::unify(
+                [self.unified.as_deref(), Some(&s)].into_iter().flatten(),
+            )),
+            None => self.unified.clone().ok_or(MmapError::Closed)?,
         };
-        let mut out = Vec::with_capacity(self.slots.len() + tail.len());
+        let mut out = Vec::with_capacity(self.slots.len() + 1);
+        let field_type = |field: String| MmapError::FieldType {
+            field,
+            expected: "the unified schema".into(),
+        };
         for k in 0..self.slots.len() {
-            out.push(self.batch(k)?.clone());
+            let b = self.batch(k)?.clone();
+            let extras = self.slots[k].extras.clone().unwrap_or_default();
+            out.push(exact::unified_batch(&b, &extras, &schema).map_err(field_type)?);
         }
+        let (_, tail) = self.tail.to_arrow()?;
+        let mut start = 0;
         for b in &tail {
-            out.push(
-                ipc::conform(b, &schema).map_err(|field| MmapError::FieldType {
-                    field,
-                    expected: "the committed schema".into(),
-                })?,
-            );
+            let (b, _) = exact::tail_batch(&self.tail, b, start, &schema).map_err(field_type)?;
+            start += b.num_rows();
+            out.push(b);
         }
         Ok((schema, out))
     }
 
-    /// Calls `f(field, value)` for each field of record `row`, in field order. Committed
-    /// records have every field (null where the record had none); pending records only
-    /// their own.
+    /// Calls `f(field, value)` for each key of record `row`, in the record's key order,
+    /// as it was appended: a key the record lacked is skipped (not null), an int stored
+    /// in a float column comes back as [`CellRef::Int`]. Records of files written by
+    /// other programs have every field of their segment.
     ///
     /// # Errors
     /// [`MmapError::Records`] for an index out of range, [`MmapError::Corrupt`] for a
@@ -788,12 +875,35 @@ impl RecordFile {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
             self.batch(k)?;
-            let batch = self.slots[k].batch.as_ref().ok_or(MmapError::Closed)?;
+            let slot = &self.slots[k];
+            let batch = slot.batch.as_ref().ok_or(MmapError::Closed)?;
+            let extras = slot.extras.as_deref().ok_or(MmapError::Closed)?;
+            let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
             let schema = batch.schema_ref();
             let mut buf = Vec::new();
-            for (c, col) in batch.columns().iter().enumerate() {
-                let cell = arrow_cell(col.as_ref(), j, self.variant[c], &mut buf)?;
+            let mut one = |c: usize| -> Result<()> {
+                if extras.is_absent(c, j) {
+                    return Ok(());
+                }
+                let col = batch.column(c);
+                let cell = match arrow_cell(col.as_ref(), j, seg.variant[c], &mut buf)? {
+                    CellRef::Float(v) if extras.is_int(c, j) => CellRef::Int(v as i64),
+                    cell => cell,
+                };
                 f(schema.field(c).name(), cell);
+                Ok(())
+            };
+            match extras.order_of(j) {
+                Some(order) => {
+                    for &c in order {
+                        one(c as usize)?;
+                    }
+                }
+                None => {
+                    for c in 0..batch.num_columns() {
+                        one(c)?;
+                    }
+                }
             }
             return Ok(());
         }
@@ -808,6 +918,25 @@ impl RecordFile {
         let tail = &self.tail;
         tail.visit_row(r, |c, cell| f(tail.field_name(c), cell));
         Ok(())
+    }
+
+    /// Checks that record `row` exists and can be read: decodes (and checksums) its
+    /// batch if it is committed, so a view made after this call reads no damage it
+    /// could have reported now.
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_row`].
+    pub fn check_row(&mut self, row: usize) -> Result<()> {
+        self.check_open()?;
+        match self.locate(row) {
+            Some((k, _)) => self.batch(k).map(|_| ()),
+            None if row < self.len() => Ok(()),
+            None => Err(RecordsError::IndexOutOfRange {
+                index: row,
+                len: self.len(),
+            }
+            .into()),
+        }
     }
 
     /// Appends one record to the pending records (durable after [`RecordFile::flush`]).
@@ -847,13 +976,19 @@ impl RecordFile {
     /// Writes the pending records as record batches, syncs them to disk, then commits
     /// them in the index and syncs that. Returns the number of records written.
     ///
+    /// If pending records bring new keys or types the last segment's schema cannot hold
+    /// (an int where it stores bools, a float where it stores ints, a first value in a
+    /// field that held only `None`), the flush starts a new segment: an end-of-stream
+    /// marker and a schema message with the grown schema, committed together with the
+    /// batches. Keys a record lacks, ints among floats and each record's key order are
+    /// kept in the batch messages' metadata (see [`mod@crate::exact`]).
+    ///
     /// Durable when it returns `Ok`. On an error (a full disk, say) nothing is
     /// committed, the bytes written are cut off again, and the pending records stay
     /// pending, so the file is exactly as it was after the last flush.
     ///
     /// # Errors
-    /// [`MmapError::Io`]; [`MmapError::Records`] naming a field whose values no longer
-    /// fit the committed schema's type.
+    /// [`MmapError::Io`].
     ///
     /// # Memory
     /// Encodes one batch of at most [`BATCH_ROWS`] rows at a time.
@@ -863,18 +998,60 @@ impl RecordFile {
         if n == 0 {
             return Ok(0);
         }
-        let (tail_schema, batches) = self.tail.to_arrow()?;
-        self.commit(&tail_schema, batches.into_iter().map(Ok))?;
-        self.tail = match self.declared_tail() {
-            Ok(t) => t,
-            Err(_) => self.tail.empty_like(),
-        };
-        Ok(n)
+        let current = self.segments.last().map(|s| Arc::clone(&s.schema));
+        let grown = exact::grow(current.as_deref(), &self.tail).map(Arc::new);
+        let schema = grown.clone().or(current).ok_or(MmapError::Closed)?;
+        let mut tail = std::mem::take(&mut self.tail);
+        let result = (|| {
+            let (_, batches) = tail.to_arrow()?;
+            let mut start = 0;
+            let items = batches.iter().map(|b| {
+                let r = exact::tail_batch(&tail, b, start, &schema).map_err(|field| {
+                    MmapError::FieldType {
+                        field,
+                        expected: schema.to_string(),
+                    }
+                });
+                start += b.num_rows();
+                r
+            });
+            self.commit(grown, items)
+        })();
+        match result {
+            Ok(_) => {
+                self.tail = self.seeded_tail();
+                Ok(n)
+            }
+            Err(e) => {
+                self.tail = tail;
+                Err(e)
+            }
+        }
+    }
+
+    /// Appends every record of `list` (after pending records, which are flushed first)
+    /// exactly as [`RecordFile::flush`] writes pending records: absent keys, ints among
+    /// floats and key order included. Returns the number written.
+    ///
+    /// # Errors
+    /// As [`RecordFile::flush`]; the file is then as it was.
+    ///
+    /// # Memory
+    /// Shares `list`'s chunks (copy-on-write); encodes one batch at a time.
+    pub fn append_list(&mut self, list: &RecordList) -> Result<usize> {
+        self.flush()?;
+        let seeded = std::mem::replace(&mut self.tail, list.clone());
+        let r = self.flush();
+        if r.is_err() {
+            self.tail = seeded;
+        }
+        r
     }
 
     /// Appends Arrow record batches as they are (after pending records, which are
     /// flushed first), with the same write-sync-commit steps as [`RecordFile::flush`].
     /// This is how a whole in-memory list is saved without converting it row by row.
+    /// Batches whose schema is not the last segment's start a new segment.
     ///
     /// # Errors
     /// As [`RecordFile::flush`]; [`MmapError::Unsupported`] for an Arrow type memslim
@@ -894,23 +1071,39 @@ impl RecordFile {
                 reason: e.to_string(),
             })?;
         }
-        let n = self.commit(schema, batches)?;
-        if let Ok(t) = self.declared_tail() {
-            self.tail = t;
-        }
+        let stored = ipc::storage_schema(schema);
+        let new_segment = match self.segments.last() {
+            Some(s) if s.schema.fields() == stored.fields() => None,
+            _ => Some(Arc::clone(&stored)),
+        };
+        let target = new_segment
+            .clone()
+            .or_else(|| self.segments.last().map(|s| Arc::clone(&s.schema)))
+            .ok_or(MmapError::Closed)?;
+        let items = batches.into_iter().map(|b| {
+            let b = b.map_err(|e| RecordsError::Arrow(e.to_string()))?;
+            let b = ipc::conform(&b, &target).map_err(|field| {
+                let expected = target
+                    .field_with_name(&field)
+                    .map(|f| f.data_type().to_string())
+                    .unwrap_or_else(|_| "no such field".into());
+                MmapError::FieldType { field, expected }
+            })?;
+            Ok((b, Extras::default()))
+        });
+        let n = self.commit(new_segment, items)?;
+        self.tail = self.seeded_tail();
         Ok(n)
     }
 
-    /// Writes `batches` after the committed data, syncs, commits; returns the rows.
+    /// Writes `batches` (already in the segment's schema) after the committed data,
+    /// preceded by a new segment's end-of-stream marker and schema if `new_segment`,
+    /// syncs, commits; returns the rows.
     fn commit(
         &mut self,
-        batch_schema: &arrow_schema::Schema,
-        batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
+        new_segment: Option<SchemaRef>,
+        batches: impl IntoIterator<Item = Result<(RecordBatch, Extras)>>,
     ) -> Result<usize> {
-        let schema = match &self.schema {
-            Some(s) => Arc::clone(s),
-            None => ipc::storage_schema(batch_schema),
-        };
         let mut enc = Encoder::new();
         let start_end = self.committed_end();
         let start_index = self.index_len;
@@ -932,23 +1125,26 @@ impl RecordFile {
                 pos += m.len() as u64;
                 Ok(())
             };
-            if first {
-                let m = enc.schema(&schema).map_err(RecordsError::Arrow)?;
+            if let Some(schema) = &new_segment {
+                if !first {
+                    write(Kind::End, 0, &ipc::END_OF_STREAM)?;
+                }
+                let m = enc.schema(schema).map_err(RecordsError::Arrow)?;
                 write(Kind::Schema, 0, &m)?;
             }
-            for b in batches {
-                let b = b.map_err(|e| RecordsError::Arrow(e.to_string()))?;
-                let b = ipc::conform(&b, &schema).map_err(|field| {
-                    let expected = schema
-                        .field_with_name(&field)
-                        .map(|f| f.data_type().to_string())
-                        .unwrap_or_else(|_| "no such field".into());
-                    MmapError::FieldType { field, expected }
-                })?;
+            for item in batches {
+                let (b, extras) = item?;
                 let mut off = 0;
                 while off < b.num_rows() {
                     let len = BATCH_ROWS.min(b.num_rows() - off);
-                    let m = enc.batch(&b.slice(off, len)).map_err(RecordsError::Arrow)?;
+                    let meta = if off == 0 && len == b.num_rows() {
+                        extras.to_metadata()
+                    } else {
+                        extras.slice(off, len).to_metadata()
+                    };
+                    let m = enc
+                        .batch(&b.slice(off, len), &meta)
+                        .map_err(RecordsError::Arrow)?;
                     write(Kind::Batch, len as u64, &m)?;
                     off += len;
                 }
@@ -957,8 +1153,8 @@ impl RecordFile {
             data.sync_data().map_err(io(&self.path))?;
             let index = self.index.as_ref().ok_or(MmapError::Closed)?;
             let mut ib = Vec::with_capacity(new_entries.len() * ENTRY_LEN);
-            for e in &new_entries {
-                ib.extend_from_slice(&format::encode_entry(e));
+            for (k, e) in new_entries.iter().enumerate() {
+                ib.extend_from_slice(&format::encode_entry(e, k + 1 == new_entries.len()));
             }
             index
                 .write_all_at(&ib, start_index)
@@ -983,10 +1179,7 @@ impl RecordFile {
         let from = self.entries.len();
         self.index_len += (new_entries.len() * ENTRY_LEN) as u64;
         self.entries.extend(new_entries);
-        if self.schema.is_none() {
-            self.load_schema()?;
-        }
-        self.rebuild_slots(from);
+        self.rebuild_slots(from)?;
         Ok(rows)
     }
 
@@ -1009,14 +1202,14 @@ impl RecordFile {
                 let mut b = Vec::new();
                 let mut i = File::open(&self.index_path).map_err(io(&self.index_path))?;
                 i.read_to_end(&mut b).map_err(io(&self.index_path))?;
-                let prev = self.entries.last().map(Entry::end);
-                let parsed = format::parse_entries(&b, self.index_len as usize, prev).map_err(
-                    |(off, why)| MmapError::Corrupt {
-                        path: self.index_path.clone(),
-                        offset: off,
-                        reason: why,
-                    },
-                )?;
+                let prev = self.entries.last().copied();
+                let parsed =
+                    format::parse_entries(&b, self.index_len as usize, prev, self.index_version)
+                        .map_err(|(off, why)| MmapError::Corrupt {
+                            path: self.index_path.clone(),
+                            offset: off,
+                            reason: why,
+                        })?;
                 parsed.entries
             }
             _ => {
@@ -1024,9 +1217,6 @@ impl RecordFile {
                 let w = ipc::walk_from(map.bytes(), self.committed_end() as usize, false)
                     .map_err(|(off, why)| self.corrupt(off, why))?;
                 w.entries
-                    .into_iter()
-                    .filter(|e| e.kind != Kind::Schema)
-                    .collect()
             }
         };
         if new_entries.is_empty() {
@@ -1038,10 +1228,7 @@ impl RecordFile {
         }
         self.index_len += (new_entries.len() * ENTRY_LEN) as u64;
         self.entries.extend(new_entries);
-        if self.schema.is_none() {
-            self.load_schema()?;
-        }
-        self.rebuild_slots(from);
+        self.rebuild_slots(from)?;
         Ok(self.len())
     }
 
@@ -1111,7 +1298,20 @@ pub fn save_arrow(
     schema: &arrow_schema::Schema,
     batches: impl IntoIterator<Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>>,
 ) -> Result<usize> {
-    let path = path.as_ref();
+    save_with(path.as_ref(), |f| f.append_arrow(schema, batches))
+}
+
+/// Writes the records of `list` to a new record file at `path` exactly (absent keys,
+/// ints among floats, key order), replacing any file there as [`save_arrow`] does.
+///
+/// # Errors
+/// As [`save_arrow`].
+pub fn save_records(path: impl AsRef<Path>, list: &RecordList) -> Result<usize> {
+    save_with(path.as_ref(), |f| f.append_list(list))
+}
+
+/// Creates a record file beside `path`, fills it with `write`, and renames it into place.
+fn save_with(path: &Path, write: impl FnOnce(&mut RecordFile) -> Result<usize>) -> Result<usize> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(format!(".tmp-{}", std::process::id()));
     let tmp = PathBuf::from(tmp);
@@ -1141,7 +1341,7 @@ pub fn save_arrow(
     cleanup(&tmp);
     let written = (|| {
         let mut f = RecordFile::open(&tmp, Mode::Append)?;
-        let n = f.append_arrow(schema, batches)?;
+        let n = write(&mut f)?;
         f.close()?;
         Ok(n)
     })();

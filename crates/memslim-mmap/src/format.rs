@@ -4,29 +4,43 @@
 //! ```text
 //! header  16 bytes: magic "MSLMIDX\0" | version u32 | crc32 of the 12 bytes before
 //! entry   40 bytes: offset u64 | len u64 | rows u64 | kind u32 | crc32 of the message
-//!                   bytes u32 | reserved u32 (0) | crc32 of the 36 bytes before
+//!                   bytes u32 | flags u32 | crc32 of the 36 bytes before
 //! ```
 //! All integers little-endian. Entries are contiguous: each message starts where the
 //! previous one ended, the first (a schema) at offset 0 of the data file.
+//!
+//! A file whose schema grew holds several Arrow IPC streams back to back (segments): an
+//! [`Kind::End`] entry (the 8-byte end-of-stream marker) is always followed by the
+//! [`Kind::Schema`] entry of the next segment, in the same commit.
+//!
+//! One flush appends several entries at once; flag bit 0 ([`LAST_OF_COMMIT`]) marks the
+//! last of them. Entries after the last marked one are an append that did not finish
+//! (its pages may reach the disk in any order, so some may check out and some not) and
+//! are dropped as a torn tail; a damaged entry before it is corruption. Version 1 indexes
+//! (one segment, flags 0) count every entry as a commit of its own.
 
 /// Magic bytes at the start of an index file.
 pub const INDEX_MAGIC: &[u8; 8] = b"MSLMIDX\0";
 /// The index format version this build writes and reads.
-pub const INDEX_VERSION: u32 = 1;
+pub const INDEX_VERSION: u32 = 2;
 /// Header size in bytes.
 pub const HEADER_LEN: usize = 16;
 /// Entry size in bytes.
 pub const ENTRY_LEN: usize = 40;
+/// Entry flag: the last entry of one commit (one flush).
+pub const LAST_OF_COMMIT: u32 = 1;
 
 /// What an indexed Arrow IPC message holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
-    /// The stream's schema (always the first message).
+    /// A segment's schema (the first message, and the one after each [`Kind::End`]).
     Schema = 1,
     /// A record batch.
     Batch = 2,
     /// A dictionary batch (only in foreign files; memslim writes plain strings).
     Dictionary = 3,
+    /// An end-of-stream marker closing a segment whose successor has a wider schema.
+    End = 4,
 }
 
 /// One committed message.
@@ -74,8 +88,8 @@ pub enum HeaderError {
     Future(u32),
 }
 
-/// Checks an index header.
-pub fn check_header(b: &[u8]) -> Result<(), HeaderError> {
+/// Checks an index header; returns its version.
+pub fn check_header(b: &[u8]) -> Result<u32, HeaderError> {
     if b.len() < HEADER_LEN {
         return Err(HeaderError::Short);
     }
@@ -89,17 +103,20 @@ pub fn check_header(b: &[u8]) -> Result<(), HeaderError> {
     if version > INDEX_VERSION {
         return Err(HeaderError::Future(version));
     }
-    Ok(())
+    Ok(version)
 }
 
-/// The 40 bytes of an entry.
-pub fn encode_entry(e: &Entry) -> [u8; ENTRY_LEN] {
+/// The 40 bytes of an entry; `last_of_commit` sets [`LAST_OF_COMMIT`].
+pub fn encode_entry(e: &Entry, last_of_commit: bool) -> [u8; ENTRY_LEN] {
     let mut b = [0u8; ENTRY_LEN];
     b[0..8].copy_from_slice(&e.offset.to_le_bytes());
     b[8..16].copy_from_slice(&e.len.to_le_bytes());
     b[16..24].copy_from_slice(&e.rows.to_le_bytes());
     b[24..28].copy_from_slice(&(e.kind as u32).to_le_bytes());
     b[28..32].copy_from_slice(&e.crc.unwrap_or(0).to_le_bytes());
+    if last_of_commit {
+        b[32..36].copy_from_slice(&LAST_OF_COMMIT.to_le_bytes());
+    }
     let crc = crc32fast::hash(&b[..36]);
     b[36..40].copy_from_slice(&crc.to_le_bytes());
     b
@@ -117,8 +134,9 @@ fn u32_at(b: &[u8], i: usize) -> u32 {
     u32::from_le_bytes(a)
 }
 
-/// Decodes an entry; `None` if its checksum or kind does not check out.
-pub fn decode_entry(b: &[u8]) -> Option<Entry> {
+/// Decodes an entry and whether it ends a commit; `None` if its checksum or kind does
+/// not check out.
+pub fn decode_entry(b: &[u8]) -> Option<(Entry, bool)> {
     if b.len() < ENTRY_LEN || crc32fast::hash(&b[..36]) != u32_at(b, 36) {
         return None;
     }
@@ -126,15 +144,17 @@ pub fn decode_entry(b: &[u8]) -> Option<Entry> {
         1 => Kind::Schema,
         2 => Kind::Batch,
         3 => Kind::Dictionary,
+        4 => Kind::End,
         _ => return None,
     };
-    Some(Entry {
+    let e = Entry {
         offset: u64_at(b, 0),
         len: u64_at(b, 8),
         rows: u64_at(b, 16),
         kind,
         crc: Some(u32_at(b, 28)),
-    })
+    };
+    Some((e, u32_at(b, 32) & LAST_OF_COMMIT != 0))
 }
 
 /// How an index's entries ended.
@@ -146,52 +166,160 @@ pub struct Parsed {
     pub torn_bytes: usize,
 }
 
-/// Parses the entries after the header. A bad or partial *last* entry is a torn append
-/// (dropped and reported); a bad entry followed by more data, or entries that do not
-/// follow each other, are corruption, reported as `Err((byte offset in the index, why))`.
+/// Parses the entries after the header, up to the last one that ends a commit; what
+/// follows is a torn append (dropped and reported). A damaged entry before that, or
+/// entries that do not follow each other, are corruption, reported as
+/// `Err((byte offset in the index, why))`.
 ///
-/// Parsing starts at byte `pos` of `b`; `prev_end` is where the last entry already known
-/// ends (`None`: none known, so the first must be the schema).
+/// Parsing starts at byte `pos` of `b`; `prev` is the last entry already known (`None`:
+/// none known, so the first must be the schema); `version` is the header's.
 pub fn parse_entries(
     b: &[u8],
     mut pos: usize,
-    prev_end: Option<u64>,
+    prev: Option<Entry>,
+    version: u32,
 ) -> Result<Parsed, (u64, String)> {
     let mut entries: Vec<Entry> = Vec::new();
-    while pos < b.len() {
-        let rest = &b[pos..];
-        let good = if rest.len() >= ENTRY_LEN {
-            decode_entry(&rest[..ENTRY_LEN])
+    let mut committed = 0usize;
+    let mut committed_end = pos;
+    // The first problem after the last commit seen so far: corruption if a commit follows.
+    let mut problem: Option<(u64, String)> = None;
+    while pos + ENTRY_LEN <= b.len() {
+        let decoded = decode_entry(&b[pos..pos + ENTRY_LEN]);
+        let at = pos;
+        pos += ENTRY_LEN;
+        let Some((e, last)) = decoded else {
+            problem.get_or_insert((at as u64, "index entry checksum mismatch".into()));
+            continue;
+        };
+        // Version 1 has no commit marks: every entry but a segment's end marker (which
+        // never ends a commit) stands for one.
+        let commits = last || version < 2 && e.kind != Kind::End;
+        if let Some(p) = &problem {
+            if commits {
+                return Err(p.clone());
+            }
+            continue;
+        }
+        let prior = entries.last().copied().or(prev);
+        let expected = prior.map_or(0, |l| l.end());
+        let schema_due = prior.is_none_or(|l| l.kind == Kind::End);
+        let why = if e.offset != expected {
+            Some(format!(
+                "entry at data offset {} where {expected} was expected",
+                e.offset
+            ))
+        } else if schema_due != (e.kind == Kind::Schema) {
+            Some("schema entry out of place".to_owned())
         } else {
             None
         };
-        let Some(e) = good else {
-            if rest.len() <= ENTRY_LEN {
-                return Ok(Parsed {
-                    entries,
-                    torn_bytes: rest.len(),
-                });
+        if let Some(why) = why {
+            // An entry that checks out but does not fit is no torn write.
+            if commits {
+                return Err((at as u64, why));
             }
-            return Err((pos as u64, "index entry checksum mismatch".into()));
-        };
-        let expected = entries.last().map(Entry::end).or(prev_end).unwrap_or(0);
-        if e.offset != expected {
-            return Err((
-                pos as u64,
-                format!(
-                    "entry at data offset {} where {expected} was expected",
-                    e.offset
-                ),
-            ));
-        }
-        if (entries.is_empty() && prev_end.is_none()) != (e.kind == Kind::Schema) {
-            return Err((pos as u64, "schema entry out of place".into()));
+            problem = Some((at as u64, why));
+            continue;
         }
         entries.push(e);
-        pos += ENTRY_LEN;
+        if commits {
+            committed = entries.len();
+            committed_end = pos;
+        }
     }
+    entries.truncate(committed);
     Ok(Parsed {
         entries,
-        torn_bytes: 0,
+        torn_bytes: b.len() - committed_end,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(offset: u64, len: u64, kind: Kind) -> Entry {
+        Entry {
+            offset,
+            len,
+            rows: u64::from(kind == Kind::Batch),
+            kind,
+            crc: Some(0),
+        }
+    }
+
+    /// Header, then (entry, last of its commit) pairs.
+    fn index(version: u32, es: &[(Entry, bool)]) -> Vec<u8> {
+        let mut b = header().to_vec();
+        b[8..12].copy_from_slice(&version.to_le_bytes());
+        for (e, last) in es {
+            b.extend_from_slice(&encode_entry(e, *last));
+        }
+        b
+    }
+
+    #[test]
+    fn an_unfinished_commit_is_torn_and_damage_before_a_commit_is_corruption() {
+        let s = entry(0, 10, Kind::Schema);
+        let b1 = entry(10, 10, Kind::Batch);
+        let end = entry(20, 8, Kind::End);
+        let s2 = entry(28, 10, Kind::Schema);
+        let b2 = entry(38, 10, Kind::Batch);
+        let full = index(
+            2,
+            &[
+                (s, false),
+                (b1, true),
+                (end, false),
+                (s2, false),
+                (b2, true),
+            ],
+        );
+        let p = parse_entries(&full, HEADER_LEN, None, 2).unwrap();
+        assert_eq!(p.entries, [s, b1, end, s2, b2]);
+        assert_eq!(p.torn_bytes, 0);
+        // the last commit lost its final entry (or got it garbled): all of it goes
+        for cut in [full.len() - ENTRY_LEN, full.len() - 1] {
+            let p = parse_entries(&full[..cut], HEADER_LEN, None, 2).unwrap();
+            assert_eq!(p.entries, [s, b1], "cut {cut}");
+            assert_eq!(p.torn_bytes, cut - HEADER_LEN - 2 * ENTRY_LEN);
+        }
+        let mut garbled = full.clone();
+        let n = garbled.len();
+        garbled[n - ENTRY_LEN + 3] ^= 1;
+        let p = parse_entries(&garbled, HEADER_LEN, None, 2).unwrap();
+        assert_eq!(p.entries, [s, b1]);
+        // pages of an unfinished append reach the disk in any order
+        let mut holes = full.clone();
+        holes[HEADER_LEN + 3 * ENTRY_LEN..HEADER_LEN + 4 * ENTRY_LEN].fill(0);
+        let mut holes_unfinished = holes.clone();
+        holes_unfinished.truncate(n - ENTRY_LEN);
+        assert_eq!(
+            parse_entries(&holes_unfinished, HEADER_LEN, None, 2)
+                .unwrap()
+                .entries,
+            [s, b1]
+        );
+        // ...but a damaged entry inside a finished commit is corruption
+        assert!(parse_entries(&holes, HEADER_LEN, None, 2).is_err());
+        // version 1: every entry commits, except a segment's end marker
+        let v1 = index(1, &[(s, false), (b1, false), (end, false)]);
+        let p = parse_entries(&v1, HEADER_LEN, None, 1).unwrap();
+        assert_eq!(
+            (p.entries.as_slice(), p.torn_bytes),
+            (&[s, b1][..], ENTRY_LEN)
+        );
+        // a batch where a schema is due
+        let bad = index(
+            2,
+            &[
+                (s, false),
+                (b1, true),
+                (end, false),
+                (entry(28, 10, Kind::Batch), true),
+            ],
+        );
+        assert!(parse_entries(&bad, HEADER_LEN, None, 2).is_err());
+    }
 }

@@ -78,7 +78,28 @@ pub(crate) fn walk_from(
     while pos < b.len() {
         let prefix = match message_prefix(&b[pos..]) {
             Ok(Some(p)) => p,
-            Ok(None) => break,
+            Ok(None) => {
+                // An end-of-stream marker; streams written back to back (a file whose
+                // schema grew) go on with the next segment's schema.
+                let eos = if b[pos..].starts_with(&CONTINUATION) {
+                    8
+                } else {
+                    4
+                };
+                let next = pos + eos;
+                if !is_schema_at(b, next) {
+                    break;
+                }
+                entries.push(Entry {
+                    offset: pos as u64,
+                    len: eos as u64,
+                    rows: 0,
+                    kind: Kind::End,
+                    crc: None,
+                });
+                pos = next;
+                continue;
+            }
             Err(_) => {
                 torn = true;
                 break;
@@ -112,7 +133,11 @@ pub(crate) fn walk_from(
             MessageHeader::DictionaryBatch => (Kind::Dictionary, 0),
             other => return Err((pos as u64, format!("unexpected IPC message {other:?}"))),
         };
-        if start_with_schema && (entries.is_empty()) != (kind == Kind::Schema) {
+        let schema_due = match entries.last() {
+            Some(l) => l.kind == Kind::End,
+            None => start_with_schema,
+        };
+        if schema_due != (kind == Kind::Schema) {
             return Err((pos as u64, "the stream must start with one schema".into()));
         }
         entries.push(Entry {
@@ -127,6 +152,22 @@ pub(crate) fn walk_from(
     let end = entries.last().map_or(start as u64, Entry::end);
     Ok(Walk { entries, end, torn })
 }
+
+/// Whether a complete schema message starts at `pos` of `b`.
+fn is_schema_at(b: &[u8], pos: usize) -> bool {
+    let Some(rest) = b.get(pos..) else {
+        return false;
+    };
+    let Ok(Some((prefix, meta))) = message_prefix(rest) else {
+        return false;
+    };
+    rest.get(prefix..prefix + meta)
+        .and_then(|m| root_as_message(m).ok())
+        .is_some_and(|m| m.header_type() == MessageHeader::Schema)
+}
+
+/// The end-of-stream marker closing a segment.
+pub(crate) const END_OF_STREAM: [u8; 8] = [0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
 
 /// The schema memslim stores: dictionary-encoded strings become plain strings (so every
 /// record batch message stands alone, without dictionary messages before it), and a
@@ -150,7 +191,7 @@ pub(crate) fn storage_schema(schema: &Schema) -> SchemaRef {
     Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()))
 }
 
-fn plain_strings(col: &ArrayRef) -> Option<ArrayRef> {
+pub(crate) fn plain_strings(col: &ArrayRef) -> Option<ArrayRef> {
     let d = col.as_any_dictionary_opt()?;
     let values = d.values().as_string_opt::<i32>()?;
     let keys = d.normalized_keys();
@@ -220,17 +261,96 @@ impl Encoder {
         Ok(out)
     }
 
-    /// The record batch message of a batch without dictionary columns.
-    pub(crate) fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, String> {
-        let (dicts, enc) = self
+    /// The record batch message of a batch without dictionary columns, with
+    /// `custom_metadata` pairs on the message (none: the message arrow-rs writes).
+    pub(crate) fn batch(
+        &mut self,
+        batch: &RecordBatch,
+        custom_metadata: &[(String, String)],
+    ) -> Result<Vec<u8>, String> {
+        let (dicts, mut enc) = self
             .generator
             .encode(batch, &mut self.tracker, &self.options, &mut self.context)
             .map_err(|e| e.to_string())?;
         if !dicts.is_empty() {
             return Err("dictionary columns must be made plain before encoding".into());
         }
+        if !custom_metadata.is_empty() {
+            enc.ipc_message = with_custom_metadata(&enc.ipc_message, custom_metadata)?;
+        }
         let mut out = Vec::new();
         write_message(&mut out, enc, &self.options).map_err(|e| e.to_string())?;
         Ok(out)
     }
+}
+
+/// A record batch message header (flatbuffer) rebuilt with `pairs` as its
+/// `custom_metadata`; arrow-rs writes no per-message metadata itself.
+fn with_custom_metadata(message: &[u8], pairs: &[(String, String)]) -> Result<Vec<u8>, String> {
+    let msg = root_as_message(message).map_err(|e| e.to_string())?;
+    let rb = msg
+        .header_as_record_batch()
+        .ok_or("not a record batch message")?;
+    if rb.compression().is_some() {
+        return Err("compressed record batches are not written".into());
+    }
+    let nodes: Vec<arrow_ipc::FieldNode> = rb
+        .nodes()
+        .map(|v| v.iter().copied().collect())
+        .unwrap_or_default();
+    let buffers: Vec<arrow_ipc::Buffer> = rb
+        .buffers()
+        .map(|v| v.iter().copied().collect())
+        .unwrap_or_default();
+    let variadic: Option<Vec<i64>> = rb.variadicBufferCounts().map(|v| v.iter().collect());
+    let mut fbb = flatbuffers::FlatBufferBuilder::new();
+    let nodes = fbb.create_vector(&nodes);
+    let buffers = fbb.create_vector(&buffers);
+    let variadic = variadic.map(|v| fbb.create_vector(&v));
+    let kvs: Vec<_> = pairs
+        .iter()
+        .map(|(k, v)| {
+            let k = fbb.create_string(k);
+            let v = fbb.create_string(v);
+            let mut kv = arrow_ipc::KeyValueBuilder::new(&mut fbb);
+            kv.add_key(k);
+            kv.add_value(v);
+            kv.finish()
+        })
+        .collect();
+    let kvs = fbb.create_vector(&kvs);
+    let header = {
+        let mut b = arrow_ipc::RecordBatchBuilder::new(&mut fbb);
+        b.add_length(rb.length());
+        b.add_nodes(nodes);
+        b.add_buffers(buffers);
+        if let Some(v) = variadic {
+            b.add_variadicBufferCounts(v);
+        }
+        b.finish()
+    };
+    let root = {
+        let mut m = arrow_ipc::MessageBuilder::new(&mut fbb);
+        m.add_version(msg.version());
+        m.add_header_type(MessageHeader::RecordBatch);
+        m.add_bodyLength(msg.bodyLength());
+        m.add_header(header.as_union_value());
+        m.add_custom_metadata(kvs);
+        m.finish()
+    };
+    fbb.finish(root, None);
+    Ok(fbb.finished_data().to_vec())
+}
+
+/// The `custom_metadata` pairs of the message whose metadata flatbuffer is `meta`.
+pub(crate) fn custom_metadata(meta: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let msg = root_as_message(meta).map_err(|e| e.to_string())?;
+    Ok(msg
+        .custom_metadata()
+        .map(|v| {
+            v.iter()
+                .filter_map(|kv| Some((kv.key()?.to_owned(), kv.value()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default())
 }

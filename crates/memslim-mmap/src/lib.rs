@@ -32,14 +32,16 @@
 //!   reading the lost pages raises SIGBUS in the reader; memslim cannot prevent it (the
 //!   same holds for every mmap-based reader). At the next open such a file is reported as
 //!   [`MmapError::Corrupt`] ("the data file ends at ...").
-//! - **Schema**: the first flush (or the schema of a file being opened) fixes the
-//!   fields and their types; later records must fit (new keys or other types are
-//!   rejected at append time with the list unchanged; a field that held only nulls at
-//!   the first flush is stored as `object`, so it takes any value later). memslim writes `null`, `bool`,
-//!   `int64`, `float64`, `utf8` (dictionary strings are written plain), `binary`, and
-//!   `object` values as `binary` with field metadata `memslim.encoding = variant-1`.
-//!   Arrow has no "absent": a record without a key reads back with that key `None`, and
-//!   keys come back in the schema's order, not each record's own.
+//! - **Exact records**: what Arrow cannot say (a key a record lacks, an int stored among
+//!   floats, a record's own key order) travels in each batch message's
+//!   `custom_metadata` ([`mod@exact`]), which other Arrow readers ignore: to them an
+//!   absent key is null. memslim writes `null`, `bool`, `int64`, `float64`, `utf8`
+//!   (dictionary strings are written plain), `binary`, and `object` values as `binary`
+//!   with field metadata `memslim.encoding = variant-1`.
+//! - **Schema growth**: a flush whose records need new fields or wider types starts a new
+//!   segment (an end-of-stream marker and a schema message, committed with the batches),
+//!   so the data file is then several Arrow IPC streams back to back. Arrow readers read
+//!   the first; [`RecordFile::to_arrow`] gives all of them in one unified schema.
 //! - **Foreign files**: an Arrow IPC stream or file written by pyarrow (or anyone)
 //!   opens read-only without an index (indexed in memory by walking the message
 //!   headers, or an IPC file's footer; no checksums). Opening a foreign *stream* for
@@ -78,6 +80,7 @@
 
 pub mod array;
 mod error;
+pub mod exact;
 mod file;
 pub mod format;
 mod ipc;
@@ -85,4 +88,6 @@ mod map;
 
 pub use array::{Num, NumArray, NumType};
 pub use error::{MmapError, Result};
-pub use file::{BATCH_ROWS, Layout, Mode, RecordFile, Recovery, index_path, save_arrow};
+pub use file::{
+    BATCH_ROWS, Layout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
+};

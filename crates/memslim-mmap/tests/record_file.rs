@@ -58,8 +58,11 @@ fn all_rows(f: &mut RecordFile) -> Result<Vec<String>, MmapError> {
     (0..f.len()).map(|i| row(f, i)).collect()
 }
 
-fn two_flushes(dir: &Path) -> (PathBuf, u64, u64, u64, u64) {
-    let p = dir.join("f.msl");
+/// 50 records, flushed; then 10 more (and, if `grow`, an 11th with a new key, so the
+/// second flush starts a new segment). Returns the path, the data and index lengths
+/// after each flush, and the records in the file.
+fn two_flushes(dir: &Path, grow: bool) -> (PathBuf, u64, u64, u64, u64, usize) {
+    let p = dir.join(if grow { "g.msl" } else { "f.msl" });
     let mut f = RecordFile::open(&p, Mode::Append).unwrap();
     push(&mut f, 0, 50);
     assert_eq!(f.flush().unwrap(), 50);
@@ -68,13 +71,19 @@ fn two_flushes(dir: &Path) -> (PathBuf, u64, u64, u64, u64) {
         fs::metadata(index_path(&p)).unwrap().len(),
     );
     push(&mut f, 50, 60);
+    if grow {
+        f.push_record(&[("new", Cell::Str("x")), ("id", Cell::Float(0.5))])
+            .unwrap();
+    }
     f.flush().unwrap();
+    assert_eq!(f.num_segments(), 1 + grow as usize);
+    let n = f.len();
     f.close().unwrap();
     let (d2, i2) = (
         fs::metadata(&p).unwrap().len(),
         fs::metadata(index_path(&p)).unwrap().len(),
     );
-    (p, d1, i1, d2, i2)
+    (p, d1, i1, d2, i2, n)
 }
 
 #[test]
@@ -106,30 +115,107 @@ fn round_trip_and_reopen() {
 }
 
 #[test]
-fn schema_is_fixed_after_first_flush() {
+fn schema_grows_and_records_come_back_exactly() {
     let dir = tmpdir("schema");
     let p = dir.join("s.msl");
     let mut f = RecordFile::open(&p, Mode::Append).unwrap();
     push(&mut f, 0, 3);
     f.flush().unwrap();
-    let err = f.push_record(&[("id", Cell::Str("x"))]).unwrap_err();
-    assert!(err.to_string().contains("\"id\""), "{err}");
-    let err = f.push_record(&[("new", Cell::Int(1))]).unwrap_err();
-    assert!(err.to_string().contains("\"new\""), "{err}");
-    assert_eq!(f.len(), 3);
-    // a record lacking keys is fine: they read back as null
+    assert_eq!(f.num_segments(), 1);
+    // fits the first segment: a lacking key, another key order, null
     f.push_record(&[("id", Cell::Int(7))]).unwrap();
+    f.push_record(&[
+        ("ok", Cell::Bool(true)),
+        ("id", Cell::Int(8)),
+        ("score", Cell::Null),
+    ])
+    .unwrap();
     f.flush().unwrap();
+    assert_eq!(f.num_segments(), 1);
+    // new key, int -> float, str into an int field (object)
+    f.push_record(&[("id", Cell::Str("x")), ("new", Cell::Int(1))])
+        .unwrap();
+    f.push_record(&[("score", Cell::Int(4)), ("id", Cell::Int(9))])
+        .unwrap();
+    f.flush().unwrap();
+    assert_eq!(f.num_segments(), 2);
+    // the grown schema takes the old shapes again: no third segment
+    push(&mut f, 3, 4);
+    f.flush().unwrap();
+    assert_eq!(f.num_segments(), 2);
+    let want = [
+        expected(0),
+        expected(1),
+        expected(2),
+        "id=Int(7)".into(),
+        "ok=Bool(true) id=Int(8) score=Null".into(),
+        "id=Str(\"x\") new=Int(1)".into(),
+        "score=Int(4) id=Int(9)".into(),
+        expected(3),
+    ];
+    assert_eq!(all_rows(&mut f).unwrap(), want);
+    f.close().unwrap();
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    assert_eq!(all_rows(&mut r).unwrap(), want);
+    let schema = r.schema().unwrap().clone();
+    let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    assert_eq!(names, ["id", "name", "score", "ok", "new"]);
+    assert!(memslim_records::is_variant_field(schema.field(0)));
+    // one Arrow export in the unified schema, absent as null
+    let (s, batches) = r.to_arrow().unwrap();
+    assert_eq!(s, schema);
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 8);
+    // Arrow readers: one stream per segment, back to back
+    let bytes = fs::read(&p).unwrap();
+    let mut cur = std::io::Cursor::new(bytes);
+    let mut per_segment = Vec::new();
+    for _ in 0..2 {
+        let reader = arrow_ipc::reader::StreamReader::try_new(&mut cur, None).unwrap();
+        per_segment.push(reader.map(|b| b.unwrap().num_rows()).sum::<usize>());
+    }
+    assert_eq!(per_segment, [5, 3]);
+    // reopened for appending, the seeded field order is the file's
+    let mut w = RecordFile::open(&p, Mode::Append).unwrap();
+    w.push_record(&[("new", Cell::Null), ("id", Cell::Int(1))])
+        .unwrap();
+    w.flush().unwrap();
+    assert_eq!(row(&mut w, 8).unwrap(), "new=Null id=Int(1)");
+    assert_eq!(w.num_segments(), 2);
+}
+
+#[test]
+fn a_reader_refreshes_across_a_new_segment() {
+    let dir = tmpdir("refresh-grow");
+    let p = dir.join("r.msl");
+    let mut w = RecordFile::open(&p, Mode::Append).unwrap();
+    w.push_record(&[("a", Cell::Int(1))]).unwrap();
+    w.flush().unwrap();
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    w.push_record(&[("a", Cell::Float(0.5)), ("b", Cell::Bool(true))])
+        .unwrap();
+    w.push_record(&[("b", Cell::Bool(false))]).unwrap();
+    w.flush().unwrap();
+    assert_eq!(w.num_segments(), 2);
+    assert_eq!(r.len(), 1);
+    assert_eq!(r.refresh().unwrap(), 3);
+    assert_eq!(r.num_segments(), 2);
     assert_eq!(
-        row(&mut f, 3).unwrap(),
-        "id=Int(7) name=Null score=Null ok=Null"
+        all_rows(&mut r).unwrap(),
+        ["a=Int(1)", "a=Float(0.5) b=Bool(true)", "b=Bool(false)"]
     );
 }
 
 #[test]
 fn torn_data_tail_at_every_byte_is_dropped() {
     let dir = tmpdir("torn-data");
-    let (p, d1, i1, d2, _) = two_flushes(&dir);
+    for grow in [false, true] {
+        torn_data_tail(&dir, grow);
+    }
+}
+
+fn torn_data_tail(dir: &Path, grow: bool) {
+    let (p, d1, i1, d2, _, _) = two_flushes(dir, grow);
     let data = fs::read(&p).unwrap();
     let index = fs::read(index_path(&p)).unwrap();
     let q = dir.join("cut.msl");
@@ -153,7 +239,13 @@ fn torn_data_tail_at_every_byte_is_dropped() {
 #[test]
 fn torn_index_tail_at_every_byte_is_dropped() {
     let dir = tmpdir("torn-index");
-    let (p, _, i1, _, i2) = two_flushes(&dir);
+    for grow in [false, true] {
+        torn_index_tail(&dir, grow);
+    }
+}
+
+fn torn_index_tail(dir: &Path, grow: bool) {
+    let (p, _, i1, _, i2, n) = two_flushes(dir, grow);
     let data = fs::read(&p).unwrap();
     let index = fs::read(index_path(&p)).unwrap();
     let q = dir.join("cut.msl");
@@ -162,7 +254,7 @@ fn torn_index_tail_at_every_byte_is_dropped() {
         let mut idx = index[..cut as usize].to_vec();
         fs::write(index_path(&q), &idx).unwrap();
         let mut r = RecordFile::open(&q, Mode::Read).unwrap();
-        let want = if cut == i2 { 60 } else { 50 };
+        let want = if cut == i2 { n } else { 50 };
         assert_eq!(r.len(), want, "cut {cut}");
         assert_eq!(
             r.recovery().dropped_index_bytes,
@@ -180,7 +272,7 @@ fn torn_index_tail_at_every_byte_is_dropped() {
 #[test]
 fn bit_flips_are_errors_never_wrong_data() {
     let dir = tmpdir("flips");
-    let (p, _, _, _, _) = two_flushes(&dir);
+    let (p, ..) = two_flushes(&dir, false);
     let data = fs::read(&p).unwrap();
     let index = fs::read(index_path(&p)).unwrap();
     let truth: Vec<String> = (0..60).map(expected).collect();
@@ -264,7 +356,7 @@ fn bad_input() {
         RecordFile::open(&p, Mode::Read),
         Err(MmapError::NotOurs { .. })
     ));
-    let (q, _, _, _, _) = two_flushes(&dir);
+    let (q, ..) = two_flushes(&dir, false);
     let mut ix = fs::read(index_path(&q)).unwrap();
     ix[8] = 9; // version 9, checksum fixed up
     let crc = crc32fast::hash(&ix[..12]);

@@ -384,6 +384,31 @@ impl RecordList {
         keys
     }
 
+    /// Whether some record may lack field `j` (`false`: every record has it). Looks at
+    /// which chunks keep an absence bitmap, not at the bits, so it is cheap and may say
+    /// `true` for a field every record has.
+    pub fn field_may_be_absent(&self, j: usize) -> bool {
+        self.chunks
+            .iter()
+            .any(|c| c.cols.get(j).is_some_and(|cc| cc.absent.is_some()))
+    }
+
+    /// Whether float field `j` may hold values that arrived as ints (`false`: none do).
+    /// As cheap and as conservative as [`RecordList::field_may_be_absent`].
+    pub fn field_may_hold_ints(&self, j: usize) -> bool {
+        self.chunks.iter().any(|c| {
+            c.cols
+                .get(j)
+                .is_some_and(|cc| matches!(cc.data, Data::Float(_, Some(_))))
+        })
+    }
+
+    /// Whether some record's keys may be in another order than the fields'
+    /// (`false`: every record lists its keys in field order).
+    pub fn may_have_key_order_exceptions(&self) -> bool {
+        self.chunks.iter().any(|c| c.order.is_some())
+    }
+
     /// Number of keys in record `row`.
     pub fn row_len(&self, row: usize) -> usize {
         let (k, i) = self.locate(row);

@@ -29,6 +29,7 @@ from memslim._persistent import (
     DictListFile,
     FileFormatError,
     FileLockedError,
+    FileRow,
     MmapList,
 )
 from memslim._report import report
@@ -62,6 +63,7 @@ __all__ = [
     "DocView",
     "FileFormatError",
     "FileLockedError",
+    "FileRow",
     "JsonlWriter",
     "ListView",
     "MemslimError",

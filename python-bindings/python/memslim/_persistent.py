@@ -7,10 +7,18 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
-from memslim._memslim import DictListFile, MmapList
+from memslim._memslim import DictListFile, FileRow, MmapList
 from memslim.exceptions import CorruptFileError, FileFormatError, FileLockedError
 
-__all__ = ["CorruptFileError", "DictListFile", "FileFormatError", "FileLockedError", "MmapList"]
+__all__ = [
+    "CorruptFileError",
+    "DictListFile",
+    "FileFormatError",
+    "FileLockedError",
+    "FileRow",
+    "MmapList",
+]
 
 _abc.Sequence.register(DictListFile)
+_abc.Mapping.register(FileRow)
 _abc.MutableSequence.register(MmapList)

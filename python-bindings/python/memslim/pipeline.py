@@ -155,7 +155,8 @@ class Stream:
         """Run the pipeline into the persistent record file at ``path`` (created if
         missing, appended to otherwise: see :meth:`memslim.DictList.open`), flushed to
         disk after every batch, so a failure later in the stream leaves every earlier
-        batch committed. The file's schema is fixed by its first flush. Returns the
+        batch committed. Records with new keys or wider types than the file holds
+        start a new segment of it (see :class:`memslim.DictListFile`). Returns the
         number of records written."""
         with _memslim.DictListFile(path, "a") as out:
             return self.to_sink(out)

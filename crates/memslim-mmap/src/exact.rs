@@ -1,0 +1,628 @@
+//! What Arrow cannot say about a record, and how a file says it anyway; and how the
+//! schemas of a file's segments grow and are unified.
+//!
+//! A list of dicts tells apart a key a record lacks from a key holding `None`, an int
+//! stored among floats from a float, and keeps each record's own key order. Arrow has
+//! one null, one type per column and one field order. A record batch message written by
+//! memslim therefore carries, in the Arrow IPC message's `custom_metadata` (which Arrow
+//! readers ignore), only what differs from the plain reading:
+//!
+//! ```text
+//! memslim.absent  "c:HEX;c:HEX"       column c: rows whose record lacks the key
+//! memslim.ints    "c:HEX;..."         float column c: rows whose value was an int
+//! memslim.order   "r:c,c,c;r:c,c"     row r: its keys (column indexes) in its own order
+//! ```
+//!
+//! `HEX` is a bitmap, one bit per row of the batch, least significant bit first (Arrow's
+//! bit order), two lowercase hex digits per byte; `*` stands for every row (a field no
+//! record of the batch has). An absent key is also null in the
+//! column itself, so other Arrow readers see null; rows not listed in `memslim.order`
+//! have their keys in column order. These bitmaps are the same ones a
+//! [`RecordList`] keeps in memory (`absent`, and the int marks of a float column).
+
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, BinaryArray, Float64Array, RecordBatch, new_null_array};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use memslim_records::{
+    CellRef, DType, ENCODING_KEY, RecordList, VARIANT_ENCODING, arrow_cell, is_variant_field,
+    variant,
+};
+
+use crate::ipc::plain_strings;
+
+const ABSENT_KEY: &str = "memslim.absent";
+const INTS_KEY: &str = "memslim.ints";
+const ORDER_KEY: &str = "memslim.order";
+
+/// One bit per row, least significant first.
+type Bits = Vec<u8>;
+
+fn bit(b: &[u8], i: usize) -> bool {
+    b.get(i >> 3).is_some_and(|x| x >> (i & 7) & 1 == 1)
+}
+
+fn set_bit(b: &mut Bits, i: usize) {
+    b[i >> 3] |= 1 << (i & 7);
+}
+
+/// A bitmap of `rows` bits, all set.
+fn full(rows: usize) -> Bits {
+    let mut all = vec![0xffu8; rows.div_ceil(8)];
+    if !rows.is_multiple_of(8) {
+        if let Some(last) = all.last_mut() {
+            *last = (1u8 << (rows % 8)) - 1;
+        }
+    }
+    all
+}
+
+/// A record batch's exceptions to the plain Arrow reading (see the module docs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Extras {
+    /// Rows of the batch.
+    rows: usize,
+    /// Per column (possibly shorter than the schema): rows lacking the key.
+    absent: Vec<Option<Bits>>,
+    /// Per float column: rows whose value was an int.
+    ints: Vec<Option<Bits>>,
+    /// Rows (ascending) whose keys are not in column order, with their key order.
+    order: Vec<(usize, Vec<u32>)>,
+}
+
+fn put(v: &mut Vec<Option<Bits>>, c: usize, bits: Bits) {
+    if v.len() <= c {
+        v.resize(c + 1, None);
+    }
+    v[c] = Some(bits);
+}
+
+impl Extras {
+    /// Whether row `row` lacks the key of column `col`.
+    pub(crate) fn is_absent(&self, col: usize, row: usize) -> bool {
+        self.absent
+            .get(col)
+            .and_then(Option::as_ref)
+            .is_some_and(|b| bit(b, row))
+    }
+
+    /// Whether the float in column `col`, row `row` was an int.
+    pub(crate) fn is_int(&self, col: usize, row: usize) -> bool {
+        self.ints
+            .get(col)
+            .and_then(Option::as_ref)
+            .is_some_and(|b| bit(b, row))
+    }
+
+    /// The key order of `row` if it is not column order.
+    pub(crate) fn order_of(&self, row: usize) -> Option<&[u32]> {
+        self.order
+            .binary_search_by_key(&row, |(r, _)| *r)
+            .ok()
+            .map(|k| self.order[k].1.as_slice())
+    }
+
+    fn is_empty(&self) -> bool {
+        self.absent.iter().all(Option::is_none)
+            && self.ints.iter().all(Option::is_none)
+            && self.order.is_empty()
+    }
+
+    /// Rows `[off, off + len)`.
+    pub(crate) fn slice(&self, off: usize, len: usize) -> Extras {
+        let cut = |v: &Vec<Option<Bits>>| -> Vec<Option<Bits>> {
+            v.iter()
+                .map(|b| {
+                    let b = b.as_ref()?;
+                    let mut out = vec![0u8; len.div_ceil(8)];
+                    let mut any = false;
+                    for i in 0..len {
+                        if bit(b, off + i) {
+                            set_bit(&mut out, i);
+                            any = true;
+                        }
+                    }
+                    any.then_some(out)
+                })
+                .collect()
+        };
+        Extras {
+            rows: len,
+            absent: cut(&self.absent),
+            ints: cut(&self.ints),
+            order: self
+                .order
+                .iter()
+                .filter(|(r, _)| (off..off + len).contains(r))
+                .map(|(r, o)| (r - off, o.clone()))
+                .collect(),
+        }
+    }
+
+    /// The `custom_metadata` pairs of a record batch message (none if nothing differs).
+    pub(crate) fn to_metadata(&self) -> Vec<(String, String)> {
+        if self.is_empty() {
+            return Vec::new();
+        }
+        let all = full(self.rows);
+        let bitmaps = |v: &[Option<Bits>]| -> String {
+            let mut s = String::new();
+            for (c, b) in v.iter().enumerate() {
+                let Some(b) = b else { continue };
+                if !s.is_empty() {
+                    s.push(';');
+                }
+                s.push_str(&c.to_string());
+                s.push(':');
+                if *b == all {
+                    s.push('*');
+                    continue;
+                }
+                for byte in b {
+                    s.push_str(&format!("{byte:02x}"));
+                }
+            }
+            s
+        };
+        let mut out = Vec::new();
+        let absent = bitmaps(&self.absent);
+        if !absent.is_empty() {
+            out.push((ABSENT_KEY.to_owned(), absent));
+        }
+        let ints = bitmaps(&self.ints);
+        if !ints.is_empty() {
+            out.push((INTS_KEY.to_owned(), ints));
+        }
+        if !self.order.is_empty() {
+            let rows: Vec<String> = self
+                .order
+                .iter()
+                .map(|(r, o)| {
+                    let cols: Vec<String> = o.iter().map(u32::to_string).collect();
+                    format!("{r}:{}", cols.join(","))
+                })
+                .collect();
+            out.push((ORDER_KEY.to_owned(), rows.join(";")));
+        }
+        out
+    }
+
+    /// Reads the pairs written by [`Extras::to_metadata`] for a batch of `rows` rows and
+    /// `cols` columns; other keys are ignored. `Err` says what does not check out.
+    pub(crate) fn from_metadata<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Extras, String> {
+        let mut out = Extras {
+            rows,
+            ..Extras::default()
+        };
+        let parse_col = |c: &str| -> Result<usize, String> {
+            c.parse::<usize>()
+                .ok()
+                .filter(|c| *c < cols)
+                .ok_or_else(|| format!("memslim metadata names column {c:?} of {cols}"))
+        };
+        let bitmaps = |v: &str, into: &mut Vec<Option<Bits>>| -> Result<(), String> {
+            for part in v.split(';') {
+                let (c, hex) = part
+                    .split_once(':')
+                    .ok_or_else(|| format!("memslim metadata entry {part:?}"))?;
+                let c = parse_col(c)?;
+                if hex == "*" {
+                    put(into, c, full(rows));
+                    continue;
+                }
+                if hex.len() != 2 * rows.div_ceil(8) || !hex.is_ascii() {
+                    return Err(format!("memslim bitmap of column {c}: wrong length"));
+                }
+                let bits = (0..hex.len() / 2)
+                    .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16))
+                    .collect::<Result<Bits, _>>()
+                    .map_err(|_| format!("memslim bitmap of column {c}: not hex"))?;
+                put(into, c, bits);
+            }
+            Ok(())
+        };
+        for (k, v) in pairs {
+            match k {
+                ABSENT_KEY => bitmaps(v, &mut out.absent)?,
+                INTS_KEY => bitmaps(v, &mut out.ints)?,
+                ORDER_KEY => {
+                    for part in v.split(';') {
+                        let (r, keys) = part
+                            .split_once(':')
+                            .ok_or_else(|| format!("memslim key order entry {part:?}"))?;
+                        let r = r
+                            .parse::<usize>()
+                            .ok()
+                            .filter(|r| *r < rows && out.order.last().is_none_or(|l| l.0 < *r))
+                            .ok_or_else(|| format!("memslim key order names row {r:?}"))?;
+                        let keys = keys
+                            .split(',')
+                            .filter(|s| !s.is_empty())
+                            .map(|c| parse_col(c).map(|c| c as u32))
+                            .collect::<Result<Vec<u32>, _>>()?;
+                        out.order.push((r, keys));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The field a column of `dtype` is stored as.
+fn storage_field(name: &str, dtype: DType) -> Field {
+    let t = match dtype {
+        DType::Null => DataType::Null,
+        DType::Bool => DataType::Boolean,
+        DType::Int64 => DataType::Int64,
+        DType::Float64 => DataType::Float64,
+        DType::Str => DataType::Utf8,
+        DType::Bytes => DataType::Binary,
+        DType::Object => return variant_field(name),
+    };
+    Field::new(name, t, true)
+}
+
+fn variant_field(name: &str) -> Field {
+    Field::new(name, DataType::Binary, true).with_metadata(std::collections::HashMap::from([(
+        ENCODING_KEY.to_owned(),
+        VARIANT_ENCODING.to_owned(),
+    )]))
+}
+
+/// How a field of the file takes values of another type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fit {
+    /// As they are (the same Arrow type, or only nulls).
+    Same,
+    /// Ints into a float64 field, marked as ints.
+    IntsAsFloats,
+    /// Into an `object` field, variant-encoded.
+    Encode,
+}
+
+/// How `field` takes a column of `found`, or `None` if it cannot.
+fn fit(field: &Field, found: &DataType, found_variant: bool) -> Option<Fit> {
+    let t = field.data_type();
+    if is_variant_field(field) {
+        return Some(if found_variant {
+            Fit::Same
+        } else {
+            Fit::Encode
+        });
+    }
+    if found_variant {
+        return None;
+    }
+    match (t, found) {
+        (_, DataType::Null) => Some(Fit::Same),
+        (DataType::Float64, DataType::Int64) => Some(Fit::IntsAsFloats),
+        (DataType::Utf8, DataType::Dictionary(_, v)) if v.as_ref() == &DataType::Utf8 => {
+            Some(Fit::Same)
+        }
+        (a, b) if a == b => Some(Fit::Same),
+        _ => None,
+    }
+}
+
+/// The narrowest field that holds both `a` and a column of `b`.
+fn widen(a: &Field, b: &Field) -> Field {
+    let (ta, tb) = (a.data_type(), b.data_type());
+    if fit(a, tb, is_variant_field(b)).is_some() {
+        return a.clone();
+    }
+    if !is_variant_field(a) && fit(b, ta, false).is_some() {
+        return b.clone().with_name(a.name());
+    }
+    if matches!(
+        (ta, tb),
+        (DataType::Int64, DataType::Float64) | (DataType::Float64, DataType::Int64)
+    ) {
+        return Field::new(a.name(), DataType::Float64, true);
+    }
+    variant_field(a.name())
+}
+
+/// The schema of segments `schemas` read as one: fields in first-seen order, each with
+/// the narrowest type that holds all its segments' values.
+pub(crate) fn unify<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> Schema {
+    let mut fields: Vec<Field> = Vec::new();
+    for s in schemas {
+        for f in s.fields() {
+            match fields.iter_mut().find(|g| g.name() == f.name()) {
+                Some(g) => *g = widen(g, f),
+                None => fields.push(f.as_ref().clone().with_nullable(true)),
+            }
+        }
+    }
+    Schema::new(fields)
+}
+
+/// The schema pending records need: `current` (the last segment's, if any) grown by
+/// new fields and wider types; `None` if `current` already takes every pending record.
+pub(crate) fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema> {
+    let mut fields: Vec<Field> = current
+        .map(|s| s.fields().iter().map(|f| f.as_ref().clone()).collect())
+        .unwrap_or_default();
+    let mut changed = current.is_none();
+    for j in 0..tail.num_fields() {
+        let want = storage_field(tail.field_name(j), tail.field_dtype(j));
+        match fields.iter_mut().find(|f| f.name() == want.name()) {
+            Some(f) => {
+                let w = widen(f, &want);
+                if w != *f {
+                    *f = w;
+                    changed = true;
+                }
+            }
+            None => {
+                fields.push(want);
+                changed = true;
+            }
+        }
+    }
+    changed.then(|| Schema::new(fields))
+}
+
+fn encode_cells(tail: &RecordList, j: usize, start: usize, n: usize) -> ArrayRef {
+    let mut buf = Vec::new();
+    let mut vals: Vec<Option<Vec<u8>>> = Vec::with_capacity(n);
+    for r in start..start + n {
+        let v = match tail.get(r, j).to_cell().map(|c| c.to_value()) {
+            None | Some(Ok(variant::Value::None)) => None,
+            Some(Ok(v)) => {
+                buf.clear();
+                variant::encode(&v, &mut buf);
+                Some(buf.clone())
+            }
+            // The list holds only values it could encode; an undecodable one cannot be.
+            Some(Err(_)) => None,
+        };
+        vals.push(v);
+    }
+    Arc::new(BinaryArray::from_iter(vals))
+}
+
+/// Rows `[start, start + n)` of `tail` (exported as `batch`) in `schema`, with what
+/// Arrow cannot say. `Err(field)` names a field `schema` cannot take (a bug in [`grow`]).
+pub(crate) fn tail_batch(
+    tail: &RecordList,
+    batch: &RecordBatch,
+    start: usize,
+    schema: &SchemaRef,
+) -> Result<(RecordBatch, Extras), String> {
+    let n = batch.num_rows();
+    let mut extras = Extras {
+        rows: n,
+        ..Extras::default()
+    };
+    let mut cols: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    let mut to_file: Vec<u32> = vec![0; tail.num_fields()];
+    for (c, f) in schema.fields().iter().enumerate() {
+        let Some(j) = tail.field_index(f.name()) else {
+            cols.push(new_null_array(f.data_type(), n));
+            put(&mut extras.absent, c, full(n));
+            continue;
+        };
+        to_file[j] = c as u32;
+        let col = batch.column(j);
+        let found_variant = tail.field_dtype(j) == DType::Object;
+        let how = fit(f, col.data_type(), found_variant).ok_or_else(|| f.name().clone())?;
+        let mut ints: Option<Bits> = None;
+        let array: ArrayRef = match how {
+            Fit::Encode => encode_cells(tail, j, start, n),
+            Fit::IntsAsFloats => {
+                let mut bits = vec![0u8; n.div_ceil(8)];
+                let vals: Float64Array = (0..n)
+                    .map(|i| match tail.get(start + i, j) {
+                        CellRef::Int(v) => {
+                            set_bit(&mut bits, i);
+                            Some(v as f64)
+                        }
+                        CellRef::Float(v) => Some(v),
+                        _ => None,
+                    })
+                    .collect();
+                ints = Some(bits);
+                Arc::new(vals)
+            }
+            Fit::Same if col.data_type() == &DataType::Null => new_null_array(f.data_type(), n),
+            Fit::Same if col.data_type() != f.data_type() => {
+                plain_strings(col).ok_or_else(|| f.name().clone())?
+            }
+            Fit::Same => Arc::clone(col),
+        };
+        if ints.is_none() && f.data_type() == &DataType::Float64 && tail.field_may_hold_ints(j) {
+            let mut bits = vec![0u8; n.div_ceil(8)];
+            let mut any = false;
+            for i in 0..n {
+                if matches!(tail.get(start + i, j), CellRef::Int(_)) {
+                    set_bit(&mut bits, i);
+                    any = true;
+                }
+            }
+            ints = any.then_some(bits);
+        }
+        if let Some(b) = ints {
+            if b.iter().any(|x| *x != 0) {
+                put(&mut extras.ints, c, b);
+            }
+        }
+        if tail.field_may_be_absent(j) {
+            let mut bits = vec![0u8; n.div_ceil(8)];
+            let mut any = false;
+            for i in 0..n {
+                if tail.get(start + i, j) == CellRef::Absent {
+                    set_bit(&mut bits, i);
+                    any = true;
+                }
+            }
+            if any {
+                put(&mut extras.absent, c, bits);
+            }
+        }
+        cols.push(array);
+    }
+    let monotone = to_file.windows(2).all(|w| w[0] < w[1]);
+    if !monotone || tail.may_have_key_order_exceptions() {
+        for i in 0..n {
+            let keys: Vec<u32> = tail
+                .row_keys(start + i)
+                .into_iter()
+                .map(|j| to_file[j])
+                .collect();
+            if keys.windows(2).any(|w| w[0] > w[1]) {
+                extras.order.push((i, keys));
+            }
+        }
+    }
+    let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(n));
+    let out = RecordBatch::try_new_with_options(Arc::clone(schema), cols, &opts)
+        .map_err(|e| format!("<batch>: {e}"))?;
+    Ok((out, extras))
+}
+
+/// A committed batch of one segment (`extras` its message's) in the unified `schema`.
+/// `Err(field)` names a field `schema` cannot take.
+pub(crate) fn unified_batch(
+    batch: &RecordBatch,
+    extras: &Extras,
+    schema: &SchemaRef,
+) -> Result<RecordBatch, String> {
+    if batch.schema_ref() == schema {
+        return Ok(batch.clone());
+    }
+    let n = batch.num_rows();
+    let from = batch.schema();
+    let mut cols = Vec::with_capacity(schema.fields().len());
+    for f in schema.fields() {
+        let Ok(c) = from.index_of(f.name()) else {
+            cols.push(new_null_array(f.data_type(), n));
+            continue;
+        };
+        let col = batch.column(c);
+        let variant_col = is_variant_field(from.field(c));
+        let array: ArrayRef = match fit(f, col.data_type(), variant_col) {
+            Some(Fit::Same) if col.data_type() == f.data_type() => Arc::clone(col),
+            Some(Fit::Same) if col.data_type() == &DataType::Null => {
+                new_null_array(f.data_type(), n)
+            }
+            Some(Fit::Same) => plain_strings(col).ok_or_else(|| f.name().clone())?,
+            Some(Fit::IntsAsFloats) => {
+                let ints = col
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int64Array>()
+                    .ok_or_else(|| f.name().clone())?;
+                Arc::new(
+                    ints.iter()
+                        .map(|v| v.map(|v| v as f64))
+                        .collect::<Float64Array>(),
+                )
+            }
+            Some(Fit::Encode) => {
+                let mut buf = Vec::new();
+                let mut out = Vec::new();
+                let vals: Vec<Option<Vec<u8>>> = (0..n)
+                    .map(|i| {
+                        let cell = arrow_cell(col.as_ref(), i, false, &mut buf).ok()?;
+                        let cell = match cell {
+                            CellRef::Float(v) if extras.is_int(c, i) => CellRef::Int(v as i64),
+                            other => other,
+                        };
+                        let v = cell.to_cell()?.to_value().ok()?;
+                        if v == variant::Value::None {
+                            return None;
+                        }
+                        out.clear();
+                        variant::encode(&v, &mut out);
+                        Some(out.clone())
+                    })
+                    .collect();
+                Arc::new(BinaryArray::from_iter(vals))
+            }
+            None => return Err(f.name().clone()),
+        };
+        cols.push(array);
+    }
+    let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(n));
+    RecordBatch::try_new_with_options(Arc::clone(schema), cols, &opts)
+        .map_err(|e| format!("<batch>: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_round_trips_and_slices() {
+        let mut e = Extras {
+            rows: 9,
+            ..Extras::default()
+        };
+        put(&mut e.absent, 2, vec![0b1010_0001, 0b1]);
+        put(&mut e.absent, 1, full(9));
+        put(&mut e.ints, 0, vec![0b10, 0]);
+        e.order = vec![(1, vec![2, 0]), (8, vec![1, 0, 2])];
+        let pairs = e.to_metadata();
+        assert!(
+            pairs.iter().any(|(_, v)| v.contains("1:*;2:a101")),
+            "{pairs:?}"
+        );
+        let back = Extras::from_metadata(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), 9, 3)
+            .unwrap();
+        assert_eq!(back, e);
+        assert!(back.is_absent(2, 0) && !back.is_absent(2, 1) && back.is_absent(2, 8));
+        assert!(back.is_int(0, 1) && !back.is_int(1, 1));
+        assert_eq!(back.order_of(8), Some(&[1, 0, 2][..]));
+        let s = back.slice(5, 4);
+        assert!(s.is_absent(2, 0) && s.is_absent(2, 2) && s.is_absent(2, 3));
+        assert!(!s.is_absent(2, 1));
+        assert_eq!(s.order, vec![(3, vec![1, 0, 2])]);
+        assert!(Extras::default().to_metadata().is_empty());
+    }
+
+    #[test]
+    fn bad_metadata_is_refused() {
+        for (k, v) in [
+            (ABSENT_KEY, "7:ff"),
+            (ABSENT_KEY, "0:fff"),
+            (ABSENT_KEY, "0:zz"),
+            (ABSENT_KEY, "nonsense"),
+            (ORDER_KEY, "9:0,1"),
+            (ORDER_KEY, "1:0,5"),
+            (ORDER_KEY, "2:0;1:0"),
+        ] {
+            assert!(Extras::from_metadata([(k, v)], 8, 2).is_err(), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn fields_widen_to_the_narrowest_common_type() {
+        let f = |t: DataType| Field::new("x", t, true);
+        assert_eq!(
+            widen(&f(DataType::Int64), &f(DataType::Float64)).data_type(),
+            &DataType::Float64
+        );
+        assert_eq!(
+            widen(&f(DataType::Null), &f(DataType::Utf8)).data_type(),
+            &DataType::Utf8
+        );
+        assert!(is_variant_field(&widen(
+            &f(DataType::Utf8),
+            &f(DataType::Int64)
+        )));
+        assert!(is_variant_field(&widen(
+            &variant_field("x"),
+            &f(DataType::Int64)
+        )));
+        assert_eq!(
+            widen(&f(DataType::Boolean), &f(DataType::Null)).data_type(),
+            &DataType::Boolean
+        );
+    }
+}
