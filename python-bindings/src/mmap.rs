@@ -20,8 +20,10 @@ use pyo3::types::{PyBool, PyCapsule, PyDict, PyFloat, PyList, PySlice, PyString,
 use pyo3::{IntoPyObjectExt, ffi, intern};
 
 use crate::convert::{Items, cell_to_py, record_cells};
-use crate::errors::{schema_error, to_py};
+use crate::errors::{IntoPyResult, schema_error, to_py};
 use crate::mmap_ffi::{self, Export};
+use crate::plain_records::{Input, append_plain_dicts};
+use crate::records::is_exact_sequence;
 
 static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FILE_FORMAT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -512,15 +514,42 @@ impl PyDictListFile {
             let base = f.len();
             (f.pending_mut().py(py)?.checkpoint(), base, committed)
         };
+        let push_one = |o: &Bound<'_, PyAny>, row: usize| -> PyResult<()> {
+            let items = record_items(o, row)?;
+            let mut buf = Vec::new();
+            let cells = record_cells(&items, &mut buf, row)?;
+            this.lock()?.push_record(&cells).py(py)
+        };
         let res = (|| -> PyResult<()> {
+            if is_exact_sequence(records) {
+                // Plain dicts are read in place, in runs, as DictList's extend does; the
+                // others one by one.
+                let mut k = 0;
+                while k < records.len()? {
+                    let n = {
+                        let mut f = this.lock()?;
+                        let pending = f.pending_mut().py(py)?;
+                        append_plain_dicts(
+                            pending,
+                            &[],
+                            &Input::Seq {
+                                seq: records,
+                                start: k,
+                            },
+                        )
+                        .py_err(py)?
+                    };
+                    k += n;
+                    if n == 0 {
+                        push_one(&records.get_item(k)?, base + k)?;
+                        k += 1;
+                    }
+                }
+                return Ok(());
+            }
             // The iterator runs without the lock (it may read this very file).
             for (k, o) in records.try_iter()?.enumerate() {
-                let o = o?;
-                let row = base + k;
-                let items = record_items(&o, row)?;
-                let mut buf = Vec::new();
-                let cells = record_cells(&items, &mut buf, row)?;
-                this.lock()?.push_record(&cells).py(py)?;
+                push_one(&o?, base + k)?;
             }
             Ok(())
         })();

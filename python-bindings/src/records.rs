@@ -735,7 +735,7 @@ impl Records {
 /// Takes the items of `values` in batches of `size` and hands each batch to `push`.
 /// No borrow of any list is held while the iterator runs (it may be user code).
 /// An exact `list` or `tuple`, whose items [`Records::push_sequence`] reads in place.
-fn is_exact_sequence(v: &Bound<'_, PyAny>) -> bool {
+pub(crate) fn is_exact_sequence(v: &Bound<'_, PyAny>) -> bool {
     v.is_exact_instance_of::<PyList>() || v.is_exact_instance_of::<PyTuple>()
 }
 

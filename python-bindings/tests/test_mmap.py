@@ -859,3 +859,30 @@ def test_a_field_that_was_only_none_takes_values_later(tmp_path: Path) -> None:
         {"id": 2, "note": "gift"},
         {"id": 3, "note": [1, (2,)]},
     ]
+
+
+def test_extend_from_a_large_list_mixes_in_place_and_general_records(tmp_path):
+    # Exact lists take the in-place path in runs (several grids here); records it cannot
+    # take (nested values, other mappings, new keys) go one by one, in order.
+    data = []
+    for i in range(9000):
+        if i % 1733 == 5:
+            data.append({"id": i, "tags": [i, {"k": None}]})
+        elif i % 2999 == 7:
+            data.append({"name": "swapped", "id": i})
+        elif i == 6000:
+            data.append({"id": i, "late": 1})
+        else:
+            data.append({"id": i, "name": f"u{i % 997}", "price": i if i % 11 == 0 else i / 4})
+    path = tmp_path / "big.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.extend(data[:10])
+        rows.flush()
+        rows.extend(data[10:])
+        assert len(rows) == len(data)
+        bad = [{"id": 1}, {"id": 2, 3: "non-str key"}]
+        expect_error(memslim.SchemaError, rows.extend, bad)
+        assert len(rows) == len(data)
+    with memslim.DictList.open(path, mode="r") as rows:
+        assert same([r.to_dict() for r in rows], data)
+        assert [list(r) for r in rows][2999 + 7] == ["name", "id"]
