@@ -237,3 +237,61 @@ fn readers_keep_an_old_store_alive_across_compact() {
         )])
     );
 }
+
+#[test]
+fn long_strings_are_compressed_and_compaction_drops_deleted_ones() {
+    let text = |i: usize| format!("<p>documentation of shape {i}, mostly the same words.</p>");
+    let mut docs = DocList::new();
+    docs.build(|b| {
+        for i in 0..4000 {
+            b.begin_list()?;
+            b.str(&text(i))?;
+            b.str("short")?;
+            b.end()?;
+            b.end_doc()?;
+        }
+        Ok::<(), DocError>(())
+    })
+    .unwrap();
+    let n = docs.nbytes();
+    assert!(docs.store().text().sealed_blocks() > 3);
+    assert!(n.text * 4 < n.text_raw, "{n:?}");
+    let model = |range: std::ops::Range<usize>| -> Vec<Value> {
+        range
+            .map(|i| Value::List(vec![Value::Str(text(i)), Value::Str("short".into())]))
+            .collect()
+    };
+    assert_eq!(contents(&docs), model(0..4000));
+    docs.retain_positions(|i| i >= 3000);
+    let image = docs.to_bytes().unwrap();
+    let back = DocList::from_bytes(&image).unwrap();
+    assert_eq!(contents(&back), model(3000..4000));
+    assert!(
+        back.nbytes().text_raw * 3 < n.text_raw,
+        "the image leaves deleted text out"
+    );
+    assert!(docs.nbytes().garbage > docs.nbytes().live);
+    docs.compact().unwrap();
+    assert_eq!(docs.nbytes().garbage, 0);
+    assert_eq!(docs.nbytes().text_raw, back.nbytes().text_raw);
+    assert_eq!(contents(&docs), model(3000..4000));
+}
+
+#[test]
+fn version_1_images_still_load() {
+    let mut docs = DocList::new();
+    docs.build(|b| {
+        b.begin_list()?;
+        b.int(7)?;
+        b.end()?;
+        b.end_doc()
+    })
+    .unwrap();
+    let image = docs.to_bytes().unwrap();
+    // Version 2: magic, no symbols, no sealed blocks, an empty tail, then the documents.
+    assert_eq!(&image[..9], b"MSDOC\x02\x00\x00\x00");
+    let mut v1 = b"MSDOC\x01\x00".to_vec();
+    v1.extend_from_slice(&image[9..]);
+    let back = DocList::from_bytes(&v1).unwrap();
+    assert_eq!(contents(&back), vec![Value::List(vec![Value::Int(7)])]);
+}
