@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         docs.remove(0)?;
     }
     println!("garbage before compact: {} bytes", docs.nbytes().garbage);
-    let reclaimed = docs.compact();
+    let reclaimed = docs.compact()?;
     println!("compact reclaimed {reclaimed} bytes");
     let old = read_node(store.doc(kept).expect("old store alive"), 0)?.0;
     assert!(matches!(old, Node::Dict(_)));

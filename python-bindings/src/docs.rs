@@ -158,6 +158,7 @@ impl At {
                     .into_bound(py)
                     .into_any()
             }
+            Node::Text(t) => text_to_py(py, &self.ctx.store, t)?,
             scalar => scalar_to_py(py, scalar)?,
         })
     }
@@ -165,10 +166,22 @@ impl At {
     /// The whole value as plain Python objects (a deep copy).
     fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let node = self.node(py)?;
-        let table = self.ctx.store.symbols();
+        let store = &self.ctx.store;
+        let table = store.symbols();
         let mut strs = self.ctx.strs.borrow_mut(py)?;
-        to_py(py, node, &table, &mut strs)
+        to_py(py, node, &table, &mut strs, store)
     }
+}
+
+/// A long string (from the store's compressed text blocks) as a new `str`.
+fn text_to_py<'py>(
+    py: Python<'py>,
+    store: &DocStore,
+    t: memslim_arena::TextRef,
+) -> PyResult<Bound<'py, PyAny>> {
+    store
+        .with_text(t, |s| PyString::new(py, s).into_any())
+        .map_err(|e| doc_to_py(py, e))
 }
 
 fn scalar_to_py<'py>(py: Python<'py>, node: Node<'_>) -> PyResult<Bound<'py, PyAny>> {
@@ -185,7 +198,7 @@ fn scalar_to_py<'py>(py: Python<'py>, node: Node<'_>) -> PyResult<Bound<'py, PyA
             kw.set_item(intern!(py, "signed"), true)?;
             int.call_method("from_bytes", (PyBytes::new(py, le), "little"), Some(&kw))?
         }
-        Node::Sym(_) | Node::List(_) | Node::Tuple(_) | Node::Dict(_) => {
+        Node::Sym(_) | Node::Text(_) | Node::List(_) | Node::Tuple(_) | Node::Dict(_) => {
             return Err(PyTypeError::new_err("internal: not a scalar"));
         }
     })
@@ -196,29 +209,31 @@ fn to_py<'py>(
     node: Node<'_>,
     table: &Interner,
     strs: &mut SymStrings,
+    store: &DocStore,
 ) -> PyResult<Bound<'py, PyAny>> {
     let err = |e: DocError| doc_to_py(py, e);
     Ok(match node {
         Node::Sym(sym) => strs.get(py, sym, table)?.into_bound(py).into_any(),
+        Node::Text(t) => text_to_py(py, store, t)?,
         Node::Dict(m) => {
             let d = PyDict::new(py);
             for item in m.iter() {
                 let (k, v, _) = item.map_err(err)?;
-                d.set_item(strs.get(py, k, table)?, to_py(py, v, table, strs)?)?;
+                d.set_item(strs.get(py, k, table)?, to_py(py, v, table, strs, store)?)?;
             }
             d.into_any()
         }
         Node::List(s) => {
             let l = PyList::empty(py);
             for item in s.iter() {
-                l.append(to_py(py, item.map_err(err)?.0, table, strs)?)?;
+                l.append(to_py(py, item.map_err(err)?.0, table, strs, store)?)?;
             }
             l.into_any()
         }
         Node::Tuple(s) => {
             let mut v = Vec::with_capacity(s.len());
             for item in s.iter() {
-                v.push(to_py(py, item.map_err(err)?.0, table, strs)?);
+                v.push(to_py(py, item.map_err(err)?.0, table, strs, store)?);
             }
             PyTuple::new(py, v)?.into_any()
         }
@@ -571,7 +586,7 @@ impl State {
         for i in 0..self.inner.len() {
             let bytes = self.inner.doc_bytes(i).unwrap_or_default();
             let node = read_node(bytes, 0).map_err(|e| doc_to_py(py, e))?.0;
-            out.append(to_py(py, node, &table, &mut strs)?)?;
+            out.append(to_py(py, node, &table, &mut strs, store)?)?;
         }
         Ok(out)
     }
@@ -690,7 +705,10 @@ impl PyDocList {
         let state = self.state.borrow(py)?;
         if let Ok(s) = index.cast::<PySlice>() {
             let positions = slice_positions(s, state.inner.len())?;
-            let inner = state.inner.select(positions);
+            let inner = state
+                .inner
+                .select(positions)
+                .map_err(|e| doc_to_py(py, e))?;
             return Ok(PyDocList::wrap(py, inner)?.into_bound(py).into_any());
         }
         let i = norm_index(index, state.inner.len(), "DocList")?;
@@ -775,30 +793,33 @@ impl PyDocList {
     /// the old memory until they are gone.
     fn compact(&self, py: Python<'_>) -> PyResult<usize> {
         let mut state = self.state.borrow_mut(py)?;
-        let reclaimed = state.inner.compact();
+        let reclaimed = state.inner.compact().map_err(|e| doc_to_py(py, e))?;
         state.retrack();
         Ok(reclaimed)
     }
 
-    /// Bytes of memory this list owns: arena, symbol table and index.
+    /// Bytes of memory this list owns: arena, text blocks, symbol table and index.
     #[getter]
     fn nbytes(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.state.borrow(py)?.inner.nbytes().total)
     }
 
-    /// Encoded bytes of the documents in the list.
+    /// Encoded bytes of the documents in the list, and their share of the text blocks.
     #[getter]
     fn live_bytes(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.state.borrow(py)?.inner.nbytes().live)
     }
 
-    /// Encoded bytes of deleted documents still held (until ``compact()``).
+    /// Bytes of deleted documents still held, with their share of the text blocks
+    /// (until ``compact()``).
     #[getter]
     fn garbage_bytes(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.state.borrow(py)?.inner.nbytes().garbage)
     }
 
-    /// Where the memory goes: live, garbage, arena_free, symbols, index, total.
+    /// Where the memory goes: live, garbage, arena_free, symbols, index, total; and text
+    /// (compressed long strings, included in live and garbage) and text_raw (their
+    /// uncompressed length).
     fn memory_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let n = self.state.borrow(py)?.inner.nbytes();
         let d = PyDict::new(py);
@@ -808,6 +829,8 @@ impl PyDocList {
         d.set_item("symbols", n.symbols)?;
         d.set_item("index", n.index)?;
         d.set_item("total", n.total)?;
+        d.set_item("text", n.text)?;
+        d.set_item("text_raw", n.text_raw)?;
         Ok(d)
     }
 
@@ -817,7 +840,11 @@ impl PyDocList {
 
     fn copy(&self, py: Python<'_>) -> PyResult<Py<PyDocList>> {
         let state = self.state.borrow(py)?;
-        PyDocList::wrap(py, state.inner.select(0..state.inner.len()))
+        let inner = state
+            .inner
+            .select(0..state.inner.len())
+            .map_err(|e| doc_to_py(py, e))?;
+        PyDocList::wrap(py, inner)
     }
 
     fn __copy__(&self, py: Python<'_>) -> PyResult<Py<PyDocList>> {
@@ -830,7 +857,8 @@ impl PyDocList {
     }
 
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
-        let bytes = PyBytes::new(py, &self.state.borrow(py)?.inner.to_bytes());
+        let image = self.state.borrow(py)?.inner.to_bytes();
+        let bytes = PyBytes::new(py, &image.map_err(|e| doc_to_py(py, e))?);
         let restore = py.import("memslim._memslim")?.getattr("_restore_doclist")?;
         (restore, (bytes,)).into_pyobject(py)
     }

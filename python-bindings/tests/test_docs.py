@@ -18,10 +18,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from memslim import DocList, DocView, ListView
 
+# Strings long enough (most of them) for the compressed text blocks (48+ UTF-8 bytes).
+long_text = st.text(min_size=30, max_size=300)
+
 # Documents: any JSON-like value, with dicts (str keys) more likely at the top.
 documents = st.one_of(
-    st.dictionaries(st.text(max_size=6), values, max_size=5),
+    st.dictionaries(
+        st.text(max_size=6),
+        st.one_of(values, long_text, st.lists(long_text, max_size=3)),
+        max_size=5,
+    ),
     values,
+    long_text,
 )
 
 
@@ -274,6 +282,58 @@ def test_delete_leaves_garbage_that_compact_reclaims():
     assert dl[-1]["id"] == 999
     with pytest.raises(IndexError):
         del dl[10_000]
+
+
+def doc_with_text(i):
+    # Unique text of a few hundred bytes, like the documentation in the AWS models.
+    return {
+        "name": f"Shape{i}",
+        "documentation": f"<p>Shape {i} holds the request for operation {i * 7}. "
+        + "It is used by the service to describe the resource. " * (1 + i % 4)
+        + f"See <a href='https://example.com/{i}'>the guide</a>.</p>",
+        "members": [{"doc": f"<p>member {j} of shape {i}, a long enough string.</p>"} for j in range(i % 3)],
+        "tuple": (f"{'é' * 30} {i}", i),
+    }
+
+
+def test_long_strings_live_in_compressed_blocks():
+    docs = [doc_with_text(i) for i in range(3000)]
+    dl = DocList(docs)
+    info = dl.memory_info()
+    # Hundreds of KB of similar text: compressed several times over.
+    assert info["text_raw"] > 500_000
+    assert info["text"] < info["text_raw"] / 3
+    assert info["total"] == dl.nbytes
+    assert info["live"] + info["garbage"] + info["arena_free"] + info["symbols"] + info[
+        "index"
+    ] == info["total"]
+    assert_same(dl.to_python(), docs)
+    # Random access across blocks, and reads through views.
+    for i in [2999, 0, 1500, 1, 2998, 77]:
+        assert dl[i]["documentation"] == docs[i]["documentation"]
+        assert_same(dl[i]["tuple"][0], docs[i]["tuple"][0])
+        assert dl[i] == docs[i]
+    view = dl[5]
+    del dl[0:2000]
+    del docs[0:2000]
+    assert dl.garbage_bytes > dl.memory_info()["text"] / 2
+    reclaimed = dl.compact()
+    assert reclaimed > 0 and dl.garbage_bytes == 0
+    assert dl.memory_info()["text_raw"] < info["text_raw"] / 2
+    assert_same(dl.to_python(), docs)
+    assert view["documentation"] == doc_with_text(5)["documentation"]
+    # Pickles carry the blocks; appends after loading go on filling them.
+    back = pickle.loads(pickle.dumps(dl))
+    assert_same(back.to_python(), docs)
+    back.extend(doc_with_text(i) for i in range(5000, 5100))
+    docs.extend(doc_with_text(i) for i in range(5000, 5100))
+    assert_same(back.to_python(), docs)
+    assert back[-1]["documentation"] == docs[-1]["documentation"]
+    # A failed extend leaves text and documents as they were.
+    before = snapshot(back)
+    with pytest.raises(TypeError):
+        back.extend([doc_with_text(i) for i in range(200)] + [{1: "bad"}])
+    assert snapshot(back) == before
 
 
 def test_views_outlive_their_list():

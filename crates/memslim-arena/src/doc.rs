@@ -8,6 +8,7 @@
 
 use crate::error::{DocError, Result};
 use crate::interner::{Interner, Sym};
+use crate::text::{TextBlocks, TextRef};
 use crate::variant::{DecodeError, MAX_DEPTH, Reader, Writer, minimal_len, tag, unzigzag};
 
 /// One value of a document, read in place. Containers are lazy: they hold their
@@ -28,6 +29,9 @@ pub enum Node<'a> {
     Str(&'a str),
     /// An interned string: resolve it with the document's [`Interner`].
     Sym(Sym),
+    /// A long string in the document's compressed text blocks: read it with
+    /// [`DocStore::with_text`](crate::DocStore::with_text).
+    Text(TextRef),
     /// `bytes`.
     Bytes(&'a [u8]),
     /// `list`.
@@ -99,6 +103,11 @@ pub fn read_node(doc: &[u8], pos: usize) -> Result<(Node<'_>, usize)> {
             let n = r.length()?;
             Node::Bytes(r.take(n)?)
         }
+        tag::TEXT => Node::Text(TextRef {
+            block: r.varint()?,
+            offset: r.varint()?,
+            len: r.varint()?,
+        }),
         tag::SIZED_LIST | tag::SIZED_TUPLE | tag::SYM_DICT => {
             let count = r.length()?;
             let len = r.length()?;
@@ -122,13 +131,22 @@ pub fn read_node(doc: &[u8], pos: usize) -> Result<(Node<'_>, usize)> {
     Ok((node, r.pos))
 }
 
-/// A whole value as a [`Value`](crate::variant::Value) tree, symbols resolved with
-/// `symbols` (a deep copy: for tests, and for Rust users who want plain values).
+/// A whole value as a [`Value`](crate::variant::Value) tree, symbols and long strings
+/// resolved with `store` (a deep copy: for tests, and for Rust users who want plain
+/// values).
 ///
 /// # Errors
-/// [`DocError::Corrupt`] for malformed bytes, [`DocError::UnknownSymbol`] for a symbol
-/// `symbols` does not have.
-pub fn to_value(node: Node<'_>, symbols: &Interner) -> Result<crate::variant::Value> {
+/// [`DocError::Corrupt`] for malformed bytes or text references,
+/// [`DocError::UnknownSymbol`] for a symbol the store does not have.
+pub fn to_value(node: Node<'_>, store: &crate::DocStore) -> Result<crate::variant::Value> {
+    value_of(node, &store.symbols(), store)
+}
+
+fn value_of(
+    node: Node<'_>,
+    symbols: &Interner,
+    store: &crate::DocStore,
+) -> Result<crate::variant::Value> {
     use crate::variant::Value;
     let text = |s: Sym| {
         symbols
@@ -141,7 +159,7 @@ pub fn to_value(node: Node<'_>, symbols: &Interner) -> Result<crate::variant::Va
     };
     let items = |s: Seq<'_>| {
         s.iter()
-            .map(|r| to_value(r?.0, symbols))
+            .map(|r| value_of(r?.0, symbols, store))
             .collect::<Result<Vec<_>>>()
     };
     Ok(match node {
@@ -152,6 +170,7 @@ pub fn to_value(node: Node<'_>, symbols: &Interner) -> Result<crate::variant::Va
         Node::Float(f) => Value::Float(f),
         Node::Str(s) => Value::Str(s.to_owned()),
         Node::Sym(s) => Value::Str(text(s)?),
+        Node::Text(t) => Value::Str(store.with_text(t, str::to_owned)?),
         Node::Bytes(b) => Value::Bytes(b.to_vec()),
         Node::List(s) => Value::List(items(s)?),
         Node::Tuple(s) => Value::Tuple(items(s)?),
@@ -159,7 +178,7 @@ pub fn to_value(node: Node<'_>, symbols: &Interner) -> Result<crate::variant::Va
             m.iter()
                 .map(|r| {
                     let (k, v, _) = r?;
-                    Ok((Value::Str(text(k)?), to_value(v, symbols)?))
+                    Ok((Value::Str(text(k)?), value_of(v, symbols, store)?))
                 })
                 .collect::<Result<Vec<_>>>()?,
         ),
@@ -181,6 +200,11 @@ fn skip(doc: &[u8], pos: usize) -> Result<usize> {
         tag::BIG_INT | tag::STR | tag::BYTES => {
             let n = r.length()?;
             r.take(n)?;
+        }
+        tag::TEXT => {
+            r.varint()?;
+            r.varint()?;
+            r.varint()?;
         }
         tag::SIZED_LIST | tag::SIZED_TUPLE | tag::SYM_DICT => {
             r.length()?;
@@ -345,12 +369,12 @@ impl<'a> Iterator for MapIter<'a> {
 }
 
 /// Checks that `doc` is exactly one canonical value of the document profile whose
-/// symbols are all below `symbols`.
+/// symbols are all below `symbols` and whose long strings lie inside `text`.
 ///
 /// # Errors
 /// [`DocError::Corrupt`], [`DocError::UnknownSymbol`] or [`DocError::TooDeep`].
-pub fn validate(doc: &[u8], symbols: usize) -> Result<()> {
-    let end = validate_at(doc, 0, symbols, 0)?;
+pub fn validate(doc: &[u8], symbols: usize, text: &TextBlocks) -> Result<()> {
+    let end = validate_at(doc, 0, &Limits { symbols, text }, 0)?;
     if end != doc.len() {
         return Err(DecodeError::TrailingBytes {
             extra: doc.len() - end,
@@ -369,7 +393,14 @@ fn check_sym(r: &mut Reader<'_>, symbols: usize) -> Result<()> {
     Ok(())
 }
 
-fn validate_at(doc: &[u8], pos: usize, symbols: usize, depth: usize) -> Result<usize> {
+/// What a document's references must stay within.
+struct Limits<'t> {
+    symbols: usize,
+    text: &'t TextBlocks,
+}
+
+fn validate_at(doc: &[u8], pos: usize, limits: &Limits<'_>, depth: usize) -> Result<usize> {
+    let symbols = limits.symbols;
     let mut r = Reader { bytes: doc, pos };
     match r.byte()? {
         tag::NONE | tag::FALSE | tag::TRUE => {}
@@ -398,6 +429,16 @@ fn validate_at(doc: &[u8], pos: usize, symbols: usize, depth: usize) -> Result<u
             r.take(n)?;
         }
         tag::SYM => check_sym(&mut r, symbols)?,
+        tag::TEXT => {
+            let t = TextRef {
+                block: r.varint()?,
+                offset: r.varint()?,
+                len: r.varint()?,
+            };
+            if !limits.text.contains(t) {
+                return Err(corrupt(pos, "text reference outside the text blocks"));
+            }
+        }
         t @ (tag::SIZED_LIST | tag::SIZED_TUPLE | tag::SYM_DICT) => {
             if depth >= MAX_DEPTH {
                 return Err(DocError::TooDeep { limit: MAX_DEPTH });
@@ -420,7 +461,7 @@ fn validate_at(doc: &[u8], pos: usize, symbols: usize, depth: usize) -> Result<u
                     check_sym(&mut kr, symbols)?;
                     at = kr.pos;
                 }
-                at = validate_at(body, at, symbols, depth + 1)?;
+                at = validate_at(body, at, limits, depth + 1)?;
             }
             if at != body.len() {
                 return Err(corrupt(pos, "container body longer than its elements"));
@@ -485,6 +526,7 @@ struct Frame {
 #[derive(Debug)]
 pub struct DocBuilder<'a> {
     symbols: &'a mut Interner,
+    text: &'a mut TextBlocks,
     out: &'a mut Vec<u8>,
     ends: &'a mut Vec<usize>,
     stack: Vec<Frame>,
@@ -493,20 +535,26 @@ pub struct DocBuilder<'a> {
     doc_start: usize,
     root_done: bool,
     intern_max: usize,
+    text_min: usize,
 }
 
 impl<'a> DocBuilder<'a> {
     /// A builder appending documents to `out` (recording where each ends in `ends`),
-    /// interning with `symbols`; strings of up to `intern_max` bytes are interned.
+    /// interning with `symbols`; strings of up to `intern_max` bytes are interned,
+    /// strings of at least `text_min` bytes (and longer than `intern_max`) go to `text`,
+    /// the rest are stored in place.
     pub fn new(
         symbols: &'a mut Interner,
+        text: &'a mut TextBlocks,
         out: &'a mut Vec<u8>,
         ends: &'a mut Vec<usize>,
         intern_max: usize,
+        text_min: usize,
     ) -> Self {
         let doc_start = out.len();
         DocBuilder {
             symbols,
+            text,
             out,
             ends,
             stack: Vec::new(),
@@ -514,6 +562,7 @@ impl<'a> DocBuilder<'a> {
             doc_start,
             root_done: false,
             intern_max,
+            text_min,
         }
     }
 
@@ -602,6 +651,12 @@ impl<'a> DocBuilder<'a> {
             let sym = self.symbols.intern(v)?;
             self.out.push(tag::SYM);
             crate::variant::put_varint(self.out, u64::from(sym.0));
+        } else if v.len() >= self.text_min {
+            let t = self.text.push(v);
+            self.out.push(tag::TEXT);
+            crate::variant::put_varint(self.out, t.block);
+            crate::variant::put_varint(self.out, t.offset);
+            crate::variant::put_varint(self.out, t.len);
         } else {
             Writer::new(self.out).str(v);
         }
@@ -814,7 +869,8 @@ mod tests {
         let mut syms = Interner::new();
         let mut out = Vec::new();
         let mut ends = Vec::new();
-        let mut b = DocBuilder::new(&mut syms, &mut out, &mut ends, 8);
+        let mut text = TextBlocks::new();
+        let mut b = DocBuilder::new(&mut syms, &mut text, &mut out, &mut ends, 8, usize::MAX);
         f(&mut b).unwrap();
         b.end_doc().unwrap();
         assert_eq!(ends, vec![out.len()]);
@@ -843,7 +899,7 @@ mod tests {
             b.end()?;
             b.end()
         });
-        validate(&doc, syms.len()).unwrap();
+        validate(&doc, syms.len(), &TextBlocks::new()).unwrap();
         let (Node::Dict(m), end) = read_node(&doc, 0).unwrap() else {
             panic!("not a dict")
         };
@@ -884,7 +940,8 @@ mod tests {
         let mut syms = Interner::new();
         let mut out = Vec::new();
         let mut ends = Vec::new();
-        let mut b = DocBuilder::new(&mut syms, &mut out, &mut ends, 8);
+        let mut text = TextBlocks::new();
+        let mut b = DocBuilder::new(&mut syms, &mut text, &mut out, &mut ends, 8, usize::MAX);
         assert!(b.key("k").is_err());
         assert!(b.end().is_err());
         assert!(b.end_doc().is_err());
@@ -916,16 +973,19 @@ mod tests {
             b.end()?;
             b.end()
         });
-        validate(&doc, syms.len()).unwrap();
-        assert!(validate(&doc, 1).is_err(), "symbol beyond the table");
+        validate(&doc, syms.len(), &TextBlocks::new()).unwrap();
+        assert!(
+            validate(&doc, 1, &TextBlocks::new()).is_err(),
+            "symbol beyond the table"
+        );
         for cut in 0..doc.len() {
-            assert!(validate(&doc[..cut], syms.len()).is_err());
+            assert!(validate(&doc[..cut], syms.len(), &TextBlocks::new()).is_err());
         }
         for pos in 0..doc.len() {
             for x in [0x01, 0x80, 0xFF] {
                 let mut bad = doc.clone();
                 bad[pos] ^= x;
-                let _ = validate(&bad, syms.len());
+                let _ = validate(&bad, syms.len(), &TextBlocks::new());
                 if let Ok((Node::Dict(m), _)) = read_node(&bad, 0) {
                     let _ = m.iter().count();
                 }
@@ -933,9 +993,9 @@ mod tests {
         }
         let mut extra = doc.clone();
         extra.push(0);
-        assert!(validate(&extra, syms.len()).is_err());
+        assert!(validate(&extra, syms.len(), &TextBlocks::new()).is_err());
         // The plain (unsized) variant containers are not part of the document profile.
-        assert!(validate(&[tag::LIST, 0], 0).is_err());
+        assert!(validate(&[tag::LIST, 0], 0, &TextBlocks::new()).is_err());
     }
 
     #[test]
@@ -943,7 +1003,8 @@ mod tests {
         let mut syms = Interner::new();
         let mut out = Vec::new();
         let mut ends = Vec::new();
-        let mut b = DocBuilder::new(&mut syms, &mut out, &mut ends, 8);
+        let mut text = TextBlocks::new();
+        let mut b = DocBuilder::new(&mut syms, &mut text, &mut out, &mut ends, 8, usize::MAX);
         let mut err = None;
         for _ in 0..=MAX_DEPTH {
             if let Err(e) = b.begin_list() {

@@ -1,18 +1,28 @@
 //! [`DocList`]: a list of nested documents in arena memory with interned strings.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::arena::{Arena, ArenaSlice};
 use crate::doc::{DocBuilder, Node, read_node, validate};
 use crate::error::{DocError, Result};
 use crate::interner::Interner;
+use crate::text::{TextBlocks, TextRef};
 use crate::variant::{DecodeError, Reader, put_varint};
 
 /// String values up to this many UTF-8 bytes are interned by default.
 pub const DEFAULT_INTERN_MAX: usize = 24;
 
-/// Magic and version at the start of [`DocList::to_bytes`] output.
-const MAGIC: &[u8; 6] = b"MSDOC\x01";
+/// String values of at least this many UTF-8 bytes go to the compressed text blocks by
+/// default (shorter ones that are not interned are stored in place).
+pub const DEFAULT_TEXT_MIN: usize = 48;
+
+/// Inflated text blocks a store keeps for reading (most recent first).
+const INFLATED_KEEP: usize = 2;
+
+/// Magic and version at the start of [`DocList::to_bytes`] output (version 2 adds the
+/// text blocks; version 1 images, without them, are still read).
+const MAGIC: &[u8; 6] = b"MSDOC\x02";
+const MAGIC_V1: &[u8; 6] = b"MSDOC\x01";
 
 /// The home of documents: an arena for their bytes and the symbol table they use.
 ///
@@ -22,22 +32,82 @@ const MAGIC: &[u8; 6] = b"MSDOC\x01";
 /// deleted it or compacted into a new store.
 ///
 /// # Memory
-/// The arena's chunks plus the interner; see [`DocList::nbytes`].
+/// The arena's chunks, the interner and the text blocks; see [`DocList::nbytes`]. Reading
+/// long strings also keeps up to two inflated text blocks (64 KiB) for later reads.
 #[derive(Debug)]
 pub struct DocStore {
     arena: Arena,
     symbols: RwLock<Interner>,
+    text: RwLock<TextBlocks>,
+    /// Recently inflated text blocks, most recent first.
+    inflated: Mutex<Vec<(u64, Arc<[u8]>)>>,
 }
 
 /// A stored document: a handle into its store's arena.
 pub type DocHandle = ArenaSlice<u8>;
 
 impl DocStore {
-    fn new(symbols: Interner, capacity: usize) -> Self {
+    fn new(symbols: Interner, text: TextBlocks, capacity: usize) -> Self {
         DocStore {
             arena: Arena::with_capacity(capacity),
             symbols: RwLock::new(symbols),
+            text: RwLock::new(text),
+            inflated: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Calls `f` with the long string `t` refers to. A string in a sealed block
+    /// inflates that block, unless it is one of the last two inflated; `f` runs with
+    /// the text blocks locked for reading only for strings of the open tail block.
+    ///
+    /// # Errors
+    /// [`DocError::Corrupt`] for a reference outside the text or text that is not
+    /// UTF-8 (never for documents this store's list wrote).
+    pub fn with_text<R>(&self, t: TextRef, f: impl FnOnce(&str) -> R) -> Result<R> {
+        let text = self.text();
+        if !text.contains(t) {
+            return Err(text_error("text reference outside the text blocks"));
+        }
+        // `contains` checked offset + len against a block length, so both fit usize.
+        let (o, n) = (t.offset as usize, t.len as usize);
+        if let Some(tail) = text.tail_of(t) {
+            return Ok(f(utf8(tail.get(o..o + n))?));
+        }
+        let block = self.inflated(t.block, &text)?;
+        drop(text);
+        Ok(f(utf8(block.get(o..o + n))?))
+    }
+
+    fn inflated(&self, block: u64, text: &TextBlocks) -> Result<Arc<[u8]>> {
+        {
+            let mut cache = self.inflated.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(k) = cache.iter().position(|(b, _)| *b == block) {
+                let hit = cache.remove(k);
+                let data = Arc::clone(&hit.1);
+                cache.insert(0, hit);
+                return Ok(data);
+            }
+        }
+        let data = text.inflate_block(block)?;
+        let mut cache = self.inflated.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(0, (block, Arc::clone(&data)));
+        cache.truncate(INFLATED_KEEP);
+        Ok(data)
+    }
+
+    /// Drops inflated copies of blocks numbered `from` and up (after a rollback).
+    fn forget_inflated_from(&self, from: usize) {
+        let mut cache = self.inflated.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|(b, _)| *b < from as u64);
+    }
+
+    /// The text blocks, for reading.
+    pub fn text(&self) -> RwLockReadGuard<'_, TextBlocks> {
+        self.text.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn text_mut(&self) -> RwLockWriteGuard<'_, TextBlocks> {
+        self.text.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The bytes of a document of this store (`None` for a handle of another store).
@@ -61,14 +131,32 @@ impl DocStore {
     }
 }
 
+fn text_error(reason: &'static str) -> DocError {
+    DocError::Corrupt(DecodeError::Malformed { offset: 0, reason })
+}
+
+fn utf8(b: Option<&[u8]>) -> Result<&str> {
+    let b = b.ok_or_else(|| text_error("text reference outside its block"))?;
+    std::str::from_utf8(b).map_err(|_| text_error("text block holds invalid UTF-8"))
+}
+
 /// Where a [`DocList`]'s bytes go, as reported by [`DocList::nbytes`].
+///
+/// The text blocks are shared out between `live` and `garbage` in proportion to the
+/// length of the strings that live and deleted documents refer to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NBytes {
-    /// Encoded bytes of the documents in the list.
+    /// Encoded bytes of the documents in the list, and their share of the text blocks.
     pub live: usize,
-    /// Encoded bytes of deleted documents still in the arena (reclaimed by `compact`).
+    /// Encoded bytes of deleted documents still in the arena, and the share of the
+    /// text blocks holding their long strings (all reclaimed by `compact`).
     pub garbage: usize,
-    /// Arena capacity not yet used by any document.
+    /// Bytes held by the text blocks (compressed blocks and the open tail), counted in
+    /// `live` and `garbage` above, and their spare capacity in `arena_free` below.
+    pub text: usize,
+    /// Length the long strings held in the text blocks have uncompressed.
+    pub text_raw: usize,
+    /// Arena and text-block capacity not yet used.
     pub arena_free: usize,
     /// The symbol table (text, offsets, hash table).
     pub symbols: usize,
@@ -110,7 +198,7 @@ pub struct NBytes {
 /// assert!(matches!(root.get(user)?, Some((Node::Dict(_), _))));
 /// docs.remove(0)?;
 /// assert!(docs.nbytes().garbage > 0);
-/// docs.compact();
+/// docs.compact()?;
 /// assert_eq!(docs.nbytes().garbage, 0);
 /// # Ok::<(), memslim_arena::DocError>(())
 /// ```
@@ -120,7 +208,10 @@ pub struct DocList {
     docs: Vec<DocHandle>,
     live: usize,
     stored: usize,
+    /// Uncompressed length of the long strings the documents in the list refer to.
+    text_live: usize,
     intern_max: usize,
+    text_min: usize,
 }
 
 impl Default for DocList {
@@ -132,23 +223,44 @@ impl Default for DocList {
 impl DocList {
     /// An empty list.
     pub fn new() -> Self {
-        Self::with_store(Interner::new(), 0)
+        Self::with_store(Interner::new(), TextBlocks::new(), 0)
     }
 
-    fn with_store(symbols: Interner, capacity: usize) -> Self {
+    fn with_store(symbols: Interner, text: TextBlocks, capacity: usize) -> Self {
         DocList {
-            store: Arc::new(DocStore::new(symbols, capacity)),
+            store: Arc::new(DocStore::new(symbols, text, capacity)),
             docs: Vec::new(),
             live: 0,
             stored: 0,
+            text_live: 0,
             intern_max: DEFAULT_INTERN_MAX,
+            text_min: DEFAULT_TEXT_MIN,
         }
     }
 
     /// Sets the longest string value (in UTF-8 bytes) that is interned; longer ones are
-    /// stored in place. Keys are always interned. Default [`DEFAULT_INTERN_MAX`].
+    /// stored in place or in the text blocks. Keys are always interned. Default
+    /// [`DEFAULT_INTERN_MAX`].
     pub fn set_intern_max(&mut self, bytes: usize) {
         self.intern_max = bytes;
+    }
+
+    /// Sets the shortest string value (in UTF-8 bytes) that goes to the compressed text
+    /// blocks rather than in place (strings short enough to be interned never do).
+    /// Default [`DEFAULT_TEXT_MIN`]; `usize::MAX` turns compression off for new strings.
+    pub fn set_text_min(&mut self, bytes: usize) {
+        self.text_min = bytes;
+    }
+
+    /// Sets the size at which text blocks are compressed (default [`TEXT_BLOCK_BYTES`]);
+    /// takes effect for an empty list, and for the lists `select` and `compact` make.
+    ///
+    /// [`TEXT_BLOCK_BYTES`]: crate::TEXT_BLOCK_BYTES
+    pub fn set_text_block_bytes(&mut self, bytes: usize) {
+        let mut text = self.store.text_mut();
+        if text.raw_bytes() == 0 {
+            *text = TextBlocks::with_block_bytes(bytes);
+        }
     }
 
     /// Number of documents.
@@ -191,8 +303,18 @@ impl DocList {
         let mut ends = Vec::new();
         let store = Arc::clone(&self.store);
         let mut symbols = store.symbols_mut();
+        let mut text = store.text_mut();
         let mark = symbols.len();
-        let mut b = DocBuilder::new(&mut symbols, &mut buf, &mut ends, self.intern_max);
+        let text_mark = text.mark();
+        let raw_before = text.raw_bytes();
+        let mut b = DocBuilder::new(
+            &mut symbols,
+            &mut text,
+            &mut buf,
+            &mut ends,
+            self.intern_max,
+            self.text_min,
+        );
         let outcome = f(&mut b).and_then(|()| {
             if b.is_idle() {
                 Ok(())
@@ -202,8 +324,14 @@ impl DocList {
         });
         if let Err(e) = outcome {
             symbols.truncate(mark);
+            // Fails only if a block this store sealed does not inflate; the strings of
+            // the failed call then stay behind, unreferenced, which is harmless.
+            let _ = text.rollback(text_mark);
+            store.forget_inflated_from(text_mark.blocks);
             return Err(e);
         }
+        self.text_live += text.raw_bytes() - raw_before;
+        drop(text);
         drop(symbols);
         let added = ends.len();
         self.docs.reserve(added);
@@ -231,6 +359,7 @@ impl DocList {
         }
         let h = self.docs.remove(i);
         self.live -= h.len();
+        self.text_live -= self.text_len(h);
         Ok(())
     }
 
@@ -238,48 +367,96 @@ impl DocList {
     pub fn retain_positions(&mut self, mut keep: impl FnMut(usize) -> bool) {
         let mut i = 0;
         let mut dropped = 0;
-        self.docs.retain(|h| {
+        let mut text_dropped = 0;
+        let mut docs = std::mem::take(&mut self.docs);
+        docs.retain(|&h| {
             let k = keep(i);
             i += 1;
             if !k {
                 dropped += h.len();
+                text_dropped += self.text_len(h);
             }
             k
         });
+        self.docs = docs;
         self.live -= dropped;
+        self.text_live -= text_dropped;
     }
 
-    /// Moves the list's documents to a fresh store holding only them, returning the
-    /// garbage bytes reclaimed. Readers of the old store keep it (and their documents)
-    /// alive until they are gone.
-    pub fn compact(&mut self) -> usize {
-        let reclaimed = self.stored - self.live;
-        let fresh = self.select(0..self.docs.len());
+    /// Uncompressed length of the long strings document `h` refers to.
+    fn text_len(&self, h: DocHandle) -> usize {
+        if self.store.text().raw_bytes() == 0 {
+            return 0;
+        }
+        let mut n = 0;
+        // A document this list wrote always reads; 0 for anything else is harmless.
+        let _ = for_each_text(self.store.doc(h).unwrap_or_default(), &mut |t| {
+            n += t.len as usize;
+            Ok(())
+        });
+        n
+    }
+
+    /// Moves the list's documents to a fresh store holding only them (and only their
+    /// long strings, in new text blocks), returning the garbage bytes reclaimed.
+    /// Readers of the old store keep it (and their documents) alive until they are gone.
+    ///
+    /// # Errors
+    /// [`DocError::Corrupt`] if a stored document does not read back (never for
+    /// documents this list wrote); the list is then unchanged.
+    pub fn compact(&mut self) -> Result<usize> {
+        let reclaimed = self.nbytes().garbage;
+        let fresh = self.select(0..self.docs.len())?;
         self.store = fresh.store;
         self.docs = fresh.docs;
-        self.stored = self.live;
-        reclaimed
+        self.live = fresh.live;
+        self.stored = fresh.stored;
+        self.text_live = fresh.text_live;
+        Ok(reclaimed)
     }
 
     /// A new list with copies of the documents at `positions` (which must be in range;
-    /// others are skipped), sharing nothing with this one.
-    pub fn select(&self, positions: impl IntoIterator<Item = usize>) -> DocList {
+    /// others are skipped), sharing nothing with this one. Symbol numbers stay the same
+    /// (the symbol table is cloned); long strings are recompressed into new blocks.
+    ///
+    /// # Errors
+    /// [`DocError::Corrupt`] if a stored document does not read back (never for
+    /// documents this list wrote).
+    pub fn select(&self, positions: impl IntoIterator<Item = usize>) -> Result<DocList> {
         let handles: Vec<DocHandle> = positions
             .into_iter()
             .filter_map(|i| self.docs.get(i).copied())
             .collect();
         let bytes: usize = handles.iter().map(|h| h.len()).sum();
         let symbols = self.store.symbols().clone();
-        let mut out = DocList::with_store(symbols, bytes);
+        let has_text = self.store.text().raw_bytes() > 0;
+        let block_bytes = self.store.text().block_bytes();
+        let text = TextBlocks::with_block_bytes(block_bytes);
+        let mut out = DocList::with_store(symbols, text, bytes);
         out.intern_max = self.intern_max;
+        out.text_min = self.text_min;
         out.docs.reserve_exact(handles.len());
-        for h in handles {
-            let data = self.store.doc(h).unwrap_or_default();
-            out.docs.push(out.store.arena.alloc_slice(data));
+        if !has_text {
+            // No text references: the bytes are valid as they are in the new store.
+            for h in handles {
+                let data = self.store.doc(h).unwrap_or_default();
+                out.docs.push(out.store.arena.alloc_slice(data));
+            }
+            out.live = bytes;
+            out.stored = bytes;
+            return Ok(out);
         }
-        out.live = bytes;
-        out.stored = bytes;
-        out
+        let src = &*self.store;
+        let symbols = src.symbols();
+        out.build(|b| {
+            for h in handles {
+                let data = src.doc(h).unwrap_or_default();
+                copy_node(b, read_node(data, 0)?.0, &symbols, src)?;
+                b.end_doc()?;
+            }
+            Ok::<(), DocError>(())
+        })?;
+        Ok(out)
     }
 
     /// Where the list's memory goes.
@@ -288,34 +465,55 @@ impl DocList {
         let symbols = self.store.symbols().nbytes();
         let index = self.docs.capacity() * std::mem::size_of::<DocHandle>();
         let arena = arena.max(self.stored);
+        let (text, used, text_raw) = {
+            let t = self.store.text();
+            (t.nbytes(), t.used_bytes(), t.raw_bytes())
+        };
+        let text_live = if text_raw == 0 {
+            0
+        } else {
+            (used as u128 * self.text_live.min(text_raw) as u128 / text_raw as u128) as usize
+        };
         NBytes {
-            live: self.live,
-            garbage: self.stored - self.live,
-            arena_free: arena - self.stored,
+            live: self.live + text_live,
+            garbage: self.stored - self.live + used - text_live,
+            text,
+            text_raw,
+            arena_free: arena - self.stored + text - used,
             symbols,
             index,
-            total: arena + symbols + index,
+            total: arena + symbols + index + text,
         }
     }
 
-    /// A self-contained byte image of the list (symbol table and documents; garbage is
-    /// left out), readable by [`from_bytes`](DocList::from_bytes).
-    pub fn to_bytes(&self) -> Vec<u8> {
+    /// A self-contained byte image of the list (symbol table, text blocks and
+    /// documents; garbage is left out), readable by [`from_bytes`](DocList::from_bytes).
+    ///
+    /// # Errors
+    /// [`DocError::Corrupt`] if a stored document does not read back while leaving out
+    /// deleted documents' strings (never for documents this list wrote).
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let text = self.store.text();
+        if self.text_live < text.raw_bytes() {
+            drop(text);
+            return self.select(0..self.docs.len())?.to_bytes();
+        }
         let symbols = self.store.symbols();
-        let mut out = Vec::with_capacity(self.live + 16 + symbols.nbytes());
+        let mut out = Vec::with_capacity(self.live + text.nbytes() + 16 + symbols.nbytes());
         out.extend_from_slice(MAGIC);
         put_varint(&mut out, symbols.len() as u64);
         for s in symbols.iter() {
             put_varint(&mut out, s.len() as u64);
             out.extend_from_slice(s.as_bytes());
         }
+        text.write_to(&mut out);
         put_varint(&mut out, self.docs.len() as u64);
         for &h in &self.docs {
             let d = self.store.doc(h).unwrap_or_default();
             put_varint(&mut out, d.len() as u64);
             out.extend_from_slice(d);
         }
-        out
+        Ok(out)
     }
 
     /// Reads a byte image written by [`to_bytes`](DocList::to_bytes), validating every
@@ -325,7 +523,9 @@ impl DocList {
     /// [`DocError::Corrupt`] / [`DocError::UnknownSymbol`] for damaged input.
     pub fn from_bytes(bytes: &[u8]) -> Result<DocList> {
         let bad = |offset, reason| DocError::Corrupt(DecodeError::Malformed { offset, reason });
-        if bytes.get(..MAGIC.len()) != Some(&MAGIC[..]) {
+        let head = bytes.get(..MAGIC.len());
+        let v1 = head == Some(&MAGIC_V1[..]);
+        if head != Some(&MAGIC[..]) && !v1 {
             return Err(bad(0, "not a memslim DocList image (bad magic or version)"));
         }
         let mut r = Reader {
@@ -343,6 +543,11 @@ impl DocList {
                 return Err(bad(at, "duplicate symbol"));
             }
         }
+        let text = if v1 {
+            TextBlocks::new()
+        } else {
+            TextBlocks::read_from(&mut r)?
+        };
         let ndocs = r.length()?;
         if ndocs > r.remaining() {
             return Err(DecodeError::Truncated { offset: r.pos }.into());
@@ -352,7 +557,7 @@ impl DocList {
             let n = r.length()?;
             let at = r.pos;
             let d = r.take(n)?;
-            validate(d, symbols.len()).map_err(|e| shift(e, at))?;
+            validate(d, symbols.len(), &text).map_err(|e| shift(e, at))?;
             spans.push(at..at + n);
         }
         if r.remaining() != 0 {
@@ -362,12 +567,17 @@ impl DocList {
             .into());
         }
         let total = spans.iter().map(|s| s.len()).sum();
-        let mut out = DocList::with_store(symbols, total);
+        let text_raw = text.raw_bytes();
+        let mut out = DocList::with_store(symbols, text, total);
         for s in spans {
-            out.docs.push(out.store.arena.alloc_slice(&bytes[s]));
+            let d = &bytes[s];
+            // Every long string must be UTF-8, so that reading never fails later.
+            for_each_text(d, &mut |t| out.store.with_text(t, |_| ()))?;
+            out.docs.push(out.store.arena.alloc_slice(d));
         }
         out.live = total;
         out.stored = total;
+        out.text_live = text_raw;
         Ok(out)
     }
 
@@ -383,6 +593,65 @@ impl DocList {
             len: self.docs.len(),
         })?;
         Ok(read_node(bytes, 0)?.0)
+    }
+}
+
+/// Calls `f` with every text reference of the document `doc`, in order.
+fn for_each_text(doc: &[u8], f: &mut impl FnMut(TextRef) -> Result<()>) -> Result<()> {
+    fn walk(node: Node<'_>, f: &mut impl FnMut(TextRef) -> Result<()>) -> Result<()> {
+        match node {
+            Node::Text(t) => f(t),
+            Node::List(s) | Node::Tuple(s) => s.iter().try_for_each(|r| walk(r?.0, f)),
+            Node::Dict(m) => m.iter().try_for_each(|r| walk(r?.1, f)),
+            _ => Ok(()),
+        }
+    }
+    walk(read_node(doc, 0)?.0, f)
+}
+
+/// Writes `node` (a value of the store `src`, whose symbols are `symbols`) to `b`.
+fn copy_node(
+    b: &mut DocBuilder<'_>,
+    node: Node<'_>,
+    symbols: &Interner,
+    src: &DocStore,
+) -> Result<()> {
+    let resolve = |s: crate::Sym| {
+        symbols.resolve(s).ok_or(DocError::UnknownSymbol {
+            sym: u64::from(s.0),
+            offset: 0,
+        })
+    };
+    match node {
+        Node::None => b.none(),
+        Node::Bool(v) => b.bool(v),
+        Node::Int(v) => b.int(v),
+        Node::BigInt(v) => b.big_int(v),
+        Node::Float(v) => b.float(v),
+        Node::Str(v) => b.str(v),
+        Node::Sym(s) => b.str(resolve(s)?),
+        Node::Text(t) => src.with_text(t, |v| b.str(v))?,
+        Node::Bytes(v) => b.bytes(v),
+        Node::List(s) | Node::Tuple(s) => {
+            if matches!(node, Node::List(_)) {
+                b.begin_list()?;
+            } else {
+                b.begin_tuple()?;
+            }
+            for r in s.iter() {
+                copy_node(b, r?.0, symbols, src)?;
+            }
+            b.end()
+        }
+        Node::Dict(m) => {
+            b.begin_map()?;
+            for r in m.iter() {
+                let (k, v, _) = r?;
+                b.key(resolve(k)?)?;
+                copy_node(b, v, symbols, src)?;
+            }
+            b.end()
+        }
     }
 }
 

@@ -9,6 +9,7 @@
 //! * [`DocList`]: nested JSON-like documents in arena memory, in the [`variant`]
 //!   encoding's document profile, with interned keys; lazy reading via [`read_node`],
 //!   push-style building via [`DocBuilder`], garbage accounting and compaction.
+//! * [`TextBlocks`]: the long string values of documents, deflate-compressed in blocks.
 //! * [`variant`]: the compact tagged encoding shared with memslim-records' `DictList`.
 
 mod arena;
@@ -17,11 +18,13 @@ mod doclist;
 mod error;
 mod interner;
 mod scratch;
+mod text;
 pub mod variant;
 
 pub use arena::{Arena, ArenaSlice, ArenaStr};
 pub use doc::{DocBuilder, Map, MapIter, Node, Seq, SeqIter, read_node, to_value, validate};
-pub use doclist::{DEFAULT_INTERN_MAX, DocHandle, DocList, DocStore, NBytes};
+pub use doclist::{DEFAULT_INTERN_MAX, DEFAULT_TEXT_MIN, DocHandle, DocList, DocStore, NBytes};
 pub use error::{DocError, Result};
 pub use interner::{Interner, InternerFull, Sym};
 pub use scratch::Scratch;
+pub use text::{TEXT_BLOCK_BYTES, TextBlocks, TextMark, TextRef};

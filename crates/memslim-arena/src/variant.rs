@@ -29,7 +29,7 @@
 //! | `0x0A` | Dict   | pair count (varint) + that many key/value pairs, key first     |
 //! | `0x0B` | Opaque | byte length (varint) + host-serialized bytes (pickle in Python) |
 //!
-//! Tags `0x0C..=0x0F` form the *document profile*, written only by
+//! Tags `0x0C..=0x10` form the *document profile*, written only by
 //! [`crate::doc`] (DocList), never by DictList; [`decode`] rejects them:
 //!
 //! | Tag    | Kind       | Payload                                                           |
@@ -38,9 +38,10 @@
 //! | `0x0D` | SizedList  | element count (varint) + body byte length (varint) + the elements |
 //! | `0x0E` | SizedTuple | element count (varint) + body byte length (varint) + the elements |
 //! | `0x0F` | SymDict    | pair count + body byte length + pairs of (key symbol varint, value) |
+//! | `0x10` | Text       | block, offset, byte length (varints) of a long string in the owner's compressed text blocks |
 //!
 //! The body length lets a reader skip a container in O(1), which makes a key
-//! lookup one pass over the keys of one dict. Tags `0x10..=0xFF` are reserved
+//! lookup one pass over the keys of one dict. Tags `0x11..=0xFF` are reserved
 //! and rejected by every decoder.
 //!
 //! Varints are unsigned LEB128: 7 bits per byte, least significant group
@@ -103,6 +104,7 @@ pub(crate) mod tag {
     pub const SIZED_LIST: u8 = 0x0D;
     pub const SIZED_TUPLE: u8 = 0x0E;
     pub const SYM_DICT: u8 = 0x0F;
+    pub const TEXT: u8 = 0x10;
 }
 
 /// A Python-like value tree.

@@ -2,7 +2,7 @@
 //! and serializing must never change what a document reads as.
 
 use memslim_arena::variant::Value;
-use memslim_arena::{DocBuilder, DocError, DocList, Interner, Node, read_node};
+use memslim_arena::{DocBuilder, DocError, DocList, DocStore, Node, read_node};
 use proptest::prelude::*;
 
 fn write(b: &mut DocBuilder<'_>, v: &Value) -> Result<(), DocError> {
@@ -40,14 +40,18 @@ fn write(b: &mut DocBuilder<'_>, v: &Value) -> Result<(), DocError> {
     }
 }
 
-fn read(node: Node<'_>, syms: &Interner) -> Value {
-    memslim_arena::to_value(node, syms).unwrap()
+fn read(node: Node<'_>, store: &DocStore) -> Value {
+    memslim_arena::to_value(node, store).unwrap()
 }
 
 fn contents(docs: &DocList) -> Vec<Value> {
-    let syms = docs.store().symbols();
     (0..docs.len())
-        .map(|i| read(read_node(docs.doc_bytes(i).unwrap(), 0).unwrap().0, &syms))
+        .map(|i| {
+            read(
+                read_node(docs.doc_bytes(i).unwrap(), 0).unwrap().0,
+                docs.store(),
+            )
+        })
         .collect()
 }
 
@@ -101,8 +105,10 @@ fn arb_op() -> impl Strategy<Value = Op> {
 
 proptest! {
     #[test]
-    fn doclist_matches_a_vec(ops in proptest::collection::vec(arb_op(), 0..20)) {
+    fn doclist_matches_a_vec(ops in proptest::collection::vec(arb_op(), 0..20), block in 1usize..400) {
+        // Small text blocks, so that long strings are sealed (compressed) and rolled back.
         let mut docs = DocList::new();
+        docs.set_text_block_bytes(block);
         let mut model: Vec<Value> = Vec::new();
         for op in ops {
             match op {
@@ -120,6 +126,7 @@ proptest! {
                 Op::FailedPush(vs) => {
                     let symbols = docs.store().symbols().len();
                     let live = docs.nbytes().live;
+                    let text = docs.store().text().raw_bytes();
                     let r = docs.build(|b| {
                         for v in &vs {
                             write(b, v)?;
@@ -132,6 +139,7 @@ proptest! {
                     prop_assert!(r.is_err());
                     prop_assert_eq!(docs.store().symbols().len(), symbols);
                     prop_assert_eq!(docs.nbytes().live, live);
+                    prop_assert_eq!(docs.store().text().raw_bytes(), text);
                 }
                 Op::Remove(i) => {
                     if model.is_empty() {
@@ -144,13 +152,15 @@ proptest! {
                 }
                 Op::Compact => {
                     let before = docs.nbytes();
-                    let reclaimed = docs.compact();
+                    let reclaimed = docs.compact().unwrap();
                     prop_assert_eq!(reclaimed, before.garbage);
                     prop_assert_eq!(docs.nbytes().garbage, 0);
-                    prop_assert_eq!(docs.nbytes().live, before.live);
+                    if before.text_raw == 0 {
+                        prop_assert_eq!(docs.nbytes().live, before.live);
+                    }
                 }
                 Op::RoundTrip => {
-                    docs = DocList::from_bytes(&docs.to_bytes()).unwrap();
+                    docs = DocList::from_bytes(&docs.to_bytes().unwrap()).unwrap();
                 }
             }
             prop_assert_eq!(docs.len(), model.len());
@@ -161,6 +171,7 @@ proptest! {
     #[test]
     fn damaged_images_are_errors_not_panics(vs in proptest::collection::vec(arb_doc(), 1..4), pos in any::<usize>(), x in 1u8..=255) {
         let mut docs = DocList::new();
+        docs.set_text_block_bytes(64);
         docs.build(|b| {
             for v in &vs {
                 write(b, v)?;
@@ -168,7 +179,7 @@ proptest! {
             }
             Ok::<(), DocError>(())
         }).unwrap();
-        let mut image = docs.to_bytes();
+        let mut image = docs.to_bytes().unwrap();
         let pos = pos % image.len();
         image[pos] ^= x;
         if let Ok(back) = DocList::from_bytes(&image) {
@@ -207,14 +218,13 @@ fn readers_keep_an_old_store_alive_across_compact() {
     let old_store = docs.store().clone();
     let handle = docs.handle(0).unwrap();
     docs.remove(0).unwrap();
-    docs.compact();
+    docs.compact().unwrap();
     assert!(
         docs.store().doc(handle).is_none(),
         "a handle of the old store"
     );
     let bytes = old_store.doc(handle).unwrap();
-    let syms = old_store.symbols();
-    let doc = read(read_node(bytes, 0).unwrap().0, &syms);
+    let doc = read(read_node(bytes, 0).unwrap().0, &old_store);
     assert_eq!(
         doc,
         Value::Dict(vec![(
@@ -226,4 +236,62 @@ fn readers_keep_an_old_store_alive_across_compact() {
             ])
         )])
     );
+}
+
+#[test]
+fn long_strings_are_compressed_and_compaction_drops_deleted_ones() {
+    let text = |i: usize| format!("<p>documentation of shape {i}, mostly the same words.</p>");
+    let mut docs = DocList::new();
+    docs.build(|b| {
+        for i in 0..4000 {
+            b.begin_list()?;
+            b.str(&text(i))?;
+            b.str("short")?;
+            b.end()?;
+            b.end_doc()?;
+        }
+        Ok::<(), DocError>(())
+    })
+    .unwrap();
+    let n = docs.nbytes();
+    assert!(docs.store().text().sealed_blocks() > 3);
+    assert!(n.text * 4 < n.text_raw, "{n:?}");
+    let model = |range: std::ops::Range<usize>| -> Vec<Value> {
+        range
+            .map(|i| Value::List(vec![Value::Str(text(i)), Value::Str("short".into())]))
+            .collect()
+    };
+    assert_eq!(contents(&docs), model(0..4000));
+    docs.retain_positions(|i| i >= 3000);
+    let image = docs.to_bytes().unwrap();
+    let back = DocList::from_bytes(&image).unwrap();
+    assert_eq!(contents(&back), model(3000..4000));
+    assert!(
+        back.nbytes().text_raw * 3 < n.text_raw,
+        "the image leaves deleted text out"
+    );
+    assert!(docs.nbytes().garbage > docs.nbytes().live);
+    docs.compact().unwrap();
+    assert_eq!(docs.nbytes().garbage, 0);
+    assert_eq!(docs.nbytes().text_raw, back.nbytes().text_raw);
+    assert_eq!(contents(&docs), model(3000..4000));
+}
+
+#[test]
+fn version_1_images_still_load() {
+    let mut docs = DocList::new();
+    docs.build(|b| {
+        b.begin_list()?;
+        b.int(7)?;
+        b.end()?;
+        b.end_doc()
+    })
+    .unwrap();
+    let image = docs.to_bytes().unwrap();
+    // Version 2: magic, no symbols, no sealed blocks, an empty tail, then the documents.
+    assert_eq!(&image[..9], b"MSDOC\x02\x00\x00\x00");
+    let mut v1 = b"MSDOC\x01\x00".to_vec();
+    v1.extend_from_slice(&image[9..]);
+    let back = DocList::from_bytes(&v1).unwrap();
+    assert_eq!(contents(&back), vec![Value::List(vec![Value::Int(7)])]);
 }

@@ -186,9 +186,8 @@ mod tests {
     use memslim_arena::{Node, read_node};
 
     fn contents(docs: &DocList) -> Vec<Value> {
-        let syms = docs.store().symbols();
         (0..docs.len())
-            .map(|i| memslim_arena::to_value(docs.root(i).unwrap(), &syms).unwrap())
+            .map(|i| memslim_arena::to_value(docs.root(i).unwrap(), docs.store()).unwrap())
             .collect()
     }
 
@@ -247,7 +246,13 @@ mod tests {
                 (s("c"), Value::Int(5)),
             ])
         );
-        memslim_arena::validate(docs.doc_bytes(0).unwrap(), docs.store().symbols().len()).unwrap();
+        let store = docs.store();
+        memslim_arena::validate(
+            docs.doc_bytes(0).unwrap(),
+            store.symbols().len(),
+            &store.text(),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -299,6 +299,8 @@ class DocList:
     read-only lazy views (:class:`DocView` for dicts, :class:`ListView` for lists and
     tuples; scalars come back as plain values).  Views keep their memory alive and stay
     valid after deletes and ``compact()``.  A registered ``collections.abc.Sequence``.
+    String values of 48 bytes or more are kept in deflate-compressed blocks of about
+    32 KB and inflated on read (the last two blocks read stay inflated).
 
     Bad input raises ``TypeError`` (non-str keys, objects that are not JSON-like) or
     ``ValueError`` (cycles, lone surrogates, nesting past 512 levels) naming the path
@@ -332,18 +334,24 @@ class DocList:
     def to_python(self) -> list[Any]:
         """The documents as plain Python objects (deep copies)."""
     def compact(self) -> int:
-        """Copy the live documents into fresh memory; returns the garbage bytes reclaimed."""
+        """Copy the live documents (and their long strings, recompressed) into fresh
+        memory; returns the garbage bytes reclaimed."""
     @property
     def nbytes(self) -> int:
-        """Bytes this list owns: arena (live, garbage, free), symbol table, index."""
+        """Bytes this list owns: arena (live, garbage, free), text blocks, symbol table,
+        index."""
     @property
     def live_bytes(self) -> int:
-        """Encoded bytes of the documents in the list."""
+        """Encoded bytes of the documents in the list, with their share of the text
+        blocks (in proportion to the length of their long strings)."""
     @property
     def garbage_bytes(self) -> int:
-        """Encoded bytes of deleted documents still held until ``compact()``."""
+        """Bytes of deleted documents (with their share of the text blocks) still held
+        until ``compact()``."""
     def memory_info(self) -> dict[str, int]:
-        """``live``, ``garbage``, ``arena_free``, ``symbols``, ``index``, ``total``."""
+        """``live``, ``garbage``, ``arena_free``, ``symbols``, ``index``, ``total``; and
+        ``text`` (bytes of the compressed long strings, counted in ``live`` and
+        ``garbage``) and ``text_raw`` (their uncompressed length)."""
     def __sizeof__(self) -> int: ...
     def copy(self) -> DocList: ...
     def __copy__(self) -> DocList: ...
