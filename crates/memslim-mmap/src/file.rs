@@ -112,6 +112,9 @@ pub struct RecordFile {
     index_version: u32,
     /// The decoder of one segment, and how many dictionaries it has been fed.
     decoder: Option<(usize, FileDecoder, usize)>,
+    /// Per entry: its checksum has been verified since the file was opened, so a
+    /// batch evicted from the cache and read again is not checksummed again.
+    verified: Vec<bool>,
     /// The schema of a foreign IPC file, from its footer.
     footer_schema: Option<arrow_schema::Schema>,
     tail: RecordList,
@@ -185,6 +188,7 @@ impl RecordFile {
             entries: Vec::new(),
             slots: Vec::new(),
             dicts: Vec::new(),
+            verified: Vec::new(),
             segments: Vec::new(),
             unified: None,
             cache: std::collections::VecDeque::new(),
@@ -549,9 +553,14 @@ impl RecordFile {
 
     /// A map of one committed message, checked against its checksum.
     fn message(&self, e: &Entry) -> Result<ReadMap> {
+        self.message_checked(e, true)
+    }
+
+    /// [`RecordFile::message`], checksummed only if `check`.
+    fn message_checked(&self, e: &Entry, check: bool) -> Result<ReadMap> {
         let data = self.data.as_ref().ok_or(MmapError::Closed)?;
         let map = ReadMap::range(data, e.offset, e.len, &self.path)?;
-        if let Some(crc) = e.crc {
+        if let (Some(crc), true) = (e.crc, check) {
             if crc32fast::hash(map.bytes()) != crc {
                 return Err(self.corrupt(e.offset, "checksum mismatch"));
             }
@@ -766,7 +775,7 @@ impl RecordFile {
         while self.decoder.as_ref().map_or(0, |d| d.2) < need {
             let fed = self.decoder.as_ref().map_or(0, |d| d.2);
             let de = self.entries[self.dicts[fed]];
-            let (block, buf) = self.block(&de)?;
+            let (block, buf) = self.block_at(self.dicts[fed])?;
             let Some((_, dec, n)) = self.decoder.as_mut() else {
                 break;
             };
@@ -774,7 +783,7 @@ impl RecordFile {
             *n += 1;
             r.map_err(|why| self.corrupt(de.offset, why))?;
         }
-        let (block, buf) = self.block(&entry)?;
+        let (block, buf) = self.block_at(self.slots[k].entry)?;
         if is_compressed(&buf) {
             return Err(MmapError::Unsupported {
                 path: self.path.clone(),
@@ -811,8 +820,21 @@ impl RecordFile {
         Ok((batch, extras))
     }
 
-    fn block(&self, e: &Entry) -> Result<(Block, arrow_buffer::Buffer)> {
-        let map = self.message(e)?;
+    /// The IPC block and bytes of committed entry `idx`, checksummed the first time only.
+    fn block_at(&mut self, idx: usize) -> Result<(Block, arrow_buffer::Buffer)> {
+        let e = self.entries[idx];
+        let checked = self.verified.get(idx).copied().unwrap_or(false);
+        let map = self.message_checked(&e, !checked)?;
+        if !checked {
+            if self.verified.len() <= idx {
+                self.verified.resize(idx + 1, false);
+            }
+            self.verified[idx] = true;
+        }
+        self.block_of(&e, &map)
+    }
+
+    fn block_of(&self, e: &Entry, map: &ReadMap) -> Result<(Block, arrow_buffer::Buffer)> {
         let (prefix, meta) = ipc::message_prefix(map.bytes())
             .map_err(|why| self.corrupt(e.offset, why))?
             .ok_or_else(|| self.corrupt(e.offset, "unexpected end-of-stream marker"))?;
