@@ -28,8 +28,10 @@ from memslim._persistent import (
     CorruptFileError,
     DictListFile,
     FileFormatError,
+    FileColumn,
     FileLockedError,
     FileRow,
+    FileSlice,
     MmapList,
 )
 from memslim._report import report
@@ -63,7 +65,9 @@ __all__ = [
     "DocView",
     "FileFormatError",
     "FileLockedError",
+    "FileColumn",
     "FileRow",
+    "FileSlice",
     "JsonlWriter",
     "ListView",
     "MemslimError",
