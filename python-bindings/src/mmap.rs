@@ -1345,6 +1345,50 @@ trait FileView {
     }
 }
 
+/// The `#[pymethods]` of a file view (`$ty`, iterated as `FileViewRef::$variant`,
+/// named `$what` in errors): the `Sequence` methods both kinds share, then `$extra`.
+macro_rules! file_view_methods {
+    ($ty:ident, $variant:ident, $what:literal, $($extra:tt)*) => {
+        #[pymethods]
+        impl $ty {
+            fn __iter__(slf: Bound<'_, Self>) -> PyFileViewIter {
+                PyFileViewIter {
+                    view: FileViewRef::$variant(slf.unbind()),
+                    pos: AtomicUsize::new(0),
+                }
+            }
+
+            /// The items as plain values (records as dicts), in a list.
+            fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+                self.to_plain_list(py)
+            }
+
+            fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.view_eq(py, other)
+            }
+
+            fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                crate::convert::negated(py, self.view_eq(py, other)?)
+            }
+
+            fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+                Ok(self.find(value, 0, isize::MAX, true)?.0.is_some())
+            }
+
+            #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+            fn index(&self, value: &Bound<'_, PyAny>, start: isize, stop: isize) -> PyResult<usize> {
+                self.view_index(value, start, stop, $what)
+            }
+
+            fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+                Ok(self.find(value, 0, isize::MAX, false)?.1)
+            }
+
+            $($extra)*
+        }
+    };
+}
+
 /// The numbers of a `FileColumn` for numpy.
 enum FileNumbers {
     /// The one mapped Arrow array (`Int64` or `Float64`, no nulls): zero-copy.
@@ -1425,8 +1469,9 @@ impl PyFileColumn {
     }
 }
 
-#[pymethods]
-impl PyFileColumn {
+file_view_methods! {
+    PyFileColumn, Column, "FileColumn",
+
     /// The field's name.
     #[getter]
     fn name(&self) -> &str {
@@ -1456,39 +1501,6 @@ impl PyFileColumn {
             return Ok(out.into_any());
         }
         self.plain(py, index_arg(index, self.len)?)
-    }
-
-    fn __iter__(slf: Bound<'_, Self>) -> PyFileViewIter {
-        PyFileViewIter {
-            view: FileViewRef::Column(slf.unbind()),
-            pos: AtomicUsize::new(0),
-        }
-    }
-
-    /// The values as a plain list.
-    fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.to_plain_list(py)
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.view_eq(py, other)
-    }
-
-    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        crate::convert::negated(py, self.view_eq(py, other)?)
-    }
-
-    fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.find(value, 0, isize::MAX, true)?.0.is_some())
-    }
-
-    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
-    fn index(&self, value: &Bound<'_, PyAny>, start: isize, stop: isize) -> PyResult<usize> {
-        self.view_index(value, start, stop, "FileColumn")
-    }
-
-    fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        Ok(self.find(value, 0, isize::MAX, false)?.1)
     }
 
     /// Values that are null or absent.
@@ -1536,12 +1548,7 @@ impl PyFileColumn {
             Some(FileNumbers::Owned(OwnedNumbers::F64(v))) => (v.as_ptr() as usize, "<f8"),
             None => return Err(no_interface()),
         };
-        let d = PyDict::new(py);
-        d.set_item("version", 3)?;
-        d.set_item("shape", (self.len,))?;
-        d.set_item("typestr", typestr)?;
-        d.set_item("data", (ptr, true))?;
-        Ok(d)
+        crate::records::array_interface(py, self.len, ptr, typestr)
     }
 
     #[pyo3(signature = (dtype = None, copy = None))]
@@ -1621,8 +1628,9 @@ impl PyFileSlice {
     }
 }
 
-#[pymethods]
-impl PyFileSlice {
+file_view_methods! {
+    PyFileSlice, Slice, "FileSlice",
+
     fn __len__(&self) -> usize {
         self.at.len
     }
@@ -1640,39 +1648,6 @@ impl PyFileSlice {
             return Ok(Bound::new(py, slice)?.into_any());
         }
         self.row(py, index_arg(index, self.at.len)?)
-    }
-
-    fn __iter__(slf: Bound<'_, Self>) -> PyFileViewIter {
-        PyFileViewIter {
-            view: FileViewRef::Slice(slf.unbind()),
-            pos: AtomicUsize::new(0),
-        }
-    }
-
-    /// The records as plain dicts, in a list.
-    fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        self.to_plain_list(py)
-    }
-
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.view_eq(py, other)
-    }
-
-    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        crate::convert::negated(py, self.view_eq(py, other)?)
-    }
-
-    fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.find(value, 0, isize::MAX, true)?.0.is_some())
-    }
-
-    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
-    fn index(&self, value: &Bound<'_, PyAny>, start: isize, stop: isize) -> PyResult<usize> {
-        self.view_index(value, start, stop, "FileSlice")
-    }
-
-    fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        Ok(self.find(value, 0, isize::MAX, false)?.1)
     }
 
     fn __repr__(&self) -> String {

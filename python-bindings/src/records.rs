@@ -2037,12 +2037,7 @@ impl PyColumn {
                 "__array_interface__ (only numeric columns without nulls)",
             ));
         };
-        let d = PyDict::new(py);
-        d.set_item("version", 3)?;
-        d.set_item("shape", (self.view.len(),))?;
-        d.set_item("typestr", typestr)?;
-        d.set_item("data", (ptr, true))?;
-        Ok(d)
+        array_interface(py, self.view.len(), ptr, typestr)
     }
 
     #[pyo3(signature = (dtype = None, copy = None))]
@@ -2071,6 +2066,21 @@ impl PyColumn {
             self.view.len()
         )
     }
+}
+
+/// NumPy's `__array_interface__` for `len` read-only values of type `typestr` at `ptr`.
+pub(crate) fn array_interface<'py>(
+    py: Python<'py>,
+    len: usize,
+    ptr: usize,
+    typestr: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("version", 3)?;
+    d.set_item("shape", (len,))?;
+    d.set_item("typestr", typestr)?;
+    d.set_item("data", (ptr, true))?;
+    Ok(d)
 }
 
 /// What `numpy.asarray` makes of a column view (`Column`, `FileColumn`): through the

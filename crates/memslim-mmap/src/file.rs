@@ -963,11 +963,7 @@ impl RecordFile {
     ) -> Result<R> {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
-            self.batch(k)?;
-            let slot = &self.slots[k];
-            let batch = slot.batch.as_ref().ok_or(MmapError::Closed)?;
-            let extras = slot.extras.as_deref().ok_or(MmapError::Closed)?;
-            let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
+            let (batch, extras, seg) = self.decoded(k)?;
             let Ok(c) = batch.schema_ref().index_of(name) else {
                 return Ok(f(CellRef::Absent));
             };
@@ -980,6 +976,16 @@ impl RecordFile {
             Some(c) => f(self.tail.get(r, c)),
             None => f(CellRef::Absent),
         })
+    }
+
+    /// Committed batch `k` decoded, with its extras and its segment.
+    fn decoded(&mut self, k: usize) -> Result<(&RecordBatch, &Extras, &Segment)> {
+        self.batch(k)?;
+        let slot = &self.slots[k];
+        let batch = slot.batch.as_ref().ok_or(MmapError::Closed)?;
+        let extras = slot.extras.as_deref().ok_or(MmapError::Closed)?;
+        let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
+        Ok((batch, extras, seg))
     }
 
     fn tail_row(&self, row: usize) -> Result<usize> {
@@ -1005,11 +1011,7 @@ impl RecordFile {
     pub fn visit_row(&mut self, row: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
-            self.batch(k)?;
-            let slot = &self.slots[k];
-            let batch = slot.batch.as_ref().ok_or(MmapError::Closed)?;
-            let extras = slot.extras.as_deref().ok_or(MmapError::Closed)?;
-            let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
+            let (batch, extras, seg) = self.decoded(k)?;
             let schema = batch.schema_ref();
             let mut buf = Vec::new();
             let mut one = |c: usize| -> Result<()> {
