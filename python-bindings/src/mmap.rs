@@ -323,17 +323,7 @@ impl PyDictListFile {
             };
             return Ok(Bound::new(py, slice)?.into_any().unbind());
         }
-        let i: isize = index.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "indices must be integers or slices, not {}",
-                index
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-        let i = norm_index(i, len)?;
+        let i = index_arg(index, len)?;
         f.check_row(i).py(py)?;
         drop(f);
         let file = slf.clone().unbind();
