@@ -80,7 +80,8 @@ assert view.to_python() == {"name": "u7", "tags": ["a"]}
 
 # Persistent files (mmap_ffi.rs, memslim-mmap's map.rs): a saved list read back through
 # the map, its batches exported to pyarrow and used after the file is closed, and an
-# MmapList viewed by numpy (buffer protocol), grown after the view is gone.
+# MmapList viewed by numpy (buffer protocol), grown after the view is gone; a column
+# view of a file handed to numpy and pyarrow over the map.
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "rows.msl")
     memslim.DictList({"id": i, "s": f"s{i % 7}", "o": [i, {"k": i}]} for i in range(3000)).save(
@@ -93,6 +94,18 @@ with tempfile.TemporaryDirectory() as tmp:
         assert f[2999]["o"] == [2999, {"k": 2999}]
         assert sum(r["id"] for r in f) == sum(range(3000)) + sum(range(10))
     assert exported.column("id")[3005].as_py() == 5  # the map outlives the file
+    # a column view over one mapped batch: numpy views the map, which outlives the file
+    one = os.path.join(tmp, "one.msl")
+    with memslim.DictList.open(one) as f:
+        f.extend({"x": i / 2} for i in range(1000))
+    f = memslim.DictList.open(one, "r")
+    col = f.column("x")
+    arr, head = np.asarray(col), f[:3]
+    col_table = pa.table(col)
+    f.close()
+    del f
+    assert arr.sum() == sum(i / 2 for i in range(1000))
+    assert col_table.column("x")[999].as_py() == 499.5 and len(head) == 3
     nums = memslim.MmapList(os.path.join(tmp, "n.bin"), dtype="int32")
     nums.extend(range(1000))
     view = np.asarray(nums)

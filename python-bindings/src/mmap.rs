@@ -3,12 +3,14 @@
 
 use std::ffi::{CStr, c_int};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use arrow_array::{RecordBatch, RecordBatchReader};
-use arrow_schema::SchemaRef;
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type};
+use arrow_array::{Array, ArrayRef, PrimitiveArray, RecordBatchReader};
+use arrow_schema::DataType;
 use memslim_mmap::{MmapError, Mode, Num, NumArray, NumType, RecordFile};
-use memslim_records::CellRef;
+use memslim_records::{CellRef, DType, OwnedNumbers, Sum, sum_arrow};
 
 use crate::tracemalloc::Tracked;
 use pyo3::exceptions::{
@@ -29,7 +31,6 @@ static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FILE_FORMAT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FILE_LOCKED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static UNSUPPORTED_OPERATION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static DICTLIST: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn raise(
     py: Python<'_>,
@@ -208,27 +209,6 @@ fn norm_index(i: isize, len: usize) -> PyResult<usize> {
     Ok(j as usize)
 }
 
-/// Arrow record batches behind `__arrow_c_stream__` (used to hand slices and columns
-/// to `DictList.from_arrow`).
-#[pyclass(name = "_ArrowBatches", module = "memslim._memslim", frozen)]
-pub struct PyArrowBatches {
-    schema: SchemaRef,
-    batches: Vec<RecordBatch>,
-}
-
-#[pymethods]
-impl PyArrowBatches {
-    #[pyo3(signature = (requested_schema = None))]
-    fn __arrow_c_stream__<'py>(
-        &self,
-        py: Python<'py>,
-        requested_schema: Option<&Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyCapsule>> {
-        let _ = requested_schema;
-        crate::arrow_stream::export_stream(py, self.schema.clone(), self.batches.clone())
-    }
-}
-
 /// A persistent list of records in a memory-mapped Arrow IPC file.
 #[pyclass(name = "DictListFile", module = "memslim._memslim", frozen, sequence)]
 pub struct PyDictListFile {
@@ -279,18 +259,6 @@ impl PyDictListFile {
             Some(e) => Err(e),
             None => Ok(d),
         }
-    }
-
-    fn dictlist_from(
-        py: Python<'_>,
-        schema: SchemaRef,
-        batches: Vec<RecordBatch>,
-    ) -> PyResult<Py<PyAny>> {
-        let cls = DICTLIST.import(py, "memslim._memslim", "DictList")?;
-        let src = Bound::new(py, PyArrowBatches { schema, batches })?;
-        Ok(cls
-            .call_method1(intern!(py, "from_arrow"), (src,))?
-            .unbind())
     }
 }
 
@@ -343,28 +311,19 @@ impl PyDictListFile {
         let mut f = slf.get().lock()?;
         let len = f.len();
         if let Ok(s) = index.cast::<PySlice>() {
-            let ind = s.indices(len as isize)?;
-            let mut rows = Vec::with_capacity(ind.slicelength);
-            let mut i = ind.start;
-            for _ in 0..ind.slicelength {
-                rows.push(Self::row(py, &mut f, i as usize)?);
-                i += ind.step;
-            }
             drop(f);
-            let cls = DICTLIST.import(py, "memslim._memslim", "DictList")?;
-            return Ok(cls.call1((PyList::new(py, rows)?,))?.unbind());
+            let whole = Positions {
+                start: 0,
+                step: 1,
+                len,
+            };
+            let slice = PyFileSlice {
+                file: slf.clone().unbind(),
+                at: whole.slice(s)?,
+            };
+            return Ok(Bound::new(py, slice)?.into_any().unbind());
         }
-        let i: isize = index.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "indices must be integers or slices, not {}",
-                index
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-        let i = norm_index(i, len)?;
+        let i = index_arg(index, len)?;
         f.check_row(i).py(py)?;
         drop(f);
         let file = slf.clone().unbind();
@@ -399,31 +358,14 @@ impl PyDictListFile {
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let Ok(n) = other.len() else {
-            return Ok(py.NotImplemented());
-        };
-        if other.is_instance_of::<PyString>() || other.is_instance_of::<PyDict>() {
-            return Ok(py.NotImplemented());
-        }
-        if self.lock()?.len() != n {
-            return false.into_py_any(py);
-        }
-        // The lock is taken per row, never while `other` runs Python code (it may be
-        // this very file).
-        for (i, item) in other.try_iter()?.enumerate() {
-            let item = item?;
-            let row = {
-                let mut f = self.lock()?;
-                if i >= f.len() {
-                    return false.into_py_any(py);
-                }
-                Self::row(py, &mut f, i)?
-            };
-            if !row.eq(item)? {
-                return false.into_py_any(py);
+        let len = self.lock()?.len();
+        seq_eq(py, len, other, |i| {
+            let mut f = self.lock()?;
+            if i >= f.len() {
+                return Ok(None);
             }
-        }
-        true.into_py_any(py)
+            Ok(Some(Self::row(py, &mut f, i)?.into_any()))
+        })
     }
 
     /// Field names: the committed schema's, then any new ones pending records bring.
@@ -595,27 +537,22 @@ impl PyDictListFile {
         Ok(false)
     }
 
-    /// A copy of one field's values as a `memslim.Column` (absent and null read `None`).
-    fn column(&self, py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
-        let (schema, batches) = self.lock()?.to_arrow().py(py)?;
-        let j = schema
-            .index_of(name)
-            .map_err(|_| pyo3::exceptions::PyKeyError::new_err(name.to_owned()))?;
-        let projected: Vec<RecordBatch> = batches
-            .iter()
-            .map(|b| b.project(&[j]))
-            .collect::<Result<_, _>>()
-            .map_err(|e| PyValueError::new_err(e.to_string()))?;
-        let schema = std::sync::Arc::new(
-            schema
-                .project(&[j])
-                .map_err(|e| PyValueError::new_err(e.to_string()))?,
-        );
-        let list = Self::dictlist_from(py, schema, projected)?;
-        Ok(list
-            .bind(py)
-            .call_method1(intern!(py, "column"), (name,))?
-            .unbind())
+    /// A lazy, read-only view of one field of the records there are now (pending ones
+    /// included); absent and null read `None`, as from `DictList.column`.
+    fn column(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyFileColumn> {
+        let f = slf.get().lock()?;
+        if f.is_closed() {
+            return Err(to_pyerr(slf.py(), MmapError::Closed));
+        }
+        if !f.field_names().iter().any(|n| n == name) {
+            return Err(pyo3::exceptions::PyKeyError::new_err(name.to_owned()));
+        }
+        Ok(PyFileColumn {
+            file: slf.clone().unbind(),
+            name: name.to_owned(),
+            len: f.len(),
+            numbers: OnceLock::new(),
+        })
     }
 
     /// Every record, for Arrow consumers: committed batches point into the map.
@@ -1264,13 +1201,493 @@ impl PyMmapListIter {
     }
 }
 
+/// Which records of a file a view covers: `len` positions `start + k * step`.
+#[derive(Clone, Copy, Debug)]
+struct Positions {
+    start: usize,
+    step: isize,
+    len: usize,
+}
+
+impl Positions {
+    fn at(&self, k: usize) -> usize {
+        (self.start as isize + k as isize * self.step) as usize
+    }
+
+    /// The positions `self[s]` names (a slice of a slice is one view of the file).
+    fn slice(&self, s: &Bound<'_, PySlice>) -> PyResult<Positions> {
+        let ind = s.indices(self.len as isize)?;
+        Ok(Positions {
+            start: if ind.slicelength == 0 {
+                0
+            } else {
+                self.at(ind.start as usize)
+            },
+            step: self.step * ind.step,
+            len: ind.slicelength,
+        })
+    }
+}
+
+fn index_arg(index: &Bound<'_, PyAny>, len: usize) -> PyResult<usize> {
+    let i: isize = index.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "indices must be integers or slices, not {}",
+            index
+                .get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })?;
+    norm_index(i, len)
+}
+
+/// `==` of a read-only sequence of `len` items with `other`: equal when `other` is a
+/// sized, non-string, non-dict iterable of as many equal items. `get(i)` gives item `i`
+/// (`None` if there is none any more). No lock is held while `other` runs Python code.
+fn seq_eq<'py>(
+    py: Python<'py>,
+    len: usize,
+    other: &Bound<'py, PyAny>,
+    get: impl Fn(usize) -> PyResult<Option<Bound<'py, PyAny>>>,
+) -> PyResult<Py<PyAny>> {
+    let Ok(n) = other.len() else {
+        return Ok(py.NotImplemented());
+    };
+    if other.is_instance_of::<PyString>() || other.is_instance_of::<PyDict>() {
+        return Ok(py.NotImplemented());
+    }
+    if len != n {
+        return false.into_py_any(py);
+    }
+    for (i, item) in other.try_iter()?.enumerate() {
+        let item = item?;
+        match get(i)? {
+            Some(v) if v.eq(item)? => {}
+            _ => return false.into_py_any(py),
+        }
+    }
+    true.into_py_any(py)
+}
+
+/// A read-only view of some records of a file (`FileColumn`, `FileSlice`): the
+/// `Sequence` methods both share.
+trait FileView {
+    fn view_len(&self) -> usize;
+    /// Item `k` as a plain value (what `==`, `in`, `count`, `index` and `to_list` use).
+    fn plain<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>>;
+
+    fn to_plain_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        for k in 0..self.view_len() {
+            out.append(self.plain(py, k)?)?;
+        }
+        Ok(out)
+    }
+
+    fn view_eq(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let n = self.view_len();
+        seq_eq(py, n, other, |k| self.plain(py, k).map(Some))
+    }
+
+    /// The first position in `start..stop` holding `value` (`is` or `==`), and how many
+    /// do (counting stops at the first when `first_only`).
+    fn find(
+        &self,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: isize,
+        first_only: bool,
+    ) -> PyResult<(Option<usize>, usize)> {
+        let n = self.view_len();
+        let clamp = |i: isize| -> usize {
+            if i < 0 {
+                (i + n as isize).max(0) as usize
+            } else {
+                (i as usize).min(n)
+            }
+        };
+        let (mut first, mut count) = (None, 0);
+        for k in clamp(start)..clamp(stop) {
+            let v = self.plain(value.py(), k)?;
+            if v.is(value) || v.eq(value)? {
+                first = first.or(Some(k));
+                count += 1;
+                if first_only {
+                    break;
+                }
+            }
+        }
+        Ok((first, count))
+    }
+
+    fn view_index(
+        &self,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: isize,
+        what: &str,
+    ) -> PyResult<usize> {
+        self.find(value, start, stop, true)?
+            .0
+            .ok_or_else(|| PyValueError::new_err(format!("value is not in {what}")))
+    }
+}
+
+/// The `#[pymethods]` of a file view (`$ty`, iterated as `FileViewRef::$variant`,
+/// named `$what` in errors): the `Sequence` methods both kinds share, then `$extra`.
+macro_rules! file_view_methods {
+    ($ty:ident, $variant:ident, $what:literal, $($extra:tt)*) => {
+        #[pymethods]
+        impl $ty {
+            fn __iter__(slf: Bound<'_, Self>) -> PyFileViewIter {
+                PyFileViewIter {
+                    view: FileViewRef::$variant(slf.unbind()),
+                    pos: AtomicUsize::new(0),
+                }
+            }
+
+            /// The items as plain values (records as dicts), in a list.
+            fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+                self.to_plain_list(py)
+            }
+
+            fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.view_eq(py, other)
+            }
+
+            fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                crate::convert::negated(py, self.view_eq(py, other)?)
+            }
+
+            fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+                Ok(self.find(value, 0, isize::MAX, true)?.0.is_some())
+            }
+
+            #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+            fn index(&self, value: &Bound<'_, PyAny>, start: isize, stop: isize) -> PyResult<usize> {
+                self.view_index(value, start, stop, $what)
+            }
+
+            fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+                Ok(self.find(value, 0, isize::MAX, false)?.1)
+            }
+
+            $($extra)*
+        }
+    };
+}
+
+/// The numbers of a `FileColumn` for numpy.
+enum FileNumbers {
+    /// The one mapped Arrow array (`Int64` or `Float64`, no nulls): zero-copy.
+    Mapped(ArrayRef),
+    /// Several batches' values copied into one buffer.
+    Owned(OwnedNumbers),
+}
+
+/// A lazy, read-only view of one field of a `DictListFile`: a registered
+/// `collections.abc.Sequence` of the values `rows[i][name]` gives, with `None` where a
+/// record lacks the key (as `DictList.column`). Reads the file on each access; keeps
+/// the file object alive; raises `ValueError` after `close()`.
+#[pyclass(name = "FileColumn", module = "memslim._memslim", frozen, sequence)]
+pub struct PyFileColumn {
+    file: Py<PyDictListFile>,
+    name: String,
+    len: usize,
+    /// The column's type for numpy, and its numbers when numeric without nulls.
+    numbers: OnceLock<(DType, Option<FileNumbers>)>,
+}
+
+impl FileView for PyFileColumn {
+    fn view_len(&self) -> usize {
+        self.len
+    }
+
+    fn plain<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>> {
+        let mut f = self.file.get().lock()?;
+        f.with_field(k, &self.name, |c| cell_to_py(py, c)).py(py)?
+    }
+}
+
+impl PyFileColumn {
+    /// The sum of the values (`TypeError` for a column that is not numbers or bools)
+    /// and how many are null or absent, from the field's Arrow arrays.
+    fn sum_and_nulls(&self, py: Python<'_>) -> PyResult<(Sum, usize)> {
+        let (_, batches) = self
+            .file
+            .get()
+            .lock()?
+            .field_arrow(&self.name, self.len)
+            .py(py)?;
+        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
+        let nulls = arrays.iter().map(|a| a.logical_null_count()).sum();
+        let sum = sum_arrow(&arrays).ok_or_else(|| {
+            PyTypeError::new_err(format!("sum of {:?}: not a column of numbers", self.name))
+        })?;
+        Ok((sum, nulls))
+    }
+
+    fn numbers(&self, py: Python<'_>) -> PyResult<&(DType, Option<FileNumbers>)> {
+        if let Some(n) = self.numbers.get() {
+            return Ok(n);
+        }
+        let (schema, batches) = self
+            .file
+            .get()
+            .lock()?
+            .field_arrow(&self.name, self.len)
+            .py(py)?;
+        let kind = match schema.field(0).data_type() {
+            DataType::Int64 => DType::Int64,
+            DataType::Float64 => DType::Float64,
+            DataType::Boolean => DType::Bool,
+            _ => DType::Object,
+        };
+        let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
+        let numbers = match (kind, batches.as_slice()) {
+            (DType::Int64 | DType::Float64, [one]) if one.column(0).null_count() == 0 => {
+                Some(FileNumbers::Mapped(Arc::clone(one.column(0))))
+            }
+            (DType::Int64 | DType::Float64, _) => {
+                OwnedNumbers::from_arrow(&arrays).map(FileNumbers::Owned)
+            }
+            _ => None,
+        };
+        Ok(self.numbers.get_or_init(|| (kind, numbers)))
+    }
+}
+
+file_view_methods! {
+    PyFileColumn, Column, "FileColumn",
+
+    /// The field's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn __len__(&self) -> usize {
+        self.len
+    }
+
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(s) = index.cast::<PySlice>() {
+            let at = Positions {
+                start: 0,
+                step: 1,
+                len: self.len,
+            }
+            .slice(s)?;
+            let out = PyList::empty(py);
+            for k in 0..at.len {
+                out.append(self.plain(py, at.at(k))?)?;
+            }
+            return Ok(out.into_any());
+        }
+        self.plain(py, index_arg(index, self.len)?)
+    }
+
+    /// Values that are null or absent.
+    #[getter]
+    fn null_count(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.sum_and_nulls(py)?.1)
+    }
+
+    /// Sum of the non-null values (bools count as ints); 0 for an empty column.
+    fn sum<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match self.sum_and_nulls(py)?.0 {
+            Sum::Int(i) => Ok(i.into_pyobject(py)?.into_any()),
+            Sum::Float(f) => Ok(f.into_pyobject(py)?.into_any()),
+        }
+    }
+
+    /// Mean of the non-null values; `None` when there are none.
+    fn mean(&self, py: Python<'_>) -> PyResult<Option<f64>> {
+        let (sum, nulls) = self.sum_and_nulls(py)?;
+        let n = self.len - nulls;
+        Ok((n > 0).then(|| match sum {
+            Sum::Int(i) => i as f64 / n as f64,
+            Sum::Float(f) => f / n as f64,
+        }))
+    }
+
+    /// NumPy's array interface, read-only: zero-copy when the column's records are one
+    /// committed batch of ints or floats without nulls, else one copy of the numbers;
+    /// only for numeric columns without nulls.
+    #[getter]
+    fn __array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (ptr, typestr) = match &self.numbers(py)?.1 {
+            Some(FileNumbers::Mapped(a)) => match (a.as_primitive_opt(), a.as_primitive_opt()) {
+                (Some(i), _) => (
+                    PrimitiveArray::<Int64Type>::values(i).as_ptr() as usize,
+                    "<i8",
+                ),
+                (None, Some(f)) => (
+                    PrimitiveArray::<Float64Type>::values(f).as_ptr() as usize,
+                    "<f8",
+                ),
+                _ => return Err(no_interface()),
+            },
+            Some(FileNumbers::Owned(OwnedNumbers::I64(v))) => (v.as_ptr() as usize, "<i8"),
+            Some(FileNumbers::Owned(OwnedNumbers::F64(v))) => (v.as_ptr() as usize, "<f8"),
+            None => return Err(no_interface()),
+        };
+        crate::records::array_interface(py, self.len, ptr, typestr)
+    }
+
+    #[pyo3(signature = (dtype = None, copy = None))]
+    fn __array__<'py>(
+        slf: &Bound<'py, Self>,
+        dtype: Option<&Bound<'py, PyAny>>,
+        copy: Option<bool>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let this = slf.get();
+        let (kind, numbers) = this.numbers(slf.py())?;
+        crate::records::column_array(
+            slf.as_any(),
+            numbers.is_some(),
+            *kind,
+            || this.to_plain_list(slf.py()),
+            dtype,
+            copy,
+        )
+    }
+
+    /// This one field for Arrow consumers, as a stream of one-column record batches
+    /// (absent as null): committed batches point into the map.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        let (schema, batches) = self
+            .file
+            .get()
+            .lock()?
+            .field_arrow(&self.name, self.len)
+            .py(py)?;
+        crate::arrow_stream::export_stream(py, schema, batches)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("FileColumn({:?}, len={})", self.name, self.len)
+    }
+}
+
+fn no_interface() -> PyErr {
+    pyo3::exceptions::PyAttributeError::new_err(
+        "__array_interface__ (only numeric columns without nulls)",
+    )
+}
+
+/// A lazy, read-only slice `rows[a:b:c]` of a `DictListFile`: a registered
+/// `collections.abc.Sequence` of `FileRow` views of the records it covers, which it
+/// reads only when asked. Keeps the file object alive; raises `ValueError` after
+/// `close()`.
+#[pyclass(name = "FileSlice", module = "memslim._memslim", frozen, sequence)]
+pub struct PyFileSlice {
+    file: Py<PyDictListFile>,
+    at: Positions,
+}
+
+impl FileView for PyFileSlice {
+    fn view_len(&self) -> usize {
+        self.at.len
+    }
+
+    fn plain<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>> {
+        let mut f = self.file.get().lock()?;
+        Ok(PyDictListFile::row(py, &mut f, self.at.at(k))?.into_any())
+    }
+}
+
+impl PyFileSlice {
+    fn row<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>> {
+        let row = self.at.at(k);
+        self.file.get().lock()?.check_row(row).py(py)?;
+        let file = self.file.clone_ref(py);
+        Ok(Bound::new(py, PyFileRow { file, row })?.into_any())
+    }
+}
+
+file_view_methods! {
+    PyFileSlice, Slice, "FileSlice",
+
+    fn __len__(&self) -> usize {
+        self.at.len
+    }
+
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let Ok(s) = index.cast::<PySlice>() {
+            let slice = PyFileSlice {
+                file: self.file.clone_ref(py),
+                at: self.at.slice(s)?,
+            };
+            return Ok(Bound::new(py, slice)?.into_any());
+        }
+        self.row(py, index_arg(index, self.at.len)?)
+    }
+
+    fn __repr__(&self) -> String {
+        let stop = self.at.start as isize + self.at.len as isize * self.at.step;
+        format!(
+            "FileSlice(start={}, stop={}, step={}, len={})",
+            self.at.start, stop, self.at.step, self.at.len
+        )
+    }
+}
+
+enum FileViewRef {
+    Column(Py<PyFileColumn>),
+    Slice(Py<PyFileSlice>),
+}
+
+/// Iterator over a `FileColumn` (values) or a `FileSlice` (`FileRow` views).
+#[pyclass(name = "_FileViewIter", module = "memslim._memslim", frozen)]
+pub struct PyFileViewIter {
+    view: FileViewRef,
+    pos: AtomicUsize,
+}
+
+#[pymethods]
+impl PyFileViewIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let k = self.pos.load(Ordering::Relaxed);
+        let item = match &self.view {
+            FileViewRef::Column(c) if k < c.get().len => c.get().plain(py, k)?,
+            FileViewRef::Slice(s) if k < s.get().at.len => s.get().row(py, k)?,
+            _ => return Ok(None),
+        };
+        self.pos.store(k + 1, Ordering::Relaxed);
+        Ok(Some(item))
+    }
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDictListFile>()?;
     m.add_class::<PyDictListFileIter>()?;
-    m.add_class::<PyArrowBatches>()?;
     m.add_class::<PyMmapList>()?;
     m.add_class::<PyMmapListIter>()?;
     m.add_function(wrap_pyfunction!(_save_records, m)?)?;
     m.add_class::<PyFileRow>()?;
+    m.add_class::<PyFileColumn>()?;
+    m.add_class::<PyFileSlice>()?;
+    m.add_class::<PyFileViewIter>()?;
     Ok(())
 }

@@ -2037,12 +2037,7 @@ impl PyColumn {
                 "__array_interface__ (only numeric columns without nulls)",
             ));
         };
-        let d = PyDict::new(py);
-        d.set_item("version", 3)?;
-        d.set_item("shape", (self.view.len(),))?;
-        d.set_item("typestr", typestr)?;
-        d.set_item("data", (ptr, true))?;
-        Ok(d)
+        array_interface(py, self.view.len(), ptr, typestr)
     }
 
     #[pyo3(signature = (dtype = None, copy = None))]
@@ -2051,44 +2046,16 @@ impl PyColumn {
         dtype: Option<&Bound<'py, PyAny>>,
         copy: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let py = slf.py();
         let this = slf.borrow();
-        let array = NUMPY_ARRAY.import(py, "numpy", "array")?;
-        let kw = PyDict::new(py);
-        if let Some(d) = dtype {
-            kw.set_item("dtype", d)?;
-        }
-        if this.interface_parts().is_some() {
-            kw.set_item("copy", copy.unwrap_or(false))?;
-            return array.call((slf,), Some(&kw));
-        }
-        if copy == Some(false) {
-            return Err(PyValueError::new_err(
-                "this column cannot be viewed without a copy (it has nulls or is not numeric)",
-            ));
-        }
-        let values = this.to_list(py)?;
-        if dtype.is_none() {
-            match this.view.dtype() {
-                DType::Int64 | DType::Float64 => {
-                    // Nulls become NaN, as in pandas and pyarrow's to_numpy.
-                    let nan = f64::NAN.into_pyobject(py)?;
-                    let fl = PyList::empty(py);
-                    for v in values.iter() {
-                        fl.append(if v.is_none() {
-                            nan.clone().into_any()
-                        } else {
-                            v
-                        })?;
-                    }
-                    kw.set_item("dtype", "float64")?;
-                    return array.call((fl,), Some(&kw));
-                }
-                DType::Bool => {}
-                _ => kw.set_item("dtype", "object")?,
-            }
-        }
-        array.call((values,), Some(&kw))
+        let zero_copy = this.interface_parts().is_some();
+        column_array(
+            slf.as_any(),
+            zero_copy,
+            this.view.dtype(),
+            || this.to_list(slf.py()),
+            dtype,
+            copy,
+        )
     }
 
     fn __repr__(&self) -> String {
@@ -2099,6 +2066,72 @@ impl PyColumn {
             self.view.len()
         )
     }
+}
+
+/// NumPy's `__array_interface__` for `len` read-only values of type `typestr` at `ptr`.
+pub(crate) fn array_interface<'py>(
+    py: Python<'py>,
+    len: usize,
+    ptr: usize,
+    typestr: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("version", 3)?;
+    d.set_item("shape", (len,))?;
+    d.set_item("typestr", typestr)?;
+    d.set_item("data", (ptr, true))?;
+    Ok(d)
+}
+
+/// What `numpy.asarray` makes of a column view (`Column`, `FileColumn`): through the
+/// view's `__array_interface__` when `zero_copy` (no copy unless `copy=True`), else from
+/// its values (`ValueError` for `copy=False`): int and float columns with nulls as
+/// float64 with NaN (as pandas and pyarrow's `to_numpy` do), bools as bool, the rest
+/// as object.
+pub(crate) fn column_array<'py>(
+    view: &Bound<'py, PyAny>,
+    zero_copy: bool,
+    kind: DType,
+    values: impl FnOnce() -> PyResult<Bound<'py, PyList>>,
+    dtype: Option<&Bound<'py, PyAny>>,
+    copy: Option<bool>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = view.py();
+    let array = NUMPY_ARRAY.import(py, "numpy", "array")?;
+    let kw = PyDict::new(py);
+    if let Some(d) = dtype {
+        kw.set_item("dtype", d)?;
+    }
+    if zero_copy {
+        kw.set_item("copy", copy.unwrap_or(false))?;
+        return array.call((view,), Some(&kw));
+    }
+    if copy == Some(false) {
+        return Err(PyValueError::new_err(
+            "this column cannot be viewed without a copy (it has nulls or is not numeric)",
+        ));
+    }
+    let values = values()?;
+    if dtype.is_none() {
+        match kind {
+            DType::Int64 | DType::Float64 => {
+                let nan = f64::NAN.into_pyobject(py)?;
+                let fl = PyList::empty(py);
+                for v in values.iter() {
+                    fl.append(if v.is_none() {
+                        nan.clone().into_any()
+                    } else {
+                        v
+                    })?;
+                }
+                kw.set_item("dtype", "float64")?;
+                return array.call((fl,), Some(&kw));
+            }
+            DType::Bool => {}
+            _ => kw.set_item("dtype", "object")?,
+        }
+    }
+    array.call((values,), Some(&kw))
 }
 
 /// Iterator over a Column's values, converting each one as it is reached.

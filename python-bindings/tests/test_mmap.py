@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import math
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import memslim
@@ -84,7 +86,7 @@ def test_append_flush_reopen_is_type_exact(tmp_path: Path) -> None:
         assert (rows == EXACT) == (list(rows) == EXACT) and rows != EXACT[:2]
         assert same(rows[-1].to_dict(), EXACT[-1])
         assert same([dict(r) for r in rows[1:]], EXACT[1:])
-        assert isinstance(rows[::2], memslim.DictList)
+        assert isinstance(rows[::2], memslim.FileSlice)
         assert rows.columns == ["id", "flag", "x", "name", "blob", "obj"]
         expect_error(IndexError, rows.__getitem__, 3)
         expect_error(TypeError, rows.__getitem__, "id")
@@ -186,8 +188,10 @@ def test_column_and_arrow_export(tmp_path: Path) -> None:
         rows.extend({"i": i, "f": i * 0.5, "s": f"s{i % 3}"} for i in range(100_000))
     rows = memslim.DictList.open(path, "r")
     col = rows.column("f")
-    assert isinstance(col, memslim.Column)
+    assert isinstance(col, memslim.FileColumn)
     assert col.sum() == sum(i * 0.5 for i in range(100_000))
+    assert col.mean() == col.sum() / 100_000 and col.null_count == 0
+    expect_error(TypeError, rows.column("s").sum)
     expect_error(KeyError, rows.column, "nope")
     table = pa.table(rows)
     assert table.num_rows == 100_000
@@ -267,6 +271,154 @@ def test_open_round_trips_like_a_list_of_dicts(
     assert len(pa.table(back)) == len(oracle)
     assert memslim.DictList(oracle).save(path) == len(oracle)
     assert same(memslim.DictList.open(path, "r").to_list(), oracle)
+
+
+@st.composite
+def file_and_oracle(draw):
+    """Committed batches (one Arrow batch per flush, so several batches and, as types
+    widen, several segments) and pending records on top."""
+    flushed = draw(st.lists(st.lists(records(), max_size=6), max_size=4))
+    pending = draw(st.lists(records(), max_size=4))
+    return flushed, pending
+
+
+def _open_with(path: Path, flushed: list, pending: list):
+    rows = memslim.DictList.open(path)
+    oracle: list = []
+    for batch in flushed:
+        rows.extend(batch)
+        rows.flush()
+        oracle.extend(batch)
+    rows.extend(pending)
+    oracle.extend(pending)
+    return rows, oracle
+
+
+def _plain(v) -> bool:
+    """Whether a copy of ``v`` equals ``v`` (not so for NaN, which lists match by
+    identity: a value read back from the file is a new object)."""
+    return pickle.loads(pickle.dumps(v)) == v
+
+
+@given(data=file_and_oracle(), pick=st.data())
+@settings(max_examples=40, deadline=None)
+def test_column_views_read_like_the_list_of_dicts(
+    tmp_path_factory: pytest.TempPathFactory, data: tuple, pick: st.DataObject
+) -> None:
+    rows, oracle = _open_with(tmp_path_factory.mktemp("col") / "c.msl", *data)
+    n = len(oracle)
+    memory = memslim.DictList(oracle)
+    table = pa.table(rows) if rows.columns else None
+    for name in rows.columns:
+        col = rows.column(name)
+        want = [r.get(name) for r in oracle]  # absent reads None, as DictList.column
+        assert isinstance(col, Sequence) and len(col) == n
+        assert same(col.to_list(), want) and same(list(col), want)
+        assert same(col.to_list(), memory.column(name).to_list())
+        assert (col == want) == (col.to_list() == want) and col != [*want, 1]
+        if n:
+            i = pick.draw(st.integers(-n, n - 1))
+            assert same(col[i], want[i])
+            v = want[i]
+            if _plain(v):
+                assert (v in col) and col.count(v) == want.count(v)
+                assert col.index(v) == want.index(v)
+        a, b = pick.draw(st.integers(-n - 2, n + 2)), pick.draw(st.integers(-n - 2, n + 2))
+        c = pick.draw(st.integers(-3, 3).filter(bool))
+        assert same(col[a:b:c], want[a:b:c])
+        expect_error(IndexError, col.__getitem__, n)
+        mem = memory.column(name)
+        if mem.dtype in ("int64", "bool"):
+            assert col.sum() == mem.sum() and type(col.sum()) is type(mem.sum())
+        if mem.dtype in ("int64", "float64", "bool"):
+            assert col.null_count == mem.null_count
+            got, exp = np.asarray(col), np.asarray(mem)
+            assert got.dtype == exp.dtype
+            np.testing.assert_array_equal(got, exp)
+        exported = pa.table(col)
+        assert exported.column_names == [name]
+        assert same(exported.column(0).to_pylist(), table.column(name).to_pylist())
+    rows.close()
+
+
+@given(data=file_and_oracle(), pick=st.data())
+@settings(max_examples=40, deadline=None)
+def test_slices_are_lazy_views_like_list_slices(
+    tmp_path_factory: pytest.TempPathFactory, data: tuple, pick: st.DataObject
+) -> None:
+    rows, oracle = _open_with(tmp_path_factory.mktemp("slice") / "s.msl", *data)
+    n = len(oracle)
+    bound = st.one_of(st.none(), st.integers(-n - 2, n + 2))
+    a, b = pick.draw(bound), pick.draw(bound)
+    c = pick.draw(st.one_of(st.none(), st.integers(-3, 3).filter(bool)))
+    view, want = rows[a:b:c], oracle[a:b:c]
+    assert isinstance(view, memslim.FileSlice) and isinstance(view, Sequence)
+    assert len(view) == len(want)
+    assert same(view.to_list(), want) and same([r.to_dict() for r in view], want)
+    assert (view == want) == (view.to_list() == want)
+    if want:
+        i = pick.draw(st.integers(-len(want), len(want) - 1))
+        assert isinstance(view[i], memslim.FileRow) and same(view[i].to_dict(), want[i])
+        if _plain(want[i]):
+            assert want[i] in view and view.count(want[i]) == want.count(want[i])
+            assert view.index(want[i]) == want.index(want[i])
+    expect_error(IndexError, view.__getitem__, len(want))
+    a2, b2 = pick.draw(bound), pick.draw(bound)
+    c2 = pick.draw(st.one_of(st.none(), st.integers(-3, 3).filter(bool)))
+    again = view[a2:b2:c2]
+    assert isinstance(again, memslim.FileSlice)
+    assert same(again.to_list(), want[a2:b2:c2])
+    rows.close()
+
+
+def test_views_read_only_their_records_and_keep_the_file_alive(tmp_path: Path) -> None:
+    path = tmp_path / "v.msl"
+    with memslim.DictList.open(path) as rows:
+        rows.extend({"i": i, "f": i / 2} for i in range(1000))
+        rows.flush()
+        rows.extend({"i": i, "f": i / 2} for i in range(1000, 2000))
+    # damage the second batch: views of the first never read it
+    data = bytearray(path.read_bytes())
+    data[len(data) - 100] ^= 0x10
+    path.write_bytes(bytes(data))
+    rows = memslim.DictList.open(path, "r")
+    head = rows[:1000]
+    assert head.to_list() == [{"i": i, "f": i / 2} for i in range(1000)]
+    assert rows.column("i")[:1000] == list(range(1000))
+    expect_error(memslim.CorruptFileError, rows[995:1005].to_list)
+    expect_error(memslim.CorruptFileError, list, rows.column("i"))
+    rows.close()
+    # one committed batch of numbers: numpy views the map, read-only; it and the
+    # column keep it alive after close
+    with memslim.DictList.open(tmp_path / "one.msl") as rows:
+        rows.extend({"i": i, "f": i / 2, "n": None if i == 3 else i} for i in range(1000))
+    rows = memslim.DictList.open(tmp_path / "one.msl", "r")
+    col = rows.column("f")
+    arr = np.asarray(col)
+    assert arr.dtype == np.float64 and not arr.flags.writeable and not arr.flags.owndata
+    again = np.asarray(col)
+    assert np.shares_memory(arr, again)  # the same mapped buffer, no copy per call
+    with_nulls = np.asarray(rows.column("n"))
+    assert with_nulls.dtype == np.float64 and np.isnan(with_nulls[3])
+    expect_error(ValueError, np.asarray, rows.column("n"), copy=False)
+    head = rows[:10]
+    rows.close()
+    del rows
+    assert arr.sum() == sum(i / 2 for i in range(1000))
+    expect_error(ValueError, col.__getitem__, 0)
+    expect_error(ValueError, head.to_list)
+    # several batches: one copy, the same values
+    with memslim.DictList.open(tmp_path / "two.msl") as rows:
+        rows.extend({"i": i} for i in range(10))
+        rows.flush()
+        rows.extend({"i": i} for i in range(10, 20))
+        col = rows.column("i")
+        rows.append({"i": 99})  # a view covers the records there were when taken
+        assert len(col) == 20 and len(rows.column("i")) == 21
+        arr = np.asarray(col)
+        assert arr.dtype == np.int64 and list(arr) == list(range(20))
+        assert pl.Series(col).to_list() == list(range(20))
+        assert pa.table(col).column("i").to_pylist() == list(range(20))
 
 
 # --------------------------------------------------------------------------------------

@@ -150,6 +150,28 @@ fn writable_type(t: &DataType, variant: bool) -> bool {
         )
 }
 
+/// Value `j` of column `c` of a committed batch as it was appended: absent when the
+/// record lacked the key, an int when it was one among floats.
+fn committed_cell<'a>(
+    batch: &'a RecordBatch,
+    extras: &Extras,
+    seg: &Segment,
+    c: usize,
+    j: usize,
+    buf: &'a mut Vec<u8>,
+) -> Result<CellRef<'a>> {
+    if extras.is_absent(c, j) {
+        return Ok(CellRef::Absent);
+    }
+    let variant = seg.variant.get(c).copied().unwrap_or(false);
+    Ok(
+        match arrow_cell(batch.column(c).as_ref(), j, variant, buf)? {
+            CellRef::Float(v) if extras.is_int(c, j) => CellRef::Int(v as i64),
+            cell => cell,
+        },
+    )
+}
+
 impl RecordFile {
     /// Opens (or, in [`Mode::Append`], creates) the record file at `path`.
     ///
@@ -858,31 +880,146 @@ impl RecordFile {
     /// # Errors
     /// [`MmapError::Corrupt`] for a damaged batch.
     pub fn to_arrow(&mut self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let schema = self.arrow_schema()?;
+        let batches = self.arrow_batches(&schema, self.len())?;
+        Ok((schema, batches))
+    }
+
+    /// Field `name` of the first `rows` records as Arrow record batches of that one
+    /// field, typed as in [`RecordFile::to_arrow`] (absent exports as null). Only this
+    /// field is touched: a committed batch's column is handed out as it is mapped
+    /// (zero-copy) unless an older segment stored it in a narrower type.
+    ///
+    /// # Errors
+    /// [`MmapError::Value`] for a field the file does not have, [`MmapError::Corrupt`]
+    /// for a damaged batch.
+    ///
+    /// # Memory
+    /// Keeps the map alive through the returned buffers; copies only what a segment's
+    /// schema makes it convert, and the pending records.
+    pub fn field_arrow(
+        &mut self,
+        name: &str,
+        rows: usize,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let full = self.arrow_schema()?;
+        let j = full
+            .index_of(name)
+            .map_err(|_| MmapError::Value(format!("no field {name:?}")))?;
+        let schema = Arc::new(
+            full.project(&[j])
+                .map_err(|e| MmapError::Value(e.to_string()))?,
+        );
+        let batches = self.arrow_batches(&schema, rows)?;
+        Ok((schema, batches))
+    }
+
+    /// The schema of [`RecordFile::to_arrow`]: the committed one grown by the pending
+    /// records' new fields.
+    fn arrow_schema(&self) -> Result<SchemaRef> {
         self.check_open()?;
-        let schema: SchemaRef = match exact::grow(self.unified.as_deref(), &self.tail) {
+        Ok(match exact::grow(self.unified.as_deref(), &self.tail) {
             Some(s) => Arc::new(exact::unify(
                 [self.unified.as_deref(), Some(&s)].into_iter().flatten(),
             )),
             None => self.unified.clone().ok_or(MmapError::Closed)?,
-        };
+        })
+    }
+
+    /// The first `rows` records in `schema` (all of [`RecordFile::arrow_schema`]'s
+    /// fields or some of them); decodes only the batches that hold them.
+    fn arrow_batches(&mut self, schema: &SchemaRef, rows: usize) -> Result<Vec<RecordBatch>> {
+        let rows = rows.min(self.len());
         let mut out = Vec::with_capacity(self.slots.len() + 1);
         let field_type = |field: String| MmapError::FieldType {
             field,
             expected: "the unified schema".into(),
         };
         for k in 0..self.slots.len() {
+            let (first, n) = (self.slots[k].first_row, self.slots[k].rows);
+            if first >= rows {
+                return Ok(out);
+            }
             let b = self.batch(k)?.clone();
             let extras = self.slots[k].extras.clone().unwrap_or_default();
-            out.push(exact::unified_batch(&b, &extras, &schema).map_err(field_type)?);
+            let b = exact::unified_batch(&b, &extras, schema).map_err(field_type)?;
+            out.push(if first + n > rows {
+                b.slice(0, rows - first)
+            } else {
+                b
+            });
+        }
+        let want = rows.saturating_sub(self.committed_rows);
+        if want == 0 {
+            return Ok(out);
         }
         let (_, tail) = self.tail.to_arrow()?;
         let mut start = 0;
         for b in &tail {
-            let (b, _) = exact::tail_batch(&self.tail, b, start, &schema).map_err(field_type)?;
-            start += b.num_rows();
-            out.push(b);
+            if start >= want {
+                break;
+            }
+            let (b, _) = exact::tail_batch(&self.tail, b, start, schema).map_err(field_type)?;
+            let n = b.num_rows();
+            out.push(if start + n > want {
+                b.slice(0, want - start)
+            } else {
+                b
+            });
+            start += n;
         }
-        Ok((schema, out))
+        Ok(out)
+    }
+
+    /// Calls `f` with field `name` of record `row`, exactly as
+    /// [`RecordFile::visit_row`] gives it, or with [`CellRef::Absent`] if the record lacks
+    /// that key (or no record has it). Decodes only the batch that holds the record.
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_row`].
+    pub fn with_field<R>(
+        &mut self,
+        row: usize,
+        name: &str,
+        f: impl FnOnce(CellRef<'_>) -> R,
+    ) -> Result<R> {
+        self.check_open()?;
+        if let Some((k, j)) = self.locate(row) {
+            let (batch, extras, seg) = self.decoded(k)?;
+            let Ok(c) = batch.schema_ref().index_of(name) else {
+                return Ok(f(CellRef::Absent));
+            };
+            let mut buf = Vec::new();
+            let cell = committed_cell(batch, extras, seg, c, j, &mut buf)?;
+            return Ok(f(cell));
+        }
+        let r = self.tail_row(row)?;
+        Ok(match self.tail.field_index(name) {
+            Some(c) => f(self.tail.get(r, c)),
+            None => f(CellRef::Absent),
+        })
+    }
+
+    /// Committed batch `k` decoded, with its extras and its segment.
+    fn decoded(&mut self, k: usize) -> Result<(&RecordBatch, &Extras, &Segment)> {
+        self.batch(k)?;
+        let slot = &self.slots[k];
+        let batch = slot.batch.as_ref().ok_or(MmapError::Closed)?;
+        let extras = slot.extras.as_deref().ok_or(MmapError::Closed)?;
+        let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
+        Ok((batch, extras, seg))
+    }
+
+    fn tail_row(&self, row: usize) -> Result<usize> {
+        let r = row - self.committed_rows.min(row);
+        if row < self.committed_rows || r >= self.tail.len() {
+            return Err(RecordsError::IndexOutOfRange {
+                index: row,
+                len: self.len(),
+            }
+            .into());
+        }
+        Ok(r)
     }
 
     /// Calls `f(field, value)` for each key of record `row`, in the record's key order,
@@ -896,23 +1033,14 @@ impl RecordFile {
     pub fn visit_row(&mut self, row: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
-            self.batch(k)?;
-            let slot = &self.slots[k];
-            let batch = slot.batch.as_ref().ok_or(MmapError::Closed)?;
-            let extras = slot.extras.as_deref().ok_or(MmapError::Closed)?;
-            let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
+            let (batch, extras, seg) = self.decoded(k)?;
             let schema = batch.schema_ref();
             let mut buf = Vec::new();
             let mut one = |c: usize| -> Result<()> {
-                if extras.is_absent(c, j) {
-                    return Ok(());
+                match committed_cell(batch, extras, seg, c, j, &mut buf)? {
+                    CellRef::Absent => {}
+                    cell => f(schema.field(c).name(), cell),
                 }
-                let col = batch.column(c);
-                let cell = match arrow_cell(col.as_ref(), j, seg.variant[c], &mut buf)? {
-                    CellRef::Float(v) if extras.is_int(c, j) => CellRef::Int(v as i64),
-                    cell => cell,
-                };
-                f(schema.field(c).name(), cell);
                 Ok(())
             };
             match extras.order_of(j) {
@@ -929,14 +1057,7 @@ impl RecordFile {
             }
             return Ok(());
         }
-        let r = row - self.committed_rows;
-        if r >= self.tail.len() {
-            return Err(RecordsError::IndexOutOfRange {
-                index: row,
-                len: self.len(),
-            }
-            .into());
-        }
+        let r = self.tail_row(row)?;
         let tail = &self.tail;
         tail.visit_row(r, |c, cell| f(tail.field_name(c), cell));
         Ok(())

@@ -493,3 +493,50 @@ fn random_order_reads_across_many_batches() {
         );
     }
 }
+
+/// `with_field` gives what `visit_row` gives for that key (absent where it skips it), and
+/// `field_arrow` exports that one field of the first `rows` records, across segments and
+/// pending records.
+#[test]
+fn one_field_reads_as_the_rows_do() {
+    let dir = tmpdir("field");
+    let p = dir.join("f.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    push(&mut f, 0, 3);
+    f.flush().unwrap();
+    f.push_record(&[("id", Cell::Int(7))]).unwrap();
+    f.push_record(&[("score", Cell::Int(4)), ("id", Cell::Str("x"))])
+        .unwrap();
+    f.flush().unwrap();
+    f.push_record(&[("new", Cell::Bool(true))]).unwrap();
+    let n = f.len();
+    for name in ["id", "name", "score", "ok", "new", "nowhere"] {
+        for i in 0..n {
+            let mut want = "Absent".to_owned();
+            f.visit_row(i, |k, v| {
+                if k == name {
+                    want = format!("{v:?}");
+                }
+            })
+            .unwrap();
+            let got = f.with_field(i, name, |v| format!("{v:?}")).unwrap();
+            assert_eq!(got, want, "{name} row {i}");
+        }
+    }
+    assert!(f.with_field(n, "id", |_| ()).is_err());
+    for rows in [0, 2, 3, 5, n, n + 4] {
+        let (s, batches) = f.field_arrow("score", rows).unwrap();
+        assert_eq!(s.fields().len(), 1);
+        let got: usize = batches.iter().map(|b| b.num_rows()).sum();
+        assert_eq!(got, rows.min(n));
+    }
+    assert!(matches!(
+        f.field_arrow("nowhere", n),
+        Err(MmapError::Value(_))
+    ));
+    f.close().unwrap();
+    assert!(matches!(
+        f.with_field(0, "id", |_| ()),
+        Err(MmapError::Closed)
+    ));
+}

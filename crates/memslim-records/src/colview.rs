@@ -246,3 +246,108 @@ fn less(a: &CellRef<'_>, b: &CellRef<'_>) -> bool {
         },
     }
 }
+
+impl OwnedNumbers {
+    /// The values of Arrow `Int64` or `Float64` arrays without nulls, concatenated into
+    /// one buffer; `None` for any other type, mixed types or a null.
+    ///
+    /// # Memory
+    /// Copies every value once.
+    pub fn from_arrow(arrays: &[&dyn arrow_array::Array]) -> Option<OwnedNumbers> {
+        use arrow_array::{Float64Array, Int64Array};
+        if arrays.iter().any(|a| a.null_count() > 0) {
+            return None;
+        }
+        let len = arrays.iter().map(|a| a.len()).sum();
+        let ints: Option<Vec<&Int64Array>> = arrays
+            .iter()
+            .map(|a| a.as_any().downcast_ref::<Int64Array>())
+            .collect();
+        if let Some(ints) = ints {
+            let mut out = Vec::with_capacity(len);
+            ints.iter().for_each(|a| out.extend_from_slice(a.values()));
+            return Some(OwnedNumbers::I64(out));
+        }
+        let floats: Vec<&Float64Array> = arrays
+            .iter()
+            .map(|a| a.as_any().downcast_ref::<Float64Array>())
+            .collect::<Option<_>>()?;
+        let mut out = Vec::with_capacity(len);
+        floats
+            .iter()
+            .for_each(|a| out.extend_from_slice(a.values()));
+        Some(OwnedNumbers::F64(out))
+    }
+}
+
+/// Sum of the non-null values of Arrow arrays of one field, as [`ColumnView::sum`] gives
+/// it: `Int64`, `Boolean` (0/1) and `Null` arrays sum as ints, `Float64` as floats;
+/// `None` for other types.
+pub fn sum_arrow(arrays: &[&dyn arrow_array::Array]) -> Option<Sum> {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Float64Type, Int64Type};
+    use arrow_schema::DataType;
+    let (mut int, mut float, mut is_float) = (0i128, 0.0f64, false);
+    for a in arrays {
+        match a.data_type() {
+            DataType::Null => {}
+            DataType::Boolean => int += a.as_boolean().true_count() as i128,
+            DataType::Int64 => {
+                int += a
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .flatten()
+                    .map(i128::from)
+                    .sum::<i128>();
+            }
+            DataType::Float64 => {
+                is_float = true;
+                let p = a.as_primitive::<Float64Type>();
+                float += match p.nulls() {
+                    // Null slots may hold anything in a foreign file: skip them.
+                    Some(_) => p.iter().flatten().sum(),
+                    None => sum_f64(p.values()),
+                };
+            }
+            _ => return None,
+        }
+    }
+    Some(if is_float {
+        Sum::Float(float + int as f64)
+    } else {
+        Sum::Int(int)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::{Array, Float64Array, Int64Array, StringArray};
+
+    #[test]
+    fn numbers_from_arrow_concatenates_dense_numbers_only() {
+        let a = Int64Array::from(vec![1, 2]);
+        let b = Int64Array::from(vec![3]);
+        let got = OwnedNumbers::from_arrow(&[&a as &dyn Array, &b]);
+        assert!(matches!(got, Some(OwnedNumbers::I64(v)) if v == [1, 2, 3]));
+        let f = Float64Array::from(vec![0.5]);
+        let got = OwnedNumbers::from_arrow(&[&f as &dyn Array, &f]);
+        assert!(matches!(got, Some(OwnedNumbers::F64(v)) if v == [0.5, 0.5]));
+        assert!(OwnedNumbers::from_arrow(&[&a as &dyn Array, &f]).is_none());
+        let n = Int64Array::from(vec![Some(1), None]);
+        assert!(OwnedNumbers::from_arrow(&[&n as &dyn Array]).is_none());
+        let s = StringArray::from(vec!["x"]);
+        assert!(OwnedNumbers::from_arrow(&[&s as &dyn Array]).is_none());
+        assert!(matches!(
+            sum_arrow(&[&a as &dyn Array, &n]),
+            Some(Sum::Int(4))
+        ));
+        assert!(matches!(sum_arrow(&[&f as &dyn Array]), Some(Sum::Float(x)) if x == 0.5));
+        assert!(sum_arrow(&[&s as &dyn Array]).is_none());
+        assert!(matches!(
+            OwnedNumbers::from_arrow(&[]),
+            Some(OwnedNumbers::I64(v)) if v.is_empty()
+        ));
+    }
+}

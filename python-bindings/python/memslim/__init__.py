@@ -27,9 +27,11 @@ from memslim._memslim import (
 from memslim._persistent import (
     CorruptFileError,
     DictListFile,
+    FileColumn,
     FileFormatError,
     FileLockedError,
     FileRow,
+    FileSlice,
     MmapList,
 )
 from memslim._report import report
@@ -61,9 +63,11 @@ __all__ = [
     "DictListFile",
     "DocList",
     "DocView",
+    "FileColumn",
     "FileFormatError",
     "FileLockedError",
     "FileRow",
+    "FileSlice",
     "JsonlWriter",
     "ListView",
     "MemslimError",

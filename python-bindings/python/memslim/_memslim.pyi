@@ -25,16 +25,18 @@ __all__ = [
     "DictListFile",
     "DocList",
     "DocView",
+    "FileColumn",
     "FileRow",
+    "FileSlice",
     "JsonlWriter",
     "ListView",
     "MmapList",
     "Row",
     "TupleList",
-    "_ArrowBatches",
     "_ColumnIter",
     "_DictListFileIter",
     "_DocListIter",
+    "_FileViewIter",
     "_MmapListIter",
     "_Records",
     "_RecordsIter",
@@ -565,7 +567,7 @@ class DictListFile:
     @overload
     def __getitem__(self, index: SupportsIndex, /) -> FileRow: ...
     @overload
-    def __getitem__(self, index: slice, /) -> DictList: ...
+    def __getitem__(self, index: slice, /) -> FileSlice: ...
     def __iter__(self) -> Iterator[FileRow]: ...
     def to_list(self) -> list[dict[str, Any]]:
         """Every record as a plain dict, in a list."""
@@ -606,10 +608,86 @@ class DictListFile:
         self,
         *_exc: object,
     ) -> bool: ...
-    def column(self, name: str) -> Column:
-        """A copy of one field's values."""
+    def column(self, name: str) -> FileColumn:
+        """A lazy, read-only view of one field of the records there are now (pending
+        ones included); ``None`` where a record lacks the key.  ``KeyError`` for a field
+        no record has."""
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """Every record as an Arrow stream; committed batches point into the map."""
+
+@final
+class FileColumn:
+    """A lazy, read-only view of one field of a :class:`DictListFile`, taken by
+    ``rows.column(name)``: a ``collections.abc.Sequence`` of the values ``rows[i][name]``
+    gives, ``None`` where a record lacks the key (as :meth:`DictList.column`).
+
+    It covers the records there were when it was taken (pending ones included) and reads
+    each value from the file when asked.  ``numpy.asarray(col)`` is zero-copy (and
+    read-only) when those records are one committed batch of ints or floats without
+    nulls; otherwise the numbers are copied once (records live in batches of 16,384, one
+    Arrow IPC message each, so they are not one buffer).  ``__arrow_c_stream__`` hands
+    the mapped batches of that field to pyarrow and polars without a copy, as one-column
+    record batches.  Keeps the file object alive; reading after ``close()`` raises
+    ``ValueError``.
+    """
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def null_count(self) -> int:
+        """Values that are null or absent."""
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> Any: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> list[Any]: ...
+    def __iter__(self) -> Iterator[Any]: ...
+    def to_list(self) -> list[Any]:
+        """The values as a plain list."""
+    def sum(self) -> int | float:
+        """Sum of the non-null values (bools count as ints); 0 for an empty column."""
+    def mean(self) -> float | None: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
+    def __contains__(self, value: object, /) -> bool: ...
+    def index(self, value: object, start: int = 0, stop: int = ...) -> int: ...
+    def count(self, value: object) -> int: ...
+    @property
+    def __array_interface__(self) -> dict[str, Any]:
+        """NumPy's array interface (read-only); only for numeric columns without nulls."""
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """This field as a stream of one-column record batches (absent as null)."""
+
+@final
+class FileSlice:
+    """A lazy, read-only slice ``rows[a:b:c]`` of a :class:`DictListFile`: a
+    ``collections.abc.Sequence`` of :class:`FileRow` views of the records it covers,
+    read only when asked (slicing reads nothing).  Slicing it again gives another
+    ``FileSlice``; ``to_list()`` copies its records as plain dicts.  Keeps the file
+    object alive; reading after ``close()`` raises ``ValueError``.
+    """
+
+    def __len__(self) -> int: ...
+    @overload
+    def __getitem__(self, index: SupportsIndex, /) -> FileRow: ...
+    @overload
+    def __getitem__(self, index: slice, /) -> FileSlice: ...
+    def __iter__(self) -> Iterator[FileRow]: ...
+    def to_list(self) -> list[dict[str, Any]]:
+        """The records as plain dicts, in a list."""
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
+    def __contains__(self, value: object, /) -> bool: ...
+    def index(self, value: object, start: int = 0, stop: int = ...) -> int: ...
+    def count(self, value: object) -> int: ...
+
+@final
+class _FileViewIter:
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> Any: ...
 
 @final
 class FileRow:
@@ -642,10 +720,6 @@ class FileRow:
 class _DictListFileIter:
     def __iter__(self) -> Self: ...
     def __next__(self) -> FileRow: ...
-
-@final
-class _ArrowBatches:
-    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object: ...
 
 @final
 class MmapList:

@@ -7,18 +7,22 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
-from memslim._memslim import DictListFile, FileRow, MmapList
+from memslim._memslim import DictListFile, FileColumn, FileRow, FileSlice, MmapList
 from memslim.exceptions import CorruptFileError, FileFormatError, FileLockedError
 
 __all__ = [
     "CorruptFileError",
     "DictListFile",
+    "FileColumn",
     "FileFormatError",
     "FileLockedError",
     "FileRow",
+    "FileSlice",
     "MmapList",
 ]
 
 _abc.Sequence.register(DictListFile)
 _abc.Mapping.register(FileRow)
+_abc.Sequence.register(FileColumn)
+_abc.Sequence.register(FileSlice)
 _abc.MutableSequence.register(MmapList)
