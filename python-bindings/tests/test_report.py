@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import math
 import struct
 import subprocess
 import sys
@@ -216,3 +217,10 @@ def test_command_line(jsonl: Path, tmp_path: Path):
     missing = cli("report", str(tmp_path / "missing.jsonl"))
     assert missing.returncode == 1
     assert "missing.jsonl" in missing.stderr
+
+
+def test_json_constants_are_counted_once_as_json_loads_shares_them(tmp_path: Path):
+    records = [{"id": math.inf, "name": -math.inf, "x": math.nan}, {"id": math.inf}]
+    path = write_jsonl(tmp_path / "inf.jsonl", records)
+    result = memslim.report(path)
+    assert result.list_of_dicts_bytes == memslim.deep_sizeof(json_parsed(path))

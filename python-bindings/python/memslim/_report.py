@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
 import tempfile
@@ -60,8 +62,22 @@ def read_sample(path: Path, limit: int | None) -> tuple[DictList, int]:
 def as_parsed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``records`` as ``json.loads`` gives them line by line: every record's keys are str
     objects of its own (the parser makes them from the line's bytes), not shared as the
-    keys of a DictList's rows are. The values are already fresh objects per record."""
-    return [{key.encode().decode(): value for key, value in r.items()} for r in records]
+    keys of a DictList's rows are. The values are already fresh objects per record, except
+    ``Infinity``, ``-Infinity`` and ``NaN``: ``json.loads`` hands out one shared float
+    object for each, so they are counted once."""
+    return [
+        {key.encode().decode(): _json_constant(value) for key, value in r.items()}
+        for r in records
+    ]
+
+
+def _json_constant(value: Any) -> Any:
+    """The object ``json.loads`` gives for a non-finite float (its shared constants)."""
+    if type(value) is float and not math.isfinite(value):
+        if math.isnan(value):
+            return json.decoder.NaN
+        return json.decoder.PosInf if value > 0 else json.decoder.NegInf
+    return value
 
 
 def saved_size(rows: DictList) -> int:
