@@ -424,10 +424,7 @@ impl Records {
             return Ok(());
         };
         let py = first.py();
-        let fields: Vec<String> = match &self.kind {
-            Kind::Dict => Vec::new(),
-            Kind::Tuple { fields, .. } => fields.bind(py).extract()?,
-        };
+        let fields = self.tuple_fields(py)?;
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let mut start = 0;
         while start < objs.len() {
@@ -445,6 +442,14 @@ impl Records {
         }
         self.after_append(py, objs.len());
         Ok(())
+    }
+
+    /// A TupleList's field names (none for a DictList), for the plain-record paths.
+    fn tuple_fields(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        match &self.kind {
+            Kind::Dict => Ok(Vec::new()),
+            Kind::Tuple { fields, .. } => fields.bind(py).extract(),
+        }
     }
 
     /// The leading plain records of `input` ([`append_plain_dicts`], [`append_plain_tuples`]).
@@ -465,10 +470,7 @@ impl Records {
     /// `push_objects` in batches.
     fn push_sequence(&mut self, seq: &Bound<'_, PyAny>, self_ptr: usize) -> PyResult<()> {
         let py = seq.py();
-        let fields: Vec<String> = match &self.kind {
-            Kind::Dict => Vec::new(),
-            Kind::Tuple { fields, .. } => fields.bind(py).extract()?,
-        };
+        let fields = self.tuple_fields(py)?;
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let mut start = 0;
         // The general path may run Python code that changes the sequence's length.
