@@ -622,15 +622,12 @@ impl PyFileRow {
             return Ok(None);
         };
         let key = key.to_str()?;
-        let mut out = None;
-        self.visit(py, |k, v| {
-            if k == key {
-                out = Some(cell_to_py(py, v)?);
-                return Ok(false);
-            }
-            Ok(true)
-        })?;
-        Ok(out)
+        let mut file = self.file.get().lock()?;
+        file.with_field(self.row, key, |v| match v {
+            CellRef::Absent => Ok(None),
+            v => cell_to_py(py, v).map(Some),
+        })
+        .py(py)?
     }
 
     fn dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

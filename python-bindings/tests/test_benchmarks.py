@@ -152,8 +152,10 @@ def test_bench_mmap_quick(tmp_path: Path) -> None:
     report = json.loads(output.read_text(encoding="utf-8"))
     assert report["quick"] is True
     assert report["mismatches"] == []
-    for kind in ("open", "scan", "append"):
+    for kind in ("open", "scan", "append", "random"):
         for name, result in report["results"][kind].items():
             assert "error" not in result, (kind, name, result)
     assert report["results"]["open"]["memslim"]["row"]["id"] == 1500
+    assert set(report["results"]["random"]) == {"memslim", "pyarrow", "list of dicts"}
     assert len(report["targets"]) >= 6
+    assert len(report["notes"]) == 2

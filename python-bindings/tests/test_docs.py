@@ -291,7 +291,9 @@ def doc_with_text(i):
         "documentation": f"<p>Shape {i} holds the request for operation {i * 7}. "
         + "It is used by the service to describe the resource. " * (1 + i % 4)
         + f"See <a href='https://example.com/{i}'>the guide</a>.</p>",
-        "members": [{"doc": f"<p>member {j} of shape {i}, a long enough string.</p>"} for j in range(i % 3)],
+        "members": [
+            {"doc": f"<p>member {j} of shape {i}, a long enough string.</p>"} for j in range(i % 3)
+        ],
         "tuple": (f"{'é' * 30} {i}", i),
     }
 
@@ -304,9 +306,10 @@ def test_long_strings_live_in_compressed_blocks():
     assert info["text_raw"] > 500_000
     assert info["text"] < info["text_raw"] / 3
     assert info["total"] == dl.nbytes
-    assert info["live"] + info["garbage"] + info["arena_free"] + info["symbols"] + info[
-        "index"
-    ] == info["total"]
+    assert (
+        info["live"] + info["garbage"] + info["arena_free"] + info["symbols"] + info["index"]
+        == info["total"]
+    )
     assert_same(dl.to_python(), docs)
     # Random access across blocks, and reads through views.
     for i in [2999, 0, 1500, 1, 2998, 77]:

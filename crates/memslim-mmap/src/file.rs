@@ -16,6 +16,7 @@ use memslim_records::{
     Cell, CellRef, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
 };
 
+use crate::cells::{self, BatchCells};
 use crate::error::{MmapError, Result, io};
 use crate::exact::{self, Extras};
 use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, Kind};
@@ -72,7 +73,11 @@ struct Slot {
     /// Dictionary messages before this batch (foreign files only).
     dicts_before: usize,
     batch: Option<RecordBatch>,
-    /// What the batch's message says beyond Arrow (decoded with the batch).
+    /// The batch's message with the place of each column's buffers, for reading rows
+    /// without decoding the batch.
+    cells: Option<BatchCells>,
+    /// What the batch's message says beyond Arrow (read with the batch or its cells;
+    /// `Some` exactly while the slot is in the cache).
     extras: Option<Arc<Extras>>,
 }
 
@@ -81,6 +86,16 @@ struct Slot {
 struct Segment {
     schema: SchemaRef,
     variant: Vec<bool>,
+    /// Rows of this segment are read value by value from the message ([`mod@cells`]).
+    cells: bool,
+}
+
+/// Where the values of a committed row are read from.
+enum Source<'a> {
+    /// Straight from the message: only the row's own bytes are touched.
+    Cells(&'a BatchCells),
+    /// From the batch decoded by arrow-rs (types [`mod@cells`] does not read).
+    Batch(&'a RecordBatch),
 }
 
 /// A persistent list of records: an Arrow IPC stream on disk (readable by any Arrow
@@ -150,26 +165,41 @@ fn writable_type(t: &DataType, variant: bool) -> bool {
         )
 }
 
-/// Value `j` of column `c` of a committed batch as it was appended: absent when the
-/// record lacked the key, an int when it was one among floats.
-fn committed_cell<'a>(
-    batch: &'a RecordBatch,
-    extras: &Extras,
-    seg: &Segment,
-    c: usize,
-    j: usize,
-    buf: &'a mut Vec<u8>,
-) -> Result<CellRef<'a>> {
-    if extras.is_absent(c, j) {
-        return Ok(CellRef::Absent);
-    }
-    let variant = seg.variant.get(c).copied().unwrap_or(false);
-    Ok(
-        match arrow_cell(batch.column(c).as_ref(), j, variant, buf)? {
-            CellRef::Float(v) if extras.is_int(c, j) => CellRef::Int(v as i64),
+/// The rows of one committed batch, ready to read.
+struct Committed<'a> {
+    src: Source<'a>,
+    extras: &'a Extras,
+    seg: &'a Segment,
+    path: &'a Path,
+    /// The batch message's offset, for errors.
+    offset: u64,
+}
+
+impl<'a> Committed<'a> {
+    /// Value `j` of column `c` as it was appended: absent when the record lacked the
+    /// key, an int when it was one among floats.
+    fn cell(&self, c: usize, j: usize, buf: &'a mut Vec<u8>) -> Result<CellRef<'a>> {
+        if self.extras.is_absent(c, j) {
+            return Ok(CellRef::Absent);
+        }
+        let variant = self.seg.variant.get(c).copied().unwrap_or(false);
+        let cell = match self.src {
+            Source::Cells(cells) => {
+                cells
+                    .cell(c, j, variant)
+                    .map_err(|reason| MmapError::Corrupt {
+                        path: self.path.to_owned(),
+                        offset: self.offset,
+                        reason,
+                    })?
+            }
+            Source::Batch(batch) => arrow_cell(batch.column(c).as_ref(), j, variant, buf)?,
+        };
+        Ok(match cell {
+            CellRef::Float(v) if self.extras.is_int(c, j) => CellRef::Int(v as i64),
             cell => cell,
-        },
-    )
+        })
+    }
 }
 
 impl RecordFile {
@@ -606,6 +636,7 @@ impl RecordFile {
                         rows: e.rows as usize,
                         dicts_before: dicts,
                         batch: None,
+                        cells: None,
                         extras: None,
                     });
                     first_row += e.rows as usize;
@@ -622,6 +653,7 @@ impl RecordFile {
                         .map(|f| is_variant_field(f))
                         .collect();
                     self.segments.push(Segment {
+                        cells: cells::readable(&schema),
                         schema: Arc::new(schema),
                         variant,
                     });
@@ -761,22 +793,100 @@ impl RecordFile {
         if self.slots[k].batch.is_none() {
             let (b, extras) = self.decode(k)?;
             self.slots[k].batch = Some(b);
-            self.slots[k].extras = Some(Arc::new(extras));
-            self.cache.push_back(k);
-            self.cache_bytes += self.entries[self.slots[k].entry].len;
-            while self.cache_bytes > CACHE_BYTES && self.cache.len() > 1 {
-                let Some(old) = self.cache.pop_front() else {
-                    break;
-                };
-                self.slots[old].batch = None;
-                self.slots[old].extras = None;
-                self.cache_bytes -= self.entries[self.slots[old].entry].len;
+            if let Some(extras) = extras {
+                self.cached(k, extras);
             }
         }
         self.slots[k].batch.as_ref().ok_or(MmapError::Closed)
     }
 
-    fn decode(&mut self, k: usize) -> Result<(RecordBatch, Extras)> {
+    /// Committed batch `k` as cells: its message mapped, checksummed on first use, and
+    /// its header read, but no value touched. `None` if its segment holds a type
+    /// [`mod@cells`] does not read, or its body is compressed.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] naming the batch's offset if its bytes or its header do
+    /// not check out.
+    fn cells(&mut self, k: usize) -> Result<Option<&BatchCells>> {
+        self.check_open()?;
+        let seg = self.slots[k].segment;
+        let Some(schema) = self
+            .segments
+            .get(seg)
+            .filter(|s| s.cells)
+            .map(|s| Arc::clone(&s.schema))
+        else {
+            return Ok(None);
+        };
+        if self.slots[k].cells.is_none() {
+            let idx = self.slots[k].entry;
+            let e = self.entries[idx];
+            let map = self.map_at(idx)?;
+            // Values are read one by one from here on; a first use has just read every
+            // page for the checksum, and is unaffected.
+            map.advise_random();
+            let Some(cells) =
+                BatchCells::parse(map, &schema).map_err(|why| self.corrupt(e.offset, why))?
+            else {
+                return Ok(None);
+            };
+            if cells.rows() as u64 != e.rows {
+                return Err(self.corrupt(e.offset, "row count differs from the index"));
+            }
+            let extras = match self.slots[k].extras {
+                Some(_) => None,
+                None => Some(self.extras_of(
+                    &e,
+                    cells.map().bytes(),
+                    cells.rows(),
+                    schema.fields().len(),
+                )?),
+            };
+            self.slots[k].cells = Some(cells);
+            if let Some(extras) = extras {
+                self.cached(k, extras);
+            }
+        }
+        Ok(self.slots[k].cells.as_ref())
+    }
+
+    /// Puts slot `k`, just loaded, in the cache with its extras, evicting the oldest
+    /// slots beyond [`CACHE_BYTES`].
+    fn cached(&mut self, k: usize, extras: Extras) {
+        self.slots[k].extras = Some(Arc::new(extras));
+        self.cache.push_back(k);
+        self.cache_bytes += self.entries[self.slots[k].entry].len;
+        while self.cache_bytes > CACHE_BYTES && self.cache.len() > 1 {
+            let Some(old) = self.cache.pop_front() else {
+                break;
+            };
+            let slot = &mut self.slots[old];
+            slot.batch = None;
+            slot.cells = None;
+            slot.extras = None;
+            self.cache_bytes -= self.entries[slot.entry].len;
+        }
+    }
+
+    /// What message `e` (bytes `msg`, a batch of `rows` rows and `cols` columns) says
+    /// beyond Arrow.
+    fn extras_of(&self, e: &Entry, msg: &[u8], rows: usize, cols: usize) -> Result<Extras> {
+        let meta = ipc::message_prefix(msg)
+            .ok()
+            .flatten()
+            .and_then(|(prefix, len)| msg.get(prefix..prefix.checked_add(len)?))
+            .ok_or_else(|| self.corrupt(e.offset, "message metadata"))?;
+        let pairs = ipc::custom_metadata(meta).map_err(|why| self.corrupt(e.offset, why))?;
+        Extras::from_metadata(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            rows,
+            cols,
+        )
+        .map_err(|why| self.corrupt(e.offset, why))
+    }
+
+    /// Decodes committed batch `k`, and reads its extras if the slot has none yet.
+    fn decode(&mut self, k: usize) -> Result<(RecordBatch, Option<Extras>)> {
         let seg = self.slots[k].segment;
         let schema = self
             .segments
@@ -823,27 +933,21 @@ impl RecordFile {
         if batch.num_rows() as u64 != entry.rows {
             return Err(self.corrupt(entry.offset, "row count differs from the index"));
         }
-        let meta_start = block.metaDataLength() as usize;
-        let meta = ipc::message_prefix(&buf)
-            .ok()
-            .flatten()
-            .and_then(|(prefix, len)| {
-                buf.get(prefix..prefix + len)
-                    .filter(|_| prefix + len <= meta_start)
-            })
-            .ok_or_else(|| self.corrupt(entry.offset, "message metadata"))?;
-        let pairs = ipc::custom_metadata(meta).map_err(|why| self.corrupt(entry.offset, why))?;
-        let extras = Extras::from_metadata(
-            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            batch.num_rows(),
-            batch.num_columns(),
-        )
-        .map_err(|why| self.corrupt(entry.offset, why))?;
-        Ok((batch, extras))
+        if self.slots[k].extras.is_some() {
+            return Ok((batch, None));
+        }
+        let extras = self.extras_of(&entry, &buf, batch.num_rows(), batch.num_columns())?;
+        Ok((batch, Some(extras)))
     }
 
     /// The IPC block and bytes of committed entry `idx`, checksummed the first time only.
     fn block_at(&mut self, idx: usize) -> Result<(Block, arrow_buffer::Buffer)> {
+        let map = self.map_at(idx)?;
+        self.block_of(&self.entries[idx], &map)
+    }
+
+    /// A map of committed entry `idx`, checksummed the first time only.
+    fn map_at(&mut self, idx: usize) -> Result<ReadMap> {
         let e = self.entries[idx];
         let checked = self.verified.get(idx).copied().unwrap_or(false);
         let map = self.message_checked(&e, !checked)?;
@@ -853,7 +957,7 @@ impl RecordFile {
             }
             self.verified[idx] = true;
         }
-        self.block_of(&e, &map)
+        Ok(map)
     }
 
     fn block_of(&self, e: &Entry, map: &ReadMap) -> Result<(Block, arrow_buffer::Buffer)> {
@@ -985,13 +1089,12 @@ impl RecordFile {
     ) -> Result<R> {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
-            let (batch, extras, seg) = self.decoded(k)?;
-            let Ok(c) = batch.schema_ref().index_of(name) else {
+            let rows = self.committed(k)?;
+            let Ok(c) = rows.seg.schema.index_of(name) else {
                 return Ok(f(CellRef::Absent));
             };
             let mut buf = Vec::new();
-            let cell = committed_cell(batch, extras, seg, c, j, &mut buf)?;
-            return Ok(f(cell));
+            return Ok(f(rows.cell(c, j, &mut buf)?));
         }
         let r = self.tail_row(row)?;
         Ok(match self.tail.field_index(name) {
@@ -1000,14 +1103,28 @@ impl RecordFile {
         })
     }
 
-    /// Committed batch `k` decoded, with its extras and its segment.
-    fn decoded(&mut self, k: usize) -> Result<(&RecordBatch, &Extras, &Segment)> {
-        self.batch(k)?;
+    /// The rows of committed batch `k`, read from its cells if its segment's types
+    /// allow, else from the decoded batch.
+    fn committed(&mut self, k: usize) -> Result<Committed<'_>> {
+        let by_cells = self.cells(k)?.is_some();
+        if !by_cells {
+            self.batch(k)?;
+        }
         let slot = &self.slots[k];
-        let batch = slot.batch.as_ref().ok_or(MmapError::Closed)?;
+        let src = match (&slot.cells, &slot.batch) {
+            (Some(c), _) if by_cells => Source::Cells(c),
+            (_, Some(b)) => Source::Batch(b),
+            _ => return Err(MmapError::Closed),
+        };
         let extras = slot.extras.as_deref().ok_or(MmapError::Closed)?;
         let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
-        Ok((batch, extras, seg))
+        Ok(Committed {
+            src,
+            extras,
+            seg,
+            path: &self.path,
+            offset: self.entries[slot.entry].offset,
+        })
     }
 
     fn tail_row(&self, row: usize) -> Result<usize> {
@@ -1033,24 +1150,24 @@ impl RecordFile {
     pub fn visit_row(&mut self, row: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
-            let (batch, extras, seg) = self.decoded(k)?;
-            let schema = batch.schema_ref();
+            let rows = self.committed(k)?;
+            let schema = &rows.seg.schema;
             let mut buf = Vec::new();
             let mut one = |c: usize| -> Result<()> {
-                match committed_cell(batch, extras, seg, c, j, &mut buf)? {
+                match rows.cell(c, j, &mut buf)? {
                     CellRef::Absent => {}
                     cell => f(schema.field(c).name(), cell),
                 }
                 Ok(())
             };
-            match extras.order_of(j) {
+            match rows.extras.order_of(j) {
                 Some(order) => {
                     for &c in order {
                         one(c as usize)?;
                     }
                 }
                 None => {
-                    for c in 0..batch.num_columns() {
+                    for c in 0..schema.fields().len() {
                         one(c)?;
                     }
                 }
@@ -1063,16 +1180,17 @@ impl RecordFile {
         Ok(())
     }
 
-    /// Checks that record `row` exists and can be read: decodes (and checksums) its
-    /// batch if it is committed, so a view made after this call reads no damage it
-    /// could have reported now.
+    /// Checks that record `row` exists and can be read: checksums its batch and reads
+    /// the batch's header if it is committed, so a view made after this call finds no
+    /// damage this call could have reported (a value whose own bytes are bad is still
+    /// an error when it is read).
     ///
     /// # Errors
     /// As [`RecordFile::visit_row`].
     pub fn check_row(&mut self, row: usize) -> Result<()> {
         self.check_open()?;
         match self.locate(row) {
-            Some((k, _)) => self.batch(k).map(|_| ()),
+            Some((k, _)) => self.committed(k).map(|_| ()),
             None if row < self.len() => Ok(()),
             None => Err(RecordsError::IndexOutOfRange {
                 index: row,
@@ -1508,4 +1626,52 @@ fn save_with(path: &Path, write: impl FnOnce(&mut RecordFile) -> Result<usize>) 
     sync_dir(path)?;
     drop(lock);
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading rows never decodes a batch of a segment [`mod@cells`] reads: the slot
+    /// holds the mapped message and its header, and only a bulk export decodes.
+    #[test]
+    fn rows_are_read_from_cells_and_exports_decode() {
+        let dir = std::env::temp_dir().join(format!("memslim-cells-file-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_default();
+        let p = dir.join("c.msl");
+        let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+        for i in 0..(2 * BATCH_ROWS + 5) as i64 {
+            let name = format!("n{i}");
+            f.push_record(&[("i", Cell::Int(i)), ("name", Cell::Str(&name))])
+                .unwrap();
+        }
+        f.flush().unwrap();
+        f.close().unwrap();
+        let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+        assert_eq!(r.num_batches(), 3);
+        let got = r
+            .with_field(BATCH_ROWS + 7, "name", |v| format!("{v:?}"))
+            .unwrap();
+        assert_eq!(got, format!("Str(\"n{}\")", BATCH_ROWS + 7));
+        r.check_row(2 * BATCH_ROWS).unwrap();
+        for k in [1, 2] {
+            assert!(r.slots[k].cells.is_some() && r.slots[k].batch.is_none());
+        }
+        assert!(r.slots[0].extras.is_none());
+        let (_, batches) = r.to_arrow().unwrap();
+        assert_eq!(batches.len(), 3);
+        assert!(
+            r.slots
+                .iter()
+                .all(|s| s.batch.is_some() && s.extras.is_some())
+        );
+        let cached: u64 = r
+            .cache
+            .iter()
+            .map(|&k| r.entries[r.slots[k].entry].len)
+            .sum();
+        assert_eq!((r.cache.len(), cached), (3, r.cache_bytes));
+        std::fs::remove_dir_all(&dir).unwrap_or_default();
+    }
 }

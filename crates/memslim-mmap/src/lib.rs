@@ -79,6 +79,7 @@
 //! little-endian, mapped read-write. See [`mod@array`].
 
 pub mod array;
+mod cells;
 mod error;
 pub mod exact;
 mod file;

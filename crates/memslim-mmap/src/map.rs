@@ -68,6 +68,15 @@ impl ReadMap {
         })
     }
 
+    /// Tells the kernel that reads of this map jump about: a page fault then maps only
+    /// its own page, not the pages around it, so a read of a few values maps (and later
+    /// unmaps) a few pages. Only a hint; failing to give it changes nothing.
+    pub(crate) fn advise_random(&self) {
+        if let Some(m) = &self.map {
+            let _ = m.advise(memmap2::Advice::Random);
+        }
+    }
+
     /// Length of the map in bytes.
     pub(crate) fn len(&self) -> usize {
         self.map.as_ref().map_or(0, |m| m.len())

@@ -318,6 +318,59 @@ fn bit_flips_are_errors_never_wrong_data() {
     }
 }
 
+/// Damage the checksums cannot see (a file written to pass them, or a foreign stream,
+/// which has none): rows are read value by value straight from the mapped message, so
+/// every read is a value or `Corrupt` naming the batch, never a panic or a read out of
+/// bounds.
+#[test]
+fn damage_behind_good_checksums_is_an_error_or_a_value_never_a_crash() {
+    use memslim_mmap::format::{ENTRY_LEN, HEADER_LEN, decode_entry, encode_entry};
+
+    let dir = tmpdir("resealed");
+    let (p, ..) = two_flushes(&dir, true);
+    let data = fs::read(&p).unwrap();
+    let index = fs::read(index_path(&p)).unwrap();
+    let entries: Vec<_> = index[HEADER_LEN..]
+        .chunks(ENTRY_LEN)
+        .map(|b| decode_entry(b).unwrap())
+        .collect();
+    let q = dir.join("resealed.msl");
+    let mut corrupt = 0;
+    for pos in 0..data.len() {
+        let mut d = data.clone();
+        d[pos] ^= 0xff;
+        // Seal the damage: every entry's crc is that of the damaged bytes.
+        let mut ix = index[..HEADER_LEN].to_vec();
+        for (e, last) in &entries {
+            let mut e = *e;
+            if e.crc.is_some() {
+                e.crc = Some(crc32fast::hash(
+                    &d[e.offset as usize..(e.offset + e.len) as usize],
+                ));
+            }
+            ix.extend_from_slice(&encode_entry(&e, *last));
+        }
+        fs::write(&q, &d).unwrap();
+        fs::write(index_path(&q), &ix).unwrap();
+        let Ok(mut r) = RecordFile::open(&q, Mode::Read) else {
+            continue;
+        };
+        for i in 0..r.len() {
+            for name in ["id", "name", "score", "ok", "new"] {
+                if let Err(e) = r.with_field(i, name, |v| format!("{v:?}")) {
+                    assert!(matches!(e, MmapError::Corrupt { .. }), "flip at {pos}: {e}");
+                    corrupt += 1;
+                }
+            }
+            if let Err(e) = row(&mut r, i) {
+                assert!(matches!(e, MmapError::Corrupt { .. }), "flip at {pos}: {e}");
+            }
+        }
+    }
+    // Some damage was seen as such (a string cut in two, an offset out of range...).
+    assert!(corrupt > 0);
+}
+
 #[test]
 fn one_writer_many_readers() {
     let dir = tmpdir("lock");

@@ -66,8 +66,7 @@ def as_parsed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ``Infinity``, ``-Infinity`` and ``NaN``: ``json.loads`` hands out one shared float
     object for each, so they are counted once."""
     return [
-        {key.encode().decode(): _json_constant(value) for key, value in r.items()}
-        for r in records
+        {key.encode().decode(): _json_constant(value) for key, value in r.items()} for r in records
     ]
 
 

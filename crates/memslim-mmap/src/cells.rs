@@ -1,0 +1,550 @@
+//! Reading single values of a committed batch straight from its message bytes, without
+//! decoding the batch.
+//!
+//! Decoding a batch with arrow-rs validates all of it (every offset, every string as
+//! UTF-8), so reading one row that way touches every page of its batch. Here the batch's
+//! header says where each column's buffers lie in the message body, and reading a value
+//! touches only what that value needs: its validity bit, its one or two offsets and its
+//! bytes. Every position is checked against the buffer it lies in and every string is
+//! checked as UTF-8 when it is read, so a damaged or hostile file gives an error, never
+//! a wrong value and never a read out of bounds. There is no `unsafe` here.
+//!
+//! Only flat types are read this way (the ones memslim writes, and the other fixed-width
+//! and string types a foreign file may hold); a segment with any other type is decoded
+//! with arrow-rs as before.
+
+use std::ops::Range;
+
+use arrow_ipc::root_as_message;
+use arrow_schema::{DataType, Schema};
+use memslim_records::{CellRef, variant};
+
+use crate::ipc;
+use crate::map::ReadMap;
+
+/// How a column's values are laid out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Null,
+    Bool,
+    /// Little-endian integers of `width` bytes.
+    Int {
+        width: usize,
+        signed: bool,
+    },
+    /// Little-endian IEEE floats of `width` bytes (4 or 8).
+    Float {
+        width: usize,
+    },
+    /// Variable-length values: `wide` offsets are 64-bit.
+    Bytes {
+        utf8: bool,
+        wide: bool,
+    },
+}
+
+fn kind_of(t: &DataType) -> Option<Kind> {
+    use DataType as T;
+    Some(match t {
+        T::Null => Kind::Null,
+        T::Boolean => Kind::Bool,
+        T::Int8 => Kind::Int {
+            width: 1,
+            signed: true,
+        },
+        T::Int16 => Kind::Int {
+            width: 2,
+            signed: true,
+        },
+        T::Int32 => Kind::Int {
+            width: 4,
+            signed: true,
+        },
+        T::Int64 => Kind::Int {
+            width: 8,
+            signed: true,
+        },
+        T::UInt8 => Kind::Int {
+            width: 1,
+            signed: false,
+        },
+        T::UInt16 => Kind::Int {
+            width: 2,
+            signed: false,
+        },
+        T::UInt32 => Kind::Int {
+            width: 4,
+            signed: false,
+        },
+        T::Float32 => Kind::Float { width: 4 },
+        T::Float64 => Kind::Float { width: 8 },
+        T::Utf8 => Kind::Bytes {
+            utf8: true,
+            wide: false,
+        },
+        T::LargeUtf8 => Kind::Bytes {
+            utf8: true,
+            wide: true,
+        },
+        T::Binary => Kind::Bytes {
+            utf8: false,
+            wide: false,
+        },
+        T::LargeBinary => Kind::Bytes {
+            utf8: false,
+            wide: true,
+        },
+        // u64 beyond i64 needs the big-int encoding; dictionaries, views and nested
+        // types need their decoder.
+        _ => return None,
+    })
+}
+
+/// Whether every field of `schema` can be read value by value from the message.
+pub(crate) fn readable(schema: &Schema) -> bool {
+    schema
+        .fields()
+        .iter()
+        .all(|f| kind_of(f.data_type()).is_some())
+}
+
+/// Where one column's buffers lie in the message bytes.
+#[derive(Debug)]
+struct Column {
+    kind: Kind,
+    /// The validity bitmap, if the column has nulls.
+    validity: Option<Range<usize>>,
+    offsets: Range<usize>,
+    values: Range<usize>,
+}
+
+/// One batch message, mapped, with the position of each column's buffers: reads single
+/// values without decoding the batch.
+pub(crate) struct BatchCells {
+    map: ReadMap,
+    rows: usize,
+    columns: Vec<Column>,
+}
+
+impl BatchCells {
+    /// Reads the header of the batch message `map` holds (which the caller has
+    /// checksummed, if the file has checksums), for a segment whose schema is `schema`.
+    ///
+    /// `Ok(None)`: a schema with a type this module does not read, or a compressed body;
+    /// decode the batch instead.
+    ///
+    /// # Errors
+    /// A reason, if the header does not describe a batch of `schema` that fits in the
+    /// message.
+    pub(crate) fn parse(map: ReadMap, schema: &Schema) -> Result<Option<BatchCells>, String> {
+        let Some(kinds) = schema
+            .fields()
+            .iter()
+            .map(|f| kind_of(f.data_type()))
+            .collect::<Option<Vec<Kind>>>()
+        else {
+            return Ok(None);
+        };
+        let b = map.bytes();
+        let (prefix, meta_len) =
+            ipc::message_prefix(b)?.ok_or("an end-of-stream marker, not a batch")?;
+        let body = prefix
+            .checked_add(meta_len)
+            .filter(|&end| end <= b.len())
+            .ok_or("metadata longer than the message")?;
+        let msg = root_as_message(&b[prefix..body])
+            .map_err(|e| format!("unreadable batch header: {e}"))?;
+        let batch = msg
+            .header_as_record_batch()
+            .ok_or("the message is not a record batch")?;
+        if batch.compression().is_some() {
+            return Ok(None);
+        }
+        let rows = usize::try_from(batch.length()).map_err(|_| "negative row count")?;
+        let nodes = batch.nodes().ok_or("the batch has no field nodes")?;
+        let buffers = batch.buffers().ok_or("the batch has no buffers")?;
+        if nodes.len() != kinds.len() {
+            return Err(format!(
+                "the batch has {} columns, its schema {}",
+                nodes.len(),
+                kinds.len()
+            ));
+        }
+        let mut next = 0;
+        let mut buffer = || -> Result<Range<usize>, String> {
+            if next >= buffers.len() {
+                return Err("fewer buffers than its columns need".into());
+            }
+            let d = buffers.get(next);
+            next += 1;
+            let start = usize::try_from(d.offset())
+                .ok()
+                .and_then(|o| o.checked_add(body));
+            let end = usize::try_from(d.length())
+                .ok()
+                .zip(start)
+                .and_then(|(n, s)| s.checked_add(n));
+            match (start, end) {
+                (Some(s), Some(e)) if e <= b.len() => Ok(s..e),
+                _ => Err("a buffer lies outside the message".into()),
+            }
+        };
+        let mut columns = Vec::with_capacity(kinds.len());
+        for (c, &kind) in kinds.iter().enumerate() {
+            let node = nodes.get(c);
+            if usize::try_from(node.length()).ok() != Some(rows) {
+                return Err(format!("column {c} has a length other than the batch's"));
+            }
+            let has_nulls = node.null_count() != 0;
+            let (validity, offsets, values) = match kind {
+                Kind::Null => {
+                    if node.null_count() != node.length() {
+                        return Err(format!("null column {c} has non-null values"));
+                    }
+                    (None, 0..0, 0..0)
+                }
+                Kind::Bytes { .. } => (Some(buffer()?), buffer()?, buffer()?),
+                _ => (Some(buffer()?), 0..0, buffer()?),
+            };
+            columns.push(Column {
+                kind,
+                validity: validity.filter(|_| has_nulls),
+                offsets,
+                values,
+            });
+        }
+        Ok(Some(BatchCells { map, rows, columns }))
+    }
+
+    /// The number of rows of the batch.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The map of the message.
+    pub(crate) fn map(&self) -> &ReadMap {
+        &self.map
+    }
+
+    /// Value `row` of column `c`, as [`memslim_records::arrow_cell`] reads it from the
+    /// decoded column: null as [`CellRef::Null`], a `variant` column's bytes checked and
+    /// passed on encoded.
+    ///
+    /// # Errors
+    /// A reason, if the value's bytes are not where the header says, or are not valid
+    /// (UTF-8, variant encoding).
+    pub(crate) fn cell(&self, c: usize, row: usize, variant: bool) -> Result<CellRef<'_>, String> {
+        let col = self
+            .columns
+            .get(c)
+            .filter(|_| row < self.rows)
+            .ok_or_else(|| format!("no value {row} of column {c}"))?;
+        let b = self.map.bytes();
+        let short = || format!("column {c} is shorter than its {} rows", self.rows);
+        let bit = |r: &Range<usize>, i: usize| -> Result<bool, String> {
+            let byte = b[r.clone()].get(i / 8).ok_or_else(short)?;
+            Ok(byte & (1 << (i % 8)) != 0)
+        };
+        if let Some(v) = &col.validity {
+            if !bit(v, row)? {
+                return Ok(CellRef::Null);
+            }
+        }
+        let fixed = |width: usize, i: usize| -> Result<&[u8], String> {
+            let start = i.checked_mul(width).ok_or_else(short)?;
+            b[col.values.clone()]
+                .get(start..start + width)
+                .ok_or_else(short)
+        };
+        Ok(match col.kind {
+            Kind::Null => CellRef::Null,
+            Kind::Bool => CellRef::Bool(bit(&col.values, row)?),
+            Kind::Int { width, signed } => {
+                let v = fixed(width, row)?;
+                let mut le = [if signed && v[width - 1] & 0x80 != 0 {
+                    0xff
+                } else {
+                    0
+                }; 8];
+                le[..width].copy_from_slice(v);
+                CellRef::Int(i64::from_le_bytes(le))
+            }
+            Kind::Float { width: 4 } => {
+                let v = fixed(4, row)?;
+                CellRef::Float(f32::from_le_bytes([v[0], v[1], v[2], v[3]]).into())
+            }
+            Kind::Float { .. } => {
+                let mut le = [0; 8];
+                le.copy_from_slice(fixed(8, row)?);
+                CellRef::Float(f64::from_le_bytes(le))
+            }
+            Kind::Bytes { utf8, wide } => {
+                let width = if wide { 8 } else { 4 };
+                let offsets = &b[col.offsets.clone()];
+                let at = |i: usize| -> Result<usize, String> {
+                    let start = i.checked_mul(width).ok_or_else(short)?;
+                    let o = offsets.get(start..start + width).ok_or_else(short)?;
+                    let mut le = [if o[width - 1] & 0x80 != 0 { 0xff } else { 0 }; 8];
+                    le[..width].copy_from_slice(o);
+                    usize::try_from(i64::from_le_bytes(le))
+                        .map_err(|_| format!("column {c} has a negative offset"))
+                };
+                let (start, end) = (at(row)?, at(row + 1)?);
+                let bytes = b[col.values.clone()]
+                    .get(start..end)
+                    .ok_or_else(|| format!("value {row} of column {c} lies outside its buffer"))?;
+                if utf8 {
+                    CellRef::Str(
+                        std::str::from_utf8(bytes)
+                            .map_err(|_| format!("value {row} of column {c} is not valid UTF-8"))?,
+                    )
+                } else if variant {
+                    variant::decode(bytes).map_err(|e| {
+                        format!("value {row} of column {c} is not a valid object: {e}")
+                    })?;
+                    CellRef::Encoded(bytes)
+                } else {
+                    CellRef::Bytes(bytes)
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{
+        ArrayRef, BinaryArray, BooleanArray, Float32Array, Float64Array, Int8Array, Int16Array,
+        Int32Array, Int64Array, LargeBinaryArray, LargeStringArray, NullArray, RecordBatch,
+        StringArray, UInt8Array, UInt16Array, UInt32Array,
+    };
+    use arrow_ipc::writer::StreamWriter;
+    use memslim_records::arrow_cell;
+
+    use super::*;
+
+    /// The bytes of the one batch message of a stream holding `batch`.
+    fn message_of(batch: &RecordBatch) -> Vec<u8> {
+        let mut out = Vec::new();
+        {
+            let mut w = StreamWriter::try_new(&mut out, batch.schema_ref()).unwrap();
+            w.write(batch).unwrap();
+            w.finish().unwrap();
+        }
+        // Skip the schema message; the batch message runs to the end-of-stream marker.
+        let (p, m) = ipc::message_prefix(&out).unwrap().unwrap();
+        let schema_msg = root_as_message(&out[p..p + m]).unwrap();
+        let start = p + m + usize::try_from(schema_msg.bodyLength()).unwrap();
+        let (p2, m2) = ipc::message_prefix(&out[start..]).unwrap().unwrap();
+        let batch_msg = root_as_message(&out[start + p2..start + p2 + m2]).unwrap();
+        let end = start + p2 + m2 + usize::try_from(batch_msg.bodyLength()).unwrap();
+        out[start..end].to_vec()
+    }
+
+    fn map_of(bytes: &[u8]) -> ReadMap {
+        let dir = std::env::temp_dir().join(format!(
+            "memslim-cells-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::write(&dir, bytes).unwrap();
+        let f = std::fs::File::open(&dir).unwrap();
+        let m = ReadMap::range(&f, 0, bytes.len() as u64, &dir).unwrap();
+        std::fs::remove_file(&dir).unwrap();
+        m
+    }
+
+    fn owned(c: CellRef<'_>) -> String {
+        format!("{c:?}")
+    }
+
+    fn every_type() -> RecordBatch {
+        let cols: Vec<(&str, ArrayRef)> = vec![
+            ("null", Arc::new(NullArray::new(5))),
+            (
+                "bool",
+                Arc::new(BooleanArray::from(vec![
+                    Some(true),
+                    None,
+                    Some(false),
+                    Some(true),
+                    Some(false),
+                ])),
+            ),
+            ("i8", Arc::new(Int8Array::from(vec![-128, 127, -1, 0, 5]))),
+            (
+                "i16",
+                Arc::new(Int16Array::from(vec![
+                    Some(-300),
+                    None,
+                    Some(1),
+                    Some(2),
+                    Some(3),
+                ])),
+            ),
+            (
+                "i32",
+                Arc::new(Int32Array::from(vec![i32::MIN, i32::MAX, -7, 0, 9])),
+            ),
+            (
+                "i64",
+                Arc::new(Int64Array::from(vec![
+                    Some(i64::MIN),
+                    Some(i64::MAX),
+                    None,
+                    Some(-1),
+                    Some(0),
+                ])),
+            ),
+            ("u8", Arc::new(UInt8Array::from(vec![0, 255, 128, 1, 2]))),
+            (
+                "u16",
+                Arc::new(UInt16Array::from(vec![0, 65535, 32768, 1, 2])),
+            ),
+            (
+                "u32",
+                Arc::new(UInt32Array::from(vec![0, u32::MAX, 1 << 31, 1, 2])),
+            ),
+            (
+                "f32",
+                Arc::new(Float32Array::from(vec![
+                    Some(1.5),
+                    Some(-0.0),
+                    Some(f32::NAN),
+                    None,
+                    Some(f32::INFINITY),
+                ])),
+            ),
+            (
+                "f64",
+                Arc::new(Float64Array::from(vec![0.1, -0.0, f64::NAN, 1e300, -5.0])),
+            ),
+            (
+                "utf8",
+                Arc::new(StringArray::from(vec![
+                    Some("a"),
+                    None,
+                    Some(""),
+                    Some("ünïcödé 🚀"),
+                    Some("last"),
+                ])),
+            ),
+            (
+                "large_utf8",
+                Arc::new(LargeStringArray::from(vec!["x", "", "yy", "zzz", "🚀"])),
+            ),
+            (
+                "binary",
+                Arc::new(BinaryArray::from(vec![
+                    Some(&b"\x00\xff"[..]),
+                    Some(&b""[..]),
+                    None,
+                    Some(&b"abc"[..]),
+                    Some(&b"d"[..]),
+                ])),
+            ),
+            (
+                "large_binary",
+                Arc::new(LargeBinaryArray::from(vec![
+                    &b"1"[..],
+                    &b""[..],
+                    &b"22"[..],
+                    &b"333"[..],
+                    &b"\x80"[..],
+                ])),
+            ),
+        ];
+        RecordBatch::try_from_iter(cols).unwrap()
+    }
+
+    #[test]
+    fn every_value_reads_as_the_decoded_batch_does() {
+        for batch in [every_type(), every_type().slice(1, 3)] {
+            let map = map_of(&message_of(&batch));
+            assert!(readable(batch.schema_ref()));
+            let cells = BatchCells::parse(map, batch.schema_ref()).unwrap().unwrap();
+            assert_eq!(cells.rows(), batch.num_rows());
+            let mut buf = Vec::new();
+            for c in 0..batch.num_columns() {
+                for j in 0..batch.num_rows() {
+                    let want =
+                        owned(arrow_cell(batch.column(c).as_ref(), j, false, &mut buf).unwrap());
+                    let got = owned(cells.cell(c, j, false).unwrap());
+                    assert_eq!(got, want, "column {c} row {j}");
+                }
+            }
+            assert!(cells.cell(0, batch.num_rows(), false).is_err());
+            assert!(cells.cell(batch.num_columns(), 0, false).is_err());
+        }
+    }
+
+    #[test]
+    fn variant_values_are_checked() {
+        let mut good = Vec::new();
+        variant::encode(&variant::Value::Int(7), &mut good);
+        let values: Vec<&[u8]> = vec![&good, b"\xff\xff\xff"];
+        let batch =
+            RecordBatch::try_from_iter([("obj", Arc::new(BinaryArray::from(values)) as ArrayRef)])
+                .unwrap();
+        let cells = BatchCells::parse(map_of(&message_of(&batch)), batch.schema_ref())
+            .unwrap()
+            .unwrap();
+        assert!(matches!(cells.cell(0, 0, true), Ok(CellRef::Encoded(b)) if b == good));
+        assert!(cells.cell(0, 1, true).is_err());
+        assert!(matches!(cells.cell(0, 1, false), Ok(CellRef::Bytes(_))));
+    }
+
+    #[test]
+    fn other_types_are_left_to_the_decoder() {
+        let batch = RecordBatch::try_from_iter([(
+            "u64",
+            Arc::new(arrow_array::UInt64Array::from(vec![u64::MAX])) as ArrayRef,
+        )])
+        .unwrap();
+        assert!(!readable(batch.schema_ref()));
+        let map = map_of(&message_of(&batch));
+        assert!(
+            BatchCells::parse(map, batch.schema_ref())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn damage_is_an_error_never_a_panic() {
+        let batch = every_type();
+        let msg = message_of(&batch);
+        let schema = batch.schema();
+        // Every single-byte change of the message: the header either fails to parse or
+        // describes buffers inside the message; each read is a value or an error.
+        for at in 0..msg.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut m = msg.clone();
+                m[at] ^= flip;
+                let Ok(Some(cells)) = BatchCells::parse(map_of(&m), &schema) else {
+                    continue;
+                };
+                for c in 0..batch.num_columns() {
+                    for j in 0..cells.rows().min(8) {
+                        if let Ok(v) = cells.cell(c, j, false) {
+                            let _ = owned(v);
+                        }
+                    }
+                }
+            }
+        }
+        // Cut short anywhere: never a panic.
+        for len in 0..msg.len() {
+            if let Ok(Some(cells)) = BatchCells::parse(map_of(&msg[..len]), &schema) {
+                for c in 0..batch.num_columns() {
+                    let _ = cells.cell(c, 0, false);
+                }
+            }
+        }
+    }
+}
