@@ -24,6 +24,15 @@ about parsing and mapping, not the disk.
    ``flush()`` (durable: two fsyncs) per chunk; pyarrow ``RecordBatch.from_pylist`` +
    ``RecordBatchStreamWriter.write_batch`` + ``os.fsync`` per chunk (the same durability),
    and, for reference, pyarrow without the fsync.
+4. **random access** (for reference; the issue sets no target): reads at the same random
+   positions of an open file, of one field (``rows[i]["price"]``) and of the
+   whole record as a dict.  The first pass after opening is reported apart (memslim
+   checksums each batch the first time it reads from it); later passes give the median.
+   memslim ``DictList.open(path, "r")``; pyarrow ``ipc.open_file(pa.memory_map(path))
+   .read_all()`` with ``table["price"][i].as_py()`` and ``table.slice(i, 1).to_pylist()``;
+   and, as the in-memory baseline, the list of dicts ``pickle.load`` gives.  A file larger
+   than memslim's 64 MB cache of mapped batches (``--rows 3000000`` and up) also shows
+   what a batch costs to map again.
 
 Results are printed as a markdown table with the issue's targets (PASS/MISS), and written
 as JSON to ``benches/results/mmap.json`` (``--quick``: a temporary directory).
@@ -65,6 +74,8 @@ SCAN_SAMPLES = 40  # scan timings per --repeat
 OPEN_PEERS = ("memslim", "json", "pickle", "pyarrow")
 SCAN_PEERS = ("memslim+pyarrow", "MmapList+numpy", "np.memmap")
 APPEND_PEERS = ("memslim", "pyarrow+fsync", "pyarrow")
+RANDOM_PEERS = ("memslim", "pyarrow", "list of dicts")
+RANDOM_READS = 20_000
 
 
 def _files(d: Path) -> dict[str, Path]:
@@ -234,7 +245,67 @@ def child_append(peer: str, d: Path, rows: int, repeat: int) -> dict[str, Any]:
     return {"append_s": statistics.median(times), "file_bytes": size}
 
 
-CHILDREN = {"open": child_open, "scan": child_scan, "append": child_append}
+def child_random(peer: str, d: Path, rows: int, repeat: int) -> dict[str, Any]:
+    import random
+
+    f = _files(d)
+    rng = random.Random(7)
+    at = [rng.randrange(rows) for _ in range(min(RANDOM_READS, rows))]
+    if peer == "memslim":
+        import memslim
+
+        held = memslim.DictList.open(f["memslim"], "r")
+
+        def field(i: int) -> Any:
+            return held[i]["price"]
+
+        def record(i: int) -> Any:
+            return held[i].to_dict()
+
+    elif peer == "pyarrow":
+        import pyarrow as pa
+        from pyarrow import ipc
+
+        held = ipc.open_file(pa.memory_map(str(f["pyarrow"]))).read_all()
+        prices = held["price"]
+
+        def field(i: int) -> Any:
+            return prices[i].as_py()
+
+        def record(i: int) -> Any:
+            return held.slice(i, 1).to_pylist()[0]
+
+    else:
+        with open(f["pickle"], "rb") as src:
+            held = pickle.load(src)
+
+        def field(i: int) -> Any:
+            return held[i]["price"]
+
+        def record(i: int) -> Any:
+            return held[i]
+
+    out: dict[str, Any] = {"reads": len(at)}
+    for name, fn in (("field", field), ("record", record)):
+
+        def one_pass(fn: Any = fn) -> list[Any]:
+            return [fn(i) for i in at]
+
+        start = time.perf_counter()
+        first = one_pass()
+        out[f"{name}_first_s"] = time.perf_counter() - start
+        seconds, again = _median(one_pass, repeat)
+        out[f"{name}_s"] = seconds
+        out[f"{name}_check"] = first == again and repr(first[:3])
+    return out
+
+
+CHILDREN = {
+    "open": child_open,
+    "scan": child_scan,
+    "append": child_append,
+    "random": child_random,
+}
 
 
 # -- parent -------------------------------------------------------------------------------
@@ -273,7 +344,25 @@ def tables(res: dict[str, dict[str, dict[str, Any]]], rows: int) -> str:
     for p, r in res["append"].items():
         if "error" not in r:
             out.append(f"| {p} | {_ms(r['append_s'])} | {rows / r['append_s']:,.0f} |")
+    if res.get("random"):
+        n = next(iter(res["random"].values())).get("reads", 0)
+        out += ["", f"Random access, {n:,} reads at random positions of an open file:", ""]
+        out += [
+            "| peer | one field: first pass | later passes | whole record: first pass | later passes |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for p, r in res["random"].items():
+            if "error" not in r:
+                cells = [
+                    _ns(r[f"{k}_s"] / r["reads"])
+                    for k in ("field_first", "field", "record_first", "record")
+                ]
+                out.append(f"| {p} | {' | '.join(cells)} |")
     return "\n".join(out)
+
+
+def _ns(s: float) -> str:
+    return f"{s * 1e9:,.0f} ns"
 
 
 def targets(res: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, bool]]:
@@ -322,11 +411,31 @@ def targets(res: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, bool]]
     return lines
 
 
+def notes(res: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Ratios the issue sets no target for."""
+    r = res.get("random", {})
+    if not r or any("error" in v for v in r.values()):
+        return []
+    out = []
+    for k, what in (("field", "one field"), ("record", "whole record")):
+        x = r["memslim"][f"{k}_s"] / r["pyarrow"][f"{k}_s"]
+        y = r["memslim"][f"{k}_s"] / r["list of dicts"][f"{k}_s"]
+        out.append(
+            f"random access, {what}: memslim takes {x:.2f}x the time of pyarrow on a memory "
+            f"map and {y:.1f}x that of a list of dicts in memory"
+        )
+    return out
+
+
 def cross_check(res: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     problems = []
     rows = [r.get("row") for r in res["open"].values() if "error" not in r]
     if any(r != rows[0] for r in rows):
         problems.append(f"open peers read different records: {rows}")
+    for k in ("field", "record"):
+        got = {p: r[f"{k}_check"] for p, r in res.get("random", {}).items() if "error" not in r}
+        if len(set(got.values())) > 1 or False in got.values():
+            problems.append(f"random-access peers read different {k}s: {got}")
     sums = [r["sum"] for r in res["scan"].values() if "error" not in r]
     if any(not math.isclose(x, sums[0], rel_tol=1e-9) for x in sums):
         problems.append(f"scan peers disagree: {sums}")
@@ -351,8 +460,19 @@ def main(argv: list[str] | None = None) -> int:
         d = Path(tmp)
         print(f"Writing {rows:,} records in every format ...", flush=True)
         write_inputs(d, rows)
-        res: dict[str, dict[str, dict[str, Any]]] = {"open": {}, "scan": {}, "append": {}}
-        for kind, peers in (("open", OPEN_PEERS), ("scan", SCAN_PEERS), ("append", APPEND_PEERS)):
+        res: dict[str, dict[str, dict[str, Any]]] = {
+            "open": {},
+            "scan": {},
+            "append": {},
+            "random": {},
+        }
+        kinds = (
+            ("open", OPEN_PEERS),
+            ("scan", SCAN_PEERS),
+            ("append", APPEND_PEERS),
+            ("random", RANDOM_PEERS),
+        )
+        for kind, peers in kinds:
             for peer in peers:
                 print(f"  {kind}: {peer} ...", flush=True)
                 res[kind][peer] = measure(kind, peer, d, rows, args.repeat)
@@ -364,6 +484,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = targets(res)
     for line, passed in lines:
         print(f"{line} {'PASS' if passed else 'MISS'}")
+    for line in notes(res):
+        print(line)
     if args.quick:
         print("(quick run: too small for the figures to mean anything)")
     problems = cross_check(res)
@@ -376,6 +498,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "results": res,
         "targets": [{"line": line, "passed": passed} for line, passed in lines],
+        "notes": notes(res),
         "mismatches": problems,
         "machine": workload_machine_info(("memslim", "pyarrow", "numpy")),
     }
