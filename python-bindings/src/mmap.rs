@@ -21,7 +21,7 @@ use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyBool, PyCapsule, PyDict, PyFloat, PyList, PySlice, PyString, PyType};
 use pyo3::{IntoPyObjectExt, ffi, intern};
 
-use crate::convert::{Items, cell_to_py, record_cells};
+use crate::convert::{Items, cell_to_py, record_cells, value_to_py};
 use crate::errors::{IntoPyResult, schema_error, to_py};
 use crate::mmap_ffi::{self, Export};
 use crate::plain_records::{Input, append_plain_dicts};
@@ -1409,6 +1409,24 @@ impl FileView for PyFileColumn {
 }
 
 impl PyFileColumn {
+    /// The smallest (or, if `max`, the largest) non-null value, read value by value
+    /// from the map under one lock.
+    fn extreme<'py>(&self, py: Python<'py>, max: bool) -> PyResult<Bound<'py, PyAny>> {
+        let found = self
+            .file
+            .get()
+            .lock()?
+            .min_max(&self.name, self.len)
+            .py(py)?;
+        match found {
+            Some((lo, hi)) => value_to_py(py, if max { &hi } else { &lo }),
+            None => Err(PyValueError::new_err(format!(
+                "{}() of a column with no values",
+                if max { "max" } else { "min" }
+            ))),
+        }
+    }
+
     /// The sum of the values (`TypeError` for a column that is not numbers or bools)
     /// and how many are null or absent, from the field's Arrow arrays.
     fn sum_and_nulls(&self, py: Python<'_>) -> PyResult<(Sum, usize)> {
@@ -1502,6 +1520,16 @@ file_view_methods! {
             Sum::Int(i) => Ok(i.into_pyobject(py)?.into_any()),
             Sum::Float(f) => Ok(f.into_pyobject(py)?.into_any()),
         }
+    }
+
+    /// Smallest non-null value (numbers, bools or strings); `ValueError` if none.
+    fn min<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.extreme(py, false)
+    }
+
+    /// Largest non-null value (numbers, bools or strings); `ValueError` if none.
+    fn max<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.extreme(py, true)
     }
 
     /// Mean of the non-null values; `None` when there are none.

@@ -328,6 +328,13 @@ def test_column_views_read_like_the_list_of_dicts(
         assert same(col[a:b:c], want[a:b:c])
         expect_error(IndexError, col.__getitem__, n)
         mem = memory.column(name)
+        for op in ("min", "max"):  # the in-memory column's answer, or its error
+            try:
+                extreme = getattr(mem, op)()
+            except (TypeError, ValueError) as e:
+                expect_error(type(e), getattr(col, op))
+            else:
+                assert same(getattr(col, op)(), extreme), op
         if mem.dtype in ("int64", "bool"):
             assert col.sum() == mem.sum() and type(col.sum()) is type(mem.sum())
         if mem.dtype in ("int64", "float64", "bool"):
@@ -339,6 +346,19 @@ def test_column_views_read_like_the_list_of_dicts(
         assert exported.column_names == [name]
         assert same(exported.column(0).to_pylist(), table.column(name).to_pylist())
     rows.close()
+
+
+def test_column_min_max_keep_exact_types_across_batches_and_pending(tmp_path: Path) -> None:
+    with memslim.DictList.open(tmp_path / "m.msl") as rows:
+        rows.extend({"x": i / 2, "s": f"k{i:05}", "b": b"raw"} for i in range(1, 20_000))
+        rows.append({"x": -7, "s": "a"})  # an int among floats; lacks "b"
+        rows.flush()
+        rows.append({"x": 10**6, "s": "zz", "n": None})  # pending
+        x, s = rows.column("x"), rows.column("s")
+        assert same((x.min(), x.max()), (-7, 10**6))
+        assert same((s.min(), s.max()), ("a", "zz"))
+        expect_error(ValueError, rows.column("n").min)
+        expect_error(TypeError, rows.column("b").max)
 
 
 @given(data=file_and_oracle(), pick=st.data())

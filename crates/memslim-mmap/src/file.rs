@@ -12,8 +12,10 @@ use arrow_array::RecordBatch;
 use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::{Block, MetadataVersion};
 use arrow_schema::{DataType, SchemaRef};
+use memslim_records::variant::Value;
 use memslim_records::{
-    Cell, CellRef, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
+    Cell, CellRef, DType, RecordList, RecordsError, arrow_cell, cell_less, check_arrow_type,
+    is_variant_field,
 };
 
 use crate::cells::{self, BatchCells};
@@ -23,14 +25,14 @@ use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, Kind};
 use crate::ipc::{self, Encoder, FILE_MAGIC};
 use crate::map::ReadMap;
 
-/// Rows per record batch written to the file: small enough that reading one row decodes
-/// and checks little, large enough that per-batch overhead (about 200 bytes of IPC
-/// metadata and a 40-byte index entry) stays below a percent.
+/// Rows per record batch written to the file: small enough that the first read from a
+/// batch (which checks its crc32) reads little, large enough that per-batch overhead
+/// (about 200 bytes of IPC metadata and a 40-byte index entry) stays below a percent.
 pub const BATCH_ROWS: usize = 16_384;
 
-/// Decoded batches kept for reuse, by message bytes. Each batch maps only its own
-/// message, so this (plus whatever batches callers hold) bounds the address space a
-/// scan needs, whatever the file's size.
+/// Mapped batches (decoded, or read as cells) kept for reuse, by message bytes. Each
+/// batch maps only its own message, so this (plus whatever batches callers hold) bounds
+/// the address space a scan needs, whatever the file's size.
 const CACHE_BYTES: u64 = 64 << 20;
 
 /// How to open a record file.
@@ -1101,6 +1103,123 @@ impl RecordFile {
             Some(c) => f(self.tail.get(r, c)),
             None => f(CellRef::Absent),
         })
+    }
+
+    /// Calls `f` with field `name` of each of the first `rows` records in order, as
+    /// [`RecordFile::with_field`] gives it, holding each batch for its run of records.
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_row`].
+    pub fn visit_field(
+        &mut self,
+        name: &str,
+        rows: usize,
+        mut f: impl FnMut(CellRef<'_>),
+    ) -> Result<()> {
+        self.check_open()?;
+        let rows = rows.min(self.len());
+        let mut buf = Vec::new();
+        for k in 0..self.slots.len() {
+            let (first, n) = (self.slots[k].first_row, self.slots[k].rows);
+            if first >= rows {
+                return Ok(());
+            }
+            let n = n.min(rows - first);
+            let batch = self.committed(k)?;
+            match batch.seg.schema.index_of(name) {
+                Ok(c) => {
+                    for j in 0..n {
+                        f(batch.cell(c, j, &mut buf)?);
+                    }
+                }
+                Err(_) => (0..n).for_each(|_| f(CellRef::Absent)),
+            }
+        }
+        let want = rows.saturating_sub(self.committed_rows);
+        match self.tail.field_index(name) {
+            Some(c) => (0..want).for_each(|r| f(self.tail.get(r, c))),
+            None => (0..want).for_each(|_| f(CellRef::Absent)),
+        }
+        Ok(())
+    }
+
+    /// The smallest and largest non-null values of field `name` over the first `rows`
+    /// records (numbers, bools or strings), as an in-memory column's
+    /// [`memslim_records::ColumnView::min_max`] finds them: ints stay ints, also among
+    /// floats. `None` if every value is null or absent.
+    ///
+    /// # Errors
+    /// [`RecordsError::Unsupported`] for a field of bytes or objects; as
+    /// [`RecordFile::visit_row`].
+    ///
+    /// # Memory
+    /// Reads the field's values one by one from the map; keeps two values.
+    pub fn min_max(&mut self, name: &str, rows: usize) -> Result<Option<(Value, Value)>> {
+        fn owned(c: CellRef<'_>) -> Option<Value> {
+            Some(match c {
+                CellRef::Bool(b) => Value::Bool(b),
+                CellRef::Int(i) => Value::Int(i),
+                CellRef::Float(x) => Value::Float(x),
+                CellRef::Str(s) | CellRef::DictStr(_, s) => Value::Str(s.to_owned()),
+                _ => return None,
+            })
+        }
+        fn borrowed(v: &Value) -> CellRef<'_> {
+            match v {
+                Value::Bool(b) => CellRef::Bool(*b),
+                Value::Int(i) => CellRef::Int(*i),
+                Value::Float(x) => CellRef::Float(*x),
+                Value::Str(s) => CellRef::Str(s),
+                _ => CellRef::Null,
+            }
+        }
+        let mut best: Option<(Value, Value)> = None;
+        let mut refused = None;
+        // Bools, numbers and strings each have a column layout of their own; values of
+        // two of them make an in-memory list's column `object`, which has no min/max.
+        let mut family = None;
+        self.visit_field(name, rows, |v| {
+            if matches!(v, CellRef::Null | CellRef::Absent) || refused.is_some() {
+                return;
+            }
+            let this = match v {
+                CellRef::Bool(_) => 0,
+                CellRef::Int(_) | CellRef::Float(_) => 1,
+                _ => 2,
+            };
+            let Some(own) = owned(v).filter(|_| *family.get_or_insert(this) == this) else {
+                refused = Some(match v {
+                    CellRef::Bytes(_) => DType::Bytes,
+                    _ => DType::Object,
+                });
+                return;
+            };
+            best = Some(match best.take() {
+                None => (own.clone(), own),
+                Some((lo, hi)) => {
+                    let lo = if cell_less(&v, &borrowed(&lo)) {
+                        own.clone()
+                    } else {
+                        lo
+                    };
+                    let hi = if cell_less(&borrowed(&hi), &v) {
+                        own
+                    } else {
+                        hi
+                    };
+                    (lo, hi)
+                }
+            });
+        })?;
+        match refused {
+            Some(dtype) => Err(RecordsError::Unsupported {
+                field: name.to_owned(),
+                dtype,
+                op: "min/max",
+            }
+            .into()),
+            None => Ok(best),
+        }
     }
 
     /// The rows of committed batch `k`, read from its cells if its segment's types

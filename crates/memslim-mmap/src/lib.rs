@@ -16,11 +16,17 @@
 //!   last entry (bytes in the data file, a torn entry in the index) is not part of the
 //!   file; the next writer cuts it off and reports it ([`Recovery`]).
 //! - **Reads** map one message at a time (only committed bytes), so the address space a
-//!   scan needs is what it holds, not the file size: at most 64 MB of decoded batches are
+//!   scan needs is what it holds, not the file size: at most 64 MB of mapped batches are
 //!   cached, plus any batch a caller keeps (an exported Arrow array keeps its map alive).
-//!   A batch is checked against its crc32 the first time it is decoded; a mismatch is
-//!   [`MmapError::Corrupt`] naming its offset. Opening reads the index and the schema
-//!   message only.
+//!   A batch is checked against its crc32 the first time an open file reads from it; a
+//!   mismatch is [`MmapError::Corrupt`] naming its offset. Opening reads the index and the
+//!   schema message only.
+//! - **Rows are read value by value** from the mapped message (`cells`): the batch's
+//!   header says where each column's buffers lie, and reading a record touches only its
+//!   own validity bits, offsets and bytes, each checked against its buffer (and strings as
+//!   UTF-8) when read. Bulk reads ([`RecordFile::to_arrow`], [`RecordFile::field_arrow`])
+//!   decode whole batches with arrow-rs, which validates them; so do row reads of
+//!   segments with types `cells` does not read (dictionaries, nested types, `uint64`).
 //!   Index entries carry their own crc32: a damaged last entry is taken for a torn
 //!   append (dropped, reported), a damaged entry before others is corruption.
 //! - **One writer, many readers**: a writer holds an exclusive `flock` on the index

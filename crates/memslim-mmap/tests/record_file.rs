@@ -593,3 +593,54 @@ fn one_field_reads_as_the_rows_do() {
         Err(MmapError::Closed)
     ));
 }
+
+/// `visit_field` reads what `with_field` reads, record by record, across batches and
+/// pending records; `min_max` keeps ints among floats as ints and refuses mixed kinds.
+#[test]
+fn field_scans_and_min_max() {
+    use memslim_records::variant::Value;
+
+    let dir = tmpdir("minmax");
+    let p = dir.join("m.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    for i in 0..(BATCH_ROWS as i64 + 10) {
+        if i == 7 {
+            f.push_record(&[("x", Cell::Int(-3))]).unwrap();
+        } else {
+            f.push_record(&[("x", Cell::Float(i as f64 / 4.0)), ("s", Cell::Str("m"))])
+                .unwrap();
+        }
+    }
+    f.flush().unwrap();
+    f.push_record(&[("x", Cell::Int(1 << 40)), ("s", Cell::Str("a"))])
+        .unwrap();
+    let mut seen = Vec::new();
+    f.visit_field("x", f.len(), |v| seen.push(format!("{v:?}")))
+        .unwrap();
+    let want: Vec<String> = (0..f.len())
+        .map(|i| f.with_field(i, "x", |v| format!("{v:?}")).unwrap())
+        .collect();
+    assert_eq!(seen, want);
+    assert_eq!(seen[7], "Int(-3)");
+    assert_eq!(
+        f.min_max("x", f.len()).unwrap(),
+        Some((Value::Int(-3), Value::Int(1 << 40)))
+    );
+    assert_eq!(
+        f.min_max("s", f.len()).unwrap(),
+        Some((Value::Str("a".into()), Value::Str("m".into())))
+    );
+    // the first 7 records only: no pending record, no int
+    assert_eq!(
+        f.min_max("x", 7).unwrap(),
+        Some((Value::Float(0.0), Value::Float(1.5)))
+    );
+    assert_eq!(f.min_max("missing", f.len()).unwrap(), None);
+    f.push_record(&[("x", Cell::Str("text"))]).unwrap();
+    assert!(matches!(
+        f.min_max("x", f.len()),
+        Err(MmapError::Records(
+            memslim_records::RecordsError::Unsupported { .. }
+        ))
+    ));
+}

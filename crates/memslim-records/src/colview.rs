@@ -143,8 +143,8 @@ impl ColumnView {
             best = Some(match best {
                 None => (v, v),
                 Some((lo, hi)) => (
-                    if less(&v, &lo) { v } else { lo },
-                    if less(&hi, &v) { v } else { hi },
+                    if cell_less(&v, &lo) { v } else { lo },
+                    if cell_less(&hi, &v) { v } else { hi },
                 ),
             });
         }
@@ -226,7 +226,10 @@ pub enum OwnedNumbers {
     F64(Vec<f64>),
 }
 
-fn less(a: &CellRef<'_>, b: &CellRef<'_>) -> bool {
+/// The order [`ColumnView::min_max`] uses: ints exactly, strings by code point, other
+/// numbers and bools as floats; values of no common order (a string and a number) are
+/// never less.
+pub fn cell_less(a: &CellRef<'_>, b: &CellRef<'_>) -> bool {
     fn f(c: &CellRef<'_>) -> Option<f64> {
         match c {
             CellRef::Bool(b) => Some(f64::from(u8::from(*b))),

@@ -647,6 +647,10 @@ class FileColumn:
     def sum(self) -> int | float:
         """Sum of the non-null values (bools count as ints); 0 for an empty column."""
     def mean(self) -> float | None: ...
+    def min(self) -> Any:
+        """Smallest non-null value (numbers, bools or strings); ``ValueError`` if none."""
+    def max(self) -> Any:
+        """Largest non-null value (numbers, bools or strings); ``ValueError`` if none."""
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     __hash__: None  # type: ignore[assignment]
