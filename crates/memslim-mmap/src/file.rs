@@ -811,6 +811,9 @@ impl RecordFile {
     /// not check out.
     fn cells(&mut self, k: usize) -> Result<Option<&BatchCells>> {
         self.check_open()?;
+        if self.slots[k].cells.is_some() {
+            return Ok(self.slots[k].cells.as_ref());
+        }
         let seg = self.slots[k].segment;
         let Some(schema) = self
             .segments
@@ -820,34 +823,32 @@ impl RecordFile {
         else {
             return Ok(None);
         };
-        if self.slots[k].cells.is_none() {
-            let idx = self.slots[k].entry;
-            let e = self.entries[idx];
-            let map = self.map_at(idx)?;
-            // Values are read one by one from here on; a first use has just read every
-            // page for the checksum, and is unaffected.
-            map.advise_random();
-            let Some(cells) =
-                BatchCells::parse(map, &schema).map_err(|why| self.corrupt(e.offset, why))?
-            else {
-                return Ok(None);
-            };
-            if cells.rows() as u64 != e.rows {
-                return Err(self.corrupt(e.offset, "row count differs from the index"));
-            }
-            let extras = match self.slots[k].extras {
-                Some(_) => None,
-                None => Some(self.extras_of(
-                    &e,
-                    cells.map().bytes(),
-                    cells.rows(),
-                    schema.fields().len(),
-                )?),
-            };
-            self.slots[k].cells = Some(cells);
-            if let Some(extras) = extras {
-                self.cached(k, extras);
-            }
+        let idx = self.slots[k].entry;
+        let e = self.entries[idx];
+        let map = self.map_at(idx)?;
+        // Values are read one by one from here on; a first use has just read every
+        // page for the checksum, and is unaffected.
+        map.advise_random();
+        let Some(cells) =
+            BatchCells::parse(map, &schema).map_err(|why| self.corrupt(e.offset, why))?
+        else {
+            return Ok(None);
+        };
+        if cells.rows() as u64 != e.rows {
+            return Err(self.corrupt(e.offset, "row count differs from the index"));
+        }
+        let extras = match self.slots[k].extras {
+            Some(_) => None,
+            None => Some(self.extras_of(
+                &e,
+                cells.map().bytes(),
+                cells.rows(),
+                schema.fields().len(),
+            )?),
+        };
+        self.slots[k].cells = Some(cells);
+        if let Some(extras) = extras {
+            self.cached(k, extras);
         }
         Ok(self.slots[k].cells.as_ref())
     }
