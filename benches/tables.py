@@ -202,6 +202,10 @@ def markdown_report(report: dict[str, Any]) -> str:
                     f"{measured['jsonl_bytes'] / int(rows):.1f} B/record."
                 ),
                 "",
+            ]
+            if measured.get("measured_separately"):
+                out += [f"Measured in separate runs: {measured['measured_separately']}.", ""]
+            out += [
                 size_tables(measured["results"], int(rows), payload),
             ]
             for problem in measured["mismatches"]:
