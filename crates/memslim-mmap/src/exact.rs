@@ -108,6 +108,20 @@ impl Extras {
             && self.order.is_empty()
     }
 
+    /// The columns `cols` (in that order), as for a batch decoded with that projection;
+    /// key orders, which name every column, are left out.
+    pub(crate) fn project(&self, cols: &[usize]) -> Extras {
+        let pick = |v: &Vec<Option<Bits>>| -> Vec<Option<Bits>> {
+            cols.iter().map(|&c| v.get(c).cloned().flatten()).collect()
+        };
+        Extras {
+            rows: self.rows,
+            absent: pick(&self.absent),
+            ints: pick(&self.ints),
+            order: Vec::new(),
+        }
+    }
+
     /// Rows `[off, off + len)`.
     pub(crate) fn slice(&self, off: usize, len: usize) -> Extras {
         let cut = |v: &Vec<Option<Bits>>| -> Vec<Option<Bits>> {

@@ -1047,8 +1047,14 @@ impl RecordFile {
             if first >= rows {
                 return Ok(out);
             }
-            let b = self.batch(k)?.clone();
-            let extras = self.slots[k].extras.clone().unwrap_or_default();
+            let (b, extras) = match self.projected(k, schema)? {
+                Some(part) => part,
+                None => {
+                    let b = self.batch(k)?.clone();
+                    let extras = self.slots[k].extras.as_deref().cloned();
+                    (b, extras.unwrap_or_default())
+                }
+            };
             let b = exact::unified_batch(&b, &extras, schema).map_err(field_type)?;
             out.push(if first + n > rows {
                 b.slice(0, rows - first)
@@ -1104,6 +1110,69 @@ impl RecordFile {
             Some(c) => f(self.tail.get(r, c)),
             None => f(CellRef::Absent),
         })
+    }
+
+    /// Committed batch `k` with only the columns of its segment that `schema` names,
+    /// decoded (and validated) alone, with its extras for those columns; not cached.
+    /// `None` when the batch is better decoded whole: `schema` wants every column (the
+    /// cached batch serves), or the segment has dictionaries, or the body is compressed.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] naming the batch's offset.
+    fn projected(&mut self, k: usize, schema: &SchemaRef) -> Result<Option<(RecordBatch, Extras)>> {
+        let seg = self.slots[k].segment;
+        let Some(full) = self.segments.get(seg).map(|s| Arc::clone(&s.schema)) else {
+            return Ok(None);
+        };
+        let cols: Vec<usize> = (0..full.fields().len())
+            .filter(|&c| schema.field_with_name(full.field(c).name()).is_ok())
+            .collect();
+        let dictionaries = self.slots[k].dicts_before > 0
+            || full
+                .fields()
+                .iter()
+                .any(|f| matches!(f.data_type(), DataType::Dictionary(..)));
+        if cols.len() == full.fields().len() || dictionaries {
+            return Ok(None);
+        }
+        let e = self.entries[self.slots[k].entry];
+        let (block, buf) = self.block_at(self.slots[k].entry)?;
+        if is_compressed(&buf) {
+            return Ok(None);
+        }
+        let meta_end = block.metaDataLength() as usize;
+        let meta = ipc::message_prefix(&buf)
+            .ok()
+            .flatten()
+            .and_then(|(prefix, len)| buf.get(prefix..prefix.checked_add(len)?))
+            .ok_or_else(|| self.corrupt(e.offset, "message metadata"))?;
+        let msg = arrow_ipc::root_as_message(meta)
+            .map_err(|why| self.corrupt(e.offset, format!("unreadable batch header: {why}")))?;
+        let header = msg
+            .header_as_record_batch()
+            .ok_or_else(|| self.corrupt(e.offset, "not a record batch"))?;
+        let body = buf.slice(meta_end.min(buf.len()));
+        let batch = guarded(|| {
+            arrow_ipc::reader::read_record_batch(
+                &body,
+                header,
+                Arc::clone(&full),
+                &std::collections::HashMap::new(),
+                Some(&cols),
+                &MetadataVersion::V5,
+            )
+        })
+        .map_err(|why| self.corrupt(e.offset, why))?;
+        if batch.num_rows() as u64 != e.rows {
+            return Err(self.corrupt(e.offset, "row count differs from the index"));
+        }
+        let extras = match self.slots[k].extras.as_deref() {
+            Some(x) => x.project(&cols),
+            None => self
+                .extras_of(&e, &buf, batch.num_rows(), full.fields().len())?
+                .project(&cols),
+        };
+        Ok(Some((batch, extras)))
     }
 
     /// Calls `f` with field `name` of each of the first `rows` records in order, as
@@ -1753,7 +1822,8 @@ mod tests {
     use super::*;
 
     /// Reading rows never decodes a batch of a segment [`mod@cells`] reads: the slot
-    /// holds the mapped message and its header, and only a bulk export decodes.
+    /// holds the mapped message and its header. Exporting one field decodes that column
+    /// alone; only a whole export decodes (and caches) whole batches.
     #[test]
     fn rows_are_read_from_cells_and_exports_decode() {
         let dir = std::env::temp_dir().join(format!("memslim-cells-file-{}", std::process::id()));
@@ -1779,6 +1849,22 @@ mod tests {
             assert!(r.slots[k].cells.is_some() && r.slots[k].batch.is_none());
         }
         assert!(r.slots[0].extras.is_none());
+        // One field of every batch: each decoded alone, nothing decoded whole.
+        let (schema, one) = r.field_arrow("i", r.len()).unwrap();
+        assert_eq!(schema.fields().len(), 1);
+        let sum: i64 = one
+            .iter()
+            .map(|b| {
+                let ints = b
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<arrow_array::Int64Array>();
+                ints.map_or(0, |a| a.values().iter().sum::<i64>())
+            })
+            .sum();
+        let n = (2 * BATCH_ROWS + 5) as i64;
+        assert_eq!(sum, n * (n - 1) / 2);
+        assert!(r.slots.iter().all(|s| s.batch.is_none()));
         let (_, batches) = r.to_arrow().unwrap();
         assert_eq!(batches.len(), 3);
         assert!(
