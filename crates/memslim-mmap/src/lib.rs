@@ -24,9 +24,10 @@
 //! - **Rows are read value by value** from the mapped message (`cells`): the batch's
 //!   header says where each column's buffers lie, and reading a record touches only its
 //!   own validity bits, offsets and bytes, each checked against its buffer (and strings as
-//!   UTF-8) when read. Bulk reads ([`RecordFile::to_arrow`], [`RecordFile::field_arrow`])
-//!   decode whole batches with arrow-rs, which validates them; so do row reads of
-//!   segments with types `cells` does not read (dictionaries, nested types, `uint64`).
+//!   UTF-8) when read. Bulk reads decode with arrow-rs, which validates what it decodes:
+//!   [`RecordFile::to_arrow`] whole batches, [`RecordFile::field_arrow`] only that
+//!   field's column of each batch. Row reads of segments with types `cells` does not
+//!   read (dictionaries, nested types, `uint64`) decode whole batches too.
 //!   Index entries carry their own crc32: a damaged last entry is taken for a torn
 //!   append (dropped, reported), a damaged entry before others is corruption.
 //! - **One writer, many readers**: a writer holds an exclusive `flock` on the index
