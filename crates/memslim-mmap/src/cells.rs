@@ -15,7 +15,6 @@
 
 use std::ops::Range;
 
-use arrow_ipc::root_as_message;
 use arrow_schema::{DataType, Schema};
 use memslim_records::{CellRef, variant};
 
@@ -118,6 +117,9 @@ struct Column {
     values: Range<usize>,
 }
 
+/// What [`BatchCells::parse`] gives: the cells and the message's `custom_metadata`.
+pub(crate) type Parsed = (BatchCells, Vec<(String, String)>);
+
 /// One batch message, mapped, with the position of each column's buffers: reads single
 /// values without decoding the batch.
 pub(crate) struct BatchCells {
@@ -128,7 +130,9 @@ pub(crate) struct BatchCells {
 
 impl BatchCells {
     /// Reads the header of the batch message `map` holds (which the caller has
-    /// checksummed, if the file has checksums), for a segment whose schema is `schema`.
+    /// checksummed, if the file has checksums), for a segment whose schema is `schema`;
+    /// gives the cells and the message's `custom_metadata` pairs (read from the same
+    /// header, which is parsed once).
     ///
     /// `Ok(None)`: a schema with a type this module does not read, or a compressed body;
     /// decode the batch instead.
@@ -136,7 +140,7 @@ impl BatchCells {
     /// # Errors
     /// A reason, if the header does not describe a batch of `schema` that fits in the
     /// message.
-    pub(crate) fn parse(map: ReadMap, schema: &Schema) -> Result<Option<BatchCells>, String> {
+    pub(crate) fn parse(map: ReadMap, schema: &Schema) -> Result<Option<Parsed>, String> {
         let Some(kinds) = schema
             .fields()
             .iter()
@@ -146,14 +150,7 @@ impl BatchCells {
             return Ok(None);
         };
         let b = map.bytes();
-        let (prefix, meta_len) =
-            ipc::message_prefix(b)?.ok_or("an end-of-stream marker, not a batch")?;
-        let body = prefix
-            .checked_add(meta_len)
-            .filter(|&end| end <= b.len())
-            .ok_or("metadata longer than the message")?;
-        let msg = root_as_message(&b[prefix..body])
-            .map_err(|e| format!("unreadable batch header: {e}"))?;
+        let (msg, body) = ipc::message_at(b)?;
         let batch = msg
             .header_as_record_batch()
             .ok_or("the message is not a record batch")?;
@@ -213,17 +210,13 @@ impl BatchCells {
                 values,
             });
         }
-        Ok(Some(BatchCells { map, rows, columns }))
+        let metadata = ipc::custom_metadata(&msg);
+        Ok(Some((BatchCells { map, rows, columns }, metadata)))
     }
 
     /// The number of rows of the batch.
     pub(crate) fn rows(&self) -> usize {
         self.rows
-    }
-
-    /// The map of the message.
-    pub(crate) fn map(&self) -> &ReadMap {
-        &self.map
     }
 
     /// Value `row` of column `c`, as [`memslim_records::arrow_cell`] reads it from the
@@ -320,6 +313,7 @@ mod tests {
         Int32Array, Int64Array, LargeBinaryArray, LargeStringArray, NullArray, RecordBatch,
         StringArray, UInt8Array, UInt16Array, UInt32Array,
     };
+    use arrow_ipc::root_as_message;
     use arrow_ipc::writer::StreamWriter;
     use memslim_records::arrow_cell;
 
@@ -467,7 +461,7 @@ mod tests {
         for batch in [every_type(), every_type().slice(1, 3)] {
             let map = map_of(&message_of(&batch));
             assert!(readable(batch.schema_ref()));
-            let cells = BatchCells::parse(map, batch.schema_ref()).unwrap().unwrap();
+            let (cells, _) = BatchCells::parse(map, batch.schema_ref()).unwrap().unwrap();
             assert_eq!(cells.rows(), batch.num_rows());
             let mut buf = Vec::new();
             for c in 0..batch.num_columns() {
@@ -491,7 +485,7 @@ mod tests {
         let batch =
             RecordBatch::try_from_iter([("obj", Arc::new(BinaryArray::from(values)) as ArrayRef)])
                 .unwrap();
-        let cells = BatchCells::parse(map_of(&message_of(&batch)), batch.schema_ref())
+        let (cells, _) = BatchCells::parse(map_of(&message_of(&batch)), batch.schema_ref())
             .unwrap()
             .unwrap();
         assert!(matches!(cells.cell(0, 0, true), Ok(CellRef::Encoded(b)) if b == good));
@@ -526,7 +520,7 @@ mod tests {
             for flip in [0x01u8, 0x80, 0xff] {
                 let mut m = msg.clone();
                 m[at] ^= flip;
-                let Ok(Some(cells)) = BatchCells::parse(map_of(&m), &schema) else {
+                let Ok(Some((cells, _))) = BatchCells::parse(map_of(&m), &schema) else {
                     continue;
                 };
                 for c in 0..batch.num_columns() {
@@ -540,7 +534,7 @@ mod tests {
         }
         // Cut short anywhere: never a panic.
         for len in 0..msg.len() {
-            if let Ok(Some(cells)) = BatchCells::parse(map_of(&msg[..len]), &schema) {
+            if let Ok(Some((cells, _))) = BatchCells::parse(map_of(&msg[..len]), &schema) {
                 for c in 0..batch.num_columns() {
                     let _ = cells.cell(c, 0, false);
                 }

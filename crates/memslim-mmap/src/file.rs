@@ -829,7 +829,7 @@ impl RecordFile {
         // Values are read one by one from here on; a first use has just read every
         // page for the checksum, and is unaffected.
         map.advise_random();
-        let Some(cells) =
+        let Some((cells, pairs)) =
             BatchCells::parse(map, &schema).map_err(|why| self.corrupt(e.offset, why))?
         else {
             return Ok(None);
@@ -839,12 +839,7 @@ impl RecordFile {
         }
         let extras = match self.slots[k].extras {
             Some(_) => None,
-            None => Some(self.extras_of(
-                &e,
-                cells.map().bytes(),
-                cells.rows(),
-                schema.fields().len(),
-            )?),
+            None => Some(self.extras_of(&e, &pairs, cells.rows(), schema.fields().len())?),
         };
         self.slots[k].cells = Some(cells);
         if let Some(extras) = extras {
@@ -871,15 +866,15 @@ impl RecordFile {
         }
     }
 
-    /// What message `e` (bytes `msg`, a batch of `rows` rows and `cols` columns) says
-    /// beyond Arrow.
-    fn extras_of(&self, e: &Entry, msg: &[u8], rows: usize, cols: usize) -> Result<Extras> {
-        let meta = ipc::message_prefix(msg)
-            .ok()
-            .flatten()
-            .and_then(|(prefix, len)| msg.get(prefix..prefix.checked_add(len)?))
-            .ok_or_else(|| self.corrupt(e.offset, "message metadata"))?;
-        let pairs = ipc::custom_metadata(meta).map_err(|why| self.corrupt(e.offset, why))?;
+    /// What message `e` (its `custom_metadata` `pairs`, a batch of `rows` rows and
+    /// `cols` columns) says beyond Arrow.
+    fn extras_of(
+        &self,
+        e: &Entry,
+        pairs: &[(String, String)],
+        rows: usize,
+        cols: usize,
+    ) -> Result<Extras> {
         Extras::from_metadata(
             pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             rows,
@@ -919,7 +914,11 @@ impl RecordFile {
             r.map_err(|why| self.corrupt(de.offset, why))?;
         }
         let (block, buf) = self.block_at(self.slots[k].entry)?;
-        if is_compressed(&buf) {
+        let (msg, _) = ipc::message_at(&buf).map_err(|why| self.corrupt(entry.offset, why))?;
+        let header = msg
+            .header_as_record_batch()
+            .ok_or_else(|| self.corrupt(entry.offset, "not a record batch"))?;
+        if header.compression().is_some() {
             return Err(MmapError::Unsupported {
                 path: self.path.clone(),
                 reason: format!(
@@ -939,7 +938,8 @@ impl RecordFile {
         if self.slots[k].extras.is_some() {
             return Ok((batch, None));
         }
-        let extras = self.extras_of(&entry, &buf, batch.num_rows(), batch.num_columns())?;
+        let pairs = ipc::custom_metadata(&msg);
+        let extras = self.extras_of(&entry, &pairs, batch.num_rows(), batch.num_columns())?;
         Ok((batch, Some(extras)))
     }
 
@@ -1136,22 +1136,16 @@ impl RecordFile {
             return Ok(None);
         }
         let e = self.entries[self.slots[k].entry];
-        let (block, buf) = self.block_at(self.slots[k].entry)?;
-        if is_compressed(&buf) {
-            return Ok(None);
-        }
-        let meta_end = block.metaDataLength() as usize;
-        let meta = ipc::message_prefix(&buf)
-            .ok()
-            .flatten()
-            .and_then(|(prefix, len)| buf.get(prefix..prefix.checked_add(len)?))
-            .ok_or_else(|| self.corrupt(e.offset, "message metadata"))?;
-        let msg = arrow_ipc::root_as_message(meta)
-            .map_err(|why| self.corrupt(e.offset, format!("unreadable batch header: {why}")))?;
+        let map = self.map_at(self.slots[k].entry)?;
+        let (msg, body) =
+            ipc::message_at(map.bytes()).map_err(|why| self.corrupt(e.offset, why))?;
         let header = msg
             .header_as_record_batch()
             .ok_or_else(|| self.corrupt(e.offset, "not a record batch"))?;
-        let body = buf.slice(meta_end.min(buf.len()));
+        if header.compression().is_some() {
+            return Ok(None);
+        }
+        let body = map.buffer(body, map.len());
         let batch = guarded(|| {
             arrow_ipc::reader::read_record_batch(
                 &body,
@@ -1169,7 +1163,12 @@ impl RecordFile {
         let extras = match self.slots[k].extras.as_deref() {
             Some(x) => x.project(&cols),
             None => self
-                .extras_of(&e, &buf, batch.num_rows(), full.fields().len())?
+                .extras_of(
+                    &e,
+                    &ipc::custom_metadata(&msg),
+                    batch.num_rows(),
+                    full.fields().len(),
+                )?
                 .project(&cols),
         };
         Ok(Some((batch, extras)))
@@ -1706,17 +1705,6 @@ impl RecordFile {
         self.tail = RecordList::new();
         flushed
     }
-}
-
-/// Whether the record batch message in `b` declares body compression.
-fn is_compressed(b: &[u8]) -> bool {
-    let Ok(Some((prefix, meta))) = ipc::message_prefix(b) else {
-        return false;
-    };
-    b.get(prefix..prefix + meta)
-        .and_then(|m| arrow_ipc::root_as_message(m).ok())
-        .and_then(|m| m.header_as_record_batch())
-        .is_some_and(|r| r.compression().is_some())
 }
 
 /// Whether `b` starts like an Arrow IPC stream message (continuation marker, or a legacy

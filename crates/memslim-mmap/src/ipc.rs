@@ -8,7 +8,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow_ipc::writer::{
     DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions, write_message,
 };
-use arrow_ipc::{MessageHeader, root_as_message};
+use arrow_ipc::{Message, MessageHeader, root_as_message};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
 use crate::format::{Entry, Kind};
@@ -342,15 +342,30 @@ fn with_custom_metadata(message: &[u8], pairs: &[(String, String)]) -> Result<Ve
     Ok(fbb.finished_data().to_vec())
 }
 
-/// The `custom_metadata` pairs of the message whose metadata flatbuffer is `meta`.
-pub(crate) fn custom_metadata(meta: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let msg = root_as_message(meta).map_err(|e| e.to_string())?;
-    Ok(msg
-        .custom_metadata()
+/// The metadata of the message at the start of `b` (checked as a flatbuffer) and where
+/// its body starts in `b`.
+///
+/// # Errors
+/// A reason for an end-of-stream marker, metadata longer than `b`, or metadata that is
+/// not a message.
+pub(crate) fn message_at(b: &[u8]) -> Result<(Message<'_>, usize), String> {
+    let (prefix, meta_len) = message_prefix(b)?.ok_or("an end-of-stream marker, not a message")?;
+    let body = prefix
+        .checked_add(meta_len)
+        .filter(|&end| end <= b.len())
+        .ok_or("metadata longer than the message")?;
+    let msg =
+        root_as_message(&b[prefix..body]).map_err(|e| format!("unreadable message header: {e}"))?;
+    Ok((msg, body))
+}
+
+/// The `custom_metadata` pairs of `msg`.
+pub(crate) fn custom_metadata(msg: &Message<'_>) -> Vec<(String, String)> {
+    msg.custom_metadata()
         .map(|v| {
             v.iter()
                 .filter_map(|kv| Some((kv.key()?.to_owned(), kv.value()?.to_owned())))
                 .collect()
         })
-        .unwrap_or_default())
+        .unwrap_or_default()
 }
