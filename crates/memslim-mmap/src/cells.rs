@@ -107,6 +107,13 @@ pub(crate) fn readable(schema: &Schema) -> bool {
         .all(|f| kind_of(f.data_type()).is_some())
 }
 
+/// Item `i` of `buf` read as items of `width` bytes, if `buf` holds it (positions that
+/// overflow are not held).
+fn item(buf: &[u8], i: usize, width: usize) -> Option<&[u8]> {
+    let start = i.checked_mul(width)?;
+    buf.get(start..start.checked_add(width)?)
+}
+
 /// Where one column's buffers lie in the message bytes.
 #[derive(Debug)]
 struct Column {
@@ -244,10 +251,7 @@ impl BatchCells {
             }
         }
         let fixed = |width: usize, i: usize| -> Result<&[u8], String> {
-            let start = i.checked_mul(width).ok_or_else(short)?;
-            b[col.values.clone()]
-                .get(start..start + width)
-                .ok_or_else(short)
+            item(&b[col.values.clone()], i, width).ok_or_else(short)
         };
         Ok(match col.kind {
             Kind::Null => CellRef::Null,
@@ -275,8 +279,7 @@ impl BatchCells {
                 let width = if wide { 8 } else { 4 };
                 let offsets = &b[col.offsets.clone()];
                 let at = |i: usize| -> Result<usize, String> {
-                    let start = i.checked_mul(width).ok_or_else(short)?;
-                    let o = offsets.get(start..start + width).ok_or_else(short)?;
+                    let o = item(offsets, i, width).ok_or_else(short)?;
                     let mut le = [if o[width - 1] & 0x80 != 0 { 0xff } else { 0 }; 8];
                     le[..width].copy_from_slice(o);
                     usize::try_from(i64::from_le_bytes(le))
