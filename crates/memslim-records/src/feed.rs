@@ -50,29 +50,37 @@ impl RecordList {
         let ncols = self.num_fields();
         let mut grid = Grid::with_capacity(ncols, rows_per_grid);
         // A short input never pays for a thread.
-        let state = fill(&mut grid);
-        self.push_grid(&grid)?;
-        let mut stored = grid.num_rows();
+        let (mut stored, state) = self.fill_and_push(&mut grid, &mut fill)?;
         if state == Fill::Done {
             return Ok(stored);
         }
         grid.clear();
         let (overlapped, grid) = self.push_grids_overlapped(grid, rows_per_grid, &mut fill);
-        let Some(grid) = grid else {
+        let Some(mut grid) = grid else {
             return overlapped.map(|n| stored + n);
         };
         // No worker thread could be started: store the rest here.
         stored += overlapped?;
-        let mut grid = grid;
         loop {
-            grid.clear();
-            let state = fill(&mut grid);
-            self.push_grid(&grid)?;
-            stored += grid.num_rows();
+            let (rows, state) = self.fill_and_push(&mut grid, &mut fill)?;
+            stored += rows;
             if state == Fill::Done {
                 return Ok(stored);
             }
         }
+    }
+
+    /// Empties `grid`, has `fill` fill it and stores it on this thread: the rows stored,
+    /// and whether `fill` is done.
+    fn fill_and_push<'a>(
+        &mut self,
+        grid: &mut Grid<'a>,
+        fill: &mut impl FnMut(&mut Grid<'a>) -> Fill,
+    ) -> Result<(usize, Fill)> {
+        grid.clear();
+        let state = fill(grid);
+        self.push_grid(grid)?;
+        Ok((grid.num_rows(), state))
     }
 
     /// The overlapped part of [`RecordList::push_grids`]. Returns the rows stored, and
