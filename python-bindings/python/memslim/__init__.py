@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
+from memslim._audit import AuditReport, Finding, audit
 from memslim._memslim import (
     BatchReader,
     Column,
@@ -36,6 +37,7 @@ from memslim._persistent import (
 )
 from memslim._report import report
 from memslim._sizeof import deep_sizeof
+from memslim._watch import Watch, watch
 from memslim.exceptions import (
     CorruptDataError,
     MemslimError,
@@ -55,6 +57,7 @@ _abc.Mapping.register(DocView)
 _abc.Sequence.register(ListView)
 
 __all__ = [
+    "AuditReport",
     "BatchReader",
     "Column",
     "CorruptDataError",
@@ -68,6 +71,7 @@ __all__ = [
     "FileLockedError",
     "FileRow",
     "FileSlice",
+    "Finding",
     "JsonlWriter",
     "ListView",
     "MemslimError",
@@ -79,7 +83,9 @@ __all__ = [
     "StaleRowError",
     "Stream",
     "TupleList",
+    "Watch",
     "__version__",
+    "audit",
     "deep_sizeof",
     "iter_csv",
     "iter_jsonl",
@@ -88,4 +94,5 @@ __all__ = [
     "report",
     "stats",
     "stream",
+    "watch",
 ]

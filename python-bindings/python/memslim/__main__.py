@@ -1,7 +1,7 @@
-"""``python -m memslim report data.jsonl``: see ``python -m memslim --help``."""
+"""``python -m memslim report|audit|watch|watch-report``: see ``python -m memslim --help``."""
 
 import sys
 
-from memslim._report import main
+from memslim._cli import main
 
 sys.exit(main())

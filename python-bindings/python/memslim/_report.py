@@ -169,13 +169,7 @@ class MemoryReport:
 
     def plot(self, path: str | os.PathLike[str]) -> None:
         """Write a PNG bar chart of the whole-source figures (needs matplotlib)."""
-        try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
-        except ImportError as exc:
-            raise ImportError("memslim.report(plot=...) needs matplotlib installed") from exc
+        plt = pyplot()
         rows = [(label, n) for label, _, n in self.rows() if n is not None]
         fig, ax = plt.subplots(figsize=(7, 2.8))
         colors = ["#7570b3", "#d95f02", "#e6ab02", "#999999"][: len(rows)]
@@ -190,6 +184,19 @@ class MemoryReport:
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the non-interactive Agg backend, or an ImportError naming the
+    extra that installs it (every memslim chart goes through here)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError("memslim charts need matplotlib: pip install 'memslim[plot]'") from exc
+    return plt
 
 
 def _size(n: int | None) -> str:
@@ -262,14 +269,8 @@ def report(
     return result
 
 
-def main(argv: list[str] | None = None) -> int:
-    import argparse
-
-    parser = argparse.ArgumentParser(
-        prog="python -m memslim",
-        description="memslim command line tools",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
+def add_command(commands: Any) -> None:
+    """The ``report`` subcommand of ``python -m memslim``."""
     cmd = commands.add_parser(
         "report",
         help="memory of a JSONL or CSV file as a list of dicts, as a DictList, and on disk",
@@ -283,7 +284,10 @@ def main(argv: list[str] | None = None) -> int:
         "--sample", type=int, help="read only the first N records and project to the whole file"
     )
     cmd.add_argument("--plot", type=Path, help="also write a PNG bar chart here")
-    args = parser.parse_args(argv)
+    cmd.set_defaults(run=_run)
+
+
+def _run(args: Any, parser: Any) -> int:
     if args.sample is not None and args.sample < 1:
         parser.error("--sample must be positive")
     try:
@@ -295,3 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot is not None:
         print(f"\nwrote {args.plot}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m memslim``: every subcommand (see :mod:`memslim._cli`)."""
+    from memslim._cli import main as cli_main
+
+    return cli_main(argv)

@@ -1,0 +1,796 @@
+"""``memslim.audit()``: find the containers of records in a running program, say where they
+live and what they would cost as memslim structures.
+
+The walk is bounded and mostly runs in C:
+
+1. one ``gc.get_objects()`` (truncated to ``max_objects``), filtered by type and length with
+   ``itertools.compress`` over ``map`` (no Python-level loop per object);
+2. for each candidate container (largest first, while the time budget lasts), a sample of
+   its items decides whether it holds records and of which shape;
+3. names come from the stacks of every thread (frame locals) and from a few
+   ``gc.get_referrers`` passes, one per level upwards for all candidates at once (each pass
+   is one C walk of the heap), never one per object;
+4. sizes: :func:`memslim.deep_sizeof` of each container (shared objects once), and the
+   ``nbytes`` of the memslim structure really built from the records, or from an evenly
+   spaced sample of them and scaled by record count (the finding says which).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import os
+import re
+import sys
+import threading
+import time
+import types
+from collections import Counter, deque
+from itertools import compress, islice
+from pathlib import Path
+from typing import Any
+
+from memslim._memslim import DictList, DocList, TupleList
+from memslim._report import _size, pyplot
+from memslim._sizeof import _allocated, deep_sizeof
+
+# Containers that can hold records; for dicts the records are the values.
+_CONTAINERS: frozenset[type] = frozenset({list, tuple, deque, set, frozenset, dict})
+# Item types that are never records (scalars, program structure, containers of other things).
+_NOT_RECORDS: tuple[type, ...] = (
+    str,
+    bytes,
+    bytearray,
+    int,
+    float,
+    complex,
+    bool,
+    type(None),
+    list,
+    set,
+    frozenset,
+    deque,
+    type,
+    types.ModuleType,
+    types.FunctionType,
+    types.BuiltinFunctionType,
+    types.MethodType,
+    types.CodeType,
+    types.FrameType,
+    types.CellType,
+    types.MappingProxyType,
+    DictList,
+    TupleList,
+    DocList,
+)
+# Items sampled from each candidate to decide whether, and which, records it holds.
+_PROBE = 64
+# Share of the probed items that must have the dominant record shape.
+_DOMINANT = 0.9
+_OWN_MODULES = frozenset({"memslim._audit", "memslim._watch", "memslim._sizeof", "memslim._cli"})
+
+
+def rss_bytes() -> int | None:
+    """Resident set size of this process now (Linux ``/proc/self/statm``), or None."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+# -- record shapes -----------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shape:
+    kind: str  # dict, namedtuple, tuple, dataclass, attrs, slots, object
+    cls: type | None = None
+    width: int = 0  # plain tuples: length
+
+    @property
+    def label(self) -> str:
+        if self.kind in ("dict", "tuple"):
+            return self.kind
+        assert self.cls is not None
+        return f"{self.kind} {self.cls.__qualname__}"
+
+
+def _slot_names(cls: type) -> list[str]:
+    names: list[str] = []
+    for klass in reversed(cls.__mro__):
+        slots = klass.__dict__.get("__slots__", ())
+        if isinstance(slots, str):
+            slots = (slots,)
+        names.extend(s for s in slots if s not in ("__dict__", "__weakref__") and s not in names)
+    return names
+
+
+def _shape(item: Any) -> _Shape | None:
+    cls = type(item)
+    if isinstance(item, dict):
+        return _Shape("dict")
+    if isinstance(item, tuple):
+        if hasattr(cls, "_fields"):
+            return _Shape("namedtuple", cls)
+        return _Shape("tuple", width=len(item))
+    if isinstance(item, _NOT_RECORDS) or cls.__module__ == "builtins":
+        return None
+    if dataclasses.is_dataclass(cls):
+        return _Shape("dataclass", cls)
+    if hasattr(cls, "__attrs_attrs__"):
+        return _Shape("attrs", cls)
+    if not hasattr(item, "__dict__"):
+        return _Shape("slots", cls) if _slot_names(cls) else None
+    return _Shape("object", cls)
+
+
+def _fields(shape: _Shape, example: Any) -> list[str]:
+    if shape.kind == "dataclass":
+        return [f.name for f in dataclasses.fields(example)]
+    if shape.kind == "attrs":
+        return [a.name for a in type(example).__attrs_attrs__]
+    if shape.kind == "slots":
+        return _slot_names(type(example))
+    return list(vars(example))
+
+
+def _probe(items: list[Any]) -> tuple[_Shape, float] | None:
+    """The dominant record shape among ``items`` and its share, or None."""
+    counts = Counter(map(_shape, items))
+    shape, n = counts.most_common(1)[0]
+    if shape is None or n < _DOMINANT * len(items):
+        return None
+    return shape, n / len(items)
+
+
+def _spread(seq: Any, n: int, limit: int) -> list[Any]:
+    """``limit`` items of ``seq`` (length ``n``) evenly spaced, or all of them."""
+    if n <= limit:
+        return list(seq)
+    if isinstance(seq, (list, tuple)):
+        return list(seq[:: max(1, n // limit)][:limit])
+    step = max(1, n // limit)
+    return list(islice(seq, 0, None, step))[:limit]
+
+
+# -- predicting the memslim structure -----------------------------------------------------
+
+
+@dataclasses.dataclass
+class _Prediction:
+    structure: str
+    nbytes: int
+    built_from: int
+    call: str
+    note: str = ""
+
+
+def _nested(records: list[dict[Any, Any]]) -> bool:
+    return any(type(v) in (dict, list) for r in records[: _PROBE * 4] for v in r.values())
+
+
+_ABSENT = object()
+
+
+def _slot_dict(obj: Any, names: list[str]) -> dict[str, Any]:
+    """The attributes ``obj`` has set (an unset slot is absent, not None)."""
+    return {n: v for n in names if (v := getattr(obj, n, _ABSENT)) is not _ABSENT}
+
+
+def _build(records: list[Any], shape: _Shape) -> list[tuple[str, int, str]]:
+    """The structures ``records`` fit, built for real: (name, nbytes, how to call it)."""
+    out: list[tuple[str, int, str]] = []
+    errors = (TypeError, ValueError, OverflowError, KeyError, AttributeError)
+    if shape.kind == "dict":
+        try:
+            out.append(("DictList", DictList(records).nbytes, "memslim.DictList({})"))
+        except errors:
+            pass
+        if _nested(records) or not out:
+            try:
+                out.append(("DocList", DocList(records).nbytes, "memslim.DocList({})"))
+            except errors:
+                pass
+    elif shape.kind == "namedtuple":
+        try:
+            out.append(("TupleList", TupleList(records).nbytes, "memslim.TupleList({})"))
+        except errors:
+            pass
+    elif shape.kind == "tuple":
+        fields = [f"f{i}" for i in range(shape.width)]
+        try:
+            nbytes = TupleList(records, fields=fields).nbytes
+            call = "memslim.TupleList({}, fields=" + repr(tuple(fields)) + ")"
+            out.append(("TupleList", nbytes, call + "  # name the fields"))
+        except errors:
+            pass
+    else:
+        names = _fields(shape, records[0])
+        getter = (lambda o: vars(o)) if shape.kind == "object" else None
+        try:
+            if getter is not None and all(hasattr(o, "__dict__") for o in records):
+                dicts = [dict(vars(o)) for o in records]
+                call = "memslim.DictList(vars(o) for o in {})"
+            else:
+                dicts = [_slot_dict(o, names) for o in records]
+                call = (
+                    "memslim.DictList({f: getattr(o, f) for f in " + repr(names) + "} for o in {})"
+                )
+                if shape.kind in ("dataclass", "object") and all(
+                    hasattr(o, "__dict__") for o in records
+                ):
+                    call = "memslim.DictList(vars(o) for o in {})"
+            rows = DictList(dicts)
+            cls = shape.cls.__qualname__ if shape.cls else "cls"
+            out.append(("DictList", rows.nbytes, call + f"  # rows back: {cls}(**row)"))
+        except errors:
+            pass
+    return out
+
+
+def _predict(items: Any, n: int, shape: _Shape, sample: int) -> _Prediction | None:
+    records = _spread(items, n, sample)
+    if not records:
+        return None
+    try:
+        built = _build(records, shape)
+    except RecursionError:
+        return None
+    if not built:
+        return None
+    name, nbytes, call = min(built, key=lambda b: b[1])
+    if len(records) < n:
+        # Extrapolate from the marginal cost between half the sample and all of it, so
+        # fixed costs (string dictionaries, schema, chunk headers) are not scaled up.
+        half = records[::2]
+        smaller = [b for b in _build(half, shape) if b[0] == name]
+        per_record = nbytes / len(records)
+        if smaller and len(records) > len(half):
+            per_record = max(0.0, (nbytes - smaller[0][1]) / (len(records) - len(half)))
+        nbytes = round(nbytes + per_record * (n - len(records)))
+    return _Prediction(name, nbytes, len(records), call)
+
+
+# -- naming: where each container lives ----------------------------------------------------
+
+
+def _frame_label(frame: types.FrameType) -> str:
+    code = frame.f_code
+    return f"{code.co_qualname}() in {Path(code.co_filename).name}:{frame.f_lineno}"
+
+
+class _Namer:
+    """Names for objects, from thread stacks and a few upward ``gc.get_referrers`` passes.
+
+    Everything it holds lives in containers whose ids are in ``self.ours``, so the passes
+    do not report the audit's own bookkeeping as referrers.
+    """
+
+    def __init__(self, ours: set[int], max_depth: int, deadline: float) -> None:
+        self.ours = ours
+        self.max_depth = max_depth
+        self.deadline = deadline
+        self.module_dicts: dict[int, str] = {}
+        for name, module in list(sys.modules.items()):
+            d = getattr(module, "__dict__", None)
+            if isinstance(module, types.ModuleType) and isinstance(d, dict):
+                self.module_dicts.setdefault(id(d), name)
+        self.frame_dicts: set[int] = set()
+        self.frame_locals: dict[int, list[str]] = {}
+        self.nodes: dict[int, Any] = {}  # id -> object, for everything met going up
+        self.parents: dict[int, list[int]] = {}  # id(child) -> ids of referrers
+        self.passes = 0
+        for container in (self.module_dicts, self.frame_dicts, self.frame_locals):
+            ours.add(id(container))
+        ours.update((id(self.nodes), id(self.parents)))
+        self._read_stacks()
+
+    def _read_stacks(self) -> None:
+        me = threading.get_ident()
+        for ident, top in sys._current_frames().items():
+            frame: types.FrameType | None = top
+            thread = "" if ident == threading.main_thread().ident else f" [thread {ident}]"
+            while frame is not None:
+                if frame.f_globals.get("__name__") in _OWN_MODULES and ident == me:
+                    frame = frame.f_back
+                    continue
+                local = frame.f_locals
+                if local is not frame.f_globals:
+                    self.frame_dicts.add(id(local))
+                    label = _frame_label(frame)
+                    for key, value in local.items():
+                        self.frame_locals.setdefault(id(value), []).append(
+                            f"{label} local {key!r}{thread}"
+                        )
+                frame = frame.f_back
+            del frame, top
+        for names in self.frame_locals.values():
+            self.ours.add(id(names))
+
+    def walk_up(self, targets: list[Any]) -> None:
+        """Record the referrers of ``targets`` and of theirs, ``max_depth`` levels up."""
+        level = list(targets)
+        self.ours.add(id(level))
+        for obj in level:
+            self.nodes[id(obj)] = obj
+        for _ in range(self.max_depth):
+            need = [o for o in level if not self._terminal(o)]
+            self.ours.add(id(need))
+            if not need or time.perf_counter() > self.deadline:
+                break
+            self.passes += 1
+            refs = gc.get_referrers(*need)
+            self.ours.add(id(refs))
+            need_ids = set(map(id, need))
+            nxt: list[Any] = []
+            self.ours.add(id(nxt))
+            for ref in refs:
+                rid = id(ref)
+                if rid in self.ours or isinstance(ref, types.FrameType) and rid in self.ours:
+                    continue
+                kids = [k for k in gc.get_referents(ref) if id(k) in need_ids]
+                if isinstance(ref, dict):
+                    kids.extend(k for k in ref if id(k) in need_ids)
+                for kid in kids:
+                    lst = self.parents.setdefault(id(kid), [])
+                    if not lst:
+                        self.ours.add(id(lst))
+                    if rid not in lst:
+                        lst.append(rid)
+                if kids and rid not in self.nodes:
+                    self.nodes[rid] = ref
+                    nxt.append(ref)
+                del kids
+            self.ours.discard(id(level))
+            level = nxt
+            del refs, need
+
+    def _terminal(self, obj: Any) -> bool:
+        oid = id(obj)
+        return (
+            oid in self.module_dicts
+            or oid in self.frame_dicts
+            or isinstance(obj, (type, types.ModuleType, types.FunctionType, types.FrameType))
+        )
+
+    def names(self, obj: Any, stop: set[int], depth: int = 0) -> list[tuple[int, str]]:
+        """(rank, name) for each path from ``obj`` to a root; lower rank reads better.
+
+        A path that meets an id in ``stop`` (another record container) gives the rank -1
+        and that container's id as its name: ``obj`` is reported under its owner."""
+        oid = id(obj)
+        out: list[tuple[int, str]] = [(1, n) for n in self.frame_locals.get(oid, [])]
+        if depth > self.max_depth:
+            return out or [(9, "<...>")]
+        for pid in self.parents.get(oid, []):
+            parent = self.nodes.get(pid)
+            if parent is None or pid in self.frame_dicts:
+                continue
+            if pid in stop and pid != oid:
+                return [(-1, str(pid))]
+            out.extend(self._via(obj, parent, stop, depth))
+        return out
+
+    def _via(self, obj: Any, parent: Any, stop: set[int], depth: int) -> list[tuple[int, str]]:
+        pid = id(parent)
+        if pid in self.module_dicts:
+            return [(0, f"{self.module_dicts[pid]}.{k}") for k in _keys_of(parent, obj)]
+        if isinstance(parent, types.CellType):
+            return self._closure(parent, depth)
+        if isinstance(parent, types.FrameType):
+            return [
+                (1, f"{_frame_label(parent)} local {k!r}") for k in _keys_of(parent.f_locals, obj)
+            ]
+        if isinstance(parent, type):
+            return [(2, f"{parent.__qualname__}.{k}") for k in _keys_of(vars(parent), obj)]
+        if isinstance(parent, dict):
+            keys = _keys_of(parent, obj)
+            owners = [self.nodes.get(g) for g in self.parents.get(pid, [])]
+            for owner in owners:
+                if owner is None:
+                    continue
+                if getattr(owner, "__dict__", None) is parent:
+                    kind = owner.__qualname__ if isinstance(owner, type) else None
+                    cls = kind or type(owner).__qualname__
+                    return [(2, f"{cls}.{k}") for k in keys]
+            inner = self.names(parent, stop, depth + 1)
+            if inner and inner[0][0] == -1:
+                return inner
+            return [(r + 1, f"{n}[{k!r}]") for r, n in inner[:3] for k in keys[:3]]
+        if isinstance(parent, (list, tuple, deque)):
+            inner = self.names(parent, stop, depth + 1)
+            if inner and inner[0][0] == -1:
+                return inner
+            where = [i for i, x in enumerate(parent) if x is obj][:1]
+            return [(r + 1, f"{n}[{i}]") for r, n in inner[:3] for i in where]
+        if hasattr(parent, "__dict__") or _slot_names(type(parent)):
+            attrs = [k for k in _slot_names(type(parent)) if getattr(parent, k, None) is obj]
+            if hasattr(parent, "__dict__"):
+                attrs += _keys_of(parent.__dict__, obj)
+            return [(2, f"{type(parent).__qualname__}.{k}") for k in attrs]
+        return [(8, f"<{type(parent).__qualname__}>")]
+
+    def _closure(self, cell: types.CellType, depth: int) -> list[tuple[int, str]]:
+        out = []
+        for tid in self.parents.get(id(cell), []):
+            closure = self.nodes.get(tid)
+            for fid in self.parents.get(tid, []):
+                fn = self.nodes.get(fid)
+                if isinstance(fn, types.FunctionType) and fn.__closure__ is closure:
+                    i = next(j for j, c in enumerate(fn.__closure__) if c is cell)
+                    out.append((1, f"{fn.__qualname__}() closure {fn.__code__.co_freevars[i]!r}"))
+        return out or [(8, "<closure cell>")]
+
+
+def _keys_of(mapping: Any, obj: Any) -> list[str]:
+    try:
+        return [str(k) for k, v in mapping.items() if v is obj][:3]
+    except (RuntimeError, AttributeError):
+        return []
+
+
+def _temporary_label() -> str:
+    """Where a container nothing names is most likely being built: the innermost frame of
+    the main thread that is not a generator (``pages = list(fetch(n))`` while it runs)."""
+    frame = sys._current_frames().get(threading.main_thread().ident or 0)
+    while frame is not None and (
+        frame.f_code.co_flags & 0x20 or frame.f_globals.get("__name__") in _OWN_MODULES
+    ):
+        frame = frame.f_back
+    if frame is None:
+        return "<no referrer found>"
+    return f"<temporary in {_frame_label(frame)}>"
+
+
+# -- the report -----------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Finding:
+    """One container of records (or several under one name), what it costs now, and as
+    memslim."""
+
+    location: str  # where it lives: module.NAME, Class.attr, func() local 'x', ...
+    container: str  # list, tuple, deque, set, dict values
+    objects: int  # containers reported under this location
+    records: int
+    record_kind: str  # dict, tuple, namedtuple Point, dataclass Order, slots Tick, ...
+    bytes: int  # deep size now (records and what they hold; shared objects once)
+    structure: str  # DictList, TupleList or DocList
+    memslim_bytes: int  # the structure's nbytes (scaled from a sample when built_from < records)
+    built_from: int  # records the structure was built from
+    suggestion: str
+    also: list[str] = dataclasses.field(default_factory=list)  # other names of it
+
+    @property
+    def scaled(self) -> bool:
+        return self.built_from < self.records
+
+    @property
+    def saves(self) -> float:
+        return 1 - self.memslim_bytes / self.bytes if self.bytes else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["scaled"], d["saves"] = self.scaled, round(self.saves, 4)
+        return d
+
+
+@dataclasses.dataclass
+class AuditReport:
+    """What :func:`memslim.audit` found. ``str()`` is a ranked table; ``findings[0]`` the
+    biggest container of records."""
+
+    findings: list[Finding]
+    objects_scanned: int  # gc-tracked objects examined
+    objects_tracked: int  # gc-tracked objects in the process
+    candidates: int  # containers long enough to hold records
+    examined: int  # candidates probed before the time budget ran out
+    seconds: float
+    extra_bytes: int | None  # RSS the audit itself added at its largest (None: unknown)
+    rss_bytes: int | None  # RSS when the audit started
+    referrer_passes: int
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.bytes for f in self.findings)
+
+    @property
+    def memslim_bytes(self) -> int:
+        return sum(f.memslim_bytes for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in dataclasses.asdict(self).items() if k != "findings"}
+        d["findings"] = [f.to_dict() for f in self.findings]
+        return d
+
+    def to_json(self, path: str | os.PathLike[str] | None = None) -> str:
+        """The report as JSON text; also written to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=2)
+        if path is not None:
+            Path(path).write_text(text + "\n", encoding="utf-8")
+        return text
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> AuditReport:
+        fields = {f.name for f in dataclasses.fields(Finding)}
+        findings = [Finding(**{k: v for k, v in f.items() if k in fields}) for f in d["findings"]]
+        own = {f.name for f in dataclasses.fields(cls)} - {"findings"}
+        return cls(findings=findings, **{k: v for k, v in d.items() if k in own})
+
+    def table(self, limit: int | None = None) -> str:
+        head = f"{'location':<44}{'records':>11}  {'now':>9}  {'as memslim':<20}{'saves':>6}  how"
+        lines = [head]
+        for f in self.findings[:limit]:
+            loc = f.location
+            if f.objects > 1:
+                loc += f" ({f.container}, {f.objects} objects)"
+            else:
+                loc += f" ({f.container})"
+            memslim = f"{f.structure} {'~' if f.scaled else ''}{_size(f.memslim_bytes)}"
+            call = f.suggestion
+            lines.append(
+                f"{loc:<44}{f.records:>11,}  {_size(f.bytes):>9}  {memslim:<20}"
+                f"{f.saves:>6.0%}  {call}"
+            )
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        if self.findings:
+            out = [self.table()]
+        else:
+            out = ["no containers of records found"]
+        out.append("")
+        rss = f"RSS {_size(self.rss_bytes)}" if self.rss_bytes is not None else "RSS unknown"
+        if self.findings:
+            share = f" ({self.bytes / self.rss_bytes:.0%} of it)" if self.rss_bytes else ""
+            out.append(
+                f"{rss}; the containers above hold {_size(self.bytes)}{share}, "
+                f"{_size(self.memslim_bytes)} as memslim structures"
+            )
+        else:
+            out.append(rss)
+        extra = _size(self.extra_bytes) if self.extra_bytes is not None else "unknown"
+        out.append(
+            f"audit: {self.seconds:.2f} s, extra memory {extra} (RSS growth), "
+            f"{self.objects_scanned:,} of {self.objects_tracked:,} tracked objects scanned, "
+            f"{self.examined} of {self.candidates} candidate containers probed, "
+            f"{self.referrer_passes} referrer passes"
+        )
+        if any(f.scaled for f in self.findings):
+            out.append("~: memslim size built from an evenly spaced sample, scaled by records")
+        out.extend(self.notes)
+        return "\n".join(out)
+
+    def plot(self, path: str | os.PathLike[str], limit: int = 10) -> None:
+        """Write a PNG bar chart: each finding now and as memslim (needs matplotlib)."""
+        plt = pyplot()
+        rows = self.findings[:limit]
+        fig, ax = plt.subplots(figsize=(8, 0.6 + 0.55 * max(1, len(rows))))
+        labels = [f"{f.location}\n{f.records:,} {f.record_kind}" for f in rows]
+        y = range(len(rows))
+        ax.barh([i - 0.2 for i in y], [f.bytes / 1e6 for f in rows], 0.4, label="now")
+        ax.barh(
+            [i + 0.2 for i in y],
+            [f.memslim_bytes / 1e6 for f in rows],
+            0.4,
+            label="as memslim",
+        )
+        for i, f in enumerate(rows):
+            ax.text(f.bytes / 1e6, i - 0.2, f" {_size(f.bytes)}", va="center", fontsize=8)
+            ax.text(
+                f.memslim_bytes / 1e6,
+                i + 0.2,
+                f" {f.structure} {_size(f.memslim_bytes)}",
+                va="center",
+                fontsize=8,
+            )
+        ax.set_yticks(list(y), labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.margins(x=0.25)
+        ax.set_xlabel("MB")
+        ax.legend(fontsize=8, loc="lower right")
+        ax.set_title("memslim.audit(): containers of records", fontsize=10)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+
+
+# -- the walk -------------------------------------------------------------------------------
+
+
+def _items(container: Any) -> Any:
+    return container.values() if isinstance(container, dict) else container
+
+
+def _container_name(container: Any) -> str:
+    return "dict values" if isinstance(container, dict) else type(container).__name__
+
+
+def _suggest(call: str, location: str, container: Any) -> str:
+    name = re.sub(r"\[.*$", "", location).rsplit(".", 1)[-1]
+    match = re.search(r"(?:local|closure) '([^']+)'", location)
+    if match:
+        name = match.group(1)
+    if not name.isidentifier():
+        name = "..."
+    if isinstance(container, dict):
+        return (
+            call.replace("{}", f"{name}.values()") + "  # keys: {k: i for i, k in enumerate(...)}"
+        )
+    return call.replace("{}", name)
+
+
+def audit(
+    *,
+    min_records: int = 1_000,
+    sample: int = 100_000,
+    max_objects: int | None = None,
+    time_budget: float | None = 60.0,
+    max_depth: int = 6,
+    top: int = 20,
+) -> AuditReport:
+    """Find the containers of records in this process and what they would cost as memslim.
+
+    Walks the objects the garbage collector tracks for lists, tuples, deques, sets and
+    dicts (their values) holding ``min_records`` or more records of one shape: dicts,
+    tuples, namedtuples, dataclass and attrs instances, ``__slots__`` objects, other
+    instances, nested JSON-like documents. For each: the number of records, their deep
+    size now (:func:`memslim.deep_sizeof`: shared objects counted once), the memslim
+    structure that fits them best and its ``nbytes`` measured by building it from the
+    records (at most ``sample`` of them, evenly spaced, then scaled by record count: the
+    finding's ``built_from`` says how many), the call that converts it, and where it lives:
+    ``module.NAME``, ``Class.attr``, ``func() local 'x'``, ``func() closure 'x'``,
+    ``owner['key']``. Containers reachable only through another reported container are
+    counted in that one; findings with the same location (one attribute of several
+    instances) are merged.
+
+    Bounds: ``max_objects`` (gc-tracked objects scanned; None: all), ``time_budget``
+    (seconds; candidates are probed largest first until it runs out), ``max_depth``
+    (referrer levels followed upwards to name a container). The report says what it
+    scanned, the time taken and the RSS the audit itself added.
+    """
+    if threading.current_thread() is threading.main_thread():
+        return _audit(min_records, sample, max_objects, time_budget, max_depth, top)
+    # From a background thread (a watch, ``--at peak``): take the GIL in long turns so the
+    # program pauses while the audit runs, rather than both crawling through thousands of
+    # 5 ms hand-overs; the program's own switch interval comes back afterwards.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(max(interval, 0.1))
+    try:
+        return _audit(min_records, sample, max_objects, time_budget, max_depth, top)
+    finally:
+        sys.setswitchinterval(interval)
+
+
+def _audit(
+    min_records: int,
+    sample: int,
+    max_objects: int | None,
+    time_budget: float | None,
+    max_depth: int,
+    top: int,
+) -> AuditReport:
+    start = time.perf_counter()
+    deadline = start + time_budget if time_budget is not None else float("inf")
+    rss0 = rss_bytes()
+    peak = rss0
+    notes: list[str] = []
+
+    def checkpoint() -> None:
+        nonlocal peak
+        now = rss_bytes()
+        if now is not None and peak is not None:
+            peak = max(peak, now)
+
+    objs = gc.get_objects()
+    tracked = len(objs)
+    if max_objects is not None and tracked > max_objects:
+        del objs[max_objects:]
+        notes.append(f"scanned only the first {max_objects:,} objects (max_objects)")
+    scanned = len(objs)
+    is_container = _CONTAINERS.__contains__
+    boxes = list(compress(objs, map(is_container, map(type, objs))))
+    del objs
+    long_enough = min_records.__le__
+    candidates = list(compress(boxes, map(long_enough, map(len, boxes))))
+    del boxes
+    candidates.sort(key=len, reverse=True)
+    n_candidates = len(candidates)
+    ours: set[int] = {id(candidates)}
+
+    found: list[tuple[Any, _Shape, int]] = []  # container, shape, records
+    ours.add(id(found))
+    examined = 0
+    for box in candidates:
+        if time.perf_counter() > deadline:
+            notes.append(
+                f"time budget ran out: {len(candidates) - examined} smaller candidate"
+                " containers not probed"
+            )
+            break
+        examined += 1
+        try:
+            n = len(box)
+            probe = _spread(_items(box), n, _PROBE)
+            got = _probe(probe)
+        except (RuntimeError, TypeError):  # changed size during iteration
+            continue
+        if got is not None:
+            found.append((box, got[0], n))
+    ours.discard(id(candidates))
+    del candidates
+
+    namer = _Namer(ours, max_depth, deadline)
+    targets = [box for box, _, _ in found]
+    ours.add(id(targets))
+    namer.walk_up(targets)
+    checkpoint()
+    stop = set(map(id, targets))
+
+    merged: dict[str, Finding] = {}
+    for box, shape, n in found:
+        names = sorted(set(namer.names(box, stop)))
+        if names and names[0][0] == -1:
+            continue  # held by another reported container: counted there
+        if not names:
+            names = [(9, _temporary_label())]
+        location = names[0][1]
+        key = re.sub(r"\[\d+\]", "[*]", location)
+        nbytes = deep_sizeof(box)
+        if isinstance(box, dict):
+            nbytes -= _allocated(sys.getsizeof(box))
+        if key in merged:
+            f = merged[key]
+            f.objects += 1
+            f.records += n
+            f.bytes += nbytes
+            prediction = _predict(_items(box), n, shape, sample)
+            if prediction is not None:
+                f.memslim_bytes += prediction.nbytes
+                f.built_from += prediction.built_from
+            continue
+        prediction = _predict(_items(box), n, shape, sample)
+        if prediction is None:
+            continue
+        kind = shape.label
+        if shape.kind == "dict" and prediction.structure == "DocList":
+            kind = "nested dict"
+        merged[key] = Finding(
+            location=key,
+            container=_container_name(box),
+            objects=1,
+            records=n,
+            record_kind=kind,
+            bytes=nbytes,
+            structure=prediction.structure,
+            memslim_bytes=prediction.nbytes,
+            built_from=prediction.built_from,
+            suggestion=_suggest(prediction.call, location, box),
+            also=[name for _, name in names[1:4] if name != location],
+        )
+    passes = namer.passes
+    del found, targets, namer
+    findings = sorted(merged.values(), key=lambda f: f.bytes - f.memslim_bytes, reverse=True)
+    checkpoint()
+    extra = None if peak is None or rss0 is None else max(0, peak - rss0)
+    if threading.current_thread() is not threading.main_thread():
+        notes.append(
+            "audited from a background thread while the program ran: the extra memory"
+            " includes whatever the program itself allocated meanwhile"
+        )
+    return AuditReport(
+        findings=findings[:top],
+        objects_scanned=scanned,
+        objects_tracked=tracked,
+        candidates=n_candidates,
+        examined=examined,
+        seconds=time.perf_counter() - start,
+        extra_bytes=extra,
+        rss_bytes=rss0,
+        referrer_passes=passes,
+        notes=notes,
+    )
