@@ -45,8 +45,9 @@ class Watch:
     "memslim_bytes", "memslim_structures", "gc_count", "gc_collections", "watch_cpu",
     ["traced"], ["types"]}``, ``{"event": "audit", "t", "reason", "report"}`` once when growth
     is first detected (``audit_on_growth``), and ``{"event": "stop", ...}``. ``types`` (the
-    ``top_types`` most numerous types and their counts) is logged at the first sample and
-    then whenever counting keeps the watcher's cost under ``max_overhead``.
+    ``top_types`` most numerous types and their counts) is logged at the first and the last
+    sample and in between whenever counting keeps the watcher's cost under
+    ``max_overhead``.
     """
 
     def __init__(
@@ -114,7 +115,7 @@ class Watch:
         with self._lock:
             if self._file is None:
                 return
-            self._sample()
+            self._sample(count_types=True)  # the last count, for growth per type
             wall = time.monotonic() - self._start
             self._write(
                 {
@@ -149,7 +150,7 @@ class Watch:
                 self._sample()
                 self._maybe_audit()
 
-    def _sample(self) -> None:
+    def _sample(self, count_types: bool = False) -> None:
         cpu0 = time.thread_time()
         now = time.monotonic() - self._start
         st = stats()
@@ -165,7 +166,7 @@ class Watch:
         }
         if tracemalloc.is_tracing():
             record["traced"] = tracemalloc.get_traced_memory()[0]
-        if now >= self._next_types:
+        if now >= self._next_types or count_types:
             start = time.perf_counter()
             record["types"] = _type_counts(self.top_types)
             cost = time.perf_counter() - start

@@ -1,0 +1,161 @@
+"""memslim.watch(): a background thread logs memory samples; assess() tells a planted leak
+from a steady loop; ``python -m memslim watch`` / ``watch-report`` write the log and chart."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import memslim
+import pytest
+from memslim._watch import WatchLog, assess
+
+MIB = 1 << 20
+
+
+def series(values_mib: list[float], step: float = 1.0) -> tuple[list[float], list[int]]:
+    return [i * step for i in range(len(values_mib))], [round(v * MIB) for v in values_mib]
+
+
+def test_assess_steady_growing_sawtooth_and_release():
+    flat = [100 + (i % 3) * 0.5 for i in range(40)]
+    assert assess(*series(flat)).kind == "steady"
+
+    leak = [100 + max(0, i - 10) * 2.0 for i in range(40)]  # 2 MiB/s from t=10
+    v = assess(*series(leak))
+    assert v.kind == "growing"
+    assert v.rate == pytest.approx(2 * MIB, rel=0.1)
+    assert 8 <= v.since <= 11
+
+    saw = [100 + (i % 10) * 5.0 for i in range(60)]  # fills to 145, drops to 100, again
+    v = assess(*series(saw))
+    assert v.kind == "sawtooth" and v.drops == 5
+
+    rising_saw = [100 + (i % 10) * 5.0 + i * 1.0 for i in range(60)]  # troughs rise too
+    assert assess(*series(rising_saw)).kind == "growing"
+
+    # Loaded once, then serving: a step, not a leak.
+    step = [100.0] * 5 + [300.0] * 45
+    assert assess(*series(step)).kind == "steady"
+
+    # A run that builds its data and frees it as it ends: growing, then released.
+    build = [100 + i * 5.0 for i in range(30)] + [120.0] * 3
+    v = assess(*series(build))
+    assert v.kind == "growing" and v.released == round((245 - 120) * MIB)
+
+    assert assess(*series([100.0] * 3)).kind == "too short"
+
+
+def read_events(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_watch_flags_a_planted_leak_and_audits_it(tmp_path):
+    out = tmp_path / "leak.jsonl"
+    leak: list[dict[str, object]] = []
+    with memslim.watch(out, interval=0.02, audit_options={"min_records": 500}) as w:
+        for i in range(60):
+            leak.extend({"id": i * 4000 + j, "name": f"n{j}", "v": float(j)} for j in range(4000))
+            time.sleep(0.01)
+        deadline = time.monotonic() + 5
+        while w.audit_report is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+    log = WatchLog.read(out)
+    verdict = log.verdict()
+    assert verdict.kind == "growing", verdict
+    assert verdict.rate > 0
+    assert log.stop is not None and log.stop["samples"] == len(log.samples)
+    assert "types" in log.samples[0]
+    assert any(name == "builtins.dict" for name, _, _ in log.type_growth())
+    assert len(log.audits) == 1
+    finding = log.audits[0]["report"]["findings"][0]
+    assert finding["location"].endswith("local 'leak'")
+    assert finding["structure"] == "DictList"
+    summary = log.summary()
+    assert "verdict: growing" in summary and "local 'leak'" in summary
+    assert all(s["watch_cpu"] >= 0 for s in log.samples)
+
+
+def test_watch_leaves_a_steady_loop_alone(tmp_path):
+    out = tmp_path / "steady.jsonl"
+
+    def work() -> int:
+        batch = [{"id": j, "name": f"n{j}"} for j in range(20_000)]
+        return len(batch)
+
+    work()  # the allocator's pools are filled once, before the watch starts
+    w = memslim.watch(out, interval=0.02)
+    deadline = time.monotonic() + 1.0
+    while time.monotonic() < deadline:
+        work()
+    w.stop()
+    w.stop()  # idempotent
+    log = WatchLog.read(out)
+    assert len(log.samples) >= 10
+    assert log.verdict().kind == "steady"
+    assert log.audits == []
+
+
+def test_watch_rejects_a_bad_interval(tmp_path):
+    with pytest.raises(ValueError, match="interval"):
+        memslim.watch(tmp_path / "x.jsonl", interval=0)
+
+
+def test_a_log_cut_short_by_a_killed_process_is_read(tmp_path):
+    path = tmp_path / "cut.jsonl"
+    good = [{"event": "sample", "t": float(i), "rss": 100 * MIB} for i in range(8)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in good) + '{"event": "sam')
+    log = WatchLog.read(path)
+    assert len(log.samples) == 8 and log.verdict().kind == "steady"
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    with pytest.raises(ValueError, match="line 1"):
+        WatchLog.read(bad)
+
+
+def test_plot_needs_matplotlib_and_names_the_extra(tmp_path, monkeypatch):
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps({"event": "sample", "t": 0.0, "rss": MIB}) + "\n")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match=r"pip install 'memslim\[plot\]'"):
+        WatchLog.read(path).plot(tmp_path / "x.png")
+
+
+def test_cli_watch_then_watch_report_writes_the_chart(tmp_path):
+    pytest.importorskip("matplotlib")
+    script = tmp_path / "grow.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import time
+            KEEP = []
+            for i in range(40):
+                KEEP.extend({"id": j, "s": "x%d" % j} for j in range(5000))
+                time.sleep(0.01)
+            print("kept", len(KEEP))
+            """
+        )
+    )
+    out, png = tmp_path / "mem.jsonl", tmp_path / "mem.png"
+    run = [sys.executable, "-m", "memslim"]
+    proc = subprocess.run(
+        [*run, "watch", "--interval", "0.02", "--out", str(out), "--", str(script)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "kept 200000" in proc.stdout
+    assert "verdict: growing" in proc.stderr
+    events = read_events(out)
+    assert events[0]["event"] == "start" and events[-1]["event"] == "stop"
+    proc = subprocess.run(
+        [*run, "watch-report", str(out), "--plot", str(png)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "verdict: growing" in proc.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
