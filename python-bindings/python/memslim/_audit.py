@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import gc
 import json
+import linecache
 import os
 import re
 import sys
@@ -64,6 +65,7 @@ _NOT_RECORDS: tuple[type, ...] = (
     TupleList,
     DocList,
 )
+_CO_GENERATOR = 0x20
 # Items sampled from each candidate to decide whether, and which, records it holds.
 _PROBE = 64
 # Share of the probed items that must have the dominant record shape.
@@ -432,16 +434,30 @@ def _keys_of(mapping: Any, obj: Any) -> list[str]:
 
 
 def _temporary_label() -> str:
-    """Where a container nothing names is most likely being built: the innermost frame of
-    the main thread that is not a generator (``pages = list(fetch(n))`` while it runs)."""
+    """Where a container nothing names is most likely being built (``pages =
+    list(fetch(n))`` while it runs): the frame that called the outermost running generator
+    of the main thread, else its innermost frame; comprehensions are part of their caller.
+    """
     frame = sys._current_frames().get(threading.main_thread().ident or 0)
-    while frame is not None and (
-        frame.f_code.co_flags & 0x20 or frame.f_globals.get("__name__") in _OWN_MODULES
-    ):
+    innermost = builder = None
+    while frame is not None:
+        code = frame.f_code
+        if frame.f_globals.get("__name__") in _OWN_MODULES or code.co_name.startswith("<"):
+            frame = frame.f_back
+            continue
+        if code.co_flags & _CO_GENERATOR:
+            builder = None
+        elif builder is None:
+            builder = frame
+        innermost = innermost or frame
         frame = frame.f_back
+    frame = builder or innermost
     if frame is None:
         return "<no referrer found>"
-    return f"<temporary in {_frame_label(frame)}>"
+    line = linecache.getline(frame.f_code.co_filename, frame.f_lineno).split("#")[0].strip()
+    if len(line) > 60:
+        line = line[:57] + "..."
+    return f"<being built in {_frame_label(frame)}: {line}>"
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -457,11 +473,13 @@ class Finding:
     objects: int  # containers reported under this location
     records: int
     record_kind: str  # dict, tuple, namedtuple Point, dataclass Order, slots Tick, ...
-    bytes: int  # deep size now (records and what they hold; shared objects once)
+    bytes: int  # deep size now (records and what they hold, shared objects once; for a
+    # dict, its values only: the keys would stay as the index)
     structure: str  # DictList, TupleList or DocList
     memslim_bytes: int  # the structure's nbytes (scaled from a sample when built_from < records)
     built_from: int  # records the structure was built from
     suggestion: str
+    sized_from: int = 0  # records deep-sized for ``bytes`` (fewer: a sample, scaled)
     also: list[str] = dataclasses.field(default_factory=list)  # other names of it
 
     @property
@@ -606,6 +624,20 @@ def _items(container: Any) -> Any:
     return container.values() if isinstance(container, dict) else container
 
 
+def _records_bytes(box: Any, n: int, size_sample: int | None) -> tuple[int, int]:
+    """Deep size of ``box`` (a dict: of its values) and the records it was measured on:
+    all of them, or ``size_sample`` evenly spaced and scaled by record count."""
+    if not isinstance(box, dict) and (size_sample is None or n <= size_sample):
+        return deep_sizeof(box), n
+    records = _spread(_items(box), n, size_sample or n)
+    nbytes = deep_sizeof(records) - _allocated(sys.getsizeof(records))
+    if len(records) < n:
+        nbytes = round(nbytes * n / len(records))
+    if not isinstance(box, dict):
+        nbytes += _allocated(sys.getsizeof(box))
+    return nbytes, len(records)
+
+
 def _container_name(container: Any) -> str:
     return "dict values" if isinstance(container, dict) else type(container).__name__
 
@@ -632,6 +664,7 @@ def audit(
     time_budget: float | None = 60.0,
     max_depth: int = 6,
     top: int = 20,
+    size_sample: int | None = None,
 ) -> AuditReport:
     """Find the containers of records in this process and what they would cost as memslim.
 
@@ -648,20 +681,24 @@ def audit(
     counted in that one; findings with the same location (one attribute of several
     instances) are merged.
 
+    ``size_sample``: deep-size at most that many records per container (evenly spaced,
+    scaled by record count; the finding's ``sized_from`` says how many) to bound the time
+    and the memory of sizing big containers; None (the default) sizes every record.
+
     Bounds: ``max_objects`` (gc-tracked objects scanned; None: all), ``time_budget``
     (seconds; candidates are probed largest first until it runs out), ``max_depth``
     (referrer levels followed upwards to name a container). The report says what it
     scanned, the time taken and the RSS the audit itself added.
     """
     if threading.current_thread() is threading.main_thread():
-        return _audit(min_records, sample, max_objects, time_budget, max_depth, top)
+        return _audit(min_records, sample, max_objects, time_budget, max_depth, top, size_sample)
     # From a background thread (a watch, ``--at peak``): take the GIL in long turns so the
     # program pauses while the audit runs, rather than both crawling through thousands of
     # 5 ms hand-overs; the program's own switch interval comes back afterwards.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(max(interval, 0.1))
     try:
-        return _audit(min_records, sample, max_objects, time_budget, max_depth, top)
+        return _audit(min_records, sample, max_objects, time_budget, max_depth, top, size_sample)
     finally:
         sys.setswitchinterval(interval)
 
@@ -673,6 +710,7 @@ def _audit(
     time_budget: float | None,
     max_depth: int,
     top: int,
+    size_sample: int | None,
 ) -> AuditReport:
     start = time.perf_counter()
     deadline = start + time_budget if time_budget is not None else float("inf")
@@ -740,14 +778,13 @@ def _audit(
             names = [(9, _temporary_label())]
         location = names[0][1]
         key = re.sub(r"\[\d+\]", "[*]", location)
-        nbytes = deep_sizeof(box)
-        if isinstance(box, dict):
-            nbytes -= _allocated(sys.getsizeof(box))
+        nbytes, sized_from = _records_bytes(box, n, size_sample)
         if key in merged:
             f = merged[key]
             f.objects += 1
             f.records += n
             f.bytes += nbytes
+            f.sized_from += sized_from
             prediction = _predict(_items(box), n, shape, sample)
             if prediction is not None:
                 f.memslim_bytes += prediction.nbytes
@@ -766,6 +803,7 @@ def _audit(
             records=n,
             record_kind=kind,
             bytes=nbytes,
+            sized_from=sized_from,
             structure=prediction.structure,
             memslim_bytes=prediction.nbytes,
             built_from=prediction.built_from,

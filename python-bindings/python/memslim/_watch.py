@@ -43,8 +43,10 @@ class Watch:
 
     Lines: ``{"event": "start", ...}``, then ``{"event": "sample", "t", "rss", "py_blocks",
     "memslim_bytes", "memslim_structures", "gc_count", "gc_collections", "watch_cpu",
-    ["traced"], ["types"]}``, ``{"event": "audit", "t", "reason", "report"}`` once when growth
-    is first detected (``audit_on_growth``), and ``{"event": "stop", ...}``. ``types`` (the
+    ["traced"], ["types"]}``, ``{"event": "audit", "t", "reason", "report"}`` when growth is
+    first detected and again each time the RSS has grown ``audit_step`` times since,
+    ``max_audits`` at most
+    (``audit_on_growth``), and ``{"event": "stop", ...}``. ``types`` (the
     ``top_types`` most numerous types and their counts) is logged at the first and the last
     sample and in between whenever counting keeps the watcher's cost under
     ``max_overhead``.
@@ -58,6 +60,8 @@ class Watch:
         max_overhead: float = 0.02,
         top_types: int = 30,
         audit_on_growth: bool = True,
+        max_audits: int = 4,
+        audit_step: float = 1.5,
         audit_options: dict[str, Any] | None = None,
     ) -> None:
         if interval <= 0:
@@ -67,7 +71,13 @@ class Watch:
         self.max_overhead = max_overhead
         self.top_types = top_types
         self.audit_on_growth = audit_on_growth
-        self.audit_options = dict(audit_options or {})
+        self.max_audits = max_audits
+        self.audit_step = audit_step
+        self.audits = 0
+        self._audited_rss = 0
+        # Audits while the program runs: deep sizes from a sample bound their time and
+        # memory (the program's peak RSS would otherwise include a full audit's).
+        self.audit_options = {"size_sample": 20_000, **(audit_options or {})}
         self.audit_report: AuditReport | None = None
         self.cpu = 0.0  # watcher thread CPU seconds, sampling and type counts
         self.audit_cpu = 0.0
@@ -181,15 +191,20 @@ class Watch:
         self._write(record)
 
     def _maybe_audit(self) -> None:
-        if not self.audit_on_growth or self.audit_report is not None or len(self._rss) < 8:
+        if not self.audit_on_growth or self.audits >= self.max_audits or len(self._rss) < 8:
             return
+        if self.audits and self._rss[-1] < self.audit_step * self._audited_rss:
+            return  # audit again only once the RSS has grown audit_step times since
         verdict = assess(self._times, self._rss)
         if verdict.kind != "growing":
             return
+        self._sample(count_types=True)  # the types at the moment growth was seen
         cpu0 = time.thread_time()
         report = audit(**self.audit_options)
         self.audit_cpu += time.thread_time() - cpu0
         self.audit_report = report
+        self.audits += 1
+        self._audited_rss = report.rss_bytes or self._rss[-1]
         self._write(
             {
                 "event": "audit",
@@ -209,8 +224,10 @@ def watch(
     Lines) from a background thread; returns the running :class:`Watch` (``.stop()`` it, or
     use it as a context manager; it also stops at interpreter exit). Options:
     ``max_overhead`` (share of time the per-type object counts may cost, default 0.02),
-    ``top_types``, ``audit_on_growth`` (run :func:`memslim.audit` once when the RSS is first
-    seen growing and log it; default True), ``audit_options`` (passed to audit).
+    ``top_types``, ``audit_on_growth`` (run :func:`memslim.audit` when the RSS is first seen
+    growing and log it, and again each time it grows ``audit_step`` (1.5) times; default
+    True), ``max_audits`` (default 4), ``audit_options`` (passed to audit; ``size_sample`` defaults to 20,000
+    there).
     ``python -m memslim watch-report out`` reads the log."""
     return Watch(out, interval, **options).start()
 
@@ -266,8 +283,9 @@ def assess(times: Sequence[float], rss: Sequence[int], *, noise: int | None = No
     The troughs of the series (the minimum of each of up to 8 equal segments) decide: a
     series whose troughs rise by more than the noise, overall and over its second half, is
     *growing*; one that falls sharply at least twice without rising troughs is *sawtooth*;
-    anything else is *steady*. A fall after the peak in the last 30% of the samples (a run
-    freeing its data as it ends) is reported as released and left out of the judgement.
+    anything else is *steady*. A fall below the peak level that lasts to the end and takes
+    at most the last 30% of the time (a run freeing its data as it ends) is reported as
+    released and left out of the judgement.
     """
     n = len(rss)
     if n < 6:
@@ -283,9 +301,14 @@ def assess(times: Sequence[float], rss: Sequence[int], *, noise: int | None = No
         duration=times[-1] - times[0],
     )
     rs, ts = list(rss), list(times)
-    if peak_at >= 0.7 * n and rss[peak_at] - rss[-1] > noise:
+    # The run's end: the last sample at the peak level, then only lower ones (data freed
+    # as the program finishes) in the last 30% of the time.
+    last_high = max(i for i in range(n) if rss[i] >= rss[peak_at] - noise / 2)
+    tail = times[-1] - times[last_high]
+    freed = all(r < rss[peak_at] - noise for r in rss[last_high + 1 :])
+    if last_high < n - 1 and tail <= 0.3 * (times[-1] - times[0]) and freed:
         verdict.released = rss[peak_at] - rss[-1]
-        rs, ts = rs[: peak_at + 1], ts[: peak_at + 1]
+        rs, ts = rs[: last_high + 1], ts[: last_high + 1]
     m = len(rs)
     span = max(rs) - min(rs)
     drop = max(noise, span // 4)
@@ -359,13 +382,14 @@ class WatchLog:
         return assess(*self.series())
 
     def type_growth(self, top: int = 5) -> list[tuple[str, int, int]]:
-        """(type, first count, last count) for the types that grew most between the first
-        and the last per-type count (a type absent from the first count's top list counts
-        from 0)."""
-        counted = [s["types"] for s in self.samples if "types" in s]
+        """(type, first count, count at the highest RSS) for the types that grew most
+        between the first per-type count and the one taken at the highest RSS (a type
+        absent from the first count's top list counts from 0)."""
+        counted = [s for s in self.samples if "types" in s]
         if len(counted) < 2:
             return []
-        first, last = counted[0], counted[-1]
+        first = counted[0]["types"]
+        last = max(counted[1:], key=lambda s: s.get("rss") or 0)["types"]
         grown = [(name, first.get(name, 0), n) for name, n in last.items()]
         grown = [g for g in grown if g[2] > g[1]]
         grown.sort(key=lambda g: g[2] - g[1], reverse=True)
@@ -386,7 +410,7 @@ class WatchLog:
         lines.append(f"verdict: {verdict.text()}")
         grown = self.type_growth()
         if grown and verdict.kind == "growing":
-            lines.append("types that grew (object counts, first -> last count):")
+            lines.append("types that grew (object counts, first count -> at the highest RSS):")
             lines.extend(f"  {name:<40}{a:>12,} -> {b:,}" for name, a, b in grown)
         if self.samples:
             last = self.samples[-1]
