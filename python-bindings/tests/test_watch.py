@@ -56,7 +56,8 @@ def read_events(path) -> list[dict]:
 def test_watch_flags_a_planted_leak_and_audits_it(tmp_path):
     out = tmp_path / "leak.jsonl"
     leak: list[dict[str, object]] = []
-    with memslim.watch(out, interval=0.02, audit_options={"min_records": 500}) as w:
+    options = {"audit_options": {"min_records": 500}, "warmup": 0.0}
+    with memslim.watch(out, interval=0.02, **options) as w:
         for i in range(60):
             leak.extend({"id": i * 4000 + j, "name": f"n{j}", "v": float(j)} for j in range(4000))
             time.sleep(0.01)
@@ -87,7 +88,7 @@ def test_watch_leaves_a_steady_loop_alone(tmp_path):
         return len(batch)
 
     work()  # the allocator's pools are filled once, before the watch starts
-    w = memslim.watch(out, interval=0.02)
+    w = memslim.watch(out, interval=0.02, warmup=0.0)
     deadline = time.monotonic() + 1.0
     while time.monotonic() < deadline:
         work()
@@ -142,7 +143,18 @@ def test_cli_watch_then_watch_report_writes_the_chart(tmp_path):
     out, png = tmp_path / "mem.jsonl", tmp_path / "mem.png"
     run = [sys.executable, "-m", "memslim"]
     proc = subprocess.run(
-        [*run, "watch", "--interval", "0.02", "--out", str(out), "--", str(script)],
+        [
+            *run,
+            "watch",
+            "--interval",
+            "0.02",
+            "--warmup",
+            "0",
+            "--out",
+            str(out),
+            "--",
+            str(script),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -153,6 +153,7 @@ def _run_watch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         args.interval,
         max_overhead=args.max_overhead,
         audit_on_growth=not args.no_audit,
+        warmup=args.warmup,
     )
     with w:
         code = run_script(script)
@@ -213,6 +214,9 @@ def _add_watch(commands: Any) -> None:
     cmd.add_argument("--out", type=Path, default=Path("memslim-watch.jsonl"))
     cmd.add_argument("--max-overhead", type=float, default=0.02, help="for per-type counts")
     cmd.add_argument("--no-audit", action="store_true", help="no audit when growth is seen")
+    cmd.add_argument(
+        "--warmup", type=float, default=3.0, help="seconds of start-up growth to ignore"
+    )
     cmd.add_argument("script", nargs=argparse.REMAINDER, help="-- SCRIPT [ARGS...]")
     cmd.set_defaults(run=_run_watch)
     rep = commands.add_parser(

@@ -18,6 +18,7 @@ import json
 import os
 import statistics
 import sys
+import textwrap
 import threading
 import time
 import tracemalloc
@@ -62,6 +63,7 @@ class Watch:
         audit_on_growth: bool = True,
         max_audits: int = 4,
         audit_step: float = 1.5,
+        warmup: float = 3.0,
         audit_options: dict[str, Any] | None = None,
     ) -> None:
         if interval <= 0:
@@ -73,11 +75,12 @@ class Watch:
         self.audit_on_growth = audit_on_growth
         self.max_audits = max_audits
         self.audit_step = audit_step
+        self.warmup = warmup
         self.audits = 0
         self._audited_rss = 0
         # Audits while the program runs: deep sizes from a sample bound their time and
         # memory (the program's peak RSS would otherwise include a full audit's).
-        self.audit_options = {"size_sample": 20_000, **(audit_options or {})}
+        self.audit_options = {"size_sample": 20_000, "sample": 20_000, **(audit_options or {})}
         self.audit_report: AuditReport | None = None
         self.cpu = 0.0  # watcher thread CPU seconds, sampling and type counts
         self.audit_cpu = 0.0
@@ -191,11 +194,16 @@ class Watch:
         self._write(record)
 
     def _maybe_audit(self) -> None:
-        if not self.audit_on_growth or self.audits >= self.max_audits or len(self._rss) < 8:
+        if not self.audit_on_growth or self.audits >= self.max_audits:
             return
         if self.audits and self._rss[-1] < self.audit_step * self._audited_rss:
             return  # audit again only once the RSS has grown audit_step times since
-        verdict = assess(self._times, self._rss)
+        # Growth during the first seconds is a program starting up (imports, pools,
+        # first batches), not a leak: judge only what came after.
+        first = next((i for i, t in enumerate(self._times) if t >= self.warmup), len(self._times))
+        if len(self._times) - first < 8:
+            return
+        verdict = assess(self._times[first:], self._rss[first:])
         if verdict.kind != "growing":
             return
         self._sample(count_types=True)  # the types at the moment growth was seen
@@ -226,7 +234,8 @@ def watch(
     ``max_overhead`` (share of time the per-type object counts may cost, default 0.02),
     ``top_types``, ``audit_on_growth`` (run :func:`memslim.audit` when the RSS is first seen
     growing and log it, and again each time it grows ``audit_step`` (1.5) times; default
-    True), ``max_audits`` (default 4), ``audit_options`` (passed to audit; ``size_sample`` defaults to 20,000
+    True; growth in the first ``warmup`` seconds, default 3, is start-up and ignored),
+    ``max_audits`` (default 4), ``audit_options`` (passed to audit; ``sample`` and ``size_sample`` default to 20,000
     there).
     ``python -m memslim watch-report out`` reads the log."""
     return Watch(out, interval, **options).start()
@@ -413,11 +422,9 @@ class WatchLog:
             lines.append("types that grew (object counts, first count -> at the highest RSS):")
             lines.extend(f"  {name:<40}{a:>12,} -> {b:,}" for name, a, b in grown)
         if self.samples:
-            last = self.samples[-1]
-            lines.append(
-                f"memslim structures: {last.get('memslim_structures', 0)} holding "
-                f"{_size(last.get('memslim_bytes', 0))}"
-            )
+            most = max(s.get("memslim_structures", 0) for s in self.samples)
+            held = max(s.get("memslim_bytes", 0) for s in self.samples)
+            lines.append(f"memslim structures: at most {most} at a time, holding {_size(held)}")
         for record in self.audits:
             report = AuditReport.from_dict(record["report"])
             lines.append(f"\naudit at t={record['t']:.1f}s ({record['reason']}):")
@@ -448,26 +455,34 @@ class WatchLog:
             ax.axvline(verdict.since, color="#999999", linestyle=":", linewidth=1)
         for record in self.audits:
             ax.axvline(record["t"], color="#e7298a", linestyle="--", linewidth=1)
+        if self.audits:
+            record = self.audits[-1]
             findings = record["report"]["findings"]
             if findings:
                 f = findings[0]
+                where = f["location"] if len(f["location"]) <= 72 else f["location"][:69] + "..."
                 note = (
-                    f"audit: {f['location']}\n{f['records']:,} records, {_size(f['bytes'])}"
-                    f" -> {f['structure']} {_size(f['memslim_bytes'])}"
+                    f"audit at t={record['t']:.1f}s (dashed): {where}\n"
+                    f"{f['records']:,} {f['record_kind']} records, {_size(f['bytes'])} now -> "
+                    f"{f['structure']} {_size(f['memslim_bytes'])} ({f['saves']:.0%} less)"
                 )
-                ax.annotate(
+                ax.text(
+                    0.01,
+                    0.97,
                     note,
-                    xy=(record["t"], max(rss) / 1e6 * 0.5),
-                    xytext=(6, 0),
-                    textcoords="offset points",
-                    fontsize=8,
+                    transform=ax.transAxes,
+                    va="top",
+                    fontsize=7.5,
                     color="#e7298a",
+                    bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8},
                 )
         ax.set_xlabel("seconds")
         ax.set_ylabel("MB")
         ax.set_ylim(bottom=0)
-        ax.legend(fontsize=8, loc="upper left")
-        ax.set_title(title or f"{self.path.name}: {verdict.text()}", fontsize=9)
+        ax.set_ylim(top=max(rss) / 1e6 * 1.3 if rss else None)
+        ax.legend(fontsize=8, loc="lower right")
+        heading = title or self.path.name
+        ax.set_title(f"{heading}\n{textwrap.fill(verdict.text(), 100)}", fontsize=8.5)
         fig.tight_layout()
         fig.savefig(path, dpi=110)
         plt.close(fig)
