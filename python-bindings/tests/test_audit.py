@@ -266,3 +266,22 @@ def test_cli_exit_code_is_the_scripts(tmp_path):
     )
     assert proc.returncode == 3
     assert Path(script).exists()
+
+
+def test_bench_audit_quick(tmp_path):
+    """The benchmark runs end to end on a tiny input, so it never rots."""
+    root = Path(__file__).resolve().parents[2]
+    output = tmp_path / "audit.json"
+    proc = subprocess.run(
+        [sys.executable, "benches/bench_audit.py", "--quick", "--output", str(output)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    assert "| exact |" in proc.stdout and "| 0.1 s |" in proc.stdout
+    report = json.loads(output.read_text())
+    locations = {f["location"] for f in report["audit"]["exact"]["findings"]}
+    assert {"__main__.ORDERS", "Desk.trades"} <= locations
+    assert output.with_suffix(".md").exists()

@@ -70,7 +70,9 @@ def test_watch_flags_a_planted_leak_and_audits_it(tmp_path):
     assert verdict.rate > 0
     assert log.stop is not None and log.stop["samples"] == len(log.samples)
     assert "types" in log.samples[0]
-    assert any(name == "builtins.dict" for name, _, _ in log.type_growth())
+    assert any(name == "builtins.dict" for name, _, _ in log.type_growth()), [
+        (s["t"], s["rss"], s["types"].get("builtins.dict")) for s in log.samples if "types" in s
+    ]
     assert 1 <= len(log.audits) <= 4
     finding = log.audits[0]["report"]["findings"][0]
     assert finding["location"].endswith("local 'leak'")

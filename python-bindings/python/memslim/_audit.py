@@ -30,7 +30,7 @@ import types
 from collections import Counter, deque
 from itertools import compress, islice
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from memslim._memslim import DictList, DocList, TupleList
 from memslim._report import _size, pyplot
@@ -290,12 +290,11 @@ class _Namer:
         self._read_stacks()
 
     def _read_stacks(self) -> None:
-        me = threading.get_ident()
         for ident, top in sys._current_frames().items():
             frame: types.FrameType | None = top
             thread = "" if ident == threading.main_thread().ident else f" [thread {ident}]"
             while frame is not None:
-                if frame.f_globals.get("__name__") in _OWN_MODULES and ident == me:
+                if frame.f_globals.get("__name__") in _OWN_MODULES:
                     frame = frame.f_back
                     continue
                 local = frame.f_locals
@@ -664,7 +663,7 @@ def audit(
     time_budget: float | None = 60.0,
     max_depth: int = 6,
     top: int = 20,
-    size_sample: int | None = None,
+    size_sample: int | None = 100_000,
 ) -> AuditReport:
     """Find the containers of records in this process and what they would cost as memslim.
 
@@ -682,8 +681,9 @@ def audit(
     instances) are merged.
 
     ``size_sample``: deep-size at most that many records per container (evenly spaced,
-    scaled by record count; the finding's ``sized_from`` says how many) to bound the time
-    and the memory of sizing big containers; None (the default) sizes every record.
+    scaled by record count; the finding's ``sized_from`` says how many). Sizing keeps a
+    set of the ids seen, about 60 bytes per object walked, so sizing a container of a
+    million records exactly (``size_sample=None``) can briefly need hundreds of MB.
 
     Bounds: ``max_objects`` (gc-tracked objects scanned; None: all), ``time_budget``
     (seconds; candidates are probed largest first until it runs out), ``max_depth``
@@ -713,16 +713,84 @@ def _audit(
     size_sample: int | None,
 ) -> AuditReport:
     start = time.perf_counter()
-    deadline = start + time_budget if time_budget is not None else float("inf")
     rss0 = rss_bytes()
-    peak = rss0
     notes: list[str] = []
+    with _RssPeak() as watcher:
+        report = _walk(
+            min_records, sample, max_objects, time_budget, max_depth, top, size_sample, notes
+        )
+    report.seconds = time.perf_counter() - start
+    report.rss_bytes = rss0
+    report.extra_bytes = watcher.growth
+    if threading.current_thread() is not threading.main_thread():
+        notes.append(
+            "audited from a background thread while the program ran: the extra memory"
+            " includes whatever the program itself allocated meanwhile"
+        )
+    return report
 
-    def checkpoint() -> None:
-        nonlocal peak
+
+class _RssPeak:
+    """The highest RSS while the block runs, over its RSS at entry: a thread reads
+    ``/proc/self/statm`` every 10 ms (it runs whenever the audit lets go of the GIL, which
+    its Python-level loops do every switch interval), and the process's peak RSS
+    (``ru_maxrss``) catches what that misses when it sets a new high."""
+
+    def __init__(self) -> None:
+        self.start = rss_bytes()
+        self.peak = self.start
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memslim-audit-rss", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.01):
+            now = rss_bytes()
+            if now is not None and self.peak is not None:
+                self.peak = max(self.peak, now)
+
+    def __enter__(self) -> Self:
+        self._max0 = _max_rss()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
         now = rss_bytes()
-        if now is not None and peak is not None:
-            peak = max(peak, now)
+        if self.peak is not None and now is not None:
+            self.peak = max(self.peak, now)
+        grew = _max_rss() - self._max0
+        if grew > 0 and self.peak is not None and self.start is not None:
+            self.peak = max(self.peak, self.start + grew)
+
+    @property
+    def growth(self) -> int | None:
+        if self.peak is None or self.start is None:
+            return None
+        return max(0, self.peak - self.start)
+
+
+def _max_rss() -> int:
+    try:
+        import resource
+    except ImportError:
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024
+
+
+def _walk(
+    min_records: int,
+    sample: int,
+    max_objects: int | None,
+    time_budget: float | None,
+    max_depth: int,
+    top: int,
+    size_sample: int | None,
+    notes: list[str],
+) -> AuditReport:
+    start = time.perf_counter()
+    deadline = start + time_budget if time_budget is not None else float("inf")
 
     objs = gc.get_objects()
     tracked = len(objs)
@@ -766,7 +834,6 @@ def _audit(
     targets = [box for box, _, _ in found]
     ours.add(id(targets))
     namer.walk_up(targets)
-    checkpoint()
     stop = set(map(id, targets))
 
     merged: dict[str, Finding] = {}
@@ -813,22 +880,15 @@ def _audit(
     passes = namer.passes
     del found, targets, namer
     findings = sorted(merged.values(), key=lambda f: f.bytes - f.memslim_bytes, reverse=True)
-    checkpoint()
-    extra = None if peak is None or rss0 is None else max(0, peak - rss0)
-    if threading.current_thread() is not threading.main_thread():
-        notes.append(
-            "audited from a background thread while the program ran: the extra memory"
-            " includes whatever the program itself allocated meanwhile"
-        )
     return AuditReport(
         findings=findings[:top],
         objects_scanned=scanned,
         objects_tracked=tracked,
         candidates=n_candidates,
         examined=examined,
-        seconds=time.perf_counter() - start,
-        extra_bytes=extra,
-        rss_bytes=rss0,
+        seconds=0.0,
+        extra_bytes=None,
+        rss_bytes=None,
         referrer_passes=passes,
         notes=notes,
     )

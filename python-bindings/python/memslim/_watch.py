@@ -34,8 +34,18 @@ from memslim._report import _size, pyplot
 _MIB = 1 << 20
 
 
-def _type_counts(top: int) -> dict[str, int]:
-    counts = Counter(map(type, gc.get_objects()))
+def _type_counts(top: int, chunk: int = 50_000) -> dict[str, int]:
+    """Objects per type: every gc-tracked object, plus the untracked objects they refer
+    to directly (CPython stops tracking dicts and tuples that hold only atoms, so a list of
+    flat records would otherwise show no growth), each counted once per container holding
+    it. The ``top`` most numerous, by ``module.qualname``."""
+    objs = gc.get_objects()
+    counts = Counter(map(type, objs))
+    for i in range(0, len(objs), chunk):
+        refs = gc.get_referents(*objs[i : i + chunk])
+        counts.update(map(type, itertools.filterfalse(gc.is_tracked, refs)))
+        del refs
+    del objs
     return {f"{t.__module__}.{t.__qualname__}": n for t, n in counts.most_common(top)}
 
 
@@ -48,7 +58,7 @@ class Watch:
     first detected and again each time the RSS has grown ``audit_step`` times since,
     ``max_audits`` at most
     (``audit_on_growth``), and ``{"event": "stop", ...}``. ``types`` (the
-    ``top_types`` most numerous types and their counts) is logged at the first and the last
+    ``top_types`` most numerous types and their counts, see ``_type_counts``) is logged at the first and the last
     sample and in between whenever counting keeps the watcher's cost under
     ``max_overhead``.
     """
@@ -480,7 +490,7 @@ class WatchLog:
         ax.set_ylabel("MB")
         ax.set_ylim(bottom=0)
         ax.set_ylim(top=max(rss) / 1e6 * 1.3 if rss else None)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="upper right")
         heading = title or self.path.name
         ax.set_title(f"{heading}\n{textwrap.fill(verdict.text(), 100)}", fontsize=8.5)
         fig.tight_layout()
