@@ -31,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -154,11 +155,17 @@ def child_watch(rounds: int, interval: float | None, keep: int) -> dict[str, Any
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu0
     out: dict[str, Any] = {"seconds": seconds, "cpu": cpu, "kept": len(kept)}
     if w is not None:
+        out["watch_cpu"] = w.cpu  # during the loop (the last sample, at stop, comes after)
         w.stop()
-        stop = [json.loads(line) for line in log.read_text().splitlines()][-1]
-        out["watch_cpu"] = stop["watch_cpu"]
-        out["samples"] = stop["samples"]
-        out["type_counts"] = sum(1 for line in log.read_text().splitlines() if '"types"' in line)
+        samples = [json.loads(line) for line in log.read_text().splitlines()]
+        samples = [s for s in samples if s["event"] == "sample"][:-1]
+        out["samples"] = len(samples)
+        out["type_counts"] = sum(1 for s in samples if "types" in s)
+        # Each sample's cost: the growth of the cumulative watcher CPU since the last one.
+        costs = [(b["watch_cpu"] - a["watch_cpu"], "types" in b) for a, b in pairwise(samples)]
+        plain = [c for c, typed in costs if not typed]
+        out["sample_cpu"] = statistics.median(plain) if plain else None
+        out["type_count_cpu"] = samples[0]["watch_cpu"] if samples else None
     return out
 
 
@@ -204,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             "watch_cpu": statistics.median(r.get("watch_cpu", 0.0) for r in runs),
             "samples": statistics.median(r.get("samples", 0) for r in runs),
             "type_counts": statistics.median(r.get("type_counts", 0) for r in runs),
+            "sample_cpu": statistics.median(r.get("sample_cpu") or 0.0 for r in runs),
+            "type_count_cpu": statistics.median(r.get("type_count_cpu") or 0.0 for r in runs),
         }
     base, base_cpu = watch["none"]["seconds"], watch["none"]["cpu"]
     for label in ("1 s", "0.1 s"):
@@ -247,17 +256,19 @@ def main(argv: list[str] | None = None) -> int:
         "",
         (
             "| interval | loop wall (s) | wall change | process CPU (s) | CPU change "
-            "| watcher thread CPU / wall | samples | type counts |"
+            "| watcher thread CPU / wall | samples | type counts | CPU per sample "
+            "| CPU per type count |"
         ),
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-        f"| no watch | {base:.2f} | — | {base_cpu:.2f} | — | — | — | — |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| no watch | {base:.2f} | — | {base_cpu:.2f} | — | — | — | — | — | — |",
     ]
     for label in ("1 s", "0.1 s"):
         w = watch[label]
         lines.append(
             f"| {label} | {w['seconds']:.2f} | {w['slowdown']:+.1%} | {w['cpu']:.2f} "
             f"| {w['cpu_slowdown']:+.1%} | {w['cpu_share']:.2%} "
-            f"| {w['samples']:.0f} | {w['type_counts']:.0f} |"
+            f"| {w['samples']:.0f} | {w['type_counts']:.0f} | {w['sample_cpu'] * 1e6:.0f} µs "
+            f"| {w['type_count_cpu'] * 1e3:.0f} ms |"
         )
     lines.append(
         f"\nmedian of {repeat} runs each; machine load average {machine_info([])['load_average']}"
