@@ -66,6 +66,7 @@ _NOT_RECORDS: tuple[type, ...] = (
     DocList,
 )
 _CO_GENERATOR = 0x20
+_COMPREHENSIONS = frozenset({"<listcomp>", "<dictcomp>", "<setcomp>", "<genexpr>"})
 # Items sampled from each candidate to decide whether, and which, records it holds.
 _PROBE = 64
 # Share of the probed items that must have the dominant record shape.
@@ -425,26 +426,26 @@ class _Namer:
         return out or [(8, "<closure cell>")]
 
 
-def _keys_of(mapping: Any, obj: Any) -> list[str]:
+def _keys_of(mapping: Any, obj: Any) -> list[Any]:
+    """Up to three keys under which ``mapping`` holds ``obj``."""
     try:
-        return [str(k) for k, v in mapping.items() if v is obj][:3]
+        return [k for k, v in mapping.items() if v is obj][:3]
     except (RuntimeError, AttributeError):
         return []
 
 
 def _temporary_label() -> str:
     """Where a container nothing names is most likely being built (``pages =
-    list(fetch(n))`` while it runs): the frame that called the outermost running generator
-    of the main thread, else its innermost frame; comprehensions are part of their caller.
-    """
+    list(fetch(n))`` while it runs): in the main thread, the frame that called the
+    outermost running generator or comprehension, else the innermost frame."""
     frame = sys._current_frames().get(threading.main_thread().ident or 0)
     innermost = builder = None
     while frame is not None:
         code = frame.f_code
-        if frame.f_globals.get("__name__") in _OWN_MODULES or code.co_name.startswith("<"):
+        if frame.f_globals.get("__name__") in _OWN_MODULES:
             frame = frame.f_back
             continue
-        if code.co_flags & _CO_GENERATOR:
+        if code.co_flags & _CO_GENERATOR or code.co_name in _COMPREHENSIONS:
             builder = None
         elif builder is None:
             builder = frame
@@ -793,6 +794,8 @@ def _walk(
     deadline = start + time_budget if time_budget is not None else float("inf")
 
     objs = gc.get_objects()
+    # Taken with the snapshot: the program may have moved on by the time names are made.
+    building = _temporary_label()
     tracked = len(objs)
     if max_objects is not None and tracked > max_objects:
         del objs[max_objects:]
@@ -842,7 +845,7 @@ def _walk(
         if names and names[0][0] == -1:
             continue  # held by another reported container: counted there
         if not names:
-            names = [(9, _temporary_label())]
+            names = [(9, building)]
         location = names[0][1]
         key = re.sub(r"\[\d+\]", "[*]", location)
         nbytes, sized_from = _records_bytes(box, n, size_sample)

@@ -154,6 +154,7 @@ def _run_watch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         max_overhead=args.max_overhead,
         audit_on_growth=not args.no_audit,
         warmup=args.warmup,
+        audit_step=args.audit_step,
     )
     with w:
         code = run_script(script)
@@ -216,6 +217,9 @@ def _add_watch(commands: Any) -> None:
     cmd.add_argument("--no-audit", action="store_true", help="no audit when growth is seen")
     cmd.add_argument(
         "--warmup", type=float, default=3.0, help="seconds of start-up growth to ignore"
+    )
+    cmd.add_argument(
+        "--audit-step", type=float, default=1.25, help="audit again at this RSS growth factor"
     )
     cmd.add_argument("script", nargs=argparse.REMAINDER, help="-- SCRIPT [ARGS...]")
     cmd.set_defaults(run=_run_watch)

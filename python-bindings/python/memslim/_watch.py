@@ -72,7 +72,7 @@ class Watch:
         top_types: int = 30,
         audit_on_growth: bool = True,
         max_audits: int = 4,
-        audit_step: float = 1.5,
+        audit_step: float = 1.25,
         warmup: float = 3.0,
         audit_options: dict[str, Any] | None = None,
     ) -> None:
@@ -213,11 +213,14 @@ class Watch:
         first = next((i for i, t in enumerate(self._times) if t >= self.warmup), len(self._times))
         if len(self._times) - first < 8:
             return
-        verdict = assess(self._times[first:], self._rss[first:])
-        if verdict.kind != "growing":
-            return
+        # Twice the usual noise: an audit allocates, and a false alarm would feed itself.
+        rss = self._rss[first:]
+        noise = 2 * max(4 * _MIB, round(0.03 * statistics.median(rss)))
+        verdict = assess(self._times[first:], rss, noise=noise)
+        if verdict.kind != "growing" or verdict.released:
+            return  # not growing, or the data is already gone
         self._sample(count_types=True)  # the types at the moment growth was seen
-        cpu0 = time.thread_time()
+        cpu0, began = time.thread_time(), time.monotonic() - self._start
         report = audit(**self.audit_options)
         self.audit_cpu += time.thread_time() - cpu0
         self.audit_report = report
@@ -226,7 +229,8 @@ class Watch:
         self._write(
             {
                 "event": "audit",
-                "t": round(time.monotonic() - self._start, 3),
+                "t": round(began, 3),  # when the audit began (its snapshot of objects)
+                "seconds": round(report.seconds, 3),
                 "reason": verdict.text(),
                 "report": report.to_dict(),
             }
@@ -243,7 +247,7 @@ def watch(
     use it as a context manager; it also stops at interpreter exit). Options:
     ``max_overhead`` (share of time the per-type object counts may cost, default 0.02),
     ``top_types``, ``audit_on_growth`` (run :func:`memslim.audit` when the RSS is first seen
-    growing and log it, and again each time it grows ``audit_step`` (1.5) times; default
+    growing and log it, and again each time it grows ``audit_step`` (1.25) times; default
     True; growth in the first ``warmup`` seconds, default 3, is start-up and ignored),
     ``max_audits`` (default 4), ``audit_options`` (passed to audit; ``sample`` and ``size_sample`` default to 20,000
     there).
@@ -261,7 +265,7 @@ class Verdict:
 
     kind: str
     rate: float = 0.0  # bytes per second while growing
-    since: float = 0.0  # seconds from the start when the growth began
+    since: float = 0.0  # when the growth began, on the series' clock (seconds)
     start: int = 0
     peak: int = 0
     end: int = 0
@@ -349,7 +353,7 @@ def assess(times: Sequence[float], rss: Sequence[int], *, noise: int | None = No
             if value <= base:
                 since = i
         since = min(since, m - 2)
-        verdict.since = ts[since] - ts[0]
+        verdict.since = ts[since]
         verdict.rate = _slope(ts[since:], rs[since:])
         return verdict
     if verdict.drops >= 2:
@@ -454,7 +458,10 @@ class WatchLog:
         times, rss = self.series()
         verdict = self.verdict()
         fig, ax = plt.subplots(figsize=(8, 3.6))
-        ax.plot(times, [r / 1e6 for r in rss], color="#d95f02", label="RSS")
+        # Dots mark the samples: a gap between them is time the watcher spent auditing.
+        ax.plot(
+            times, [r / 1e6 for r in rss], color="#d95f02", marker=".", markersize=3, label="RSS"
+        )
         traced = [(s["t"], s["traced"]) for s in self.samples if "traced" in s]
         if traced:
             ax.plot(*zip(*[(t, b / 1e6) for t, b in traced]), color="#7570b3", label="traced")
@@ -474,7 +481,8 @@ class WatchLog:
                 note = (
                     f"audit at t={record['t']:.1f}s (dashed): {where}\n"
                     f"{f['records']:,} {f['record_kind']} records, {_size(f['bytes'])} now -> "
-                    f"{f['structure']} {_size(f['memslim_bytes'])} ({f['saves']:.0%} less)"
+                    f"{f['structure']} {'~' if f['built_from'] < f['records'] else ''}"
+                    f"{_size(f['memslim_bytes'])} ({f['saves']:.0%} less)"
                 )
                 ax.text(
                     0.01,
