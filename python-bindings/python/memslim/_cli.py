@@ -1,4 +1,4 @@
-"""``python -m memslim``: report a data file; audit, watch a script; read a watch log."""
+"""python -m memslim: report a data file; audit or watch a script; read a watch log."""
 
 from __future__ import annotations
 
@@ -93,6 +93,7 @@ def _audit_options(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "min_records": args.min_records,
         "sample": args.sample,
+        "size_sample": args.size_sample or None,
         "max_objects": args.max_objects,
         "time_budget": args.time_budget,
         "top": args.top,
@@ -199,6 +200,12 @@ def _add_audit(commands: Any) -> None:
     cmd.add_argument("--plot", type=Path, help="write a PNG chart of the findings here")
     cmd.add_argument("--min-records", type=int, default=1_000)
     cmd.add_argument("--sample", type=int, default=100_000, help="records built per finding")
+    cmd.add_argument(
+        "--size-sample",
+        type=int,
+        default=100_000,
+        help="records deep-sized per container (0: all of them)",
+    )
     cmd.add_argument("--max-objects", type=int, help="gc-tracked objects scanned at most")
     cmd.add_argument("--time-budget", type=float, default=60.0, help="seconds")
     cmd.add_argument("--top", type=int, default=20)
