@@ -420,9 +420,13 @@ class _Namer:
             closure = self.nodes.get(tid)
             for fid in self.parents.get(tid, []):
                 fn = self.nodes.get(fid)
-                if isinstance(fn, types.FunctionType) and fn.__closure__ is closure:
-                    i = next(j for j, c in enumerate(fn.__closure__) if c is cell)
-                    out.append((1, f"{fn.__qualname__}() closure {fn.__code__.co_freevars[i]!r}"))
+                if not isinstance(fn, types.FunctionType):
+                    continue
+                cells = fn.__closure__
+                if cells is None or cells is not closure:
+                    continue
+                i = next(j for j, c in enumerate(cells) if c is cell)
+                out.append((1, f"{fn.__qualname__}() closure {fn.__code__.co_freevars[i]!r}"))
         return out or [(8, "<closure cell>")]
 
 

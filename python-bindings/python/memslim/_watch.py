@@ -104,7 +104,7 @@ class Watch:
         self._next_types = 0.0
         self._lock = threading.Lock()
 
-    def start(self) -> Watch:
+    def start(self) -> Self:
         if self._thread is not None:
             raise RuntimeError("this watch is already running")
         self._file = self.path.open("w", encoding="utf-8")
