@@ -147,6 +147,20 @@ def test_containers_inside_others_are_reported_under_their_owner(planted):
     assert not any("ARCHIVE[" in loc for loc in found)
 
 
+def test_deques_and_sets_of_records_are_found(planted):
+    from collections import deque
+
+    planted.RECENT = deque(Point(i, -i, "q") for i in range(1_500))
+    planted.SEEN = {(i, f"k{i}") for i in range(1_300)}
+    found = by_location(memslim.audit(top=50))
+    recent, seen = found["planted_shop.RECENT"], found["planted_shop.SEEN"]
+    assert (recent.container, recent.records, recent.structure) == ("deque", 1_500, "TupleList")
+    assert close(recent.memslim_bytes, memslim.TupleList(list(planted.RECENT)).nbytes)
+    assert (seen.container, seen.records, seen.record_kind) == ("set", 1_300, "tuple")
+    real = memslim.TupleList(list(planted.SEEN), fields=("a", "b")).nbytes
+    assert close(seen.memslim_bytes, real)
+
+
 def test_nested_documents_are_measured_as_doclist_too(planted):
     planted.PAGES = [
         {"url": f"/p/{i}", "body": " ".join(["lorem ipsum dolor"] * 20), "links": ["/a", "/b"]}

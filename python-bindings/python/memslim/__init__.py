@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
-from memslim._audit import AuditReport, Finding, audit
 from memslim._memslim import (
     BatchReader,
     Column,
@@ -37,7 +36,6 @@ from memslim._persistent import (
 )
 from memslim._report import report
 from memslim._sizeof import deep_sizeof
-from memslim._watch import Watch, watch
 from memslim.exceptions import (
     CorruptDataError,
     MemslimError,
@@ -47,6 +45,28 @@ from memslim.exceptions import (
     StaleRowError,
 )
 from memslim.pipeline import Stream, stream
+
+# audit() and watch() load on first use, so `import memslim` stays as light as it was
+# (they bring threading, statistics, tracemalloc and friends).
+_LAZY = {
+    "AuditReport": "memslim._audit",
+    "Finding": "memslim._audit",
+    "audit": "memslim._audit",
+    "Watch": "memslim._watch",
+    "watch": "memslim._watch",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memslim' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 _abc.MutableSequence.register(DictList)
 _abc.MutableSequence.register(TupleList)
