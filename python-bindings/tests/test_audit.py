@@ -139,6 +139,11 @@ def test_containers_inside_others_are_reported_under_their_owner(planted):
     days = found["planted_shop.DAYS[*]['orders']"]
     assert (days.objects, days.records) == (2, 2_200)
 
+    # The same attribute of several instances: one row.
+    planted.SHOPS = {"eu": Shop(1_100), "us": Shop(1_200)}
+    history = by_location(memslim.audit(top=50))["Shop.history"]
+    assert (history.objects, history.records) == (3, 3_000 + 1_100 + 1_200)
+
     # Sixty documents each holding sixty orders: the inner lists are part of the outer
     # list's records (counted in its deep size), not findings of their own.
     planted.ARCHIVE = [{"day": d, "orders": order_dicts(60)} for d in range(60)]

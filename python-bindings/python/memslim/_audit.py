@@ -697,9 +697,9 @@ def audit(
     """
     if threading.current_thread() is threading.main_thread():
         return _audit(min_records, sample, max_objects, time_budget, max_depth, top, size_sample)
-    # From a background thread (a watch, ``--at peak``): take the GIL in long turns so the
-    # program pauses while the audit runs, rather than both crawling through thousands of
-    # 5 ms hand-overs; the program's own switch interval comes back afterwards.
+    # From a background thread (a watch, ``--at peak``): the audit and the program take
+    # turns on the GIL; longer turns mean far fewer hand-overs (each costs a wake-up) than
+    # the default 5 ms. The program's own switch interval comes back afterwards.
     interval = sys.getswitchinterval()
     sys.setswitchinterval(max(interval, 0.1))
     try:
