@@ -800,6 +800,9 @@ def _walk(
     objs = gc.get_objects()
     # Taken with the snapshot: the program may have moved on by the time names are made.
     building = _temporary_label()
+    # The stacks are read now too: by the time names are made a function may have returned.
+    ours: set[int] = set()
+    namer = _Namer(ours, max_depth, deadline)
     tracked = len(objs)
     if max_objects is not None and tracked > max_objects:
         del objs[max_objects:]
@@ -813,7 +816,7 @@ def _walk(
     del boxes
     candidates.sort(key=len, reverse=True)
     n_candidates = len(candidates)
-    ours: set[int] = {id(candidates)}
+    ours.add(id(candidates))
 
     found: list[tuple[Any, _Shape, int]] = []  # container, shape, records
     ours.add(id(found))
@@ -837,7 +840,6 @@ def _walk(
     ours.discard(id(candidates))
     del candidates
 
-    namer = _Namer(ours, max_depth, deadline)
     targets = [box for box, _, _ in found]
     ours.add(id(targets))
     namer.walk_up(targets)
