@@ -43,6 +43,19 @@ pub(crate) fn corrupt(py: Python<'_>, msg: String) -> PyErr {
     raise(py, &CORRUPT_DATA_ERROR, "CorruptDataError", msg)
 }
 
+static UNTRUSTED_DATA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `memslim.UntrustedDataError` (also a `ValueError`): a pickled value from a source the
+/// user did not vouch for.
+pub(crate) fn untrusted(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, &UNTRUSTED_DATA_ERROR, "UntrustedDataError", msg)
+}
+
+/// Whether `e` is a `memslim.UntrustedDataError`.
+pub(crate) fn is_untrusted(py: Python<'_>, e: &PyErr) -> bool {
+    class(py, &UNTRUSTED_DATA_ERROR, "UntrustedDataError").is_ok_and(|c| e.is_instance(py, c))
+}
+
 /// Maps a core error to the Python exception a user would catch.
 pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
     let msg = e.to_string();

@@ -1316,15 +1316,31 @@ impl PyRecords {
 }
 
 /// Reads any object exporting `__arrow_c_stream__` into a core list.
-fn import_arrow(data: &Bound<'_, PyAny>, chunk_rows: usize) -> PyResult<RecordList> {
+///
+/// Pickled values are refused unless `trusted`: the table may come from anyone, and
+/// loading them could run code of their choosing.
+fn import_arrow(data: &Bound<'_, PyAny>, chunk_rows: usize, trusted: bool) -> PyResult<RecordList> {
+    let py = data.py();
     let reader = crate::arrow_stream::import_stream(data, "from_arrow")?;
     let schema = reader.schema();
-    RecordList::from_arrow(
+    let list = RecordList::from_arrow(
         &schema,
         reader.map(|b| b.map_err(RecordsError::from)),
         chunk_rows,
     )
-    .py_err(data.py())
+    .py_err(py)?;
+    if !trusted {
+        if let Some((row, j)) = py.detach(|| list.first_opaque()) {
+            return Err(crate::errors::untrusted(
+                py,
+                crate::convert::untrusted_message(&format!(
+                    "row {row}, field {:?} of the imported Arrow data",
+                    list.field_name(j)
+                )),
+            ));
+        }
+    }
+    Ok(list)
 }
 
 #[pymethods]
@@ -1357,14 +1373,15 @@ impl PyDictList {
     /// Opens a persistent record file: mode "a" (the default) reads and appends, creating
     /// it if missing; mode "r" only reads. See `DictListFile`.
     #[classmethod]
-    #[pyo3(signature = (path, mode = "a"))]
+    #[pyo3(signature = (path, mode = "a", *, trusted = false))]
     fn open(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         path: std::path::PathBuf,
         mode: &str,
+        trusted: bool,
     ) -> PyResult<crate::mmap::PyDictListFile> {
-        crate::mmap::PyDictListFile::new(py, path, mode)
+        crate::mmap::PyDictListFile::new(py, path, mode, trusted)
     }
 
     /// Writes the records to a record file at `path`, replacing it atomically; returns
@@ -1386,14 +1403,15 @@ impl PyDictList {
     }
 
     #[classmethod]
-    #[pyo3(signature = (data, *, chunk_rows = None))]
+    #[pyo3(signature = (data, *, chunk_rows = None, trusted = false))]
     fn from_arrow(
         _cls: &Bound<'_, PyType>,
         data: &Bound<'_, PyAny>,
         chunk_rows: Option<usize>,
+        trusted: bool,
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();
-        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS))?;
+        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS), trusted)?;
         Records::wrap(py, Kind::Dict, inner)
     }
 }
@@ -1509,14 +1527,15 @@ impl PyTupleList {
     }
 
     #[classmethod]
-    #[pyo3(signature = (data, *, chunk_rows = None))]
+    #[pyo3(signature = (data, *, chunk_rows = None, trusted = false))]
     fn from_arrow(
         _cls: &Bound<'_, PyType>,
         data: &Bound<'_, PyAny>,
         chunk_rows: Option<usize>,
+        trusted: bool,
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();
-        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS))?;
+        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS), trusted)?;
         let fields: Vec<String> = (0..inner.num_fields())
             .map(|j| inner.field_name(j).to_owned())
             .collect();

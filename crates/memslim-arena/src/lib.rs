@@ -11,11 +11,14 @@
 //!   push-style building via [`DocBuilder`], garbage accounting and compaction.
 //! * [`TextBlocks`]: the long string values of documents, deflate-compressed in blocks.
 //! * [`variant`]: the compact tagged encoding shared with memslim-records' `DictList`.
+//! * [`ext`]: dates, times, durations, decimals, UUIDs and complex numbers in that
+//!   encoding, stored field by field so that reading them runs no host code.
 
 mod arena;
 mod doc;
 mod doclist;
 mod error;
+pub mod ext;
 mod interner;
 mod scratch;
 mod text;

@@ -43,6 +43,7 @@ from memslim.exceptions import (
     SchemaError,
     SkippedLinesWarning,
     StaleRowError,
+    UntrustedDataError,
 )
 from memslim.pipeline import Stream, stream
 
@@ -79,6 +80,7 @@ __all__ = [
     "StaleRowError",
     "Stream",
     "TupleList",
+    "UntrustedDataError",
     "__version__",
     "deep_sizeof",
     "iter_csv",

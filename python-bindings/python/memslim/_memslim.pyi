@@ -150,12 +150,24 @@ class DictList(_Records):
     def columns(self) -> list[str]:
         """Field names, in first-seen order."""
     @classmethod
-    def from_arrow(cls, data: object, *, chunk_rows: int | None = None) -> DictList:
-        """Build from any object exporting ``__arrow_c_stream__`` (pyarrow, polars, ...)."""
+    def from_arrow(
+        cls, data: object, *, chunk_rows: int | None = None, trusted: bool = False
+    ) -> DictList:
+        """Build from any object exporting ``__arrow_c_stream__`` (pyarrow, polars, ...).
+
+        A pickled Python object in the data raises :class:`memslim.UntrustedDataError`
+        unless ``trusted=True``: loading it could run code chosen by whoever made the
+        table.  Dates, times, decimals and UUIDs are stored without pickle and need no
+        opt-in."""
     @classmethod
-    def open(cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a") -> DictListFile:
+    def open(
+        cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a", *, trusted: bool = False
+    ) -> DictListFile:
         """Open a persistent record file (mode ``"a"``: read and append, created if
-        missing; ``"r"``: read-only).  See :class:`DictListFile`."""
+        missing; ``"r"``: read-only).  See :class:`DictListFile`.
+
+        Reading a pickled Python object back from the file raises
+        :class:`memslim.UntrustedDataError` unless ``trusted=True`` (see SECURITY.md)."""
     def save(self, path: str | os.PathLike[str]) -> int:
         """Write the records to a record file at ``path``, replacing it atomically;
         returns the number of records."""
@@ -214,7 +226,9 @@ class TupleList(_Records):
     @property
     def row_type(self) -> type[NamedTuple]: ...
     @classmethod
-    def from_arrow(cls, data: object, *, chunk_rows: int | None = None) -> TupleList: ...
+    def from_arrow(
+        cls, data: object, *, chunk_rows: int | None = None, trusted: bool = False
+    ) -> TupleList: ...
 
 @final
 class Column:
@@ -562,7 +576,9 @@ class DictListFile:
     when they opened and call ``refresh()`` to see more.
     """
 
-    def __new__(cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a") -> Self: ...
+    def __new__(
+        cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a", *, trusted: bool = False
+    ) -> Self: ...
     def __len__(self) -> int: ...
     @overload
     def __getitem__(self, index: SupportsIndex, /) -> FileRow: ...
