@@ -1,31 +1,128 @@
 //! Decompression by file extension: `.gz` (every member of a multi-member file) and
-//! `.zst` (every frame), both decoded in pure Rust.
+//! `.zst` (every frame), both decoded in pure Rust, with their checksums verified: gzip's
+//! CRC-32 and length by flate2, each zstd frame's content checksum (XXH64) here.
+//!
+//! Damaged data is reported as an [`io::Error`] carrying a [`CorruptData`], which the
+//! readers turn into [`crate::StreamError::Corrupt`]; an error of the underlying file is
+//! passed through unchanged.
 
+use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
+
+/// Damaged compressed data (the payload of an [`io::Error`] of kind `InvalidData`).
+#[derive(Debug)]
+pub(crate) struct CorruptData(String);
+
+impl fmt::Display for CorruptData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CorruptData {}
+
+fn corrupt(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, CorruptData(msg))
+}
+
+/// The reason, if `e` reports damaged compressed data.
+pub(crate) fn corrupt_reason(e: &io::Error) -> Option<String> {
+    e.get_ref()?
+        .downcast_ref::<CorruptData>()
+        .map(|c| c.0.clone())
+}
+
+/// Remembers whether the underlying source failed, so that a decoder's error can be told
+/// apart: the file's own I/O error, or damaged data.
+struct Watched {
+    inner: Box<dyn Read + Send>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        if r.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+/// A decoder's error: the source's I/O error as it is, anything else as damaged data.
+fn classify(e: io::Error, failed: &AtomicBool, codec: &str) -> io::Error {
+    if failed.load(Ordering::Relaxed)
+        || e.kind() == io::ErrorKind::Interrupted
+        || corrupt_reason(&e).is_some()
+    {
+        e
+    } else {
+        corrupt(format!("{codec}: {e}"))
+    }
+}
+
+/// A zstd frame header that asks for the smallest window: decoding it first makes
+/// ruzstd check every real frame's window against its limit (it skips the check for the
+/// first frame a decoder sees), so a hostile header cannot make it keep gigabytes.
+const TINY_FRAME_HEADER: [u8; 6] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x00];
 
 /// A decoder for `ext` (`gz` or `zst`) over `raw`.
 ///
 /// # Errors
 /// A message if `ext` names no codec, or the zstd frame header is unreadable.
 pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, String> {
+    let failed = Arc::new(AtomicBool::new(false));
+    let src = BufReader::new(Watched {
+        inner: raw,
+        failed: failed.clone(),
+    });
     match ext {
-        "gz" => Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(
-            raw,
-        )))),
+        "gz" => Ok(Box::new(Gzip {
+            dec: flate2::read::MultiGzDecoder::new(src),
+            failed,
+        })),
         "zst" => {
-            let src = BufReader::new(raw);
-            let dec = StreamingDecoder::new(src).map_err(|e| format!("not a zstd stream: {e}"))?;
-            Ok(Box::new(ZstdFrames { dec: Some(dec) }))
+            let mut frame = FrameDecoder::new();
+            frame
+                .init(&TINY_FRAME_HEADER[..])
+                .map_err(|e| format!("zstd: {e}"))?;
+            let dec = StreamingDecoder::new_with_decoder(src, frame)
+                .map_err(|e| format!("not a zstd stream: {e}"))?;
+            Ok(Box::new(ZstdFrames {
+                dec: Some(dec),
+                frames: 1,
+                failed,
+            }))
         }
         other => Err(format!(".{other} input is not supported")),
     }
 }
 
-/// Reads every frame of a zstd stream (the decoder itself stops after one).
+/// gzip members, with their errors classified.
+struct Gzip<R: BufRead> {
+    dec: flate2::read::MultiGzDecoder<R>,
+    failed: Arc<AtomicBool>,
+}
+
+impl<R: BufRead> Read for Gzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.dec
+            .read(buf)
+            .map_err(|e| classify(e, &self.failed, "gzip"))
+    }
+}
+
+/// Reads every frame of a zstd stream (the decoder itself stops after one), checking
+/// each frame's content checksum when it has one.
 struct ZstdFrames<R: BufRead> {
     dec: Option<StreamingDecoder<R, FrameDecoder>>,
+    /// 1-based number of the current frame (for messages).
+    frames: u64,
+    failed: Arc<AtomicBool>,
 }
 
 impl<R: BufRead> Read for ZstdFrames<R> {
@@ -34,22 +131,42 @@ impl<R: BufRead> Read for ZstdFrames<R> {
             let Some(dec) = self.dec.as_mut() else {
                 return Ok(0);
             };
-            let n = dec.read(buf)?;
+            let n = dec
+                .read(buf)
+                .map_err(|e| classify(e, &self.failed, "zstd"))?;
             if n > 0 || buf.is_empty() {
                 return Ok(n);
             }
-            // End of a frame: go on if another one follows.
+            // End of a frame: check it, then go on if another one follows.
             let Some(done) = self.dec.take() else {
                 return Ok(0);
             };
             let (mut src, frame) = done.into_parts();
-            if src.fill_buf()?.is_empty() {
+            if let Some(stored) = frame.get_checksum_from_data() {
+                let computed = frame.get_calculated_checksum();
+                if computed != Some(stored) {
+                    return Err(corrupt(format!(
+                        "zstd frame {}: content checksum mismatch (stored {stored:08x}, \
+                         computed {:08x})",
+                        self.frames,
+                        computed.unwrap_or(0)
+                    )));
+                }
+            }
+            let more = src
+                .fill_buf()
+                .map_err(|e| classify(e, &self.failed, "zstd"))?;
+            if more.is_empty() {
                 return Ok(0);
             }
-            self.dec = Some(
-                StreamingDecoder::new_with_decoder(src, frame)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
-            );
+            self.frames += 1;
+            self.dec = Some(StreamingDecoder::new_with_decoder(src, frame).map_err(|e| {
+                classify(
+                    io::Error::other(e.to_string()),
+                    &self.failed,
+                    &format!("zstd frame {}", self.frames),
+                )
+            })?);
         }
     }
 }
