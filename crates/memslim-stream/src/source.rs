@@ -168,6 +168,32 @@ impl Input {
             consumed,
         })
     }
+
+    /// Wraps a compressed reader, decompressed as a file with extension `ext` (`gz` or
+    /// `zst`) would be, checksums included.
+    ///
+    /// # Errors
+    /// [`StreamError::Invalid`] for another extension or an unreadable zstd frame header.
+    pub fn from_compressed(
+        name: impl Into<String>,
+        ext: &str,
+        reader: Box<dyn Read + Send>,
+    ) -> Result<Self> {
+        let name = name.into();
+        let consumed = Arc::new(AtomicU64::new(0));
+        let counted = Counting {
+            inner: reader,
+            count: consumed.clone(),
+        };
+        let reader = crate::codec::decoder(ext, Box::new(counted))
+            .map_err(|reason| StreamError::Invalid(format!("{name}: {reason}")))?;
+        Ok(Input {
+            name,
+            total: None,
+            reader,
+            consumed,
+        })
+    }
 }
 
 /// Counts the bytes taken from a source (before decompression).
@@ -362,8 +388,12 @@ impl LineBlocks {
     }
 
     fn read_some(&mut self) -> io::Result<()> {
+        // At most this much per call: a decoder may buffer as much as it is asked for
+        // (ruzstd does), so asking for a long line's worth at once would double it.
+        const MAX_READ: usize = 1 << 20;
         loop {
-            match self.reader.read(&mut self.buf[self.filled..]) {
+            let end = self.buf.len().min(self.filled + MAX_READ);
+            match self.reader.read(&mut self.buf[self.filled..end]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());
