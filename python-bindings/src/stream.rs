@@ -237,6 +237,9 @@ pub(crate) fn parse_on_error(on_error: &str) -> PyResult<OnError> {
     }
 }
 
+// The signatures spell the default out (a literal shows in `__text_signature__`).
+const _: () = assert!(MAX_LINE_BYTES == 1_073_741_824);
+
 /// Default options with the input limits: `max_line_bytes` (checked) and the
 /// interpreter's current `sys.get_int_max_str_digits()`, which `json.loads` obeys too.
 pub(crate) fn reader_limits(py: Python<'_>, max_line_bytes: usize) -> PyResult<ReadOptions> {
@@ -321,7 +324,7 @@ fn read_all(
 
 /// Reads a JSON Lines input into one `DictList` (or, with `nested="docs"`, a `DocList`).
 #[pyfunction]
-#[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false, nested = "columns", max_line_bytes = MAX_LINE_BYTES))]
+#[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false, nested = "columns", max_line_bytes = 1_073_741_824))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_jsonl(
     py: Python<'_>,
@@ -369,7 +372,7 @@ pub(crate) fn read_jsonl(
 
 /// Reads a JSON Lines input as `DictList` batches of `batch_size` records.
 #[pyfunction]
-#[pyo3(signature = (source, *, batch_size = 65_536, columns = None, schema = None, on_error = "raise", progress = false, max_line_bytes = MAX_LINE_BYTES))]
+#[pyo3(signature = (source, *, batch_size = 65_536, columns = None, schema = None, on_error = "raise", progress = false, max_line_bytes = 1_073_741_824))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn iter_jsonl(
     py: Python<'_>,
@@ -636,7 +639,7 @@ fn csv_reader(
 
 /// Reads CSV into one `DictList`, with column types inferred over the whole input.
 #[pyfunction]
-#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = MAX_LINE_BYTES))]
+#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_csv(
     py: Python<'_>,
@@ -672,7 +675,7 @@ pub(crate) fn read_csv(
 
 /// Reads CSV as `DictList` batches of `batch_size` records.
 #[pyfunction]
-#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = MAX_LINE_BYTES))]
+#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn iter_csv(
     py: Python<'_>,
