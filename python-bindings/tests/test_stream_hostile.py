@@ -127,6 +127,9 @@ BOMB_SCRIPT = textwrap.dedent(
     except memslim.ParseError as e:
         print("ParseError", e.path == sys.argv[1], e.line, e.column)
         print(e)
+    except MemoryError as e:
+        print("MemoryError")
+        print(e)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
     """
 )
@@ -157,6 +160,10 @@ def test_a_zstd_line_bomb_raises_parse_error_under_a_memory_limit(tmp_path):
     assert first == ["ParseError", "True", "2", "1"], message
     assert "longer than 1073741824 bytes" in message and "max_line_bytes" in message
     assert peak < 1.8 * GIB, peak
+    # Less memory than the limit needs: the buffer's growth fails cleanly.
+    first, message, _ = run_bomb(path, "default", GIB)
+    assert first[0] in ("MemoryError", "ParseError"), (first, message)
+    assert message.startswith(f"{path}: line 2"), message
     # A small limit keeps it small.
     first, message, peak = run_bomb(path, str(1 << 20), 3 * GIB)
     assert first == ["ParseError", "True", "2", "1"], message
