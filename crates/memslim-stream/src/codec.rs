@@ -1,6 +1,7 @@
 //! Decompression by file extension: `.gz` (every member of a multi-member file) and
-//! `.zst` (every frame), both decoded in pure Rust, with their checksums verified: gzip's
-//! CRC-32 and length by flate2, each zstd frame's content checksum (XXH64) here.
+//! `.zst` (every frame; skippable frames, as pzstd and the seekable format write, are
+//! skipped), both decoded in pure Rust, with their checksums verified: gzip's CRC-32 and
+//! length by flate2, each zstd frame's content checksum (XXH64) here.
 //!
 //! Damaged data is reported as an [`io::Error`] carrying a [`CorruptData`], which the
 //! readers turn into [`crate::StreamError::Corrupt`]; an error of the underlying file is
@@ -90,6 +91,14 @@ pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Se
             frame
                 .init(&TINY_FRAME_HEADER[..])
                 .map_err(|e| format!("zstd: {e}"))?;
+            let mut src = Peek {
+                head: Vec::new(),
+                inner: src,
+            };
+            if !skip_skippable(&mut src).map_err(|e| format!("zstd: {e}"))? {
+                // Nothing but skippable frames.
+                return Ok(Box::new(io::empty()));
+            }
             let dec = StreamingDecoder::new_with_decoder(src, frame)
                 .map_err(|e| format!("not a zstd stream: {e}"))?;
             Ok(Box::new(ZstdFrames {
@@ -116,16 +125,80 @@ impl<R: BufRead> Read for Gzip<R> {
     }
 }
 
+/// A reader that can look a few bytes ahead.
+struct Peek<R> {
+    /// Bytes read ahead, handed out first.
+    head: Vec<u8>,
+    inner: R,
+}
+
+impl<R: Read> Peek<R> {
+    /// Up to `n` next bytes, without consuming them (fewer only at the end).
+    fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        let mut chunk = [0u8; 16];
+        while self.head.len() < n {
+            let want = (n - self.head.len()).min(chunk.len());
+            match self.inner.read(&mut chunk[..want]) {
+                Ok(0) => break,
+                Ok(k) => self.head.extend_from_slice(&chunk[..k]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(&self.head)
+    }
+}
+
+impl<R: Read> Read for Peek<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.head.is_empty() {
+            return self.inner.read(buf);
+        }
+        let n = buf.len().min(self.head.len());
+        buf[..n].copy_from_slice(&self.head[..n]);
+        self.head.drain(..n);
+        Ok(n)
+    }
+}
+
+/// Skips any skippable frames (magic `0x184D2A5?`, a 4-byte length, that many bytes);
+/// `false` if the stream ends there.
+fn skip_skippable<R: Read>(src: &mut Peek<R>) -> io::Result<bool> {
+    loop {
+        let head = src.peek(8)?;
+        if head.is_empty() {
+            return Ok(false);
+        }
+        let magic = head
+            .get(..4)
+            .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+        if magic.is_none_or(|m| m & 0xFFFF_FFF0 != 0x184D_2A50) {
+            return Ok(true);
+        }
+        let Some(len) = head
+            .get(4..8)
+            .map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]))
+        else {
+            return Err(corrupt("zstd: a skippable frame is cut off".into()));
+        };
+        src.head.clear();
+        let skipped = io::copy(&mut src.by_ref().take(u64::from(len)), &mut io::sink())?;
+        if skipped < u64::from(len) {
+            return Err(corrupt("zstd: a skippable frame is cut off".into()));
+        }
+    }
+}
+
 /// Reads every frame of a zstd stream (the decoder itself stops after one), checking
 /// each frame's content checksum when it has one.
-struct ZstdFrames<R: BufRead> {
-    dec: Option<StreamingDecoder<R, FrameDecoder>>,
+struct ZstdFrames<R: Read> {
+    dec: Option<StreamingDecoder<Peek<R>, FrameDecoder>>,
     /// 1-based number of the current frame (for messages).
     frames: u64,
     failed: Arc<AtomicBool>,
 }
 
-impl<R: BufRead> Read for ZstdFrames<R> {
+impl<R: Read> Read for ZstdFrames<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let Some(dec) = self.dec.as_mut() else {
@@ -153,10 +226,8 @@ impl<R: BufRead> Read for ZstdFrames<R> {
                     )));
                 }
             }
-            let more = src
-                .fill_buf()
-                .map_err(|e| classify(e, &self.failed, "zstd"))?;
-            if more.is_empty() {
+            let more = skip_skippable(&mut src).map_err(|e| classify(e, &self.failed, "zstd"))?;
+            if !more {
                 return Ok(0);
             }
             self.frames += 1;

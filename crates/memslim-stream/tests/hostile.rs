@@ -460,3 +460,34 @@ fn jsonl_integers_follow_the_digit_limit() {
     let rows = read_bytes(line(20_000).as_bytes(), opts).unwrap();
     assert!(matches!(value(&rows, 0, "n"), Value::BigInt(b) if b.len() > 8_000));
 }
+
+#[test]
+fn skippable_zstd_frames_are_skipped() {
+    let skippable = |n: u8, len: u32| {
+        let mut f = vec![0x50 + n, 0x2A, 0x4D, 0x18];
+        f.extend(len.to_le_bytes());
+        f.extend(std::iter::repeat_n(0xAB, len as usize));
+        f
+    };
+    let frame = |from: usize, to: usize| {
+        ruzstd::encoding::compress_to_vec(
+            &records(to)[records(from).len()..],
+            ruzstd::encoding::CompressionLevel::Fastest,
+        )
+    };
+    let data = [
+        skippable(0, 5),
+        frame(0, 10),
+        skippable(15, 0),
+        skippable(3, 20),
+        frame(10, 25),
+        skippable(1, 8),
+    ]
+    .concat();
+    let want: Vec<Value> = (0..25).map(|i| Value::Int(1000 + 7 * i)).collect();
+    assert_eq!(read_file("s.jsonl.zst", &data).unwrap(), want);
+    assert_eq!(read_file("s.jsonl.zst", &skippable(2, 9)).unwrap(), []);
+    let cut = &data[..data.len() - 3];
+    let e = read_file("s.jsonl.zst", cut).unwrap_err();
+    assert!(matches!(e, StreamError::Corrupt { .. }), "{e}");
+}
