@@ -13,9 +13,11 @@ use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES};
 
 /// Adds one document per non-blank line of the JSON text read from `input`, all or
 /// none; returns the number added. Any JSON value may stand on a line (not only
-/// objects). Numbers are read as `json.loads` reads them: integers of any size exactly,
-/// floats to the nearest double, `NaN` and `Infinity`; a key given twice keeps its first
-/// position and last value.
+/// objects). Numbers are read as `json.loads` reads them: integers of any size exactly
+/// (up to [`crate::MAX_INT_DIGITS`] digits, as Python limits them by default), floats to
+/// the nearest double, `NaN` and `Infinity`; a key given twice keeps its first position
+/// and last value. Lines are limited to [`crate::MAX_LINE_BYTES`] bytes and values to
+/// [`crate::json::MAX_NESTING`] levels; [`extend_docs_with`] sets other limits.
 ///
 /// ```
 /// use memslim_arena::DocList;
@@ -34,7 +36,7 @@ use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES};
 /// full. The list is then unchanged.
 ///
 /// # Memory
-/// One block of input (about 1 MiB, or the longest line) besides the documents, which
+/// One block of input (256 KiB, or the longest line, never past the line limit) besides the documents, which
 /// are encoded into one buffer and copied into the list's arena at the end.
 pub fn extend_docs(docs: &mut DocList, input: Input) -> Result<usize> {
     extend_docs_with(docs, input, &ReadOptions::default())

@@ -4,7 +4,8 @@
 //! and never builds a value tree: strings without escapes are handed out as slices of
 //! the input, escaped ones are decoded into a buffer the caller reuses. It accepts what
 //! Python's `json.loads` accepts, including `NaN`, `Infinity` and `-Infinity`, and
-//! integers of any size.
+//! integers of any size up to a digit limit ([`MAX_INT_DIGITS`] by default, as Python's
+//! `sys.get_int_max_str_digits()`), with containers nested up to [`MAX_NESTING`] deep.
 
 use std::fmt;
 

@@ -136,8 +136,10 @@ impl Skipped {
 /// last one fewer). Blank lines are ignored; every other line must be one JSON object.
 /// Values keep their JSON types as Python's `json` module gives them: objects and arrays
 /// (stored in the variant encoding) come back as dicts and lists, integers of any size
-/// as ints, `NaN`/`Infinity` as floats. A key given twice keeps its first position and
-/// last value, as in `json.loads`.
+/// (up to [`ReadOptions::max_int_digits`] digits) as ints, `NaN`/`Infinity` as floats. A
+/// key given twice keeps its first position and last value, as in `json.loads`. Lines
+/// are limited to [`ReadOptions::max_line_bytes`] and values to
+/// [`crate::json::MAX_NESTING`] levels.
 ///
 /// ```
 /// use memslim_stream::{Input, JsonlReader, ReadOptions};
@@ -157,7 +159,7 @@ impl Skipped {
 /// are counted ([`JsonlReader::skipped`]) and left out. After an error the reader ends.
 ///
 /// # Memory
-/// One block of input (about 1 MiB, or the longest line) and its parsed values (three
+/// One block of input (256 KiB, or the longest line, never past the line limit) and its parsed values (three
 /// such blocks when `threaded`), reused for every block, plus the batch being filled.
 /// Steady-state parsing allocates nothing per record.
 pub struct JsonlReader {
