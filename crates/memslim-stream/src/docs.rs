@@ -36,8 +36,9 @@ use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES};
 /// full. The list is then unchanged.
 ///
 /// # Memory
-/// One block of input (256 KiB, or the longest line, never past the line limit) besides the documents, which
-/// are encoded into one buffer and copied into the list's arena at the end.
+/// One block of input (256 KiB, or the longest line, never past the line limit) besides
+/// the documents, which are encoded into one buffer and copied into the list's arena at
+/// the end.
 pub fn extend_docs(docs: &mut DocList, input: Input) -> Result<usize> {
     extend_docs_with(docs, input, &ReadOptions::default())
 }

@@ -159,8 +159,9 @@ impl Skipped {
 /// are counted ([`JsonlReader::skipped`]) and left out. After an error the reader ends.
 ///
 /// # Memory
-/// One block of input (256 KiB, or the longest line, never past the line limit) and its parsed values (three
-/// such blocks when `threaded`), reused for every block, plus the batch being filled.
+/// One block of input (256 KiB, or the longest line, never past the line limit) and its
+/// parsed values (three such blocks when `threaded`), reused for every block, plus the
+/// batch being filled.
 /// Steady-state parsing allocates nothing per record.
 pub struct JsonlReader {
     batcher: Batcher,
