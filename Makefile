@@ -34,7 +34,7 @@ $(BUILD_STAMP): FORCE
 endif
 
 .PHONY: help setup develop demo test test-rust examples-rust test-python valgrind lint fmt bench \
-	bench-quick clean distclean FORCE
+	bench-quick clean distclean FORCE fuzz-readers
 
 help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
@@ -48,6 +48,7 @@ help:
 	@echo "make valgrind     unsafe code paths (Rust and Python) under valgrind memcheck"
 	@echo "make lint         cargo fmt --check, clippy (whole workspace), ruff check"
 	@echo "make fmt          cargo fmt and ruff format"
+	@echo "make fuzz-readers the readers' fuzz targets (JSONL, CSV, gzip/zstd), bounded"
 	@echo "make clean        remove build outputs and caches (keeps ./.venv)"
 	@echo "make distclean    clean, and remove ./.venv"
 
@@ -108,6 +109,34 @@ lint: $(DEPS_STAMP)
 fmt: $(DEPS_STAMP)
 	cargo fmt --all
 	$(VENV)/bin/ruff format $(PY_DIRS)
+
+# -- fuzzing ---------------------------------------------------------------------------
+
+# The readers' libFuzzer targets (fuzz/), built on the stable toolchain with coverage
+# instrumentation (cargo-fuzz would need nightly for its sanitizer flag), then run a fixed
+# number of inputs from a fixed seed: bounded and repeatable. FUZZ_RUNS=-1 with
+# FUZZ_SECONDS=N runs each target for N seconds instead. New corpus entries go to
+# fuzz/corpus/ (ignored); a crash leaves its input in fuzz/artifacts/.
+FUZZ_TARGETS := jsonl csv compressed
+FUZZ_RUNS ?= 30000
+FUZZ_SECONDS ?= 0
+FUZZ_HOST := $(shell rustc -vV | sed -n 's/^host: //p')
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+	-Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares \
+	--cfg fuzzing -Cdebug-assertions -Coverflow-checks
+
+fuzz-readers:
+	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" nice -n 10 cargo build --release --locked \
+		--target $(FUZZ_HOST) --bins
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t fuzz/artifacts/$$t; \
+		echo "==> fuzz $$t"; \
+		fuzz/target/$(FUZZ_HOST)/release/$$t -seed=1 -runs=$(FUZZ_RUNS) \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 -timeout=20 \
+			-artifact_prefix=fuzz/artifacts/$$t/ -print_final_stats=1 \
+			fuzz/corpus/$$t fuzz/seeds/$$t; \
+	done
 
 # -- benchmarks -------------------------------------------------------------------------
 

@@ -101,6 +101,7 @@ pub(crate) fn doc_to_py(py: Python<'_>, e: memslim_arena::DocError) -> PyErr {
 }
 
 static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Maps a streaming error: malformed input to `memslim.ParseError` (also a `ValueError`)
 /// with `path`, `line` and `column` attributes, I/O errors by kind with the path in the
@@ -130,6 +131,8 @@ pub(crate) fn stream_to_py(py: Python<'_>, e: memslim_stream::StreamError) -> Py
             std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
             _ => PyOSError::new_err(msg),
         },
+        S::Corrupt { .. } => raise(py, &CORRUPT_FILE_ERROR, "CorruptFileError", msg),
+        S::OutOfMemory { .. } => pyo3::exceptions::PyMemoryError::new_err(msg),
         S::Unwritable { .. } => PyValueError::new_err(msg),
         S::Invalid(_) => PyValueError::new_err(msg),
         S::Records(error) => to_py(py, error),

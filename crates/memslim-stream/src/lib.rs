@@ -66,7 +66,8 @@ pub trait BatchReader: Iterator<Item = Result<memslim_records::RecordList>> + Se
     fn fill_more(&mut self, list: &mut memslim_records::RecordList, add: usize) -> Result<bool>;
 }
 pub use block::ParsedBlock;
-pub use csv::{CsvOptions, CsvReader, Reopen};
+pub use csv::{CsvOptions, CsvReader, EncodingErrors, Reopen};
+pub use json::MAX_INT_DIGITS;
 pub use jsonl::{JsonlBlocks, JsonlReader, OnError, ReadOptions, Skipped};
 pub use progress::Progress;
-pub use source::{BLOCK_BYTES, Input, LineBlocks, spool};
+pub use source::{BLOCK_BYTES, BlockError, Input, LineBlocks, MAX_LINE_BYTES, spool};

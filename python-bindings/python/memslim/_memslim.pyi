@@ -446,6 +446,7 @@ def read_jsonl(
     on_error: str = "raise",
     progress: bool = False,
     nested: Literal["columns"] = "columns",
+    max_line_bytes: int = 1073741824,
 ) -> DictList:
     """Read JSON Lines (one object per line) into a :class:`DictList`, parsed in native
     code straight into columns (a path is parsed on a second thread).
@@ -456,6 +457,12 @@ def read_jsonl(
     naming path, line and column; ``on_error="skip"`` leaves such lines out and warns
     :class:`memslim.SkippedLinesWarning` with the count. ``progress=True`` draws a
     progress bar on stderr.
+
+    Limits for untrusted input: a line longer than ``max_line_bytes`` (1 GiB at most and
+    by default) raises :class:`memslim.ParseError` before it is buffered whole; an
+    integer with more digits than ``sys.get_int_max_str_digits()`` raises as
+    ``json.loads`` does; values may nest 512 containers deep. A ``.gz``/``.zst`` file
+    whose checksum fails raises :class:`memslim.CorruptFileError`.
 
     ``nested="docs"`` reads each line as a whole document into a :class:`DocList`
     instead (bytes or a path; as :meth:`DocList.from_jsonl`)."""
@@ -469,6 +476,7 @@ def read_jsonl(
     on_error: Literal["raise"] = "raise",
     progress: Literal[False] = False,
     nested: Literal["docs"],
+    max_line_bytes: int = 1073741824,
 ) -> DocList: ...
 def iter_jsonl(
     source: _Source,
@@ -478,9 +486,11 @@ def iter_jsonl(
     schema: Mapping[str, str] | None = None,
     on_error: str = "raise",
     progress: bool = False,
+    max_line_bytes: int = 1073741824,
 ) -> BatchReader:
     """Like :func:`read_jsonl`, but yields :class:`DictList` batches of ``batch_size``
-    records, so memory stays bounded by the batch size whatever the input size."""
+    records, so memory stays bounded by the batch size (and ``max_line_bytes``) whatever
+    the input size."""
 
 @final
 class BatchReader:
@@ -516,15 +526,25 @@ def read_csv(
     schema: Mapping[str, str] | None = None,
     on_error: str = "raise",
     progress: bool = False,
+    encoding_errors: Literal["strict", "replace"] = "strict",
+    max_line_bytes: int = 1073741824,
 ) -> DictList:
     """Read CSV into a :class:`DictList`. Quoted fields may hold delimiters, doubled
     quotes and line breaks. With ``infer`` (the default) a first pass over the whole
     input types each column: ``int64`` if every value is an integer, ``float64`` if
     every value is a number, ``bool`` for true/false, else ``str``; an empty unquoted
-    value is None. ``infer=False`` gives every value as a ``str``, as
+    value is None. A type that would change a value is not inferred: integers with
+    leading zeros or a ``+`` (``"007"``), beyond 64 bits, or beyond 2**53 among floats
+    keep their column ``str``. ``infer=False`` gives every value as a ``str``, as
     ``csv.DictReader`` does. Paths are read twice, seekable files are sought back, other
     inputs are first copied to an unnamed temporary file (memory stays bounded by the
-    batch size). Errors as :func:`read_jsonl`."""
+    batch size).
+
+    Bytes that are not UTF-8 raise :class:`memslim.ParseError` naming line, column and
+    byte offset (``on_error="skip"`` skips the record; a bad header always raises);
+    ``encoding_errors="replace"`` reads each invalid sequence as U+FFFD instead, as
+    ``bytes.decode(errors="replace")`` does. ``max_line_bytes`` bounds a record (line
+    breaks inside quotes included). Other errors as :func:`read_jsonl`."""
 
 def iter_csv(
     source: _Source,
@@ -538,6 +558,8 @@ def iter_csv(
     schema: Mapping[str, str] | None = None,
     on_error: str = "raise",
     progress: bool = False,
+    encoding_errors: Literal["strict", "replace"] = "strict",
+    max_line_bytes: int = 1073741824,
 ) -> BatchReader:
     """Like :func:`read_csv`, but yields :class:`DictList` batches of ``batch_size``."""
 
