@@ -34,7 +34,7 @@ $(BUILD_STAMP): FORCE
 endif
 
 .PHONY: help setup develop demo test test-rust examples-rust test-python valgrind lint fmt bench \
-	bench-quick clean distclean FORCE
+	bench-quick clean distclean FORCE dist test-wheel lint-release
 
 help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
@@ -48,6 +48,9 @@ help:
 	@echo "make valgrind     unsafe code paths (Rust and Python) under valgrind memcheck"
 	@echo "make lint         cargo fmt --check, clippy (whole workspace), ruff check"
 	@echo "make fmt          cargo fmt and ruff format"
+	@echo "make dist         dist/: an abi3 manylinux_2_28 wheel (via zig) and an sdist; prints"
+	@echo "                  auditwheel's verdict, the wheel's size and import time"
+	@echo "make test-wheel   the Python tests against dist/'s wheel in a fresh venv without Rust"
 	@echo "make clean        remove build outputs and caches (keeps ./.venv)"
 	@echo "make distclean    clean, and remove ./.venv"
 
@@ -100,10 +103,16 @@ test-python: setup
 valgrind: setup
 	bash tools/valgrind.sh
 
-lint: $(DEPS_STAMP)
+lint: $(DEPS_STAMP) lint-release
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check $(PY_DIRS)
+
+# The release workflow (zizmor, offline: schema validation and security audits) and the README's
+# headline table against the benchmark result file it quotes.
+lint-release: $(DEPS_STAMP)
+	$(VENV)/bin/zizmor --offline --no-progress --strict-collection .github/workflows
+	$(VENV_PY) tools/sync_readme.py --check
 
 fmt: $(DEPS_STAMP)
 	cargo fmt --all
@@ -128,10 +137,29 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_docs.py --quick
 	$(VENV_PY) benches/bench_mmap.py --quick
 
+# -- release artefacts ------------------------------------------------------------------
+
+# An abi3 wheel for CPython >= 3.11 linked by zig against glibc 2.28 (manylinux_2_28, no
+# container needed) and an sdist, both into dist/. zig comes from the `ziglang` wheel in
+# the venv, which maturin finds through the venv's python on PATH.
+dist: $(DEPS_STAMP)
+	rm -rf dist
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin build --release --zig \
+		--compatibility manylinux_2_28 -m python-bindings/Cargo.toml -o dist
+	$(VENV)/bin/maturin sdist -m python-bindings/Cargo.toml -o dist
+	$(VENV)/bin/auditwheel show dist/memslim-*.whl
+	$(VENV_PY) tools/dist_info.py dist
+
+# Installs dist/'s wheel into a fresh venv whose PATH has no cargo or rustc and runs the
+# Python test suite against it (tools/test_wheel.sh).
+test-wheel: dist
+	bash tools/test_wheel.sh
+
 # -- cleaning ---------------------------------------------------------------------------
 
 clean:
 	cargo clean
+	rm -rf dist
 	rm -f $(BUILD_STAMP) python-bindings/python/memslim/_memslim*.so
 	rm -rf .pytest_cache .ruff_cache python-bindings/.pytest_cache python-bindings/.hypothesis \
 		.hypothesis benches/results/tmp
