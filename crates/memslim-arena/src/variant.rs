@@ -30,7 +30,7 @@
 //! | `0x0B` | Opaque | byte length (varint) + host-serialized bytes (pickle in Python) |
 //!
 //! Tags `0x0C..=0x10` form the *document profile*, written only by
-//! [`crate::doc`] (DocList), never by DictList; [`decode`] rejects them:
+//! [`crate::DocList`]'s builder, never by DictList; [`decode`] rejects them:
 //!
 //! | Tag    | Kind       | Payload                                                           |
 //! |--------|------------|-------------------------------------------------------------------|
