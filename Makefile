@@ -34,11 +34,13 @@ $(BUILD_STAMP): FORCE
 endif
 
 .PHONY: help setup develop demo test test-rust examples-rust test-python valgrind lint fmt bench \
-	bench-quick clean distclean FORCE dist test-wheel lint-release
+	bench-quick clean distclean FORCE dist test-wheel lint-release stubtest
 
 help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
-	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, pytest"
+	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, stubtest,"
+	@echo "                  the workflow lint, pytest against the built wheel (test-wheel), valgrind"
+	@echo "make test-python  stubtest and pytest against the in-tree build (a quicker loop)"
 	@echo "make bench        criterion benches, benches/bench_records.py (1M records), the"
 	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches,"
 	@echo "                  the streaming readers (bench_stream.py) and DocList (bench_docs.py)"
@@ -79,7 +81,9 @@ develop: $(DEPS_STAMP)
 demo: setup
 	$(VENV_PY) examples/python/demo.py
 
-test: setup lint test-rust examples-rust test-python valgrind
+# The Python suite runs once, against the installed wheel (test-wheel), not the in-tree build;
+# `make test-python` runs it in-tree.
+test: setup lint test-rust examples-rust stubtest test-wheel valgrind
 
 test-rust:
 	cargo test
@@ -94,8 +98,11 @@ examples-rust: $(DEPS_STAMP)
 		cargo run --release -p memslim-examples --example "$$example"; \
 	done
 
-test-python: setup
+# The hand-written stub against the compiled module.
+stubtest: setup
 	cd python-bindings && $(CURDIR)/$(VENV_PY) -m mypy.stubtest memslim._memslim
+
+test-python: stubtest
 	cd python-bindings && $(CURDIR)/$(VENV)/bin/pytest -q
 
 # Code paths with `unsafe` (zero-copy Arrow export/import, the GIL cell, tracemalloc)
