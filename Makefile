@@ -34,11 +34,13 @@ $(BUILD_STAMP): FORCE
 endif
 
 .PHONY: help setup develop demo test test-rust examples-rust test-python valgrind lint fmt bench \
-	bench-quick clean distclean FORCE fuzz-readers
+	bench-quick clean distclean FORCE dist test-wheel lint-release stubtest fuzz-readers
 
 help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
-	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, pytest"
+	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, stubtest,"
+	@echo "                  the workflow lint, pytest against the built wheel (test-wheel), valgrind"
+	@echo "make test-python  stubtest and pytest against the in-tree build (a quicker loop)"
 	@echo "make bench        criterion benches, benches/bench_records.py (1M records), the"
 	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches,"
 	@echo "                  the streaming readers (bench_stream.py) and DocList (bench_docs.py)"
@@ -49,6 +51,9 @@ help:
 	@echo "make lint         cargo fmt --check, clippy (whole workspace), ruff check"
 	@echo "make fmt          cargo fmt and ruff format"
 	@echo "make fuzz-readers the readers' fuzz targets (JSONL, CSV, gzip/zstd), bounded"
+	@echo "make dist         dist/: an abi3 manylinux_2_28 wheel (via zig) and an sdist; prints"
+	@echo "                  auditwheel's verdict, the wheel's size and import time"
+	@echo "make test-wheel   the Python tests against dist/'s wheel in a fresh venv without Rust"
 	@echo "make clean        remove build outputs and caches (keeps ./.venv)"
 	@echo "make distclean    clean, and remove ./.venv"
 
@@ -77,7 +82,9 @@ develop: $(DEPS_STAMP)
 demo: setup
 	$(VENV_PY) examples/python/demo.py
 
-test: setup lint test-rust examples-rust test-python valgrind
+# The Python suite runs once, against the installed wheel (test-wheel), not the in-tree build;
+# `make test-python` runs it in-tree.
+test: setup lint test-rust examples-rust stubtest test-wheel valgrind
 
 test-rust:
 	cargo test
@@ -92,8 +99,11 @@ examples-rust: $(DEPS_STAMP)
 		cargo run --release -p memslim-examples --example "$$example"; \
 	done
 
-test-python: setup
+# The hand-written stub against the compiled module.
+stubtest: setup
 	cd python-bindings && $(CURDIR)/$(VENV_PY) -m mypy.stubtest memslim._memslim
+
+test-python: stubtest
 	cd python-bindings && $(CURDIR)/$(VENV)/bin/pytest -q
 
 # Code paths with `unsafe` (zero-copy Arrow export/import, the GIL cell, tracemalloc)
@@ -101,10 +111,16 @@ test-python: setup
 valgrind: setup
 	bash tools/valgrind.sh
 
-lint: $(DEPS_STAMP)
+lint: $(DEPS_STAMP) lint-release
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check $(PY_DIRS)
+
+# The release workflow (zizmor, offline: schema validation and security audits) and the README's
+# headline table against the benchmark result file it quotes.
+lint-release: $(DEPS_STAMP)
+	$(VENV)/bin/zizmor --offline --no-progress --strict-collection .github/workflows
+	$(VENV_PY) tools/sync_readme.py --check
 
 fmt: $(DEPS_STAMP)
 	cargo fmt --all
@@ -157,10 +173,29 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_docs.py --quick
 	$(VENV_PY) benches/bench_mmap.py --quick
 
+# -- release artefacts ------------------------------------------------------------------
+
+# An abi3 wheel for CPython >= 3.11 linked by zig against glibc 2.28 (manylinux_2_28, no
+# container needed) and an sdist, both into dist/. zig comes from the `ziglang` wheel in
+# the venv, which maturin finds through the venv's python on PATH.
+dist: $(DEPS_STAMP)
+	rm -rf dist
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin build --release --zig \
+		--compatibility manylinux_2_28 -m python-bindings/Cargo.toml -o dist
+	$(VENV)/bin/maturin sdist -m python-bindings/Cargo.toml -o dist
+	$(VENV)/bin/auditwheel show dist/memslim-*.whl
+	$(VENV_PY) tools/dist_info.py dist
+
+# Installs dist/'s wheel into a fresh venv whose PATH has no cargo or rustc and runs the
+# Python test suite against it (tools/test_wheel.sh).
+test-wheel: dist
+	bash tools/test_wheel.sh
+
 # -- cleaning ---------------------------------------------------------------------------
 
 clean:
 	cargo clean
+	rm -rf dist
 	rm -f $(BUILD_STAMP) python-bindings/python/memslim/_memslim*.so
 	rm -rf .pytest_cache .ruff_cache python-bindings/.pytest_cache python-bindings/.hypothesis \
 		.hypothesis benches/results/tmp

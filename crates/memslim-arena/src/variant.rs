@@ -31,7 +31,7 @@
 //! | `0x11` | Ext    | kind byte + byte length (varint) + payload: a date, time, duration, decimal, UUID or complex number (see [`crate::ext`]) |
 //!
 //! Tags `0x0C..=0x10` form the *document profile*, written only by
-//! [`crate::doc`] (DocList), never by DictList; [`decode`] rejects them:
+//! [`crate::DocList`]'s builder, never by DictList; [`decode`] rejects them:
 //!
 //! | Tag    | Kind       | Payload                                                           |
 //! |--------|------------|-------------------------------------------------------------------|

@@ -1,25 +1,5 @@
-//! Streaming readers, batch adapters and sinks for memslim record lists.
-//!
-//! Readers are `Iterator`s of [`RecordList`] batches over any [`std::io::Read`]: bytes
-//! are parsed in place (no intermediate value tree, no per-value allocation) into
-//! per-block scratch memory ([`ParsedBlock`]) that is reused from block to block, then
-//! appended to the batch column by column; optionally a second thread parses the next
-//! block while the current one is appended.
-//!
-//! ```
-//! use memslim_stream::{Input, JsonlReader, ReadOptions};
-//!
-//! let data = b"{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3}\n".to_vec();
-//! let input = Input::from_reader("<bytes>", Box::new(std::io::Cursor::new(data)));
-//! let opts = ReadOptions { batch_size: 2, ..ReadOptions::default() };
-//! let sizes: Vec<usize> = JsonlReader::new(input, opts)
-//!     .map(|batch| batch.map(|b| b.len()))
-//!     .collect::<Result<_, _>>()?;
-//! assert_eq!(sizes, [2, 1]);
-//! # Ok::<(), memslim_stream::StreamError>(())
-//! ```
-//!
-//! [`RecordList`]: memslim_records::RecordList
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 mod block;
 mod codec;

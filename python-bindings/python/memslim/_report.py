@@ -175,7 +175,9 @@ class MemoryReport:
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
         except ImportError as exc:
-            raise ImportError("memslim.report(plot=...) needs matplotlib installed") from exc
+            raise ImportError(
+                "memslim.report(plot=...) needs matplotlib: pip install 'memslim[plot]'"
+            ) from exc
         rows = [(label, n) for label, _, n in self.rows() if n is not None]
         fig, ax = plt.subplots(figsize=(7, 2.8))
         colors = ["#7570b3", "#d95f02", "#e6ab02", "#999999"][: len(rows)]
