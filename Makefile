@@ -34,11 +34,13 @@ $(BUILD_STAMP): FORCE
 endif
 
 .PHONY: help setup develop demo test test-rust examples-rust test-python valgrind lint fmt bench \
-	bench-quick clean distclean FORCE
+	bench-quick clean distclean FORCE dist test-wheel lint-release stubtest fuzz-readers
 
 help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
-	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, pytest"
+	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, stubtest,"
+	@echo "                  the workflow lint, pytest against the built wheel (test-wheel), valgrind"
+	@echo "make test-python  stubtest and pytest against the in-tree build (a quicker loop)"
 	@echo "make bench        criterion benches, benches/bench_records.py (1M records), the"
 	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches,"
 	@echo "                  the streaming readers (bench_stream.py) and DocList (bench_docs.py)"
@@ -48,6 +50,10 @@ help:
 	@echo "make valgrind     unsafe code paths (Rust and Python) under valgrind memcheck"
 	@echo "make lint         cargo fmt --check, clippy (whole workspace), ruff check"
 	@echo "make fmt          cargo fmt and ruff format"
+	@echo "make fuzz-readers the readers' fuzz targets (JSONL, CSV, gzip/zstd), bounded"
+	@echo "make dist         dist/: an abi3 manylinux_2_28 wheel (via zig) and an sdist; prints"
+	@echo "                  auditwheel's verdict, the wheel's size and import time"
+	@echo "make test-wheel   the Python tests against dist/'s wheel in a fresh venv without Rust"
 	@echo "make clean        remove build outputs and caches (keeps ./.venv)"
 	@echo "make distclean    clean, and remove ./.venv"
 
@@ -76,7 +82,9 @@ develop: $(DEPS_STAMP)
 demo: setup
 	$(VENV_PY) examples/python/demo.py
 
-test: setup lint test-rust examples-rust test-python valgrind
+# The Python suite runs once, against the installed wheel (test-wheel), not the in-tree build;
+# `make test-python` runs it in-tree.
+test: setup lint test-rust examples-rust stubtest test-wheel valgrind
 
 test-rust:
 	cargo test
@@ -91,8 +99,11 @@ examples-rust: $(DEPS_STAMP)
 		cargo run --release -p memslim-examples --example "$$example"; \
 	done
 
-test-python: setup
+# The hand-written stub against the compiled module.
+stubtest: setup
 	cd python-bindings && $(CURDIR)/$(VENV_PY) -m mypy.stubtest memslim._memslim
+
+test-python: stubtest
 	cd python-bindings && $(CURDIR)/$(VENV)/bin/pytest -q
 
 # Code paths with `unsafe` (zero-copy Arrow export/import, the GIL cell, tracemalloc)
@@ -100,14 +111,48 @@ test-python: setup
 valgrind: setup
 	bash tools/valgrind.sh
 
-lint: $(DEPS_STAMP)
+lint: $(DEPS_STAMP) lint-release
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	$(VENV)/bin/ruff check $(PY_DIRS)
 
+# The release workflow (zizmor, offline: schema validation and security audits) and the README's
+# headline table against the benchmark result file it quotes.
+lint-release: $(DEPS_STAMP)
+	$(VENV)/bin/zizmor --offline --no-progress --strict-collection .github/workflows
+	$(VENV_PY) tools/sync_readme.py --check
+
 fmt: $(DEPS_STAMP)
 	cargo fmt --all
 	$(VENV)/bin/ruff format $(PY_DIRS)
+
+# -- fuzzing ---------------------------------------------------------------------------
+
+# The readers' libFuzzer targets (fuzz/), built on the stable toolchain with coverage
+# instrumentation (cargo-fuzz would need nightly for its sanitizer flag), then run a fixed
+# number of inputs from a fixed seed: bounded and repeatable. FUZZ_RUNS=-1 with
+# FUZZ_SECONDS=N runs each target for N seconds instead. New corpus entries go to
+# fuzz/corpus/ (ignored); a crash leaves its input in fuzz/artifacts/.
+FUZZ_TARGETS := jsonl csv compressed
+FUZZ_RUNS ?= 30000
+FUZZ_SECONDS ?= 0
+FUZZ_HOST := $(shell rustc -vV | sed -n 's/^host: //p')
+FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
+	-Cllvm-args=-sanitizer-coverage-inline-8bit-counters \
+	-Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares \
+	--cfg fuzzing -Cdebug-assertions -Coverflow-checks
+
+fuzz-readers:
+	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" nice -n 10 cargo build --release --locked \
+		--target $(FUZZ_HOST) --bins
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p fuzz/corpus/$$t fuzz/artifacts/$$t; \
+		echo "==> fuzz $$t"; \
+		fuzz/target/$(FUZZ_HOST)/release/$$t -seed=1 -runs=$(FUZZ_RUNS) \
+			-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 -timeout=20 \
+			-artifact_prefix=fuzz/artifacts/$$t/ -print_final_stats=1 \
+			fuzz/corpus/$$t fuzz/seeds/$$t; \
+	done
 
 # -- benchmarks -------------------------------------------------------------------------
 
@@ -130,10 +175,29 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_mmap.py --quick
 	$(VENV_PY) benches/bench_audit.py --quick
 
+# -- release artefacts ------------------------------------------------------------------
+
+# An abi3 wheel for CPython >= 3.11 linked by zig against glibc 2.28 (manylinux_2_28, no
+# container needed) and an sdist, both into dist/. zig comes from the `ziglang` wheel in
+# the venv, which maturin finds through the venv's python on PATH.
+dist: $(DEPS_STAMP)
+	rm -rf dist
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(VENV)/bin/maturin build --release --zig \
+		--compatibility manylinux_2_28 -m python-bindings/Cargo.toml -o dist
+	$(VENV)/bin/maturin sdist -m python-bindings/Cargo.toml -o dist
+	$(VENV)/bin/auditwheel show dist/memslim-*.whl
+	$(VENV_PY) tools/dist_info.py dist
+
+# Installs dist/'s wheel into a fresh venv whose PATH has no cargo or rustc and runs the
+# Python test suite against it (tools/test_wheel.sh).
+test-wheel: dist
+	bash tools/test_wheel.sh
+
 # -- cleaning ---------------------------------------------------------------------------
 
 clean:
 	cargo clean
+	rm -rf dist
 	rm -f $(BUILD_STAMP) python-bindings/python/memslim/_memslim*.so
 	rm -rf .pytest_cache .ruff_cache python-bindings/.pytest_cache python-bindings/.hypothesis \
 		.hypothesis benches/results/tmp

@@ -43,8 +43,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from workload import (
+    load_report,
+    markdown_header,
+    markdown_targets,
+    median_seconds,
+    run_child,
+    settled_rss,
+    write_markdown,
+    write_report,
+)
 from workload import machine_info as workload_machine_info
-from workload import median_seconds, run_child, settled_rss, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "docs.json"
@@ -328,6 +337,31 @@ def machine_info() -> dict[str, Any]:
     return workload_machine_info(("memslim", "orjson", "msgspec", "botocore"))
 
 
+def render(report: dict[str, Any]) -> str:
+    """The markdown for a JSON report: the tables and the target lines the run printed."""
+    lines = markdown_header(report, "bench_docs.py", "memslim DocList: nested documents")
+    sizes = ", ".join(
+        f"{name}: {'all' if size is None else f'{size:,}'} documents"
+        for name, size in report["sizes"].items()
+        if name in report["results"]
+    )
+    lines += [
+        "",
+        (
+            f"{sizes}. Memory is RSS growth in a fresh process per peer, from the same JSON "
+            "Lines input; the peers parse with orjson (dicts and lists) and a typed msgspec "
+            "decoder (Structs, events only)."
+        ),
+        "",
+    ]
+    for name, result in report["results"].items():
+        table, _ = report_dataset(name, result["memory"], result["timing"])
+        lines += [*table, ""]
+    lines.pop()
+    lines += markdown_targets(report.get("targets", []))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=None, help=f"default {DEFAULT_EVENTS:,}")
@@ -346,7 +380,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--child-timing", choices=DATASETS, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: re-render the markdown beside a JSON report",
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        print(f"wrote {write_markdown(args.from_json, render(load_report(args.from_json)))}")
+        return 0
     if args.repeat < 1:
         parser.error("--repeat must be positive")
 
@@ -415,7 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         "problems": problems,
     }
     output = write_report(report, args.output, args.quick, RESULTS)
-    print(f"\nwrote {output}")
+    markdown = write_markdown(output, render(load_report(output)))
+    print(f"\nwrote {output} and {markdown}")
     if problems:
         return 1
     if args.check_targets and any(passed is False for _, passed in all_targets):

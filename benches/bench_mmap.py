@@ -58,9 +58,13 @@ from workload import (
     DEFAULT_ROWS,
     arrow_schema,
     chunked,
+    load_report,
     make_records,
+    markdown_header,
+    markdown_targets,
     run_child,
     settled_rss,
+    write_markdown,
     write_report,
 )
 from workload import machine_info as workload_machine_info
@@ -442,14 +446,41 @@ def cross_check(res: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     return problems
 
 
+def render(report: dict[str, Any]) -> str:
+    """The markdown for a JSON report: the tables and the target lines the run printed."""
+    lines = markdown_header(
+        report, "bench_mmap.py", "memslim record files against json, pickle, pyarrow, numpy"
+    )
+    lines += [
+        "",
+        (
+            f"{report['rows']:,} order records; each figure in a fresh process, files in the "
+            "page cache."
+        ),
+        "",
+        tables(report["results"], report["rows"]),
+    ]
+    lines += markdown_targets(report.get("targets", []), report.get("notes", []))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None, help=f"default {DEFAULT_ROWS:,}")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} rows, a smoke run")
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median)")
     parser.add_argument("--output", type=Path, default=None, help="where to write the JSON")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: re-render the markdown beside a JSON report",
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.from_json:
+        print(f"wrote {write_markdown(args.from_json, render(load_report(args.from_json)))}")
+        return 0
     rows = args.rows if args.rows is not None else (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     if args.child:
         kind, peer, d = args.child
@@ -503,7 +534,8 @@ def main(argv: list[str] | None = None) -> int:
         "machine": workload_machine_info(("memslim", "pyarrow", "numpy")),
     }
     output = write_report(report, args.output, args.quick, RESULTS)
-    print(f"\nwrote {output}")
+    markdown = write_markdown(output, render(load_report(output)))
+    print(f"\nwrote {output} and {markdown}")
     failed = [f"{k}/{p}" for k, v in res.items() for p, r in v.items() if "error" in r]
     if failed or problems:
         print(f"errors in: {', '.join(failed) or 'cross-checks'}", file=sys.stderr)

@@ -41,12 +41,16 @@ from workload import (
     FIELDS,
     arrow_schema,
     chunked,
+    load_report,
     make_records,
+    markdown_header,
+    markdown_targets,
     median_seconds,
     median_wall_and_cpu,
     rss_is_current,
     run_child,
     settled_rss,
+    write_markdown,
     write_report,
 )
 from workload import machine_info as workload_machine_info
@@ -453,6 +457,25 @@ def machine_info() -> dict[str, Any]:
     return workload_machine_info(("memslim", "pyarrow", "polars", "pandas", "numpy"))
 
 
+def render(report: dict[str, Any]) -> str:
+    """The markdown for a JSON report: the table and the target lines the run printed."""
+    lines = markdown_header(report, "bench_records.py", "memslim peer benchmark: flat records")
+    lines += [
+        "",
+        (
+            f"{report['rows']:,} order records (`id` int, `user` str with many distinct values, "
+            "`price` float, `qty` int, `paid` bool, `country` one of 40 codes, `note` str or "
+            "None). Memory is RSS growth around building each structure in a fresh process, "
+            "beside the structure's own byte count; the row loop is "
+            "`total += r['price'] * r['qty']`; the column sum sums `price`."
+        ),
+        "",
+        markdown_table(report["results"], report["rows"]),
+    ]
+    lines += markdown_targets(report.get("targets", []))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None, help=f"default {DEFAULT_ROWS:,}")
@@ -463,8 +486,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--check-targets", action="store_true", help="exit 1 if any target is missed"
     )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: re-render the markdown beside a JSON report",
+    )
     parser.add_argument("--child", choices=list(PEERS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.from_json:
+        print(f"wrote {write_markdown(args.from_json, render(load_report(args.from_json)))}")
+        return 0
     rows = args.rows if args.rows is not None else (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     if rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be positive")
@@ -516,7 +548,8 @@ def main(argv: list[str] | None = None) -> int:
         "mismatches": problems,
     }
     output = write_report(report, args.output, args.quick, RESULTS)
-    print(f"\nwrote {output}")
+    markdown = write_markdown(output, render(load_report(output)))
+    print(f"\nwrote {output} and {markdown}")
 
     failed = [name for name, res in results.items() if "error" in res]
     if failed or problems:

@@ -24,7 +24,17 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import DEFAULT_ROWS, make_records, median_seconds, settled_rss
+from workload import (
+    DEFAULT_ROWS,
+    load_report,
+    make_records,
+    markdown_header,
+    median_seconds,
+    settled_rss,
+    write_markdown,
+    write_report,
+)
+from workload import machine_info as workload_machine_info
 
 QUICK_ROWS = 2_000
 
@@ -58,14 +68,72 @@ def child(rows: int, repeat: int) -> dict[str, Any]:
     return out
 
 
+def _off(res: dict[str, Any]) -> float:
+    """How far deep_sizeof of the list of dicts is from its RSS growth, as a fraction."""
+    return float(res["list_deep"] / res["list_rss"] - 1) if res["list_rss"] > 0 else 0.0
+
+
+def table(res: dict[str, Any]) -> str:
+    """The table and the two summary lines the benchmark prints."""
+    mb = 1e6
+    lines = [
+        "| structure | RSS growth (MB) | deep_sizeof (MB) | time (s) | pympler.asizeof (MB) | time (s) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for label, name in (("list", "list of dicts"), ("dictlist", "memslim.DictList")):
+        pympler = res.get(f"{label}_pympler")
+        pympler_cells = (
+            f"{pympler / mb:.1f} | {res[f'{label}_pympler_s']:.2f}"
+            if pympler is not None
+            else "— | —"
+        )
+        lines.append(
+            f"| {name} | {res[f'{label}_rss'] / mb:.1f} | {res[f'{label}_deep'] / mb:.1f} "
+            f"| {res[f'{label}_deep_s']:.2f} | {pympler_cells} |"
+        )
+    lines.append(f"\ndeep_sizeof of the list of dicts is {_off(res):+.1%} off its RSS growth")
+    if res.get("list_pympler_s"):
+        speedup = res["list_pympler_s"] / res["list_deep_s"]
+        lines.append(
+            f"deep_sizeof is {speedup:.1f}x faster than pympler.asizeof on the list of dicts"
+        )
+    return "\n".join(lines)
+
+
+def render(report: dict[str, Any]) -> str:
+    """The markdown for a JSON report."""
+    lines = markdown_header(
+        report, "bench_sizeof.py", "memslim.deep_sizeof against RSS and pympler"
+    )
+    lines += [
+        "",
+        (
+            f"{report['rows']:,} order records, built in a fresh process; deep_sizeof and "
+            "pympler.asizeof time the same objects."
+        ),
+        "",
+        table(report),
+    ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None, help=f"default {DEFAULT_ROWS:,}")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_ROWS:,} records")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--output", type=Path, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: re-render the markdown beside a JSON report",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.from_json:
+        print(f"wrote {write_markdown(args.from_json, render(load_report(args.from_json)))}")
+        return 0
     rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     if args.child:
         print(json.dumps(child(rows, args.repeat)))
@@ -77,30 +145,20 @@ def main(argv: list[str] | None = None) -> int:
         print(proc.stderr, file=sys.stderr)
         return 1
     res = json.loads(proc.stdout.strip().splitlines()[-1])
-    mb = 1e6
+    report = {
+        "benchmark": "sizeof",
+        "rows": rows,
+        "repeat": args.repeat,
+        "quick": args.quick,
+        "machine": workload_machine_info(("memslim", "pympler")),
+        **res,
+    }
     print(f"Sizing {rows:,} order records (deep_sizeof: median of {args.repeat} runs)\n")
-    print(
-        "| structure | RSS growth (MB) | deep_sizeof (MB) | time (s) | pympler.asizeof (MB) | time (s) |"
-    )
-    print("|---|---:|---:|---:|---:|---:|")
-    for label, name in (("list", "list of dicts"), ("dictlist", "memslim.DictList")):
-        pympler = res.get(f"{label}_pympler")
-        pympler_cells = (
-            f"{pympler / mb:.1f} | {res[f'{label}_pympler_s']:.2f}"
-            if pympler is not None
-            else "— | —"
-        )
-        print(
-            f"| {name} | {res[f'{label}_rss'] / mb:.1f} | {res[f'{label}_deep'] / mb:.1f} "
-            f"| {res[f'{label}_deep_s']:.2f} | {pympler_cells} |"
-        )
-    off = res["list_deep"] / res["list_rss"] - 1 if res["list_rss"] > 0 else 0.0
-    print(f"\ndeep_sizeof of the list of dicts is {off:+.1%} off its RSS growth")
-    if res.get("list_pympler_s"):
-        speedup = res["list_pympler_s"] / res["list_deep_s"]
-        print(f"deep_sizeof is {speedup:.1f}x faster than pympler.asizeof on the list of dicts")
+    print(table(report))
+    off = _off(report)
     if args.output:
-        args.output.write_text(json.dumps({"rows": rows, **res}, indent=2) + "\n", encoding="utf-8")
+        output = write_report(report, args.output, args.quick, args.output)
+        print(f"wrote {output} and {write_markdown(output, render(load_report(output)))}")
     if args.quick:
         print("(quick run: too small for the figures to mean anything)")
         return 0

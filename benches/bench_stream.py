@@ -32,11 +32,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_records import machine_info
 from workload import (
     DEFAULT_ROWS,
+    load_report,
     make_records,
+    markdown_header,
+    markdown_targets,
     median_seconds,
     rss_bytes,
     run_child,
     settled_rss,
+    write_markdown,
     write_report,
 )
 
@@ -245,6 +249,23 @@ def target_lines(
     return out
 
 
+def render(report: dict[str, Any]) -> str:
+    """The markdown for a JSON report: the table and the target lines the run printed."""
+    lines = markdown_header(report, "bench_stream.py", "memslim streaming readers: JSON Lines")
+    lines += [
+        "",
+        (
+            f"{report['rows']:,} order records as JSON Lines ({report['file_bytes'] / 1e6:.1f} MB), "
+            "read by each reader in a fresh process; peak RSS growth is the high-water mark "
+            "during the read, RSS growth after is what the result keeps."
+        ),
+        "",
+        markdown_table(report["results"]),
+    ]
+    lines += markdown_targets(report.get("targets", []))
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
@@ -258,7 +279,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per figure (median)")
     parser.add_argument("--output", type=Path, default=None, help="where to write the JSON")
     parser.add_argument("--reader", action="append", choices=list(READERS), help="only these")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: re-render the markdown beside a JSON report",
+    )
     args = parser.parse_args(argv)
+    if args.from_json:
+        print(f"wrote {write_markdown(args.from_json, render(load_report(args.from_json)))}")
+        return 0
     rows = args.rows if args.rows is not None else (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     if rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be positive")
@@ -308,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         "mismatches": problems,
     }
     output = write_report(report, args.output, args.quick, RESULTS)
-    print(f"\nwrote {output}")
+    markdown = write_markdown(output, render(load_report(output)))
+    print(f"\nwrote {output} and {markdown}")
     failed = [name for name, res in results.items() if "error" in res]
     if failed or problems:
         print(f"errors in: {', '.join(failed) or 'cross-checks'}", file=sys.stderr)

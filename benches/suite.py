@@ -387,6 +387,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
     parser.add_argument("--output", type=Path, help="results directory")
     parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts")
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        metavar="JSON",
+        help="measure nothing: re-render suite.md beside a suite.json (no charts)",
+    )
     parser.add_argument("--child", choices=list(REPS), help=argparse.SUPPRESS)
     parser.add_argument(
         "--part", choices=("save", "memory", "ingest", "timing"), help=argparse.SUPPRESS
@@ -396,6 +402,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be positive")
+    if args.from_json:
+        from tables import markdown_report
+
+        report = json.loads(args.from_json.read_text(encoding="utf-8"))
+        markdown = args.from_json.with_suffix(".md")
+        markdown.write_text(markdown_report(report) + "\n", encoding="utf-8")
+        print(f"wrote {markdown}")
+        return 0
 
     if args.child:
         print(json.dumps(run_child(args)))

@@ -2,8 +2,13 @@
 //!
 //! Exact types decide the storage: `bool` stays apart from `int`, `tuple` from `list`;
 //! `str`, `bytes`, `int`, `float`, `None` go to typed columns; `list`/`tuple`/`dict`
-//! and ints beyond 64 bits go to the variant encoding; any other object (subclasses of
-//! the built-ins included, so their type survives) is pickled into it.
+//! and ints beyond 64 bits go to the variant encoding, as do dates, times, durations,
+//! decimals, UUIDs and complex numbers, field by field (see `ext.rs`); any other object
+//! (subclasses of the built-ins included, so their type survives) is pickled into it.
+//!
+//! Unpickling can run code chosen by whoever wrote the bytes, so a pickled value is
+//! rebuilt only from bytes this process wrote itself ([`Trust::Own`]) or that the user
+//! said they trust; anything else raises `memslim.UntrustedDataError`.
 
 use memslim_records::variant::{self, Value, Writer};
 use memslim_records::{Cell, CellRef};
@@ -15,8 +20,18 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyT
 
 use crate::errors::corrupt;
 
-/// Nesting deeper than this is refused (and a cycle is caught before it).
-const MAX_NESTING: usize = 500;
+/// Nesting deeper than this is refused (and a cycle is caught before it): the depth the
+/// variant decoder accepts, so whatever is stored can be read back.
+const MAX_NESTING: usize = variant::MAX_DEPTH;
+
+/// Where stored bytes came from, which decides whether a pickled value may be loaded.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Trust {
+    /// Written by this process, or from a source the user said they trust.
+    Own,
+    /// From a file or an import the user did not vouch for: pickled values are refused.
+    Foreign,
+}
 
 static PICKLE_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static PICKLE_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -244,6 +259,8 @@ pub(crate) fn encode(
             }
         }
         path.pop();
+    } else if let Some(e) = crate::ext::to_ext(v)? {
+        Writer::new(buf).ext(&e);
     } else {
         let dumps = PICKLE_DUMPS.import(py, "pickle", "dumps")?;
         let b = dumps.call1((v, 5)).map_err(|e| {
@@ -259,8 +276,18 @@ pub(crate) fn encode(
     Ok(())
 }
 
-/// A stored value as a Python object.
+/// A stored value of this process's own as a Python object.
 pub(crate) fn cell_to_py<'py>(py: Python<'py>, c: CellRef<'_>) -> PyResult<Bound<'py, PyAny>> {
+    cell_to_py_from(py, c, Trust::Own)
+}
+
+/// A stored value as a Python object; a pickled value from a [`Trust::Foreign`] source
+/// raises `memslim.UntrustedDataError` instead of being loaded.
+pub(crate) fn cell_to_py_from<'py>(
+    py: Python<'py>,
+    c: CellRef<'_>,
+    trust: Trust,
+) -> PyResult<Bound<'py, PyAny>> {
     Ok(match c {
         CellRef::Absent | CellRef::Null => py.None().into_bound(py),
         CellRef::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
@@ -270,13 +297,27 @@ pub(crate) fn cell_to_py<'py>(py: Python<'py>, c: CellRef<'_>) -> PyResult<Bound
         CellRef::Bytes(b) => PyBytes::new(py, b).into_any(),
         CellRef::Encoded(b) => {
             let v = variant::decode(b).map_err(|e| corrupt(py, e.to_string()))?;
-            value_to_py(py, &v)?
+            value_to_py_from(py, &v, trust)?
         }
     })
 }
 
-/// A decoded variant value as a Python object.
-pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
+/// The message of `memslim.UntrustedDataError` for a pickled value in `what`.
+pub(crate) fn untrusted_message(what: &str) -> String {
+    format!(
+        "{what} holds a pickled Python object, and loading it could run code chosen by \
+         whoever wrote the data; pass trusted=True if you trust its source (see SECURITY.md)"
+    )
+}
+
+/// A decoded variant value as a Python object, refusing pickled values from a
+/// [`Trust::Foreign`] source.
+pub(crate) fn value_to_py_from<'py>(
+    py: Python<'py>,
+    v: &Value,
+    trust: Trust,
+) -> PyResult<Bound<'py, PyAny>> {
+    let value_to_py = |py, v| value_to_py_from(py, v, trust);
     Ok(match v {
         Value::None => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
@@ -311,9 +352,13 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py
             }
             d.into_any()
         }
+        Value::Opaque(_) if trust == Trust::Foreign => {
+            return Err(crate::errors::untrusted(py, untrusted_message("the value")));
+        }
         Value::Opaque(b) => {
             let loads = PICKLE_LOADS.import(py, "pickle", "loads")?;
             loads.call1((PyBytes::new(py, b),))?
         }
+        Value::Ext(e) => crate::ext::ext_to_py(py, e)?,
     })
 }

@@ -681,7 +681,8 @@ impl PyDocList {
         py: Python<'_>,
         source: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyDocList>> {
-        doclist_from_jsonl(py, source)
+        let opts = crate::stream::reader_limits(py, memslim_stream::MAX_LINE_BYTES)?;
+        doclist_from_jsonl(py, source, &opts)
     }
 
     fn append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -1188,11 +1189,14 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 pub(crate) fn doclist_from_jsonl(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
+    opts: &memslim_stream::ReadOptions,
 ) -> PyResult<Py<PyDocList>> {
     let mut inner = DocList::new();
     let outcome = if let Ok(b) = source.cast::<PyBytes>() {
         let text = b.as_bytes();
-        py.detach(|| memslim_stream::docs::extend_docs_from_slice(&mut inner, "<bytes>", text))
+        py.detach(|| {
+            memslim_stream::docs::extend_docs_from_slice_with(&mut inner, "<bytes>", text, opts)
+        })
     } else {
         let path: std::path::PathBuf = source.extract().map_err(|_| {
             PyTypeError::new_err(format!(
@@ -1202,7 +1206,7 @@ pub(crate) fn doclist_from_jsonl(
         })?;
         py.detach(|| {
             let input = memslim_stream::Input::open(&path)?;
-            memslim_stream::docs::extend_docs(&mut inner, input)
+            memslim_stream::docs::extend_docs_with(&mut inner, input, opts)
         })
     };
     outcome.map_err(|e| crate::errors::stream_to_py(py, e))?;

@@ -43,6 +43,19 @@ pub(crate) fn corrupt(py: Python<'_>, msg: String) -> PyErr {
     raise(py, &CORRUPT_DATA_ERROR, "CorruptDataError", msg)
 }
 
+static UNTRUSTED_DATA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// `memslim.UntrustedDataError` (also a `ValueError`): a pickled value from a source the
+/// user did not vouch for.
+pub(crate) fn untrusted(py: Python<'_>, msg: String) -> PyErr {
+    raise(py, &UNTRUSTED_DATA_ERROR, "UntrustedDataError", msg)
+}
+
+/// Whether `e` is a `memslim.UntrustedDataError`.
+pub(crate) fn is_untrusted(py: Python<'_>, e: &PyErr) -> bool {
+    class(py, &UNTRUSTED_DATA_ERROR, "UntrustedDataError").is_ok_and(|c| e.is_instance(py, c))
+}
+
 /// Maps a core error to the Python exception a user would catch.
 pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
     let msg = e.to_string();
@@ -88,6 +101,7 @@ pub(crate) fn doc_to_py(py: Python<'_>, e: memslim_arena::DocError) -> PyErr {
 }
 
 static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Maps a streaming error: malformed input to `memslim.ParseError` (also a `ValueError`)
 /// with `path`, `line` and `column` attributes, I/O errors by kind with the path in the
@@ -117,6 +131,8 @@ pub(crate) fn stream_to_py(py: Python<'_>, e: memslim_stream::StreamError) -> Py
             std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
             _ => PyOSError::new_err(msg),
         },
+        S::Corrupt { .. } => raise(py, &CORRUPT_FILE_ERROR, "CorruptFileError", msg),
+        S::OutOfMemory { .. } => pyo3::exceptions::PyMemoryError::new_err(msg),
         S::Unwritable { .. } => PyValueError::new_err(msg),
         S::Invalid(_) => PyValueError::new_err(msg),
         S::Records(error) => to_py(py, error),

@@ -8,6 +8,7 @@ mod arrow_stream;
 mod convert;
 mod docs;
 mod errors;
+mod ext;
 mod gilcell;
 mod mmap;
 mod mmap_ffi;

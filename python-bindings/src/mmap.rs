@@ -21,7 +21,7 @@ use pyo3::sync::{MutexExt, PyOnceLock};
 use pyo3::types::{PyBool, PyCapsule, PyDict, PyFloat, PyList, PySlice, PyString, PyType};
 use pyo3::{IntoPyObjectExt, ffi, intern};
 
-use crate::convert::{Items, cell_to_py, record_cells, value_to_py};
+use crate::convert::{Items, Trust, cell_to_py_from, record_cells, value_to_py_from};
 use crate::errors::{IntoPyResult, schema_error, to_py};
 use crate::mmap_ffi::{self, Export};
 use crate::plain_records::{Input, append_plain_dicts};
@@ -213,6 +213,8 @@ fn norm_index(i: isize, len: usize) -> PyResult<usize> {
 #[pyclass(name = "DictListFile", module = "memslim._memslim", frozen, sequence)]
 pub struct PyDictListFile {
     inner: Guarded<RecordFile>,
+    /// Whether pickled values in the file may be loaded (`trusted=True` at open).
+    trust: Trust,
     /// The bytes this object holds in memory (mostly pending records), for tracemalloc.
     trace: Mutex<Tracked>,
 }
@@ -242,14 +244,21 @@ impl PyDictListFile {
         }
     }
 
-    fn row<'py>(py: Python<'py>, f: &mut RecordFile, i: usize) -> PyResult<Bound<'py, PyDict>> {
+    fn row<'py>(
+        py: Python<'py>,
+        f: &mut RecordFile,
+        trust: Trust,
+        i: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
         let mut err = None;
+        let path = f.path().to_owned();
         f.visit_row(i, |k, v| {
             if err.is_some() {
                 return;
             }
-            let r = cell_to_py(py, v).and_then(|o| d.set_item(PyString::intern(py, k), o));
+            let r = file_cell(py, v, trust, &path, k)
+                .and_then(|o| d.set_item(PyString::intern(py, k), o));
             if let Err(e) = r {
                 err = Some(e);
             }
@@ -260,6 +269,32 @@ impl PyDictListFile {
             None => Ok(d),
         }
     }
+}
+
+/// A value read from a record file: a pickled value is loaded only from a file opened
+/// with `trusted=True`, and the error names the field and the file.
+fn file_cell<'py>(
+    py: Python<'py>,
+    c: CellRef<'_>,
+    trust: Trust,
+    path: &std::path::Path,
+    field: &str,
+) -> PyResult<Bound<'py, PyAny>> {
+    cell_to_py_from(py, c, trust).map_err(|e| untrusted_in(py, e, path, field))
+}
+
+/// `e`, or for a refused pickled value the same refusal naming `field` and `path`.
+fn untrusted_in(py: Python<'_>, e: PyErr, path: &std::path::Path, field: &str) -> PyErr {
+    if !crate::errors::is_untrusted(py, &e) {
+        return e;
+    }
+    crate::errors::untrusted(
+        py,
+        crate::convert::untrusted_message(&format!(
+            "field {field:?} of record file {}",
+            path.display()
+        )),
+    )
 }
 
 fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> {
@@ -287,12 +322,18 @@ fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> 
 #[pymethods]
 impl PyDictListFile {
     #[new]
-    #[pyo3(signature = (path, mode = "a"))]
-    pub(crate) fn new(py: Python<'_>, path: std::path::PathBuf, mode: &str) -> PyResult<Self> {
+    #[pyo3(signature = (path, mode = "a", *, trusted = false))]
+    pub(crate) fn new(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        mode: &str,
+        trusted: bool,
+    ) -> PyResult<Self> {
         let mode = parse_mode(mode)?;
         let f = py.detach(|| RecordFile::open(&path, mode)).py(py)?;
         let file = PyDictListFile {
             inner: Guarded::new(f),
+            trust: if trusted { Trust::Own } else { Trust::Foreign },
             trace: Mutex::new(Tracked::new()),
         };
         file.retrack();
@@ -342,7 +383,7 @@ impl PyDictListFile {
                 if i >= f.len() {
                     break;
                 }
-                Self::row(py, &mut f, i)?
+                Self::row(py, &mut f, self.trust, i)?
             };
             out.append(d)?;
             i += 1;
@@ -364,7 +405,7 @@ impl PyDictListFile {
             if i >= f.len() {
                 return Ok(None);
             }
-            Ok(Some(Self::row(py, &mut f, i)?.into_any()))
+            Ok(Some(Self::row(py, &mut f, self.trust, i)?.into_any()))
         })
     }
 
@@ -622,17 +663,20 @@ impl PyFileRow {
             return Ok(None);
         };
         let key = key.to_str()?;
-        let mut file = self.file.get().lock()?;
+        let owner = self.file.get();
+        let mut file = owner.lock()?;
+        let path = file.path().to_owned();
         file.with_field(self.row, key, |v| match v {
             CellRef::Absent => Ok(None),
-            v => cell_to_py(py, v).map(Some),
+            v => file_cell(py, v, owner.trust, &path, key).map(Some),
         })
         .py(py)?
     }
 
     fn dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let mut f = self.file.get().lock()?;
-        PyDictListFile::row(py, &mut f, self.row)
+        let owner = self.file.get();
+        let mut f = owner.lock()?;
+        PyDictListFile::row(py, &mut f, owner.trust, self.row)
     }
 }
 
@@ -1403,8 +1447,13 @@ impl FileView for PyFileColumn {
     }
 
     fn plain<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>> {
-        let mut f = self.file.get().lock()?;
-        f.with_field(k, &self.name, |c| cell_to_py(py, c)).py(py)?
+        let owner = self.file.get();
+        let mut f = owner.lock()?;
+        let path = f.path().to_owned();
+        f.with_field(k, &self.name, |c| {
+            file_cell(py, c, owner.trust, &path, &self.name)
+        })
+        .py(py)?
     }
 }
 
@@ -1412,14 +1461,14 @@ impl PyFileColumn {
     /// The smallest (or, if `max`, the largest) non-null value, read value by value
     /// from the map under one lock.
     fn extreme<'py>(&self, py: Python<'py>, max: bool) -> PyResult<Bound<'py, PyAny>> {
-        let found = self
-            .file
-            .get()
-            .lock()?
-            .min_max(&self.name, self.len)
-            .py(py)?;
+        let owner = self.file.get();
+        let (found, path) = {
+            let mut f = owner.lock()?;
+            (f.min_max(&self.name, self.len).py(py)?, f.path().to_owned())
+        };
         match found {
-            Some((lo, hi)) => value_to_py(py, if max { &hi } else { &lo }),
+            Some((lo, hi)) => value_to_py_from(py, if max { &hi } else { &lo }, owner.trust)
+                .map_err(|e| untrusted_in(py, e, &path, &self.name)),
             None => Err(PyValueError::new_err(format!(
                 "{}() of a column with no values",
                 if max { "max" } else { "min" }
@@ -1629,8 +1678,9 @@ impl FileView for PyFileSlice {
     }
 
     fn plain<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>> {
-        let mut f = self.file.get().lock()?;
-        Ok(PyDictListFile::row(py, &mut f, self.at.at(k))?.into_any())
+        let owner = self.file.get();
+        let mut f = owner.lock()?;
+        Ok(PyDictListFile::row(py, &mut f, owner.trust, self.at.at(k))?.into_any())
     }
 }
 

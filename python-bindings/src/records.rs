@@ -18,7 +18,9 @@ use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple, PyType};
+use pyo3::types::{
+    PyBool, PyBytes, PyCapsule, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType,
+};
 use pyo3::{IntoPyObjectExt, intern};
 
 use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
@@ -683,6 +685,16 @@ impl Records {
         self_ptr: usize,
         mut on_match: impl FnMut(usize) -> bool,
     ) -> PyResult<()> {
+        if has_own_eq(value)? {
+            // As a list does: `record == value`, where Python falls back to the value's
+            // reflected `__eq__`, whose answer (or exception) is the user's.
+            for i in rows.start..rows.end.min(self.inner.len()) {
+                if self.row_value(py, i)?.eq(value)? && !on_match(i) {
+                    break;
+                }
+            }
+            return Ok(());
+        }
         let Ok(items) = self.record_items(value, rows.start, self_ptr) else {
             return Ok(());
         };
@@ -732,6 +744,43 @@ impl Records {
         })?;
         Ok(found)
     }
+}
+
+static OBJECT_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static DICT_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static TUPLE_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Whether comparing a record with `value` may run `value`'s own `__eq__` (a class of
+/// the user's, a dict or tuple subclass that overrides it), so that only Python can
+/// give the answer a list would. Built-in values and this module's rows never do.
+fn has_own_eq(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = value.py();
+    if value.is_exact_instance_of::<PyDict>()
+        || value.is_exact_instance_of::<PyTuple>()
+        || value.is_exact_instance_of::<PyList>()
+        || value.is_exact_instance_of::<PyString>()
+        || value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyFloat>()
+        || value.is_exact_instance_of::<PyBool>()
+        || value.is_exact_instance_of::<PyBytes>()
+        || value.is_none()
+        || value.cast::<PyRow>().is_ok()
+    {
+        return Ok(false);
+    }
+    let slot = |cell: &'static PyOnceLock<Py<PyAny>>, name: &str| {
+        cell.get_or_try_init(py, || {
+            py.import("builtins")?
+                .getattr(name)?
+                .getattr("__eq__")
+                .map(Bound::unbind)
+        })
+        .map(|f| f.bind(py).clone())
+    };
+    let eq = value.get_type().getattr(intern!(py, "__eq__"))?;
+    Ok(!(eq.is(slot(&OBJECT_EQ, "object")?)
+        || eq.is(slot(&DICT_EQ, "dict")?)
+        || eq.is(slot(&TUPLE_EQ, "tuple")?)))
 }
 
 /// Takes the items of `values` in batches of `size` and hands each batch to `push`.
@@ -1087,9 +1136,20 @@ impl PyRecords {
     #[pyo3(signature = (*, key = None, reverse = false))]
     fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
         let py = slf.py();
-        let n = slf.get().state.borrow(slf.py())?.inner.len();
+        // The key and the comparisons are user code that may change the list (or another
+        // thread may, while they run): as list.sort, that is an error, never a wrong order.
+        let shape = |slf: &Bound<'_, Self>| -> PyResult<(u64, usize)> {
+            let this = slf.get().state.borrow(py)?;
+            Ok((this.inner.version(), this.inner.len()))
+        };
+        let modified = || PyValueError::new_err("list modified during sort");
+        let before = shape(slf)?;
+        let n = before.1;
         let keys = PyList::empty(py);
         for i in 0..n {
+            if shape(slf)? != before {
+                return Err(modified());
+            }
             let item = item_out(slf, i)?;
             match key {
                 Some(f) => keys.append(f.call1((item,))?)?,
@@ -1104,6 +1164,9 @@ impl PyRecords {
             .getattr("sorted")?
             .call((pyo3::types::PyRange::new(py, 0, n as isize)?,), Some(&kw))?;
         let perm: Vec<usize> = sorted.extract()?;
+        if shape(slf)? != before {
+            return Err(modified());
+        }
         slf.get()
             .state
             .borrow_mut(slf.py())?
@@ -1316,15 +1379,31 @@ impl PyRecords {
 }
 
 /// Reads any object exporting `__arrow_c_stream__` into a core list.
-fn import_arrow(data: &Bound<'_, PyAny>, chunk_rows: usize) -> PyResult<RecordList> {
+///
+/// Pickled values are refused unless `trusted`: the table may come from anyone, and
+/// loading them could run code of their choosing.
+fn import_arrow(data: &Bound<'_, PyAny>, chunk_rows: usize, trusted: bool) -> PyResult<RecordList> {
+    let py = data.py();
     let reader = crate::arrow_stream::import_stream(data, "from_arrow")?;
     let schema = reader.schema();
-    RecordList::from_arrow(
+    let list = RecordList::from_arrow(
         &schema,
         reader.map(|b| b.map_err(RecordsError::from)),
         chunk_rows,
     )
-    .py_err(data.py())
+    .py_err(py)?;
+    if !trusted {
+        if let Some((row, j)) = py.detach(|| list.first_opaque()) {
+            return Err(crate::errors::untrusted(
+                py,
+                crate::convert::untrusted_message(&format!(
+                    "row {row}, field {:?} of the imported Arrow data",
+                    list.field_name(j)
+                )),
+            ));
+        }
+    }
+    Ok(list)
 }
 
 #[pymethods]
@@ -1357,14 +1436,15 @@ impl PyDictList {
     /// Opens a persistent record file: mode "a" (the default) reads and appends, creating
     /// it if missing; mode "r" only reads. See `DictListFile`.
     #[classmethod]
-    #[pyo3(signature = (path, mode = "a"))]
+    #[pyo3(signature = (path, mode = "a", *, trusted = false))]
     fn open(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         path: std::path::PathBuf,
         mode: &str,
+        trusted: bool,
     ) -> PyResult<crate::mmap::PyDictListFile> {
-        crate::mmap::PyDictListFile::new(py, path, mode)
+        crate::mmap::PyDictListFile::new(py, path, mode, trusted)
     }
 
     /// Writes the records to a record file at `path`, replacing it atomically; returns
@@ -1386,14 +1466,15 @@ impl PyDictList {
     }
 
     #[classmethod]
-    #[pyo3(signature = (data, *, chunk_rows = None))]
+    #[pyo3(signature = (data, *, chunk_rows = None, trusted = false))]
     fn from_arrow(
         _cls: &Bound<'_, PyType>,
         data: &Bound<'_, PyAny>,
         chunk_rows: Option<usize>,
+        trusted: bool,
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();
-        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS))?;
+        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS), trusted)?;
         Records::wrap(py, Kind::Dict, inner)
     }
 }
@@ -1509,14 +1590,15 @@ impl PyTupleList {
     }
 
     #[classmethod]
-    #[pyo3(signature = (data, *, chunk_rows = None))]
+    #[pyo3(signature = (data, *, chunk_rows = None, trusted = false))]
     fn from_arrow(
         _cls: &Bound<'_, PyType>,
         data: &Bound<'_, PyAny>,
         chunk_rows: Option<usize>,
+        trusted: bool,
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();
-        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS))?;
+        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS), trusted)?;
         let fields: Vec<String> = (0..inner.num_fields())
             .map(|j| inner.field_name(j).to_owned())
             .collect();

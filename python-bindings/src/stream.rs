@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use memslim_records::{DType, RecordList};
 use memslim_stream::{
-    BatchReader, CsvOptions, CsvReader, Input, JsonlReader, OnError, ReadOptions, Reopen,
-    StreamError,
+    BatchReader, CsvOptions, CsvReader, EncodingErrors, Input, JsonlReader, MAX_LINE_BYTES,
+    OnError, ReadOptions, Reopen, StreamError,
 };
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -237,12 +237,37 @@ pub(crate) fn parse_on_error(on_error: &str) -> PyResult<OnError> {
     }
 }
 
+// The signatures spell the default out (a literal shows in `__text_signature__`).
+const _: () = assert!(MAX_LINE_BYTES == 1_073_741_824);
+
+/// Default options with the input limits: `max_line_bytes` (checked) and the
+/// interpreter's current `sys.get_int_max_str_digits()`, which `json.loads` obeys too.
+pub(crate) fn reader_limits(py: Python<'_>, max_line_bytes: usize) -> PyResult<ReadOptions> {
+    if !(1..=MAX_LINE_BYTES).contains(&max_line_bytes) {
+        return Err(PyValueError::new_err(format!(
+            "max_line_bytes must be between 1 and {MAX_LINE_BYTES}, not {max_line_bytes}"
+        )));
+    }
+    let digits: usize = py
+        .import("sys")?
+        .call_method0("get_int_max_str_digits")?
+        .extract()?;
+    Ok(ReadOptions {
+        max_line_bytes,
+        max_int_digits: digits,
+        ..ReadOptions::default()
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
 fn options(
+    py: Python<'_>,
     batch_size: usize,
     columns: Option<Vec<String>>,
     schema: Option<&Bound<'_, PyAny>>,
     on_error: &str,
     threaded: bool,
+    max_line_bytes: usize,
 ) -> PyResult<ReadOptions> {
     if batch_size == 0 {
         return Err(PyValueError::new_err("batch_size must be at least 1"));
@@ -253,7 +278,7 @@ fn options(
         schema: schema.map(parse_schema).transpose()?,
         on_error: parse_on_error(on_error)?,
         threaded,
-        ..ReadOptions::default()
+        ..reader_limits(py, max_line_bytes)?
     })
 }
 
@@ -299,7 +324,8 @@ fn read_all(
 
 /// Reads a JSON Lines input into one `DictList` (or, with `nested="docs"`, a `DocList`).
 #[pyfunction]
-#[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false, nested = "columns"))]
+#[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false, nested = "columns", max_line_bytes = 1_073_741_824))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn read_jsonl(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
@@ -308,6 +334,7 @@ pub(crate) fn read_jsonl(
     on_error: &str,
     progress: bool,
     nested: &str,
+    max_line_bytes: usize,
 ) -> PyResult<Py<PyAny>> {
     match nested {
         "columns" => {}
@@ -317,7 +344,8 @@ pub(crate) fn read_jsonl(
                     "read_jsonl(nested=\"docs\") takes no columns, schema, on_error or progress",
                 ));
             }
-            return Ok(crate::docs::doclist_from_jsonl(py, source)?.into_any());
+            let opts = reader_limits(py, max_line_bytes)?;
+            return Ok(crate::docs::doclist_from_jsonl(py, source, &opts)?.into_any());
         }
         other => {
             return Err(PyValueError::new_err(format!(
@@ -326,7 +354,15 @@ pub(crate) fn read_jsonl(
         }
     }
     let opened = open_input(source)?;
-    let opts = options(usize::MAX, columns, schema, on_error, opened.threaded)?;
+    let opts = options(
+        py,
+        usize::MAX,
+        columns,
+        schema,
+        on_error,
+        opened.threaded,
+        max_line_bytes,
+    )?;
     let mut reader = JsonlReader::new(opened.input, opts);
     if progress {
         reader = reader.with_progress();
@@ -336,17 +372,28 @@ pub(crate) fn read_jsonl(
 
 /// Reads a JSON Lines input as `DictList` batches of `batch_size` records.
 #[pyfunction]
-#[pyo3(signature = (source, *, batch_size = 65_536, columns = None, schema = None, on_error = "raise", progress = false))]
+#[pyo3(signature = (source, *, batch_size = 65_536, columns = None, schema = None, on_error = "raise", progress = false, max_line_bytes = 1_073_741_824))]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn iter_jsonl(
+    py: Python<'_>,
     source: &Bound<'_, PyAny>,
     batch_size: usize,
     columns: Option<Vec<String>>,
     schema: Option<&Bound<'_, PyAny>>,
     on_error: &str,
     progress: bool,
+    max_line_bytes: usize,
 ) -> PyResult<PyBatchReader> {
     let opened = open_input(source)?;
-    let opts = options(batch_size, columns, schema, on_error, opened.threaded)?;
+    let opts = options(
+        py,
+        batch_size,
+        columns,
+        schema,
+        on_error,
+        opened.threaded,
+        max_line_bytes,
+    )?;
     let mut reader = JsonlReader::new(opened.input, opts);
     if progress {
         reader = reader.with_progress();
@@ -560,15 +607,29 @@ fn csv_reader(
     schema: Option<&Bound<'_, PyAny>>,
     on_error: &str,
     progress: bool,
+    encoding_errors: &str,
+    max_line_bytes: usize,
 ) -> PyResult<(CsvReader, ErrSlot)> {
     let csv = CsvOptions {
         delimiter: one_byte("delimiter", delimiter)?,
         quote: one_byte("quotechar", quotechar)?,
         header,
         infer,
+        encoding_errors: EncodingErrors::parse(encoding_errors)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?,
     };
+    // Checked before the input is touched (a one-shot input is copied to disk first).
+    reader_limits(py, max_line_bytes)?;
     let (reopen, threaded, slot) = reopenable(source)?;
-    let opts = options(batch_size, columns, schema, on_error, threaded)?;
+    let opts = options(
+        py,
+        batch_size,
+        columns,
+        schema,
+        on_error,
+        threaded,
+        max_line_bytes,
+    )?;
     let mut reader = CsvReader::new(reopen, opts, csv).map_err(|e| to_py_err(py, e, &slot))?;
     if progress {
         reader = reader.with_progress();
@@ -578,7 +639,7 @@ fn csv_reader(
 
 /// Reads CSV into one `DictList`, with column types inferred over the whole input.
 #[pyfunction]
-#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false))]
+#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_csv(
     py: Python<'_>,
@@ -591,6 +652,8 @@ pub(crate) fn read_csv(
     schema: Option<&Bound<'_, PyAny>>,
     on_error: &str,
     progress: bool,
+    encoding_errors: &str,
+    max_line_bytes: usize,
 ) -> PyResult<Py<PyAny>> {
     let (reader, slot) = csv_reader(
         py,
@@ -604,13 +667,15 @@ pub(crate) fn read_csv(
         schema,
         on_error,
         progress,
+        encoding_errors,
+        max_line_bytes,
     )?;
     read_all(py, Box::new(reader), &slot)
 }
 
 /// Reads CSV as `DictList` batches of `batch_size` records.
 #[pyfunction]
-#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false))]
+#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn iter_csv(
     py: Python<'_>,
@@ -624,10 +689,23 @@ pub(crate) fn iter_csv(
     schema: Option<&Bound<'_, PyAny>>,
     on_error: &str,
     progress: bool,
+    encoding_errors: &str,
+    max_line_bytes: usize,
 ) -> PyResult<PyBatchReader> {
     let (reader, slot) = csv_reader(
-        py, source, batch_size, delimiter, quotechar, header, infer, columns, schema, on_error,
+        py,
+        source,
+        batch_size,
+        delimiter,
+        quotechar,
+        header,
+        infer,
+        columns,
+        schema,
+        on_error,
         progress,
+        encoding_errors,
+        max_line_bytes,
     )?;
     Ok(PyBatchReader::new(Box::new(reader), slot))
 }

@@ -159,3 +159,32 @@ def test_bench_mmap_quick(tmp_path: Path) -> None:
     assert set(report["results"]["random"]) == {"memslim", "pyarrow", "list of dicts"}
     assert len(report["targets"]) >= 6
     assert len(report["notes"]) == 2
+
+
+# Each committed benches/results/*.md is what its script renders from the JSON beside it,
+# so the docs that quote them cannot drift from the measurements.
+RENDERED = {
+    "records.json": "bench_records.py",
+    "stream.json": "bench_stream.py",
+    "docs.json": "bench_docs.py",
+    "mmap.json": "bench_mmap.py",
+    "mmap-3m.json": "bench_mmap.py",
+    "sizeof.json": "bench_sizeof.py",
+    "suite.json": "suite.py",
+}
+
+
+def test_results_markdown_is_rendered_from_its_json(tmp_path: Path) -> None:
+    results = ROOT / "benches" / "results"
+    for name, script in RENDERED.items():
+        committed = results / name
+        if not committed.exists():
+            continue
+        copy = tmp_path / name
+        copy.write_bytes(committed.read_bytes())
+        run([f"benches/{script}", "--from-json", str(copy)])
+        rendered = copy.with_suffix(".md").read_text(encoding="utf-8")
+        expected = committed.with_suffix(".md").read_text(encoding="utf-8")
+        assert rendered == expected, (
+            f"{name}: run `python benches/{script} --from-json {committed}`"
+        )

@@ -11,6 +11,7 @@ import csv
 import gzip
 import json
 import math
+import re
 import struct
 import subprocess
 import sys
@@ -195,6 +196,14 @@ def test_plot_writes_a_png(jsonl: Path, tmp_path: Path):
     png = tmp_path / "report.png"
     memslim.report(jsonl, sample=100, plot=png)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_names_the_extra(
+    jsonl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    with pytest.raises(ImportError, match=re.escape("pip install 'memslim[plot]'")):
+        memslim.report(jsonl, sample=100, plot=tmp_path / "report.png")
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:

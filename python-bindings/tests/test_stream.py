@@ -541,7 +541,7 @@ def test_gzip_input_by_extension(tmp_path):
     assert memslim.read_csv(csv_path).to_list() == [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}]
     bad = tmp_path / "bad.jsonl.gz"
     bad.write_bytes(gzip.compress(TEXT.encode())[:200])
-    expect_error(OSError, memslim.read_jsonl, bad)
+    expect_error(memslim.CorruptFileError, memslim.read_jsonl, bad)
 
 
 @given(st.binary(max_size=200), st.sampled_from(["jsonl", "csv"]), st.booleans())

@@ -34,7 +34,7 @@ fn fresh_id() -> u64 {
 /// through an `Arc` can grow while readers hold handles to earlier allocations.
 ///
 /// # Memory
-/// Memory comes in chunks that double from 4 KiB up to [`MAX_CHUNK`] and then stay that
+/// Memory comes in chunks that double from 4 KiB up to `MAX_CHUNK` (1 MiB) and then stay that
 /// size, so a large arena never reserves much more than it uses (a single bumpalo `Bump`
 /// doubles without bound). Nothing is freed until [`reset`](Arena::reset) (which merges
 /// the chunks into one) or drop.

@@ -36,7 +36,7 @@ fn write(b: &mut DocBuilder<'_>, v: &Value) -> Result<(), DocError> {
             }
             b.end()
         }
-        Value::Opaque(_) => Err(DocError::Build("test model: opaque")),
+        Value::Opaque(_) | Value::Ext(_) => Err(DocError::Build("test model: opaque")),
     }
 }
 

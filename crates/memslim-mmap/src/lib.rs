@@ -1,5 +1,5 @@
-//! Persistent, memory-mapped data for memslim: record files that are larger than RAM
-//! and survive crashes, and growable on-disk arrays of numbers.
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 //!
 //! # Record files ([`RecordFile`])
 //!
@@ -55,30 +55,6 @@
 //!   appending writes an index for it (checksumming it once); an IPC *file* (with
 //!   footer) is read-only. Compressed record batches (lz4/zstd) are
 //!   [`MmapError::Unsupported`].
-//!
-//! ```
-//! use memslim_mmap::{Mode, RecordFile};
-//! use memslim_records::{Cell, CellRef};
-//!
-//! let dir = std::env::temp_dir().join(format!("memslim-doc-{}", std::process::id()));
-//! std::fs::create_dir_all(&dir).unwrap();
-//! let path = dir.join("events.msl");
-//! let mut log = RecordFile::open(&path, Mode::Append)?;
-//! log.push_record(&[("id", Cell::Int(7)), ("user", Cell::Str("ada"))])?;
-//! assert_eq!(log.flush()?, 1); // written, synced, committed
-//! log.close()?;
-//!
-//! let mut reader = RecordFile::open(&path, Mode::Read)?;
-//! let mut user = String::new();
-//! reader.visit_row(0, |k, v| {
-//!     if let ("user", CellRef::Str(s)) = (k, v) {
-//!         user = s.to_owned();
-//!     }
-//! })?;
-//! assert_eq!((reader.len(), user.as_str()), (1, "ada"));
-//! # std::fs::remove_dir_all(&dir).unwrap();
-//! # Ok::<(), memslim_mmap::MmapError>(())
-//! ```
 //!
 //! # Number arrays ([`NumArray`])
 //!

@@ -1,6 +1,6 @@
 //! Integer vectors whose element width adapts to the values held (8 to 64 bits).
 
-/// Storage width of an [`IntVec`].
+/// Storage width of an integer column: the narrowest that holds all its values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Width {
     /// `i8`

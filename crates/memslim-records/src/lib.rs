@@ -1,23 +1,5 @@
-//! Compact record arrays: lists of string-keyed records stored column by column in
-//! Apache Arrow's memory layout.
-//!
-//! [`RecordList`] is the pure-Rust core of memslim's `DictList` and `TupleList`: schema
-//! inferred and widened as records arrive, nulls as bitmaps, absent keys kept apart from
-//! nulls, repeated strings dictionary-encoded, values that fit no typed column in a
-//! compact tagged encoding ([`variant`]), chunked storage that never reallocates more
-//! than one chunk, copy-on-write slices, and zero-copy export to Arrow.
-//!
-//! ```
-//! use memslim_records::{Cell, CellRef, RecordList};
-//!
-//! let mut rows = RecordList::new();
-//! rows.push_record(&[("id", Cell::Int(1)), ("price", Cell::Float(9.5))])?;
-//! rows.push_record(&[("id", Cell::Int(2)), ("note", Cell::Str("gift"))])?;
-//! let price = rows.field_index("price").unwrap();
-//! assert_eq!(rows.get(0, price), CellRef::Float(9.5));
-//! assert_eq!(rows.get(1, price), CellRef::Absent); // absent, not null
-//! # Ok::<(), memslim_records::RecordsError>(())
-//! ```
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 mod arrow;
 mod arrow_cell;

@@ -1408,6 +1408,36 @@ impl RecordList {
         )
     }
 
+    /// The first record (row, field) holding a host-serialized value
+    /// ([`crate::variant::Value::Opaque`]), at any depth; `None` if there is none.
+    ///
+    /// A host checks this before handing out data that came from elsewhere (an Arrow
+    /// import, a file), since rebuilding such a value may run host code.
+    ///
+    /// # Memory
+    /// Decodes `object` values one at a time; allocates nothing that outlives a value.
+    pub fn first_opaque(&self) -> Option<(usize, usize)> {
+        let mut found: Option<(usize, usize)> = None;
+        for j in 0..self.num_fields() {
+            if self.field_dtype(j) != DType::Object {
+                continue;
+            }
+            let col = self.column(j);
+            for row in 0..col.len() {
+                if found.is_some_and(|(r, _)| r <= row) {
+                    break;
+                }
+                if let CellRef::Encoded(b) = col.get(row) {
+                    if variant::contains_opaque(b) {
+                        found = Some((row, j));
+                        break;
+                    }
+                }
+            }
+        }
+        found
+    }
+
     // ----- comparisons ---------------------------------------------------------------
 
     /// Python `==` between record `row` and a record given as cells; `None` when an

@@ -615,3 +615,30 @@ fn grid_widening_matches_one_by_one_appends() {
     assert_eq!(l.get(0, 0), CellRef::Int(3));
     assert_eq!(l.get(2, 0), CellRef::Null);
 }
+
+/// `first_opaque` finds the earliest record holding a host-serialized value at any
+/// depth, across fields, and nothing in a list without one.
+#[test]
+fn first_opaque_finds_the_earliest_host_value() {
+    fn enc(v: &Value) -> Vec<u8> {
+        let mut b = Vec::new();
+        variant::encode(v, &mut b);
+        b
+    }
+    let nested = enc(&Value::List(vec![
+        Value::Int(1),
+        Value::Dict(vec![(Value::Str("k".into()), Value::Opaque(vec![0x80, 5]))]),
+    ]));
+    let plain = enc(&Value::List(vec![Value::Bytes(vec![0x0B, 0x0B])]));
+    let top = enc(&Value::Opaque(vec![1]));
+    let mut list = RecordList::new();
+    list.push_record(&[("a", Cell::Encoded(&plain)), ("b", Cell::Int(1))])
+        .unwrap();
+    assert_eq!(list.first_opaque(), None);
+    list.push_record(&[("a", Cell::Int(2)), ("b", Cell::Encoded(&nested))])
+        .unwrap();
+    list.push_record(&[("a", Cell::Encoded(&top))]).unwrap();
+    assert_eq!(list.first_opaque(), Some((1, 1)));
+    list.remove(1).unwrap();
+    assert_eq!(list.first_opaque(), Some((1, 0)));
+}

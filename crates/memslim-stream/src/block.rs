@@ -84,8 +84,17 @@ pub struct ParsedBlock {
 }
 
 impl ParsedBlock {
-    /// Empties the block, keeping its buffers.
+    /// Empties the block, keeping its buffers (unless a long line made them far larger
+    /// than a usual block needs: then they are given back).
     pub fn clear(&mut self) {
+        /// Far above what a usual block (256 KiB of input) needs.
+        const KEEP: usize = 32 << 20;
+        if self.scratch.allocated_bytes() > KEEP {
+            self.scratch = Scratch::default();
+        }
+        if self.fields.capacity() * size_of::<(Text, Raw)>() > KEEP {
+            self.fields = Vec::new();
+        }
         self.text.clear();
         self.scratch.reset();
         self.strs.clear();

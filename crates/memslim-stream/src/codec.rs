@@ -1,55 +1,243 @@
 //! Decompression by file extension: `.gz` (every member of a multi-member file) and
-//! `.zst` (every frame), both decoded in pure Rust.
+//! `.zst` (every frame; skippable frames, as pzstd and the seekable format write, are
+//! skipped), both decoded in pure Rust, with their checksums verified: gzip's CRC-32 and
+//! length by flate2, each zstd frame's content checksum (XXH64) here.
+//!
+//! Damaged data is reported as an [`io::Error`] carrying a [`CorruptData`], which the
+//! readers turn into [`crate::StreamError::Corrupt`]; an error of the underlying file is
+//! passed through unchanged.
 
+use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
+
+/// Damaged compressed data (the payload of an [`io::Error`] of kind `InvalidData`).
+#[derive(Debug)]
+pub(crate) struct CorruptData(String);
+
+impl fmt::Display for CorruptData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CorruptData {}
+
+fn corrupt(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, CorruptData(msg))
+}
+
+/// The reason, if `e` reports damaged compressed data.
+pub(crate) fn corrupt_reason(e: &io::Error) -> Option<String> {
+    e.get_ref()?
+        .downcast_ref::<CorruptData>()
+        .map(|c| c.0.clone())
+}
+
+/// Remembers whether the underlying source failed, so that a decoder's error can be told
+/// apart: the file's own I/O error, or damaged data.
+struct Watched {
+    inner: Box<dyn Read + Send>,
+    failed: Arc<AtomicBool>,
+}
+
+impl Read for Watched {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self.inner.read(buf);
+        if r.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+/// A decoder's error: the source's I/O error as it is, anything else as damaged data.
+fn classify(e: io::Error, failed: &AtomicBool, codec: &str) -> io::Error {
+    if failed.load(Ordering::Relaxed)
+        || e.kind() == io::ErrorKind::Interrupted
+        || corrupt_reason(&e).is_some()
+    {
+        e
+    } else {
+        corrupt(format!("{codec}: {e}"))
+    }
+}
+
+/// A zstd frame header that asks for the smallest window: decoding it first makes
+/// ruzstd check every real frame's window against its limit (it skips the check for the
+/// first frame a decoder sees), so a hostile header cannot make it keep gigabytes.
+const TINY_FRAME_HEADER: [u8; 6] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x00];
 
 /// A decoder for `ext` (`gz` or `zst`) over `raw`.
 ///
 /// # Errors
 /// A message if `ext` names no codec, or the zstd frame header is unreadable.
 pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, String> {
+    let failed = Arc::new(AtomicBool::new(false));
+    let src = BufReader::new(Watched {
+        inner: raw,
+        failed: failed.clone(),
+    });
     match ext {
-        "gz" => Ok(Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(
-            raw,
-        )))),
+        "gz" => Ok(Box::new(Gzip {
+            dec: flate2::read::MultiGzDecoder::new(src),
+            failed,
+        })),
         "zst" => {
-            let src = BufReader::new(raw);
-            let dec = StreamingDecoder::new(src).map_err(|e| format!("not a zstd stream: {e}"))?;
-            Ok(Box::new(ZstdFrames { dec: Some(dec) }))
+            let mut frame = FrameDecoder::new();
+            frame
+                .init(&TINY_FRAME_HEADER[..])
+                .map_err(|e| format!("zstd: {e}"))?;
+            let mut src = Peek {
+                head: Vec::new(),
+                inner: src,
+            };
+            if !skip_skippable(&mut src).map_err(|e| format!("zstd: {e}"))? {
+                // Nothing but skippable frames.
+                return Ok(Box::new(io::empty()));
+            }
+            let dec = StreamingDecoder::new_with_decoder(src, frame)
+                .map_err(|e| format!("not a zstd stream: {e}"))?;
+            Ok(Box::new(ZstdFrames {
+                dec: Some(dec),
+                frames: 1,
+                failed,
+            }))
         }
         other => Err(format!(".{other} input is not supported")),
     }
 }
 
-/// Reads every frame of a zstd stream (the decoder itself stops after one).
-struct ZstdFrames<R: BufRead> {
-    dec: Option<StreamingDecoder<R, FrameDecoder>>,
+/// gzip members, with their errors classified.
+struct Gzip<R: BufRead> {
+    dec: flate2::read::MultiGzDecoder<R>,
+    failed: Arc<AtomicBool>,
 }
 
-impl<R: BufRead> Read for ZstdFrames<R> {
+impl<R: BufRead> Read for Gzip<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.dec
+            .read(buf)
+            .map_err(|e| classify(e, &self.failed, "gzip"))
+    }
+}
+
+/// A reader that can look a few bytes ahead.
+struct Peek<R> {
+    /// Bytes read ahead, handed out first.
+    head: Vec<u8>,
+    inner: R,
+}
+
+impl<R: Read> Peek<R> {
+    /// Up to `n` next bytes, without consuming them (fewer only at the end).
+    fn peek(&mut self, n: usize) -> io::Result<&[u8]> {
+        let mut chunk = [0u8; 16];
+        while self.head.len() < n {
+            let want = (n - self.head.len()).min(chunk.len());
+            match self.inner.read(&mut chunk[..want]) {
+                Ok(0) => break,
+                Ok(k) => self.head.extend_from_slice(&chunk[..k]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(&self.head)
+    }
+}
+
+impl<R: Read> Read for Peek<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.head.is_empty() {
+            return self.inner.read(buf);
+        }
+        let n = buf.len().min(self.head.len());
+        buf[..n].copy_from_slice(&self.head[..n]);
+        self.head.drain(..n);
+        Ok(n)
+    }
+}
+
+/// Skips any skippable frames (magic `0x184D2A5?`, a 4-byte length, that many bytes);
+/// `false` if the stream ends there.
+fn skip_skippable<R: Read>(src: &mut Peek<R>) -> io::Result<bool> {
+    loop {
+        let head = src.peek(8)?;
+        if head.is_empty() {
+            return Ok(false);
+        }
+        let magic = head
+            .get(..4)
+            .map(|m| u32::from_le_bytes([m[0], m[1], m[2], m[3]]));
+        if magic.is_none_or(|m| m & 0xFFFF_FFF0 != 0x184D_2A50) {
+            return Ok(true);
+        }
+        let Some(len) = head
+            .get(4..8)
+            .map(|l| u32::from_le_bytes([l[0], l[1], l[2], l[3]]))
+        else {
+            return Err(corrupt("zstd: a skippable frame is cut off".into()));
+        };
+        src.head.clear();
+        let skipped = io::copy(&mut src.by_ref().take(u64::from(len)), &mut io::sink())?;
+        if skipped < u64::from(len) {
+            return Err(corrupt("zstd: a skippable frame is cut off".into()));
+        }
+    }
+}
+
+/// Reads every frame of a zstd stream (the decoder itself stops after one), checking
+/// each frame's content checksum when it has one.
+struct ZstdFrames<R: Read> {
+    dec: Option<StreamingDecoder<Peek<R>, FrameDecoder>>,
+    /// 1-based number of the current frame (for messages).
+    frames: u64,
+    failed: Arc<AtomicBool>,
+}
+
+impl<R: Read> Read for ZstdFrames<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             let Some(dec) = self.dec.as_mut() else {
                 return Ok(0);
             };
-            let n = dec.read(buf)?;
+            let n = dec
+                .read(buf)
+                .map_err(|e| classify(e, &self.failed, "zstd"))?;
             if n > 0 || buf.is_empty() {
                 return Ok(n);
             }
-            // End of a frame: go on if another one follows.
+            // End of a frame: check it, then go on if another one follows.
             let Some(done) = self.dec.take() else {
                 return Ok(0);
             };
             let (mut src, frame) = done.into_parts();
-            if src.fill_buf()?.is_empty() {
+            if let Some(stored) = frame.get_checksum_from_data() {
+                let computed = frame.get_calculated_checksum();
+                if computed != Some(stored) {
+                    return Err(corrupt(format!(
+                        "zstd frame {}: content checksum mismatch (stored {stored:08x}, \
+                         computed {:08x})",
+                        self.frames,
+                        computed.unwrap_or(0)
+                    )));
+                }
+            }
+            let more = skip_skippable(&mut src).map_err(|e| classify(e, &self.failed, "zstd"))?;
+            if !more {
                 return Ok(0);
             }
-            self.dec = Some(
-                StreamingDecoder::new_with_decoder(src, frame)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?,
-            );
+            self.frames += 1;
+            self.dec = Some(StreamingDecoder::new_with_decoder(src, frame).map_err(|e| {
+                classify(
+                    io::Error::other(e.to_string()),
+                    &self.failed,
+                    &format!("zstd frame {}", self.frames),
+                )
+            })?);
         }
     }
 }

@@ -1,16 +1,17 @@
 //! The CSV reader: header, quoting (RFC 4180, with line breaks inside quotes), any
 //! one-byte delimiter, and column types inferred over the whole input.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use memslim_records::{DType, RecordList};
 
-use crate::block::{Batcher, BlockSource, MAX_BLOCK, ParsedBlock, Raw, Text};
+use crate::block::{Batcher, BlockSource, ParsedBlock, Raw, Text};
 use crate::error::{Result, StreamError};
-use crate::jsonl::{OnError, ReadOptions, Skipped, column_of};
+use crate::jsonl::{OnError, ReadOptions, Skipped, block_buffer, column_of};
 use crate::progress::Progress;
-use crate::source::{Input, LineBlocks};
+use crate::source::{Input, LineBlocks, MAX_LINE_BYTES, too_long};
 
 /// Opens the input again (type inference reads it twice).
 pub type Reopen = Box<dyn FnMut() -> Result<Input> + Send>;
@@ -27,6 +28,8 @@ pub struct CsvOptions {
     /// Infer `int64`/`float64`/`bool` columns over the whole input (a first pass);
     /// otherwise every value is a `str`, as `csv.DictReader` gives them.
     pub infer: bool,
+    /// What bytes that are not UTF-8 do.
+    pub encoding_errors: EncodingErrors,
 }
 
 impl Default for CsvOptions {
@@ -36,6 +39,34 @@ impl Default for CsvOptions {
             quote: b'"',
             header: true,
             infer: true,
+            encoding_errors: EncodingErrors::Strict,
+        }
+    }
+}
+
+/// What a reader does with bytes that are not UTF-8 (the names of Python's `errors=`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EncodingErrors {
+    /// The record is malformed: a [`StreamError::Syntax`] naming its line, the column
+    /// and the byte offset in the input (or it is skipped with [`OnError::Skip`]).
+    #[default]
+    Strict,
+    /// Each invalid sequence reads as U+FFFD, as `bytes.decode(errors="replace")` does.
+    Replace,
+}
+
+impl EncodingErrors {
+    /// `"strict"` or `"replace"`.
+    ///
+    /// # Errors
+    /// [`StreamError::Invalid`] for any other name.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "strict" => Ok(EncodingErrors::Strict),
+            "replace" => Ok(EncodingErrors::Replace),
+            other => Err(StreamError::Invalid(format!(
+                "encoding_errors must be 'strict' or 'replace', not {other:?}"
+            ))),
         }
     }
 }
@@ -51,12 +82,19 @@ enum ColType {
 }
 
 /// What the values of a column seen so far allow.
+///
+/// A type is inferred only if it keeps every value: an integer literal beyond 64 bits,
+/// one with a `+` or leading zeros (`007`, a code rather than a number), or one a
+/// `float64` cannot hold exactly (beyond 2**53) in a column that turns out to be
+/// `float64`, keeps the column `str`.
 #[derive(Clone, Copy, Debug)]
 struct Seen {
     any: bool,
     int: bool,
     float: bool,
     bool: bool,
+    /// Some integer seen is not exactly a `float64`.
+    int_inexact: bool,
 }
 
 impl Default for Seen {
@@ -66,18 +104,48 @@ impl Default for Seen {
             int: true,
             float: true,
             bool: true,
+            int_inexact: false,
         }
     }
+}
+
+/// `-?[0-9]+` or `+[0-9]+`: an integer literal.
+fn int_syntax(s: &str) -> bool {
+    let d = s.strip_prefix(['-', '+']).unwrap_or(s);
+    !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The literal is exactly how Python prints the integer (no `+`, no leading zeros, no
+/// `-0`), so reading it as a number loses nothing.
+fn canonical_int(s: &str) -> bool {
+    let d = s.strip_prefix('-').unwrap_or(s);
+    !d.starts_with('+') && (d == "0" && d.len() == s.len() || !d.starts_with('0'))
 }
 
 impl Seen {
     fn add(&mut self, s: &str) {
         self.any = true;
-        if self.int && s.parse::<i64>().is_err() {
-            self.int = false;
-        }
-        if self.float && !self.int && !is_float(s) {
-            self.float = false;
+        if self.int || self.float {
+            if int_syntax(s) {
+                match s.parse::<i64>() {
+                    Ok(i) if canonical_int(s) => {
+                        let f = i as f64;
+                        if f as i128 != i128::from(i) {
+                            self.int_inexact = true;
+                        }
+                    }
+                    // Beyond 64 bits, or not written as a number would be.
+                    _ => {
+                        self.int = false;
+                        self.float = false;
+                    }
+                }
+            } else {
+                self.int = false;
+                if self.float && !is_float(s) {
+                    self.float = false;
+                }
+            }
         }
         if self.bool && parse_bool(s).is_none() {
             self.bool = false;
@@ -89,7 +157,7 @@ impl Seen {
             ColType::Null
         } else if self.int {
             ColType::Int
-        } else if self.float {
+        } else if self.float && !self.int_inexact {
             ColType::Float
         } else if self.bool {
             ColType::Bool
@@ -111,11 +179,13 @@ fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// One field of a record: where its text is, and whether it was quoted.
+/// One field of a record: where its text is, whether it was quoted, and its raw bytes
+/// in the block (between the quotes).
 #[derive(Clone, Copy, Debug)]
 struct Field {
     text: Text,
     quoted: bool,
+    span: (u32, u32),
 }
 
 /// Why a record could not be split.
@@ -174,6 +244,7 @@ fn split_record(
             fields.push(Field {
                 text: t,
                 quoted: true,
+                span: (fs as u32, fe as u32),
             });
             i = fe + 1;
             match b.get(i) {
@@ -195,6 +266,7 @@ fn split_record(
                     fields.push(Field {
                         text: Text::block(i, i + p),
                         quoted: false,
+                        span: (i as u32, (i + p) as u32),
                     });
                     i += p + 1;
                 }
@@ -209,6 +281,7 @@ fn split_record(
                     fields.push(Field {
                         text: Text::block(i, fe),
                         quoted: false,
+                        span: (i as u32, fe as u32),
                     });
                     return Ok(next);
                 }
@@ -268,6 +341,7 @@ impl CsvReader {
                     .into(),
             ));
         }
+        let quote = csv.quote;
         let input = reopen()?;
         let name = input.name.clone();
         let total = input.total;
@@ -292,6 +366,11 @@ impl CsvReader {
             fields: Vec::new(),
             unquoted: String::new(),
             header_skipped: false,
+            max_line: opts.max_line_bytes.clamp(1, MAX_LINE_BYTES),
+            damage: Damage {
+                quote,
+                ..Damage::default()
+            },
         };
         Ok(CsvReader {
             batcher: Batcher::new(name, Box::new(parser), opts.threaded, opts.on_error),
@@ -364,16 +443,12 @@ struct CsvParser {
     /// Decoded fields of the record being split ([`Text::Unquoted`]).
     unquoted: String,
     header_skipped: bool,
+    max_line: usize,
+    /// The current block's bytes that are not UTF-8.
+    damage: Damage,
 }
 
 impl CsvParser {
-    fn io(&self, error: std::io::Error) -> StreamError {
-        StreamError::Io {
-            input: self.name.clone(),
-            error,
-        }
-    }
-
     fn syntax(
         &self,
         line: u64,
@@ -396,16 +471,33 @@ impl CsvParser {
     fn scan(
         &mut self,
         input: Input,
-        mut each: impl FnMut(&str, &str, &[Field]) -> Result<bool>,
+        mut each: impl FnMut(&str, &str, &[Field], &Damage) -> Result<bool>,
     ) -> Result<()> {
-        let mut blocks = LineBlocks::new(input.reader, self.block_bytes);
+        let mut blocks =
+            LineBlocks::new(input.reader, self.block_bytes).with_max_line(self.max_line);
         let mut fields = Vec::new();
         let mut arena = String::new();
         let mut buf = Vec::new();
-        while blocks.next_block().map_err(|e| self.io(e))? {
-            buf.clear();
-            buf.extend_from_slice(blocks.block());
-            sanitize(&mut buf);
+        let mut damage = Damage {
+            quote: self.csv.quote,
+            ..Damage::default()
+        };
+        // Lines of the blocks done (for the line number of an error).
+        let mut lines_done = 0u64;
+        while blocks
+            .next_block()
+            .map_err(|e| e.into_stream(&self.name, lines_done + 1))?
+        {
+            let block = blocks.block();
+            buf = block_buffer(buf, block.len(), blocks.buffer_bytes()).ok_or_else(|| {
+                StreamError::OutOfMemory {
+                    input: self.name.clone(),
+                    line: lines_done + 1,
+                    bytes: block.len(),
+                }
+            })?;
+            buf.extend_from_slice(block);
+            damage.check(&mut buf, blocks.block_offset());
             let text = std::str::from_utf8(&buf).unwrap_or("");
             let mut pos = 0;
             while pos < text.len() {
@@ -419,7 +511,15 @@ impl CsvParser {
                     &mut arena,
                 ) {
                     Ok(next) => {
-                        if !is_blank(text, &fields) && !each(text, &arena, &fields)? {
+                        // A record too long or (strictly) not UTF-8 plays no part in
+                        // inference: pass 2 reports it, or skips it.
+                        let bad = record_len(text, pos, next) > self.max_line
+                            || (self.csv.encoding_errors == EncodingErrors::Strict
+                                && damage.first_in(pos, next).is_some());
+                        if !bad
+                            && !is_blank(text, &fields)
+                            && !each(text, &arena, &fields, &damage)?
+                        {
                             return Ok(());
                         }
                         pos = next;
@@ -439,6 +539,7 @@ impl CsvParser {
                     }
                 }
             }
+            lines_done += count_lines(&text.as_bytes()[..pos.min(text.len())]);
         }
         Ok(())
     }
@@ -458,12 +559,12 @@ impl CsvParser {
             let input = first_input
                 .take()
                 .ok_or_else(|| StreamError::Invalid("no input".into()))?;
-            self.scan(input, |text, arena, fields| {
+            self.scan(input, |text, arena, fields, damage| {
                 if names.is_none() && header {
                     names = Some(
                         fields
                             .iter()
-                            .map(|f| field_str(text, arena, f).to_owned())
+                            .map(|f| damage.value(field_str(text, arena, f), f).into_owned())
                             .collect(),
                     );
                     // Without inference the header is all this pass is for.
@@ -473,9 +574,9 @@ impl CsvParser {
                     seen.resize(fields.len(), Seen::default());
                 }
                 for (k, f) in fields.iter().enumerate() {
-                    let v = field_str(text, arena, f);
+                    let v = damage.value(field_str(text, arena, f), f);
                     if !v.is_empty() || f.quoted {
-                        seen[k].add(v);
+                        seen[k].add(&v);
                     }
                 }
                 Ok(true)
@@ -491,7 +592,8 @@ impl CsvParser {
             None => (self.reopen)()?,
         };
         self.consumed = input.consumed.clone();
-        self.blocks = Some(LineBlocks::new(input.reader, self.block_bytes));
+        self.blocks =
+            Some(LineBlocks::new(input.reader, self.block_bytes).with_max_line(self.max_line));
         self.set_names(names, &seen)?;
         Ok(())
     }
@@ -556,15 +658,109 @@ fn field_str<'x>(text: &'x str, arena: &'x str, f: &Field) -> &'x str {
     }
 }
 
-/// Replaces bytes that are not UTF-8 by `?`, keeping the length (spreadsheet exports
-/// often carry a stray Latin-1 byte; a whole file is not refused for it).
-fn sanitize(bytes: &mut [u8]) {
-    let mut pos = 0;
-    while let Err(e) = std::str::from_utf8(&bytes[pos..]) {
-        let bad = pos + e.valid_up_to();
-        let n = e.error_len().unwrap_or(bytes.len() - bad);
-        bytes[bad..bad + n].fill(b'?');
-        pos = bad + n;
+/// A record's length in bytes, without its line break.
+fn record_len(text: &str, start: usize, next: usize) -> usize {
+    let b = text.as_bytes();
+    let mut end = next;
+    if end > start && b[end - 1] == b'\n' {
+        end -= 1;
+        if end > start && b[end - 1] == b'\r' {
+            end -= 1;
+        }
+    }
+    end - start
+}
+
+/// The bytes of a block that are not UTF-8.
+///
+/// The block's text has each invalid sequence overwritten with `?` (the same length, so
+/// offsets and kept tails stay those of the input), which is good for finding record
+/// and field boundaries (all ASCII) but is not a value: a field that overlaps one is
+/// refused ([`EncodingErrors::Strict`]) or decoded from the original bytes with U+FFFD
+/// ([`EncodingErrors::Replace`]).
+#[derive(Debug, Default)]
+struct Damage {
+    /// `(offset, length)` of each invalid sequence, in order.
+    bad: Vec<(usize, usize)>,
+    /// The block's original bytes (kept only when `bad` is not empty).
+    orig: Vec<u8>,
+    /// Where the block starts in the input.
+    block_start: u64,
+    quote: u8,
+}
+
+impl Damage {
+    /// Checks `raw` (a whole block starting at byte `block_start` of the input), making it
+    /// text as described above.
+    fn check(&mut self, raw: &mut [u8], block_start: u64) {
+        self.bad.clear();
+        self.orig.clear();
+        self.block_start = block_start;
+        let Err(e) = std::str::from_utf8(raw) else {
+            return;
+        };
+        self.orig.extend_from_slice(raw);
+        let mut pos = e.valid_up_to();
+        loop {
+            let rest = &raw[pos..];
+            let (at, n) = match std::str::from_utf8(rest) {
+                Ok(_) => break,
+                Err(e) => (
+                    pos + e.valid_up_to(),
+                    e.error_len().unwrap_or(rest.len() - e.valid_up_to()),
+                ),
+            };
+            raw[at..at + n].fill(b'?');
+            self.bad.push((at, n));
+            pos = at + n;
+        }
+    }
+
+    /// The first invalid byte in `from..to`.
+    fn first_in(&self, from: usize, to: usize) -> Option<usize> {
+        let i = self.bad.partition_point(|&(a, n)| a + n <= from);
+        self.bad.get(i).map(|&(a, _)| a).filter(|&a| a < to)
+    }
+
+    /// A field's value: `text` (as split), or for a field with invalid bytes its original
+    /// bytes decoded with U+FFFD for each invalid sequence.
+    fn value<'x>(&self, text: &'x str, f: &Field) -> Cow<'x, str> {
+        let (a, b) = (f.span.0 as usize, f.span.1 as usize);
+        if self.bad.is_empty() || self.first_in(a, b).is_none() {
+            return Cow::Borrowed(text);
+        }
+        let v = String::from_utf8_lossy(self.orig.get(a..b).unwrap_or(&[])).into_owned();
+        if matches!(f.text, Text::Unquoted(..)) {
+            let q = char::from(self.quote);
+            Cow::Owned(v.replace(&format!("{q}{q}"), &q.to_string()))
+        } else {
+            Cow::Owned(v)
+        }
+    }
+
+    /// The error for the invalid byte at `bad` in the record at `rec_start` (line
+    /// `line`) of `text`.
+    fn error(
+        &self,
+        name: &str,
+        text: &str,
+        rec_start: usize,
+        line: u64,
+        bad: usize,
+    ) -> StreamError {
+        let before = &text.as_bytes()[rec_start..bad];
+        let line_start = memchr::memrchr(b'\n', before).map_or(rec_start, |p| rec_start + p + 1);
+        let byte = self.orig.get(bad).copied().unwrap_or(0);
+        StreamError::Syntax {
+            input: name.to_owned(),
+            line: line + count_lines(before),
+            column: column_of(&text.as_bytes()[line_start..], bad - line_start),
+            reason: format!(
+                "invalid UTF-8: byte 0x{byte:02X} at byte offset {} of the input \
+                 (encoding_errors=\"replace\" reads it as U+FFFD)",
+                self.block_start + bad as u64
+            ),
+        }
     }
 }
 
@@ -597,27 +793,29 @@ impl BlockSource for CsvParser {
                 return false;
             }
             Err(e) => {
-                pb.error = Some(self.io(e));
+                pb.error = Some(e.into_stream(&self.name, self.line + 1));
                 self.done = true;
                 return true;
             }
         }
-        if blocks.block().len() > MAX_BLOCK {
-            self.done = true;
-            pb.error = Some(StreamError::Syntax {
+        let block = blocks.block();
+        let Some(mut raw) = block_buffer(
+            std::mem::take(&mut pb.text).into_bytes(),
+            block.len(),
+            blocks.buffer_bytes(),
+        ) else {
+            pb.error = Some(StreamError::OutOfMemory {
                 input: self.name.clone(),
                 line: self.line + 1,
-                column: 1,
-                reason: format!("record longer than {MAX_BLOCK} bytes"),
+                bytes: block.len(),
             });
+            self.done = true;
             return true;
-        }
-        let mut raw = std::mem::take(&mut pb.text).into_bytes();
-        raw.clear();
-        raw.extend_from_slice(blocks.block());
+        };
+        raw.extend_from_slice(block);
         let last = blocks.is_last();
-        sanitize(&mut raw);
-        // `sanitize` left only UTF-8; the lossy path cannot change anything.
+        self.damage.check(&mut raw, blocks.block_offset());
+        // `check` left only UTF-8; the lossy path cannot change anything.
         let text = String::from_utf8(raw)
             .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
         let result = self.parse_records(&text, last, pb);
@@ -657,7 +855,32 @@ impl CsvParser {
                     if is_blank(text, &fields) {
                         continue;
                     }
-                    if self.csv.header && !self.header_skipped {
+                    let header = self.csv.header && !self.header_skipped;
+                    let problem = if record_len(text, rec_start, next) > self.max_line {
+                        Some(StreamError::Syntax {
+                            input: self.name.clone(),
+                            line,
+                            column: 1,
+                            reason: too_long(self.max_line),
+                        })
+                    } else if self.csv.encoding_errors == EncodingErrors::Strict {
+                        self.damage
+                            .first_in(rec_start, next)
+                            .map(|bad| self.damage.error(&self.name, text, rec_start, line, bad))
+                    } else {
+                        None
+                    };
+                    if let Some(e) = problem {
+                        // A bad header is never skipped: the field names depend on it.
+                        if header || self.on_error == OnError::Raise {
+                            pb.error = Some(e);
+                            self.done = true;
+                            break;
+                        }
+                        pb.skipped.add(&e);
+                        continue;
+                    }
+                    if header {
                         self.header_skipped = true;
                         continue;
                     }
@@ -751,6 +974,12 @@ impl CsvParser {
                 Text::Unquoted(a, b) => self.unquoted.get(a as usize..b as usize).unwrap_or(""),
                 Text::Scratch(_) | Text::Name(_) => "",
             };
+            // With encoding_errors=Replace, a field with bytes that are not UTF-8.
+            let replaced = match self.damage.value(s, f) {
+                Cow::Owned(v) => Some(v),
+                Cow::Borrowed(_) => None,
+            };
+            let s = replaced.as_deref().unwrap_or(s);
             let empty = s.is_empty() && !f.quoted;
             let bad = |what: &str| {
                 let off = match f.text {
@@ -790,6 +1019,7 @@ impl CsvParser {
                     }
                 },
                 ColType::Str | ColType::Null => match f.text {
+                    _ if replaced.is_some() => Raw::Str(pb.keep_str(s)),
                     Text::Unquoted(..) => Raw::Str(pb.keep_str(s)),
                     t => Raw::Str(t),
                 },

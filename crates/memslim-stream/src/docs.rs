@@ -6,15 +6,18 @@ use memslim_arena::{DocBuilder, DocError, DocList};
 
 use crate::error::{Result, StreamError};
 use crate::json::{Parser, Reason, Scalar, Visitor};
+use crate::jsonl::ReadOptions;
 use crate::jsonl::column_of;
 use crate::nested::decimal_to_le;
-use crate::source::{BLOCK_BYTES, Input, LineBlocks};
+use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES};
 
 /// Adds one document per non-blank line of the JSON text read from `input`, all or
 /// none; returns the number added. Any JSON value may stand on a line (not only
-/// objects). Numbers are read as `json.loads` reads them: integers of any size exactly,
-/// floats to the nearest double, `NaN` and `Infinity`; a key given twice keeps its first
-/// position and last value.
+/// objects). Numbers are read as `json.loads` reads them: integers of any size exactly
+/// (up to [`crate::MAX_INT_DIGITS`] digits, as Python limits them by default), floats to
+/// the nearest double, `NaN` and `Infinity`; a key given twice keeps its first position
+/// and last value. Lines are limited to [`crate::MAX_LINE_BYTES`] bytes and values to
+/// [`crate::json::MAX_NESTING`] levels; [`extend_docs_with`] sets other limits.
 ///
 /// ```
 /// use memslim_arena::DocList;
@@ -33,17 +36,27 @@ use crate::source::{BLOCK_BYTES, Input, LineBlocks};
 /// full. The list is then unchanged.
 ///
 /// # Memory
-/// One block of input (about 1 MiB, or the longest line) besides the documents, which
-/// are encoded into one buffer and copied into the list's arena at the end.
+/// One block of input (256 KiB, or the longest line, never past the line limit) besides
+/// the documents, which are encoded into one buffer and copied into the list's arena at
+/// the end.
 pub fn extend_docs(docs: &mut DocList, input: Input) -> Result<usize> {
+    extend_docs_with(docs, input, &ReadOptions::default())
+}
+
+/// [`extend_docs`] with the limits of `opts` (`max_line_bytes`, `max_int_digits`; the
+/// other options do not apply to documents).
+///
+/// # Errors
+/// As [`extend_docs`].
+pub fn extend_docs_with(docs: &mut DocList, input: Input, opts: &ReadOptions) -> Result<usize> {
     let name = input.name;
-    let mut blocks = LineBlocks::new(input.reader, BLOCK_BYTES);
-    let mut lines = Lines::new(&name);
+    let mut blocks = LineBlocks::new(input.reader, BLOCK_BYTES).with_max_line(opts.max_line_bytes);
+    let mut lines = Lines::new(&name, opts);
     docs.build(|b| {
-        while blocks.next_block().map_err(|error| StreamError::Io {
-            input: name.clone(),
-            error,
-        })? {
+        while blocks
+            .next_block()
+            .map_err(|e| e.into_stream(&name, lines.line + 1))?
+        {
             lines.feed(b, blocks.block())?;
         }
         Ok(())
@@ -55,7 +68,20 @@ pub fn extend_docs(docs: &mut DocList, input: Input) -> Result<usize> {
 /// # Errors
 /// As [`extend_docs`] (`name` stands for the input in messages).
 pub fn extend_docs_from_slice(docs: &mut DocList, name: &str, text: &[u8]) -> Result<usize> {
-    let mut lines = Lines::new(name);
+    extend_docs_from_slice_with(docs, name, text, &ReadOptions::default())
+}
+
+/// [`extend_docs_from_slice`] with the limits of `opts` (see [`extend_docs_with`]).
+///
+/// # Errors
+/// As [`extend_docs`].
+pub fn extend_docs_from_slice_with(
+    docs: &mut DocList,
+    name: &str,
+    text: &[u8],
+    opts: &ReadOptions,
+) -> Result<usize> {
+    let mut lines = Lines::new(name, opts);
     docs.build(|b| lines.feed(b, text))
 }
 
@@ -64,14 +90,18 @@ struct Lines<'n> {
     name: &'n str,
     line: u64,
     tmp: String,
+    max_line: usize,
+    max_digits: usize,
 }
 
 impl<'n> Lines<'n> {
-    fn new(name: &'n str) -> Self {
+    fn new(name: &'n str, opts: &ReadOptions) -> Self {
         Lines {
             name,
             line: 0,
             tmp: String::new(),
+            max_line: opts.max_line_bytes.clamp(1, MAX_LINE_BYTES),
+            max_digits: opts.max_int_digits,
         }
     }
 
@@ -100,7 +130,11 @@ impl<'n> Lines<'n> {
                     .map_err(|e| self.syntax(bytes, e.valid_up_to(), Reason::InvalidUtf8))?,
             };
             pos = end + 1;
-            let mut p = Parser::new(line, &mut self.tmp);
+            if bytes.len() > self.max_line {
+                let limit = self.max_line;
+                return Err(self.syntax(bytes, 0, Reason::LineTooLong { limit }));
+            }
+            let mut p = Parser::new(line, &mut self.tmp).with_max_int_digits(self.max_digits);
             if p.peek().is_none() {
                 continue;
             }

@@ -59,6 +59,25 @@ pub enum StreamError {
         /// Why.
         reason: String,
     },
+    /// Compressed input is damaged: a checksum does not match, the data does not decode,
+    /// or it ends early.
+    #[error("{input}: corrupt compressed input: {reason}")]
+    Corrupt {
+        /// Path or description of the input.
+        input: String,
+        /// What the decoder found.
+        reason: String,
+    },
+    /// A buffer sized by the input could not be allocated.
+    #[error("{input}: line {line}: cannot allocate {bytes} bytes to hold it")]
+    OutOfMemory {
+        /// Path or description of the input.
+        input: String,
+        /// 1-based line number.
+        line: u64,
+        /// The allocation that failed.
+        bytes: usize,
+    },
     /// A bad argument (option, selection, comparison).
     #[error("{0}")]
     Invalid(String),
@@ -72,11 +91,27 @@ pub enum StreamError {
 }
 
 impl StreamError {
+    /// The error for an I/O error met while reading `input`: [`StreamError::Corrupt`]
+    /// if a decompressor reported damaged data, else [`StreamError::Io`].
+    pub fn from_io(input: &str, error: io::Error) -> StreamError {
+        match crate::codec::corrupt_reason(&error) {
+            Some(reason) => StreamError::Corrupt {
+                input: input.to_owned(),
+                reason,
+            },
+            None => StreamError::Io {
+                input: input.to_owned(),
+                error,
+            },
+        }
+    }
+
     /// The input line the error is about, if any.
     pub fn line(&self) -> Option<u64> {
         match self {
             StreamError::Syntax { line, .. }
             | StreamError::Truncated { line, .. }
+            | StreamError::OutOfMemory { line, .. }
             | StreamError::Record { line, .. } => Some(*line),
             _ => None,
         }

@@ -4,12 +4,19 @@
 //! and never builds a value tree: strings without escapes are handed out as slices of
 //! the input, escaped ones are decoded into a buffer the caller reuses. It accepts what
 //! Python's `json.loads` accepts, including `NaN`, `Infinity` and `-Infinity`, and
-//! integers of any size.
+//! integers of any size up to a digit limit ([`MAX_INT_DIGITS`] by default, as Python's
+//! `sys.get_int_max_str_digits()`), with containers nested up to [`MAX_NESTING`] deep.
 
 use std::fmt;
 
-/// Containers nested deeper than this are refused (the variant encoding allows 512).
-pub const MAX_NESTING: usize = 500;
+/// Containers nested deeper than this are refused: the variant encoding's limit
+/// ([`memslim_arena::variant::MAX_DEPTH`], 512), so whatever parses can be stored. A
+/// value with exactly this many nested containers is accepted.
+pub const MAX_NESTING: usize = memslim_arena::variant::MAX_DEPTH;
+
+/// The default longest integer literal, in digits: Python's default
+/// `sys.get_int_max_str_digits()`, which `json.loads` applies too. `0` means no limit.
+pub const MAX_INT_DIGITS: usize = 4300;
 
 /// A JSON scalar.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -74,6 +81,18 @@ pub enum Reason {
     TooDeep,
     /// More input after a complete value.
     TrailingData,
+    /// A line longer than the reader's limit (`max_line_bytes`).
+    LineTooLong {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// An integer literal with more digits than the limit ([`Parser::with_max_int_digits`]).
+    TooManyDigits {
+        /// The limit.
+        limit: usize,
+        /// Digits in the literal.
+        digits: usize,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -87,6 +106,13 @@ impl fmt::Display for Reason {
             Reason::BadNumber => f.write_str("invalid number"),
             Reason::TooDeep => write!(f, "nested deeper than {MAX_NESTING} levels"),
             Reason::TrailingData => f.write_str("extra data after the value"),
+            Reason::LineTooLong { limit } => f.write_str(&crate::source::too_long(*limit)),
+            // Python's own words (`int(s)` and `json.loads` say the same).
+            Reason::TooManyDigits { limit, digits } => write!(
+                f,
+                "Exceeds the limit ({limit} digits) for integer string conversion: value has \
+                 {digits} digits"
+            ),
         }
     }
 }
@@ -130,17 +156,27 @@ pub struct Parser<'a, 't> {
     buf: &'a [u8],
     pos: usize,
     tmp: &'t mut String,
+    max_digits: usize,
 }
 
 impl<'a, 't> Parser<'a, 't> {
-    /// A parser at the start of `text`.
+    /// A parser at the start of `text` (integers of up to [`MAX_INT_DIGITS`] digits).
     pub fn new(text: &'a str, tmp: &'t mut String) -> Self {
         Parser {
             text,
             buf: text.as_bytes(),
             pos: 0,
             tmp,
+            max_digits: MAX_INT_DIGITS,
         }
+    }
+
+    /// Refuses integer literals of more than `digits` digits (`0`: no limit), as Python
+    /// refuses them under `sys.set_int_max_str_digits(digits)`: converting a decimal
+    /// integer costs time quadratic in its length.
+    pub fn with_max_int_digits(mut self, digits: usize) -> Self {
+        self.max_digits = digits;
+        self
     }
 
     /// The text of the last string decoded with escapes ([`StrAt::Decoded`]).
@@ -418,6 +454,15 @@ impl<'a, 't> Parser<'a, 't> {
             };
         }
         let digits = &b[int_start..int_end];
+        if self.max_digits != 0 && digits.len() > self.max_digits {
+            return self.err_at(
+                start,
+                Reason::TooManyDigits {
+                    limit: self.max_digits,
+                    digits: digits.len(),
+                },
+            );
+        }
         if digits.len() <= 18 {
             let mut v: i64 = 0;
             for &d in digits {
@@ -715,5 +760,49 @@ mod tests {
         assert_eq!(e.reason, Reason::BadNumber);
         let deep = "[".repeat(MAX_NESTING + 1);
         assert_eq!(trace(&deep).unwrap_err().reason, Reason::TooDeep);
+    }
+
+    #[test]
+    fn nesting_stops_at_the_variant_encodings_limit() {
+        assert_eq!(MAX_NESTING, 512);
+        let nest = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        assert!(trace(&nest(512)).is_ok());
+        let e = trace(&nest(513)).unwrap_err();
+        assert_eq!(e.reason, Reason::TooDeep);
+        assert_eq!(e.offset, 512);
+        assert_eq!(e.reason.to_string(), "nested deeper than 512 levels");
+    }
+
+    #[test]
+    fn integer_digits_follow_the_limit_like_python() {
+        let mut tmp = String::new();
+        let at_limit = "7".repeat(MAX_INT_DIGITS);
+        let mut p = Parser::new(&at_limit, &mut tmp);
+        assert!(matches!(p.scalar(), Ok(Scalar::BigInt(_))));
+        let over = format!("[1, -{}]", "7".repeat(MAX_INT_DIGITS + 1));
+        let e = trace(&over).unwrap_err();
+        assert_eq!(e.offset, 4);
+        assert_eq!(
+            e.reason.to_string(),
+            "Exceeds the limit (4300 digits) for integer string conversion: value has 4301 \
+             digits"
+        );
+        // A custom limit, and none at all.
+        let mut p = Parser::new("123456", &mut tmp).with_max_int_digits(5);
+        assert!(matches!(
+            p.scalar(),
+            Err(SyntaxError {
+                reason: Reason::TooManyDigits {
+                    limit: 5,
+                    digits: 6
+                },
+                ..
+            })
+        ));
+        let mut p = Parser::new(&over[4..over.len() - 1], &mut tmp).with_max_int_digits(0);
+        assert!(matches!(p.scalar(), Ok(Scalar::BigInt(_))));
+        // Floats have no digit limit (as in Python).
+        let f = format!("{}.5", "1".repeat(5000));
+        assert!(matches!(trace(&f).unwrap()[0].as_str(), s if s.starts_with("Float(")));
     }
 }

@@ -6,12 +6,12 @@ use std::sync::atomic::AtomicU64;
 use memslim_arena::{ArenaSlice, ArenaStr, Scratch};
 use memslim_records::{DType, RecordList};
 
-use crate::block::{Batcher, BlockSource, MAX_BLOCK, ParsedBlock, Raw, Text};
+use crate::block::{Batcher, BlockSource, ParsedBlock, Raw, Text};
 use crate::error::{Result, StreamError};
-use crate::json::{Parser, Reason, Scalar, StrAt, SyntaxError};
+use crate::json::{MAX_INT_DIGITS, Parser, Reason, Scalar, StrAt, SyntaxError};
 use crate::nested::{VariantEncoder, decimal_to_le};
 use crate::progress::Progress;
-use crate::source::{BLOCK_BYTES, Input, LineBlocks};
+use crate::source::{BLOCK_BYTES, BlockError, Input, LineBlocks, MAX_LINE_BYTES};
 
 /// What to do with a malformed line or a record that does not fit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,6 +41,13 @@ pub struct ReadOptions {
     /// Parse on a second thread while this one appends (for inputs that do not need
     /// the caller's thread, such as files).
     pub threaded: bool,
+    /// The longest line (JSONL) or record (CSV) accepted, in bytes without the line
+    /// break (at most [`MAX_LINE_BYTES`], the default). A longer one is a
+    /// [`StreamError::Syntax`] raised before the line buffer grows past the limit.
+    pub max_line_bytes: usize,
+    /// The most digits an integer literal may have (JSONL; `0`: no limit). The default,
+    /// [`MAX_INT_DIGITS`], is Python's default `sys.get_int_max_str_digits()`.
+    pub max_int_digits: usize,
 }
 
 impl Default for ReadOptions {
@@ -53,6 +60,8 @@ impl Default for ReadOptions {
             chunk_rows: memslim_records::DEFAULT_CHUNK_ROWS,
             block_bytes: BLOCK_BYTES,
             threaded: false,
+            max_line_bytes: MAX_LINE_BYTES,
+            max_int_digits: MAX_INT_DIGITS,
         }
     }
 }
@@ -127,8 +136,10 @@ impl Skipped {
 /// last one fewer). Blank lines are ignored; every other line must be one JSON object.
 /// Values keep their JSON types as Python's `json` module gives them: objects and arrays
 /// (stored in the variant encoding) come back as dicts and lists, integers of any size
-/// as ints, `NaN`/`Infinity` as floats. A key given twice keeps its first position and
-/// last value, as in `json.loads`.
+/// (up to [`ReadOptions::max_int_digits`] digits) as ints, `NaN`/`Infinity` as floats. A
+/// key given twice keeps its first position and last value, as in `json.loads`. Lines
+/// are limited to [`ReadOptions::max_line_bytes`] and values to
+/// [`crate::json::MAX_NESTING`] levels.
 ///
 /// ```
 /// use memslim_stream::{Input, JsonlReader, ReadOptions};
@@ -148,8 +159,9 @@ impl Skipped {
 /// are counted ([`JsonlReader::skipped`]) and left out. After an error the reader ends.
 ///
 /// # Memory
-/// One block of input (about 1 MiB, or the longest line) and its parsed values (three
-/// such blocks when `threaded`), reused for every block, plus the batch being filled.
+/// One block of input (256 KiB, or the longest line, never past the line limit) and its
+/// parsed values (three such blocks when `threaded`), reused for every block, plus the
+/// batch being filled.
 /// Steady-state parsing allocates nothing per record.
 pub struct JsonlReader {
     batcher: Batcher,
@@ -160,23 +172,12 @@ pub struct JsonlReader {
 impl JsonlReader {
     /// A reader over `input`.
     pub fn new(input: Input, opts: ReadOptions) -> Self {
-        let parser = JsonlParser {
-            name: input.name.clone(),
-            blocks: LineBlocks::new(input.reader, opts.block_bytes),
-            consumed: input.consumed,
-            line: 0,
-            tmp: String::new(),
-            enc: VariantEncoder::new(),
-            selection: opts.selection(),
-            on_error: opts.on_error,
-            done: false,
-            known: Vec::new(),
-            known_ends: Vec::new(),
-            line_keys: Vec::new(),
-        };
+        let name = input.name.clone();
+        let total = input.total;
+        let parser = JsonlParser::new(input, &opts);
         JsonlReader {
-            batcher: Batcher::new(input.name, Box::new(parser), opts.threaded, opts.on_error),
-            total: input.total,
+            batcher: Batcher::new(name, Box::new(parser), opts.threaded, opts.on_error),
+            total,
             opts,
         }
     }
@@ -258,23 +259,11 @@ pub struct JsonlBlocks {
 }
 
 impl JsonlBlocks {
-    /// Blocks of `input` (`opts.columns`, `opts.on_error` and `opts.block_bytes` apply).
+    /// Blocks of `input` (`opts.columns`, `opts.on_error`, `opts.block_bytes` and the
+    /// limits apply).
     pub fn new(input: Input, opts: &ReadOptions) -> Self {
         JsonlBlocks {
-            parser: JsonlParser {
-                name: input.name.clone(),
-                blocks: LineBlocks::new(input.reader, opts.block_bytes),
-                consumed: input.consumed,
-                line: 0,
-                tmp: String::new(),
-                enc: VariantEncoder::new(),
-                selection: opts.selection(),
-                on_error: opts.on_error,
-                done: false,
-                known: Vec::new(),
-                known_ends: Vec::new(),
-                line_keys: Vec::new(),
-            },
+            parser: JsonlParser::new(input, opts),
         }
     }
 
@@ -317,6 +306,46 @@ struct JsonlParser {
     known_ends: Vec<(usize, usize)>,
     /// Byte ranges of the current record's keys in its line.
     line_keys: Vec<(usize, usize)>,
+    max_line: usize,
+    max_digits: usize,
+}
+
+impl JsonlParser {
+    fn new(input: Input, opts: &ReadOptions) -> Self {
+        let max_line = opts.max_line_bytes.clamp(1, MAX_LINE_BYTES);
+        JsonlParser {
+            name: input.name,
+            blocks: LineBlocks::new(input.reader, opts.block_bytes).with_max_line(max_line),
+            consumed: input.consumed,
+            line: 0,
+            tmp: String::new(),
+            enc: VariantEncoder::new(),
+            selection: opts.selection(),
+            on_error: opts.on_error,
+            done: false,
+            known: Vec::new(),
+            known_ends: Vec::new(),
+            line_keys: Vec::new(),
+            max_line,
+            max_digits: opts.max_int_digits,
+        }
+    }
+}
+
+/// `buf` emptied and holding room for `len` bytes (reserving `room` at once, the line
+/// buffer's size, so that blocks of varying length do not grow it again and again), or
+/// `None` if that memory is not to be had. A buffer far larger than `room` (grown for a
+/// long line) is given back.
+pub(crate) fn block_buffer(mut buf: Vec<u8>, len: usize, room: usize) -> Option<Vec<u8>> {
+    buf.clear();
+    let room = room.max(len);
+    if buf.capacity() > room.saturating_mul(2) {
+        buf = Vec::new();
+    }
+    if buf.capacity() < len {
+        buf.try_reserve_exact(room).ok()?;
+    }
+    Some(buf)
 }
 
 impl BlockSource for JsonlParser {
@@ -328,34 +357,45 @@ impl BlockSource for JsonlParser {
         if self.done {
             return false;
         }
-        match self.blocks.next_block() {
-            Ok(true) => {}
-            Ok(false) => {
-                self.done = true;
-                return false;
-            }
-            Err(error) => {
-                self.done = true;
-                pb.error = Some(StreamError::Io {
-                    input: self.name.clone(),
-                    error,
-                });
-                return true;
+        loop {
+            match self.blocks.next_block() {
+                Ok(true) => break,
+                Ok(false) => {
+                    self.done = true;
+                    return false;
+                }
+                Err(e @ BlockError::TooLong { .. }) if self.on_error == OnError::Skip => {
+                    // Count it and read past it (without keeping it).
+                    self.line += 1;
+                    pb.skipped.add(&e.into_stream(&self.name, self.line));
+                    if let Err(error) = self.blocks.skip_line() {
+                        self.done = true;
+                        pb.error = Some(error.into_stream(&self.name, self.line + 1));
+                        return true;
+                    }
+                }
+                Err(error) => {
+                    self.done = true;
+                    pb.error = Some(error.into_stream(&self.name, self.line + 1));
+                    return true;
+                }
             }
         }
-        if self.blocks.block().len() > MAX_BLOCK {
+        let block = self.blocks.block();
+        let Some(mut raw) = block_buffer(
+            std::mem::take(&mut pb.text).into_bytes(),
+            block.len(),
+            self.blocks.buffer_bytes(),
+        ) else {
             self.done = true;
-            pb.error = Some(StreamError::Syntax {
+            pb.error = Some(StreamError::OutOfMemory {
                 input: self.name.clone(),
                 line: self.line + 1,
-                column: 1,
-                reason: format!("line longer than {MAX_BLOCK} bytes"),
+                bytes: block.len(),
             });
             return true;
-        }
-        let mut raw = std::mem::take(&mut pb.text).into_bytes();
-        raw.clear();
-        raw.extend_from_slice(self.blocks.block());
+        };
+        raw.extend_from_slice(block);
         let unterminated = self.blocks.ends_unterminated();
         let mut stop_error = None;
         // The one UTF-8 check of the block (the buffer moves, nothing is copied).
@@ -404,7 +444,19 @@ impl BlockSource for JsonlParser {
             self.line += 1;
             let line = text.get(pos..end).unwrap_or("");
             let mark = out.mark();
-            match self.record(line, pos, &mut out) {
+            // Lines that share a block with others are checked here (a line that fills a
+            // block was checked before it was read whole).
+            let parsed = if end - pos > self.max_line {
+                Err(SyntaxError {
+                    offset: 0,
+                    reason: Reason::LineTooLong {
+                        limit: self.max_line,
+                    },
+                })
+            } else {
+                self.record(line, pos, &mut out)
+            };
+            match parsed {
                 Ok(true) => records.push((out.fields.len(), self.line)),
                 Ok(false) => {}
                 Err(e) => {
@@ -540,7 +592,7 @@ impl JsonlParser {
 
     /// Parses one line (at byte `start` of the block) into `out`; `Ok(false)` if blank.
     fn record(&mut self, line: &str, start: usize, out: &mut Out<'_>) -> Result<bool, SyntaxError> {
-        let mut p = Parser::new(line, &mut self.tmp);
+        let mut p = Parser::new(line, &mut self.tmp).with_max_int_digits(self.max_digits);
         match p.peek() {
             None => return Ok(false),
             Some(b'{') => {}

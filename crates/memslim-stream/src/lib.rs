@@ -1,25 +1,5 @@
-//! Streaming readers, batch adapters and sinks for memslim record lists.
-//!
-//! Readers are `Iterator`s of [`RecordList`] batches over any [`std::io::Read`]: bytes
-//! are parsed in place (no intermediate value tree, no per-value allocation) into
-//! per-block scratch memory ([`ParsedBlock`]) that is reused from block to block, then
-//! appended to the batch column by column; optionally a second thread parses the next
-//! block while the current one is appended.
-//!
-//! ```
-//! use memslim_stream::{Input, JsonlReader, ReadOptions};
-//!
-//! let data = b"{\"id\": 1}\n{\"id\": 2}\n{\"id\": 3}\n".to_vec();
-//! let input = Input::from_reader("<bytes>", Box::new(std::io::Cursor::new(data)));
-//! let opts = ReadOptions { batch_size: 2, ..ReadOptions::default() };
-//! let sizes: Vec<usize> = JsonlReader::new(input, opts)
-//!     .map(|batch| batch.map(|b| b.len()))
-//!     .collect::<Result<_, _>>()?;
-//! assert_eq!(sizes, [2, 1]);
-//! # Ok::<(), memslim_stream::StreamError>(())
-//! ```
-//!
-//! [`RecordList`]: memslim_records::RecordList
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 mod block;
 mod codec;
@@ -66,7 +46,8 @@ pub trait BatchReader: Iterator<Item = Result<memslim_records::RecordList>> + Se
     fn fill_more(&mut self, list: &mut memslim_records::RecordList, add: usize) -> Result<bool>;
 }
 pub use block::ParsedBlock;
-pub use csv::{CsvOptions, CsvReader, Reopen};
+pub use csv::{CsvOptions, CsvReader, EncodingErrors, Reopen};
+pub use json::MAX_INT_DIGITS;
 pub use jsonl::{JsonlBlocks, JsonlReader, OnError, ReadOptions, Skipped};
 pub use progress::Progress;
-pub use source::{BLOCK_BYTES, Input, LineBlocks, spool};
+pub use source::{BLOCK_BYTES, BlockError, Input, LineBlocks, MAX_LINE_BYTES, spool};

@@ -261,6 +261,8 @@ fn json_value(out: &mut Vec<u8>, v: &Value) -> std::result::Result<(), String> {
         }
         Value::Bytes(_) => return Err("bytes have no JSON form".into()),
         Value::Opaque(_) => return Err("a pickled object has no JSON form".into()),
+        // As json.dumps, which raises for a datetime or a Decimal.
+        Value::Ext(e) => return Err(format!("a {} has no JSON form", e.type_name())),
     }
     Ok(())
 }

@@ -7,12 +7,60 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::block::MAX_BLOCK;
 use crate::error::{Result, StreamError};
 
 /// Bytes read per block: large enough that per-block work is noise (a few thousand
 /// records), small enough that the blocks in flight stay a small constant next to the
 /// batches.
 pub const BLOCK_BYTES: usize = 1 << 18;
+
+/// The default longest line (JSONL) or record (CSV) a reader accepts, in bytes: 1 GiB.
+/// A longer one is an error raised before the line buffer grows past the limit, so a
+/// small compressed file that inflates to one huge line cannot exhaust memory.
+pub const MAX_LINE_BYTES: usize = 1 << 30;
+
+/// Why [`LineBlocks::next_block`] could not hand out a block.
+#[derive(Debug)]
+pub enum BlockError {
+    /// Reading (or decompressing) failed.
+    Io(io::Error),
+    /// A line (or a CSV record spanning lines) is longer than the limit.
+    TooLong {
+        /// The limit, in bytes (line break excluded).
+        limit: usize,
+    },
+    /// The line buffer could not grow.
+    NoMemory {
+        /// The size asked for, in bytes.
+        bytes: usize,
+    },
+}
+
+impl BlockError {
+    /// The reader's error for this, at 1-based line `line` of `input`.
+    pub fn into_stream(self, input: &str, line: u64) -> StreamError {
+        match self {
+            BlockError::Io(error) => StreamError::from_io(input, error),
+            BlockError::TooLong { limit } => StreamError::Syntax {
+                input: input.to_owned(),
+                line,
+                column: 1,
+                reason: too_long(limit),
+            },
+            BlockError::NoMemory { bytes } => StreamError::OutOfMemory {
+                input: input.to_owned(),
+                line,
+                bytes,
+            },
+        }
+    }
+}
+
+/// The message for a line longer than `limit` bytes.
+pub(crate) fn too_long(limit: usize) -> String {
+    format!("line longer than {limit} bytes (the max_line_bytes limit)")
+}
 
 /// Copies `reader` to an unnamed temporary file and returns it, positioned at its start.
 ///
@@ -120,6 +168,32 @@ impl Input {
             consumed,
         })
     }
+
+    /// Wraps a compressed reader, decompressed as a file with extension `ext` (`gz` or
+    /// `zst`) would be, checksums included.
+    ///
+    /// # Errors
+    /// [`StreamError::Invalid`] for another extension or an unreadable zstd frame header.
+    pub fn from_compressed(
+        name: impl Into<String>,
+        ext: &str,
+        reader: Box<dyn Read + Send>,
+    ) -> Result<Self> {
+        let name = name.into();
+        let consumed = Arc::new(AtomicU64::new(0));
+        let counted = Counting {
+            inner: reader,
+            count: consumed.clone(),
+        };
+        let reader = crate::codec::decoder(ext, Box::new(counted))
+            .map_err(|reason| StreamError::Invalid(format!("{name}: {reason}")))?;
+        Ok(Input {
+            name,
+            total: None,
+            reader,
+            consumed,
+        })
+    }
 }
 
 /// Counts the bytes taken from a source (before decompression).
@@ -137,9 +211,16 @@ impl<R: Read> Read for Counting<R> {
 }
 
 /// An input cut into blocks that end at a line break.
+///
+/// # Memory
+/// One buffer of about `block_bytes`, grown (with a fallible allocation) only while a
+/// single line does not fit, never past the line limit plus one byte, and shrunk back
+/// once the long line has been handed out.
 pub struct LineBlocks {
     reader: Box<dyn Read + Send>,
     buf: Vec<u8>,
+    block_bytes: usize,
+    max_line: usize,
     /// `buf[..filled]` holds data.
     filled: usize,
     /// `buf[..complete]` is the current block.
@@ -152,11 +233,15 @@ pub struct LineBlocks {
 }
 
 impl LineBlocks {
-    /// Blocks of about `block_bytes` bytes (longer when a single line is longer).
+    /// Blocks of about `block_bytes` bytes (longer when a single line is longer, up to
+    /// [`MAX_LINE_BYTES`]; see [`LineBlocks::with_max_line`]).
     pub fn new(reader: Box<dyn Read + Send>, block_bytes: usize) -> Self {
+        let block_bytes = block_bytes.clamp(64, MAX_BLOCK);
         LineBlocks {
             reader,
-            buf: vec![0; block_bytes.max(64)],
+            buf: vec![0; block_bytes],
+            block_bytes,
+            max_line: MAX_LINE_BYTES,
             filled: 0,
             complete: 0,
             eof: false,
@@ -164,6 +249,18 @@ impl LineBlocks {
             bytes: 0,
             keep: 0,
         }
+    }
+
+    /// Refuses lines longer than `max_line` bytes (line break excluded; at most
+    /// [`MAX_LINE_BYTES`]); see [`LineBlocks::next_block`].
+    pub fn with_max_line(mut self, max_line: usize) -> Self {
+        self.max_line = max_line.clamp(1, MAX_LINE_BYTES);
+        self
+    }
+
+    /// Where the current block starts in the (decompressed) input, in bytes.
+    pub fn block_offset(&self) -> u64 {
+        self.bytes - self.filled as u64
     }
 
     /// Hands the last `n` bytes of the current block out again at the start of the next
@@ -202,8 +299,11 @@ impl LineBlocks {
     /// Drops the current block and reads the next; `false` at the end of the input.
     ///
     /// # Errors
-    /// The reader's I/O error.
-    pub fn next_block(&mut self) -> io::Result<bool> {
+    /// [`BlockError::Io`] for the reader's I/O error; [`BlockError::TooLong`] as soon as
+    /// the line that starts the block (or the record handed back with
+    /// [`LineBlocks::keep_tail`]) is known to be longer than the limit, before the buffer
+    /// grows past it; [`BlockError::NoMemory`] if the buffer cannot grow.
+    pub fn next_block(&mut self) -> Result<bool, BlockError> {
         // Keep the partial line that followed the block (and any tail handed back).
         let from = self.complete - self.keep;
         self.buf.copy_within(from..self.filled, 0);
@@ -213,9 +313,14 @@ impl LineBlocks {
         // The next block must end past what was handed back.
         let mut scanned = self.keep;
         self.keep = 0;
+        if self.buf.len() > self.block_bytes && self.filled < self.block_bytes / 2 {
+            // The long line is gone: give its memory back.
+            self.buf.truncate(self.block_bytes);
+            self.buf.shrink_to_fit();
+        }
         loop {
             if !self.eof && self.filled < self.buf.len() / 2 {
-                self.read_some()?;
+                self.read_some().map_err(BlockError::Io)?;
                 continue;
             }
             if let Some(nl) =
@@ -229,22 +334,66 @@ impl LineBlocks {
                 if self.filled == 0 {
                     return Ok(false);
                 }
+                if self.filled > self.max_line {
+                    return Err(BlockError::TooLong {
+                        limit: self.max_line,
+                    });
+                }
                 self.complete = self.filled;
                 self.unterminated = self.buf[self.filled - 1] != b'\n';
                 return Ok(true);
             }
-            if self.filled == self.buf.len() {
-                // One line longer than the buffer: grow it.
-                let len = self.buf.len() * 2;
-                self.buf.resize(len, 0);
+            // No line break in `buf[..filled]`: the line (or record) it starts with is at
+            // least this long.
+            if self.filled > self.max_line {
+                return Err(BlockError::TooLong {
+                    limit: self.max_line,
+                });
             }
-            self.read_some()?;
+            if self.filled == self.buf.len() {
+                // One line longer than the buffer: grow it, never past the limit (and its
+                // line break), without aborting if the memory is not there.
+                let len = self.buf.len();
+                let want = len.saturating_mul(2).min(self.max_line + 1).max(len + 1);
+                if self.buf.try_reserve_exact(want - len).is_err() {
+                    return Err(BlockError::NoMemory { bytes: want });
+                }
+                self.buf.resize(want, 0);
+            }
+            self.read_some().map_err(BlockError::Io)?;
+        }
+    }
+
+    /// After [`BlockError::TooLong`]: drops the line that starts the buffer, reading on
+    /// to its line break without keeping it, so that the next block starts after it.
+    ///
+    /// # Errors
+    /// The reader's I/O error.
+    pub fn skip_line(&mut self) -> Result<(), BlockError> {
+        self.complete = 0;
+        self.keep = 0;
+        self.unterminated = false;
+        loop {
+            if let Some(nl) = memchr::memchr(b'\n', &self.buf[..self.filled]) {
+                self.buf.copy_within(nl + 1..self.filled, 0);
+                self.filled -= nl + 1;
+                return Ok(());
+            }
+            self.filled = 0;
+            if self.eof {
+                return Ok(());
+            }
+            self.read_some().map_err(BlockError::Io)?;
         }
     }
 
     fn read_some(&mut self) -> io::Result<()> {
+        // At most this much per call: a decoder may buffer as much as it is asked for
+        // (ruzstd does), so asking for a long line's worth at once would double it.
+        const MAX_READ: usize = 1 << 20;
         loop {
-            match self.reader.read(&mut self.buf[self.filled..]) {
+            let end = self.buf.len().min(self.filled + MAX_READ);
+            match self.reader.read(&mut self.buf[self.filled..end]) {
                 Ok(0) => {
                     self.eof = true;
                     return Ok(());

@@ -1,15 +1,5 @@
-//! memslim: memory-efficient data structures for record data.
-//!
-//! This umbrella crate re-exports the workspace's core crates behind features, so a
-//! Rust user depends on one crate and picks the parts they need.
-//!
-//! ```
-//! use memslim::records::{Cell, RecordList};
-//!
-//! let mut rows = RecordList::new();
-//! rows.push_record(&[("id", Cell::Int(1)), ("name", Cell::Str("ada"))]).unwrap();
-//! assert_eq!(rows.len(), 1);
-//! ```
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
 
 #[cfg(feature = "records")]
 pub use memslim_records as records;

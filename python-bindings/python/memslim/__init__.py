@@ -43,6 +43,7 @@ from memslim.exceptions import (
     SchemaError,
     SkippedLinesWarning,
     StaleRowError,
+    UntrustedDataError,
 )
 from memslim.pipeline import Stream, stream
 
@@ -103,6 +104,7 @@ __all__ = [
     "StaleRowError",
     "Stream",
     "TupleList",
+    "UntrustedDataError",
     "Watch",
     "__version__",
     "audit",

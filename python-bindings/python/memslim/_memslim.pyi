@@ -150,12 +150,24 @@ class DictList(_Records):
     def columns(self) -> list[str]:
         """Field names, in first-seen order."""
     @classmethod
-    def from_arrow(cls, data: object, *, chunk_rows: int | None = None) -> DictList:
-        """Build from any object exporting ``__arrow_c_stream__`` (pyarrow, polars, ...)."""
+    def from_arrow(
+        cls, data: object, *, chunk_rows: int | None = None, trusted: bool = False
+    ) -> DictList:
+        """Build from any object exporting ``__arrow_c_stream__`` (pyarrow, polars, ...).
+
+        A pickled Python object in the data raises :class:`memslim.UntrustedDataError`
+        unless ``trusted=True``: loading it could run code chosen by whoever made the
+        table.  Dates, times, decimals and UUIDs are stored without pickle and need no
+        opt-in."""
     @classmethod
-    def open(cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a") -> DictListFile:
+    def open(
+        cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a", *, trusted: bool = False
+    ) -> DictListFile:
         """Open a persistent record file (mode ``"a"``: read and append, created if
-        missing; ``"r"``: read-only).  See :class:`DictListFile`."""
+        missing; ``"r"``: read-only).  See :class:`DictListFile`.
+
+        Reading a pickled Python object back from the file raises
+        :class:`memslim.UntrustedDataError` unless ``trusted=True`` (see SECURITY.md)."""
     def save(self, path: str | os.PathLike[str]) -> int:
         """Write the records to a record file at ``path``, replacing it atomically;
         returns the number of records."""
@@ -214,7 +226,9 @@ class TupleList(_Records):
     @property
     def row_type(self) -> type[NamedTuple]: ...
     @classmethod
-    def from_arrow(cls, data: object, *, chunk_rows: int | None = None) -> TupleList: ...
+    def from_arrow(
+        cls, data: object, *, chunk_rows: int | None = None, trusted: bool = False
+    ) -> TupleList: ...
 
 @final
 class Column:
@@ -432,6 +446,7 @@ def read_jsonl(
     on_error: str = "raise",
     progress: bool = False,
     nested: Literal["columns"] = "columns",
+    max_line_bytes: int = 1073741824,
 ) -> DictList:
     """Read JSON Lines (one object per line) into a :class:`DictList`, parsed in native
     code straight into columns (a path is parsed on a second thread).
@@ -442,6 +457,12 @@ def read_jsonl(
     naming path, line and column; ``on_error="skip"`` leaves such lines out and warns
     :class:`memslim.SkippedLinesWarning` with the count. ``progress=True`` draws a
     progress bar on stderr.
+
+    Limits for untrusted input: a line longer than ``max_line_bytes`` (1 GiB at most and
+    by default) raises :class:`memslim.ParseError` before it is buffered whole; an
+    integer with more digits than ``sys.get_int_max_str_digits()`` raises as
+    ``json.loads`` does; values may nest 512 containers deep. A ``.gz``/``.zst`` file
+    whose checksum fails raises :class:`memslim.CorruptFileError`.
 
     ``nested="docs"`` reads each line as a whole document into a :class:`DocList`
     instead (bytes or a path; as :meth:`DocList.from_jsonl`)."""
@@ -455,6 +476,7 @@ def read_jsonl(
     on_error: Literal["raise"] = "raise",
     progress: Literal[False] = False,
     nested: Literal["docs"],
+    max_line_bytes: int = 1073741824,
 ) -> DocList: ...
 def iter_jsonl(
     source: _Source,
@@ -464,9 +486,11 @@ def iter_jsonl(
     schema: Mapping[str, str] | None = None,
     on_error: str = "raise",
     progress: bool = False,
+    max_line_bytes: int = 1073741824,
 ) -> BatchReader:
     """Like :func:`read_jsonl`, but yields :class:`DictList` batches of ``batch_size``
-    records, so memory stays bounded by the batch size whatever the input size."""
+    records, so memory stays bounded by the batch size (and ``max_line_bytes``) whatever
+    the input size."""
 
 @final
 class BatchReader:
@@ -502,15 +526,25 @@ def read_csv(
     schema: Mapping[str, str] | None = None,
     on_error: str = "raise",
     progress: bool = False,
+    encoding_errors: Literal["strict", "replace"] = "strict",
+    max_line_bytes: int = 1073741824,
 ) -> DictList:
     """Read CSV into a :class:`DictList`. Quoted fields may hold delimiters, doubled
     quotes and line breaks. With ``infer`` (the default) a first pass over the whole
     input types each column: ``int64`` if every value is an integer, ``float64`` if
     every value is a number, ``bool`` for true/false, else ``str``; an empty unquoted
-    value is None. ``infer=False`` gives every value as a ``str``, as
+    value is None. A type that would change a value is not inferred: integers with
+    leading zeros or a ``+`` (``"007"``), beyond 64 bits, or beyond 2**53 among floats
+    keep their column ``str``. ``infer=False`` gives every value as a ``str``, as
     ``csv.DictReader`` does. Paths are read twice, seekable files are sought back, other
     inputs are first copied to an unnamed temporary file (memory stays bounded by the
-    batch size). Errors as :func:`read_jsonl`."""
+    batch size).
+
+    Bytes that are not UTF-8 raise :class:`memslim.ParseError` naming line, column and
+    byte offset (``on_error="skip"`` skips the record; a bad header always raises);
+    ``encoding_errors="replace"`` reads each invalid sequence as U+FFFD instead, as
+    ``bytes.decode(errors="replace")`` does. ``max_line_bytes`` bounds a record (line
+    breaks inside quotes included). Other errors as :func:`read_jsonl`."""
 
 def iter_csv(
     source: _Source,
@@ -524,6 +558,8 @@ def iter_csv(
     schema: Mapping[str, str] | None = None,
     on_error: str = "raise",
     progress: bool = False,
+    encoding_errors: Literal["strict", "replace"] = "strict",
+    max_line_bytes: int = 1073741824,
 ) -> BatchReader:
     """Like :func:`read_csv`, but yields :class:`DictList` batches of ``batch_size``."""
 
@@ -562,7 +598,9 @@ class DictListFile:
     when they opened and call ``refresh()`` to see more.
     """
 
-    def __new__(cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a") -> Self: ...
+    def __new__(
+        cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a", *, trusted: bool = False
+    ) -> Self: ...
     def __len__(self) -> int: ...
     @overload
     def __getitem__(self, index: SupportsIndex, /) -> FileRow: ...

@@ -16,6 +16,7 @@ __all__ = [
     "SchemaError",
     "SkippedLinesWarning",
     "StaleRowError",
+    "UntrustedDataError",
 ]
 
 
@@ -63,3 +64,9 @@ class FileFormatError(MemslimError, ValueError):
 
 class FileLockedError(MemslimError, BlockingIOError):
     """Another writer, in this process or another, has the file open for appending."""
+
+
+class UntrustedDataError(MemslimError, ValueError):
+    """Data from a file or an Arrow import holds a pickled Python object, and loading it
+    could run code chosen by whoever wrote the data. Pass ``trusted=True`` to the call that
+    opened or imported it if you trust the source (see SECURITY.md)."""

@@ -1,0 +1,209 @@
+"""No code runs when reading data: typed non-JSON values need no pickle, and pickled
+values from files and Arrow imports are refused unless the caller says ``trusted=True``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import pickle
+import subprocess
+import sys
+import uuid
+import zoneinfo
+from fractions import Fraction
+from pathlib import Path
+
+import memslim
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ZONE_KEYS = sorted(zoneinfo.available_timezones())[:40]
+
+fixed_zones = st.builds(
+    dt.timezone,
+    st.timedeltas(
+        min_value=dt.timedelta(hours=-23, minutes=-59), max_value=dt.timedelta(hours=23, minutes=59)
+    ),
+) | st.builds(
+    dt.timezone,
+    st.timedeltas(min_value=dt.timedelta(hours=-12), max_value=dt.timedelta(hours=12)),
+    st.text(min_size=1, max_size=5),
+)
+zones = st.none() | st.just(dt.UTC) | fixed_zones
+if ZONE_KEYS:
+    zones = zones | st.sampled_from(ZONE_KEYS).map(zoneinfo.ZoneInfo)
+
+typed_values = st.one_of(
+    st.datetimes(timezones=zones, allow_imaginary=True),
+    st.dates(),
+    st.times(timezones=zones),
+    st.timedeltas(),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.decimals(places=4),
+    st.uuids(),
+    st.complex_numbers(allow_nan=True, allow_infinity=True),
+)
+
+
+def same(a, b) -> bool:
+    """Exact equality, type, zone and fold included (NaN equal to itself)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, dt.datetime | dt.time):
+        return (
+            repr(a) == repr(b)
+            and a.fold == b.fold
+            and (a.tzinfo is b.tzinfo or repr(a.tzinfo) == repr(b.tzinfo))
+        )
+    if isinstance(a, decimal.Decimal | complex):
+        return repr(a) == repr(b)
+    return a == b
+
+
+class Boom:
+    """Unpickling it creates a marker file: proof that code ran."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (Path(self.marker),))
+
+
+@given(st.lists(typed_values, max_size=8))
+@settings(max_examples=150, deadline=None)
+def test_typed_values_round_trip_exactly(values):
+    records = [{"v": v, "nested": [v, {"k": (v,)}]} for v in values]
+    rows = memslim.DictList(records)
+    assert all(same(dict(r), rec) for r, rec in zip(rows, records, strict=True))
+    # Through pickle and an Arrow export, without trusted=True: nothing is pickled.
+    again = pickle.loads(pickle.dumps(rows))
+    assert all(same(dict(r), rec) for r, rec in zip(again, records, strict=True))
+    if values:
+        imported = memslim.DictList.from_arrow(pa.table(rows))
+        assert all(same(dict(r), rec) for r, rec in zip(imported, records, strict=True))
+
+
+def test_typed_values_in_a_record_file_need_no_opt_in(tmp_path):
+    values = [
+        dt.datetime(2024, 11, 3, 1, 30, fold=1),
+        dt.datetime(2024, 1, 1, tzinfo=dt.timezone(dt.timedelta(hours=5, minutes=30), "IST")),
+        dt.date(9999, 12, 31),
+        dt.time(23, 59, 59, 999999, tzinfo=dt.UTC),
+        dt.timedelta(days=-999999999),
+        decimal.Decimal("-0.000"),
+        decimal.Decimal("sNaN7"),
+        uuid.UUID(int=2**128 - 1),
+        complex(-0.0, 1e308),
+    ]
+    path = tmp_path / "typed.arrow"
+    with memslim.DictList.open(path) as f:
+        f.extend({"v": v} for v in values)
+    with memslim.DictList.open(path, "r") as f:
+        assert all(same(r["v"], v) for r, v in zip(f, values, strict=True))
+        assert same(f.to_list(), [{"v": v} for v in values])
+
+
+def test_other_objects_still_round_trip_in_memory():
+    """This process's own writes are trusted: any picklable object still works."""
+    rows = memslim.DictList([{"f": Fraction(1, 3), "s": frozenset({1, 2})}])
+    assert rows[0]["f"] == Fraction(1, 3)
+    assert type(rows[0]["f"]) is Fraction
+    assert rows[0]["s"] == frozenset({1, 2})
+    assert pickle.loads(pickle.dumps(rows)) == [{"f": Fraction(1, 3), "s": frozenset({1, 2})}]
+
+
+def test_a_pickled_value_in_a_record_file_is_refused_unless_trusted(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.arrow"
+    with memslim.DictList.open(path) as f:
+        f.append({"id": 1, "payload": Boom(str(marker))})
+        f.append({"id": 2, "payload": None})
+    assert not marker.exists()
+    with memslim.DictList.open(path, "r") as f:
+        attempts = [
+            lambda: f[0]["payload"],
+            lambda: f[0].get("payload"),
+            lambda: dict(f[0]),
+            lambda: list(f[0].values()),
+            lambda: f.to_list(),
+            lambda: [dict(r) for r in f],
+            lambda: dict(f[0:1][0]),
+            lambda: list(f.column("payload")),
+            lambda: f == [{"id": 1, "payload": None}, {"id": 2, "payload": None}],
+        ]
+        for attempt in attempts:
+            with pytest.raises(memslim.UntrustedDataError) as info:
+                attempt()
+            assert isinstance(info.value, ValueError)
+            assert isinstance(info.value, memslim.MemslimError)
+            message = str(info.value)
+            assert "payload" in message and str(path) in message and "trusted=True" in message
+        # What holds no pickled value reads as usual.
+        assert f[0]["id"] == 1
+        assert f[1]["payload"] is None
+    assert not marker.exists()
+    with memslim.DictList.open(path, "r", trusted=True) as f:
+        f[0]["payload"]
+    assert marker.exists()
+
+
+def test_a_pickled_value_in_an_arrow_import_is_refused_unless_trusted(tmp_path):
+    marker = tmp_path / "ran"
+    rows = memslim.DictList([{"id": 1, "x": [1, {"deep": Boom(str(marker))}]}, {"id": 2}])
+    table = pa.table(rows)
+    for cls in (memslim.DictList, memslim.TupleList):
+        with pytest.raises(memslim.UntrustedDataError, match=r"row 0, field \"x\""):
+            cls.from_arrow(table)
+    assert not marker.exists()
+    trusted = memslim.DictList.from_arrow(table, trusted=True)
+    assert trusted[1]["id"] == 2
+    trusted[0]["x"]
+    assert marker.exists()
+
+
+def test_record_file_written_with_a_pickled_value_by_someone_else(tmp_path):
+    """The file's bytes decide, not who opened it first: a second process reading a
+    file someone else wrote is refused the same way."""
+    marker = tmp_path / "ran"
+    path = tmp_path / "shared.arrow"
+    memslim.DictList([{"a": Boom(str(marker))}]).save(path)
+    code = (
+        "import memslim, sys\n"
+        "f = memslim.DictList.open(sys.argv[1], 'r')\n"
+        "try:\n    f[0]['a']\nexcept memslim.UntrustedDataError:\n    print('refused')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "refused"
+    assert not marker.exists()
+
+
+def test_nesting_limit_is_the_decoders():
+    deep: object = 0
+    for _ in range(512):
+        deep = [deep]
+    rows = memslim.DictList([{"v": deep}])
+    assert rows[0]["v"] == deep
+    with pytest.raises(ValueError, match="512"):
+        rows.append({"v": [deep]})
+    assert len(rows) == 1
+
+
+@pytest.mark.skipif(not ZONE_KEYS, reason="no time zone database on this machine")
+def test_zoneinfo_keys_and_folds_survive_a_file(tmp_path):
+    tz = zoneinfo.ZoneInfo(ZONE_KEYS[0])
+    values = [dt.datetime(2024, 11, 3, 1, 30, fold=f, tzinfo=tz) for f in (0, 1)]
+    path = tmp_path / "zones.arrow"
+    memslim.DictList([{"t": v} for v in values]).save(path)
+    with memslim.DictList.open(path, "r") as f:
+        back = [r["t"] for r in f]
+    assert [b.tzinfo for b in back] == [tz, tz]
+    assert [b.fold for b in back] == [0, 1]
