@@ -210,7 +210,15 @@ def _build(records: list[Any], shape: _Shape) -> list[tuple[str, int, str]]:
         except errors:
             pass
     else:
-        names = _fields(shape, records[0])
+        # Only the records of the dominant class: a container may mix in None or others.
+        if shape.cls is not None:
+            records = [o for o in records if type(o) is shape.cls]
+        if not records:
+            return out
+        try:
+            names = _fields(shape, records[0])
+        except errors:
+            return out
         getter = (lambda o: vars(o)) if shape.kind == "object" else None
         try:
             if getter is not None and all(hasattr(o, "__dict__") for o in records):
