@@ -134,7 +134,7 @@ fmt: $(DEPS_STAMP)
 # FUZZ_SECONDS=N runs each target for N seconds instead. New corpus entries go to
 # fuzz/corpus/ (ignored); a crash leaves its input in fuzz/artifacts/.
 FUZZ_TARGETS := jsonl csv compressed
-FUZZ_RUNS ?= 30000
+FUZZ_RUNS ?= 60000
 FUZZ_SECONDS ?= 0
 FUZZ_HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
