@@ -120,6 +120,8 @@ bench: setup
 	$(VENV_PY) benches/bench_stream.py
 	$(VENV_PY) benches/bench_docs.py
 	$(VENV_PY) benches/bench_mmap.py
+	$(VENV_PY) benches/bench_pickle.py
+	$(VENV_PY) benches/bench_rows.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
@@ -127,6 +129,8 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_stream.py --quick
 	$(VENV_PY) benches/bench_docs.py --quick
 	$(VENV_PY) benches/bench_mmap.py --quick
+	$(VENV_PY) benches/bench_pickle.py --quick
+	$(VENV_PY) benches/bench_rows.py --quick
 
 # -- cleaning ---------------------------------------------------------------------------
 

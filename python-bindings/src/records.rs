@@ -39,6 +39,9 @@ static CHAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// it, and then mid-sized column buffers land in the heap and fragment it.
 const BATCH: usize = 256;
 
+/// TupleList rows a forward iterator makes at a time.
+const TUPLE_BATCH: usize = 64;
+
 /// Appends between refreshes of the tracemalloc figure.
 const RETRACK_EVERY: u32 = 4096;
 
@@ -624,6 +627,48 @@ impl Records {
         Ok(std::mem::take(&mut tmp.inner))
     }
 
+    /// Records `rows` of a TupleList as row objects, made column by column (one chunk
+    /// lookup per column, one allocator lookup per call).
+    fn tuple_rows<'py>(
+        &self,
+        py: Python<'py>,
+        rows: std::ops::Range<usize>,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let Kind::Tuple { row_type, .. } = &self.kind else {
+            return rows.map(|i| self.row_value(py, i)).collect();
+        };
+        let Some(maker) = crate::tuple_rows::TupleMaker::new(row_type.bind(py))? else {
+            return rows.map(|i| self.row_value(py, i)).collect();
+        };
+        let rows = rows.start..rows.end.min(self.inner.len());
+        let (n, k) = (self.inner.num_fields(), rows.len());
+        let mut vals: Vec<Option<Bound<'py, PyAny>>> = Vec::with_capacity(n * k);
+        vals.resize_with(n * k, || None);
+        let mut err = None;
+        for j in 0..n {
+            self.inner.column(j).visit(rows.clone(), |r, c| {
+                if err.is_none() {
+                    match self.cell_value(py, j, c) {
+                        Ok(v) => vals[(r - rows.start) * n + j] = Some(v),
+                        Err(e) => err = Some(e),
+                    }
+                }
+            });
+        }
+        if let Some(e) = err {
+            return Err(e);
+        }
+        vals.chunks_mut(n.max(1))
+            .take(k)
+            .map(|row| {
+                maker.make(
+                    row.iter_mut()
+                        .map(|v| v.take().unwrap_or_else(|| py.None().into_bound(py))),
+                )
+            })
+            .collect()
+    }
+
     /// Record `i` as a plain detached Python value (dict or tuple).
     fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         match &self.kind {
@@ -910,6 +955,8 @@ impl PyRecords {
             back: false,
             spare: [None, None],
             turn: 0,
+            batch: std::collections::VecDeque::new(),
+            batch_version: 0,
         }
     }
 
@@ -920,6 +967,8 @@ impl PyRecords {
             back: true,
             spare: [None, None],
             turn: 0,
+            batch: std::collections::VecDeque::new(),
+            batch_version: 0,
         }
     }
 
@@ -958,6 +1007,22 @@ impl PyRecords {
             },
         )?;
         Ok(n)
+    }
+
+    /// The records whose `field` compares to `value` with `op`, as a new list of the
+    /// same class (copies; see select.rs for the semantics).
+    #[pyo3(name = "where")]
+    fn where_(
+        slf: &Bound<'_, Self>,
+        field: &str,
+        op: &str,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get().state.borrow(py)?;
+        let rows = crate::select::where_rows(&this.inner, field, op, value)?;
+        let picked = this.inner.take(&rows);
+        this.with_inner(py, picked).into_object(py)
     }
 
     fn append(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -1087,9 +1152,20 @@ impl PyRecords {
     #[pyo3(signature = (*, key = None, reverse = false))]
     fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
         let py = slf.py();
-        let n = slf.get().state.borrow(slf.py())?.inner.len();
+        // As list.sort: a key (or another thread) that changes the list while it sorts
+        // makes the sort fail with ValueError, leaving the list as that change left it.
+        let state = |slf: &Bound<'_, Self>| -> PyResult<(usize, u64)> {
+            let this = slf.get().state.borrow(py)?;
+            Ok((this.inner.len(), this.inner.version()))
+        };
+        let modified = || PyValueError::new_err("list modified during sort");
+        let before = state(slf)?;
+        let n = before.0;
         let keys = PyList::empty(py);
         for i in 0..n {
+            if state(slf)? != before {
+                return Err(modified());
+            }
             let item = item_out(slf, i)?;
             match key {
                 Some(f) => keys.append(f.call1((item,))?)?,
@@ -1104,12 +1180,11 @@ impl PyRecords {
             .getattr("sorted")?
             .call((pyo3::types::PyRange::new(py, 0, n as isize)?,), Some(&kw))?;
         let perm: Vec<usize> = sorted.extract()?;
-        slf.get()
-            .state
-            .borrow_mut(slf.py())?
-            .inner
-            .permute(&perm)
-            .py_err(py)
+        let mut this = slf.get().state.borrow_mut(py)?;
+        if (this.inner.len(), this.inner.version()) != before {
+            return Err(modified());
+        }
+        this.inner.permute(&perm).py_err(py)
     }
 
     fn __add__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -1212,12 +1287,18 @@ impl PyRecords {
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        Self::__reduce_ex__(slf, 4)
+    }
+
+    /// Pickle: the core's checksummed snapshot; from protocol 5 on, the column buffers
+    /// go out of band (see pickle.rs).
+    fn __reduce_ex__<'py>(slf: &Bound<'py, Self>, protocol: i64) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
         let this = slf.get().state.borrow(slf.py())?;
         let module = py.import("memslim._memslim")?;
-        let bytes = PyBytes::new(py, &this.inner.to_bytes());
-        match &this.kind {
-            Kind::Dict => (module.getattr("_restore_dictlist")?, (bytes,)).into_pyobject(py),
+        let mut args = crate::pickle::snapshot_args(py, this.inner.to_snapshot(), protocol)?;
+        let restore = match &this.kind {
+            Kind::Dict => module.getattr("_restore_dictlist")?,
             Kind::Tuple {
                 fields,
                 row_type,
@@ -1228,13 +1309,13 @@ impl PyRecords {
                 } else {
                     py.None().into_bound(py)
                 };
-                (
-                    module.getattr("_restore_tuplelist")?,
-                    (bytes, fields.clone_ref(py), rt),
-                )
-                    .into_pyobject(py)
+                // `(data, fields, row_type, *buffers)`
+                args.insert(1, fields.clone_ref(py).into_bound(py).into_any());
+                args.insert(2, rt);
+                module.getattr("_restore_tuplelist")?
             }
-        }
+        };
+        (restore, PyTuple::new(py, args)?).into_pyobject(py)
     }
 
     fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
@@ -1525,23 +1606,41 @@ impl PyTupleList {
     }
 }
 
-/// Rebuilds a pickled DictList.
+/// Rebuilds a pickled DictList: one payload, or a snapshot header and its buffers.
 #[pyfunction]
-pub(crate) fn _restore_dictlist(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
-    let inner = RecordList::from_bytes(data).py_err(py)?;
+#[pyo3(signature = (data, *buffers))]
+pub(crate) fn _restore_dictlist(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    buffers: &Bound<'_, PyTuple>,
+) -> PyResult<Py<PyAny>> {
+    let inner = crate::pickle::restore_core(py, data, buffers)?;
     Records::wrap(py, Kind::Dict, inner)
 }
 
-/// Rebuilds a pickled TupleList.
+/// Rebuilds a pickled TupleList (arguments as `_restore_dictlist`, plus its fields).
 #[pyfunction]
-#[pyo3(signature = (data, fields, row_type = None))]
+#[pyo3(signature = (data, fields, row_type = None, *buffers))]
 pub(crate) fn _restore_tuplelist(
     py: Python<'_>,
-    data: &[u8],
+    data: &Bound<'_, PyAny>,
     fields: Vec<String>,
     row_type: Option<Bound<'_, PyAny>>,
+    buffers: &Bound<'_, PyTuple>,
 ) -> PyResult<Py<PyAny>> {
-    let inner = RecordList::from_bytes(data).py_err(py)?;
+    let inner = crate::pickle::restore_core(py, data, buffers)?;
+    // The field names travel outside the checksummed payload: they must name its columns.
+    let same = fields.len() == inner.num_fields()
+        && fields
+            .iter()
+            .enumerate()
+            .all(|(j, f)| inner.field_name(j) == f);
+    if !same {
+        return Err(crate::errors::corrupt(
+            py,
+            "corrupt data: memslim pickle: the TupleList's fields do not match its data".into(),
+        ));
+    }
     let kind = tuple_kind(py, &fields, row_type.filter(|t| !t.is_none()))?;
     Records::wrap(py, kind, inner)
 }
@@ -1555,6 +1654,10 @@ pub struct PyRecordsIter {
     /// Rows handed out two steps ago, reused when nothing else references them.
     spare: [Option<Py<PyRow>>; 2],
     turn: usize,
+    /// TupleList rows made ahead (forward iteration), rows `pos..pos + batch.len()` as
+    /// of list version `batch_version`.
+    batch: std::collections::VecDeque<Py<PyAny>>,
+    batch_version: u64,
 }
 
 #[pymethods]
@@ -1566,6 +1669,24 @@ impl PyRecordsIter {
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let this = self.list.get().state.borrow(py)?;
         let len = this.inner.len();
+        if !self.back && matches!(this.kind, Kind::Tuple { .. }) {
+            // Rows made ahead are dropped once the list changed structurally (insert,
+            // delete, replace, sort): they may no longer be the rows at those positions.
+            if this.inner.version() != self.batch_version || self.pos >= len {
+                self.batch.clear();
+            }
+            if self.batch.is_empty() && self.pos < len {
+                let end = (self.pos + TUPLE_BATCH).min(len);
+                let rows = this.tuple_rows(py, self.pos..end)?;
+                self.batch.extend(rows.into_iter().map(Bound::unbind));
+                self.batch_version = this.inner.version();
+            }
+            let row = self.batch.pop_front();
+            if row.is_some() {
+                self.pos += 1;
+            }
+            return Ok(row);
+        }
         let i = if self.back {
             self.pos = self.pos.min(len);
             if self.pos == 0 {
@@ -1991,6 +2112,24 @@ impl PyColumn {
         }
     }
 
+    /// Number of values equal to `value` (native for built-in probes; see select.rs).
+    fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        crate::select::column_count(&self.view, value)
+    }
+
+    /// Position of the first value equal to `value` in `[start, stop)`.
+    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    fn index(&self, value: &Bound<'_, PyAny>, start: isize, stop: isize) -> PyResult<usize> {
+        let len = self.view.len();
+        let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
+        crate::select::column_find(&self.view, value, a, b)?
+            .ok_or_else(crate::select::not_in_column)
+    }
+
+    fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(crate::select::column_find(&self.view, value, 0, usize::MAX)?.is_some())
+    }
+
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let l = PyList::empty(py);
         for i in 0..self.view.len() {
@@ -2058,6 +2197,49 @@ impl PyColumn {
             dtype,
             copy,
         )
+    }
+
+    /// The buffer protocol (`memoryview(col)`), read-only: numeric columns without
+    /// nulls, as `q` (int64) or `d` (float64) items; zero-copy where
+    /// `__array_interface__` is.
+    ///
+    /// # Safety
+    /// Called by CPython with a view to fill.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut pyo3::ffi::Py_buffer,
+        flags: std::ffi::c_int,
+    ) -> PyResult<()> {
+        use pyo3::exceptions::PyBufferError;
+        if (flags & pyo3::ffi::PyBUF_WRITABLE) == pyo3::ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("a Column is read-only"));
+        }
+        let this = slf.borrow();
+        let Some((ptr, typestr)) = this.interface_parts() else {
+            return Err(PyBufferError::new_err(
+                "only numeric columns without nulls support the buffer protocol",
+            ));
+        };
+        let ex = crate::mmap_ffi::Export {
+            ptr: ptr as *const u8,
+            len: this.view.len() * 8,
+            itemsize: 8,
+            format: if typestr == "<f8" { c"d" } else { c"q" },
+            readonly: true,
+        };
+        drop(this);
+        // SAFETY: `view` comes from CPython's getbuffer call. The numbers belong to
+        // chunks this Column's view keeps alive (the list copies a shared chunk before
+        // writing) or to its copy in `copied`, which is set once and never replaced, so
+        // they stay valid and unchanged while the view holds a reference to this object.
+        unsafe { crate::mmap_ffi::fill(slf.as_any(), view, flags, &ex) }
+    }
+
+    /// # Safety
+    /// Called by CPython once per successful `__getbuffer__`.
+    unsafe fn __releasebuffer__(&self, view: *mut pyo3::ffi::Py_buffer) {
+        // SAFETY: `view` was filled by `__getbuffer__` above.
+        unsafe { crate::mmap_ffi::release(view) };
     }
 
     fn __repr__(&self) -> String {

@@ -159,3 +159,25 @@ def test_bench_mmap_quick(tmp_path: Path) -> None:
     assert set(report["results"]["random"]) == {"memslim", "pyarrow", "list of dicts"}
     assert len(report["targets"]) >= 6
     assert len(report["notes"]) == 2
+
+
+def test_bench_pickle_quick(tmp_path: Path) -> None:
+    output = tmp_path / "pickle.json"
+    cmd = ["benches/bench_pickle.py", "--quick", "--rows", "2000", "--repeat", "1"]
+    proc = run([*cmd, "--output", str(output)])
+    assert "| memslim.DictList | out-of-band |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    for peer, result in report["results"].items():
+        assert "error" not in result, (peer, result)
+    assert output.with_suffix(".md").exists()
+
+
+def test_bench_rows_quick(tmp_path: Path) -> None:
+    output = tmp_path / "rows.json"
+    cmd = ["benches/bench_rows.py", "--quick", "--rows", "2000", "--repeat", "1"]
+    proc = run([*cmd, "--output", str(output)])
+    assert "| DictList count DE |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    for peer, result in report["results"].items():
+        assert "error" not in result, (peer, result)

@@ -1,5 +1,10 @@
 //! [`RecordList`]: the chunked, columnar list of records.
 
+mod snapshot;
+
+pub use snapshot::Snapshot;
+pub(crate) use snapshot::VERSION as SNAPSHOT_VERSION;
+
 use std::sync::Arc;
 
 use hashbrown::HashMap;

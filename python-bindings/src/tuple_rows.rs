@@ -1,0 +1,79 @@
+//! Making the rows of a `TupleList` (namedtuple instances) without Python-level calls.
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyTuple, PyType};
+
+/// Makes instances of one tuple subclass the way `tuple.__new__` does: the type's own
+/// allocator, then the items set in place. Looks the allocator up once, so a batch of
+/// rows pays for it once.
+pub(crate) struct TupleMaker<'py> {
+    cls: Bound<'py, PyType>,
+    alloc: ffi::allocfunc,
+}
+
+impl<'py> TupleMaker<'py> {
+    /// `None` if `cls` is not a tuple subclass (the caller then calls it instead).
+    pub(crate) fn new(cls: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+        let Ok(cls) = cls.cast::<PyType>() else {
+            return Ok(None);
+        };
+        if !cls.is_subclass_of::<PyTuple>()? {
+            return Ok(None);
+        }
+        // SAFETY: `cls` is a live type object; `PyType_GetSlot` reads its slot table and
+        // runs no Python code. Every tuple subclass has a `tp_alloc` (inherited from
+        // `tuple`), whose signature is `allocfunc`, so the transmute of the (non-null)
+        // slot pointer is sound.
+        let alloc: ffi::allocfunc = unsafe {
+            let slot = ffi::PyType_GetSlot(cls.as_type_ptr(), ffi::Py_tp_alloc);
+            if slot.is_null() {
+                return Ok(None);
+            }
+            std::mem::transmute::<*mut std::ffi::c_void, ffi::allocfunc>(slot)
+        };
+        Ok(Some(TupleMaker {
+            cls: cls.clone(),
+            alloc,
+        }))
+    }
+
+    /// A new instance holding `items` (all made before the instance is allocated).
+    pub(crate) fn make(
+        &self,
+        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.cls.py();
+        let n = items.len() as ffi::Py_ssize_t;
+        // SAFETY: `alloc(t, n)` is how tuple's own `__new__` makes a subclass instance: a
+        // new reference to an object of `n` empty item slots, or NULL with an exception
+        // set.
+        let obj = unsafe { (self.alloc)(self.cls.as_type_ptr(), n) };
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        // SAFETY: `obj` is a new (owned) reference; from here on it is released on every
+        // path.
+        let obj = unsafe { Bound::from_owned_ptr(py, obj) };
+        let mut filled = 0;
+        for (k, v) in items.enumerate().take(n as usize) {
+            filled += 1;
+            // SAFETY: `obj` is a tuple (subclass instance) of `n` slots whose only
+            // reference is ours (no Python code runs between its allocation and here: the
+            // items were made first), `k < n`, and `PyTuple_SetItem` takes over the
+            // item's reference.
+            let rc =
+                unsafe { ffi::PyTuple_SetItem(obj.as_ptr(), k as ffi::Py_ssize_t, v.into_ptr()) };
+            if rc != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        if filled != n {
+            // Never handed out with empty slots.
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "a row came out with too few values",
+            ));
+        }
+        Ok(obj)
+    }
+}
