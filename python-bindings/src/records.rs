@@ -27,6 +27,7 @@ use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::plain_records::{Input, append_plain_dicts, append_plain_tuples, tuple_of_type};
 use crate::tracemalloc::Tracked;
+use crate::tuple_rows::TupleMaker;
 
 pub(crate) static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ROW_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -53,6 +54,8 @@ enum Kind {
         row_type: Py<PyAny>,
         /// `row_type` came from the user's data (pickled by reference).
         user_type: bool,
+        /// How rows are made natively (`None`: `row_type` is not a tuple subclass).
+        maker: Option<TupleMaker>,
     },
 }
 
@@ -64,10 +67,12 @@ impl Kind {
                 fields,
                 row_type,
                 user_type,
+                maker,
             } => Kind::Tuple {
                 fields: fields.clone_ref(py),
                 row_type: row_type.clone_ref(py),
                 user_type: *user_type,
+                maker: *maker,
             },
         }
     }
@@ -634,12 +639,15 @@ impl Records {
         py: Python<'py>,
         rows: std::ops::Range<usize>,
     ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let Kind::Tuple { row_type, .. } = &self.kind else {
+        let Kind::Tuple {
+            row_type,
+            maker: Some(maker),
+            ..
+        } = &self.kind
+        else {
             return rows.map(|i| self.row_value(py, i)).collect();
         };
-        let Some(maker) = crate::tuple_rows::TupleMaker::new(row_type.bind(py))? else {
-            return rows.map(|i| self.row_value(py, i)).collect();
-        };
+        let cls = row_type.bind(py);
         let rows = rows.start..rows.end.min(self.inner.len());
         let (n, k) = (self.inner.num_fields(), rows.len());
         let mut vals: Vec<Option<Bound<'py, PyAny>>> = Vec::with_capacity(n * k);
@@ -662,6 +670,7 @@ impl Records {
             .take(k)
             .map(|row| {
                 maker.make(
+                    cls,
                     row.iter_mut()
                         .map(|v| v.take().unwrap_or_else(|| py.None().into_bound(py))),
                 )
@@ -689,12 +698,30 @@ impl Records {
                     None => Ok(d.into_any()),
                 }
             }
-            Kind::Tuple { row_type, .. } => {
+            Kind::Tuple {
+                row_type, maker, ..
+            } => {
                 let n = self.inner.num_fields();
+                let cls = row_type.bind(py);
+                if let Some(maker) = maker {
+                    let mut err = None;
+                    let mut vals = Vec::with_capacity(n);
+                    self.inner.visit_fields(i, |j, c| {
+                        if err.is_none() {
+                            match self.cell_value(py, j, c) {
+                                Ok(v) => vals.push(v),
+                                Err(e) => err = Some(e),
+                            }
+                        }
+                    });
+                    if let Some(e) = err {
+                        return Err(e);
+                    }
+                    return maker.make(cls, vals.into_iter());
+                }
                 let vals = (0..n)
                     .map(|j| self.value(py, i, j))
                     .collect::<PyResult<Vec<_>>>()?;
-                let cls = row_type.bind(py);
                 let vals = match cls.cast::<PyType>() {
                     Ok(t) => match tuple_of_type(t, vals)? {
                         Ok(row) => return Ok(row),
@@ -846,6 +873,14 @@ impl PyRecords {
 
     fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
+        if index.is_exact_instance_of::<pyo3::types::PyInt>() {
+            // The common case, `rows[i]`: one conversion, one borrow.
+            if let Ok(i) = index.extract::<isize>() {
+                let this = slf.get().state.borrow(py)?;
+                let i = norm_index(i, this.inner.len(), this.what())?;
+                return item_of(py, &this, slf.as_unbound(), i);
+            }
+        }
         if let Ok(s) = index.cast::<PySlice>() {
             let this = slf.get().state.borrow(slf.py())?;
             let (start, _, step, n) = slice_indices(s, this.inner.len())?;
@@ -1303,6 +1338,7 @@ impl PyRecords {
                 fields,
                 row_type,
                 user_type,
+                ..
             } => {
                 let rt = if *user_type {
                     row_type.clone_ref(py).into_bound(py)
@@ -1508,10 +1544,12 @@ fn tuple_kind(
         Some(t) => (t.unbind(), true),
         None => (namedtuple_for(py, fields)?, false),
     };
+    let maker = TupleMaker::new(row_type.bind(py))?;
     Ok(Kind::Tuple {
         fields: PyTuple::new(py, fields)?.unbind(),
         row_type,
         user_type,
+        maker,
     })
 }
 

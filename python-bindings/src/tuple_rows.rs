@@ -5,22 +5,30 @@ use pyo3::prelude::*;
 use pyo3::types::{PyTuple, PyType};
 
 /// Makes instances of one tuple subclass the way `tuple.__new__` does: the type's own
-/// allocator, then the items set in place. Looks the allocator up once, so a batch of
-/// rows pays for it once.
-pub(crate) struct TupleMaker<'py> {
-    cls: Bound<'py, PyType>,
+/// allocator, then the items set in place. The allocator is looked up once, when the
+/// list is made.
+#[derive(Clone, Copy)]
+pub(crate) struct TupleMaker {
     alloc: ffi::allocfunc,
+    /// Instances have no `__dict__`: a row holding only values that are not containers
+    /// can leave the cycle collector alone, as CPython's own tuples do once it has seen
+    /// them (`_PyTuple_MaybeUntrack`).
+    untrack: bool,
 }
 
-impl<'py> TupleMaker<'py> {
+impl TupleMaker {
     /// `None` if `cls` is not a tuple subclass (the caller then calls it instead).
-    pub(crate) fn new(cls: &Bound<'py, PyAny>) -> PyResult<Option<Self>> {
+    pub(crate) fn new(cls: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
         let Ok(cls) = cls.cast::<PyType>() else {
             return Ok(None);
         };
         if !cls.is_subclass_of::<PyTuple>()? {
             return Ok(None);
         }
+        let untrack = cls
+            .getattr("__dictoffset__")
+            .and_then(|d| d.extract::<isize>())
+            .is_ok_and(|d| d == 0);
         // SAFETY: `cls` is a live type object; `PyType_GetSlot` reads its slot table and
         // runs no Python code. Every tuple subclass has a `tp_alloc` (inherited from
         // `tuple`), whose signature is `allocfunc`, so the transmute of the (non-null)
@@ -32,23 +40,23 @@ impl<'py> TupleMaker<'py> {
             }
             std::mem::transmute::<*mut std::ffi::c_void, ffi::allocfunc>(slot)
         };
-        Ok(Some(TupleMaker {
-            cls: cls.clone(),
-            alloc,
-        }))
+        Ok(Some(TupleMaker { alloc, untrack }))
     }
 
-    /// A new instance holding `items` (all made before the instance is allocated).
-    pub(crate) fn make(
+    /// A new instance of `cls` (the class this maker was made for) holding `items`, all
+    /// made before the instance is allocated.
+    pub(crate) fn make<'py>(
         &self,
+        cls: &Bound<'py, PyAny>,
         items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let py = self.cls.py();
+        let py = cls.py();
         let n = items.len() as ffi::Py_ssize_t;
-        // SAFETY: `alloc(t, n)` is how tuple's own `__new__` makes a subclass instance: a
-        // new reference to an object of `n` empty item slots, or NULL with an exception
-        // set.
-        let obj = unsafe { (self.alloc)(self.cls.as_type_ptr(), n) };
+        let t = cls.as_ptr().cast::<ffi::PyTypeObject>();
+        // SAFETY: `cls` is the tuple subclass `alloc` was read from (`new` checked it);
+        // `alloc(t, n)` is how tuple's own `__new__` makes a subclass instance: a new
+        // reference to an object of `n` empty item slots, or NULL with an exception set.
+        let obj = unsafe { (self.alloc)(t, n) };
         if obj.is_null() {
             return Err(PyErr::fetch(py));
         }
@@ -56,8 +64,14 @@ impl<'py> TupleMaker<'py> {
         // path.
         let obj = unsafe { Bound::from_owned_ptr(py, obj) };
         let mut filled = 0;
+        let mut atomic = self.untrack;
         for (k, v) in items.enumerate().take(n as usize) {
             filled += 1;
+            // SAFETY: reads the flags of the item's (live) type; runs no Python code.
+            atomic = atomic
+                && unsafe { ffi::PyType_GetFlags(ffi::Py_TYPE(v.as_ptr())) }
+                    & ffi::Py_TPFLAGS_HAVE_GC
+                    == 0;
             // SAFETY: `obj` is a tuple (subclass instance) of `n` slots whose only
             // reference is ours (no Python code runs between its allocation and here: the
             // items were made first), `k < n`, and `PyTuple_SetItem` takes over the
@@ -73,6 +87,12 @@ impl<'py> TupleMaker<'py> {
             return Err(pyo3::exceptions::PySystemError::new_err(
                 "a row came out with too few values",
             ));
+        }
+        if atomic {
+            // SAFETY: `obj` is a live GC object (tuple subclasses are) without a
+            // `__dict__`, holding only objects that are not GC types, so it can never be
+            // part of a reference cycle; untracking an object is always memory-safe.
+            unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
         }
         Ok(obj)
     }

@@ -382,6 +382,19 @@ impl RecordList {
         }
     }
 
+    /// Calls `f(field, value)` for every field of record `row` in field order, absent
+    /// ones included ([`CellRef::Absent`]): one chunk lookup for the whole record.
+    ///
+    /// # Panics
+    /// If `row >= len()`.
+    pub fn visit_fields<'a>(&'a self, row: usize, mut f: impl FnMut(usize, CellRef<'a>)) {
+        let (k, i) = self.locate(row);
+        let c = &self.chunks[k];
+        for (j, cc) in c.cols.iter().enumerate() {
+            f(j, cc.get(c.off + i, &self.cols[j]));
+        }
+    }
+
     /// Field indexes of record `row`, in its key order.
     pub fn row_keys(&self, row: usize) -> Vec<usize> {
         let mut keys = Vec::new();
