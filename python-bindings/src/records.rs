@@ -40,9 +40,6 @@ static CHAIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// it, and then mid-sized column buffers land in the heap and fragment it.
 const BATCH: usize = 256;
 
-/// TupleList rows a forward iterator makes at a time.
-const TUPLE_BATCH: usize = 64;
-
 /// Appends between refreshes of the tracemalloc figure.
 const RETRACK_EVERY: u32 = 4096;
 
@@ -632,50 +629,22 @@ impl Records {
         Ok(std::mem::take(&mut tmp.inner))
     }
 
-    /// Records `rows` of a TupleList as row objects, made column by column (one chunk
-    /// lookup per column, one allocator lookup per call).
-    fn tuple_rows<'py>(
-        &self,
-        py: Python<'py>,
-        rows: std::ops::Range<usize>,
-    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
-        let Kind::Tuple {
-            row_type,
-            maker: Some(maker),
-            ..
-        } = &self.kind
-        else {
-            return rows.map(|i| self.row_value(py, i)).collect();
-        };
-        let cls = row_type.bind(py);
-        let rows = rows.start..rows.end.min(self.inner.len());
-        let (n, k) = (self.inner.num_fields(), rows.len());
-        let mut vals: Vec<Option<Bound<'py, PyAny>>> = Vec::with_capacity(n * k);
-        vals.resize_with(n * k, || None);
+    /// Field values of record `i` in field order (absent as `None`).
+    fn field_values<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let mut err = None;
-        for j in 0..n {
-            self.inner.column(j).visit(rows.clone(), |r, c| {
-                if err.is_none() {
-                    match self.cell_value(py, j, c) {
-                        Ok(v) => vals[(r - rows.start) * n + j] = Some(v),
-                        Err(e) => err = Some(e),
-                    }
+        let mut vals = Vec::with_capacity(self.inner.num_fields());
+        self.inner.visit_fields(i, |j, c| {
+            if err.is_none() {
+                match self.cell_value(py, j, c) {
+                    Ok(v) => vals.push(v),
+                    Err(e) => err = Some(e),
                 }
-            });
+            }
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(vals),
         }
-        if let Some(e) = err {
-            return Err(e);
-        }
-        vals.chunks_mut(n.max(1))
-            .take(k)
-            .map(|row| {
-                maker.make(
-                    cls,
-                    row.iter_mut()
-                        .map(|v| v.take().unwrap_or_else(|| py.None().into_bound(py))),
-                )
-            })
-            .collect()
     }
 
     /// Record `i` as a plain detached Python value (dict or tuple).
@@ -704,20 +673,7 @@ impl Records {
                 let n = self.inner.num_fields();
                 let cls = row_type.bind(py);
                 if let Some(maker) = maker {
-                    let mut err = None;
-                    let mut vals = Vec::with_capacity(n);
-                    self.inner.visit_fields(i, |j, c| {
-                        if err.is_none() {
-                            match self.cell_value(py, j, c) {
-                                Ok(v) => vals.push(v),
-                                Err(e) => err = Some(e),
-                            }
-                        }
-                    });
-                    if let Some(e) = err {
-                        return Err(e);
-                    }
-                    return maker.make(cls, vals.into_iter());
+                    return maker.make(cls, self.field_values(py, i)?.into_iter());
                 }
                 let vals = (0..n)
                     .map(|j| self.value(py, i, j))
@@ -990,8 +946,7 @@ impl PyRecords {
             back: false,
             spare: [None, None],
             turn: 0,
-            batch: std::collections::VecDeque::new(),
-            batch_version: 0,
+            spare_rows: [None, None],
         }
     }
 
@@ -1002,8 +957,7 @@ impl PyRecords {
             back: true,
             spare: [None, None],
             turn: 0,
-            batch: std::collections::VecDeque::new(),
-            batch_version: 0,
+            spare_rows: [None, None],
         }
     }
 
@@ -1692,10 +1646,9 @@ pub struct PyRecordsIter {
     /// Rows handed out two steps ago, reused when nothing else references them.
     spare: [Option<Py<PyRow>>; 2],
     turn: usize,
-    /// TupleList rows made ahead (forward iteration), rows `pos..pos + batch.len()` as
-    /// of list version `batch_version`.
-    batch: std::collections::VecDeque<Py<PyAny>>,
-    batch_version: u64,
+    /// TupleList rows handed out two steps ago, refilled when nothing else references
+    /// them (as `spare` for DictList rows).
+    spare_rows: [Option<Py<PyAny>>; 2],
 }
 
 #[pymethods]
@@ -1707,23 +1660,36 @@ impl PyRecordsIter {
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let this = self.list.get().state.borrow(py)?;
         let len = this.inner.len();
-        if !self.back && matches!(this.kind, Kind::Tuple { .. }) {
-            // Rows made ahead are dropped once the list changed structurally (insert,
-            // delete, replace, sort): they may no longer be the rows at those positions.
-            if this.inner.version() != self.batch_version || self.pos >= len {
-                self.batch.clear();
+        if let (
+            false,
+            Kind::Tuple {
+                row_type,
+                maker: Some(maker),
+                ..
+            },
+        ) = (self.back, &this.kind)
+        {
+            if self.pos >= len {
+                return Ok(None);
             }
-            if self.batch.is_empty() && self.pos < len {
-                let end = (self.pos + TUPLE_BATCH).min(len);
-                let rows = this.tuple_rows(py, self.pos..end)?;
-                self.batch.extend(rows.into_iter().map(Bound::unbind));
-                self.batch_version = this.inner.version();
+            let i = self.pos;
+            self.pos += 1;
+            // A `for` loop drops its previous row before asking for the next one, so the
+            // row from two steps back is usually referenced by this iterator alone; then
+            // nobody can observe it, and it is refilled instead of freed and made anew.
+            let slot = &mut self.spare_rows[self.turn];
+            self.turn ^= 1;
+            let vals = this.field_values(py, i)?;
+            if let Some(r) = slot {
+                // Checked after the values are made: making one may run Python code.
+                if is_sole_reference(r, py) {
+                    maker.refill(r.bind(py), vals.into_iter())?;
+                    return Ok(Some(r.clone_ref(py)));
+                }
             }
-            let row = self.batch.pop_front();
-            if row.is_some() {
-                self.pos += 1;
-            }
-            return Ok(row);
+            let fresh = maker.make(row_type.bind(py), vals.into_iter())?.unbind();
+            *slot = Some(fresh.clone_ref(py));
+            return Ok(Some(fresh));
         }
         let i = if self.back {
             self.pos = self.pos.min(len);

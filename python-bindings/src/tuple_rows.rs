@@ -96,4 +96,56 @@ impl TupleMaker {
         }
         Ok(obj)
     }
+
+    /// Replaces the items of `row`, an instance this maker made whose only reference is
+    /// the caller's (so nobody can see it change), with `items`: a row reused instead of
+    /// freed and allocated again.
+    ///
+    /// # Errors
+    /// `SystemError` if `row` is not a tuple of `items.len()` items or is referenced
+    /// elsewhere (nothing is changed then).
+    pub(crate) fn refill<'py>(
+        &self,
+        row: &Bound<'py, PyAny>,
+        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+    ) -> PyResult<()> {
+        let py = row.py();
+        let t = row.cast::<PyTuple>()?;
+        // SAFETY: reads the reference count of a live object; the GIL is held.
+        let sole = unsafe { ffi::Py_REFCNT(row.as_ptr()) } == 1;
+        if t.len() != items.len() || !sole {
+            return Err(pyo3::exceptions::PySystemError::new_err(
+                "a row can only be refilled while nothing else refers to it",
+            ));
+        }
+        let mut atomic = self.untrack;
+        for (k, v) in items.enumerate() {
+            // SAFETY: as in `make`: reads the flags of the item's live type.
+            atomic = atomic
+                && unsafe { ffi::PyType_GetFlags(ffi::Py_TYPE(v.as_ptr())) }
+                    & ffi::Py_TPFLAGS_HAVE_GC
+                    == 0;
+            // SAFETY: `row` is a tuple with more than `k` items whose only reference is
+            // ours (checked above; no Python code runs in this loop), which is what
+            // `PyTuple_SetItem` requires; it takes over the item's reference and
+            // releases the item it replaces.
+            let rc =
+                unsafe { ffi::PyTuple_SetItem(row.as_ptr(), k as ffi::Py_ssize_t, v.into_ptr()) };
+            if rc != 0 {
+                return Err(PyErr::fetch(py));
+            }
+        }
+        // SAFETY: `row` is a live GC object; the tracking calls only move it in or out of
+        // the collector's lists. Untracked only when it cannot be part of a cycle (as in
+        // `make`); tracked again when it now holds a container.
+        unsafe {
+            let tracked = ffi::PyObject_GC_IsTracked(row.as_ptr()) == 1;
+            if atomic && tracked {
+                ffi::PyObject_GC_UnTrack(row.as_ptr().cast());
+            } else if !atomic && !tracked {
+                ffi::PyObject_GC_Track(row.as_ptr().cast());
+            }
+        }
+        Ok(())
+    }
 }

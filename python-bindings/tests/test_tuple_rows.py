@@ -112,3 +112,42 @@ def test_a_sort_racing_an_append_raises_value_error_not_index_error():
         done.set()
         t.join()
     assert outcomes <= {"sorted", "modified"}
+
+
+def test_rows_kept_by_the_caller_never_change():
+    data = [(i, f"s{i % 7}", i / 3, [i] if i % 5 == 0 else None) for i in range(500)]
+    tl = TupleList(data, ("a", "b", "c", "d"))
+    kept = []
+    for i, t in enumerate(tl):
+        if i % 3 == 0:
+            kept.append(t)
+    assert [tuple(t) for t in kept] == data[::3]
+    it = iter(tl)
+    first, second, third = next(it), next(it), next(it)
+    for _ in it:
+        pass
+    assert (tuple(first), tuple(second), tuple(third)) == (data[0], data[1], data[2])
+
+
+def test_rows_holding_containers_stay_visible_to_the_cycle_collector():
+    import gc
+
+    tl = TupleList([(1, [1]), (2, "x"), (3, {"k": 1}), (4, None)] * 3, ("n", "v"))
+    for t in tl:
+        # A row that holds a container can take part in a cycle: it must be tracked.
+        assert gc.is_tracked(t) == isinstance(t.v, (list, dict))
+    rows = list(tl)
+    assert [gc.is_tracked(t) for t in rows] == [isinstance(t.v, (list, dict)) for t in rows]
+    # A cycle through a row is collected.
+    import weakref
+
+    class Marker:
+        pass
+
+    tl2 = TupleList([(0, [])], ("n", "v"))
+    row, marker = tl2[0], Marker()
+    alive = weakref.ref(marker)
+    row.v.extend([row, marker])
+    del row, marker
+    gc.collect()
+    assert alive() is None
