@@ -10,7 +10,7 @@ and then ``pickle.dumps`` and ``pickle.loads`` are timed separately (medians of
 
 * ``in-band``: ``pickle.dumps(obj, protocol=5)``, one byte string holding everything;
 * ``out-of-band``: ``pickle.dumps(obj, protocol=5, buffer_callback=...)`` and
-  ``pickle.loads(data, buffers=...)``, as multiprocessing, Dask and Ray do (the list of
+  ``pickle.loads(data, buffers=...)``, as Dask and Ray do (the list of
   dicts has no buffers: its row is the in-band one);
 * ``protocol 4`` for DictList (the default protocol of Python 3.11-3.13).
 

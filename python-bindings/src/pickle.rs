@@ -3,7 +3,7 @@
 //!
 //! `__reduce_ex__(5)` returns the snapshot header plus one `pickle.PickleBuffer` per
 //! column buffer, each over a read-only `_Buffer` that shares the list's memory; with
-//! `pickle.dumps(rows, protocol=5, buffer_callback=...)` (multiprocessing, Dask, Ray)
+//! `pickle.dumps(rows, protocol=5, buffer_callback=...)` (as Dask and Ray pickle)
 //! the buffers travel without being copied into the pickle. Protocols below 5 get one
 //! bytes payload (header and buffers joined). Loading verifies the checksum and every
 //! invariant in the core ([`RecordList::from_snapshot`]) and raises
