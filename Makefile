@@ -166,6 +166,8 @@ bench: setup
 	$(VENV_PY) benches/bench_docs.py
 	$(VENV_PY) benches/bench_mmap.py
 	$(VENV_PY) benches/bench_audit.py
+	$(VENV_PY) benches/bench_pickle.py
+	$(VENV_PY) benches/bench_rows.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
@@ -174,6 +176,8 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_docs.py --quick
 	$(VENV_PY) benches/bench_mmap.py --quick
 	$(VENV_PY) benches/bench_audit.py --quick
+	$(VENV_PY) benches/bench_pickle.py --quick
+	$(VENV_PY) benches/bench_rows.py --quick
 
 # -- release artefacts ------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 //! Criterion benches for `memslim-records`: appending, random access, a column sum,
-//! Arrow export and serialization, on order-like records.
+//! Arrow export and serialization, selection scans, on order-like records.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use memslim_benches::orders;
@@ -67,5 +67,22 @@ fn convert(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, build, read, convert);
+fn select(c: &mut Criterion) {
+    use memslim_records::{Cell, CmpOp};
+    let rows = orders(N);
+    let country = rows.field_index("country").expect("field");
+    let mut g = c.benchmark_group("select");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("column count == str", |b| {
+        let col = rows.column(country);
+        b.iter(|| black_box(col.count_eq(&Cell::Str("DE"))))
+    });
+    g.bench_function("where_rows price >= float", |b| {
+        b.iter(|| black_box(rows.where_rows("price", CmpOp::Ge, &Cell::Float(250.0))))
+    });
+    g.bench_function("to_snapshot", |b| b.iter(|| black_box(rows.to_snapshot())));
+    g.finish();
+}
+
+criterion_group!(benches, build, read, convert, select);
 criterion_main!(benches);

@@ -13,11 +13,14 @@ mod gilcell;
 mod mmap;
 mod mmap_ffi;
 mod os_memory;
+mod pickle;
 mod plain_records;
 mod records;
+mod select;
 mod stats;
 mod stream;
 mod tracemalloc;
+mod tuple_rows;
 
 use pyo3::prelude::*;
 
@@ -30,5 +33,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     docs::register(m)?;
     stream::register(m)?;
     mmap::register(m)?;
+    pickle::register(m)?;
     Ok(())
 }

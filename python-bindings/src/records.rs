@@ -29,6 +29,7 @@ use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::plain_records::{Input, append_plain_dicts, append_plain_tuples, tuple_of_type};
 use crate::tracemalloc::Tracked;
+use crate::tuple_rows::TupleMaker;
 
 pub(crate) static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ROW_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -52,6 +53,8 @@ enum Kind {
         row_type: Py<PyAny>,
         /// `row_type` came from the user's data (pickled by reference).
         user_type: bool,
+        /// How rows are made natively (`None`: `row_type` is not a tuple subclass).
+        maker: Option<TupleMaker>,
     },
 }
 
@@ -63,10 +66,12 @@ impl Kind {
                 fields,
                 row_type,
                 user_type,
+                maker,
             } => Kind::Tuple {
                 fields: fields.clone_ref(py),
                 row_type: row_type.clone_ref(py),
                 user_type: *user_type,
+                maker: *maker,
             },
         }
     }
@@ -626,6 +631,24 @@ impl Records {
         Ok(std::mem::take(&mut tmp.inner))
     }
 
+    /// Field values of record `i` in field order (absent as `None`).
+    fn field_values<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let mut err = None;
+        let mut vals = Vec::with_capacity(self.inner.num_fields());
+        self.inner.visit_fields(i, |j, c| {
+            if err.is_none() {
+                match self.cell_value(py, j, c) {
+                    Ok(v) => vals.push(v),
+                    Err(e) => err = Some(e),
+                }
+            }
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(vals),
+        }
+    }
+
     /// Record `i` as a plain detached Python value (dict or tuple).
     fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         match &self.kind {
@@ -646,12 +669,17 @@ impl Records {
                     None => Ok(d.into_any()),
                 }
             }
-            Kind::Tuple { row_type, .. } => {
+            Kind::Tuple {
+                row_type, maker, ..
+            } => {
                 let n = self.inner.num_fields();
+                let cls = row_type.bind(py);
+                if let Some(maker) = maker {
+                    return maker.make(cls, self.field_values(py, i)?.into_iter());
+                }
                 let vals = (0..n)
                     .map(|j| self.value(py, i, j))
                     .collect::<PyResult<Vec<_>>>()?;
-                let cls = row_type.bind(py);
                 let vals = match cls.cast::<PyType>() {
                     Ok(t) => match tuple_of_type(t, vals)? {
                         Ok(row) => return Ok(row),
@@ -850,6 +878,14 @@ impl PyRecords {
 
     fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
+        if index.is_exact_instance_of::<pyo3::types::PyInt>() {
+            // The common case, `rows[i]`: one conversion, one borrow.
+            if let Ok(i) = index.extract::<isize>() {
+                let this = slf.get().state.borrow(py)?;
+                let i = norm_index(i, this.inner.len(), this.what())?;
+                return item_of(py, &this, slf.as_unbound(), i);
+            }
+        }
         if let Ok(s) = index.cast::<PySlice>() {
             let this = slf.get().state.borrow(slf.py())?;
             let (start, _, step, n) = slice_indices(s, this.inner.len())?;
@@ -959,6 +995,7 @@ impl PyRecords {
             back: false,
             spare: [None, None],
             turn: 0,
+            spare_rows: [None, None],
         }
     }
 
@@ -969,6 +1006,7 @@ impl PyRecords {
             back: true,
             spare: [None, None],
             turn: 0,
+            spare_rows: [None, None],
         }
     }
 
@@ -1007,6 +1045,22 @@ impl PyRecords {
             },
         )?;
         Ok(n)
+    }
+
+    /// The records whose `field` compares to `value` with `op`, as a new list of the
+    /// same class (copies; see select.rs for the semantics).
+    #[pyo3(name = "where")]
+    fn where_(
+        slf: &Bound<'_, Self>,
+        field: &str,
+        op: &str,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let this = slf.get().state.borrow(py)?;
+        let rows = crate::select::where_rows(&this.inner, field, op, value)?;
+        let picked = this.inner.take(&rows);
+        this.with_inner(py, picked).into_object(py)
     }
 
     fn append(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -1136,18 +1190,18 @@ impl PyRecords {
     #[pyo3(signature = (*, key = None, reverse = false))]
     fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
         let py = slf.py();
-        // The key and the comparisons are user code that may change the list (or another
-        // thread may, while they run): as list.sort, that is an error, never a wrong order.
-        let shape = |slf: &Bound<'_, Self>| -> PyResult<(u64, usize)> {
+        // As list.sort: a key (or another thread) that changes the list while it sorts
+        // makes the sort fail with ValueError, leaving the list as that change left it.
+        let state = |slf: &Bound<'_, Self>| -> PyResult<(usize, u64)> {
             let this = slf.get().state.borrow(py)?;
-            Ok((this.inner.version(), this.inner.len()))
+            Ok((this.inner.len(), this.inner.version()))
         };
         let modified = || PyValueError::new_err("list modified during sort");
-        let before = shape(slf)?;
-        let n = before.1;
+        let before = state(slf)?;
+        let n = before.0;
         let keys = PyList::empty(py);
         for i in 0..n {
-            if shape(slf)? != before {
+            if state(slf)? != before {
                 return Err(modified());
             }
             let item = item_out(slf, i)?;
@@ -1164,15 +1218,11 @@ impl PyRecords {
             .getattr("sorted")?
             .call((pyo3::types::PyRange::new(py, 0, n as isize)?,), Some(&kw))?;
         let perm: Vec<usize> = sorted.extract()?;
-        if shape(slf)? != before {
+        let mut this = slf.get().state.borrow_mut(py)?;
+        if (this.inner.len(), this.inner.version()) != before {
             return Err(modified());
         }
-        slf.get()
-            .state
-            .borrow_mut(slf.py())?
-            .inner
-            .permute(&perm)
-            .py_err(py)
+        this.inner.permute(&perm).py_err(py)
     }
 
     fn __add__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -1275,29 +1325,36 @@ impl PyRecords {
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        Self::__reduce_ex__(slf, 4)
+    }
+
+    /// Pickle: the core's checksummed snapshot; from protocol 5 on, the column buffers
+    /// go out of band (see pickle.rs).
+    fn __reduce_ex__<'py>(slf: &Bound<'py, Self>, protocol: i64) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
         let this = slf.get().state.borrow(slf.py())?;
         let module = py.import("memslim._memslim")?;
-        let bytes = PyBytes::new(py, &this.inner.to_bytes());
-        match &this.kind {
-            Kind::Dict => (module.getattr("_restore_dictlist")?, (bytes,)).into_pyobject(py),
+        let mut args = crate::pickle::snapshot_args(py, this.inner.to_snapshot(), protocol)?;
+        let restore = match &this.kind {
+            Kind::Dict => module.getattr("_restore_dictlist")?,
             Kind::Tuple {
                 fields,
                 row_type,
                 user_type,
+                ..
             } => {
                 let rt = if *user_type {
                     row_type.clone_ref(py).into_bound(py)
                 } else {
                     py.None().into_bound(py)
                 };
-                (
-                    module.getattr("_restore_tuplelist")?,
-                    (bytes, fields.clone_ref(py), rt),
-                )
-                    .into_pyobject(py)
+                // `(data, fields, row_type, *buffers)`
+                args.insert(1, fields.clone_ref(py).into_bound(py).into_any());
+                args.insert(2, rt);
+                module.getattr("_restore_tuplelist")?
             }
-        }
+        };
+        (restore, PyTuple::new(py, args)?).into_pyobject(py)
     }
 
     fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
@@ -1508,10 +1565,12 @@ fn tuple_kind(
         Some(t) => (t.unbind(), true),
         None => (namedtuple_for(py, fields)?, false),
     };
+    let maker = TupleMaker::new(row_type.bind(py))?;
     Ok(Kind::Tuple {
         fields: PyTuple::new(py, fields)?.unbind(),
         row_type,
         user_type,
+        maker,
     })
 }
 
@@ -1607,23 +1666,41 @@ impl PyTupleList {
     }
 }
 
-/// Rebuilds a pickled DictList.
+/// Rebuilds a pickled DictList: one payload, or a snapshot header and its buffers.
 #[pyfunction]
-pub(crate) fn _restore_dictlist(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyAny>> {
-    let inner = RecordList::from_bytes(data).py_err(py)?;
+#[pyo3(signature = (data, *buffers))]
+pub(crate) fn _restore_dictlist(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    buffers: &Bound<'_, PyTuple>,
+) -> PyResult<Py<PyAny>> {
+    let inner = crate::pickle::restore_core(py, data, buffers)?;
     Records::wrap(py, Kind::Dict, inner)
 }
 
-/// Rebuilds a pickled TupleList.
+/// Rebuilds a pickled TupleList (arguments as `_restore_dictlist`, plus its fields).
 #[pyfunction]
-#[pyo3(signature = (data, fields, row_type = None))]
+#[pyo3(signature = (data, fields, row_type = None, *buffers))]
 pub(crate) fn _restore_tuplelist(
     py: Python<'_>,
-    data: &[u8],
+    data: &Bound<'_, PyAny>,
     fields: Vec<String>,
     row_type: Option<Bound<'_, PyAny>>,
+    buffers: &Bound<'_, PyTuple>,
 ) -> PyResult<Py<PyAny>> {
-    let inner = RecordList::from_bytes(data).py_err(py)?;
+    let inner = crate::pickle::restore_core(py, data, buffers)?;
+    // The field names travel outside the checksummed payload: they must name its columns.
+    let same = fields.len() == inner.num_fields()
+        && fields
+            .iter()
+            .enumerate()
+            .all(|(j, f)| inner.field_name(j) == f);
+    if !same {
+        return Err(crate::errors::corrupt(
+            py,
+            "corrupt data: memslim pickle: the TupleList's fields do not match its data".into(),
+        ));
+    }
     let kind = tuple_kind(py, &fields, row_type.filter(|t| !t.is_none()))?;
     Records::wrap(py, kind, inner)
 }
@@ -1637,6 +1714,9 @@ pub struct PyRecordsIter {
     /// Rows handed out two steps ago, reused when nothing else references them.
     spare: [Option<Py<PyRow>>; 2],
     turn: usize,
+    /// TupleList rows handed out two steps ago, refilled when nothing else references
+    /// them (as `spare` for DictList rows).
+    spare_rows: [Option<Py<PyAny>>; 2],
 }
 
 #[pymethods]
@@ -1648,6 +1728,37 @@ impl PyRecordsIter {
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let this = self.list.get().state.borrow(py)?;
         let len = this.inner.len();
+        if let (
+            false,
+            Kind::Tuple {
+                row_type,
+                maker: Some(maker),
+                ..
+            },
+        ) = (self.back, &this.kind)
+        {
+            if self.pos >= len {
+                return Ok(None);
+            }
+            let i = self.pos;
+            self.pos += 1;
+            // A `for` loop drops its previous row before asking for the next one, so the
+            // row from two steps back is usually referenced by this iterator alone; then
+            // nobody can observe it, and it is refilled instead of freed and made anew.
+            let slot = &mut self.spare_rows[self.turn];
+            self.turn ^= 1;
+            let vals = this.field_values(py, i)?;
+            if let Some(r) = slot {
+                // Checked after the values are made: making one may run Python code.
+                if is_sole_reference(r, py) {
+                    maker.refill(r.bind(py), vals.into_iter())?;
+                    return Ok(Some(r.clone_ref(py)));
+                }
+            }
+            let fresh = maker.make(row_type.bind(py), vals.into_iter())?.unbind();
+            *slot = Some(fresh.clone_ref(py));
+            return Ok(Some(fresh));
+        }
         let i = if self.back {
             self.pos = self.pos.min(len);
             if self.pos == 0 {
@@ -2073,6 +2184,24 @@ impl PyColumn {
         }
     }
 
+    /// Number of values equal to `value` (native for built-in probes; see select.rs).
+    fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        crate::select::column_count(&self.view, value)
+    }
+
+    /// Position of the first value equal to `value` in `[start, stop)`.
+    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    fn index(&self, value: &Bound<'_, PyAny>, start: isize, stop: isize) -> PyResult<usize> {
+        let len = self.view.len();
+        let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
+        crate::select::column_find(&self.view, value, a, b)?
+            .ok_or_else(crate::select::not_in_column)
+    }
+
+    fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(crate::select::column_find(&self.view, value, 0, usize::MAX)?.is_some())
+    }
+
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let l = PyList::empty(py);
         for i in 0..self.view.len() {
@@ -2140,6 +2269,49 @@ impl PyColumn {
             dtype,
             copy,
         )
+    }
+
+    /// The buffer protocol (`memoryview(col)`), read-only: numeric columns without
+    /// nulls, as `q` (int64) or `d` (float64) items; zero-copy where
+    /// `__array_interface__` is.
+    ///
+    /// # Safety
+    /// Called by CPython with a view to fill.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut pyo3::ffi::Py_buffer,
+        flags: std::ffi::c_int,
+    ) -> PyResult<()> {
+        use pyo3::exceptions::PyBufferError;
+        if (flags & pyo3::ffi::PyBUF_WRITABLE) == pyo3::ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err("a Column is read-only"));
+        }
+        let this = slf.borrow();
+        let Some((ptr, typestr)) = this.interface_parts() else {
+            return Err(PyBufferError::new_err(
+                "only numeric columns without nulls support the buffer protocol",
+            ));
+        };
+        let ex = crate::mmap_ffi::Export {
+            ptr: ptr as *const u8,
+            len: this.view.len() * 8,
+            itemsize: 8,
+            format: if typestr == "<f8" { c"d" } else { c"q" },
+            readonly: true,
+        };
+        drop(this);
+        // SAFETY: `view` comes from CPython's getbuffer call. The numbers belong to
+        // chunks this Column's view keeps alive (the list copies a shared chunk before
+        // writing) or to its copy in `copied`, which is set once and never replaced, so
+        // they stay valid and unchanged while the view holds a reference to this object.
+        unsafe { crate::mmap_ffi::fill(slf.as_any(), view, flags, &ex) }
+    }
+
+    /// # Safety
+    /// Called by CPython once per successful `__getbuffer__`.
+    unsafe fn __releasebuffer__(&self, view: *mut pyo3::ffi::Py_buffer) {
+        // SAFETY: `view` was filled by `__getbuffer__` above.
+        unsafe { crate::mmap_ffi::release(view) };
     }
 
     fn __repr__(&self) -> String {

@@ -188,3 +188,25 @@ def test_results_markdown_is_rendered_from_its_json(tmp_path: Path) -> None:
         assert rendered == expected, (
             f"{name}: run `python benches/{script} --from-json {committed}`"
         )
+
+
+def test_bench_pickle_quick(tmp_path: Path) -> None:
+    output = tmp_path / "pickle.json"
+    cmd = ["benches/bench_pickle.py", "--quick", "--rows", "2000", "--repeat", "1"]
+    proc = run([*cmd, "--output", str(output)])
+    assert "| memslim.DictList | out-of-band |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    for peer, result in report["results"].items():
+        assert "error" not in result, (peer, result)
+    assert output.with_suffix(".md").exists()
+
+
+def test_bench_rows_quick(tmp_path: Path) -> None:
+    output = tmp_path / "rows.json"
+    cmd = ["benches/bench_rows.py", "--quick", "--rows", "2000", "--repeat", "1"]
+    proc = run([*cmd, "--output", str(output)])
+    assert "| DictList count DE |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    for peer, result in report["results"].items():
+        assert "error" not in result, (peer, result)

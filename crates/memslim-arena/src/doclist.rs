@@ -19,9 +19,11 @@ pub const DEFAULT_TEXT_MIN: usize = 48;
 /// Inflated text blocks a store keeps for reading (most recent first).
 const INFLATED_KEEP: usize = 2;
 
-/// Magic and version at the start of [`DocList::to_bytes`] output (version 2 adds the
-/// text blocks; version 1 images, without them, are still read).
-const MAGIC: &[u8; 6] = b"MSDOC\x02";
+/// Magic and version at the start of [`DocList::to_bytes`] output. Version 3 is version
+/// 2's layout followed by a CRC-32 (little-endian) of everything before it; version 2
+/// (which added the text blocks) and version 1 images are still read.
+const MAGIC: &[u8; 6] = b"MSDOC\x03";
+const MAGIC_V2: &[u8; 6] = b"MSDOC\x02";
 const MAGIC_V1: &[u8; 6] = b"MSDOC\x01";
 
 /// The home of documents: an arena for their bytes and the symbol table they use.
@@ -513,11 +515,14 @@ impl DocList {
             put_varint(&mut out, d.len() as u64);
             out.extend_from_slice(d);
         }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
         Ok(out)
     }
 
-    /// Reads a byte image written by [`to_bytes`](DocList::to_bytes), validating every
-    /// document.
+    /// Reads a byte image written by [`to_bytes`](DocList::to_bytes) (or by an older
+    /// memslim: versions 1 and 2 carry no checksum), verifying the checksum and
+    /// validating every document.
     ///
     /// # Errors
     /// [`DocError::Corrupt`] / [`DocError::UnknownSymbol`] for damaged input.
@@ -525,9 +530,23 @@ impl DocList {
         let bad = |offset, reason| DocError::Corrupt(DecodeError::Malformed { offset, reason });
         let head = bytes.get(..MAGIC.len());
         let v1 = head == Some(&MAGIC_V1[..]);
-        if head != Some(&MAGIC[..]) && !v1 {
+        let bytes = if head == Some(&MAGIC[..]) {
+            let body = bytes.len().checked_sub(4).filter(|&n| n >= MAGIC.len());
+            let body = body.ok_or_else(|| bad(0, "DocList image too short for its checksum"))?;
+            let mut sum = [0u8; 4];
+            sum.copy_from_slice(&bytes[body..]);
+            if crc32fast::hash(&bytes[..body]) != u32::from_le_bytes(sum) {
+                return Err(bad(
+                    body,
+                    "checksum mismatch (the image was damaged or changed)",
+                ));
+            }
+            &bytes[..body]
+        } else if head == Some(&MAGIC_V2[..]) || v1 {
+            bytes
+        } else {
             return Err(bad(0, "not a memslim DocList image (bad magic or version)"));
-        }
+        };
         let mut r = Reader {
             bytes,
             pos: MAGIC.len(),

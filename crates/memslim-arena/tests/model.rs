@@ -288,10 +288,41 @@ fn version_1_images_still_load() {
     })
     .unwrap();
     let image = docs.to_bytes().unwrap();
-    // Version 2: magic, no symbols, no sealed blocks, an empty tail, then the documents.
-    assert_eq!(&image[..9], b"MSDOC\x02\x00\x00\x00");
+    // Version 3: magic, no symbols, no sealed blocks, an empty tail, the documents,
+    // then the checksum.
+    assert_eq!(&image[..9], b"MSDOC\x03\x00\x00\x00");
+    let body = &image[9..image.len() - 4];
     let mut v1 = b"MSDOC\x01\x00".to_vec();
-    v1.extend_from_slice(&image[9..]);
+    v1.extend_from_slice(body);
     let back = DocList::from_bytes(&v1).unwrap();
     assert_eq!(contents(&back), vec![Value::List(vec![Value::Int(7)])]);
+    let mut v2 = b"MSDOC\x02\x00\x00\x00".to_vec();
+    v2.extend_from_slice(body);
+    let back = DocList::from_bytes(&v2).unwrap();
+    assert_eq!(contents(&back), vec![Value::List(vec![Value::Int(7)])]);
+}
+
+#[test]
+fn every_single_byte_change_to_an_image_is_refused() {
+    let mut docs = DocList::new();
+    for i in 0..4 {
+        docs.build(|b| {
+            b.begin_map()?;
+            b.key("id")?;
+            b.int(i)?;
+            b.key("name")?;
+            b.str(&"x".repeat(i as usize * 30))?;
+            b.end()?;
+            b.end_doc()
+        })
+        .unwrap();
+    }
+    let image = docs.to_bytes().unwrap();
+    for i in 0..image.len() {
+        for flip in [0x01u8, 0x80] {
+            let mut b = image.clone();
+            b[i] ^= flip;
+            assert!(DocList::from_bytes(&b).is_err(), "byte {i} ^ {flip} loaded");
+        }
+    }
 }

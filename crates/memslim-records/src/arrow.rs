@@ -45,7 +45,10 @@ pub const ENCODING_KEY: &str = "memslim.encoding";
 pub const VARIANT_ENCODING: &str = "variant-1";
 
 /// An Arrow buffer over `values`, which `owner` keeps alive.
-fn share<T: ArrowNativeType, O: Allocation + Clone + 'static>(owner: &O, values: &[T]) -> Buffer {
+pub(crate) fn share<T: ArrowNativeType, O: Allocation + Clone + 'static>(
+    owner: &O,
+    values: &[T],
+) -> Buffer {
     let ptr = NonNull::new(values.as_ptr() as *mut u8).unwrap_or(NonNull::dangling());
     let owner: Arc<dyn Allocation> = Arc::new(owner.clone());
     // SAFETY: `values` is a live, initialized, properly aligned slice inside an allocation

@@ -20,6 +20,18 @@ impl Bitmap {
         Bitmap { bytes, len }
     }
 
+    /// A bitmap of `len` bits over `bytes`, which must be exactly `len.div_ceil(8)` long
+    /// with the bits past `len` clear (`None` otherwise).
+    pub(crate) fn from_bytes(bytes: Vec<u8>, len: usize) -> Option<Self> {
+        if bytes.len() != len.div_ceil(8) {
+            return None;
+        }
+        if !len.is_multiple_of(8) && bytes.last().is_some_and(|b| b >> (len % 8) != 0) {
+            return None;
+        }
+        Some(Bitmap { bytes, len })
+    }
+
     #[inline]
     pub(crate) fn get(&self, i: usize) -> bool {
         debug_assert!(i < self.len);

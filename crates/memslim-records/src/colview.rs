@@ -45,6 +45,15 @@ impl ColumnView {
         }
     }
 
+    pub(crate) fn meta(&self) -> &ColMeta {
+        &self.meta
+    }
+
+    /// The chunks and the `(offset, length)` of this column's rows in each.
+    pub(crate) fn parts(&self) -> &[(Arc<ColChunk>, usize, usize)] {
+        &self.parts
+    }
+
     /// Field name.
     pub fn name(&self) -> &str {
         &self.meta.name
@@ -82,6 +91,22 @@ impl ColumnView {
         };
         let (c, off, _) = &self.parts[k];
         c.get(off + i - self.starts[k], &self.meta)
+    }
+
+    /// Calls `f(row, value)` for each row in `rows` (clamped to the column), in order:
+    /// one chunk lookup per chunk instead of one per value.
+    pub fn visit(&self, rows: std::ops::Range<usize>, mut f: impl FnMut(usize, CellRef<'_>)) {
+        let mut base = 0;
+        for (c, off, n) in &self.parts {
+            let (lo, hi) = (rows.start.max(base), rows.end.min(base + n));
+            for r in lo..hi {
+                f(r, c.get(off + r - base, &self.meta));
+            }
+            base += n;
+            if base >= rows.end {
+                break;
+            }
+        }
     }
 
     /// Values that are null or absent.

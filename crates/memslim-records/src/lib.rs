@@ -11,6 +11,7 @@ mod feed;
 mod grid;
 mod intvec;
 mod list;
+mod select;
 mod serial;
 mod strdict;
 mod varlen;
@@ -27,9 +28,14 @@ pub use error::{RecordsError, Result};
 pub use feed::Fill;
 pub use grid::Grid;
 pub use intvec::Width;
-pub use list::{Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Sum, cell_eq};
+pub use list::{
+    Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Snapshot, Sum, cell_eq,
+};
+pub use select::{AbsentAs, CmpOp};
 
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.
 pub use arrow_array::{RecordBatch, RecordBatchReader};
+/// The shared buffers of a [`Snapshot`].
+pub use arrow_buffer::Buffer;
 /// Arrow schema types used in this crate's API.
 pub use arrow_schema::{Schema, SchemaRef};

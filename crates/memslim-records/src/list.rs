@@ -1,5 +1,10 @@
 //! [`RecordList`]: the chunked, columnar list of records.
 
+mod snapshot;
+
+pub use snapshot::Snapshot;
+pub(crate) use snapshot::VERSION as SNAPSHOT_VERSION;
+
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -374,6 +379,19 @@ impl RecordList {
                 let j = j as usize;
                 f(j, c.cols[j].get(c.off + i, &self.cols[j]));
             }
+        }
+    }
+
+    /// Calls `f(field, value)` for every field of record `row` in field order, absent
+    /// ones included ([`CellRef::Absent`]): one chunk lookup for the whole record.
+    ///
+    /// # Panics
+    /// If `row >= len()`.
+    pub fn visit_fields<'a>(&'a self, row: usize, mut f: impl FnMut(usize, CellRef<'a>)) {
+        let (k, i) = self.locate(row);
+        let c = &self.chunks[k];
+        for (j, cc) in c.cols.iter().enumerate() {
+            f(j, cc.get(c.off + i, &self.cols[j]));
         }
     }
 

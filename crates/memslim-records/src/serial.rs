@@ -1,18 +1,22 @@
-//! A self-describing byte format for a whole [`RecordList`] (used for pickling).
+//! Byte formats for a whole [`RecordList`] (used for pickling).
 //!
-//! Layout: magic `MSLR`, format version, chunk size, whether the schema is declared,
+//! [`RecordList::to_bytes`] writes the checksummed snapshot format (version 2, see
+//! [`crate::Snapshot`]). [`RecordList::from_bytes`] reads it and still reads version 1,
+//! the record-by-record format that memslim wrote before (no checksum; every value is
+//! decoded and checked, so a damaged version-1 payload can load with changed values).
+//!
+//! Version 1 layout: magic `MSLR`, format version, chunk size, whether the schema is declared,
 //! the fields (name and declared type) in order, then each record as its key count and,
 //! per key in the record's order, the field index and the length-prefixed value in the
 //! [`crate::variant`] encoding. Key order, absent keys and exact types all survive.
 
-use crate::column::encode_cell;
 use crate::variant::{self, Kind, Value};
 use crate::{Cell, DType, RecordList, RecordsError, Result};
 
 const MAGIC: &[u8; 4] = b"MSLR";
 const VERSION: u8 = 1;
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     loop {
         let b = (v & 0x7f) as u8;
         v >>= 7;
@@ -24,17 +28,17 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
-struct Input<'a> {
-    b: &'a [u8],
-    pos: usize,
+pub(crate) struct Input<'a> {
+    pub(crate) b: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 impl<'a> Input<'a> {
-    fn err(&self, what: &str) -> RecordsError {
+    pub(crate) fn err(&self, what: &str) -> RecordsError {
         RecordsError::Corrupt(format!("{what} at byte {}", self.pos))
     }
 
-    fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.b.len());
         let end = end.ok_or_else(|| self.err("truncated data"))?;
         let s = &self.b[self.pos..end];
@@ -42,7 +46,7 @@ impl<'a> Input<'a> {
         Ok(s)
     }
 
-    fn varint(&mut self) -> Result<u64> {
+    pub(crate) fn varint(&mut self) -> Result<u64> {
         let mut v = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.bytes(1)?[0];
@@ -54,12 +58,12 @@ impl<'a> Input<'a> {
         Err(self.err("varint too long"))
     }
 
-    fn usize(&mut self) -> Result<usize> {
+    pub(crate) fn usize(&mut self) -> Result<usize> {
         usize::try_from(self.varint()?).map_err(|_| self.err("length out of range"))
     }
 }
 
-fn dtype_code(d: Option<DType>) -> u8 {
+pub(crate) fn dtype_code(d: Option<DType>) -> u8 {
     match d {
         None => 0,
         Some(DType::Null) => 1,
@@ -72,7 +76,7 @@ fn dtype_code(d: Option<DType>) -> u8 {
     }
 }
 
-fn code_dtype(c: u8) -> Option<Option<DType>> {
+pub(crate) fn code_dtype(c: u8) -> Option<Option<DType>> {
     Some(match c {
         0 => None,
         1 => Some(DType::Null),
@@ -87,11 +91,18 @@ fn code_dtype(c: u8) -> Option<Option<DType>> {
 }
 
 impl RecordList {
-    /// Serializes every record, field and declared type.
+    /// Serializes every record, field and declared type: the snapshot (version 2)
+    /// joined into one byte string, with its checksum.
     ///
     /// # Memory
-    /// Builds one `Vec<u8>` of roughly the data size.
+    /// Builds one `Vec<u8>` of the size of the list's buffers.
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.to_snapshot().to_bytes()
+    }
+
+    /// The version-1 format (tests of the legacy reader).
+    #[cfg(test)]
+    pub(crate) fn to_bytes_v1(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.extend_from_slice(MAGIC);
         out.push(VERSION);
@@ -113,7 +124,7 @@ impl RecordList {
                 put_varint(&mut out, j as u64);
                 val.clear();
                 if let Some(c) = self.get(r, j).to_cell() {
-                    encode_cell(&c, &mut val);
+                    crate::column::encode_cell(&c, &mut val);
                 }
                 put_varint(&mut out, val.len() as u64);
                 out.extend_from_slice(&val);
@@ -122,10 +133,12 @@ impl RecordList {
         out
     }
 
-    /// Rebuilds a list written by [`RecordList::to_bytes`].
+    /// Rebuilds a list written by [`RecordList::to_bytes`] (version 2) or by an older
+    /// memslim (version 1).
     ///
     /// # Errors
-    /// [`RecordsError::Corrupt`] naming the byte offset for malformed input.
+    /// [`RecordsError::Corrupt`] naming what is wrong (the byte offset for version 1,
+    /// the checksum or the invariant for version 2).
     pub fn from_bytes(bytes: &[u8]) -> Result<RecordList> {
         let mut inp = Input { b: bytes, pos: 0 };
         if inp.bytes(4)? != MAGIC {
@@ -134,9 +147,12 @@ impl RecordList {
             ));
         }
         let version = inp.bytes(1)?[0];
+        if version == crate::list::SNAPSHOT_VERSION {
+            return RecordList::from_snapshot_bytes(bytes);
+        }
         if version != VERSION {
             return Err(RecordsError::Corrupt(format!(
-                "record data format version {version} is not supported (expected {VERSION})"
+                "record data format version {version} is not supported (this memslim reads 1 and 2)"
             )));
         }
         let chunk_rows = inp.usize()?;
@@ -209,5 +225,33 @@ impl RecordList {
         }
         list.optimize();
         Ok(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Cell, RecordList};
+
+    #[test]
+    fn version_one_payloads_still_load() {
+        let mut l = RecordList::with_chunk_rows(3);
+        for i in 0..7i64 {
+            l.push_record(&[("a", Cell::Int(i)), ("b", Cell::Str("x"))])
+                .expect("push");
+        }
+        l.push_record(&[("b", Cell::Null), ("a", Cell::Float(0.5))])
+            .expect("push");
+        let old = l.to_bytes_v1();
+        assert_eq!(old[4], 1);
+        let back = RecordList::from_bytes(&old).expect("v1");
+        let new = RecordList::from_bytes(&l.to_bytes()).expect("v2");
+        for r in 0..l.len() {
+            assert_eq!(back.row_keys(r), l.row_keys(r));
+            assert_eq!(new.row_keys(r), l.row_keys(r));
+            for j in 0..l.num_fields() {
+                assert_eq!(back.get(r, j), l.get(r, j));
+                assert_eq!(new.get(r, j), l.get(r, j));
+            }
+        }
     }
 }

@@ -31,6 +31,29 @@ impl StrDict {
         }
     }
 
+    /// A dictionary of the strings `data[offsets[i]..offsets[i + 1]]`, in order; `None`
+    /// unless the offsets start at 0, never decrease and end at the data's end, every
+    /// entry is UTF-8 and no entry repeats.
+    pub(crate) fn from_parts(offsets: Vec<i32>, data: Vec<u8>) -> Option<Self> {
+        if offsets.first() != Some(&0)
+            || offsets.windows(2).any(|w| w[1] < w[0])
+            || offsets.last().and_then(|&e| usize::try_from(e).ok()) != Some(data.len())
+        {
+            return None;
+        }
+        let mut d = StrDict::new();
+        d.data.reserve(data.len());
+        d.offsets.reserve(offsets.len());
+        for w in offsets.windows(2) {
+            let s = std::str::from_utf8(&data[w[0] as usize..w[1] as usize]).ok()?;
+            let before = d.len();
+            if d.intern(s)? as usize != before {
+                return None;
+            }
+        }
+        Some(d)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.offsets.len() - 1
     }

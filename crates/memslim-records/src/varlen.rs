@@ -31,6 +31,16 @@ impl Default for VarLen {
 }
 
 impl VarLen {
+    /// Values over `offsets` (one more than the values, starting at 0, never
+    /// decreasing, ending at `data.len()`: the caller checked) and `data`.
+    pub(crate) fn from_parts(offsets: Vec<i32>, data: Vec<u8>) -> Self {
+        VarLen {
+            offsets,
+            data,
+            overrides: None,
+        }
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.offsets.len() - 1
     }

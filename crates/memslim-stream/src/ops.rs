@@ -3,7 +3,7 @@
 //! Each takes a batch and returns a new one; they compose like iterator adapters over a
 //! reader (`reader.map(|b| b.and_then(|b| select(&b, &["url"])))`).
 
-use memslim_records::{Cell, CellRef, RecordList, cell_eq};
+use memslim_records::{Cell, RecordList};
 
 use crate::error::{Result, StreamError};
 
@@ -139,27 +139,25 @@ impl CmpOp {
     }
 }
 
-fn order(a: CellRef<'_>, b: &Cell<'_>) -> Option<std::cmp::Ordering> {
-    let num = |c: &Cell<'_>| match c {
-        Cell::Int(i) => Some(*i as f64),
-        Cell::Float(f) => Some(*f),
-        Cell::Bool(b) => Some(f64::from(u8::from(*b))),
-        _ => None,
-    };
-    let a = a.to_cell()?;
-    match (&a, b) {
-        (Cell::Int(x), Cell::Int(y)) => Some(x.cmp(y)),
-        (Cell::Str(x), Cell::Str(y)) => Some(x.cmp(y)),
-        _ => {
-            let (x, y) = (num(&a)?, num(b)?);
-            x.partial_cmp(&y)
+impl From<CmpOp> for memslim_records::CmpOp {
+    fn from(op: CmpOp) -> Self {
+        use memslim_records::CmpOp as R;
+        match op {
+            CmpOp::Eq => R::Eq,
+            CmpOp::Ne => R::Ne,
+            CmpOp::Lt => R::Lt,
+            CmpOp::Le => R::Le,
+            CmpOp::Gt => R::Gt,
+            CmpOp::Ge => R::Ge,
         }
     }
 }
 
 /// The records whose `field` compares to `value` as Python would (`==` across int,
 /// float and bool as in Python; strings by code point). A record without the field, or
-/// with a value that cannot be ordered against `value`, matches only `!=`.
+/// with a value that cannot be ordered against `value`, matches only `!=`. Runs the
+/// record store's typed scan ([`memslim_records::RecordList::where_rows`]); values it
+/// leaves to a host (host objects, big ints, containers) count as unequal and unordered.
 ///
 /// # Errors
 /// None today; the signature leaves room for typed comparisons.
@@ -169,38 +167,10 @@ pub fn filter_cmp(
     op: CmpOp,
     value: &Cell<'_>,
 ) -> Result<RecordList> {
-    let Some(j) = list.field_index(field) else {
-        // No record has the field: only `!=` matches (everything).
-        return Ok(if op == CmpOp::Ne {
-            list.clone()
-        } else {
-            list.empty_like()
-        });
-    };
-    let mut keep = Vec::new();
-    for r in 0..list.len() {
-        let v = list.get(r, j);
-        let hit = match op {
-            CmpOp::Eq | CmpOp::Ne => {
-                let eq = match v.to_cell() {
-                    None => false,
-                    Some(c) => cell_eq(&c, value).unwrap_or(false),
-                };
-                eq == (op == CmpOp::Eq)
-            }
-            _ => match order(v, value) {
-                None => false,
-                Some(o) => match op {
-                    CmpOp::Lt => o.is_lt(),
-                    CmpOp::Le => o.is_le(),
-                    CmpOp::Gt => o.is_gt(),
-                    _ => o.is_ge(),
-                },
-            },
-        };
-        if hit {
-            keep.push(r);
-        }
+    let (mut keep, undecided) = list.where_rows(field, op.into(), value);
+    if op == CmpOp::Ne && !undecided.is_empty() {
+        keep.extend(undecided);
+        keep.sort_unstable();
     }
     Ok(list.take(&keep))
 }

@@ -33,6 +33,7 @@ __all__ = [
     "MmapList",
     "Row",
     "TupleList",
+    "_Buffer",
     "_ColumnIter",
     "_DictListFileIter",
     "_DocListIter",
@@ -96,6 +97,16 @@ class _Records:
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: dict[int, Any]) -> Self: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]:
+        """Pickle: a checksummed snapshot of the column buffers.  From protocol 5 on the
+        buffers travel as ``pickle.PickleBuffer`` s (out of band with a
+        ``buffer_callback``); a damaged payload raises ``CorruptDataError``."""
+    def where(self, field: str, op: str, value: object) -> Self:
+        """A new list (of the same class, copied) of the records whose ``field``
+        compares to ``value`` with ``op`` (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``),
+        natively for built-in values.  A record without the field matches only ``!=``;
+        values with no order against ``value`` (``None``, a str against a number) match
+        no ordering."""
     def __sizeof__(self) -> int: ...
     def copy(self) -> Self:
         """A copy sharing storage copy-on-write (O(number of chunks))."""
@@ -258,6 +269,10 @@ class Column:
     def min(self) -> Any: ...
     def max(self) -> Any: ...
     def to_list(self) -> list[Any]: ...
+    def count(self, value: object) -> int:
+        """Values equal to ``value`` (native for built-in values)."""
+    def index(self, value: object, start: SupportsIndex = 0, stop: SupportsIndex = ...) -> int: ...
+    def __contains__(self, key: object, /) -> bool: ...
     @property
     def __array_interface__(self) -> dict[str, Any]:
         """NumPy's array interface (zero-copy); only for numeric columns without nulls."""
@@ -273,10 +288,19 @@ class _RecordsIter:
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
 
-def _restore_dictlist(data: bytes) -> DictList: ...
+def _restore_dictlist(data: Any, *buffers: Any) -> DictList: ...
 def _restore_tuplelist(
-    data: bytes, fields: Sequence[str], row_type: type[NamedTuple] | None = None
+    data: Any,
+    fields: Sequence[str],
+    row_type: type[NamedTuple] | None = None,
+    *buffers: Any,
 ) -> TupleList: ...
+
+@final
+class _Buffer:
+    """One read-only column buffer of a pickled list (buffer protocol)."""
+
+    def __len__(self) -> int: ...
 
 class _AllocatorStats(TypedDict):
     heap_bytes: int

@@ -1,0 +1,169 @@
+"""Pickle round trips: memslim.DictList against the list of dicts and pyarrow.Table.
+
+    python benches/bench_pickle.py              # 1,000,000 generated orders
+    python benches/bench_pickle.py --rows 200000
+    python benches/bench_pickle.py --quick      # a tiny smoke run (the test suite uses it)
+
+For each representation, in a fresh process, the orders of :mod:`workload` are built once
+and then ``pickle.dumps`` and ``pickle.loads`` are timed separately (medians of
+``--repeat`` runs):
+
+* ``in-band``: ``pickle.dumps(obj, protocol=5)``, one byte string holding everything;
+* ``out-of-band``: ``pickle.dumps(obj, protocol=5, buffer_callback=...)`` and
+  ``pickle.loads(data, buffers=...)``, as Dask and Ray do (the list of
+  dicts has no buffers: its row is the in-band one);
+* ``protocol 4`` for DictList (the default protocol of Python 3.11-3.13).
+
+The report gives each time, the pickle size, and ratios of ``dumps + loads`` against the
+list of dicts and against pyarrow measured in the same run. Written as JSON to
+``benches/results/pickle.json`` and as markdown to ``benches/results/pickle.md``
+(``--quick``: a temporary directory; ``--output`` wins).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from workload import machine_info, make_records, median_seconds, run_child, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benches" / "results" / "pickle.json"
+DEFAULT_ROWS = 1_000_000
+QUICK_ROWS = 20_000
+PEERS = ("list of dicts", "memslim.DictList", "pyarrow.Table")
+
+
+def build(peer: str, rows: int) -> Any:
+    data = list(make_records(rows))
+    if peer == "list of dicts":
+        return data
+    if peer == "memslim.DictList":
+        import memslim
+
+        return memslim.DictList(data)
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(data)
+
+
+def measure(peer: str, rows: int, repeat: int) -> dict[str, Any]:
+    obj = build(peer, rows)
+    out: dict[str, Any] = {"peer": peer, "rows": rows}
+    modes: list[tuple[str, int, bool]] = [("in-band", 5, False)]
+    if peer != "list of dicts":
+        modes.append(("out-of-band", 5, True))
+    if peer == "memslim.DictList":
+        modes.append(("protocol 4", 4, False))
+    for mode, protocol, oob in modes:
+        buffers: list[Any] = []
+
+        def dumps(protocol: int = protocol, oob: bool = oob, buffers: list[Any] = buffers) -> bytes:
+            buffers.clear()
+            if oob:
+                return pickle.dumps(obj, protocol=protocol, buffer_callback=buffers.append)
+            return pickle.dumps(obj, protocol=protocol)
+
+        dump_s, data = median_seconds(dumps, repeat)
+        kept = list(buffers)
+        load_s, back = median_seconds(
+            lambda data=data, kept=kept, oob=oob: (
+                pickle.loads(data, buffers=kept) if oob else pickle.loads(data)
+            ),
+            repeat,
+        )
+        if len(back) != rows:
+            raise AssertionError(f"{peer} {mode}: {len(back)} rows came back")
+        size = len(data) + sum(memoryview(b).nbytes for b in kept)
+        out[mode] = {
+            "dumps_s": dump_s,
+            "loads_s": load_s,
+            "total_s": dump_s + load_s,
+            "bytes": size,
+            "in_band_bytes": len(data),
+        }
+        del back, data, kept
+    return out
+
+
+def _ms(s: float) -> str:
+    return f"{s * 1000:.1f} ms"
+
+
+def report_md(results: dict[str, dict[str, Any]], rows: int) -> str:
+    base = results.get("list of dicts", {}).get("in-band", {}).get("total_s")
+    arrow = results.get("pyarrow.Table", {})
+    lines = [
+        f"# Pickle round trip, {rows:,} orders",
+        "",
+        (
+            "| representation | mode | dumps | loads | dumps+loads | size | vs list of dicts"
+            " | vs pyarrow (same mode) |"
+        ),
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for peer in PEERS:
+        r = results.get(peer, {})
+        if "error" in r:
+            lines.append(f"| {peer} | error | {r['error'].splitlines()[0]} | | | | | |")
+            continue
+        for mode in ("in-band", "out-of-band", "protocol 4"):
+            m = r.get(mode)
+            if not m:
+                continue
+            vs_list = f"{m['total_s'] / base:.3f}x" if base else "n/a"
+            peer_mode = arrow.get(mode if mode != "protocol 4" else "in-band")
+            vs_arrow = f"{m['total_s'] / peer_mode['total_s']:.2f}x" if peer_mode else "n/a"
+            lines.append(
+                f"| {peer} | {mode} | {_ms(m['dumps_s'])} | {_ms(m['loads_s'])} "
+                f"| {_ms(m['total_s'])} | {m['bytes'] / 1e6:.1f} MB | {vs_list} | {vs_arrow} |"
+            )
+    lines += [
+        "",
+        "Medians of repeated runs in one fresh process per representation. Goal (issue 15):",
+        "DictList dumps+loads <= 0.1x the list of dicts.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--child", choices=PEERS, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
+    repeat = args.repeat or (3 if args.quick else 5)
+    if args.child:
+        print(json.dumps(measure(args.child, rows, repeat)))
+        return 0
+    results: dict[str, dict[str, Any]] = {}
+    for peer in PEERS:
+        cmd = [sys.executable, __file__, "--child", peer, "--rows", str(rows)]
+        cmd += ["--repeat", str(repeat)]
+        results[peer] = run_child(cmd, timeout=3600, what=peer)
+    md = report_md(results, rows)
+    print(md)
+    report = {
+        "quick": args.quick,
+        "rows": rows,
+        "repeat": repeat,
+        "results": results,
+        "machine": machine_info(["memslim", "pyarrow"]),
+    }
+    path = write_report(report, args.output, args.quick, RESULTS)
+    path.with_suffix(".md").write_text(md, encoding="utf-8")
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+//! Pickling of `DictList` and `TupleList`: the core's checksummed snapshot, with its
+//! column buffers handed to pickle protocol 5 out of band.
+//!
+//! `__reduce_ex__(5)` returns the snapshot header plus one `pickle.PickleBuffer` per
+//! column buffer, each over a read-only `_Buffer` that shares the list's memory; with
+//! `pickle.dumps(rows, protocol=5, buffer_callback=...)` (as Dask and Ray pickle)
+//! the buffers travel without being copied into the pickle. Protocols below 5 get one
+//! bytes payload (header and buffers joined). Loading verifies the checksum and every
+//! invariant in the core ([`RecordList::from_snapshot`]) and raises
+//! `memslim.CorruptDataError` for anything else.
+
+use std::ffi::c_int;
+
+use memslim_records::{Buffer, RecordList, Snapshot};
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyBufferError;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyTuple};
+
+use crate::errors::IntoPyResult;
+use crate::mmap_ffi::{self, Export};
+
+static PICKLE_BUFFER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// One column buffer of a pickled list, exported read-only through the buffer protocol.
+#[pyclass(name = "_Buffer", module = "memslim._memslim", frozen)]
+pub struct PyBufferPart {
+    buf: Buffer,
+}
+
+#[pymethods]
+impl PyBufferPart {
+    fn __len__(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// # Safety
+    /// Called by CPython with a view to fill.
+    unsafe fn __getbuffer__(
+        slf: Bound<'_, Self>,
+        view: *mut ffi::Py_buffer,
+        flags: c_int,
+    ) -> PyResult<()> {
+        if (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
+            return Err(PyBufferError::new_err(
+                "a pickled memslim buffer is read-only",
+            ));
+        }
+        let bytes = slf.get().buf.as_slice();
+        let ex = Export {
+            ptr: bytes.as_ptr(),
+            len: bytes.len(),
+            itemsize: 1,
+            format: c"B",
+            readonly: true,
+        };
+        // SAFETY: `view` comes from CPython's getbuffer call. The bytes belong to an
+        // immutable Arrow buffer this object owns (it keeps the list's chunk alive, and
+        // the list copies a shared chunk before writing to it), so they stay valid and
+        // unchanged until the view, which holds a reference to this object, is released.
+        unsafe { mmap_ffi::fill(slf.as_any(), view, flags, &ex) }
+    }
+
+    /// # Safety
+    /// Called by CPython once per successful `__getbuffer__`.
+    unsafe fn __releasebuffer__(&self, view: *mut ffi::Py_buffer) {
+        // SAFETY: `view` was filled by `__getbuffer__` above.
+        unsafe { mmap_ffi::release(view) };
+    }
+}
+
+/// The pickle arguments for a snapshot: `(payload,)` below protocol 5, else the header
+/// followed by one `PickleBuffer` per column buffer.
+pub(crate) fn snapshot_args<'py>(
+    py: Python<'py>,
+    snap: Snapshot,
+    protocol: i64,
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    if protocol < 5 {
+        let payload = PyBytes::new_with(py, snap.len(), |out| {
+            let (head, mut rest) = out.split_at_mut(snap.header.len());
+            head.copy_from_slice(&snap.header);
+            for b in &snap.buffers {
+                let (dst, r) = rest.split_at_mut(b.len());
+                dst.copy_from_slice(b.as_slice());
+                rest = r;
+            }
+            Ok(())
+        })?;
+        return Ok(vec![payload.into_any()]);
+    }
+    let pb = PICKLE_BUFFER.import(py, "pickle", "PickleBuffer")?;
+    let mut args = Vec::with_capacity(1 + snap.buffers.len());
+    args.push(PyBytes::new(py, &snap.header).into_any());
+    for buf in snap.buffers {
+        let part = Bound::new(py, PyBufferPart { buf })?;
+        args.push(pb.call1((part,))?);
+    }
+    Ok(args)
+}
+
+/// Bytes of a pickled argument: a `bytes` object (in-band) or anything exporting a
+/// contiguous buffer (out of band: `PickleBuffer`, `memoryview`, `bytearray`, ...).
+enum Arg<'py> {
+    Bytes(Bound<'py, PyBytes>),
+    Buffer(PyBuffer<u8>),
+}
+
+impl<'py> Arg<'py> {
+    fn new(obj: &Bound<'py, PyAny>) -> PyResult<Self> {
+        if let Ok(b) = obj.cast::<PyBytes>() {
+            return Ok(Arg::Bytes(b.clone()));
+        }
+        let buf = PyBuffer::<u8>::get(obj)?;
+        if !buf.is_c_contiguous() {
+            return Err(PyBufferError::new_err(
+                "a memslim pickle buffer must be contiguous",
+            ));
+        }
+        Ok(Arg::Buffer(buf))
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Arg::Bytes(b) => b.as_bytes(),
+            Arg::Buffer(b) => {
+                if b.len_bytes() == 0 {
+                    return &[];
+                }
+                // SAFETY: the buffer is C-contiguous (checked in `new`) and `len_bytes`
+                // long, and stays exported while `self` lives. The slice is read while
+                // the GIL is held and no Python code runs, so nothing writes to a
+                // writable exporter (e.g. a bytearray) meanwhile.
+                unsafe { std::slice::from_raw_parts(b.buf_ptr() as *const u8, b.len_bytes()) }
+            }
+        }
+    }
+}
+
+/// Rebuilds the core list from a pickle's arguments: one payload (version 1 or 2), or
+/// a snapshot header and its buffers.
+pub(crate) fn restore_core(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    buffers: &Bound<'_, PyTuple>,
+) -> PyResult<RecordList> {
+    let head = Arg::new(data)?;
+    if buffers.is_empty() {
+        return RecordList::from_bytes(head.bytes()).py_err(py);
+    }
+    let args = buffers
+        .iter()
+        .map(|b| Arg::new(&b))
+        .collect::<PyResult<Vec<_>>>()?;
+    let slices: Vec<&[u8]> = args.iter().map(Arg::bytes).collect();
+    RecordList::from_snapshot(head.bytes(), &slices).py_err(py)
+}
+
+/// Registers this module's classes.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyBufferPart>()?;
+    Ok(())
+}

@@ -1,0 +1,177 @@
+//! Python face of the core's vectorized selection: `Column.count` / `index` / `in`
+//! and `rows.where(field, op, value)`.
+//!
+//! A probe of an exact built-in type (`None`, `bool`, `int` within 64 bits, `float`,
+//! `str`, `bytes`) is compared natively by the core ([`ColumnView::scan`]); the rows the
+//! core cannot decide (values of host types, big ints, containers), and every row for a
+//! probe of any other type, are compared here with Python's own `==` / `<` ..., so a
+//! probe whose `__eq__` raises propagates the exception as a list would.
+
+use memslim_records::{AbsentAs, Cell, CellRef, CmpOp, ColumnView, RecordList};
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
+
+use crate::convert::cell_to_py;
+
+/// The probe as a core cell, when it is of an exact built-in type the core compares.
+fn probe<'a>(v: &'a Bound<'_, PyAny>) -> Option<Cell<'a>> {
+    if v.is_none() {
+        Some(Cell::Null)
+    } else if let Ok(b) = v.cast_exact::<PyBool>() {
+        Some(Cell::Bool(b.is_true()))
+    } else if v.is_exact_instance_of::<PyInt>() {
+        v.extract::<i64>().ok().map(Cell::Int)
+    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+        Some(Cell::Float(f.value()))
+    } else if let Ok(s) = v.cast_exact::<PyString>() {
+        s.to_str().ok().map(Cell::Str)
+    } else if let Ok(b) = v.cast_exact::<PyBytes>() {
+        Some(Cell::Bytes(b.as_bytes()))
+    } else {
+        None
+    }
+}
+
+fn compare_op(op: CmpOp) -> CompareOp {
+    match op {
+        CmpOp::Eq => CompareOp::Eq,
+        CmpOp::Ne => CompareOp::Ne,
+        CmpOp::Lt => CompareOp::Lt,
+        CmpOp::Le => CompareOp::Le,
+        CmpOp::Gt => CompareOp::Gt,
+        CmpOp::Ge => CompareOp::Ge,
+    }
+}
+
+/// `value <op> probe` in Python. For orderings, values of no common order (a
+/// `TypeError`) do not match, as in the core; equality errors propagate.
+fn py_verdict(value: CellRef<'_>, probe: &Bound<'_, PyAny>, op: CmpOp) -> PyResult<bool> {
+    let py = probe.py();
+    let v = cell_to_py(py, value)?;
+    match v
+        .rich_compare(probe, compare_op(op))
+        .and_then(|r| r.is_truthy())
+    {
+        Ok(b) => Ok(b),
+        Err(e) if !matches!(op, CmpOp::Eq | CmpOp::Ne) && e.is_instance_of::<PyTypeError>(py) => {
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// `Column.count(value)`: values `== value`, absent keys reading as `None`.
+pub(crate) fn column_count(view: &ColumnView, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let Some(cell) = probe(value) else {
+        let mut n = 0;
+        for i in 0..view.len() {
+            n += usize::from(py_verdict(view.get(i), value, CmpOp::Eq)?);
+        }
+        return Ok(n);
+    };
+    let (mut n, undecided) = view.count_eq(&cell);
+    for i in undecided {
+        n += usize::from(py_verdict(view.get(i), value, CmpOp::Eq)?);
+    }
+    Ok(n)
+}
+
+/// First position in `[start, stop)` whose value `== value`, if any.
+pub(crate) fn column_find(
+    view: &ColumnView,
+    value: &Bound<'_, PyAny>,
+    start: usize,
+    stop: usize,
+) -> PyResult<Option<usize>> {
+    let stop = stop.min(view.len());
+    let Some(cell) = probe(value) else {
+        for i in start..stop {
+            if py_verdict(view.get(i), value, CmpOp::Eq)? {
+                return Ok(Some(i));
+            }
+        }
+        return Ok(None);
+    };
+    let mut from = start;
+    while from < stop {
+        let mut found = None;
+        view.scan(
+            CmpOp::Eq,
+            &cell,
+            AbsentAs::Null,
+            from..stop,
+            |i, decided| {
+                found = Some((i, decided));
+                false
+            },
+        );
+        match found {
+            None => return Ok(None),
+            Some((i, true)) => return Ok(Some(i)),
+            Some((i, false)) => {
+                if py_verdict(view.get(i), value, CmpOp::Eq)? {
+                    return Ok(Some(i));
+                }
+                from = i + 1;
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `Column.index(value)`'s error.
+pub(crate) fn not_in_column() -> PyErr {
+    PyValueError::new_err("value is not in Column")
+}
+
+/// Rows of `list` whose `field` compares to `value` with `op` (ascending). A record
+/// without the field matches only `!=`.
+///
+/// # Errors
+/// `ValueError` for an unknown operator; whatever a Python comparison raises (except
+/// `TypeError` from an ordering, which counts as no match).
+pub(crate) fn where_rows(
+    list: &RecordList,
+    field: &str,
+    op: &str,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<Vec<usize>> {
+    let op = CmpOp::parse(op).ok_or_else(|| {
+        PyValueError::new_err(format!(
+            "unknown comparison {op:?} (use ==, !=, <, <=, >, >=)"
+        ))
+    })?;
+    let Some(j) = list.field_index(field) else {
+        return Ok(if op == CmpOp::Ne {
+            (0..list.len()).collect()
+        } else {
+            Vec::new()
+        });
+    };
+    let Some(cell) = probe(value) else {
+        let mut out = Vec::new();
+        for i in 0..list.len() {
+            let keep = match list.get(i, j) {
+                CellRef::Absent => op == CmpOp::Ne,
+                v => py_verdict(v, value, op)?,
+            };
+            if keep {
+                out.push(i);
+            }
+        }
+        return Ok(out);
+    };
+    let (mut hits, undecided) = list.where_rows(field, op, &cell);
+    if undecided.is_empty() {
+        return Ok(hits);
+    }
+    for i in undecided {
+        if py_verdict(list.get(i, j), value, op)? {
+            hits.push(i);
+        }
+    }
+    hits.sort_unstable();
+    Ok(hits)
+}

@@ -1,0 +1,203 @@
+"""Pickling DictList and TupleList: protocol 5 out of band, checksummed payloads, old
+pickles. The plain list of dicts / tuples is the oracle."""
+
+from __future__ import annotations
+
+import pickle
+
+import memslim
+import pytest
+from conftest import chunk_sizes, record_lists, same
+from hypothesis import given
+from memslim import DictList, TupleList
+
+# Pickles written by memslim before the snapshot format (payload format version 1),
+# captured from the build at commit e1ab034.
+OLD_DICTLIST = (
+    b"\x80\x04\x95\x86\x00\x00\x00\x00\x00\x00\x00\x8c\x10memslim._memslim\x94\x8c\x11"
+    b"_restore_dictlist\x94\x93\x94CUMSLR\x01\x80\x80@\x00\x04\x02id\x00\x04name\x00\x05"
+    b"price\x00\x04tags\x00\x03\x03\x00\x02\x03\x02\x01\x03\x06\x01a\x02\t\x05\x00\x00\x00"
+    b"\x00\x00\x00#@\x03\x00\x02\x03\x04\x01\x05\x06\x03b\xc3\xa9\x03\x08\x08\x02\x03\x02"
+    b"\t\x01\x03\x04\x02\x01\x01\x00\x00\x02\x03\x06\x94\x85\x94R\x94."
+)
+OLD_DICTLIST_VALUE = [
+    {"id": 1, "name": "a", "price": 9.5},
+    {"id": 2, "name": "bé", "tags": [1, (2,)]},
+    {"name": None, "id": 3},
+]
+OLD_TUPLELIST = (
+    b"\x80\x02cmemslim._memslim\n_restore_tuplelist\nq\x00c_codecs\nencode\nq\x01X%\x00"
+    b"\x00\x00MSLR\x01\xc2\x80\xc2\x80@\x00\x02\x01a\x00\x01b\x00\x02\x02\x00\x02\x03\x02"
+    b"\x01\x03\x06\x01x\x02\x00\x02\x03\x04\x01\x01\x00q\x02X\x06\x00\x00\x00latin1q\x03"
+    b"\x86q\x04Rq\x05X\x01\x00\x00\x00aq\x06X\x01\x00\x00\x00bq\x07\x86q\x08N\x87q\tRq\n."
+)
+
+
+def sample_dicts(n=6):
+    out = []
+    for i in range(n):
+        r = {"id": i * 1000, "country": ["DE", "FR", "US"][i % 3], "price": i / 4}
+        if i % 2:
+            r["note"] = None
+        if i % 3 == 1:
+            r = dict(reversed(list(r.items())))
+        if i == 4:
+            r["mixed"] = [1, "x", (2, b"y")]
+        out.append(r)
+    return out
+
+
+def sample_tuples(n=6):
+    return [(i, ["DE", "FR"][i % 2], i / 3, None if i % 2 else b"b") for i in range(n)]
+
+
+def dumps_oob(obj):
+    buffers = []
+    data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    return data, buffers
+
+
+def raises_or_equal(load, want, only=Exception):
+    """``load()`` either raises ``only`` (never a panic) or returns ``want``."""
+    try:
+        got = load()
+    except BaseException as exc:  # noqa: BLE001 - deliberately catching panics
+        assert isinstance(exc, Exception), f"not an Exception (panic?): {exc!r}"
+        assert type(exc).__name__ != "PanicException", f"Rust panic: {exc!r}"
+        assert isinstance(exc, only), f"expected {only}, got {type(exc)}: {exc}"
+        return False
+    assert same(got.to_list(), want), "a damaged pickle loaded with changed values"
+    return True
+
+
+# ----------------------------------------------------------------------------------------
+# Round trips
+# ----------------------------------------------------------------------------------------
+
+
+@given(record_lists, chunk_sizes)
+def test_out_of_band_round_trip_matches_the_list(data, chunk_rows):
+    rows = DictList(data, chunk_rows=chunk_rows)
+    stream, buffers = dumps_oob(rows)
+    back = pickle.loads(stream, buffers=buffers)
+    assert same(back.to_list(), rows.to_list())
+    assert same(pickle.loads(pickle.dumps(rows, protocol=5)).to_list(), rows.to_list())
+
+
+@pytest.mark.parametrize("protocol", range(pickle.HIGHEST_PROTOCOL + 1))
+def test_every_protocol_round_trips_dict_and_tuple_lists(protocol):
+    rows = DictList(sample_dicts(), chunk_rows=4)
+    assert same(pickle.loads(pickle.dumps(rows, protocol=protocol)).to_list(), sample_dicts())
+    tl = TupleList(sample_tuples(), ("id", "country", "price", "blob"), chunk_rows=4)
+    back = pickle.loads(pickle.dumps(tl, protocol=protocol))
+    assert list(back) == sample_tuples() and back.fields == tl.fields
+    assert type(back[0]) is type(tl[0])
+
+
+def test_protocol_5_sends_column_buffers_out_of_band_without_copying():
+    n = 100_000
+    rows = DictList({"id": i, "price": i * 0.5} for i in range(n))
+    stream, buffers = dumps_oob(rows)
+    # The values travel in the buffers; the stream holds only the small header.
+    assert len(stream) < 1_000
+    assert sum(memoryview(b).nbytes for b in buffers) >= n * (4 + 8)
+    views = [memoryview(b) for b in buffers]
+    assert all(v.readonly for v in views)
+    back = pickle.loads(stream, buffers=buffers)
+    assert back == rows
+    # The list can change afterwards: the exported buffers keep the old values.
+    before = bytes(views[-1])
+    rows[n - 1] = {"id": -1, "price": -1.0}
+    rows.append({"id": 5, "price": 5.0})
+    assert bytes(views[-1]) == before
+    assert pickle.loads(stream, buffers=buffers)[n - 1] == {"id": n - 1, "price": (n - 1) * 0.5}
+
+
+def test_out_of_band_buffers_may_come_back_as_any_buffer():
+    rows = DictList(sample_dicts(), chunk_rows=4)
+    stream, buffers = dumps_oob(rows)
+    for convert in (bytes, bytearray, lambda b: memoryview(bytes(b))):
+        back = pickle.loads(stream, buffers=[convert(b.raw()) for b in buffers])
+        assert same(back.to_list(), sample_dicts())
+
+
+def test_old_version_1_pickles_still_load():
+    assert same(pickle.loads(OLD_DICTLIST).to_list(), OLD_DICTLIST_VALUE)
+    tl = pickle.loads(OLD_TUPLELIST)
+    assert tl.fields == ("a", "b") and list(tl) == [(1, "x"), (2, None)]
+
+
+def test_pickle_buffers_refuse_writable_views():
+    _, buffers = dumps_oob(DictList(sample_dicts()))
+    view = memoryview(buffers[0].raw().obj)
+    assert view.readonly
+    with pytest.raises(TypeError, match="read-only"):
+        view[0:1] = b"x"
+
+
+# ----------------------------------------------------------------------------------------
+# Damage never loads silently
+# ----------------------------------------------------------------------------------------
+
+
+def _payload_span(stream):
+    start = stream.index(b"MSLR\x02")
+    header_len = int.from_bytes(stream[start + 6 : start + 10], "little")
+    return start, header_len
+
+
+@pytest.mark.parametrize("kind", ["dict", "tuple"])
+@pytest.mark.parametrize("protocol", [2, 4, 5])
+def test_every_single_byte_change_raises_or_loads_equal(kind, protocol):
+    if kind == "dict":
+        obj = DictList(sample_dicts(), chunk_rows=4)
+        want = sample_dicts()
+    else:
+        obj = TupleList(sample_tuples(), ("id", "country", "price", "blob"), chunk_rows=4)
+        want = obj.to_list()
+        assert [tuple(r) for r in want] == sample_tuples()
+    stream = pickle.dumps(obj, protocol=protocol)
+    start, header_len = _payload_span(stream)
+    # Protocol 2 stores bytes as UTF-8 text of their latin-1 decoding, which pickle
+    # itself decodes (and may refuse) first; 4 and 5 store the bytes raw, so any change
+    # inside the header must be ours to refuse.
+    inside = range(start, start + header_len) if protocol >= 4 else range(0)
+    loaded = 0
+    for i in range(len(stream)):
+        for flip in (0x01, 0xFF):
+            damaged = bytearray(stream)
+            damaged[i] ^= flip
+            in_payload = i in inside
+            ok = raises_or_equal(
+                lambda d=bytes(damaged): pickle.loads(d),
+                want,
+                only=memslim.CorruptDataError if in_payload else Exception,
+            )
+            loaded += ok
+    # Only a handful of changes (e.g. to a memo index) can leave the list intact.
+    assert loaded < len(stream) // 4
+
+
+def test_every_change_to_an_out_of_band_buffer_is_detected():
+    rows = DictList(sample_dicts(), chunk_rows=4)
+    stream, buffers = dumps_oob(rows)
+    raw = [bytes(b.raw()) for b in buffers]
+    for k, buf in enumerate(raw):
+        for i in range(len(buf)):
+            damaged = list(raw)
+            b = bytearray(buf)
+            b[i] ^= 0x01
+            damaged[k] = bytes(b)
+            with pytest.raises(memslim.CorruptDataError):
+                pickle.loads(stream, buffers=damaged)
+    with pytest.raises(memslim.CorruptDataError):
+        pickle.loads(stream, buffers=raw[:-1] + [raw[-1] + b"\x00"])
+    with pytest.raises(memslim.CorruptDataError):
+        pickle.loads(stream, buffers=list(reversed(raw)))
+
+
+def test_changed_tuplelist_fields_are_refused():
+    tl = TupleList([(1, 2)], ("a", "b"))
+    func, args = tl.__reduce_ex__(4)
+    with pytest.raises(memslim.CorruptDataError, match="fields"):
+        func(args[0], ("a", "c"), *args[2:])

@@ -1,0 +1,159 @@
+"""Vectorized selection: Column.count / index / in and rows.where, against plain lists."""
+
+from __future__ import annotations
+
+import math
+import operator
+from decimal import Decimal
+
+import pytest
+from conftest import chunk_sizes, record_lists, same
+from hypothesis import given
+from hypothesis import strategies as st
+from memslim import DictList, TupleList
+
+OPS = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+probes = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-3, max_value=3),
+    st.sampled_from([2**53, 2**53 + 1, 2**63 - 1, -(2**63), 2**64]),
+    st.sampled_from([0.0, -0.0, 0.5, 1.0, math.nan, math.inf, 9007199254740992.0]),
+    st.sampled_from(["", "DE", "a", "é", "ключ🙂"]),
+    st.sampled_from([b"", b"\x00"]),
+)
+
+
+def where_oracle(data, field, op, value):
+    """What rows.where promises on the plain list of dicts."""
+    out = []
+    for r in data:
+        if field not in r:
+            keep = op == "!="
+        elif op in ("==", "!="):
+            keep = OPS[op](r[field], value)
+        else:
+            try:
+                keep = OPS[op](r[field], value)
+            except TypeError:
+                keep = False
+        if keep:
+            out.append(r)
+    return out
+
+
+@given(
+    record_lists,
+    chunk_sizes,
+    st.sampled_from(["id", "name", "price", "flag", "blob", "tags", "x", "missing"]),
+    st.sampled_from(list(OPS)),
+    probes,
+)
+def test_where_matches_the_list_of_dicts(data, chunk_rows, field, op, value):
+    rows = DictList(data, chunk_rows=chunk_rows)
+    got = rows.where(field, op, value)
+    assert type(got) is DictList
+    assert same(got.to_list(), where_oracle(data, field, op, value))
+
+
+@given(record_lists, chunk_sizes, st.sampled_from(["id", "name", "price", "tags"]), probes)
+def test_column_count_index_contains_match_a_list(data, chunk_rows, field, value):
+    rows = DictList(data, chunk_rows=chunk_rows)
+    if field not in rows.columns:
+        return
+    col = rows.column(field)
+    plain = [r.get(field) for r in data]
+    assert col.count(value) == plain.count(value)
+    assert (value in col) == (value in plain)
+    if value in plain:
+        assert col.index(value) == plain.index(value)
+        start = plain.index(value) + 1
+        if value in plain[start:]:
+            assert col.index(value, start) == plain.index(value, start)
+    else:
+        with pytest.raises(ValueError):
+            col.index(value)
+
+
+def test_country_counts_and_filters_natively():
+    countries = ["DE", "FR", "US", None]
+    data = [{"id": i, "country": countries[i % 4], "price": i / 2} for i in range(1000)]
+    data[7] = {"id": 7}  # no country key
+    rows = DictList(data, chunk_rows=64)
+    col = rows.column("country")
+    assert col.count("DE") == sum(1 for r in data if r.get("country") == "DE")
+    assert col.count(None) == sum(1 for r in data if r.get("country") is None)
+    de = rows.where("country", "==", "DE")
+    assert de.to_list() == [r for r in data if r.get("country") == "DE"]
+    assert len(rows.where("country", "!=", "DE")) == len(data) - len(de)
+    assert rows.where("price", ">=", 499).to_list() == [r for r in data if r.get("price", 0) >= 499]
+    assert rows.where("id", "<", 3.5).to_list() == data[:4]
+    # The result is a copy: changing it leaves the list alone.
+    de[0]["country"] = "XX"
+    assert rows[0]["country"] == "DE"
+
+
+def test_tuplelist_where_returns_a_tuplelist():
+    tl = TupleList([(i, "DE" if i % 2 else "FR") for i in range(10)], ("id", "country"))
+    got = tl.where("country", "==", "DE")
+    assert type(got) is TupleList and got.fields == tl.fields
+    assert list(got) == [(i, "DE") for i in range(1, 10, 2)]
+
+
+class Exploding:
+    def __eq__(self, other):
+        raise ZeroDivisionError("probe __eq__")
+
+    __hash__ = None
+
+
+def test_a_probe_whose_eq_raises_propagates_like_a_list():
+    rows = DictList([{"x": 1}, {"x": "a"}])
+    col = rows.column("x")
+    for call in (col.count, col.index, col.__contains__):
+        with pytest.raises(ZeroDivisionError):
+            call(Exploding())
+    with pytest.raises(ZeroDivisionError):
+        [1, "a"].count(Exploding())
+    with pytest.raises(ZeroDivisionError):
+        rows.where("x", "==", Exploding())
+
+
+def test_probes_of_other_types_use_python_comparison():
+    rows = DictList([{"x": Decimal("1.5")}, {"x": 1.5}, {"x": 2}, {}])
+    col = rows.column("x")
+    assert col.count(Decimal("1.5")) == 2
+    assert col.index(Decimal("1.5")) == 0
+    assert col.count(1.5) == 2  # the Decimal is compared by Python
+    assert [r["x"] for r in rows.where("x", ">", Decimal(1))] == [Decimal("1.5"), 1.5, 2]
+    assert len(rows.where("x", "!=", Decimal("1.5"))) == 2
+    # big ints beyond 64 bits compare exactly
+    big = DictList([{"n": 2**70}, {"n": 2**70 + 1}, {"n": 5}])
+    assert big.column("n").count(2**70) == 1
+    assert [r["n"] for r in big.where("n", ">", 2**70)] == [2**70 + 1]
+
+
+def test_where_refuses_unknown_operators():
+    with pytest.raises(ValueError, match="unknown comparison"):
+        DictList([{"a": 1}]).where("a", "=~", 1)
+
+
+def test_memoryview_of_numeric_columns_and_a_clear_error_otherwise():
+    rows = DictList([{"i": i, "f": i / 2, "s": str(i)} for i in range(10)], chunk_rows=4)
+    ints = memoryview(rows.column("i"))
+    assert ints.readonly and ints.format == "q" and ints.tolist() == list(range(10))
+    floats = memoryview(rows.column("f"))
+    assert floats.format == "d" and floats.tolist() == [i / 2 for i in range(10)]
+    with pytest.raises(BufferError, match="numeric columns without nulls"):
+        memoryview(rows.column("s"))
+    rows.append({"i": None})
+    with pytest.raises(BufferError):
+        memoryview(rows.column("i"))

@@ -1,0 +1,153 @@
+"""TupleList rows made in batches, and sorts that the list changes under: the list of
+tuples is the oracle."""
+
+from __future__ import annotations
+
+import threading
+from collections import namedtuple
+
+import pytest
+from conftest import chunk_sizes, same
+from hypothesis import given
+from hypothesis import strategies as st
+from memslim import TupleList
+
+FIELDS = ("id", "name", "price", "flag", "extra")
+
+cells = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=5),
+    st.binary(max_size=3),
+    st.lists(st.integers(), max_size=2),
+)
+tuples = st.lists(st.tuples(*[cells] * len(FIELDS)), max_size=150)
+
+
+@given(tuples, chunk_sizes)
+def test_iteration_matches_the_list_of_tuples(data, chunk_rows):
+    tl = TupleList(data, FIELDS, chunk_rows=chunk_rows)
+    got = list(tl)
+    assert same([tuple(t) for t in got], data)
+    assert all(type(t) is tl.row_type for t in got)
+    assert same([tuple(tl[i]) for i in range(len(data))], data)
+    assert same([tuple(t) for t in reversed(tl)], data[::-1])
+    assert [t for t in tl if t.flag] == [t for t in data if t[3]]
+
+
+def test_user_namedtuples_come_back_as_themselves():
+    Point = namedtuple("Point", "x y")
+    tl = TupleList([Point(i, -i) for i in range(200)])
+    rows = list(tl)
+    assert rows == [Point(i, -i) for i in range(200)]
+    assert all(type(p) is Point for p in rows)
+
+
+def test_iteration_sees_changes_made_while_iterating():
+    data = [(i, i * 2) for i in range(300)]
+    tl = TupleList(data, ("a", "b"))
+    plain = list(data)
+    seen_tl, seen_plain = [], []
+    for seq, seen in ((tl, seen_tl), (plain, seen_plain)):
+        for i, t in enumerate(seq):
+            seen.append(tuple(t))
+            if i == 3:
+                seq[10] = (-10, -20)  # replaced ahead of the iterator
+            if i == 20:
+                del seq[30]
+            if i == 40:
+                seq.insert(50, (-1, -1))
+            if i == 100:
+                seq.append((999, 999))
+            if i == 200:
+                seq.sort(key=lambda t: -t[0])
+    assert seen_tl == seen_plain
+
+
+def test_sort_key_that_clears_the_list_raises_value_error():
+    # A list hides its items during sort, so clearing it there changes nothing; a
+    # TupleList cannot hide them, so the change makes the sort fail as a list's does
+    # when a key appends (below).
+    tl = TupleList([(i,) for i in range(5)], ("a",))
+    with pytest.raises(ValueError, match="list modified during sort"):
+        tl.sort(key=lambda t: tl.clear() or t[0])
+    assert len(tl) == 0 and list(tl) == []
+
+
+def test_sort_key_that_appends_raises_like_a_list():
+    for make in (
+        lambda: [(i,) for i in range(5)],
+        lambda: TupleList([(i,) for i in range(5)], ("a",)),
+    ):
+        seq = make()
+        with pytest.raises(ValueError, match="list modified during sort"):
+            seq.sort(key=lambda t, seq=seq: seq.append((9,)) or t[0])
+
+
+def test_a_sort_racing_an_append_raises_value_error_not_index_error():
+    tl = TupleList([(i,) for i in range(2000)], ("a",))
+    started = threading.Event()
+    done = threading.Event()
+
+    def appender():
+        started.wait()
+        while not done.is_set():
+            tl.append((0,))
+
+    t = threading.Thread(target=appender)
+    t.start()
+    outcomes = set()
+    try:
+        for _ in range(20):
+            started.set()
+            try:
+                tl.sort(key=lambda r: -r[0])
+                outcomes.add("sorted")
+            except ValueError as e:
+                assert str(e) == "list modified during sort"
+                outcomes.add("modified")
+    finally:
+        done.set()
+        t.join()
+    assert outcomes <= {"sorted", "modified"}
+
+
+def test_rows_kept_by_the_caller_never_change():
+    data = [(i, f"s{i % 7}", i / 3, [i] if i % 5 == 0 else None) for i in range(500)]
+    tl = TupleList(data, ("a", "b", "c", "d"))
+    kept = []
+    for i, t in enumerate(tl):
+        if i % 3 == 0:
+            kept.append(t)
+    assert [tuple(t) for t in kept] == data[::3]
+    it = iter(tl)
+    first, second, third = next(it), next(it), next(it)
+    for _ in it:
+        pass
+    assert (tuple(first), tuple(second), tuple(third)) == (data[0], data[1], data[2])
+
+
+def test_rows_holding_containers_stay_visible_to_the_cycle_collector():
+    import gc
+
+    tl = TupleList([(1, [1]), (2, "x"), (3, {"k": 1}), (4, None)] * 3, ("n", "v"))
+    for t in tl:
+        # A row that holds a container can take part in a cycle: it must be tracked.
+        assert gc.is_tracked(t) == isinstance(t.v, (list, dict))
+    rows = list(tl)
+    assert [gc.is_tracked(t) for t in rows] == [isinstance(t.v, (list, dict)) for t in rows]
+    # A cycle through a row is collected.
+    import weakref
+
+    class Marker:
+        pass
+
+    tl2 = TupleList([(0, [])], ("n", "v"))
+    row, marker = tl2[0], Marker()
+    alive = weakref.ref(marker)
+    row.v.extend([row, marker])
+    del row, marker
+    gc.collect()
+    assert alive() is None
