@@ -566,10 +566,17 @@ impl RecordFile {
     }
 
     /// A writer checks the last commit's data (what a crash with a disk that lost
-    /// synced writes would damage) before appending after it.
+    /// synced writes would damage) before appending after it: its messages from the
+    /// last one back, up to [`CACHE_BYTES`] of them (a whole file saved at once is one
+    /// commit, and is not read at every opening).
     fn check_last_commit(&mut self, data: &File) -> Result<()> {
-        for k in self.last_commit..self.entries.len() {
+        let mut budget = CACHE_BYTES;
+        for k in (self.last_commit..self.entries.len()).rev() {
             let e = self.entries[k];
+            if e.len > budget {
+                break;
+            }
+            budget -= e.len;
             if !self.verifies(data, &e)? {
                 self.damage = Some(self.corrupt(e.offset, "checksum mismatch in the last commit"));
                 return Ok(());

@@ -26,6 +26,7 @@ from memslim._memslim import (
 )
 from memslim._persistent import (
     CorruptFileError,
+    DamagedFileWarning,
     DictListFile,
     FileColumn,
     FileFormatError,
@@ -59,6 +60,7 @@ __all__ = [
     "Column",
     "CorruptDataError",
     "CorruptFileError",
+    "DamagedFileWarning",
     "DictList",
     "DictListFile",
     "DocList",

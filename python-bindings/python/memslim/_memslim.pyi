@@ -153,9 +153,23 @@ class DictList(_Records):
     def from_arrow(cls, data: object, *, chunk_rows: int | None = None) -> DictList:
         """Build from any object exporting ``__arrow_c_stream__`` (pyarrow, polars, ...)."""
     @classmethod
-    def open(cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a") -> DictListFile:
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        mode: Literal["a", "r"] = "a",
+        *,
+        recover: bool = False,
+    ) -> DictListFile:
         """Open a persistent record file (mode ``"a"``: read and append, created if
-        missing; ``"r"``: read-only).  See :class:`DictListFile`."""
+        missing; ``"r"``: read-only).  See :class:`DictListFile`.
+
+        What a crash during a flush leaves is dropped (and reported in ``.recovered``).
+        Any other damage is never dropped silently: mode ``"a"`` raises
+        :class:`memslim.CorruptFileError` (naming the file and byte offset, changing
+        nothing); mode ``"r"`` opens the records before the damage and warns
+        :class:`memslim.DamagedFileWarning`; ``recover=True`` (mode ``"a"``) repairs the
+        file, keeping every record that verifies and writing every byte it cuts off to a
+        side file ``<path>.dropped-<unix time>`` (``.recovered`` lists them)."""
     def save(self, path: str | os.PathLike[str]) -> int:
         """Write the records to a record file at ``path``, replacing it atomically;
         returns the number of records."""
@@ -562,7 +576,13 @@ class DictListFile:
     when they opened and call ``refresh()`` to see more.
     """
 
-    def __new__(cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a") -> Self: ...
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        mode: Literal["a", "r"] = "a",
+        *,
+        recover: bool = False,
+    ) -> Self: ...
     def __len__(self) -> int: ...
     @overload
     def __getitem__(self, index: SupportsIndex, /) -> FileRow: ...
@@ -585,8 +605,11 @@ class DictListFile:
     def pending(self) -> int:
         """Records appended but not yet flushed."""
     @property
-    def recovered(self) -> dict[str, int]:
-        """Bytes past the last commit that opening dropped (writer) or ignored (reader)."""
+    def recovered(self) -> dict[str, Any]:
+        """What opening found and did: ``dropped_data_bytes`` and
+        ``dropped_index_bytes`` (past what the file gives: dropped by a writer, left out
+        by a reader), ``damage`` (``None``, or the damage found beyond a crash's trace)
+        and ``saved`` (the side files ``recover=True`` wrote the dropped bytes to)."""
     @property
     def nbytes(self) -> int:
         """Bytes held in memory (index, bookkeeping, unflushed records), not the map."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "CorruptDataError",
     "CorruptFileError",
+    "DamagedFileWarning",
     "FileFormatError",
     "FileLockedError",
     "MemslimError",
@@ -63,3 +64,9 @@ class FileFormatError(MemslimError, ValueError):
 
 class FileLockedError(MemslimError, BlockingIOError):
     """Another writer, in this process or another, has the file open for appending."""
+
+
+class DamagedFileWarning(UserWarning):
+    """A record file opened read-only is damaged beyond a crash's trace: it gives the
+    records before the damage, and ``.recovered`` says what it left out
+    (``DictList.open(path, recover=True)`` repairs it, keeping the dropped bytes)."""
