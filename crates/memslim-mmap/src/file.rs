@@ -72,7 +72,9 @@ pub struct Recovery {
 pub enum Layout {
     /// An Arrow IPC stream with a memslim commit index (`<path>.idx`).
     Memslim,
-    /// An Arrow IPC stream someone else wrote; indexed in memory, no checksums.
+    /// An Arrow IPC stream without index (someone else's, or memslim's whose index was
+    /// lost), indexed in memory; only messages that carry their own checksum (memslim
+    /// wrote them) are verified.
     ForeignStream,
     /// An Arrow IPC file (with footer) someone else wrote; read-only.
     ForeignFile,
@@ -393,7 +395,6 @@ impl RecordFile {
                 }
             }
         }
-
         f.data = Some(data);
         f.index = index;
         while let Err(e) = f.rebuild_slots(0) {
@@ -415,7 +416,9 @@ impl RecordFile {
                 .data
                 .as_ref()
                 .map_or(Ok(0), |d| d.metadata().map(|m| m.len()));
-            f.recovery.dropped_data_bytes = data_len.map_err(io(&f.path))? - f.committed_end();
+            f.recovery.dropped_data_bytes = data_len
+                .map_err(io(&f.path))?
+                .saturating_sub(f.committed_end());
             f.slots.clear();
             f.segments.clear();
             f.dicts.clear();
