@@ -1634,8 +1634,20 @@ impl RecordFile {
         // Bools, numbers and strings each have a column layout of their own; values of
         // two of them make an in-memory list's column `object`, which has no min/max.
         let mut family = None;
+        // Floats beside an int a float cannot hold exactly make an in-memory column
+        // `object` too.
+        let (mut floats, mut big_ints) = (false, false);
         self.visit_field(name, rows, |v| {
             if matches!(v, CellRef::Null | CellRef::Absent) || refused.is_some() {
+                return;
+            }
+            match v {
+                CellRef::Float(_) => floats = true,
+                CellRef::Int(i) if i.unsigned_abs() > 1 << 53 => big_ints = true,
+                _ => {}
+            }
+            if floats && big_ints {
+                refused = Some(DType::Object);
                 return;
             }
             let this = match v {
