@@ -34,7 +34,7 @@ $(BUILD_STAMP): FORCE
 endif
 
 .PHONY: help setup develop demo test test-rust examples-rust test-python valgrind lint fmt bench \
-	bench-quick clean distclean FORCE dist test-wheel lint-release stubtest fuzz-readers
+	bench-quick clean distclean FORCE dist test-wheel lint-release stubtest fuzz
 
 help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
@@ -50,7 +50,7 @@ help:
 	@echo "make valgrind     unsafe code paths (Rust and Python) under valgrind memcheck"
 	@echo "make lint         cargo fmt --check, clippy (whole workspace), ruff check"
 	@echo "make fmt          cargo fmt and ruff format"
-	@echo "make fuzz-readers the readers' fuzz targets (JSONL, CSV, gzip/zstd), bounded"
+	@echo "make fuzz         the fuzz targets (JSONL, CSV, gzip/zstd, the record-file opener), bounded"
 	@echo "make dist         dist/: an abi3 manylinux_2_28 wheel (via zig) and an sdist; prints"
 	@echo "                  auditwheel's verdict, the wheel's size and import time"
 	@echo "make test-wheel   the Python tests against dist/'s wheel in a fresh venv without Rust"
@@ -128,13 +128,17 @@ fmt: $(DEPS_STAMP)
 
 # -- fuzzing ---------------------------------------------------------------------------
 
-# The readers' libFuzzer targets (fuzz/), built on the stable toolchain with coverage
+# The libFuzzer targets of the readers and the record-file opener (fuzz/), built on the
+# stable toolchain with coverage
 # instrumentation (cargo-fuzz would need nightly for its sanitizer flag), then run a fixed
 # number of inputs from a fixed seed: bounded and repeatable. FUZZ_RUNS=-1 with
 # FUZZ_SECONDS=N runs each target for N seconds instead. New corpus entries go to
 # fuzz/corpus/ (ignored); a crash leaves its input in fuzz/artifacts/.
-FUZZ_TARGETS := jsonl csv compressed
+# Inputs per target: the opener writes and reopens a file per input, so it gets fewer.
+FUZZ_TARGETS = jsonl:$(FUZZ_RUNS) csv:$(FUZZ_RUNS) compressed:$(FUZZ_RUNS) \
+	record_file_open:$(FUZZ_FILE_RUNS)
 FUZZ_RUNS ?= 60000
+FUZZ_FILE_RUNS ?= 1000
 FUZZ_SECONDS ?= 0
 FUZZ_HOST := $(shell rustc -vV | sed -n 's/^host: //p')
 FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4 \
@@ -142,13 +146,14 @@ FUZZ_RUSTFLAGS := -Cpasses=sancov-module -Cllvm-args=-sanitizer-coverage-level=4
 	-Cllvm-args=-sanitizer-coverage-pc-table -Cllvm-args=-sanitizer-coverage-trace-compares \
 	--cfg fuzzing -Cdebug-assertions -Coverflow-checks
 
-fuzz-readers:
+fuzz:
 	cd fuzz && RUSTFLAGS="$(FUZZ_RUSTFLAGS)" nice -n 10 cargo build --release --locked \
 		--target $(FUZZ_HOST) --bins
-	for t in $(FUZZ_TARGETS); do \
+	for tr in $(FUZZ_TARGETS); do \
+		t=$${tr%%:*}; runs=$${tr##*:}; \
 		mkdir -p fuzz/corpus/$$t fuzz/artifacts/$$t; \
-		echo "==> fuzz $$t"; \
-		fuzz/target/$(FUZZ_HOST)/release/$$t -seed=1 -runs=$(FUZZ_RUNS) \
+		echo "==> fuzz $$t ($$runs inputs)"; \
+		fuzz/target/$(FUZZ_HOST)/release/$$t -seed=1 -runs=$$runs \
 			-max_total_time=$(FUZZ_SECONDS) -max_len=4096 -rss_limit_mb=2048 -timeout=20 \
 			-artifact_prefix=fuzz/artifacts/$$t/ -print_final_stats=1 \
 			fuzz/corpus/$$t fuzz/seeds/$$t; \

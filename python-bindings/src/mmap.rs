@@ -31,6 +31,7 @@ static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FILE_FORMAT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FILE_LOCKED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static UNSUPPORTED_OPERATION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DAMAGED_FILE_WARNING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn raise(
     py: Python<'_>,
@@ -322,21 +323,48 @@ fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> 
 #[pymethods]
 impl PyDictListFile {
     #[new]
-    #[pyo3(signature = (path, mode = "a", *, trusted = false))]
+    #[pyo3(signature = (path, mode = "a", *, recover = false, trusted = false))]
     pub(crate) fn new(
         py: Python<'_>,
         path: std::path::PathBuf,
         mode: &str,
+        recover: bool,
         trusted: bool,
     ) -> PyResult<Self> {
         let mode = parse_mode(mode)?;
-        let f = py.detach(|| RecordFile::open(&path, mode)).py(py)?;
+        if recover && mode == Mode::Read {
+            return Err(PyValueError::new_err(
+                "recover=True repairs the file, so it needs mode=\"a\"",
+            ));
+        }
+        let f = py
+            .detach(|| match recover {
+                true => RecordFile::recover(&path),
+                false => RecordFile::open(&path, mode),
+            })
+            .py(py)?;
+        let damage = match (mode, &f.recovery().damage) {
+            (Mode::Read, Some(d)) => Some(format!(
+                "{d}; opened the records before the damage ({} records), leaving out \
+                 {} bytes of data (see .recovered; repair with recover=True)",
+                f.len(),
+                f.recovery().dropped_data_bytes
+            )),
+            _ => None,
+        };
         let file = PyDictListFile {
             inner: Guarded::new(f),
             trust: if trusted { Trust::Own } else { Trust::Foreign },
             trace: Mutex::new(Tracked::new()),
         };
         file.retrack();
+        if let Some(msg) = damage {
+            let cls =
+                DAMAGED_FILE_WARNING.import(py, "memslim.exceptions", "DamagedFileWarning")?;
+            let msg = std::ffi::CString::new(msg.replace('\0', " "))
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            PyErr::warn(py, cls.as_any(), &msg, 1)?;
+        }
         Ok(file)
     }
 
@@ -439,8 +467,9 @@ impl PyDictListFile {
         Ok(self.lock()?.pending_len())
     }
 
-    /// What opening found past the last commit (a crash during a flush): bytes dropped
-    /// (by a writer) or ignored (by a reader).
+    /// What opening found and did: bytes past what the file gives, dropped (by a
+    /// writer) or left out (by a reader); the damage found, if more than a crash's
+    /// trace; the side files a repair saved the dropped bytes to.
     #[getter]
     fn recovered<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let f = self.lock()?;
@@ -448,6 +477,9 @@ impl PyDictListFile {
         let d = PyDict::new(py);
         d.set_item("dropped_data_bytes", r.dropped_data_bytes)?;
         d.set_item("dropped_index_bytes", r.dropped_index_bytes)?;
+        d.set_item("damage", r.damage.as_deref())?;
+        let saved: Vec<String> = r.saved.iter().map(|p| p.display().to_string()).collect();
+        d.set_item("saved", saved)?;
         Ok(d)
     }
 

@@ -1491,17 +1491,19 @@ impl PyDictList {
     }
 
     /// Opens a persistent record file: mode "a" (the default) reads and appends, creating
-    /// it if missing; mode "r" only reads. See `DictListFile`.
+    /// it if missing; mode "r" only reads; `recover=True` repairs a damaged file first.
+    /// See `DictListFile`.
     #[classmethod]
-    #[pyo3(signature = (path, mode = "a", *, trusted = false))]
+    #[pyo3(signature = (path, mode = "a", *, recover = false, trusted = false))]
     fn open(
         _cls: &Bound<'_, PyType>,
         py: Python<'_>,
         path: std::path::PathBuf,
         mode: &str,
+        recover: bool,
         trusted: bool,
     ) -> PyResult<crate::mmap::PyDictListFile> {
-        crate::mmap::PyDictListFile::new(py, path, mode, trusted)
+        crate::mmap::PyDictListFile::new(py, path, mode, recover, trusted)
     }
 
     /// Writes the records to a record file at `path`, replacing it atomically; returns

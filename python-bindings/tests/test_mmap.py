@@ -655,9 +655,18 @@ def test_truncated_file_is_an_error_not_a_crash(tmp_path: Path) -> None:
     path = tmp_path / "t.msl"
     with memslim.DictList.open(path) as rows:
         rows.extend({"i": i} for i in range(1000))
+    with memslim.DictList.open(path) as rows:
+        rows.extend({"i": i} for i in range(1000, 1010))
     os.truncate(path, path.stat().st_size - 100)
-    err = expect_error(memslim.CorruptFileError, memslim.DictList.open, path, "r")
-    assert "truncated" in str(err)
+    # a writer refuses, changing nothing; a reader gives what is whole, and warns
+    before = path.read_bytes(), Path(f"{path}.idx").read_bytes()
+    err = expect_error(memslim.CorruptFileError, memslim.DictList.open, path)
+    assert "truncated" in str(err) and str(path) in str(err)
+    assert (path.read_bytes(), Path(f"{path}.idx").read_bytes()) == before
+    with pytest.warns(memslim.DamagedFileWarning, match="truncated"):
+        rows = memslim.DictList.open(path, "r")
+    assert [r["i"] for r in rows] == list(range(1000))
+    assert rows.recovered["damage"] and rows.recovered["dropped_data_bytes"] > 0
 
 
 def test_torn_tail_is_dropped_and_reported(tmp_path: Path) -> None:
@@ -672,6 +681,105 @@ def test_torn_tail_is_dropped_and_reported(tmp_path: Path) -> None:
         assert rows.recovered["dropped_data_bytes"] == 15
         rows.append({"i": 10})
     assert [r["i"] for r in memslim.DictList.open(path, "r")] == list(range(11))
+
+
+def three_flushes(path: Path) -> list[dict]:
+    want = []
+    for n in (50, 30, 20):
+        recs = [{"i": len(want) + j, "s": "x" * j} for j in range(n)]
+        with memslim.DictList.open(path) as rows:
+            rows.extend(recs)
+        want += recs
+    return want
+
+
+def saved_and_cut(path: Path, before: bytes, rows: memslim.DictListFile) -> None:
+    """Every byte a repair cut off the data file is in one of its side files."""
+    saved = [Path(p).read_bytes() for p in rows.recovered["saved"]]
+    after = path.read_bytes()
+    assert before.startswith(after)
+    if len(after) < len(before):
+        assert before[len(after) :] in saved
+
+
+def test_damaged_last_index_entry_is_refused_read_and_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "d.msl"
+    idx = Path(f"{path}.idx")
+    want = three_flushes(path)
+    good = bytearray(idx.read_bytes())
+    for pos in range(len(good) - 40, len(good), 7):
+        bad = bytearray(good)
+        bad[pos] ^= 0x04
+        idx.write_bytes(bytes(bad))
+        data = path.read_bytes()
+        # opening for append used to cut the last commit off silently
+        err = expect_error(memslim.CorruptFileError, memslim.DictList.open, path)
+        assert f"{path}.idx" in str(err) and "offset" in str(err) and "recover" in str(err)
+        assert (path.read_bytes(), idx.read_bytes()) == (data, bytes(bad))
+        with pytest.warns(memslim.DamagedFileWarning):
+            reader = memslim.DictList.open(path, "r")
+        assert reader == want[:80]
+        assert reader.recovered["damage"] and reader.recovered["dropped_data_bytes"] > 0
+        reader.close()
+        # the last commit's data verifies by itself: the repair loses nothing
+        with memslim.DictList.open(path, recover=True) as rows:
+            assert rows == want
+            assert rows.recovered["damage"] and rows.recovered["saved"]
+            assert Path(rows.recovered["saved"][0]).read_bytes() == bytes(bad)
+        with memslim.DictList.open(path) as rows:
+            assert rows == want and rows.recovered["damage"] is None
+        for p in tmp_path.glob("*.dropped-*"):
+            p.unlink()
+        idx.write_bytes(bytes(good))
+
+
+def test_an_index_cut_short_never_cuts_acknowledged_records(tmp_path: Path) -> None:
+    path = tmp_path / "c.msl"
+    idx = Path(f"{path}.idx")
+    want = three_flushes(path)
+    good = idx.read_bytes()
+    idx.write_bytes(good[:16])  # the header alone: used to truncate the whole file
+    expect_error(memslim.CorruptFileError, memslim.DictList.open, path)
+    with pytest.warns(memslim.DamagedFileWarning):
+        assert len(memslim.DictList.open(path, "r")) == 0
+    before = path.read_bytes()
+    with memslim.DictList.open(path, recover=True) as rows:
+        assert rows == want
+        (saved,) = rows.recovered["saved"]  # the old index; the data is all kept
+        assert saved.startswith(f"{idx}.dropped-") and Path(saved).read_bytes() == good[:16]
+    assert path.read_bytes() == before
+    # the index without its last commit looks exactly like a crash during that flush
+    # (data written, index not yet): dropped as one, and reported
+    idx.write_bytes(good[: len(good) - 40])
+    with memslim.DictList.open(path) as rows:
+        assert rows == want[:80]
+        assert rows.recovered["dropped_data_bytes"] > 0 and rows.recovered["damage"] is None
+
+
+def test_a_lost_index_is_rebuilt_only_from_records_that_verify(tmp_path: Path) -> None:
+    path = tmp_path / "l.msl"
+    idx = Path(f"{path}.idx")
+    want = three_flushes(path)
+    idx.unlink()
+    assert memslim.DictList.open(path, "r") == want
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01  # the last batch's bytes
+    path.write_bytes(bytes(data))
+    idx.unlink(missing_ok=True)
+    reader = memslim.DictList.open(path, "r")
+    assert reader[:80].to_list() == want[:80]
+    expect_error(memslim.CorruptFileError, reader.to_list)
+    reader.close()
+    # a writer never writes an index that blesses the damage
+    expect_error(memslim.CorruptFileError, memslim.DictList.open, path)
+    assert not idx.exists() or idx.read_bytes() == b""
+    before = path.read_bytes()
+    with memslim.DictList.open(path, recover=True) as rows:
+        assert rows == want[:80]
+        saved_and_cut(path, before, rows)
+        rows.append({"i": 80})
+    assert memslim.DictList.open(path, "r")[-1] == {"i": 80}
+    expect_error(ValueError, memslim.DictList.open, path, "r", recover=True)
 
 
 def test_bad_input(tmp_path: Path) -> None:

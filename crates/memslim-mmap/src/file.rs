@@ -46,14 +46,25 @@ pub enum Mode {
 }
 
 /// What opening found and repaired.
+///
+/// Without `damage`, the dropped bytes are what a crash during a flush leaves (an
+/// append that was never committed, so never acknowledged). With `damage`, a reader
+/// left out committed data it could not verify, or [`RecordFile::recover`] repaired the
+/// file and kept every byte it dropped in the files `saved`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Recovery {
-    /// Bytes past the last commit in the data file (an append that was not committed:
-    /// a crash during `flush`), dropped by a writer, ignored by a reader.
+    /// Bytes of the data file past what the file gives: dropped by a writer (and by
+    /// [`RecordFile::recover`], into a side file), left out by a reader.
     pub dropped_data_bytes: u64,
-    /// Bytes of a torn entry at the end of the index, dropped by a writer, ignored by a
-    /// reader.
+    /// Bytes of the index past what the file gives (a torn entry, or the damaged part),
+    /// dropped by a writer, left out by a reader.
     pub dropped_index_bytes: u64,
+    /// The damage found (as [`MmapError::Corrupt`] says it), if it was more than the
+    /// trace of a crash: a reader opened what verifies before it, a repair cut it off.
+    pub damage: Option<String>,
+    /// The side files [`RecordFile::recover`] wrote the dropped bytes to
+    /// (`<file>.dropped-<unix time>`; the old index whole, the data from the cut on).
+    pub saved: Vec<PathBuf>,
 }
 
 /// What the data file is.
@@ -61,7 +72,9 @@ pub struct Recovery {
 pub enum Layout {
     /// An Arrow IPC stream with a memslim commit index (`<path>.idx`).
     Memslim,
-    /// An Arrow IPC stream someone else wrote; indexed in memory, no checksums.
+    /// An Arrow IPC stream without index (someone else's, or memslim's whose index was
+    /// lost), indexed in memory; only messages that carry their own checksum (memslim
+    /// wrote them) are verified.
     ForeignStream,
     /// An Arrow IPC file (with footer) someone else wrote; read-only.
     ForeignFile,
@@ -136,6 +149,13 @@ pub struct RecordFile {
     footer_schema: Option<arrow_schema::Schema>,
     tail: RecordList,
     recovery: Recovery,
+    /// Damage found while opening, before the mode decides what it means.
+    damage: Option<MmapError>,
+    /// The file's first schema message carries its own checksum (memslim wrote it), so
+    /// every message after it must too. Only consulted for files opened without index.
+    sealed: bool,
+    /// Where the last commit starts among `entries` (for a writer's check at opening).
+    last_commit: usize,
 }
 
 /// The index file that belongs to a data file: `<path>.idx`.
@@ -207,20 +227,57 @@ impl<'a> Committed<'a> {
 impl RecordFile {
     /// Opens (or, in [`Mode::Append`], creates) the record file at `path`.
     ///
-    /// A writer repairs a crash: data past the last commit and a torn index entry are
-    /// cut off and reported in [`RecordFile::recovery`].
+    /// What a crash during a flush leaves (data past the last commit, a torn index
+    /// entry) is not part of the file: a writer cuts it off, a reader ignores it; both
+    /// report it in [`RecordFile::recovery`]. Any other damage (an index entry that
+    /// fails its checksum, an index that lost commits the data shows it made, a data
+    /// file shorter than its index, a last commit whose data does not verify) is never
+    /// dropped silently: a writer refuses to open ([`MmapError::Corrupt`]), a reader
+    /// opens the records before it and reports the rest in
+    /// [`Recovery::damage`], and [`RecordFile::recover`] repairs it.
+    ///
+    /// A data file without index (an Arrow IPC stream, or a memslim file whose index
+    /// was lost) is indexed by walking its messages; messages memslim wrote carry their
+    /// own checksum and are checked against it (a writer checks them all before it
+    /// writes the new index).
     ///
     /// # Errors
     /// [`MmapError::Io`] (missing directory or file, permissions),
     /// [`MmapError::Locked`] if another writer holds it, [`MmapError::NotOurs`],
-    /// [`MmapError::FutureVersion`], [`MmapError::Corrupt`] naming the offset,
+    /// [`MmapError::FutureVersion`], [`MmapError::Corrupt`] naming the file and offset,
     /// [`MmapError::Unsupported`] for Arrow types memslim cannot read (or, appending,
     /// write).
     ///
     /// # Memory
-    /// Reads the index only; maps the committed data without touching it.
+    /// Reads the index only; maps the committed data without touching it (a writer
+    /// reads the last commit's messages, and any bytes past it).
     pub fn open(path: impl AsRef<Path>, mode: Mode) -> Result<RecordFile> {
-        let path = path.as_ref().to_owned();
+        Self::open_with(path.as_ref(), mode, false)
+    }
+
+    /// Opens the record file at `path` for appending after repairing it: keeps the
+    /// committed messages that verify (every one is checked), then the messages past
+    /// them that verify against their own checksums (commits a damaged or lost index no
+    /// longer lists), and cuts off the rest. Every byte cut off is first written to a
+    /// side file beside it (`<file>.dropped-<unix time>`; the old index is kept whole
+    /// the same way whenever it is rewritten); [`RecordFile::recovery`] says what was
+    /// found, dropped and saved. An undamaged file opens as with [`Mode::Append`].
+    ///
+    /// Messages without their own checksum (Arrow streams other programs wrote, files
+    /// of memslim before 0.2) past the index are not verified and are cut off.
+    ///
+    /// # Errors
+    /// As [`RecordFile::open`]; [`MmapError::Corrupt`] only for damage it cannot cut
+    /// off (the index header).
+    ///
+    /// # Memory
+    /// Reads every committed message once (to verify it).
+    pub fn recover(path: impl AsRef<Path>) -> Result<RecordFile> {
+        Self::open_with(path.as_ref(), Mode::Append, true)
+    }
+
+    fn open_with(path: &Path, mode: Mode, recover: bool) -> Result<RecordFile> {
+        let path = path.to_owned();
         let index_path = index_path(&path);
         let data = match mode {
             Mode::Read => File::open(&path),
@@ -254,6 +311,9 @@ impl RecordFile {
             footer_schema: None,
             tail: RecordList::with_chunk_rows(BATCH_ROWS),
             recovery: Recovery::default(),
+            damage: None,
+            sealed: false,
+            last_commit: 0,
         };
         let data_len = data.metadata().map_err(io(&f.path))?.len();
         let index = match mode {
@@ -293,7 +353,7 @@ impl RecordFile {
         if index_bytes.is_empty() && data_len > 0 {
             f.open_foreign(&data, data_len)?;
             if mode == Mode::Append {
-                f.adopt(&data, index.as_ref())?;
+                f.adopt(&data, index.as_ref(), data_len, recover)?;
             }
         } else if index_bytes.is_empty() {
             if mode == Mode::Read {
@@ -310,25 +370,63 @@ impl RecordFile {
             data.sync_all().map_err(io(&f.path))?;
             sync_dir(&f.path)?;
         } else {
-            f.read_index(&index_bytes, data_len)?;
+            f.read_index(&index_bytes, &data, data_len, recover)?;
             if mode == Mode::Append {
                 let i = index.as_ref().ok_or(MmapError::Closed)?;
-                if f.recovery.dropped_index_bytes > 0 {
-                    i.set_len(f.index_len).map_err(io(&f.index_path))?;
+                if f.damage.is_none() {
+                    f.check_last_commit(&data)?;
                 }
-                if f.recovery.dropped_data_bytes > 0 {
-                    // Only bytes past the commit, which no reader maps.
-                    data.set_len(f.committed_end()).map_err(io(&f.path))?;
-                }
-                if f.recovery != Recovery::default() {
-                    i.sync_all().map_err(io(&f.index_path))?;
-                    data.sync_all().map_err(io(&f.path))?;
+                if recover {
+                    f.repair(&data, i, &index_bytes, data_len)?;
+                } else if let Some(d) = f.damage.take() {
+                    return Err(refusal(d));
+                } else {
+                    if f.recovery.dropped_index_bytes > 0 {
+                        i.set_len(f.index_len).map_err(io(&f.index_path))?;
+                    }
+                    if f.recovery.dropped_data_bytes > 0 {
+                        // Only bytes past the commit, which no reader maps.
+                        data.set_len(f.committed_end()).map_err(io(&f.path))?;
+                    }
+                    if f.recovery != Recovery::default() {
+                        i.sync_all().map_err(io(&f.index_path))?;
+                        data.sync_all().map_err(io(&f.path))?;
+                    }
                 }
             }
         }
         f.data = Some(data);
         f.index = index;
-        f.rebuild_slots(0)?;
+        while let Err(e) = f.rebuild_slots(0) {
+            // A reader gives the segments before a damaged schema message.
+            let at = match &e {
+                MmapError::Corrupt { offset, .. } if mode == Mode::Read && *offset > 0 => f
+                    .entries
+                    .iter()
+                    .position(|x| x.offset == *offset && x.kind == Kind::Schema),
+                _ => None,
+            };
+            let Some(k) = at else {
+                return Err(e);
+            };
+            f.damage.get_or_insert(e);
+            f.entries.truncate(k);
+            f.trim_end_marker();
+            let data_len = f
+                .data
+                .as_ref()
+                .map_or(Ok(0), |d| d.metadata().map(|m| m.len()));
+            f.recovery.dropped_data_bytes = data_len
+                .map_err(io(&f.path))?
+                .saturating_sub(f.committed_end());
+            f.slots.clear();
+            f.segments.clear();
+            f.dicts.clear();
+            f.committed_rows = 0;
+        }
+        if let Some(d) = f.damage.take() {
+            f.recovery.damage = Some(d.to_string());
+        }
         if mode == Mode::Append {
             f.check_appendable()?;
             f.tail = f.seeded_tail();
@@ -348,7 +446,9 @@ impl RecordFile {
         self.entries.iter().map(Entry::end).max().unwrap_or(0)
     }
 
-    fn read_index(&mut self, b: &[u8], data_len: u64) -> Result<()> {
+    /// Reads the index `b` of a data file of `data_len` bytes: the committed entries up
+    /// to any damage (noted in `self.damage`), and what lies past them.
+    fn read_index(&mut self, b: &[u8], data: &File, data_len: u64, recover: bool) -> Result<()> {
         let version = match format::check_header(b) {
             Ok(v) => v,
             Err(HeaderError::Future(v)) => {
@@ -358,43 +458,227 @@ impl RecordFile {
                     supported: format::INDEX_VERSION,
                 });
             }
-            Err(HeaderError::Magic) | Err(HeaderError::Short) => {
+            Err(HeaderError::Magic) | Err(HeaderError::Short) if !recover => {
                 return Err(MmapError::NotOurs {
                     path: self.index_path.clone(),
                     reason: "not a memslim index".into(),
                 });
             }
-            Err(HeaderError::Checksum) => {
+            Err(HeaderError::Checksum) if !recover => {
                 return Err(MmapError::Corrupt {
                     path: self.index_path.clone(),
                     offset: 0,
                     reason: "index header checksum mismatch".into(),
                 });
             }
+            Err(_) => {
+                // Repairing: the index is no use; what verifies in the data is kept.
+                self.damage = Some(MmapError::Corrupt {
+                    path: self.index_path.clone(),
+                    offset: 0,
+                    reason: "index header damaged".into(),
+                });
+                self.recovery.dropped_index_bytes = b.len() as u64;
+                return Ok(());
+            }
         };
         self.index_version = version;
-        let parsed =
-            format::parse_entries(b, HEADER_LEN, None, version).map_err(|(off, why)| {
-                MmapError::Corrupt {
-                    path: self.index_path.clone(),
-                    offset: off,
-                    reason: why,
-                }
-            })?;
+        let parsed = format::parse_entries(b, HEADER_LEN, None, version);
         self.entries = parsed.entries;
+        self.last_commit = parsed.last_commit;
         self.index_len = (HEADER_LEN + self.entries.len() * ENTRY_LEN) as u64;
         self.recovery.dropped_index_bytes = parsed.torn_bytes as u64;
+        if let Some((offset, reason)) = parsed.damage {
+            self.damage = Some(MmapError::Corrupt {
+                path: self.index_path.clone(),
+                offset,
+                reason,
+            });
+        }
         let end = self.committed_end();
         if data_len < end {
-            return Err(self.corrupt(
+            self.damage.get_or_insert(self.corrupt(
                 data_len,
                 format!(
                     "the data file ends at {data_len} but {end} bytes are committed \
                      (truncated by another program?)"
                 ),
             ));
+            let keep = self
+                .entries
+                .iter()
+                .take_while(|e| e.end() <= data_len)
+                .count();
+            self.entries.truncate(keep);
+            self.trim_end_marker();
+        } else if data_len > end && self.damage.is_none() {
+            self.damage = self.lost_commits(data, data_len)?;
         }
+        self.index_len = (HEADER_LEN + self.entries.len() * ENTRY_LEN) as u64;
+        self.recovery.dropped_data_bytes = data_len.saturating_sub(self.committed_end());
+        Ok(())
+    }
+
+    /// Drops a segment's end marker left last (it is always committed together with the
+    /// next segment's schema).
+    fn trim_end_marker(&mut self) {
+        while self.entries.last().is_some_and(|e| e.kind == Kind::End) {
+            self.entries.pop();
+        }
+        self.last_commit = self.last_commit.min(self.entries.len());
+    }
+
+    /// Whether the data past the committed end holds a message, verified by its own
+    /// checksum, of a commit made after more entries than the index holds: then the
+    /// index lost commits (a crash leaves only the one commit in flight, made after
+    /// exactly the entries the index holds).
+    fn lost_commits(&self, data: &File, data_len: u64) -> Result<Option<MmapError>> {
+        let map = ReadMap::new(data, data_len, &self.path)?;
+        let b = map.bytes();
+        let schema_due = self.entries.last().is_none_or(|l| l.kind == Kind::End);
+        let (walk, _) = ipc::walk_prefix(b, self.committed_end() as usize, schema_due);
+        let count = self.entries.len() as u64;
+        for e in walk.entries.iter().filter(|e| e.kind != Kind::End) {
+            let m = &b[e.offset as usize..e.end() as usize];
+            let Ok(Some(seal)) = ipc::Seal::of(m) else {
+                continue;
+            };
+            if let Some(base) = seal.base.filter(|&base| base > count && seal.verifies(m)) {
+                return Ok(Some(self.corrupt(
+                    e.offset,
+                    format!(
+                        "the index holds {count} entries, but this message was committed \
+                         after {base}: the index lost commits"
+                    ),
+                )));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Whether committed message `e` matches its checksum (the index's, or else its own).
+    fn verifies(&self, data: &File, e: &Entry) -> Result<bool> {
+        if e.len == 0 || e.crc.is_none() && e.kind == Kind::End {
+            return Ok(true);
+        }
+        let map = ReadMap::range(data, e.offset, e.len, &self.path)?;
+        Ok(match e.crc {
+            Some(crc) => crc32fast::hash(map.bytes()) == crc,
+            None => ipc::check_seal(map.bytes()).is_ok(),
+        })
+    }
+
+    /// A writer checks the last commit's data (what a crash with a disk that lost
+    /// synced writes would damage) before appending after it: its messages from the
+    /// last one back, up to [`CACHE_BYTES`] of them (a whole file saved at once is one
+    /// commit, and is not read at every opening).
+    fn check_last_commit(&mut self, data: &File) -> Result<()> {
+        let mut budget = CACHE_BYTES;
+        for k in (self.last_commit..self.entries.len()).rev() {
+            let e = self.entries[k];
+            if e.len > budget {
+                break;
+            }
+            budget -= e.len;
+            if !self.verifies(data, &e)? {
+                self.damage = Some(self.corrupt(e.offset, "checksum mismatch in the last commit"));
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    /// [`RecordFile::recover`]'s repair, with the writer lock held: keeps the committed
+    /// messages that verify and the verified messages past them, saves everything else
+    /// in side files, then rewrites the index and cuts the data.
+    fn repair(&mut self, data: &File, index: &File, old_index: &[u8], data_len: u64) -> Result<()> {
+        let keep = (0..self.entries.len())
+            .find(|&k| !matches!(self.verifies(data, &self.entries[k]), Ok(true)))
+            .unwrap_or(self.entries.len());
+        if keep < self.entries.len() {
+            let e = self.entries[keep];
+            self.damage
+                .get_or_insert(self.corrupt(e.offset, "checksum mismatch"));
+            self.entries.truncate(keep);
+            self.trim_end_marker();
+        }
+        let map = ReadMap::new(data, data_len, &self.path)?;
+        let b = map.bytes();
+        self.salvage(b);
+        let end = self.committed_end();
+        let mut new_index = format::header().to_vec();
+        for (k, e) in self.entries.iter().enumerate() {
+            new_index.extend_from_slice(&format::encode_entry(e, k + 1 == self.entries.len()));
+        }
+        let index_changed = new_index != old_index;
+        if index_changed {
+            self.save_dropped(&self.index_path.clone(), old_index)?;
+        }
+        if data_len > end {
+            self.save_dropped(&self.path.clone(), &b[end as usize..])?;
+        }
+        drop(map);
+        if index_changed {
+            // The new index lists only bytes the data keeps, so it goes first.
+            index
+                .write_all_at(&new_index, 0)
+                .and_then(|()| index.set_len(new_index.len() as u64))
+                .and_then(|()| index.sync_all())
+                .map_err(io(&self.index_path))?;
+        }
+        if data_len > end {
+            data.set_len(end).map_err(io(&self.path))?;
+            data.sync_all().map_err(io(&self.path))?;
+        }
+        sync_dir(&self.path)?;
+        self.index_len = new_index.len() as u64;
+        self.index_version = format::INDEX_VERSION;
+        self.last_commit = 0;
         self.recovery.dropped_data_bytes = data_len - end;
+        self.recovery.dropped_index_bytes = (old_index.len() as u64).saturating_sub(self.index_len);
+        Ok(())
+    }
+
+    /// Adds the messages past the committed end of `b` (the data file) that verify
+    /// against their own checksums, in stream order, up to the first that does not.
+    fn salvage(&mut self, b: &[u8]) {
+        let schema_due = self.entries.last().is_none_or(|l| l.kind == Kind::End);
+        let (walk, _) = ipc::walk_prefix(b, self.committed_end() as usize, schema_due);
+        for mut e in walk.entries {
+            let m = &b[e.offset as usize..e.end() as usize];
+            if e.kind != Kind::End && !matches!(ipc::check_seal(m), Ok(Some(_))) {
+                break;
+            }
+            e.crc = Some(crc32fast::hash(m));
+            self.entries.push(e);
+        }
+        self.trim_end_marker();
+    }
+
+    /// Writes `bytes`, cut off from `from`, to a new side file beside it, synced.
+    fn save_dropped(&mut self, from: &Path, bytes: &[u8]) -> Result<()> {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        for n in 0u32.. {
+            let mut p = from.as_os_str().to_owned();
+            p.push(format!(".dropped-{secs}"));
+            if n > 0 {
+                p.push(format!("-{n}"));
+            }
+            let p = PathBuf::from(p);
+            let mut f = match OpenOptions::new().write(true).create_new(true).open(&p) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io(&p)(e)),
+            };
+            std::io::Write::write_all(&mut f, bytes)
+                .and_then(|()| f.sync_all())
+                .map_err(io(&p))?;
+            sync_dir(&p)?;
+            self.recovery.saved.push(p);
+            return Ok(());
+        }
         Ok(())
     }
 
@@ -421,14 +705,51 @@ impl RecordFile {
                 reason: "neither an Arrow IPC stream nor an Arrow IPC file".into(),
             });
         };
-        let w = ipc::walk(b, start).map_err(|(off, why)| self.corrupt(off, why))?;
+        let (w, stop) = ipc::walk_prefix(b, start, true);
         if w.entries.is_empty() {
-            return Err(MmapError::NotOurs {
-                path: self.path.clone(),
-                reason: "no Arrow schema message".into(),
+            return Err(match stop {
+                Some((off, why)) => self.corrupt(off, why),
+                None => MmapError::NotOurs {
+                    path: self.path.clone(),
+                    reason: "no Arrow schema message".into(),
+                },
             });
         }
-        if w.torn {
+        let first = w.entries[0];
+        self.sealed = matches!(
+            ipc::Seal::of(&b[first.offset as usize..first.end() as usize]),
+            Ok(Some(_))
+        );
+        // A message is checked against its own checksum when a row of it is first read;
+        // memslim writes no dictionary messages and no empty batches, so in its files
+        // such a message is a damaged header that would hide a batch from every read.
+        let hidden = w
+            .entries
+            .iter()
+            .position(|e| e.kind == Kind::Dictionary || e.kind == Kind::Batch && e.rows == 0);
+        if let Some(k) = hidden.filter(|_| self.sealed) {
+            let e = w.entries[k];
+            self.damage = Some(self.corrupt(e.offset, "a damaged message header"));
+            self.entries = w.entries;
+            self.entries.truncate(k);
+            self.trim_end_marker();
+            self.recovery.dropped_data_bytes = data_len - self.committed_end();
+            return Ok(());
+        }
+        if let Some((off, why)) = &stop {
+            self.damage = Some(self.corrupt(*off, why.clone()));
+        } else if self.sealed && data_len > w.end {
+            // memslim's own messages: a cut one is damage or a crash, and without the
+            // index no one can tell which; and memslim ends no file with an
+            // end-of-stream marker.
+            let why = if w.torn {
+                "the last message is cut short"
+            } else {
+                "bytes after the end of the stream"
+            };
+            self.damage = Some(self.corrupt(w.end, why));
+        }
+        if w.torn || stop.is_some() || self.damage.is_some() {
             self.recovery.dropped_data_bytes = data_len - w.end;
         }
         self.entries = w.entries;
@@ -501,10 +822,60 @@ impl RecordFile {
         Ok(())
     }
 
-    /// Gives a foreign stream a commit index (checksumming its messages once) so it can
-    /// be appended to; drops a cut-off last message and the end-of-stream marker.
-    fn adopt(&mut self, data: &File, index: Option<&File>) -> Result<()> {
+    /// Gives a stream without index a commit index (checksumming its messages once) so
+    /// it can be appended to; drops a cut-off last message of another program's stream
+    /// and the end-of-stream marker. Messages with their own checksum are checked
+    /// against it first; a damaged one (or, after one with a checksum, one without)
+    /// refuses the open, or with `recover` ends what is kept.
+    fn adopt(
+        &mut self,
+        data: &File,
+        index: Option<&File>,
+        data_len: u64,
+        recover: bool,
+    ) -> Result<()> {
         let i = index.ok_or(MmapError::Closed)?;
+        {
+            let map = ReadMap::new(data, self.committed_end(), &self.path)?;
+            let mut sealed = false;
+            for k in 0..self.entries.len() {
+                let e = self.entries[k];
+                if e.kind == Kind::End {
+                    continue;
+                }
+                let why = match ipc::check_seal(&map.bytes()[e.offset as usize..e.end() as usize]) {
+                    Ok(Some(_)) => {
+                        sealed = true;
+                        continue;
+                    }
+                    Ok(None) if !sealed => continue,
+                    Ok(None) => "a message without its checksum after messages with one".into(),
+                    Err(why) => why,
+                };
+                self.damage.get_or_insert(self.corrupt(e.offset, why));
+                self.entries.truncate(k);
+                self.trim_end_marker();
+                break;
+            }
+        }
+        if let Some(d) = self.damage.take() {
+            if !recover {
+                return Err(refusal(d));
+            }
+            self.damage = Some(d);
+        }
+        if self.entries.is_empty() {
+            return Err(self
+                .damage
+                .take()
+                .unwrap_or_else(|| self.corrupt(0, "no schema message")));
+        }
+        if recover && data_len > self.committed_end() {
+            let map = ReadMap::new(data, data_len, &self.path)?;
+            let end = self.committed_end() as usize;
+            self.save_dropped(&self.path.clone(), &map.bytes()[end..])?;
+            self.recovery.dropped_data_bytes = data_len - end as u64;
+        }
         if self.entries.iter().any(|e| e.kind == Kind::Dictionary) {
             return Err(MmapError::Unsupported {
                 path: self.path.clone(),
@@ -614,10 +985,26 @@ impl RecordFile {
     fn message_checked(&self, e: &Entry, check: bool) -> Result<ReadMap> {
         let data = self.data.as_ref().ok_or(MmapError::Closed)?;
         let map = ReadMap::range(data, e.offset, e.len, &self.path)?;
-        if let (Some(crc), true) = (e.crc, check) {
-            if crc32fast::hash(map.bytes()) != crc {
+        if !check {
+            return Ok(map);
+        }
+        match e.crc {
+            Some(crc) if crc32fast::hash(map.bytes()) != crc => {
                 return Err(self.corrupt(e.offset, "checksum mismatch"));
             }
+            Some(_) => {}
+            // No index: a message memslim wrote carries its own checksum.
+            None if e.kind == Kind::End || e.len == 0 => {}
+            None => match ipc::check_seal(map.bytes()) {
+                Err(why) => return Err(self.corrupt(e.offset, why)),
+                Ok(None) if self.sealed => {
+                    return Err(self.corrupt(
+                        e.offset,
+                        "a message without its checksum in a file whose messages carry one",
+                    ));
+                }
+                Ok(_) => {}
+            },
         }
         Ok(map)
     }
@@ -1247,8 +1634,20 @@ impl RecordFile {
         // Bools, numbers and strings each have a column layout of their own; values of
         // two of them make an in-memory list's column `object`, which has no min/max.
         let mut family = None;
+        // Floats beside an int a float cannot hold exactly make an in-memory column
+        // `object` too.
+        let (mut floats, mut big_ints) = (false, false);
         self.visit_field(name, rows, |v| {
             if matches!(v, CellRef::Null | CellRef::Absent) || refused.is_some() {
+                return;
+            }
+            match v {
+                CellRef::Float(_) => floats = true,
+                CellRef::Int(i) if i.unsigned_abs() > 1 << 53 => big_ints = true,
+                _ => {}
+            }
+            if floats && big_ints {
+                refused = Some(DType::Object);
                 return;
             }
             let this = match v {
@@ -1557,6 +1956,7 @@ impl RecordFile {
         let start_end = self.committed_end();
         let start_index = self.index_len;
         let first = self.entries.is_empty();
+        let base = self.entries.len() as u64;
         let result = (|| -> Result<(Vec<Entry>, usize)> {
             let data = self.data.as_ref().ok_or(MmapError::Closed)?;
             let mut pos = start_end;
@@ -1578,7 +1978,7 @@ impl RecordFile {
                 if !first {
                     write(Kind::End, 0, &ipc::END_OF_STREAM)?;
                 }
-                let m = enc.schema(schema).map_err(RecordsError::Arrow)?;
+                let m = enc.schema(schema, base).map_err(RecordsError::Arrow)?;
                 write(Kind::Schema, 0, &m)?;
             }
             for item in batches {
@@ -1592,7 +1992,7 @@ impl RecordFile {
                         extras.slice(off, len).to_metadata()
                     };
                     let m = enc
-                        .batch(&b.slice(off, len), &meta)
+                        .batch(&b.slice(off, len), &meta, base)
                         .map_err(RecordsError::Arrow)?;
                     write(Kind::Batch, len as u64, &m)?;
                     off += len;
@@ -1653,12 +2053,14 @@ impl RecordFile {
                 i.read_to_end(&mut b).map_err(io(&self.index_path))?;
                 let prev = self.entries.last().copied();
                 let parsed =
-                    format::parse_entries(&b, self.index_len as usize, prev, self.index_version)
-                        .map_err(|(off, why)| MmapError::Corrupt {
-                            path: self.index_path.clone(),
-                            offset: off,
-                            reason: why,
-                        })?;
+                    format::parse_entries(&b, self.index_len as usize, prev, self.index_version);
+                if let Some((offset, reason)) = parsed.damage {
+                    return Err(MmapError::Corrupt {
+                        path: self.index_path.clone(),
+                        offset,
+                        reason,
+                    });
+                }
                 parsed.entries
             }
             _ => {
@@ -1704,6 +2106,26 @@ impl RecordFile {
         self.decoder = None;
         self.tail = RecordList::new();
         flushed
+    }
+}
+
+/// The error a writer gives for damage it will not cut off by itself.
+fn refusal(d: MmapError) -> MmapError {
+    match d {
+        MmapError::Corrupt {
+            path,
+            offset,
+            reason,
+        } => MmapError::Corrupt {
+            path,
+            offset,
+            reason: format!(
+                "{reason}; nothing was changed: open it read-only to read the records \
+                 before the damage, or with recover=True to repair it (the bytes cut off \
+                 are kept in a side file)"
+            ),
+        },
+        other => other,
     }
 }
 

@@ -160,36 +160,67 @@ pub fn decode_entry(b: &[u8]) -> Option<(Entry, bool)> {
 /// How an index's entries ended.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Parsed {
-    /// The entries that check out, in order.
+    /// The committed entries that check out, in order, up to the first damage if any.
     pub entries: Vec<Entry>,
-    /// Bytes of the index past the last good entry (a torn append), to be dropped.
+    /// Where the last commit among `entries` starts (an index into `entries`).
+    pub last_commit: usize,
+    /// Bytes of the index past the last good commit, to be dropped.
     pub torn_bytes: usize,
+    /// Damage that is no torn append, `(byte offset in the index, why)`: the index holds
+    /// more than `entries`, and only an explicit repair may drop it.
+    pub damage: Option<(u64, String)>,
 }
 
-/// Parses the entries after the header, up to the last one that ends a commit; what
-/// follows is a torn append (dropped and reported). A damaged entry before that, or
-/// entries that do not follow each other, are corruption, reported as
-/// `Err((byte offset in the index, why))`.
+/// Sector size: a write that a crash interrupts reaches the disk in whole sectors,
+/// and a file extended by it reads zeros where its sectors never came.
+const SECTOR: usize = 512;
+
+/// Whether `raw`, the entry at byte `at` of the index, looks like an append that never
+/// fully reached the disk: all zeros, or zeros from its start up to a sector boundary or
+/// from a sector boundary to its end. A bit flip in a written entry does not look like
+/// this (an entry's checksum ends it and its offset starts it, neither all zero).
+fn unwritten(raw: &[u8], at: usize) -> bool {
+    let zero = |b: &[u8]| b.iter().all(|&x| x == 0);
+    zero(raw)
+        || (1..raw.len())
+            .filter(|k| (at + k).is_multiple_of(SECTOR))
+            .any(|k| zero(&raw[..k]) || zero(&raw[k..]))
+}
+
+/// Parses the entries after the header, up to the last one that ends a commit.
+///
+/// What follows the last commit is a **torn append** (dropped and reported in
+/// `torn_bytes`) when it looks like what a crash during an append leaves: entries
+/// that check out and fit, entries not (or not wholly) written (zeros up to or from a
+/// sector boundary),
+/// and a last entry cut short. Anything else is **damage** (`damage`): a full-length
+/// entry that fails its checksum, an entry that checks out but does not follow the
+/// one before it, a damaged entry before a commit. `entries` then holds the commits
+/// before the damage.
 ///
 /// Parsing starts at byte `pos` of `b`; `prev` is the last entry already known (`None`:
 /// none known, so the first must be the schema); `version` is the header's.
-pub fn parse_entries(
-    b: &[u8],
-    mut pos: usize,
-    prev: Option<Entry>,
-    version: u32,
-) -> Result<Parsed, (u64, String)> {
+pub fn parse_entries(b: &[u8], mut pos: usize, prev: Option<Entry>, version: u32) -> Parsed {
     let mut entries: Vec<Entry> = Vec::new();
-    let mut committed = 0usize;
+    let (mut committed, mut last_commit) = (0usize, 0usize);
     let mut committed_end = pos;
-    // The first problem after the last commit seen so far: corruption if a commit follows.
+    // The first problem after the last commit seen so far, and whether every problem
+    // since then looks like an unfinished write.
     let mut problem: Option<(u64, String)> = None;
+    let mut unfinished = true;
+    let done = |entries: Vec<Entry>, last_commit, committed_end, damage| Parsed {
+        entries,
+        last_commit,
+        torn_bytes: b.len() - committed_end,
+        damage,
+    };
     while pos + ENTRY_LEN <= b.len() {
-        let decoded = decode_entry(&b[pos..pos + ENTRY_LEN]);
+        let raw = &b[pos..pos + ENTRY_LEN];
         let at = pos;
         pos += ENTRY_LEN;
-        let Some((e, last)) = decoded else {
+        let Some((e, last)) = decode_entry(raw) else {
             problem.get_or_insert((at as u64, "index entry checksum mismatch".into()));
+            unfinished &= unwritten(raw, at);
             continue;
         };
         // Version 1 has no commit marks: every entry but a segment's end marker (which
@@ -197,7 +228,8 @@ pub fn parse_entries(
         let commits = last || version < 2 && e.kind != Kind::End;
         if let Some(p) = &problem {
             if commits {
-                return Err(p.clone());
+                entries.truncate(committed);
+                return done(entries, last_commit, committed_end, Some(p.clone()));
             }
             continue;
         }
@@ -217,22 +249,23 @@ pub fn parse_entries(
         if let Some(why) = why {
             // An entry that checks out but does not fit is no torn write.
             if commits {
-                return Err((at as u64, why));
+                entries.truncate(committed);
+                return done(entries, last_commit, committed_end, Some((at as u64, why)));
             }
             problem = Some((at as u64, why));
+            unfinished = false;
             continue;
         }
         entries.push(e);
         if commits {
+            last_commit = committed;
             committed = entries.len();
             committed_end = pos;
         }
     }
     entries.truncate(committed);
-    Ok(Parsed {
-        entries,
-        torn_bytes: b.len() - committed_end,
-    })
+    let damage = if unfinished { None } else { problem };
+    done(entries, last_commit, committed_end, damage)
 }
 
 #[cfg(test)]
@@ -259,8 +292,13 @@ mod tests {
         b
     }
 
+    fn ok(p: Parsed) -> Parsed {
+        assert_eq!(p.damage, None);
+        p
+    }
+
     #[test]
-    fn an_unfinished_commit_is_torn_and_damage_before_a_commit_is_corruption() {
+    fn an_unfinished_commit_is_torn_and_damage_is_damage() {
         let s = entry(0, 10, Kind::Schema);
         let b1 = entry(10, 10, Kind::Batch);
         let end = entry(20, 8, Kind::End);
@@ -276,36 +314,71 @@ mod tests {
                 (b2, true),
             ],
         );
-        let p = parse_entries(&full, HEADER_LEN, None, 2).unwrap();
+        let p = ok(parse_entries(&full, HEADER_LEN, None, 2));
         assert_eq!(p.entries, [s, b1, end, s2, b2]);
-        assert_eq!(p.torn_bytes, 0);
-        // the last commit lost its final entry (or got it garbled): all of it goes
+        assert_eq!((p.torn_bytes, p.last_commit), (0, 2));
+        // the last commit lost its final entry, or part of it: all of it goes
         for cut in [full.len() - ENTRY_LEN, full.len() - 1] {
-            let p = parse_entries(&full[..cut], HEADER_LEN, None, 2).unwrap();
+            let p = ok(parse_entries(&full[..cut], HEADER_LEN, None, 2));
             assert_eq!(p.entries, [s, b1], "cut {cut}");
             assert_eq!(p.torn_bytes, cut - HEADER_LEN - 2 * ENTRY_LEN);
         }
-        let mut garbled = full.clone();
-        let n = garbled.len();
-        garbled[n - ENTRY_LEN + 3] ^= 1;
-        let p = parse_entries(&garbled, HEADER_LEN, None, 2).unwrap();
-        assert_eq!(p.entries, [s, b1]);
+        // a full-length last entry that fails its checksum is damage, not a torn write
+        let n = full.len();
+        for i in 0..ENTRY_LEN {
+            let mut garbled = full.clone();
+            garbled[n - ENTRY_LEN + i] ^= 1;
+            let p = parse_entries(&garbled, HEADER_LEN, None, 2);
+            assert_eq!(p.entries, [s, b1]);
+            assert_eq!(
+                p.damage.map(|d| d.0),
+                Some((n - ENTRY_LEN) as u64),
+                "byte {i}"
+            );
+        }
+        // ...unless it was never (wholly) written: zeros, or zeros past a sector boundary
+        let mut zeros = full.clone();
+        zeros[n - ENTRY_LEN..].fill(0);
+        assert_eq!(
+            ok(parse_entries(&zeros, HEADER_LEN, None, 2)).entries,
+            [s, b1]
+        );
+        let mut long = index(2, &[(s, false), (b1, true)]);
+        for k in 0..12 {
+            long.extend_from_slice(&encode_entry(&entry(20 + 10 * k, 10, Kind::Batch), k == 11));
+        }
+        // entry 12 spans bytes 496..536: the sector boundary is 16 bytes into it
+        let e12 = HEADER_LEN + 12 * ENTRY_LEN;
+        assert!(e12 < 512 && e12 + ENTRY_LEN > 512);
+        let cut = &long[..e12 + ENTRY_LEN];
+        let mut half = cut.to_vec();
+        half[512..].fill(0);
+        assert_eq!(
+            ok(parse_entries(&half, HEADER_LEN, None, 2)).entries.len(),
+            2
+        );
+        let mut half = cut.to_vec();
+        half[e12..512].fill(0);
+        assert_eq!(
+            ok(parse_entries(&half, HEADER_LEN, None, 2)).entries.len(),
+            2
+        );
         // pages of an unfinished append reach the disk in any order
         let mut holes = full.clone();
         holes[HEADER_LEN + 3 * ENTRY_LEN..HEADER_LEN + 4 * ENTRY_LEN].fill(0);
         let mut holes_unfinished = holes.clone();
         holes_unfinished.truncate(n - ENTRY_LEN);
         assert_eq!(
-            parse_entries(&holes_unfinished, HEADER_LEN, None, 2)
-                .unwrap()
-                .entries,
+            ok(parse_entries(&holes_unfinished, HEADER_LEN, None, 2)).entries,
             [s, b1]
         );
-        // ...but a damaged entry inside a finished commit is corruption
-        assert!(parse_entries(&holes, HEADER_LEN, None, 2).is_err());
+        // ...but a damaged entry inside a finished commit is damage
+        let p = parse_entries(&holes, HEADER_LEN, None, 2);
+        assert_eq!(p.entries, [s, b1]);
+        assert!(p.damage.is_some());
         // version 1: every entry commits, except a segment's end marker
         let v1 = index(1, &[(s, false), (b1, false), (end, false)]);
-        let p = parse_entries(&v1, HEADER_LEN, None, 1).unwrap();
+        let p = ok(parse_entries(&v1, HEADER_LEN, None, 1));
         assert_eq!(
             (p.entries.as_slice(), p.torn_bytes),
             (&[s, b1][..], ENTRY_LEN)
@@ -320,6 +393,6 @@ mod tests {
                 (entry(28, 10, Kind::Batch), true),
             ],
         );
-        assert!(parse_entries(&bad, HEADER_LEN, None, 2).is_err());
+        assert!(parse_entries(&bad, HEADER_LEN, None, 2).damage.is_some());
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, new_null_array};
 use arrow_ipc::writer::{
-    DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions, write_message,
+    DictionaryTracker, EncodedData, IpcDataGenerator, IpcWriteContext, IpcWriteOptions,
+    write_message,
 };
 use arrow_ipc::{Message, MessageHeader, root_as_message};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
@@ -61,20 +62,42 @@ pub(crate) struct Walk {
 
 /// Walks the IPC messages of `b` from `start`, stopping at the end-of-stream marker, at
 /// the end of the data, or at a message cut short (`torn`). A message whose metadata
-/// does not parse is an error `(offset, reason)`.
-pub(crate) fn walk(b: &[u8], start: usize) -> Result<Walk, (u64, String)> {
-    walk_from(b, start, true)
-}
-
-/// As [`walk`]; `start_with_schema` is false when walking from the middle of a stream.
+/// does not parse is an error `(offset, reason)`; `start_with_schema` is false when
+/// walking from the middle of a stream.
 pub(crate) fn walk_from(
     b: &[u8],
     start: usize,
     start_with_schema: bool,
 ) -> Result<Walk, (u64, String)> {
-    let mut pos = start;
+    match walk_prefix(b, start, start_with_schema) {
+        (w, None) => Ok(w),
+        (_, Some(stop)) => Err(stop),
+    }
+}
+
+/// As [`walk_from`], but a message that does not parse (or breaks the stream's shape)
+/// ends the walk instead of failing it: the messages before it, and why it stopped
+/// `(offset, reason)`.
+pub(crate) fn walk_prefix(
+    b: &[u8],
+    start: usize,
+    start_with_schema: bool,
+) -> (Walk, Option<(u64, String)>) {
     let mut entries = Vec::new();
     let mut torn = false;
+    let stop = walk_into(b, start, start_with_schema, &mut entries, &mut torn).err();
+    let end = entries.last().map_or(start as u64, Entry::end);
+    (Walk { entries, end, torn }, stop)
+}
+
+fn walk_into(
+    b: &[u8],
+    start: usize,
+    start_with_schema: bool,
+    entries: &mut Vec<Entry>,
+    torn: &mut bool,
+) -> Result<(), (u64, String)> {
+    let mut pos = start;
     while pos < b.len() {
         let prefix = match message_prefix(&b[pos..]) {
             Ok(Some(p)) => p,
@@ -101,14 +124,14 @@ pub(crate) fn walk_from(
                 continue;
             }
             Err(_) => {
-                torn = true;
+                *torn = true;
                 break;
             }
         };
         let (prefix, meta_len) = prefix;
         let meta_end = pos + prefix + meta_len;
         if meta_end > b.len() {
-            torn = true;
+            *torn = true;
             break;
         }
         let msg = root_as_message(&b[pos + prefix..meta_end])
@@ -119,7 +142,7 @@ pub(crate) fn walk_from(
             .checked_add(body)
             .ok_or((pos as u64, "body length overflows".to_string()))?;
         if end > b.len() {
-            torn = true;
+            *torn = true;
             break;
         }
         let (kind, rows) = match msg.header_type() {
@@ -149,8 +172,7 @@ pub(crate) fn walk_from(
         });
         pos = end;
     }
-    let end = entries.last().map_or(start as u64, Entry::end);
-    Ok(Walk { entries, end, torn })
+    Ok(())
 }
 
 /// Whether a complete schema message starts at `pos` of `b`.
@@ -231,6 +253,102 @@ pub(crate) fn conform(batch: &RecordBatch, schema: &SchemaRef) -> Result<RecordB
         .map_err(|e| format!("<batch>: {e}"))
 }
 
+/// `custom_metadata` key of a message's own checksum (see [`seal`]).
+pub(crate) const CRC_KEY: &str = "memslim.crc32";
+/// `custom_metadata` key of the number of index entries committed before the commit the
+/// message was written in (its first entry's position in the index).
+pub(crate) const BASE_KEY: &str = "memslim.base";
+/// What the checksum's 8 hex digits read as while the checksum is computed.
+const CRC_PLACEHOLDER: &[u8; 8] = b"00000000";
+
+/// A message's own checksum, as its `custom_metadata` states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seal {
+    /// Where the 8 hex digits lie in the message bytes.
+    at: usize,
+    /// The crc32 they state.
+    crc: u32,
+    /// [`BASE_KEY`], if the message has it.
+    pub(crate) base: Option<u64>,
+}
+
+impl Seal {
+    /// The seal of the message `b` (prefix, metadata and body, nothing more):
+    /// `Ok(None)` if it has none (another program's message, or memslim's before
+    /// messages were sealed); `Err` if its metadata or its seal does not parse.
+    pub(crate) fn of(b: &[u8]) -> Result<Option<Seal>, String> {
+        let (msg, _) = message_at(b)?;
+        let Some(kvs) = msg.custom_metadata() else {
+            return Ok(None);
+        };
+        let (mut crc, mut base) = (None, None);
+        for kv in kvs.iter() {
+            match kv.key() {
+                Some(CRC_KEY) => crc = kv.value(),
+                Some(BASE_KEY) => base = kv.value(),
+                _ => {}
+            }
+        }
+        let Some(hex) = crc else {
+            return Ok(None);
+        };
+        let lower_hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+        if hex.len() != 8 || !hex.bytes().all(lower_hex) {
+            return Err(format!("{CRC_KEY} is not 8 hex digits"));
+        }
+        // The string lies inside `b` (the flatbuffer was read from it in place).
+        let at = (hex.as_ptr() as usize)
+            .checked_sub(b.as_ptr() as usize)
+            .filter(|at| at + 8 <= b.len())
+            .ok_or("message checksum outside the message")?;
+        let crc = u32::from_str_radix(hex, 16).map_err(|e| e.to_string())?;
+        let base = match base {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| format!("{BASE_KEY} {v:?}"))?),
+            None => None,
+        };
+        Ok(Some(Seal { at, crc, base }))
+    }
+
+    /// Whether the message `b` (the one this seal was read from) matches its checksum.
+    pub(crate) fn verifies(&self, b: &[u8]) -> bool {
+        let mut h = crc32fast::Hasher::new();
+        h.update(&b[..self.at]);
+        h.update(CRC_PLACEHOLDER);
+        h.update(&b[self.at + 8..]);
+        h.finalize() == self.crc
+    }
+}
+
+/// Checks message `b` against its own checksum: `Ok(Some(seal))` if it has one and
+/// matches, `Ok(None)` if it has none, `Err(reason)` otherwise.
+pub(crate) fn check_seal(b: &[u8]) -> Result<Option<Seal>, String> {
+    match Seal::of(b)? {
+        Some(s) if !s.verifies(b) => Err("message checksum mismatch".into()),
+        seal => Ok(seal),
+    }
+}
+
+/// Writes the checksum of the framed message `out` (whose metadata holds
+/// [`CRC_PLACEHOLDER`] as [`CRC_KEY`]) into it.
+fn seal(out: &mut [u8]) -> Result<(), String> {
+    let at = Seal::of(out)?.ok_or("message without a checksum field")?.at;
+    let crc = crc32fast::hash(out);
+    out[at..at + 8].copy_from_slice(format!("{crc:08x}").as_bytes());
+    Ok(())
+}
+
+/// The seal's `custom_metadata` pairs of a message of a commit made after `base`
+/// index entries.
+fn seal_pairs(base: u64) -> [(String, String); 2] {
+    [
+        (
+            CRC_KEY.to_owned(),
+            String::from_utf8_lossy(CRC_PLACEHOLDER).into_owned(),
+        ),
+        (BASE_KEY.to_owned(), base.to_string()),
+    ]
+}
+
 /// Encodes Arrow IPC messages for a file's data.
 pub(crate) struct Encoder {
     generator: IpcDataGenerator,
@@ -249,24 +367,40 @@ impl Encoder {
         }
     }
 
-    /// The schema message.
-    pub(crate) fn schema(&mut self, schema: &Schema) -> Result<Vec<u8>, String> {
-        let enc = self.generator.schema_to_bytes_with_dictionary_tracker(
-            schema,
-            &mut self.tracker,
-            &self.options,
-        );
+    /// The schema message (of a schema without dictionary fields), sealed with its
+    /// own checksum, in a commit made after `base` index entries.
+    pub(crate) fn schema(&mut self, schema: &Schema, base: u64) -> Result<Vec<u8>, String> {
+        let mut fbb = flatbuffers::FlatBufferBuilder::new();
+        let header = arrow_ipc::convert::schema_to_fb_offset(&mut fbb, schema);
+        let kvs = metadata_pairs(&mut fbb, &seal_pairs(base));
+        let root = {
+            let mut m = arrow_ipc::MessageBuilder::new(&mut fbb);
+            m.add_version(arrow_ipc::MetadataVersion::V5);
+            m.add_header_type(MessageHeader::Schema);
+            m.add_bodyLength(0);
+            m.add_header(header.as_union_value());
+            m.add_custom_metadata(kvs);
+            m.finish()
+        };
+        fbb.finish(root, None);
+        let enc = EncodedData {
+            ipc_message: fbb.finished_data().to_vec(),
+            arrow_data: Vec::new(),
+        };
         let mut out = Vec::new();
         write_message(&mut out, enc, &self.options).map_err(|e| e.to_string())?;
+        seal(&mut out)?;
         Ok(out)
     }
 
     /// The record batch message of a batch without dictionary columns, with
-    /// `custom_metadata` pairs on the message (none: the message arrow-rs writes).
+    /// `custom_metadata` pairs on the message, sealed with its own checksum, in a
+    /// commit made after `base` index entries.
     pub(crate) fn batch(
         &mut self,
         batch: &RecordBatch,
         custom_metadata: &[(String, String)],
+        base: u64,
     ) -> Result<Vec<u8>, String> {
         let (dicts, mut enc) = self
             .generator
@@ -275,13 +409,35 @@ impl Encoder {
         if !dicts.is_empty() {
             return Err("dictionary columns must be made plain before encoding".into());
         }
-        if !custom_metadata.is_empty() {
-            enc.ipc_message = with_custom_metadata(&enc.ipc_message, custom_metadata)?;
-        }
+        let mut pairs = custom_metadata.to_vec();
+        pairs.extend(seal_pairs(base));
+        enc.ipc_message = with_custom_metadata(&enc.ipc_message, &pairs)?;
         let mut out = Vec::new();
         write_message(&mut out, enc, &self.options).map_err(|e| e.to_string())?;
+        seal(&mut out)?;
         Ok(out)
     }
+}
+
+/// `pairs` as a flatbuffer `custom_metadata` vector.
+fn metadata_pairs<'a>(
+    fbb: &mut flatbuffers::FlatBufferBuilder<'a>,
+    pairs: &[(String, String)],
+) -> flatbuffers::WIPOffset<
+    flatbuffers::Vector<'a, flatbuffers::ForwardsUOffset<arrow_ipc::KeyValue<'a>>>,
+> {
+    let kvs: Vec<_> = pairs
+        .iter()
+        .map(|(k, v)| {
+            let k = fbb.create_string(k);
+            let v = fbb.create_string(v);
+            let mut kv = arrow_ipc::KeyValueBuilder::new(fbb);
+            kv.add_key(k);
+            kv.add_value(v);
+            kv.finish()
+        })
+        .collect();
+    fbb.create_vector(&kvs)
 }
 
 /// A record batch message header (flatbuffer) rebuilt with `pairs` as its
@@ -307,18 +463,7 @@ fn with_custom_metadata(message: &[u8], pairs: &[(String, String)]) -> Result<Ve
     let nodes = fbb.create_vector(&nodes);
     let buffers = fbb.create_vector(&buffers);
     let variadic = variadic.map(|v| fbb.create_vector(&v));
-    let kvs: Vec<_> = pairs
-        .iter()
-        .map(|(k, v)| {
-            let k = fbb.create_string(k);
-            let v = fbb.create_string(v);
-            let mut kv = arrow_ipc::KeyValueBuilder::new(&mut fbb);
-            kv.add_key(k);
-            kv.add_value(v);
-            kv.finish()
-        })
-        .collect();
-    let kvs = fbb.create_vector(&kvs);
+    let kvs = metadata_pairs(&mut fbb, pairs);
     let header = {
         let mut b = arrow_ipc::RecordBatchBuilder::new(&mut fbb);
         b.add_length(rb.length());

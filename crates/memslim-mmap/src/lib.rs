@@ -15,6 +15,18 @@
 //!   `fdatasync`s the index. The entries are the commit: whatever a crash leaves past the
 //!   last entry (bytes in the data file, a torn entry in the index) is not part of the
 //!   file; the next writer cuts it off and reports it ([`Recovery`]).
+//! - **Damage is never dropped silently**: anything a crash cannot leave (an index entry
+//!   that fails its checksum, an index that lost commits, a data file shorter than its
+//!   index, a last commit whose data does not verify) makes a writer refuse to open
+//!   ([`MmapError::Corrupt`], nothing changed), a reader open the records before it and
+//!   report the rest ([`Recovery::damage`]), and [`RecordFile::recover`] repair it,
+//!   keeping every byte it cuts off in a side file.
+//! - **Every message memslim writes is sealed**: its `custom_metadata` carries
+//!   `memslim.crc32` (crc32 of the whole message, read with those 8 hex digits as
+//!   `00000000`) and `memslim.base` (the index entries committed before its commit), so
+//!   a file whose index is lost is still checked message by message, a writer rebuilds
+//!   the index only from messages that verify, and data past the index shows whether
+//!   it is a crash's unfinished commit or commits the index lost.
 //! - **Reads** map one message at a time (only committed bytes), so the address space a
 //!   scan needs is what it holds, not the file size: at most 64 MB of mapped batches are
 //!   cached, plus any batch a caller keeps (an exported Arrow array keeps its map alive).
@@ -28,8 +40,9 @@
 //!   [`RecordFile::to_arrow`] whole batches, [`RecordFile::field_arrow`] only that
 //!   field's column of each batch. Row reads of segments with types `cells` does not
 //!   read (dictionaries, nested types, `uint64`) decode whole batches too.
-//!   Index entries carry their own crc32: a damaged last entry is taken for a torn
-//!   append (dropped, reported), a damaged entry before others is corruption.
+//!   Index entries carry their own crc32: a last entry cut short or never wholly
+//!   written (zeros) is a torn append (dropped, reported); any other damaged entry is
+//!   damage (see above).
 //! - **One writer, many readers**: a writer holds an exclusive `flock` on the index
 //!   (released when it closes or its process dies); a second writer gets
 //!   [`MmapError::Locked`]. Readers take no lock, see the prefix committed when they
@@ -51,9 +64,10 @@
 //!   the first; [`RecordFile::to_arrow`] gives all of them in one unified schema.
 //! - **Foreign files**: an Arrow IPC stream or file written by pyarrow (or anyone)
 //!   opens read-only without an index (indexed in memory by walking the message
-//!   headers, or an IPC file's footer; no checksums). Opening a foreign *stream* for
-//!   appending writes an index for it (checksumming it once); an IPC *file* (with
-//!   footer) is read-only. Compressed record batches (lz4/zstd) are
+//!   headers, or an IPC file's footer; no checksums: its bytes are not verified, only
+//!   bounds-checked as they are read). Opening a foreign *stream* for appending writes
+//!   an index for it (checksumming it as it is, once); an IPC *file* (with footer) is
+//!   read-only. Compressed record batches (lz4/zstd) are
 //!   [`MmapError::Unsupported`].
 //!
 //! # Number arrays ([`NumArray`])

@@ -636,6 +636,15 @@ fn field_scans_and_min_max() {
         Some((Value::Float(0.0), Value::Float(1.5)))
     );
     assert_eq!(f.min_max("missing", f.len()).unwrap(), None);
+    // an int a float cannot hold exactly, beside floats: an in-memory column of them is
+    // `object`, which has no min/max
+    f.push_record(&[("x", Cell::Int((1 << 53) + 1))]).unwrap();
+    assert!(matches!(
+        f.min_max("x", f.len()),
+        Err(MmapError::Records(
+            memslim_records::RecordsError::Unsupported { .. }
+        ))
+    ));
     f.push_record(&[("x", Cell::Str("text"))]).unwrap();
     assert!(matches!(
         f.min_max("x", f.len()),

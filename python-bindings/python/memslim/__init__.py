@@ -26,6 +26,7 @@ from memslim._memslim import (
 )
 from memslim._persistent import (
     CorruptFileError,
+    DamagedFileWarning,
     DictListFile,
     FileColumn,
     FileFormatError,
@@ -83,6 +84,7 @@ __all__ = [
     "Column",
     "CorruptDataError",
     "CorruptFileError",
+    "DamagedFileWarning",
     "DictList",
     "DictListFile",
     "DocList",

@@ -172,10 +172,23 @@ class DictList(_Records):
         opt-in."""
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a", *, trusted: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        mode: Literal["a", "r"] = "a",
+        *,
+        recover: bool = False,
+        trusted: bool = False,
     ) -> DictListFile:
         """Open a persistent record file (mode ``"a"``: read and append, created if
         missing; ``"r"``: read-only).  See :class:`DictListFile`.
+
+        What a crash during a flush leaves is dropped (and reported in ``.recovered``).
+        Any other damage is never dropped silently: mode ``"a"`` raises
+        :class:`memslim.CorruptFileError` (naming the file and byte offset, changing
+        nothing); mode ``"r"`` opens the records before the damage and warns
+        :class:`memslim.DamagedFileWarning`; ``recover=True`` (mode ``"a"``) repairs the
+        file, keeping every record that verifies and writing every byte it cuts off to a
+        side file ``<path>.dropped-<unix time>`` (``.recovered`` lists them).
 
         Reading a pickled Python object back from the file raises
         :class:`memslim.UntrustedDataError` unless ``trusted=True`` (see SECURITY.md)."""
@@ -623,7 +636,12 @@ class DictListFile:
     """
 
     def __new__(
-        cls, path: str | os.PathLike[str], mode: Literal["a", "r"] = "a", *, trusted: bool = False
+        cls,
+        path: str | os.PathLike[str],
+        mode: Literal["a", "r"] = "a",
+        *,
+        recover: bool = False,
+        trusted: bool = False,
     ) -> Self: ...
     def __len__(self) -> int: ...
     @overload
@@ -647,8 +665,11 @@ class DictListFile:
     def pending(self) -> int:
         """Records appended but not yet flushed."""
     @property
-    def recovered(self) -> dict[str, int]:
-        """Bytes past the last commit that opening dropped (writer) or ignored (reader)."""
+    def recovered(self) -> dict[str, Any]:
+        """What opening found and did: ``dropped_data_bytes`` and
+        ``dropped_index_bytes`` (past what the file gives: dropped by a writer, left out
+        by a reader), ``damage`` (``None``, or the damage found beyond a crash's trace)
+        and ``saved`` (the side files ``recover=True`` wrote the dropped bytes to)."""
     @property
     def nbytes(self) -> int:
         """Bytes held in memory (index, bookkeeping, unflushed records), not the map."""

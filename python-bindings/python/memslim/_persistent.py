@@ -8,10 +8,16 @@ from __future__ import annotations
 import collections.abc as _abc
 
 from memslim._memslim import DictListFile, FileColumn, FileRow, FileSlice, MmapList
-from memslim.exceptions import CorruptFileError, FileFormatError, FileLockedError
+from memslim.exceptions import (
+    CorruptFileError,
+    DamagedFileWarning,
+    FileFormatError,
+    FileLockedError,
+)
 
 __all__ = [
     "CorruptFileError",
+    "DamagedFileWarning",
     "DictListFile",
     "FileColumn",
     "FileFormatError",

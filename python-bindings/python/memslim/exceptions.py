@@ -9,6 +9,7 @@ from __future__ import annotations
 __all__ = [
     "CorruptDataError",
     "CorruptFileError",
+    "DamagedFileWarning",
     "FileFormatError",
     "FileLockedError",
     "MemslimError",
@@ -70,3 +71,9 @@ class UntrustedDataError(MemslimError, ValueError):
     """Data from a file or an Arrow import holds a pickled Python object, and loading it
     could run code chosen by whoever wrote the data. Pass ``trusted=True`` to the call that
     opened or imported it if you trust the source (see SECURITY.md)."""
+
+
+class DamagedFileWarning(UserWarning):
+    """A record file opened read-only is damaged beyond a crash's trace: it gives the
+    records before the damage, and ``.recovered`` says what it left out
+    (``DictList.open(path, recover=True)`` repairs it, keeping the dropped bytes)."""
