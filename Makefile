@@ -120,6 +120,7 @@ bench: setup
 	$(VENV_PY) benches/bench_stream.py
 	$(VENV_PY) benches/bench_docs.py
 	$(VENV_PY) benches/bench_mmap.py
+	$(VENV_PY) benches/bench_parquet.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
@@ -127,6 +128,7 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_stream.py --quick
 	$(VENV_PY) benches/bench_docs.py --quick
 	$(VENV_PY) benches/bench_mmap.py --quick
+	$(VENV_PY) benches/bench_parquet.py --quick
 
 # -- cleaning ---------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ mod gilcell;
 mod mmap;
 mod mmap_ffi;
 mod os_memory;
+mod parquet;
 mod plain_records;
 mod records;
 mod stats;
@@ -29,5 +30,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     docs::register(m)?;
     stream::register(m)?;
     mmap::register(m)?;
+    parquet::register(m)?;
     Ok(())
 }
