@@ -402,7 +402,15 @@ pub fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema> {
         let want = storage_field(tail.field_name(j), tail.field_dtype(j));
         match fields.iter_mut().find(|f| f.name() == want.name()) {
             Some(f) => {
-                let w = widen(f, &want);
+                let mut w = widen(f, &want);
+                // Ints join a float column (marked as ints) only if each is exactly a
+                // double: past 2**53 they would come back changed.
+                if w.data_type() == &DataType::Float64
+                    && tail.field_dtype(j) == DType::Int64
+                    && !ints_fit_f64(tail, j)
+                {
+                    w = variant_field(f.name());
+                }
                 if w != *f {
                     *f = w;
                     changed = true;
@@ -415,6 +423,14 @@ pub fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema> {
         }
     }
     changed.then(|| Schema::new(fields))
+}
+
+/// Whether every int of column `j` of `tail` is exactly a double.
+fn ints_fit_f64(tail: &RecordList, j: usize) -> bool {
+    (0..tail.len()).all(|r| match tail.get(r, j) {
+        CellRef::Int(v) => (v as f64) as i128 == i128::from(v),
+        _ => true,
+    })
 }
 
 fn encode_cells(tail: &RecordList, j: usize, start: usize, n: usize) -> ArrayRef {
@@ -661,6 +677,19 @@ mod tests {
             Extras::from_metadata(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), 10, 2)
                 .unwrap();
         assert_eq!(back, a);
+    }
+
+    #[test]
+    fn ints_past_two_to_the_53_do_not_join_a_float_field() {
+        let floats = Schema::new(vec![Field::new("a", DataType::Float64, true)]);
+        let mut tail = RecordList::new();
+        tail.push_record(&[("a", memslim_records::Cell::Int(1 << 40))])
+            .unwrap();
+        assert_eq!(grow(Some(&floats), &tail), None);
+        tail.push_record(&[("a", memslim_records::Cell::Int((1 << 62) + 1))])
+            .unwrap();
+        let grown = grow(Some(&floats), &tail).unwrap();
+        assert!(is_variant_field(grown.field(0)));
     }
 
     #[test]

@@ -150,14 +150,17 @@ impl FileReader {
         let mut names: Vec<String> = file_fields.clone();
         let mut consts: Vec<Option<PartValue>> = vec![None; names.len()];
         for (pos, tag, name) in &placed {
+            // Below the input root, or (a part file or partition directory given
+            // itself) in a directory the file sits in.
             let raw = part
                 .keys
                 .iter()
                 .rev()
                 .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str());
+                .map(|(_, v)| v.clone())
+                .or_else(|| ancestor_value(&path, name));
             let value = raw.map_or(PartValue::Null, |raw| {
-                PartValue::parse(raw, Some(*tag), false)
+                PartValue::parse(&raw, Some(*tag), false)
             });
             if *pos > names.len() {
                 return Err(corrupt_meta(&path, name));
@@ -313,6 +316,16 @@ impl FileReader {
         out.optimize();
         Ok(out)
     }
+}
+
+/// The value of partition key `name` in the nearest `name=value` directory holding
+/// `path`.
+fn ancestor_value(path: &Path, name: &str) -> Option<String> {
+    path.ancestors().skip(1).find_map(|dir| {
+        let seg = dir.file_name()?.to_string_lossy().into_owned();
+        let (k, v) = seg.split_once('=')?;
+        (decode(k) == name).then(|| decode(v))
+    })
 }
 
 fn meta_len(path: &Path) -> Result<u64> {

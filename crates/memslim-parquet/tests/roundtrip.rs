@@ -302,3 +302,23 @@ fn record_files_convert_exactly() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_part_file_read_alone_keeps_its_partition_value() {
+    let dir = tmpdir("alone");
+    let recs: Vec<Rec> = vec![
+        vec![("p".into(), V::Str("a/b".into())), ("v".into(), V::Int(1))],
+        vec![("v".into(), V::Int(2)), ("p".into(), V::Int(-4))],
+    ];
+    let mut w = DatasetWriter::dataset(&dir, &["p".to_owned()], WriteOptions::default()).unwrap();
+    w.write(&list_of(&recs)).unwrap();
+    let mut files = w.close().unwrap();
+    files.sort();
+    let mut got: Vec<Rec> = files
+        .iter()
+        .flat_map(|f| recs_of(&read_all(std::slice::from_ref(f), ReadOptions::default()).unwrap()))
+        .collect();
+    got.sort_by_key(|r| format!("{:?}", r.iter().find(|(k, _)| k == "v")));
+    assert_eq!(got, recs);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
