@@ -259,3 +259,30 @@ def test_nan_and_big_ints_survive(tmp_path):
     path = tmp_path / "n.parquet"
     DictList(recs).to_parquet(path)
     assert same(plain(memslim.read_parquet(path)), recs)
+
+
+def test_part_files_and_partition_directories_read_alone_keep_their_keys(tmp_path):
+    recs = [{"c": "DE", "v": 1}, {"c": "FR", "v": 2}, {"v": 3, "c": 7}]
+    root = tmp_path / "d"
+    files = DictList(recs).to_parquet(root, partition_by=["c"])
+    got = sorted((dict(r) for f in files for r in memslim.read_parquet(f)), key=lambda r: r["v"])
+    assert same(got, recs)
+    assert same(plain(memslim.read_parquet(root / "c=DE")), [recs[0]])
+
+
+def test_record_file_to_parquet_through_a_stream(tmp_path):
+    recs = [{"id": i, "x": i if i % 3 else i + 0.5} for i in range(50)] + [{"x": None, "id": -1}]
+    log = tmp_path / "events.msl"
+    DictList(recs).save(log)
+    with memslim.DictList.open(log, "r") as f:
+        n = memslim.stream(f, batch_size=16).to_parquet(tmp_path / "events.parquet")
+    assert n == len(recs)
+    assert same(plain(memslim.read_parquet(tmp_path / "events.parquet")), recs)
+
+
+def test_big_ints_after_floats_stay_exact_in_one_part_file(tmp_path):
+    batches = [DictList([{"a": 1.5}]), DictList([{"a": 2**62 + 1}]), DictList([{"a": 7}])]
+    out = f"{tmp_path / 'd'}{os.sep}"
+    memslim.stream(batches).to_parquet(out)
+    got = sorted((r["a"] for r in memslim.read_parquet(out)), key=repr)
+    assert same(got, sorted([1.5, 2**62 + 1, 7], key=repr))
