@@ -180,14 +180,14 @@ def test_a_failing_task_names_its_source_and_cancels_the_rest(sources, tmp_path,
     with pytest.raises(memslim.ParseError) as info:
         memslim.stream(srcs).count(executor=dask_client.get_executor())
     assert any("broken.jsonl" in n for n in getattr(info.value, "__notes__", []))
-    with pytest.raises(memslim.ParseError) as info:
-        memslim.stream(srcs).count(executor=cf.ThreadPoolExecutor(2))
+    with cf.ThreadPoolExecutor(2) as ex, pytest.raises(memslim.ParseError) as info:
+        memslim.stream(srcs).count(executor=ex)
     assert any("broken.jsonl" in n for n in info.value.__notes__)
 
 
 def test_executor_errors(sources, monkeypatch):
-    with pytest.raises(TypeError, match="list of sources"):
-        memslim.stream(iter([{"a": 1}])).count(executor=cf.ThreadPoolExecutor(1))
+    with cf.ThreadPoolExecutor(1) as ex, pytest.raises(TypeError, match="list of sources"):
+        memslim.stream(iter([{"a": 1}])).count(executor=ex)
     with pytest.raises(TypeError, match="Executor"):
         memslim.stream(sources).count(executor=object())
     monkeypatch.setitem(sys.modules, "distributed", None)

@@ -288,9 +288,11 @@ class Stream:
         naming its source. ``progress`` counts finished tasks on stderr."""
         sources = self._sources()
         ex = _resolve_executor(executor)
+        # Workers may run in another directory: paths travel absolute.
+        sent = [os.path.abspath(s) if isinstance(s, (str, os.PathLike)) else s for s in sources]
         futures = {
             ex.submit(_task, src, self._batch_size, self._steps, sink, arg): k
-            for k, (src, arg) in enumerate(zip(sources, args, strict=True))
+            for k, (src, arg) in enumerate(zip(sent, args, strict=True))
         }
         results: list[Any] = [None] * len(sources)
         done = 0
@@ -450,6 +452,8 @@ class Stream:
             or os.path.isdir(path)
             or executor is not None
         )
+        if executor is not None:
+            path = os.path.abspath(path)
         arg = (path, dataset, parts, max_rows_per_file, compression, row_group_size)
         if executor is not None:
             tasks = [arg] * len(self._sources())
