@@ -173,6 +173,7 @@ bench: setup
 	$(VENV_PY) benches/bench_audit.py
 	$(VENV_PY) benches/bench_pickle.py
 	$(VENV_PY) benches/bench_rows.py
+	$(VENV_PY) benches/bench_parquet.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
@@ -183,6 +184,7 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_audit.py --quick
 	$(VENV_PY) benches/bench_pickle.py --quick
 	$(VENV_PY) benches/bench_rows.py --quick
+	$(VENV_PY) benches/bench_parquet.py --quick
 
 # -- release artefacts ------------------------------------------------------------------
 

@@ -310,6 +310,22 @@ pub(crate) fn untrusted_message(what: &str) -> String {
     )
 }
 
+/// `memslim.UntrustedDataError` naming the first record of `list` (read from `what`, a
+/// source the user did not vouch for) that holds a pickled value, if any does.
+pub(crate) fn refuse_pickled(
+    py: Python<'_>,
+    list: &memslim_records::RecordList,
+    what: &str,
+) -> PyResult<()> {
+    match py.detach(|| list.first_opaque()) {
+        Some((row, j)) => Err(crate::errors::untrusted(
+            py,
+            untrusted_message(&format!("row {row}, field {:?} of {what}", list.field_name(j))),
+        )),
+        None => Ok(()),
+    }
+}
+
 /// A decoded variant value as a Python object, refusing pickled values from a
 /// [`Trust::Foreign`] source.
 pub(crate) fn value_to_py_from<'py>(

@@ -148,3 +148,33 @@ fn parse_error(py: Python<'_>, msg: String, path: &str, line: u64, column: Optio
     let _ = value.setattr("column", column);
     err
 }
+
+static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static FILE_FORMAT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Maps a Parquet error (each names its file) to the Python exception a user would catch.
+pub(crate) fn parquet_to_py(py: Python<'_>, e: memslim_parquet::ParquetError) -> PyErr {
+    use memslim_parquet::ParquetError as P;
+    use pyo3::exceptions::PyOSError;
+    let msg = e.to_string();
+    match e {
+        P::Io { path, source } => match source.raw_os_error() {
+            // OSError(errno, strerror, filename): FileNotFoundError, ... by errno.
+            Some(errno) => {
+                let text = std::io::Error::from_raw_os_error(errno).to_string();
+                let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+                PyOSError::new_err((errno, text, path.display().to_string()))
+            }
+            None if source.kind() == std::io::ErrorKind::AlreadyExists => {
+                pyo3::exceptions::PyFileExistsError::new_err(msg)
+            }
+            None => PyOSError::new_err(msg),
+        },
+        P::Corrupt { .. } => raise(py, &CORRUPT_FILE_ERROR, "CorruptFileError", msg),
+        P::Schema { .. } => schema_error(py, msg),
+        P::Unsupported { .. } => raise(py, &FILE_FORMAT_ERROR, "FileFormatError", msg),
+        P::Invalid(_) => PyValueError::new_err(msg),
+        P::Records(error) => to_py(py, error),
+        P::RecordFile(_) => raise(py, &CORRUPT_FILE_ERROR, "CorruptFileError", msg),
+    }
+}

@@ -14,6 +14,7 @@ mod mmap;
 mod mmap_ffi;
 mod os_memory;
 mod pickle;
+mod parquet;
 mod plain_records;
 mod records;
 mod select;
@@ -34,5 +35,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     stream::register(m)?;
     mmap::register(m)?;
     pickle::register(m)?;
+    parquet::register(m)?;
     Ok(())
 }

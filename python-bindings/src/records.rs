@@ -1450,15 +1450,7 @@ fn import_arrow(data: &Bound<'_, PyAny>, chunk_rows: usize, trusted: bool) -> Py
     )
     .py_err(py)?;
     if !trusted {
-        if let Some((row, j)) = py.detach(|| list.first_opaque()) {
-            return Err(crate::errors::untrusted(
-                py,
-                crate::convert::untrusted_message(&format!(
-                    "row {row}, field {:?} of the imported Arrow data",
-                    list.field_name(j)
-                )),
-            ));
-        }
+        crate::convert::refuse_pickled(py, &list, "the imported Arrow data")?;
     }
     Ok(list)
 }
@@ -1512,6 +1504,37 @@ impl PyDictList {
         let sup: &Bound<'_, PyRecords> = slf.as_super();
         let base = sup.get().state.borrow(slf.py())?;
         crate::mmap::save_list(slf.py(), &base.inner, path)
+    }
+
+    /// Writes the records to Parquet: one file at `path`, or, with `partition_by` or
+    /// `max_rows_per_file` (or `dataset=True`), part files under the directory `path`
+    /// in the Hive layout. Returns the paths written. See `docs/parquet.md`.
+    #[pyo3(signature = (path, *, partition_by=Vec::new(), max_rows_per_file=None, compression="snappy", row_group_size=131_072, dataset=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn to_parquet(
+        slf: &Bound<'_, Self>,
+        path: &Bound<'_, PyAny>,
+        partition_by: Vec<String>,
+        max_rows_per_file: Option<usize>,
+        compression: &str,
+        row_group_size: usize,
+        dataset: Option<bool>,
+    ) -> PyResult<Vec<String>> {
+        let list = {
+            let sup: &Bound<'_, PyRecords> = slf.as_super();
+            let base = sup.get().state.borrow(slf.py())?;
+            base.inner.clone()
+        };
+        crate::parquet::write_list(
+            slf.py(),
+            list,
+            path,
+            partition_by,
+            max_rows_per_file,
+            compression,
+            row_group_size,
+            dataset,
+        )
     }
 
     /// Field names, in first-seen order.

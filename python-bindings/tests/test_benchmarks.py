@@ -210,3 +210,17 @@ def test_bench_rows_quick(tmp_path: Path) -> None:
     report = json.loads(output.read_text(encoding="utf-8"))
     for peer, result in report["results"].items():
         assert "error" not in result, (peer, result)
+
+
+def test_bench_parquet_quick(tmp_path: Path) -> None:
+    output = tmp_path / "parquet.json"
+    proc = run(["benches/bench_parquet.py", "--quick", "--output", str(output)])
+    assert "| memslim |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True and report["mismatches"] == []
+    for kind in ("memslim", "pyarrow", "polars"):
+        result = report["write"][kind]
+        assert "error" not in result, (kind, result)
+        assert result["rows"] == report["corpus"]["rows"] and result["bytes"] > 0
+    for kind in ("single", "process-pool", "dask"):
+        assert "error" not in report["pipeline"][kind], report["pipeline"][kind]

@@ -207,3 +207,17 @@ def test_zoneinfo_keys_and_folds_survive_a_file(tmp_path):
         back = [r["t"] for r in f]
     assert [b.tzinfo for b in back] == [tz, tz]
     assert [b.fold for b in back] == [0, 1]
+
+
+def test_a_pickled_value_in_a_parquet_file_is_refused_unless_trusted(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.parquet"
+    memslim.DictList([{"id": 1}, {"id": 2, "x": {"deep": Boom(str(marker))}}]).to_parquet(path)
+    with pytest.raises(memslim.UntrustedDataError, match=r"row 1, field \"x\""):
+        memslim.read_parquet(path)
+    with pytest.raises(memslim.UntrustedDataError):
+        list(memslim.iter_parquet(path))
+    assert not marker.exists()
+    rows = memslim.read_parquet(path, trusted=True)
+    rows[1]["x"]
+    assert marker.exists()

@@ -59,7 +59,7 @@ fn full(rows: usize) -> Bits {
 
 /// A record batch's exceptions to the plain Arrow reading (see the module docs).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Extras {
+pub struct Extras {
     /// Rows of the batch.
     rows: usize,
     /// Per column (possibly shorter than the schema): rows lacking the key.
@@ -79,7 +79,7 @@ fn put(v: &mut Vec<Option<Bits>>, c: usize, bits: Bits) {
 
 impl Extras {
     /// Whether row `row` lacks the key of column `col`.
-    pub(crate) fn is_absent(&self, col: usize, row: usize) -> bool {
+    pub fn is_absent(&self, col: usize, row: usize) -> bool {
         self.absent
             .get(col)
             .and_then(Option::as_ref)
@@ -87,7 +87,7 @@ impl Extras {
     }
 
     /// Whether the float in column `col`, row `row` was an int.
-    pub(crate) fn is_int(&self, col: usize, row: usize) -> bool {
+    pub fn is_int(&self, col: usize, row: usize) -> bool {
         self.ints
             .get(col)
             .and_then(Option::as_ref)
@@ -95,11 +95,45 @@ impl Extras {
     }
 
     /// The key order of `row` if it is not column order.
-    pub(crate) fn order_of(&self, row: usize) -> Option<&[u32]> {
+    pub fn order_of(&self, row: usize) -> Option<&[u32]> {
         self.order
             .binary_search_by_key(&row, |(r, _)| *r)
             .ok()
             .map(|k| self.order[k].1.as_slice())
+    }
+
+    /// Rows of the batch (or file) these exceptions are about.
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Appends the exceptions of `other`, whose rows follow these (column indexes must
+    /// mean the same columns): how a Parquet file's extras grow batch by batch.
+    pub fn append(&mut self, other: &Extras) {
+        let off = self.rows;
+        let total = off + other.rows;
+        let join = |v: &mut Vec<Option<Bits>>, o: &[Option<Bits>]| {
+            for b in v.iter_mut().flatten() {
+                b.resize(total.div_ceil(8), 0);
+            }
+            for (c, ob) in o.iter().enumerate() {
+                let Some(ob) = ob else { continue };
+                if v.len() <= c {
+                    v.resize(c + 1, None);
+                }
+                let b = v[c].get_or_insert_with(|| vec![0u8; total.div_ceil(8)]);
+                for i in 0..other.rows {
+                    if bit(ob, i) {
+                        set_bit(b, off + i);
+                    }
+                }
+            }
+        };
+        join(&mut self.absent, &other.absent);
+        join(&mut self.ints, &other.ints);
+        self.order
+            .extend(other.order.iter().map(|(r, o)| (r + off, o.clone())));
+        self.rows = total;
     }
 
     fn is_empty(&self) -> bool {
@@ -154,7 +188,7 @@ impl Extras {
     }
 
     /// The `custom_metadata` pairs of a record batch message (none if nothing differs).
-    pub(crate) fn to_metadata(&self) -> Vec<(String, String)> {
+    pub fn to_metadata(&self) -> Vec<(String, String)> {
         if self.is_empty() {
             return Vec::new();
         }
@@ -203,7 +237,7 @@ impl Extras {
 
     /// Reads the pairs written by [`Extras::to_metadata`] for a batch of `rows` rows and
     /// `cols` columns; other keys are ignored. `Err` says what does not check out.
-    pub(crate) fn from_metadata<'a>(
+    pub fn from_metadata<'a>(
         pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
         rows: usize,
         cols: usize,
@@ -359,7 +393,7 @@ pub(crate) fn unify<'a>(schemas: impl IntoIterator<Item = &'a Schema>) -> Schema
 
 /// The schema pending records need: `current` (the last segment's, if any) grown by
 /// new fields and wider types; `None` if `current` already takes every pending record.
-pub(crate) fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema> {
+pub fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema> {
     let mut fields: Vec<Field> = current
         .map(|s| s.fields().iter().map(|f| f.as_ref().clone()).collect())
         .unwrap_or_default();
@@ -368,7 +402,15 @@ pub(crate) fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema
         let want = storage_field(tail.field_name(j), tail.field_dtype(j));
         match fields.iter_mut().find(|f| f.name() == want.name()) {
             Some(f) => {
-                let w = widen(f, &want);
+                let mut w = widen(f, &want);
+                // Ints join a float column (marked as ints) only if each is exactly a
+                // double: past 2**53 they would come back changed.
+                if w.data_type() == &DataType::Float64
+                    && tail.field_dtype(j) == DType::Int64
+                    && !ints_fit_f64(tail, j)
+                {
+                    w = variant_field(f.name());
+                }
                 if w != *f {
                     *f = w;
                     changed = true;
@@ -381,6 +423,14 @@ pub(crate) fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema
         }
     }
     changed.then(|| Schema::new(fields))
+}
+
+/// Whether every int of column `j` of `tail` is exactly a double.
+fn ints_fit_f64(tail: &RecordList, j: usize) -> bool {
+    (0..tail.len()).all(|r| match tail.get(r, j) {
+        CellRef::Int(v) => (v as f64) as i128 == i128::from(v),
+        _ => true,
+    })
 }
 
 fn encode_cells(tail: &RecordList, j: usize, start: usize, n: usize) -> ArrayRef {
@@ -404,7 +454,7 @@ fn encode_cells(tail: &RecordList, j: usize, start: usize, n: usize) -> ArrayRef
 
 /// Rows `[start, start + n)` of `tail` (exported as `batch`) in `schema`, with what
 /// Arrow cannot say. `Err(field)` names a field `schema` cannot take (a bug in [`grow`]).
-pub(crate) fn tail_batch(
+pub fn tail_batch(
     tail: &RecordList,
     batch: &RecordBatch,
     start: usize,
@@ -598,6 +648,48 @@ mod tests {
         assert!(!s.is_absent(2, 1));
         assert_eq!(s.order, vec![(3, vec![1, 0, 2])]);
         assert!(Extras::default().to_metadata().is_empty());
+    }
+
+    #[test]
+    fn appended_extras_shift_the_second_part() {
+        let mut a = Extras {
+            rows: 3,
+            ..Extras::default()
+        };
+        put(&mut a.absent, 0, vec![0b001]);
+        a.order = vec![(2, vec![1, 0])];
+        let mut b = Extras {
+            rows: 7,
+            ..Extras::default()
+        };
+        put(&mut b.absent, 1, full(7));
+        put(&mut b.ints, 0, vec![0b100_0000]);
+        b.order = vec![(0, vec![1, 0])];
+        a.append(&b);
+        assert_eq!(a.rows(), 10);
+        assert!(a.is_absent(0, 0) && !a.is_absent(0, 3));
+        assert!((3..10).all(|r| a.is_absent(1, r)) && !a.is_absent(1, 2));
+        assert!(a.is_int(0, 9) && !a.is_int(0, 8));
+        assert_eq!(a.order_of(3), Some(&[1, 0][..]));
+        assert_eq!(a.order_of(2), Some(&[1, 0][..]));
+        let pairs = a.to_metadata();
+        let back =
+            Extras::from_metadata(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), 10, 2)
+                .unwrap();
+        assert_eq!(back, a);
+    }
+
+    #[test]
+    fn ints_past_two_to_the_53_do_not_join_a_float_field() {
+        let floats = Schema::new(vec![Field::new("a", DataType::Float64, true)]);
+        let mut tail = RecordList::new();
+        tail.push_record(&[("a", memslim_records::Cell::Int(1 << 40))])
+            .unwrap();
+        assert_eq!(grow(Some(&floats), &tail), None);
+        tail.push_record(&[("a", memslim_records::Cell::Int((1 << 62) + 1))])
+            .unwrap();
+        let grown = grow(Some(&floats), &tail).unwrap();
+        assert!(is_variant_field(grown.field(0)));
     }
 
     #[test]

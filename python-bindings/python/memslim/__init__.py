@@ -24,6 +24,7 @@ from memslim._memslim import (
     read_jsonl,
     stats,
 )
+from memslim._parquet import ParquetReader, iter_parquet, read_parquet
 from memslim._persistent import (
     CorruptFileError,
     DamagedFileWarning,
@@ -99,6 +100,7 @@ __all__ = [
     "ListView",
     "MemslimError",
     "MmapList",
+    "ParquetReader",
     "ParseError",
     "Row",
     "SchemaError",
@@ -113,8 +115,10 @@ __all__ = [
     "deep_sizeof",
     "iter_csv",
     "iter_jsonl",
+    "iter_parquet",
     "read_csv",
     "read_jsonl",
+    "read_parquet",
     "report",
     "stats",
     "stream",

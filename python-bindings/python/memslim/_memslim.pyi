@@ -31,6 +31,8 @@ __all__ = [
     "JsonlWriter",
     "ListView",
     "MmapList",
+    "ParquetReader",
+    "ParquetWriter",
     "Row",
     "TupleList",
     "_Buffer",
@@ -42,6 +44,7 @@ __all__ = [
     "_Records",
     "_RecordsIter",
     "__version__",
+    "_read_parquet",
     "_rename",
     "_restore_dictlist",
     "_restore_doclist",
@@ -195,6 +198,24 @@ class DictList(_Records):
     def save(self, path: str | os.PathLike[str]) -> int:
         """Write the records to a record file at ``path``, replacing it atomically;
         returns the number of records."""
+    def to_parquet(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        partition_by: Sequence[str] = ...,
+        max_rows_per_file: int | None = None,
+        compression: str = "snappy",
+        row_group_size: int = 131072,
+        dataset: bool | None = None,
+    ) -> list[str]:
+        """Write the records to Parquet: one file at ``path`` (replaced once the new one
+        is complete), or, with ``partition_by`` or ``max_rows_per_file`` (or
+        ``dataset=True``), uniquely named part files under the directory ``path`` in the
+        Hive layout (``country=DE/part-<unique>-00000.parquet``).  What Parquet cannot
+        say (absent keys, ints among floats, key order) travels in the file's metadata,
+        so :func:`memslim.read_parquet` gives back exactly these records; other readers
+        see plain typed columns.  Compression: ``"snappy"`` (default), ``"gzip"``,
+        ``"lz4"`` or ``"none"``.  Returns the paths written."""
 
 @final
 class Row:
@@ -619,6 +640,56 @@ def _select(batch: DictList, fields: Sequence[str]) -> DictList: ...
 def _rename(batch: DictList, mapping: Sequence[tuple[str, str]]) -> DictList: ...
 def _where(batch: DictList, field: str, op: str, value: Any) -> DictList: ...
 def _take(batch: DictList, indices: Sequence[int]) -> DictList: ...
+
+@final
+class ParquetWriter:
+    """Writes :class:`DictList` batches to one Parquet file (``dataset=False``) or to a
+    dataset directory of part files, as they arrive.  Leaving a ``with`` block on an
+    error drops the files not yet finished."""
+    def __new__(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        dataset: bool,
+        partition_by: Sequence[str] = ...,
+        max_rows_per_file: int | None = None,
+        compression: str = "snappy",
+        row_group_size: int = 131072,
+    ) -> Self: ...
+    def write(self, batch: DictList) -> int:
+        """Write a batch; returns the records written so far."""
+    def close(self) -> list[str]:
+        """Finish every file; returns the paths written."""
+    def abort(self) -> None:
+        """Drop the files not yet finished."""
+    @property
+    def rows(self) -> int: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, exc_type: object, *args: object) -> bool: ...
+
+@final
+class ParquetReader:
+    """An iterator of :class:`DictList` batches read from Parquet files; see
+    :func:`memslim.iter_parquet`."""
+    def __new__(
+        cls,
+        inputs: Sequence[str | os.PathLike[str]],
+        *,
+        columns: Sequence[str] | None = None,
+        batch_size: int = 65536,
+        trusted: bool = False,
+    ) -> Self: ...
+    def files(self) -> list[str]:
+        """The files read, in order."""
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> DictList: ...
+
+def _read_parquet(
+    inputs: Sequence[str | os.PathLike[str]],
+    *,
+    columns: Sequence[str] | None = None,
+    trusted: bool = False,
+) -> DictList: ...
 
 @final
 class DictListFile:

@@ -1,0 +1,57 @@
+//! Parquet files and Hive-partitioned Parquet datasets for memslim records.
+//!
+//! # Writing ([`DatasetWriter`])
+//!
+//! Records arrive as [`RecordList`] batches and are written as they come: into one file,
+//! or into a directory of part files (`root/country=DE/part-<unique>-00000.parquet`, the
+//! Hive layout Spark, DuckDB, polars, pyarrow and Ray Data read). Part names are unique
+//! per writer, so many writers (processes, machines) can fill one directory; a file is
+//! written under a hidden temporary name and renamed into place when complete, so
+//! readers never see half a file. A file's schema is fixed by its first batch; a later
+//! batch that needs a new field or a wider type starts a new part file (a single-file
+//! target refuses it with [`ParquetError::Schema`]).
+//!
+//! # Exact round trip
+//!
+//! Parquet, like Arrow, has one null, one type per column and one field order. What it
+//! cannot say travels in the file's key-value metadata with the same encoding the record
+//! files use per batch ([`memslim_mmap::exact`]: `memslim.absent`, `memslim.ints`,
+//! `memslim.order`), here over all rows of the file; other readers ignore it and see an
+//! absent key as null, ints among floats as floats, `object` values (nested dicts and
+//! lists, big ints, tuples) as binary in memslim's variant encoding. Partition columns
+//! are not stored in the files (as in every Hive dataset); `memslim.partition` records
+//! where each sat among the fields and the type of its value, so that memslim reads
+//! back exactly what went in.
+//!
+//! Record files ([`memslim_mmap::RecordFile`]) convert with [`write_record_file`], one
+//! batch at a time.
+//!
+//! # Reading ([`ParquetReader`])
+//!
+//! Files, directories (searched recursively; names starting with `.` or `_` skipped)
+//! or lists of both, one batch of at most `batch_rows` rows at a time (the decoder holds
+//! one row group's pages), with column projection: unselected columns are not decoded.
+//! Partition columns come back from the directory names: typed as memslim wrote them,
+//! or, for datasets written by others, `int` when every value of that key across the
+//! input is a decimal integer, else `str`, and `__HIVE_DEFAULT_PARTITION__` as `None`
+//! (pyarrow.dataset and DuckDB infer the same way).
+//!
+//! # Codecs
+//!
+//! Snappy by default (what pyarrow, Spark and DuckDB write), gzip, lz4 or none; all
+//! pure Rust. Zstd (polars' default) is not built in: its crate compiles C libzstd.
+//! A zstd file raises [`ParquetError::Unsupported`] naming the file.
+
+mod error;
+mod partition;
+mod read;
+mod recfile;
+mod write;
+
+pub use error::{ParquetError, Result};
+pub use partition::{Part, PartValue, dataset_files};
+pub use read::{ParquetReader, ReadOptions, read_all};
+pub use recfile::write_record_file;
+pub use write::{Codec, DatasetWriter, WriteOptions};
+
+pub use memslim_records::RecordList;

@@ -1,0 +1,438 @@
+//! Reading Parquet files and datasets into record batches, one batch at a time.
+
+use std::fs::File;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use memslim_mmap::exact::Extras;
+use memslim_records::{Cell, CellRef, RecordList, arrow_cell, check_arrow_type, is_variant_field};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+
+use crate::error::{ParquetError, Result, from_arrow, from_parquet, io};
+use crate::partition::{Part, PartValue, dataset_files, decode};
+use crate::write::{PARTITION_KEY, ROWS_KEY};
+
+/// What to read.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// Only these keys (partition keys included); `None` reads every key.
+    pub columns: Option<Vec<String>>,
+    /// Rows per batch at most.
+    pub batch_rows: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            columns: None,
+            batch_rows: 65_536,
+        }
+    }
+}
+
+/// Runs `f`, turning a panic inside the Parquet decoder (malformed input it did not
+/// check) into [`ParquetError::Corrupt`] naming `path`.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
+        let what = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+            .unwrap_or_else(|| "the decoder failed".into());
+        Err(ParquetError::Corrupt {
+            path: path.to_owned(),
+            reason: what,
+        })
+    })
+}
+
+/// Where a field of a file's full schema (partition columns included) comes from.
+enum Slot {
+    /// Column `usize` of the decoded (projected) batch; whether it is variant-encoded.
+    Column(usize, bool),
+    /// A partition value.
+    Const(PartValue),
+    /// Not selected.
+    Skip,
+}
+
+/// One open file: its decoder and how its rows become records.
+struct FileReader {
+    path: PathBuf,
+    reader: ParquetRecordBatchReader,
+    names: Vec<String>,
+    slots: Vec<Slot>,
+    extras: Extras,
+    /// Rows of the file read so far.
+    row: usize,
+    /// Records left to give of a file with no columns.
+    columnless: Option<usize>,
+    batch_rows: usize,
+}
+
+impl FileReader {
+    fn open(
+        part: &Part,
+        opts: &ReadOptions,
+        ints: &hashbrown::HashMap<String, bool>,
+    ) -> Result<FileReader> {
+        let path = part.path.clone();
+        let file = File::open(&path).map_err(io(&path))?;
+        let builder = guarded(&path, || {
+            ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| from_parquet(&path, e))
+        })?;
+        let schema = builder.schema().clone();
+        let meta = builder.metadata().file_metadata();
+        // The footer says the row count twice (file, row groups): a damaged count must
+        // not size the bitmaps below.
+        let in_groups: i64 = builder
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .sum();
+        let mut rows = usize::try_from(meta.num_rows())
+            .ok()
+            .filter(|_| in_groups == meta.num_rows())
+            .ok_or_else(|| ParquetError::Corrupt {
+                path: path.clone(),
+                reason: format!(
+                    "the footer says {} rows, its row groups {in_groups}",
+                    meta.num_rows()
+                ),
+            })?;
+        let kv: Vec<(String, String)> = meta
+            .key_value_metadata()
+            .map(|kv| {
+                kv.iter()
+                    .filter(|k| k.key.starts_with("memslim."))
+                    .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        // Records with no stored field: only memslim.rows counts them.
+        let mut columnless = None;
+        if schema.fields().is_empty() && rows == 0 {
+            if let Some((_, v)) = kv.iter().find(|(k, _)| k == ROWS_KEY) {
+                let n = v.parse::<usize>().map_err(|_| corrupt_meta(&path, v))?;
+                // Bitmaps below take one bit per row: a damaged count must stay small.
+                let limit = 8 * usize::try_from(meta_len(&path)?).unwrap_or(usize::MAX);
+                if n > limit {
+                    return Err(corrupt_meta(&path, v));
+                }
+                rows = n;
+                columnless = Some(n);
+            }
+        }
+        // Partition columns: where memslim put them among the fields, with their types;
+        // others (files written by others) after the file's fields, typed by inference.
+        let mut placed: Vec<(usize, char, String)> = Vec::new();
+        if let Some((_, v)) = kv.iter().find(|(k, _)| k == PARTITION_KEY) {
+            for entry in v.split(';').filter(|e| !e.is_empty()) {
+                let mut it = entry.splitn(3, ':');
+                let (Some(pos), Some(tag), Some(name)) = (it.next(), it.next(), it.next()) else {
+                    return Err(corrupt_meta(&path, entry));
+                };
+                let pos = pos
+                    .parse::<usize>()
+                    .map_err(|_| corrupt_meta(&path, entry))?;
+                let tag = tag
+                    .chars()
+                    .next()
+                    .ok_or_else(|| corrupt_meta(&path, entry))?;
+                placed.push((pos, tag, decode(name)));
+            }
+            placed.sort_by_key(|p| p.0);
+        }
+        let file_fields: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let mut names: Vec<String> = file_fields.clone();
+        let mut consts: Vec<Option<PartValue>> = vec![None; names.len()];
+        for (pos, tag, name) in &placed {
+            // Below the input root, or (a part file or partition directory given
+            // itself) in a directory the file sits in.
+            let raw = part
+                .keys
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+                .or_else(|| ancestor_value(&path, name));
+            let value = raw.map_or(PartValue::Null, |raw| {
+                PartValue::parse(&raw, Some(*tag), false)
+            });
+            if *pos > names.len() {
+                return Err(corrupt_meta(&path, name));
+            }
+            names.insert(*pos, name.clone());
+            consts.insert(*pos, Some(value));
+        }
+        for (k, raw) in &part.keys {
+            if names.contains(k) {
+                continue;
+            }
+            let is_int = ints.get(k).copied().unwrap_or(false);
+            names.push(k.clone());
+            consts.push(Some(PartValue::parse(raw, None, is_int)));
+        }
+        let extras = Extras::from_metadata(
+            kv.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            rows,
+            names.len(),
+        )
+        .map_err(|reason| ParquetError::Corrupt {
+            path: path.clone(),
+            reason,
+        })?;
+        let wanted = |n: &str| {
+            opts.columns
+                .as_ref()
+                .is_none_or(|c| c.iter().any(|x| x == n))
+        };
+        let mut projected: Vec<usize> = Vec::new();
+        let mut slots = Vec::with_capacity(names.len());
+        let mut file_col = 0;
+        for (name, c) in names.iter().zip(&consts) {
+            match c {
+                Some(v) if wanted(name) => slots.push(Slot::Const(v.clone())),
+                Some(_) => slots.push(Slot::Skip),
+                None => {
+                    let f = schema.field(file_col);
+                    if wanted(name) {
+                        check_arrow_type(f.name(), f.data_type()).map_err(|e| {
+                            ParquetError::Schema {
+                                path: path.clone(),
+                                field: f.name().clone(),
+                                reason: format!("memslim cannot hold this column ({e})"),
+                            }
+                        })?;
+                        slots.push(Slot::Column(projected.len(), is_variant_field(f)));
+                        projected.push(file_col);
+                    } else {
+                        slots.push(Slot::Skip);
+                    }
+                    file_col += 1;
+                }
+            }
+        }
+        let mask = ProjectionMask::roots(builder.parquet_schema(), projected);
+        let reader = guarded(&path, || {
+            builder
+                .with_projection(mask)
+                .with_batch_size(opts.batch_rows.max(1))
+                .build()
+                .map_err(|e| from_parquet(&path, e))
+        })?;
+        Ok(FileReader {
+            path,
+            reader,
+            columnless,
+            names,
+            slots,
+            extras,
+            row: 0,
+            batch_rows: opts.batch_rows.max(1),
+        })
+    }
+
+    /// The next batch of the file as records, `None` at its end.
+    fn next_list(&mut self) -> Result<Option<RecordList>> {
+        if let Some(left) = self.columnless {
+            if left == 0 {
+                return Ok(None);
+            }
+            let n = left.min(self.batch_rows);
+            self.columnless = Some(left - n);
+            let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(n));
+            let schema = std::sync::Arc::new(arrow_schema::Schema::empty());
+            let batch = RecordBatch::try_new_with_options(schema, Vec::new(), &opts)
+                .map_err(|e| ParquetError::Invalid(e.to_string()))?;
+            let list = self.records(&batch)?;
+            self.row += n;
+            return Ok(Some(list));
+        }
+        let path = self.path.clone();
+        let batch = guarded(&path, || match self.reader.next() {
+            None => Ok(None),
+            Some(Ok(b)) => Ok(Some(b)),
+            Some(Err(e)) => Err(from_arrow(&path, e)),
+        })?;
+        let Some(batch) = batch else { return Ok(None) };
+        let list = self.records(&batch)?;
+        self.row += batch.num_rows();
+        Ok(Some(list))
+    }
+
+    fn records(&self, batch: &RecordBatch) -> Result<RecordList> {
+        let mut out = RecordList::new();
+        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); self.slots.len()];
+        let natural: Vec<u32> = (0..self.slots.len() as u32).collect();
+        let row_error = |reason: String| ParquetError::Corrupt {
+            path: self.path.clone(),
+            reason,
+        };
+        for i in 0..batch.num_rows() {
+            let r = self.row + i;
+            let order = self.extras.order_of(r).unwrap_or(&natural);
+            // Each cell borrows its own column's buffer.
+            let mut cells: Vec<Option<CellRef<'_>>> = Vec::with_capacity(self.slots.len());
+            for (k, buf) in bufs.iter_mut().enumerate() {
+                let cell = match &self.slots[k] {
+                    Slot::Skip => None,
+                    _ if self.extras.is_absent(k, r) => None,
+                    Slot::Const(_) => None,
+                    Slot::Column(c, variant) => {
+                        let cell = arrow_cell(batch.column(*c).as_ref(), i, *variant, buf)
+                            .map_err(|e| {
+                                row_error(format!("field {:?}, row {r}: {e}", self.names[k]))
+                            })?;
+                        Some(match cell {
+                            CellRef::Float(v) if self.extras.is_int(k, r) => CellRef::Int(v as i64),
+                            other => other,
+                        })
+                    }
+                };
+                cells.push(cell);
+            }
+            let mut rec: Vec<(&str, Cell<'_>)> = Vec::with_capacity(order.len());
+            for &k in order {
+                let k = k as usize;
+                if k >= self.slots.len() || self.extras.is_absent(k, r) {
+                    continue;
+                }
+                let cell = match &self.slots[k] {
+                    Slot::Skip => continue,
+                    Slot::Const(v) => v.cell(),
+                    Slot::Column(..) => match cells[k].and_then(CellRef::to_cell) {
+                        Some(c) => c,
+                        None => continue,
+                    },
+                };
+                rec.push((self.names[k].as_str(), cell));
+            }
+            out.push_record(&rec)?;
+        }
+        out.optimize();
+        Ok(out)
+    }
+}
+
+/// The value of partition key `name` in the nearest `name=value` directory holding
+/// `path`.
+fn ancestor_value(path: &Path, name: &str) -> Option<String> {
+    path.ancestors().skip(1).find_map(|dir| {
+        let seg = dir.file_name()?.to_string_lossy().into_owned();
+        let (k, v) = seg.split_once('=')?;
+        (decode(k) == name).then(|| decode(v))
+    })
+}
+
+fn meta_len(path: &Path) -> Result<u64> {
+    Ok(std::fs::metadata(path).map_err(io(path))?.len())
+}
+
+fn corrupt_meta(path: &Path, entry: &str) -> ParquetError {
+    ParquetError::Corrupt {
+        path: path.to_owned(),
+        reason: format!("{PARTITION_KEY} entry {entry:?}"),
+    }
+}
+
+/// Reads Parquet files and datasets as [`RecordList`] batches (see the crate docs).
+///
+/// # Memory
+/// One file open at a time; its decoder holds the pages of the row group being read,
+/// plus a bitmap per column with absent keys or ints among floats.
+pub struct ParquetReader {
+    parts: Vec<Part>,
+    next: usize,
+    current: Option<FileReader>,
+    opts: ReadOptions,
+    ints: hashbrown::HashMap<String, bool>,
+    failed: bool,
+}
+
+impl ParquetReader {
+    /// A reader of `inputs`: files, directories (recursively) or both.
+    ///
+    /// # Errors
+    /// [`ParquetError::Io`] for a missing input. Files are opened (and checked) as the
+    /// reader reaches them.
+    pub fn open(inputs: &[PathBuf], opts: ReadOptions) -> Result<ParquetReader> {
+        let parts = dataset_files(inputs)?;
+        // Per partition key: whether every value in the input is a decimal integer.
+        let mut ints: hashbrown::HashMap<String, bool> = hashbrown::HashMap::new();
+        for p in &parts {
+            for (k, v) in &p.keys {
+                let is_int = v == crate::partition::NULL_DIR || v.parse::<i64>().is_ok();
+                *ints.entry(k.clone()).or_insert(true) &= is_int;
+            }
+        }
+        Ok(ParquetReader {
+            parts,
+            next: 0,
+            current: None,
+            opts,
+            ints,
+            failed: false,
+        })
+    }
+
+    /// The files the reader reads, in order.
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.parts.iter().map(|p| p.path.as_path())
+    }
+
+    fn step(&mut self) -> Result<Option<RecordList>> {
+        loop {
+            if let Some(f) = self.current.as_mut() {
+                match f.next_list()? {
+                    Some(l) if l.is_empty() => continue,
+                    Some(l) => return Ok(Some(l)),
+                    None => self.current = None,
+                }
+            }
+            let Some(part) = self.parts.get(self.next) else {
+                return Ok(None);
+            };
+            self.next += 1;
+            self.current = Some(FileReader::open(part, &self.opts, &self.ints)?);
+        }
+    }
+}
+
+impl Iterator for ParquetReader {
+    type Item = Result<RecordList>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let r = self.step();
+        if r.is_err() {
+            self.failed = true;
+        }
+        r.transpose()
+    }
+}
+
+/// Every record of `inputs` in one list (see [`ParquetReader`]).
+///
+/// # Errors
+/// As [`ParquetReader`].
+///
+/// # Memory
+/// The result, plus one decoded batch at a time.
+pub fn read_all(inputs: &[PathBuf], opts: ReadOptions) -> Result<RecordList> {
+    let mut out = RecordList::new();
+    for list in ParquetReader::open(inputs, opts)? {
+        let list = list?;
+        if out.is_empty() {
+            out = list;
+        } else {
+            out.extend_from(&list)?;
+        }
+    }
+    Ok(out)
+}

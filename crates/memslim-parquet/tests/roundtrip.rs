@@ -1,0 +1,324 @@
+//! Records written to Parquet (one file, or a partitioned dataset) read back exactly,
+//! checked against plain vectors of key/value pairs.
+
+use std::path::PathBuf;
+
+use memslim_parquet::{
+    DatasetWriter, ParquetError, ParquetReader, ReadOptions, WriteOptions, read_all,
+};
+use memslim_records::variant::{self, Value};
+use memslim_records::{Cell, CellRef, RecordList};
+use proptest::prelude::*;
+
+#[derive(Clone, Debug)]
+enum V {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl PartialEq for V {
+    fn eq(&self, other: &V) -> bool {
+        match (self, other) {
+            (V::Float(a), V::Float(b)) => a.to_bits() == b.to_bits(),
+            (V::Null, V::Null) => true,
+            (V::Bool(a), V::Bool(b)) => a == b,
+            (V::Int(a), V::Int(b)) => a == b,
+            (V::Str(a), V::Str(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+type Rec = Vec<(String, V)>;
+
+fn cell(v: &V) -> Cell<'_> {
+    match v {
+        V::Null => Cell::Null,
+        V::Bool(b) => Cell::Bool(*b),
+        V::Int(i) => Cell::Int(*i),
+        V::Float(f) => Cell::Float(*f),
+        V::Str(s) => Cell::Str(s),
+    }
+}
+
+fn value(c: CellRef<'_>) -> V {
+    match c {
+        CellRef::Null => V::Null,
+        CellRef::Bool(b) => V::Bool(b),
+        CellRef::Int(i) => V::Int(i),
+        CellRef::Float(f) => V::Float(f),
+        CellRef::Str(s) | CellRef::DictStr(_, s) => V::Str(s.to_owned()),
+        // Columns mixing types hold variant-encoded values.
+        CellRef::Encoded(b) => match variant::decode(b).unwrap() {
+            Value::None => V::Null,
+            Value::Bool(b) => V::Bool(b),
+            Value::Int(i) => V::Int(i),
+            Value::Float(f) => V::Float(f),
+            Value::Str(s) => V::Str(s),
+            other => panic!("unexpected value {other:?}"),
+        },
+        other => panic!("unexpected cell {other:?}"),
+    }
+}
+
+fn list_of(recs: &[Rec]) -> RecordList {
+    let mut l = RecordList::with_chunk_rows(7);
+    for r in recs {
+        let cells: Vec<(&str, Cell<'_>)> = r.iter().map(|(k, v)| (k.as_str(), cell(v))).collect();
+        l.push_record(&cells).unwrap();
+    }
+    l
+}
+
+fn recs_of(l: &RecordList) -> Vec<Rec> {
+    (0..l.len())
+        .map(|i| {
+            let mut r = Vec::new();
+            l.visit_row(i, |j, c| r.push((l.field_name(j).to_owned(), value(c))));
+            r
+        })
+        .collect()
+}
+
+fn value_strategy() -> impl Strategy<Value = V> {
+    prop_oneof![
+        Just(V::Null),
+        any::<bool>().prop_map(V::Bool),
+        any::<i64>().prop_map(V::Int),
+        prop_oneof![Just(-0.0), Just(f64::NAN), Just(1.5), any::<f64>()].prop_map(V::Float),
+        "[a-c]{0,3}".prop_map(V::Str),
+    ]
+}
+
+/// Records over keys a..d plus `p` (a partition key: small str/int/None values), in
+/// varying key orders, some keys absent.
+fn records() -> impl Strategy<Value = Vec<Rec>> {
+    let part = prop_oneof![
+        Just(None),
+        Just(Some(V::Null)),
+        Just(Some(V::Str("x y".into()))),
+        Just(Some(V::Str("1".into()))),
+        Just(Some(V::Int(1))),
+    ];
+    let rec = (
+        proptest::collection::vec(proptest::option::of(value_strategy()), 4),
+        part,
+        any::<bool>(),
+    )
+        .prop_map(|(vals, p, flip)| {
+            let mut r: Rec = ["a", "b", "c", "d"]
+                .iter()
+                .zip(vals)
+                .filter_map(|(k, v)| v.map(|v| ((*k).to_owned(), v)))
+                .collect();
+            if let Some(p) = p {
+                r.insert(r.len() / 2, ("p".into(), p));
+            }
+            if flip {
+                r.reverse();
+            }
+            r
+        });
+    proptest::collection::vec(rec, 0..40)
+}
+
+fn tmpdir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "memslim-parquet-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn one_file_round_trips_exactly(recs in records(), split in 0usize..40) {
+        let dir = tmpdir("file");
+        let path = dir.join("x.parquet");
+        let list = list_of(&recs);
+        let mut w = DatasetWriter::file(&path, WriteOptions { row_group_rows: 5, ..WriteOptions::default() });
+        w.write(&list).unwrap();
+        w.close().unwrap();
+        let back = read_all(std::slice::from_ref(&path), ReadOptions { batch_rows: 3, ..ReadOptions::default() }).unwrap();
+        prop_assert_eq!(recs_of(&back), recs.clone());
+        // In batches, across row groups.
+        let mut got = Vec::new();
+        for l in ParquetReader::open(std::slice::from_ref(&path), ReadOptions { batch_rows: split.max(1), ..ReadOptions::default() }).unwrap() {
+            got.extend(recs_of(&l.unwrap()));
+        }
+        prop_assert_eq!(got, recs);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn partitioned_dataset_round_trips_per_partition(recs in records(), max in 1usize..9) {
+        let dir = tmpdir("ds");
+        let mut w = DatasetWriter::dataset(&dir, &["p".to_owned()], WriteOptions {
+            max_rows_per_file: Some(max),
+            ..WriteOptions::default()
+        }).unwrap();
+        // Two batches: the second may widen types (a new part file).
+        let half = recs.len() / 2;
+        w.write(&list_of(&recs[..half])).unwrap();
+        w.write(&list_of(&recs[half..])).unwrap();
+        let files = w.close().unwrap();
+        prop_assert!(files.iter().all(|f| f.exists()));
+        let back = recs_of(&read_all(std::slice::from_ref(&dir), ReadOptions::default()).unwrap());
+        // Files are per partition: compare as multisets (key order and values exact).
+        let key = |r: &Rec| format!("{r:?}");
+        let mut want: Vec<String> = recs.iter().map(key).collect();
+        let mut got: Vec<String> = back.iter().map(key).collect();
+        want.sort();
+        got.sort();
+        prop_assert_eq!(got, want);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[test]
+fn projection_reads_only_the_chosen_keys_in_record_order() {
+    let dir = tmpdir("proj");
+    let path = dir.join("p.parquet");
+    let recs: Vec<Rec> = vec![
+        vec![
+            ("b".into(), V::Int(1)),
+            ("a".into(), V::Str("x".into())),
+            ("c".into(), V::Null),
+        ],
+        vec![("a".into(), V::Float(2.0)), ("c".into(), V::Bool(true))],
+    ];
+    let mut w = DatasetWriter::file(&path, WriteOptions::default());
+    w.write(&list_of(&recs)).unwrap();
+    w.close().unwrap();
+    let opts = ReadOptions {
+        columns: Some(vec!["c".into(), "b".into()]),
+        ..ReadOptions::default()
+    };
+    let back = recs_of(&read_all(&[path], opts).unwrap());
+    assert_eq!(
+        back,
+        vec![
+            vec![("b".to_owned(), V::Int(1)), ("c".to_owned(), V::Null)],
+            vec![("c".to_owned(), V::Bool(true))],
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn damaged_files_are_errors_naming_the_file() {
+    let dir = tmpdir("bad");
+    let path = dir.join("ok.parquet");
+    let recs: Vec<Rec> = (0..50)
+        .map(|i| {
+            vec![
+                ("a".into(), V::Int(i)),
+                ("s".into(), V::Str(format!("v{i}"))),
+            ]
+        })
+        .collect();
+    let mut w = DatasetWriter::file(&path, WriteOptions::default());
+    w.write(&list_of(&recs)).unwrap();
+    w.close().unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let bad = dir.join("bad.parquet");
+    for cut in [0, 3, 8, bytes.len() / 2, bytes.len() - 1] {
+        std::fs::write(&bad, &bytes[..cut]).unwrap();
+        match read_all(std::slice::from_ref(&bad), ReadOptions::default()) {
+            Err(ParquetError::Corrupt { path, .. }) => assert_eq!(path, bad),
+            other => panic!("cut at {cut}: {other:?}"),
+        }
+    }
+    // Every single-byte flip: an error naming the file, or records (pages carry no
+    // checksum), never a panic.
+    for i in 0..bytes.len() {
+        let mut b = bytes.clone();
+        b[i] ^= 0x5a;
+        std::fs::write(&bad, &b).unwrap();
+        if let Err(e) = read_all(std::slice::from_ref(&bad), ReadOptions::default()) {
+            assert!(e.to_string().contains("bad.parquet"), "{e}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn record_files_convert_exactly() {
+    use memslim_mmap::{Mode, RecordFile};
+    let dir = tmpdir("recfile");
+    let src = dir.join("log.msl");
+    let recs: Vec<Rec> = (0..300)
+        .map(|i| {
+            let mut r: Rec = vec![
+                ("id".into(), V::Int(i)),
+                (
+                    "x".into(),
+                    if i % 3 == 0 {
+                        V::Int(i)
+                    } else {
+                        V::Float(i as f64 + 0.5)
+                    },
+                ),
+            ];
+            if i % 4 == 0 {
+                r.push(("note".into(), V::Null));
+            }
+            if i % 5 == 0 {
+                r.reverse();
+            }
+            r
+        })
+        .collect();
+    let mut f = RecordFile::open(&src, Mode::Append).unwrap();
+    for chunk in recs.chunks(70) {
+        for r in chunk {
+            let cells: Vec<(&str, Cell<'_>)> =
+                r.iter().map(|(k, v)| (k.as_str(), cell(v))).collect();
+            f.push_record(&cells).unwrap();
+        }
+        f.flush().unwrap();
+    }
+    f.close().unwrap();
+    let out = dir.join("log.parquet");
+    let mut w = DatasetWriter::file(&out, WriteOptions::default());
+    assert_eq!(
+        memslim_parquet::write_record_file(&src, &mut w).unwrap(),
+        300
+    );
+    w.close().unwrap();
+    assert_eq!(
+        recs_of(&read_all(&[out], ReadOptions::default()).unwrap()),
+        recs
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_part_file_read_alone_keeps_its_partition_value() {
+    let dir = tmpdir("alone");
+    let recs: Vec<Rec> = vec![
+        vec![("p".into(), V::Str("a/b".into())), ("v".into(), V::Int(1))],
+        vec![("v".into(), V::Int(2)), ("p".into(), V::Int(-4))],
+    ];
+    let mut w = DatasetWriter::dataset(&dir, &["p".to_owned()], WriteOptions::default()).unwrap();
+    w.write(&list_of(&recs)).unwrap();
+    let mut files = w.close().unwrap();
+    files.sort();
+    let mut got: Vec<Rec> = files
+        .iter()
+        .flat_map(|f| recs_of(&read_all(std::slice::from_ref(f), ReadOptions::default()).unwrap()))
+        .collect();
+    got.sort_by_key(|r| format!("{:?}", r.iter().find(|(k, _)| k == "v")));
+    assert_eq!(got, recs);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,288 @@
+//! Bindings of `memslim-parquet`: a writer of files and datasets, and a batch reader.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use memslim_parquet::{Codec, DatasetWriter, ParquetReader, ReadOptions, WriteOptions};
+use memslim_records::RecordList;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+
+use crate::errors::parquet_to_py;
+use crate::records::{dict_list_from_core, with_core};
+
+fn fspath(o: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
+    let os = o.py().import("os")?;
+    let s: String = os.call_method1("fspath", (o,))?.extract()?;
+    Ok(PathBuf::from(s))
+}
+
+/// `memslim._memslim.ParquetWriter`: writes `DictList` batches to one Parquet file or a
+/// (Hive-partitioned) dataset directory.
+#[pyclass(name = "ParquetWriter", module = "memslim._memslim", frozen)]
+pub struct PyParquetWriter {
+    inner: Mutex<Option<DatasetWriter>>,
+    path: String,
+}
+
+impl PyParquetWriter {
+    fn busy() -> PyErr {
+        PyRuntimeError::new_err("ParquetWriter is in use by another thread")
+    }
+}
+
+#[pymethods]
+impl PyParquetWriter {
+    #[new]
+    #[pyo3(signature = (path, *, dataset, partition_by=Vec::new(), max_rows_per_file=None, compression="snappy", row_group_size=131_072))]
+    fn new(
+        py: Python<'_>,
+        path: &Bound<'_, PyAny>,
+        dataset: bool,
+        partition_by: Vec<String>,
+        max_rows_per_file: Option<usize>,
+        compression: &str,
+        row_group_size: usize,
+    ) -> PyResult<Self> {
+        let p = fspath(path)?;
+        if row_group_size == 0 || max_rows_per_file == Some(0) {
+            return Err(PyValueError::new_err(
+                "row_group_size and max_rows_per_file must be at least 1",
+            ));
+        }
+        let opts = WriteOptions {
+            codec: Codec::from_name(compression).map_err(|e| parquet_to_py(py, e))?,
+            row_group_rows: row_group_size,
+            max_rows_per_file,
+            ..WriteOptions::default()
+        };
+        let w = if dataset {
+            DatasetWriter::dataset(&p, &partition_by, opts).map_err(|e| parquet_to_py(py, e))?
+        } else {
+            if !partition_by.is_empty() || max_rows_per_file.is_some() {
+                return Err(PyValueError::new_err(
+                    "partition_by and max_rows_per_file write a dataset directory",
+                ));
+            }
+            DatasetWriter::file(&p, opts)
+        };
+        Ok(PyParquetWriter {
+            inner: Mutex::new(Some(w)),
+            path: p.display().to_string(),
+        })
+    }
+
+    /// Writes a batch; returns the records written so far.
+    fn write(&self, batch: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let py = batch.py();
+        let mut guard = self.inner.try_lock().map_err(|_| Self::busy())?;
+        let Some(w) = guard.as_mut() else {
+            return Err(PyValueError::new_err(format!(
+                "{}: writer is closed",
+                self.path
+            )));
+        };
+        let Some(l) = with_core(batch, RecordList::clone)? else {
+            return Err(PyTypeError::new_err(
+                "ParquetWriter.write takes a DictList batch",
+            ));
+        };
+        py.detach(|| w.write(&l))
+            .map_err(|e| parquet_to_py(py, e))?;
+        Ok(w.rows())
+    }
+
+    /// Finishes every file; returns the paths written (none if already closed).
+    fn close(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let mut guard = self.inner.try_lock().map_err(|_| Self::busy())?;
+        let Some(w) = guard.take() else {
+            return Ok(Vec::new());
+        };
+        let files = py.detach(|| w.close()).map_err(|e| parquet_to_py(py, e))?;
+        Ok(files.iter().map(|p| p.display().to_string()).collect())
+    }
+
+    /// Drops the files not yet finished (finished part files stay).
+    fn abort(&self) -> PyResult<()> {
+        let mut guard = self.inner.try_lock().map_err(|_| Self::busy())?;
+        if let Some(w) = guard.take() {
+            w.abort();
+        }
+        Ok(())
+    }
+
+    /// Records written so far (0 once closed).
+    #[getter]
+    fn rows(&self) -> PyResult<usize> {
+        let guard = self.inner.try_lock().map_err(|_| Self::busy())?;
+        Ok(guard.as_ref().map_or(0, DatasetWriter::rows))
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (exc_type, *_args))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: &Bound<'_, PyAny>,
+        _args: &Bound<'_, pyo3::types::PyTuple>,
+    ) -> PyResult<bool> {
+        if exc_type.is_none() {
+            self.close(py)?;
+        } else {
+            self.abort()?;
+        }
+        Ok(false)
+    }
+}
+
+/// `memslim._memslim.ParquetReader`: an iterator of `DictList` batches.
+#[pyclass(name = "ParquetReader", module = "memslim._memslim", frozen)]
+pub struct PyParquetReader {
+    inner: Mutex<Option<ParquetReader>>,
+    /// Whether pickled values in the files may be loaded (`trusted=True`).
+    trusted: bool,
+}
+
+#[pymethods]
+impl PyParquetReader {
+    #[new]
+    #[pyo3(signature = (inputs, *, columns=None, batch_size=65_536, trusted=false))]
+    fn new(
+        py: Python<'_>,
+        inputs: Vec<Bound<'_, PyAny>>,
+        columns: Option<Vec<String>>,
+        batch_size: usize,
+        trusted: bool,
+    ) -> PyResult<Self> {
+        if batch_size == 0 {
+            return Err(PyValueError::new_err("batch_size must be at least 1"));
+        }
+        let inputs = inputs.iter().map(fspath).collect::<PyResult<Vec<_>>>()?;
+        let opts = ReadOptions {
+            columns,
+            batch_rows: batch_size,
+        };
+        let r = py
+            .detach(|| ParquetReader::open(&inputs, opts))
+            .map_err(|e| parquet_to_py(py, e))?;
+        Ok(PyParquetReader {
+            inner: Mutex::new(Some(r)),
+            trusted,
+        })
+    }
+
+    /// The files read, in order.
+    fn files(&self) -> PyResult<Vec<String>> {
+        let guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("ParquetReader is in use by another thread"))?;
+        Ok(guard
+            .as_ref()
+            .map(|r| r.files().map(|p| p.display().to_string()).collect())
+            .unwrap_or_default())
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let mut guard = self
+            .inner
+            .try_lock()
+            .map_err(|_| PyRuntimeError::new_err("ParquetReader is in use by another thread"))?;
+        let Some(r) = guard.as_mut() else {
+            return Ok(None);
+        };
+        match py.detach(|| r.next()) {
+            Some(Ok(list)) => {
+                if !self.trusted {
+                    crate::convert::refuse_pickled(py, &list, "the Parquet data")?;
+                }
+                Ok(Some(dict_list_from_core(py, list)?))
+            }
+            Some(Err(e)) => {
+                *guard = None;
+                Err(parquet_to_py(py, e))
+            }
+            None => {
+                *guard = None;
+                Ok(None)
+            }
+        }
+    }
+}
+
+/// Registers this module's classes.
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyParquetWriter>()?;
+    m.add_class::<PyParquetReader>()?;
+    m.add_function(wrap_pyfunction!(_read_parquet, m)?)?;
+    Ok(())
+}
+
+/// Writes `list` as `DictList.to_parquet` does: one file, or a dataset directory when
+/// `partition_by` or `max_rows_per_file` is given (or `dataset` says so).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn write_list(
+    py: Python<'_>,
+    list: RecordList,
+    path: &Bound<'_, PyAny>,
+    partition_by: Vec<String>,
+    max_rows_per_file: Option<usize>,
+    compression: &str,
+    row_group_size: usize,
+    dataset: Option<bool>,
+) -> PyResult<Vec<String>> {
+    let dataset = dataset.unwrap_or(!partition_by.is_empty() || max_rows_per_file.is_some());
+    let w = PyParquetWriter::new(
+        py,
+        path,
+        dataset,
+        partition_by,
+        max_rows_per_file,
+        compression,
+        row_group_size,
+    )?;
+    let mut guard = w.inner.try_lock().map_err(|_| PyParquetWriter::busy())?;
+    let Some(mut inner) = guard.take() else {
+        return Ok(Vec::new());
+    };
+    let files = py
+        .detach(move || match inner.write(&list) {
+            Ok(_) => inner.close(),
+            Err(e) => {
+                inner.abort();
+                Err(e)
+            }
+        })
+        .map_err(|e| parquet_to_py(py, e))?;
+    Ok(files.iter().map(|p| p.display().to_string()).collect())
+}
+
+/// Reads every record of `inputs` into one `DictList`.
+#[pyfunction]
+#[pyo3(signature = (inputs, *, columns=None, trusted=false))]
+pub(crate) fn _read_parquet(
+    py: Python<'_>,
+    inputs: Vec<Bound<'_, PyAny>>,
+    columns: Option<Vec<String>>,
+    trusted: bool,
+) -> PyResult<Py<PyAny>> {
+    let inputs = inputs.iter().map(fspath).collect::<PyResult<Vec<_>>>()?;
+    let opts = ReadOptions {
+        columns,
+        ..ReadOptions::default()
+    };
+    let list = py
+        .detach(|| memslim_parquet::read_all(&inputs, opts))
+        .map_err(|e| parquet_to_py(py, e))?;
+    if !trusted {
+        crate::convert::refuse_pickled(py, &list, "the Parquet data")?;
+    }
+    dict_list_from_core(py, list)
+}

@@ -1,0 +1,288 @@
+"""Parquet files and datasets: exact round trips through memslim, plain typed columns
+for pyarrow, polars and DuckDB, and clear errors for damaged or foreign files."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import memslim
+import pytest
+from conftest import expect_error, first_difference, record_lists, same
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from memslim import DictList
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+ds = pytest.importorskip("pyarrow.dataset")
+
+
+def plain(rows):
+    return [dict(r) for r in rows]
+
+
+@settings(max_examples=40)
+@given(recs=record_lists, chunk=st.sampled_from([None, 2]), batch=st.integers(1, 5))
+def test_one_file_round_trips_exactly(tmp_path_factory, recs, chunk, batch):
+    path = tmp_path_factory.mktemp("rt") / "x.parquet"
+    DictList(recs, chunk_rows=chunk).to_parquet(path, row_group_size=3)
+    diff = first_difference(plain(memslim.read_parquet(path)), recs)
+    assert diff is None, diff
+    got = [dict(r) for b in memslim.iter_parquet(path, batch_size=batch) for r in b]
+    assert same(got, recs)
+
+
+@settings(max_examples=25)
+@given(recs=record_lists)
+def test_dataset_round_trips_exactly_per_partition(tmp_path_factory, recs):
+    root = tmp_path_factory.mktemp("ds")
+    recs = [dict(r, **({"k": r["id"] % 3} if isinstance(r.get("id"), int) else {})) for r in recs]
+    DictList(recs).to_parquet(root, partition_by=["k"], max_rows_per_file=4)
+    back = plain(memslim.read_parquet(root))
+    # Part files hold one partition each: compare as multisets, each record exactly.
+    assert sorted(map(repr, back)) == sorted(map(repr, recs))
+    for r in back:
+        assert any(same(r, want) for want in recs), r
+
+
+def test_what_others_see_is_plain_typed_columns(tmp_path):
+    recs = [
+        {"id": 1, "price": 1.5, "name": "a", "ok": True, "nested": {"x": [1, 2]}},
+        {"price": 2, "id": 2, "name": None, "ok": False},
+        {"id": 3, "price": -0.0, "name": "c"},
+    ]
+    path = tmp_path / "t.parquet"
+    DictList(recs).to_parquet(path)
+    t = pq.read_table(path)
+    assert t.schema.field("id").type == pa.int64()
+    assert t.schema.field("price").type == pa.float64()
+    assert t.schema.field("name").type == pa.string()
+    assert t.schema.field("ok").type == pa.bool_()
+    assert t.column("price").to_pylist() == [1.5, 2.0, -0.0]
+    assert t.column("name").to_pylist() == ["a", None, "c"]  # absent reads as null
+    assert t.column("ok").to_pylist() == [True, False, None]
+    # memslim itself gives back what went in: the int among floats, the absent keys,
+    # the second record's key order, the nested value.
+    assert same(plain(memslim.read_parquet(path)), recs)
+
+
+def test_projection_and_batches(tmp_path):
+    recs = [{"a": i, "b": str(i), "c": i * 0.5} for i in range(1000)]
+    path = tmp_path / "p.parquet"
+    DictList(recs).to_parquet(path, row_group_size=100)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 10
+    batches = list(memslim.iter_parquet(path, columns=["c", "a"], batch_size=64))
+    assert max(len(b) for b in batches) == 64
+    assert [dict(r) for b in batches for r in b] == [{"a": i, "c": i * 0.5} for i in range(1000)]
+    assert memslim.read_parquet([path, path], columns=["b"]).to_list() == [
+        {"b": r["b"]} for r in recs + recs
+    ]
+
+
+def test_foreign_files_read_as_their_columns_say(tmp_path):
+    t = pa.table(
+        {
+            "i32": pa.array([1, None, 3], pa.int32()),
+            "s": pa.array(["x", "y", None], pa.large_string()),
+            "d": pa.array(["u", "u", "v"]).dictionary_encode(),
+            "l": pa.array([[1, 2], None, []]),
+            "st": pa.array([{"a": 1}, {"a": None}, None]),
+        }
+    )
+    path = tmp_path / "f.parquet"
+    pq.write_table(t, path)  # snappy, as pyarrow writes by default
+    assert same(memslim.read_parquet(path).to_list(), t.to_pylist())
+
+
+def test_datasets_read_by_pyarrow_polars_and_duckdb(tmp_path):
+    recs = [
+        {"country": c, "year": y, "amount": a, "note": n}
+        for c, y, a, n in [
+            ("DE", 2024, 1.5, "x"),
+            ("FR", 2024, 2.0, None),
+            ("DE", 2025, 3.25, "z"),
+            ("US", 2025, 4.0, "w"),
+        ]
+        * 5
+    ]
+    root = tmp_path / "sales"
+    files = DictList(recs).to_parquet(root, partition_by=["country", "year"])
+    assert all(
+        os.path.basename(os.path.dirname(os.path.dirname(f))).startswith("country=") for f in files
+    )
+    assert sorted(map(repr, plain(memslim.read_parquet(root)))) == sorted(map(repr, recs))
+    key = lambda r: (r["country"], r["year"], r["amount"])
+
+    dset = ds.dataset(root, format="parquet", partitioning="hive")
+    got = dset.to_table().to_pylist()
+    assert dset.schema.field("amount").type == pa.float64()
+    assert sorted(got, key=key) == sorted(recs, key=key)
+
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    rel = con.sql(
+        f"SELECT country, year, amount, note FROM read_parquet('{root}/**/*.parquet', "
+        "hive_partitioning=true)"
+    )
+    assert [str(t) for t in rel.types] == ["VARCHAR", "BIGINT", "DOUBLE", "VARCHAR"]
+    rows = [dict(zip(rel.columns, t, strict=True)) for t in rel.fetchall()]
+    assert sorted(rows, key=key) == sorted(recs, key=key)
+
+    pl = pytest.importorskip("polars")
+    df = pl.scan_parquet(root, hive_partitioning=True).collect()
+    assert df.schema["amount"] == pl.Float64
+    assert df.schema["country"] == pl.String
+    assert sorted(df.select("country", "year", "amount", "note").to_dicts(), key=key) == sorted(
+        recs, key=key
+    )
+
+
+def test_foreign_hive_dataset_partition_types(tmp_path):
+    t = pa.table({"v": [1, 2, 3], "year": [2024, 2025, 2025], "c": ["a", "007", "b"]})
+    root = tmp_path / "foreign"
+    pq.write_to_dataset(t, root, partition_cols=["year", "c"])
+    got = sorted(plain(memslim.read_parquet(root)), key=lambda r: r["v"])
+    # year: every value an integer -> int; c: "007" and letters -> str (as pyarrow infers).
+    assert got == [
+        {"v": 1, "year": 2024, "c": "a"},
+        {"v": 2, "year": 2025, "c": "007"},
+        {"v": 3, "year": 2025, "c": "b"},
+    ]
+
+
+def test_partition_values_keep_their_type_through_memslim(tmp_path):
+    recs = [
+        {"k": "1", "v": 1},
+        {"k": 1, "v": 2},
+        {"v": 3},
+        {"k": None, "v": 4},
+        {"v": 5, "k": True},
+    ]
+    root = tmp_path / "typed"
+    DictList(recs).to_parquet(root, partition_by=["k"])
+    got = sorted(plain(memslim.read_parquet(root)), key=lambda r: r["v"])
+    assert same(got, recs)
+    err = expect_error(
+        ValueError, DictList([{"k": 1.5}]).to_parquet, tmp_path / "f", partition_by=["k"]
+    )
+    assert '"k"' in str(err)
+
+
+def test_many_writers_fill_one_directory(tmp_path):
+    root = tmp_path / "shared"
+    a = DictList([{"g": "x", "v": i} for i in range(5)]).to_parquet(root, partition_by=["g"])
+    b = DictList([{"g": "x", "v": i} for i in range(5, 9)]).to_parquet(root, partition_by=["g"])
+    assert set(a).isdisjoint(b)
+    assert sorted(r["v"] for r in memslim.read_parquet(root)) == list(range(9))
+    assert not [n for n in os.listdir(root / "g=x") if n.startswith(".")]  # no temp files
+
+
+def test_stream_sink_to_one_file_and_to_a_directory(tmp_path):
+    batches = [DictList([{"a": 1}]), DictList([{"a": 2, "b": "new"}])]
+    one = tmp_path / "one.parquet"
+    err = expect_error(memslim.SchemaError, memslim.stream(batches).to_parquet, one)
+    assert "one.parquet" in str(err) and "directory" in str(err)
+    assert not one.exists()  # the unfinished file was dropped
+    n = memslim.stream(batches).to_parquet(f"{tmp_path / 'dir'}{os.sep}")
+    assert n == 2
+    assert len(os.listdir(tmp_path / "dir")) == 2  # the new field started a new part file
+    assert sorted(map(repr, plain(memslim.read_parquet(tmp_path / "dir")))) == sorted(
+        map(repr, [{"a": 1}, {"a": 2, "b": "new"}])
+    )
+
+
+def test_corrupt_files_raise_corrupt_file_error_naming_the_file(tmp_path):
+    path = tmp_path / "good.parquet"
+    DictList([{"a": i, "s": f"v{i}", "f": i / 3} for i in range(40)]).to_parquet(path)
+    data = path.read_bytes()
+    bad = tmp_path / "bad.parquet"
+    for cut in (0, 4, 9, len(data) // 2, len(data) - 1):
+        bad.write_bytes(data[:cut])
+        err = expect_error(memslim.CorruptFileError, memslim.read_parquet, bad)
+        assert "bad.parquet" in str(err)
+        assert isinstance(err, ValueError)
+    bad.write_bytes(b"not parquet at all" * 4)
+    expect_error(memslim.CorruptFileError, memslim.read_parquet, bad)
+    # Bit flips: a clear error naming the file, or records (data pages carry no
+    # checksum); never a crash or a panic.
+    for i in range(0, len(data), 7):
+        flipped = bytearray(data)
+        flipped[i] ^= 0x20
+        bad.write_bytes(bytes(flipped))
+        try:
+            memslim.read_parquet(bad)
+        except BaseException as e:  # noqa: BLE001 - a panic would be a BaseException
+            assert isinstance(e, memslim.MemslimError), repr(e)
+            assert "bad.parquet" in str(e)
+
+
+def test_foreign_schema_memslim_cannot_hold(tmp_path):
+    t = pa.table({"ok": [1, 2], "when": pa.array([1, 2], pa.timestamp("us"))})
+    path = tmp_path / "ts.parquet"
+    pq.write_table(t, path)
+    err = expect_error(memslim.SchemaError, memslim.read_parquet, path)
+    assert "ts.parquet" in str(err) and "when" in str(err)
+    assert memslim.read_parquet(path, columns=["ok"]).to_list() == [{"ok": 1}, {"ok": 2}]
+
+
+def test_zstd_files_name_the_missing_codec(tmp_path):
+    path = tmp_path / "z.parquet"
+    pq.write_table(pa.table({"a": [1, 2, 3]}), path, compression="zstd")
+    err = expect_error(memslim.FileFormatError, memslim.read_parquet, path)
+    assert "z.parquet" in str(err) and "zstd" in str(err).lower()
+
+
+@pytest.mark.parametrize("codec", ["snappy", "gzip", "lz4", "none"])
+def test_codecs_are_read_by_pyarrow(tmp_path, codec):
+    recs = [{"a": i, "s": "x" * (i % 7)} for i in range(300)]
+    path = tmp_path / f"{codec}.parquet"
+    DictList(recs).to_parquet(path, compression=codec)
+    assert pq.read_table(path).to_pylist() == recs
+    assert memslim.read_parquet(path).to_list() == recs
+    expect_error(ValueError, DictList(recs).to_parquet, path, compression="zstd")
+
+
+def test_missing_inputs_and_bad_arguments(tmp_path):
+    expect_error(FileNotFoundError, memslim.read_parquet, tmp_path / "nope.parquet")
+    expect_error(TypeError, memslim.read_parquet, 42)
+    expect_error(ValueError, memslim.iter_parquet, tmp_path, batch_size=0)
+    assert memslim.read_parquet(tmp_path).to_list() == []  # an empty directory
+    empty = tmp_path / "empty.parquet"
+    DictList().to_parquet(empty)
+    assert memslim.read_parquet(empty).to_list() == []
+    assert pq.read_table(empty).num_rows == 0
+
+
+def test_nan_and_big_ints_survive(tmp_path):
+    recs = [{"f": math.nan, "big": 2**70, "t": (1, [2])}, {"f": -0.0, "big": -(2**64)}]
+    path = tmp_path / "n.parquet"
+    DictList(recs).to_parquet(path)
+    assert same(plain(memslim.read_parquet(path)), recs)
+
+
+def test_part_files_and_partition_directories_read_alone_keep_their_keys(tmp_path):
+    recs = [{"c": "DE", "v": 1}, {"c": "FR", "v": 2}, {"v": 3, "c": 7}]
+    root = tmp_path / "d"
+    files = DictList(recs).to_parquet(root, partition_by=["c"])
+    got = sorted((dict(r) for f in files for r in memslim.read_parquet(f)), key=lambda r: r["v"])
+    assert same(got, recs)
+    assert same(plain(memslim.read_parquet(root / "c=DE")), [recs[0]])
+
+
+def test_record_file_to_parquet_through_a_stream(tmp_path):
+    recs = [{"id": i, "x": i if i % 3 else i + 0.5} for i in range(50)] + [{"x": None, "id": -1}]
+    log = tmp_path / "events.msl"
+    DictList(recs).save(log)
+    with memslim.DictList.open(log, "r") as f:
+        n = memslim.stream(f, batch_size=16).to_parquet(tmp_path / "events.parquet")
+    assert n == len(recs)
+    assert same(plain(memslim.read_parquet(tmp_path / "events.parquet")), recs)
+
+
+def test_big_ints_after_floats_stay_exact_in_one_part_file(tmp_path):
+    batches = [DictList([{"a": 1.5}]), DictList([{"a": 2**62 + 1}]), DictList([{"a": 7}])]
+    out = f"{tmp_path / 'd'}{os.sep}"
+    memslim.stream(batches).to_parquet(out)
+    got = sorted((r["a"] for r in memslim.read_parquet(out)), key=repr)
+    assert same(got, sorted([1.5, 2**62 + 1, 7], key=repr))
