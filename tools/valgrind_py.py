@@ -56,6 +56,30 @@ assert len(back) == 3000
 assert pickle.loads(pickle.dumps(back)) == back
 tl = memslim.TupleList([(1, "a"), (2, "b")], fields=("x", "y"))
 assert pa.table(tl).num_rows == 2
+# TupleList rows built natively (tuple_rows.rs): recycled rows in a loop, rows kept, rows
+# holding containers (tracked by the gc) after rows that hold none (untracked).
+mixed = memslim.TupleList(
+    [(i, [i] if i % 3 == 0 else f"s{i}") for i in range(500)], fields=("n", "v")
+)
+kept_rows = [t for t in mixed if t.n % 7 == 0]
+total = sum(t.n for t in mixed)
+assert total == sum(range(500)) and kept_rows[1] == (7, "s7") and kept_rows[3].v == [21]
+del mixed
+gc.collect()
+assert kept_rows[2] == (14, "s14")
+# Pickle protocol 5 out of band (pickle.rs): the buffers outlive the list they came from.
+oob = []
+payload = pickle.dumps(back, protocol=5, buffer_callback=oob.append)
+again = pickle.loads(payload, buffers=[b.raw() for b in oob])
+assert again == back
+del payload, oob
+# memoryview over a numeric column (the buffer protocol in pickle.rs / mmap_ffi.rs).
+nums = memslim.DictList({"x": float(i)} for i in range(100))
+view_x = memoryview(nums.column("x"))
+assert view_x[99] == 99.0
+del nums
+assert view_x.tolist()[:2] == [0.0, 1.0]
+view_x.release()
 assert memslim.DictList.from_arrow(pa.table(tl))[1]["y"] == "b"
 # DocList: documents in arena chunks (memslim-arena's arena.rs), views that outlive
 # deletes, compaction and the list itself, JSON Lines, pickling.

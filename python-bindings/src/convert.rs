@@ -320,7 +320,10 @@ pub(crate) fn refuse_pickled(
     match py.detach(|| list.first_opaque()) {
         Some((row, j)) => Err(crate::errors::untrusted(
             py,
-            untrusted_message(&format!("row {row}, field {:?} of {what}", list.field_name(j))),
+            untrusted_message(&format!(
+                "row {row}, field {:?} of {what}",
+                list.field_name(j)
+            )),
         )),
         None => Ok(()),
     }
