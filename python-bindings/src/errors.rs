@@ -149,7 +149,6 @@ fn parse_error(py: Python<'_>, msg: String, path: &str, line: u64, column: Optio
     err
 }
 
-static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FILE_FORMAT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Maps a Parquet error (each names its file) to the Python exception a user would catch.

@@ -112,7 +112,7 @@ def test_reconciles_with_rss_growth(shape):
 
         # A DictList is compact: give it more rows, so that the few hundred KB glibc reuses
         # from memory freed before the baseline stay well under the 10% tolerance.
-        n = 1_000_000 if {shape!r} == "dictlist_in_dict" else 300_000
+        n = 3_000_000 if {shape!r} == "dictlist_in_dict" else 300_000
         build(2_000)
         gc.collect()
         before = rss()

@@ -1,3 +1,6 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+//!
 //! Parquet files and Hive-partitioned Parquet datasets for memslim records.
 //!
 //! # Writing ([`DatasetWriter`])
