@@ -38,8 +38,8 @@ endif
 
 help:
 	@echo "make demo         build memslim into ./.venv (release) and run examples/python/demo.py"
-	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, stubtest,"
-	@echo "                  the workflow lint, pytest against the built wheel (test-wheel), valgrind"
+	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, bounded fuzzing,"
+	@echo "                  ruff, stubtest, the workflow lint, pytest against the built wheel, valgrind"
 	@echo "make test-python  stubtest and pytest against the in-tree build (a quicker loop)"
 	@echo "make bench        criterion benches, benches/bench_records.py (1M records), the"
 	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches,"
@@ -84,7 +84,7 @@ demo: setup
 
 # The Python suite runs once, against the installed wheel (test-wheel), not the in-tree build;
 # `make test-python` runs it in-tree.
-test: setup lint test-rust examples-rust stubtest test-wheel valgrind
+test: setup lint test-rust examples-rust fuzz stubtest test-wheel valgrind
 
 test-rust:
 	cargo test
