@@ -8,5 +8,7 @@ pub use memslim_records as records;
 pub use memslim_arena as arena;
 #[cfg(feature = "mmap")]
 pub use memslim_mmap as mmap;
+#[cfg(feature = "parquet")]
+pub use memslim_parquet as parquet;
 #[cfg(feature = "stream")]
 pub use memslim_stream as stream;
