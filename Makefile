@@ -41,7 +41,8 @@ help:
 	@echo "make test         cargo fmt --check, clippy, cargo test, Rust examples, ruff, pytest"
 	@echo "make bench        criterion benches, benches/bench_records.py (1M records), the"
 	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches,"
-	@echo "                  the streaming readers (bench_stream.py) and DocList (bench_docs.py)"
+	@echo "                  the streaming readers (bench_stream.py), DocList (bench_docs.py)"
+	@echo "                  and JSON out (bench_json.py)"
 	@echo "make bench-quick  every Python benchmark on a tiny input (a smoke run)"
 	@echo "make setup        ./.venv with pinned dev tools and a release build of memslim"
 	@echo "make develop      rebuild and reinstall memslim into ./.venv unconditionally"
@@ -120,6 +121,7 @@ bench: setup
 	$(VENV_PY) benches/bench_stream.py
 	$(VENV_PY) benches/bench_docs.py
 	$(VENV_PY) benches/bench_mmap.py
+	$(VENV_PY) benches/bench_json.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
@@ -127,6 +129,7 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_stream.py --quick
 	$(VENV_PY) benches/bench_docs.py --quick
 	$(VENV_PY) benches/bench_mmap.py --quick
+	$(VENV_PY) benches/bench_json.py --quick
 
 # -- cleaning ---------------------------------------------------------------------------
 

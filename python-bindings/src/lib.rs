@@ -9,6 +9,7 @@ mod convert;
 mod docs;
 mod errors;
 mod gilcell;
+mod json;
 mod mmap;
 mod mmap_ffi;
 mod os_memory;
@@ -29,5 +30,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     docs::register(m)?;
     stream::register(m)?;
     mmap::register(m)?;
+    json::register(m)?;
     Ok(())
 }

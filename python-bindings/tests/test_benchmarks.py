@@ -159,3 +159,13 @@ def test_bench_mmap_quick(tmp_path: Path) -> None:
     assert set(report["results"]["random"]) == {"memslim", "pyarrow", "list of dicts"}
     assert len(report["targets"]) >= 6
     assert len(report["notes"]) == 2
+
+
+def test_bench_json_quick(tmp_path: Path) -> None:
+    output = tmp_path / "json.json"
+    proc = run(["benches/bench_json.py", "--quick", "--repeat", "1", "--output", str(output)])
+    assert "memslim.dumps / orjson.dumps" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert set(report["ratios"]) >= {"memslim.dumps / json.dumps", "memslim.dumps / orjson.dumps"}
+    assert output.with_suffix(".md").exists()

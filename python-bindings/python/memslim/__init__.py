@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
+from memslim._json import dump, dumps, to_builtins
 from memslim._memslim import (
     BatchReader,
     Column,
@@ -81,6 +82,8 @@ __all__ = [
     "TupleList",
     "__version__",
     "deep_sizeof",
+    "dump",
+    "dumps",
     "iter_csv",
     "iter_jsonl",
     "read_csv",
@@ -88,4 +91,5 @@ __all__ = [
     "report",
     "stats",
     "stream",
+    "to_builtins",
 ]
