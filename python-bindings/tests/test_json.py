@@ -146,6 +146,21 @@ def test_floats_match_repr_over_many_random_doubles():
     assert memslim.dumps(rows) == json.dumps([{"f": x} for x in fs])
 
 
+def test_plain_and_dictionary_string_columns():
+    # Mostly-unique strings are stored plain, repeated ones dictionary-encoded: both
+    # paths escape as json does, with and without ensure_ascii.
+    specials = ["é", "😀", "\x7f", "\x00", '"', "\\", "\n\t", "\u2028", "ü\x1f"]
+    long = "a long repeated value, longer than 32 bytes: é"
+    repeated = [*specials[:3], long]
+    data = [{"u": f"{i}{specials[i % len(specials)]}x", "d": repeated[i % 4]} for i in range(5000)]
+    rows = DictList(data)
+    assert rows.storage_info()["u"] == "str:plain"
+    assert rows.storage_info()["d"].startswith("str:dict")
+    for kw in ({}, {"ensure_ascii": False}):
+        assert memslim.dumps(rows, **kw) == json.dumps(data, **kw)
+        assert memslim.dumps(rows[10:20], **kw) == json.dumps(data[10:20], **kw)
+
+
 def test_nan_and_allow_nan():
     data = [{"x": math.nan}, {"x": math.inf}, {"x": -math.inf}]
     rows = DictList(data)

@@ -24,7 +24,7 @@
 
 use std::ops::Range;
 
-use crate::list::RowVisitor;
+use crate::column::{ColChunk, ColMeta, Data, Layout};
 use crate::variant::{self, Value};
 use crate::{CellRef, ColumnView, RecordList};
 
@@ -542,7 +542,7 @@ impl<'f> JsonWriter<'f> {
         self.begin_array();
         let fast = shape == RecordShape::Object && self.fmt.indent.is_none() && !self.fmt.sort_keys;
         if fast {
-            self.fast_records(list, rows)?;
+            self.fast_records_split(list, rows)?;
         } else {
             let keys = RecordKeys::new(list, self.fmt);
             for r in rows {
@@ -554,11 +554,52 @@ impl<'f> JsonWriter<'f> {
         Ok(())
     }
 
+    /// [`JsonWriter::fast_records`], for long lists on two threads: the second half is
+    /// written into its own buffer and appended.
+    fn fast_records_split(
+        &mut self,
+        list: &RecordList,
+        rows: Range<usize>,
+    ) -> Result<(), JsonError> {
+        let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+        if !two || rows.len() < PARALLEL_ROWS {
+            return self.fast_records(list, rows);
+        }
+        let mid = rows.start + rows.len() / 2;
+        let fmt = self.fmt;
+        let (first, second) = std::thread::scope(|s| {
+            let half = s.spawn(move || {
+                let mut w = JsonWriter::new(fmt);
+                // Inside the array, after the first half's records.
+                w.open.push(false);
+                w.fast_records(list, mid..rows.end).map(|()| w.out)
+            });
+            let first = self.fast_records(list, rows.start..mid);
+            (first, half.join())
+        });
+        first?;
+        match second {
+            Ok(Ok(text)) => {
+                self.out.extend_from_slice(&text);
+                Ok(())
+            }
+            Ok(Err(e)) => Err(e),
+            // The writer does not panic; if it ever did, write the half here instead.
+            Err(_) => {
+                self.open.push(false);
+                let r = self.fast_records(list, mid..rows.end);
+                self.open.pop();
+                r
+            }
+        }
+    }
+
     /// The common case of [`JsonWriter::records`] (objects, one line, keys in record
-    /// order): each key is written with its separators in one copy, dictionary strings
-    /// are escaped once, and the chunks are walked once.
+    /// order), read column chunk by column chunk: each key is written with its
+    /// separators in one copy, and dictionary strings are escaped once per call.
     fn fast_records(&mut self, list: &RecordList, rows: Range<usize>) -> Result<(), JsonError> {
         let n = list.num_fields();
+        // Per field: `{"key": ` (first key of a record) and `, "key": ` (the others).
         let mut first_keys = Vec::with_capacity(n);
         let mut rest_keys = Vec::with_capacity(n);
         for j in 0..n {
@@ -567,26 +608,109 @@ impl<'f> JsonWriter<'f> {
             k.extend_from_slice(self.fmt.key_separator.as_bytes());
             let mut r = self.fmt.item_separator.as_bytes().to_vec();
             r.extend_from_slice(&k);
-            first_keys.push(k);
-            rest_keys.push(r);
+            k.insert(0, b'{');
+            first_keys.push(Piece::new(&k));
+            rest_keys.push(Piece::new(&r));
         }
-        let mut v = FastRows {
-            w: self,
-            list,
-            first_keys,
-            rest_keys,
-            first_cell: true,
-            err: None,
-            start: rows.start,
-            total: rows.len(),
-            dict_text: Vec::new(),
-            dict_at: vec![Vec::new(); n],
+        let mut dicts = DictTexts {
+            text: Vec::new(),
+            at: vec![Vec::new(); n],
         };
-        list.visit_rows(rows, &mut v);
-        match v.err {
-            Some(e) => Err(e),
-            None => Ok(()),
+        let (start, total) = (rows.start, rows.len());
+        for ch in list.raw_chunks() {
+            let lo = rows.start.max(ch.first_row);
+            let hi = rows.end.min(ch.first_row + ch.len);
+            if lo >= hi {
+                continue;
+            }
+            let cols: Vec<(&ColChunk, &ColMeta)> = ch
+                .cols
+                .iter()
+                .enumerate()
+                .map(|(j, c)| (c.as_ref(), list.col_meta(j)))
+                .collect();
+            for row in lo..hi {
+                let at = ch.off + (row - ch.first_row);
+                self.item();
+                let mut first = true;
+                let mut put = |w: &mut Self, j: usize| -> Result<(), JsonError> {
+                    let (cc, meta) = cols[j];
+                    if cc.absent.as_ref().is_some_and(|a| a.get(at)) {
+                        return Ok(());
+                    }
+                    let key = if first { &first_keys[j] } else { &rest_keys[j] };
+                    first = false;
+                    key.put(&mut w.out);
+                    w.column_cell(cc, meta, at, j, &mut dicts)
+                        .map_err(|e| JsonError::InField {
+                            row,
+                            field: list.field_name(j).to_owned(),
+                            source: Box::new(e),
+                        })
+                };
+                match ch.order.map_or(0, |o| o[at]) {
+                    0 => {
+                        for j in 0..cols.len() {
+                            put(self, j)?;
+                        }
+                    }
+                    p => {
+                        for &j in list.pattern_fields(p) {
+                            put(self, j as usize)?;
+                        }
+                    }
+                }
+                if first {
+                    self.out.push(b'{');
+                }
+                self.out.push(b'}');
+                // Size the buffer once from the first records instead of doubling it
+                // (each doubling copies all the text so far).
+                if row == start + SAMPLE_ROWS - 1 && total > 2 * SAMPLE_ROWS {
+                    let per_row = self.out.len() / SAMPLE_ROWS + 1;
+                    let more = (total - SAMPLE_ROWS) * per_row;
+                    self.out.reserve(more + more / 8);
+                }
+            }
         }
+        Ok(())
+    }
+
+    /// Value `at` of a column chunk (present), read from its buffers directly.
+    #[inline]
+    fn column_cell(
+        &mut self,
+        cc: &ColChunk,
+        meta: &ColMeta,
+        at: usize,
+        j: usize,
+        dicts: &mut DictTexts,
+    ) -> Result<(), JsonError> {
+        if cc.valid.as_ref().is_some_and(|v| !v.get(at)) {
+            self.null();
+            return Ok(());
+        }
+        match &cc.data {
+            Data::Null => self.null(),
+            Data::Bool(b) => self.bool(b.get(at)),
+            Data::Int(v) => self.int(v.get(at)),
+            Data::Float(v, marks) => {
+                if marks.as_ref().is_some_and(|m| m.get(at)) {
+                    self.int(v[at] as i64);
+                } else {
+                    self.float(v[at])?;
+                }
+            }
+            Data::Keys(k) => {
+                let idx = k.get(at) as u32;
+                dicts.write(&mut self.out, j, idx, meta, self.fmt.ensure_ascii);
+            }
+            Data::Var(v) => match meta.layout {
+                Layout::StrPlain => push_str_bytes(&mut self.out, v.get(at), self.fmt.ensure_ascii),
+                _ => self.cell(cc.get(at, meta))?,
+            },
+        }
+        Ok(())
     }
 
     /// A column's values as one array (absent as `null`).
@@ -608,92 +732,97 @@ impl<'f> JsonWriter<'f> {
     }
 }
 
+/// Lists with at least this many records are written by two threads when the machine
+/// has two cores.
+const PARALLEL_ROWS: usize = 100_000;
+
+/// Records written before the output buffer is sized from their average length.
+const SAMPLE_ROWS: usize = 1024;
+
 /// Dictionary positions above this are escaped each time instead of cached.
 const DICT_CACHE_MAX: u32 = 1 << 16;
 
-/// [`RowVisitor`] behind [`JsonWriter::fast_records`].
-struct FastRows<'w, 'f, 'l> {
-    w: &'w mut JsonWriter<'f>,
-    list: &'l RecordList,
-    /// Per field: `"key": ` (first key of a record) and `, "key": ` (the others).
-    first_keys: Vec<Vec<u8>>,
-    rest_keys: Vec<Vec<u8>>,
-    first_cell: bool,
-    err: Option<JsonError>,
-    start: usize,
-    total: usize,
-    /// Escaped dictionary strings, and per field and dictionary position their
-    /// `(offset, length)` in `dict_text` (length `u32::MAX`: not yet escaped).
-    dict_text: Vec<u8>,
-    dict_at: Vec<Vec<(u32, u32)>>,
+/// Escaped dictionary strings, and per field and dictionary position their
+/// `(offset, length)` in `text` (length `u32::MAX`: not escaped yet).
+struct DictTexts {
+    text: Vec<u8>,
+    at: Vec<Vec<(u32, u32)>>,
 }
 
-impl<'a> RowVisitor<'a> for FastRows<'_, '_, '_> {
+impl DictTexts {
     #[inline]
-    fn begin(&mut self, _row: usize) {
-        self.w.item();
-        self.w.out.push(b'{');
-        self.first_cell = true;
-    }
-
-    #[inline]
-    fn cell(&mut self, j: usize, c: CellRef<'a>) {
-        if self.err.is_some() {
+    fn write(&mut self, out: &mut Vec<u8>, j: usize, idx: u32, meta: &ColMeta, ascii: bool) {
+        if idx >= DICT_CACHE_MAX {
+            push_str(out, meta.dict().get(idx), ascii);
             return;
         }
-        let key = if self.first_cell {
-            &self.first_keys[j]
-        } else {
-            &self.rest_keys[j]
-        };
-        self.first_cell = false;
-        self.w.out.extend_from_slice(key);
-        if let CellRef::DictStr(idx, s) = c {
-            if idx < DICT_CACHE_MAX {
-                let at = &mut self.dict_at[j];
-                if at.len() <= idx as usize {
-                    at.resize(idx as usize + 1, (0, u32::MAX));
-                }
-                let (off, len) = at[idx as usize];
-                if len != u32::MAX {
-                    let text = &self.dict_text[off as usize..(off + len) as usize];
-                    self.w.out.extend_from_slice(text);
-                    return;
-                }
-                let off = self.dict_text.len();
-                push_str(&mut self.dict_text, s, self.w.fmt.ensure_ascii);
-                let len = self.dict_text.len() - off;
-                if let (Ok(o), Ok(l)) = (u32::try_from(off), u32::try_from(len)) {
-                    at[idx as usize] = (o, l);
-                }
-                self.w.out.extend_from_slice(&self.dict_text[off..]);
-                return;
-            }
+        let at = &mut self.at[j];
+        if at.len() <= idx as usize {
+            at.resize(idx as usize + 1, (0, u32::MAX));
         }
-        if let Err(e) = self.w.cell(c) {
-            self.err = Some(JsonError::InField {
-                row: 0,
-                field: self.list.field_name(j).to_owned(),
-                source: Box::new(e),
-            });
+        let (off, len) = at[idx as usize];
+        if len != u32::MAX {
+            let (off, len) = (off as usize, len as usize);
+            // Every entry is followed by PIECE bytes of padding (or later entries).
+            match self.text.get(off..off + PIECE) {
+                Some(block) if len <= PIECE => put_padded(out, block, len),
+                _ => out.extend_from_slice(&self.text[off..off + len]),
+            }
+            return;
+        }
+        let off = self.text.len();
+        push_str(&mut self.text, meta.dict().get(idx), ascii);
+        let len = self.text.len() - off;
+        out.extend_from_slice(&self.text[off..]);
+        self.text.extend_from_slice(&[0; PIECE]);
+        if let (Ok(o), Ok(l)) = (u32::try_from(off), u32::try_from(len)) {
+            at[idx as usize] = (o, l);
+        }
+    }
+}
+
+/// Short pieces of text are copied as one fixed-size block and the excess cut off:
+/// a few vector stores instead of a call to `memcpy` per key or value.
+const PIECE: usize = 32;
+
+/// Appends the first `len` bytes of `block` (`len <= PIECE <= block.len()`).
+#[inline(always)]
+fn put_padded(out: &mut Vec<u8>, block: &[u8], len: usize) {
+    let fixed: &[u8; PIECE] = match block.first_chunk() {
+        Some(b) => b,
+        None => {
+            out.extend_from_slice(&block[..len]);
+            return;
+        }
+    };
+    let end = out.len() + len;
+    out.extend_from_slice(fixed);
+    out.truncate(end);
+}
+
+/// A piece of text kept padded for [`put_padded`].
+struct Piece {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Piece {
+    fn new(text: &[u8]) -> Self {
+        let mut bytes = text.to_vec();
+        bytes.resize(text.len().max(PIECE), 0);
+        Piece {
+            bytes,
+            len: text.len(),
         }
     }
 
-    #[inline]
-    fn end(&mut self, row: usize) -> bool {
-        if let Some(JsonError::InField { row: r, .. }) = &mut self.err {
-            *r = row;
-            return false;
+    #[inline(always)]
+    fn put(&self, out: &mut Vec<u8>) {
+        if self.len <= PIECE {
+            put_padded(out, &self.bytes, self.len);
+        } else {
+            out.extend_from_slice(&self.bytes[..self.len]);
         }
-        self.w.out.push(b'}');
-        // Size the buffer once from the first records instead of doubling it (each
-        // doubling copies all the text so far).
-        if row == self.start + 63 && self.total > 128 {
-            let per_row = self.w.out.len() / 64 + 1;
-            let more = (self.total - 64) * per_row;
-            self.w.out.reserve(more + more / 16);
-        }
-        true
     }
 }
 
@@ -744,13 +873,19 @@ fn push_u_escape(out: &mut Vec<u8>, u: u32) {
 /// `\b`, `\f`, other control characters as `\u00XX`, and with `ensure_ascii` every
 /// character outside printable ASCII as `\uXXXX` (a surrogate pair beyond U+FFFF).
 pub fn push_str(out: &mut Vec<u8>, s: &str, ensure_ascii: bool) {
+    push_str_bytes(out, s.as_bytes(), ensure_ascii);
+}
+
+/// [`push_str`] for stored UTF-8 text (not validated again: a malformed sequence is
+/// written as U+FFFD with `ensure_ascii`, and copied as it is without).
+fn push_str_bytes(out: &mut Vec<u8>, b: &[u8], ensure_ascii: bool) {
     let table = if ensure_ascii {
         &ESCAPE_ASCII
     } else {
         &ESCAPE_UTF8
     };
+    out.reserve(b.len() + 2);
     out.push(b'"');
-    let b = s.as_bytes();
     let mut start = 0;
     let mut i = 0;
     while i < b.len() {
@@ -761,10 +896,23 @@ pub fn push_str(out: &mut Vec<u8>, s: &str, ensure_ascii: bool) {
         }
         out.extend_from_slice(&b[start..i]);
         if c >= 0x80 {
-            // Only with ensure_ascii; `i` is at a character boundary because every
-            // byte before it in this run was ASCII or a whole escaped character.
-            let ch = s[i..].chars().next().unwrap_or('\u{fffd}');
-            let u = ch as u32;
+            // Only with ensure_ascii: decode one UTF-8 sequence.
+            let (len, init) = match c {
+                0xf0..=0xf7 => (4, u32::from(c & 0x07)),
+                0xe0..=0xef => (3, u32::from(c & 0x0f)),
+                0xc0..=0xdf => (2, u32::from(c & 0x1f)),
+                _ => (1, 0xfffd),
+            };
+            let mut u = init;
+            for k in 1..len {
+                match b.get(i + k) {
+                    Some(&x) if x & 0xc0 == 0x80 => u = (u << 6) | u32::from(x & 0x3f),
+                    _ => u = 0xfffd,
+                }
+            }
+            if u > 0x10ffff {
+                u = 0xfffd;
+            }
             if u > 0xffff {
                 let v = u - 0x10000;
                 push_u_escape(out, 0xd800 | (v >> 10));
@@ -772,7 +920,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str, ensure_ascii: bool) {
             } else {
                 push_u_escape(out, u);
             }
-            i += ch.len_utf8();
+            i += len;
         } else {
             match c {
                 b'"' => out.extend_from_slice(b"\\\""),
@@ -786,7 +934,7 @@ pub fn push_str(out: &mut Vec<u8>, s: &str, ensure_ascii: bool) {
             }
             i += 1;
         }
-        start = i;
+        start = i.min(b.len());
     }
     out.extend_from_slice(&b[start..]);
     out.push(b'"');
@@ -841,6 +989,13 @@ pub fn push_float(out: &mut Vec<u8>, f: f64) {
     }
     if f.is_infinite() {
         out.extend_from_slice(if f > 0.0 { b"Infinity" } else { b"-Infinity" });
+        return;
+    }
+    if (1e-4..1e16).contains(&f.abs()) {
+        // zmij writes this range positionally with a ".0" on whole numbers, as Python
+        // does (it switches to exponents outside 1e-5..1e16, Python outside 1e-4..1e16).
+        let mut buf = zmij::Buffer::new();
+        out.extend_from_slice(buf.format_finite(f).as_bytes());
         return;
     }
     if f.is_sign_negative() {
@@ -1266,7 +1421,7 @@ mod tests {
             (
                 proptest::sample::select(vec!["a", "b", "ç", "d\n"]).prop_map(str::to_owned),
                 any::<i64>(),
-                0u8..5,
+                0u8..6,
             ),
             0..4,
         )
@@ -1293,6 +1448,7 @@ mod tests {
                             0 => Cell::Int(*v),
                             1 => Cell::Float(*v as f64 / 7.0),
                             2 => Cell::Str(&strs[(*v).unsigned_abs() as usize % 8]),
+                            5 => Cell::Str(k),
                             3 => Cell::Null,
                             _ => Cell::Bool(*v > 0),
                         };
@@ -1300,6 +1456,9 @@ mod tests {
                     })
                     .collect();
                 rows.push_record(&cells).unwrap();
+            }
+            if chunk % 2 == 0 {
+                rows.optimize();
             }
             let fmt = JsonFormat { ensure_ascii: ascii, ..JsonFormat::default() };
             let mut fast = JsonWriter::new(&fmt);
@@ -1314,6 +1473,39 @@ mod tests {
             slow.end_array();
             proptest::prop_assert_eq!(fast.as_bytes(), slow.as_bytes());
         }
+    }
+
+    #[test]
+    fn long_lists_written_on_two_threads_match_the_general_path() {
+        let mut rows = RecordList::new();
+        let names = ["a", "bé", "c"];
+        for i in 0..(PARALLEL_ROWS as i64 + 1234) {
+            let k = names[(i % 3) as usize];
+            rows.push_record(&[("id", Cell::Int(i)), (k, Cell::Float(i as f64 / 8.0))])
+                .unwrap();
+        }
+        let fmt = JsonFormat::default();
+        let mut fast = JsonWriter::new(&fmt);
+        fast.records(&rows, 0..rows.len(), RecordShape::Object)
+            .unwrap();
+        let keys = RecordKeys::new(&rows, &fmt);
+        let mut slow = JsonWriter::new(&fmt);
+        slow.begin_array();
+        for r in 0..rows.len() {
+            slow.item();
+            slow.record(&rows, r, &keys, RecordShape::Object).unwrap();
+        }
+        slow.end_array();
+        assert!(fast.as_bytes() == slow.as_bytes());
+        // An error in the second half names its record.
+        rows.push_record(&[("id", Cell::Bytes(b"x"))]).unwrap();
+        let err = JsonWriter::new(&fmt)
+            .records(&rows, 0..rows.len(), RecordShape::Object)
+            .unwrap_err();
+        assert!(
+            matches!(err, JsonError::InField { row, .. } if row == rows.len() - 1),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -46,9 +46,7 @@ pub use error::{RecordsError, Result};
 pub use feed::Fill;
 pub use grid::Grid;
 pub use intvec::Width;
-pub use list::{
-    Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, RowVisitor, Sum, cell_eq,
-};
+pub use list::{Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Sum, cell_eq};
 
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.
 pub use arrow_array::{RecordBatch, RecordBatchReader};

@@ -1519,58 +1519,42 @@ pub fn cell_eq(a: &Cell<'_>, b: &Cell<'_>) -> Option<bool> {
     }
 }
 
-/// Receives the records of [`RecordList::visit_rows`], one at a time.
-pub trait RowVisitor<'a> {
-    /// Record `row` starts.
-    fn begin(&mut self, row: usize);
-    /// Field `field` of the current record holds `value` (present keys only, in the
-    /// record's key order).
-    fn cell(&mut self, field: usize, value: CellRef<'a>);
-    /// The current record is done; return `false` to stop visiting.
-    fn end(&mut self, row: usize) -> bool;
+/// One chunk of a list as readers inside this crate walk it (see
+/// [`RecordList::raw_chunks`]).
+pub(crate) struct RawChunk<'a> {
+    /// List index of the chunk's first record.
+    pub(crate) first_row: usize,
+    /// Record `first_row + i` is row `off + i` of the column chunks.
+    pub(crate) off: usize,
+    pub(crate) len: usize,
+    pub(crate) cols: &'a [Arc<ColChunk>],
+    /// Key-order pattern per column-chunk row (0: field order).
+    pub(crate) order: Option<&'a [u32]>,
 }
 
 impl RecordList {
-    /// Visits records `rows` in order, as [`RecordList::visit_row`] does for one, walking
-    /// the chunks once instead of locating every record.
-    ///
-    /// # Panics
-    /// If `rows.end > len()`.
-    pub fn visit_rows<'a>(&'a self, rows: std::ops::Range<usize>, v: &mut impl RowVisitor<'a>) {
-        if rows.is_empty() {
-            return;
-        }
-        assert!(rows.end <= self.len, "rows out of range");
-        let (mut k, mut i) = self.locate(rows.start);
-        let mut row = rows.start;
-        while row < rows.end {
-            let c = &self.chunks[k];
-            let stop = (c.len - i).min(rows.end - row);
-            for _ in 0..stop {
-                v.begin(row);
-                let at = c.off + i;
-                let p = c.order.as_ref().map_or(0, |o| o[at]);
-                if p == 0 {
-                    for (j, cc) in c.cols.iter().enumerate() {
-                        let x = cc.get(at, &self.cols[j]);
-                        if x != CellRef::Absent {
-                            v.cell(j, x);
-                        }
-                    }
-                } else {
-                    for &j in self.patterns.get(p) {
-                        let j = j as usize;
-                        v.cell(j, c.cols[j].get(at, &self.cols[j]));
-                    }
-                }
-                if !v.end(row) {
-                    return;
-                }
-                row += 1;
-                i += 1;
-            }
-            k += 1;
-            i = 0;
-        }
+    /// The chunks in order, for readers that walk columns directly instead of calling
+    /// [`RecordList::get`] per value (the JSON writer).
+    pub(crate) fn raw_chunks(&self) -> impl Iterator<Item = RawChunk<'_>> {
+        self.chunks
+            .iter()
+            .zip(&self.starts)
+            .map(|(c, &first_row)| RawChunk {
+                first_row,
+                off: c.off,
+                len: c.len,
+                cols: &c.cols,
+                order: c.order.as_deref().map(Vec::as_slice),
+            })
+    }
+
+    /// Column-wide state of field `j`.
+    pub(crate) fn col_meta(&self, j: usize) -> &ColMeta {
+        &self.cols[j]
+    }
+
+    /// The fields, in record order, of key-order pattern `p` (not 0).
+    pub(crate) fn pattern_fields(&self, p: u32) -> &[u32] {
+        self.patterns.get(p)
     }
 }
