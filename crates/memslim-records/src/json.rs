@@ -740,7 +740,7 @@ const PARALLEL_ROWS: usize = 100_000;
 const SAMPLE_ROWS: usize = 1024;
 
 /// Dictionary positions above this are escaped each time instead of cached.
-const DICT_CACHE_MAX: u32 = 1 << 16;
+const DICT_CACHE_MAX: u32 = 1 << 20;
 
 /// Escaped dictionary strings, and per field and dictionary position their
 /// `(offset, length)` in `text` (length `u32::MAX`: not escaped yet).
@@ -753,7 +753,7 @@ impl DictTexts {
     #[inline]
     fn write(&mut self, out: &mut Vec<u8>, j: usize, idx: u32, meta: &ColMeta, ascii: bool) {
         if idx >= DICT_CACHE_MAX {
-            push_str(out, meta.dict().get(idx), ascii);
+            push_str_bytes(out, meta.dict().bytes_at(idx), ascii);
             return;
         }
         let at = &mut self.at[j];
@@ -771,7 +771,7 @@ impl DictTexts {
             return;
         }
         let off = self.text.len();
-        push_str(&mut self.text, meta.dict().get(idx), ascii);
+        push_str_bytes(&mut self.text, meta.dict().bytes_at(idx), ascii);
         let len = self.text.len() - off;
         out.extend_from_slice(&self.text[off..]);
         self.text.extend_from_slice(&[0; PIECE]);
