@@ -43,7 +43,8 @@ help:
 	@echo "make test-python  stubtest and pytest against the in-tree build (a quicker loop)"
 	@echo "make bench        criterion benches, benches/bench_records.py (1M records), the"
 	@echo "                  comparison suite (benches/suite.py), deep_sizeof and soak benches,"
-	@echo "                  the streaming readers (bench_stream.py) and DocList (bench_docs.py)"
+	@echo "                  the streaming readers (bench_stream.py), DocList (bench_docs.py)"
+	@echo "                  and JSON out (bench_json.py)"
 	@echo "make bench-quick  every Python benchmark on a tiny input (a smoke run)"
 	@echo "make setup        ./.venv with pinned dev tools and a release build of memslim"
 	@echo "make develop      rebuild and reinstall memslim into ./.venv unconditionally"
@@ -174,6 +175,7 @@ bench: setup
 	$(VENV_PY) benches/bench_pickle.py
 	$(VENV_PY) benches/bench_rows.py
 	$(VENV_PY) benches/bench_parquet.py
+	$(VENV_PY) benches/bench_json.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
@@ -185,6 +187,7 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_pickle.py --quick
 	$(VENV_PY) benches/bench_rows.py --quick
 	$(VENV_PY) benches/bench_parquet.py --quick
+	$(VENV_PY) benches/bench_json.py --quick
 
 # -- release artefacts ------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ mod docs;
 mod errors;
 mod ext;
 mod gilcell;
+mod json;
 mod mmap;
 mod mmap_ffi;
 mod os_memory;
@@ -36,5 +37,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     mmap::register(m)?;
     pickle::register(m)?;
     parquet::register(m)?;
+    json::register(m)?;
     Ok(())
 }

@@ -871,6 +871,31 @@ fn slice_positions(start: isize, step: isize, n: usize) -> Vec<usize> {
 
 #[pymethods]
 impl PyRecords {
+    // jsonout: list operators; the bodies are in the jsonout block at the end of the file.
+    fn __mul__(slf: &Bound<'_, Self>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        records_mul(slf, n)
+    }
+
+    fn __rmul__(slf: &Bound<'_, Self>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        records_mul(slf, n)
+    }
+
+    fn __imul__(slf: &Bound<'_, Self>, n: &Bound<'_, PyAny>) -> PyResult<()> {
+        records_imul(slf, n)
+    }
+
+    fn __radd__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        records_radd(slf, other)
+    }
+
+    #[classmethod]
+    fn __class_getitem__<'py>(
+        cls: &Bound<'py, PyType>,
+        item: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        generic_alias(cls, item)
+    }
+
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         let this = self.state.borrow(py)?;
         Ok(this.inner.len())
@@ -1286,7 +1311,7 @@ impl PyRecords {
                     return Ok(py.NotImplemented());
                 }
             }
-            _ => return Ok(py.NotImplemented()),
+            _ => return records_order(slf, other, op),
         };
         let result = if matches!(op, CompareOp::Eq) { eq } else { !eq };
         result.into_py_any(py)
@@ -1457,6 +1482,11 @@ fn import_arrow(data: &Bound<'_, PyAny>, chunk_rows: usize, trusted: bool) -> Py
 
 #[pymethods]
 impl PyDictList {
+    /// Plain `dict` copies of the records, made in batches from a snapshot of the list.
+    fn iter_dicts(slf: &Bound<'_, Self>) -> PyResult<PyPlainIter> {
+        plain_iter(slf.py(), slf.as_super(), false)
+    }
+
     #[new]
     #[pyo3(signature = (data = None, *, schema = None, chunk_rows = None))]
     fn new(
@@ -1601,6 +1631,11 @@ fn tuple_kind(
 
 #[pymethods]
 impl PyTupleList {
+    /// Plain `tuple` copies of the records, made in batches from a snapshot of the list.
+    fn iter_tuples(slf: &Bound<'_, Self>) -> PyResult<PyPlainIter> {
+        plain_iter(slf.py(), slf.as_super(), true)
+    }
+
     #[new]
     #[pyo3(signature = (data = None, fields = None, *, schema = None, chunk_rows = None))]
     fn new(
@@ -1927,6 +1962,46 @@ impl PyRow {
 
 #[pymethods]
 impl PyRow {
+    // jsonout: dict operators; the bodies are in the jsonout block at the end of the file.
+    fn __or__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        row_or(slf, other, false)
+    }
+
+    fn __ror__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        row_or(slf, other, true)
+    }
+
+    fn __ior__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.update(py, Some(other), None)
+    }
+
+    fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let keys = self.keys_list(py)?;
+        keys.reverse()?;
+        Ok(keys.try_iter()?.into_any())
+    }
+
+    /// `dict.fromkeys`: a new plain dict (a Row is always a record of a list).
+    #[classmethod]
+    #[pyo3(signature = (iterable, value = None))]
+    fn fromkeys<'py>(
+        cls: &Bound<'py, PyType>,
+        iterable: &Bound<'py, PyAny>,
+        value: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
+        py.get_type::<PyDict>()
+            .call_method1(intern!(py, "fromkeys"), (iterable, value))
+    }
+
+    #[classmethod]
+    fn __class_getitem__<'py>(
+        cls: &Bound<'py, PyType>,
+        item: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        generic_alias(cls, item)
+    }
+
     fn __getitem__<'py>(
         &self,
         py: Python<'py>,
@@ -2447,6 +2522,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyColumn>()?;
     m.add_class::<PyColumnIter>()?;
     m.add_class::<PyRecordsIter>()?;
+    m.add_class::<PyPlainIter>()?;
     m.add_function(wrap_pyfunction!(_restore_dictlist, m)?)?;
     m.add_function(wrap_pyfunction!(_restore_tuplelist, m)?)?;
     Ok(())
@@ -2468,4 +2544,295 @@ pub(crate) fn with_core<R>(
     };
     let state = o.get().state.borrow(obj.py())?;
     Ok(Some(f(&state.inner)))
+}
+
+// ----- jsonout: plain copies, JSON access and list/dict operators -------------------------
+// Kept in one block (with one-line pymethods above delegating here) so that merges with
+// other work on this file stay simple.
+
+/// Records turned into plain objects per `iter_dicts` / `iter_tuples` refill.
+const PLAIN_BATCH: usize = 256;
+
+impl Records {
+    /// A snapshot sharing this list's storage (copy-on-write) and its interned names,
+    /// for iterators that must not see later changes. Not registered with tracemalloc:
+    /// it owns no buffer until the list is written to.
+    fn snapshot(&self, py: Python<'_>) -> Records {
+        let mut r = Records {
+            inner: self.inner.clone(),
+            kind: self.kind.clone_ref(py),
+            names: self.names.iter().map(|n| n.clone_ref(py)).collect(),
+            trace: Tracked::new(),
+            appends: 0,
+            strings: Vec::new(),
+        };
+        r.sync_names(py);
+        r
+    }
+
+    /// Record `i` as a new plain `dict`, reusing cached strings.
+    fn plain_dict<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        let d = PyDict::new(py);
+        let mut err = None;
+        self.inner.visit_row(i, |j, c| {
+            if err.is_none() {
+                if let Err(e) = self
+                    .cell_value(py, j, c)
+                    .and_then(|v| d.set_item(self.names[j].bind(py), v))
+                {
+                    err = Some(e);
+                }
+            }
+        });
+        err.map_or(Ok(d.into_any()), Err)
+    }
+
+    /// Record `i` as a new plain `tuple` of its fields in field order.
+    fn plain_tuple<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        let n = self.inner.num_fields();
+        let vals = (0..n)
+            .map(|j| self.value(py, i, j))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyTuple::new(py, vals)?.into_any())
+    }
+
+    /// `self` repeated `n` times (empty for `n <= 0`), as a new core list.
+    fn repeated(&self, py: Python<'_>, n: isize) -> PyResult<RecordList> {
+        let mut out = self.inner.empty_like();
+        for _ in 0..n.max(0) {
+            out.extend_from(&self.inner).py_err(py)?;
+        }
+        Ok(out)
+    }
+}
+
+/// Iterator of plain copies of a list's records (`dict`s or `tuple`s), made a batch at a
+/// time from a snapshot of the list taken when iteration began.
+#[pyclass(name = "_PlainIter", module = "memslim._memslim")]
+pub struct PyPlainIter {
+    snap: Records,
+    tuples: bool,
+    pos: usize,
+    ready: std::collections::VecDeque<Py<PyAny>>,
+}
+
+#[pymethods]
+impl PyPlainIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        if self.ready.is_empty() {
+            let end = (self.pos + PLAIN_BATCH).min(self.snap.inner.len());
+            for i in self.pos..end {
+                let v = if self.tuples {
+                    self.snap.plain_tuple(py, i)?
+                } else {
+                    self.snap.plain_dict(py, i)?
+                };
+                self.ready.push_back(v.unbind());
+            }
+            self.pos = end;
+        }
+        Ok(self.ready.pop_front())
+    }
+
+    fn __length_hint__(&self) -> usize {
+        self.ready.len() + self.snap.inner.len().saturating_sub(self.pos)
+    }
+}
+
+fn plain_iter(py: Python<'_>, list: &Bound<'_, PyRecords>, tuples: bool) -> PyResult<PyPlainIter> {
+    let snap = list.get().state.borrow(py)?.snapshot(py);
+    Ok(PyPlainIter {
+        snap,
+        tuples,
+        pos: 0,
+        ready: std::collections::VecDeque::new(),
+    })
+}
+
+/// What `memslim.dumps` can write straight from storage.
+pub(crate) enum NativeJson<'a> {
+    /// A whole `DictList` (objects) or `TupleList` (arrays).
+    List(&'a RecordList, bool),
+    /// One record of a `DictList`.
+    Row(&'a RecordList, usize),
+    /// A `Column`.
+    Column(&'a ColumnView),
+}
+
+/// Runs `f` on the storage behind `obj` if it is a `DictList`, `TupleList`, `Row` or
+/// `Column`; `None` for anything else.
+///
+/// # Errors
+/// A stale `Row` raises `StaleRowError`, as reading it would.
+pub(crate) fn with_native_json<R>(
+    obj: &Bound<'_, PyAny>,
+    f: impl FnOnce(NativeJson<'_>) -> R,
+) -> PyResult<Option<R>> {
+    let py = obj.py();
+    if let Ok(o) = obj.cast::<PyRecords>() {
+        let this = o.get().state.borrow(py)?;
+        let tuples = matches!(this.kind, Kind::Tuple { .. });
+        return Ok(Some(f(NativeJson::List(&this.inner, tuples))));
+    }
+    if let Ok(r) = obj.cast::<PyRow>() {
+        let r = r.get();
+        let this = r.list.get().state.borrow(py)?;
+        r.check(py, &this.inner)?;
+        return Ok(Some(f(NativeJson::Row(&this.inner, r.row()))));
+    }
+    if let Ok(c) = obj.cast::<PyColumn>() {
+        return Ok(Some(f(NativeJson::Column(&c.borrow().view))));
+    }
+    Ok(None)
+}
+
+/// `rows * n`: a new list of the same class holding copies of the records.
+fn records_mul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let Ok(n) = count_arg(n) else {
+        return Ok(py.NotImplemented());
+    };
+    let this = slf.get().state.borrow(py)?;
+    let inner = this.repeated(py, n)?;
+    this.with_inner(py, inner).into_object(py)
+}
+
+/// `rows *= n`, in place.
+fn records_imul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = slf.py();
+    let n = count_arg(n)?;
+    let inner = slf.get().state.borrow(py)?.repeated(py, n)?;
+    let mut this = slf.get().state.borrow_mut(py)?;
+    this.inner = inner;
+    this.sync_names(py);
+    this.retrack();
+    Ok(())
+}
+
+/// A repeat count as `list * n` takes it: any object with `__index__`.
+fn count_arg(n: &Bound<'_, PyAny>) -> PyResult<isize> {
+    if n.hasattr(intern!(n.py(), "__index__"))? {
+        let i = n.call_method0(intern!(n.py(), "__index__"))?;
+        return i.extract::<isize>().map_err(|_| {
+            pyo3::exceptions::PyOverflowError::new_err(
+                "cannot fit 'int' into an index-sized integer",
+            )
+        });
+    }
+    Err(PyTypeError::new_err(format!(
+        "can't multiply sequence by non-int of type '{}'",
+        n.get_type().name()?
+    )))
+}
+
+/// `other + rows` for a plain `list` `other`: a new list of `rows`' class holding the
+/// records of `other` (validated as appends are), then those of `rows`.
+fn records_radd(slf: &Bound<'_, PyRecords>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    if !other.is_instance_of::<PyList>() {
+        return Ok(py.NotImplemented());
+    }
+    let this = slf.get().state.borrow(py)?;
+    let mut out = this.with_inner(py, this.inner.empty_like());
+    out.extend_from_iter(other, slf.as_ptr() as usize)?;
+    out.inner.extend_from(&this.inner).py_err(py)?;
+    out.sync_names(py);
+    out.retrack();
+    out.into_object(py)
+}
+
+/// `<`, `<=`, `>`, `>=` as a list compares: item by item up to the first pair that
+/// differs (compared as the plain dicts or tuples they equal), else by length.
+fn records_order(
+    slf: &Bound<'_, PyRecords>,
+    other: &Bound<'_, PyAny>,
+    op: CompareOp,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let others: Vec<Bound<'_, PyAny>> = if let Ok(o) = other.cast::<PyRecords>() {
+        let o = o.get().state.borrow(py)?;
+        if o.what() != slf.get().state.borrow(py)?.what() {
+            return Ok(py.NotImplemented());
+        }
+        (0..o.inner.len())
+            .map(|i| o.row_value(py, i))
+            .collect::<PyResult<_>>()?
+    } else if let Ok(l) = other.cast::<PyList>() {
+        l.iter().collect()
+    } else {
+        return Ok(py.NotImplemented());
+    };
+    let mine: Vec<Bound<'_, PyAny>> = {
+        let this = slf.get().state.borrow(py)?;
+        (0..this.inner.len())
+            .map(|i| this.row_value(py, i))
+            .collect::<PyResult<_>>()?
+    };
+    for (a, b) in mine.iter().zip(&others) {
+        if !a.eq(b)? {
+            return Ok(a.rich_compare(b, op)?.unbind());
+        }
+    }
+    let (n, m) = (mine.len(), others.len());
+    let r = match op {
+        CompareOp::Lt => n < m,
+        CompareOp::Le => n <= m,
+        CompareOp::Gt => n > m,
+        CompareOp::Ge => n >= m,
+        CompareOp::Eq => n == m,
+        CompareOp::Ne => n != m,
+    };
+    r.into_py_any(py)
+}
+
+/// `type[...]` on a list or row class, as `list[dict]` does.
+fn generic_alias<'py>(
+    cls: &Bound<'py, PyType>,
+    item: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let alias = cls.py().import("types")?.getattr("GenericAlias")?;
+    alias.call1((cls, item))
+}
+
+/// The plain-dict form of a mapping `|` accepts: a `dict` as it is, a `Row` (or another
+/// memslim mapping view) copied to a dict; `None` for anything else.
+fn or_operand<'py>(o: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    if o.is_instance_of::<PyDict>() {
+        return Ok(Some(o.clone()));
+    }
+    if let Ok(r) = o.cast::<PyRow>() {
+        return Ok(Some(r.get().to_dict(o.py())?));
+    }
+    let py = o.py();
+    let m = o.py().import("memslim._memslim")?;
+    for name in ["FileRow", "DocView"] {
+        if o.is_instance(&m.getattr(name)?)? {
+            let d = PyDict::new(py);
+            d.update(o.cast()?)?;
+            return Ok(Some(d.into_any()));
+        }
+    }
+    Ok(None)
+}
+
+/// `row | other` (`reflected`: `other | row`): a new plain dict, as `dict | dict` gives.
+fn row_or(
+    slf: &Bound<'_, PyRow>,
+    other: &Bound<'_, PyAny>,
+    reflected: bool,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let Some(o) = or_operand(other)? else {
+        return Ok(py.NotImplemented());
+    };
+    let mine = slf.get().to_dict(py)?;
+    let (left, right) = if reflected { (o, mine) } else { (mine, o) };
+    let out = PyDict::new(py);
+    out.update(left.cast()?)?;
+    out.update(right.cast()?)?;
+    Ok(out.into_any().unbind())
 }

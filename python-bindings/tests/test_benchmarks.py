@@ -224,3 +224,13 @@ def test_bench_parquet_quick(tmp_path: Path) -> None:
         assert result["rows"] == report["corpus"]["rows"] and result["bytes"] > 0
     for kind in ("single", "process-pool", "dask"):
         assert "error" not in report["pipeline"][kind], report["pipeline"][kind]
+
+
+def test_bench_json_quick(tmp_path: Path) -> None:
+    output = tmp_path / "json.json"
+    proc = run(["benches/bench_json.py", "--quick", "--repeat", "1", "--output", str(output)])
+    assert "memslim.dumps / orjson.dumps" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert report["quick"] is True
+    assert set(report["ratios"]) >= {"memslim.dumps / json.dumps", "memslim.dumps / orjson.dumps"}
+    assert output.with_suffix(".md").exists()

@@ -10,6 +10,7 @@ mod error;
 mod feed;
 mod grid;
 mod intvec;
+pub mod json;
 mod list;
 mod select;
 mod serial;

@@ -1566,3 +1566,43 @@ pub fn cell_eq(a: &Cell<'_>, b: &Cell<'_>) -> Option<bool> {
         _ => variant::python_eq(&a.to_value().ok()?, &b.to_value().ok()?),
     }
 }
+
+/// One chunk of a list as readers inside this crate walk it (see
+/// [`RecordList::raw_chunks`]).
+pub(crate) struct RawChunk<'a> {
+    /// List index of the chunk's first record.
+    pub(crate) first_row: usize,
+    /// Record `first_row + i` is row `off + i` of the column chunks.
+    pub(crate) off: usize,
+    pub(crate) len: usize,
+    pub(crate) cols: &'a [Arc<ColChunk>],
+    /// Key-order pattern per column-chunk row (0: field order).
+    pub(crate) order: Option<&'a [u32]>,
+}
+
+impl RecordList {
+    /// The chunks in order, for readers that walk columns directly instead of calling
+    /// [`RecordList::get`] per value (the JSON writer).
+    pub(crate) fn raw_chunks(&self) -> impl Iterator<Item = RawChunk<'_>> {
+        self.chunks
+            .iter()
+            .zip(&self.starts)
+            .map(|(c, &first_row)| RawChunk {
+                first_row,
+                off: c.off,
+                len: c.len,
+                cols: &c.cols,
+                order: c.order.as_deref().map(Vec::as_slice),
+            })
+    }
+
+    /// Column-wide state of field `j`.
+    pub(crate) fn col_meta(&self, j: usize) -> &ColMeta {
+        &self.cols[j]
+    }
+
+    /// The fields, in record order, of key-order pattern `p` (not 0).
+    pub(crate) fn pattern_fields(&self, p: u32) -> &[u32] {
+        self.patterns.get(p)
+    }
+}

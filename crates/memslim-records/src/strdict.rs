@@ -59,7 +59,7 @@ impl StrDict {
     }
 
     #[inline]
-    fn bytes_at(&self, i: u32) -> &[u8] {
+    pub(crate) fn bytes_at(&self, i: u32) -> &[u8] {
         let i = i as usize;
         &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }

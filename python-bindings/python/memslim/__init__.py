@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
+from memslim._json import dump, dumps, to_builtins
 from memslim._memslim import (
     BatchReader,
     Column,
@@ -113,6 +114,8 @@ __all__ = [
     "__version__",
     "audit",
     "deep_sizeof",
+    "dump",
+    "dumps",
     "iter_csv",
     "iter_jsonl",
     "iter_parquet",
@@ -122,5 +125,6 @@ __all__ = [
     "report",
     "stats",
     "stream",
+    "to_builtins",
     "watch",
 ]

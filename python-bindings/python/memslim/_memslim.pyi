@@ -5,17 +5,21 @@ from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, Se
 from os import PathLike
 from typing import (
     Any,
+    Generic,
     Literal,
     NamedTuple,
     Self,
     SupportsIndex,
     TypeAlias,
     TypedDict,
+    TypeVar,
     final,
     overload,
 )
 
 from typing_extensions import disjoint_base
+
+_T = TypeVar("_T")
 
 __version__: str
 __all__ = [
@@ -41,10 +45,12 @@ __all__ = [
     "_DocListIter",
     "_FileViewIter",
     "_MmapListIter",
+    "_PlainIter",
     "_Records",
     "_RecordsIter",
     "__version__",
     "_read_parquet",
+    "_dumps_native",
     "_rename",
     "_restore_dictlist",
     "_restore_doclist",
@@ -95,8 +101,18 @@ class _Records:
     def __add__(self, other: Self | list[Any], /) -> Self: ...
     def __radd__(self, other: Any, /) -> Any: ...
     def __iadd__(self, other: Self | list[Any], /) -> Self: ...
+    def __mul__(self, n: SupportsIndex, /) -> Self:
+        """A new list of the same class holding ``n`` copies of the records."""
+    def __rmul__(self, n: SupportsIndex, /) -> Self: ...
+    def __imul__(self, n: SupportsIndex, /) -> Self: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
+    def __lt__(self, other: Self | list[Any], /) -> bool:
+        """List order: item by item (as plain dicts or tuples), then by length."""
+    def __le__(self, other: Self | list[Any], /) -> bool: ...
+    def __gt__(self, other: Self | list[Any], /) -> bool: ...
+    def __ge__(self, other: Self | list[Any], /) -> bool: ...
+    def __class_getitem__(cls, item: Any) -> Any: ...
     def __copy__(self) -> Self: ...
     def __deepcopy__(self, memo: dict[int, Any]) -> Self: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
@@ -216,6 +232,11 @@ class DictList(_Records):
         so :func:`memslim.read_parquet` gives back exactly these records; other readers
         see plain typed columns.  Compression: ``"snappy"`` (default), ``"gzip"``,
         ``"lz4"`` or ``"none"``.  Returns the paths written."""
+    def iter_dicts(self) -> _PlainIter[dict[str, Any]]:
+        """Plain ``dict`` copies of the records (``type(d) is dict``), made in native
+        code a batch at a time, from a snapshot of the list taken at the call (later
+        changes to the list are not seen). For consumers that accept only real dicts:
+        ``sqlite3`` named parameters, ``pandas.json_normalize``, ``orjson``."""
 
 @final
 class Row:
@@ -243,6 +264,16 @@ class Row:
     def clear(self) -> None: ...
     def copy(self) -> dict[str, Any]: ...
     def to_dict(self) -> dict[str, Any]: ...
+    def __or__(self, other: Mapping[str, Any], /) -> dict[str, Any]:
+        """``row | d``: a new plain dict, as ``dict | dict`` gives."""
+    def __ror__(self, other: Mapping[str, Any], /) -> dict[str, Any]: ...
+    def __ior__(self, other: Any, /) -> Self:  # type: ignore[misc]
+        """``row |= d``: ``row.update(d)``, writing through to the record."""
+    def __reversed__(self) -> Iterator[str]: ...
+    @classmethod
+    def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> dict[Any, Any]:
+        """``dict.fromkeys``: a new plain dict (a Row is always a record of a list)."""
+    def __class_getitem__(cls, item: Any) -> Any: ...
     @property
     def index(self) -> int:
         """Position of this record in its list."""
@@ -274,6 +305,10 @@ class TupleList(_Records):
     def from_arrow(
         cls, data: object, *, chunk_rows: int | None = None, trusted: bool = False
     ) -> TupleList: ...
+    def iter_tuples(self) -> _PlainIter[tuple[Any, ...]]:
+        """Plain ``tuple`` copies of the records (``type(t) is tuple``, fields in field
+        order), made in native code a batch at a time, from a snapshot of the list
+        taken at the call."""
 
 @final
 class Column:
@@ -938,3 +973,21 @@ class _MmapListIter:
     def __next__(self) -> Any: ...
 
 def _save_records(data: object, path: str | os.PathLike[str]) -> int: ...
+
+@final
+class _PlainIter(Generic[_T]):
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> _T: ...
+    def __length_hint__(self) -> int: ...
+
+def _dumps_native(
+    obj: object,
+    ensure_ascii: bool,
+    allow_nan: bool,
+    sort_keys: bool,
+    skipkeys: bool,
+    indent: str | None,
+    item_separator: str,
+    key_separator: str,
+    int_max_str_digits: int,
+) -> str | None: ...

@@ -1,0 +1,157 @@
+"""The operators and methods of ``list`` and ``dict`` on DictList, TupleList and Row,
+with plain lists of dicts and tuples as the oracle."""
+
+from __future__ import annotations
+
+import operator
+import types
+
+import pytest
+from conftest import record_lists, same
+from hypothesis import given
+from hypothesis import strategies as st
+from memslim import DictList, Row, TupleList
+
+# Methods a list of records has that these types deliberately lack (docs/porting.md).
+LEFT_OUT: set[str] = set()
+
+
+def test_every_list_and_dict_name_is_there():
+    for cls in (DictList, TupleList):
+        assert sorted(set(dir(list)) - set(dir(cls)) - LEFT_OUT) == []
+    assert sorted(set(dir(dict)) - set(dir(Row)) - LEFT_OUT) == []
+    for cls in (DictList, TupleList, Row):
+        assert cls.__hash__ is None  # unhashable, as list and dict
+
+
+def outcome(f, *args):
+    try:
+        return ("ok", f(*args))
+    except TypeError as e:
+        return ("raise", TypeError, str(e).replace("Row", "dict"))
+
+
+counts = st.integers(-2, 3)
+
+
+@given(data=record_lists, n=counts)
+def test_repeat(data, n):
+    rows = DictList(data)
+    assert same((rows * n).to_list(), data * n)
+    assert same((n * rows).to_list(), n * data)
+    assert type(rows * n) is DictList
+    before = rows
+    rows *= n
+    assert rows is before
+    assert same(rows.to_list(), data * n)
+
+
+def test_repeat_copies_values():
+    # No record identity across lists in this version: the copies are independent.
+    rows = DictList([{"a": 1}])
+    twice = rows * 2
+    twice[0]["a"] = 5
+    assert rows[0]["a"] == 1
+    assert twice.to_list() == [{"a": 5}, {"a": 1}]
+
+
+def test_repeat_rejects_non_ints():
+    rows = DictList([{"a": 1}])
+    with pytest.raises(TypeError):
+        rows * 1.5
+    with pytest.raises(TypeError):
+        rows *= "2"
+    assert rows.to_list() == [{"a": 1}]
+
+
+@given(a=record_lists, b=record_lists)
+def test_concatenation_both_ways(a, b):
+    rows = DictList(b)
+    left = a + rows
+    assert type(left) is DictList
+    assert same(left.to_list(), a + b)
+    right = rows + a
+    assert same(right.to_list(), b + a)
+    rows += a
+    assert same(rows.to_list(), b + a)
+
+
+def test_list_plus_tuplelist_and_errors():
+    t = TupleList([(1, "a")], fields=("n", "s"))
+    out = [(0, "z")] + t
+    assert type(out) is TupleList
+    assert [tuple(x) for x in out] == [(0, "z"), (1, "a")]
+    with pytest.raises(TypeError):
+        (1,) + DictList([])
+    with pytest.raises(TypeError):
+        [1] + DictList([{"a": 1}])
+
+
+ops = st.sampled_from([operator.lt, operator.le, operator.gt, operator.ge])
+
+
+@given(a=record_lists, b=record_lists, op=ops)
+def test_ordering_as_lists_of_dicts(a, b, op):
+    assert outcome(op, DictList(a), b) == outcome(op, a, b)
+    assert outcome(op, DictList(a), DictList(b)) == outcome(op, a, b)
+
+
+tuple_rows = st.lists(st.tuples(st.integers(-3, 3), st.text(max_size=2)), max_size=5)
+
+
+@given(a=tuple_rows, b=tuple_rows, op=ops)
+def test_ordering_as_lists_of_tuples(a, b, op):
+    ta = TupleList(a, fields=("n", "s"))
+    tb = TupleList(b, fields=("n", "s"))
+    assert op(ta, tb) == op(a, b)
+    assert op(ta, b) == op(a, b)
+
+
+def test_ordering_with_other_types_raises():
+    with pytest.raises(TypeError):
+        DictList([]) < 3  # noqa: B015
+
+
+def test_class_getitem():
+    assert isinstance(DictList[dict], types.GenericAlias)
+    assert DictList[dict].__origin__ is DictList
+    assert TupleList[tuple].__origin__ is TupleList
+    assert Row[str, int].__args__ == (str, int)
+
+
+@given(
+    rec=st.dictionaries(st.sampled_from("abcd"), st.integers(), max_size=4),
+    other=st.dictionaries(st.sampled_from("cdef"), st.integers(), max_size=4),
+)
+def test_row_or_operators(rec, other):
+    rows = DictList([rec])
+    row = rows[0]
+    got = row | other
+    assert type(got) is dict
+    assert same(got, rec | other)
+    got = other | row
+    assert type(got) is dict
+    assert same(got, other | rec)
+    assert same(row | rows[0], rec | rec)
+    expected = dict(rec)
+    expected |= other
+    row |= other
+    assert same(rows[0].to_dict(), expected)
+    assert list(reversed(row)) == list(reversed(expected))
+
+
+def test_row_ior_takes_what_update_takes_and_or_rejects_non_mappings():
+    rows = DictList([{"a": 1}])
+    r = rows[0]
+    r |= [("b", 2)]
+    assert rows[0] == {"a": 1, "b": 2}
+    with pytest.raises(TypeError):
+        r | [("c", 3)]
+    with pytest.raises(TypeError):
+        [("c", 3)] | r
+
+
+def test_row_fromkeys_is_dict_fromkeys():
+    assert Row.fromkeys("ab") == {"a": None, "b": None}
+    assert type(Row.fromkeys("ab", 1)) is dict
+    assert Row.fromkeys(["x"], 1) == {"x": 1}
