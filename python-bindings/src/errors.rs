@@ -10,7 +10,6 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
 static SCHEMA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static STALE_ROW_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CORRUPT_DATA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 fn class<'py>(
@@ -31,11 +30,6 @@ fn raise(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, msg:
 /// `memslim.SchemaError` (also a `TypeError`).
 pub(crate) fn schema_error(py: Python<'_>, msg: String) -> PyErr {
     raise(py, &SCHEMA_ERROR, "SchemaError", msg)
-}
-
-/// `memslim.StaleRowError` (also a `RuntimeError`).
-pub(crate) fn stale_row(py: Python<'_>, msg: String) -> PyErr {
-    raise(py, &STALE_ROW_ERROR, "StaleRowError", msg)
 }
 
 /// `memslim.CorruptDataError` (also a `ValueError`).

@@ -5,14 +5,14 @@
 //! only in how a record goes in (mapping or sequence) and comes out (live `Row` view or
 //! namedtuple).
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use arrow_array::RecordBatchReader;
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
-    Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Grid, Numbers, OwnedNumbers,
-    RecordList, RecordsError, Sum,
+    Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Grid, Numbers, Order,
+    OwnedNumbers, RecordList, RecordsError, Sum,
 };
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
@@ -24,7 +24,7 @@ use pyo3::types::{
 use pyo3::{IntoPyObjectExt, intern};
 
 use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
-use crate::errors::{IntoPyResult, schema_error, stale_row};
+use crate::errors::{IntoPyResult, schema_error};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::plain_records::{Input, append_plain_dicts, append_plain_tuples, tuple_of_type};
@@ -96,7 +96,383 @@ impl Kind {
     frozen
 )]
 pub struct PyRecords {
-    state: GilCell<Records>,
+    /// The store: the records this list holds, shared with its slices, copies and
+    /// `Row` views (see [`Order`]).
+    state: Store,
+    /// Which store rows this list holds, in its order.
+    order: GilCell<ListOrder>,
+}
+
+/// Records shared by a list, its slices and copies, and their row views.
+pub(crate) type Store = Arc<GilCell<Records>>;
+
+/// A store's address, to tell a view of this store from one of another.
+fn store_ptr(store: &Store) -> usize {
+    Arc::as_ptr(store) as usize
+}
+
+/// A list's [`Order`] and a count of its structural edits (for `sort`'s check that a
+/// key function left the list alone).
+#[derive(Default)]
+struct ListOrder {
+    order: Order,
+    edits: u64,
+}
+
+/// The records of a list in its order: the store itself when the list is its whole
+/// store, else a copy-on-write selection of it (not the store: rows are positions).
+enum Logical<'a> {
+    Store(crate::gilcell::Ref<'a, Records>, usize),
+    Own(Box<Records>),
+}
+
+impl std::ops::Deref for Logical<'_> {
+    type Target = Records;
+    fn deref(&self) -> &Records {
+        match self {
+            Logical::Store(r, _) => r,
+            Logical::Own(r) => r,
+        }
+    }
+}
+
+impl Logical<'_> {
+    /// The store address for reading views in place (0 for a selection).
+    fn ptr(&self) -> usize {
+        match self {
+            Logical::Store(_, p) => *p,
+            Logical::Own(_) => 0,
+        }
+    }
+}
+
+impl PyRecords {
+    fn from_records(records: Records) -> PyRecords {
+        PyRecords {
+            state: Arc::new(GilCell::new(records)),
+            order: GilCell::new(ListOrder::default()),
+        }
+    }
+
+    /// Number of records.
+    fn len(&self, py: Python<'_>) -> PyResult<usize> {
+        let n = self.state.borrow(py)?.inner.len();
+        Ok(self.order.borrow(py)?.order.len(n))
+    }
+
+    /// The store row of position `i` (below [`PyRecords::len`]).
+    fn slot(&self, py: Python<'_>, i: usize) -> PyResult<usize> {
+        Ok(self.order.borrow(py)?.order.slot(i))
+    }
+
+    /// Position `i` (Python-style, negative from the end) checked and mapped to its
+    /// store row.
+    fn slot_of_index(&self, py: Python<'_>, i: isize) -> PyResult<(usize, usize)> {
+        let n = self.state.borrow(py)?.inner.len();
+        let o = self.order.borrow(py)?;
+        let what = if matches!(self.state.borrow(py)?.kind, Kind::Dict) {
+            "DictList"
+        } else {
+            "TupleList"
+        };
+        let pos = norm_index(i, o.order.len(n), what)?;
+        Ok((pos, o.order.slot(pos)))
+    }
+
+    /// The records in list order (see [`Logical`]).
+    fn logical(&self, py: Python<'_>) -> PyResult<Logical<'_>> {
+        let store = self.state.borrow(py)?;
+        let o = self.order.borrow(py)?;
+        let n = store.inner.len();
+        Ok(match o.order.as_range(n) {
+            Some((0, len)) if len == n => Logical::Store(store, store_ptr(&self.state)),
+            Some((s, len)) => {
+                Logical::Own(Box::new(store.selection(py, store.inner.slice(s, s + len))))
+            }
+            None => Logical::Own(Box::new(
+                store.selection(py, store.inner.take(&o.order.slots(n))),
+            )),
+        })
+    }
+
+    /// Whether a structural edit may change the store in place: nothing but this list
+    /// refers to its records (no view, slice or copy), after giving the list a store
+    /// of its own rows if it had a selection of a larger one.
+    fn in_place(&self, py: Python<'_>) -> PyResult<bool> {
+        let mut o = self.order.borrow_mut(py)?;
+        o.edits += 1;
+        if Arc::strong_count(&self.state) != 1 || o.order.is_aliased() {
+            return Ok(false);
+        }
+        if o.order.is_whole() {
+            return Ok(true);
+        }
+        let mut store = self.state.borrow_mut(py)?;
+        let n = store.inner.len();
+        let inner = match o.order.as_range(n) {
+            // Mostly ours: share the chunks (copy-on-write) rather than copy them.
+            Some((s, len)) if len * 2 >= n => store.inner.slice(s, s + len),
+            _ => store.inner.take(&o.order.slots(n)),
+        };
+        store.inner = inner;
+        store.sync_names(py);
+        store.retrack();
+        o.order = Order::Whole;
+        Ok(true)
+    }
+
+    /// The list's order for an edit by order (not in place): never `Whole`, since rows
+    /// the edit adds to the store must not join the list by themselves.
+    fn fix_order(&self, py: Python<'_>) -> PyResult<()> {
+        let n = self.state.borrow(py)?.inner.len();
+        let mut o = self.order.borrow_mut(py)?;
+        o.order = o.order.fixed(n);
+        o.edits += 1;
+        Ok(())
+    }
+
+    /// Applies `f` to the (fixed) order; `f` gets the store length.
+    fn edit_order<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Order, usize) -> Result<R, RecordsError>,
+    ) -> PyResult<R> {
+        self.fix_order(py)?;
+        let n = self.state.borrow(py)?.inner.len();
+        let mut o = self.order.borrow_mut(py)?;
+        f(&mut o.order, n).py_err(py)
+    }
+
+    /// A new list of this class on the same store holding `order` (a slice, copy or
+    /// selection sharing this list's records).
+    fn share(&self, py: Python<'_>, order: Order) -> PyResult<Py<PyAny>> {
+        // Only one list may be its store's `Whole`: this one keeps its rows fixed now.
+        self.fix_order(py)?;
+        let tuple = matches!(self.state.borrow(py)?.kind, Kind::Tuple { .. });
+        let init = PyClassInitializer::from(PyRecords {
+            state: self.state.clone(),
+            order: GilCell::new(ListOrder { order, edits: 0 }),
+        });
+        Ok(if tuple {
+            Py::new(py, init.add_subclass(PyTupleList))?.into_any()
+        } else {
+            Py::new(py, init.add_subclass(PyDictList))?.into_any()
+        })
+    }
+
+    /// A new list of this class with its own copies of the records.
+    fn deep_copy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let this = self.logical(py)?;
+        this.with_inner(py, this.inner.clone()).into_object(py)
+    }
+
+    /// Removes position `i` (below [`PyRecords::len`]).
+    fn remove_at(&self, py: Python<'_>, i: usize) -> PyResult<()> {
+        if !self.in_place(py)? {
+            return self.edit_order(py, |o, n| o.splice(n, i, i + 1, &[], false));
+        }
+        self.state.borrow_mut(py)?.inner.remove(i).py_err(py)
+    }
+
+    /// `list.extend`: records of a list on this store are added again (shared, as
+    /// `rows.extend(rows[2:4])` or `rows += rows` would share dicts); those of another
+    /// list of this class are copied in one block; anything else goes through
+    /// [`PyRecords::extend_items`].
+    fn extend_any(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = values.py();
+        if let Ok(other) = values.cast::<PyRecords>() {
+            let other = other.get();
+            let n = self.state.borrow(py)?.inner.len();
+            if Arc::ptr_eq(&other.state, &self.state) {
+                let slots = other.order.borrow(py)?.order.slots(n);
+                return self.edit_order(py, |o, n| o.push_shared(n, &slots));
+            }
+            let same_kind = matches!(
+                (&other.state.borrow(py)?.kind, &self.state.borrow(py)?.kind),
+                (Kind::Dict, Kind::Dict) | (Kind::Tuple { .. }, Kind::Tuple { .. })
+            );
+            if !same_kind {
+                return self.extend_items(values);
+            }
+            let src = other.logical(py)?.inner.clone();
+            let mut this = self.state.borrow_mut(py)?;
+            this.inner.extend_from(&src).py_err(py)?;
+            this.sync_names(py);
+            this.retrack();
+            let m = this.inner.len();
+            drop(this);
+            return self
+                .order
+                .borrow_mut(py)?
+                .order
+                .push_new(m, n, m - n)
+                .py_err(py);
+        }
+        self.extend_items(values)
+    }
+
+    /// The store row of `v` if it is a `Row` of this list's store.
+    fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
+        v.cast_exact::<PyRow>()
+            .ok()
+            .filter(|r| Arc::ptr_eq(&r.get().store, &self.state))
+            .map(|r| r.get().row())
+    }
+
+    /// Appends the records of `values` (atomic: all or nothing). A `Row` of this store
+    /// adds its record again; the other values are converted and appended to the store,
+    /// in batches, so an iterator of any length streams through.
+    fn extend_items(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = values.py();
+        let me = store_ptr(&self.state);
+        let (cp, bytes_before) = {
+            let this = self.state.borrow(py)?;
+            (this.inner.checkpoint(), this.inner.nbytes())
+        };
+        let saved = {
+            let o = self.order.borrow(py)?;
+            let n = self.state.borrow(py)?.inner.len();
+            (o.order.is_whole(), o.order.len(n))
+        };
+        let res = if is_exact_sequence(values)
+            && !values
+                .try_iter()?
+                .any(|v| v.map(|v| self.own_row(&v).is_some()).unwrap_or(false))
+        {
+            // Plain records are read in place, in one run (the common, fast case).
+            let first = self.state.borrow(py)?.inner.len();
+            let res = self.state.borrow_mut(py)?.push_sequence(values, me);
+            let n = self.state.borrow(py)?.inner.len();
+            res.and_then(|()| {
+                self.order
+                    .borrow_mut(py)?
+                    .order
+                    .push_new(n, first, n - first)
+                    .py_err(py)
+            })
+        } else {
+            // A generator may look at the list while it grows (as with list.extend), so
+            // only materialized inputs are pushed in batches.
+            let batch_size =
+                if values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>() {
+                    BATCH
+                } else {
+                    1
+                };
+            feed_batches(values, batch_size, |batch| self.push_items(batch))
+        };
+        if res.is_err() {
+            let mut o = self.order.borrow_mut(py)?;
+            let (was_whole, len0) = saved;
+            if was_whole {
+                o.order = Order::Whole;
+            } else {
+                let n = self.state.borrow(py)?.inner.len();
+                let len = o.order.len(n);
+                let _ = o.order.splice(n, len0, len, &[], false);
+            }
+        }
+        self.state.borrow_mut(py)?.settle(py, res, cp, bytes_before)
+    }
+
+    /// Appends `items` (see [`PyRecords::extend_items`]), without rollback.
+    fn push_items(&self, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
+        let Some(head) = items.first() else {
+            return Ok(());
+        };
+        let py = head.py();
+        let me = store_ptr(&self.state);
+        let mut k = 0;
+        while k < items.len() {
+            if let Some(slot) = self.own_row(&items[k]) {
+                let n = self.state.borrow(py)?.inner.len();
+                self.order
+                    .borrow_mut(py)?
+                    .order
+                    .push_shared(n, &[slot])
+                    .py_err(py)?;
+                k += 1;
+                continue;
+            }
+            let end = (k..items.len())
+                .find(|&e| self.own_row(&items[e]).is_some())
+                .unwrap_or(items.len());
+            let mut store = self.state.borrow_mut(py)?;
+            let first = store.inner.len();
+            store.push_objects(&items[k..end], me)?;
+            let n = store.inner.len();
+            drop(store);
+            self.order
+                .borrow_mut(py)?
+                .order
+                .push_new(n, first, n - first)
+                .py_err(py)?;
+            k = end;
+        }
+        Ok(())
+    }
+
+    /// Store rows for `values` (any iterable of records): a `Row` of this store or the
+    /// records of a list on it give their own rows (shared); anything else is converted
+    /// and appended to the store, which is rolled back on error. `(rows, shared)`.
+    fn rows_for(&self, values: &Bound<'_, PyAny>) -> PyResult<(Vec<usize>, bool)> {
+        let py = values.py();
+        if let Ok(o) = values.cast::<PyRecords>() {
+            let o = o.get();
+            if Arc::ptr_eq(&o.state, &self.state) {
+                let n = self.state.borrow(py)?.inner.len();
+                return Ok((o.order.borrow(py)?.order.slots(n), true));
+            }
+        }
+        let me = store_ptr(&self.state);
+        let items: Vec<Bound<'_, PyAny>> = if is_exact_sequence(values) {
+            values.try_iter()?.collect::<PyResult<_>>()?
+        } else if let Ok(o) = values.cast::<PyRecords>() {
+            // Another store: its records, converted as a block.
+            let src = o.get().logical(py)?.inner.clone();
+            let mut store = self.state.borrow_mut(py)?;
+            let first = store.inner.len();
+            store.inner.extend_from(&src).py_err(py)?;
+            store.sync_names(py);
+            store.retrack();
+            return Ok(((first..store.inner.len()).collect(), false));
+        } else {
+            values.try_iter()?.collect::<PyResult<_>>()?
+        };
+        let (cp, bytes_before) = {
+            let store = self.state.borrow(py)?;
+            (store.inner.checkpoint(), store.inner.nbytes())
+        };
+        let mut rows = Vec::with_capacity(items.len());
+        let mut shared = false;
+        let mut k = 0;
+        let res = (|| -> PyResult<()> {
+            while k < items.len() {
+                let own = |v: &Bound<'_, PyAny>| self.own_row(v);
+                if let Some(slot) = own(&items[k]) {
+                    rows.push(slot);
+                    shared = true;
+                    k += 1;
+                    continue;
+                }
+                let end = (k..items.len())
+                    .find(|&e| own(&items[e]).is_some())
+                    .unwrap_or(items.len());
+                let mut store = self.state.borrow_mut(py)?;
+                let first = store.inner.len();
+                for batch in items[k..end].chunks(BATCH) {
+                    store.push_objects(batch, me)?;
+                }
+                rows.extend(first..store.inner.len());
+                k = end;
+            }
+            Ok(())
+        })();
+        self.state
+            .borrow_mut(py)?
+            .settle(py, res, cp, bytes_before)?;
+        Ok((rows, shared))
+    }
 }
 
 /// The state behind a `_Records` object.
@@ -225,6 +601,21 @@ impl Records {
         base.into_object(py)
     }
 
+    /// A temporary `Records` over `inner` (a selection of this store's rows) for reading:
+    /// not registered with tracemalloc, it owns no buffer of its own until written.
+    fn selection(&self, py: Python<'_>, inner: RecordList) -> Records {
+        let mut r = Records {
+            inner,
+            kind: self.kind.clone_ref(py),
+            names: self.names.iter().map(|n| n.clone_ref(py)).collect(),
+            trace: Tracked::new(),
+            appends: 0,
+            strings: Vec::new(),
+        };
+        r.sync_names(py);
+        r
+    }
+
     fn with_inner(&self, py: Python<'_>, inner: RecordList) -> Records {
         let mut r = Records {
             inner,
@@ -242,9 +633,7 @@ impl Records {
     /// Wraps as a new Python object of the same class.
     fn into_object(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let tuple = matches!(self.kind, Kind::Tuple { .. });
-        let init = PyClassInitializer::from(PyRecords {
-            state: GilCell::new(self),
-        });
+        let init = PyClassInitializer::from(PyRecords::from_records(self));
         Ok(if tuple {
             Py::new(py, init.add_subclass(PyTupleList))?.into_any()
         } else {
@@ -357,9 +746,8 @@ impl Records {
                 }
                 if let Ok(r) = v.cast::<PyRow>() {
                     let r = r.get();
-                    if r.list.as_ptr() as usize == self_ptr {
-                        // A view into this very list: read it directly (no re-borrow).
-                        r.check(py, &self.inner)?;
+                    if store_ptr(&r.store) == self_ptr {
+                        // A view into this very store: read it directly (no re-borrow).
                         let mut err = None;
                         self.inner
                             .visit_row(r.row(), |j, c| match cell_to_py(py, c) {
@@ -515,21 +903,20 @@ impl Records {
         let Some(first) = head.cast_exact::<PyRow>().ok().map(|r| r.get()) else {
             return Ok(0);
         };
-        let src_ptr = first.list.as_ptr();
-        if src_ptr as usize == self_ptr {
-            return Ok(0); // rows of this very list: the general path reads them in place
+        let src_ptr = store_ptr(&first.store);
+        if src_ptr == self_ptr {
+            return Ok(0); // rows of this very store: the general path reads them in place
         }
         // The leading views of that same list.
         let rows: Vec<&PyRow> = objs
             .iter()
             .map_while(|o| o.cast_exact::<PyRow>().ok().map(|r| r.get()))
-            .take_while(|r| r.list.as_ptr() == src_ptr)
+            .take_while(|r| store_ptr(&r.store) == src_ptr)
             .collect();
-        let src = first.list.get().state.borrow(py)?;
+        let src = first.store.borrow(py)?;
         // The source fields these rows use, mapped to ours (added if new).
         let mut used = vec![false; src.inner.num_fields()];
         for r in &rows {
-            r.check(py, &src.inner)?;
             src.inner.visit_row(r.row(), |j, _| used[j] = true);
         }
         let mut map = vec![usize::MAX; used.len()];
@@ -619,7 +1006,7 @@ impl Records {
     fn staged(&self, values: &Bound<'_, PyAny>) -> PyResult<RecordList> {
         let py = values.py();
         if let Ok(o) = values.cast::<PyRecords>() {
-            let o = o.get().state.borrow(py)?;
+            let o = o.get().logical(py)?;
             if o.what() == self.what() {
                 return Ok(o.inner.clone());
             }
@@ -838,29 +1225,38 @@ fn feed_batches<'py>(
     }
 }
 
-/// A record handed to Python: a live `Row` for DictList, a namedtuple for TupleList.
+/// Record `i` (a position) handed to Python: a live `Row` for DictList, a namedtuple
+/// for TupleList.
 fn item_out(slf: &Bound<'_, PyRecords>, i: usize) -> PyResult<Py<PyAny>> {
-    let this = slf.get().state.borrow(slf.py())?;
-    item_of(slf.py(), &this, slf.as_unbound(), i)
+    let py = slf.py();
+    let slot = slf.get().slot(py, i)?;
+    let this = slf.get().state.borrow(py)?;
+    item_of(py, &this, &slf.get().state, slot)
 }
 
-fn item_of(py: Python<'_>, this: &Records, list: &Py<PyRecords>, i: usize) -> PyResult<Py<PyAny>> {
+/// Store row `slot` handed to Python (see [`item_out`]).
+fn item_of(py: Python<'_>, this: &Records, store: &Store, slot: usize) -> PyResult<Py<PyAny>> {
     match this.kind {
         Kind::Dict => {
             let row = PyRow {
-                list: list.clone_ref(py),
-                row: AtomicUsize::new(i),
-                version: AtomicU64::new(this.inner.version()),
+                store: store.clone(),
+                row: AtomicUsize::new(slot),
             };
             Ok(Py::new(py, row)?.into_any())
         }
-        Kind::Tuple { .. } => Ok(this.row_value(py, i)?.unbind()),
+        Kind::Tuple { .. } => Ok(this.row_value(py, slot)?.unbind()),
     }
 }
 
 fn slice_indices(s: &Bound<'_, PySlice>, len: usize) -> PyResult<(isize, isize, isize, usize)> {
     let ind = s.indices(len as isize)?;
     Ok((ind.start, ind.stop, ind.step, ind.slicelength))
+}
+
+fn extended_slice_error(got: usize, n: usize) -> PyErr {
+    PyValueError::new_err(format!(
+        "attempt to assign sequence of size {got} to extended slice of size {n}"
+    ))
 }
 
 fn slice_positions(start: isize, step: isize, n: usize) -> Vec<usize> {
@@ -897,23 +1293,36 @@ impl PyRecords {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        let this = self.state.borrow(py)?;
-        Ok(this.inner.len())
+        self.len(py)
     }
 
     fn __getitem__(slf: &Bound<'_, Self>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         if index.is_exact_instance_of::<pyo3::types::PyInt>() {
-            // The common case, `rows[i]`: one conversion, one borrow.
+            // The common case, `rows[i]`.
             if let Ok(i) = index.extract::<isize>() {
+                let (_, slot) = slf.get().slot_of_index(py, i)?;
                 let this = slf.get().state.borrow(py)?;
-                let i = norm_index(i, this.inner.len(), this.what())?;
-                return item_of(py, &this, slf.as_unbound(), i);
+                return item_of(py, &this, &slf.get().state, slot);
             }
         }
         if let Ok(s) = index.cast::<PySlice>() {
-            let this = slf.get().state.borrow(slf.py())?;
-            let (start, _, step, n) = slice_indices(s, this.inner.len())?;
+            let me = slf.get();
+            let (start, _, step, n) = slice_indices(s, me.len(py)?)?;
+            if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+                // A slice shares the records, as a list's slice shares its dicts.
+                let store_len = me.state.borrow(py)?.inner.len();
+                let order = {
+                    let o = me.order.borrow(py)?;
+                    if step == 1 {
+                        o.order.slice(store_len, start as usize, start as usize + n)
+                    } else {
+                        o.order.pick(&slice_positions(start, step, n))
+                    }
+                };
+                return me.share(py, order);
+            }
+            let this = me.logical(py)?;
             let inner = if step == 1 {
                 this.inner.slice(start as usize, start as usize + n)
             } else {
@@ -938,11 +1347,9 @@ impl PyRecords {
                     .unwrap_or_default()
             ))
         })?;
-        let i = {
-            let this = slf.get().state.borrow(slf.py())?;
-            norm_index(i, this.inner.len(), this.what())?
-        };
-        item_out(slf, i)
+        let (_, slot) = slf.get().slot_of_index(py, i)?;
+        let this = slf.get().state.borrow(py)?;
+        item_of(py, &this, &slf.get().state, slot)
     }
 
     fn __setitem__(
@@ -951,63 +1358,99 @@ impl PyRecords {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
         let py = slf.py();
-        let me = slf.as_ptr() as usize;
+        let me = slf.get();
         if let Ok(s) = index.cast::<PySlice>() {
-            let (start, _, step, n) =
-                slice_indices(s, slf.get().state.borrow(slf.py())?.inner.len())?;
-            let staged = slf.get().state.borrow(slf.py())?.staged(value)?;
-            let mut this = slf.get().state.borrow_mut(slf.py())?;
+            let (start, _, step, n) = slice_indices(s, me.len(py)?)?;
+            if me.in_place(py)? {
+                let staged = me.state.borrow(py)?.staged(value)?;
+                let mut this = me.state.borrow_mut(py)?;
+                if step == 1 {
+                    let start = start as usize;
+                    this.inner.splice(start, start + n, &staged).py_err(py)?;
+                } else {
+                    if staged.len() != n {
+                        return Err(extended_slice_error(staged.len(), n));
+                    }
+                    for (k, pos) in slice_positions(start, step, n).into_iter().enumerate() {
+                        this.inner.set_record_from(pos, &staged, k).py_err(py)?;
+                    }
+                }
+                this.sync_names(py);
+                this.retrack();
+                return Ok(());
+            }
+            // Others share these records: the slice's positions get the new records'
+            // store rows, and the records they held stay as they were for the others.
+            me.fix_order(py)?;
+            let (rows, shared) = me.rows_for(value)?;
             if step == 1 {
                 let start = start as usize;
-                this.inner.splice(start, start + n, &staged).py_err(py)?;
-            } else {
-                if staged.len() != n {
-                    return Err(PyValueError::new_err(format!(
-                        "attempt to assign sequence of size {} to extended slice of size {n}",
-                        staged.len()
-                    )));
-                }
-                for (k, pos) in slice_positions(start, step, n).into_iter().enumerate() {
-                    this.inner.set_record_from(pos, &staged, k).py_err(py)?;
-                }
+                return me.edit_order(py, |o, len| o.splice(len, start, start + n, &rows, shared));
             }
-            this.sync_names(py);
-            this.retrack();
-            return Ok(());
+            if rows.len() != n {
+                return Err(extended_slice_error(rows.len(), n));
+            }
+            return me.edit_order(py, |o, len| {
+                for (k, pos) in slice_positions(start, step, n).into_iter().enumerate() {
+                    o.splice(len, pos, pos + 1, &rows[k..k + 1], shared)?;
+                }
+                Ok(())
+            });
         }
         let i: isize = index.extract()?;
-        let this = slf.get().state.borrow(slf.py())?;
-        let i = norm_index(i, this.inner.len(), this.what())?;
-        let items = this.record_items(value, i, me)?;
+        let (pos, _) = me.slot_of_index(py, i)?;
+        if !me.in_place(py)? {
+            // Replacing a record others hold leaves theirs as it was, as with a list.
+            me.fix_order(py)?;
+            let one = PyTuple::new(py, [value])?;
+            let (rows, shared) = me.rows_for(one.as_any())?;
+            return me.edit_order(py, |o, len| o.splice(len, pos, pos + 1, &rows, shared));
+        }
+        let this = me.state.borrow(py)?;
+        let items = this.record_items(value, pos, store_ptr(&me.state))?;
         drop(this);
-        let mut this = slf.get().state.borrow_mut(slf.py())?;
+        let mut this = me.state.borrow_mut(py)?;
         let mut buf = Vec::new();
-        let cells = record_cells(&items, &mut buf, i)?;
-        this.inner.set_record(i, &cells).py_err(py)?;
+        let cells = record_cells(&items, &mut buf, pos)?;
+        this.inner.set_record(pos, &cells).py_err(py)?;
         this.after_append(py, 1);
         Ok(())
     }
 
     fn __delitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = index.py();
-        let mut this = self.state.borrow_mut(py)?;
-        let py = index.py();
-        let len = this.inner.len();
-        if let Ok(s) = index.cast::<PySlice>() {
+        let len = self.len(py)?;
+        // Positions to remove, as disjoint ranges from the back.
+        let ranges: Vec<(usize, usize)> = if let Ok(s) = index.cast::<PySlice>() {
             let (start, _, step, n) = slice_indices(s, len)?;
             if step == 1 {
-                this.inner.remove_range(start as usize, start as usize + n);
+                vec![(start as usize, start as usize + n)]
             } else {
                 let mut pos = slice_positions(start, step, n);
                 pos.sort_unstable_by(|a, b| b.cmp(a));
-                for p in pos {
-                    this.inner.remove(p).py_err(py)?;
-                }
+                pos.into_iter().map(|p| (p, p + 1)).collect()
             }
         } else {
             let i: isize = index.extract()?;
-            let i = norm_index(i, len, this.what())?;
-            this.inner.remove(i).py_err(py)?;
+            let (pos, _) = self.slot_of_index(py, i)?;
+            vec![(pos, pos + 1)]
+        };
+        if !self.in_place(py)? {
+            // Records others hold stay readable and writable through their views.
+            return self.edit_order(py, |o, n| {
+                for &(a, b) in &ranges {
+                    o.splice(n, a, b, &[], false)?;
+                }
+                Ok(())
+            });
+        }
+        let mut this = self.state.borrow_mut(py)?;
+        for (a, b) in ranges {
+            if b == a + 1 {
+                this.inner.remove(a).py_err(py)?;
+            } else {
+                this.inner.remove_range(a, b);
+            }
         }
         this.retrack();
         Ok(())
@@ -1036,9 +1479,9 @@ impl PyRecords {
     }
 
     fn __contains__(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let this = slf.get().state.borrow(slf.py())?;
+        let this = slf.get().logical(slf.py())?;
         Ok(this
-            .find(slf.py(), value, 0, usize::MAX, slf.as_ptr() as usize)?
+            .find(slf.py(), value, 0, usize::MAX, this.ptr())?
             .is_some())
     }
 
@@ -1049,31 +1492,26 @@ impl PyRecords {
         start: isize,
         stop: isize,
     ) -> PyResult<usize> {
-        let this = slf.get().state.borrow(slf.py())?;
+        let this = slf.get().logical(slf.py())?;
         let len = this.inner.len();
         let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
-        this.find(slf.py(), value, a, b, slf.as_ptr() as usize)?
+        this.find(slf.py(), value, a, b, this.ptr())?
             .ok_or_else(|| PyValueError::new_err(format!("value is not in {}", this.what())))
     }
 
     fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let this = slf.get().state.borrow(slf.py())?;
+        let this = slf.get().logical(slf.py())?;
         let mut n = 0;
-        this.scan(
-            slf.py(),
-            value,
-            0..usize::MAX,
-            slf.as_ptr() as usize,
-            |_| {
-                n += 1;
-                true
-            },
-        )?;
+        this.scan(slf.py(), value, 0..usize::MAX, this.ptr(), |_| {
+            n += 1;
+            true
+        })?;
         Ok(n)
     }
 
-    /// The records whose `field` compares to `value` with `op`, as a new list of the
-    /// same class (copies; see select.rs for the semantics).
+    /// The records whose `field` compares to `value` with `op` (see select.rs for the
+    /// semantics), as a new list of the same class: a DictList shares them, as a list
+    /// comprehension over a list of dicts would.
     #[pyo3(name = "where")]
     fn where_(
         slf: &Bound<'_, Self>,
@@ -1082,123 +1520,109 @@ impl PyRecords {
         value: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let this = slf.get().state.borrow(py)?;
+        let me = slf.get();
+        let this = me.logical(py)?;
         let rows = crate::select::where_rows(&this.inner, field, op, value)?;
+        if matches!(this.kind, Kind::Dict) {
+            drop(this);
+            let order = me.order.borrow(py)?.order.pick(&rows);
+            return me.share(py, order);
+        }
         let picked = this.inner.take(&rows);
         this.with_inner(py, picked).into_object(py)
     }
 
     fn append(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let me = slf.as_ptr() as usize;
-        let row = slf.get().state.borrow(slf.py())?.inner.len();
-        let items = slf
-            .get()
+        let py = slf.py();
+        let me = slf.get();
+        if let Some(slot) = me.own_row(value) {
+            // The list holds that record (again), as a list would hold the same dict.
+            return me.edit_order(py, |o, n| o.push_shared(n, &[slot]));
+        }
+        let row = me.len(py)?;
+        let items = me
             .state
-            .borrow(slf.py())?
-            .record_items(value, row, me)?;
-        let mut this = slf.get().state.borrow_mut(slf.py())?;
+            .borrow(py)?
+            .record_items(value, row, store_ptr(&me.state))?;
+        let mut this = me.state.borrow_mut(py)?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
-        this.inner.push_record(&cells).py_err(slf.py())?;
-        this.after_append(slf.py(), 1);
-        Ok(())
+        this.inner.push_record(&cells).py_err(py)?;
+        this.after_append(py, 1);
+        let n = this.inner.len();
+        drop(this);
+        me.order
+            .borrow_mut(py)?
+            .order
+            .push_new(n, n - 1, 1)
+            .py_err(py)
     }
 
     fn extend(slf: &Bound<'_, Self>, values: &Bound<'_, PyAny>) -> PyResult<()> {
-        let py = slf.py();
-        if let Ok(other) = values.cast::<PyRecords>() {
-            let same_kind = matches!(
-                (
-                    &other.get().state.borrow(py)?.kind,
-                    &slf.get().state.borrow(slf.py())?.kind
-                ),
-                (Kind::Dict, Kind::Dict) | (Kind::Tuple { .. }, Kind::Tuple { .. })
-            );
-            if same_kind {
-                // Copy-on-write clone: also makes `rows.extend(rows)` double the list.
-                let src = other.get().state.borrow(py)?.inner.clone();
-                let mut this = slf.get().state.borrow_mut(slf.py())?;
-                this.inner.extend_from(&src).py_err(py)?;
-                this.sync_names(py);
-                this.retrack();
-                return Ok(());
-            }
-        }
-        let me = slf.as_ptr() as usize;
-        let (cp, bytes_before) = {
-            let this = slf.get().state.borrow(py)?;
-            (this.inner.checkpoint(), this.inner.nbytes())
-        };
-        // A generator may look at the list while it grows (as with list.extend), so only
-        // materialized inputs are pushed in batches; items are taken without holding a
-        // borrow, then converted and pushed under one.
-        let batch_size = if values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>()
-        {
-            BATCH
-        } else {
-            1
-        };
-        let res = if is_exact_sequence(values) {
-            slf.get().state.borrow_mut(py)?.push_sequence(values, me)
-        } else {
-            feed_batches(values, batch_size, |batch| {
-                slf.get().state.borrow_mut(py)?.push_objects(batch, me)
-            })
-        };
-        slf.get()
-            .state
-            .borrow_mut(py)?
-            .settle(py, res, cp, bytes_before)
+        slf.get().extend_any(values)
     }
 
     fn insert(slf: &Bound<'_, Self>, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        let me = slf.as_ptr() as usize;
-        let i = clamp_index(index, slf.get().state.borrow(slf.py())?.inner.len());
-        let items = slf
-            .get()
+        let py = slf.py();
+        let me = slf.get();
+        let i = clamp_index(index, me.len(py)?);
+        if !me.in_place(py)? {
+            me.fix_order(py)?;
+            let one = PyTuple::new(py, [value])?;
+            let (rows, shared) = me.rows_for(one.as_any())?;
+            return me.edit_order(py, |o, n| o.splice(n, i, i, &rows, shared));
+        }
+        let items = me
             .state
-            .borrow(slf.py())?
-            .record_items(value, i, me)?;
-        let mut this = slf.get().state.borrow_mut(slf.py())?;
+            .borrow(py)?
+            .record_items(value, i, store_ptr(&me.state))?;
+        let mut this = me.state.borrow_mut(py)?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, i)?;
-        this.inner.insert_record(i, &cells).py_err(slf.py())?;
-        this.after_append(slf.py(), 1);
+        this.inner.insert_record(i, &cells).py_err(py)?;
+        this.after_append(py, 1);
         Ok(())
     }
 
     #[pyo3(signature = (index = -1))]
     fn pop<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyAny>> {
-        let mut this = self.state.borrow_mut(py)?;
-        let len = this.inner.len();
+        let len = self.len(py)?;
         if len == 0 {
             return Err(PyIndexError::new_err(format!(
                 "pop from empty {}",
-                this.what()
+                self.state.borrow(py)?.what()
             )));
         }
         let i = norm_index(index, len, "pop")?;
-        let v = this.row_value(py, i)?;
-        this.inner.remove(i).py_err(py)?;
+        let slot = self.slot(py, i)?;
+        let v = self.state.borrow(py)?.row_value(py, slot)?;
+        self.remove_at(py, i)?;
         Ok(v)
     }
 
     fn remove(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
         let found = {
-            let this = slf.get().state.borrow(slf.py())?;
-            this.find(slf.py(), value, 0, usize::MAX, slf.as_ptr() as usize)?
+            let this = me.logical(py)?;
+            this.find(py, value, 0, usize::MAX, this.ptr())?
         };
-        let mut this = slf.get().state.borrow_mut(slf.py())?;
         match found {
-            Some(i) => this.inner.remove(i).py_err(slf.py()),
+            Some(i) => me.remove_at(py, i),
             None => Err(PyValueError::new_err(format!(
                 "{}.remove(x): x not in list",
-                this.what()
+                me.state.borrow(py)?.what()
             ))),
         }
     }
 
     fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        if !self.in_place(py)? {
+            return self.edit_order(py, |o, n| {
+                let len = o.len(n);
+                o.splice(n, 0, len, &[], false)
+            });
+        }
         let mut this = self.state.borrow_mut(py)?;
         this.inner.clear();
         this.sync_names(py);
@@ -1207,26 +1631,29 @@ impl PyRecords {
     }
 
     fn reverse(&self, py: Python<'_>) -> PyResult<()> {
-        let mut this = self.state.borrow_mut(py)?;
-        this.inner.reverse();
+        if !self.in_place(py)? {
+            return self.edit_order(py, |o, n| {
+                let perm: Vec<usize> = (0..o.len(n)).rev().collect();
+                o.permute(n, &perm)
+            });
+        }
+        self.state.borrow_mut(py)?.inner.reverse();
         Ok(())
     }
 
     #[pyo3(signature = (*, key = None, reverse = false))]
     fn sort(slf: &Bound<'_, Self>, key: Option<&Bound<'_, PyAny>>, reverse: bool) -> PyResult<()> {
         let py = slf.py();
+        let me = slf.get();
         // As list.sort: a key (or another thread) that changes the list while it sorts
         // makes the sort fail with ValueError, leaving the list as that change left it.
-        let state = |slf: &Bound<'_, Self>| -> PyResult<(usize, u64)> {
-            let this = slf.get().state.borrow(py)?;
-            Ok((this.inner.len(), this.inner.version()))
-        };
+        let state = || -> PyResult<(usize, u64)> { Ok((me.len(py)?, me.order.borrow(py)?.edits)) };
         let modified = || PyValueError::new_err("list modified during sort");
-        let before = state(slf)?;
+        let before = state()?;
         let n = before.0;
         let keys = PyList::empty(py);
         for i in 0..n {
-            if state(slf)? != before {
+            if state()? != before {
                 return Err(modified());
             }
             let item = item_out(slf, i)?;
@@ -1243,28 +1670,42 @@ impl PyRecords {
             .getattr("sorted")?
             .call((pyo3::types::PyRange::new(py, 0, n as isize)?,), Some(&kw))?;
         let perm: Vec<usize> = sorted.extract()?;
-        let mut this = slf.get().state.borrow_mut(py)?;
-        if (this.inner.len(), this.inner.version()) != before {
+        if state()? != before {
             return Err(modified());
         }
-        this.inner.permute(&perm).py_err(py)
+        // Rows taken as keys are gone now, unless the key kept them.
+        drop(keys);
+        if !me.in_place(py)? {
+            return me.edit_order(py, |o, n| o.permute(n, &perm));
+        }
+        me.state.borrow_mut(py)?.inner.permute(&perm).py_err(py)
     }
 
     fn __add__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let this = slf.get().state.borrow(slf.py())?;
         let is_list = other.is_instance_of::<PyList>() || other.is_instance_of::<PyRecords>();
         if !is_list {
             return Ok(py.NotImplemented());
         }
+        let me = slf.get();
+        if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+            // The sum holds this list's records (shared, as list + list shares dicts),
+            // then `other`'s.
+            let n = me.state.borrow(py)?.inner.len();
+            let order = me.order.borrow(py)?.order.fixed(n);
+            let out = me.share(py, order)?;
+            out.bind(py).cast::<PyRecords>()?.get().extend_any(other)?;
+            return Ok(out);
+        }
+        let this = me.logical(py)?;
         let mut out = this.with_inner(py, this.inner.clone());
         drop(this);
         if let Ok(o) = other.cast::<PyRecords>() {
-            let src = o.get().state.borrow(py)?.inner.clone();
+            let src = o.get().logical(py)?.inner.clone();
             out.inner.extend_from(&src).py_err(py)?;
             out.sync_names(py);
         } else {
-            out.extend_from_iter(other, slf.as_ptr() as usize)?;
+            out.extend_from_iter(other, 0)?;
         }
         out.retrack();
         out.into_object(py)
@@ -1282,10 +1723,10 @@ impl PyRecords {
         let py = slf.py();
         let eq = match op {
             CompareOp::Eq | CompareOp::Ne => {
-                let this = slf.get().state.borrow(slf.py())?;
-                let me = slf.as_ptr() as usize;
+                let this = slf.get().logical(py)?;
+                let me = this.ptr();
                 if let Ok(o) = other.cast::<PyRecords>() {
-                    let o = o.get().state.borrow(py)?;
+                    let o = o.get().logical(py)?;
                     if o.what() != this.what() {
                         return Ok(py.NotImplemented());
                     }
@@ -1319,7 +1760,7 @@ impl PyRecords {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let this = self.state.borrow(py)?;
-        let n = this.inner.len();
+        let n = self.len(py)?;
         let show: Vec<usize> = if n <= 10 {
             (0..n).collect()
         } else {
@@ -1330,23 +1771,31 @@ impl PyRecords {
             if n > 10 && k == 3 {
                 parts.push(format!("... {} more ...", n - 5));
             }
-            parts.push(this.row_value(py, i)?.repr()?.to_string());
+            parts.push(this.row_value(py, self.slot(py, i)?)?.repr()?.to_string());
         }
         Ok(format!("{}([{}])", this.what(), parts.join(", ")))
     }
 
+    /// A shallow copy: for a DictList, a new list holding the same records (writes
+    /// through either list's rows show in both, as with a list of dicts).
     fn copy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let this = self.state.borrow(py)?;
-        this.with_inner(py, this.inner.clone()).into_object(py)
+        if matches!(self.state.borrow(py)?.kind, Kind::Dict) {
+            let n = self.state.borrow(py)?.inner.len();
+            let order = self.order.borrow(py)?.order.fixed(n);
+            return self.share(py, order);
+        }
+        self.deep_copy(py)
     }
 
     fn __copy__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         self.copy(py)
     }
 
+    /// An independent list with copies of the records. A record held twice becomes
+    /// two equal records (as `deepcopy` of a list of dicts would not: see the porting
+    /// notes).
     fn __deepcopy__(&self, py: Python<'_>, _memo: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        // Values are stored, not referenced, so a copy is already deep.
-        self.copy(py)
+        self.deep_copy(py)
     }
 
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
@@ -1357,7 +1806,7 @@ impl PyRecords {
     /// go out of band (see pickle.rs).
     fn __reduce_ex__<'py>(slf: &Bound<'py, Self>, protocol: i64) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
-        let this = slf.get().state.borrow(slf.py())?;
+        let this = slf.get().logical(py)?;
         let module = py.import("memslim._memslim")?;
         let mut args = crate::pickle::snapshot_args(py, this.inner.to_snapshot(), protocol)?;
         let restore = match &this.kind {
@@ -1382,9 +1831,14 @@ impl PyRecords {
         (restore, PyTuple::new(py, args)?).into_pyobject(py)
     }
 
+    /// The store's bytes (shared with the slices, copies and views of the list, which
+    /// keep it alive) plus this list's order (4 bytes per record once reordered).
     fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
         let this = self.state.borrow(py)?;
-        Ok(this.inner.nbytes() + std::mem::size_of::<Self>() + this.names.capacity() * 8)
+        Ok(this.inner.nbytes()
+            + std::mem::size_of::<Self>()
+            + this.names.capacity() * 8
+            + self.order.borrow(py)?.order.nbytes())
     }
 
     /// Bytes of memory this list owns (buffers, dictionaries, indexes).
@@ -1418,7 +1872,7 @@ impl PyRecords {
     }
 
     fn column(&self, py: Python<'_>, name: &str) -> PyResult<PyColumn> {
-        let this = self.state.borrow(py)?;
+        let this = self.logical(py)?;
         let j = this
             .inner
             .field_index(name)
@@ -1430,7 +1884,7 @@ impl PyRecords {
     }
 
     fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let this = self.state.borrow(py)?;
+        let this = self.logical(py)?;
         let l = PyList::empty(py);
         for i in 0..this.inner.len() {
             l.append(this.row_value(py, i)?)?;
@@ -1455,7 +1909,14 @@ impl PyRecords {
         // The request is a hint the interface allows producers to ignore; we export our
         // own (exact) types.
         let _ = requested_schema;
-        let (schema, batches) = self.state.borrow_mut(py)?.inner.to_arrow().py_err(py)?;
+        let (schema, batches) = match self.logical(py)? {
+            Logical::Store(r, _) => {
+                drop(r);
+                self.state.borrow_mut(py)?.inner.to_arrow()
+            }
+            Logical::Own(mut r) => r.inner.to_arrow(),
+        }
+        .py_err(py)?;
         crate::arrow_stream::export_stream(py, schema, batches)
     }
 }
@@ -1498,7 +1959,7 @@ impl PyDictList {
         let mut base = Records::build(py, Kind::Dict, schema, chunk_rows, None)?;
         if let Some(data) = data {
             if let Ok(o) = data.cast::<PyRecords>() {
-                let src = o.get().state.borrow(py)?.inner.clone();
+                let src = o.get().logical(py)?.inner.clone();
                 base.inner.extend_from(&src).py_err(py)?;
                 base.sync_names(py);
             } else {
@@ -1506,10 +1967,7 @@ impl PyDictList {
             }
         }
         base.retrack();
-        Ok(PyClassInitializer::from(PyRecords {
-            state: GilCell::new(base),
-        })
-        .add_subclass(PyDictList))
+        Ok(PyClassInitializer::from(PyRecords::from_records(base)).add_subclass(PyDictList))
     }
 
     /// Opens a persistent record file: mode "a" (the default) reads and appends, creating
@@ -1532,7 +1990,7 @@ impl PyDictList {
     /// the number of records.
     fn save(slf: &Bound<'_, Self>, path: std::path::PathBuf) -> PyResult<usize> {
         let sup: &Bound<'_, PyRecords> = slf.as_super();
-        let base = sup.get().state.borrow(slf.py())?;
+        let base = sup.get().logical(slf.py())?;
         crate::mmap::save_list(slf.py(), &base.inner, path)
     }
 
@@ -1552,7 +2010,7 @@ impl PyDictList {
     ) -> PyResult<Vec<String>> {
         let list = {
             let sup: &Bound<'_, PyRecords> = slf.as_super();
-            let base = sup.get().state.borrow(slf.py())?;
+            let base = sup.get().logical(slf.py())?;
             base.inner.clone()
         };
         crate::parquet::write_list(
@@ -1690,10 +2148,7 @@ impl PyTupleList {
             base.extend_from_iter(&all, 0)?;
         }
         base.retrack();
-        Ok(PyClassInitializer::from(PyRecords {
-            state: GilCell::new(base),
-        })
-        .add_subclass(PyTupleList))
+        Ok(PyClassInitializer::from(PyRecords::from_records(base)).add_subclass(PyTupleList))
     }
 
     /// Field names.
@@ -1786,8 +2241,10 @@ impl PyRecordsIter {
     }
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let this = self.list.get().state.borrow(py)?;
-        let len = this.inner.len();
+        let list = self.list.get();
+        let o = list.order.borrow(py)?;
+        let this = list.state.borrow(py)?;
+        let len = o.order.len(this.inner.len());
         if let (
             false,
             Kind::Tuple {
@@ -1807,7 +2264,7 @@ impl PyRecordsIter {
             // nobody can observe it, and it is refilled instead of freed and made anew.
             let slot = &mut self.spare_rows[self.turn];
             self.turn ^= 1;
-            let vals = this.field_values(py, i)?;
+            let vals = this.field_values(py, o.order.slot(i))?;
             if let Some(r) = slot {
                 // Checked after the values are made: making one may run Python code.
                 if is_sole_reference(r, py) {
@@ -1833,6 +2290,7 @@ impl PyRecordsIter {
             self.pos += 1;
             self.pos - 1
         };
+        let i = o.order.slot(i);
         if let Kind::Dict = this.kind {
             // A `for` loop drops its previous row before asking for the next one, so the
             // row from two steps back is usually referenced by this iterator alone; then
@@ -1843,39 +2301,40 @@ impl PyRecordsIter {
                 if is_sole_reference(r, py) {
                     let row = r.get();
                     row.row.store(i, Ordering::Relaxed);
-                    row.version.store(this.inner.version(), Ordering::Relaxed);
                     return Ok(Some(r.clone_ref(py).into_any()));
                 }
             }
             let fresh = Py::new(
                 py,
                 PyRow {
-                    list: self.list.clone_ref(py),
+                    store: list.state.clone(),
                     row: AtomicUsize::new(i),
-                    version: AtomicU64::new(this.inner.version()),
                 },
             )?;
             *slot = Some(fresh.clone_ref(py));
             return Ok(Some(fresh.into_any()));
         }
-        item_of(py, &this, &self.list, i).map(Some)
+        item_of(py, &this, &list.state, i).map(Some)
     }
 }
 
 /// A live, writable, dict-like view of one record of a DictList.
+///
+/// It names a row of the list's store, which never moves while the view exists: the
+/// view follows its record through sorts, inserts and deletes, as a dict taken out of
+/// a list would, and still reads and writes it once it has left every list.
 #[pyclass(name = "Row", module = "memslim._memslim", mapping, frozen)]
 pub struct PyRow {
-    list: Py<PyRecords>,
-    /// Mutable only while no one but the iterator holds this object (see `__next__`).
+    store: Store,
+    /// Row of the store. Mutable only while no one but the iterator holds this object
+    /// (see `__next__`).
     row: AtomicUsize,
-    version: AtomicU64,
 }
 
 impl PyRow {
     /// The record's keys, in its key order.
     fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let this = self.list.get().state.borrow(py)?;
-        self.check(py, &this.inner)?;
+        let this = self.store.borrow(py)?;
         let keys = this.inner.row_keys(self.row());
         PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
     }
@@ -1883,21 +2342,6 @@ impl PyRow {
     #[inline]
     fn row(&self) -> usize {
         self.row.load(Ordering::Relaxed)
-    }
-
-    fn check(&self, py: Python<'_>, inner: &RecordList) -> PyResult<()> {
-        if inner.view_is_valid(self.row(), self.version.load(Ordering::Relaxed)) {
-            Ok(())
-        } else {
-            Err(stale_row(
-                py,
-                format!(
-                    "this Row (record {} when it was fetched) is stale: an insert, delete, sort, \
-                     reverse or replacement moved or removed its record; fetch it again with rows[i]",
-                    self.row()
-                ),
-            ))
-        }
     }
 
     fn key_str<'a>(key: &'a Bound<'_, PyAny>) -> PyResult<&'a str> {
@@ -1927,16 +2371,14 @@ impl PyRow {
         let items: Items<'_> = vec![(key.clone(), value.clone())];
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, self.row())?;
-        let mut this = self.list.get().state.borrow_mut(py)?;
-        self.check(py, &this.inner)?;
+        let mut this = self.store.borrow_mut(py)?;
         this.inner.set_field(self.row(), k, cells[0].1).py_err(py)?;
         this.after_append(py, 1);
         Ok(())
     }
 
     fn remove(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let mut this = self.list.get().state.borrow_mut(py)?;
-        self.check(py, &this.inner)?;
+        let mut this = self.store.borrow_mut(py)?;
         match this.col_of(key) {
             Some(j) => this.inner.remove_field(self.row(), j).py_err(py),
             None => Ok(false),
@@ -1948,8 +2390,7 @@ impl PyRow {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let this = self.list.get().state.borrow(py)?;
-        self.check(py, &this.inner)?;
+        let this = self.store.borrow(py)?;
         let Some(j) = this.col_of(key) else {
             return Ok(None);
         };
@@ -2029,8 +2470,7 @@ impl PyRow {
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        let this = self.list.get().state.borrow(py)?;
-        self.check(py, &this.inner)?;
+        let this = self.store.borrow(py)?;
         Ok(this.inner.row_len(self.row()))
     }
 
@@ -2158,8 +2598,7 @@ impl PyRow {
     }
 
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let this = self.list.get().state.borrow(py)?;
-        self.check(py, &this.inner)?;
+        let this = self.store.borrow(py)?;
         this.row_value(py, self.row())
     }
 
@@ -2167,24 +2606,15 @@ impl PyRow {
         self.to_dict(py)
     }
 
-    /// Position of this record in its list.
-    #[getter]
-    fn index(&self, py: Python<'_>) -> PyResult<usize> {
-        self.check(py, &self.list.get().state.borrow(py)?.inner)?;
-        Ok(self.row())
-    }
-
     fn __eq__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let me = slf.get();
-        let list = me.list.bind(py);
         let mapping = MAPPING.import(py, "collections.abc", "Mapping")?;
         if !other.is_instance(mapping)? {
             return Ok(py.NotImplemented());
         }
-        let this = list.get().state.borrow(py)?;
-        me.check(py, &this.inner)?;
-        this.row_equals(py, me.row(), other, list.as_ptr() as usize)?
+        let this = me.store.borrow(py)?;
+        this.row_equals(py, me.row(), other, store_ptr(&me.store))?
             .into_py_any(py)
     }
 
@@ -2542,7 +2972,7 @@ pub(crate) fn with_core<R>(
     let Ok(o) = obj.cast::<PyRecords>() else {
         return Ok(None);
     };
-    let state = o.get().state.borrow(obj.py())?;
+    let state = o.get().logical(obj.py())?;
     Ok(Some(f(&state.inner)))
 }
 
@@ -2644,7 +3074,10 @@ impl PyPlainIter {
 }
 
 fn plain_iter(py: Python<'_>, list: &Bound<'_, PyRecords>, tuples: bool) -> PyResult<PyPlainIter> {
-    let snap = list.get().state.borrow(py)?.snapshot(py);
+    let snap = match list.get().logical(py)? {
+        Logical::Store(r, _) => r.snapshot(py),
+        Logical::Own(r) => *r,
+    };
     Ok(PyPlainIter {
         snap,
         tuples,
@@ -2667,21 +3100,20 @@ pub(crate) enum NativeJson<'a> {
 /// `Column`; `None` for anything else.
 ///
 /// # Errors
-/// A stale `Row` raises `StaleRowError`, as reading it would.
+/// A list or store busy with a change (re-entrant use) raises `RuntimeError`.
 pub(crate) fn with_native_json<R>(
     obj: &Bound<'_, PyAny>,
     f: impl FnOnce(NativeJson<'_>) -> R,
 ) -> PyResult<Option<R>> {
     let py = obj.py();
     if let Ok(o) = obj.cast::<PyRecords>() {
-        let this = o.get().state.borrow(py)?;
+        let this = o.get().logical(py)?;
         let tuples = matches!(this.kind, Kind::Tuple { .. });
         return Ok(Some(f(NativeJson::List(&this.inner, tuples))));
     }
     if let Ok(r) = obj.cast::<PyRow>() {
         let r = r.get();
-        let this = r.list.get().state.borrow(py)?;
-        r.check(py, &this.inner)?;
+        let this = r.store.borrow(py)?;
         return Ok(Some(f(NativeJson::Row(&this.inner, r.row()))));
     }
     if let Ok(c) = obj.cast::<PyColumn>() {
@@ -2690,23 +3122,37 @@ pub(crate) fn with_native_json<R>(
     Ok(None)
 }
 
-/// `rows * n`: a new list of the same class holding copies of the records.
+/// `rows * n`: a new list of the same class holding the records `n` times. A DictList's
+/// holds the same records (each `n` times, as `[d] * n` holds one dict `n` times); a
+/// TupleList's, copies of its (immutable) values.
 fn records_mul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     let py = slf.py();
     let Ok(n) = count_arg(n) else {
         return Ok(py.NotImplemented());
     };
-    let this = slf.get().state.borrow(py)?;
+    let me = slf.get();
+    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+        let len = me.state.borrow(py)?.inner.len();
+        let mut order = me.order.borrow(py)?.order.fixed(len);
+        order.repeat(len, n.max(0) as usize).py_err(py)?;
+        return me.share(py, order);
+    }
+    let this = me.logical(py)?;
     let inner = this.repeated(py, n)?;
     this.with_inner(py, inner).into_object(py)
 }
 
-/// `rows *= n`, in place.
+/// `rows *= n`, in place (a DictList holds each record `n` times, see `records_mul`).
 fn records_imul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = slf.py();
     let n = count_arg(n)?;
-    let inner = slf.get().state.borrow(py)?.repeated(py, n)?;
-    let mut this = slf.get().state.borrow_mut(py)?;
+    let me = slf.get();
+    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+        return me.edit_order(py, |o, len| o.repeat(len, n.max(0) as usize));
+    }
+    me.in_place(py)?;
+    let inner = me.logical(py)?.repeated(py, n)?;
+    let mut this = me.state.borrow_mut(py)?;
     this.inner = inner;
     this.sync_names(py);
     this.retrack();
@@ -2736,9 +3182,19 @@ fn records_radd(slf: &Bound<'_, PyRecords>, other: &Bound<'_, PyAny>) -> PyResul
     if !other.is_instance_of::<PyList>() {
         return Ok(py.NotImplemented());
     }
-    let this = slf.get().state.borrow(py)?;
+    let me = slf.get();
+    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+        // `other`'s records, then this list's own (shared, as `list + list` shares).
+        let len = me.state.borrow(py)?.inner.len();
+        let out = me.share(py, Order::Whole.slice(len, 0, 0))?;
+        let list = out.bind(py).cast::<PyRecords>()?.get();
+        list.extend_any(other)?;
+        list.extend_any(slf.as_any())?;
+        return Ok(out);
+    }
+    let this = me.logical(py)?;
     let mut out = this.with_inner(py, this.inner.empty_like());
-    out.extend_from_iter(other, slf.as_ptr() as usize)?;
+    out.extend_from_iter(other, 0)?;
     out.inner.extend_from(&this.inner).py_err(py)?;
     out.sync_names(py);
     out.retrack();
@@ -2754,7 +3210,7 @@ fn records_order(
 ) -> PyResult<Py<PyAny>> {
     let py = slf.py();
     let others: Vec<Bound<'_, PyAny>> = if let Ok(o) = other.cast::<PyRecords>() {
-        let o = o.get().state.borrow(py)?;
+        let o = o.get().logical(py)?;
         if o.what() != slf.get().state.borrow(py)?.what() {
             return Ok(py.NotImplemented());
         }
@@ -2767,7 +3223,7 @@ fn records_order(
         return Ok(py.NotImplemented());
     };
     let mine: Vec<Bound<'_, PyAny>> = {
-        let this = slf.get().state.borrow(py)?;
+        let this = slf.get().logical(py)?;
         (0..this.inner.len())
             .map(|i| this.row_value(py, i))
             .collect::<PyResult<_>>()?

@@ -182,12 +182,13 @@ def test_errors_are_jsons_errors():
         memslim.dumps([rows[:0], cyclic])
 
 
-def test_stale_rows_raise_instead_of_writing_another_record():
+def test_a_row_writes_its_own_record_after_the_list_moved_it():
     rows = DictList([{"a": 1}, {"a": 2}])
     r = rows[1]
     rows.insert(0, {"a": 0})
-    with pytest.raises(memslim.StaleRowError):
-        memslim.dumps([r])
+    assert memslim.dumps([r]) == '[{"a": 2}]'
+    del rows[2]
+    assert memslim.dumps(r) == '{"a": 2}'
 
 
 def test_default_and_cls_still_work_with_memslim_objects_inside():

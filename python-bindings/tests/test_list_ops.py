@@ -46,13 +46,13 @@ def test_repeat(data, n):
     assert same(rows.to_list(), data * n)
 
 
-def test_repeat_copies_values():
-    # No record identity across lists in this version: the copies are independent.
-    rows = DictList([{"a": 1}])
-    twice = rows * 2
+def test_repeat_shares_records_as_a_list_does():
+    rows, plain = DictList([{"a": 1}]), [{"a": 1}]
+    twice, ptwice = rows * 2, plain * 2
     twice[0]["a"] = 5
-    assert rows[0]["a"] == 1
-    assert twice.to_list() == [{"a": 5}, {"a": 1}]
+    ptwice[0]["a"] = 5
+    assert rows.to_list() == plain == [{"a": 5}]
+    assert twice.to_list() == ptwice == [{"a": 5}, {"a": 5}]
 
 
 def test_repeat_rejects_non_ints():

@@ -254,7 +254,7 @@ class DictListMachine(RuleBasedStateMachine):
     @precondition(lambda self: len(self.snapshots) < 3)
     @rule()
     def take_copy(self):
-        self.snapshots.append((self.rows.copy(), copy.deepcopy(self.model)))
+        self.snapshots.append((copy.deepcopy(self.rows), copy.deepcopy(self.model)))
 
     @precondition(lambda self: len(self.column_snapshots) < 3 and self.rows.columns)
     @rule(data=st.data())

@@ -96,9 +96,12 @@ def test_country_counts_and_filters_natively():
     assert len(rows.where("country", "!=", "DE")) == len(data) - len(de)
     assert rows.where("price", ">=", 499).to_list() == [r for r in data if r.get("price", 0) >= 499]
     assert rows.where("id", "<", 3.5).to_list() == data[:4]
-    # The result is a copy: changing it leaves the list alone.
+    # The result shares the records, as a comprehension over a list of dicts would;
+    # its own structure (appends, deletes) is its own.
     de[0]["country"] = "XX"
-    assert rows[0]["country"] == "DE"
+    assert rows[0]["country"] == "XX"
+    del de[0]
+    assert len(rows) == 1000
 
 
 def test_tuplelist_where_returns_a_tuplelist():

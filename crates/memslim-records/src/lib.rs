@@ -12,11 +12,11 @@ mod grid;
 mod intvec;
 pub mod json;
 mod list;
+mod order;
 mod select;
 mod serial;
 mod strdict;
 mod varlen;
-mod views;
 
 /// The variant encoding lives in `memslim-arena`, shared with its documents (`DocList`).
 pub use memslim_arena::variant;
@@ -32,6 +32,7 @@ pub use intvec::Width;
 pub use list::{
     Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Snapshot, Sum, cell_eq,
 };
+pub use order::{MAX_SLOTS, Order};
 pub use select::{AbsentAs, CmpOp};
 
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.

@@ -15,7 +15,6 @@ use crate::column::{ColChunk, ColMeta, DType, Data, Layout, layout_after, layout
 use crate::grid::Grid;
 use crate::intvec::Width;
 use crate::variant;
-use crate::views::ViewLog;
 use crate::{RecordsError, Result};
 
 /// Default rows per chunk: big enough that a million-row numeric column is one
@@ -118,7 +117,6 @@ pub struct RecordList {
     chunk_rows: usize,
     closed: bool,
     patterns: Patterns,
-    views: ViewLog,
 }
 
 impl Default for RecordList {
@@ -144,7 +142,6 @@ impl RecordList {
             chunk_rows: chunk_rows.max(1),
             closed: false,
             patterns: Patterns::default(),
-            views: ViewLog::default(),
         }
     }
 
@@ -971,7 +968,6 @@ impl RecordList {
         if too_big {
             self.split(k);
         }
-        self.views.disturb(pos, usize::MAX);
         Ok(())
     }
 
@@ -1028,7 +1024,6 @@ impl RecordList {
             Arc::make_mut(cc).write(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
         }
         Self::set_pattern(chunk, i, p);
-        self.views.disturb(pos, pos + 1);
         Ok(())
     }
 
@@ -1112,7 +1107,6 @@ impl RecordList {
             chunk.len -= 1;
         }
         self.restart();
-        self.views.disturb(pos, usize::MAX);
         Ok(())
     }
 
@@ -1128,7 +1122,6 @@ impl RecordList {
             left -= keep;
         }
         self.restart();
-        self.views.disturb(n, usize::MAX);
     }
 
     /// Removes every record (fields and their types stay).
@@ -1143,7 +1136,6 @@ impl RecordList {
             m.str_bytes = 0;
             m.str_count = 0;
         }
-        self.views.disturb(0, usize::MAX);
     }
 
     /// Records `[start, end)` as a new list sharing this one's storage (copy-on-write).
@@ -1232,10 +1224,7 @@ impl RecordList {
             }
             seen.set(p, true);
         }
-        let views = std::mem::take(&mut self.views);
         *self = self.take(perm);
-        self.views = views;
-        self.views.disturb(0, usize::MAX);
         Ok(())
     }
 
@@ -1284,7 +1273,6 @@ impl RecordList {
             *self = backup;
             return Err(e);
         }
-        self.views.disturb(start, usize::MAX);
         Ok(())
     }
 
@@ -1343,9 +1331,7 @@ impl RecordList {
 
     /// Drops records, fields and type changes made since `cp`.
     pub fn rollback(&mut self, cp: Checkpoint) {
-        let views = self.views.clone();
         self.truncate(cp.len);
-        self.views = views;
         if let Some(k) = self.chunks.len().checked_sub(1) {
             // Drop the rolled-back rows from the (unique) tail for real.
             self.materialize(k);
@@ -1376,18 +1362,6 @@ impl RecordList {
                 .index
                 .retain(|_, id| (*id as usize) <= list.len());
         }
-    }
-
-    // ----- views ---------------------------------------------------------------------
-
-    /// Current structural version (changes on insert, delete, reorder, replace).
-    pub fn version(&self) -> u64 {
-        self.views.version()
-    }
-
-    /// Whether a view of row `row` taken at `version` still names the same record.
-    pub fn view_is_valid(&self, row: usize, version: u64) -> bool {
-        row < self.len && self.views.is_valid(row, version)
     }
 
     // ----- memory --------------------------------------------------------------------

@@ -389,23 +389,6 @@ fn growth_starts_new_chunks_instead_of_doubling_a_huge_buffer() {
 }
 
 #[test]
-fn views_go_stale_only_where_records_moved() {
-    let mut l = RecordList::new();
-    for i in 0..10 {
-        l.push_record(&[("i", Cell::Int(i))]).unwrap();
-    }
-    let v = l.version();
-    l.push_record(&[("i", Cell::Int(10))]).unwrap();
-    assert!(l.view_is_valid(9, v), "append moves nothing");
-    l.remove(5).unwrap();
-    assert!(l.view_is_valid(4, v));
-    assert!(!l.view_is_valid(5, v));
-    let v2 = l.version();
-    l.reverse();
-    assert!(!l.view_is_valid(0, v2));
-}
-
-#[test]
 fn arrow_export_shares_buffers() {
     let mut l = RecordList::new();
     for i in 0..1000 {

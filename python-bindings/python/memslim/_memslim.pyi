@@ -158,13 +158,11 @@ class DictList(_Records):
     Dtype names: ``"null"``, ``"bool"``, ``"int64"``, ``"float64"``, ``"str"``,
     ``"bytes"``, ``"object"`` (any value, stored in a compact tagged encoding).
 
-    Row views and structural changes: ``rows[i]`` is a live, writable view of record
-    ``i``.  Appending never disturbs existing views.  An insert, delete
-    or slice assignment at position ``p`` invalidates views of rows at positions
-    ``>= p``; sort, reverse and clear invalidate all views; ``rows[j] = new`` only the
-    view of row ``j``;
-    using such a view raises :class:`memslim.StaleRowError` instead of silently
-    reading another record.  ``dict(row)`` detaches a plain copy.
+    Row views: ``rows[i]`` is a live, writable view of a record that follows it
+    through sorts, inserts, deletes and swaps, and outlives its removal, as a dict
+    taken from a list would.  Slices, copies, ``rows * n`` and ``where`` share the
+    records; ``copy.deepcopy`` and pickle copy them.  ``dict(row)`` detaches a plain
+    copy.
     """
 
     def __iter__(self) -> Iterator[Row]: ...
@@ -272,11 +270,8 @@ class Row:
     def __reversed__(self) -> Iterator[str]: ...
     @classmethod
     def fromkeys(cls, iterable: Iterable[Any], value: Any = None) -> dict[Any, Any]:
-        """``dict.fromkeys``: a new plain dict (a Row is always a record of a list)."""
+        """``dict.fromkeys``: a new plain dict."""
     def __class_getitem__(cls, item: Any) -> Any: ...
-    @property
-    def index(self) -> int:
-        """Position of this record in its list."""
 
 @final
 class TupleList(_Records):

@@ -31,8 +31,9 @@ class SchemaError(MemslimError, TypeError):
 
 
 class StaleRowError(MemslimError, RuntimeError):
-    """A row view was used after a structural change (insert, delete, sort, reverse,
-    replacing the record) moved or removed the record it referred to."""
+    """Deprecated; never raised since 0.2. A ``Row`` now follows its record through
+    inserts, deletes, sorts and replacements, as a dict taken from a list would. Kept
+    one release so that ``except memslim.StaleRowError`` in old code still imports."""
 
 
 class CorruptDataError(MemslimError, ValueError):
