@@ -168,14 +168,9 @@ impl PyRecords {
     /// Position `i` (Python-style, negative from the end) checked and mapped to its
     /// store row.
     fn slot_of_index(&self, py: Python<'_>, i: isize) -> PyResult<(usize, usize)> {
-        let n = self.state.borrow(py)?.inner.len();
+        let this = self.state.borrow(py)?;
         let o = self.order.borrow(py)?;
-        let what = if matches!(self.state.borrow(py)?.kind, Kind::Dict) {
-            "DictList"
-        } else {
-            "TupleList"
-        };
-        let pos = norm_index(i, o.order.len(n), what)?;
+        let pos = norm_index(i, o.order.len(this.inner.len()), this.what())?;
         Ok((pos, o.order.slot(pos)))
     }
 
@@ -311,6 +306,19 @@ impl PyRecords {
         self.extend_items(values)
     }
 
+    /// The first position in `[start, stop)` whose record equals `value`.
+    fn find(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<Option<usize>> {
+        let o = self.order.borrow(py)?;
+        let this = self.state.borrow(py)?;
+        this.find(py, value, start, stop, &o.order, store_ptr(&self.state))
+    }
+
     /// The store row of `v` if it is a `Row` of this list's store.
     fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
         v.cast_exact::<PyRow>()
@@ -425,9 +433,16 @@ impl PyRecords {
             }
         }
         let me = store_ptr(&self.state);
+        let same_kind = |o: &PyRecords| -> PyResult<bool> {
+            Ok(o.state.borrow(py)?.what() == self.state.borrow(py)?.what())
+        };
         let items: Vec<Bound<'_, PyAny>> = if is_exact_sequence(values) {
             values.try_iter()?.collect::<PyResult<_>>()?
-        } else if let Ok(o) = values.cast::<PyRecords>() {
+        } else if let Some(o) = values
+            .cast::<PyRecords>()
+            .ok()
+            .filter(|o| same_kind(o.get()).unwrap_or(false))
+        {
             // Another store: its records, converted as a block.
             let src = o.get().logical(py)?.inner.clone();
             let mut store = self.state.borrow_mut(py)?;
@@ -1088,47 +1103,52 @@ impl Records {
         }
     }
 
-    /// Calls `on_match(i)` for each record `i` in `rows` that equals `value` (Python
-    /// `==`) until it returns false. `value` is converted once: a value that is not a
-    /// record of this kind equals none; when the core cannot decide (host objects),
-    /// Python compares the record with `value`.
+    /// Calls `on_match(p)` for each position `p` in `positions` (of a list holding
+    /// store rows `order`) whose record equals `value` (Python `==`), until it returns
+    /// false. `value` is converted once: a value that is not a record of this kind
+    /// equals none; when the core cannot decide (host objects), Python compares the
+    /// record with `value`.
     fn scan(
         &self,
         py: Python<'_>,
         value: &Bound<'_, PyAny>,
-        rows: std::ops::Range<usize>,
+        positions: std::ops::Range<usize>,
+        order: &Order,
         self_ptr: usize,
         mut on_match: impl FnMut(usize) -> bool,
     ) -> PyResult<()> {
+        let end = positions.end.min(order.len(self.inner.len()));
+        let positions = positions.start..end;
         if has_own_eq(value)? {
             // As a list does: `record == value`, where Python falls back to the value's
             // reflected `__eq__`, whose answer (or exception) is the user's.
-            for i in rows.start..rows.end.min(self.inner.len()) {
-                if self.row_value(py, i)?.eq(value)? && !on_match(i) {
+            for p in positions {
+                if self.row_value(py, order.slot(p))?.eq(value)? && !on_match(p) {
                     break;
                 }
             }
             return Ok(());
         }
-        let Ok(items) = self.record_items(value, rows.start, self_ptr) else {
+        let Ok(items) = self.record_items(value, positions.start, self_ptr) else {
             return Ok(());
         };
         let mut buf = Vec::new();
-        let cells = record_cells(&items, &mut buf, rows.start).ok();
-        for i in rows.start..rows.end.min(self.inner.len()) {
+        let cells = record_cells(&items, &mut buf, positions.start).ok();
+        for p in positions {
+            let i = order.slot(p);
             let decided = cells.as_ref().and_then(|c| self.inner.row_eq(i, c));
             let equal = match decided {
                 Some(b) => b,
                 None => self.row_value(py, i)?.eq(value)?,
             };
-            if equal && !on_match(i) {
+            if equal && !on_match(p) {
                 break;
             }
         }
         Ok(())
     }
 
-    /// Whether record `i` equals `value` (Python `==`).
+    /// Whether store row `i` equals `value` (Python `==`).
     fn row_equals(
         &self,
         py: Python<'_>,
@@ -1137,24 +1157,26 @@ impl Records {
         self_ptr: usize,
     ) -> PyResult<bool> {
         let mut equal = false;
-        self.scan(py, value, i..i + 1, self_ptr, |_| {
+        self.scan(py, value, i..i + 1, &Order::Whole, self_ptr, |_| {
             equal = true;
             false
         })?;
         Ok(equal)
     }
 
+    /// The first position in `[start, stop)` whose record equals `value`.
     fn find(
         &self,
         py: Python<'_>,
         value: &Bound<'_, PyAny>,
         start: usize,
         stop: usize,
+        order: &Order,
         self_ptr: usize,
     ) -> PyResult<Option<usize>> {
         let mut found = None;
-        self.scan(py, value, start..stop, self_ptr, |i| {
-            found = Some(i);
+        self.scan(py, value, start..stop, order, self_ptr, |p| {
+            found = Some(p);
             false
         })?;
         Ok(found)
@@ -1301,9 +1323,11 @@ impl PyRecords {
         if index.is_exact_instance_of::<pyo3::types::PyInt>() {
             // The common case, `rows[i]`.
             if let Ok(i) = index.extract::<isize>() {
-                let (_, slot) = slf.get().slot_of_index(py, i)?;
-                let this = slf.get().state.borrow(py)?;
-                return item_of(py, &this, &slf.get().state, slot);
+                let me = slf.get();
+                let o = me.order.borrow(py)?;
+                let this = me.state.borrow(py)?;
+                let pos = norm_index(i, o.order.len(this.inner.len()), this.what())?;
+                return item_of(py, &this, &me.state, o.order.slot(pos));
             }
         }
         if let Ok(s) = index.cast::<PySlice>() {
@@ -1479,10 +1503,7 @@ impl PyRecords {
     }
 
     fn __contains__(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let this = slf.get().logical(slf.py())?;
-        Ok(this
-            .find(slf.py(), value, 0, usize::MAX, this.ptr())?
-            .is_some())
+        Ok(slf.get().find(slf.py(), value, 0, usize::MAX)?.is_some())
     }
 
     #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
@@ -1492,20 +1513,32 @@ impl PyRecords {
         start: isize,
         stop: isize,
     ) -> PyResult<usize> {
-        let this = slf.get().logical(slf.py())?;
-        let len = this.inner.len();
+        let py = slf.py();
+        let me = slf.get();
+        let len = me.len(py)?;
         let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
-        this.find(slf.py(), value, a, b, this.ptr())?
-            .ok_or_else(|| PyValueError::new_err(format!("value is not in {}", this.what())))
+        me.find(py, value, a, b)?.ok_or_else(|| {
+            let what = me.state.borrow(py).map(|t| t.what()).unwrap_or("list");
+            PyValueError::new_err(format!("value is not in {what}"))
+        })
     }
 
     fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let this = slf.get().logical(slf.py())?;
+        let me = slf.get();
+        let o = me.order.borrow(slf.py())?;
+        let this = me.state.borrow(slf.py())?;
         let mut n = 0;
-        this.scan(slf.py(), value, 0..usize::MAX, this.ptr(), |_| {
-            n += 1;
-            true
-        })?;
+        this.scan(
+            slf.py(),
+            value,
+            0..usize::MAX,
+            &o.order,
+            store_ptr(&me.state),
+            |_| {
+                n += 1;
+                true
+            },
+        )?;
         Ok(n)
     }
 
@@ -1603,10 +1636,7 @@ impl PyRecords {
     fn remove(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = slf.py();
         let me = slf.get();
-        let found = {
-            let this = me.logical(py)?;
-            this.find(py, value, 0, usize::MAX, this.ptr())?
-        };
+        let found = me.find(py, value, 0, usize::MAX)?;
         match found {
             Some(i) => me.remove_at(py, i),
             None => Err(PyValueError::new_err(format!(

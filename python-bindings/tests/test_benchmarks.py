@@ -234,3 +234,16 @@ def test_bench_json_quick(tmp_path: Path) -> None:
     assert report["quick"] is True
     assert set(report["ratios"]) >= {"memslim.dumps / json.dumps", "memslim.dumps / orjson.dumps"}
     assert output.with_suffix(".md").exists()
+
+
+def test_bench_identity_quick(tmp_path: Path) -> None:
+    output = tmp_path / "identity.json"
+    cmd = ["benches/bench_identity.py", "--quick", "--rows", "2000", "--repeat", "1"]
+    proc = run([*cmd, "--output", str(output)])
+    assert "| row loop, reordered under a view |" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    for peer, result in report["results"].items():
+        assert "error" not in result, (peer, result)
+    dl = report["results"]["memslim.DictList"]
+    assert dl["view_reads_its_record"] is True
+    assert dl["reordered_nbytes"] - dl["nbytes"] <= 4 * 2000 + 64

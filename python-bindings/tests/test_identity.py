@@ -29,42 +29,52 @@ def items(row):
 
 
 class Identity(RuleBasedStateMachine):
-    """`lists[k]` is a pair (plain list, DictList); `views[k]` a pair (dict, Row)."""
+    """`lists[k]` is (plain list, DictList, family); `views[k]` is (dict, Row, family).
+
+    A family is a list and everything sharing its records (slices, copies, `* n`). A
+    record of one family put into a list of another is copied (the documented
+    difference from a list of dicts), so the oracle copies the dict there too.
+    """
 
     @initialize(data=st.lists(records, max_size=6))
     def start(self, data):
         plain = [dict(d) for d in data]
-        self.lists = [(plain, memslim.DictList(data))]
+        self.lists = [(plain, memslim.DictList(data), 0)]
         self.views = []
+        self.families = 1
 
     def pick_list(self, k):
         return self.lists[k % len(self.lists)]
+
+    @staticmethod
+    def carry(dicts, same_family):
+        return dicts if same_family else [dict(d) for d in dicts]
 
     # -- views ---------------------------------------------------------------------
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8))
     def take_view(self, k, i):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
-            self.views.append((plain[i], ms[i]))
+            self.views.append((plain[i], ms[i], fam))
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 99), key=st.sampled_from(KEYS), value=values)
     def write_view(self, k, key, value):
-        d, r = self.views[k % len(self.views)]
+        d, r, _ = self.views[k % len(self.views)]
         d[key] = value
         r[key] = value
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 99), key=st.sampled_from(KEYS))
     def delete_key(self, k, key):
-        d, r = self.views[k % len(self.views)]
+        d, r, _ = self.views[k % len(self.views)]
         assert d.pop(key, "absent") == r.pop(key, "absent")
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 99), other=records)
     def update_view(self, k, other):
-        d, r = self.views[k % len(self.views)]
+        d, r, _ = self.views[k % len(self.views)]
         d |= other
         r |= other
 
@@ -79,34 +89,34 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), rec=records)
     def append(self, k, rec):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         plain.append(dict(rec))
         ms.append(rec)
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 7), v=st.integers(0, 99))
     def append_view(self, k, v):
-        plain, ms = self.pick_list(k)
-        d, r = self.views[v % len(self.views)]
-        plain.append(d)
+        plain, ms, fam = self.pick_list(k)
+        d, r, vfam = self.views[v % len(self.views)]
+        plain.extend(self.carry([d], vfam == fam))
         ms.append(r)
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8), rec=records)
     def insert(self, k, i, rec):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         plain.insert(i, dict(rec))
         ms.insert(i, rec)
 
     @rule(k=st.integers(0, 7), src=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8))
     def extend_with_slice(self, k, src, a, b):
-        plain, ms = self.pick_list(k)
-        splain, sms = self.pick_list(src)
-        plain.extend(splain[a:b])
+        plain, ms, fam = self.pick_list(k)
+        splain, sms, sfam = self.pick_list(src)
+        plain.extend(self.carry(splain[a:b], sfam == fam))
         ms.extend(sms[a:b])
 
     @rule(k=st.integers(0, 7), recs=st.lists(records, max_size=3))
     def extend_plain(self, k, recs):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         plain.extend(dict(r) for r in recs)
         ms.extend(iter(recs))
 
@@ -114,27 +124,27 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8), rec=records)
     def set_item(self, k, i, rec):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
             plain[i] = dict(rec)
             ms[i] = rec
 
     @rule(k=st.integers(0, 7), i=st.integers(0, 8), j=st.integers(0, 8))
     def swap(self, k, i, j):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         if i < len(plain) and j < len(plain):
             plain[i], plain[j] = plain[j], plain[i]
             ms[i], ms[j] = ms[j], ms[i]
 
     @rule(k=st.integers(0, 7), seed=st.integers(0, 1000))
     def shuffle(self, k, seed):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         random.Random(seed).shuffle(plain)
         random.Random(seed).shuffle(ms)
 
     @rule(k=st.integers(0, 7), key=st.sampled_from(KEYS), reverse=st.booleans())
     def sort(self, k, key, reverse):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
 
         def f(r):
             v = r.get(key)
@@ -145,22 +155,22 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7))
     def reverse(self, k):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         plain.reverse()
         ms.reverse()
 
     @rule(k=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8), src=st.integers(0, 7))
     def assign_slice_from_rows(self, k, a, b, src):
         # `rows[:] = [r for r in rows if ...]` and friends: the same records again.
-        plain, ms = self.pick_list(k)
-        splain, sms = self.pick_list(src)
+        plain, ms, fam = self.pick_list(k)
+        splain, sms, sfam = self.pick_list(src)
         keep = [i for i in range(len(splain)) if i % 2 == 0]
-        plain[a:b] = [splain[i] for i in keep]
+        plain[a:b] = self.carry([splain[i] for i in keep], sfam == fam)
         ms[a:b] = [sms[i] for i in keep]
 
     @rule(k=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8), recs=st.lists(records, max_size=3))
     def assign_slice(self, k, a, b, recs):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         plain[a:b] = [dict(r) for r in recs]
         ms[a:b] = recs
 
@@ -168,35 +178,35 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8))
     def delete(self, k, i):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
             del plain[i]
             del ms[i]
 
     @rule(k=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8), step=st.sampled_from([1, 2, -1]))
     def delete_slice(self, k, a, b, step):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         del plain[a:b:step]
         del ms[a:b:step]
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8))
     def pop(self, k, i):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
             assert plain.pop(i) == ms.pop(i)
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 7), v=st.integers(0, 99))
     def remove_view(self, k, v):
-        plain, ms = self.pick_list(k)
-        d, r = self.views[v % len(self.views)]
+        plain, ms, fam = self.pick_list(k)
+        d, r, _ = self.views[v % len(self.views)]
         if d in plain:
             plain.remove(d)
             ms.remove(r)
 
     @rule(k=st.integers(0, 7))
     def clear(self, k):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         plain.clear()
         ms.clear()
 
@@ -205,13 +215,13 @@ class Identity(RuleBasedStateMachine):
     @precondition(lambda self: len(self.lists) < 6)
     @rule(k=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8), step=st.sampled_from([1, 2, -1]))
     def slice(self, k, a, b, step):
-        plain, ms = self.pick_list(k)
-        self.lists.append((plain[a:b:step], ms[a:b:step]))
+        plain, ms, fam = self.pick_list(k)
+        self.lists.append((plain[a:b:step], ms[a:b:step], fam))
 
     @precondition(lambda self: len(self.lists) < 6)
     @rule(k=st.integers(0, 7), how=st.sampled_from(["copy", "copy.copy", "mul", "add", "radd"]))
     def share(self, k, how):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         if how == "copy":
             pair = (plain.copy(), ms.copy())
         elif how == "copy.copy":
@@ -222,23 +232,24 @@ class Identity(RuleBasedStateMachine):
             pair = (plain + plain[:1], ms + ms[:1])
         else:
             pair = (plain[:1] + plain, list(ms[:1]) + ms)
-        self.lists.append(pair)
+        self.lists.append((*pair, fam))
 
     @precondition(lambda self: len(self.lists) < 6)
     @rule(k=st.integers(0, 7), deep=st.booleans())
     def independent_copy(self, k, deep):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         if deep:
             pair = (copy.deepcopy(plain), copy.deepcopy(ms))
         else:
             pair = ([dict(d) for d in plain], pickle.loads(pickle.dumps(ms)))
         # Deep copies share nothing; a record held twice becomes two (see the porting
         # notes), so unshare the oracle the same way.
-        self.lists.append(([dict(d) for d in pair[0]], pair[1]))
+        self.lists.append(([dict(d) for d in pair[0]], pair[1], self.families))
+        self.families += 1
 
     @rule(k=st.integers(0, 7), n=st.integers(0, 2))
     def imul(self, k, n):
-        plain, ms = self.pick_list(k)
+        plain, ms, fam = self.pick_list(k)
         if len(plain) * n <= 40:
             plain *= n
             ms *= n
@@ -253,11 +264,11 @@ class Identity(RuleBasedStateMachine):
 
     @invariant()
     def same_everywhere(self):
-        for plain, ms in self.lists:
+        for plain, ms, _ in self.lists:
             assert len(ms) == len(plain)
             assert [items(r) for r in ms] == [items(d) for d in plain]
             assert ms == plain
-        for d, r in self.views:
+        for d, r, _ in self.views:
             assert items(r) == items(d)
             assert len(r) == len(d)
 

@@ -102,7 +102,8 @@ class _Records:
     def __radd__(self, other: Any, /) -> Any: ...
     def __iadd__(self, other: Self | list[Any], /) -> Self: ...
     def __mul__(self, n: SupportsIndex, /) -> Self:
-        """A new list of the same class holding ``n`` copies of the records."""
+        """A new list of the same class holding the records ``n`` times (a DictList's
+        shared: one record at ``n`` positions, as ``[d] * n`` holds one dict)."""
     def __rmul__(self, n: SupportsIndex, /) -> Self: ...
     def __imul__(self, n: SupportsIndex, /) -> Self: ...
     def __eq__(self, other: object, /) -> bool: ...
@@ -121,14 +122,16 @@ class _Records:
         buffers travel as ``pickle.PickleBuffer`` s (out of band with a
         ``buffer_callback``); a damaged payload raises ``CorruptDataError``."""
     def where(self, field: str, op: str, value: object) -> Self:
-        """A new list (of the same class, copied) of the records whose ``field``
+        """A new list of the same class holding the records (a DictList's shared, as a
+        comprehension over a list of dicts would share them) whose ``field``
         compares to ``value`` with ``op`` (``==``, ``!=``, ``<``, ``<=``, ``>``, ``>=``),
         natively for built-in values.  A record without the field matches only ``!=``;
         values with no order against ``value`` (``None``, a str against a number) match
         no ordering."""
     def __sizeof__(self) -> int: ...
     def copy(self) -> Self:
-        """A copy sharing storage copy-on-write (O(number of chunks))."""
+        """A shallow copy: a DictList's holds the same records (as ``list.copy`` holds
+        the same dicts); a TupleList's shares storage copy-on-write."""
     # -- memslim extras --
     @property
     def nbytes(self) -> int:

@@ -691,7 +691,12 @@ fn read_column(
                 return Err(corrupt(format!("field {field:?}: key width mismatch")));
             }
             let n = meta.dict().len() as i64;
-            if (0..len).any(|i| !(0..n).contains(&k.get(i))) {
+            // Only live slots are read through the dictionary; a null or absent slot
+            // holds a placeholder (0), even when the dictionary is empty.
+            let live = |i: usize| {
+                valid.as_ref().is_none_or(|v| v.get(i)) && absent.as_ref().is_none_or(|a| !a.get(i))
+            };
+            if (0..len).any(|i| live(i) && !(0..n).contains(&k.get(i))) {
                 return Err(corrupt(format!(
                     "field {field:?}: a string key is outside its dictionary"
                 )));
@@ -800,6 +805,18 @@ mod tests {
         let slice = l.slice(3, 9);
         let back = RecordList::from_snapshot_bytes(&slice.to_snapshot().to_bytes()).expect("ok");
         assert_eq!(rows(&back), rows(&slice));
+    }
+
+    #[test]
+    fn a_cleared_string_column_with_absent_slots_round_trips() {
+        // clear() empties the dictionary; the next record lacks the field, so its slot
+        // holds the placeholder key 0 with no dictionary entry behind it.
+        let mut l = RecordList::new();
+        l.push_record(&[("a", Cell::Str("x"))]).expect("push");
+        l.clear();
+        l.push_record(&[("b", Cell::Int(1))]).expect("push");
+        let back = RecordList::from_snapshot_bytes(&l.to_snapshot().to_bytes()).expect("valid");
+        assert_eq!(rows(&back), rows(&l));
     }
 
     #[test]

@@ -1,0 +1,165 @@
+"""What record identity costs: the DictList row loop before and after, and a view's bytes.
+
+    python benches/bench_identity.py                  # 1,000,000 generated orders
+    python benches/bench_identity.py --rows 200000
+    python benches/bench_identity.py --quick          # a tiny smoke run (the test suite uses it)
+    python benches/bench_identity.py --baseline PYTHON  # add an interpreter with another build
+
+One fresh process per representation builds the orders of :mod:`workload` and times, as
+medians of ``--repeat`` runs, ``for r in rows: total += r["price"] * r["qty"]``:
+
+* ``row loop``: over the list as built (a DictList that is its whole store);
+* ``row loop, reordered under a view``: after ``rows.sort(key=...)`` while a row view is
+  alive, so the DictList keeps its records in place and reorders positions (4 bytes each);
+* ``row loop over a slice``: over ``rows[1:]`` (a slice shares the records);
+* ``random access``: ``rows[i]["price"]`` for 200,000 pseudo-random ``i``.
+
+and reports the DictList's ``nbytes`` in each state. ``--baseline PYTHON`` runs the same
+measurements with another interpreter (a venv holding an earlier memslim build), labelled
+``memslim.DictList (baseline)``. Written as JSON to ``benches/results/identity.json`` and
+markdown beside it (``--quick``: a temporary directory; ``--output`` wins).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from workload import machine_info, make_records, median_seconds, run_child, write_report
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benches" / "results" / "identity.json"
+DEFAULT_ROWS = 1_000_000
+QUICK_ROWS = 20_000
+PEERS = ("list of dicts", "memslim.DictList")
+BASELINE = "memslim.DictList (baseline)"
+
+
+def row_loop(rows: Any) -> float:
+    total = 0.0
+    for r in rows:
+        total += r["price"] * r["qty"]
+    return total
+
+
+def random_access(rows: Any, picks: list[int]) -> float:
+    total = 0.0
+    for i in picks:
+        total += rows[i]["price"]
+    return total
+
+
+def measure(peer: str, n: int, repeat: int) -> dict[str, Any]:
+    dicts = list(make_records(n))
+    if peer == "list of dicts":
+        rows: Any = dicts
+    else:
+        import memslim
+
+        rows = memslim.DictList(dicts)
+        del dicts
+    picks = [random.Random(7).randrange(n) for _ in range(200_000)]
+    out: dict[str, Any] = {"peer": peer, "rows": n}
+    out["row_loop_s"], _ = median_seconds(lambda: row_loop(rows), repeat)
+    out["random_access_s"], _ = median_seconds(lambda: random_access(rows, picks), repeat)
+    out["nbytes"] = getattr(rows, "nbytes", None)
+    part = rows[1:]
+    out["slice_loop_s"], _ = median_seconds(lambda: row_loop(part), repeat)
+    del part
+    view = rows[0]
+    rows.sort(key=lambda r: r["id"] % 1000)
+    out["reordered_loop_s"], _ = median_seconds(lambda: row_loop(rows), repeat)
+    out["reordered_nbytes"] = getattr(rows, "nbytes", None)
+    out["view_reads_its_record"] = view["id"] == 0 if peer != BASELINE else None
+    out["view_object_bytes"] = sys.getsizeof(view)
+    return out
+
+
+def _ms(s: float | None) -> str:
+    return "" if s is None else f"{s * 1e3:.1f} ms"
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "" if not a or not b else f"{a / b:.2f}x"
+
+
+def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
+    base = results["list of dicts"]
+    names = [p for p in (*PEERS, BASELINE) if p in results]
+    lines = [
+        f"# Record identity, {n:,} orders",
+        "",
+        "| operation | " + " | ".join(names) + " | "
+        + " | ".join(f"{p} / list" for p in names[1:]) + " |",
+        "|---|" + "---|" * (2 * len(names) - 1),
+    ]
+    for key, label in (
+        ("row_loop_s", "row loop"),
+        ("reordered_loop_s", "row loop, reordered under a view"),
+        ("slice_loop_s", "row loop over a slice"),
+        ("random_access_s", "random access"),
+    ):
+        cells = [_ms(results[p].get(key)) for p in names]
+        ratios = [_ratio(results[p].get(key), base.get(key)) for p in names[1:]]
+        lines.append(f"| {label} | " + " | ".join(cells + ratios) + " |")
+    dl = results["memslim.DictList"]
+    extra = (dl["reordered_nbytes"] - dl["nbytes"]) / n
+    lines += [
+        "",
+        f"DictList nbytes: {dl['nbytes']:,} as built, {dl['reordered_nbytes']:,} after a sort "
+        f"with a view alive ({extra:.2f} bytes per record for the order); a slice or an "
+        "unsorted list adds nothing per record. A `Row` object is "
+        f"{dl['view_object_bytes']} bytes (a dict of these orders: "
+        f"{base['view_object_bytes']} bytes).",
+        "",
+        "Medians of repeated runs, one fresh process per representation. Goal (issues 14 "
+        "and 15): the DictList row loop <= 1.2x the list of dicts, and no slower than before "
+        "record identity (the baseline column, when given).",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--baseline", help="another interpreter with an earlier memslim")
+    parser.add_argument("--child", choices=(*PEERS, BASELINE), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    n = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
+    repeat = args.repeat or (3 if args.quick else 5)
+    if args.child:
+        print(json.dumps(measure(args.child, n, repeat)))
+        return 0
+    runs = [(peer, sys.executable) for peer in PEERS]
+    if args.baseline:
+        runs.append((BASELINE, args.baseline))
+    results = {}
+    for peer, python in runs:
+        cmd = [python, __file__, "--child", peer, "--rows", str(n), "--repeat", str(repeat)]
+        results[peer] = run_child(cmd, timeout=3600, what=peer)
+    md = report_md(results, n)
+    print(md)
+    report = {
+        "quick": args.quick,
+        "rows": n,
+        "repeat": repeat,
+        "results": results,
+        "machine": machine_info(["memslim"]),
+    }
+    path = write_report(report, args.output, args.quick, RESULTS)
+    path.with_suffix(".md").write_text(md, encoding="utf-8")
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
