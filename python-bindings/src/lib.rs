@@ -23,6 +23,7 @@ mod stats;
 mod stream;
 mod tracemalloc;
 mod tuple_rows;
+mod writer;
 
 use pyo3::prelude::*;
 

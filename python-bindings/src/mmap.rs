@@ -13,99 +13,17 @@ use memslim_mmap::{MmapError, Mode, Num, NumArray, NumType, RecordFile};
 use memslim_records::{CellRef, DType, OwnedNumbers, Sum, sum_arrow};
 
 use crate::tracemalloc::Tracked;
-use pyo3::exceptions::{
-    PyBufferError, PyIndexError, PyOSError, PyRuntimeError, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyBufferError, PyIndexError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::{MutexExt, PyOnceLock};
-use pyo3::types::{PyBool, PyCapsule, PyDict, PyFloat, PyList, PySlice, PyString, PyType};
+use pyo3::sync::MutexExt;
+use pyo3::types::{PyBool, PyCapsule, PyDict, PyFloat, PyList, PySlice, PyString};
 use pyo3::{IntoPyObjectExt, ffi, intern};
 
 use crate::convert::{Items, Trust, cell_to_py_from, record_cells, value_to_py_from};
-use crate::errors::{IntoPyResult, schema_error, to_py};
+use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
 use crate::mmap_ffi::{self, Export};
 use crate::plain_records::{Input, append_plain_dicts};
 use crate::records::is_exact_sequence;
-
-static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static FILE_FORMAT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static FILE_LOCKED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static UNSUPPORTED_OPERATION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static DAMAGED_FILE_WARNING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
-fn raise(
-    py: Python<'_>,
-    cell: &'static PyOnceLock<Py<PyType>>,
-    module: &str,
-    name: &str,
-    msg: String,
-) -> PyErr {
-    match cell.import(py, module, name) {
-        Ok(cls) => PyErr::from_type(cls.clone(), msg),
-        Err(e) => e,
-    }
-}
-
-/// Maps a mapped-file error to the Python exception a user would catch.
-fn to_pyerr(py: Python<'_>, e: MmapError) -> PyErr {
-    let msg = e.to_string();
-    match e {
-        MmapError::Io { path, source } => match source.raw_os_error() {
-            // OSError(errno, strerror, filename) becomes FileNotFoundError,
-            // PermissionError, ... by errno, with `.errno` and `.filename` set.
-            Some(errno) => {
-                let text = std::io::Error::from_raw_os_error(errno).to_string();
-                let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
-                PyOSError::new_err((errno, text, path.display().to_string()))
-            }
-            None => PyOSError::new_err(msg),
-        },
-        MmapError::Corrupt { .. } => raise(
-            py,
-            &CORRUPT_FILE_ERROR,
-            "memslim.exceptions",
-            "CorruptFileError",
-            msg,
-        ),
-        MmapError::NotOurs { .. }
-        | MmapError::FutureVersion { .. }
-        | MmapError::Unsupported { .. } => raise(
-            py,
-            &FILE_FORMAT_ERROR,
-            "memslim.exceptions",
-            "FileFormatError",
-            msg,
-        ),
-        MmapError::Locked { .. } => raise(
-            py,
-            &FILE_LOCKED_ERROR,
-            "memslim.exceptions",
-            "FileLockedError",
-            msg,
-        ),
-        MmapError::ReadOnly(_) => raise(
-            py,
-            &UNSUPPORTED_OPERATION,
-            "io",
-            "UnsupportedOperation",
-            msg,
-        ),
-        MmapError::Closed => PyValueError::new_err("I/O operation on a closed file"),
-        MmapError::Records(e) => to_py(py, e),
-        MmapError::FieldType { .. } => schema_error(py, msg),
-        MmapError::Value(_) => PyValueError::new_err(msg),
-    }
-}
-
-trait PyResultExt<T> {
-    fn py(self, py: Python<'_>) -> PyResult<T>;
-}
-
-impl<T> PyResultExt<T> for Result<T, MmapError> {
-    fn py(self, py: Python<'_>) -> PyResult<T> {
-        self.map_err(|e| to_pyerr(py, e))
-    }
-}
 
 /// A mutex that knows which thread holds it: waiting for another thread detaches from
 /// the interpreter (so a holder running Python code cannot deadlock with us), and a
@@ -159,13 +77,15 @@ impl<T> Guarded<T> {
     }
 
     fn lock(&self, py: Python<'_>) -> PyResult<Held<'_, T>> {
-        let poisoned = |_| PyRuntimeError::new_err("a previous operation on this object panicked");
+        let poisoned =
+            |_| Class::ConcurrentUse.err(py, "a previous operation on this object panicked");
         let guard = match self.inner.try_lock() {
             Ok(g) => g,
             Err(std::sync::TryLockError::Poisoned(_)) => return Err(poisoned(())),
             Err(std::sync::TryLockError::WouldBlock) => {
                 if self.owner.load(Ordering::Acquire) == thread_mark() {
-                    return Err(PyRuntimeError::new_err(
+                    return Err(Class::ConcurrentUse.err(
+                        py,
                         "re-entrant use: this object is already in use by the current call",
                     ));
                 }
@@ -186,15 +106,17 @@ impl<T> Guarded<T> {
     {
         self.lock(py).map(drop)?;
         py.detach(|| self.inner.lock().map(|mut v| f(&mut v)).map_err(|_| ()))
-            .map_err(|()| PyRuntimeError::new_err("a previous operation on this object panicked"))
+            .map_err(|()| {
+                Class::ConcurrentUse.err(py, "a previous operation on this object panicked")
+            })
     }
 }
 
-fn parse_mode(mode: &str) -> PyResult<Mode> {
+fn parse_mode(py: Python<'_>, mode: &str) -> PyResult<Mode> {
     match mode {
         "r" => Ok(Mode::Read),
         "a" => Ok(Mode::Append),
-        other => Err(PyValueError::new_err(format!(
+        other => Err(Class::InvalidValue.err(py, format!(
             "mode must be \"a\" (read and append, create if missing) or \"r\" (read-only), not {other:?}"
         ))),
     }
@@ -264,7 +186,7 @@ impl PyDictListFile {
                 err = Some(e);
             }
         })
-        .py(py)?;
+        .py_err(py)?;
         match err {
             Some(e) => Err(e),
             None => Ok(d),
@@ -331,18 +253,17 @@ impl PyDictListFile {
         recover: bool,
         trusted: bool,
     ) -> PyResult<Self> {
-        let mode = parse_mode(mode)?;
+        let mode = parse_mode(py, mode)?;
         if recover && mode == Mode::Read {
-            return Err(PyValueError::new_err(
-                "recover=True repairs the file, so it needs mode=\"a\"",
-            ));
+            return Err(Class::InvalidValue
+                .err(py, "recover=True repairs the file, so it needs mode=\"a\""));
         }
         let f = py
             .detach(|| match recover {
                 true => RecordFile::recover(&path),
                 false => RecordFile::open(&path, mode),
             })
-            .py(py)?;
+            .py_err(py)?;
         let damage = match (mode, &f.recovery().damage) {
             (Mode::Read, Some(d)) => Some(format!(
                 "{d}; opened the records before the damage ({} records), leaving out \
@@ -359,8 +280,7 @@ impl PyDictListFile {
         };
         file.retrack();
         if let Some(msg) = damage {
-            let cls =
-                DAMAGED_FILE_WARNING.import(py, "memslim.exceptions", "DamagedFileWarning")?;
+            let cls = Class::DamagedFileWarning.get(py)?;
             let msg = std::ffi::CString::new(msg.replace('\0', " "))
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
             PyErr::warn(py, cls.as_any(), &msg, 1)?;
@@ -393,7 +313,7 @@ impl PyDictListFile {
             return Ok(Bound::new(py, slice)?.into_any().unbind());
         }
         let i = index_arg(index, len)?;
-        f.check_row(i).py(py)?;
+        f.check_row(i).py_err(py)?;
         drop(f);
         let file = slf.clone().unbind();
         Ok(Bound::new(py, PyFileRow { file, row: i })?
@@ -506,7 +426,7 @@ impl PyDictListFile {
         let items = record_items(record, row)?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
-        self.lock()?.push_record(&cells).py(py)?;
+        self.lock()?.push_record(&cells).py_err(py)?;
         self.retrack();
         Ok(())
     }
@@ -527,13 +447,13 @@ impl PyDictListFile {
             let mut f = this.lock()?;
             let committed = f.committed_len();
             let base = f.len();
-            (f.pending_mut().py(py)?.checkpoint(), base, committed)
+            (f.pending_mut().py_err(py)?.checkpoint(), base, committed)
         };
         let push_one = |o: &Bound<'_, PyAny>, row: usize| -> PyResult<()> {
             let items = record_items(o, row)?;
             let mut buf = Vec::new();
             let cells = record_cells(&items, &mut buf, row)?;
-            this.lock()?.push_record(&cells).py(py)
+            this.lock()?.push_record(&cells).py_err(py)
         };
         let res = (|| -> PyResult<()> {
             if is_exact_sequence(records) {
@@ -543,7 +463,7 @@ impl PyDictListFile {
                 while k < records.len()? {
                     let n = {
                         let mut f = this.lock()?;
-                        let pending = f.pending_mut().py(py)?;
+                        let pending = f.pending_mut().py_err(py)?;
                         append_plain_dicts(
                             pending,
                             &[],
@@ -583,19 +503,19 @@ impl PyDictListFile {
 
     /// Writes the pending records, syncs them and commits them; returns how many.
     fn flush(&self, py: Python<'_>) -> PyResult<usize> {
-        let n = self.inner.detached(py, |f| f.flush())?.py(py);
+        let n = self.inner.detached(py, |f| f.flush())?.py_err(py);
         self.retrack();
         n
     }
 
     /// Picks up records another process committed; returns the new length.
     fn refresh(&self, py: Python<'_>) -> PyResult<usize> {
-        self.lock()?.refresh().py(py)
+        self.lock()?.refresh().py_err(py)
     }
 
     /// Flushes (when writable) and closes; the writer lock is released.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        let r = self.inner.detached(py, |f| f.close())?.py(py);
+        let r = self.inner.detached(py, |f| f.close())?.py_err(py);
         self.retrack();
         r
     }
@@ -615,7 +535,7 @@ impl PyDictListFile {
     fn column(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyFileColumn> {
         let f = slf.get().lock()?;
         if f.is_closed() {
-            return Err(to_pyerr(slf.py(), MmapError::Closed));
+            return Err(mmap_to_py(slf.py(), MmapError::Closed));
         }
         if !f.field_names().iter().any(|n| n == name) {
             return Err(pyo3::exceptions::PyKeyError::new_err(name.to_owned()));
@@ -636,7 +556,7 @@ impl PyDictListFile {
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        let (schema, batches) = self.lock()?.to_arrow().py(py)?;
+        let (schema, batches) = self.lock()?.to_arrow().py_err(py)?;
         crate::arrow_stream::export_stream(py, schema, batches)
     }
 
@@ -682,7 +602,7 @@ impl PyFileRow {
                 Err(e) => err = Some(e),
             }
         })
-        .py(py)?;
+        .py_err(py)?;
         err.map_or(Ok(()), Err)
     }
 
@@ -702,7 +622,7 @@ impl PyFileRow {
             CellRef::Absent => Ok(None),
             v => file_cell(py, v, owner.trust, &path, key).map(Some),
         })
-        .py(py)?
+        .py_err(py)?
     }
 
     fn dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -844,7 +764,7 @@ impl PyDictListFileIter {
         if i >= f.len() {
             return Ok(None);
         }
-        f.check_row(i).py(py)?;
+        f.check_row(i).py_err(py)?;
         drop(f);
         self.pos.store(i + 1, Ordering::Relaxed);
         let row = PyFileRow {
@@ -862,7 +782,7 @@ pub(crate) fn save_list(
     list: &memslim_records::RecordList,
     path: std::path::PathBuf,
 ) -> PyResult<usize> {
-    memslim_mmap::save_records(&path, list).py(py)
+    memslim_mmap::save_records(&path, list).py_err(py)
 }
 
 /// `Stream.to_file(path)`: writes anything exporting `__arrow_c_stream__` as a record
@@ -875,7 +795,7 @@ pub(crate) fn _save_records(
 ) -> PyResult<usize> {
     let reader = crate::arrow_stream::import_stream(data, "save")?;
     let schema = reader.schema();
-    memslim_mmap::save_arrow(&path, &schema, reader).py(py)
+    memslim_mmap::save_arrow(&path, &schema, reader).py_err(py)
 }
 
 /// A growable on-disk array of numbers.
@@ -923,10 +843,10 @@ fn num_from_py(o: &Bound<'_, PyAny>) -> PyResult<Num> {
     if let Ok(v) = o.extract::<f64>() {
         return Ok(Num::Float(v));
     }
-    Err(PyTypeError::new_err(format!(
-        "MmapList holds numbers, not {}",
-        o.get_type().name()?
-    )))
+    Err(Class::UnsupportedType.err(
+        o.py(),
+        format!("MmapList holds numbers, not {}", o.get_type().name()?),
+    ))
 }
 
 fn num_to_py(py: Python<'_>, n: Num) -> PyResult<Py<PyAny>> {
@@ -964,11 +884,11 @@ impl PyMmapList {
         dtype: Option<&str>,
         mode: &str,
     ) -> PyResult<Self> {
-        let writable = parse_mode(mode)? == Mode::Append;
-        let dtype = dtype.map(NumType::parse).transpose().py(py)?;
+        let writable = parse_mode(py, mode)? == Mode::Append;
+        let dtype = dtype.map(NumType::parse).transpose().py_err(py)?;
         let a = py
             .detach(|| NumArray::open(&path, dtype, writable))
-            .py(py)?;
+            .py_err(py)?;
         Ok(PyMmapList {
             inner: Guarded::new(a),
             exports: AtomicUsize::new(0),
@@ -1013,20 +933,20 @@ impl PyMmapList {
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let a = self.lock()?;
         if a.is_closed() {
-            return Err(to_pyerr(py, MmapError::Closed));
+            return Err(mmap_to_py(py, MmapError::Closed));
         }
         if let Ok(s) = index.cast::<PySlice>() {
             let ind = s.indices(a.len() as isize)?;
             let mut out = Vec::with_capacity(ind.slicelength);
             let mut i = ind.start;
             for _ in 0..ind.slicelength {
-                out.push(num_to_py(py, a.get(i as usize).py(py)?)?);
+                out.push(num_to_py(py, a.get(i as usize).py_err(py)?)?);
                 i += ind.step;
             }
             return Ok(PyList::new(py, out)?.into_any().unbind());
         }
         let i = norm_index(index.extract()?, a.len())?;
-        num_to_py(py, a.get(i).py(py)?)
+        num_to_py(py, a.get(i).py_err(py)?)
     }
 
     fn __setitem__(
@@ -1052,11 +972,11 @@ impl PyMmapList {
             }
             // Check every value first, so a bad one changes nothing.
             for v in &values {
-                memslim_mmap::array::encode(a.dtype(), *v).py(py)?;
+                memslim_mmap::array::encode(a.dtype(), *v).py_err(py)?;
             }
             let mut i = ind.start;
             for v in values {
-                a.set(i as usize, v).py(py)?;
+                a.set(i as usize, v).py_err(py)?;
                 i += ind.step;
             }
             return Ok(());
@@ -1064,7 +984,7 @@ impl PyMmapList {
         let (i, v): (isize, Num) = (index.extract()?, num_from_py(value)?);
         let mut a = self.lock()?;
         let i = norm_index(i, a.len())?;
-        a.set(i, v).py(py)
+        a.set(i, v).py_err(py)
     }
 
     fn __delitem__(&self, py: Python<'_>, index: isize) -> PyResult<()> {
@@ -1072,17 +992,18 @@ impl PyMmapList {
         let mut a = self.lock()?;
         let i = norm_index(index, a.len())?;
         if i + 1 != a.len() {
-            return Err(PyIndexError::new_err(
+            return Err(Class::AppendOnly.err(
+                py,
                 "MmapList only deletes from the end (del a[-1], a.pop())",
             ));
         }
-        a.truncate(i).py(py)
+        a.truncate(i).py_err(py)
     }
 
     fn append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
         self.check_resizable()?;
         let v = num_from_py(value)?;
-        self.lock()?.push(v).py(py)
+        self.lock()?.push(v).py_err(py)
     }
 
     fn extend(&self, py: Python<'_>, values: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -1091,7 +1012,7 @@ impl PyMmapList {
             .try_iter()?
             .map(|v| num_from_py(&v?))
             .collect::<PyResult<_>>()?;
-        self.lock()?.extend(&values).py(py)
+        self.lock()?.extend(&values).py_err(py)
     }
 
     /// Appends `value` when `index` is the end (`len(a)` or beyond); an MmapList grows
@@ -1101,11 +1022,9 @@ impl PyMmapList {
         let v = num_from_py(value)?;
         let mut a = self.lock()?;
         if index >= 0 && index as usize >= a.len() {
-            return a.push(v).py(py);
+            return a.push(v).py_err(py);
         }
-        Err(PyIndexError::new_err(
-            "MmapList only grows at the end: insert(len(a), value)",
-        ))
+        Err(Class::AppendOnly.err(py, "MmapList only grows at the end: insert(len(a), value)"))
     }
 
     /// Removes and returns the last element (only the end: `pop()` or `pop(-1)`).
@@ -1118,10 +1037,10 @@ impl PyMmapList {
         }
         let i = norm_index(index, a.len())?;
         if i + 1 != a.len() {
-            return Err(PyIndexError::new_err("MmapList only pops from the end"));
+            return Err(Class::AppendOnly.err(py, "MmapList only pops from the end"));
         }
-        let v = a.get(i).py(py)?;
-        a.truncate(i).py(py)?;
+        let v = a.get(i).py_err(py)?;
+        a.truncate(i).py_err(py)?;
         num_to_py(py, v)
     }
 
@@ -1145,7 +1064,7 @@ impl PyMmapList {
                 i as usize
             }
         };
-        match a.find(v, clamp(start), clamp(stop)).py(py)?.0 {
+        match a.find(v, clamp(start), clamp(stop)).py_err(py)?.0 {
             Some(i) => Ok(i),
             None => Err(PyValueError::new_err("value is not in MmapList")),
         }
@@ -1156,7 +1075,7 @@ impl PyMmapList {
             return Ok(0);
         };
         let a = self.lock()?;
-        Ok(a.find(v, 0, usize::MAX).py(py)?.1)
+        Ok(a.find(v, 0, usize::MAX).py_err(py)?.1)
     }
 
     fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -1164,7 +1083,7 @@ impl PyMmapList {
             return Ok(false);
         };
         let a = self.lock()?;
-        Ok(a.find(v, 0, usize::MAX).py(py)?.0.is_some())
+        Ok(a.find(v, 0, usize::MAX).py_err(py)?.0.is_some())
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> PyMmapListIter {
@@ -1178,20 +1097,20 @@ impl PyMmapList {
     fn tolist(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
         let a = self.lock()?;
         let out = (0..a.len())
-            .map(|i| num_to_py(py, a.get(i).py(py)?))
+            .map(|i| num_to_py(py, a.get(i).py_err(py)?))
             .collect::<PyResult<Vec<_>>>()?;
         Ok(PyList::new(py, out)?.unbind())
     }
 
     /// Makes appends durable: values, then the header with the new length.
     fn flush(&self, py: Python<'_>) -> PyResult<()> {
-        self.inner.detached(py, |a| a.flush())?.py(py)
+        self.inner.detached(py, |a| a.flush())?.py_err(py)
     }
 
     /// Flushes and unmaps; refused (BufferError) while a buffer export is alive.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         self.check_resizable()?;
-        self.inner.detached(py, |a| a.close())?.py(py)
+        self.inner.detached(py, |a| a.close())?.py_err(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -1224,7 +1143,7 @@ impl PyMmapList {
     ) -> PyResult<()> {
         let this = slf.get();
         let a = this.lock()?;
-        let bytes = a.as_bytes().py(slf.py())?;
+        let bytes = a.as_bytes().py_err(slf.py())?;
         let ex = Export {
             ptr: bytes.as_ptr(),
             len: bytes.len(),
@@ -1268,7 +1187,7 @@ impl PyMmapListIter {
         if i >= a.len() {
             return Ok(None);
         }
-        let v = num_to_py(py, a.get(i).py(py)?)?;
+        let v = num_to_py(py, a.get(i).py_err(py)?)?;
         self.pos.store(i + 1, Ordering::Relaxed);
         Ok(Some(v))
     }
@@ -1485,7 +1404,7 @@ impl FileView for PyFileColumn {
         f.with_field(k, &self.name, |c| {
             file_cell(py, c, owner.trust, &path, &self.name)
         })
-        .py(py)?
+        .py_err(py)?
     }
 }
 
@@ -1496,7 +1415,10 @@ impl PyFileColumn {
         let owner = self.file.get();
         let (found, path) = {
             let mut f = owner.lock()?;
-            (f.min_max(&self.name, self.len).py(py)?, f.path().to_owned())
+            (
+                f.min_max(&self.name, self.len).py_err(py)?,
+                f.path().to_owned(),
+            )
         };
         match found {
             Some((lo, hi)) => value_to_py_from(py, if max { &hi } else { &lo }, owner.trust)
@@ -1516,11 +1438,14 @@ impl PyFileColumn {
             .get()
             .lock()?
             .field_arrow(&self.name, self.len)
-            .py(py)?;
+            .py_err(py)?;
         let arrays: Vec<&dyn Array> = batches.iter().map(|b| b.column(0).as_ref()).collect();
         let nulls = arrays.iter().map(|a| a.logical_null_count()).sum();
         let sum = sum_arrow(&arrays).ok_or_else(|| {
-            PyTypeError::new_err(format!("sum of {:?}: not a column of numbers", self.name))
+            Class::UnsupportedType.err(
+                py,
+                format!("sum of {:?}: not a column of numbers", self.name),
+            )
         })?;
         Ok((sum, nulls))
     }
@@ -1534,7 +1459,7 @@ impl PyFileColumn {
             .get()
             .lock()?
             .field_arrow(&self.name, self.len)
-            .py(py)?;
+            .py_err(py)?;
         let kind = match schema.field(0).data_type() {
             DataType::Int64 => DType::Int64,
             DataType::Float64 => DType::Float64,
@@ -1679,7 +1604,7 @@ file_view_methods! {
             .get()
             .lock()?
             .field_arrow(&self.name, self.len)
-            .py(py)?;
+            .py_err(py)?;
         crate::arrow_stream::export_stream(py, schema, batches)
     }
 
@@ -1719,7 +1644,7 @@ impl FileView for PyFileSlice {
 impl PyFileSlice {
     fn row<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>> {
         let row = self.at.at(k);
-        self.file.get().lock()?.check_row(row).py(py)?;
+        self.file.get().lock()?.check_row(row).py_err(py)?;
         let file = self.file.clone_ref(py);
         Ok(Bound::new(py, PyFileRow { file, row })?.into_any())
     }

@@ -16,7 +16,7 @@ use memslim_arena::{ArenaSlice, ArenaStr, Scratch};
 use memslim_records::{Cell, RecordList};
 
 use crate::error::{Result, StreamError};
-use crate::jsonl::{OnError, ReadOptions, Skipped};
+use crate::options::{OnError, ReadOptions, Skipped};
 
 /// Where a string is: `bytes[a..b]` of the block, the `i`th string kept in the block's
 /// scratch arena, or a field name. Offsets are 32-bit (blocks are limited to

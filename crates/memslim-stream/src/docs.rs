@@ -6,9 +6,8 @@ use memslim_arena::{DocBuilder, DocError, DocList};
 
 use crate::error::{Result, StreamError};
 use crate::json::{Parser, Reason, Scalar, Visitor};
-use crate::jsonl::ReadOptions;
-use crate::jsonl::column_of;
 use crate::nested::decimal_to_le;
+use crate::options::{ReadOptions, column_of};
 use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES};
 
 /// Adds one document per non-blank line of the JSON text read from `input`, all or

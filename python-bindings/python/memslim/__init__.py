@@ -40,12 +40,18 @@ from memslim._persistent import (
 from memslim._report import report
 from memslim._sizeof import deep_sizeof
 from memslim.exceptions import (
+    AppendOnlyError,
+    ClosedFileError,
+    ConcurrentUseError,
     CorruptDataError,
+    InvalidValueError,
+    LimitError,
     MemslimError,
     ParseError,
     SchemaError,
     SkippedLinesWarning,
     StaleRowError,
+    UnsupportedTypeError,
     UntrustedDataError,
 )
 from memslim.pipeline import Stream, stream
@@ -81,9 +87,12 @@ _abc.Mapping.register(DocView)
 _abc.Sequence.register(ListView)
 
 __all__ = [
+    "AppendOnlyError",
     "AuditReport",
     "BatchReader",
+    "ClosedFileError",
     "Column",
+    "ConcurrentUseError",
     "CorruptDataError",
     "CorruptFileError",
     "DamagedFileWarning",
@@ -97,7 +106,9 @@ __all__ = [
     "FileRow",
     "FileSlice",
     "Finding",
+    "InvalidValueError",
     "JsonlWriter",
+    "LimitError",
     "ListView",
     "MemslimError",
     "MmapList",
@@ -109,6 +120,7 @@ __all__ = [
     "StaleRowError",
     "Stream",
     "TupleList",
+    "UnsupportedTypeError",
     "UntrustedDataError",
     "Watch",
     "__version__",
