@@ -13,6 +13,7 @@ mod gilcell;
 mod json;
 mod mmap;
 mod mmap_ffi;
+mod numpy;
 mod os_memory;
 mod parquet;
 mod pickle;

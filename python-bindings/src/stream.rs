@@ -302,23 +302,28 @@ fn warn_skipped(py: Python<'_>, name: &str, skipped: &memslim_stream::Skipped) -
 /// Records read between checks for pending signals.
 const SIGNAL_CHECK_ROWS: usize = 1 << 18;
 
-/// Reads everything with the interpreter released (checking for signals now and then).
+/// Reads everything with the interpreter released, in steps, so that Ctrl-C (or any
+/// pending signal) interrupts a long read.
 fn read_all(
     py: Python<'_>,
     mut reader: Box<dyn BatchReader>,
     slot: &ErrSlot,
 ) -> PyResult<Py<PyAny>> {
-    let mut list = reader.start_rest().map_err(|e| to_py_err(py, e, slot))?;
-    // In steps, so that Ctrl-C (or any pending signal) interrupts a long read.
-    loop {
-        let more = py.detach(|| reader.fill_more(&mut list, SIGNAL_CHECK_ROWS));
-        match more {
-            Ok(true) => py.check_signals()?,
-            Ok(false) => break,
-            Err(e) => return Err(to_py_err(py, e, slot)),
-        }
-    }
-    py.detach(|| list.optimize());
+    let mut signal = None;
+    let read = py.detach(|| {
+        reader.read_rest_in_steps(SIGNAL_CHECK_ROWS, &mut || {
+            Python::attach(|py| py.check_signals())
+                .map_err(|e| signal = Some(e))
+                .is_ok()
+        })
+    });
+    let list = match (read, signal) {
+        (_, Some(e)) => return Err(e),
+        (Err(e), None) => return Err(to_py_err(py, e, slot)),
+        (Ok(list), None) => list.ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("read stopped without a signal")
+        })?,
+    };
     warn_skipped(py, reader.name(), reader.skipped())?;
     dict_list_from_core(py, list)
 }

@@ -46,7 +46,7 @@ def rows_file(tmp_path, name="rows.arrow", records=({"a": 1}, {"a": 2.5}, {"a": 
 
 
 def number_file(tmp_path, dtype="int64", values=(1, 2, 3)):
-    a = memslim.MmapList(tmp_path / "n.bin", dtype)
+    a = memslim.NumberFile(tmp_path / "n.bin", dtype)
     a.extend(list(values))
     return a
 
@@ -62,11 +62,11 @@ CONVERTED = {
         memslim.InvalidValueError,
     ),
     "number file mode": (
-        lambda t: memslim.MmapList(t / "n.bin", "int64", mode="x"),
+        lambda t: memslim.NumberFile(t / "n.bin", "int64", mode="x"),
         memslim.InvalidValueError,
     ),
     "number file dtype": (
-        lambda t: memslim.MmapList(t / "n.bin", "int3"),
+        lambda t: memslim.NumberFile(t / "n.bin", "int3"),
         memslim.InvalidValueError,
     ),
     "number file value type": (

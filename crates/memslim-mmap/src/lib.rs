@@ -90,5 +90,12 @@ pub use array::{Num, NumArray, NumType};
 pub use error::{MmapError, Result};
 pub use field::{FieldNumbers, FieldSum, PendingMark};
 pub use file::{
-    BATCH_ROWS, Layout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
+    BATCH_ROWS, FileLayout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
 };
+
+/// The old name of [`FileLayout`] (there is also `memslim_records::Layout`, a column's).
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed to FileLayout; this alias goes in the next release"
+)]
+pub type Layout = FileLayout;

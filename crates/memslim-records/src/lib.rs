@@ -12,6 +12,7 @@ mod grid;
 mod intvec;
 pub mod json;
 mod list;
+pub mod process;
 mod select;
 mod serial;
 mod strdict;

@@ -35,7 +35,8 @@ from memslim._persistent import (
     FileLockedError,
     FileRow,
     FileSlice,
-    MmapList,
+    NumberFile,
+    deprecated_alias,
 )
 from memslim._report import report
 from memslim._sizeof import deep_sizeof
@@ -70,6 +71,9 @@ _LAZY = {
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
+        alias = deprecated_alias(name)  # MmapList: warns each time, so never cached
+        if alias is not None:
+            return alias
         raise AttributeError(f"module 'memslim' has no attribute {name!r}")
     import importlib
 
@@ -111,7 +115,7 @@ __all__ = [
     "LimitError",
     "ListView",
     "MemslimError",
-    "MmapList",
+    "NumberFile",
     "ParquetReader",
     "ParseError",
     "Row",
