@@ -140,34 +140,23 @@ impl<T, E: ToPyErr> IntoPyResult<T> for Result<T, E> {
     }
 }
 
-impl ToPyErr for RecordsError {
-    fn to_py_err(self, py: Python<'_>) -> PyErr {
-        to_py(py, self)
-    }
+/// `impl ToPyErr for $error` by the mapping function `$map`.
+macro_rules! to_py_err {
+    ($($error:ty => $map:ident),* $(,)?) => {
+        $(impl ToPyErr for $error {
+            fn to_py_err(self, py: Python<'_>) -> PyErr {
+                $map(py, self)
+            }
+        })*
+    };
 }
 
-impl ToPyErr for DocError {
-    fn to_py_err(self, py: Python<'_>) -> PyErr {
-        doc_to_py(py, self)
-    }
-}
-
-impl ToPyErr for StreamError {
-    fn to_py_err(self, py: Python<'_>) -> PyErr {
-        stream_to_py(py, self)
-    }
-}
-
-impl ToPyErr for ParquetError {
-    fn to_py_err(self, py: Python<'_>) -> PyErr {
-        parquet_to_py(py, self)
-    }
-}
-
-impl ToPyErr for MmapError {
-    fn to_py_err(self, py: Python<'_>) -> PyErr {
-        mmap_to_py(py, self)
-    }
+to_py_err! {
+    RecordsError => to_py,
+    DocError => doc_to_py,
+    StreamError => stream_to_py,
+    ParquetError => parquet_to_py,
+    MmapError => mmap_to_py,
 }
 
 /// Maps a record store error. An index out of range and a missing field stay the

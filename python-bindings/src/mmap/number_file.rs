@@ -5,7 +5,7 @@
 use std::ffi::{CStr, c_int};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memslim_mmap::view::clamp_bound;
+use memslim_mmap::view::{Positions, clamp_bound};
 use memslim_mmap::{MmapError, Mode, Num, NumArray, NumType};
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyValueError};
 use pyo3::prelude::*;
@@ -13,7 +13,7 @@ use pyo3::types::{PyBool, PyFloat, PyList, PySlice};
 use pyo3::{IntoPyObjectExt, ffi, intern};
 
 use super::lock::{Guarded, Held};
-use super::{norm_index, parse_mode};
+use super::{norm_index, parse_mode, slice_of};
 use crate::errors::{Class, IntoPyResult, mmap_to_py};
 use crate::mmap_ffi::{self, Export};
 
@@ -75,6 +75,15 @@ fn num_to_py(py: Python<'_>, n: Num) -> PyResult<Py<PyAny>> {
         Num::Float(v) => v.into_py_any(py),
         Num::Bool(v) => v.into_py_any(py),
     }
+}
+
+/// `values` as a Python list.
+fn nums_to_list(py: Python<'_>, values: Vec<Num>) -> PyResult<Bound<'_, PyList>> {
+    let out = values
+        .into_iter()
+        .map(|v| num_to_py(py, v))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, out)
 }
 
 impl PyNumberFile {
@@ -155,14 +164,10 @@ impl PyNumberFile {
             return Err(mmap_to_py(py, MmapError::Closed));
         }
         if let Ok(s) = index.cast::<PySlice>() {
-            let ind = s.indices(a.len() as isize)?;
-            let mut out = Vec::with_capacity(ind.slicelength);
-            let mut i = ind.start;
-            for _ in 0..ind.slicelength {
-                out.push(num_to_py(py, a.get(i as usize).py_err(py)?)?);
-                i += ind.step;
-            }
-            return Ok(PyList::new(py, out)?.into_any().unbind());
+            let values = a
+                .get_at(slice_of(&Positions::all(a.len()), s)?)
+                .py_err(py)?;
+            return nums_to_list(py, values).map(|l| l.into_any().unbind());
         }
         let i = norm_index(index.extract()?, a.len())?;
         num_to_py(py, a.get(i).py_err(py)?)
@@ -181,24 +186,8 @@ impl PyNumberFile {
                 .map(|v| num_from_py(&v?))
                 .collect::<PyResult<_>>()?;
             let mut a = self.lock()?;
-            let ind = s.indices(a.len() as isize)?;
-            if values.len() != ind.slicelength {
-                return Err(PyValueError::new_err(format!(
-                    "NumberFile cannot change size by slice assignment: {} values for {} positions",
-                    values.len(),
-                    ind.slicelength
-                )));
-            }
-            // Check every value first, so a bad one changes nothing.
-            for v in &values {
-                memslim_mmap::array::encode(a.dtype(), *v).py_err(py)?;
-            }
-            let mut i = ind.start;
-            for v in values {
-                a.set(i as usize, v).py_err(py)?;
-                i += ind.step;
-            }
-            return Ok(());
+            let at = slice_of(&Positions::all(a.len()), s)?;
+            return a.set_at(at, &values).py_err(py);
         }
         let (i, v): (isize, Num) = (index.extract()?, num_from_py(value)?);
         let mut a = self.lock()?;
@@ -316,10 +305,8 @@ impl PyNumberFile {
     /// The values as a plain list.
     fn tolist(&self, py: Python<'_>) -> PyResult<Py<PyList>> {
         let a = self.lock()?;
-        let out = (0..a.len())
-            .map(|i| num_to_py(py, a.get(i).py_err(py)?))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(PyList::new(py, out)?.unbind())
+        let values = a.get_at(Positions::all(a.len())).py_err(py)?;
+        Ok(nums_to_list(py, values)?.unbind())
     }
 
     /// Makes appends durable: values, then the header with the new length.
