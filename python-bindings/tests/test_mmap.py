@@ -1055,3 +1055,14 @@ def test_extend_from_a_large_list_mixes_in_place_and_general_records(tmp_path):
     with memslim.DictList.open(path, mode="r") as rows:
         assert same([r.to_dict() for r in rows], data)
         assert [list(r) for r in rows][2999 + 7] == ["name", "id"]
+
+
+def test_file_column_null_count_works_for_any_field(tmp_path: Path) -> None:
+    # As Column.null_count: strings have nulls too; only sum/mean need numbers.
+    with memslim.DictList.open(tmp_path / "s.msl") as rows:
+        rows.extend([{"s": "a"}, {"s": None}, {"t": 1}])
+        col = rows.column("s")
+        mem = memslim.DictList(list(rows)).column("s")
+        assert col.null_count == mem.null_count == 2
+        expect_error(memslim.UnsupportedTypeError, col.sum)
+        expect_error(TypeError, col.mean)
