@@ -107,7 +107,7 @@ def write_inputs(d: Path, rows: int) -> None:
     with ipc.new_file(f["pyarrow"], schema) as w:
         for chunk in chunked(records, 65_536):
             w.write_batch(pa.RecordBatch.from_pylist(chunk, schema=schema))
-    with memslim.MmapList(f["prices"], dtype="float64") as prices:
+    with memslim.NumberFile(f["prices"], dtype="float64") as prices:
         prices.extend(r["price"] for r in records)
 
 
@@ -196,7 +196,7 @@ def child_scan(peer: str, d: Path, rows: int, repeat: int) -> dict[str, Any]:
     elif peer == "MmapList+numpy":
         import memslim
 
-        handle = memslim.MmapList(f["prices"], mode="r")
+        handle = memslim.NumberFile(f["prices"], mode="r")
         values = np.asarray(handle)
 
         def run() -> float:

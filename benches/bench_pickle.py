@@ -22,8 +22,6 @@ list of dicts and against pyarrow measured in the same run. Written as JSON to
 
 from __future__ import annotations
 
-import argparse
-import json
 import pickle
 import sys
 from pathlib import Path
@@ -31,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import machine_info, make_records, median_seconds, run_child, write_report
+from workload import make_records, median_seconds, ms, peer_bench_main
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "pickle.json"
@@ -92,10 +90,6 @@ def measure(peer: str, rows: int, repeat: int) -> dict[str, Any]:
     return out
 
 
-def _ms(s: float) -> str:
-    return f"{s * 1000:.1f} ms"
-
-
 def report_md(results: dict[str, dict[str, Any]], rows: int) -> str:
     base = results.get("list of dicts", {}).get("in-band", {}).get("total_s")
     arrow = results.get("pyarrow.Table", {})
@@ -121,8 +115,8 @@ def report_md(results: dict[str, dict[str, Any]], rows: int) -> str:
             peer_mode = arrow.get(mode if mode != "protocol 4" else "in-band")
             vs_arrow = f"{m['total_s'] / peer_mode['total_s']:.2f}x" if peer_mode else "n/a"
             lines.append(
-                f"| {peer} | {mode} | {_ms(m['dumps_s'])} | {_ms(m['loads_s'])} "
-                f"| {_ms(m['total_s'])} | {m['bytes'] / 1e6:.1f} MB | {vs_list} | {vs_arrow} |"
+                f"| {peer} | {mode} | {ms(m['dumps_s'])} | {ms(m['loads_s'])} "
+                f"| {ms(m['total_s'])} | {m['bytes'] / 1e6:.1f} MB | {vs_list} | {vs_arrow} |"
             )
     lines += [
         "",
@@ -133,36 +127,17 @@ def report_md(results: dict[str, dict[str, Any]], rows: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=None)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
-    parser.add_argument("--output", type=Path, default=None)
-    parser.add_argument("--child", choices=PEERS, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    rows = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
-    repeat = args.repeat or (3 if args.quick else 5)
-    if args.child:
-        print(json.dumps(measure(args.child, rows, repeat)))
-        return 0
-    results: dict[str, dict[str, Any]] = {}
-    for peer in PEERS:
-        cmd = [sys.executable, __file__, "--child", peer, "--rows", str(rows)]
-        cmd += ["--repeat", str(repeat)]
-        results[peer] = run_child(cmd, timeout=3600, what=peer)
-    md = report_md(results, rows)
-    print(md)
-    report = {
-        "quick": args.quick,
-        "rows": rows,
-        "repeat": repeat,
-        "results": results,
-        "machine": machine_info(["memslim", "pyarrow"]),
-    }
-    path = write_report(report, args.output, args.quick, RESULTS)
-    path.with_suffix(".md").write_text(md, encoding="utf-8")
-    print(f"wrote {path} and {path.with_suffix('.md')}")
-    return 0
+    return peer_bench_main(
+        argv,
+        script=__file__,
+        doc=__doc__ or "",
+        peers=PEERS,
+        rows=(QUICK_ROWS, DEFAULT_ROWS),
+        measure=measure,
+        report_md=report_md,
+        results=RESULTS,
+        packages=["memslim", "pyarrow"],
+    )
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ Written as JSON to ``benches/results/rows.json`` and markdown to ``rows.md``
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import sys
 from operator import itemgetter
@@ -33,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import machine_info, make_records, median_seconds, run_child, write_report
+from workload import make_records, median_seconds, ms, peer_bench_main
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "rows.json"
@@ -101,10 +99,6 @@ def measure(peer: str, n: int, repeat: int) -> dict[str, Any]:
     return out
 
 
-def _ms(s: float | None) -> str:
-    return "n/a" if s is None else f"{s * 1000:.1f} ms"
-
-
 def _ratio(a: float | None, b: float | None) -> str:
     return "n/a" if not a or not b else f"{a / b:.2f}x"
 
@@ -120,12 +114,12 @@ def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
     ]
     for op in ("row loop", "random access", "filter"):
         lines.append(
-            f"| TupleList {op} | {_ms(lt.get(op))} | {_ms(tl.get(op))} | | "
+            f"| TupleList {op} | {ms(lt.get(op))} | {ms(tl.get(op))} | | "
             f"{_ratio(tl.get(op), lt.get(op))} | |"
         )
     for op in ("count DE", "filter DE"):
         lines.append(
-            f"| DictList {op} | {_ms(ld.get(op))} | {_ms(dl.get(op))} | {_ms(pl.get(op))} | "
+            f"| DictList {op} | {ms(ld.get(op))} | {ms(dl.get(op))} | {ms(pl.get(op))} | "
             f"{_ratio(dl.get(op), ld.get(op))} | {_ratio(dl.get(op), pl.get(op))} |"
         )
     errors = [f"- {k}: {v['error'].splitlines()[0]}" for k, v in results.items() if "error" in v]
@@ -140,35 +134,17 @@ def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=None)
-    parser.add_argument("--repeat", type=int, default=None)
-    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
-    parser.add_argument("--output", type=Path, default=None)
-    parser.add_argument("--child", choices=PEERS, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    n = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
-    repeat = args.repeat or (3 if args.quick else 5)
-    if args.child:
-        print(json.dumps(measure(args.child, n, repeat)))
-        return 0
-    results = {}
-    for peer in PEERS:
-        cmd = [sys.executable, __file__, "--child", peer, "--rows", str(n), "--repeat", str(repeat)]
-        results[peer] = run_child(cmd, timeout=3600, what=peer)
-    md = report_md(results, n)
-    print(md)
-    report = {
-        "quick": args.quick,
-        "rows": n,
-        "repeat": repeat,
-        "results": results,
-        "machine": machine_info(["memslim", "polars"]),
-    }
-    path = write_report(report, args.output, args.quick, RESULTS)
-    path.with_suffix(".md").write_text(md, encoding="utf-8")
-    print(f"wrote {path} and {path.with_suffix('.md')}")
-    return 0
+    return peer_bench_main(
+        argv,
+        script=__file__,
+        doc=__doc__ or "",
+        peers=PEERS,
+        rows=(QUICK_ROWS, DEFAULT_ROWS),
+        measure=measure,
+        report_md=report_md,
+        results=RESULTS,
+        packages=["memslim", "polars"],
+    )
 
 
 if __name__ == "__main__":

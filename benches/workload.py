@@ -317,3 +317,58 @@ def load_report(path: Path) -> dict[str, Any]:
     """A benchmark's JSON report, for ``--from-json``."""
     result: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
     return result
+
+
+def ms(s: float | None) -> str:
+    """Seconds as milliseconds for a report table (``n/a`` for a figure not taken)."""
+    return "n/a" if s is None else f"{s * 1000:.1f} ms"
+
+
+def peer_bench_main(
+    argv: list[str] | None,
+    *,
+    script: str,
+    doc: str,
+    peers: tuple[str, ...],
+    rows: tuple[int, int],
+    measure: Callable[[str, int, int], dict[str, Any]],
+    report_md: Callable[[dict[str, dict[str, Any]], int], str],
+    results: Path,
+    packages: Iterable[str],
+) -> int:
+    """The command line of a benchmark that measures each peer in a fresh process
+    (``bench_pickle.py``, ``bench_rows.py``): ``--rows``, ``--repeat``, ``--quick``,
+    ``--output``; as a child (``--child PEER``) it prints ``measure(peer, rows, repeat)``
+    as JSON, as the parent it runs one child per peer, prints ``report_md`` and writes
+    the JSON and markdown reports. ``rows`` is (quick, default)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=None)
+    parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
+    parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--child", choices=peers, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    n = args.rows or (rows[0] if args.quick else rows[1])
+    repeat = args.repeat or (3 if args.quick else 5)
+    if args.child:
+        print(json.dumps(measure(args.child, n, repeat)))
+        return 0
+    measured: dict[str, dict[str, Any]] = {}
+    for peer in peers:
+        cmd = [sys.executable, script, "--child", peer, "--rows", str(n), "--repeat", str(repeat)]
+        measured[peer] = run_child(cmd, timeout=3600, what=peer)
+    md = report_md(measured, n)
+    print(md)
+    report = {
+        "quick": args.quick,
+        "rows": n,
+        "repeat": repeat,
+        "results": measured,
+        "machine": machine_info(packages),
+    }
+    path = write_report(report, args.output, args.quick, results)
+    path.with_suffix(".md").write_text(md, encoding="utf-8")
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return 0

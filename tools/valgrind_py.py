@@ -104,7 +104,7 @@ assert view.to_python() == {"name": "u7", "tags": ["a"]}
 
 # Persistent files (mmap_ffi.rs, memslim-mmap's map.rs): a saved list read back through
 # the map, its batches exported to pyarrow and used after the file is closed, and an
-# MmapList viewed by numpy (buffer protocol), grown after the view is gone; a column
+# NumberFile viewed by numpy (buffer protocol), grown after the view is gone; a column
 # view of a file handed to numpy and pyarrow over the map.
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "rows.msl")
@@ -130,7 +130,7 @@ with tempfile.TemporaryDirectory() as tmp:
     del f
     assert arr.sum() == sum(i / 2 for i in range(1000))
     assert col_table.column("x")[999].as_py() == 499.5 and len(head) == 3
-    nums = memslim.MmapList(os.path.join(tmp, "n.bin"), dtype="int32")
+    nums = memslim.NumberFile(os.path.join(tmp, "n.bin"), dtype="int32")
     nums.extend(range(1000))
     view = np.asarray(nums)
     view[3] = -3

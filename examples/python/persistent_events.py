@@ -47,7 +47,7 @@ with tempfile.TemporaryDirectory() as tmp:
     print("pyarrow sees:", ipc.open_stream(path).read_all().num_rows, "rows")
 
     # A growable on-disk array; numpy views it without copying.
-    with memslim.MmapList(Path(tmp) / "ids.bin", dtype="int64") as ids:
+    with memslim.NumberFile(Path(tmp) / "ids.bin", dtype="int64") as ids:
         ids.extend(range(N))
         view = np.asarray(ids)
         print("ids:", len(ids), "sum", int(view.sum()), "zero-copy:", not view.flags.owndata)

@@ -5,7 +5,7 @@
 use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::SchemaRef;
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
@@ -28,7 +28,7 @@ pub(crate) fn export_stream<'py>(
 /// the caller in the error for an object that has none.
 ///
 /// # Errors
-/// `TypeError` if `data` has no `__arrow_c_stream__`, `ValueError` for an invalid
+/// `TypeError` if `data` has no `__arrow_c_stream__`, `memslim.InvalidValueError` for an invalid
 /// stream.
 pub(crate) fn import_stream(
     data: &Bound<'_, PyAny>,
@@ -50,6 +50,7 @@ pub(crate) fn import_stream(
     // a released (null `release`) stream behind, so the producer's capsule destructor
     // does not release it a second time.
     let stream = unsafe { FFI_ArrowArrayStream::from_raw(ptr.as_ptr().cast()) };
-    RecordBatchStreamReader::try_new(stream)
-        .map_err(|e| PyValueError::new_err(format!("invalid Arrow stream: {e}")))
+    RecordBatchStreamReader::try_new(stream).map_err(|e| {
+        crate::errors::Class::InvalidValue.err(py, format!("invalid Arrow stream: {e}"))
+    })
 }

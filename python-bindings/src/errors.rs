@@ -1,56 +1,159 @@
 //! The one table from core errors to Python exceptions.
 //!
 //! memslim's exception classes live in `memslim/exceptions.py` so that each can inherit
-//! both `MemslimError` and the built-in a user would catch (`TypeError`, ...).
+//! both `MemslimError` and the built-in a user would catch (`TypeError`, ...). Every core
+//! error type (records, documents, streams, mapped files, Parquet) is mapped here, and
+//! `result.py_err(py)` ([`IntoPyResult`]) is the one way a binding turns a core `Result`
+//! into a `PyResult`.
 
+use std::path::Path;
+
+use memslim_arena::DocError;
+use memslim_mmap::MmapError;
+use memslim_parquet::ParquetError;
 use memslim_records::RecordsError;
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
+use memslim_stream::StreamError;
+use pyo3::exceptions::{
+    PyFileExistsError, PyFileNotFoundError, PyIndexError, PyIsADirectoryError, PyKeyError,
+    PyMemoryError, PyOSError, PyPermissionError, PyRuntimeError,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyType;
 
-static SCHEMA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static CORRUPT_DATA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
-fn class<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyType>>,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyType>> {
-    cell.import(py, "memslim.exceptions", name)
+/// memslim's exception and warning classes (and the one foreign class the table needs).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Class {
+    Schema,
+    CorruptData,
+    CorruptFile,
+    FileFormat,
+    FileLocked,
+    Untrusted,
+    Parse,
+    InvalidValue,
+    UnsupportedType,
+    Limit,
+    ConcurrentUse,
+    ClosedFile,
+    AppendOnly,
+    /// `io.UnsupportedOperation` (a write to a file opened read-only).
+    IoUnsupported,
+    DamagedFileWarning,
+    SkippedLinesWarning,
 }
 
-fn raise(py: Python<'_>, cell: &'static PyOnceLock<Py<PyType>>, name: &str, msg: String) -> PyErr {
-    match class(py, cell, name) {
-        Ok(cls) => PyErr::from_type(cls.clone(), msg),
-        Err(e) => e,
+const CLASSES: usize = 16;
+static CELLS: [PyOnceLock<Py<PyType>>; CLASSES] = [const { PyOnceLock::new() }; CLASSES];
+
+impl Class {
+    fn module_and_name(self) -> (&'static str, &'static str) {
+        let name = match self {
+            Class::Schema => "SchemaError",
+            Class::CorruptData => "CorruptDataError",
+            Class::CorruptFile => "CorruptFileError",
+            Class::FileFormat => "FileFormatError",
+            Class::FileLocked => "FileLockedError",
+            Class::Untrusted => "UntrustedDataError",
+            Class::Parse => "ParseError",
+            Class::InvalidValue => "InvalidValueError",
+            Class::UnsupportedType => "UnsupportedTypeError",
+            Class::Limit => "LimitError",
+            Class::ConcurrentUse => "ConcurrentUseError",
+            Class::ClosedFile => "ClosedFileError",
+            Class::AppendOnly => "AppendOnlyError",
+            Class::DamagedFileWarning => "DamagedFileWarning",
+            Class::SkippedLinesWarning => "SkippedLinesWarning",
+            Class::IoUnsupported => return ("io", "UnsupportedOperation"),
+        };
+        ("memslim.exceptions", name)
+    }
+
+    /// The Python class, imported on first use.
+    pub(crate) fn get(self, py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+        let (module, name) = self.module_and_name();
+        CELLS[self as usize].import(py, module, name)
+    }
+
+    /// An exception of this class with `msg` (or the import's error, which cannot
+    /// happen in an installed package).
+    pub(crate) fn err(self, py: Python<'_>, msg: impl Into<String>) -> PyErr {
+        match self.get(py) {
+            Ok(cls) => PyErr::from_type(cls.clone(), msg.into()),
+            Err(e) => e,
+        }
+    }
+
+    /// Whether `e` is an instance of this class.
+    pub(crate) fn matches(self, py: Python<'_>, e: &PyErr) -> bool {
+        self.get(py).is_ok_and(|c| e.is_instance(py, c))
     }
 }
 
 /// `memslim.SchemaError` (also a `TypeError`).
 pub(crate) fn schema_error(py: Python<'_>, msg: String) -> PyErr {
-    raise(py, &SCHEMA_ERROR, "SchemaError", msg)
+    Class::Schema.err(py, msg)
 }
 
 /// `memslim.CorruptDataError` (also a `ValueError`).
 pub(crate) fn corrupt(py: Python<'_>, msg: String) -> PyErr {
-    raise(py, &CORRUPT_DATA_ERROR, "CorruptDataError", msg)
+    Class::CorruptData.err(py, msg)
 }
-
-static UNTRUSTED_DATA_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// `memslim.UntrustedDataError` (also a `ValueError`): a pickled value from a source the
 /// user did not vouch for.
 pub(crate) fn untrusted(py: Python<'_>, msg: String) -> PyErr {
-    raise(py, &UNTRUSTED_DATA_ERROR, "UntrustedDataError", msg)
+    Class::Untrusted.err(py, msg)
 }
 
 /// Whether `e` is a `memslim.UntrustedDataError`.
 pub(crate) fn is_untrusted(py: Python<'_>, e: &PyErr) -> bool {
-    class(py, &UNTRUSTED_DATA_ERROR, "UntrustedDataError").is_ok_and(|c| e.is_instance(py, c))
+    Class::Untrusted.matches(py, e)
 }
 
-/// Maps a core error to the Python exception a user would catch.
+/// `memslim.ConcurrentUseError` (also a `RuntimeError`): `what` is busy in another
+/// thread.
+pub(crate) fn in_use(py: Python<'_>, what: &str) -> PyErr {
+    Class::ConcurrentUse.err(py, format!("{what} is in use by another thread"))
+}
+
+/// A core error type with a Python exception a user would catch.
+pub(crate) trait ToPyErr {
+    fn to_py_err(self, py: Python<'_>) -> PyErr;
+}
+
+/// Extension for `Result<T, E>` of any core error `E`: `result.py_err(py)?`.
+pub(crate) trait IntoPyResult<T> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T>;
+}
+
+impl<T, E: ToPyErr> IntoPyResult<T> for Result<T, E> {
+    fn py_err(self, py: Python<'_>) -> PyResult<T> {
+        self.map_err(|e| e.to_py_err(py))
+    }
+}
+
+/// `impl ToPyErr for $error` by the mapping function `$map`.
+macro_rules! to_py_err {
+    ($($error:ty => $map:ident),* $(,)?) => {
+        $(impl ToPyErr for $error {
+            fn to_py_err(self, py: Python<'_>) -> PyErr {
+                $map(py, self)
+            }
+        })*
+    };
+}
+
+to_py_err! {
+    RecordsError => to_py,
+    DocError => doc_to_py,
+    StreamError => stream_to_py,
+    ParquetError => parquet_to_py,
+    MmapError => mmap_to_py,
+}
+
+/// Maps a record store error. An index out of range and a missing field stay the
+/// built-in `IndexError` and `KeyError` a list and a dict raise.
 pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
     let msg = e.to_string();
     match e {
@@ -61,50 +164,31 @@ pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
         RecordsError::NoSuchField(name) => PyKeyError::new_err(name),
         RecordsError::Corrupt(_) => corrupt(py, msg),
         RecordsError::Unsupported { .. } | RecordsError::UnsupportedArrowType { .. } => {
-            PyTypeError::new_err(msg)
+            Class::UnsupportedType.err(py, msg)
         }
-        RecordsError::ValueTooLarge { .. }
-        | RecordsError::UnknownDType(_)
-        | RecordsError::Arrow(_) => PyValueError::new_err(msg),
+        RecordsError::ValueTooLarge { .. } => Class::Limit.err(py, msg),
+        RecordsError::UnknownDType(_) | RecordsError::Arrow(_) => Class::InvalidValue.err(py, msg),
+        // A bug in memslim, not an error the user can act on.
         RecordsError::WorkerStopped => PyRuntimeError::new_err(msg),
     }
 }
 
-/// Extension for `Result<T, RecordsError>`.
-pub(crate) trait IntoPyResult<T> {
-    fn py_err(self, py: Python<'_>) -> PyResult<T>;
-}
-
-impl<T> IntoPyResult<T> for Result<T, RecordsError> {
-    fn py_err(self, py: Python<'_>) -> PyResult<T> {
-        self.map_err(|e| to_py(py, e))
-    }
-}
-
-/// Maps a document (memslim-arena) error to the Python exception a user would catch.
-pub(crate) fn doc_to_py(py: Python<'_>, e: memslim_arena::DocError) -> PyErr {
-    use memslim_arena::DocError;
+/// Maps a document (memslim-arena) error.
+pub(crate) fn doc_to_py(py: Python<'_>, e: DocError) -> PyErr {
     let msg = e.to_string();
     match e {
         DocError::Corrupt(_) | DocError::UnknownSymbol { .. } => corrupt(py, msg),
         DocError::IndexOutOfRange { .. } => PyIndexError::new_err(msg),
-        DocError::Build(_) | DocError::TooDeep { .. } | DocError::InternerFull(_) => {
-            PyValueError::new_err(msg)
-        }
+        DocError::TooDeep { .. } | DocError::InternerFull(_) => Class::Limit.err(py, msg),
+        DocError::Build(_) => Class::InvalidValue.err(py, msg),
     }
 }
-
-static PARSE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static CORRUPT_FILE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Maps a streaming error: malformed input to `memslim.ParseError` (also a `ValueError`)
 /// with `path`, `line` and `column` attributes, I/O errors by kind with the path in the
 /// message, record errors as [`to_py`] maps them (with the line in the message).
-pub(crate) fn stream_to_py(py: Python<'_>, e: memslim_stream::StreamError) -> PyErr {
-    use memslim_stream::StreamError as S;
-    use pyo3::exceptions::{
-        PyFileNotFoundError, PyIsADirectoryError, PyOSError, PyPermissionError,
-    };
+pub(crate) fn stream_to_py(py: Python<'_>, e: StreamError) -> PyErr {
+    use StreamError as S;
     let msg = e.to_string();
     match e {
         S::Syntax {
@@ -125,17 +209,16 @@ pub(crate) fn stream_to_py(py: Python<'_>, e: memslim_stream::StreamError) -> Py
             std::io::ErrorKind::IsADirectory => PyIsADirectoryError::new_err(msg),
             _ => PyOSError::new_err(msg),
         },
-        S::Corrupt { .. } => raise(py, &CORRUPT_FILE_ERROR, "CorruptFileError", msg),
-        S::OutOfMemory { .. } => pyo3::exceptions::PyMemoryError::new_err(msg),
-        S::Unwritable { .. } => PyValueError::new_err(msg),
-        S::Invalid(_) => PyValueError::new_err(msg),
+        S::Corrupt { .. } => Class::CorruptFile.err(py, msg),
+        S::OutOfMemory { .. } => PyMemoryError::new_err(msg),
+        S::Unwritable { .. } | S::Invalid(_) => Class::InvalidValue.err(py, msg),
         S::Records(error) => to_py(py, error),
         S::Doc(error) => doc_to_py(py, error),
     }
 }
 
 fn parse_error(py: Python<'_>, msg: String, path: &str, line: u64, column: Option<u64>) -> PyErr {
-    let err = raise(py, &PARSE_ERROR, "ParseError", msg);
+    let err = Class::Parse.err(py, msg);
     let value = err.value(py);
     let _ = value.setattr("path", path);
     let _ = value.setattr("line", line);
@@ -143,31 +226,57 @@ fn parse_error(py: Python<'_>, msg: String, path: &str, line: u64, column: Optio
     err
 }
 
-static FILE_FORMAT_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+/// `OSError(errno, strerror, filename)`, which Python turns into `FileNotFoundError`,
+/// `PermissionError`, ... by errno, with `.errno` and `.filename` set; `None` for an
+/// error without an errno.
+fn os_error(path: &Path, source: &std::io::Error) -> Option<PyErr> {
+    let errno = source.raw_os_error()?;
+    let text = std::io::Error::from_raw_os_error(errno).to_string();
+    let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
+    Some(PyOSError::new_err((
+        errno,
+        text,
+        path.display().to_string(),
+    )))
+}
 
-/// Maps a Parquet error (each names its file) to the Python exception a user would catch.
-pub(crate) fn parquet_to_py(py: Python<'_>, e: memslim_parquet::ParquetError) -> PyErr {
-    use memslim_parquet::ParquetError as P;
-    use pyo3::exceptions::PyOSError;
+/// Maps a Parquet error (each names its file).
+pub(crate) fn parquet_to_py(py: Python<'_>, e: ParquetError) -> PyErr {
+    use ParquetError as P;
     let msg = e.to_string();
     match e {
-        P::Io { path, source } => match source.raw_os_error() {
-            // OSError(errno, strerror, filename): FileNotFoundError, ... by errno.
-            Some(errno) => {
-                let text = std::io::Error::from_raw_os_error(errno).to_string();
-                let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
-                PyOSError::new_err((errno, text, path.display().to_string()))
+        P::Io { path, source } => os_error(&path, &source).unwrap_or_else(|| {
+            if source.kind() == std::io::ErrorKind::AlreadyExists {
+                PyFileExistsError::new_err(msg)
+            } else {
+                PyOSError::new_err(msg)
             }
-            None if source.kind() == std::io::ErrorKind::AlreadyExists => {
-                pyo3::exceptions::PyFileExistsError::new_err(msg)
-            }
-            None => PyOSError::new_err(msg),
-        },
-        P::Corrupt { .. } => raise(py, &CORRUPT_FILE_ERROR, "CorruptFileError", msg),
+        }),
+        P::Corrupt { .. } | P::RecordFile(_) => Class::CorruptFile.err(py, msg),
         P::Schema { .. } => schema_error(py, msg),
-        P::Unsupported { .. } => raise(py, &FILE_FORMAT_ERROR, "FileFormatError", msg),
-        P::Invalid(_) => PyValueError::new_err(msg),
+        P::Unsupported { .. } => Class::FileFormat.err(py, msg),
+        P::Invalid(_) => Class::InvalidValue.err(py, msg),
         P::Records(error) => to_py(py, error),
-        P::RecordFile(_) => raise(py, &CORRUPT_FILE_ERROR, "CorruptFileError", msg),
+    }
+}
+
+/// Maps a mapped-file (memslim-mmap) error. A write to a read-only file is
+/// `io.UnsupportedOperation`, as for a Python file object.
+pub(crate) fn mmap_to_py(py: Python<'_>, e: MmapError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        MmapError::Io { path, source } => {
+            os_error(&path, &source).unwrap_or_else(|| PyOSError::new_err(msg))
+        }
+        MmapError::Corrupt { .. } => Class::CorruptFile.err(py, msg),
+        MmapError::NotOurs { .. }
+        | MmapError::FutureVersion { .. }
+        | MmapError::Unsupported { .. } => Class::FileFormat.err(py, msg),
+        MmapError::Locked { .. } => Class::FileLocked.err(py, msg),
+        MmapError::ReadOnly(_) => Class::IoUnsupported.err(py, msg),
+        MmapError::Closed => Class::ClosedFile.err(py, "I/O operation on a closed file"),
+        MmapError::Records(e) => to_py(py, e),
+        MmapError::FieldType { .. } => schema_error(py, msg),
+        MmapError::Value(_) => Class::InvalidValue.err(py, msg),
     }
 }

@@ -187,7 +187,7 @@ impl Walker<'_> {
                     "FileRow",
                     "FileSlice",
                     "FileColumn",
-                    "MmapList",
+                    "NumberFile",
                 ]
                 .iter()
                 .map(|n| Ok(m.getattr(*n)?.cast_into::<PyType>()?.unbind()))

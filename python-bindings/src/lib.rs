@@ -13,6 +13,7 @@ mod gilcell;
 mod json;
 mod mmap;
 mod mmap_ffi;
+mod numpy;
 mod os_memory;
 mod parquet;
 mod pickle;
@@ -23,6 +24,7 @@ mod stats;
 mod stream;
 mod tracemalloc;
 mod tuple_rows;
+mod writer;
 
 use pyo3::prelude::*;
 

@@ -1,4 +1,4 @@
-//! The unsafe edge of the mmap bindings: filling a `Py_buffer` for `MmapList`.
+//! The unsafe edge of the mmap bindings: filling a `Py_buffer` for `NumberFile`.
 
 use std::ffi::{CStr, c_int, c_void};
 
@@ -32,7 +32,9 @@ pub(crate) unsafe fn fill(
         return Err(PyBufferError::new_err("no buffer view"));
     }
     if ex.readonly && (flags & ffi::PyBUF_WRITABLE) == ffi::PyBUF_WRITABLE {
-        return Err(PyBufferError::new_err("the MmapList was opened read-only"));
+        return Err(PyBufferError::new_err(
+            "the NumberFile was opened read-only",
+        ));
     }
     let n = ex.len / ex.itemsize.max(1);
     // shape and strides live as long as the export: freed in `release`.

@@ -1,15 +1,14 @@
 //! Bindings of `memslim-parquet`: a writer of files and datasets, and a batch reader.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use memslim_parquet::{Codec, DatasetWriter, ParquetReader, ReadOptions, WriteOptions};
 use memslim_records::RecordList;
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
-use crate::errors::parquet_to_py;
-use crate::records::{dict_list_from_core, with_core};
+use crate::errors::{Class, IntoPyResult};
+use crate::records::dict_list_from_core;
+use crate::writer::{Busy, batch_of, open_writer};
 
 fn fspath(o: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
     let os = o.py().import("os")?;
@@ -21,14 +20,8 @@ fn fspath(o: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
 /// (Hive-partitioned) dataset directory.
 #[pyclass(name = "ParquetWriter", module = "memslim._memslim", frozen)]
 pub struct PyParquetWriter {
-    inner: Mutex<Option<DatasetWriter>>,
+    inner: Busy<DatasetWriter>,
     path: String,
-}
-
-impl PyParquetWriter {
-    fn busy() -> PyErr {
-        PyRuntimeError::new_err("ParquetWriter is in use by another thread")
-    }
 }
 
 #[pymethods]
@@ -46,28 +39,30 @@ impl PyParquetWriter {
     ) -> PyResult<Self> {
         let p = fspath(path)?;
         if row_group_size == 0 || max_rows_per_file == Some(0) {
-            return Err(PyValueError::new_err(
+            return Err(Class::InvalidValue.err(
+                py,
                 "row_group_size and max_rows_per_file must be at least 1",
             ));
         }
         let opts = WriteOptions {
-            codec: Codec::from_name(compression).map_err(|e| parquet_to_py(py, e))?,
+            codec: Codec::from_name(compression).py_err(py)?,
             row_group_rows: row_group_size,
             max_rows_per_file,
             ..WriteOptions::default()
         };
         let w = if dataset {
-            DatasetWriter::dataset(&p, &partition_by, opts).map_err(|e| parquet_to_py(py, e))?
+            DatasetWriter::dataset(&p, &partition_by, opts).py_err(py)?
         } else {
             if !partition_by.is_empty() || max_rows_per_file.is_some() {
-                return Err(PyValueError::new_err(
+                return Err(Class::InvalidValue.err(
+                    py,
                     "partition_by and max_rows_per_file write a dataset directory",
                 ));
             }
             DatasetWriter::file(&p, opts)
         };
         Ok(PyParquetWriter {
-            inner: Mutex::new(Some(w)),
+            inner: Busy::new("ParquetWriter", w),
             path: p.display().to_string(),
         })
     }
@@ -75,37 +70,25 @@ impl PyParquetWriter {
     /// Writes a batch; returns the records written so far.
     fn write(&self, batch: &Bound<'_, PyAny>) -> PyResult<usize> {
         let py = batch.py();
-        let mut guard = self.inner.try_lock().map_err(|_| Self::busy())?;
-        let Some(w) = guard.as_mut() else {
-            return Err(PyValueError::new_err(format!(
-                "{}: writer is closed",
-                self.path
-            )));
-        };
-        let Some(l) = with_core(batch, RecordList::clone)? else {
-            return Err(PyTypeError::new_err(
-                "ParquetWriter.write takes a DictList batch",
-            ));
-        };
-        py.detach(|| w.write(&l))
-            .map_err(|e| parquet_to_py(py, e))?;
+        let mut guard = self.inner.lock(py)?;
+        let w = open_writer(py, &mut guard, &self.path)?;
+        let l = batch_of(batch, "ParquetWriter")?;
+        py.detach(|| w.write(&l)).py_err(py)?;
         Ok(w.rows())
     }
 
     /// Finishes every file; returns the paths written (none if already closed).
     fn close(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let mut guard = self.inner.try_lock().map_err(|_| Self::busy())?;
-        let Some(w) = guard.take() else {
+        let Some(w) = self.inner.lock(py)?.take() else {
             return Ok(Vec::new());
         };
-        let files = py.detach(|| w.close()).map_err(|e| parquet_to_py(py, e))?;
+        let files = py.detach(|| w.close()).py_err(py)?;
         Ok(files.iter().map(|p| p.display().to_string()).collect())
     }
 
     /// Drops the files not yet finished (finished part files stay).
-    fn abort(&self) -> PyResult<()> {
-        let mut guard = self.inner.try_lock().map_err(|_| Self::busy())?;
-        if let Some(w) = guard.take() {
+    fn abort(&self, py: Python<'_>) -> PyResult<()> {
+        if let Some(w) = self.inner.lock(py)?.take() {
             w.abort();
         }
         Ok(())
@@ -113,8 +96,8 @@ impl PyParquetWriter {
 
     /// Records written so far (0 once closed).
     #[getter]
-    fn rows(&self) -> PyResult<usize> {
-        let guard = self.inner.try_lock().map_err(|_| Self::busy())?;
+    fn rows(&self, py: Python<'_>) -> PyResult<usize> {
+        let guard = self.inner.lock(py)?;
         Ok(guard.as_ref().map_or(0, DatasetWriter::rows))
     }
 
@@ -132,7 +115,7 @@ impl PyParquetWriter {
         if exc_type.is_none() {
             self.close(py)?;
         } else {
-            self.abort()?;
+            self.abort(py)?;
         }
         Ok(false)
     }
@@ -141,7 +124,7 @@ impl PyParquetWriter {
 /// `memslim._memslim.ParquetReader`: an iterator of `DictList` batches.
 #[pyclass(name = "ParquetReader", module = "memslim._memslim", frozen)]
 pub struct PyParquetReader {
-    inner: Mutex<Option<ParquetReader>>,
+    inner: Busy<ParquetReader>,
     /// Whether pickled values in the files may be loaded (`trusted=True`).
     trusted: bool,
 }
@@ -158,7 +141,7 @@ impl PyParquetReader {
         trusted: bool,
     ) -> PyResult<Self> {
         if batch_size == 0 {
-            return Err(PyValueError::new_err("batch_size must be at least 1"));
+            return Err(Class::InvalidValue.err(py, "batch_size must be at least 1"));
         }
         let inputs = inputs.iter().map(fspath).collect::<PyResult<Vec<_>>>()?;
         let opts = ReadOptions {
@@ -167,19 +150,16 @@ impl PyParquetReader {
         };
         let r = py
             .detach(|| ParquetReader::open(&inputs, opts))
-            .map_err(|e| parquet_to_py(py, e))?;
+            .py_err(py)?;
         Ok(PyParquetReader {
-            inner: Mutex::new(Some(r)),
+            inner: Busy::new("ParquetReader", r),
             trusted,
         })
     }
 
     /// The files read, in order.
-    fn files(&self) -> PyResult<Vec<String>> {
-        let guard = self
-            .inner
-            .try_lock()
-            .map_err(|_| PyRuntimeError::new_err("ParquetReader is in use by another thread"))?;
+    fn files(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        let guard = self.inner.lock(py)?;
         Ok(guard
             .as_ref()
             .map(|r| r.files().map(|p| p.display().to_string()).collect())
@@ -191,10 +171,7 @@ impl PyParquetReader {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let mut guard = self
-            .inner
-            .try_lock()
-            .map_err(|_| PyRuntimeError::new_err("ParquetReader is in use by another thread"))?;
+        let mut guard = self.inner.lock(py)?;
         let Some(r) = guard.as_mut() else {
             return Ok(None);
         };
@@ -207,7 +184,7 @@ impl PyParquetReader {
             }
             Some(Err(e)) => {
                 *guard = None;
-                Err(parquet_to_py(py, e))
+                Err(e).py_err(py)
             }
             None => {
                 *guard = None;
@@ -248,8 +225,7 @@ pub(crate) fn write_list(
         compression,
         row_group_size,
     )?;
-    let mut guard = w.inner.try_lock().map_err(|_| PyParquetWriter::busy())?;
-    let Some(mut inner) = guard.take() else {
+    let Some(mut inner) = w.inner.lock(py)?.take() else {
         return Ok(Vec::new());
     };
     let files = py
@@ -260,7 +236,7 @@ pub(crate) fn write_list(
                 Err(e)
             }
         })
-        .map_err(|e| parquet_to_py(py, e))?;
+        .py_err(py)?;
     Ok(files.iter().map(|p| p.display().to_string()).collect())
 }
 
@@ -280,7 +256,7 @@ pub(crate) fn _read_parquet(
     };
     let list = py
         .detach(|| memslim_parquet::read_all(&inputs, opts))
-        .map_err(|e| parquet_to_py(py, e))?;
+        .py_err(py)?;
     if !trusted {
         crate::convert::refuse_pickled(py, &list, "the Parquet data")?;
     }

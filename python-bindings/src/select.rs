@@ -130,7 +130,7 @@ pub(crate) fn not_in_column() -> PyErr {
 /// without the field matches only `!=`.
 ///
 /// # Errors
-/// `ValueError` for an unknown operator; whatever a Python comparison raises (except
+/// `memslim.InvalidValueError` (a `ValueError`) for an unknown operator; whatever a Python comparison raises (except
 /// `TypeError` from an ordering, which counts as no match).
 pub(crate) fn where_rows(
     list: &RecordList,
@@ -139,9 +139,10 @@ pub(crate) fn where_rows(
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Vec<usize>> {
     let op = CmpOp::parse(op).ok_or_else(|| {
-        PyValueError::new_err(format!(
-            "unknown comparison {op:?} (use ==, !=, <, <=, >, >=)"
-        ))
+        crate::errors::Class::InvalidValue.err(
+            value.py(),
+            format!("unknown comparison {op:?} (use ==, !=, <, <=, >, >=)"),
+        )
     })?;
     let Some(j) = list.field_index(field) else {
         return Ok(if op == CmpOp::Ne {

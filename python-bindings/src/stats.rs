@@ -1,13 +1,14 @@
 //! `memslim.stats()`: what memslim holds right now, for services that log their memory.
 //!
 //! The structure totals come from the one place every list reports its size
-//! (`tracemalloc::Tracked`); the allocator figures from glibc (`os_memory`).
+//! (`tracemalloc::Tracked`, counted by `memslim_records::process`); the allocator figures
+//! from glibc (`memslim_records::process::allocator_stats`).
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::os_memory::allocator_stats;
-use crate::tracemalloc::live_totals;
+use memslim_records::process::live_totals;
 
 /// Live memslim structures and the bytes they own, plus glibc's allocator figures.
 #[pyfunction]

@@ -13,15 +13,13 @@ use memslim_stream::{
     BatchReader, CsvOptions, CsvReader, EncodingErrors, Input, JsonlReader, MAX_LINE_BYTES,
     OnError, ReadOptions, Reopen, StreamError,
 };
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyString, PyType};
+use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyString};
 
-use crate::errors::stream_to_py;
+use crate::errors::{Class, IntoPyResult, stream_to_py};
 use crate::records::{dict_list_from_core, with_core};
-
-static SKIPPED_WARNING: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+use crate::writer::{Busy, batch_of, open_writer};
 
 /// The Python exception raised inside a callback (`read`, `__next__`), kept so that the
 /// user sees it rather than a generic I/O error.
@@ -146,7 +144,7 @@ fn open_input(src: &Bound<'_, PyAny>) -> PyResult<Opened> {
         None
     };
     if let Some(path) = path {
-        let input = Input::open(std::path::Path::new(&path)).map_err(|e| stream_to_py(py, e))?;
+        let input = Input::open(std::path::Path::new(&path)).py_err(py)?;
         return Ok(Opened {
             input,
             threaded: true,
@@ -215,25 +213,27 @@ fn to_py_err(py: Python<'_>, e: StreamError, slot: &ErrSlot) -> PyErr {
 }
 
 pub(crate) fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DType)>> {
+    let py = schema.py();
     let items = schema.call_method0("items")?;
     let mut out = Vec::new();
     for it in items.try_iter()? {
         let (k, v): (String, String) = it?.extract().map_err(|_| {
             PyTypeError::new_err("schema must map field names (str) to dtype names (str)")
         })?;
-        let d = DType::parse(&v).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let d = DType::parse(&v).py_err(py)?;
         out.push((k, d));
     }
     Ok(out)
 }
 
-pub(crate) fn parse_on_error(on_error: &str) -> PyResult<OnError> {
+pub(crate) fn parse_on_error(py: Python<'_>, on_error: &str) -> PyResult<OnError> {
     match on_error {
         "raise" => Ok(OnError::Raise),
         "skip" => Ok(OnError::Skip),
-        other => Err(PyValueError::new_err(format!(
-            "on_error must be 'raise' or 'skip', not {other:?}"
-        ))),
+        other => Err(Class::InvalidValue.err(
+            py,
+            format!("on_error must be 'raise' or 'skip', not {other:?}"),
+        )),
     }
 }
 
@@ -244,9 +244,10 @@ const _: () = assert!(MAX_LINE_BYTES == 1_073_741_824);
 /// interpreter's current `sys.get_int_max_str_digits()`, which `json.loads` obeys too.
 pub(crate) fn reader_limits(py: Python<'_>, max_line_bytes: usize) -> PyResult<ReadOptions> {
     if !(1..=MAX_LINE_BYTES).contains(&max_line_bytes) {
-        return Err(PyValueError::new_err(format!(
-            "max_line_bytes must be between 1 and {MAX_LINE_BYTES}, not {max_line_bytes}"
-        )));
+        return Err(Class::InvalidValue.err(
+            py,
+            format!("max_line_bytes must be between 1 and {MAX_LINE_BYTES}, not {max_line_bytes}"),
+        ));
     }
     let digits: usize = py
         .import("sys")?
@@ -270,13 +271,13 @@ fn options(
     max_line_bytes: usize,
 ) -> PyResult<ReadOptions> {
     if batch_size == 0 {
-        return Err(PyValueError::new_err("batch_size must be at least 1"));
+        return Err(Class::InvalidValue.err(py, "batch_size must be at least 1"));
     }
     Ok(ReadOptions {
         batch_size,
         columns,
         schema: schema.map(parse_schema).transpose()?,
-        on_error: parse_on_error(on_error)?,
+        on_error: parse_on_error(py, on_error)?,
         threaded,
         ..reader_limits(py, max_line_bytes)?
     })
@@ -287,37 +288,42 @@ fn warn_skipped(py: Python<'_>, name: &str, skipped: &memslim_stream::Skipped) -
     if skipped.count == 0 {
         return Ok(());
     }
-    let cls = SKIPPED_WARNING.import(py, "memslim.exceptions", "SkippedLinesWarning")?;
+    let cls = Class::SkippedLinesWarning.get(py)?;
     let msg = format!(
         "{name}: skipped {} malformed line(s); first: {}",
         skipped.count,
         skipped.first.as_deref().unwrap_or("?")
     );
     let msg = std::ffi::CString::new(msg.replace('\0', " "))
-        .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        .map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))?;
     PyErr::warn(py, cls.as_any(), &msg, 1)
 }
 
 /// Records read between checks for pending signals.
 const SIGNAL_CHECK_ROWS: usize = 1 << 18;
 
-/// Reads everything with the interpreter released (checking for signals now and then).
+/// Reads everything with the interpreter released, in steps, so that Ctrl-C (or any
+/// pending signal) interrupts a long read.
 fn read_all(
     py: Python<'_>,
     mut reader: Box<dyn BatchReader>,
     slot: &ErrSlot,
 ) -> PyResult<Py<PyAny>> {
-    let mut list = reader.start_rest().map_err(|e| to_py_err(py, e, slot))?;
-    // In steps, so that Ctrl-C (or any pending signal) interrupts a long read.
-    loop {
-        let more = py.detach(|| reader.fill_more(&mut list, SIGNAL_CHECK_ROWS));
-        match more {
-            Ok(true) => py.check_signals()?,
-            Ok(false) => break,
-            Err(e) => return Err(to_py_err(py, e, slot)),
-        }
-    }
-    py.detach(|| list.optimize());
+    let mut signal = None;
+    let read = py.detach(|| {
+        reader.read_rest_in_steps(SIGNAL_CHECK_ROWS, &mut || {
+            Python::attach(|py| py.check_signals())
+                .map_err(|e| signal = Some(e))
+                .is_ok()
+        })
+    });
+    let list = match (read, signal) {
+        (_, Some(e)) => return Err(e),
+        (Err(e), None) => return Err(to_py_err(py, e, slot)),
+        (Ok(list), None) => list.ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err("read stopped without a signal")
+        })?,
+    };
     warn_skipped(py, reader.name(), reader.skipped())?;
     dict_list_from_core(py, list)
 }
@@ -340,7 +346,8 @@ pub(crate) fn read_jsonl(
         "columns" => {}
         "docs" => {
             if columns.is_some() || schema.is_some() || on_error != "raise" || progress {
-                return Err(PyValueError::new_err(
+                return Err(Class::InvalidValue.err(
+                    py,
                     "read_jsonl(nested=\"docs\") takes no columns, schema, on_error or progress",
                 ));
             }
@@ -348,9 +355,12 @@ pub(crate) fn read_jsonl(
             return Ok(crate::docs::doclist_from_jsonl(py, source, &opts)?.into_any());
         }
         other => {
-            return Err(PyValueError::new_err(format!(
-                "nested must be \"columns\" (a DictList) or \"docs\" (a DocList), not {other:?}"
-            )));
+            return Err(Class::InvalidValue.err(
+                py,
+                format!(
+                    "nested must be \"columns\" (a DictList) or \"docs\" (a DocList), not {other:?}"
+                ),
+            ));
         }
     }
     let opened = open_input(source)?;
@@ -404,7 +414,7 @@ pub(crate) fn iter_jsonl(
 /// `memslim.BatchReader`: an iterator of `DictList` batches from a streaming reader.
 #[pyclass(name = "BatchReader", module = "memslim._memslim", frozen)]
 pub struct PyBatchReader {
-    inner: Mutex<Option<Box<dyn BatchReader>>>,
+    inner: Busy<Box<dyn BatchReader>>,
     slot: ErrSlot,
     /// Counts kept after the reader is closed.
     last: Mutex<(String, u64, u64, Option<String>)>,
@@ -414,7 +424,7 @@ impl PyBatchReader {
     pub(crate) fn new(reader: Box<dyn BatchReader>, slot: ErrSlot) -> Self {
         let name = reader.name().to_owned();
         PyBatchReader {
-            inner: Mutex::new(Some(reader)),
+            inner: Busy::new("BatchReader", reader),
             slot,
             last: Mutex::new((name, 0, 0, None)),
         }
@@ -439,10 +449,7 @@ impl PyBatchReader {
     }
 
     fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        let mut guard = self
-            .inner
-            .try_lock()
-            .map_err(|_| PyRuntimeError::new_err("BatchReader is in use by another thread"))?;
+        let mut guard = self.inner.lock(py)?;
         let Some(reader) = guard.as_mut() else {
             return Ok(None);
         };
@@ -465,12 +472,8 @@ impl PyBatchReader {
     }
 
     /// Stops reading and releases the input (a parsing thread ends too).
-    fn close(&self) -> PyResult<()> {
-        let mut guard = self
-            .inner
-            .try_lock()
-            .map_err(|_| PyRuntimeError::new_err("BatchReader is in use by another thread"))?;
-        *guard = None;
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        *self.inner.lock(py)? = None;
         Ok(())
     }
 
@@ -503,8 +506,8 @@ impl PyBatchReader {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        self.close()?;
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
         Ok(false)
     }
 }
@@ -585,12 +588,13 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
     Ok((reopen, true, slot))
 }
 
-fn one_byte(what: &str, s: &str) -> PyResult<u8> {
+fn one_byte(py: Python<'_>, what: &str, s: &str) -> PyResult<u8> {
     match s.as_bytes() {
         [b] if b.is_ascii() => Ok(*b),
-        _ => Err(PyValueError::new_err(format!(
-            "{what} must be a single ASCII character, not {s:?}"
-        ))),
+        _ => Err(Class::InvalidValue.err(
+            py,
+            format!("{what} must be a single ASCII character, not {s:?}"),
+        )),
     }
 }
 
@@ -611,12 +615,11 @@ fn csv_reader(
     max_line_bytes: usize,
 ) -> PyResult<(CsvReader, ErrSlot)> {
     let csv = CsvOptions {
-        delimiter: one_byte("delimiter", delimiter)?,
-        quote: one_byte("quotechar", quotechar)?,
+        delimiter: one_byte(py, "delimiter", delimiter)?,
+        quote: one_byte(py, "quotechar", quotechar)?,
         header,
         infer,
-        encoding_errors: EncodingErrors::parse(encoding_errors)
-            .map_err(|e| PyValueError::new_err(e.to_string()))?,
+        encoding_errors: EncodingErrors::parse(encoding_errors).py_err(py)?,
     };
     // Checked before the input is touched (a one-shot input is copied to disk first).
     reader_limits(py, max_line_bytes)?;
@@ -727,7 +730,7 @@ fn on_batch(
         )));
     };
     let r = py.detach(move || f(&l));
-    dict_list_from_core(py, r.map_err(|e| stream_to_py(py, e))?)
+    dict_list_from_core(py, r.py_err(py)?)
 }
 
 /// The batch with only `fields`, in that order.
@@ -768,14 +771,17 @@ fn operand(v: &Bound<'_, PyAny>) -> PyResult<Operand> {
         Ok(Operand::Bool(b.is_true()))
     } else if v.is_exact_instance_of::<PyInt>() {
         Ok(Operand::Int(v.extract().map_err(|_| {
-            PyValueError::new_err("where(): ints beyond 64 bits cannot be compared natively")
+            Class::InvalidValue.err(
+                v.py(),
+                "where(): ints beyond 64 bits cannot be compared natively",
+            )
         })?))
     } else if let Ok(f) = v.cast_exact::<PyFloat>() {
         Ok(Operand::Float(f.value()))
     } else if let Ok(s) = v.cast_exact::<PyString>() {
         Ok(Operand::Str(s.to_str()?.to_owned()))
     } else {
-        Err(PyTypeError::new_err(format!(
+        Err(Class::UnsupportedType.err(v.py(), format!(
             "where() compares with None, bool, int, float or str, not {}; use filter() with a function",
             v.get_type().name()?
         )))
@@ -790,8 +796,7 @@ fn _where(
     op: &str,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let op =
-        memslim_stream::ops::CmpOp::parse(op).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let op = memslim_stream::ops::parse_cmp(op).py_err(batch.py())?;
     let v = operand(value)?;
     on_batch(batch, move |l| {
         use memslim_records::Cell;
@@ -820,7 +825,7 @@ fn _take(batch: &Bound<'_, PyAny>, indices: Vec<usize>) -> PyResult<Py<PyAny>> {
 /// `memslim.JsonlWriter`: writes `DictList` batches to a JSON Lines file.
 #[pyclass(name = "JsonlWriter", module = "memslim._memslim", frozen)]
 pub struct PyJsonlWriter {
-    inner: Mutex<Option<memslim_stream::sink::JsonlWriter>>,
+    inner: Busy<memslim_stream::sink::JsonlWriter>,
     path: String,
     /// Records written, kept once the writer is closed.
     closed_rows: std::sync::atomic::AtomicU64,
@@ -832,10 +837,10 @@ impl PyJsonlWriter {
     fn new(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
         let os = py.import("os")?;
         let path: String = os.call_method1("fspath", (path,))?.extract()?;
-        let w = memslim_stream::sink::JsonlWriter::create(std::path::Path::new(&path))
-            .map_err(|e| stream_to_py(py, e))?;
+        let w =
+            memslim_stream::sink::JsonlWriter::create(std::path::Path::new(&path)).py_err(py)?;
         Ok(PyJsonlWriter {
-            inner: Mutex::new(Some(w)),
+            inner: Busy::new("JsonlWriter", w),
             path,
             closed_rows: std::sync::atomic::AtomicU64::new(0),
         })
@@ -845,50 +850,28 @@ impl PyJsonlWriter {
     fn write(&self, batch: &Bound<'_, PyAny>) -> PyResult<u64> {
         use memslim_stream::sink::Sink;
         let py = batch.py();
-        let mut guard = self
-            .inner
-            .try_lock()
-            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
-        let Some(w) = guard.as_mut() else {
-            return Err(PyValueError::new_err(format!(
-                "{}: writer is closed",
-                self.path
-            )));
-        };
-        let Some(l) = with_core(batch, RecordList::clone)? else {
-            return Err(PyTypeError::new_err(
-                "JsonlWriter.write takes a DictList batch",
-            ));
-        };
-        py.detach(|| w.write_batch(&l))
-            .map_err(|e| stream_to_py(py, e))?;
+        let mut guard = self.inner.lock(py)?;
+        let w = open_writer(py, &mut guard, &self.path)?;
+        let l = batch_of(batch, "JsonlWriter")?;
+        py.detach(|| w.write_batch(&l)).py_err(py)?;
         Ok(w.rows())
     }
 
     /// Flushes and closes the file.
-    fn close(&self) -> PyResult<()> {
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
         use memslim_stream::sink::Sink;
-        let mut guard = self
-            .inner
-            .try_lock()
-            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
-        if let Some(mut w) = guard.take() {
+        if let Some(mut w) = self.inner.lock(py)?.take() {
             self.closed_rows
                 .store(w.rows(), std::sync::atomic::Ordering::Relaxed);
-            Python::attach(|py| w.flush().map_err(|e| stream_to_py(py, e)))?;
+            w.flush().py_err(py)?;
         }
         Ok(())
     }
 
     /// Records written so far.
     #[getter]
-    fn rows(&self) -> PyResult<u64> {
-        // `try_lock`: a writer busy in another thread holds the lock without the GIL and
-        // needs the GIL back to finish, so waiting here could deadlock.
-        let guard = self
-            .inner
-            .try_lock()
-            .map_err(|_| PyRuntimeError::new_err("JsonlWriter is in use by another thread"))?;
+    fn rows(&self, py: Python<'_>) -> PyResult<u64> {
+        let guard = self.inner.lock(py)?;
         Ok(guard.as_ref().map_or(
             self.closed_rows.load(std::sync::atomic::Ordering::Relaxed),
             |w| w.rows(),
@@ -906,8 +889,8 @@ impl PyJsonlWriter {
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
-        self.close()?;
+    fn __exit__(&self, py: Python<'_>, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
         Ok(false)
     }
 }

@@ -1,4 +1,5 @@
-"""Persistent record files (DictList.open / save, DictListFile) and MmapList."""
+"""Persistent record files (DictList.open / save, DictListFile); NumberFile is in
+test_number_file.py."""
 
 from __future__ import annotations
 
@@ -971,118 +972,6 @@ def test_scan_of_a_file_larger_than_the_memory_limit(tmp_path: Path) -> None:
     assert nbytes < 1_000_000
 
 
-# --------------------------------------------------------------------------------------
-# MmapList
-# --------------------------------------------------------------------------------------
-
-
-def test_mmaplist_is_a_growable_sequence_on_disk(tmp_path: Path) -> None:
-    path = tmp_path / "ids.bin"
-    ids = memslim.MmapList(path, dtype="int64")
-    ids.extend(range(100_000))
-    ids.append(-5)
-    assert len(ids) == 100_001 and ids[-1] == -5 and ids[3] == 3
-    ids[0] = 42
-    assert ids[:3] == [42, 1, 2] and ids[-2::-50_000] == [99_999, 49_999]
-    ids[1:3] = [7, 8]
-    assert ids.pop() == -5 and len(ids) == 100_000
-    del ids[-1]
-    assert ids.index(7) == 1 and ids.count(8) == 2 and 8 in ids and 10**9 not in ids
-    expect_error(ValueError, ids.index, 10**9)
-    expect_error(IndexError, ids.pop, 0)
-    expect_error(IndexError, ids.__getitem__, 10**6)
-    expect_error(ValueError, ids.__setitem__, slice(0, 2), [1])
-    ids.close()
-    again = memslim.MmapList(path)
-    assert again.dtype == "int64" and len(again) == 99_999 and again[:3] == [42, 7, 8]
-    assert list(again)[-1] == 99_998
-    again.close()
-    expect_error(ValueError, again.__getitem__, 0)
-
-
-@pytest.mark.parametrize(
-    ("dtype", "good", "bad"),
-    [
-        ("int8", [-128, 127], [128]),
-        ("uint8", [0, 255], [-1, 256]),
-        ("int16", [-(2**15)], [2**15]),
-        ("uint32", [2**32 - 1], [2**32]),
-        ("uint64", [2**64 - 1], [-1]),
-        ("float32", [1.5, -0.0], []),
-        ("float64", [math.inf, -0.0, 3], []),
-        ("bool", [True, False], [2]),
-    ],
-)
-def test_mmaplist_dtypes(tmp_path: Path, dtype: str, good: list, bad: list) -> None:
-    a = memslim.MmapList(tmp_path / f"{dtype}.bin", dtype=dtype)
-    a.extend(good)
-    want = [float(v) for v in good] if dtype.startswith("float") else good
-    assert same(a.tolist(), want)
-    for v in bad:
-        expect_error((ValueError, OverflowError), a.append, v)
-    expect_error(TypeError, a.append, "1")
-    if not dtype.startswith("float"):
-        expect_error(ValueError, a.append, 1.5)
-    assert len(a) == len(good)
-    view = np.asarray(a)
-    assert view.dtype == np.dtype(dtype) and view.tolist() == a.tolist()
-
-
-def test_mmaplist_numpy_view_is_zero_copy_and_guards_growth(tmp_path: Path) -> None:
-    a = memslim.MmapList(tmp_path / "v.bin", dtype="float64")
-    a.extend([1.0, 2.0, 3.0])
-    view = np.asarray(a)
-    view[1] = 20.0  # writes through
-    assert a[1] == 20.0
-    a[2] = 30.0
-    assert view[2] == 30.0
-    expect_error(BufferError, a.append, 4.0)
-    expect_error(BufferError, a.extend, [4.0])
-    expect_error(BufferError, a.pop)
-    expect_error(BufferError, a.close)
-    assert len(a) == 3
-    del view
-    a.extend(np.arange(10_000, dtype=np.float64))  # may move the map now
-    assert len(a) == 10_003 and np.asarray(a)[-1] == 9_999.0
-    a.close()
-    ro = memslim.MmapList(tmp_path / "v.bin", mode="r")
-    assert not np.asarray(ro).flags.writeable
-    import io
-
-    expect_error(io.UnsupportedOperation, ro.append, 1.0)
-
-
-def test_mmaplist_bad_input(tmp_path: Path) -> None:
-    expect_error(ValueError, memslim.MmapList, tmp_path / "x.bin")  # new file needs a dtype
-    expect_error(ValueError, memslim.MmapList, tmp_path / "y.bin", dtype="int128")
-    memslim.MmapList(tmp_path / "z.bin", dtype="int32").close()
-    expect_error(ValueError, memslim.MmapList, tmp_path / "z.bin", dtype="int64")
-    a = memslim.MmapList(tmp_path / "z.bin")
-    expect_error(memslim.FileLockedError, memslim.MmapList, tmp_path / "z.bin")
-    a.close()
-    (tmp_path / "t.bin").write_bytes(b"x" * 100)
-    expect_error(memslim.FileFormatError, memslim.MmapList, tmp_path / "t.bin")
-    expect_error(FileNotFoundError, memslim.MmapList, tmp_path / "no" / "a.bin", dtype="int8")
-
-
-def test_mmaplist_unflushed_appends_do_not_survive_a_crash(tmp_path: Path) -> None:
-    path = tmp_path / "k.bin"
-    proc = child(
-        """
-        import os, sys, memslim
-        a = memslim.MmapList(sys.argv[1], dtype="int32")
-        a.extend(range(1000))
-        a.flush()
-        a.extend(range(50))
-        os._exit(0)
-        """,
-        str(path),
-    )
-    proc.communicate(timeout=120)
-    a = memslim.MmapList(path)
-    assert len(a) == 1000 and a[-1] == 999
-
-
 def test_reentrant_calls_neither_hang_nor_loop(tmp_path: Path) -> None:
     rows = memslim.DictList.open(tmp_path / "r.msl")
     rows.extend([{"a": 1}, {"a": 2}])
@@ -1091,7 +980,7 @@ def test_reentrant_calls_neither_hang_nor_loop(tmp_path: Path) -> None:
     assert rows.__eq__(rows) is True and rows == list(rows)  # compares with itself
     assert rows.flush() == 4
     rows.close()
-    nums = memslim.MmapList(tmp_path / "n.bin", dtype="int16")
+    nums = memslim.NumberFile(tmp_path / "n.bin", dtype="int16")
     nums.extend([1, 2])
     nums.insert(len(nums), 2)  # at the end only
     expect_error(IndexError, nums.insert, 0, 5)
@@ -1166,3 +1055,14 @@ def test_extend_from_a_large_list_mixes_in_place_and_general_records(tmp_path):
     with memslim.DictList.open(path, mode="r") as rows:
         assert same([r.to_dict() for r in rows], data)
         assert [list(r) for r in rows][2999 + 7] == ["name", "id"]
+
+
+def test_file_column_null_count_works_for_any_field(tmp_path: Path) -> None:
+    # As Column.null_count: strings have nulls too; only sum/mean need numbers.
+    with memslim.DictList.open(tmp_path / "s.msl") as rows:
+        rows.extend([{"s": "a"}, {"s": None}, {"t": 1}])
+        col = rows.column("s")
+        mem = memslim.DictList(list(rows)).column("s")
+        assert col.null_count == mem.null_count == 2
+        expect_error(memslim.UnsupportedTypeError, col.sum)
+        expect_error(TypeError, col.mean)

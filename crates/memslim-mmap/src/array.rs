@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{MmapError, Result, io};
 use crate::map::{ReadMap, WriteMap};
+use crate::view::Positions;
 
 const MAGIC: &[u8; 8] = b"MSLMARR\0";
 const VERSION: u32 = 1;
@@ -507,6 +508,50 @@ impl NumArray {
         let w = self.dtype.width();
         let (m, _) = self.write_map()?;
         m.bytes_mut()[HEADER + i * w..HEADER + (i + 1) * w].copy_from_slice(&b[..w]);
+        Ok(())
+    }
+
+    /// The elements at `at` (a slice `a[i:j:k]`, normalized), in order.
+    ///
+    /// # Errors
+    /// As [`NumArray::get`] for a position past the end.
+    ///
+    /// # Memory
+    /// One `Num` (16 bytes) per element.
+    pub fn get_at(&self, at: Positions) -> Result<Vec<Num>> {
+        if at.len == 0 {
+            return Ok(Vec::new());
+        }
+        // Positions run one way: the first and the last bound them all.
+        self.check_index(at.at(0))?;
+        self.check_index(at.at(at.len - 1))?;
+        let (w, bytes) = (self.dtype.width(), self.as_bytes()?);
+        Ok((0..at.len)
+            .map(|k| decode(self.dtype, &bytes[at.at(k) * w..]))
+            .collect())
+    }
+
+    /// Sets the elements at `at` to `values`, one each, in order. Every value is checked
+    /// against the dtype first, so a bad one changes nothing.
+    ///
+    /// # Errors
+    /// [`MmapError::Value`] if `values` are not `at.len` values (an array does not change
+    /// size through a slice) or one does not fit the dtype; as [`NumArray::set`].
+    pub fn set_at(&mut self, at: Positions, values: &[Num]) -> Result<()> {
+        if values.len() != at.len {
+            return Err(MmapError::Value(format!(
+                "a number file cannot change size by slice assignment: {} values for {} \
+                 positions",
+                values.len(),
+                at.len
+            )));
+        }
+        for v in values {
+            encode(self.dtype, *v)?;
+        }
+        for (k, v) in values.iter().enumerate() {
+            self.set(at.at(k), *v)?;
+        }
         Ok(())
     }
 

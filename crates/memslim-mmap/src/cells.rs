@@ -23,7 +23,7 @@ use crate::map::ReadMap;
 
 /// How a column's values are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
+enum CellLayout {
     Null,
     Bool,
     /// Little-endian integers of `width` bytes.
@@ -42,54 +42,54 @@ enum Kind {
     },
 }
 
-fn kind_of(t: &DataType) -> Option<Kind> {
+fn kind_of(t: &DataType) -> Option<CellLayout> {
     use DataType as T;
     Some(match t {
-        T::Null => Kind::Null,
-        T::Boolean => Kind::Bool,
-        T::Int8 => Kind::Int {
+        T::Null => CellLayout::Null,
+        T::Boolean => CellLayout::Bool,
+        T::Int8 => CellLayout::Int {
             width: 1,
             signed: true,
         },
-        T::Int16 => Kind::Int {
+        T::Int16 => CellLayout::Int {
             width: 2,
             signed: true,
         },
-        T::Int32 => Kind::Int {
+        T::Int32 => CellLayout::Int {
             width: 4,
             signed: true,
         },
-        T::Int64 => Kind::Int {
+        T::Int64 => CellLayout::Int {
             width: 8,
             signed: true,
         },
-        T::UInt8 => Kind::Int {
+        T::UInt8 => CellLayout::Int {
             width: 1,
             signed: false,
         },
-        T::UInt16 => Kind::Int {
+        T::UInt16 => CellLayout::Int {
             width: 2,
             signed: false,
         },
-        T::UInt32 => Kind::Int {
+        T::UInt32 => CellLayout::Int {
             width: 4,
             signed: false,
         },
-        T::Float32 => Kind::Float { width: 4 },
-        T::Float64 => Kind::Float { width: 8 },
-        T::Utf8 => Kind::Bytes {
+        T::Float32 => CellLayout::Float { width: 4 },
+        T::Float64 => CellLayout::Float { width: 8 },
+        T::Utf8 => CellLayout::Bytes {
             utf8: true,
             wide: false,
         },
-        T::LargeUtf8 => Kind::Bytes {
+        T::LargeUtf8 => CellLayout::Bytes {
             utf8: true,
             wide: true,
         },
-        T::Binary => Kind::Bytes {
+        T::Binary => CellLayout::Bytes {
             utf8: false,
             wide: false,
         },
-        T::LargeBinary => Kind::Bytes {
+        T::LargeBinary => CellLayout::Bytes {
             utf8: false,
             wide: true,
         },
@@ -117,7 +117,7 @@ fn item(buf: &[u8], i: usize, width: usize) -> Option<&[u8]> {
 /// Where one column's buffers lie in the message bytes.
 #[derive(Debug)]
 struct Column {
-    kind: Kind,
+    kind: CellLayout,
     /// The validity bitmap, if the column has nulls.
     validity: Option<Range<usize>>,
     offsets: Range<usize>,
@@ -152,7 +152,7 @@ impl BatchCells {
             .fields()
             .iter()
             .map(|f| kind_of(f.data_type()))
-            .collect::<Option<Vec<Kind>>>()
+            .collect::<Option<Vec<CellLayout>>>()
         else {
             return Ok(None);
         };
@@ -201,13 +201,13 @@ impl BatchCells {
             }
             let has_nulls = node.null_count() != 0;
             let (validity, offsets, values) = match kind {
-                Kind::Null => {
+                CellLayout::Null => {
                     if node.null_count() != node.length() {
                         return Err(format!("null column {c} has non-null values"));
                     }
                     (None, 0..0, 0..0)
                 }
-                Kind::Bytes { .. } => (Some(buffer()?), buffer()?, buffer()?),
+                CellLayout::Bytes { .. } => (Some(buffer()?), buffer()?, buffer()?),
                 _ => (Some(buffer()?), 0..0, buffer()?),
             };
             columns.push(Column {
@@ -254,9 +254,9 @@ impl BatchCells {
             item(&b[col.values.clone()], i, width).ok_or_else(short)
         };
         Ok(match col.kind {
-            Kind::Null => CellRef::Null,
-            Kind::Bool => CellRef::Bool(bit(&col.values, row)?),
-            Kind::Int { width, signed } => {
+            CellLayout::Null => CellRef::Null,
+            CellLayout::Bool => CellRef::Bool(bit(&col.values, row)?),
+            CellLayout::Int { width, signed } => {
                 let v = fixed(width, row)?;
                 let mut le = [if signed && v[width - 1] & 0x80 != 0 {
                     0xff
@@ -266,16 +266,16 @@ impl BatchCells {
                 le[..width].copy_from_slice(v);
                 CellRef::Int(i64::from_le_bytes(le))
             }
-            Kind::Float { width: 4 } => {
+            CellLayout::Float { width: 4 } => {
                 let v = fixed(4, row)?;
                 CellRef::Float(f32::from_le_bytes([v[0], v[1], v[2], v[3]]).into())
             }
-            Kind::Float { .. } => {
+            CellLayout::Float { .. } => {
                 let mut le = [0; 8];
                 le.copy_from_slice(fixed(8, row)?);
                 CellRef::Float(f64::from_le_bytes(le))
             }
-            Kind::Bytes { utf8, wide } => {
+            CellLayout::Bytes { utf8, wide } => {
                 let width = if wide { 8 } else { 4 };
                 let offsets = &b[col.offsets.clone()];
                 let at = |i: usize| -> Result<usize, String> {

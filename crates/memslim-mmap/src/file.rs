@@ -21,7 +21,7 @@ use memslim_records::{
 use crate::cells::{self, BatchCells};
 use crate::error::{MmapError, Result, io};
 use crate::exact::{self, Extras};
-use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, Kind};
+use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, MessageKind};
 use crate::ipc::{self, Encoder, FILE_MAGIC};
 use crate::map::ReadMap;
 
@@ -69,7 +69,7 @@ pub struct Recovery {
 
 /// What the data file is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Layout {
+pub enum FileLayout {
     /// An Arrow IPC stream with a memslim commit index (`<path>.idx`).
     Memslim,
     /// An Arrow IPC stream without index (someone else's, or memslim's whose index was
@@ -127,7 +127,7 @@ pub struct RecordFile {
     data: Option<File>,
     index: Option<File>,
     mode: Mode,
-    layout: Layout,
+    layout: FileLayout,
     entries: Vec<Entry>,
     slots: Vec<Slot>,
     dicts: Vec<usize>,
@@ -295,7 +295,7 @@ impl RecordFile {
             data: None,
             index: None,
             mode,
-            layout: Layout::Memslim,
+            layout: FileLayout::Memslim,
             entries: Vec::new(),
             slots: Vec::new(),
             dicts: Vec::new(),
@@ -403,7 +403,7 @@ impl RecordFile {
                 MmapError::Corrupt { offset, .. } if mode == Mode::Read && *offset > 0 => f
                     .entries
                     .iter()
-                    .position(|x| x.offset == *offset && x.kind == Kind::Schema),
+                    .position(|x| x.offset == *offset && x.kind == MessageKind::Schema),
                 _ => None,
             };
             let Some(k) = at else {
@@ -522,7 +522,11 @@ impl RecordFile {
     /// Drops a segment's end marker left last (it is always committed together with the
     /// next segment's schema).
     fn trim_end_marker(&mut self) {
-        while self.entries.last().is_some_and(|e| e.kind == Kind::End) {
+        while self
+            .entries
+            .last()
+            .is_some_and(|e| e.kind == MessageKind::End)
+        {
             self.entries.pop();
         }
         self.last_commit = self.last_commit.min(self.entries.len());
@@ -535,10 +539,13 @@ impl RecordFile {
     fn lost_commits(&self, data: &File, data_len: u64) -> Result<Option<MmapError>> {
         let map = ReadMap::new(data, data_len, &self.path)?;
         let b = map.bytes();
-        let schema_due = self.entries.last().is_none_or(|l| l.kind == Kind::End);
+        let schema_due = self
+            .entries
+            .last()
+            .is_none_or(|l| l.kind == MessageKind::End);
         let (walk, _) = ipc::walk_prefix(b, self.committed_end() as usize, schema_due);
         let count = self.entries.len() as u64;
-        for e in walk.entries.iter().filter(|e| e.kind != Kind::End) {
+        for e in walk.entries.iter().filter(|e| e.kind != MessageKind::End) {
             let m = &b[e.offset as usize..e.end() as usize];
             let Ok(Some(seal)) = ipc::Seal::of(m) else {
                 continue;
@@ -558,7 +565,7 @@ impl RecordFile {
 
     /// Whether committed message `e` matches its checksum (the index's, or else its own).
     fn verifies(&self, data: &File, e: &Entry) -> Result<bool> {
-        if e.len == 0 || e.crc.is_none() && e.kind == Kind::End {
+        if e.len == 0 || e.crc.is_none() && e.kind == MessageKind::End {
             return Ok(true);
         }
         let map = ReadMap::range(data, e.offset, e.len, &self.path)?;
@@ -642,11 +649,14 @@ impl RecordFile {
     /// Adds the messages past the committed end of `b` (the data file) that verify
     /// against their own checksums, in stream order, up to the first that does not.
     fn salvage(&mut self, b: &[u8]) {
-        let schema_due = self.entries.last().is_none_or(|l| l.kind == Kind::End);
+        let schema_due = self
+            .entries
+            .last()
+            .is_none_or(|l| l.kind == MessageKind::End);
         let (walk, _) = ipc::walk_prefix(b, self.committed_end() as usize, schema_due);
         for mut e in walk.entries {
             let m = &b[e.offset as usize..e.end() as usize];
-            if e.kind != Kind::End && !matches!(ipc::check_seal(m), Ok(Some(_))) {
+            if e.kind != MessageKind::End && !matches!(ipc::check_seal(m), Ok(Some(_))) {
                 break;
             }
             e.crc = Some(crc32fast::hash(m));
@@ -686,7 +696,7 @@ impl RecordFile {
         let map = ReadMap::new(data, data_len, &self.path)?;
         let b = map.bytes();
         let start = if b.len() >= 6 && &b[..6] == FILE_MAGIC {
-            self.layout = Layout::ForeignFile;
+            self.layout = FileLayout::ForeignFile;
             if self.mode == Mode::Append {
                 return Err(MmapError::Unsupported {
                     path: self.path.clone(),
@@ -697,7 +707,7 @@ impl RecordFile {
             }
             return self.read_footer(b);
         } else if b.len() >= 8 && message_starts(b) {
-            self.layout = Layout::ForeignStream;
+            self.layout = FileLayout::ForeignStream;
             0
         } else {
             return Err(MmapError::NotOurs {
@@ -723,10 +733,9 @@ impl RecordFile {
         // A message is checked against its own checksum when a row of it is first read;
         // memslim writes no dictionary messages and no empty batches, so in its files
         // such a message is a damaged header that would hide a batch from every read.
-        let hidden = w
-            .entries
-            .iter()
-            .position(|e| e.kind == Kind::Dictionary || e.kind == Kind::Batch && e.rows == 0);
+        let hidden = w.entries.iter().position(|e| {
+            e.kind == MessageKind::Dictionary || e.kind == MessageKind::Batch && e.rows == 0
+        });
         if let Some(k) = hidden.filter(|_| self.sealed) {
             let e = w.entries[k];
             self.damage = Some(self.corrupt(e.offset, "a damaged message header"));
@@ -784,20 +793,20 @@ impl RecordFile {
             offset: 0,
             len: 0,
             rows: 0,
-            kind: Kind::Schema,
+            kind: MessageKind::Schema,
             crc: None,
         }];
         let blocks = footer
             .dictionaries()
             .into_iter()
             .flatten()
-            .map(|blk| (blk, Kind::Dictionary))
+            .map(|blk| (blk, MessageKind::Dictionary))
             .chain(
                 footer
                     .recordBatches()
                     .into_iter()
                     .flatten()
-                    .map(|blk| (blk, Kind::Batch)),
+                    .map(|blk| (blk, MessageKind::Batch)),
             );
         for (blk, kind) in blocks {
             let off = usize::try_from(blk.offset()).ok();
@@ -840,7 +849,7 @@ impl RecordFile {
             let mut sealed = false;
             for k in 0..self.entries.len() {
                 let e = self.entries[k];
-                if e.kind == Kind::End {
+                if e.kind == MessageKind::End {
                     continue;
                 }
                 let why = match ipc::check_seal(&map.bytes()[e.offset as usize..e.end() as usize]) {
@@ -876,7 +885,11 @@ impl RecordFile {
             self.save_dropped(&self.path.clone(), &map.bytes()[end..])?;
             self.recovery.dropped_data_bytes = data_len - end as u64;
         }
-        if self.entries.iter().any(|e| e.kind == Kind::Dictionary) {
+        if self
+            .entries
+            .iter()
+            .any(|e| e.kind == MessageKind::Dictionary)
+        {
             return Err(MmapError::Unsupported {
                 path: self.path.clone(),
                 reason: "cannot append to a stream with dictionary-encoded columns; \
@@ -890,7 +903,7 @@ impl RecordFile {
             .entries
             .iter()
             .rev()
-            .find(|e| e.kind == Kind::Schema)
+            .find(|e| e.kind == MessageKind::Schema)
             .copied()
             .ok_or_else(|| self.corrupt(0, "no schema message"))?;
         let schema = arrow_ipc::convert::try_schema_from_ipc_buffer(
@@ -914,7 +927,7 @@ impl RecordFile {
             .map_err(io(&self.index_path))?;
         sync_dir(&self.path)?;
         self.index_len = buf.len() as u64;
-        self.layout = Layout::Memslim;
+        self.layout = FileLayout::Memslim;
         Ok(())
     }
 
@@ -994,7 +1007,7 @@ impl RecordFile {
             }
             Some(_) => {}
             // No index: a message memslim wrote carries its own checksum.
-            None if e.kind == Kind::End || e.len == 0 => {}
+            None if e.kind == MessageKind::End || e.len == 0 => {}
             None => match ipc::check_seal(map.bytes()) {
                 Err(why) => return Err(self.corrupt(e.offset, why)),
                 Ok(None) if self.sealed => {
@@ -1017,7 +1030,7 @@ impl RecordFile {
         for k in from_entry..self.entries.len() {
             let e = self.entries[k];
             match e.kind {
-                Kind::Batch => {
+                MessageKind::Batch => {
                     self.slots.push(Slot {
                         entry: k,
                         segment: self.segments.len().saturating_sub(1),
@@ -1030,11 +1043,11 @@ impl RecordFile {
                     });
                     first_row += e.rows as usize;
                 }
-                Kind::Dictionary => {
+                MessageKind::Dictionary => {
                     self.dicts.push(k);
                     dicts += 1;
                 }
-                Kind::Schema => {
+                MessageKind::Schema => {
                     let schema = self.read_schema(&e)?;
                     let variant = schema
                         .fields()
@@ -1048,7 +1061,7 @@ impl RecordFile {
                     });
                     grew = true;
                 }
-                Kind::End => {}
+                MessageKind::End => {}
             }
         }
         self.committed_rows = first_row;
@@ -1066,7 +1079,7 @@ impl RecordFile {
     }
 
     /// What the data file is.
-    pub fn layout(&self) -> Layout {
+    pub fn layout(&self) -> FileLayout {
         self.layout
     }
 
@@ -1962,7 +1975,7 @@ impl RecordFile {
             let mut pos = start_end;
             let mut new_entries = Vec::new();
             let mut rows = 0usize;
-            let mut write = |kind: Kind, rows: u64, m: &[u8]| -> Result<()> {
+            let mut write = |kind: MessageKind, rows: u64, m: &[u8]| -> Result<()> {
                 data.write_all_at(m, pos).map_err(io(&self.path))?;
                 new_entries.push(Entry {
                     offset: pos,
@@ -1976,10 +1989,10 @@ impl RecordFile {
             };
             if let Some(schema) = &new_segment {
                 if !first {
-                    write(Kind::End, 0, &ipc::END_OF_STREAM)?;
+                    write(MessageKind::End, 0, &ipc::END_OF_STREAM)?;
                 }
                 let m = enc.schema(schema, base).map_err(RecordsError::Arrow)?;
-                write(Kind::Schema, 0, &m)?;
+                write(MessageKind::Schema, 0, &m)?;
             }
             for item in batches {
                 let (b, extras) = item?;
@@ -1994,7 +2007,7 @@ impl RecordFile {
                     let m = enc
                         .batch(&b.slice(off, len), &meta, base)
                         .map_err(RecordsError::Arrow)?;
-                    write(Kind::Batch, len as u64, &m)?;
+                    write(MessageKind::Batch, len as u64, &m)?;
                     off += len;
                 }
                 rows += b.num_rows();
@@ -2039,7 +2052,7 @@ impl RecordFile {
     /// [`MmapError::Io`], [`MmapError::Corrupt`].
     pub fn refresh(&mut self) -> Result<usize> {
         self.check_open()?;
-        if self.mode == Mode::Append || self.layout == Layout::ForeignFile {
+        if self.mode == Mode::Append || self.layout == FileLayout::ForeignFile {
             // A writer knows everything; an IPC file with a footer is complete.
             return Ok(self.len());
         }
@@ -2047,7 +2060,7 @@ impl RecordFile {
         let data_len = data.metadata().map_err(io(&self.path))?.len();
         let from = self.entries.len();
         let new_entries = match self.layout {
-            Layout::Memslim => {
+            FileLayout::Memslim => {
                 let mut b = Vec::new();
                 let mut i = File::open(&self.index_path).map_err(io(&self.index_path))?;
                 i.read_to_end(&mut b).map_err(io(&self.index_path))?;

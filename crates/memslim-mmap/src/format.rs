@@ -10,8 +10,8 @@
 //! previous one ended, the first (a schema) at offset 0 of the data file.
 //!
 //! A file whose schema grew holds several Arrow IPC streams back to back (segments): an
-//! [`Kind::End`] entry (the 8-byte end-of-stream marker) is always followed by the
-//! [`Kind::Schema`] entry of the next segment, in the same commit.
+//! [`MessageKind::End`] entry (the 8-byte end-of-stream marker) is always followed by the
+//! [`MessageKind::Schema`] entry of the next segment, in the same commit.
 //!
 //! One flush appends several entries at once; flag bit 0 ([`LAST_OF_COMMIT`]) marks the
 //! last of them. Entries after the last marked one are an append that did not finish
@@ -32,8 +32,8 @@ pub const LAST_OF_COMMIT: u32 = 1;
 
 /// What an indexed Arrow IPC message holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// A segment's schema (the first message, and the one after each [`Kind::End`]).
+pub enum MessageKind {
+    /// A segment's schema (the first message, and the one after each [`MessageKind::End`]).
     Schema = 1,
     /// A record batch.
     Batch = 2,
@@ -42,6 +42,13 @@ pub enum Kind {
     /// An end-of-stream marker closing a segment whose successor has a wider schema.
     End = 4,
 }
+
+/// The old name of [`MessageKind`].
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed to MessageKind; this alias goes in the next release"
+)]
+pub type Kind = MessageKind;
 
 /// One committed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,7 +60,7 @@ pub struct Entry {
     /// Rows in a record batch (0 otherwise).
     pub rows: u64,
     /// What the message is.
-    pub kind: Kind,
+    pub kind: MessageKind,
     /// crc32 of the message bytes, `None` for foreign files indexed in memory.
     pub crc: Option<u32>,
 }
@@ -141,10 +148,10 @@ pub fn decode_entry(b: &[u8]) -> Option<(Entry, bool)> {
         return None;
     }
     let kind = match u32_at(b, 24) {
-        1 => Kind::Schema,
-        2 => Kind::Batch,
-        3 => Kind::Dictionary,
-        4 => Kind::End,
+        1 => MessageKind::Schema,
+        2 => MessageKind::Batch,
+        3 => MessageKind::Dictionary,
+        4 => MessageKind::End,
         _ => return None,
     };
     let e = Entry {
@@ -225,7 +232,7 @@ pub fn parse_entries(b: &[u8], mut pos: usize, prev: Option<Entry>, version: u32
         };
         // Version 1 has no commit marks: every entry but a segment's end marker (which
         // never ends a commit) stands for one.
-        let commits = last || version < 2 && e.kind != Kind::End;
+        let commits = last || version < 2 && e.kind != MessageKind::End;
         if let Some(p) = &problem {
             if commits {
                 entries.truncate(committed);
@@ -235,13 +242,13 @@ pub fn parse_entries(b: &[u8], mut pos: usize, prev: Option<Entry>, version: u32
         }
         let prior = entries.last().copied().or(prev);
         let expected = prior.map_or(0, |l| l.end());
-        let schema_due = prior.is_none_or(|l| l.kind == Kind::End);
+        let schema_due = prior.is_none_or(|l| l.kind == MessageKind::End);
         let why = if e.offset != expected {
             Some(format!(
                 "entry at data offset {} where {expected} was expected",
                 e.offset
             ))
-        } else if schema_due != (e.kind == Kind::Schema) {
+        } else if schema_due != (e.kind == MessageKind::Schema) {
             Some("schema entry out of place".to_owned())
         } else {
             None
@@ -272,11 +279,11 @@ pub fn parse_entries(b: &[u8], mut pos: usize, prev: Option<Entry>, version: u32
 mod tests {
     use super::*;
 
-    fn entry(offset: u64, len: u64, kind: Kind) -> Entry {
+    fn entry(offset: u64, len: u64, kind: MessageKind) -> Entry {
         Entry {
             offset,
             len,
-            rows: u64::from(kind == Kind::Batch),
+            rows: u64::from(kind == MessageKind::Batch),
             kind,
             crc: Some(0),
         }
@@ -299,11 +306,11 @@ mod tests {
 
     #[test]
     fn an_unfinished_commit_is_torn_and_damage_is_damage() {
-        let s = entry(0, 10, Kind::Schema);
-        let b1 = entry(10, 10, Kind::Batch);
-        let end = entry(20, 8, Kind::End);
-        let s2 = entry(28, 10, Kind::Schema);
-        let b2 = entry(38, 10, Kind::Batch);
+        let s = entry(0, 10, MessageKind::Schema);
+        let b1 = entry(10, 10, MessageKind::Batch);
+        let end = entry(20, 8, MessageKind::End);
+        let s2 = entry(28, 10, MessageKind::Schema);
+        let b2 = entry(38, 10, MessageKind::Batch);
         let full = index(
             2,
             &[
@@ -345,7 +352,10 @@ mod tests {
         );
         let mut long = index(2, &[(s, false), (b1, true)]);
         for k in 0..12 {
-            long.extend_from_slice(&encode_entry(&entry(20 + 10 * k, 10, Kind::Batch), k == 11));
+            long.extend_from_slice(&encode_entry(
+                &entry(20 + 10 * k, 10, MessageKind::Batch),
+                k == 11,
+            ));
         }
         // entry 12 spans bytes 496..536: the sector boundary is 16 bytes into it
         let e12 = HEADER_LEN + 12 * ENTRY_LEN;
@@ -390,7 +400,7 @@ mod tests {
                 (s, false),
                 (b1, true),
                 (end, false),
-                (entry(28, 10, Kind::Batch), true),
+                (entry(28, 10, MessageKind::Batch), true),
             ],
         );
         assert!(parse_entries(&bad, HEADER_LEN, None, 2).damage.is_some());

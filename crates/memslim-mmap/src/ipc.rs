@@ -12,7 +12,7 @@ use arrow_ipc::writer::{
 use arrow_ipc::{Message, MessageHeader, root_as_message};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::format::{Entry, Kind};
+use crate::format::{Entry, MessageKind};
 
 /// Marker before each message's metadata length (format 0.15 and later).
 const CONTINUATION: [u8; 4] = [0xff; 4];
@@ -117,7 +117,7 @@ fn walk_into(
                     offset: pos as u64,
                     len: eos as u64,
                     rows: 0,
-                    kind: Kind::End,
+                    kind: MessageKind::End,
                     crc: None,
                 });
                 pos = next;
@@ -146,21 +146,21 @@ fn walk_into(
             break;
         }
         let (kind, rows) = match msg.header_type() {
-            MessageHeader::Schema => (Kind::Schema, 0),
+            MessageHeader::Schema => (MessageKind::Schema, 0),
             MessageHeader::RecordBatch => {
                 let rows = msg.header_as_record_batch().map_or(0, |r| r.length());
                 let rows = u64::try_from(rows)
                     .map_err(|_| (pos as u64, "negative row count".to_string()))?;
-                (Kind::Batch, rows)
+                (MessageKind::Batch, rows)
             }
-            MessageHeader::DictionaryBatch => (Kind::Dictionary, 0),
+            MessageHeader::DictionaryBatch => (MessageKind::Dictionary, 0),
             other => return Err((pos as u64, format!("unexpected IPC message {other:?}"))),
         };
         let schema_due = match entries.last() {
-            Some(l) => l.kind == Kind::End,
+            Some(l) => l.kind == MessageKind::End,
             None => start_with_schema,
         };
-        if schema_due != (kind == Kind::Schema) {
+        if schema_due != (kind == MessageKind::Schema) {
             return Err((pos as u64, "the stream must start with one schema".into()));
         }
         entries.push(Entry {

@@ -79,13 +79,23 @@ pub mod array;
 mod cells;
 mod error;
 pub mod exact;
+mod field;
 mod file;
 pub mod format;
 mod ipc;
 mod map;
+pub mod view;
 
 pub use array::{Num, NumArray, NumType};
 pub use error::{MmapError, Result};
+pub use field::{FieldNumbers, FieldSum, PendingMark};
 pub use file::{
-    BATCH_ROWS, Layout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
+    BATCH_ROWS, FileLayout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
 };
+
+/// The old name of [`FileLayout`] (there is also `memslim_records::Layout`, a column's).
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed to FileLayout; this alias goes in the next release"
+)]
+pub type Layout = FileLayout;

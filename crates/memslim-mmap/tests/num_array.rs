@@ -98,3 +98,42 @@ fn lock_dtype_and_damage() {
     ));
     assert!(NumType::parse("int128").is_err());
 }
+
+#[test]
+fn slices_read_and_write_as_list_slices_do() {
+    use memslim_mmap::view::Positions;
+    let path = tmp("slices.bin");
+    let mut a = NumArray::open(&path, Some(NumType::I16), true).unwrap();
+    let mut model: Vec<i64> = (0..20).collect();
+    a.extend(&model.iter().map(|&v| Num::Int(v)).collect::<Vec<_>>())
+        .unwrap();
+    let every_third_reversed = Positions {
+        start: 19,
+        step: -3,
+        len: 7,
+    };
+    let got = a.get_at(every_third_reversed).unwrap();
+    let want: Vec<Num> = (0..7).map(|k| Num::Int(model[19 - 3 * k])).collect();
+    assert_eq!(got, want);
+    let values: Vec<Num> = (0..7).map(|k| Num::Int(-(k as i64))).collect();
+    a.set_at(every_third_reversed, &values).unwrap();
+    for k in 0..7 {
+        model[19 - 3 * k] = -(k as i64);
+    }
+    let all = a.get_at(Positions::all(20)).unwrap();
+    assert_eq!(all, model.iter().map(|&v| Num::Int(v)).collect::<Vec<_>>());
+    // A wrong count or a value past the dtype changes nothing.
+    assert!(a.set_at(Positions::all(20), &values).is_err());
+    let mut bad = values.clone();
+    bad[6] = Num::Int(1 << 20);
+    assert!(a.set_at(every_third_reversed, &bad).is_err());
+    assert_eq!(a.get_at(Positions::all(20)).unwrap(), all);
+    assert!(
+        a.get_at(Positions {
+            start: 19,
+            step: 1,
+            len: 2
+        })
+        .is_err()
+    );
+}

@@ -442,7 +442,7 @@ fn foreign_arrow_files_and_streams() {
     use std::sync::Arc;
 
     use arrow_array::{ArrayRef, DictionaryArray, Int32Array, RecordBatch, types::Int8Type};
-    use memslim_mmap::Layout;
+    use memslim_mmap::FileLayout;
 
     let dir = tmpdir("foreign");
     let ids: ArrayRef = Arc::new(Int32Array::from(vec![Some(1), None, Some(3)]));
@@ -466,7 +466,7 @@ fn foreign_arrow_files_and_streams() {
     w.write(&batch.slice(1, 2)).unwrap();
     w.finish().unwrap();
     let mut r = RecordFile::open(&file, Mode::Read).unwrap();
-    assert_eq!(r.layout(), Layout::ForeignFile);
+    assert_eq!(r.layout(), FileLayout::ForeignFile);
     let rows = all_rows(&mut r).unwrap();
     assert_eq!(rows, [want[0], want[1], want[2], want[1], want[2]]);
     assert!(matches!(
@@ -484,7 +484,7 @@ fn foreign_arrow_files_and_streams() {
     w.write(&batch.slice(0, 1)).unwrap();
     w.finish().unwrap();
     let mut r = RecordFile::open(&stream, Mode::Read).unwrap();
-    assert_eq!(r.layout(), Layout::ForeignStream);
+    assert_eq!(r.layout(), FileLayout::ForeignStream);
     assert_eq!(
         all_rows(&mut r).unwrap(),
         [want[0], want[1], want[2], want[0]]

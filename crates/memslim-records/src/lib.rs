@@ -13,6 +13,7 @@ mod intvec;
 pub mod json;
 mod list;
 mod order;
+pub mod process;
 mod select;
 mod serial;
 mod strdict;

@@ -16,7 +16,7 @@ use memslim_arena::{ArenaSlice, ArenaStr, Scratch};
 use memslim_records::{Cell, RecordList};
 
 use crate::error::{Result, StreamError};
-use crate::jsonl::{OnError, ReadOptions, Skipped};
+use crate::options::{OnError, ReadOptions, Skipped};
 
 /// Where a string is: `bytes[a..b]` of the block, the `i`th string kept in the block's
 /// scratch arena, or a field name. Offsets are 32-bit (blocks are limited to
@@ -176,7 +176,7 @@ pub(crate) trait BlockSource: Send {
 }
 
 /// Where parsed blocks come from: parsed on demand, or by a thread running ahead.
-pub(crate) enum Feed {
+pub(crate) enum BlockFeed {
     Inline {
         source: Box<dyn BlockSource>,
         spare: Option<Box<ParsedBlock>>,
@@ -192,10 +192,10 @@ pub(crate) enum Feed {
 /// Blocks in flight between the threads: one being parsed, one queued, one appended.
 const IN_FLIGHT: usize = 3;
 
-impl Feed {
-    pub(crate) fn new(source: Box<dyn BlockSource>, threaded: bool) -> Feed {
+impl BlockFeed {
+    pub(crate) fn new(source: Box<dyn BlockSource>, threaded: bool) -> BlockFeed {
         if !threaded {
-            return Feed::Inline {
+            return BlockFeed::Inline {
                 source,
                 spare: None,
                 done: false,
@@ -222,13 +222,13 @@ impl Feed {
                 }
             });
         match handle {
-            Ok(h) => Feed::Threaded {
+            Ok(h) => BlockFeed::Threaded {
                 full,
                 free,
                 handle: Some(h),
             },
             // No thread to be had: the caller gets an error on the first block.
-            Err(e) => Feed::Threaded {
+            Err(e) => BlockFeed::Threaded {
                 full: {
                     let (tx, rx) = sync_channel(1);
                     let pb = ParsedBlock {
@@ -249,7 +249,7 @@ impl Feed {
     /// The next parsed block, `None` at the end.
     pub(crate) fn next(&mut self) -> Option<ParsedBlock> {
         match self {
-            Feed::Inline {
+            BlockFeed::Inline {
                 source,
                 spare,
                 done,
@@ -269,7 +269,7 @@ impl Feed {
                     None
                 }
             }
-            Feed::Threaded { full, handle, .. } => match full.recv() {
+            BlockFeed::Threaded { full, handle, .. } => match full.recv() {
                 Ok(pb) => Some(pb),
                 Err(_) => {
                     // The thread has ended: normally, or by a panic (a bug) which must
@@ -293,8 +293,8 @@ impl Feed {
     /// Returns a block for reuse.
     pub(crate) fn recycle(&mut self, pb: ParsedBlock) {
         match self {
-            Feed::Inline { spare, .. } => *spare = Some(Box::new(pb)),
-            Feed::Threaded { free, .. } => {
+            BlockFeed::Inline { spare, .. } => *spare = Some(Box::new(pb)),
+            BlockFeed::Threaded { free, .. } => {
                 let _ = free.try_send(pb);
             }
         }
@@ -403,7 +403,7 @@ fn push_records(
 /// Reads batches from a feed of parsed blocks (the format-independent half of a reader).
 pub(crate) struct Batcher {
     pub(crate) name: String,
-    feed: Feed,
+    feed: BlockFeed,
     cur: Option<ParsedBlock>,
     next_rec: usize,
     appender: Appender,
@@ -450,7 +450,7 @@ impl Batcher {
         let consumed = source.consumed();
         Batcher {
             name,
-            feed: Feed::new(source, threaded),
+            feed: BlockFeed::new(source, threaded),
             cur: None,
             next_rec: 0,
             appender: Appender::default(),

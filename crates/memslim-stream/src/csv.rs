@@ -9,7 +9,7 @@ use memslim_records::{DType, RecordList};
 
 use crate::block::{Batcher, BlockSource, ParsedBlock, Raw, Text};
 use crate::error::{Result, StreamError};
-use crate::jsonl::{OnError, ReadOptions, Skipped, block_buffer, column_of};
+use crate::options::{OnError, ReadOptions, Skipped, block_buffer, column_of};
 use crate::progress::Progress;
 use crate::source::{Input, LineBlocks, MAX_LINE_BYTES, too_long};
 

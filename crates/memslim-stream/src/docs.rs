@@ -6,9 +6,8 @@ use memslim_arena::{DocBuilder, DocError, DocList};
 
 use crate::error::{Result, StreamError};
 use crate::json::{Parser, Reason, Scalar, Visitor};
-use crate::jsonl::ReadOptions;
-use crate::jsonl::column_of;
 use crate::nested::decimal_to_le;
+use crate::options::{ReadOptions, column_of};
 use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES};
 
 /// Adds one document per non-blank line of the JSON text read from `input`, all or
@@ -138,7 +137,7 @@ impl<'n> Lines<'n> {
             if p.peek().is_none() {
                 continue;
             }
-            let mut feed = Feed { b, err: None };
+            let mut feed = BuildVisitor { b, err: None };
             let parsed = p.value(&mut feed).and_then(|()| p.finish());
             let err = feed.err;
             match (parsed, err) {
@@ -159,12 +158,12 @@ impl<'n> Lines<'n> {
 
 /// Parse events to builder calls; the first builder error is kept and reported after
 /// the line (the parser's visitor cannot fail).
-struct Feed<'b, 'a> {
+struct BuildVisitor<'b, 'a> {
     b: &'b mut DocBuilder<'a>,
     err: Option<DocError>,
 }
 
-impl Feed<'_, '_> {
+impl BuildVisitor<'_, '_> {
     #[inline]
     fn keep(&mut self, r: std::result::Result<(), DocError>) {
         if let Err(e) = r {
@@ -173,7 +172,7 @@ impl Feed<'_, '_> {
     }
 }
 
-impl Visitor for Feed<'_, '_> {
+impl Visitor for BuildVisitor<'_, '_> {
     fn begin_object(&mut self) {
         let r = self.b.begin_map();
         self.keep(r);

@@ -4,131 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use memslim_arena::{ArenaSlice, ArenaStr, Scratch};
-use memslim_records::{DType, RecordList};
+use memslim_records::RecordList;
 
 use crate::block::{Batcher, BlockSource, ParsedBlock, Raw, Text};
 use crate::error::{Result, StreamError};
-use crate::json::{MAX_INT_DIGITS, Parser, Reason, Scalar, StrAt, SyntaxError};
+use crate::json::{Parser, Reason, Scalar, StrAt, SyntaxError};
 use crate::nested::{VariantEncoder, decimal_to_le};
+use crate::options::{OnError, ReadOptions, Skipped, block_buffer, column_of};
 use crate::progress::Progress;
-use crate::source::{BLOCK_BYTES, BlockError, Input, LineBlocks, MAX_LINE_BYTES};
-
-/// What to do with a malformed line or a record that does not fit.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OnError {
-    /// Stop with the error.
-    #[default]
-    Raise,
-    /// Count the line, remember the first error, and go on.
-    Skip,
-}
-
-/// Options shared by the readers.
-#[derive(Clone, Debug)]
-pub struct ReadOptions {
-    /// Records per batch (`usize::MAX`: one batch with everything).
-    pub batch_size: usize,
-    /// Only these fields are kept; the others are skipped without being decoded.
-    pub columns: Option<Vec<String>>,
-    /// Declared field types (fields not listed are skipped, like an unselected column).
-    pub schema: Option<Vec<(String, DType)>>,
-    /// Malformed lines: raise or skip.
-    pub on_error: OnError,
-    /// Rows per storage chunk of each batch.
-    pub chunk_rows: usize,
-    /// Bytes read per block.
-    pub block_bytes: usize,
-    /// Parse on a second thread while this one appends (for inputs that do not need
-    /// the caller's thread, such as files).
-    pub threaded: bool,
-    /// The longest line (JSONL) or record (CSV) accepted, in bytes without the line
-    /// break (at most [`MAX_LINE_BYTES`], the default). A longer one is a
-    /// [`StreamError::Syntax`] raised before the line buffer grows past the limit.
-    pub max_line_bytes: usize,
-    /// The most digits an integer literal may have (JSONL; `0`: no limit). The default,
-    /// [`MAX_INT_DIGITS`], is Python's default `sys.get_int_max_str_digits()`.
-    pub max_int_digits: usize,
-}
-
-impl Default for ReadOptions {
-    fn default() -> Self {
-        ReadOptions {
-            batch_size: usize::MAX,
-            columns: None,
-            schema: None,
-            on_error: OnError::Raise,
-            chunk_rows: memslim_records::DEFAULT_CHUNK_ROWS,
-            block_bytes: BLOCK_BYTES,
-            threaded: false,
-            max_line_bytes: MAX_LINE_BYTES,
-            max_int_digits: MAX_INT_DIGITS,
-        }
-    }
-}
-
-impl ReadOptions {
-    /// The fields a record keeps, if restricted.
-    pub(crate) fn selection(&self) -> Option<Vec<String>> {
-        match (&self.columns, &self.schema) {
-            (Some(c), _) => Some(c.clone()),
-            (None, Some(s)) => Some(s.iter().map(|(n, _)| n.clone()).collect()),
-            (None, None) => None,
-        }
-    }
-
-    /// An empty list for everything left of the input (no batch limit from now on).
-    ///
-    /// # Errors
-    /// As [`ReadOptions::new_list`].
-    pub(crate) fn rest_list(&mut self) -> Result<RecordList> {
-        self.batch_size = usize::MAX;
-        self.new_list()
-    }
-
-    /// An empty batch list for these options.
-    ///
-    /// # Errors
-    /// [`StreamError::Records`] if the schema names a field twice.
-    pub(crate) fn new_list(&self) -> Result<RecordList> {
-        let chunk_rows = self.chunk_rows.min(self.batch_size).max(1);
-        match &self.schema {
-            Some(s) => {
-                let refs: Vec<(&str, DType)> = s.iter().map(|(n, d)| (n.as_str(), *d)).collect();
-                Ok(RecordList::with_schema(&refs, chunk_rows)?)
-            }
-            None => Ok(RecordList::with_chunk_rows(chunk_rows)),
-        }
-    }
-}
-
-/// Skipped lines and the first reason, for `on_error = Skip`.
-#[derive(Clone, Debug, Default)]
-pub struct Skipped {
-    /// Lines skipped.
-    pub count: u64,
-    /// The error message of the earliest skipped line.
-    pub first: Option<String>,
-    first_line: u64,
-}
-
-impl Skipped {
-    pub(crate) fn add(&mut self, e: &StreamError) {
-        self.count += 1;
-        let line = e.line().unwrap_or(u64::MAX);
-        if self.first.is_none() || line < self.first_line {
-            self.first = Some(e.to_string());
-            self.first_line = line;
-        }
-    }
-
-    pub(crate) fn merge(&mut self, other: &Skipped) {
-        self.count += other.count;
-        if other.first.is_some() && (self.first.is_none() || other.first_line < self.first_line) {
-            self.first.clone_from(&other.first);
-            self.first_line = other.first_line;
-        }
-    }
-}
+use crate::source::{BlockError, Input, LineBlocks, MAX_LINE_BYTES};
 
 /// Reads JSON Lines into [`RecordList`] batches.
 ///
@@ -284,12 +168,6 @@ impl JsonlBlocks {
     }
 }
 
-/// The 1-based column (in characters) of byte `offset` of `line`.
-pub(crate) fn column_of(line: &[u8], offset: usize) -> u64 {
-    let upto = &line[..offset.min(line.len())];
-    String::from_utf8_lossy(upto).chars().count() as u64 + 1
-}
-
 /// Parses JSONL blocks.
 struct JsonlParser {
     name: String,
@@ -330,22 +208,6 @@ impl JsonlParser {
             max_digits: opts.max_int_digits,
         }
     }
-}
-
-/// `buf` emptied and holding room for `len` bytes (reserving `room` at once, the line
-/// buffer's size, so that blocks of varying length do not grow it again and again), or
-/// `None` if that memory is not to be had. A buffer far larger than `room` (grown for a
-/// long line) is given back.
-pub(crate) fn block_buffer(mut buf: Vec<u8>, len: usize, room: usize) -> Option<Vec<u8>> {
-    buf.clear();
-    let room = room.max(len);
-    if buf.capacity() > room.saturating_mul(2) {
-        buf = Vec::new();
-    }
-    if buf.capacity() < len {
-        buf.try_reserve_exact(room).ok()?;
-    }
-    Some(buf)
 }
 
 impl BlockSource for JsonlParser {

@@ -10,6 +10,7 @@ pub mod json;
 mod jsonl;
 pub mod nested;
 pub mod ops;
+mod options;
 mod progress;
 pub mod sink;
 mod source;
@@ -44,10 +45,34 @@ pub trait BatchReader: Iterator<Item = Result<memslim_records::RecordList>> + Se
     /// # Errors
     /// As the iterator; `list` then holds the records before the bad one.
     fn fill_more(&mut self, list: &mut memslim_records::RecordList, add: usize) -> Result<bool>;
+    /// Reads everything left into one list, `step` records at a time, asking `go_on`
+    /// between steps (a host checks for Ctrl-C there); `None` once `go_on` says stop.
+    /// The list is compacted ([`memslim_records::RecordList::optimize`]) at the end.
+    ///
+    /// # Errors
+    /// As the iterator.
+    ///
+    /// # Memory
+    /// The list being filled and the reader's buffers; nothing per step.
+    fn read_rest_in_steps(
+        &mut self,
+        step: usize,
+        go_on: &mut dyn FnMut() -> bool,
+    ) -> Result<Option<memslim_records::RecordList>> {
+        let mut list = self.start_rest()?;
+        while self.fill_more(&mut list, step.max(1))? {
+            if !go_on() {
+                return Ok(None);
+            }
+        }
+        list.optimize();
+        Ok(Some(list))
+    }
 }
 pub use block::ParsedBlock;
 pub use csv::{CsvOptions, CsvReader, EncodingErrors, Reopen};
 pub use json::MAX_INT_DIGITS;
-pub use jsonl::{JsonlBlocks, JsonlReader, OnError, ReadOptions, Skipped};
+pub use jsonl::{JsonlBlocks, JsonlReader};
+pub use options::{OnError, ReadOptions, Skipped};
 pub use progress::Progress;
 pub use source::{BLOCK_BYTES, BlockError, Input, LineBlocks, MAX_LINE_BYTES, spool};

@@ -100,57 +100,19 @@ pub fn rename(list: &RecordList, mapping: &[(&str, &str)]) -> Result<RecordList>
     rebuild(list, |j| names.get(j).map(String::as_str), None)
 }
 
-/// A comparison operator for [`filter_cmp`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
+/// The comparison operator [`filter_cmp`] takes: the record store's own.
+pub use memslim_records::CmpOp;
 
-impl CmpOp {
-    /// Parses `==`, `!=`, `<`, `<=`, `>`, `>=`.
-    ///
-    /// # Errors
-    /// [`StreamError::Invalid`] for anything else.
-    pub fn parse(s: &str) -> Result<CmpOp> {
-        Ok(match s {
-            "==" => CmpOp::Eq,
-            "!=" => CmpOp::Ne,
-            "<" => CmpOp::Lt,
-            "<=" => CmpOp::Le,
-            ">" => CmpOp::Gt,
-            ">=" => CmpOp::Ge,
-            other => {
-                return Err(StreamError::Invalid(format!(
-                    "unknown comparison {other:?} (use ==, !=, <, <=, >, >=)"
-                )));
-            }
-        })
-    }
-}
-
-impl From<CmpOp> for memslim_records::CmpOp {
-    fn from(op: CmpOp) -> Self {
-        use memslim_records::CmpOp as R;
-        match op {
-            CmpOp::Eq => R::Eq,
-            CmpOp::Ne => R::Ne,
-            CmpOp::Lt => R::Lt,
-            CmpOp::Le => R::Le,
-            CmpOp::Gt => R::Gt,
-            CmpOp::Ge => R::Ge,
-        }
-    }
+/// Parses `==`, `!=`, `<`, `<=`, `>`, `>=`.
+///
+/// # Errors
+/// [`StreamError::Invalid`] for anything else.
+pub fn parse_cmp(s: &str) -> Result<CmpOp> {
+    CmpOp::parse(s).ok_or_else(|| {
+        StreamError::Invalid(format!(
+            "unknown comparison {s:?} (use ==, !=, <, <=, >, >=)"
+        ))
+    })
 }
 
 /// The records whose `field` compares to `value` as Python would (`==` across int,
@@ -167,7 +129,7 @@ pub fn filter_cmp(
     op: CmpOp,
     value: &Cell<'_>,
 ) -> Result<RecordList> {
-    let (mut keep, undecided) = list.where_rows(field, op.into(), value);
+    let (mut keep, undecided) = list.where_rows(field, op, value);
     if op == CmpOp::Ne && !undecided.is_empty() {
         keep.extend(undecided);
         keep.sort_unstable();
@@ -232,6 +194,7 @@ mod tests {
                 .len(),
             3
         );
-        assert!(CmpOp::parse("=~").is_err());
+        assert!(parse_cmp("=~").is_err());
+        assert_eq!(parse_cmp(">=").unwrap(), CmpOp::Ge);
     }
 }

@@ -35,17 +35,24 @@ from memslim._persistent import (
     FileLockedError,
     FileRow,
     FileSlice,
-    MmapList,
+    NumberFile,
+    deprecated_alias,
 )
 from memslim._report import report
 from memslim._sizeof import deep_sizeof
 from memslim.exceptions import (
+    AppendOnlyError,
+    ClosedFileError,
+    ConcurrentUseError,
     CorruptDataError,
+    InvalidValueError,
+    LimitError,
     MemslimError,
     ParseError,
     SchemaError,
     SkippedLinesWarning,
     StaleRowError,
+    UnsupportedTypeError,
     UntrustedDataError,
 )
 from memslim.pipeline import Stream, stream
@@ -64,6 +71,9 @@ _LAZY = {
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
+        alias = deprecated_alias(name)  # MmapList: warns each time, so never cached
+        if alias is not None:
+            return alias
         raise AttributeError(f"module 'memslim' has no attribute {name!r}")
     import importlib
 
@@ -81,9 +91,12 @@ _abc.Mapping.register(DocView)
 _abc.Sequence.register(ListView)
 
 __all__ = [
+    "AppendOnlyError",
     "AuditReport",
     "BatchReader",
+    "ClosedFileError",
     "Column",
+    "ConcurrentUseError",
     "CorruptDataError",
     "CorruptFileError",
     "DamagedFileWarning",
@@ -97,10 +110,12 @@ __all__ = [
     "FileRow",
     "FileSlice",
     "Finding",
+    "InvalidValueError",
     "JsonlWriter",
+    "LimitError",
     "ListView",
     "MemslimError",
-    "MmapList",
+    "NumberFile",
     "ParquetReader",
     "ParseError",
     "Row",
@@ -109,6 +124,7 @@ __all__ = [
     "StaleRowError",
     "Stream",
     "TupleList",
+    "UnsupportedTypeError",
     "UntrustedDataError",
     "Watch",
     "__version__",

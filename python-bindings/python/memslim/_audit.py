@@ -34,7 +34,7 @@ from typing import Any, Self
 
 from memslim._memslim import DictList, DocList, TupleList
 from memslim._report import _size, pyplot
-from memslim._sizeof import _allocated, deep_sizeof
+from memslim._sizeof import _NOT_DATA, _allocated, deep_sizeof
 
 # Containers that can hold records; for dicts the records are the values.
 _CONTAINERS: frozenset[type] = frozenset({list, tuple, deque, set, frozenset, dict})
@@ -52,13 +52,7 @@ _NOT_RECORDS: tuple[type, ...] = (
     set,
     frozenset,
     deque,
-    type,
-    types.ModuleType,
-    types.FunctionType,
-    types.BuiltinFunctionType,
-    types.MethodType,
-    types.CodeType,
-    types.FrameType,
+    *_NOT_DATA,  # program structure (classes, modules, functions, code, frames)
     types.CellType,
     types.MappingProxyType,
     DictList,

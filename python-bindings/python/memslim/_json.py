@@ -54,7 +54,7 @@ _CONVERTERS: dict[type, Callable[[Any], Any]] = {
     _memslim.FileRow: _row,
     _memslim.FileSlice: _records,
     _memslim.FileColumn: _records,
-    _memslim.MmapList: _mmap,
+    _memslim.NumberFile: _mmap,
 }
 
 _PLAIN_SCALARS = (str, int, float, bool, type(None))

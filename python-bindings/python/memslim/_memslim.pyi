@@ -34,7 +34,7 @@ __all__ = [
     "FileSlice",
     "JsonlWriter",
     "ListView",
-    "MmapList",
+    "NumberFile",
     "ParquetReader",
     "ParquetWriter",
     "Row",
@@ -44,7 +44,7 @@ __all__ = [
     "_DictListFileIter",
     "_DocListIter",
     "_FileViewIter",
-    "_MmapListIter",
+    "_NumberFileIter",
     "_PlainIter",
     "_Records",
     "_RecordsIter",
@@ -913,14 +913,19 @@ class _DictListFileIter:
     def __next__(self) -> FileRow: ...
 
 @final
-class MmapList:
+class NumberFile:
     """A growable on-disk array of fixed-width numbers (``int8`` ... ``int64``,
     ``uint8`` ... ``uint64``, ``float32``, ``float64``, ``bool``).
 
     A ``MutableSequence`` that grows at the end; ``numpy.asarray(a)`` is a zero-copy,
     writable view through the buffer protocol.  While such a view is alive, resizing
     (append, extend, pop, del) and ``close()`` raise ``BufferError``, as with
-    ``bytearray``.  ``flush()`` makes appends durable.
+    ``bytearray``.  ``flush()`` makes appends durable.  Growth happens only at the end:
+    ``insert``, ``del`` and ``pop`` elsewhere raise :class:`memslim.AppendOnlyError`
+    (an ``IndexError``).
+
+    Called ``MmapList`` until memslim 0.1; ``memslim.MmapList`` still works for one
+    release and warns ``DeprecationWarning``.
     """
 
     def __new__(
@@ -966,7 +971,7 @@ class MmapList:
     ) -> bool: ...
 
 @final
-class _MmapListIter:
+class _NumberFileIter:
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
 

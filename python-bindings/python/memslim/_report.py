@@ -14,6 +14,7 @@ from typing import Any
 
 from memslim._memslim import DictList, iter_csv, iter_jsonl, read_csv, read_jsonl
 from memslim._sizeof import deep_sizeof
+from memslim.exceptions import InvalidValueError, SchemaError
 
 _CODECS = (".gz", ".zst")
 
@@ -214,7 +215,9 @@ def _as_records(obj: Iterable[Any]) -> list[dict[str, Any]]:
     records = []
     for item in obj:
         if not isinstance(item, Mapping):
-            raise TypeError(f"memslim.report() needs records (mappings), got {type(item).__name__}")
+            raise SchemaError(
+                f"memslim.report() needs records (mappings), got {type(item).__name__}"
+            )
         records.append(dict(item))
     return records
 
@@ -238,7 +241,7 @@ def report(
     report`` prints.
     """
     if sample is not None and sample < 1:
-        raise ValueError("sample must be a positive number of records")
+        raise InvalidValueError("sample must be a positive number of records")
     file_bytes: int | None = None
     if isinstance(obj_or_path, (str, os.PathLike)):
         path = Path(obj_or_path)

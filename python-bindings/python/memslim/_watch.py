@@ -30,6 +30,7 @@ from typing import IO, Any, Self
 from memslim._audit import AuditReport, audit, rss_bytes
 from memslim._memslim import __version__, stats
 from memslim._report import _size, pyplot
+from memslim.exceptions import ConcurrentUseError, InvalidValueError, ParseError
 
 _MIB = 1 << 20
 
@@ -77,7 +78,7 @@ class Watch:
         audit_options: dict[str, Any] | None = None,
     ) -> None:
         if interval <= 0:
-            raise ValueError("interval must be a positive number of seconds")
+            raise InvalidValueError("interval must be a positive number of seconds")
         self.path = Path(out)
         self.interval = interval
         self.max_overhead = max_overhead
@@ -106,7 +107,7 @@ class Watch:
 
     def start(self) -> Self:
         if self._thread is not None:
-            raise RuntimeError("this watch is already running")
+            raise ConcurrentUseError("this watch is already running")
         self._file = self.path.open("w", encoding="utf-8")
         self._start = time.monotonic()
         self._write(
@@ -385,7 +386,9 @@ class WatchLog:
                 except json.JSONDecodeError as exc:
                     if number > 1 and not line.endswith("\n"):
                         break  # a last line cut short by a killed process
-                    raise ValueError(f"{path}: line {number} is not JSON: {exc}") from exc
+                    err = ParseError(f"{path}: line {number} is not JSON: {exc}")
+                    err.path, err.line, err.column = os.fspath(path), number, exc.colno
+                    raise err from exc
                 event = record.get("event")
                 if event == "start":
                     start = record

@@ -26,6 +26,7 @@ from typing import Any
 from memslim import _memslim
 from memslim._memslim import DictList
 from memslim._parquet import iter_parquet
+from memslim.exceptions import InvalidValueError
 
 __all__ = ["Stream", "stream"]
 
@@ -73,7 +74,7 @@ def _open_source(source: Any, batch_size: int) -> Iterable[Any]:
             return _memslim.iter_csv(path, batch_size=batch_size)
         if name.endswith(".parquet"):
             return iter_parquet(path, batch_size=batch_size)
-        raise ValueError(
+        raise InvalidValueError(
             f"{path}: unknown source type (use .jsonl, .csv or .parquet, optionally "
             ".gz or .zst, a Parquet directory, or a callable returning an iterable)"
         )
@@ -196,7 +197,7 @@ def _task(
     except Exception as e:
         e.add_note(f"memslim: in the pipeline task for source {source!r}")
         raise
-    raise ValueError(f"unknown sink {sink!r}")
+    raise InvalidValueError(f"unknown sink {sink!r}")
 
 
 class Stream:
@@ -212,7 +213,7 @@ class Stream:
         _steps: tuple[Callable[[DictList], DictList], ...] = (),
     ) -> None:
         if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
+            raise InvalidValueError("batch_size must be at least 1")
         self._source = source
         self._batch_size = batch_size
         self._steps = _steps
@@ -252,7 +253,7 @@ class Stream:
         ``!=``, ``<``, ``<=``, ``>``, ``>=``), natively. A record without the field
         matches only ``!=``."""
         if op not in ("==", "!=", "<", "<=", ">", ">="):
-            raise ValueError(f"unknown comparison {op!r} (use ==, !=, <, <=, >, >=)")
+            raise InvalidValueError(f"unknown comparison {op!r} (use ==, !=, <, <=, >, >=)")
         return self._then(_Where(field, op, value))
 
     # -- running ----------------------------------------------------------------------

@@ -1,0 +1,458 @@
+//! `DictListFile`: a persistent list of records in a record file (`DictList.open`),
+//! and its iterator.
+
+use std::sync::Mutex;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use memslim_mmap::view::Positions;
+use memslim_mmap::{MmapError, Mode, RecordFile};
+use pyo3::exceptions::PyValueError;
+use pyo3::intern;
+use pyo3::prelude::*;
+use pyo3::types::{PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple};
+
+use super::file_column::PyFileColumn;
+use super::file_row::PyFileRow;
+use super::file_slice::PyFileSlice;
+use super::lock::{Guarded, Held};
+use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of};
+use crate::convert::{Items, Trust, record_cells};
+use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
+use crate::plain_records::{Input, append_plain_dicts};
+use crate::tracemalloc::Tracked;
+
+/// A persistent list of records in a memory-mapped Arrow IPC file.
+#[pyclass(name = "DictListFile", module = "memslim._memslim", frozen, sequence)]
+pub struct PyDictListFile {
+    inner: Guarded<RecordFile>,
+    /// Whether pickled values in the file may be loaded (`trusted=True` at open).
+    pub(super) trust: Trust,
+    /// The bytes this object holds in memory (mostly pending records), for tracemalloc.
+    trace: Mutex<Tracked>,
+}
+
+impl Drop for PyDictListFile {
+    /// Like a Python file object collected while open: flush what is pending and close
+    /// (releasing the lock); an error here has no one to go to and is dropped.
+    fn drop(&mut self) {
+        if let Ok(f) = self.inner.inner.get_mut() {
+            let _ = f.close();
+        }
+    }
+}
+
+impl PyDictListFile {
+    pub(super) fn lock(&self) -> PyResult<Held<'_, RecordFile>> {
+        Python::attach(|py| self.inner.lock(py))
+    }
+
+    /// Reports the current in-memory size to tracemalloc (call without the lock held).
+    fn retrack(&self) {
+        let Ok(n) = self.lock().map(|f| f.nbytes()) else {
+            return;
+        };
+        if let Ok(mut t) = self.trace.lock() {
+            t.set(n);
+        }
+    }
+
+    pub(super) fn row<'py>(
+        py: Python<'py>,
+        f: &mut RecordFile,
+        trust: Trust,
+        i: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let d = PyDict::new(py);
+        let mut err = None;
+        let path = f.path().to_owned();
+        f.visit_row(i, |k, v| {
+            if err.is_some() {
+                return;
+            }
+            let r = file_cell(py, v, trust, &path, k)
+                .and_then(|o| d.set_item(PyString::intern(py, k), o));
+            if let Err(e) = r {
+                err = Some(e);
+            }
+        })
+        .py_err(py)?;
+        match err {
+            Some(e) => Err(e),
+            None => Ok(d),
+        }
+    }
+}
+
+#[pymethods]
+impl PyDictListFile {
+    #[new]
+    #[pyo3(signature = (path, mode = "a", *, recover = false, trusted = false))]
+    pub(crate) fn new(
+        py: Python<'_>,
+        path: std::path::PathBuf,
+        mode: &str,
+        recover: bool,
+        trusted: bool,
+    ) -> PyResult<Self> {
+        let mode = parse_mode(py, mode)?;
+        if recover && mode == Mode::Read {
+            return Err(Class::InvalidValue
+                .err(py, "recover=True repairs the file, so it needs mode=\"a\""));
+        }
+        let f = py
+            .detach(|| match recover {
+                true => RecordFile::recover(&path),
+                false => RecordFile::open(&path, mode),
+            })
+            .py_err(py)?;
+        let damage = match (mode, &f.recovery().damage) {
+            (Mode::Read, Some(d)) => Some(format!(
+                "{d}; opened the records before the damage ({} records), leaving out \
+                 {} bytes of data (see .recovered; repair with recover=True)",
+                f.len(),
+                f.recovery().dropped_data_bytes
+            )),
+            _ => None,
+        };
+        let file = PyDictListFile {
+            inner: Guarded::new(f),
+            trust: if trusted { Trust::Own } else { Trust::Foreign },
+            trace: Mutex::new(Tracked::new()),
+        };
+        file.retrack();
+        if let Some(msg) = damage {
+            let cls = Class::DamagedFileWarning.get(py)?;
+            let msg = std::ffi::CString::new(msg.replace('\0', " "))
+                .map_err(|e| PyValueError::new_err(e.to_string()))?;
+            PyErr::warn(py, cls.as_any(), &msg, 1)?;
+        }
+        Ok(file)
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.lock()?.len())
+    }
+
+    fn __getitem__(
+        slf: &Bound<'_, Self>,
+        py: Python<'_>,
+        index: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let mut f = slf.get().lock()?;
+        let len = f.len();
+        if let Ok(s) = index.cast::<PySlice>() {
+            drop(f);
+            let slice = PyFileSlice {
+                file: slf.clone().unbind(),
+                at: slice_of(&Positions::all(len), s)?,
+            };
+            return Ok(Bound::new(py, slice)?.into_any().unbind());
+        }
+        let i = index_arg(index, len)?;
+        f.check_row(i).py_err(py)?;
+        drop(f);
+        let file = slf.clone().unbind();
+        Ok(Bound::new(py, PyFileRow { file, row: i })?
+            .into_any()
+            .unbind())
+    }
+
+    /// Every record as a plain dict, in a list.
+    fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let mut i = 0;
+        loop {
+            let d = {
+                let mut f = self.lock()?;
+                if i >= f.len() {
+                    break;
+                }
+                Self::row(py, &mut f, self.trust, i)?
+            };
+            out.append(d)?;
+            i += 1;
+        }
+        Ok(out)
+    }
+
+    fn __iter__(slf: Bound<'_, Self>) -> PyDictListFileIter {
+        PyDictListFileIter {
+            file: slf.unbind(),
+            pos: AtomicUsize::new(0),
+        }
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let len = self.lock()?.len();
+        seq_eq(py, len, other, |i| {
+            let mut f = self.lock()?;
+            if i >= f.len() {
+                return Ok(None);
+            }
+            Ok(Some(Self::row(py, &mut f, self.trust, i)?.into_any()))
+        })
+    }
+
+    /// Field names: the committed schema's, then any new ones pending records bring.
+    #[getter]
+    fn columns(&self) -> PyResult<Vec<String>> {
+        Ok(self.lock()?.field_names())
+    }
+
+    /// The path of the data file.
+    #[getter]
+    fn path(&self) -> PyResult<String> {
+        Ok(self.lock()?.path().display().to_string())
+    }
+
+    /// `"a"` or `"r"`.
+    #[getter]
+    fn mode(&self) -> PyResult<&'static str> {
+        Ok(if self.lock()?.is_writable() { "a" } else { "r" })
+    }
+
+    /// Whether `close()` was called.
+    #[getter]
+    fn closed(&self) -> PyResult<bool> {
+        Ok(self.lock()?.is_closed())
+    }
+
+    /// Records appended but not yet flushed.
+    #[getter]
+    fn pending(&self) -> PyResult<usize> {
+        Ok(self.lock()?.pending_len())
+    }
+
+    /// What opening found and did: bytes past what the file gives, dropped (by a
+    /// writer) or left out (by a reader); the damage found, if more than a crash's
+    /// trace; the side files a repair saved the dropped bytes to.
+    #[getter]
+    fn recovered<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let f = self.lock()?;
+        let r = f.recovery();
+        let d = PyDict::new(py);
+        d.set_item("dropped_data_bytes", r.dropped_data_bytes)?;
+        d.set_item("dropped_index_bytes", r.dropped_index_bytes)?;
+        d.set_item("damage", r.damage.as_deref())?;
+        let saved: Vec<String> = r.saved.iter().map(|p| p.display().to_string()).collect();
+        d.set_item("saved", saved)?;
+        Ok(d)
+    }
+
+    /// Bytes this object holds in memory (index, bookkeeping, unflushed records); the
+    /// mapped file is not counted (see `mapped_bytes`).
+    #[getter]
+    fn nbytes(&self) -> PyResult<usize> {
+        Ok(self.lock()?.nbytes())
+    }
+
+    /// Bytes of committed data, mapped (paged in by the kernel only when read).
+    #[getter]
+    fn mapped_bytes(&self) -> PyResult<usize> {
+        Ok(self.lock()?.mapped_bytes())
+    }
+
+    fn __sizeof__(&self) -> PyResult<usize> {
+        Ok(self.lock()?.nbytes())
+    }
+
+    fn append(&self, py: Python<'_>, record: &Bound<'_, PyAny>) -> PyResult<()> {
+        let row = self.lock()?.len();
+        // Python code (a mapping's keys/items) runs before the lock is taken.
+        let items = record_items(record, row)?;
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, row)?;
+        self.lock()?.push_record(&cells).py_err(py)?;
+        self.retrack();
+        Ok(())
+    }
+
+    /// Appends every record, or none: the pending records are rolled back on an error.
+    fn extend(slf: &Bound<'_, Self>, records: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        // `rows.extend(rows)` appends the records there were, as a list does.
+        let snapshot;
+        let records = if records.is(slf) {
+            snapshot = PyList::new(py, records.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+            snapshot.as_any()
+        } else {
+            records
+        };
+        let this = slf.get();
+        let (mark, base) = {
+            let mut f = this.lock()?;
+            let base = f.len();
+            (f.mark_pending().py_err(py)?, base)
+        };
+        let push_one = |o: &Bound<'_, PyAny>, row: usize| -> PyResult<()> {
+            let items = record_items(o, row)?;
+            let mut buf = Vec::new();
+            let cells = record_cells(&items, &mut buf, row)?;
+            this.lock()?.push_record(&cells).py_err(py)
+        };
+        let res = (|| -> PyResult<()> {
+            if records.is_exact_instance_of::<PyList>() || records.is_exact_instance_of::<PyTuple>()
+            {
+                // Plain dicts are read in place, in runs, as DictList's extend does; the
+                // others one by one.
+                let mut k = 0;
+                while k < records.len()? {
+                    let n = {
+                        let mut f = this.lock()?;
+                        let pending = f.pending_mut().py_err(py)?;
+                        append_plain_dicts(
+                            pending,
+                            &[],
+                            &Input::Seq {
+                                seq: records,
+                                start: k,
+                            },
+                        )
+                        .py_err(py)?
+                    };
+                    k += n;
+                    if n == 0 {
+                        push_one(&records.get_item(k)?, base + k)?;
+                        k += 1;
+                    }
+                }
+                return Ok(());
+            }
+            // The iterator runs without the lock (it may read this very file).
+            for (k, o) in records.try_iter()?.enumerate() {
+                push_one(&o?, base + k)?;
+            }
+            Ok(())
+        })();
+        if res.is_err() {
+            // Unless another thread flushed meanwhile, undo this call's records.
+            this.lock()?.undo_pending(mark);
+        }
+        this.retrack();
+        res
+    }
+
+    /// Writes the pending records, syncs them and commits them; returns how many.
+    fn flush(&self, py: Python<'_>) -> PyResult<usize> {
+        let n = self.inner.detached(py, |f| f.flush())?.py_err(py);
+        self.retrack();
+        n
+    }
+
+    /// Picks up records another process committed; returns the new length.
+    fn refresh(&self, py: Python<'_>) -> PyResult<usize> {
+        self.lock()?.refresh().py_err(py)
+    }
+
+    /// Flushes (when writable) and closes; the writer lock is released.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let r = self.inner.detached(py, |f| f.close())?.py_err(py);
+        self.retrack();
+        r
+    }
+
+    fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    /// A lazy, read-only view of one field of the records there are now (pending ones
+    /// included); absent and null read `None`, as from `DictList.column`.
+    fn column(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyFileColumn> {
+        let f = slf.get().lock()?;
+        if f.is_closed() {
+            return Err(mmap_to_py(slf.py(), MmapError::Closed));
+        }
+        if !f.field_names().iter().any(|n| n == name) {
+            return Err(pyo3::exceptions::PyKeyError::new_err(name.to_owned()));
+        }
+        Ok(PyFileColumn {
+            file: slf.clone().unbind(),
+            name: name.to_owned(),
+            len: f.len(),
+            numbers: OnceLock::new(),
+        })
+    }
+
+    /// Every record, for Arrow consumers: committed batches point into the map.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        let (schema, batches) = self.lock()?.to_arrow().py_err(py)?;
+        crate::arrow_stream::export_stream(py, schema, batches)
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        let f = self.lock()?;
+        Ok(format!(
+            "DictListFile({:?}, mode={:?}, len={}{})",
+            f.path().display().to_string(),
+            if f.is_writable() { "a" } else { "r" },
+            f.len(),
+            if f.is_closed() { ", closed" } else { "" }
+        ))
+    }
+}
+
+fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> {
+    let py = o.py();
+    let d = match o.cast::<PyDict>() {
+        Ok(d) => d.clone(),
+        Err(_) if o.hasattr(intern!(py, "keys"))? => {
+            let d = PyDict::new(py);
+            d.update(o.cast()?)?;
+            d
+        }
+        Err(_) => {
+            return Err(schema_error(
+                py,
+                format!(
+                    "row {row}: expected a mapping, got {}",
+                    o.get_type().name()?
+                ),
+            ));
+        }
+    };
+    Ok(d.iter().collect())
+}
+
+/// Iterator over a `DictListFile`: a `FileRow` view per record.
+#[pyclass(name = "_DictListFileIter", module = "memslim._memslim", frozen)]
+pub struct PyDictListFileIter {
+    file: Py<PyDictListFile>,
+    pos: AtomicUsize,
+}
+
+#[pymethods]
+impl PyDictListFileIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let file = self.file.get();
+        let mut f = file.lock()?;
+        let i = self.pos.load(Ordering::Relaxed);
+        if i >= f.len() {
+            return Ok(None);
+        }
+        f.check_row(i).py_err(py)?;
+        drop(f);
+        self.pos.store(i + 1, Ordering::Relaxed);
+        let row = PyFileRow {
+            file: self.file.clone_ref(py),
+            row: i,
+        };
+        Ok(Some(Bound::new(py, row)?.into_any().unbind()))
+    }
+}

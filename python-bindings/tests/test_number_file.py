@@ -1,0 +1,145 @@
+"""NumberFile (formerly MmapList): a growable on-disk array of numbers."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import memslim
+import numpy as np
+import pytest
+from conftest import expect_error, same
+
+
+def child(code: str, *args: str, **kw) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def test_number_file_is_a_growable_sequence_on_disk(tmp_path: Path) -> None:
+    path = tmp_path / "ids.bin"
+    ids = memslim.NumberFile(path, dtype="int64")
+    ids.extend(range(100_000))
+    ids.append(-5)
+    assert len(ids) == 100_001 and ids[-1] == -5 and ids[3] == 3
+    ids[0] = 42
+    assert ids[:3] == [42, 1, 2] and ids[-2::-50_000] == [99_999, 49_999]
+    ids[1:3] = [7, 8]
+    assert ids.pop() == -5 and len(ids) == 100_000
+    del ids[-1]
+    assert ids.index(7) == 1 and ids.count(8) == 2 and 8 in ids and 10**9 not in ids
+    expect_error(ValueError, ids.index, 10**9)
+    expect_error(IndexError, ids.pop, 0)
+    expect_error(IndexError, ids.__getitem__, 10**6)
+    expect_error(ValueError, ids.__setitem__, slice(0, 2), [1])
+    ids.close()
+    again = memslim.NumberFile(path)
+    assert again.dtype == "int64" and len(again) == 99_999 and again[:3] == [42, 7, 8]
+    assert list(again)[-1] == 99_998
+    again.close()
+    expect_error(ValueError, again.__getitem__, 0)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "good", "bad"),
+    [
+        ("int8", [-128, 127], [128]),
+        ("uint8", [0, 255], [-1, 256]),
+        ("int16", [-(2**15)], [2**15]),
+        ("uint32", [2**32 - 1], [2**32]),
+        ("uint64", [2**64 - 1], [-1]),
+        ("float32", [1.5, -0.0], []),
+        ("float64", [math.inf, -0.0, 3], []),
+        ("bool", [True, False], [2]),
+    ],
+)
+def test_number_file_dtypes(tmp_path: Path, dtype: str, good: list, bad: list) -> None:
+    a = memslim.NumberFile(tmp_path / f"{dtype}.bin", dtype=dtype)
+    a.extend(good)
+    want = [float(v) for v in good] if dtype.startswith("float") else good
+    assert same(a.tolist(), want)
+    for v in bad:
+        expect_error((ValueError, OverflowError), a.append, v)
+    expect_error(TypeError, a.append, "1")
+    if not dtype.startswith("float"):
+        expect_error(ValueError, a.append, 1.5)
+    assert len(a) == len(good)
+    view = np.asarray(a)
+    assert view.dtype == np.dtype(dtype) and view.tolist() == a.tolist()
+
+
+def test_number_file_numpy_view_is_zero_copy_and_guards_growth(tmp_path: Path) -> None:
+    a = memslim.NumberFile(tmp_path / "v.bin", dtype="float64")
+    a.extend([1.0, 2.0, 3.0])
+    view = np.asarray(a)
+    view[1] = 20.0  # writes through
+    assert a[1] == 20.0
+    a[2] = 30.0
+    assert view[2] == 30.0
+    expect_error(BufferError, a.append, 4.0)
+    expect_error(BufferError, a.extend, [4.0])
+    expect_error(BufferError, a.pop)
+    expect_error(BufferError, a.close)
+    assert len(a) == 3
+    del view
+    a.extend(np.arange(10_000, dtype=np.float64))  # may move the map now
+    assert len(a) == 10_003 and np.asarray(a)[-1] == 9_999.0
+    a.close()
+    ro = memslim.NumberFile(tmp_path / "v.bin", mode="r")
+    assert not np.asarray(ro).flags.writeable
+    import io
+
+    expect_error(io.UnsupportedOperation, ro.append, 1.0)
+
+
+def test_number_file_bad_input(tmp_path: Path) -> None:
+    expect_error(ValueError, memslim.NumberFile, tmp_path / "x.bin")  # new file needs a dtype
+    expect_error(ValueError, memslim.NumberFile, tmp_path / "y.bin", dtype="int128")
+    memslim.NumberFile(tmp_path / "z.bin", dtype="int32").close()
+    expect_error(ValueError, memslim.NumberFile, tmp_path / "z.bin", dtype="int64")
+    a = memslim.NumberFile(tmp_path / "z.bin")
+    expect_error(memslim.FileLockedError, memslim.NumberFile, tmp_path / "z.bin")
+    a.close()
+    (tmp_path / "t.bin").write_bytes(b"x" * 100)
+    expect_error(memslim.FileFormatError, memslim.NumberFile, tmp_path / "t.bin")
+    expect_error(FileNotFoundError, memslim.NumberFile, tmp_path / "no" / "a.bin", dtype="int8")
+
+
+def test_number_file_unflushed_appends_do_not_survive_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "k.bin"
+    proc = child(
+        """
+        import os, sys, memslim
+        a = memslim.NumberFile(sys.argv[1], dtype="int32")
+        a.extend(range(1000))
+        a.flush()
+        a.extend(range(50))
+        os._exit(0)
+        """,
+        str(path),
+    )
+    proc.communicate(timeout=120)
+    a = memslim.NumberFile(path)
+    assert len(a) == 1000 and a[-1] == 999
+
+
+def test_mmaplist_is_a_deprecated_alias_of_number_file(tmp_path: Path) -> None:
+    with pytest.warns(DeprecationWarning, match="NumberFile"):
+        old = memslim.MmapList
+    assert old is memslim.NumberFile
+    with pytest.warns(DeprecationWarning):
+        from memslim import MmapList  # noqa: F401 - the import is what warns
+    with pytest.warns(DeprecationWarning):
+        assert memslim._persistent.MmapList is memslim.NumberFile
+    assert "MmapList" not in memslim.__all__ and "NumberFile" in memslim.__all__
+    with memslim.NumberFile(tmp_path / "a.bin", dtype="int8") as a:
+        a.append(1)
+        assert repr(a).startswith("NumberFile(")
