@@ -1,0 +1,1278 @@
+//! `_Records`, the base class of `DictList` and `TupleList`: a store and an order,
+//! and the whole `MutableSequence` protocol over them.
+
+use super::*;
+
+/// Shared base of `DictList` and `TupleList`.
+///
+/// `frozen`: state lives in a [`GilCell`], whose plain borrow flag is much cheaper than
+/// PyO3's atomic one on the per-row hot path.
+#[pyclass(
+    name = "_Records",
+    module = "memslim._memslim",
+    subclass,
+    sequence,
+    frozen
+)]
+pub struct PyRecords {
+    /// The store: the records this list holds, shared with its slices, copies and
+    /// `Row` views (see [`Order`]).
+    pub(super) state: Store,
+    /// Which store rows this list holds, in its order.
+    pub(super) order: GilCell<ListOrder>,
+}
+
+/// Records shared by a list, its slices and copies, and their row views.
+pub(crate) type Store = Arc<GilCell<Records>>;
+
+/// A store's address, to tell a view of this store from one of another.
+pub(super) fn store_ptr(store: &Store) -> usize {
+    Arc::as_ptr(store) as usize
+}
+
+/// A list's [`Order`] and a count of its structural edits (for `sort`'s check that a
+/// key function left the list alone).
+#[derive(Default)]
+pub(super) struct ListOrder {
+    pub(super) order: Order,
+    pub(super) edits: u64,
+}
+
+/// The records of a list in its order: the store itself when the list is its whole
+/// store, else a copy-on-write selection of it (not the store: rows are positions).
+pub(super) enum Logical<'a> {
+    Store(crate::gilcell::Ref<'a, Records>, usize),
+    Own(Box<Records>),
+}
+
+impl std::ops::Deref for Logical<'_> {
+    type Target = Records;
+    fn deref(&self) -> &Records {
+        match self {
+            Logical::Store(r, _) => r,
+            Logical::Own(r) => r,
+        }
+    }
+}
+
+impl Logical<'_> {
+    /// The store address for reading views in place (0 for a selection).
+    pub(super) fn ptr(&self) -> usize {
+        match self {
+            Logical::Store(_, p) => *p,
+            Logical::Own(_) => 0,
+        }
+    }
+}
+
+impl PyRecords {
+    pub(super) fn from_records(records: Records) -> PyRecords {
+        PyRecords {
+            state: Arc::new(GilCell::new(records)),
+            order: GilCell::new(ListOrder::default()),
+        }
+    }
+
+    /// Number of records.
+    pub(super) fn len(&self, py: Python<'_>) -> PyResult<usize> {
+        let n = self.state.borrow(py)?.inner.len();
+        Ok(self.order.borrow(py)?.order.len(n))
+    }
+
+    /// The store row of position `i` (below [`PyRecords::len`]).
+    pub(super) fn slot(&self, py: Python<'_>, i: usize) -> PyResult<usize> {
+        Ok(self.order.borrow(py)?.order.slot(i))
+    }
+
+    /// Position `i` (Python-style, negative from the end) checked and mapped to its
+    /// store row.
+    pub(super) fn slot_of_index(&self, py: Python<'_>, i: isize) -> PyResult<(usize, usize)> {
+        let this = self.state.borrow(py)?;
+        let o = self.order.borrow(py)?;
+        let pos = norm_index(i, o.order.len(this.inner.len()), this.what())?;
+        Ok((pos, o.order.slot(pos)))
+    }
+
+    /// The records in list order (see [`Logical`]).
+    pub(super) fn logical(&self, py: Python<'_>) -> PyResult<Logical<'_>> {
+        let store = self.state.borrow(py)?;
+        let o = self.order.borrow(py)?;
+        let n = store.inner.len();
+        Ok(match o.order.as_range(n) {
+            Some((0, len)) if len == n => Logical::Store(store, store_ptr(&self.state)),
+            Some((s, len)) => {
+                Logical::Own(Box::new(store.selection(py, store.inner.slice(s, s + len))))
+            }
+            None => Logical::Own(Box::new(
+                store.selection(py, store.inner.take(&o.order.slots(n))),
+            )),
+        })
+    }
+
+    /// Whether a structural edit may change the store in place: nothing but this list
+    /// refers to its records (no view, slice or copy), after giving the list a store
+    /// of its own rows if it had a selection of a larger one.
+    pub(super) fn in_place(&self, py: Python<'_>) -> PyResult<bool> {
+        let mut o = self.order.borrow_mut(py)?;
+        o.edits += 1;
+        if Arc::strong_count(&self.state) != 1 || o.order.is_aliased() {
+            return Ok(false);
+        }
+        if o.order.is_whole() {
+            return Ok(true);
+        }
+        let mut store = self.state.borrow_mut(py)?;
+        let n = store.inner.len();
+        let inner = match o.order.as_range(n) {
+            // Mostly ours: share the chunks (copy-on-write) rather than copy them.
+            Some((s, len)) if len * 2 >= n => store.inner.slice(s, s + len),
+            _ => store.inner.take(&o.order.slots(n)),
+        };
+        store.inner = inner;
+        store.sync_names(py);
+        store.retrack();
+        o.order = Order::Whole;
+        Ok(true)
+    }
+
+    /// The list's order for an edit by order (not in place): never `Whole`, since rows
+    /// the edit adds to the store must not join the list by themselves.
+    pub(super) fn fix_order(&self, py: Python<'_>) -> PyResult<()> {
+        let n = self.state.borrow(py)?.inner.len();
+        let mut o = self.order.borrow_mut(py)?;
+        o.order = o.order.fixed(n);
+        o.edits += 1;
+        Ok(())
+    }
+
+    /// Applies `f` to the (fixed) order; `f` gets the store length.
+    pub(super) fn edit_order<R>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut Order, usize) -> Result<R, RecordsError>,
+    ) -> PyResult<R> {
+        self.fix_order(py)?;
+        let n = self.state.borrow(py)?.inner.len();
+        let mut o = self.order.borrow_mut(py)?;
+        f(&mut o.order, n).py_err(py)
+    }
+
+    /// A new list of this class on the same store holding `order` (a slice, copy or
+    /// selection sharing this list's records).
+    pub(super) fn share(&self, py: Python<'_>, order: Order) -> PyResult<Py<PyAny>> {
+        // Only one list may be its store's `Whole`: this one keeps its rows fixed now.
+        self.fix_order(py)?;
+        let tuple = matches!(self.state.borrow(py)?.kind, Kind::Tuple { .. });
+        let init = PyClassInitializer::from(PyRecords {
+            state: self.state.clone(),
+            order: GilCell::new(ListOrder { order, edits: 0 }),
+        });
+        Ok(if tuple {
+            Py::new(py, init.add_subclass(PyTupleList))?.into_any()
+        } else {
+            Py::new(py, init.add_subclass(PyDictList))?.into_any()
+        })
+    }
+
+    /// A new list of this class with its own copies of the records.
+    pub(super) fn deep_copy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let this = self.logical(py)?;
+        this.with_inner(py, this.inner.clone()).into_object(py)
+    }
+
+    /// Removes position `i` (below [`PyRecords::len`]).
+    pub(super) fn remove_at(&self, py: Python<'_>, i: usize) -> PyResult<()> {
+        if !self.in_place(py)? {
+            return self.edit_order(py, |o, n| o.splice(n, i, i + 1, &[], false));
+        }
+        self.state.borrow_mut(py)?.inner.remove(i).py_err(py)
+    }
+
+    /// `list.extend`: records of a list on this store are added again (shared, as
+    /// `rows.extend(rows[2:4])` or `rows += rows` would share dicts); those of another
+    /// list of this class are copied in one block; anything else goes through
+    /// [`PyRecords::extend_items`].
+    pub(super) fn extend_any(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = values.py();
+        if let Ok(other) = values.cast::<PyRecords>() {
+            let other = other.get();
+            let n = self.state.borrow(py)?.inner.len();
+            if Arc::ptr_eq(&other.state, &self.state) {
+                let slots = other.order.borrow(py)?.order.slots(n);
+                return self.edit_order(py, |o, n| o.push_shared(n, &slots));
+            }
+            let same_kind = matches!(
+                (&other.state.borrow(py)?.kind, &self.state.borrow(py)?.kind),
+                (Kind::Dict, Kind::Dict) | (Kind::Tuple { .. }, Kind::Tuple { .. })
+            );
+            if !same_kind {
+                return self.extend_items(values);
+            }
+            let src = other.logical(py)?.inner.clone();
+            let mut this = self.state.borrow_mut(py)?;
+            this.inner.extend_from(&src).py_err(py)?;
+            this.sync_names(py);
+            this.retrack();
+            let m = this.inner.len();
+            drop(this);
+            return self
+                .order
+                .borrow_mut(py)?
+                .order
+                .push_new(m, n, m - n)
+                .py_err(py);
+        }
+        self.extend_items(values)
+    }
+
+    /// The first position in `[start, stop)` whose record equals `value`.
+    pub(super) fn find(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<Option<usize>> {
+        let o = self.order.borrow(py)?;
+        let this = self.state.borrow(py)?;
+        this.find(py, value, start, stop, &o.order, store_ptr(&self.state))
+    }
+
+    /// The store row of `v` if it is a `Row` of this list's store.
+    pub(super) fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
+        v.cast_exact::<PyRow>()
+            .ok()
+            .filter(|r| Arc::ptr_eq(&r.get().store, &self.state))
+            .map(|r| r.get().row())
+    }
+
+    /// Appends the records of `values` (atomic: all or nothing). A `Row` of this store
+    /// adds its record again; the other values are converted and appended to the store,
+    /// in batches, so an iterator of any length streams through.
+    pub(super) fn extend_items(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = values.py();
+        let me = store_ptr(&self.state);
+        let (cp, bytes_before) = {
+            let this = self.state.borrow(py)?;
+            (this.inner.checkpoint(), this.inner.nbytes())
+        };
+        let saved = {
+            let o = self.order.borrow(py)?;
+            let n = self.state.borrow(py)?.inner.len();
+            (o.order.is_whole(), o.order.len(n))
+        };
+        let res = if is_exact_sequence(values)
+            && !values
+                .try_iter()?
+                .any(|v| v.map(|v| self.own_row(&v).is_some()).unwrap_or(false))
+        {
+            // Plain records are read in place, in one run (the common, fast case).
+            let first = self.state.borrow(py)?.inner.len();
+            let res = self.state.borrow_mut(py)?.push_sequence(values, me);
+            let n = self.state.borrow(py)?.inner.len();
+            res.and_then(|()| {
+                self.order
+                    .borrow_mut(py)?
+                    .order
+                    .push_new(n, first, n - first)
+                    .py_err(py)
+            })
+        } else {
+            // A generator may look at the list while it grows (as with list.extend), so
+            // only materialized inputs are pushed in batches.
+            let batch_size =
+                if values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>() {
+                    BATCH
+                } else {
+                    1
+                };
+            feed_batches(values, batch_size, |batch| self.push_items(batch))
+        };
+        if res.is_err() {
+            let mut o = self.order.borrow_mut(py)?;
+            let (was_whole, len0) = saved;
+            if was_whole {
+                o.order = Order::Whole;
+            } else {
+                let n = self.state.borrow(py)?.inner.len();
+                let len = o.order.len(n);
+                let _ = o.order.splice(n, len0, len, &[], false);
+            }
+        }
+        self.state.borrow_mut(py)?.settle(py, res, cp, bytes_before)
+    }
+
+    /// Appends `items` (see [`PyRecords::extend_items`]), without rollback.
+    pub(super) fn push_items(&self, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
+        let Some(head) = items.first() else {
+            return Ok(());
+        };
+        let py = head.py();
+        let me = store_ptr(&self.state);
+        let mut k = 0;
+        while k < items.len() {
+            if let Some(slot) = self.own_row(&items[k]) {
+                let n = self.state.borrow(py)?.inner.len();
+                self.order
+                    .borrow_mut(py)?
+                    .order
+                    .push_shared(n, &[slot])
+                    .py_err(py)?;
+                k += 1;
+                continue;
+            }
+            let end = (k..items.len())
+                .find(|&e| self.own_row(&items[e]).is_some())
+                .unwrap_or(items.len());
+            let mut store = self.state.borrow_mut(py)?;
+            let first = store.inner.len();
+            store.push_objects(&items[k..end], me)?;
+            let n = store.inner.len();
+            drop(store);
+            self.order
+                .borrow_mut(py)?
+                .order
+                .push_new(n, first, n - first)
+                .py_err(py)?;
+            k = end;
+        }
+        Ok(())
+    }
+
+    /// Store rows for `values` (any iterable of records): a `Row` of this store or the
+    /// records of a list on it give their own rows (shared); anything else is converted
+    /// and appended to the store, which is rolled back on error. `(rows, shared)`.
+    pub(super) fn rows_for(&self, values: &Bound<'_, PyAny>) -> PyResult<(Vec<usize>, bool)> {
+        let py = values.py();
+        if let Ok(o) = values.cast::<PyRecords>() {
+            let o = o.get();
+            if Arc::ptr_eq(&o.state, &self.state) {
+                let n = self.state.borrow(py)?.inner.len();
+                return Ok((o.order.borrow(py)?.order.slots(n), true));
+            }
+        }
+        let me = store_ptr(&self.state);
+        let same_kind = |o: &PyRecords| -> PyResult<bool> {
+            Ok(o.state.borrow(py)?.what() == self.state.borrow(py)?.what())
+        };
+        let items: Vec<Bound<'_, PyAny>> = if is_exact_sequence(values) {
+            values.try_iter()?.collect::<PyResult<_>>()?
+        } else if let Some(o) = values
+            .cast::<PyRecords>()
+            .ok()
+            .filter(|o| same_kind(o.get()).unwrap_or(false))
+        {
+            // Another store: its records, converted as a block.
+            let src = o.get().logical(py)?.inner.clone();
+            let mut store = self.state.borrow_mut(py)?;
+            let first = store.inner.len();
+            store.inner.extend_from(&src).py_err(py)?;
+            store.sync_names(py);
+            store.retrack();
+            return Ok(((first..store.inner.len()).collect(), false));
+        } else {
+            values.try_iter()?.collect::<PyResult<_>>()?
+        };
+        let (cp, bytes_before) = {
+            let store = self.state.borrow(py)?;
+            (store.inner.checkpoint(), store.inner.nbytes())
+        };
+        let mut rows = Vec::with_capacity(items.len());
+        let mut shared = false;
+        let mut k = 0;
+        let res = (|| -> PyResult<()> {
+            while k < items.len() {
+                let own = |v: &Bound<'_, PyAny>| self.own_row(v);
+                if let Some(slot) = own(&items[k]) {
+                    rows.push(slot);
+                    shared = true;
+                    k += 1;
+                    continue;
+                }
+                let end = (k..items.len())
+                    .find(|&e| own(&items[e]).is_some())
+                    .unwrap_or(items.len());
+                let mut store = self.state.borrow_mut(py)?;
+                let first = store.inner.len();
+                for batch in items[k..end].chunks(BATCH) {
+                    store.push_objects(batch, me)?;
+                }
+                rows.extend(first..store.inner.len());
+                k = end;
+            }
+            Ok(())
+        })();
+        self.state
+            .borrow_mut(py)?
+            .settle(py, res, cp, bytes_before)?;
+        Ok((rows, shared))
+    }
+}
+
+/// Record `i` (a position) handed to Python: a live `Row` for DictList, a namedtuple
+/// for TupleList.
+pub(super) fn item_out(slf: &Bound<'_, PyRecords>, i: usize) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let slot = slf.get().slot(py, i)?;
+    let this = slf.get().state.borrow(py)?;
+    item_of(py, &this, &slf.get().state, slot)
+}
+
+/// Store row `slot` handed to Python (see [`item_out`]).
+pub(super) fn item_of(
+    py: Python<'_>,
+    this: &Records,
+    store: &Store,
+    slot: usize,
+) -> PyResult<Py<PyAny>> {
+    match this.kind {
+        Kind::Dict => {
+            let row = PyRow {
+                store: store.clone(),
+                row: AtomicUsize::new(slot),
+            };
+            Ok(Py::new(py, row)?.into_any())
+        }
+        Kind::Tuple { .. } => Ok(this.row_value(py, slot)?.unbind()),
+    }
+}
+
+pub(super) fn slice_indices(
+    s: &Bound<'_, PySlice>,
+    len: usize,
+) -> PyResult<(isize, isize, isize, usize)> {
+    let ind = s.indices(len as isize)?;
+    Ok((ind.start, ind.stop, ind.step, ind.slicelength))
+}
+
+pub(super) fn extended_slice_error(got: usize, n: usize) -> PyErr {
+    PyValueError::new_err(format!(
+        "attempt to assign sequence of size {got} to extended slice of size {n}"
+    ))
+}
+
+pub(super) fn slice_positions(start: isize, step: isize, n: usize) -> Vec<usize> {
+    (0..n as isize)
+        .map(|k| (start + k * step) as usize)
+        .collect()
+}
+
+#[pymethods]
+impl PyRecords {
+    // jsonout: list operators; the bodies are in the jsonout block at the end of the file.
+    pub(super) fn __mul__(slf: &Bound<'_, Self>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        records_mul(slf, n)
+    }
+
+    pub(super) fn __rmul__(slf: &Bound<'_, Self>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        records_mul(slf, n)
+    }
+
+    pub(super) fn __imul__(slf: &Bound<'_, Self>, n: &Bound<'_, PyAny>) -> PyResult<()> {
+        records_imul(slf, n)
+    }
+
+    pub(super) fn __radd__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        records_radd(slf, other)
+    }
+
+    #[classmethod]
+    pub(super) fn __class_getitem__<'py>(
+        cls: &Bound<'py, PyType>,
+        item: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        generic_alias(cls, item)
+    }
+
+    pub(super) fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        self.len(py)
+    }
+
+    pub(super) fn __getitem__(
+        slf: &Bound<'_, Self>,
+        index: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if index.is_exact_instance_of::<pyo3::types::PyInt>() {
+            // The common case, `rows[i]`.
+            if let Ok(i) = index.extract::<isize>() {
+                let me = slf.get();
+                let o = me.order.borrow(py)?;
+                let this = me.state.borrow(py)?;
+                let pos = norm_index(i, o.order.len(this.inner.len()), this.what())?;
+                return item_of(py, &this, &me.state, o.order.slot(pos));
+            }
+        }
+        if let Ok(s) = index.cast::<PySlice>() {
+            let me = slf.get();
+            let (start, _, step, n) = slice_indices(s, me.len(py)?)?;
+            if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+                // A slice shares the records, as a list's slice shares its dicts.
+                let store_len = me.state.borrow(py)?.inner.len();
+                let order = {
+                    let o = me.order.borrow(py)?;
+                    if step == 1 {
+                        o.order.slice(store_len, start as usize, start as usize + n)
+                    } else {
+                        o.order.pick(&slice_positions(start, step, n))
+                    }
+                };
+                return me.share(py, order);
+            }
+            let this = me.logical(py)?;
+            let inner = if step == 1 {
+                this.inner.slice(start as usize, start as usize + n)
+            } else {
+                this.inner.take(&slice_positions(start, step, n))
+            };
+            return this.with_inner(py, inner).into_object(py);
+        }
+        if index.is_instance_of::<pyo3::types::PyInt>() && index.extract::<isize>().is_err() {
+            return Err(PyIndexError::new_err(
+                "cannot fit 'int' into an index-sized integer",
+            ));
+        }
+        let what = slf.get().state.borrow(py)?.what();
+        let i: isize = index.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "{} indices must be integers or slices, not {}",
+                what,
+                index
+                    .get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        let (_, slot) = slf.get().slot_of_index(py, i)?;
+        let this = slf.get().state.borrow(py)?;
+        item_of(py, &this, &slf.get().state, slot)
+    }
+
+    pub(super) fn __setitem__(
+        slf: &Bound<'_, Self>,
+        index: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
+        if let Ok(s) = index.cast::<PySlice>() {
+            let (start, _, step, n) = slice_indices(s, me.len(py)?)?;
+            if me.in_place(py)? {
+                let staged = me.state.borrow(py)?.staged(value)?;
+                let mut this = me.state.borrow_mut(py)?;
+                if step == 1 {
+                    let start = start as usize;
+                    this.inner.splice(start, start + n, &staged).py_err(py)?;
+                } else {
+                    if staged.len() != n {
+                        return Err(extended_slice_error(staged.len(), n));
+                    }
+                    for (k, pos) in slice_positions(start, step, n).into_iter().enumerate() {
+                        this.inner.set_record_from(pos, &staged, k).py_err(py)?;
+                    }
+                }
+                this.sync_names(py);
+                this.retrack();
+                return Ok(());
+            }
+            // Others share these records: the slice's positions get the new records'
+            // store rows, and the records they held stay as they were for the others.
+            me.fix_order(py)?;
+            let (rows, shared) = me.rows_for(value)?;
+            if step == 1 {
+                let start = start as usize;
+                return me.edit_order(py, |o, len| o.splice(len, start, start + n, &rows, shared));
+            }
+            if rows.len() != n {
+                return Err(extended_slice_error(rows.len(), n));
+            }
+            return me.edit_order(py, |o, len| {
+                for (k, pos) in slice_positions(start, step, n).into_iter().enumerate() {
+                    o.splice(len, pos, pos + 1, &rows[k..k + 1], shared)?;
+                }
+                Ok(())
+            });
+        }
+        let i: isize = index.extract()?;
+        let (pos, _) = me.slot_of_index(py, i)?;
+        if !me.in_place(py)? {
+            // Replacing a record others hold leaves theirs as it was, as with a list.
+            me.fix_order(py)?;
+            let one = PyTuple::new(py, [value])?;
+            let (rows, shared) = me.rows_for(one.as_any())?;
+            return me.edit_order(py, |o, len| o.splice(len, pos, pos + 1, &rows, shared));
+        }
+        let this = me.state.borrow(py)?;
+        let items = this.record_items(value, pos, store_ptr(&me.state))?;
+        drop(this);
+        let mut this = me.state.borrow_mut(py)?;
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, pos)?;
+        this.inner.set_record(pos, &cells).py_err(py)?;
+        this.after_append(py, 1);
+        Ok(())
+    }
+
+    pub(super) fn __delitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = index.py();
+        let len = self.len(py)?;
+        // Positions to remove, as disjoint ranges from the back.
+        let ranges: Vec<(usize, usize)> = if let Ok(s) = index.cast::<PySlice>() {
+            let (start, _, step, n) = slice_indices(s, len)?;
+            if step == 1 {
+                vec![(start as usize, start as usize + n)]
+            } else {
+                let mut pos = slice_positions(start, step, n);
+                pos.sort_unstable_by(|a, b| b.cmp(a));
+                pos.into_iter().map(|p| (p, p + 1)).collect()
+            }
+        } else {
+            let i: isize = index.extract()?;
+            let (pos, _) = self.slot_of_index(py, i)?;
+            vec![(pos, pos + 1)]
+        };
+        if !self.in_place(py)? {
+            // Records others hold stay readable and writable through their views.
+            return self.edit_order(py, |o, n| {
+                for &(a, b) in &ranges {
+                    o.splice(n, a, b, &[], false)?;
+                }
+                Ok(())
+            });
+        }
+        let mut this = self.state.borrow_mut(py)?;
+        for (a, b) in ranges {
+            if b == a + 1 {
+                this.inner.remove(a).py_err(py)?;
+            } else {
+                this.inner.remove_range(a, b);
+            }
+        }
+        this.retrack();
+        Ok(())
+    }
+
+    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyRecordsIter {
+        PyRecordsIter {
+            list: slf.clone().unbind(),
+            pos: 0,
+            back: false,
+            spare: [None, None],
+            turn: 0,
+            spare_rows: [None, None],
+        }
+    }
+
+    pub(super) fn __reversed__(slf: &Bound<'_, Self>) -> PyRecordsIter {
+        PyRecordsIter {
+            list: slf.clone().unbind(),
+            pos: usize::MAX,
+            back: true,
+            spare: [None, None],
+            turn: 0,
+            spare_rows: [None, None],
+        }
+    }
+
+    pub(super) fn __contains__(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(slf.get().find(slf.py(), value, 0, usize::MAX)?.is_some())
+    }
+
+    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    pub(super) fn index(
+        slf: &Bound<'_, Self>,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: isize,
+    ) -> PyResult<usize> {
+        let py = slf.py();
+        let me = slf.get();
+        let len = me.len(py)?;
+        let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
+        me.find(py, value, a, b)?.ok_or_else(|| {
+            let what = me.state.borrow(py).map(|t| t.what()).unwrap_or("list");
+            PyValueError::new_err(format!("value is not in {what}"))
+        })
+    }
+
+    pub(super) fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let me = slf.get();
+        let o = me.order.borrow(slf.py())?;
+        let this = me.state.borrow(slf.py())?;
+        let mut n = 0;
+        this.scan(
+            slf.py(),
+            value,
+            0..usize::MAX,
+            &o.order,
+            store_ptr(&me.state),
+            |_| {
+                n += 1;
+                true
+            },
+        )?;
+        Ok(n)
+    }
+
+    /// The records whose `field` compares to `value` with `op` (see select.rs for the
+    /// semantics), as a new list of the same class: a DictList shares them, as a list
+    /// comprehension over a list of dicts would.
+    #[pyo3(name = "where")]
+    pub(super) fn where_(
+        slf: &Bound<'_, Self>,
+        field: &str,
+        op: &str,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let me = slf.get();
+        let this = me.logical(py)?;
+        let rows = crate::select::where_rows(&this.inner, field, op, value)?;
+        if matches!(this.kind, Kind::Dict) {
+            drop(this);
+            let order = me.order.borrow(py)?.order.pick(&rows);
+            return me.share(py, order);
+        }
+        let picked = this.inner.take(&rows);
+        this.with_inner(py, picked).into_object(py)
+    }
+
+    pub(super) fn append(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
+        if let Some(slot) = me.own_row(value) {
+            // The list holds that record (again), as a list would hold the same dict.
+            return me.edit_order(py, |o, n| o.push_shared(n, &[slot]));
+        }
+        let row = me.len(py)?;
+        let items = me
+            .state
+            .borrow(py)?
+            .record_items(value, row, store_ptr(&me.state))?;
+        let mut this = me.state.borrow_mut(py)?;
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, row)?;
+        this.inner.push_record(&cells).py_err(py)?;
+        this.after_append(py, 1);
+        let n = this.inner.len();
+        drop(this);
+        me.order
+            .borrow_mut(py)?
+            .order
+            .push_new(n, n - 1, 1)
+            .py_err(py)
+    }
+
+    pub(super) fn extend(slf: &Bound<'_, Self>, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        slf.get().extend_any(values)
+    }
+
+    pub(super) fn insert(
+        slf: &Bound<'_, Self>,
+        index: isize,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
+        let i = clamp_index(index, me.len(py)?);
+        if !me.in_place(py)? {
+            me.fix_order(py)?;
+            let one = PyTuple::new(py, [value])?;
+            let (rows, shared) = me.rows_for(one.as_any())?;
+            return me.edit_order(py, |o, n| o.splice(n, i, i, &rows, shared));
+        }
+        let items = me
+            .state
+            .borrow(py)?
+            .record_items(value, i, store_ptr(&me.state))?;
+        let mut this = me.state.borrow_mut(py)?;
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, i)?;
+        this.inner.insert_record(i, &cells).py_err(py)?;
+        this.after_append(py, 1);
+        Ok(())
+    }
+
+    #[pyo3(signature = (index = -1))]
+    pub(super) fn pop<'py>(&self, py: Python<'py>, index: isize) -> PyResult<Bound<'py, PyAny>> {
+        let len = self.len(py)?;
+        if len == 0 {
+            return Err(PyIndexError::new_err(format!(
+                "pop from empty {}",
+                self.state.borrow(py)?.what()
+            )));
+        }
+        let i = norm_index(index, len, "pop")?;
+        let slot = self.slot(py, i)?;
+        let v = self.state.borrow(py)?.row_value(py, slot)?;
+        self.remove_at(py, i)?;
+        Ok(v)
+    }
+
+    pub(super) fn remove(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
+        let found = me.find(py, value, 0, usize::MAX)?;
+        match found {
+            Some(i) => me.remove_at(py, i),
+            None => Err(PyValueError::new_err(format!(
+                "{}.remove(x): x not in list",
+                me.state.borrow(py)?.what()
+            ))),
+        }
+    }
+
+    pub(super) fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        if !self.in_place(py)? {
+            return self.edit_order(py, |o, n| {
+                let len = o.len(n);
+                o.splice(n, 0, len, &[], false)
+            });
+        }
+        let mut this = self.state.borrow_mut(py)?;
+        this.inner.clear();
+        this.sync_names(py);
+        this.retrack();
+        Ok(())
+    }
+
+    pub(super) fn reverse(&self, py: Python<'_>) -> PyResult<()> {
+        if !self.in_place(py)? {
+            return self.edit_order(py, |o, n| {
+                let perm: Vec<usize> = (0..o.len(n)).rev().collect();
+                o.permute(n, &perm)
+            });
+        }
+        self.state.borrow_mut(py)?.inner.reverse();
+        Ok(())
+    }
+
+    #[pyo3(signature = (*, key = None, reverse = false))]
+    pub(super) fn sort(
+        slf: &Bound<'_, Self>,
+        key: Option<&Bound<'_, PyAny>>,
+        reverse: bool,
+    ) -> PyResult<()> {
+        let py = slf.py();
+        let me = slf.get();
+        // As list.sort: a key (or another thread) that changes the list while it sorts
+        // makes the sort fail with ValueError, leaving the list as that change left it.
+        let state = || -> PyResult<(usize, u64)> { Ok((me.len(py)?, me.order.borrow(py)?.edits)) };
+        let modified = || PyValueError::new_err("list modified during sort");
+        let before = state()?;
+        let n = before.0;
+        let keys = PyList::empty(py);
+        for i in 0..n {
+            if state()? != before {
+                return Err(modified());
+            }
+            let item = item_out(slf, i)?;
+            match key {
+                Some(f) => keys.append(f.call1((item,))?)?,
+                None => keys.append(item)?,
+            }
+        }
+        let kw = PyDict::new(py);
+        kw.set_item("key", keys.getattr(intern!(py, "__getitem__"))?)?;
+        kw.set_item("reverse", reverse)?;
+        let sorted = py
+            .import("builtins")?
+            .getattr("sorted")?
+            .call((pyo3::types::PyRange::new(py, 0, n as isize)?,), Some(&kw))?;
+        let perm: Vec<usize> = sorted.extract()?;
+        if state()? != before {
+            return Err(modified());
+        }
+        // Rows taken as keys are gone now, unless the key kept them.
+        drop(keys);
+        if !me.in_place(py)? {
+            return me.edit_order(py, |o, n| o.permute(n, &perm));
+        }
+        me.state.borrow_mut(py)?.inner.permute(&perm).py_err(py)
+    }
+
+    pub(super) fn __add__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let is_list = other.is_instance_of::<PyList>() || other.is_instance_of::<PyRecords>();
+        if !is_list {
+            return Ok(py.NotImplemented());
+        }
+        let me = slf.get();
+        if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+            // The sum holds this list's records (shared, as list + list shares dicts),
+            // then `other`'s.
+            let n = me.state.borrow(py)?.inner.len();
+            let order = me.order.borrow(py)?.order.fixed(n);
+            let out = me.share(py, order)?;
+            out.bind(py).cast::<PyRecords>()?.get().extend_any(other)?;
+            return Ok(out);
+        }
+        let this = me.logical(py)?;
+        let mut out = this.with_inner(py, this.inner.clone());
+        drop(this);
+        if let Ok(o) = other.cast::<PyRecords>() {
+            let src = o.get().logical(py)?.inner.clone();
+            out.inner.extend_from(&src).py_err(py)?;
+            out.sync_names(py);
+        } else {
+            out.extend_from_iter(other, 0)?;
+        }
+        out.retrack();
+        out.into_object(py)
+    }
+
+    pub(super) fn __iadd__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        Self::extend(slf, other)
+    }
+
+    pub(super) fn __richcmp__(
+        slf: &Bound<'_, Self>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let eq = match op {
+            CompareOp::Eq | CompareOp::Ne => {
+                let this = slf.get().logical(py)?;
+                let me = this.ptr();
+                if let Ok(o) = other.cast::<PyRecords>() {
+                    let o = o.get().logical(py)?;
+                    if o.what() != this.what() {
+                        return Ok(py.NotImplemented());
+                    }
+                    let mut same = o.inner.len() == this.inner.len();
+                    let mut i = 0;
+                    while same && i < this.inner.len() {
+                        same = match this.inner.row_eq_other(i, &o.inner, i) {
+                            Some(b) => b,
+                            None => this.row_value(py, i)?.eq(o.row_value(py, i)?)?,
+                        };
+                        i += 1;
+                    }
+                    same
+                } else if let Ok(l) = other.cast::<PyList>() {
+                    let mut same = l.len() == this.inner.len();
+                    let mut i = 0;
+                    while same && i < this.inner.len() {
+                        same = this.row_equals(py, i, &l.get_item(i)?, me)?;
+                        i += 1;
+                    }
+                    same
+                } else {
+                    return Ok(py.NotImplemented());
+                }
+            }
+            _ => return records_order(slf, other, op),
+        };
+        let result = if matches!(op, CompareOp::Eq) { eq } else { !eq };
+        result.into_py_any(py)
+    }
+
+    pub(super) fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let this = self.state.borrow(py)?;
+        let n = self.len(py)?;
+        let show: Vec<usize> = if n <= 10 {
+            (0..n).collect()
+        } else {
+            vec![0, 1, 2, n - 2, n - 1]
+        };
+        let mut parts = Vec::new();
+        for (k, &i) in show.iter().enumerate() {
+            if n > 10 && k == 3 {
+                parts.push(format!("... {} more ...", n - 5));
+            }
+            parts.push(this.row_value(py, self.slot(py, i)?)?.repr()?.to_string());
+        }
+        Ok(format!("{}([{}])", this.what(), parts.join(", ")))
+    }
+
+    /// A shallow copy: for a DictList, a new list holding the same records (writes
+    /// through either list's rows show in both, as with a list of dicts).
+    pub(super) fn copy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if matches!(self.state.borrow(py)?.kind, Kind::Dict) {
+            let n = self.state.borrow(py)?.inner.len();
+            let order = self.order.borrow(py)?.order.fixed(n);
+            return self.share(py, order);
+        }
+        self.deep_copy(py)
+    }
+
+    pub(super) fn __copy__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.copy(py)
+    }
+
+    /// An independent list with copies of the records. A record held twice becomes
+    /// two equal records (as `deepcopy` of a list of dicts would not: see the porting
+    /// notes).
+    pub(super) fn __deepcopy__(
+        &self,
+        py: Python<'_>,
+        _memo: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        self.deep_copy(py)
+    }
+
+    pub(super) fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        Self::__reduce_ex__(slf, 4)
+    }
+
+    /// Pickle: the core's checksummed snapshot; from protocol 5 on, the column buffers
+    /// go out of band (see pickle.rs).
+    pub(super) fn __reduce_ex__<'py>(
+        slf: &Bound<'py, Self>,
+        protocol: i64,
+    ) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let this = slf.get().logical(py)?;
+        let module = py.import("memslim._memslim")?;
+        let mut args = crate::pickle::snapshot_args(py, this.inner.to_snapshot(), protocol)?;
+        let restore = match &this.kind {
+            Kind::Dict => module.getattr("_restore_dictlist")?,
+            Kind::Tuple {
+                fields,
+                row_type,
+                user_type,
+                ..
+            } => {
+                let rt = if *user_type {
+                    row_type.clone_ref(py).into_bound(py)
+                } else {
+                    py.None().into_bound(py)
+                };
+                // `(data, fields, row_type, *buffers)`
+                args.insert(1, fields.clone_ref(py).into_bound(py).into_any());
+                args.insert(2, rt);
+                module.getattr("_restore_tuplelist")?
+            }
+        };
+        (restore, PyTuple::new(py, args)?).into_pyobject(py)
+    }
+
+    /// The store's bytes (shared with the slices, copies and views of the list, which
+    /// keep it alive) plus this list's order (4 bytes per record once reordered).
+    pub(super) fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
+        let this = self.state.borrow(py)?;
+        Ok(this.inner.nbytes()
+            + std::mem::size_of::<Self>()
+            + this.names.capacity() * 8
+            + self.order.borrow(py)?.order.nbytes())
+    }
+
+    /// Bytes of memory this list owns (buffers, dictionaries, indexes).
+    #[getter]
+    pub(super) fn nbytes(&self, py: Python<'_>) -> PyResult<usize> {
+        self.__sizeof__(py)
+    }
+
+    /// Field name -> dtype name.
+    #[getter]
+    pub(super) fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = self.state.borrow(py)?;
+        let d = PyDict::new(py);
+        for j in 0..this.inner.num_fields() {
+            d.set_item(this.names[j].bind(py), this.inner.field_dtype(j).name())?;
+        }
+        Ok(d)
+    }
+
+    /// Field name -> physical layout.
+    pub(super) fn storage_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let this = self.state.borrow(py)?;
+        let d = PyDict::new(py);
+        for j in 0..this.inner.num_fields() {
+            d.set_item(
+                this.names[j].bind(py),
+                this.inner.field_layout(j).describe(),
+            )?;
+        }
+        Ok(d)
+    }
+
+    pub(super) fn column(&self, py: Python<'_>, name: &str) -> PyResult<PyColumn> {
+        let this = self.logical(py)?;
+        let j = this
+            .inner
+            .field_index(name)
+            .ok_or_else(|| PyKeyError::new_err(name.to_owned()))?;
+        Ok(PyColumn {
+            view: this.inner.column(j),
+            copied: OnceLock::new(),
+        })
+    }
+
+    pub(super) fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let this = self.logical(py)?;
+        let l = PyList::empty(py);
+        for i in 0..this.inner.len() {
+            l.append(this.row_value(py, i)?)?;
+        }
+        Ok(l)
+    }
+
+    pub(super) fn __arrow_c_schema__<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let this = self.state.borrow(py)?;
+        let schema = this.inner.arrow_schema();
+        let ffi = FFI_ArrowSchema::try_from(schema.as_ref())
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
+        PyCapsule::new_with_value(py, ffi, c"arrow_schema")
+    }
+
+    #[pyo3(signature = (requested_schema = None))]
+    pub(super) fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        // The request is a hint the interface allows producers to ignore; we export our
+        // own (exact) types.
+        let _ = requested_schema;
+        let (schema, batches) = match self.logical(py)? {
+            Logical::Store(r, _) => {
+                drop(r);
+                self.state.borrow_mut(py)?.inner.to_arrow()
+            }
+            Logical::Own(mut r) => r.inner.to_arrow(),
+        }
+        .py_err(py)?;
+        crate::arrow_stream::export_stream(py, schema, batches)
+    }
+}
+
+/// `rows * n`: a new list of the same class holding the records `n` times. A DictList's
+/// holds the same records (each `n` times, as `[d] * n` holds one dict `n` times); a
+/// TupleList's, copies of its (immutable) values.
+pub(super) fn records_mul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let Ok(n) = count_arg(n) else {
+        return Ok(py.NotImplemented());
+    };
+    let me = slf.get();
+    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+        let len = me.state.borrow(py)?.inner.len();
+        let mut order = me.order.borrow(py)?.order.fixed(len);
+        order.repeat(len, n.max(0) as usize).py_err(py)?;
+        return me.share(py, order);
+    }
+    let this = me.logical(py)?;
+    let inner = this.repeated(py, n)?;
+    this.with_inner(py, inner).into_object(py)
+}
+
+/// `rows *= n`, in place (a DictList holds each record `n` times, see `records_mul`).
+pub(super) fn records_imul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = slf.py();
+    let n = count_arg(n)?;
+    let me = slf.get();
+    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+        return me.edit_order(py, |o, len| o.repeat(len, n.max(0) as usize));
+    }
+    me.in_place(py)?;
+    let inner = me.logical(py)?.repeated(py, n)?;
+    let mut this = me.state.borrow_mut(py)?;
+    this.inner = inner;
+    this.sync_names(py);
+    this.retrack();
+    Ok(())
+}
+
+/// A repeat count as `list * n` takes it: any object with `__index__`.
+pub(super) fn count_arg(n: &Bound<'_, PyAny>) -> PyResult<isize> {
+    if n.hasattr(intern!(n.py(), "__index__"))? {
+        let i = n.call_method0(intern!(n.py(), "__index__"))?;
+        return i.extract::<isize>().map_err(|_| {
+            pyo3::exceptions::PyOverflowError::new_err(
+                "cannot fit 'int' into an index-sized integer",
+            )
+        });
+    }
+    Err(PyTypeError::new_err(format!(
+        "can't multiply sequence by non-int of type '{}'",
+        n.get_type().name()?
+    )))
+}
+
+/// `other + rows` for a plain `list` `other`: a new list of `rows`' class holding the
+/// records of `other` (validated as appends are), then those of `rows`.
+pub(super) fn records_radd(
+    slf: &Bound<'_, PyRecords>,
+    other: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    if !other.is_instance_of::<PyList>() {
+        return Ok(py.NotImplemented());
+    }
+    let me = slf.get();
+    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+        // `other`'s records, then this list's own (shared, as `list + list` shares).
+        let len = me.state.borrow(py)?.inner.len();
+        let out = me.share(py, Order::Whole.slice(len, 0, 0))?;
+        let list = out.bind(py).cast::<PyRecords>()?.get();
+        list.extend_any(other)?;
+        list.extend_any(slf.as_any())?;
+        return Ok(out);
+    }
+    let this = me.logical(py)?;
+    let mut out = this.with_inner(py, this.inner.empty_like());
+    out.extend_from_iter(other, 0)?;
+    out.inner.extend_from(&this.inner).py_err(py)?;
+    out.sync_names(py);
+    out.retrack();
+    out.into_object(py)
+}
+
+/// `<`, `<=`, `>`, `>=` as a list compares: item by item up to the first pair that
+/// differs (compared as the plain dicts or tuples they equal), else by length.
+pub(super) fn records_order(
+    slf: &Bound<'_, PyRecords>,
+    other: &Bound<'_, PyAny>,
+    op: CompareOp,
+) -> PyResult<Py<PyAny>> {
+    let py = slf.py();
+    let others: Vec<Bound<'_, PyAny>> = if let Ok(o) = other.cast::<PyRecords>() {
+        let o = o.get().logical(py)?;
+        if o.what() != slf.get().state.borrow(py)?.what() {
+            return Ok(py.NotImplemented());
+        }
+        (0..o.inner.len())
+            .map(|i| o.row_value(py, i))
+            .collect::<PyResult<_>>()?
+    } else if let Ok(l) = other.cast::<PyList>() {
+        l.iter().collect()
+    } else {
+        return Ok(py.NotImplemented());
+    };
+    let mine: Vec<Bound<'_, PyAny>> = {
+        let this = slf.get().logical(py)?;
+        (0..this.inner.len())
+            .map(|i| this.row_value(py, i))
+            .collect::<PyResult<_>>()?
+    };
+    for (a, b) in mine.iter().zip(&others) {
+        if !a.eq(b)? {
+            return Ok(a.rich_compare(b, op)?.unbind());
+        }
+    }
+    let (n, m) = (mine.len(), others.len());
+    let r = match op {
+        CompareOp::Lt => n < m,
+        CompareOp::Le => n <= m,
+        CompareOp::Gt => n > m,
+        CompareOp::Ge => n >= m,
+        CompareOp::Eq => n == m,
+        CompareOp::Ne => n != m,
+    };
+    r.into_py_any(py)
+}
+
+/// `type[...]` on a list or row class, as `list[dict]` does.
+pub(super) fn generic_alias<'py>(
+    cls: &Bound<'py, PyType>,
+    item: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let alias = cls.py().import("types")?.getattr("GenericAlias")?;
+    alias.call1((cls, item))
+}

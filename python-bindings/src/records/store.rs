@@ -1,0 +1,812 @@
+//! The store behind a list: its core `RecordList`, field names and string caches, and
+//! the ingest engine that turns Python records into cells.
+
+use super::*;
+
+/// The state behind a `_Records` object.
+pub(crate) struct Records {
+    pub(super) inner: RecordList,
+    pub(super) kind: Kind,
+    /// Field names as Python strings (interned), index-aligned with the core fields.
+    pub(super) names: Vec<Py<PyString>>,
+    pub(super) trace: Tracked,
+    pub(super) appends: u32,
+    /// Per field: Python strings for the values of a small dictionary, made on first read.
+    pub(super) strings: Vec<StrCache>,
+}
+
+impl Drop for Records {
+    fn drop(&mut self) {
+        if self.inner.nbytes() >= TRIM_AFTER_BYTES {
+            // Free the buffers first, then hand the pages back.
+            self.inner = RecordList::new();
+            release_free_memory();
+        }
+    }
+}
+
+/// Dictionaries up to this size get their Python string objects cached.
+pub(super) const STR_CACHE_MAX: usize = 1 << 16;
+
+/// Python strings for one field's dictionary, valid while `dict_id` is unchanged and the
+/// dictionary does not shrink.
+#[derive(Default)]
+pub(super) struct StrCache {
+    pub(super) dict_id: usize,
+    pub(super) values: Vec<OnceLock<Py<PyString>>>,
+}
+
+impl Records {
+    pub(super) fn build(
+        py: Python<'_>,
+        kind: Kind,
+        schema: Option<&Bound<'_, PyAny>>,
+        chunk_rows: Option<usize>,
+        fields: Option<&[String]>,
+    ) -> PyResult<Self> {
+        let chunk_rows = chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS);
+        if chunk_rows == 0 {
+            return Err(PyValueError::new_err("chunk_rows must be at least 1"));
+        }
+        let mut inner = match schema {
+            Some(s) => {
+                let mut decl = parse_schema(s)?;
+                if let Some(fields) = fields {
+                    for f in fields {
+                        if !decl.iter().any(|(n, _)| n == f) {
+                            decl.push((f.clone(), DType::Object));
+                        }
+                    }
+                    decl.sort_by_key(|(n, _)| fields.iter().position(|f| f == n));
+                }
+                let refs: Vec<(&str, DType)> = decl.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+                RecordList::with_schema(&refs, chunk_rows).py_err(py)?
+            }
+            None => RecordList::with_chunk_rows(chunk_rows),
+        };
+        if let Some(fields) = fields {
+            for f in fields {
+                inner.add_field(f).py_err(py)?;
+            }
+        }
+        let mut r = Records {
+            inner,
+            kind,
+            names: Vec::new(),
+            trace: Tracked::new(),
+            appends: 0,
+            strings: Vec::new(),
+        };
+        r.sync_names(py);
+        Ok(r)
+    }
+
+    /// A new Python list object of `kind` around an existing core list.
+    pub(super) fn wrap(py: Python<'_>, kind: Kind, inner: RecordList) -> PyResult<Py<PyAny>> {
+        let chunk_rows = Some(inner.chunk_rows());
+        let mut base = Records::build(py, kind, None, chunk_rows, None)?;
+        base.inner = inner;
+        base.sync_names(py);
+        base.retrack();
+        base.into_object(py)
+    }
+
+    /// A temporary `Records` over `inner` (a selection of this store's rows) for reading:
+    /// not registered with tracemalloc, it owns no buffer of its own until written.
+    pub(super) fn selection(&self, py: Python<'_>, inner: RecordList) -> Records {
+        let mut r = Records {
+            inner,
+            kind: self.kind.clone_ref(py),
+            names: self.names.iter().map(|n| n.clone_ref(py)).collect(),
+            trace: Tracked::new(),
+            appends: 0,
+            strings: Vec::new(),
+        };
+        r.sync_names(py);
+        r
+    }
+
+    pub(super) fn with_inner(&self, py: Python<'_>, inner: RecordList) -> Records {
+        let mut r = Records {
+            inner,
+            kind: self.kind.clone_ref(py),
+            names: Vec::new(),
+            trace: Tracked::new(),
+            appends: 0,
+            strings: Vec::new(),
+        };
+        r.sync_names(py);
+        r.retrack();
+        r
+    }
+
+    /// Wraps as a new Python object of the same class.
+    pub(super) fn into_object(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let tuple = matches!(self.kind, Kind::Tuple { .. });
+        let init = PyClassInitializer::from(PyRecords::from_records(self));
+        Ok(if tuple {
+            Py::new(py, init.add_subclass(PyTupleList))?.into_any()
+        } else {
+            Py::new(py, init.add_subclass(PyDictList))?.into_any()
+        })
+    }
+
+    pub(super) fn sync_names(&mut self, py: Python<'_>) {
+        let n = self.inner.num_fields();
+        self.names.truncate(n);
+        while self.names.len() < n {
+            let name = self.inner.field_name(self.names.len());
+            self.names.push(PyString::intern(py, name).unbind());
+        }
+        self.strings.resize_with(n, StrCache::default);
+        for (j, cache) in self.strings.iter_mut().enumerate() {
+            match self.inner.dictionary_state(j) {
+                Some((id, len)) if len <= STR_CACHE_MAX => {
+                    if id != cache.dict_id || len < cache.values.len() {
+                        // Replaced, copied or rolled back: positions may mean other strings.
+                        cache.values.clear();
+                        cache.dict_id = id;
+                    }
+                    cache.values.resize_with(len, OnceLock::new);
+                }
+                _ => {
+                    cache.values = Vec::new();
+                    cache.dict_id = 0;
+                }
+            }
+        }
+    }
+
+    /// Field `j` of record `i` as a Python object, reusing cached dictionary strings.
+    #[inline]
+    pub(super) fn value<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+        j: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.cell_value(py, j, self.inner.get(i, j))
+    }
+
+    #[inline]
+    pub(super) fn cell_value<'py>(
+        &self,
+        py: Python<'py>,
+        j: usize,
+        c: CellRef<'_>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let CellRef::DictStr(idx, s) = c {
+            if let Some(slot) = self.strings.get(j).and_then(|c| c.values.get(idx as usize)) {
+                let obj = slot.get_or_init(|| PyString::new(py, s).unbind());
+                return Ok(obj.bind(py).clone().into_any());
+            }
+        }
+        cell_to_py(py, c)
+    }
+
+    pub(super) fn retrack(&mut self) {
+        self.appends = 0;
+        self.trace.set(self.inner.nbytes());
+    }
+
+    pub(super) fn after_append(&mut self, py: Python<'_>, records: usize) {
+        self.sync_names(py);
+        self.appends = self.appends.saturating_add(records as u32);
+        if self.appends >= RETRACK_EVERY {
+            self.retrack();
+        }
+    }
+
+    /// Field index of a key object: pointer match against our interned names first.
+    #[inline]
+    pub(super) fn col_of(&self, key: &Bound<'_, PyAny>) -> Option<usize> {
+        let p = key.as_ptr();
+        if let Some(j) = self.names.iter().position(|n| n.as_ptr() == p) {
+            return Some(j);
+        }
+        let s = key.cast::<PyString>().ok()?;
+        self.inner.field_index(s.to_str().ok()?)
+    }
+
+    pub(super) fn what(&self) -> &'static str {
+        self.kind.class_name()
+    }
+
+    /// The `(key, value)` pairs of an incoming record.
+    pub(super) fn record_items<'py>(
+        &self,
+        v: &Bound<'py, PyAny>,
+        row: usize,
+        self_ptr: usize,
+    ) -> PyResult<Items<'py>> {
+        let mut out = Vec::new();
+        self.record_items_into(v, row, self_ptr, &mut out)?;
+        Ok(out)
+    }
+
+    /// Appends the `(key, value)` pairs of an incoming record to `out`.
+    pub(super) fn record_items_into<'py>(
+        &self,
+        v: &Bound<'py, PyAny>,
+        row: usize,
+        self_ptr: usize,
+        out: &mut Items<'py>,
+    ) -> PyResult<()> {
+        let py = v.py();
+        match &self.kind {
+            Kind::Dict => {
+                if let Ok(d) = v.cast_exact::<PyDict>() {
+                    out.extend(d.iter());
+                    return Ok(());
+                }
+                if let Ok(r) = v.cast::<PyRow>() {
+                    let r = r.get();
+                    if store_ptr(&r.store) == self_ptr {
+                        // A view into this very store: read it directly (no re-borrow).
+                        let mut err = None;
+                        self.inner
+                            .visit_row(r.row(), |j, c| match cell_to_py(py, c) {
+                                Ok(val) => {
+                                    out.push((self.names[j].bind(py).clone().into_any(), val))
+                                }
+                                Err(e) => err = Some(e),
+                            });
+                        return match err {
+                            Some(e) => Err(e),
+                            None => Ok(()),
+                        };
+                    }
+                }
+                let mapping = MAPPING.import(py, "collections.abc", "Mapping")?;
+                if !v.is_instance(mapping)? {
+                    return Err(schema_error(
+                        py,
+                        format!(
+                            "row {row}: a DictList record must be a mapping such as dict, not {}",
+                            v.get_type().name()?
+                        ),
+                    ));
+                }
+                for it in v.call_method0(intern!(py, "items"))?.try_iter()? {
+                    let (k, val): (Bound<'py, PyAny>, Bound<'py, PyAny>) = it?.extract()?;
+                    out.push((k, val));
+                }
+                Ok(())
+            }
+            Kind::Tuple { fields, .. } => {
+                let fields = fields.bind(py);
+                let seq: Bound<'py, PyTuple> = if let Ok(t) = v.cast::<PyTuple>() {
+                    t.clone()
+                } else if let Ok(l) = v.cast_exact::<PyList>() {
+                    l.to_tuple()
+                } else if v.is_instance_of::<PyString>()
+                    || v.is_instance_of::<PyBytes>()
+                    || v.is_instance_of::<PyDict>()
+                    || v.try_iter().is_err()
+                {
+                    return Err(schema_error(
+                        py,
+                        format!(
+                            "row {row}: a TupleList record must be a tuple or other sequence, not {}",
+                            v.get_type().name()?
+                        ),
+                    ));
+                } else {
+                    PyTuple::new(py, v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?
+                };
+                if seq.len() != fields.len() {
+                    return Err(PyValueError::new_err(format!(
+                        "row {row}: expected {} values for fields {}, got {}",
+                        fields.len(),
+                        fields.repr()?,
+                        seq.len()
+                    )));
+                }
+                out.extend(fields.iter().zip(seq.iter()));
+                Ok(())
+            }
+        }
+    }
+
+    /// Converts and appends a batch of records (column by column in the core).
+    pub(super) fn push_objects(
+        &mut self,
+        objs: &[Bound<'_, PyAny>],
+        self_ptr: usize,
+    ) -> PyResult<()> {
+        let Some(first) = objs.first() else {
+            return Ok(());
+        };
+        let py = first.py();
+        let fields = self.tuple_fields(py)?;
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let mut start = 0;
+        while start < objs.len() {
+            let rest = &objs[start..];
+            let mut n = self.append_plain(&Input::Objs(rest), &fields).py_err(py)?;
+            if n == 0 && matches!(self.kind, Kind::Dict) {
+                n = self.append_rows_of_other(rest, self_ptr)?;
+            }
+            if n == 0 {
+                // Not a plain record of scalars: the rest of this batch goes the general way.
+                self.push_general(rest, self_ptr)?;
+                break;
+            }
+            start += n;
+        }
+        self.after_append(py, objs.len());
+        Ok(())
+    }
+
+    /// A TupleList's field names (none for a DictList), for the plain-record paths.
+    pub(super) fn tuple_fields(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        match &self.kind {
+            Kind::Dict => Ok(Vec::new()),
+            Kind::Tuple { fields, .. } => fields.bind(py).extract(),
+        }
+    }
+
+    /// The leading plain records of `input` ([`append_plain_dicts`], [`append_plain_tuples`]).
+    pub(super) fn append_plain(
+        &mut self,
+        input: &Input<'_, '_>,
+        fields: &[&str],
+    ) -> Result<usize, RecordsError> {
+        match self.kind {
+            Kind::Dict => append_plain_dicts(&mut self.inner, &self.names, input),
+            Kind::Tuple { .. } => append_plain_tuples(&mut self.inner, fields, input),
+        }
+    }
+
+    /// [`Records::push_objects`] for the items of an exact `list` or `tuple`: plain
+    /// records are read in place, in one run however many there are (so the run's
+    /// storing overlaps its reading, [`RecordList::push_grids`]); the others go through
+    /// `push_objects` in batches.
+    pub(super) fn push_sequence(
+        &mut self,
+        seq: &Bound<'_, PyAny>,
+        self_ptr: usize,
+    ) -> PyResult<()> {
+        let py = seq.py();
+        let fields = self.tuple_fields(py)?;
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let mut start = 0;
+        // The general path may run Python code that changes the sequence's length.
+        while start < seq.len()? {
+            let n = self
+                .append_plain(&Input::Seq { seq, start }, &fields)
+                .py_err(py)?;
+            self.after_append(py, n);
+            start += n;
+            if n == 0 {
+                let end = seq.len()?.min(start + BATCH);
+                let batch = (start..end)
+                    .map(|k| seq.get_item(k))
+                    .collect::<PyResult<Vec<_>>>()?;
+                self.push_objects(&batch, self_ptr)?;
+                start += batch.len();
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends the leading `objs` that are `Row` views of one other DictList (as
+    /// `DictList(r for r in rows if ...)` gives), cell to cell, with no Python object
+    /// made per value. Returns how many were appended: 0 if `objs[0]` is not such a view,
+    /// or if a field it needs cannot be added (the general path then reports it).
+    pub(super) fn append_rows_of_other(
+        &mut self,
+        objs: &[Bound<'_, PyAny>],
+        self_ptr: usize,
+    ) -> PyResult<usize> {
+        let Some(head) = objs.first() else {
+            return Ok(0);
+        };
+        let py = head.py();
+        let Some(first) = head.cast_exact::<PyRow>().ok().map(|r| r.get()) else {
+            return Ok(0);
+        };
+        let src_ptr = store_ptr(&first.store);
+        if src_ptr == self_ptr {
+            return Ok(0); // rows of this very store: the general path reads them in place
+        }
+        // The leading views of that same list.
+        let rows: Vec<&PyRow> = objs
+            .iter()
+            .map_while(|o| o.cast_exact::<PyRow>().ok().map(|r| r.get()))
+            .take_while(|r| store_ptr(&r.store) == src_ptr)
+            .collect();
+        let src = first.store.borrow(py)?;
+        // The source fields these rows use, mapped to ours (added if new).
+        let mut used = vec![false; src.inner.num_fields()];
+        for r in &rows {
+            src.inner.visit_row(r.row(), |j, _| used[j] = true);
+        }
+        let mut map = vec![usize::MAX; used.len()];
+        for (j, _) in used.iter().enumerate().filter(|(_, u)| **u) {
+            match self.inner.add_field(src.inner.field_name(j)) {
+                Ok(k) => map[j] = k,
+                Err(_) => return Ok(0),
+            }
+        }
+        let mut grid = Grid::with_capacity(self.inner.num_fields(), rows.len());
+        let mut order = Vec::new();
+        for r in &rows {
+            grid.push_row();
+            order.clear();
+            src.inner.visit_row(r.row(), |j, c| {
+                if let Some(cell) = c.to_cell() {
+                    grid.set(map[j], cell);
+                    order.push(map[j]);
+                }
+            });
+            grid.set_order(&order);
+        }
+        self.inner.push_grid(&grid).py_err(py)?;
+        Ok(rows.len())
+    }
+
+    /// [`Records::push_objects`] for any records (each one's items collected first).
+    pub(super) fn push_general(
+        &mut self,
+        objs: &[Bound<'_, PyAny>],
+        self_ptr: usize,
+    ) -> PyResult<()> {
+        let Some(first) = objs.first() else {
+            return Ok(());
+        };
+        let py = first.py();
+        let base = self.inner.len();
+        let mut items: Items<'_> = Vec::with_capacity(objs.len() * 8);
+        let mut bounds = Vec::with_capacity(objs.len());
+        for (k, o) in objs.iter().enumerate() {
+            let a = items.len();
+            self.record_items_into(o, base + k, self_ptr, &mut items)?;
+            bounds.push((a, items.len()));
+        }
+        let mut buf = Vec::new();
+        let cells = batch_cells(&items, &bounds, &mut buf, base)?;
+        let records: Vec<&[(&str, Cell<'_>)]> = bounds.iter().map(|&(a, b)| &cells[a..b]).collect();
+        self.inner.push_batch(&records).py_err(py)
+    }
+
+    /// Appends every record of `it` (atomic: all or nothing).
+    pub(super) fn extend_from_iter(
+        &mut self,
+        it: &Bound<'_, PyAny>,
+        self_ptr: usize,
+    ) -> PyResult<()> {
+        let cp = self.inner.checkpoint();
+        let bytes_before = self.inner.nbytes();
+        let res = if is_exact_sequence(it) {
+            self.push_sequence(it, self_ptr)
+        } else {
+            feed_batches(it, BATCH, |batch| self.push_objects(batch, self_ptr))
+        };
+        self.settle(it.py(), res, cp, bytes_before)
+    }
+
+    /// Ends a multi-record append: on error, back to `cp`; on success, `finish_bulk`.
+    pub(super) fn settle(
+        &mut self,
+        py: Python<'_>,
+        res: PyResult<()>,
+        cp: Checkpoint,
+        bytes_before: usize,
+    ) -> PyResult<()> {
+        if let Err(e) = res {
+            self.inner.rollback(cp);
+            self.sync_names(py);
+            return Err(e);
+        }
+        self.finish_bulk(bytes_before);
+        Ok(())
+    }
+
+    /// After a bulk load: re-choose encodings, trim spare capacity, and return the heap
+    /// holes that growth left behind to the OS.
+    pub(super) fn finish_bulk(&mut self, bytes_before: usize) {
+        self.inner.optimize();
+        self.retrack();
+        if self.inner.nbytes().saturating_sub(bytes_before) >= TRIM_AFTER_BYTES {
+            release_free_memory();
+        }
+    }
+
+    /// A new core list holding the records of `values` (validated like appends).
+    pub(super) fn staged(&self, values: &Bound<'_, PyAny>) -> PyResult<RecordList> {
+        let py = values.py();
+        if let Ok(o) = values.cast::<PyRecords>() {
+            let o = o.get().logical(py)?;
+            if o.what() == self.what() {
+                return Ok(o.inner.clone());
+            }
+        }
+        let mut tmp = self.with_inner(py, self.inner.empty_like());
+        // Views into this list are read through their own (shared) borrow: no self
+        // pointer, because `tmp` is not the list they belong to.
+        tmp.extend_from_iter(values, 0)?;
+        Ok(std::mem::take(&mut tmp.inner))
+    }
+
+    /// Field values of record `i` in field order (absent as `None`).
+    pub(super) fn field_values<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let mut err = None;
+        let mut vals = Vec::with_capacity(self.inner.num_fields());
+        self.inner.visit_fields(i, |j, c| {
+            if err.is_none() {
+                match self.cell_value(py, j, c) {
+                    Ok(v) => vals.push(v),
+                    Err(e) => err = Some(e),
+                }
+            }
+        });
+        match err {
+            Some(e) => Err(e),
+            None => Ok(vals),
+        }
+    }
+
+    /// Record `i` as a plain detached Python value (dict or tuple).
+    pub(super) fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        match &self.kind {
+            Kind::Dict => {
+                let d = PyDict::new(py);
+                let mut err = None;
+                self.inner.visit_row(i, |j, c| {
+                    if err.is_none() {
+                        if let Err(e) =
+                            cell_to_py(py, c).and_then(|v| d.set_item(self.names[j].bind(py), v))
+                        {
+                            err = Some(e);
+                        }
+                    }
+                });
+                match err {
+                    Some(e) => Err(e),
+                    None => Ok(d.into_any()),
+                }
+            }
+            Kind::Tuple {
+                row_type, maker, ..
+            } => {
+                let n = self.inner.num_fields();
+                let cls = row_type.bind(py);
+                if let Some(maker) = maker {
+                    return maker.make(cls, self.field_values(py, i)?.into_iter());
+                }
+                let vals = (0..n)
+                    .map(|j| self.value(py, i, j))
+                    .collect::<PyResult<Vec<_>>>()?;
+                let vals = match cls.cast::<PyType>() {
+                    Ok(t) => match tuple_of_type(t, vals)? {
+                        Ok(row) => return Ok(row),
+                        Err(vals) => vals,
+                    },
+                    Err(_) => vals,
+                };
+                // What namedtuple's own `_make` does: `tuple.__new__(cls, values)`, in C,
+                // instead of the Python-level `__new__` that `cls(*values)` runs.
+                let tuple_new = TUPLE_NEW.get_or_try_init(py, || {
+                    py.get_type::<PyTuple>()
+                        .getattr("__new__")
+                        .map(Bound::unbind)
+                })?;
+                tuple_new
+                    .bind(py)
+                    .call1((row_type.bind(py), PyTuple::new(py, vals)?))
+            }
+        }
+    }
+
+    /// Calls `on_match(p)` for each position `p` in `positions` (of a list holding
+    /// store rows `order`) whose record equals `value` (Python `==`), until it returns
+    /// false. `value` is converted once: a value that is not a record of this kind
+    /// equals none; when the core cannot decide (host objects), Python compares the
+    /// record with `value`.
+    pub(super) fn scan(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        positions: std::ops::Range<usize>,
+        order: &Order,
+        self_ptr: usize,
+        mut on_match: impl FnMut(usize) -> bool,
+    ) -> PyResult<()> {
+        let end = positions.end.min(order.len(self.inner.len()));
+        let positions = positions.start..end;
+        if has_own_eq(value)? {
+            // As a list does: `record == value`, where Python falls back to the value's
+            // reflected `__eq__`, whose answer (or exception) is the user's.
+            for p in positions {
+                if self.row_value(py, order.slot(p))?.eq(value)? && !on_match(p) {
+                    break;
+                }
+            }
+            return Ok(());
+        }
+        let Ok(items) = self.record_items(value, positions.start, self_ptr) else {
+            return Ok(());
+        };
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, positions.start).ok();
+        for p in positions {
+            let i = order.slot(p);
+            let decided = cells.as_ref().and_then(|c| self.inner.row_eq(i, c));
+            let equal = match decided {
+                Some(b) => b,
+                None => self.row_value(py, i)?.eq(value)?,
+            };
+            if equal && !on_match(p) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether store row `i` equals `value` (Python `==`).
+    pub(super) fn row_equals(
+        &self,
+        py: Python<'_>,
+        i: usize,
+        value: &Bound<'_, PyAny>,
+        self_ptr: usize,
+    ) -> PyResult<bool> {
+        let mut equal = false;
+        self.scan(py, value, i..i + 1, &Order::Whole, self_ptr, |_| {
+            equal = true;
+            false
+        })?;
+        Ok(equal)
+    }
+
+    /// The first position in `[start, stop)` whose record equals `value`.
+    pub(super) fn find(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: usize,
+        stop: usize,
+        order: &Order,
+        self_ptr: usize,
+    ) -> PyResult<Option<usize>> {
+        let mut found = None;
+        self.scan(py, value, start..stop, order, self_ptr, |p| {
+            found = Some(p);
+            false
+        })?;
+        Ok(found)
+    }
+}
+
+pub(super) static OBJECT_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+pub(super) static DICT_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+pub(super) static TUPLE_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Whether comparing a record with `value` may run `value`'s own `__eq__` (a class of
+/// the user's, a dict or tuple subclass that overrides it), so that only Python can
+/// give the answer a list would. Built-in values and this module's rows never do.
+pub(super) fn has_own_eq(value: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = value.py();
+    if value.is_exact_instance_of::<PyDict>()
+        || value.is_exact_instance_of::<PyTuple>()
+        || value.is_exact_instance_of::<PyList>()
+        || value.is_exact_instance_of::<PyString>()
+        || value.is_exact_instance_of::<PyInt>()
+        || value.is_exact_instance_of::<PyFloat>()
+        || value.is_exact_instance_of::<PyBool>()
+        || value.is_exact_instance_of::<PyBytes>()
+        || value.is_none()
+        || value.cast::<PyRow>().is_ok()
+    {
+        return Ok(false);
+    }
+    let slot = |cell: &'static PyOnceLock<Py<PyAny>>, name: &str| {
+        cell.get_or_try_init(py, || {
+            py.import("builtins")?
+                .getattr(name)?
+                .getattr("__eq__")
+                .map(Bound::unbind)
+        })
+        .map(|f| f.bind(py).clone())
+    };
+    let eq = value.get_type().getattr(intern!(py, "__eq__"))?;
+    Ok(!(eq.is(slot(&OBJECT_EQ, "object")?)
+        || eq.is(slot(&DICT_EQ, "dict")?)
+        || eq.is(slot(&TUPLE_EQ, "tuple")?)))
+}
+
+/// Takes the items of `values` in batches of `size` and hands each batch to `push`.
+/// No borrow of any list is held while the iterator runs (it may be user code).
+/// An exact `list` or `tuple`, whose items [`Records::push_sequence`] reads in place.
+pub(crate) fn is_exact_sequence(v: &Bound<'_, PyAny>) -> bool {
+    v.is_exact_instance_of::<PyList>() || v.is_exact_instance_of::<PyTuple>()
+}
+
+pub(super) fn feed_batches<'py>(
+    values: &Bound<'py, PyAny>,
+    size: usize,
+    mut push: impl FnMut(&[Bound<'py, PyAny>]) -> PyResult<()>,
+) -> PyResult<()> {
+    let mut batch = Vec::with_capacity(size);
+    for item in values.try_iter()? {
+        batch.push(item?);
+        if batch.len() == size {
+            push(&batch)?;
+            batch.clear();
+        }
+    }
+    if batch.is_empty() {
+        Ok(())
+    } else {
+        push(&batch)
+    }
+}
+
+// ----- jsonout: plain copies, JSON access and list/dict operators -------------------------
+// Kept in one block (with one-line pymethods above delegating here) so that merges with
+// other work on this file stay simple.
+
+/// Records turned into plain objects per `iter_dicts` / `iter_tuples` refill.
+pub(super) const PLAIN_BATCH: usize = 256;
+
+impl Records {
+    /// A snapshot sharing this list's storage (copy-on-write) and its interned names,
+    /// for iterators that must not see later changes. Not registered with tracemalloc:
+    /// it owns no buffer until the list is written to.
+    pub(super) fn snapshot(&self, py: Python<'_>) -> Records {
+        let mut r = Records {
+            inner: self.inner.clone(),
+            kind: self.kind.clone_ref(py),
+            names: self.names.iter().map(|n| n.clone_ref(py)).collect(),
+            trace: Tracked::new(),
+            appends: 0,
+            strings: Vec::new(),
+        };
+        r.sync_names(py);
+        r
+    }
+
+    /// Record `i` as a new plain `dict`, reusing cached strings.
+    pub(super) fn plain_dict<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        let d = PyDict::new(py);
+        let mut err = None;
+        self.inner.visit_row(i, |j, c| {
+            if err.is_none() {
+                if let Err(e) = self
+                    .cell_value(py, j, c)
+                    .and_then(|v| d.set_item(self.names[j].bind(py), v))
+                {
+                    err = Some(e);
+                }
+            }
+        });
+        err.map_or(Ok(d.into_any()), Err)
+    }
+
+    /// Record `i` as a new plain `tuple` of its fields in field order.
+    pub(super) fn plain_tuple<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let n = self.inner.num_fields();
+        let vals = (0..n)
+            .map(|j| self.value(py, i, j))
+            .collect::<PyResult<Vec<_>>>()?;
+        Ok(PyTuple::new(py, vals)?.into_any())
+    }
+
+    /// `self` repeated `n` times (empty for `n <= 0`), as a new core list.
+    pub(super) fn repeated(&self, py: Python<'_>, n: isize) -> PyResult<RecordList> {
+        let mut out = self.inner.empty_like();
+        for _ in 0..n.max(0) {
+            out.extend_from(&self.inner).py_err(py)?;
+        }
+        Ok(out)
+    }
+}

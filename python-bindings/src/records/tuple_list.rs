@@ -1,0 +1,135 @@
+//! `TupleList`: records in as sequences, out as namedtuples.
+
+use super::*;
+
+impl PyTupleList {
+    /// The list's fields and row type.
+    pub(super) fn parts(slf: &Bound<'_, Self>) -> PyResult<(Py<PyTuple>, Py<PyAny>)> {
+        let py = slf.py();
+        let sup: &Bound<'_, PyRecords> = slf.as_super();
+        match &sup.get().state.borrow(py)?.kind {
+            Kind::Tuple {
+                fields, row_type, ..
+            } => Ok((fields.clone_ref(py), row_type.clone_ref(py))),
+            Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
+        }
+    }
+}
+
+pub(super) fn namedtuple_for(py: Python<'_>, fields: &[String]) -> PyResult<Py<PyAny>> {
+    // memslim/_rows.py: one class per field tuple, with rows that pickle.
+    let make = ROW_TYPE.import(py, "memslim._rows", "row_type")?;
+    Ok(make.call1((PyTuple::new(py, fields)?,))?.unbind())
+}
+
+pub(super) fn tuple_kind(
+    py: Python<'_>,
+    fields: &[String],
+    row_type: Option<Bound<'_, PyAny>>,
+) -> PyResult<Kind> {
+    let (row_type, user_type) = match row_type {
+        Some(t) => (t.unbind(), true),
+        None => (namedtuple_for(py, fields)?, false),
+    };
+    let maker = TupleMaker::new(row_type.bind(py))?;
+    Ok(Kind::Tuple {
+        fields: PyTuple::new(py, fields)?.unbind(),
+        row_type,
+        user_type,
+        maker,
+    })
+}
+
+#[pymethods]
+impl PyTupleList {
+    /// Plain `tuple` copies of the records, made in batches from a snapshot of the list.
+    pub(super) fn iter_tuples(slf: &Bound<'_, Self>) -> PyResult<PyPlainIter> {
+        plain_iter(slf.py(), slf.as_super(), true)
+    }
+
+    #[new]
+    #[pyo3(signature = (data = None, fields = None, *, schema = None, chunk_rows = None))]
+    pub(super) fn new(
+        py: Python<'_>,
+        data: Option<&Bound<'_, PyAny>>,
+        fields: Option<Vec<String>>,
+        schema: Option<&Bound<'_, PyAny>>,
+        chunk_rows: Option<usize>,
+    ) -> PyResult<PyClassInitializer<Self>> {
+        let mut first: Option<Bound<'_, PyAny>> = None;
+        let mut rest: Option<Bound<'_, PyAny>> = None;
+        if let Some(d) = data {
+            let it = d.try_iter()?;
+            rest = Some(it.clone().into_any());
+            let mut it = it;
+            first = it.next().transpose()?;
+        }
+        let mut row_type = None;
+        let fields = match fields {
+            Some(f) => f,
+            None => {
+                let from_first = first
+                    .as_ref()
+                    .and_then(|f| f.getattr(intern!(py, "_fields")).ok())
+                    .and_then(|f| f.extract::<Vec<String>>().ok());
+                if from_first.is_some() {
+                    row_type = first.as_ref().map(|f| f.get_type().into_any());
+                }
+                match (from_first, schema) {
+                    (Some(f), _) => f,
+                    (None, Some(s)) => parse_schema(s)?.into_iter().map(|(n, _)| n).collect(),
+                    (None, None) => {
+                        return Err(PyTypeError::new_err(
+                            "TupleList needs fields=(...) unless its data are namedtuples or a schema is given",
+                        ));
+                    }
+                }
+            }
+        };
+        if let Some(t) = &row_type {
+            let tf: Vec<String> = t.getattr("_fields")?.extract()?;
+            if tf != fields {
+                row_type = None;
+            }
+        }
+        let kind = tuple_kind(py, &fields, row_type)?;
+        let mut base = Records::build(py, kind, schema, chunk_rows, Some(&fields))?;
+        if let (Some(f), Some(rest)) = (first, rest) {
+            // The first item was taken to find the fields; put it back in front.
+            let chain = CHAIN.import(py, "itertools", "chain")?;
+            let all = chain.call1((PyTuple::new(py, [f])?, rest))?;
+            base.extend_from_iter(&all, 0)?;
+        }
+        base.retrack();
+        Ok(PyClassInitializer::from(PyRecords::from_records(base)).add_subclass(PyTupleList))
+    }
+
+    /// Field names.
+    #[getter]
+    pub(super) fn fields(slf: &Bound<'_, Self>) -> PyResult<Py<PyTuple>> {
+        Ok(Self::parts(slf)?.0)
+    }
+
+    /// The namedtuple class rows come back as.
+    #[getter]
+    pub(super) fn row_type(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        Ok(Self::parts(slf)?.1)
+    }
+
+    #[classmethod]
+    #[pyo3(signature = (data, *, chunk_rows = None, trusted = false))]
+    pub(super) fn from_arrow(
+        _cls: &Bound<'_, PyType>,
+        data: &Bound<'_, PyAny>,
+        chunk_rows: Option<usize>,
+        trusted: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let py = data.py();
+        let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS), trusted)?;
+        let fields: Vec<String> = (0..inner.num_fields())
+            .map(|j| inner.field_name(j).to_owned())
+            .collect();
+        let kind = tuple_kind(py, &fields, None)?;
+        Records::wrap(py, kind, inner)
+    }
+}
