@@ -89,7 +89,7 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), rec=records)
     def append(self, k, rec):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         plain.append(dict(rec))
         ms.append(rec)
 
@@ -103,7 +103,7 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8), rec=records)
     def insert(self, k, i, rec):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         plain.insert(i, dict(rec))
         ms.insert(i, rec)
 
@@ -116,7 +116,7 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), recs=st.lists(records, max_size=3))
     def extend_plain(self, k, recs):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         plain.extend(dict(r) for r in recs)
         ms.extend(iter(recs))
 
@@ -124,27 +124,27 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8), rec=records)
     def set_item(self, k, i, rec):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
             plain[i] = dict(rec)
             ms[i] = rec
 
     @rule(k=st.integers(0, 7), i=st.integers(0, 8), j=st.integers(0, 8))
     def swap(self, k, i, j):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         if i < len(plain) and j < len(plain):
             plain[i], plain[j] = plain[j], plain[i]
             ms[i], ms[j] = ms[j], ms[i]
 
     @rule(k=st.integers(0, 7), seed=st.integers(0, 1000))
     def shuffle(self, k, seed):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         random.Random(seed).shuffle(plain)
         random.Random(seed).shuffle(ms)
 
     @rule(k=st.integers(0, 7), key=st.sampled_from(KEYS), reverse=st.booleans())
     def sort(self, k, key, reverse):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
 
         def f(r):
             v = r.get(key)
@@ -155,7 +155,7 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7))
     def reverse(self, k):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         plain.reverse()
         ms.reverse()
 
@@ -168,9 +168,14 @@ class Identity(RuleBasedStateMachine):
         plain[a:b] = self.carry([splain[i] for i in keep], sfam == fam)
         ms[a:b] = [sms[i] for i in keep]
 
-    @rule(k=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8), recs=st.lists(records, max_size=3))
+    @rule(
+        k=st.integers(0, 7),
+        a=st.integers(-8, 8),
+        b=st.integers(-8, 8),
+        recs=st.lists(records, max_size=3),
+    )
     def assign_slice(self, k, a, b, recs):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         plain[a:b] = [dict(r) for r in recs]
         ms[a:b] = recs
 
@@ -178,27 +183,32 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8))
     def delete(self, k, i):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
             del plain[i]
             del ms[i]
 
-    @rule(k=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8), step=st.sampled_from([1, 2, -1]))
+    @rule(
+        k=st.integers(0, 7),
+        a=st.integers(-8, 8),
+        b=st.integers(-8, 8),
+        step=st.sampled_from([1, 2, -1]),
+    )
     def delete_slice(self, k, a, b, step):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         del plain[a:b:step]
         del ms[a:b:step]
 
     @rule(k=st.integers(0, 7), i=st.integers(-8, 8))
     def pop(self, k, i):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
             assert plain.pop(i) == ms.pop(i)
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 7), v=st.integers(0, 99))
     def remove_view(self, k, v):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         d, r, _ = self.views[v % len(self.views)]
         if d in plain:
             plain.remove(d)
@@ -206,14 +216,19 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7))
     def clear(self, k):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         plain.clear()
         ms.clear()
 
     # -- new lists sharing records -------------------------------------------------
 
     @precondition(lambda self: len(self.lists) < 6)
-    @rule(k=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8), step=st.sampled_from([1, 2, -1]))
+    @rule(
+        k=st.integers(0, 7),
+        a=st.integers(-8, 8),
+        b=st.integers(-8, 8),
+        step=st.sampled_from([1, 2, -1]),
+    )
     def slice(self, k, a, b, step):
         plain, ms, fam = self.pick_list(k)
         self.lists.append((plain[a:b:step], ms[a:b:step], fam))
@@ -237,7 +252,7 @@ class Identity(RuleBasedStateMachine):
     @precondition(lambda self: len(self.lists) < 6)
     @rule(k=st.integers(0, 7), deep=st.booleans())
     def independent_copy(self, k, deep):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         if deep:
             pair = (copy.deepcopy(plain), copy.deepcopy(ms))
         else:
@@ -249,7 +264,7 @@ class Identity(RuleBasedStateMachine):
 
     @rule(k=st.integers(0, 7), n=st.integers(0, 2))
     def imul(self, k, n):
-        plain, ms, fam = self.pick_list(k)
+        plain, ms, _fam = self.pick_list(k)
         if len(plain) * n <= 40:
             plain *= n
             ms *= n
