@@ -399,3 +399,72 @@ def test_identity_costs_nothing_until_used(n):
     del r
     rows.reverse()  # nobody refers to the records: compacted, then done in place
     assert rows.nbytes <= before + 64
+
+
+# -- the record file's views ---------------------------------------------------------
+
+
+class FileViews(RuleBasedStateMachine):
+    """A record file (`DictList.open`) against a list of dicts: records are never moved
+    or changed in a record file, so every row and slice taken earlier must keep reading
+    what the plain list's did, across appends, flushes and reopening."""
+
+    @initialize(data=st.lists(records, max_size=4))
+    def start(self, data):
+        import tempfile
+        from pathlib import Path
+
+        self.dir = tempfile.TemporaryDirectory()
+        self.path = Path(self.dir.name) / "rows.msl"
+        self.rows = memslim.DictList.open(self.path)
+        self.rows.extend(data)
+        self.plain = [dict(d) for d in data]
+        self.views = []  # (plain value, view)
+
+    @rule(rec=records)
+    def append(self, rec):
+        self.rows.append(rec)
+        self.plain.append(dict(rec))
+
+    @rule(recs=st.lists(records, max_size=3))
+    def extend(self, recs):
+        self.rows.extend(iter(recs))
+        self.plain.extend(dict(r) for r in recs)
+
+    @rule(i=st.integers(-6, 6))
+    def take_row(self, i):
+        if self.plain and -len(self.plain) <= i < len(self.plain):
+            self.views.append((self.plain[i], self.rows[i]))
+
+    @rule(a=st.integers(-6, 6), b=st.integers(-6, 6), step=st.sampled_from([1, 2, -1]))
+    def take_slice(self, a, b, step):
+        self.views.append((self.plain[a:b:step], self.rows[a:b:step]))
+
+    @rule()
+    def flush(self):
+        self.rows.flush()
+
+    @rule()
+    def reopen(self):
+        self.rows.close()
+        self.rows = memslim.DictList.open(self.path)
+        self.views = []  # views of a closed file raise ClosedFileError (test_mmap.py)
+
+    @invariant()
+    def same(self):
+        assert len(self.rows) == len(self.plain)
+        assert [items(r) for r in self.rows] == [items(d) for d in self.plain]
+        for p, v in self.views:
+            if hasattr(v, "keys"):
+                assert items(v) == items(p)
+            else:
+                assert [items(r) for r in v] == [items(d) for d in p]
+
+    def teardown(self):
+        if hasattr(self, "rows"):
+            self.rows.close()
+            self.dir.cleanup()
+
+
+FileViews.TestCase.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
+TestFileViews = FileViews.TestCase
