@@ -53,6 +53,13 @@ def number_file(tmp_path, dtype="int64", values=(1, 2, 3)):
 
 # (what, the call given tmp_path, the class it must raise)
 CONVERTED = {
+    "chunk_rows 0": (lambda t: DictList([], chunk_rows=0), memslim.InvalidValueError),
+    "tuple of the wrong length": (
+        lambda t: memslim.TupleList([(1, 2)], fields=("a",)),
+        memslim.InvalidValueError,
+    ),
+    "schema not str to str": (lambda t: DictList(schema={"a": 1}), memslim.SchemaError),
+    "TupleList without fields": (lambda t: memslim.TupleList([[1]]), memslim.SchemaError),
     "file mode": (
         lambda t: DictList.open(t / "x.arrow", mode="w"),
         memslim.InvalidValueError,

@@ -16,8 +16,9 @@ from typing import Any
 
 @lru_cache(maxsize=1024)
 def row_type(fields: tuple[str, ...]) -> type[tuple[Any, ...]]:
-    """The namedtuple class ``Row`` with these fields."""
-    cls = namedtuple("Row", fields, module=__name__)  # type: ignore[misc]
+    """The namedtuple class ``Record`` with these fields (not ``Row``, which is
+    ``memslim.Row``, a DictList's record view)."""
+    cls = namedtuple("Record", fields, module=__name__)  # type: ignore[misc]
 
     def __reduce__(self: tuple[Any, ...]) -> tuple[Any, ...]:
         return (make_row, (fields, tuple(self)))
@@ -27,5 +28,5 @@ def row_type(fields: tuple[str, ...]) -> type[tuple[Any, ...]]:
 
 
 def make_row(fields: Iterable[str], values: Iterable[Any]) -> tuple[Any, ...]:
-    """A ``Row`` with these fields and values (what unpickling a row calls)."""
+    """A ``Record`` with these fields and values (what unpickling a row calls)."""
     return row_type(tuple(fields))._make(values)  # type: ignore[attr-defined,no-any-return]

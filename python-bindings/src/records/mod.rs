@@ -27,7 +27,7 @@ use pyo3::types::{
 use pyo3::{IntoPyObjectExt, intern};
 
 use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
-use crate::errors::{IntoPyResult, schema_error};
+use crate::errors::{Class, IntoPyResult, schema_error};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::plain_records::{Input, append_plain_dicts, append_plain_tuples, tuple_of_type};
@@ -116,7 +116,10 @@ fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DType)>> {
     let mut out = Vec::new();
     for it in items.try_iter()? {
         let (k, v): (String, String) = it?.extract().map_err(|_| {
-            PyTypeError::new_err("schema must map field names (str) to dtype names (str)")
+            schema_error(
+                py,
+                "schema must map field names (str) to dtype names (str)".into(),
+            )
         })?;
         let d = DType::parse(&v).py_err(py)?;
         out.push((k, d));

@@ -46,7 +46,7 @@ impl Records {
     ) -> PyResult<Self> {
         let chunk_rows = chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS);
         if chunk_rows == 0 {
-            return Err(PyValueError::new_err("chunk_rows must be at least 1"));
+            return Err(Class::InvalidValue.err(py, "chunk_rows must be at least 1"));
         }
         let mut inner = match schema {
             Some(s) => {
@@ -295,12 +295,15 @@ impl Records {
                     PyTuple::new(py, v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?
                 };
                 if seq.len() != fields.len() {
-                    return Err(PyValueError::new_err(format!(
-                        "row {row}: expected {} values for fields {}, got {}",
-                        fields.len(),
-                        fields.repr()?,
-                        seq.len()
-                    )));
+                    return Err(Class::InvalidValue.err(
+                        py,
+                        format!(
+                            "row {row}: expected {} values for fields {}, got {}",
+                            fields.len(),
+                            fields.repr()?,
+                            seq.len()
+                        ),
+                    ));
                 }
                 out.extend(fields.iter().zip(seq.iter()));
                 Ok(())

@@ -79,8 +79,9 @@ impl PyTupleList {
                     (Some(f), _) => f,
                     (None, Some(s)) => parse_schema(s)?.into_iter().map(|(n, _)| n).collect(),
                     (None, None) => {
-                        return Err(PyTypeError::new_err(
-                            "TupleList needs fields=(...) unless its data are namedtuples or a schema is given",
+                        return Err(schema_error(
+                            py,
+                            "TupleList needs fields=(...) unless its data are namedtuples or a schema is given".into(),
                         ));
                     }
                 }
