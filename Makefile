@@ -176,6 +176,7 @@ bench: setup
 	$(VENV_PY) benches/bench_rows.py
 	$(VENV_PY) benches/bench_parquet.py
 	$(VENV_PY) benches/bench_json.py
+	$(VENV_PY) benches/bench_identity.py
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick
@@ -188,6 +189,7 @@ bench-quick: setup
 	$(VENV_PY) benches/bench_rows.py --quick
 	$(VENV_PY) benches/bench_parquet.py --quick
 	$(VENV_PY) benches/bench_json.py --quick
+	$(VENV_PY) benches/bench_identity.py --quick
 
 # -- release artefacts ------------------------------------------------------------------
 
