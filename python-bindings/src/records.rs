@@ -2422,6 +2422,16 @@ impl PyColumn {
             self.view.len()
         )
     }
+
+    /// This column for Arrow consumers: one-column record batches (absent as null).
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        crate::arrow_stream::export_column(py, &self.view, requested_schema)
+    }
 }
 
 /// NumPy's `__array_interface__` for `len` read-only values of type `typestr` at `ptr`.

@@ -346,6 +346,9 @@ class Column:
     def __array_interface__(self) -> dict[str, Any]:
         """NumPy's array interface (zero-copy); only for numeric columns without nulls."""
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The column as an Arrow stream of one-column record batches (the field's types
+        in ``DictList.__arrow_c_stream__``; absent as null), sharing its buffers."""
 
 @final
 class _ColumnIter:
