@@ -12,27 +12,40 @@ cd "$(dirname "$0")/.."
 
 VG=(valgrind --quiet --error-exitcode=97 --track-origins=no)
 
-# 1. Rust: test binary of the model tests, the export-related tests plus a few proptest cases.
-bin=$(cargo test --no-run --message-format=json -p memslim-records --test model 2>/dev/null \
-  | python3 -c 'import json,sys
+# The test binaries of the default members, built once with the features `cargo test`
+# resolves for the whole workspace: what `make test-rust` just compiled, so nothing is
+# compiled again (`cargo test -p <crate>` would resolve other features and rebuild arrow).
+artifacts=$(cargo test --no-run --message-format=json 2>/dev/null)
+# test_bin PACKAGE TARGET: the executable of the test target TARGET (`lib` for the unit
+# tests) of PACKAGE.
+test_bin() {
+  python3 -c 'import json, sys
+pkg, target = sys.argv[1], sys.argv[2]
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["executable"])' | tail -n1)
+    if m.get("reason") != "compiler-artifact" or not m.get("executable"):
+        continue
+    t = m["target"]
+    # path+file:///…/memslim-records#0.1.0, or …/dir#name@0.1.0 when they differ
+    where, _, frag = m["package_id"].rpartition("#")
+    name = frag.rsplit("@", 1)[0] if "@" in frag else where.rstrip("/").rsplit("/", 1)[-1]
+    if name == pkg and (t["name"] == target if target != "lib" else "lib" in t["kind"]):
+        print(m["executable"])
+        break
+else:
+    sys.exit(f"no test binary for {pkg} {target}")' "$1" "$2" <<<"$artifacts"
+}
+
+# 1. Rust: test binary of the model tests, the export-related tests plus a few proptest cases.
+bin=$(test_bin memslim-records model)
 PROPTEST_CASES=3 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
   "$bin" --test-threads=1 -q
 echo "valgrind: Rust export tests clean"
 
 # 1b. Rust: memslim-arena, whose arena.rs holds its unsafe code (handles into bump chunks);
 # the unit tests and the DocList model tests, a few proptest cases each.
-for target in --lib "--test model"; do
-  # shellcheck disable=SC2086
-  bin=$(cargo test --no-run --message-format=json -p memslim-arena $target 2>/dev/null \
-    | python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["executable"])' | tail -n1)
+for target in lib model; do
+  bin=$(test_bin memslim-arena "$target")
   PROPTEST_CASES=4 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
     "$bin" --test-threads=1 -q
 done
@@ -41,12 +54,7 @@ echo "valgrind: Rust arena tests clean"
 # 1c. memslim-mmap: every test except the byte-by-byte damage loops (thousands of reopens,
 # the same code paths as the tests that do run).
 for t in record_file num_array; do
-  bin=$(cargo test --no-run --message-format=json -p memslim-mmap --test "$t" 2>/dev/null \
-    | python3 -c 'import json,sys
-for line in sys.stdin:
-    m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["executable"])' | tail -n1)
+  bin=$(test_bin memslim-mmap "$t")
   "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
     "$bin" --test-threads=1 -q --skip bit_flips --skip torn_
 done

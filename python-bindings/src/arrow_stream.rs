@@ -5,10 +5,13 @@
 use arrow_array::ffi_stream::{FFI_ArrowArrayStream, RecordBatchStreamReader};
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::SchemaRef;
+use memslim_records::ColumnView;
 use pyo3::exceptions::PyTypeError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::PyCapsule;
+
+use crate::errors::IntoPyResult;
 
 /// A capsule holding an Arrow C stream of `batches`, what `__arrow_c_stream__` returns.
 ///
@@ -22,6 +25,22 @@ pub(crate) fn export_stream<'py>(
     let reader = RecordBatchIterator::new(batches.into_iter().map(Ok), schema);
     let stream = FFI_ArrowArrayStream::new(Box::new(reader));
     PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+}
+
+/// A capsule holding an Arrow C stream of `view`'s values as one-column record
+/// batches (`Column.__arrow_c_stream__`). The requested schema is a hint the interface
+/// lets producers ignore: the column's own (exact) types are exported.
+///
+/// # Errors
+/// If arrow-rs rejects an array, or the capsule cannot be made.
+pub(crate) fn export_column<'py>(
+    py: Python<'py>,
+    view: &ColumnView,
+    requested_schema: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let _ = requested_schema;
+    let (schema, batches) = view.to_arrow().py_err(py)?;
+    export_stream(py, schema, batches)
 }
 
 /// Takes over the Arrow C stream that `data.__arrow_c_stream__()` exports; `what` names

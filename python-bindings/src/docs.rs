@@ -858,10 +858,17 @@ impl PyDocList {
     }
 
     fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        self.__reduce_ex__(py, 4)
+    }
+
+    /// The checksummed image; from protocol 5 on as a `PickleBuffer` (out of band with
+    /// a `buffer_callback`: not copied into the pickle).
+    fn __reduce_ex__<'py>(&self, py: Python<'py>, protocol: i64) -> PyResult<Bound<'py, PyTuple>> {
         let image = self.state.borrow(py)?.inner.to_bytes();
-        let bytes = PyBytes::new(py, &image.map_err(|e| doc_to_py(py, e))?);
+        let image = image.map_err(|e| doc_to_py(py, e))?;
+        let arg = crate::pickle::image_arg(py, image, protocol)?;
         let restore = py.import("memslim._memslim")?.getattr("_restore_doclist")?;
-        (restore, (bytes,)).into_pyobject(py)
+        (restore, (arg,)).into_pyobject(py)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -885,9 +892,11 @@ impl PyDocList {
 
 /// Rebuilds a pickled DocList.
 #[pyfunction]
-pub(crate) fn _restore_doclist(py: Python<'_>, data: &[u8]) -> PyResult<Py<PyDocList>> {
-    let inner = DocList::from_bytes(data).map_err(|e| doc_to_py(py, e))?;
-    PyDocList::wrap(py, inner)
+pub(crate) fn _restore_doclist(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyDocList>> {
+    // `bytes` in band; an out-of-band buffer (`PickleBuffer`, `memoryview`...) from
+    // protocol 5. The image is validated either way, and copied into the list's arena.
+    let inner = crate::pickle::with_arg_bytes(data, DocList::from_bytes)?;
+    PyDocList::wrap(py, inner.map_err(|e| doc_to_py(py, e))?)
 }
 
 /// Iterator over a DocList (sees appends made while iterating).

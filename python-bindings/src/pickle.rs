@@ -1,5 +1,6 @@
 //! Pickling of `DictList` and `TupleList`: the core's checksummed snapshot, with its
-//! column buffers handed to pickle protocol 5 out of band.
+//! column buffers handed to pickle protocol 5 out of band (and of `DocList`: its
+//! checksummed byte image as one out-of-band buffer, [`image_arg`]).
 //!
 //! `__reduce_ex__(5)` returns the snapshot header plus one `pickle.PickleBuffer` per
 //! column buffer, each over a read-only `_Buffer` that shares the list's memory; with
@@ -99,6 +100,36 @@ pub(crate) fn snapshot_args<'py>(
         args.push(pb.call1((part,))?);
     }
     Ok(args)
+}
+
+/// The pickle argument for a byte image owned by the caller (a DocList's): a `bytes`
+/// object below protocol 5, else a `PickleBuffer` over it (out of band with a
+/// `buffer_callback`, so the image is not copied into the pickle).
+pub(crate) fn image_arg(
+    py: Python<'_>,
+    image: Vec<u8>,
+    protocol: i64,
+) -> PyResult<Bound<'_, PyAny>> {
+    if protocol < 5 {
+        return Ok(PyBytes::new(py, &image).into_any());
+    }
+    let pb = PICKLE_BUFFER.import(py, "pickle", "PickleBuffer")?;
+    let part = Bound::new(
+        py,
+        PyBufferPart {
+            buf: Buffer::from_vec(image),
+        },
+    )?;
+    pb.call1((part,))
+}
+
+/// Runs `f` on the bytes of a pickled argument (`bytes`, or any object exporting a
+/// contiguous buffer, as an out-of-band `PickleBuffer` arrives).
+///
+/// # Errors
+/// `BufferError` for a non-contiguous buffer, `TypeError` for an object with none.
+pub(crate) fn with_arg_bytes<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
+    Ok(f(Arg::new(obj)?.bytes()))
 }
 
 /// Bytes of a pickled argument: a `bytes` object (in-band) or anything exporting a

@@ -502,3 +502,50 @@ class DocListMachine(RuleBasedStateMachine):
 
 
 TestDocListMachine = DocListMachine.TestCase
+
+
+# -- pickle protocol 5 out of band ------------------------------------------------------
+
+
+def dumps_oob(obj):
+    buffers = []
+    data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    return data, buffers
+
+
+@given(st.lists(documents, max_size=8), st.sampled_from([bytes, bytearray, memoryview]))
+def test_out_of_band_pickles_round_trip(docs, wrap):
+    dl = DocList(docs)
+    stream, buffers = dumps_oob(dl)
+    # The image travels beside the pickle, not inside it.
+    assert len(buffers) == 1
+    image = bytes(buffers[0].raw())
+    assert image not in stream
+    back = pickle.loads(stream, buffers=[wrap(image)])
+    assert type(back) is DocList
+    assert_same(back.to_python(), docs)
+    # Without a buffer_callback, protocol 5 keeps the image in band.
+    assert_same(pickle.loads(pickle.dumps(dl, protocol=5)).to_python(), docs)
+
+
+def test_out_of_band_image_is_read_only_and_checked():
+    dl = DocList([event(i) for i in range(3)] + ["é" * 60])
+    stream, buffers = dumps_oob(dl)
+    view = memoryview(buffers[0].raw().obj)
+    assert view.readonly
+    with pytest.raises(TypeError, match="read-only"):
+        view[0:1] = b"x"
+    image = bytes(buffers[0].raw())
+    # Every single-byte change, a cut and an extra byte raise; nothing crashes.
+    for pos in range(len(image)):
+        damaged = bytearray(image)
+        damaged[pos] ^= 0x01
+        with pytest.raises(memslim.CorruptDataError):
+            pickle.loads(stream, buffers=[damaged])
+    for bad in (image[:-1], image + b"\x00", b""):
+        with pytest.raises(memslim.CorruptDataError):
+            pickle.loads(stream, buffers=[bad])
+    # A buffer that is not contiguous is refused before it is read.
+    with pytest.raises(BufferError):
+        pickle.loads(stream, buffers=[memoryview(image * 2)[::2]])
+    assert_same(pickle.loads(stream, buffers=[image]).to_python(), dl.to_python())

@@ -344,6 +344,9 @@ class Column:
     def __array_interface__(self) -> dict[str, Any]:
         """NumPy's array interface (zero-copy); only for numeric columns without nulls."""
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any: ...
+    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
+        """The column as an Arrow stream of one-column record batches (the field's types
+        in ``DictList.__arrow_c_stream__``; absent as null), sharing its buffers."""
 
 @final
 class _ColumnIter:
@@ -464,6 +467,10 @@ class DocList:
     def __copy__(self) -> DocList: ...
     def __deepcopy__(self, memo: Any, /) -> DocList: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
+    def __reduce_ex__(self, protocol: SupportsIndex, /) -> tuple[Any, ...]:
+        """Pickle: the checksummed image of the list.  From protocol 5 on it travels as a
+        ``pickle.PickleBuffer`` (out of band with a ``buffer_callback``); loading
+        validates it, and a damaged image raises ``CorruptDataError``."""
 
 @final
 class DocView:
@@ -520,7 +527,7 @@ class _DocListIter:
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
 
-def _restore_doclist(data: bytes) -> DocList: ...
+def _restore_doclist(data: Any) -> DocList: ...
 
 # -- streaming readers (memslim-stream) -------------------------------------------------
 

@@ -226,6 +226,16 @@ impl PyColumn {
             self.view.len()
         )
     }
+
+    /// This column for Arrow consumers: one-column record batches (absent as null).
+    #[pyo3(signature = (requested_schema = None))]
+    pub(super) fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        crate::arrow_stream::export_column(py, &self.view, requested_schema)
+    }
 }
 
 /// Iterator over a Column's values, converting each one as it is reached.
