@@ -6,7 +6,7 @@
 
 mod arrow_stream;
 mod convert;
-mod docs;
+mod doc_list;
 mod errors;
 mod ext;
 mod gilcell;
@@ -34,7 +34,7 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     records::register(m)?;
     stats::register(m)?;
-    docs::register(m)?;
+    doc_list::register(m)?;
     stream::register(m)?;
     mmap::register(m)?;
     pickle::register(m)?;

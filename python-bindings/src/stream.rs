@@ -352,7 +352,7 @@ pub(crate) fn read_jsonl(
                 ));
             }
             let opts = reader_limits(py, max_line_bytes)?;
-            return Ok(crate::docs::doclist_from_jsonl(py, source, &opts)?.into_any());
+            return Ok(crate::doc_list::doclist_from_jsonl(py, source, &opts)?.into_any());
         }
         other => {
             return Err(Class::InvalidValue.err(
