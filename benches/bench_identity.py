@@ -17,7 +17,8 @@ medians of ``--repeat`` runs, ``for r in rows: total += r["price"] * r["qty"]``:
 and reports the DictList's ``nbytes`` in each state. ``--baseline PYTHON`` runs the same
 measurements with another interpreter (a venv holding an earlier memslim build), labelled
 ``memslim.DictList (baseline)``. Written as JSON to ``benches/results/identity.json`` and
-markdown beside it (``--quick``: a temporary directory; ``--output`` wins).
+markdown beside it (``--quick``: a temporary directory; ``--output`` wins);
+``--from-json FILE`` renders the markdown of an earlier report again.
 """
 
 from __future__ import annotations
@@ -137,7 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--baseline", help="another interpreter with an earlier memslim")
     parser.add_argument("--child", choices=(*PEERS, BASELINE), help=argparse.SUPPRESS)
+    parser.add_argument("--from-json", type=Path, help="re-render the markdown of a report")
     args = parser.parse_args(argv)
+    if args.from_json:
+        report = json.loads(args.from_json.read_text(encoding="utf-8"))
+        md = report_md(report["results"], report["rows"])
+        args.from_json.with_suffix(".md").write_text(md, encoding="utf-8")
+        print(md)
+        return 0
     n = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
     repeat = args.repeat or (3 if args.quick else 5)
     if args.child:

@@ -171,6 +171,7 @@ RENDERED = {
     "mmap-3m.json": "bench_mmap.py",
     "sizeof.json": "bench_sizeof.py",
     "suite.json": "suite.py",
+    "identity.json": "bench_identity.py",
 }
 
 
