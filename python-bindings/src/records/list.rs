@@ -197,7 +197,10 @@ impl PyRecords {
         if let Ok(other) = values.cast::<PyRecords>() {
             let other = other.get();
             let n = self.state.borrow(py)?.inner.len();
-            if Arc::ptr_eq(&other.state, &self.state) {
+            let dicts = matches!(self.state.borrow(py)?.kind, Kind::Dict);
+            // A TupleList's records are immutable values: copying them is the same to
+            // its users and keeps the list its whole store.
+            if dicts && Arc::ptr_eq(&other.state, &self.state) {
                 let slots = other.order.borrow(py)?.order.slots(n);
                 return self.edit_order(py, |o, n| o.push_shared(n, &slots));
             }
