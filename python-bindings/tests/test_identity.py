@@ -468,3 +468,13 @@ class FileViews(RuleBasedStateMachine):
 
 FileViews.TestCase.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
 TestFileViews = FileViews.TestCase
+
+
+def test_tuplelist_extended_with_itself_holds_copies():
+    tl = memslim.TupleList([(1, "a"), (2, "b")], fields=("x", "y"))
+    tl.extend(tl)
+    tl += tl[:1]
+    assert [tuple(t) for t in tl] == [(1, "a"), (2, "b"), (1, "a"), (2, "b"), (1, "a")]
+    tl.sort(key=lambda t: -t.x)
+    del tl[0]
+    assert [t.x for t in tl] == [1, 1, 1]
