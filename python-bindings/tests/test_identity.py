@@ -477,4 +477,4 @@ def test_tuplelist_extended_with_itself_holds_copies():
     assert [tuple(t) for t in tl] == [(1, "a"), (2, "b"), (1, "a"), (2, "b"), (1, "a")]
     tl.sort(key=lambda t: -t.x)
     del tl[0]
-    assert [t.x for t in tl] == [1, 1, 1]
+    assert [t.x for t in tl] == [2, 1, 1, 1]
