@@ -38,6 +38,23 @@ pub(super) struct ListOrder {
     pub(super) edits: u64,
 }
 
+/// Store rows joining a list: rows it shares with others, or rows just appended to the
+/// store for it.
+pub(super) enum Rows {
+    Shared(Vec<usize>),
+    New(std::ops::Range<usize>),
+}
+
+impl Rows {
+    /// `(store rows, whether they are shared)`.
+    fn into_parts(self) -> (Vec<usize>, bool) {
+        match self {
+            Rows::Shared(v) => (v, true),
+            Rows::New(r) => (r.collect(), false),
+        }
+    }
+}
+
 /// The records of a list in its order: the store itself when the list is its whole
 /// store, else a copy-on-write selection of it (not the store: rows are positions).
 pub(super) enum Logical<'a> {
@@ -195,37 +212,82 @@ impl PyRecords {
     pub(super) fn extend_any(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = values.py();
         if let Ok(other) = values.cast::<PyRecords>() {
-            let other = other.get();
-            let n = self.state.borrow(py)?.inner.len();
-            let dicts = matches!(self.state.borrow(py)?.kind, Kind::Dict);
-            // A TupleList's records are immutable values: copying them is the same to
-            // its users and keeps the list its whole store.
-            if dicts && Arc::ptr_eq(&other.state, &self.state) {
-                let slots = other.order.borrow(py)?.order.slots(n);
-                return self.edit_order(py, |o, n| o.push_shared(n, &slots));
+            if let Some(rows) = self.rows_of_list(py, other.get())? {
+                return self.push_rows(py, rows);
             }
-            let same_kind = matches!(
-                (&other.state.borrow(py)?.kind, &self.state.borrow(py)?.kind),
-                (Kind::Dict, Kind::Dict) | (Kind::Tuple { .. }, Kind::Tuple { .. })
-            );
-            if !same_kind {
-                return self.extend_items(values);
-            }
-            let src = other.logical(py)?.inner.clone();
-            let mut this = self.state.borrow_mut(py)?;
-            this.inner.extend_from(&src).py_err(py)?;
-            this.sync_names(py);
-            this.retrack();
-            let m = this.inner.len();
-            drop(this);
-            return self
-                .order
-                .borrow_mut(py)?
-                .order
-                .push_new(m, n, m - n)
-                .py_err(py);
         }
         self.extend_items(values)
+    }
+
+    /// The store rows a list brings to this one: its own rows, shared, if it is on this
+    /// store and holds dicts (a TupleList's records are immutable values: copying them
+    /// is the same to its users and keeps the list its whole store); else, for a list
+    /// of this class, its records copied to the end of the store in one block. `None`
+    /// for a list of the other class.
+    fn rows_of_list(&self, py: Python<'_>, other: &PyRecords) -> PyResult<Option<Rows>> {
+        let n = self.state.borrow(py)?.inner.len();
+        let dicts = matches!(self.state.borrow(py)?.kind, Kind::Dict);
+        if dicts && Arc::ptr_eq(&other.state, &self.state) {
+            return Ok(Some(Rows::Shared(other.order.borrow(py)?.order.slots(n))));
+        }
+        if other.state.borrow(py)?.what() != self.state.borrow(py)?.what() {
+            return Ok(None);
+        }
+        let src = other.logical(py)?.inner.clone();
+        let mut this = self.state.borrow_mut(py)?;
+        this.inner.extend_from(&src).py_err(py)?;
+        this.sync_names(py);
+        this.retrack();
+        Ok(Some(Rows::New(n..this.inner.len())))
+    }
+
+    /// Appends `rows` (just added to the store, or shared) to the list's order.
+    fn push_rows(&self, py: Python<'_>, rows: Rows) -> PyResult<()> {
+        let n = self.state.borrow(py)?.inner.len();
+        let mut o = self.order.borrow_mut(py)?;
+        o.edits += 1;
+        match rows {
+            Rows::Shared(slots) => o.order.push_shared(n, &slots),
+            Rows::New(r) => o.order.push_new(n, r.start, r.len()),
+        }
+        .py_err(py)
+    }
+
+    /// Goes through `items` in order: a `Row` of this store gives its own row
+    /// ([`Rows::Shared`]); each run of other values is converted and appended to the
+    /// store in batches ([`Rows::New`]). `take` gets each in turn. No rollback: the
+    /// callers checkpoint the store.
+    fn store_items(
+        &self,
+        items: &[Bound<'_, PyAny>],
+        mut take: impl FnMut(Rows) -> PyResult<()>,
+    ) -> PyResult<()> {
+        let Some(head) = items.first() else {
+            return Ok(());
+        };
+        let py = head.py();
+        let me = store_ptr(&self.state);
+        let mut k = 0;
+        while k < items.len() {
+            if let Some(slot) = self.own_row(&items[k]) {
+                take(Rows::Shared(vec![slot]))?;
+                k += 1;
+                continue;
+            }
+            let end = (k..items.len())
+                .find(|&e| self.own_row(&items[e]).is_some())
+                .unwrap_or(items.len());
+            let first = self.state.borrow(py)?.inner.len();
+            {
+                let mut store = self.state.borrow_mut(py)?;
+                for batch in items[k..end].chunks(BATCH) {
+                    store.push_objects(batch, me)?;
+                }
+            }
+            take(Rows::New(first..self.state.borrow(py)?.inner.len()))?;
+            k = end;
+        }
+        Ok(())
     }
 
     /// The first position in `[start, stop)` whose record equals `value`.
@@ -311,35 +373,7 @@ impl PyRecords {
             return Ok(());
         };
         let py = head.py();
-        let me = store_ptr(&self.state);
-        let mut k = 0;
-        while k < items.len() {
-            if let Some(slot) = self.own_row(&items[k]) {
-                let n = self.state.borrow(py)?.inner.len();
-                self.order
-                    .borrow_mut(py)?
-                    .order
-                    .push_shared(n, &[slot])
-                    .py_err(py)?;
-                k += 1;
-                continue;
-            }
-            let end = (k..items.len())
-                .find(|&e| self.own_row(&items[e]).is_some())
-                .unwrap_or(items.len());
-            let mut store = self.state.borrow_mut(py)?;
-            let first = store.inner.len();
-            store.push_objects(&items[k..end], me)?;
-            let n = store.inner.len();
-            drop(store);
-            self.order
-                .borrow_mut(py)?
-                .order
-                .push_new(n, first, n - first)
-                .py_err(py)?;
-            k = end;
-        }
-        Ok(())
+        self.store_items(items, |rows| self.push_rows(py, rows))
     }
 
     /// Store rows for `values` (any iterable of records): a `Row` of this store or the
@@ -348,63 +382,23 @@ impl PyRecords {
     pub(super) fn rows_for(&self, values: &Bound<'_, PyAny>) -> PyResult<(Vec<usize>, bool)> {
         let py = values.py();
         if let Ok(o) = values.cast::<PyRecords>() {
-            let o = o.get();
-            if Arc::ptr_eq(&o.state, &self.state) {
-                let n = self.state.borrow(py)?.inner.len();
-                return Ok((o.order.borrow(py)?.order.slots(n), true));
+            if let Some(rows) = self.rows_of_list(py, o.get())? {
+                return Ok(rows.into_parts());
             }
         }
-        let me = store_ptr(&self.state);
-        let same_kind = |o: &PyRecords| -> PyResult<bool> {
-            Ok(o.state.borrow(py)?.what() == self.state.borrow(py)?.what())
-        };
-        let items: Vec<Bound<'_, PyAny>> = if is_exact_sequence(values) {
-            values.try_iter()?.collect::<PyResult<_>>()?
-        } else if let Some(o) = values
-            .cast::<PyRecords>()
-            .ok()
-            .filter(|o| same_kind(o.get()).unwrap_or(false))
-        {
-            // Another store: its records, converted as a block.
-            let src = o.get().logical(py)?.inner.clone();
-            let mut store = self.state.borrow_mut(py)?;
-            let first = store.inner.len();
-            store.inner.extend_from(&src).py_err(py)?;
-            store.sync_names(py);
-            store.retrack();
-            return Ok(((first..store.inner.len()).collect(), false));
-        } else {
-            values.try_iter()?.collect::<PyResult<_>>()?
-        };
+        let items: Vec<Bound<'_, PyAny>> = values.try_iter()?.collect::<PyResult<_>>()?;
         let (cp, bytes_before) = {
             let store = self.state.borrow(py)?;
             (store.inner.checkpoint(), store.inner.nbytes())
         };
         let mut rows = Vec::with_capacity(items.len());
         let mut shared = false;
-        let mut k = 0;
-        let res = (|| -> PyResult<()> {
-            while k < items.len() {
-                let own = |v: &Bound<'_, PyAny>| self.own_row(v);
-                if let Some(slot) = own(&items[k]) {
-                    rows.push(slot);
-                    shared = true;
-                    k += 1;
-                    continue;
-                }
-                let end = (k..items.len())
-                    .find(|&e| own(&items[e]).is_some())
-                    .unwrap_or(items.len());
-                let mut store = self.state.borrow_mut(py)?;
-                let first = store.inner.len();
-                for batch in items[k..end].chunks(BATCH) {
-                    store.push_objects(batch, me)?;
-                }
-                rows.extend(first..store.inner.len());
-                k = end;
-            }
+        let res = self.store_items(&items, |r| {
+            let (more, s) = r.into_parts();
+            rows.extend(more);
+            shared |= s;
             Ok(())
-        })();
+        });
         self.state
             .borrow_mut(py)?
             .settle(py, res, cp, bytes_before)?;
