@@ -84,11 +84,13 @@ mod file;
 pub mod format;
 mod ipc;
 mod map;
+mod read;
 pub mod view;
 
 pub use array::{Num, NumArray, NumType};
 pub use error::{MmapError, Result};
 pub use field::{FieldNumbers, FieldSum, PendingMark};
+pub use read::FileField;
 pub use file::{
     BATCH_ROWS, FileLayout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
 };
