@@ -90,10 +90,10 @@ pub mod view;
 pub use array::{Num, NumArray, NumType};
 pub use error::{MmapError, Result};
 pub use field::{FieldNumbers, FieldSum, PendingMark};
-pub use read::FileField;
 pub use file::{
     BATCH_ROWS, FileLayout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
 };
+pub use read::FileField;
 
 /// The old name of [`FileLayout`] (there is also `memslim_records::Layout`, a column's).
 #[deprecated(

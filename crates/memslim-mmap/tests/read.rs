@@ -141,7 +141,10 @@ where
         prop_assert_eq!(&field.read_value(i, shown).unwrap(), &w.1);
     }
     prop_assert!(field.read_value(col.len(), shown).is_err());
-    let nulls = col.iter().filter(|v| matches!(v, None | Some(V::Null))).count();
+    let nulls = col
+        .iter()
+        .filter(|v| matches!(v, None | Some(V::Null)))
+        .count();
     prop_assert_eq!(field.null_count().unwrap(), nulls);
     match (field.sum(), model_sum(col)) {
         (Ok(s), Some(w)) => prop_assert!(same_sum(s, w), "sum {:?} against {:?}", s, w),

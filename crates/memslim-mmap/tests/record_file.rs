@@ -633,7 +633,11 @@ fn field_scans_and_min_max() {
     })
     .unwrap();
     assert_eq!(part.len(), BATCH_ROWS + 3);
-    assert!(part.iter().enumerate().all(|(k, (r, v))| *r == k + 5 && *v == seen[k + 5]));
+    assert!(
+        part.iter()
+            .enumerate()
+            .all(|(k, (r, v))| *r == k + 5 && *v == seen[k + 5])
+    );
     let n = f.len();
     let mut min_max = |name: &str, len: usize| FileField::new(&mut f, name, len).min_max();
     assert_eq!(

@@ -178,13 +178,14 @@ pub trait ReadField {
         rows: Range<usize>,
         emit: &mut dyn FnMut(usize, bool) -> bool,
     ) -> Result<(), Self::Error> {
-        self.visit_values(rows, &mut |i, v| {
-            match crate::select::equal_verdict(v, probe) {
+        self.visit_values(
+            rows,
+            &mut |i, v| match crate::select::equal_verdict(v, probe) {
                 Some(true) => emit(i, true),
                 Some(false) => true,
                 None => emit(i, false),
-            }
-        })
+            },
+        )
     }
 }
 
