@@ -135,6 +135,9 @@ pub struct RecordFile {
     cache: std::collections::VecDeque<usize>,
     cache_bytes: u64,
     committed_rows: usize,
+    /// The slot [`RecordFile::locate`] found last: reads go mostly in order, so it
+    /// usually holds the next record too, without a binary search.
+    last_slot: std::cell::Cell<usize>,
     index_len: u64,
     /// The version in the index header (what marks a commit's end depends on it).
     index_version: u32,
@@ -303,6 +306,7 @@ impl RecordFile {
             cache: std::collections::VecDeque::new(),
             cache_bytes: 0,
             committed_rows: 0,
+            last_slot: std::cell::Cell::new(0),
             index_len: HEADER_LEN as u64,
             index_version: format::INDEX_VERSION,
             decoder: None,
@@ -1176,7 +1180,14 @@ impl RecordFile {
         if row >= self.committed_rows {
             return None;
         }
+        let hint = self.last_slot.get();
+        if let Some(s) = self.slots.get(hint) {
+            if s.first_row <= row && row < s.first_row + s.rows {
+                return Some((hint, row - s.first_row));
+            }
+        }
         let k = self.slots.partition_point(|s| s.first_row + s.rows <= row);
+        self.last_slot.set(k);
         Some((k, row - self.slots[k].first_row))
     }
 

@@ -2,7 +2,6 @@
 //! and its iterator.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use memslim_mmap::view::Positions;
 use memslim_mmap::{MmapError, Mode, RecordFile};
@@ -14,9 +13,10 @@ use pyo3::types::{PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple};
 
 use super::file_slice::PyFileSlice;
 use super::lock::{Guarded, Held};
-use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of};
-use crate::convert::{Items, Trust, record_cells};
+use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of, untrusted_in};
+use crate::convert::{Items, Trust, cell_to_py_from, record_cells};
 use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
+use crate::gilcell::is_sole_reference;
 use crate::plain_records::{Input, append_plain_dicts};
 use crate::records::{PyColumn, PyRow};
 use crate::tracemalloc::Tracked;
@@ -128,13 +128,14 @@ impl PyDictListFile {
         key: &str,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let mut file = self.lock()?;
-        let path = file.path().to_owned();
-        (*file)
+        let value = (*file)
             .read_field(i, key, |v| match v {
                 CellRef::Absent => Ok(None),
-                v => file_cell(py, v, self.trust, &path, key).map(Some),
+                v => cell_to_py_from(py, v, self.trust).map(Some),
             })
-            .py_err(py)?
+            .py_err(py)?;
+        // The path goes into the message only when a pickled value is refused.
+        value.map_err(|e| untrusted_in(py, e, file.path(), key))
     }
 }
 
@@ -231,7 +232,9 @@ impl PyDictListFile {
     fn __iter__(slf: Bound<'_, Self>) -> PyDictListFileIter {
         PyDictListFileIter {
             file: slf.unbind(),
-            pos: AtomicUsize::new(0),
+            pos: 0,
+            spare: [None, None],
+            turn: 0,
         }
     }
 
@@ -478,11 +481,15 @@ fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> 
     Ok(d.iter().collect())
 }
 
-/// Iterator over a `DictListFile`: a `FileRow` view per record.
-#[pyclass(name = "_DictListFileIter", module = "memslim._memslim", frozen)]
+/// Iterator over a `DictListFile`: a `Row` view per record.
+#[pyclass(name = "_DictListFileIter", module = "memslim._memslim")]
 pub struct PyDictListFileIter {
     file: Py<PyDictListFile>,
-    pos: AtomicUsize,
+    pos: usize,
+    /// The last two rows handed out, re-pointed when nobody else holds them (see the
+    /// DictList iterator).
+    spare: [Option<Py<PyRow>>; 2],
+    turn: usize,
 }
 
 #[pymethods]
@@ -491,17 +498,27 @@ impl PyDictListFileIter {
         slf
     }
 
-    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let file = self.file.get();
         let mut f = file.lock()?;
-        let i = self.pos.load(Ordering::Relaxed);
+        let i = self.pos;
         if i >= f.len() {
             return Ok(None);
         }
         f.check_row(i).py_err(py)?;
         drop(f);
-        self.pos.store(i + 1, Ordering::Relaxed);
-        let row = PyRow::file(self.file.clone_ref(py), i);
-        Ok(Some(Bound::new(py, row)?.into_any().unbind()))
+        self.pos = i + 1;
+        // A `for` loop drops its previous row before asking for the next one, so the
+        // row from two steps back is usually referenced by this iterator alone; then
+        // nobody can observe it and it can be re-pointed instead of allocating anew.
+        let slot = &mut self.spare[self.turn];
+        self.turn ^= 1;
+        if let Some(r) = slot.as_ref().filter(|r| is_sole_reference(r, py)) {
+            r.get().repoint(i);
+            return Ok(Some(r.clone_ref(py).into_any()));
+        }
+        let fresh = Py::new(py, PyRow::file(self.file.clone_ref(py), i))?;
+        *slot = Some(fresh.clone_ref(py));
+        Ok(Some(fresh.into_any()))
     }
 }

@@ -78,6 +78,13 @@ impl PyRow {
         }
     }
 
+    /// Points this view at another record of the same storage: only while nobody but
+    /// an iterator holds it (nobody can observe the change).
+    #[inline]
+    pub(crate) fn repoint(&self, row: usize) {
+        self.row.store(row, Ordering::Relaxed);
+    }
+
     #[inline]
     pub(super) fn row(&self) -> usize {
         self.row.load(Ordering::Relaxed)
