@@ -457,6 +457,40 @@ impl ColChunk {
         }
     }
 
+    /// Calls `f(k, value)` for each `(k, i)` of `at` with the value of row `i`, matching
+    /// the layout once for all of them instead of once per value (what
+    /// [`ColChunk::get`] would give for each `i`).
+    ///
+    /// # Panics
+    /// If some `i >= len`.
+    #[inline]
+    pub(crate) fn visit_at<'a>(
+        &'a self,
+        at: impl Iterator<Item = (usize, usize)>,
+        meta: &'a ColMeta,
+        mut f: impl FnMut(usize, CellRef<'a>),
+    ) {
+        if self.absent.is_some() || self.valid.is_some() {
+            for (k, i) in at {
+                f(k, self.get(i, meta));
+            }
+            return;
+        }
+        match &self.data {
+            Data::Int(v) => at.for_each(|(k, i)| f(k, CellRef::Int(v.get(i)))),
+            Data::Float(v, None) => at.for_each(|(k, i)| f(k, CellRef::Float(v[i]))),
+            Data::Bool(b) => at.for_each(|(k, i)| f(k, CellRef::Bool(b.get(i)))),
+            Data::Keys(keys) => {
+                let dict = meta.dict();
+                at.for_each(|(k, i)| {
+                    let idx = keys.get(i) as u32;
+                    f(k, CellRef::DictStr(idx, dict.get(idx)));
+                });
+            }
+            _ => at.for_each(|(k, i)| f(k, self.get(i, meta))),
+        }
+    }
+
     #[inline]
     pub(crate) fn is_absent(&self, i: usize) -> bool {
         self.absent.as_ref().is_some_and(|a| a.get(i))
