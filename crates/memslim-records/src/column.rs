@@ -470,21 +470,54 @@ impl ColChunk {
         meta: &'a ColMeta,
         mut f: impl FnMut(usize, CellRef<'a>),
     ) {
-        if self.absent.is_some() || self.valid.is_some() {
+        if self.absent.is_some() {
             for (k, i) in at {
                 f(k, self.get(i, meta));
             }
             return;
         }
+        let valid = self.valid.as_ref();
+        let ok = |i: usize| valid.is_none_or(|v| v.get(i));
         match &self.data {
-            Data::Int(v) => at.for_each(|(k, i)| f(k, CellRef::Int(v.get(i)))),
-            Data::Float(v, None) => at.for_each(|(k, i)| f(k, CellRef::Float(v[i]))),
-            Data::Bool(b) => at.for_each(|(k, i)| f(k, CellRef::Bool(b.get(i)))),
+            Data::Int(v) => at.for_each(|(k, i)| {
+                f(
+                    k,
+                    if ok(i) {
+                        CellRef::Int(v.get(i))
+                    } else {
+                        CellRef::Null
+                    },
+                );
+            }),
+            Data::Float(v, None) => at.for_each(|(k, i)| {
+                f(
+                    k,
+                    if ok(i) {
+                        CellRef::Float(v[i])
+                    } else {
+                        CellRef::Null
+                    },
+                );
+            }),
+            Data::Bool(b) => at.for_each(|(k, i)| {
+                f(
+                    k,
+                    if ok(i) {
+                        CellRef::Bool(b.get(i))
+                    } else {
+                        CellRef::Null
+                    },
+                );
+            }),
             Data::Keys(keys) => {
                 let dict = meta.dict();
                 at.for_each(|(k, i)| {
-                    let idx = keys.get(i) as u32;
-                    f(k, CellRef::DictStr(idx, dict.get(idx)));
+                    if ok(i) {
+                        let idx = keys.get(i) as u32;
+                        f(k, CellRef::DictStr(idx, dict.get(idx)));
+                    } else {
+                        f(k, CellRef::Null);
+                    }
                 });
             }
             _ => at.for_each(|(k, i)| f(k, self.get(i, meta))),
