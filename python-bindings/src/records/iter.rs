@@ -257,9 +257,21 @@ impl PyTupleIter {
             if bad.as_ref().is_some_and(|(b, _)| *b <= k) {
                 return;
             }
-            // Only the variant encoding holds containers (lists, dicts, tuples, objects).
-            scalars &= !matches!(c, CellRef::Encoded(_));
-            match this.cell_value(py, j, c) {
+            // The common scalars are made here, without the general conversion's call.
+            let v = match c {
+                CellRef::Int(i) => Ok(PyInt::new(py, i).into_any()),
+                CellRef::Float(f) => Ok(PyFloat::new(py, f).into_any()),
+                CellRef::Null | CellRef::Absent => Ok(py.None().into_bound(py)),
+                CellRef::Bool(b) => Ok(PyBool::new(py, b).to_owned().into_any()),
+                // Only the variant encoding holds containers (lists, dicts, tuples,
+                // objects).
+                CellRef::Encoded(_) => {
+                    scalars = false;
+                    this.cell_value(py, j, c)
+                }
+                _ => this.cell_value(py, j, c),
+            };
+            match v {
                 Ok(v) => vals[(n - 1 - k) * nf + j] = Some(v.unbind()),
                 Err(e) => bad = Some((k, e)),
             }
