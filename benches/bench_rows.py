@@ -11,6 +11,9 @@ as medians of ``--repeat`` runs:
   TupleList (namedtuple rows made natively, in batches);
 * ``random access``: ``rows[i]`` for 200,000 pseudo-random ``i`` (fixed seed);
 * ``filter``: ``[t for t in rows if t[5] == "DE"]``;
+* ``where``: the same selection the way each does it best: the comprehension over the
+  list of tuples, ``rows.where("country", "==", "DE")`` (native, a new TupleList) on
+  the TupleList;
 * ``count DE`` / ``filter DE``: counting and selecting ``country == "DE"``: a loop over
   the list of dicts, ``rows.column("country").count("DE")`` and
   ``rows.where("country", "==", "DE")`` on a DictList, and polars
@@ -73,6 +76,10 @@ def measure(peer: str, n: int, repeat: int) -> dict[str, Any]:
         out["row loop"] = median_seconds(lambda: row_loop(data), repeat)[0]
         out["random access"] = median_seconds(lambda: random_access(data, picks), repeat)[0]
         out["filter"] = median_seconds(lambda: tuple_filter(data), repeat)[0]
+        if peer == "memslim.TupleList":
+            out["where"] = median_seconds(lambda: data.where("country", "==", "DE"), repeat)[0]
+        else:
+            out["where"] = out["filter"]
         return out
     if peer in ("list of dicts", "memslim.DictList"):
         dicts = list(make_records(n))
@@ -112,7 +119,7 @@ def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
         "| operation | list it replaces | memslim | polars | memslim / list | memslim / polars |",
         "|---|---|---|---|---|---|",
     ]
-    for op in ("row loop", "random access", "filter"):
+    for op in ("row loop", "random access", "filter", "where"):
         lines.append(
             f"| TupleList {op} | {ms(lt.get(op))} | {ms(tl.get(op))} | | "
             f"{_ratio(tl.get(op), lt.get(op))} | |"

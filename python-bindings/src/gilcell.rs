@@ -17,6 +17,9 @@ use pyo3::{PyResult, Python};
 pub(crate) struct GilCell<T> {
     /// 0: free; > 0: that many shared borrows; -1: borrowed mutably.
     flag: Cell<isize>,
+    /// Mutable borrows taken so far: readers that cache what they read (a batch of rows
+    /// made ahead) compare it to tell that the value may have changed since.
+    writes: Cell<u64>,
     value: UnsafeCell<T>,
 }
 
@@ -35,6 +38,7 @@ impl<T> GilCell<T> {
     pub(crate) fn new(value: T) -> Self {
         GilCell {
             flag: Cell::new(0),
+            writes: Cell::new(0),
             value: UnsafeCell::new(value),
         }
     }
@@ -60,10 +64,20 @@ impl<T> GilCell<T> {
             return Err(busy());
         }
         self.flag.set(-1);
+        self.writes.set(self.writes.get().wrapping_add(1));
         Ok(RefMut {
             cell: self,
             _not_send: PhantomData,
         })
+    }
+}
+
+impl<T> GilCell<T> {
+    /// How many mutable borrows have been taken: unchanged means the value is as it was
+    /// (nothing can change it but a mutable borrow).
+    #[inline]
+    pub(crate) fn writes(&self, _py: Python<'_>) -> u64 {
+        self.writes.get()
     }
 }
 

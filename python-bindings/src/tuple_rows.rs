@@ -14,6 +14,9 @@ pub(crate) struct TupleMaker {
     /// can leave the cycle collector alone, as CPython's own tuples do once it has seen
     /// them (`_PyTuple_MaybeUntrack`).
     untrack: bool,
+    /// Instances have neither a `__dict__` nor weak references, so one nobody else
+    /// refers to can be refilled unobserved (see [`TupleMaker::refill`]).
+    reusable: bool,
 }
 
 impl TupleMaker {
@@ -29,6 +32,11 @@ impl TupleMaker {
             .getattr("__dictoffset__")
             .and_then(|d| d.extract::<isize>())
             .is_ok_and(|d| d == 0);
+        let reusable = untrack
+            && cls
+                .getattr("__weakrefoffset__")
+                .and_then(|d| d.extract::<isize>())
+                .is_ok_and(|d| d == 0);
         // SAFETY: `cls` is a live type object; `PyType_GetSlot` reads its slot table and
         // runs no Python code. Every tuple subclass has a `tp_alloc` (inherited from
         // `tuple`), whose signature is `allocfunc`, so the transmute of the (non-null)
@@ -40,7 +48,11 @@ impl TupleMaker {
             }
             std::mem::transmute::<*mut std::ffi::c_void, ffi::allocfunc>(slot)
         };
-        Ok(Some(TupleMaker { alloc, untrack }))
+        Ok(Some(TupleMaker {
+            alloc,
+            untrack,
+            reusable,
+        }))
     }
 
     /// A new instance of `cls` (the class this maker was made for) holding `items`, all
@@ -49,6 +61,25 @@ impl TupleMaker {
         &self,
         cls: &Bound<'py, PyAny>,
         items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.make_hinted(cls, items, false)
+    }
+
+    /// Whether a row may be refilled once nobody else refers to it: its class gives
+    /// instances no `__dict__` and no weak references (through which a refill could be
+    /// seen).
+    pub(crate) fn reusable(&self) -> bool {
+        self.reusable
+    }
+
+    /// As [`TupleMaker::make`]; `scalars` says the caller knows no item is a container
+    /// (an `int`, `float`, `str`, `bytes`, `bool` or `None`), which spares looking at
+    /// each item's type.
+    pub(crate) fn make_hinted<'py>(
+        &self,
+        cls: &Bound<'py, PyAny>,
+        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+        scalars: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
         let py = cls.py();
         let n = items.len() as ffi::Py_ssize_t;
@@ -69,9 +100,10 @@ impl TupleMaker {
             filled += 1;
             // SAFETY: reads the flags of the item's (live) type; runs no Python code.
             atomic = atomic
-                && unsafe { ffi::PyType_GetFlags(ffi::Py_TYPE(v.as_ptr())) }
-                    & ffi::Py_TPFLAGS_HAVE_GC
-                    == 0;
+                && (scalars
+                    || unsafe { ffi::PyType_GetFlags(ffi::Py_TYPE(v.as_ptr())) }
+                        & ffi::Py_TPFLAGS_HAVE_GC
+                        == 0);
             // SAFETY: `obj` is a tuple (subclass instance) of `n` slots whose only
             // reference is ours (no Python code runs between its allocation and here: the
             // items were made first), `k < n`, and `PyTuple_SetItem` takes over the
@@ -109,6 +141,16 @@ impl TupleMaker {
         row: &Bound<'py, PyAny>,
         items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
     ) -> PyResult<()> {
+        self.refill_hinted(row, items, false)
+    }
+
+    /// As [`TupleMaker::refill`], with [`TupleMaker::make_hinted`]'s `scalars`.
+    pub(crate) fn refill_hinted<'py>(
+        &self,
+        row: &Bound<'py, PyAny>,
+        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
+        scalars: bool,
+    ) -> PyResult<()> {
         let py = row.py();
         let t = row.cast::<PyTuple>()?;
         // SAFETY: reads the reference count of a live object; the GIL is held.
@@ -122,9 +164,10 @@ impl TupleMaker {
         for (k, v) in items.enumerate() {
             // SAFETY: as in `make`: reads the flags of the item's live type.
             atomic = atomic
-                && unsafe { ffi::PyType_GetFlags(ffi::Py_TYPE(v.as_ptr())) }
-                    & ffi::Py_TPFLAGS_HAVE_GC
-                    == 0;
+                && (scalars
+                    || unsafe { ffi::PyType_GetFlags(ffi::Py_TYPE(v.as_ptr())) }
+                        & ffi::Py_TPFLAGS_HAVE_GC
+                        == 0);
             // SAFETY: `row` is a tuple with more than `k` items whose only reference is
             // ours (checked above; no Python code runs in this loop), which is what
             // `PyTuple_SetItem` requires; it takes over the item's reference and

@@ -151,3 +151,160 @@ def test_rows_holding_containers_stay_visible_to_the_cycle_collector():
     del row, marker
     gc.collect()
     assert alive() is None
+
+
+# ----- rows read ahead in batches: writes made while iterating ---------------------------
+
+# What a loop body may do to the list it iterates, as (name, position, value) steps.
+edits = st.one_of(
+    st.tuples(st.just("set"), st.integers(0, 400), st.tuples(*[cells] * len(FIELDS))),
+    st.tuples(st.just("del"), st.integers(0, 400), st.none()),
+    st.tuples(st.just("insert"), st.integers(0, 400), st.tuples(*[cells] * len(FIELDS))),
+    st.tuples(st.just("append"), st.just(0), st.tuples(*[cells] * len(FIELDS))),
+    st.tuples(st.just("slice"), st.integers(0, 400), st.tuples(*[cells] * len(FIELDS))),
+    st.tuples(st.just("reverse"), st.just(0), st.none()),
+    st.tuples(st.just("sort"), st.just(0), st.none()),
+    st.tuples(st.just("clear"), st.just(0), st.none()),
+)
+
+
+def apply_edit(seq, edit) -> None:
+    name, at, row = edit
+    n = len(seq)
+    if name == "set" and n:
+        seq[at % n] = row
+    elif name == "del" and n:
+        del seq[at % n]
+    elif name == "insert":
+        seq.insert(at % (n + 1), row)
+    elif name == "append":
+        seq.append(row)
+    elif name == "slice":
+        seq[at % (n + 1) : at % (n + 1) + 2] = [row, row, row]
+    elif name == "reverse":
+        seq.reverse()
+    elif name == "sort":
+        seq.sort(key=lambda t: repr(t[0]))
+    elif name == "clear" and at == 0:
+        seq.clear()
+
+
+@given(
+    st.lists(st.tuples(*[cells] * len(FIELDS)), max_size=300),
+    chunk_sizes,
+    st.lists(st.tuples(st.integers(0, 320), edits), max_size=6),
+)
+def test_writes_while_iterating_show_as_they_do_in_a_list(data, chunk_rows, plan):
+    tl = TupleList(data, FIELDS, chunk_rows=chunk_rows)
+    plain = list(data)
+    at = {}
+    for step, edit in plan:
+        at.setdefault(step, []).append(edit)
+    seen = []
+    for seq in (tl, plain):
+        out = []
+        for i, t in enumerate(seq):
+            out.append(tuple(t))
+            for edit in at.get(i, ()):
+                apply_edit(seq, edit)
+        seen.append(out)
+    assert same(seen[0], seen[1])
+    assert same([tuple(t) for t in tl], plain)
+
+
+@given(st.lists(st.tuples(*[cells] * len(FIELDS)), max_size=200), chunk_sizes, st.data())
+def test_interleaved_iterators_and_partial_reads_match_the_list(data, chunk_rows, draw):
+    tl = TupleList(data, FIELDS, chunk_rows=chunk_rows)
+    its = [(iter(tl), iter(data)) for _ in range(3)]
+    for _ in range(draw.draw(st.integers(0, 500))):
+        a, b = its[draw.draw(st.integers(0, 2))]
+        assert same(tuple(x) if (x := next(a, None)) is not None else None, next(b, None))
+        if draw.draw(st.integers(0, 9)) == 0:
+            row = draw.draw(st.tuples(*[cells] * len(FIELDS)))
+            n = len(data)
+            if n:
+                k = draw.draw(st.integers(0, n - 1))
+                tl[k] = row
+                data[k] = row
+    for a, b in its:
+        assert same([tuple(t) for t in a], list(b))
+
+
+def test_an_exhausted_iterator_stays_exhausted_like_a_list_iterator():
+    for seq in ([(1, 2)], TupleList([(1, 2)], ("a", "b"))):
+        it = iter(seq)
+        assert [tuple(t) for t in it] == [(1, 2)]
+        seq.append((3, 4))
+        assert list(it) == []
+
+
+def test_a_view_or_copy_written_while_iterating_is_seen_only_where_it_should_be():
+    data = [(i, str(i)) for i in range(200)]
+    tl = TupleList(data, ("a", "b"))
+    view = tl[:]  # shares the store until written
+    seen = []
+    for i, t in enumerate(tl):
+        seen.append(tuple(t))
+        if i == 5:
+            view[10] = (-1, "x")  # another list: not seen by this iteration
+            tl[11] = (-2, "y")  # this list, ahead of the iterator: seen
+    expected = list(data)
+    expected[11] = (-2, "y")
+    assert seen == expected
+    assert tuple(view[10]) == (-1, "x")
+
+
+ARMED = {"on": False}
+
+
+def _explode():
+    if ARMED["on"]:
+        raise RuntimeError("cannot load this one")
+    return Bomb()
+
+
+class Bomb:
+    def __reduce__(self):
+        return (_explode, ())
+
+
+def test_a_row_that_fails_to_load_fails_when_reached_after_the_rows_before_it():
+    data = [(i, None) for i in range(100)]
+    data[70] = (70, Bomb())
+    tl = TupleList(data, ("a", "b"))
+    ARMED["on"] = True
+    try:
+        got = []
+        with pytest.raises(RuntimeError, match="cannot load"):
+            for t in tl:
+                got.append(tuple(t))
+        assert got == data[:70]
+    finally:
+        ARMED["on"] = False
+
+
+def test_length_hint_counts_the_rows_left_like_a_list_iterator():
+    data = [(i, -i) for i in range(150)]
+    tl = TupleList(data, ("a", "b"))
+    it, lit = iter(tl), iter(data)
+    for _ in range(70):
+        next(it), next(lit)
+    assert it.__length_hint__() == lit.__length_hint__() == 80
+    tl.append((1, 1))
+    data.append((1, 1))
+    assert it.__length_hint__() == lit.__length_hint__() == 81
+    assert len(list(it)) == 81
+    assert it.__length_hint__() == 0
+
+
+@given(
+    st.lists(st.tuples(*[cells] * len(FIELDS)), max_size=150),
+    chunk_sizes,
+    st.integers(0, len(FIELDS) - 1),
+    cells,
+)
+def test_where_equal_selects_what_a_comprehension_selects(data, chunk_rows, j, value):
+    tl = TupleList(data, FIELDS, chunk_rows=chunk_rows)
+    got = tl.where(FIELDS[j], "==", value)
+    assert type(got) is TupleList and got.fields == FIELDS
+    assert same([tuple(t) for t in got], [t for t in data if t[j] == value])

@@ -457,6 +457,73 @@ impl ColChunk {
         }
     }
 
+    /// Calls `f(k, value)` for each `(k, i)` of `at` with the value of row `i`, matching
+    /// the layout once for all of them instead of once per value (what
+    /// [`ColChunk::get`] would give for each `i`).
+    ///
+    /// # Panics
+    /// If some `i >= len`.
+    #[inline]
+    pub(crate) fn visit_at<'a>(
+        &'a self,
+        at: impl Iterator<Item = (usize, usize)>,
+        meta: &'a ColMeta,
+        mut f: impl FnMut(usize, CellRef<'a>),
+    ) {
+        if self.absent.is_some() {
+            for (k, i) in at {
+                f(k, self.get(i, meta));
+            }
+            return;
+        }
+        let valid = self.valid.as_ref();
+        let ok = |i: usize| valid.is_none_or(|v| v.get(i));
+        match &self.data {
+            Data::Int(v) => at.for_each(|(k, i)| {
+                f(
+                    k,
+                    if ok(i) {
+                        CellRef::Int(v.get(i))
+                    } else {
+                        CellRef::Null
+                    },
+                );
+            }),
+            Data::Float(v, None) => at.for_each(|(k, i)| {
+                f(
+                    k,
+                    if ok(i) {
+                        CellRef::Float(v[i])
+                    } else {
+                        CellRef::Null
+                    },
+                );
+            }),
+            Data::Bool(b) => at.for_each(|(k, i)| {
+                f(
+                    k,
+                    if ok(i) {
+                        CellRef::Bool(b.get(i))
+                    } else {
+                        CellRef::Null
+                    },
+                );
+            }),
+            Data::Keys(keys) => {
+                let dict = meta.dict();
+                at.for_each(|(k, i)| {
+                    if ok(i) {
+                        let idx = keys.get(i) as u32;
+                        f(k, CellRef::DictStr(idx, dict.get(idx)));
+                    } else {
+                        f(k, CellRef::Null);
+                    }
+                });
+            }
+            _ => at.for_each(|(k, i)| f(k, self.get(i, meta))),
+        }
+    }
+
     #[inline]
     pub(crate) fn is_absent(&self, i: usize) -> bool {
         self.absent.as_ref().is_some_and(|a| a.get(i))

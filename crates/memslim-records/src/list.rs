@@ -1,5 +1,6 @@
 //! [`RecordList`]: the chunked, columnar list of records.
 
+mod block;
 mod snapshot;
 
 pub use snapshot::Snapshot;

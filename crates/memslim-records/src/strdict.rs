@@ -10,7 +10,9 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 #[derive(Clone, Debug)]
 pub(crate) struct StrDict {
     offsets: Vec<i32>,
-    data: Vec<u8>,
+    /// Every entry is a whole `&str` copied in, so entries are read without checking
+    /// their UTF-8 again.
+    data: String,
     index: HashTable<u32>,
     hasher: DefaultHashBuilder,
 }
@@ -25,7 +27,7 @@ impl StrDict {
     pub(crate) fn new() -> Self {
         StrDict {
             offsets: vec![0],
-            data: Vec::new(),
+            data: String::new(),
             index: HashTable::new(),
             hasher: DefaultHashBuilder::default(),
         }
@@ -61,15 +63,18 @@ impl StrDict {
     #[inline]
     pub(crate) fn bytes_at(&self, i: u32) -> &[u8] {
         let i = i as usize;
-        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+        &self.data.as_bytes()[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 
     #[inline]
     pub(crate) fn get(&self, i: u32) -> &str {
         let i = i as usize;
-        let b = &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize];
-        // Only `intern` writes the buffer and it copies whole `&str`s, so every entry is UTF-8.
-        std::str::from_utf8(b).unwrap_or_default()
+        // Only `intern` writes the buffer and it copies whole `&str`s, so every entry is
+        // UTF-8 and its bounds are character boundaries: `get` checks those two bounds
+        // (O(1)) instead of the whole string.
+        self.data
+            .get(self.offsets[i] as usize..self.offsets[i + 1] as usize)
+            .unwrap_or_default()
     }
 
     #[inline]
@@ -90,9 +95,9 @@ impl StrDict {
             return None;
         }
         let i = self.len() as u32;
-        self.data.extend_from_slice(s.as_bytes());
+        self.data.push_str(s);
         self.offsets.push(self.data.len() as i32);
-        let (offsets, data, hasher) = (&self.offsets, &self.data, &self.hasher);
+        let (offsets, data, hasher) = (&self.offsets, self.data.as_bytes(), &self.hasher);
         self.index.insert_unique(h, i, |&j| {
             let j = j as usize;
             hasher.hash_one(&data[offsets[j] as usize..offsets[j + 1] as usize])
@@ -106,6 +111,7 @@ impl StrDict {
             return;
         }
         self.index.retain(|i| (*i as usize) < n);
+        // An entry boundary, so a character boundary (`truncate` cannot panic).
         self.data.truncate(self.offsets[n] as usize);
         self.offsets.truncate(n + 1);
     }
@@ -115,7 +121,7 @@ impl StrDict {
     }
 
     pub(crate) fn data(&self) -> &[u8] {
-        &self.data
+        self.data.as_bytes()
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

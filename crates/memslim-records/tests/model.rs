@@ -54,7 +54,32 @@ fn read_row(l: &RecordList, r: usize) -> Rec {
     out
 }
 
+/// `visit_block` gives, for rows in any order (runs within and across chunks, repeats),
+/// exactly the values `get` gives.
+fn assert_block_matches_get(l: &RecordList) {
+    let n = l.len();
+    let orders: [Vec<usize>; 3] = [
+        (0..n).collect(),
+        (0..n).rev().collect(),
+        (0..n).flat_map(|r| [r, r, n - 1 - r]).collect(),
+    ];
+    for rows in orders {
+        let mut got = vec![vec![None; rows.len()]; l.num_fields()];
+        l.visit_block(&rows, |j, k, c| got[j][k] = Some(format!("{c:?}")));
+        for (k, &r) in rows.iter().enumerate() {
+            for (j, col) in got.iter().enumerate() {
+                assert_eq!(
+                    col[k],
+                    Some(format!("{:?}", l.get(r, j))),
+                    "row {r} field {j}"
+                );
+            }
+        }
+    }
+}
+
 fn assert_same(l: &RecordList, m: &[Rec]) {
+    assert_block_matches_get(l);
     assert_eq!(l.len(), m.len());
     for (r, rec) in m.iter().enumerate() {
         assert_eq!(&read_row(l, r), rec, "row {r}");

@@ -42,6 +42,11 @@ pub(super) fn tuple_kind(
 
 #[pymethods]
 impl PyTupleList {
+    /// Rows read ahead in batches (see [`PyTupleIter`]).
+    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyResult<PyTupleIter> {
+        PyTupleIter::new(slf.as_super())
+    }
+
     /// Plain `tuple` copies of the records, made in batches from a snapshot of the list.
     pub(super) fn iter_tuples(slf: &Bound<'_, Self>) -> PyResult<PyPlainIter> {
         plain_iter(slf.py(), slf.as_super(), true)

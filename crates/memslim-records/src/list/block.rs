@@ -1,0 +1,98 @@
+//! Reading several records at once, field by field (for hosts that turn a batch of
+//! records into their own objects).
+
+use super::RecordList;
+use crate::column::CellRef;
+
+impl RecordList {
+    /// Calls `f(field, k, value)` with field `field` of record `rows[k]`, for every field
+    /// (in field order) and every `k` (in order within a field; absent as
+    /// [`CellRef::Absent`]): the same values as [`RecordList::get`], but looking up each
+    /// run of rows in one chunk once, and matching each column's layout once per run
+    /// instead of once per value.
+    ///
+    /// # Panics
+    /// If some row is `>= len()`.
+    ///
+    /// # Memory
+    /// Allocates nothing; the values borrow from the list.
+    pub fn visit_block<'a>(&'a self, rows: &[usize], mut f: impl FnMut(usize, usize, CellRef<'a>)) {
+        let mut from = 0;
+        while from < rows.len() {
+            let (c, i0) = self.locate(rows[from]);
+            let start = rows[from] - i0;
+            let end = start + self.chunks[c].len;
+            let to = from
+                + rows[from..]
+                    .iter()
+                    .position(|&r| r < start || r >= end)
+                    .unwrap_or(rows.len() - from);
+            let chunk = &self.chunks[c];
+            for (j, col) in chunk.cols.iter().enumerate() {
+                let at = (from..to).map(|k| (k, chunk.off + rows[k] - start));
+                col.visit_at(at, &self.cols[j], |k, v| f(j, k, v));
+            }
+            from = to;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Cell, RecordList};
+
+    /// Every value `visit_block` gives, as `get` prints it, per field and position.
+    fn block(list: &RecordList, rows: &[usize]) -> Vec<Vec<String>> {
+        let mut got = vec![vec![String::new(); rows.len()]; list.num_fields()];
+        list.visit_block(rows, |j, k, c| got[j][k] = format!("{c:?}"));
+        got
+    }
+
+    fn by_get(list: &RecordList, rows: &[usize]) -> Vec<Vec<String>> {
+        (0..list.num_fields())
+            .map(|j| {
+                rows.iter()
+                    .map(|&r| format!("{:?}", list.get(r, j)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn block_reads_what_get_reads_across_chunks_nulls_and_absent_keys() {
+        let mut l = RecordList::with_chunk_rows(3);
+        let words = ["DE", "FR", "naïve", ""];
+        for i in 0..11i64 {
+            let w = words[i as usize % 4];
+            let mut rec = vec![
+                ("id", Cell::Int(i * 1_000_003)),
+                (
+                    "price",
+                    if i == 4 {
+                        Cell::Null
+                    } else {
+                        Cell::Float(-0.0 + i as f64)
+                    },
+                ),
+                ("paid", Cell::Bool(i % 3 == 0)),
+                ("country", Cell::Str(w)),
+            ];
+            if i % 5 != 2 {
+                rec.push(("note", Cell::Bytes(b"x\0y")));
+            }
+            if i == 7 {
+                rec.push(("mixed", Cell::Str("seven")));
+            } else if i == 8 {
+                rec.push(("mixed", Cell::Int(8)));
+            }
+            l.push_record(&rec).unwrap();
+        }
+        let n = l.len();
+        let all: Vec<usize> = (0..n).collect();
+        let back: Vec<usize> = (0..n).rev().collect();
+        let twice: Vec<usize> = (0..n).flat_map(|r| [r, r, 10 - r]).collect();
+        for rows in [all, back, twice, vec![], vec![5]] {
+            assert_eq!(block(&l, &rows), by_get(&l, &rows), "rows {rows:?}");
+        }
+    }
+}
