@@ -15,7 +15,7 @@ pub(crate) struct TupleMaker {
     /// them (`_PyTuple_MaybeUntrack`).
     untrack: bool,
     /// Instances have neither a `__dict__` nor weak references, so one nobody else
-    /// refers to can be refilled unobserved (see [`TupleMaker::refill`]).
+    /// refers to can be refilled unobserved (see [`TupleMaker::refill_hinted`]).
     reusable: bool,
 }
 
@@ -131,20 +131,11 @@ impl TupleMaker {
 
     /// Replaces the items of `row`, an instance this maker made whose only reference is
     /// the caller's (so nobody can see it change), with `items`: a row reused instead of
-    /// freed and allocated again.
+    /// freed and allocated again. `scalars` as in [`TupleMaker::make_hinted`].
     ///
     /// # Errors
     /// `SystemError` if `row` is not a tuple of `items.len()` items or is referenced
     /// elsewhere (nothing is changed then).
-    pub(crate) fn refill<'py>(
-        &self,
-        row: &Bound<'py, PyAny>,
-        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
-    ) -> PyResult<()> {
-        self.refill_hinted(row, items, false)
-    }
-
-    /// As [`TupleMaker::refill`], with [`TupleMaker::make_hinted`]'s `scalars`.
     pub(crate) fn refill_hinted<'py>(
         &self,
         row: &Bound<'py, PyAny>,

@@ -3,7 +3,9 @@
 
 use super::*;
 
-/// Iterator over a list's records (live: sees appends made while iterating).
+/// Iterator over a list's records (live: sees appends made while iterating): a
+/// DictList's forward and reversed, a TupleList's reversed (its forward iterator reads
+/// ahead, see [`PyTupleIter`]).
 #[pyclass(name = "_RecordsIter", module = "memslim._memslim")]
 pub struct PyRecordsIter {
     pub(super) list: Py<PyRecords>,
@@ -12,9 +14,6 @@ pub struct PyRecordsIter {
     /// Rows handed out two steps ago, reused when nothing else references them.
     pub(super) spare: [Option<Py<PyRow>>; 2],
     pub(super) turn: usize,
-    /// TupleList rows handed out two steps ago, refilled when nothing else references
-    /// them (as `spare` for DictList rows).
-    pub(super) spare_rows: [Option<Py<PyAny>>; 2],
 }
 
 #[pymethods]
@@ -28,37 +27,6 @@ impl PyRecordsIter {
         let o = list.order.borrow(py)?;
         let this = list.state.borrow(py)?;
         let len = o.order.len(this.inner.len());
-        if let (
-            false,
-            Kind::Tuple {
-                row_type,
-                maker: Some(maker),
-                ..
-            },
-        ) = (self.back, &this.kind)
-        {
-            if self.pos >= len {
-                return Ok(None);
-            }
-            let i = self.pos;
-            self.pos += 1;
-            // A `for` loop drops its previous row before asking for the next one, so the
-            // row from two steps back is usually referenced by this iterator alone; then
-            // nobody can observe it, and it is refilled instead of freed and made anew.
-            let slot = &mut self.spare_rows[self.turn];
-            self.turn ^= 1;
-            let vals = this.field_values(py, o.order.slot(i))?;
-            if let Some(r) = slot {
-                // Checked after the values are made: making one may run Python code.
-                if is_sole_reference(r, py) {
-                    maker.refill(r.bind(py), vals.into_iter())?;
-                    return Ok(Some(r.clone_ref(py)));
-                }
-            }
-            let fresh = maker.make(row_type.bind(py), vals.into_iter())?.unbind();
-            *slot = Some(fresh.clone_ref(py));
-            return Ok(Some(fresh));
-        }
         let i = if self.back {
             self.pos = self.pos.min(len);
             if self.pos == 0 {
@@ -82,8 +50,7 @@ impl PyRecordsIter {
             self.turn ^= 1;
             if let Some(r) = slot {
                 if is_sole_reference(r, py) {
-                    let row = r.get();
-                    row.row.store(i, Ordering::Relaxed);
+                    r.get().repoint(i);
                     return Ok(Some(r.clone_ref(py).into_any()));
                 }
             }

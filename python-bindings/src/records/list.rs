@@ -654,7 +654,6 @@ impl PyRecords {
             back: false,
             spare: [None, None],
             turn: 0,
-            spare_rows: [None, None],
         }
     }
 
@@ -665,7 +664,6 @@ impl PyRecords {
             back: true,
             spare: [None, None],
             turn: 0,
-            spare_rows: [None, None],
         }
     }
 

@@ -190,6 +190,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRow>()?;
     m.add_class::<PyColumn>()?;
     m.add_class::<PyColumnIter>()?;
+    m.add_class::<PyTupleIter>()?;
     m.add_class::<PyRecordsIter>()?;
     m.add_class::<PyPlainIter>()?;
     m.add_function(wrap_pyfunction!(_restore_dictlist, m)?)?;
