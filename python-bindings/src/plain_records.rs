@@ -24,11 +24,9 @@
 //!
 //! On the way out, [`tuple_of_type`] makes namedtuple rows in one allocation.
 
-use std::collections::HashMap;
 use std::ffi::c_int;
-use std::sync::Arc;
 
-use memslim_records::{Cell, Fill, RecordList, RecordsError};
+use memslim_records::{Cell, FieldNames, Fill, KeyOrder, RecordList, RecordsError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple, PyType};
@@ -57,10 +55,8 @@ pub(crate) fn append_plain_dicts(
     // usually share key objects, so a pointer match saves a string comparison. Sound for
     // the whole call: the records hold their keys, and no Python code runs to drop them.
     let mut key_objs: Vec<*mut ffi::PyObject> = names.iter().map(Py::as_ptr).collect();
-    // The previous record's columns in key order: records usually share a shape, so key
-    // `e` of this record is most likely field `guess[e]`.
-    let mut guess: Vec<usize> = Vec::new();
-    let mut order: Vec<usize> = Vec::new();
+    // Records usually share a shape: the previous record's key order guesses this one's.
+    let mut keys = KeyOrder::new();
     let mut i = 0;
     loop {
         // A field met for the first time: the grids so far are stored, the field is
@@ -76,15 +72,14 @@ pub(crate) fn append_plain_dicts(
                     break;
                 }
                 grid.push_row();
-                order.clear();
+                keys.start_record();
                 let mut pos: ffi::Py_ssize_t = 0;
                 while let Some((key, value)) = next_item(dict, &mut pos) {
-                    let e = order.len();
-                    let g = guess.get(e).copied();
+                    let g = keys.guess();
                     let same = g.and_then(|g| key_objs.get(g)).is_some_and(|&k| k == key);
                     let found = match (same, g) {
                         (true, Some(g)) => Key::Field(g),
-                        _ => fields.resolve(g, key),
+                        _ => resolve(&fields, g, key),
                     };
                     let j = match found {
                         Key::Field(j) if j < grid.num_cols() => {
@@ -114,10 +109,10 @@ pub(crate) fn append_plain_dicts(
                         grid.pop_row();
                         break 'records;
                     }
-                    order.push(j);
+                    keys.push(j);
                 }
-                grid.set_order(&order);
-                std::mem::swap(&mut guess, &mut order);
+                grid.set_order(keys.order());
+                keys.finish_record();
                 i += 1;
             }
             Fill::Done
@@ -250,50 +245,17 @@ impl Input<'_, '_> {
 /// that two grids stay in the CPU's cache.
 const GRID_ROWS: usize = 2048;
 
-/// The list's field names, for matching keys while the list is busy storing grids.
-struct FieldNames {
-    names: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, usize>,
-}
-
-impl FieldNames {
-    fn of(list: &RecordList) -> Self {
-        let names: Vec<Arc<str>> = (0..list.num_fields())
-            .map(|j| list.field_name_arc(j).clone())
-            .collect();
-        let index = names
-            .iter()
-            .enumerate()
-            .map(|(j, n)| (n.clone(), j))
-            .collect();
-        FieldNames { names, index }
+/// The field of `key` when it is not the (identical) name object of field `guess`.
+fn resolve<'a>(fields: &FieldNames, guess: Option<usize>, key: *mut ffi::PyObject) -> Key<'a> {
+    if !is_type(key, &raw mut ffi::PyUnicode_Type) {
+        return Key::Other;
     }
-
-    fn push(&mut self, name: &str, j: usize) {
-        if j == self.names.len() {
-            let name: Arc<str> = name.into();
-            self.index.insert(name.clone(), j);
-            self.names.push(name);
-        }
-    }
-
-    /// The field of `key` when it is not the (identical) name object of field `guess`.
-    fn resolve<'a>(&self, guess: Option<usize>, key: *mut ffi::PyObject) -> Key<'a> {
-        if !is_type(key, &raw mut ffi::PyUnicode_Type) {
-            return Key::Other;
-        }
-        let Some(name) = utf8(key) else {
-            return Key::Other;
-        };
-        if let Some(g) = guess {
-            if self.names.get(g).is_some_and(|n| **n == *name) {
-                return Key::Field(g);
-            }
-        }
-        match self.index.get(name) {
-            Some(&j) => Key::Field(j),
-            None => Key::New(name),
-        }
+    let Some(name) = utf8(key) else {
+        return Key::Other;
+    };
+    match fields.resolve(guess, name) {
+        Some(j) => Key::Field(j),
+        None => Key::New(name),
     }
 }
 
