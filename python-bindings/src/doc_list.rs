@@ -19,7 +19,7 @@ use pyo3::types::{
 };
 use pyo3::{IntoPyObjectExt, intern};
 
-use crate::errors::doc_to_py;
+use crate::errors::{Class, doc_to_py};
 use crate::gilcell::GilCell;
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::tracemalloc::Tracked;
@@ -251,11 +251,20 @@ enum Seg {
     Index(usize),
 }
 
+/// The Python class of a [`Fail::Bad`].
+#[derive(Clone, Copy)]
+enum BadClass {
+    Type,
+    Value,
+    /// Past a document limit (nesting depth, symbol table): `memslim.LimitError`.
+    Limit,
+}
+
 /// Why a value could not be written.
 enum Fail {
     /// A Python exception (type and message), with the path collected while unwinding.
     Bad {
-        value_error: bool,
+        class: BadClass,
         msg: String,
         path: Vec<Seg>,
     },
@@ -267,8 +276,12 @@ enum Fail {
 
 impl From<DocError> for Fail {
     fn from(e: DocError) -> Self {
+        let class = match e {
+            DocError::TooDeep { .. } | DocError::InternerFull(_) => BadClass::Limit,
+            _ => BadClass::Value,
+        };
         Fail::Bad {
-            value_error: true,
+            class,
             msg: e.to_string(),
             path: Vec::new(),
         }
@@ -290,9 +303,14 @@ impl From<DocError> for Failed {
     }
 }
 
-fn bad(value_error: bool, msg: String) -> Fail {
+/// `memslim.LimitError` (also a `ValueError`).
+fn limit_error(msg: String) -> PyErr {
+    Python::attach(|py| Class::Limit.err(py, msg))
+}
+
+fn bad(class: BadClass, msg: String) -> Fail {
     Fail::Bad {
-        value_error,
+        class,
         msg,
         path: Vec::new(),
     }
@@ -301,16 +319,12 @@ fn bad(value_error: bool, msg: String) -> Fail {
 fn within(seg: impl FnOnce() -> Seg) -> impl FnOnce(Fail) -> Fail {
     move |f| match f {
         Fail::Bad {
-            value_error,
+            class,
             msg,
             mut path,
         } => {
             path.push(seg());
-            Fail::Bad {
-                value_error,
-                msg,
-                path,
-            }
+            Fail::Bad { class, msg, path }
         }
         other => other,
     }
@@ -328,7 +342,7 @@ fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> R
     if let Ok(s) = v.cast_exact::<PyString>() {
         let text = s.to_str().map_err(|_| {
             bad(
-                true,
+                BadClass::Value,
                 "string is not valid unicode (it contains a lone surrogate)".into(),
             )
         })?;
@@ -355,7 +369,7 @@ fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> R
             let Ok(ks) = k.cast_exact::<PyString>() else {
                 let shown = k.repr().map(|r| r.to_string()).unwrap_or_default();
                 return Err(bad(
-                    false,
+                    BadClass::Type,
                     format!(
                         "key {shown} is of type {}; document keys must be str",
                         type_name(&k)
@@ -364,7 +378,7 @@ fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> R
             };
             let key = ks.to_str().map_err(|_| {
                 bad(
-                    true,
+                    BadClass::Value,
                     "key is not valid unicode (it contains a lone surrogate)".into(),
                 )
             })?;
@@ -399,7 +413,7 @@ fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> R
         return Err(Fail::View);
     } else {
         return Err(bad(
-            false,
+            BadClass::Type,
             format!(
                 "value of type {} is not JSON-like (documents hold dict, list, tuple, str, \
                  int, float, bool, None and bytes)",
@@ -413,7 +427,10 @@ fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> R
 fn enter(v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> Result<(), Fail> {
     let id = v.as_ptr() as usize;
     if open.contains(&id) {
-        return Err(bad(true, "value contains itself (cyclic structure)".into()));
+        return Err(bad(
+            BadClass::Value,
+            "value contains itself (cyclic structure)".into(),
+        ));
     }
     open.push(id);
     Ok(())
@@ -527,23 +544,16 @@ impl State {
         });
         let result = match outcome {
             Ok(_) => Ok(()),
-            Err(Failed(
-                k,
-                Fail::Bad {
-                    value_error,
-                    msg,
-                    path,
-                },
-            )) => {
+            Err(Failed(k, Fail::Bad { class, msg, path })) => {
                 let msg = format!("{}: {msg}", path_text(first + k, &path));
-                Err(if value_error {
-                    PyValueError::new_err(msg)
-                } else {
-                    PyTypeError::new_err(msg)
+                Err(match class {
+                    BadClass::Value => PyValueError::new_err(msg),
+                    BadClass::Type => PyTypeError::new_err(msg),
+                    BadClass::Limit => limit_error(msg),
                 })
             }
             Err(Failed(_, Fail::Py(e))) => Err(e),
-            Err(Failed(k, Fail::View)) if plain => Err(PyValueError::new_err(format!(
+            Err(Failed(k, Fail::View)) if plain => Err(limit_error(format!(
                 "{}: document nested too deeply",
                 path_text(first + k, &[])
             ))),
