@@ -22,6 +22,7 @@ use pyo3::{IntoPyObjectExt, intern};
 use crate::errors::{Class, doc_to_py};
 use crate::gilcell::GilCell;
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
+use crate::scalar::{Scalar, scalar_of};
 use crate::tracemalloc::Tracked;
 
 static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -339,29 +340,28 @@ fn type_name(v: &Bound<'_, PyAny>) -> String {
 
 /// Writes `v` as the next value; `open` holds the containers being written (cycles).
 fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> Result<(), Fail> {
-    if let Ok(s) = v.cast_exact::<PyString>() {
-        let text = s.to_str().map_err(|_| {
-            bad(
-                BadClass::Value,
-                "string is not valid unicode (it contains a lone surrogate)".into(),
-            )
-        })?;
-        b.str(text)?;
-    } else if v.is_exact_instance_of::<PyInt>() {
-        match v.extract::<i64>() {
-            Ok(i) => b.int(i)?,
-            Err(_) => {
-                let py = v.py();
-                let bits: usize = v.call_method0(intern!(py, "bit_length"))?.extract()?;
-                let kw = PyDict::new(py);
-                kw.set_item(intern!(py, "signed"), true)?;
-                let le =
-                    v.call_method(intern!(py, "to_bytes"), (bits / 8 + 1, "little"), Some(&kw))?;
-                b.big_int(le.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes())?;
-            }
+    if let Some(x) = scalar_of(v) {
+        match x {
+            Scalar::None => b.none()?,
+            Scalar::Bool(x) => b.bool(x)?,
+            Scalar::Int(i) => b.int(i)?,
+            Scalar::Float(f) => b.float(f)?,
+            Scalar::Str(text) => b.str(text)?,
+            Scalar::Bytes(x) => b.bytes(x)?,
         }
-    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
-        b.float(f.value())?;
+    } else if v.is_exact_instance_of::<PyString>() {
+        return Err(bad(
+            BadClass::Value,
+            "string is not valid unicode (it contains a lone surrogate)".into(),
+        ));
+    } else if v.is_exact_instance_of::<PyInt>() {
+        // Beyond 64 bits (a 64-bit int is a scalar cell).
+        let py = v.py();
+        let bits: usize = v.call_method0(intern!(py, "bit_length"))?.extract()?;
+        let kw = PyDict::new(py);
+        kw.set_item(intern!(py, "signed"), true)?;
+        let le = v.call_method(intern!(py, "to_bytes"), (bits / 8 + 1, "little"), Some(&kw))?;
+        b.big_int(le.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes())?;
     } else if let Ok(d) = v.cast_exact::<PyDict>() {
         enter(v, open)?;
         b.begin_map()?;
@@ -395,10 +395,6 @@ fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> R
         }
         b.end()?;
         open.pop();
-    } else if v.is_none() {
-        b.none()?;
-    } else if let Ok(x) = v.cast_exact::<PyBool>() {
-        b.bool(x.is_true())?;
     } else if let Ok(t) = v.cast_exact::<PyTuple>() {
         enter(v, open)?;
         b.begin_tuple()?;
@@ -407,8 +403,6 @@ fn put(b: &mut DocBuilder<'_>, v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> R
         }
         b.end()?;
         open.pop();
-    } else if let Ok(x) = v.cast_exact::<PyBytes>() {
-        b.bytes(x.as_bytes())?;
     } else if v.is_instance_of::<PyDocView>() || v.is_instance_of::<PyListView>() {
         return Err(Fail::View);
     } else {

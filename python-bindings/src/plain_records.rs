@@ -24,12 +24,12 @@
 //!
 //! On the way out, [`tuple_of_type`] makes namedtuple rows in one allocation.
 
-use std::ffi::c_int;
-
-use memslim_records::{Cell, FieldNames, Fill, KeyOrder, RecordList, RecordsError};
+use memslim_records::{FieldNames, Fill, KeyOrder, RecordList, RecordsError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple, PyType};
+
+use crate::scalar::{Scalar, is_type, scalar, utf8};
 
 /// Appends the leading records of `objs` that are exact dicts with exact-`str` keys and
 /// scalar values (`None`, `bool`, `int` within 64 bits, `float`, `str`, `bytes`, exact
@@ -101,7 +101,7 @@ pub(crate) fn append_plain_dicts(
                             break 'records;
                         }
                     };
-                    let Some(cell) = scalar(value) else {
+                    let Some(cell) = scalar(value).map(Scalar::cell) else {
                         grid.pop_row();
                         break 'records;
                     };
@@ -162,7 +162,7 @@ pub(crate) fn append_plain_tuples(
                 // and the call (which runs no Python code) returns a borrowed reference
                 // that the immutable tuple keeps alive.
                 let v = unsafe { ffi::PyTuple_GetItem(t, k as ffi::Py_ssize_t) };
-                match scalar(v) {
+                match scalar(v).map(Scalar::cell) {
                     Some(cell) if grid.set(j, cell) => {}
                     _ => {
                         grid.pop_row();
@@ -268,61 +268,6 @@ enum Key<'a> {
     Other,
 }
 
-/// The cell for a plain scalar, or `None` if the value needs the general path.
-#[inline]
-fn scalar<'a>(v: *mut ffi::PyObject) -> Option<Cell<'a>> {
-    // SAFETY: `v` is a live object (a value of a dict that no Python code can mutate
-    // while we run, see the module docs); `Py_None`/`Py_True` only return pointers.
-    let (none, truth) = unsafe { (ffi::Py_None(), ffi::Py_True()) };
-    if v == none {
-        Some(Cell::Null)
-    } else if is_type(v, &raw mut ffi::PyUnicode_Type) {
-        utf8(v).map(Cell::Str)
-    } else if is_type(v, &raw mut ffi::PyFloat_Type) {
-        // SAFETY: `v` is a live exact float; reading it runs no Python code and cannot fail.
-        Some(Cell::Float(unsafe { ffi::PyFloat_AsDouble(v) }))
-    } else if is_type(v, &raw mut ffi::PyLong_Type) {
-        let mut overflow: c_int = 0;
-        // SAFETY: `v` is a live exact int, so no `__index__` is called; beyond 64 bits the
-        // function sets `overflow` and no exception.
-        let x = unsafe { ffi::PyLong_AsLongLongAndOverflow(v, &mut overflow) };
-        (overflow == 0).then_some(Cell::Int(x))
-    } else if is_type(v, &raw mut ffi::PyBool_Type) {
-        Some(Cell::Bool(v == truth))
-    } else if is_type(v, &raw mut ffi::PyBytes_Type) {
-        // SAFETY: `v` is a live exact bytes object: its buffer holds `PyBytes_Size` bytes
-        // and lives (immutable) as long as the object, which outlives the cell (module
-        // docs). Neither call runs Python code.
-        let b = unsafe {
-            let p = ffi::PyBytes_AsString(v);
-            let n = ffi::PyBytes_Size(v);
-            std::slice::from_raw_parts(p.cast::<u8>(), n as usize)
-        };
-        Some(Cell::Bytes(b))
-    } else {
-        None
-    }
-}
-
-/// The UTF-8 text of an exact `str`, or `None` if it holds lone surrogates.
-fn utf8<'a>(s: *mut ffi::PyObject) -> Option<&'a str> {
-    let mut n: ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live exact str. `PyUnicode_AsUTF8AndSize` runs no Python code; it
-    // returns the string's UTF-8 form, cached in the object (freed with it, never
-    // changed), which outlives the borrow (module docs). On failure (lone surrogates) it
-    // returns NULL with a UnicodeEncodeError set, which we clear: the general path
-    // handles such strings.
-    unsafe {
-        let p = ffi::PyUnicode_AsUTF8AndSize(s, &mut n);
-        if p.is_null() {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        let bytes = std::slice::from_raw_parts(p.cast::<u8>(), n as usize);
-        Some(std::str::from_utf8_unchecked(bytes))
-    }
-}
-
 /// The next `(key, value)` of an exact dict, as borrowed references.
 #[inline]
 fn next_item(
@@ -334,12 +279,6 @@ fn next_item(
     // SAFETY: `dict` is a live exact dict; `PyDict_Next` runs no Python code and returns
     // borrowed references that stay valid while the dict is not mutated (module docs).
     (unsafe { ffi::PyDict_Next(dict, pos, &mut k, &mut v) } != 0).then_some((k, v))
-}
-
-#[inline]
-fn is_type(o: *mut ffi::PyObject, t: *mut ffi::PyTypeObject) -> bool {
-    // SAFETY: `o` is a live object; reading its type pointer runs no code.
-    unsafe { ffi::Py_TYPE(o) == t }
 }
 
 /// An instance of the tuple subclass `cls` (a namedtuple) holding `items`: what
