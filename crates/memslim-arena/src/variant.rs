@@ -150,20 +150,20 @@ pub enum Value {
 
 impl Value {
     /// The kind of this value (the same answer [`peek_kind`] gives for its encoding).
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> ValueKind {
         match self {
-            Value::None => Kind::None,
-            Value::Bool(_) => Kind::Bool,
-            Value::Int(_) => Kind::Int,
-            Value::BigInt(_) => Kind::BigInt,
-            Value::Float(_) => Kind::Float,
-            Value::Str(_) => Kind::Str,
-            Value::Bytes(_) => Kind::Bytes,
-            Value::List(_) => Kind::List,
-            Value::Tuple(_) => Kind::Tuple,
-            Value::Dict(_) => Kind::Dict,
-            Value::Opaque(_) => Kind::Opaque,
-            Value::Ext(_) => Kind::Ext,
+            Value::None => ValueKind::None,
+            Value::Bool(_) => ValueKind::Bool,
+            Value::Int(_) => ValueKind::Int,
+            Value::BigInt(_) => ValueKind::BigInt,
+            Value::Float(_) => ValueKind::Float,
+            Value::Str(_) => ValueKind::Str,
+            Value::Bytes(_) => ValueKind::Bytes,
+            Value::List(_) => ValueKind::List,
+            Value::Tuple(_) => ValueKind::Tuple,
+            Value::Dict(_) => ValueKind::Dict,
+            Value::Opaque(_) => ValueKind::Opaque,
+            Value::Ext(_) => ValueKind::Ext,
         }
     }
 }
@@ -196,7 +196,7 @@ impl Eq for Value {}
 
 /// The kind of an encoded value, as told by its tag byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub enum ValueKind {
     /// [`Value::None`].
     None,
     /// [`Value::Bool`] (either the `False` or the `True` tag).
@@ -222,6 +222,13 @@ pub enum Kind {
     /// [`Value::Ext`].
     Ext,
 }
+
+/// The former name of [`ValueKind`].
+#[deprecated(
+    since = "0.1.0",
+    note = "renamed to ValueKind; this alias goes in the next release"
+)]
+pub type Kind = ValueKind;
 
 /// Why [`decode`] rejected its input.
 ///

@@ -294,20 +294,20 @@ pub fn contains_opaque(bytes: &[u8]) -> bool {
 ///
 /// Looks at the first byte only; `None` for empty input or an unknown tag.
 /// A `Some` answer does not mean the rest of the encoding is valid.
-pub fn peek_kind(bytes: &[u8]) -> Option<Kind> {
+pub fn peek_kind(bytes: &[u8]) -> Option<ValueKind> {
     Some(match *bytes.first()? {
-        tag::NONE => Kind::None,
-        tag::FALSE | tag::TRUE => Kind::Bool,
-        tag::INT => Kind::Int,
-        tag::BIG_INT => Kind::BigInt,
-        tag::FLOAT => Kind::Float,
-        tag::STR => Kind::Str,
-        tag::BYTES => Kind::Bytes,
-        tag::LIST => Kind::List,
-        tag::TUPLE => Kind::Tuple,
-        tag::DICT => Kind::Dict,
-        tag::OPAQUE => Kind::Opaque,
-        tag::EXT => Kind::Ext,
+        tag::NONE => ValueKind::None,
+        tag::FALSE | tag::TRUE => ValueKind::Bool,
+        tag::INT => ValueKind::Int,
+        tag::BIG_INT => ValueKind::BigInt,
+        tag::FLOAT => ValueKind::Float,
+        tag::STR => ValueKind::Str,
+        tag::BYTES => ValueKind::Bytes,
+        tag::LIST => ValueKind::List,
+        tag::TUPLE => ValueKind::Tuple,
+        tag::DICT => ValueKind::Dict,
+        tag::OPAQUE => ValueKind::Opaque,
+        tag::EXT => ValueKind::Ext,
         _ => return None,
     })
 }

@@ -223,7 +223,7 @@ fn big_int_boundaries() {
         let bytes = round_trip(&big(b.clone()));
         assert_eq!(bytes[0], 0x04);
         assert_eq!(bytes.len(), 1 + 2 + b.len() - usize::from(b.len() < 128));
-        assert_eq!(peek_kind(&bytes), Some(Kind::BigInt));
+        assert_eq!(peek_kind(&bytes), Some(ValueKind::BigInt));
     }
     // Just inside i64: the Int form.
     for i in [i64::MAX, i64::MIN] {
@@ -306,12 +306,12 @@ fn mixed_tree_and_dict_order() {
     assert_eq!(
         keys,
         [
-            Kind::Str,
-            Kind::Str,
-            Kind::Int,
-            Kind::Tuple,
-            Kind::Float,
-            Kind::Str
+            ValueKind::Str,
+            ValueKind::Str,
+            ValueKind::Int,
+            ValueKind::Tuple,
+            ValueKind::Float,
+            ValueKind::Str
         ]
     );
     assert_eq!(pairs[0].0, s("z"));
@@ -1128,4 +1128,11 @@ proptest! {
         prop_assert_eq!(python_eq(&int_value(a), &int_value(b)), expected);
         prop_assert_eq!(python_eq(&Value::BigInt(padded), &int_value(b)), expected);
     }
+}
+
+#[test]
+#[allow(deprecated)]
+fn the_old_kind_name_still_names_value_kind() {
+    let k: Kind = Value::Int(1).kind();
+    assert_eq!(k, ValueKind::Int);
 }
