@@ -7,13 +7,32 @@
 //! probe of any other type, are compared here with Python's own `==` / `<` ..., so a
 //! probe whose `__eq__` raises propagates the exception as a list would.
 
-use memslim_records::{AbsentAs, CellRef, CmpOp, ColumnView, RecordList};
+use memslim_records::{AbsentAs, Cell, CellRef, CmpOp, ColumnView, RecordList};
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
 
 use crate::convert::cell_to_py;
-use crate::scalar::scalar_cell;
+
+/// The probe as a core cell, when it is of an exact built-in type the core compares.
+fn probe<'a>(v: &'a Bound<'_, PyAny>) -> Option<Cell<'a>> {
+    if v.is_none() {
+        Some(Cell::Null)
+    } else if let Ok(b) = v.cast_exact::<PyBool>() {
+        Some(Cell::Bool(b.is_true()))
+    } else if v.is_exact_instance_of::<PyInt>() {
+        v.extract::<i64>().ok().map(Cell::Int)
+    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
+        Some(Cell::Float(f.value()))
+    } else if let Ok(s) = v.cast_exact::<PyString>() {
+        s.to_str().ok().map(Cell::Str)
+    } else if let Ok(b) = v.cast_exact::<PyBytes>() {
+        Some(Cell::Bytes(b.as_bytes()))
+    } else {
+        None
+    }
+}
 
 fn compare_op(op: CmpOp) -> CompareOp {
     match op {
@@ -45,7 +64,7 @@ fn py_verdict(value: CellRef<'_>, probe: &Bound<'_, PyAny>, op: CmpOp) -> PyResu
 
 /// `Column.count(value)`: values `== value`, absent keys reading as `None`.
 pub(crate) fn column_count(view: &ColumnView, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    let Some(cell) = scalar_cell(value) else {
+    let Some(cell) = probe(value) else {
         let mut n = 0;
         for i in 0..view.len() {
             n += usize::from(py_verdict(view.get(i), value, CmpOp::Eq)?);
@@ -67,7 +86,7 @@ pub(crate) fn column_find(
     stop: usize,
 ) -> PyResult<Option<usize>> {
     let stop = stop.min(view.len());
-    let Some(cell) = scalar_cell(value) else {
+    let Some(cell) = probe(value) else {
         for i in start..stop {
             if py_verdict(view.get(i), value, CmpOp::Eq)? {
                 return Ok(Some(i));
@@ -132,7 +151,7 @@ pub(crate) fn where_rows(
             Vec::new()
         });
     };
-    let Some(cell) = scalar_cell(value) else {
+    let Some(cell) = probe(value) else {
         let mut out = Vec::new();
         for i in 0..list.len() {
             let keep = match list.get(i, j) {

@@ -407,6 +407,7 @@ impl Records {
             .take_while(|r| store_ptr(&r.store) == src_ptr)
             .collect();
         let src = first.store.borrow(py)?;
+        // The source fields these rows use, mapped to ours (added if new).
         let rows: Vec<usize> = rows.iter().map(|r| r.row()).collect();
         if !self.inner.push_rows_of(&src.inner, &rows).py_err(py)? {
             return Ok(0);
