@@ -1,7 +1,8 @@
 //! [`RecordList`]: the chunked, columnar list of records.
 
-mod merge;
 mod snapshot;
+// Constructors and appends for hosts (schema plus field names, rows of another list).
+mod merge;
 
 pub use snapshot::Snapshot;
 pub(crate) use snapshot::VERSION as SNAPSHOT_VERSION;
