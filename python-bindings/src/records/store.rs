@@ -772,10 +772,7 @@ impl Records {
 
     /// `self` repeated `n` times (empty for `n <= 0`), as a new core list.
     pub(super) fn repeated(&self, py: Python<'_>, n: isize) -> PyResult<RecordList> {
-        let mut out = self.inner.empty_like();
-        for _ in 0..n.max(0) {
-            out.extend_from(&self.inner).py_err(py)?;
-        }
-        Ok(out)
+        let n = usize::try_from(n).unwrap_or(0);
+        self.inner.repeated(n).py_err(py)
     }
 }

@@ -1,5 +1,5 @@
-//! Building a list from a declared schema plus field names, and appending the rows of
-//! another list cell to cell.
+//! Building a list from a declared schema plus field names, appending the rows of
+//! another list cell to cell, and repeating a list (`list * n`).
 
 use super::*;
 
@@ -82,6 +82,23 @@ impl RecordList {
         }
         self.push_grid(&grid)?;
         Ok(true)
+    }
+}
+
+impl RecordList {
+    /// A new list holding this list's records `n` times over (`list * n`).
+    ///
+    /// # Errors
+    /// As [`RecordList::extend_from`].
+    ///
+    /// # Memory
+    /// Copies the records `n` times into new chunks.
+    pub fn repeated(&self, n: usize) -> Result<RecordList> {
+        let mut out = self.empty_like();
+        for _ in 0..n {
+            out.extend_from(self)?;
+        }
+        Ok(out)
     }
 }
 
@@ -170,6 +187,21 @@ mod tests {
         src.push_batch(&[&[("a", Cell::Str("x"))]]).unwrap();
         let mut dst = RecordList::with_schema(&[("a", DType::Int64)], 4).unwrap();
         assert!(dst.push_rows_of(&src, &[0]).is_err());
+    }
+
+    #[test]
+    fn repeated_is_list_times_n() {
+        let mut src = RecordList::with_chunk_rows(2);
+        src.push_batch(&[&[("a", Cell::Int(1))], &[("b", Cell::Int(2))], &[]])
+            .unwrap();
+        for n in 0..4 {
+            let out = src.repeated(n).unwrap();
+            assert_eq!(out.len(), 3 * n);
+            for i in 0..out.len() {
+                assert_eq!(record(&out, i), record(&src, i % 3));
+            }
+        }
+        assert_eq!(names(&src.repeated(0).unwrap()), ["a", "b"]);
     }
 
     proptest! {
