@@ -7,7 +7,7 @@
 //! probe of any other type, are compared here with Python's own `==` / `<` ..., so a
 //! probe whose `__eq__` raises propagates the exception as a list would.
 
-use memslim_records::{AbsentAs, Cell, CellRef, CmpOp, ColumnView, RecordList};
+use memslim_records::{Cell, CellRef, CmpOp, RecordList};
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -16,7 +16,7 @@ use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
 use crate::convert::cell_to_py;
 
 /// The probe as a core cell, when it is of an exact built-in type the core compares.
-fn probe<'a>(v: &'a Bound<'_, PyAny>) -> Option<Cell<'a>> {
+pub(crate) fn probe<'a>(v: &'a Bound<'_, PyAny>) -> Option<Cell<'a>> {
     if v.is_none() {
         Some(Cell::Null)
     } else if let Ok(b) = v.cast_exact::<PyBool>() {
@@ -63,65 +63,6 @@ fn py_verdict(value: CellRef<'_>, probe: &Bound<'_, PyAny>, op: CmpOp) -> PyResu
 }
 
 /// `Column.count(value)`: values `== value`, absent keys reading as `None`.
-pub(crate) fn column_count(view: &ColumnView, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-    let Some(cell) = probe(value) else {
-        let mut n = 0;
-        for i in 0..view.len() {
-            n += usize::from(py_verdict(view.get(i), value, CmpOp::Eq)?);
-        }
-        return Ok(n);
-    };
-    let (mut n, undecided) = view.count_eq(&cell);
-    for i in undecided {
-        n += usize::from(py_verdict(view.get(i), value, CmpOp::Eq)?);
-    }
-    Ok(n)
-}
-
-/// First position in `[start, stop)` whose value `== value`, if any.
-pub(crate) fn column_find(
-    view: &ColumnView,
-    value: &Bound<'_, PyAny>,
-    start: usize,
-    stop: usize,
-) -> PyResult<Option<usize>> {
-    let stop = stop.min(view.len());
-    let Some(cell) = probe(value) else {
-        for i in start..stop {
-            if py_verdict(view.get(i), value, CmpOp::Eq)? {
-                return Ok(Some(i));
-            }
-        }
-        return Ok(None);
-    };
-    let mut from = start;
-    while from < stop {
-        let mut found = None;
-        view.scan(
-            CmpOp::Eq,
-            &cell,
-            AbsentAs::Null,
-            from..stop,
-            |i, decided| {
-                found = Some((i, decided));
-                false
-            },
-        );
-        match found {
-            None => return Ok(None),
-            Some((i, true)) => return Ok(Some(i)),
-            Some((i, false)) => {
-                if py_verdict(view.get(i), value, CmpOp::Eq)? {
-                    return Ok(Some(i));
-                }
-                from = i + 1;
-            }
-        }
-    }
-    Ok(None)
-}
-
-/// `Column.index(value)`'s error.
 pub(crate) fn not_in_column() -> PyErr {
     PyValueError::new_err("value is not in Column")
 }

@@ -132,7 +132,7 @@ def test_rows_are_read_only_mapping_views(tmp_path: Path) -> None:
         rows.extend(data)
     rows = memslim.DictList.open(path, "r")
     row = rows[0]
-    assert isinstance(row, memslim.FileRow) and isinstance(row, collections.abc.Mapping)
+    assert isinstance(row, memslim.Row) and isinstance(row, collections.abc.Mapping)
     assert row == data[0] and data[0] == row and row != data[1] and row == rows[0]
     assert list(row) == ["b", "a"] and list(row.keys()) == ["b", "a"] and len(row) == 2
     assert list(row.items()) == [("b", 2), ("a", 1.5)] and list(row.values()) == [2, 1.5]
@@ -189,7 +189,7 @@ def test_column_and_arrow_export(tmp_path: Path) -> None:
         rows.extend({"i": i, "f": i * 0.5, "s": f"s{i % 3}"} for i in range(100_000))
     rows = memslim.DictList.open(path, "r")
     col = rows.column("f")
-    assert isinstance(col, memslim.FileColumn)
+    assert isinstance(col, memslim.Column)
     assert col.sum() == sum(i * 0.5 for i in range(100_000))
     assert col.mean() == col.sum() / 100_000 and col.null_count == 0
     expect_error(TypeError, rows.column("s").sum)
@@ -379,7 +379,7 @@ def test_slices_are_lazy_views_like_list_slices(
     assert (view == want) == (view.to_list() == want)
     if want:
         i = pick.draw(st.integers(-len(want), len(want) - 1))
-        assert isinstance(view[i], memslim.FileRow) and same(view[i].to_dict(), want[i])
+        assert isinstance(view[i], memslim.Row) and same(view[i].to_dict(), want[i])
         if _plain(want[i]):
             assert want[i] in view and view.count(want[i]) == want.count(want[i])
             assert view.index(want[i]) == want.index(want[i])

@@ -12,10 +12,8 @@ use arrow_array::RecordBatch;
 use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::{Block, MetadataVersion};
 use arrow_schema::{DataType, SchemaRef};
-use memslim_records::variant::Value;
 use memslim_records::{
-    Cell, CellRef, DType, RecordList, RecordsError, arrow_cell, cell_less, check_arrow_type,
-    is_variant_field,
+    Cell, CellRef, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
 };
 
 use crate::cells::{self, BatchCells};

@@ -84,6 +84,7 @@ mod file;
 pub mod format;
 mod ipc;
 mod map;
+mod read;
 pub mod view;
 
 pub use array::{Num, NumArray, NumType};
@@ -92,6 +93,7 @@ pub use field::{FieldNumbers, FieldSum, PendingMark};
 pub use file::{
     BATCH_ROWS, FileLayout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
 };
+pub use read::FileField;
 
 /// The old name of [`FileLayout`] (there is also `memslim_records::Layout`, a column's).
 #[deprecated(

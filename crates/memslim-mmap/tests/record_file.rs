@@ -3,8 +3,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use memslim_mmap::{BATCH_ROWS, MmapError, Mode, RecordFile, index_path};
-use memslim_records::{Cell, CellRef};
+use memslim_mmap::{BATCH_ROWS, FileField, MmapError, Mode, RecordFile, index_path};
+use memslim_records::{Cell, CellRef, ReadField};
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("memslim-mmap-{}-{name}", std::process::id()));
@@ -615,39 +615,57 @@ fn field_scans_and_min_max() {
     f.push_record(&[("x", Cell::Int(1 << 40)), ("s", Cell::Str("a"))])
         .unwrap();
     let mut seen = Vec::new();
-    f.visit_field("x", f.len(), |v| seen.push(format!("{v:?}")))
-        .unwrap();
+    f.visit_field("x", 0..f.len(), |_, v| {
+        seen.push(format!("{v:?}"));
+        true
+    })
+    .unwrap();
     let want: Vec<String> = (0..f.len())
         .map(|i| f.with_field(i, "x", |v| format!("{v:?}")).unwrap())
         .collect();
     assert_eq!(seen, want);
     assert_eq!(seen[7], "Int(-3)");
+    // a range across the commit, stopping when asked
+    let mut part = Vec::new();
+    f.visit_field("x", 5..usize::MAX, |r, v| {
+        part.push((r, format!("{v:?}")));
+        part.len() < BATCH_ROWS + 3
+    })
+    .unwrap();
+    assert_eq!(part.len(), BATCH_ROWS + 3);
+    assert!(
+        part.iter()
+            .enumerate()
+            .all(|(k, (r, v))| *r == k + 5 && *v == seen[k + 5])
+    );
+    let n = f.len();
+    let mut min_max = |name: &str, len: usize| FileField::new(&mut f, name, len).min_max();
     assert_eq!(
-        f.min_max("x", f.len()).unwrap(),
+        min_max("x", n).unwrap(),
         Some((Value::Int(-3), Value::Int(1 << 40)))
     );
     assert_eq!(
-        f.min_max("s", f.len()).unwrap(),
+        min_max("s", n).unwrap(),
         Some((Value::Str("a".into()), Value::Str("m".into())))
     );
     // the first 7 records only: no pending record, no int
     assert_eq!(
-        f.min_max("x", 7).unwrap(),
+        min_max("x", 7).unwrap(),
         Some((Value::Float(0.0), Value::Float(1.5)))
     );
-    assert_eq!(f.min_max("missing", f.len()).unwrap(), None);
+    assert_eq!(min_max("missing", n).unwrap(), None);
     // an int a float cannot hold exactly, beside floats: an in-memory column of them is
     // `object`, which has no min/max
     f.push_record(&[("x", Cell::Int((1 << 53) + 1))]).unwrap();
     assert!(matches!(
-        f.min_max("x", f.len()),
+        FileField::new(&mut f, "x", usize::MAX).min_max(),
         Err(MmapError::Records(
             memslim_records::RecordsError::Unsupported { .. }
         ))
     ));
     f.push_record(&[("x", Cell::Str("text"))]).unwrap();
     assert!(matches!(
-        f.min_max("x", f.len()),
+        FileField::new(&mut f, "x", usize::MAX).min_max(),
         Err(MmapError::Records(
             memslim_records::RecordsError::Unsupported { .. }
         ))

@@ -96,11 +96,25 @@ impl ColumnView {
     /// Calls `f(row, value)` for each row in `rows` (clamped to the column), in order:
     /// one chunk lookup per chunk instead of one per value.
     pub fn visit(&self, rows: std::ops::Range<usize>, mut f: impl FnMut(usize, CellRef<'_>)) {
+        self.visit_while(rows, &mut |i, v| {
+            f(i, v);
+            true
+        });
+    }
+
+    /// Like [`ColumnView::visit`], stopping as soon as `f` returns `false`.
+    pub fn visit_while(
+        &self,
+        rows: std::ops::Range<usize>,
+        f: &mut dyn FnMut(usize, CellRef<'_>) -> bool,
+    ) {
         let mut base = 0;
         for (c, off, n) in &self.parts {
             let (lo, hi) = (rows.start.max(base), rows.end.min(base + n));
             for r in lo..hi {
-                f(r, c.get(off + r - base, &self.meta));
+                if !f(r, c.get(off + r - base, &self.meta)) {
+                    return;
+                }
             }
             base += n;
             if base >= rows.end {

@@ -15,6 +15,7 @@ mod keys;
 mod list;
 mod order;
 pub mod process;
+pub mod read;
 mod select;
 mod serial;
 mod strdict;
@@ -36,6 +37,7 @@ pub use list::{
     Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Snapshot, Sum, cell_eq,
 };
 pub use order::{MAX_SLOTS, Order};
+pub use read::{ReadField, ReadRecords};
 pub use select::{AbsentAs, CmpOp};
 
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.

@@ -278,7 +278,7 @@ impl RecordList {
         (k, row - self.starts[k])
     }
 
-    fn check_row(&self, row: usize) -> Result<()> {
+    pub(crate) fn check_row(&self, row: usize) -> Result<()> {
         if row >= self.len {
             return Err(RecordsError::IndexOutOfRange {
                 index: row,

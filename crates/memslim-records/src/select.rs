@@ -127,6 +127,11 @@ fn order(a: &Cell<'_>, b: &Cell<'_>) -> Order {
     o.map_or(Order::Incomparable, Order::Known)
 }
 
+/// Whether `v` (absent as null) equals `probe`; `None` when only the host can tell.
+pub(crate) fn equal_verdict(v: CellRef<'_>, probe: &Cell<'_>) -> Option<bool> {
+    verdict(v, CmpOp::Eq, probe, AbsentAs::Null)
+}
+
 /// The verdict on one stored value: `Some(matches)`, or `None` when only the host can
 /// decide.
 fn verdict(v: CellRef<'_>, op: CmpOp, probe: &Cell<'_>, absent: AbsentAs) -> Option<bool> {

@@ -30,10 +30,8 @@ from memslim._persistent import (
     CorruptFileError,
     DamagedFileWarning,
     DictListFile,
-    FileColumn,
     FileFormatError,
     FileLockedError,
-    FileRow,
     FileSlice,
     NumberFile,
     deprecated_alias,
@@ -71,7 +69,7 @@ _LAZY = {
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
-        alias = deprecated_alias(name)  # MmapList: warns each time, so never cached
+        alias = deprecated_alias(name)  # MmapList, FileRow...: warns each time, never cached
         if alias is not None:
             return alias
         raise AttributeError(f"module 'memslim' has no attribute {name!r}")
@@ -104,10 +102,8 @@ __all__ = [
     "DictListFile",
     "DocList",
     "DocView",
-    "FileColumn",
     "FileFormatError",
     "FileLockedError",
-    "FileRow",
     "FileSlice",
     "Finding",
     "InvalidValueError",

@@ -51,9 +51,7 @@ _CONVERTERS: dict[type, Callable[[Any], Any]] = {
     _memslim.DocView: _python,
     _memslim.ListView: _python,
     _memslim.DictListFile: _records,
-    _memslim.FileRow: _row,
     _memslim.FileSlice: _records,
-    _memslim.FileColumn: _records,
     _memslim.NumberFile: _mmap,
 }
 

@@ -241,9 +241,14 @@ class DictList(_Records):
 
 @final
 class Row:
-    """A live, writable, dict-like view of one record of a :class:`DictList`.
+    """A live, dict-like view of one record, of a :class:`DictList` or of a record file
+    (:class:`DictListFile`): one type over the core's one read interface.
 
     A registered ``collections.abc.MutableMapping``; compares equal to the plain dict.
+    A DictList's row follows its record through sorts, inserts and deletes and writes
+    through to it. A record file's row reads its record (records never change once
+    appended): writes raise :class:`memslim.UnsupportedTypeError` (a ``TypeError``); it
+    keeps the file object alive, and reading after ``close()`` raises ``ValueError``.
     """
 
     def __getitem__(self, key: str, /) -> Any: ...
@@ -265,6 +270,12 @@ class Row:
     def clear(self) -> None: ...
     def copy(self) -> dict[str, Any]: ...
     def to_dict(self) -> dict[str, Any]: ...
+    @property
+    def index(self) -> int:
+        """Position of the record in its record file. A DictList's row has none
+        (``AttributeError``): its record may sit in several lists; use
+        ``rows.index(row)``."""
+    def __reduce__(self) -> tuple[Any, ...]: ...
     def __or__(self, other: Mapping[str, Any], /) -> dict[str, Any]:
         """``row | d``: a new plain dict, as ``dict | dict`` gives."""
     def __ror__(self, other: Mapping[str, Any], /) -> dict[str, Any]: ...
@@ -310,12 +321,17 @@ class TupleList(_Records):
 
 @final
 class Column:
-    """A read-only snapshot of one field (copy-on-write: taking it copies nothing).
+    """A read-only view of one field, of a :class:`DictList` (a snapshot, copy-on-write:
+    taking it copies nothing) or of a record file (``DictListFile.column``: the records
+    there were when it was taken, read from the file when asked): one type over the
+    core's one read interface.
 
     A ``collections.abc.Sequence`` of the field's values (absent and null both read as
-    ``None``).  Numeric columns without nulls support the buffer protocol, so
-    ``numpy.asarray(col)`` is zero-copy when the column is stored in one chunk;
-    ``__array__`` covers the rest.
+    ``None``); ``==`` compares it with a list of the same values.  Numeric columns
+    without nulls support the buffer protocol, so ``numpy.asarray(col)`` is zero-copy
+    when the column is stored in one chunk (or one committed batch of a file);
+    ``__array__`` covers the rest.  ``__arrow_c_stream__`` hands a file's mapped batches
+    to pyarrow and polars without a copy.
     """
 
     @property
@@ -340,6 +356,9 @@ class Column:
         """Values equal to ``value`` (native for built-in values)."""
     def index(self, value: object, start: SupportsIndex = 0, stop: SupportsIndex = ...) -> int: ...
     def __contains__(self, key: object, /) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    __hash__: None  # type: ignore[assignment]
     @property
     def __array_interface__(self) -> dict[str, Any]:
         """NumPy's array interface (zero-copy); only for numeric columns without nulls."""
@@ -737,7 +756,7 @@ class DictListFile:
     map, with crash-safe appends.  Returned by :meth:`DictList.open`.
 
     Reading a record touches only the pages of its batch; ``rows[i]`` and iteration give
-    :class:`FileRow` views that read back exactly what was appended (a key a record
+    :class:`Row` views that read back exactly what was appended (a key a record
     lacked stays absent).  ``append``/``extend``
     collect records in memory; ``flush()`` (or ``close()``, or leaving a ``with`` block)
     writes, syncs and commits them; records with new keys or wider types than the file
@@ -756,10 +775,10 @@ class DictListFile:
     ) -> Self: ...
     def __len__(self) -> int: ...
     @overload
-    def __getitem__(self, index: SupportsIndex, /) -> FileRow: ...
+    def __getitem__(self, index: SupportsIndex, /) -> Row: ...
     @overload
     def __getitem__(self, index: slice, /) -> FileSlice: ...
-    def __iter__(self) -> Iterator[FileRow]: ...
+    def __iter__(self) -> Iterator[Row]: ...
     def to_list(self) -> list[dict[str, Any]]:
         """Every record as a plain dict, in a list."""
     def __eq__(self, other: object, /) -> bool: ...
@@ -802,66 +821,21 @@ class DictListFile:
         self,
         *_exc: object,
     ) -> bool: ...
-    def column(self, name: str) -> FileColumn:
+    def column(self, name: str) -> Column:
         """A lazy, read-only view of one field of the records there are now (pending
         ones included); ``None`` where a record lacks the key.  ``KeyError`` for a field
         no record has."""
     def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
         """Every record as an Arrow stream; committed batches point into the map."""
 
-@final
-class FileColumn:
-    """A lazy, read-only view of one field of a :class:`DictListFile`, taken by
-    ``rows.column(name)``: a ``collections.abc.Sequence`` of the values ``rows[i][name]``
-    gives, ``None`` where a record lacks the key (as :meth:`DictList.column`).
-
-    It covers the records there were when it was taken (pending ones included) and reads
-    each value from the file when asked.  ``numpy.asarray(col)`` is zero-copy (and
-    read-only) when those records are one committed batch of ints or floats without
-    nulls; otherwise the numbers are copied once (records live in batches of 16,384, one
-    Arrow IPC message each, so they are not one buffer).  ``__arrow_c_stream__`` hands
-    the mapped batches of that field to pyarrow and polars without a copy, as one-column
-    record batches.  Keeps the file object alive; reading after ``close()`` raises
-    ``ValueError``.
-    """
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def null_count(self) -> int:
-        """Values that are null or absent."""
-    def __len__(self) -> int: ...
-    @overload
-    def __getitem__(self, index: SupportsIndex, /) -> Any: ...
-    @overload
-    def __getitem__(self, index: slice, /) -> list[Any]: ...
-    def __iter__(self) -> Iterator[Any]: ...
-    def to_list(self) -> list[Any]:
-        """The values as a plain list."""
-    def sum(self) -> int | float:
-        """Sum of the non-null values (bools count as ints); 0 for an empty column."""
-    def mean(self) -> float | None: ...
-    def min(self) -> Any:
-        """Smallest non-null value (numbers, bools or strings); ``ValueError`` if none."""
-    def max(self) -> Any:
-        """Largest non-null value (numbers, bools or strings); ``ValueError`` if none."""
-    def __eq__(self, other: object, /) -> bool: ...
-    def __ne__(self, other: object, /) -> bool: ...
-    __hash__: None  # type: ignore[assignment]
-    def __contains__(self, value: object, /) -> bool: ...
-    def index(self, value: object, start: int = 0, stop: int = ...) -> int: ...
-    def count(self, value: object) -> int: ...
-    @property
-    def __array_interface__(self) -> dict[str, Any]:
-        """NumPy's array interface (read-only); only for numeric columns without nulls."""
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> Any: ...
-    def __arrow_c_stream__(self, requested_schema: object | None = None) -> object:
-        """This field as a stream of one-column record batches (absent as null)."""
+FileColumn = Column
+"""The old name of a record file's :class:`Column` (one type now); goes in the next
+release."""
 
 @final
 class FileSlice:
     """A lazy, read-only slice ``rows[a:b:c]`` of a :class:`DictListFile`: a
-    ``collections.abc.Sequence`` of :class:`FileRow` views of the records it covers,
+    ``collections.abc.Sequence`` of :class:`Row` views of the records it covers,
     read only when asked (slicing reads nothing).  Slicing it again gives another
     ``FileSlice``; ``to_list()`` copies its records as plain dicts.  Keeps the file
     object alive; reading after ``close()`` raises ``ValueError``.
@@ -869,10 +843,10 @@ class FileSlice:
 
     def __len__(self) -> int: ...
     @overload
-    def __getitem__(self, index: SupportsIndex, /) -> FileRow: ...
+    def __getitem__(self, index: SupportsIndex, /) -> Row: ...
     @overload
     def __getitem__(self, index: slice, /) -> FileSlice: ...
-    def __iter__(self) -> Iterator[FileRow]: ...
+    def __iter__(self) -> Iterator[Row]: ...
     def to_list(self) -> list[dict[str, Any]]:
         """The records as plain dicts, in a list."""
     def __eq__(self, other: object, /) -> bool: ...
@@ -887,37 +861,14 @@ class _FileViewIter:
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
 
-@final
-class FileRow:
-    """A read-only, dict-like view of one record of a :class:`DictListFile`.
-
-    A registered ``collections.abc.Mapping``; compares equal to the plain dict. Records
-    of a file never move, so a view always reads its own record; it keeps the file
-    object alive, and reading through it after ``close()`` raises ``ValueError``.
-    """
-
-    def __getitem__(self, key: str, /) -> Any: ...
-    def __iter__(self) -> Iterator[str]: ...
-    def __len__(self) -> int: ...
-    def __contains__(self, key: object, /) -> bool: ...
-    def __eq__(self, other: object, /) -> bool: ...
-    def __ne__(self, other: object, /) -> bool: ...
-    __hash__: None  # type: ignore[assignment]
-    def get(self, key: str, default: Any = None) -> Any: ...
-    def keys(self) -> Any: ...
-    def values(self) -> Any: ...
-    def items(self) -> Any: ...
-    def to_dict(self) -> dict[str, Any]: ...
-    def copy(self) -> dict[str, Any]: ...
-    def __reduce__(self) -> tuple[Any, ...]: ...
-    @property
-    def index(self) -> int:
-        """Position of this record in its file."""
+FileRow = Row
+"""The old name of a record file's :class:`Row` (one type now); goes in the next
+release."""
 
 @final
 class _DictListFileIter:
     def __iter__(self) -> Self: ...
-    def __next__(self) -> FileRow: ...
+    def __next__(self) -> Row: ...
 
 @final
 class NumberFile:

@@ -1,8 +1,9 @@
 """Persistent lists: ``DictList.open`` / ``DictList.save`` (``DictListFile``) and ``NumberFile``.
 
 Kept apart from ``__init__`` so the package's entry point only re-exports these names.
-``MmapList`` is the old name of ``NumberFile``: it still works for one release and warns
-``DeprecationWarning`` (see docs/record-files.md).
+``MmapList`` is the old name of ``NumberFile``, and ``FileRow`` / ``FileColumn`` those of a
+record file's ``Row`` / ``Column`` (one type each for lists and files now): they still
+work for one release and warn ``DeprecationWarning`` (see docs/record-files.md).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import collections.abc as _abc
 import warnings
 
-from memslim._memslim import DictListFile, FileColumn, FileRow, FileSlice, NumberFile
+from memslim._memslim import Column, DictListFile, FileSlice, NumberFile, Row  # noqa: F401 (aliases)
 from memslim.exceptions import (
     CorruptFileError,
     DamagedFileWarning,
@@ -22,21 +23,17 @@ __all__ = [
     "CorruptFileError",
     "DamagedFileWarning",
     "DictListFile",
-    "FileColumn",
     "FileFormatError",
     "FileLockedError",
-    "FileRow",
     "FileSlice",
     "NumberFile",
 ]
 
 _abc.Sequence.register(DictListFile)
-_abc.Mapping.register(FileRow)
-_abc.Sequence.register(FileColumn)
 _abc.Sequence.register(FileSlice)
 _abc.MutableSequence.register(NumberFile)
 
-_DEPRECATED = {"MmapList": "NumberFile"}
+_DEPRECATED = {"MmapList": "NumberFile", "FileRow": "Row", "FileColumn": "Column"}
 
 
 def deprecated_alias(name: str) -> object:

@@ -2,24 +2,23 @@
 //! and its iterator.
 
 use std::sync::Mutex;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use memslim_mmap::view::Positions;
 use memslim_mmap::{MmapError, Mode, RecordFile};
+use memslim_records::{CellRef, ReadRecords};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple};
 
-use super::file_column::PyFileColumn;
-use super::file_row::PyFileRow;
 use super::file_slice::PyFileSlice;
 use super::lock::{Guarded, Held};
 use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of};
 use crate::convert::{Items, Trust, record_cells};
 use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
 use crate::plain_records::{Input, append_plain_dicts};
+use crate::records::{PyColumn, PyRow};
 use crate::tracemalloc::Tracked;
 
 /// A persistent list of records in a memory-mapped Arrow IPC file.
@@ -27,7 +26,7 @@ use crate::tracemalloc::Tracked;
 pub struct PyDictListFile {
     inner: Guarded<RecordFile>,
     /// Whether pickled values in the file may be loaded (`trusted=True` at open).
-    pub(super) trust: Trust,
+    pub(crate) trust: Trust,
     /// The bytes this object holds in memory (mostly pending records), for tracemalloc.
     trace: Mutex<Tracked>,
 }
@@ -43,7 +42,7 @@ impl Drop for PyDictListFile {
 }
 
 impl PyDictListFile {
-    pub(super) fn lock(&self) -> PyResult<Held<'_, RecordFile>> {
+    pub(crate) fn lock(&self) -> PyResult<Held<'_, RecordFile>> {
         Python::attach(|py| self.inner.lock(py))
     }
 
@@ -64,23 +63,78 @@ impl PyDictListFile {
         i: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
+        Self::visit_record(py, f, trust, i, |k, v| {
+            d.set_item(PyString::intern(py, k), v)?;
+            Ok(true)
+        })?;
+        Ok(d)
+    }
+
+    /// Calls `f(key, value)` for each key of record `i` in its order, the value
+    /// converted as this file's trust allows, until `f` returns `Ok(false)` or an error.
+    fn visit_record<'py>(
+        py: Python<'py>,
+        f: &mut RecordFile,
+        trust: Trust,
+        i: usize,
+        mut each: impl FnMut(&str, Bound<'py, PyAny>) -> PyResult<bool>,
+    ) -> PyResult<()> {
         let mut err = None;
+        let mut done = false;
         let path = f.path().to_owned();
-        f.visit_row(i, |k, v| {
-            if err.is_some() {
+        f.visit_record(i, &mut |k, v| {
+            if done || err.is_some() {
                 return;
             }
-            let r = file_cell(py, v, trust, &path, k)
-                .and_then(|o| d.set_item(PyString::intern(py, k), o));
-            if let Err(e) = r {
-                err = Some(e);
+            match file_cell(py, v, trust, &path, k).and_then(|o| each(k, o)) {
+                Ok(more) => done = !more,
+                Err(e) => err = Some(e),
             }
         })
         .py_err(py)?;
-        match err {
-            Some(e) => Err(e),
-            None => Ok(d),
-        }
+        err.map_or(Ok(()), Err)
+    }
+
+    /// Record `i` as a plain dict (for `Row.to_dict` and its kin).
+    pub(crate) fn record_dict<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut f = self.lock()?;
+        Self::row(py, &mut f, self.trust, i)
+    }
+
+    /// The keys of record `i`, in its order.
+    pub(crate) fn record_keys<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let keys = (*self.lock()?).record_keys(i).py_err(py)?;
+        PyList::new(py, keys.iter().map(|k| PyString::intern(py, k)))
+    }
+
+    /// Number of keys of record `i`.
+    pub(crate) fn record_len(&self, py: Python<'_>, i: usize) -> PyResult<usize> {
+        (*self.lock()?).record_len(i).py_err(py)
+    }
+
+    /// Field `key` of record `i`, `None` when the record lacks it.
+    pub(crate) fn record_value<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+        key: &str,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let mut file = self.lock()?;
+        let path = file.path().to_owned();
+        (*file)
+            .read_field(i, key, |v| match v {
+                CellRef::Absent => Ok(None),
+                v => file_cell(py, v, self.trust, &path, key).map(Some),
+            })
+            .py_err(py)?
     }
 }
 
@@ -153,9 +207,7 @@ impl PyDictListFile {
         f.check_row(i).py_err(py)?;
         drop(f);
         let file = slf.clone().unbind();
-        Ok(Bound::new(py, PyFileRow { file, row: i })?
-            .into_any()
-            .unbind())
+        Ok(Bound::new(py, PyRow::file(file, i))?.into_any().unbind())
     }
 
     /// Every record as a plain dict, in a list.
@@ -364,7 +416,7 @@ impl PyDictListFile {
 
     /// A lazy, read-only view of one field of the records there are now (pending ones
     /// included); absent and null read `None`, as from `DictList.column`.
-    fn column(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyFileColumn> {
+    fn column(slf: &Bound<'_, Self>, name: &str) -> PyResult<PyColumn> {
         let f = slf.get().lock()?;
         if f.is_closed() {
             return Err(mmap_to_py(slf.py(), MmapError::Closed));
@@ -372,12 +424,12 @@ impl PyDictListFile {
         if !f.field_names().iter().any(|n| n == name) {
             return Err(pyo3::exceptions::PyKeyError::new_err(name.to_owned()));
         }
-        Ok(PyFileColumn {
-            file: slf.clone().unbind(),
-            name: name.to_owned(),
-            len: f.len(),
-            numbers: OnceLock::new(),
-        })
+        Ok(PyColumn::file(
+            slf.clone().unbind(),
+            name.to_owned(),
+            f.len(),
+            f.path().to_owned(),
+        ))
     }
 
     /// Every record, for Arrow consumers: committed batches point into the map.
@@ -449,10 +501,7 @@ impl PyDictListFileIter {
         f.check_row(i).py_err(py)?;
         drop(f);
         self.pos.store(i + 1, Ordering::Relaxed);
-        let row = PyFileRow {
-            file: self.file.clone_ref(py),
-            row: i,
-        };
+        let row = PyRow::file(self.file.clone_ref(py), i);
         Ok(Some(Bound::new(py, row)?.into_any().unbind()))
     }
 }

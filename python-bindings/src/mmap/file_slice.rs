@@ -6,10 +6,10 @@ use pyo3::types::{PyList, PySlice};
 use std::sync::atomic::AtomicUsize;
 
 use super::dict_list_file::PyDictListFile;
-use super::file_row::PyFileRow;
 use super::file_view::{FileView, FileViewRef, PyFileViewIter, file_view_methods};
 use super::{index_arg, slice_of};
 use crate::errors::IntoPyResult;
+use crate::records::PyRow;
 
 /// A lazy, read-only slice `rows[a:b:c]` of a `DictListFile`: a registered
 /// `collections.abc.Sequence` of `FileRow` views of the records it covers, which it
@@ -38,7 +38,7 @@ impl PyFileSlice {
         let row = self.at.at(k);
         self.file.get().lock()?.check_row(row).py_err(py)?;
         let file = self.file.clone_ref(py);
-        Ok(Bound::new(py, PyFileRow { file, row })?.into_any())
+        Ok(Bound::new(py, PyRow::file(file, row))?.into_any())
     }
 }
 

@@ -1,5 +1,5 @@
-//! What the read-only views of a record file (`FileColumn`, `FileSlice`) share: the
-//! `Sequence` methods (through the [`file_view_methods`] macro) and their iterator.
+//! The `Sequence` methods of a record file's lazy slice (`FileSlice`, through the
+//! [`file_view_methods`] macro) and its iterator.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -7,12 +7,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::file_column::PyFileColumn;
 use super::file_slice::PyFileSlice;
 use super::seq_eq;
 
-/// A read-only view of some records of a file (`FileColumn`, `FileSlice`): the
-/// `Sequence` methods both share.
+/// A read-only view of some records of a file: the `Sequence` methods.
 pub(super) trait FileView {
     /// How many items the view has.
     fn view_len(&self) -> usize;
@@ -107,11 +105,10 @@ pub(super) use file_view_methods;
 
 /// The view a [`PyFileViewIter`] walks.
 pub(super) enum FileViewRef {
-    Column(Py<PyFileColumn>),
     Slice(Py<PyFileSlice>),
 }
 
-/// Iterator over a `FileColumn` (values) or a `FileSlice` (`FileRow` views).
+/// Iterator over a `FileSlice` (`Row` views).
 #[pyclass(name = "_FileViewIter", module = "memslim._memslim", frozen)]
 pub struct PyFileViewIter {
     pub(super) view: FileViewRef,
@@ -127,7 +124,6 @@ impl PyFileViewIter {
     fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let k = self.pos.load(Ordering::Relaxed);
         let item = match &self.view {
-            FileViewRef::Column(c) if k < c.get().len => c.get().plain(py, k)?,
             FileViewRef::Slice(s) if k < s.get().at.len => s.get().row(py, k)?,
             _ => return Ok(None),
         };

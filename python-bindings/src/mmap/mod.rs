@@ -1,16 +1,13 @@
 //! Bindings for `memslim-mmap`, one file per Python type: `DictListFile` (what
-//! `DictList.open` returns, dict_list_file.rs), its views `FileRow` (file_row.rs),
-//! `FileColumn` (file_column.rs) and `FileSlice` (file_slice.rs) with what the last two
-//! share (file_view.rs), `NumberFile` (formerly `MmapList`, number_file.rs), and the lock
-//! they all hold their core object behind (lock.rs). `DictList.save` and
-//! `Stream.to_file` are here.
+//! `DictList.open` returns, dict_list_file.rs), its lazy slice `FileSlice`
+//! (file_slice.rs, with its `Sequence` methods in file_view.rs), `NumberFile` (formerly
+//! `MmapList`, number_file.rs), and the lock they all hold their core object behind
+//! (lock.rs). `DictList.save` and `Stream.to_file` are here.
 //!
-//! Nothing here imports records.rs: records.rs uses this module (`DictList.open`,
-//! `DictList.save`), not the other way round.
+//! A file's records are read through the same `Row` and `Column` types as a list's
+//! (records/row.rs, records/column.rs), over the core's one read interface.
 
 mod dict_list_file;
-mod file_column;
-mod file_row;
 mod file_slice;
 mod file_view;
 mod lock;
@@ -30,8 +27,6 @@ use crate::errors::{Class, IntoPyResult};
 
 pub(crate) use dict_list_file::PyDictListFile;
 use dict_list_file::PyDictListFileIter;
-use file_column::PyFileColumn;
-use file_row::PyFileRow;
 use file_slice::PyFileSlice;
 use file_view::PyFileViewIter;
 use number_file::{PyNumberFile, PyNumberFileIter};
@@ -61,7 +56,7 @@ pub(super) fn slice_of(at: &Positions, s: &Bound<'_, PySlice>) -> PyResult<Posit
 
 /// A value read from a record file: a pickled value is loaded only from a file opened
 /// with `trusted=True`, and the error names the field and the file.
-pub(super) fn file_cell<'py>(
+pub(crate) fn file_cell<'py>(
     py: Python<'py>,
     c: CellRef<'_>,
     trust: Trust,
@@ -102,7 +97,7 @@ pub(super) fn index_arg(index: &Bound<'_, PyAny>, len: usize) -> PyResult<usize>
 /// `==` of a read-only sequence of `len` items with `other`: equal when `other` is a
 /// sized, non-string, non-dict iterable of as many equal items. `get(i)` gives item `i`
 /// (`None` if there is none any more). No lock is held while `other` runs Python code.
-pub(super) fn seq_eq<'py>(
+pub(crate) fn seq_eq<'py>(
     py: Python<'py>,
     len: usize,
     other: &Bound<'py, PyAny>,
@@ -156,8 +151,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyNumberFile>()?;
     m.add_class::<PyNumberFileIter>()?;
     m.add_function(wrap_pyfunction!(_save_records, m)?)?;
-    m.add_class::<PyFileRow>()?;
-    m.add_class::<PyFileColumn>()?;
+    // The views of a file's records are the views of a list's (one read interface):
+    // the old names stay for one release.
+    m.add("FileRow", m.getattr("Row")?)?;
+    m.add("FileColumn", m.getattr("Column")?)?;
     m.add_class::<PyFileSlice>()?;
     m.add_class::<PyFileViewIter>()?;
     Ok(())

@@ -1,60 +1,300 @@
-//! `Column`: a read-only snapshot of one field, and the NumPy and Arrow faces it shares
-//! with `FileColumn`.
+//! `Column`: a read-only view of one field, of a DictList (a snapshot) or of a record
+//! file (its records never change once appended), over the core's one read interface
+//! ([`ReadField`]); with the NumPy, buffer and Arrow faces.
+
+use std::ops::Range;
+use std::path::PathBuf;
+
+use memslim_mmap::{FieldNumbers, FileField};
+use memslim_records::ReadField;
 
 use super::*;
+use crate::convert::{Trust, value_to_py_from};
+use crate::mmap::{PyDictListFile, file_cell, seq_eq};
 use crate::numpy::{array_interface, column_array};
 
-/// A read-only snapshot of one field.
-#[pyclass(name = "Column", module = "memslim._memslim", sequence)]
+/// A read-only view of one field: a registered `collections.abc.Sequence` of the values
+/// `row.get(name)` gives, `None` where a record lacks the key.
+#[pyclass(name = "Column", module = "memslim._memslim", frozen, sequence)]
 pub struct PyColumn {
-    pub(super) view: ColumnView,
-    pub(super) copied: OnceLock<Arc<OwnedNumbers>>,
+    pub(crate) source: ColumnSource,
+}
+
+/// Where a [`PyColumn`]'s values are stored.
+pub(crate) enum ColumnSource {
+    /// A DictList's field, frozen when the column was taken (later writes to the list
+    /// copy the chunks they touch).
+    Memory {
+        view: ColumnView,
+        /// The numbers copied into one buffer, for NumPy, made on first use.
+        copied: OnceLock<Arc<OwnedNumbers>>,
+    },
+    /// A field of the first `len` records of a record file.
+    File {
+        file: Py<PyDictListFile>,
+        name: String,
+        len: usize,
+        path: PathBuf,
+        /// The field's type for NumPy, and its numbers when numeric without nulls.
+        numbers: OnceLock<(DType, Option<FieldNumbers>)>,
+    },
+}
+
+/// Runs `$body` with `$f` bound to the column's [`ReadField`] (a `&mut` of it), whichever
+/// storage holds it, and converts its error.
+macro_rules! read_field {
+    ($col:expr, $py:expr, |$f:ident| $body:expr) => {
+        match &$col.source {
+            ColumnSource::Memory { view, .. } => {
+                let mut v: &ColumnView = view;
+                let $f = &mut v;
+                ($body).py_err($py)
+            }
+            ColumnSource::File {
+                file, name, len, ..
+            } => {
+                let mut guard = file.get().lock()?;
+                let $f = &mut FileField::new(&mut guard, name, *len);
+                ($body).py_err($py)
+            }
+        }
+    };
 }
 
 impl PyColumn {
-    pub(super) fn interface_parts(&self) -> Option<(usize, &'static str)> {
-        if let Some(n) = self.view.numbers() {
-            return Some(match n {
-                Numbers::I64(s) => (s.as_ptr() as usize, "<i8"),
-                Numbers::F64(s) => (s.as_ptr() as usize, "<f8"),
-            });
+    /// A column of a list's field.
+    pub(crate) fn memory(view: ColumnView) -> PyColumn {
+        PyColumn {
+            source: ColumnSource::Memory {
+                view,
+                copied: OnceLock::new(),
+            },
         }
-        if !self.view.is_dense_numeric() {
-            return None;
+    }
+
+    /// Field `name` of the first `len` records of a record file.
+    pub(crate) fn file(file: Py<PyDictListFile>, name: String, len: usize, path: PathBuf) -> Self {
+        PyColumn {
+            source: ColumnSource::File {
+                file,
+                name,
+                len,
+                path,
+                numbers: OnceLock::new(),
+            },
         }
-        let owned = self.copied.get_or_init(|| {
-            Arc::new(
-                self.view
-                    .numbers_copied()
-                    .unwrap_or(OwnedNumbers::I64(Vec::new())),
-            )
-        });
-        Some(match owned.as_ref() {
+    }
+
+    /// The list's snapshot of the field; `None` for a file's column.
+    pub(crate) fn view(&self) -> Option<&ColumnView> {
+        match &self.source {
+            ColumnSource::Memory { view, .. } => Some(view),
+            ColumnSource::File { .. } => None,
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.source {
+            ColumnSource::Memory { view, .. } => view.len(),
+            ColumnSource::File { len, .. } => *len,
+        }
+    }
+
+    fn field_name(&self) -> &str {
+        match &self.source {
+            ColumnSource::Memory { view, .. } => view.name(),
+            ColumnSource::File { name, .. } => name,
+        }
+    }
+
+    /// A stored value as Python reads it: a pickled value in a file is loaded only when
+    /// the file was opened with `trusted=True`.
+    fn to_py<'py>(&self, py: Python<'py>, c: CellRef<'_>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.source {
+            ColumnSource::Memory { .. } => cell_to_py(py, c),
+            ColumnSource::File {
+                file, name, path, ..
+            } => file_cell(py, c, file.get().trust, path, name),
+        }
+    }
+
+    fn trust(&self) -> Trust {
+        match &self.source {
+            ColumnSource::Memory { .. } => Trust::Own,
+            ColumnSource::File { file, .. } => file.get().trust,
+        }
+    }
+
+    /// Value `i` (in range).
+    pub(super) fn value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        if let ColumnSource::Memory { view, .. } = &self.source {
+            return cell_to_py(py, view.get(i));
+        }
+        read_field!(self, py, |f| f.read_value(i, |c| self.to_py(py, c)))?
+    }
+
+    /// The values at `rows`, in a list.
+    fn values<'py>(&self, py: Python<'py>, rows: Range<usize>) -> PyResult<Bound<'py, PyList>> {
+        let out = PyList::empty(py);
+        let mut err = None;
+        read_field!(self, py, |f| f.visit_values(rows, &mut |_, c| {
+            match self.to_py(py, c).and_then(|v| out.append(v)) {
+                Ok(()) => true,
+                Err(e) => {
+                    err = Some(e);
+                    false
+                }
+            }
+        }))?;
+        err.map_or(Ok(out), Err)
+    }
+
+    /// The positions in `rows` whose value equals `value` (as `==` decides), in order:
+    /// the first only when `first_only`. Built-in values are compared natively; other
+    /// values, and stored values only Python can compare, by Python's `==`, with no lock
+    /// held while it runs.
+    fn find(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        rows: Range<usize>,
+        first_only: bool,
+    ) -> PyResult<Vec<usize>> {
+        let rows = rows.start..rows.end.min(self.len());
+        let python_eq = |i: usize| -> PyResult<bool> { self.value(py, i)?.eq(value) };
+        let Some(probe) = crate::select::probe(value) else {
+            let mut out = Vec::new();
+            for i in rows {
+                if python_eq(i)? {
+                    out.push(i);
+                    if first_only {
+                        break;
+                    }
+                }
+            }
+            return Ok(out);
+        };
+        let mut hits = Vec::new();
+        read_field!(self, py, |f| f.find_equal(
+            &probe,
+            rows,
+            &mut |i, decided| {
+                hits.push((i, decided));
+                !(first_only && decided)
+            }
+        ))?;
+        let mut out = Vec::new();
+        for (i, decided) in hits {
+            if decided || python_eq(i)? {
+                out.push(i);
+                if first_only {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The file column's type for NumPy and its numbers (numeric without nulls).
+    fn file_numbers(&self, py: Python<'_>) -> PyResult<Option<&(DType, Option<FieldNumbers>)>> {
+        let ColumnSource::File {
+            file,
+            name,
+            len,
+            numbers,
+            ..
+        } = &self.source
+        else {
+            return Ok(None);
+        };
+        if let Some(n) = numbers.get() {
+            return Ok(Some(n));
+        }
+        let found = file.get().lock()?.field_numbers(name, *len).py_err(py)?;
+        Ok(Some(numbers.get_or_init(|| found)))
+    }
+
+    /// The address and NumPy type of the numbers as one buffer, when the field is
+    /// numeric without nulls: zero-copy where they are one chunk (memory) or one batch
+    /// (file), else copied once and kept.
+    pub(super) fn interface_parts(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<Option<(usize, &'static str)>> {
+        let owned_parts = |o: &OwnedNumbers| match o {
             OwnedNumbers::I64(v) => (v.as_ptr() as usize, "<i8"),
             OwnedNumbers::F64(v) => (v.as_ptr() as usize, "<f8"),
+        };
+        match &self.source {
+            ColumnSource::Memory { view, copied } => {
+                if let Some(n) = view.numbers() {
+                    return Ok(Some(match n {
+                        Numbers::I64(s) => (s.as_ptr() as usize, "<i8"),
+                        Numbers::F64(s) => (s.as_ptr() as usize, "<f8"),
+                    }));
+                }
+                if !view.is_dense_numeric() {
+                    return Ok(None);
+                }
+                let owned = copied.get_or_init(|| {
+                    Arc::new(
+                        view.numbers_copied()
+                            .unwrap_or(OwnedNumbers::I64(Vec::new())),
+                    )
+                });
+                Ok(Some(owned_parts(owned)))
+            }
+            ColumnSource::File { .. } => {
+                use arrow_array::cast::AsArray;
+                use arrow_array::types::{Float64Type, Int64Type};
+                Ok(match self.file_numbers(py)?.and_then(|n| n.1.as_ref()) {
+                    Some(FieldNumbers::Mapped(a)) => {
+                        if let Some(i) = a.as_primitive_opt::<Int64Type>() {
+                            Some((i.values().as_ptr() as usize, "<i8"))
+                        } else {
+                            a.as_primitive_opt::<Float64Type>()
+                                .map(|f| (f.values().as_ptr() as usize, "<f8"))
+                        }
+                    }
+                    Some(FieldNumbers::Owned(o)) => Some(owned_parts(o)),
+                    None => None,
+                })
+            }
+        }
+    }
+
+    /// The field's type for NumPy.
+    fn numpy_dtype(&self, py: Python<'_>) -> PyResult<DType> {
+        Ok(match &self.source {
+            ColumnSource::Memory { view, .. } => view.dtype(),
+            ColumnSource::File { .. } => self.file_numbers(py)?.map_or(DType::Object, |n| n.0),
         })
     }
 }
 
 #[pymethods]
 impl PyColumn {
+    /// The field's name.
     #[getter]
     pub(super) fn name(&self) -> &str {
-        self.view.name()
+        self.field_name()
     }
 
+    /// The field's type: a list's column type (`int64`, `str`, ...); for a record
+    /// file, the type NumPy reads it as (`int64`, `float64`, `bool`, else `object`).
     #[getter]
-    pub(super) fn dtype(&self) -> &'static str {
-        self.view.dtype().name()
+    pub(super) fn dtype(&self, py: Python<'_>) -> PyResult<&'static str> {
+        Ok(self.numpy_dtype(py)?.name())
     }
 
+    /// Values that are null or absent.
     #[getter]
-    pub(super) fn null_count(&self) -> usize {
-        self.view.null_count()
+    pub(super) fn null_count(&self, py: Python<'_>) -> PyResult<usize> {
+        read_field!(self, py, |f| f.null_count())
     }
 
     pub(super) fn __len__(&self) -> usize {
-        self.view.len()
+        self.len()
     }
 
     pub(super) fn __getitem__<'py>(
@@ -62,99 +302,113 @@ impl PyColumn {
         py: Python<'py>,
         index: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let len = self.view.len();
+        let len = self.len();
         if let Ok(s) = index.cast::<PySlice>() {
             let (start, _, step, n) = slice_indices(s, len)?;
+            if step == 1 {
+                let start = start.max(0) as usize;
+                return Ok(self.values(py, start..start + n)?.into_any());
+            }
             let l = PyList::empty(py);
             for p in slice_positions(start, step, n) {
-                l.append(cell_to_py(py, self.view.get(p))?)?;
+                l.append(self.value(py, p)?)?;
             }
             return Ok(l.into_any());
         }
         let i = norm_index(index.extract()?, len, "Column")?;
-        cell_to_py(py, self.view.get(i))
+        self.value(py, i)
     }
 
-    pub(super) fn __iter__(&self) -> PyColumnIter {
-        // The view shares the column's chunks, so iterating copies nothing up front.
+    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyColumnIter {
         PyColumnIter {
-            view: self.view.clone(),
+            column: slf.clone().unbind(),
             pos: AtomicUsize::new(0),
         }
     }
 
-    /// Number of values equal to `value` (native for built-in probes; see select.rs).
-    pub(super) fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        crate::select::column_count(&self.view, value)
+    /// Number of values equal to `value`.
+    pub(super) fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Ok(self.find(py, value, 0..usize::MAX, false)?.len())
     }
 
     /// Position of the first value equal to `value` in `[start, stop)`.
     #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
     pub(super) fn index(
         &self,
+        py: Python<'_>,
         value: &Bound<'_, PyAny>,
         start: isize,
         stop: isize,
     ) -> PyResult<usize> {
-        let len = self.view.len();
+        let len = self.len();
         let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
-        crate::select::column_find(&self.view, value, a, b)?
+        self.find(py, value, a..b, true)?
+            .first()
+            .copied()
             .ok_or_else(crate::select::not_in_column)
     }
 
-    pub(super) fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(crate::select::column_find(&self.view, value, 0, usize::MAX)?.is_some())
+    pub(super) fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(!self.find(py, value, 0..usize::MAX, true)?.is_empty())
     }
 
+    /// The values in a list.
     pub(super) fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let l = PyList::empty(py);
-        for i in 0..self.view.len() {
-            l.append(cell_to_py(py, self.view.get(i))?)?;
-        }
-        Ok(l)
+        self.values(py, 0..usize::MAX)
     }
 
+    /// `==` as a sequence: equal to a list (or other sized, non-string iterable) of
+    /// equal values.
+    pub(super) fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        seq_eq(py, self.len(), other, |i| self.value(py, i).map(Some))
+    }
+
+    pub(super) fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let eq = self.__eq__(py, other)?;
+        crate::convert::negated(py, eq)
+    }
+
+    /// Sum of the non-null values (bools count as ints); 0 for an empty column.
     pub(super) fn sum<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match self.view.sum().py_err(py)? {
+        match read_field!(self, py, |f| f.sum())? {
             Sum::Int(i) => Ok(i.into_pyobject(py)?.into_any()),
             Sum::Float(f) => Ok(f.into_pyobject(py)?.into_any()),
         }
     }
 
+    /// Mean of the non-null values; `None` when there are none.
     pub(super) fn mean(&self, py: Python<'_>) -> PyResult<Option<f64>> {
-        let n = self.view.len() - self.view.null_count();
+        let sum = read_field!(self, py, |f| f.sum())?;
+        let n = self.len() - self.null_count(py)?;
         if n == 0 {
             return Ok(None);
         }
-        Ok(Some(match self.view.sum().py_err(py)? {
+        Ok(Some(match sum {
             Sum::Int(i) => i as f64 / n as f64,
             Sum::Float(f) => f / n as f64,
         }))
     }
 
+    /// Smallest non-null value (numbers, bools or strings); `ValueError` if none.
     pub(super) fn min<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match self.view.min_max().py_err(py)? {
-            Some((lo, _)) => cell_to_py(py, lo),
-            None => Err(PyValueError::new_err("min() of a column with no values")),
-        }
+        self.extreme(py, false)
     }
 
+    /// Largest non-null value (numbers, bools or strings); `ValueError` if none.
     pub(super) fn max<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match self.view.min_max().py_err(py)? {
-            Some((_, hi)) => cell_to_py(py, hi),
-            None => Err(PyValueError::new_err("max() of a column with no values")),
-        }
+        self.extreme(py, true)
     }
 
-    /// NumPy's array interface: zero-copy for dense numeric columns in one chunk.
+    /// NumPy's array interface, read-only: zero-copy for numeric columns without nulls
+    /// in one chunk (or one batch of a file), else one copy of the numbers.
     #[getter]
     pub(super) fn __array_interface__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let Some((ptr, typestr)) = self.interface_parts() else {
+        let Some((ptr, typestr)) = self.interface_parts(py)? else {
             return Err(PyAttributeError::new_err(
                 "__array_interface__ (only numeric columns without nulls)",
             ));
         };
-        array_interface(py, self.view.len(), ptr, typestr)
+        array_interface(py, self.len(), ptr, typestr)
     }
 
     #[pyo3(signature = (dtype = None, copy = None))]
@@ -163,13 +417,14 @@ impl PyColumn {
         dtype: Option<&Bound<'py, PyAny>>,
         copy: Option<bool>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let this = slf.borrow();
-        let zero_copy = this.interface_parts().is_some();
+        let py = slf.py();
+        let this = slf.get();
+        let zero_copy = this.interface_parts(py)?.is_some();
         column_array(
             slf.as_any(),
             zero_copy,
-            this.view.dtype(),
-            || this.to_list(slf.py()),
+            this.numpy_dtype(py)?,
+            || this.to_list(py),
             dtype,
             copy,
         )
@@ -190,24 +445,25 @@ impl PyColumn {
         if (flags & pyo3::ffi::PyBUF_WRITABLE) == pyo3::ffi::PyBUF_WRITABLE {
             return Err(PyBufferError::new_err("a Column is read-only"));
         }
-        let this = slf.borrow();
-        let Some((ptr, typestr)) = this.interface_parts() else {
+        let this = slf.get();
+        let Some((ptr, typestr)) = this.interface_parts(slf.py())? else {
             return Err(PyBufferError::new_err(
                 "only numeric columns without nulls support the buffer protocol",
             ));
         };
         let ex = crate::mmap_ffi::Export {
             ptr: ptr as *const u8,
-            len: this.view.len() * 8,
+            len: this.len() * 8,
             itemsize: 8,
             format: if typestr == "<f8" { c"d" } else { c"q" },
             readonly: true,
         };
-        drop(this);
         // SAFETY: `view` comes from CPython's getbuffer call. The numbers belong to
         // chunks this Column's view keeps alive (the list copies a shared chunk before
-        // writing) or to its copy in `copied`, which is set once and never replaced, so
-        // they stay valid and unchanged while the view holds a reference to this object.
+        // writing), to a file's mapped batch that the Arrow array in `numbers` keeps
+        // mapped, or to a copy in `copied` / `numbers`; those cells are set once and
+        // never replaced, so the numbers stay valid and unchanged while the view holds
+        // a reference to this object.
         unsafe { crate::mmap_ffi::fill(slf.as_any(), view, flags, &ex) }
     }
 
@@ -219,29 +475,62 @@ impl PyColumn {
     }
 
     pub(super) fn __repr__(&self) -> String {
-        format!(
-            "Column({:?}, dtype={}, len={})",
-            self.view.name(),
-            self.view.dtype(),
-            self.view.len()
-        )
+        match &self.source {
+            ColumnSource::Memory { view, .. } => format!(
+                "Column({:?}, dtype={}, len={})",
+                view.name(),
+                view.dtype(),
+                view.len()
+            ),
+            ColumnSource::File {
+                name, len, path, ..
+            } => {
+                format!(
+                    "Column({name:?}, len={len}, file={:?})",
+                    path.display().to_string()
+                )
+            }
+        }
     }
 
-    /// This column for Arrow consumers: one-column record batches (absent as null).
+    /// This column for Arrow consumers: one-column record batches (absent as null); a
+    /// file's committed batches point into the map.
     #[pyo3(signature = (requested_schema = None))]
     pub(super) fn __arrow_c_stream__<'py>(
         &self,
         py: Python<'py>,
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
-        crate::arrow_stream::export_column(py, &self.view, requested_schema)
+        match &self.source {
+            ColumnSource::Memory { view, .. } => {
+                crate::arrow_stream::export_column(py, view, requested_schema)
+            }
+            ColumnSource::File {
+                file, name, len, ..
+            } => {
+                let (schema, batches) = file.get().lock()?.field_arrow(name, *len).py_err(py)?;
+                crate::arrow_stream::export_stream(py, schema, batches)
+            }
+        }
+    }
+}
+
+impl PyColumn {
+    fn extreme<'py>(&self, py: Python<'py>, max: bool) -> PyResult<Bound<'py, PyAny>> {
+        match read_field!(self, py, |f| f.min_max())? {
+            Some((lo, hi)) => value_to_py_from(py, if max { &hi } else { &lo }, self.trust()),
+            None => Err(PyValueError::new_err(format!(
+                "{}() of a column with no values",
+                if max { "max" } else { "min" }
+            ))),
+        }
     }
 }
 
 /// Iterator over a Column's values, converting each one as it is reached.
 #[pyclass(name = "_ColumnIter", module = "memslim._memslim", frozen)]
 pub struct PyColumnIter {
-    pub(super) view: ColumnView,
+    pub(super) column: Py<PyColumn>,
     pub(super) pos: AtomicUsize,
 }
 
@@ -252,11 +541,12 @@ impl PyColumnIter {
     }
 
     pub(super) fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let col = self.column.get();
         let i = self.pos.load(Ordering::Relaxed);
-        if i >= self.view.len() {
+        if i >= col.len() {
             return Ok(None);
         }
         self.pos.store(i + 1, Ordering::Relaxed);
-        cell_to_py(py, self.view.get(i)).map(Some)
+        col.value(py, i).map(Some)
     }
 }

@@ -87,13 +87,7 @@ impl PyRecordsIter {
                     return Ok(Some(r.clone_ref(py).into_any()));
                 }
             }
-            let fresh = Py::new(
-                py,
-                PyRow {
-                    store: list.state.clone(),
-                    row: AtomicUsize::new(i),
-                },
-            )?;
+            let fresh = Py::new(py, PyRow::memory(list.state.clone(), i))?;
             *slot = Some(fresh.clone_ref(py));
             return Ok(Some(fresh.into_any()));
         }

@@ -307,7 +307,7 @@ impl PyRecords {
     pub(super) fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
         v.cast_exact::<PyRow>()
             .ok()
-            .filter(|r| Arc::ptr_eq(&r.get().store, &self.state))
+            .filter(|r| r.get().store().is_some_and(|s| Arc::ptr_eq(s, &self.state)))
             .map(|r| r.get().row())
     }
 
@@ -424,10 +424,7 @@ pub(super) fn item_of(
 ) -> PyResult<Py<PyAny>> {
     match this.kind {
         Kind::Dict => {
-            let row = PyRow {
-                store: store.clone(),
-                row: AtomicUsize::new(slot),
-            };
+            let row = PyRow::memory(store.clone(), slot);
             Ok(Py::new(py, row)?.into_any())
         }
         Kind::Tuple { .. } => Ok(this.row_value(py, slot)?.unbind()),
@@ -1092,10 +1089,7 @@ impl PyRecords {
             .inner
             .field_index(name)
             .ok_or_else(|| PyKeyError::new_err(name.to_owned()))?;
-        Ok(PyColumn {
-            view: this.inner.column(j),
-            copied: OnceLock::new(),
-        })
+        Ok(PyColumn::memory(this.inner.column(j)))
     }
 
     pub(super) fn to_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {

@@ -242,11 +242,14 @@ pub(crate) fn with_native_json<R>(
     }
     if let Ok(r) = obj.cast::<PyRow>() {
         let r = r.get();
-        let this = r.store.borrow(py)?;
-        return Ok(Some(f(NativeJson::Row(&this.inner, r.row()))));
+        if let Some(store) = r.store() {
+            let this = store.borrow(py)?;
+            return Ok(Some(f(NativeJson::Row(&this.inner, r.row()))));
+        }
+        return Ok(None);
     }
-    if let Ok(c) = obj.cast::<PyColumn>() {
-        return Ok(Some(f(NativeJson::Column(&c.borrow().view))));
+    if let Some(view) = obj.cast::<PyColumn>().ok().and_then(|c| c.get().view()) {
+        return Ok(Some(f(NativeJson::Column(view))));
     }
     Ok(None)
 }

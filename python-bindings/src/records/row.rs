@@ -1,26 +1,81 @@
-//! `Row`: a live, writable, dict-like view of one record of a DictList's store.
+//! `Row`: a live, dict-like view of one record, of a DictList's store (writable) or of
+//! a record file (read-only: its records never change once appended).
 
 use super::*;
+use crate::mmap::PyDictListFile;
 
-/// A live, writable, dict-like view of one record of a DictList.
+/// A live, dict-like view of one record, wherever it is stored.
 ///
-/// It names a row of the list's store, which never moves while the view exists: the
-/// view follows its record through sorts, inserts and deletes, as a dict taken out of
-/// a list would, and still reads and writes it once it has left every list.
+/// A record of a DictList: the view names a row of the list's store, which never moves
+/// while the view exists. It follows its record through sorts, inserts and deletes, as
+/// a dict taken out of a list would, and still reads and writes it once it has left
+/// every list. A record of a record file (`DictList.open`): the view reads it, and
+/// writes raise `UnsupportedTypeError`
+/// (a `TypeError`).
 #[pyclass(name = "Row", module = "memslim._memslim", mapping, frozen)]
 pub struct PyRow {
-    pub(super) store: Store,
-    /// Row of the store. Mutable only while no one but the iterator holds this object
-    /// (see `__next__`).
+    pub(crate) source: RowSource,
+    /// Row of the store or of the file. Mutable only while no one but the iterator
+    /// holds this object (see `__next__`).
     pub(super) row: AtomicUsize,
 }
 
+/// Where a [`PyRow`]'s record is stored.
+pub(crate) enum RowSource {
+    /// A DictList's store.
+    Memory(Store),
+    /// A record file.
+    File(Py<PyDictListFile>),
+}
+
 impl PyRow {
+    /// A view of row `row` of a list's store.
+    pub(crate) fn memory(store: Store, row: usize) -> PyRow {
+        PyRow {
+            source: RowSource::Memory(store),
+            row: AtomicUsize::new(row),
+        }
+    }
+
+    /// A view of record `row` of a record file.
+    pub(crate) fn file(file: Py<PyDictListFile>, row: usize) -> PyRow {
+        PyRow {
+            source: RowSource::File(file),
+            row: AtomicUsize::new(row),
+        }
+    }
+
+    /// The store of a DictList's record; `None` for a record file's.
+    #[inline]
+    pub(crate) fn store(&self) -> Option<&Store> {
+        match &self.source {
+            RowSource::Memory(s) => Some(s),
+            RowSource::File(_) => None,
+        }
+    }
+
+    /// The store, or `UnsupportedTypeError` (a `TypeError`, as a read-only mapping
+    /// raises) for a record of a file, which never changes once appended.
+    fn writable(&self, py: Python<'_>) -> PyResult<&Store> {
+        self.store().ok_or_else(|| {
+            Class::UnsupportedType.err(
+                py,
+                "a record of a record file cannot be changed (the file is append-only); \
+                 copy it with row.to_dict()",
+            )
+        })
+    }
+
     /// The record's keys, in its key order.
     pub(super) fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        let this = self.store.borrow(py)?;
-        let keys = this.inner.row_keys(self.row());
-        PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
+        match &self.source {
+            RowSource::Memory(store) => {
+                let this = store.borrow(py)?;
+                let keys = this.inner.row_keys(self.row());
+                PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
+            }
+            RowSource::File(file) => file.get().record_keys(py, self.row()),
+        }
     }
 
     #[inline]
@@ -51,18 +106,19 @@ impl PyRow {
         key: &Bound<'_, PyAny>,
         value: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
+        let store = self.writable(py)?;
         let k = Self::key_str(key)?;
         let items: Items<'_> = vec![(key.clone(), value.clone())];
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, self.row())?;
-        let mut this = self.store.borrow_mut(py)?;
+        let mut this = store.borrow_mut(py)?;
         this.inner.set_field(self.row(), k, cells[0].1).py_err(py)?;
         this.after_append(py, 1);
         Ok(())
     }
 
     pub(super) fn remove(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let mut this = self.store.borrow_mut(py)?;
+        let mut this = self.writable(py)?.borrow_mut(py)?;
         match this.col_of(key) {
             Some(j) => this.inner.remove_field(self.row(), j).py_err(py),
             None => Ok(false),
@@ -74,13 +130,29 @@ impl PyRow {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let this = self.store.borrow(py)?;
-        let Some(j) = this.col_of(key) else {
-            return Ok(None);
-        };
-        match this.inner.get(self.row(), j) {
-            CellRef::Absent => Ok(None),
-            c => this.cell_value(py, j, c).map(Some),
+        match &self.source {
+            RowSource::Memory(store) => {
+                let this = store.borrow(py)?;
+                let Some(j) = this.col_of(key) else {
+                    return Ok(None);
+                };
+                match this.inner.get(self.row(), j) {
+                    CellRef::Absent => Ok(None),
+                    c => this.cell_value(py, j, c).map(Some),
+                }
+            }
+            RowSource::File(file) => match key.cast::<PyString>() {
+                Ok(k) => file.get().record_value(py, self.row(), k.to_str()?),
+                Err(_) => Ok(None),
+            },
+        }
+    }
+
+    /// The record as a plain dict (a detached copy).
+    pub(crate) fn to_plain_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        match &self.source {
+            RowSource::Memory(store) => store.borrow(py)?.row_value(py, self.row()),
+            RowSource::File(file) => Ok(file.get().record_dict(py, self.row())?.into_any()),
         }
     }
 }
@@ -154,8 +226,10 @@ impl PyRow {
     }
 
     pub(super) fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
-        let this = self.store.borrow(py)?;
-        Ok(this.inner.row_len(self.row()))
+        match &self.source {
+            RowSource::Memory(store) => Ok(store.borrow(py)?.inner.row_len(self.row())),
+            RowSource::File(file) => file.get().record_len(py, self.row()),
+        }
     }
 
     pub(super) fn __contains__(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> PyResult<bool> {
@@ -201,6 +275,7 @@ impl PyRow {
         if default.len() > 1 {
             return Err(PyTypeError::new_err("pop expected at most 2 arguments"));
         }
+        self.writable(py)?;
         match self.lookup(py, key)? {
             Some(v) => {
                 self.remove(py, key)?;
@@ -215,6 +290,7 @@ impl PyRow {
         &self,
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+        self.writable(py)?;
         let keys = self.keys_list(py)?;
         let n = keys.len();
         if n == 0 {
@@ -236,6 +312,7 @@ impl PyRow {
         if let Some(v) = self.lookup(py, key)? {
             return Ok(v);
         }
+        self.writable(py)?;
         let d = default.unwrap_or_else(|| py.None().into_bound(py));
         self.set(py, key, &d)?;
         Ok(d)
@@ -248,6 +325,7 @@ impl PyRow {
         other: Option<&Bound<'_, PyAny>>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        self.writable(py)?;
         if let Some(o) = other {
             let pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> =
                 if o.hasattr(intern!(py, "keys"))? {
@@ -278,15 +356,29 @@ impl PyRow {
     }
 
     pub(super) fn clear(&self, py: Python<'_>) -> PyResult<()> {
+        self.writable(py)?;
         for k in self.keys_list(py)?.iter() {
             self.remove(py, &k)?;
         }
         Ok(())
     }
 
+    /// The record as a plain dict (a detached copy).
     pub(super) fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let this = self.store.borrow(py)?;
-        this.row_value(py, self.row())
+        self.to_plain_dict(py)
+    }
+
+    /// Position of the record in its record file. A DictList's record has none of its
+    /// own (it may sit in several lists, or in none): use `rows.index(row)`.
+    #[getter]
+    pub(super) fn index(&self) -> PyResult<usize> {
+        match &self.source {
+            RowSource::File(_) => Ok(self.row()),
+            RowSource::Memory(_) => Err(PyAttributeError::new_err(
+                "a DictList's Row has no index of its own (the record may sit in several \
+                 lists, or in none); use rows.index(row)",
+            )),
+        }
     }
 
     pub(super) fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -300,9 +392,20 @@ impl PyRow {
         if !other.is_instance(mapping)? {
             return Ok(py.NotImplemented());
         }
-        let this = me.store.borrow(py)?;
-        this.row_equals(py, me.row(), other, store_ptr(&me.store))?
-            .into_py_any(py)
+        match &me.source {
+            RowSource::Memory(store) => {
+                let this = store.borrow(py)?;
+                this.row_equals(py, me.row(), other, store_ptr(store))?
+                    .into_py_any(py)
+            }
+            RowSource::File(_) => {
+                let other = match other.cast::<PyRow>() {
+                    Ok(r) => r.get().to_plain_dict(py)?,
+                    Err(_) => other.clone(),
+                };
+                me.to_plain_dict(py)?.eq(other)?.into_py_any(py)
+            }
+        }
     }
 
     pub(super) fn __ne__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -333,7 +436,7 @@ pub(super) fn or_operand<'py>(o: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'p
     }
     let py = o.py();
     let m = o.py().import("memslim._memslim")?;
-    for name in ["FileRow", "DocView"] {
+    for name in ["DocView"] {
         if o.is_instance(&m.getattr(name)?)? {
             let d = PyDict::new(py);
             d.update(o.cast()?)?;

@@ -228,7 +228,7 @@ impl Records {
                 }
                 if let Ok(r) = v.cast::<PyRow>() {
                     let r = r.get();
-                    if store_ptr(&r.store) == self_ptr {
+                    if r.store().is_some_and(|s| store_ptr(s) == self_ptr) {
                         // A view into this very store: read it directly (no re-borrow).
                         let mut err = None;
                         self.inner
@@ -393,10 +393,14 @@ impl Records {
             return Ok(0);
         };
         let py = head.py();
-        let Some(first) = head.cast_exact::<PyRow>().ok().map(|r| r.get()) else {
+        let Some(first) = head
+            .cast_exact::<PyRow>()
+            .ok()
+            .and_then(|r| r.get().store())
+        else {
             return Ok(0);
         };
-        let src_ptr = store_ptr(&first.store);
+        let src_ptr = store_ptr(first);
         if src_ptr == self_ptr {
             return Ok(0); // rows of this very store: the general path reads them in place
         }
@@ -404,9 +408,9 @@ impl Records {
         let rows: Vec<&PyRow> = objs
             .iter()
             .map_while(|o| o.cast_exact::<PyRow>().ok().map(|r| r.get()))
-            .take_while(|r| store_ptr(&r.store) == src_ptr)
+            .take_while(|r| r.store().is_some_and(|s| store_ptr(s) == src_ptr))
             .collect();
-        let src = first.store.borrow(py)?;
+        let src = first.borrow(py)?;
         // The source fields these rows use, mapped to ours (added if new).
         let rows: Vec<usize> = rows.iter().map(|r| r.row()).collect();
         if !self.inner.push_rows_of(&src.inner, &rows).py_err(py)? {

@@ -1,4 +1,4 @@
-//! Whole-file and per-field reads: Arrow export, field visits and min/max.
+//! Whole-file and per-field reads: Arrow export and field visits.
 
 use super::*;
 
@@ -201,132 +201,52 @@ impl RecordFile {
         Ok(Some((batch, extras)))
     }
 
-    /// Calls `f` with field `name` of each of the first `rows` records in order, as
-    /// [`RecordFile::with_field`] gives it, holding each batch for its run of records.
+    /// Calls `f(row, value)` with field `name` of each record in `rows` (clamped to the
+    /// file) in order, as [`RecordFile::with_field`] gives it, until `f` returns
+    /// `false`; holds each batch for its run of records.
     ///
     /// # Errors
     /// As [`RecordFile::visit_row`].
     pub fn visit_field(
         &mut self,
         name: &str,
-        rows: usize,
-        mut f: impl FnMut(CellRef<'_>),
+        rows: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, CellRef<'_>) -> bool,
     ) -> Result<()> {
         self.check_open()?;
-        let rows = rows.min(self.len());
+        let rows = rows.start..rows.end.min(self.len());
         let mut buf = Vec::new();
         for k in 0..self.slots.len() {
             let (first, n) = (self.slots[k].first_row, self.slots[k].rows);
-            if first >= rows {
+            let (lo, hi) = (rows.start.max(first), rows.end.min(first + n));
+            if first >= rows.end {
                 return Ok(());
             }
-            let n = n.min(rows - first);
+            if lo >= hi {
+                continue;
+            }
             let batch = self.committed(k)?;
-            match batch.seg.schema.index_of(name) {
-                Ok(c) => {
-                    for j in 0..n {
-                        f(batch.cell(c, j, &mut buf)?);
-                    }
+            let col = batch.seg.schema.index_of(name).ok();
+            for r in lo..hi {
+                let v = match col {
+                    Some(c) => batch.cell(c, r - first, &mut buf)?,
+                    None => CellRef::Absent,
+                };
+                if !f(r, v) {
+                    return Ok(());
                 }
-                Err(_) => (0..n).for_each(|_| f(CellRef::Absent)),
             }
         }
-        let want = rows.saturating_sub(self.committed_rows);
-        match self.tail.field_index(name) {
-            Some(c) => (0..want).for_each(|r| f(self.tail.get(r, c))),
-            None => (0..want).for_each(|_| f(CellRef::Absent)),
+        let col = self.tail.field_index(name);
+        for r in rows.start.max(self.committed_rows)..rows.end {
+            let v = match col {
+                Some(c) => self.tail.get(r - self.committed_rows, c),
+                None => CellRef::Absent,
+            };
+            if !f(r, v) {
+                break;
+            }
         }
         Ok(())
-    }
-
-    /// The smallest and largest non-null values of field `name` over the first `rows`
-    /// records (numbers, bools or strings), as an in-memory column's
-    /// [`memslim_records::ColumnView::min_max`] finds them: ints stay ints, also among
-    /// floats. `None` if every value is null or absent.
-    ///
-    /// # Errors
-    /// [`RecordsError::Unsupported`] for a field of bytes or objects; as
-    /// [`RecordFile::visit_row`].
-    ///
-    /// # Memory
-    /// Reads the field's values one by one from the map; keeps two values.
-    pub fn min_max(&mut self, name: &str, rows: usize) -> Result<Option<(Value, Value)>> {
-        fn owned(c: CellRef<'_>) -> Option<Value> {
-            Some(match c {
-                CellRef::Bool(b) => Value::Bool(b),
-                CellRef::Int(i) => Value::Int(i),
-                CellRef::Float(x) => Value::Float(x),
-                CellRef::Str(s) | CellRef::DictStr(_, s) => Value::Str(s.to_owned()),
-                _ => return None,
-            })
-        }
-        fn borrowed(v: &Value) -> CellRef<'_> {
-            match v {
-                Value::Bool(b) => CellRef::Bool(*b),
-                Value::Int(i) => CellRef::Int(*i),
-                Value::Float(x) => CellRef::Float(*x),
-                Value::Str(s) => CellRef::Str(s),
-                _ => CellRef::Null,
-            }
-        }
-        let mut best: Option<(Value, Value)> = None;
-        let mut refused = None;
-        // Bools, numbers and strings each have a column layout of their own; values of
-        // two of them make an in-memory list's column `object`, which has no min/max.
-        let mut family = None;
-        // Floats beside an int a float cannot hold exactly make an in-memory column
-        // `object` too.
-        let (mut floats, mut big_ints) = (false, false);
-        self.visit_field(name, rows, |v| {
-            if matches!(v, CellRef::Null | CellRef::Absent) || refused.is_some() {
-                return;
-            }
-            match v {
-                CellRef::Float(_) => floats = true,
-                CellRef::Int(i) if i.unsigned_abs() > 1 << 53 => big_ints = true,
-                _ => {}
-            }
-            if floats && big_ints {
-                refused = Some(DType::Object);
-                return;
-            }
-            let this = match v {
-                CellRef::Bool(_) => 0,
-                CellRef::Int(_) | CellRef::Float(_) => 1,
-                _ => 2,
-            };
-            let Some(own) = owned(v).filter(|_| *family.get_or_insert(this) == this) else {
-                refused = Some(match v {
-                    CellRef::Bytes(_) => DType::Bytes,
-                    _ => DType::Object,
-                });
-                return;
-            };
-            best = Some(match best.take() {
-                None => (own.clone(), own),
-                Some((lo, hi)) => {
-                    let lo = if cell_less(&v, &borrowed(&lo)) {
-                        own.clone()
-                    } else {
-                        lo
-                    };
-                    let hi = if cell_less(&borrowed(&hi), &v) {
-                        own
-                    } else {
-                        hi
-                    };
-                    (lo, hi)
-                }
-            });
-        })?;
-        match refused {
-            Some(dtype) => Err(RecordsError::Unsupported {
-                field: name.to_owned(),
-                dtype,
-                op: "min/max",
-            }
-            .into()),
-            None => Ok(best),
-        }
     }
 }

@@ -1,0 +1,115 @@
+//! The record file behind memslim-records' read interface: [`ReadRecords`] for its
+//! records and [`FileField`] ([`ReadField`]) for one field of its first records, so the
+//! bindings' record and column views read a file as they read a list in memory.
+
+use std::ops::Range;
+
+use memslim_records::{CellRef, ReadField, ReadRecords, Sum};
+
+use crate::FieldSum;
+use crate::error::MmapError;
+use crate::file::RecordFile;
+
+impl ReadRecords for RecordFile {
+    type Error = MmapError;
+
+    fn record_count(&self) -> usize {
+        self.len()
+    }
+
+    fn visit_record(
+        &mut self,
+        row: usize,
+        f: &mut dyn FnMut(&str, CellRef<'_>),
+    ) -> Result<(), MmapError> {
+        self.visit_row(row, f)
+    }
+
+    fn read_field<R>(
+        &mut self,
+        row: usize,
+        name: &str,
+        f: impl FnOnce(CellRef<'_>) -> R,
+    ) -> Result<R, MmapError> {
+        self.with_field(row, name, f)
+    }
+}
+
+/// Field `name` of the first `len` records of a file, borrowed for a read.
+///
+/// A file's records never change once appended, so the values a `FileField` reads are
+/// the ones it had when its length was fixed, as a column snapshot of a list in memory.
+pub struct FileField<'a> {
+    file: &'a mut RecordFile,
+    name: &'a str,
+    len: usize,
+}
+
+impl<'a> FileField<'a> {
+    /// Field `name` of the first `len` records of `file` (at most its length).
+    pub fn new(file: &'a mut RecordFile, name: &'a str, len: usize) -> Self {
+        let len = len.min(file.len());
+        FileField { file, name, len }
+    }
+
+    /// The file the field is read from.
+    pub fn file(&mut self) -> &mut RecordFile {
+        self.file
+    }
+}
+
+impl ReadField for FileField<'_> {
+    type Error = MmapError;
+
+    fn field_name(&self) -> &str {
+        self.name
+    }
+
+    fn value_count(&self) -> usize {
+        self.len
+    }
+
+    fn visit_values(
+        &mut self,
+        rows: Range<usize>,
+        f: &mut dyn FnMut(usize, CellRef<'_>) -> bool,
+    ) -> Result<(), MmapError> {
+        let rows = rows.start..rows.end.min(self.len);
+        self.file.visit_field(self.name, rows, f)
+    }
+
+    fn read_value<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(CellRef<'_>) -> R,
+    ) -> Result<R, MmapError> {
+        if i >= self.len {
+            return Err(memslim_records::RecordsError::IndexOutOfRange {
+                index: i,
+                len: self.len,
+            }
+            .into());
+        }
+        self.file.with_field(i, self.name, f)
+    }
+
+    /// From the field's Arrow arrays (committed batches are not copied).
+    fn null_count(&mut self) -> Result<usize, MmapError> {
+        match self.file.field_sum(self.name, self.len) {
+            Ok(s) => Ok(s.nulls),
+            // No record has the field: every value is absent.
+            Err(MmapError::Value(_)) => Ok(self.len),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Arrow's kernels over the field's arrays.
+    fn sum(&mut self) -> Result<Sum, MmapError> {
+        match self.file.field_sum(self.name, self.len) {
+            Ok(FieldSum { sum: Some(s), .. }) => Ok(s),
+            // The values say which one is not a number (or that none is there).
+            Ok(_) | Err(MmapError::Value(_)) => memslim_records::read::sum_values(self),
+            Err(e) => Err(e),
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! The one read interface (`ReadRecords`, `ReadField`) gives the same answers for the
+//! same records held in memory (`RecordList`, `ColumnView`) and in a record file
+//! (`RecordFile`, `FileField`), committed in batches or pending, against the records
+//! themselves as the model.
+
+use std::fs;
+use std::path::PathBuf;
+
+use memslim_mmap::{FileField, Mode, RecordFile};
+use memslim_records::variant::Value;
+use memslim_records::{Cell, CellRef, ReadField, ReadRecords, RecordList, Sum};
+use proptest::prelude::*;
+
+/// A value as the model holds it.
+#[derive(Clone, Debug, PartialEq)]
+enum V {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+impl V {
+    fn cell_ref(&self) -> CellRef<'_> {
+        match self {
+            V::Null => CellRef::Null,
+            V::Bool(b) => CellRef::Bool(*b),
+            V::Int(i) => CellRef::Int(*i),
+            V::Float(x) => CellRef::Float(*x),
+            V::Str(s) => CellRef::Str(s),
+        }
+    }
+
+    fn cell(&self) -> Cell<'_> {
+        match self {
+            V::Null => Cell::Null,
+            V::Bool(b) => Cell::Bool(*b),
+            V::Int(i) => Cell::Int(*i),
+            V::Float(x) => Cell::Float(*x),
+            V::Str(s) => Cell::Str(s),
+        }
+    }
+}
+
+/// What a read gives, as text the two storages must agree on.
+fn shown(c: CellRef<'_>) -> String {
+    match c {
+        CellRef::DictStr(_, s) => format!("{:?}", CellRef::Str(s)),
+        CellRef::Encoded(b) => format!("{:?}", memslim_records::variant::decode(b).unwrap()),
+        c => format!("{c:?}"),
+    }
+}
+
+const KEYS: [&str; 3] = ["a", "b", "c"];
+
+/// Per key a family of values, so that its column has one layout in memory: ints,
+/// floats, strings or bools, each possibly null or absent.
+fn value(family: u8) -> BoxedStrategy<Option<V>> {
+    let v: BoxedStrategy<V> = match family {
+        0 => (-5i64..5).prop_map(V::Int).boxed(),
+        1 => prop_oneof![Just(-0.0), Just(f64::NAN), -4.0f64..4.0]
+            .prop_map(V::Float)
+            .boxed(),
+        2 => prop::sample::select(vec!["x", "y", "zz", ""])
+            .prop_map(|s| V::Str(s.to_owned()))
+            .boxed(),
+        _ => any::<bool>().prop_map(V::Bool).boxed(),
+    };
+    prop_oneof![6 => v.prop_map(Some), 1 => Just(Some(V::Null)), 1 => Just(None)].boxed()
+}
+
+fn records() -> impl Strategy<Value = Vec<Vec<(usize, V)>>> {
+    prop::collection::vec(0u8..4, 3).prop_flat_map(|families| {
+        let rec = families
+            .iter()
+            .map(|&f| value(f))
+            .collect::<Vec<_>>()
+            .prop_map(|vals| {
+                vals.into_iter()
+                    .enumerate()
+                    .filter_map(|(j, v)| v.map(|v| (j, v)))
+                    .collect::<Vec<_>>()
+            });
+        prop::collection::vec(rec, 0..40)
+    })
+}
+
+fn tmp(case: usize) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("memslim-read-{}", std::process::id()));
+    fs::create_dir_all(&d).unwrap();
+    d.join(format!("f{case}.msl"))
+}
+
+fn model_sum(col: &[Option<V>]) -> Option<(i128, f64, bool)> {
+    let (mut i, mut x, mut floats) = (0i128, 0.0, false);
+    for v in col.iter().flatten() {
+        match v {
+            V::Null => {}
+            V::Bool(b) => i += i128::from(*b),
+            V::Int(n) => i += i128::from(*n),
+            V::Float(f) => {
+                x += f;
+                floats = true;
+            }
+            V::Str(_) => return None,
+        }
+    }
+    Some((i, x, floats))
+}
+
+fn same_sum(got: Sum, want: (i128, f64, bool)) -> bool {
+    match got {
+        Sum::Int(i) => !want.2 && i == want.0,
+        Sum::Float(f) => {
+            let w = want.1 + want.0 as f64;
+            (f.is_nan() && w.is_nan()) || f == w || (f - w).abs() <= 1e-9 * w.abs().max(1.0)
+        }
+    }
+}
+
+fn check_field<F: ReadField>(field: &mut F, col: &[Option<V>]) -> Result<(), TestCaseError>
+where
+    F::Error: std::fmt::Debug,
+{
+    prop_assert_eq!(field.value_count(), col.len());
+    let mut seen = Vec::new();
+    field
+        .visit_values(0..usize::MAX, &mut |i, v| {
+            seen.push((i, shown(v)));
+            true
+        })
+        .unwrap();
+    let want: Vec<(usize, String)> = col
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i, shown(v.as_ref().map_or(CellRef::Absent, V::cell_ref))))
+        .collect();
+    prop_assert_eq!(&seen, &want);
+    for (i, w) in want.iter().enumerate() {
+        prop_assert_eq!(&field.read_value(i, shown).unwrap(), &w.1);
+    }
+    prop_assert!(field.read_value(col.len(), shown).is_err());
+    let nulls = col
+        .iter()
+        .filter(|v| matches!(v, None | Some(V::Null)))
+        .count();
+    prop_assert_eq!(field.null_count().unwrap(), nulls);
+    match (field.sum(), model_sum(col)) {
+        (Ok(s), Some(w)) => prop_assert!(same_sum(s, w), "sum {:?} against {:?}", s, w),
+        (Err(_), None) => {}
+        (got, want) => prop_assert!(false, "sum {:?} against {:?}", got, want),
+    }
+    let present: Vec<&V> = col.iter().flatten().filter(|v| **v != V::Null).collect();
+    let mm = field.min_max().unwrap();
+    prop_assert_eq!(mm.is_none(), present.is_empty());
+    if let Some((lo, hi)) = mm {
+        let lo = V::from_value(lo);
+        let hi = V::from_value(hi);
+        prop_assert!(present.contains(&&lo) || matches!(lo, V::Float(f) if f.is_nan()));
+        prop_assert!(present.contains(&&hi) || matches!(hi, V::Float(f) if f.is_nan()));
+    }
+    for probe in present.iter().take(2) {
+        let mut hits = Vec::new();
+        field
+            .find_equal(&probe.cell(), 0..usize::MAX, &mut |i, decided| {
+                hits.push((i, decided));
+                true
+            })
+            .unwrap();
+        let want: Vec<(usize, bool)> = (0..col.len())
+            .filter(|&i| match (&col[i], probe) {
+                (Some(V::Float(a)), V::Float(b)) => a == b,
+                (Some(a), b) => a == *b,
+                (None, _) => false,
+            })
+            .map(|i| (i, true))
+            .collect();
+        prop_assert_eq!(hits, want);
+    }
+    Ok(())
+}
+
+impl V {
+    fn from_value(v: Value) -> V {
+        match v {
+            Value::Bool(b) => V::Bool(b),
+            Value::Int(i) => V::Int(i),
+            Value::Float(f) => V::Float(f),
+            Value::Str(s) => V::Str(s),
+            _ => V::Null,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn memory_and_file_read_alike(recs in records(), flush_at in 0usize..40, case in 0usize..1_000_000) {
+        let mut list = RecordList::with_chunk_rows(7);
+        let path = tmp(case);
+        let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(memslim_mmap::index_path(&path));
+        let mut file = RecordFile::open(&path, Mode::Append).unwrap();
+        for (n, r) in recs.iter().enumerate() {
+            let cells: Vec<(&str, Cell<'_>)> = r.iter().map(|(j, v)| (KEYS[*j], v.cell())).collect();
+            list.push_record(&cells).unwrap();
+            file.push_record(&cells).unwrap();
+            if n + 1 == flush_at {
+                file.flush().unwrap();
+            }
+        }
+        for key in KEYS {
+            list.add_field(key).unwrap();
+        }
+        prop_assert_eq!(list.record_count(), recs.len());
+        prop_assert_eq!(file.record_count(), recs.len());
+        for (row, r) in recs.iter().enumerate() {
+            let want: Vec<(String, String)> = r.iter().map(|(j, v)| (KEYS[*j].to_owned(), shown(v.cell_ref()))).collect();
+            for storage in [&mut list as &mut dyn Visit, &mut file] {
+                prop_assert_eq!(storage.pairs(row), want.clone());
+            }
+            prop_assert_eq!(list.record_len(row).unwrap(), r.len());
+            prop_assert_eq!(file.record_len(row).unwrap(), r.len());
+            for key in KEYS {
+                let m = list.read_field(row, key, shown).unwrap();
+                prop_assert_eq!(&file.read_field(row, key, shown).unwrap(), &m);
+            }
+        }
+        prop_assert!(list.visit_record(recs.len(), &mut |_, _| ()).is_err());
+        prop_assert!(file.visit_record(recs.len(), &mut |_, _| ()).is_err());
+        for (j, key) in KEYS.iter().enumerate() {
+            let col: Vec<Option<V>> = recs.iter().map(|r| r.iter().find(|(k, _)| *k == j).map(|(_, v)| v.clone())).collect();
+            let view = list.column(list.field_index(key).unwrap());
+            check_field(&mut &view, &col)?;
+            check_field(&mut FileField::new(&mut file, key, usize::MAX), &col)?;
+        }
+        drop(file);
+        let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(memslim_mmap::index_path(&path));
+    }
+}
+
+/// A record's `(key, value)` pairs through [`ReadRecords::visit_record`].
+trait Visit {
+    fn pairs(&mut self, row: usize) -> Vec<(String, String)>;
+}
+
+impl<T: ReadRecords> Visit for T
+where
+    T::Error: std::fmt::Debug,
+{
+    fn pairs(&mut self, row: usize) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        self.visit_record(row, &mut |k, v| out.push((k.to_owned(), shown(v))))
+            .unwrap();
+        out
+    }
+}

@@ -1,0 +1,405 @@
+//! One read interface for records, whichever storage holds them: [`ReadRecords`] for
+//! whole records and [`ReadField`] for one field of many. A [`RecordList`] in memory
+//! and a record file on disk (`memslim-mmap`) both implement them, so a binding writes
+//! its record and column views once, over these traits.
+//!
+//! The provided methods define what each operation answers, from the values alone; a
+//! storage may override one with a faster kernel that gives the same answer (the tests
+//! of each storage check that it does).
+
+use std::ops::Range;
+
+use crate::variant::Value;
+use crate::{Cell, CellRef, ColumnView, DType, RecordList, RecordsError, Sum, cell_less};
+
+/// Whole records, read by position.
+pub trait ReadRecords {
+    /// What a read can fail with (a damaged file, a closed file).
+    type Error: From<RecordsError>;
+
+    /// Number of records.
+    fn record_count(&self) -> usize;
+
+    /// Calls `f(key, value)` for each key of record `row`, in the record's key order (a
+    /// key the record lacks is skipped, not null).
+    ///
+    /// # Errors
+    /// [`RecordsError::IndexOutOfRange`] for a bad `row`; what the storage fails with.
+    fn visit_record(
+        &mut self,
+        row: usize,
+        f: &mut dyn FnMut(&str, CellRef<'_>),
+    ) -> Result<(), Self::Error>;
+
+    /// Calls `f` with field `name` of record `row`, or with [`CellRef::Absent`] if the
+    /// record lacks it.
+    ///
+    /// # Errors
+    /// As [`ReadRecords::visit_record`].
+    fn read_field<R>(
+        &mut self,
+        row: usize,
+        name: &str,
+        f: impl FnOnce(CellRef<'_>) -> R,
+    ) -> Result<R, Self::Error>
+    where
+        Self: Sized,
+    {
+        let mut found = None;
+        let mut f = Some(f);
+        self.visit_record(row, &mut |k, v| {
+            if k == name {
+                if let Some(f) = f.take() {
+                    found = Some(f(v));
+                }
+            }
+        })?;
+        Ok(match (found, f) {
+            (Some(r), _) => r,
+            (None, Some(f)) => f(CellRef::Absent),
+            (None, None) => unreachable!("f runs once, or not at all"),
+        })
+    }
+
+    /// Number of keys of record `row`.
+    ///
+    /// # Errors
+    /// As [`ReadRecords::visit_record`].
+    fn record_len(&mut self, row: usize) -> Result<usize, Self::Error> {
+        let mut n = 0;
+        self.visit_record(row, &mut |_, _| n += 1)?;
+        Ok(n)
+    }
+
+    /// The keys of record `row`, in its key order.
+    ///
+    /// # Errors
+    /// As [`ReadRecords::visit_record`].
+    fn record_keys(&mut self, row: usize) -> Result<Vec<String>, Self::Error> {
+        let mut keys = Vec::new();
+        self.visit_record(row, &mut |k, _| keys.push(k.to_owned()))?;
+        Ok(keys)
+    }
+}
+
+/// One field of a run of records: the values `record.get(name)` gives, with
+/// [`CellRef::Absent`] where a record lacks the key.
+pub trait ReadField {
+    /// What a read can fail with.
+    type Error: From<RecordsError>;
+
+    /// The field's name.
+    fn field_name(&self) -> &str;
+
+    /// Number of values (one per record).
+    fn value_count(&self) -> usize;
+
+    /// Calls `f(i, value)` for each position `i` in `rows` (clamped to the field), in
+    /// order, until `f` returns `false`.
+    ///
+    /// # Errors
+    /// What the storage fails with.
+    fn visit_values(
+        &mut self,
+        rows: Range<usize>,
+        f: &mut dyn FnMut(usize, CellRef<'_>) -> bool,
+    ) -> Result<(), Self::Error>;
+
+    /// Calls `f` with value `i`.
+    ///
+    /// # Errors
+    /// [`RecordsError::IndexOutOfRange`] for a bad `i`; what the storage fails with.
+    fn read_value<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(CellRef<'_>) -> R,
+    ) -> Result<R, Self::Error>
+    where
+        Self: Sized,
+    {
+        let len = self.value_count();
+        if i >= len {
+            return Err(RecordsError::IndexOutOfRange { index: i, len }.into());
+        }
+        let mut f = Some(f);
+        let mut out = None;
+        self.visit_values(i..i + 1, &mut |_, v| {
+            out = f.take().map(|f| f(v));
+            false
+        })?;
+        out.ok_or_else(|| RecordsError::IndexOutOfRange { index: i, len }.into())
+    }
+
+    /// Values that are null or absent.
+    ///
+    /// # Errors
+    /// What the storage fails with.
+    fn null_count(&mut self) -> Result<usize, Self::Error> {
+        let mut n = 0;
+        self.visit_values(0..usize::MAX, &mut |_, v| {
+            n += usize::from(matches!(v, CellRef::Null | CellRef::Absent));
+            true
+        })?;
+        Ok(n)
+    }
+
+    /// The sum of the non-null values: exact for ints and bools (which count as 0 and
+    /// 1), a float as soon as one value is a float.
+    ///
+    /// # Errors
+    /// [`RecordsError::Unsupported`] when a value is not a number or a bool.
+    fn sum(&mut self) -> Result<Sum, Self::Error> {
+        sum_values(self)
+    }
+
+    /// The smallest and largest non-null values, in [`cell_less`]'s order: ints stay
+    /// ints, also among floats. `None` when every value is null or absent.
+    ///
+    /// # Errors
+    /// [`RecordsError::Unsupported`] for bytes or encoded values, and for values of
+    /// two families (bools, numbers, strings), or floats beside an int a float cannot
+    /// hold exactly: an in-memory column of those is `object`, which has no order.
+    fn min_max(&mut self) -> Result<Option<(Value, Value)>, Self::Error> {
+        let mut acc = MinMax::default();
+        self.visit_values(0..usize::MAX, &mut |_, v| acc.add(v))?;
+        acc.finish()
+            .map_err(|dtype| unsupported(self.field_name(), dtype, "min/max").into())
+    }
+
+    /// Calls `emit(i, decided)` for each position in `rows` whose value equals `probe`
+    /// (absent reads as null), until it returns `false`: `decided` is `false` where only
+    /// the host can tell (an encoded value), and the host then compares itself.
+    ///
+    /// # Errors
+    /// What the storage fails with.
+    fn find_equal(
+        &mut self,
+        probe: &Cell<'_>,
+        rows: Range<usize>,
+        emit: &mut dyn FnMut(usize, bool) -> bool,
+    ) -> Result<(), Self::Error> {
+        self.visit_values(
+            rows,
+            &mut |i, v| match crate::select::equal_verdict(v, probe) {
+                Some(true) => emit(i, true),
+                Some(false) => true,
+                None => emit(i, false),
+            },
+        )
+    }
+}
+
+/// What [`ReadField::sum`] answers, from the values one by one: for a storage whose
+/// faster kernel cannot tell why it refused.
+///
+/// # Errors
+/// As [`ReadField::sum`].
+pub fn sum_values<F: ReadField + ?Sized>(field: &mut F) -> Result<Sum, F::Error> {
+    let (mut int, mut float, mut floats) = (0i128, 0.0f64, false);
+    let mut refused = None;
+    field.visit_values(0..usize::MAX, &mut |_, v| {
+        match v {
+            CellRef::Null | CellRef::Absent => {}
+            CellRef::Bool(b) => int += i128::from(b),
+            CellRef::Int(i) => int += i128::from(i),
+            CellRef::Float(x) => {
+                floats = true;
+                float += x;
+            }
+            other => {
+                refused = Some(cell_dtype(other));
+                return false;
+            }
+        }
+        true
+    })?;
+    if let Some(dtype) = refused {
+        return Err(unsupported(field.field_name(), dtype, "sum").into());
+    }
+    Ok(if floats {
+        Sum::Float(float + int as f64)
+    } else {
+        Sum::Int(int)
+    })
+}
+
+fn unsupported(field: &str, dtype: DType, op: &'static str) -> RecordsError {
+    RecordsError::Unsupported {
+        field: field.to_owned(),
+        dtype,
+        op,
+    }
+}
+
+fn cell_dtype(c: CellRef<'_>) -> DType {
+    match c {
+        CellRef::Bytes(_) => DType::Bytes,
+        CellRef::Str(_) | CellRef::DictStr(..) => DType::Str,
+        _ => DType::Object,
+    }
+}
+
+/// The running minimum and maximum of [`ReadField::min_max`].
+#[derive(Default)]
+struct MinMax {
+    best: Option<(Value, Value)>,
+    /// 0 bools, 1 numbers, 2 strings: the family of the first value.
+    family: Option<u8>,
+    floats: bool,
+    big_ints: bool,
+    refused: Option<DType>,
+}
+
+impl MinMax {
+    /// Takes in one value; `false` once the answer is a refusal.
+    fn add(&mut self, v: CellRef<'_>) -> bool {
+        fn borrowed(v: &Value) -> CellRef<'_> {
+            match v {
+                Value::Bool(b) => CellRef::Bool(*b),
+                Value::Int(i) => CellRef::Int(*i),
+                Value::Float(x) => CellRef::Float(*x),
+                Value::Str(s) => CellRef::Str(s),
+                _ => CellRef::Null,
+            }
+        }
+        fn owned(c: CellRef<'_>) -> Value {
+            match c {
+                CellRef::Bool(b) => Value::Bool(b),
+                CellRef::Int(i) => Value::Int(i),
+                CellRef::Float(x) => Value::Float(x),
+                CellRef::Str(s) | CellRef::DictStr(_, s) => Value::Str(s.to_owned()),
+                _ => Value::None,
+            }
+        }
+        let family = match v {
+            CellRef::Null | CellRef::Absent => return true,
+            CellRef::Bool(_) => 0,
+            CellRef::Int(i) => {
+                self.big_ints |= i.unsigned_abs() > 1 << 53;
+                1
+            }
+            CellRef::Float(_) => {
+                self.floats = true;
+                1
+            }
+            CellRef::Str(_) | CellRef::DictStr(..) => 2,
+            other => {
+                self.refused = Some(cell_dtype(other));
+                return false;
+            }
+        };
+        if (self.floats && self.big_ints) || *self.family.get_or_insert(family) != family {
+            self.refused = Some(DType::Object);
+            return false;
+        }
+        match &mut self.best {
+            None => self.best = Some((owned(v), owned(v))),
+            Some((lo, hi)) => {
+                if cell_less(&v, &borrowed(lo)) {
+                    *lo = owned(v);
+                }
+                if cell_less(&borrowed(hi), &v) {
+                    *hi = owned(v);
+                }
+            }
+        }
+        true
+    }
+
+    fn finish(self) -> std::result::Result<Option<(Value, Value)>, DType> {
+        match self.refused {
+            Some(dtype) => Err(dtype),
+            None => Ok(self.best),
+        }
+    }
+}
+
+impl ReadRecords for RecordList {
+    type Error = RecordsError;
+
+    fn record_count(&self) -> usize {
+        self.len()
+    }
+
+    fn visit_record(
+        &mut self,
+        row: usize,
+        f: &mut dyn FnMut(&str, CellRef<'_>),
+    ) -> Result<(), RecordsError> {
+        self.check_row(row)?;
+        let this: &RecordList = self;
+        this.visit_row(row, |j, v| f(this.field_name(j), v));
+        Ok(())
+    }
+
+    fn read_field<R>(
+        &mut self,
+        row: usize,
+        name: &str,
+        f: impl FnOnce(CellRef<'_>) -> R,
+    ) -> Result<R, RecordsError> {
+        self.check_row(row)?;
+        Ok(f(match self.field_index(name) {
+            Some(j) => self.get(row, j),
+            None => CellRef::Absent,
+        }))
+    }
+
+    fn record_len(&mut self, row: usize) -> Result<usize, RecordsError> {
+        self.check_row(row)?;
+        Ok(self.row_len(row))
+    }
+}
+
+impl ReadField for &ColumnView {
+    type Error = RecordsError;
+
+    fn field_name(&self) -> &str {
+        self.name()
+    }
+
+    fn value_count(&self) -> usize {
+        self.len()
+    }
+
+    fn visit_values(
+        &mut self,
+        rows: Range<usize>,
+        f: &mut dyn FnMut(usize, CellRef<'_>) -> bool,
+    ) -> Result<(), RecordsError> {
+        self.visit_while(rows, f);
+        Ok(())
+    }
+
+    fn read_value<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(CellRef<'_>) -> R,
+    ) -> Result<R, RecordsError> {
+        if i >= self.len() {
+            return Err(RecordsError::IndexOutOfRange {
+                index: i,
+                len: self.len(),
+            });
+        }
+        Ok(f(self.get(i)))
+    }
+
+    fn null_count(&mut self) -> Result<usize, RecordsError> {
+        Ok(ColumnView::null_count(self))
+    }
+
+    fn sum(&mut self) -> Result<Sum, RecordsError> {
+        ColumnView::sum(self)
+    }
+
+    fn find_equal(
+        &mut self,
+        probe: &Cell<'_>,
+        rows: Range<usize>,
+        emit: &mut dyn FnMut(usize, bool) -> bool,
+    ) -> Result<(), RecordsError> {
+        self.scan(crate::CmpOp::Eq, probe, crate::AbsentAs::Null, rows, emit);
+        Ok(())
+    }
+}

@@ -1,0 +1,223 @@
+"""One ``Row`` and one ``Column`` type for a list in memory and a record file on disk
+(issue 14: one read interface in the core that both storages implement).
+
+The same records go into a list of dicts (the oracle), a DictList and a record file
+(part committed, part pending); every read of a row or a column must give the oracle's
+answer on both storages, and both storages must answer alike where the oracle has no
+answer of its own (``sum``, ``min``, ``null_count``).
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import warnings
+from pathlib import Path
+
+import memslim
+import numpy as np
+import pyarrow as pa
+import pytest
+from conftest import expect_error, same
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+KEYS = ["a", "b", "c"]
+
+# Per key one family of values, so the in-memory column keeps one layout; plus None and
+# an absent key.
+FAMILIES = [
+    st.integers(-(2**40), 2**40),
+    # bounded, so that sums in another order stay close (plus the special values)
+    st.floats(-1e6, 1e6) | st.sampled_from([-0.0, math.nan, math.inf, -math.inf]),
+    st.sampled_from(["x", "y", "", "ünï"]),
+    st.booleans(),
+    st.integers(-5, 5) | st.sampled_from(["s", "t"]),  # mixed: an object column
+]
+
+
+@st.composite
+def records(draw):
+    families = [draw(st.integers(0, len(FAMILIES) - 1)) for _ in KEYS]
+    n = draw(st.integers(0, 30))
+    out = []
+    for _ in range(n):
+        rec = {}
+        for key, fam in zip(KEYS, families, strict=True):
+            kind = draw(st.integers(0, 7))
+            if kind == 0:
+                continue  # absent
+            rec[key] = None if kind == 1 else draw(FAMILIES[fam])
+        out.append(rec)
+    return out
+
+
+def is_nan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def outcome(f, *args):
+    """``("ok", value)`` or ``("error", exception class family)``."""
+    try:
+        return ("ok", f(*args))
+    except (TypeError, ValueError) as e:
+        return ("error", TypeError if isinstance(e, TypeError) else ValueError)
+
+
+def same_number(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        if math.isnan(a) and math.isnan(b):
+            return True
+        return type(a) is type(b) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return same(a, b)
+
+
+def build(recs, flush_at, tmp: Path):
+    mem = memslim.DictList(recs)
+    path = tmp / "f.msl"
+    path.unlink(missing_ok=True)
+    f = memslim.DictList.open(path)
+    f.extend(recs[:flush_at])
+    f.flush()
+    f.extend(recs[flush_at:])
+    return mem, f
+
+
+def check_column(oracle, mem_col, file_col):
+    for col in (mem_col, file_col):
+        assert type(col) is memslim.Column
+        assert len(col) == len(oracle)
+        assert same(list(col), oracle) and same(col.to_list(), oracle)
+        if not any(map(is_nan, oracle)):  # a NaN read back is another object: never ==
+            assert col == oracle
+            assert (col != oracle) is False
+        assert same(col[1:4], oracle[1:4]) and same(col[::-2], oracle[::-2])
+        if oracle:
+            assert same(col[-1], oracle[-1]) and same(col[0], oracle[0])
+        expect_error(IndexError, col.__getitem__, len(oracle))
+        probes = [v for v in oracle if not is_nan(v)][:3]
+        for v in [*probes, "absent-value", 10**30]:
+            assert col.count(v) == oracle.count(v), v
+            assert (v in col) == (v in oracle), v
+            want = outcome(oracle.index, v)
+            assert outcome(col.index, v) == want, v
+            if len(oracle) > 2:
+                assert outcome(col.index, v, 1, -1) == outcome(oracle.index, v, 1, -1)
+    nulls = sum(v is None for v in oracle)
+    assert mem_col.null_count == file_col.null_count == nulls
+    # sum, mean, min and max: the same answer (or the same refusal) from both storages
+    s_mem, s_file = outcome(mem_col.sum), outcome(file_col.sum)
+    assert s_mem[0] == s_file[0], (s_mem, s_file)
+    if s_mem[0] == "ok":
+        assert same_number(s_mem[1], s_file[1]), (s_mem, s_file)
+        plain = [v for v in oracle if v is not None]
+        want = sum(plain)
+        assert same_number(s_mem[1], want if plain else 0) or math.isnan(want)
+        m_mem, m_file = mem_col.mean(), file_col.mean()
+        assert (m_mem is None) == (m_file is None) == (not plain)
+        if plain:
+            assert same_number(m_mem, m_file)
+    for name in ("min", "max"):
+        a, b = outcome(getattr(mem_col, name)), outcome(getattr(file_col, name))
+        assert a[0] == b[0], (name, a, b)
+        if a[0] == "ok":
+            assert same_number(a[1], b[1]), (name, a, b)
+
+
+@settings(max_examples=60, deadline=None)
+@given(recs=records(), flush=st.integers(0, 30))
+def test_rows_and_columns_read_alike_in_memory_and_on_disk(recs, flush):
+    with tempfile.TemporaryDirectory() as d:
+        mem, f = build(recs, min(flush, len(recs)), Path(d))
+        try:
+            for i, want in enumerate(recs):
+                for row in (mem[i], f[i]):
+                    assert type(row) is memslim.Row
+                    assert same(dict(row), want)
+                    if not any(map(is_nan, want.values())):
+                        assert row == want
+                        assert (row != want) is False
+                    assert same(row.to_dict(), want) and same(row.copy(), want)
+                    assert list(row) == list(want) and len(row) == len(want)
+                    assert list(row.keys()) == list(want.keys())
+                    assert same(list(row.values()), list(want.values()))
+                    for k in [*KEYS, "zz", 3]:
+                        assert (k in row) == (k in want)
+                        assert same(row.get(k, "dflt"), want.get(k, "dflt"))
+                    assert same(row | {"n": 1}, want | {"n": 1})
+                    assert same({"n": 1} | row, {"n": 1} | want)
+                    assert repr(row) == repr(want)
+                if not any(map(is_nan, want.values())):
+                    assert mem[i] == f[i] and f[i] == mem[i]
+            for key in KEYS:
+                if not any(key in r for r in recs):
+                    continue
+                oracle = [r.get(key) for r in recs]
+                check_column(oracle, mem.column(key), f.column(key))
+        finally:
+            f.close()
+
+
+@pytest.fixture
+def file_rows(tmp_path):
+    f = memslim.DictList.open(tmp_path / "r.msl")
+    f.extend([{"id": i, "x": i * 0.5, "s": f"s{i % 3}"} for i in range(40)])
+    f.flush()
+    f.append({"id": 40, "x": None})
+    yield f
+    f.close()
+
+
+def test_a_file_row_is_read_only_and_says_so(file_rows):
+    row = file_rows[0]
+    for write in (
+        lambda: row.__setitem__("id", 1),
+        lambda: row.__delitem__("id"),
+        lambda: row.update(id=2),
+        lambda: row.pop("id"),
+        lambda: row.popitem(),
+        lambda: row.setdefault("new", 1),
+        lambda: row.clear(),
+    ):
+        e = expect_error(TypeError, write)
+        assert isinstance(e, memslim.MemslimError) and "append-only" in str(e)
+    assert row == {"id": 0, "x": 0.0, "s": "s0"}  # unchanged
+    # reading what exists is fine on a read-only row
+    assert row.setdefault("id", 9) == 0
+    assert row.index == 0 and file_rows[-1].index == 40
+    mem = memslim.DictList([{"id": 0}])
+    expect_error(AttributeError, lambda: mem[0].index)
+
+
+def test_file_columns_hand_out_numbers_like_list_columns(file_rows):
+    col = file_rows.column("id")
+    mem = memslim.DictList(file_rows.to_list()).column("id")
+    assert np.asarray(col).tolist() == np.asarray(mem).tolist() == list(range(41))
+    assert bytes(memoryview(col)) == bytes(memoryview(mem))
+    assert memoryview(col).format == "q" and memoryview(col).readonly
+    assert pa.array(col.to_list()).equals(pa.array(mem.to_list()))
+    t = pa.table(col)
+    assert t.column(0).to_pylist() == list(range(41))
+    assert col.dtype == mem.dtype == "int64"
+    x = file_rows.column("x")
+    expect_error(AttributeError, lambda: x.__array_interface__)  # a null
+    assert file_rows.column("s").count("s1") == 13
+    expect_error(TypeError, file_rows.column("s").sum)
+
+
+def test_a_column_of_a_closed_file_refuses_to_read(tmp_path):
+    f = memslim.DictList.open(tmp_path / "c.msl")
+    f.extend([{"a": 1}, {"a": 2}])
+    col, row = f.column("a"), f[0]
+    f.close()
+    expect_error(ValueError, col.__getitem__, 0)
+    expect_error(ValueError, col.sum)
+    expect_error(ValueError, row.__getitem__, "a")
+
+
+def test_the_old_names_still_work_and_warn():
+    for old, new in (("FileRow", memslim.Row), ("FileColumn", memslim.Column)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            assert getattr(memslim, old) is new
+        assert any(issubclass(w.category, DeprecationWarning) for w in caught)
