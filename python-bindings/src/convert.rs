@@ -19,6 +19,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use crate::errors::corrupt;
+use crate::scalar::{Scalar, scalar_cell, scalar_of};
 
 /// Nesting deeper than this is refused (and a cycle is caught before it): the depth the
 /// variant decoder accepts, so whatever is stored can be read back.
@@ -157,23 +158,8 @@ fn scalar_or_encode<'a>(
     row: usize,
     key: &str,
 ) -> PyResult<Pre<'a>> {
-    if v.is_none() {
-        return Ok(Pre::Cell(Cell::Null));
-    }
-    if let Ok(s) = v.cast_exact::<PyString>() {
-        if let Ok(s) = s.to_str() {
-            return Ok(Pre::Cell(Cell::Str(s)));
-        }
-    } else if let Ok(b) = v.cast_exact::<PyBool>() {
-        return Ok(Pre::Cell(Cell::Bool(b.is_true())));
-    } else if v.is_exact_instance_of::<PyInt>() {
-        if let Ok(i) = v.extract::<i64>() {
-            return Ok(Pre::Cell(Cell::Int(i)));
-        }
-    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
-        return Ok(Pre::Cell(Cell::Float(f.value())));
-    } else if let Ok(b) = v.cast_exact::<PyBytes>() {
-        return Ok(Pre::Cell(Cell::Bytes(b.as_bytes())));
+    if let Some(c) = scalar_cell(v) {
+        return Ok(Pre::Cell(c));
     }
     let start = buf.len();
     let mut path = Vec::new();
@@ -196,32 +182,16 @@ pub(crate) fn encode(
     path: &mut Vec<usize>,
 ) -> PyResult<()> {
     let py = v.py();
-    if v.is_none() {
-        Writer::new(buf).none();
-    } else if let Ok(b) = v.cast_exact::<PyBool>() {
-        Writer::new(buf).bool(b.is_true());
+    if let Some(x) = scalar_of(v) {
+        write_scalar(buf, x);
     } else if v.is_exact_instance_of::<PyInt>() {
-        match v.extract::<i64>() {
-            Ok(i) => Writer::new(buf).int(i),
-            Err(_) => {
-                let bits: usize = v.call_method0("bit_length")?.extract()?;
-                let n = bits / 8 + 1;
-                let kw = PyDict::new(py);
-                kw.set_item("signed", true)?;
-                let b = v.call_method("to_bytes", (n, "little"), Some(&kw))?;
-                Writer::new(buf).big_int(b.cast::<PyBytes>()?.as_bytes());
-            }
-        }
-    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
-        Writer::new(buf).float(f.value());
-    } else if let Some(s) = v
-        .cast_exact::<PyString>()
-        .ok()
-        .and_then(|s| s.to_str().ok())
-    {
-        Writer::new(buf).str(s);
-    } else if let Ok(b) = v.cast_exact::<PyBytes>() {
-        Writer::new(buf).bytes(b.as_bytes());
+        // Beyond 64 bits (a 64-bit int is a scalar cell).
+        let bits: usize = v.call_method0("bit_length")?.extract()?;
+        let n = bits / 8 + 1;
+        let kw = PyDict::new(py);
+        kw.set_item("signed", true)?;
+        let b = v.call_method("to_bytes", (n, "little"), Some(&kw))?;
+        Writer::new(buf).big_int(b.cast::<PyBytes>()?.as_bytes());
     } else if v.is_exact_instance_of::<PyList>()
         || v.is_exact_instance_of::<PyTuple>()
         || v.is_exact_instance_of::<PyDict>()
@@ -274,6 +244,19 @@ pub(crate) fn encode(
         Writer::new(buf).opaque(b.cast::<PyBytes>()?.as_bytes());
     }
     Ok(())
+}
+
+/// Writes a plain scalar in the variant encoding.
+fn write_scalar(buf: &mut Vec<u8>, x: Scalar<'_>) {
+    let mut w = Writer::new(buf);
+    match x {
+        Scalar::None => w.none(),
+        Scalar::Bool(b) => w.bool(b),
+        Scalar::Int(i) => w.int(i),
+        Scalar::Float(f) => w.float(f),
+        Scalar::Str(s) => w.str(s),
+        Scalar::Bytes(b) => w.bytes(b),
+    }
 }
 
 /// A stored value of this process's own as a Python object.

@@ -19,6 +19,7 @@ mod parquet;
 mod pickle;
 mod plain_records;
 mod records;
+mod scalar;
 mod select;
 mod stats;
 mod stream;

@@ -24,14 +24,12 @@
 //!
 //! On the way out, [`tuple_of_type`] makes namedtuple rows in one allocation.
 
-use std::collections::HashMap;
-use std::ffi::c_int;
-use std::sync::Arc;
-
-use memslim_records::{Cell, Fill, RecordList, RecordsError};
+use memslim_records::{FieldNames, Fill, KeyOrder, RecordList, RecordsError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple, PyType};
+
+use crate::scalar::{Scalar, is_type, scalar, utf8};
 
 /// Appends the leading records of `objs` that are exact dicts with exact-`str` keys and
 /// scalar values (`None`, `bool`, `int` within 64 bits, `float`, `str`, `bytes`, exact
@@ -57,10 +55,8 @@ pub(crate) fn append_plain_dicts(
     // usually share key objects, so a pointer match saves a string comparison. Sound for
     // the whole call: the records hold their keys, and no Python code runs to drop them.
     let mut key_objs: Vec<*mut ffi::PyObject> = names.iter().map(Py::as_ptr).collect();
-    // The previous record's columns in key order: records usually share a shape, so key
-    // `e` of this record is most likely field `guess[e]`.
-    let mut guess: Vec<usize> = Vec::new();
-    let mut order: Vec<usize> = Vec::new();
+    // Records usually share a shape: the previous record's key order guesses this one's.
+    let mut keys = KeyOrder::new();
     let mut i = 0;
     loop {
         // A field met for the first time: the grids so far are stored, the field is
@@ -76,15 +72,14 @@ pub(crate) fn append_plain_dicts(
                     break;
                 }
                 grid.push_row();
-                order.clear();
+                keys.start_record();
                 let mut pos: ffi::Py_ssize_t = 0;
                 while let Some((key, value)) = next_item(dict, &mut pos) {
-                    let e = order.len();
-                    let g = guess.get(e).copied();
+                    let g = keys.guess();
                     let same = g.and_then(|g| key_objs.get(g)).is_some_and(|&k| k == key);
                     let found = match (same, g) {
                         (true, Some(g)) => Key::Field(g),
-                        _ => fields.resolve(g, key),
+                        _ => resolve(&fields, g, key),
                     };
                     let j = match found {
                         Key::Field(j) if j < grid.num_cols() => {
@@ -106,7 +101,7 @@ pub(crate) fn append_plain_dicts(
                             break 'records;
                         }
                     };
-                    let Some(cell) = scalar(value) else {
+                    let Some(cell) = scalar(value).map(Scalar::cell) else {
                         grid.pop_row();
                         break 'records;
                     };
@@ -114,10 +109,10 @@ pub(crate) fn append_plain_dicts(
                         grid.pop_row();
                         break 'records;
                     }
-                    order.push(j);
+                    keys.push(j);
                 }
-                grid.set_order(&order);
-                std::mem::swap(&mut guess, &mut order);
+                grid.set_order(keys.order());
+                keys.finish_record();
                 i += 1;
             }
             Fill::Done
@@ -167,7 +162,7 @@ pub(crate) fn append_plain_tuples(
                 // and the call (which runs no Python code) returns a borrowed reference
                 // that the immutable tuple keeps alive.
                 let v = unsafe { ffi::PyTuple_GetItem(t, k as ffi::Py_ssize_t) };
-                match scalar(v) {
+                match scalar(v).map(Scalar::cell) {
                     Some(cell) if grid.set(j, cell) => {}
                     _ => {
                         grid.pop_row();
@@ -250,50 +245,17 @@ impl Input<'_, '_> {
 /// that two grids stay in the CPU's cache.
 const GRID_ROWS: usize = 2048;
 
-/// The list's field names, for matching keys while the list is busy storing grids.
-struct FieldNames {
-    names: Vec<Arc<str>>,
-    index: HashMap<Arc<str>, usize>,
-}
-
-impl FieldNames {
-    fn of(list: &RecordList) -> Self {
-        let names: Vec<Arc<str>> = (0..list.num_fields())
-            .map(|j| list.field_name_arc(j).clone())
-            .collect();
-        let index = names
-            .iter()
-            .enumerate()
-            .map(|(j, n)| (n.clone(), j))
-            .collect();
-        FieldNames { names, index }
+/// The field of `key` when it is not the (identical) name object of field `guess`.
+fn resolve<'a>(fields: &FieldNames, guess: Option<usize>, key: *mut ffi::PyObject) -> Key<'a> {
+    if !is_type(key, &raw mut ffi::PyUnicode_Type) {
+        return Key::Other;
     }
-
-    fn push(&mut self, name: &str, j: usize) {
-        if j == self.names.len() {
-            let name: Arc<str> = name.into();
-            self.index.insert(name.clone(), j);
-            self.names.push(name);
-        }
-    }
-
-    /// The field of `key` when it is not the (identical) name object of field `guess`.
-    fn resolve<'a>(&self, guess: Option<usize>, key: *mut ffi::PyObject) -> Key<'a> {
-        if !is_type(key, &raw mut ffi::PyUnicode_Type) {
-            return Key::Other;
-        }
-        let Some(name) = utf8(key) else {
-            return Key::Other;
-        };
-        if let Some(g) = guess {
-            if self.names.get(g).is_some_and(|n| **n == *name) {
-                return Key::Field(g);
-            }
-        }
-        match self.index.get(name) {
-            Some(&j) => Key::Field(j),
-            None => Key::New(name),
-        }
+    let Some(name) = utf8(key) else {
+        return Key::Other;
+    };
+    match fields.resolve(guess, name) {
+        Some(j) => Key::Field(j),
+        None => Key::New(name),
     }
 }
 
@@ -304,61 +266,6 @@ enum Key<'a> {
     New(&'a str),
     /// Not an exact `str` with valid UTF-8: the general path reports or handles it.
     Other,
-}
-
-/// The cell for a plain scalar, or `None` if the value needs the general path.
-#[inline]
-fn scalar<'a>(v: *mut ffi::PyObject) -> Option<Cell<'a>> {
-    // SAFETY: `v` is a live object (a value of a dict that no Python code can mutate
-    // while we run, see the module docs); `Py_None`/`Py_True` only return pointers.
-    let (none, truth) = unsafe { (ffi::Py_None(), ffi::Py_True()) };
-    if v == none {
-        Some(Cell::Null)
-    } else if is_type(v, &raw mut ffi::PyUnicode_Type) {
-        utf8(v).map(Cell::Str)
-    } else if is_type(v, &raw mut ffi::PyFloat_Type) {
-        // SAFETY: `v` is a live exact float; reading it runs no Python code and cannot fail.
-        Some(Cell::Float(unsafe { ffi::PyFloat_AsDouble(v) }))
-    } else if is_type(v, &raw mut ffi::PyLong_Type) {
-        let mut overflow: c_int = 0;
-        // SAFETY: `v` is a live exact int, so no `__index__` is called; beyond 64 bits the
-        // function sets `overflow` and no exception.
-        let x = unsafe { ffi::PyLong_AsLongLongAndOverflow(v, &mut overflow) };
-        (overflow == 0).then_some(Cell::Int(x))
-    } else if is_type(v, &raw mut ffi::PyBool_Type) {
-        Some(Cell::Bool(v == truth))
-    } else if is_type(v, &raw mut ffi::PyBytes_Type) {
-        // SAFETY: `v` is a live exact bytes object: its buffer holds `PyBytes_Size` bytes
-        // and lives (immutable) as long as the object, which outlives the cell (module
-        // docs). Neither call runs Python code.
-        let b = unsafe {
-            let p = ffi::PyBytes_AsString(v);
-            let n = ffi::PyBytes_Size(v);
-            std::slice::from_raw_parts(p.cast::<u8>(), n as usize)
-        };
-        Some(Cell::Bytes(b))
-    } else {
-        None
-    }
-}
-
-/// The UTF-8 text of an exact `str`, or `None` if it holds lone surrogates.
-fn utf8<'a>(s: *mut ffi::PyObject) -> Option<&'a str> {
-    let mut n: ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live exact str. `PyUnicode_AsUTF8AndSize` runs no Python code; it
-    // returns the string's UTF-8 form, cached in the object (freed with it, never
-    // changed), which outlives the borrow (module docs). On failure (lone surrogates) it
-    // returns NULL with a UnicodeEncodeError set, which we clear: the general path
-    // handles such strings.
-    unsafe {
-        let p = ffi::PyUnicode_AsUTF8AndSize(s, &mut n);
-        if p.is_null() {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        let bytes = std::slice::from_raw_parts(p.cast::<u8>(), n as usize);
-        Some(std::str::from_utf8_unchecked(bytes))
-    }
 }
 
 /// The next `(key, value)` of an exact dict, as borrowed references.
@@ -372,12 +279,6 @@ fn next_item(
     // SAFETY: `dict` is a live exact dict; `PyDict_Next` runs no Python code and returns
     // borrowed references that stay valid while the dict is not mutated (module docs).
     (unsafe { ffi::PyDict_Next(dict, pos, &mut k, &mut v) } != 0).then_some((k, v))
-}
-
-#[inline]
-fn is_type(o: *mut ffi::PyObject, t: *mut ffi::PyTypeObject) -> bool {
-    // SAFETY: `o` is a live object; reading its type pointer runs no code.
-    unsafe { ffi::Py_TYPE(o) == t }
 }
 
 /// An instance of the tuple subclass `cls` (a namedtuple) holding `items`: what

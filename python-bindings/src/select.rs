@@ -7,32 +7,16 @@
 //! probe of any other type, are compared here with Python's own `==` / `<` ..., so a
 //! probe whose `__eq__` raises propagates the exception as a list would.
 
-use memslim_records::{Cell, CellRef, CmpOp, RecordList};
+use memslim_records::{CellRef, CmpOp, RecordList};
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyBytes, PyFloat, PyInt, PyString};
 
 use crate::convert::cell_to_py;
 
-/// The probe as a core cell, when it is of an exact built-in type the core compares.
-pub(crate) fn probe<'a>(v: &'a Bound<'_, PyAny>) -> Option<Cell<'a>> {
-    if v.is_none() {
-        Some(Cell::Null)
-    } else if let Ok(b) = v.cast_exact::<PyBool>() {
-        Some(Cell::Bool(b.is_true()))
-    } else if v.is_exact_instance_of::<PyInt>() {
-        v.extract::<i64>().ok().map(Cell::Int)
-    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
-        Some(Cell::Float(f.value()))
-    } else if let Ok(s) = v.cast_exact::<PyString>() {
-        s.to_str().ok().map(Cell::Str)
-    } else if let Ok(b) = v.cast_exact::<PyBytes>() {
-        Some(Cell::Bytes(b.as_bytes()))
-    } else {
-        None
-    }
-}
+/// The probe as a core cell, when it is of an exact built-in type the core compares
+/// (the one classification every caller uses, [`crate::scalar`]).
+pub(crate) use crate::scalar::scalar_cell as probe;
 
 fn compare_op(op: CmpOp) -> CompareOp {
     match op {

@@ -764,21 +764,23 @@ enum Operand {
 }
 
 fn operand(v: &Bound<'_, PyAny>) -> PyResult<Operand> {
-    use pyo3::types::{PyBool, PyFloat, PyInt};
-    if v.is_none() {
-        Ok(Operand::Null)
-    } else if let Ok(b) = v.cast_exact::<PyBool>() {
-        Ok(Operand::Bool(b.is_true()))
-    } else if v.is_exact_instance_of::<PyInt>() {
-        Ok(Operand::Int(v.extract().map_err(|_| {
-            Class::InvalidValue.err(
-                v.py(),
-                "where(): ints beyond 64 bits cannot be compared natively",
-            )
-        })?))
-    } else if let Ok(f) = v.cast_exact::<PyFloat>() {
-        Ok(Operand::Float(f.value()))
+    use crate::scalar::{Scalar, scalar_of};
+    use pyo3::types::PyInt;
+    match scalar_of(v) {
+        Some(Scalar::None) => return Ok(Operand::Null),
+        Some(Scalar::Bool(b)) => return Ok(Operand::Bool(b)),
+        Some(Scalar::Int(i)) => return Ok(Operand::Int(i)),
+        Some(Scalar::Float(f)) => return Ok(Operand::Float(f)),
+        Some(Scalar::Str(s)) => return Ok(Operand::Str(s.to_owned())),
+        Some(Scalar::Bytes(_)) | None => {}
+    }
+    if v.is_exact_instance_of::<PyInt>() {
+        Err(Class::InvalidValue.err(
+            v.py(),
+            "where(): ints beyond 64 bits cannot be compared natively",
+        ))
     } else if let Ok(s) = v.cast_exact::<PyString>() {
+        // Not valid UTF-8 (a lone surrogate): str's own encoding error.
         Ok(Operand::Str(s.to_str()?.to_owned()))
     } else {
         Err(Class::UnsupportedType.err(v.py(), format!(

@@ -212,7 +212,8 @@ def test_errors_name_the_path_and_leave_the_list_unchanged():
     deep = []
     for _ in range(600):
         deep = [deep]
-    expect_error(ValueError, dl.append, deep)
+    err = expect_error(ValueError, dl.append, deep)
+    assert isinstance(err, memslim.LimitError), type(err)
     assert snapshot(dl) == before
 
     class Sub(dict):

@@ -180,7 +180,23 @@ CONVERTED = {
         lambda t: _save_bad_arrow(t),
         memslim.MemslimError,
     ),
+    "document nested too deeply": (
+        lambda t: memslim.DocList().append(_nested(600)),
+        memslim.LimitError,
+    ),
+    "document with a view nested too deeply": (
+        lambda t: memslim.DocList().append(_nested(600, memslim.DocList([[1]])[0])),
+        memslim.LimitError,
+    ),
 }
+
+
+def _nested(depth, inner=None):
+    """A list nested `depth` levels deep around `inner`."""
+    value = [] if inner is None else [inner]
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def _open(path):

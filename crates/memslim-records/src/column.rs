@@ -144,10 +144,10 @@ impl Cell<'_> {
             Cell::Str(_) => "str",
             Cell::Bytes(_) => "bytes",
             Cell::Encoded(b) => match crate::variant::peek_kind(b) {
-                Some(crate::variant::Kind::BigInt) => "int (beyond 64 bits)",
-                Some(crate::variant::Kind::List) => "list",
-                Some(crate::variant::Kind::Tuple) => "tuple",
-                Some(crate::variant::Kind::Dict) => "dict",
+                Some(crate::variant::ValueKind::BigInt) => "int (beyond 64 bits)",
+                Some(crate::variant::ValueKind::List) => "list",
+                Some(crate::variant::ValueKind::Tuple) => "tuple",
+                Some(crate::variant::ValueKind::Dict) => "dict",
                 _ => "object",
             },
         }

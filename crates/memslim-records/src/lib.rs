@@ -11,6 +11,7 @@ mod feed;
 mod grid;
 mod intvec;
 pub mod json;
+mod keys;
 mod list;
 mod order;
 pub mod process;
@@ -31,6 +32,7 @@ pub use error::{RecordsError, Result};
 pub use feed::Fill;
 pub use grid::Grid;
 pub use intvec::Width;
+pub use keys::{FieldNames, KeyOrder};
 pub use list::{
     Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Snapshot, Sum, cell_eq,
 };

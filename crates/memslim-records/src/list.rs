@@ -2,6 +2,8 @@
 
 mod block;
 mod snapshot;
+// Constructors and appends for hosts (schema plus field names, rows of another list).
+mod merge;
 
 pub use snapshot::Snapshot;
 pub(crate) use snapshot::VERSION as SNAPSHOT_VERSION;
@@ -15,6 +17,7 @@ use crate::column::{Cell, CellRef};
 use crate::column::{ColChunk, ColMeta, DType, Data, Layout, layout_after, layout_for};
 use crate::grid::Grid;
 use crate::intvec::Width;
+use crate::keys::KeyOrder;
 use crate::variant;
 use crate::{RecordsError, Result};
 
@@ -616,24 +619,22 @@ impl RecordList {
     /// fields, for the caller to roll back) when a record needs the planned path.
     fn push_by_name(&mut self, records: &[&[(&str, Cell<'_>)]]) -> Result<bool> {
         let mut cols: Vec<usize> = Vec::with_capacity(records.iter().map(|r| r.len()).sum());
-        // The previous record's columns in key order: key `e` is most likely `guess[e]`.
-        let mut guess: Vec<usize> = Vec::new();
-        let mut order: Vec<usize> = Vec::new();
+        let mut keys = KeyOrder::new();
         for rec in records {
-            order.clear();
-            for (e, (key, _)) in rec.iter().enumerate() {
-                let j = match guess.get(e) {
-                    Some(&g) if &*self.cols[g].name == *key => g,
+            keys.start_record();
+            for (key, _) in rec.iter() {
+                let j = match keys.guess() {
+                    Some(g) if &*self.cols[g].name == *key => g,
                     _ => match self.by_name.get(*key) {
                         Some(&j) => j,
                         None if self.closed => return Ok(false),
                         None => self.add_field(key)?,
                     },
                 };
-                order.push(j);
+                keys.push(j);
             }
-            cols.extend_from_slice(&order);
-            std::mem::swap(&mut guess, &mut order);
+            cols.extend_from_slice(keys.order());
+            keys.finish_record();
         }
         let mut grid = Grid::with_capacity(self.cols.len(), records.len());
         let mut at = 0;

@@ -10,7 +10,7 @@
 //! per key in the record's order, the field index and the length-prefixed value in the
 //! [`crate::variant`] encoding. Key order, absent keys and exact types all survive.
 
-use crate::variant::{self, Kind, Value};
+use crate::variant::{self, Value, ValueKind};
 use crate::{Cell, DType, RecordList, RecordsError, Result};
 
 const MAGIC: &[u8; 4] = b"MSLR";
@@ -201,7 +201,13 @@ impl RecordList {
             vals.clear();
             for (_, b) in &raw {
                 vals.push(match variant::peek_kind(b) {
-                    Some(Kind::List | Kind::Tuple | Kind::Dict | Kind::BigInt | Kind::Opaque) => {
+                    Some(
+                        ValueKind::List
+                        | ValueKind::Tuple
+                        | ValueKind::Dict
+                        | ValueKind::BigInt
+                        | ValueKind::Opaque,
+                    ) => {
                         variant::decode(b)?;
                         None
                     }

@@ -14,8 +14,8 @@ use std::sync::{Arc, OnceLock};
 use arrow_array::RecordBatchReader;
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
-    Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Grid, Numbers, Order,
-    OwnedNumbers, RecordList, RecordsError, Sum,
+    Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, Order, OwnedNumbers,
+    RecordList, RecordsError, Sum,
 };
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};

@@ -48,27 +48,14 @@ impl Records {
         if chunk_rows == 0 {
             return Err(Class::InvalidValue.err(py, "chunk_rows must be at least 1"));
         }
-        let mut inner = match schema {
-            Some(s) => {
-                let mut decl = parse_schema(s)?;
-                if let Some(fields) = fields {
-                    for f in fields {
-                        if !decl.iter().any(|(n, _)| n == f) {
-                            decl.push((f.clone(), DType::Object));
-                        }
-                    }
-                    decl.sort_by_key(|(n, _)| fields.iter().position(|f| f == n));
-                }
-                let refs: Vec<(&str, DType)> = decl.iter().map(|(n, d)| (n.as_str(), *d)).collect();
-                RecordList::with_schema(&refs, chunk_rows).py_err(py)?
-            }
-            None => RecordList::with_chunk_rows(chunk_rows),
-        };
-        if let Some(fields) = fields {
-            for f in fields {
-                inner.add_field(f).py_err(py)?;
-            }
-        }
+        let decl = schema.map(parse_schema).transpose()?;
+        let decl: Option<Vec<(&str, DType)>> = decl
+            .as_ref()
+            .map(|d| d.iter().map(|(n, t)| (n.as_str(), *t)).collect());
+        let fields: Option<Vec<&str>> = fields.map(|f| f.iter().map(String::as_str).collect());
+        let inner =
+            RecordList::with_schema_and_fields(decl.as_deref(), fields.as_deref(), chunk_rows)
+                .py_err(py)?;
         let mut r = Records {
             inner,
             kind,
@@ -425,31 +412,10 @@ impl Records {
             .collect();
         let src = first.borrow(py)?;
         // The source fields these rows use, mapped to ours (added if new).
-        let mut used = vec![false; src.inner.num_fields()];
-        for r in &rows {
-            src.inner.visit_row(r.row(), |j, _| used[j] = true);
+        let rows: Vec<usize> = rows.iter().map(|r| r.row()).collect();
+        if !self.inner.push_rows_of(&src.inner, &rows).py_err(py)? {
+            return Ok(0);
         }
-        let mut map = vec![usize::MAX; used.len()];
-        for (j, _) in used.iter().enumerate().filter(|(_, u)| **u) {
-            match self.inner.add_field(src.inner.field_name(j)) {
-                Ok(k) => map[j] = k,
-                Err(_) => return Ok(0),
-            }
-        }
-        let mut grid = Grid::with_capacity(self.inner.num_fields(), rows.len());
-        let mut order = Vec::new();
-        for r in &rows {
-            grid.push_row();
-            order.clear();
-            src.inner.visit_row(r.row(), |j, c| {
-                if let Some(cell) = c.to_cell() {
-                    grid.set(map[j], cell);
-                    order.push(map[j]);
-                }
-            });
-            grid.set_order(&order);
-        }
-        self.inner.push_grid(&grid).py_err(py)?;
         Ok(rows.len())
     }
 
@@ -810,10 +776,7 @@ impl Records {
 
     /// `self` repeated `n` times (empty for `n <= 0`), as a new core list.
     pub(super) fn repeated(&self, py: Python<'_>, n: isize) -> PyResult<RecordList> {
-        let mut out = self.inner.empty_like();
-        for _ in 0..n.max(0) {
-            out.extend_from(&self.inner).py_err(py)?;
-        }
-        Ok(out)
+        let n = usize::try_from(n).unwrap_or(0);
+        self.inner.repeated(n).py_err(py)
     }
 }

@@ -1,0 +1,296 @@
+//! Reading committed batches: decoding and caching them, and single cells and rows.
+
+use super::*;
+
+impl RecordFile {
+    /// Committed batch `k`, decoded (zero-copy: its buffers point into the map) and
+    /// checked against its checksum on first use.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] naming the batch's offset if its bytes do not check out.
+    ///
+    /// # Panics
+    /// If `k >= self.num_batches()`.
+    pub fn batch(&mut self, k: usize) -> Result<&RecordBatch> {
+        self.check_open()?;
+        if self.slots[k].batch.is_none() {
+            let (b, extras) = self.decode(k)?;
+            self.slots[k].batch = Some(b);
+            if let Some(extras) = extras {
+                self.cached(k, extras);
+            }
+        }
+        self.slots[k].batch.as_ref().ok_or(MmapError::Closed)
+    }
+
+    /// Committed batch `k` as cells: its message mapped, checksummed on first use, and
+    /// its header read, but no value touched. `None` if its segment holds a type
+    /// [`mod@cells`] does not read, or its body is compressed.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] naming the batch's offset if its bytes or its header do
+    /// not check out.
+    fn cells(&mut self, k: usize) -> Result<Option<&BatchCells>> {
+        self.check_open()?;
+        if self.slots[k].cells.is_some() {
+            return Ok(self.slots[k].cells.as_ref());
+        }
+        let seg = self.slots[k].segment;
+        let Some(schema) = self
+            .segments
+            .get(seg)
+            .filter(|s| s.cells)
+            .map(|s| Arc::clone(&s.schema))
+        else {
+            return Ok(None);
+        };
+        let idx = self.slots[k].entry;
+        let e = self.entries[idx];
+        let map = self.map_at(idx)?;
+        // Values are read one by one from here on; a first use has just read every
+        // page for the checksum, and is unaffected.
+        map.advise_random();
+        let Some((cells, pairs)) =
+            BatchCells::parse(map, &schema).map_err(|why| self.corrupt(e.offset, why))?
+        else {
+            return Ok(None);
+        };
+        if cells.rows() as u64 != e.rows {
+            return Err(self.corrupt(e.offset, "row count differs from the index"));
+        }
+        let extras = match self.slots[k].extras {
+            Some(_) => None,
+            None => Some(self.extras_of(&e, &pairs, cells.rows(), schema.fields().len())?),
+        };
+        self.slots[k].cells = Some(cells);
+        if let Some(extras) = extras {
+            self.cached(k, extras);
+        }
+        Ok(self.slots[k].cells.as_ref())
+    }
+
+    /// Puts slot `k`, just loaded, in the cache with its extras, evicting the oldest
+    /// slots beyond [`CACHE_BYTES`].
+    fn cached(&mut self, k: usize, extras: Extras) {
+        self.slots[k].extras = Some(Arc::new(extras));
+        self.cache.push_back(k);
+        self.cache_bytes += self.entries[self.slots[k].entry].len;
+        while self.cache_bytes > CACHE_BYTES && self.cache.len() > 1 {
+            let Some(old) = self.cache.pop_front() else {
+                break;
+            };
+            let slot = &mut self.slots[old];
+            slot.batch = None;
+            slot.cells = None;
+            slot.extras = None;
+            self.cache_bytes -= self.entries[slot.entry].len;
+        }
+    }
+
+    /// What message `e` (its `custom_metadata` `pairs`, a batch of `rows` rows and
+    /// `cols` columns) says beyond Arrow.
+    pub(super) fn extras_of(
+        &self,
+        e: &Entry,
+        pairs: &[(String, String)],
+        rows: usize,
+        cols: usize,
+    ) -> Result<Extras> {
+        Extras::from_metadata(
+            pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            rows,
+            cols,
+        )
+        .map_err(|why| self.corrupt(e.offset, why))
+    }
+
+    /// Decodes committed batch `k`, and reads its extras if the slot has none yet.
+    fn decode(&mut self, k: usize) -> Result<(RecordBatch, Option<Extras>)> {
+        let seg = self.slots[k].segment;
+        let schema = self
+            .segments
+            .get(seg)
+            .map(|s| Arc::clone(&s.schema))
+            .ok_or(MmapError::Closed)?;
+        let need = self.slots[k].dicts_before;
+        let entry = self.entries[self.slots[k].entry];
+        let restart = match &self.decoder {
+            Some((s, _, fed)) => *s != seg || *fed > need,
+            None => true,
+        };
+        if restart {
+            let version = MetadataVersion::V5;
+            let d = FileDecoder::new(Arc::clone(&schema), version).with_require_alignment(false);
+            self.decoder = Some((seg, d, 0));
+        }
+        while self.decoder.as_ref().map_or(0, |d| d.2) < need {
+            let fed = self.decoder.as_ref().map_or(0, |d| d.2);
+            let de = self.entries[self.dicts[fed]];
+            let (block, buf) = self.block_at(self.dicts[fed])?;
+            let Some((_, dec, n)) = self.decoder.as_mut() else {
+                break;
+            };
+            let r = guarded(|| dec.read_dictionary(&block, &buf));
+            *n += 1;
+            r.map_err(|why| self.corrupt(de.offset, why))?;
+        }
+        let (block, buf) = self.block_at(self.slots[k].entry)?;
+        let (msg, _) = ipc::message_at(&buf).map_err(|why| self.corrupt(entry.offset, why))?;
+        let header = msg
+            .header_as_record_batch()
+            .ok_or_else(|| self.corrupt(entry.offset, "not a record batch"))?;
+        if header.compression().is_some() {
+            return Err(MmapError::Unsupported {
+                path: self.path.clone(),
+                reason: format!(
+                    "record batch at byte offset {} is compressed (lz4/zstd); memslim reads \
+                     uncompressed Arrow IPC",
+                    entry.offset
+                ),
+            });
+        }
+        let dec = &self.decoder.as_ref().ok_or(MmapError::Closed)?.1;
+        let batch = guarded(|| dec.read_record_batch(&block, &buf))
+            .map_err(|why| self.corrupt(entry.offset, why))?
+            .ok_or_else(|| self.corrupt(entry.offset, "not a record batch"))?;
+        if batch.num_rows() as u64 != entry.rows {
+            return Err(self.corrupt(entry.offset, "row count differs from the index"));
+        }
+        if self.slots[k].extras.is_some() {
+            return Ok((batch, None));
+        }
+        let pairs = ipc::custom_metadata(&msg);
+        let extras = self.extras_of(&entry, &pairs, batch.num_rows(), batch.num_columns())?;
+        Ok((batch, Some(extras)))
+    }
+
+    /// The IPC block and bytes of committed entry `idx`, checksummed the first time only.
+    fn block_at(&mut self, idx: usize) -> Result<(Block, arrow_buffer::Buffer)> {
+        let map = self.map_at(idx)?;
+        self.block_of(&self.entries[idx], &map)
+    }
+
+    /// A map of committed entry `idx`, checksummed the first time only.
+    pub(super) fn map_at(&mut self, idx: usize) -> Result<ReadMap> {
+        let e = self.entries[idx];
+        let checked = self.verified.get(idx).copied().unwrap_or(false);
+        let map = self.message_checked(&e, !checked)?;
+        if !checked {
+            if self.verified.len() <= idx {
+                self.verified.resize(idx + 1, false);
+            }
+            self.verified[idx] = true;
+        }
+        Ok(map)
+    }
+
+    fn block_of(&self, e: &Entry, map: &ReadMap) -> Result<(Block, arrow_buffer::Buffer)> {
+        let (prefix, meta) = ipc::message_prefix(map.bytes())
+            .map_err(|why| self.corrupt(e.offset, why))?
+            .ok_or_else(|| self.corrupt(e.offset, "unexpected end-of-stream marker"))?;
+        let meta_len = prefix + meta;
+        let body = (e.len as usize)
+            .checked_sub(meta_len)
+            .ok_or_else(|| self.corrupt(e.offset, "metadata longer than the message"))?;
+        let block = Block::new(e.offset as i64, meta_len as i32, body as i64);
+        let buf = map.buffer(0, map.len());
+        Ok((block, buf))
+    }
+
+    /// The rows of committed batch `k`, read from its cells if its segment's types
+    /// allow, else from the decoded batch.
+    pub(super) fn committed(&mut self, k: usize) -> Result<Committed<'_>> {
+        let by_cells = self.cells(k)?.is_some();
+        if !by_cells {
+            self.batch(k)?;
+        }
+        let slot = &self.slots[k];
+        let src = match (&slot.cells, &slot.batch) {
+            (Some(c), _) if by_cells => Source::Cells(c),
+            (_, Some(b)) => Source::Batch(b),
+            _ => return Err(MmapError::Closed),
+        };
+        let extras = slot.extras.as_deref().ok_or(MmapError::Closed)?;
+        let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
+        Ok(Committed {
+            src,
+            extras,
+            seg,
+            path: &self.path,
+            offset: self.entries[slot.entry].offset,
+        })
+    }
+
+    pub(super) fn tail_row(&self, row: usize) -> Result<usize> {
+        let r = row - self.committed_rows.min(row);
+        if row < self.committed_rows || r >= self.tail.len() {
+            return Err(RecordsError::IndexOutOfRange {
+                index: row,
+                len: self.len(),
+            }
+            .into());
+        }
+        Ok(r)
+    }
+
+    /// Calls `f(field, value)` for each key of record `row`, in the record's key order,
+    /// as it was appended: a key the record lacked is skipped (not null), an int stored
+    /// in a float column comes back as [`CellRef::Int`]. Records of files written by
+    /// other programs have every field of their segment.
+    ///
+    /// # Errors
+    /// [`MmapError::Records`] for an index out of range, [`MmapError::Corrupt`] for a
+    /// damaged batch.
+    pub fn visit_row(&mut self, row: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
+        self.check_open()?;
+        if let Some((k, j)) = self.locate(row) {
+            let rows = self.committed(k)?;
+            let schema = &rows.seg.schema;
+            let mut buf = Vec::new();
+            let mut one = |c: usize| -> Result<()> {
+                match rows.cell(c, j, &mut buf)? {
+                    CellRef::Absent => {}
+                    cell => f(schema.field(c).name(), cell),
+                }
+                Ok(())
+            };
+            match rows.extras.order_of(j) {
+                Some(order) => {
+                    for &c in order {
+                        one(c as usize)?;
+                    }
+                }
+                None => {
+                    for c in 0..schema.fields().len() {
+                        one(c)?;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        let r = self.tail_row(row)?;
+        let tail = &self.tail;
+        tail.visit_row(r, |c, cell| f(tail.field_name(c), cell));
+        Ok(())
+    }
+
+    /// Checks that record `row` exists and can be read: checksums its batch and reads
+    /// the batch's header if it is committed, so a view made after this call finds no
+    /// damage this call could have reported (a value whose own bytes are bad is still
+    /// an error when it is read).
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_row`].
+    pub fn check_row(&mut self, row: usize) -> Result<()> {
+        self.check_open()?;
+        match self.locate(row) {
+            Some((k, _)) => self.committed(k).map(|_| ()),
+            None if row < self.len() => Ok(()),
+            None => Err(RecordsError::IndexOutOfRange {
+                index: row,
+                len: self.len(),
+            }
+            .into()),
+        }
+    }
+}

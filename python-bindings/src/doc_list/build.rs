@@ -1,0 +1,240 @@
+//! Python objects into the [`DocBuilder`], one event at a time, with the path to a
+//! bad value for the error message.
+
+use super::*;
+
+/// One step of the path to a bad value inside a document.
+pub(super) enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+/// The Python class of a [`Fail::Bad`].
+#[derive(Clone, Copy)]
+pub(super) enum BadClass {
+    Type,
+    Value,
+    /// Past a document limit (nesting depth, symbol table): `memslim.LimitError`.
+    Limit,
+}
+
+/// Why a value could not be written.
+pub(super) enum Fail {
+    /// A Python exception (type and message), with the path collected while unwinding.
+    Bad {
+        class: BadClass,
+        msg: String,
+        path: Vec<Seg>,
+    },
+    /// A DocView/ListView was met: convert the input to plain objects and retry.
+    View,
+    /// Any other error (raised as is).
+    Py(PyErr),
+}
+
+impl From<DocError> for Fail {
+    fn from(e: DocError) -> Self {
+        let class = match e {
+            DocError::TooDeep { .. } | DocError::InternerFull(_) => BadClass::Limit,
+            _ => BadClass::Value,
+        };
+        Fail::Bad {
+            class,
+            msg: e.to_string(),
+            path: Vec::new(),
+        }
+    }
+}
+
+impl From<PyErr> for Fail {
+    fn from(e: PyErr) -> Self {
+        Fail::Py(e)
+    }
+}
+
+/// A failure while adding documents: the batch position of the document, and why.
+pub(super) struct Failed(pub(super) usize, pub(super) Fail);
+
+impl From<DocError> for Failed {
+    fn from(e: DocError) -> Self {
+        Failed(0, e.into())
+    }
+}
+
+/// `memslim.LimitError` (also a `ValueError`).
+pub(super) fn limit_error(msg: String) -> PyErr {
+    Python::attach(|py| Class::Limit.err(py, msg))
+}
+
+pub(super) fn bad(class: BadClass, msg: String) -> Fail {
+    Fail::Bad {
+        class,
+        msg,
+        path: Vec::new(),
+    }
+}
+
+pub(super) fn within(seg: impl FnOnce() -> Seg) -> impl FnOnce(Fail) -> Fail {
+    move |f| match f {
+        Fail::Bad {
+            class,
+            msg,
+            mut path,
+        } => {
+            path.push(seg());
+            Fail::Bad { class, msg, path }
+        }
+        other => other,
+    }
+}
+
+pub(super) fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// Writes `v` as the next value; `open` holds the containers being written (cycles).
+pub(super) fn put(
+    b: &mut DocBuilder<'_>,
+    v: &Bound<'_, PyAny>,
+    open: &mut Vec<usize>,
+) -> Result<(), Fail> {
+    if let Some(x) = scalar_of(v) {
+        match x {
+            Scalar::None => b.none()?,
+            Scalar::Bool(x) => b.bool(x)?,
+            Scalar::Int(i) => b.int(i)?,
+            Scalar::Float(f) => b.float(f)?,
+            Scalar::Str(text) => b.str(text)?,
+            Scalar::Bytes(x) => b.bytes(x)?,
+        }
+    } else if v.is_exact_instance_of::<PyString>() {
+        return Err(bad(
+            BadClass::Value,
+            "string is not valid unicode (it contains a lone surrogate)".into(),
+        ));
+    } else if v.is_exact_instance_of::<PyInt>() {
+        // Beyond 64 bits (a 64-bit int is a scalar cell).
+        let py = v.py();
+        let bits: usize = v.call_method0(intern!(py, "bit_length"))?.extract()?;
+        let kw = PyDict::new(py);
+        kw.set_item(intern!(py, "signed"), true)?;
+        let le = v.call_method(intern!(py, "to_bytes"), (bits / 8 + 1, "little"), Some(&kw))?;
+        b.big_int(le.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes())?;
+    } else if let Ok(d) = v.cast_exact::<PyDict>() {
+        enter(v, open)?;
+        b.begin_map()?;
+        for (k, val) in d.iter() {
+            let Ok(ks) = k.cast_exact::<PyString>() else {
+                let shown = k.repr().map(|r| r.to_string()).unwrap_or_default();
+                return Err(bad(
+                    BadClass::Type,
+                    format!(
+                        "key {shown} is of type {}; document keys must be str",
+                        type_name(&k)
+                    ),
+                ));
+            };
+            let key = ks.to_str().map_err(|_| {
+                bad(
+                    BadClass::Value,
+                    "key is not valid unicode (it contains a lone surrogate)".into(),
+                )
+            })?;
+            b.key(key)?;
+            put(b, &val, open).map_err(within(|| Seg::Key(key.to_owned())))?;
+        }
+        b.end()?;
+        open.pop();
+    } else if let Ok(l) = v.cast_exact::<PyList>() {
+        enter(v, open)?;
+        b.begin_list()?;
+        for (i, item) in l.iter().enumerate() {
+            put(b, &item, open).map_err(within(|| Seg::Index(i)))?;
+        }
+        b.end()?;
+        open.pop();
+    } else if let Ok(t) = v.cast_exact::<PyTuple>() {
+        enter(v, open)?;
+        b.begin_tuple()?;
+        for (i, item) in t.iter().enumerate() {
+            put(b, &item, open).map_err(within(|| Seg::Index(i)))?;
+        }
+        b.end()?;
+        open.pop();
+    } else if v.is_instance_of::<PyDocView>() || v.is_instance_of::<PyListView>() {
+        return Err(Fail::View);
+    } else {
+        return Err(bad(
+            BadClass::Type,
+            format!(
+                "value of type {} is not JSON-like (documents hold dict, list, tuple, str, \
+                 int, float, bool, None and bytes)",
+                type_name(v)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn enter(v: &Bound<'_, PyAny>, open: &mut Vec<usize>) -> Result<(), Fail> {
+    let id = v.as_ptr() as usize;
+    if open.contains(&id) {
+        return Err(bad(
+            BadClass::Value,
+            "value contains itself (cyclic structure)".into(),
+        ));
+    }
+    open.push(id);
+    Ok(())
+}
+
+pub(super) fn path_text(first: usize, path: &[Seg]) -> String {
+    let mut s = format!("doc[{first}]");
+    for seg in path.iter().rev() {
+        match seg {
+            Seg::Key(k) => s.push_str(&format!("[{k:?}]")),
+            Seg::Index(i) => s.push_str(&format!("[{i}]")),
+        }
+    }
+    s
+}
+
+/// Replaces views (anywhere inside `v`) by plain copies.
+pub(super) fn materialize<'py>(v: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
+    let py = v.py();
+    if depth > memslim_arena::variant::MAX_DEPTH {
+        // Deeper than a document may be: leave it for the builder to report.
+        return Ok(v.clone());
+    }
+    if let Ok(d) = v.cast::<PyDocView>() {
+        return d.get().at.to_python(py);
+    }
+    if let Ok(l) = v.cast::<PyListView>() {
+        return l.get().at.to_python(py);
+    }
+    if let Ok(d) = v.cast_exact::<PyDict>() {
+        let out = PyDict::new(py);
+        for (k, val) in d.iter() {
+            out.set_item(k, materialize(&val, depth + 1)?)?;
+        }
+        return Ok(out.into_any());
+    }
+    if let Ok(l) = v.cast_exact::<PyList>() {
+        let items: Vec<_> = l
+            .iter()
+            .map(|x| materialize(&x, depth + 1))
+            .collect::<PyResult<_>>()?;
+        return Ok(PyList::new(py, items)?.into_any());
+    }
+    if let Ok(t) = v.cast_exact::<PyTuple>() {
+        let items: Vec<_> = t
+            .iter()
+            .map(|x| materialize(&x, depth + 1))
+            .collect::<PyResult<_>>()?;
+        return Ok(PyTuple::new(py, items)?.into_any());
+    }
+    Ok(v.clone())
+}

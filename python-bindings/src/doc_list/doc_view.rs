@@ -1,0 +1,128 @@
+//! `DocView`: a read-only, dict-like view of a dict inside a document.
+
+use super::*;
+
+/// A read-only, dict-like view of a dict inside a document.
+#[pyclass(name = "DocView", module = "memslim._memslim", mapping, frozen)]
+pub struct PyDocView {
+    pub(super) at: At,
+}
+
+impl PyDocView {
+    fn map<'a>(&'a self, py: Python<'_>) -> PyResult<Map<'a>> {
+        match self.at.node(py)? {
+            Node::Dict(m) => Ok(m),
+            _ => Err(crate::errors::corrupt(py, "DocView of a non-dict".into())),
+        }
+    }
+
+    #[inline]
+    fn lookup<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = key.py();
+        let Some(sym) = self.at.sym_of(key)? else {
+            return Ok(None);
+        };
+        match self.map(py)?.get(sym).map_err(|e| doc_to_py(py, e))? {
+            Some((node, pos)) => self.at.child(py, node, pos).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let m = self.map(py)?;
+        let table = self.at.ctx.store.symbols();
+        let mut strs = self.at.ctx.strs.borrow_mut(py)?;
+        let out = PyList::empty(py);
+        for item in m.iter() {
+            let (k, _, _) = item.map_err(|e| doc_to_py(py, e))?;
+            out.append(strs.get(py, k, &table)?)?;
+        }
+        Ok(out)
+    }
+}
+
+#[pymethods]
+impl PyDocView {
+    fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        match self.lookup(key)? {
+            Some(v) => Ok(v),
+            None => Err(PyKeyError::new_err(key.clone().unbind())),
+        }
+    }
+
+    #[pyo3(signature = (key, default = None))]
+    fn get<'py>(
+        &self,
+        key: &Bound<'py, PyAny>,
+        default: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        Ok(match self.lookup(key)? {
+            Some(v) => v,
+            None => default.unwrap_or_else(|| key.py().None().into_bound(key.py())),
+        })
+    }
+
+    fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = key.py();
+        let Some(sym) = self.at.sym_of(key)? else {
+            return Ok(false);
+        };
+        Ok(self
+            .map(py)?
+            .get(sym)
+            .map_err(|e| doc_to_py(py, e))?
+            .is_some())
+    }
+
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.map(py)?.len())
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.keys_list(py)?.try_iter()?.into_any())
+    }
+
+    fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Keys)
+    }
+
+    fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Values)
+    }
+
+    fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Items)
+    }
+
+    /// The dict as a plain Python ``dict`` (a deep copy).
+    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.at.to_python(py)
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let other = materialize(other, 0)?;
+        if !other.is_instance_of::<PyDict>() {
+            return Ok(py.NotImplemented());
+        }
+        self.at.to_python(py)?.eq(other)?.into_py_any(py)
+    }
+
+    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let eq = self.__eq__(py, other)?;
+        crate::convert::negated(py, eq)
+    }
+
+    fn __hash__(&self) -> PyResult<isize> {
+        Err(PyTypeError::new_err("unhashable type: 'DocView'"))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.at.to_python(py)?.repr()?.to_string())
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        // Pickling or copying a view gives the plain dict.
+        let d = self.at.to_python(py)?;
+        (py.import("builtins")?.getattr("dict")?, (d,)).into_pyobject(py)
+    }
+}

@@ -1,0 +1,136 @@
+//! `ListView`: a read-only, list-like view of a list or tuple inside a document.
+
+use super::*;
+
+/// A read-only, list-like view of a list or tuple inside a document.
+#[pyclass(name = "ListView", module = "memslim._memslim", sequence, frozen)]
+pub struct PyListView {
+    pub(super) at: At,
+}
+
+impl PyListView {
+    fn seq<'a>(&'a self, py: Python<'_>) -> PyResult<(Seq<'a>, bool)> {
+        match self.at.node(py)? {
+            Node::List(s) => Ok((s, false)),
+            Node::Tuple(s) => Ok((s, true)),
+            _ => Err(crate::errors::corrupt(
+                py,
+                "ListView of a non-sequence".into(),
+            )),
+        }
+    }
+
+    fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let (s, _) = self.seq(py)?;
+        s.iter()
+            .map(|r| {
+                let (n, pos) = r.map_err(|e| doc_to_py(py, e))?;
+                self.at.child(py, n, pos)
+            })
+            .collect()
+    }
+}
+
+#[pymethods]
+impl PyListView {
+    fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.seq(py)?.0.len())
+    }
+
+    fn __getitem__<'py>(
+        &self,
+        py: Python<'py>,
+        index: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (s, is_tuple) = self.seq(py)?;
+        if let Ok(sl) = index.cast::<PySlice>() {
+            let all = self.items(py)?;
+            let picked: Vec<_> = slice_positions(sl, all.len())?
+                .into_iter()
+                .map(|p| all[p].clone())
+                .collect();
+            return Ok(if is_tuple {
+                PyTuple::new(py, picked)?.into_any()
+            } else {
+                PyList::new(py, picked)?.into_any()
+            });
+        }
+        let i = norm_index(index, s.len(), if is_tuple { "tuple" } else { "list" })?;
+        match s.get(i).map_err(|e| doc_to_py(py, e))? {
+            Some((n, pos)) => self.at.child(py, n, pos),
+            None => Err(PyIndexError::new_err("list index out of range")),
+        }
+    }
+
+    fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        Ok(PyList::new(py, self.items(py)?)?.try_iter()?.into_any())
+    }
+
+    fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        for item in self.items(py)? {
+            if item.eq(value)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        for (i, item) in self.items(py)?.into_iter().enumerate() {
+            if item.eq(value)? {
+                return Ok(i);
+            }
+        }
+        Err(PyValueError::new_err("value is not in the sequence"))
+    }
+
+    fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let mut n = 0;
+        for item in self.items(py)? {
+            if item.eq(value)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// Whether the stored value is a tuple (``to_python()`` then gives a tuple).
+    #[getter]
+    fn is_tuple(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.seq(py)?.1)
+    }
+
+    /// The value as a plain ``list`` or ``tuple`` (a deep copy).
+    fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        self.at.to_python(py)
+    }
+
+    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let other = materialize(other, 0)?;
+        if !(other.is_instance_of::<PyList>() || other.is_instance_of::<PyTuple>()) {
+            return Ok(py.NotImplemented());
+        }
+        self.at.to_python(py)?.eq(other)?.into_py_any(py)
+    }
+
+    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let eq = self.__eq__(py, other)?;
+        crate::convert::negated(py, eq)
+    }
+
+    fn __hash__(&self) -> PyResult<isize> {
+        Err(PyTypeError::new_err("unhashable type: 'ListView'"))
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.at.to_python(py)?.repr()?.to_string())
+    }
+
+    fn __reduce__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
+        // Pickling or copying a view gives the plain list or tuple.
+        let v = self.at.to_python(py)?;
+        let ctor = v.get_type();
+        let items = PyList::new(py, v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
+        (ctor, (items,)).into_pyobject(py)
+    }
+}
