@@ -1,5 +1,7 @@
 //! Criterion benches for `memslim-records`: appending, random access, a column sum,
-//! Arrow export and serialization, selection scans, on order-like records.
+//! Arrow export and serialization (the pickle payloads: `to_snapshot` / `from_snapshot`
+//! out of band, `to_bytes` / `from_bytes` in band), selection scans, and the JSON writer
+//! behind `memslim.dumps`, on order-like records.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use memslim_benches::orders;
@@ -81,8 +83,62 @@ fn select(c: &mut Criterion) {
         b.iter(|| black_box(rows.where_rows("price", CmpOp::Ge, &Cell::Float(250.0))))
     });
     g.bench_function("to_snapshot", |b| b.iter(|| black_box(rows.to_snapshot())));
+    let snap = rows.to_snapshot();
+    let parts: Vec<&[u8]> = snap.buffers.iter().map(|b| b.as_slice()).collect();
+    g.bench_function("from_snapshot", |b| {
+        b.iter(|| {
+            black_box(
+                memslim_records::RecordList::from_snapshot(&snap.header, &parts).expect("valid"),
+            )
+        })
+    });
     g.finish();
 }
 
-criterion_group!(benches, build, read, convert, select);
+/// `memslim.dumps(rows)` minus the Python str: the one-line fast path (two threads from
+/// 100,000 records), a chunk below that size on one thread, and the general path
+/// (`indent=2, sort_keys=True`).
+fn json(c: &mut Criterion) {
+    use memslim_records::json::{JsonFormat, JsonWriter, RecordShape};
+    let rows = orders(N);
+    let mut g = c.benchmark_group("json");
+    g.throughput(Throughput::Elements(N as u64));
+    let plain = JsonFormat::default();
+    g.bench_function("records (json.dumps defaults)", |b| {
+        b.iter(|| {
+            let mut w = JsonWriter::new(&plain);
+            w.records(&rows, 0..rows.len(), RecordShape::Object)
+                .expect("writable");
+            black_box(w.into_bytes())
+        })
+    });
+    let half = rows.len() / 2;
+    g.throughput(Throughput::Elements(half as u64));
+    g.bench_function("records, one thread (half the list)", |b| {
+        b.iter(|| {
+            let mut w = JsonWriter::new(&plain);
+            w.records(&rows, 0..half, RecordShape::Object)
+                .expect("writable");
+            black_box(w.into_bytes())
+        })
+    });
+    g.throughput(Throughput::Elements(N as u64));
+    let pretty = JsonFormat {
+        indent: Some("  ".into()),
+        sort_keys: true,
+        ..JsonFormat::default()
+    }
+    .with_separators(None);
+    g.bench_function("records (indent=2, sort_keys)", |b| {
+        b.iter(|| {
+            let mut w = JsonWriter::new(&pretty);
+            w.records(&rows, 0..rows.len(), RecordShape::Object)
+                .expect("writable");
+            black_box(w.into_bytes())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, build, read, convert, select, json);
 criterion_main!(benches);

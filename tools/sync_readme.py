@@ -1,9 +1,11 @@
-"""Copies the README's headline table from the benchmark result file it quotes.
+"""Copies the README's benchmark tables from the result files the benchmarks write.
 
-The README quotes one table, between ``<!-- headline: PATH -->`` and ``<!-- /headline -->``,
-from a markdown file that a benchmark regenerates (``benches/results/records.md``), so the
-numbers on the front page are never pasted by hand. ``--check`` (run by ``make lint``)
-exits 1 if the README's copy differs from the file.
+Each table the README quotes sits between ``<!-- bench: PATH -->`` and ``<!-- /bench -->``,
+where PATH is a markdown file a benchmark regenerates (``benches/results/records.md``,
+``rows.md``, ``pickle.md``, ``identity.md``, ``json.md``...). The block gets the file's
+title (its ``# `` line, in bold: it names the data set and its size) and every markdown
+table in the file, so no number on the front page is pasted by hand. ``--check`` (run by
+``make lint``) exits 1 if any block differs from its file.
 """
 
 from __future__ import annotations
@@ -15,30 +17,45 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-BLOCK = re.compile(
-    r"(<!-- headline: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /headline -->)", re.DOTALL
-)
+BLOCK = re.compile(r"(<!-- bench: (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /bench -->)", re.DOTALL)
 
 
-def table_of(markdown: str) -> str:
-    """The first markdown table in ``markdown``: its consecutive lines starting with '|'."""
-    lines: list[str] = []
+def tables_of(markdown: str) -> list[str]:
+    """Every markdown table in ``markdown``: runs of consecutive lines starting with '|'."""
+    tables: list[list[str]] = []
+    current: list[str] = []
     for line in markdown.splitlines():
         if line.startswith("|"):
-            lines.append(line)
-        elif lines:
-            break
-    if not lines:
+            current.append(line)
+        elif current:
+            tables.append(current)
+            current = []
+    if current:
+        tables.append(current)
+    return ["\n".join(t) + "\n" for t in tables]
+
+
+def quote_of(markdown: str) -> str:
+    """The README's copy of a result file: its title in bold, then each of its tables."""
+    tables = tables_of(markdown)
+    if not tables:
         raise ValueError("no markdown table found")
-    return "\n".join(lines) + "\n"
+    parts = [
+        f"**{line[2:].strip()}**\n" for line in markdown.splitlines()[:1] if line.startswith("# ")
+    ]
+    return "\n".join(parts + tables)
 
 
-def synced(readme: str) -> str:
-    match = BLOCK.search(readme)
-    if match is None:
-        raise ValueError("README.md has no <!-- headline: PATH --> ... <!-- /headline --> block")
-    table = table_of((ROOT / match["path"]).read_text(encoding="utf-8"))
-    return readme[: match.start("body")] + table + readme[match.end("body") :]
+def synced(readme: str, root: Path = ROOT) -> str:
+    """``readme`` with every ``bench`` block replaced by the quote of its file."""
+    if BLOCK.search(readme) is None:
+        raise ValueError("README.md has no <!-- bench: PATH --> ... <!-- /bench --> block")
+
+    def body(match: re.Match[str]) -> str:
+        quote = quote_of((root / match["path"]).read_text(encoding="utf-8"))
+        return match.group(1) + quote + match.group(4)
+
+    return BLOCK.sub(body, readme)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     if current == wanted:
         return 0
     if args.check:
-        print("README.md's headline table differs from its source: run python tools/sync_readme.py")
+        print(
+            "README.md's benchmark tables differ from their sources: run python tools/sync_readme.py"
+        )
         return 1
     README.write_text(wanted, encoding="utf-8")
     print("updated README.md")
