@@ -8,7 +8,7 @@
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex};
 
-use memslim_records::{DType, RecordList};
+use memslim_records::RecordList;
 use memslim_stream::{
     BatchReader, CsvOptions, CsvReader, EncodingErrors, Input, JsonlReader, MAX_LINE_BYTES,
     OnError, ReadOptions, Reopen, StreamError,
@@ -212,20 +212,6 @@ fn to_py_err(py: Python<'_>, e: StreamError, slot: &ErrSlot) -> PyErr {
     stream_to_py(py, e)
 }
 
-pub(crate) fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DType)>> {
-    let py = schema.py();
-    let items = schema.call_method0("items")?;
-    let mut out = Vec::new();
-    for it in items.try_iter()? {
-        let (k, v): (String, String) = it?.extract().map_err(|_| {
-            PyTypeError::new_err("schema must map field names (str) to dtype names (str)")
-        })?;
-        let d = DType::parse(&v).py_err(py)?;
-        out.push((k, d));
-    }
-    Ok(out)
-}
-
 pub(crate) fn parse_on_error(py: Python<'_>, on_error: &str) -> PyResult<OnError> {
     match on_error {
         "raise" => Ok(OnError::Raise),
@@ -276,7 +262,7 @@ fn options(
     Ok(ReadOptions {
         batch_size,
         columns,
-        schema: schema.map(parse_schema).transpose()?,
+        schema: schema.map(crate::records::parse_schema).transpose()?,
         on_error: parse_on_error(py, on_error)?,
         threaded,
         ..reader_limits(py, max_line_bytes)?

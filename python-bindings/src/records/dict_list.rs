@@ -41,7 +41,7 @@ impl PyDictList {
         schema: Option<&Bound<'_, PyAny>>,
         chunk_rows: Option<usize>,
     ) -> PyResult<PyClassInitializer<Self>> {
-        let mut base = Records::build(py, Kind::Dict, schema, chunk_rows, None)?;
+        let mut base = Records::build(py, RecordForm::Dict, schema, chunk_rows, None)?;
         if let Some(data) = data {
             if let Ok(o) = data.cast::<PyRecords>() {
                 let src = o.get().logical(py)?.inner.clone();
@@ -130,6 +130,6 @@ impl PyDictList {
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();
         let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS), trusted)?;
-        Records::wrap(py, Kind::Dict, inner)
+        Records::wrap(py, RecordForm::Dict, inner)
     }
 }

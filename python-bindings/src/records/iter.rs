@@ -42,7 +42,7 @@ impl PyRecordsIter {
             self.pos - 1
         };
         let i = o.order.slot(i);
-        if let Kind::Dict = this.kind {
+        if let RecordForm::Dict = this.kind {
             // A `for` loop drops its previous row before asking for the next one, so the
             // row from two steps back is usually referenced by this iterator alone; then
             // nobody can observe it and it can be re-pointed instead of allocating anew.
@@ -164,10 +164,10 @@ impl PyTupleIter {
         let py = list.py();
         let this = list.get().state.borrow(py)?;
         let (row_type, maker) = match &this.kind {
-            Kind::Tuple {
+            RecordForm::Tuple {
                 row_type, maker, ..
             } => (row_type.clone_ref(py), *maker),
-            Kind::Dict => return Err(PyTypeError::new_err("not a TupleList")),
+            RecordForm::Dict => return Err(PyTypeError::new_err("not a TupleList")),
         };
         Ok(PyTupleIter {
             list: list.clone().unbind(),

@@ -179,7 +179,7 @@ impl PyRecords {
     pub(super) fn share(&self, py: Python<'_>, order: Order) -> PyResult<Py<PyAny>> {
         // Only one list may be its store's `Whole`: this one keeps its rows fixed now.
         self.fix_order(py)?;
-        let tuple = matches!(self.state.borrow(py)?.kind, Kind::Tuple { .. });
+        let tuple = matches!(self.state.borrow(py)?.kind, RecordForm::Tuple { .. });
         let init = PyClassInitializer::from(PyRecords {
             state: self.state.clone(),
             order: GilCell::new(ListOrder { order, edits: 0 }),
@@ -226,7 +226,7 @@ impl PyRecords {
     /// for a list of the other class.
     fn rows_of_list(&self, py: Python<'_>, other: &PyRecords) -> PyResult<Option<Rows>> {
         let n = self.state.borrow(py)?.inner.len();
-        let dicts = matches!(self.state.borrow(py)?.kind, Kind::Dict);
+        let dicts = matches!(self.state.borrow(py)?.kind, RecordForm::Dict);
         if dicts && Arc::ptr_eq(&other.state, &self.state) {
             return Ok(Some(Rows::Shared(other.order.borrow(py)?.order.slots(n))));
         }
@@ -423,11 +423,11 @@ pub(super) fn item_of(
     slot: usize,
 ) -> PyResult<Py<PyAny>> {
     match this.kind {
-        Kind::Dict => {
+        RecordForm::Dict => {
             let row = PyRow::memory(store.clone(), slot);
             Ok(Py::new(py, row)?.into_any())
         }
-        Kind::Tuple { .. } => Ok(this.row_value(py, slot)?.unbind()),
+        RecordForm::Tuple { .. } => Ok(this.row_value(py, slot)?.unbind()),
     }
 }
 
@@ -500,7 +500,7 @@ impl PyRecords {
         if let Ok(s) = index.cast::<PySlice>() {
             let me = slf.get();
             let (start, _, step, n) = slice_indices(s, me.len(py)?)?;
-            if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+            if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
                 // A slice shares the records, as a list's slice shares its dicts.
                 let store_len = me.state.borrow(py)?.inner.len();
                 let order = {
@@ -721,7 +721,7 @@ impl PyRecords {
         let me = slf.get();
         let this = me.logical(py)?;
         let rows = crate::select::where_rows(&this.inner, field, op, value)?;
-        if matches!(this.kind, Kind::Dict) {
+        if matches!(this.kind, RecordForm::Dict) {
             drop(this);
             let order = me.order.borrow(py)?.order.pick(&rows);
             return me.share(py, order);
@@ -891,7 +891,7 @@ impl PyRecords {
             return Ok(py.NotImplemented());
         }
         let me = slf.get();
-        if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+        if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
             // The sum holds this list's records (shared, as list + list shares dicts),
             // then `other`'s.
             let n = me.state.borrow(py)?.inner.len();
@@ -982,7 +982,7 @@ impl PyRecords {
     /// A shallow copy: for a DictList, a new list holding the same records (writes
     /// through either list's rows show in both, as with a list of dicts).
     pub(super) fn copy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if matches!(self.state.borrow(py)?.kind, Kind::Dict) {
+        if matches!(self.state.borrow(py)?.kind, RecordForm::Dict) {
             let n = self.state.borrow(py)?.inner.len();
             let order = self.order.borrow(py)?.order.fixed(n);
             return self.share(py, order);
@@ -1020,8 +1020,8 @@ impl PyRecords {
         let module = py.import("memslim._memslim")?;
         let mut args = crate::pickle::snapshot_args(py, this.inner.to_snapshot(), protocol)?;
         let restore = match &this.kind {
-            Kind::Dict => module.getattr("_restore_dictlist")?,
-            Kind::Tuple {
+            RecordForm::Dict => module.getattr("_restore_dictlist")?,
+            RecordForm::Tuple {
                 fields,
                 row_type,
                 user_type,
@@ -1140,7 +1140,7 @@ pub(super) fn records_mul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> P
         return Ok(py.NotImplemented());
     };
     let me = slf.get();
-    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+    if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
         let len = me.state.borrow(py)?.inner.len();
         let mut order = me.order.borrow(py)?.order.fixed(len);
         order.repeat(len, n.max(0) as usize).py_err(py)?;
@@ -1156,7 +1156,7 @@ pub(super) fn records_imul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> 
     let py = slf.py();
     let n = count_arg(n)?;
     let me = slf.get();
-    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+    if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
         return me.edit_order(py, |o, len| o.repeat(len, n.max(0) as usize));
     }
     me.in_place(py)?;
@@ -1195,7 +1195,7 @@ pub(super) fn records_radd(
         return Ok(py.NotImplemented());
     }
     let me = slf.get();
-    if matches!(me.state.borrow(py)?.kind, Kind::Dict) {
+    if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
         // `other`'s records, then this list's own (shared, as `list + list` shares).
         let len = me.state.borrow(py)?.inner.len();
         let out = me.share(py, Order::Whole.slice(len, 0, 0))?;

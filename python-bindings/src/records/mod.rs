@@ -63,8 +63,9 @@ const BATCH: usize = 256;
 /// Appends between refreshes of the tracemalloc figure.
 const RETRACK_EVERY: u32 = 4096;
 
-/// How records go in and come out.
-enum Kind {
+/// How records go in and come out: as mappings (`DictList`) or as tuples of the
+/// list's fields (`TupleList`).
+enum RecordForm {
     Dict,
     Tuple {
         fields: Py<PyTuple>,
@@ -76,16 +77,16 @@ enum Kind {
     },
 }
 
-impl Kind {
-    fn clone_ref(&self, py: Python<'_>) -> Kind {
+impl RecordForm {
+    fn clone_ref(&self, py: Python<'_>) -> RecordForm {
         match self {
-            Kind::Dict => Kind::Dict,
-            Kind::Tuple {
+            RecordForm::Dict => RecordForm::Dict,
+            RecordForm::Tuple {
                 fields,
                 row_type,
                 user_type,
                 maker,
-            } => Kind::Tuple {
+            } => RecordForm::Tuple {
                 fields: fields.clone_ref(py),
                 row_type: row_type.clone_ref(py),
                 user_type: *user_type,
@@ -96,8 +97,8 @@ impl Kind {
 
     fn class_name(&self) -> &'static str {
         match self {
-            Kind::Dict => "DictList",
-            Kind::Tuple { .. } => "TupleList",
+            RecordForm::Dict => "DictList",
+            RecordForm::Tuple { .. } => "TupleList",
         }
     }
 }
@@ -110,7 +111,9 @@ pub struct PyDictList;
 #[pyclass(name = "TupleList", extends = PyRecords, module = "memslim._memslim", frozen)]
 pub struct PyTupleList;
 
-fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DType)>> {
+/// A `schema=` argument (field name to dtype name) as core field types, for lists and
+/// readers alike; `SchemaError` (a `TypeError`) for anything but str to str.
+pub(crate) fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, DType)>> {
     let py = schema.py();
     let items = schema.call_method0(intern!(py, "items"))?;
     let mut out = Vec::new();
@@ -152,7 +155,7 @@ pub(crate) fn _restore_dictlist(
     buffers: &Bound<'_, PyTuple>,
 ) -> PyResult<Py<PyAny>> {
     let inner = crate::pickle::restore_core(py, data, buffers)?;
-    Records::wrap(py, Kind::Dict, inner)
+    Records::wrap(py, RecordForm::Dict, inner)
 }
 
 /// Rebuilds a pickled TupleList (arguments as `_restore_dictlist`, plus its fields).
@@ -201,7 +204,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
 /// A new `DictList` that owns `inner` (for the other binding files, which build core
 /// lists themselves).
 pub(crate) fn dict_list_from_core(py: Python<'_>, inner: RecordList) -> PyResult<Py<PyAny>> {
-    Records::wrap(py, Kind::Dict, inner)
+    Records::wrap(py, RecordForm::Dict, inner)
 }
 
 /// Runs `f` on the core list of a `DictList` or `TupleList`; `None` if `obj` is neither.
@@ -238,7 +241,7 @@ pub(crate) fn with_native_json<R>(
     let py = obj.py();
     if let Ok(o) = obj.cast::<PyRecords>() {
         let this = o.get().logical(py)?;
-        let tuples = matches!(this.kind, Kind::Tuple { .. });
+        let tuples = matches!(this.kind, RecordForm::Tuple { .. });
         return Ok(Some(f(NativeJson::List(&this.inner, tuples))));
     }
     if let Ok(r) = obj.cast::<PyRow>() {

@@ -6,7 +6,7 @@ use super::*;
 /// The state behind a `_Records` object.
 pub(crate) struct Records {
     pub(super) inner: RecordList,
-    pub(super) kind: Kind,
+    pub(super) kind: RecordForm,
     /// Field names as Python strings (interned), index-aligned with the core fields.
     pub(super) names: Vec<Py<PyString>>,
     pub(super) trace: Tracked,
@@ -39,7 +39,7 @@ pub(super) struct StrCache {
 impl Records {
     pub(super) fn build(
         py: Python<'_>,
-        kind: Kind,
+        kind: RecordForm,
         schema: Option<&Bound<'_, PyAny>>,
         chunk_rows: Option<usize>,
         fields: Option<&[String]>,
@@ -69,7 +69,7 @@ impl Records {
     }
 
     /// A new Python list object of `kind` around an existing core list.
-    pub(super) fn wrap(py: Python<'_>, kind: Kind, inner: RecordList) -> PyResult<Py<PyAny>> {
+    pub(super) fn wrap(py: Python<'_>, kind: RecordForm, inner: RecordList) -> PyResult<Py<PyAny>> {
         let chunk_rows = Some(inner.chunk_rows());
         let mut base = Records::build(py, kind, None, chunk_rows, None)?;
         base.inner = inner;
@@ -109,7 +109,7 @@ impl Records {
 
     /// Wraps as a new Python object of the same class.
     pub(super) fn into_object(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let tuple = matches!(self.kind, Kind::Tuple { .. });
+        let tuple = matches!(self.kind, RecordForm::Tuple { .. });
         let init = PyClassInitializer::from(PyRecords::from_records(self));
         Ok(if tuple {
             Py::new(py, init.add_subclass(PyTupleList))?.into_any()
@@ -221,7 +221,7 @@ impl Records {
     ) -> PyResult<()> {
         let py = v.py();
         match &self.kind {
-            Kind::Dict => {
+            RecordForm::Dict => {
                 if let Ok(d) = v.cast_exact::<PyDict>() {
                     out.extend(d.iter());
                     return Ok(());
@@ -260,7 +260,7 @@ impl Records {
                 }
                 Ok(())
             }
-            Kind::Tuple { fields, .. } => {
+            RecordForm::Tuple { fields, .. } => {
                 let fields = fields.bind(py);
                 let seq: Bound<'py, PyTuple> = if let Ok(t) = v.cast::<PyTuple>() {
                     t.clone()
@@ -314,7 +314,7 @@ impl Records {
         while start < objs.len() {
             let rest = &objs[start..];
             let mut n = self.append_plain(&Input::Objs(rest), &fields).py_err(py)?;
-            if n == 0 && matches!(self.kind, Kind::Dict) {
+            if n == 0 && matches!(self.kind, RecordForm::Dict) {
                 n = self.append_rows_of_other(rest, self_ptr)?;
             }
             if n == 0 {
@@ -331,8 +331,8 @@ impl Records {
     /// A TupleList's field names (none for a DictList), for the plain-record paths.
     pub(super) fn tuple_fields(&self, py: Python<'_>) -> PyResult<Vec<String>> {
         match &self.kind {
-            Kind::Dict => Ok(Vec::new()),
-            Kind::Tuple { fields, .. } => fields.bind(py).extract(),
+            RecordForm::Dict => Ok(Vec::new()),
+            RecordForm::Tuple { fields, .. } => fields.bind(py).extract(),
         }
     }
 
@@ -343,8 +343,8 @@ impl Records {
         fields: &[&str],
     ) -> Result<usize, RecordsError> {
         match self.kind {
-            Kind::Dict => append_plain_dicts(&mut self.inner, &self.names, input),
-            Kind::Tuple { .. } => append_plain_tuples(&mut self.inner, fields, input),
+            RecordForm::Dict => append_plain_dicts(&mut self.inner, &self.names, input),
+            RecordForm::Tuple { .. } => append_plain_tuples(&mut self.inner, fields, input),
         }
     }
 
@@ -527,7 +527,7 @@ impl Records {
     /// Record `i` as a plain detached Python value (dict or tuple).
     pub(super) fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         match &self.kind {
-            Kind::Dict => {
+            RecordForm::Dict => {
                 let d = PyDict::new(py);
                 let mut err = None;
                 self.inner.visit_row(i, |j, c| {
@@ -544,7 +544,7 @@ impl Records {
                     None => Ok(d.into_any()),
                 }
             }
-            Kind::Tuple {
+            RecordForm::Tuple {
                 row_type, maker, ..
             } => {
                 let n = self.inner.num_fields();

@@ -8,10 +8,10 @@ impl PyTupleList {
         let py = slf.py();
         let sup: &Bound<'_, PyRecords> = slf.as_super();
         match &sup.get().state.borrow(py)?.kind {
-            Kind::Tuple {
+            RecordForm::Tuple {
                 fields, row_type, ..
             } => Ok((fields.clone_ref(py), row_type.clone_ref(py))),
-            Kind::Dict => Err(PyTypeError::new_err("not a TupleList")),
+            RecordForm::Dict => Err(PyTypeError::new_err("not a TupleList")),
         }
     }
 }
@@ -26,13 +26,13 @@ pub(super) fn tuple_kind(
     py: Python<'_>,
     fields: &[String],
     row_type: Option<Bound<'_, PyAny>>,
-) -> PyResult<Kind> {
+) -> PyResult<RecordForm> {
     let (row_type, user_type) = match row_type {
         Some(t) => (t.unbind(), true),
         None => (namedtuple_for(py, fields)?, false),
     };
     let maker = TupleMaker::new(row_type.bind(py))?;
-    Ok(Kind::Tuple {
+    Ok(RecordForm::Tuple {
         fields: PyTuple::new(py, fields)?.unbind(),
         row_type,
         user_type,
