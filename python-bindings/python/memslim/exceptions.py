@@ -102,7 +102,8 @@ class InvalidValueError(MemslimError, ValueError):
 
 class UnsupportedTypeError(MemslimError, TypeError):
     """An operation the data's type does not support (the sum of a column of strings), an
-    Arrow type memslim cannot import, or a value of a type the structure cannot hold."""
+    Arrow type memslim cannot import, a value of a type the structure cannot hold, or a
+    write to a record of a record file (its ``Row`` is read-only)."""
 
 
 class LimitError(MemslimError, ValueError):

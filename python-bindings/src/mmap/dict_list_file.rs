@@ -101,7 +101,7 @@ impl PyDictListFile {
         py: Python<'py>,
         i: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let mut f = self.lock()?;
+        let mut f = self.inner.lock(py)?;
         Self::row(py, &mut f, self.trust, i)
     }
 
@@ -111,13 +111,13 @@ impl PyDictListFile {
         py: Python<'py>,
         i: usize,
     ) -> PyResult<Bound<'py, PyList>> {
-        let keys = (*self.lock()?).record_keys(i).py_err(py)?;
+        let keys = (*self.inner.lock(py)?).record_keys(i).py_err(py)?;
         PyList::new(py, keys.iter().map(|k| PyString::intern(py, k)))
     }
 
     /// Number of keys of record `i`.
     pub(crate) fn record_len(&self, py: Python<'_>, i: usize) -> PyResult<usize> {
-        (*self.lock()?).record_len(i).py_err(py)
+        (*self.inner.lock(py)?).record_len(i).py_err(py)
     }
 
     /// Field `key` of record `i`, `None` when the record lacks it.
@@ -127,7 +127,7 @@ impl PyDictListFile {
         i: usize,
         key: &str,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let mut file = self.lock()?;
+        let mut file = self.inner.lock(py)?;
         let value = (*file)
             .read_field(i, key, |v| match v {
                 CellRef::Absent => Ok(None),
@@ -235,6 +235,7 @@ impl PyDictListFile {
             pos: 0,
             spare: [None, None],
             turn: 0,
+            checked_batch: None,
         }
     }
 
@@ -490,6 +491,9 @@ pub struct PyDictListFileIter {
     /// DictList iterator).
     spare: [Option<Py<PyRow>>; 2],
     turn: usize,
+    /// The committed batch last checked (its checksum verified on first read); the
+    /// records after the first of a batch need no check of their own.
+    checked_batch: Option<usize>,
 }
 
 #[pymethods]
@@ -500,12 +504,16 @@ impl PyDictListFileIter {
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let file = self.file.get();
-        let mut f = file.lock()?;
+        let mut f = file.inner.lock(py)?;
         let i = self.pos;
         if i >= f.len() {
             return Ok(None);
         }
-        f.check_row(i).py_err(py)?;
+        let batch = f.locate(i).map(|(k, _)| k);
+        if f.is_closed() || batch.is_none() || batch != self.checked_batch {
+            f.check_row(i).py_err(py)?;
+            self.checked_batch = batch;
+        }
         drop(f);
         self.pos = i + 1;
         // A `for` loop drops its previous row before asking for the next one, so the
