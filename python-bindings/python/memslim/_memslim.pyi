@@ -48,6 +48,7 @@ __all__ = [
     "_PlainIter",
     "_Records",
     "_RecordsIter",
+    "_TupleIter",
     "__version__",
     "_dumps_native",
     "_read_parquet",
