@@ -35,6 +35,7 @@ cp -r "$ROOT/python-bindings/tests" "$work/src/python-bindings/tests"
 cp "$ROOT/python-bindings/pyproject.toml" "$work/src/python-bindings/"
 ln -s "$ROOT/benches" "$work/src/benches"
 ln -s "$ROOT/examples" "$work/src/examples"
+ln -s "$ROOT/tools" "$work/src/tools"
 
 cd "$work/src/python-bindings"
 # Only the venv and the system's own directories on PATH: no ~/.cargo/bin, no pyenv shims.
