@@ -30,7 +30,7 @@ mod doc_view;
 mod list_view;
 
 use build::*;
-use doc_view::*;
+pub(crate) use doc_view::PyDocView;
 use list_view::*;
 
 static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -112,4 +112,14 @@ impl ReadField for FileField<'_> {
             Err(e) => Err(e),
         }
     }
+
+    /// One pass over the field's Arrow arrays for the sum and the null count together.
+    fn mean(&mut self) -> Result<Option<f64>, MmapError> {
+        match self.file.field_sum(self.name, self.len) {
+            Ok(s @ FieldSum { sum: Some(_), .. }) => Ok(s.mean()),
+            // As `sum`: the values say why there is no sum (or that none is there).
+            Ok(_) | Err(MmapError::Value(_)) => memslim_records::read::mean_values(self),
+            Err(e) => Err(e),
+        }
+    }
 }

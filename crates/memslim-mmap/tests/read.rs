@@ -152,6 +152,25 @@ where
         (got, want) => prop_assert!(false, "sum {:?} against {:?}", got, want),
     }
     let present: Vec<&V> = col.iter().flatten().filter(|v| **v != V::Null).collect();
+    match (field.mean(), model_sum(col)) {
+        (Ok(None), Some(_)) => prop_assert!(present.is_empty()),
+        (Ok(Some(m)), Some((i, x, floats))) => {
+            let n = present.len() as f64;
+            let w = if floats {
+                (x + i as f64) / n
+            } else {
+                i as f64 / n
+            };
+            prop_assert!(
+                (m.is_nan() && w.is_nan()) || m == w || (m - w).abs() <= 1e-9 * w.abs().max(1.0),
+                "mean {} against {}",
+                m,
+                w
+            );
+        }
+        (Err(_), None) => {}
+        (got, want) => prop_assert!(false, "mean {:?} against {:?}", got, want),
+    }
     let mm = field.min_max().unwrap();
     prop_assert_eq!(mm.is_none(), present.is_empty());
     if let Some((lo, hi)) = mm {

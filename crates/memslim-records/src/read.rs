@@ -43,23 +43,7 @@ pub trait ReadRecords {
         f: impl FnOnce(CellRef<'_>) -> R,
     ) -> Result<R, Self::Error>
     where
-        Self: Sized,
-    {
-        let mut found = None;
-        let mut f = Some(f);
-        self.visit_record(row, &mut |k, v| {
-            if k == name {
-                if let Some(f) = f.take() {
-                    found = Some(f(v));
-                }
-            }
-        })?;
-        Ok(match (found, f) {
-            (Some(r), _) => r,
-            (None, Some(f)) => f(CellRef::Absent),
-            (None, None) => unreachable!("f runs once, or not at all"),
-        })
-    }
+        Self: Sized;
 
     /// Number of keys of record `row`.
     ///
@@ -115,20 +99,7 @@ pub trait ReadField {
         f: impl FnOnce(CellRef<'_>) -> R,
     ) -> Result<R, Self::Error>
     where
-        Self: Sized,
-    {
-        let len = self.value_count();
-        if i >= len {
-            return Err(RecordsError::IndexOutOfRange { index: i, len }.into());
-        }
-        let mut f = Some(f);
-        let mut out = None;
-        self.visit_values(i..i + 1, &mut |_, v| {
-            out = f.take().map(|f| f(v));
-            false
-        })?;
-        out.ok_or_else(|| RecordsError::IndexOutOfRange { index: i, len }.into())
-    }
+        Self: Sized;
 
     /// Values that are null or absent.
     ///
@@ -150,6 +121,14 @@ pub trait ReadField {
     /// [`RecordsError::Unsupported`] when a value is not a number or a bool.
     fn sum(&mut self) -> Result<Sum, Self::Error> {
         sum_values(self)
+    }
+
+    /// The mean of the non-null values; `None` when there are none.
+    ///
+    /// # Errors
+    /// As [`ReadField::sum`] (checked first, also when every value is null).
+    fn mean(&mut self) -> Result<Option<f64>, Self::Error> {
+        mean_values(self)
     }
 
     /// The smallest and largest non-null values, in [`cell_less`]'s order: ints stay
@@ -220,6 +199,20 @@ pub fn sum_values<F: ReadField + ?Sized>(field: &mut F) -> Result<Sum, F::Error>
         Sum::Float(float + int as f64)
     } else {
         Sum::Int(int)
+    })
+}
+
+/// What [`ReadField::mean`] answers, from the storage's own `sum` and `null_count`.
+///
+/// # Errors
+/// As [`ReadField::sum`].
+pub fn mean_values<F: ReadField + ?Sized>(field: &mut F) -> Result<Option<f64>, F::Error> {
+    let sum = field.sum()?;
+    let n = field.value_count() - field.null_count()?;
+    Ok(match sum {
+        _ if n == 0 => None,
+        Sum::Int(i) => Some(i as f64 / n as f64),
+        Sum::Float(f) => Some(f / n as f64),
     })
 }
 

@@ -149,50 +149,58 @@ impl PyColumn {
         err.map_or(Ok(out), Err)
     }
 
-    /// The positions in `rows` whose value equals `value` (as `==` decides), in order:
-    /// the first only when `first_only`. Built-in values are compared natively; other
-    /// values, and stored values only Python can compare, by Python's `==`, with no lock
-    /// held while it runs.
+    /// The first position in `rows` whose value equals `value` (as `==` decides), and
+    /// how many do (counting stops at the first when `first_only`). Built-in values are
+    /// compared natively; other values, and stored values only Python can compare, by
+    /// Python's `==`, with no lock held while it runs.
     fn find(
         &self,
         py: Python<'_>,
         value: &Bound<'_, PyAny>,
         rows: Range<usize>,
         first_only: bool,
-    ) -> PyResult<Vec<usize>> {
+    ) -> PyResult<(Option<usize>, usize)> {
         let rows = rows.start..rows.end.min(self.len());
         let python_eq = |i: usize| -> PyResult<bool> { self.value(py, i)?.eq(value) };
+        let (mut first, mut count) = (None, 0);
         let Some(probe) = crate::select::probe(value) else {
-            let mut out = Vec::new();
             for i in rows {
                 if python_eq(i)? {
-                    out.push(i);
+                    first = first.or(Some(i));
+                    count += 1;
                     if first_only {
                         break;
                     }
                 }
             }
-            return Ok(out);
+            return Ok((first, count));
         };
-        let mut hits = Vec::new();
+        // The core counts what it decides; the positions it cannot decide (all before
+        // its first decided match, when only that is wanted) are left to Python.
+        let mut undecided = Vec::new();
         read_field!(self, py, |f| f.find_equal(
             &probe,
             rows,
             &mut |i, decided| {
-                hits.push((i, decided));
-                !(first_only && decided)
+                if !decided {
+                    undecided.push(i);
+                    return true;
+                }
+                first = first.or(Some(i));
+                count += 1;
+                !first_only
             }
         ))?;
-        let mut out = Vec::new();
-        for (i, decided) in hits {
-            if decided || python_eq(i)? {
-                out.push(i);
+        for i in undecided {
+            if python_eq(i)? {
                 if first_only {
-                    break;
+                    return Ok((Some(i), 1));
                 }
+                first = Some(first.map_or(i, |f: usize| f.min(i)));
+                count += 1;
             }
         }
-        Ok(out)
+        Ok((first, count))
     }
 
     /// The file column's type for NumPy and its numbers (numeric without nulls).
@@ -328,7 +336,7 @@ impl PyColumn {
 
     /// Number of values equal to `value`.
     pub(super) fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        Ok(self.find(py, value, 0..usize::MAX, false)?.len())
+        Ok(self.find(py, value, 0..usize::MAX, false)?.1)
     }
 
     /// Position of the first value equal to `value` in `[start, stop)`.
@@ -343,13 +351,12 @@ impl PyColumn {
         let len = self.len();
         let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
         self.find(py, value, a..b, true)?
-            .first()
-            .copied()
+            .0
             .ok_or_else(crate::select::not_in_column)
     }
 
     pub(super) fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(!self.find(py, value, 0..usize::MAX, true)?.is_empty())
+        Ok(self.find(py, value, 0..usize::MAX, true)?.0.is_some())
     }
 
     /// The values in a list.
@@ -378,15 +385,7 @@ impl PyColumn {
 
     /// Mean of the non-null values; `None` when there are none.
     pub(super) fn mean(&self, py: Python<'_>) -> PyResult<Option<f64>> {
-        let sum = read_field!(self, py, |f| f.sum())?;
-        let n = self.len() - self.null_count(py)?;
-        if n == 0 {
-            return Ok(None);
-        }
-        Ok(Some(match sum {
-            Sum::Int(i) => i as f64 / n as f64,
-            Sum::Float(f) => f / n as f64,
-        }))
+        read_field!(self, py, |f| f.mean())
     }
 
     /// Smallest non-null value (numbers, bools or strings); `ValueError` if none.

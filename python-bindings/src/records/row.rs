@@ -441,14 +441,10 @@ pub(super) fn or_operand<'py>(o: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'p
     if let Ok(r) = o.cast::<PyRow>() {
         return Ok(Some(r.get().to_dict(o.py())?));
     }
-    let py = o.py();
-    let m = o.py().import("memslim._memslim")?;
-    for name in ["DocView"] {
-        if o.is_instance(&m.getattr(name)?)? {
-            let d = PyDict::new(py);
-            d.update(o.cast()?)?;
-            return Ok(Some(d.into_any()));
-        }
+    if o.is_instance_of::<crate::doc_list::PyDocView>() {
+        let d = PyDict::new(o.py());
+        d.update(o.cast()?)?;
+        return Ok(Some(d.into_any()));
     }
     Ok(None)
 }
