@@ -250,10 +250,11 @@ class ReadsTheFile:
 
 
 def test_reentrant_use_of_a_record_file_is_a_concurrent_use_error(tmp_path):
+    # A pending record is read under the file's lock: a value whose loading uses the
+    # file again is refused, not a deadlock.
     path = tmp_path / "re.arrow"
-    with DictList.open(path) as f:
-        f.append({"o": ReadsTheFile()})
-    f = DictList.open(path, mode="r", trusted=True)
+    f = DictList.open(path, trusted=True)
+    f.append({"o": ReadsTheFile()})
     ReadsTheFile.target = f
     try:
         e = raised(lambda: f[0]["o"])
@@ -262,6 +263,22 @@ def test_reentrant_use_of_a_record_file_is_a_concurrent_use_error(tmp_path):
     assert isinstance(e, memslim.ConcurrentUseError), (type(e), e)
     assert isinstance(e, RuntimeError)
     assert len(f) == 1  # the file is usable again
+    f.close()
+
+
+def test_a_committed_record_is_read_without_the_file_lock(tmp_path):
+    # Committed records never change, so a row reads them from the batch it holds: the
+    # same loading that is refused for a pending record works.
+    path = tmp_path / "re.arrow"
+    with DictList.open(path) as f:
+        f.append({"o": ReadsTheFile()})
+    f = DictList.open(path, mode="r", trusted=True)
+    ReadsTheFile.target = f
+    try:
+        assert isinstance(f[0]["o"], ReadsTheFile)
+        assert isinstance(next(iter(f))["o"], ReadsTheFile)
+    finally:
+        ReadsTheFile.target = None
     f.close()
 
 

@@ -1066,3 +1066,57 @@ def test_file_column_null_count_works_for_any_field(tmp_path: Path) -> None:
         assert col.null_count == mem.null_count == 2
         expect_error(memslim.UnsupportedTypeError, col.sum)
         expect_error(TypeError, col.mean)
+
+
+# ----- rows that hold their committed batch ---------------------------------------------
+
+BATCH = 16_384  # memslim_mmap::BATCH_ROWS: records per committed batch
+
+
+def test_rows_read_across_batches_segments_and_pending_records(tmp_path):
+    path = tmp_path / "rows.arrow"
+    n = 2 * BATCH + 100
+    f = memslim.DictList.open(path)
+    f.extend({"i": i, "price": i / 4} for i in range(n))
+    f.flush()
+    # A second segment: a new key after the first flush, then pending records.
+    f.extend({"i": n + k, "tag": f"t{k}"} for k in range(50))
+    f.flush()
+    f.extend({"i": n + 50 + k, "price": -0.0} for k in range(30))
+    want = [dict(r) for r in f.to_list()]
+    assert len(want) == n + 80
+    # The loop's rows (re-pointed while nobody holds them), rows kept past their
+    # batch, and [i] from anywhere, all against the plain dicts.
+    assert [dict(r) for r in f] == want
+    kept = list(f)
+    assert [r["i"] for r in kept] == [w["i"] for w in want]
+    assert [r.get("price") for r in kept] == [w.get("price") for w in want]
+    assert [r.get("tag") for r in kept] == [w.get("tag") for w in want]
+    assert [r.index for r in kept[BATCH - 2 : BATCH + 2]] == list(range(BATCH - 2, BATCH + 2))
+    for i in (0, BATCH - 1, BATCH, 2 * BATCH, n, n + 49, n + 50, n + 79, -1):
+        row = f[i]
+        assert dict(row) == want[i]
+        assert len(row) == len(want[i]) and list(row) == list(want[i])
+        assert row.get("tag") == want[i].get("tag")
+        # A key made at run time (not the interned name) and a key no record has.
+        assert row.get("pr" + "ice", "-") == want[i].get("price", "-")
+        assert row.get("nope") is None and row.get(1) is None
+        with pytest.raises(KeyError):
+            row["nope"]
+    f.close()
+
+
+def test_rows_that_hold_a_batch_refuse_reads_once_the_file_is_closed(tmp_path):
+    path = tmp_path / "closed.arrow"
+    with memslim.DictList.open(path) as f:
+        f.extend({"i": i} for i in range(10))
+    f = memslim.DictList.open(path, mode="r")
+    it = iter(f)
+    first, row = next(it), f[5]
+    assert (first["i"], row["i"]) == (0, 5)
+    f.close()
+    for call in (lambda: first["i"], lambda: row.get("i"), lambda: dict(row), lambda: len(row)):
+        with pytest.raises(memslim.ClosedFileError):
+            call()
+    with pytest.raises(memslim.ClosedFileError):
+        next(it)

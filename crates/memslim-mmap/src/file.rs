@@ -27,10 +27,12 @@ mod batches;
 mod commit;
 mod fields;
 mod foreign;
+mod held;
 mod open;
 mod recovery;
 
 pub use commit::{save_arrow, save_records};
+pub use held::HeldBatch;
 
 /// Rows per record batch written to the file: small enough that the first read from a
 /// batch (which checks its crc32) reads little, large enough that per-batch overhead
@@ -97,17 +99,20 @@ struct Slot {
     batch: Option<RecordBatch>,
     /// The batch's message with the place of each column's buffers, for reading rows
     /// without decoding the batch.
-    cells: Option<BatchCells>,
+    cells: Option<Arc<BatchCells>>,
     /// What the batch's message says beyond Arrow (read with the batch or its cells;
     /// `Some` exactly while the slot is in the cache).
     extras: Option<Arc<Extras>>,
+    /// The batch's records as handed to readers that keep them ([`RecordFile::hold`]);
+    /// `Some` only while the slot is in the cache.
+    held: Option<Arc<HeldBatch>>,
 }
 
 /// One Arrow IPC stream of the file: a schema and the batches after it, up to the next
 /// end-of-stream marker.
 struct Segment {
     schema: SchemaRef,
-    variant: Vec<bool>,
+    variant: Arc<[bool]>,
     /// Rows of this segment are read value by value from the message ([`mod@cells`]).
     cells: bool,
 }
@@ -201,7 +206,8 @@ fn writable_type(t: &DataType, variant: bool) -> bool {
 struct Committed<'a> {
     src: Source<'a>,
     extras: &'a Extras,
-    seg: &'a Segment,
+    schema: &'a SchemaRef,
+    variant: &'a [bool],
     path: &'a Path,
     /// The batch message's offset, for errors.
     offset: u64,
@@ -214,7 +220,7 @@ impl<'a> Committed<'a> {
         if self.extras.is_absent(c, j) {
             return Ok(CellRef::Absent);
         }
-        let variant = self.seg.variant.get(c).copied().unwrap_or(false);
+        let variant = self.variant.get(c).copied().unwrap_or(false);
         let cell = match self.src {
             Source::Cells(cells) => {
                 cells
@@ -231,6 +237,32 @@ impl<'a> Committed<'a> {
             CellRef::Float(v) if self.extras.is_int(c, j) => CellRef::Int(v as i64),
             cell => cell,
         })
+    }
+
+    /// Calls `f` with field `name` of row `j`, [`CellRef::Absent`] if the row lacks it.
+    fn field<R>(&self, j: usize, name: &str, f: impl FnOnce(CellRef<'_>) -> R) -> Result<R> {
+        let Ok(c) = self.schema.index_of(name) else {
+            return Ok(f(CellRef::Absent));
+        };
+        let mut buf = Vec::new();
+        Ok(f(self.cell(c, j, &mut buf)?))
+    }
+
+    /// Calls `f(field, value)` for each key of row `j` in the record's key order,
+    /// skipping the keys it lacked (see [`RecordFile::visit_row`]).
+    fn visit(&self, j: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
+        let mut buf = Vec::new();
+        let mut one = |c: usize| -> Result<()> {
+            match self.cell(c, j, &mut buf)? {
+                CellRef::Absent => {}
+                cell => f(self.schema.field(c).name(), cell),
+            }
+            Ok(())
+        };
+        match self.extras.order_of(j) {
+            Some(order) => order.iter().try_for_each(|&c| one(c as usize)),
+            None => (0..self.schema.fields().len()).try_for_each(one),
+        }
     }
 }
 

@@ -91,7 +91,8 @@ pub use array::{Num, NumArray, NumType};
 pub use error::{MmapError, Result};
 pub use field::{FieldNumbers, FieldSum, PendingMark};
 pub use file::{
-    BATCH_ROWS, FileLayout, Mode, RecordFile, Recovery, index_path, save_arrow, save_records,
+    BATCH_ROWS, FileLayout, HeldBatch, Mode, RecordFile, Recovery, index_path, save_arrow,
+    save_records,
 };
 pub use read::FileField;
 

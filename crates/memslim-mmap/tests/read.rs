@@ -255,6 +255,23 @@ proptest! {
             check_field(&mut &view, &col)?;
             check_field(&mut FileField::new(&mut file, key, usize::MAX), &col)?;
         }
+        // A held batch reads its committed records as the file does, after the file
+        // closed too; pending records have no batch.
+        let held: Vec<_> = (0..recs.len()).map(|row| file.hold(row).unwrap()).collect();
+        prop_assert_eq!(held.iter().filter(|h| h.is_some()).count(), file.committed_len());
+        file.close().unwrap();
+        for (row, h) in held.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let r = &recs[row];
+            let want: Vec<(String, String)> = r.iter().map(|(j, v)| (KEYS[*j].to_owned(), shown(v.cell_ref()))).collect();
+            prop_assert!(h.contains(row));
+            prop_assert_eq!((&**h).pairs(row), want);
+            for key in KEYS {
+                let m = list.read_field(row, key, shown).unwrap();
+                prop_assert_eq!(h.with_field(row, key, shown).unwrap(), m);
+            }
+            prop_assert!(h.with_field(h.rows().end, KEYS[0], shown).is_err());
+        }
         drop(file);
         let _ = fs::remove_file(&path);
         let _ = fs::remove_file(memslim_mmap::index_path(&path));

@@ -1,20 +1,23 @@
 //! `DictListFile`: a persistent list of records in a record file (`DictList.open`),
 //! and its iterator.
 
-use std::sync::Mutex;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use memslim_mmap::view::Positions;
-use memslim_mmap::{MmapError, Mode, RecordFile};
-use memslim_records::{CellRef, ReadRecords};
+use memslim_mmap::{HeldBatch, MmapError, Mode, RecordFile};
+use memslim_records::ReadRecords;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple};
 
+use super::file_record::FileBatch;
 use super::file_slice::PyFileSlice;
 use super::lock::{Guarded, Held};
-use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of, untrusted_in};
-use crate::convert::{Items, Trust, cell_to_py_from, record_cells};
+use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of};
+use crate::convert::{Items, Trust, record_cells};
 use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
 use crate::gilcell::is_sole_reference;
 use crate::plain_records::{Input, append_plain_dicts};
@@ -25,10 +28,32 @@ use crate::tracemalloc::Tracked;
 #[pyclass(name = "DictListFile", module = "memslim._memslim", frozen, sequence)]
 pub struct PyDictListFile {
     inner: Guarded<RecordFile>,
-    /// Whether pickled values in the file may be loaded (`trusted=True` at open).
-    pub(crate) trust: Trust,
+    /// What readers of its committed batches need without the lock.
+    pub(crate) state: Arc<FileState>,
     /// The bytes this object holds in memory (mostly pending records), for tracemalloc.
     trace: Mutex<Tracked>,
+    /// The batch `[i]` read last, for the next `[i]` of the same batch.
+    last_batch: Mutex<Option<Arc<FileBatch>>>,
+}
+
+/// What a record file's readers need without its lock.
+pub(crate) struct FileState {
+    /// The data file's path (for messages).
+    pub(crate) path: PathBuf,
+    /// Whether pickled values in the file may be loaded (`trusted=True` at open).
+    pub(crate) trust: Trust,
+    /// Set once `close()` ran.
+    closed: AtomicBool,
+}
+
+impl FileState {
+    /// `ClosedFileError` once `close()` ran.
+    pub(crate) fn check_open(&self, py: Python<'_>) -> PyResult<()> {
+        match self.closed.load(Ordering::Acquire) {
+            true => Err(mmap_to_py(py, MmapError::Closed)),
+            false => Ok(()),
+        }
+    }
 }
 
 impl Drop for PyDictListFile {
@@ -56,14 +81,31 @@ impl PyDictListFile {
         }
     }
 
-    pub(super) fn row<'py>(
+    /// `batch` for row views: the one `[i]` gave last if it is the same batch.
+    fn file_batch(&self, py: Python<'_>, batch: Arc<HeldBatch>) -> PyResult<Arc<FileBatch>> {
+        let mut last = self
+            .last_batch
+            .lock()
+            .map_err(|_| Class::ConcurrentUse.err(py, "a previous read of this file panicked"))?;
+        match &*last {
+            Some(b) if Arc::ptr_eq(&b.batch, &batch) => Ok(Arc::clone(b)),
+            _ => {
+                let b = Arc::new(FileBatch::new(py, Arc::clone(&self.state), batch));
+                *last = Some(Arc::clone(&b));
+                Ok(b)
+            }
+        }
+    }
+
+    /// Record `i` of `f` as a plain dict, its values converted as `trust` allows.
+    pub(super) fn row<'py, S: ReadRecords<Error = MmapError>>(
         py: Python<'py>,
-        f: &mut RecordFile,
-        trust: Trust,
+        f: &mut S,
+        state: &FileState,
         i: usize,
     ) -> PyResult<Bound<'py, PyDict>> {
         let d = PyDict::new(py);
-        Self::visit_record(py, f, trust, i, |k, v| {
+        Self::visit_record(py, f, state, i, |k, v| {
             d.set_item(PyString::intern(py, k), v)?;
             Ok(true)
         })?;
@@ -72,70 +114,26 @@ impl PyDictListFile {
 
     /// Calls `f(key, value)` for each key of record `i` in its order, the value
     /// converted as this file's trust allows, until `f` returns `Ok(false)` or an error.
-    fn visit_record<'py>(
+    fn visit_record<'py, S: ReadRecords<Error = MmapError>>(
         py: Python<'py>,
-        f: &mut RecordFile,
-        trust: Trust,
+        f: &mut S,
+        state: &FileState,
         i: usize,
         mut each: impl FnMut(&str, Bound<'py, PyAny>) -> PyResult<bool>,
     ) -> PyResult<()> {
         let mut err = None;
         let mut done = false;
-        let path = f.path().to_owned();
         f.visit_record(i, &mut |k, v| {
             if done || err.is_some() {
                 return;
             }
-            match file_cell(py, v, trust, &path, k).and_then(|o| each(k, o)) {
+            match file_cell(py, v, state.trust, &state.path, k).and_then(|o| each(k, o)) {
                 Ok(more) => done = !more,
                 Err(e) => err = Some(e),
             }
         })
         .py_err(py)?;
         err.map_or(Ok(()), Err)
-    }
-
-    /// Record `i` as a plain dict (for `Row.to_dict` and its kin).
-    pub(crate) fn record_dict<'py>(
-        &self,
-        py: Python<'py>,
-        i: usize,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let mut f = self.inner.lock(py)?;
-        Self::row(py, &mut f, self.trust, i)
-    }
-
-    /// The keys of record `i`, in its order.
-    pub(crate) fn record_keys<'py>(
-        &self,
-        py: Python<'py>,
-        i: usize,
-    ) -> PyResult<Bound<'py, PyList>> {
-        let keys = (*self.inner.lock(py)?).record_keys(i).py_err(py)?;
-        PyList::new(py, keys.iter().map(|k| PyString::intern(py, k)))
-    }
-
-    /// Number of keys of record `i`.
-    pub(crate) fn record_len(&self, py: Python<'_>, i: usize) -> PyResult<usize> {
-        (*self.inner.lock(py)?).record_len(i).py_err(py)
-    }
-
-    /// Field `key` of record `i`, `None` when the record lacks it.
-    pub(crate) fn record_value<'py>(
-        &self,
-        py: Python<'py>,
-        i: usize,
-        key: &str,
-    ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let mut file = self.inner.lock(py)?;
-        let value = (*file)
-            .read_field(i, key, |v| match v {
-                CellRef::Absent => Ok(None),
-                v => cell_to_py_from(py, v, self.trust).map(Some),
-            })
-            .py_err(py)?;
-        // The path goes into the message only when a pickled value is refused.
-        value.map_err(|e| untrusted_in(py, e, file.path(), key))
     }
 }
 
@@ -171,9 +169,14 @@ impl PyDictListFile {
             _ => None,
         };
         let file = PyDictListFile {
+            state: Arc::new(FileState {
+                path: f.path().to_owned(),
+                trust: if trusted { Trust::Own } else { Trust::Foreign },
+                closed: AtomicBool::new(false),
+            }),
             inner: Guarded::new(f),
-            trust: if trusted { Trust::Own } else { Trust::Foreign },
             trace: Mutex::new(Tracked::new()),
+            last_batch: Mutex::new(None),
         };
         file.retrack();
         if let Some(msg) = damage {
@@ -205,10 +208,13 @@ impl PyDictListFile {
             return Ok(Bound::new(py, slice)?.into_any().unbind());
         }
         let i = index_arg(index, len)?;
-        f.check_row(i).py_err(py)?;
+        let held = f.hold(i).py_err(py)?;
         drop(f);
-        let file = slf.clone().unbind();
-        Ok(Bound::new(py, PyRow::file(file, i))?.into_any().unbind())
+        let row = match held {
+            Some(batch) => PyRow::held(slf.get().file_batch(py, batch)?, i),
+            None => PyRow::file(slf.clone().unbind(), i),
+        };
+        Ok(Bound::new(py, row)?.into_any().unbind())
     }
 
     /// Every record as a plain dict, in a list.
@@ -221,7 +227,7 @@ impl PyDictListFile {
                 if i >= f.len() {
                     break;
                 }
-                Self::row(py, &mut f, self.trust, i)?
+                Self::row(py, &mut *f, &self.state, i)?
             };
             out.append(d)?;
             i += 1;
@@ -235,7 +241,7 @@ impl PyDictListFile {
             pos: 0,
             spare: [None, None],
             turn: 0,
-            checked_batch: None,
+            batch: None,
         }
     }
 
@@ -246,7 +252,7 @@ impl PyDictListFile {
             if i >= f.len() {
                 return Ok(None);
             }
-            Ok(Some(Self::row(py, &mut f, self.trust, i)?.into_any()))
+            Ok(Some(Self::row(py, &mut *f, &self.state, i)?.into_any()))
         })
     }
 
@@ -404,6 +410,10 @@ impl PyDictListFile {
     /// Flushes (when writable) and closes; the writer lock is released.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let r = self.inner.detached(py, |f| f.close())?.py_err(py);
+        self.state.closed.store(true, Ordering::Release);
+        if let Ok(mut last) = self.last_batch.lock() {
+            *last = None;
+        }
         self.retrack();
         r
     }
@@ -491,9 +501,9 @@ pub struct PyDictListFileIter {
     /// DictList iterator).
     spare: [Option<Py<PyRow>>; 2],
     turn: usize,
-    /// The committed batch last checked (its checksum verified on first read); the
-    /// records after the first of a batch need no check of their own.
-    checked_batch: Option<usize>,
+    /// The committed batch holding the records being handed out (checked when first
+    /// taken): their views read it without the file's lock.
+    batch: Option<Arc<FileBatch>>,
 }
 
 #[pymethods]
@@ -504,28 +514,36 @@ impl PyDictListFileIter {
 
     fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let file = self.file.get();
-        let mut f = file.inner.lock(py)?;
         let i = self.pos;
-        if i >= f.len() {
-            return Ok(None);
+        if self.batch.as_ref().is_some_and(|b| b.batch.contains(i)) {
+            file.state.check_open(py)?;
+        } else {
+            let mut f = file.inner.lock(py)?;
+            if i >= f.len() {
+                return Ok(None);
+            }
+            let held = f.hold(i).py_err(py)?;
+            drop(f);
+            let state = &file.state;
+            self.batch = held.map(|batch| Arc::new(FileBatch::new(py, Arc::clone(state), batch)));
         }
-        let batch = f.locate(i).map(|(k, _)| k);
-        if f.is_closed() || batch.is_none() || batch != self.checked_batch {
-            f.check_row(i).py_err(py)?;
-            self.checked_batch = batch;
-        }
-        drop(f);
         self.pos = i + 1;
         // A `for` loop drops its previous row before asking for the next one, so the
         // row from two steps back is usually referenced by this iterator alone; then
         // nobody can observe it and it can be re-pointed instead of allocating anew.
         let slot = &mut self.spare[self.turn];
         self.turn ^= 1;
-        if let Some(r) = slot.as_ref().filter(|r| is_sole_reference(r, py)) {
+        let reusable =
+            |r: &Py<PyRow>| is_sole_reference(r, py) && r.get().reads_from(self.batch.as_ref());
+        if let Some(r) = slot.as_ref().filter(|r| reusable(r)) {
             r.get().repoint(i);
             return Ok(Some(r.clone_ref(py).into_any()));
         }
-        let fresh = Py::new(py, PyRow::file(self.file.clone_ref(py), i))?;
+        let row = match &self.batch {
+            Some(b) => PyRow::held(Arc::clone(b), i),
+            None => PyRow::file(self.file.clone_ref(py), i),
+        };
+        let fresh = Py::new(py, row)?;
         *slot = Some(fresh.clone_ref(py));
         Ok(Some(fresh.into_any()))
     }

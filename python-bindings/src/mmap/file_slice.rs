@@ -29,7 +29,7 @@ impl FileView for PyFileSlice {
     fn plain<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>> {
         let owner = self.file.get();
         let mut f = owner.lock()?;
-        Ok(PyDictListFile::row(py, &mut f, owner.trust, self.at.at(k))?.into_any())
+        Ok(PyDictListFile::row(py, &mut *f, &owner.state, self.at.at(k))?.into_any())
     }
 }
 

@@ -8,6 +8,7 @@
 //! (records/row.rs, records/column.rs), over the core's one read interface.
 
 mod dict_list_file;
+mod file_record;
 mod file_slice;
 mod file_view;
 mod lock;
@@ -27,6 +28,7 @@ use crate::errors::{Class, IntoPyResult};
 
 pub(crate) use dict_list_file::PyDictListFile;
 use dict_list_file::PyDictListFileIter;
+pub(crate) use file_record::{FileBatch, FileRecord};
 use file_slice::PyFileSlice;
 use file_view::PyFileViewIter;
 use number_file::{PyNumberFile, PyNumberFileIter};

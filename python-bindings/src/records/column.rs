@@ -114,14 +114,14 @@ impl PyColumn {
             ColumnSource::Memory { .. } => cell_to_py(py, c),
             ColumnSource::File {
                 file, name, path, ..
-            } => file_cell(py, c, file.get().trust, path, name),
+            } => file_cell(py, c, file.get().state.trust, path, name),
         }
     }
 
     fn trust(&self) -> Trust {
         match &self.source {
             ColumnSource::Memory { .. } => Trust::Own,
-            ColumnSource::File { file, .. } => file.get().trust,
+            ColumnSource::File { file, .. } => file.get().state.trust,
         }
     }
 

@@ -2,7 +2,7 @@
 //! a record file (read-only: its records never change once appended).
 
 use super::*;
-use crate::mmap::PyDictListFile;
+use crate::mmap::{FileBatch, FileRecord, PyDictListFile};
 
 /// A live, dict-like view of one record, wherever it is stored.
 ///
@@ -25,7 +25,7 @@ pub(crate) enum RowSource {
     /// A DictList's store.
     Memory(Store),
     /// A record file.
-    File(Py<PyDictListFile>),
+    File(FileRecord),
 }
 
 impl PyRow {
@@ -40,7 +40,16 @@ impl PyRow {
     /// A view of record `row` of a record file.
     pub(crate) fn file(file: Py<PyDictListFile>, row: usize) -> PyRow {
         PyRow {
-            source: RowSource::File(file),
+            source: RowSource::File(FileRecord::Locked(file)),
+            row: AtomicUsize::new(row),
+        }
+    }
+
+    /// A view of committed record `row` of a record file, read from `batch` (which
+    /// holds it) without the file's lock.
+    pub(crate) fn held(batch: std::sync::Arc<FileBatch>, row: usize) -> PyRow {
+        PyRow {
+            source: RowSource::File(FileRecord::Held(batch)),
             row: AtomicUsize::new(row),
         }
     }
@@ -74,7 +83,17 @@ impl PyRow {
                 let keys = this.inner.row_keys(self.row());
                 PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
             }
-            RowSource::File(file) => file.get().record_keys(py, self.row()),
+            RowSource::File(file) => file.keys(py, self.row()),
+        }
+    }
+
+    /// Whether this view reads a record file's records from `batch` (through the
+    /// file's lock for `None`): an iterator may re-point it within them.
+    pub(crate) fn reads_from(&self, batch: Option<&std::sync::Arc<FileBatch>>) -> bool {
+        match (&self.source, batch) {
+            (RowSource::File(FileRecord::Held(h)), Some(b)) => std::sync::Arc::ptr_eq(h, b),
+            (RowSource::File(FileRecord::Locked(_)), None) => true,
+            _ => false,
         }
     }
 
@@ -149,7 +168,7 @@ impl PyRow {
                 }
             }
             RowSource::File(file) => match key.cast::<PyString>() {
-                Ok(k) => file.get().record_value(py, self.row(), k.to_str()?),
+                Ok(k) => file.value(py, self.row(), k),
                 Err(_) => Ok(None),
             },
         }
@@ -159,7 +178,7 @@ impl PyRow {
     pub(crate) fn to_plain_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &self.source {
             RowSource::Memory(store) => store.borrow(py)?.row_value(py, self.row()),
-            RowSource::File(file) => Ok(file.get().record_dict(py, self.row())?.into_any()),
+            RowSource::File(file) => Ok(file.dict(py, self.row())?.into_any()),
         }
     }
 }
@@ -235,7 +254,7 @@ impl PyRow {
     pub(super) fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         match &self.source {
             RowSource::Memory(store) => Ok(store.borrow(py)?.inner.row_len(self.row())),
-            RowSource::File(file) => file.get().record_len(py, self.row()),
+            RowSource::File(file) => file.len(py, self.row()),
         }
     }
 

@@ -33,7 +33,7 @@ impl RecordFile {
     fn cells(&mut self, k: usize) -> Result<Option<&BatchCells>> {
         self.check_open()?;
         if self.slots[k].cells.is_some() {
-            return Ok(self.slots[k].cells.as_ref());
+            return Ok(self.slots[k].cells.as_deref());
         }
         let seg = self.slots[k].segment;
         let Some(schema) = self
@@ -62,11 +62,11 @@ impl RecordFile {
             Some(_) => None,
             None => Some(self.extras_of(&e, &pairs, cells.rows(), schema.fields().len())?),
         };
-        self.slots[k].cells = Some(cells);
+        self.slots[k].cells = Some(Arc::new(cells));
         if let Some(extras) = extras {
             self.cached(k, extras);
         }
-        Ok(self.slots[k].cells.as_ref())
+        Ok(self.slots[k].cells.as_deref())
     }
 
     /// Puts slot `k`, just loaded, in the cache with its extras, evicting the oldest
@@ -83,6 +83,7 @@ impl RecordFile {
             slot.batch = None;
             slot.cells = None;
             slot.extras = None;
+            slot.held = None;
             self.cache_bytes -= self.entries[slot.entry].len;
         }
     }
@@ -197,13 +198,20 @@ impl RecordFile {
         Ok((block, buf))
     }
 
-    /// The rows of committed batch `k`, read from its cells if its segment's types
-    /// allow, else from the decoded batch.
-    pub(super) fn committed(&mut self, k: usize) -> Result<Committed<'_>> {
+    /// Loads committed batch `k` for reading rows: its cells if its segment's types
+    /// allow (`true`), else the decoded batch.
+    fn load(&mut self, k: usize) -> Result<bool> {
         let by_cells = self.cells(k)?.is_some();
         if !by_cells {
             self.batch(k)?;
         }
+        Ok(by_cells)
+    }
+
+    /// The rows of committed batch `k`, read from its cells if its segment's types
+    /// allow, else from the decoded batch.
+    pub(super) fn committed(&mut self, k: usize) -> Result<Committed<'_>> {
+        let by_cells = self.load(k)?;
         let slot = &self.slots[k];
         let src = match (&slot.cells, &slot.batch) {
             (Some(c), _) if by_cells => Source::Cells(c),
@@ -215,10 +223,50 @@ impl RecordFile {
         Ok(Committed {
             src,
             extras,
-            seg,
+            schema: &seg.schema,
+            variant: &seg.variant,
             path: &self.path,
             offset: self.entries[slot.entry].offset,
         })
+    }
+
+    /// The committed batch that holds record `row`, for reading its records apart from
+    /// the file (`None` for a pending record). Checks the batch as
+    /// [`RecordFile::check_row`] does.
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_row`].
+    ///
+    /// # Memory
+    /// The batch keeps its message mapped (about [`BATCH_ROWS`] records' bytes) while a
+    /// caller holds it, even after the file's cache let it go or the file closed.
+    pub fn hold(&mut self, row: usize) -> Result<Option<Arc<HeldBatch>>> {
+        self.check_open()?;
+        let Some((k, _)) = self.locate(row) else {
+            return Ok(None);
+        };
+        if let Some(h) = &self.slots[k].held {
+            return Ok(Some(Arc::clone(h)));
+        }
+        let by_cells = self.load(k)?;
+        let slot = &self.slots[k];
+        let src = match (&slot.cells, &slot.batch) {
+            (Some(c), _) if by_cells => held::Source::Cells(Arc::clone(c)),
+            (_, Some(b)) => held::Source::Batch(b.clone()),
+            _ => return Err(MmapError::Closed),
+        };
+        let seg = self.segments.get(slot.segment).ok_or(MmapError::Closed)?;
+        let h = Arc::new(HeldBatch {
+            src,
+            extras: slot.extras.clone().ok_or(MmapError::Closed)?,
+            schema: Arc::clone(&seg.schema),
+            variant: Arc::clone(&seg.variant),
+            path: self.path.clone(),
+            offset: self.entries[slot.entry].offset,
+            rows: slot.first_row..slot.first_row + slot.rows,
+        });
+        self.slots[k].held = Some(Arc::clone(&h));
+        Ok(Some(h))
     }
 
     pub(super) fn tail_row(&self, row: usize) -> Result<usize> {
@@ -244,29 +292,7 @@ impl RecordFile {
     pub fn visit_row(&mut self, row: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
-            let rows = self.committed(k)?;
-            let schema = &rows.seg.schema;
-            let mut buf = Vec::new();
-            let mut one = |c: usize| -> Result<()> {
-                match rows.cell(c, j, &mut buf)? {
-                    CellRef::Absent => {}
-                    cell => f(schema.field(c).name(), cell),
-                }
-                Ok(())
-            };
-            match rows.extras.order_of(j) {
-                Some(order) => {
-                    for &c in order {
-                        one(c as usize)?;
-                    }
-                }
-                None => {
-                    for c in 0..schema.fields().len() {
-                        one(c)?;
-                    }
-                }
-            }
-            return Ok(());
+            return self.committed(k)?.visit(j, f);
         }
         let r = self.tail_row(row)?;
         let tail = &self.tail;

@@ -125,12 +125,7 @@ impl RecordFile {
     ) -> Result<R> {
         self.check_open()?;
         if let Some((k, j)) = self.locate(row) {
-            let rows = self.committed(k)?;
-            let Ok(c) = rows.seg.schema.index_of(name) else {
-                return Ok(f(CellRef::Absent));
-            };
-            let mut buf = Vec::new();
-            return Ok(f(rows.cell(c, j, &mut buf)?));
+            return self.committed(k)?.field(j, name, f);
         }
         let r = self.tail_row(row)?;
         Ok(match self.tail.field_index(name) {
@@ -226,7 +221,7 @@ impl RecordFile {
                 continue;
             }
             let batch = self.committed(k)?;
-            let col = batch.seg.schema.index_of(name).ok();
+            let col = batch.schema.index_of(name).ok();
             for r in lo..hi {
                 let v = match col {
                     Some(c) => batch.cell(c, r - first, &mut buf)?,

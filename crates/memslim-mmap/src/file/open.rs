@@ -408,6 +408,7 @@ impl RecordFile {
                         batch: None,
                         cells: None,
                         extras: None,
+                        held: None,
                     });
                     first_row += e.rows as usize;
                 }
