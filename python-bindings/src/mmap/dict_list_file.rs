@@ -19,7 +19,7 @@ use super::lock::{Guarded, Held};
 use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of};
 use crate::convert::{Items, Trust, record_cells};
 use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
-use crate::gilcell::is_sole_reference;
+use crate::gilcell::{GilCell, is_sole_reference};
 use crate::plain_records::{Input, append_plain_dicts};
 use crate::records::{PyColumn, PyRow};
 use crate::tracemalloc::Tracked;
@@ -238,10 +238,12 @@ impl PyDictListFile {
     fn __iter__(slf: Bound<'_, Self>) -> PyDictListFileIter {
         PyDictListFileIter {
             file: slf.unbind(),
-            pos: 0,
-            spare: [None, None],
-            turn: 0,
-            batch: None,
+            state: GilCell::new(FileIterState {
+                pos: 0,
+                spare: [None, None],
+                turn: 0,
+                batch: None,
+            }),
         }
     }
 
@@ -493,9 +495,14 @@ fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> 
 }
 
 /// Iterator over a `DictListFile`: a `Row` view per record.
-#[pyclass(name = "_DictListFileIter", module = "memslim._memslim")]
+#[pyclass(name = "_DictListFileIter", module = "memslim._memslim", frozen)]
 pub struct PyDictListFileIter {
     file: Py<PyDictListFile>,
+    /// Behind the interpreter lock's own cell: cheaper than PyO3's borrow of `&mut self`.
+    state: GilCell<FileIterState>,
+}
+
+struct FileIterState {
     pos: usize,
     /// The last two rows handed out, re-pointed when nobody else holds them (see the
     /// DictList iterator).
@@ -512,10 +519,12 @@ impl PyDictListFileIter {
         slf
     }
 
-    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let file = self.file.get();
-        let i = self.pos;
-        if self.batch.as_ref().is_some_and(|b| b.batch.contains(i)) {
+        let mut s = self.state.borrow_mut(py)?;
+        let s = &mut *s;
+        let i = s.pos;
+        if s.batch.as_ref().is_some_and(|b| b.batch.contains(i)) {
             file.state.check_open(py)?;
         } else {
             let mut f = file.inner.lock(py)?;
@@ -525,21 +534,23 @@ impl PyDictListFileIter {
             let held = f.hold(i).py_err(py)?;
             drop(f);
             let state = &file.state;
-            self.batch = held.map(|batch| Arc::new(FileBatch::new(py, Arc::clone(state), batch)));
+            s.batch = held.map(|batch| Arc::new(FileBatch::new(py, Arc::clone(state), batch)));
         }
-        self.pos = i + 1;
+        s.pos = i + 1;
         // A `for` loop drops its previous row before asking for the next one, so the
         // row from two steps back is usually referenced by this iterator alone; then
         // nobody can observe it and it can be re-pointed instead of allocating anew.
-        let slot = &mut self.spare[self.turn];
-        self.turn ^= 1;
-        let reusable =
-            |r: &Py<PyRow>| is_sole_reference(r, py) && r.get().reads_from(self.batch.as_ref());
-        if let Some(r) = slot.as_ref().filter(|r| reusable(r)) {
+        let slot = &mut s.spare[s.turn];
+        s.turn ^= 1;
+        let batch = s.batch.as_ref();
+        if let Some(r) = slot
+            .as_ref()
+            .filter(|r| is_sole_reference(r, py) && r.get().reads_from(batch))
+        {
             r.get().repoint(i);
             return Ok(Some(r.clone_ref(py).into_any()));
         }
-        let row = match &self.batch {
+        let row = match batch {
             Some(b) => PyRow::held(Arc::clone(b), i),
             None => PyRow::file(self.file.clone_ref(py), i),
         };

@@ -6,14 +6,34 @@ use super::*;
 /// Iterator over a list's records (live: sees appends made while iterating): a
 /// DictList's forward and reversed, a TupleList's reversed (its forward iterator reads
 /// ahead, see [`PyTupleIter`]).
-#[pyclass(name = "_RecordsIter", module = "memslim._memslim")]
+#[pyclass(name = "_RecordsIter", module = "memslim._memslim", frozen)]
 pub struct PyRecordsIter {
-    pub(super) list: Py<PyRecords>,
-    pub(super) pos: usize,
-    pub(super) back: bool,
+    list: Py<PyRecords>,
+    back: bool,
+    /// Behind the interpreter lock's own cell: cheaper than PyO3's borrow of `&mut self`
+    /// (an atomic operation per step).
+    state: GilCell<RecordsIterState>,
+}
+
+struct RecordsIterState {
+    pos: usize,
     /// Rows handed out two steps ago, reused when nothing else references them.
-    pub(super) spare: [Option<Py<PyRow>>; 2],
-    pub(super) turn: usize,
+    spare: [Option<Py<PyRow>>; 2],
+    turn: usize,
+}
+
+impl PyRecordsIter {
+    pub(super) fn new(list: Py<PyRecords>, back: bool) -> Self {
+        PyRecordsIter {
+            list,
+            back,
+            state: GilCell::new(RecordsIterState {
+                pos: if back { usize::MAX } else { 0 },
+                spare: [None, None],
+                turn: 0,
+            }),
+        }
+    }
 }
 
 #[pymethods]
@@ -22,32 +42,34 @@ impl PyRecordsIter {
         slf
     }
 
-    pub(super) fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+    pub(super) fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let list = self.list.get();
         let o = list.order.borrow(py)?;
         let this = list.state.borrow(py)?;
         let len = o.order.len(this.inner.len());
+        let mut s = self.state.borrow_mut(py)?;
         let i = if self.back {
-            self.pos = self.pos.min(len);
-            if self.pos == 0 {
+            s.pos = s.pos.min(len);
+            if s.pos == 0 {
                 return Ok(None);
             }
-            self.pos -= 1;
-            self.pos
+            s.pos -= 1;
+            s.pos
         } else {
-            if self.pos >= len {
+            if s.pos >= len {
                 return Ok(None);
             }
-            self.pos += 1;
-            self.pos - 1
+            s.pos += 1;
+            s.pos - 1
         };
         let i = o.order.slot(i);
         if let RecordForm::Dict = this.kind {
             // A `for` loop drops its previous row before asking for the next one, so the
             // row from two steps back is usually referenced by this iterator alone; then
             // nobody can observe it and it can be re-pointed instead of allocating anew.
-            let slot = &mut self.spare[self.turn];
-            self.turn ^= 1;
+            let s = &mut *s;
+            let slot = &mut s.spare[s.turn];
+            s.turn ^= 1;
             if let Some(r) = slot {
                 if is_sole_reference(r, py) {
                     r.get().repoint(i);

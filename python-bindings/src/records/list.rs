@@ -648,23 +648,11 @@ impl PyRecords {
     }
 
     pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyRecordsIter {
-        PyRecordsIter {
-            list: slf.clone().unbind(),
-            pos: 0,
-            back: false,
-            spare: [None, None],
-            turn: 0,
-        }
+        PyRecordsIter::new(slf.clone().unbind(), false)
     }
 
     pub(super) fn __reversed__(slf: &Bound<'_, Self>) -> PyRecordsIter {
-        PyRecordsIter {
-            list: slf.clone().unbind(),
-            pos: usize::MAX,
-            back: true,
-            spare: [None, None],
-            turn: 0,
-        }
+        PyRecordsIter::new(slf.clone().unbind(), true)
     }
 
     pub(super) fn __contains__(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
