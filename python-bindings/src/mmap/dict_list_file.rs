@@ -81,6 +81,20 @@ impl PyDictListFile {
         }
     }
 
+    /// A view of record `i` (checked first): one that holds the record's batch if it is
+    /// committed.
+    pub(super) fn row_view(file: &Py<Self>, py: Python<'_>, i: usize) -> PyResult<PyRow> {
+        let this = file.get();
+        let held = this.lock()?.hold(i).py_err(py)?;
+        Ok(match held {
+            Some(batch) => PyRow::held(this.file_batch(py, batch)?, i),
+            None => {
+                this.lock()?.check_row(i).py_err(py)?;
+                PyRow::file(file.clone_ref(py), i)
+            }
+        })
+    }
+
     /// `batch` for row views: the one `[i]` gave last if it is the same batch.
     fn file_batch(&self, py: Python<'_>, batch: Arc<HeldBatch>) -> PyResult<Arc<FileBatch>> {
         let mut last = self
@@ -197,23 +211,15 @@ impl PyDictListFile {
         py: Python<'_>,
         index: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        let mut f = slf.get().lock()?;
-        let len = f.len();
+        let len = slf.get().lock()?.len();
         if let Ok(s) = index.cast::<PySlice>() {
-            drop(f);
             let slice = PyFileSlice {
                 file: slf.clone().unbind(),
                 at: slice_of(&Positions::all(len), s)?,
             };
             return Ok(Bound::new(py, slice)?.into_any().unbind());
         }
-        let i = index_arg(index, len)?;
-        let held = f.hold(i).py_err(py)?;
-        drop(f);
-        let row = match held {
-            Some(batch) => PyRow::held(slf.get().file_batch(py, batch)?, i),
-            None => PyRow::file(slf.clone().unbind(), i),
-        };
+        let row = Self::row_view(slf.as_unbound(), py, index_arg(index, len)?)?;
         Ok(Bound::new(py, row)?.into_any().unbind())
     }
 

@@ -8,8 +8,6 @@ use std::sync::atomic::AtomicUsize;
 use super::dict_list_file::PyDictListFile;
 use super::file_view::{FileView, FileViewRef, PyFileViewIter, file_view_methods};
 use super::{index_arg, slice_of};
-use crate::errors::IntoPyResult;
-use crate::records::PyRow;
 
 /// A lazy, read-only slice `rows[a:b:c]` of a `DictListFile`: a registered
 /// `collections.abc.Sequence` of `FileRow` views of the records it covers, which it
@@ -35,10 +33,8 @@ impl FileView for PyFileSlice {
 
 impl PyFileSlice {
     pub(super) fn row<'py>(&self, py: Python<'py>, k: usize) -> PyResult<Bound<'py, PyAny>> {
-        let row = self.at.at(k);
-        self.file.get().lock()?.check_row(row).py_err(py)?;
-        let file = self.file.clone_ref(py);
-        Ok(Bound::new(py, PyRow::file(file, row))?.into_any())
+        let row = PyDictListFile::row_view(&self.file, py, self.at.at(k))?;
+        Ok(Bound::new(py, row)?.into_any())
     }
 }
 
