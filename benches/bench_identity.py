@@ -4,20 +4,24 @@
     python benches/bench_identity.py --rows 200000
     python benches/bench_identity.py --quick          # a tiny smoke run (the test suite uses it)
     python benches/bench_identity.py --baseline PYTHON  # add an interpreter with another build
+    python benches/bench_identity.py --dataset flights  # the 336,776 NYC flights of 2013
 
-One fresh process per representation builds the orders of :mod:`workload` and times, as
-medians of ``--repeat`` runs, ``for r in rows: total += r["price"] * r["qty"]``:
+One fresh process per representation builds the records of a data set of :mod:`datasets`
+(the generated orders by default) and times, as medians of ``--repeat`` runs,
+``for r in rows: total += r[a] * r[b]`` (the data set's loop fields: ``price`` and ``qty``
+for the orders):
 
 * ``row loop``: over the list as built (a DictList that is its whole store);
-* ``row loop, reordered under a view``: after ``rows.sort(key=...)`` while a row view is
+* ``row loop, reordered under a view``: after ``rows.sort(key=...)`` (by the first loop
+  field) while a row view is
   alive, so the DictList keeps its records in place and reorders positions (4 bytes each);
 * ``row loop over a slice``: over ``rows[1:]`` (a slice shares the records);
-* ``random access``: ``rows[i]["price"]`` for 200,000 pseudo-random ``i``.
+* ``random access``: ``rows[i][a]`` for 200,000 pseudo-random ``i``.
 
 and reports the DictList's ``nbytes`` in each state. ``--baseline PYTHON`` runs the same
 measurements with another interpreter (a venv holding an earlier memslim build), labelled
-``memslim.DictList (baseline)``. Written as JSON to ``benches/results/identity.json`` and
-markdown beside it (``--quick``: a temporary directory; ``--output`` wins);
+``memslim.DictList (baseline)``. Written as JSON to ``benches/results/identity.json``
+(``identity-flights.json`` for the flights) and markdown beside it (``--quick``: a temporary directory; ``--output`` wins);
 ``--from-json FILE`` renders the markdown of an earlier report again.
 """
 
@@ -33,7 +37,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import machine_info, make_records, median_seconds, run_child, write_report
+from datasets import DATASETS, Dataset
+from workload import machine_info, median_seconds, run_child, write_report
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "identity.json"
@@ -44,22 +49,24 @@ PEERS = ("list of dicts", "memslim.DictList", FILE)
 BASELINE = "memslim.DictList (baseline)"
 
 
-def row_loop(rows: Any) -> float:
+def row_loop(rows: Any, a: str, b: str) -> float:
     total = 0.0
     for r in rows:
-        total += r["price"] * r["qty"]
+        total += r[a] * r[b]
     return total
 
 
-def random_access(rows: Any, picks: list[int]) -> float:
+def random_access(rows: Any, picks: list[int], a: str) -> float:
     total = 0.0
     for i in picks:
-        total += rows[i]["price"]
+        total += rows[i][a]
     return total
 
 
-def measure(peer: str, n: int, repeat: int) -> dict[str, Any]:
-    dicts = list(make_records(n))
+def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
+    a, b = ds.loop_fields
+    dicts = list(ds.records(n))
+    first = dict(dicts[0])
     if peer == "list of dicts":
         rows: Any = dicts
     elif peer == FILE:
@@ -67,13 +74,13 @@ def measure(peer: str, n: int, repeat: int) -> dict[str, Any]:
 
         import memslim
 
-        path = Path(tempfile.mkdtemp(prefix="bench-identity-")) / "orders.msl"
+        path = Path(tempfile.mkdtemp(prefix="bench-identity-")) / f"{ds.name}.msl"
         with memslim.DictList.open(path) as f:
             f.extend(dicts)
         del dicts
         try:
             with memslim.DictList.open(path, "r") as rows:
-                return measure_file(rows, n, repeat)
+                return measure_file(rows, ds, n, repeat)
         finally:
             shutil.rmtree(path.parent)
     else:
@@ -83,30 +90,31 @@ def measure(peer: str, n: int, repeat: int) -> dict[str, Any]:
         del dicts
     picks = [random.Random(7).randrange(n) for _ in range(200_000)]
     out: dict[str, Any] = {"peer": peer, "rows": n}
-    out["row_loop_s"], _ = median_seconds(lambda: row_loop(rows), repeat)
-    out["random_access_s"], _ = median_seconds(lambda: random_access(rows, picks), repeat)
+    out["row_loop_s"], _ = median_seconds(lambda: row_loop(rows, a, b), repeat)
+    out["random_access_s"], _ = median_seconds(lambda: random_access(rows, picks, a), repeat)
     out["nbytes"] = getattr(rows, "nbytes", None)
     part = rows[1:]
-    out["slice_loop_s"], _ = median_seconds(lambda p=part: row_loop(p), repeat)
+    out["slice_loop_s"], _ = median_seconds(lambda p=part: row_loop(p, a, b), repeat)
     del part
     view = rows[0]
-    rows.sort(key=lambda r: r["id"] % 1000)
-    out["reordered_loop_s"], _ = median_seconds(lambda: row_loop(rows), repeat)
+    rows.sort(key=lambda r: r[a] % 1000)
+    out["reordered_loop_s"], _ = median_seconds(lambda: row_loop(rows, a, b), repeat)
     out["reordered_nbytes"] = getattr(rows, "nbytes", None)
-    out["view_reads_its_record"] = view["id"] == 0 if peer != BASELINE else None
+    out["view_reads_its_record"] = dict(view) == first if peer != BASELINE else None
     out["view_object_bytes"] = sys.getsizeof(view)
     return out
 
 
-def measure_file(rows: Any, n: int, repeat: int) -> dict[str, Any]:
+def measure_file(rows: Any, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
     """The same reads over a record file (in the page cache); records of a file never
     move, so there is no reordering to measure."""
+    a, b = ds.loop_fields
     picks = [random.Random(7).randrange(n) for _ in range(200_000)]
     out: dict[str, Any] = {"peer": FILE, "rows": n}
-    out["row_loop_s"], _ = median_seconds(lambda: row_loop(rows), repeat)
-    out["random_access_s"], _ = median_seconds(lambda: random_access(rows, picks), repeat)
+    out["row_loop_s"], _ = median_seconds(lambda: row_loop(rows, a, b), repeat)
+    out["random_access_s"], _ = median_seconds(lambda: random_access(rows, picks, a), repeat)
     part = rows[1:]
-    out["slice_loop_s"], _ = median_seconds(lambda p=part: row_loop(p), repeat)
+    out["slice_loop_s"], _ = median_seconds(lambda p=part: row_loop(p, a, b), repeat)
     out["view_object_bytes"] = sys.getsizeof(rows[0])
     return out
 
@@ -119,11 +127,14 @@ def _ratio(a: float | None, b: float | None) -> str:
     return "" if not a or not b else f"{a / b:.2f}x"
 
 
-def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
+def report_md(results: dict[str, dict[str, Any]], n: int, dataset: str = "orders") -> str:
     base = results["list of dicts"]
     names = [p for p in (*PEERS, BASELINE) if p in results]
+    a, b = DATASETS[dataset]().loop_fields
     lines = [
-        f"# Record identity, {n:,} orders",
+        f"# Record identity, {n:,} {dataset}",
+        "",
+        f'`for r in rows: total += r["{a}"] * r["{b}"]`, and `rows[i]["{a}"]`.',
         "",
         "| operation | "
         + " | ".join(names)
@@ -147,7 +158,7 @@ def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
         f"DictList nbytes: {dl['nbytes']:,} as built, {dl['reordered_nbytes']:,} after a sort "
         f"with a view alive ({extra:.2f} bytes per record for the order); a slice or an "
         "unsorted list adds nothing per record. A `Row` object is "
-        f"{dl['view_object_bytes']} bytes (a dict of these orders: "
+        f"{dl['view_object_bytes']} bytes (a dict of these {dataset}: "
         f"{base['view_object_bytes']} bytes)."
     )
     goal = (
@@ -163,6 +174,7 @@ def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=("orders", "flights"), default="orders")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
@@ -173,14 +185,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.from_json:
         report = json.loads(args.from_json.read_text(encoding="utf-8"))
-        md = report_md(report["results"], report["rows"])
+        md = report_md(report["results"], report["rows"], report.get("dataset", "orders"))
         args.from_json.with_suffix(".md").write_text(md, encoding="utf-8")
         print(md)
         return 0
+    ds = DATASETS[args.dataset]()
     n = args.rows or (QUICK_ROWS if args.quick else DEFAULT_ROWS)
+    n = min(n, ds.max_rows or n)
     repeat = args.repeat or (3 if args.quick else 5)
     if args.child:
-        print(json.dumps(measure(args.child, n, repeat)))
+        print(json.dumps(measure(args.child, ds, n, repeat)))
         return 0
     runs = [(peer, sys.executable) for peer in PEERS]
     if args.baseline:
@@ -188,17 +202,20 @@ def main(argv: list[str] | None = None) -> int:
     results = {}
     for peer, python in runs:
         cmd = [python, __file__, "--child", peer, "--rows", str(n), "--repeat", str(repeat)]
+        cmd += ["--dataset", args.dataset]
         results[peer] = run_child(cmd, timeout=3600, what=peer)
-    md = report_md(results, n)
+    md = report_md(results, n, args.dataset)
     print(md)
     report = {
         "quick": args.quick,
+        "dataset": args.dataset,
         "rows": n,
         "repeat": repeat,
         "results": results,
         "machine": machine_info(["memslim"]),
     }
-    path = write_report(report, args.output, args.quick, RESULTS)
+    default = RESULTS if ds.name == "orders" else RESULTS.with_name(f"identity-{ds.name}.json")
+    path = write_report(report, args.output, args.quick, default)
     path.with_suffix(".md").write_text(md, encoding="utf-8")
     print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0

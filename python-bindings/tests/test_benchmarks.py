@@ -250,3 +250,15 @@ def test_bench_identity_quick(tmp_path: Path) -> None:
     dl = report["results"]["memslim.DictList"]
     assert dl["view_reads_its_record"] is True
     assert dl["reordered_nbytes"] - dl["nbytes"] <= 4 * 2000 + 64
+
+
+def test_bench_identity_quick_on_the_flights(tmp_path: Path) -> None:
+    output = tmp_path / "identity-flights.json"
+    cmd = ["benches/bench_identity.py", "--quick", "--dataset", "flights", "--rows", "2000"]
+    proc = run([*cmd, "--repeat", "1", "--output", str(output)])
+    assert '`for r in rows: total += r["distance"] * r["hour"]`' in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert (report["dataset"], report["rows"]) == ("flights", 2000)
+    for peer, result in report["results"].items():
+        assert "error" not in result, (peer, result)
+    assert report["results"]["memslim.DictList"]["view_reads_its_record"] is True
