@@ -172,6 +172,7 @@ RENDERED = {
     "sizeof.json": "bench_sizeof.py",
     "suite.json": "suite.py",
     "identity.json": "bench_identity.py",
+    "identity-flights.json": "bench_identity.py",
     "json.json": "bench_json.py",
     "json-200k.json": "bench_json.py",
 }
