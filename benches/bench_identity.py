@@ -88,7 +88,8 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
 
         rows = memslim.DictList(dicts)
         del dicts
-    picks = [random.Random(7).randrange(n) for _ in range(200_000)]
+    rng = random.Random(7)
+    picks = [rng.randrange(n) for _ in range(200_000)]
     out: dict[str, Any] = {"peer": peer, "rows": n}
     out["row_loop_s"], _ = median_seconds(lambda: row_loop(rows, a, b), repeat)
     out["random_access_s"], _ = median_seconds(lambda: random_access(rows, picks, a), repeat)
@@ -109,7 +110,8 @@ def measure_file(rows: Any, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
     """The same reads over a record file (in the page cache); records of a file never
     move, so there is no reordering to measure."""
     a, b = ds.loop_fields
-    picks = [random.Random(7).randrange(n) for _ in range(200_000)]
+    rng = random.Random(7)
+    picks = [rng.randrange(n) for _ in range(200_000)]
     out: dict[str, Any] = {"peer": FILE, "rows": n}
     out["row_loop_s"], _ = median_seconds(lambda: row_loop(rows, a, b), repeat)
     out["random_access_s"], _ = median_seconds(lambda: random_access(rows, picks, a), repeat)
