@@ -1093,6 +1093,12 @@ def test_rows_read_across_batches_segments_and_pending_records(tmp_path):
     assert [r.get("price") for r in kept] == [w.get("price") for w in want]
     assert [r.get("tag") for r in kept] == [w.get("tag") for w in want]
     assert [r.index for r in kept[BATCH - 2 : BATCH + 2]] == list(range(BATCH - 2, BATCH + 2))
+    # Slices iterate with the same iterator: steps across batches and into the pending
+    # records, backwards too, and a slice of a slice.
+    for sl in (slice(BATCH - 3, n + 60, 7), slice(None, None, -5000), slice(5, -5, 1)):
+        assert [dict(r) for r in f[sl]] == want[sl]
+        assert [r.index for r in f[sl]] == list(range(len(want)))[sl]
+    assert [dict(r) for r in f[10:][::3000]] == want[10:][::3000]
     for i in (0, BATCH - 1, BATCH, 2 * BATCH, n, n + 49, n + 50, n + 79, -1):
         row = f[i]
         assert dict(row) == want[i]
@@ -1120,3 +1126,18 @@ def test_rows_that_hold_a_batch_refuse_reads_once_the_file_is_closed(tmp_path):
             call()
     with pytest.raises(memslim.ClosedFileError):
         next(it)
+
+
+def test_a_committed_rows_view_outlives_its_file_object(tmp_path):
+    # The view holds the record's batch, not the file object: once nobody holds the
+    # file, it is collected (and closed), and the view still reads what was committed.
+    import gc
+
+    path = tmp_path / "outlive.arrow"
+    with memslim.DictList.open(path) as f:
+        f.extend({"i": i, "s": f"v{i}"} for i in range(3))
+    row = memslim.DictList.open(path, mode="r")[2]
+    gc.collect()
+    assert dict(row) == {"i": 2, "s": "v2"}
+    with memslim.DictList.open(path) as f:  # the writer lock was released
+        f.append({"i": 3})

@@ -43,7 +43,6 @@ __all__ = [
     "_ColumnIter",
     "_DictListFileIter",
     "_DocListIter",
-    "_FileViewIter",
     "_NumberFileIter",
     "_PlainIter",
     "_Records",
@@ -862,11 +861,6 @@ class FileSlice:
     def __contains__(self, value: object, /) -> bool: ...
     def index(self, value: object, start: int = 0, stop: int = ...) -> int: ...
     def count(self, value: object) -> int: ...
-
-@final
-class _FileViewIter:
-    def __iter__(self) -> Self: ...
-    def __next__(self) -> Any: ...
 
 FileRow = Row
 """The old name of a record file's :class:`Row` (one type now); goes in the next

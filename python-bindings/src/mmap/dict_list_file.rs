@@ -242,15 +242,7 @@ impl PyDictListFile {
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> PyDictListFileIter {
-        PyDictListFileIter {
-            file: slf.unbind(),
-            state: GilCell::new(FileIterState {
-                pos: 0,
-                spare: [None, None],
-                turn: 0,
-                batch: None,
-            }),
-        }
+        PyDictListFileIter::new(slf.unbind(), None)
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -500,12 +492,30 @@ fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> 
     Ok(d.iter().collect())
 }
 
-/// Iterator over a `DictListFile`: a `Row` view per record.
+/// Iterator over a `DictListFile` or a `FileSlice` of it: a `Row` view per record.
 #[pyclass(name = "_DictListFileIter", module = "memslim._memslim", frozen)]
 pub struct PyDictListFileIter {
     file: Py<PyDictListFile>,
+    /// The slice's records; `None`: the whole file, records appended while iterating
+    /// included (as a list's iterator sees them).
+    slice: Option<Positions>,
     /// Behind the interpreter lock's own cell: cheaper than PyO3's borrow of `&mut self`.
     state: GilCell<FileIterState>,
+}
+
+impl PyDictListFileIter {
+    pub(super) fn new(file: Py<PyDictListFile>, slice: Option<Positions>) -> Self {
+        PyDictListFileIter {
+            file,
+            slice,
+            state: GilCell::new(FileIterState {
+                pos: 0,
+                spare: [None, None],
+                turn: 0,
+                batch: None,
+            }),
+        }
+    }
 }
 
 struct FileIterState {
@@ -529,7 +539,11 @@ impl PyDictListFileIter {
         let file = self.file.get();
         let mut s = self.state.borrow_mut(py)?;
         let s = &mut *s;
-        let i = s.pos;
+        let i = match self.slice {
+            Some(at) if s.pos >= at.len => return Ok(None),
+            Some(at) => at.at(s.pos),
+            None => s.pos,
+        };
         if s.batch.as_ref().is_some_and(|b| b.batch.contains(i)) {
             file.state.check_open(py)?;
         } else {
@@ -538,11 +552,14 @@ impl PyDictListFileIter {
                 return Ok(None);
             }
             let held = f.hold(i).py_err(py)?;
+            if held.is_none() {
+                f.check_row(i).py_err(py)?;
+            }
             drop(f);
             let state = &file.state;
             s.batch = held.map(|batch| Arc::new(FileBatch::new(py, Arc::clone(state), batch)));
         }
-        s.pos = i + 1;
+        s.pos += 1;
         // A `for` loop drops its previous row before asking for the next one, so the
         // row from two steps back is usually referenced by this iterator alone; then
         // nobody can observe it and it can be re-pointed instead of allocating anew.

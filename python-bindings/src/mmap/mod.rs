@@ -1,8 +1,9 @@
 //! Bindings for `memslim-mmap`, one file per Python type: `DictListFile` (what
-//! `DictList.open` returns, dict_list_file.rs), its lazy slice `FileSlice`
-//! (file_slice.rs, with its `Sequence` methods in file_view.rs), `NumberFile` (formerly
-//! `MmapList`, number_file.rs), and the lock they all hold their core object behind
-//! (lock.rs). `DictList.save` and `Stream.to_file` are here.
+//! `DictList.open` returns, and the iterator over it and its slices, dict_list_file.rs),
+//! its lazy slice `FileSlice` (file_slice.rs), the record a `Row` of it holds
+//! (file_record.rs), `NumberFile` (formerly `MmapList`, number_file.rs), and the lock
+//! they all hold their core object behind (lock.rs). `DictList.save` and
+//! `Stream.to_file` are here.
 //!
 //! A file's records are read through the same `Row` and `Column` types as a list's
 //! (records/row.rs, records/column.rs), over the core's one read interface.
@@ -10,7 +11,6 @@
 mod dict_list_file;
 mod file_record;
 mod file_slice;
-mod file_view;
 mod lock;
 mod number_file;
 
@@ -30,7 +30,6 @@ pub(crate) use dict_list_file::PyDictListFile;
 use dict_list_file::PyDictListFileIter;
 pub(crate) use file_record::{FileBatch, FileRecord};
 use file_slice::PyFileSlice;
-use file_view::PyFileViewIter;
 use number_file::{PyNumberFile, PyNumberFileIter};
 
 pub(super) fn parse_mode(py: Python<'_>, mode: &str) -> PyResult<Mode> {
@@ -158,6 +157,5 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FileRow", m.getattr("Row")?)?;
     m.add("FileColumn", m.getattr("Column")?)?;
     m.add_class::<PyFileSlice>()?;
-    m.add_class::<PyFileViewIter>()?;
     Ok(())
 }
