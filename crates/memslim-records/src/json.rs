@@ -557,8 +557,11 @@ impl<'f> JsonWriter<'f> {
         Ok(())
     }
 
-    /// [`JsonWriter::fast_records`], for long lists on two threads: the second half is
-    /// written into its own buffer and appended.
+    /// [`JsonWriter::fast_records`], for long lists on two threads. The list is cut into
+    /// blocks of [`BLOCK_ROWS`] records; this thread writes blocks from the front straight
+    /// into its buffer, the helper thread takes blocks from the back into buffers of their
+    /// own, appended at the end. When the helper gets less of the CPU (a busy machine),
+    /// this thread simply takes more blocks, instead of waiting for a fixed half.
     fn fast_records_split(
         &mut self,
         list: &RecordList,
@@ -566,31 +569,95 @@ impl<'f> JsonWriter<'f> {
     ) -> Result<(), JsonError> {
         let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
         if !two || rows.len() < PARALLEL_ROWS {
-            return self.fast_records(list, rows);
+            let mut state = FastState::new(list, self.fmt);
+            let n = rows.len();
+            return self.fast_records(list, rows, &mut state, n);
         }
-        let mid = rows.start + rows.len() / 2;
+        let blocks = rows.len().div_ceil(BLOCK_ROWS);
+        let block = |b: usize| {
+            let lo = rows.start + b * BLOCK_ROWS;
+            lo..rows.end.min(lo + BLOCK_ROWS)
+        };
+        // Blocks not taken yet: `front..back`.
+        let todo = std::sync::Mutex::new((0usize, blocks));
+        let take_front = || {
+            let mut t = todo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (t.0 < t.1).then(|| {
+                t.0 += 1;
+                t.0 - 1
+            })
+        };
+        let take_back = || {
+            let mut t = todo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (t.0 < t.1).then(|| {
+                t.1 -= 1;
+                t.1
+            })
+        };
         let fmt = self.fmt;
-        let (first, second) = std::thread::scope(|s| {
-            let half = s.spawn(move || {
-                let mut w = JsonWriter::new(fmt);
-                // Inside the array, after the first half's records.
-                w.open.push(false);
-                w.fast_records(list, mid..rows.end).map(|()| w.out)
+        let (mine, theirs) = std::thread::scope(|s| {
+            let helper = s.spawn(|| {
+                let mut state = FastState::new(list, fmt);
+                let mut done: Vec<Vec<u8>> = Vec::new();
+                while let Some(b) = take_back() {
+                    let mut w = JsonWriter::new(fmt);
+                    // Inside the array, after earlier records.
+                    w.open.push(false);
+                    let r = block(b);
+                    let n = r.len();
+                    w.fast_records(list, r, &mut state, n)?;
+                    done.push(w.out);
+                }
+                Ok::<_, JsonError>(done)
             });
-            let first = self.fast_records(list, rows.start..mid);
-            (first, half.join())
+            let mut state = FastState::new(list, fmt);
+            let mut mine = Ok(());
+            let mut first = true;
+            while let Some(b) = take_front() {
+                // This buffer is sized for the whole list: the helper's blocks are
+                // appended to it without moving it.
+                let size_rows = if first { rows.len() } else { 0 };
+                first = false;
+                if let Err(e) = self.fast_records(list, block(b), &mut state, size_rows) {
+                    // Nothing more for the helper to do either.
+                    let mut t = todo
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    t.1 = t.0;
+                    mine = Err(e);
+                    break;
+                }
+            }
+            (mine, helper.join())
         });
-        first?;
-        match second {
-            Ok(Ok(text)) => {
-                self.out.extend_from_slice(&text);
+        mine?;
+        match theirs {
+            Ok(Ok(done)) => {
+                // Taken from the back: the last block first.
+                for text in done.iter().rev() {
+                    self.out.extend_from_slice(text);
+                }
                 Ok(())
             }
             Ok(Err(e)) => Err(e),
-            // The writer does not panic; if it ever did, write the half here instead.
+            // The writer does not panic; if it ever did, write the helper's blocks here
+            // instead (all those this thread did not take).
             Err(_) => {
+                let (front, _) = *todo
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut state = FastState::new(list, fmt);
                 self.open.push(false);
-                let r = self.fast_records(list, mid..rows.end);
+                let r = self.fast_records(
+                    list,
+                    rows.start + front * BLOCK_ROWS..rows.end,
+                    &mut state,
+                    0,
+                );
                 self.open.pop();
                 r
             }
@@ -599,26 +666,23 @@ impl<'f> JsonWriter<'f> {
 
     /// The common case of [`JsonWriter::records`] (objects, one line, keys in record
     /// order), read column chunk by column chunk: each key is written with its
-    /// separators in one copy, and dictionary strings are escaped once per call.
-    fn fast_records(&mut self, list: &RecordList, rows: Range<usize>) -> Result<(), JsonError> {
-        let n = list.num_fields();
-        // Per field: `{"key": ` (first key of a record) and `, "key": ` (the others).
-        let mut first_keys = Vec::with_capacity(n);
-        let mut rest_keys = Vec::with_capacity(n);
-        for j in 0..n {
-            let mut k = Vec::new();
-            push_str(&mut k, list.field_name(j), self.fmt.ensure_ascii);
-            k.extend_from_slice(self.fmt.key_separator.as_bytes());
-            let mut r = self.fmt.item_separator.as_bytes().to_vec();
-            r.extend_from_slice(&k);
-            k.insert(0, b'{');
-            first_keys.push(Piece::new(&k));
-            rest_keys.push(Piece::new(&r));
-        }
-        let mut dicts = DictTexts {
-            slots: vec![Vec::new(); n],
-        };
-        let (start, total) = (rows.start, rows.len());
+    /// separators in one copy, and dictionary strings are escaped once per `state`. The
+    /// buffer is sized for `size_rows` records from the length of the first ones (0:
+    /// not sized here).
+    fn fast_records(
+        &mut self,
+        list: &RecordList,
+        rows: Range<usize>,
+        state: &mut FastState,
+        size_rows: usize,
+    ) -> Result<(), JsonError> {
+        let FastState {
+            first_keys,
+            rest_keys,
+            dicts,
+        } = state;
+        let start = rows.start;
+        let at_start = self.out.len();
         for ch in list.raw_chunks() {
             let lo = rows.start.max(ch.first_row);
             let hi = rows.end.min(ch.first_row + ch.len);
@@ -662,7 +726,7 @@ impl<'f> JsonWriter<'f> {
                     let key = if first { &first_keys[j] } else { &rest_keys[j] };
                     first = false;
                     key.put(&mut w.out);
-                    w.column_cell(cc, meta, at, j, &mut dicts)
+                    w.column_cell(cc, meta, at, j, dicts)
                         .map_err(|e| JsonError::InField {
                             row,
                             field: list.field_name(j).to_owned(),
@@ -687,9 +751,9 @@ impl<'f> JsonWriter<'f> {
                 self.out.push(b'}');
                 // Size the buffer once from the first records instead of doubling it
                 // (each doubling copies all the text so far).
-                if row == start + SAMPLE_ROWS - 1 && total > 2 * SAMPLE_ROWS {
-                    let per_row = self.out.len() / SAMPLE_ROWS + 1;
-                    let more = (total - SAMPLE_ROWS) * per_row;
+                if row == start + SAMPLE_ROWS - 1 && size_rows > 2 * SAMPLE_ROWS {
+                    let per_row = (self.out.len() - at_start) / SAMPLE_ROWS + 1;
+                    let more = (size_rows - SAMPLE_ROWS) * per_row;
                     self.out.reserve(more + more / 8);
                 }
             }
@@ -756,6 +820,44 @@ impl<'f> JsonWriter<'f> {
 /// Lists with at least this many records are written by two threads when the machine
 /// has two cores.
 const PARALLEL_ROWS: usize = 100_000;
+
+/// Records per block shared out between the two threads (about 2 MB of text for the
+/// orders).
+const BLOCK_ROWS: usize = 16_384;
+
+/// What [`JsonWriter::fast_records`] prepares once per thread: per field, `{"key": `
+/// (first key of a record) and `, "key": ` (the others), and the escaped dictionary
+/// strings seen so far.
+struct FastState {
+    first_keys: Vec<Piece>,
+    rest_keys: Vec<Piece>,
+    dicts: DictTexts,
+}
+
+impl FastState {
+    fn new(list: &RecordList, fmt: &JsonFormat) -> Self {
+        let n = list.num_fields();
+        let mut first_keys = Vec::with_capacity(n);
+        let mut rest_keys = Vec::with_capacity(n);
+        for j in 0..n {
+            let mut k = Vec::new();
+            push_str(&mut k, list.field_name(j), fmt.ensure_ascii);
+            k.extend_from_slice(fmt.key_separator.as_bytes());
+            let mut r = fmt.item_separator.as_bytes().to_vec();
+            r.extend_from_slice(&k);
+            k.insert(0, b'{');
+            first_keys.push(Piece::new(&k));
+            rest_keys.push(Piece::new(&r));
+        }
+        FastState {
+            first_keys,
+            rest_keys,
+            dicts: DictTexts {
+                slots: vec![Vec::new(); n],
+            },
+        }
+    }
+}
 
 /// Records written before the output buffer is sized from their average length.
 const SAMPLE_ROWS: usize = 1024;
@@ -1581,6 +1683,48 @@ mod tests {
             matches!(err, JsonError::InField { row, .. } if row == rows.len() - 1),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn blocks_across_chunks_on_two_threads_match_the_general_path() {
+        // Chunks of 7,000 records against blocks of BLOCK_ROWS: blocks start and end
+        // inside chunks, and each thread's dictionary cache meets strings the other one
+        // escaped too; absent keys and nulls in every block.
+        let mut rows = RecordList::with_chunk_rows(7_000);
+        let users: Vec<String> = (0..5_000).map(|i| format!("u{i}é\"")).collect();
+        for i in 0..(PARALLEL_ROWS + 3 * BLOCK_ROWS + 77) {
+            let user = Cell::Str(&users[(i * 7919) % users.len()]);
+            let rec: Vec<(&str, Cell<'_>)> = match i % 4 {
+                0 => vec![("id", Cell::Int(i as i64)), ("user", user)],
+                1 => vec![
+                    ("user", user),
+                    ("id", Cell::Int(i as i64)),
+                    ("x", Cell::Null),
+                ],
+                2 => vec![("x", Cell::Float(i as f64 / 3.0))],
+                _ => vec![],
+            };
+            rows.push_record(&rec).unwrap();
+        }
+        rows.optimize();
+        for ascii in [true, false] {
+            let fmt = JsonFormat {
+                ensure_ascii: ascii,
+                ..JsonFormat::default()
+            };
+            let mut fast = JsonWriter::new(&fmt);
+            fast.records(&rows, 0..rows.len(), RecordShape::Object)
+                .unwrap();
+            let keys = RecordKeys::new(&rows, &fmt);
+            let mut slow = JsonWriter::new(&fmt);
+            slow.begin_array();
+            for r in 0..rows.len() {
+                slow.item();
+                slow.record(&rows, r, &keys, RecordShape::Object).unwrap();
+            }
+            slow.end_array();
+            assert!(fast.as_bytes() == slow.as_bytes());
+        }
     }
 
     #[test]
