@@ -859,6 +859,294 @@ impl FastState {
     }
 }
 
+/// Where [`records_into`] put the text: the first `len` bytes of the destination, then
+/// `overflow`, the text that did not fit in it (empty when the destination was large
+/// enough).
+#[derive(Debug, Default)]
+pub struct Placed {
+    /// Bytes written at the start of the destination.
+    pub len: usize,
+    /// The rest of the text, in order, when the destination was too small.
+    pub overflow: Vec<u8>,
+    /// Whether all the text is ASCII (always, with `ensure_ascii` and ASCII separators).
+    pub ascii: bool,
+}
+
+/// Records per block handed to a thread by [`records_into`]: about 250 KB of text for
+/// the orders, so a block's buffer stays in the core's cache until it is copied out.
+const INTO_BLOCK_ROWS: usize = 2_048;
+
+/// Written blocks that may wait for an earlier one before a thread stops to let the
+/// other catch up (bounds the memory a descheduled thread can make the other one use).
+const MAX_PENDING: usize = 8;
+
+/// An estimate of the length of the text [`records_into`] writes, from three samples of
+/// records (the start, the middle and the end of `rows`), with a margin of an eighth.
+/// Use it to size the destination: a larger one costs only address space (pages that
+/// are never written are never backed), a smaller one costs a copy of what overflows.
+///
+/// # Errors
+/// As [`JsonWriter::records`], for a value among the samples.
+///
+/// # Panics
+/// If `rows.end > list.len()`.
+pub fn estimate_records_len(
+    list: &RecordList,
+    rows: Range<usize>,
+    shape: RecordShape,
+    fmt: &JsonFormat,
+) -> Result<usize, JsonError> {
+    let n = rows.len();
+    if n <= 3 * SAMPLE_ROWS {
+        let mut w = JsonWriter::new(fmt);
+        w.records(list, rows, shape)?;
+        return Ok(w.out.len());
+    }
+    let mut w = JsonWriter::new(fmt);
+    let mid = rows.start + n / 2 - SAMPLE_ROWS / 2;
+    let mut sampled = 0;
+    for lo in [rows.start, mid, rows.end - SAMPLE_ROWS] {
+        w.out.clear();
+        w.records(list, lo..lo + SAMPLE_ROWS, shape)?;
+        sampled += w.out.len();
+    }
+    let per_row = sampled.div_ceil(3 * SAMPLE_ROWS);
+    let est = n.saturating_mul(per_row);
+    Ok(est.saturating_add(est / 8).saturating_add(64))
+}
+
+/// The text of [`JsonWriter::records`] (one array of records, with `fmt`), written into
+/// `dest` from its start, on two threads for long lists when the machine has two cores.
+///
+/// Both threads write blocks of records into small buffers of their own, taken in order,
+/// and copy each block to its place in `dest` as soon as the blocks before it are placed:
+/// the text is written once and copied once, with no buffer the size of the whole text
+/// besides `dest`. What does not fit in `dest` comes back in [`Placed::overflow`].
+///
+/// # Errors
+/// As [`JsonWriter::records`]; `dest` then holds a partial text.
+///
+/// # Memory
+/// A few buffers of one block each (about 250 KB for the orders), plus the overflow.
+///
+/// # Panics
+/// If `rows.end > list.len()`.
+pub fn records_into(
+    list: &RecordList,
+    rows: Range<usize>,
+    shape: RecordShape,
+    fmt: &JsonFormat,
+    dest: &mut [u8],
+) -> Result<Placed, JsonError> {
+    let fast = shape == RecordShape::Object && fmt.indent.is_none() && !fmt.sort_keys;
+    if !fast {
+        let mut w = JsonWriter::new(fmt);
+        w.records(list, rows, shape)?;
+        return Ok(place_all(&w.out, dest));
+    }
+    let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let blocks = rows.len().div_ceil(INTO_BLOCK_ROWS).max(1);
+    let placer = Placer {
+        list,
+        rows,
+        fmt,
+        blocks,
+        state: std::sync::Mutex::new(PlaceState {
+            next_claim: 0,
+            next_place: 0,
+            rest: dest,
+            placed: 0,
+            pending: std::collections::BTreeMap::new(),
+            overflow: Vec::new(),
+            spare: Vec::new(),
+            failed: false,
+            ascii: true,
+        }),
+        turn: std::sync::Condvar::new(),
+    };
+    let result = if two && placer.rows.len() >= PARALLEL_ROWS {
+        std::thread::scope(|s| {
+            let helper = s.spawn(|| placer.work());
+            let mine = placer.work();
+            match helper.join() {
+                Ok(theirs) => mine.and(theirs),
+                // The writer does not panic; if it ever did, the text is written again
+                // on this thread below.
+                Err(_) => Err(None),
+            }
+        })
+    } else {
+        placer.work()
+    };
+    let state = placer
+        .state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match result {
+        Ok(()) => Ok(Placed {
+            len: state.placed,
+            overflow: state.overflow,
+            ascii: state.ascii,
+        }),
+        Err(Some(e)) => Err(e),
+        Err(None) => {
+            let mut w = JsonWriter::new(fmt);
+            w.records(list, placer.rows, shape)?;
+            let ascii = w.out.is_ascii();
+            Ok(Placed {
+                len: 0,
+                overflow: w.out,
+                ascii,
+            })
+        }
+    }
+}
+
+/// `text` copied into `dest`, the rest as overflow.
+fn place_all(text: &[u8], dest: &mut [u8]) -> Placed {
+    let n = text.len().min(dest.len());
+    dest[..n].copy_from_slice(&text[..n]);
+    Placed {
+        len: n,
+        overflow: text[n..].to_vec(),
+        ascii: text.is_ascii(),
+    }
+}
+
+/// The blocks of one [`records_into`] call, shared by its threads.
+struct Placer<'a, 'd> {
+    list: &'a RecordList,
+    rows: Range<usize>,
+    fmt: &'a JsonFormat,
+    blocks: usize,
+    state: std::sync::Mutex<PlaceState<'d>>,
+    /// Signalled when a block is placed or the work fails.
+    turn: std::sync::Condvar,
+}
+
+struct PlaceState<'d> {
+    /// The next block to write.
+    next_claim: usize,
+    /// The next block to copy to the destination.
+    next_place: usize,
+    /// The destination after the text placed so far.
+    rest: &'d mut [u8],
+    placed: usize,
+    /// Written blocks waiting for an earlier one.
+    pending: std::collections::BTreeMap<usize, Vec<u8>>,
+    overflow: Vec<u8>,
+    /// Block buffers to reuse.
+    spare: Vec<Vec<u8>>,
+    failed: bool,
+    ascii: bool,
+}
+
+/// Sets `failed` if a thread leaves [`Placer::work`] by unwinding, so that the other
+/// thread does not wait for a block that never comes.
+struct FailOnUnwind<'p, 'a, 'd>(&'p Placer<'a, 'd>);
+
+impl Drop for FailOnUnwind<'_, '_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().failed = true;
+            self.0.turn.notify_all();
+        }
+    }
+}
+
+impl<'d> Placer<'_, 'd> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PlaceState<'d>> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes blocks in order, writes each into a buffer of this thread's, and places every
+    /// block whose turn has come. `Err(None)`: the other thread failed without an error
+    /// (it panicked).
+    fn work(&self) -> Result<(), Option<JsonError>> {
+        let _guard = FailOnUnwind(self);
+        let mut state = FastState::new(self.list, self.fmt);
+        let mut buf = Vec::new();
+        let last = self.blocks - 1;
+        loop {
+            let k = {
+                let mut s = self.lock();
+                if s.failed {
+                    return Err(None);
+                }
+                if s.next_claim == self.blocks {
+                    return Ok(());
+                }
+                s.next_claim += 1;
+                s.next_claim - 1
+            };
+            let lo = self.rows.start + k * INTO_BLOCK_ROWS;
+            let hi = self.rows.end.min(lo + INTO_BLOCK_ROWS);
+            let mut w = JsonWriter::with_buffer(self.fmt, std::mem::take(&mut buf));
+            if k == 0 {
+                w.out.push(b'[');
+            }
+            // Inside the array: a separator before the first record of every block but
+            // the first.
+            w.open.push(k == 0);
+            let written = w.fast_records(self.list, lo..hi, &mut state, 0);
+            if let Err(e) = written {
+                self.lock().failed = true;
+                self.turn.notify_all();
+                return Err(Some(e));
+            }
+            if k == last {
+                w.out.push(b']');
+            }
+            let text = w.out;
+            let ascii = text.is_ascii();
+            // Place what can be placed; copy outside the lock.
+            let mut copies: Vec<(&'d mut [u8], Vec<u8>)> = Vec::new();
+            {
+                let mut s = self.lock();
+                s.ascii &= ascii;
+                s.pending.insert(k, text);
+                loop {
+                    let next = s.next_place;
+                    let Some(t) = s.pending.remove(&next) else {
+                        break;
+                    };
+                    s.next_place += 1;
+                    if s.overflow.is_empty() && t.len() <= s.rest.len() {
+                        let rest = std::mem::take(&mut s.rest);
+                        let (head, tail) = rest.split_at_mut(t.len());
+                        s.rest = tail;
+                        s.placed += t.len();
+                        copies.push((head, t));
+                    } else {
+                        s.overflow.extend_from_slice(&t);
+                        s.spare.push(t);
+                    }
+                }
+                self.turn.notify_all();
+                // An earlier block is late (its thread got little CPU): wait rather than
+                // pile up written blocks.
+                while s.pending.len() >= MAX_PENDING && !s.failed {
+                    s = self
+                        .turn
+                        .wait(s)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+            for (head, t) in &mut copies {
+                head.copy_from_slice(t);
+            }
+            let mut s = self.lock();
+            for (_, mut t) in copies {
+                t.clear();
+                s.spare.push(t);
+            }
+            buf = s.spare.pop().unwrap_or_default();
+        }
+    }
+}
+
 /// Records written before the output buffer is sized from their average length.
 const SAMPLE_ROWS: usize = 1024;
 
@@ -1683,6 +1971,104 @@ mod tests {
             matches!(err, JsonError::InField { row, .. } if row == rows.len() - 1),
             "{err:?}"
         );
+    }
+
+    /// Records across chunks, with absent keys, nulls, keys out of field order, escapes
+    /// and a high-cardinality dictionary column.
+    fn mixed_rows(n: usize) -> RecordList {
+        let mut rows = RecordList::with_chunk_rows(7_000);
+        let users: Vec<String> = (0..5_000).map(|i| format!("u{i}é\"")).collect();
+        for i in 0..n {
+            let user = Cell::Str(&users[(i * 7919) % users.len()]);
+            let rec: Vec<(&str, Cell<'_>)> = match i % 4 {
+                0 => vec![("id", Cell::Int(i as i64)), ("user", user)],
+                1 => vec![
+                    ("user", user),
+                    ("id", Cell::Int(i as i64)),
+                    ("x", Cell::Null),
+                ],
+                2 => vec![("x", Cell::Float(i as f64 / 3.0))],
+                _ => vec![],
+            };
+            rows.push_record(&rec).unwrap();
+        }
+        rows.optimize();
+        rows
+    }
+
+    /// `records_into` with a destination of `cap` bytes, put back together.
+    fn into_text(rows: &RecordList, shape: RecordShape, fmt: &JsonFormat, cap: usize) -> Vec<u8> {
+        let mut dest = vec![0u8; cap];
+        let placed = records_into(rows, 0..rows.len(), shape, fmt, &mut dest).unwrap();
+        assert!(placed.len <= cap);
+        let mut text = dest[..placed.len].to_vec();
+        text.extend_from_slice(&placed.overflow);
+        assert_eq!(placed.ascii, text.is_ascii());
+        text
+    }
+
+    #[test]
+    fn records_into_matches_the_writer_whatever_the_destination_size() {
+        for n in [0, 1, 5, INTO_BLOCK_ROWS, 3 * INTO_BLOCK_ROWS + 11] {
+            let rows = mixed_rows(n);
+            for fmt in [
+                JsonFormat::default(),
+                JsonFormat::jsonl(),
+                JsonFormat {
+                    indent: Some("  ".into()),
+                    sort_keys: true,
+                    ..JsonFormat::default()
+                }
+                .with_separators(None),
+            ] {
+                for shape in [RecordShape::Object, RecordShape::Array] {
+                    let mut w = JsonWriter::new(&fmt);
+                    w.records(&rows, 0..rows.len(), shape).unwrap();
+                    let want = w.into_bytes();
+                    let est = estimate_records_len(&rows, 0..rows.len(), shape, &fmt).unwrap();
+                    assert!(
+                        est >= want.len() || n > 3 * SAMPLE_ROWS,
+                        "small lists are exact"
+                    );
+                    for cap in [est, want.len(), want.len() / 2, 1, 0, want.len() + 100] {
+                        assert!(
+                            into_text(&rows, shape, &fmt, cap) == want,
+                            "n={n} cap={cap} shape={shape:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn records_into_on_two_threads_matches_the_writer() {
+        let rows = mixed_rows(PARALLEL_ROWS + 5 * INTO_BLOCK_ROWS + 77);
+        for fmt in [JsonFormat::default(), JsonFormat::jsonl()] {
+            let mut w = JsonWriter::new(&fmt);
+            w.records(&rows, 0..rows.len(), RecordShape::Object)
+                .unwrap();
+            let want = w.into_bytes();
+            let est =
+                estimate_records_len(&rows, 0..rows.len(), RecordShape::Object, &fmt).unwrap();
+            // Room for all, for a third (the rest overflows while both threads write).
+            for cap in [est, want.len(), want.len() / 3] {
+                assert!(into_text(&rows, RecordShape::Object, &fmt, cap) == want);
+            }
+        }
+    }
+
+    #[test]
+    fn records_into_stops_at_a_value_without_a_json_form() {
+        let mut rows = RecordList::new();
+        for i in 0..(PARALLEL_ROWS + 10) {
+            rows.push_record(&[("k", Cell::Int(i as i64))]).unwrap();
+        }
+        rows.push_record(&[("k", Cell::Bytes(b"x"))]).unwrap();
+        let fmt = JsonFormat::default();
+        let mut dest = vec![0u8; 16];
+        let err = records_into(&rows, 0..rows.len(), RecordShape::Object, &fmt, &mut dest);
+        assert!(matches!(err, Err(JsonError::InField { row, .. }) if row == PARALLEL_ROWS + 10));
     }
 
     #[test]
