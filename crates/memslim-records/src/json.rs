@@ -569,7 +569,7 @@ impl<'f> JsonWriter<'f> {
     ) -> Result<(), JsonError> {
         let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
         if !two || rows.len() < PARALLEL_ROWS {
-            let mut state = FastState::new(list, self.fmt);
+            let mut state = FastState::new(list, self.fmt, rows.len());
             let n = rows.len();
             return self.fast_records(list, rows, &mut state, n);
         }
@@ -601,7 +601,7 @@ impl<'f> JsonWriter<'f> {
         let fmt = self.fmt;
         let (mine, theirs) = std::thread::scope(|s| {
             let helper = s.spawn(|| {
-                let mut state = FastState::new(list, fmt);
+                let mut state = FastState::new(list, fmt, rows.len() / 2);
                 let mut done: Vec<Vec<u8>> = Vec::new();
                 while let Some(b) = take_back() {
                     let mut w = JsonWriter::new(fmt);
@@ -614,7 +614,7 @@ impl<'f> JsonWriter<'f> {
                 }
                 Ok::<_, JsonError>(done)
             });
-            let mut state = FastState::new(list, fmt);
+            let mut state = FastState::new(list, fmt, rows.len() / 2);
             let mut mine = Ok(());
             let mut first = true;
             while let Some(b) = take_front() {
@@ -650,7 +650,7 @@ impl<'f> JsonWriter<'f> {
                 let (front, _) = *todo
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                let mut state = FastState::new(list, fmt);
+                let mut state = FastState::lazy(list, fmt);
                 self.open.push(false);
                 let r = self.fast_records(
                     list,
@@ -835,7 +835,24 @@ struct FastState {
 }
 
 impl FastState {
-    fn new(list: &RecordList, fmt: &JsonFormat) -> Self {
+    /// The state for writing `rows` records of `list`. A dictionary column of at least
+    /// [`PREFETCH_DICT_LEN`] strings, but no more strings than there are records to
+    /// write, has all its strings escaped here, in dictionary order: the records read
+    /// them in random order, and filling the slots as they come cost a cache miss or
+    /// three per distinct string (the 200,000 user names of the orders).
+    fn new(list: &RecordList, fmt: &JsonFormat, rows: usize) -> Self {
+        let mut state = Self::lazy(list, fmt);
+        for j in 0..list.num_fields() {
+            let meta = list.col_meta(j);
+            let len = meta.dict().len();
+            if len >= PREFETCH_DICT_LEN && len <= rows {
+                state.dicts.fill(j, meta, fmt.ensure_ascii);
+            }
+        }
+        state
+    }
+
+    fn lazy(list: &RecordList, fmt: &JsonFormat) -> Self {
         let n = list.num_fields();
         let mut first_keys = Vec::with_capacity(n);
         let mut rest_keys = Vec::with_capacity(n);
@@ -1066,7 +1083,7 @@ impl<'d> Placer<'_, 'd> {
     /// (it panicked).
     fn work(&self) -> Result<(), Option<JsonError>> {
         let _guard = FailOnUnwind(self);
-        let mut state = FastState::new(self.list, self.fmt);
+        let mut state = FastState::new(self.list, self.fmt, self.rows.len() / 2);
         let mut buf = Vec::new();
         let last = self.blocks - 1;
         loop {
@@ -1204,6 +1221,29 @@ impl DictTexts {
         }
         #[cfg(not(target_arch = "x86_64"))]
         let _ = (j, idx);
+    }
+
+    /// Escapes every string of field `j`'s dictionary (up to [`DICT_CACHE_MAX`]) into
+    /// its slot, in dictionary order.
+    fn fill(&mut self, j: usize, meta: &ColMeta, ascii: bool) {
+        let dict = meta.dict();
+        let len = dict.len().min(DICT_CACHE_MAX as usize);
+        let slots = &mut self.slots[j];
+        slots.clear();
+        slots.reserve_exact(len);
+        let mut text = Vec::with_capacity(2 * PIECE);
+        for i in 0..len {
+            text.clear();
+            push_str_bytes(&mut text, dict.bytes_at(i as u32), ascii);
+            let mut slot = Slot::EMPTY;
+            if text.len() < PIECE {
+                slot.0[..text.len()].copy_from_slice(&text);
+                slot.0[PIECE - 1] = text.len() as u8;
+            } else {
+                slot.0[PIECE - 1] = Slot::LONG;
+            }
+            slots.push(slot);
+        }
     }
 
     #[inline]
@@ -1413,29 +1453,32 @@ static DIGIT_PAIRS: [u8; 200] = {
 /// Writes `i` in decimal.
 #[inline]
 pub fn push_int(out: &mut Vec<u8>, i: i64) {
-    let mut buf = [0u8; 20];
     let mut n = i.unsigned_abs();
-    let mut p = buf.len();
+    if i < 0 {
+        out.push(b'-');
+    }
+    let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    // Room for the longest int in one fixed-size store, the digits written in place, the
+    // excess cut off: no call to `memcpy` for a few bytes.
+    let at = out.len();
+    out.extend_from_slice(&[b'0'; 20]);
+    let digits = &mut out[at..at + len];
+    let mut p = len;
     while n >= 100 {
         let d = (n % 100) as usize * 2;
         n /= 100;
         p -= 2;
-        buf[p] = DIGIT_PAIRS[d];
-        buf[p + 1] = DIGIT_PAIRS[d + 1];
+        digits[p] = DIGIT_PAIRS[d];
+        digits[p + 1] = DIGIT_PAIRS[d + 1];
     }
     if n >= 10 {
         let d = n as usize * 2;
-        p -= 2;
-        buf[p] = DIGIT_PAIRS[d];
-        buf[p + 1] = DIGIT_PAIRS[d + 1];
+        digits[0] = DIGIT_PAIRS[d];
+        digits[1] = DIGIT_PAIRS[d + 1];
     } else {
-        p -= 1;
-        buf[p] = b'0' + n as u8;
+        digits[0] = b'0' + n as u8;
     }
-    if i < 0 {
-        out.push(b'-');
-    }
-    out.extend_from_slice(&buf[p..]);
+    out.truncate(at + len);
 }
 
 /// Writes a float as Python's `repr` does (the shortest text that reads back as the same
