@@ -141,6 +141,12 @@ def test_floats_match_repr_over_many_random_doubles():
     fs += [math.nextafter(x, math.inf) for x in fs[-200:]] + [
         math.nextafter(x, 0) for x in fs[-200:]
     ]
+    # Whole hundredths (prices), which have a path of their own, and their neighbours,
+    # on both sides of its 0.01 and 1e13 bounds.
+    cents = [rng.randrange(-(10**16), 10**16) / 100 for _ in range(20_000)]
+    cents += [rng.randrange(1, 10**6) / 100 for _ in range(20_000)]
+    cents += [0.01, -0.01, 0.005, 0.1, 1e13 - 0.01, 1e13, 1e13 + 0.01, 0.1 + 0.2, 1.005]
+    fs += cents + [math.nextafter(x, math.inf) for x in cents[-1000:]]
     fs = [x for x in fs if not math.isnan(x)]
     rows = DictList({"f": x} for x in fs)
     assert memslim.dumps(rows) == json.dumps([{"f": x} for x in fs])

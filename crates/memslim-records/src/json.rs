@@ -1481,6 +1481,38 @@ pub fn push_int(out: &mut Vec<u8>, i: i64) {
     out.truncate(at + len);
 }
 
+/// Writes `f` if it is a whole number of hundredths (a price: `12.5`, `210.12`) between
+/// 0.01 and 1e13, in the shortest text that reads back as `f`, as Python's `repr` and
+/// zmij would; `false` (nothing written) for any other float.
+///
+/// `n / 100.0 == |f|` with `n` whole means `|f|` is the double nearest to the decimal
+/// `n/100`, so that decimal reads back as `f`. Below 1e13 doubles are closer together than
+/// 0.01, so no other decimal of two places or fewer reads back as `f`: the shortest text
+/// is `n/100` with a trailing zero of the hundredths dropped.
+#[inline]
+fn push_cents(out: &mut Vec<u8>, f: f64) -> bool {
+    let a = f.abs();
+    if !(0.01..1e13).contains(&a) {
+        return false;
+    }
+    let x = a * 100.0;
+    let n = x as u64;
+    if n as f64 != x || n as f64 / 100.0 != a {
+        return false;
+    }
+    if f < 0.0 {
+        out.push(b'-');
+    }
+    push_int(out, (n / 100) as i64);
+    let c = (n % 100) as usize;
+    if c.is_multiple_of(10) {
+        out.extend_from_slice(&[b'.', b'0' + (c / 10) as u8]);
+    } else {
+        out.extend_from_slice(&[b'.', DIGIT_PAIRS[2 * c], DIGIT_PAIRS[2 * c + 1]]);
+    }
+    true
+}
+
 /// Writes a float as Python's `repr` does (the shortest text that reads back as the same
 /// float; positional from 1e-4 up to 1e16, else `1e+16`, `1e-05` style), and NaN and the
 /// infinities as `json.dumps` does (`NaN`, `Infinity`, `-Infinity`).
@@ -1494,6 +1526,9 @@ pub fn push_float(out: &mut Vec<u8>, f: f64) {
         return;
     }
     if (1e-4..1e16).contains(&f.abs()) {
+        if push_cents(out, f) {
+            return;
+        }
         // zmij writes this range positionally with a ".0" on whole numbers, as Python
         // does (it switches to exponents outside 1e-5..1e16, Python outside 1e-4..1e16).
         let mut buf = zmij::Buffer::new();
@@ -1731,6 +1766,26 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn cents_are_written_as_zmij_writes_them(n in 0u64..2_000_000_000_000_000, neg: bool) {
+            // Whole hundredths (and their neighbours) on both sides of the 1e13 bound.
+            for f in [n as f64 / 100.0, (n as f64 / 100.0).next_up(), n as f64 / 1000.0] {
+                let f = if neg { -f } else { f };
+                if !(1e-4..1e16).contains(&f.abs()) {
+                    continue;
+                }
+                let mut got = Vec::new();
+                push_float(&mut got, f);
+                let mut buf = zmij::Buffer::new();
+                proptest::prop_assert_eq!(
+                    std::str::from_utf8(&got).unwrap(),
+                    buf.format_finite(f),
+                    "{:e}",
+                    f
+                );
+            }
+        }
+
         #[test]
         fn fast_float_matches_the_model(bits: u64) {
             check_float(f64::from_bits(bits))?;
