@@ -599,9 +599,10 @@ impl<'f> JsonWriter<'f> {
             })
         };
         let fmt = self.fmt;
+        let shared = shared_dicts(list, fmt, rows.len());
         let (mine, theirs) = std::thread::scope(|s| {
             let helper = s.spawn(|| {
-                let mut state = FastState::new(list, fmt, rows.len() / 2);
+                let mut state = FastState::with_shared(list, fmt, &shared);
                 let mut done: Vec<Vec<u8>> = Vec::new();
                 while let Some(b) = take_back() {
                     let mut w = JsonWriter::new(fmt);
@@ -614,7 +615,7 @@ impl<'f> JsonWriter<'f> {
                 }
                 Ok::<_, JsonError>(done)
             });
-            let mut state = FastState::new(list, fmt, rows.len() / 2);
+            let mut state = FastState::with_shared(list, fmt, &shared);
             let mut mine = Ok(());
             let mut first = true;
             while let Some(b) = take_front() {
@@ -841,14 +842,14 @@ impl FastState {
     /// them in random order, and filling the slots as they come cost a cache miss or
     /// three per distinct string (the 200,000 user names of the orders).
     fn new(list: &RecordList, fmt: &JsonFormat, rows: usize) -> Self {
+        Self::with_shared(list, fmt, &shared_dicts(list, fmt, rows))
+    }
+
+    /// The state of one of several threads, sharing the dictionaries escaped once by
+    /// [`shared_dicts`] (one copy in the caches instead of one per thread).
+    fn with_shared(list: &RecordList, fmt: &JsonFormat, shared: &[SharedSlots]) -> Self {
         let mut state = Self::lazy(list, fmt);
-        for j in 0..list.num_fields() {
-            let meta = list.col_meta(j);
-            let len = meta.dict().len();
-            if len >= PREFETCH_DICT_LEN && len <= rows {
-                state.dicts.fill(j, meta, fmt.ensure_ascii);
-            }
-        }
+        state.dicts.shared = shared.to_vec();
         state
     }
 
@@ -871,6 +872,7 @@ impl FastState {
             rest_keys,
             dicts: DictTexts {
                 slots: vec![Vec::new(); n],
+                shared: vec![None; n],
             },
         }
     }
@@ -963,11 +965,13 @@ pub fn records_into(
     }
     let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     let blocks = rows.len().div_ceil(INTO_BLOCK_ROWS).max(1);
+    let shared = shared_dicts(list, fmt, rows.len());
     let placer = Placer {
         list,
         rows,
         fmt,
         blocks,
+        shared: &shared,
         state: std::sync::Mutex::new(PlaceState {
             next_claim: 0,
             next_place: 0,
@@ -1036,6 +1040,7 @@ struct Placer<'a, 'd> {
     rows: Range<usize>,
     fmt: &'a JsonFormat,
     blocks: usize,
+    shared: &'a [SharedSlots],
     state: std::sync::Mutex<PlaceState<'d>>,
     /// Signalled when a block is placed or the work fails.
     turn: std::sync::Condvar,
@@ -1083,7 +1088,7 @@ impl<'d> Placer<'_, 'd> {
     /// (it panicked).
     fn work(&self) -> Result<(), Option<JsonError>> {
         let _guard = FailOnUnwind(self);
-        let mut state = FastState::new(self.list, self.fmt, self.rows.len() / 2);
+        let mut state = FastState::with_shared(self.list, self.fmt, self.shared);
         let mut buf = Vec::new();
         let last = self.blocks - 1;
         loop {
@@ -1177,6 +1182,48 @@ const DICT_CACHE_MAX: u32 = 1 << 20;
 /// buffer took two).
 struct DictTexts {
     slots: Vec<Vec<Slot>>,
+    /// Per field, every string escaped ahead (see [`shared_dicts`]); read only.
+    shared: Vec<SharedSlots>,
+}
+
+/// A dictionary's slots, all filled, shared by the threads writing one list.
+type SharedSlots = Option<std::sync::Arc<[Slot]>>;
+
+/// Per field of `list`: the slots of a dictionary of at least [`PREFETCH_DICT_LEN`]
+/// strings but no more strings than the `rows` records to write, every string escaped
+/// here in dictionary order. The records read them in random order, and filling the
+/// slots as they came cost a cache miss or three per distinct string (the 200,000 user
+/// names of the orders).
+fn shared_dicts(list: &RecordList, fmt: &JsonFormat, rows: usize) -> Vec<SharedSlots> {
+    (0..list.num_fields())
+        .map(|j| {
+            let meta = list.col_meta(j);
+            let len = meta.dict().len();
+            (len >= PREFETCH_DICT_LEN && len <= rows)
+                .then(|| filled_slots(meta, fmt.ensure_ascii).into())
+        })
+        .collect()
+}
+
+/// Every string of `meta`'s dictionary (up to [`DICT_CACHE_MAX`]) escaped into its slot.
+fn filled_slots(meta: &ColMeta, ascii: bool) -> Vec<Slot> {
+    let dict = meta.dict();
+    let len = dict.len().min(DICT_CACHE_MAX as usize);
+    let mut slots = Vec::with_capacity(len);
+    let mut text = Vec::with_capacity(2 * PIECE);
+    for i in 0..len {
+        text.clear();
+        push_str_bytes(&mut text, dict.bytes_at(i as u32), ascii);
+        let mut slot = Slot::EMPTY;
+        if text.len() < PIECE {
+            slot.0[..text.len()].copy_from_slice(&text);
+            slot.0[PIECE - 1] = text.len() as u8;
+        } else {
+            slot.0[PIECE - 1] = Slot::LONG;
+        }
+        slots.push(slot);
+    }
+    slots
 }
 
 /// The escaped text (with its quotes) in the first `len` bytes, `len` in the last byte:
@@ -1202,7 +1249,7 @@ impl DictTexts {
     /// appear.
     fn presize(&mut self, j: usize, len: usize) {
         let len = len.min(DICT_CACHE_MAX as usize);
-        if self.slots[j].len() < len {
+        if self.shared[j].is_none() && self.slots[j].len() < len {
             self.slots[j].resize(len, Slot::EMPTY);
         }
     }
@@ -1212,7 +1259,8 @@ impl DictTexts {
     #[inline(always)]
     fn prefetch(&self, j: usize, idx: i64) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(slot) = usize::try_from(idx).ok().and_then(|i| self.slots[j].get(i)) {
+        let slots = self.shared[j].as_deref().unwrap_or(&self.slots[j]);
+        if let Some(slot) = usize::try_from(idx).ok().and_then(|i| slots.get(i)) {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             // SAFETY: a prefetch is only a hint to the cache: it never faults and reads
             // nothing the program sees; the pointer is to a live slot anyway (SSE, which
@@ -1223,37 +1271,23 @@ impl DictTexts {
         let _ = (j, idx);
     }
 
-    /// Escapes every string of field `j`'s dictionary (up to [`DICT_CACHE_MAX`]) into
-    /// its slot, in dictionary order.
-    fn fill(&mut self, j: usize, meta: &ColMeta, ascii: bool) {
-        let dict = meta.dict();
-        let len = dict.len().min(DICT_CACHE_MAX as usize);
-        let slots = &mut self.slots[j];
-        slots.clear();
-        slots.reserve_exact(len);
-        let mut text = Vec::with_capacity(2 * PIECE);
-        for i in 0..len {
-            text.clear();
-            push_str_bytes(&mut text, dict.bytes_at(i as u32), ascii);
-            let mut slot = Slot::EMPTY;
-            if text.len() < PIECE {
-                slot.0[..text.len()].copy_from_slice(&text);
-                slot.0[PIECE - 1] = text.len() as u8;
-            } else {
-                slot.0[PIECE - 1] = Slot::LONG;
-            }
-            slots.push(slot);
-        }
-    }
-
     #[inline]
     fn write(&mut self, out: &mut Vec<u8>, j: usize, idx: u32, meta: &ColMeta, ascii: bool) {
         if idx >= DICT_CACHE_MAX {
             push_str_bytes(out, meta.dict().bytes_at(idx), ascii);
             return;
         }
-        let slots = &mut self.slots[j];
         let i = idx as usize;
+        if let Some(slot) = self.shared[j].as_deref().and_then(|s| s.get(i)) {
+            let len = slot.0[PIECE - 1];
+            if len == Slot::LONG || len == 0 {
+                push_str_bytes(out, meta.dict().bytes_at(idx), ascii);
+            } else {
+                put_padded(out, &slot.0, usize::from(len));
+            }
+            return;
+        }
+        let slots = &mut self.slots[j];
         if slots.len() <= i {
             slots.resize(i + 1, Slot::EMPTY);
         }
