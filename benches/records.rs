@@ -96,10 +96,11 @@ fn select(c: &mut Criterion) {
 }
 
 /// `memslim.dumps(rows)` minus the Python str: the one-line fast path (two threads from
-/// 100,000 records), a chunk below that size on one thread, and the general path
+/// 100,000 records), a chunk below that size on one thread, the blocks placed into one
+/// destination (what `memslim.dumps` of a whole list does), and the general path
 /// (`indent=2, sort_keys=True`).
 fn json(c: &mut Criterion) {
-    use memslim_records::json::{JsonFormat, JsonWriter, RecordShape};
+    use memslim_records::json::{self, JsonFormat, JsonWriter, RecordShape};
     let rows = orders(N);
     let mut g = c.benchmark_group("json");
     g.throughput(Throughput::Elements(N as u64));
@@ -122,7 +123,21 @@ fn json(c: &mut Criterion) {
             black_box(w.into_bytes())
         })
     });
+    // What `memslim.dumps(rows)` does now: blocks written on two threads and copied into
+    // one destination sized from the estimate (a fresh allocation each time, as the
+    // returned str is).
     g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("records_into a destination (the str path)", |b| {
+        b.iter(|| {
+            let all = 0..rows.len();
+            let est = json::estimate_records_len(&rows, all.clone(), RecordShape::Object, &plain)
+                .expect("writable");
+            let mut dest = vec![0u8; est];
+            let placed = json::records_into(&rows, all, RecordShape::Object, &plain, &mut dest)
+                .expect("writable");
+            black_box((dest, placed))
+        })
+    });
     let pretty = JsonFormat {
         indent: Some("  ".into()),
         sort_keys: true,

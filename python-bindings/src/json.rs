@@ -13,8 +13,9 @@ use std::sync::Arc;
 
 use memslim_records::RecordList;
 use memslim_records::json::{
-    JsonError, JsonFormat, JsonWriter, RecordKeys, RecordShape, push_float,
+    self, JsonError, JsonFormat, JsonWriter, RecordKeys, RecordShape, push_float,
 };
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
@@ -270,6 +271,145 @@ fn key_text(k: &Bound<'_, PyAny>, fmt: &JsonFormat) -> Result<Option<String>, St
     Err(Stop::Fallback)
 }
 
+/// A whole `DictList` or `TupleList` written straight into the `str` that is returned,
+/// when the text is known to be ASCII (`ensure_ascii` and ASCII separators, the
+/// defaults); `None` for anything else (the general path then writes it).
+///
+/// The limited API has no `PyUnicode_New`, so the string is made by `PyUnicode_Resize`
+/// (which leaves the new characters unwritten) and written through the pointer
+/// `PyUnicode_AsUTF8AndSize` gives: for an ASCII string CPython's UTF-8 form *is* its
+/// data. That is checked on the string itself before anything relies on it (a byte
+/// written through the pointer must read back through `PyUnicode_ReadChar`); if it
+/// does not hold, the general path runs. The text is then written once (by two threads
+/// on long lists) and copied once, with no other buffer the size of the text: see
+/// [`memslim_records::json::records_into`].
+fn records_str(
+    py: Python<'_>,
+    obj: &Bound<'_, PyAny>,
+    fmt: &JsonFormat,
+) -> Result<Option<Py<PyString>>, Stop> {
+    let ascii_format = fmt.ensure_ascii
+        && fmt.item_separator.is_ascii()
+        && fmt.key_separator.is_ascii()
+        && fmt.indent.as_deref().is_none_or(str::is_ascii);
+    if !ascii_format {
+        return Ok(None);
+    }
+    let done = with_native_json(obj, |n| match n {
+        NativeJson::List(inner, tuples) => {
+            let shape = if tuples {
+                RecordShape::Array
+            } else {
+                RecordShape::Object
+            };
+            Some(write_records_str(py, inner, shape, fmt))
+        }
+        _ => None,
+    })
+    .map_err(native_err)?;
+    match done.flatten() {
+        Some(r) => r,
+        None => Ok(None),
+    }
+}
+
+/// A new `str` of `len` ASCII characters, not yet written, and its data as bytes; `None`
+/// if the string's UTF-8 form is not its data (see [`records_str`]).
+fn blank_ascii_str(py: Python<'_>, len: usize) -> PyResult<Option<(Py<PyString>, *mut u8)>> {
+    let len = len.max(2);
+    let n = ffi::Py_ssize_t::try_from(len)
+        .map_err(|_| pyo3::exceptions::PyOverflowError::new_err("text too long"))?;
+    // SAFETY: a two-byte ASCII C string and its length; the result is a new reference
+    // (or NULL with an exception set, which `from_owned_ptr_or_err` raises).
+    let s = unsafe { ffi::PyUnicode_FromStringAndSize(c"[]".as_ptr(), 2) };
+    // SAFETY: `s` is a new reference or NULL.
+    let s = unsafe { Bound::from_owned_ptr_or_err(py, s)? };
+    let mut p = s.into_ptr();
+    // SAFETY: `p` is a reference we own to a `str`; `PyUnicode_Resize` either resizes
+    // it in place (we hold its only reference, it has no hash yet) or replaces `*p` with
+    // a new string, releasing the old one; on failure `*p` is left as it was.
+    let rc = unsafe { ffi::PyUnicode_Resize(&mut p, n) };
+    // SAFETY: `p` is the reference we own, whatever `PyUnicode_Resize` did.
+    let s = unsafe { Bound::from_owned_ptr(py, p) }.cast_into::<PyString>()?;
+    if rc != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    let mut size: ffi::Py_ssize_t = 0;
+    // SAFETY: `s` is a live `str`; `size` is a valid out-pointer.
+    let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+    if data.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: `s` is a live `str`.
+    let chars = unsafe { ffi::PyUnicode_GetLength(s.as_ptr()) };
+    if size != n || chars != n {
+        return Ok(None);
+    }
+    let data = data.cast_mut().cast::<u8>();
+    // SAFETY: `data` points to `size` bytes (`PyUnicode_AsUTF8AndSize`); nobody else
+    // holds this new string, so writing its first byte races with nothing. If the
+    // pointer is not the string's own data, the write changes only the UTF-8 copy,
+    // which is dropped with the string.
+    unsafe { data.write(b'A') };
+    // SAFETY: index 0 of a live string of length `n > 0`.
+    let first = unsafe { ffi::PyUnicode_ReadChar(s.as_ptr(), 0) };
+    if first != u32::from(b'A') {
+        return Ok(None);
+    }
+    Ok(Some((s.unbind(), data)))
+}
+
+fn write_records_str(
+    py: Python<'_>,
+    inner: &RecordList,
+    shape: RecordShape,
+    fmt: &JsonFormat,
+) -> Result<Option<Py<PyString>>, Stop> {
+    let rows = 0..inner.len();
+    let est = json::estimate_records_len(inner, rows.clone(), shape, fmt)?;
+    let Some((s, data)) = blank_ascii_str(py, est).map_err(native_err)? else {
+        return Ok(None);
+    };
+    let s = s.into_bound(py);
+    let cap = est.max(2);
+    // SAFETY: `data` is the data of the new string `s`, `cap` bytes long (checked by
+    // `blank_ascii_str`); `s` is alive for as long as `dest` is used and nobody else
+    // holds it, so this is the only view of those bytes. Only ASCII bytes are kept in
+    // it (checked below), so the string stays a valid ASCII `str`.
+    let dest = unsafe { std::slice::from_raw_parts_mut(data, cap) };
+    let placed = json::records_into(inner, rows, shape, fmt, dest)?;
+    if !placed.ascii {
+        return Ok(None);
+    }
+    let len = placed.len + placed.overflow.len();
+    let n = ffi::Py_ssize_t::try_from(len).map_err(|_| Stop::Fallback)?;
+    let mut p = s.into_ptr();
+    // SAFETY: as in `blank_ascii_str`: we own the only reference to `p`, a `str` with no
+    // hash; the first `placed.len` characters are written, and the rest is written
+    // below before anyone sees the string. Shrinking or growing keeps the written part.
+    let rc = unsafe { ffi::PyUnicode_Resize(&mut p, n) };
+    // SAFETY: `p` is the reference we own, whatever `PyUnicode_Resize` did.
+    let s = unsafe { Bound::from_owned_ptr(py, p) }
+        .cast_into::<PyString>()
+        .map_err(|e| native_err(e.into()))?;
+    if rc != 0 {
+        return Err(Stop::Raise(PyErr::fetch(py)));
+    }
+    if !placed.overflow.is_empty() {
+        let mut size: ffi::Py_ssize_t = 0;
+        // SAFETY: `s` is a live `str`; `size` is a valid out-pointer.
+        let data = unsafe { ffi::PyUnicode_AsUTF8AndSize(s.as_ptr(), &mut size) };
+        if data.is_null() || size != n {
+            return Err(Stop::Fallback);
+        }
+        // SAFETY: the (possibly moved) data of the same ASCII string, `len` bytes long,
+        // is still its UTF-8 form; the overflow goes to its end, after `placed.len`.
+        let dest = unsafe { std::slice::from_raw_parts_mut(data.cast_mut().cast::<u8>(), len) };
+        dest[placed.len..].copy_from_slice(&placed.overflow);
+    }
+    Ok(Some(s.unbind()))
+}
+
 /// JSON text for `obj` exactly as `json.dumps` with these arguments writes it, or `None`
 /// when only Python's `json` can (see the module docs).
 #[pyfunction]
@@ -297,6 +437,12 @@ pub(crate) fn _dumps_native(
         key_separator,
         int_max_str_digits,
     };
+    match records_str(py, obj, &fmt) {
+        Ok(Some(s)) => return Ok(Some(s)),
+        Ok(None) => {}
+        Err(Stop::Fallback) => return Ok(None),
+        Err(Stop::Raise(e)) => return Err(e),
+    }
     let mut walker = Walker {
         w: JsonWriter::new(&fmt),
         markers: Vec::new(),

@@ -141,6 +141,12 @@ def test_floats_match_repr_over_many_random_doubles():
     fs += [math.nextafter(x, math.inf) for x in fs[-200:]] + [
         math.nextafter(x, 0) for x in fs[-200:]
     ]
+    # Whole hundredths (prices), which have a path of their own, and their neighbours,
+    # on both sides of its 0.01 and 1e13 bounds.
+    cents = [rng.randrange(-(10**16), 10**16) / 100 for _ in range(20_000)]
+    cents += [rng.randrange(1, 10**6) / 100 for _ in range(20_000)]
+    cents += [0.01, -0.01, 0.005, 0.1, 1e13 - 0.01, 1e13, 1e13 + 0.01, 0.1 + 0.2, 1.005]
+    fs += cents + [math.nextafter(x, math.inf) for x in cents[-1000:]]
     fs = [x for x in fs if not math.isnan(x)]
     rows = DictList({"f": x} for x in fs)
     assert memslim.dumps(rows) == json.dumps([{"f": x} for x in fs])
@@ -159,6 +165,38 @@ def test_plain_and_dictionary_string_columns():
     for kw in ({}, {"ensure_ascii": False}):
         assert memslim.dumps(rows, **kw) == json.dumps(data, **kw)
         assert memslim.dumps(rows[10:20], **kw) == json.dumps(data[10:20], **kw)
+
+
+def test_a_whole_list_written_into_its_str_on_two_threads():
+    # A DictList on its own is written straight into the returned str, by two threads
+    # past 100,000 records; the text must be json's whatever the size estimate gives.
+    specials = ["é", "😀", '"', "\\", "\n", "plain"]
+    data = [
+        {"id": i, "s": f"{i}{specials[i % len(specials)]}", "f": i / 7, "b": i % 3 == 0}
+        if i % 5
+        else {"s": None, "id": -i}
+        for i in range(130_000)
+    ]
+    rows = DictList(data)
+    for kw in ({}, {"ensure_ascii": False}, {"separators": (",", ":")}):
+        assert memslim.dumps(rows, **kw) == json.dumps(data, **kw)
+    # Separators outside ASCII: the text is not ASCII, so it takes the general path.
+    assert memslim.dumps(rows[:50], separators=("\u3001", "\uff1a")) == json.dumps(
+        data[:50], separators=("\u3001", "\uff1a")
+    )
+    assert memslim.dumps(TupleList([(1, "é"), (2, None)], fields=("a", "b"))) == json.dumps(
+        [[1, "é"], [2, None]]
+    )
+    assert memslim.dumps(DictList([])) == "[]"
+
+
+def test_records_longer_than_the_sampled_ones_overflow_the_estimate():
+    # The size estimate samples the start, the middle and the end of the list; records
+    # elsewhere ten times longer make the text overflow it, and the rest is appended.
+    n = 20_000
+    sampled = {*range(1024), *range(n // 2 - 512, n // 2 + 512), *range(n - 1024, n)}
+    data = [{"k": "x" if i in sampled else "y" * 200 + str(i)} for i in range(n)]
+    assert memslim.dumps(DictList(data)) == json.dumps(data)
 
 
 def test_nan_and_allow_nan():

@@ -61,3 +61,33 @@ def test_a_readme_without_blocks_or_a_file_without_tables_is_an_error(tmp_path: 
     (tmp_path / "empty.md").write_text("# Title only\n", encoding="utf-8")
     with pytest.raises(ValueError, match="no markdown table"):
         tool.synced("<!-- bench: empty.md -->\n<!-- /bench -->\n", tmp_path)
+
+
+def test_a_block_can_quote_some_of_the_files_tables(tmp_path: Path) -> None:
+    tool = _tool()
+    (tmp_path / "a.md").write_text(RESULT_A, encoding="utf-8")
+    page = "x\n<!-- bench: a.md tables=2 -->\n<!-- /bench -->\ny\n"
+    out = tool.synced(page, tmp_path)
+    assert out == (
+        "x\n<!-- bench: a.md tables=2 -->\n**Speed, 10 orders**\n\n"
+        "| ratio | x |\n|---|---:|\n| a / b | 0.5 |\n<!-- /bench -->\ny\n"
+    )
+    assert tool.synced(out, tmp_path) == out
+    both = tool.synced("<!-- bench: a.md tables=2,1 -->\n<!-- /bench -->\n", tmp_path)
+    assert both.index("| ratio |") < both.index("| case |")
+    with pytest.raises(ValueError, match="tables=\\[3\\]"):
+        tool.synced("<!-- bench: a.md tables=3 -->\n<!-- /bench -->\n", tmp_path)
+
+
+def test_the_pages_are_the_readme_and_every_doc_with_a_block(tmp_path: Path) -> None:
+    tool = _tool()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "README.md").write_text("r\n", encoding="utf-8")
+    (tmp_path / "docs" / "bench.md").write_text(
+        "<!-- bench: a.md -->\n<!-- /bench -->\n", encoding="utf-8"
+    )
+    (tmp_path / "docs" / "other.md").write_text("no tables quoted\n", encoding="utf-8")
+    assert tool.pages(tmp_path) == [tmp_path / "README.md", tmp_path / "docs" / "bench.md"]
+    # The real repository: the README and the benchmarks page both quote results.
+    real = [p.relative_to(ROOT).as_posix() for p in tool.pages()]
+    assert real[0] == "README.md" and "docs/benchmarks.md" in real

@@ -557,8 +557,11 @@ impl<'f> JsonWriter<'f> {
         Ok(())
     }
 
-    /// [`JsonWriter::fast_records`], for long lists on two threads: the second half is
-    /// written into its own buffer and appended.
+    /// [`JsonWriter::fast_records`], for long lists on two threads. The list is cut into
+    /// blocks of [`BLOCK_ROWS`] records; this thread writes blocks from the front straight
+    /// into its buffer, the helper thread takes blocks from the back into buffers of their
+    /// own, appended at the end. When the helper gets less of the CPU (a busy machine),
+    /// this thread simply takes more blocks, instead of waiting for a fixed half.
     fn fast_records_split(
         &mut self,
         list: &RecordList,
@@ -566,31 +569,96 @@ impl<'f> JsonWriter<'f> {
     ) -> Result<(), JsonError> {
         let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
         if !two || rows.len() < PARALLEL_ROWS {
-            return self.fast_records(list, rows);
+            let mut state = FastState::new(list, self.fmt, rows.len());
+            let n = rows.len();
+            return self.fast_records(list, rows, &mut state, n);
         }
-        let mid = rows.start + rows.len() / 2;
+        let blocks = rows.len().div_ceil(BLOCK_ROWS);
+        let block = |b: usize| {
+            let lo = rows.start + b * BLOCK_ROWS;
+            lo..rows.end.min(lo + BLOCK_ROWS)
+        };
+        // Blocks not taken yet: `front..back`.
+        let todo = std::sync::Mutex::new((0usize, blocks));
+        let take_front = || {
+            let mut t = todo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (t.0 < t.1).then(|| {
+                t.0 += 1;
+                t.0 - 1
+            })
+        };
+        let take_back = || {
+            let mut t = todo
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (t.0 < t.1).then(|| {
+                t.1 -= 1;
+                t.1
+            })
+        };
         let fmt = self.fmt;
-        let (first, second) = std::thread::scope(|s| {
-            let half = s.spawn(move || {
-                let mut w = JsonWriter::new(fmt);
-                // Inside the array, after the first half's records.
-                w.open.push(false);
-                w.fast_records(list, mid..rows.end).map(|()| w.out)
+        let shared = shared_dicts(list, fmt, rows.len());
+        let (mine, theirs) = std::thread::scope(|s| {
+            let helper = s.spawn(|| {
+                let mut state = FastState::with_shared(list, fmt, &shared);
+                let mut done: Vec<Vec<u8>> = Vec::new();
+                while let Some(b) = take_back() {
+                    let mut w = JsonWriter::new(fmt);
+                    // Inside the array, after earlier records.
+                    w.open.push(false);
+                    let r = block(b);
+                    let n = r.len();
+                    w.fast_records(list, r, &mut state, n)?;
+                    done.push(w.out);
+                }
+                Ok::<_, JsonError>(done)
             });
-            let first = self.fast_records(list, rows.start..mid);
-            (first, half.join())
+            let mut state = FastState::with_shared(list, fmt, &shared);
+            let mut mine = Ok(());
+            let mut first = true;
+            while let Some(b) = take_front() {
+                // This buffer is sized for the whole list: the helper's blocks are
+                // appended to it without moving it.
+                let size_rows = if first { rows.len() } else { 0 };
+                first = false;
+                if let Err(e) = self.fast_records(list, block(b), &mut state, size_rows) {
+                    // Nothing more for the helper to do either.
+                    let mut t = todo
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    t.1 = t.0;
+                    mine = Err(e);
+                    break;
+                }
+            }
+            (mine, helper.join())
         });
-        first?;
-        match second {
-            Ok(Ok(text)) => {
-                self.out.extend_from_slice(&text);
+        mine?;
+        match theirs {
+            Ok(Ok(done)) => {
+                // Taken from the back: the last block first.
+                for text in done.iter().rev() {
+                    self.out.extend_from_slice(text);
+                }
                 Ok(())
             }
             Ok(Err(e)) => Err(e),
-            // The writer does not panic; if it ever did, write the half here instead.
+            // The writer does not panic; if it ever did, write the helper's blocks here
+            // instead (all those this thread did not take).
             Err(_) => {
+                let (front, _) = *todo
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut state = FastState::lazy(list, fmt);
                 self.open.push(false);
-                let r = self.fast_records(list, mid..rows.end);
+                let r = self.fast_records(
+                    list,
+                    rows.start + front * BLOCK_ROWS..rows.end,
+                    &mut state,
+                    0,
+                );
                 self.open.pop();
                 r
             }
@@ -599,26 +667,23 @@ impl<'f> JsonWriter<'f> {
 
     /// The common case of [`JsonWriter::records`] (objects, one line, keys in record
     /// order), read column chunk by column chunk: each key is written with its
-    /// separators in one copy, and dictionary strings are escaped once per call.
-    fn fast_records(&mut self, list: &RecordList, rows: Range<usize>) -> Result<(), JsonError> {
-        let n = list.num_fields();
-        // Per field: `{"key": ` (first key of a record) and `, "key": ` (the others).
-        let mut first_keys = Vec::with_capacity(n);
-        let mut rest_keys = Vec::with_capacity(n);
-        for j in 0..n {
-            let mut k = Vec::new();
-            push_str(&mut k, list.field_name(j), self.fmt.ensure_ascii);
-            k.extend_from_slice(self.fmt.key_separator.as_bytes());
-            let mut r = self.fmt.item_separator.as_bytes().to_vec();
-            r.extend_from_slice(&k);
-            k.insert(0, b'{');
-            first_keys.push(Piece::new(&k));
-            rest_keys.push(Piece::new(&r));
-        }
-        let mut dicts = DictTexts {
-            slots: vec![Vec::new(); n],
-        };
-        let (start, total) = (rows.start, rows.len());
+    /// separators in one copy, and dictionary strings are escaped once per `state`. The
+    /// buffer is sized for `size_rows` records from the length of the first ones (0:
+    /// not sized here).
+    fn fast_records(
+        &mut self,
+        list: &RecordList,
+        rows: Range<usize>,
+        state: &mut FastState,
+        size_rows: usize,
+    ) -> Result<(), JsonError> {
+        let FastState {
+            first_keys,
+            rest_keys,
+            dicts,
+        } = state;
+        let start = rows.start;
+        let at_start = self.out.len();
         for ch in list.raw_chunks() {
             let lo = rows.start.max(ch.first_row);
             let hi = rows.end.min(ch.first_row + ch.len);
@@ -662,7 +727,7 @@ impl<'f> JsonWriter<'f> {
                     let key = if first { &first_keys[j] } else { &rest_keys[j] };
                     first = false;
                     key.put(&mut w.out);
-                    w.column_cell(cc, meta, at, j, &mut dicts)
+                    w.column_cell(cc, meta, at, j, dicts)
                         .map_err(|e| JsonError::InField {
                             row,
                             field: list.field_name(j).to_owned(),
@@ -687,9 +752,9 @@ impl<'f> JsonWriter<'f> {
                 self.out.push(b'}');
                 // Size the buffer once from the first records instead of doubling it
                 // (each doubling copies all the text so far).
-                if row == start + SAMPLE_ROWS - 1 && total > 2 * SAMPLE_ROWS {
-                    let per_row = self.out.len() / SAMPLE_ROWS + 1;
-                    let more = (total - SAMPLE_ROWS) * per_row;
+                if row == start + SAMPLE_ROWS - 1 && size_rows > 2 * SAMPLE_ROWS {
+                    let per_row = (self.out.len() - at_start) / SAMPLE_ROWS + 1;
+                    let more = (size_rows - SAMPLE_ROWS) * per_row;
                     self.out.reserve(more + more / 8);
                 }
             }
@@ -757,6 +822,353 @@ impl<'f> JsonWriter<'f> {
 /// has two cores.
 const PARALLEL_ROWS: usize = 100_000;
 
+/// Records per block shared out between the two threads (about 2 MB of text for the
+/// orders).
+const BLOCK_ROWS: usize = 16_384;
+
+/// What [`JsonWriter::fast_records`] prepares once per thread: per field, `{"key": `
+/// (first key of a record) and `, "key": ` (the others), and the escaped dictionary
+/// strings seen so far.
+struct FastState {
+    first_keys: Vec<Piece>,
+    rest_keys: Vec<Piece>,
+    dicts: DictTexts,
+}
+
+impl FastState {
+    /// The state for writing `rows` records of `list`. A dictionary column of at least
+    /// [`PREFETCH_DICT_LEN`] strings, but no more strings than there are records to
+    /// write, has all its strings escaped here, in dictionary order: the records read
+    /// them in random order, and filling the slots as they come cost a cache miss or
+    /// three per distinct string (the 200,000 user names of the orders).
+    fn new(list: &RecordList, fmt: &JsonFormat, rows: usize) -> Self {
+        Self::with_shared(list, fmt, &shared_dicts(list, fmt, rows))
+    }
+
+    /// The state of one of several threads, sharing the dictionaries escaped once by
+    /// [`shared_dicts`] (one copy in the caches instead of one per thread).
+    fn with_shared(list: &RecordList, fmt: &JsonFormat, shared: &[SharedSlots]) -> Self {
+        let mut state = Self::lazy(list, fmt);
+        state.dicts.shared = shared.to_vec();
+        state
+    }
+
+    fn lazy(list: &RecordList, fmt: &JsonFormat) -> Self {
+        let n = list.num_fields();
+        let mut first_keys = Vec::with_capacity(n);
+        let mut rest_keys = Vec::with_capacity(n);
+        for j in 0..n {
+            let mut k = Vec::new();
+            push_str(&mut k, list.field_name(j), fmt.ensure_ascii);
+            k.extend_from_slice(fmt.key_separator.as_bytes());
+            let mut r = fmt.item_separator.as_bytes().to_vec();
+            r.extend_from_slice(&k);
+            k.insert(0, b'{');
+            first_keys.push(Piece::new(&k));
+            rest_keys.push(Piece::new(&r));
+        }
+        FastState {
+            first_keys,
+            rest_keys,
+            dicts: DictTexts {
+                slots: vec![Vec::new(); n],
+                shared: vec![None; n],
+            },
+        }
+    }
+}
+
+/// Where [`records_into`] put the text: the first `len` bytes of the destination, then
+/// `overflow`, the text that did not fit in it (empty when the destination was large
+/// enough).
+#[derive(Debug, Default)]
+pub struct Placed {
+    /// Bytes written at the start of the destination.
+    pub len: usize,
+    /// The rest of the text, in order, when the destination was too small.
+    pub overflow: Vec<u8>,
+    /// Whether all the text is ASCII (always, with `ensure_ascii` and ASCII separators).
+    pub ascii: bool,
+}
+
+/// Records per block handed to a thread by [`records_into`]: about 250 KB of text for
+/// the orders, so a block's buffer stays in the core's cache until it is copied out.
+const INTO_BLOCK_ROWS: usize = 2_048;
+
+/// Written blocks that may wait for an earlier one before a thread stops to let the
+/// other catch up (bounds the memory a descheduled thread can make the other one use).
+const MAX_PENDING: usize = 8;
+
+/// An estimate of the length of the text [`records_into`] writes, from three samples of
+/// records (the start, the middle and the end of `rows`), with a margin of an eighth.
+/// Use it to size the destination: a larger one costs only address space (pages that
+/// are never written are never backed), a smaller one costs a copy of what overflows.
+///
+/// # Errors
+/// As [`JsonWriter::records`], for a value among the samples.
+///
+/// # Panics
+/// If `rows.end > list.len()`.
+pub fn estimate_records_len(
+    list: &RecordList,
+    rows: Range<usize>,
+    shape: RecordShape,
+    fmt: &JsonFormat,
+) -> Result<usize, JsonError> {
+    let n = rows.len();
+    if n <= 3 * SAMPLE_ROWS {
+        let mut w = JsonWriter::new(fmt);
+        w.records(list, rows, shape)?;
+        return Ok(w.out.len());
+    }
+    let mut w = JsonWriter::new(fmt);
+    let mid = rows.start + n / 2 - SAMPLE_ROWS / 2;
+    let mut sampled = 0;
+    for lo in [rows.start, mid, rows.end - SAMPLE_ROWS] {
+        w.out.clear();
+        w.records(list, lo..lo + SAMPLE_ROWS, shape)?;
+        sampled += w.out.len();
+    }
+    let per_row = sampled.div_ceil(3 * SAMPLE_ROWS);
+    let est = n.saturating_mul(per_row);
+    Ok(est.saturating_add(est / 8).saturating_add(64))
+}
+
+/// The text of [`JsonWriter::records`] (one array of records, with `fmt`), written into
+/// `dest` from its start, on two threads for long lists when the machine has two cores.
+///
+/// Both threads write blocks of records into small buffers of their own, taken in order,
+/// and copy each block to its place in `dest` as soon as the blocks before it are placed:
+/// the text is written once and copied once, with no buffer the size of the whole text
+/// besides `dest`. What does not fit in `dest` comes back in [`Placed::overflow`].
+///
+/// # Errors
+/// As [`JsonWriter::records`]; `dest` then holds a partial text.
+///
+/// # Memory
+/// A few buffers of one block each (about 250 KB for the orders), plus the overflow.
+///
+/// # Panics
+/// If `rows.end > list.len()`.
+pub fn records_into(
+    list: &RecordList,
+    rows: Range<usize>,
+    shape: RecordShape,
+    fmt: &JsonFormat,
+    dest: &mut [u8],
+) -> Result<Placed, JsonError> {
+    let fast = shape == RecordShape::Object && fmt.indent.is_none() && !fmt.sort_keys;
+    if !fast {
+        let mut w = JsonWriter::new(fmt);
+        w.records(list, rows, shape)?;
+        return Ok(place_all(&w.out, dest));
+    }
+    let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
+    let blocks = rows.len().div_ceil(INTO_BLOCK_ROWS).max(1);
+    let shared = shared_dicts(list, fmt, rows.len());
+    let placer = Placer {
+        list,
+        rows,
+        fmt,
+        blocks,
+        shared: &shared,
+        state: std::sync::Mutex::new(PlaceState {
+            next_claim: 0,
+            next_place: 0,
+            rest: dest,
+            placed: 0,
+            pending: std::collections::BTreeMap::new(),
+            overflow: Vec::new(),
+            spare: Vec::new(),
+            failed: false,
+            ascii: true,
+        }),
+        turn: std::sync::Condvar::new(),
+    };
+    let result = if two && placer.rows.len() >= PARALLEL_ROWS {
+        std::thread::scope(|s| {
+            let helper = s.spawn(|| placer.work());
+            let mine = placer.work();
+            match helper.join() {
+                Ok(theirs) => mine.and(theirs),
+                // The writer does not panic; if it ever did, the text is written again
+                // on this thread below.
+                Err(_) => Err(None),
+            }
+        })
+    } else {
+        placer.work()
+    };
+    let state = placer
+        .state
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match result {
+        Ok(()) => Ok(Placed {
+            len: state.placed,
+            overflow: state.overflow,
+            ascii: state.ascii,
+        }),
+        Err(Some(e)) => Err(e),
+        Err(None) => {
+            let mut w = JsonWriter::new(fmt);
+            w.records(list, placer.rows, shape)?;
+            let ascii = w.out.is_ascii();
+            Ok(Placed {
+                len: 0,
+                overflow: w.out,
+                ascii,
+            })
+        }
+    }
+}
+
+/// `text` copied into `dest`, the rest as overflow.
+fn place_all(text: &[u8], dest: &mut [u8]) -> Placed {
+    let n = text.len().min(dest.len());
+    dest[..n].copy_from_slice(&text[..n]);
+    Placed {
+        len: n,
+        overflow: text[n..].to_vec(),
+        ascii: text.is_ascii(),
+    }
+}
+
+/// The blocks of one [`records_into`] call, shared by its threads.
+struct Placer<'a, 'd> {
+    list: &'a RecordList,
+    rows: Range<usize>,
+    fmt: &'a JsonFormat,
+    blocks: usize,
+    shared: &'a [SharedSlots],
+    state: std::sync::Mutex<PlaceState<'d>>,
+    /// Signalled when a block is placed or the work fails.
+    turn: std::sync::Condvar,
+}
+
+struct PlaceState<'d> {
+    /// The next block to write.
+    next_claim: usize,
+    /// The next block to copy to the destination.
+    next_place: usize,
+    /// The destination after the text placed so far.
+    rest: &'d mut [u8],
+    placed: usize,
+    /// Written blocks waiting for an earlier one.
+    pending: std::collections::BTreeMap<usize, Vec<u8>>,
+    overflow: Vec<u8>,
+    /// Block buffers to reuse.
+    spare: Vec<Vec<u8>>,
+    failed: bool,
+    ascii: bool,
+}
+
+/// Sets `failed` if a thread leaves [`Placer::work`] by unwinding, so that the other
+/// thread does not wait for a block that never comes.
+struct FailOnUnwind<'p, 'a, 'd>(&'p Placer<'a, 'd>);
+
+impl Drop for FailOnUnwind<'_, '_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.lock().failed = true;
+            self.0.turn.notify_all();
+        }
+    }
+}
+
+impl<'d> Placer<'_, 'd> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PlaceState<'d>> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes blocks in order, writes each into a buffer of this thread's, and places every
+    /// block whose turn has come. `Err(None)`: the other thread failed without an error
+    /// (it panicked).
+    fn work(&self) -> Result<(), Option<JsonError>> {
+        let _guard = FailOnUnwind(self);
+        let mut state = FastState::with_shared(self.list, self.fmt, self.shared);
+        let mut buf = Vec::new();
+        let last = self.blocks - 1;
+        loop {
+            let k = {
+                let mut s = self.lock();
+                if s.failed {
+                    return Err(None);
+                }
+                if s.next_claim == self.blocks {
+                    return Ok(());
+                }
+                s.next_claim += 1;
+                s.next_claim - 1
+            };
+            let lo = self.rows.start + k * INTO_BLOCK_ROWS;
+            let hi = self.rows.end.min(lo + INTO_BLOCK_ROWS);
+            let mut w = JsonWriter::with_buffer(self.fmt, std::mem::take(&mut buf));
+            if k == 0 {
+                w.out.push(b'[');
+            }
+            // Inside the array: a separator before the first record of every block but
+            // the first.
+            w.open.push(k == 0);
+            let written = w.fast_records(self.list, lo..hi, &mut state, 0);
+            if let Err(e) = written {
+                self.lock().failed = true;
+                self.turn.notify_all();
+                return Err(Some(e));
+            }
+            if k == last {
+                w.out.push(b']');
+            }
+            let text = w.out;
+            let ascii = text.is_ascii();
+            // Place what can be placed; copy outside the lock.
+            let mut copies: Vec<(&'d mut [u8], Vec<u8>)> = Vec::new();
+            {
+                let mut s = self.lock();
+                s.ascii &= ascii;
+                s.pending.insert(k, text);
+                loop {
+                    let next = s.next_place;
+                    let Some(t) = s.pending.remove(&next) else {
+                        break;
+                    };
+                    s.next_place += 1;
+                    if s.overflow.is_empty() && t.len() <= s.rest.len() {
+                        let rest = std::mem::take(&mut s.rest);
+                        let (head, tail) = rest.split_at_mut(t.len());
+                        s.rest = tail;
+                        s.placed += t.len();
+                        copies.push((head, t));
+                    } else {
+                        s.overflow.extend_from_slice(&t);
+                        s.spare.push(t);
+                    }
+                }
+                self.turn.notify_all();
+                // An earlier block is late (its thread got little CPU): wait rather than
+                // pile up written blocks.
+                while s.pending.len() >= MAX_PENDING && !s.failed {
+                    s = self
+                        .turn
+                        .wait(s)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+            }
+            for (head, t) in &mut copies {
+                head.copy_from_slice(t);
+            }
+            let mut s = self.lock();
+            for (_, mut t) in copies {
+                t.clear();
+                s.spare.push(t);
+            }
+            buf = s.spare.pop().unwrap_or_default();
+        }
+    }
+}
+
 /// Records written before the output buffer is sized from their average length.
 const SAMPLE_ROWS: usize = 1024;
 
@@ -770,6 +1182,48 @@ const DICT_CACHE_MAX: u32 = 1 << 20;
 /// buffer took two).
 struct DictTexts {
     slots: Vec<Vec<Slot>>,
+    /// Per field, every string escaped ahead (see [`shared_dicts`]); read only.
+    shared: Vec<SharedSlots>,
+}
+
+/// A dictionary's slots, all filled, shared by the threads writing one list.
+type SharedSlots = Option<std::sync::Arc<[Slot]>>;
+
+/// Per field of `list`: the slots of a dictionary of at least [`PREFETCH_DICT_LEN`]
+/// strings but no more strings than the `rows` records to write, every string escaped
+/// here in dictionary order. The records read them in random order, and filling the
+/// slots as they came cost a cache miss or three per distinct string (the 200,000 user
+/// names of the orders).
+fn shared_dicts(list: &RecordList, fmt: &JsonFormat, rows: usize) -> Vec<SharedSlots> {
+    (0..list.num_fields())
+        .map(|j| {
+            let meta = list.col_meta(j);
+            let len = meta.dict().len();
+            (len >= PREFETCH_DICT_LEN && len <= rows)
+                .then(|| filled_slots(meta, fmt.ensure_ascii).into())
+        })
+        .collect()
+}
+
+/// Every string of `meta`'s dictionary (up to [`DICT_CACHE_MAX`]) escaped into its slot.
+fn filled_slots(meta: &ColMeta, ascii: bool) -> Vec<Slot> {
+    let dict = meta.dict();
+    let len = dict.len().min(DICT_CACHE_MAX as usize);
+    let mut slots = Vec::with_capacity(len);
+    let mut text = Vec::with_capacity(2 * PIECE);
+    for i in 0..len {
+        text.clear();
+        push_str_bytes(&mut text, dict.bytes_at(i as u32), ascii);
+        let mut slot = Slot::EMPTY;
+        if text.len() < PIECE {
+            slot.0[..text.len()].copy_from_slice(&text);
+            slot.0[PIECE - 1] = text.len() as u8;
+        } else {
+            slot.0[PIECE - 1] = Slot::LONG;
+        }
+        slots.push(slot);
+    }
+    slots
 }
 
 /// The escaped text (with its quotes) in the first `len` bytes, `len` in the last byte:
@@ -795,7 +1249,7 @@ impl DictTexts {
     /// appear.
     fn presize(&mut self, j: usize, len: usize) {
         let len = len.min(DICT_CACHE_MAX as usize);
-        if self.slots[j].len() < len {
+        if self.shared[j].is_none() && self.slots[j].len() < len {
             self.slots[j].resize(len, Slot::EMPTY);
         }
     }
@@ -805,7 +1259,8 @@ impl DictTexts {
     #[inline(always)]
     fn prefetch(&self, j: usize, idx: i64) {
         #[cfg(target_arch = "x86_64")]
-        if let Some(slot) = usize::try_from(idx).ok().and_then(|i| self.slots[j].get(i)) {
+        let slots = self.shared[j].as_deref().unwrap_or(&self.slots[j]);
+        if let Some(slot) = usize::try_from(idx).ok().and_then(|i| slots.get(i)) {
             use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             // SAFETY: a prefetch is only a hint to the cache: it never faults and reads
             // nothing the program sees; the pointer is to a live slot anyway (SSE, which
@@ -822,8 +1277,17 @@ impl DictTexts {
             push_str_bytes(out, meta.dict().bytes_at(idx), ascii);
             return;
         }
-        let slots = &mut self.slots[j];
         let i = idx as usize;
+        if let Some(slot) = self.shared[j].as_deref().and_then(|s| s.get(i)) {
+            let len = slot.0[PIECE - 1];
+            if len == Slot::LONG || len == 0 {
+                push_str_bytes(out, meta.dict().bytes_at(idx), ascii);
+            } else {
+                put_padded(out, &slot.0, usize::from(len));
+            }
+            return;
+        }
+        let slots = &mut self.slots[j];
         if slots.len() <= i {
             slots.resize(i + 1, Slot::EMPTY);
         }
@@ -1023,29 +1487,64 @@ static DIGIT_PAIRS: [u8; 200] = {
 /// Writes `i` in decimal.
 #[inline]
 pub fn push_int(out: &mut Vec<u8>, i: i64) {
-    let mut buf = [0u8; 20];
     let mut n = i.unsigned_abs();
-    let mut p = buf.len();
+    if i < 0 {
+        out.push(b'-');
+    }
+    let len = n.checked_ilog10().map_or(1, |l| l as usize + 1);
+    // Room for the longest int in one fixed-size store, the digits written in place, the
+    // excess cut off: no call to `memcpy` for a few bytes.
+    let at = out.len();
+    out.extend_from_slice(&[b'0'; 20]);
+    let digits = &mut out[at..at + len];
+    let mut p = len;
     while n >= 100 {
         let d = (n % 100) as usize * 2;
         n /= 100;
         p -= 2;
-        buf[p] = DIGIT_PAIRS[d];
-        buf[p + 1] = DIGIT_PAIRS[d + 1];
+        digits[p] = DIGIT_PAIRS[d];
+        digits[p + 1] = DIGIT_PAIRS[d + 1];
     }
     if n >= 10 {
         let d = n as usize * 2;
-        p -= 2;
-        buf[p] = DIGIT_PAIRS[d];
-        buf[p + 1] = DIGIT_PAIRS[d + 1];
+        digits[0] = DIGIT_PAIRS[d];
+        digits[1] = DIGIT_PAIRS[d + 1];
     } else {
-        p -= 1;
-        buf[p] = b'0' + n as u8;
+        digits[0] = b'0' + n as u8;
     }
-    if i < 0 {
+    out.truncate(at + len);
+}
+
+/// Writes `f` if it is a whole number of hundredths (a price: `12.5`, `210.12`) between
+/// 0.01 and 1e13, in the shortest text that reads back as `f`, as Python's `repr` and
+/// zmij would; `false` (nothing written) for any other float.
+///
+/// `n / 100.0 == |f|` with `n` whole means `|f|` is the double nearest to the decimal
+/// `n/100`, so that decimal reads back as `f`. Below 1e13 doubles are closer together than
+/// 0.01, so no other decimal of two places or fewer reads back as `f`: the shortest text
+/// is `n/100` with a trailing zero of the hundredths dropped.
+#[inline]
+fn push_cents(out: &mut Vec<u8>, f: f64) -> bool {
+    let a = f.abs();
+    if !(0.01..1e13).contains(&a) {
+        return false;
+    }
+    let x = a * 100.0;
+    let n = x as u64;
+    if n as f64 != x || n as f64 / 100.0 != a {
+        return false;
+    }
+    if f < 0.0 {
         out.push(b'-');
     }
-    out.extend_from_slice(&buf[p..]);
+    push_int(out, (n / 100) as i64);
+    let c = (n % 100) as usize;
+    if c.is_multiple_of(10) {
+        out.extend_from_slice(&[b'.', b'0' + (c / 10) as u8]);
+    } else {
+        out.extend_from_slice(&[b'.', DIGIT_PAIRS[2 * c], DIGIT_PAIRS[2 * c + 1]]);
+    }
+    true
 }
 
 /// Writes a float as Python's `repr` does (the shortest text that reads back as the same
@@ -1061,6 +1560,9 @@ pub fn push_float(out: &mut Vec<u8>, f: f64) {
         return;
     }
     if (1e-4..1e16).contains(&f.abs()) {
+        if push_cents(out, f) {
+            return;
+        }
         // zmij writes this range positionally with a ".0" on whole numbers, as Python
         // does (it switches to exponents outside 1e-5..1e16, Python outside 1e-4..1e16).
         let mut buf = zmij::Buffer::new();
@@ -1298,6 +1800,26 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn cents_are_written_as_zmij_writes_them(n in 0u64..2_000_000_000_000_000, neg: bool) {
+            // Whole hundredths (and their neighbours) on both sides of the 1e13 bound.
+            for f in [n as f64 / 100.0, (n as f64 / 100.0).next_up(), n as f64 / 1000.0] {
+                let f = if neg { -f } else { f };
+                if !(1e-4..1e16).contains(&f.abs()) {
+                    continue;
+                }
+                let mut got = Vec::new();
+                push_float(&mut got, f);
+                let mut buf = zmij::Buffer::new();
+                proptest::prop_assert_eq!(
+                    std::str::from_utf8(&got).unwrap(),
+                    buf.format_finite(f),
+                    "{:e}",
+                    f
+                );
+            }
+        }
+
         #[test]
         fn fast_float_matches_the_model(bits: u64) {
             check_float(f64::from_bits(bits))?;
@@ -1581,6 +2103,146 @@ mod tests {
             matches!(err, JsonError::InField { row, .. } if row == rows.len() - 1),
             "{err:?}"
         );
+    }
+
+    /// Records across chunks, with absent keys, nulls, keys out of field order, escapes
+    /// and a high-cardinality dictionary column.
+    fn mixed_rows(n: usize) -> RecordList {
+        let mut rows = RecordList::with_chunk_rows(7_000);
+        let users: Vec<String> = (0..5_000).map(|i| format!("u{i}é\"")).collect();
+        for i in 0..n {
+            let user = Cell::Str(&users[(i * 7919) % users.len()]);
+            let rec: Vec<(&str, Cell<'_>)> = match i % 4 {
+                0 => vec![("id", Cell::Int(i as i64)), ("user", user)],
+                1 => vec![
+                    ("user", user),
+                    ("id", Cell::Int(i as i64)),
+                    ("x", Cell::Null),
+                ],
+                2 => vec![("x", Cell::Float(i as f64 / 3.0))],
+                _ => vec![],
+            };
+            rows.push_record(&rec).unwrap();
+        }
+        rows.optimize();
+        rows
+    }
+
+    /// `records_into` with a destination of `cap` bytes, put back together.
+    fn into_text(rows: &RecordList, shape: RecordShape, fmt: &JsonFormat, cap: usize) -> Vec<u8> {
+        let mut dest = vec![0u8; cap];
+        let placed = records_into(rows, 0..rows.len(), shape, fmt, &mut dest).unwrap();
+        assert!(placed.len <= cap);
+        let mut text = dest[..placed.len].to_vec();
+        text.extend_from_slice(&placed.overflow);
+        assert_eq!(placed.ascii, text.is_ascii());
+        text
+    }
+
+    #[test]
+    fn records_into_matches_the_writer_whatever_the_destination_size() {
+        for n in [0, 1, 5, INTO_BLOCK_ROWS, 3 * INTO_BLOCK_ROWS + 11] {
+            let rows = mixed_rows(n);
+            for fmt in [
+                JsonFormat::default(),
+                JsonFormat::jsonl(),
+                JsonFormat {
+                    indent: Some("  ".into()),
+                    sort_keys: true,
+                    ..JsonFormat::default()
+                }
+                .with_separators(None),
+            ] {
+                for shape in [RecordShape::Object, RecordShape::Array] {
+                    let mut w = JsonWriter::new(&fmt);
+                    w.records(&rows, 0..rows.len(), shape).unwrap();
+                    let want = w.into_bytes();
+                    let est = estimate_records_len(&rows, 0..rows.len(), shape, &fmt).unwrap();
+                    assert!(
+                        est >= want.len() || n > 3 * SAMPLE_ROWS,
+                        "small lists are exact"
+                    );
+                    for cap in [est, want.len(), want.len() / 2, 1, 0, want.len() + 100] {
+                        assert!(
+                            into_text(&rows, shape, &fmt, cap) == want,
+                            "n={n} cap={cap} shape={shape:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn records_into_on_two_threads_matches_the_writer() {
+        let rows = mixed_rows(PARALLEL_ROWS + 5 * INTO_BLOCK_ROWS + 77);
+        for fmt in [JsonFormat::default(), JsonFormat::jsonl()] {
+            let mut w = JsonWriter::new(&fmt);
+            w.records(&rows, 0..rows.len(), RecordShape::Object)
+                .unwrap();
+            let want = w.into_bytes();
+            let est =
+                estimate_records_len(&rows, 0..rows.len(), RecordShape::Object, &fmt).unwrap();
+            // Room for all, for a third (the rest overflows while both threads write).
+            for cap in [est, want.len(), want.len() / 3] {
+                assert!(into_text(&rows, RecordShape::Object, &fmt, cap) == want);
+            }
+        }
+    }
+
+    #[test]
+    fn records_into_stops_at_a_value_without_a_json_form() {
+        let mut rows = RecordList::new();
+        for i in 0..(PARALLEL_ROWS + 10) {
+            rows.push_record(&[("k", Cell::Int(i as i64))]).unwrap();
+        }
+        rows.push_record(&[("k", Cell::Bytes(b"x"))]).unwrap();
+        let fmt = JsonFormat::default();
+        let mut dest = vec![0u8; 16];
+        let err = records_into(&rows, 0..rows.len(), RecordShape::Object, &fmt, &mut dest);
+        assert!(matches!(err, Err(JsonError::InField { row, .. }) if row == PARALLEL_ROWS + 10));
+    }
+
+    #[test]
+    fn blocks_across_chunks_on_two_threads_match_the_general_path() {
+        // Chunks of 7,000 records against blocks of BLOCK_ROWS: blocks start and end
+        // inside chunks, and each thread's dictionary cache meets strings the other one
+        // escaped too; absent keys and nulls in every block.
+        let mut rows = RecordList::with_chunk_rows(7_000);
+        let users: Vec<String> = (0..5_000).map(|i| format!("u{i}é\"")).collect();
+        for i in 0..(PARALLEL_ROWS + 3 * BLOCK_ROWS + 77) {
+            let user = Cell::Str(&users[(i * 7919) % users.len()]);
+            let rec: Vec<(&str, Cell<'_>)> = match i % 4 {
+                0 => vec![("id", Cell::Int(i as i64)), ("user", user)],
+                1 => vec![
+                    ("user", user),
+                    ("id", Cell::Int(i as i64)),
+                    ("x", Cell::Null),
+                ],
+                2 => vec![("x", Cell::Float(i as f64 / 3.0))],
+                _ => vec![],
+            };
+            rows.push_record(&rec).unwrap();
+        }
+        rows.optimize();
+        for ascii in [true, false] {
+            let fmt = JsonFormat {
+                ensure_ascii: ascii,
+                ..JsonFormat::default()
+            };
+            let mut fast = JsonWriter::new(&fmt);
+            fast.records(&rows, 0..rows.len(), RecordShape::Object)
+                .unwrap();
+            let keys = RecordKeys::new(&rows, &fmt);
+            let mut slow = JsonWriter::new(&fmt);
+            slow.begin_array();
+            for r in 0..rows.len() {
+                slow.item();
+                slow.record(&rows, r, &keys, RecordShape::Object).unwrap();
+            }
+            slow.end_array();
+            assert!(fast.as_bytes() == slow.as_bytes());
+        }
     }
 
     #[test]
