@@ -166,3 +166,15 @@ with tempfile.TemporaryDirectory() as tmp:
     assert n == 100
     assert len(memslim.read_csv(b'a,b\n1,x\n2,"y\nz"\n')) == 2
 print("valgrind stream workload ok")
+
+# memslim.dumps writes the text straight into the str it returns (json.rs): on one
+# thread, on two (over 100,000 records), and with records longer than the estimate
+# sampled from the first ones (the overflow copied in after a resize).
+small = memslim.DictList({"i": i, "s": "x" * (i % 5), "n": None} for i in range(3000))
+assert memslim.dumps(small) == json.dumps(list(small.iter_dicts()))
+big = memslim.DictList({"i": i, "f": i / 4, "s": f"s{i % 50}"} for i in range(120_000))
+assert memslim.dumps(big) == json.dumps(list(big.iter_dicts()))
+grow = memslim.DictList({"i": i, "s": "y" * (0 if i < 1500 else 300)} for i in range(4000))
+assert memslim.dumps(grow, indent=1) == json.dumps(list(grow.iter_dicts()), indent=1)
+assert memslim.dumps(memslim.TupleList([(1, "a")] * 5000, fields=("x", "y")))[:12] == '[[1, "a"], ['
+print("valgrind dumps workload ok")
