@@ -288,32 +288,6 @@ fn warn_skipped(py: Python<'_>, name: &str, skipped: &memslim_stream::Skipped) -
 /// Records read between checks for pending signals.
 const SIGNAL_CHECK_ROWS: usize = 1 << 18;
 
-/// Reads everything with the interpreter released, in steps, so that Ctrl-C (or any
-/// pending signal) interrupts a long read.
-fn read_all(
-    py: Python<'_>,
-    mut reader: Box<dyn BatchReader>,
-    slot: &ErrSlot,
-) -> PyResult<Py<PyAny>> {
-    let mut signal = None;
-    let read = py.detach(|| {
-        reader.read_rest_in_steps(SIGNAL_CHECK_ROWS, &mut || {
-            Python::attach(|py| py.check_signals())
-                .map_err(|e| signal = Some(e))
-                .is_ok()
-        })
-    });
-    let list = match (read, signal) {
-        (_, Some(e)) => return Err(e),
-        (Err(e), None) => return Err(to_py_err(py, e, slot)),
-        (Ok(list), None) => list.ok_or_else(|| {
-            pyo3::exceptions::PyRuntimeError::new_err("read stopped without a signal")
-        })?,
-    };
-    warn_skipped(py, reader.name(), reader.skipped())?;
-    dict_list_from_core(py, list)
-}
-
 /// Reads a JSON Lines input into one `DictList` (or, with `nested="docs"`, a `DocList`).
 #[pyfunction]
 #[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false, nested = "columns", max_line_bytes = 1_073_741_824))]
@@ -349,21 +323,17 @@ pub(crate) fn read_jsonl(
             ));
         }
     }
-    let opened = open_input(source)?;
-    let opts = options(
+    iter_jsonl(
         py,
+        source,
         usize::MAX,
         columns,
         schema,
         on_error,
-        opened.threaded,
+        progress,
         max_line_bytes,
-    )?;
-    let mut reader = JsonlReader::new(opened.input, opts);
-    if progress {
-        reader = reader.with_progress();
-    }
-    read_all(py, Box::new(reader), &opened.slot)
+    )?
+    .read_all(py)
 }
 
 /// Reads a JSON Lines input as `DictList` batches of `batch_size` records.
@@ -414,6 +384,32 @@ impl PyBatchReader {
             slot,
             last: Mutex::new((name, 0, 0, None)),
         }
+    }
+
+    /// Reads everything into one `DictList` (what `read_jsonl` and `read_csv` return),
+    /// with the interpreter released, in steps, so that Ctrl-C (or any pending signal)
+    /// interrupts a long read.
+    fn read_all(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let Some(mut reader) = self.inner.into_inner() else {
+            return Err(Class::ClosedFile.err(py, "the reader is closed"));
+        };
+        let mut signal = None;
+        let read = py.detach(|| {
+            reader.read_rest_in_steps(SIGNAL_CHECK_ROWS, &mut || {
+                Python::attach(|py| py.check_signals())
+                    .map_err(|e| signal = Some(e))
+                    .is_ok()
+            })
+        });
+        let list = match (read, signal) {
+            (_, Some(e)) => return Err(e),
+            (Err(e), None) => return Err(to_py_err(py, e, &self.slot)),
+            (Ok(list), None) => list.ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err("read stopped without a signal")
+            })?,
+        };
+        warn_skipped(py, reader.name(), reader.skipped())?;
+        dict_list_from_core(py, list)
     }
 
     fn snapshot(&self, r: &dyn BatchReader) {
@@ -505,15 +501,8 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
     let py = src.py();
     let opened = open_input(src)?;
     let slot = opened.slot.clone();
-    let is_path = src.is_instance_of::<PyString>() || src.hasattr("__fspath__")?;
-    if is_path {
-        let name = opened.input.name.clone();
-        let mut first = Some(opened.input);
-        let reopen: Reopen = Box::new(move || match first.take() {
-            Some(i) => Ok(i),
-            None => Input::open(std::path::Path::new(&name)),
-        });
-        return Ok((reopen, true, slot));
+    if src.is_instance_of::<PyString>() || src.hasattr("__fspath__")? {
+        return Ok((memslim_stream::reopen_path(opened.input), true, slot));
     }
     let seekable = src.hasattr("read")?
         && src
@@ -549,28 +538,10 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
         return Ok((reopen, false, slot));
     }
     // It cannot be read twice: copy it to a temporary file (disk, not memory).
-    let mut input = opened.input;
-    let name = input.name.clone();
-    let r = py.detach(|| memslim_stream::spool(&mut input.reader));
-    let file = r.map_err(|error| {
-        to_py_err(
-            py,
-            StreamError::Io {
-                input: name.clone(),
-                error,
-            },
-            &slot,
-        )
-    })?;
-    let reopen: Reopen = Box::new(move || {
-        let io_err = |error| StreamError::Io {
-            input: name.clone(),
-            error,
-        };
-        let copy = file.try_clone().map_err(io_err)?;
-        io::Seek::seek(&mut &copy, io::SeekFrom::Start(0)).map_err(io_err)?;
-        Ok(Input::from_reader(name.clone(), Box::new(copy)))
-    });
+    let input = opened.input;
+    let reopen = py
+        .detach(|| memslim_stream::reopen_spooled(input))
+        .map_err(|e| to_py_err(py, e, &slot))?;
     Ok((reopen, true, slot))
 }
 
@@ -584,8 +555,47 @@ fn one_byte(py: Python<'_>, what: &str, s: &str) -> PyResult<u8> {
     }
 }
 
+/// Reads CSV into one `DictList`, with column types inferred over the whole input.
+#[pyfunction]
+#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
 #[allow(clippy::too_many_arguments)]
-fn csv_reader(
+pub(crate) fn read_csv(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    delimiter: &str,
+    quotechar: &str,
+    header: bool,
+    infer: bool,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+    encoding_errors: &str,
+    max_line_bytes: usize,
+) -> PyResult<Py<PyAny>> {
+    iter_csv(
+        py,
+        source,
+        usize::MAX,
+        delimiter,
+        quotechar,
+        header,
+        infer,
+        columns,
+        schema,
+        on_error,
+        progress,
+        encoding_errors,
+        max_line_bytes,
+    )?
+    .read_all(py)
+}
+
+/// Reads CSV as `DictList` batches of `batch_size` records.
+#[pyfunction]
+#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn iter_csv(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     batch_size: usize,
@@ -599,7 +609,7 @@ fn csv_reader(
     progress: bool,
     encoding_errors: &str,
     max_line_bytes: usize,
-) -> PyResult<(CsvReader, ErrSlot)> {
+) -> PyResult<PyBatchReader> {
     let csv = CsvOptions {
         delimiter: one_byte(py, "delimiter", delimiter)?,
         quote: one_byte(py, "quotechar", quotechar)?,
@@ -623,79 +633,6 @@ fn csv_reader(
     if progress {
         reader = reader.with_progress();
     }
-    Ok((reader, slot))
-}
-
-/// Reads CSV into one `DictList`, with column types inferred over the whole input.
-#[pyfunction]
-#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn read_csv(
-    py: Python<'_>,
-    source: &Bound<'_, PyAny>,
-    delimiter: &str,
-    quotechar: &str,
-    header: bool,
-    infer: bool,
-    columns: Option<Vec<String>>,
-    schema: Option<&Bound<'_, PyAny>>,
-    on_error: &str,
-    progress: bool,
-    encoding_errors: &str,
-    max_line_bytes: usize,
-) -> PyResult<Py<PyAny>> {
-    let (reader, slot) = csv_reader(
-        py,
-        source,
-        usize::MAX,
-        delimiter,
-        quotechar,
-        header,
-        infer,
-        columns,
-        schema,
-        on_error,
-        progress,
-        encoding_errors,
-        max_line_bytes,
-    )?;
-    read_all(py, Box::new(reader), &slot)
-}
-
-/// Reads CSV as `DictList` batches of `batch_size` records.
-#[pyfunction]
-#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn iter_csv(
-    py: Python<'_>,
-    source: &Bound<'_, PyAny>,
-    batch_size: usize,
-    delimiter: &str,
-    quotechar: &str,
-    header: bool,
-    infer: bool,
-    columns: Option<Vec<String>>,
-    schema: Option<&Bound<'_, PyAny>>,
-    on_error: &str,
-    progress: bool,
-    encoding_errors: &str,
-    max_line_bytes: usize,
-) -> PyResult<PyBatchReader> {
-    let (reader, slot) = csv_reader(
-        py,
-        source,
-        batch_size,
-        delimiter,
-        quotechar,
-        header,
-        infer,
-        columns,
-        schema,
-        on_error,
-        progress,
-        encoding_errors,
-        max_line_bytes,
-    )?;
     Ok(PyBatchReader::new(Box::new(reader), slot))
 }
 
