@@ -33,9 +33,18 @@ fn stash(slot: &ErrSlot, e: PyErr) -> io::Error {
     io::Error::other(msg)
 }
 
-/// A Python file object (binary or text) as a `Read`.
-struct PyFileRead {
-    obj: Py<PyAny>,
+/// Where a [`PyRead`] gets its bytes.
+enum PySource {
+    /// A file object's `read` (binary or text).
+    File(Py<PyAny>),
+    /// The next items of an iterable of lines (bytes or str, with or without their
+    /// line break).
+    Lines { iter: Py<PyIterator>, done: bool },
+}
+
+/// A Python file object or iterable of lines as a `Read`.
+struct PyRead {
+    source: PySource,
     pending: Vec<u8>,
     at: usize,
     slot: ErrSlot,
@@ -60,67 +69,55 @@ fn bytes_of(v: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     Ok(())
 }
 
-impl Read for PyFileRead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at >= self.pending.len() {
-            self.pending.clear();
-            self.at = 0;
-            let r = Python::attach(|py| -> PyResult<()> {
-                let data = self
-                    .obj
-                    .bind(py)
-                    .call_method1("read", (buf.len().max(PY_READ),))?;
-                bytes_of(&data, &mut self.pending)
-            });
-            r.map_err(|e| stash(&self.slot, e))?;
+impl PyRead {
+    fn new(source: PySource, slot: ErrSlot) -> Self {
+        PyRead {
+            source,
+            pending: Vec::new(),
+            at: 0,
+            slot,
         }
-        Ok(drain(&self.pending, &mut self.at, buf))
     }
-}
 
-/// Copies as much of `pending[*at..]` as fits into `buf`, moving `at` past it.
-fn drain(pending: &[u8], at: &mut usize, buf: &mut [u8]) -> usize {
-    let n = buf.len().min(pending.len() - *at);
-    buf[..n].copy_from_slice(&pending[*at..*at + n]);
-    *at += n;
-    n
-}
-
-/// An iterable of lines (bytes or str, with or without their line break) as a `Read`.
-struct PyLinesRead {
-    iter: Py<PyIterator>,
-    pending: Vec<u8>,
-    at: usize,
-    done: bool,
-    slot: ErrSlot,
-}
-
-impl Read for PyLinesRead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at >= self.pending.len() && !self.done {
-            self.pending.clear();
-            self.at = 0;
-            let r = Python::attach(|py| -> PyResult<()> {
-                let mut it = self.iter.bind(py).clone();
+    /// Fills `pending` (empty) from Python: one `read` of at least `want` bytes, or
+    /// lines until `PY_READ` bytes or the end.
+    fn refill(&mut self, py: Python<'_>, want: usize) -> PyResult<()> {
+        match &mut self.source {
+            PySource::File(obj) => {
+                let data = obj.bind(py).call_method1("read", (want.max(PY_READ),))?;
+                bytes_of(&data, &mut self.pending)
+            }
+            PySource::Lines { iter, done } => {
+                let mut it = iter.bind(py).clone();
                 while self.pending.len() < PY_READ {
-                    match it.next() {
-                        None => {
-                            self.done = true;
-                            break;
-                        }
-                        Some(item) => {
-                            bytes_of(&item?, &mut self.pending)?;
-                            if self.pending.last() != Some(&b'\n') {
-                                self.pending.push(b'\n');
-                            }
-                        }
+                    let Some(item) = it.next() else {
+                        *done = true;
+                        break;
+                    };
+                    bytes_of(&item?, &mut self.pending)?;
+                    if self.pending.last() != Some(&b'\n') {
+                        self.pending.push(b'\n');
                     }
                 }
                 Ok(())
-            });
+            }
+        }
+    }
+}
+
+impl Read for PyRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let done = matches!(self.source, PySource::Lines { done: true, .. });
+        if self.at >= self.pending.len() && !done {
+            self.pending.clear();
+            self.at = 0;
+            let r = Python::attach(|py| self.refill(py, buf.len()));
             r.map_err(|e| stash(&self.slot, e))?;
         }
-        Ok(drain(&self.pending, &mut self.at, buf))
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -166,12 +163,7 @@ fn open_input(src: &Bound<'_, PyAny>) -> PyResult<Opened> {
             .ok()
             .and_then(|n| n.extract::<String>().ok())
             .unwrap_or_else(|| "<file object>".to_owned());
-        let reader = PyFileRead {
-            obj: src.clone().unbind(),
-            pending: Vec::new(),
-            at: 0,
-            slot: slot.clone(),
-        };
+        let reader = PyRead::new(PySource::File(src.clone().unbind()), slot.clone());
         return Ok(Opened {
             input: Input::from_reader(name, Box::new(reader)),
             threaded: false,
@@ -181,19 +173,14 @@ fn open_input(src: &Bound<'_, PyAny>) -> PyResult<Opened> {
     let iter = src.try_iter().map_err(|_| {
         PyTypeError::new_err(format!(
             "source must be a path, a file object, bytes, or an iterable of lines, not {}",
-            src.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            crate::sequence::type_name(src)
         ))
     })?;
-    let reader = PyLinesRead {
+    let lines = PySource::Lines {
         iter: iter.unbind(),
-        pending: Vec::new(),
-        at: 0,
         done: false,
-        slot: slot.clone(),
     };
+    let reader = PyRead::new(lines, slot.clone());
     Ok(Opened {
         input: Input::from_reader("<iterable>", Box::new(reader)),
         threaded: false,
@@ -527,12 +514,7 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
                 input: name.clone(),
                 error: stash(&slot2, e),
             })?;
-            let reader = PyFileRead {
-                obj,
-                pending: Vec::new(),
-                at: 0,
-                slot: slot2.clone(),
-            };
+            let reader = PyRead::new(PySource::File(obj), slot2.clone());
             Ok(Input::from_reader(name.clone(), Box::new(reader)))
         });
         return Ok((reopen, false, slot));

@@ -81,7 +81,33 @@ impl Slice {
     }
 }
 
+/// Where a list's [`Order`] stood before appends, to [`Order::restore`] it if they fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderMark {
+    whole: bool,
+    len: usize,
+}
+
 impl Order {
+    /// A mark to [`Order::restore`] after appends that may fail part way.
+    pub fn mark(&self, store_len: usize) -> OrderMark {
+        OrderMark {
+            whole: self.is_whole(),
+            len: self.len(store_len),
+        }
+    }
+
+    /// Drops the positions appended since `mark` (a `Whole` order stays whole: its
+    /// store is rolled back with it).
+    pub fn restore(&mut self, store_len: usize, mark: OrderMark) {
+        if mark.whole {
+            *self = Order::Whole;
+        } else {
+            // Cannot fail: removing adds no store row.
+            let _ = self.truncate(store_len, mark.len);
+        }
+    }
+
     /// The list of the positions of `slice` (`rows[a:b:c]`), on the same store.
     pub fn get_slice(&self, store_len: usize, slice: &Slice) -> Order {
         match slice.as_range() {
@@ -178,6 +204,36 @@ impl RecordList {
                 self.remove(r.start)?;
             } else {
                 self.remove_range(r.start, r.end);
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `on_match(p)`, until it returns false, for each position `p` in
+    /// `positions` (of a list holding store rows `order`; clamped to its length) whose
+    /// record equals `record` (Python `==`, as `index`, `count` and `in` compare).
+    /// `undecided(row)` decides a store row the core cannot (host objects), and every
+    /// row when there is no `record` the core can compare (a value of the host's own).
+    ///
+    /// # Errors
+    /// The first error `undecided` returns.
+    pub fn find_equal<E>(
+        &self,
+        order: &Order,
+        positions: Range<usize>,
+        record: Option<&[(&str, crate::Cell<'_>)]>,
+        mut undecided: impl FnMut(usize) -> std::result::Result<bool, E>,
+        mut on_match: impl FnMut(usize) -> bool,
+    ) -> std::result::Result<(), E> {
+        let end = positions.end.min(order.len(self.len()));
+        for p in positions.start..end {
+            let row = order.slot(p);
+            let equal = match record.and_then(|r| self.row_eq(row, r)) {
+                Some(b) => b,
+                None => undecided(row)?,
+            };
+            if equal && !on_match(p) {
+                break;
             }
         }
         Ok(())
@@ -357,6 +413,24 @@ mod tests {
         }
 
         #[test]
+        fn restore_drops_what_was_appended(
+            store in 0usize..8,
+            keep in 0usize..8,
+            shared in proptest::collection::vec(0usize..8, 0..4),
+            new in 0usize..4,
+        ) {
+            let shared: Vec<usize> = shared.into_iter().filter(|&r| r < store).collect();
+            for mut o in [Order::Whole, Order::Whole.get_slice(store, &Slice { start: 0, step: 1, len: keep.min(store) })] {
+                let before = o.slots(store);
+                let mark = o.mark(store);
+                o.push_shared(store, &shared).unwrap();
+                o.push_new(store + new, store, new).unwrap();
+                o.restore(store + new, mark);
+                prop_assert_eq!(o.slots(store), before);
+            }
+        }
+
+        #[test]
         fn order_truncate_and_reverse(store in 0usize..10, keep in 0usize..12) {
             let mut o = Order::Whole;
             o.truncate(store, keep).unwrap();
@@ -374,6 +448,49 @@ mod tests {
                 list_of(&a).eq_list(&list_of(&b), |_| panic!("ints are decided"));
             prop_assert_eq!(r, Ok(a == b));
         }
+    }
+
+    #[test]
+    fn find_equal_visits_matches_in_order_and_stops() {
+        let l = list_of(&[1, 2, 1, 1]);
+        let never = |_| -> std::result::Result<bool, ()> { panic!("ints are decided") };
+        let one = [("v", Cell::Int(1))];
+        let mut seen = Vec::new();
+        l.find_equal(&Order::Whole, 1..usize::MAX, Some(&one), never, |p| {
+            seen.push(p);
+            seen.len() < 2
+        })
+        .unwrap();
+        assert_eq!(seen, vec![2, 3]);
+        // Positions map to store rows through the order; no record: the host decides.
+        let order = Order::Whole.get_slice(
+            4,
+            &Slice {
+                start: 3,
+                step: -1,
+                len: 4,
+            },
+        );
+        let mut asked = Vec::new();
+        let mut found = Vec::new();
+        let r: std::result::Result<(), ()> = l.find_equal(
+            &order,
+            0..4,
+            None,
+            |row| {
+                asked.push(row);
+                Ok(row == 1)
+            },
+            |p| {
+                found.push(p);
+                true
+            },
+        );
+        assert_eq!((r, asked, found), (Ok(()), vec![3, 2, 1, 0], vec![2]));
+        assert_eq!(
+            l.find_equal(&Order::Whole, 0..4, None, |_| Err("boom"), |_| true),
+            Err("boom")
+        );
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use memslim_records::Slice;
 
+use crate::sequence::{abridged_repr, position, slice_of};
+
 use super::*;
 
 /// Shared base of `DictList` and `TupleList`.
@@ -323,11 +325,8 @@ impl PyRecords {
             let this = self.state.borrow(py)?;
             (this.inner.checkpoint(), this.inner.nbytes())
         };
-        let saved = {
-            let o = self.order.borrow(py)?;
-            let n = self.state.borrow(py)?.inner.len();
-            (o.order.is_whole(), o.order.len(n))
-        };
+        let n = self.state.borrow(py)?.inner.len();
+        let mark = self.order.borrow(py)?.order.mark(n);
         let res = if is_exact_sequence(values)
             && !values
                 .try_iter()?
@@ -356,14 +355,8 @@ impl PyRecords {
             feed_batches(values, batch_size, |batch| self.push_items(batch))
         };
         if res.is_err() {
-            let mut o = self.order.borrow_mut(py)?;
-            let (was_whole, len0) = saved;
-            if was_whole {
-                o.order = Order::Whole;
-            } else {
-                let n = self.state.borrow(py)?.inner.len();
-                let _ = o.order.truncate(n, len0);
-            }
+            let n = self.state.borrow(py)?.inner.len();
+            self.order.borrow_mut(py)?.order.restore(n, mark);
         }
         self.state.borrow_mut(py)?.settle(py, res, cp, bytes_before)
     }
@@ -469,12 +462,6 @@ pub(super) fn slice_indices(
     Ok((ind.start, ind.stop, ind.step, ind.slicelength))
 }
 
-/// A Python slice resolved against `len`.
-pub(super) fn slice_of(s: &Bound<'_, PySlice>, len: usize) -> PyResult<Slice> {
-    let (start, _, step, len) = slice_indices(s, len)?;
-    Ok(Slice { start, step, len })
-}
-
 pub(super) fn slice_positions(start: isize, step: isize, n: usize) -> Vec<usize> {
     (0..n as isize)
         .map(|k| (start + k * step) as usize)
@@ -540,26 +527,8 @@ impl PyRecords {
             let inner = this.inner.get_slice(&slice);
             return this.with_inner(py, inner).into_object(py);
         }
-        if index.is_instance_of::<pyo3::types::PyInt>() && index.extract::<isize>().is_err() {
-            return Err(PyIndexError::new_err(
-                "cannot fit 'int' into an index-sized integer",
-            ));
-        }
         let what = slf.get().state.borrow(py)?.what();
-        let i: isize = index.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{} indices must be integers or slices, not {}",
-                what,
-                index
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-        let (_, slot) = slf.get().slot_of_index(py, i)?;
-        let this = slf.get().state.borrow(py)?;
-        item_of(py, &this, &slf.get().state, slot)
+        item_out(slf, position(index, slf.get().len(py)?, what)?)
     }
 
     pub(super) fn __setitem__(
@@ -891,20 +860,9 @@ impl PyRecords {
 
     pub(super) fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let this = self.state.borrow(py)?;
-        let n = self.len(py)?;
-        let show: Vec<usize> = if n <= 10 {
-            (0..n).collect()
-        } else {
-            vec![0, 1, 2, n - 2, n - 1]
-        };
-        let mut parts = Vec::new();
-        for (k, &i) in show.iter().enumerate() {
-            if n > 10 && k == 3 {
-                parts.push(format!("... {} more ...", n - 5));
-            }
-            parts.push(this.row_value(py, self.slot(py, i)?)?.repr()?.to_string());
-        }
-        Ok(format!("{}([{}])", this.what(), parts.join(", ")))
+        abridged_repr(this.what(), self.len(py)?, (10, 3, 2), |i| {
+            Ok(this.row_value(py, self.slot(py, i)?)?.repr()?.to_string())
+        })
     }
 
     /// A shallow copy: for a DictList, a new list holding the same records (writes
