@@ -478,11 +478,7 @@ impl PyDocList {
         let mut state = self.state.borrow_mut(py)?;
         let len = state.inner.len();
         if let Ok(s) = index.cast::<PySlice>() {
-            let mut gone = vec![false; len];
-            for p in slice_of(s, len)?.positions() {
-                gone[p] = true;
-            }
-            state.inner.retain_positions(|i| !gone[i]);
+            state.inner.remove_positions(slice_of(s, len)?.positions());
         } else {
             let i = norm_index(index, len, "DocList")?;
             state.inner.remove(i).map_err(|e| doc_to_py(py, e))?;

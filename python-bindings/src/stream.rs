@@ -6,6 +6,7 @@
 //! Python for more bytes. Parsing runs with the interpreter released.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use memslim_records::RecordList;
@@ -735,7 +736,7 @@ pub struct PyJsonlWriter {
     inner: Busy<memslim_stream::sink::JsonlWriter>,
     path: String,
     /// Records written, kept once the writer is closed.
-    closed_rows: std::sync::atomic::AtomicU64,
+    closed_rows: AtomicU64,
 }
 
 #[pymethods]
@@ -749,7 +750,7 @@ impl PyJsonlWriter {
         Ok(PyJsonlWriter {
             inner: Busy::new("JsonlWriter", w),
             path,
-            closed_rows: std::sync::atomic::AtomicU64::new(0),
+            closed_rows: AtomicU64::new(0),
         })
     }
 
@@ -768,8 +769,7 @@ impl PyJsonlWriter {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         use memslim_stream::sink::Sink;
         if let Some(mut w) = self.inner.lock(py)?.take() {
-            self.closed_rows
-                .store(w.rows(), std::sync::atomic::Ordering::Relaxed);
+            self.closed_rows.store(w.rows(), Ordering::Relaxed);
             w.flush().py_err(py)?;
         }
         Ok(())
@@ -779,10 +779,9 @@ impl PyJsonlWriter {
     #[getter]
     fn rows(&self, py: Python<'_>) -> PyResult<u64> {
         let guard = self.inner.lock(py)?;
-        Ok(guard.as_ref().map_or(
-            self.closed_rows.load(std::sync::atomic::Ordering::Relaxed),
-            |w| w.rows(),
-        ))
+        Ok(guard
+            .as_ref()
+            .map_or(self.closed_rows.load(Ordering::Relaxed), |w| w.rows()))
     }
 
     /// The file's path.

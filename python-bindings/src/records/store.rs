@@ -138,17 +138,6 @@ impl Records {
         }
     }
 
-    /// Field `j` of record `i` as a Python object, reusing cached dictionary strings.
-    #[inline]
-    pub(super) fn value<'py>(
-        &self,
-        py: Python<'py>,
-        i: usize,
-        j: usize,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.cell_value(py, j, self.inner.get(i, j))
-    }
-
     #[inline]
     pub(super) fn cell_value<'py>(
         &self,
@@ -521,18 +510,30 @@ impl Records {
     /// Record `i` as a plain detached Python value (dict or tuple).
     pub(super) fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         match &self.kind {
-            RecordForm::Dict => self.plain_dict(py, i),
+            // Fresh `str` objects (not the cached ones `plain_dict` reuses): a detached
+            // record shares nothing with the list, as `deep_sizeof` measures it.
+            RecordForm::Dict => {
+                let d = PyDict::new(py);
+                let mut err = None;
+                self.inner.visit_row(i, |j, c| {
+                    if err.is_none() {
+                        if let Err(e) =
+                            cell_to_py(py, c).and_then(|v| d.set_item(self.names[j].bind(py), v))
+                        {
+                            err = Some(e);
+                        }
+                    }
+                });
+                err.map_or(Ok(d.into_any()), Err)
+            }
             RecordForm::Tuple {
                 row_type, maker, ..
             } => {
-                let n = self.inner.num_fields();
                 let cls = row_type.bind(py);
+                let vals = self.field_values(py, i)?;
                 if let Some(maker) = maker {
-                    return maker.make(cls, self.field_values(py, i)?.into_iter());
+                    return maker.make(cls, vals.into_iter());
                 }
-                let vals = (0..n)
-                    .map(|j| self.value(py, i, j))
-                    .collect::<PyResult<Vec<_>>>()?;
                 let vals = match cls.cast::<PyType>() {
                     Ok(t) => match tuple_of_type(t, vals)? {
                         Ok(row) => return Ok(row),
@@ -724,11 +725,7 @@ impl Records {
         py: Python<'py>,
         i: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let n = self.inner.num_fields();
-        let vals = (0..n)
-            .map(|j| self.value(py, i, j))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(PyTuple::new(py, vals)?.into_any())
+        Ok(PyTuple::new(py, self.field_values(py, i)?)?.into_any())
     }
 
     /// `self` repeated `n` times (empty for `n <= 0`), as a new core list.
