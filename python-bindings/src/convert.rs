@@ -12,14 +12,15 @@
 
 use memslim_records::variant::{self, Value, Writer};
 use memslim_records::{Cell, CellRef};
-use pyo3::IntoPyObjectExt;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::{IntoPyObjectExt, intern};
 
 use crate::errors::corrupt;
 use crate::scalar::{Scalar, scalar_cell, scalar_of};
+use crate::sequence::type_name;
 
 /// Nesting deeper than this is refused (and a cycle is caught before it): the depth the
 /// variant decoder accepts, so whatever is stored can be read back.
@@ -145,13 +146,6 @@ pub(crate) fn batch_cells<'a>(
         .collect())
 }
 
-fn type_name(v: &Bound<'_, PyAny>) -> String {
-    v.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".to_owned())
-}
-
 fn scalar_or_encode<'a>(
     v: &'a Bound<'_, PyAny>,
     buf: &mut Vec<u8>,
@@ -186,12 +180,7 @@ pub(crate) fn encode(
         write_scalar(buf, x);
     } else if v.is_exact_instance_of::<PyInt>() {
         // Beyond 64 bits (a 64-bit int is a scalar cell).
-        let bits: usize = v.call_method0("bit_length")?.extract()?;
-        let n = bits / 8 + 1;
-        let kw = PyDict::new(py);
-        kw.set_item("signed", true)?;
-        let b = v.call_method("to_bytes", (n, "little"), Some(&kw))?;
-        Writer::new(buf).big_int(b.cast::<PyBytes>()?.as_bytes());
+        Writer::new(buf).big_int(big_int_to_le(v)?.as_bytes());
     } else if v.is_exact_instance_of::<PyList>()
         || v.is_exact_instance_of::<PyTuple>()
         || v.is_exact_instance_of::<PyDict>()
@@ -244,6 +233,25 @@ pub(crate) fn encode(
         Writer::new(buf).opaque(b.cast::<PyBytes>()?.as_bytes());
     }
     Ok(())
+}
+
+/// An `int` as the little-endian two's complement bytes the variant encoding and the
+/// documents store for ints beyond 64 bits.
+pub(crate) fn big_int_to_le<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
+    let py = v.py();
+    let bits: usize = v.call_method0(intern!(py, "bit_length"))?.extract()?;
+    let kw = PyDict::new(py);
+    kw.set_item(intern!(py, "signed"), true)?;
+    let le = v.call_method(intern!(py, "to_bytes"), (bits / 8 + 1, "little"), Some(&kw))?;
+    Ok(le.cast_into::<PyBytes>()?)
+}
+
+/// The `int` of [`big_int_to_le`]'s bytes.
+pub(crate) fn big_int_from_le<'py>(py: Python<'py>, le: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let int = INT_TYPE.import(py, "builtins", "int")?;
+    let kw = PyDict::new(py);
+    kw.set_item(intern!(py, "signed"), true)?;
+    int.call_method("from_bytes", (PyBytes::new(py, le), "little"), Some(&kw))
 }
 
 /// Writes a plain scalar in the variant encoding.
@@ -324,12 +332,7 @@ pub(crate) fn value_to_py_from<'py>(
         Value::None => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
         Value::Int(i) => i.into_pyobject(py)?.into_any(),
-        Value::BigInt(le) => {
-            let int = INT_TYPE.import(py, "builtins", "int")?;
-            let kw = PyDict::new(py);
-            kw.set_item("signed", true)?;
-            int.call_method("from_bytes", (PyBytes::new(py, le), "little"), Some(&kw))?
-        }
+        Value::BigInt(le) => big_int_from_le(py, le)?,
         Value::Float(f) => PyFloat::new(py, *f).into_any(),
         Value::Str(s) => PyString::new(py, s).into_any(),
         Value::Bytes(b) => PyBytes::new(py, b).into_any(),

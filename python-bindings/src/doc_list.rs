@@ -13,7 +13,6 @@ use memslim_arena::{
 };
 use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{
     PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType,
 };
@@ -23,6 +22,7 @@ use crate::errors::{Class, doc_to_py};
 use crate::gilcell::GilCell;
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::scalar::{Scalar, scalar_of};
+use crate::sequence::{abridged_repr, position as norm_index, slice_of, type_name};
 use crate::tracemalloc::Tracked;
 
 mod build;
@@ -32,8 +32,6 @@ mod list_view;
 use build::*;
 pub(crate) use doc_view::PyDocView;
 use list_view::*;
-
-static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Foreign key strings remembered per list lineage before the cache is cleared.
 const KEY_CACHE_MAX: usize = 4096;
@@ -172,6 +170,21 @@ impl At {
         })
     }
 
+    /// `==` as the plain value (views inside `other` compared as plain copies), for an
+    /// `other` of a kind `accepts` admits; else `NotImplemented`. Both views' `__eq__`.
+    fn eq_plain(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        accepts: fn(&Bound<'_, PyAny>) -> bool,
+    ) -> PyResult<Py<PyAny>> {
+        let other = materialize(other, 0)?;
+        if !accepts(&other) {
+            return Ok(py.NotImplemented());
+        }
+        self.to_python(py)?.eq(other)?.into_py_any(py)
+    }
+
     /// The whole value as plain Python objects (a deep copy).
     fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let node = self.node(py)?;
@@ -201,12 +214,7 @@ fn scalar_to_py<'py>(py: Python<'py>, node: Node<'_>) -> PyResult<Bound<'py, PyA
         Node::Float(f) => PyFloat::new(py, f).into_any(),
         Node::Str(s) => PyString::new(py, s).into_any(),
         Node::Bytes(b) => PyBytes::new(py, b).into_any(),
-        Node::BigInt(le) => {
-            let int = INT_TYPE.import(py, "builtins", "int")?;
-            let kw = PyDict::new(py);
-            kw.set_item(intern!(py, "signed"), true)?;
-            int.call_method("from_bytes", (PyBytes::new(py, le), "little"), Some(&kw))?
-        }
+        Node::BigInt(le) => crate::convert::big_int_from_le(py, le)?,
         Node::Sym(_) | Node::Text(_) | Node::List(_) | Node::Tuple(_) | Node::Dict(_) => {
             return Err(PyTypeError::new_err("internal: not a scalar"));
         }
@@ -396,32 +404,6 @@ fn collect<'py>(iterable: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>
     iterable.try_iter()?.collect()
 }
 
-fn norm_index(index: &Bound<'_, PyAny>, len: usize, what: &str) -> PyResult<usize> {
-    if index.is_instance_of::<PyInt>() && index.extract::<isize>().is_err() {
-        return Err(PyIndexError::new_err(
-            "cannot fit 'int' into an index-sized integer",
-        ));
-    }
-    let i: isize = index.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "{what} indices must be integers or slices, not {}",
-            type_name(index)
-        ))
-    })?;
-    let j = if i < 0 { i + len as isize } else { i };
-    if j < 0 || j as usize >= len {
-        return Err(PyIndexError::new_err(format!("{what} index out of range")));
-    }
-    Ok(j as usize)
-}
-
-fn slice_positions(s: &Bound<'_, PySlice>, len: usize) -> PyResult<Vec<usize>> {
-    let ind = s.indices(len as isize)?;
-    Ok((0..ind.slicelength as isize)
-        .map(|k| (ind.start + k * ind.step) as usize)
-        .collect())
-}
-
 impl PyDocList {
     /// A Python `DocList` around a core list (for readers that build one, e.g. a
     /// streaming `read_jsonl(..., nested="docs")`).
@@ -481,7 +463,7 @@ impl PyDocList {
     ) -> PyResult<Bound<'py, PyAny>> {
         let state = self.state.borrow(py)?;
         if let Ok(s) = index.cast::<PySlice>() {
-            let positions = slice_positions(s, state.inner.len())?;
+            let positions = slice_of(s, state.inner.len())?.positions();
             let inner = state
                 .inner
                 .select(positions)
@@ -496,11 +478,7 @@ impl PyDocList {
         let mut state = self.state.borrow_mut(py)?;
         let len = state.inner.len();
         if let Ok(s) = index.cast::<PySlice>() {
-            let mut gone = vec![false; len];
-            for p in slice_positions(s, len)? {
-                gone[p] = true;
-            }
-            state.inner.retain_positions(|i| !gone[i]);
+            state.inner.remove_positions(slice_of(s, len)?.positions());
         } else {
             let i = norm_index(index, len, "DocList")?;
             state.inner.remove(i).map_err(|e| doc_to_py(py, e))?;
@@ -531,13 +509,7 @@ impl PyDocList {
     /// Number of documents equal to `value`.
     fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
         let all = self.state.borrow(py)?.to_python(py)?;
-        let mut n = 0;
-        for doc in all.iter() {
-            if doc.eq(value)? {
-                n += 1;
-            }
-        }
-        Ok(n)
+        all.call_method1(intern!(py, "count"), (value,))?.extract()
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -649,20 +621,9 @@ impl PyDocList {
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let state = self.state.borrow(py)?;
-        let n = state.inner.len();
-        let show: Vec<usize> = if n <= 6 {
-            (0..n).collect()
-        } else {
-            vec![0, 1, 2, n - 1]
-        };
-        let mut parts = Vec::new();
-        for (k, &i) in show.iter().enumerate() {
-            if n > 6 && k == 3 {
-                parts.push(format!("... {} more ...", n - 4));
-            }
-            parts.push(state.item(py, i)?.repr()?.to_string());
-        }
-        Ok(format!("DocList([{}])", parts.join(", ")))
+        abridged_repr("DocList", state.inner.len(), (6, 3, 1), |i| {
+            Ok(state.item(py, i)?.repr()?.to_string())
+        })
     }
 }
 

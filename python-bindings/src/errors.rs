@@ -15,7 +15,7 @@ use memslim_records::RecordsError;
 use memslim_stream::StreamError;
 use pyo3::exceptions::{
     PyFileExistsError, PyFileNotFoundError, PyIndexError, PyIsADirectoryError, PyKeyError,
-    PyMemoryError, PyOSError, PyPermissionError, PyRuntimeError,
+    PyMemoryError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -170,6 +170,8 @@ pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
         RecordsError::UnknownDType(_) | RecordsError::Arrow(_) => Class::InvalidValue.err(py, msg),
         // A bug in memslim, not an error the user can act on.
         RecordsError::WorkerStopped => PyRuntimeError::new_err(msg),
+        // Python's own error for `rows[::2] = too_few`.
+        RecordsError::SliceSize { .. } => PyValueError::new_err(msg),
     }
 }
 

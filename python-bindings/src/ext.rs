@@ -22,15 +22,6 @@ static DECIMAL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static SAFE_UUID_UNKNOWN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-fn ty<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyType>>,
-    module: &str,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyType>> {
-    cell.import(py, module, name)
-}
-
 /// `v` as an extension value, or `None` if it is not one of the supported exact types.
 ///
 /// # Errors
@@ -41,22 +32,22 @@ pub(crate) fn to_ext(v: &Bound<'_, PyAny>) -> PyResult<Option<Ext>> {
     if let Ok(c) = v.cast_exact::<PyComplex>() {
         return Ok(Some(Ext::Complex(c.real(), c.imag())));
     }
-    if t.is(ty(py, &DATETIME, "datetime", "datetime")?) {
+    if t.is(DATETIME.import(py, "datetime", "datetime")?) {
         let Some(zone) = zone_of(v)? else {
             return Ok(None);
         };
         return Ok(Some(Ext::DateTime(date_of(v)?, clock_of(v, zone)?)));
     }
-    if t.is(ty(py, &DATE, "datetime", "date")?) {
+    if t.is(DATE.import(py, "datetime", "date")?) {
         return Ok(Some(Ext::Date(date_of(v)?)));
     }
-    if t.is(ty(py, &TIME, "datetime", "time")?) {
+    if t.is(TIME.import(py, "datetime", "time")?) {
         let Some(zone) = zone_of(v)? else {
             return Ok(None);
         };
         return Ok(Some(Ext::Time(clock_of(v, zone)?)));
     }
-    if t.is(ty(py, &TIMEDELTA, "datetime", "timedelta")?) {
+    if t.is(TIMEDELTA.import(py, "datetime", "timedelta")?) {
         return Ok(Some(Ext::Duration {
             days: v.getattr(intern!(py, "days"))?.extract()?,
             seconds: v.getattr(intern!(py, "seconds"))?.extract()?,
@@ -65,14 +56,14 @@ pub(crate) fn to_ext(v: &Bound<'_, PyAny>) -> PyResult<Option<Ext>> {
     }
     // Decimal and UUID live in modules a program may never import: look only if it did.
     let module: String = t.module()?.extract()?;
-    if module == "decimal" && t.is(ty(py, &DECIMAL, "decimal", "Decimal")?) {
+    if module == "decimal" && t.is(DECIMAL.import(py, "decimal", "Decimal")?) {
         let text = v.str()?.to_string();
         if text.len() <= memslim_records::variant::EXT_MAX_TEXT {
             return Ok(Some(Ext::Decimal(text)));
         }
         return Ok(None);
     }
-    if module == "uuid" && t.is(ty(py, &UUID, "uuid", "UUID")?) {
+    if module == "uuid" && t.is(UUID.import(py, "uuid", "UUID")?) {
         // A UUID that knows whether it was made safely keeps that through pickle only.
         let unknown = SAFE_UUID_UNKNOWN.import(py, "uuid", "SafeUUID")?;
         let unknown = unknown.getattr(intern!(py, "unknown"))?;
@@ -126,7 +117,7 @@ fn zone_of(v: &Bound<'_, PyAny>) -> PyResult<Option<Zone>> {
         return Ok(Some(Zone::Naive));
     }
     let tz_type = tz.get_type();
-    let timezone = ty(py, &TIMEZONE, "datetime", "timezone")?;
+    let timezone = TIMEZONE.import(py, "datetime", "timezone")?;
     if tz_type.is(timezone) {
         let offset = tz.call_method1(intern!(py, "utcoffset"), (py.None(),))?;
         let name: String = tz
@@ -142,7 +133,7 @@ fn zone_of(v: &Bound<'_, PyAny>) -> PyResult<Option<Zone>> {
         }));
     }
     let module: String = tz_type.module()?.extract()?;
-    if module == "zoneinfo" && tz_type.is(ty(py, &ZONEINFO, "zoneinfo", "ZoneInfo")?) {
+    if module == "zoneinfo" && tz_type.is(ZONEINFO.import(py, "zoneinfo", "ZoneInfo")?) {
         let key = tz.getattr(intern!(py, "key"))?;
         if let Ok(key) = key.extract::<String>() {
             if memslim_records::variant::valid_zone_key(&key) {
@@ -159,14 +150,16 @@ fn tzinfo<'py>(py: Python<'py>, zone: &Zone) -> PyResult<Bound<'py, PyAny>> {
         Zone::Fixed { offset_us, name } => {
             let kw = PyDict::new(py);
             kw.set_item(intern!(py, "microseconds"), *offset_us)?;
-            let td = ty(py, &TIMEDELTA, "datetime", "timedelta")?.call((), Some(&kw))?;
-            let timezone = ty(py, &TIMEZONE, "datetime", "timezone")?;
+            let td = TIMEDELTA
+                .import(py, "datetime", "timedelta")?
+                .call((), Some(&kw))?;
+            let timezone = TIMEZONE.import(py, "datetime", "timezone")?;
             match name {
                 None => timezone.call1((td,))?,
                 Some(n) => timezone.call1((td, n))?,
             }
         }
-        Zone::Key(key) => ty(py, &ZONEINFO, "zoneinfo", "ZoneInfo")?.call1((key,))?,
+        Zone::Key(key) => ZONEINFO.import(py, "zoneinfo", "ZoneInfo")?.call1((key,))?,
     })
 }
 
@@ -182,8 +175,10 @@ pub(crate) fn ext_to_py<'py>(py: Python<'py>, e: &Ext) -> PyResult<Bound<'py, Py
         Ok(kw)
     };
     Ok(match e {
-        Ext::Date(d) => ty(py, &DATE, "datetime", "date")?.call1((d.year, d.month, d.day))?,
-        Ext::Time(c) => ty(py, &TIME, "datetime", "time")?.call(
+        Ext::Date(d) => DATE
+            .import(py, "datetime", "date")?
+            .call1((d.year, d.month, d.day))?,
+        Ext::Time(c) => TIME.import(py, "datetime", "time")?.call(
             (
                 c.hour,
                 c.minute,
@@ -193,7 +188,7 @@ pub(crate) fn ext_to_py<'py>(py: Python<'py>, e: &Ext) -> PyResult<Bound<'py, Py
             ),
             Some(&fold(c)?),
         )?,
-        Ext::DateTime(d, c) => ty(py, &DATETIME, "datetime", "datetime")?.call(
+        Ext::DateTime(d, c) => DATETIME.import(py, "datetime", "datetime")?.call(
             (
                 d.year,
                 d.month,
@@ -210,14 +205,16 @@ pub(crate) fn ext_to_py<'py>(py: Python<'py>, e: &Ext) -> PyResult<Bound<'py, Py
             days,
             seconds,
             microseconds,
-        } => {
-            ty(py, &TIMEDELTA, "datetime", "timedelta")?.call1((*days, *seconds, *microseconds))?
-        }
-        Ext::Decimal(text) => ty(py, &DECIMAL, "decimal", "Decimal")?.call1((text,))?,
+        } => TIMEDELTA.import(py, "datetime", "timedelta")?.call1((
+            *days,
+            *seconds,
+            *microseconds,
+        ))?,
+        Ext::Decimal(text) => DECIMAL.import(py, "decimal", "Decimal")?.call1((text,))?,
         Ext::Uuid(b) => {
             let kw = PyDict::new(py);
             kw.set_item(intern!(py, "bytes"), PyBytes::new(py, b))?;
-            ty(py, &UUID, "uuid", "UUID")?.call((), Some(&kw))?
+            UUID.import(py, "uuid", "UUID")?.call((), Some(&kw))?
         }
         Ext::Complex(re, im) => PyComplex::from_doubles(py, *re, *im).into_any(),
     })

@@ -21,6 +21,7 @@ mod plain_records;
 mod records;
 mod scalar;
 mod select;
+mod sequence;
 mod stats;
 mod stream;
 mod tracemalloc;

@@ -69,35 +69,7 @@ pub(crate) fn where_rows(
             format!("unknown comparison {op:?} (use ==, !=, <, <=, >, >=)"),
         )
     })?;
-    let Some(j) = list.field_index(field) else {
-        return Ok(if op == CmpOp::Ne {
-            (0..list.len()).collect()
-        } else {
-            Vec::new()
-        });
-    };
-    let Some(cell) = probe(value) else {
-        let mut out = Vec::new();
-        for i in 0..list.len() {
-            let keep = match list.get(i, j) {
-                CellRef::Absent => op == CmpOp::Ne,
-                v => py_verdict(v, value, op)?,
-            };
-            if keep {
-                out.push(i);
-            }
-        }
-        return Ok(out);
-    };
-    let (mut hits, undecided) = list.where_rows(field, op, &cell);
-    if undecided.is_empty() {
-        return Ok(hits);
-    }
-    for i in undecided {
-        if py_verdict(list.get(i, j), value, op)? {
-            hits.push(i);
-        }
-    }
-    hits.sort_unstable();
-    Ok(hits)
+    list.where_rows_with(field, op, probe(value).as_ref(), |v| {
+        py_verdict(v, value, op)
+    })
 }

@@ -6,6 +6,7 @@
 //! Python for more bytes. Parsing runs with the interpreter released.
 
 use std::io::{self, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use memslim_records::RecordList;
@@ -33,9 +34,18 @@ fn stash(slot: &ErrSlot, e: PyErr) -> io::Error {
     io::Error::other(msg)
 }
 
-/// A Python file object (binary or text) as a `Read`.
-struct PyFileRead {
-    obj: Py<PyAny>,
+/// Where a [`PyRead`] gets its bytes.
+enum PySource {
+    /// A file object's `read` (binary or text).
+    File(Py<PyAny>),
+    /// The next items of an iterable of lines (bytes or str, with or without their
+    /// line break).
+    Lines { iter: Py<PyIterator>, done: bool },
+}
+
+/// A Python file object or iterable of lines as a `Read`.
+struct PyRead {
+    source: PySource,
     pending: Vec<u8>,
     at: usize,
     slot: ErrSlot,
@@ -60,67 +70,55 @@ fn bytes_of(v: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> PyResult<()> {
     Ok(())
 }
 
-impl Read for PyFileRead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at >= self.pending.len() {
-            self.pending.clear();
-            self.at = 0;
-            let r = Python::attach(|py| -> PyResult<()> {
-                let data = self
-                    .obj
-                    .bind(py)
-                    .call_method1("read", (buf.len().max(PY_READ),))?;
-                bytes_of(&data, &mut self.pending)
-            });
-            r.map_err(|e| stash(&self.slot, e))?;
+impl PyRead {
+    fn new(source: PySource, slot: ErrSlot) -> Self {
+        PyRead {
+            source,
+            pending: Vec::new(),
+            at: 0,
+            slot,
         }
-        Ok(drain(&self.pending, &mut self.at, buf))
     }
-}
 
-/// Copies as much of `pending[*at..]` as fits into `buf`, moving `at` past it.
-fn drain(pending: &[u8], at: &mut usize, buf: &mut [u8]) -> usize {
-    let n = buf.len().min(pending.len() - *at);
-    buf[..n].copy_from_slice(&pending[*at..*at + n]);
-    *at += n;
-    n
-}
-
-/// An iterable of lines (bytes or str, with or without their line break) as a `Read`.
-struct PyLinesRead {
-    iter: Py<PyIterator>,
-    pending: Vec<u8>,
-    at: usize,
-    done: bool,
-    slot: ErrSlot,
-}
-
-impl Read for PyLinesRead {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.at >= self.pending.len() && !self.done {
-            self.pending.clear();
-            self.at = 0;
-            let r = Python::attach(|py| -> PyResult<()> {
-                let mut it = self.iter.bind(py).clone();
+    /// Fills `pending` (empty) from Python: one `read` of at least `want` bytes, or
+    /// lines until `PY_READ` bytes or the end.
+    fn refill(&mut self, py: Python<'_>, want: usize) -> PyResult<()> {
+        match &mut self.source {
+            PySource::File(obj) => {
+                let data = obj.bind(py).call_method1("read", (want.max(PY_READ),))?;
+                bytes_of(&data, &mut self.pending)
+            }
+            PySource::Lines { iter, done } => {
+                let mut it = iter.bind(py).clone();
                 while self.pending.len() < PY_READ {
-                    match it.next() {
-                        None => {
-                            self.done = true;
-                            break;
-                        }
-                        Some(item) => {
-                            bytes_of(&item?, &mut self.pending)?;
-                            if self.pending.last() != Some(&b'\n') {
-                                self.pending.push(b'\n');
-                            }
-                        }
+                    let Some(item) = it.next() else {
+                        *done = true;
+                        break;
+                    };
+                    bytes_of(&item?, &mut self.pending)?;
+                    if self.pending.last() != Some(&b'\n') {
+                        self.pending.push(b'\n');
                     }
                 }
                 Ok(())
-            });
+            }
+        }
+    }
+}
+
+impl Read for PyRead {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let done = matches!(self.source, PySource::Lines { done: true, .. });
+        if self.at >= self.pending.len() && !done {
+            self.pending.clear();
+            self.at = 0;
+            let r = Python::attach(|py| self.refill(py, buf.len()));
             r.map_err(|e| stash(&self.slot, e))?;
         }
-        Ok(drain(&self.pending, &mut self.at, buf))
+        let n = buf.len().min(self.pending.len() - self.at);
+        buf[..n].copy_from_slice(&self.pending[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -166,12 +164,7 @@ fn open_input(src: &Bound<'_, PyAny>) -> PyResult<Opened> {
             .ok()
             .and_then(|n| n.extract::<String>().ok())
             .unwrap_or_else(|| "<file object>".to_owned());
-        let reader = PyFileRead {
-            obj: src.clone().unbind(),
-            pending: Vec::new(),
-            at: 0,
-            slot: slot.clone(),
-        };
+        let reader = PyRead::new(PySource::File(src.clone().unbind()), slot.clone());
         return Ok(Opened {
             input: Input::from_reader(name, Box::new(reader)),
             threaded: false,
@@ -181,19 +174,14 @@ fn open_input(src: &Bound<'_, PyAny>) -> PyResult<Opened> {
     let iter = src.try_iter().map_err(|_| {
         PyTypeError::new_err(format!(
             "source must be a path, a file object, bytes, or an iterable of lines, not {}",
-            src.get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
+            crate::sequence::type_name(src)
         ))
     })?;
-    let reader = PyLinesRead {
+    let lines = PySource::Lines {
         iter: iter.unbind(),
-        pending: Vec::new(),
-        at: 0,
         done: false,
-        slot: slot.clone(),
     };
+    let reader = PyRead::new(lines, slot.clone());
     Ok(Opened {
         input: Input::from_reader("<iterable>", Box::new(reader)),
         threaded: false,
@@ -288,32 +276,6 @@ fn warn_skipped(py: Python<'_>, name: &str, skipped: &memslim_stream::Skipped) -
 /// Records read between checks for pending signals.
 const SIGNAL_CHECK_ROWS: usize = 1 << 18;
 
-/// Reads everything with the interpreter released, in steps, so that Ctrl-C (or any
-/// pending signal) interrupts a long read.
-fn read_all(
-    py: Python<'_>,
-    mut reader: Box<dyn BatchReader>,
-    slot: &ErrSlot,
-) -> PyResult<Py<PyAny>> {
-    let mut signal = None;
-    let read = py.detach(|| {
-        reader.read_rest_in_steps(SIGNAL_CHECK_ROWS, &mut || {
-            Python::attach(|py| py.check_signals())
-                .map_err(|e| signal = Some(e))
-                .is_ok()
-        })
-    });
-    let list = match (read, signal) {
-        (_, Some(e)) => return Err(e),
-        (Err(e), None) => return Err(to_py_err(py, e, slot)),
-        (Ok(list), None) => list.ok_or_else(|| {
-            pyo3::exceptions::PyRuntimeError::new_err("read stopped without a signal")
-        })?,
-    };
-    warn_skipped(py, reader.name(), reader.skipped())?;
-    dict_list_from_core(py, list)
-}
-
 /// Reads a JSON Lines input into one `DictList` (or, with `nested="docs"`, a `DocList`).
 #[pyfunction]
 #[pyo3(signature = (source, *, columns = None, schema = None, on_error = "raise", progress = false, nested = "columns", max_line_bytes = 1_073_741_824))]
@@ -349,21 +311,17 @@ pub(crate) fn read_jsonl(
             ));
         }
     }
-    let opened = open_input(source)?;
-    let opts = options(
+    iter_jsonl(
         py,
+        source,
         usize::MAX,
         columns,
         schema,
         on_error,
-        opened.threaded,
+        progress,
         max_line_bytes,
-    )?;
-    let mut reader = JsonlReader::new(opened.input, opts);
-    if progress {
-        reader = reader.with_progress();
-    }
-    read_all(py, Box::new(reader), &opened.slot)
+    )?
+    .read_all(py)
 }
 
 /// Reads a JSON Lines input as `DictList` batches of `batch_size` records.
@@ -414,6 +372,32 @@ impl PyBatchReader {
             slot,
             last: Mutex::new((name, 0, 0, None)),
         }
+    }
+
+    /// Reads everything into one `DictList` (what `read_jsonl` and `read_csv` return),
+    /// with the interpreter released, in steps, so that Ctrl-C (or any pending signal)
+    /// interrupts a long read.
+    fn read_all(self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let Some(mut reader) = self.inner.into_inner() else {
+            return Err(Class::ClosedFile.err(py, "the reader is closed"));
+        };
+        let mut signal = None;
+        let read = py.detach(|| {
+            reader.read_rest_in_steps(SIGNAL_CHECK_ROWS, &mut || {
+                Python::attach(|py| py.check_signals())
+                    .map_err(|e| signal = Some(e))
+                    .is_ok()
+            })
+        });
+        let list = match (read, signal) {
+            (_, Some(e)) => return Err(e),
+            (Err(e), None) => return Err(to_py_err(py, e, &self.slot)),
+            (Ok(list), None) => list.ok_or_else(|| {
+                pyo3::exceptions::PyRuntimeError::new_err("read stopped without a signal")
+            })?,
+        };
+        warn_skipped(py, reader.name(), reader.skipped())?;
+        dict_list_from_core(py, list)
     }
 
     fn snapshot(&self, r: &dyn BatchReader) {
@@ -505,15 +489,8 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
     let py = src.py();
     let opened = open_input(src)?;
     let slot = opened.slot.clone();
-    let is_path = src.is_instance_of::<PyString>() || src.hasattr("__fspath__")?;
-    if is_path {
-        let name = opened.input.name.clone();
-        let mut first = Some(opened.input);
-        let reopen: Reopen = Box::new(move || match first.take() {
-            Some(i) => Ok(i),
-            None => Input::open(std::path::Path::new(&name)),
-        });
-        return Ok((reopen, true, slot));
+    if src.is_instance_of::<PyString>() || src.hasattr("__fspath__")? {
+        return Ok((memslim_stream::reopen_path(opened.input), true, slot));
     }
     let seekable = src.hasattr("read")?
         && src
@@ -538,39 +515,16 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
                 input: name.clone(),
                 error: stash(&slot2, e),
             })?;
-            let reader = PyFileRead {
-                obj,
-                pending: Vec::new(),
-                at: 0,
-                slot: slot2.clone(),
-            };
+            let reader = PyRead::new(PySource::File(obj), slot2.clone());
             Ok(Input::from_reader(name.clone(), Box::new(reader)))
         });
         return Ok((reopen, false, slot));
     }
     // It cannot be read twice: copy it to a temporary file (disk, not memory).
-    let mut input = opened.input;
-    let name = input.name.clone();
-    let r = py.detach(|| memslim_stream::spool(&mut input.reader));
-    let file = r.map_err(|error| {
-        to_py_err(
-            py,
-            StreamError::Io {
-                input: name.clone(),
-                error,
-            },
-            &slot,
-        )
-    })?;
-    let reopen: Reopen = Box::new(move || {
-        let io_err = |error| StreamError::Io {
-            input: name.clone(),
-            error,
-        };
-        let copy = file.try_clone().map_err(io_err)?;
-        io::Seek::seek(&mut &copy, io::SeekFrom::Start(0)).map_err(io_err)?;
-        Ok(Input::from_reader(name.clone(), Box::new(copy)))
-    });
+    let input = opened.input;
+    let reopen = py
+        .detach(|| memslim_stream::reopen_spooled(input))
+        .map_err(|e| to_py_err(py, e, &slot))?;
     Ok((reopen, true, slot))
 }
 
@@ -584,8 +538,47 @@ fn one_byte(py: Python<'_>, what: &str, s: &str) -> PyResult<u8> {
     }
 }
 
+/// Reads CSV into one `DictList`, with column types inferred over the whole input.
+#[pyfunction]
+#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
 #[allow(clippy::too_many_arguments)]
-fn csv_reader(
+pub(crate) fn read_csv(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    delimiter: &str,
+    quotechar: &str,
+    header: bool,
+    infer: bool,
+    columns: Option<Vec<String>>,
+    schema: Option<&Bound<'_, PyAny>>,
+    on_error: &str,
+    progress: bool,
+    encoding_errors: &str,
+    max_line_bytes: usize,
+) -> PyResult<Py<PyAny>> {
+    iter_csv(
+        py,
+        source,
+        usize::MAX,
+        delimiter,
+        quotechar,
+        header,
+        infer,
+        columns,
+        schema,
+        on_error,
+        progress,
+        encoding_errors,
+        max_line_bytes,
+    )?
+    .read_all(py)
+}
+
+/// Reads CSV as `DictList` batches of `batch_size` records.
+#[pyfunction]
+#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn iter_csv(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     batch_size: usize,
@@ -599,7 +592,7 @@ fn csv_reader(
     progress: bool,
     encoding_errors: &str,
     max_line_bytes: usize,
-) -> PyResult<(CsvReader, ErrSlot)> {
+) -> PyResult<PyBatchReader> {
     let csv = CsvOptions {
         delimiter: one_byte(py, "delimiter", delimiter)?,
         quote: one_byte(py, "quotechar", quotechar)?,
@@ -623,79 +616,6 @@ fn csv_reader(
     if progress {
         reader = reader.with_progress();
     }
-    Ok((reader, slot))
-}
-
-/// Reads CSV into one `DictList`, with column types inferred over the whole input.
-#[pyfunction]
-#[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn read_csv(
-    py: Python<'_>,
-    source: &Bound<'_, PyAny>,
-    delimiter: &str,
-    quotechar: &str,
-    header: bool,
-    infer: bool,
-    columns: Option<Vec<String>>,
-    schema: Option<&Bound<'_, PyAny>>,
-    on_error: &str,
-    progress: bool,
-    encoding_errors: &str,
-    max_line_bytes: usize,
-) -> PyResult<Py<PyAny>> {
-    let (reader, slot) = csv_reader(
-        py,
-        source,
-        usize::MAX,
-        delimiter,
-        quotechar,
-        header,
-        infer,
-        columns,
-        schema,
-        on_error,
-        progress,
-        encoding_errors,
-        max_line_bytes,
-    )?;
-    read_all(py, Box::new(reader), &slot)
-}
-
-/// Reads CSV as `DictList` batches of `batch_size` records.
-#[pyfunction]
-#[pyo3(signature = (source, *, batch_size = 65_536, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn iter_csv(
-    py: Python<'_>,
-    source: &Bound<'_, PyAny>,
-    batch_size: usize,
-    delimiter: &str,
-    quotechar: &str,
-    header: bool,
-    infer: bool,
-    columns: Option<Vec<String>>,
-    schema: Option<&Bound<'_, PyAny>>,
-    on_error: &str,
-    progress: bool,
-    encoding_errors: &str,
-    max_line_bytes: usize,
-) -> PyResult<PyBatchReader> {
-    let (reader, slot) = csv_reader(
-        py,
-        source,
-        batch_size,
-        delimiter,
-        quotechar,
-        header,
-        infer,
-        columns,
-        schema,
-        on_error,
-        progress,
-        encoding_errors,
-        max_line_bytes,
-    )?;
     Ok(PyBatchReader::new(Box::new(reader), slot))
 }
 
@@ -816,7 +736,7 @@ pub struct PyJsonlWriter {
     inner: Busy<memslim_stream::sink::JsonlWriter>,
     path: String,
     /// Records written, kept once the writer is closed.
-    closed_rows: std::sync::atomic::AtomicU64,
+    closed_rows: AtomicU64,
 }
 
 #[pymethods]
@@ -830,7 +750,7 @@ impl PyJsonlWriter {
         Ok(PyJsonlWriter {
             inner: Busy::new("JsonlWriter", w),
             path,
-            closed_rows: std::sync::atomic::AtomicU64::new(0),
+            closed_rows: AtomicU64::new(0),
         })
     }
 
@@ -849,8 +769,7 @@ impl PyJsonlWriter {
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         use memslim_stream::sink::Sink;
         if let Some(mut w) = self.inner.lock(py)?.take() {
-            self.closed_rows
-                .store(w.rows(), std::sync::atomic::Ordering::Relaxed);
+            self.closed_rows.store(w.rows(), Ordering::Relaxed);
             w.flush().py_err(py)?;
         }
         Ok(())
@@ -860,10 +779,9 @@ impl PyJsonlWriter {
     #[getter]
     fn rows(&self, py: Python<'_>) -> PyResult<u64> {
         let guard = self.inner.lock(py)?;
-        Ok(guard.as_ref().map_or(
-            self.closed_rows.load(std::sync::atomic::Ordering::Relaxed),
-            |w| w.rows(),
-        ))
+        Ok(guard
+            .as_ref()
+            .map_or(self.closed_rows.load(Ordering::Relaxed), |w| w.rows()))
     }
 
     /// The file's path.

@@ -31,6 +31,11 @@ impl<W> Busy<W> {
     pub(crate) fn lock(&self, py: Python<'_>) -> PyResult<MutexGuard<'_, Option<W>>> {
         self.inner.try_lock().map_err(|_| in_use(py, self.what))
     }
+
+    /// The core object, `None` once closed or finished.
+    pub(crate) fn into_inner(self) -> Option<W> {
+        self.inner.into_inner().ok().flatten()
+    }
 }
 
 /// The open writer in `guard`, or `memslim.ClosedFileError` naming `path`.

@@ -385,6 +385,18 @@ impl DocList {
         self.text_live -= text_dropped;
     }
 
+    /// Removes the documents at `positions` (in any order; a repeat or a position past
+    /// the end changes nothing).
+    pub fn remove_positions(&mut self, positions: impl IntoIterator<Item = usize>) {
+        let mut gone = vec![false; self.docs.len()];
+        for p in positions {
+            if let Some(g) = gone.get_mut(p) {
+                *g = true;
+            }
+        }
+        self.retain_positions(|i| !gone[i]);
+    }
+
     /// Uncompressed length of the long strings document `h` refers to.
     fn text_len(&self, h: DocHandle) -> usize {
         if self.store.text().raw_bytes() == 0 {

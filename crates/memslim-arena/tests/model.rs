@@ -326,3 +326,22 @@ fn every_single_byte_change_to_an_image_is_refused() {
         }
     }
 }
+
+#[test]
+fn remove_positions_drops_each_named_document_once() {
+    let mut docs = DocList::new();
+    docs.build(|b| {
+        for i in 0..6 {
+            b.int(i)?;
+            b.end_doc()?;
+        }
+        Ok::<(), DocError>(())
+    })
+    .unwrap();
+    // Any order, a repeat and a position past the end, as slices and callers give them.
+    docs.remove_positions([4, 0, 4, 99, 2]);
+    assert_eq!(
+        contents(&docs),
+        vec![Value::Int(1), Value::Int(3), Value::Int(5)]
+    );
+}

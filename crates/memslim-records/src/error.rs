@@ -89,6 +89,16 @@ pub enum RecordsError {
         "the append worker stopped unexpectedly (a bug in memslim); the append did not complete"
     )]
     WorkerStopped,
+
+    /// An extended slice (step other than 1) was assigned a different number of records
+    /// than it selects (the message is Python's).
+    #[error("attempt to assign sequence of size {got} to extended slice of size {expected}")]
+    SliceSize {
+        /// Records given.
+        got: usize,
+        /// Positions the slice selects.
+        expected: usize,
+    },
 }
 
 impl From<arrow_schema::ArrowError> for RecordsError {

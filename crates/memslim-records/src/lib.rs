@@ -17,6 +17,7 @@ mod order;
 pub mod process;
 pub mod read;
 mod select;
+mod seq;
 mod serial;
 mod strdict;
 mod varlen;
@@ -39,6 +40,7 @@ pub use list::{
 pub use order::{MAX_SLOTS, Order};
 pub use read::{ReadField, ReadRecords};
 pub use select::{AbsentAs, CmpOp};
+pub use seq::{OrderMark, Slice};
 
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.
 pub use arrow_array::{RecordBatch, RecordBatchReader};

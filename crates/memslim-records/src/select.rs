@@ -321,6 +321,42 @@ impl crate::RecordList {
             });
         (hits, undecided)
     }
+
+    /// [`RecordList::where_rows`] with the host's verdict on the rows the core cannot
+    /// decide: `verdict(value)` for each of them (ascending), or for every present
+    /// value when there is no `probe` the core can compare (a host object). Ascending.
+    ///
+    /// # Errors
+    /// The first error `verdict` returns.
+    pub fn where_rows_with<E>(
+        &self,
+        field: &str,
+        op: CmpOp,
+        probe: Option<&Cell<'_>>,
+        mut verdict: impl FnMut(CellRef<'_>) -> Result<bool, E>,
+    ) -> Result<Vec<usize>, E> {
+        let Some(j) = self.field_index(field) else {
+            return Ok(self.where_rows(field, op, &Cell::Null).0);
+        };
+        let (mut hits, undecided) = match probe {
+            Some(p) => self.where_rows(field, op, p),
+            None => {
+                let (absent, present): (Vec<usize>, Vec<usize>) =
+                    (0..self.len()).partition(|&i| matches!(self.get(i, j), CellRef::Absent));
+                (if op == CmpOp::Ne { absent } else { Vec::new() }, present)
+            }
+        };
+        if undecided.is_empty() {
+            return Ok(hits);
+        }
+        for i in undecided {
+            if verdict(self.get(i, j))? {
+                hits.push(i);
+            }
+        }
+        hits.sort_unstable();
+        Ok(hits)
+    }
 }
 
 #[cfg(test)]
@@ -513,5 +549,39 @@ mod tests {
         let (_, undecided) = l.where_rows("x", CmpOp::Gt, &Cell::Int(1));
         assert_eq!(undecided, vec![11]);
         assert!(CmpOp::parse("=~").is_none());
+    }
+
+    #[test]
+    fn where_rows_with_asks_the_host_only_what_the_core_cannot_decide() {
+        let mut l = RecordList::new();
+        l.push_record(&[("v", Cell::Int(1))]).unwrap();
+        l.push_record(&[("w", Cell::Int(1))]).unwrap();
+        l.push_record(&[("v", Cell::Int(2))]).unwrap();
+        l.push_record(&[("v", Cell::Int(1))]).unwrap();
+        let never = |_: CellRef<'_>| -> Result<bool, ()> { panic!("decided by the core") };
+        let probe = Some(&Cell::Int(1));
+        assert_eq!(
+            l.where_rows_with("v", CmpOp::Eq, probe, never),
+            Ok(vec![0, 3])
+        );
+        assert_eq!(
+            l.where_rows_with("v", CmpOp::Ne, probe, never),
+            Ok(vec![1, 2])
+        );
+        assert_eq!(
+            l.where_rows_with("x", CmpOp::Ne, None, never),
+            Ok(vec![0, 1, 2, 3])
+        );
+        assert_eq!(l.where_rows_with("x", CmpOp::Eq, None, never), Ok(vec![]));
+        // No probe: every present value goes to the host, in order; absent matches `!=`.
+        let mut seen = Vec::new();
+        let r = l.where_rows_with("v", CmpOp::Ne, None, |c| -> Result<bool, ()> {
+            seen.push(c.to_cell().map(|c| format!("{c:?}")));
+            Ok(matches!(c, CellRef::Int(2)))
+        });
+        assert_eq!(r, Ok(vec![1, 2]));
+        assert_eq!(seen.len(), 3);
+        let stop = l.where_rows_with("v", CmpOp::Eq, None, |_| Err("boom"));
+        assert_eq!(stop, Err("boom"));
     }
 }

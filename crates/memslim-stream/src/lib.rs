@@ -12,6 +12,7 @@ pub mod nested;
 pub mod ops;
 mod options;
 mod progress;
+mod reopen;
 pub mod sink;
 mod source;
 
@@ -75,4 +76,5 @@ pub use json::MAX_INT_DIGITS;
 pub use jsonl::{JsonlBlocks, JsonlReader};
 pub use options::{OnError, ReadOptions, Skipped};
 pub use progress::Progress;
+pub use reopen::{reopen_path, reopen_spooled};
 pub use source::{BLOCK_BYTES, BlockError, Input, LineBlocks, MAX_LINE_BYTES, spool};

@@ -88,13 +88,6 @@ pub(super) fn within(seg: impl FnOnce() -> Seg) -> impl FnOnce(Fail) -> Fail {
     }
 }
 
-pub(super) fn type_name(v: &Bound<'_, PyAny>) -> String {
-    v.get_type()
-        .name()
-        .map(|n| n.to_string())
-        .unwrap_or_else(|_| "?".to_owned())
-}
-
 /// Writes `v` as the next value; `open` holds the containers being written (cycles).
 pub(super) fn put(
     b: &mut DocBuilder<'_>,
@@ -117,12 +110,7 @@ pub(super) fn put(
         ));
     } else if v.is_exact_instance_of::<PyInt>() {
         // Beyond 64 bits (a 64-bit int is a scalar cell).
-        let py = v.py();
-        let bits: usize = v.call_method0(intern!(py, "bit_length"))?.extract()?;
-        let kw = PyDict::new(py);
-        kw.set_item(intern!(py, "signed"), true)?;
-        let le = v.call_method(intern!(py, "to_bytes"), (bits / 8 + 1, "little"), Some(&kw))?;
-        b.big_int(le.cast::<PyBytes>().map_err(PyErr::from)?.as_bytes())?;
+        b.big_int(crate::convert::big_int_to_le(v)?.as_bytes())?;
     } else if let Ok(d) = v.cast_exact::<PyDict>() {
         enter(v, open)?;
         b.begin_map()?;

@@ -100,11 +100,8 @@ impl PyDocView {
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let other = materialize(other, 0)?;
-        if !other.is_instance_of::<PyDict>() {
-            return Ok(py.NotImplemented());
-        }
-        self.at.to_python(py)?.eq(other)?.into_py_any(py)
+        self.at
+            .eq_plain(py, other, |o| o.is_instance_of::<PyDict>())
     }
 
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {

@@ -45,8 +45,8 @@ impl PyListView {
         let (s, is_tuple) = self.seq(py)?;
         if let Ok(sl) = index.cast::<PySlice>() {
             let all = self.items(py)?;
-            let picked: Vec<_> = slice_positions(sl, all.len())?
-                .into_iter()
+            let picked: Vec<_> = slice_of(sl, all.len())?
+                .positions()
                 .map(|p| all[p].clone())
                 .collect();
             return Ok(if is_tuple {
@@ -67,12 +67,7 @@ impl PyListView {
     }
 
     fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        for item in self.items(py)? {
-            if item.eq(value)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        PyList::new(py, self.items(py)?)?.contains(value)
     }
 
     fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
@@ -85,13 +80,10 @@ impl PyListView {
     }
 
     fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let mut n = 0;
-        for item in self.items(py)? {
-            if item.eq(value)? {
-                n += 1;
-            }
-        }
-        Ok(n)
+        let items = PyList::new(py, self.items(py)?)?;
+        items
+            .call_method1(intern!(py, "count"), (value,))?
+            .extract()
     }
 
     /// Whether the stored value is a tuple (``to_python()`` then gives a tuple).
@@ -106,11 +98,9 @@ impl PyListView {
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let other = materialize(other, 0)?;
-        if !(other.is_instance_of::<PyList>() || other.is_instance_of::<PyTuple>()) {
-            return Ok(py.NotImplemented());
-        }
-        self.at.to_python(py)?.eq(other)?.into_py_any(py)
+        let plain =
+            |o: &Bound<'_, PyAny>| o.is_instance_of::<PyList>() || o.is_instance_of::<PyTuple>();
+        self.at.eq_plain(py, other, plain)
     }
 
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {

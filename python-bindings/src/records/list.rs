@@ -1,6 +1,10 @@
 //! `_Records`, the base class of `DictList` and `TupleList`: a store and an order,
 //! and the whole `MutableSequence` protocol over them.
 
+use memslim_records::Slice;
+
+use crate::sequence::{abridged_repr, position, slice_of};
+
 use super::*;
 
 /// Shared base of `DictList` and `TupleList`.
@@ -321,11 +325,8 @@ impl PyRecords {
             let this = self.state.borrow(py)?;
             (this.inner.checkpoint(), this.inner.nbytes())
         };
-        let saved = {
-            let o = self.order.borrow(py)?;
-            let n = self.state.borrow(py)?.inner.len();
-            (o.order.is_whole(), o.order.len(n))
-        };
+        let n = self.state.borrow(py)?.inner.len();
+        let mark = self.order.borrow(py)?.order.mark(n);
         let res = if is_exact_sequence(values)
             && !values
                 .try_iter()?
@@ -354,15 +355,8 @@ impl PyRecords {
             feed_batches(values, batch_size, |batch| self.push_items(batch))
         };
         if res.is_err() {
-            let mut o = self.order.borrow_mut(py)?;
-            let (was_whole, len0) = saved;
-            if was_whole {
-                o.order = Order::Whole;
-            } else {
-                let n = self.state.borrow(py)?.inner.len();
-                let len = o.order.len(n);
-                let _ = o.order.splice(n, len0, len, &[], false);
-            }
+            let n = self.state.borrow(py)?.inner.len();
+            self.order.borrow_mut(py)?.order.restore(n, mark);
         }
         self.state.borrow_mut(py)?.settle(py, res, cp, bytes_before)
     }
@@ -404,6 +398,35 @@ impl PyRecords {
             .settle(py, res, cp, bytes_before)?;
         Ok((rows, shared))
     }
+
+    /// Puts the records of `values` at the positions of `slice` by order (not in
+    /// place): the records those positions held stay as they were for the others who
+    /// share them.
+    fn assign_by_order(&self, slice: Slice, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = values.py();
+        self.fix_order(py)?;
+        let (rows, shared) = self.rows_for(values)?;
+        self.edit_order(py, |o, n| o.assign_slice(n, &slice, &rows, shared))
+    }
+
+    /// Converts `value` as record `row` and hands its cells to `edit` on the store
+    /// (`append`, `insert` and `rows[i] = value` in place).
+    fn write_record(
+        &self,
+        value: &Bound<'_, PyAny>,
+        row: usize,
+        edit: impl FnOnce(&mut RecordList, &[(&str, Cell<'_>)]) -> Result<(), RecordsError>,
+    ) -> PyResult<()> {
+        let py = value.py();
+        let ptr = store_ptr(&self.state);
+        let items = self.state.borrow(py)?.record_items(value, row, ptr)?;
+        let mut this = self.state.borrow_mut(py)?;
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, row)?;
+        edit(&mut this.inner, &cells).py_err(py)?;
+        this.after_append(py, 1);
+        Ok(())
+    }
 }
 
 /// Record `i` (a position) handed to Python: a live `Row` for DictList, a namedtuple
@@ -437,12 +460,6 @@ pub(super) fn slice_indices(
 ) -> PyResult<(isize, isize, isize, usize)> {
     let ind = s.indices(len as isize)?;
     Ok((ind.start, ind.stop, ind.step, ind.slicelength))
-}
-
-pub(super) fn extended_slice_error(got: usize, n: usize) -> PyErr {
-    PyValueError::new_err(format!(
-        "attempt to assign sequence of size {got} to extended slice of size {n}"
-    ))
 }
 
 pub(super) fn slice_positions(start: isize, step: isize, n: usize) -> Vec<usize> {
@@ -499,48 +516,19 @@ impl PyRecords {
         }
         if let Ok(s) = index.cast::<PySlice>() {
             let me = slf.get();
-            let (start, _, step, n) = slice_indices(s, me.len(py)?)?;
+            let slice = slice_of(s, me.len(py)?)?;
             if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
                 // A slice shares the records, as a list's slice shares its dicts.
                 let store_len = me.state.borrow(py)?.inner.len();
-                let order = {
-                    let o = me.order.borrow(py)?;
-                    if step == 1 {
-                        o.order.slice(store_len, start as usize, start as usize + n)
-                    } else {
-                        o.order.pick(&slice_positions(start, step, n))
-                    }
-                };
+                let order = me.order.borrow(py)?.order.get_slice(store_len, &slice);
                 return me.share(py, order);
             }
             let this = me.logical(py)?;
-            let inner = if step == 1 {
-                this.inner.slice(start as usize, start as usize + n)
-            } else {
-                this.inner.take(&slice_positions(start, step, n))
-            };
+            let inner = this.inner.get_slice(&slice);
             return this.with_inner(py, inner).into_object(py);
         }
-        if index.is_instance_of::<pyo3::types::PyInt>() && index.extract::<isize>().is_err() {
-            return Err(PyIndexError::new_err(
-                "cannot fit 'int' into an index-sized integer",
-            ));
-        }
         let what = slf.get().state.borrow(py)?.what();
-        let i: isize = index.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "{} indices must be integers or slices, not {}",
-                what,
-                index
-                    .get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-        let (_, slot) = slf.get().slot_of_index(py, i)?;
-        let this = slf.get().state.borrow(py)?;
-        item_of(py, &this, &slf.get().state, slot)
+        item_out(slf, position(index, slf.get().len(py)?, what)?)
     }
 
     pub(super) fn __setitem__(
@@ -551,98 +539,42 @@ impl PyRecords {
         let py = slf.py();
         let me = slf.get();
         if let Ok(s) = index.cast::<PySlice>() {
-            let (start, _, step, n) = slice_indices(s, me.len(py)?)?;
+            let slice = slice_of(s, me.len(py)?)?;
             if me.in_place(py)? {
                 let staged = me.state.borrow(py)?.staged(value)?;
                 let mut this = me.state.borrow_mut(py)?;
-                if step == 1 {
-                    let start = start as usize;
-                    this.inner.splice(start, start + n, &staged).py_err(py)?;
-                } else {
-                    if staged.len() != n {
-                        return Err(extended_slice_error(staged.len(), n));
-                    }
-                    for (k, pos) in slice_positions(start, step, n).into_iter().enumerate() {
-                        this.inner.set_record_from(pos, &staged, k).py_err(py)?;
-                    }
-                }
+                this.inner.assign_slice(&slice, &staged).py_err(py)?;
                 this.sync_names(py);
                 this.retrack();
                 return Ok(());
             }
             // Others share these records: the slice's positions get the new records'
             // store rows, and the records they held stay as they were for the others.
-            me.fix_order(py)?;
-            let (rows, shared) = me.rows_for(value)?;
-            if step == 1 {
-                let start = start as usize;
-                return me.edit_order(py, |o, len| o.splice(len, start, start + n, &rows, shared));
-            }
-            if rows.len() != n {
-                return Err(extended_slice_error(rows.len(), n));
-            }
-            return me.edit_order(py, |o, len| {
-                for (k, pos) in slice_positions(start, step, n).into_iter().enumerate() {
-                    o.splice(len, pos, pos + 1, &rows[k..k + 1], shared)?;
-                }
-                Ok(())
-            });
+            return me.assign_by_order(slice, value);
         }
         let i: isize = index.extract()?;
         let (pos, _) = me.slot_of_index(py, i)?;
         if !me.in_place(py)? {
             // Replacing a record others hold leaves theirs as it was, as with a list.
-            me.fix_order(py)?;
             let one = PyTuple::new(py, [value])?;
-            let (rows, shared) = me.rows_for(one.as_any())?;
-            return me.edit_order(py, |o, len| o.splice(len, pos, pos + 1, &rows, shared));
+            return me.assign_by_order(Slice::at(pos), one.as_any());
         }
-        let this = me.state.borrow(py)?;
-        let items = this.record_items(value, pos, store_ptr(&me.state))?;
-        drop(this);
-        let mut this = me.state.borrow_mut(py)?;
-        let mut buf = Vec::new();
-        let cells = record_cells(&items, &mut buf, pos)?;
-        this.inner.set_record(pos, &cells).py_err(py)?;
-        this.after_append(py, 1);
-        Ok(())
+        me.write_record(value, pos, |l, cells| l.set_record(pos, cells))
     }
 
     pub(super) fn __delitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = index.py();
-        let len = self.len(py)?;
-        // Positions to remove, as disjoint ranges from the back.
-        let ranges: Vec<(usize, usize)> = if let Ok(s) = index.cast::<PySlice>() {
-            let (start, _, step, n) = slice_indices(s, len)?;
-            if step == 1 {
-                vec![(start as usize, start as usize + n)]
-            } else {
-                let mut pos = slice_positions(start, step, n);
-                pos.sort_unstable_by(|a, b| b.cmp(a));
-                pos.into_iter().map(|p| (p, p + 1)).collect()
-            }
+        let slice = if let Ok(s) = index.cast::<PySlice>() {
+            slice_of(s, self.len(py)?)?
         } else {
-            let i: isize = index.extract()?;
-            let (pos, _) = self.slot_of_index(py, i)?;
-            vec![(pos, pos + 1)]
+            Slice::at(self.slot_of_index(py, index.extract()?)?.0)
         };
         if !self.in_place(py)? {
             // Records others hold stay readable and writable through their views.
-            return self.edit_order(py, |o, n| {
-                for &(a, b) in &ranges {
-                    o.splice(n, a, b, &[], false)?;
-                }
-                Ok(())
-            });
+            return self.edit_order(py, |o, n| o.remove_slice(n, &slice));
         }
         let mut this = self.state.borrow_mut(py)?;
-        for (a, b) in ranges {
-            if b == a + 1 {
-                this.inner.remove(a).py_err(py)?;
-            } else {
-                this.inner.remove_range(a, b);
-            }
-        }
+        this.inner.remove_slice(&slice).py_err(py)?;
         this.retrack();
         Ok(())
     }
@@ -725,18 +657,8 @@ impl PyRecords {
             // The list holds that record (again), as a list would hold the same dict.
             return me.edit_order(py, |o, n| o.push_shared(n, &[slot]));
         }
-        let row = me.len(py)?;
-        let items = me
-            .state
-            .borrow(py)?
-            .record_items(value, row, store_ptr(&me.state))?;
-        let mut this = me.state.borrow_mut(py)?;
-        let mut buf = Vec::new();
-        let cells = record_cells(&items, &mut buf, row)?;
-        this.inner.push_record(&cells).py_err(py)?;
-        this.after_append(py, 1);
-        let n = this.inner.len();
-        drop(this);
+        me.write_record(value, me.len(py)?, |l, cells| l.push_record(cells))?;
+        let n = me.state.borrow(py)?.inner.len();
         me.order
             .borrow_mut(py)?
             .order
@@ -757,21 +679,10 @@ impl PyRecords {
         let me = slf.get();
         let i = clamp_index(index, me.len(py)?);
         if !me.in_place(py)? {
-            me.fix_order(py)?;
             let one = PyTuple::new(py, [value])?;
-            let (rows, shared) = me.rows_for(one.as_any())?;
-            return me.edit_order(py, |o, n| o.splice(n, i, i, &rows, shared));
+            return me.assign_by_order(Slice::before(i), one.as_any());
         }
-        let items = me
-            .state
-            .borrow(py)?
-            .record_items(value, i, store_ptr(&me.state))?;
-        let mut this = me.state.borrow_mut(py)?;
-        let mut buf = Vec::new();
-        let cells = record_cells(&items, &mut buf, i)?;
-        this.inner.insert_record(i, &cells).py_err(py)?;
-        this.after_append(py, 1);
-        Ok(())
+        me.write_record(value, i, |l, cells| l.insert_record(i, cells))
     }
 
     #[pyo3(signature = (index = -1))]
@@ -805,10 +716,7 @@ impl PyRecords {
 
     pub(super) fn clear(&self, py: Python<'_>) -> PyResult<()> {
         if !self.in_place(py)? {
-            return self.edit_order(py, |o, n| {
-                let len = o.len(n);
-                o.splice(n, 0, len, &[], false)
-            });
+            return self.edit_order(py, |o, n| o.truncate(n, 0));
         }
         let mut this = self.state.borrow_mut(py)?;
         this.inner.clear();
@@ -819,10 +727,7 @@ impl PyRecords {
 
     pub(super) fn reverse(&self, py: Python<'_>) -> PyResult<()> {
         if !self.in_place(py)? {
-            return self.edit_order(py, |o, n| {
-                let perm: Vec<usize> = (0..o.len(n)).rev().collect();
-                o.permute(n, &perm)
-            });
+            return self.edit_order(py, |o, n| o.reverse(n));
         }
         self.state.borrow_mut(py)?.inner.reverse();
         Ok(())
@@ -921,16 +826,8 @@ impl PyRecords {
                     if o.what() != this.what() {
                         return Ok(py.NotImplemented());
                     }
-                    let mut same = o.inner.len() == this.inner.len();
-                    let mut i = 0;
-                    while same && i < this.inner.len() {
-                        same = match this.inner.row_eq_other(i, &o.inner, i) {
-                            Some(b) => b,
-                            None => this.row_value(py, i)?.eq(o.row_value(py, i)?)?,
-                        };
-                        i += 1;
-                    }
-                    same
+                    this.inner
+                        .eq_list(&o.inner, |i| this.row_value(py, i)?.eq(o.row_value(py, i)?))?
                 } else if let Ok(l) = other.cast::<PyList>() {
                     let mut same = l.len() == this.inner.len();
                     let mut i = 0;
@@ -951,20 +848,9 @@ impl PyRecords {
 
     pub(super) fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let this = self.state.borrow(py)?;
-        let n = self.len(py)?;
-        let show: Vec<usize> = if n <= 10 {
-            (0..n).collect()
-        } else {
-            vec![0, 1, 2, n - 2, n - 1]
-        };
-        let mut parts = Vec::new();
-        for (k, &i) in show.iter().enumerate() {
-            if n > 10 && k == 3 {
-                parts.push(format!("... {} more ...", n - 5));
-            }
-            parts.push(this.row_value(py, self.slot(py, i)?)?.repr()?.to_string());
-        }
-        Ok(format!("{}([{}])", this.what(), parts.join(", ")))
+        abridged_repr(this.what(), self.len(py)?, (10, 3, 2), |i| {
+            Ok(this.row_value(py, self.slot(py, i)?)?.repr()?.to_string())
+        })
     }
 
     /// A shallow copy: for a DictList, a new list holding the same records (writes
@@ -1233,16 +1119,7 @@ pub(super) fn records_order(
             return Ok(a.rich_compare(b, op)?.unbind());
         }
     }
-    let (n, m) = (mine.len(), others.len());
-    let r = match op {
-        CompareOp::Lt => n < m,
-        CompareOp::Le => n <= m,
-        CompareOp::Gt => n > m,
-        CompareOp::Ge => n >= m,
-        CompareOp::Eq => n == m,
-        CompareOp::Ne => n != m,
-    };
-    r.into_py_any(py)
+    op.matches(mine.len().cmp(&others.len())).into_py_any(py)
 }
 
 /// `type[...]` on a list or row class, as `list[dict]` does.

@@ -93,16 +93,10 @@ impl Records {
         r
     }
 
+    /// A new list's `Records` over `inner` (derived from this store's records: same
+    /// fields), registered with tracemalloc.
     pub(super) fn with_inner(&self, py: Python<'_>, inner: RecordList) -> Records {
-        let mut r = Records {
-            inner,
-            kind: self.kind.clone_ref(py),
-            names: Vec::new(),
-            trace: Tracked::new(),
-            appends: 0,
-            strings: Vec::new(),
-        };
-        r.sync_names(py);
+        let mut r = self.selection(py, inner);
         r.retrack();
         r
     }
@@ -142,17 +136,6 @@ impl Records {
                 }
             }
         }
-    }
-
-    /// Field `j` of record `i` as a Python object, reusing cached dictionary strings.
-    #[inline]
-    pub(super) fn value<'py>(
-        &self,
-        py: Python<'py>,
-        i: usize,
-        j: usize,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.cell_value(py, j, self.inner.get(i, j))
     }
 
     #[inline]
@@ -527,6 +510,8 @@ impl Records {
     /// Record `i` as a plain detached Python value (dict or tuple).
     pub(super) fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         match &self.kind {
+            // Fresh `str` objects (not the cached ones `plain_dict` reuses): a detached
+            // record shares nothing with the list, as `deep_sizeof` measures it.
             RecordForm::Dict => {
                 let d = PyDict::new(py);
                 let mut err = None;
@@ -539,22 +524,16 @@ impl Records {
                         }
                     }
                 });
-                match err {
-                    Some(e) => Err(e),
-                    None => Ok(d.into_any()),
-                }
+                err.map_or(Ok(d.into_any()), Err)
             }
             RecordForm::Tuple {
                 row_type, maker, ..
             } => {
-                let n = self.inner.num_fields();
                 let cls = row_type.bind(py);
+                let vals = self.field_values(py, i)?;
                 if let Some(maker) = maker {
-                    return maker.make(cls, self.field_values(py, i)?.into_iter());
+                    return maker.make(cls, vals.into_iter());
                 }
-                let vals = (0..n)
-                    .map(|j| self.value(py, i, j))
-                    .collect::<PyResult<Vec<_>>>()?;
                 let vals = match cls.cast::<PyType>() {
                     Ok(t) => match tuple_of_type(t, vals)? {
                         Ok(row) => return Ok(row),
@@ -588,37 +567,25 @@ impl Records {
         positions: std::ops::Range<usize>,
         order: &Order,
         self_ptr: usize,
-        mut on_match: impl FnMut(usize) -> bool,
+        on_match: impl FnMut(usize) -> bool,
     ) -> PyResult<()> {
-        let end = positions.end.min(order.len(self.inner.len()));
-        let positions = positions.start..end;
-        if has_own_eq(value)? {
-            // As a list does: `record == value`, where Python falls back to the value's
-            // reflected `__eq__`, whose answer (or exception) is the user's.
-            for p in positions {
-                if self.row_value(py, order.slot(p))?.eq(value)? && !on_match(p) {
-                    break;
-                }
-            }
-            return Ok(());
-        }
-        let Ok(items) = self.record_items(value, positions.start, self_ptr) else {
-            return Ok(());
-        };
+        // A value with its own `__eq__`: as a list does, `record == value`, where Python
+        // falls back to the value's reflected `__eq__`, whose answer (or exception) is
+        // the user's. Otherwise a value that is not a record of this kind equals none.
         let mut buf = Vec::new();
-        let cells = record_cells(&items, &mut buf, positions.start).ok();
-        for p in positions {
-            let i = order.slot(p);
-            let decided = cells.as_ref().and_then(|c| self.inner.row_eq(i, c));
-            let equal = match decided {
-                Some(b) => b,
-                None => self.row_value(py, i)?.eq(value)?,
+        let items;
+        let cells = if has_own_eq(value)? {
+            None
+        } else {
+            let Ok(got) = self.record_items(value, positions.start, self_ptr) else {
+                return Ok(());
             };
-            if equal && !on_match(p) {
-                break;
-            }
-        }
-        Ok(())
+            items = got;
+            record_cells(&items, &mut buf, positions.start).ok()
+        };
+        let undecided = |row| self.row_value(py, row)?.eq(value);
+        self.inner
+            .find_equal(order, positions, cells.as_deref(), undecided, on_match)
     }
 
     /// Whether store row `i` equals `value` (Python `==`).
@@ -732,16 +699,7 @@ impl Records {
     /// for iterators that must not see later changes. Not registered with tracemalloc:
     /// it owns no buffer until the list is written to.
     pub(super) fn snapshot(&self, py: Python<'_>) -> Records {
-        let mut r = Records {
-            inner: self.inner.clone(),
-            kind: self.kind.clone_ref(py),
-            names: self.names.iter().map(|n| n.clone_ref(py)).collect(),
-            trace: Tracked::new(),
-            appends: 0,
-            strings: Vec::new(),
-        };
-        r.sync_names(py);
-        r
+        self.selection(py, self.inner.clone())
     }
 
     /// Record `i` as a new plain `dict`, reusing cached strings.
@@ -767,11 +725,7 @@ impl Records {
         py: Python<'py>,
         i: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let n = self.inner.num_fields();
-        let vals = (0..n)
-            .map(|j| self.value(py, i, j))
-            .collect::<PyResult<Vec<_>>>()?;
-        Ok(PyTuple::new(py, vals)?.into_any())
+        Ok(PyTuple::new(py, self.field_values(py, i)?)?.into_any())
     }
 
     /// `self` repeated `n` times (empty for `n <= 0`), as a new core list.

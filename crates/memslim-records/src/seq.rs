@@ -1,0 +1,504 @@
+//! Python's sequence rules for a list of records: slices (assignment and deletion),
+//! reversal, truncation and element-wise equality, on an [`Order`] (a list sharing its
+//! store) and on a [`RecordList`] (a list that is its whole store).
+//!
+//! The bindings resolve a Python `slice` against the list's length (`slice.indices`)
+//! and hand the result here as a [`Slice`]; what the positions mean and when an
+//! assignment is refused is decided in this module, so that both storage paths agree.
+
+use std::ops::Range;
+
+use crate::{Order, RecordList, RecordsError, Result};
+
+/// The positions a resolved slice selects: `len` of them, from `start` in steps of
+/// `step` (what Python's `slice.indices` and its slice length give).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slice {
+    /// First position; may be negative only when `len` is 0 (an empty backward slice).
+    pub start: isize,
+    /// Distance between positions, never 0.
+    pub step: isize,
+    /// Number of positions.
+    pub len: usize,
+}
+
+impl Slice {
+    /// The one position `pos` (`rows[pos] = v`, `del rows[pos]`).
+    pub fn at(pos: usize) -> Slice {
+        Slice {
+            start: pos as isize,
+            step: 1,
+            len: 1,
+        }
+    }
+
+    /// No position, just before `pos` (`rows.insert(pos, v)` is `rows[pos:pos] = [v]`).
+    pub fn before(pos: usize) -> Slice {
+        Slice {
+            start: pos as isize,
+            step: 1,
+            len: 0,
+        }
+    }
+
+    /// The positions, in slice order.
+    pub fn positions(&self) -> impl Iterator<Item = usize> + use<> {
+        let (start, step) = (self.start, self.step);
+        (0..self.len as isize).map(move |k| (start + k * step) as usize)
+    }
+
+    /// The positions as one ascending run, for a step-1 slice (which an assignment
+    /// may grow or shrink).
+    pub fn as_range(&self) -> Option<Range<usize>> {
+        let start = usize::try_from(self.start).unwrap_or(0);
+        (self.step == 1).then_some(start..start + self.len)
+    }
+
+    /// The positions as disjoint ranges, last first, so that removing them in turn
+    /// leaves the positions of those still to remove unchanged.
+    pub fn ranges_from_back(&self) -> Vec<Range<usize>> {
+        if let Some(r) = self.as_range() {
+            return vec![r];
+        }
+        let mut pos: Vec<usize> = self.positions().collect();
+        pos.sort_unstable_by(|a, b| b.cmp(a));
+        pos.into_iter().map(|p| p..p + 1).collect()
+    }
+
+    /// Whether `got` records may replace the positions: any number for a step-1 slice,
+    /// exactly [`Slice::len`] for an extended one (as a Python list decides).
+    ///
+    /// # Errors
+    /// [`RecordsError::SliceSize`] when they may not.
+    pub fn check_assign(&self, got: usize) -> Result<()> {
+        if self.step != 1 && got != self.len {
+            return Err(RecordsError::SliceSize {
+                got,
+                expected: self.len,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Where a list's [`Order`] stood before appends, to [`Order::restore`] it if they fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OrderMark {
+    whole: bool,
+    len: usize,
+}
+
+impl Order {
+    /// A mark to [`Order::restore`] after appends that may fail part way.
+    pub fn mark(&self, store_len: usize) -> OrderMark {
+        OrderMark {
+            whole: self.is_whole(),
+            len: self.len(store_len),
+        }
+    }
+
+    /// Drops the positions appended since `mark` (a `Whole` order stays whole: its
+    /// store is rolled back with it).
+    pub fn restore(&mut self, store_len: usize, mark: OrderMark) {
+        if mark.whole {
+            *self = Order::Whole;
+        } else {
+            // Cannot fail: removing adds no store row.
+            let _ = self.truncate(store_len, mark.len);
+        }
+    }
+
+    /// The list of the positions of `slice` (`rows[a:b:c]`), on the same store.
+    pub fn get_slice(&self, store_len: usize, slice: &Slice) -> Order {
+        match slice.as_range() {
+            Some(r) => self.slice(store_len, r.start, r.end),
+            None => self.pick(&slice.positions().collect::<Vec<_>>()),
+        }
+    }
+
+    /// Puts store rows `rows` at the positions of `slice` (`shared`: some of them are
+    /// held by other positions or lists, see [`Order::splice`]).
+    ///
+    /// # Errors
+    /// As [`Slice::check_assign`] (before any change) and [`Order::splice`].
+    pub fn assign_slice(
+        &mut self,
+        store_len: usize,
+        slice: &Slice,
+        rows: &[usize],
+        shared: bool,
+    ) -> Result<()> {
+        slice.check_assign(rows.len())?;
+        if let Some(r) = slice.as_range() {
+            return self.splice(store_len, r.start, r.end, rows, shared);
+        }
+        for (pos, row) in slice.positions().zip(rows) {
+            self.splice(store_len, pos, pos + 1, std::slice::from_ref(row), shared)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the positions of `slice`.
+    ///
+    /// # Errors
+    /// Never in practice: removing adds no store row ([`Order::splice`]).
+    pub fn remove_slice(&mut self, store_len: usize, slice: &Slice) -> Result<()> {
+        for r in slice.ranges_from_back() {
+            self.splice(store_len, r.start, r.end, &[], false)?;
+        }
+        Ok(())
+    }
+
+    /// Keeps the first `len` positions (all of them if there are fewer).
+    ///
+    /// # Errors
+    /// As [`Order::remove_slice`].
+    pub fn truncate(&mut self, store_len: usize, len: usize) -> Result<()> {
+        let n = self.len(store_len);
+        self.splice(store_len, len, n, &[], false)
+    }
+
+    /// Reverses the positions.
+    ///
+    /// # Errors
+    /// Never in practice: the reversal is a permutation ([`Order::permute`]).
+    pub fn reverse(&mut self, store_len: usize) -> Result<()> {
+        let perm: Vec<usize> = (0..self.len(store_len)).rev().collect();
+        self.permute(store_len, &perm)
+    }
+}
+
+impl RecordList {
+    /// The records at the positions of `slice`, as a new list (sharing the chunks of a
+    /// step-1 slice, copy-on-write).
+    pub fn get_slice(&self, slice: &Slice) -> RecordList {
+        match slice.as_range() {
+            Some(r) => self.slice(r.start, r.end),
+            None => self.take(&slice.positions().collect::<Vec<_>>()),
+        }
+    }
+
+    /// Puts the records of `staged` at the positions of `slice`.
+    ///
+    /// # Errors
+    /// As [`Slice::check_assign`] (before any change), [`RecordList::splice`] and
+    /// [`RecordList::set_record_from`].
+    pub fn assign_slice(&mut self, slice: &Slice, staged: &RecordList) -> Result<()> {
+        slice.check_assign(staged.len())?;
+        if let Some(r) = slice.as_range() {
+            return self.splice(r.start, r.end, staged);
+        }
+        for (k, pos) in slice.positions().enumerate() {
+            self.set_record_from(pos, staged, k)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the records at the positions of `slice`.
+    ///
+    /// # Errors
+    /// [`RecordsError::IndexOutOfRange`] for a position past the end.
+    pub fn remove_slice(&mut self, slice: &Slice) -> Result<()> {
+        for r in slice.ranges_from_back() {
+            if r.len() == 1 {
+                self.remove(r.start)?;
+            } else {
+                self.remove_range(r.start, r.end);
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `on_match(p)`, until it returns false, for each position `p` in
+    /// `positions` (of a list holding store rows `order`; clamped to its length) whose
+    /// record equals `record` (Python `==`, as `index`, `count` and `in` compare).
+    /// `undecided(row)` decides a store row the core cannot (host objects), and every
+    /// row when there is no `record` the core can compare (a value of the host's own).
+    ///
+    /// # Errors
+    /// The first error `undecided` returns.
+    pub fn find_equal<E>(
+        &self,
+        order: &Order,
+        positions: Range<usize>,
+        record: Option<&[(&str, crate::Cell<'_>)]>,
+        mut undecided: impl FnMut(usize) -> std::result::Result<bool, E>,
+        mut on_match: impl FnMut(usize) -> bool,
+    ) -> std::result::Result<(), E> {
+        let end = positions.end.min(order.len(self.len()));
+        for p in positions.start..end {
+            let row = order.slot(p);
+            let equal = match record.and_then(|r| self.row_eq(row, r)) {
+                Some(b) => b,
+                None => undecided(row)?,
+            };
+            if equal && !on_match(p) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Python `==` between this list and `other`, record by record: equal lengths and
+    /// every pair equal. A pair the core cannot decide (host objects) is decided by
+    /// `undecided(i)`; the first unequal pair ends the comparison.
+    ///
+    /// # Errors
+    /// Whatever `undecided` returns.
+    pub fn eq_list<E>(
+        &self,
+        other: &RecordList,
+        mut undecided: impl FnMut(usize) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<bool, E> {
+        if self.len() != other.len() {
+            return Ok(false);
+        }
+        for i in 0..self.len() {
+            let same = match self.row_eq_other(i, other, i) {
+                Some(b) => b,
+                None => undecided(i)?,
+            };
+            if !same {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Cell;
+    use proptest::prelude::*;
+
+    /// A resolved slice as Python's `slice.indices` gives it for a list of `len`.
+    fn resolve(len: usize, start: Option<isize>, stop: Option<isize>, step: isize) -> Slice {
+        let n = len as isize;
+        let clamp = |v: Option<isize>, dflt: isize, lo: isize, hi: isize| match v {
+            None => dflt,
+            Some(v) if v < 0 => (v + n).max(lo),
+            Some(v) => v.min(hi),
+        };
+        let (start, stop) = if step > 0 {
+            (clamp(start, 0, 0, n), clamp(stop, n, 0, n))
+        } else {
+            (clamp(start, n - 1, -1, n - 1), clamp(stop, -1, -1, n - 1))
+        };
+        let count = if step > 0 && stop > start {
+            (stop - start - 1) / step + 1
+        } else if step < 0 && start > stop {
+            (start - stop - 1) / -step + 1
+        } else {
+            0
+        };
+        Slice {
+            start,
+            step,
+            len: count as usize,
+        }
+    }
+
+    fn list_of(values: &[i64]) -> RecordList {
+        let mut l = RecordList::new();
+        for &v in values {
+            l.push_record(&[("v", Cell::Int(v))]).unwrap();
+        }
+        l
+    }
+
+    fn values_of(l: &RecordList) -> Vec<i64> {
+        (0..l.len())
+            .map(|i| match l.get(i, 0) {
+                crate::CellRef::Int(v) => v,
+                other => panic!("not an int: {other:?}"),
+            })
+            .collect()
+    }
+
+    /// The model: a `Vec` with Python's slice assignment and deletion.
+    fn model_assign(v: &mut Vec<i64>, s: &Slice, new: &[i64]) -> bool {
+        if let Some(r) = s.as_range() {
+            v.splice(r, new.iter().copied());
+            return true;
+        }
+        if new.len() != s.len {
+            return false;
+        }
+        for (p, x) in s.positions().zip(new) {
+            v[p] = *x;
+        }
+        true
+    }
+
+    fn model_delete(v: &mut Vec<i64>, s: &Slice) {
+        let mut pos: Vec<usize> = s.positions().collect();
+        pos.sort_unstable();
+        pos.dedup();
+        for p in pos.into_iter().rev() {
+            v.remove(p);
+        }
+    }
+
+    fn slice_args() -> impl Strategy<Value = (Option<isize>, Option<isize>, isize)> {
+        (
+            proptest::option::of(-12isize..12),
+            proptest::option::of(-12isize..12),
+            prop_oneof![Just(1isize), Just(-1), Just(2), Just(-2), Just(3), Just(-3)],
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn slice_positions_match_python(len in 0usize..10, (a, b, step) in slice_args()) {
+            let s = resolve(len, a, b, step);
+            let pos: Vec<usize> = s.positions().collect();
+            prop_assert_eq!(pos.len(), s.len);
+            prop_assert!(pos.iter().all(|&p| p < len));
+            let mut back: Vec<usize> = s.ranges_from_back().into_iter().flatten().collect();
+            back.sort_unstable();
+            let mut sorted = pos.clone();
+            sorted.sort_unstable();
+            prop_assert_eq!(back, sorted);
+        }
+
+        #[test]
+        fn record_list_slices_follow_the_model(
+            values in proptest::collection::vec(-50i64..50, 0..10),
+            (a, b, step) in slice_args(),
+            new in proptest::collection::vec(-50i64..50, 0..6),
+        ) {
+            let s = resolve(values.len(), a, b, step);
+            let picked: Vec<i64> = s.positions().map(|p| values[p]).collect();
+            prop_assert_eq!(values_of(&list_of(&values).get_slice(&s)), picked);
+            let mut model = values.clone();
+            let ok = model_assign(&mut model, &s, &new);
+            let mut l = list_of(&values);
+            let res = l.assign_slice(&s, &list_of(&new));
+            prop_assert_eq!(res.is_ok(), ok);
+            if !ok {
+                prop_assert_eq!(res, Err(RecordsError::SliceSize { got: new.len(), expected: s.len }));
+            }
+            prop_assert_eq!(values_of(&l), model);
+
+            let mut model = values.clone();
+            model_delete(&mut model, &s);
+            let mut l = list_of(&values);
+            l.remove_slice(&s).unwrap();
+            prop_assert_eq!(values_of(&l), model);
+        }
+
+        #[test]
+        fn order_slices_follow_the_model(
+            store in 0usize..10,
+            (a, b, step) in slice_args(),
+            new in proptest::collection::vec(0usize..10, 0..6),
+        ) {
+            // Positions hold store rows; the model is the Vec of rows.
+            let rows: Vec<usize> = (0..store).collect();
+            let s = resolve(store, a, b, step);
+            prop_assert_eq!(Order::Whole.get_slice(store, &s).slots(store), s.positions().collect::<Vec<_>>());
+            let as_i = |v: &[usize]| v.iter().map(|&x| x as i64).collect::<Vec<_>>();
+            let mut model = as_i(&rows);
+            let ok = model_assign(&mut model, &s, &as_i(&new));
+            let mut o = Order::Whole;
+            prop_assert_eq!(o.assign_slice(store, &s, &new, true).is_ok(), ok);
+            prop_assert_eq!(as_i(&o.slots(store)), model);
+
+            let mut model = as_i(&rows);
+            model_delete(&mut model, &s);
+            let mut o = Order::Whole;
+            o.remove_slice(store, &s).unwrap();
+            prop_assert_eq!(as_i(&o.slots(store)), model);
+        }
+
+        #[test]
+        fn restore_drops_what_was_appended(
+            store in 0usize..8,
+            keep in 0usize..8,
+            shared in proptest::collection::vec(0usize..8, 0..4),
+            new in 0usize..4,
+        ) {
+            let shared: Vec<usize> = shared.into_iter().filter(|&r| r < store).collect();
+            for mut o in [Order::Whole, Order::Whole.get_slice(store, &Slice { start: 0, step: 1, len: keep.min(store) })] {
+                let before = o.slots(store);
+                let mark = o.mark(store);
+                o.push_shared(store, &shared).unwrap();
+                o.push_new(store + new, store, new).unwrap();
+                o.restore(store + new, mark);
+                prop_assert_eq!(o.slots(store), before);
+            }
+        }
+
+        #[test]
+        fn order_truncate_and_reverse(store in 0usize..10, keep in 0usize..12) {
+            let mut o = Order::Whole;
+            o.truncate(store, keep).unwrap();
+            prop_assert_eq!(o.slots(store), (0..store.min(keep)).collect::<Vec<_>>());
+            o.reverse(store).unwrap();
+            prop_assert_eq!(o.slots(store), (0..store.min(keep)).rev().collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn eq_list_is_vec_equality(
+            a in proptest::collection::vec(-3i64..3, 0..6),
+            b in proptest::collection::vec(-3i64..3, 0..6),
+        ) {
+            let r: std::result::Result<bool, ()> =
+                list_of(&a).eq_list(&list_of(&b), |_| panic!("ints are decided"));
+            prop_assert_eq!(r, Ok(a == b));
+        }
+    }
+
+    #[test]
+    fn find_equal_visits_matches_in_order_and_stops() {
+        let l = list_of(&[1, 2, 1, 1]);
+        let never = |_| -> std::result::Result<bool, ()> { panic!("ints are decided") };
+        let one = [("v", Cell::Int(1))];
+        let mut seen = Vec::new();
+        l.find_equal(&Order::Whole, 1..usize::MAX, Some(&one), never, |p| {
+            seen.push(p);
+            seen.len() < 2
+        })
+        .unwrap();
+        assert_eq!(seen, vec![2, 3]);
+        // Positions map to store rows through the order; no record: the host decides.
+        let order = Order::Whole.get_slice(
+            4,
+            &Slice {
+                start: 3,
+                step: -1,
+                len: 4,
+            },
+        );
+        let mut asked = Vec::new();
+        let mut found = Vec::new();
+        let r: std::result::Result<(), ()> = l.find_equal(
+            &order,
+            0..4,
+            None,
+            |row| {
+                asked.push(row);
+                Ok(row == 1)
+            },
+            |p| {
+                found.push(p);
+                true
+            },
+        );
+        assert_eq!((r, asked, found), (Ok(()), vec![3, 2, 1, 0], vec![2]));
+        assert_eq!(
+            l.find_equal(&Order::Whole, 0..4, None, |_| Err("boom"), |_| true),
+            Err("boom")
+        );
+    }
+
+    #[test]
+    fn single_positions() {
+        assert_eq!(Slice::at(3).positions().collect::<Vec<_>>(), vec![3]);
+        assert_eq!(Slice::before(3).as_range(), Some(3..3));
+        let mut l = list_of(&[1, 2]);
+        l.assign_slice(&Slice::before(1), &list_of(&[9])).unwrap();
+        assert_eq!(values_of(&l), vec![1, 9, 2]);
+    }
+}

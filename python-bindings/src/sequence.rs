@@ -1,0 +1,77 @@
+//! What the sequence types (`DictList`, `TupleList`, `DocList`, `ListView`) share:
+//! index arguments read with the errors a `list` raises, and the abridged `repr` of a
+//! long sequence.
+
+use memslim_records::Slice;
+use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::prelude::*;
+use pyo3::types::{PyInt, PySlice};
+
+/// The name of `v`'s type, for messages.
+pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// `index` (an int or any `__index__` object) as a position in `len` items, negative
+/// from the end.
+///
+/// # Errors
+/// As `list` raises them, `what` naming the type: `IndexError` for an int past the
+/// machine's index size or a position out of range, `TypeError` for a non-integer.
+pub(crate) fn position(index: &Bound<'_, PyAny>, len: usize, what: &str) -> PyResult<usize> {
+    if index.is_instance_of::<PyInt>() && index.extract::<isize>().is_err() {
+        return Err(PyIndexError::new_err(
+            "cannot fit 'int' into an index-sized integer",
+        ));
+    }
+    let i: isize = index.extract().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what} indices must be integers or slices, not {}",
+            type_name(index)
+        ))
+    })?;
+    let j = if i < 0 { i + len as isize } else { i };
+    if j < 0 || j as usize >= len {
+        return Err(PyIndexError::new_err(format!("{what} index out of range")));
+    }
+    Ok(j as usize)
+}
+
+/// A Python slice resolved against `len` items.
+pub(crate) fn slice_of(s: &Bound<'_, PySlice>, len: usize) -> PyResult<Slice> {
+    let ind = s.indices(len as isize)?;
+    Ok(Slice {
+        start: ind.start,
+        step: ind.step,
+        len: ind.slicelength,
+    })
+}
+
+/// `Name([a, b, c, ... k more ..., y, z])`: every item's repr when there are at most
+/// `all` of them, else the first `head` and the last `tail` around a count. `repr(i)`
+/// gives item `i`'s.
+pub(crate) fn abridged_repr(
+    name: &str,
+    len: usize,
+    (all, head, tail): (usize, usize, usize),
+    mut repr: impl FnMut(usize) -> PyResult<String>,
+) -> PyResult<String> {
+    let mut parts = Vec::new();
+    if len <= all {
+        for i in 0..len {
+            parts.push(repr(i)?);
+        }
+    } else {
+        for i in 0..head {
+            parts.push(repr(i)?);
+        }
+        parts.push(format!("... {} more ...", len - head - tail));
+        for i in len - tail..len {
+            parts.push(repr(i)?);
+        }
+    }
+    Ok(format!("{name}([{}])", parts.join(", ")))
+}
