@@ -3,12 +3,13 @@ with plain lists of dicts and tuples as the oracle."""
 
 from __future__ import annotations
 
+import math
 import operator
 import types
 
 import pytest
 from conftest import record_lists, same
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from memslim import DictList, Row, TupleList
 
@@ -90,8 +91,21 @@ def test_list_plus_tuplelist_and_errors():
 ops = st.sampled_from([operator.lt, operator.le, operator.gt, operator.ge])
 
 
+def holds_nan(v) -> bool:
+    if isinstance(v, float):
+        return math.isnan(v)
+    if isinstance(v, dict):
+        return any(holds_nan(x) for x in v.values())
+    if isinstance(v, (list, tuple)):
+        return any(holds_nan(x) for x in v)
+    return False
+
+
 @given(a=record_lists, b=record_lists, op=ops)
 def test_ordering_as_lists_of_dicts(a, b, op):
+    # A NaN read back from storage is a new object: the oracle's identity shortcut
+    # (`x is y` before `x == y`) cannot hold for it (docs/porting.md says so).
+    assume(not holds_nan(a) and not holds_nan(b))
     assert outcome(op, DictList(a), b) == outcome(op, a, b)
     assert outcome(op, DictList(a), DictList(b)) == outcome(op, a, b)
 
