@@ -62,3 +62,37 @@ fn entry_lengths_that_overflow_the_offset_are_damage() {
     }
     fs::remove_dir_all(&dir).ok();
 }
+
+/// Two batch entries (checksums fixed up) stating `u64::MAX` rows each: their sum once
+/// overflowed while the file was indexed.
+#[test]
+fn row_counts_that_overflow_are_an_error() {
+    let dir = std::env::temp_dir().join(format!("memslim-crafted-rows-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("a.msl");
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    f.push_record(&[("id", Cell::Int(1))]).unwrap();
+    f.flush().unwrap();
+    f.push_record(&[("id", Cell::Int(2))]).unwrap();
+    f.close().unwrap();
+    let ip = index_path(&p);
+    let mut idx = fs::read(&ip).unwrap();
+    let mut batches = 0;
+    for at in (HEADER_LEN..idx.len()).step_by(ENTRY_LEN) {
+        let (mut e, last) = decode_entry(&idx[at..]).unwrap();
+        if e.kind == MessageKind::Batch {
+            e.rows = u64::MAX;
+            idx[at..at + ENTRY_LEN].copy_from_slice(&encode_entry(&e, last));
+            batches += 1;
+        }
+    }
+    assert_eq!(batches, 2);
+    fs::write(&ip, &idx).unwrap();
+    for mode in [Mode::Read, Mode::Append] {
+        assert!(
+            matches!(RecordFile::open(&p, mode), Err(MmapError::Corrupt { .. })),
+            "{mode:?}"
+        );
+    }
+    fs::remove_dir_all(&dir).ok();
+}
