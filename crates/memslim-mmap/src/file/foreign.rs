@@ -45,8 +45,18 @@ impl RecordFile {
         // A message is checked against its own checksum when a row of it is first read;
         // memslim writes no dictionary messages and no empty batches, so in its files
         // such a message is a damaged header that would hide a batch from every read.
+        // And a batch's rows sit after the rows every earlier batch states: a damaged
+        // row count would move later records to other positions, so in memslim's own
+        // files (index lost) every batch is checked now, in one pass.
         let hidden = w.entries.iter().position(|e| {
-            e.kind == MessageKind::Dictionary || e.kind == MessageKind::Batch && e.rows == 0
+            e.kind == MessageKind::Dictionary
+                || e.kind == MessageKind::Batch
+                    && (e.rows == 0
+                        || self.sealed
+                            && !matches!(
+                                ipc::check_seal(&b[e.offset as usize..e.end() as usize]),
+                                Ok(Some(_))
+                            ))
         });
         if let Some(k) = hidden.filter(|_| self.sealed) {
             let e = w.entries[k];
