@@ -51,7 +51,8 @@ help:
 	@echo "make valgrind     unsafe code paths (Rust and Python) under valgrind memcheck"
 	@echo "make lint         cargo fmt --check, clippy (whole workspace), ruff check"
 	@echo "make fmt          cargo fmt and ruff format"
-	@echo "make fuzz         the fuzz targets (JSONL, CSV, gzip/zstd, the record-file opener), bounded"
+	@echo "make fuzz         the fuzz targets (JSONL, CSV, gzip/zstd, the record-file opener, pickled"
+	@echo "                  DictList/DocList state, Parquet files), bounded"
 	@echo "make dist         dist/: an abi3 manylinux_2_28 wheel (via zig) and an sdist; prints"
 	@echo "                  auditwheel's verdict, the wheel's size and import time"
 	@echo "make test-wheel   the Python tests against a wheel of the release build, installed into"
@@ -150,7 +151,8 @@ fmt: $(DEPS_STAMP)
 # the build of the instrumented targets (about 5 minutes on 2 cores) is the real cost.
 # Longer campaigns: FUZZ_RUNS=-1 FUZZ_SECONDS=600 make fuzz.
 FUZZ_TARGETS = jsonl:$(FUZZ_RUNS) csv:$(FUZZ_RUNS) compressed:$(FUZZ_RUNS) \
-	record_file_open:$(FUZZ_FILE_RUNS)
+	record_file_open:$(FUZZ_FILE_RUNS) record_bytes:$(FUZZ_RUNS) doc_bytes:$(FUZZ_RUNS) \
+	parquet_read:$(FUZZ_FILE_RUNS)
 FUZZ_RUNS ?= 20000
 FUZZ_FILE_RUNS ?= 1000
 FUZZ_SECONDS ?= 0

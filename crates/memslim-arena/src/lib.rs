@@ -1,5 +1,16 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
+// Caller input never panics: a new unwrap, panic!, todo! or unimplemented! outside tests
+// fails the lint (an invariant that truly cannot fail says why in an `expect`).
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::panic,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
 
 mod arena;
 mod doc;

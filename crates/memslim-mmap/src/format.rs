@@ -68,7 +68,9 @@ pub struct Entry {
 impl Entry {
     /// Byte offset just past the message.
     pub fn end(&self) -> u64 {
-        self.offset + self.len
+        // Saturating: an index entry is checked to fit (`parse_entries`), but a crafted
+        // one must not wrap around to an offset that does.
+        self.offset.saturating_add(self.len)
     }
 }
 
@@ -250,6 +252,11 @@ pub fn parse_entries(b: &[u8], mut pos: usize, prev: Option<Entry>, version: u32
             ))
         } else if schema_due != (e.kind == MessageKind::Schema) {
             Some("schema entry out of place".to_owned())
+        } else if e.offset.checked_add(e.len).is_none() {
+            Some(format!(
+                "entry length {} runs past the largest offset",
+                e.len
+            ))
         } else {
             None
         };

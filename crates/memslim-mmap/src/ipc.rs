@@ -216,6 +216,11 @@ pub(crate) fn storage_schema(schema: &Schema) -> SchemaRef {
 pub(crate) fn plain_strings(col: &ArrayRef) -> Option<ArrayRef> {
     let d = col.as_any_dictionary_opt()?;
     let values = d.values().as_string_opt::<i32>()?;
+    // `normalized_keys` asserts a non-empty dictionary: an all-null column may have none
+    // (a foreign writer's, in a file's later segment); with a key set, it is damaged.
+    if values.is_empty() {
+        return (col.null_count() == col.len()).then(|| new_null_array(&DataType::Utf8, col.len()));
+    }
     let keys = d.normalized_keys();
     let out: StringArray = (0..col.len())
         .map(|i| (!col.is_null(i)).then(|| values.value(keys[i])))

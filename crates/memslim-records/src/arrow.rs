@@ -418,7 +418,13 @@ pub(crate) fn scalar_at<'a>(
         }
         Dictionary(_, _) => {
             let d = a.as_any_dictionary();
-            let k = d.normalized_keys()[i];
+            // Only key `i`: `normalized_keys` would copy every key per value (quadratic
+            // over a batch) and panic on an empty dictionary.
+            let k = dict_key(d.keys(), i)
+                .filter(|&k| k < d.values().len())
+                .ok_or_else(|| {
+                    RecordsError::Corrupt(format!("row {i}: dictionary key outside its dictionary"))
+                })?;
             return scalar_at(d.values().as_ref(), k, is_variant, buf);
         }
         _ => {
@@ -428,6 +434,22 @@ pub(crate) fn scalar_at<'a>(
             Scalar::Encoded
         }
     })
+}
+
+/// Key `i` of a dictionary's `keys` as an index into its values (`None`: negative).
+fn dict_key(keys: &dyn Array, i: usize) -> Option<usize> {
+    use DataType::*;
+    match keys.data_type() {
+        Int8 => usize::try_from(keys.as_primitive::<Int8Type>().value(i)).ok(),
+        Int16 => usize::try_from(keys.as_primitive::<Int16Type>().value(i)).ok(),
+        Int32 => usize::try_from(keys.as_primitive::<Int32Type>().value(i)).ok(),
+        Int64 => usize::try_from(keys.as_primitive::<Int64Type>().value(i)).ok(),
+        UInt8 => Some(usize::from(keys.as_primitive::<UInt8Type>().value(i))),
+        UInt16 => Some(usize::from(keys.as_primitive::<UInt16Type>().value(i))),
+        UInt32 => usize::try_from(keys.as_primitive::<UInt32Type>().value(i)).ok(),
+        UInt64 => usize::try_from(keys.as_primitive::<UInt64Type>().value(i)).ok(),
+        _ => None,
+    }
 }
 
 /// Any supported Arrow value as a [`Value`] (used for nested types).

@@ -45,8 +45,20 @@ impl RecordFile {
         // A message is checked against its own checksum when a row of it is first read;
         // memslim writes no dictionary messages and no empty batches, so in its files
         // such a message is a damaged header that would hide a batch from every read.
-        let hidden = w.entries.iter().position(|e| {
-            e.kind == MessageKind::Dictionary || e.kind == MessageKind::Batch && e.rows == 0
+        // And a batch's rows sit after the rows every earlier batch states: a damaged
+        // row count would move later records to other positions, so in memslim's own
+        // files (index lost) every batch but the last is checked now, in one pass.
+        let last_batch = w.entries.iter().rposition(|e| e.kind == MessageKind::Batch);
+        let hidden = w.entries.iter().enumerate().position(|(k, e)| {
+            e.kind == MessageKind::Dictionary
+                || e.kind == MessageKind::Batch
+                    && (e.rows == 0
+                        || self.sealed
+                            && Some(k) != last_batch
+                            && !matches!(
+                                ipc::check_seal(&b[e.offset as usize..e.end() as usize]),
+                                Ok(Some(_))
+                            ))
         });
         if let Some(k) = hidden.filter(|_| self.sealed) {
             let e = w.entries[k];

@@ -410,7 +410,10 @@ impl RecordFile {
                         extras: None,
                         held: None,
                     });
-                    first_row += e.rows as usize;
+                    // A crafted index entry may state any row count: its sum must not wrap.
+                    first_row = first_row.checked_add(e.rows as usize).ok_or_else(|| {
+                        self.corrupt(e.offset, "batch row counts add up past the largest index")
+                    })?;
                 }
                 MessageKind::Dictionary => {
                     self.dicts.push(k);

@@ -572,12 +572,14 @@ fn read_body(inp: &mut Input<'_>, bufs: &mut Buffers<'_>) -> Result<RecordList> 
         return Err(inp.err("pattern count out of range"));
     }
     let mut patterns = Patterns::default();
+    // One scratch set for all patterns (cleared per pattern): a fresh one each would
+    // cost patterns x fields, quadratic in a crafted header's length.
+    let mut seen = vec![false; nfields];
     for _ in 0..npat {
         let n = inp.usize()?;
         if n > nfields {
             return Err(inp.err("key-order pattern longer than the fields"));
         }
-        let mut seen = vec![false; nfields];
         let mut p = Vec::with_capacity(n);
         for _ in 0..n {
             let j = inp.usize()?;
@@ -586,6 +588,9 @@ fn read_body(inp: &mut Input<'_>, bufs: &mut Buffers<'_>) -> Result<RecordList> 
             }
             seen[j] = true;
             p.push(j as u32);
+        }
+        for &j in &p {
+            seen[j as usize] = false;
         }
         let before = patterns.list.len();
         patterns.id(&p);
