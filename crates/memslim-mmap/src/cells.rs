@@ -233,6 +233,7 @@ impl BatchCells {
     /// # Errors
     /// A reason, if the value's bytes are not where the header says, or are not valid
     /// (UTF-8, variant encoding).
+    #[inline]
     pub(crate) fn cell(&self, c: usize, row: usize, variant: bool) -> Result<CellRef<'_>, String> {
         let col = self
             .columns

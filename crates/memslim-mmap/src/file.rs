@@ -216,6 +216,7 @@ struct Committed<'a> {
 impl<'a> Committed<'a> {
     /// Value `j` of column `c` as it was appended: absent when the record lacked the
     /// key, an int when it was one among floats.
+    #[inline]
     fn cell(&self, c: usize, j: usize, buf: &'a mut Vec<u8>) -> Result<CellRef<'a>> {
         if self.extras.is_absent(c, j) {
             return Ok(CellRef::Absent);

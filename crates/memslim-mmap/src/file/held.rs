@@ -59,6 +59,7 @@ impl HeldBatch {
     }
 
     /// Position `row` in the batch, or the error for a record it does not hold.
+    #[inline]
     fn at(&self, row: usize) -> Result<usize> {
         if self.contains(row) {
             Ok(row - self.rows.start)
@@ -97,6 +98,7 @@ impl HeldBatch {
     ///
     /// # Errors
     /// As [`HeldBatch::with_field`].
+    #[inline]
     pub fn with_column<R>(
         &self,
         row: usize,
