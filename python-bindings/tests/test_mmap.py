@@ -767,9 +767,12 @@ def test_a_lost_index_is_rebuilt_only_from_records_that_verify(tmp_path: Path) -
     data[-5] ^= 0x01  # the last batch's bytes
     path.write_bytes(bytes(data))
     idx.unlink(missing_ok=True)
-    reader = memslim.DictList.open(path, "r")
-    assert reader[:80].to_list() == want[:80]
-    expect_error(memslim.CorruptFileError, reader.to_list)
+    # Without an index every batch of memslim's own file is checked at open (a damaged
+    # row count would otherwise move or make up records): a reader gets the records
+    # before the damage, with a warning.
+    with pytest.warns(memslim.DamagedFileWarning):
+        reader = memslim.DictList.open(path, "r")
+    assert reader.to_list() == want[:80]
     reader.close()
     # a writer never writes an index that blesses the damage
     expect_error(memslim.CorruptFileError, memslim.DictList.open, path)

@@ -46,15 +46,14 @@ impl RecordFile {
         // memslim writes no dictionary messages and no empty batches, so in its files
         // such a message is a damaged header that would hide a batch from every read.
         // And a batch's rows sit after the rows every earlier batch states: a damaged
-        // row count would move later records to other positions, so in memslim's own
-        // files (index lost) every batch but the last is checked now, in one pass.
-        let last_batch = w.entries.iter().rposition(|e| e.kind == MessageKind::Batch);
-        let hidden = w.entries.iter().enumerate().position(|(k, e)| {
+        // row count would move later records to other positions (or, in the last
+        // batch, make up records), so in memslim's own files (index lost) every batch
+        // is checked now, in one pass.
+        let hidden = w.entries.iter().position(|e| {
             e.kind == MessageKind::Dictionary
                 || e.kind == MessageKind::Batch
                     && (e.rows == 0
                         || self.sealed
-                            && Some(k) != last_batch
                             && !matches!(
                                 ipc::check_seal(&b[e.offset as usize..e.end() as usize]),
                                 Ok(Some(_))
