@@ -470,7 +470,7 @@ impl PyDocList {
                 .map_err(|e| doc_to_py(py, e))?;
             return Ok(PyDocList::wrap(py, inner)?.into_bound(py).into_any());
         }
-        let i = norm_index(index, state.inner.len(), "DocList")?;
+        let i = norm_index(index, || Ok(state.inner.len()), "DocList")?;
         state.item(py, i)
     }
 
@@ -480,7 +480,7 @@ impl PyDocList {
         if let Ok(s) = index.cast::<PySlice>() {
             state.inner.remove_positions(slice_of(s, len)?.positions());
         } else {
-            let i = norm_index(index, len, "DocList")?;
+            let i = norm_index(index, || Ok(len), "DocList")?;
             state.inner.remove(i).map_err(|e| doc_to_py(py, e))?;
         }
         state.retrack();

@@ -15,13 +15,17 @@ pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
-/// `index` (an int or any `__index__` object) as a position in `len` items, negative
-/// from the end.
+/// `index` (an int or any `__index__` object) as a position in `len()` items, negative
+/// from the end. `len` is asked after `__index__` ran, which may change the sequence.
 ///
 /// # Errors
 /// As `list` raises them, `what` naming the type: `IndexError` for an int past the
 /// machine's index size or a position out of range, `TypeError` for a non-integer.
-pub(crate) fn position(index: &Bound<'_, PyAny>, len: usize, what: &str) -> PyResult<usize> {
+pub(crate) fn position(
+    index: &Bound<'_, PyAny>,
+    len: impl FnOnce() -> PyResult<usize>,
+    what: &str,
+) -> PyResult<usize> {
     if index.is_instance_of::<PyInt>() && index.extract::<isize>().is_err() {
         return Err(PyIndexError::new_err(
             "cannot fit 'int' into an index-sized integer",
@@ -33,6 +37,7 @@ pub(crate) fn position(index: &Bound<'_, PyAny>, len: usize, what: &str) -> PyRe
             type_name(index)
         ))
     })?;
+    let len = len()?;
     let j = if i < 0 { i + len as isize } else { i };
     if j < 0 || j as usize >= len {
         return Err(PyIndexError::new_err(format!("{what} index out of range")));

@@ -305,3 +305,21 @@ def test_a_sort_racing_an_append_in_another_thread_raises_value_error():
         assert "list modified during sort" in str(e)
     t.join()
     assert len(rows) == 2001
+
+
+def test_an_index_whose_index_method_empties_the_list_is_an_index_error():
+    # The position is checked against the length after `__index__` ran (found by the
+    # state machine above: it was read before, and the row then did not exist).
+    for rows in (
+        memslim.DictList([{"a": 1}, {"a": 2}]),
+        memslim.TupleList([(1,), (2,)], fields=("a",)),
+    ):
+
+        class Empties:
+            def __index__(self, rows=rows):
+                rows.clear()
+                return 1
+
+        with pytest.raises(IndexError):
+            rows[Empties()]
+        assert len(rows) == 0

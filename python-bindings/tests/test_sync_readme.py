@@ -89,5 +89,5 @@ def test_the_pages_are_the_readme_and_every_doc_with_a_block(tmp_path: Path) -> 
     (tmp_path / "docs" / "other.md").write_text("no tables quoted\n", encoding="utf-8")
     assert tool.pages(tmp_path) == [tmp_path / "README.md", tmp_path / "docs" / "bench.md"]
     # The real repository: the README and the benchmarks page both quote results.
-    real = [p.relative_to(ROOT).as_posix() for p in tool.pages()]
+    real = [p.relative_to(tool.ROOT).as_posix() for p in tool.pages()]
     assert real[0] == "README.md" and "docs/benchmarks.md" in real

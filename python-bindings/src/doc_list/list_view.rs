@@ -55,7 +55,11 @@ impl PyListView {
                 PyList::new(py, picked)?.into_any()
             });
         }
-        let i = norm_index(index, s.len(), if is_tuple { "tuple" } else { "list" })?;
+        let i = norm_index(
+            index,
+            || Ok(s.len()),
+            if is_tuple { "tuple" } else { "list" },
+        )?;
         match s.get(i).map_err(|e| doc_to_py(py, e))? {
             Some((n, pos)) => self.at.child(py, n, pos),
             None => Err(PyIndexError::new_err("list index out of range")),

@@ -528,7 +528,7 @@ impl PyRecords {
             return this.with_inner(py, inner).into_object(py);
         }
         let what = slf.get().state.borrow(py)?.what();
-        item_out(slf, position(index, slf.get().len(py)?, what)?)
+        item_out(slf, position(index, || slf.get().len(py), what)?)
     }
 
     pub(super) fn __setitem__(
