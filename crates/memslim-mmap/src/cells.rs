@@ -122,6 +122,56 @@ struct Column {
     validity: Option<Range<usize>>,
     offsets: Range<usize>,
     values: Range<usize>,
+    /// Set for a number column without nulls whose values buffer holds all its rows
+    /// (checked once, when the batch is parsed).
+    fixed: Option<Fixed>,
+}
+
+/// Where a number column's values lie, for reads that need no check that can fail
+/// (the common column of memslim's own files: no nulls, fixed width).
+#[derive(Clone, Copy, Debug)]
+struct Fixed {
+    start: usize,
+    width: usize,
+    float: bool,
+    signed: bool,
+}
+
+impl Fixed {
+    /// The reader of a number column, if `values` holds `rows` of them.
+    fn of(kind: CellLayout, values: &Range<usize>, rows: usize) -> Option<Fixed> {
+        let (width, float, signed) = match kind {
+            CellLayout::Int { width, signed } => (width, false, signed),
+            CellLayout::Float { width } => (width, true, true),
+            _ => return None,
+        };
+        (rows.checked_mul(width)? <= values.len()).then_some(Fixed {
+            start: values.start,
+            width,
+            float,
+            signed,
+        })
+    }
+
+    /// Value `row`, for `row` below the batch's rows (`None` only if `b` is not the
+    /// buffer this was made for).
+    #[inline]
+    fn read(self, b: &[u8], row: usize) -> Option<CellRef<'static>> {
+        // No overflow: rows * width was checked in `Fixed::of`.
+        let at = self.start + row * self.width;
+        let v = b.get(at..at + self.width)?;
+        Some(match (self.float, self.signed, self.width) {
+            (true, _, 8) => CellRef::Float(f64::from_le_bytes(v.try_into().ok()?)),
+            (true, _, _) => CellRef::Float(f32::from_le_bytes(v.try_into().ok()?).into()),
+            (false, true, 8) => CellRef::Int(i64::from_le_bytes(v.try_into().ok()?)),
+            (false, true, 4) => CellRef::Int(i32::from_le_bytes(v.try_into().ok()?).into()),
+            (false, false, 4) => CellRef::Int(u32::from_le_bytes(v.try_into().ok()?).into()),
+            (false, true, 2) => CellRef::Int(i16::from_le_bytes(v.try_into().ok()?).into()),
+            (false, false, 2) => CellRef::Int(u16::from_le_bytes(v.try_into().ok()?).into()),
+            (false, true, _) => CellRef::Int(i8::from_le_bytes(v.try_into().ok()?).into()),
+            (false, false, _) => CellRef::Int(u8::from_le_bytes(v.try_into().ok()?).into()),
+        })
+    }
 }
 
 /// What [`BatchCells::parse`] gives: the cells and the message's `custom_metadata`.
@@ -210,11 +260,17 @@ impl BatchCells {
                 CellLayout::Bytes { .. } => (Some(buffer()?), buffer()?, buffer()?),
                 _ => (Some(buffer()?), 0..0, buffer()?),
             };
+            let validity = validity.filter(|_| has_nulls);
+            let fixed = match validity {
+                None => Fixed::of(kind, &values, rows),
+                Some(_) => None,
+            };
             columns.push(Column {
                 kind,
-                validity: validity.filter(|_| has_nulls),
+                validity,
                 offsets,
                 values,
+                fixed,
             });
         }
         let metadata = ipc::custom_metadata(&msg);
@@ -235,6 +291,25 @@ impl BatchCells {
     /// (UTF-8, variant encoding).
     #[inline]
     pub(crate) fn cell(&self, c: usize, row: usize, variant: bool) -> Result<CellRef<'_>, String> {
+        match self.fixed_cell(c, row) {
+            Some(v) => Ok(v),
+            None => self.cell_checked(c, row, variant),
+        }
+    }
+
+    /// [`BatchCells::cell`] of a number column without nulls (read with no check that
+    /// can fail); `None` for any other column, or a row past the batch.
+    #[inline]
+    pub(crate) fn fixed_cell(&self, c: usize, row: usize) -> Option<CellRef<'static>> {
+        match self.columns.get(c) {
+            Some(Column { fixed: Some(f), .. }) if row < self.rows => f.read(self.map.bytes(), row),
+            _ => None,
+        }
+    }
+
+    /// [`BatchCells::cell`] for any column, every position checked as it is read.
+    #[inline(never)]
+    fn cell_checked(&self, c: usize, row: usize, variant: bool) -> Result<CellRef<'_>, String> {
         let col = self
             .columns
             .get(c)
@@ -479,6 +554,37 @@ mod tests {
             assert!(cells.cell(0, batch.num_rows(), false).is_err());
             assert!(cells.cell(batch.num_columns(), 0, false).is_err());
         }
+    }
+
+    #[test]
+    fn number_columns_without_nulls_take_the_unchecked_read() {
+        let batch = every_type();
+        let map = map_of(&message_of(&batch));
+        let (cells, _) = BatchCells::parse(map, batch.schema_ref()).unwrap().unwrap();
+        let fixed: Vec<&str> = batch
+            .schema_ref()
+            .fields()
+            .iter()
+            .zip(&cells.columns)
+            .filter(|(_, c)| c.fixed.is_some())
+            .map(|(f, _)| f.name().as_str())
+            .collect();
+        // i16, i64 and f32 have nulls: their reads check the validity bitmap.
+        assert_eq!(fixed, ["i8", "i32", "u8", "u16", "u32", "f64"]);
+        // Past the rows, the unchecked read is not taken: an error, as before.
+        assert!(cells.cell(2, batch.num_rows(), false).is_err());
+    }
+
+    #[test]
+    fn a_short_values_buffer_is_read_checked() {
+        let int = CellLayout::Int {
+            width: 8,
+            signed: true,
+        };
+        assert!(Fixed::of(int, &(0..15), 2).is_none());
+        assert!(Fixed::of(int, &(0..16), 2).is_some());
+        assert!(Fixed::of(int, &(0..16), usize::MAX).is_none());
+        assert!(Fixed::of(CellLayout::Bool, &(0..16), 2).is_none());
     }
 
     #[test]

@@ -221,8 +221,25 @@ impl<'a> Committed<'a> {
         if self.extras.is_absent(c, j) {
             return Ok(CellRef::Absent);
         }
-        let variant = self.variant.get(c).copied().unwrap_or(false);
+        // A number without nulls needs no check that can fail: small enough to inline.
         let cell = match self.src {
+            Source::Cells(cells) => match cells.fixed_cell(c, j) {
+                Some(cell) => cell,
+                None => self.read(c, j, buf)?,
+            },
+            Source::Batch(_) => self.read(c, j, buf)?,
+        };
+        Ok(match cell {
+            CellRef::Float(v) if self.extras.is_int(c, j) => CellRef::Int(v as i64),
+            cell => cell,
+        })
+    }
+
+    /// Value `j` of column `c` as stored, every position checked.
+    #[inline(never)]
+    fn read(&self, c: usize, j: usize, buf: &'a mut Vec<u8>) -> Result<CellRef<'a>> {
+        let variant = self.variant.get(c).copied().unwrap_or(false);
+        Ok(match self.src {
             Source::Cells(cells) => {
                 cells
                     .cell(c, j, variant)
@@ -233,10 +250,6 @@ impl<'a> Committed<'a> {
                     })?
             }
             Source::Batch(batch) => arrow_cell(batch.column(c).as_ref(), j, variant, buf)?,
-        };
-        Ok(match cell {
-            CellRef::Float(v) if self.extras.is_int(c, j) => CellRef::Int(v as i64),
-            cell => cell,
         })
     }
 
