@@ -12,7 +12,13 @@ use crate::mmap::{FileBatch, FileRecord, PyDictListFile};
 /// every list. A record of a record file (`DictList.open`): the view reads it, and
 /// writes raise `UnsupportedTypeError`
 /// (a `TypeError`).
-#[pyclass(name = "Row", module = "memslim._memslim", mapping, frozen)]
+#[pyclass(
+    name = "Row",
+    module = "memslim._memslim",
+    mapping,
+    frozen,
+    freelist = 64
+)]
 pub struct PyRow {
     pub(crate) source: RowSource,
     /// Row of the store or of the file. Mutable only while no one but the iterator
