@@ -18,7 +18,9 @@ for the orders):
 * ``row loop over a slice``: over ``rows[1:]`` (a slice shares the records);
 * ``random access``: ``rows[i][a]`` for 200,000 pseudo-random ``i``.
 
-and reports the DictList's ``nbytes`` in each state. ``--baseline PYTHON`` runs the same
+and reports the DictList's ``nbytes`` in each state. ``--rounds`` (3) runs every
+representation's process that many times, interleaved, and reports the median over rounds
+with each round's row-loop ratio beside it. ``--baseline PYTHON`` runs the same
 measurements with another interpreter (a venv holding an earlier memslim build), labelled
 ``memslim.DictList (baseline)``. Written as JSON to ``benches/results/identity.json``
 (``identity-flights.json`` for the flights) and markdown beside it (``--quick``: a temporary directory; ``--output`` wins);
@@ -31,6 +33,7 @@ import argparse
 import json
 import random
 import shutil
+import statistics
 import sys
 from pathlib import Path
 from typing import Any
@@ -121,6 +124,22 @@ def measure_file(rows: Any, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
     return out
 
 
+def combine(rounds: list[dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Each representation's timings as the median over rounds (the rounds interleave
+    the representations, so a slow spell of the machine falls on all of them), with each
+    round's timings kept under ``"rounds"``."""
+    out = {}
+    for peer in rounds[0]:
+        runs = [r[peer] for r in rounds]
+        merged = dict(runs[0])
+        for key, value in runs[0].items():
+            if key.endswith("_s") and value is not None:
+                merged[key] = statistics.median(r[key] for r in runs)
+        merged["rounds"] = [{k: v for k, v in r.items() if k.endswith("_s")} for r in runs]
+        out[peer] = merged
+    return out
+
+
 def _ms(s: float | None) -> str:
     return "" if s is None else f"{s * 1e3:.1f} ms"
 
@@ -164,12 +183,23 @@ def report_md(results: dict[str, dict[str, Any]], n: int, dataset: str = "orders
         f"{base['view_object_bytes']} bytes)."
     )
     goal = (
-        "Medians of repeated runs, one fresh process per representation. Goal (issues 14 "
+        "Medians of repeated runs in fresh processes, over rounds that interleave the "
+        "representations. Goal (issues 14 "
         "and 15): the DictList row loop <= 1.2x the list of dicts, and no slower than before "
         "record identity (the baseline column, when given); the same loop over a record "
         "file (`DictList.open`, in the page cache) <= 2x. A file's records never move, so "
         "the reordered line does not apply to it."
     )
+    spread = []
+    for p in names[1:]:
+        per_round = [
+            f"{r['row_loop_s'] / b['row_loop_s']:.2f}x"
+            for r, b in zip(results[p].get("rounds", []), base.get("rounds", []))
+        ]
+        if len(per_round) > 1:
+            spread.append(f"{p} {', '.join(per_round)}")
+    if spread:
+        goal += " Row loop / list of dicts in each round: " + "; ".join(spread) + "."
     lines += ["", sizes, "", goal]
     return "\n".join(lines) + "\n"
 
@@ -179,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", choices=("orders", "flights"), default="orders")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=None)
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="fresh processes per representation (3)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument("--baseline", help="another interpreter with an earlier memslim")
@@ -201,11 +234,15 @@ def main(argv: list[str] | None = None) -> int:
     runs = [(peer, sys.executable) for peer in PEERS]
     if args.baseline:
         runs.append((BASELINE, args.baseline))
-    results = {}
-    for peer, python in runs:
-        cmd = [python, __file__, "--child", peer, "--rows", str(n), "--repeat", str(repeat)]
-        cmd += ["--dataset", args.dataset]
-        results[peer] = run_child(cmd, timeout=3600, what=peer)
+    rounds = []
+    for _ in range(args.rounds or (1 if args.quick else 3)):
+        one = {}
+        for peer, python in runs:
+            cmd = [python, __file__, "--child", peer, "--rows", str(n), "--repeat", str(repeat)]
+            cmd += ["--dataset", args.dataset]
+            one[peer] = run_child(cmd, timeout=3600, what=peer)
+        rounds.append(one)
+    results = combine(rounds)
     md = report_md(results, n, args.dataset)
     print(md)
     report = {
