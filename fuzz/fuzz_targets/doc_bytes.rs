@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use memslim_arena::{DocError, DocList, read_node, to_value};
+use memslim_fuzz::{crc32, edited};
 
 /// Documents with maps, lists, tuples, every scalar, big ints, short (inline) and long
 /// (text block) strings, and keys shared between documents.
@@ -51,22 +52,6 @@ fn good() -> &'static [u8] {
     })
 }
 
-/// CRC-32 (IEEE), bit by bit: the fuzz crate needs no checksum dependency.
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for b in bytes {
-        c ^= u32::from(*b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
 fn contents(docs: &DocList) -> Vec<String> {
     (0..docs.len())
         .map(|i| {
@@ -84,20 +69,11 @@ fuzz_target!(|data: &[u8]| {
     let bytes = if mode & 1 == 0 {
         rest.to_vec()
     } else {
-        let mut b = good().to_vec();
-        for e in rest.chunks_exact(3) {
-            let at = usize::from(u16::from_le_bytes([e[0], e[1]])) % b.len();
-            b[at] = e[2];
-        }
-        if mode & 2 != 0 {
-            if let Some(e) = rest.chunks_exact(3).last() {
-                b.truncate(usize::from(e[2]) * 4);
-            }
-        }
+        let mut b = edited(good(), rest, mode & 2 != 0);
         // The version-3 image ends in the CRC-32 of everything before it.
         if mode & 4 == 0 && b.len() >= 10 {
             let n = b.len() - 4;
-            let sum = crc32(&b[..n]);
+            let sum = crc32(&[&b[..n]]);
             b[n..].copy_from_slice(&sum.to_le_bytes());
         }
         b

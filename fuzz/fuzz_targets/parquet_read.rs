@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use memslim_fuzz::edited;
 use memslim_parquet::{DatasetWriter, ReadOptions, RecordList, WriteOptions, read_all};
 use memslim_records::Cell;
 
@@ -78,12 +79,7 @@ fuzz_target!(
         let bytes = if mode & 1 == 0 {
             rest.to_vec()
         } else {
-            let mut b = good().to_vec();
-            for e in rest.chunks_exact(3) {
-                let at = usize::from(u16::from_le_bytes([e[0], e[1]])) % b.len();
-                b[at] = e[2];
-            }
-            b
+            edited(good(), rest, false)
         };
         let path = dir().join("input.parquet");
         std::fs::write(&path, &bytes).expect("write the input");

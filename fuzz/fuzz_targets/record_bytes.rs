@@ -9,6 +9,7 @@
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
+use memslim_fuzz::{crc32, edited};
 use memslim_records::{Cell, RecordList};
 
 /// A list with every column kind: ints, floats among ints, repeated strings, bools,
@@ -50,22 +51,6 @@ fn good() -> &'static [u8] {
     })
 }
 
-/// CRC-32 (IEEE), bit by bit: the fuzz crate needs no checksum dependency.
-fn crc32(parts: &[&[u8]]) -> u32 {
-    let mut c = !0u32;
-    for b in parts.iter().flat_map(|p| p.iter()) {
-        c ^= u32::from(*b);
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                (c >> 1) ^ 0xEDB8_8320
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
 /// Rewrites the snapshot checksum (the last 4 header bytes, over the rest of the header
 /// and every buffer after it) when the header length field is in range.
 fn reseal(b: &mut [u8]) {
@@ -95,18 +80,8 @@ fuzz_target!(|data: &[u8]| {
     let bytes = if mode & 1 == 0 {
         rest.to_vec()
     } else {
-        // Edits of three bytes each: a little-endian position and a new value; with
-        // bit 1 of the mode the last edit also cuts the image there.
-        let mut b = good().to_vec();
-        for e in rest.chunks_exact(3) {
-            let at = usize::from(u16::from_le_bytes([e[0], e[1]])) % b.len();
-            b[at] = e[2];
-        }
-        if mode & 2 != 0 {
-            if let Some(e) = rest.chunks_exact(3).last() {
-                b.truncate(usize::from(e[2]) * 4);
-            }
-        }
+        // With bit 1 of the mode the last edit also cuts the image.
+        let mut b = edited(good(), rest, mode & 2 != 0);
         if mode & 4 == 0 {
             reseal(&mut b);
         }
