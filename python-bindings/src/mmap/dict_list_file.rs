@@ -85,13 +85,17 @@ impl PyDictListFile {
     /// committed.
     pub(super) fn row_view(file: &Py<Self>, py: Python<'_>, i: usize) -> PyResult<PyRow> {
         let this = file.get();
-        let held = this.lock()?.hold(i).py_err(py)?;
+        let held = {
+            let mut f = this.lock()?;
+            let held = f.hold(i).py_err(py)?;
+            if held.is_none() {
+                f.check_row(i).py_err(py)?;
+            }
+            held
+        };
         Ok(match held {
             Some(batch) => PyRow::held(this.file_batch(py, batch)?, i),
-            None => {
-                this.lock()?.check_row(i).py_err(py)?;
-                PyRow::file(file.clone_ref(py), i)
-            }
+            None => PyRow::file(file.clone_ref(py), i),
         })
     }
 
@@ -551,10 +555,8 @@ impl PyDictListFileIter {
             if i >= f.len() {
                 return Ok(None);
             }
+            // `None`: a pending record (`i` is below the length).
             let held = f.hold(i).py_err(py)?;
-            if held.is_none() {
-                f.check_row(i).py_err(py)?;
-            }
             drop(f);
             let state = &file.state;
             s.batch = held.map(|batch| Arc::new(FileBatch::new(py, Arc::clone(state), batch)));

@@ -106,21 +106,28 @@ impl FileRecord {
         i: usize,
         key: &Bound<'py, PyString>,
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
-        let state = match self {
-            FileRecord::Held(h) => &*h.state,
-            FileRecord::Locked(f) => &*f.get().state,
-        };
-        let convert = |v: CellRef<'_>| match v {
+        let convert = |trust, v: CellRef<'_>| match v {
             CellRef::Absent => Ok(None),
-            v => cell_to_py_from(py, v, state.trust).map(Some),
+            v => cell_to_py_from(py, v, trust).map(Some),
         };
-        let value = match self {
+        let (state, value) = match self {
             // The column found by the key's identity, without a lookup by name.
             FileRecord::Held(h) => {
+                let state = &*h.state;
                 state.check_open(py)?;
-                h.batch.with_column(i, h.column_of(key)?, convert)
+                let value = h
+                    .batch
+                    .with_column(i, h.column_of(key)?, |v| convert(state.trust, v));
+                (state, value)
             }
-            FileRecord::Locked(file) => file.get().lock()?.with_field(i, key.to_str()?, convert),
+            FileRecord::Locked(file) => {
+                let file = file.get();
+                let state = &*file.state;
+                let value = file
+                    .lock()?
+                    .with_field(i, key.to_str()?, |v| convert(state.trust, v));
+                (state, value)
+            }
         };
         // The path goes into the message only when a pickled value is refused.
         value
