@@ -1,7 +1,8 @@
 //! Criterion benches for `memslim-records`: appending, random access, a column sum,
 //! Arrow export and serialization (the pickle payloads: `to_snapshot` / `from_snapshot`
 //! out of band, `to_bytes` / `from_bytes` in band), selection scans, and the JSON writer
-//! behind `memslim.dumps`, on order-like records.
+//! behind `memslim.dumps`, on order-like records; and the record file's read of a
+//! committed batch (what a `Row` of `DictList.open` reads through).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use memslim_benches::orders;
@@ -155,5 +156,51 @@ fn json(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, build, read, convert, select, json);
+/// The row loop's kernel over a record file: `price * qty` of every record, each read
+/// from the committed batch that holds it (as a file's `Row` does), beside the same
+/// reads of the in-memory list in `read`.
+fn file_read(c: &mut Criterion) {
+    use memslim_mmap::{Mode, RecordFile};
+    let dir = std::env::temp_dir().join(format!("memslim-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("orders.msl");
+    let mut f = RecordFile::open(&path, Mode::Append).expect("new record file");
+    f.append_list(&orders(N)).expect("append");
+    f.flush().expect("commit");
+    let batches: Vec<_> = (0..N)
+        .step_by(memslim_mmap::BATCH_ROWS)
+        .map(|r| f.hold(r).expect("readable").expect("committed"))
+        .collect();
+    let col = |b: &memslim_mmap::HeldBatch, name: &str| {
+        b.field_names().position(|n| n == name).expect("field")
+    };
+    let mut g = c.benchmark_group("file read");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("held batch: price*qty per row", |b| {
+        b.iter(|| {
+            let mut total = 0.0;
+            for h in &batches {
+                let (price, qty) = (col(h, "price"), col(h, "qty"));
+                for r in h.rows() {
+                    let p = h.with_column(r, price, |c| match c {
+                        CellRef::Float(p) => p,
+                        _ => 0.0,
+                    });
+                    let q = h.with_column(r, qty, |c| match c {
+                        CellRef::Int(q) => q as f64,
+                        _ => 0.0,
+                    });
+                    total += p.expect("readable") * q.expect("readable");
+                }
+            }
+            black_box(total)
+        })
+    });
+    g.finish();
+    drop(batches);
+    drop(f);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, build, read, file_read, convert, select, json);
 criterion_main!(benches);
