@@ -173,6 +173,7 @@ RENDERED = {
     "suite.json": "suite.py",
     "identity.json": "bench_identity.py",
     "identity-flights.json": "bench_identity.py",
+    "identity-instructions.json": "bench_identity.py",
     "json.json": "bench_json.py",
     "json-200k.json": "bench_json.py",
 }
@@ -251,6 +252,15 @@ def test_bench_identity_quick(tmp_path: Path) -> None:
     dl = report["results"]["memslim.DictList"]
     assert dl["view_reads_its_record"] is True
     assert dl["reordered_nbytes"] - dl["nbytes"] <= 4 * 2000 + 64
+
+
+def test_bench_identity_instruction_children_run_their_loops() -> None:
+    # The counting itself runs under callgrind (about a minute even when quick): the
+    # benchmark command's job. Here: each peer's child builds its rows and loops.
+    for peer in ("list of dicts", "memslim.DictList", "memslim.DictList.open"):
+        cmd = ["benches/bench_identity.py", "--child", peer, "--rows", "300", "--loops-only", "2"]
+        proc = run(cmd)
+        assert json.loads(proc.stdout.splitlines()[-1]) == {"peer": peer, "loops": 2}
 
 
 def test_bench_identity_quick_on_the_flights(tmp_path: Path) -> None:
