@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use arrow_schema::SchemaRef;
 use memslim_mmap::view::Positions;
 use memslim_mmap::{HeldBatch, MmapError, Mode, RecordFile};
 use memslim_records::ReadRecords;
@@ -44,9 +45,32 @@ pub(crate) struct FileState {
     pub(crate) trust: Trust,
     /// Set once `close()` ran.
     closed: AtomicBool,
+    /// The field names of the schema read last, interned: a random `[i]` lands in a
+    /// new batch each time, and its names are those of the batch before it.
+    names: Mutex<Option<(SchemaRef, Names)>>,
 }
 
+/// A batch's field names as interned strings, in column order.
+pub(crate) type Names = Arc<[Py<PyString>]>;
+
 impl FileState {
+    /// The interned field names of `schema`, made once per schema.
+    pub(crate) fn names(&self, py: Python<'_>, schema: &SchemaRef) -> Names {
+        let mut last = self.names.lock().unwrap_or_else(|e| e.into_inner());
+        match &*last {
+            Some((s, names)) if Arc::ptr_eq(s, schema) => Arc::clone(names),
+            _ => {
+                let names: Names = schema
+                    .fields()
+                    .iter()
+                    .map(|f| PyString::intern(py, f.name()).unbind())
+                    .collect();
+                *last = Some((Arc::clone(schema), Arc::clone(&names)));
+                names
+            }
+        }
+    }
+
     /// `ClosedFileError` once `close()` ran.
     pub(crate) fn check_open(&self, py: Python<'_>) -> PyResult<()> {
         match self.closed.load(Ordering::Acquire) {
@@ -191,6 +215,7 @@ impl PyDictListFile {
                 path: f.path().to_owned(),
                 trust: if trusted { Trust::Own } else { Trust::Foreign },
                 closed: AtomicBool::new(false),
+                names: Mutex::new(None),
             }),
             inner: Guarded::new(f),
             trace: Mutex::new(Tracked::new()),

@@ -8,7 +8,7 @@ use memslim_records::{CellRef, ReadRecords};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use super::dict_list_file::FileState;
+use super::dict_list_file::{FileState, Names};
 use super::{PyDictListFile, untrusted_in};
 use crate::convert::cell_to_py_from;
 use crate::errors::IntoPyResult;
@@ -28,15 +28,12 @@ pub(crate) struct FileBatch {
     pub(crate) batch: Arc<HeldBatch>,
     /// The batch's field names as interned strings, in column order: a key that is one
     /// of them (a literal `row["price"]` is) finds its column by identity.
-    names: Vec<Py<PyString>>,
+    names: Names,
 }
 
 impl FileBatch {
     pub(crate) fn new(py: Python<'_>, state: Arc<FileState>, batch: Arc<HeldBatch>) -> Self {
-        let names = batch
-            .field_names()
-            .map(|n| PyString::intern(py, n).unbind())
-            .collect();
+        let names = state.names(py, batch.schema());
         FileBatch {
             state,
             batch,

@@ -113,6 +113,12 @@ impl HeldBatch {
         Ok(f(self.committed().cell(column, j, &mut buf)?))
     }
 
+    /// The batch's schema: batches of one segment share it (the same `Arc`), so a
+    /// reader may keep what it derives from the field names per schema.
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
     /// The path of the file the batch was read from.
     pub fn path(&self) -> &Path {
         &self.path
