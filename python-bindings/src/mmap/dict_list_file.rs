@@ -20,9 +20,9 @@ use super::lock::{Guarded, Held};
 use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of};
 use crate::convert::{Items, Trust, record_cells};
 use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
-use crate::gilcell::{GilCell, is_sole_reference};
+use crate::gilcell::GilCell;
 use crate::plain_records::{Input, append_plain_dicts};
-use crate::records::{PyColumn, PyRow};
+use crate::records::{PyColumn, PyRow, SpareRows};
 use crate::tracemalloc::Tracked;
 
 /// A persistent list of records in a memory-mapped Arrow IPC file.
@@ -539,8 +539,7 @@ impl PyDictListFileIter {
             slice,
             state: GilCell::new(FileIterState {
                 pos: 0,
-                spare: [None, None],
-                turn: 0,
+                spare: SpareRows::default(),
                 batch: None,
             }),
         }
@@ -549,10 +548,7 @@ impl PyDictListFileIter {
 
 struct FileIterState {
     pos: usize,
-    /// The last two rows handed out, re-pointed when nobody else holds them (see the
-    /// DictList iterator).
-    spare: [Option<Py<PyRow>>; 2],
-    turn: usize,
+    spare: SpareRows,
     /// The committed batch holding the records being handed out (checked when first
     /// taken): their views read it without the file's lock.
     batch: Option<Arc<FileBatch>>,
@@ -587,25 +583,11 @@ impl PyDictListFileIter {
             s.batch = held.map(|batch| Arc::new(FileBatch::new(py, Arc::clone(state), batch)));
         }
         s.pos += 1;
-        // A `for` loop drops its previous row before asking for the next one, so the
-        // row from two steps back is usually referenced by this iterator alone; then
-        // nobody can observe it and it can be re-pointed instead of allocating anew.
-        let slot = &mut s.spare[s.turn];
-        s.turn ^= 1;
         let batch = s.batch.as_ref();
-        if let Some(r) = slot
-            .as_ref()
-            .filter(|r| is_sole_reference(r, py) && r.get().reads_from(batch))
-        {
-            r.get().repoint(i);
-            return Ok(Some(r.clone_ref(py).into_any()));
-        }
-        let row = match batch {
+        let make = || match batch {
             Some(b) => PyRow::held(Arc::clone(b), i),
             None => PyRow::file(self.file.clone_ref(py), i),
         };
-        let fresh = Py::new(py, row)?;
-        *slot = Some(fresh.clone_ref(py));
-        Ok(Some(fresh.into_any()))
+        s.spare.next(py, i, |r| r.reads_from(batch), make).map(Some)
     }
 }

@@ -17,9 +17,7 @@ pub struct PyRecordsIter {
 
 struct RecordsIterState {
     pos: usize,
-    /// Rows handed out two steps ago, reused when nothing else references them.
-    spare: [Option<Py<PyRow>>; 2],
-    turn: usize,
+    spare: SpareRows,
 }
 
 impl PyRecordsIter {
@@ -29,8 +27,7 @@ impl PyRecordsIter {
             back,
             state: GilCell::new(RecordsIterState {
                 pos: if back { usize::MAX } else { 0 },
-                spare: [None, None],
-                turn: 0,
+                spare: SpareRows::default(),
             }),
         }
     }
@@ -64,21 +61,8 @@ impl PyRecordsIter {
         };
         let i = o.order.slot(i);
         if let RecordForm::Dict = this.kind {
-            // A `for` loop drops its previous row before asking for the next one, so the
-            // row from two steps back is usually referenced by this iterator alone; then
-            // nobody can observe it and it can be re-pointed instead of allocating anew.
-            let s = &mut *s;
-            let slot = &mut s.spare[s.turn];
-            s.turn ^= 1;
-            if let Some(r) = slot {
-                if is_sole_reference(r, py) {
-                    r.get().repoint(i);
-                    return Ok(Some(r.clone_ref(py).into_any()));
-                }
-            }
-            let fresh = Py::new(py, PyRow::memory(list.state.clone(), i))?;
-            *slot = Some(fresh.clone_ref(py));
-            return Ok(Some(fresh.into_any()));
+            let make = || PyRow::memory(list.state.clone(), i);
+            return s.spare.next(py, i, |_| true, make).map(Some);
         }
         item_of(py, &this, &list.state, i).map(Some)
     }

@@ -26,6 +26,42 @@ pub struct PyRow {
     pub(super) row: AtomicUsize,
 }
 
+/// The two rows an iterator handed out last. A `for` loop drops its previous row before
+/// asking for the next one, so the row from two steps back is usually referenced by the
+/// iterator alone; then nobody can observe it, and it is re-pointed instead of a new one
+/// allocated.
+#[derive(Default)]
+pub(crate) struct SpareRows {
+    rows: [Option<Py<PyRow>>; 2],
+    turn: usize,
+}
+
+impl SpareRows {
+    /// A view of record `row`: the spare from two steps back if nothing else holds it
+    /// and `fits` says it reads the same storage, else a new one from `make`.
+    #[inline]
+    pub(crate) fn next(
+        &mut self,
+        py: Python<'_>,
+        row: usize,
+        fits: impl FnOnce(&PyRow) -> bool,
+        make: impl FnOnce() -> PyRow,
+    ) -> PyResult<Py<PyAny>> {
+        let slot = &mut self.rows[self.turn];
+        self.turn ^= 1;
+        if let Some(r) = slot
+            .as_ref()
+            .filter(|r| is_sole_reference(r, py) && fits(r.get()))
+        {
+            r.get().repoint(row);
+            return Ok(r.clone_ref(py).into_any());
+        }
+        let fresh = Py::new(py, make())?;
+        *slot = Some(fresh.clone_ref(py));
+        Ok(fresh.into_any())
+    }
+}
+
 /// Where a [`PyRow`]'s record is stored.
 pub(crate) enum RowSource {
     /// A DictList's store.
