@@ -192,6 +192,9 @@ bench: setup
 	$(VENV_PY) benches/bench_parquet.py
 	$(VENV_PY) benches/bench_json.py
 	$(VENV_PY) benches/bench_identity.py
+	$(VENV_PY) benches/bench_identity.py --dataset flights
+	$(VENV_PY) benches/bench_identity.py --instructions
+	$(VENV_PY) benches/bench_identity.py --instructions --dataset flights
 
 bench-quick: setup
 	$(VENV_PY) benches/bench_records.py --quick

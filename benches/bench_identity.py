@@ -130,10 +130,13 @@ def measure_file(rows: Any, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
     return out
 
 
-def loops_only(peer: str, ds: Dataset, n: int, loops: int) -> dict[str, Any]:
-    """Builds ``peer`` as :func:`measure` does, runs the row loop once to warm it, then
-    ``loops`` more times, untimed: what ``--instructions`` counts under callgrind."""
+def loops_only(peer: str, ds: Dataset, n: int, loops: int, what: str) -> dict[str, Any]:
+    """Builds ``peer`` as :func:`measure` does, runs ``what`` (the row loop, or ``n``
+    random ``rows[i][a]``) once to warm it, then ``loops`` more times, untimed: what
+    ``--instructions`` counts under callgrind."""
     a, b = ds.loop_fields
+    rng = random.Random(7)
+    picks = [rng.randrange(n) for _ in range(n)]
     rows: Any = list(ds.records(n))
     tmp = None
     if peer != "list of dicts":
@@ -149,7 +152,10 @@ def loops_only(peer: str, ds: Dataset, n: int, loops: int) -> dict[str, Any]:
         else:
             rows = memslim.DictList(rows)
     for _ in range(loops + 1):
-        row_loop(rows, a, b)
+        if what == "random":
+            random_access(rows, picks, a)
+        else:
+            row_loop(rows, a, b)
     if tmp is not None:
         rows.close()
         shutil.rmtree(tmp)
@@ -160,14 +166,15 @@ INSTRUCTION_LOOPS = 3
 
 
 def count_instructions(peer: str, dataset: str, n: int) -> dict[str, Any]:
-    """Instructions per record of the row loop over ``peer``, by callgrind: the count of a
-    process that runs the loop INSTRUCTION_LOOPS more times, less that of one that does
-    not, over the loops' records. Independent of the machine's load, unlike the times."""
-    totals = []
-    for loops in (0, INSTRUCTION_LOOPS):
+    """Instructions per record of the row loop and per random access over ``peer``, by
+    callgrind: the count of a process that runs it INSTRUCTION_LOOPS more times, less that
+    of one that does not, over the records read. Independent of the machine's load,
+    unlike the times."""
+    totals = {}
+    for what, loops in (("loop", 0), ("loop", INSTRUCTION_LOOPS), ("random", INSTRUCTION_LOOPS)):
         cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null"]
         cmd += [sys.executable, __file__, "--child", peer, "--rows", str(n)]
-        cmd += ["--dataset", dataset, "--loops-only", str(loops)]
+        cmd += ["--dataset", dataset, "--loops-only", str(loops), "--what", what]
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
@@ -176,28 +183,37 @@ def count_instructions(peer: str, dataset: str, n: int) -> dict[str, Any]:
         found = re.search(r"Collected\s*:\s*(\d+)", proc.stderr)
         if proc.returncode != 0 or not found:
             return {"error": f"{peer}: exit {proc.returncode}\n{proc.stderr.strip()[-2000:]}"}
-        totals.append(int(found.group(1)))
-    return {"instructions_per_record": (totals[1] - totals[0]) / (INSTRUCTION_LOOPS * n)}
+        totals[what, loops] = int(found.group(1))
+    base, per = totals["loop", 0], INSTRUCTION_LOOPS * n
+    return {
+        "instructions_per_record": (totals["loop", INSTRUCTION_LOOPS] - base) / per,
+        "instructions_per_access": (totals["random", INSTRUCTION_LOOPS] - base) / per,
+    }
 
 
 def instructions_md(results: dict[str, dict[str, Any]], n: int, dataset: str) -> str:
     a, b = DATASETS[dataset]().loop_fields
-    base = results["list of dicts"].get("instructions_per_record")
+    keys = ("instructions_per_record", "instructions_per_access")
+    base = results["list of dicts"]
     lines = [
         f"# Row loop instructions, {n:,} {dataset}",
         "",
         (
-            f'`for r in rows: total += r["{a}"] * r["{b}"]`: instructions per record, counted '
-            "by callgrind (the interpreter's and memslim's alike)."
+            f'`for r in rows: total += r["{a}"] * r["{b}"]` (per record) and `rows[i]["{a}"]` '
+            "at random `i` (per access): instructions counted by callgrind, the interpreter's "
+            "and memslim's alike."
         ),
         "",
-        "| representation | instructions per record | / list of dicts |",
-        "|---|---|---|",
+        "| representation | row loop | random access | row loop / list | random access / list |",
+        "|---|---|---|---|---|",
     ]
     for peer, r in results.items():
-        per = r.get("instructions_per_record")
-        cell = f"{per:,.0f}" if per else r.get("error", "").splitlines()[0]
-        lines.append(f"| {peer} | {cell} | {_ratio(per, base)} |")
+        if "error" in r:
+            lines.append(f"| {peer} | {r['error'].splitlines()[0]} | | | |")
+            continue
+        counts = [f"{r[k]:,.0f}" for k in keys]
+        ratios = [_ratio(r[k], base.get(k)) for k in keys]
+        lines.append(f"| {peer} | " + " | ".join(counts + ratios) + " |")
     note = (
         "A count, not a time: it does not move with the machine's load, so it tells a "
         "change's effect on the loop apart from noise. It weighs every instruction alike; "
@@ -306,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         help="count the row loop's instructions per record under callgrind instead",
     )
     parser.add_argument("--loops-only", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--what", choices=("loop", "random"), default="loop", help=argparse.SUPPRESS
+    )
     args = parser.parse_args(argv)
     if args.from_json:
         report = json.loads(args.from_json.read_text(encoding="utf-8"))
@@ -319,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     n = min(n, ds.max_rows or n)
     repeat = args.repeat or (3 if args.quick else 5)
     if args.child and args.loops_only is not None:
-        print(json.dumps(loops_only(args.child, ds, n, args.loops_only)))
+        print(json.dumps(loops_only(args.child, ds, n, args.loops_only, args.what)))
         return 0
     if args.child:
         print(json.dumps(measure(args.child, ds, n, repeat)))

@@ -258,9 +258,10 @@ def test_bench_identity_instruction_children_run_their_loops() -> None:
     # The counting itself runs under callgrind (about a minute even when quick): the
     # benchmark command's job. Here: each peer's child builds its rows and loops.
     for peer in ("list of dicts", "memslim.DictList", "memslim.DictList.open"):
-        cmd = ["benches/bench_identity.py", "--child", peer, "--rows", "300", "--loops-only", "2"]
-        proc = run(cmd)
-        assert json.loads(proc.stdout.splitlines()[-1]) == {"peer": peer, "loops": 2}
+        for what in ("loop", "random"):
+            cmd = ["benches/bench_identity.py", "--child", peer, "--rows", "300"]
+            proc = run([*cmd, "--loops-only", "2", "--what", what])
+            assert json.loads(proc.stdout.splitlines()[-1]) == {"peer": peer, "loops": 2}
 
 
 def test_bench_identity_quick_on_the_flights(tmp_path: Path) -> None:
