@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use memslim_records::RecordList;
+use memslim_records::{Cell, RecordList};
 use memslim_stream::{
     BatchReader, CsvOptions, CsvReader, EncodingErrors, Input, JsonlReader, MAX_LINE_BYTES,
     OnError, ReadOptions, Reopen, StreamError,
@@ -660,34 +660,21 @@ fn _rename(batch: &Bound<'_, PyAny>, mapping: Vec<(String, String)>) -> PyResult
     })
 }
 
-/// A comparison operand: only scalars compare natively.
-enum Operand {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-}
-
-fn operand(v: &Bound<'_, PyAny>) -> PyResult<Operand> {
-    use crate::scalar::{Scalar, scalar_of};
-    use pyo3::types::PyInt;
-    match scalar_of(v) {
-        Some(Scalar::None) => return Ok(Operand::Null),
-        Some(Scalar::Bool(b)) => return Ok(Operand::Bool(b)),
-        Some(Scalar::Int(i)) => return Ok(Operand::Int(i)),
-        Some(Scalar::Float(f)) => return Ok(Operand::Float(f)),
-        Some(Scalar::Str(s)) => return Ok(Operand::Str(s.to_owned())),
-        Some(Scalar::Bytes(_)) | None => {}
+/// A comparison operand: only scalars other than `bytes` compare natively (the one
+/// classification every caller uses, [`crate::scalar`]).
+fn operand<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<Cell<'a>> {
+    match crate::select::probe(v) {
+        Some(Cell::Bytes(_)) | None => {}
+        Some(cell) => return Ok(cell),
     }
-    if v.is_exact_instance_of::<PyInt>() {
+    if v.is_exact_instance_of::<pyo3::types::PyInt>() {
         Err(Class::InvalidValue.err(
             v.py(),
             "where(): ints beyond 64 bits cannot be compared natively",
         ))
     } else if let Ok(s) = v.cast_exact::<PyString>() {
         // Not valid UTF-8 (a lone surrogate): str's own encoding error.
-        Ok(Operand::Str(s.to_str()?.to_owned()))
+        Ok(Cell::Str(s.to_str()?))
     } else {
         Err(Class::UnsupportedType.err(v.py(), format!(
             "where() compares with None, bool, int, float or str, not {}; use filter() with a function",
@@ -705,16 +692,8 @@ fn _where(
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
     let op = memslim_stream::ops::parse_cmp(op).py_err(batch.py())?;
-    let v = operand(value)?;
+    let cell = operand(value)?;
     on_batch(batch, move |l| {
-        use memslim_records::Cell;
-        let cell = match &v {
-            Operand::Null => Cell::Null,
-            Operand::Bool(b) => Cell::Bool(*b),
-            Operand::Int(i) => Cell::Int(*i),
-            Operand::Float(f) => Cell::Float(*f),
-            Operand::Str(s) => Cell::Str(s),
-        };
         memslim_stream::ops::filter_cmp(l, &field, op, &cell)
     })
 }

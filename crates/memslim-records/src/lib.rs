@@ -20,6 +20,7 @@ mod colview;
 mod error;
 mod feed;
 mod grid;
+mod ingest;
 mod intvec;
 pub mod json;
 mod keys;
@@ -43,6 +44,7 @@ pub use colview::{ColumnView, Numbers, OwnedNumbers, cell_less, sum_arrow};
 pub use error::{RecordsError, Result};
 pub use feed::Fill;
 pub use grid::Grid;
+pub use ingest::{GRID_ROWS, PlainRecords};
 pub use intvec::Width;
 pub use keys::{FieldNames, KeyOrder};
 pub use list::{

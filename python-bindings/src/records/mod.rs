@@ -30,7 +30,7 @@ use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
 use crate::errors::{Class, IntoPyResult, schema_error};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
-use crate::plain_records::{Input, append_plain_dicts, append_plain_tuples, tuple_of_type};
+use crate::plain_records::{Input, append_plain_dicts};
 use crate::tracemalloc::Tracked;
 use crate::tuple_rows::TupleMaker;
 

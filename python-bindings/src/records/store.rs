@@ -319,7 +319,8 @@ impl Records {
         }
     }
 
-    /// The leading plain records of `input` ([`append_plain_dicts`], [`append_plain_tuples`]).
+    /// The leading plain records of `input` ([`append_plain_dicts`], or tuples of the
+    /// list's `fields` through [`RecordList::append_positional`]).
     pub(super) fn append_plain(
         &mut self,
         input: &Input<'_, '_>,
@@ -327,7 +328,7 @@ impl Records {
     ) -> Result<usize, RecordsError> {
         match self.kind {
             RecordForm::Dict => append_plain_dicts(&mut self.inner, &self.names, input),
-            RecordForm::Tuple { .. } => append_plain_tuples(&mut self.inner, fields, input),
+            RecordForm::Tuple { .. } => self.inner.append_positional(fields, input),
         }
     }
 
@@ -512,20 +513,7 @@ impl Records {
         match &self.kind {
             // Fresh `str` objects (not the cached ones `plain_dict` reuses): a detached
             // record shares nothing with the list, as `deep_sizeof` measures it.
-            RecordForm::Dict => {
-                let d = PyDict::new(py);
-                let mut err = None;
-                self.inner.visit_row(i, |j, c| {
-                    if err.is_none() {
-                        if let Err(e) =
-                            cell_to_py(py, c).and_then(|v| d.set_item(self.names[j].bind(py), v))
-                        {
-                            err = Some(e);
-                        }
-                    }
-                });
-                err.map_or(Ok(d.into_any()), Err)
-            }
+            RecordForm::Dict => self.dict_of(py, i, false),
             RecordForm::Tuple {
                 row_type, maker, ..
             } => {
@@ -534,15 +522,8 @@ impl Records {
                 if let Some(maker) = maker {
                     return maker.make(cls, vals.into_iter());
                 }
-                let vals = match cls.cast::<PyType>() {
-                    Ok(t) => match tuple_of_type(t, vals)? {
-                        Ok(row) => return Ok(row),
-                        Err(vals) => vals,
-                    },
-                    Err(_) => vals,
-                };
-                // What namedtuple's own `_make` does: `tuple.__new__(cls, values)`, in C,
-                // instead of the Python-level `__new__` that `cls(*values)` runs.
+                // Not a tuple subclass (no maker): what namedtuple's own `_make` does,
+                // `tuple.__new__(cls, values)`, which reports the problem.
                 let tuple_new = TUPLE_NEW.get_or_try_init(py, || {
                     py.get_type::<PyTuple>()
                         .getattr("__new__")
@@ -704,14 +685,22 @@ impl Records {
 
     /// Record `i` as a new plain `dict`, reusing cached strings.
     pub(super) fn plain_dict<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        self.dict_of(py, i, true)
+    }
+
+    /// Record `i` as a new plain `dict`; `cached`: a value of a small dictionary is its
+    /// cached `str` ([`Records::cell_value`]), else every value is a new object.
+    fn dict_of<'py>(&self, py: Python<'py>, i: usize, cached: bool) -> PyResult<Bound<'py, PyAny>> {
         let d = PyDict::new(py);
         let mut err = None;
         self.inner.visit_row(i, |j, c| {
             if err.is_none() {
-                if let Err(e) = self
-                    .cell_value(py, j, c)
-                    .and_then(|v| d.set_item(self.names[j].bind(py), v))
-                {
+                let v = if cached {
+                    self.cell_value(py, j, c)
+                } else {
+                    cell_to_py(py, c)
+                };
+                if let Err(e) = v.and_then(|v| d.set_item(self.names[j].bind(py), v)) {
                     err = Some(e);
                 }
             }
