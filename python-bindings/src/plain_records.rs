@@ -66,7 +66,51 @@ pub(crate) enum Input<'s, 'py> {
     },
 }
 
-impl Input<'_, '_> {
+impl<'py> Input<'_, 'py> {
+    /// Records available (for a sequence: its length now, from `start`).
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Input::Objs(objs) => objs.len(),
+            Input::Seq { seq, start } => {
+                let p = seq.as_ptr();
+                // SAFETY: `p` is a live object; the size functions run no Python code (a
+                // failure, impossible for an exact list or tuple, returns -1).
+                let n = unsafe {
+                    if ffi::PyList_CheckExact(p) != 0 {
+                        ffi::PyList_Size(p)
+                    } else if ffi::PyTuple_CheckExact(p) != 0 {
+                        ffi::PyTuple_Size(p)
+                    } else {
+                        0
+                    }
+                };
+                usize::try_from(n).unwrap_or(0).saturating_sub(*start)
+            }
+        }
+    }
+
+    /// The records from record `k` on.
+    pub(crate) fn from(&self, k: usize) -> Input<'_, 'py> {
+        match self {
+            Input::Objs(objs) => Input::Objs(objs.get(k..).unwrap_or_default()),
+            Input::Seq { seq, start } => Input::Seq {
+                seq,
+                start: start + k,
+            },
+        }
+    }
+
+    /// Records `k..k + max` (fewer at the end) as new references.
+    pub(crate) fn objects(&self, k: usize, max: usize) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let end = self.len().min(k + max);
+        match self {
+            Input::Objs(objs) => Ok(objs.get(k..end).unwrap_or_default().to_vec()),
+            Input::Seq { seq, start } => {
+                (start + k..start + end).map(|i| seq.get_item(i)).collect()
+            }
+        }
+    }
+
     /// Record `i` (`< len()`) as a borrowed reference; null if there is none.
     #[inline]
     fn item(&self, i: usize) -> *mut ffi::PyObject {
@@ -128,24 +172,7 @@ impl<'a> PlainRecords<'a> for Input<'_, '_> {
 
     #[inline]
     fn len(&self) -> usize {
-        match self {
-            Input::Objs(objs) => objs.len(),
-            Input::Seq { seq, start } => {
-                let p = seq.as_ptr();
-                // SAFETY: `p` is a live object; the size functions run no Python code (a
-                // failure, impossible for an exact list or tuple, returns -1).
-                let n = unsafe {
-                    if ffi::PyList_CheckExact(p) != 0 {
-                        ffi::PyList_Size(p)
-                    } else if ffi::PyTuple_CheckExact(p) != 0 {
-                        ffi::PyTuple_Size(p)
-                    } else {
-                        0
-                    }
-                };
-                usize::try_from(n).unwrap_or(0).saturating_sub(*start)
-            }
-        }
+        Input::len(self)
     }
 
     #[inline]

@@ -200,38 +200,17 @@ fn to_py_err(py: Python<'_>, e: StreamError, slot: &ErrSlot) -> PyErr {
     stream_to_py(py, e)
 }
 
-pub(crate) fn parse_on_error(py: Python<'_>, on_error: &str) -> PyResult<OnError> {
-    match on_error {
-        "raise" => Ok(OnError::Raise),
-        "skip" => Ok(OnError::Skip),
-        other => Err(Class::InvalidValue.err(
-            py,
-            format!("on_error must be 'raise' or 'skip', not {other:?}"),
-        )),
-    }
-}
-
 // The signatures spell the default out (a literal shows in `__text_signature__`).
 const _: () = assert!(MAX_LINE_BYTES == 1_073_741_824);
 
 /// Default options with the input limits: `max_line_bytes` (checked) and the
 /// interpreter's current `sys.get_int_max_str_digits()`, which `json.loads` obeys too.
 pub(crate) fn reader_limits(py: Python<'_>, max_line_bytes: usize) -> PyResult<ReadOptions> {
-    if !(1..=MAX_LINE_BYTES).contains(&max_line_bytes) {
-        return Err(Class::InvalidValue.err(
-            py,
-            format!("max_line_bytes must be between 1 and {MAX_LINE_BYTES}, not {max_line_bytes}"),
-        ));
-    }
     let digits: usize = py
         .import("sys")?
         .call_method0("get_int_max_str_digits")?
         .extract()?;
-    Ok(ReadOptions {
-        max_line_bytes,
-        max_int_digits: digits,
-        ..ReadOptions::default()
-    })
+    ReadOptions::with_limits(max_line_bytes, digits).py_err(py)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -251,7 +230,7 @@ fn options(
         batch_size,
         columns,
         schema: schema.map(crate::records::parse_schema).transpose()?,
-        on_error: parse_on_error(py, on_error)?,
+        on_error: OnError::parse(on_error).py_err(py)?,
         threaded,
         ..reader_limits(py, max_line_bytes)?
     })
@@ -528,16 +507,6 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
     Ok((reopen, true, slot))
 }
 
-fn one_byte(py: Python<'_>, what: &str, s: &str) -> PyResult<u8> {
-    match s.as_bytes() {
-        [b] if b.is_ascii() => Ok(*b),
-        _ => Err(Class::InvalidValue.err(
-            py,
-            format!("{what} must be a single ASCII character, not {s:?}"),
-        )),
-    }
-}
-
 /// Reads CSV into one `DictList`, with column types inferred over the whole input.
 #[pyfunction]
 #[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
@@ -594,8 +563,8 @@ pub(crate) fn iter_csv(
     max_line_bytes: usize,
 ) -> PyResult<PyBatchReader> {
     let csv = CsvOptions {
-        delimiter: one_byte(py, "delimiter", delimiter)?,
-        quote: one_byte(py, "quotechar", quotechar)?,
+        delimiter: CsvOptions::dialect_byte("delimiter", delimiter).py_err(py)?,
+        quote: CsvOptions::dialect_byte("quotechar", quotechar).py_err(py)?,
         header,
         infer,
         encoding_errors: EncodingErrors::parse(encoding_errors).py_err(py)?,

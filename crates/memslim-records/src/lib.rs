@@ -53,7 +53,7 @@ pub use list::{
 pub use order::{MAX_SLOTS, Order};
 pub use read::{ReadField, ReadRecords};
 pub use select::{AbsentAs, CmpOp};
-pub use seq::{OrderMark, Slice};
+pub use seq::{OrderMark, Slice, clamp_index, index_in};
 
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.
 pub use arrow_array::{RecordBatch, RecordBatchReader};

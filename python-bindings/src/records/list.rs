@@ -282,12 +282,9 @@ impl PyRecords {
                 .find(|&e| self.own_row(&items[e]).is_some())
                 .unwrap_or(items.len());
             let first = self.state.borrow(py)?.inner.len();
-            {
-                let mut store = self.state.borrow_mut(py)?;
-                for batch in items[k..end].chunks(BATCH) {
-                    store.push_objects(batch, me)?;
-                }
-            }
+            self.state
+                .borrow_mut(py)?
+                .push_input(py, &Input::Objs(&items[k..end]), me)?;
             take(Rows::New(first..self.state.borrow(py)?.inner.len()))?;
             k = end;
         }
@@ -320,29 +317,16 @@ impl PyRecords {
     /// in batches, so an iterator of any length streams through.
     pub(super) fn extend_items(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = values.py();
-        let me = store_ptr(&self.state);
         let (cp, bytes_before) = {
             let this = self.state.borrow(py)?;
             (this.inner.checkpoint(), this.inner.nbytes())
         };
         let n = self.state.borrow(py)?.inner.len();
         let mark = self.order.borrow(py)?.order.mark(n);
-        let res = if is_exact_sequence(values)
-            && !values
-                .try_iter()?
-                .any(|v| v.map(|v| self.own_row(&v).is_some()).unwrap_or(false))
-        {
+        let res = if is_exact_sequence(values) {
             // Plain records are read in place, in one run (the common, fast case).
-            let first = self.state.borrow(py)?.inner.len();
-            let res = self.state.borrow_mut(py)?.push_sequence(values, me);
-            let n = self.state.borrow(py)?.inner.len();
-            res.and_then(|()| {
-                self.order
-                    .borrow_mut(py)?
-                    .order
-                    .push_new(n, first, n - first)
-                    .py_err(py)
-            })
+            let items: Vec<Bound<'_, PyAny>> = values.try_iter()?.collect::<PyResult<_>>()?;
+            self.push_items(&items)
         } else {
             // A generator may look at the list while it grows (as with list.extend), so
             // only materialized inputs are pushed in batches.

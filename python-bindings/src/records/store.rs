@@ -281,33 +281,39 @@ impl Records {
         }
     }
 
-    /// Converts and appends a batch of records (column by column in the core).
-    pub(super) fn push_objects(
+    /// Converts and appends records, column by column in the core: a run of plain
+    /// records is read in place, in one go however long (so the run's storing overlaps
+    /// its reading, [`RecordList::push_grids`]); `Row`s of another DictList are copied
+    /// cell to cell; the others go the general way, a batch at a time.
+    pub(super) fn push_input(
         &mut self,
-        objs: &[Bound<'_, PyAny>],
+        py: Python<'_>,
+        input: &Input<'_, '_>,
         self_ptr: usize,
     ) -> PyResult<()> {
-        let Some(first) = objs.first() else {
-            return Ok(());
-        };
-        let py = first.py();
         let fields = self.tuple_fields(py)?;
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let mut start = 0;
-        while start < objs.len() {
-            let rest = &objs[start..];
-            let mut n = self.append_plain(&Input::Objs(rest), &fields).py_err(py)?;
-            if n == 0 && matches!(self.kind, RecordForm::Dict) {
-                n = self.append_rows_of_other(rest, self_ptr)?;
-            }
-            if n == 0 {
-                // Not a plain record of scalars: the rest of this batch goes the general way.
-                self.push_general(rest, self_ptr)?;
-                break;
-            }
+        // The general path may run Python code that changes a sequence's length.
+        while start < input.len() {
+            let n = self.append_plain(&input.from(start), &fields).py_err(py)?;
+            self.after_append(py, n);
             start += n;
+            if n == 0 {
+                let batch = input.objects(start, BATCH)?;
+                let mut m = 0;
+                if matches!(self.kind, RecordForm::Dict) {
+                    m = self.append_rows_of_other(&batch, self_ptr)?;
+                }
+                if m == 0 {
+                    // Not a plain record of scalars: this batch goes the general way.
+                    self.push_general(&batch, self_ptr)?;
+                    m = batch.len();
+                }
+                self.after_append(py, m);
+                start += m;
+            }
         }
-        self.after_append(py, objs.len());
         Ok(())
     }
 
@@ -330,38 +336,6 @@ impl Records {
             RecordForm::Dict => append_plain_dicts(&mut self.inner, &self.names, input),
             RecordForm::Tuple { .. } => self.inner.append_positional(fields, input),
         }
-    }
-
-    /// [`Records::push_objects`] for the items of an exact `list` or `tuple`: plain
-    /// records are read in place, in one run however many there are (so the run's
-    /// storing overlaps its reading, [`RecordList::push_grids`]); the others go through
-    /// `push_objects` in batches.
-    pub(super) fn push_sequence(
-        &mut self,
-        seq: &Bound<'_, PyAny>,
-        self_ptr: usize,
-    ) -> PyResult<()> {
-        let py = seq.py();
-        let fields = self.tuple_fields(py)?;
-        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-        let mut start = 0;
-        // The general path may run Python code that changes the sequence's length.
-        while start < seq.len()? {
-            let n = self
-                .append_plain(&Input::Seq { seq, start }, &fields)
-                .py_err(py)?;
-            self.after_append(py, n);
-            start += n;
-            if n == 0 {
-                let end = seq.len()?.min(start + BATCH);
-                let batch = (start..end)
-                    .map(|k| seq.get_item(k))
-                    .collect::<PyResult<Vec<_>>>()?;
-                self.push_objects(&batch, self_ptr)?;
-                start += batch.len();
-            }
-        }
-        Ok(())
     }
 
     /// Appends the leading `objs` that are `Row` views of one other DictList (as
@@ -403,7 +377,7 @@ impl Records {
         Ok(rows.len())
     }
 
-    /// [`Records::push_objects`] for any records (each one's items collected first).
+    /// [`Records::push_input`] for any records (each one's items collected first).
     pub(super) fn push_general(
         &mut self,
         objs: &[Bound<'_, PyAny>],
@@ -435,12 +409,15 @@ impl Records {
     ) -> PyResult<()> {
         let cp = self.inner.checkpoint();
         let bytes_before = self.inner.nbytes();
+        let py = it.py();
         let res = if is_exact_sequence(it) {
-            self.push_sequence(it, self_ptr)
+            self.push_input(py, &Input::Seq { seq: it, start: 0 }, self_ptr)
         } else {
-            feed_batches(it, BATCH, |batch| self.push_objects(batch, self_ptr))
+            feed_batches(it, BATCH, |batch| {
+                self.push_input(py, &Input::Objs(batch), self_ptr)
+            })
         };
-        self.settle(it.py(), res, cp, bytes_before)
+        self.settle(py, res, cp, bytes_before)
     }
 
     /// Ends a multi-record append: on error, back to `cp`; on success, `finish_bulk`.
@@ -643,7 +620,7 @@ pub(super) fn has_own_eq(value: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 /// Takes the items of `values` in batches of `size` and hands each batch to `push`.
 /// No borrow of any list is held while the iterator runs (it may be user code).
-/// An exact `list` or `tuple`, whose items [`Records::push_sequence`] reads in place.
+/// An exact `list` or `tuple`, whose items [`Records::push_input`] reads in place.
 pub(crate) fn is_exact_sequence(v: &Bound<'_, PyAny>) -> bool {
     v.is_exact_instance_of::<PyList>() || v.is_exact_instance_of::<PyTuple>()
 }
