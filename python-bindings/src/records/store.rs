@@ -56,6 +56,11 @@ impl Records {
         let inner =
             RecordList::with_schema_and_fields(decl.as_deref(), fields.as_deref(), chunk_rows)
                 .py_err(py)?;
+        Ok(Records::new(py, kind, inner))
+    }
+
+    /// The `Records` of `kind` around a core list, its field names interned.
+    fn new(py: Python<'_>, kind: RecordForm, inner: RecordList) -> Records {
         let mut r = Records {
             inner,
             kind,
@@ -65,32 +70,21 @@ impl Records {
             strings: Vec::new(),
         };
         r.sync_names(py);
-        Ok(r)
+        r
     }
 
     /// A new Python list object of `kind` around an existing core list.
     pub(super) fn wrap(py: Python<'_>, kind: RecordForm, inner: RecordList) -> PyResult<Py<PyAny>> {
-        let chunk_rows = Some(inner.chunk_rows());
-        let mut base = Records::build(py, kind, None, chunk_rows, None)?;
-        base.inner = inner;
-        base.sync_names(py);
+        let mut base = Records::new(py, kind, inner);
         base.retrack();
         base.into_object(py)
     }
 
     /// A temporary `Records` over `inner` (a selection of this store's rows) for reading:
-    /// not registered with tracemalloc, it owns no buffer of its own until written.
+    /// not registered with tracemalloc, it owns no buffer of its own until written. Its
+    /// names are this store's (interned strings are one object each).
     pub(super) fn selection(&self, py: Python<'_>, inner: RecordList) -> Records {
-        let mut r = Records {
-            inner,
-            kind: self.kind.clone_ref(py),
-            names: self.names.iter().map(|n| n.clone_ref(py)).collect(),
-            trace: Tracked::new(),
-            appends: 0,
-            strings: Vec::new(),
-        };
-        r.sync_names(py);
-        r
+        Records::new(py, self.kind.clone_ref(py), inner)
     }
 
     /// A new list's `Records` over `inner` (derived from this store's records: same
