@@ -323,10 +323,31 @@ impl PyRecords {
         };
         let n = self.state.borrow(py)?.inner.len();
         let mark = self.order.borrow(py)?.order.mark(n);
-        let res = if is_exact_sequence(values) {
-            // Plain records are read in place, in one run (the common, fast case).
-            let items: Vec<Bound<'_, PyAny>> = values.try_iter()?.collect::<PyResult<_>>()?;
-            self.push_items(&items)
+        let res = if is_exact_sequence(values)
+            && !values
+                .try_iter()?
+                .any(|v| v.map(|v| self.own_row(&v).is_some()).unwrap_or(false))
+        {
+            // Plain records are read in place, in one run (the common, fast case), with
+            // no reference taken to each (collecting them first would add a pass of
+            // cache misses over the records when the references are dropped).
+            let first = self.state.borrow(py)?.inner.len();
+            let seq = Input::Seq {
+                seq: values,
+                start: 0,
+            };
+            let res = self
+                .state
+                .borrow_mut(py)?
+                .push_input(py, &seq, store_ptr(&self.state));
+            let n = self.state.borrow(py)?.inner.len();
+            res.and_then(|()| {
+                self.order
+                    .borrow_mut(py)?
+                    .order
+                    .push_new(n, first, n - first)
+                    .py_err(py)
+            })
         } else {
             // A generator may look at the list while it grows (as with list.extend), so
             // only materialized inputs are pushed in batches.
