@@ -51,7 +51,7 @@ pub(crate) fn append_plain_dicts(
     names: &[Py<PyString>],
     input: &Input<'_, '_>,
 ) -> Result<usize, RecordsError> {
-    let known: Vec<*mut ffi::PyObject> = names.iter().map(Py::as_ptr).collect();
+    let known: Vec<KeyPtr> = names.iter().map(|n| KeyPtr(n.as_ptr())).collect();
     list.append_keyed(input, &known)
 }
 
@@ -139,6 +139,16 @@ impl<'py> Input<'_, 'py> {
     }
 }
 
+/// A dict key as a borrowed reference, compared by identity (null: no key).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyPtr(*mut ffi::PyObject);
+
+impl Default for KeyPtr {
+    fn default() -> Self {
+        KeyPtr(std::ptr::null_mut())
+    }
+}
+
 /// The `(key, value)` items of an exact dict, as borrowed references.
 pub(crate) struct DictItems {
     dict: *mut ffi::PyObject,
@@ -146,7 +156,7 @@ pub(crate) struct DictItems {
 }
 
 impl Iterator for DictItems {
-    type Item = (*mut ffi::PyObject, *mut ffi::PyObject);
+    type Item = (KeyPtr, *mut ffi::PyObject);
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
@@ -156,7 +166,7 @@ impl Iterator for DictItems {
         // returns borrowed references that stay valid while the dict is not mutated
         // (module docs).
         (unsafe { ffi::PyDict_Next(self.dict, &mut self.pos, &mut k, &mut v) } != 0)
-            .then_some((k, v))
+            .then_some((KeyPtr(k), v))
     }
 }
 
@@ -166,7 +176,7 @@ impl Iterator for DictItems {
 /// the whole append.
 impl<'a> PlainRecords<'a> for Input<'_, '_> {
     type Record = *mut ffi::PyObject;
-    type Key = *mut ffi::PyObject;
+    type Key = KeyPtr;
     type Value = *mut ffi::PyObject;
     type Items = DictItems;
 
@@ -190,7 +200,7 @@ impl<'a> PlainRecords<'a> for Input<'_, '_> {
     }
 
     #[inline]
-    fn key_name(&self, key: Self::Key) -> Option<&'a str> {
+    fn key_name(&self, KeyPtr(key): Self::Key) -> Option<&'a str> {
         // Not an exact `str` with valid UTF-8: the general path reports or handles it.
         if is_type(key, &raw mut ffi::PyUnicode_Type) {
             utf8(key)

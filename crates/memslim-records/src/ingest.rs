@@ -37,8 +37,9 @@ pub trait PlainRecords<'a> {
     /// A record, as the host refers to it (for Python, a borrowed object pointer).
     type Record: Copy;
     /// A key object, compared by identity: the same key object as the one field `j`
-    /// was last met with is field `j`, with no name comparison.
-    type Key: Copy + PartialEq;
+    /// was last met with is field `j`, with no name comparison. `Default` is a value
+    /// that is no key (for Python, the null pointer).
+    type Key: Copy + PartialEq + Default;
     /// A value object.
     type Value: Copy;
     /// The items of a keyed record.
@@ -102,7 +103,7 @@ impl RecordList {
         let mut fields = FieldNames::of(self);
         // Field `j`'s key object as last met (or the known one): records of one input
         // usually share key objects, so an identity match saves a string comparison.
-        let mut key_objs: Vec<Option<S::Key>> = known.iter().copied().map(Some).collect();
+        let mut key_objs: Vec<S::Key> = known.to_vec();
         // Records usually share a shape: the previous record's key order guesses this one's.
         let mut keys = KeyOrder::new();
         let mut i = 0;
@@ -194,22 +195,20 @@ fn read_keyed<'a, S: PlainRecords<'a>>(
     grid: &mut Grid<'a>,
     keys: &mut KeyOrder,
     fields: &FieldNames,
-    key_objs: &mut Vec<Option<S::Key>>,
+    key_objs: &mut Vec<S::Key>,
 ) -> std::result::Result<(), Option<&'a str>> {
     for (key, value) in src.items(record) {
         let g = keys.guess();
-        let same = g
-            .and_then(|g| key_objs.get(g))
-            .is_some_and(|&k| k == Some(key));
+        let same = g.and_then(|g| key_objs.get(g)) == Some(&key);
         let j = match g {
             Some(g) if same => g,
             _ => {
                 let name = src.key_name(key).ok_or(None)?;
                 let j = fields.resolve(g, name).ok_or(Some(name))?;
                 if key_objs.len() <= j {
-                    key_objs.resize(j + 1, None);
+                    key_objs.resize(j + 1, S::Key::default());
                 }
-                key_objs[j] = Some(key);
+                key_objs[j] = key;
                 j
             }
         };
@@ -259,9 +258,10 @@ mod tests {
 
     impl<'a> PlainRecords<'a> for &'a Host {
         type Record = usize;
-        type Key = usize;
+        /// `None` is no key.
+        type Key = Option<usize>;
         type Value = &'a V;
-        type Items = Box<dyn Iterator<Item = (usize, &'a V)> + 'a>;
+        type Items = Box<dyn Iterator<Item = (Option<usize>, &'a V)> + 'a>;
 
         fn len(&self) -> usize {
             self.recs.len()
@@ -272,13 +272,13 @@ mod tests {
         fn items(&self, record: usize) -> Self::Items {
             let host: &'a Host = self;
             match &host.recs[record] {
-                Rec::Keyed(items) => Box::new(items.iter().map(|(k, v)| (*k, v))),
+                Rec::Keyed(items) => Box::new(items.iter().map(|(k, v)| (Some(*k), v))),
                 _ => Box::new(std::iter::empty()),
             }
         }
-        fn key_name(&self, key: usize) -> Option<&'a str> {
+        fn key_name(&self, key: Option<usize>) -> Option<&'a str> {
             let host: &'a Host = self;
-            host.names[key].as_deref()
+            host.names[key?].as_deref()
         }
         fn positional(&self, i: usize, width: usize) -> Option<usize> {
             matches!(&self.recs[i], Rec::Positional(v) if v.len() == width).then_some(i)
@@ -411,8 +411,8 @@ mod tests {
             }
             let start: Vec<String> = (0..list.num_fields()).map(|j| list.field_name(j).to_owned()).collect();
             // The host's own name objects for the fields it starts with, when it has them.
-            let known: Vec<usize> = if known {
-                start.iter().map_while(|f| host.names.iter().position(|n| n.as_deref() == Some(f.as_str()))).collect()
+            let known: Vec<Option<usize>> = if known {
+                start.iter().map_while(|f| host.names.iter().position(|n| n.as_deref() == Some(f.as_str())).map(Some)).collect()
             } else {
                 Vec::new()
             };
