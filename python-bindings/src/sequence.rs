@@ -2,7 +2,7 @@
 //! index arguments read with the errors a `list` raises, and the abridged `repr` of a
 //! long sequence.
 
-use memslim_records::Slice;
+use memslim_records::{Slice, index_in};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PySlice};
@@ -37,12 +37,15 @@ pub(crate) fn position(
             type_name(index)
         ))
     })?;
-    let len = len()?;
-    let j = if i < 0 { i + len as isize } else { i };
-    if j < 0 || j as usize >= len {
-        return Err(PyIndexError::new_err(format!("{what} index out of range")));
-    }
-    Ok(j as usize)
+    norm_index(i, len()?, what)
+}
+
+/// Position `i` of `len` items, negative from the end ([`index_in`]).
+///
+/// # Errors
+/// `IndexError` naming `what` out of range, as a `list` raises it.
+pub(crate) fn norm_index(i: isize, len: usize, what: &str) -> PyResult<usize> {
+    index_in(i, len).ok_or_else(|| PyIndexError::new_err(format!("{what} index out of range")))
 }
 
 /// A Python slice resolved against `len` items.

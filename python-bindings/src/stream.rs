@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use memslim_records::RecordList;
+use memslim_records::{Cell, RecordList};
 use memslim_stream::{
     BatchReader, CsvOptions, CsvReader, EncodingErrors, Input, JsonlReader, MAX_LINE_BYTES,
     OnError, ReadOptions, Reopen, StreamError,
@@ -200,38 +200,17 @@ fn to_py_err(py: Python<'_>, e: StreamError, slot: &ErrSlot) -> PyErr {
     stream_to_py(py, e)
 }
 
-pub(crate) fn parse_on_error(py: Python<'_>, on_error: &str) -> PyResult<OnError> {
-    match on_error {
-        "raise" => Ok(OnError::Raise),
-        "skip" => Ok(OnError::Skip),
-        other => Err(Class::InvalidValue.err(
-            py,
-            format!("on_error must be 'raise' or 'skip', not {other:?}"),
-        )),
-    }
-}
-
 // The signatures spell the default out (a literal shows in `__text_signature__`).
 const _: () = assert!(MAX_LINE_BYTES == 1_073_741_824);
 
 /// Default options with the input limits: `max_line_bytes` (checked) and the
 /// interpreter's current `sys.get_int_max_str_digits()`, which `json.loads` obeys too.
 pub(crate) fn reader_limits(py: Python<'_>, max_line_bytes: usize) -> PyResult<ReadOptions> {
-    if !(1..=MAX_LINE_BYTES).contains(&max_line_bytes) {
-        return Err(Class::InvalidValue.err(
-            py,
-            format!("max_line_bytes must be between 1 and {MAX_LINE_BYTES}, not {max_line_bytes}"),
-        ));
-    }
     let digits: usize = py
         .import("sys")?
         .call_method0("get_int_max_str_digits")?
         .extract()?;
-    Ok(ReadOptions {
-        max_line_bytes,
-        max_int_digits: digits,
-        ..ReadOptions::default()
-    })
+    ReadOptions::with_limits(max_line_bytes, digits).py_err(py)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -251,7 +230,7 @@ fn options(
         batch_size,
         columns,
         schema: schema.map(crate::records::parse_schema).transpose()?,
-        on_error: parse_on_error(py, on_error)?,
+        on_error: OnError::parse(on_error).py_err(py)?,
         threaded,
         ..reader_limits(py, max_line_bytes)?
     })
@@ -528,16 +507,6 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
     Ok((reopen, true, slot))
 }
 
-fn one_byte(py: Python<'_>, what: &str, s: &str) -> PyResult<u8> {
-    match s.as_bytes() {
-        [b] if b.is_ascii() => Ok(*b),
-        _ => Err(Class::InvalidValue.err(
-            py,
-            format!("{what} must be a single ASCII character, not {s:?}"),
-        )),
-    }
-}
-
 /// Reads CSV into one `DictList`, with column types inferred over the whole input.
 #[pyfunction]
 #[pyo3(signature = (source, *, delimiter = ",", quotechar = "\"", header = true, infer = true, columns = None, schema = None, on_error = "raise", progress = false, encoding_errors = "strict", max_line_bytes = 1_073_741_824))]
@@ -594,8 +563,8 @@ pub(crate) fn iter_csv(
     max_line_bytes: usize,
 ) -> PyResult<PyBatchReader> {
     let csv = CsvOptions {
-        delimiter: one_byte(py, "delimiter", delimiter)?,
-        quote: one_byte(py, "quotechar", quotechar)?,
+        delimiter: CsvOptions::dialect_byte("delimiter", delimiter).py_err(py)?,
+        quote: CsvOptions::dialect_byte("quotechar", quotechar).py_err(py)?,
         header,
         infer,
         encoding_errors: EncodingErrors::parse(encoding_errors).py_err(py)?,
@@ -660,34 +629,21 @@ fn _rename(batch: &Bound<'_, PyAny>, mapping: Vec<(String, String)>) -> PyResult
     })
 }
 
-/// A comparison operand: only scalars compare natively.
-enum Operand {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-}
-
-fn operand(v: &Bound<'_, PyAny>) -> PyResult<Operand> {
-    use crate::scalar::{Scalar, scalar_of};
-    use pyo3::types::PyInt;
-    match scalar_of(v) {
-        Some(Scalar::None) => return Ok(Operand::Null),
-        Some(Scalar::Bool(b)) => return Ok(Operand::Bool(b)),
-        Some(Scalar::Int(i)) => return Ok(Operand::Int(i)),
-        Some(Scalar::Float(f)) => return Ok(Operand::Float(f)),
-        Some(Scalar::Str(s)) => return Ok(Operand::Str(s.to_owned())),
-        Some(Scalar::Bytes(_)) | None => {}
+/// A comparison operand: only scalars other than `bytes` compare natively (the one
+/// classification every caller uses, [`crate::scalar`]).
+fn operand<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<Cell<'a>> {
+    match crate::select::probe(v) {
+        Some(Cell::Bytes(_)) | None => {}
+        Some(cell) => return Ok(cell),
     }
-    if v.is_exact_instance_of::<PyInt>() {
+    if v.is_exact_instance_of::<pyo3::types::PyInt>() {
         Err(Class::InvalidValue.err(
             v.py(),
             "where(): ints beyond 64 bits cannot be compared natively",
         ))
     } else if let Ok(s) = v.cast_exact::<PyString>() {
         // Not valid UTF-8 (a lone surrogate): str's own encoding error.
-        Ok(Operand::Str(s.to_str()?.to_owned()))
+        Ok(Cell::Str(s.to_str()?))
     } else {
         Err(Class::UnsupportedType.err(v.py(), format!(
             "where() compares with None, bool, int, float or str, not {}; use filter() with a function",
@@ -705,16 +661,8 @@ fn _where(
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
     let op = memslim_stream::ops::parse_cmp(op).py_err(batch.py())?;
-    let v = operand(value)?;
+    let cell = operand(value)?;
     on_batch(batch, move |l| {
-        use memslim_records::Cell;
-        let cell = match &v {
-            Operand::Null => Cell::Null,
-            Operand::Bool(b) => Cell::Bool(*b),
-            Operand::Int(i) => Cell::Int(*i),
-            Operand::Float(f) => Cell::Float(*f),
-            Operand::Str(s) => Cell::Str(s),
-        };
         memslim_stream::ops::filter_cmp(l, &field, op, &cell)
     })
 }

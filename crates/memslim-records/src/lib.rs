@@ -20,6 +20,7 @@ mod colview;
 mod error;
 mod feed;
 mod grid;
+mod ingest;
 mod intvec;
 pub mod json;
 mod keys;
@@ -43,6 +44,7 @@ pub use colview::{ColumnView, Numbers, OwnedNumbers, cell_less, sum_arrow};
 pub use error::{RecordsError, Result};
 pub use feed::Fill;
 pub use grid::Grid;
+pub use ingest::{GRID_ROWS, PlainRecords};
 pub use intvec::Width;
 pub use keys::{FieldNames, KeyOrder};
 pub use list::{
@@ -51,7 +53,7 @@ pub use list::{
 pub use order::{MAX_SLOTS, Order};
 pub use read::{ReadField, ReadRecords};
 pub use select::{AbsentAs, CmpOp};
-pub use seq::{OrderMark, Slice};
+pub use seq::{OrderMark, Slice, clamp_index, index_in};
 
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.
 pub use arrow_array::{RecordBatch, RecordBatchReader};

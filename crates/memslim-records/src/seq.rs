@@ -10,6 +10,29 @@ use std::ops::Range;
 
 use crate::{Order, RecordList, RecordsError, Result};
 
+/// Index `i` of a sequence of `len` items, negative from the end, as Python reads a
+/// `list` index; `None` if it is out of range.
+#[inline]
+pub fn index_in(i: isize, len: usize) -> Option<usize> {
+    let j = if i < 0 {
+        len.checked_sub(i.unsigned_abs())?
+    } else {
+        i as usize
+    };
+    (j < len).then_some(j)
+}
+
+/// `i` as a position from `0` to `len` (inclusive), as `list.insert` and the
+/// `start`/`stop` of `list.index` read it: negative from the end, then clamped.
+#[inline]
+pub fn clamp_index(i: isize, len: usize) -> usize {
+    if i < 0 {
+        len.saturating_sub(i.unsigned_abs())
+    } else {
+        (i as usize).min(len)
+    }
+}
+
 /// The positions a resolved slice selects: `len` of them, from `start` in steps of
 /// `step` (what Python's `slice.indices` and its slice length give).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -346,6 +369,36 @@ mod tests {
             proptest::option::of(-12isize..12),
             prop_oneof![Just(1isize), Just(-1), Just(2), Just(-2), Just(3), Just(-3)],
         )
+    }
+
+    #[test]
+    fn indexes_at_the_ends_of_isize() {
+        assert_eq!(index_in(isize::MIN, 5), None);
+        assert_eq!(index_in(isize::MAX, 5), None);
+        assert_eq!(index_in(-1, usize::MAX), Some(usize::MAX - 1));
+        assert_eq!(clamp_index(isize::MIN, 5), 0);
+        assert_eq!(clamp_index(isize::MAX, 5), 5);
+    }
+
+    proptest! {
+        /// `index_in` reads an index as `list[i]` does: the item `v[i]` of a model
+        /// `Vec` (negative from the end), or none.
+        #[test]
+        fn index_in_is_python_indexing(len in 0usize..20, i in -25isize..25) {
+            let v: Vec<usize> = (0..len).collect();
+            let want = if i < 0 { v.len().checked_sub(i.unsigned_abs()) } else { Some(i as usize) }
+                .and_then(|j| v.get(j).copied());
+            prop_assert_eq!(index_in(i, len), want);
+        }
+
+        /// `clamp_index` is where `list.insert(i, x)` puts `x`.
+        #[test]
+        fn clamp_index_is_where_insert_puts(len in 0usize..20, i in -25isize..25) {
+            let mut v: Vec<i64> = (0..len as i64).collect();
+            let at = if i < 0 { len.saturating_sub(i.unsigned_abs()) } else { (i as usize).min(len) };
+            v.insert(at, -1);
+            prop_assert_eq!(v.iter().position(|&x| x == -1), Some(clamp_index(i, len)));
+        }
     }
 
     proptest! {

@@ -55,6 +55,21 @@ pub enum EncodingErrors {
     Replace,
 }
 
+impl CsvOptions {
+    /// A one-character dialect option (`delimiter`, `quotechar`) as its byte.
+    ///
+    /// # Errors
+    /// [`StreamError::Invalid`] naming `what` unless `s` is one ASCII character.
+    pub fn dialect_byte(what: &str, s: &str) -> Result<u8> {
+        match s.as_bytes() {
+            [b] if b.is_ascii() => Ok(*b),
+            _ => Err(StreamError::Invalid(format!(
+                "{what} must be a single ASCII character, not {s:?}"
+            ))),
+        }
+    }
+}
+
 impl EncodingErrors {
     /// `"strict"` or `"replace"`.
     ///
@@ -1028,5 +1043,23 @@ impl CsvParser {
         }
         pb.records.push((pb.fields.len(), line));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod dialect_tests {
+    use super::*;
+
+    #[test]
+    fn a_dialect_option_is_one_ascii_character() {
+        assert_eq!(CsvOptions::dialect_byte("delimiter", ";").unwrap(), b';');
+        assert_eq!(CsvOptions::dialect_byte("quotechar", "'").unwrap(), b'\'');
+        for bad in ["", ";;", "é"] {
+            let e = CsvOptions::dialect_byte("delimiter", bad).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("delimiter must be a single ASCII character, not {bad:?}")
+            );
+        }
     }
 }

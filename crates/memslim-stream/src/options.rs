@@ -19,6 +19,22 @@ pub enum OnError {
     Skip,
 }
 
+impl OnError {
+    /// `"raise"` or `"skip"`.
+    ///
+    /// # Errors
+    /// [`StreamError::Invalid`] for any other name.
+    pub fn parse(name: &str) -> Result<Self> {
+        match name {
+            "raise" => Ok(OnError::Raise),
+            "skip" => Ok(OnError::Skip),
+            other => Err(StreamError::Invalid(format!(
+                "on_error must be 'raise' or 'skip', not {other:?}"
+            ))),
+        }
+    }
+}
+
 /// Options shared by the readers.
 #[derive(Clone, Debug)]
 pub struct ReadOptions {
@@ -63,6 +79,24 @@ impl Default for ReadOptions {
 }
 
 impl ReadOptions {
+    /// Default options with the input limits a caller gives: `max_line_bytes` (from 1
+    /// to [`MAX_LINE_BYTES`]) and `max_int_digits`.
+    ///
+    /// # Errors
+    /// [`StreamError::Invalid`] for a `max_line_bytes` out of range.
+    pub fn with_limits(max_line_bytes: usize, max_int_digits: usize) -> Result<Self> {
+        if !(1..=MAX_LINE_BYTES).contains(&max_line_bytes) {
+            return Err(StreamError::Invalid(format!(
+                "max_line_bytes must be between 1 and {MAX_LINE_BYTES}, not {max_line_bytes}"
+            )));
+        }
+        Ok(ReadOptions {
+            max_line_bytes,
+            max_int_digits,
+            ..ReadOptions::default()
+        })
+    }
+
     /// The fields a record keeps, if restricted.
     pub(crate) fn selection(&self) -> Option<Vec<String>> {
         match (&self.columns, &self.schema) {
@@ -146,4 +180,33 @@ pub(crate) fn block_buffer(mut buf: Vec<u8>, len: usize, room: usize) -> Option<
         buf.try_reserve_exact(room).ok()?;
     }
     Some(buf)
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn on_error_names() {
+        assert_eq!(OnError::parse("raise").unwrap(), OnError::Raise);
+        assert_eq!(OnError::parse("skip").unwrap(), OnError::Skip);
+        let e = OnError::parse("ignore").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "on_error must be 'raise' or 'skip', not \"ignore\""
+        );
+    }
+
+    #[test]
+    fn line_limits_are_checked() {
+        let o = ReadOptions::with_limits(10, 7).unwrap();
+        assert_eq!((o.max_line_bytes, o.max_int_digits), (10, 7));
+        assert_eq!(o.batch_size, ReadOptions::default().batch_size);
+        assert!(ReadOptions::with_limits(MAX_LINE_BYTES, 0).is_ok());
+        for bad in [0, MAX_LINE_BYTES + 1] {
+            let e = ReadOptions::with_limits(bad, 0).unwrap_err();
+            assert!(matches!(e, StreamError::Invalid(_)), "{e}");
+            assert!(e.to_string().contains(&format!("not {bad}")), "{e}");
+        }
+    }
 }

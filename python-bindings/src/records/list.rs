@@ -282,12 +282,9 @@ impl PyRecords {
                 .find(|&e| self.own_row(&items[e]).is_some())
                 .unwrap_or(items.len());
             let first = self.state.borrow(py)?.inner.len();
-            {
-                let mut store = self.state.borrow_mut(py)?;
-                for batch in items[k..end].chunks(BATCH) {
-                    store.push_objects(batch, me)?;
-                }
-            }
+            self.state
+                .borrow_mut(py)?
+                .push_input(py, &Input::Objs(&items[k..end]), me)?;
             take(Rows::New(first..self.state.borrow(py)?.inner.len()))?;
             k = end;
         }
@@ -320,7 +317,6 @@ impl PyRecords {
     /// in batches, so an iterator of any length streams through.
     pub(super) fn extend_items(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = values.py();
-        let me = store_ptr(&self.state);
         let (cp, bytes_before) = {
             let this = self.state.borrow(py)?;
             (this.inner.checkpoint(), this.inner.nbytes())
@@ -332,9 +328,18 @@ impl PyRecords {
                 .try_iter()?
                 .any(|v| v.map(|v| self.own_row(&v).is_some()).unwrap_or(false))
         {
-            // Plain records are read in place, in one run (the common, fast case).
+            // Plain records are read in place, in one run (the common, fast case), with
+            // no reference taken to each (collecting them first would add a pass of
+            // cache misses over the records when the references are dropped).
             let first = self.state.borrow(py)?.inner.len();
-            let res = self.state.borrow_mut(py)?.push_sequence(values, me);
+            let seq = Input::Seq {
+                seq: values,
+                start: 0,
+            };
+            let res = self
+                .state
+                .borrow_mut(py)?
+                .push_input(py, &seq, store_ptr(&self.state));
             let n = self.state.borrow(py)?.inner.len();
             res.and_then(|()| {
                 self.order

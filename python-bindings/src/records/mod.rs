@@ -15,7 +15,7 @@ use arrow_array::RecordBatchReader;
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
     Cell, CellRef, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, Order, OwnedNumbers,
-    RecordList, RecordsError, Sum,
+    RecordList, RecordsError, Sum, clamp_index,
 };
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
@@ -30,7 +30,8 @@ use crate::convert::{Items, batch_cells, cell_to_py, record_cells};
 use crate::errors::{Class, IntoPyResult, schema_error};
 use crate::gilcell::{GilCell, is_sole_reference};
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
-use crate::plain_records::{Input, append_plain_dicts, append_plain_tuples, tuple_of_type};
+use crate::plain_records::{Input, append_plain_dicts};
+use crate::sequence::norm_index;
 use crate::tracemalloc::Tracked;
 use crate::tuple_rows::TupleMaker;
 
@@ -128,22 +129,6 @@ pub(crate) fn parse_schema(schema: &Bound<'_, PyAny>) -> PyResult<Vec<(String, D
         out.push((k, d));
     }
     Ok(out)
-}
-
-fn norm_index(i: isize, len: usize, what: &str) -> PyResult<usize> {
-    let j = if i < 0 { i + len as isize } else { i };
-    if j < 0 || j as usize >= len {
-        return Err(PyIndexError::new_err(format!("{what} index out of range")));
-    }
-    Ok(j as usize)
-}
-
-fn clamp_index(i: isize, len: usize) -> usize {
-    if i < 0 {
-        (i + len as isize).max(0) as usize
-    } else {
-        (i as usize).min(len)
-    }
 }
 
 /// Rebuilds a pickled DictList: one payload, or a snapshot header and its buffers.

@@ -56,6 +56,11 @@ impl Records {
         let inner =
             RecordList::with_schema_and_fields(decl.as_deref(), fields.as_deref(), chunk_rows)
                 .py_err(py)?;
+        Ok(Records::new(py, kind, inner))
+    }
+
+    /// The `Records` of `kind` around a core list, its field names interned.
+    fn new(py: Python<'_>, kind: RecordForm, inner: RecordList) -> Records {
         let mut r = Records {
             inner,
             kind,
@@ -65,32 +70,21 @@ impl Records {
             strings: Vec::new(),
         };
         r.sync_names(py);
-        Ok(r)
+        r
     }
 
     /// A new Python list object of `kind` around an existing core list.
     pub(super) fn wrap(py: Python<'_>, kind: RecordForm, inner: RecordList) -> PyResult<Py<PyAny>> {
-        let chunk_rows = Some(inner.chunk_rows());
-        let mut base = Records::build(py, kind, None, chunk_rows, None)?;
-        base.inner = inner;
-        base.sync_names(py);
+        let mut base = Records::new(py, kind, inner);
         base.retrack();
         base.into_object(py)
     }
 
     /// A temporary `Records` over `inner` (a selection of this store's rows) for reading:
-    /// not registered with tracemalloc, it owns no buffer of its own until written.
+    /// not registered with tracemalloc, it owns no buffer of its own until written. Its
+    /// names are this store's (interned strings are one object each).
     pub(super) fn selection(&self, py: Python<'_>, inner: RecordList) -> Records {
-        let mut r = Records {
-            inner,
-            kind: self.kind.clone_ref(py),
-            names: self.names.iter().map(|n| n.clone_ref(py)).collect(),
-            trace: Tracked::new(),
-            appends: 0,
-            strings: Vec::new(),
-        };
-        r.sync_names(py);
-        r
+        Records::new(py, self.kind.clone_ref(py), inner)
     }
 
     /// A new list's `Records` over `inner` (derived from this store's records: same
@@ -281,33 +275,39 @@ impl Records {
         }
     }
 
-    /// Converts and appends a batch of records (column by column in the core).
-    pub(super) fn push_objects(
+    /// Converts and appends records, column by column in the core: a run of plain
+    /// records is read in place, in one go however long (so the run's storing overlaps
+    /// its reading, [`RecordList::push_grids`]); `Row`s of another DictList are copied
+    /// cell to cell; the others go the general way, a batch at a time.
+    pub(super) fn push_input(
         &mut self,
-        objs: &[Bound<'_, PyAny>],
+        py: Python<'_>,
+        input: &Input<'_, '_>,
         self_ptr: usize,
     ) -> PyResult<()> {
-        let Some(first) = objs.first() else {
-            return Ok(());
-        };
-        let py = first.py();
         let fields = self.tuple_fields(py)?;
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let mut start = 0;
-        while start < objs.len() {
-            let rest = &objs[start..];
-            let mut n = self.append_plain(&Input::Objs(rest), &fields).py_err(py)?;
-            if n == 0 && matches!(self.kind, RecordForm::Dict) {
-                n = self.append_rows_of_other(rest, self_ptr)?;
-            }
-            if n == 0 {
-                // Not a plain record of scalars: the rest of this batch goes the general way.
-                self.push_general(rest, self_ptr)?;
-                break;
-            }
+        // The general path may run Python code that changes a sequence's length.
+        while start < input.len() {
+            let n = self.append_plain(&input.from(start), &fields).py_err(py)?;
+            self.after_append(py, n);
             start += n;
+            if n == 0 {
+                let batch = input.objects(start, BATCH)?;
+                let mut m = 0;
+                if matches!(self.kind, RecordForm::Dict) {
+                    m = self.append_rows_of_other(&batch, self_ptr)?;
+                }
+                if m == 0 {
+                    // Not a plain record of scalars: this batch goes the general way.
+                    self.push_general(&batch, self_ptr)?;
+                    m = batch.len();
+                }
+                self.after_append(py, m);
+                start += m;
+            }
         }
-        self.after_append(py, objs.len());
         Ok(())
     }
 
@@ -319,7 +319,8 @@ impl Records {
         }
     }
 
-    /// The leading plain records of `input` ([`append_plain_dicts`], [`append_plain_tuples`]).
+    /// The leading plain records of `input` ([`append_plain_dicts`], or tuples of the
+    /// list's `fields` through [`RecordList::append_positional`]).
     pub(super) fn append_plain(
         &mut self,
         input: &Input<'_, '_>,
@@ -327,40 +328,8 @@ impl Records {
     ) -> Result<usize, RecordsError> {
         match self.kind {
             RecordForm::Dict => append_plain_dicts(&mut self.inner, &self.names, input),
-            RecordForm::Tuple { .. } => append_plain_tuples(&mut self.inner, fields, input),
+            RecordForm::Tuple { .. } => self.inner.append_positional(fields, input),
         }
-    }
-
-    /// [`Records::push_objects`] for the items of an exact `list` or `tuple`: plain
-    /// records are read in place, in one run however many there are (so the run's
-    /// storing overlaps its reading, [`RecordList::push_grids`]); the others go through
-    /// `push_objects` in batches.
-    pub(super) fn push_sequence(
-        &mut self,
-        seq: &Bound<'_, PyAny>,
-        self_ptr: usize,
-    ) -> PyResult<()> {
-        let py = seq.py();
-        let fields = self.tuple_fields(py)?;
-        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
-        let mut start = 0;
-        // The general path may run Python code that changes the sequence's length.
-        while start < seq.len()? {
-            let n = self
-                .append_plain(&Input::Seq { seq, start }, &fields)
-                .py_err(py)?;
-            self.after_append(py, n);
-            start += n;
-            if n == 0 {
-                let end = seq.len()?.min(start + BATCH);
-                let batch = (start..end)
-                    .map(|k| seq.get_item(k))
-                    .collect::<PyResult<Vec<_>>>()?;
-                self.push_objects(&batch, self_ptr)?;
-                start += batch.len();
-            }
-        }
-        Ok(())
     }
 
     /// Appends the leading `objs` that are `Row` views of one other DictList (as
@@ -402,7 +371,7 @@ impl Records {
         Ok(rows.len())
     }
 
-    /// [`Records::push_objects`] for any records (each one's items collected first).
+    /// [`Records::push_input`] for any records (each one's items collected first).
     pub(super) fn push_general(
         &mut self,
         objs: &[Bound<'_, PyAny>],
@@ -434,12 +403,15 @@ impl Records {
     ) -> PyResult<()> {
         let cp = self.inner.checkpoint();
         let bytes_before = self.inner.nbytes();
+        let py = it.py();
         let res = if is_exact_sequence(it) {
-            self.push_sequence(it, self_ptr)
+            self.push_input(py, &Input::Seq { seq: it, start: 0 }, self_ptr)
         } else {
-            feed_batches(it, BATCH, |batch| self.push_objects(batch, self_ptr))
+            feed_batches(it, BATCH, |batch| {
+                self.push_input(py, &Input::Objs(batch), self_ptr)
+            })
         };
-        self.settle(it.py(), res, cp, bytes_before)
+        self.settle(py, res, cp, bytes_before)
     }
 
     /// Ends a multi-record append: on error, back to `cp`; on success, `finish_bulk`.
@@ -512,20 +484,7 @@ impl Records {
         match &self.kind {
             // Fresh `str` objects (not the cached ones `plain_dict` reuses): a detached
             // record shares nothing with the list, as `deep_sizeof` measures it.
-            RecordForm::Dict => {
-                let d = PyDict::new(py);
-                let mut err = None;
-                self.inner.visit_row(i, |j, c| {
-                    if err.is_none() {
-                        if let Err(e) =
-                            cell_to_py(py, c).and_then(|v| d.set_item(self.names[j].bind(py), v))
-                        {
-                            err = Some(e);
-                        }
-                    }
-                });
-                err.map_or(Ok(d.into_any()), Err)
-            }
+            RecordForm::Dict => self.dict_of(py, i, false),
             RecordForm::Tuple {
                 row_type, maker, ..
             } => {
@@ -534,15 +493,8 @@ impl Records {
                 if let Some(maker) = maker {
                     return maker.make(cls, vals.into_iter());
                 }
-                let vals = match cls.cast::<PyType>() {
-                    Ok(t) => match tuple_of_type(t, vals)? {
-                        Ok(row) => return Ok(row),
-                        Err(vals) => vals,
-                    },
-                    Err(_) => vals,
-                };
-                // What namedtuple's own `_make` does: `tuple.__new__(cls, values)`, in C,
-                // instead of the Python-level `__new__` that `cls(*values)` runs.
+                // Not a tuple subclass (no maker): what namedtuple's own `_make` does,
+                // `tuple.__new__(cls, values)`, which reports the problem.
                 let tuple_new = TUPLE_NEW.get_or_try_init(py, || {
                     py.get_type::<PyTuple>()
                         .getattr("__new__")
@@ -662,7 +614,7 @@ pub(super) fn has_own_eq(value: &Bound<'_, PyAny>) -> PyResult<bool> {
 
 /// Takes the items of `values` in batches of `size` and hands each batch to `push`.
 /// No borrow of any list is held while the iterator runs (it may be user code).
-/// An exact `list` or `tuple`, whose items [`Records::push_sequence`] reads in place.
+/// An exact `list` or `tuple`, whose items [`Records::push_input`] reads in place.
 pub(crate) fn is_exact_sequence(v: &Bound<'_, PyAny>) -> bool {
     v.is_exact_instance_of::<PyList>() || v.is_exact_instance_of::<PyTuple>()
 }
@@ -704,14 +656,22 @@ impl Records {
 
     /// Record `i` as a new plain `dict`, reusing cached strings.
     pub(super) fn plain_dict<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        self.dict_of(py, i, true)
+    }
+
+    /// Record `i` as a new plain `dict`; `cached`: a value of a small dictionary is its
+    /// cached `str` ([`Records::cell_value`]), else every value is a new object.
+    fn dict_of<'py>(&self, py: Python<'py>, i: usize, cached: bool) -> PyResult<Bound<'py, PyAny>> {
         let d = PyDict::new(py);
         let mut err = None;
         self.inner.visit_row(i, |j, c| {
             if err.is_none() {
-                if let Err(e) = self
-                    .cell_value(py, j, c)
-                    .and_then(|v| d.set_item(self.names[j].bind(py), v))
-                {
+                let v = if cached {
+                    self.cell_value(py, j, c)
+                } else {
+                    cell_to_py(py, c)
+                };
+                if let Err(e) = v.and_then(|v| d.set_item(self.names[j].bind(py), v)) {
                     err = Some(e);
                 }
             }

@@ -100,11 +100,17 @@ impl PyTupleList {
         }
         let kind = tuple_kind(py, &fields, row_type)?;
         let mut base = Records::build(py, kind, schema, chunk_rows, Some(&fields))?;
-        if let (Some(f), Some(rest)) = (first, rest) {
-            // The first item was taken to find the fields; put it back in front.
-            let chain = CHAIN.import(py, "itertools", "chain")?;
-            let all = chain.call1((PyTuple::new(py, [f])?, rest))?;
-            base.extend_from_iter(&all, 0)?;
+        match (first, rest, data) {
+            // An exact list or tuple is read in place, in one run (the first item was
+            // only looked at).
+            (Some(_), _, Some(d)) if is_exact_sequence(d) => base.extend_from_iter(d, 0)?,
+            (Some(f), Some(rest), _) => {
+                // The first item was taken to find the fields; put it back in front.
+                let chain = CHAIN.import(py, "itertools", "chain")?;
+                let all = chain.call1((PyTuple::new(py, [f])?, rest))?;
+                base.extend_from_iter(&all, 0)?;
+            }
+            _ => {}
         }
         base.retrack();
         Ok(PyClassInitializer::from(PyRecords::from_records(base)).add_subclass(PyTupleList))
