@@ -91,6 +91,11 @@ def test_append_flush_reopen_is_type_exact(tmp_path: Path) -> None:
         assert rows.columns == ["id", "flag", "x", "name", "blob", "obj"]
         expect_error(IndexError, rows.__getitem__, 3)
         expect_error(TypeError, rows.__getitem__, "id")
+        # As a list: an int past the machine's index size is an IndexError, and so is
+        # one out of range in a slice view.
+        expect_error(IndexError, rows.__getitem__, 2**100)
+        expect_error(IndexError, rows[1:].__getitem__, -3)
+        expect_error(TypeError, rows[1:].__getitem__, 1.0)
 
 
 def test_save_is_a_snapshot_of_an_in_memory_list(tmp_path: Path) -> None:

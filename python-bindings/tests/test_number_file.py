@@ -39,6 +39,8 @@ def test_number_file_is_a_growable_sequence_on_disk(tmp_path: Path) -> None:
     expect_error(ValueError, ids.index, 10**9)
     expect_error(IndexError, ids.pop, 0)
     expect_error(IndexError, ids.__getitem__, 10**6)
+    expect_error(IndexError, ids.__getitem__, 2**100)
+    expect_error(TypeError, ids.__getitem__, "0")
     expect_error(ValueError, ids.__setitem__, slice(0, 2), [1])
     ids.close()
     again = memslim.NumberFile(path)

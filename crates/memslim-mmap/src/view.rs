@@ -2,6 +2,8 @@
 //! column) and the scan that their `index`, `count` and `in` share, kept apart from any
 //! host language so that it can be tested on its own.
 
+use memslim_records::clamp_index;
+
 /// Which records of a file a view covers: `len` positions `start + k * step`.
 ///
 /// # Memory
@@ -54,26 +56,25 @@ impl Positions {
 
 /// `i` as an index into `len` items, negative counting from the end (`None` if out of
 /// range), as a list subscript takes it.
+#[deprecated(
+    since = "0.1.1",
+    note = "use memslim_records::index_in, the one implementation"
+)]
 pub fn normalize_index(i: isize, len: usize) -> Option<usize> {
-    let j = if i < 0 {
-        i.checked_add(len as isize)?
-    } else {
-        i
-    };
-    (j >= 0 && (j as usize) < len).then_some(j as usize)
+    memslim_records::index_in(i, len)
 }
 
 /// A `start` or `stop` argument of `index()` clamped to `0..=len`, negative counting from
 /// the end, as `list.index` clamps it.
+#[deprecated(
+    since = "0.1.1",
+    note = "use memslim_records::clamp_index, the one implementation"
+)]
 pub fn clamp_bound(i: isize, len: usize) -> usize {
-    if i < 0 {
-        (i.saturating_add(len as isize)).max(0) as usize
-    } else {
-        (i as usize).min(len)
-    }
+    memslim_records::clamp_index(i, len)
 }
 
-/// The first position in `start..stop` (bounds clamped as [`clamp_bound`] does) for
+/// The first position in `start..stop` (bounds clamped as `list.index` clamps them) for
 /// which `matches` holds, and how many do; counting stops at the first when
 /// `first_only`.
 ///
@@ -87,7 +88,7 @@ pub fn find<E>(
     mut matches: impl FnMut(usize) -> Result<bool, E>,
 ) -> Result<(Option<usize>, usize), E> {
     let (mut first, mut count) = (None, 0);
-    for k in clamp_bound(start, len)..clamp_bound(stop, len) {
+    for k in clamp_index(start, len)..clamp_index(stop, len) {
         if matches(k)? {
             first = first.or(Some(k));
             count += 1;
@@ -161,6 +162,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(deprecated)]
     fn indices_normalize_and_clamp_as_lists_do() {
         assert_eq!(normalize_index(-1, 3), Some(2));
         assert_eq!(normalize_index(3, 3), None);

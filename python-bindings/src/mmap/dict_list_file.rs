@@ -17,12 +17,13 @@ use pyo3::types::{PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple};
 use super::file_record::FileBatch;
 use super::file_slice::PyFileSlice;
 use super::lock::{Guarded, Held};
-use super::{file_cell, index_arg, parse_mode, seq_eq, slice_of};
+use super::{file_cell, parse_mode, seq_eq, slice_of};
 use crate::convert::{Items, Trust, record_cells};
 use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
 use crate::gilcell::GilCell;
 use crate::plain_records::{Input, append_plain_dicts};
 use crate::records::{PyColumn, PyRow, SpareRows};
+use crate::sequence::position;
 use crate::tracemalloc::Tracked;
 
 /// A persistent list of records in a memory-mapped Arrow IPC file.
@@ -248,7 +249,11 @@ impl PyDictListFile {
             };
             return Ok(Bound::new(py, slice)?.into_any().unbind());
         }
-        let row = Self::row_view(slf.as_unbound(), py, index_arg(index, len)?)?;
+        let row = Self::row_view(
+            slf.as_unbound(),
+            py,
+            position(index, || Ok(len), "DictListFile")?,
+        )?;
         Ok(Bound::new(py, row)?.into_any().unbind())
     }
 

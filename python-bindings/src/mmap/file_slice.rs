@@ -6,7 +6,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PySlice};
 
 use super::dict_list_file::{PyDictListFile, PyDictListFileIter};
-use super::{index_arg, seq_eq, slice_of};
+use super::{seq_eq, slice_of};
+use crate::sequence::position;
 
 /// A lazy, read-only slice `rows[a:b:c]` of a `DictListFile`: a registered
 /// `collections.abc.Sequence` of `Row` views of the records it covers, which it reads
@@ -59,7 +60,7 @@ impl PyFileSlice {
             };
             return Ok(Bound::new(py, slice)?.into_any());
         }
-        let k = index_arg(index, self.at.len)?;
+        let k = position(index, || Ok(self.at.len), "FileSlice")?;
         let row = PyDictListFile::row_view(&self.file, py, self.at.at(k))?;
         Ok(Bound::new(py, row)?.into_any())
     }

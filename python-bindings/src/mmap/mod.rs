@@ -16,10 +16,9 @@ mod number_file;
 
 use arrow_array::RecordBatchReader;
 use memslim_mmap::Mode;
-use memslim_mmap::view::{Positions, normalize_index};
+use memslim_mmap::view::Positions;
 use memslim_records::CellRef;
 use pyo3::IntoPyObjectExt;
-use pyo3::exceptions::{PyIndexError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PySlice, PyString};
 
@@ -40,13 +39,6 @@ pub(super) fn parse_mode(py: Python<'_>, mode: &str) -> PyResult<Mode> {
             "mode must be \"a\" (read and append, create if missing) or \"r\" (read-only), not {other:?}"
         ))),
     }
-}
-
-/// `i` as an index into `len` items (negative from the end); `IndexError` as a list
-/// raises it.
-pub(super) fn norm_index(i: isize, len: usize) -> PyResult<usize> {
-    normalize_index(i, len)
-        .ok_or_else(|| PyIndexError::new_err(format!("index {i} out of range for {len} items")))
 }
 
 /// The positions `at[s]` names (a slice of a slice is one view of the file).
@@ -79,20 +71,6 @@ pub(super) fn untrusted_in(py: Python<'_>, e: PyErr, path: &std::path::Path, fie
             path.display()
         )),
     )
-}
-
-pub(super) fn index_arg(index: &Bound<'_, PyAny>, len: usize) -> PyResult<usize> {
-    let i: isize = index.extract().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "indices must be integers or slices, not {}",
-            index
-                .get_type()
-                .name()
-                .map(|n| n.to_string())
-                .unwrap_or_default()
-        ))
-    })?;
-    norm_index(i, len)
 }
 
 /// `==` of a read-only sequence of `len` items with `other`: equal when `other` is a

@@ -5,17 +5,19 @@
 use std::ffi::{CStr, c_int};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use memslim_mmap::view::{Positions, clamp_bound};
+use memslim_mmap::view::Positions;
 use memslim_mmap::{MmapError, Mode, Num, NumArray, NumType};
+use memslim_records::clamp_index;
 use pyo3::exceptions::{PyBufferError, PyIndexError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyFloat, PyList, PySlice};
 use pyo3::{IntoPyObjectExt, ffi, intern};
 
 use super::lock::{Guarded, Held};
-use super::{norm_index, parse_mode, slice_of};
+use super::{parse_mode, slice_of};
 use crate::errors::{Class, IntoPyResult, mmap_to_py};
 use crate::mmap_ffi::{self, Export};
+use crate::sequence::{norm_index, position};
 
 /// A growable on-disk array of numbers.
 #[pyclass(name = "NumberFile", module = "memslim._memslim", frozen, sequence)]
@@ -169,7 +171,7 @@ impl PyNumberFile {
                 .py_err(py)?;
             return nums_to_list(py, values).map(|l| l.into_any().unbind());
         }
-        let i = norm_index(index.extract()?, a.len())?;
+        let i = position(index, || Ok(a.len()), "NumberFile")?;
         num_to_py(py, a.get(i).py_err(py)?)
     }
 
@@ -191,14 +193,14 @@ impl PyNumberFile {
         }
         let (i, v): (isize, Num) = (index.extract()?, num_from_py(value)?);
         let mut a = self.lock()?;
-        let i = norm_index(i, a.len())?;
+        let i = norm_index(i, a.len(), "NumberFile")?;
         a.set(i, v).py_err(py)
     }
 
     fn __delitem__(&self, py: Python<'_>, index: isize) -> PyResult<()> {
         self.check_resizable()?;
         let mut a = self.lock()?;
-        let i = norm_index(index, a.len())?;
+        let i = norm_index(index, a.len(), "NumberFile")?;
         if i + 1 != a.len() {
             return Err(Class::AppendOnly.err(
                 py,
@@ -246,7 +248,7 @@ impl PyNumberFile {
         if a.is_empty() {
             return Err(PyIndexError::new_err("pop from empty NumberFile"));
         }
-        let i = norm_index(index, a.len())?;
+        let i = norm_index(index, a.len(), "NumberFile")?;
         if i + 1 != a.len() {
             return Err(Class::AppendOnly.err(py, "NumberFile only pops from the end"));
         }
@@ -270,7 +272,7 @@ impl PyNumberFile {
         let a = self.lock()?;
         let n = a.len();
         match a
-            .find(v, clamp_bound(start, n), clamp_bound(stop, n))
+            .find(v, clamp_index(start, n), clamp_index(stop, n))
             .py_err(py)?
             .0
         {
