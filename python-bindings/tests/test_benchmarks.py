@@ -174,6 +174,7 @@ RENDERED = {
     "identity.json": "bench_identity.py",
     "identity-flights.json": "bench_identity.py",
     "identity-instructions.json": "bench_identity.py",
+    "identity-instructions-flights.json": "bench_identity.py",
     "json.json": "bench_json.py",
     "json-200k.json": "bench_json.py",
 }
