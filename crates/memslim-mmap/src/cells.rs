@@ -133,23 +133,19 @@ struct Column {
 struct Fixed {
     start: usize,
     width: usize,
-    float: bool,
-    signed: bool,
+    kind: CellLayout,
 }
 
 impl Fixed {
     /// The reader of a number column, if `values` holds `rows` of them.
     fn of(kind: CellLayout, values: &Range<usize>, rows: usize) -> Option<Fixed> {
-        let (width, float, signed) = match kind {
-            CellLayout::Int { width, signed } => (width, false, signed),
-            CellLayout::Float { width } => (width, true, true),
-            _ => return None,
+        let (CellLayout::Int { width, .. } | CellLayout::Float { width }) = kind else {
+            return None;
         };
         (rows.checked_mul(width)? <= values.len()).then_some(Fixed {
             start: values.start,
             width,
-            float,
-            signed,
+            kind,
         })
     }
 
@@ -159,19 +155,46 @@ impl Fixed {
     fn read(self, b: &[u8], row: usize) -> Option<CellRef<'static>> {
         // No overflow: rows * width was checked in `Fixed::of`.
         let at = self.start + row * self.width;
-        let v = b.get(at..at + self.width)?;
-        Some(match (self.float, self.signed, self.width) {
-            (true, _, 8) => CellRef::Float(f64::from_le_bytes(v.try_into().ok()?)),
-            (true, _, _) => CellRef::Float(f32::from_le_bytes(v.try_into().ok()?).into()),
-            (false, true, 8) => CellRef::Int(i64::from_le_bytes(v.try_into().ok()?)),
-            (false, true, 4) => CellRef::Int(i32::from_le_bytes(v.try_into().ok()?).into()),
-            (false, false, 4) => CellRef::Int(u32::from_le_bytes(v.try_into().ok()?).into()),
-            (false, true, 2) => CellRef::Int(i16::from_le_bytes(v.try_into().ok()?).into()),
-            (false, false, 2) => CellRef::Int(u16::from_le_bytes(v.try_into().ok()?).into()),
-            (false, true, _) => CellRef::Int(i8::from_le_bytes(v.try_into().ok()?).into()),
-            (false, false, _) => CellRef::Int(u8::from_le_bytes(v.try_into().ok()?).into()),
-        })
+        number(self.kind, b.get(at..at + self.width)?)
     }
+}
+
+/// The number a column of layout `kind` holds in the little-endian bytes `v` (as many
+/// as the layout's width; `None` otherwise, or for a layout that is not a number).
+#[inline]
+fn number(kind: CellLayout, v: &[u8]) -> Option<CellRef<'static>> {
+    Some(match kind {
+        CellLayout::Float { width: 4 } => {
+            CellRef::Float(f32::from_le_bytes(v.try_into().ok()?).into())
+        }
+        CellLayout::Float { .. } => CellRef::Float(f64::from_le_bytes(v.try_into().ok()?)),
+        CellLayout::Int { width: 8, .. } => CellRef::Int(i64::from_le_bytes(v.try_into().ok()?)),
+        CellLayout::Int {
+            width: 4,
+            signed: true,
+        } => CellRef::Int(i32::from_le_bytes(v.try_into().ok()?).into()),
+        CellLayout::Int {
+            width: 4,
+            signed: false,
+        } => CellRef::Int(u32::from_le_bytes(v.try_into().ok()?).into()),
+        CellLayout::Int {
+            width: 2,
+            signed: true,
+        } => CellRef::Int(i16::from_le_bytes(v.try_into().ok()?).into()),
+        CellLayout::Int {
+            width: 2,
+            signed: false,
+        } => CellRef::Int(u16::from_le_bytes(v.try_into().ok()?).into()),
+        CellLayout::Int {
+            width: 1,
+            signed: true,
+        } => CellRef::Int(i8::from_le_bytes(v.try_into().ok()?).into()),
+        CellLayout::Int {
+            width: 1,
+            signed: false,
+        } => CellRef::Int(u8::from_le_bytes(v.try_into().ok()?).into()),
+        _ => return None,
+    })
 }
 
 /// What [`BatchCells::parse`] gives: the cells and the message's `custom_metadata`.
@@ -332,24 +355,8 @@ impl BatchCells {
         Ok(match col.kind {
             CellLayout::Null => CellRef::Null,
             CellLayout::Bool => CellRef::Bool(bit(&col.values, row)?),
-            CellLayout::Int { width, signed } => {
-                let v = fixed(width, row)?;
-                let mut le = [if signed && v[width - 1] & 0x80 != 0 {
-                    0xff
-                } else {
-                    0
-                }; 8];
-                le[..width].copy_from_slice(v);
-                CellRef::Int(i64::from_le_bytes(le))
-            }
-            CellLayout::Float { width: 4 } => {
-                let v = fixed(4, row)?;
-                CellRef::Float(f32::from_le_bytes([v[0], v[1], v[2], v[3]]).into())
-            }
-            CellLayout::Float { .. } => {
-                let mut le = [0; 8];
-                le.copy_from_slice(fixed(8, row)?);
-                CellRef::Float(f64::from_le_bytes(le))
+            CellLayout::Int { width, .. } | CellLayout::Float { width } => {
+                number(col.kind, fixed(width, row)?).ok_or_else(short)?
             }
             CellLayout::Bytes { utf8, wide } => {
                 let width = if wide { 8 } else { 4 };
