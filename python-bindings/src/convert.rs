@@ -268,12 +268,17 @@ fn write_scalar(buf: &mut Vec<u8>, x: Scalar<'_>) {
 }
 
 /// A stored value of this process's own as a Python object.
+#[inline]
 pub(crate) fn cell_to_py<'py>(py: Python<'py>, c: CellRef<'_>) -> PyResult<Bound<'py, PyAny>> {
     cell_to_py_from(py, c, Trust::Own)
 }
 
 /// A stored value as a Python object; a pickled value from a [`Trust::Foreign`] source
 /// raises `memslim.UntrustedDataError` instead of being loaded.
+///
+/// Inlined for the scalar cells, which a row loop reads most (`row["price"]`); the rest
+/// go through [`other_cell_to_py`].
+#[inline]
 pub(crate) fn cell_to_py_from<'py>(
     py: Python<'py>,
     c: CellRef<'_>,
@@ -284,12 +289,26 @@ pub(crate) fn cell_to_py_from<'py>(
         CellRef::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
         CellRef::Int(i) => i.into_pyobject(py)?.into_any(),
         CellRef::Float(f) => PyFloat::new(py, f).into_any(),
+        c => other_cell_to_py(py, c, trust)?,
+    })
+}
+
+/// [`cell_to_py_from`] for strings, bytes and encoded values.
+#[inline(never)]
+fn other_cell_to_py<'py>(
+    py: Python<'py>,
+    c: CellRef<'_>,
+    trust: Trust,
+) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match c {
         CellRef::Str(s) | CellRef::DictStr(_, s) => PyString::new(py, s).into_any(),
         CellRef::Bytes(b) => PyBytes::new(py, b).into_any(),
         CellRef::Encoded(b) => {
             let v = variant::decode(b).map_err(|e| corrupt(py, e.to_string()))?;
             value_to_py_from(py, &v, trust)?
         }
+        // The scalars, which the caller has already converted.
+        scalar => cell_to_py_from(py, scalar, trust)?,
     })
 }
 

@@ -422,7 +422,7 @@ impl ColChunk {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get<'a>(&'a self, i: usize, meta: &'a ColMeta) -> CellRef<'a> {
         if let Some(a) = &self.absent {
             if a.get(i) {

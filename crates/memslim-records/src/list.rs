@@ -335,7 +335,7 @@ impl RecordList {
     ///
     /// # Panics
     /// If `row >= len()` or `col >= num_fields()`.
-    #[inline]
+    #[inline(always)]
     pub fn get(&self, row: usize, col: usize) -> CellRef<'_> {
         let (k, i) = self.locate(row);
         let c = &self.chunks[k];

@@ -193,6 +193,9 @@ impl PyRow {
         }
     }
 
+    /// The value of `key` in the record, `None` if it has none. Inlined into its three
+    /// callers (`row[key]`, `get`, `in`): the hot path of a row loop.
+    #[inline(always)]
     pub(super) fn lookup<'py>(
         &self,
         py: Python<'py>,
@@ -267,6 +270,7 @@ impl PyRow {
         generic_alias(cls, item)
     }
 
+    #[inline]
     pub(super) fn __getitem__<'py>(
         &self,
         py: Python<'py>,

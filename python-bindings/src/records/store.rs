@@ -132,7 +132,7 @@ impl Records {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     pub(super) fn cell_value<'py>(
         &self,
         py: Python<'py>,
@@ -161,13 +161,20 @@ impl Records {
         }
     }
 
-    /// Field index of a key object: pointer match against our interned names first.
+    /// Field index of a key object: pointer match against our interned names first (a
+    /// string literal in the caller's code is the interned name itself), inlined into
+    /// `row[key]`; any other key goes by its text.
     #[inline]
     pub(super) fn col_of(&self, key: &Bound<'_, PyAny>) -> Option<usize> {
         let p = key.as_ptr();
-        if let Some(j) = self.names.iter().position(|n| n.as_ptr() == p) {
-            return Some(j);
+        match self.names.iter().position(|n| n.as_ptr() == p) {
+            Some(j) => Some(j),
+            None => self.col_of_text(key),
         }
+    }
+
+    #[inline(never)]
+    fn col_of_text(&self, key: &Bound<'_, PyAny>) -> Option<usize> {
         let s = key.cast::<PyString>().ok()?;
         self.inner.field_index(s.to_str().ok()?)
     }
