@@ -63,7 +63,7 @@ fn good() -> &'static [u8] {
             row_group_rows: 5,
             ..WriteOptions::default()
         };
-        let mut w = DatasetWriter::file(&path, opts);
+        let mut w = DatasetWriter::file(&path, opts).expect("valid options");
         w.write(&l).expect("write the good file");
         w.close().expect("close the good file");
         std::fs::read(&path).expect("read the good file back")

@@ -6,7 +6,7 @@ use memslim_parquet::{Codec, DatasetWriter, ParquetReader, ReadOptions, WriteOpt
 use memslim_records::RecordList;
 use pyo3::prelude::*;
 
-use crate::errors::{Class, IntoPyResult};
+use crate::errors::IntoPyResult;
 use crate::records::dict_list_from_core;
 use crate::writer::{Busy, batch_of, open_writer};
 
@@ -38,29 +38,13 @@ impl PyParquetWriter {
         row_group_size: usize,
     ) -> PyResult<Self> {
         let p = fspath(path)?;
-        if row_group_size == 0 || max_rows_per_file == Some(0) {
-            return Err(Class::InvalidValue.err(
-                py,
-                "row_group_size and max_rows_per_file must be at least 1",
-            ));
-        }
         let opts = WriteOptions {
             codec: Codec::from_name(compression).py_err(py)?,
             row_group_rows: row_group_size,
             max_rows_per_file,
             ..WriteOptions::default()
         };
-        let w = if dataset {
-            DatasetWriter::dataset(&p, &partition_by, opts).py_err(py)?
-        } else {
-            if !partition_by.is_empty() || max_rows_per_file.is_some() {
-                return Err(Class::InvalidValue.err(
-                    py,
-                    "partition_by and max_rows_per_file write a dataset directory",
-                ));
-            }
-            DatasetWriter::file(&p, opts)
-        };
+        let w = DatasetWriter::create(&p, dataset, &partition_by, opts).py_err(py)?;
         Ok(PyParquetWriter {
             inner: Busy::new("ParquetWriter", w),
             path: p.display().to_string(),
@@ -140,9 +124,6 @@ impl PyParquetReader {
         batch_size: usize,
         trusted: bool,
     ) -> PyResult<Self> {
-        if batch_size == 0 {
-            return Err(Class::InvalidValue.err(py, "batch_size must be at least 1"));
-        }
         let inputs = inputs.iter().map(fspath).collect::<PyResult<Vec<_>>>()?;
         let opts = ReadOptions {
             columns,

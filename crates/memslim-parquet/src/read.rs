@@ -357,9 +357,15 @@ impl ParquetReader {
     /// A reader of `inputs`: files, directories (recursively) or both.
     ///
     /// # Errors
+    /// [`ParquetError::Invalid`] for a batch of no rows (checked first);
     /// [`ParquetError::Io`] for a missing input. Files are opened (and checked) as the
     /// reader reaches them.
     pub fn open(inputs: &[PathBuf], opts: ReadOptions) -> Result<ParquetReader> {
+        if opts.batch_rows == 0 {
+            return Err(ParquetError::Invalid(
+                "a batch must hold at least 1 row".to_owned(),
+            ));
+        }
         let parts = dataset_files(inputs)?;
         // Per partition key: whether every value in the input is a decimal integer.
         let mut ints: hashbrown::HashMap<String, bool> = hashbrown::HashMap::new();

@@ -91,6 +91,28 @@ impl Default for WriteOptions {
     }
 }
 
+impl WriteOptions {
+    /// Checks that every count is at least 1, and that a single file (`dataset` false)
+    /// sets no file size (only a dataset is split into files).
+    ///
+    /// # Errors
+    /// [`ParquetError::Invalid`] saying which option is out of range.
+    pub fn check(&self, dataset: bool) -> Result<()> {
+        let problem = if self.row_group_rows == 0 {
+            "a row group must hold at least 1 row"
+        } else if self.max_rows_per_file == Some(0) {
+            "a part file must hold at least 1 row (max_rows_per_file)"
+        } else if self.max_open_files == 0 {
+            "at least 1 part file must be open at a time (max_open_files)"
+        } else if !dataset && self.max_rows_per_file.is_some() {
+            "max_rows_per_file splits a dataset directory into files; a single file has no limit"
+        } else {
+            return Ok(());
+        };
+        Err(ParquetError::Invalid(problem.to_owned()))
+    }
+}
+
 /// One Parquet file being written: its full schema (partition columns included, which
 /// the file leaves out) and the extras of the rows written so far.
 struct FileWriter {
@@ -292,9 +314,36 @@ pub struct DatasetWriter {
 }
 
 impl DatasetWriter {
+    /// A writer of `path`: a dataset directory partitioned by `partition_by` when
+    /// `dataset`, else a single file (which cannot be partitioned).
+    ///
+    /// # Errors
+    /// As [`DatasetWriter::dataset`] and [`DatasetWriter::file`]; [`ParquetError::Invalid`]
+    /// for partition fields given for a single file.
+    pub fn create(
+        path: impl AsRef<Path>,
+        dataset: bool,
+        partition_by: &[String],
+        opts: WriteOptions,
+    ) -> Result<DatasetWriter> {
+        if dataset {
+            return DatasetWriter::dataset(path, partition_by, opts);
+        }
+        if !partition_by.is_empty() {
+            return Err(ParquetError::Invalid(
+                "partition_by writes a dataset directory, not a single file".to_owned(),
+            ));
+        }
+        DatasetWriter::file(path, opts)
+    }
+
     /// A writer of the single file `path` (replaced once the new one is complete).
-    pub fn file(path: impl AsRef<Path>, opts: WriteOptions) -> DatasetWriter {
-        DatasetWriter {
+    ///
+    /// # Errors
+    /// [`ParquetError::Invalid`] for options out of range ([`WriteOptions::check`]).
+    pub fn file(path: impl AsRef<Path>, opts: WriteOptions) -> Result<DatasetWriter> {
+        opts.check(false)?;
+        Ok(DatasetWriter {
             root: path.as_ref().to_owned(),
             single: true,
             partition_by: Vec::new(),
@@ -304,19 +353,21 @@ impl DatasetWriter {
             prefix: String::new(),
             seq: 0,
             rows: 0,
-        }
+        })
     }
 
     /// A writer of part files under the directory `root` (created if missing; files
     /// already there are left alone), partitioned by the fields `partition_by`.
     ///
     /// # Errors
-    /// [`ParquetError::Invalid`] for a repeated or empty partition field.
+    /// [`ParquetError::Invalid`] for a repeated or empty partition field, or options out
+    /// of range ([`WriteOptions::check`]).
     pub fn dataset(
         root: impl AsRef<Path>,
         partition_by: &[String],
         opts: WriteOptions,
     ) -> Result<DatasetWriter> {
+        opts.check(true)?;
         for (i, p) in partition_by.iter().enumerate() {
             if p.is_empty() || partition_by[..i].contains(p) {
                 return Err(ParquetError::Invalid(format!(

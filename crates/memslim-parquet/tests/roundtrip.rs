@@ -146,7 +146,7 @@ proptest! {
         let dir = tmpdir("file");
         let path = dir.join("x.parquet");
         let list = list_of(&recs);
-        let mut w = DatasetWriter::file(&path, WriteOptions { row_group_rows: 5, ..WriteOptions::default() });
+        let mut w = DatasetWriter::file(&path, WriteOptions { row_group_rows: 5, ..WriteOptions::default() }).unwrap();
         w.write(&list).unwrap();
         w.close().unwrap();
         let back = read_all(std::slice::from_ref(&path), ReadOptions { batch_rows: 3, ..ReadOptions::default() }).unwrap();
@@ -197,7 +197,7 @@ fn projection_reads_only_the_chosen_keys_in_record_order() {
         ],
         vec![("a".into(), V::Float(2.0)), ("c".into(), V::Bool(true))],
     ];
-    let mut w = DatasetWriter::file(&path, WriteOptions::default());
+    let mut w = DatasetWriter::file(&path, WriteOptions::default()).unwrap();
     w.write(&list_of(&recs)).unwrap();
     w.close().unwrap();
     let opts = ReadOptions {
@@ -227,7 +227,7 @@ fn damaged_files_are_errors_naming_the_file() {
             ]
         })
         .collect();
-    let mut w = DatasetWriter::file(&path, WriteOptions::default());
+    let mut w = DatasetWriter::file(&path, WriteOptions::default()).unwrap();
     w.write(&list_of(&recs)).unwrap();
     w.close().unwrap();
     let bytes = std::fs::read(&path).unwrap();
@@ -290,7 +290,7 @@ fn record_files_convert_exactly() {
     }
     f.close().unwrap();
     let out = dir.join("log.parquet");
-    let mut w = DatasetWriter::file(&out, WriteOptions::default());
+    let mut w = DatasetWriter::file(&out, WriteOptions::default()).unwrap();
     assert_eq!(
         memslim_parquet::write_record_file(&src, &mut w).unwrap(),
         300
@@ -321,4 +321,60 @@ fn a_part_file_read_alone_keeps_its_partition_value() {
     got.sort_by_key(|r| format!("{:?}", r.iter().find(|(k, _)| k == "v")));
     assert_eq!(got, recs);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn options_out_of_range_are_refused_before_any_file_is_touched() {
+    let dir = tmpdir("opts");
+    let file = dir.join("one.parquet");
+    let invalid = |r: Result<DatasetWriter, ParquetError>, want: &str| match r {
+        Err(ParquetError::Invalid(m)) => assert!(m.contains(want), "{m:?} lacks {want:?}"),
+        Err(e) => panic!("expected Invalid({want:?}), got {e}"),
+        Ok(_) => panic!("expected Invalid({want:?}), got a writer"),
+    };
+    let opts = |rows: usize, max: Option<usize>, open: usize| WriteOptions {
+        row_group_rows: rows,
+        max_rows_per_file: max,
+        max_open_files: open,
+        ..WriteOptions::default()
+    };
+    invalid(DatasetWriter::file(&file, opts(0, None, 1)), "row group");
+    invalid(
+        DatasetWriter::file(&file, opts(1, Some(5), 1)),
+        "dataset directory",
+    );
+    invalid(
+        DatasetWriter::dataset(&dir, &[], opts(0, None, 1)),
+        "row group",
+    );
+    invalid(
+        DatasetWriter::dataset(&dir, &[], opts(1, Some(0), 1)),
+        "max_rows_per_file",
+    );
+    invalid(
+        DatasetWriter::dataset(&dir, &[], opts(1, None, 0)),
+        "max_open_files",
+    );
+    let by = ["p".to_owned()];
+    invalid(
+        DatasetWriter::create(&file, false, &by, opts(1, None, 1)),
+        "partition_by",
+    );
+    assert!(DatasetWriter::create(&file, false, &[], opts(1, None, 1)).is_ok());
+    assert!(DatasetWriter::create(&dir, true, &by, opts(1, Some(1), 1)).is_ok());
+    assert!(
+        !file.exists(),
+        "a writer creates its file only when it writes"
+    );
+
+    // A batch of no rows is refused before the inputs are looked at (this one is missing).
+    let zero = ReadOptions {
+        batch_rows: 0,
+        ..ReadOptions::default()
+    };
+    match ParquetReader::open(&[dir.join("missing.parquet")], zero) {
+        Err(ParquetError::Invalid(m)) => assert!(m.contains("at least 1 row"), "{m}"),
+        Err(e) => panic!("expected Invalid, got {e}"),
+        Ok(_) => panic!("expected Invalid, got a reader"),
+    }
 }
