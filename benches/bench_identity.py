@@ -31,6 +31,7 @@ measurements with another interpreter (a venv holding an earlier memslim build),
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -39,6 +40,8 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,31 +75,39 @@ def random_access(rows: Any, picks: list[int], a: str) -> float:
     return total
 
 
-def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
-    a, b = ds.loop_fields
-    dicts = list(ds.records(n))
-    first = dict(dicts[0])
+@contextlib.contextmanager
+def built(peer: str, ds: Dataset, n: int) -> Iterator[Any]:
+    """The first ``n`` records of ``ds`` as ``peer`` holds them: the list of dicts itself,
+    a DictList (the list it copied is freed before any timing), or a record file written
+    and reopened read-only (deleted on exit)."""
     if peer == "list of dicts":
-        rows: Any = dicts
-    elif peer == FILE:
-        import tempfile
+        yield list(ds.records(n))
+        return
+    import memslim
 
-        import memslim
+    if peer != FILE:
+        yield memslim.DictList(list(ds.records(n)))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="bench-identity-"))
+    try:
+        with memslim.DictList.open(tmp / f"{ds.name}.msl") as f:
+            f.extend(list(ds.records(n)))
+        with memslim.DictList.open(tmp / f"{ds.name}.msl", "r") as rows:
+            yield rows
+    finally:
+        shutil.rmtree(tmp)
 
-        path = Path(tempfile.mkdtemp(prefix="bench-identity-")) / f"{ds.name}.msl"
-        with memslim.DictList.open(path) as f:
-            f.extend(dicts)
-        del dicts
-        try:
-            with memslim.DictList.open(path, "r") as rows:
-                return measure_file(rows, ds, n, repeat)
-        finally:
-            shutil.rmtree(path.parent)
-    else:
-        import memslim
 
-        rows = memslim.DictList(dicts)
-        del dicts
+def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
+    with built(peer, ds, n) as rows:
+        if peer == FILE:
+            return measure_file(rows, ds, n, repeat)
+        return measure_list(rows, peer, ds, n, repeat)
+
+
+def measure_list(rows: Any, peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
+    a, b = ds.loop_fields
+    first = dict(rows[0])
     rng = random.Random(7)
     picks = [rng.randrange(n) for _ in range(200_000)]
     out: dict[str, Any] = {"peer": peer, "rows": n}
@@ -131,34 +142,18 @@ def measure_file(rows: Any, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
 
 
 def loops_only(peer: str, ds: Dataset, n: int, loops: int, what: str) -> dict[str, Any]:
-    """Builds ``peer`` as :func:`measure` does, runs ``what`` (the row loop, or ``n``
-    random ``rows[i][a]``) once to warm it, then ``loops`` more times, untimed: what
-    ``--instructions`` counts under callgrind."""
+    """Builds ``peer`` as :func:`measure` does (with :func:`built`), runs ``what`` (the
+    row loop, or ``n`` random ``rows[i][a]``) once to warm it, then ``loops`` more times,
+    untimed: what ``--instructions`` counts under callgrind."""
     a, b = ds.loop_fields
     rng = random.Random(7)
     picks = [rng.randrange(n) for _ in range(n)]
-    rows: Any = list(ds.records(n))
-    tmp = None
-    if peer != "list of dicts":
-        import memslim
-
-        if peer == FILE:
-            import tempfile
-
-            tmp = Path(tempfile.mkdtemp(prefix="bench-identity-"))
-            with memslim.DictList.open(tmp / "rows.msl") as f:
-                f.extend(rows)
-            rows = memslim.DictList.open(tmp / "rows.msl", "r")
-        else:
-            rows = memslim.DictList(rows)
-    for _ in range(loops + 1):
-        if what == "random":
-            random_access(rows, picks, a)
-        else:
-            row_loop(rows, a, b)
-    if tmp is not None:
-        rows.close()
-        shutil.rmtree(tmp)
+    with built(peer, ds, n) as rows:
+        for _ in range(loops + 1):
+            if what == "random":
+                random_access(rows, picks, a)
+            else:
+                row_loop(rows, a, b)
     return {"peer": peer, "loops": loops}
 
 
