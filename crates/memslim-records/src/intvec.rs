@@ -175,6 +175,37 @@ impl IntVec {
         }
     }
 
+    /// Calls `f(i, value)` for each `i` in `range`, in order, until it returns `false`;
+    /// returns whether it never did. Matches the width once for the whole range, where
+    /// [`IntVec::get`] matches it for every element.
+    ///
+    /// # Panics
+    /// If `range` reaches past the end.
+    #[inline(always)]
+    pub(crate) fn for_each_in(
+        &self,
+        range: std::ops::Range<usize>,
+        mut f: impl FnMut(usize, i64) -> bool,
+    ) -> bool {
+        let start = range.start;
+        let mut at = |k: usize, x: i64| f(start + k, x);
+        match self {
+            IntVec::W8(v) => v[range]
+                .iter()
+                .enumerate()
+                .all(|(k, x)| at(k, i64::from(*x))),
+            IntVec::W16(v) => v[range]
+                .iter()
+                .enumerate()
+                .all(|(k, x)| at(k, i64::from(*x))),
+            IntVec::W32(v) => v[range]
+                .iter()
+                .enumerate()
+                .all(|(k, x)| at(k, i64::from(*x))),
+            IntVec::W64(v) => v[range].iter().enumerate().all(|(k, x)| at(k, *x)),
+        }
+    }
+
     /// Sum of elements `[off, off + len)`.
     pub(crate) fn sum_range(&self, off: usize, len: usize) -> i128 {
         // Up to 32-bit values, fewer than 2^31 of them cannot overflow an i64 sum, which

@@ -166,6 +166,29 @@ pub trait ReadField {
             },
         )
     }
+
+    /// How many positions in `rows` hold a value equal to `probe`, as
+    /// [`ReadField::find_equal`] decides them, and the positions only the host can
+    /// decide (ascending).
+    ///
+    /// # Errors
+    /// What the storage fails with.
+    fn count_equal(
+        &mut self,
+        probe: &Cell<'_>,
+        rows: Range<usize>,
+    ) -> Result<(usize, Vec<usize>), Self::Error> {
+        let (mut n, mut undecided) = (0, Vec::new());
+        self.find_equal(probe, rows, &mut |i, decided| {
+            if decided {
+                n += 1;
+            } else {
+                undecided.push(i);
+            }
+            true
+        })?;
+        Ok((n, undecided))
+    }
 }
 
 /// What [`ReadField::sum`] answers, from the values one by one: for a storage whose
@@ -394,5 +417,13 @@ impl ReadField for &ColumnView {
     ) -> Result<(), RecordsError> {
         self.scan(crate::CmpOp::Eq, probe, crate::AbsentAs::Null, rows, emit);
         Ok(())
+    }
+
+    fn count_equal(
+        &mut self,
+        probe: &Cell<'_>,
+        rows: Range<usize>,
+    ) -> Result<(usize, Vec<usize>), RecordsError> {
+        Ok(self.count_eq_in(probe, rows))
     }
 }

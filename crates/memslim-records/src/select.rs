@@ -10,6 +10,7 @@ use std::cmp::Ordering;
 use std::ops::Range;
 
 use crate::column::{ColChunk, Data, Layout};
+use crate::intvec::IntVec;
 use crate::{Cell, CellRef, ColumnView, cell_eq};
 
 /// A comparison operator, as `rows.where` and the stream pipeline's `where` take it.
@@ -185,16 +186,35 @@ fn run(
         } else {
             test(i)
         };
-        let more = match v {
-            Some(false) => true,
-            Some(true) => emit(i + shift, true),
-            None => emit(i + shift, false),
-        };
-        if !more {
+        if !deliver(v, i + shift, emit) {
             return false;
         }
     }
     true
+}
+
+/// Emits `row` for a verdict `v` that matches or that only the host can decide; whether
+/// `emit` wants more.
+#[inline(always)]
+fn deliver(v: Option<bool>, row: usize, emit: &mut impl FnMut(usize, bool) -> bool) -> bool {
+    match v {
+        Some(false) => true,
+        Some(true) => emit(row, true),
+        None => emit(row, false),
+    }
+}
+
+/// [`run`] for a chunk with neither nulls nor absent keys and integer `values` (numbers,
+/// or dictionary keys): the width is matched once, not per row.
+#[inline(always)]
+fn run_ints(
+    values: &IntVec,
+    local: Range<usize>,
+    shift: usize,
+    emit: &mut impl FnMut(usize, bool) -> bool,
+    test: impl Fn(i64) -> Option<bool>,
+) -> bool {
+    values.for_each_in(local, |i, x| deliver(test(x), i + shift, emit))
 }
 
 impl ColumnView {
@@ -242,13 +262,25 @@ impl ColumnView {
                 let local = (off + lo - base)..(off + hi - base);
                 let shift = base - off;
                 let v = (null_v, absent_v);
+                let dense = c.absent.is_none() && c.valid.is_none();
+                let int_verdict = |x: i64, p| {
+                    Some(cmp_numbers(Ok(x), p).map_or(op == CmpOp::Ne, |o| op.holds(o)))
+                };
                 let more = match (&c.data, probe_num, &table) {
+                    (Data::Keys(k), _, Some(t)) if dense => {
+                        run_ints(k, local, shift, &mut emit, |x| {
+                            t.get(x as usize).copied().flatten()
+                        })
+                    }
                     (Data::Keys(k), _, Some(t)) => run(c, local, shift, v, &mut emit, |i| {
                         t.get(k.get(i) as usize).copied().flatten()
                     }),
-                    (Data::Int(x), Some(p), _) => run(c, local, shift, v, &mut emit, |i| {
-                        Some(cmp_numbers(Ok(x.get(i)), p).map_or(op == CmpOp::Ne, |o| op.holds(o)))
-                    }),
+                    (Data::Int(x), Some(p), _) if dense => {
+                        run_ints(x, local, shift, &mut emit, |x| int_verdict(x, p))
+                    }
+                    (Data::Int(x), Some(p), _) => {
+                        run(c, local, shift, v, &mut emit, |i| int_verdict(x.get(i), p))
+                    }
                     (Data::Float(x, _), Some(p), _) => run(c, local, shift, v, &mut emit, |i| {
                         Some(cmp_numbers(Err(x[i]), p).map_or(op == CmpOp::Ne, |o| op.holds(o)))
                     }),
@@ -273,22 +305,21 @@ impl ColumnView {
     /// Number of values equal to `probe` (absent keys read as `None`), and the rows only
     /// the host can decide.
     pub fn count_eq(&self, probe: &Cell<'_>) -> (usize, Vec<usize>) {
+        self.count_eq_in(probe, 0..self.len())
+    }
+
+    /// [`ColumnView::count_eq`] over the rows `rows` (clamped to the column).
+    pub fn count_eq_in(&self, probe: &Cell<'_>, rows: Range<usize>) -> (usize, Vec<usize>) {
         let mut n = 0;
         let mut undecided = Vec::new();
-        self.scan(
-            CmpOp::Eq,
-            probe,
-            AbsentAs::Null,
-            0..self.len(),
-            |i, decided| {
-                if decided {
-                    n += 1;
-                } else {
-                    undecided.push(i);
-                }
-                true
-            },
-        );
+        self.scan(CmpOp::Eq, probe, AbsentAs::Null, rows, |i, decided| {
+            if decided {
+                n += 1;
+            } else {
+                undecided.push(i);
+            }
+            true
+        });
         (n, undecided)
     }
 }
@@ -440,6 +471,16 @@ mod tests {
     fn column() -> impl Strategy<Value = Vec<V>> {
         prop_oneof![
             prop::collection::vec(value(), 0..40),
+            // Dense columns (no nulls, no absent keys) take the per-width scans; wide
+            // integers widen the storage past 8 bits.
+            prop::collection::vec(
+                prop_oneof![-3i64..3, any::<i64>(), -40_000i64..40_000].prop_map(V::Int),
+                0..40
+            ),
+            prop::collection::vec(
+                prop_oneof![Just("DE"), Just("FR"), Just("é")].prop_map(|s| V::Str(s.into())),
+                0..40
+            ),
             prop::collection::vec(
                 prop_oneof![Just(V::Null), Just(V::Absent), (-3i64..3).prop_map(V::Int)],
                 0..40

@@ -149,8 +149,9 @@ impl PyColumn {
         err.map_or(Ok(out), Err)
     }
 
-    /// The first position in `rows` whose value equals `value` (as `==` decides), and
-    /// how many do (counting stops at the first when `first_only`). Built-in values are
+    /// With `first_only`, the first position in `rows` whose value equals `value` (as
+    /// `==` decides) and 1, or `None` and 0; otherwise how many do (and `None`, the
+    /// count being found without looking for the first). Built-in values are
     /// compared natively; other values, and stored values only Python can compare, by
     /// Python's `==`, with no lock held while it runs.
     fn find(
@@ -175,32 +176,35 @@ impl PyColumn {
             }
             return Ok((first, count));
         };
-        // The core counts what it decides; the positions it cannot decide (all before
-        // its first decided match, when only that is wanted) are left to Python.
+        // The core decides what it can; the positions it cannot decide (all before its
+        // first decided match, when only that is wanted) are left to Python.
+        if !first_only {
+            let (n, undecided) = read_field!(self, py, |f| f.count_equal(&probe, rows))?;
+            let mut more = 0;
+            for i in undecided {
+                more += usize::from(python_eq(i)?);
+            }
+            return Ok((None, n + more));
+        }
         let mut undecided = Vec::new();
         read_field!(self, py, |f| f.find_equal(
             &probe,
             rows,
             &mut |i, decided| {
-                if !decided {
-                    undecided.push(i);
-                    return true;
+                if decided {
+                    first = Some(i);
+                    return false;
                 }
-                first = first.or(Some(i));
-                count += 1;
-                !first_only
+                undecided.push(i);
+                true
             }
         ))?;
         for i in undecided {
             if python_eq(i)? {
-                if first_only {
-                    return Ok((Some(i), 1));
-                }
-                first = Some(first.map_or(i, |f: usize| f.min(i)));
-                count += 1;
+                return Ok((Some(i), 1));
             }
         }
-        Ok((first, count))
+        Ok((first, usize::from(first.is_some())))
     }
 
     /// The file column's type for NumPy and its numbers (numeric without nulls).
