@@ -188,7 +188,9 @@ bench: setup
 	$(VENV_PY) benches/bench_mmap.py
 	$(VENV_PY) benches/bench_audit.py
 	$(VENV_PY) benches/bench_pickle.py
+	$(VENV_PY) benches/bench_pickle.py --dataset flights
 	$(VENV_PY) benches/bench_rows.py
+	$(VENV_PY) benches/bench_rows.py --dataset flights
 	$(VENV_PY) benches/bench_parquet.py
 	$(VENV_PY) benches/bench_json.py
 	$(VENV_PY) benches/bench_identity.py

@@ -2,9 +2,11 @@
 
     python benches/bench_pickle.py              # 1,000,000 generated orders
     python benches/bench_pickle.py --rows 200000
+    python benches/bench_pickle.py --dataset flights  # the 336,776 NYC flights of 2013
     python benches/bench_pickle.py --quick      # a tiny smoke run (the test suite uses it)
 
-For each representation, in a fresh process, the orders of :mod:`workload` are built once
+For each representation, in a fresh process, the records of a data set of :mod:`datasets`
+(the generated orders by default) are built once
 and then ``pickle.dumps`` and ``pickle.loads`` are timed separately (medians of
 ``--repeat`` runs):
 
@@ -16,8 +18,9 @@ and then ``pickle.dumps`` and ``pickle.loads`` are timed separately (medians of
 
 The report gives each time, the pickle size, and ratios of ``dumps + loads`` against the
 list of dicts and against pyarrow measured in the same run. Written as JSON to
-``benches/results/pickle.json`` and as markdown to ``benches/results/pickle.md``
-(``--quick``: a temporary directory; ``--output`` wins).
+``benches/results/pickle.json`` (``pickle-flights.json`` for the flights) and as markdown
+beside it (``--quick``: a temporary directory; ``--output`` wins); ``--from-json FILE``
+renders the markdown of an earlier report again.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import make_records, median_seconds, ms, peer_bench_main
+from datasets import Dataset
+from workload import median_seconds, ms, peer_bench_main
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "pickle.json"
@@ -38,8 +42,8 @@ QUICK_ROWS = 20_000
 PEERS = ("list of dicts", "memslim.DictList", "pyarrow.Table")
 
 
-def build(peer: str, rows: int) -> Any:
-    data = list(make_records(rows))
+def build(peer: str, ds: Dataset, rows: int) -> Any:
+    data = list(ds.records(rows))
     if peer == "list of dicts":
         return data
     if peer == "memslim.DictList":
@@ -51,8 +55,8 @@ def build(peer: str, rows: int) -> Any:
     return pa.Table.from_pylist(data)
 
 
-def measure(peer: str, rows: int, repeat: int) -> dict[str, Any]:
-    obj = build(peer, rows)
+def measure(peer: str, ds: Dataset, rows: int, repeat: int) -> dict[str, Any]:
+    obj = build(peer, ds, rows)
     out: dict[str, Any] = {"peer": peer, "rows": rows}
     modes: list[tuple[str, int, bool]] = [("in-band", 5, False)]
     if peer != "list of dicts":
@@ -90,11 +94,11 @@ def measure(peer: str, rows: int, repeat: int) -> dict[str, Any]:
     return out
 
 
-def report_md(results: dict[str, dict[str, Any]], rows: int) -> str:
+def report_md(results: dict[str, dict[str, Any]], rows: int, ds: Dataset) -> str:
     base = results.get("list of dicts", {}).get("in-band", {}).get("total_s")
     arrow = results.get("pyarrow.Table", {})
     lines = [
-        f"# Pickle round trip, {rows:,} orders",
+        f"# Pickle round trip, {rows:,} {ds.name}",
         "",
         (
             "| representation | mode | dumps | loads | dumps+loads | size | vs list of dicts"

@@ -1,27 +1,29 @@
 """Everyday operations on memslim.TupleList / DictList against the list they replace and polars.
 
-    python benches/bench_rows.py              # 1,000,000 generated orders
+    python benches/bench_rows.py                     # 1,000,000 generated orders
     python benches/bench_rows.py --rows 200000
-    python benches/bench_rows.py --quick      # a tiny smoke run (the test suite uses it)
+    python benches/bench_rows.py --dataset flights   # the 336,776 NYC flights of 2013
+    python benches/bench_rows.py --quick             # a tiny smoke run (the test suite uses it)
 
-One fresh process per representation builds the orders of :mod:`workload` and times,
-as medians of ``--repeat`` runs:
+One fresh process per representation builds the records of a data set of :mod:`datasets`
+(the generated orders by default), as tuples in field order or as dicts, and times, as
+medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop fields,
+``price`` and ``qty`` for the orders; ``f == v``: its filter, ``country == "DE"``):
 
-* ``row loop``: ``for t in rows: t[2] * t[3]`` (tuples) over the list of tuples and the
+* ``row loop``: ``for t in rows: t[a] * t[b]`` over the list of tuples and the
   TupleList (namedtuple rows made natively, in batches);
-* ``random access``: ``rows[i]`` for 200,000 pseudo-random ``i`` (fixed seed);
-* ``filter``: ``[t for t in rows if t[5] == "DE"]``;
+* ``random access``: ``rows[i][b]`` for 200,000 pseudo-random ``i`` (fixed seed);
+* ``filter``: ``[t for t in rows if t[f] == v]``;
 * ``where``: the same selection the way each does it best: the comprehension over the
-  list of tuples, ``rows.where("country", "==", "DE")`` (native, a new TupleList) on
-  the TupleList;
-* ``count DE`` / ``filter DE``: counting and selecting ``country == "DE"``: a loop over
-  the list of dicts, ``rows.column("country").count("DE")`` and
-  ``rows.where("country", "==", "DE")`` on a DictList, and polars
-  (``(df["country"] == "DE").sum()``, ``df.filter(pl.col("country") == "DE")``).
+  list of tuples, ``rows.where(f, "==", v)`` (native, a new TupleList) on the TupleList;
+* ``count`` / ``filter``: counting and selecting ``f == v``: a loop over the list of
+  dicts, ``rows.column(f).count(v)`` and ``rows.where(f, "==", v)`` on a DictList, and
+  polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``).
 
 Ratios are against the list of tuples (tuple rows) and against polars (count / filter).
-Written as JSON to ``benches/results/rows.json`` and markdown to ``rows.md``
-(``--quick``: a temporary directory; ``--output`` wins).
+Written as JSON to ``benches/results/rows.json`` (``rows-flights.json`` for the flights)
+and markdown beside it (``--quick``: a temporary directory; ``--output`` wins);
+``--from-json FILE`` renders the markdown of an earlier report again.
 """
 
 from __future__ import annotations
@@ -34,75 +36,76 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from workload import make_records, median_seconds, ms, peer_bench_main
+from datasets import Dataset
+from workload import median_seconds, ms, peer_bench_main
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "rows.json"
 DEFAULT_ROWS = 1_000_000
 QUICK_ROWS = 20_000
-FIELDS = ("id", "user", "price", "qty", "paid", "country", "note")
 PEERS = ("list of tuples", "memslim.TupleList", "list of dicts", "memslim.DictList", "polars")
 
 
-def row_loop(rows: Any) -> float:
+def row_loop(rows: Any, a: int, b: int) -> float:
     total = 0.0
     for t in rows:
-        total += t[2] * t[3]
+        total += t[a] * t[b]
     return total
 
 
-def random_access(rows: Any, picks: list[int]) -> int:
+def random_access(rows: Any, picks: list[int], b: int) -> int:
     n = 0
     for i in picks:
-        n += rows[i][3]
+        n += rows[i][b]
     return n
 
 
-def tuple_filter(rows: Any) -> int:
-    return len([t for t in rows if t[5] == "DE"])
+def tuple_filter(rows: Any, f: int, v: Any) -> int:
+    return len([t for t in rows if t[f] == v])
 
 
-def measure(peer: str, n: int, repeat: int) -> dict[str, Any]:
-    as_tuple = itemgetter(*FIELDS)
+def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
+    a, b = (ds.fields.index(k) for k in ds.loop_fields)
+    key, value = ds.filter_field, ds.filter_value
     rng = random.Random(7)
     picks = [rng.randrange(n) for _ in range(min(n, 200_000))]
     out: dict[str, Any] = {"peer": peer, "rows": n}
     if peer in ("list of tuples", "memslim.TupleList"):
-        data = [as_tuple(r) for r in make_records(n)]
+        as_tuple = itemgetter(*ds.fields)
+        data = [as_tuple(r) for r in ds.records(n)]
         if peer == "memslim.TupleList":
             import memslim
 
-            data = memslim.TupleList(data, FIELDS)
-        out["row loop"] = median_seconds(lambda: row_loop(data), repeat)[0]
-        out["random access"] = median_seconds(lambda: random_access(data, picks), repeat)[0]
-        out["filter"] = median_seconds(lambda: tuple_filter(data), repeat)[0]
+            data = memslim.TupleList(data, ds.fields)
+        f = ds.fields.index(key)
+        out["row loop"] = median_seconds(lambda: row_loop(data, a, b), repeat)[0]
+        out["random access"] = median_seconds(lambda: random_access(data, picks, b), repeat)[0]
+        out["filter"] = median_seconds(lambda: tuple_filter(data, f, value), repeat)[0]
         if peer == "memslim.TupleList":
-            out["where"] = median_seconds(lambda: data.where("country", "==", "DE"), repeat)[0]
+            out["where"] = median_seconds(lambda: data.where(key, "==", value), repeat)[0]
         else:
             out["where"] = out["filter"]
         return out
     if peer in ("list of dicts", "memslim.DictList"):
-        dicts = list(make_records(n))
+        dicts = list(ds.records(n))
         if peer == "list of dicts":
-            out["count DE"] = median_seconds(
-                lambda: sum(1 for r in dicts if r["country"] == "DE"), repeat
-            )[0]
-            out["filter DE"] = median_seconds(
-                lambda: [r for r in dicts if r["country"] == "DE"], repeat
-            )[0]
+            out["count"] = median_seconds(lambda: sum(1 for r in dicts if r[key] == value), repeat)[
+                0
+            ]
+            out["select"] = median_seconds(lambda: [r for r in dicts if r[key] == value], repeat)[0]
             return out
         import memslim
 
         rows = memslim.DictList(dicts)
         del dicts
-        out["count DE"] = median_seconds(lambda: rows.column("country").count("DE"), repeat)[0]
-        out["filter DE"] = median_seconds(lambda: rows.where("country", "==", "DE"), repeat)[0]
+        out["count"] = median_seconds(lambda: rows.column(key).count(value), repeat)[0]
+        out["select"] = median_seconds(lambda: rows.where(key, "==", value), repeat)[0]
         return out
     import polars as pl
 
-    df = pl.DataFrame(list(make_records(n)))
-    out["count DE"] = median_seconds(lambda: (df["country"] == "DE").sum(), repeat)[0]
-    out["filter DE"] = median_seconds(lambda: df.filter(pl.col("country") == "DE"), repeat)[0]
+    df = pl.DataFrame(list(ds.records(n)), infer_schema_length=None)
+    out["count"] = median_seconds(lambda: (df[key] == value).sum(), repeat)[0]
+    out["select"] = median_seconds(lambda: df.filter(pl.col(key) == value), repeat)[0]
     return out
 
 
@@ -110,11 +113,12 @@ def _ratio(a: float | None, b: float | None) -> str:
     return "n/a" if not a or not b else f"{a / b:.2f}x"
 
 
-def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
+def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
     lt, tl = results.get("list of tuples", {}), results.get("memslim.TupleList", {})
     ld, dl, pl = (results.get(k, {}) for k in ("list of dicts", "memslim.DictList", "polars"))
+    cond = f"`{ds.filter_field} == {ds.filter_value!r}`"
     lines = [
-        f"# Everyday operations, {n:,} orders",
+        f"# Everyday operations, {n:,} {ds.name}",
         "",
         "| operation | list it replaces | memslim | polars | memslim / list | memslim / polars |",
         "|---|---|---|---|---|---|",
@@ -124,17 +128,23 @@ def report_md(results: dict[str, dict[str, Any]], n: int) -> str:
             f"| TupleList {op} | {ms(lt.get(op))} | {ms(tl.get(op))} | | "
             f"{_ratio(tl.get(op), lt.get(op))} | |"
         )
-    for op in ("count DE", "filter DE"):
+    for op, label in (("count", "count"), ("select", "filter")):
         lines.append(
-            f"| DictList {op} | {ms(ld.get(op))} | {ms(dl.get(op))} | {ms(pl.get(op))} | "
-            f"{_ratio(dl.get(op), ld.get(op))} | {_ratio(dl.get(op), pl.get(op))} |"
+            f"| DictList {label} {cond} | {ms(ld.get(op))} | {ms(dl.get(op))} | "
+            f"{ms(pl.get(op))} | {_ratio(dl.get(op), ld.get(op))} | "
+            f"{_ratio(dl.get(op), pl.get(op))} |"
         )
     errors = [f"- {k}: {v['error'].splitlines()[0]}" for k, v in results.items() if "error" in v]
+    a, b = ds.loop_fields
     lines += [
         "",
+        (
+            f"Row loop: `t[i] * t[j]`, `i` and `j` the positions of `{a}` and `{b}`; "
+            f"random access: `rows[k][j]`; filter and where select {cond}."
+        ),
         "Medians of repeated runs, one fresh process per representation. Goals (issue 15):",
         "TupleList row loop <= 1.3x and random access / filter <= 1.5x the list of tuples;",
-        'count / filter `country == "DE"` <= 2x polars.',
+        "DictList count / filter <= 2x polars.",
         *errors,
     ]
     return "\n".join(lines) + "\n"

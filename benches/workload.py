@@ -331,44 +331,65 @@ def peer_bench_main(
     doc: str,
     peers: tuple[str, ...],
     rows: tuple[int, int],
-    measure: Callable[[str, int, int], dict[str, Any]],
-    report_md: Callable[[dict[str, dict[str, Any]], int], str],
+    measure: Callable[[str, Any, int, int], dict[str, Any]],
+    report_md: Callable[[dict[str, dict[str, Any]], int, Any], str],
     results: Path,
     packages: Iterable[str],
 ) -> int:
     """The command line of a benchmark that measures each peer in a fresh process
     (``bench_pickle.py``, ``bench_rows.py``): ``--rows``, ``--repeat``, ``--quick``,
-    ``--output``; as a child (``--child PEER``) it prints ``measure(peer, rows, repeat)``
-    as JSON, as the parent it runs one child per peer, prints ``report_md`` and writes
-    the JSON and markdown reports. ``rows`` is (quick, default)."""
+    ``--output``, ``--dataset`` (a data set of :mod:`datasets`; ``orders`` by default,
+    whose report is ``results``, another one's gets its name as a suffix) and
+    ``--from-json`` (renders the markdown of an earlier report again). As a child
+    (``--child PEER``) it prints ``measure(peer, dataset, rows, repeat)`` as JSON; as the
+    parent it runs one child per peer, prints ``report_md(results, rows, dataset)`` and
+    writes the JSON and markdown reports. ``rows`` is (quick, default); a data set of
+    real records has at most its own number of rows."""
     import argparse
+
+    from datasets import DATASETS
 
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="tiny sizes, a smoke run")
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument("--dataset", choices=("orders", "flights"), default="orders")
+    parser.add_argument("--from-json", type=Path, help="re-render the markdown of a report")
     parser.add_argument("--child", choices=peers, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.from_json:
+        report = json.loads(args.from_json.read_text(encoding="utf-8"))
+        ds = DATASETS[report.get("dataset", "orders")]()
+        md = report_md(report["results"], report["rows"], ds)
+        args.from_json.with_suffix(".md").write_text(md, encoding="utf-8")
+        return 0
+    ds = DATASETS[args.dataset]()
     n = args.rows or (rows[0] if args.quick else rows[1])
+    n = min(n, ds.max_rows or n)
     repeat = args.repeat or (3 if args.quick else 5)
     if args.child:
-        print(json.dumps(measure(args.child, n, repeat)))
+        print(json.dumps(measure(args.child, ds, n, repeat)))
         return 0
     measured: dict[str, dict[str, Any]] = {}
     for peer in peers:
         cmd = [sys.executable, script, "--child", peer, "--rows", str(n), "--repeat", str(repeat)]
+        cmd += ["--dataset", ds.name]
         measured[peer] = run_child(cmd, timeout=3600, what=peer)
-    md = report_md(measured, n)
+    md = report_md(measured, n, ds)
     print(md)
     report = {
         "quick": args.quick,
+        "dataset": ds.name,
         "rows": n,
         "repeat": repeat,
         "results": measured,
         "machine": machine_info(packages),
     }
-    path = write_report(report, args.output, args.quick, results)
+    default = (
+        results if ds.name == "orders" else results.with_name(f"{results.stem}-{ds.name}.json")
+    )
+    path = write_report(report, args.output, args.quick, default)
     path.with_suffix(".md").write_text(md, encoding="utf-8")
     print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0

@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT_S = 900  # generous: a loaded 2-core CI machine imports pandas/polars/pyarrow slowly
 
@@ -177,6 +179,10 @@ RENDERED = {
     "identity-instructions-flights.json": "bench_identity.py",
     "json.json": "bench_json.py",
     "json-200k.json": "bench_json.py",
+    "rows.json": "bench_rows.py",
+    "rows-flights.json": "bench_rows.py",
+    "pickle.json": "bench_pickle.py",
+    "pickle-flights.json": "bench_pickle.py",
 }
 
 
@@ -212,10 +218,26 @@ def test_bench_rows_quick(tmp_path: Path) -> None:
     output = tmp_path / "rows.json"
     cmd = ["benches/bench_rows.py", "--quick", "--rows", "2000", "--repeat", "1"]
     proc = run([*cmd, "--output", str(output)])
-    assert "| DictList count DE |" in proc.stdout
+    assert "| DictList count `country == 'DE'` |" in proc.stdout
     report = json.loads(output.read_text(encoding="utf-8"))
     for peer, result in report["results"].items():
         assert "error" not in result, (peer, result)
+
+
+@pytest.mark.parametrize("script", ["bench_rows.py", "bench_pickle.py"])
+def test_peer_benches_run_on_the_flights(tmp_path: Path, script: str) -> None:
+    output = tmp_path / "flights.json"
+    cmd = [f"benches/{script}", "--quick", "--dataset", "flights", "--rows", "1500"]
+    proc = run([*cmd, "--repeat", "1", "--output", str(output)])
+    assert "1,500 flights" in proc.stdout
+    report = json.loads(output.read_text(encoding="utf-8"))
+    assert (report["dataset"], report["rows"]) == ("flights", 1500)
+    for peer, result in report["results"].items():
+        assert "error" not in result, (peer, result)
+    # The markdown renders again from the JSON alone.
+    rendered = output.with_suffix(".md").read_text(encoding="utf-8")
+    run([f"benches/{script}", "--from-json", str(output)])
+    assert output.with_suffix(".md").read_text(encoding="utf-8") == rendered
 
 
 def test_bench_parquet_quick(tmp_path: Path) -> None:
