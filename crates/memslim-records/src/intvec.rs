@@ -206,6 +206,18 @@ impl IntVec {
         }
     }
 
+    /// The smallest and the largest element; `None` when there are none. Two passes
+    /// the compiler vectorizes.
+    pub(crate) fn min_max(&self) -> Option<(i64, i64)> {
+        fn of<T: Copy + Ord + Into<i64>>(v: &[T]) -> Option<(i64, i64)> {
+            Some((
+                v.iter().copied().min()?.into(),
+                v.iter().copied().max()?.into(),
+            ))
+        }
+        each!(self, v => of(v))
+    }
+
     /// Sum of elements `[off, off + len)`.
     pub(crate) fn sum_range(&self, off: usize, len: usize) -> i128 {
         // Up to 32-bit values, fewer than 2^31 of them cannot overflow an i64 sum, which
@@ -228,6 +240,27 @@ impl IntVec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn min_max_and_for_each_in_read_every_width() {
+        for w in [Width::W8, Width::W16, Width::W32, Width::W64] {
+            let mut v = IntVec::new(w);
+            assert_eq!(v.min_max(), None);
+            let xs: Vec<i64> = (0..50).map(|i| (i * 37 % 101) - 50).collect();
+            for &x in &xs {
+                v.push(x);
+            }
+            assert_eq!(v.min_max(), Some((-50, 50)));
+            let mut seen = Vec::new();
+            assert!(v.for_each_in(3..20, |i, x| {
+                seen.push((i, x));
+                true
+            }));
+            let want: Vec<(usize, i64)> = (3..20).map(|i| (i, xs[i])).collect();
+            assert_eq!(seen, want);
+            assert!(!v.for_each_in(0..50, |i, _| i < 7));
+        }
+    }
 
     #[test]
     fn width_is_the_narrowest_that_fits() {

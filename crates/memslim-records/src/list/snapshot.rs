@@ -266,6 +266,18 @@ fn expect_len(what: &str, got: usize, want: usize) -> Result<()> {
     Ok(())
 }
 
+/// Whether every value `data` holds between consecutive `offsets` (checked by
+/// [`check_offsets`]) is UTF-8: the whole buffer is, and each offset falls on a
+/// character boundary. One pass over the bytes, where checking each value alone costs a
+/// call per value (most of a pickle's load time for a column of short strings).
+fn all_utf8(offsets: &[i32], data: &[u8]) -> bool {
+    std::str::from_utf8(data).is_ok_and(|s| {
+        offsets
+            .iter()
+            .all(|&o| usize::try_from(o).is_ok_and(|o| s.is_char_boundary(o)))
+    })
+}
+
 /// Offsets of `len` values into `data_len` bytes: start at 0, never decrease, end at
 /// `data_len`.
 fn check_offsets(what: &str, offsets: &[i32], len: usize, data_len: usize) -> Result<()> {
@@ -701,7 +713,13 @@ fn read_column(
             let live = |i: usize| {
                 valid.as_ref().is_none_or(|v| v.get(i)) && absent.as_ref().is_none_or(|a| !a.get(i))
             };
-            if (0..len).any(|i| live(i) && !(0..n).contains(&k.get(i))) {
+            let in_dict = |x: i64| (0..n).contains(&x);
+            // Placeholders are in range too unless the dictionary is empty, so the
+            // bounds of all the keys usually settle it without looking at the bitmaps.
+            let all_in = k
+                .min_max()
+                .is_none_or(|(lo, hi)| in_dict(lo) && in_dict(hi));
+            if !all_in && !k.for_each_in(0..len, |i, x| in_dict(x) || !live(i)) {
                 return Err(corrupt(format!(
                     "field {field:?}: a string key is outside its dictionary"
                 )));
@@ -712,20 +730,32 @@ fn read_column(
             let offsets = vec_i32(bufs.take()?)?;
             let data = bufs.take()?.to_vec();
             check_offsets(&format!("field {field:?}"), &offsets, len, data.len())?;
+            // Strings are checked in one pass over the buffer; only a buffer that fails
+            // it is checked value by value, to name the row.
+            let checked = match meta.layout {
+                Layout::StrPlain => all_utf8(&offsets, &data),
+                Layout::Bytes => true,
+                _ => false,
+            };
             let v = VarLen::from_parts(offsets, data);
-            for i in 0..len {
+            let malformed = |i: usize| {
                 let b = v.get(i);
-                let ok = match meta.layout {
-                    Layout::StrPlain => std::str::from_utf8(b).is_ok(),
+                match meta.layout {
+                    Layout::StrPlain => std::str::from_utf8(b).is_err(),
                     // Null and absent object slots hold no bytes.
-                    Layout::Object => b.is_empty() || variant::decode(b).is_ok(),
-                    _ => true,
-                };
-                if !ok {
-                    return Err(corrupt(format!(
-                        "field {field:?}, row {i} of a chunk: malformed value"
-                    )));
+                    Layout::Object => !b.is_empty() && variant::decode(b).is_err(),
+                    _ => false,
                 }
+            };
+            let bad = if checked {
+                None
+            } else {
+                (0..len).find(|&i| malformed(i))
+            };
+            if let Some(i) = bad {
+                return Err(corrupt(format!(
+                    "field {field:?}, row {i} of a chunk: malformed value"
+                )));
             }
             Data::Var(v)
         }
@@ -870,6 +900,78 @@ mod tests {
         for n in 0..bytes.len() {
             assert!(RecordList::from_snapshot_bytes(&bytes[..n]).is_err());
         }
+    }
+
+    #[test]
+    fn a_string_key_outside_its_dictionary_is_refused() {
+        let mut l = RecordList::new();
+        for s in ["DE", "FR", "US", "DE"] {
+            l.push_record(&[("c", Cell::Str(s))]).unwrap();
+        }
+        let snap = l.to_snapshot();
+        let bufs: Vec<Vec<u8>> = snap.buffers.iter().map(|b| b.as_slice().to_vec()).collect();
+        assert!(resealed(&snap.header, &bufs).is_ok());
+        let keys = bufs
+            .iter()
+            .position(|b| b.as_slice() == [0, 1, 2, 0])
+            .unwrap();
+        for bad in [3u8, 0xff] {
+            let mut b2 = bufs.clone();
+            b2[keys][1] = bad;
+            match resealed(&snap.header, &b2) {
+                Err(e) => assert!(e.to_string().contains("outside its dictionary"), "{e}"),
+                Ok(_) => panic!("key {bad} loaded"),
+            }
+        }
+    }
+
+    /// Loads `header` and `bufs` with the header's checksum recomputed over them.
+    fn resealed(header: &[u8], bufs: &[Vec<u8>]) -> Result<RecordList> {
+        let mut head = header.to_vec();
+        let n = head.len() - 4;
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(&head[..n]);
+        for b in bufs {
+            crc.update(b);
+        }
+        head[n..].copy_from_slice(&crc.finalize().to_le_bytes());
+        let refs: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
+        RecordList::from_snapshot(&head, &refs)
+    }
+
+    #[test]
+    fn plain_strings_split_inside_a_character_are_refused_naming_the_row() {
+        // 5,000 distinct strings, optimized: the column is stored plain (offsets and
+        // UTF-8 bytes).
+        let mut l = RecordList::new();
+        for i in 0..5000 {
+            let s = format!("é{i}");
+            l.push_record(&[("s", Cell::Str(&s))]).unwrap();
+        }
+        l.optimize();
+        let snap = l.to_snapshot();
+        let bufs: Vec<Vec<u8>> = snap.buffers.iter().map(|b| b.as_slice().to_vec()).collect();
+        let data = bufs
+            .iter()
+            .position(|b| b.starts_with("é0é1".as_bytes()))
+            .unwrap();
+        let load = |bufs: &[Vec<u8>]| resealed(&snap.header, bufs);
+        let back = load(&bufs).expect("the list as written loads");
+        assert_eq!(back.get(4321, 0), CellRef::Str("é4321"));
+        let refused = |r: Result<RecordList>, row: &str| match r {
+            Err(e) => assert!(e.to_string().contains(row), "{e}"),
+            Ok(_) => panic!("a malformed string loaded"),
+        };
+        // A byte that breaks the UTF-8 of value 2 ("é2" starts at byte 6).
+        let mut broken = bufs.clone();
+        broken[data][7] = b'A';
+        refused(load(&broken), "row 2 of a chunk");
+        // Valid UTF-8 as a whole, but the first offset after 0 now splits the "é".
+        let mut split = bufs.clone();
+        let offsets = data - 1;
+        assert_eq!(split[offsets][4..8], 3i32.to_le_bytes());
+        split[offsets][4..8].copy_from_slice(&1i32.to_le_bytes());
+        refused(load(&split), "row 0 of a chunk");
     }
 
     #[test]
