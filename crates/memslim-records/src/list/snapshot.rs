@@ -981,22 +981,11 @@ mod tests {
         let l = sample();
         let snap = l.to_snapshot();
         let bufs: Vec<Vec<u8>> = snap.buffers.iter().map(|b| b.as_slice().to_vec()).collect();
-        let reseal = |head: &mut Vec<u8>, bufs: &[Vec<u8>]| {
-            let n = head.len() - 4;
-            let mut crc = crc32fast::Hasher::new();
-            crc.update(&head[..n]);
-            for b in bufs {
-                crc.update(b);
-            }
-            head[n..].copy_from_slice(&crc.finalize().to_le_bytes());
-        };
         for i in PREFIX..snap.header.len() - 4 {
             for v in [0u8, 1, 2, 3, 5, 0x7f, 0xff] {
                 let mut head = snap.header.clone();
                 head[i] = v;
-                reseal(&mut head, &bufs);
-                let refs: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
-                if let Ok(back) = RecordList::from_snapshot(&head, &refs) {
+                if let Ok(back) = resealed(&head, &bufs) {
                     // Whatever loads must be readable end to end.
                     let _ = rows(&back);
                 }
@@ -1006,10 +995,7 @@ mod tests {
             for i in 0..bufs[k].len() {
                 let mut b2 = bufs.clone();
                 b2[k][i] ^= 0xff;
-                let mut head = snap.header.clone();
-                reseal(&mut head, &b2);
-                let refs: Vec<&[u8]> = b2.iter().map(Vec::as_slice).collect();
-                if let Ok(back) = RecordList::from_snapshot(&head, &refs) {
+                if let Ok(back) = resealed(&snap.header, &b2) {
                     let _ = rows(&back);
                 }
             }
