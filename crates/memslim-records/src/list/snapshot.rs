@@ -732,25 +732,18 @@ fn read_column(
             check_offsets(&format!("field {field:?}"), &offsets, len, data.len())?;
             // Strings are checked in one pass over the buffer; only a buffer that fails
             // it is checked value by value, to name the row.
-            let checked = match meta.layout {
-                Layout::StrPlain => all_utf8(&offsets, &data),
-                Layout::Bytes => true,
-                _ => false,
-            };
+            let plain_ok = meta.layout == Layout::StrPlain && all_utf8(&offsets, &data);
             let v = VarLen::from_parts(offsets, data);
-            let malformed = |i: usize| {
-                let b = v.get(i);
-                match meta.layout {
-                    Layout::StrPlain => std::str::from_utf8(b).is_err(),
-                    // Null and absent object slots hold no bytes.
-                    Layout::Object => !b.is_empty() && variant::decode(b).is_err(),
-                    _ => false,
+            let bad = match meta.layout {
+                Layout::StrPlain if !plain_ok => {
+                    (0..len).find(|&i| std::str::from_utf8(v.get(i)).is_err())
                 }
-            };
-            let bad = if checked {
-                None
-            } else {
-                (0..len).find(|&i| malformed(i))
+                // Null and absent object slots hold no bytes.
+                Layout::Object => (0..len).find(|&i| {
+                    let b = v.get(i);
+                    !b.is_empty() && variant::decode(b).is_err()
+                }),
+                _ => None,
             };
             if let Some(i) = bad {
                 return Err(corrupt(format!(
