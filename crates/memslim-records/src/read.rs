@@ -178,16 +178,9 @@ pub trait ReadField {
         probe: &Cell<'_>,
         rows: Range<usize>,
     ) -> Result<(usize, Vec<usize>), Self::Error> {
-        let (mut n, mut undecided) = (0, Vec::new());
-        self.find_equal(probe, rows, &mut |i, decided| {
-            if decided {
-                n += 1;
-            } else {
-                undecided.push(i);
-            }
-            true
-        })?;
-        Ok((n, undecided))
+        let mut tally = crate::select::Tally::default();
+        self.find_equal(probe, rows, &mut |i, decided| tally.add(i, decided))?;
+        Ok(tally.into_parts())
     }
 }
 

@@ -310,17 +310,37 @@ impl ColumnView {
 
     /// [`ColumnView::count_eq`] over the rows `rows` (clamped to the column).
     pub fn count_eq_in(&self, probe: &Cell<'_>, rows: Range<usize>) -> (usize, Vec<usize>) {
-        let mut n = 0;
-        let mut undecided = Vec::new();
+        let mut tally = Tally::default();
         self.scan(CmpOp::Eq, probe, AbsentAs::Null, rows, |i, decided| {
-            if decided {
-                n += 1;
-            } else {
-                undecided.push(i);
-            }
-            true
+            tally.add(i, decided)
         });
-        (n, undecided)
+        tally.into_parts()
+    }
+}
+
+/// What a scan for equal values emitted: the number of rows it decided match, and the
+/// rows only the host can decide (ascending).
+#[derive(Default)]
+pub(crate) struct Tally {
+    matches: usize,
+    undecided: Vec<usize>,
+}
+
+impl Tally {
+    /// Takes one emitted row; always wants more.
+    #[inline]
+    pub(crate) fn add(&mut self, row: usize, decided: bool) -> bool {
+        if decided {
+            self.matches += 1;
+        } else {
+            self.undecided.push(row);
+        }
+        true
+    }
+
+    /// `(matches, undecided rows)`.
+    pub(crate) fn into_parts(self) -> (usize, Vec<usize>) {
+        (self.matches, self.undecided)
     }
 }
 
