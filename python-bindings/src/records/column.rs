@@ -149,44 +149,40 @@ impl PyColumn {
         err.map_or(Ok(out), Err)
     }
 
-    /// With `first_only`, the first position in `rows` whose value equals `value` (as
-    /// `==` decides) and 1, or `None` and 0; otherwise how many do (and `None`, the
-    /// count being found without looking for the first). Built-in values are
-    /// compared natively; other values, and stored values only Python can compare, by
-    /// Python's `==`, with no lock held while it runs.
-    fn find(
+    /// Whether the value at `i` equals `value` by Python's `==` (no lock held).
+    fn python_eq(&self, py: Python<'_>, i: usize, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        self.value(py, i)?.eq(value)
+    }
+
+    /// How many values equal `value` (as `==` decides). Built-in values are compared
+    /// natively; other values, and stored values only Python can compare, by Python's
+    /// `==`, with no lock held while it runs.
+    fn count_equal(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let Some(probe) = crate::select::probe(value) else {
+            return (0..self.len())
+                .try_fold(0, |n, i| Ok(n + usize::from(self.python_eq(py, i, value)?)));
+        };
+        let (n, undecided) = read_field!(self, py, |f| f.count_equal(&probe, 0..self.len()))?;
+        undecided
+            .into_iter()
+            .try_fold(n, |n, i| Ok(n + usize::from(self.python_eq(py, i, value)?)))
+    }
+
+    /// The first position in `rows` whose value equals `value`, compared as
+    /// [`PyColumn::count_equal`] compares.
+    fn first_equal(
         &self,
         py: Python<'_>,
         value: &Bound<'_, PyAny>,
         rows: Range<usize>,
-        first_only: bool,
-    ) -> PyResult<(Option<usize>, usize)> {
+    ) -> PyResult<Option<usize>> {
         let rows = rows.start..rows.end.min(self.len());
-        let python_eq = |i: usize| -> PyResult<bool> { self.value(py, i)?.eq(value) };
-        let (mut first, mut count) = (None, 0);
         let Some(probe) = crate::select::probe(value) else {
-            for i in rows {
-                if python_eq(i)? {
-                    first = first.or(Some(i));
-                    count += 1;
-                    if first_only {
-                        break;
-                    }
-                }
-            }
-            return Ok((first, count));
+            return self.first_python_eq(py, value, rows);
         };
-        // The core decides what it can; the positions it cannot decide (all before its
-        // first decided match, when only that is wanted) are left to Python.
-        if !first_only {
-            let (n, undecided) = read_field!(self, py, |f| f.count_equal(&probe, rows))?;
-            let mut more = 0;
-            for i in undecided {
-                more += usize::from(python_eq(i)?);
-            }
-            return Ok((None, n + more));
-        }
-        let mut undecided = Vec::new();
+        // The core stops at its first decided match; the positions before it that only
+        // Python can decide are left to Python, in order.
+        let (mut first, mut undecided) = (None, Vec::new());
         read_field!(self, py, |f| f.find_equal(
             &probe,
             rows,
@@ -199,12 +195,22 @@ impl PyColumn {
                 true
             }
         ))?;
-        for i in undecided {
-            if python_eq(i)? {
-                return Ok((Some(i), 1));
+        Ok(self.first_python_eq(py, value, undecided)?.or(first))
+    }
+
+    /// The first of `candidates` whose value equals `value` by Python's `==`.
+    fn first_python_eq(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        candidates: impl IntoIterator<Item = usize>,
+    ) -> PyResult<Option<usize>> {
+        for i in candidates {
+            if self.python_eq(py, i, value)? {
+                return Ok(Some(i));
             }
         }
-        Ok((first, usize::from(first.is_some())))
+        Ok(None)
     }
 
     /// The file column's type for NumPy and its numbers (numeric without nulls).
@@ -340,7 +346,7 @@ impl PyColumn {
 
     /// Number of values equal to `value`.
     pub(super) fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        Ok(self.find(py, value, 0..usize::MAX, false)?.1)
+        self.count_equal(py, value)
     }
 
     /// Position of the first value equal to `value` in `[start, stop)`.
@@ -354,13 +360,12 @@ impl PyColumn {
     ) -> PyResult<usize> {
         let len = self.len();
         let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
-        self.find(py, value, a..b, true)?
-            .0
+        self.first_equal(py, value, a..b)?
             .ok_or_else(crate::select::not_in_column)
     }
 
     pub(super) fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.find(py, value, 0..usize::MAX, true)?.0.is_some())
+        Ok(self.first_equal(py, value, 0..usize::MAX)?.is_some())
     }
 
     /// The values in a list.
