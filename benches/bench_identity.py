@@ -48,7 +48,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from datasets import DATASETS, Dataset
-from workload import machine_info, median_seconds, run_child, write_report
+from workload import (
+    dataset_results,
+    machine_info,
+    median_seconds,
+    run_child,
+    write_report_and_markdown,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "identity.json"
@@ -351,11 +357,8 @@ def main(argv: list[str] | None = None) -> int:
             "results": counts,
             "machine": machine_info(["memslim"]),
         }
-        suffix = "" if ds.name == "orders" else f"-{ds.name}"
-        default = RESULTS.with_name(f"identity-instructions{suffix}.json")
-        path = write_report(report, args.output, args.quick, default)
-        path.with_suffix(".md").write_text(md, encoding="utf-8")
-        print(f"wrote {path} and {path.with_suffix('.md')}")
+        default = dataset_results(RESULTS.with_name("identity-instructions.json"), ds.name)
+        write_report_and_markdown(report, md, args.output, args.quick, default)
         return 0
     runs = [(peer, sys.executable) for peer in PEERS]
     if args.baseline:
@@ -379,10 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "machine": machine_info(["memslim"]),
     }
-    default = RESULTS if ds.name == "orders" else RESULTS.with_name(f"identity-{ds.name}.json")
-    path = write_report(report, args.output, args.quick, default)
-    path.with_suffix(".md").write_text(md, encoding="utf-8")
-    print(f"wrote {path} and {path.with_suffix('.md')}")
+    default = dataset_results(RESULTS, ds.name)
+    write_report_and_markdown(report, md, args.output, args.quick, default)
     return 0
 
 

@@ -256,6 +256,22 @@ def write_report(report: dict[str, Any], output: Path | None, quick: bool, defau
     return output
 
 
+def dataset_results(default: Path, dataset: str) -> Path:
+    """Where the report of ``dataset`` goes: ``default`` for the orders, else the data
+    set's name added to its stem (``rows.json`` -> ``rows-flights.json``)."""
+    return default if dataset == "orders" else default.with_name(f"{default.stem}-{dataset}.json")
+
+
+def write_report_and_markdown(
+    report: dict[str, Any], md: str, output: Path | None, quick: bool, default: Path
+) -> Path:
+    """:func:`write_report`, and ``md`` beside the JSON (``.md``); says where both went."""
+    path = write_report(report, output, quick, default)
+    path.with_suffix(".md").write_text(md, encoding="utf-8")
+    print(f"wrote {path} and {path.with_suffix('.md')}")
+    return path
+
+
 def markdown_header(report: dict[str, Any], script: str, what: str) -> list[str]:
     """The first lines of a benchmark's markdown: what ran, where, when, at which commit.
 
@@ -386,10 +402,7 @@ def peer_bench_main(
         "results": measured,
         "machine": machine_info(packages),
     }
-    default = (
-        results if ds.name == "orders" else results.with_name(f"{results.stem}-{ds.name}.json")
+    write_report_and_markdown(
+        report, md, args.output, args.quick, dataset_results(results, ds.name)
     )
-    path = write_report(report, args.output, args.quick, default)
-    path.with_suffix(".md").write_text(md, encoding="utf-8")
-    print(f"wrote {path} and {path.with_suffix('.md')}")
     return 0
