@@ -72,7 +72,17 @@ oob = []
 payload = pickle.dumps(back, protocol=5, buffer_callback=oob.append)
 again = pickle.loads(payload, buffers=[b.raw() for b in oob])
 assert again == back
-del payload, oob
+# Loads read immutable buffers in place (pickle.rs `Arg::into_buffer`): bytes frames as a
+# transport delivers them, outliving the frames list, then written to (copy on write).
+frames = [bytes(b.raw()) for b in oob]
+from_frames = pickle.loads(payload, buffers=frames)
+del frames, oob, payload
+gc.collect()
+assert from_frames == back
+from_frames.append(dict(from_frames[0]))
+from_frames[1] = dict(from_frames[2])
+assert from_frames[-1] == back[0] and from_frames[1] == back[2]
+del from_frames
 # memoryview over a numeric column (the buffer protocol in pickle.rs / mmap_ffi.rs).
 nums = memslim.DictList({"x": float(i)} for i in range(100))
 view_x = memoryview(nums.column("x"))

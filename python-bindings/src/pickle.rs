@@ -8,17 +8,21 @@
 //! the buffers travel without being copied into the pickle. Protocols below 5 get one
 //! bytes payload (header and buffers joined). Loading verifies the checksum and every
 //! invariant in the core ([`RecordList::from_snapshot`]) and raises
-//! `memslim.CorruptDataError` for anything else.
+//! `memslim.CorruptDataError` for anything else. The loaded list reads the buffers in
+//! place when nothing can change them ([`Arg::into_buffer`]).
 
 use std::ffi::c_int;
+use std::panic::RefUnwindSafe;
+use std::ptr::NonNull;
+use std::sync::Arc;
 
-use memslim_records::{Buffer, RecordList, Snapshot};
+use memslim_records::{Allocation, Buffer, RecordList, Snapshot};
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyBufferError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyTuple};
+use pyo3::types::{PyBytes, PyMemoryView, PyTuple};
 
 use crate::errors::IntoPyResult;
 use crate::mmap_ffi::{self, Export};
@@ -170,8 +174,61 @@ impl<'py> Arg<'py> {
     }
 }
 
+/// A Python object that keeps the memory of an Arrow buffer alive: a `bytes` object, or
+/// an export of an immutable object's buffer.
+struct Held<T>(T);
+
+// Nothing in `Held` is observed in a broken state after a panic: it is only dropped.
+impl<T> RefUnwindSafe for Held<T> {}
+
+/// Whether no one can write to the memory a view shows: its exporter is a `bytes` object
+/// or a `_Buffer` of ours, directly or under a `memoryview` (a `PickleBuffer` forwards
+/// the export to the object it wraps).
+fn immutable_exporter(py: Python<'_>, view: &PyBuffer<u8>) -> bool {
+    let Some(mut exporter) = view.obj(py).cloned() else {
+        return false;
+    };
+    if exporter.is_instance_of::<PyMemoryView>() {
+        match exporter.getattr("obj") {
+            Ok(base) => exporter = base,
+            Err(_) => return false,
+        }
+    }
+    exporter.is_exact_instance_of::<PyBytes>() || exporter.is_instance_of::<PyBufferPart>()
+}
+
+impl Arg<'_> {
+    /// The argument's bytes as an Arrow buffer, read in place when nothing can change
+    /// them (a `bytes` object, or a view of one or of a `_Buffer` of ours, which is how a
+    /// same-process round trip and most transports hand them back). Anything writable
+    /// (a `bytearray`, a NumPy array, a read-only view whose owner can still write) is
+    /// copied: the list reads its columns through invariants checked once, at load.
+    fn into_buffer(self, py: Python<'_>) -> Buffer {
+        let immutable = match &self {
+            Arg::Bytes(_) => true,
+            Arg::Buffer(view) => immutable_exporter(py, view),
+        };
+        let bytes = self.bytes();
+        let ptr = NonNull::new(bytes.as_ptr().cast_mut());
+        let (Some(ptr), true, len @ 1..) = (ptr, immutable, bytes.len()) else {
+            return Buffer::from_slice_ref(bytes);
+        };
+        let owner: Arc<dyn Allocation> = match self {
+            Arg::Bytes(b) => Arc::new(Held(b.unbind())),
+            Arg::Buffer(view) => Arc::new(Held(view)),
+        };
+        // SAFETY: `ptr` and `len` describe the contiguous bytes of a `bytes` object or of
+        // an exported buffer (`Arg::bytes`). `owner` holds that object or that export, so
+        // the memory stays allocated for as long as the buffer (which holds `owner`)
+        // lives. Its exporter is immutable (checked just above), so the bytes never change
+        // after the load has validated them.
+        unsafe { Buffer::from_custom_allocation(ptr, len, owner) }
+    }
+}
+
 /// Rebuilds the core list from a pickle's arguments: one payload (version 1 or 2), or
-/// a snapshot header and its buffers.
+/// a snapshot header and its buffers. Both are read in place where
+/// [`Arg::into_buffer`] allows.
 pub(crate) fn restore_core(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -179,14 +236,13 @@ pub(crate) fn restore_core(
 ) -> PyResult<RecordList> {
     let head = Arg::new(data)?;
     if buffers.is_empty() {
-        return RecordList::from_bytes(head.bytes()).py_err(py);
+        return RecordList::from_payload(&head.into_buffer(py)).py_err(py);
     }
-    let args = buffers
+    let bufs = buffers
         .iter()
-        .map(|b| Arg::new(&b))
+        .map(|b| Ok(Arg::new(&b)?.into_buffer(py)))
         .collect::<PyResult<Vec<_>>>()?;
-    let slices: Vec<&[u8]> = args.iter().map(Arg::bytes).collect();
-    RecordList::from_snapshot(head.bytes(), &slices).py_err(py)
+    RecordList::from_snapshot(head.bytes(), &bufs).py_err(py)
 }
 
 /// Registers this module's classes.

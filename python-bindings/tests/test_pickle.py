@@ -4,6 +4,7 @@ pickles. The plain list of dicts / tuples is the oracle."""
 from __future__ import annotations
 
 import pickle
+import sys
 
 import memslim
 import pytest
@@ -119,6 +120,46 @@ def test_out_of_band_buffers_may_come_back_as_any_buffer():
     for convert in (bytes, bytearray, lambda b: memoryview(bytes(b))):
         back = pickle.loads(stream, buffers=[convert(b.raw()) for b in buffers])
         assert same(back.to_list(), sample_dicts())
+
+
+def test_loads_read_immutable_buffers_in_place_and_copy_writable_ones():
+    n = 20_000
+    rows = DictList({"id": i, "name": f"user-{i}", "price": i * 0.5} for i in range(n))
+    want = rows.to_list()
+    stream, buffers = dumps_oob(rows)
+    # bytes frames, as a transport delivers them: the loaded list holds the large ones
+    # (it reads them in place) and lets them go with itself.
+    frames = [bytes(b.raw()) for b in buffers]
+    held = [f for f in frames if len(f) >= 4 * n]
+    assert len(held) >= 3
+    before = [sys.getrefcount(f) for f in held]
+    back = pickle.loads(stream, buffers=frames)
+    assert [sys.getrefcount(f) for f in held] == [c + 1 for c in before]
+    assert same(back.to_list(), want)
+    # Writes copy what they touch; the frames are not written to.
+    changed, new = {"id": -5, "name": "changed", "price": -0.5}, {"id": n, "name": "new", "price": 1.0}
+    back[5] = changed
+    back.append(new)
+    assert same(back.to_list(), [*want[:5], changed, *want[6:], new])
+    assert same(pickle.loads(stream, buffers=frames).to_list(), want)
+    del back
+    assert [sys.getrefcount(f) for f in held] == before
+    # The same process's PickleBuffers are read in place too.
+    parts = [b.raw().obj for b in buffers if b.raw().nbytes >= 4 * n]
+    before = [sys.getrefcount(p) for p in parts]
+    back = pickle.loads(stream, buffers=buffers)
+    assert [sys.getrefcount(p) for p in parts] == [c + 1 for c in before]
+    del back
+    # Writable buffers, and read-only views of them, can change after the load: copied.
+    for wrap in (bytearray, lambda f: memoryview(bytearray(f)).toreadonly()):
+        arrays = [wrap(f) for f in frames]
+        counts = [sys.getrefcount(a) for a in arrays]
+        back = pickle.loads(stream, buffers=arrays)
+        assert [sys.getrefcount(a) for a in arrays] == counts
+        for a in arrays:
+            base = a.obj if isinstance(a, memoryview) else a
+            base[:] = bytes(len(base))
+        assert same(back.to_list(), want)
 
 
 def test_old_version_1_pickles_still_load():

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 use crate::intvec::{IntVec, Width};
+use crate::store::Store;
 use crate::strdict::StrDict;
 use crate::variant::{Value, Writer};
 use crate::varlen::VarLen;
@@ -377,7 +378,7 @@ pub(crate) enum Data {
     Null,
     Bool(Bitmap),
     Int(IntVec),
-    Float(Vec<f64>, Option<Bitmap>),
+    Float(Store<f64>, Option<Bitmap>),
     Keys(IntVec),
     Var(VarLen),
 }
@@ -400,7 +401,7 @@ impl ColChunk {
             Layout::Null => Data::Null,
             Layout::Bool => Data::Bool(Bitmap::default()),
             Layout::Int(w) => Data::Int(IntVec::new(w)),
-            Layout::Float => Data::Float(Vec::new(), None),
+            Layout::Float => Data::Float(Store::default(), None),
             Layout::StrDict(w) => Data::Keys(IntVec::new(w)),
             Layout::StrPlain | Layout::Bytes | Layout::Object => Data::Var(VarLen::default()),
         };
@@ -572,7 +573,7 @@ impl ColChunk {
                 return;
             }
             (Data::Float(v, marks), Some(Cell::Float(x))) => {
-                v.push(*x);
+                v.make_mut().push(*x);
                 if let Some(m) = marks {
                     m.push(false);
                 }
@@ -605,7 +606,7 @@ impl ColChunk {
             (Data::Bool(b), _) => b.push(false),
             (Data::Int(v) | Data::Keys(v), _) => v.push(0),
             (Data::Float(v, marks), _) => {
-                v.push(0.0);
+                v.make_mut().push(0.0);
                 if let Some(m) = marks {
                     m.push(false);
                 }
@@ -663,7 +664,7 @@ impl ColChunk {
                 Data::Float(v, None)
                     if cells.clone().all(|c| matches!(c, Some(Cell::Float(_)))) =>
                 {
-                    v.extend(cells.clone().map(|c| match c {
+                    v.make_mut().extend(cells.clone().map(|c| match c {
                         Some(Cell::Float(x)) => *x,
                         _ => 0.0,
                     }));
@@ -767,13 +768,13 @@ impl ColChunk {
             (Data::Bool(b), Cell::Bool(x)) => b.set(i, *x),
             (Data::Int(v), Cell::Int(x)) => v.set(i, *x),
             (Data::Float(v, marks), Cell::Float(x)) => {
-                v[i] = *x;
+                v.make_mut()[i] = *x;
                 if let Some(m) = marks {
                     m.set(i, false);
                 }
             }
             (Data::Float(v, marks), Cell::Int(x)) => {
-                v[i] = *x as f64;
+                v.make_mut()[i] = *x as f64;
                 let len = v.len();
                 marks
                     .get_or_insert_with(|| Bitmap::filled(len, false))
@@ -811,7 +812,7 @@ impl ColChunk {
             Data::Bool(b) => b.insert(i, false),
             Data::Int(v) | Data::Keys(v) => v.insert(i, 0),
             Data::Float(v, marks) => {
-                v.insert(i, 0.0);
+                v.make_mut().insert(i, 0.0);
                 if let Some(m) = marks {
                     m.insert(i, false);
                 }
@@ -834,7 +835,7 @@ impl ColChunk {
             Data::Bool(b) => b.remove(i),
             Data::Int(v) | Data::Keys(v) => v.remove(i),
             Data::Float(v, marks) => {
-                v.remove(i);
+                v.make_mut().remove(i);
                 if let Some(m) = marks {
                     m.remove(i);
                 }
@@ -877,7 +878,7 @@ impl ColChunk {
             Data::Int(v) => Data::Int(v.slice(off, len)),
             Data::Keys(v) => Data::Keys(v.slice(off, len)),
             Data::Float(v, marks) => Data::Float(
-                v[off..off + len].to_vec(),
+                v[off..off + len].to_vec().into(),
                 marks.as_ref().map(|m| m.slice(off, len)),
             ),
             Data::Var(v) => Data::Var(v.slice(off, len)),
@@ -903,7 +904,7 @@ impl ColChunk {
             Data::Null => 0,
             Data::Bool(b) => b.heap_bytes(),
             Data::Int(v) | Data::Keys(v) => v.heap_bytes(),
-            Data::Float(v, m) => v.capacity() * 8 + m.as_ref().map_or(0, Bitmap::heap_bytes),
+            Data::Float(v, m) => v.heap_bytes() + m.as_ref().map_or(0, Bitmap::heap_bytes),
             Data::Var(v) => v.heap_bytes(),
         };
         data + self.valid.as_ref().map_or(0, Bitmap::heap_bytes)

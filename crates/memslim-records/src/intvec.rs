@@ -1,5 +1,7 @@
 //! Integer vectors whose element width adapts to the values held (8 to 64 bits).
 
+use crate::store::Store;
+
 /// Storage width of an integer column: the narrowest that holds all its values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Width {
@@ -41,10 +43,10 @@ impl Width {
 
 #[derive(Clone, Debug)]
 pub(crate) enum IntVec {
-    W8(Vec<i8>),
-    W16(Vec<i16>),
-    W32(Vec<i32>),
-    W64(Vec<i64>),
+    W8(Store<i8>),
+    W16(Store<i16>),
+    W32(Store<i32>),
+    W64(Store<i64>),
 }
 
 macro_rules! each {
@@ -61,10 +63,10 @@ macro_rules! each {
 impl IntVec {
     pub(crate) fn new(w: Width) -> Self {
         match w {
-            Width::W8 => IntVec::W8(Vec::new()),
-            Width::W16 => IntVec::W16(Vec::new()),
-            Width::W32 => IntVec::W32(Vec::new()),
-            Width::W64 => IntVec::W64(Vec::new()),
+            Width::W8 => IntVec::W8(Store::default()),
+            Width::W16 => IntVec::W16(Store::default()),
+            Width::W32 => IntVec::W32(Store::default()),
+            Width::W64 => IntVec::W64(Store::default()),
         }
     }
 
@@ -96,20 +98,20 @@ impl IntVec {
     pub(crate) fn set(&mut self, i: usize, x: i64) {
         // Truncating casts are exact: the caller widened to `Width::for_value(x)` first.
         match self {
-            IntVec::W8(v) => v[i] = x as i8,
-            IntVec::W16(v) => v[i] = x as i16,
-            IntVec::W32(v) => v[i] = x as i32,
-            IntVec::W64(v) => v[i] = x,
+            IntVec::W8(v) => v.make_mut()[i] = x as i8,
+            IntVec::W16(v) => v.make_mut()[i] = x as i16,
+            IntVec::W32(v) => v.make_mut()[i] = x as i32,
+            IntVec::W64(v) => v.make_mut()[i] = x,
         }
     }
 
     #[inline]
     pub(crate) fn push(&mut self, x: i64) {
         match self {
-            IntVec::W8(v) => v.push(x as i8),
-            IntVec::W16(v) => v.push(x as i16),
-            IntVec::W32(v) => v.push(x as i32),
-            IntVec::W64(v) => v.push(x),
+            IntVec::W8(v) => v.make_mut().push(x as i8),
+            IntVec::W16(v) => v.make_mut().push(x as i16),
+            IntVec::W32(v) => v.make_mut().push(x as i32),
+            IntVec::W64(v) => v.make_mut().push(x),
         }
     }
 
@@ -117,25 +119,25 @@ impl IntVec {
     pub(crate) fn extend(&mut self, xs: impl ExactSizeIterator<Item = i64>) {
         // Truncating casts are exact, as in `push`.
         match self {
-            IntVec::W8(v) => v.extend(xs.map(|x| x as i8)),
-            IntVec::W16(v) => v.extend(xs.map(|x| x as i16)),
-            IntVec::W32(v) => v.extend(xs.map(|x| x as i32)),
-            IntVec::W64(v) => v.extend(xs),
+            IntVec::W8(v) => v.make_mut().extend(xs.map(|x| x as i8)),
+            IntVec::W16(v) => v.make_mut().extend(xs.map(|x| x as i16)),
+            IntVec::W32(v) => v.make_mut().extend(xs.map(|x| x as i32)),
+            IntVec::W64(v) => v.make_mut().extend(xs),
         }
     }
 
     pub(crate) fn insert(&mut self, i: usize, x: i64) {
         match self {
-            IntVec::W8(v) => v.insert(i, x as i8),
-            IntVec::W16(v) => v.insert(i, x as i16),
-            IntVec::W32(v) => v.insert(i, x as i32),
-            IntVec::W64(v) => v.insert(i, x),
+            IntVec::W8(v) => v.make_mut().insert(i, x as i8),
+            IntVec::W16(v) => v.make_mut().insert(i, x as i16),
+            IntVec::W32(v) => v.make_mut().insert(i, x as i32),
+            IntVec::W64(v) => v.make_mut().insert(i, x),
         }
     }
 
     pub(crate) fn remove(&mut self, i: usize) {
         each!(self, v => {
-            v.remove(i);
+            v.make_mut().remove(i);
         })
     }
 
@@ -144,7 +146,7 @@ impl IntVec {
     }
 
     pub(crate) fn reserve(&mut self, n: usize) {
-        each!(self, v => v.reserve(n))
+        each!(self, v => v.make_mut().reserve(n))
     }
 
     pub(crate) fn shrink_to_fit(&mut self) {
@@ -152,7 +154,7 @@ impl IntVec {
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {
-        each!(self, v => v.capacity() * std::mem::size_of_val(&v.first().copied().unwrap_or_default()))
+        each!(self, v => v.heap_bytes())
     }
 
     /// The same values at width `w` (which must hold every value).
@@ -168,10 +170,10 @@ impl IntVec {
     /// Copy of elements `[off, off + len)`.
     pub(crate) fn slice(&self, off: usize, len: usize) -> IntVec {
         match self {
-            IntVec::W8(v) => IntVec::W8(v[off..off + len].to_vec()),
-            IntVec::W16(v) => IntVec::W16(v[off..off + len].to_vec()),
-            IntVec::W32(v) => IntVec::W32(v[off..off + len].to_vec()),
-            IntVec::W64(v) => IntVec::W64(v[off..off + len].to_vec()),
+            IntVec::W8(v) => IntVec::W8(v[off..off + len].to_vec().into()),
+            IntVec::W16(v) => IntVec::W16(v[off..off + len].to_vec().into()),
+            IntVec::W32(v) => IntVec::W32(v[off..off + len].to_vec().into()),
+            IntVec::W64(v) => IntVec::W64(v[off..off + len].to_vec().into()),
         }
     }
 

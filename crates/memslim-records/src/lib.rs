@@ -31,6 +31,7 @@ pub mod read;
 mod select;
 mod seq;
 mod serial;
+mod store;
 mod strdict;
 mod varlen;
 
@@ -58,6 +59,6 @@ pub use seq::{OrderMark, Slice, clamp_index, index_in};
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.
 pub use arrow_array::{RecordBatch, RecordBatchReader};
 /// The shared buffers of a [`Snapshot`].
-pub use arrow_buffer::Buffer;
+pub use arrow_buffer::{Buffer, alloc::Allocation};
 /// Arrow schema types used in this crate's API.
 pub use arrow_schema::{Schema, SchemaRef};

@@ -36,18 +36,23 @@ impl StrDict {
     /// A dictionary of the strings `data[offsets[i]..offsets[i + 1]]`, in order; `None`
     /// unless the offsets start at 0, never decrease and end at the data's end, every
     /// entry is UTF-8 and no entry repeats.
-    pub(crate) fn from_parts(offsets: Vec<i32>, data: Vec<u8>) -> Option<Self> {
+    pub(crate) fn from_parts(offsets: &[i32], data: &[u8]) -> Option<Self> {
         if offsets.first() != Some(&0)
             || offsets.windows(2).any(|w| w[1] < w[0])
             || offsets.last().and_then(|&e| usize::try_from(e).ok()) != Some(data.len())
         {
             return None;
         }
+        // The whole buffer is checked once; `str::get` then checks each entry's bounds
+        // fall on character boundaries (O(1)), where checking entry by entry costs a
+        // call per entry.
+        let text = std::str::from_utf8(data).ok()?;
         let mut d = StrDict::new();
         d.data.reserve(data.len());
         d.offsets.reserve(offsets.len());
+        d.index = HashTable::with_capacity(offsets.len() - 1);
         for w in offsets.windows(2) {
-            let s = std::str::from_utf8(&data[w[0] as usize..w[1] as usize]).ok()?;
+            let s = text.get(w[0] as usize..w[1] as usize)?;
             let before = d.len();
             if d.intern(s)? as usize != before {
                 return None;

@@ -7,10 +7,12 @@
 
 use hashbrown::HashMap;
 
+use crate::store::Store;
+
 #[derive(Clone, Debug)]
 pub(crate) struct VarLen {
-    offsets: Vec<i32>,
-    data: Vec<u8>,
+    offsets: Store<i32>,
+    data: Store<u8>,
     overrides: Option<Box<Overrides>>,
 }
 
@@ -23,8 +25,8 @@ struct Overrides {
 impl Default for VarLen {
     fn default() -> Self {
         VarLen {
-            offsets: vec![0],
-            data: Vec::new(),
+            offsets: vec![0].into(),
+            data: Store::default(),
             overrides: None,
         }
     }
@@ -33,7 +35,7 @@ impl Default for VarLen {
 impl VarLen {
     /// Values over `offsets` (one more than the values, starting at 0, never
     /// decreasing, ending at `data.len()`: the caller checked) and `data`.
-    pub(crate) fn from_parts(offsets: Vec<i32>, data: Vec<u8>) -> Self {
+    pub(crate) fn from_parts(offsets: Store<i32>, data: Store<u8>) -> Self {
         VarLen {
             offsets,
             data,
@@ -63,20 +65,20 @@ impl VarLen {
     /// Appends; the caller checked `data_len() + v.len() <= MAX_VAR_BYTES`.
     #[inline]
     pub(crate) fn push(&mut self, v: &[u8]) {
-        self.data.extend_from_slice(v);
-        self.offsets.push(self.data.len() as i32);
+        self.data.make_mut().extend_from_slice(v);
+        self.offsets.make_mut().push(self.data.len() as i32);
     }
 
     /// Appends a value produced by `write`, which appends its bytes to the buffer given.
     pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        write(&mut self.data);
-        self.offsets.push(self.data.len() as i32);
+        write(self.data.make_mut());
+        self.offsets.make_mut().push(self.data.len() as i32);
     }
 
     pub(crate) fn set(&mut self, i: usize, v: &[u8]) {
         if i + 1 == self.len() && self.overrides.is_none() {
             self.data.truncate(self.offsets[i] as usize);
-            self.offsets.pop();
+            self.offsets.truncate(i + 1);
             self.push(v);
             return;
         }
@@ -94,10 +96,11 @@ impl VarLen {
     pub(crate) fn insert(&mut self, i: usize, v: &[u8]) {
         self.compact();
         let at = self.offsets[i] as usize;
-        self.data.splice(at..at, v.iter().copied());
-        self.offsets.insert(i, at as i32);
+        self.data.make_mut().splice(at..at, v.iter().copied());
+        let offsets = self.offsets.make_mut();
+        offsets.insert(i, at as i32);
         let d = v.len() as i32;
-        for o in &mut self.offsets[i + 1..] {
+        for o in &mut offsets[i + 1..] {
             *o += d;
         }
     }
@@ -105,10 +108,11 @@ impl VarLen {
     pub(crate) fn remove(&mut self, i: usize) {
         self.compact();
         let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
-        self.data.drain(a..b);
-        self.offsets.remove(i + 1);
+        self.data.make_mut().drain(a..b);
+        let offsets = self.offsets.make_mut();
+        offsets.remove(i + 1);
         let d = (b - a) as i32;
-        for o in &mut self.offsets[i + 1..] {
+        for o in &mut offsets[i + 1..] {
             *o -= d;
         }
     }
@@ -141,9 +145,9 @@ impl VarLen {
     /// Compact copy of values `[off, off + len)`.
     pub(crate) fn slice(&self, off: usize, len: usize) -> VarLen {
         let mut out = VarLen::default();
-        out.offsets.reserve(len);
+        out.offsets.make_mut().reserve(len);
         let bytes: usize = (off..off + len).map(|i| self.get(i).len()).sum();
-        out.data.reserve(bytes);
+        out.data.make_mut().reserve(bytes);
         for i in off..off + len {
             out.push(self.get(i));
         }
@@ -162,7 +166,7 @@ impl VarLen {
         let o = self.overrides.as_ref().map_or(0, |o| {
             o.bytes + o.values.capacity() * (std::mem::size_of::<(u32, Box<[u8]>)>() + 1)
         });
-        self.offsets.capacity() * 4 + self.data.capacity() + o
+        self.offsets.heap_bytes() + self.data.heap_bytes() + o
     }
 
     pub(crate) fn shrink_to_fit(&mut self) {

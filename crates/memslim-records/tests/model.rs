@@ -3,7 +3,7 @@
 //! rollbacks, serialization and Arrow export/import.
 
 use memslim_records::variant::{self, Value};
-use memslim_records::{Cell, CellRef, Grid, RecordList, RecordsError};
+use memslim_records::{Buffer, Cell, CellRef, Grid, RecordList, RecordsError};
 use proptest::prelude::*;
 
 type Rec = Vec<(String, Value)>;
@@ -161,6 +161,10 @@ enum Op {
     Optimize,
     PushBatch(Vec<Rec>),
     PushGrid(Vec<Rec>),
+    /// Replace the list by one loaded from its snapshot, reading the buffers in place
+    /// (`true`: each in memory of its own, aligned) or from one payload (`false`), so
+    /// later operations write to a list that shares memory it must copy first.
+    Reload(bool),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -181,6 +185,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Optimize),
         2 => prop::collection::vec(record(), 0..12).prop_map(Op::PushBatch),
         2 => prop::collection::vec(record(), 0..12).prop_map(Op::PushGrid),
+        1 => any::<bool>().prop_map(Op::Reload),
     ]
 }
 
@@ -277,6 +282,19 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                 assert_same(&s, &sm);
             }
             Op::Optimize => l.optimize(),
+            Op::Reload(separate) => {
+                let snap = l.to_snapshot();
+                l = if separate {
+                    let bufs: Vec<Buffer> = snap
+                        .buffers
+                        .iter()
+                        .map(|b| Buffer::from_slice_ref(b.as_slice()))
+                        .collect();
+                    RecordList::from_snapshot(&snap.header, &bufs).unwrap()
+                } else {
+                    RecordList::from_payload(&Buffer::from_vec(snap.to_bytes())).unwrap()
+                };
+            }
             Op::PushBatch(recs) => {
                 let mut bufs: Vec<Vec<Vec<u8>>> =
                     recs.iter().map(|r| vec![Vec::new(); r.len()]).collect();

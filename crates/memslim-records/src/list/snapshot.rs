@@ -26,7 +26,7 @@
 
 use std::sync::Arc;
 
-use arrow_buffer::Buffer;
+use arrow_buffer::{ArrowNativeType, Buffer};
 use hashbrown::HashMap;
 
 use super::{Chunk, Patterns, RecordList};
@@ -35,6 +35,7 @@ use crate::bitmap::Bitmap;
 use crate::column::{ColChunk, ColMeta, Data, Layout, dict_capacity};
 use crate::intvec::{IntVec, Width};
 use crate::serial::{Input, code_dtype, dtype_code, put_varint};
+use crate::store::Store;
 use crate::strdict::StrDict;
 use crate::varlen::VarLen;
 use crate::{RecordsError, Result, variant};
@@ -211,12 +212,12 @@ impl Writer {
 
 /// Reads the buffers a header refers to, in order.
 struct Buffers<'a> {
-    list: &'a [&'a [u8]],
+    list: &'a [Buffer],
     next: usize,
 }
 
 impl<'a> Buffers<'a> {
-    fn take(&mut self) -> Result<&'a [u8]> {
+    fn take(&mut self) -> Result<&'a Buffer> {
         let b = self
             .list
             .get(self.next)
@@ -224,40 +225,24 @@ impl<'a> Buffers<'a> {
         self.next += 1;
         Ok(b)
     }
+
+    /// The next buffer as values of `T`: read in place when it is aligned for `T`.
+    fn values<T: ArrowNativeType>(&mut self) -> Result<Store<T>> {
+        let b = self.take()?;
+        if !b.len().is_multiple_of(size_of::<T>()) {
+            return Err(corrupt(format!(
+                "a buffer of {} bytes does not hold whole {}-byte values",
+                b.len(),
+                size_of::<T>()
+            )));
+        }
+        Ok(Store::from_buffer(b.clone()))
+    }
 }
 
 fn corrupt(what: impl Into<String>) -> RecordsError {
     RecordsError::Corrupt(format!("memslim pickle: {}", what.into()))
 }
-
-macro_rules! le_vec {
-    ($name:ident, $t:ty) => {
-        fn $name(b: &[u8]) -> Result<Vec<$t>> {
-            const N: usize = std::mem::size_of::<$t>();
-            if !b.len().is_multiple_of(N) {
-                return Err(corrupt(format!(
-                    "a buffer of {} bytes does not hold whole {}-byte values",
-                    b.len(),
-                    N
-                )));
-            }
-            Ok(b.chunks_exact(N)
-                .map(|c| {
-                    let mut a = [0u8; N];
-                    a.copy_from_slice(c);
-                    <$t>::from_le_bytes(a)
-                })
-                .collect())
-        }
-    };
-}
-
-le_vec!(vec_i8, i8);
-le_vec!(vec_i16, i16);
-le_vec!(vec_i32, i32);
-le_vec!(vec_i64, i64);
-le_vec!(vec_u32, u32);
-le_vec!(vec_f64, f64);
 
 fn expect_len(what: &str, got: usize, want: usize) -> Result<()> {
     if got != want {
@@ -271,18 +256,24 @@ fn expect_len(what: &str, got: usize, want: usize) -> Result<()> {
 /// character boundary. One pass over the bytes, where checking each value alone costs a
 /// call per value (most of a pickle's load time for a column of short strings).
 fn all_utf8(offsets: &[i32], data: &[u8]) -> bool {
-    std::str::from_utf8(data).is_ok_and(|s| {
-        offsets
-            .iter()
-            .all(|&o| usize::try_from(o).is_ok_and(|o| s.is_char_boundary(o)))
-    })
+    // An offset is a boundary when it is the end or falls on a byte that does not
+    // continue a character (0b10xx_xxxx). Folded without an early exit, so the compiler
+    // vectorizes it; the offsets were checked to lie in `0..=data.len()`.
+    let not_boundary = |o: i32| {
+        let o = o as usize;
+        data.get(o).is_some_and(|&b| (b as i8) < -0x40)
+    };
+    std::str::from_utf8(data).is_ok()
+        && !offsets.iter().fold(false, |bad, &o| bad | not_boundary(o))
 }
 
 /// Offsets of `len` values into `data_len` bytes: start at 0, never decrease, end at
 /// `data_len`.
 fn check_offsets(what: &str, offsets: &[i32], len: usize, data_len: usize) -> Result<()> {
     expect_len(what, offsets.len(), len + 1)?;
-    if offsets[0] != 0 || offsets.windows(2).any(|w| w[1] < w[0]) {
+    // A fold without an early exit: the compiler vectorizes it.
+    let descending = offsets.windows(2).fold(false, |bad, w| bad | (w[1] < w[0]));
+    if offsets[0] != 0 || descending {
         return Err(corrupt(format!("{what}: offsets out of order")));
     }
     if usize::try_from(offsets[len]).ok() != Some(data_len) {
@@ -308,12 +299,11 @@ fn read_bitmap(inp: &mut Input<'_>, bufs: &mut Buffers<'_>, len: usize) -> Resul
 
 fn read_ints(inp: &mut Input<'_>, bufs: &mut Buffers<'_>, len: usize) -> Result<IntVec> {
     let w = code_width(inp.bytes(1)?[0]).ok_or_else(|| inp.err("bad int width"))?;
-    let b = bufs.take()?;
     let v = match w {
-        Width::W8 => IntVec::W8(vec_i8(b)?),
-        Width::W16 => IntVec::W16(vec_i16(b)?),
-        Width::W32 => IntVec::W32(vec_i32(b)?),
-        Width::W64 => IntVec::W64(vec_i64(b)?),
+        Width::W8 => IntVec::W8(bufs.values()?),
+        Width::W16 => IntVec::W16(bufs.values()?),
+        Width::W32 => IntVec::W32(bufs.values()?),
+        Width::W64 => IntVec::W64(bufs.values()?),
     };
     expect_len("integers", v.len(), len)?;
     Ok(v)
@@ -402,24 +392,33 @@ impl RecordList {
         }
     }
 
-    /// Rebuilds a list from [`Snapshot::to_bytes`] output.
+    /// Rebuilds a list from [`Snapshot::to_bytes`] output, copied.
     ///
     /// # Errors
     /// [`RecordsError::Corrupt`] as [`RecordList::from_snapshot`].
     pub fn from_snapshot_bytes(bytes: &[u8]) -> Result<RecordList> {
-        let hlen = header_len(bytes)?;
-        let (header, mut rest) = bytes.split_at(hlen);
+        RecordList::from_snapshot_payload(&Buffer::from_slice_ref(bytes))
+    }
+
+    /// Rebuilds a list from [`Snapshot::to_bytes`] output, reading its column buffers
+    /// in place where they are aligned (see [`RecordList::from_snapshot`]).
+    ///
+    /// # Errors
+    /// [`RecordsError::Corrupt`] as [`RecordList::from_snapshot`].
+    pub fn from_snapshot_payload(payload: &Buffer) -> Result<RecordList> {
+        let hlen = header_len(payload)?;
+        let header = &payload[..hlen];
         let lens = buffer_lens(header)?;
         let mut bufs = Vec::with_capacity(lens.len());
+        let mut at = hlen;
         for n in lens {
-            if n > rest.len() {
+            if n > payload.len() - at {
                 return Err(corrupt("payload shorter than its buffers"));
             }
-            let (b, r) = rest.split_at(n);
-            bufs.push(b);
-            rest = r;
+            bufs.push(payload.slice_with_length(at, n));
+            at += n;
         }
-        if !rest.is_empty() {
+        if at != payload.len() {
             return Err(corrupt("trailing bytes after the last buffer"));
         }
         RecordList::from_snapshot(header, &bufs)
@@ -433,9 +432,12 @@ impl RecordList {
     /// mismatch, a length, offset, key, width or pattern that does not fit.
     ///
     /// # Memory
-    /// Copies each buffer once into the new list's own storage; rebuilds the hash
-    /// index of each string dictionary.
-    pub fn from_snapshot(header: &[u8], buffers: &[&[u8]]) -> Result<RecordList> {
+    /// Zero-copy: the list reads the integer, float and variable-length value buffers in
+    /// place (each column keeps its `Buffer` alive) and copies one only when it is not
+    /// aligned for its values, or on the first write to its chunk. Bitmaps, key orders
+    /// and string dictionaries (whose hash index is rebuilt) are copied. The caller must
+    /// hand over buffers whose bytes do not change while the list lives.
+    pub fn from_snapshot(header: &[u8], buffers: &[Buffer]) -> Result<RecordList> {
         let hlen = header_len(header)?;
         if hlen != header.len() {
             return Err(corrupt("header length does not match"));
@@ -450,7 +452,7 @@ impl RecordList {
         let mut crc = crc32fast::Hasher::new();
         crc.update(head);
         for b in buffers {
-            crc.update(b);
+            crc.update(b.as_slice());
         }
         let mut want = [0u8; 4];
         want.copy_from_slice(sum);
@@ -556,9 +558,9 @@ fn read_body(inp: &mut Input<'_>, bufs: &mut Buffers<'_>) -> Result<RecordList> 
         let str_count = inp.varint()?;
         let dict = match layout {
             Layout::StrDict(w) => {
-                let offsets = vec_i32(bufs.take()?)?;
-                let data = bufs.take()?.to_vec();
-                let d = StrDict::from_parts(offsets, data)
+                let offsets = bufs.values::<i32>()?;
+                let data = bufs.take()?;
+                let d = StrDict::from_parts(&offsets, data.as_slice())
                     .ok_or_else(|| corrupt(format!("field {name:?}: bad string dictionary")))?;
                 if d.len() > dict_capacity(w) {
                     return Err(corrupt(format!(
@@ -627,7 +629,7 @@ fn read_body(inp: &mut Input<'_>, bufs: &mut Buffers<'_>) -> Result<RecordList> 
         let order = match inp.bytes(1)?[0] {
             0 => None,
             1 => {
-                let o = vec_u32(bufs.take()?)?;
+                let o = bufs.values::<u32>()?.to_vec();
                 expect_len("key order", o.len(), len)?;
                 if o.iter().any(|&p| p as usize > patterns.list.len()) {
                     return Err(corrupt("key order names an unknown pattern"));
@@ -697,7 +699,7 @@ fn read_column(
             Data::Int(v)
         }
         (D_FLOAT, Layout::Float) => {
-            let v = vec_f64(bufs.take()?)?;
+            let v = bufs.values::<f64>()?;
             expect_len("floats", v.len(), len)?;
             let marks = read_bitmap(inp, bufs, len)?;
             Data::Float(v, marks)
@@ -727,8 +729,8 @@ fn read_column(
             Data::Keys(k)
         }
         (D_VAR, Layout::StrPlain | Layout::Bytes | Layout::Object) => {
-            let offsets = vec_i32(bufs.take()?)?;
-            let data = bufs.take()?.to_vec();
+            let offsets = bufs.values::<i32>()?;
+            let data = bufs.values::<u8>()?;
             check_offsets(&format!("field {field:?}"), &offsets, len, data.len())?;
             // Strings are checked in one pass over the buffer; only a buffer that fails
             // it is checked value by value, to name the row.
@@ -847,6 +849,68 @@ mod tests {
         assert_eq!(rows(&back), rows(&l));
     }
 
+    use arrow_buffer::ToByteSlice;
+
+    /// Whether any byte of `inner` lies inside `outer`.
+    fn inside(outer: &Buffer, inner: &[u8]) -> bool {
+        outer.as_ptr_range().contains(&inner.as_ptr())
+    }
+
+    #[test]
+    fn aligned_buffers_are_read_in_place_and_copied_on_write() {
+        let l = sample();
+        let snap = l.to_snapshot();
+        // Each buffer copied once into memory of its own (aligned), as a receiver's
+        // frames would be.
+        let bufs: Vec<Buffer> = snap.buffers.iter().map(Buffer::from_slice_ref).collect();
+        let mut back = RecordList::from_snapshot(&snap.header, &bufs).expect("valid");
+        assert_eq!(rows(&back), rows(&l));
+        let in_place = |back: &RecordList| {
+            back.chunks
+                .iter()
+                .flat_map(|c| &c.cols)
+                .filter(|cc| {
+                    let held: &[u8] = match &cc.data {
+                        Data::Int(IntVec::W8(v)) => v.to_byte_slice(),
+                        Data::Int(IntVec::W16(v)) => v.to_byte_slice(),
+                        Data::Int(IntVec::W32(v)) => v.to_byte_slice(),
+                        Data::Int(IntVec::W64(v)) => v.to_byte_slice(),
+                        Data::Float(v, _) => v.to_byte_slice(),
+                        Data::Var(v) => v.data(),
+                        _ => return false,
+                    };
+                    !held.is_empty() && bufs.iter().any(|b| inside(b, held))
+                })
+                .count()
+        };
+        let shared = in_place(&back);
+        assert!(shared >= 3, "{shared} column chunks read in place");
+        // A write copies the chunk it touches; the received buffers stay as they were.
+        let before: Vec<Vec<u8>> = bufs.iter().map(|b| b.to_vec()).collect();
+        back.set_field(0, "id", Cell::Int(1 << 40)).expect("set");
+        back.push_record(&[("id", Cell::Int(5)), ("country", Cell::Str("new"))])
+            .expect("push");
+        assert_eq!(bufs.iter().map(|b| b.to_vec()).collect::<Vec<_>>(), before);
+        assert!(in_place(&back) < shared);
+        let mut want = l.clone();
+        want.set_field(0, "id", Cell::Int(1 << 40)).expect("set");
+        want.push_record(&[("id", Cell::Int(5)), ("country", Cell::Str("new"))])
+            .expect("push");
+        assert_eq!(rows(&back), rows(&want));
+    }
+
+    #[test]
+    fn misaligned_buffers_are_copied() {
+        let l = sample();
+        let payload = l.to_snapshot().to_bytes();
+        // Shifted by one byte: every typed buffer is misaligned.
+        let mut shifted = vec![0u8];
+        shifted.extend_from_slice(&payload);
+        let whole = Buffer::from_vec(shifted);
+        let back = RecordList::from_payload(&whole.slice(1)).expect("valid");
+        assert_eq!(rows(&back), rows(&l));
+    }
+
     #[test]
     fn loaded_list_accepts_more_records() {
         let l = sample();
@@ -928,8 +992,8 @@ mod tests {
             crc.update(b);
         }
         head[n..].copy_from_slice(&crc.finalize().to_le_bytes());
-        let refs: Vec<&[u8]> = bufs.iter().map(Vec::as_slice).collect();
-        RecordList::from_snapshot(&head, &refs)
+        let bufs: Vec<Buffer> = bufs.iter().map(Buffer::from_slice_ref).collect();
+        RecordList::from_snapshot(&head, &bufs)
     }
 
     #[test]

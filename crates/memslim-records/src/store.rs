@@ -1,0 +1,132 @@
+//! A column buffer that the list owns and grows, or one it shares read-only.
+//!
+//! A list loaded from a pickle's out-of-band buffers (or built on any other memory that
+//! outlives it) reads those buffers in place: [`Store::from_buffer`] wraps an aligned
+//! Arrow [`Buffer`] without copying it. The first write to a shared store copies it into
+//! a `Vec` the list owns ([`Store::make_mut`]), so writing never changes memory the list
+//! does not own.
+
+use std::ops::Deref;
+
+use arrow_buffer::{ArrowNativeType, Buffer, ScalarBuffer};
+
+/// Values of one column buffer: a growable `Vec`, or a shared read-only buffer.
+#[derive(Clone, Debug)]
+pub(crate) enum Store<T: ArrowNativeType> {
+    Own(Vec<T>),
+    Shared(ScalarBuffer<T>),
+}
+
+impl<T: ArrowNativeType> Store<T> {
+    /// The values in `buf` (a whole number of `T`s: the caller checked), shared when
+    /// `buf` is aligned for `T`, else copied into an aligned buffer first.
+    pub(crate) fn from_buffer(buf: Buffer) -> Self {
+        let n = buf.len() / size_of::<T>();
+        let buf = if buf.as_ptr().align_offset(align_of::<T>()) == 0 {
+            buf
+        } else {
+            Buffer::from_slice_ref(buf.as_slice())
+        };
+        Store::Shared(ScalarBuffer::new(buf, 0, n))
+    }
+
+    /// The values as a `Vec` this store owns, copying shared values first.
+    #[inline]
+    pub(crate) fn make_mut(&mut self) -> &mut Vec<T> {
+        if let Store::Shared(s) = self {
+            *self = Store::Own(s.to_vec());
+        }
+        match self {
+            Store::Own(v) => v,
+            Store::Shared(_) => unreachable!("made owned above"),
+        }
+    }
+
+    /// Keeps the first `n` values (a shared store stays shared).
+    pub(crate) fn truncate(&mut self, n: usize) {
+        match self {
+            Store::Own(v) => v.truncate(n),
+            Store::Shared(s) if n < s.len() => *s = s.slice(0, n),
+            Store::Shared(_) => {}
+        }
+    }
+
+    /// Frees unused capacity; a shared store has none.
+    pub(crate) fn shrink_to_fit(&mut self) {
+        if let Store::Own(v) = self {
+            v.shrink_to_fit();
+        }
+    }
+
+    /// Heap bytes this store keeps alive: an owned vector's capacity, or the shared
+    /// buffer's length.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Store::Own(v) => v.capacity() * size_of::<T>(),
+            Store::Shared(s) => s.len() * size_of::<T>(),
+        }
+    }
+
+    /// Whether the values are read in place from a shared buffer.
+    #[cfg(test)]
+    pub(crate) fn is_shared(&self) -> bool {
+        matches!(self, Store::Shared(_))
+    }
+}
+
+impl<T: ArrowNativeType> Default for Store<T> {
+    fn default() -> Self {
+        Store::Own(Vec::new())
+    }
+}
+
+impl<T: ArrowNativeType> From<Vec<T>> for Store<T> {
+    fn from(v: Vec<T>) -> Self {
+        Store::Own(v)
+    }
+}
+
+impl<T: ArrowNativeType> Deref for Store<T> {
+    type Target = [T];
+
+    #[inline(always)]
+    fn deref(&self) -> &[T] {
+        match self {
+            Store::Own(v) => v,
+            Store::Shared(s) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aligned_buffers_are_shared_and_copied_on_first_write() {
+        let buf = Buffer::from_vec(vec![1i32, 2, 3]);
+        let mut s = Store::<i32>::from_buffer(buf.clone());
+        assert!(s.is_shared());
+        assert_eq!(&*s, &[1, 2, 3]);
+        assert_eq!(s.as_ptr().cast::<u8>(), buf.as_ptr());
+        s.make_mut().push(4);
+        assert!(!s.is_shared());
+        assert_eq!(&*s, &[1, 2, 3, 4]);
+        // The shared buffer is unchanged.
+        assert_eq!(buf.typed_data::<i32>(), &[1, 2, 3]);
+    }
+
+    #[test]
+    fn misaligned_buffers_are_copied_aligned() {
+        let mut bytes = vec![0u8];
+        for x in [7i64, -1, i64::MIN] {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+        let whole = Buffer::from_vec(bytes);
+        let s = Store::<i64>::from_buffer(whole.slice(1));
+        assert_ne!(s.as_ptr().cast::<u8>(), whole.as_ptr().wrapping_add(1));
+        assert_eq!(&*s, &[7, -1, i64::MIN]);
+        let f = Store::<f64>::from_buffer(Buffer::from_vec((-0.0f64).to_le_bytes().to_vec()));
+        assert_eq!(f[0].to_bits(), (-0.0f64).to_bits());
+    }
+}
