@@ -137,7 +137,10 @@ def test_loads_read_immutable_buffers_in_place_and_copy_writable_ones():
     assert [sys.getrefcount(f) for f in held] == [c + 1 for c in before]
     assert same(back.to_list(), want)
     # Writes copy what they touch; the frames are not written to.
-    changed, new = {"id": -5, "name": "changed", "price": -0.5}, {"id": n, "name": "new", "price": 1.0}
+    changed, new = (
+        {"id": -5, "name": "changed", "price": -0.5},
+        {"id": n, "name": "new", "price": 1.0},
+    )
     back[5] = changed
     back.append(new)
     assert same(back.to_list(), [*want[:5], changed, *want[6:], new])
