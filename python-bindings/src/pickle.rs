@@ -174,27 +174,27 @@ impl<'py> Arg<'py> {
     }
 }
 
-/// A Python object that keeps the memory of an Arrow buffer alive: a `bytes` object, or
-/// an export of an immutable object's buffer.
-struct Held<T>(T);
+/// A Python object that keeps the memory of an Arrow buffer alive: a `bytes` object or
+/// a `_Buffer` of ours, both immutable. A reference, not a buffer export: dropping it
+/// where the interpreter is not attached (a worker thread) defers the decref instead of
+/// waiting for the interpreter, as releasing an export would.
+struct Held {
+    _owner: Py<PyAny>,
+}
 
 // Nothing in `Held` is observed in a broken state after a panic: it is only dropped.
-impl<T> RefUnwindSafe for Held<T> {}
+impl RefUnwindSafe for Held {}
 
-/// Whether no one can write to the memory a view shows: its exporter is a `bytes` object
-/// or a `_Buffer` of ours, directly or under a `memoryview` (a `PickleBuffer` forwards
-/// the export to the object it wraps).
-fn immutable_exporter(py: Python<'_>, view: &PyBuffer<u8>) -> bool {
-    let Some(mut exporter) = view.obj(py).cloned() else {
-        return false;
-    };
+/// The immutable object whose memory a view shows, if there is one: its exporter is a
+/// `bytes` object or a `_Buffer` of ours, directly or under a `memoryview` (a
+/// `PickleBuffer` forwards the export to the object it wraps).
+fn immutable_exporter<'py>(py: Python<'py>, view: &PyBuffer<u8>) -> Option<Bound<'py, PyAny>> {
+    let mut exporter = view.obj(py)?.clone();
     if exporter.is_instance_of::<PyMemoryView>() {
-        match exporter.getattr("obj") {
-            Ok(base) => exporter = base,
-            Err(_) => return false,
-        }
+        exporter = exporter.getattr("obj").ok()?;
     }
-    exporter.is_exact_instance_of::<PyBytes>() || exporter.is_instance_of::<PyBufferPart>()
+    (exporter.is_exact_instance_of::<PyBytes>() || exporter.is_instance_of::<PyBufferPart>())
+        .then_some(exporter)
 }
 
 impl Arg<'_> {
@@ -204,24 +204,23 @@ impl Arg<'_> {
     /// (a `bytearray`, a NumPy array, a read-only view whose owner can still write) is
     /// copied: the list reads its columns through invariants checked once, at load.
     fn into_buffer(self, py: Python<'_>) -> Buffer {
-        let immutable = match &self {
-            Arg::Bytes(_) => true,
+        let owner = match &self {
+            Arg::Bytes(b) => Some(b.clone().into_any()),
             Arg::Buffer(view) => immutable_exporter(py, view),
         };
         let bytes = self.bytes();
         let ptr = NonNull::new(bytes.as_ptr().cast_mut());
-        let (Some(ptr), true, len @ 1..) = (ptr, immutable, bytes.len()) else {
+        let (Some(ptr), Some(owner), len @ 1..) = (ptr, owner, bytes.len()) else {
             return Buffer::from_slice_ref(bytes);
         };
-        let owner: Arc<dyn Allocation> = match self {
-            Arg::Bytes(b) => Arc::new(Held(b.unbind())),
-            Arg::Buffer(view) => Arc::new(Held(view)),
-        };
-        // SAFETY: `ptr` and `len` describe the contiguous bytes of a `bytes` object or of
-        // an exported buffer (`Arg::bytes`). `owner` holds that object or that export, so
-        // the memory stays allocated for as long as the buffer (which holds `owner`)
-        // lives. Its exporter is immutable (checked just above), so the bytes never change
-        // after the load has validated them.
+        let owner: Arc<dyn Allocation> = Arc::new(Held {
+            _owner: owner.unbind(),
+        });
+        // SAFETY: `ptr` and `len` describe contiguous bytes (`Arg::bytes`) inside the
+        // memory of `owner`, a `bytes` object or a `_Buffer`: both immutable, and neither
+        // moves or frees its memory while it lives. The buffer holds `owner`, so the
+        // bytes stay valid, and unchanged after the load has validated them, for as long
+        // as the buffer lives. (The export `self` may be released before then.)
         unsafe { Buffer::from_custom_allocation(ptr, len, owner) }
     }
 }
