@@ -37,38 +37,49 @@ else:
 }
 
 # 1. Rust: test binary of the model tests, the export-related tests plus a few proptest cases.
-bin=$(test_bin memslim-records model)
-PROPTEST_CASES=3 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
-  "$bin" --test-threads=1 -q
-echo "valgrind: Rust export tests clean"
+rust_records() {
+  local bin
+  bin=$(test_bin memslim-records model)
+  PROPTEST_CASES=3 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
+    "$bin" --test-threads=1 -q
+  echo "valgrind: Rust export tests clean"
+}
 
 # 1b. Rust: memslim-arena, whose arena.rs holds its unsafe code (handles into bump chunks);
 # the unit tests and the DocList model tests, a few proptest cases each.
-for target in lib model; do
-  bin=$(test_bin memslim-arena "$target")
-  PROPTEST_CASES=4 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
-    "$bin" --test-threads=1 -q
-done
-echo "valgrind: Rust arena tests clean"
+rust_arena() {
+  local bin target
+  for target in lib model; do
+    bin=$(test_bin memslim-arena "$target")
+    PROPTEST_CASES=4 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
+      "$bin" --test-threads=1 -q
+  done
+  echo "valgrind: Rust arena tests clean"
+}
 
 # 1c. memslim-mmap: every test except the byte-by-byte damage loops (thousands of reopens,
 # the same code paths as the tests that do run); the loop that reads damaged data behind
 # resealed checksums damages every 7th byte (every byte took minutes).
-for t in record_file num_array; do
-  bin=$(test_bin memslim-mmap "$t")
-  MEMSLIM_DAMAGE_STRIDE=7 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
-    "$bin" --test-threads=1 -q --skip bit_flips --skip torn_
-done
-echo "valgrind: Rust mmap tests clean"
+rust_mmap() {
+  local bin t
+  for t in record_file num_array; do
+    bin=$(test_bin memslim-mmap "$t")
+    MEMSLIM_DAMAGE_STRIDE=7 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
+      "$bin" --test-threads=1 -q --skip bit_flips --skip torn_
+  done
+  echo "valgrind: Rust mmap tests clean"
+}
 
 # 2. Python: CPython's own allocator confuses memcheck, so use malloc and ignore leaks.
 # CPython and the dynamic loader raise known false positives at startup (int.from_bytes
 # on an uninitialised buffer, ld.so's word-wise strncmp); only reports whose stack goes
 # through memslim's code fail the run.
-log=$(mktemp)
-PYTHONMALLOC=malloc valgrind --leak-check=no --log-file="$log" \
-  .venv/bin/python tools/valgrind_py.py
-python3 - "$log" <<'PY'
+python_workload() {
+  local log
+  log=$(mktemp)
+  PYTHONMALLOC=malloc valgrind --leak-check=no --log-file="$log" \
+    .venv/bin/python tools/valgrind_py.py
+  python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1]).read()
 blocks = re.split(r"\n==\d+== \n", text)
@@ -79,5 +90,31 @@ for b in ours:
 print(f"valgrind: {len(ours)} error report(s) in memslim code")
 sys.exit(1 if ours else 0)
 PY
-rm -f "$log"
-echo "valgrind: Python workload clean"
+  rm -f "$log"
+  echo "valgrind: Python workload clean"
+}
+
+# valgrind runs a process on one core: two lanes of about equal length use both. Each
+# lane writes its own log, shown when the lane ends; either lane failing fails the run.
+lane() {
+  local log=$1
+  shift
+  (
+    set -euo pipefail
+    for step in "$@"; do
+      "$step"
+    done
+  ) >"$log" 2>&1
+}
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+lane "$logs/a" rust_records python_workload &
+lane_a=$!
+lane "$logs/b" rust_arena rust_mmap &
+lane_b=$!
+status=0
+wait "$lane_a" || status=$?
+cat "$logs/a"
+wait "$lane_b" || status=$?
+cat "$logs/b"
+exit "$status"
