@@ -225,8 +225,8 @@ impl Arg<'_> {
     }
 }
 
-/// Rebuilds the core list from a pickle's arguments: one payload (version 1 or 2), or
-/// a snapshot header and its buffers. Both are read in place where
+/// Rebuilds the core list from a pickle's arguments: one payload (version 1 or 2),
+/// copied, or a snapshot header and its buffers, read in place where
 /// [`Arg::into_buffer`] allows.
 pub(crate) fn restore_core(
     py: Python<'_>,
@@ -235,7 +235,8 @@ pub(crate) fn restore_core(
 ) -> PyResult<RecordList> {
     let head = Arg::new(data)?;
     if buffers.is_empty() {
-        return RecordList::from_payload(&head.into_buffer(py)).py_err(py);
+        // One payload: copied buffer by buffer (see `RecordList::from_snapshot_bytes`).
+        return RecordList::from_bytes(head.bytes()).py_err(py);
     }
     let bufs = buffers
         .iter()

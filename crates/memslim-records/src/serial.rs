@@ -10,8 +10,6 @@
 //! per key in the record's order, the field index and the length-prefixed value in the
 //! [`crate::variant`] encoding. Key order, absent keys and exact types all survive.
 
-use arrow_buffer::Buffer;
-
 use crate::variant::{self, Value, ValueKind};
 use crate::{Cell, DType, RecordList, RecordsError, Result};
 
@@ -136,23 +134,12 @@ impl RecordList {
     }
 
     /// Rebuilds a list written by [`RecordList::to_bytes`] (version 2) or by an older
-    /// memslim (version 1), copied.
+    /// memslim (version 1).
     ///
     /// # Errors
     /// [`RecordsError::Corrupt`] naming what is wrong (the byte offset for version 1,
     /// the checksum or the invariant for version 2).
     pub fn from_bytes(bytes: &[u8]) -> Result<RecordList> {
-        RecordList::from_payload(&Buffer::from_slice_ref(bytes))
-    }
-
-    /// As [`RecordList::from_bytes`], reading a version-2 payload's column buffers in
-    /// place where they are aligned ([`RecordList::from_snapshot`]); the caller hands
-    /// over bytes that do not change while the list lives.
-    ///
-    /// # Errors
-    /// As [`RecordList::from_bytes`].
-    pub fn from_payload(payload: &Buffer) -> Result<RecordList> {
-        let bytes = payload.as_slice();
         let mut inp = Input { b: bytes, pos: 0 };
         if inp.bytes(4)? != MAGIC {
             return Err(RecordsError::Corrupt(
@@ -161,7 +148,7 @@ impl RecordList {
         }
         let version = inp.bytes(1)?[0];
         if version == crate::list::SNAPSHOT_VERSION {
-            return RecordList::from_snapshot_payload(payload);
+            return RecordList::from_snapshot_bytes(bytes);
         }
         if version != VERSION {
             return Err(RecordsError::Corrupt(format!(

@@ -162,8 +162,8 @@ enum Op {
     PushBatch(Vec<Rec>),
     PushGrid(Vec<Rec>),
     /// Replace the list by one loaded from its snapshot, reading the buffers in place
-    /// (`true`: each in memory of its own, aligned) or from one payload (`false`), so
-    /// later operations write to a list that shares memory it must copy first.
+    /// (`true`: each in memory of its own, aligned, so later operations write to a list
+    /// that shares memory it must copy first) or from one payload (`false`).
     Reload(bool),
 }
 
@@ -292,7 +292,7 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                         .collect();
                     RecordList::from_snapshot(&snap.header, &bufs).unwrap()
                 } else {
-                    RecordList::from_payload(&Buffer::from_vec(snap.to_bytes())).unwrap()
+                    RecordList::from_snapshot_bytes(&snap.to_bytes()).unwrap()
                 };
             }
             Op::PushBatch(recs) => {
