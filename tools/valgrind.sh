@@ -36,37 +36,40 @@ else:
     sys.exit(f"no test binary for {pkg} {target}")' "$1" "$2" <<<"$artifacts"
 }
 
-# 1. Rust: test binary of the model tests, the export-related tests plus a few proptest cases.
+# rust_tests PACKAGE CASES TARGET...: each test binary TARGET of PACKAGE (`lib` for the
+# unit tests) under memcheck, definitely lost blocks failing too, on one thread, with
+# PROPTEST_CASES=CASES (empty: the tests' own) and the libtest arguments in $SKIP. The
+# loop that reads damaged data behind resealed checksums damages every 7th byte
+# (MEMSLIM_DAMAGE_STRIDE; every byte took minutes).
+rust_tests() {
+  local pkg=$1 cases=$2 target bin
+  shift 2
+  for target in "$@"; do
+    bin=$(test_bin "$pkg" "$target")
+    # shellcheck disable=SC2086 # $SKIP is a list of arguments
+    env ${cases:+PROPTEST_CASES=$cases} MEMSLIM_DAMAGE_STRIDE=7 "${VG[@]}" \
+      --leak-check=full --errors-for-leak-kinds=definite "$bin" --test-threads=1 -q ${SKIP:-}
+  done
+}
+
+# 1. Rust: the model tests of memslim-records (the export-related tests plus a few
+# proptest cases).
 rust_records() {
-  local bin
-  bin=$(test_bin memslim-records model)
-  PROPTEST_CASES=3 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
-    "$bin" --test-threads=1 -q
+  rust_tests memslim-records 3 model
   echo "valgrind: Rust export tests clean"
 }
 
-# 1b. Rust: memslim-arena, whose arena.rs holds its unsafe code (handles into bump chunks);
+# 1b. Rust: memslim-arena, whose arena.rs holds its unsafe code (handles into bump chunks):
 # the unit tests and the DocList model tests, a few proptest cases each.
 rust_arena() {
-  local bin target
-  for target in lib model; do
-    bin=$(test_bin memslim-arena "$target")
-    PROPTEST_CASES=4 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
-      "$bin" --test-threads=1 -q
-  done
+  rust_tests memslim-arena 4 lib model
   echo "valgrind: Rust arena tests clean"
 }
 
 # 1c. memslim-mmap: every test except the byte-by-byte damage loops (thousands of reopens,
-# the same code paths as the tests that do run); the loop that reads damaged data behind
-# resealed checksums damages every 7th byte (every byte took minutes).
+# the same code paths as the tests that do run).
 rust_mmap() {
-  local bin t
-  for t in record_file num_array; do
-    bin=$(test_bin memslim-mmap "$t")
-    MEMSLIM_DAMAGE_STRIDE=7 "${VG[@]}" --leak-check=full --errors-for-leak-kinds=definite \
-      "$bin" --test-threads=1 -q --skip bit_flips --skip torn_
-  done
+  SKIP="--skip bit_flips --skip torn_" rust_tests memslim-mmap "" record_file num_array
   echo "valgrind: Rust mmap tests clean"
 }
 
