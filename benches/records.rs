@@ -1,4 +1,5 @@
-//! Criterion benches for `memslim-records`: appending, random access, a column sum,
+//! Criterion benches for `memslim-records`: appending, random access, a column sum, the
+//! typed block read behind TupleList rows,
 //! Arrow export and serialization (the pickle payloads: `to_snapshot` / `from_snapshot`
 //! out of band, `to_bytes` / `from_bytes` in band), selection scans, and the JSON writer
 //! behind `memslim.dumps`, on order-like records; and the record file's read of a
@@ -6,7 +7,7 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use memslim_benches::orders;
-use memslim_records::CellRef;
+use memslim_records::{CellRef, CellSink};
 use std::hint::black_box;
 
 const N: usize = 100_000;
@@ -48,7 +49,40 @@ fn read(c: &mut Criterion) {
             black_box(n)
         })
     });
+    g.bench_function("fill_block (64 rows at a time, typed)", |b| {
+        let rows_at: Vec<usize> = (0..rows.len()).collect();
+        b.iter(|| {
+            let mut sink = Tally::default();
+            for block in rows_at.chunks(64) {
+                rows.fill_block(block, &mut sink);
+            }
+            black_box(sink.sum)
+        })
+    });
     g.finish();
+}
+
+/// What a host's sink does with each value, cut down to a sum (the TupleList iterator
+/// makes Python objects here).
+#[derive(Default)]
+struct Tally {
+    sum: f64,
+}
+
+impl<'a> CellSink<'a> for Tally {
+    fn field(&mut self, _j: usize) {}
+    fn cell(&mut self, _k: usize, value: CellRef<'a>) {
+        self.sum += matches!(value, CellRef::DictStr(..)) as u8 as f64;
+    }
+    fn int(&mut self, _k: usize, v: i64) {
+        self.sum += v as f64;
+    }
+    fn float(&mut self, _k: usize, v: f64) {
+        self.sum += v;
+    }
+    fn text(&mut self, _k: usize, v: &'a [u8]) {
+        self.sum += v.len() as f64;
+    }
 }
 
 fn convert(c: &mut Criterion) {

@@ -10,17 +10,20 @@ use pyo3::types::{PyTuple, PyType};
 #[derive(Clone, Copy)]
 pub(crate) struct TupleMaker {
     alloc: ffi::allocfunc,
+    /// The class is `tuple` itself: rows come from `PyTuple_New` (and its free lists).
+    exact: bool,
     /// Instances have no `__dict__`: a row holding only values that are not containers
     /// can leave the cycle collector alone, as CPython's own tuples do once it has seen
     /// them (`_PyTuple_MaybeUntrack`).
     untrack: bool,
     /// Instances have neither a `__dict__` nor weak references, so one nobody else
-    /// refers to can be refilled unobserved (see [`TupleMaker::refill_hinted`]).
+    /// refers to can be refilled unobserved (see [`TupleMaker::blank`]).
     reusable: bool,
 }
 
 impl TupleMaker {
-    /// `None` if `cls` is not a tuple subclass (the caller then calls it instead).
+    /// `None` if `cls` is not `tuple` or a tuple subclass (the caller then calls it
+    /// instead).
     pub(crate) fn new(cls: &Bound<'_, PyAny>) -> PyResult<Option<Self>> {
         let Ok(cls) = cls.cast::<PyType>() else {
             return Ok(None);
@@ -28,6 +31,7 @@ impl TupleMaker {
         if !cls.is_subclass_of::<PyTuple>()? {
             return Ok(None);
         }
+        let exact = cls.is(cls.py().get_type::<PyTuple>());
         let untrack = cls
             .getattr("__dictoffset__")
             .and_then(|d| d.extract::<isize>())
@@ -50,19 +54,10 @@ impl TupleMaker {
         };
         Ok(Some(TupleMaker {
             alloc,
+            exact,
             untrack,
             reusable,
         }))
-    }
-
-    /// A new instance of `cls` (the class this maker was made for) holding `items`, all
-    /// made before the instance is allocated.
-    pub(crate) fn make<'py>(
-        &self,
-        cls: &Bound<'py, PyAny>,
-        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        self.make_hinted(cls, items, false)
     }
 
     /// Whether a row may be refilled once nobody else refers to it: its class gives
@@ -72,47 +67,19 @@ impl TupleMaker {
         self.reusable
     }
 
-    /// As [`TupleMaker::make`]; `scalars` says the caller knows no item is a container
-    /// (an `int`, `float`, `str`, `bytes`, `bool` or `None`), which spares looking at
-    /// each item's type.
-    pub(crate) fn make_hinted<'py>(
+    /// A new instance of `cls` (the class this maker was made for) holding `items`, all
+    /// made before the instance is allocated.
+    pub(crate) fn make<'py>(
         &self,
         cls: &Bound<'py, PyAny>,
         items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
-        scalars: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let py = cls.py();
-        let n = items.len() as ffi::Py_ssize_t;
-        let t = cls.as_ptr().cast::<ffi::PyTypeObject>();
-        // SAFETY: `cls` is the tuple subclass `alloc` was read from (`new` checked it);
-        // `alloc(t, n)` is how tuple's own `__new__` makes a subclass instance: a new
-        // reference to an object of `n` empty item slots, or NULL with an exception set.
-        let obj = unsafe { (self.alloc)(t, n) };
-        if obj.is_null() {
-            return Err(PyErr::fetch(py));
-        }
-        // SAFETY: `obj` is a new (owned) reference; from here on it is released on every
-        // path.
-        let obj = unsafe { Bound::from_owned_ptr(py, obj) };
+        let n = items.len();
+        let row = self.blank(cls, n, None)?;
         let mut filled = 0;
-        let mut atomic = self.untrack;
-        for (k, v) in items.enumerate().take(n as usize) {
+        for (k, v) in items.enumerate().take(n) {
+            put(&row, k, v)?;
             filled += 1;
-            // SAFETY: reads the flags of the item's (live) type; runs no Python code.
-            atomic = atomic
-                && (scalars
-                    || unsafe { ffi::PyType_GetFlags(ffi::Py_TYPE(v.as_ptr())) }
-                        & ffi::Py_TPFLAGS_HAVE_GC
-                        == 0);
-            // SAFETY: `obj` is a tuple (subclass instance) of `n` slots whose only
-            // reference is ours (no Python code runs between its allocation and here: the
-            // items were made first), `k < n`, and `PyTuple_SetItem` takes over the
-            // item's reference.
-            let rc =
-                unsafe { ffi::PyTuple_SetItem(obj.as_ptr(), k as ffi::Py_ssize_t, v.into_ptr()) };
-            if rc != 0 {
-                return Err(PyErr::fetch(py));
-            }
         }
         if filled != n {
             // Never handed out with empty slots.
@@ -120,66 +87,110 @@ impl TupleMaker {
                 "a row came out with too few values",
             ));
         }
-        if atomic {
-            // SAFETY: `obj` is a live GC object (tuple subclasses are) without a
-            // `__dict__`, holding only objects that are not GC types, so it can never be
-            // part of a reference cycle; untracking an object is always memory-safe.
-            unsafe { ffi::PyObject_GC_UnTrack(obj.as_ptr().cast()) };
-        }
-        Ok(obj)
+        self.settle(&row, false);
+        Ok(row)
     }
 
-    /// Replaces the items of `row`, an instance this maker made whose only reference is
-    /// the caller's (so nobody can see it change), with `items`: a row reused instead of
-    /// freed and allocated again. `scalars` as in [`TupleMaker::make_hinted`].
-    ///
-    /// # Errors
-    /// `SystemError` if `row` is not a tuple of `items.len()` items or is referenced
-    /// elsewhere (nothing is changed then).
-    pub(crate) fn refill_hinted<'py>(
+    /// A row of `n` slots for [`put`] to fill, outside the cycle collector's lists (so
+    /// that no Python code, such as `gc.get_objects()` in a value's `__setstate__`, can
+    /// reach it before it is filled): `spare` if given and reusable (this maker's,
+    /// referenced by the caller alone, `n` items: its old items are replaced as it is
+    /// filled), else a new instance of `cls`, whose slots are empty. [`TupleMaker::settle`]
+    /// once every slot is filled; a row that is not filled is dropped, never handed out.
+    pub(crate) fn blank<'py>(
         &self,
-        row: &Bound<'py, PyAny>,
-        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
-        scalars: bool,
-    ) -> PyResult<()> {
-        let py = row.py();
-        let t = row.cast::<PyTuple>()?;
-        // SAFETY: reads the reference count of a live object; the GIL is held.
-        let sole = unsafe { ffi::Py_REFCNT(row.as_ptr()) } == 1;
-        if t.len() != items.len() || !sole {
-            return Err(pyo3::exceptions::PySystemError::new_err(
-                "a row can only be refilled while nothing else refers to it",
-            ));
-        }
-        let mut atomic = self.untrack;
-        for (k, v) in items.enumerate() {
-            // SAFETY: as in `make`: reads the flags of the item's live type.
-            atomic = atomic
-                && (scalars
-                    || unsafe { ffi::PyType_GetFlags(ffi::Py_TYPE(v.as_ptr())) }
-                        & ffi::Py_TPFLAGS_HAVE_GC
-                        == 0);
-            // SAFETY: `row` is a tuple with more than `k` items whose only reference is
-            // ours (checked above; no Python code runs in this loop), which is what
-            // `PyTuple_SetItem` requires; it takes over the item's reference and
-            // releases the item it replaces.
-            let rc =
-                unsafe { ffi::PyTuple_SetItem(row.as_ptr(), k as ffi::Py_ssize_t, v.into_ptr()) };
-            if rc != 0 {
-                return Err(PyErr::fetch(py));
+        cls: &Bound<'py, PyAny>,
+        n: usize,
+        spare: Option<Py<PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = cls.py();
+        if let Some(r) = spare {
+            // SAFETY: reads the reference count and size of a live tuple (`spare` is a
+            // row this maker made); the GIL is held.
+            let fits = self.reusable
+                && unsafe {
+                    ffi::Py_REFCNT(r.as_ptr()) == 1
+                        && ffi::PyTuple_Size(r.as_ptr()) == n as ffi::Py_ssize_t
+                };
+            if fits {
+                // SAFETY: `r` is a live GC object (every tuple is); untracking only
+                // takes it off the collector's lists.
+                unsafe {
+                    if ffi::PyObject_GC_IsTracked(r.as_ptr()) == 1 {
+                        ffi::PyObject_GC_UnTrack(r.as_ptr().cast());
+                    }
+                }
+                return Ok(r.into_bound(py));
             }
         }
-        // SAFETY: `row` is a live GC object; the tracking calls only move it in or out of
-        // the collector's lists. Untracked only when it cannot be part of a cycle (as in
-        // `make`); tracked again when it now holds a container.
+        let t = cls.as_ptr().cast::<ffi::PyTypeObject>();
+        // SAFETY: `cls` is the class `new` read `alloc` from (a tuple subclass, or
+        // `tuple`). `alloc(t, n)` is how tuple's own `__new__` makes a subclass instance,
+        // and `PyTuple_New` a tuple: a new reference to `n` empty item slots, or NULL
+        // with an exception set.
+        let obj = unsafe {
+            if self.exact {
+                ffi::PyTuple_New(n as ffi::Py_ssize_t)
+            } else {
+                (self.alloc)(t, n as ffi::Py_ssize_t)
+            }
+        };
+        if obj.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        // SAFETY: `obj` is a new (owned) reference; from here on it is released on every
+        // path. A new tuple is tracked by the collector; untracking only takes it off the
+        // lists (`PyTuple_New(0)` is the shared empty tuple: left alone).
         unsafe {
-            let tracked = ffi::PyObject_GC_IsTracked(row.as_ptr()) == 1;
-            if atomic && tracked {
-                ffi::PyObject_GC_UnTrack(row.as_ptr().cast());
-            } else if !atomic && !tracked {
-                ffi::PyObject_GC_Track(row.as_ptr().cast());
+            let row = Bound::from_owned_ptr(py, obj);
+            if n > 0 && ffi::PyObject_GC_IsTracked(obj) == 1 {
+                ffi::PyObject_GC_UnTrack(obj.cast());
+            }
+            Ok(row)
+        }
+    }
+
+    /// Puts a filled row from [`TupleMaker::blank`] back under the cycle collector
+    /// unless it cannot be part of a cycle: its class has no `__dict__` and it holds no
+    /// container (`scalars`: the caller knows it holds only `int`, `float`, `str`,
+    /// `bytes`, `bool` or `None`; else each item's type is looked at).
+    pub(crate) fn settle(&self, row: &Bound<'_, PyAny>, scalars: bool) {
+        let p = row.as_ptr();
+        // SAFETY: `row` is a live tuple whose slots are all filled; reading its items
+        // (borrowed) and their types' flags runs no Python code. Tracking only puts a
+        // live GC object on the collector's lists.
+        unsafe {
+            let n = ffi::PyTuple_Size(p);
+            if n == 0 {
+                return;
+            }
+            let atomic = self.untrack
+                && (scalars
+                    || (0..n).all(|k| {
+                        let v = ffi::PyTuple_GetItem(p, k);
+                        !v.is_null()
+                            && ffi::PyType_GetFlags(ffi::Py_TYPE(v)) & ffi::Py_TPFLAGS_HAVE_GC == 0
+                    }));
+            if !atomic && ffi::PyObject_GC_IsTracked(p) == 0 {
+                ffi::PyObject_GC_Track(p.cast());
             }
         }
-        Ok(())
     }
+}
+
+/// Sets slot `k` of `row`, a row from [`TupleMaker::blank`] not yet settled (referenced
+/// by the caller alone), to `v`, releasing what the slot held.
+///
+/// # Errors
+/// `SystemError` if `row` is referenced elsewhere or has no slot `k` (CPython's check).
+#[inline]
+pub(crate) fn put(row: &Bound<'_, PyAny>, k: usize, v: Bound<'_, PyAny>) -> PyResult<()> {
+    // SAFETY: `PyTuple_SetItem` checks that `row` is a tuple referenced once and that
+    // `k` is in range (else it raises SystemError and releases `v`); it takes over
+    // `v`'s reference and releases the item it replaces.
+    let rc = unsafe { ffi::PyTuple_SetItem(row.as_ptr(), k as ffi::Py_ssize_t, v.into_ptr()) };
+    if rc != 0 {
+        return Err(PyErr::fetch(row.py()));
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
 use crate::intvec::{IntVec, Width};
+use crate::list::CellSink;
 use crate::store::Store;
 use crate::strdict::StrDict;
 use crate::variant::{Value, Writer};
@@ -458,70 +459,86 @@ impl ColChunk {
         }
     }
 
-    /// Calls `f(k, value)` for each `(k, i)` of `at` with the value of row `i`, matching
-    /// the layout once for all of them instead of once per value (what
-    /// [`ColChunk::get`] would give for each `i`).
+    /// Gives `sink` the value of row `i` at position `k`, for each `(k, i)` of `at`:
+    /// what [`ColChunk::get`] would give for each `i`, matching the layout (and an
+    /// integer column's width) once for all of them, through the sink's typed methods.
     ///
     /// # Panics
     /// If some `i >= len`.
     #[inline]
-    pub(crate) fn visit_at<'a>(
+    pub(crate) fn visit_at<'a, S: CellSink<'a>>(
         &'a self,
         at: impl Iterator<Item = (usize, usize)>,
         meta: &'a ColMeta,
-        mut f: impl FnMut(usize, CellRef<'a>),
+        sink: &mut S,
     ) {
         if self.absent.is_some() {
             for (k, i) in at {
-                f(k, self.get(i, meta));
+                sink.cell(k, self.get(i, meta));
             }
             return;
         }
         let valid = self.valid.as_ref();
         let ok = |i: usize| valid.is_none_or(|v| v.get(i));
+        macro_rules! ints {
+            ($v:expr) => {
+                for (k, i) in at {
+                    if ok(i) {
+                        sink.int(k, i64::from($v[i]));
+                    } else {
+                        sink.null(k);
+                    }
+                }
+            };
+        }
         match &self.data {
-            Data::Int(v) => at.for_each(|(k, i)| {
-                f(
-                    k,
+            Data::Int(IntVec::W8(v)) => ints!(v),
+            Data::Int(IntVec::W16(v)) => ints!(v),
+            Data::Int(IntVec::W32(v)) => ints!(v),
+            Data::Int(IntVec::W64(v)) => ints!(v),
+            Data::Float(v, None) => {
+                for (k, i) in at {
                     if ok(i) {
-                        CellRef::Int(v.get(i))
+                        sink.float(k, v[i]);
                     } else {
-                        CellRef::Null
-                    },
-                );
-            }),
-            Data::Float(v, None) => at.for_each(|(k, i)| {
-                f(
-                    k,
+                        sink.null(k);
+                    }
+                }
+            }
+            Data::Bool(b) => {
+                for (k, i) in at {
                     if ok(i) {
-                        CellRef::Float(v[i])
+                        sink.bool(k, b.get(i));
                     } else {
-                        CellRef::Null
-                    },
-                );
-            }),
-            Data::Bool(b) => at.for_each(|(k, i)| {
-                f(
-                    k,
+                        sink.null(k);
+                    }
+                }
+            }
+            Data::Var(v) if meta.layout == Layout::StrPlain => {
+                for (k, i) in at {
                     if ok(i) {
-                        CellRef::Bool(b.get(i))
+                        sink.text(k, v.get(i));
                     } else {
-                        CellRef::Null
-                    },
-                );
-            }),
+                        sink.null(k);
+                    }
+                }
+            }
             Data::Keys(keys) => {
                 let dict = meta.dict();
-                at.for_each(|(k, i)| {
+                for (k, i) in at {
                     if ok(i) {
                         let idx = keys.get(i) as u32;
-                        f(k, CellRef::DictStr(idx, dict.get(idx)));
+                        sink.cell(k, CellRef::DictStr(idx, dict.get(idx)));
                     } else {
-                        f(k, CellRef::Null);
+                        sink.null(k);
                     }
-                });
+                }
             }
-            _ => at.for_each(|(k, i)| f(k, self.get(i, meta))),
+            _ => {
+                for (k, i) in at {
+                    sink.cell(k, self.get(i, meta));
+                }
+            }
         }
     }
 

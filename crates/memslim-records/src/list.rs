@@ -5,6 +5,7 @@ mod snapshot;
 // Constructors and appends for hosts (schema plus field names, rows of another list).
 mod merge;
 
+pub use block::CellSink;
 pub use snapshot::Snapshot;
 pub(crate) use snapshot::VERSION as SNAPSHOT_VERSION;
 

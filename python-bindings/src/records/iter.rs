@@ -129,11 +129,11 @@ const ROW_BATCH: usize = 64;
 
 /// Iterator over a `TupleList`'s rows (namedtuples, or instances of the list's row type).
 ///
-/// Reads up to [`ROW_BATCH`] rows ahead, field by field, and hands them out one by one
-/// while neither the list nor its store has been written to since; any write drops
-/// what was read ahead, so each row is read as the list holds it when it is handed out
-/// (a list iterator's semantics: it sees appends, edits and removals made while
-/// iterating, and stays exhausted once it is).
+/// Makes up to [`ROW_BATCH`] rows ahead, field by field, straight into the row objects,
+/// and hands them out one by one while neither the list nor its store has been written
+/// to since; any write drops what was made ahead, so each row is read as the list holds
+/// it when it is handed out (a list iterator's semantics: it sees appends, edits and
+/// removals made while iterating, and stays exhausted once it is).
 #[pyclass(name = "_TupleIter", module = "memslim._memslim", frozen)]
 pub struct PyTupleIter {
     list: Py<PyRecords>,
@@ -147,22 +147,17 @@ struct TupleIterState {
     /// List position of the next row handed out.
     pos: usize,
     done: bool,
-    fields: usize,
-    /// Values of the rows read ahead: the next row's fields (in field order) last, so
-    /// handing a row out drains the tail.
-    vals: Vec<Option<Py<PyAny>>>,
-    /// Rows in `vals`.
-    ahead: usize,
-    /// No value read ahead is a container (see [`TupleMaker::make_hinted`]).
-    scalars: bool,
-    /// `(store writes, list writes)` when `vals` was read.
+    /// Rows made ahead, the next one last (handing a row out pops it). Referenced by
+    /// this vector alone.
+    ready: Vec<Py<PyAny>>,
+    /// `(store writes, list writes)` when `ready` was made.
     stamp: (u64, u64),
     /// Store rows of the positions being read (reused).
     slots: Vec<usize>,
-    /// Rows handed out two steps ago, refilled when nothing else references them (a
-    /// `for` loop drops its previous row before asking for the next one).
-    spare: [Option<Py<PyAny>>; 2],
-    turn: usize,
+    /// Rows handed out since `ready` was made. The next batch refills those nothing
+    /// else refers to any more (a `for` loop drops each row before asking for the next
+    /// one) instead of allocating new ones.
+    handed: Vec<Py<PyAny>>,
 }
 
 impl PyTupleIter {
@@ -182,14 +177,10 @@ impl PyTupleIter {
             state: GilCell::new(TupleIterState {
                 pos: 0,
                 done: false,
-                fields: 0,
-                vals: Vec::new(),
-                ahead: 0,
-                scalars: false,
+                ready: Vec::new(),
                 stamp: (0, 0),
                 slots: Vec::new(),
-                spare: [None, None],
-                turn: 0,
+                handed: Vec::new(),
             }),
         })
     }
@@ -200,10 +191,16 @@ impl PyTupleIter {
         (list.state.writes(py), list.order.writes(py))
     }
 
-    /// Reads the rows from `s.pos` on into `s.vals`: `false` at the end of the list.
-    fn read_ahead(&self, py: Python<'_>, s: &mut TupleIterState) -> PyResult<bool> {
-        s.vals.clear();
-        s.ahead = 0;
+    /// Makes the rows from `s.pos` on into `s.ready`: `false` at the end of the list.
+    fn read_ahead(
+        &self,
+        py: Python<'_>,
+        maker: TupleMaker,
+        s: &mut TupleIterState,
+    ) -> PyResult<bool> {
+        // Rows made ahead but not handed out (the list changed) are refilled too.
+        let mut spares = std::mem::take(&mut s.handed);
+        spares.append(&mut s.ready);
         let list = self.list.get();
         let o = list.order.borrow(py)?;
         let this = list.state.borrow(py)?;
@@ -215,54 +212,128 @@ impl PyTupleIter {
         let nf = this.inner.num_fields();
         s.slots.clear();
         s.slots.extend((s.pos..s.pos + n).map(|p| o.order.slot(p)));
-        s.vals.resize_with(n * nf, || None);
-        // First row whose value could not be made, and why.
-        let mut bad: Option<(usize, PyErr)> = None;
-        let mut scalars = true;
-        let vals = &mut s.vals;
-        this.inner.visit_block(&s.slots, |j, k, c| {
-            if bad.as_ref().is_some_and(|(b, _)| *b <= k) {
-                return;
-            }
-            // The common scalars are made here, without the general conversion's call.
-            let v = match c {
-                CellRef::Int(i) => Ok(PyInt::new(py, i).into_any()),
-                CellRef::Float(f) => Ok(PyFloat::new(py, f).into_any()),
-                CellRef::Null | CellRef::Absent => Ok(py.None().into_bound(py)),
-                CellRef::Bool(b) => Ok(PyBool::new(py, b).to_owned().into_any()),
-                // Only the variant encoding holds containers (lists, dicts, tuples,
-                // objects).
-                CellRef::Encoded(_) => {
-                    scalars = false;
-                    this.cell_value(py, j, c)
-                }
-                _ => this.cell_value(py, j, c),
-            };
-            match v {
-                Ok(v) => vals[(n - 1 - k) * nf + j] = Some(v.unbind()),
-                Err(e) => bad = Some((k, e)),
-            }
-        });
-        let n = match bad {
-            // The rows before it are handed out first; the error is raised when the
-            // row that fails is reached, as reading row by row would.
-            Some((0, e)) => {
-                s.vals.clear();
-                return Err(e);
-            }
-            Some((k, _)) => {
-                s.vals.drain(..(n - k) * nf);
-                k
-            }
+        // `ready[n - 1 - k]` is the row at `s.pos + k`.
+        let cls = self.row_type.bind(py);
+        let mut spares = spares.into_iter();
+        let mut rows = Vec::with_capacity(n);
+        for _ in 0..n {
+            rows.push(maker.blank(cls, nf, spares.next())?);
+        }
+        drop(spares);
+        let mut fill = RowFill {
+            py,
+            this: &this,
+            rows: &rows,
+            j: 0,
+            upto: n,
+            bad: None,
+            scalars: true,
+        };
+        this.inner.fill_block(&s.slots, &mut fill);
+        let (bad, scalars) = (fill.bad, fill.scalars);
+        // The rows before a failed one are handed out first; the error is raised when
+        // the row that fails is reached (then first of its batch), as reading row by row
+        // would. Rows not filled are dropped, never handed out.
+        let made = match bad {
+            Some((0, e)) => return Err(e),
+            Some((k, _)) => k,
             None => n,
         };
-        s.fields = nf;
-        s.ahead = n;
-        s.scalars = scalars;
+        s.ready.clear();
+        s.ready.extend(rows.into_iter().skip(n - made).map(|r| {
+            maker.settle(&r, scalars);
+            r.unbind()
+        }));
         drop(this);
         drop(o);
         s.stamp = self.stamp(py);
         Ok(true)
+    }
+}
+
+/// Puts the values of a batch straight into its rows (`rows[rows.len() - 1 - k]` is
+/// the row at block position `k`), making the common scalars without the general
+/// conversion's call.
+struct RowFill<'py, 'r> {
+    py: Python<'py>,
+    this: &'r Records,
+    rows: &'r [Bound<'py, PyAny>],
+    /// Field being read.
+    j: usize,
+    /// Positions from here on are skipped: a row before them failed.
+    upto: usize,
+    /// First row whose value could not be made, and why.
+    bad: Option<(usize, PyErr)>,
+    /// No value is a container (see [`TupleMaker::settle`]).
+    scalars: bool,
+}
+
+impl RowFill<'_, '_> {
+    #[inline(always)]
+    fn put(&mut self, k: usize, v: PyResult<Bound<'_, PyAny>>) {
+        let row = &self.rows[self.rows.len() - 1 - k];
+        if let Err(e) = v.and_then(|v| crate::tuple_rows::put(row, self.j, v)) {
+            self.upto = k;
+            self.bad = Some((k, e));
+        }
+    }
+}
+
+impl<'a> CellSink<'a> for RowFill<'_, '_> {
+    fn field(&mut self, j: usize) {
+        self.j = j;
+    }
+
+    #[inline]
+    fn cell(&mut self, k: usize, c: CellRef<'a>) {
+        if k >= self.upto {
+            return;
+        }
+        let v = match c {
+            CellRef::Null | CellRef::Absent => Ok(self.py.None().into_bound(self.py)),
+            // Only the variant encoding holds containers (lists, dicts, tuples, objects).
+            CellRef::Encoded(_) => {
+                self.scalars = false;
+                self.this.cell_value(self.py, self.j, c)
+            }
+            _ => self.this.cell_value(self.py, self.j, c),
+        };
+        self.put(k, v);
+    }
+
+    #[inline]
+    fn int(&mut self, k: usize, v: i64) {
+        if k < self.upto {
+            self.put(k, Ok(PyInt::new(self.py, v).into_any()));
+        }
+    }
+
+    #[inline]
+    fn float(&mut self, k: usize, v: f64) {
+        if k < self.upto {
+            self.put(k, Ok(PyFloat::new(self.py, v).into_any()));
+        }
+    }
+
+    #[inline]
+    fn text(&mut self, k: usize, v: &'a [u8]) {
+        if k < self.upto {
+            self.put(k, crate::convert::str_from_utf8(self.py, v));
+        }
+    }
+
+    #[inline]
+    fn bool(&mut self, k: usize, v: bool) {
+        if k < self.upto {
+            self.put(k, Ok(PyBool::new(self.py, v).to_owned().into_any()));
+        }
+    }
+
+    #[inline]
+    fn null(&mut self, k: usize) {
+        if k < self.upto {
+            self.put(k, Ok(self.py.None().into_bound(self.py)));
+        }
     }
 }
 
@@ -287,41 +358,24 @@ impl PyTupleIter {
             s.pos += 1;
             return item_out(list, s.pos - 1).map(Some);
         };
-        if (s.ahead == 0 || self.stamp(py) != s.stamp) && !self.read_ahead(py, &mut s)? {
+        if (s.ready.is_empty() || self.stamp(py) != s.stamp)
+            && !self.read_ahead(py, maker, &mut s)?
+        {
             s.done = true;
-            s.vals = Vec::new();
-            s.spare = [None, None];
+            s.ready = Vec::new();
+            s.handed = Vec::new();
             return Ok(None);
         }
-        let nf = s.fields;
-        let tail = s.vals.len() - nf;
-        if s.vals[tail..].iter().any(Option::is_none) {
-            s.ahead = 0;
+        let Some(row) = s.ready.pop() else {
             return Err(pyo3::exceptions::PySystemError::new_err(
-                "a TupleList row was read incompletely",
+                "a TupleList batch came out empty",
             ));
-        }
-        s.ahead -= 1;
+        };
         s.pos += 1;
-        let scalars = s.scalars;
-        let s = &mut *s;
-        let items = s
-            .vals
-            .drain(tail..)
-            .map(|v| v.unwrap_or_else(|| py.None()).into_bound(py));
-        let slot = &mut s.spare[s.turn];
-        s.turn ^= 1;
-        if let Some(r) = slot {
-            if maker.reusable() && is_sole_reference(r, py) {
-                maker.refill_hinted(r.bind(py), items, scalars)?;
-                return Ok(Some(r.clone_ref(py)));
-            }
+        if maker.reusable() {
+            s.handed.push(row.clone_ref(py));
         }
-        let fresh = maker
-            .make_hinted(self.row_type.bind(py), items, scalars)?
-            .unbind();
-        *slot = Some(fresh.clone_ref(py));
-        Ok(Some(fresh))
+        Ok(Some(row))
     }
 
     pub(super) fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {

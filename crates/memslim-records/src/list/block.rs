@@ -4,6 +4,62 @@
 use super::RecordList;
 use crate::column::CellRef;
 
+/// Takes the values [`RecordList::fill_block`] reads, one field at a time. The typed
+/// methods are called inside the loop over a column's run of rows (and inlined there),
+/// so a host converting values to its own objects pays no dispatch per value; each
+/// defaults to [`CellSink::cell`] with the matching [`CellRef`].
+pub trait CellSink<'a> {
+    /// The values that follow are of field `j` (in field order, once per run of rows in
+    /// one chunk).
+    fn field(&mut self, j: usize);
+    /// The value at position `k` of the block, when no typed method below applies.
+    fn cell(&mut self, k: usize, value: CellRef<'a>);
+    /// An integer.
+    #[inline]
+    fn int(&mut self, k: usize, v: i64) {
+        self.cell(k, CellRef::Int(v));
+    }
+    /// A float.
+    #[inline]
+    fn float(&mut self, k: usize, v: f64) {
+        self.cell(k, CellRef::Float(v));
+    }
+    /// A boolean.
+    #[inline]
+    fn bool(&mut self, k: usize, v: bool) {
+        self.cell(k, CellRef::Bool(v));
+    }
+    /// A string of a plain string column, as the UTF-8 bytes the list checked when they
+    /// came in (a host that checks them again when it makes its own string need not pay
+    /// for a second check here).
+    #[inline]
+    fn text(&mut self, k: usize, v: &'a [u8]) {
+        self.cell(k, CellRef::Str(std::str::from_utf8(v).unwrap_or_default()));
+    }
+    /// `None` (null, not absent: an absent value comes through [`CellSink::cell`]).
+    #[inline]
+    fn null(&mut self, k: usize) {
+        self.cell(k, CellRef::Null);
+    }
+}
+
+/// [`RecordList::visit_block`]'s closure as a sink.
+struct ClosureSink<F> {
+    j: usize,
+    f: F,
+}
+
+impl<'a, F: FnMut(usize, usize, CellRef<'a>)> CellSink<'a> for ClosureSink<F> {
+    fn field(&mut self, j: usize) {
+        self.j = j;
+    }
+
+    #[inline]
+    fn cell(&mut self, k: usize, value: CellRef<'a>) {
+        (self.f)(self.j, k, value);
+    }
+}
+
 impl RecordList {
     /// Calls `f(field, k, value)` with field `field` of record `rows[k]`, for every field
     /// (in field order) and every `k` (in order within a field; absent as
@@ -16,7 +72,17 @@ impl RecordList {
     ///
     /// # Memory
     /// Allocates nothing; the values borrow from the list.
-    pub fn visit_block<'a>(&'a self, rows: &[usize], mut f: impl FnMut(usize, usize, CellRef<'a>)) {
+    pub fn visit_block<'a>(&'a self, rows: &[usize], f: impl FnMut(usize, usize, CellRef<'a>)) {
+        self.fill_block(rows, &mut ClosureSink { j: 0, f });
+    }
+
+    /// [`RecordList::visit_block`] through a [`CellSink`]: for each run of `rows` in one
+    /// chunk and each field, [`CellSink::field`], then the field's value of each `rows[k]`
+    /// of the run through the sink's typed methods.
+    ///
+    /// # Panics
+    /// If some row is `>= len()`.
+    pub fn fill_block<'a, S: CellSink<'a>>(&'a self, rows: &[usize], sink: &mut S) {
         let mut from = 0;
         while from < rows.len() {
             let (c, i0) = self.locate(rows[from]);
@@ -29,8 +95,9 @@ impl RecordList {
                     .unwrap_or(rows.len() - from);
             let chunk = &self.chunks[c];
             for (j, col) in chunk.cols.iter().enumerate() {
+                sink.field(j);
                 let at = (from..to).map(|k| (k, chunk.off + rows[k] - start));
-                col.visit_at(at, &self.cols[j], |k, v| f(j, k, v));
+                col.visit_at(at, &self.cols[j], sink);
             }
             from = to;
         }
