@@ -11,7 +11,8 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
 ``price`` and ``qty`` for the orders; ``f == v``: its filter, ``country == "DE"``):
 
 * ``row loop``: ``for t in rows: t[a] * t[b]`` over the list of tuples and the
-  TupleList (namedtuple rows made natively, in batches);
+  TupleList (namedtuple rows made natively, in batches), and over a TupleList made with
+  ``row_type=tuple`` (plain tuple rows) for the row loop, random access and filter;
 * ``random access``: ``rows[i][b]`` for 200,000 pseudo-random ``i`` (fixed seed);
 * ``filter``: ``[t for t in rows if t[f] == v]``;
 * ``where``: the same selection the way each does it best: the comprehension over the
@@ -43,7 +44,15 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benches" / "results" / "rows.json"
 DEFAULT_ROWS = 1_000_000
 QUICK_ROWS = 20_000
-PEERS = ("list of tuples", "memslim.TupleList", "list of dicts", "memslim.DictList", "polars")
+PLAIN = "memslim.TupleList (row_type=tuple)"
+PEERS = (
+    "list of tuples",
+    "memslim.TupleList",
+    PLAIN,
+    "list of dicts",
+    "memslim.DictList",
+    "polars",
+)
 
 
 def row_loop(rows: Any, a: int, b: int) -> float:
@@ -70,18 +79,19 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
     rng = random.Random(7)
     picks = [rng.randrange(n) for _ in range(min(n, 200_000))]
     out: dict[str, Any] = {"peer": peer, "rows": n}
-    if peer in ("list of tuples", "memslim.TupleList"):
+    if peer in ("list of tuples", "memslim.TupleList", PLAIN):
         as_tuple = itemgetter(*ds.fields)
         data = [as_tuple(r) for r in ds.records(n)]
-        if peer == "memslim.TupleList":
+        if peer != "list of tuples":
             import memslim
 
-            data = memslim.TupleList(data, ds.fields)
+            row_type = tuple if peer == PLAIN else None
+            data = memslim.TupleList(data, ds.fields, row_type=row_type)
         f = ds.fields.index(key)
         out["row loop"] = median_seconds(lambda: row_loop(data, a, b), repeat)[0]
         out["random access"] = median_seconds(lambda: random_access(data, picks, b), repeat)[0]
         out["filter"] = median_seconds(lambda: tuple_filter(data, f, value), repeat)[0]
-        if peer == "memslim.TupleList":
+        if peer != "list of tuples":
             out["where"] = median_seconds(lambda: data.where(key, "==", value), repeat)[0]
         else:
             out["where"] = out["filter"]
@@ -127,6 +137,12 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
         lines.append(
             f"| TupleList {op} | {ms(lt.get(op))} | {ms(tl.get(op))} | | "
             f"{_ratio(tl.get(op), lt.get(op))} | |"
+        )
+    plain = results.get(PLAIN, {})
+    for op in ("row loop", "random access", "filter"):
+        lines.append(
+            f"| TupleList {op}, `row_type=tuple` | {ms(lt.get(op))} | {ms(plain.get(op))} | | "
+            f"{_ratio(plain.get(op), lt.get(op))} | |"
         )
     for op, label in (("count", "count"), ("select", "filter")):
         lines.append(

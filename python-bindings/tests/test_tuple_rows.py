@@ -26,15 +26,60 @@ cells = st.one_of(
 tuples = st.lists(st.tuples(*[cells] * len(FIELDS)), max_size=150)
 
 
-@given(tuples, chunk_sizes)
-def test_iteration_matches_the_list_of_tuples(data, chunk_rows):
-    tl = TupleList(data, FIELDS, chunk_rows=chunk_rows)
+row_types = st.sampled_from([None, tuple])
+
+
+def made(data, chunk_rows, row_type):
+    """The TupleList of ``data``: namedtuple rows, or plain tuples if ``row_type``."""
+    if row_type is None:
+        return TupleList(data, FIELDS, chunk_rows=chunk_rows)
+    return TupleList(data, FIELDS, chunk_rows=chunk_rows, row_type=row_type)
+
+
+@given(tuples, chunk_sizes, row_types)
+def test_iteration_matches_the_list_of_tuples(data, chunk_rows, row_type):
+    tl = made(data, chunk_rows, row_type)
     got = list(tl)
     assert same([tuple(t) for t in got], data)
     assert all(type(t) is tl.row_type for t in got)
     assert same([tuple(tl[i]) for i in range(len(data))], data)
     assert same([tuple(t) for t in reversed(tl)], data[::-1])
-    assert [t for t in tl if t.flag] == [t for t in data if t[3]]
+    assert [t for t in tl if t[3]] == [t for t in data if t[3]]
+    if row_type is tuple:
+        assert tl.row_type is tuple
+        assert same(got, data)
+
+
+def test_plain_tuple_rows_are_tuples_everywhere():
+    import copy
+    import pickle
+
+    data = [(i, f"n{i}", i / 4, i % 2 == 0, None) for i in range(300)]
+    tl = TupleList(data, FIELDS, row_type=tuple)
+    assert type(tl[5]) is tuple and tl[5] == data[5]
+    for other in (
+        tl[10:20],
+        copy.copy(tl),
+        pickle.loads(pickle.dumps(tl)),
+        pickle.loads(pickle.dumps(tl, protocol=5)),
+        tl.where("flag", "==", True),
+    ):
+        assert other.row_type is tuple
+        assert all(type(t) is tuple for t in other)
+    assert list(pickle.loads(pickle.dumps(tl))) == data
+    assert list(tl.where("flag", "==", True)) == [t for t in data if t[3]]
+    tl.sort(key=lambda t: -t[0])
+    assert list(tl) == sorted(data, key=lambda t: -t[0])
+
+
+def test_row_type_takes_tuple_or_a_namedtuple_with_the_lists_fields():
+    Point = namedtuple("Point", "x y")
+    tl = TupleList([(1, 2)], row_type=Point)  # fields from the namedtuple
+    assert tl.fields == ("x", "y") and type(tl[0]) is Point and tl[0] == Point(1, 2)
+    for bad in (list, dict, int, "tuple", namedtuple("Other", "a b c")):
+        with pytest.raises(TypeError, match="row_type"):
+            TupleList([(1, 2)], ("x", "y"), row_type=bad)
+    # Unchanged after a refused constructor: nothing to check but that it raised.
 
 
 def test_user_namedtuples_come_back_as_themselves():
@@ -114,9 +159,10 @@ def test_a_sort_racing_an_append_raises_value_error_not_index_error():
     assert outcomes <= {"sorted", "modified"}
 
 
-def test_rows_kept_by_the_caller_never_change():
+@pytest.mark.parametrize("row_type", [None, tuple])
+def test_rows_kept_by_the_caller_never_change(row_type):
     data = [(i, f"s{i % 7}", i / 3, [i] if i % 5 == 0 else None) for i in range(500)]
-    tl = TupleList(data, ("a", "b", "c", "d"))
+    tl = TupleList(data, ("a", "b", "c", "d"), row_type=row_type)
     kept = []
     for i, t in enumerate(tl):
         if i % 3 == 0:
@@ -129,15 +175,18 @@ def test_rows_kept_by_the_caller_never_change():
     assert (tuple(first), tuple(second), tuple(third)) == (data[0], data[1], data[2])
 
 
-def test_rows_holding_containers_stay_visible_to_the_cycle_collector():
+@pytest.mark.parametrize("row_type", [None, tuple])
+def test_rows_holding_containers_stay_visible_to_the_cycle_collector(row_type):
     import gc
 
-    tl = TupleList([(1, [1]), (2, "x"), (3, {"k": 1}), (4, None)] * 3, ("n", "v"))
+    tl = TupleList(
+        [(1, [1]), (2, "x"), (3, {"k": 1}), (4, None)] * 3, ("n", "v"), row_type=row_type
+    )
     for t in tl:
         # A row that holds a container can take part in a cycle: it must be tracked.
-        assert gc.is_tracked(t) == isinstance(t.v, (list, dict))
+        assert gc.is_tracked(t) == isinstance(t[1], (list, dict))
     rows = list(tl)
-    assert [gc.is_tracked(t) for t in rows] == [isinstance(t.v, (list, dict)) for t in rows]
+    assert [gc.is_tracked(t) for t in rows] == [isinstance(t[1], (list, dict)) for t in rows]
     # A cycle through a row is collected.
     import weakref
 
@@ -147,7 +196,7 @@ def test_rows_holding_containers_stay_visible_to_the_cycle_collector():
     tl2 = TupleList([(0, [])], ("n", "v"))
     row, marker = tl2[0], Marker()
     alive = weakref.ref(marker)
-    row.v.extend([row, marker])
+    row[1].extend([row, marker])
     del row, marker
     gc.collect()
     assert alive() is None
@@ -193,9 +242,10 @@ def apply_edit(seq, edit) -> None:
     st.lists(st.tuples(*[cells] * len(FIELDS)), max_size=300),
     chunk_sizes,
     st.lists(st.tuples(st.integers(0, 320), edits), max_size=6),
+    row_types,
 )
-def test_writes_while_iterating_show_as_they_do_in_a_list(data, chunk_rows, plan):
-    tl = TupleList(data, FIELDS, chunk_rows=chunk_rows)
+def test_writes_while_iterating_show_as_they_do_in_a_list(data, chunk_rows, plan, row_type):
+    tl = made(data, chunk_rows, row_type)
     plain = list(data)
     at = {}
     for step, edit in plan:
@@ -281,6 +331,37 @@ def test_a_row_that_fails_to_load_fails_when_reached_after_the_rows_before_it():
         assert got == data[:70]
     finally:
         ARMED["on"] = False
+
+
+class Peeker:
+    """Unpickled while rows are made ahead: looks at every tuple the collector can
+    reach, as any Python code run then could."""
+
+    def __reduce__(self):
+        return (_peek, ())
+
+
+def _peek():
+    import gc
+
+    if ARMED["on"]:
+        for o in gc.get_objects():
+            if isinstance(o, tuple) and len(o) == 3:
+                for _ in o:  # a row with an empty slot would crash here
+                    pass
+    return "peeked"
+
+
+@pytest.mark.parametrize("row_type", [None, tuple])
+def test_code_run_while_rows_are_made_never_reaches_a_half_made_row(row_type):
+    data = [(i, f"s{i}", Peeker() if i % 9 == 4 else None) for i in range(200)]
+    tl = TupleList(data, ("a", "b", "c"), row_type=row_type)
+    ARMED["on"] = True
+    try:
+        got = [tuple(t) for t in tl]
+    finally:
+        ARMED["on"] = False
+    assert got == [(i, f"s{i}", "peeked" if i % 9 == 4 else None) for i in range(200)]
 
 
 def test_length_hint_counts_the_rows_left_like_a_list_iterator():

@@ -294,7 +294,8 @@ class TupleList(_Records):
     Items come back as instances of ``row_type``, a ``collections.namedtuple`` class
     with the list's ``fields``, so they are real tuples: index, slice, unpack, hash,
     ``==`` with plain tuples, attribute access, ``_asdict()``, ``_replace()``.
-    ``fields`` defaults to ``_fields`` of the first namedtuple in ``data``.
+    ``fields`` defaults to ``_fields`` of the first namedtuple in ``data`` (or of
+    ``row_type``). ``row_type=tuple`` gives plain tuples instead (faster to index).
     A registered ``collections.abc.MutableSequence``.
     """
 
@@ -305,11 +306,12 @@ class TupleList(_Records):
         *,
         schema: Mapping[str, str] | None = None,
         chunk_rows: int | None = None,
+        row_type: type[tuple[Any, ...]] | None = None,
     ) -> Self: ...
     @property
     def fields(self) -> tuple[str, ...]: ...
     @property
-    def row_type(self) -> type[NamedTuple]: ...
+    def row_type(self) -> type[tuple[Any, ...]]: ...
     @classmethod
     def from_arrow(
         cls, data: object, *, chunk_rows: int | None = None, trusted: bool = False

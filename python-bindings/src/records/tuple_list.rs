@@ -22,6 +22,29 @@ pub(super) fn namedtuple_for(py: Python<'_>, fields: &[String]) -> PyResult<Py<P
     Ok(make.call1((PyTuple::new(py, fields)?,))?.unbind())
 }
 
+/// A `row_type=` the user passed, with its `_fields` (`None` for `tuple` itself: plain
+/// tuples).
+fn asked_row_type<'py>(
+    py: Python<'py>,
+    t: &Bound<'py, PyAny>,
+) -> PyResult<(Bound<'py, PyAny>, Option<Vec<String>>)> {
+    if t.is(py.get_type::<PyTuple>()) {
+        return Ok((t.clone(), None));
+    }
+    let named = t
+        .cast::<PyType>()
+        .is_ok_and(|c| c.is_subclass_of::<PyTuple>().unwrap_or(false));
+    match t
+        .getattr(intern!(py, "_fields"))
+        .and_then(|f| f.extract::<Vec<String>>())
+    {
+        Ok(f) if named => Ok((t.clone(), Some(f))),
+        _ => Err(PyTypeError::new_err(
+            "row_type must be tuple (plain tuples) or a namedtuple class",
+        )),
+    }
+}
+
 pub(super) fn tuple_kind(
     py: Python<'_>,
     fields: &[String],
@@ -53,14 +76,20 @@ impl PyTupleList {
     }
 
     #[new]
-    #[pyo3(signature = (data = None, fields = None, *, schema = None, chunk_rows = None))]
+    #[pyo3(signature = (data = None, fields = None, *, schema = None, chunk_rows = None, row_type = None))]
     pub(super) fn new(
         py: Python<'_>,
         data: Option<&Bound<'_, PyAny>>,
         fields: Option<Vec<String>>,
         schema: Option<&Bound<'_, PyAny>>,
         chunk_rows: Option<usize>,
+        row_type: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
+        let asked = row_type.map(|t| asked_row_type(py, t)).transpose()?;
+        let fields = match (fields, &asked) {
+            (None, Some((_, Some(f)))) => Some(f.clone()),
+            (f, _) => f,
+        };
         let mut first: Option<Bound<'_, PyAny>> = None;
         let mut rest: Option<Bound<'_, PyAny>> = None;
         if let Some(d) = data {
@@ -98,6 +127,16 @@ impl PyTupleList {
                 row_type = None;
             }
         }
+        if let Some((t, tf)) = asked {
+            if tf.is_some_and(|tf| tf != fields) {
+                return Err(PyTypeError::new_err(format!(
+                    "row_type {} has other fields than the list's {}",
+                    t.getattr("__name__")?,
+                    PyTuple::new(py, &fields)?.repr()?
+                )));
+            }
+            row_type = Some(t);
+        }
         let kind = tuple_kind(py, &fields, row_type)?;
         let mut base = Records::build(py, kind, schema, chunk_rows, Some(&fields))?;
         match (first, rest, data) {
@@ -122,7 +161,7 @@ impl PyTupleList {
         Ok(Self::parts(slf)?.0)
     }
 
-    /// The namedtuple class rows come back as.
+    /// The class rows come back as: a namedtuple class, or `tuple`.
     #[getter]
     pub(super) fn row_type(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         Ok(Self::parts(slf)?.1)
