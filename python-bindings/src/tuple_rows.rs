@@ -1,4 +1,5 @@
-//! Making the rows of a `TupleList` (namedtuple instances) without Python-level calls.
+//! Making the rows of a `TupleList` (namedtuple instances or plain tuples) without
+//! Python-level calls.
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -65,30 +66,6 @@ impl TupleMaker {
     /// seen).
     pub(crate) fn reusable(&self) -> bool {
         self.reusable
-    }
-
-    /// A new instance of `cls` (the class this maker was made for) holding `items`, all
-    /// made before the instance is allocated.
-    pub(crate) fn make<'py>(
-        &self,
-        cls: &Bound<'py, PyAny>,
-        items: impl ExactSizeIterator<Item = Bound<'py, PyAny>>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let n = items.len();
-        let row = self.blank(cls, n, None)?;
-        let mut filled = 0;
-        for (k, v) in items.enumerate().take(n) {
-            put(&row, k, v)?;
-            filled += 1;
-        }
-        if filled != n {
-            // Never handed out with empty slots.
-            return Err(pyo3::exceptions::PySystemError::new_err(
-                "a row came out with too few values",
-            ));
-        }
-        self.settle(&row, false);
-        Ok(row)
     }
 
     /// A row of `n` slots for [`put`] to fill, outside the cycle collector's lists (so

@@ -333,6 +333,34 @@ def test_a_row_that_fails_to_load_fails_when_reached_after_the_rows_before_it():
         ARMED["on"] = False
 
 
+@pytest.mark.parametrize("how", ["iter_tuples", "iter_dicts", "index"])
+def test_plain_copies_fail_at_the_record_that_fails_after_the_ones_before_it(how):
+    from memslim import DictList
+
+    data = [(i, None) for i in range(100)]
+    data[70] = (70, Bomb())
+    if how == "iter_dicts":
+        rows = DictList([{"a": a, "b": b} for a, b in data])
+        it, want = rows.iter_dicts(), [{"a": i, "b": None} for i in range(70)]
+    else:
+        tl = TupleList(data, ("a", "b"))
+        want = data[:70]
+        it = tl.iter_tuples() if how == "iter_tuples" else (tl[i] for i in range(100))
+    ARMED["on"] = True
+    try:
+        got = []
+        with pytest.raises(RuntimeError, match="cannot load"):
+            for t in it:
+                got.append(t if how == "iter_dicts" else tuple(t))
+        assert got == want
+        if how != "index":
+            # The failing record raises again: nothing before it comes out twice.
+            with pytest.raises(RuntimeError, match="cannot load"):
+                next(it)
+    finally:
+        ARMED["on"] = False
+
+
 class Peeker:
     """Unpickled while rows are made ahead: looks at every tuple the collector can
     reach, as any Python code run then could."""

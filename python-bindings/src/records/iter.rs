@@ -73,7 +73,8 @@ impl PyRecordsIter {
 #[pyclass(name = "_PlainIter", module = "memslim._memslim")]
 pub struct PyPlainIter {
     pub(super) snap: Records,
-    pub(super) tuples: bool,
+    /// Makes the `tuple`s (`None`: the copies are `dict`s).
+    pub(super) tuples: Option<TupleMaker>,
     pub(super) pos: usize,
     pub(super) ready: std::collections::VecDeque<Py<PyAny>>,
 }
@@ -86,16 +87,33 @@ impl PyPlainIter {
 
     pub(super) fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         if self.ready.is_empty() {
+            // A record that cannot be copied raises once the ones before it are out.
             let end = (self.pos + PLAIN_BATCH).min(self.snap.inner.len());
-            for i in self.pos..end {
-                let v = if self.tuples {
-                    self.snap.plain_tuple(py, i)?
-                } else {
-                    self.snap.plain_dict(py, i)?
-                };
-                self.ready.push_back(v.unbind());
+            let mut bad = None;
+            if let Some(maker) = self.tuples {
+                let slots: Vec<usize> = (self.pos..end).collect();
+                let cls = py.get_type::<PyTuple>().into_any();
+                let (rows, e) = self
+                    .snap
+                    .fill_rows(py, maker, &cls, &slots, std::iter::empty());
+                self.pos += rows.len();
+                self.ready.extend(rows.into_iter().map(Bound::unbind));
+                bad = e;
+            } else {
+                for i in self.pos..end {
+                    match self.snap.plain_dict(py, i) {
+                        Ok(v) => self.ready.push_back(v.unbind()),
+                        Err(e) => {
+                            bad = Some(e);
+                            break;
+                        }
+                    }
+                    self.pos += 1;
+                }
             }
-            self.pos = end;
+            if let (true, Some(e)) = (self.ready.is_empty(), bad) {
+                return Err(e);
+            }
         }
         Ok(self.ready.pop_front())
     }
@@ -114,6 +132,15 @@ pub(super) fn plain_iter(
         Logical::Store(r, _) => r.snapshot(py),
         Logical::Own(r) => *r,
     };
+    let tuples =
+        if tuples {
+            let maker = TupleMaker::new(py.get_type::<PyTuple>().as_any())?;
+            Some(maker.ok_or_else(|| {
+                pyo3::exceptions::PySystemError::new_err("tuple rows cannot be made")
+            })?)
+        } else {
+            None
+        };
     Ok(PyPlainIter {
         snap,
         tuples,
@@ -209,131 +236,27 @@ impl PyTupleIter {
             return Ok(false);
         }
         let n = ROW_BATCH.min(len - s.pos);
-        let nf = this.inner.num_fields();
         s.slots.clear();
         s.slots.extend((s.pos..s.pos + n).map(|p| o.order.slot(p)));
-        // `ready[n - 1 - k]` is the row at `s.pos + k`.
-        let cls = self.row_type.bind(py);
-        let mut spares = spares.into_iter();
-        let mut rows = Vec::with_capacity(n);
-        for _ in 0..n {
-            rows.push(maker.blank(cls, nf, spares.next())?);
-        }
-        drop(spares);
-        let mut fill = RowFill {
+        let (rows, bad) = this.fill_rows(
             py,
-            this: &this,
-            rows: &rows,
-            j: 0,
-            upto: n,
-            bad: None,
-            scalars: true,
-        };
-        this.inner.fill_block(&s.slots, &mut fill);
-        let (bad, scalars) = (fill.bad, fill.scalars);
+            maker,
+            self.row_type.bind(py),
+            &s.slots,
+            spares.into_iter(),
+        );
         // The rows before a failed one are handed out first; the error is raised when
         // the row that fails is reached (then first of its batch), as reading row by row
-        // would. Rows not filled are dropped, never handed out.
-        let made = match bad {
-            Some((0, e)) => return Err(e),
-            Some((k, _)) => k,
-            None => n,
-        };
+        // would.
+        if let (true, Some(e)) = (rows.is_empty(), bad) {
+            return Err(e);
+        }
         s.ready.clear();
-        s.ready.extend(rows.into_iter().skip(n - made).map(|r| {
-            maker.settle(&r, scalars);
-            r.unbind()
-        }));
+        s.ready.extend(rows.into_iter().rev().map(Bound::unbind));
         drop(this);
         drop(o);
         s.stamp = self.stamp(py);
         Ok(true)
-    }
-}
-
-/// Puts the values of a batch straight into its rows (`rows[rows.len() - 1 - k]` is
-/// the row at block position `k`), making the common scalars without the general
-/// conversion's call.
-struct RowFill<'py, 'r> {
-    py: Python<'py>,
-    this: &'r Records,
-    rows: &'r [Bound<'py, PyAny>],
-    /// Field being read.
-    j: usize,
-    /// Positions from here on are skipped: a row before them failed.
-    upto: usize,
-    /// First row whose value could not be made, and why.
-    bad: Option<(usize, PyErr)>,
-    /// No value is a container (see [`TupleMaker::settle`]).
-    scalars: bool,
-}
-
-impl RowFill<'_, '_> {
-    #[inline(always)]
-    fn put(&mut self, k: usize, v: PyResult<Bound<'_, PyAny>>) {
-        let row = &self.rows[self.rows.len() - 1 - k];
-        if let Err(e) = v.and_then(|v| crate::tuple_rows::put(row, self.j, v)) {
-            self.upto = k;
-            self.bad = Some((k, e));
-        }
-    }
-}
-
-impl<'a> CellSink<'a> for RowFill<'_, '_> {
-    fn field(&mut self, j: usize) {
-        self.j = j;
-    }
-
-    #[inline]
-    fn cell(&mut self, k: usize, c: CellRef<'a>) {
-        if k >= self.upto {
-            return;
-        }
-        let v = match c {
-            CellRef::Null | CellRef::Absent => Ok(self.py.None().into_bound(self.py)),
-            // Only the variant encoding holds containers (lists, dicts, tuples, objects).
-            CellRef::Encoded(_) => {
-                self.scalars = false;
-                self.this.cell_value(self.py, self.j, c)
-            }
-            _ => self.this.cell_value(self.py, self.j, c),
-        };
-        self.put(k, v);
-    }
-
-    #[inline]
-    fn int(&mut self, k: usize, v: i64) {
-        if k < self.upto {
-            self.put(k, Ok(PyInt::new(self.py, v).into_any()));
-        }
-    }
-
-    #[inline]
-    fn float(&mut self, k: usize, v: f64) {
-        if k < self.upto {
-            self.put(k, Ok(PyFloat::new(self.py, v).into_any()));
-        }
-    }
-
-    #[inline]
-    fn text(&mut self, k: usize, v: &'a [u8]) {
-        if k < self.upto {
-            self.put(k, crate::convert::str_from_utf8(self.py, v));
-        }
-    }
-
-    #[inline]
-    fn bool(&mut self, k: usize, v: bool) {
-        if k < self.upto {
-            self.put(k, Ok(PyBool::new(self.py, v).to_owned().into_any()));
-        }
-    }
-
-    #[inline]
-    fn null(&mut self, k: usize) {
-        if k < self.upto {
-            self.put(k, Ok(self.py.None().into_bound(self.py)));
-        }
     }
 }
 

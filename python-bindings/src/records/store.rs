@@ -486,6 +486,47 @@ impl Records {
         }
     }
 
+    /// The records at store rows `slots` as rows made by `maker` (instances of `cls`, the
+    /// class it was made for), in order: each value is put straight into its row from
+    /// the column's typed loop ([`RecordList::fill_block`]). A row of `spares` that
+    /// nothing else refers to is refilled instead of a new one allocated.
+    ///
+    /// If a value cannot be made, the rows before its row come back with the error;
+    /// the rest are dropped, never handed out.
+    pub(super) fn fill_rows<'py>(
+        &self,
+        py: Python<'py>,
+        maker: TupleMaker,
+        cls: &Bound<'py, PyAny>,
+        slots: &[usize],
+        mut spares: impl Iterator<Item = Py<PyAny>>,
+    ) -> (Vec<Bound<'py, PyAny>>, Option<PyErr>) {
+        let nf = self.inner.num_fields();
+        let mut rows = Vec::with_capacity(slots.len());
+        for _ in slots {
+            match maker.blank(cls, nf, spares.next()) {
+                Ok(r) => rows.push(r),
+                Err(e) => return (Vec::new(), Some(e)),
+            }
+        }
+        let mut fill = RowFill {
+            py,
+            this: self,
+            rows: &rows,
+            j: 0,
+            upto: slots.len(),
+            bad: None,
+            scalars: true,
+        };
+        self.inner.fill_block(slots, &mut fill);
+        let (upto, bad, scalars) = (fill.upto, fill.bad, fill.scalars);
+        rows.truncate(upto);
+        for r in &rows {
+            maker.settle(r, scalars);
+        }
+        (rows, bad)
+    }
+
     /// Record `i` as a plain detached Python value (dict or tuple).
     pub(super) fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         match &self.kind {
@@ -496,10 +537,10 @@ impl Records {
                 row_type, maker, ..
             } => {
                 let cls = row_type.bind(py);
-                let vals = self.field_values(py, i)?;
                 if let Some(maker) = maker {
-                    return maker.make(cls, vals.into_iter());
+                    return one_row(self.fill_rows(py, *maker, cls, &[i], std::iter::empty()));
                 }
+                let vals = self.field_values(py, i)?;
                 // Not a tuple subclass (no maker): what namedtuple's own `_make` does,
                 // `tuple.__new__(cls, values)`, which reports the problem.
                 let tuple_new = TUPLE_NEW.get_or_try_init(py, || {
@@ -686,18 +727,106 @@ impl Records {
         err.map_or(Ok(d.into_any()), Err)
     }
 
-    /// Record `i` as a new plain `tuple` of its fields in field order.
-    pub(super) fn plain_tuple<'py>(
-        &self,
-        py: Python<'py>,
-        i: usize,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        Ok(PyTuple::new(py, self.field_values(py, i)?)?.into_any())
-    }
-
     /// `self` repeated `n` times (empty for `n <= 0`), as a new core list.
     pub(super) fn repeated(&self, py: Python<'_>, n: isize) -> PyResult<RecordList> {
         let n = usize::try_from(n).unwrap_or(0);
         self.inner.repeated(n).py_err(py)
+    }
+}
+
+/// The one row [`Records::fill_rows`] made of one record, or why it could not.
+fn one_row<'py>(
+    (rows, bad): (Vec<Bound<'py, PyAny>>, Option<PyErr>),
+) -> PyResult<Bound<'py, PyAny>> {
+    match (rows.into_iter().next(), bad) {
+        (Some(r), None) => Ok(r),
+        (_, Some(e)) => Err(e),
+        (None, None) => Err(pyo3::exceptions::PySystemError::new_err(
+            "a TupleList row came out empty",
+        )),
+    }
+}
+
+/// Puts the values of a block straight into its rows (`rows[k]` is the row at block
+/// position `k`), making the common scalars without the general conversion's call.
+struct RowFill<'py, 'r> {
+    py: Python<'py>,
+    this: &'r Records,
+    rows: &'r [Bound<'py, PyAny>],
+    /// Field being read.
+    j: usize,
+    /// Positions from here on are skipped: the row there failed.
+    upto: usize,
+    /// Why the row at `upto` failed.
+    bad: Option<PyErr>,
+    /// No value is a container (see [`TupleMaker::settle`]).
+    scalars: bool,
+}
+
+impl RowFill<'_, '_> {
+    #[inline(always)]
+    fn put(&mut self, k: usize, v: PyResult<Bound<'_, PyAny>>) {
+        if let Err(e) = v.and_then(|v| crate::tuple_rows::put(&self.rows[k], self.j, v)) {
+            self.upto = k;
+            self.bad = Some(e);
+        }
+    }
+}
+
+impl<'a> CellSink<'a> for RowFill<'_, '_> {
+    fn field(&mut self, j: usize) {
+        self.j = j;
+    }
+
+    #[inline]
+    fn cell(&mut self, k: usize, c: CellRef<'a>) {
+        if k >= self.upto {
+            return;
+        }
+        let v = match c {
+            CellRef::Null | CellRef::Absent => Ok(self.py.None().into_bound(self.py)),
+            // Only the variant encoding holds containers (lists, dicts, tuples, objects).
+            CellRef::Encoded(_) => {
+                self.scalars = false;
+                self.this.cell_value(self.py, self.j, c)
+            }
+            _ => self.this.cell_value(self.py, self.j, c),
+        };
+        self.put(k, v);
+    }
+
+    #[inline]
+    fn int(&mut self, k: usize, v: i64) {
+        if k < self.upto {
+            self.put(k, Ok(PyInt::new(self.py, v).into_any()));
+        }
+    }
+
+    #[inline]
+    fn float(&mut self, k: usize, v: f64) {
+        if k < self.upto {
+            self.put(k, Ok(PyFloat::new(self.py, v).into_any()));
+        }
+    }
+
+    #[inline]
+    fn text(&mut self, k: usize, v: &'a [u8]) {
+        if k < self.upto {
+            self.put(k, crate::convert::str_from_utf8(self.py, v));
+        }
+    }
+
+    #[inline]
+    fn bool(&mut self, k: usize, v: bool) {
+        if k < self.upto {
+            self.put(k, Ok(PyBool::new(self.py, v).to_owned().into_any()));
+        }
+    }
+
+    #[inline]
+    fn null(&mut self, k: usize) {
+        if k < self.upto {
+            self.put(k, Ok(self.py.None().into_bound(self.py)));
+        }
     }
 }
