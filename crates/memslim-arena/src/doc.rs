@@ -374,7 +374,19 @@ impl<'a> Iterator for MapIter<'a> {
 /// # Errors
 /// [`DocError::Corrupt`], [`DocError::UnknownSymbol`] or [`DocError::TooDeep`].
 pub fn validate(doc: &[u8], symbols: usize, text: &TextBlocks) -> Result<()> {
-    let end = validate_at(doc, 0, &Limits { symbols, text }, 0)?;
+    validate_collecting(doc, symbols, text, &mut Vec::new())
+}
+
+/// [`validate`], appending the document's text references to `texts` (in document
+/// order): what a reader that must also check the referenced text needs, without a
+/// second walk over the document.
+pub(crate) fn validate_collecting(
+    doc: &[u8],
+    symbols: usize,
+    text: &TextBlocks,
+    texts: &mut Vec<TextRef>,
+) -> Result<()> {
+    let end = validate_at(doc, 0, &Limits { symbols, text }, 0, texts)?;
     if end != doc.len() {
         return Err(DecodeError::TrailingBytes {
             extra: doc.len() - end,
@@ -399,7 +411,13 @@ struct Limits<'t> {
     text: &'t TextBlocks,
 }
 
-fn validate_at(doc: &[u8], pos: usize, limits: &Limits<'_>, depth: usize) -> Result<usize> {
+fn validate_at(
+    doc: &[u8],
+    pos: usize,
+    limits: &Limits<'_>,
+    depth: usize,
+    texts: &mut Vec<TextRef>,
+) -> Result<usize> {
     let symbols = limits.symbols;
     let mut r = Reader { bytes: doc, pos };
     match r.byte()? {
@@ -438,6 +456,7 @@ fn validate_at(doc: &[u8], pos: usize, limits: &Limits<'_>, depth: usize) -> Res
             if !limits.text.contains(t) {
                 return Err(corrupt(pos, "text reference outside the text blocks"));
             }
+            texts.push(t);
         }
         t @ (tag::SIZED_LIST | tag::SIZED_TUPLE | tag::SYM_DICT) => {
             if depth >= MAX_DEPTH {
@@ -461,7 +480,7 @@ fn validate_at(doc: &[u8], pos: usize, limits: &Limits<'_>, depth: usize) -> Res
                     check_sym(&mut kr, symbols)?;
                     at = kr.pos;
                 }
-                at = validate_at(body, at, limits, depth + 1)?;
+                at = validate_at(body, at, limits, depth + 1, texts)?;
             }
             if at != body.len() {
                 return Err(corrupt(pos, "container body longer than its elements"));

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::arena::{Arena, ArenaSlice};
-use crate::doc::{DocBuilder, Node, read_node, validate};
+use crate::doc::{DocBuilder, Node, read_node, validate_collecting};
 use crate::error::{DocError, Result};
 use crate::interner::Interner;
 use crate::text::{TextBlocks, TextRef};
@@ -584,11 +584,13 @@ impl DocList {
             return Err(DecodeError::Truncated { offset: r.pos }.into());
         }
         let mut spans = Vec::with_capacity(ndocs);
+        // The long strings the documents refer to, in document order.
+        let mut texts = Vec::new();
         for _ in 0..ndocs {
             let n = r.length()?;
             let at = r.pos;
             let d = r.take(n)?;
-            validate(d, symbols.len(), &text).map_err(|e| shift(e, at))?;
+            validate_collecting(d, symbols.len(), &text, &mut texts).map_err(|e| shift(e, at))?;
             spans.push(at..at + n);
         }
         if r.remaining() != 0 {
@@ -600,11 +602,12 @@ impl DocList {
         let total = spans.iter().map(|s| s.len()).sum();
         let text_raw = text.raw_bytes();
         let mut out = DocList::with_store(symbols, text, total);
+        // Every long string must be UTF-8, so that reading never fails later.
+        for t in texts {
+            out.store.with_text(t, |_| ())?;
+        }
         for s in spans {
-            let d = &bytes[s];
-            // Every long string must be UTF-8, so that reading never fails later.
-            for_each_text(d, &mut |t| out.store.with_text(t, |_| ()))?;
-            out.docs.push(out.store.arena.alloc_slice(d));
+            out.docs.push(out.store.arena.alloc_slice(&bytes[s]));
         }
         out.live = total;
         out.stored = total;

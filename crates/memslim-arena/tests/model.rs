@@ -345,3 +345,35 @@ fn remove_positions_drops_each_named_document_once() {
         vec![Value::Int(1), Value::Int(3), Value::Int(5)]
     );
 }
+
+/// A long string lives in the text blocks, outside its document; an image whose text
+/// is not UTF-8 (checksum recomputed, as a crafted image would have) must be refused
+/// when it is read, not when the string is.
+#[test]
+fn an_image_whose_long_string_is_not_utf8_is_refused() {
+    let mut docs = DocList::new();
+    docs.set_text_min(8);
+    let long = format!("{}MARK", "y".repeat(60));
+    for _ in 0..3 {
+        docs.build(|b| {
+            b.begin_list()?;
+            b.str("short")?;
+            b.str(&long)?;
+            b.end()?;
+            b.end_doc()
+        })
+        .unwrap();
+    }
+    let good = docs.to_bytes().unwrap();
+    assert_eq!(contents(&DocList::from_bytes(&good).unwrap()).len(), 3);
+    let at = good
+        .windows(4)
+        .position(|w| w == b"MARK")
+        .expect("the long string is stored as is");
+    let mut bad = good.clone();
+    bad[at] = 0xFF;
+    let body = bad.len() - 4;
+    let crc = crc32fast::hash(&bad[..body]);
+    bad[body..].copy_from_slice(&crc.to_le_bytes());
+    assert!(DocList::from_bytes(&bad).is_err());
+}
