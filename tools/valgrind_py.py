@@ -106,6 +106,21 @@ docs.extend(docs[:10])
 assert view["name"] == "u7" and tags.to_python() == ["a", "b"]
 back = pickle.loads(pickle.dumps(docs))
 assert back == docs.to_python()
+# Read in place from an out-of-band frame (arena.rs `adopt`): the frame is dropped,
+# then the documents are read through views, added to and compacted.
+oob = []
+stream = pickle.dumps(docs, protocol=5, buffer_callback=oob.append)
+frame = [bytes(b.raw()) for b in oob]
+inplace = pickle.loads(stream, buffers=frame)
+del oob, frame
+gc.collect()
+kept = inplace[3]["user"]
+inplace.append({"late": [1, 2]})
+del inplace[0:2]
+inplace.compact()
+assert kept["name"] == docs[3]["user"]["name"]
+assert inplace[-1] == {"late": [1, 2]} and len(inplace) == len(docs) - 1
+del inplace
 jl = memslim.DocList.from_jsonl(b'{"a": [1, 2.5, "x"]}\n{"a": null}\n' * 200)
 assert jl[399]["a"] is None
 del docs, back, jl

@@ -631,9 +631,11 @@ impl PyDocList {
 #[pyfunction]
 pub(crate) fn _restore_doclist(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Py<PyDocList>> {
     // `bytes` in band; an out-of-band buffer (`PickleBuffer`, `memoryview`...) from
-    // protocol 5. The image is validated either way, and copied into the list's arena.
-    let inner = crate::pickle::with_arg_bytes(data, DocList::from_bytes)?;
-    PyDocList::wrap(py, inner.map_err(|e| doc_to_py(py, e))?)
+    // protocol 5. The image is validated either way; its documents are read in place
+    // when nothing can change them (see `pickle::arg_buffer`), else copied.
+    let image = crate::pickle::arg_buffer(data)?;
+    let inner = DocList::from_buffer(&image).map_err(|e| doc_to_py(py, e))?;
+    PyDocList::wrap(py, inner)
 }
 
 /// Iterator over a DocList (sees appends made while iterating).

@@ -127,13 +127,13 @@ pub(crate) fn image_arg(
     pb.call1((part,))
 }
 
-/// Runs `f` on the bytes of a pickled argument (`bytes`, or any object exporting a
-/// contiguous buffer, as an out-of-band `PickleBuffer` arrives).
+/// A pickled argument as an Arrow buffer: read in place where [`Arg::into_buffer`]
+/// allows (a `bytes` object, or a view of one or of a `_Buffer` of ours), else copied.
 ///
 /// # Errors
 /// `BufferError` for a non-contiguous buffer, `TypeError` for an object with none.
-pub(crate) fn with_arg_bytes<R>(obj: &Bound<'_, PyAny>, f: impl FnOnce(&[u8]) -> R) -> PyResult<R> {
-    Ok(f(Arg::new(obj)?.bytes()))
+pub(crate) fn arg_buffer(obj: &Bound<'_, PyAny>) -> PyResult<Buffer> {
+    Ok(Arg::new(obj)?.into_buffer(obj.py()))
 }
 
 /// Bytes of a pickled argument: a `bytes` object (in-band) or anything exporting a

@@ -529,6 +529,43 @@ def test_out_of_band_pickles_round_trip(docs, wrap):
     assert_same(pickle.loads(pickle.dumps(dl, protocol=5)).to_python(), docs)
 
 
+def test_loads_read_an_immutable_image_in_place_and_copy_a_writable_one():
+    import sys
+
+    docs = [{"id": i, "price": i / 4, "tags": [i, -i], "ok": i % 3 == 0} for i in range(3000)]
+    dl = DocList(docs)
+    stream, buffers = dumps_oob(dl)
+    frame = bytes(buffers[0].raw())
+    # A bytes frame (as a transport delivers it) is held by the list, read in place,
+    # and let go with it.
+    before = sys.getrefcount(frame)
+    back = pickle.loads(stream, buffers=[frame])
+    assert sys.getrefcount(frame) == before + 1
+    assert_same(back.to_python(), docs)
+    back.append({"new": True})
+    del back[0]
+    assert_same(back.to_python(), [*docs[1:], {"new": True}])
+    back.compact()
+    assert_same(back.to_python(), [*docs[1:], {"new": True}])
+    del back
+    assert sys.getrefcount(frame) == before
+    # The same process's PickleBuffer, and protocols 4 and 5 in band (bytes), too.
+    part = buffers[0].raw().obj
+    before = sys.getrefcount(part)
+    back = pickle.loads(stream, buffers=buffers)
+    assert sys.getrefcount(part) == before + 1
+    del back
+    for protocol in (4, 5):
+        assert_same(pickle.loads(pickle.dumps(dl, protocol=protocol)).to_python(), docs)
+    # A writable buffer can change after the load: copied, not held.
+    array = bytearray(frame)
+    before = sys.getrefcount(array)
+    back = pickle.loads(stream, buffers=[array])
+    assert sys.getrefcount(array) == before
+    array[:] = bytes(len(array))
+    assert_same(back.to_python(), docs)
+
+
 def test_out_of_band_image_is_read_only_and_checked():
     dl = DocList([event(i) for i in range(3)] + ["é" * 60])
     stream, buffers = dumps_oob(dl)

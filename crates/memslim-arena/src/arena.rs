@@ -13,12 +13,16 @@
 //! reset or dropped. Resetting takes `&mut Arena` and gives the arena a new identity,
 //! so handles from before the reset no longer pass the check; dropping the arena ends
 //! every borrow obtained from it (the references returned by `get` borrow `&self`).
+//! The same holds for the bytes of an adopted Arrow [`Buffer`] (see [`Arena::adopt`]):
+//! the arena holds the buffer until it is reset or dropped, and a `Buffer`'s memory is
+//! immutable and never moves or is freed while a reference to it lives.
 
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use arrow_buffer::Buffer;
 use bumpalo::Bump;
 
 /// Source of arena identities: every arena and every reset gets a fresh one, never reused.
@@ -69,6 +73,8 @@ const FIRST_CHUNK: usize = 4 << 10;
 struct Chunks {
     bumps: Vec<Bump>,
     next: usize,
+    /// Buffers read in place (see [`Arena::adopt`]), held until reset or drop.
+    adopted: Vec<Buffer>,
 }
 
 impl Chunks {
@@ -170,6 +176,7 @@ impl Arena {
             chunks: Mutex::new(Chunks {
                 bumps: Vec::new(),
                 next: bytes.max(FIRST_CHUNK),
+                adopted: Vec::new(),
             }),
             id: fresh_id(),
         }
@@ -217,6 +224,33 @@ impl Arena {
         ArenaStr(self.alloc_slice_mut(s.as_bytes()))
     }
 
+    /// Handles to `ranges` of `buffer`, read in place instead of copied: the arena holds
+    /// the buffer (a shared, immutable Arrow buffer, such as the bytes a pickle was
+    /// loaded from) until it is reset or dropped, and counts its length in
+    /// [`allocated_bytes`](Arena::allocated_bytes). `None` (and nothing held) if a range
+    /// is not inside the buffer.
+    pub fn adopt(
+        &self,
+        buffer: Buffer,
+        ranges: impl IntoIterator<Item = std::ops::Range<usize>>,
+    ) -> Option<Vec<ArenaSlice<u8>>> {
+        let bytes = buffer.as_slice();
+        let handles = ranges
+            .into_iter()
+            .map(|r| {
+                let piece = bytes.get(r)?;
+                Some(ArenaSlice {
+                    ptr: NonNull::from(piece).cast::<u8>(),
+                    len: piece.len(),
+                    arena: self.id,
+                    _owns: PhantomData,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        self.lock().adopted.push(buffer);
+        Some(handles)
+    }
+
     /// The values behind `handle`, or `None` if it was not made by this arena since its
     /// last reset.
     #[inline]
@@ -224,14 +258,16 @@ impl Arena {
         if handle.arena != self.id {
             return None;
         }
-        // SAFETY: the identity matches, so `handle` came from `alloc_slice` on this arena
-        // after its last reset (identities are never reused, and a reset replaces it).
-        // That allocation holds `len` initialized `T`s (copied in) at `ptr`, aligned for
-        // `T`; bumpalo does not move or free it before a reset or drop, both of which
-        // need `&mut self` / ownership and so cannot happen while the returned borrow of
-        // `&self` lives. Nothing writes to it after allocation (handles give no `&mut`).
-        // The `Bump`s live in a `Vec` that may reallocate, which moves the `Bump` handles
-        // but not the chunks they own, so the address stays valid.
+        // SAFETY: the identity matches, so `handle` came from `alloc_slice` or `adopt` on
+        // this arena after its last reset (identities are never reused, and a reset
+        // replaces it). That allocation holds `len` initialized `T`s at `ptr`, aligned
+        // for `T` (copied in by `alloc_slice`; `adopt` hands out `u8`s of a held buffer,
+        // which need no alignment); neither bumpalo nor a held `Buffer` moves or frees
+        // it before a reset or drop, both of which need `&mut self` / ownership and so
+        // cannot happen while the returned borrow of `&self` lives. Nothing writes to it
+        // after allocation (handles give no `&mut`; a `Buffer` is immutable). The
+        // `Bump`s and buffers live in `Vec`s that may reallocate, which moves the
+        // handles to the memory but not the memory, so the address stays valid.
         Some(unsafe { std::slice::from_raw_parts(handle.ptr.as_ptr(), handle.len) })
     }
 
@@ -251,6 +287,7 @@ impl Arena {
     /// invalid afterwards (`get` returns `None` for it).
     pub fn reset(&mut self) {
         let chunks = self.chunks.get_mut().unwrap_or_else(|p| p.into_inner());
+        chunks.adopted.clear();
         if chunks.bumps.len() > 1 {
             // Merge: the next batch of this size then fits in one chunk.
             let held: usize = chunks.bumps.iter().map(Bump::allocated_bytes).sum();
@@ -262,9 +299,12 @@ impl Arena {
         self.id = fresh_id();
     }
 
-    /// Bytes of chunk capacity this arena holds (allocated or not yet handed out).
+    /// Bytes of chunk capacity this arena holds (allocated or not yet handed out), and
+    /// of the buffers it holds (see [`adopt`](Arena::adopt)).
     pub fn allocated_bytes(&self) -> usize {
-        self.lock().bumps.iter().map(Bump::allocated_bytes).sum()
+        let chunks = self.lock();
+        let bumps: usize = chunks.bumps.iter().map(Bump::allocated_bytes).sum();
+        bumps + chunks.adopted.iter().map(Buffer::len).sum::<usize>()
     }
 }
 
@@ -289,6 +329,37 @@ mod tests {
         let empty = arena.alloc_slice::<u64>(&[]);
         assert_eq!(arena.get(empty), Some(&[][..]));
         assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn adopted_bytes_are_read_in_place_until_reset() {
+        let mut arena = Arena::new();
+        let copied = arena.alloc_slice(b"copied");
+        let buffer = Buffer::from_vec(b"0123456789".to_vec());
+        let at = buffer.as_ptr();
+        let hs = arena
+            .adopt(buffer.clone(), [2..5, 0..0, 7..10])
+            .expect("in range");
+        drop(buffer);
+        let got: Vec<&[u8]> = hs.iter().map(|h| arena.get(*h).unwrap()).collect();
+        assert_eq!(got, [&b"234"[..], b"", b"789"]);
+        assert_eq!(
+            got[0].as_ptr(),
+            at.wrapping_add(2),
+            "read in place, not copied"
+        );
+        assert_eq!(arena.get(copied), Some(&b"copied"[..]));
+        assert!(arena.allocated_bytes() >= 10);
+        assert!(
+            arena
+                .adopt(Buffer::from_vec(vec![1u8; 4]), [1..3, 2..5])
+                .is_none(),
+            "a range past the end is refused"
+        );
+        assert_eq!(Arena::new().get(hs[0]), None);
+        arena.reset();
+        assert_eq!(arena.get(hs[0]), None, "stale after reset");
+        assert!(arena.lock().adopted.is_empty(), "reset lets the buffers go");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::error::{DocError, Result};
 use crate::interner::Interner;
 use crate::text::{TextBlocks, TextRef};
 use crate::variant::{DecodeError, Reader, put_varint};
+use arrow_buffer::Buffer;
 
 /// String values up to this many UTF-8 bytes are interned by default.
 pub const DEFAULT_INTERN_MAX: usize = 24;
@@ -539,6 +540,23 @@ impl DocList {
     /// # Errors
     /// [`DocError::Corrupt`] / [`DocError::UnknownSymbol`] for damaged input.
     pub fn from_bytes(bytes: &[u8]) -> Result<DocList> {
+        Self::from_image(bytes, None)
+    }
+
+    /// [`from_bytes`](DocList::from_bytes) over an image in an Arrow buffer (a pickle's
+    /// out-of-band buffer, or the `bytes` it arrived in), checked the same way. The
+    /// documents are then read in place, not copied: the list holds the buffer for as
+    /// long as it holds them (until a [`compact`](DocList::compact)). An image that is
+    /// mostly symbols and text, which are copied anyway, is copied whole instead, so
+    /// that the list never holds much more than its documents.
+    ///
+    /// # Errors
+    /// As [`from_bytes`](DocList::from_bytes).
+    pub fn from_buffer(image: &Buffer) -> Result<DocList> {
+        Self::from_image(image.as_slice(), Some(image))
+    }
+
+    fn from_image(bytes: &[u8], shared: Option<&Buffer>) -> Result<DocList> {
         let bad = |offset, reason| DocError::Corrupt(DecodeError::Malformed { offset, reason });
         let head = bytes.get(..MAGIC.len());
         let v1 = head == Some(&MAGIC_V1[..]);
@@ -606,8 +624,27 @@ impl DocList {
         for t in texts {
             out.store.with_text(t, |_| ())?;
         }
-        for s in spans {
-            out.docs.push(out.store.arena.alloc_slice(&bytes[s]));
+        // Documents read in place when they are most of a shared image (the spans are
+        // offsets into it: the checksum is only cut off its end).
+        let adopted = shared
+            .filter(|b| total >= b.len() / 4 * 3)
+            .and_then(|b| out.store.arena.adopt(b.clone(), spans.iter().cloned()));
+        if let Some(handles) = adopted {
+            out.docs = handles;
+        } else {
+            // The new store is this list's alone: its arena is filled without the lock.
+            match Arc::get_mut(&mut out.store) {
+                Some(store) => out.docs.extend(
+                    spans
+                        .into_iter()
+                        .map(|s| store.arena.alloc_slice_mut(&bytes[s])),
+                ),
+                None => out.docs.extend(
+                    spans
+                        .into_iter()
+                        .map(|s| out.store.arena.alloc_slice(&bytes[s])),
+                ),
+            }
         }
         out.live = total;
         out.stored = total;

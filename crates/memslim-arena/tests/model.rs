@@ -89,7 +89,9 @@ enum Op {
     Push(Vec<Value>),
     Remove(usize),
     Compact,
-    RoundTrip,
+    /// The list replaced by one read from its image: copied (`false`), or read in place
+    /// from a shared buffer (`true`, see `DocList::from_buffer`).
+    RoundTrip(bool),
     FailedPush(Vec<Value>),
 }
 
@@ -98,7 +100,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
         3 => proptest::collection::vec(arb_doc(), 0..4).prop_map(Op::Push),
         2 => any::<usize>().prop_map(Op::Remove),
         1 => Just(Op::Compact),
-        1 => Just(Op::RoundTrip),
+        1 => any::<bool>().prop_map(Op::RoundTrip),
         1 => proptest::collection::vec(arb_doc(), 0..3).prop_map(Op::FailedPush),
     ]
 }
@@ -159,8 +161,14 @@ proptest! {
                         prop_assert_eq!(docs.nbytes().live, before.live);
                     }
                 }
-                Op::RoundTrip => {
-                    docs = DocList::from_bytes(&docs.to_bytes().unwrap()).unwrap();
+                Op::RoundTrip(shared) => {
+                    let image = docs.to_bytes().unwrap();
+                    docs = if shared {
+                        let buffer = arrow_buffer::Buffer::from_vec(image);
+                        DocList::from_buffer(&buffer).unwrap()
+                    } else {
+                        DocList::from_bytes(&image).unwrap()
+                    };
                 }
             }
             prop_assert_eq!(docs.len(), model.len());
@@ -376,4 +384,42 @@ fn an_image_whose_long_string_is_not_utf8_is_refused() {
     let crc = crc32fast::hash(&bad[..body]);
     bad[body..].copy_from_slice(&crc.to_le_bytes());
     assert!(DocList::from_bytes(&bad).is_err());
+}
+
+/// A DocList read from a shared buffer reads its documents in place (most of the image
+/// is documents), keeps working after the buffer's other owners let go, and takes new
+/// documents beside them.
+#[test]
+fn documents_are_read_in_place_from_a_shared_image() {
+    let mut docs = DocList::new();
+    for i in 0..500i64 {
+        docs.build(|b| {
+            b.begin_map()?;
+            b.key("id")?;
+            b.int(i)?;
+            b.key("price")?;
+            b.float(i as f64 / 3.0)?;
+            b.end()?;
+            b.end_doc()
+        })
+        .unwrap();
+    }
+    let want = contents(&docs);
+    let buffer = arrow_buffer::Buffer::from_vec(docs.to_bytes().unwrap());
+    let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+    let mut back = DocList::from_buffer(&buffer).unwrap();
+    drop(buffer);
+    let first = back.store().doc(back.handle(0).unwrap()).unwrap();
+    assert!(range.contains(&(first.as_ptr() as usize)), "read in place");
+    assert!(back.nbytes().total >= range.len(), "the image is counted");
+    assert_eq!(contents(&back), want);
+    back.build(|b| {
+        b.begin_list()?;
+        b.end()?;
+        b.end_doc()
+    })
+    .unwrap();
+    assert_eq!(back.len(), 501);
+    back.compact().unwrap();
+    assert_eq!(contents(&back)[..500], want[..]);
 }

@@ -213,7 +213,20 @@ impl<'b> Reader<'b> {
     }
 
     /// A minimal unsigned LEB128 varint of at most 10 bytes.
+    #[inline]
     pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
+        // Most varints (tags' lengths, counts, symbols, small ints) are one byte.
+        if let Some(&b) = self.bytes.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.long_varint()
+    }
+
+    #[inline(never)]
+    fn long_varint(&mut self) -> Result<u64, DecodeError> {
         let start = self.pos;
         let mut value = 0u64;
         for i in 0..10 {
