@@ -583,6 +583,9 @@ impl DocList {
         };
         let nsyms = r.length()?;
         let mut symbols = Interner::new();
+        // Each symbol takes at least its length byte: a crafted count cannot reserve
+        // more than the image could hold.
+        symbols.reserve(nsyms.min(r.remaining()));
         for i in 0..nsyms {
             let at = r.pos;
             let n = r.length()?;

@@ -113,6 +113,18 @@ impl Interner {
         Ok(Sym(id))
     }
 
+    /// Makes room for `symbols` more symbols without growing the table on the way (the
+    /// text buffer still grows as strings come).
+    pub fn reserve(&mut self, symbols: usize) {
+        self.ends.reserve(symbols);
+        let (text, ends, hasher) = (&self.text, &self.ends, &self.hasher);
+        self.table.reserve(symbols, |&i| {
+            let i = i as usize;
+            let start = if i == 0 { 0 } else { ends[i - 1] as usize };
+            hasher.hash_one(&text[start..ends[i] as usize])
+        });
+    }
+
     /// The string of `sym`, or `None` for a symbol this interner never handed out.
     #[inline]
     pub fn resolve(&self, sym: Sym) -> Option<&str> {
