@@ -79,7 +79,20 @@ def test_row_type_takes_tuple_or_a_namedtuple_with_the_lists_fields():
     for bad in (list, dict, int, "tuple", namedtuple("Other", "a b c")):
         with pytest.raises(TypeError, match="row_type"):
             TupleList([(1, 2)], ("x", "y"), row_type=bad)
-    # Unchanged after a refused constructor: nothing to check but that it raised.
+
+
+def test_from_arrow_takes_a_row_type_too():
+    pa = pytest.importorskip("pyarrow")
+    Point = namedtuple("Point", "x y")
+    table = pa.table({"x": [1, 2], "y": ["a", None]})
+    plain = TupleList.from_arrow(table, row_type=tuple)
+    assert plain.row_type is tuple and list(plain) == [(1, "a"), (2, None)]
+    assert all(type(t) is tuple for t in plain)
+    named = TupleList.from_arrow(table, row_type=Point)
+    assert list(named) == [Point(1, "a"), Point(2, None)] and type(named[0]) is Point
+    for bad in (list, namedtuple("Other", "a b")):
+        with pytest.raises(TypeError, match="row_type"):
+            TupleList.from_arrow(table, row_type=bad)
 
 
 def test_user_namedtuples_come_back_as_themselves():

@@ -314,7 +314,12 @@ class TupleList(_Records):
     def row_type(self) -> type[tuple[Any, ...]]: ...
     @classmethod
     def from_arrow(
-        cls, data: object, *, chunk_rows: int | None = None, trusted: bool = False
+        cls,
+        data: object,
+        *,
+        chunk_rows: int | None = None,
+        trusted: bool = False,
+        row_type: type[tuple[Any, ...]] | None = None,
     ) -> TupleList: ...
     def iter_tuples(self) -> _PlainIter[tuple[Any, ...]]:
         """Plain ``tuple`` copies of the records (``type(t) is tuple``, fields in field

@@ -45,6 +45,23 @@ fn asked_row_type<'py>(
     }
 }
 
+/// `row_type` (with its `_fields`, `None` for `tuple`) if it fits a list of `fields`.
+fn check_row_type_fields<'py>(
+    py: Python<'py>,
+    t: Bound<'py, PyAny>,
+    tf: Option<Vec<String>>,
+    fields: &[String],
+) -> PyResult<Bound<'py, PyAny>> {
+    if tf.is_some_and(|tf| tf != fields) {
+        return Err(PyTypeError::new_err(format!(
+            "row_type {} has other fields than the list's {}",
+            t.getattr("__name__")?,
+            PyTuple::new(py, fields)?.repr()?
+        )));
+    }
+    Ok(t)
+}
+
 pub(super) fn tuple_kind(
     py: Python<'_>,
     fields: &[String],
@@ -128,14 +145,7 @@ impl PyTupleList {
             }
         }
         if let Some((t, tf)) = asked {
-            if tf.is_some_and(|tf| tf != fields) {
-                return Err(PyTypeError::new_err(format!(
-                    "row_type {} has other fields than the list's {}",
-                    t.getattr("__name__")?,
-                    PyTuple::new(py, &fields)?.repr()?
-                )));
-            }
-            row_type = Some(t);
+            row_type = Some(check_row_type_fields(py, t, tf, &fields)?);
         }
         let kind = tuple_kind(py, &fields, row_type)?;
         let mut base = Records::build(py, kind, schema, chunk_rows, Some(&fields))?;
@@ -168,19 +178,24 @@ impl PyTupleList {
     }
 
     #[classmethod]
-    #[pyo3(signature = (data, *, chunk_rows = None, trusted = false))]
+    #[pyo3(signature = (data, *, chunk_rows = None, trusted = false, row_type = None))]
     pub(super) fn from_arrow(
         _cls: &Bound<'_, PyType>,
         data: &Bound<'_, PyAny>,
         chunk_rows: Option<usize>,
         trusted: bool,
+        row_type: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();
+        let asked = row_type.map(|t| asked_row_type(py, t)).transpose()?;
         let inner = import_arrow(data, chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS), trusted)?;
         let fields: Vec<String> = (0..inner.num_fields())
             .map(|j| inner.field_name(j).to_owned())
             .collect();
-        let kind = tuple_kind(py, &fields, None)?;
+        let row_type = asked
+            .map(|(t, tf)| check_row_type_fields(py, t, tf, &fields))
+            .transpose()?;
+        let kind = tuple_kind(py, &fields, row_type)?;
         Records::wrap(py, kind, inner)
     }
 }
