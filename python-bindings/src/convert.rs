@@ -267,26 +267,6 @@ fn write_scalar(buf: &mut Vec<u8>, x: Scalar<'_>) {
     }
 }
 
-/// A `str` of UTF-8 bytes, checked once, by CPython's decoder (the text of a plain
-/// string column, which the list checked when it came in: not checked a second time).
-#[inline]
-pub(crate) fn str_from_utf8<'py>(py: Python<'py>, b: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    // SAFETY: `b` is a live slice of `b.len()` bytes; `PyUnicode_DecodeUTF8` copies them
-    // (raising `UnicodeDecodeError` on bytes that are not UTF-8) and returns a new
-    // reference, or NULL with an exception set, which `from_owned_ptr_or_err` turns into
-    // the error.
-    unsafe {
-        Bound::from_owned_ptr_or_err(
-            py,
-            pyo3::ffi::PyUnicode_DecodeUTF8(
-                b.as_ptr().cast(),
-                b.len() as pyo3::ffi::Py_ssize_t,
-                std::ptr::null(),
-            ),
-        )
-    }
-}
-
 /// A stored value of this process's own as a Python object.
 #[inline]
 pub(crate) fn cell_to_py<'py>(py: Python<'py>, c: CellRef<'_>) -> PyResult<Bound<'py, PyAny>> {

@@ -196,6 +196,21 @@ impl Arena {
         self.lock().alloc_slice(values, self.id)
     }
 
+    /// Copies each of `values` into the arena, taking the lock once for all of them.
+    ///
+    /// # Panics
+    /// If the allocator is out of memory (as `Vec` would).
+    pub fn alloc_slices<'v, T: Copy + Sync + 'v>(
+        &self,
+        values: impl IntoIterator<Item = &'v [T]>,
+    ) -> Vec<ArenaSlice<T>> {
+        let mut chunks = self.lock();
+        values
+            .into_iter()
+            .map(|v| chunks.alloc_slice(v, self.id))
+            .collect()
+    }
+
     /// [`alloc_slice`](Arena::alloc_slice) for an owner with exclusive access (no lock
     /// taken: a scratch arena filled by one parser).
     #[inline]

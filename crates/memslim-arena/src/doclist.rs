@@ -632,23 +632,13 @@ impl DocList {
         let adopted = shared
             .filter(|b| total >= b.len() / 4 * 3)
             .and_then(|b| out.store.arena.adopt(b.clone(), spans.iter().cloned()));
-        if let Some(handles) = adopted {
-            out.docs = handles;
-        } else {
-            // The new store is this list's alone: its arena is filled without the lock.
-            match Arc::get_mut(&mut out.store) {
-                Some(store) => out.docs.extend(
-                    spans
-                        .into_iter()
-                        .map(|s| store.arena.alloc_slice_mut(&bytes[s])),
-                ),
-                None => out.docs.extend(
-                    spans
-                        .into_iter()
-                        .map(|s| out.store.arena.alloc_slice(&bytes[s])),
-                ),
-            }
-        }
+        out.docs = match adopted {
+            Some(handles) => handles,
+            None => out
+                .store
+                .arena
+                .alloc_slices(spans.into_iter().map(|s| &bytes[s])),
+        };
         out.live = total;
         out.stored = total;
         out.text_live = text_raw;

@@ -812,7 +812,9 @@ impl<'a> CellSink<'a> for RowFill<'_, '_> {
     #[inline]
     fn text(&mut self, k: usize, v: &'a [u8]) {
         if k < self.upto {
-            self.put(k, crate::convert::str_from_utf8(self.py, v));
+            // Checked as UTF-8 once, by CPython's decoder (the list checked it when it
+            // came in).
+            self.put(k, PyString::from_bytes(self.py, v).map(Bound::into_any));
         }
     }
 
