@@ -49,6 +49,22 @@ assert [r["f"] for r in kept[:3]] == [r["f"] for r in list(rows)[:3]]
 assert table.column("id")[0].as_py() == 0
 del rows, kept
 gc.collect()
+# Fast slots (fast_slots.rs): views made as PyO3's class and given the `Row` type,
+# `row[key]` and `next()` answered in C or handed to PyO3's own slots (missing keys,
+# nested values, record files), views freed on the spot.
+fast = memslim.DictList({"a": i, "n": [i] if i % 2 else None} for i in range(500))
+misses = 0
+for r in fast:
+    try:
+        r["zz"]
+    except KeyError:
+        misses += 1
+total = sum(r["a"] + (r["n"] or [0])[0] for r in fast)
+assert misses == 500 and total == sum(range(500)) + sum(range(1, 500, 2))
+views = [*fast, *reversed(fast), fast[3]]
+assert views[3]["n"] == [3] and views[-1]["a"] == 3 and type(views[0]) is memslim.Row
+del fast, views, r
+gc.collect()
 assert table.column("s")[10].as_py() == "s3"  # the table outlives the list
 
 back = memslim.DictList.from_arrow(table)

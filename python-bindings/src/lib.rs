@@ -9,6 +9,7 @@ mod convert;
 mod doc_list;
 mod errors;
 mod ext;
+mod fast_slots;
 mod gilcell;
 mod json;
 mod mmap;

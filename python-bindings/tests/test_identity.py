@@ -12,6 +12,7 @@ import copy
 import gc
 import pickle
 import random
+import sys
 
 import memslim
 import pytest
@@ -382,6 +383,46 @@ def test_no_stale_row_error_left():
     del rows[1:3]
     rows.reverse()
     assert [v["id"] for v in views] == list(range(6))
+
+
+def row_refs():
+    """References to the `Row` class: one per live view, beside the module's own.
+    (Read here, not inside an `assert`, whose rewriting keeps its operands alive.)"""
+    return sys.getrefcount(memslim.Row)
+
+
+def test_every_view_is_a_row_and_is_freed_at_once(tmp_path):
+    # Views are made one way (fast_slots.rs gives them their `Row` type) and read by a
+    # fast `row[key]` that hands what it does not answer to the full path. Each view
+    # holds a reference to its type: counting them shows no view is parked anywhere
+    # (a deferred release, a lost reference) once the last user lets go.
+    rows = memslim.DictList({"a": i, "n": [i] if i % 2 else None} for i in range(300))
+    with memslim.DictList.open(tmp_path / "f.msl") as f:
+        f.extend(rows[:5])
+    f = memslim.DictList.open(tmp_path / "f.msl", "r")
+    base = row_refs()
+    views = [*rows, rows[0], rows[-1], next(reversed(rows)), rows[1:3][1], rows[::-1][0]]
+    views += [*rows.where("a", "<", 3), *f, f[0], f[1:3][0]]
+    found = []
+    rows.sort(key=lambda r, seen=found: seen.append(r) or r["a"])
+    views += found
+    assert all(type(v) is memslim.Row for v in views)
+    assert row_refs() >= base + len(views)
+    for i, r in enumerate(rows):  # re-pointed views, read by the fast slot
+        assert r["a"] == i and r["n"] == ([i] if i % 2 else None)
+        with pytest.raises(KeyError, match="'zz'"):
+            r["zz"]
+        with pytest.raises(KeyError):
+            r[0]
+    assert [r["a"] for r in f] == [0, 1, 2, 3, 4] and f[1]["n"] == [1]
+    assert rows[1:][0]["a"] == 1 and views[0]["a"] == 0
+    del views, found, r
+    assert row_refs() == base
+    kept = [r for r in rows if r["a"] % 100 == 0]  # a kept view is never re-pointed
+    assert [r["a"] for r in kept] == [0, 100, 200]
+    del kept
+    assert row_refs() == base
+    f.close()
 
 
 @pytest.mark.parametrize("n", [1000])

@@ -64,6 +64,14 @@ def outcome(f, *args):
         return ("error", TypeError if isinstance(e, TypeError) else ValueError)
 
 
+def subscript(mapping, key):
+    """``("ok", mapping[key])`` or ``("KeyError", its arguments)``."""
+    try:
+        return ("ok", mapping[key])
+    except KeyError as e:
+        return ("KeyError", e.args)
+
+
 def same_number(a, b) -> bool:
     if isinstance(a, float) or isinstance(b, float):
         if math.isnan(a) and math.isnan(b):
@@ -143,6 +151,8 @@ def test_rows_and_columns_read_alike_in_memory_and_on_disk(recs, flush):
                     assert same(list(row.values()), list(want.values()))
                     for k in [*KEYS, "zz", 3]:
                         assert (k in row) == (k in want)
+                        got, exp = subscript(row, k), subscript(want, k)
+                        assert got[0] == exp[0] and same(got[1], exp[1]), (k, got, exp)
                         assert same(row.get(k, "dflt"), want.get(k, "dflt"))
                     assert same(row | {"n": 1}, want | {"n": 1})
                     assert same({"n": 1} | row, {"n": 1} | want)

@@ -108,7 +108,7 @@ impl PyDictListFile {
 
     /// A view of record `i` (checked first): one that holds the record's batch if it is
     /// committed.
-    pub(super) fn row_view(file: &Py<Self>, py: Python<'_>, i: usize) -> PyResult<PyRow> {
+    pub(super) fn row_view(file: &Py<Self>, py: Python<'_>, i: usize) -> PyResult<Py<PyRow>> {
         let this = file.get();
         let held = {
             let mut f = this.lock()?;
@@ -118,10 +118,11 @@ impl PyDictListFile {
             }
             held
         };
-        Ok(match held {
+        let row = match held {
             Some(batch) => PyRow::held(this.file_batch(py, batch)?, i),
             None => PyRow::file(file.clone_ref(py), i),
-        })
+        };
+        crate::fast_slots::new_row(py, row)
     }
 
     /// `batch` for row views: the one `[i]` gave last if it is the same batch.
@@ -254,7 +255,7 @@ impl PyDictListFile {
             py,
             position(index, || Ok(len), "DictListFile")?,
         )?;
-        Ok(Bound::new(py, row)?.into_any().unbind())
+        Ok(row.into_any())
     }
 
     /// Every record as a plain dict, in a list.

@@ -62,7 +62,7 @@ impl PyFileSlice {
         }
         let k = position(index, || Ok(self.at.len), "FileSlice")?;
         let row = PyDictListFile::row_view(&self.file, py, self.at.at(k))?;
-        Ok(Bound::new(py, row)?.into_any())
+        Ok(row.into_bound(py).into_any())
     }
 
     fn __iter__(&self, py: Python<'_>) -> PyDictListFileIter {

@@ -6,7 +6,12 @@ use super::*;
 /// Iterator over a list's records (live: sees appends made while iterating): a
 /// DictList's forward and reversed, a TupleList's reversed (its forward iterator reads
 /// ahead, see [`PyTupleIter`]).
-#[pyclass(name = "_RecordsIter", module = "memslim._memslim", frozen)]
+#[pyclass(
+    name = "_RecordsIterBase",
+    module = "memslim._memslim",
+    frozen,
+    subclass
+)]
 pub struct PyRecordsIter {
     list: Py<PyRecords>,
     back: bool,
@@ -30,6 +35,33 @@ impl PyRecordsIter {
                 spare: SpareRows::default(),
             }),
         }
+    }
+}
+
+impl PyRecordsIter {
+    /// `__next__` of a DictList's forward iterator when it makes nothing: the view
+    /// handed out two steps back is re-pointed. `None` when that cannot be (the end,
+    /// a view to make, a borrow that fails): then `__next__` does the step. Raises
+    /// nothing and drops no owned reference (see `fast_slots.rs`).
+    #[inline]
+    pub(crate) fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        if self.back {
+            return None;
+        }
+        let list = self.list.get();
+        let o = list.order.borrow(py).ok()?;
+        let this = list.state.borrow(py).ok()?;
+        if !matches!(this.kind, RecordForm::Dict) {
+            return None;
+        }
+        let mut s = self.state.borrow_mut(py).ok()?;
+        if s.pos >= o.order.len(this.inner.len()) {
+            return None;
+        }
+        let i = o.order.slot(s.pos);
+        let row = s.spare.reuse(py, i, |_| true)?;
+        s.pos += 1;
+        Some(row)
     }
 }
 

@@ -306,7 +306,7 @@ impl PyRecords {
 
     /// The store row of `v` if it is a `Row` of this list's store.
     pub(super) fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
-        v.cast_exact::<PyRow>()
+        v.cast::<PyRow>()
             .ok()
             .filter(|r| r.get().store().is_some_and(|s| Arc::ptr_eq(s, &self.state)))
             .map(|r| r.get().row())
@@ -453,7 +453,7 @@ pub(super) fn item_of(
     match this.kind {
         RecordForm::Dict => {
             let row = PyRow::memory(store.clone(), slot);
-            Ok(Py::new(py, row)?.into_any())
+            Ok(crate::fast_slots::new_row(py, row)?.into_any())
         }
         RecordForm::Tuple { .. } => Ok(this.row_value(py, slot)?.unbind()),
     }
@@ -584,12 +584,14 @@ impl PyRecords {
         Ok(())
     }
 
-    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyRecordsIter {
-        PyRecordsIter::new(slf.clone().unbind(), false)
+    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let it = PyRecordsIter::new(slf.clone().unbind(), false);
+        crate::fast_slots::new_records_iter(slf.py(), it)
     }
 
-    pub(super) fn __reversed__(slf: &Bound<'_, Self>) -> PyRecordsIter {
-        PyRecordsIter::new(slf.clone().unbind(), true)
+    pub(super) fn __reversed__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let it = PyRecordsIter::new(slf.clone().unbind(), true);
+        crate::fast_slots::new_records_iter(slf.py(), it)
     }
 
     pub(super) fn __contains__(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<bool> {

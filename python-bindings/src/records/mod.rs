@@ -175,11 +175,14 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyRecords>()?;
     m.add_class::<PyDictList>()?;
     m.add_class::<PyTupleList>()?;
-    m.add_class::<PyRow>()?;
+    m.add("Row", crate::fast_slots::row_class(m.py())?)?;
     m.add_class::<PyColumn>()?;
     m.add_class::<PyColumnIter>()?;
     m.add_class::<PyTupleIter>()?;
-    m.add_class::<PyRecordsIter>()?;
+    m.add(
+        "_RecordsIter",
+        crate::fast_slots::records_iter_class(m.py())?,
+    )?;
     m.add_class::<PyPlainIter>()?;
     m.add_function(wrap_pyfunction!(_restore_dictlist, m)?)?;
     m.add_function(wrap_pyfunction!(_restore_tuplelist, m)?)?;

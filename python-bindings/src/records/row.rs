@@ -13,11 +13,11 @@ use crate::mmap::{FileBatch, FileRecord, PyDictListFile};
 /// writes raise `UnsupportedTypeError`
 /// (a `TypeError`).
 #[pyclass(
-    name = "Row",
+    name = "_RowBase",
     module = "memslim._memslim",
     mapping,
     frozen,
-    freelist = 64
+    subclass
 )]
 pub struct PyRow {
     pub(crate) source: RowSource,
@@ -47,18 +47,36 @@ impl SpareRows {
         fits: impl FnOnce(&PyRow) -> bool,
         make: impl FnOnce() -> PyRow,
     ) -> PyResult<Py<PyAny>> {
+        if let Some(r) = self.reuse(py, row, fits) {
+            return Ok(r);
+        }
+        let fresh = crate::fast_slots::new_row(py, make())?;
         let slot = &mut self.rows[self.turn];
         self.turn ^= 1;
-        if let Some(r) = slot
-            .as_ref()
-            .filter(|r| is_sole_reference(r, py) && fits(r.get()))
-        {
-            r.get().repoint(row);
-            return Ok(r.clone_ref(py).into_any());
+        // Dropped here, not deferred: the fast slots call in without PyO3's count of
+        // attached threads (see `fast_slots.rs`).
+        if let Some(old) = slot.replace(fresh.clone_ref(py)) {
+            old.drop_ref(py);
         }
-        let fresh = Py::new(py, make())?;
-        *slot = Some(fresh.clone_ref(py));
         Ok(fresh.into_any())
+    }
+
+    /// The spare from two steps back re-pointed at record `row`, if nothing else holds
+    /// it and `fits` says it reads the same storage. Drops no owned reference.
+    #[inline]
+    pub(crate) fn reuse(
+        &mut self,
+        py: Python<'_>,
+        row: usize,
+        fits: impl FnOnce(&PyRow) -> bool,
+    ) -> Option<Py<PyAny>> {
+        let r = self.rows[self.turn]
+            .as_ref()
+            .filter(|r| is_sole_reference(r, py) && fits(r.get()))?;
+        r.get().repoint(row);
+        let out = r.clone_ref(py).into_any();
+        self.turn ^= 1;
+        Some(out)
     }
 }
 
@@ -190,6 +208,27 @@ impl PyRow {
         match this.col_of(key) {
             Some(j) => this.inner.remove_field(self.row(), j).py_err(py),
             None => Ok(false),
+        }
+    }
+
+    /// `self[key]` for the common case only: a stored value that is not a container,
+    /// of a DictList's record. `None` for anything else (a record file's record, a
+    /// missing key or field, a nested value, an error), which [`Self::lookup`] answers.
+    /// Raises nothing and drops no owned reference (see `row_type.rs`).
+    #[inline]
+    pub(crate) fn quick_get<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> Option<Bound<'py, PyAny>> {
+        let RowSource::Memory(store) = &self.source else {
+            return None;
+        };
+        let this = store.borrow(py).ok()?;
+        let j = this.col_of(key)?;
+        match this.inner.get(self.row(), j) {
+            CellRef::Absent | CellRef::Encoded(_) => None,
+            c => this.cell_value(py, j, c).ok(),
         }
     }
 

@@ -352,11 +352,7 @@ impl Records {
             return Ok(0);
         };
         let py = head.py();
-        let Some(first) = head
-            .cast_exact::<PyRow>()
-            .ok()
-            .and_then(|r| r.get().store())
-        else {
+        let Some(first) = head.cast::<PyRow>().ok().and_then(|r| r.get().store()) else {
             return Ok(0);
         };
         let src_ptr = store_ptr(first);
@@ -366,7 +362,7 @@ impl Records {
         // The leading views of that same list.
         let rows: Vec<&PyRow> = objs
             .iter()
-            .map_while(|o| o.cast_exact::<PyRow>().ok().map(|r| r.get()))
+            .map_while(|o| o.cast::<PyRow>().ok().map(|r| r.get()))
             .take_while(|r| r.store().is_some_and(|s| store_ptr(s) == src_ptr))
             .collect();
         let src = first.borrow(py)?;

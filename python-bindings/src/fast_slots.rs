@@ -1,0 +1,241 @@
+//! The types Python sees for `Row` and a DictList's iterator: heap subclasses of the
+//! PyO3 classes ([`PyRow`], [`PyRecordsIter`]) whose hottest slot is a plain C function.
+//!
+//! A user's row loop, `for r in rows: r["price"] * r["qty"]`, makes one `__next__` call
+//! and one or more `row[key]` calls per record. Through PyO3's generated wrappers each
+//! call paid 60-80 instructions of bookkeeping (its thread-state counter, twice through
+//! a shared library's thread-local lookup; the panic trap; the reference pool check;
+//! the `self` type check), as much as the work itself. PyO3 has no way to register a
+//! slot by hand, so:
+//!
+//! - [`subclass`] makes a subclass of PyO3's class with `PyType_FromSpecWithBases`. It
+//!   has one slot of its own and inherits every other slot and every method; it adds no
+//!   field, so its instances have exactly the layout of PyO3's;
+//! - [`retype`] gives an object just made as an instance of PyO3's class the subclass
+//!   as its type: what `obj.__class__ = Row` does for two layout-identical heap types,
+//!   without the attribute machinery;
+//! - each slot answers the common case through a `quick_` method of the class, which
+//!   raises nothing and drops no owned reference (so it needs none of PyO3's
+//!   bookkeeping), and hands anything else (a record file, a nested value, a missing
+//!   key, a view that must be made, an error) to PyO3's own slot on the base class.
+
+use std::ffi::{CStr, c_int, c_void};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use pyo3::ffi;
+use pyo3::panic::PanicException;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyTuple, PyType};
+
+use crate::records::{PyRecordsIter, PyRow};
+
+/// A subclass made by [`subclass`], and the base class's own function for its slot.
+struct Subclass<F> {
+    ty: Py<PyType>,
+    base_slot: F,
+}
+
+static ROW: PyOnceLock<Subclass<ffi::binaryfunc>> = PyOnceLock::new();
+static RECORDS_ITER: PyOnceLock<Subclass<ffi::iternextfunc>> = PyOnceLock::new();
+
+/// A subclass named `name` of `T`'s class with `func` in `slot` (and `T`'s docstring),
+/// and the base's own function for `slot`.
+fn subclass<T: pyo3::PyTypeInfo>(
+    py: Python<'_>,
+    name: &'static CStr,
+    slot: c_int,
+    func: *mut c_void,
+) -> PyResult<(Py<PyType>, *mut c_void)> {
+    let base = py.get_type::<T>();
+    let base_ptr = base.as_type_ptr();
+    // SAFETY: `base_ptr` is a live type object (held by `base`); `PyType_GetSlot` reads
+    // the slots of heap types, which every PyO3 class is.
+    let (own, doc) = unsafe {
+        (
+            ffi::PyType_GetSlot(base_ptr, slot),
+            ffi::PyType_GetSlot(base_ptr, ffi::Py_tp_doc),
+        )
+    };
+    if own.is_null() {
+        return Err(PanicException::new_err("memslim: a fast slot has no base"));
+    }
+    let end = ffi::PyType_Slot {
+        slot: 0,
+        pfunc: std::ptr::null_mut(),
+    };
+    let mut slots = [ffi::PyType_Slot { slot, pfunc: func }, end, end];
+    if !doc.is_null() {
+        slots[1] = ffi::PyType_Slot {
+            slot: ffi::Py_tp_doc,
+            pfunc: doc,
+        };
+    }
+    let mut spec = ffi::PyType_Spec {
+        name: name.as_ptr(),
+        // 0: the base's size (no field of its own, so the layouts are identical).
+        basicsize: 0,
+        itemsize: 0,
+        flags: (ffi::Py_TPFLAGS_DEFAULT | ffi::Py_TPFLAGS_IMMUTABLETYPE) as _,
+        slots: slots.as_mut_ptr(),
+    };
+    let bases = PyTuple::new(py, [base])?;
+    // SAFETY: `spec` and `slots` are valid for the call, which copies what it keeps (the
+    // docstring; the name is a static string); `bases` is a live tuple.
+    let ty = unsafe { ffi::PyType_FromSpecWithBases(&mut spec, bases.as_ptr()) };
+    // SAFETY: a new reference, or null with an exception set.
+    let ty = unsafe { Bound::from_owned_ptr_or_err(py, ty)? };
+    Ok((ty.cast_into::<PyType>()?.unbind(), own))
+}
+
+fn row_subclass(py: Python<'_>) -> PyResult<&Subclass<ffi::binaryfunc>> {
+    ROW.get_or_try_init(py, || {
+        let f: ffi::binaryfunc = subscript;
+        let (ty, own) =
+            subclass::<PyRow>(py, c"memslim._memslim.Row", ffi::Py_mp_subscript, f as _)?;
+        // SAFETY: a non-null `mp_subscript` slot holds a `binaryfunc`.
+        let base_slot = unsafe { std::mem::transmute::<*mut c_void, ffi::binaryfunc>(own) };
+        Ok(Subclass { ty, base_slot })
+    })
+}
+
+fn records_iter_subclass(py: Python<'_>) -> PyResult<&Subclass<ffi::iternextfunc>> {
+    RECORDS_ITER.get_or_try_init(py, || {
+        let f: ffi::iternextfunc = iternext;
+        let name = c"memslim._memslim._RecordsIter";
+        let (ty, own) = subclass::<PyRecordsIter>(py, name, ffi::Py_tp_iternext, f as _)?;
+        // SAFETY: a non-null `tp_iternext` slot holds an `iternextfunc`.
+        let base_slot = unsafe { std::mem::transmute::<*mut c_void, ffi::iternextfunc>(own) };
+        Ok(Subclass { ty, base_slot })
+    })
+}
+
+/// Gives `obj` the type `ty`.
+///
+/// # Safety
+/// `obj` was just made as an instance of the base class of `ty`, a subclass made by
+/// [`subclass`], and nothing else refers to it yet.
+unsafe fn retype<T>(obj: &Py<T>, ty: &Py<PyType>) {
+    // SAFETY: `ty` adds no field, slot-table entry for storage, `__dict__` or
+    // weak-reference list to its base, so an instance of either has the same size and
+    // layout and is freed by the same (inherited) `tp_dealloc` and `tp_free`, which read
+    // the type from the object and release the reference it holds. So the object may
+    // change type, as CPython's own `__class__` assignment does for such pairs: it
+    // takes a reference to the new type and drops the one to the old (which the module
+    // keeps alive). `ob_type` is a public field of `PyObject` in the stable ABI of the
+    // GIL-enabled builds that load abi3 modules.
+    unsafe {
+        let o = obj.as_ptr();
+        let ty = ty.as_ptr().cast::<ffi::PyTypeObject>();
+        ffi::Py_IncRef(ty.cast());
+        let old = (*o).ob_type;
+        (*o).ob_type = ty;
+        ffi::Py_DecRef(old.cast());
+    }
+}
+
+/// The `Row` class users see (`memslim.Row`, the type of every view).
+pub(crate) fn row_class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    Ok(row_subclass(py)?.ty.bind(py).clone())
+}
+
+/// The class of a DictList's iterators (`_memslim._RecordsIter`).
+pub(crate) fn records_iter_class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    Ok(records_iter_subclass(py)?.ty.bind(py).clone())
+}
+
+/// `row` as a Python `Row`.
+pub(crate) fn new_row(py: Python<'_>, row: PyRow) -> PyResult<Py<PyRow>> {
+    let ty = &row_subclass(py)?.ty;
+    let obj = Py::new(py, row)?;
+    // SAFETY: `obj` was just made as a `PyRow`, and `ty` is its subclass.
+    unsafe { retype(&obj, ty) };
+    Ok(obj)
+}
+
+/// `it` as a Python iterator.
+pub(crate) fn new_records_iter(py: Python<'_>, it: PyRecordsIter) -> PyResult<Py<PyAny>> {
+    let ty = &records_iter_subclass(py)?.ty;
+    let obj = Py::new(py, it)?;
+    // SAFETY: `obj` was just made as a `PyRecordsIter`, and `ty` is its subclass.
+    unsafe { retype(&obj, ty) };
+    Ok(obj.into_any())
+}
+
+/// Runs `quick` (which must not raise); a panic becomes a `PanicException`.
+fn guarded<R>(py: Python<'_>, quick: impl FnOnce() -> R) -> Result<R, *mut ffi::PyObject> {
+    catch_unwind(AssertUnwindSafe(quick)).map_err(|_| {
+        PanicException::new_err("memslim: internal error in a fast path (please report it)")
+            .restore(py);
+        std::ptr::null_mut()
+    })
+}
+
+/// Unreachable (a slot exists only once its subclass is stored), but never a null
+/// result without an exception.
+#[cold]
+fn not_ready(py: Python<'_>) -> *mut ffi::PyObject {
+    PanicException::new_err("memslim: fast slot used before its type was made").restore(py);
+    std::ptr::null_mut()
+}
+
+/// `row[key]`.
+///
+/// # Safety
+/// Called by CPython only, as the `mp_subscript` slot of the `Row` subclass: the thread
+/// is attached, `slf` is an instance of that subclass (so of `PyRow`) and `key` a live
+/// object, both borrowed for the call.
+unsafe extern "C" fn subscript(
+    slf: *mut ffi::PyObject,
+    key: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: the thread is attached (see the function's contract).
+    let py = unsafe { Python::assume_attached() };
+    let quick = guarded(py, || {
+        // SAFETY: both pointers are live and borrowed for the call; `slf` is a `PyRow`.
+        let (row, key) = unsafe {
+            (
+                Borrowed::from_ptr(py, slf).cast_unchecked::<PyRow>(),
+                Borrowed::from_ptr(py, key),
+            )
+        };
+        row.get().quick_get(py, &key).map(Bound::into_ptr)
+    });
+    match quick {
+        Ok(Some(v)) => v,
+        // Not the common case: PyO3's own slot on the base class (the subclass exists,
+        // as it owns this slot).
+        Ok(None) => match ROW.get(py) {
+            // SAFETY: the base class's slot, called with the arguments CPython gave this
+            // one, which satisfy it (the instance is a `PyRow`).
+            Some(t) => unsafe { (t.base_slot)(slf, key) },
+            None => not_ready(py),
+        },
+        Err(e) => e,
+    }
+}
+
+/// `next(it)`.
+///
+/// # Safety
+/// Called by CPython only, as the `tp_iternext` slot of the `_RecordsIter` subclass:
+/// the thread is attached and `slf` is a live instance of that subclass (so of
+/// `PyRecordsIter`), borrowed for the call.
+unsafe extern "C" fn iternext(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: the thread is attached (see the function's contract).
+    let py = unsafe { Python::assume_attached() };
+    let quick = guarded(py, || {
+        // SAFETY: `slf` is live, borrowed for the call, and a `PyRecordsIter`.
+        let it = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<PyRecordsIter>() };
+        it.get().quick_next(py).map(Py::into_ptr)
+    });
+    match quick {
+        Ok(Some(v)) => v,
+        Ok(None) => match RECORDS_ITER.get(py) {
+            // SAFETY: as in `subscript` (the instance is a `PyRecordsIter`).
+            Some(t) => unsafe { (t.base_slot)(slf) },
+            None => not_ready(py),
+        },
+        Err(e) => e,
+    }
+}
