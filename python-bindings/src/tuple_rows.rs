@@ -17,9 +17,20 @@ pub(crate) struct TupleMaker {
     /// can leave the cycle collector alone, as CPython's own tuples do once it has seen
     /// them (`_PyTuple_MaybeUntrack`).
     untrack: bool,
-    /// Instances have neither a `__dict__` nor weak references, so one nobody else
-    /// refers to can be refilled unobserved (see [`TupleMaker::blank`]).
+    /// Instances have neither a `__dict__` nor weak references, and the interpreter's
+    /// tuples keep nothing derived from their items, so one nobody else refers to can be
+    /// refilled unobserved (see [`TupleMaker::blank`]).
     reusable: bool,
+}
+
+/// Whether this interpreter's tuples keep nothing computed from their items. From
+/// CPython 3.14 a tuple caches its hash in the object on first `hash()` (and only a
+/// new allocation clears it, not `PyTuple_SetItem`), so a row refilled after a loop
+/// body hashed it (`t in seen`) would carry the old row's hash: there rows are always
+/// new. Up to 3.13 a tuple is its items and nothing else.
+fn tuples_cache_nothing(py: Python<'_>) -> bool {
+    static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ANSWER.get_or_init(|| py.version_info() < (3, 14))
 }
 
 impl TupleMaker {
@@ -38,6 +49,7 @@ impl TupleMaker {
             .and_then(|d| d.extract::<isize>())
             .is_ok_and(|d| d == 0);
         let reusable = untrack
+            && tuples_cache_nothing(cls.py())
             && cls
                 .getattr("__weakrefoffset__")
                 .and_then(|d| d.extract::<isize>())
