@@ -22,22 +22,80 @@
 use std::ffi::{CStr, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use pyo3::PyClass;
 use pyo3::ffi;
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyTuple, PyType};
 
-use crate::records::{PyRecordsIter, PyRow};
+use crate::mmap::PyDictListFileIter;
+use crate::records::{PyRecordsIter, PyRow, PyTupleIter};
 
 /// A subclass made by [`subclass`], and the base class's own function for its slot.
-struct Subclass<F> {
+pub(crate) struct Subclass<F> {
     ty: Py<PyType>,
     base_slot: F,
 }
 
 static ROW: PyOnceLock<Subclass<ffi::binaryfunc>> = PyOnceLock::new();
 static RECORDS_ITER: PyOnceLock<Subclass<ffi::iternextfunc>> = PyOnceLock::new();
+static TUPLE_ITER: PyOnceLock<Subclass<ffi::iternextfunc>> = PyOnceLock::new();
+static FILE_ITER: PyOnceLock<Subclass<ffi::iternextfunc>> = PyOnceLock::new();
+
+/// An iterator class whose `next()` has a common case that makes nothing.
+pub(crate) trait QuickNext:
+    PyClass<Frozen = pyo3::pyclass::boolean_struct::True> + Sync
+{
+    /// The class Python sees (`module._Name`).
+    const PY_NAME: &'static CStr;
+    /// `self` as a new instance of its PyO3 class.
+    fn make(self, py: Python<'_>) -> PyResult<Py<Self>>;
+    /// Where its subclass is kept.
+    fn subclass_cell() -> &'static PyOnceLock<Subclass<ffi::iternextfunc>>;
+    /// The next item when handing it out makes nothing, raises nothing and drops no
+    /// owned reference; `None` for the full `__next__` to do the step.
+    fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>>;
+}
+
+impl QuickNext for PyRecordsIter {
+    const PY_NAME: &'static CStr = c"memslim._memslim._RecordsIter";
+    fn make(self, py: Python<'_>) -> PyResult<Py<Self>> {
+        Py::new(py, self)
+    }
+    fn subclass_cell() -> &'static PyOnceLock<Subclass<ffi::iternextfunc>> {
+        &RECORDS_ITER
+    }
+    fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        PyRecordsIter::quick_next(self, py)
+    }
+}
+
+impl QuickNext for PyDictListFileIter {
+    const PY_NAME: &'static CStr = c"memslim._memslim._DictListFileIter";
+    fn make(self, py: Python<'_>) -> PyResult<Py<Self>> {
+        Py::new(py, self)
+    }
+    fn subclass_cell() -> &'static PyOnceLock<Subclass<ffi::iternextfunc>> {
+        &FILE_ITER
+    }
+    fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        PyDictListFileIter::quick_next(self, py)
+    }
+}
+
+impl QuickNext for PyTupleIter {
+    const PY_NAME: &'static CStr = c"memslim._memslim._TupleIter";
+    fn make(self, py: Python<'_>) -> PyResult<Py<Self>> {
+        Py::new(py, self)
+    }
+    fn subclass_cell() -> &'static PyOnceLock<Subclass<ffi::iternextfunc>> {
+        &TUPLE_ITER
+    }
+    fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        PyTupleIter::quick_next(self, py)
+    }
+}
 
 /// A subclass named `name` of `T`'s class with `func` in `slot` (and `T`'s docstring),
 /// and the base's own function for `slot`.
@@ -99,11 +157,10 @@ fn row_subclass(py: Python<'_>) -> PyResult<&Subclass<ffi::binaryfunc>> {
     })
 }
 
-fn records_iter_subclass(py: Python<'_>) -> PyResult<&Subclass<ffi::iternextfunc>> {
-    RECORDS_ITER.get_or_try_init(py, || {
-        let f: ffi::iternextfunc = iternext;
-        let name = c"memslim._memslim._RecordsIter";
-        let (ty, own) = subclass::<PyRecordsIter>(py, name, ffi::Py_tp_iternext, f as _)?;
+fn iter_subclass<T: QuickNext>(py: Python<'_>) -> PyResult<&Subclass<ffi::iternextfunc>> {
+    T::subclass_cell().get_or_try_init(py, || {
+        let f: ffi::iternextfunc = iternext::<T>;
+        let (ty, own) = subclass::<T>(py, T::PY_NAME, ffi::Py_tp_iternext, f as _)?;
         // SAFETY: a non-null `tp_iternext` slot holds an `iternextfunc`.
         let base_slot = unsafe { std::mem::transmute::<*mut c_void, ffi::iternextfunc>(own) };
         Ok(Subclass { ty, base_slot })
@@ -139,9 +196,9 @@ pub(crate) fn row_class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
     Ok(row_subclass(py)?.ty.bind(py).clone())
 }
 
-/// The class of a DictList's iterators (`_memslim._RecordsIter`).
-pub(crate) fn records_iter_class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
-    Ok(records_iter_subclass(py)?.ty.bind(py).clone())
+/// The class Python sees for the iterators of class `T`.
+pub(crate) fn iter_class<T: QuickNext>(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    Ok(iter_subclass::<T>(py)?.ty.bind(py).clone())
 }
 
 /// `row` as a Python `Row`.
@@ -154,10 +211,10 @@ pub(crate) fn new_row(py: Python<'_>, row: PyRow) -> PyResult<Py<PyRow>> {
 }
 
 /// `it` as a Python iterator.
-pub(crate) fn new_records_iter(py: Python<'_>, it: PyRecordsIter) -> PyResult<Py<PyAny>> {
-    let ty = &records_iter_subclass(py)?.ty;
-    let obj = Py::new(py, it)?;
-    // SAFETY: `obj` was just made as a `PyRecordsIter`, and `ty` is its subclass.
+pub(crate) fn new_iter<T: QuickNext>(py: Python<'_>, it: T) -> PyResult<Py<PyAny>> {
+    let ty = &iter_subclass::<T>(py)?.ty;
+    let obj = it.make(py)?;
+    // SAFETY: `obj` was just made as a `T`, and `ty` is its subclass.
     unsafe { retype(&obj, ty) };
     Ok(obj.into_any())
 }
@@ -218,21 +275,21 @@ unsafe extern "C" fn subscript(
 /// `next(it)`.
 ///
 /// # Safety
-/// Called by CPython only, as the `tp_iternext` slot of the `_RecordsIter` subclass:
-/// the thread is attached and `slf` is a live instance of that subclass (so of
-/// `PyRecordsIter`), borrowed for the call.
-unsafe extern "C" fn iternext(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+/// Called by CPython only, as the `tp_iternext` slot of `T`'s subclass: the thread is
+/// attached and `slf` is a live instance of that subclass (so of `T`), borrowed for the
+/// call.
+unsafe extern "C" fn iternext<T: QuickNext>(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
     // SAFETY: the thread is attached (see the function's contract).
     let py = unsafe { Python::assume_attached() };
     let quick = guarded(py, || {
-        // SAFETY: `slf` is live, borrowed for the call, and a `PyRecordsIter`.
-        let it = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<PyRecordsIter>() };
+        // SAFETY: `slf` is live, borrowed for the call, and a `T`.
+        let it = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<T>() };
         it.get().quick_next(py).map(Py::into_ptr)
     });
     match quick {
         Ok(Some(v)) => v,
-        Ok(None) => match RECORDS_ITER.get(py) {
-            // SAFETY: as in `subscript` (the instance is a `PyRecordsIter`).
+        Ok(None) => match T::subclass_cell().get(py) {
+            // SAFETY: as in `subscript` (the instance is a `T`).
             Some(t) => unsafe { (t.base_slot)(slf) },
             None => not_ready(py),
         },

@@ -414,6 +414,9 @@ def test_every_view_is_a_row_and_is_freed_at_once(tmp_path):
             r["zz"]
         with pytest.raises(KeyError):
             r[0]
+    for r in f:  # a file's records: the same fast slots over the batch that holds them
+        with pytest.raises(KeyError, match="'zz'"):
+            r["zz"]
     assert [r["a"] for r in f] == [0, 1, 2, 3, 4] and f[1]["n"] == [1]
     assert rows[1:][0]["a"] == 1 and views[0]["a"] == 0
     del views, found, r

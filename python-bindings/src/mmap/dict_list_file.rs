@@ -72,11 +72,17 @@ impl FileState {
         }
     }
 
+    /// Whether `close()` has not run.
+    #[inline]
+    pub(crate) fn is_open(&self) -> bool {
+        !self.closed.load(Ordering::Acquire)
+    }
+
     /// `ClosedFileError` once `close()` ran.
     pub(crate) fn check_open(&self, py: Python<'_>) -> PyResult<()> {
-        match self.closed.load(Ordering::Acquire) {
-            true => Err(mmap_to_py(py, MmapError::Closed)),
-            false => Ok(()),
+        match self.is_open() {
+            false => Err(mmap_to_py(py, MmapError::Closed)),
+            true => Ok(()),
         }
     }
 }
@@ -276,8 +282,9 @@ impl PyDictListFile {
         Ok(out)
     }
 
-    fn __iter__(slf: Bound<'_, Self>) -> PyDictListFileIter {
-        PyDictListFileIter::new(slf.unbind(), None)
+    fn __iter__(slf: Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        crate::fast_slots::new_iter(py, PyDictListFileIter::new(slf.unbind(), None))
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -528,7 +535,12 @@ fn record_items<'py>(o: &Bound<'py, PyAny>, row: usize) -> PyResult<Items<'py>> 
 }
 
 /// Iterator over a `DictListFile` or a `FileSlice` of it: a `Row` view per record.
-#[pyclass(name = "_DictListFileIter", module = "memslim._memslim", frozen)]
+#[pyclass(
+    name = "_DictListFileIterBase",
+    module = "memslim._memslim",
+    frozen,
+    subclass
+)]
 pub struct PyDictListFileIter {
     file: Py<PyDictListFile>,
     /// The slice's records; `None`: the whole file, records appended while iterating
@@ -558,6 +570,31 @@ struct FileIterState {
     /// The committed batch holding the records being handed out (checked when first
     /// taken): their views read it without the file's lock.
     batch: Option<Arc<FileBatch>>,
+}
+
+impl PyDictListFileIter {
+    /// `__next__` when it makes nothing: the next record is in the batch the last one
+    /// came from, and the view handed out two steps back is re-pointed. `None` when
+    /// that cannot be (the end, a new batch, a view to make, a closed file): then
+    /// `__next__` does the step. Raises nothing and drops no owned reference (see
+    /// `fast_slots.rs`).
+    #[inline]
+    pub(crate) fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let mut s = self.state.borrow_mut(py).ok()?;
+        let s = &mut *s;
+        let i = match self.slice {
+            Some(at) if s.pos >= at.len => return None,
+            Some(at) => at.at(s.pos),
+            None => s.pos,
+        };
+        let batch = s.batch.as_ref().filter(|b| b.batch.contains(i))?;
+        if !self.file.get().state.is_open() {
+            return None;
+        }
+        let row = s.spare.reuse(py, i, |r| r.reads_from(Some(batch)))?;
+        s.pos += 1;
+        Some(row)
+    }
 }
 
 #[pymethods]

@@ -65,8 +65,9 @@ impl PyFileSlice {
         Ok(row.into_bound(py).into_any())
     }
 
-    fn __iter__(&self, py: Python<'_>) -> PyDictListFileIter {
-        PyDictListFileIter::new(self.file.clone_ref(py), Some(self.at))
+    fn __iter__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let it = PyDictListFileIter::new(self.file.clone_ref(py), Some(self.at));
+        crate::fast_slots::new_iter(py, it)
     }
 
     /// The items as plain values (records as dicts), in a list.

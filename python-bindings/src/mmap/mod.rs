@@ -26,7 +26,7 @@ use crate::convert::{Trust, cell_to_py_from};
 use crate::errors::{Class, IntoPyResult};
 
 pub(crate) use dict_list_file::PyDictListFile;
-use dict_list_file::PyDictListFileIter;
+pub(crate) use dict_list_file::PyDictListFileIter;
 pub(crate) use file_record::{FileBatch, FileRecord};
 use file_slice::PyFileSlice;
 use number_file::{PyNumberFile, PyNumberFileIter};
@@ -126,7 +126,10 @@ pub(crate) fn _save_records(
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyDictListFile>()?;
-    m.add_class::<PyDictListFileIter>()?;
+    m.add(
+        "_DictListFileIter",
+        crate::fast_slots::iter_class::<PyDictListFileIter>(m.py())?,
+    )?;
     m.add_class::<PyNumberFile>()?;
     m.add_class::<PyNumberFileIter>()?;
     m.add_function(wrap_pyfunction!(_save_records, m)?)?;

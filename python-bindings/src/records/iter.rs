@@ -193,7 +193,7 @@ const ROW_BATCH: usize = 64;
 /// to since; any write drops what was made ahead, so each row is read as the list holds
 /// it when it is handed out (a list iterator's semantics: it sees appends, edits and
 /// removals made while iterating, and stays exhausted once it is).
-#[pyclass(name = "_TupleIter", module = "memslim._memslim", frozen)]
+#[pyclass(name = "_TupleIterBase", module = "memslim._memslim", frozen, subclass)]
 pub struct PyTupleIter {
     list: Py<PyRecords>,
     row_type: Py<PyAny>,
@@ -242,6 +242,24 @@ impl PyTupleIter {
                 handed: Vec::new(),
             }),
         })
+    }
+
+    /// `__next__` when a row made ahead is ready and the list has not been written to
+    /// since: it is handed out. `None` otherwise (then `__next__` reads ahead, or ends).
+    /// Raises nothing and drops no owned reference (see `fast_slots.rs`).
+    #[inline]
+    pub(crate) fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let maker = self.maker?;
+        let mut s = self.state.borrow_mut(py).ok()?;
+        if s.done || s.ready.is_empty() || self.stamp(py) != s.stamp {
+            return None;
+        }
+        let row = s.ready.pop()?;
+        s.pos += 1;
+        if maker.reusable() {
+            s.handed.push(row.clone_ref(py));
+        }
+        Some(row)
     }
 
     #[inline]

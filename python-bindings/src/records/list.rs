@@ -586,12 +586,12 @@ impl PyRecords {
 
     pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let it = PyRecordsIter::new(slf.clone().unbind(), false);
-        crate::fast_slots::new_records_iter(slf.py(), it)
+        crate::fast_slots::new_iter(slf.py(), it)
     }
 
     pub(super) fn __reversed__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
         let it = PyRecordsIter::new(slf.clone().unbind(), true);
-        crate::fast_slots::new_records_iter(slf.py(), it)
+        crate::fast_slots::new_iter(slf.py(), it)
     }
 
     pub(super) fn __contains__(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<bool> {

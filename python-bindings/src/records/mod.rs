@@ -178,10 +178,13 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("Row", crate::fast_slots::row_class(m.py())?)?;
     m.add_class::<PyColumn>()?;
     m.add_class::<PyColumnIter>()?;
-    m.add_class::<PyTupleIter>()?;
+    m.add(
+        "_TupleIter",
+        crate::fast_slots::iter_class::<PyTupleIter>(m.py())?,
+    )?;
     m.add(
         "_RecordsIter",
-        crate::fast_slots::records_iter_class(m.py())?,
+        crate::fast_slots::iter_class::<PyRecordsIter>(m.py())?,
     )?;
     m.add_class::<PyPlainIter>()?;
     m.add_function(wrap_pyfunction!(_restore_dictlist, m)?)?;

@@ -212,8 +212,9 @@ impl PyRow {
     }
 
     /// `self[key]` for the common case only: a stored value that is not a container,
-    /// of a DictList's record. `None` for anything else (a record file's record, a
-    /// missing key or field, a nested value, an error), which [`Self::lookup`] answers.
+    /// of a DictList's record or of a committed record of a file. `None` for anything
+    /// else (a pending record, a missing key or field, a nested value, an error), which
+    /// [`Self::lookup`] answers.
     /// Raises nothing and drops no owned reference (see `row_type.rs`).
     #[inline]
     pub(crate) fn quick_get<'py>(
@@ -221,8 +222,12 @@ impl PyRow {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> Option<Bound<'py, PyAny>> {
-        let RowSource::Memory(store) = &self.source else {
-            return None;
+        let store = match &self.source {
+            RowSource::Memory(store) => store,
+            RowSource::File(FileRecord::Held(batch)) => {
+                return batch.quick_value(py, self.row(), key);
+            }
+            RowSource::File(FileRecord::Locked(_)) => return None,
         };
         let this = store.borrow(py).ok()?;
         let j = this.col_of(key)?;

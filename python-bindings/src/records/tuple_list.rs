@@ -83,8 +83,8 @@ pub(super) fn tuple_kind(
 #[pymethods]
 impl PyTupleList {
     /// Rows read ahead in batches (see [`PyTupleIter`]).
-    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyResult<PyTupleIter> {
-        PyTupleIter::new(slf.as_super())
+    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        crate::fast_slots::new_iter(slf.py(), PyTupleIter::new(slf.as_super())?)
     }
 
     /// Plain `tuple` copies of the records, made in batches from a snapshot of the list.
