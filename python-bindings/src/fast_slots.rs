@@ -122,9 +122,18 @@ fn subclass<T: pyo3::PyTypeInfo>(
         slot: 0,
         pfunc: std::ptr::null_mut(),
     };
-    let mut slots = [ffi::PyType_Slot { slot, pfunc: func }, end, end];
+    let dealloc: ffi::destructor = dealloc_as_base::<T>;
+    let mut slots = [
+        ffi::PyType_Slot { slot, pfunc: func },
+        ffi::PyType_Slot {
+            slot: ffi::Py_tp_dealloc,
+            pfunc: dealloc as *mut c_void,
+        },
+        end,
+        end,
+    ];
     if !doc.is_null() {
-        slots[1] = ffi::PyType_Slot {
+        slots[2] = ffi::PyType_Slot {
             slot: ffi::Py_tp_doc,
             pfunc: doc,
         };
@@ -167,17 +176,47 @@ fn iter_subclass<T: QuickNext>(py: Python<'_>) -> PyResult<&Subclass<ffi::iterne
     })
 }
 
+/// `tp_dealloc` of every subclass: gives the object its PyO3 class back, then runs
+/// PyO3's own dealloc. PyO3 thus makes and frees only instances of its own class (so a
+/// class's free list, which holds only those, serves the subclass too); the object is
+/// of the subclass only while Python holds it.
+///
+/// # Safety
+/// Called by CPython only, as the `tp_dealloc` slot of `T`'s subclass: the thread is
+/// attached and `obj`, an instance of that subclass whose last reference is gone, is
+/// not used again by the caller.
+unsafe extern "C" fn dealloc_as_base<T: pyo3::PyTypeInfo>(obj: *mut ffi::PyObject) {
+    // SAFETY: the thread is attached (see the function's contract).
+    let py = unsafe { Python::assume_attached() };
+    let base = T::type_object_raw(py);
+    // SAFETY: `obj` is an instance of a layout-identical subclass of `base` (see
+    // `retype`), so it may take `base` back as its type: it takes a reference to `base`
+    // and drops the one to the subclass (which the module keeps alive). `base` is a
+    // live PyO3 class, whose `tp_dealloc` is set and frees an instance of it: `obj` now
+    // is one, and is not used after the call.
+    unsafe {
+        let sub = (*obj).ob_type;
+        ffi::Py_IncRef(base.cast());
+        (*obj).ob_type = base;
+        ffi::Py_DecRef(sub.cast());
+        let dealloc = ffi::PyType_GetSlot(base, ffi::Py_tp_dealloc);
+        if !dealloc.is_null() {
+            let dealloc = std::mem::transmute::<*mut c_void, ffi::destructor>(dealloc);
+            dealloc(obj);
+        }
+    }
+}
+
 /// Gives `obj` the type `ty`.
 ///
 /// # Safety
 /// `obj` was just made as an instance of the base class of `ty`, a subclass made by
 /// [`subclass`], and nothing else refers to it yet.
 unsafe fn retype<T>(obj: &Py<T>, ty: &Py<PyType>) {
-    // SAFETY: `ty` adds no field, slot-table entry for storage, `__dict__` or
-    // weak-reference list to its base, so an instance of either has the same size and
-    // layout and is freed by the same (inherited) `tp_dealloc` and `tp_free`, which read
-    // the type from the object and release the reference it holds. So the object may
-    // change type, as CPython's own `__class__` assignment does for such pairs: it
+    // SAFETY: `ty` adds no field, `__dict__` or weak-reference list to its base, so
+    // an instance of either has the same size and layout, and its `tp_dealloc`
+    // (`dealloc_as_base`) gives the object back its base class before PyO3 frees it.
+    // So the object may change type, as CPython's own `__class__` assignment does for such pairs: it
     // takes a reference to the new type and drops the one to the old (which the module
     // keeps alive). `ob_type` is a public field of `PyObject` in the stable ABI of the
     // GIL-enabled builds that load abi3 modules.

@@ -17,7 +17,8 @@ use crate::mmap::{FileBatch, FileRecord, PyDictListFile};
     module = "memslim._memslim",
     mapping,
     frozen,
-    subclass
+    subclass,
+    freelist = 64
 )]
 pub struct PyRow {
     pub(crate) source: RowSource,
