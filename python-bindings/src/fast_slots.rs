@@ -39,9 +39,6 @@ pub(crate) struct Subclass<F> {
 }
 
 static ROW: PyOnceLock<Subclass<ffi::binaryfunc>> = PyOnceLock::new();
-static RECORDS_ITER: PyOnceLock<Subclass<ffi::iternextfunc>> = PyOnceLock::new();
-static TUPLE_ITER: PyOnceLock<Subclass<ffi::iternextfunc>> = PyOnceLock::new();
-static FILE_ITER: PyOnceLock<Subclass<ffi::iternextfunc>> = PyOnceLock::new();
 
 /// An iterator class whose `next()` has a common case that makes nothing.
 pub(crate) trait QuickNext:
@@ -58,44 +55,37 @@ pub(crate) trait QuickNext:
     fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>>;
 }
 
-impl QuickNext for PyRecordsIter {
-    const PY_NAME: &'static CStr = c"memslim._memslim._RecordsIter";
-    fn make(self, py: Python<'_>) -> PyResult<Py<Self>> {
-        Py::new(py, self)
-    }
-    fn subclass_cell() -> &'static PyOnceLock<Subclass<ffi::iternextfunc>> {
-        &RECORDS_ITER
-    }
-    fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        PyRecordsIter::quick_next(self, py)
-    }
+/// Implements [`QuickNext`] for an iterator class with an inherent `quick_next`.
+macro_rules! quick_next {
+    ($class:ty, $cell:ident, $name:literal) => {
+        static $cell: PyOnceLock<Subclass<ffi::iternextfunc>> = PyOnceLock::new();
+
+        impl QuickNext for $class {
+            const PY_NAME: &'static CStr = $name;
+            fn make(self, py: Python<'_>) -> PyResult<Py<Self>> {
+                Py::new(py, self)
+            }
+            fn subclass_cell() -> &'static PyOnceLock<Subclass<ffi::iternextfunc>> {
+                &$cell
+            }
+            fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+                <$class>::quick_next(self, py)
+            }
+        }
+    };
 }
 
-impl QuickNext for PyDictListFileIter {
-    const PY_NAME: &'static CStr = c"memslim._memslim._DictListFileIter";
-    fn make(self, py: Python<'_>) -> PyResult<Py<Self>> {
-        Py::new(py, self)
-    }
-    fn subclass_cell() -> &'static PyOnceLock<Subclass<ffi::iternextfunc>> {
-        &FILE_ITER
-    }
-    fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        PyDictListFileIter::quick_next(self, py)
-    }
-}
-
-impl QuickNext for PyTupleIter {
-    const PY_NAME: &'static CStr = c"memslim._memslim._TupleIter";
-    fn make(self, py: Python<'_>) -> PyResult<Py<Self>> {
-        Py::new(py, self)
-    }
-    fn subclass_cell() -> &'static PyOnceLock<Subclass<ffi::iternextfunc>> {
-        &TUPLE_ITER
-    }
-    fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        PyTupleIter::quick_next(self, py)
-    }
-}
+quick_next!(
+    PyRecordsIter,
+    RECORDS_ITER,
+    c"memslim._memslim._RecordsIter"
+);
+quick_next!(PyTupleIter, TUPLE_ITER, c"memslim._memslim._TupleIter");
+quick_next!(
+    PyDictListFileIter,
+    FILE_ITER,
+    c"memslim._memslim._DictListFileIter"
+);
 
 /// A subclass named `name` of `T`'s class with `func` in `slot` (and `T`'s docstring),
 /// and the base's own function for `slot`.
