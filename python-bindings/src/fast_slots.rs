@@ -1,5 +1,6 @@
-//! The types Python sees for `Row` and a DictList's iterator: heap subclasses of the
-//! PyO3 classes ([`PyRow`], [`PyRecordsIter`]) whose hottest slot is a plain C function.
+//! The types Python sees for `Row` and the iterators of DictList, TupleList and record
+//! files: heap subclasses of the PyO3 classes ([`PyRow`], [`PyRecordsIter`],
+//! [`PyTupleIter`], [`PyDictListFileIter`]) whose hottest slot is a plain C function.
 //!
 //! A user's row loop, `for r in rows: r["price"] * r["qty"]`, makes one `__next__` call
 //! and one or more `row[key]` calls per record. Through PyO3's generated wrappers each
@@ -9,14 +10,15 @@
 //! slot by hand, so:
 //!
 //! - [`subclass`] makes a subclass of PyO3's class with `PyType_FromSpecWithBases`. It
-//!   has one slot of its own and inherits every other slot and every method; it adds no
-//!   field, so its instances have exactly the layout of PyO3's;
+//!   has its hot slot and a `tp_dealloc` of its own and inherits every other slot and
+//!   every method; it adds no field, so its instances have exactly the layout of PyO3's;
 //! - [`retype`] gives an object just made as an instance of PyO3's class the subclass
-//!   as its type: what `obj.__class__ = Row` does for two layout-identical heap types,
-//!   without the attribute machinery;
+//!   as its type (what `obj.__class__ = Row` does for two layout-identical heap types,
+//!   without the attribute machinery), and [`dealloc_as_base`] gives it its PyO3 class
+//!   back before PyO3 frees it: PyO3 only ever makes and frees its own class's objects;
 //! - each slot answers the common case through a `quick_` method of the class, which
 //!   raises nothing and drops no owned reference (so it needs none of PyO3's
-//!   bookkeeping), and hands anything else (a record file, a nested value, a missing
+//!   bookkeeping), and hands anything else (a pending record, a nested value, a missing
 //!   key, a view that must be made, an error) to PyO3's own slot on the base class.
 
 use std::ffi::{CStr, c_int, c_void};
