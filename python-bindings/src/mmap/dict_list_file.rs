@@ -80,9 +80,10 @@ impl FileState {
 
     /// `ClosedFileError` once `close()` ran.
     pub(crate) fn check_open(&self, py: Python<'_>) -> PyResult<()> {
-        match self.is_open() {
-            false => Err(mmap_to_py(py, MmapError::Closed)),
-            true => Ok(()),
+        if self.is_open() {
+            Ok(())
+        } else {
+            Err(mmap_to_py(py, MmapError::Closed))
         }
     }
 }
@@ -573,6 +574,17 @@ struct FileIterState {
 }
 
 impl PyDictListFileIter {
+    /// The record at iteration position `pos`; `None` past the end of a slice (the
+    /// whole file's end is checked against its length, which appends move).
+    #[inline]
+    fn record_at(&self, pos: usize) -> Option<usize> {
+        match self.slice {
+            Some(at) if pos >= at.len => None,
+            Some(at) => Some(at.at(pos)),
+            None => Some(pos),
+        }
+    }
+
     /// `__next__` when it makes nothing: the next record is in the batch the last one
     /// came from, and the view handed out two steps back is re-pointed. `None` when
     /// that cannot be (the end, a new batch, a view to make, a closed file): then
@@ -582,11 +594,7 @@ impl PyDictListFileIter {
     pub(crate) fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         let mut s = self.state.borrow_mut(py).ok()?;
         let s = &mut *s;
-        let i = match self.slice {
-            Some(at) if s.pos >= at.len => return None,
-            Some(at) => at.at(s.pos),
-            None => s.pos,
-        };
+        let i = self.record_at(s.pos)?;
         let batch = s.batch.as_ref().filter(|b| b.batch.contains(i))?;
         if !self.file.get().state.is_open() {
             return None;
@@ -607,10 +615,8 @@ impl PyDictListFileIter {
         let file = self.file.get();
         let mut s = self.state.borrow_mut(py)?;
         let s = &mut *s;
-        let i = match self.slice {
-            Some(at) if s.pos >= at.len => return Ok(None),
-            Some(at) => at.at(s.pos),
-            None => s.pos,
+        let Some(i) = self.record_at(s.pos) else {
+            return Ok(None);
         };
         if s.batch.as_ref().is_some_and(|b| b.batch.contains(i)) {
             file.state.check_open(py)?;

@@ -219,6 +219,20 @@ struct TupleIterState {
     handed: Vec<Py<PyAny>>,
 }
 
+impl TupleIterState {
+    /// The next row made ahead, handed out (kept among the rows to refill if its class
+    /// allows); `None` if none is ready. Drops no owned reference.
+    #[inline]
+    fn hand_out(&mut self, py: Python<'_>, maker: TupleMaker) -> Option<Py<PyAny>> {
+        let row = self.ready.pop()?;
+        self.pos += 1;
+        if maker.reusable() {
+            self.handed.push(row.clone_ref(py));
+        }
+        Some(row)
+    }
+}
+
 impl PyTupleIter {
     pub(super) fn new(list: &Bound<'_, PyRecords>) -> PyResult<Self> {
         let py = list.py();
@@ -254,12 +268,7 @@ impl PyTupleIter {
         if s.done || s.ready.is_empty() || self.stamp(py) != s.stamp {
             return None;
         }
-        let row = s.ready.pop()?;
-        s.pos += 1;
-        if maker.reusable() {
-            s.handed.push(row.clone_ref(py));
-        }
-        Some(row)
+        s.hand_out(py, maker)
     }
 
     #[inline]
@@ -339,16 +348,12 @@ impl PyTupleIter {
             s.handed = Vec::new();
             return Ok(None);
         }
-        let Some(row) = s.ready.pop() else {
-            return Err(pyo3::exceptions::PySystemError::new_err(
+        match s.hand_out(py, maker) {
+            Some(row) => Ok(Some(row)),
+            None => Err(pyo3::exceptions::PySystemError::new_err(
                 "a TupleList batch came out empty",
-            ));
-        };
-        s.pos += 1;
-        if maker.reusable() {
-            s.handed.push(row.clone_ref(py));
+            )),
         }
-        Ok(Some(row))
     }
 
     pub(super) fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {

@@ -215,8 +215,8 @@ impl PyRow {
     /// `self[key]` for the common case only: a stored value that is not a container,
     /// of a DictList's record or of a committed record of a file. `None` for anything
     /// else (a pending record, a missing key or field, a nested value, an error), which
-    /// [`Self::lookup`] answers.
-    /// Raises nothing and drops no owned reference (see `row_type.rs`).
+    /// [`Self::lookup`] answers. Raises nothing and drops no owned reference (see
+    /// `fast_slots.rs`).
     #[inline]
     pub(crate) fn quick_get<'py>(
         &self,
