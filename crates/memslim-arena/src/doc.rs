@@ -9,7 +9,9 @@
 use crate::error::{DocError, Result};
 use crate::interner::{Interner, Sym};
 use crate::text::{TextBlocks, TextRef};
-use crate::variant::{DecodeError, MAX_DEPTH, Reader, Writer, minimal_len, tag, unzigzag};
+use crate::variant::{
+    DecodeError, Failure, Invalid, MAX_DEPTH, Reader, Writer, minimal_len, tag, unzigzag,
+};
 
 /// One value of a document, read in place. Containers are lazy: they hold their
 /// encoded body and are read on demand.
@@ -380,27 +382,75 @@ pub fn validate(doc: &[u8], symbols: usize, text: &TextBlocks) -> Result<()> {
 /// [`validate`], appending the document's text references to `texts` (in document
 /// order): what a reader that must also check the referenced text needs, without a
 /// second walk over the document.
+///
+/// A first pass only answers yes or no ([`Invalid`] keeps every result in registers:
+/// loading a pickled list is mostly this pass); a document it rejects is walked again to
+/// say what is wrong and where. Both passes are the one [`validate_at`].
 pub(crate) fn validate_collecting(
     doc: &[u8],
     symbols: usize,
     text: &TextBlocks,
     texts: &mut Vec<TextRef>,
 ) -> Result<()> {
-    let end = validate_at(doc, 0, &Limits { symbols, text }, 0, texts)?;
-    if end != doc.len() {
-        return Err(DecodeError::TrailingBytes {
-            extra: doc.len() - end,
-        }
-        .into());
+    let limits = Limits { symbols, text };
+    let had = texts.len();
+    if validate_whole::<Invalid>(doc, &limits, texts).is_ok() {
+        return Ok(());
+    }
+    texts.truncate(had);
+    validate_whole::<DocError>(doc, &limits, texts)
+}
+
+fn validate_whole<E: Verdict>(
+    doc: &[u8],
+    limits: &Limits<'_>,
+    texts: &mut Vec<TextRef>,
+) -> std::result::Result<(), E> {
+    let mut r = Reader { bytes: doc, pos: 0 };
+    validate_at::<E>(&mut r, limits, 0, texts)?;
+    if r.pos != doc.len() {
+        return Err(E::doc(|| {
+            DecodeError::TrailingBytes {
+                extra: doc.len() - r.pos,
+            }
+            .into()
+        }));
     }
     Ok(())
 }
 
-fn check_sym(r: &mut Reader<'_>, symbols: usize) -> Result<()> {
+/// How [`validate_at`] fails: with a [`DocError`], or as a bare [`Invalid`].
+trait Verdict: Failure {
+    fn doc(detail: impl FnOnce() -> DocError) -> Self;
+}
+
+impl Failure for DocError {
+    #[inline]
+    fn of(detail: impl FnOnce() -> DecodeError) -> Self {
+        DocError::Corrupt(detail())
+    }
+}
+
+impl Verdict for DocError {
+    #[inline]
+    fn doc(detail: impl FnOnce() -> DocError) -> Self {
+        detail()
+    }
+}
+
+impl Verdict for Invalid {
+    #[inline(always)]
+    fn doc(_: impl FnOnce() -> DocError) -> Self {
+        Invalid
+    }
+}
+
+#[inline(always)]
+fn check_sym<E: Verdict>(r: &mut Reader<'_>, symbols: usize) -> std::result::Result<(), E> {
     let at = r.pos;
-    let v = r.varint()?;
+    let v = r.varint_or::<E>()?;
     if v >= symbols as u64 {
-        return Err(DocError::UnknownSymbol { sym: v, offset: at });
+        return Err(E::doc(|| DocError::UnknownSymbol { sym: v, offset: at }));
     }
     Ok(())
 }
@@ -411,90 +461,113 @@ struct Limits<'t> {
     text: &'t TextBlocks,
 }
 
-fn validate_at(
-    doc: &[u8],
-    pos: usize,
+/// Checks the value at `r`'s position (`r` reads up to the end of the innermost
+/// container around it) and moves `r` past it.
+#[inline(always)]
+fn validate_at<E: Verdict>(
+    r: &mut Reader<'_>,
     limits: &Limits<'_>,
     depth: usize,
     texts: &mut Vec<TextRef>,
-) -> Result<usize> {
-    let symbols = limits.symbols;
-    let mut r = Reader { bytes: doc, pos };
-    match r.byte()? {
+) -> std::result::Result<(), E> {
+    let pos = r.pos;
+    let bad = |reason| E::doc(|| corrupt(pos, reason));
+    match r.byte_or::<E>()? {
         tag::NONE | tag::FALSE | tag::TRUE => {}
         tag::INT => {
-            r.varint()?;
+            r.varint_or::<E>()?;
         }
         tag::FLOAT => {
-            r.take(8)?;
+            r.take_or::<E>(8)?;
         }
-        tag::BIG_INT => {
-            let n = r.length()?;
-            let b = r.take(n)?;
-            if n <= 8 || minimal_len(b) != n {
-                return Err(corrupt(pos, "big integer not in canonical form"));
+        tag::SYM => check_sym::<E>(r, limits.symbols)?,
+        tag::STR => {
+            let n = r.length_or::<E>()?;
+            let start = r.pos;
+            if let Err(e) = std::str::from_utf8(r.take_or::<E>(n)?) {
+                return Err(E::of(|| DecodeError::InvalidUtf8 {
+                    offset: start + e.valid_up_to(),
+                }));
             }
         }
-        tag::STR => {
-            let n = r.length()?;
-            let start = r.pos;
-            std::str::from_utf8(r.take(n)?).map_err(|e| DecodeError::InvalidUtf8 {
-                offset: start + e.valid_up_to(),
-            })?;
+        tag::BIG_INT => {
+            let n = r.length_or::<E>()?;
+            let b = r.take_or::<E>(n)?;
+            if n <= 8 || minimal_len(b) != n {
+                return Err(bad("big integer not in canonical form"));
+            }
         }
         tag::BYTES => {
-            let n = r.length()?;
-            r.take(n)?;
+            let n = r.length_or::<E>()?;
+            r.take_or::<E>(n)?;
         }
-        tag::SYM => check_sym(&mut r, symbols)?,
         tag::TEXT => {
             let t = TextRef {
-                block: r.varint()?,
-                offset: r.varint()?,
-                len: r.varint()?,
+                block: r.varint_or::<E>()?,
+                offset: r.varint_or::<E>()?,
+                len: r.varint_or::<E>()?,
             };
             if !limits.text.contains(t) {
-                return Err(corrupt(pos, "text reference outside the text blocks"));
+                return Err(bad("text reference outside the text blocks"));
             }
             texts.push(t);
         }
         t @ (tag::SIZED_LIST | tag::SIZED_TUPLE | tag::SYM_DICT) => {
-            if depth >= MAX_DEPTH {
-                return Err(DocError::TooDeep { limit: MAX_DEPTH });
-            }
-            let count = r.length()?;
-            let len = r.length()?;
-            let start = r.pos;
-            r.take(len)?;
-            let body = &doc[..start + len];
-            let mut at = start;
-            for _ in 0..count {
-                if at >= body.len() {
-                    return Err(corrupt(pos, "container count exceeds its body"));
-                }
-                if t == tag::SYM_DICT {
-                    let mut kr = Reader {
-                        bytes: body,
-                        pos: at,
-                    };
-                    check_sym(&mut kr, symbols)?;
-                    at = kr.pos;
-                }
-                at = validate_at(body, at, limits, depth + 1, texts)?;
-            }
-            if at != body.len() {
-                return Err(corrupt(pos, "container body longer than its elements"));
-            }
+            r.pos = validate_container::<E>(r.bytes, pos, t, r.pos, limits, depth, texts)?;
         }
         other => {
-            return Err(DecodeError::UnknownTag {
+            return Err(E::of(|| DecodeError::UnknownTag {
                 tag: other,
                 offset: pos,
-            }
-            .into());
+            }));
         }
     }
-    Ok(r.pos)
+    Ok(())
+}
+
+/// [`validate_at`] for a container whose tag `t` is at `pos` of `doc` (its header from
+/// `from`): its elements are checked in one loop, a scalar without a call. The position
+/// just past it.
+#[inline(never)]
+fn validate_container<E: Verdict>(
+    doc: &[u8],
+    pos: usize,
+    t: u8,
+    from: usize,
+    limits: &Limits<'_>,
+    depth: usize,
+    texts: &mut Vec<TextRef>,
+) -> std::result::Result<usize, E> {
+    let bad = |reason| E::doc(|| corrupt(pos, reason));
+    if depth >= MAX_DEPTH {
+        return Err(E::doc(|| DocError::TooDeep { limit: MAX_DEPTH }));
+    }
+    let mut r = Reader {
+        bytes: doc,
+        pos: from,
+    };
+    let count = r.length_or::<E>()?;
+    let len = r.length_or::<E>()?;
+    let start = r.pos;
+    r.take_or::<E>(len)?;
+    let end = r.pos;
+    let mut body = Reader {
+        bytes: &doc[..end],
+        pos: start,
+    };
+    for _ in 0..count {
+        if body.pos >= end {
+            return Err(bad("container count exceeds its body"));
+        }
+        if t == tag::SYM_DICT {
+            check_sym::<E>(&mut body, limits.symbols)?;
+        }
+        validate_at::<E>(&mut body, limits, depth + 1, texts)?;
+    }
+    if body.pos != end {
+        return Err(bad("container body longer than its elements"));
+    }
+    Ok(end)
 }
 
 /// What kind of container is open in a [`DocBuilder`].
@@ -1015,6 +1088,120 @@ mod tests {
         assert!(validate(&extra, syms.len(), &TextBlocks::new()).is_err());
         // The plain (unsized) variant containers are not part of the document profile.
         assert!(validate(&[tag::LIST, 0], 0, &TextBlocks::new()).is_err());
+    }
+
+    /// A small document tree for the builder.
+    #[derive(Debug, Clone)]
+    enum Tree {
+        None,
+        Bool(bool),
+        Int(i64),
+        Big(Vec<u8>),
+        Float(f64),
+        Str(String),
+        Bytes(Vec<u8>),
+        List(Vec<Tree>),
+        Tuple(Vec<Tree>),
+        Map(Vec<(String, Tree)>),
+    }
+
+    fn tree() -> impl proptest::strategy::Strategy<Value = Tree> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Tree::None),
+            any::<bool>().prop_map(Tree::Bool),
+            any::<i64>().prop_map(Tree::Int),
+            (1u8..=0x7F, 1usize..4).prop_map(|(top, extra)| {
+                let mut b = vec![0xAB; 8 + extra];
+                b.push(top);
+                Tree::Big(b)
+            }),
+            any::<f64>().prop_map(Tree::Float),
+            "[a-zé]{0,12}".prop_map(Tree::Str),
+            proptest::collection::vec(any::<u8>(), 0..6).prop_map(Tree::Bytes),
+        ];
+        leaf.prop_recursive(4, 24, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Tree::List),
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Tree::Tuple),
+                proptest::collection::vec(("[a-d]{1,2}", inner), 0..5).prop_map(Tree::Map),
+            ]
+        })
+    }
+
+    fn put(b: &mut DocBuilder<'_>, t: &Tree) -> Result<()> {
+        match t {
+            Tree::None => b.none(),
+            Tree::Bool(v) => b.bool(*v),
+            Tree::Int(v) => b.int(*v),
+            Tree::Big(v) => b.big_int(v),
+            Tree::Float(v) => b.float(*v),
+            Tree::Str(v) => b.str(v),
+            Tree::Bytes(v) => b.bytes(v),
+            Tree::List(items) | Tree::Tuple(items) => {
+                if matches!(t, Tree::List(_)) {
+                    b.begin_list()?;
+                } else {
+                    b.begin_tuple()?;
+                }
+                items.iter().try_for_each(|x| put(b, x))?;
+                b.end()
+            }
+            Tree::Map(pairs) => {
+                b.begin_map()?;
+                for (k, v) in pairs {
+                    b.key(k)?;
+                    put(b, v)?;
+                }
+                b.end()
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The yes-or-no pass and the detailed pass of the validator agree on every
+        /// document, whole or damaged (flipped, cut, inserted bytes): what
+        /// `validate_collecting` answers, after its yes-or-no pass, is the detailed
+        /// pass's verdict, with the same text references appended to what the caller
+        /// had collected before.
+        #[test]
+        fn both_validation_passes_agree(
+            t in tree(),
+            edits in proptest::collection::vec((0usize..256, 0u8..=255, 0u8..3), 0..4),
+            symbols_short in 0usize..3,
+        ) {
+            let mut syms = Interner::new();
+            let mut doc = Vec::new();
+            let mut ends = Vec::new();
+            let mut text = TextBlocks::new();
+            let mut b = DocBuilder::new(&mut syms, &mut text, &mut doc, &mut ends, 2, 6);
+            put(&mut b, &t).unwrap();
+            b.end_doc().unwrap();
+            for (at, byte, how) in edits {
+                if doc.is_empty() {
+                    break;
+                }
+                let at = at % doc.len();
+                match how {
+                    0 => doc[at] ^= byte.max(1),
+                    1 => doc.truncate(at),
+                    _ => doc.insert(at, byte),
+                }
+            }
+            let symbols = syms.len().saturating_sub(symbols_short);
+            let limits = Limits { symbols, text: &text };
+            let earlier = TextRef { block: 7, offset: 7, len: 7 };
+            let mut detailed = vec![earlier];
+            let explained = validate_whole::<DocError>(&doc, &limits, &mut detailed);
+            let mut got = vec![earlier];
+            let verdict = validate_collecting(&doc, symbols, &text, &mut got);
+            proptest::prop_assert_eq!(&verdict, &explained);
+            let quick = validate_whole::<Invalid>(&doc, &limits, &mut Vec::new());
+            proptest::prop_assert_eq!(quick.is_ok(), explained.is_ok());
+            if verdict.is_ok() {
+                proptest::prop_assert_eq!(got, detailed);
+            }
+        }
     }
 
     #[test]

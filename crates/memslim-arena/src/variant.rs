@@ -288,7 +288,7 @@ mod eq;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use decode::Reader;
+pub(crate) use decode::{Failure, Invalid, Reader};
 pub use decode::{contains_opaque, decode, peek_kind};
 use encode::sign_fill;
 pub use encode::{Writer, encode};

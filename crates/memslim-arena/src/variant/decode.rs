@@ -177,7 +177,35 @@ impl Frame {
     }
 }
 
-/// Bounds-checked cursor over the input.
+/// What a failed read gives back: the error with its detail ([`DecodeError`]), or
+/// [`Invalid`], a bare "no" that costs nothing to build or to return, for a first pass
+/// whose rare failures a second, detailed pass explains (see `doc::validate_collecting`).
+pub(crate) trait Failure: Sized {
+    /// The failure whose detail `detail` would give (called only by failures that keep
+    /// it).
+    fn of(detail: impl FnOnce() -> DecodeError) -> Self;
+}
+
+impl Failure for DecodeError {
+    #[inline]
+    fn of(detail: impl FnOnce() -> DecodeError) -> Self {
+        detail()
+    }
+}
+
+/// A failure without detail (see [`Failure`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Invalid;
+
+impl Failure for Invalid {
+    #[inline(always)]
+    fn of(_: impl FnOnce() -> DecodeError) -> Self {
+        Invalid
+    }
+}
+
+/// Bounds-checked cursor over the input. Each read has a form generic over its
+/// [`Failure`] (`*_or`) and a [`DecodeError`] one.
 pub(crate) struct Reader<'b> {
     pub(crate) bytes: &'b [u8],
     pub(crate) pos: usize,
@@ -189,20 +217,33 @@ impl<'b> Reader<'b> {
     }
 
     pub(crate) fn byte(&mut self) -> Result<u8, DecodeError> {
-        let b = *self
-            .bytes
-            .get(self.pos)
-            .ok_or(DecodeError::Truncated { offset: self.pos })?;
+        self.byte_or()
+    }
+
+    /// [`Reader::byte`], failing with `E`.
+    #[inline(always)]
+    pub(crate) fn byte_or<E: Failure>(&mut self) -> Result<u8, E> {
+        let Some(&b) = self.bytes.get(self.pos) else {
+            return Err(E::of(|| DecodeError::Truncated { offset: self.pos }));
+        };
         self.pos += 1;
         Ok(b)
     }
 
     pub(crate) fn take(&mut self, n: usize) -> Result<&'b [u8], DecodeError> {
+        self.take_or(n)
+    }
+
+    /// [`Reader::take`], failing with `E`.
+    #[inline(always)]
+    pub(crate) fn take_or<E: Failure>(&mut self, n: usize) -> Result<&'b [u8], E> {
         let start = self.pos;
-        let slice = start
+        let Some(slice) = start
             .checked_add(n)
             .and_then(|end| self.bytes.get(start..end))
-            .ok_or(DecodeError::Truncated { offset: start })?;
+        else {
+            return Err(E::of(|| DecodeError::Truncated { offset: start }));
+        };
         self.pos += n;
         Ok(slice)
     }
@@ -215,6 +256,12 @@ impl<'b> Reader<'b> {
     /// A minimal unsigned LEB128 varint of at most 10 bytes.
     #[inline]
     pub(crate) fn varint(&mut self) -> Result<u64, DecodeError> {
+        self.varint_or()
+    }
+
+    /// [`Reader::varint`], failing with `E`.
+    #[inline(always)]
+    pub(crate) fn varint_or<E: Failure>(&mut self) -> Result<u64, E> {
         // Most varints (tags' lengths, counts, symbols, small ints) are one byte.
         if let Some(&b) = self.bytes.get(self.pos) {
             if b < 0x80 {
@@ -222,57 +269,58 @@ impl<'b> Reader<'b> {
                 return Ok(u64::from(b));
             }
         }
-        self.long_varint()
-    }
-
-    #[inline(never)]
-    fn long_varint(&mut self) -> Result<u64, DecodeError> {
-        let start = self.pos;
-        let mut value = 0u64;
-        for i in 0..10 {
-            let b = *self
-                .bytes
-                .get(self.pos)
-                .ok_or(DecodeError::Truncated { offset: start })?;
-            self.pos += 1;
-            if i == 9 {
-                if b & 0x80 != 0 {
-                    return Err(DecodeError::Malformed {
-                        offset: start,
-                        reason: "varint longer than 10 bytes",
-                    });
-                }
-                if b > 1 {
-                    return Err(DecodeError::Malformed {
-                        offset: start,
-                        reason: "varint overflows 64 bits",
-                    });
-                }
-            }
-            value |= u64::from(b & 0x7F) << (7 * i);
-            if b & 0x80 == 0 {
-                if b == 0 && i > 0 {
-                    return Err(DecodeError::Malformed {
-                        offset: start,
-                        reason: "varint is not minimal",
-                    });
-                }
-                return Ok(value);
-            }
-        }
-        // Unreachable: the tenth byte either ends the varint or errors above.
-        Err(DecodeError::Malformed {
-            offset: start,
-            reason: "varint longer than 10 bytes",
-        })
+        let (v, end) = long_varint(self.bytes, self.pos)?;
+        self.pos = end;
+        Ok(v)
     }
 
     /// A varint length or count. Values too large for `usize` cannot fit in
     /// the input either, so they are reported as truncation.
     pub(crate) fn length(&mut self) -> Result<usize, DecodeError> {
+        self.length_or()
+    }
+
+    /// [`Reader::length`], failing with `E`.
+    #[inline(always)]
+    pub(crate) fn length_or<E: Failure>(&mut self) -> Result<usize, E> {
         let start = self.pos;
-        let n = self.varint()?;
-        usize::try_from(n).map_err(|_| DecodeError::Truncated { offset: start })
+        let n = self.varint_or()?;
+        usize::try_from(n).map_err(|_| E::of(|| DecodeError::Truncated { offset: start }))
+    }
+}
+
+/// The varint at `start` of `bytes` when it is not one byte (see [`Reader::varint`]),
+/// and the position past it. A function apart from the reader, so that the reader's
+/// fields can stay in registers in the loops that use it.
+#[inline(never)]
+fn long_varint<E: Failure>(bytes: &[u8], start: usize) -> Result<(u64, usize), E> {
+    let bad = |reason| {
+        E::of(|| DecodeError::Malformed {
+            offset: start,
+            reason,
+        })
+    };
+    let bytes = bytes.get(start..).unwrap_or_default();
+    let mut value = 0u64;
+    let mut i = 0;
+    loop {
+        let Some(&b) = bytes.get(i) else {
+            return Err(E::of(|| DecodeError::Truncated { offset: start }));
+        };
+        value |= u64::from(b & 0x7F) << (7 * i);
+        if b < 0x80 {
+            if i == 9 && b > 1 {
+                return Err(bad("varint overflows 64 bits"));
+            }
+            if b == 0 && i > 0 {
+                return Err(bad("varint is not minimal"));
+            }
+            return Ok((value, start + i + 1));
+        }
+        i += 1;
+        if i == 10 {
+            return Err(bad("varint longer than 10 bytes"));
+        }
     }
 }
 
