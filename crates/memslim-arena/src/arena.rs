@@ -114,6 +114,33 @@ pub struct ArenaSlice<T> {
     _owns: PhantomData<T>,
 }
 
+/// A buffer an [`Arena`] holds for reading in place ([`Arena::adopt`]), for making
+/// handles to parts of it. It borrows the arena, which therefore cannot be reset
+/// meanwhile.
+#[derive(Debug)]
+pub struct Adopted<'a> {
+    base: NonNull<u8>,
+    len: usize,
+    arena: u64,
+    _held_by: PhantomData<&'a Arena>,
+}
+
+impl Adopted<'_> {
+    /// A handle to bytes `range` of the buffer, or `None` if the range is not inside it.
+    #[inline]
+    pub fn slice(&self, range: std::ops::Range<usize>) -> Option<ArenaSlice<u8>> {
+        if range.start > range.end || range.end > self.len {
+            return None;
+        }
+        Some(ArenaSlice {
+            ptr: NonNull::new(self.base.as_ptr().wrapping_add(range.start))?,
+            len: range.end - range.start,
+            arena: self.arena,
+            _owns: PhantomData,
+        })
+    }
+}
+
 impl<T> Clone for ArenaSlice<T> {
     fn clone(&self) -> Self {
         *self
@@ -239,31 +266,20 @@ impl Arena {
         ArenaStr(self.alloc_slice_mut(s.as_bytes()))
     }
 
-    /// Handles to `ranges` of `buffer`, read in place instead of copied: the arena holds
-    /// the buffer (a shared, immutable Arrow buffer, such as the bytes a pickle was
-    /// loaded from) until it is reset or dropped, and counts its length in
-    /// [`allocated_bytes`](Arena::allocated_bytes). `None` (and nothing held) if a range
-    /// is not inside the buffer.
-    pub fn adopt(
-        &self,
-        buffer: Buffer,
-        ranges: impl IntoIterator<Item = std::ops::Range<usize>>,
-    ) -> Option<Vec<ArenaSlice<u8>>> {
+    /// Holds `buffer` to be read in place instead of copied: [`Adopted::slice`] then
+    /// hands out handles to ranges of it. The arena keeps the buffer (a shared, immutable
+    /// Arrow buffer, such as the bytes a pickle was loaded from) until it is reset or
+    /// dropped, and counts its length in [`allocated_bytes`](Arena::allocated_bytes).
+    pub fn adopt(&self, buffer: Buffer) -> Adopted<'_> {
         let bytes = buffer.as_slice();
-        let handles = ranges
-            .into_iter()
-            .map(|r| {
-                let piece = bytes.get(r)?;
-                Some(ArenaSlice {
-                    ptr: NonNull::from(piece).cast::<u8>(),
-                    len: piece.len(),
-                    arena: self.id,
-                    _owns: PhantomData,
-                })
-            })
-            .collect::<Option<Vec<_>>>()?;
+        let adopted = Adopted {
+            base: NonNull::from(bytes).cast::<u8>(),
+            len: bytes.len(),
+            arena: self.id,
+            _held_by: PhantomData,
+        };
         self.lock().adopted.push(buffer);
-        Some(handles)
+        adopted
     }
 
     /// The values behind `handle`, or `None` if it was not made by this arena since its
@@ -352,9 +368,18 @@ mod tests {
         let copied = arena.alloc_slice(b"copied");
         let buffer = Buffer::from_vec(b"0123456789".to_vec());
         let at = buffer.as_ptr();
-        let hs = arena
-            .adopt(buffer.clone(), [2..5, 0..0, 7..10])
-            .expect("in range");
+        let held = arena.adopt(buffer.clone());
+        let hs: Vec<_> = [2..5, 0..0, 7..10]
+            .into_iter()
+            .map(|r| held.slice(r).expect("in range"))
+            .collect();
+        assert!(
+            held.slice(8..11).is_none(),
+            "a range past the end is refused"
+        );
+        #[allow(clippy::reversed_empty_ranges)]
+        let backwards = 5..2;
+        assert!(held.slice(backwards).is_none(), "so is one that ends first");
         drop(buffer);
         let got: Vec<&[u8]> = hs.iter().map(|h| arena.get(*h).unwrap()).collect();
         assert_eq!(got, [&b"234"[..], b"", b"789"]);
@@ -365,12 +390,6 @@ mod tests {
         );
         assert_eq!(arena.get(copied), Some(&b"copied"[..]));
         assert!(arena.allocated_bytes() >= 10);
-        assert!(
-            arena
-                .adopt(Buffer::from_vec(vec![1u8; 4]), [1..3, 2..5])
-                .is_none(),
-            "a range past the end is refused"
-        );
         assert_eq!(Arena::new().get(hs[0]), None);
         arena.reset();
         assert_eq!(arena.get(hs[0]), None, "stale after reset");

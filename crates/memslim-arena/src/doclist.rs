@@ -514,7 +514,18 @@ impl DocList {
             return self.select(0..self.docs.len())?.to_bytes();
         }
         let symbols = self.store.symbols();
-        let mut out = Vec::with_capacity(self.live + text.nbytes() + 16 + symbols.nbytes());
+        // Sized once, enough and a little more: the image of a large list is large, and
+        // growing it would copy it into a buffer twice its size. A length `n` takes at
+        // most `1 + n / 128` bytes (a varint holds 7 bits a byte).
+        let lengths = self.docs.len() + self.live / 128;
+        let symbol_bytes = symbols
+            .iter()
+            .map(|s| 1 + s.len() + s.len() / 128)
+            .sum::<usize>();
+        let mut out = Vec::with_capacity(
+            MAGIC.len() + 10 + symbol_bytes + text.image_len() + 10 + lengths + self.live + 4,
+        );
+        let sized = out.capacity();
         out.extend_from_slice(MAGIC);
         put_varint(&mut out, symbols.len() as u64);
         for s in symbols.iter() {
@@ -530,6 +541,7 @@ impl DocList {
         }
         let crc = crc32fast::hash(&out);
         out.extend_from_slice(&crc.to_le_bytes());
+        debug_assert_eq!(out.capacity(), sized, "the image outgrew its estimate");
         Ok(out)
     }
 
@@ -604,15 +616,51 @@ impl DocList {
         if ndocs > r.remaining() {
             return Err(DecodeError::Truncated { offset: r.pos }.into());
         }
-        let mut spans = Vec::with_capacity(ndocs);
+        let nsyms = symbols.len();
+        let text_raw = text.raw_bytes();
+        // Documents are read in place when they are most of a shared image (their
+        // offsets in `bytes` are offsets in it: the checksum is only cut off its end),
+        // else copied into the arena, which is then sized for them.
+        let share = shared.filter(|b| r.remaining() >= b.len() / 4 * 3);
+        let capacity = if share.is_some() {
+            0
+        } else {
+            r.remaining() - ndocs
+        };
+        let mut out = DocList::with_store(symbols, text, capacity);
         // The long strings the documents refer to, in document order.
         let mut texts = Vec::new();
-        for _ in 0..ndocs {
-            let n = r.length()?;
-            let at = r.pos;
-            let d = r.take(n)?;
-            validate_collecting(d, symbols.len(), &text, &mut texts).map_err(|e| shift(e, at))?;
-            spans.push(at..at + n);
+        let mut total = 0;
+        {
+            let text = out.store.text();
+            let mut next = || -> Result<std::ops::Range<usize>> {
+                let n = r.length()?;
+                let at = r.pos;
+                let d = r.take(n)?;
+                validate_collecting(d, nsyms, &text, &mut texts).map_err(|e| shift(e, at))?;
+                total += n;
+                Ok(at..at + n)
+            };
+            out.docs = Vec::with_capacity(ndocs);
+            if let Some(b) = share {
+                let held = out.store.arena.adopt(b.clone());
+                for _ in 0..ndocs {
+                    let span = next()?;
+                    let at = span.start;
+                    let handle = held.slice(span);
+                    out.docs
+                        .push(handle.ok_or_else(|| bad(at, "document outside the image"))?);
+                }
+            } else {
+                let mut spans = Vec::with_capacity(ndocs);
+                for _ in 0..ndocs {
+                    spans.push(next()?);
+                }
+                out.docs = out
+                    .store
+                    .arena
+                    .alloc_slices(spans.into_iter().map(|s| &bytes[s]));
+            }
         }
         if r.remaining() != 0 {
             return Err(DecodeError::TrailingBytes {
@@ -620,25 +668,10 @@ impl DocList {
             }
             .into());
         }
-        let total = spans.iter().map(|s| s.len()).sum();
-        let text_raw = text.raw_bytes();
-        let mut out = DocList::with_store(symbols, text, total);
         // Every long string must be UTF-8, so that reading never fails later.
         for t in texts {
             out.store.with_text(t, |_| ())?;
         }
-        // Documents read in place when they are most of a shared image (the spans are
-        // offsets into it: the checksum is only cut off its end).
-        let adopted = shared
-            .filter(|b| total >= b.len() / 4 * 3)
-            .and_then(|b| out.store.arena.adopt(b.clone(), spans.iter().cloned()));
-        out.docs = match adopted {
-            Some(handles) => handles,
-            None => out
-                .store
-                .arena
-                .alloc_slices(spans.into_iter().map(|s| &bytes[s])),
-        };
         out.live = total;
         out.stored = total;
         out.text_live = text_raw;

@@ -22,7 +22,7 @@ mod scratch;
 mod text;
 pub mod variant;
 
-pub use arena::{Arena, ArenaSlice, ArenaStr};
+pub use arena::{Adopted, Arena, ArenaSlice, ArenaStr};
 pub use doc::{DocBuilder, Map, MapIter, Node, Seq, SeqIter, read_node, to_value, validate};
 pub use doclist::{DEFAULT_INTERN_MAX, DEFAULT_TEXT_MIN, DocHandle, DocList, DocStore, NBytes};
 pub use error::{DocError, Result};

@@ -199,6 +199,11 @@ impl TextBlocks {
         Ok(inflate(s)?.into())
     }
 
+    /// At most the bytes [`write_to`](TextBlocks::write_to) writes.
+    pub(crate) fn image_len(&self) -> usize {
+        10 + self.sealed.len() * 20 + self.deflated + 10 + self.tail.len()
+    }
+
     /// Appends this value's image to `out`: the sealed blocks as they are, then the tail.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) {
         use crate::variant::put_varint;
