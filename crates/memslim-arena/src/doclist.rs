@@ -598,11 +598,41 @@ impl DocList {
         // Each symbol takes at least its length byte: a crafted count cannot reserve
         // more than the image could hold.
         symbols.reserve(nsyms.min(r.remaining()));
+        // When every symbol is shorter than 128 bytes (its length one ASCII byte), the
+        // whole run of symbols is checked as UTF-8 at once: an ASCII byte can neither
+        // continue nor start a multi-byte sequence, so the run is valid exactly when
+        // each symbol is. Otherwise, or if the run is not valid, each symbol is checked
+        // alone (which also says which one is wrong).
+        let run = {
+            let mut end = r.pos;
+            let mut short = true;
+            for _ in 0..nsyms {
+                match bytes.get(end) {
+                    Some(&n) if n < 0x80 => end += 1 + usize::from(n),
+                    _ => {
+                        short = false;
+                        break;
+                    }
+                }
+            }
+            let from = r.pos;
+            short
+                .then(|| bytes.get(from..end))
+                .flatten()
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .map(|run| (from, run))
+        };
         for i in 0..nsyms {
             let at = r.pos;
             let n = r.length()?;
-            let s = std::str::from_utf8(r.take(n)?)
-                .map_err(|_| bad(at, "symbol is not valid UTF-8"))?;
+            let piece = r.take(n)?;
+            let checked = run.and_then(|(from, run)| run.get(r.pos - n - from..r.pos - from));
+            let s = match checked {
+                Some(s) => s,
+                None => {
+                    std::str::from_utf8(piece).map_err(|_| bad(at, "symbol is not valid UTF-8"))?
+                }
+            };
             if symbols.intern(s)?.index() != i {
                 return Err(bad(at, "duplicate symbol"));
             }

@@ -386,6 +386,69 @@ fn an_image_whose_long_string_is_not_utf8_is_refused() {
     assert!(DocList::from_bytes(&bad).is_err());
 }
 
+/// Symbols are checked as UTF-8 whichever way they are read: all at once when every one
+/// is shorter than 128 bytes, alone otherwise. Non-ASCII symbols round-trip either way; a
+/// damaged one, or two that split one character between them, is refused at its offset.
+#[test]
+fn an_image_whose_symbol_is_not_utf8_is_refused() {
+    let reseal = |image: &mut Vec<u8>| {
+        let body = image.len() - 4;
+        let crc = crc32fast::hash(&image[..body]);
+        image[body..].copy_from_slice(&crc.to_le_bytes());
+    };
+    for long_key in [false, true] {
+        let mut docs = DocList::new();
+        let key = if long_key {
+            "k".repeat(200)
+        } else {
+            "k".to_owned()
+        };
+        docs.build(|b| {
+            b.begin_map()?;
+            b.key("é")?;
+            b.int(1)?;
+            b.key("ÉM")?;
+            b.int(2)?;
+            b.key(&key)?;
+            b.int(3)?;
+            b.end()?;
+            b.end_doc()
+        })
+        .unwrap();
+        let good = docs.to_bytes().unwrap();
+        assert_eq!(
+            contents(&DocList::from_bytes(&good).unwrap()),
+            contents(&docs)
+        );
+        // "é" is 0xC3 0xA9 and "ÉM" 0xC3 0x89 'M': damage the second symbol's first byte.
+        let at = good
+            .windows(3)
+            .position(|w| w == "ÉM".as_bytes())
+            .expect("the symbol is stored as is");
+        let mut bad = good.clone();
+        bad[at] = 0xFF;
+        reseal(&mut bad);
+        let err = DocList::from_bytes(&bad).unwrap_err().to_string();
+        assert!(err.contains("symbol is not valid UTF-8"), "{err}");
+        assert!(
+            err.contains(&format!("byte {}", at - 1)),
+            "{err}: names the symbol"
+        );
+        // Cut "é" into two symbols of one byte each (one more symbol in the table): the
+        // bytes of the symbols are the same, but neither symbol is UTF-8.
+        let first = good.windows(2).position(|w| w == "é".as_bytes()).unwrap();
+        assert_eq!(good[first - 1], 2, "the length of \"é\"");
+        let mut split = good[..first - 1].to_vec();
+        split.extend_from_slice(&[1, 0xC3, 1, 0xA9]);
+        split.extend_from_slice(&good[first + 2..]);
+        split[6] += 1;
+        reseal(&mut split);
+        let err = DocList::from_bytes(&split).unwrap_err().to_string();
+        assert!(err.contains("symbol is not valid UTF-8"), "{err}");
+        assert!(err.contains(&format!("byte {}", first - 1)), "{err}");
+    }
+}
+
 /// A DocList read from a shared buffer reads its documents in place (most of the image
 /// is documents), keeps working after the buffer's other owners let go, and takes new
 /// documents beside them.
