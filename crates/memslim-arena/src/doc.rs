@@ -899,6 +899,49 @@ impl<'a> DocBuilder<'a> {
         Ok(count)
     }
 
+    /// Writes the whole value `v` (each scalar and container through the calls above).
+    ///
+    /// # Errors
+    /// [`DocError::Build`] for a dict key that is not a string or for a value documents
+    /// do not hold (an opaque host object, an extension value); else as the calls
+    /// above. The document is then unfinished: end it with
+    /// [`abandon_doc`](DocBuilder::abandon_doc).
+    pub fn value(&mut self, v: &crate::variant::Value) -> Result<()> {
+        use crate::variant::Value;
+        match v {
+            Value::None => self.none(),
+            Value::Bool(x) => self.bool(*x),
+            Value::Int(i) => self.int(*i),
+            Value::BigInt(le) => self.big_int(le),
+            Value::Float(f) => self.float(*f),
+            Value::Str(s) => self.str(s),
+            Value::Bytes(x) => self.bytes(x),
+            Value::List(items) | Value::Tuple(items) => {
+                if matches!(v, Value::List(_)) {
+                    self.begin_list()?;
+                } else {
+                    self.begin_tuple()?;
+                }
+                items.iter().try_for_each(|it| self.value(it))?;
+                self.end()
+            }
+            Value::Dict(pairs) => {
+                self.begin_map()?;
+                for (k, x) in pairs {
+                    let Value::Str(k) = k else {
+                        return Err(DocError::Build("a document's dict keys are strings"));
+                    };
+                    self.key(k)?;
+                    self.value(x)?;
+                }
+                self.end()
+            }
+            Value::Opaque(_) | Value::Ext(_) => Err(DocError::Build(
+                "documents hold no opaque or extension values",
+            )),
+        }
+    }
+
     /// Completes the current document.
     ///
     /// # Errors
@@ -956,6 +999,7 @@ fn varint_into(mut v: u64, out: &mut [u8]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::variant::Value;
 
     fn build(f: impl FnOnce(&mut DocBuilder<'_>) -> Result<()>) -> (Interner, Vec<u8>) {
         let mut syms = Interner::new();
@@ -1090,72 +1134,31 @@ mod tests {
         assert!(validate(&[tag::LIST, 0], 0, &TextBlocks::new()).is_err());
     }
 
-    /// A small document tree for the builder.
-    #[derive(Debug, Clone)]
-    enum Tree {
-        None,
-        Bool(bool),
-        Int(i64),
-        Big(Vec<u8>),
-        Float(f64),
-        Str(String),
-        Bytes(Vec<u8>),
-        List(Vec<Tree>),
-        Tuple(Vec<Tree>),
-        Map(Vec<(String, Tree)>),
-    }
-
-    fn tree() -> impl proptest::strategy::Strategy<Value = Tree> {
+    /// Documents of every kind of value the profile holds, long strings (text
+    /// references) among them.
+    fn document() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::prelude::*;
         let leaf = prop_oneof![
-            Just(Tree::None),
-            any::<bool>().prop_map(Tree::Bool),
-            any::<i64>().prop_map(Tree::Int),
-            (1u8..=0x7F, 1usize..4).prop_map(|(top, extra)| {
-                let mut b = vec![0xAB; 8 + extra];
-                b.push(top);
-                Tree::Big(b)
+            Just(Value::None),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            (1u8..=0x7F, 8usize..12).prop_map(|(top, n)| {
+                let mut le = vec![0xAB; n];
+                le.push(top);
+                Value::BigInt(le)
             }),
-            any::<f64>().prop_map(Tree::Float),
-            "[a-zé]{0,12}".prop_map(Tree::Str),
-            proptest::collection::vec(any::<u8>(), 0..6).prop_map(Tree::Bytes),
+            any::<f64>().prop_map(Value::Float),
+            "[a-zé]{0,12}".prop_map(Value::Str),
+            proptest::collection::vec(any::<u8>(), 0..6).prop_map(Value::Bytes),
         ];
         leaf.prop_recursive(4, 24, 5, |inner| {
+            let key = "[a-d]{1,2}".prop_map(Value::Str);
             prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Tree::List),
-                proptest::collection::vec(inner.clone(), 0..5).prop_map(Tree::Tuple),
-                proptest::collection::vec(("[a-d]{1,2}", inner), 0..5).prop_map(Tree::Map),
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::List),
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Tuple),
+                proptest::collection::vec((key, inner), 0..5).prop_map(Value::Dict),
             ]
         })
-    }
-
-    fn put(b: &mut DocBuilder<'_>, t: &Tree) -> Result<()> {
-        match t {
-            Tree::None => b.none(),
-            Tree::Bool(v) => b.bool(*v),
-            Tree::Int(v) => b.int(*v),
-            Tree::Big(v) => b.big_int(v),
-            Tree::Float(v) => b.float(*v),
-            Tree::Str(v) => b.str(v),
-            Tree::Bytes(v) => b.bytes(v),
-            Tree::List(items) | Tree::Tuple(items) => {
-                if matches!(t, Tree::List(_)) {
-                    b.begin_list()?;
-                } else {
-                    b.begin_tuple()?;
-                }
-                items.iter().try_for_each(|x| put(b, x))?;
-                b.end()
-            }
-            Tree::Map(pairs) => {
-                b.begin_map()?;
-                for (k, v) in pairs {
-                    b.key(k)?;
-                    put(b, v)?;
-                }
-                b.end()
-            }
-        }
     }
 
     proptest::proptest! {
@@ -1166,7 +1169,7 @@ mod tests {
         /// had collected before.
         #[test]
         fn both_validation_passes_agree(
-            t in tree(),
+            doc_value in document(),
             edits in proptest::collection::vec((0usize..256, 0u8..=255, 0u8..3), 0..4),
             symbols_short in 0usize..3,
         ) {
@@ -1175,7 +1178,7 @@ mod tests {
             let mut ends = Vec::new();
             let mut text = TextBlocks::new();
             let mut b = DocBuilder::new(&mut syms, &mut text, &mut doc, &mut ends, 2, 6);
-            put(&mut b, &t).unwrap();
+            b.value(&doc_value).unwrap();
             b.end_doc().unwrap();
             for (at, byte, how) in edits {
                 if doc.is_empty() {

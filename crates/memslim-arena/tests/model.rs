@@ -2,43 +2,8 @@
 //! and serializing must never change what a document reads as.
 
 use memslim_arena::variant::Value;
-use memslim_arena::{DocBuilder, DocError, DocList, DocStore, Node, read_node};
+use memslim_arena::{DocError, DocList, DocStore, Node, read_node};
 use proptest::prelude::*;
-
-fn write(b: &mut DocBuilder<'_>, v: &Value) -> Result<(), DocError> {
-    match v {
-        Value::None => b.none(),
-        Value::Bool(x) => b.bool(*x),
-        Value::Int(i) => b.int(*i),
-        Value::BigInt(le) => b.big_int(le),
-        Value::Float(f) => b.float(*f),
-        Value::Str(s) => b.str(s),
-        Value::Bytes(x) => b.bytes(x),
-        Value::List(items) | Value::Tuple(items) => {
-            if matches!(v, Value::List(_)) {
-                b.begin_list()?;
-            } else {
-                b.begin_tuple()?;
-            }
-            for it in items {
-                write(b, it)?;
-            }
-            b.end()
-        }
-        Value::Dict(pairs) => {
-            b.begin_map()?;
-            for (k, x) in pairs {
-                let Value::Str(k) = k else {
-                    return Err(DocError::Build("test model: non-str key"));
-                };
-                b.key(k)?;
-                write(b, x)?;
-            }
-            b.end()
-        }
-        Value::Opaque(_) | Value::Ext(_) => Err(DocError::Build("test model: opaque")),
-    }
-}
 
 fn read(node: Node<'_>, store: &DocStore) -> Value {
     memslim_arena::to_value(node, store).unwrap()
@@ -117,7 +82,7 @@ proptest! {
                 Op::Push(vs) => {
                     let n = docs.build(|b| {
                         for v in &vs {
-                            write(b, v)?;
+                            b.value(v)?;
                             b.end_doc()?;
                         }
                         Ok::<(), DocError>(())
@@ -131,7 +96,7 @@ proptest! {
                     let text = docs.store().text().raw_bytes();
                     let r = docs.build(|b| {
                         for v in &vs {
-                            write(b, v)?;
+                            b.value(v)?;
                             b.end_doc()?;
                         }
                         b.begin_map()?;
@@ -182,7 +147,7 @@ proptest! {
         docs.set_text_block_bytes(64);
         docs.build(|b| {
             for v in &vs {
-                write(b, v)?;
+                b.value(v)?;
                 b.end_doc()?;
             }
             Ok::<(), DocError>(())
