@@ -289,11 +289,12 @@ impl Arena {
         if handle.arena != self.id {
             return None;
         }
-        // SAFETY: the identity matches, so `handle` came from `alloc_slice` or `adopt` on
-        // this arena after its last reset (identities are never reused, and a reset
-        // replaces it). That allocation holds `len` initialized `T`s at `ptr`, aligned
-        // for `T` (copied in by `alloc_slice`; `adopt` hands out `u8`s of a held buffer,
-        // which need no alignment); neither bumpalo nor a held `Buffer` moves or frees
+        // SAFETY: the identity matches, so `handle` came from `alloc_slice`, or from
+        // `Adopted::slice` of a buffer `adopt` gave this arena, after its last reset
+        // (identities are never reused, and a reset replaces it). That allocation holds
+        // `len` initialized `T`s at `ptr`, aligned for `T` (copied in by `alloc_slice`;
+        // `Adopted::slice` hands out `u8`s of a range it checked lies inside the held
+        // buffer, which need no alignment); neither bumpalo nor a held `Buffer` moves or frees
         // it before a reset or drop, both of which need `&mut self` / ownership and so
         // cannot happen while the returned borrow of `&self` lives. Nothing writes to it
         // after allocation (handles give no `&mut`; a `Buffer` is immutable). The
