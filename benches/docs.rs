@@ -14,7 +14,7 @@ fn order_docs(n: usize) -> DocList {
     let countries = ["DE", "FR", "US", "JP", "BR", "IN", "CN", "GB"];
     let mut docs = DocList::new();
     for i in 0..n {
-        docs.build(|b| {
+        docs.build::<DocError>(|b| {
             b.begin_map()?;
             b.key("id")?;
             b.int(i as i64)?;
@@ -37,7 +37,6 @@ fn order_docs(n: usize) -> DocList {
             b.end()?;
             b.end_doc()
         })
-        .map_err(|e: DocError| e)
         .expect("valid document");
     }
     docs

@@ -518,10 +518,7 @@ impl DocList {
         // growing it would copy it into a buffer twice its size. A length `n` takes at
         // most `1 + n / 128` bytes (a varint holds 7 bits a byte).
         let lengths = self.docs.len() + self.live / 128;
-        let symbol_bytes = symbols
-            .iter()
-            .map(|s| 1 + s.len() + s.len() / 128)
-            .sum::<usize>();
+        let symbol_bytes = symbols.len() + symbols.text_len() + symbols.text_len() / 128;
         let mut out = Vec::with_capacity(
             MAGIC.len() + 10 + symbol_bytes + text.image_len() + 10 + lengths + self.live + 4,
         );
@@ -671,9 +668,9 @@ impl DocList {
                 total += n;
                 Ok(at..at + n)
             };
-            out.docs = Vec::with_capacity(ndocs);
             if let Some(b) = share {
                 let held = out.store.arena.adopt(b.clone());
+                out.docs = Vec::with_capacity(ndocs);
                 for _ in 0..ndocs {
                     let span = next()?;
                     let at = span.start;

@@ -154,6 +154,11 @@ impl Interner {
         (0..self.ends.len()).map(|i| self.text_of(i))
     }
 
+    /// Bytes of all the strings' UTF-8, together.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
     /// Bytes owned: text, offsets and the hash table.
     pub fn nbytes(&self) -> usize {
         self.text.capacity()
