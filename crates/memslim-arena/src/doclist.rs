@@ -1,6 +1,9 @@
 //! [`DocList`]: a list of nested documents in arena memory with interned strings.
 
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{
+    Arc, Condvar, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard,
+};
 
 use crate::arena::{Arena, ArenaSlice};
 use crate::doc::{DocBuilder, Node, read_node, validate_collecting};
@@ -655,40 +658,41 @@ impl DocList {
             r.remaining() - ndocs
         };
         let mut out = DocList::with_store(symbols, text, capacity);
-        // The long strings the documents refer to, in document order.
-        let mut texts = Vec::new();
+        // The documents' spans are found in order, and the documents validated (on
+        // several threads for a long list), collecting the long strings they refer to.
         let mut total = 0;
-        {
+        let (texts, end) = {
             let text = out.store.text();
-            let mut next = || -> Result<std::ops::Range<usize>> {
-                let n = r.length()?;
-                let at = r.pos;
-                let d = r.take(n)?;
-                validate_collecting(d, nsyms, &text, &mut texts).map_err(|e| shift(e, at))?;
-                total += n;
-                Ok(at..at + n)
-            };
+            let limits = (nsyms, &*text);
             if let Some(b) = share {
                 let held = out.store.arena.adopt(b.clone());
-                out.docs = Vec::with_capacity(ndocs);
-                for _ in 0..ndocs {
-                    let span = next()?;
-                    let at = span.start;
-                    let handle = held.slice(span);
-                    out.docs
-                        .push(handle.ok_or_else(|| bad(at, "document outside the image"))?);
-                }
+                let mut docs = Vec::with_capacity(ndocs);
+                let read = read_docs(bytes, r.pos, ndocs, limits, CHECK_BLOCK, |s| {
+                    total += s.len();
+                    let at = s.start;
+                    docs.push(
+                        held.slice(s)
+                            .ok_or_else(|| bad(at, "document outside the image"))?,
+                    );
+                    Ok(())
+                })?;
+                out.docs = docs;
+                read
             } else {
                 let mut spans = Vec::with_capacity(ndocs);
-                for _ in 0..ndocs {
-                    spans.push(next()?);
-                }
+                let read = read_docs(bytes, r.pos, ndocs, limits, CHECK_BLOCK, |s| {
+                    total += s.len();
+                    spans.push(s);
+                    Ok(())
+                })?;
                 out.docs = out
                     .store
                     .arena
                     .alloc_slices(spans.into_iter().map(|s| &bytes[s]));
+                read
             }
-        }
+        };
+        r.pos = end;
         if r.remaining() != 0 {
             return Err(DecodeError::TrailingBytes {
                 extra: r.remaining(),
@@ -779,6 +783,201 @@ fn copy_node(
     }
 }
 
+/// Documents per block of [`read_docs`]'s work.
+const CHECK_BLOCK: usize = 1 << 14;
+
+/// Threads that [`read_docs`] may start besides the calling one.
+const MAX_CHECK_HELPERS: usize = 7;
+
+/// Reads the documents of an image: `count` of them follow each other in `bytes` from
+/// `docs_at`, each behind its varint length. Hands each document's span to `span` in
+/// order, validates every document, and returns the long strings they refer to (in
+/// document order) and the position past the last document.
+///
+/// Work goes by blocks of `block` documents ([`CHECK_BLOCK`]). The calling thread finds
+/// the documents' spans (only it can, each length leading to the next), block after
+/// block, and validates blocks too; a helper thread per other core (up to
+/// [`MAX_CHECK_HELPERS`]; none for a short list, or if none can be started) validates
+/// blocks as they are found. Blocks are claimed in order, and the caller finds a block
+/// just before it or a helper validates it, so its documents are read while in cache;
+/// on a busy machine the caller simply validates more blocks itself.
+///
+/// # Errors
+/// A document that runs past the image, or `span`'s error, before any validation
+/// error (the caller finds every span even once a document failed validation); then
+/// the first document in the list that fails validation, at its offset in `bytes`.
+fn read_docs(
+    bytes: &[u8],
+    docs_at: usize,
+    count: usize,
+    limits: (usize, &TextBlocks),
+    block: usize,
+    mut span: impl FnMut(std::ops::Range<usize>) -> Result<()>,
+) -> Result<(Vec<TextRef>, usize)> {
+    let (symbols, text) = limits;
+    let blocks = count.div_ceil(block);
+    let progress = Mutex::new(Progress {
+        starts: Vec::with_capacity(blocks),
+        aborted: false,
+    });
+    let found = Condvar::new();
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    // Validates block `b`, found to start at `start`.
+    let check = |b: usize, start: usize| -> Checked {
+        let mut r = Reader { bytes, pos: start };
+        let mut texts = Vec::new();
+        for i in b * block..count.min((b + 1) * block) {
+            let n = r.length().map_err(|e| (i, e.into()))?;
+            let at = r.pos;
+            let doc = r.take(n).map_err(|e| (i, e.into()))?;
+            validate_collecting(doc, symbols, text, &mut texts).map_err(|e| (i, shift(e, at)))?;
+        }
+        Ok(texts)
+    };
+    let checked = |b: usize, c: Checked| {
+        if c.is_err() {
+            failed.store(true, Ordering::Relaxed);
+        }
+        (b, c)
+    };
+    // A helper claims blocks in order, waiting for each to be found.
+    let help = || -> Vec<(usize, Checked)> {
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let b = next.fetch_add(1, Ordering::Relaxed);
+            if b >= blocks {
+                break;
+            }
+            let start = {
+                let mut p = lock(&progress);
+                loop {
+                    // A block found is checked even if the caller gave up since.
+                    if let Some(&start) = p.starts.get(b) {
+                        break start;
+                    }
+                    if p.aborted {
+                        return done;
+                    }
+                    p = found.wait(p).unwrap_or_else(PoisonError::into_inner);
+                }
+            };
+            done.push(checked(b, check(b, start)));
+        }
+        done
+    };
+    let helpers = std::thread::available_parallelism()
+        .map_or(0, |n| n.get() - 1)
+        .min(MAX_CHECK_HELPERS)
+        .min(blocks.saturating_sub(1) / 2);
+    let mut r = Reader {
+        bytes,
+        pos: docs_at,
+    };
+    let (spans, mut done) = std::thread::scope(|s| {
+        let started: Vec<_> = (0..helpers)
+            .map_while(|_| {
+                std::thread::Builder::new()
+                    .name("memslim-check".into())
+                    .spawn_scoped(s, help)
+                    .ok()
+            })
+            .collect();
+        // Whichever way this thread leaves (an error, a panic), helpers waiting for
+        // blocks that will not be found stop waiting.
+        let _release = Release {
+            progress: &progress,
+            found: &found,
+        };
+        let mut mine = Vec::new();
+        // Finds blocks until `scanned` reach `upto` (or all of them).
+        let mut find = |scanned: &mut usize, upto: usize| -> Result<()> {
+            while *scanned < upto.min(blocks) {
+                let start = r.pos;
+                for _ in *scanned * block..count.min((*scanned + 1) * block) {
+                    let n = r.length()?;
+                    let at = r.pos;
+                    r.take(n)?;
+                    span(at..at + n)?;
+                }
+                lock(&progress).starts.push(start);
+                found.notify_all();
+                *scanned += 1;
+            }
+            Ok(())
+        };
+        // Finding comes first while helpers have fewer than two blocks each waiting for
+        // them; then this thread validates the next block itself (with no helper, each
+        // block just after finding it).
+        let ahead = 2 * started.len();
+        let mut scanned = 0;
+        let spans = loop {
+            if failed.load(Ordering::Relaxed) {
+                break find(&mut scanned, blocks);
+            }
+            if scanned < blocks && scanned < next.load(Ordering::Relaxed) + ahead {
+                let upto = scanned + 1;
+                if let Err(e) = find(&mut scanned, upto) {
+                    break Err(e);
+                }
+                continue;
+            }
+            let b = next.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = find(&mut scanned, b + 1) {
+                break Err(e);
+            }
+            if b >= blocks {
+                break Ok(());
+            }
+            let start = lock(&progress).starts[b];
+            mine.push(checked(b, check(b, start)));
+        };
+        drop(_release);
+        for h in started {
+            match h.join() {
+                Ok(theirs) => mine.extend(theirs),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        (spans, mine)
+    });
+    spans?;
+    done.sort_unstable_by_key(|&(b, _)| b);
+    let mut texts = Vec::new();
+    for (_, c) in done {
+        texts.extend(c.map_err(|(_, e)| e)?);
+    }
+    Ok((texts, r.pos))
+}
+
+/// A block's validation: the long strings its documents refer to, or the first bad
+/// document's index and error.
+type Checked = std::result::Result<Vec<TextRef>, (usize, DocError)>;
+
+/// What [`read_docs`]' helpers wait on: where each block found so far starts, and
+/// whether no more will be.
+struct Progress {
+    starts: Vec<usize>,
+    aborted: bool,
+}
+
+/// Tells [`read_docs`]' helpers, when dropped, that no more blocks will be found.
+struct Release<'a> {
+    progress: &'a Mutex<Progress>,
+    found: &'a Condvar,
+}
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        lock(self.progress).aborted = true;
+        self.found.notify_all();
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Makes an offset inside one document an offset in the whole image.
 fn shift(e: DocError, base: usize) -> DocError {
     match e {
@@ -804,5 +1003,81 @@ fn shift(e: DocError, base: usize) -> DocError {
             offset: offset + base,
         },
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::variant::Value;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Reading documents block by block, with helper threads, answers what one pass
+        /// in order answers: the same spans and long strings, or the same error (one
+        /// running past the image first, else the first document that fails
+        /// validation, at its offset), wherever and however often the image is damaged.
+        #[test]
+        fn reading_in_blocks_agrees_with_one_pass(
+            words in proptest::collection::vec("[a-zé]{0,9}", 1..300),
+            damage in proptest::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..3),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+            block in 1usize..40,
+            symbols_short in 0usize..2,
+        ) {
+            let mut syms = Interner::new();
+            let mut text = TextBlocks::new();
+            let mut out = Vec::new();
+            let mut ends = Vec::new();
+            let mut b = DocBuilder::new(&mut syms, &mut text, &mut out, &mut ends, 3, 6);
+            for (i, w) in words.iter().enumerate() {
+                let doc = Value::Dict(vec![
+                    (Value::Str("w".into()), Value::Str(w.clone())),
+                    (Value::Str("i".into()), Value::Int(i as i64 * 1_000)),
+                ]);
+                b.value(&doc).unwrap();
+                b.end_doc().unwrap();
+            }
+            // A few bytes before the documents, as in an image.
+            let mut image = vec![9, 9, 9];
+            let mut from = 0;
+            for &end in &ends {
+                put_varint(&mut image, (end - from) as u64);
+                image.extend_from_slice(&out[from..end]);
+                from = end;
+            }
+            for (at, x) in damage {
+                let at = 3 + at.index(image.len() - 3);
+                image[at] ^= x;
+            }
+            if let Some(cut) = cut {
+                image.truncate(cut.index(image.len()));
+            }
+            let symbols = syms.len() - symbols_short.min(syms.len());
+            let count = ends.len();
+            // One pass: every span, then every document in order.
+            let one_pass = (|| -> Result<(Vec<std::ops::Range<usize>>, Vec<TextRef>, usize)> {
+                let mut r = Reader { bytes: &image, pos: 3 };
+                let mut spans = Vec::new();
+                for _ in 0..count {
+                    let n = r.length()?;
+                    spans.push(r.pos..r.pos + n);
+                    r.take(n)?;
+                }
+                let mut texts = Vec::new();
+                for s in &spans {
+                    validate_collecting(&image[s.clone()], symbols, &text, &mut texts)
+                        .map_err(|e| shift(e, s.start))?;
+                }
+                Ok((spans, texts, r.pos))
+            })();
+            let mut spans = Vec::new();
+            let in_blocks = read_docs(&image, 3, count, (symbols, &text), block, |s| {
+                spans.push(s);
+                Ok(())
+            })
+            .map(|(texts, end)| (spans, texts, end));
+            prop_assert_eq!(in_blocks, one_pass);
+        }
     }
 }

@@ -451,3 +451,54 @@ fn documents_are_read_in_place_from_a_shared_image() {
     back.compact().unwrap();
     assert_eq!(contents(&back)[..500], want[..]);
 }
+
+/// A list long enough to be validated on several threads reports the first damaged
+/// document, from bytes or read in place, wherever a later one is damaged too.
+#[test]
+fn a_long_damaged_image_reports_its_first_bad_document() {
+    let mut docs = DocList::new();
+    for i in 0..100_000i64 {
+        docs.build(|b| {
+            b.begin_map()?;
+            b.key("i")?;
+            b.int(1_000_000 + i)?;
+            b.end()?;
+            b.end_doc()
+        })
+        .unwrap();
+    }
+    let good = docs.to_bytes().unwrap();
+    let at = |i: usize| {
+        let doc = docs.doc_bytes(i).unwrap();
+        good.windows(doc.len())
+            .position(|w| w == doc)
+            .expect("each document is stored as is, and once")
+    };
+    let damaged = |which: &[usize]| {
+        let mut bad = good.clone();
+        for &i in which {
+            // An unknown tag where the document's map begins.
+            bad[at(i)] = 0xFE;
+        }
+        let body = bad.len() - 4;
+        let crc = crc32fast::hash(&bad[..body]);
+        bad[body..].copy_from_slice(&crc.to_le_bytes());
+        bad
+    };
+    let load = |image: &[u8]| {
+        let copied = DocList::from_bytes(image).unwrap_err().to_string();
+        let buffer = arrow_buffer::Buffer::from_vec(image.to_vec());
+        let in_place = DocList::from_buffer(&buffer).unwrap_err().to_string();
+        assert_eq!(copied, in_place);
+        copied
+    };
+    let early = load(&damaged(&[40_000]));
+    assert!(early.contains(&format!("byte {}", at(40_000))), "{early}");
+    assert_eq!(load(&damaged(&[40_000, 90_000])), early);
+    assert_eq!(load(&damaged(&[90_000, 40_000, 99_999])), early);
+    assert_ne!(load(&damaged(&[90_000])), early);
+    assert_eq!(
+        contents(&DocList::from_bytes(&good).unwrap()),
+        contents(&docs)
+    );
+}
