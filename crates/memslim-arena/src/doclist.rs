@@ -10,7 +10,7 @@ use crate::doc::{DocBuilder, Node, read_node, validate_collecting};
 use crate::error::{DocError, Result};
 use crate::interner::Interner;
 use crate::text::{TextBlocks, TextRef};
-use crate::variant::{DecodeError, Reader, put_varint};
+use crate::variant::{DecodeError, Reader, put_varint, put_varint_with, varint_len};
 use arrow_buffer::Buffer;
 
 /// String values up to this many UTF-8 bytes are interned by default.
@@ -517,23 +517,43 @@ impl DocList {
             return self.select(0..self.docs.len())?.to_bytes();
         }
         let symbols = self.store.symbols();
+        let head_bytes = MAGIC.len()
+            + 10
+            + symbols.len()
+            + symbols.text_len()
+            + symbols.text_len() / 128
+            + text.image_len()
+            + 10;
+        let helpers = image_helpers(self.docs.len());
+        // The symbol table and text blocks, then the number of documents.
+        let head = |out: &mut Vec<u8>| {
+            out.extend_from_slice(MAGIC);
+            put_varint(out, symbols.len() as u64);
+            for s in symbols.iter() {
+                put_varint(out, s.len() as u64);
+                out.extend_from_slice(s.as_bytes());
+            }
+            text.write_to(out);
+            put_varint(out, self.docs.len() as u64);
+        };
+        if helpers > 0 {
+            let mut out = Vec::with_capacity(head_bytes);
+            head(&mut out);
+            return Ok(image_in_parts(
+                &self.store,
+                &self.docs,
+                &out,
+                IMAGE_PART,
+                helpers,
+            ));
+        }
         // Sized once, enough and a little more: the image of a large list is large, and
         // growing it would copy it into a buffer twice its size. A length `n` takes at
         // most `1 + n / 128` bytes (a varint holds 7 bits a byte).
         let lengths = self.docs.len() + self.live / 128;
-        let symbol_bytes = symbols.len() + symbols.text_len() + symbols.text_len() / 128;
-        let mut out = Vec::with_capacity(
-            MAGIC.len() + 10 + symbol_bytes + text.image_len() + 10 + lengths + self.live + 4,
-        );
+        let mut out = Vec::with_capacity(head_bytes + lengths + self.live + 4);
         let sized = out.capacity();
-        out.extend_from_slice(MAGIC);
-        put_varint(&mut out, symbols.len() as u64);
-        for s in symbols.iter() {
-            put_varint(&mut out, s.len() as u64);
-            out.extend_from_slice(s.as_bytes());
-        }
-        text.write_to(&mut out);
-        put_varint(&mut out, self.docs.len() as u64);
+        head(&mut out);
         for &h in &self.docs {
             let d = self.store.doc(h).unwrap_or_default();
             put_varint(&mut out, d.len() as u64);
@@ -781,6 +801,115 @@ fn copy_node(
             b.end()
         }
     }
+}
+
+/// Documents per part of an image written on several threads ([`image_in_parts`]).
+const IMAGE_PART: usize = 1 << 16;
+
+/// Threads besides the calling one that write the image of a list of `docs` documents:
+/// one per other core (up to [`MAX_CHECK_HELPERS`]), none for fewer than two parts.
+fn image_helpers(docs: usize) -> usize {
+    if docs < 2 * IMAGE_PART {
+        return 0;
+    }
+    std::thread::available_parallelism()
+        .map_or(0, |n| n.get() - 1)
+        .min(MAX_CHECK_HELPERS)
+}
+
+/// The image of `docs`: `head`, then each document behind its varint length, then a
+/// CRC-32 of all that. The documents are cut into parts of `part` ([`IMAGE_PART`]); each part is
+/// measured, then written and checksummed, by the calling thread and up to `helpers`
+/// more (see [`share_out`]), into one buffer allocated zeroed (fresh pages, not
+/// written twice) at its exact size.
+fn image_in_parts(
+    store: &DocStore,
+    docs: &[DocHandle],
+    head: &[u8],
+    part: usize,
+    helpers: usize,
+) -> Vec<u8> {
+    let doc = |h: DocHandle| store.doc(h).unwrap_or_default();
+    let parts: Vec<&[DocHandle]> = docs.chunks(part).collect();
+    let sizes = share_out(parts.clone(), helpers, |part| {
+        part.iter()
+            .map(|&h| {
+                let n = doc(h).len();
+                varint_len(n as u64) + n
+            })
+            .sum::<usize>()
+    });
+    let mut image = vec![0u8; head.len() + sizes.iter().sum::<usize>() + 4];
+    let (first, mut rest) = image.split_at_mut(head.len());
+    first.copy_from_slice(head);
+    let mut jobs = Vec::with_capacity(parts.len());
+    for (part, &size) in parts.into_iter().zip(&sizes) {
+        let (dst, after) = rest.split_at_mut(size);
+        jobs.push((part, dst));
+        rest = after;
+    }
+    let sums = share_out(jobs, helpers, |(part, dst)| {
+        // `dst` is exactly the part's size, measured above from the same documents.
+        let mut at = 0;
+        for &h in part {
+            let d = doc(h);
+            put_varint_with(d.len() as u64, |b| {
+                dst[at] = b;
+                at += 1;
+            });
+            dst[at..at + d.len()].copy_from_slice(d);
+            at += d.len();
+        }
+        let mut crc = crc32fast::Hasher::new();
+        crc.update(dst);
+        crc
+    });
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(head);
+    for part in &sums {
+        crc.combine(part);
+    }
+    rest.copy_from_slice(&crc.finalize().to_le_bytes());
+    image
+}
+
+/// `f` of each item, in the items' order, computed by the calling thread and up to
+/// `helpers` more, each taking the next item left until none is (so a busy core simply
+/// takes fewer). If no helper can be started, the caller computes them all.
+fn share_out<T: Send, R: Send>(items: Vec<T>, helpers: usize, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let helpers = helpers.min(items.len().saturating_sub(1));
+    let mut left: Vec<(usize, T)> = items.into_iter().enumerate().collect();
+    left.reverse();
+    let left = Mutex::new(left);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let item = lock(&left).pop();
+            let Some((i, t)) = item else { break };
+            done.push((i, f(t)));
+        }
+        done
+    };
+    let mut done = std::thread::scope(|s| {
+        let started: Vec<_> = (0..helpers)
+            .map_while(|_| {
+                std::thread::Builder::new()
+                    .name("memslim-image".into())
+                    .spawn_scoped(s, work)
+                    .ok()
+            })
+            .collect();
+        let mut done = work();
+        for h in started {
+            match h.join() {
+                Ok(theirs) => done.extend(theirs),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        done
+    });
+    done.sort_unstable_by_key(|&(i, _)| i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Documents per block of [`read_docs`]'s work.
@@ -1078,6 +1207,49 @@ mod tests {
             })
             .map(|(texts, end)| (spans, texts, end));
             prop_assert_eq!(in_blocks, one_pass);
+        }
+    }
+
+    proptest! {
+        /// An image written in parts, on helper threads, is the image written in one
+        /// pass: the head, each document behind its length, and the checksum of all.
+        #[test]
+        fn an_image_written_in_parts_is_the_one_written_in_one_pass(
+            words in proptest::collection::vec("[a-zé]{0,60}", 0..200),
+            part in 1usize..40,
+            helpers in 0usize..3,
+        ) {
+            let mut list = DocList::new();
+            for w in &words {
+                list.build(|b| {
+                    b.begin_list()?;
+                    b.str(w)?;
+                    b.end()?;
+                    b.end_doc()
+                })
+                .unwrap();
+            }
+            let head = b"HEAD".to_vec();
+            let mut one_pass = head.clone();
+            for &h in &list.docs {
+                let d = list.store.doc(h).unwrap();
+                put_varint(&mut one_pass, d.len() as u64);
+                one_pass.extend_from_slice(d);
+            }
+            let crc = crc32fast::hash(&one_pass);
+            one_pass.extend_from_slice(&crc.to_le_bytes());
+            let in_parts = image_in_parts(&list.store, &list.docs, &head, part, helpers);
+            prop_assert_eq!(in_parts, one_pass);
+        }
+
+        /// `varint_len` counts the bytes `put_varint` writes.
+        #[test]
+        fn varint_len_counts_what_put_varint_writes(v in any::<u64>(), shift in 0u32..64) {
+            for v in [v, v >> shift] {
+                let mut out = Vec::new();
+                put_varint(&mut out, v);
+                prop_assert_eq!(varint_len(v), out.len());
+            }
         }
     }
 }

@@ -141,12 +141,24 @@ pub fn encode(value: &Value, out: &mut Vec<u8>) {
     }
 }
 
-pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
+    put_varint_with(v, |b| out.push(b));
+}
+
+/// Hands the bytes of `v`'s varint to `put`, in order.
+#[inline]
+pub(crate) fn put_varint_with(mut v: u64, mut put: impl FnMut(u8)) {
     while v >= 0x80 {
-        out.push((v as u8) | 0x80);
+        put((v as u8) | 0x80);
         v >>= 7;
     }
-    out.push(v as u8);
+    put(v as u8);
+}
+
+/// How many bytes `v`'s varint takes.
+#[inline]
+pub(crate) fn varint_len(v: u64) -> usize {
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 pub(crate) fn zigzag(v: i64) -> u64 {
