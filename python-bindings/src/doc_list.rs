@@ -634,7 +634,11 @@ pub(crate) fn _restore_doclist(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyRes
     // protocol 5. The image is validated either way; its documents are read in place
     // when nothing can change them (see `pickle::arg_buffer`), else copied.
     let image = crate::pickle::arg_buffer(data)?;
-    let inner = DocList::from_buffer(&image).map_err(|e| doc_to_py(py, e))?;
+    // Detached: a long list takes tens of milliseconds to check, and the image is
+    // immutable (or a copy) and held by `image` throughout.
+    let inner = py
+        .detach(|| DocList::from_buffer(&image))
+        .map_err(|e| doc_to_py(py, e))?;
     PyDocList::wrap(py, inner)
 }
 
