@@ -8,6 +8,7 @@ import json
 import math
 import pickle
 import sys
+import zlib
 from collections import abc
 
 import memslim
@@ -527,6 +528,29 @@ def test_out_of_band_pickles_round_trip(docs, wrap):
     assert_same(back.to_python(), docs)
     # Without a buffer_callback, protocol 5 keeps the image in band.
     assert_same(pickle.loads(pickle.dumps(dl, protocol=5)).to_python(), docs)
+
+
+def test_a_long_list_pickles_on_helper_threads():
+    """From 131,072 documents the image is written, and from 32,769 loaded, by the
+    calling thread and a helper per spare core: the same image and documents as one
+    thread gives, and a damaged image still raises."""
+    docs = [{"i": 1_000_000 + i, "tag": "even" if i % 2 == 0 else None} for i in range(140_000)]
+    dl = DocList(docs)
+    stream, buffers = dumps_oob(dl)
+    image = bytes(buffers[0].raw())
+    # The image ends in the CRC-32 of everything before it (zlib's polynomial).
+    assert zlib.crc32(image[:-4]).to_bytes(4, "little") == image[-4:]
+    assert pickle.loads(stream, buffers=[image]).to_python() == docs
+    for protocol in (4, 5):
+        assert pickle.loads(pickle.dumps(dl, protocol=protocol)).to_python() == docs
+    from memslim._memslim import _restore_doclist
+
+    for at in (len(image) // 2, len(image) - 10):
+        damaged = bytearray(image[:-4])
+        damaged[at] ^= 0xFF
+        damaged += zlib.crc32(damaged).to_bytes(4, "little")
+        with pytest.raises(memslim.CorruptDataError):
+            _restore_doclist(bytes(damaged))
 
 
 def test_loads_read_an_immutable_image_in_place_and_copy_a_writable_one():
