@@ -524,7 +524,8 @@ impl DocList {
             + symbols.text_len() / 128
             + text.image_len()
             + 10;
-        let helpers = image_helpers(self.docs.len());
+        let part = docs_per_part(self.docs.len(), self.live, IMAGE_PART, IMAGE_PART_BYTES);
+        let helpers = image_helpers(self.docs.len(), part);
         // The symbol table and text blocks, then the number of documents.
         let head = |out: &mut Vec<u8>| {
             out.extend_from_slice(MAGIC);
@@ -539,13 +540,7 @@ impl DocList {
         if helpers > 0 {
             let mut out = Vec::with_capacity(head_bytes);
             head(&mut out);
-            return Ok(image_in_parts(
-                &self.store,
-                &self.docs,
-                &out,
-                IMAGE_PART,
-                helpers,
-            ));
+            return Ok(image_in_parts(&self.store, &self.docs, &out, part, helpers));
         }
         // Sized once, enough and a little more: the image of a large list is large, and
         // growing it would copy it into a buffer twice its size. A length `n` takes at
@@ -681,13 +676,14 @@ impl DocList {
         // The documents' spans are found in order, and the documents validated (on
         // several threads for a long list), collecting the long strings they refer to.
         let mut total = 0;
+        let block = docs_per_part(ndocs, r.remaining(), CHECK_BLOCK, CHECK_BLOCK_BYTES);
         let (texts, end) = {
             let text = out.store.text();
             let limits = (nsyms, &*text);
             if let Some(b) = share {
                 let held = out.store.arena.adopt(b.clone());
                 let mut docs = Vec::with_capacity(ndocs);
-                let read = read_docs(bytes, r.pos, ndocs, limits, CHECK_BLOCK, |s| {
+                let read = read_docs(bytes, r.pos, ndocs, limits, block, |s| {
                     total += s.len();
                     let at = s.start;
                     docs.push(
@@ -700,7 +696,7 @@ impl DocList {
                 read
             } else {
                 let mut spans = Vec::with_capacity(ndocs);
-                let read = read_docs(bytes, r.pos, ndocs, limits, CHECK_BLOCK, |s| {
+                let read = read_docs(bytes, r.pos, ndocs, limits, block, |s| {
                     total += s.len();
                     spans.push(s);
                     Ok(())
@@ -803,13 +799,26 @@ fn copy_node(
     }
 }
 
-/// Documents per part of an image written on several threads ([`image_in_parts`]).
+/// Documents (at most) per part of an image written on several threads
+/// ([`image_in_parts`]).
 const IMAGE_PART: usize = 1 << 16;
 
-/// Threads besides the calling one that write the image of a list of `docs` documents:
-/// one per other core (up to [`MAX_CHECK_HELPERS`]), none for fewer than two parts.
-fn image_helpers(docs: usize) -> usize {
-    if docs < 2 * IMAGE_PART {
+/// Bytes of documents (about) per part of an image written on several threads.
+const IMAGE_PART_BYTES: usize = 2 << 20;
+
+/// How many documents make a unit of work over `docs` documents of `bytes` bytes in all:
+/// about `unit_bytes` of them (for documents of the average size), at most `max_docs`,
+/// at least one. Known without a pass over the documents.
+fn docs_per_part(docs: usize, bytes: usize, max_docs: usize, unit_bytes: usize) -> usize {
+    let per = (docs as u128 * unit_bytes as u128 / (bytes as u128).max(1)) as usize;
+    per.clamp(1, max_docs)
+}
+
+/// Threads besides the calling one that write the image of `docs` documents in parts
+/// of `part`: one per other core (up to [`MAX_CHECK_HELPERS`]), none for fewer than
+/// two parts.
+fn image_helpers(docs: usize, part: usize) -> usize {
+    if docs < 2 * part {
         return 0;
     }
     std::thread::available_parallelism()
@@ -818,7 +827,8 @@ fn image_helpers(docs: usize) -> usize {
 }
 
 /// The image of `docs`: `head`, then each document behind its varint length, then a
-/// CRC-32 of all that. The documents are cut into parts of `part` ([`IMAGE_PART`]); each part is
+/// CRC-32 of all that. The documents are cut into parts of `part` (about
+/// [`IMAGE_PART_BYTES`], see [`docs_per_part`]); each part is
 /// measured, then written and checksummed, by the calling thread and up to `helpers`
 /// more (see [`share_out`]), into one buffer allocated zeroed (fresh pages, not
 /// written twice) at its exact size.
@@ -912,8 +922,13 @@ fn share_out<T: Send, R: Send>(items: Vec<T>, helpers: usize, f: impl Fn(T) -> R
     done.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Documents per block of [`read_docs`]'s work.
+/// Documents (at most) per block of [`read_docs`]'s work.
 const CHECK_BLOCK: usize = 1 << 14;
+
+/// Bytes of documents (about) per block of [`read_docs`]'s work: blocks of large
+/// documents hold fewer of them, so that a list of a few thousand large documents is
+/// validated on several threads too, and a block is still in cache when validated.
+const CHECK_BLOCK_BYTES: usize = 1 << 20;
 
 /// Threads that [`read_docs`] may start besides the calling one.
 const MAX_CHECK_HELPERS: usize = 7;
@@ -923,7 +938,8 @@ const MAX_CHECK_HELPERS: usize = 7;
 /// order, validates every document, and returns the long strings they refer to (in
 /// document order) and the position past the last document.
 ///
-/// Work goes by blocks of `block` documents ([`CHECK_BLOCK`]). The calling thread finds
+/// Work goes by blocks of `block` documents (about [`CHECK_BLOCK_BYTES`], see
+/// [`docs_per_part`]). The calling thread finds
 /// the documents' spans (only it can, each length leading to the next), block after
 /// block, and validates blocks too; a helper thread per other core (up to
 /// [`MAX_CHECK_HELPERS`]; none for a short list, or if none can be started) validates
@@ -1249,6 +1265,71 @@ mod tests {
                 let mut out = Vec::new();
                 put_varint(&mut out, v);
                 prop_assert_eq!(varint_len(v), out.len());
+            }
+        }
+    }
+
+    #[test]
+    fn work_is_cut_by_the_average_document_size() {
+        // 1M documents of 36 bytes: blocks of 16,384 (the cap), parts of 58,254.
+        assert_eq!(
+            docs_per_part(1_000_000, 36_000_000, CHECK_BLOCK, CHECK_BLOCK_BYTES),
+            16_384
+        );
+        assert_eq!(
+            docs_per_part(1_000_000, 36_000_000, IMAGE_PART, IMAGE_PART_BYTES),
+            58_254
+        );
+        // 80 documents of 60 KB: blocks of 17, parts of 34.
+        assert_eq!(
+            docs_per_part(80, 4_800_000, CHECK_BLOCK, CHECK_BLOCK_BYTES),
+            17
+        );
+        assert_eq!(
+            docs_per_part(80, 4_800_000, IMAGE_PART, IMAGE_PART_BYTES),
+            34
+        );
+        // A document larger than a unit, or no bytes at all.
+        assert_eq!(
+            docs_per_part(3, 30 << 20, CHECK_BLOCK, CHECK_BLOCK_BYTES),
+            1
+        );
+        assert_eq!(docs_per_part(0, 0, CHECK_BLOCK, CHECK_BLOCK_BYTES), 1);
+        assert_eq!(
+            docs_per_part(5, 0, CHECK_BLOCK, CHECK_BLOCK_BYTES),
+            CHECK_BLOCK
+        );
+    }
+
+    /// A few dozen large documents are enough for helper threads, writing and loading,
+    /// and come back the same.
+    #[test]
+    fn large_documents_are_written_and_read_in_parts() {
+        let mut list = DocList::new();
+        for d in 0..80i64 {
+            list.build(|b| {
+                b.begin_list()?;
+                for k in 0..20_000 {
+                    b.int(d * 1_000_000 + k)?;
+                }
+                b.end()?;
+                b.end_doc()
+            })
+            .unwrap();
+        }
+        let part = docs_per_part(list.len(), list.live, IMAGE_PART, IMAGE_PART_BYTES);
+        assert!(
+            part < 40,
+            "{part} documents a part: fewer than half the list"
+        );
+        let image = list.to_bytes().unwrap();
+        for back in [
+            DocList::from_bytes(&image).unwrap(),
+            DocList::from_buffer(&Buffer::from_vec(image.clone())).unwrap(),
+        ] {
+            assert_eq!(back.len(), list.len());
+            for i in 0..list.len() {
+                assert_eq!(back.doc_bytes(i), list.doc_bytes(i));
             }
         }
     }
