@@ -188,6 +188,53 @@ def test_rows_kept_by_the_caller_never_change(row_type):
     assert (tuple(first), tuple(second), tuple(third)) == (data[0], data[1], data[2])
 
 
+@given(
+    tuples,
+    chunk_sizes,
+    row_types,
+    st.lists(st.tuples(st.integers(min_value=0), st.sampled_from(["keep", "drop", "hash"]))),
+)
+def test_indexing_matches_the_list_whatever_the_caller_keeps(data, chunk_rows, row_type, picks):
+    # `rows[i]` refills the row it made last once nothing else holds it: whatever the
+    # caller keeps, hashes or lets go, every row reads as the list's tuple.
+    if not data:
+        return
+    tl = made(data, chunk_rows, row_type)
+    kept, want = [], []
+    for k, what in picks:
+        i = k % len(data)
+        row = tl[i]
+        assert type(row) is tl.row_type
+        assert same(tuple(row), data[i])
+        if what == "keep":
+            kept.append(row)
+            want.append(data[i])
+        elif what == "hash":
+            try:
+                assert hash(row) == hash(tuple(row))
+            except TypeError:  # a list among the values
+                pass
+    assert same([tuple(r) for r in kept], want)
+
+
+class Thing:
+    pass
+
+
+@pytest.mark.parametrize("row_type", [None, tuple])
+def test_indexing_lets_go_of_a_row_holding_objects_when_the_caller_does(row_type):
+    import weakref
+
+    tl = TupleList([(1, Thing()), (2, 2.5)], ("n", "v"), row_type=row_type)
+    row = tl[0]
+    alive = weakref.ref(row[1])
+    del row
+    # No collection needed: nothing but the row held the object.
+    assert alive() is None
+    assert tl[1][1] == 2.5
+    assert type(tl[0][1]) is Thing
+
+
 @pytest.mark.parametrize("row_type", [None, tuple])
 def test_a_row_hashes_as_its_values_after_the_loop_hashed_earlier_rows(row_type):
     # A loop body that hashes its row (`t in seen`) and lets it go. From CPython 3.14 a

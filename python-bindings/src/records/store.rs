@@ -13,6 +13,9 @@ pub(crate) struct Records {
     pub(super) appends: u32,
     /// Per field: Python strings for the values of a small dictionary, made on first read.
     pub(super) strings: Vec<StrCache>,
+    /// The TupleList row `rows[i]` made last, kept to be refilled by the next one once
+    /// nothing else holds it (`rows[k][j]` in a loop then allocates no row).
+    pub(super) spare_row: GilCell<Option<Py<PyAny>>>,
 }
 
 impl Drop for Records {
@@ -68,6 +71,7 @@ impl Records {
             trace: Tracked::new(),
             appends: 0,
             strings: Vec::new(),
+            spare_row: GilCell::new(None),
         };
         r.sync_names(py);
         r
@@ -505,10 +509,57 @@ impl Records {
                 Err(e) => return (Vec::new(), Some(e)),
             }
         }
+        let (upto, bad, _) = self.fill_blanks(py, maker, slots, &rows);
+        rows.truncate(upto);
+        (rows, bad)
+    }
+
+    /// Record `i` as a row made by `maker` (an instance of `cls`): the row the last call
+    /// made, refilled, if nothing else holds it, else a new one. It is kept for the next
+    /// call only if it holds plain scalars: a row holding a container or an object could
+    /// keep a cycle or a finalizer alive past the user's last reference.
+    fn tuple_row<'py>(
+        &self,
+        py: Python<'py>,
+        maker: TupleMaker,
+        cls: &Bound<'py, PyAny>,
+        i: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        // Not borrowed while the row is filled: a value's conversion may run Python code
+        // that reads this list (it then makes a row of its own).
+        let spare = match self.spare_row.borrow_mut(py) {
+            Ok(mut s) if maker.reusable() => s.take(),
+            _ => None,
+        };
+        let row = maker.blank(cls, self.inner.num_fields(), spare)?;
+        let rows = std::slice::from_ref(&row);
+        let (_, bad, scalars) = self.fill_blanks(py, maker, &[i], rows);
+        if let Some(e) = bad {
+            return Err(e);
+        }
+        if maker.reusable() && scalars {
+            if let Ok(mut s) = self.spare_row.borrow_mut(py) {
+                *s = Some(row.clone().unbind());
+            }
+        }
+        Ok(row)
+    }
+
+    /// Fills `rows` (blanks from [`TupleMaker::blank`]) with the records at store rows
+    /// `slots`, and settles them: how many were filled, why the next one was not, and
+    /// whether every value is a plain scalar (`int`, `float`, `str`, `bytes`, `bool`,
+    /// `None`).
+    fn fill_blanks(
+        &self,
+        py: Python<'_>,
+        maker: TupleMaker,
+        slots: &[usize],
+        rows: &[Bound<'_, PyAny>],
+    ) -> (usize, Option<PyErr>, bool) {
         let mut fill = RowFill {
             py,
             this: self,
-            rows: &rows,
+            rows,
             j: 0,
             upto: slots.len(),
             bad: None,
@@ -516,11 +567,10 @@ impl Records {
         };
         self.inner.fill_block(slots, &mut fill);
         let (upto, bad, scalars) = (fill.upto, fill.bad, fill.scalars);
-        rows.truncate(upto);
-        for r in &rows {
+        for r in &rows[..upto] {
             maker.settle(r, scalars);
         }
-        (rows, bad)
+        (upto, bad, scalars)
     }
 
     /// Record `i` as a plain detached Python value (dict or tuple).
@@ -534,7 +584,7 @@ impl Records {
             } => {
                 let cls = row_type.bind(py);
                 if let Some(maker) = maker {
-                    return one_row(self.fill_rows(py, *maker, cls, &[i], std::iter::empty()));
+                    return self.tuple_row(py, *maker, cls, i);
                 }
                 let vals = self.field_values(py, i)?;
                 // Not a tuple subclass (no maker): what namedtuple's own `_make` does,
@@ -727,19 +777,6 @@ impl Records {
     pub(super) fn repeated(&self, py: Python<'_>, n: isize) -> PyResult<RecordList> {
         let n = usize::try_from(n).unwrap_or(0);
         self.inner.repeated(n).py_err(py)
-    }
-}
-
-/// The one row [`Records::fill_rows`] made of one record, or why it could not.
-fn one_row<'py>(
-    (rows, bad): (Vec<Bound<'py, PyAny>>, Option<PyErr>),
-) -> PyResult<Bound<'py, PyAny>> {
-    match (rows.into_iter().next(), bad) {
-        (Some(r), None) => Ok(r),
-        (_, Some(e)) => Err(e),
-        (None, None) => Err(pyo3::exceptions::PySystemError::new_err(
-            "a TupleList row came out empty",
-        )),
     }
 }
 
