@@ -799,6 +799,10 @@ fn copy_node(
     }
 }
 
+/// Threads that writing or loading an image ([`image_in_parts`], [`read_docs`]) may
+/// start besides the calling one.
+const MAX_HELPERS: usize = 7;
+
 /// Documents (at most) per part of an image written on several threads
 /// ([`image_in_parts`]).
 const IMAGE_PART: usize = 1 << 16;
@@ -815,7 +819,7 @@ fn docs_per_part(docs: usize, bytes: usize, max_docs: usize, unit_bytes: usize) 
 }
 
 /// Threads besides the calling one that write the image of `docs` documents in parts
-/// of `part`: one per other core (up to [`MAX_CHECK_HELPERS`]), none for fewer than
+/// of `part`: one per other core (up to [`MAX_HELPERS`]), none for fewer than
 /// two parts.
 fn image_helpers(docs: usize, part: usize) -> usize {
     if docs < 2 * part {
@@ -823,15 +827,15 @@ fn image_helpers(docs: usize, part: usize) -> usize {
     }
     std::thread::available_parallelism()
         .map_or(0, |n| n.get() - 1)
-        .min(MAX_CHECK_HELPERS)
+        .min(MAX_HELPERS)
 }
 
 /// The image of `docs`: `head`, then each document behind its varint length, then a
-/// CRC-32 of all that. The documents are cut into parts of `part` (about
-/// [`IMAGE_PART_BYTES`], see [`docs_per_part`]); each part is
-/// measured, then written and checksummed, by the calling thread and up to `helpers`
-/// more (see [`share_out`]), into one buffer allocated zeroed (fresh pages, not
-/// written twice) at its exact size.
+/// CRC-32 of all that. The documents are cut into parts of `part` documents (about
+/// [`IMAGE_PART_BYTES`], see [`docs_per_part`]). Each part is measured, then written
+/// and checksummed, by the calling thread and up to `helpers` more (see
+/// [`share_out`]), into one buffer allocated zeroed (fresh pages, not written twice)
+/// at its exact size.
 fn image_in_parts(
     store: &DocStore,
     docs: &[DocHandle],
@@ -930,22 +934,19 @@ const CHECK_BLOCK: usize = 1 << 14;
 /// validated on several threads too, and a block is still in cache when validated.
 const CHECK_BLOCK_BYTES: usize = 1 << 20;
 
-/// Threads that [`read_docs`] may start besides the calling one.
-const MAX_CHECK_HELPERS: usize = 7;
-
 /// Reads the documents of an image: `count` of them follow each other in `bytes` from
 /// `docs_at`, each behind its varint length. Hands each document's span to `span` in
 /// order, validates every document, and returns the long strings they refer to (in
 /// document order) and the position past the last document.
 ///
 /// Work goes by blocks of `block` documents (about [`CHECK_BLOCK_BYTES`], see
-/// [`docs_per_part`]). The calling thread finds
-/// the documents' spans (only it can, each length leading to the next), block after
-/// block, and validates blocks too; a helper thread per other core (up to
-/// [`MAX_CHECK_HELPERS`]; none for a short list, or if none can be started) validates
-/// blocks as they are found. Blocks are claimed in order, and the caller finds a block
-/// just before it or a helper validates it, so its documents are read while in cache;
-/// on a busy machine the caller simply validates more blocks itself.
+/// [`docs_per_part`]). The calling thread finds the documents' spans (only it can,
+/// each length leading to the next), block after block, and validates blocks too; a
+/// helper thread per other core (up to [`MAX_HELPERS`]; none for a short list, or if
+/// none can be started) validates blocks as they are found. Blocks are claimed in
+/// order, and the caller finds a block just before it or a helper validates it, so its
+/// documents are read while in cache; on a busy machine the caller simply validates
+/// more blocks itself.
 ///
 /// # Errors
 /// A document that runs past the image, or `span`'s error, before any validation
@@ -1013,7 +1014,7 @@ fn read_docs(
     };
     let helpers = std::thread::available_parallelism()
         .map_or(0, |n| n.get() - 1)
-        .min(MAX_CHECK_HELPERS)
+        .min(MAX_HELPERS)
         .min(blocks.saturating_sub(1) / 2);
     let mut r = Reader {
         bytes,
