@@ -825,9 +825,47 @@ fn image_helpers(docs: usize, part: usize) -> usize {
     if docs < 2 * part {
         return 0;
     }
+    spare_cores()
+}
+
+/// Helper threads worth starting: one per core besides the calling thread's, up to
+/// [`MAX_HELPERS`].
+fn spare_cores() -> usize {
     std::thread::available_parallelism()
         .map_or(0, |n| n.get() - 1)
         .min(MAX_HELPERS)
+}
+
+/// Starts up to `n` threads named `name` running `work` in scope `s`: as many as can be
+/// started (the caller does the work of any that cannot).
+fn start_helpers<'scope, T: Send + 'scope>(
+    s: &'scope std::thread::Scope<'scope, '_>,
+    n: usize,
+    name: &str,
+    work: impl FnOnce() -> T + Send + Copy + 'scope,
+) -> Vec<std::thread::ScopedJoinHandle<'scope, T>> {
+    (0..n)
+        .map_while(|_| {
+            std::thread::Builder::new()
+                .name(name.into())
+                .spawn_scoped(s, work)
+                .ok()
+        })
+        .collect()
+}
+
+/// Waits for `started` and appends what each did to `done`; a helper's panic goes on
+/// in the calling thread.
+fn join_helpers<'scope, T>(
+    started: Vec<std::thread::ScopedJoinHandle<'scope, Vec<T>>>,
+    done: &mut Vec<T>,
+) {
+    for h in started {
+        match h.join() {
+            Ok(theirs) => done.extend(theirs),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    }
 }
 
 /// The image of `docs`: `head`, then each document behind its varint length, then a
@@ -905,21 +943,9 @@ fn share_out<T: Send, R: Send>(items: Vec<T>, helpers: usize, f: impl Fn(T) -> R
         done
     };
     let mut done = std::thread::scope(|s| {
-        let started: Vec<_> = (0..helpers)
-            .map_while(|_| {
-                std::thread::Builder::new()
-                    .name("memslim-image".into())
-                    .spawn_scoped(s, work)
-                    .ok()
-            })
-            .collect();
+        let started = start_helpers(s, helpers, "memslim-image", work);
         let mut done = work();
-        for h in started {
-            match h.join() {
-                Ok(theirs) => done.extend(theirs),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
+        join_helpers(started, &mut done);
         done
     });
     done.sort_unstable_by_key(|&(i, _)| i);
@@ -1012,23 +1038,13 @@ fn read_docs(
         }
         done
     };
-    let helpers = std::thread::available_parallelism()
-        .map_or(0, |n| n.get() - 1)
-        .min(MAX_HELPERS)
-        .min(blocks.saturating_sub(1) / 2);
+    let helpers = spare_cores().min(blocks.saturating_sub(1) / 2);
     let mut r = Reader {
         bytes,
         pos: docs_at,
     };
     let (spans, mut done) = std::thread::scope(|s| {
-        let started: Vec<_> = (0..helpers)
-            .map_while(|_| {
-                std::thread::Builder::new()
-                    .name("memslim-check".into())
-                    .spawn_scoped(s, help)
-                    .ok()
-            })
-            .collect();
+        let started = start_helpers(s, helpers, "memslim-check", help);
         // Whichever way this thread leaves (an error, a panic), helpers waiting for
         // blocks that will not be found stop waiting.
         let _release = Release {
@@ -1079,12 +1095,7 @@ fn read_docs(
             mine.push(checked(b, check(b, start)));
         };
         drop(_release);
-        for h in started {
-            match h.join() {
-                Ok(theirs) => mine.extend(theirs),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        }
+        join_helpers(started, &mut mine);
         (spans, mine)
     });
     spans?;

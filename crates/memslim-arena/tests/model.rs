@@ -9,6 +9,13 @@ fn read(node: Node<'_>, store: &DocStore) -> Value {
     memslim_arena::to_value(node, store).unwrap()
 }
 
+/// Gives an edited image the checksum of its edited bytes (its last four bytes).
+fn reseal(image: &mut [u8]) {
+    let body = image.len() - 4;
+    let crc = crc32fast::hash(&image[..body]);
+    image[body..].copy_from_slice(&crc.to_le_bytes());
+}
+
 fn contents(docs: &DocList) -> Vec<Value> {
     (0..docs.len())
         .map(|i| {
@@ -345,9 +352,7 @@ fn an_image_whose_long_string_is_not_utf8_is_refused() {
         .expect("the long string is stored as is");
     let mut bad = good.clone();
     bad[at] = 0xFF;
-    let body = bad.len() - 4;
-    let crc = crc32fast::hash(&bad[..body]);
-    bad[body..].copy_from_slice(&crc.to_le_bytes());
+    reseal(&mut bad);
     assert!(DocList::from_bytes(&bad).is_err());
 }
 
@@ -356,11 +361,6 @@ fn an_image_whose_long_string_is_not_utf8_is_refused() {
 /// damaged one, or two that split one character between them, is refused at its offset.
 #[test]
 fn an_image_whose_symbol_is_not_utf8_is_refused() {
-    let reseal = |image: &mut Vec<u8>| {
-        let body = image.len() - 4;
-        let crc = crc32fast::hash(&image[..body]);
-        image[body..].copy_from_slice(&crc.to_le_bytes());
-    };
     for long_key in [false, true] {
         let mut docs = DocList::new();
         let key = if long_key {
@@ -481,9 +481,7 @@ fn a_long_damaged_image_reports_its_first_bad_document() {
             // An unknown tag where the document's map begins.
             bad[at(i)] = 0xFE;
         }
-        let body = bad.len() - 4;
-        let crc = crc32fast::hash(&bad[..body]);
-        bad[body..].copy_from_slice(&crc.to_le_bytes());
+        reseal(&mut bad);
         bad
     };
     let load = |image: &[u8]| {
