@@ -80,6 +80,9 @@ mixed = memslim.TupleList(
 kept_rows = [t for t in mixed if t.n % 7 == 0]
 total = sum(t.n for t in mixed)
 assert total == sum(range(500)) and kept_rows[1] == (7, "s7") and kept_rows[3].v == [21]
+# Indexing refills the row it made last once nothing else holds it (store.rs `tuple_row`).
+held = [mixed[i] for i in range(0, 500, 50)]
+assert sum(mixed[i].n for i in range(500)) == total and held[1] == (50, "s50")
 del mixed
 gc.collect()
 assert kept_rows[2] == (14, "s14")
