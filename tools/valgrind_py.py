@@ -83,6 +83,9 @@ assert total == sum(range(500)) and kept_rows[1] == (7, "s7") and kept_rows[3].v
 # Indexing refills the row it made last once nothing else holds it (store.rs `tuple_row`).
 held = [mixed[i] for i in range(0, 500, 50)]
 assert sum(mixed[i].n for i in range(500)) == total and held[1] == (50, "s50")
+# Column iterators hand out values made a batch ahead through their fast next() slot.
+pairs = list(zip(mixed.column("n"), mixed.column("v")))
+assert len(pairs) == 500 and pairs[3] == (3, [3]) and sum(mixed.column("n")) == total
 del mixed
 gc.collect()
 assert kept_rows[2] == (14, "s14")

@@ -1,6 +1,7 @@
-//! The types Python sees for `Row` and the iterators of DictList, TupleList and record
-//! files: heap subclasses of the PyO3 classes ([`PyRow`], [`PyRecordsIter`],
-//! [`PyTupleIter`], [`PyDictListFileIter`]) whose hottest slot is a plain C function.
+//! The types Python sees for `Row` and the iterators of DictList, TupleList, Column and
+//! record files: heap subclasses of the PyO3 classes ([`PyRow`], [`PyRecordsIter`],
+//! [`PyTupleIter`], [`PyColumnIter`], [`PyDictListFileIter`]) whose hottest slot is a
+//! plain C function.
 //!
 //! A user's row loop, `for r in rows: r["price"] * r["qty"]`, makes one `__next__` call
 //! and one or more `row[key]` calls per record. Through PyO3's generated wrappers each
@@ -32,7 +33,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyTuple, PyType};
 
 use crate::mmap::PyDictListFileIter;
-use crate::records::{PyRecordsIter, PyRow, PyTupleIter};
+use crate::records::{PyColumnIter, PyRecordsIter, PyRow, PyTupleIter};
 
 /// A subclass made by [`subclass`], and the base class's own function for its slot.
 pub(crate) struct Subclass<F> {
@@ -83,6 +84,7 @@ quick_next!(
     c"memslim._memslim._RecordsIter"
 );
 quick_next!(PyTupleIter, TUPLE_ITER, c"memslim._memslim._TupleIter");
+quick_next!(PyColumnIter, COLUMN_ITER, c"memslim._memslim._ColumnIter");
 quick_next!(
     PyDictListFileIter,
     FILE_ITER,

@@ -231,3 +231,71 @@ def test_the_old_names_still_work_and_warn():
             warnings.simplefilter("always")
             assert getattr(memslim, old) is new
         assert any(issubclass(w.category, DeprecationWarning) for w in caught)
+
+
+# -- Column iterators ---------------------------------------------------------------
+
+column_values = st.one_of(
+    st.none(),
+    st.just("<absent>"),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False),
+    st.text(max_size=3),
+)
+
+
+@given(
+    st.lists(column_values, max_size=700),
+    st.lists(st.tuples(st.integers(0, 2), st.integers(1, 60)), max_size=40),
+)
+def test_column_iterators_hand_out_the_values_in_order_across_batches(values, steps):
+    # A list's column iterator makes values a growing batch ahead (8 up to 256): several
+    # iterators, advanced by turns, each give the column's values in order, then stay
+    # exhausted; a write to the list after the column was taken is not seen (a snapshot).
+    recs = [{} if v == "<absent>" else {"v": v} for v in values]
+    rows = memslim.DictList(recs)
+    col = rows.column("v") if any("v" in r for r in recs) else None
+    if col is None:
+        return
+    oracle = [r.get("v") for r in recs]
+    if rows:
+        rows[0]["v"] = "written after"
+    its = [iter(col), iter(col), iter(col[::2])]
+    wants = [iter(oracle), iter(oracle), iter(oracle[::2])]
+    for which, n in steps:
+        got = [v for _, v in zip(range(n), its[which])]
+        want = [v for _, v in zip(range(n), wants[which])]
+        assert same(got, want)
+    for it, want in zip(its, wants):
+        assert same(list(it), list(want))
+        assert list(it) == []
+
+
+class Fuse:
+    def __reduce__(self):
+        return (_blow, ())
+
+
+FUSE = {"lit": False}
+
+
+def _blow():
+    if FUSE["lit"]:
+        raise RuntimeError("cannot load this one")
+    return Fuse()
+
+
+def test_a_column_value_that_fails_to_load_raises_when_reached_and_iteration_goes_on():
+    rows = memslim.DictList([{"v": Fuse() if i == 70 else i} for i in range(200)])
+    col = rows.column("v")
+    FUSE["lit"] = True
+    try:
+        it = iter(col)
+        got = [next(it) for _ in range(70)]
+        assert got == list(range(70))
+        with pytest.raises(RuntimeError, match="cannot load"):
+            next(it)
+        # As reading value by value did: the next call goes on after the failing value.
+        assert list(it) == list(range(71, 200))
+    finally:
+        FUSE["lit"] = False

@@ -135,18 +135,33 @@ impl PyColumn {
 
     /// The values at `rows`, in a list.
     fn values<'py>(&self, py: Python<'py>, rows: Range<usize>) -> PyResult<Bound<'py, PyList>> {
-        let out = PyList::empty(py);
+        let mut out = Vec::new();
+        self.values_into(py, rows, &mut out)?;
+        PyList::new(py, out)
+    }
+
+    /// Appends the values at `rows` to `out`, in order: up to the first that cannot be
+    /// made, whose error comes back.
+    fn values_into(
+        &self,
+        py: Python<'_>,
+        rows: Range<usize>,
+        out: &mut Vec<Py<PyAny>>,
+    ) -> PyResult<()> {
         let mut err = None;
         read_field!(self, py, |f| f.visit_values(rows, &mut |_, c| {
-            match self.to_py(py, c).and_then(|v| out.append(v)) {
-                Ok(()) => true,
+            match self.to_py(py, c) {
+                Ok(v) => {
+                    out.push(v.unbind());
+                    true
+                }
                 Err(e) => {
                     err = Some(e);
                     false
                 }
             }
         }))?;
-        err.map_or(Ok(out), Err)
+        err.map_or(Ok(()), Err)
     }
 
     /// Whether the value at `i` equals `value` by Python's `==` (no lock held).
@@ -337,11 +352,8 @@ impl PyColumn {
         self.value(py, i)
     }
 
-    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyColumnIter {
-        PyColumnIter {
-            column: slf.clone().unbind(),
-            pos: AtomicUsize::new(0),
-        }
+    pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
+        crate::fast_slots::new_iter(slf.py(), PyColumnIter::new(slf.clone().unbind()))
     }
 
     /// Number of values equal to `value`.
@@ -535,11 +547,63 @@ impl PyColumn {
     }
 }
 
-/// Iterator over a Column's values, converting each one as it is reached.
-#[pyclass(name = "_ColumnIter", module = "memslim._memslim", frozen)]
+/// Values a column iterator makes ahead at most (it starts with a few, so that taking
+/// one value makes few).
+const COLUMN_BATCH: usize = 256;
+
+/// Iterator over a Column's values. A list's column is a snapshot that never changes,
+/// so its values are made a batch ahead, by the field's typed loop, and handed out one
+/// by one; through the fast `next()` slot (see `fast_slots.rs`) handing one out is a
+/// pop. A file's column reads one value at a time, so that a file closed meanwhile
+/// refuses the next read. A value that cannot be made raises when reached, and the
+/// next call goes on after it, as reading value by value did.
+#[pyclass(
+    name = "_ColumnIterBase",
+    module = "memslim._memslim",
+    frozen,
+    subclass
+)]
 pub struct PyColumnIter {
-    pub(super) column: Py<PyColumn>,
-    pub(super) pos: AtomicUsize,
+    column: Py<PyColumn>,
+    /// Behind the interpreter lock's own cell: cheaper than PyO3's borrow of `&mut self`.
+    state: GilCell<ColumnIterState>,
+}
+
+struct ColumnIterState {
+    /// Position of the next value to make.
+    pos: usize,
+    /// How many values the next batch makes.
+    batch: usize,
+    /// Values made ahead, the next one last (handing one out pops it).
+    ready: Vec<Py<PyAny>>,
+    /// Why the value after the ready ones (at `pos`) could not be made: raised once
+    /// they are out.
+    bad: Option<PyErr>,
+}
+
+impl PyColumnIter {
+    pub(super) fn new(column: Py<PyColumn>) -> Self {
+        let batch = match column.get().source {
+            ColumnSource::Memory { .. } => 8,
+            ColumnSource::File { .. } => 1,
+        };
+        PyColumnIter {
+            column,
+            state: GilCell::new(ColumnIterState {
+                pos: 0,
+                batch,
+                ready: Vec::new(),
+                bad: None,
+            }),
+        }
+    }
+
+    /// `__next__` when a value is ready: pops it. `None` otherwise (then `__next__`
+    /// makes the next batch). Raises nothing and drops no owned reference.
+    #[inline]
+    pub(crate) fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.state.borrow_mut(py).ok()?.ready.pop()
+    }
 }
 
 #[pymethods]
@@ -548,13 +612,43 @@ impl PyColumnIter {
         slf
     }
 
-    pub(super) fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+    pub(super) fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let mut s = self.state.borrow_mut(py)?;
+        if let Some(v) = s.ready.pop() {
+            return Ok(Some(v));
+        }
+        if let Some(e) = s.bad.take() {
+            s.pos += 1;
+            return Err(e);
+        }
         let col = self.column.get();
-        let i = self.pos.load(Ordering::Relaxed);
-        if i >= col.len() {
+        let end = col.len().min(s.pos.saturating_add(s.batch));
+        if s.pos >= end {
             return Ok(None);
         }
-        self.pos.store(i + 1, Ordering::Relaxed);
-        col.value(py, i).map(Some)
+        let mut made = Vec::with_capacity(end - s.pos);
+        // Converting a value may run Python code (a file's pickled values, `trusted`):
+        // the state is not borrowed meanwhile.
+        let (from, batch) = (s.pos, s.batch);
+        drop(s);
+        let outcome = col.values_into(py, from..end, &mut made);
+        let mut s = self.state.borrow_mut(py)?;
+        s.pos = from + made.len();
+        if batch > 1 {
+            s.batch = (batch * 2).min(COLUMN_BATCH);
+        }
+        s.bad = outcome.err();
+        made.reverse();
+        s.ready = made;
+        if let Some(v) = s.ready.pop() {
+            return Ok(Some(v));
+        }
+        match s.bad.take() {
+            Some(e) => {
+                s.pos += 1;
+                Err(e)
+            }
+            None => Ok(None),
+        }
     }
 }

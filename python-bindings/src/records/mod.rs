@@ -177,7 +177,10 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyTupleList>()?;
     m.add("Row", crate::fast_slots::row_class(m.py())?)?;
     m.add_class::<PyColumn>()?;
-    m.add_class::<PyColumnIter>()?;
+    m.add(
+        "_ColumnIter",
+        crate::fast_slots::iter_class::<PyColumnIter>(m.py())?,
+    )?;
     m.add(
         "_TupleIter",
         crate::fast_slots::iter_class::<PyTupleIter>(m.py())?,
