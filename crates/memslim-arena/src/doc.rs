@@ -11,6 +11,7 @@ use crate::interner::{Interner, Sym};
 use crate::text::{TextBlocks, TextRef};
 use crate::variant::{
     DecodeError, Failure, Invalid, MAX_DEPTH, Reader, Writer, minimal_len, tag, unzigzag,
+    varint_into,
 };
 
 /// One value of a document, read in place. Containers are lazy: they hold their
@@ -982,18 +983,6 @@ fn has_repeats(keys: &[u32]) -> bool {
     let mut sorted = keys.to_vec();
     sorted.sort_unstable();
     sorted.windows(2).any(|w| w[0] == w[1])
-}
-
-/// Unsigned LEB128 into `out` (at least 10 bytes long); returns the bytes written.
-fn varint_into(mut v: u64, out: &mut [u8]) -> usize {
-    let mut n = 0;
-    while v >= 0x80 {
-        out[n] = (v as u8) | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    out[n] = v as u8;
-    n + 1
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::doc::{DocBuilder, Node, read_node, validate_collecting};
 use crate::error::{DocError, Result};
 use crate::interner::Interner;
 use crate::text::{TextBlocks, TextRef};
-use crate::variant::{DecodeError, Reader, put_varint, put_varint_with, varint_len};
+use crate::variant::{DecodeError, Reader, put_varint, varint_into, varint_len};
 use arrow_buffer::Buffer;
 
 /// String values up to this many UTF-8 bytes are interned by default.
@@ -905,10 +905,7 @@ fn image_in_parts(
         let mut at = 0;
         for &h in part {
             let d = doc(h);
-            put_varint_with(d.len() as u64, |b| {
-                dst[at] = b;
-                at += 1;
-            });
+            at += varint_into(d.len() as u64, &mut dst[at..]);
             dst[at..at + d.len()].copy_from_slice(d);
             at += d.len();
         }

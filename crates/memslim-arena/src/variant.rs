@@ -292,5 +292,5 @@ pub(crate) use decode::{Failure, Invalid, Reader};
 pub use decode::{contains_opaque, decode, peek_kind};
 use encode::sign_fill;
 pub use encode::{Writer, encode};
-pub(crate) use encode::{minimal_len, put_varint, put_varint_with, unzigzag, varint_len};
+pub(crate) use encode::{minimal_len, put_varint, unzigzag, varint_into, varint_len};
 pub use eq::python_eq;

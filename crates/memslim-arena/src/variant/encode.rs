@@ -145,9 +145,21 @@ pub(crate) fn put_varint(out: &mut Vec<u8>, v: u64) {
     put_varint_with(v, |b| out.push(b));
 }
 
+/// Writes `v`'s varint at the start of `out` (long enough for it: at most 10 bytes);
+/// returns the bytes written.
+#[inline]
+pub(crate) fn varint_into(v: u64, out: &mut [u8]) -> usize {
+    let mut n = 0;
+    put_varint_with(v, |b| {
+        out[n] = b;
+        n += 1;
+    });
+    n
+}
+
 /// Hands the bytes of `v`'s varint to `put`, in order.
 #[inline]
-pub(crate) fn put_varint_with(mut v: u64, mut put: impl FnMut(u8)) {
+fn put_varint_with(mut v: u64, mut put: impl FnMut(u8)) {
     while v >= 0x80 {
         put((v as u8) | 0x80);
         v >>= 7;
