@@ -1035,7 +1035,11 @@ fn read_docs(
         }
         done
     };
-    let helpers = spare_cores().min(blocks.saturating_sub(1) / 2);
+    // Asking the system for its cores costs a few system calls: not for a short list.
+    let helpers = match blocks.saturating_sub(1) / 2 {
+        0 => 0,
+        most => spare_cores().min(most),
+    };
     let mut r = Reader {
         bytes,
         pos: docs_at,

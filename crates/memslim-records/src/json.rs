@@ -567,8 +567,7 @@ impl<'f> JsonWriter<'f> {
         list: &RecordList,
         rows: Range<usize>,
     ) -> Result<(), JsonError> {
-        let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
-        if !two || rows.len() < PARALLEL_ROWS {
+        if rows.len() < PARALLEL_ROWS || !two_cores() {
             let mut state = FastState::new(list, self.fmt, rows.len());
             let n = rows.len();
             return self.fast_records(list, rows, &mut state, n);
@@ -822,6 +821,12 @@ impl<'f> JsonWriter<'f> {
 /// has two cores.
 const PARALLEL_ROWS: usize = 100_000;
 
+/// Whether a second thread can run beside this one. Asking the system costs a few
+/// system calls: callers ask only for a list long enough to share.
+fn two_cores() -> bool {
+    std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2)
+}
+
 /// Records per block shared out between the two threads (about 2 MB of text for the
 /// orders).
 const BLOCK_ROWS: usize = 16_384;
@@ -963,7 +968,6 @@ pub fn records_into(
         w.records(list, rows, shape)?;
         return Ok(place_all(&w.out, dest));
     }
-    let two = std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2);
     let blocks = rows.len().div_ceil(INTO_BLOCK_ROWS).max(1);
     let shared = shared_dicts(list, fmt, rows.len());
     let placer = Placer {
@@ -985,7 +989,7 @@ pub fn records_into(
         }),
         turn: std::sync::Condvar::new(),
     };
-    let result = if two && placer.rows.len() >= PARALLEL_ROWS {
+    let result = if placer.rows.len() >= PARALLEL_ROWS && two_cores() {
         std::thread::scope(|s| {
             let helper = s.spawn(|| placer.work());
             let mine = placer.work();
