@@ -299,3 +299,33 @@ def test_a_column_value_that_fails_to_load_raises_when_reached_and_iteration_goe
         assert list(it) == list(range(71, 200))
     finally:
         FUSE["lit"] = False
+
+
+class Peek:
+    def __reduce__(self):
+        return (_peek, ())
+
+
+PEEK = {"it": None, "took": []}
+
+
+def _peek():
+    it, PEEK["it"] = PEEK["it"], None
+    if it is not None:
+        PEEK["took"].append(next(it))
+    return Peek()
+
+
+def test_a_value_whose_loading_advances_the_iterator_is_handed_out_once():
+    # Loading a pickled value may run code that takes values from the same iterator:
+    # between them, the two callers see every value once, in order.
+    rows = memslim.DictList([{"v": Peek() if i == 3 else i} for i in range(40)])
+    it = iter(rows.column("v"))
+    PEEK["it"], PEEK["took"] = it, []
+    try:
+        seen = list(it)
+    finally:
+        PEEK["it"] = None
+    got = PEEK["took"] + seen
+    assert len(got) == 40
+    assert [v for v in got if not isinstance(v, Peek)] == [i for i in range(40) if i != 3]

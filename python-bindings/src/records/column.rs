@@ -614,37 +614,37 @@ impl PyColumnIter {
 
     pub(super) fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let mut s = self.state.borrow_mut(py)?;
-        if let Some(v) = s.ready.pop() {
-            return Ok(Some(v));
+        if s.ready.is_empty() && s.bad.is_none() {
+            let col = self.column.get();
+            let (from, batch) = (s.pos, s.batch);
+            let end = col.len().min(from.saturating_add(batch));
+            if from >= end {
+                return Ok(None);
+            }
+            // Converting a value may run Python code (a pickled value's `__setstate__`):
+            // the state is not borrowed meanwhile.
+            drop(s);
+            let mut made = Vec::with_capacity(end - from);
+            let outcome = col.values_into(py, from..end, &mut made);
+            s = self.state.borrow_mut(py)?;
+            // Unless that code took values from this iterator meanwhile (then what it
+            // left is handed out, and this batch is dropped).
+            if s.pos == from && s.ready.is_empty() && s.bad.is_none() {
+                s.pos = from + made.len();
+                if batch > 1 {
+                    s.batch = (batch * 2).min(COLUMN_BATCH);
+                }
+                s.bad = outcome.err();
+                made.reverse();
+                s.ready = made;
+            }
         }
-        if let Some(e) = s.bad.take() {
-            s.pos += 1;
-            return Err(e);
-        }
-        let col = self.column.get();
-        let end = col.len().min(s.pos.saturating_add(s.batch));
-        if s.pos >= end {
-            return Ok(None);
-        }
-        let mut made = Vec::with_capacity(end - s.pos);
-        // Converting a value may run Python code (a file's pickled values, `trusted`):
-        // the state is not borrowed meanwhile.
-        let (from, batch) = (s.pos, s.batch);
-        drop(s);
-        let outcome = col.values_into(py, from..end, &mut made);
-        let mut s = self.state.borrow_mut(py)?;
-        s.pos = from + made.len();
-        if batch > 1 {
-            s.batch = (batch * 2).min(COLUMN_BATCH);
-        }
-        s.bad = outcome.err();
-        made.reverse();
-        s.ready = made;
         if let Some(v) = s.ready.pop() {
             return Ok(Some(v));
         }
         match s.bad.take() {
             Some(e) => {
+                // The next call goes on after the value that failed.
                 s.pos += 1;
                 Err(e)
             }

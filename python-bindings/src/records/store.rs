@@ -15,7 +15,7 @@ pub(crate) struct Records {
     pub(super) strings: Vec<StrCache>,
     /// The TupleList row `rows[i]` made last, kept to be refilled by the next one once
     /// nothing else holds it (`rows[k][j]` in a loop then allocates no row).
-    pub(super) spare_row: GilCell<Option<Py<PyAny>>>,
+    spare_row: GilCell<Option<Py<PyAny>>>,
 }
 
 impl Drop for Records {
