@@ -1262,17 +1262,10 @@ impl DictTexts {
     /// (no effect on results; nothing happens on other architectures).
     #[inline(always)]
     fn prefetch(&self, j: usize, idx: i64) {
-        #[cfg(target_arch = "x86_64")]
         let slots = self.shared[j].as_deref().unwrap_or(&self.slots[j]);
         if let Some(slot) = usize::try_from(idx).ok().and_then(|i| slots.get(i)) {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            // SAFETY: a prefetch is only a hint to the cache: it never faults and reads
-            // nothing the program sees; the pointer is to a live slot anyway (SSE, which
-            // `_mm_prefetch` needs, is part of every x86_64 CPU).
-            unsafe { _mm_prefetch::<_MM_HINT_T0>((slot as *const Slot).cast::<i8>()) };
+            crate::hint::prefetch(slot);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (j, idx);
     }
 
     #[inline]

@@ -20,6 +20,7 @@ mod colview;
 mod error;
 mod feed;
 mod grid;
+mod hint;
 mod ingest;
 mod intvec;
 pub mod json;
