@@ -11,6 +11,9 @@ use crate::strdict::StrDict;
 use crate::variant::{Value, Writer};
 use crate::varlen::VarLen;
 
+/// Dictionary strings [`Column::visit_at`] looks up before handing any of them out.
+const GATHER: usize = 32;
+
 /// Logical type of a field, as users see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
@@ -520,6 +523,38 @@ impl ColChunk {
                         sink.text(k, v.get(i));
                     } else {
                         sink.null(k);
+                    }
+                }
+            }
+            Data::Keys(keys) if meta.dict().scattered() => {
+                // A large dictionary's entries are scattered in memory: each read of one
+                // between the sink's calls would wait for the cache. A group's entries
+                // are asked for first, their bounds then their texts, so that those
+                // waits overlap (14% of a TupleList row loop over 200,000 distinct
+                // users).
+                let dict = meta.dict();
+                let mut at = at.peekable();
+                while at.peek().is_some() {
+                    let mut group = [(0, None); GATHER];
+                    let mut n = 0;
+                    for (slot, (k, i)) in group.iter_mut().zip(at.by_ref()) {
+                        let idx = ok(i).then(|| keys.get(i) as u32);
+                        if let Some(idx) = idx {
+                            dict.prefetch_bounds(idx);
+                        }
+                        *slot = (k, idx);
+                        n += 1;
+                    }
+                    for &(_, idx) in &group[..n] {
+                        if let Some(idx) = idx {
+                            dict.prefetch_text(idx);
+                        }
+                    }
+                    for &(k, idx) in &group[..n] {
+                        match idx {
+                            Some(idx) => sink.cell(k, CellRef::DictStr(idx, dict.get(idx))),
+                            None => sink.null(k),
+                        }
                     }
                 }
             }

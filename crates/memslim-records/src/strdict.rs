@@ -4,6 +4,9 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
+/// See [`StrDict::scattered`].
+const SCATTERED_BYTES: usize = 256 << 10;
+
 /// Distinct strings in Arrow Utf8 layout plus a hash index over them. The index stores
 /// only `u32` positions and hashes the stored bytes, so each entry costs ~5-9 bytes of
 /// index beyond the string itself.
@@ -127,6 +130,31 @@ impl StrDict {
 
     pub(crate) fn data(&self) -> &[u8] {
         self.data.as_bytes()
+    }
+
+    /// Asks the CPU to load where entry `i`'s text starts and ends (see
+    /// [`crate::hint::prefetch`]); nothing if there is no entry `i`.
+    #[inline(always)]
+    pub(crate) fn prefetch_bounds(&self, i: u32) {
+        if let Some(o) = self.offsets.get(i as usize) {
+            crate::hint::prefetch(o);
+        }
+    }
+
+    /// Asks the CPU to load the start of entry `i`'s text, best once its bounds are
+    /// loaded ([`StrDict::prefetch_bounds`]).
+    #[inline(always)]
+    pub(crate) fn prefetch_text(&self, i: u32) {
+        let at = self.offsets.get(i as usize).map(|&o| o as usize);
+        if let Some(b) = at.and_then(|o| self.data.as_bytes().get(o)) {
+            crate::hint::prefetch(b);
+        }
+    }
+
+    /// Whether the entries span more memory than stays in a core's cache while a caller
+    /// works between lookups, so that looking up entries in random order misses it.
+    pub(crate) fn scattered(&self) -> bool {
+        self.offsets.len() * 4 + self.data.len() > SCATTERED_BYTES
     }
 
     pub(crate) fn heap_bytes(&self) -> usize {

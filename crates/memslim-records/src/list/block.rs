@@ -162,4 +162,43 @@ mod tests {
             assert_eq!(block(&l, &rows), by_get(&l, &rows), "rows {rows:?}");
         }
     }
+
+    /// A list whose `user` field has a dictionary too large to stay in cache (so `visit_at`
+    /// asks for its entries a group ahead), with nulls among them, beside a field with
+    /// absent values, across chunks of 1,000 rows.
+    fn scattered_list() -> &'static RecordList {
+        static LIST: std::sync::OnceLock<RecordList> = std::sync::OnceLock::new();
+        LIST.get_or_init(|| {
+            let mut l = RecordList::with_chunk_rows(1000);
+            for i in 0..40_000i64 {
+                let user = format!("user-{:07}", (i * 7_919) % 30_011);
+                let cell = if i % 13 == 0 {
+                    Cell::Null
+                } else {
+                    Cell::Str(&user)
+                };
+                let mut rec = vec![("id", Cell::Int(i)), ("user", cell)];
+                if i % 17 != 0 {
+                    rec.push(("note", Cell::Str("n")));
+                }
+                l.push_record(&rec).unwrap();
+            }
+            let user = l.field_index("user").unwrap();
+            assert!(
+                l.cols[user].dict().scattered(),
+                "the test needs a large dictionary"
+            );
+            l
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn block_reads_what_get_reads_from_a_scattered_dictionary(
+            rows in proptest::collection::vec(0usize..40_000, 0..300),
+        ) {
+            let l = scattered_list();
+            proptest::prop_assert_eq!(block(l, &rows), by_get(l, &rows));
+        }
+    }
 }
