@@ -577,6 +577,18 @@ impl ColChunk {
         }
     }
 
+    /// The keys and dictionary of a dictionary column whose dictionary is too large to
+    /// stay in cache ([`StrDict::scattered`]): a reader asks for entries ahead.
+    pub(crate) fn scattered_keys<'a>(
+        &'a self,
+        meta: &'a ColMeta,
+    ) -> Option<(&'a IntVec, &'a StrDict)> {
+        match &self.data {
+            Data::Keys(keys) if meta.dict().scattered() => Some((keys, meta.dict())),
+            _ => None,
+        }
+    }
+
     #[inline]
     pub(crate) fn is_absent(&self, i: usize) -> bool {
         self.absent.as_ref().is_some_and(|a| a.get(i))

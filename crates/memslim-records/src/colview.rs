@@ -111,8 +111,20 @@ impl ColumnView {
         let mut base = 0;
         for (c, off, n) in &self.parts {
             let (lo, hi) = (rows.start.max(base), rows.end.min(base + n));
+            let ahead = c.scattered_keys(&self.meta);
             for r in lo..hi {
-                if !f(r, c.get(off + r - base, &self.meta)) {
+                let i = off + r - base;
+                if let Some((keys, dict)) = ahead {
+                    // A large dictionary's entries are asked for ahead, their bounds 16
+                    // values ahead and their texts 8, so that each is in cache when read.
+                    if r + 16 < hi {
+                        dict.prefetch_bounds(keys.get(i + 16) as u32);
+                    }
+                    if r + 8 < hi {
+                        dict.prefetch_text(keys.get(i + 8) as u32);
+                    }
+                }
+                if !f(r, c.get(i, &self.meta)) {
                     return;
                 }
             }

@@ -200,5 +200,20 @@ mod tests {
             let l = scattered_list();
             proptest::prop_assert_eq!(block(l, &rows), by_get(l, &rows));
         }
+
+        #[test]
+        fn a_column_visits_what_get_reads_from_a_scattered_dictionary(
+            start in 0usize..40_000,
+            len in 0usize..3_000,
+        ) {
+            let l = scattered_list();
+            let user = l.field_index("user").unwrap();
+            let view = l.column(user);
+            let rows = start..(start + len).min(l.len());
+            let mut got = Vec::new();
+            view.visit(rows.clone(), |r, c| got.push((r, format!("{c:?}"))));
+            let want: Vec<_> = rows.map(|r| (r, format!("{:?}", l.get(r, user)))).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
     }
 }
