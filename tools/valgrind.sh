@@ -5,7 +5,7 @@
 #      per-message maps shared with Arrow buffers, writable maps that grow),
 #   2. a Python workload through the bindings (gilcell.rs, tracemalloc.rs, plain_records.rs,
 #      fast_slots.rs, os_memory.rs, the Arrow stream import in arrow_stream.rs, the
-#      buffer protocol in mmap_ffi.rs).
+#      buffer protocol in mmap_ffi.rs, memslim-records' prefetch hint in hint.rs).
 # Any invalid read/write or use of uninitialized memory fails the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."

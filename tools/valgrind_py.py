@@ -89,6 +89,13 @@ assert len(pairs) == 500 and pairs[3] == (3, [3]) and sum(mixed.column("n")) == 
 del mixed
 gc.collect()
 assert kept_rows[2] == (14, "s14")
+# Rows and columns read from a dictionary too large for the cache ask the CPU for its
+# entries ahead, and rows read one at a time for every field at once (hint.rs).
+names = [f"name-{(i * 7919) % 30011:07d}" if i % 11 else None for i in range(40_000)]
+wide = memslim.TupleList(list(enumerate(names)), fields=("i", "name"))
+assert [t.name for t in wide] == names and list(wide.column("name")) == names
+assert [wide[k].name for k in range(0, 40_000, 997)] == names[::997]
+del wide
 # Pickle protocol 5 out of band (pickle.rs): the buffers outlive the list they came from.
 oob = []
 payload = pickle.dumps(back, protocol=5, buffer_callback=oob.append)

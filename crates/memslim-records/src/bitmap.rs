@@ -8,6 +8,14 @@ pub(crate) struct Bitmap {
 }
 
 impl Bitmap {
+    /// Asks the CPU to load bit `i` (see [`crate::hint::prefetch`]).
+    #[inline]
+    pub(crate) fn prefetch(&self, i: usize) {
+        if let Some(b) = self.bytes.get(i / 8) {
+            crate::hint::prefetch(b);
+        }
+    }
+
     pub(crate) fn filled(len: usize, value: bool) -> Self {
         let fill = if value { 0xff } else { 0 };
         let mut bytes = vec![fill; len.div_ceil(8)];

@@ -61,6 +61,14 @@ macro_rules! each {
 }
 
 impl IntVec {
+    /// Asks the CPU to load value `i` (see [`crate::hint::prefetch`]).
+    #[inline]
+    pub(crate) fn prefetch(&self, i: usize) {
+        each!(self, v => if let Some(x) = v.get(i) {
+            crate::hint::prefetch(x);
+        })
+    }
+
     pub(crate) fn new(w: Width) -> Self {
         match w {
             Width::W8 => IntVec::W8(Store::default()),

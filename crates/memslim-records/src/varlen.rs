@@ -33,6 +33,14 @@ impl Default for VarLen {
 }
 
 impl VarLen {
+    /// Asks the CPU to load where value `i` starts (see [`crate::hint::prefetch`]).
+    #[inline]
+    pub(crate) fn prefetch(&self, i: usize) {
+        if let Some(o) = self.offsets.get(i) {
+            crate::hint::prefetch(o);
+        }
+    }
+
     /// Values over `offsets` (one more than the values, starting at 0, never
     /// decreasing, ending at `data.len()`: the caller checked) and `data`.
     pub(crate) fn from_parts(offsets: Store<i32>, data: Store<u8>) -> Self {

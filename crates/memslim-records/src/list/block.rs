@@ -94,6 +94,16 @@ impl RecordList {
                     .position(|&r| r < start || r >= end)
                     .unwrap_or(rows.len() - from);
             let chunk = &self.chunks[c];
+            let run = &rows[from..to];
+            if run.windows(2).any(|w| w[1] != w[0] + 1) || run.len() == 1 {
+                // Rows out of order (or one alone) are cache misses in every column:
+                // asked for at once, they overlap instead of coming one at a time.
+                for col in chunk.cols.iter() {
+                    for &r in run {
+                        col.prefetch(chunk.off + r - start);
+                    }
+                }
+            }
             for (j, col) in chunk.cols.iter().enumerate() {
                 sink.field(j);
                 let at = (from..to).map(|k| (k, chunk.off + rows[k] - start));
