@@ -21,9 +21,11 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
   list of tuples, ``rows.where(f, "==", v)`` (native, a new TupleList) on the TupleList;
 * ``count`` / ``filter``: counting and selecting ``f == v``: a loop over the list of
   dicts, ``rows.column(f).count(v)`` and ``rows.where(f, "==", v)`` on a DictList, and
-  polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``).
+  polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``);
+* polars also runs the row loop, random access and filter over its rows as tuples
+  (``df.iter_rows()``, ``df.row(i)``): what rows cost from a columnar peer.
 
-Ratios are against the list of tuples (tuple rows) and against polars (count / filter).
+Ratios are against the list of tuples (tuple rows) and against polars.
 Written as JSON to ``benches/results/rows.json`` (``rows-flights.json`` for the flights)
 and markdown beside it (``--quick``: a temporary directory; ``--output`` wins);
 ``--from-json FILE`` renders the markdown of an earlier report again.
@@ -78,6 +80,16 @@ def random_access(rows: Any, picks: list[int], b: int) -> int:
     return n
 
 
+class PolarsRows:
+    """``rows[i]`` of a polars DataFrame: ``df.row(i)``, a tuple."""
+
+    def __init__(self, df: Any) -> None:
+        self.row = df.row
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        return self.row(i)
+
+
 def tuple_filter(rows: Any, f: int, v: Any) -> int:
     return len([t for t in rows if t[f] == v])
 
@@ -126,7 +138,14 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
         return out
     import polars as pl
 
-    df = pl.DataFrame(list(ds.records(n)), infer_schema_length=None)
+    df = pl.DataFrame(list(ds.records(n)), infer_schema_length=None).select(ds.fields)
+    # Its rows as tuples, for the TupleList's operations: what a columnar peer costs.
+    f = ds.fields.index(key)
+    out["row loop"] = median_seconds(lambda: row_loop(df.iter_rows(), a, b), repeat)[0]
+    out["random access"] = median_seconds(lambda: random_access(PolarsRows(df), picks, b), repeat)[
+        0
+    ]
+    out["filter"] = median_seconds(lambda: tuple_filter(df.iter_rows(), f, value), repeat)[0]
     out["count"] = median_seconds(lambda: (df[key] == value).sum(), repeat)[0]
     out["select"] = median_seconds(lambda: df.filter(pl.col(key) == value), repeat)[0]
     return out
@@ -147,9 +166,10 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
         "|---|---|---|---|---|---|",
     ]
     for op in ("row loop", "random access", "filter", "where"):
+        peer = pl.get("select" if op == "where" else op)
         lines.append(
-            f"| TupleList {op} | {ms(lt.get(op))} | {ms(tl.get(op))} | | "
-            f"{_ratio(tl.get(op), lt.get(op))} | |"
+            f"| TupleList {op} | {ms(lt.get(op))} | {ms(tl.get(op))} | {ms(peer)} | "
+            f"{_ratio(tl.get(op), lt.get(op))} | {_ratio(tl.get(op), peer)} |"
         )
     a, b = ds.loop_fields
     lines.append(
@@ -176,7 +196,8 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
             f"Row loop: `t[i] * t[j]`, `i` and `j` the positions of `{a}` and `{b}`; "
             f"random access: `rows[k][j]`; filter and where select {cond}. The two-field loop "
             "multiplies the same two values, read from two columns instead of from rows (its "
-            "list figure is the list's row loop)."
+            "list figure is the list's row loop). polars: the same loops over its rows as "
+            "tuples (`df.iter_rows()`, `df.row(k)`), `df.filter` for where."
         ),
         "Medians of repeated runs, one fresh process per representation. Goals (issue 15):",
         "TupleList row loop <= 1.3x and random access / filter <= 1.5x the list of tuples;",
