@@ -835,6 +835,70 @@ impl ColChunk {
         }
     }
 
+    /// Appends row `i` of `src`, another chunk of this column, in the form `src` stores
+    /// it: no conversion and no dictionary lookup (the chunks of a column share its
+    /// dictionary and read their bytes by its layout). False, with nothing appended,
+    /// when `src` stores its values in another form (its data predates a change of the
+    /// column's layout): the caller then pushes the value.
+    pub(crate) fn push_stored(&mut self, meta: &mut ColMeta, src: &ColChunk, i: usize) -> bool {
+        let n = self.len;
+        let valid = src.valid.as_ref().is_none_or(|v| v.get(i));
+        match (&mut self.data, &src.data) {
+            (Data::Null, Data::Null) => {}
+            (Data::Bool(d), Data::Bool(s)) => d.push(s.get(i)),
+            (Data::Int(d), Data::Int(s)) | (Data::Keys(d), Data::Keys(s)) => {
+                if d.width() < s.width() {
+                    *d = d.widened(s.width());
+                }
+                let x = s.get(i);
+                d.push(x);
+                if valid && matches!(src.data, Data::Keys(_)) {
+                    meta.str_bytes += meta.dict().bytes_at(x as u32).len() as u64;
+                    meta.str_count += 1;
+                }
+            }
+            (Data::Float(d, dm), Data::Float(s, sm)) => {
+                d.make_mut().push(s[i]);
+                let mark = sm.as_ref().is_some_and(|m| m.get(i));
+                if mark && dm.is_none() {
+                    *dm = Some(Bitmap::filled(n, false));
+                }
+                if let Some(m) = dm {
+                    m.push(mark);
+                }
+            }
+            (Data::Var(d), Data::Var(s)) => {
+                let b = s.get(i);
+                d.push(b);
+                if valid && meta.layout == Layout::StrPlain {
+                    meta.str_bytes += b.len() as u64;
+                    meta.str_count += 1;
+                }
+            }
+            _ => return false,
+        }
+        self.len += 1;
+        if let Some(v) = &mut self.valid {
+            v.push(true);
+        }
+        if let Some(a) = &mut self.absent {
+            a.push(false);
+        }
+        let absent = src.is_absent(i);
+        if !valid || absent {
+            self.set_flags(n, valid, absent);
+        }
+        true
+    }
+
+    /// Bytes of row `i`'s value held in the variable-length buffer (0 for other data).
+    pub(crate) fn stored_bytes(&self, i: usize) -> usize {
+        match &self.data {
+            Data::Var(v) => v.get(i).len(),
+            _ => 0,
+        }
+    }
+
     /// Writes `cell` (or absence) at row `i`; the layout already fits it.
     pub(crate) fn write(&mut self, i: usize, meta: &mut ColMeta, cell: Option<&Cell<'_>>) {
         let Some(cell) = cell else {

@@ -1178,20 +1178,52 @@ impl RecordList {
     /// # Panics
     /// If an index is out of range.
     pub fn take(&self, indices: &[usize]) -> RecordList {
+        self.take_in_chunks(indices, CHUNK_VAR_BYTES)
+    }
+
+    /// [`RecordList::take`], a new chunk starting where one would pass `chunk_rows` rows
+    /// or `var_bytes` bytes of variable-length values (as appends cut them).
+    fn take_in_chunks(&self, indices: &[usize], var_bytes: usize) -> RecordList {
         let mut out = self.empty_like();
         let mut metas = self.cols.clone();
         let any_order = self.chunks.iter().any(|c| c.order.is_some());
-        for part in indices.chunks(self.chunk_rows) {
+        // Where each record is stored: its chunk and position there.
+        let at: Vec<(usize, usize)> = indices
+            .iter()
+            .map(|&r| {
+                let (c, k) = self.locate(r);
+                (c, self.chunks[c].off + k)
+            })
+            .collect();
+        let mut from = 0;
+        while from < at.len() {
+            let (mut to, mut bytes) = (from, 0);
+            while to < at.len() && to - from < self.chunk_rows {
+                let (c, i) = at[to];
+                let b: usize = self.chunks[c]
+                    .cols
+                    .iter()
+                    .map(|cc| cc.stored_bytes(i))
+                    .sum();
+                if to > from && bytes + b > var_bytes {
+                    break;
+                }
+                bytes += b;
+                to += 1;
+            }
+            let part = &indices[from..to];
             let mut cols = Vec::with_capacity(self.cols.len());
             for (j, meta) in metas.iter_mut().enumerate() {
                 let mut cc = ColChunk::empty(meta.layout);
-                for &r in part {
-                    let v = self.get(r, j);
-                    cc.push(meta, v.to_cell().as_ref());
+                for (&r, &(c, i)) in part.iter().zip(&at[from..to]) {
+                    if !cc.push_stored(meta, &self.chunks[c].cols[j], i) {
+                        cc.push(meta, self.get(r, j).to_cell().as_ref());
+                    }
                 }
                 cc.tidy();
                 cols.push(Arc::new(cc));
             }
+            from = to;
             let order =
                 any_order.then(|| Arc::new(part.iter().map(|&r| self.pattern(r)).collect()));
             out.chunks.push(Chunk {
@@ -1581,5 +1613,34 @@ impl RecordList {
     /// The fields, in record order, of key-order pattern `p` (not 0).
     pub(crate) fn pattern_fields(&self, p: u32) -> &[u32] {
         self.patterns.get(p)
+    }
+}
+
+#[cfg(test)]
+mod take_tests {
+    use super::*;
+
+    #[test]
+    fn take_cuts_chunks_by_variable_length_bytes_as_appends_do() {
+        let mut l = RecordList::with_chunk_rows(64);
+        let blobs: Vec<Vec<u8>> = (0..50u8).map(|i| vec![i; 100 + usize::from(i)]).collect();
+        for (i, b) in blobs.iter().enumerate() {
+            let b = if i == 7 { vec![9; 5000] } else { b.clone() };
+            l.push_record(&[("id", Cell::Int(i as i64)), ("blob", Cell::Bytes(&b))])
+                .unwrap();
+        }
+        let picks: Vec<usize> = (0..50).rev().chain([7, 7, 3]).collect();
+        let out = l.take_in_chunks(&picks, 1000);
+        assert_eq!(out.len(), picks.len());
+        for (k, &p) in picks.iter().enumerate() {
+            for j in 0..2 {
+                assert_eq!(format!("{:?}", out.get(k, j)), format!("{:?}", l.get(p, j)));
+            }
+        }
+        assert!(out.chunks.len() > 1);
+        for c in &out.chunks {
+            let bytes = c.cols[1].var_bytes();
+            assert!(bytes <= 1000 || c.len == 1, "{} rows, {bytes} bytes", c.len);
+        }
     }
 }

@@ -155,6 +155,8 @@ enum Op {
     Truncate(usize),
     Reverse,
     Rotate(usize),
+    /// Replace the list by one of records picked from it (any order, repeats allowed).
+    Take(Vec<usize>),
     FailedExtend(Vec<Rec>),
     CopyThenWrite(usize, Rec),
     Slice(usize, usize),
@@ -179,6 +181,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(Op::Truncate),
         1 => Just(Op::Reverse),
         1 => any::<usize>().prop_map(Op::Rotate),
+        1 => prop::collection::vec(any::<usize>(), 0..20).prop_map(Op::Take),
         1 => prop::collection::vec(record(), 0..4).prop_map(Op::FailedExtend),
         1 => (any::<usize>(), record()).prop_map(|(i, r)| Op::CopyThenWrite(i, r)),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Slice(a, b)),
@@ -248,6 +251,15 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                 let perm: Vec<usize> = (0..m.len()).map(|i| (i + k) % m.len()).collect();
                 l.permute(&perm).unwrap();
                 m.rotate_left(k);
+            }
+            Op::Take(picks) => {
+                let picks: Vec<usize> = if m.is_empty() {
+                    Vec::new()
+                } else {
+                    picks.iter().map(|p| p % m.len()).collect()
+                };
+                l = l.take(&picks);
+                m = picks.iter().map(|&p| m[p].clone()).collect();
             }
             Op::FailedExtend(recs) => {
                 let before_fields = l.num_fields();
