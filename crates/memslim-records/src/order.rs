@@ -100,6 +100,14 @@ impl Order {
         }
     }
 
+    /// Makes this order stop growing with the store, in place ([`Order::fixed`]
+    /// without copying the positions of an order that holds them).
+    pub fn fix(&mut self, store_len: usize) {
+        if let Order::Whole = self {
+            *self = self.fixed(store_len);
+        }
+    }
+
     /// The same positions as an order that does not grow with the store (for a second
     /// list sharing it: only one list may be the store's `Whole`).
     pub fn fixed(&self, store_len: usize) -> Order {
@@ -416,7 +424,12 @@ mod tests {
                         order.repeat(store, n).unwrap();
                         model = model.repeat(n);
                     }
-                    Op::Fixed => { order = order.fixed(store); }
+                    Op::Fixed => {
+                        let copy = order.fixed(store);
+                        order.fix(store);
+                        prop_assert_eq!(&order, &copy);
+                        prop_assert!(!order.is_whole());
+                    }
                 }
                 prop_assert_eq!(order.len(store), model.len());
                 prop_assert_eq!(order.slots(store), model.clone());
