@@ -11,6 +11,9 @@ pub(crate) struct Records {
     pub(super) names: Vec<Py<PyString>>,
     pub(super) trace: Tracked,
     pub(super) appends: u32,
+    /// Records added by multi-record appends since the store was last optimized (see
+    /// [`Records::finish_bulk`]).
+    unsettled: usize,
     /// Per field: Python strings for the values of a small dictionary, made on first read.
     pub(super) strings: Vec<StrCache>,
     /// The TupleList row `rows[i]` made last, kept to be refilled by the next one once
@@ -70,6 +73,7 @@ impl Records {
             names: Vec::new(),
             trace: Tracked::new(),
             appends: 0,
+            unsettled: 0,
             strings: Vec::new(),
             spare_row: GilCell::new(None),
         };
@@ -434,14 +438,22 @@ impl Records {
             self.sync_names(py);
             return Err(e);
         }
-        self.finish_bulk(bytes_before);
+        let added = self.inner.len().saturating_sub(cp.len());
+        self.finish_bulk(bytes_before, added);
         Ok(())
     }
 
-    /// After a bulk load: re-choose encodings, trim spare capacity, and return the heap
-    /// holes that growth left behind to the OS.
-    pub(super) fn finish_bulk(&mut self, bytes_before: usize) {
-        self.inner.optimize();
+    /// After a bulk load of `added` records: re-choose encodings, trim spare capacity,
+    /// and return the heap holes that growth left behind to the OS. Optimizing scans and
+    /// trims the last chunk, so it waits until the loads since the last one add up to an
+    /// eighth of the list (a first load always does): after each of many small loads
+    /// (`rows.extend([record])` in a loop) it made them quadratic.
+    pub(super) fn finish_bulk(&mut self, bytes_before: usize, added: usize) {
+        self.unsettled = self.unsettled.saturating_add(added);
+        if self.unsettled.saturating_mul(8) >= self.inner.len() {
+            self.inner.optimize();
+            self.unsettled = 0;
+        }
         self.retrack();
         if self.inner.nbytes().saturating_sub(bytes_before) >= TRIM_AFTER_BYTES {
             release_free_memory();
