@@ -1344,13 +1344,19 @@ impl RecordList {
     /// As [`RecordList::set_record`].
     pub fn set_record_from(&mut self, pos: usize, other: &RecordList, orow: usize) -> Result<()> {
         other.check_row(orow)?;
-        let mut rec: Vec<(&str, Cell<'_>)> = Vec::new();
-        other.visit_row(orow, |j, v| {
+        self.set_record(pos, &other.record_cells(orow))
+    }
+
+    /// Record `row` (a valid row) as the cells [`RecordList::push_record`] takes, its
+    /// absent fields left out.
+    pub(crate) fn record_cells(&self, row: usize) -> Vec<(&str, Cell<'_>)> {
+        let mut rec = Vec::new();
+        self.visit_row(row, |j, v| {
             if let Some(c) = v.to_cell() {
-                rec.push((other.field_name(j), c));
+                rec.push((self.field_name(j), c));
             }
         });
-        self.set_record(pos, &rec)
+        rec
     }
 
     // ----- rollback ------------------------------------------------------------------

@@ -208,11 +208,32 @@ impl RecordList {
     /// [`RecordList::set_record_from`].
     pub fn assign_slice(&mut self, slice: &Slice, staged: &RecordList) -> Result<()> {
         slice.check_assign(staged.len())?;
-        if let Some(r) = slice.as_range() {
-            return self.splice(r.start, r.end, staged);
+        match slice.as_range() {
+            Some(r) if r.len() != staged.len() => self.splice(r.start, r.end, staged),
+            // As many records as the slice holds: each is written in place, as a list
+            // does (a splice would rewrite every record after the slice).
+            _ => self.set_records_from(&slice.positions().collect::<Vec<_>>(), staged),
         }
-        for (k, pos) in slice.positions().enumerate() {
-            self.set_record_from(pos, staged, k)?;
+    }
+
+    /// Writes record `k` of `staged` at position `positions[k]` for each `k`, in place.
+    /// On error the records written so far are put back, so the list is as it was.
+    fn set_records_from(&mut self, positions: &[usize], staged: &RecordList) -> Result<()> {
+        // A list of their own (a copy sharing this one's dictionaries would make the
+        // next new string copy a whole dictionary).
+        let mut before = RecordList::new();
+        for &p in positions {
+            self.check_row(p)?;
+            before.push_record(&self.record_cells(p))?;
+        }
+        for (k, &pos) in positions.iter().enumerate() {
+            if let Err(e) = self.set_record_from(pos, staged, k) {
+                for (b, &p) in positions[..k].iter().enumerate().rev() {
+                    // Puts back what was there, which the list held a moment ago.
+                    let _ = self.set_record_from(p, &before, b);
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -553,5 +574,29 @@ mod tests {
         let mut l = list_of(&[1, 2]);
         l.assign_slice(&Slice::before(1), &list_of(&[9])).unwrap();
         assert_eq!(values_of(&l), vec![1, 9, 2]);
+    }
+
+    /// Records written in place one by one are put back when a later one is refused.
+    #[test]
+    fn a_refused_record_leaves_a_same_size_assignment_undone() {
+        let mut l = RecordList::with_schema(&[("v", crate::DType::Int64)], 4).unwrap();
+        for v in 0..10 {
+            l.push_record(&[("v", Cell::Int(v))]).unwrap();
+        }
+        let mut staged = list_of(&[70, 80]);
+        staged
+            .push_record(&[("v", Cell::Int(90)), ("w", Cell::Str("not in the schema"))])
+            .unwrap();
+        for s in [
+            resolve(10, Some(3), Some(6), 1),
+            resolve(10, Some(1), None, 3),
+        ] {
+            assert_eq!(s.len, 3);
+            assert!(l.assign_slice(&s, &staged).is_err());
+            assert_eq!(values_of(&l), (0..10).collect::<Vec<_>>());
+        }
+        l.assign_slice(&resolve(10, Some(3), Some(5), 1), &list_of(&[70, 80]))
+            .unwrap();
+        assert_eq!(values_of(&l), vec![0, 1, 2, 70, 80, 5, 6, 7, 8, 9]);
     }
 }
