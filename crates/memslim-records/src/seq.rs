@@ -219,6 +219,10 @@ impl RecordList {
     /// Writes record `k` of `staged` at position `positions[k]` for each `k`, in place.
     /// On error the records written so far are put back, so the list is as it was.
     fn set_records_from(&mut self, positions: &[usize], staged: &RecordList) -> Result<()> {
+        if let [pos] = positions {
+            // One record is written whole or not at all.
+            return self.set_record_from(*pos, staged, 0);
+        }
         // A list of their own (a copy sharing this one's dictionaries would make the
         // next new string copy a whole dictionary).
         let mut before = RecordList::new();
