@@ -1040,6 +1040,46 @@ impl ColChunk {
         }
     }
 
+    /// Copy of rows `[off, off + len)` in reverse order, in the form they are stored.
+    pub(crate) fn reversed(&self, off: usize, len: usize) -> ColChunk {
+        let rows = (off..off + len).rev();
+        let bits = |b: &Bitmap| {
+            let mut out = Bitmap::default();
+            for i in rows.clone() {
+                out.push(b.get(i));
+            }
+            out
+        };
+        let data = match &self.data {
+            Data::Null => Data::Null,
+            Data::Bool(b) => Data::Bool(bits(b)),
+            Data::Int(v) => Data::Int(v.reversed(off, len)),
+            Data::Keys(v) => Data::Keys(v.reversed(off, len)),
+            Data::Float(v, marks) => Data::Float(
+                v[off..off + len]
+                    .iter()
+                    .rev()
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .into(),
+                marks.as_ref().map(bits),
+            ),
+            Data::Var(v) => {
+                let mut out = VarLen::default();
+                for i in rows.clone() {
+                    out.push(v.get(i));
+                }
+                Data::Var(out)
+            }
+        };
+        ColChunk {
+            len,
+            data,
+            valid: self.valid.as_ref().map(bits),
+            absent: self.absent.as_ref().map(bits),
+        }
+    }
+
     /// Re-packs integer keys or values at width `w` (which holds every value stored).
     pub(crate) fn set_int_width(&mut self, w: Width) {
         match &mut self.data {

@@ -1277,8 +1277,20 @@ impl RecordList {
 
     /// Reverses the records in place.
     pub fn reverse(&mut self) {
-        let perm: Vec<usize> = (0..self.len).rev().collect();
-        let _ = self.permute(&perm);
+        // Chunk by chunk and column by column, each copied reversed in its stored form:
+        // no cell conversion, and one column chunk at a time beside the list.
+        for c in &mut self.chunks {
+            let (off, len) = (c.off, c.len);
+            for cc in &mut c.cols {
+                *cc = Arc::new(cc.reversed(off, len));
+            }
+            if let Some(o) = &mut c.order {
+                *o = Arc::new(o[off..off + len].iter().rev().copied().collect());
+            }
+            c.off = 0;
+        }
+        self.chunks.reverse();
+        self.restart();
     }
 
     /// Appends every record of `other`.
