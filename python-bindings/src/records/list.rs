@@ -547,6 +547,16 @@ impl PyRecords {
         let me = slf.get();
         if let Ok(s) = index.cast::<PySlice>() {
             let slice = slice_of(s, me.len(py)?)?;
+            // One position given one record (`rows[i:i+1] = [r]`): what `rows[i] = r`
+            // does, without staging a list for the one record.
+            if let (1, Some(one)) = (slice.len, single_item(value)) {
+                let pos = slice.positions().next().unwrap_or_default();
+                if !me.in_place(py)? {
+                    let one = PyTuple::new(py, [one])?;
+                    return me.assign_by_order(Slice::at(pos), one.as_any());
+                }
+                return me.write_record(&one, pos, |l, cells| l.set_record(pos, cells));
+            }
             if me.in_place(py)? {
                 let staged = me.state.borrow(py)?.staged(value)?;
                 let mut this = me.state.borrow_mut(py)?;
@@ -1138,4 +1148,14 @@ pub(super) fn generic_alias<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let alias = cls.py().import("types")?.getattr("GenericAlias")?;
     alias.call1((cls, item))
+}
+
+/// The one item of a list or tuple of length one (`None` for anything else, whose
+/// items only iterating it would show).
+fn single_item<'py>(value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    if let Ok(l) = value.cast_exact::<PyList>() {
+        return (l.len() == 1).then(|| l.get_item(0).ok()).flatten();
+    }
+    let t = value.cast_exact::<PyTuple>().ok()?;
+    (t.len() == 1).then(|| t.get_item(0).ok()).flatten()
 }
