@@ -22,6 +22,9 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
 * ``count`` / ``filter``: counting and selecting ``f == v``: a loop over the list of
   dicts, ``rows.column(f).count(v)`` and ``rows.where(f, "==", v)`` on a DictList, and
   polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``);
+* edits, in place, each on the list the one before left: ``rows.reverse()``, 10,000
+  ``rows[i:i+1] = [r]`` and 10,000 ``rows.extend([r])``, then ``random.shuffle(rows)``,
+  on both lists against the list they replace;
 * polars also runs the row loop, random access and filter over its rows as tuples
   (``df.iter_rows()``, ``df.row(i)``): what rows cost from a columnar peer.
 
@@ -90,6 +93,29 @@ class PolarsRows:
         return self.row(i)
 
 
+EDITS = 10_000
+
+
+def edits(out: dict[str, Any], rows: Any, extra: list[Any], repeat: int) -> None:
+    """Everyday edits, in place, each figure on the list the one before left: reverse,
+    ``EDITS`` one-record slice assignments and one-record extends, then a shuffle."""
+    n = len(rows)
+    step = max(1, n // EDITS)
+
+    def assign() -> None:
+        for k, i in enumerate(range(0, n, step)):
+            rows[i : i + 1] = [extra[k % len(extra)]]
+
+    def extend() -> None:
+        for r in extra:
+            rows.extend([r])
+
+    out["reverse"] = median_seconds(rows.reverse, repeat)[0]
+    out["slice assign"] = median_seconds(assign, repeat)[0]
+    out["extend one"] = median_seconds(extend, repeat)[0]
+    out["shuffle"] = median_seconds(lambda: random.Random(3).shuffle(rows), repeat)[0]
+
+
 def tuple_filter(rows: Any, f: int, v: Any) -> int:
     return len([t for t in rows if t[f] == v])
 
@@ -120,6 +146,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
             out["where"] = median_seconds(lambda: data.where(key, "==", value), repeat)[0]
         else:
             out["where"] = out["filter"]
+        edits(out, data, [as_tuple(r) for r in ds.records(EDITS)], repeat)
         return out
     if peer in ("list of dicts", "memslim.DictList"):
         dicts = list(ds.records(n))
@@ -128,6 +155,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
                 0
             ]
             out["select"] = median_seconds(lambda: [r for r in dicts if r[key] == value], repeat)[0]
+            edits(out, dicts, list(ds.records(EDITS)), repeat)
             return out
         import memslim
 
@@ -135,6 +163,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
         del dicts
         out["count"] = median_seconds(lambda: rows.column(key).count(value), repeat)[0]
         out["select"] = median_seconds(lambda: rows.where(key, "==", value), repeat)[0]
+        edits(out, rows, list(ds.records(EDITS)), repeat)
         return out
     import polars as pl
 
@@ -189,6 +218,18 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
             f"{ms(pl.get(op))} | {_ratio(dl.get(op), ld.get(op))} | "
             f"{_ratio(dl.get(op), pl.get(op))} |"
         )
+    edit_ops = (
+        ("reverse", "`rows.reverse()`"),
+        ("slice assign", f"`rows[i:i+1] = [r]` x{EDITS:,}"),
+        ("extend one", f"`rows.extend([r])` x{EDITS:,}"),
+        ("shuffle", "`random.shuffle(rows)`"),
+    )
+    for kind, mine, theirs in (("TupleList", tl, lt), ("DictList", dl, ld)):
+        for op, label in edit_ops:
+            lines.append(
+                f"| {kind} {label} | {ms(theirs.get(op))} | {ms(mine.get(op))} | | "
+                f"{_ratio(mine.get(op), theirs.get(op))} | |"
+            )
     errors = [f"- {k}: {v['error'].splitlines()[0]}" for k, v in results.items() if "error" in v]
     lines += [
         "",
