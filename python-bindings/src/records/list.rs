@@ -686,6 +686,10 @@ impl PyRecords {
     }
 
     pub(super) fn extend(slf: &Bound<'_, Self>, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        // `rows.extend([r])` is `rows.append(r)`: no checkpoint or bulk pass for one record.
+        if let Some(one) = single_item(values) {
+            return Self::append(slf, &one);
+        }
         slf.get().extend_any(values)
     }
 
