@@ -445,12 +445,14 @@ impl Records {
 
     /// After a bulk load of `added` records: re-choose encodings, trim spare capacity,
     /// and return the heap holes that growth left behind to the OS. Optimizing scans and
-    /// trims the last chunk, so it waits until the loads since the last one add up to an
-    /// eighth of the list (a first load always does): after each of many small loads
-    /// (`rows.extend([record])` in a loop) it made them quadratic.
+    /// trims the last chunk: after a load that adds a few records to a long list it
+    /// waits until such loads add up to an eighth of the list, since doing it after each
+    /// made many of them quadratic (`rows[i] = r` on a list whose records are shared).
+    /// Any larger load (from a thousandth of the list) leaves the list trimmed.
     pub(super) fn finish_bulk(&mut self, bytes_before: usize, added: usize) {
         self.unsettled = self.unsettled.saturating_add(added);
-        if self.unsettled.saturating_mul(8) >= self.inner.len() {
+        let len = self.inner.len();
+        if self.unsettled.saturating_mul(8) >= len || added.saturating_mul(1024) >= len {
             self.inner.optimize();
             self.unsettled = 0;
         }
