@@ -90,18 +90,6 @@ pub struct Checkpoint {
     patterns: usize,
 }
 
-impl Checkpoint {
-    /// Records the list held when the checkpoint was taken.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether the list was empty then.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-}
-
 /// Sum of a numeric column.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Sum {

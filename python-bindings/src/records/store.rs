@@ -11,9 +11,6 @@ pub(crate) struct Records {
     pub(super) names: Vec<Py<PyString>>,
     pub(super) trace: Tracked,
     pub(super) appends: u32,
-    /// Records added by multi-record appends since the store was last optimized (see
-    /// [`Records::finish_bulk`]).
-    unsettled: usize,
     /// Per field: Python strings for the values of a small dictionary, made on first read.
     pub(super) strings: Vec<StrCache>,
     /// The TupleList row `rows[i]` made last, kept to be refilled by the next one once
@@ -73,7 +70,6 @@ impl Records {
             names: Vec::new(),
             trace: Tracked::new(),
             appends: 0,
-            unsettled: 0,
             strings: Vec::new(),
             spare_row: GilCell::new(None),
         };
@@ -438,24 +434,14 @@ impl Records {
             self.sync_names(py);
             return Err(e);
         }
-        let added = self.inner.len().saturating_sub(cp.len());
-        self.finish_bulk(bytes_before, added);
+        self.finish_bulk(bytes_before);
         Ok(())
     }
 
-    /// After a bulk load of `added` records: re-choose encodings, trim spare capacity,
-    /// and return the heap holes that growth left behind to the OS. Optimizing scans and
-    /// trims the last chunk: after a load that adds a few records to a long list it
-    /// waits until such loads add up to an eighth of the list, since doing it after each
-    /// made many of them quadratic (`rows[i] = r` on a list whose records are shared).
-    /// Any larger load (from a thousandth of the list) leaves the list trimmed.
-    pub(super) fn finish_bulk(&mut self, bytes_before: usize, added: usize) {
-        self.unsettled = self.unsettled.saturating_add(added);
-        let len = self.inner.len();
-        if self.unsettled.saturating_mul(8) >= len || added.saturating_mul(1024) >= len {
-            self.inner.optimize();
-            self.unsettled = 0;
-        }
+    /// After a bulk load: re-choose encodings, trim spare capacity, and return the heap
+    /// holes that growth left behind to the OS.
+    pub(super) fn finish_bulk(&mut self, bytes_before: usize) {
+        self.inner.optimize();
         self.retrack();
         if self.inner.nbytes().saturating_sub(bytes_before) >= TRIM_AFTER_BYTES {
             release_free_memory();
