@@ -419,6 +419,17 @@ impl PyRecords {
         self.edit_order(py, |o, n| o.assign_slice(n, &slice, &rows, shared))
     }
 
+    /// `rows[pos] = value` (`pos` a valid position).
+    fn set_one(&self, pos: usize, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = value.py();
+        if !self.in_place(py)? {
+            // Replacing a record others hold leaves theirs as it was, as with a list.
+            let one = PyTuple::new(py, [value])?;
+            return self.assign_by_order(Slice::at(pos), one.as_any());
+        }
+        self.write_record(value, pos, |l, cells| l.set_record(pos, cells))
+    }
+
     /// Converts `value` as record `row` and hands its cells to `edit` on the store
     /// (`append`, `insert` and `rows[i] = value` in place).
     fn write_record(
@@ -553,12 +564,7 @@ impl PyRecords {
             // One position given one record (`rows[i:i+1] = [r]`): what `rows[i] = r`
             // does, without staging a list for the one record.
             if let (1, Some(one)) = (slice.len, single_item(value)) {
-                let pos = slice.positions().next().unwrap_or_default();
-                if !me.in_place(py)? {
-                    let one = PyTuple::new(py, [one])?;
-                    return me.assign_by_order(Slice::at(pos), one.as_any());
-                }
-                return me.write_record(&one, pos, |l, cells| l.set_record(pos, cells));
+                return me.set_one(slice.positions().next().unwrap_or_default(), &one);
             }
             if me.in_place(py)? {
                 let staged = me.state.borrow(py)?.staged(value)?;
@@ -574,12 +580,7 @@ impl PyRecords {
         }
         let i: isize = index.extract()?;
         let (pos, _) = me.slot_of_index(py, i)?;
-        if !me.in_place(py)? {
-            // Replacing a record others hold leaves theirs as it was, as with a list.
-            let one = PyTuple::new(py, [value])?;
-            return me.assign_by_order(Slice::at(pos), one.as_any());
-        }
-        me.write_record(value, pos, |l, cells| l.set_record(pos, cells))
+        me.set_one(pos, value)
     }
 
     pub(super) fn __delitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<()> {
