@@ -175,20 +175,17 @@ impl IntVec {
         out
     }
 
-    /// Copy of elements `[off, off + len)`.
     /// Values `[off, off + len)` in reverse order.
     pub(crate) fn reversed(&self, off: usize, len: usize) -> IntVec {
-        fn rev<T: Copy>(v: &[T], off: usize, len: usize) -> Vec<T> {
-            v[off..off + len].iter().rev().copied().collect()
-        }
         match self {
-            IntVec::W8(v) => IntVec::W8(rev(v, off, len).into()),
-            IntVec::W16(v) => IntVec::W16(rev(v, off, len).into()),
-            IntVec::W32(v) => IntVec::W32(rev(v, off, len).into()),
-            IntVec::W64(v) => IntVec::W64(rev(v, off, len).into()),
+            IntVec::W8(v) => IntVec::W8(v.reversed(off, len)),
+            IntVec::W16(v) => IntVec::W16(v.reversed(off, len)),
+            IntVec::W32(v) => IntVec::W32(v.reversed(off, len)),
+            IntVec::W64(v) => IntVec::W64(v.reversed(off, len)),
         }
     }
 
+    /// Copy of elements `[off, off + len)`.
     pub(crate) fn slice(&self, off: usize, len: usize) -> IntVec {
         match self {
             IntVec::W8(v) => IntVec::W8(v[off..off + len].to_vec().into()),

@@ -42,6 +42,11 @@ impl<T: ArrowNativeType> Store<T> {
         }
     }
 
+    /// Values `[off, off + len)` in reverse order, owned.
+    pub(crate) fn reversed(&self, off: usize, len: usize) -> Self {
+        Store::Own(self[off..off + len].iter().rev().copied().collect())
+    }
+
     /// Keeps the first `n` values (a shared store stays shared).
     pub(crate) fn truncate(&mut self, n: usize) {
         match self {
