@@ -577,8 +577,11 @@ impl<'f> JsonWriter<'f> {
             let lo = rows.start + b * BLOCK_ROWS;
             lo..rows.end.min(lo + BLOCK_ROWS)
         };
-        // Blocks not taken yet: `front..back`.
-        let todo = std::sync::Mutex::new((0usize, blocks));
+        // Blocks not taken yet: `front..back`. Block 0 is this thread's from the start:
+        // the helper writes its blocks as following earlier records (`, ` first), so
+        // had it taken them all while this thread waited for the CPU, the array would
+        // open with a separator.
+        let todo = std::sync::Mutex::new((1usize, blocks));
         let take_front = || {
             let mut t = todo
                 .lock()
@@ -614,14 +617,20 @@ impl<'f> JsonWriter<'f> {
                 }
                 Ok::<_, JsonError>(done)
             });
+            #[cfg(test)]
+            if FRONT_WAITS.load(std::sync::atomic::Ordering::Relaxed) {
+                // Let the helper take every block it can.
+                while take_back_left(&todo) {
+                    std::thread::yield_now();
+                }
+            }
             let mut state = FastState::with_shared(list, fmt, &shared);
             let mut mine = Ok(());
-            let mut first = true;
-            while let Some(b) = take_front() {
-                // This buffer is sized for the whole list: the helper's blocks are
-                // appended to it without moving it.
-                let size_rows = if first { rows.len() } else { 0 };
-                first = false;
+            let mut b = 0;
+            loop {
+                // This buffer is sized for the whole list (block 0 comes first): the
+                // helper's blocks are appended to it without moving it.
+                let size_rows = if b == 0 { rows.len() } else { 0 };
                 if let Err(e) = self.fast_records(list, block(b), &mut state, size_rows) {
                     // Nothing more for the helper to do either.
                     let mut t = todo
@@ -630,6 +639,10 @@ impl<'f> JsonWriter<'f> {
                     t.1 = t.0;
                     mine = Err(e);
                     break;
+                }
+                match take_front() {
+                    Some(next) => b = next,
+                    None => break,
                 }
             }
             (mine, helper.join())
@@ -820,6 +833,19 @@ impl<'f> JsonWriter<'f> {
 /// Lists with at least this many records are written by two threads when the machine
 /// has two cores.
 const PARALLEL_ROWS: usize = 100_000;
+
+/// Tests: this thread of [`JsonWriter::fast_records_split`] starts only once the helper
+/// has taken every block it may.
+#[cfg(test)]
+static FRONT_WAITS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+#[cfg(test)]
+fn take_back_left(todo: &std::sync::Mutex<(usize, usize)>) -> bool {
+    let t = todo
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    t.0 < t.1
+}
 
 /// Whether a second thread can run beside this one. Asking the system costs a few
 /// system calls: callers ask only for a list long enough to share.
@@ -2183,6 +2209,32 @@ mod tests {
                 assert!(into_text(&rows, RecordShape::Object, &fmt, cap) == want);
             }
         }
+    }
+
+    #[test]
+    fn the_writer_opens_the_array_right_when_its_helper_takes_every_other_block() {
+        let rows = mixed_rows(PARALLEL_ROWS + 3 * BLOCK_ROWS + 5);
+        let fmt = JsonFormat::default();
+        // What one thread writes (the path of a short list).
+        let mut alone = JsonWriter::new(&fmt);
+        alone.begin_array();
+        let mut state = FastState::new(&rows, &fmt, rows.len());
+        alone
+            .fast_records(&rows, 0..rows.len(), &mut state, rows.len())
+            .unwrap();
+        alone.end_array();
+        FRONT_WAITS.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut w = JsonWriter::new(&fmt);
+        let res = w.records(&rows, 0..rows.len(), RecordShape::Object);
+        FRONT_WAITS.store(false, std::sync::atomic::Ordering::Relaxed);
+        res.unwrap();
+        let text = w.into_bytes();
+        assert!(
+            text.starts_with(b"[{"),
+            "{:?}",
+            String::from_utf8_lossy(&text[..20])
+        );
+        assert!(text == alone.into_bytes());
     }
 
     #[test]
