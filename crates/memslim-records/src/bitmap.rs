@@ -60,6 +60,7 @@ impl Bitmap {
     #[inline]
     pub(crate) fn push(&mut self, v: bool) {
         if self.len.is_multiple_of(8) {
+            crate::store::room(&mut self.bytes, 1);
             self.bytes.push(0);
         }
         self.len += 1;

@@ -658,7 +658,7 @@ impl ColChunk {
                 return;
             }
             (Data::Float(v, marks), Some(Cell::Float(x))) => {
-                v.make_mut().push(*x);
+                v.grow(1).push(*x);
                 if let Some(m) = marks {
                     m.push(false);
                 }
@@ -691,7 +691,7 @@ impl ColChunk {
             (Data::Bool(b), _) => b.push(false),
             (Data::Int(v) | Data::Keys(v), _) => v.push(0),
             (Data::Float(v, marks), _) => {
-                v.make_mut().push(0.0);
+                v.grow(1).push(0.0);
                 if let Some(m) = marks {
                     m.push(false);
                 }
@@ -749,7 +749,7 @@ impl ColChunk {
                 Data::Float(v, None)
                     if cells.clone().all(|c| matches!(c, Some(Cell::Float(_)))) =>
                 {
-                    v.make_mut().extend(cells.clone().map(|c| match c {
+                    v.grow(n).extend(cells.clone().map(|c| match c {
                         Some(Cell::Float(x)) => *x,
                         _ => 0.0,
                     }));
@@ -858,7 +858,7 @@ impl ColChunk {
                 }
             }
             (Data::Float(d, dm), Data::Float(s, sm)) => {
-                d.make_mut().push(s[i]);
+                d.grow(1).push(s[i]);
                 let mark = sm.as_ref().is_some_and(|m| m.get(i));
                 if mark && dm.is_none() {
                     *dm = Some(Bitmap::filled(n, false));
@@ -961,7 +961,7 @@ impl ColChunk {
             Data::Bool(b) => b.insert(i, false),
             Data::Int(v) | Data::Keys(v) => v.insert(i, 0),
             Data::Float(v, marks) => {
-                v.make_mut().insert(i, 0.0);
+                v.grow(1).insert(i, 0.0);
                 if let Some(m) = marks {
                     m.insert(i, false);
                 }

@@ -116,30 +116,31 @@ impl IntVec {
     #[inline]
     pub(crate) fn push(&mut self, x: i64) {
         match self {
-            IntVec::W8(v) => v.make_mut().push(x as i8),
-            IntVec::W16(v) => v.make_mut().push(x as i16),
-            IntVec::W32(v) => v.make_mut().push(x as i32),
-            IntVec::W64(v) => v.make_mut().push(x),
+            IntVec::W8(v) => v.grow(1).push(x as i8),
+            IntVec::W16(v) => v.grow(1).push(x as i16),
+            IntVec::W32(v) => v.grow(1).push(x as i32),
+            IntVec::W64(v) => v.grow(1).push(x),
         }
     }
 
     /// Appends every value of `xs`; the caller has widened the vector to hold them all.
     pub(crate) fn extend(&mut self, xs: impl ExactSizeIterator<Item = i64>) {
         // Truncating casts are exact, as in `push`.
+        let n = xs.len();
         match self {
-            IntVec::W8(v) => v.make_mut().extend(xs.map(|x| x as i8)),
-            IntVec::W16(v) => v.make_mut().extend(xs.map(|x| x as i16)),
-            IntVec::W32(v) => v.make_mut().extend(xs.map(|x| x as i32)),
-            IntVec::W64(v) => v.make_mut().extend(xs),
+            IntVec::W8(v) => v.grow(n).extend(xs.map(|x| x as i8)),
+            IntVec::W16(v) => v.grow(n).extend(xs.map(|x| x as i16)),
+            IntVec::W32(v) => v.grow(n).extend(xs.map(|x| x as i32)),
+            IntVec::W64(v) => v.grow(n).extend(xs),
         }
     }
 
     pub(crate) fn insert(&mut self, i: usize, x: i64) {
         match self {
-            IntVec::W8(v) => v.make_mut().insert(i, x as i8),
-            IntVec::W16(v) => v.make_mut().insert(i, x as i16),
-            IntVec::W32(v) => v.make_mut().insert(i, x as i32),
-            IntVec::W64(v) => v.make_mut().insert(i, x),
+            IntVec::W8(v) => v.grow(1).insert(i, x as i8),
+            IntVec::W16(v) => v.grow(1).insert(i, x as i16),
+            IntVec::W32(v) => v.grow(1).insert(i, x as i32),
+            IntVec::W64(v) => v.grow(1).insert(i, x),
         }
     }
 

@@ -832,8 +832,10 @@ impl RecordList {
                 let chunk = &mut self.chunks[k];
                 if p != 0 || chunk.order.is_some() {
                     let len = chunk.len;
-                    Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])))
-                        .push(p);
+                    let order =
+                        Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
+                    crate::store::room(order, 1);
+                    order.push(p);
                 }
                 self.chunks[k].len += 1;
             }
@@ -845,6 +847,7 @@ impl RecordList {
             if self.len >= 1 << 16 && self.len.leading_zeros() != before.leading_zeros() {
                 for j in 0..self.cols.len() {
                     self.maybe_plain(j, false);
+                    self.maybe_dict(j);
                 }
             }
         }
@@ -924,12 +927,84 @@ impl RecordList {
         }
     }
 
+    /// Switches a plain string column back to a dictionary once that would be clearly
+    /// smaller. A column judged on its first values (a small first load, see
+    /// [`RecordList::maybe_plain`]) can look unique before its values start to repeat.
+    /// Reads the whole column: called only when the list's length passes a power of
+    /// two, so each record is read a bounded number of times.
+    fn maybe_dict(&mut self, j: usize) {
+        let meta = &self.cols[j];
+        if meta.layout != Layout::StrPlain || meta.declared.is_some_and(|d| d != DType::Str) {
+            return;
+        }
+        let n = meta.str_count;
+        // A dictionary's text must stay under 2 GiB.
+        if n < 4096 || meta.str_bytes >= 1 << 30 {
+            return;
+        }
+        let mut sketch = crate::distinct::Sketch::new();
+        for c in &self.chunks {
+            if let Data::Var(v) = &c.cols[j].data {
+                for i in c.off..c.off + c.len {
+                    sketch.add(v.get(i));
+                }
+            }
+        }
+        let distinct = sketch.estimate();
+        let width = if distinct < 100.0 {
+            Width::W8
+        } else if distinct < 30_000.0 {
+            Width::W16
+        } else {
+            Width::W32
+        };
+        let (n, text) = (n as f64, meta.str_bytes as f64);
+        let plain = n * 4.0 + text;
+        // Per entry: its text, an offset, and up to 9 bytes of hash index (5 per slot,
+        // tables from 7/16 to 7/8 full). The margin keeps the final check of
+        // `maybe_plain` (exact) from switching straight back.
+        let dict = n * width.bytes() as f64 + distinct * (text / n + 4.0 + 9.0);
+        if dict < 0.9 * plain {
+            // Wide enough for any count; narrowed to the count found.
+            self.convert_column(j, Layout::StrDict(Width::W32));
+            let found = self.cols[j].dict().len();
+            let mut w = Width::W8;
+            while found > crate::column::dict_capacity(w) {
+                w = crate::column::next_width(w);
+            }
+            if w != Width::W32 {
+                self.convert_column(j, Layout::StrDict(w));
+            }
+        }
+    }
+
     /// Re-chooses string encodings and trims spare capacity; call after a bulk load.
     pub fn optimize(&mut self) {
+        self.optimize_tail(usize::MAX);
+    }
+
+    /// [`RecordList::optimize`] after a load that began at `cp`, at a cost in proportion
+    /// to the load. Encodings are re-chosen (per field, not per record); the tail chunk
+    /// is trimmed only when the load filled at least an eighth of it. Trimming reads and
+    /// may copy the whole chunk, which made a loop of small loads quadratic, and what a
+    /// smaller load leaves spare is bounded: buffers grow by an eighth (see
+    /// [`crate::store::growth`]).
+    pub fn optimize_since(&mut self, cp: &Checkpoint) {
+        self.optimize_tail(self.len.saturating_sub(cp.len));
+    }
+
+    fn optimize_tail(&mut self, added: usize) {
         for j in 0..self.cols.len() {
             self.maybe_plain(j, true);
+            // A dictionary spans the list: trimmed when the load could have added an
+            // eighth of its entries.
+            if let Some(d) = self.cols[j].dict.as_mut().filter(|d| d.len() / 8 <= added) {
+                if let Some(d) = Arc::get_mut(d) {
+                    d.shrink_to_fit();
+                }
+            }
         }
-        if let Some(last) = self.chunks.last_mut() {
+        if let Some(last) = self.chunks.last_mut().filter(|c| c.len / 8 <= added) {
             for cc in &mut last.cols {
                 if let Some(cc) = Arc::get_mut(cc) {
                     cc.tidy();
@@ -963,7 +1038,9 @@ impl RecordList {
         }
         if p != 0 || chunk.order.is_some() {
             let len = chunk.len;
-            Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len]))).insert(i, p);
+            let order = Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
+            crate::store::room(order, 1);
+            order.insert(i, p);
         }
         chunk.len += 1;
         let too_big = chunk.len > self.chunk_rows;

@@ -10,6 +10,38 @@ use std::ops::Deref;
 
 use arrow_buffer::{ArrowNativeType, Buffer, ScalarBuffer};
 
+/// Buffers of at least this many bytes grow by an eighth of their length at a time
+/// instead of doubling.
+const GROW_BY_EIGHTHS_FROM: usize = 4 << 10;
+
+/// How many elements to add to a buffer of `len` elements of `size` bytes each that
+/// needs `extra` more: its length while it is small (doubling), then an eighth of it.
+/// A big buffer's spare capacity therefore stays under an eighth of it, so a small
+/// append never leaves a huge buffer doubled and need not be trimmed after.
+#[inline]
+pub(crate) fn growth(len: usize, size: usize, extra: usize) -> usize {
+    let step = if len * size < GROW_BY_EIGHTHS_FROM {
+        len.max(8)
+    } else {
+        len / 8
+    };
+    extra.max(step)
+}
+
+/// Makes room in `v` for `extra` more values (see [`growth`]).
+#[inline]
+pub(crate) fn room<T>(v: &mut Vec<T>, extra: usize) {
+    if v.capacity() - v.len() < extra {
+        grow(v, extra);
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn grow<T>(v: &mut Vec<T>, extra: usize) {
+    v.reserve_exact(growth(v.len(), size_of::<T>(), extra));
+}
+
 /// Values of one column buffer: a growable `Vec`, or a shared read-only buffer.
 #[derive(Clone, Debug)]
 pub(crate) enum Store<T: ArrowNativeType> {
@@ -40,6 +72,14 @@ impl<T: ArrowNativeType> Store<T> {
             Store::Own(v) => v,
             Store::Shared(_) => unreachable!("made owned above"),
         }
+    }
+
+    /// [`Store::make_mut`], with room made for `extra` more values (see [`growth`]).
+    #[inline]
+    pub(crate) fn grow(&mut self, extra: usize) -> &mut Vec<T> {
+        let v = self.make_mut();
+        room(v, extra);
+        v
     }
 
     /// Values `[off, off + len)` in reverse order, owned.
@@ -106,6 +146,35 @@ impl<T: ArrowNativeType> Deref for Store<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn big_buffers_grow_by_an_eighth_and_small_ones_double() {
+        let mut v: Vec<u64> = Vec::new();
+        let mut grew = 0;
+        for i in 0..1_000_000u64 {
+            let cap = v.capacity();
+            room(&mut v, 1);
+            v.push(i);
+            if v.capacity() != cap {
+                grew += 1;
+                let len = v.len() - 1;
+                if len * 8 >= GROW_BY_EIGHTHS_FROM {
+                    assert!(
+                        v.capacity() <= len + len / 8 + 1,
+                        "{len} -> {}",
+                        v.capacity()
+                    );
+                } else {
+                    assert!(v.capacity() >= 2 * len, "{len} -> {}", v.capacity());
+                }
+            }
+        }
+        // Geometric still: about 64 steps from 4 KiB to 8 MB, not one per push.
+        assert!(grew < 100, "{grew} reallocations");
+        let mut s = Store::from(vec![1u8; 100_000]);
+        s.grow(10).extend_from_slice(&[2; 10]);
+        assert!(s.heap_bytes() <= 100_010 + 100_000 / 8);
+    }
 
     #[test]
     fn aligned_buffers_are_shared_and_copied_on_first_write() {

@@ -103,7 +103,12 @@ impl StrDict {
             return None;
         }
         let i = self.len() as u32;
+        if self.data.capacity() - self.data.len() < s.len() {
+            let more = crate::store::growth(self.data.len(), 1, s.len());
+            self.data.reserve_exact(more);
+        }
         self.data.push_str(s);
+        crate::store::room(&mut self.offsets, 1);
         self.offsets.push(self.data.len() as i32);
         let (offsets, data, hasher) = (&self.offsets, self.data.as_bytes(), &self.hasher);
         self.index.insert_unique(h, i, |&j| {
@@ -111,6 +116,13 @@ impl StrDict {
             hasher.hash_one(&data[offsets[j] as usize..offsets[j + 1] as usize])
         });
         Some(i)
+    }
+
+    /// Frees the spare capacity of the entries (not of the hash index, which would
+    /// have to be rebuilt).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.offsets.shrink_to_fit();
+        self.data.shrink_to_fit();
     }
 
     /// Forgets entries `n..` (used to roll back a failed extend).

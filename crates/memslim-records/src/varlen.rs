@@ -73,14 +73,17 @@ impl VarLen {
     /// Appends; the caller checked `data_len() + v.len() <= MAX_VAR_BYTES`.
     #[inline]
     pub(crate) fn push(&mut self, v: &[u8]) {
-        self.data.make_mut().extend_from_slice(v);
-        self.offsets.make_mut().push(self.data.len() as i32);
+        self.data.grow(v.len()).extend_from_slice(v);
+        self.offsets.grow(1).push(self.data.len() as i32);
     }
 
     /// Appends a value produced by `write`, which appends its bytes to the buffer given.
+    /// The value is written to a buffer of its own first: writing it in place would
+    /// let the column's buffer double.
     pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
-        write(self.data.make_mut());
-        self.offsets.make_mut().push(self.data.len() as i32);
+        let mut value = Vec::new();
+        write(&mut value);
+        self.push(&value);
     }
 
     pub(crate) fn set(&mut self, i: usize, v: &[u8]) {
@@ -104,8 +107,8 @@ impl VarLen {
     pub(crate) fn insert(&mut self, i: usize, v: &[u8]) {
         self.compact();
         let at = self.offsets[i] as usize;
-        self.data.make_mut().splice(at..at, v.iter().copied());
-        let offsets = self.offsets.make_mut();
+        self.data.grow(v.len()).splice(at..at, v.iter().copied());
+        let offsets = self.offsets.grow(1);
         offsets.insert(i, at as i32);
         let d = v.len() as i32;
         for o in &mut offsets[i + 1..] {

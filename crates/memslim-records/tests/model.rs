@@ -433,6 +433,60 @@ fn repeated_strings_are_dictionary_encoded_and_unique_ones_are_not() {
     assert_eq!(l.field_layout(1), Layout::StrPlain);
 }
 
+/// Loads `names` as one-field records, `per_load` at a time, each load settled as the
+/// bindings settle one (`optimize_since`).
+fn load_in_batches(l: &mut RecordList, names: &[String], per_load: usize) {
+    for batch in names.chunks(per_load) {
+        let cp = l.checkpoint();
+        let recs: Vec<[(&str, Cell<'_>); 2]> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, s)| [("user", Cell::Str(s)), ("n", Cell::Int(i as i64))])
+            .collect();
+        let refs: Vec<&[(&str, Cell<'_>)]> = recs.iter().map(|r| r.as_slice()).collect();
+        l.push_batch(&refs).unwrap();
+        l.optimize_since(&cp);
+    }
+}
+
+#[test]
+fn a_column_that_looked_unique_in_a_small_first_load_returns_to_a_dictionary() {
+    use memslim_records::Layout;
+    // 5,000 new names first (plain looks smaller), then 20,000 names again and again.
+    let names: Vec<String> = (0..140_000u32)
+        .map(|i| match i {
+            0..5_000 => format!("first-{i}"),
+            _ => format!("user-{}", i.wrapping_mul(2_654_435_761) % 20_000),
+        })
+        .collect();
+    let mut l = RecordList::new();
+    load_in_batches(&mut l, &names[..5_000], 5_000);
+    assert_eq!(l.field_layout(0), Layout::StrPlain);
+    load_in_batches(&mut l, &names[5_000..], 5_000);
+    assert!(matches!(l.field_layout(0), Layout::StrDict(_)));
+    for (i, s) in names.iter().enumerate() {
+        assert!(
+            matches!(l.get(i, 0), CellRef::DictStr(_, t) if t == s),
+            "row {i}"
+        );
+    }
+}
+
+#[test]
+fn small_loads_leave_at_most_an_eighth_spare() {
+    let names: Vec<String> = (0..200_000u32).map(|i| format!("{i:08x}-unique")).collect();
+    let mut whole = RecordList::new();
+    load_in_batches(&mut whole, &names, names.len());
+    let mut small = RecordList::new();
+    load_in_batches(&mut small, &names, 3);
+    assert_eq!(small.len(), whole.len());
+    let (a, b) = (whole.nbytes(), small.nbytes());
+    assert!(
+        b <= a + a / 8 + (64 << 10),
+        "{b} bytes after small loads, {a} at once"
+    );
+}
+
 #[test]
 fn growth_starts_new_chunks_instead_of_doubling_a_huge_buffer() {
     let mut l = RecordList::with_chunk_rows(1000);

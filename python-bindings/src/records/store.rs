@@ -432,7 +432,7 @@ impl Records {
         if let Err(e) = res {
             return Err(self.roll_back(py, cp, e));
         }
-        self.finish_bulk(bytes_before);
+        self.finish_bulk(&cp, bytes_before);
         Ok(())
     }
 
@@ -459,10 +459,11 @@ impl Records {
         e
     }
 
-    /// After a bulk load: re-choose encodings, trim spare capacity, and return the heap
-    /// holes that growth left behind to the OS.
-    pub(super) fn finish_bulk(&mut self, bytes_before: usize) {
-        self.inner.optimize();
+    /// After a bulk load that began at `cp`: re-choose encodings, trim spare capacity
+    /// (in proportion to the load), and return the heap holes that growth left behind to
+    /// the OS.
+    pub(super) fn finish_bulk(&mut self, cp: &Checkpoint, bytes_before: usize) {
+        self.inner.optimize_since(cp);
         self.retrack();
         if self.inner.nbytes().saturating_sub(bytes_before) >= TRIM_AFTER_BYTES {
             release_free_memory();
