@@ -167,3 +167,36 @@ def test_dictlist_is_much_smaller_than_list_of_dicts(build_and_free):
         f"list of dicts {mib(baseline['growth'])} vs DictList "
         f"{mib(build_and_free['nbytes'])}: only {ratio:.1f}x smaller"
     )
+
+
+@pytest.mark.parametrize("per_load", [2, 10_000])
+def test_a_list_built_in_small_loads_is_as_small_as_one_built_at_once(per_load):
+    """Loads of a few records settle without trimming the whole tail (that was
+    quadratic), so what they leave spare must stay bounded; and the first load, which
+    sees 10,000 names nearly all new, must not keep the name column plain for good."""
+    ns: dict = {}
+    exec(PRELUDE, ns)
+    data = list(ns["records"](80_000))
+    import memslim
+
+    whole = memslim.DictList(data)
+    built = memslim.DictList()
+    for start in range(0, len(data), per_load):
+        built.extend(data[start : start + per_load])
+    assert built == data
+    assert built.storage_info() == whole.storage_info()
+    assert built.nbytes <= whole.nbytes * 9 // 8 + (64 << 10), (built.nbytes, whole.nbytes)
+
+
+def test_a_failed_extend_leaves_the_list_its_size():
+    """The rows of a refused load are rolled back, and so is the room made for them."""
+    import memslim
+
+    data = [{"id": i, "name": f"n{i % 50}", "x": i * 0.5} for i in range(100_000)]
+    rows = memslim.DictList(data, schema={"id": "int64", "name": "str", "x": "float64"})
+    before = rows.nbytes
+    bad = data[:50_000] + [{"id": "oops", "name": "a", "x": 1.0}]
+    with pytest.raises(memslim.SchemaError, match="row 150000"):
+        rows.extend(bad)
+    assert rows == data
+    assert rows.nbytes == before

@@ -67,6 +67,12 @@ impl Bitmap {
         self.set(self.len - 1, v);
     }
 
+    /// Makes room for `n` more bits (see [`crate::store::growth`]).
+    pub(crate) fn room(&mut self, n: usize) {
+        let bytes = (self.len + n).div_ceil(8) - self.bytes.len();
+        crate::store::room(&mut self.bytes, bytes);
+    }
+
     pub(crate) fn insert(&mut self, at: usize, v: bool) {
         self.push(false);
         let mut i = self.len - 1;

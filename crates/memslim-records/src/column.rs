@@ -417,6 +417,26 @@ impl ColChunk {
         }
     }
 
+    /// Makes room for `rows` more rows holding `bytes` of variable-length data, so that
+    /// a run grows each buffer once instead of step by step.
+    pub(crate) fn room(&mut self, rows: usize, bytes: usize) {
+        match &mut self.data {
+            Data::Null => {}
+            Data::Bool(b) => b.room(rows),
+            Data::Int(v) | Data::Keys(v) => v.room(rows),
+            Data::Float(v, marks) => {
+                v.grow(rows);
+                if let Some(m) = marks {
+                    m.room(rows);
+                }
+            }
+            Data::Var(v) => v.room(rows, bytes),
+        }
+        for b in [&mut self.valid, &mut self.absent].into_iter().flatten() {
+            b.room(rows);
+        }
+    }
+
     /// `len` rows, all absent, in the `Null` layout.
     pub(crate) fn all_absent(len: usize) -> Self {
         ColChunk {
@@ -1182,6 +1202,39 @@ impl SeenStrs {
     #[inline]
     fn put(&mut self, s: &str, idx: i64) {
         self.slots[Self::slot(s)] = (s.as_ptr() as usize, s.len(), idx);
+    }
+}
+
+impl ColMeta {
+    /// Adds the strings of `cells` to this column's dictionary (their keys are written
+    /// later) and returns its length after: the key width a run needs, where counting
+    /// every string as new overstates it. Stops early once the length passes `enough`
+    /// (the caller's answer is known by then). The byte and string counts are left to
+    /// the pushes.
+    pub(crate) fn intern_run<'c, 'd: 'c>(
+        &mut self,
+        cells: impl Iterator<Item = Option<&'c Cell<'d>>>,
+        enough: usize,
+    ) -> usize {
+        let mut seen = SeenStrs::new();
+        let dict = self.dict.get_or_insert_with(Default::default);
+        for c in cells {
+            if let Some(Cell::Str(s)) = c {
+                if seen.get(s).is_none() {
+                    // As in `intern_key`: a shared dictionary is copied only for a new
+                    // string.
+                    let idx = match dict.find(s) {
+                        Some(i) => i,
+                        None => Arc::make_mut(dict).intern(s).unwrap_or(0),
+                    };
+                    seen.put(s, i64::from(idx));
+                    if dict.len() > enough {
+                        break;
+                    }
+                }
+            }
+        }
+        dict.len()
     }
 }
 

@@ -45,6 +45,17 @@ impl RecordList {
     pub fn push_grids<'a>(
         &mut self,
         rows_per_grid: usize,
+        fill: impl FnMut(&mut Grid<'a>) -> Fill,
+    ) -> Result<usize> {
+        let stored = self.push_all_grids(rows_per_grid, fill);
+        // Whether it stopped early or failed, no more rows of it are coming.
+        self.expect_rows(0);
+        stored
+    }
+
+    fn push_all_grids<'a>(
+        &mut self,
+        rows_per_grid: usize,
         mut fill: impl FnMut(&mut Grid<'a>) -> Fill,
     ) -> Result<usize> {
         let ncols = self.num_fields();

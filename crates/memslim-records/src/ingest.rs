@@ -109,6 +109,7 @@ impl RecordList {
         let mut i = 0;
         loop {
             let mut new_field: Option<&'a str> = None;
+            self.expect_rows(n - i);
             self.push_grids(GRID_ROWS, |grid| {
                 while i < n {
                     if grid.num_rows() == GRID_ROWS {
@@ -159,6 +160,7 @@ impl RecordList {
             .collect::<Result<Vec<usize>>>()?;
         let n = src.len();
         let mut i = 0;
+        self.expect_rows(n);
         self.push_grids(GRID_ROWS, |grid| {
             'records: while i < n {
                 if grid.num_rows() == GRID_ROWS {

@@ -154,8 +154,11 @@ impl IntVec {
         each!(self, v => v.truncate(n))
     }
 
-    pub(crate) fn reserve(&mut self, n: usize) {
-        each!(self, v => v.make_mut().reserve(n))
+    /// Makes room for `n` more values (see [`crate::store::growth`]).
+    pub(crate) fn room(&mut self, n: usize) {
+        each!(self, v => {
+            v.grow(n);
+        })
     }
 
     pub(crate) fn shrink_to_fit(&mut self) {
@@ -169,7 +172,7 @@ impl IntVec {
     /// The same values at width `w` (which must hold every value).
     pub(crate) fn widened(&self, w: Width) -> IntVec {
         let mut out = IntVec::new(w);
-        out.reserve(self.len());
+        out.room(self.len());
         for i in 0..self.len() {
             out.push(self.get(i));
         }

@@ -122,6 +122,9 @@ pub struct RecordList {
     chunk_rows: usize,
     closed: bool,
     patterns: Patterns,
+    /// Rows a bulk append announced and has not pushed yet: the tail's buffers make
+    /// room for them at once instead of growing run by run ([`RecordList::expect_rows`]).
+    incoming: usize,
 }
 
 impl Default for RecordList {
@@ -146,6 +149,7 @@ impl RecordList {
             len: 0,
             chunk_rows: chunk_rows.max(1),
             closed: false,
+            incoming: 0,
             patterns: Patterns::default(),
         }
     }
@@ -798,20 +802,17 @@ impl RecordList {
             }
             let ncols = self.cols.len();
             // The layouts were chosen before this run's strings are interned: make each
-            // key width hold the worst case (every string of the run new).
+            // key width hold the dictionary as the run leaves it.
             for j in 0..ncols {
                 if let Layout::StrDict(w) = self.cols[j].layout {
                     if self.cols[j].dict().len() + run <= crate::column::dict_capacity(w) {
                         continue; // fits even if every row of the run brings a new string
                     }
-                    let strings = (done..done + run)
-                        .filter(|&r| grid.get(r, j).is_some())
-                        .count();
-                    let need = self.cols[j].dict().len() + strings;
-                    let mut wide = w;
-                    while need > crate::column::dict_capacity(wide) && wide != Width::W64 {
-                        wide = crate::column::next_width(wide);
-                    }
+                    // Past 16-bit keys the next width (32 bits) holds any dictionary.
+                    let cells = (done..done + run).map(|r| grid.get(r, j));
+                    let most = crate::column::dict_capacity(Width::W16);
+                    let need = self.cols[j].intern_run(cells, most);
+                    let wide = key_width(need).max(w);
                     if wide != w {
                         self.convert_column(j, Layout::StrDict(wide));
                     }
@@ -821,6 +822,16 @@ impl RecordList {
             for (j, cc) in chunk.cols.iter_mut().enumerate() {
                 let cc = Arc::make_mut(cc);
                 let meta = &mut self.cols[j];
+                let bytes = match cc.data {
+                    Data::Var(_) => (done..done + run)
+                        .filter_map(|r| grid.get(r, j))
+                        .map(Cell::var_len)
+                        .sum(),
+                    _ => 0,
+                };
+                // Room for the rest of an announced append, in this chunk.
+                let rows = run.max(self.incoming.min(self.chunk_rows - cc.len));
+                cc.room(rows, bytes / run * rows);
                 if let Layout::StrDict(_) = meta.layout {
                     cc.push_dict_run(meta, (done..done + run).map(|r| grid.get(r, j)));
                 } else {
@@ -841,6 +852,7 @@ impl RecordList {
             }
             let before = self.len;
             self.len += run;
+            self.incoming = self.incoming.saturating_sub(run);
             done += run;
             // Re-check string encodings whenever the length reaches a power of two
             // (from 65,536 on): some power of two lies in (before, len].
@@ -967,11 +979,7 @@ impl RecordList {
         if dict < 0.9 * plain {
             // Wide enough for any count; narrowed to the count found.
             self.convert_column(j, Layout::StrDict(Width::W32));
-            let found = self.cols[j].dict().len();
-            let mut w = Width::W8;
-            while found > crate::column::dict_capacity(w) {
-                w = crate::column::next_width(w);
-            }
+            let w = key_width(self.cols[j].dict().len());
             if w != Width::W32 {
                 self.convert_column(j, Layout::StrDict(w));
             }
@@ -1004,7 +1012,16 @@ impl RecordList {
                 }
             }
         }
-        if let Some(last) = self.chunks.last_mut().filter(|c| c.len / 8 <= added) {
+        self.incoming = 0;
+        if self.chunks.last().is_some_and(|c| c.len / 8 <= added) {
+            self.trim_tail();
+        }
+    }
+
+    /// Drops the tail chunk's unneeded bitmaps and spare capacity (reads and may copy
+    /// the whole chunk).
+    fn trim_tail(&mut self) {
+        if let Some(last) = self.chunks.last_mut() {
             for cc in &mut last.cols {
                 if let Some(cc) = Arc::get_mut(cc) {
                     cc.tidy();
@@ -1459,12 +1476,26 @@ impl RecordList {
         }
     }
 
+    /// Announces `rows` more records about to be appended in runs (a bulk append of a
+    /// known length): the tail's buffers then grow once for all of them. Forgotten as
+    /// they land, on [`RecordList::rollback`] and after [`RecordList::optimize_since`].
+    pub(crate) fn expect_rows(&mut self, rows: usize) {
+        self.incoming = rows;
+    }
+
     /// Drops records, fields and type changes made since `cp`.
     pub fn rollback(&mut self, cp: Checkpoint) {
+        // Rows the failed append made room for: those it pushed and those still to come.
+        let spare = std::mem::take(&mut self.incoming) + self.len.saturating_sub(cp.len);
         self.truncate(cp.len);
         if let Some(k) = self.chunks.len().checked_sub(1) {
-            // Drop the rolled-back rows from the (unique) tail for real.
+            // Drop the rolled-back rows from the (unique) tail for real, and the room
+            // made for them when that is an eighth of the tail or more (as a load that
+            // large is trimmed after it lands).
             self.materialize(k);
+            if self.chunks[k].len / 8 <= spare {
+                self.trim_tail();
+            }
         }
         let n = cp.metas.len();
         for m in self.cols.drain(n..) {
@@ -1645,6 +1676,15 @@ fn mismatch(row: usize, meta: &ColMeta, cell: &Cell<'_>) -> RecordsError {
 
 /// Pushes a value read from another layout; variant-encoded scalars are decoded when
 /// the target layout is typed (used when rolling a column back to a narrower type).
+/// The narrowest key width for a dictionary of `entries` strings.
+fn key_width(entries: usize) -> Width {
+    let mut w = Width::W8;
+    while entries > crate::column::dict_capacity(w) {
+        w = crate::column::next_width(w);
+    }
+    w
+}
+
 fn push_converted(out: &mut ColChunk, meta: &mut ColMeta, v: CellRef<'_>) {
     if let (CellRef::Encoded(b), l) = (v, meta.layout) {
         if l != Layout::Object {

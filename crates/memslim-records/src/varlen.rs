@@ -77,6 +77,13 @@ impl VarLen {
         self.offsets.grow(1).push(self.data.len() as i32);
     }
 
+    /// Makes room for `n` more values of `bytes` bytes in all (see
+    /// [`crate::store::growth`]).
+    pub(crate) fn room(&mut self, n: usize, bytes: usize) {
+        self.offsets.grow(n);
+        self.data.grow(bytes);
+    }
+
     /// Appends a value produced by `write`, which appends its bytes to the buffer given.
     /// The value is written to a buffer of its own first: writing it in place would
     /// let the column's buffer double.

@@ -473,6 +473,25 @@ fn a_column_that_looked_unique_in_a_small_first_load_returns_to_a_dictionary() {
 }
 
 #[test]
+fn a_big_load_of_few_distinct_strings_keeps_one_byte_keys() {
+    use memslim_records::{Layout, Width};
+    let names: Vec<String> = (0..50_000u32).map(|i| format!("c{}", i % 40)).collect();
+    let mut l = RecordList::new();
+    load_in_batches(&mut l, &names, 20_000);
+    assert_eq!(l.field_layout(0), Layout::StrDict(Width::W8));
+    // Past 128 distinct, the keys widen (and still read back).
+    let more: Vec<String> = (0..20_000u32).map(|i| format!("d{}", i % 500)).collect();
+    load_in_batches(&mut l, &more, 20_000);
+    assert_eq!(l.field_layout(0), Layout::StrDict(Width::W16));
+    for (i, s) in names.iter().chain(&more).enumerate() {
+        assert!(
+            matches!(l.get(i, 0), CellRef::DictStr(_, t) if t == s),
+            "row {i}"
+        );
+    }
+}
+
+#[test]
 fn small_loads_leave_at_most_an_eighth_spare() {
     let names: Vec<String> = (0..200_000u32).map(|i| format!("{i:08x}-unique")).collect();
     let mut whole = RecordList::new();
