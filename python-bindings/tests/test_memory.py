@@ -174,10 +174,21 @@ def test_a_list_built_in_small_loads_is_as_small_as_one_built_at_once(per_load):
     """Loads of a few records settle without trimming the whole tail (that was
     quadratic), so what they leave spare must stay bounded; and the first load, which
     sees 10,000 names nearly all new, must not keep the name column plain for good."""
-    ns: dict = {}
-    exec(PRELUDE, ns)
-    data = list(ns["records"](80_000))
+    import random
+
     import memslim
+
+    rng = random.Random(5)
+    data = [
+        {
+            "id": i,
+            "user": f"user_{rng.randrange(20_000):05d}",
+            "price": rng.randrange(100, 50_000) / 100,
+            "country": f"C{rng.randrange(40)}",
+            "note": None if rng.random() < 0.8 else f"note {i % 7}",
+        }
+        for i in range(80_000)
+    ]
 
     whole = memslim.DictList(data)
     built = memslim.DictList()

@@ -23,8 +23,8 @@ use crate::variant;
 use crate::{RecordsError, Result};
 
 /// Default rows per chunk: big enough that a million-row numeric column is one
-/// contiguous buffer (zero-copy to numpy), small enough that growth never doubles a
-/// huge buffer.
+/// contiguous buffer (zero-copy to numpy), small enough that no buffer grows past one
+/// chunk's column.
 pub const DEFAULT_CHUNK_ROWS: usize = 1 << 20;
 
 /// A chunk is closed once its variable-length data passes this many bytes.
@@ -586,8 +586,9 @@ impl RecordList {
     /// the list is unchanged.
     ///
     /// # Memory
-    /// Amortized O(1); the tail chunk grows by doubling up to `chunk_rows` rows, then a
-    /// new chunk starts, so no buffer larger than one chunk is ever reallocated.
+    /// Amortized O(1); the tail chunk's buffers double while small, then grow by an
+    /// eighth ([`crate::store::growth`]) up to `chunk_rows` rows, then a new chunk
+    /// starts, so no buffer larger than one chunk is ever reallocated.
     pub fn push_record(&mut self, record: &[(&str, Cell<'_>)]) -> Result<()> {
         let plan = self.plan(self.len, record)?;
         self.apply(&plan);
