@@ -23,8 +23,8 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
   dicts, ``rows.column(f).count(v)`` and ``rows.where(f, "==", v)`` on a DictList, and
   polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``);
 * edits, in place, each on the list the one before left: ``rows.reverse()``, 10,000
-  ``rows[i:i+1] = [r]`` and 10,000 ``rows.extend([r])``, then ``random.shuffle(rows)``,
-  on both lists against the list they replace;
+  ``rows[i:i+1] = [r]``, 10,000 ``rows.extend([r])`` and 5,000 ``rows.extend([r, s])``,
+  then ``random.shuffle(rows)``, on both lists against the list they replace;
 * polars also runs the row loop, random access and filter over its rows as tuples
   (``df.iter_rows()``, ``df.row(i)``): what rows cost from a columnar peer.
 
@@ -98,7 +98,8 @@ EDITS = 10_000
 
 def edits(out: dict[str, Any], rows: Any, extra: list[Any], repeat: int) -> None:
     """Everyday edits, in place, each figure on the list the one before left: reverse,
-    ``EDITS`` one-record slice assignments and one-record extends, then a shuffle."""
+    ``EDITS`` one-record slice assignments, one-record extends and as many records
+    again in two-record extends, then a shuffle."""
     n = len(rows)
     step = max(1, n // EDITS)
 
@@ -110,9 +111,14 @@ def edits(out: dict[str, Any], rows: Any, extra: list[Any], repeat: int) -> None
         for r in extra:
             rows.extend([r])
 
+    def extend_pairs() -> None:
+        for k in range(0, len(extra) - 1, 2):
+            rows.extend(extra[k : k + 2])
+
     out["reverse"] = median_seconds(rows.reverse, repeat)[0]
     out["slice assign"] = median_seconds(assign, repeat)[0]
     out["extend one"] = median_seconds(extend, repeat)[0]
+    out["extend pairs"] = median_seconds(extend_pairs, repeat)[0]
     out["shuffle"] = median_seconds(lambda: random.Random(3).shuffle(rows), repeat)[0]
 
 
@@ -222,6 +228,7 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
         ("reverse", "`rows.reverse()`"),
         ("slice assign", f"`rows[i:i+1] = [r]` x{EDITS:,}"),
         ("extend one", f"`rows.extend([r])` x{EDITS:,}"),
+        ("extend pairs", f"`rows.extend([r, s])` x{EDITS // 2:,}"),
         ("shuffle", "`random.shuffle(rows)`"),
     )
     for kind, mine, theirs in (("TupleList", tl, lt), ("DictList", dl, ld)):
