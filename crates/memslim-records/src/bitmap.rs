@@ -67,10 +67,12 @@ impl Bitmap {
         self.set(self.len - 1, v);
     }
 
-    /// Makes room for `n` more bits (see [`crate::store::growth`]).
-    pub(crate) fn room(&mut self, n: usize) {
-        let bytes = (self.len + n).div_ceil(8) - self.bytes.len();
-        crate::store::room(&mut self.bytes, bytes);
+    /// Makes room for `need` more bits, growing for `want` (see
+    /// [`crate::store::room_for`]).
+    pub(crate) fn room(&mut self, need: usize, want: usize) {
+        let bytes = |n: usize| (self.len + n).div_ceil(8) - self.bytes.len();
+        let (need, want) = (bytes(need), bytes(want));
+        crate::store::room_for(&mut self.bytes, need, want);
     }
 
     pub(crate) fn insert(&mut self, at: usize, v: bool) {

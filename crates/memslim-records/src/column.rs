@@ -417,23 +417,26 @@ impl ColChunk {
         }
     }
 
-    /// Makes room for `rows` more rows holding `bytes` of variable-length data, so that
-    /// a run grows each buffer once instead of step by step.
-    pub(crate) fn room(&mut self, rows: usize, bytes: usize) {
+    /// Makes room for a run of `run` rows holding `bytes` of variable-length data, so
+    /// that it grows each buffer once instead of step by step; a buffer that must grow
+    /// grows for `want` rows (the rest of an announced load, see
+    /// [`crate::store::room_for`]).
+    pub(crate) fn room(&mut self, run: usize, want: usize, bytes: usize) {
+        let want = want.max(run);
         match &mut self.data {
             Data::Null => {}
-            Data::Bool(b) => b.room(rows),
-            Data::Int(v) | Data::Keys(v) => v.room(rows),
+            Data::Bool(b) => b.room(run, want),
+            Data::Int(v) | Data::Keys(v) => v.room(run, want),
             Data::Float(v, marks) => {
-                v.grow(rows);
+                v.grow_for(run, want);
                 if let Some(m) = marks {
-                    m.room(rows);
+                    m.room(run, want);
                 }
             }
-            Data::Var(v) => v.room(rows, bytes),
+            Data::Var(v) => v.room((run, want), (bytes, bytes / run.max(1) * want)),
         }
         for b in [&mut self.valid, &mut self.absent].into_iter().flatten() {
-            b.room(rows);
+            b.room(run, want);
         }
     }
 

@@ -49,7 +49,7 @@ impl RecordList {
     ) -> Result<usize> {
         let stored = self.push_all_grids(rows_per_grid, fill);
         // Whether it stopped early or failed, no more rows of it are coming.
-        self.expect_rows(0);
+        self.incoming = 0;
         stored
     }
 

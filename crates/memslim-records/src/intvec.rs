@@ -154,10 +154,11 @@ impl IntVec {
         each!(self, v => v.truncate(n))
     }
 
-    /// Makes room for `n` more values (see [`crate::store::growth`]).
-    pub(crate) fn room(&mut self, n: usize) {
+    /// Makes room for `need` more values, growing for `want` (see
+    /// [`crate::store::room_for`]).
+    pub(crate) fn room(&mut self, need: usize, want: usize) {
         each!(self, v => {
-            v.grow(n);
+            v.grow_for(need, want);
         })
     }
 
@@ -172,7 +173,7 @@ impl IntVec {
     /// The same values at width `w` (which must hold every value).
     pub(crate) fn widened(&self, w: Width) -> IntVec {
         let mut out = IntVec::new(w);
-        out.room(self.len());
+        out.room(self.len(), self.len());
         for i in 0..self.len() {
             out.push(self.get(i));
         }

@@ -124,7 +124,7 @@ pub struct RecordList {
     patterns: Patterns,
     /// Rows a bulk append announced and has not pushed yet: the tail's buffers make
     /// room for them at once instead of growing run by run ([`RecordList::expect_rows`]).
-    incoming: usize,
+    pub(crate) incoming: usize,
 }
 
 impl Default for RecordList {
@@ -830,9 +830,10 @@ impl RecordList {
                         .sum(),
                     _ => 0,
                 };
-                // Room for the rest of an announced append, in this chunk.
-                let rows = run.max(self.incoming.min(self.chunk_rows - cc.len));
-                cc.room(rows, bytes / run * rows);
+                // Room for the run; a buffer that must grow grows for the rest of an
+                // announced append, in this chunk.
+                let want = self.incoming.min(self.chunk_rows - cc.len);
+                cc.room(run, want, bytes);
                 if let Layout::StrDict(_) = meta.layout {
                     cc.push_dict_run(meta, (done..done + run).map(|r| grid.get(r, j)));
                 } else {
@@ -1477,11 +1478,15 @@ impl RecordList {
         }
     }
 
-    /// Announces `rows` more records about to be appended in runs (a bulk append of a
-    /// known length): the tail's buffers then grow once for all of them. Forgotten as
-    /// they land, on [`RecordList::rollback`] and after [`RecordList::optimize_since`].
-    pub(crate) fn expect_rows(&mut self, rows: usize) {
-        self.incoming = rows;
+    /// Announces at least `rows` more records about to be appended in runs: the tail's
+    /// buffers then grow once for all of them instead of run by run. A bulk append of a
+    /// known length announces its length; one fed from an iterator can announce as
+    /// many records as it gave so far (what that leaves spare is at most the load's
+    /// size, which [`RecordList::optimize_since`] trims when it is an eighth of the
+    /// tail). Forgotten as they land, at the end of each bulk append, on
+    /// [`RecordList::rollback`] and after [`RecordList::optimize_since`].
+    pub fn expect_rows(&mut self, rows: usize) {
+        self.incoming = self.incoming.max(rows);
     }
 
     /// Drops records, fields and type changes made since `cp`.

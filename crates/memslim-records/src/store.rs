@@ -31,8 +31,17 @@ pub(crate) fn growth(len: usize, size: usize, extra: usize) -> usize {
 /// Makes room in `v` for `extra` more values (see [`growth`]).
 #[inline]
 pub(crate) fn room<T>(v: &mut Vec<T>, extra: usize) {
-    if v.capacity() - v.len() < extra {
-        grow(v, extra);
+    room_for(v, extra, extra);
+}
+
+/// Makes room in `v` for `need` more values; when it must grow, it grows for `want`
+/// (at least `need`: the rest of a load announced ahead) or by [`growth`]'s step,
+/// whichever is more. Growing only when `need` does not fit keeps an announcement
+/// that moves with the load from growing the buffer at every call.
+#[inline]
+pub(crate) fn room_for<T>(v: &mut Vec<T>, need: usize, want: usize) {
+    if v.capacity() - v.len() < need {
+        grow(v, need.max(want));
     }
 }
 
@@ -77,8 +86,14 @@ impl<T: ArrowNativeType> Store<T> {
     /// [`Store::make_mut`], with room made for `extra` more values (see [`growth`]).
     #[inline]
     pub(crate) fn grow(&mut self, extra: usize) -> &mut Vec<T> {
+        self.grow_for(extra, extra)
+    }
+
+    /// [`Store::make_mut`], with room made for `need` more values (see [`room_for`]).
+    #[inline]
+    pub(crate) fn grow_for(&mut self, need: usize, want: usize) -> &mut Vec<T> {
         let v = self.make_mut();
-        room(v, extra);
+        room_for(v, need, want);
         v
     }
 

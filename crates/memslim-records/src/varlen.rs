@@ -77,11 +77,11 @@ impl VarLen {
         self.offsets.grow(1).push(self.data.len() as i32);
     }
 
-    /// Makes room for `n` more values of `bytes` bytes in all (see
-    /// [`crate::store::growth`]).
-    pub(crate) fn room(&mut self, n: usize, bytes: usize) {
-        self.offsets.grow(n);
-        self.data.grow(bytes);
+    /// Makes room for `rows.0` more values of `bytes.0` bytes in all, growing for
+    /// `rows.1` values of `bytes.1` bytes (see [`crate::store::room_for`]).
+    pub(crate) fn room(&mut self, rows: (usize, usize), bytes: (usize, usize)) {
+        self.offsets.grow_for(rows.0, rows.1);
+        self.data.grow_for(bytes.0, bytes.1);
     }
 
     /// Appends a value produced by `write`, which appends its bytes to the buffer given.

@@ -359,7 +359,10 @@ impl PyRecords {
                 } else {
                     1
                 };
-            feed_batches(values, batch_size, |batch| self.push_items(batch))
+            feed_batches(values, batch_size, |batch| {
+                self.state.borrow_mut(py)?.expect_load(n, batch.len());
+                self.push_items(batch)
+            })
         };
         if res.is_err() {
             let n = self.state.borrow(py)?.inner.len();

@@ -414,11 +414,21 @@ impl Records {
         let res = if is_exact_sequence(it) {
             self.push_input(py, &Input::Seq { seq: it, start: 0 }, self_ptr)
         } else {
+            let start = self.inner.len();
             feed_batches(it, BATCH, |batch| {
+                self.expect_load(start, batch.len());
                 self.push_input(py, &Input::Objs(batch), self_ptr)
             })
         };
         self.settle(py, res, cp, bytes_before)
+    }
+
+    /// Before a batch of `batch` records from an iterator whose load began at length
+    /// `start`: its length is unknown, so as many records again as it gave so far are
+    /// announced (see [`RecordList::expect_rows`]).
+    pub(super) fn expect_load(&mut self, start: usize, batch: usize) {
+        let so_far = self.inner.len().saturating_sub(start);
+        self.inner.expect_rows(so_far.max(batch));
     }
 
     /// Ends a multi-record append: on error, back to `cp`; on success, `finish_bulk`.
