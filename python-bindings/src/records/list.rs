@@ -403,12 +403,9 @@ impl PyRecords {
             shared |= s;
             Ok(())
         });
-        let mut store = self.state.borrow_mut(py)?;
-        if let [_] = items.as_slice() {
-            store.settle_one(py, res, cp)?;
-        } else {
-            store.settle(py, res, cp, bytes_before)?;
-        }
+        self.state
+            .borrow_mut(py)?
+            .settle(py, res, cp, bytes_before)?;
         Ok((rows, shared))
     }
 

@@ -446,22 +446,6 @@ impl Records {
         Ok(())
     }
 
-    /// [`Records::settle`] for an append of one record, settled as `append` settles it:
-    /// the bulk pass over the last chunk after each one made `rows[i] = r` on a list
-    /// whose records are shared (after a shuffle) quadratic.
-    pub(super) fn settle_one(
-        &mut self,
-        py: Python<'_>,
-        res: PyResult<()>,
-        cp: Checkpoint,
-    ) -> PyResult<()> {
-        if let Err(e) = res {
-            return Err(self.roll_back(py, cp, e));
-        }
-        self.after_append(py, 1);
-        Ok(())
-    }
-
     /// Back to `cp` after a failed append; returns why it failed.
     fn roll_back(&mut self, py: Python<'_>, cp: Checkpoint, e: PyErr) -> PyErr {
         self.inner.rollback(cp);
