@@ -1680,8 +1680,6 @@ fn mismatch(row: usize, meta: &ColMeta, cell: &Cell<'_>) -> RecordsError {
     }
 }
 
-/// Pushes a value read from another layout; variant-encoded scalars are decoded when
-/// the target layout is typed (used when rolling a column back to a narrower type).
 /// The narrowest key width for a dictionary of `entries` strings.
 fn key_width(entries: usize) -> Width {
     let mut w = Width::W8;
@@ -1691,6 +1689,8 @@ fn key_width(entries: usize) -> Width {
     w
 }
 
+/// Pushes a value read from another layout; variant-encoded scalars are decoded when
+/// the target layout is typed (used when rolling a column back to a narrower type).
 fn push_converted(out: &mut ColChunk, meta: &mut ColMeta, v: CellRef<'_>) {
     if let (CellRef::Encoded(b), l) = (v, meta.layout) {
         if l != Layout::Object {
