@@ -1224,13 +1224,7 @@ impl ColMeta {
         for c in cells {
             if let Some(Cell::Str(s)) = c {
                 if seen.get(s).is_none() {
-                    // As in `intern_key`: a shared dictionary is copied only for a new
-                    // string.
-                    let idx = match dict.find(s) {
-                        Some(i) => i,
-                        None => Arc::make_mut(dict).intern(s).unwrap_or(0),
-                    };
-                    seen.put(s, i64::from(idx));
+                    seen.put(s, i64::from(intern_shared(dict, s)));
                     if dict.len() > enough {
                         break;
                     }
@@ -1246,17 +1240,23 @@ impl ColMeta {
 fn intern_key(meta: &mut ColMeta, s: &str) -> i64 {
     meta.str_bytes += s.len() as u64;
     meta.str_count += 1;
-    let dict = meta.dict.get_or_insert_with(Default::default);
-    let idx = match Arc::get_mut(dict) {
-        // layout_for / push_planned widened the keys if the dictionary was full.
+    // layout_for / push_planned widened the keys if the dictionary was full.
+    i64::from(intern_shared(
+        meta.dict.get_or_insert_with(Default::default),
+        s,
+    ))
+}
+
+/// Position of `s` in `dict`, adding it if new. A dictionary shared with an export or a
+/// copy is copied only for a new string.
+fn intern_shared(dict: &mut Arc<StrDict>, s: &str) -> u32 {
+    match Arc::get_mut(dict) {
         Some(own) => own.intern(s).unwrap_or(0),
-        // Shared with an export or a copy: copy it only for a new string.
         None => match dict.find(s) {
             Some(i) => i,
             None => Arc::make_mut(dict).intern(s).unwrap_or(0),
         },
-    };
-    i64::from(idx)
+    }
 }
 
 #[cold]

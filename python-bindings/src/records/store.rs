@@ -440,17 +440,12 @@ impl Records {
         bytes_before: usize,
     ) -> PyResult<()> {
         if let Err(e) = res {
-            return Err(self.roll_back(py, cp, e));
+            self.inner.rollback(cp);
+            self.sync_names(py);
+            return Err(e);
         }
         self.finish_bulk(&cp, bytes_before);
         Ok(())
-    }
-
-    /// Back to `cp` after a failed append; returns why it failed.
-    fn roll_back(&mut self, py: Python<'_>, cp: Checkpoint, e: PyErr) -> PyErr {
-        self.inner.rollback(cp);
-        self.sync_names(py);
-        e
     }
 
     /// After a bulk load that began at `cp`: re-choose encodings, trim spare capacity
