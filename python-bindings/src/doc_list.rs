@@ -210,7 +210,7 @@ fn scalar_to_py<'py>(py: Python<'py>, node: Node<'_>) -> PyResult<Bound<'py, PyA
     Ok(match node {
         Node::None => py.None().into_bound(py),
         Node::Bool(b) => PyBool::new(py, b).to_owned().into_any(),
-        Node::Int(i) => i.into_pyobject(py)?.into_any(),
+        Node::Int(i) => crate::convert::int_to_py_outlined(py, i),
         Node::Float(f) => PyFloat::new(py, f).into_any(),
         Node::Str(s) => PyString::new(py, s).into_any(),
         Node::Bytes(b) => PyBytes::new(py, b).into_any(),

@@ -124,3 +124,46 @@ def test_special_floats_and_bool_keep_their_identity():
         assert math.isnan(out[1]["a"])
         assert out[2]["a"] is True and type(out[3]["a"]) is int
         assert out[4]["a"] == 2**63 - 1
+
+
+# Ints from -1024 to 8191 are made once per process and shared (src/convert.rs): the
+# values around both edges, CPython's own small ints and the extremes come back exact.
+EDGE_INTS = [
+    -(2**63),
+    -1025,
+    -1024,
+    -1023,
+    -6,
+    -5,
+    0,
+    256,
+    257,
+    8191,
+    8192,
+    8193,
+    2**63 - 1,
+]
+
+
+def test_ints_at_the_edges_of_the_shared_range_come_back_exact():
+    data = [{"a": v, "l": [v]} for v in EDGE_INTS] + [{"a": True, "l": [False]}]
+    rows = DictList(data)
+    assert_same(rows.to_list(), data)
+    assert_same([r["a"] for r in rows], [d["a"] for d in data])
+    assert_same(list(rows.column("a")), [d["a"] for d in data])
+    assert_same(DocList(data).to_python(), data)
+    tl = TupleList([(d["a"], d["l"]) for d in data], fields=("a", "l"))
+    assert_same([tuple(t) for t in tl], [(d["a"], d["l"]) for d in data])
+    assert_same([tuple(tl[i]) for i in range(len(data))], [(d["a"], d["l"]) for d in data])
+
+
+def test_ints_in_the_shared_range_are_one_object_each():
+    # A year, a flight number: the same value read twice is the same object, as CPython's
+    # own ints from -5 to 256 are (no allocation per read). Outside the range each read
+    # is a new int, equal to the stored one.
+    tl = TupleList([(2013, -700, 10**6), (2013, -700, 10**6)], fields=("y", "d", "big"))
+    a, b = list(tl)
+    assert a.y is b.y and a.d is b.d and a.big == b.big
+    rows = DictList([{"y": 2013}, {"y": 2013}])
+    assert rows[0]["y"] is rows[1]["y"]
+    assert [type(v) for v in rows.column("y")] == [int, int]

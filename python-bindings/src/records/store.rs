@@ -842,7 +842,7 @@ impl<'a> CellSink<'a> for RowFill<'_, '_> {
     #[inline]
     fn int(&mut self, k: usize, v: i64) {
         if k < self.upto {
-            self.put(k, Ok(PyInt::new(self.py, v).into_any()));
+            self.put(k, Ok(crate::convert::int_to_py(self.py, v)));
         }
     }
 
