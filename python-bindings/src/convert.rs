@@ -386,6 +386,31 @@ pub(crate) fn refuse_pickled(
     }
 }
 
+/// A stored value of this process's own as a new object that shares nothing, as
+/// `json.loads` would make it: [`cell_to_py`], except that an int in the shared range
+/// ([`int_to_py`]) is a new one too, at any depth. For detached copies whose size is
+/// measured object by object (`memslim.report`'s list of dicts).
+pub(crate) fn cell_to_py_fresh<'py>(
+    py: Python<'py>,
+    c: CellRef<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
+    match c {
+        CellRef::Int(i) => Ok(PyInt::new(py, i).into_any()),
+        CellRef::Encoded(b) => {
+            let v = variant::decode(b).map_err(|e| corrupt(py, e.to_string()))?;
+            value_to_py_as(py, &v, Trust::Own, Ints::Fresh)
+        }
+        c => cell_to_py(py, c),
+    }
+}
+
+/// Whether decoded ints may be the shared ones ([`int_to_py`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ints {
+    Shared,
+    Fresh,
+}
+
 /// A decoded variant value as a Python object, refusing pickled values from a
 /// [`Trust::Foreign`] source.
 pub(crate) fn value_to_py_from<'py>(
@@ -393,10 +418,20 @@ pub(crate) fn value_to_py_from<'py>(
     v: &Value,
     trust: Trust,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let value_to_py = |py, v| value_to_py_from(py, v, trust);
+    value_to_py_as(py, v, trust, Ints::Shared)
+}
+
+fn value_to_py_as<'py>(
+    py: Python<'py>,
+    v: &Value,
+    trust: Trust,
+    ints: Ints,
+) -> PyResult<Bound<'py, PyAny>> {
+    let value_to_py = |py, v| value_to_py_as(py, v, trust, ints);
     Ok(match v {
         Value::None => py.None().into_bound(py),
         Value::Bool(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Value::Int(i) if ints == Ints::Fresh => PyInt::new(py, *i).into_any(),
         Value::Int(i) => int_to_py_outlined(py, *i),
         Value::BigInt(le) => big_int_from_le(py, le)?,
         Value::Float(f) => PyFloat::new(py, *f).into_any(),

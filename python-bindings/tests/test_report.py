@@ -191,6 +191,14 @@ def test_report_matches_json_parsed_oracle(tmp_path_factory, records, sample):
     assert as_parsed(oracle) == oracle
 
 
+def test_repeated_ints_count_once_per_record_as_json_parsed_ones_do(tmp_path: Path):
+    # memslim shares the ints from -1024 to 8191 it hands out; json.loads makes a new int
+    # for each value outside -5..256, at any depth, and the report counts those.
+    records = [{"id": -6, "year": 2013, "l": [2013, 300]} for _ in range(3)]
+    path = write_jsonl(tmp_path / "ints.jsonl", records)
+    assert memslim.report(path).list_of_dicts_bytes == memslim.deep_sizeof(json_parsed(path))
+
+
 def test_plot_writes_a_png(jsonl: Path, tmp_path: Path):
     pytest.importorskip("matplotlib")
     png = tmp_path / "report.png"

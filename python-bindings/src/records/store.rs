@@ -587,7 +587,7 @@ impl Records {
     /// Record `i` as a plain detached Python value (dict or tuple).
     pub(super) fn row_value<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
         match &self.kind {
-            // Fresh `str` objects (not the cached ones `plain_dict` reuses): a detached
+            // Fresh `str` and `int` objects (not the shared ones `plain_dict` reuses): a detached
             // record shares nothing with the list, as `deep_sizeof` measures it.
             RecordForm::Dict => self.dict_of(py, i, false),
             RecordForm::Tuple {
@@ -765,7 +765,8 @@ impl Records {
     }
 
     /// Record `i` as a new plain `dict`; `cached`: a value of a small dictionary is its
-    /// cached `str` ([`Records::cell_value`]), else every value is a new object.
+    /// cached `str` ([`Records::cell_value`]) and ints are shared, else every value is a
+    /// new object ([`crate::convert::cell_to_py_fresh`]).
     fn dict_of<'py>(&self, py: Python<'py>, i: usize, cached: bool) -> PyResult<Bound<'py, PyAny>> {
         let d = PyDict::new(py);
         let mut err = None;
@@ -774,7 +775,7 @@ impl Records {
                 let v = if cached {
                     self.cell_value(py, j, c)
                 } else {
-                    cell_to_py(py, c)
+                    crate::convert::cell_to_py_fresh(py, c)
                 };
                 if let Err(e) = v.and_then(|v| d.set_item(self.names[j].bind(py), v)) {
                     err = Some(e);
