@@ -590,6 +590,9 @@ impl RecordList {
     /// eighth ([`crate::store::growth`]) up to `chunk_rows` rows, then a new chunk
     /// starts, so no buffer larger than one chunk is ever reallocated.
     pub fn push_record(&mut self, record: &[(&str, Cell<'_>)]) -> Result<()> {
+        if self.push_fitting(record) {
+            return Ok(());
+        }
         let plan = self.plan(self.len, record)?;
         self.apply(&plan);
         self.push_planned(
@@ -756,6 +759,41 @@ impl RecordList {
         Ok(())
     }
 
+    /// [`RecordList::push_record`] for the common record, without a plan or a grid: its
+    /// keys are the list's fields in order, and each value fits its column as the column
+    /// is laid out ([`layout_for`]: no new field, no widening, not a new string for a
+    /// dictionary whose key width is full). `false`,
+    /// with nothing changed, for any other record: the general path then takes it.
+    fn push_fitting(&mut self, record: &[(&str, Cell<'_>)]) -> bool {
+        if record.len() != self.cols.len() {
+            return false;
+        }
+        let mut var = 0;
+        for ((key, cell), meta) in record.iter().zip(&self.cols) {
+            if &*meta.name != *key || layout_for(meta, cell) != Some(meta.layout) {
+                return false;
+            }
+            let len = cell.var_len();
+            if len > MAX_VALUE_BYTES {
+                return false;
+            }
+            var += len;
+        }
+        let k = self.tail_for(var);
+        let want = self
+            .incoming
+            .min(self.chunk_rows - self.chunks[k].len)
+            .max(1);
+        let chunk = &mut self.chunks[k];
+        for ((cc, meta), (_, cell)) in chunk.cols.iter_mut().zip(&mut self.cols).zip(record) {
+            let cc = Arc::make_mut(cc);
+            cc.room(1, want, cell.var_len());
+            cc.push(meta, Some(cell));
+        }
+        self.rows_pushed(k, 1, |_, _| 0);
+        true
+    }
+
     /// Pushes records whose plans have been applied.
     fn push_planned(&mut self, records: &[&[(&str, Cell<'_>)]], plans: &[Vec<usize>]) {
         let mut grid = Grid::with_capacity(self.cols.len(), records.len());
@@ -840,29 +878,43 @@ impl RecordList {
                     cc.push_run(meta, (done..done + run).map(|r| grid.get(r, j)));
                 }
             }
-            for r in done..done + run {
-                let p = grid.order_of(r).map_or(0, |o| self.patterns.id(o));
-                let chunk = &mut self.chunks[k];
-                if p != 0 || chunk.order.is_some() {
-                    let len = chunk.len;
-                    let order =
-                        Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
-                    crate::store::room(order, 1);
-                    order.push(p);
-                }
-                self.chunks[k].len += 1;
-            }
-            let before = self.len;
-            self.len += run;
-            self.incoming = self.incoming.saturating_sub(run);
+            self.rows_pushed(k, run, |list, i| {
+                grid.order_of(done + i).map_or(0, |o| list.patterns.id(o))
+            });
             done += run;
-            // Re-check string encodings whenever the length reaches a power of two
-            // (from 65,536 on): some power of two lies in (before, len].
-            if self.len >= 1 << 16 && self.len.leading_zeros() != before.leading_zeros() {
-                for j in 0..self.cols.len() {
-                    self.maybe_plain(j, false);
-                    self.maybe_dict(j);
-                }
+        }
+    }
+
+    /// Counts `run` rows whose values every column of chunk `k` now holds: their key
+    /// orders (`pattern(list, i)` for the run's `i`th row, 0 for the columns' order),
+    /// the lengths, and at each power of two a second look at the string encodings.
+    fn rows_pushed(
+        &mut self,
+        k: usize,
+        run: usize,
+        mut pattern: impl FnMut(&mut Self, usize) -> u32,
+    ) {
+        for i in 0..run {
+            let p = pattern(self, i);
+            let chunk = &mut self.chunks[k];
+            if p != 0 || chunk.order.is_some() {
+                let len = chunk.len;
+                let order =
+                    Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
+                crate::store::room(order, 1);
+                order.push(p);
+            }
+            chunk.len += 1;
+        }
+        let before = self.len;
+        self.len += run;
+        self.incoming = self.incoming.saturating_sub(run);
+        // Re-check string encodings whenever the length reaches a power of two (from
+        // 65,536 on): some power of two lies in (before, len].
+        if self.len >= 1 << 16 && self.len.leading_zeros() != before.leading_zeros() {
+            for j in 0..self.cols.len() {
+                self.maybe_plain(j, false);
+                self.maybe_dict(j);
             }
         }
     }

@@ -147,6 +147,9 @@ fn record() -> impl Strategy<Value = Rec> {
 #[derive(Clone, Debug)]
 enum Op {
     Push(Rec),
+    /// Push a record holding every field of the list, in the list's order (values from
+    /// this record, `None` where it has none): `push_record`'s path without a plan.
+    PushAllFields(Rec),
     Insert(usize, Rec),
     Remove(usize),
     SetRecord(usize, Rec),
@@ -173,6 +176,7 @@ fn op() -> impl Strategy<Value = Op> {
     let key = prop::sample::select(vec!["id", "price", "country", "paid", "misc", "new"]);
     prop_oneof![
         6 => record().prop_map(Op::Push),
+        4 => record().prop_map(Op::PushAllFields),
         2 => (any::<usize>(), record()).prop_map(|(i, r)| Op::Insert(i, r)),
         2 => any::<usize>().prop_map(Op::Remove),
         1 => (any::<usize>(), record()).prop_map(|(i, r)| Op::SetRecord(i, r)),
@@ -205,6 +209,20 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
     for op in ops {
         match op {
             Op::Push(r) => {
+                with_cells(&r, |c| l.push_record(c)).unwrap();
+                m.push(r);
+            }
+            Op::PushAllFields(r) => {
+                let r: Rec = (0..l.num_fields())
+                    .map(|j| {
+                        let k = l.field_name(j).to_owned();
+                        let v = r
+                            .iter()
+                            .find(|(x, _)| *x == k)
+                            .map_or(Value::None, |(_, v)| v.clone());
+                        (k, v)
+                    })
+                    .collect();
                 with_cells(&r, |c| l.push_record(c)).unwrap();
                 m.push(r);
             }
@@ -383,6 +401,72 @@ proptest! {
     fn big_chunks_agree_too(ops in prop::collection::vec(op(), 0..40)) {
         run(1 << 20, ops);
     }
+}
+
+/// Pushes `recs` one by one into two lists, through `push_record` (which takes a record
+/// holding every field in order without planning it) and through one-record batches
+/// (always planned): the lists agree in values, layouts and bytes after every push.
+fn one_by_one_matches_planned(chunk_rows: usize, recs: Vec<Vec<Value>>) {
+    const KEYS: [&str; 5] = ["id", "price", "country", "paid", "misc"];
+    let mut fast = RecordList::with_chunk_rows(chunk_rows);
+    let mut planned = RecordList::with_chunk_rows(chunk_rows);
+    for vals in recs {
+        let rec: Rec = KEYS.iter().map(|k| (*k).to_owned()).zip(vals).collect();
+        let a = with_cells(&rec, |c| fast.push_record(c));
+        let b = with_cells(&rec, |c| planned.push_batch(&[c]));
+        assert_eq!(a.is_ok(), b.is_ok());
+        assert_eq!(fast.len(), planned.len());
+        for j in 0..planned.num_fields() {
+            assert_eq!(fast.field_layout(j), planned.field_layout(j), "field {j}");
+        }
+        let r = fast.len() - 1;
+        assert_eq!(read_row(&fast, r), read_row(&planned, r));
+        assert_eq!(fast.nbytes(), planned.nbytes());
+    }
+    for r in 0..fast.len() {
+        assert_eq!(read_row(&fast, r), read_row(&planned, r), "row {r}");
+    }
+}
+
+fn full_record() -> impl Strategy<Value = Vec<Value>> {
+    ["id", "price", "country", "paid", "misc"]
+        .map(value_for)
+        .to_vec()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn records_of_every_field_in_order_are_stored_as_planned_ones_are(
+        chunk_rows in 1usize..6,
+        recs in prop::collection::vec(full_record(), 0..60),
+    ) {
+        one_by_one_matches_planned(chunk_rows, recs);
+    }
+}
+
+#[test]
+fn an_append_past_a_dictionarys_key_width_or_an_int_width_takes_the_planned_path() {
+    // 300 distinct strings overflow one-byte keys at the 257th; ints grow from 8 to 64
+    // bits; a float among ints widens the column: each is planned, and agrees.
+    let recs: Vec<Vec<Value>> = (0..300i64)
+        .map(|i| {
+            vec![
+                Value::Int(if i < 200 { i % 100 } else { i << 40 }),
+                if i == 250 {
+                    Value::Float(0.5)
+                } else {
+                    Value::Int(i)
+                },
+                Value::Str(format!("c{i}")),
+                Value::Bool(i % 2 == 0),
+                Value::None,
+            ]
+        })
+        .collect();
+    one_by_one_matches_planned(1 << 20, recs.clone());
+    one_by_one_matches_planned(64, recs);
 }
 
 #[test]
