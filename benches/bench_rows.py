@@ -13,6 +13,9 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
 * ``row loop``: ``for t in rows: t[a] * t[b]`` over the list of tuples and the
   TupleList (namedtuple rows made natively, in batches), and over a TupleList made with
   ``row_type=tuple`` (plain tuple rows) for the row loop, random access and filter;
+* ``zip loop``: the row loop over ``zip(*lists)``, one Python list per field holding the
+  values that already exist: zip makes the tuples and nothing else, the least any maker
+  of rows costs (in the list of tuples' process);
 * ``column loop``: the same products over ``zip(rows.column(a), rows.column(b))`` on the
   TupleList, which makes only those two values per record (against the list's row loop);
 * ``random access``: ``rows[i][b]`` for 200,000 pseudo-random ``i`` (fixed seed);
@@ -152,6 +155,11 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
             out["where"] = median_seconds(lambda: data.where(key, "==", value), repeat)[0]
         else:
             out["where"] = out["filter"]
+            # Rows made from values that already exist, one list per field: zip makes
+            # (and reuses) the tuples and nothing else, the least any maker of rows costs.
+            cols = [list(c) for c in zip(*data)]
+            out["zip loop"] = median_seconds(lambda: row_loop(zip(*cols), a, b), repeat)[0]
+            del cols
         edits(out, data, [as_tuple(r) for r in ds.records(EDITS)], repeat)
         return out
     if peer in ("list of dicts", "memslim.DictList"):
@@ -246,6 +254,12 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
             "multiplies the same two values, read from two columns instead of from rows (its "
             "list figure is the list's row loop). polars: the same loops over its rows as "
             "tuples (`df.iter_rows()`, `df.row(k)`), `df.filter` for where."
+        ),
+        (
+            "The least that making rows on demand costs: the row loop over tuples made "
+            "from values that already exist (`zip(*lists)`, one Python list per field; zip "
+            f"makes the tuples and nothing else) takes {ms(lt.get('zip loop'))}, "
+            f"{_ratio(lt.get('zip loop'), lt.get('row loop'))} the list of tuples' row loop."
         ),
         "Medians of repeated runs, one fresh process per representation. Goals (issue 15):",
         "TupleList row loop <= 1.3x and random access / filter <= 1.5x the list of tuples;",
