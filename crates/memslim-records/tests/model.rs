@@ -401,6 +401,14 @@ proptest! {
     fn big_chunks_agree_too(ops in prop::collection::vec(op(), 0..40)) {
         run(1 << 20, ops);
     }
+
+    #[test]
+    fn records_of_every_field_in_order_are_stored_as_planned_ones_are(
+        chunk_rows in 1usize..6,
+        recs in prop::collection::vec(full_record(), 0..60),
+    ) {
+        one_by_one_matches_planned(chunk_rows, recs);
+    }
 }
 
 /// Pushes `recs` one by one into two lists, through `push_record` (which takes a record
@@ -432,18 +440,6 @@ fn full_record() -> impl Strategy<Value = Vec<Value>> {
     ["id", "price", "country", "paid", "misc"]
         .map(value_for)
         .to_vec()
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
-
-    #[test]
-    fn records_of_every_field_in_order_are_stored_as_planned_ones_are(
-        chunk_rows in 1usize..6,
-        recs in prop::collection::vec(full_record(), 0..60),
-    ) {
-        one_by_one_matches_planned(chunk_rows, recs);
-    }
 }
 
 #[test]
