@@ -117,6 +117,11 @@ fn select(c: &mut Criterion) {
     g.bench_function("where_rows price >= float", |b| {
         b.iter(|| black_box(rows.where_rows("price", CmpOp::Ge, &Cell::Float(250.0))))
     });
+    // What where(), reordered copies and non-contiguous slices copy records with.
+    let every_third: Vec<usize> = (0..N).step_by(3).collect();
+    g.bench_function("take every third record", |b| {
+        b.iter(|| black_box(rows.take(&every_third)))
+    });
     g.bench_function("to_snapshot", |b| b.iter(|| black_box(rows.to_snapshot())));
     let snap = rows.to_snapshot();
     // The buffers as a receiver holds them (each in memory of its own): read in place,

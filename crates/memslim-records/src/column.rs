@@ -864,54 +864,120 @@ impl ColChunk {
     /// when `src` stores its values in another form (its data predates a change of the
     /// column's layout): the caller then pushes the value.
     pub(crate) fn push_stored(&mut self, meta: &mut ColMeta, src: &ColChunk, i: usize) -> bool {
-        let n = self.len;
-        let valid = src.valid.as_ref().is_none_or(|v| v.get(i));
+        if let (Data::Int(d), Data::Int(s)) | (Data::Keys(d), Data::Keys(s)) =
+            (&mut self.data, &src.data)
+        {
+            if d.width() < s.width() {
+                *d = d.widened(s.width());
+            }
+        }
+        if !self.same_form(src) {
+            return false;
+        }
+        self.gather_run(meta, src, std::iter::once(i));
+        true
+    }
+
+    /// [`ColChunk::push_stored`] of row `i` of `src(c)` for every `(c, i)` of `at`, one
+    /// typed loop per run of rows from one source instead of a match per value.
+    /// `false`, with nothing appended, if some source stores its values in another form
+    /// than this chunk (or in wider ints): the caller then pushes them one by one.
+    pub(crate) fn gather<'s>(
+        &mut self,
+        meta: &mut ColMeta,
+        src: impl Fn(usize) -> &'s ColChunk,
+        at: &[(usize, usize)],
+    ) -> bool {
+        let runs = || at.chunk_by(|a, b| a.0 == b.0);
+        if !runs().all(|run| self.same_form(src(run[0].0))) {
+            return false;
+        }
+        for run in runs() {
+            self.gather_run(meta, src(run[0].0), run.iter().map(|&(_, i)| i));
+        }
+        true
+    }
+
+    /// Whether [`ColChunk::push_stored`] takes `src`'s values as they are stored.
+    fn same_form(&self, src: &ColChunk) -> bool {
+        match (&self.data, &src.data) {
+            (Data::Null, Data::Null)
+            | (Data::Bool(_), Data::Bool(_))
+            | (Data::Float(..), Data::Float(..))
+            | (Data::Var(_), Data::Var(_)) => true,
+            (Data::Int(d), Data::Int(s)) | (Data::Keys(d), Data::Keys(s)) => s.width() <= d.width(),
+            _ => false,
+        }
+    }
+
+    /// Appends rows `rows` of `src`, which [`ColChunk::same_form`] accepted.
+    fn gather_run(
+        &mut self,
+        meta: &mut ColMeta,
+        src: &ColChunk,
+        rows: impl ExactSizeIterator<Item = usize> + Clone,
+    ) {
+        let (n, start) = (rows.len(), self.len);
+        let valid = |i: usize| src.valid.as_ref().is_none_or(|v| v.get(i));
         match (&mut self.data, &src.data) {
-            (Data::Null, Data::Null) => {}
-            (Data::Bool(d), Data::Bool(s)) => d.push(s.get(i)),
-            (Data::Int(d), Data::Int(s)) | (Data::Keys(d), Data::Keys(s)) => {
-                if d.width() < s.width() {
-                    *d = d.widened(s.width());
-                }
-                let x = s.get(i);
-                d.push(x);
-                if valid && matches!(src.data, Data::Keys(_)) {
-                    meta.str_bytes += meta.dict().bytes_at(x as u32).len() as u64;
+            (Data::Bool(d), Data::Bool(s)) => {
+                d.room(n, n);
+                rows.clone().for_each(|i| d.push(s.get(i)));
+            }
+            (Data::Int(d), Data::Int(s)) => d.extend(rows.clone().map(|i| s.get(i))),
+            (Data::Keys(d), Data::Keys(s)) => {
+                d.extend(rows.clone().map(|i| s.get(i)));
+                let dict = meta.dict.clone().unwrap_or_default();
+                for i in rows.clone().filter(|&i| valid(i)) {
+                    meta.str_bytes += dict.bytes_at(s.get(i) as u32).len() as u64;
                     meta.str_count += 1;
                 }
             }
             (Data::Float(d, dm), Data::Float(s, sm)) => {
-                d.grow(1).push(s[i]);
-                let mark = sm.as_ref().is_some_and(|m| m.get(i));
-                if mark && dm.is_none() {
-                    *dm = Some(Bitmap::filled(n, false));
+                d.grow(n).extend(rows.clone().map(|i| s[i]));
+                if let Some(sm) = sm {
+                    if dm.is_none() && rows.clone().any(|i| sm.get(i)) {
+                        *dm = Some(Bitmap::filled(start, false));
+                    }
                 }
                 if let Some(m) = dm {
-                    m.push(mark);
+                    m.room(n, n);
+                    rows.clone()
+                        .for_each(|i| m.push(sm.as_ref().is_some_and(|sm| sm.get(i))));
                 }
             }
             (Data::Var(d), Data::Var(s)) => {
-                let b = s.get(i);
-                d.push(b);
-                if valid && meta.layout == Layout::StrPlain {
-                    meta.str_bytes += b.len() as u64;
-                    meta.str_count += 1;
+                let total = rows.clone().map(|i| s.get(i).len()).sum();
+                d.room((n, n), (total, total));
+                let plain = meta.layout == Layout::StrPlain;
+                for i in rows.clone() {
+                    let b = s.get(i);
+                    d.push(b);
+                    if plain && valid(i) {
+                        meta.str_bytes += b.len() as u64;
+                        meta.str_count += 1;
+                    }
                 }
             }
-            _ => return false,
+            // `Null`, the only other form `same_form` accepts, stores nothing.
+            _ => {}
         }
-        self.len += 1;
-        if let Some(v) = &mut self.valid {
-            v.push(true);
+        self.len += n;
+        for (mine, theirs, dflt) in [
+            (&mut self.valid, &src.valid, true),
+            (&mut self.absent, &src.absent, false),
+        ] {
+            if let Some(t) = theirs {
+                if mine.is_none() && rows.clone().any(|i| t.get(i) != dflt) {
+                    *mine = Some(Bitmap::filled(start, dflt));
+                }
+            }
+            if let Some(m) = mine {
+                m.room(n, n);
+                rows.clone()
+                    .for_each(|i| m.push(theirs.as_ref().map_or(dflt, |t| t.get(i))));
+            }
         }
-        if let Some(a) = &mut self.absent {
-            a.push(false);
-        }
-        let absent = src.is_absent(i);
-        if !valid || absent {
-            self.set_flags(n, valid, absent);
-        }
-        true
     }
 
     /// Bytes of row `i`'s value held in the variable-length buffer (0 for other data).

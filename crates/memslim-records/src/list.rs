@@ -1363,9 +1363,11 @@ impl RecordList {
             let mut cols = Vec::with_capacity(self.cols.len());
             for (j, meta) in metas.iter_mut().enumerate() {
                 let mut cc = ColChunk::empty(meta.layout);
-                for (&r, &(c, i)) in part.iter().zip(&at[from..to]) {
-                    if !cc.push_stored(meta, &self.chunks[c].cols[j], i) {
-                        cc.push(meta, self.get(r, j).to_cell().as_ref());
+                if !cc.gather(meta, |c| &*self.chunks[c].cols[j], &at[from..to]) {
+                    for (&r, &(c, i)) in part.iter().zip(&at[from..to]) {
+                        if !cc.push_stored(meta, &self.chunks[c].cols[j], i) {
+                            cc.push(meta, self.get(r, j).to_cell().as_ref());
+                        }
                     }
                 }
                 cc.tidy();
@@ -1834,6 +1836,63 @@ mod take_tests {
         for c in &out.chunks {
             let bytes = c.cols[1].var_bytes();
             assert!(bytes <= 1000 || c.len == 1, "{} rows, {bytes} bytes", c.len);
+        }
+    }
+
+    #[test]
+    fn take_counts_the_strings_it_copies_as_appending_them_would() {
+        // The counts (of strings pushed, which decide between dictionary and plain
+        // strings) start from the source's, as a taken list's column state does, and
+        // grow by each string copied (nulls and absent values are not strings), as
+        // appending the same records counts them, across chunks.
+        let mut l = RecordList::with_chunk_rows(7);
+        let words = ["DE", "FR", "naïve", ""];
+        let records: Vec<Vec<(&str, Cell<'_>)>> = (0..40usize)
+            .map(|i| {
+                let mut rec = vec![("id", Cell::Int(i as i64))];
+                if i % 5 != 1 {
+                    let w = if i % 7 == 3 {
+                        Cell::Null
+                    } else {
+                        Cell::Str(words[i % 4])
+                    };
+                    rec.push(("country", w));
+                }
+                rec
+            })
+            .collect();
+        for rec in &records {
+            l.push_record(rec).unwrap();
+        }
+        let unique: Vec<String> = (0..40).map(|i| format!("note {i}")).collect();
+        let mut plain = RecordList::with_chunk_rows(7);
+        for (i, u) in unique.iter().enumerate() {
+            let cell = if i % 6 == 0 { Cell::Null } else { Cell::Str(u) };
+            plain.push_record(&[("note", cell)]).unwrap();
+        }
+        plain.convert_column(0, Layout::StrPlain);
+        let picks: Vec<usize> = (0..40).rev().step_by(3).chain([2, 2, 9]).collect();
+        for src in [&l, &plain] {
+            let out = src.take(&picks);
+            let mut again = RecordList::with_chunk_rows(7);
+            for &p in &picks {
+                let mut rec = Vec::new();
+                src.visit_row(p, |j, c| {
+                    rec.push((src.field_name(j), c.to_cell().unwrap()))
+                });
+                again.push_record(&rec).unwrap();
+            }
+            if src.cols[0].layout == Layout::StrPlain {
+                again.convert_column(0, Layout::StrPlain);
+            }
+            for j in 0..src.num_fields() {
+                let (a, b, c) = (out.col_meta(j), again.col_meta(j), src.col_meta(j));
+                assert_eq!(
+                    (a.str_bytes, a.str_count),
+                    (b.str_bytes + c.str_bytes, b.str_count + c.str_count),
+                    "field {j}"
+                );
+            }
         }
     }
 }
