@@ -46,6 +46,30 @@ impl Bitmap {
         (self.bytes[i >> 3] >> (i & 7)) & 1 == 1
     }
 
+    /// Bits `[off, off + len)`, last first: eight at a time where whole bytes of the
+    /// result are made (each from the eight bits it takes, bit order reversed).
+    pub(crate) fn reversed(&self, off: usize, len: usize) -> Bitmap {
+        debug_assert!(off + len <= self.len);
+        // Bits `[start, start + 8)`, the first in bit 0; bits past the end read as 0.
+        let eight = |start: usize| {
+            let at = |k: usize| u16::from(self.bytes.get(k).copied().unwrap_or(0));
+            let w = at(start >> 3) | at((start >> 3) + 1) << 8;
+            (w >> (start & 7)) as u8
+        };
+        let mut bytes = vec![0u8; len.div_ceil(8)];
+        let whole = len / 8;
+        for (m, b) in bytes[..whole].iter_mut().enumerate() {
+            // Result bits 8m..8m+8 are source bits end-8m-1 down to end-8m-8.
+            *b = eight(off + len - 8 * (m + 1)).reverse_bits();
+        }
+        for k in whole * 8..len {
+            if self.get(off + len - 1 - k) {
+                bytes[k >> 3] |= 1 << (k & 7);
+            }
+        }
+        Bitmap { bytes, len }
+    }
+
     #[inline]
     pub(crate) fn set(&mut self, i: usize, v: bool) {
         debug_assert!(i < self.len);
@@ -186,6 +210,28 @@ mod tests {
             assert_eq!(s.get(i), m[3 + i]);
         }
         assert_eq!(s.count_ones(), m[3..20].iter().filter(|v| **v).count());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn reversed_is_the_bits_last_first_with_padding_clear(
+            bits in proptest::collection::vec(proptest::bool::ANY, 0..200),
+            off in 0usize..200,
+            len in 0usize..200,
+        ) {
+            let mut b = Bitmap::default();
+            for &v in &bits {
+                b.push(v);
+            }
+            let off = off.min(bits.len());
+            let len = len.min(bits.len() - off);
+            let r = b.reversed(off, len);
+            let want: Vec<bool> = bits[off..off + len].iter().rev().copied().collect();
+            proptest::prop_assert_eq!(r.len, len);
+            proptest::prop_assert_eq!((0..len).map(|i| r.get(i)).collect::<Vec<_>>(), want);
+            // Bits past the end stay clear, as from_bytes requires.
+            proptest::prop_assert!(Bitmap::from_bytes(r.bytes.clone(), len).is_some());
+        }
     }
 
     #[test]

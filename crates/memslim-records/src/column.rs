@@ -1132,13 +1132,7 @@ impl ColChunk {
     /// Copy of rows `[off, off + len)` in reverse order, in the form they are stored.
     pub(crate) fn reversed(&self, off: usize, len: usize) -> ColChunk {
         let rows = (off..off + len).rev();
-        let bits = |b: &Bitmap| {
-            let mut out = Bitmap::default();
-            for i in rows.clone() {
-                out.push(b.get(i));
-            }
-            out
-        };
+        let bits = |b: &Bitmap| b.reversed(off, len);
         let data = match &self.data {
             Data::Null => Data::Null,
             Data::Bool(b) => Data::Bool(bits(b)),
@@ -1147,6 +1141,8 @@ impl ColChunk {
             Data::Float(v, marks) => Data::Float(v.reversed(off, len), marks.as_ref().map(bits)),
             Data::Var(v) => {
                 let mut out = VarLen::default();
+                let bytes = rows.clone().map(|i| v.get(i).len()).sum();
+                out.room((len, len), (bytes, bytes));
                 for i in rows.clone() {
                     out.push(v.get(i));
                 }
