@@ -391,6 +391,13 @@ impl PyRecords {
             }
         }
         let items: Vec<Bound<'_, PyAny>> = values.try_iter()?.collect::<PyResult<_>>()?;
+        // Rows of this list only (`rows[i] = rows[j]`, as `random.shuffle` does): shared
+        // as they are, with nothing to store, check or settle.
+        if !items.is_empty() {
+            if let Some(slots) = items.iter().map(|v| self.own_row(v)).collect() {
+                return Ok((slots, true));
+            }
+        }
         let (cp, bytes_before) = {
             let store = self.state.borrow(py)?;
             (store.inner.checkpoint(), store.inner.nbytes())
