@@ -927,10 +927,17 @@ impl ColChunk {
             (Data::Int(d), Data::Int(s)) => d.extend(rows.clone().map(|i| s.get(i))),
             (Data::Keys(d), Data::Keys(s)) => {
                 d.extend(rows.clone().map(|i| s.get(i)));
-                let dict = meta.dict.clone().unwrap_or_default();
-                for i in rows.clone().filter(|&i| valid(i)) {
-                    meta.str_bytes += dict.bytes_at(s.get(i) as u32).len() as u64;
-                    meta.str_count += 1;
+                let ColMeta {
+                    dict,
+                    str_bytes,
+                    str_count,
+                    ..
+                } = meta;
+                if let Some(dict) = dict {
+                    for i in rows.clone().filter(|&i| valid(i)) {
+                        *str_bytes += dict.bytes_at(s.get(i) as u32).len() as u64;
+                        *str_count += 1;
+                    }
                 }
             }
             (Data::Float(d, dm), Data::Float(s, sm)) => {

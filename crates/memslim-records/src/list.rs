@@ -780,10 +780,7 @@ impl RecordList {
             var += len;
         }
         let k = self.tail_for(var);
-        let want = self
-            .incoming
-            .min(self.chunk_rows - self.chunks[k].len)
-            .max(1);
+        let want = self.incoming.min(self.chunk_rows - self.chunks[k].len);
         let chunk = &mut self.chunks[k];
         for ((cc, meta), (_, cell)) in chunk.cols.iter_mut().zip(&mut self.cols).zip(record) {
             let cc = Arc::make_mut(cc);
