@@ -158,6 +158,42 @@ impl Order {
         Order::Slots { slots, aliased }
     }
 
+    /// The store rows the positions read, each once, in the order positions first read
+    /// them, and the positions as an order over a store made of just those rows (row
+    /// `k` of it being the `k`-th of them): how a list whose store holds rows it no
+    /// longer reads is compacted without parting positions that share a record.
+    /// `Whole` if no two positions share a row, else `Slots` flagged aliased.
+    pub fn compacted(&self, store_len: usize) -> (Vec<usize>, Order) {
+        let Order::Slots { slots, .. } = self else {
+            return (self.slots(store_len), Order::Whole);
+        };
+        const UNSEEN: u32 = u32::MAX;
+        let mut new_of = vec![UNSEEN; store_len];
+        let mut rows = Vec::with_capacity(slots.len());
+        let remapped = slots
+            .iter()
+            .map(|&s| {
+                let k = &mut new_of[s as usize];
+                if *k == UNSEEN {
+                    // At most `slots.len()` rows, each below `MAX_SLOTS`: fits.
+                    *k = rows.len() as u32;
+                    rows.push(s as usize);
+                }
+                *k
+            })
+            .collect();
+        if rows.len() == slots.len() {
+            return (rows, Order::Whole);
+        }
+        (
+            rows,
+            Order::Slots {
+                slots: remapped,
+                aliased: true,
+            },
+        )
+    }
+
     /// Turns `Whole` and `Range` into `Slots` (for an edit a range cannot express).
     fn slots_mut(&mut self, store_len: usize) -> (&mut Vec<u32>, &mut bool) {
         if !matches!(self, Order::Slots { .. }) {
@@ -338,6 +374,7 @@ mod tests {
         Pick(Vec<usize>),
         Repeat(usize),
         Fixed,
+        Compact,
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -353,6 +390,7 @@ mod tests {
             proptest::collection::vec(0usize..64, 0..6).prop_map(Op::Pick),
             (0usize..3).prop_map(Op::Repeat),
             Just(Op::Fixed),
+            Just(Op::Compact),
         ]
     }
 
@@ -423,6 +461,20 @@ mod tests {
                     Op::Repeat(n) => {
                         order.repeat(store, n).unwrap();
                         model = model.repeat(n);
+                    }
+                    Op::Compact => {
+                        let (rows, compacted) = order.compacted(store);
+                        let mut seen = std::collections::HashSet::new();
+                        prop_assert!(rows.iter().all(|r| seen.insert(*r)), "a row kept twice");
+                        prop_assert_eq!(compacted.len(rows.len()), model.len());
+                        for (p, &s) in model.iter().enumerate() {
+                            prop_assert_eq!(rows[compacted.slot(p)], s);
+                        }
+                        prop_assert_eq!(compacted.is_whole(), rows.len() == model.len());
+                        // The list now reads a store of just those rows.
+                        store = rows.len();
+                        order = compacted;
+                        model = (0..model.len()).map(|p| order.slot(p)).collect();
                     }
                     Op::Fixed => {
                         let copy = order.fixed(store);

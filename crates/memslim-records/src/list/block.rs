@@ -93,6 +93,14 @@ impl RecordList {
                     .iter()
                     .position(|&r| r < start || r >= end)
                     .unwrap_or(rows.len() - from);
+            // A row past the end is located in the last chunk but not inside it: the
+            // documented panic, rather than a loop that never advances.
+            assert!(
+                to > from,
+                "row {} out of range for {} rows",
+                rows[from],
+                self.len
+            );
             let chunk = &self.chunks[c];
             let run = &rows[from..to];
             if run.windows(2).any(|w| w[1] != w[0] + 1) || run.len() == 1 {
@@ -117,6 +125,14 @@ impl RecordList {
 #[cfg(test)]
 mod tests {
     use crate::{Cell, RecordList};
+
+    #[test]
+    #[should_panic(expected = "out of range")]
+    fn a_row_past_the_end_panics_instead_of_looping() {
+        let mut list = RecordList::new();
+        list.push_record(&[("a", Cell::Int(1))]).unwrap();
+        list.visit_block(&[0, 5], |_, _, _| {});
+    }
 
     /// Every value `visit_block` gives, as `get` prints it, per field and position.
     fn block(list: &RecordList, rows: &[usize]) -> Vec<Vec<String>> {
