@@ -293,6 +293,58 @@ Identity.TestCase.settings = settings(max_examples=150, stateful_step_count=30, 
 TestIdentity = Identity.TestCase
 
 
+# -- a store that holds rows no position reads ----------------------------------------
+
+
+def _write_around_shared(rows, plain, n_writes):
+    """`rows[p] = {...}` at every position whose dict no other position holds, over and
+    over: each write adds a row to the store and leaves the old one unread."""
+    counts = {}
+    for d in plain:
+        counts[id(d)] = counts.get(id(d), 0) + 1
+    lone = [p for p, d in enumerate(plain) if counts[id(d)] == 1]
+    for k in range(n_writes):
+        p = lone[k % len(lone)]
+        rows[p] = {"a": -k, "b": f"s{k % 100}"}
+        plain[p] = {"a": -k, "b": f"s{k % 100}"}
+
+
+def test_a_list_sharing_records_compacts_its_store_and_keeps_them_shared():
+    n = 3_000
+    plain = [{"a": k, "b": f"s{k}"} for k in range(n)]
+    rows = memslim.DictList(plain)
+    fresh = rows.nbytes
+    rows[0] = rows[1]  # two positions, one record
+    plain[0] = shared = plain[1]
+    random.Random(4).shuffle(rows)
+    random.Random(4).shuffle(plain)
+    _write_around_shared(rows, plain, 4 * n)
+    # Compacted whenever the unread rows outnumbered the records (plus a slack).
+    assert rows.nbytes < 2 * fresh, (rows.nbytes, fresh)
+    assert rows == plain
+    p, q = [k for k, d in enumerate(plain) if d is shared]
+    rows[p]["a"] = -1
+    plain[p]["a"] = -1
+    assert plain[q]["a"] == -1 and rows[q]["a"] == -1
+    assert rows == plain
+
+
+def test_a_view_held_across_many_writes_reads_and_writes_its_record():
+    n = 2_000
+    plain = [{"a": k, "b": f"s{k}"} for k in range(n)]
+    rows = memslim.DictList(plain)
+    rows[0] = rows[1]
+    plain[0] = plain[1]
+    view, d = rows[7], plain[7]
+    _write_around_shared(rows, plain, 3 * n)
+    assert items(view) == items(d)
+    del rows[0]
+    del plain[0]
+    view["a"] = "seen"
+    d["a"] = "seen"
+    assert rows == plain
+
+
 # -- the idioms of the issue, one by one ---------------------------------------------
 
 

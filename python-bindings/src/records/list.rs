@@ -133,11 +133,31 @@ impl PyRecords {
     /// Whether a structural edit may change the store in place: nothing but this list
     /// refers to its records (no view, slice or copy), after giving the list a store
     /// of its own rows if it had a selection of a larger one.
+    ///
+    /// Positions that share a record (`rows[i] = rows[j]`, `random.shuffle`) keep a list
+    /// editing by order, which appends what it adds to the store. Once the store holds
+    /// more rows no position reads than the list has records (plus a slack), and nothing
+    /// else refers to them, the store is compacted to the rows the list reads, shared
+    /// ones kept shared: a run of edits costs amortized O(1) each, and the store stays
+    /// within about twice the list.
     pub(super) fn in_place(&self, py: Python<'_>) -> PyResult<bool> {
         let mut o = self.order.borrow_mut(py)?;
         o.edits += 1;
-        if Arc::strong_count(&self.state) != 1 || o.order.is_aliased() {
+        if Arc::strong_count(&self.state) != 1 {
             return Ok(false);
+        }
+        if o.order.is_aliased() {
+            let n = self.state.borrow(py)?.inner.len();
+            if n < 2 * o.order.len(n) + ALIASED_SLACK {
+                return Ok(false);
+            }
+            let (rows, order) = o.order.compacted(n);
+            let mut store = self.state.borrow_mut(py)?;
+            store.inner = store.inner.take(&rows);
+            store.sync_names(py);
+            store.retrack();
+            o.order = order;
+            return Ok(o.order.is_whole());
         }
         if o.order.is_whole() {
             return Ok(true);
@@ -456,6 +476,10 @@ impl PyRecords {
         Ok(())
     }
 }
+
+/// Store rows no position reads that a list whose positions share rows may carry
+/// beyond as many as it has positions, before it compacts (see [`PyRecords::in_place`]).
+const ALIASED_SLACK: usize = 1024;
 
 /// Record `i` (a position) handed to Python: a live `Row` for DictList, a namedtuple
 /// for TupleList.
