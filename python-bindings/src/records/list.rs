@@ -326,12 +326,22 @@ impl PyRecords {
         this.find(py, value, start, stop, &o.order, store_ptr(&self.state))
     }
 
-    /// The store row of `v` if it is a `Row` of this list's store.
+    /// The store row of `v` if it is a `Row` of this list's store, or a TupleList row
+    /// this store lent that still holds its record ([`Records::lent_slot`]).
     pub(super) fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
-        v.cast::<PyRow>()
-            .ok()
-            .filter(|r| r.get().store().is_some_and(|s| Arc::ptr_eq(s, &self.state)))
-            .map(|r| r.get().row())
+        if let Ok(r) = v.cast::<PyRow>() {
+            return r
+                .get()
+                .store()
+                .filter(|s| Arc::ptr_eq(s, &self.state))
+                .map(|_| r.get().row());
+        }
+        // A TupleList row `rows[i]` handed out, its store row unwritten since.
+        let py = v.py();
+        self.state
+            .borrow(py)
+            .ok()?
+            .lent_slot(v, self.state.writes(py))
     }
 
     /// Appends the records of `values` (atomic: all or nothing). A `Row` of this store
@@ -449,6 +459,11 @@ impl PyRecords {
     /// `rows[pos] = value` (`pos` a valid position).
     fn set_one(&self, pos: usize, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = value.py();
+        if let Some(slot) = self.own_row(value) {
+            // A record of this store (`rows[i] = rows[j]`): shared as it is, even where
+            // the list could be written in place, where it would be converted again.
+            return self.edit_order(py, |o, n| o.assign_slice(n, &Slice::at(pos), &[slot], true));
+        }
         if !self.in_place(py)? {
             // Replacing a record others hold leaves theirs as it was, as with a list.
             let one = PyTuple::new(py, [value])?;
@@ -502,7 +517,7 @@ pub(super) fn item_of(
             let row = PyRow::memory(store.clone(), slot);
             Ok(crate::fast_slots::new_row(py, row)?.into_any())
         }
-        RecordForm::Tuple { .. } => Ok(this.row_value(py, slot)?.unbind()),
+        RecordForm::Tuple { .. } => Ok(this.lend_row(py, slot, store.writes(py))?.unbind()),
     }
 }
 
@@ -1091,7 +1106,10 @@ pub(super) fn records_imul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> 
     if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
         return me.edit_order(py, |o, len| o.repeat(len, n.max(0) as usize));
     }
-    me.in_place(py)?;
+    if !me.in_place(py)? {
+        // Positions share store rows (`rows[i] = rows[j]`): repeated by order.
+        return me.edit_order(py, |o, len| o.repeat(len, n.max(0) as usize));
+    }
     let inner = me.logical(py)?.repeated(py, n)?;
     let mut this = me.state.borrow_mut(py)?;
     this.inner = inner;

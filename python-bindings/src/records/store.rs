@@ -13,9 +13,65 @@ pub(crate) struct Records {
     pub(super) appends: u32,
     /// Per field: Python strings for the values of a small dictionary, made on first read.
     pub(super) strings: Vec<StrCache>,
-    /// The TupleList row `rows[i]` made last, kept to be refilled by the next one once
-    /// nothing else holds it (`rows[k][j]` in a loop then allocates no row).
-    spare_row: GilCell<Option<Py<PyAny>>>,
+    /// The TupleList rows `rows[i]` made last (see [`Lent`]).
+    lent: GilCell<Lent>,
+}
+
+/// How many TupleList rows a store remembers having handed out.
+const LENT_ROWS: usize = 4;
+
+/// The TupleList rows `rows[i]` made last, each with the store row it was made from and
+/// the store's write count then (`GilCell::writes` of the list's state). Two uses:
+/// - a row nothing else holds any more is refilled by the next `rows[i]` (`rows[k][j]`
+///   in a loop then allocates no row);
+/// - a row still held and assigned back to a list on this store (`rows[i], rows[j] =
+///   rows[j], rows[i]`, as `random.shuffle` does) is the record at its store row, if the
+///   store has not been written since: the list shares that row, as it does a
+///   DictList's `Row`, instead of converting the tuple again.
+///
+/// Only rows of plain scalars are kept: a row holding a container or an object could
+/// keep a cycle or a finalizer alive past the user's last reference.
+#[derive(Default)]
+pub(super) struct Lent {
+    rows: [Option<LentRow>; LENT_ROWS],
+    /// Where the next row goes: the slot [`Lent::take_free`] emptied, else each in turn.
+    next: usize,
+}
+
+struct LentRow {
+    row: Py<PyAny>,
+    /// The store row it holds and the store's write count when it was made; `None` for
+    /// a row made for a caller that does not hand it to the user as `rows[i]`.
+    from: Option<(usize, u64)>,
+}
+
+impl Lent {
+    /// A kept row nothing else refers to, taken out to be refilled.
+    fn take_free(&mut self, py: Python<'_>) -> Option<Py<PyAny>> {
+        let k = self
+            .rows
+            .iter()
+            .position(|e| e.as_ref().is_some_and(|e| is_sole_reference(&e.row, py)))?;
+        self.next = k;
+        self.rows[k].take().map(|e| e.row)
+    }
+
+    /// Keeps `row` at `next`, in place of the row there.
+    fn keep(&mut self, row: Py<PyAny>, from: Option<(usize, u64)>) {
+        let k = self.next;
+        self.next = (k + 1) % LENT_ROWS;
+        self.rows[k] = Some(LentRow { row, from });
+    }
+
+    /// The store row `v` was made from, if it is a kept row and the store's write count
+    /// is still `writes`.
+    fn slot_of(&self, v: &Bound<'_, PyAny>, writes: u64) -> Option<usize> {
+        let p = v.as_ptr();
+        self.rows.iter().flatten().find_map(|e| match e.from {
+            Some((slot, w)) if w == writes && e.row.as_ptr() == p => Some(slot),
+            _ => None,
+        })
+    }
 }
 
 impl Drop for Records {
@@ -71,7 +127,7 @@ impl Records {
             trace: Tracked::new(),
             appends: 0,
             strings: Vec::new(),
-            spare_row: GilCell::new(None),
+            lent: GilCell::new(Lent::default()),
         };
         r.sync_names(py);
         r
@@ -525,21 +581,22 @@ impl Records {
         (rows, bad)
     }
 
-    /// Record `i` as a row made by `maker` (an instance of `cls`): the row the last call
-    /// made, refilled, if nothing else holds it, else a new one. It is kept for the next
-    /// call only if it holds plain scalars: a row holding a container or an object could
-    /// keep a cycle or a finalizer alive past the user's last reference.
+    /// Record `i` as a row made by `maker` (an instance of `cls`): a kept row ([`Lent`])
+    /// nothing else holds, refilled, else a new one. Kept if it holds plain scalars,
+    /// with `from` (its store row and the store's write count) when it goes to the user
+    /// as `rows[i]`.
     fn tuple_row<'py>(
         &self,
         py: Python<'py>,
         maker: TupleMaker,
         cls: &Bound<'py, PyAny>,
         i: usize,
+        writes: Option<u64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         // Not borrowed while the row is filled: a value's conversion may run Python code
         // that reads this list (it then makes a row of its own).
-        let spare = match self.spare_row.borrow_mut(py) {
-            Ok(mut s) if maker.reusable() => s.take(),
+        let spare = match self.lent.borrow_mut(py) {
+            Ok(mut l) if maker.reusable() => l.take_free(py),
             _ => None,
         };
         let row = maker.blank(cls, self.inner.num_fields(), spare)?;
@@ -549,11 +606,37 @@ impl Records {
             return Err(e);
         }
         if maker.reusable() && scalars {
-            if let Ok(mut s) = self.spare_row.borrow_mut(py) {
-                *s = Some(row.clone().unbind());
+            if let Ok(mut l) = self.lent.borrow_mut(py) {
+                l.keep(row.clone().unbind(), writes.map(|w| (i, w)));
             }
         }
         Ok(row)
+    }
+
+    /// Store row `i` as the TupleList row `rows[i]` hands out, remembered with `writes`
+    /// (the store's write count now) so that assigning it back shares the row
+    /// ([`Records::lent_slot`]); a `Row` for a DictList.
+    pub(super) fn lend_row<'py>(
+        &self,
+        py: Python<'py>,
+        i: usize,
+        writes: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        if let RecordForm::Tuple {
+            row_type,
+            maker: Some(maker),
+            ..
+        } = &self.kind
+        {
+            return self.tuple_row(py, *maker, row_type.bind(py), i, Some(writes));
+        }
+        self.row_value(py, i)
+    }
+
+    /// The store row a TupleList row `v` was made from by [`Records::lend_row`], if the
+    /// store's write count is still `writes` (the row still holds that record).
+    pub(super) fn lent_slot(&self, v: &Bound<'_, PyAny>, writes: u64) -> Option<usize> {
+        self.lent.borrow(v.py()).ok()?.slot_of(v, writes)
     }
 
     /// Fills `rows` (blanks from [`TupleMaker::blank`]) with the records at store rows
@@ -595,7 +678,7 @@ impl Records {
             } => {
                 let cls = row_type.bind(py);
                 if let Some(maker) = maker {
-                    return self.tuple_row(py, *maker, cls, i);
+                    return self.tuple_row(py, *maker, cls, i, None);
                 }
                 let vals = self.field_values(py, i)?;
                 // Not a tuple subclass (no maker): what namedtuple's own `_make` does,
