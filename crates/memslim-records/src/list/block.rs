@@ -95,12 +95,9 @@ impl RecordList {
                     .unwrap_or(rows.len() - from);
             // A row past the end is located in the last chunk but not inside it: the
             // documented panic, rather than a loop that never advances.
-            assert!(
-                to > from,
-                "row {} out of range for {} rows",
-                rows[from],
-                self.len
-            );
+            if to == from {
+                row_out_of_range(rows[from], self.len);
+            }
             let chunk = &self.chunks[c];
             let run = &rows[from..to];
             if run.windows(2).any(|w| w[1] != w[0] + 1) || run.len() == 1 {
@@ -120,6 +117,12 @@ impl RecordList {
             from = to;
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn row_out_of_range(row: usize, len: usize) -> ! {
+    panic!("row {row} out of range for {len} rows")
 }
 
 #[cfg(test)]
