@@ -7,6 +7,13 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 /// See [`StrDict::scattered`].
 const SCATTERED_BYTES: usize = 256 << 10;
 
+/// Entries from which the hash index is [`SHARDS`] tables instead of one. A hash table
+/// grows by rehashing into one twice its size; split, each table grows on its own, so a
+/// growth step allocates a 64th of the index beside the rest (growth never doubles a
+/// huge buffer), while a small dictionary keeps one small table.
+const SPLIT_AT: usize = 1 << 14;
+const SHARDS: usize = 64;
+
 /// Distinct strings in Arrow Utf8 layout plus a hash index over them. The index stores
 /// only `u32` positions and hashes the stored bytes, so each entry costs ~5-9 bytes of
 /// index beyond the string itself.
@@ -16,7 +23,8 @@ pub(crate) struct StrDict {
     /// Every entry is a whole `&str` copied in, so entries are read without checking
     /// their UTF-8 again.
     data: String,
-    index: HashTable<u32>,
+    /// One table, or [`SHARDS`] once the dictionary holds [`SPLIT_AT`] entries.
+    index: Vec<HashTable<u32>>,
     hasher: DefaultHashBuilder,
 }
 
@@ -31,7 +39,7 @@ impl StrDict {
         StrDict {
             offsets: vec![0],
             data: String::new(),
-            index: HashTable::new(),
+            index: vec![HashTable::new()],
             hasher: DefaultHashBuilder::default(),
         }
     }
@@ -53,7 +61,7 @@ impl StrDict {
         let mut d = StrDict::new();
         d.data.reserve(data.len());
         d.offsets.reserve(offsets.len());
-        d.index = HashTable::with_capacity(offsets.len() - 1);
+        d.index = index_for(offsets.len() - 1);
         for w in offsets.windows(2) {
             let s = text.get(w[0] as usize..w[1] as usize)?;
             let before = d.len();
@@ -85,10 +93,16 @@ impl StrDict {
             .unwrap_or_default()
     }
 
+    /// The table of the index that holds the entries of hash `h`.
+    #[inline]
+    fn table(&self, h: u64) -> usize {
+        shard_of(h, self.index.len())
+    }
+
     #[inline]
     pub(crate) fn find(&self, s: &str) -> Option<u32> {
         let h = self.hasher.hash_one(s.as_bytes());
-        self.index
+        self.index[self.table(h)]
             .find(h, |&i| self.bytes_at(i) == s.as_bytes())
             .copied()
     }
@@ -96,7 +110,8 @@ impl StrDict {
     /// Position of `s`, adding it if new. `None` if the data buffer would pass 2 GiB.
     pub(crate) fn intern(&mut self, s: &str) -> Option<u32> {
         let h = self.hasher.hash_one(s.as_bytes());
-        if let Some(i) = self.index.find(h, |&i| self.bytes_at(i) == s.as_bytes()) {
+        let t = self.table(h);
+        if let Some(i) = self.index[t].find(h, |&i| self.bytes_at(i) == s.as_bytes()) {
             return Some(*i);
         }
         if self.data.len() + s.len() > i32::MAX as usize {
@@ -110,12 +125,26 @@ impl StrDict {
         self.data.push_str(s);
         crate::store::room(&mut self.offsets, 1);
         self.offsets.push(self.data.len() as i32);
+        if self.index.len() == 1 && self.len() > SPLIT_AT {
+            self.split_index();
+            return Some(i);
+        }
         let (offsets, data, hasher) = (&self.offsets, self.data.as_bytes(), &self.hasher);
-        self.index.insert_unique(h, i, |&j| {
-            let j = j as usize;
-            hasher.hash_one(&data[offsets[j] as usize..offsets[j + 1] as usize])
-        });
+        self.index[t].insert_unique(h, i, |&j| hash_at(hasher, offsets, data, j));
         Some(i)
+    }
+
+    /// Rebuilds the one table as [`SHARDS`], every entry (the newest included) placed
+    /// in its own, each with room for as many again.
+    #[cold]
+    fn split_index(&mut self) {
+        let mut index = index_for(2 * self.len());
+        let (offsets, data, hasher) = (&self.offsets, self.data.as_bytes(), &self.hasher);
+        for j in 0..self.len() as u32 {
+            let h = hash_at(hasher, offsets, data, j);
+            index[shard_of(h, SHARDS)].insert_unique(h, j, |&k| hash_at(hasher, offsets, data, k));
+        }
+        self.index = index;
     }
 
     /// Frees the spare capacity of the entries (not of the hash index, which would
@@ -130,7 +159,9 @@ impl StrDict {
         if n >= self.len() {
             return;
         }
-        self.index.retain(|i| (*i as usize) < n);
+        for t in &mut self.index {
+            t.retain(|i| (*i as usize) < n);
+        }
         // An entry boundary, so a character boundary (`truncate` cannot panic).
         self.data.truncate(self.offsets[n] as usize);
         self.offsets.truncate(n + 1);
@@ -172,8 +203,44 @@ impl StrDict {
     pub(crate) fn heap_bytes(&self) -> usize {
         self.offsets.capacity() * 4
             + self.data.capacity()
-            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+            + self.index.capacity() * std::mem::size_of::<HashTable<u32>>()
+            + self
+                .index
+                .iter()
+                .map(|t| t.capacity() * (std::mem::size_of::<u32>() + 1))
+                .sum::<usize>()
     }
+}
+
+/// The table of hash `h` in an index of `tables` tables (1 or [`SHARDS`]). Bits 32..38:
+/// hashbrown places an entry by the low bits of its hash and tags it with the top
+/// seven, so entries sharing these bits still spread over a table below 2^32 buckets.
+#[inline]
+fn shard_of(h: u64, tables: usize) -> usize {
+    if tables == 1 {
+        0
+    } else {
+        (h >> 32) as usize & (SHARDS - 1)
+    }
+}
+
+/// An empty index with room for `n` entries: one table, or [`SHARDS`] past [`SPLIT_AT`].
+fn index_for(n: usize) -> Vec<HashTable<u32>> {
+    if n <= SPLIT_AT {
+        return vec![HashTable::with_capacity(n)];
+    }
+    // A little over an even share each, as hashes do not split evenly.
+    let each = n / SHARDS + n / (SHARDS * 8) + 8;
+    (0..SHARDS)
+        .map(|_| HashTable::with_capacity(each))
+        .collect()
+}
+
+/// The hash of entry `j` (its stored bytes).
+#[inline]
+fn hash_at(hasher: &DefaultHashBuilder, offsets: &[i32], data: &[u8], j: u32) -> u64 {
+    let j = j as usize;
+    hasher.hash_one(&data[offsets[j] as usize..offsets[j + 1] as usize])
 }
 
 #[cfg(test)]
@@ -193,5 +260,37 @@ mod tests {
         assert_eq!(d.find("γ\0🦀"), None);
         assert_eq!(d.find("alpha"), Some(0));
         assert_eq!(d.intern("new"), Some(1));
+    }
+
+    #[test]
+    fn a_large_dictionary_splits_its_index_and_finds_every_entry() {
+        let mut d = StrDict::new();
+        let n = 3 * SPLIT_AT as u32;
+        for k in 0..n {
+            assert_eq!(d.intern(&format!("s{k}")), Some(k));
+            if k as usize == SPLIT_AT - 1 {
+                assert_eq!(d.index.len(), 1, "one table up to SPLIT_AT entries");
+            }
+        }
+        assert_eq!(d.index.len(), SHARDS);
+        // No table holds much more than its share.
+        let most = d.index.iter().map(|t| t.len()).max().unwrap();
+        assert!(most < 2 * n as usize / SHARDS, "{most}");
+        for k in (0..n).step_by(7) {
+            assert_eq!(d.find(&format!("s{k}")), Some(k));
+            assert_eq!(d.intern(&format!("s{k}")), Some(k));
+        }
+        assert_eq!(d.find("absent"), None);
+        d.truncate(SPLIT_AT + 5);
+        assert_eq!(d.find(&format!("s{}", SPLIT_AT + 5)), None);
+        assert_eq!(
+            d.find(&format!("s{}", SPLIT_AT + 4)),
+            Some(SPLIT_AT as u32 + 4)
+        );
+        assert_eq!(d.intern("again"), Some(SPLIT_AT as u32 + 5));
+        let back = StrDict::from_parts(d.offsets(), d.data()).unwrap();
+        assert_eq!(back.index.len(), SHARDS);
+        assert_eq!(back.find("again"), Some(SPLIT_AT as u32 + 5));
+        assert_eq!(back.find("s0"), Some(0));
     }
 }
