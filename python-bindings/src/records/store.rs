@@ -615,7 +615,7 @@ impl Records {
 
     /// Store row `i` as the TupleList row `rows[i]` hands out, remembered with `writes`
     /// (the store's write count now) so that assigning it back shares the row
-    /// ([`Records::lent_slot`]); a `Row` for a DictList.
+    /// ([`Records::lent_slot`]); for any other list, [`Records::row_value`].
     pub(super) fn lend_row<'py>(
         &self,
         py: Python<'py>,
