@@ -16,6 +16,10 @@ use crate::{RecordsError, Result};
 /// Largest store a [`Order::Slots`] can address.
 pub const MAX_SLOTS: usize = u32::MAX as usize;
 
+/// Rows no position reads that a store may hold beyond as many as its list reads
+/// before [`Order::wastes`] says to compact it.
+pub const UNREAD_SLACK: usize = 1024;
+
 /// Positions of a list mapped to the rows of the store it shares.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Order {
@@ -192,6 +196,14 @@ impl Order {
                 aliased: true,
             },
         )
+    }
+
+    /// Whether a store of `store_len` rows holds more rows this order does not read than
+    /// rows it reads, plus [`UNREAD_SLACK`]: worth compacting ([`Order::compacted`]).
+    /// Compacting then costs amortized O(1) per row added since, and keeps the store
+    /// within about twice the list.
+    pub fn wastes(&self, store_len: usize) -> bool {
+        store_len >= 2 * self.len(store_len) + UNREAD_SLACK
     }
 
     /// Turns `Whole` and `Range` into `Slots` (for an edit a range cannot express).
@@ -392,6 +404,14 @@ mod tests {
             Just(Op::Fixed),
             Just(Op::Compact),
         ]
+    }
+
+    #[test]
+    fn a_store_is_wasted_once_unread_rows_outnumber_read_ones_plus_the_slack() {
+        let order = Order::Whole.slice(10_000, 0, 100);
+        assert!(!order.wastes(2 * 100 + UNREAD_SLACK - 1));
+        assert!(order.wastes(2 * 100 + UNREAD_SLACK));
+        assert!(!Order::Whole.wastes(1 << 20));
     }
 
     proptest! {

@@ -136,8 +136,8 @@ impl PyRecords {
     ///
     /// Positions that share a record (`rows[i] = rows[j]`, `random.shuffle`) keep a list
     /// editing by order, which appends what it adds to the store. Once the store holds
-    /// more rows no position reads than the list has records (plus a slack), and nothing
-    /// else refers to them, the store is compacted to the rows the list reads, shared
+    /// more rows no position reads than the list has records ([`Order::wastes`]), and
+    /// nothing else refers to them, the store is compacted to the rows the list reads, shared
     /// ones kept shared: a run of edits costs amortized O(1) each, and the store stays
     /// within about twice the list.
     pub(super) fn in_place(&self, py: Python<'_>) -> PyResult<bool> {
@@ -146,34 +146,29 @@ impl PyRecords {
         if Arc::strong_count(&self.state) != 1 {
             return Ok(false);
         }
-        if o.order.is_aliased() {
-            let n = self.state.borrow(py)?.inner.len();
-            if n < 2 * o.order.len(n) + ALIASED_SLACK {
-                return Ok(false);
-            }
-            let (rows, order) = o.order.compacted(n);
-            let mut store = self.state.borrow_mut(py)?;
-            store.inner = store.inner.take(&rows);
-            store.sync_names(py);
-            store.retrack();
-            o.order = order;
-            return Ok(o.order.is_whole());
-        }
         if o.order.is_whole() {
             return Ok(true);
         }
+        // Decided before borrowing the store to change it: a mutable borrow counts as a
+        // write, which makes the rows a TupleList lent stale.
+        let n = self.state.borrow(py)?.inner.len();
+        if o.order.is_aliased() && !o.order.wastes(n) {
+            return Ok(false);
+        }
         let mut store = self.state.borrow_mut(py)?;
-        let n = store.inner.len();
-        let inner = match o.order.as_range(n) {
+        let (inner, order) = match o.order.as_range(n) {
             // Mostly ours: share the chunks (copy-on-write) rather than copy them.
-            Some((s, len)) if len * 2 >= n => store.inner.slice(s, s + len),
-            _ => store.inner.take(&o.order.slots(n)),
+            Some((s, len)) if len * 2 >= n => (store.inner.slice(s, s + len), Order::Whole),
+            _ => {
+                let (rows, order) = o.order.compacted(n);
+                (store.inner.take(&rows), order)
+            }
         };
         store.inner = inner;
         store.sync_names(py);
         store.retrack();
-        o.order = Order::Whole;
-        Ok(true)
+        o.order = order;
+        Ok(o.order.is_whole())
     }
 
     /// The list's order for an edit by order (not in place): never `Whole`, since rows
@@ -491,10 +486,6 @@ impl PyRecords {
         Ok(())
     }
 }
-
-/// Store rows no position reads that a list whose positions share rows may carry
-/// beyond as many as it has positions, before it compacts (see [`PyRecords::in_place`]).
-const ALIASED_SLACK: usize = 1024;
 
 /// Record `i` (a position) handed to Python: a live `Row` for DictList, a namedtuple
 /// for TupleList.
