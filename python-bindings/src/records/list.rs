@@ -331,7 +331,11 @@ impl PyRecords {
                 .filter(|s| Arc::ptr_eq(s, &self.state))
                 .map(|_| r.get().row());
         }
-        // A TupleList row `rows[i]` handed out, its store row unwritten since.
+        // A TupleList row `rows[i]` handed out, its store row unwritten since (only a
+        // tuple can be one: a dict appended to a DictList goes no further).
+        if !v.is_instance_of::<PyTuple>() {
+            return None;
+        }
         let py = v.py();
         self.state
             .borrow(py)
