@@ -404,8 +404,30 @@ impl RecordList {
     /// Field indexes of record `row`, in its key order.
     pub fn row_keys(&self, row: usize) -> Vec<usize> {
         let mut keys = Vec::new();
-        self.visit_row(row, |j, _| keys.push(j));
+        self.visit_keys(row, |j| keys.push(j));
         keys
+    }
+
+    /// Calls `f(field)` for every key of record `row`, in its key order (the fields
+    /// [`RecordList::visit_row`] visits), reading no value: only which are absent.
+    ///
+    /// # Panics
+    /// If `row >= len()`.
+    pub fn visit_keys(&self, row: usize, mut f: impl FnMut(usize)) {
+        let (k, i) = self.locate(row);
+        let c = &self.chunks[k];
+        let p = c.order.as_ref().map_or(0, |o| o[c.off + i]);
+        if p == 0 {
+            for (j, cc) in c.cols.iter().enumerate() {
+                if !cc.is_absent(c.off + i) {
+                    f(j);
+                }
+            }
+        } else {
+            for &j in self.patterns.get(p) {
+                f(j as usize);
+            }
+        }
     }
 
     /// Whether some record may lack field `j` (`false`: every record has it). Looks at

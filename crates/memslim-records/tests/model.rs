@@ -46,11 +46,16 @@ fn with_cells<R>(rec: &Rec, f: impl FnOnce(&[(&str, Cell<'_>)]) -> R) -> R {
     f(&cells)
 }
 
+/// Record `r` as the model holds it; also checks that `row_keys` (which reads no value)
+/// names the fields `visit_row` gives, in its order.
 fn read_row(l: &RecordList, r: usize) -> Rec {
     let mut out = Vec::new();
+    let mut fields = Vec::new();
     l.visit_row(r, |j, c| {
+        fields.push(j);
         out.push((l.field_name(j).to_owned(), from_cell(c)))
     });
+    assert_eq!(l.row_keys(r), fields, "keys of row {r}");
     out
 }
 
