@@ -234,12 +234,25 @@ pub(crate) fn iter_class<T: QuickNext>(py: Python<'_>) -> PyResult<Bound<'_, PyT
     Ok(iter_subclass::<T>(py)?.ty.bind(py).clone())
 }
 
-/// `row` as a Python `Row`.
+/// `row` as a Python `Row`, outside the cycle collector's lists.
+///
+/// A `Row` refers to no Python object the collector could follow (PyO3 gives its class a
+/// traversal that visits nothing but the type, which the module keeps alive), so it can
+/// never be part of a cycle; kept on the lists, every collection would walk each `Row`
+/// a program holds (`list(rows)`, `sorted(rows, key=...)`) for nothing, as CPython
+/// spares the dicts and tuples that hold only atomic values.
 pub(crate) fn new_row(py: Python<'_>, row: PyRow) -> PyResult<Py<PyRow>> {
     let ty = &row_subclass(py)?.ty;
     let obj = Py::new(py, row)?;
-    // SAFETY: `obj` was just made as a `PyRow`, and `ty` is its subclass.
-    unsafe { retype(&obj, ty) };
+    // SAFETY: `obj` was just made as a `PyRow`, and `ty` is its subclass. Untracking
+    // only takes a live GC object (every PyO3 object is one) off the collector's lists;
+    // PyO3's dealloc untracks only a tracked object.
+    unsafe {
+        retype(&obj, ty);
+        if ffi::PyObject_GC_IsTracked(obj.as_ptr()) == 1 {
+            ffi::PyObject_GC_UnTrack(obj.as_ptr().cast());
+        }
+    }
     Ok(obj)
 }
 

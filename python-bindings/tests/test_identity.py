@@ -578,3 +578,19 @@ def test_tuplelist_extended_with_itself_holds_copies():
     tl.sort(key=lambda t: -t.x)
     del tl[0]
     assert [t.x for t in tl] == [2, 1, 1, 1]
+
+
+def test_rows_stay_off_the_cycle_collectors_lists(tmp_path):
+    rows = memslim.DictList([{"a": i, "b": [i]} for i in range(5)])
+    f = memslim.DictList.open(tmp_path / "f.msl")
+    f.extend(rows)
+    f.flush()
+    made = [rows[0], *rows, *list(rows), *rows[1:3], *f, f[0]]
+    assert made and not any(gc.is_tracked(r) for r in made)
+    # A cycle that holds a row is still collected, and the row with it.
+    cycle = [rows[1]]
+    cycle.append(cycle)
+    del cycle, made
+    gc.collect()
+    assert dict(rows[1]) == {"a": 1, "b": [1]}
+    f.close()
