@@ -580,6 +580,24 @@ def test_tuplelist_extended_with_itself_holds_copies():
     assert [t.x for t in tl] == [2, 1, 1, 1]
 
 
+def test_lists_of_one_store_compare_the_same_record_by_identity():
+    base = [{"v": float("nan")}, {"v": 1}, {"v": float("nan")}, {"v": 1}]
+    rows = memslim.DictList(base)
+    pick = [[0, 1], [1, 0], [0, 2], [1, 3], [2, 2], [0, 1, 2]]
+    for a in pick:
+        for b in pick:
+            la, lb = [base[i] for i in a], [base[i] for i in b]
+            ra, rb = rows[:0], rows[:0]
+            ra.extend(rows[i] for i in a)
+            rb.extend(rows[i] for i in b)
+            assert (ra == rb) == (la == lb), (a, b)
+            assert (ra != rb) == (la != lb), (a, b)
+    assert rows == rows[:] and rows[::-1] != rows
+    # Another store: compared by value, and a NaN is never equal to another NaN.
+    assert rows != memslim.DictList(base)
+    assert rows[1:2] == memslim.DictList([{"v": 1}])
+
+
 def test_rows_stay_off_the_cycle_collectors_lists(tmp_path):
     rows = memslim.DictList([{"a": i, "b": [i]} for i in range(5)])
     f = memslim.DictList.open(tmp_path / "f.msl")

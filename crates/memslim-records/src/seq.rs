@@ -312,6 +312,40 @@ impl RecordList {
         }
         Ok(true)
     }
+
+    /// Python `==` between two lists that hold rows of this one, `a` and `b` (their
+    /// orders): equal lengths and every pair equal. A pair naming the same row is one
+    /// record, equal without a look (a list compares its items by identity first, so
+    /// a record holding a NaN equals itself); other pairs compare their values, and a
+    /// pair the core cannot decide is decided by `undecided(row_a, row_b)`.
+    ///
+    /// # Errors
+    /// The first error `undecided` returns.
+    pub fn eq_orders<E>(
+        &self,
+        a: &Order,
+        b: &Order,
+        mut undecided: impl FnMut(usize, usize) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<bool, E> {
+        let n = a.len(self.len());
+        if n != b.len(self.len()) {
+            return Ok(false);
+        }
+        for p in 0..n {
+            let (x, y) = (a.slot(p), b.slot(p));
+            if x == y {
+                continue;
+            }
+            let same = match self.row_eq_other(x, self, y) {
+                Some(same) => same,
+                None => undecided(x, y)?,
+            };
+            if !same {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -525,6 +559,28 @@ mod tests {
             let r: std::result::Result<bool, ()> =
                 list_of(&a).eq_list(&list_of(&b), |_| panic!("ints are decided"));
             prop_assert_eq!(r, Ok(a == b));
+        }
+
+        /// Two lists over one store (rows picked from it, repeats allowed) compare as
+        /// Python lists of the same dicts do: a NaN record equals itself (the same row)
+        /// but no other NaN record.
+        #[test]
+        fn eq_orders_is_list_equality_with_identity_first(
+            a in proptest::collection::vec(0usize..6, 0..8),
+            b in proptest::collection::vec(0usize..6, 0..8),
+        ) {
+            let mut l = list_of(&[1, 2, 1, 7]);
+            l.push_record(&[("v", Cell::Float(f64::NAN))]).unwrap();
+            l.push_record(&[("v", Cell::Float(f64::NAN))]).unwrap();
+            let value = |r: usize| [1.0, 2.0, 1.0, 7.0, f64::NAN, f64::NAN][r];
+            let expected = a.len() == b.len()
+                && a.iter().zip(&b).all(|(&x, &y)| x == y || value(x) == value(y));
+            let r: std::result::Result<bool, ()> = l.eq_orders(
+                &Order::Whole.pick(&a),
+                &Order::Whole.pick(&b),
+                |_, _| panic!("numbers are decided"),
+            );
+            prop_assert_eq!(r, Ok(expected));
         }
     }
 
