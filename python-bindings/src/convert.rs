@@ -85,17 +85,6 @@ fn first_shared_int<'py>(
 static PICKLE_DUMPS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static PICKLE_LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static INT_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static KEYS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static VALUES_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static ITEMS_VIEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// Which `collections.abc` view a mapping's `keys()` / `values()` / `items()` returns.
-#[derive(Clone, Copy)]
-pub(crate) enum View {
-    Keys,
-    Values,
-    Items,
-}
 
 /// `__ne__` from an `__eq__` result: `NotImplemented` passes through, a bool flips.
 pub(crate) fn negated(py: Python<'_>, eq: Py<PyAny>) -> PyResult<Py<PyAny>> {
@@ -103,21 +92,6 @@ pub(crate) fn negated(py: Python<'_>, eq: Py<PyAny>) -> PyResult<Py<PyAny>> {
         return Ok(eq);
     }
     (!eq.extract::<bool>(py)?).into_py_any(py)
-}
-
-/// `collections.abc.KeysView(mapping)` (or `ValuesView` / `ItemsView`): the views a
-/// read-through mapping such as `Row` or `DocView` hands out, as dict's do.
-pub(crate) fn mapping_view<'py>(
-    mapping: &Bound<'py, PyAny>,
-    which: View,
-) -> PyResult<Bound<'py, PyAny>> {
-    let (cell, name) = match which {
-        View::Keys => (&KEYS_VIEW, "KeysView"),
-        View::Values => (&VALUES_VIEW, "ValuesView"),
-        View::Items => (&ITEMS_VIEW, "ItemsView"),
-    };
-    cell.import(mapping.py(), "collections.abc", name)?
-        .call1((mapping,))
 }
 
 /// A record's `(key, value)` pairs, kept alive while cells borrow from them.

@@ -12,6 +12,7 @@ mod ext;
 mod fast_slots;
 mod gilcell;
 mod json;
+mod mapping_views;
 mod mmap;
 mod mmap_ffi;
 mod numpy;
@@ -43,5 +44,6 @@ fn _memslim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     pickle::register(m)?;
     parquet::register(m)?;
     json::register(m)?;
+    mapping_views::register(m)?;
     Ok(())
 }

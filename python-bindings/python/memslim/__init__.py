@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import collections.abc as _abc
 
+from memslim import _memslim
 from memslim._json import dump, dumps, to_builtins
 from memslim._memslim import (
     BatchReader,
@@ -87,6 +88,10 @@ _abc.Sequence.register(Column)
 _abc.Sequence.register(DocList)
 _abc.Mapping.register(DocView)
 _abc.Sequence.register(ListView)
+# The views of Row.keys() / items() / values() and DocView's (as a dict's are).
+_abc.KeysView.register(_memslim._KeysView)
+_abc.ItemsView.register(_memslim._ItemsView)
+_abc.ValuesView.register(_memslim._ValuesView)
 
 __all__ = [
     "AppendOnlyError",

@@ -1,6 +1,7 @@
 //! `DocView`: a read-only, dict-like view of a dict inside a document.
 
 use super::*;
+use crate::mapping_views::{View, list_by_protocol};
 
 /// A read-only, dict-like view of a dict inside a document.
 #[pyclass(name = "DocView", module = "memslim._memslim", mapping, frozen)]
@@ -83,15 +84,15 @@ impl PyDocView {
     }
 
     fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Keys)
+        crate::mapping_views::view(slf.as_any(), View::Keys, list_by_protocol)
     }
 
     fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Values)
+        crate::mapping_views::view(slf.as_any(), View::Values, list_by_protocol)
     }
 
     fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Items)
+        crate::mapping_views::view(slf.as_any(), View::Items, list_by_protocol)
     }
 
     /// The dict as a plain Python ``dict`` (a deep copy).

@@ -2,6 +2,7 @@
 //! a record file (read-only: its records never change once appended).
 
 use super::*;
+use crate::mapping_views::{View, list_by_protocol};
 use crate::mmap::{FileBatch, FileRecord, PyDictListFile};
 
 /// A live, dict-like view of one record, wherever it is stored.
@@ -139,12 +140,55 @@ impl PyRow {
     /// The record's keys, in its key order.
     pub(super) fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         match &self.source {
-            RowSource::Memory(store) => {
-                let this = store.borrow(py)?;
-                let keys = this.inner.row_keys(self.row());
-                PyList::new(py, keys.into_iter().map(|j| this.names[j].bind(py).clone()))
-            }
+            RowSource::Memory(_) => self.listing(py, View::Keys),
             RowSource::File(file) => file.keys(py, self.row()),
+        }
+    }
+
+    /// The record's keys, values or `(key, value)` pairs, in its key order.
+    pub(crate) fn listing<'py>(
+        &self,
+        py: Python<'py>,
+        which: View,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let store = match &self.source {
+            RowSource::Memory(store) => store,
+            RowSource::File(file) => {
+                if which == View::Keys {
+                    return file.keys(py, self.row());
+                }
+                let d = file.dict(py, self.row())?;
+                return Ok(if which == View::Values {
+                    d.values()
+                } else {
+                    d.items()
+                });
+            }
+        };
+        let this = store.borrow(py)?;
+        let name = |j: usize| this.names[j].bind(py).clone().into_any();
+        let mut out = Vec::new();
+        if which == View::Keys {
+            this.inner.visit_keys(self.row(), |j| out.push(name(j)));
+            return PyList::new(py, out);
+        }
+        let mut err = None;
+        this.inner.visit_row(self.row(), |j, c| {
+            let v = match this.cell_value(py, j, c) {
+                Ok(v) => v,
+                Err(e) => return err = err.take().or(Some(e)),
+            };
+            out.push(match which {
+                View::Items => match PyTuple::new(py, [name(j), v]) {
+                    Ok(pair) => pair.into_any(),
+                    Err(e) => return err = err.take().or(Some(e)),
+                },
+                _ => v,
+            });
+        });
+        match err {
+            Some(e) => Err(e),
+            None => PyList::new(py, out),
         }
     }
 
@@ -371,15 +415,15 @@ impl PyRow {
     }
 
     pub(super) fn keys<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Keys)
+        crate::mapping_views::view(slf.as_any(), View::Keys, row_listing)
     }
 
     pub(super) fn values<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Values)
+        crate::mapping_views::view(slf.as_any(), View::Values, row_listing)
     }
 
     pub(super) fn items<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
-        crate::convert::mapping_view(slf.as_any(), crate::convert::View::Items)
+        crate::mapping_views::view(slf.as_any(), View::Items, row_listing)
     }
 
     #[pyo3(signature = (key, *default))]
@@ -544,6 +588,14 @@ impl PyRow {
 
 /// The plain-dict form of a mapping `|` accepts: a `dict` as it is, a `Row` (or another
 /// memslim mapping view) copied to a dict; `None` for anything else.
+/// [`crate::mapping_views::Lister`] of a `Row`.
+fn row_listing<'py>(mapping: &Bound<'py, PyAny>, which: View) -> PyResult<Bound<'py, PyList>> {
+    match mapping.cast::<PyRow>() {
+        Ok(r) => r.get().listing(mapping.py(), which),
+        Err(_) => list_by_protocol(mapping, which),
+    }
+}
+
 pub(super) fn or_operand<'py>(o: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     if o.is_instance_of::<PyDict>() {
         return Ok(Some(o.clone()));

@@ -1,0 +1,350 @@
+//! `keys()`, `values()` and `items()` of the read-through mappings (`Row`, `DocView`):
+//! views made and read natively that behave as a dict's do.
+//!
+//! A view reads its mapping as it is when the view is used (it holds the mapping, not a
+//! copy). Iterating one lists the mapping's keys, values or pairs in one native call
+//! and iterates that list, so `dict(row)`, `{**row}` and `for k, v in row.items()` make
+//! no Python-level call per key. The keys and items views are set-like as dict's are
+//! (`&`, `|`, `-`, `^` with any iterable, comparisons with sets, `isdisjoint`); their
+//! `repr` is a dict's (`dict_keys([...])`), as a `Row`'s is a dict's.
+
+use pyo3::basic::CompareOp;
+use pyo3::exceptions::PyKeyError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyList, PySet, PyTuple};
+use pyo3::{IntoPyObjectExt, intern};
+
+/// Which view a mapping's `keys()` / `values()` / `items()` returns.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum View {
+    Keys,
+    Values,
+    Items,
+}
+
+/// Lists a mapping's keys, values or `(key, value)` pairs, in its key order.
+pub(crate) type Lister = for<'py> fn(&Bound<'py, PyAny>, View) -> PyResult<Bound<'py, PyList>>;
+
+static MAPPING_PROXY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ABC_SET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// [`Lister`] of any mapping, through its Python protocol: its keys as `iter` gives
+/// them, then one lookup per key.
+pub(crate) fn list_by_protocol<'py>(
+    mapping: &Bound<'py, PyAny>,
+    which: View,
+) -> PyResult<Bound<'py, PyList>> {
+    let py = mapping.py();
+    let keys = PyList::empty(py);
+    for k in mapping.try_iter()? {
+        keys.append(k?)?;
+    }
+    if which == View::Keys {
+        return Ok(keys);
+    }
+    let out = PyList::empty(py);
+    for k in keys.iter() {
+        let v = mapping.get_item(&k)?;
+        match which {
+            View::Values => out.append(v)?,
+            _ => out.append(PyTuple::new(py, [k, v])?)?,
+        }
+    }
+    Ok(out)
+}
+
+/// The `which` view of `mapping`, listed by `lister`.
+pub(crate) fn view<'py>(
+    mapping: &Bound<'py, PyAny>,
+    which: View,
+    lister: Lister,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = mapping.py();
+    let mapping = mapping.clone().unbind();
+    Ok(match which {
+        View::Keys => Bound::new(py, PyKeysView { mapping, lister })?.into_any(),
+        View::Values => Bound::new(py, PyValuesView { mapping, lister })?.into_any(),
+        View::Items => Bound::new(py, PyItemsView { mapping, lister })?.into_any(),
+    })
+}
+
+/// The parts every view shares.
+struct Parts<'py> {
+    mapping: Bound<'py, PyAny>,
+    lister: Lister,
+    which: View,
+}
+
+impl<'py> Parts<'py> {
+    fn list(&self) -> PyResult<Bound<'py, PyList>> {
+        (self.lister)(&self.mapping, self.which)
+    }
+
+    fn iter(&self) -> PyResult<Bound<'py, PyAny>> {
+        Ok(self.list()?.try_iter()?.into_any())
+    }
+
+    fn reversed(&self) -> PyResult<Bound<'py, PyAny>> {
+        let l = self.list()?;
+        l.reverse()?;
+        Ok(l.try_iter()?.into_any())
+    }
+
+    fn contains(&self, x: &Bound<'py, PyAny>) -> PyResult<bool> {
+        match self.which {
+            View::Keys => self.mapping.contains(x),
+            View::Values => self.list()?.contains(x),
+            View::Items => {
+                // As a dict's: only a pair can be an item; its value is compared by
+                // identity first.
+                let Ok(pair) = x.cast::<PyTuple>() else {
+                    return Ok(false);
+                };
+                if pair.len() != 2 {
+                    return Ok(false);
+                }
+                let value = match self.mapping.get_item(pair.get_item(0)?) {
+                    Ok(v) => v,
+                    Err(e) if e.is_instance_of::<PyKeyError>(x.py()) => return Ok(false),
+                    Err(e) => return Err(e),
+                };
+                let want = pair.get_item(1)?;
+                Ok(value.is(&want) || value.eq(want)?)
+            }
+        }
+    }
+
+    fn repr(&self) -> PyResult<String> {
+        let name = match self.which {
+            View::Keys => "dict_keys",
+            View::Values => "dict_values",
+            View::Items => "dict_items",
+        };
+        Ok(format!("{name}({})", self.list()?.repr()?))
+    }
+
+    fn mapping_proxy(&self) -> PyResult<Bound<'py, PyAny>> {
+        let py = self.mapping.py();
+        MAPPING_PROXY
+            .import(py, "types", "MappingProxyType")?
+            .call1((&self.mapping,))
+    }
+
+    /// The view's items as a new `set` (keys and items views).
+    fn set(&self) -> PyResult<Bound<'py, PySet>> {
+        PySet::new(self.mapping.py(), self.list()?)
+    }
+
+    /// `set(self).method(other)`, or `NotImplemented` when `other` is not iterable (as
+    /// a dict's views answer).
+    fn set_op(&self, other: &Bound<'py, PyAny>, method: &str) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        if other.try_iter().is_err() {
+            return Ok(py.NotImplemented());
+        }
+        Ok(self.set()?.call_method1(method, (other,))?.unbind())
+    }
+
+    /// The items of `other` the view holds, as a new `set`: as a dict's view computes
+    /// `&`, so an item of the view need not be hashable.
+    fn intersection(&self, other: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        if other.is_exact_instance_of::<PySet>() && self.mapping.len()? <= other.len()? {
+            // A dict's view asks the larger set instead, which keeps the view's items.
+            return Ok(other
+                .call_method1(intern!(py, "intersection"), (self.list()?,))?
+                .unbind());
+        }
+        let Ok(it) = other.try_iter() else {
+            return Ok(py.NotImplemented());
+        };
+        let out = PySet::empty(py)?;
+        for x in it {
+            let x = x?;
+            if self.contains(&x)? {
+                out.add(x)?;
+            }
+        }
+        Ok(out.into_any().unbind())
+    }
+
+    /// Whether no item of `other` is in the view, as a dict's view answers: it goes
+    /// through `other`, or through the view when `other` is a larger set.
+    fn isdisjoint(&self, other: &Bound<'py, PyAny>) -> PyResult<bool> {
+        let py = other.py();
+        let abc_set = ABC_SET.import(py, "collections.abc", "Set")?;
+        if other.is_instance(abc_set)? && other.len()? > self.mapping.len()? {
+            for x in self.list()?.iter() {
+                if other.contains(x)? {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
+        }
+        for x in other.try_iter()? {
+            if self.contains(&x?)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `set(other).method(self)`: `other` on the left of `|`, `-` or `^` (its items
+    /// first, as a dict's view makes the set from the left operand).
+    fn set_rop(&self, other: &Bound<'py, PyAny>, method: &str) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        let Ok(it) = other.try_iter() else {
+            return Ok(py.NotImplemented());
+        };
+        let o = PySet::empty(py)?;
+        for v in it {
+            o.add(v?)?;
+        }
+        Ok(o.call_method1(method, (self.list()?,))?.unbind())
+    }
+
+    /// A comparison with a set (any `collections.abc.Set`) as a dict's view makes it:
+    /// the sizes first, then whether every item of the smaller side is in the other
+    /// (so no item is hashed when the sizes decide).
+    fn compare(&self, other: &Bound<'py, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+        let py = other.py();
+        let abc_set = ABC_SET.import(py, "collections.abc", "Set")?;
+        if !other.is_instance(abc_set)? {
+            return Ok(py.NotImplemented());
+        }
+        let (mine, theirs) = (self.mapping.len()?, other.len()?);
+        let all_in = |items: Bound<'py, PyAny>, of: &Bound<'py, PyAny>| -> PyResult<bool> {
+            for x in items.try_iter()? {
+                if !of.contains(x?)? {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        let me = || Ok::<_, PyErr>(self.list()?.into_any());
+        let answer = match op {
+            CompareOp::Eq => mine == theirs && all_in(me()?, other)?,
+            CompareOp::Ne => !(mine == theirs && all_in(me()?, other)?),
+            CompareOp::Lt => mine < theirs && all_in(me()?, other)?,
+            CompareOp::Le => mine <= theirs && all_in(me()?, other)?,
+            CompareOp::Gt => mine > theirs && all_in(other.clone(), &me()?)?,
+            CompareOp::Ge => mine >= theirs && all_in(other.clone(), &me()?)?,
+        };
+        answer.into_py_any(py)
+    }
+}
+
+/// Defines a view class over a mapping; with `set`, the set operations of the keys and
+/// items views.
+macro_rules! view_class {
+    ($class:ident, $name:literal, $which:expr, $doc:literal $(, $set:ident)?) => {
+        #[doc = $doc]
+        #[pyclass(name = $name, module = "memslim._memslim", frozen)]
+        pub struct $class {
+            mapping: Py<PyAny>,
+            lister: Lister,
+        }
+
+        impl $class {
+            fn parts<'py>(&self, py: Python<'py>) -> Parts<'py> {
+                Parts {
+                    mapping: self.mapping.bind(py).clone(),
+                    lister: self.lister,
+                    which: $which,
+                }
+            }
+        }
+
+        #[pymethods]
+        impl $class {
+            fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
+                self.mapping.bind(py).len()
+            }
+
+            fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.parts(py).iter()
+            }
+
+            fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.parts(py).reversed()
+            }
+
+            fn __contains__(&self, x: &Bound<'_, PyAny>) -> PyResult<bool> {
+                self.parts(x.py()).contains(x)
+            }
+
+            fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+                self.parts(py).repr()
+            }
+
+            /// A read-only proxy of the mapping the view reads, as a dict view's.
+            #[getter]
+            fn mapping<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+                self.parts(py).mapping_proxy()
+            }
+            $(
+            #[doc = concat!("`", stringify!($set), "(self) & other`.")]
+            fn __and__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).intersection(other)
+            }
+            fn __rand__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).intersection(other)
+            }
+            fn __or__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).set_op(other, "union")
+            }
+            fn __ror__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).set_rop(other, "union")
+            }
+            fn __xor__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).set_op(other, "symmetric_difference")
+            }
+            fn __rxor__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).set_rop(other, "symmetric_difference")
+            }
+            fn __sub__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).set_op(other, "difference")
+            }
+            fn __rsub__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).set_rop(other, "difference")
+            }
+            fn isdisjoint(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+                self.parts(other.py()).isdisjoint(other)
+            }
+            fn __richcmp__(&self, other: &Bound<'_, PyAny>, op: CompareOp) -> PyResult<Py<PyAny>> {
+                self.parts(other.py()).compare(other, op)
+            }
+            )?
+        }
+    };
+}
+
+view_class!(
+    PyKeysView,
+    "_KeysView",
+    View::Keys,
+    "A mapping's keys, live and set-like (as `dict.keys()`).",
+    set
+);
+view_class!(
+    PyItemsView,
+    "_ItemsView",
+    View::Items,
+    "A mapping's `(key, value)` pairs, live and set-like (as `dict.items()`).",
+    set
+);
+view_class!(
+    PyValuesView,
+    "_ValuesView",
+    View::Values,
+    "A mapping's values, live (as `dict.values()`)."
+);
+
+/// Registers the view classes (the package registers them with `collections.abc`).
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyKeysView>()?;
+    m.add_class::<PyValuesView>()?;
+    m.add_class::<PyItemsView>()?;
+    Ok(())
+}

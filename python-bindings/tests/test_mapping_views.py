@@ -1,0 +1,175 @@
+"""``keys()``, ``values()`` and ``items()`` of ``Row`` (in memory and in a record file) and
+of ``DocView`` behave as a dict's views do, with the dict as the oracle: contents and
+order, ``repr``, membership, the set operations with any iterable, comparisons with
+sets, liveness, and the copies CPython makes through them (``dict(row)``, ``{**row}``).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from collections import abc
+
+import memslim
+import pytest
+from conftest import same
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+KEYS = ["a", "b", "c", "d"]
+VALUES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True)
+    | st.sampled_from(["x", "y", "", "ünï"])
+    | st.lists(st.integers(-3, 3), max_size=2)  # unhashable: items() cannot make a set
+)
+
+
+@st.composite
+def records(draw):
+    """Records over a few keys, each key absent from some, in varying key order."""
+    out = []
+    for _ in range(draw(st.integers(1, 6))):
+        keys = draw(st.permutations(KEYS))
+        n = draw(st.integers(0, len(KEYS)))
+        out.append({k: draw(VALUES) for k in keys[:n]})
+    return out
+
+
+def has_nan(v) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def outcome(f, *args):
+    """What ``f(*args)`` gives, comparable across NaN objects: ``("ok", sorted reprs)``
+    for a set, ``("ok", value)`` otherwise, or ``("error", exception class)``."""
+    try:
+        r = f(*args)
+    except (TypeError, ValueError) as e:
+        return ("error", type(e))
+    if isinstance(r, (set, frozenset)):
+        return ("ok", sorted(map(repr, r)))
+    return ("ok", r)
+
+
+BINARY = [
+    lambda v, o: v & o,
+    lambda v, o: o & v,
+    lambda v, o: v | o,
+    lambda v, o: o | v,
+    lambda v, o: v - o,
+    lambda v, o: o - v,
+    lambda v, o: v ^ o,
+    lambda v, o: o ^ v,
+    lambda v, o: v.isdisjoint(o),
+]
+COMPARE = [
+    lambda v, o: v == o,
+    lambda v, o: v != o,
+    lambda v, o: v <= o,
+    lambda v, o: v < o,
+    lambda v, o: v >= o,
+    lambda v, o: v > o,
+]
+
+
+def check_views(row, want: dict, plain=lambda v: v):
+    """Every view of ``row`` against the same view of ``want``; ``plain`` makes what a
+    view gives comparable (a ``DocView``'s nested values are views too)."""
+    clean = not any(map(has_nan, want.values()))
+    for name, abc_type in (
+        ("keys", abc.KeysView),
+        ("values", abc.ValuesView),
+        ("items", abc.ItemsView),
+    ):
+        got, exp = getattr(row, name)(), getattr(want, name)()
+        assert isinstance(got, abc_type)
+        assert len(got) == len(exp)
+        assert same(plain(list(got)), list(exp)), name
+        assert same(plain(list(reversed(got))), list(reversed(exp))), name
+        assert repr(got) == repr(exp)
+        assert type(got.mapping) is types.MappingProxyType
+        assert same(plain(dict(got.mapping)), want)
+    keys, items, values = row.keys(), row.items(), row.values()
+    for k in [*KEYS, "zz", 3]:
+        assert (k in keys) == (k in want.keys())  # noqa: SIM118 - the views are what is tested
+    for k, v in want.items():
+        if not has_nan(v):
+            assert (k, v) in items and v in values
+        assert (k, "other") not in items
+    for probe in [(), ("a",), ("a", 1, 2), "ab", None]:
+        assert (probe in items) == (probe in want.items())
+    # The set operations and comparisons, with sets, lists and the other views.
+    probes = [
+        set(KEYS[:2]) | {"zz"},
+        ["a", "zz"],
+        set(),
+        want.keys(),
+        {(k, v) for k, v in want.items() if not isinstance(v, list)} | {("a", "no")},
+        [("a", 1), ("zz", None)],
+    ]
+    for got, exp in ((keys, want.keys()), (items, want.items())):
+        for o in probes:
+            for op in BINARY:
+                if clean or got is keys:
+                    assert outcome(op, got, o) == outcome(op, exp, o)
+            for op in COMPARE:
+                if clean or got is keys:
+                    assert outcome(op, got, o) == outcome(op, exp, o)
+        for bad in (5, None):
+            for op in BINARY[:-1]:
+                with pytest.raises(TypeError):
+                    op(got, bad)
+    with pytest.raises(TypeError):
+        hash(keys)
+    with pytest.raises(TypeError):
+        values & {1}
+    # What CPython copies through keys() and the lookups.
+    assert same(plain(dict(row)), want) and same(plain({**row}), want)
+    assert same(plain(dict(row.items())), want)
+
+
+@settings(max_examples=60, deadline=None)
+@given(recs=records())
+def test_views_of_rows_and_docs_are_a_dicts(recs, tmp_path_factory):
+    mem = memslim.DictList(recs)
+    docs = memslim.DocList(recs)
+    path = tmp_path_factory.mktemp("views") / "f.msl"
+    f = memslim.DictList.open(path)
+    f.extend(recs[:2])
+    f.flush()
+    f.extend(recs[2:])  # some committed, some pending
+    try:
+        for i, want in enumerate(recs):
+            for row in (mem[i], f[i]):
+                check_views(row, want)
+            check_views(docs[i], want, memslim.to_builtins)
+    finally:
+        f.close()
+
+
+def test_views_are_live_as_a_dicts_are():
+    rows = memslim.DictList([{"a": 1, "b": 2}])
+    row, want = rows[0], {"a": 1, "b": 2}
+    views = [row.keys(), row.values(), row.items()]
+    oracle = [want.keys(), want.values(), want.items()]
+    for r in (row, want):
+        r["c"] = 3
+        del r["a"]
+    for got, exp in zip(views, oracle, strict=True):
+        assert list(got) == list(exp) and len(got) == len(exp)
+    # A record put in its place in the list is another record, as another dict would
+    # be: the views still read the one they were taken from.
+    rows[0] = {"z": 0}
+    assert list(views[2]) == [("b", 2), ("c", 3)] and views[0] == {"b", "c"}
+    assert list(rows[0].items()) == [("z", 0)]
+    row = rows[0]
+    # Changing the record while iterating a view: the iteration goes over the keys the
+    # record had when it began (a dict raises instead; neither skips or repeats a key).
+    seen = []
+    for k in row.keys():  # noqa: SIM118 - iterating the view
+        seen.append(k)
+        row["n" + k] = 1
+    assert seen == ["z"]
