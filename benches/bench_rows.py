@@ -25,6 +25,9 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
 * ``count`` / ``filter``: counting and selecting ``f == v``: a loop over the list of
   dicts, ``rows.column(f).count(v)`` and ``rows.where(f, "==", v)`` on a DictList, and
   polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``);
+* records as dicts, on the DictList against the list of dicts: ``[dict(r) for r in
+  rows]``, ``for k, v in r.items()`` over every record, ``list(rows)``,
+  ``sorted(rows, key=itemgetter(a))`` and ``rows == rows[:]``;
 * edits, in place, each on the list the one before left: ``rows.reverse()``, 10,000
   ``rows[i:i+1] = [r]``, 10,000 ``rows.extend([r])`` and 5,000 ``rows.extend([r, s])``,
   then ``random.shuffle(rows)``, on both lists against the list they replace;
@@ -125,6 +128,24 @@ def edits(out: dict[str, Any], rows: Any, extra: list[Any], repeat: int) -> None
     out["shuffle"] = median_seconds(lambda: random.Random(3).shuffle(rows), repeat)[0]
 
 
+def items_loop(rows: Any) -> int:
+    n = 0
+    for r in rows:
+        for _k, _v in r.items():
+            n += 1
+    return n
+
+
+def dict_ops(out: dict[str, Any], rows: Any, field: str, repeat: int) -> None:
+    """What code written for a list of dicts does with its records as dicts."""
+    by = itemgetter(field)
+    out["dict copies"] = median_seconds(lambda: [dict(r) for r in rows], repeat)[0]
+    out["items loop"] = median_seconds(lambda: items_loop(rows), repeat)[0]
+    out["list"] = median_seconds(lambda: list(rows), repeat)[0]
+    out["sorted"] = median_seconds(lambda: sorted(rows, key=by), repeat)[0]
+    out["equal copy"] = median_seconds(lambda: rows == rows[:], repeat)[0]
+
+
 def tuple_filter(rows: Any, f: int, v: Any) -> int:
     return len([t for t in rows if t[f] == v])
 
@@ -169,6 +190,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
                 0
             ]
             out["select"] = median_seconds(lambda: [r for r in dicts if r[key] == value], repeat)[0]
+            dict_ops(out, dicts, ds.loop_fields[0], repeat)
             edits(out, dicts, list(ds.records(EDITS)), repeat)
             return out
         import memslim
@@ -177,6 +199,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
         del dicts
         out["count"] = median_seconds(lambda: rows.column(key).count(value), repeat)[0]
         out["select"] = median_seconds(lambda: rows.where(key, "==", value), repeat)[0]
+        dict_ops(out, rows, ds.loop_fields[0], repeat)
         edits(out, rows, list(ds.records(EDITS)), repeat)
         return out
     import polars as pl
@@ -231,6 +254,18 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
             f"| DictList {label} {cond} | {ms(ld.get(op))} | {ms(dl.get(op))} | "
             f"{ms(pl.get(op))} | {_ratio(dl.get(op), ld.get(op))} | "
             f"{_ratio(dl.get(op), pl.get(op))} |"
+        )
+    dict_rows = (
+        ("dict copies", "`[dict(r) for r in rows]`"),
+        ("items loop", "`for k, v in r.items()`, every record"),
+        ("list", "`list(rows)`"),
+        ("sorted", f"`sorted(rows, key=itemgetter({a!r}))`"),
+        ("equal copy", "`rows == rows[:]`"),
+    )
+    for op, label in dict_rows:
+        lines.append(
+            f"| DictList {label} | {ms(ld.get(op))} | {ms(dl.get(op))} | | "
+            f"{_ratio(dl.get(op), ld.get(op))} | |"
         )
     edit_ops = (
         ("reverse", "`rows.reverse()`"),
