@@ -1210,9 +1210,20 @@ impl RecordList {
     /// As [`RecordList::push_record`]; on error the list is unchanged.
     pub fn set_field(&mut self, row: usize, key: &str, cell: Cell<'_>) -> Result<()> {
         self.check_row(row)?;
-        let plan = self.plan(row, &[(key, cell)])?;
-        self.apply(&plan);
-        let j = plan.cols[0];
+        // A value that fits its existing column as laid out (the common write) needs no
+        // plan: nothing to add or widen.
+        let fits = self.by_name.get(key).copied().filter(|&j| {
+            let meta = &self.cols[j];
+            layout_for(meta, &cell) == Some(meta.layout) && cell.var_len() <= MAX_VALUE_BYTES
+        });
+        let j = match fits {
+            Some(j) => j,
+            None => {
+                let plan = self.plan(row, &[(key, cell)])?;
+                self.apply(&plan);
+                plan.cols[0]
+            }
+        };
         let (k, i) = self.locate(row);
         self.materialize(k);
         let was_absent = self.chunks[k].cols[j].is_absent(i);

@@ -244,7 +244,8 @@ impl PyRow {
         let cells = record_cells(&items, &mut buf, self.row())?;
         let mut this = store.borrow_mut(py)?;
         this.inner.set_field(self.row(), k, cells[0].1).py_err(py)?;
-        this.after_append(py, 1);
+        let j = this.inner.field_index(k);
+        this.after_field_write(py, j);
         Ok(())
     }
 

@@ -174,21 +174,44 @@ impl Records {
             self.names.push(PyString::intern(py, name).unbind());
         }
         self.strings.resize_with(n, StrCache::default);
-        for (j, cache) in self.strings.iter_mut().enumerate() {
-            match self.inner.dictionary_state(j) {
-                Some((id, len)) if len <= STR_CACHE_MAX => {
-                    if id != cache.dict_id || len < cache.values.len() {
-                        // Replaced, copied or rolled back: positions may mean other strings.
-                        cache.values.clear();
-                        cache.dict_id = id;
-                    }
-                    cache.values.resize_with(len, OnceLock::new);
+        for j in 0..n {
+            self.sync_strings(j);
+        }
+    }
+
+    /// Brings field `j`'s string cache in line with its dictionary.
+    fn sync_strings(&mut self, j: usize) {
+        let cache = &mut self.strings[j];
+        match self.inner.dictionary_state(j) {
+            Some((id, len)) if len <= STR_CACHE_MAX => {
+                if id != cache.dict_id || len < cache.values.len() {
+                    // Replaced, copied or rolled back: positions may mean other strings.
+                    cache.values.clear();
+                    cache.dict_id = id;
                 }
-                _ => {
-                    cache.values = Vec::new();
-                    cache.dict_id = 0;
+                cache.values.resize_with(len, OnceLock::new);
+            }
+            _ if cache.dict_id != 0 || !cache.values.is_empty() => {
+                cache.values = Vec::new();
+                cache.dict_id = 0;
+            }
+            _ => {}
+        }
+    }
+
+    /// After a write to field `j` of one record: what [`Records::after_append`] does, but
+    /// only that field's strings are looked at when the write added no field (a write
+    /// changes no other column).
+    pub(super) fn after_field_write(&mut self, py: Python<'_>, j: Option<usize>) {
+        match j {
+            Some(j) if self.names.len() == self.inner.num_fields() => {
+                self.sync_strings(j);
+                self.appends = self.appends.saturating_add(1);
+                if self.appends >= RETRACK_EVERY {
+                    self.retrack();
                 }
             }
+            _ => self.after_append(py, 1),
         }
     }
 
