@@ -25,8 +25,9 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
 * ``count`` / ``filter``: counting and selecting ``f == v``: a loop over the list of
   dicts, ``rows.column(f).count(v)`` and ``rows.where(f, "==", v)`` on a DictList, and
   polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``);
-* records as dicts, on the DictList against the list of dicts: ``[dict(r) for r in
-  rows]``, ``for k, v in r.items()`` over every record, ``list(rows)``,
+* records as dicts, on the DictList against the list of dicts: a field added to every
+  record and removed again (``r["total"] = r[a] * r[b]``, ``del r["total"]``),
+  ``[dict(r) for r in rows]``, ``for k, v in r.items()`` over every record, ``list(rows)``,
   ``sorted(rows, key=itemgetter(a))`` and ``rows == rows[:]``;
 * edits, in place, each on the list the one before left: ``rows.reverse()``, 10,000
   ``rows[i:i+1] = [r]``, 10,000 ``rows.extend([r])`` and 5,000 ``rows.extend([r, s])``,
@@ -136,9 +137,18 @@ def items_loop(rows: Any) -> int:
     return n
 
 
-def dict_ops(out: dict[str, Any], rows: Any, field: str, repeat: int) -> None:
+def add_and_drop(rows: Any, a: str, b: str) -> None:
+    for r in rows:
+        r["total"] = r[a] * r[b]
+    for r in rows:
+        del r["total"]
+
+
+def dict_ops(out: dict[str, Any], rows: Any, fields: tuple[str, str], repeat: int) -> None:
     """What code written for a list of dicts does with its records as dicts."""
+    field = fields[0]
     by = itemgetter(field)
+    out["add field"] = median_seconds(lambda: add_and_drop(rows, *fields), repeat)[0]
     out["dict copies"] = median_seconds(lambda: [dict(r) for r in rows], repeat)[0]
     out["items loop"] = median_seconds(lambda: items_loop(rows), repeat)[0]
     out["list"] = median_seconds(lambda: list(rows), repeat)[0]
@@ -190,7 +200,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
                 0
             ]
             out["select"] = median_seconds(lambda: [r for r in dicts if r[key] == value], repeat)[0]
-            dict_ops(out, dicts, ds.loop_fields[0], repeat)
+            dict_ops(out, dicts, ds.loop_fields, repeat)
             edits(out, dicts, list(ds.records(EDITS)), repeat)
             return out
         import memslim
@@ -199,7 +209,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
         del dicts
         out["count"] = median_seconds(lambda: rows.column(key).count(value), repeat)[0]
         out["select"] = median_seconds(lambda: rows.where(key, "==", value), repeat)[0]
-        dict_ops(out, rows, ds.loop_fields[0], repeat)
+        dict_ops(out, rows, ds.loop_fields, repeat)
         edits(out, rows, list(ds.records(EDITS)), repeat)
         return out
     import polars as pl
@@ -256,6 +266,7 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
             f"{_ratio(dl.get(op), pl.get(op))} |"
         )
     dict_rows = (
+        ("add field", f"`r['total'] = r[{a!r}] * r[{b!r}]`, then `del r['total']`, every record"),
         ("dict copies", "`[dict(r) for r in rows]`"),
         ("items loop", "`for k, v in r.items()`, every record"),
         ("list", "`list(rows)`"),
