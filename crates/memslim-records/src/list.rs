@@ -782,17 +782,22 @@ impl RecordList {
     }
 
     /// [`RecordList::push_record`] for the common record, without a plan or a grid: its
-    /// keys are the list's fields in order, and each value fits its column as the column
-    /// is laid out ([`layout_for`]: no new field, no widening, not a new string for a
-    /// dictionary whose key width is full). `false`,
-    /// with nothing changed, for any other record: the general path then takes it.
+    /// keys are the list's fields in order, some perhaps missing (absent, as the planned
+    /// path stores them), and each value fits its column as the column is laid out
+    /// ([`layout_for`]: no new field, no widening, not a new string for a dictionary
+    /// whose key width is full). `false`, with nothing changed, for any other record: the
+    /// general path then takes it.
     fn push_fitting(&mut self, record: &[(&str, Cell<'_>)]) -> bool {
-        if record.len() != self.cols.len() {
+        if record.len() > self.cols.len() {
             return false;
         }
         let mut var = 0;
-        for ((key, cell), meta) in record.iter().zip(&self.cols) {
-            if &*meta.name != *key || layout_for(meta, cell) != Some(meta.layout) {
+        let mut next = 0;
+        for meta in &self.cols {
+            let Some((_, cell)) = record.get(next).filter(|(key, _)| *meta.name == **key) else {
+                continue;
+            };
+            if layout_for(meta, cell) != Some(meta.layout) {
                 return false;
             }
             let len = cell.var_len();
@@ -800,14 +805,25 @@ impl RecordList {
                 return false;
             }
             var += len;
+            next += 1;
+        }
+        if next != record.len() {
+            // A new field, or the keys in another order.
+            return false;
         }
         let k = self.tail_for(var);
         let want = self.incoming.min(self.chunk_rows - self.chunks[k].len);
         let chunk = &mut self.chunks[k];
-        for ((cc, meta), (_, cell)) in chunk.cols.iter_mut().zip(&mut self.cols).zip(record) {
+        let mut next = 0;
+        for (cc, meta) in chunk.cols.iter_mut().zip(&mut self.cols) {
+            let cell = record
+                .get(next)
+                .filter(|(key, _)| *meta.name == **key)
+                .map(|(_, cell)| cell);
+            next += usize::from(cell.is_some());
             let cc = Arc::make_mut(cc);
-            cc.room(1, want, cell.var_len());
-            cc.push(meta, Some(cell));
+            cc.room(1, want, cell.map_or(0, Cell::var_len));
+            cc.push(meta, cell);
         }
         self.rows_pushed(k, 1, |_, _| 0);
         true

@@ -412,19 +412,37 @@ proptest! {
         chunk_rows in 1usize..6,
         recs in prop::collection::vec(full_record(), 0..60),
     ) {
+        let recs = recs.into_iter().map(|r| (r, u8::MAX)).collect();
+        one_by_one_matches_planned(chunk_rows, recs);
+    }
+
+    /// Records that leave some fields out (absent), keys in field order otherwise.
+    #[test]
+    fn records_missing_fields_are_stored_as_planned_ones_are(
+        chunk_rows in 1usize..6,
+        recs in prop::collection::vec((full_record(), any::<u8>()), 0..60),
+    ) {
         one_by_one_matches_planned(chunk_rows, recs);
     }
 }
 
 /// Pushes `recs` one by one into two lists, through `push_record` (which takes a record
-/// holding every field in order without planning it) and through one-record batches
-/// (always planned): the lists agree in values, layouts and bytes after every push.
-fn one_by_one_matches_planned(chunk_rows: usize, recs: Vec<Vec<Value>>) {
+/// whose keys are the fields in order, some perhaps missing, without planning it) and
+/// through one-record batches (always planned): the lists agree in values, layouts and
+/// bytes after every push. Each record holds the fields whose bit is set in its mask.
+fn one_by_one_matches_planned(chunk_rows: usize, recs: Vec<(Vec<Value>, u8)>) {
     const KEYS: [&str; 5] = ["id", "price", "country", "paid", "misc"];
     let mut fast = RecordList::with_chunk_rows(chunk_rows);
     let mut planned = RecordList::with_chunk_rows(chunk_rows);
-    for vals in recs {
-        let rec: Rec = KEYS.iter().map(|k| (*k).to_owned()).zip(vals).collect();
+    for (vals, mask) in recs {
+        let rec: Rec = KEYS
+            .iter()
+            .map(|k| (*k).to_owned())
+            .zip(vals)
+            .enumerate()
+            .filter(|(e, _)| mask & (1 << e) != 0)
+            .map(|(_, kv)| kv)
+            .collect();
         let a = with_cells(&rec, |c| fast.push_record(c));
         let b = with_cells(&rec, |c| planned.push_batch(&[c]));
         assert_eq!(a.is_ok(), b.is_ok());
@@ -451,9 +469,9 @@ fn full_record() -> impl Strategy<Value = Vec<Value>> {
 fn an_append_past_a_dictionarys_key_width_or_an_int_width_takes_the_planned_path() {
     // 300 distinct strings overflow one-byte keys at the 257th; ints grow from 8 to 64
     // bits; a float among ints widens the column: each is planned, and agrees.
-    let recs: Vec<Vec<Value>> = (0..300i64)
+    let recs: Vec<(Vec<Value>, u8)> = (0..300i64)
         .map(|i| {
-            vec![
+            let vals = vec![
                 Value::Int(if i < 200 { i % 100 } else { i << 40 }),
                 if i == 250 {
                     Value::Float(0.5)
@@ -463,7 +481,9 @@ fn an_append_past_a_dictionarys_key_width_or_an_int_width_takes_the_planned_path
                 Value::Str(format!("c{i}")),
                 Value::Bool(i % 2 == 0),
                 Value::None,
-            ]
+            ];
+            // Every seventh record leaves `paid` out.
+            (vals, if i % 7 == 3 { 0b10111 } else { u8::MAX })
         })
         .collect();
     one_by_one_matches_planned(1 << 20, recs.clone());
