@@ -169,3 +169,30 @@ def test_row_fromkeys_is_dict_fromkeys():
     assert Row.fromkeys("ab") == {"a": None, "b": None}
     assert type(Row.fromkeys("ab", 1)) is dict
     assert Row.fromkeys(["x"], 1) == {"x": 1}
+
+
+@pytest.mark.parametrize("n", [2, 3, 8, 9, 20])
+def test_extend_with_a_bad_record_changes_nothing_short_or_long(n):
+    """``extend`` is all or none whether it appends a few records one by one or many in
+    bulk: a bad record at any position takes back the ones before it, new fields
+    included, and the list and its views read as before."""
+    from conftest import snapshot
+
+    for bad_at in range(n):
+        rows = DictList([{"a": 1, "b": "x"}, {"a": 2}])
+        view, before = rows[1], snapshot(rows)
+        batch = [{"a": i, "new": f"v{i}"} for i in range(n)]
+        batch[bad_at] = {"a": 1, 3: "a key that is not a str"}
+        with pytest.raises(TypeError):
+            rows.extend(batch)
+        assert snapshot(rows) == before and dict(view) == {"a": 2}, (n, bad_at)
+        rows.extend(batch[:bad_at])
+        assert [r.get("new") for r in rows[2:]] == [f"v{i}" for i in range(bad_at)]
+    tuples = TupleList([(1, "x")], ("a", "b"))
+    before = snapshot(tuples)
+    for bad_at in range(n):
+        batch = [(i, "y") for i in range(n)]
+        batch[bad_at] = (1, 2, 3)
+        with pytest.raises((TypeError, ValueError)):
+            tuples.extend(batch)
+        assert snapshot(tuples) == before, (n, bad_at)

@@ -735,7 +735,11 @@ impl PyRecords {
         if let Some(one) = single_item(values) {
             return Self::append(slf, &one);
         }
-        slf.get().extend_any(values)
+        let me = slf.get();
+        if let Some(few) = few_items(values).filter(|f| f.iter().all(|v| me.own_row(v).is_none())) {
+            return append_few(slf, &few);
+        }
+        me.extend_any(values)
     }
 
     pub(super) fn insert(
@@ -1221,6 +1225,43 @@ pub(super) fn generic_alias<'py>(
 
 /// The one item of a list or tuple of length one (`None` for anything else, whose
 /// items only iterating it would show).
+/// Appends a few new records (none of them this store's) as `append` does, without
+/// the bulk pass over the whole list that `extend` makes for many; all or none, as
+/// `extend`: a record that fails takes the ones before it back out.
+fn append_few(slf: &Bound<'_, PyRecords>, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
+    let py = slf.py();
+    let me = slf.get();
+    let (cp, n) = {
+        let this = me.state.borrow(py)?;
+        (this.inner.checkpoint(), this.inner.len())
+    };
+    let mark = me.order.borrow(py)?.order.mark(n);
+    for item in items {
+        if let Err(e) = PyRecords::append(slf, item) {
+            let mut this = me.state.borrow_mut(py)?;
+            this.inner.rollback(cp);
+            this.sync_names(py);
+            let n = this.inner.len();
+            drop(this);
+            me.order.borrow_mut(py)?.order.restore(n, mark);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Records `extend` appends one by one: an exact list or tuple of at most this many.
+const FEW: usize = 8;
+
+/// The items of `value` if it is an exact list or tuple of at most [`FEW`].
+fn few_items<'py>(value: &Bound<'py, PyAny>) -> Option<Vec<Bound<'py, PyAny>>> {
+    if let Ok(l) = value.cast_exact::<PyList>() {
+        return (l.len() <= FEW).then(|| l.iter().collect());
+    }
+    let t = value.cast_exact::<PyTuple>().ok()?;
+    (t.len() <= FEW).then(|| t.iter().collect())
+}
+
 fn single_item<'py>(value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
     if let Ok(l) = value.cast_exact::<PyList>() {
         return (l.len() == 1).then(|| l.get_item(0).ok()).flatten();
