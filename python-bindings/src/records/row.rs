@@ -309,10 +309,11 @@ impl PyRow {
         }
     }
 
-    /// The record as a plain dict (a detached copy).
+    /// The record as a plain dict (a detached copy; its strings and small ints may be
+    /// objects the list shares, as `iter_dicts` gives them: they are immutable).
     pub(crate) fn to_plain_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         match &self.source {
-            RowSource::Memory(store) => store.borrow(py)?.row_value(py, self.row()),
+            RowSource::Memory(store) => store.borrow(py)?.plain_dict(py, self.row()),
             RowSource::File(file) => Ok(file.dict(py, self.row())?.into_any()),
         }
     }
