@@ -309,6 +309,7 @@ macro_rules! view_class {
             fn __rsub__(&self, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
                 self.parts(other.py()).set_rop(other, "difference")
             }
+            #[pyo3(signature = (other, /))]
             fn isdisjoint(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
                 self.parts(other.py()).isdisjoint(other)
             }
