@@ -1,6 +1,6 @@
 //! Python face of `memslim-records`: `DictList`, `TupleList`, `Row`, `Column`, one file
-//! per Python type (`list.rs` is the shared base `_Records`, `store.rs` what a list and
-//! its views share).
+//! per Python type (`list.rs` is the shared base `_Records`, `writes.rs` how records go
+//! into it, `store.rs` what a list and its views share).
 //!
 //! Both list types derive from one base class (`_Records`): a store (the core
 //! [`RecordList`], shared with slices, copies and `Row` views) and an [`Order`] saying
@@ -42,6 +42,7 @@ mod list;
 mod row;
 mod store;
 mod tuple_list;
+mod writes;
 
 pub(crate) use column::*;
 use dict_list::*;
@@ -50,6 +51,7 @@ pub(crate) use list::*;
 pub(crate) use row::*;
 pub(crate) use store::*;
 use tuple_list::*;
+use writes::*;
 
 pub(crate) static MAPPING: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ROW_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();

@@ -1,0 +1,336 @@
+//! How records go into a list: `extend` (in bulk, or a few one by one), the store rows
+//! for assigned values, and one record written in place.
+
+use memslim_records::Slice;
+
+use super::*;
+
+/// Store rows joining a list: rows it shares with others, or rows just appended to the
+/// store for it.
+pub(super) enum Rows {
+    Shared(Vec<usize>),
+    New(std::ops::Range<usize>),
+}
+
+impl Rows {
+    /// `(store rows, whether they are shared)`.
+    fn into_parts(self) -> (Vec<usize>, bool) {
+        match self {
+            Rows::Shared(v) => (v, true),
+            Rows::New(r) => (r.collect(), false),
+        }
+    }
+}
+
+impl PyRecords {
+    /// `list.extend`: records of a list on this store are added again (shared, as
+    /// `rows.extend(rows[2:4])` or `rows += rows` would share dicts); those of another
+    /// list of this class are copied in one block; anything else goes through
+    /// [`PyRecords::extend_items`].
+    pub(super) fn extend_any(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = values.py();
+        if let Ok(other) = values.cast::<PyRecords>() {
+            if let Some(rows) = self.rows_of_list(py, other.get())? {
+                return self.push_rows(py, rows);
+            }
+        }
+        self.extend_items(values)
+    }
+
+    /// The store rows a list brings to this one: its own rows, shared, if it is on this
+    /// store and holds dicts (a TupleList's records are immutable values: copying them
+    /// is the same to its users and keeps the list its whole store); else, for a list
+    /// of this class, its records copied to the end of the store in one block. `None`
+    /// for a list of the other class.
+    pub(super) fn rows_of_list(&self, py: Python<'_>, other: &PyRecords) -> PyResult<Option<Rows>> {
+        let n = self.state.borrow(py)?.inner.len();
+        let dicts = matches!(self.state.borrow(py)?.kind, RecordForm::Dict);
+        if dicts && Arc::ptr_eq(&other.state, &self.state) {
+            return Ok(Some(Rows::Shared(other.order.borrow(py)?.order.slots(n))));
+        }
+        if other.state.borrow(py)?.what() != self.state.borrow(py)?.what() {
+            return Ok(None);
+        }
+        let src = other.logical(py)?.inner.clone();
+        let mut this = self.state.borrow_mut(py)?;
+        this.inner.extend_from(&src).py_err(py)?;
+        this.sync_names(py);
+        this.retrack();
+        Ok(Some(Rows::New(n..this.inner.len())))
+    }
+
+    /// Appends `rows` (just added to the store, or shared) to the list's order.
+    pub(super) fn push_rows(&self, py: Python<'_>, rows: Rows) -> PyResult<()> {
+        let n = self.state.borrow(py)?.inner.len();
+        let mut o = self.order.borrow_mut(py)?;
+        o.edits += 1;
+        match rows {
+            Rows::Shared(slots) => o.order.push_shared(n, &slots),
+            Rows::New(r) => o.order.push_new(n, r.start, r.len()),
+        }
+        .py_err(py)
+    }
+
+    /// Goes through `items` in order: a `Row` of this store gives its own row
+    /// ([`Rows::Shared`]); each run of other values is converted and appended to the
+    /// store in batches ([`Rows::New`]). `take` gets each in turn. No rollback: the
+    /// callers checkpoint the store.
+    pub(super) fn store_items(
+        &self,
+        items: &[Bound<'_, PyAny>],
+        mut take: impl FnMut(Rows) -> PyResult<()>,
+    ) -> PyResult<()> {
+        let Some(head) = items.first() else {
+            return Ok(());
+        };
+        let py = head.py();
+        let me = store_ptr(&self.state);
+        let mut k = 0;
+        while k < items.len() {
+            if let Some(slot) = self.own_row(&items[k]) {
+                take(Rows::Shared(vec![slot]))?;
+                k += 1;
+                continue;
+            }
+            let end = (k..items.len())
+                .find(|&e| self.own_row(&items[e]).is_some())
+                .unwrap_or(items.len());
+            let first = self.state.borrow(py)?.inner.len();
+            self.state
+                .borrow_mut(py)?
+                .push_input(py, &Input::Objs(&items[k..end]), me)?;
+            take(Rows::New(first..self.state.borrow(py)?.inner.len()))?;
+            k = end;
+        }
+        Ok(())
+    }
+
+    /// The first position in `[start, stop)` whose record equals `value`.
+    pub(super) fn find(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<Option<usize>> {
+        let o = self.order.borrow(py)?;
+        let this = self.state.borrow(py)?;
+        this.find(py, value, start, stop, &o.order, store_ptr(&self.state))
+    }
+
+    /// The store row of `v` if it is a `Row` of this list's store, or a TupleList row
+    /// this store lent that still holds its record ([`Records::lent_slot`]).
+    pub(super) fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
+        if let Ok(r) = v.cast::<PyRow>() {
+            return r
+                .get()
+                .store()
+                .filter(|s| Arc::ptr_eq(s, &self.state))
+                .map(|_| r.get().row());
+        }
+        // A TupleList row `rows[i]` handed out, its store row unwritten since (only a
+        // tuple can be one: a dict appended to a DictList goes no further).
+        if !v.is_instance_of::<PyTuple>() {
+            return None;
+        }
+        let py = v.py();
+        self.state
+            .borrow(py)
+            .ok()?
+            .lent_slot(v, self.state.writes(py))
+    }
+
+    /// Appends the records of `values` (atomic: all or nothing). A `Row` of this store
+    /// adds its record again; the other values are converted and appended to the store,
+    /// in batches, so an iterator of any length streams through.
+    pub(super) fn extend_items(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = values.py();
+        let (cp, bytes_before) = {
+            let this = self.state.borrow(py)?;
+            (this.inner.checkpoint(), this.inner.nbytes())
+        };
+        let n = self.state.borrow(py)?.inner.len();
+        let mark = self.order.borrow(py)?.order.mark(n);
+        let res = if is_exact_sequence(values)
+            && !values
+                .try_iter()?
+                .any(|v| v.map(|v| self.own_row(&v).is_some()).unwrap_or(false))
+        {
+            // Plain records are read in place, in one run (the common, fast case), with
+            // no reference taken to each (collecting them first would add a pass of
+            // cache misses over the records when the references are dropped).
+            let first = self.state.borrow(py)?.inner.len();
+            let seq = Input::Seq {
+                seq: values,
+                start: 0,
+            };
+            let res = self
+                .state
+                .borrow_mut(py)?
+                .push_input(py, &seq, store_ptr(&self.state));
+            let n = self.state.borrow(py)?.inner.len();
+            res.and_then(|()| {
+                self.order
+                    .borrow_mut(py)?
+                    .order
+                    .push_new(n, first, n - first)
+                    .py_err(py)
+            })
+        } else {
+            // A generator may look at the list while it grows (as with list.extend), so
+            // only materialized inputs are pushed in batches.
+            let batch_size =
+                if values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>() {
+                    BATCH
+                } else {
+                    1
+                };
+            feed_batches(values, batch_size, |batch| {
+                self.state.borrow_mut(py)?.expect_load(n, batch.len());
+                self.push_items(batch)
+            })
+        };
+        if res.is_err() {
+            let n = self.state.borrow(py)?.inner.len();
+            self.order.borrow_mut(py)?.order.restore(n, mark);
+        }
+        self.state.borrow_mut(py)?.settle(py, res, cp, bytes_before)
+    }
+
+    /// Appends `items` (see [`PyRecords::extend_items`]), without rollback.
+    pub(super) fn push_items(&self, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
+        let Some(head) = items.first() else {
+            return Ok(());
+        };
+        let py = head.py();
+        self.store_items(items, |rows| self.push_rows(py, rows))
+    }
+
+    /// Store rows for `values` (any iterable of records): a `Row` of this store or the
+    /// records of a list on it give their own rows (shared); anything else is converted
+    /// and appended to the store, which is rolled back on error. `(rows, shared)`.
+    pub(super) fn rows_for(&self, values: &Bound<'_, PyAny>) -> PyResult<(Vec<usize>, bool)> {
+        let py = values.py();
+        if let Ok(o) = values.cast::<PyRecords>() {
+            if let Some(rows) = self.rows_of_list(py, o.get())? {
+                return Ok(rows.into_parts());
+            }
+        }
+        let items: Vec<Bound<'_, PyAny>> = values.try_iter()?.collect::<PyResult<_>>()?;
+        // Rows of this list only (`rows[i] = rows[j]`, as `random.shuffle` does): shared
+        // as they are, with nothing to store, check or settle.
+        if !items.is_empty() {
+            if let Some(slots) = items.iter().map(|v| self.own_row(v)).collect() {
+                return Ok((slots, true));
+            }
+        }
+        let (cp, bytes_before) = {
+            let store = self.state.borrow(py)?;
+            (store.inner.checkpoint(), store.inner.nbytes())
+        };
+        let mut rows = Vec::with_capacity(items.len());
+        let mut shared = false;
+        let res = self.store_items(&items, |r| {
+            let (more, s) = r.into_parts();
+            rows.extend(more);
+            shared |= s;
+            Ok(())
+        });
+        self.state
+            .borrow_mut(py)?
+            .settle(py, res, cp, bytes_before)?;
+        Ok((rows, shared))
+    }
+
+    /// Puts the records of `values` at the positions of `slice` by order (not in
+    /// place): the records those positions held stay as they were for the others who
+    /// share them.
+    pub(super) fn assign_by_order(&self, slice: Slice, values: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = values.py();
+        self.fix_order(py)?;
+        let (rows, shared) = self.rows_for(values)?;
+        self.edit_order(py, |o, n| o.assign_slice(n, &slice, &rows, shared))
+    }
+
+    /// `rows[pos] = value` (`pos` a valid position).
+    pub(super) fn set_one(&self, pos: usize, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = value.py();
+        if let Some(slot) = self.own_row(value) {
+            // A record of this store (`rows[i] = rows[j]`): shared as it is, even where
+            // the list could be written in place, where it would be converted again.
+            return self.edit_order(py, |o, n| o.assign_slice(n, &Slice::at(pos), &[slot], true));
+        }
+        if !self.in_place(py)? {
+            // Replacing a record others hold leaves theirs as it was, as with a list.
+            let one = PyTuple::new(py, [value])?;
+            return self.assign_by_order(Slice::at(pos), one.as_any());
+        }
+        self.write_record(value, pos, |l, cells| l.set_record(pos, cells))
+    }
+
+    /// Converts `value` as record `row` and hands its cells to `edit` on the store
+    /// (`append`, `insert` and `rows[i] = value` in place).
+    pub(super) fn write_record(
+        &self,
+        value: &Bound<'_, PyAny>,
+        row: usize,
+        edit: impl FnOnce(&mut RecordList, &[(&str, Cell<'_>)]) -> Result<(), RecordsError>,
+    ) -> PyResult<()> {
+        let py = value.py();
+        let ptr = store_ptr(&self.state);
+        let items = self.state.borrow(py)?.record_items(value, row, ptr)?;
+        let mut this = self.state.borrow_mut(py)?;
+        let mut buf = Vec::new();
+        let cells = record_cells(&items, &mut buf, row)?;
+        edit(&mut this.inner, &cells).py_err(py)?;
+        this.after_append(py, 1);
+        Ok(())
+    }
+}
+
+/// Appends a few new records (none of them this store's) as `append` does, without
+/// the bulk pass over the whole list that `extend` makes for many; all or none, as
+/// `extend`: a record that fails takes the ones before it back out.
+pub(super) fn append_few(slf: &Bound<'_, PyRecords>, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
+    let py = slf.py();
+    let me = slf.get();
+    let (cp, n) = {
+        let this = me.state.borrow(py)?;
+        (this.inner.checkpoint(), this.inner.len())
+    };
+    let mark = me.order.borrow(py)?.order.mark(n);
+    for item in items {
+        if let Err(e) = PyRecords::append(slf, item) {
+            let mut this = me.state.borrow_mut(py)?;
+            this.inner.rollback(cp);
+            this.sync_names(py);
+            let n = this.inner.len();
+            drop(this);
+            me.order.borrow_mut(py)?.order.restore(n, mark);
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Records `extend` appends one by one: an exact list or tuple of at most this many.
+const FEW: usize = 8;
+
+/// The items of `value` if it is an exact list or tuple of at most [`FEW`].
+pub(super) fn few_items<'py>(value: &Bound<'py, PyAny>) -> Option<Vec<Bound<'py, PyAny>>> {
+    if let Ok(l) = value.cast_exact::<PyList>() {
+        return (l.len() <= FEW).then(|| l.iter().collect());
+    }
+    let t = value.cast_exact::<PyTuple>().ok()?;
+    (t.len() <= FEW).then(|| t.iter().collect())
+}
+
+/// The one item of a list or tuple of length one (`None` for anything else, whose
+/// items only iterating it would show).
+pub(super) fn single_item<'py>(value: &Bound<'py, PyAny>) -> Option<Bound<'py, PyAny>> {
+    if let Ok(l) = value.cast_exact::<PyList>() {
+        return (l.len() == 1).then(|| l.get_item(0).ok()).flatten();
+    }
+    let t = value.cast_exact::<PyTuple>().ok()?;
+    (t.len() == 1).then(|| t.get_item(0).ok()).flatten()
+}
