@@ -588,8 +588,6 @@ impl PyRow {
     }
 }
 
-/// The plain-dict form of a mapping `|` accepts: a `dict` as it is, a `Row` (or another
-/// memslim mapping view) copied to a dict; `None` for anything else.
 /// [`crate::mapping_views::Lister`] of a `Row`.
 fn row_listing<'py>(mapping: &Bound<'py, PyAny>, which: View) -> PyResult<Bound<'py, PyList>> {
     match mapping.cast::<PyRow>() {
@@ -598,6 +596,8 @@ fn row_listing<'py>(mapping: &Bound<'py, PyAny>, which: View) -> PyResult<Bound<
     }
 }
 
+/// The plain-dict form of a mapping `|` accepts: a `dict` as it is, a `Row` (or another
+/// memslim mapping view) copied to a dict; `None` for anything else.
 pub(super) fn or_operand<'py>(o: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
     if o.is_instance_of::<PyDict>() {
         return Ok(Some(o.clone()));
