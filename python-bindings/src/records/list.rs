@@ -202,6 +202,19 @@ impl PyRecords {
     }
 
     /// Removes position `i` (below [`PyRecords::len`]).
+    /// The first position in `[start, stop)` whose record equals `value`.
+    pub(super) fn find(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<Option<usize>> {
+        let o = self.order.borrow(py)?;
+        let this = self.state.borrow(py)?;
+        this.find(py, value, start, stop, &o.order, store_ptr(&self.state))
+    }
+
     pub(super) fn remove_at(&self, py: Python<'_>, i: usize) -> PyResult<()> {
         if !self.in_place(py)? {
             return self.edit_order(py, |o, n| o.splice(n, i, i + 1, &[], false));

@@ -105,19 +105,6 @@ impl PyRecords {
         Ok(())
     }
 
-    /// The first position in `[start, stop)` whose record equals `value`.
-    pub(super) fn find(
-        &self,
-        py: Python<'_>,
-        value: &Bound<'_, PyAny>,
-        start: usize,
-        stop: usize,
-    ) -> PyResult<Option<usize>> {
-        let o = self.order.borrow(py)?;
-        let this = self.state.borrow(py)?;
-        this.find(py, value, start, stop, &o.order, store_ptr(&self.state))
-    }
-
     /// The store row of `v` if it is a `Row` of this list's store, or a TupleList row
     /// this store lent that still holds its record ([`Records::lent_slot`]).
     pub(super) fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
