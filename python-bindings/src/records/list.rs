@@ -201,7 +201,6 @@ impl PyRecords {
         this.with_inner(py, this.inner.clone()).into_object(py)
     }
 
-    /// Removes position `i` (below [`PyRecords::len`]).
     /// The first position in `[start, stop)` whose record equals `value`.
     pub(super) fn find(
         &self,
@@ -215,6 +214,7 @@ impl PyRecords {
         this.find(py, value, start, stop, &o.order, store_ptr(&self.state))
     }
 
+    /// Removes position `i` (below [`PyRecords::len`]).
     pub(super) fn remove_at(&self, py: Python<'_>, i: usize) -> PyResult<()> {
         if !self.in_place(py)? {
             return self.edit_order(py, |o, n| o.splice(n, i, i + 1, &[], false));
