@@ -797,14 +797,10 @@ impl RecordList {
             let Some((_, cell)) = record.get(next).filter(|(key, _)| *meta.name == **key) else {
                 continue;
             };
-            if layout_for(meta, cell) != Some(meta.layout) {
+            if !fits_as_laid_out(meta, cell) {
                 return false;
             }
-            let len = cell.var_len();
-            if len > MAX_VALUE_BYTES {
-                return false;
-            }
-            var += len;
+            var += cell.var_len();
             next += 1;
         }
         if next != record.len() {
@@ -1228,11 +1224,12 @@ impl RecordList {
         self.check_row(row)?;
         // A value that fits its existing column as laid out (the common write) needs no
         // plan: nothing to add or widen.
-        let fits = self.by_name.get(key).copied().filter(|&j| {
-            let meta = &self.cols[j];
-            layout_for(meta, &cell) == Some(meta.layout) && cell.var_len() <= MAX_VALUE_BYTES
-        });
-        let j = match fits {
+        let fitting = self
+            .by_name
+            .get(key)
+            .copied()
+            .filter(|&j| fits_as_laid_out(&self.cols[j], &cell));
+        let j = match fitting {
             Some(j) => j,
             None => {
                 let plan = self.plan(row, &[(key, cell)])?;
@@ -1769,6 +1766,15 @@ fn fits(layout: Layout, cell: &Cell<'_>) -> bool {
         (Layout::Bytes, Cell::Bytes(b)) => b.len() <= MAX_VALUE_BYTES,
         _ => false,
     }
+}
+
+/// `cell` goes into its column with no change to the column ([`layout_for`] keeps the
+/// layout it has: no widening, no new dictionary string past a full key width) and is
+/// within [`MAX_VALUE_BYTES`]: the test of the unplanned paths (`push_fitting`,
+/// `set_field`).
+#[inline]
+fn fits_as_laid_out(meta: &ColMeta, cell: &Cell<'_>) -> bool {
+    layout_for(meta, cell) == Some(meta.layout) && cell.var_len() <= MAX_VALUE_BYTES
 }
 
 fn mismatch(row: usize, meta: &ColMeta, cell: &Cell<'_>) -> RecordsError {
