@@ -206,10 +206,7 @@ impl Records {
         match j {
             Some(j) if self.names.len() == self.inner.num_fields() => {
                 self.sync_strings(j);
-                self.appends = self.appends.saturating_add(1);
-                if self.appends >= RETRACK_EVERY {
-                    self.retrack();
-                }
+                self.count_appends(1);
             }
             _ => self.after_append(py, 1),
         }
@@ -238,6 +235,12 @@ impl Records {
 
     pub(super) fn after_append(&mut self, py: Python<'_>, records: usize) {
         self.sync_names(py);
+        self.count_appends(records);
+    }
+
+    /// Counts `records` more writes, refreshing the tracemalloc figure every
+    /// [`RETRACK_EVERY`].
+    fn count_appends(&mut self, records: usize) {
         self.appends = self.appends.saturating_add(records as u32);
         if self.appends >= RETRACK_EVERY {
             self.retrack();
