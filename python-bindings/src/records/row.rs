@@ -137,14 +137,6 @@ impl PyRow {
         })
     }
 
-    /// The record's keys, in its key order.
-    pub(super) fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
-        match &self.source {
-            RowSource::Memory(_) => self.listing(py, View::Keys),
-            RowSource::File(file) => file.keys(py, self.row()),
-        }
-    }
-
     /// The record's keys, values or `(key, value)` pairs, in its key order.
     pub(crate) fn listing<'py>(
         &self,
@@ -335,7 +327,7 @@ impl PyRow {
     }
 
     pub(super) fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let keys = self.keys_list(py)?;
+        let keys = self.listing(py, View::Keys)?;
         keys.reverse()?;
         Ok(keys.try_iter()?.into_any())
     }
@@ -400,7 +392,7 @@ impl PyRow {
     }
 
     pub(super) fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(self.keys_list(py)?.try_iter()?.into_any())
+        Ok(self.listing(py, View::Keys)?.try_iter()?.into_any())
     }
 
     #[pyo3(signature = (key, default = None))]
@@ -454,7 +446,7 @@ impl PyRow {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         self.writable(py)?;
-        let keys = self.keys_list(py)?;
+        let keys = self.listing(py, View::Keys)?;
         let n = keys.len();
         if n == 0 {
             return Err(PyKeyError::new_err("popitem(): row is empty"));
@@ -520,7 +512,7 @@ impl PyRow {
 
     pub(super) fn clear(&self, py: Python<'_>) -> PyResult<()> {
         self.writable(py)?;
-        for k in self.keys_list(py)?.iter() {
+        for k in self.listing(py, View::Keys)?.iter() {
             self.remove(py, &k)?;
         }
         Ok(())
