@@ -99,7 +99,7 @@ impl TupleMaker {
             let fits = self.reusable
                 && unsafe {
                     ffi::Py_REFCNT(r.as_ptr()) == 1
-                        && ffi::PyTuple_Size(r.as_ptr()) == n as ffi::Py_ssize_t
+                        && ffi::Py_SIZE(r.as_ptr()) == n as ffi::Py_ssize_t
                 };
             if fits {
                 // SAFETY: `r` is a live GC object (every tuple is); untracking only
@@ -149,7 +149,7 @@ impl TupleMaker {
         // (borrowed) and their types' flags runs no Python code. Tracking only puts a
         // live GC object on the collector's lists.
         unsafe {
-            let n = ffi::PyTuple_Size(p);
+            let n = ffi::Py_SIZE(p);
             if n == 0 {
                 return;
             }

@@ -285,7 +285,8 @@ impl PyTupleIter {
         s: &mut TupleIterState,
     ) -> PyResult<bool> {
         // Rows made ahead but not handed out (the list changed) are refilled too.
-        let mut spares = std::mem::take(&mut s.handed);
+        // Room for a whole batch handed out, so that handing rows out never grows it.
+        let mut spares = std::mem::replace(&mut s.handed, Vec::with_capacity(ROW_BATCH));
         spares.append(&mut s.ready);
         let list = self.list.get();
         let o = list.order.borrow(py)?;
