@@ -236,7 +236,19 @@ impl ColumnView {
 impl RecordList {
     /// The Arrow schema of this list (every field nullable).
     pub fn arrow_schema(&self) -> SchemaRef {
-        let fields: Vec<Field> = self.metas().iter().map(arrow_field).collect();
+        self.arrow_schema_without(&[])
+    }
+
+    /// [`RecordList::arrow_schema`] without the fields at positions `skip` (such as
+    /// [`RecordList::fields_without_values`] gives).
+    pub fn arrow_schema_without(&self, skip: &[usize]) -> SchemaRef {
+        let fields: Vec<Field> = self
+            .metas()
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| !skip.contains(j))
+            .map(|(_, m)| arrow_field(m))
+            .collect();
         Arc::new(Schema::new(fields))
     }
 
@@ -249,13 +261,26 @@ impl RecordList {
     /// Zero-copy: batches point into the chunks (pending string overrides are folded
     /// in first). A later write to the list copies the chunk it touches.
     pub fn to_arrow(&mut self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
-        let schema = self.arrow_schema();
+        self.to_arrow_without(&[])
+    }
+
+    /// [`RecordList::to_arrow`] without the fields at positions `skip` (such as
+    /// [`RecordList::fields_without_values`] gives): the records as a list of dicts
+    /// holding them would export.
+    ///
+    /// # Errors
+    /// As [`RecordList::to_arrow`].
+    pub fn to_arrow_without(&mut self, skip: &[usize]) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let schema = self.arrow_schema_without(skip);
         let metas = self.metas().to_vec();
         let parts = self.chunk_parts();
         let mut batches = Vec::with_capacity(parts.len());
         for (off, len, cols) in parts {
             let mut arrays = Vec::with_capacity(cols.len());
             for (j, cc) in cols.iter().enumerate() {
+                if skip.contains(&j) {
+                    continue;
+                }
                 arrays.push(chunk_array(
                     cc,
                     metas[j].layout,

@@ -439,6 +439,36 @@ impl RecordList {
             .any(|c| c.cols.get(j).is_some_and(|cc| cc.absent.is_some()))
     }
 
+    /// The fields none of `rows` has a value for, in field order: the keys that a list
+    /// of dicts holding those records would not have at all (a key deleted from every
+    /// record, or whose records all left the list). A declared field is never one, nor
+    /// is any field when `rows` is empty (an empty list keeps its fields).
+    ///
+    /// Only fields some chunk keeps an absence bitmap for are looked at (see
+    /// [`RecordList::field_may_be_absent`]), each until the first row that has it.
+    ///
+    /// # Panics
+    /// If some row is `>= len()`.
+    pub fn fields_without_values(&self, rows: impl Iterator<Item = usize> + Clone) -> Vec<usize> {
+        if rows.clone().next().is_none() {
+            return Vec::new();
+        }
+        (0..self.cols.len())
+            .filter(|&j| self.cols[j].declared.is_none() && self.field_may_be_absent(j))
+            .filter(|&j| {
+                rows.clone().all(|row| {
+                    let (k, i) = self.locate(row);
+                    let c = &self.chunks[k];
+                    assert!(
+                        i < c.len,
+                        "fields_without_values: row {row} is past the end"
+                    );
+                    c.cols[j].is_absent(c.off + i)
+                })
+            })
+            .collect()
+    }
+
     /// Whether float field `j` may hold values that arrived as ints (`false`: none do).
     /// As cheap and as conservative as [`RecordList::field_may_be_absent`].
     pub fn field_may_hold_ints(&self, j: usize) -> bool {
@@ -1946,5 +1976,28 @@ mod take_tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod fields_without_values_tests {
+    use super::*;
+
+    #[test]
+    fn a_declared_field_stays_though_no_record_has_it() {
+        let mut l =
+            RecordList::with_schema(&[("a", DType::Int64), ("b", DType::Int64)], 4).unwrap();
+        l.push_record(&[("a", Cell::Int(1))]).unwrap();
+        assert_eq!(l.fields_without_values(0..1), Vec::<usize>::new());
+        // Undeclared, the same list reports `b`.
+        let mut open = RecordList::with_chunk_rows(4);
+        open.push_record(&[("a", Cell::Int(1)), ("b", Cell::Int(2))])
+            .unwrap();
+        open.remove_field(0, 1).unwrap();
+        assert_eq!(open.fields_without_values(0..1), vec![1]);
+        assert_eq!(
+            open.fields_without_values(std::iter::empty()),
+            Vec::<usize>::new()
+        );
     }
 }

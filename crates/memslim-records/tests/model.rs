@@ -90,6 +90,35 @@ fn assert_same(l: &RecordList, m: &[Rec]) {
         assert_eq!(&read_row(l, r), rec, "row {r}");
         assert_eq!(l.row_len(r), rec.len());
     }
+    // The fields no record has: none for an empty list, else those no model record
+    // holds a key of (the list's fields are every key ever stored, deleted or not).
+    let want: Vec<usize> = (0..l.num_fields())
+        .filter(|&j| {
+            !m.is_empty()
+                && m.iter()
+                    .all(|rec| rec.iter().all(|(k, _)| k != l.field_name(j)))
+        })
+        .collect();
+    assert_eq!(
+        l.fields_without_values(0..l.len()),
+        want,
+        "fields without values"
+    );
+    // Over some of the rows (the first, repeated; every other one backwards).
+    if let Some(first) = m.first() {
+        let want: Vec<usize> = (0..l.num_fields())
+            .filter(|&j| first.iter().all(|(k, _)| k != l.field_name(j)))
+            .collect();
+        assert_eq!(l.fields_without_values([0, 0].into_iter()), want);
+        let some: Vec<usize> = (0..m.len()).rev().step_by(2).collect();
+        let want: Vec<usize> = (0..l.num_fields())
+            .filter(|&j| {
+                some.iter()
+                    .all(|&r| m[r].iter().all(|(k, _)| k != l.field_name(j)))
+            })
+            .collect();
+        assert_eq!(l.fields_without_values(some.iter().copied()), want);
+    }
 }
 
 fn value_for(key: &str) -> BoxedStrategy<Value> {
