@@ -141,7 +141,9 @@ class _Records:
         """Bytes of memory this list owns (buffers, dictionaries, indexes)."""
     @property
     def schema(self) -> dict[str, str]:
-        """Field name -> dtype name."""
+        """Field name -> dtype name, for the fields some record has (a key deleted from
+        every record is left out, as the Arrow export leaves it; an empty list keeps
+        its fields)."""
     def storage_info(self) -> dict[str, str]:
         """Field name -> physical layout, e.g. ``"int64"``, ``"float64+ints"``,
         ``"str:dict"``, ``"str:plain"``, ``"object"``."""
@@ -182,7 +184,7 @@ class DictList(_Records):
     ) -> Self: ...
     @property
     def columns(self) -> list[str]:
-        """Field names, in first-seen order."""
+        """Field names, in first-seen order (those of :attr:`schema`)."""
     @classmethod
     def from_arrow(
         cls, data: object, *, chunk_rows: int | None = None, trusted: bool = False

@@ -110,12 +110,14 @@ impl PyDictList {
         )
     }
 
-    /// Field names, in first-seen order.
+    /// Field names, in first-seen order (not those no record has any more).
     #[getter]
     pub(super) fn columns(slf: &Bound<'_, Self>) -> PyResult<Vec<String>> {
         let sup: &Bound<'_, PyRecords> = slf.as_super();
+        let skip = sup.get().fields_without_values(slf.py())?;
         let base = sup.get().state.borrow(slf.py())?;
         Ok((0..base.inner.num_fields())
+            .filter(|j| !skip.contains(j))
             .map(|j| base.inner.field_name(j).to_owned())
             .collect())
     }

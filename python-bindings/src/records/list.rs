@@ -97,6 +97,18 @@ impl PyRecords {
         Ok((pos, o.order.slot(pos)))
     }
 
+    /// The store's fields none of this list's records has (each absent in every one):
+    /// what a list of dicts would not have as a key at all, left out of `schema`,
+    /// `columns` and the Arrow export.
+    pub(super) fn fields_without_values(&self, py: Python<'_>) -> PyResult<Vec<usize>> {
+        let this = self.state.borrow(py)?;
+        let o = self.order.borrow(py)?;
+        let n = o.order.len(this.inner.len());
+        Ok(this
+            .inner
+            .fields_without_values((0..n).map(|p| o.order.slot(p))))
+    }
+
     /// The records in list order (see [`Logical`]).
     pub(super) fn logical(&self, py: Python<'_>) -> PyResult<Logical<'_>> {
         let store = self.state.borrow(py)?;
@@ -748,9 +760,10 @@ impl PyRecords {
     /// Field name -> dtype name.
     #[getter]
     pub(super) fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let skip = self.fields_without_values(py)?;
         let this = self.state.borrow(py)?;
         let d = PyDict::new(py);
-        for j in 0..this.inner.num_fields() {
+        for j in (0..this.inner.num_fields()).filter(|j| !skip.contains(j)) {
             d.set_item(this.names[j].bind(py), this.inner.field_dtype(j).name())?;
         }
         Ok(d)
@@ -791,8 +804,9 @@ impl PyRecords {
         &self,
         py: Python<'py>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
+        let skip = self.fields_without_values(py)?;
         let this = self.state.borrow(py)?;
-        let schema = this.inner.arrow_schema();
+        let schema = this.inner.arrow_schema_without(&skip);
         let ffi = FFI_ArrowSchema::try_from(schema.as_ref())
             .map_err(|e| PyValueError::new_err(e.to_string()))?;
         PyCapsule::new_with_value(py, ffi, c"arrow_schema")
@@ -807,12 +821,13 @@ impl PyRecords {
         // The request is a hint the interface allows producers to ignore; we export our
         // own (exact) types.
         let _ = requested_schema;
+        let skip = self.fields_without_values(py)?;
         let (schema, batches) = match self.logical(py)? {
             Logical::Store(r, _) => {
                 drop(r);
-                self.state.borrow_mut(py)?.inner.to_arrow()
+                self.state.borrow_mut(py)?.inner.to_arrow_without(&skip)
             }
-            Logical::Own(mut r) => r.inner.to_arrow(),
+            Logical::Own(mut r) => r.inner.to_arrow_without(&skip),
         }
         .py_err(py)?;
         crate::arrow_stream::export_stream(py, schema, batches)
