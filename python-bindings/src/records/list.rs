@@ -633,18 +633,23 @@ impl PyRecords {
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        let eq = match op {
-            CompareOp::Eq | CompareOp::Ne if same_store(slf, other) => {
+        // `other`, if it is a list over this list's store.
+        let same = other
+            .cast::<PyRecords>()
+            .ok()
+            .filter(|o| Arc::ptr_eq(&o.get().state, &slf.get().state));
+        let eq = match (op, same) {
+            (CompareOp::Eq | CompareOp::Ne, Some(b)) => {
                 // Lists of one store (a slice, a copy, a sorted view): the same row is
                 // the same record, as a list compares the same dict by identity.
-                let (a, b) = (slf.get(), other.cast::<PyRecords>()?.get());
+                let (a, b) = (slf.get(), b.get());
                 let this = a.state.borrow(py)?;
                 let (ao, bo) = (a.order.borrow(py)?, b.order.borrow(py)?);
                 this.inner.eq_orders(&ao.order, &bo.order, |x, y| {
                     this.row_value(py, x)?.eq(this.row_value(py, y)?)
                 })?
             }
-            CompareOp::Eq | CompareOp::Ne => {
+            (CompareOp::Eq | CompareOp::Ne, None) => {
                 let this = slf.get().logical(py)?;
                 let me = this.ptr();
                 if let Ok(o) = other.cast::<PyRecords>() {
@@ -666,7 +671,7 @@ impl PyRecords {
                     return Ok(py.NotImplemented());
                 }
             }
-            _ => return records_order(slf, other, op),
+            (_, _) => return records_order(slf, other, op),
         };
         let result = if matches!(op, CompareOp::Eq) { eq } else { !eq };
         result.into_py_any(py)
@@ -952,13 +957,6 @@ pub(super) fn records_order(
         }
     }
     op.matches(mine.len().cmp(&others.len())).into_py_any(py)
-}
-
-/// Whether `other` is a list over `slf`'s store.
-fn same_store(slf: &Bound<'_, PyRecords>, other: &Bound<'_, PyAny>) -> bool {
-    other
-        .cast::<PyRecords>()
-        .is_ok_and(|o| Arc::ptr_eq(&o.get().state, &slf.get().state))
 }
 
 /// `type[...]` on a list or row class, as `list[dict]` does.
