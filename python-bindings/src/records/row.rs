@@ -159,7 +159,7 @@ impl PyRow {
         };
         let this = store.borrow(py)?;
         let name = |j: usize| this.names[j].bind(py).clone().into_any();
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(this.inner.num_fields());
         if which == View::Keys {
             this.inner.visit_keys(self.row(), |j| out.push(name(j)));
             return PyList::new(py, out);
