@@ -469,6 +469,90 @@ impl RecordList {
             .collect()
     }
 
+    /// This list without the fields none of its records has (see
+    /// [`RecordList::fields_without_values`] and [`RecordList::without_fields`]): what a
+    /// file written from it should hold, as the dicts would have no such key.
+    pub fn without_unused_fields(&self) -> RecordList {
+        self.without_fields(&self.fields_without_values(0..self.len))
+    }
+
+    /// This list without the fields at positions `skip`, none of whose records has a
+    /// value for them (as [`RecordList::fields_without_values`] finds): the same
+    /// records, sharing every other column's storage. A field of `skip` that some
+    /// record has is kept (nothing is lost), as are positions past the last field.
+    ///
+    /// # Memory
+    /// Shares the kept columns' chunks (copy-on-write); copies only a chunk's key-order
+    /// exceptions, if it has any.
+    pub fn without_fields(&self, skip: &[usize]) -> RecordList {
+        let gone: Vec<bool> = (0..self.cols.len())
+            .map(|j| {
+                skip.contains(&j)
+                    && self.chunks.iter().all(|c| {
+                        (0..c.len).all(|i| c.cols.get(j).is_none_or(|cc| cc.is_absent(c.off + i)))
+                    })
+            })
+            .collect();
+        if !gone.contains(&true) {
+            return self.clone();
+        }
+        // New position of each old field.
+        let mut to = vec![None; self.cols.len()];
+        let mut n = 0u32;
+        for (j, g) in gone.iter().enumerate() {
+            if !g {
+                to[j] = Some(n);
+                n += 1;
+            }
+        }
+        let cols: Vec<ColMeta> = (0..self.cols.len())
+            .filter(|&j| !gone[j])
+            .map(|j| self.cols[j].clone())
+            .collect();
+        let by_name = cols
+            .iter()
+            .enumerate()
+            .map(|(j, m)| (m.name.clone(), j))
+            .collect();
+        // Key orders name only fields a record has, so none names a field that goes;
+        // one that is in field order once renumbered is no exception any more (0).
+        let mut patterns = Patterns::default();
+        let mut pattern_to = vec![0u32; self.patterns.list.len() + 1];
+        for (p, order) in self.patterns.list.iter().enumerate() {
+            let kept: Vec<u32> = order.iter().filter_map(|&j| to[j as usize]).collect();
+            if kept.windows(2).any(|w| w[0] > w[1]) {
+                pattern_to[p + 1] = patterns.id(&kept);
+            }
+        }
+        let chunks = self
+            .chunks
+            .iter()
+            .map(|c| Chunk {
+                off: c.off,
+                len: c.len,
+                cols: (0..c.cols.len())
+                    .filter(|&j| !gone.get(j).copied().unwrap_or(false))
+                    .map(|j| c.cols[j].clone())
+                    .collect(),
+                order: c
+                    .order
+                    .as_ref()
+                    .map(|o| Arc::new(o.iter().map(|&p| pattern_to[p as usize]).collect())),
+            })
+            .collect();
+        RecordList {
+            cols,
+            by_name,
+            chunks,
+            starts: self.starts.clone(),
+            len: self.len,
+            chunk_rows: self.chunk_rows,
+            closed: self.closed,
+            patterns,
+            incoming: 0,
+        }
+    }
+
     /// Whether float field `j` may hold values that arrived as ints (`false`: none do).
     /// As cheap and as conservative as [`RecordList::field_may_be_absent`].
     pub fn field_may_hold_ints(&self, j: usize) -> bool {

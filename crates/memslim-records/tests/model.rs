@@ -104,6 +104,24 @@ fn assert_same(l: &RecordList, m: &[Rec]) {
         want,
         "fields without values"
     );
+    // Without them (or asked to drop every field: only those go), the same records.
+    let every: Vec<usize> = (0..l.num_fields()).collect();
+    let unused = (0..l.num_fields())
+        .filter(|&j| {
+            m.iter()
+                .all(|rec| rec.iter().all(|(k, _)| k != l.field_name(j)))
+        })
+        .count();
+    for (skip, goes) in [(&want, want.len()), (&every, unused)] {
+        let slim = l.without_fields(skip);
+        assert_eq!(slim.num_fields(), l.num_fields() - goes);
+        assert_block_matches_get(&slim);
+        let back = RecordList::from_bytes(&slim.to_bytes()).unwrap();
+        for (r, rec) in m.iter().enumerate() {
+            assert_eq!(&read_row(&slim, r), rec, "row {r} without fields {skip:?}");
+            assert_eq!(&read_row(&back, r), rec, "row {r} without fields, reloaded");
+        }
+    }
     // Over some of the rows (the first, repeated; every other one backwards).
     if let Some(first) = m.first() {
         let want: Vec<usize> = (0..l.num_fields())
