@@ -286,3 +286,34 @@ def test_big_ints_after_floats_stay_exact_in_one_part_file(tmp_path):
     memslim.stream(batches).to_parquet(out)
     got = sorted((r["a"] for r in memslim.read_parquet(out)), key=repr)
     assert same(got, sorted([1.5, 2**62 + 1, 7], key=repr))
+
+
+@settings(max_examples=30)
+@given(
+    recs=st.lists(
+        st.dictionaries(st.sampled_from("abcd"), st.integers(-3, 3) | st.none(), max_size=4),
+        min_size=1,
+        max_size=8,
+    ),
+    drop=st.lists(st.tuples(st.integers(0, 7), st.sampled_from("abcd")), max_size=12),
+)
+def test_files_written_hold_only_the_keys_some_record_still_has(
+    tmp_path_factory, recs, drop
+):
+    # Keys deleted from records (from every one, for some) are what a list of dicts no
+    # longer has: Parquet files and record files hold the keys the dicts hold.
+    rows = DictList(recs)
+    dicts = [dict(d) for d in recs]
+    for i, k in drop:
+        i %= len(dicts)
+        dicts[i].pop(k, None)
+        rows[i].pop(k, None)
+    keys = {k for d in dicts for k in d}
+    root = tmp_path_factory.mktemp("keys")
+    rows.to_parquet(root / "x.parquet")
+    assert set(pq.read_table(root / "x.parquet").column_names) == keys
+    assert same(plain(memslim.read_parquet(root / "x.parquet")), dicts)
+    rows.save(root / "x.msl")
+    with DictList.open(root / "x.msl") as f:
+        assert set(f.columns) == keys
+        assert same(plain(f), dicts)

@@ -76,7 +76,8 @@ impl PyDictList {
     pub(super) fn save(slf: &Bound<'_, Self>, path: std::path::PathBuf) -> PyResult<usize> {
         let sup: &Bound<'_, PyRecords> = slf.as_super();
         let base = sup.get().logical(slf.py())?;
-        crate::mmap::save_list(slf.py(), &base.inner, path)
+        let list = base.inner.without_unused_fields();
+        crate::mmap::save_list(slf.py(), &list, path)
     }
 
     /// Writes the records to Parquet: one file at `path`, or, with `partition_by` or
@@ -96,7 +97,7 @@ impl PyDictList {
         let list = {
             let sup: &Bound<'_, PyRecords> = slf.as_super();
             let base = sup.get().logical(slf.py())?;
-            base.inner.clone()
+            base.inner.without_unused_fields()
         };
         crate::parquet::write_list(
             slf.py(),
