@@ -131,6 +131,25 @@ impl Bitmap {
         }
     }
 
+    /// Whether every bit in `[from, to)` is set: a byte at a time between the ends.
+    pub(crate) fn all_set(&self, from: usize, to: usize) -> bool {
+        debug_assert!(from <= to && to <= self.len);
+        let mut i = from;
+        while i < to && !i.is_multiple_of(8) {
+            if !self.get(i) {
+                return false;
+            }
+            i += 1;
+        }
+        while i + 8 <= to {
+            if self.bytes[i / 8] != 0xff {
+                return false;
+            }
+            i += 8;
+        }
+        (i..to).all(|k| self.get(k))
+    }
+
     pub(crate) fn count_ones(&self) -> usize {
         self.bytes.iter().map(|b| b.count_ones() as usize).sum()
     }

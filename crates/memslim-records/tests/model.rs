@@ -104,6 +104,18 @@ fn assert_same(l: &RecordList, m: &[Rec]) {
         want,
         "fields without values"
     );
+    // A run of rows, read a byte of bitmap at a time, agrees with row by row.
+    for (a, b) in [
+        (0, l.len()),
+        (1, l.len().saturating_sub(1)),
+        (l.len() / 3, l.len()),
+    ] {
+        assert_eq!(
+            l.fields_without_values_in(a, b),
+            l.fields_without_values(a..b),
+            "rows {a}..{b}"
+        );
+    }
     // Without them (or asked to drop every field: only those go), the same records.
     let every: Vec<usize> = (0..l.num_fields()).collect();
     let unused = (0..l.num_fields())

@@ -103,10 +103,15 @@ impl PyRecords {
     pub(super) fn fields_without_values(&self, py: Python<'_>) -> PyResult<Vec<usize>> {
         let this = self.state.borrow(py)?;
         let o = self.order.borrow(py)?;
-        let n = o.order.len(this.inner.len());
-        Ok(this
-            .inner
-            .fields_without_values((0..n).map(|p| o.order.slot(p))))
+        let store = this.inner.len();
+        Ok(match o.order.as_range(store) {
+            Some((start, n)) => this.inner.fields_without_values_in(start, start + n),
+            None => {
+                let n = o.order.len(store);
+                this.inner
+                    .fields_without_values((0..n).map(|p| o.order.slot(p)))
+            }
+        })
     }
 
     /// The records in list order (see [`Logical`]).
