@@ -509,7 +509,12 @@ impl RecordList {
     /// [`RecordList::fields_without_values`] and [`RecordList::without_fields`]): what a
     /// file written from it should hold, as the dicts would have no such key.
     pub fn without_unused_fields(&self) -> RecordList {
-        self.without_fields(&self.fields_without_values_in(0, self.len))
+        let unused = self.fields_without_values_in(0, self.len);
+        self.dropping(
+            &(0..self.cols.len())
+                .map(|j| unused.contains(&j))
+                .collect::<Vec<_>>(),
+        )
     }
 
     /// This list without the fields at positions `skip`, none of whose records has a
@@ -524,6 +529,12 @@ impl RecordList {
         let gone: Vec<bool> = (0..self.cols.len())
             .map(|j| skip.contains(&j) && self.absent_in(j, 0, self.len))
             .collect();
+        self.dropping(&gone)
+    }
+
+    /// This list without the fields `j` for which `gone[j]` (one flag per field), which
+    /// the caller knows no record has.
+    fn dropping(&self, gone: &[bool]) -> RecordList {
         if !gone.contains(&true) {
             return self.clone();
         }
@@ -561,9 +572,12 @@ impl RecordList {
             .map(|c| Chunk {
                 off: c.off,
                 len: c.len,
-                cols: (0..c.cols.len())
-                    .filter(|&j| !gone.get(j).copied().unwrap_or(false))
-                    .map(|j| c.cols[j].clone())
+                cols: c
+                    .cols
+                    .iter()
+                    .zip(gone)
+                    .filter(|(_, g)| !**g)
+                    .map(|(cc, _)| cc.clone())
                     .collect(),
                 order: c
                     .order
