@@ -1380,22 +1380,41 @@ impl RecordList {
     /// # Errors
     /// As [`RecordList::push_record`]; on error the list is unchanged.
     pub fn set_field(&mut self, row: usize, key: &str, cell: Cell<'_>) -> Result<()> {
+        if let Some(&j) = self.by_name.get(key) {
+            return self.set_field_at(row, j, cell);
+        }
         self.check_row(row)?;
-        // A value that fits its existing column as laid out (the common write) needs no
-        // plan: nothing to add or widen.
-        let fitting = self
-            .by_name
-            .get(key)
-            .copied()
-            .filter(|&j| fits_as_laid_out(&self.cols[j], &cell));
-        let j = match fitting {
-            Some(j) => j,
-            None => {
-                let plan = self.plan(row, &[(key, cell)])?;
-                self.apply(&plan);
-                plan.cols[0]
-            }
+        let plan = self.plan(row, &[(key, cell)])?;
+        self.apply(&plan);
+        self.write_field(row, plan.cols[0], cell);
+        Ok(())
+    }
+
+    /// [`RecordList::set_field`] for field `j`, which the caller has found (no lookup by
+    /// name).
+    ///
+    /// # Errors
+    /// As [`RecordList::set_field`]; [`RecordsError::NoSuchField`] if there is no field
+    /// `j`. On error the list is unchanged.
+    pub fn set_field_at(&mut self, row: usize, j: usize, cell: Cell<'_>) -> Result<()> {
+        self.check_row(row)?;
+        let Some(meta) = self.cols.get(j) else {
+            return Err(RecordsError::NoSuchField(format!("#{j}")));
         };
+        // A value that fits its column as laid out (the common write) needs no plan:
+        // nothing to add or widen.
+        if !fits_as_laid_out(meta, &cell) {
+            let name = Arc::clone(&meta.name);
+            let plan = self.plan(row, &[(&name, cell)])?;
+            self.apply(&plan);
+        }
+        self.write_field(row, j, cell);
+        Ok(())
+    }
+
+    /// Writes `cell` as field `j` of record `row`, both valid, the column laid out to
+    /// hold it.
+    fn write_field(&mut self, row: usize, j: usize, cell: Cell<'_>) {
         let (k, i) = self.locate(row);
         self.materialize(k);
         let was_absent = self.chunks[k].cols[j].is_absent(i);
@@ -1412,7 +1431,6 @@ impl RecordList {
             let p = self.pattern_id(&keys);
             Self::set_pattern(&mut self.chunks[k], i, p);
         }
-        Ok(())
     }
 
     /// Removes `field` from record `row`; returns whether it was there.

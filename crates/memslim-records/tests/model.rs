@@ -703,6 +703,27 @@ fn arrow_export_shares_buffers() {
 }
 
 #[test]
+fn set_field_at_writes_by_position_and_refuses_what_is_not_there() {
+    let mut l = RecordList::new();
+    l.push_record(&[("a", Cell::Int(1)), ("b", Cell::Str("x"))])
+        .unwrap();
+    l.push_record(&[("b", Cell::Str("y"))]).unwrap();
+    let (a, b) = (l.field_index("a").unwrap(), l.field_index("b").unwrap());
+    // A float into an int column, and a key the record lacked (it goes last).
+    l.set_field_at(0, a, Cell::Float(2.5)).unwrap();
+    l.set_field_at(1, a, Cell::Int(7)).unwrap();
+    l.set_field_at(1, b, Cell::Null).unwrap();
+    assert_eq!(l.get(0, a), CellRef::Float(2.5));
+    assert_eq!(l.get(1, a), CellRef::Int(7), "an int stays an int");
+    assert_eq!(l.get(1, b), CellRef::Null);
+    assert_eq!(l.row_keys(1), [b, a]);
+    let before = l.to_bytes();
+    assert!(l.set_field_at(0, 2, Cell::Int(1)).is_err(), "no field 2");
+    assert!(l.set_field_at(2, a, Cell::Int(1)).is_err(), "no record 2");
+    assert_eq!(l.to_bytes(), before, "a refused write changes nothing");
+}
+
+#[test]
 fn corrupt_serialized_data_is_an_error_not_a_panic() {
     let mut l = RecordList::new();
     l.push_record(&[("a", Cell::Int(1)), ("b", Cell::Str("x"))])

@@ -231,6 +231,23 @@ impl PyRow {
     ) -> PyResult<()> {
         let store = self.writable(py)?;
         let k = Self::key_str(key)?;
+        if let Some(cell) = crate::scalar::scalar_cell(value) {
+            // The common write: a scalar, usually to a field the list has (found by its
+            // interned name), converted without staging the pair.
+            let mut this = store.borrow_mut(py)?;
+            let j = match this.col_of(key) {
+                Some(j) => this
+                    .inner
+                    .set_field_at(self.row(), j, cell)
+                    .map(|()| Some(j)),
+                None => {
+                    (this.inner.set_field(self.row(), k, cell)).map(|()| this.inner.field_index(k))
+                }
+            }
+            .py_err(py)?;
+            this.after_field_write(py, j);
+            return Ok(());
+        }
         let items: Items<'_> = vec![(key.clone(), value.clone())];
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, self.row())?;
