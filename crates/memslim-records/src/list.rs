@@ -1417,14 +1417,17 @@ impl RecordList {
     fn write_field(&mut self, row: usize, j: usize, cell: Cell<'_>) {
         let (k, i) = self.locate(row);
         self.materialize(k);
-        let was_absent = self.chunks[k].cols[j].is_absent(i);
-        let new_order = if was_absent {
+        let c = &self.chunks[k];
+        // A new key goes last. A record whose keys are in field order (pattern 0) keeps
+        // that order when it has no key of a later field (a field added to every record,
+        // `r["total"] = ...`): then there is no pattern to look up.
+        let stays = !c.cols[j].is_absent(i)
+            || (in_field_order(c, i) && c.cols[j + 1..].iter().all(|cc| cc.is_absent(i)));
+        let new_order = (!stays).then(|| {
             let mut keys = self.row_keys(row);
             keys.push(j);
-            Some(keys)
-        } else {
-            None
-        };
+            keys
+        });
         let chunk = &mut self.chunks[k];
         Arc::make_mut(&mut chunk.cols[j]).write(i, &mut self.cols[j], Some(&cell));
         if let Some(keys) = new_order {
@@ -1443,16 +1446,23 @@ impl RecordList {
             return Ok(false);
         }
         let (k, i) = self.locate(row);
-        if self.chunks[k].cols[field].is_absent(self.chunks[k].off + i) {
+        let c = &self.chunks[k];
+        if c.cols[field].is_absent(c.off + i) {
             return Ok(false);
         }
-        let mut keys = self.row_keys(row);
-        keys.retain(|&j| j != field);
+        // Keys in field order stay so without one of them: no pattern to look up.
+        let keys = (!in_field_order(c, c.off + i)).then(|| {
+            let mut keys = self.row_keys(row);
+            keys.retain(|&j| j != field);
+            keys
+        });
         self.materialize(k);
         let chunk = &mut self.chunks[k];
         Arc::make_mut(&mut chunk.cols[field]).write(i, &mut self.cols[field], None);
-        let p = self.pattern_id(&keys);
-        Self::set_pattern(&mut self.chunks[k], i, p);
+        if let Some(keys) = keys {
+            let p = self.pattern_id(&keys);
+            Self::set_pattern(&mut self.chunks[k], i, p);
+        }
         Ok(true)
     }
 
@@ -1943,6 +1953,13 @@ fn fits(layout: Layout, cell: &Cell<'_>) -> bool {
         (Layout::Bytes, Cell::Bytes(b)) => b.len() <= MAX_VALUE_BYTES,
         _ => false,
     }
+}
+
+/// Whether the record at position `i` of chunk `c`'s columns keeps its keys in field
+/// order (key-order pattern 0).
+#[inline]
+fn in_field_order(c: &Chunk, i: usize) -> bool {
+    c.order.as_ref().is_none_or(|o| o[i] == 0)
 }
 
 /// `cell` goes into its column with no change to the column ([`layout_for`] keeps the
