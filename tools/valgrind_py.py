@@ -63,6 +63,18 @@ total = sum(r["a"] + (r["n"] or [0])[0] for r in fast)
 assert misses == 500 and total == sum(range(500)) + sum(range(1, 500, 2))
 views = [*fast, *reversed(fast), fast[3]]
 assert views[3]["n"] == [3] and views[-1]["a"] == 3 and type(views[0]) is memslim.Row
+# `row[key] = value` and `del row[key]`: scalars in C, the rest (a new field, a string,
+# a nested value, a missing key) through PyO3's slot.
+for r in fast:
+    r["a"] = r["a"] * 2
+    r["t"] = 0.5
+    del r["t"]
+fast[1]["a"], fast[2]["n"] = "two", {"k": [1]}
+try:
+    del fast[3]["zz"]
+except KeyError:
+    misses += 1
+assert fast[4]["a"] == 8 and fast[1]["a"] == "two" and "t" not in fast[0] and misses == 501
 del fast, views, r
 gc.collect()
 assert table.column("s")[10].as_py() == "s3"  # the table outlives the list

@@ -4,14 +4,15 @@
 //! plain C function.
 //!
 //! A user's row loop, `for r in rows: r["price"] * r["qty"]`, makes one `__next__` call
-//! and one or more `row[key]` calls per record. Through PyO3's generated wrappers each
+//! and one or more `row[key]` calls per record (and, to enrich records, a
+//! `row[key] = value`; `Row` has both slots). Through PyO3's generated wrappers each
 //! call paid 60-80 instructions of bookkeeping (its thread-state counter, twice through
 //! a shared library's thread-local lookup; the panic trap; the reference pool check;
 //! the `self` type check), as much as the work itself. PyO3 has no way to register a
 //! slot by hand, so:
 //!
 //! - [`subclass`] makes a subclass of PyO3's class with `PyType_FromSpecWithBases`. It
-//!   has its hot slot and a `tp_dealloc` of its own and inherits every other slot and
+//!   has its hot slots and a `tp_dealloc` of its own and inherits every other slot and
 //!   every method; it adds no field, so its instances have exactly the layout of PyO3's;
 //! - [`retype`] gives an object just made as an instance of PyO3's class the subclass
 //!   as its type (what `obj.__class__ = Row` does for two layout-identical heap types,
@@ -41,7 +42,14 @@ pub(crate) struct Subclass<F> {
     base_slot: F,
 }
 
-static ROW: PyOnceLock<Subclass<ffi::binaryfunc>> = PyOnceLock::new();
+/// The `Row` subclass, with the base class's own `row[key]` and `row[key] = value`.
+struct RowSubclass {
+    ty: Py<PyType>,
+    base_get: ffi::binaryfunc,
+    base_set: ffi::objobjargproc,
+}
+
+static ROW: PyOnceLock<RowSubclass> = PyOnceLock::new();
 
 /// An iterator class whose `next()` has a common case that makes nothing.
 pub(crate) trait QuickNext:
@@ -91,47 +99,45 @@ quick_next!(
     c"memslim._memslim._DictListFileIter"
 );
 
-/// A subclass named `name` of `T`'s class with `func` in `slot` (and `T`'s docstring),
-/// and the base's own function for `slot`.
-fn subclass<T: pyo3::PyTypeInfo>(
+/// A subclass named `name` of `T`'s class with each `(slot, func)` of `own` (and `T`'s
+/// docstring), and the base's own function for each of those slots, in order.
+fn subclass<T: pyo3::PyTypeInfo, const N: usize>(
     py: Python<'_>,
     name: &'static CStr,
-    slot: c_int,
-    func: *mut c_void,
-) -> PyResult<(Py<PyType>, *mut c_void)> {
+    own: [(c_int, *mut c_void); N],
+) -> PyResult<(Py<PyType>, [*mut c_void; N])> {
     let base = py.get_type::<T>();
     let base_ptr = base.as_type_ptr();
-    // SAFETY: `base_ptr` is a live type object (held by `base`); `PyType_GetSlot` reads
-    // the slots of heap types, which every PyO3 class is.
-    let (own, doc) = unsafe {
-        (
-            ffi::PyType_GetSlot(base_ptr, slot),
-            ffi::PyType_GetSlot(base_ptr, ffi::Py_tp_doc),
-        )
-    };
-    if own.is_null() {
-        return Err(PanicException::new_err("memslim: a fast slot has no base"));
+    let mut base_slots = [std::ptr::null_mut(); N];
+    for (b, &(slot, _)) in base_slots.iter_mut().zip(&own) {
+        // SAFETY: `base_ptr` is a live type object (held by `base`); `PyType_GetSlot`
+        // reads the slots of heap types, which every PyO3 class is.
+        *b = unsafe { ffi::PyType_GetSlot(base_ptr, slot) };
+        if b.is_null() {
+            return Err(PanicException::new_err("memslim: a fast slot has no base"));
+        }
     }
-    let end = ffi::PyType_Slot {
-        slot: 0,
-        pfunc: std::ptr::null_mut(),
-    };
+    // SAFETY: as above.
+    let doc = unsafe { ffi::PyType_GetSlot(base_ptr, ffi::Py_tp_doc) };
     let dealloc: ffi::destructor = dealloc_as_base::<T>;
-    let mut slots = [
-        ffi::PyType_Slot { slot, pfunc: func },
-        ffi::PyType_Slot {
-            slot: ffi::Py_tp_dealloc,
-            pfunc: dealloc as *mut c_void,
-        },
-        end,
-        end,
-    ];
+    let mut slots: Vec<ffi::PyType_Slot> = own
+        .iter()
+        .map(|&(slot, pfunc)| ffi::PyType_Slot { slot, pfunc })
+        .collect();
+    slots.push(ffi::PyType_Slot {
+        slot: ffi::Py_tp_dealloc,
+        pfunc: dealloc as *mut c_void,
+    });
     if !doc.is_null() {
-        slots[2] = ffi::PyType_Slot {
+        slots.push(ffi::PyType_Slot {
             slot: ffi::Py_tp_doc,
             pfunc: doc,
-        };
+        });
     }
+    slots.push(ffi::PyType_Slot {
+        slot: 0,
+        pfunc: std::ptr::null_mut(),
+    });
     let mut spec = ffi::PyType_Spec {
         name: name.as_ptr(),
         // 0: the base's size (no field of its own, so the layouts are identical).
@@ -146,24 +152,41 @@ fn subclass<T: pyo3::PyTypeInfo>(
     let ty = unsafe { ffi::PyType_FromSpecWithBases(&mut spec, bases.as_ptr()) };
     // SAFETY: a new reference, or null with an exception set.
     let ty = unsafe { Bound::from_owned_ptr_or_err(py, ty)? };
-    Ok((ty.cast_into::<PyType>()?.unbind(), own))
+    Ok((ty.cast_into::<PyType>()?.unbind(), base_slots))
 }
 
-fn row_subclass(py: Python<'_>) -> PyResult<&Subclass<ffi::binaryfunc>> {
+fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
     ROW.get_or_try_init(py, || {
-        let f: ffi::binaryfunc = subscript;
-        let (ty, own) =
-            subclass::<PyRow>(py, c"memslim._memslim.Row", ffi::Py_mp_subscript, f as _)?;
-        // SAFETY: a non-null `mp_subscript` slot holds a `binaryfunc`.
-        let base_slot = unsafe { std::mem::transmute::<*mut c_void, ffi::binaryfunc>(own) };
-        Ok(Subclass { ty, base_slot })
+        let get: ffi::binaryfunc = subscript;
+        let set: ffi::objobjargproc = ass_subscript;
+        let (ty, [own_get, own_set]) = subclass::<PyRow, 2>(
+            py,
+            c"memslim._memslim.Row",
+            [
+                (ffi::Py_mp_subscript, get as _),
+                (ffi::Py_mp_ass_subscript, set as _),
+            ],
+        )?;
+        // SAFETY: a non-null `mp_subscript` slot holds a `binaryfunc`, and a non-null
+        // `mp_ass_subscript` slot an `objobjargproc`.
+        let (base_get, base_set) = unsafe {
+            (
+                std::mem::transmute::<*mut c_void, ffi::binaryfunc>(own_get),
+                std::mem::transmute::<*mut c_void, ffi::objobjargproc>(own_set),
+            )
+        };
+        Ok(RowSubclass {
+            ty,
+            base_get,
+            base_set,
+        })
     })
 }
 
 fn iter_subclass<T: QuickNext>(py: Python<'_>) -> PyResult<&Subclass<ffi::iternextfunc>> {
     T::subclass_cell().get_or_try_init(py, || {
         let f: ffi::iternextfunc = iternext::<T>;
-        let (ty, own) = subclass::<T>(py, T::PY_NAME, ffi::Py_tp_iternext, f as _)?;
+        let (ty, [own]) = subclass::<T, 1>(py, T::PY_NAME, [(ffi::Py_tp_iternext, f as _)])?;
         // SAFETY: a non-null `tp_iternext` slot holds an `iternextfunc`.
         let base_slot = unsafe { std::mem::transmute::<*mut c_void, ffi::iternextfunc>(own) };
         Ok(Subclass { ty, base_slot })
@@ -311,10 +334,54 @@ unsafe extern "C" fn subscript(
         Ok(None) => match ROW.get(py) {
             // SAFETY: the base class's slot, called with the arguments CPython gave this
             // one, which satisfy it (the instance is a `PyRow`).
-            Some(t) => unsafe { (t.base_slot)(slf, key) },
+            Some(t) => unsafe { (t.base_get)(slf, key) },
             None => not_ready(py),
         },
         Err(e) => e,
+    }
+}
+
+/// `row[key] = value`, and `del row[key]` (`value` null).
+///
+/// # Safety
+/// Called by CPython only, as the `mp_ass_subscript` slot of the `Row` subclass: the
+/// thread is attached, `slf` is an instance of that subclass (so of `PyRow`), `key` a
+/// live object and `value` a live object or null, all borrowed for the call.
+unsafe extern "C" fn ass_subscript(
+    slf: *mut ffi::PyObject,
+    key: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+) -> c_int {
+    // SAFETY: the thread is attached (see the function's contract).
+    let py = unsafe { Python::assume_attached() };
+    let quick = guarded(py, || {
+        // SAFETY: the pointers are live (or, for `value`, null) and borrowed for the
+        // call; `slf` is a `PyRow`.
+        let (row, key) = unsafe {
+            (
+                Borrowed::from_ptr(py, slf).cast_unchecked::<PyRow>(),
+                Borrowed::from_ptr(py, key),
+            )
+        };
+        // SAFETY: as above.
+        match unsafe { Borrowed::from_ptr_or_opt(py, value) } {
+            Some(value) => row.get().quick_set(py, &key, &value),
+            None => row.get().quick_del(py, &key),
+        }
+    });
+    match quick {
+        Ok(true) => return 0,
+        Ok(false) => {}
+        // A panic, restored as the exception.
+        Err(_) => return -1,
+    }
+    match ROW.get(py) {
+        // SAFETY: as in `subscript`.
+        Some(t) => unsafe { (t.base_set)(slf, key, value) },
+        None => {
+            not_ready(py);
+            -1
+        }
     }
 }
 

@@ -9,6 +9,7 @@ import datetime
 import decimal
 import fractions
 import json
+import math
 import pickle
 import re
 import types
@@ -617,6 +618,68 @@ def test_row_delitem_then_readd_moves_key_to_end():
     row["a"] = 5
     assert list(row) == ["b", "c", "a"]
     assert_same(rows.to_list()[1], {"b": "two", "c": None, "a": 5})
+
+
+def test_row_writes_each_kind_of_value_as_a_dict_would():
+    # `row[key] = value` and `del row[key]` have a fast path for scalars written to a
+    # field the list has; every other case goes the full way. Both must act as a dict.
+    data = [{"i": 1, "f": 0.5, "s": "x", "b": True, "n": None} for _ in range(3)]
+    rows = DictList(data)
+    plain = [dict(r) for r in data]
+    writes = [
+        ("i", 2),
+        ("i", True),
+        ("i", 2**70),
+        ("i", -0.0),
+        ("f", 7),
+        ("f", math.nan),
+        ("s", 3),
+        ("s", "y"),
+        ("b", None),
+        ("n", False),
+        ("new", 1),
+        ("new", "z"),
+        ("i", [1, {"k": 2}]),
+    ]
+    for k, (key, value) in enumerate(writes):
+        rows[k % 3][key] = value
+        plain[k % 3][key] = value
+        assert_same(rows.to_list(), plain)
+    for key in ("i", "new", "s"):
+        del rows[1][key]
+        del plain[1][key]
+        assert_same(rows.to_list(), plain)
+        assert list(rows[1]) == list(plain[1])
+    with pytest.raises(KeyError):
+        del rows[1]["i"]
+    with pytest.raises(KeyError):
+        del rows[1]["never"]
+    with pytest.raises(memslim.SchemaError):
+        rows[0][1] = 2
+    assert_same(rows.to_list(), plain)
+
+
+def test_row_write_refused_by_a_declared_schema_changes_nothing():
+    rows = DictList([{"id": 1, "label": "a"}], schema={"id": "int64", "label": "str"})
+    row = rows[0]
+    for key, value in (("id", 1.5), ("id", "x"), ("other", 1)):
+        with pytest.raises(memslim.SchemaError):
+            row[key] = value
+    row["id"] = 2
+    assert_same(rows.to_list(), [{"id": 2, "label": "a"}])
+
+
+def test_row_of_a_record_file_refuses_writes(tmp_path):
+    path = tmp_path / "rows.msl"
+    with DictList.open(path) as f:
+        f.append({"a": 1})
+    with DictList.open(path, mode="r") as f:
+        row = f[0]
+        with pytest.raises(TypeError):
+            row["a"] = 2
+        with pytest.raises(TypeError):
+            del row["a"]
+        assert row["a"] == 1
 
 
 def test_row_update_with_mapping_iterable_and_kwargs():

@@ -292,6 +292,64 @@ impl PyRow {
         }
     }
 
+    /// `self[key] = value` for the common case only: a DictList's record, a key that is
+    /// one of the list's fields, and an `int`, `float`, `bool` or `None` (not a string:
+    /// a new one may make its field drop its cached `str` objects) written to a column
+    /// that holds no strings. `false` for anything else, or a write the list refuses
+    /// (it is then unchanged), which the full `__setitem__` does or explains. Raises
+    /// nothing and drops no owned reference (see `fast_slots.rs`).
+    #[inline]
+    pub(crate) fn quick_set(
+        &self,
+        py: Python<'_>,
+        key: &Bound<'_, PyAny>,
+        value: &Bound<'_, PyAny>,
+    ) -> bool {
+        let RowSource::Memory(store) = &self.source else {
+            return false;
+        };
+        let Some(cell) = crate::scalar::scalar_cell(value) else {
+            return false;
+        };
+        if matches!(cell, Cell::Str(_) | Cell::Bytes(_)) {
+            return false;
+        }
+        let Ok(mut this) = store.borrow_mut(py) else {
+            return false;
+        };
+        let Some(j) = this.col_of(key) else {
+            return false;
+        };
+        // No string cache to resize or drop, and every field named: `after_field_write`
+        // then makes and releases no Python object.
+        if this.inner.dictionary_state(j).is_some() || this.names.len() != this.inner.num_fields() {
+            return false;
+        }
+        if this.inner.set_field_at(self.row(), j, cell).is_err() {
+            return false;
+        }
+        this.after_field_write(py, Some(j));
+        true
+    }
+
+    /// `del self[key]` for the common case only: a DictList's record that has `key`.
+    /// `false` for anything else (the full `__delitem__` raises the `KeyError`, or
+    /// explains); the record is then unchanged. Raises nothing and drops no owned
+    /// reference (see `fast_slots.rs`).
+    #[inline]
+    pub(crate) fn quick_del(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
+        let RowSource::Memory(store) = &self.source else {
+            return false;
+        };
+        let Ok(mut this) = store.borrow_mut(py) else {
+            return false;
+        };
+        let Some(j) = this.col_of(key) else {
+            return false;
+        };
+        matches!(this.inner.remove_field(self.row(), j), Ok(true))
+    }
+
     /// The value of `key` in the record, `None` if it has none. Inlined into its three
     /// callers (`row[key]`, `get`, `in`): the hot path of a row loop.
     #[inline(always)]
