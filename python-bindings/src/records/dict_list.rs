@@ -115,10 +115,10 @@ impl PyDictList {
     #[getter]
     pub(super) fn columns(slf: &Bound<'_, Self>) -> PyResult<Vec<String>> {
         let sup: &Bound<'_, PyRecords> = slf.as_super();
-        let skip = sup.get().fields_without_values(slf.py())?;
+        let shown = sup.get().fields_shown(slf.py())?;
         let base = sup.get().state.borrow(slf.py())?;
-        Ok((0..base.inner.num_fields())
-            .filter(|j| !skip.contains(j))
+        Ok(shown
+            .into_iter()
             .map(|j| base.inner.field_name(j).to_owned())
             .collect())
     }

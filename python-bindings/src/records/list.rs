@@ -97,6 +97,14 @@ impl PyRecords {
         Ok((pos, o.order.slot(pos)))
     }
 
+    /// The fields `schema` and `columns` name, in field order: all but
+    /// [`PyRecords::fields_without_values`].
+    pub(super) fn fields_shown(&self, py: Python<'_>) -> PyResult<Vec<usize>> {
+        let skip = self.fields_without_values(py)?;
+        let n = self.state.borrow(py)?.inner.num_fields();
+        Ok((0..n).filter(|j| !skip.contains(j)).collect())
+    }
+
     /// The store's fields none of this list's records has (each absent in every one):
     /// what a list of dicts would not have as a key at all, left out of `schema`,
     /// `columns` and the Arrow export.
@@ -770,10 +778,10 @@ impl PyRecords {
     /// Field name -> dtype name.
     #[getter]
     pub(super) fn schema<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let skip = self.fields_without_values(py)?;
+        let shown = self.fields_shown(py)?;
         let this = self.state.borrow(py)?;
         let d = PyDict::new(py);
-        for j in (0..this.inner.num_fields()).filter(|j| !skip.contains(j)) {
+        for j in shown {
             d.set_item(this.names[j].bind(py), this.inner.field_dtype(j).name())?;
         }
         Ok(d)
