@@ -75,6 +75,14 @@ try:
 except KeyError:
     misses += 1
 assert fast[4]["a"] == 8 and fast[1]["a"] == "two" and "t" not in fast[0] and misses == 501
+# `row.get`: a value or a missing key in C, a nested value and bad calls through PyO3.
+got = [(r.get("a"), r.get("zz", 0), r.get("n")) for r in fast]
+assert got[4] == (8, 0, None) and got[3] == (6, 0, [3]) and got[2][2] == {"k": [1]}
+try:
+    fast[0].get()
+except TypeError:
+    misses += 1
+assert misses == 502
 del fast, views, r
 gc.collect()
 assert table.column("s")[10].as_py() == "s3"  # the table outlives the list

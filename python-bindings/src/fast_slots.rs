@@ -99,12 +99,14 @@ quick_next!(
     c"memslim._memslim._DictListFileIter"
 );
 
-/// A subclass named `name` of `T`'s class with each `(slot, func)` of `own` (and `T`'s
-/// docstring), and the base's own function for each of those slots, in order.
+/// A subclass named `name` of `T`'s class with each `(slot, func)` of `own` and of
+/// `extra` (and `T`'s docstring), and the base's own function for each slot of `own`,
+/// in order.
 fn subclass<T: pyo3::PyTypeInfo, const N: usize>(
     py: Python<'_>,
     name: &'static CStr,
     own: [(c_int, *mut c_void); N],
+    extra: &[(c_int, *mut c_void)],
 ) -> PyResult<(Py<PyType>, [*mut c_void; N])> {
     let base = py.get_type::<T>();
     let base_ptr = base.as_type_ptr();
@@ -122,6 +124,7 @@ fn subclass<T: pyo3::PyTypeInfo, const N: usize>(
     let dealloc: ffi::destructor = dealloc_as_base::<T>;
     let mut slots: Vec<ffi::PyType_Slot> = own
         .iter()
+        .chain(extra)
         .map(|&(slot, pfunc)| ffi::PyType_Slot { slot, pfunc })
         .collect();
     slots.push(ffi::PyType_Slot {
@@ -166,6 +169,8 @@ fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
                 (ffi::Py_mp_subscript, get as _),
                 (ffi::Py_mp_ass_subscript, set as _),
             ],
+            // Read only by CPython, which keeps the pointer (the table is static).
+            &[(ffi::Py_tp_methods, ROW_METHODS.0.as_ptr() as *mut c_void)],
         )?;
         // SAFETY: a non-null `mp_subscript` slot holds a `binaryfunc`, and a non-null
         // `mp_ass_subscript` slot an `objobjargproc`.
@@ -186,7 +191,7 @@ fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
 fn iter_subclass<T: QuickNext>(py: Python<'_>) -> PyResult<&Subclass<ffi::iternextfunc>> {
     T::subclass_cell().get_or_try_init(py, || {
         let f: ffi::iternextfunc = iternext::<T>;
-        let (ty, [own]) = subclass::<T, 1>(py, T::PY_NAME, [(ffi::Py_tp_iternext, f as _)])?;
+        let (ty, [own]) = subclass::<T, 1>(py, T::PY_NAME, [(ffi::Py_tp_iternext, f as _)], &[])?;
         // SAFETY: a non-null `tp_iternext` slot holds an `iternextfunc`.
         let base_slot = unsafe { std::mem::transmute::<*mut c_void, ffi::iternextfunc>(own) };
         Ok(Subclass { ty, base_slot })
@@ -337,6 +342,110 @@ unsafe extern "C" fn subscript(
             Some(t) => unsafe { (t.base_get)(slf, key) },
             None => not_ready(py),
         },
+        Err(e) => e,
+    }
+}
+
+/// The methods `Row`'s subclass defines over its base's: `get`, as hot as `row[key]`
+/// in record loops (`r.get("note")`).
+struct MethodTable([ffi::PyMethodDef; 2]);
+
+// SAFETY: the table is never written; CPython only reads it (and the static strings
+// and function it points to).
+unsafe impl Sync for MethodTable {}
+
+static ROW_METHODS: MethodTable = MethodTable([
+    ffi::PyMethodDef {
+        ml_name: c"get".as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFast: row_get,
+        },
+        ml_flags: ffi::METH_FASTCALL,
+        ml_doc: c"get($self, key, default=None, /)\n--\n\nThe value of `key`, or `default` if the record has no such key (as `dict.get`).".as_ptr(),
+    },
+    ffi::PyMethodDef::zeroed(),
+]);
+
+/// `row.get(key, default=None, /)`, positional as `dict.get`'s: a value or a missing key
+/// answered by [`PyRow::quick_get`] / [`PyRow::quick_missing`], anything else by
+/// [`PyRow::get`].
+///
+/// # Safety
+/// Called by CPython only, as the `METH_FASTCALL` method `get` of the `Row` subclass:
+/// the thread is attached, `slf` is an instance of that subclass (so of `PyRow`) and
+/// `args` holds `nargs` live objects, all borrowed for the call.
+unsafe extern "C" fn row_get(
+    slf: *mut ffi::PyObject,
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    // SAFETY: the thread is attached (see the function's contract).
+    let py = unsafe { Python::assume_attached() };
+    if !(1..=2).contains(&nargs) {
+        let msg = if nargs < 1 {
+            format!("get expected at least 1 argument, got {nargs}")
+        } else {
+            format!("get expected at most 2 arguments, got {nargs}")
+        };
+        pyo3::exceptions::PyTypeError::new_err(msg).restore(py);
+        return std::ptr::null_mut();
+    }
+    // SAFETY: `args` holds `nargs` (1 or 2) live objects; `Py_None` only returns the
+    // pointer.
+    let (key, default) = unsafe {
+        (
+            *args,
+            if nargs == 2 {
+                *args.add(1)
+            } else {
+                ffi::Py_None()
+            },
+        )
+    };
+    let quick = guarded(py, || {
+        // SAFETY: `slf` and `key` are live and borrowed for the call; `slf` is a `PyRow`.
+        let (row, key) = unsafe {
+            (
+                Borrowed::from_ptr(py, slf).cast_unchecked::<PyRow>(),
+                Borrowed::from_ptr(py, key),
+            )
+        };
+        let row = row.get();
+        match row.quick_get(py, &key) {
+            Some(v) => Some(v.into_ptr()),
+            None if row.quick_missing(py, &key) => {
+                // SAFETY: `default` is live (an argument, or `None`); the new reference
+                // is the result.
+                unsafe { ffi::Py_IncRef(default) };
+                Some(default)
+            }
+            None => None,
+        }
+    });
+    match quick {
+        Ok(Some(v)) => v,
+        // The full lookup, with PyO3's bookkeeping (it may make and release objects, and
+        // raise).
+        Ok(None) => guarded(py, || {
+            Python::attach(|py| {
+                // SAFETY: as above; `default` is live and borrowed for the call.
+                let (row, key, default) = unsafe {
+                    (
+                        Borrowed::from_ptr(py, slf).cast_unchecked::<PyRow>(),
+                        Borrowed::from_ptr(py, key),
+                        Borrowed::from_ptr(py, default).to_owned(),
+                    )
+                };
+                match row.get().get(py, &key, Some(default)) {
+                    Ok(v) => v.into_ptr(),
+                    Err(e) => {
+                        e.restore(py);
+                        std::ptr::null_mut()
+                    }
+                }
+            })
+        })
+        .unwrap_or_else(|e| e),
         Err(e) => e,
     }
 }

@@ -659,6 +659,35 @@ def test_row_writes_each_kind_of_value_as_a_dict_would():
     assert_same(rows.to_list(), plain)
 
 
+def test_row_get_answers_as_dict_get(tmp_path):
+    data = [{"a": 1, "n": [1, {"k": None}], "s": "x"}, {"s": "y"}]
+    rows = DictList(data)
+    marker = object()
+    for row, plain in zip(rows, data):
+        for key in ("a", "n", "s", "zz", 3, ("t",)):
+            assert_same(row.get(key), plain.get(key))
+            if key in plain:
+                assert_same(row.get(key, marker), plain[key])
+            else:
+                assert row.get(key, marker) is marker
+    for bad in ((), ("a", 1, 2)):
+        with pytest.raises(TypeError):
+            rows[0].get(*bad)
+        with pytest.raises(TypeError):
+            {}.get(*bad)
+    with pytest.raises(TypeError):
+        rows[0].get("a", default=0)  # positional only, as dict.get
+    assert rows[1].get("a", marker) is marker
+    path = tmp_path / "rows.msl"
+    with DictList.open(path) as f:
+        f.extend(data)
+        assert f[0].get("n") == [1, {"k": None}] and f[1].get("a", 5) == 5  # pending
+    with DictList.open(path, mode="r") as f:
+        got = [(r.get("a"), r.get("s"), r.get("n", "-")) for r in f]
+        assert got == [(1, "x", [1, {"k": None}]), (None, "y", "-")]
+        assert f[1].get("a", marker) is marker
+
+
 def test_row_write_refused_by_a_declared_schema_changes_nothing():
     rows = DictList([{"id": 1, "label": "a"}], schema={"id": "int64", "label": "str"})
     row = rows[0]

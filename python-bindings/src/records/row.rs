@@ -292,6 +292,24 @@ impl PyRow {
         }
     }
 
+    /// Whether `key` is certainly not a key of this DictList record (not one of the
+    /// list's fields, or absent from the record): what `get` answers with its default.
+    /// `false` when that takes more (a record file's record). Raises nothing and drops
+    /// no owned reference (see `fast_slots.rs`).
+    #[inline]
+    pub(crate) fn quick_missing(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
+        let RowSource::Memory(store) = &self.source else {
+            return false;
+        };
+        let Ok(this) = store.borrow(py) else {
+            return false;
+        };
+        match this.col_of(key) {
+            None => true,
+            Some(j) => matches!(this.inner.get(self.row(), j), CellRef::Absent),
+        }
+    }
+
     /// `self[key] = value` for the common case only: a DictList's record, a key that is
     /// one of the list's fields, and an `int`, `float`, `bool` or `None` (not a string:
     /// a new one may make its field drop its cached `str` objects) written to a column
@@ -470,8 +488,10 @@ impl PyRow {
         Ok(self.listing(py, View::Keys)?.try_iter()?.into_any())
     }
 
+    /// `row.get` as PyO3 sees it: Python calls `Row`'s own (see `fast_slots.rs`), which
+    /// comes here for what its quick path does not answer.
     #[pyo3(signature = (key, default = None))]
-    pub(super) fn get<'py>(
+    pub(crate) fn get<'py>(
         &self,
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
