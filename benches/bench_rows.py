@@ -25,7 +25,8 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
 * ``count`` / ``filter``: counting and selecting ``f == v``: a loop over the list of
   dicts, ``rows.column(f).count(v)`` and ``rows.where(f, "==", v)`` on a DictList, and
   polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``);
-* records as dicts, on the DictList against the list of dicts: a field added to every
+* records as dicts, on the DictList against the list of dicts: ``r.get(a)`` and
+  ``r.get("missing")``, a field overwritten (``r[b] = r[b]``), a field added to every
   record and removed again (``r["total"] = r[a] * r[b]``, ``del r["total"]``),
   ``[dict(r) for r in rows]``, ``for k, v in r.items()`` over every record, ``list(rows)``,
   ``sorted(rows, key=itemgetter(a))`` and ``rows == rows[:]``;
@@ -137,6 +138,19 @@ def items_loop(rows: Any) -> int:
     return n
 
 
+def get_loop(rows: Any, a: str) -> int:
+    n = 0
+    for r in rows:
+        if r.get(a) is not None and r.get("missing") is None:
+            n += 1
+    return n
+
+
+def set_loop(rows: Any, b: str) -> None:
+    for r in rows:
+        r[b] = r[b]
+
+
 def add_and_drop(rows: Any, a: str, b: str) -> None:
     for r in rows:
         r["total"] = r[a] * r[b]
@@ -148,6 +162,8 @@ def dict_ops(out: dict[str, Any], rows: Any, fields: tuple[str, str], repeat: in
     """What code written for a list of dicts does with its records as dicts."""
     field = fields[0]
     by = itemgetter(field)
+    out["get"] = median_seconds(lambda: get_loop(rows, field), repeat)[0]
+    out["set field"] = median_seconds(lambda: set_loop(rows, fields[1]), repeat)[0]
     out["add field"] = median_seconds(lambda: add_and_drop(rows, *fields), repeat)[0]
     out["dict copies"] = median_seconds(lambda: [dict(r) for r in rows], repeat)[0]
     out["items loop"] = median_seconds(lambda: items_loop(rows), repeat)[0]
@@ -266,6 +282,8 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
             f"{_ratio(dl.get(op), pl.get(op))} |"
         )
     dict_rows = (
+        ("get", f"`r.get({a!r})` and `r.get('missing')`, every record"),
+        ("set field", f"`r[{b!r}] = r[{b!r}]`, every record"),
         ("add field", f"`r['total'] = r[{a!r}] * r[{b!r}]`, then `del r['total']`, every record"),
         ("dict copies", "`[dict(r) for r in rows]`"),
         ("items loop", "`for k, v in r.items()`, every record"),
