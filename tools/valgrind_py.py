@@ -75,9 +75,11 @@ try:
 except KeyError:
     misses += 1
 assert fast[4]["a"] == 8 and fast[1]["a"] == "two" and "t" not in fast[0] and misses == 501
-# `row.get`: a value or a missing key in C, a nested value and bad calls through PyO3.
+# `row.get` and `in`: a value or a missing key in C, a nested value and bad calls
+# through PyO3.
 got = [(r.get("a"), r.get("zz", 0), r.get("n")) for r in fast]
 assert got[4] == (8, 0, None) and got[3] == (6, 0, [3]) and got[2][2] == {"k": [1]}
+assert ["a" in r and "zz" not in r and 1 not in r for r in fast] == [True] * 500
 try:
     fast[0].get()
 except TypeError:

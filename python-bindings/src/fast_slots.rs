@@ -4,8 +4,8 @@
 //! plain C function.
 //!
 //! A user's row loop, `for r in rows: r["price"] * r["qty"]`, makes one `__next__` call
-//! and one or more `row[key]` calls per record (and, to enrich records, a
-//! `row[key] = value`; `Row` has both slots). Through PyO3's generated wrappers each
+//! and one or more `row[key]` calls per record (and often `key in row`, `row.get(key)`
+//! or, to enrich records, `row[key] = value`: `Row` has a fast path for each). Through PyO3's generated wrappers each
 //! call paid 60-80 instructions of bookkeeping (its thread-state counter, twice through
 //! a shared library's thread-local lookup; the panic trap; the reference pool check;
 //! the `self` type check), as much as the work itself. PyO3 has no way to register a
@@ -42,11 +42,13 @@ pub(crate) struct Subclass<F> {
     base_slot: F,
 }
 
-/// The `Row` subclass, with the base class's own `row[key]` and `row[key] = value`.
+/// The `Row` subclass, with the base class's own `row[key]`, `row[key] = value` and
+/// `key in row`.
 struct RowSubclass {
     ty: Py<PyType>,
     base_get: ffi::binaryfunc,
     base_set: ffi::objobjargproc,
+    base_has: ffi::objobjproc,
 }
 
 static ROW: PyOnceLock<RowSubclass> = PyOnceLock::new();
@@ -162,28 +164,33 @@ fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
     ROW.get_or_try_init(py, || {
         let get: ffi::binaryfunc = subscript;
         let set: ffi::objobjargproc = ass_subscript;
-        let (ty, [own_get, own_set]) = subclass::<PyRow, 2>(
+        let has: ffi::objobjproc = contains;
+        let (ty, [own_get, own_set, own_has]) = subclass::<PyRow, 3>(
             py,
             c"memslim._memslim.Row",
             [
                 (ffi::Py_mp_subscript, get as _),
                 (ffi::Py_mp_ass_subscript, set as _),
+                (ffi::Py_sq_contains, has as _),
             ],
             // Read only by CPython, which keeps the pointer (the table is static).
             &[(ffi::Py_tp_methods, ROW_METHODS.0.as_ptr() as *mut c_void)],
         )?;
-        // SAFETY: a non-null `mp_subscript` slot holds a `binaryfunc`, and a non-null
-        // `mp_ass_subscript` slot an `objobjargproc`.
-        let (base_get, base_set) = unsafe {
+        // SAFETY: a non-null `mp_subscript` slot holds a `binaryfunc`, a non-null
+        // `mp_ass_subscript` slot an `objobjargproc`, and a non-null `sq_contains` slot
+        // an `objobjproc`.
+        let (base_get, base_set, base_has) = unsafe {
             (
                 std::mem::transmute::<*mut c_void, ffi::binaryfunc>(own_get),
                 std::mem::transmute::<*mut c_void, ffi::objobjargproc>(own_set),
+                std::mem::transmute::<*mut c_void, ffi::objobjproc>(own_has),
             )
         };
         Ok(RowSubclass {
             ty,
             base_get,
             base_set,
+            base_has,
         })
     })
 }
@@ -346,6 +353,39 @@ unsafe extern "C" fn subscript(
     }
 }
 
+/// `key in row`.
+///
+/// # Safety
+/// Called by CPython only, as the `sq_contains` slot of the `Row` subclass: the thread
+/// is attached, `slf` is an instance of that subclass (so of `PyRow`) and `key` a live
+/// object, both borrowed for the call.
+unsafe extern "C" fn contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) -> c_int {
+    // SAFETY: the thread is attached (see the function's contract).
+    let py = unsafe { Python::assume_attached() };
+    let quick = guarded(py, || {
+        // SAFETY: both pointers are live and borrowed for the call; `slf` is a `PyRow`.
+        let (row, key) = unsafe {
+            (
+                Borrowed::from_ptr(py, slf).cast_unchecked::<PyRow>(),
+                Borrowed::from_ptr(py, key),
+            )
+        };
+        row.get().quick_has(py, &key)
+    });
+    match quick {
+        Ok(Some(has)) => c_int::from(has),
+        Ok(None) => match ROW.get(py) {
+            // SAFETY: as in `subscript`.
+            Some(t) => unsafe { (t.base_has)(slf, key) },
+            None => {
+                not_ready(py);
+                -1
+            }
+        },
+        Err(_) => -1,
+    }
+}
+
 /// The methods `Row`'s subclass defines over its base's: `get`, as hot as `row[key]`
 /// in record loops (`r.get("note")`).
 struct MethodTable([ffi::PyMethodDef; 2]);
@@ -367,7 +407,7 @@ static ROW_METHODS: MethodTable = MethodTable([
 ]);
 
 /// `row.get(key, default=None, /)`, positional as `dict.get`'s: a value or a missing key
-/// answered by [`PyRow::quick_get`] / [`PyRow::quick_missing`], anything else by
+/// answered by [`PyRow::quick_get`] / [`PyRow::quick_has`], anything else by
 /// [`PyRow::get`].
 ///
 /// # Safety
@@ -413,7 +453,7 @@ unsafe extern "C" fn row_get(
         let row = row.get();
         match row.quick_get(py, &key) {
             Some(v) => Some(v.into_ptr()),
-            None if row.quick_missing(py, &key) => {
+            None if row.quick_has(py, &key) == Some(false) => {
                 // SAFETY: `default` is live (an argument, or `None`); the new reference
                 // is the result.
                 unsafe { ffi::Py_IncRef(default) };

@@ -659,13 +659,14 @@ def test_row_writes_each_kind_of_value_as_a_dict_would():
     assert_same(rows.to_list(), plain)
 
 
-def test_row_get_answers_as_dict_get(tmp_path):
+def test_row_get_and_in_answer_as_a_dict_does(tmp_path):
     data = [{"a": 1, "n": [1, {"k": None}], "s": "x"}, {"s": "y"}]
     rows = DictList(data)
     marker = object()
     for row, plain in zip(rows, data):
         for key in ("a", "n", "s", "zz", 3, ("t",)):
             assert_same(row.get(key), plain.get(key))
+            assert (key in row) == (key in plain)
             if key in plain:
                 assert_same(row.get(key, marker), plain[key])
             else:
@@ -685,6 +686,10 @@ def test_row_get_answers_as_dict_get(tmp_path):
     with DictList.open(path, mode="r") as f:
         got = [(r.get("a"), r.get("s"), r.get("n", "-")) for r in f]
         assert got == [(1, "x", [1, {"k": None}]), (None, "y", "-")]
+        assert [("a" in r, "n" in r, "zz" in r, 3 in r) for r in f] == [
+            (True, True, False, False),
+            (False, False, False, False),
+        ]
         assert f[1].get("a", marker) is marker
 
 

@@ -292,22 +292,20 @@ impl PyRow {
         }
     }
 
-    /// Whether `key` is certainly not a key of this DictList record (not one of the
-    /// list's fields, or absent from the record): what `get` answers with its default.
-    /// `false` when that takes more (a record file's record). Raises nothing and drops
-    /// no owned reference (see `fast_slots.rs`).
+    /// Whether this DictList record has `key` (`key in row`; a key that is not one of
+    /// the list's fields, or not a `str`, is not in it). `None` when that takes more (a
+    /// record file's record). Raises nothing and drops no owned reference (see
+    /// `fast_slots.rs`).
     #[inline]
-    pub(crate) fn quick_missing(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> bool {
+    pub(crate) fn quick_has(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<bool> {
         let RowSource::Memory(store) = &self.source else {
-            return false;
+            return None;
         };
-        let Ok(this) = store.borrow(py) else {
-            return false;
-        };
-        match this.col_of(key) {
-            None => true,
-            Some(j) => matches!(this.inner.get(self.row(), j), CellRef::Absent),
-        }
+        let this = store.borrow(py).ok()?;
+        Some(match this.col_of(key) {
+            None => false,
+            Some(j) => !matches!(this.inner.get(self.row(), j), CellRef::Absent),
+        })
     }
 
     /// `self[key] = value` for the common case only: a DictList's record, a key that is
