@@ -407,7 +407,7 @@ static ROW_METHODS: MethodTable = MethodTable([
 ]);
 
 /// `row.get(key, default=None, /)`, positional as `dict.get`'s: a value or a missing key
-/// answered by [`PyRow::quick_get`] / [`PyRow::quick_has`], anything else by
+/// answered by [`PyRow::quick_lookup`], anything else by
 /// [`PyRow::get`].
 ///
 /// # Safety
@@ -450,16 +450,14 @@ unsafe extern "C" fn row_get(
                 Borrowed::from_ptr(py, key),
             )
         };
-        let row = row.get();
-        match row.quick_get(py, &key) {
+        match row.get().quick_lookup(py, &key)? {
             Some(v) => Some(v.into_ptr()),
-            None if row.quick_has(py, &key) == Some(false) => {
+            None => {
                 // SAFETY: `default` is live (an argument, or `None`); the new reference
                 // is the result.
                 unsafe { ffi::Py_IncRef(default) };
                 Some(default)
             }
-            None => None,
         }
     });
     match quick {

@@ -277,24 +277,40 @@ impl PyRow {
         py: Python<'py>,
         key: &Bound<'py, PyAny>,
     ) -> Option<Bound<'py, PyAny>> {
+        self.quick_lookup(py, key).flatten()
+    }
+
+    /// [`Self::quick_get`], telling a key certainly missing apart: `Some(None)` when
+    /// this DictList record lacks `key` (what `get` answers with its default), `None`
+    /// when the answer takes more. Raises nothing and drops no owned reference.
+    #[inline]
+    pub(crate) fn quick_lookup<'py>(
+        &self,
+        py: Python<'py>,
+        key: &Bound<'py, PyAny>,
+    ) -> Option<Option<Bound<'py, PyAny>>> {
         let store = match &self.source {
             RowSource::Memory(store) => store,
             RowSource::File(FileRecord::Held(batch)) => {
-                return batch.quick_value(py, self.row(), key);
+                return batch.quick_value(py, self.row(), key).map(Some);
             }
             RowSource::File(FileRecord::Locked(_)) => return None,
         };
         let this = store.borrow(py).ok()?;
-        let j = this.col_of(key)?;
+        let Some(j) = this.col_of(key) else {
+            return Some(None);
+        };
         match this.inner.get(self.row(), j) {
-            CellRef::Absent | CellRef::Encoded(_) => None,
-            c => this.cell_value(py, j, c).ok(),
+            CellRef::Absent => Some(None),
+            CellRef::Encoded(_) => None,
+            c => this.cell_value(py, j, c).ok().map(Some),
         }
     }
 
     /// Whether this DictList record has `key` (`key in row`; a key that is not one of
-    /// the list's fields, or not a `str`, is not in it). `None` when that takes more (a
-    /// record file's record). Raises nothing and drops no owned reference (see
+    /// the list's fields, or not a `str`, is not in it), without making its value (as
+    /// [`Self::quick_lookup`] would). `None` when that takes more (a record file's
+    /// record). Raises nothing and drops no owned reference (see
     /// `fast_slots.rs`).
     #[inline]
     pub(crate) fn quick_has(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<bool> {
