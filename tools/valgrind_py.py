@@ -85,6 +85,12 @@ try:
 except TypeError:
     misses += 1
 assert misses == 502
+# `iter(row)` and `len(row)`: a record with every field in field order shares its list's
+# names (one tuple); one without lists its own keys through PyO3's slot.
+del fast[5]["n"]
+keys = [list(r) for r in fast]
+assert keys[4] == ["a", "n"] and keys[5] == ["a"] and [len(r) for r in fast][4:6] == [2, 1]
+assert dict(fast[4]) == {"a": 8, "n": None} and {**fast[5]} == {"a": 10}
 del fast, views, r
 gc.collect()
 assert table.column("s")[10].as_py() == "s3"  # the table outlives the list

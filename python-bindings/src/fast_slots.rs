@@ -4,9 +4,10 @@
 //! plain C function.
 //!
 //! A user's row loop, `for r in rows: r["price"] * r["qty"]`, makes one `__next__` call
-//! and one or more `row[key]` calls per record (and often `key in row`, `row.get(key)`
-//! or, to enrich records, `row[key] = value`: `Row` has a fast path for each). Through PyO3's generated wrappers each
-//! call paid 60-80 instructions of bookkeeping (its thread-state counter, twice through
+//! and one or more `row[key]` calls per record (and often `key in row`, `row.get(key)`,
+//! `len(row)`, `iter(row)` (which `dict(row)` and `{**row}` use) or, to enrich records,
+//! `row[key] = value`: `Row` has a fast path for each). Through PyO3's generated
+//! wrappers each call paid 60-80 instructions of bookkeeping (its thread-state counter, twice through
 //! a shared library's thread-local lookup; the panic trap; the reference pool check;
 //! the `self` type check), as much as the work itself. PyO3 has no way to register a
 //! slot by hand, so:
@@ -49,6 +50,8 @@ struct RowSubclass {
     base_get: ffi::binaryfunc,
     base_set: ffi::objobjargproc,
     base_has: ffi::objobjproc,
+    base_iter: ffi::getiterfunc,
+    base_len: ffi::lenfunc,
 }
 
 static ROW: PyOnceLock<RowSubclass> = PyOnceLock::new();
@@ -165,25 +168,40 @@ fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
         let get: ffi::binaryfunc = subscript;
         let set: ffi::objobjargproc = ass_subscript;
         let has: ffi::objobjproc = contains;
-        let (ty, [own_get, own_set, own_has]) = subclass::<PyRow, 3>(
+        let iter: ffi::getiterfunc = row_iter;
+        let len: ffi::lenfunc = row_len;
+        // Read only by CPython, which keeps the pointer (the table is static).
+        let mut extra = vec![(ffi::Py_tp_methods, ROW_METHODS.0.as_ptr() as *mut c_void)];
+        // `len()` asks the sequence slot first: where PyO3 fills it too, it is ours.
+        // SAFETY: reads a slot of a live heap type (PyO3's class).
+        if !unsafe { ffi::PyType_GetSlot(py.get_type::<PyRow>().as_type_ptr(), ffi::Py_sq_length) }
+            .is_null()
+        {
+            extra.push((ffi::Py_sq_length, len as _));
+        }
+        let (ty, [own_get, own_set, own_has, own_iter, own_len]) = subclass::<PyRow, 5>(
             py,
             c"memslim._memslim.Row",
             [
                 (ffi::Py_mp_subscript, get as _),
                 (ffi::Py_mp_ass_subscript, set as _),
                 (ffi::Py_sq_contains, has as _),
+                (ffi::Py_tp_iter, iter as _),
+                (ffi::Py_mp_length, len as _),
             ],
-            // Read only by CPython, which keeps the pointer (the table is static).
-            &[(ffi::Py_tp_methods, ROW_METHODS.0.as_ptr() as *mut c_void)],
+            &extra,
         )?;
         // SAFETY: a non-null `mp_subscript` slot holds a `binaryfunc`, a non-null
-        // `mp_ass_subscript` slot an `objobjargproc`, and a non-null `sq_contains` slot
-        // an `objobjproc`.
-        let (base_get, base_set, base_has) = unsafe {
+        // `mp_ass_subscript` slot an `objobjargproc`, a non-null `sq_contains` slot an
+        // `objobjproc`, a non-null `tp_iter` slot a `getiterfunc` and a non-null
+        // `mp_length` slot a `lenfunc`.
+        let (base_get, base_set, base_has, base_iter, base_len) = unsafe {
             (
                 std::mem::transmute::<*mut c_void, ffi::binaryfunc>(own_get),
                 std::mem::transmute::<*mut c_void, ffi::objobjargproc>(own_set),
                 std::mem::transmute::<*mut c_void, ffi::objobjproc>(own_has),
+                std::mem::transmute::<*mut c_void, ffi::getiterfunc>(own_iter),
+                std::mem::transmute::<*mut c_void, ffi::lenfunc>(own_len),
             )
         };
         Ok(RowSubclass {
@@ -191,6 +209,8 @@ fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
             base_get,
             base_set,
             base_has,
+            base_iter,
+            base_len,
         })
     })
 }
@@ -377,6 +397,66 @@ unsafe extern "C" fn contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) 
         Ok(None) => match ROW.get(py) {
             // SAFETY: as in `subscript`.
             Some(t) => unsafe { (t.base_has)(slf, key) },
+            None => {
+                not_ready(py);
+                -1
+            }
+        },
+        Err(_) => -1,
+    }
+}
+
+/// `iter(row)`: a record with every field in field order iterates its list's names
+/// (one shared tuple, see [`PyRow::quick_keys`]); any other through PyO3's slot.
+///
+/// # Safety
+/// Called by CPython only, as the `tp_iter` slot of the `Row` subclass: the thread is
+/// attached and `slf` is an instance of that subclass (so of `PyRow`), borrowed for the
+/// call.
+unsafe extern "C" fn row_iter(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
+    // SAFETY: the thread is attached (see the function's contract).
+    let py = unsafe { Python::assume_attached() };
+    let quick = guarded(py, || {
+        // SAFETY: `slf` is live, borrowed for the call, and a `PyRow`.
+        let row = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<PyRow>() };
+        row.get().quick_keys(py)
+    });
+    match quick {
+        // SAFETY: `keys` is a live tuple; `PyObject_GetIter` returns a new reference to
+        // its iterator, or null with the exception set (the slot's contract too).
+        // `keys`, a `Bound`, is released directly when it goes out of scope.
+        Ok(Some(keys)) => unsafe { ffi::PyObject_GetIter(keys.as_ptr()) },
+        Ok(None) => match ROW.get(py) {
+            // SAFETY: as in `subscript`.
+            Some(t) => unsafe { (t.base_iter)(slf) },
+            None => not_ready(py),
+        },
+        Err(e) => e,
+    }
+}
+
+/// `len(row)`: a DictList record's count of keys without PyO3's wrapper; a record
+/// file's through PyO3's slot.
+///
+/// # Safety
+/// Called by CPython only, as the `mp_length` (and `sq_length`) slot of the `Row`
+/// subclass: the thread is attached and `slf` is an instance of that subclass (so of
+/// `PyRow`), borrowed for the call.
+unsafe extern "C" fn row_len(slf: *mut ffi::PyObject) -> ffi::Py_ssize_t {
+    // SAFETY: the thread is attached (see the function's contract).
+    let py = unsafe { Python::assume_attached() };
+    let quick = guarded(py, || {
+        // SAFETY: `slf` is live, borrowed for the call, and a `PyRow`.
+        let row = unsafe { Borrowed::from_ptr(py, slf).cast_unchecked::<PyRow>() };
+        row.get().quick_len(py)
+    });
+    match quick {
+        // A record has at most as many keys as its list has fields (far below
+        // `isize::MAX`).
+        Ok(Some(n)) => n as ffi::Py_ssize_t,
+        Ok(None) => match ROW.get(py) {
+            // SAFETY: as in `subscript`.
+            Some(t) => unsafe { (t.base_len)(slf) },
             None => {
                 not_ready(py);
                 -1

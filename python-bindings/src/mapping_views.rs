@@ -82,6 +82,11 @@ impl<'py> Parts<'py> {
     }
 
     fn iter(&self) -> PyResult<Bound<'py, PyAny>> {
+        if self.which == View::Keys {
+            // A mapping's keys, as iterating it gives them (a `Row` shares one tuple of
+            // its list's names across records).
+            return Ok(self.mapping.try_iter()?.into_any());
+        }
         Ok(self.list()?.try_iter()?.into_any())
     }
 

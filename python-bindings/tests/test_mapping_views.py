@@ -79,6 +79,7 @@ def check_views(row, want: dict, plain=lambda v: v):
     """Every view of ``row`` against the same view of ``want``; ``plain`` makes what a
     view gives comparable (a ``DocView``'s nested values are views too)."""
     clean = not any(map(has_nan, want.values()))
+    assert list(row) == list(want) and len(row) == len(want)
     for name, abc_type in (
         ("keys", abc.KeysView),
         ("values", abc.ValuesView),
@@ -173,3 +174,36 @@ def test_views_are_live_as_a_dicts_are():
         seen.append(k)
         row["n" + k] = 1
     assert seen == ["z"]
+
+
+def test_iterating_records_follows_the_fields_the_list_and_each_record_have():
+    """``iter(row)``, ``len(row)`` and the copies made through them, as the list's fields
+    and each record's keys change: records with every field in field order share their
+    keys, the others list their own."""
+    rows = memslim.DictList([{"a": 1, "b": 2}, {"b": 3, "a": 4}, {"a": 5}])
+    want = [{"a": 1, "b": 2}, {"b": 3, "a": 4}, {"a": 5}]
+
+    def check():
+        for row, exp in zip(rows, want, strict=True):
+            assert list(row) == list(exp) and len(row) == len(exp)
+            assert list(row.keys()) == list(exp) and dict(row) == exp and {**row} == exp
+            assert list(iter(row)) == list(exp) and sorted(row) == sorted(exp)
+
+    check()
+    # A new field for the list: the records without it list their own keys.
+    for r in (rows[2], want[2]):
+        r["c"] = 6
+    check()
+    for r in (rows[0], want[0]):
+        r["c"] = 7  # now every field, in field order
+    check()
+    for r in (rows[0], want[0]):
+        del r["a"]
+        r["a"] = 8  # last now: no longer in field order
+    check()
+    rows.append({"a": 9, "b": 10, "c": 11, "d": 12})
+    want.append({"a": 9, "b": 10, "c": 11, "d": 12})
+    check()
+    for r in (rows[3], want[3]):
+        del r["d"]
+    check()

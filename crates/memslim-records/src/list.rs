@@ -614,6 +614,20 @@ impl RecordList {
         self.chunks.iter().any(|c| c.order.is_some())
     }
 
+    /// Whether record `row` has every field of the list, its keys in field order: its
+    /// keys are then exactly the field names, which a reader can share across records
+    /// instead of listing each record's ([`RecordList::visit_keys`]).
+    ///
+    /// # Panics
+    /// If `row >= len()`.
+    pub fn has_every_field(&self, row: usize) -> bool {
+        let (k, i) = self.locate(row);
+        let c = &self.chunks[k];
+        c.cols.len() == self.cols.len()
+            && in_field_order(c, c.off + i)
+            && c.cols.iter().all(|cc| !cc.is_absent(c.off + i))
+    }
+
     /// Number of keys in record `row`.
     pub fn row_len(&self, row: usize) -> usize {
         let (k, i) = self.locate(row);

@@ -56,6 +56,12 @@ fn read_row(l: &RecordList, r: usize) -> Rec {
         out.push((l.field_name(j).to_owned(), from_cell(c)))
     });
     assert_eq!(l.row_keys(r), fields, "keys of row {r}");
+    let every: Vec<usize> = (0..l.num_fields()).collect();
+    assert_eq!(
+        l.has_every_field(r),
+        fields == every,
+        "every field, row {r}"
+    );
     out
 }
 

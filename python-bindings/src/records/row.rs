@@ -324,6 +324,28 @@ impl PyRow {
         })
     }
 
+    /// `len(row)` of a DictList's record; `None` for a record file's (see
+    /// [`Self::quick_has`]).
+    #[inline]
+    pub(crate) fn quick_len(&self, py: Python<'_>) -> Option<usize> {
+        let RowSource::Memory(store) = &self.source else {
+            return None;
+        };
+        Some(store.borrow(py).ok()?.inner.row_len(self.row()))
+    }
+
+    /// The keys of a DictList's record that has every field of its list in field order
+    /// (most records): the list's names, one tuple shared by all such records, for
+    /// `iter(row)` to iterate. `None` for any other record (see [`Self::quick_has`]).
+    #[inline]
+    pub(crate) fn quick_keys<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
+        let RowSource::Memory(store) = &self.source else {
+            return None;
+        };
+        let this = store.borrow(py).ok()?;
+        this.every_key(py, self.row()).cloned()
+    }
+
     /// `self[key] = value` for the common case only: a DictList's record, a key that is
     /// one of the list's fields, and an `int`, `float`, `bool` or `None` (not a string:
     /// a new one may make its field drop its cached `str` objects) written to a column
@@ -499,6 +521,9 @@ impl PyRow {
     }
 
     pub(super) fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(keys) = self.quick_keys(py) {
+            return Ok(keys.try_iter()?.into_any());
+        }
         Ok(self.listing(py, View::Keys)?.try_iter()?.into_any())
     }
 

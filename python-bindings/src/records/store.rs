@@ -9,6 +9,9 @@ pub(crate) struct Records {
     pub(super) kind: RecordForm,
     /// Field names as Python strings (interned), index-aligned with the core fields.
     pub(super) names: Vec<Py<PyString>>,
+    /// `names` as one tuple, made on first use: the keys of every record that has each
+    /// field in field order ([`RecordList::has_every_field`]), shared by `iter(row)`.
+    names_tuple: OnceLock<Py<PyTuple>>,
     pub(super) trace: Tracked,
     pub(super) appends: u32,
     /// Per field: Python strings for the values of a small dictionary, made on first read.
@@ -124,6 +127,7 @@ impl Records {
             inner,
             kind,
             names: Vec::new(),
+            names_tuple: OnceLock::new(),
             trace: Tracked::new(),
             appends: 0,
             strings: Vec::new(),
@@ -168,6 +172,9 @@ impl Records {
 
     pub(super) fn sync_names(&mut self, py: Python<'_>) {
         let n = self.inner.num_fields();
+        if self.names.len() != n {
+            self.names_tuple = OnceLock::new();
+        }
         self.names.truncate(n);
         while self.names.len() < n {
             let name = self.inner.field_name(self.names.len());
@@ -511,6 +518,20 @@ impl Records {
     pub(super) fn expect_load(&mut self, start: usize, batch: usize) {
         let so_far = self.inner.len().saturating_sub(start);
         self.inner.expect_rows(so_far.max(batch));
+    }
+
+    /// The keys of store row `i` as a tuple shared with every record like it, when it
+    /// has each field in field order; `None` for any other record, or if the tuple
+    /// cannot be made (the error is dropped: the caller lists the keys instead).
+    pub(super) fn every_key<'py>(&self, py: Python<'py>, i: usize) -> Option<&Bound<'py, PyTuple>> {
+        if self.names.len() != self.inner.num_fields() || !self.inner.has_every_field(i) {
+            return None;
+        }
+        if self.names_tuple.get().is_none() {
+            let t = PyTuple::new(py, &self.names).ok()?;
+            let _ = self.names_tuple.set(t.unbind());
+        }
+        self.names_tuple.get().map(|t| t.bind(py))
     }
 
     /// Ends a multi-record append: on error, back to `cp`; on success, `finish_bulk`.
