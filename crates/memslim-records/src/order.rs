@@ -207,7 +207,7 @@ impl Order {
     }
 
     /// Turns `Whole` and `Range` into `Slots` (for an edit a range cannot express).
-    fn slots_mut(&mut self, store_len: usize) -> (&mut Vec<u32>, &mut bool) {
+    pub(crate) fn slots_mut(&mut self, store_len: usize) -> (&mut Vec<u32>, &mut bool) {
         if !matches!(self, Order::Slots { .. }) {
             let slots = (0..self.len(store_len))
                 .map(|p| self.slot(p) as u32)

@@ -181,13 +181,13 @@ impl Order {
         self.splice(store_len, len, n, &[], false)
     }
 
-    /// Reverses the positions.
+    /// Reverses the positions, in place (no permutation is built or checked).
     ///
     /// # Errors
-    /// Never in practice: the reversal is a permutation ([`Order::permute`]).
+    /// Never: kept fallible as the other edits are.
     pub fn reverse(&mut self, store_len: usize) -> Result<()> {
-        let perm: Vec<usize> = (0..self.len(store_len)).rev().collect();
-        self.permute(store_len, &perm)
+        self.slots_mut(store_len).0.reverse();
+        Ok(())
     }
 }
 
@@ -549,6 +549,28 @@ mod tests {
             prop_assert_eq!(o.slots(store), (0..store.min(keep)).collect::<Vec<_>>());
             o.reverse(store).unwrap();
             prop_assert_eq!(o.slots(store), (0..store.min(keep)).rev().collect::<Vec<_>>());
+        }
+
+        /// Any order (whole, a range, or slots with repeats) reverses to its positions
+        /// backwards, and back again.
+        #[test]
+        fn reverse_of_any_order_reverses_its_positions(
+            store in 1usize..10,
+            start in 0usize..10,
+            shared in proptest::collection::vec(0usize..10, 0..6),
+        ) {
+            let start = start.min(store);
+            let shared: Vec<usize> = shared.into_iter().map(|r| r % store).collect();
+            let mut slots = Order::Whole;
+            slots.push_shared(store, &shared).unwrap();
+            let range = Order::Whole.get_slice(store, &Slice { start: start as isize, step: 1, len: store - start });
+            for mut o in [Order::Whole, range, slots] {
+                let before = o.slots(store);
+                o.reverse(store).unwrap();
+                prop_assert_eq!(o.slots(store), before.iter().rev().copied().collect::<Vec<_>>());
+                o.reverse(store).unwrap();
+                prop_assert_eq!(o.slots(store), before);
+            }
         }
 
         #[test]
