@@ -39,10 +39,12 @@ impl PyRecordsIter {
 }
 
 impl PyRecordsIter {
-    /// `__next__` of a DictList's forward iterator when it makes nothing: the view
-    /// handed out two steps back is re-pointed. `None` when that cannot be (the end,
-    /// a view to make, a borrow that fails): then `__next__` does the step. Raises
-    /// nothing and drops no owned reference (see `fast_slots.rs`).
+    /// `__next__` of a DictList's forward iterator: the view handed out two steps back
+    /// re-pointed, or a new one (`list(rows)` keeps every view, so each is new). `None`
+    /// when that cannot be (the end, a borrow that fails, a view that cannot be made):
+    /// then `__next__` does the step, and raises if it must. Raises nothing and drops
+    /// no owned reference but the spare a new view replaces, released directly (see
+    /// `fast_slots.rs` and [`SpareRows::next`]).
     #[inline]
     pub(crate) fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
         if self.back {
@@ -59,7 +61,8 @@ impl PyRecordsIter {
             return None;
         }
         let i = o.order.slot(s.pos);
-        let row = s.spare.reuse(py, i, |_| true)?;
+        let make = || PyRow::memory(list.state.clone(), i);
+        let row = s.spare.next(py, i, |_| true, make).ok()?;
         s.pos += 1;
         Some(row)
     }
