@@ -74,6 +74,21 @@ fn assert_block_matches_get(l: &RecordList) {
         (0..n).rev().collect(),
         (0..n).flat_map(|r| [r, r, n - 1 - r]).collect(),
     ];
+    // One row at a time: a block of one row takes its own path.
+    for r in 0..n {
+        let mut got = vec![None; l.num_fields()];
+        l.visit_block(&[r], |j, k, c| {
+            assert_eq!(k, 0);
+            got[j] = Some(format!("{c:?}"));
+        });
+        for (j, g) in got.iter().enumerate() {
+            assert_eq!(
+                g,
+                &Some(format!("{:?}", l.get(r, j))),
+                "row {r} alone, field {j}"
+            );
+        }
+    }
     for rows in orders {
         let mut got = vec![vec![None; rows.len()]; l.num_fields()];
         l.visit_block(&rows, |j, k, c| got[j][k] = Some(format!("{c:?}")));

@@ -109,10 +109,20 @@ impl RecordList {
                     }
                 }
             }
-            for (j, col) in chunk.cols.iter().enumerate() {
-                sink.field(j);
-                let at = (from..to).map(|k| (k, chunk.off + rows[k] - start));
-                col.visit_at(at, &self.cols[j], sink);
+            if let [r] = run {
+                // One row: a column's typed loop costs more to set up than the one value
+                // it would read.
+                let pos = chunk.off + r - start;
+                for (j, col) in chunk.cols.iter().enumerate() {
+                    sink.field(j);
+                    sink.cell(from, col.get(pos, &self.cols[j]));
+                }
+            } else {
+                for (j, col) in chunk.cols.iter().enumerate() {
+                    sink.field(j);
+                    let at = (from..to).map(|k| (k, chunk.off + rows[k] - start));
+                    col.visit_at(at, &self.cols[j], sink);
+                }
             }
             from = to;
         }
