@@ -29,7 +29,7 @@
 use memslim_records::{Cell, PlainRecords, RecordList, RecordsError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString};
 
 use crate::scalar::{Scalar, is_type, scalar, utf8};
 
@@ -53,6 +53,59 @@ pub(crate) fn append_plain_dicts(
 ) -> Result<usize, RecordsError> {
     let known: Vec<KeyPtr> = names.iter().map(|n| KeyPtr(n.as_ptr())).collect();
     list.append_keyed(input, &known)
+}
+
+/// The items of `dict`, an exact dict, as `(field, value)` for
+/// [`RecordList::push_fields`] on `list`, in `out` (cleared first): each key an exact
+/// `str` naming one of the list's fields (`names[j]` is field `j`'s name object: a key
+/// that is that very object, as in a dict display, is matched without reading it) and
+/// each value a plain scalar (see [`append_plain_dicts`]). `false` for any other dict,
+/// whose record then goes the general way.
+///
+/// The cells borrow the dict's values: the caller hands them to the core before any
+/// Python code can run (module docs).
+pub(crate) fn dict_cells_by_field<'a>(
+    dict: &Bound<'_, PyDict>,
+    list: &RecordList,
+    names: &[Py<PyString>],
+    out: &mut Vec<(usize, Cell<'a>)>,
+) -> bool {
+    out.clear();
+    let items = DictItems {
+        dict: dict.as_ptr(),
+        pos: 0,
+    };
+    // Keys usually come in field order: the field after the last one is tried first.
+    let mut guess = 0;
+    for (KeyPtr(key), value) in items {
+        let j = match names.get(guess) {
+            Some(n) if n.as_ptr() == key => guess,
+            _ => match names.iter().position(|n| n.as_ptr() == key) {
+                Some(j) => j,
+                // Another object (keys parsed from JSON, say): matched by its text.
+                None if is_type(key, &raw mut ffi::PyUnicode_Type) => {
+                    let Some(name) = utf8(key) else {
+                        return false;
+                    };
+                    if guess < names.len() && list.field_name(guess) == name {
+                        guess
+                    } else {
+                        match list.field_index(name) {
+                            Some(j) => j,
+                            None => return false,
+                        }
+                    }
+                }
+                None => return false,
+            },
+        };
+        let Some(cell) = scalar(value).map(Scalar::cell) else {
+            return false;
+        };
+        out.push((j, cell));
+        guess = j + 1;
+    }
+    true
 }
 
 /// Records to append, read in place: a slice of objects, or the items of an exact

@@ -229,6 +229,28 @@ def test_bulk_build_equals_one_by_one_appends(recs):
     assert dict(bulk.schema) == dict(one.schema)
 
 
+@given(st.lists(st.tuples(records(), st.sampled_from(["same", "fresh", "sub"])), max_size=40))
+def test_appends_match_keys_by_identity_by_text_or_not_at_all(recs):
+    """``append`` takes a record whose keys are the list's own name objects, or equal
+    strings made elsewhere (as JSON parsing makes them), straight to the columns; a key
+    of a ``str`` subclass keeps its type through the general path. Either way the list
+    holds what the list of dicts holds, with the schema a bulk build gives."""
+    want = []
+    for r, keys in recs:
+        if keys == "fresh":
+            r = {fresh_key(k): v for k, v in r.items()}
+        elif keys == "sub":
+            r = {Sub(k): v for k, v in r.items()}
+        want.append(r)
+    one = DictList()
+    for r in want:
+        one.append(r)
+    assert same(one.to_list(), want)
+    assert dict(one.schema) == dict(DictList(want).schema)
+    for got, r in zip(one, want, strict=True):
+        assert [type(k) for k in got] == [str] * len(r)  # keys come back as plain str
+
+
 def test_tuple_list_bulk_mixes_plain_and_general_records():
     from collections import namedtuple
 

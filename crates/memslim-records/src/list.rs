@@ -961,13 +961,49 @@ impl RecordList {
     /// whose key width is full). `false`, with nothing changed, for any other record: the
     /// general path then takes it.
     fn push_fitting(&mut self, record: &[(&str, Cell<'_>)]) -> bool {
-        if record.len() > self.cols.len() {
+        self.push_matching(record.len(), |meta, _, next| {
+            record
+                .get(next)
+                .filter(|(key, _)| *meta.name == **key)
+                .map(|(_, cell)| cell)
+        })
+    }
+
+    /// Appends one record given by field: `(j, value)` pairs with `j` in ascending order,
+    /// each `j` a field of the list, each value fitting its column as the column is laid
+    /// out (the fields left out are absent). This is [`RecordList::push_record`]'s own
+    /// first step, for a caller that has already found each key's field (by identity of
+    /// the key objects, say) and so need not match names.
+    ///
+    /// Returns `false`, with nothing changed, for any other record (a field out of
+    /// order or out of range, a value that needs a new layout or a new string past a
+    /// full dictionary key width): the caller then appends it with
+    /// [`RecordList::push_record`], which decides or reports.
+    pub fn push_fields(&mut self, cells: &[(usize, Cell<'_>)]) -> bool {
+        self.push_matching(cells.len(), |_, j, next| {
+            cells
+                .get(next)
+                .filter(|(f, _)| *f == j)
+                .map(|(_, cell)| cell)
+        })
+    }
+
+    /// The one step behind [`RecordList::push_fitting`] and [`RecordList::push_fields`]:
+    /// `at(meta, j, next)` is the value the record gives field `j` (described by
+    /// `meta`), `next` being how many of its `n` values earlier fields took; `None`
+    /// if it gives none. Every value must be taken, in field order.
+    fn push_matching<'c, 'v: 'c>(
+        &mut self,
+        n: usize,
+        at: impl Fn(&ColMeta, usize, usize) -> Option<&'c Cell<'v>>,
+    ) -> bool {
+        if n > self.cols.len() {
             return false;
         }
         let mut var = 0;
         let mut next = 0;
-        for meta in &self.cols {
-            let Some((_, cell)) = record.get(next).filter(|(key, _)| *meta.name == **key) else {
+        for (j, meta) in self.cols.iter().enumerate() {
+            let Some(cell) = at(meta, j, next) else {
                 continue;
             };
             if !fits_as_laid_out(meta, cell) {
@@ -976,7 +1012,7 @@ impl RecordList {
             var += cell.var_len();
             next += 1;
         }
-        if next != record.len() {
+        if next != n {
             // A new field, or the keys in another order.
             return false;
         }
@@ -984,11 +1020,8 @@ impl RecordList {
         let want = self.incoming.min(self.chunk_rows - self.chunks[k].len);
         let chunk = &mut self.chunks[k];
         let mut next = 0;
-        for (cc, meta) in chunk.cols.iter_mut().zip(&mut self.cols) {
-            let cell = record
-                .get(next)
-                .filter(|(key, _)| *meta.name == **key)
-                .map(|(_, cell)| cell);
+        for (j, (cc, meta)) in chunk.cols.iter_mut().zip(&mut self.cols).enumerate() {
+            let cell = at(meta, j, next);
             next += usize::from(cell.is_some());
             let cc = Arc::make_mut(cc);
             cc.room(1, want, cell.map_or(0, Cell::var_len));

@@ -233,6 +233,9 @@ enum Op {
     /// Push a record holding every field of the list, in the list's order (values from
     /// this record, `None` where it has none): `push_record`'s path without a plan.
     PushAllFields(Rec),
+    /// Push by field index (`push_fields`), the record's keys first put in field order
+    /// if `true`; `push_record` when `push_fields` declines.
+    PushFields(Rec, bool),
     Insert(usize, Rec),
     Remove(usize),
     SetRecord(usize, Rec),
@@ -260,6 +263,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         6 => record().prop_map(Op::Push),
         4 => record().prop_map(Op::PushAllFields),
+        4 => (record(), any::<bool>()).prop_map(|(r, sort)| Op::PushFields(r, sort)),
         2 => (any::<usize>(), record()).prop_map(|(i, r)| Op::Insert(i, r)),
         2 => any::<usize>().prop_map(Op::Remove),
         1 => (any::<usize>(), record()).prop_map(|(i, r)| Op::SetRecord(i, r)),
@@ -307,6 +311,31 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                     })
                     .collect();
                 with_cells(&r, |c| l.push_record(c)).unwrap();
+                m.push(r);
+            }
+            Op::PushFields(mut r, sort) => {
+                let field = |k: &str| l.field_index(k).unwrap_or(usize::MAX);
+                if sort {
+                    r.sort_by_key(|(k, _)| field(k));
+                }
+                let fields: Vec<usize> = r.iter().map(|(k, _)| field(k)).collect();
+                let taken = with_cells(&r, |c| {
+                    let by_field: Vec<(usize, Cell<'_>)> = fields
+                        .iter()
+                        .zip(c)
+                        .map(|(&j, (_, cell))| (j, *cell))
+                        .collect();
+                    l.push_fields(&by_field)
+                });
+                if taken {
+                    assert!(
+                        fields.windows(2).all(|w| w[0] < w[1]),
+                        "taken out of order: {fields:?}"
+                    );
+                    assert!(fields.iter().all(|&j| j < l.num_fields()));
+                } else {
+                    with_cells(&r, |c| l.push_record(c)).unwrap();
+                }
                 m.push(r);
             }
             Op::Insert(i, r) => {

@@ -478,7 +478,9 @@ impl PyRecords {
             // The list holds that record (again), as a list would hold the same dict.
             return me.edit_order(py, |o, n| o.push_shared(n, &[slot]));
         }
-        me.write_record(value, me.len(py)?, |l, cells| l.push_record(cells))?;
+        if !me.quick_append(py, value)? {
+            me.write_record(value, me.len(py)?, |l, cells| l.push_record(cells))?;
+        }
         let n = me.state.borrow(py)?.inner.len();
         me.order
             .borrow_mut(py)?

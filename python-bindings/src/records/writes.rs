@@ -255,6 +255,30 @@ impl PyRecords {
         self.write_record(value, pos, |l, cells| l.set_record(pos, cells))
     }
 
+    /// `append` of the usual new record, without collecting its items or matching key
+    /// names: an exact dict whose keys are the list's own name objects in field order
+    /// (as a dict display gives them) and whose values are plain scalars that fit their
+    /// columns as laid out ([`RecordList::push_fields`]). `false`, with nothing changed,
+    /// for any other record, which `append` then converts the general way.
+    pub(super) fn quick_append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let Ok(d) = value.cast_exact::<PyDict>() else {
+            return Ok(false);
+        };
+        let mut this = self.state.borrow_mut(py)?;
+        if !matches!(this.kind, RecordForm::Dict) || this.names.len() != this.inner.num_fields() {
+            return Ok(false);
+        }
+        let mut cells = Vec::with_capacity(d.len());
+        // The cells borrow the dict's values: pushed before any Python code runs.
+        if !crate::plain_records::dict_cells_by_field(d, &this.inner, &this.names, &mut cells)
+            || !this.inner.push_fields(&cells)
+        {
+            return Ok(false);
+        }
+        this.after_append(py, 1);
+        Ok(true)
+    }
+
     /// Converts `value` as record `row` and hands its cells to `edit` on the store
     /// (`append`, `insert` and `rows[i] = value` in place).
     pub(super) fn write_record(
