@@ -102,7 +102,12 @@ for i in range(300):
     grown.append(json.loads(json.dumps({"a": i + 1, "s": "j", "f": 0.5})))
 grown.append({"a": 1, "new": [1]})
 assert len(grown) == 601 and grown[1]["s"] == "j" and grown[-1]["new"] == [1]
-del fast, views, r, grown
+tgrown = memslim.TupleList(fields=("a", "s"))
+for i in range(300):
+    tgrown.append((i, f"t{i % 5}"))
+tgrown.append((1, [2]))
+assert len(tgrown) == 301 and tgrown[7] == (7, "t2") and tgrown[-1] == (1, [2])
+del fast, views, r, grown, tgrown
 gc.collect()
 assert table.column("s")[10].as_py() == "s3"  # the table outlives the list
 

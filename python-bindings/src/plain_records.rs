@@ -29,7 +29,7 @@
 use memslim_records::{Cell, PlainRecords, RecordList, RecordsError};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString};
+use pyo3::types::{PyDict, PyString, PyTuple};
 
 use crate::scalar::{Scalar, is_type, scalar, utf8};
 
@@ -104,6 +104,40 @@ pub(crate) fn dict_cells_by_field<'a>(
         };
         out.push((j, cell));
         guess = j + 1;
+    }
+    true
+}
+
+/// The items of `record`, a tuple (or tuple subclass) of a TupleList whose `fields` are
+/// the store's first fields (`names`, the same objects), as `(field, value)` for
+/// [`RecordList::push_fields`], in `out` (cleared first): each value a plain scalar.
+/// `false` for a record of another length, another value, or a list whose fields are
+/// not its store's first (its record then goes the general way).
+///
+/// The cells borrow the tuple's items: the caller hands them to the core before any
+/// Python code can run (module docs).
+pub(crate) fn tuple_cells_by_field<'a>(
+    record: &Bound<'_, PyTuple>,
+    fields: &Bound<'_, PyTuple>,
+    names: &[Py<PyString>],
+    out: &mut Vec<(usize, Cell<'a>)>,
+) -> bool {
+    out.clear();
+    if record.len() != fields.len() || names.len() < fields.len() {
+        return false;
+    }
+    for (k, (name, field)) in names.iter().zip(fields.iter_borrowed()).enumerate() {
+        if name.as_ptr() != field.as_ptr() {
+            return false;
+        }
+        // Borrowed: the immutable tuple keeps its items alive (module docs).
+        let Ok(item) = record.get_borrowed_item(k) else {
+            return false;
+        };
+        let Some(cell) = scalar(item.as_ptr()).map(Scalar::cell) else {
+            return false;
+        };
+        out.push((k, cell));
     }
     true
 }

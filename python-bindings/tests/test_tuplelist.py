@@ -10,7 +10,9 @@ import re
 import memslim
 import numpy as np
 import pytest
-from conftest import COPIERS, VALUE_ZOO, expect_error, first_difference, same
+from conftest import COPIERS, VALUE_ZOO, expect_error, first_difference, same, values
+from hypothesis import given
+from hypothesis import strategies as st
 from memslim import TupleList
 
 FIELDS = ("id", "name", "price")
@@ -194,6 +196,29 @@ def test_append_extend_insert(chunk_rows):
         target.insert(-1, (104, "e", 5.0))
         target.insert(1000, (105, "f", 6.0))
     assert_same(plain(rows), expected)
+
+
+class Triple(tuple):
+    """A tuple subclass: its items are what a TupleList stores."""
+
+
+@given(
+    st.lists(
+        st.tuples(st.tuples(values, values, values), st.sampled_from([tuple, Triple, list])),
+        max_size=30,
+    )
+)
+def test_appending_one_by_one_equals_the_list_and_a_bulk_build(recs):
+    """``append`` reads a tuple of plain scalars straight into the columns and anything
+    else (containers, big ints, lists) the general way; the list holds what the list of
+    tuples holds, with the schema a bulk build gives."""
+    data = [kind(r) for r, kind in recs]
+    one = TupleList(fields=FIELDS)
+    for r in data:
+        one.append(r)
+    want = [tuple(r) for r in data]
+    assert_same(plain(one), want)
+    assert dict(one.schema) == dict(TupleList(data, FIELDS).schema)
 
 
 def test_pop_returns_tuple(chunk_rows):

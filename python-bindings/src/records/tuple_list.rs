@@ -73,7 +73,8 @@ pub(super) fn tuple_kind(
     };
     let maker = TupleMaker::new(row_type.bind(py))?;
     Ok(RecordForm::Tuple {
-        fields: PyTuple::new(py, fields)?.unbind(),
+        // Interned, as the store's names are: the same objects, which `append` checks.
+        fields: PyTuple::new(py, fields.iter().map(|f| PyString::intern(py, f)))?.unbind(),
         row_type,
         user_type,
         maker,

@@ -256,23 +256,28 @@ impl PyRecords {
     }
 
     /// `append` of the usual new record, without collecting its items or matching key
-    /// names: an exact dict whose keys are the list's own name objects in field order
-    /// (as a dict display gives them) and whose values are plain scalars that fit their
-    /// columns as laid out ([`RecordList::push_fields`]). `false`, with nothing changed,
-    /// for any other record, which `append` then converts the general way.
+    /// names ([`RecordList::push_fields`]): for a DictList an exact dict whose keys name
+    /// its fields in field order (the interned names themselves, as a dict display
+    /// gives them, or equal strings); for a TupleList a tuple of its width; in either
+    /// case only plain scalars that fit their columns as laid out. `false`, with nothing
+    /// changed, for any other record, which `append` then converts the general way.
     pub(super) fn quick_append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let Ok(d) = value.cast_exact::<PyDict>() else {
-            return Ok(false);
-        };
+        use crate::plain_records::{dict_cells_by_field, tuple_cells_by_field};
         let mut this = self.state.borrow_mut(py)?;
-        if !matches!(this.kind, RecordForm::Dict) || this.names.len() != this.inner.num_fields() {
+        if this.names.len() != this.inner.num_fields() {
             return Ok(false);
         }
-        let mut cells = Vec::with_capacity(d.len());
-        // The cells borrow the dict's values: pushed before any Python code runs.
-        if !crate::plain_records::dict_cells_by_field(d, &this.inner, &this.names, &mut cells)
-            || !this.inner.push_fields(&cells)
-        {
+        let mut cells = Vec::with_capacity(this.names.len());
+        let read = match &this.kind {
+            RecordForm::Dict => value
+                .cast_exact::<PyDict>()
+                .is_ok_and(|d| dict_cells_by_field(d, &this.inner, &this.names, &mut cells)),
+            RecordForm::Tuple { fields, .. } => value
+                .cast::<PyTuple>()
+                .is_ok_and(|t| tuple_cells_by_field(t, fields.bind(py), &this.names, &mut cells)),
+        };
+        // The cells borrow the record's values: pushed before any Python code runs.
+        if !read || !this.inner.push_fields(&cells) {
             return Ok(false);
         }
         this.after_append(py, 1);
