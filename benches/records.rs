@@ -1,5 +1,6 @@
-//! Criterion benches for `memslim-records`: appending, random access, a column sum, the
-//! typed block read behind TupleList rows,
+//! Criterion benches for `memslim-records`: appending (by name, and by field as
+//! `append` does), random access, a column sum, the typed block read behind TupleList
+//! rows (and its one-row form behind `rows[i]`),
 //! Arrow export and serialization (the pickle payloads: `to_snapshot` / `from_snapshot`
 //! out of band, `to_bytes` / `from_bytes` in band), selection scans, and the JSON writer
 //! behind `memslim.dumps`, on order-like records; and the record file's read of a
@@ -7,7 +8,7 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use memslim_benches::orders;
-use memslim_records::{CellRef, CellSink};
+use memslim_records::{Cell, CellRef, CellSink};
 use std::hint::black_box;
 
 const N: usize = 100_000;
@@ -16,6 +17,25 @@ fn build(c: &mut Criterion) {
     let mut g = c.benchmark_group("build");
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("push_record x100k", |b| b.iter(|| black_box(orders(N))));
+    // The same records by field (what `append` of a dict display or a tuple does): no
+    // key names to match.
+    let src = orders(N);
+    let cells: Vec<Vec<(usize, Cell<'_>)>> = (0..N)
+        .map(|r| {
+            let mut rec = Vec::new();
+            src.visit_row(r, |j, c| rec.push((j, c.to_cell().expect("plain values"))));
+            rec
+        })
+        .collect();
+    g.bench_function("push_fields x100k", |b| {
+        b.iter(|| {
+            let mut rows = src.slice(0, 1);
+            for rec in &cells {
+                assert!(rows.push_fields(rec), "every order fits");
+            }
+            black_box(rows)
+        })
+    });
     g.finish();
 }
 
@@ -47,6 +67,15 @@ fn read(c: &mut Criterion) {
                 rows.visit_row(r, |_, _| n += 1);
             }
             black_box(n)
+        })
+    });
+    g.bench_function("fill_block (one row at a time, as rows[i])", |b| {
+        b.iter(|| {
+            let mut sink = Tally::default();
+            for r in 0..rows.len() {
+                rows.fill_block(&[r], &mut sink);
+            }
+            black_box(sink.sum)
         })
     });
     g.bench_function("fill_block (64 rows at a time, typed)", |b| {
