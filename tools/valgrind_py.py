@@ -100,8 +100,11 @@ for i in range(300):
     # No parsed 0: CPython 3.11 makes it from an uninitialised digit (the pointer to
     # the shared 0 then counts as undefined for memcheck, wherever it is read).
     grown.append(json.loads(json.dumps({"a": i + 1, "s": "j", "f": 0.5})))
+shared = ["".join("a"), "".join("s"), "".join("f")]  # one set of key objects, as csv's
+for i in range(100):
+    grown.append(dict(zip(shared, (i + 1, "c", 1.5), strict=True)))
 grown.append({"a": 1, "new": [1]})
-assert len(grown) == 601 and grown[1]["s"] == "j" and grown[-1]["new"] == [1]
+assert len(grown) == 701 and grown[1]["s"] == "j" and grown[-1]["new"] == [1]
 tgrown = memslim.TupleList(fields=("a", "s"))
 for i in range(300):
     tgrown.append((i, f"t{i % 5}"))

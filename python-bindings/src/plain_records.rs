@@ -57,10 +57,14 @@ pub(crate) fn append_plain_dicts(
 
 /// The items of `dict`, an exact dict, as `(field, value)` for
 /// [`RecordList::push_fields`] on `list`, in `out` (cleared first): each key an exact
-/// `str` naming one of the list's fields (`names[j]` is field `j`'s name object: a key
-/// that is that very object, as in a dict display, is matched without reading it) and
-/// each value a plain scalar (see [`append_plain_dicts`]). `false` for any other dict,
-/// whose record then goes the general way.
+/// `str` naming one of the list's fields and each value a plain scalar (see
+/// [`append_plain_dicts`]). `false` for any other dict, whose record then goes the
+/// general way.
+///
+/// `names[j]` is field `j`'s name object, and `seen[j]` (as long as `names`) the first
+/// other object found to name it: a key that is either (a dict display's keys are the
+/// interned names; the dicts of one `csv.DictReader` share theirs) is matched without
+/// reading it, any other by its text.
 ///
 /// The cells borrow the dict's values: the caller hands them to the core before any
 /// Python code can run (module docs).
@@ -68,36 +72,48 @@ pub(crate) fn dict_cells_by_field<'a>(
     dict: &Bound<'_, PyDict>,
     list: &RecordList,
     names: &[Py<PyString>],
+    seen: &mut [Option<Py<PyString>>],
     out: &mut Vec<(usize, Cell<'a>)>,
 ) -> bool {
     out.clear();
+    let py = dict.py();
     let items = DictItems {
         dict: dict.as_ptr(),
         pos: 0,
     };
-    // Keys usually come in field order: the field after the last one is tried first.
+    let is = |seen: &[Option<Py<PyString>>], j: usize, key: *mut ffi::PyObject| {
+        names[j].as_ptr() == key || seen[j].as_ref().is_some_and(|s| s.as_ptr() == key)
+    };
+    // Keys usually come in field order: the field after the last one is tried first,
+    // by identity, then by text; then every field by identity, then by text.
     let mut guess = 0;
     for (KeyPtr(key), value) in items {
-        let j = match names.get(guess) {
-            Some(n) if n.as_ptr() == key => guess,
-            _ => match names.iter().position(|n| n.as_ptr() == key) {
-                Some(j) => j,
-                // Another object (keys parsed from JSON, say): matched by its text.
-                None if is_type(key, &raw mut ffi::PyUnicode_Type) => {
-                    let Some(name) = utf8(key) else {
-                        return false;
-                    };
-                    if guess < names.len() && list.field_name(guess) == name {
-                        guess
-                    } else {
-                        match list.field_index(name) {
-                            Some(j) => j,
-                            None => return false,
-                        }
-                    }
+        let j = if guess < names.len() && is(seen, guess, key) {
+            guess
+        } else {
+            if !is_type(key, &raw mut ffi::PyUnicode_Type) {
+                return false;
+            }
+            let Some(name) = utf8(key) else {
+                return false;
+            };
+            let j = if guess < names.len() && list.field_name(guess) == name {
+                guess
+            } else if let Some(j) = (0..names.len()).find(|&j| is(seen, j, key)) {
+                j
+            } else {
+                match list.field_index(name) {
+                    Some(j) => j,
+                    None => return false,
                 }
-                None => return false,
-            },
+            };
+            if seen[j].is_none() {
+                // SAFETY: `key` is a live exact str (a key of the dict); a new reference
+                // to it is kept in `seen`, for the dicts that share their key objects.
+                let key = unsafe { Borrowed::from_ptr(py, key) };
+                seen[j] = key.cast::<PyString>().ok().map(|k| k.to_owned().unbind());
+            }
+            j
         };
         let Some(cell) = scalar(value).map(Scalar::cell) else {
             return false;

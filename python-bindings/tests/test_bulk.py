@@ -8,6 +8,8 @@ errors name the right row and leave the list unchanged, and that key order survi
 
 from __future__ import annotations
 
+import csv
+import io
 import pickle
 
 import pytest
@@ -249,6 +251,23 @@ def test_appends_match_keys_by_identity_by_text_or_not_at_all(recs):
     assert dict(one.schema) == dict(DictList(want).schema)
     for got, r in zip(one, want, strict=True):
         assert [type(k) for k in got] == [str] * len(r)  # keys come back as plain str
+
+
+def test_appends_of_dicts_that_share_their_key_objects():
+    """``csv.DictReader`` gives every row the same key objects (its header's strings, not
+    the interned names): each value still goes to the field its key names, whatever the
+    order of the keys, alongside dicts with keys of their own."""
+    text = "a,b,c\n1,x,2.5\n3,y,\n"
+    want = list(csv.DictReader(io.StringIO(text)))
+    head = list(want[0])
+    want.append({head[2]: "z", head[0]: "5"})  # the shared objects, in another order
+    want.append({fresh_key("b"): "w", fresh_key("a"): "6", fresh_key("d"): "new"})
+    want.append({head[1]: "v", head[0]: "7", head[2]: "8"})
+    rows = DictList()
+    for r in want:
+        rows.append(r)
+    assert same(rows.to_list(), want)
+    assert [list(r) for r in rows] == [list(r) for r in want]
 
 
 def test_tuple_list_bulk_mixes_plain_and_general_records():

@@ -12,6 +12,9 @@ pub(crate) struct Records {
     /// `names` as one tuple, made on first use: the keys of every record that has each
     /// field in field order ([`RecordList::has_every_field`]), shared by `iter(row)`.
     names_tuple: OnceLock<Py<PyTuple>>,
+    /// Per field, the last key object other than its name that `append` found naming it
+    /// (see [`crate::plain_records::dict_cells_by_field`]).
+    pub(super) seen_keys: Vec<Option<Py<PyString>>>,
     pub(super) trace: Tracked,
     pub(super) appends: u32,
     /// Per field: Python strings for the values of a small dictionary, made on first read.
@@ -128,6 +131,7 @@ impl Records {
             kind,
             names: Vec::new(),
             names_tuple: OnceLock::new(),
+            seen_keys: Vec::new(),
             trace: Tracked::new(),
             appends: 0,
             strings: Vec::new(),
@@ -174,6 +178,7 @@ impl Records {
         let n = self.inner.num_fields();
         if self.names.len() != n {
             self.names_tuple = OnceLock::new();
+            self.seen_keys.clear();
         }
         self.names.truncate(n);
         while self.names.len() < n {

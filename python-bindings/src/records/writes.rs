@@ -268,10 +268,12 @@ impl PyRecords {
             return Ok(false);
         }
         let mut cells = Vec::with_capacity(this.names.len());
+        let this = &mut *this;
+        this.seen_keys.resize_with(this.names.len(), || None);
         let read = match &this.kind {
-            RecordForm::Dict => value
-                .cast_exact::<PyDict>()
-                .is_ok_and(|d| dict_cells_by_field(d, &this.inner, &this.names, &mut cells)),
+            RecordForm::Dict => value.cast_exact::<PyDict>().is_ok_and(|d| {
+                dict_cells_by_field(d, &this.inner, &this.names, &mut this.seen_keys, &mut cells)
+            }),
             RecordForm::Tuple { fields, .. } => value
                 .cast::<PyTuple>()
                 .is_ok_and(|t| tuple_cells_by_field(t, fields.bind(py), &this.names, &mut cells)),
