@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import pickle
+import sys
 
 import pytest
 from conftest import expect_error, records, same, snapshot
@@ -257,11 +258,12 @@ def test_appends_of_dicts_that_share_their_key_objects():
     """``csv.DictReader`` gives every row the same key objects (its header's strings, not
     the interned names): each value still goes to the field its key names, whatever the
     order of the keys, alongside dicts with keys of their own."""
-    text = "a,b,c\n1,x,2.5\n3,y,\n"
+    text = "alpha,beta,gamma\n1,x,2.5\n3,y,\n"
     want = list(csv.DictReader(io.StringIO(text)))
     head = list(want[0])
+    assert head == ["alpha", "beta", "gamma"] and head[0] is not sys.intern("alpha")
     want.append({head[2]: "z", head[0]: "5"})  # the shared objects, in another order
-    want.append({fresh_key("b"): "w", fresh_key("a"): "6", fresh_key("d"): "new"})
+    want.append({fresh_key("beta"): "w", fresh_key("alpha"): "6", fresh_key("delta"): "new"})
     want.append({head[1]: "v", head[0]: "7", head[2]: "8"})
     rows = DictList()
     for r in want:

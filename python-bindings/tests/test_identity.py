@@ -22,7 +22,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-KEYS = ("a", "b", "c")
+KEYS = ("ka", "kb", "kc")  # not one character: those strings are all shared
 values = st.one_of(
     st.none(),
     st.integers(-3, 3),
@@ -32,6 +32,10 @@ values = st.one_of(
     st.sampled_from([2**40, -(2**63), 2**64, 0.5, -0.0, float("inf")]),
 )
 records = st.dictionaries(st.sampled_from(KEYS), values, max_size=3)
+# Key objects that are not the interned names but are the same objects in every record,
+# as `csv.DictReader` gives them.
+SHARED_KEYS = {k: "".join(["k", k[1:]]) for k in KEYS}
+assert all(SHARED_KEYS[k] is not k for k in KEYS)
 
 
 def items(row):
@@ -113,6 +117,15 @@ class Identity(RuleBasedStateMachine):
         plain, ms, _fam = self.pick_list(k)
         plain.append(dict(rec))
         ms.append(rec)
+
+    @rule(k=st.integers(0, 7), rec=records, shared=st.booleans())
+    def append_with_other_keys(self, k, rec, shared):
+        """The same record with keys that are other objects: shared by every record (as
+        a CSV reader's are) or new in each (as JSON's are)."""
+        plain, ms, _fam = self.pick_list(k)
+        plain.append(dict(rec))
+        other = SHARED_KEYS if shared else {k: "".join(["k", k[1:]]) for k in rec}
+        ms.append({other[key]: v for key, v in rec.items()})
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 7), v=st.integers(0, 99))
