@@ -2,9 +2,10 @@
 //! views made and read natively that behave as a dict's do.
 //!
 //! A view reads its mapping as it is when the view is used (it holds the mapping, not a
-//! copy). Iterating one lists the mapping's keys, values or pairs in one native call
-//! and iterates that list, so `dict(row)`, `{**row}` and `for k, v in row.items()` make
-//! no Python-level call per key. The keys and items views are set-like as dict's are
+//! copy). Iterating the keys view iterates the mapping (a `Row` with every field of its
+//! list shares one tuple of the names); iterating the others lists the values or pairs
+//! in one native call and iterates that list. So `dict(row)`, `{**row}` and
+//! `for k, v in row.items()` make no Python-level call per key. The keys and items views are set-like as dict's are
 //! (`&`, `|`, `-`, `^` with any iterable, comparisons with sets, `isdisjoint`); their
 //! `repr` is a dict's (`dict_keys([...])`), as a `Row`'s is a dict's.
 
