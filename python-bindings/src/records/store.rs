@@ -12,8 +12,8 @@ pub(crate) struct Records {
     /// `names` as one tuple, made on first use: the keys of every record that has each
     /// field in field order ([`RecordList::has_every_field`]), shared by `iter(row)`.
     names_tuple: OnceLock<Py<PyTuple>>,
-    /// Per field, the last key object other than its name that `append` found naming it
-    /// (see [`crate::plain_records::dict_cells_by_field`]).
+    /// Per field, the first key object other than its name that `append` found naming
+    /// it (see [`crate::plain_records::dict_cells_by_field`]).
     pub(super) seen_keys: Vec<Option<Py<PyString>>>,
     pub(super) trace: Tracked,
     pub(super) appends: u32,

@@ -263,6 +263,11 @@ impl PyRecords {
     /// changed, for any other record, which `append` then converts the general way.
     pub(super) fn quick_append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
         use crate::plain_records::{dict_cells_by_field, tuple_cells_by_field};
+        // No other value can take this path: spare it the mutable borrow, which counts
+        // as a write (and so stales the rows a TupleList read ahead).
+        if !value.is_exact_instance_of::<PyDict>() && !value.is_instance_of::<PyTuple>() {
+            return Ok(false);
+        }
         let mut this = self.state.borrow_mut(py)?;
         if this.names.len() != this.inner.num_fields() {
             return Ok(false);
