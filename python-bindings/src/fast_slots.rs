@@ -7,9 +7,9 @@
 //! and one or more `row[key]` calls per record (and often `key in row`, `row.get(key)`,
 //! `len(row)`, `iter(row)` (which `dict(row)` and `{**row}` use) or, to enrich records,
 //! `row[key] = value`: `Row` has a fast path for each). Through PyO3's generated
-//! wrappers each call paid 60-80 instructions of bookkeeping (its thread-state counter, twice through
-//! a shared library's thread-local lookup; the panic trap; the reference pool check;
-//! the `self` type check), as much as the work itself. PyO3 has no way to register a
+//! wrappers each call paid 60-80 instructions of bookkeeping (its thread-state counter,
+//! twice through a shared library's thread-local lookup; the panic trap; the reference
+//! pool check; the `self` type check), as much as the work itself. PyO3 has no way to register a
 //! slot by hand, so:
 //!
 //! - [`subclass`] makes a subclass of PyO3's class with `PyType_FromSpecWithBases`. It
@@ -337,6 +337,16 @@ fn not_ready(py: Python<'_>) -> *mut ffi::PyObject {
     std::ptr::null_mut()
 }
 
+/// The `Row` subclass, whose `base_` functions its slots fall back to; `None`, with the
+/// exception set ([`not_ready`]), before it is made (unreachable).
+fn row_base(py: Python<'_>) -> Option<&'static RowSubclass> {
+    let t = ROW.get(py);
+    if t.is_none() {
+        not_ready(py);
+    }
+    t
+}
+
 /// `row[key]`.
 ///
 /// # Safety
@@ -363,12 +373,11 @@ unsafe extern "C" fn subscript(
         Ok(Some(v)) => v,
         // Not the common case: PyO3's own slot on the base class (the subclass exists,
         // as it owns this slot).
-        Ok(None) => match ROW.get(py) {
+        Ok(None) => row_base(py).map_or(std::ptr::null_mut(), |t| {
             // SAFETY: the base class's slot, called with the arguments CPython gave this
             // one, which satisfy it (the instance is a `PyRow`).
-            Some(t) => unsafe { (t.base_get)(slf, key) },
-            None => not_ready(py),
-        },
+            unsafe { (t.base_get)(slf, key) }
+        }),
         Err(e) => e,
     }
 }
@@ -394,14 +403,8 @@ unsafe extern "C" fn contains(slf: *mut ffi::PyObject, key: *mut ffi::PyObject) 
     });
     match quick {
         Ok(Some(has)) => c_int::from(has),
-        Ok(None) => match ROW.get(py) {
-            // SAFETY: as in `subscript`.
-            Some(t) => unsafe { (t.base_has)(slf, key) },
-            None => {
-                not_ready(py);
-                -1
-            }
-        },
+        // SAFETY: as in `subscript`.
+        Ok(None) => row_base(py).map_or(-1, |t| unsafe { (t.base_has)(slf, key) }),
         Err(_) => -1,
     }
 }
@@ -426,11 +429,8 @@ unsafe extern "C" fn row_iter(slf: *mut ffi::PyObject) -> *mut ffi::PyObject {
         // its iterator, or null with the exception set (the slot's contract too).
         // `keys`, a `Bound`, is released directly when it goes out of scope.
         Ok(Some(keys)) => unsafe { ffi::PyObject_GetIter(keys.as_ptr()) },
-        Ok(None) => match ROW.get(py) {
-            // SAFETY: as in `subscript`.
-            Some(t) => unsafe { (t.base_iter)(slf) },
-            None => not_ready(py),
-        },
+        // SAFETY: as in `subscript`.
+        Ok(None) => row_base(py).map_or(std::ptr::null_mut(), |t| unsafe { (t.base_iter)(slf) }),
         Err(e) => e,
     }
 }
@@ -454,14 +454,8 @@ unsafe extern "C" fn row_len(slf: *mut ffi::PyObject) -> ffi::Py_ssize_t {
         // A record has at most as many keys as its list has fields (far below
         // `isize::MAX`).
         Ok(Some(n)) => n as ffi::Py_ssize_t,
-        Ok(None) => match ROW.get(py) {
-            // SAFETY: as in `subscript`.
-            Some(t) => unsafe { (t.base_len)(slf) },
-            None => {
-                not_ready(py);
-                -1
-            }
-        },
+        // SAFETY: as in `subscript`.
+        Ok(None) => row_base(py).map_or(-1, |t| unsafe { (t.base_len)(slf) }),
         Err(_) => -1,
     }
 }
@@ -602,14 +596,8 @@ unsafe extern "C" fn ass_subscript(
         // A panic, restored as the exception.
         Err(_) => return -1,
     }
-    match ROW.get(py) {
-        // SAFETY: as in `subscript`.
-        Some(t) => unsafe { (t.base_set)(slf, key, value) },
-        None => {
-            not_ready(py);
-            -1
-        }
-    }
+    // SAFETY: as in `subscript`.
+    row_base(py).map_or(-1, |t| unsafe { (t.base_set)(slf, key, value) })
 }
 
 /// `next(it)`.

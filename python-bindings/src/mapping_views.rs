@@ -5,9 +5,10 @@
 //! copy). Iterating the keys view iterates the mapping (a `Row` with every field of its
 //! list shares one tuple of the names); iterating the others lists the values or pairs
 //! in one native call and iterates that list. So `dict(row)`, `{**row}` and
-//! `for k, v in row.items()` make no Python-level call per key. The keys and items views are set-like as dict's are
-//! (`&`, `|`, `-`, `^` with any iterable, comparisons with sets, `isdisjoint`); their
-//! `repr` is a dict's (`dict_keys([...])`), as a `Row`'s is a dict's.
+//! `for k, v in row.items()` make no Python-level call per key. The keys and items
+//! views are set-like as dict's are (`&`, `|`, `-`, `^` with any iterable, comparisons
+//! with sets, `isdisjoint`); their `repr` is a dict's (`dict_keys([...])`), as a
+//! `Row`'s is a dict's.
 
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::PyKeyError;

@@ -314,10 +314,7 @@ impl PyRow {
     /// `fast_slots.rs`).
     #[inline]
     pub(crate) fn quick_has(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<bool> {
-        let RowSource::Memory(store) = &self.source else {
-            return None;
-        };
-        let this = store.borrow(py).ok()?;
+        let this = self.store()?.borrow(py).ok()?;
         Some(match this.col_of(key) {
             None => false,
             Some(j) => !matches!(this.inner.get(self.row(), j), CellRef::Absent),
@@ -328,10 +325,7 @@ impl PyRow {
     /// [`Self::quick_has`]).
     #[inline]
     pub(crate) fn quick_len(&self, py: Python<'_>) -> Option<usize> {
-        let RowSource::Memory(store) = &self.source else {
-            return None;
-        };
-        Some(store.borrow(py).ok()?.inner.row_len(self.row()))
+        Some(self.store()?.borrow(py).ok()?.inner.row_len(self.row()))
     }
 
     /// The keys of a DictList's record that has every field of its list in field order
@@ -339,10 +333,7 @@ impl PyRow {
     /// `iter(row)` to iterate. `None` for any other record (see [`Self::quick_has`]).
     #[inline]
     pub(crate) fn quick_keys<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
-        let RowSource::Memory(store) = &self.source else {
-            return None;
-        };
-        let this = store.borrow(py).ok()?;
+        let this = self.store()?.borrow(py).ok()?;
         this.every_key(py, self.row()).cloned()
     }
 
@@ -520,10 +511,9 @@ impl PyRow {
         Ok(self.lookup(py, key)?.is_some())
     }
 
+    /// `iter(row)` as PyO3 sees it: Python calls `Row`'s own slot (see `fast_slots.rs`),
+    /// which comes here for what its quick path ([`Self::quick_keys`]) does not answer.
     pub(super) fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        if let Some(keys) = self.quick_keys(py) {
-            return Ok(keys.try_iter()?.into_any());
-        }
         Ok(self.listing(py, View::Keys)?.try_iter()?.into_any())
     }
 
