@@ -333,60 +333,245 @@ impl BatchCells {
     /// [`BatchCells::cell`] for any column, every position checked as it is read.
     #[inline(never)]
     fn cell_checked(&self, c: usize, row: usize, variant: bool) -> Result<CellRef<'_>, String> {
+        self.column(c, variant)?.get(row)
+    }
+
+    /// Column `c`'s buffers, found once for reading many of its values
+    /// ([`ColumnCells::get`]); `variant`: its bytes are the variant encoding.
+    ///
+    /// # Errors
+    /// A reason, if the batch has no column `c`.
+    pub(crate) fn column(&self, c: usize, variant: bool) -> Result<ColumnCells<'_>, String> {
         let col = self
             .columns
             .get(c)
-            .filter(|_| row < self.rows)
-            .ok_or_else(|| format!("no value {row} of column {c}"))?;
+            .ok_or_else(|| format!("no column {c}"))?;
+        // The ranges were checked against the message when the batch was parsed.
         let b = self.map.bytes();
-        let short = || format!("column {c} is shorter than its {} rows", self.rows);
-        let bit = |r: &Range<usize>, i: usize| -> Result<bool, String> {
-            let byte = b[r.clone()].get(i / 8).ok_or_else(short)?;
-            Ok(byte & (1 << (i % 8)) != 0)
-        };
-        if let Some(v) = &col.validity {
-            if !bit(v, row)? {
-                return Ok(CellRef::Null);
-            }
+        Ok(ColumnCells {
+            c,
+            rows: self.rows,
+            kind: col.kind,
+            variant,
+            validity: col.validity.clone().map(|v| &b[v]),
+            offsets: &b[col.offsets.clone()],
+            values: &b[col.values.clone()],
+        })
+    }
+}
+
+/// One column of a batch, its buffers found once: [`ColumnCells::get`] reads its values
+/// as [`BatchCells::cell`] does, every position checked.
+pub(crate) struct ColumnCells<'b> {
+    c: usize,
+    rows: usize,
+    kind: CellLayout,
+    variant: bool,
+    validity: Option<&'b [u8]>,
+    offsets: &'b [u8],
+    values: &'b [u8],
+}
+
+impl<'b> ColumnCells<'b> {
+    /// Value `row`: null as [`CellRef::Null`], a variant value's bytes checked and
+    /// passed on encoded.
+    ///
+    /// # Errors
+    /// A reason, if `row` is past the batch, or the value's bytes are not where the
+    /// header says or are not valid (UTF-8, variant encoding).
+    #[inline]
+    pub(crate) fn get(&self, row: usize) -> Result<CellRef<'b>, String> {
+        if row >= self.rows {
+            return Err(self.no_value(row));
         }
-        let fixed = |width: usize, i: usize| -> Result<&[u8], String> {
-            item(&b[col.values.clone()], i, width).ok_or_else(short)
-        };
-        Ok(match col.kind {
+        if self.is_null(row)? {
+            return Ok(CellRef::Null);
+        }
+        Ok(match self.kind {
             CellLayout::Null => CellRef::Null,
-            CellLayout::Bool => CellRef::Bool(bit(&col.values, row)?),
+            CellLayout::Bool => CellRef::Bool(self.bit(self.values, row)?),
             CellLayout::Int { width, .. } | CellLayout::Float { width } => {
-                number(col.kind, fixed(width, row)?).ok_or_else(short)?
+                self.number_at(row, width)?
             }
-            CellLayout::Bytes { utf8, wide } => {
-                let width = if wide { 8 } else { 4 };
-                let offsets = &b[col.offsets.clone()];
-                let at = |i: usize| -> Result<usize, String> {
-                    let o = item(offsets, i, width).ok_or_else(short)?;
-                    let mut le = [if o[width - 1] & 0x80 != 0 { 0xff } else { 0 }; 8];
-                    le[..width].copy_from_slice(o);
-                    usize::try_from(i64::from_le_bytes(le))
-                        .map_err(|_| format!("column {c} has a negative offset"))
-                };
-                let (start, end) = (at(row)?, at(row + 1)?);
-                let bytes = b[col.values.clone()]
-                    .get(start..end)
-                    .ok_or_else(|| format!("value {row} of column {c} lies outside its buffer"))?;
-                if utf8 {
-                    CellRef::Str(
-                        std::str::from_utf8(bytes)
-                            .map_err(|_| format!("value {row} of column {c} is not valid UTF-8"))?,
-                    )
-                } else if variant {
-                    variant::decode(bytes).map_err(|e| {
-                        format!("value {row} of column {c} is not a valid object: {e}")
-                    })?;
+            CellLayout::Bytes { utf8: true, wide } => CellRef::Str(self.str_at(row, wide)?),
+            CellLayout::Bytes { wide, .. } => {
+                let bytes = self.bytes_at(row, wide)?;
+                if self.variant {
+                    variant::decode(bytes).map_err(|e| self.not_variant(row, &e))?;
                     CellRef::Encoded(bytes)
                 } else {
                     CellRef::Bytes(bytes)
                 }
             }
         })
+    }
+
+    /// Calls `f(row, value)` for each of `rows` in order, each value as
+    /// [`ColumnCells::get`] reads it, until `f` returns false; whether it never did. The
+    /// column's layout is matched once, not per value.
+    ///
+    /// # Errors
+    /// As [`ColumnCells::get`], for the first row that fails (`f` has had the rows
+    /// before it).
+    pub(crate) fn visit(
+        &self,
+        rows: Range<usize>,
+        f: impl FnMut(usize, CellRef<'b>) -> bool,
+    ) -> Result<bool, String> {
+        match self.kind {
+            CellLayout::Bytes { utf8: true, wide } => {
+                self.each(rows, f, |row| Ok(CellRef::Str(self.str_at(row, wide)?)))
+            }
+            CellLayout::Int { width, .. } | CellLayout::Float { width } => {
+                self.each(rows, f, |row| self.number_at(row, width))
+            }
+            _ => self.each(rows, f, |row| self.get(row)),
+        }
+    }
+
+    /// [`ColumnCells::visit`] with the non-null values read by `read` (nulls are
+    /// [`CellRef::Null`]): one loop per layout, `read` inlined into it.
+    #[inline(always)]
+    fn each(
+        &self,
+        rows: Range<usize>,
+        mut f: impl FnMut(usize, CellRef<'b>) -> bool,
+        read: impl Fn(usize) -> Result<CellRef<'b>, String>,
+    ) -> Result<bool, String> {
+        if rows.end > self.rows {
+            return Err(self.no_value(rows.end - 1));
+        }
+        for row in rows {
+            let v = if self.is_null(row)? {
+                CellRef::Null
+            } else {
+                read(row)?
+            };
+            if !f(row, v) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// [`ColumnCells::visit`] of a string column for a caller that wants only the
+    /// values equal to `text`: a null, or a value whose bytes are not `text`'s, is
+    /// passed over (its offsets are checked as always; its bytes are not checked as
+    /// UTF-8, since no such bytes are `text`). `None` for a column of another layout.
+    pub(crate) fn visit_text(
+        &self,
+        rows: Range<usize>,
+        text: &str,
+        mut f: impl FnMut(usize, CellRef<'b>) -> bool,
+    ) -> Option<Result<bool, String>> {
+        let CellLayout::Bytes { utf8: true, wide } = self.kind else {
+            return None;
+        };
+        let want = text.as_bytes();
+        let visit = || -> Result<bool, String> {
+            if rows.end > self.rows {
+                return Err(self.no_value(rows.end - 1));
+            }
+            for row in rows {
+                if self.is_null(row)? {
+                    continue;
+                }
+                let bytes = self.bytes_at(row, wide)?;
+                // The length and first byte first: most values differ there, and the
+                // comparison of the rest is a call.
+                if bytes.len() != want.len() || bytes.first() != want.first() || bytes != want {
+                    continue;
+                }
+                // Equal to a `&str`'s bytes, so UTF-8: the check in `str_at` only confirms it.
+                if !f(row, CellRef::Str(self.str_at(row, wide)?)) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        Some(visit())
+    }
+
+    /// Whether the validity bitmap says row `row` is null.
+    #[inline]
+    fn is_null(&self, row: usize) -> Result<bool, String> {
+        match self.validity {
+            Some(v) => Ok(!self.bit(v, row)?),
+            None => Ok(false),
+        }
+    }
+
+    /// The number at `row` of a number column of `width`-byte values.
+    #[inline]
+    fn number_at(&self, row: usize, width: usize) -> Result<CellRef<'b>, String> {
+        let v = item(self.values, row, width).ok_or_else(|| self.short())?;
+        number(self.kind, v).ok_or_else(|| self.short())
+    }
+
+    /// The bytes at `row` of a variable-length column (`wide`: 64-bit offsets).
+    #[inline(always)]
+    fn bytes_at(&self, row: usize, wide: bool) -> Result<&'b [u8], String> {
+        let width = if wide { 8 } else { 4 };
+        let (start, end) = (self.offset(row, width)?, self.offset(row + 1, width)?);
+        self.values.get(start..end).ok_or_else(|| self.outside(row))
+    }
+
+    /// [`ColumnCells::bytes_at`] of a string column, checked as UTF-8.
+    #[inline]
+    fn str_at(&self, row: usize, wide: bool) -> Result<&'b str, String> {
+        std::str::from_utf8(self.bytes_at(row, wide)?).map_err(|_| self.not_utf8(row))
+    }
+
+    #[inline]
+    fn bit(&self, buf: &[u8], i: usize) -> Result<bool, String> {
+        let byte = buf.get(i / 8).ok_or_else(|| self.short())?;
+        Ok(byte & (1 << (i % 8)) != 0)
+    }
+
+    /// Offset `i` (of `width` bytes, little-endian, signed).
+    #[inline(always)]
+    fn offset(&self, i: usize, width: usize) -> Result<usize, String> {
+        let o = item(self.offsets, i, width).ok_or_else(|| self.short())?;
+        // Read as the integer it is (a copy through a byte array would store and load
+        // overlapping words, which the CPU cannot forward).
+        let v = match <[u8; 4]>::try_from(o) {
+            Ok(four) => i64::from(i32::from_le_bytes(four)),
+            Err(_) => i64::from_le_bytes(o.try_into().map_err(|_| self.short())?),
+        };
+        usize::try_from(v).map_err(|_| self.negative())
+    }
+
+    #[cold]
+    fn no_value(&self, row: usize) -> String {
+        format!("no value {row} of column {}", self.c)
+    }
+
+    #[cold]
+    fn short(&self) -> String {
+        format!("column {} is shorter than its {} rows", self.c, self.rows)
+    }
+
+    #[cold]
+    fn negative(&self) -> String {
+        format!("column {} has a negative offset", self.c)
+    }
+
+    #[cold]
+    fn outside(&self, row: usize) -> String {
+        format!("value {row} of column {} lies outside its buffer", self.c)
+    }
+
+    #[cold]
+    fn not_utf8(&self, row: usize) -> String {
+        format!("value {row} of column {} is not valid UTF-8", self.c)
+    }
+
+    #[cold]
+    fn not_variant(&self, row: usize, e: &dyn std::fmt::Display) -> String {
+        format!(
+            "value {row} of column {} is not a valid object: {e}",
+            self.c
+        )
     }
 }
 
@@ -563,6 +748,94 @@ mod tests {
         }
     }
 
+    /// What `visit` gives for `rows` of column `c` (stopping never), as text.
+    fn visited(
+        cells: &BatchCells,
+        c: usize,
+        rows: Range<usize>,
+    ) -> Result<Vec<(usize, String)>, String> {
+        let mut got = Vec::new();
+        let col = cells.column(c, false)?;
+        let done = col.visit(rows, |j, v| {
+            got.push((j, owned(v)));
+            true
+        })?;
+        assert!(done);
+        Ok(got)
+    }
+
+    /// The rows `visit_text` gives for `text` (`None`: not a string column).
+    fn text_rows(
+        cells: &BatchCells,
+        c: usize,
+        rows: Range<usize>,
+        text: &str,
+    ) -> Option<Result<Vec<usize>, String>> {
+        let mut got = Vec::new();
+        let col = cells.column(c, false).ok()?;
+        let done = col.visit_text(rows, text, |j, v| {
+            assert_eq!(owned(v), owned(CellRef::Str(text)));
+            got.push(j);
+            true
+        })?;
+        Some(done.map(|_| got))
+    }
+
+    #[test]
+    fn a_column_visit_reads_what_cell_reads() {
+        for batch in [every_type(), every_type().slice(1, 3)] {
+            let map = map_of(&message_of(&batch));
+            let (cells, _) = BatchCells::parse(map, batch.schema_ref()).unwrap().unwrap();
+            let n = cells.rows();
+            for c in 0..batch.num_columns() {
+                let cell = |j: usize| owned(cells.cell(c, j, false).unwrap());
+                for rows in [0..n, 1..n, n..n, 0..1] {
+                    let want: Vec<_> = rows.clone().map(|j| (j, cell(j))).collect();
+                    assert_eq!(
+                        visited(&cells, c, rows.clone()).unwrap(),
+                        want,
+                        "column {c}"
+                    );
+                    // Every string there, and one that is not: the rows holding it.
+                    let mut texts: Vec<String> = (0..n)
+                        .filter_map(|j| match cells.cell(c, j, false).unwrap() {
+                            CellRef::Str(s) => Some(s.to_owned()),
+                            _ => None,
+                        })
+                        .collect();
+                    texts.push("nowhere".into());
+                    for text in &texts {
+                        let want: Vec<usize> = rows
+                            .clone()
+                            .filter(|&j| cell(j) == owned(CellRef::Str(text)))
+                            .collect();
+                        match text_rows(&cells, c, rows.clone(), text) {
+                            Some(got) => assert_eq!(got.unwrap(), want, "column {c} {text:?}"),
+                            // Only string columns have a text visit.
+                            None => assert!(want.is_empty() && texts.len() == 1, "column {c}"),
+                        }
+                    }
+                }
+                let col = cells.column(c, false).unwrap();
+                let mut seen = 0;
+                assert_eq!(
+                    col.visit(0..n, |_, _| {
+                        seen += 1;
+                        false
+                    }),
+                    Ok(false)
+                );
+                assert_eq!(seen, 1);
+                assert!(col.visit(0..n + 1, |_, _| true).is_err());
+                assert!(
+                    col.visit_text(0..n + 1, "", |_, _| true)
+                        .is_none_or(|r| r.is_err())
+                );
+            }
+            assert!(cells.column(batch.num_columns(), false).is_err());
+        }
+    }
+
     #[test]
     fn number_columns_without_nulls_take_the_unchecked_read() {
         let batch = every_type();
@@ -640,10 +913,35 @@ mod tests {
                 let Ok(Some((cells, _))) = BatchCells::parse(map_of(&m), &schema) else {
                     continue;
                 };
+                let rows = 0..cells.rows().min(8);
                 for c in 0..batch.num_columns() {
-                    for j in 0..cells.rows().min(8) {
-                        if let Ok(v) = cells.cell(c, j, false) {
-                            let _ = owned(v);
+                    let each: Vec<_> = rows
+                        .clone()
+                        .map(|j| cells.cell(c, j, false).map(owned))
+                        .collect();
+                    // A column visit fails where a value fails, and reads the same
+                    // values when none does.
+                    match visited(&cells, c, rows.clone()) {
+                        Ok(got) => {
+                            let want: Vec<_> = each
+                                .iter()
+                                .cloned()
+                                .enumerate()
+                                .map(|(j, v)| (j, v.unwrap()))
+                                .collect();
+                            assert_eq!(got, want);
+                        }
+                        Err(_) => assert!(each.iter().any(Result::is_err)),
+                    }
+                    // A text visit gives just the rows that read as the text.
+                    for text in ["", "a", "x"] {
+                        let want = owned(CellRef::Str(text));
+                        if let Some(Ok(got)) = text_rows(&cells, c, rows.clone(), text) {
+                            let holds: Vec<usize> = rows
+                                .clone()
+                                .filter(|&j| each[j].as_ref() == Ok(&want))
+                                .collect();
+                            assert_eq!(got, holds);
                         }
                     }
                 }

@@ -57,6 +57,37 @@ fn full(rows: usize) -> Bits {
     all
 }
 
+/// One column's part of [`Extras`].
+#[derive(Clone, Copy)]
+pub(crate) struct ColumnExtras<'a> {
+    absent: Option<&'a [u8]>,
+    ints: Option<&'a [u8]>,
+}
+
+impl ColumnExtras<'_> {
+    /// Whether row `row` lacks the column's key.
+    #[inline]
+    pub(crate) fn is_absent(&self, row: usize) -> bool {
+        self.absent.is_some_and(|b| bit(b, row))
+    }
+
+    /// Whether the column's float in row `row` was an int.
+    #[inline]
+    pub(crate) fn is_int(&self, row: usize) -> bool {
+        self.ints.is_some_and(|b| bit(b, row))
+    }
+
+    /// Row `row`'s stored value `cell` as it was appended: an int if it was one among
+    /// floats.
+    #[inline]
+    pub(crate) fn as_appended<'v>(&self, row: usize, cell: CellRef<'v>) -> CellRef<'v> {
+        match cell {
+            CellRef::Float(v) if self.is_int(row) => CellRef::Int(v as i64),
+            cell => cell,
+        }
+    }
+}
+
 /// A record batch's exceptions to the plain Arrow reading (see the module docs).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Extras {
@@ -80,18 +111,20 @@ fn put(v: &mut Vec<Option<Bits>>, c: usize, bits: Bits) {
 impl Extras {
     /// Whether row `row` lacks the key of column `col`.
     pub fn is_absent(&self, col: usize, row: usize) -> bool {
-        self.absent
-            .get(col)
-            .and_then(Option::as_ref)
-            .is_some_and(|b| bit(b, row))
+        self.column(col).is_absent(row)
     }
 
     /// Whether the float in column `col`, row `row` was an int.
     pub fn is_int(&self, col: usize, row: usize) -> bool {
-        self.ints
-            .get(col)
-            .and_then(Option::as_ref)
-            .is_some_and(|b| bit(b, row))
+        self.column(col).is_int(row)
+    }
+
+    /// Column `col`'s exceptions, found once for reading many of its rows.
+    pub(crate) fn column(&self, col: usize) -> ColumnExtras<'_> {
+        ColumnExtras {
+            absent: self.absent.get(col).and_then(Option::as_deref),
+            ints: self.ints.get(col).and_then(Option::as_deref),
+        }
     }
 
     /// The key order of `row` if it is not column order.
@@ -594,10 +627,7 @@ pub(crate) fn unified_batch(
                 let vals: Vec<Option<Vec<u8>>> = (0..n)
                     .map(|i| {
                         let cell = arrow_cell(col.as_ref(), i, false, &mut buf).ok()?;
-                        let cell = match cell {
-                            CellRef::Float(v) if extras.is_int(c, i) => CellRef::Int(v as i64),
-                            other => other,
-                        };
+                        let cell = extras.column(c).as_appended(i, cell);
                         let v = cell.to_cell()?.to_value().ok()?;
                         if v == variant::Value::None {
                             return None;

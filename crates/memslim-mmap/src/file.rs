@@ -218,7 +218,8 @@ impl<'a> Committed<'a> {
     /// key, an int when it was one among floats.
     #[inline]
     fn cell(&self, c: usize, j: usize, buf: &'a mut Vec<u8>) -> Result<CellRef<'a>> {
-        if self.extras.is_absent(c, j) {
+        let extras = self.extras.column(c);
+        if extras.is_absent(j) {
             return Ok(CellRef::Absent);
         }
         // A number without nulls needs no check that can fail: small enough to inline.
@@ -229,10 +230,7 @@ impl<'a> Committed<'a> {
             },
             Source::Batch(_) => self.read(c, j, buf)?,
         };
-        Ok(match cell {
-            CellRef::Float(v) if self.extras.is_int(c, j) => CellRef::Int(v as i64),
-            cell => cell,
-        })
+        Ok(extras.as_appended(j, cell))
     }
 
     /// Value `j` of column `c` as stored, every position checked.
@@ -240,17 +238,58 @@ impl<'a> Committed<'a> {
     fn read(&self, c: usize, j: usize, buf: &'a mut Vec<u8>) -> Result<CellRef<'a>> {
         let variant = self.variant.get(c).copied().unwrap_or(false);
         Ok(match self.src {
-            Source::Cells(cells) => {
-                cells
-                    .cell(c, j, variant)
-                    .map_err(|reason| MmapError::Corrupt {
-                        path: self.path.to_owned(),
-                        offset: self.offset,
-                        reason,
-                    })?
-            }
+            Source::Cells(cells) => cells.cell(c, j, variant).map_err(|r| self.corrupt(r))?,
             Source::Batch(batch) => arrow_cell(batch.column(c).as_ref(), j, variant, buf)?,
         })
+    }
+
+    /// Calls `f(j, value)` for each row `j` of `rows` in order, with column `c`'s value
+    /// as [`Committed::cell`] reads it, until `f` returns false; whether it never did.
+    /// The column's buffers and exceptions are found once, not per value. With `text`,
+    /// a string value of other bytes, or a null, may be passed over (see
+    /// [`RecordFile::visit_field_candidates`]).
+    fn visit_column(
+        &self,
+        c: usize,
+        rows: std::ops::Range<usize>,
+        text: Option<&str>,
+        f: &mut impl FnMut(usize, CellRef<'_>) -> bool,
+    ) -> Result<bool> {
+        let extras = self.extras.column(c);
+        match self.src {
+            Source::Cells(cells) => {
+                let variant = self.variant.get(c).copied().unwrap_or(false);
+                let col = cells.column(c, variant).map_err(|r| self.corrupt(r))?;
+                // An absent key's slot holds a placeholder, read and passed over.
+                let mut each = |j: usize, cell: CellRef<'a>| match extras.is_absent(j) {
+                    true => f(j, CellRef::Absent),
+                    false => f(j, extras.as_appended(j, cell)),
+                };
+                let done = match text.map(|t| col.visit_text(rows.clone(), t, &mut each)) {
+                    Some(Some(done)) => done,
+                    _ => col.visit(rows, each),
+                };
+                return done.map_err(|r| self.corrupt(r));
+            }
+            Source::Batch(_) => {
+                let mut buf = Vec::new();
+                for j in rows {
+                    if !f(j, self.cell(c, j, &mut buf)?) {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    #[cold]
+    fn corrupt(&self, reason: String) -> MmapError {
+        MmapError::Corrupt {
+            path: self.path.to_owned(),
+            offset: self.offset,
+            reason,
+        }
     }
 
     /// Calls `f` with field `name` of row `j`, [`CellRef::Absent`] if the row lacks it.

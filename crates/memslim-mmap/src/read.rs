@@ -78,6 +78,17 @@ impl ReadField for FileField<'_> {
         self.file.visit_field(self.name, rows, f)
     }
 
+    /// Passes over committed strings of other bytes than `text`'s, unread.
+    fn visit_candidates(
+        &mut self,
+        rows: Range<usize>,
+        text: Option<&str>,
+        f: &mut dyn FnMut(usize, CellRef<'_>) -> bool,
+    ) -> Result<(), MmapError> {
+        let rows = rows.start..rows.end.min(self.len);
+        self.file.visit_field_candidates(self.name, rows, text, f)
+    }
+
     fn read_value<R>(
         &mut self,
         i: usize,

@@ -179,22 +179,44 @@ where
         prop_assert!(present.contains(&&lo) || matches!(lo, V::Float(f) if f.is_nan()));
         prop_assert!(present.contains(&&hi) || matches!(hi, V::Float(f) if f.is_nan()));
     }
-    for probe in present.iter().take(2) {
+    // Values present, and strings that may or may not be (a file passes over the
+    // strings of other bytes unread): the empty string beside nulls, one never stored.
+    let texts = [V::Str(String::new()), V::Str("nowhere".into())];
+    let probes = present.iter().take(2).copied().chain(&texts);
+    let n = col.len();
+    for (probe, rows) in
+        probes.flat_map(|p| [(p, 0..usize::MAX), (p, n.min(1)..n.saturating_sub(1))])
+    {
         let mut hits = Vec::new();
         field
-            .find_equal(&probe.cell(), 0..usize::MAX, &mut |i, decided| {
+            .find_equal(&probe.cell(), rows.clone(), &mut |i, decided| {
                 hits.push((i, decided));
                 true
             })
             .unwrap();
-        let want: Vec<(usize, bool)> = (0..col.len())
+        let want: Vec<(usize, bool)> = (0..n)
+            .filter(|i| rows.contains(i))
             .filter(|&i| match (&col[i], probe) {
                 (Some(V::Float(a)), V::Float(b)) => a == b,
-                (Some(a), b) => a == *b,
+                (Some(a), b) => a == b,
                 (None, _) => false,
             })
             .map(|i| (i, true))
             .collect();
+        // Stopped at the first hit, the search gives that one alone.
+        let mut first = Vec::new();
+        field
+            .find_equal(&probe.cell(), rows.clone(), &mut |i, _| {
+                first.push(i);
+                false
+            })
+            .unwrap();
+        prop_assert_eq!(
+            first,
+            want.first().map(|w| w.0).into_iter().collect::<Vec<_>>()
+        );
+        let (count, undecided) = field.count_equal(&probe.cell(), rows).unwrap();
+        prop_assert_eq!((count, undecided), (want.len(), Vec::new()));
         prop_assert_eq!(hits, want);
     }
     Ok(())

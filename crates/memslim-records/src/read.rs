@@ -89,6 +89,23 @@ pub trait ReadField {
         f: &mut dyn FnMut(usize, CellRef<'_>) -> bool,
     ) -> Result<(), Self::Error>;
 
+    /// [`ReadField::visit_values`], for a caller that wants only the values equal to
+    /// the string `text` (when given): the storage may pass over, without reading them,
+    /// values it can tell from their bytes are not that string, and nulls. The default
+    /// passes over nothing.
+    ///
+    /// # Errors
+    /// What the storage fails with.
+    fn visit_candidates(
+        &mut self,
+        rows: Range<usize>,
+        text: Option<&str>,
+        f: &mut dyn FnMut(usize, CellRef<'_>) -> bool,
+    ) -> Result<(), Self::Error> {
+        let _ = text;
+        self.visit_values(rows, f)
+    }
+
     /// Calls `f` with value `i`.
     ///
     /// # Errors
@@ -157,8 +174,13 @@ pub trait ReadField {
         rows: Range<usize>,
         emit: &mut dyn FnMut(usize, bool) -> bool,
     ) -> Result<(), Self::Error> {
-        self.visit_values(
+        let text = match probe {
+            Cell::Str(s) => Some(*s),
+            _ => None,
+        };
+        self.visit_candidates(
             rows,
+            text,
             &mut |i, v| match crate::select::equal_verdict(v, probe) {
                 Some(true) => emit(i, true),
                 Some(false) => true,

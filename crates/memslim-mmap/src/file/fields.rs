@@ -206,11 +206,27 @@ impl RecordFile {
         &mut self,
         name: &str,
         rows: std::ops::Range<usize>,
+        f: impl FnMut(usize, CellRef<'_>) -> bool,
+    ) -> Result<()> {
+        self.visit_field_candidates(name, rows, None, f)
+    }
+
+    /// [`RecordFile::visit_field`] for a caller that wants only the values equal to the
+    /// string `text` (when given): a committed string value whose bytes differ from
+    /// `text`'s, or a null, may be passed over unread (its position is still checked;
+    /// its bytes are not checked as UTF-8, as no such bytes are `text`).
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_row`].
+    pub fn visit_field_candidates(
+        &mut self,
+        name: &str,
+        rows: std::ops::Range<usize>,
+        text: Option<&str>,
         mut f: impl FnMut(usize, CellRef<'_>) -> bool,
     ) -> Result<()> {
         self.check_open()?;
         let rows = rows.start..rows.end.min(self.len());
-        let mut buf = Vec::new();
         for k in 0..self.slots.len() {
             let (first, n) = (self.slots[k].first_row, self.slots[k].rows);
             let (lo, hi) = (rows.start.max(first), rows.end.min(first + n));
@@ -221,15 +237,15 @@ impl RecordFile {
                 continue;
             }
             let batch = self.committed(k)?;
-            let col = batch.schema.index_of(name).ok();
-            for r in lo..hi {
-                let v = match col {
-                    Some(c) => batch.cell(c, r - first, &mut buf)?,
-                    None => CellRef::Absent,
-                };
-                if !f(r, v) {
-                    return Ok(());
+            let more = match batch.schema.index_of(name) {
+                Ok(c) => {
+                    let rows = lo - first..hi - first;
+                    batch.visit_column(c, rows, text, &mut |j, v| f(first + j, v))?
                 }
+                Err(_) => (lo..hi).all(|r| f(r, CellRef::Absent)),
+            };
+            if !more {
+                return Ok(());
             }
         }
         let col = self.tail.field_index(name);
