@@ -397,6 +397,36 @@ def test_slices_are_lazy_views_like_list_slices(
     rows.close()
 
 
+@given(data=file_and_oracle(), pick=st.data())
+@settings(max_examples=40, deadline=None)
+def test_the_file_finds_and_counts_records_as_the_list_does(
+    tmp_path_factory: pytest.TempPathFactory, data: tuple, pick: st.DataObject
+) -> None:
+    """A record file is a whole Sequence: ``index`` (with bounds) and ``count`` answer
+    as the list of dicts does, for a dict, a row of the file, and a record not there."""
+    rows, oracle = _open_with(tmp_path_factory.mktemp("find") / "f.msl", *data)
+    n = len(oracle)
+    probes: list = [{"not": "there"}]
+    if oracle:
+        k = pick.draw(st.integers(0, n - 1))
+        if _plain(oracle[k]):
+            probes += [oracle[k], rows[k]]
+    bound = st.integers(-n - 2, n + 2)
+    a, b = pick.draw(bound), pick.draw(bound)
+    for value in probes:
+        want = value.to_dict() if isinstance(value, memslim.Row) else value
+        assert rows.count(value) == oracle.count(want)
+        for args in ((), (a,), (a, b)):
+            try:
+                expected = oracle.index(want, *args)
+            except ValueError:
+                expect_error(ValueError, rows.index, value, *args)
+            else:
+                assert rows.index(value, *args) == expected
+    rows.close()
+    expect_error(ValueError, rows.count, {})
+
+
 def test_views_read_only_their_records_and_keep_the_file_alive(tmp_path: Path) -> None:
     path = tmp_path / "v.msl"
     with memslim.DictList.open(path) as rows:

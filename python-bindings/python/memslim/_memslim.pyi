@@ -845,6 +845,10 @@ class DictListFile:
     def to_list(self) -> list[dict[str, Any]]:
         """Every record as a plain dict, in a list."""
     def __eq__(self, other: object, /) -> bool: ...
+    def index(self, value: object, start: int = 0, stop: int = ...) -> int:
+        """Position of the first record in ``[start, stop)`` equal to ``value``."""
+    def count(self, value: object) -> int:
+        """Number of records equal to ``value``."""
     __hash__: None  # type: ignore[assignment]
     @property
     def columns(self) -> list[str]: ...

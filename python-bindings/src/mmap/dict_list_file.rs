@@ -103,6 +103,17 @@ impl PyDictListFile {
         Python::attach(|py| self.inner.lock(py))
     }
 
+    /// Every record of the file as it is now, as a slice (what `index` and `count`
+    /// search).
+    fn whole(slf: &Bound<'_, Self>) -> PyResult<PyFileSlice> {
+        slf.get().state.check_open(slf.py())?;
+        let len = slf.get().lock()?.len();
+        Ok(PyFileSlice {
+            file: slf.clone().unbind(),
+            at: Positions::all(len),
+        })
+    }
+
     /// Reports the current in-memory size to tracemalloc (call without the lock held).
     fn retrack(&self) {
         let Ok(n) = self.lock().map(|f| f.nbytes()) else {
@@ -297,6 +308,26 @@ impl PyDictListFile {
             }
             Ok(Some(Self::row(py, &mut *f, &self.state, i)?.into_any()))
         })
+    }
+
+    /// Position of the first record in `[start, stop)` equal to `value` (a dict, or a
+    /// row), as `list.index` finds it.
+    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    fn index(
+        slf: &Bound<'_, Self>,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: isize,
+    ) -> PyResult<usize> {
+        Self::whole(slf)?
+            .find(value, start, stop, true)?
+            .0
+            .ok_or_else(|| PyValueError::new_err("value is not in DictListFile"))
+    }
+
+    /// Number of records equal to `value`, as `list.count` counts them.
+    fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Ok(Self::whole(slf)?.find(value, 0, isize::MAX, false)?.1)
     }
 
     /// Field names: the committed schema's, then any new ones pending records bring.

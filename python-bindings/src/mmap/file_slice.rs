@@ -28,7 +28,7 @@ impl PyFileSlice {
 
     /// The first position in `start..stop` holding `value` (`is` or `==`), and how many
     /// do (counting stops at the first when `first_only`).
-    fn find(
+    pub(super) fn find(
         &self,
         value: &Bound<'_, PyAny>,
         start: isize,
