@@ -8,7 +8,9 @@ use std::path::PathBuf;
 
 use memslim_mmap::{FileField, Mode, RecordFile};
 use memslim_records::variant::Value;
-use memslim_records::{Cell, CellRef, ReadField, ReadRecords, RecordList, Sum};
+use memslim_records::{
+    Cell, CellRef, CmpOp, ReadField, ReadRecords, RecordList, Sum, collect_records, where_positions,
+};
 use proptest::prelude::*;
 
 /// A value as the model holds it.
@@ -276,7 +278,34 @@ proptest! {
             let view = list.column(list.field_index(key).unwrap());
             check_field(&mut &view, &col)?;
             check_field(&mut FileField::new(&mut file, key, usize::MAX), &col)?;
+            // `rows.where`: the same selection from both storages, and the list's own.
+            let texts = [V::Str(String::new()), V::Str("nowhere".into()), V::Int(0)];
+            let present = col.iter().flatten().take(2);
+            for probe in present.chain(&texts).map(|v| Some(v.cell())).chain([None]) {
+                for op in [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge] {
+                    let mem = where_positions(&mut &view, op, probe.as_ref()).unwrap();
+                    let on_disk = where_positions(&mut FileField::new(&mut file, key, usize::MAX), op, probe.as_ref()).unwrap();
+                    prop_assert_eq!(&on_disk, &mem, "{:?} {:?}", op, probe);
+                    if let Some(p) = &probe {
+                        prop_assert_eq!(&mem, &list.where_rows(key, op, p));
+                    }
+                }
+            }
         }
+        // Records copied out of either storage, in any order, are the records.
+        let picks: Vec<usize> = (0..recs.len()).rev().chain((0..recs.len()).step_by(3)).collect();
+        for copied in [
+            collect_records(&mut list, &picks, 5).unwrap(),
+            collect_records(&mut file, &picks, 5).unwrap(),
+        ] {
+            let mut copied = copied;
+            prop_assert_eq!(copied.record_count(), picks.len());
+            for (k, &row) in picks.iter().enumerate() {
+                let want: Vec<(String, String)> = recs[row].iter().map(|(j, v)| (KEYS[*j].to_owned(), shown(v.cell_ref()))).collect();
+                prop_assert_eq!(copied.pairs(k), want);
+            }
+        }
+        prop_assert!(collect_records(&mut file, &[recs.len()], 5).is_err());
         // A held batch reads its committed records as the file does, after the file
         // closed too; pending records have no batch.
         let held: Vec<_> = (0..recs.len()).map(|row| file.hold(row).unwrap()).collect();

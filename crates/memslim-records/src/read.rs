@@ -10,7 +10,9 @@
 use std::ops::Range;
 
 use crate::variant::Value;
-use crate::{Cell, CellRef, ColumnView, DType, RecordList, RecordsError, Sum, cell_less};
+use crate::{
+    AbsentAs, Cell, CellRef, CmpOp, ColumnView, DType, RecordList, RecordsError, Sum, cell_less,
+};
 
 /// Whole records, read by position.
 pub trait ReadRecords {
@@ -174,19 +176,37 @@ pub trait ReadField {
         rows: Range<usize>,
         emit: &mut dyn FnMut(usize, bool) -> bool,
     ) -> Result<(), Self::Error> {
-        let text = match probe {
-            Cell::Str(s) => Some(*s),
+        self.find_matching(CmpOp::Eq, probe, AbsentAs::Null, rows, emit)
+    }
+
+    /// Calls `emit(i, decided)` for each position in `rows` whose value compares to
+    /// `probe` with `op` (a missing key compares as `absent` says), until it returns
+    /// `false`: `decided` is `false` where only the host can tell (an encoded value),
+    /// and the host then compares itself.
+    ///
+    /// # Errors
+    /// What the storage fails with.
+    fn find_matching(
+        &mut self,
+        op: CmpOp,
+        probe: &Cell<'_>,
+        absent: AbsentAs,
+        rows: Range<usize>,
+        emit: &mut dyn FnMut(usize, bool) -> bool,
+    ) -> Result<(), Self::Error> {
+        // Only a search for one string may pass over strings of other bytes (and nulls,
+        // which equal no string).
+        let text = match (op, probe) {
+            (CmpOp::Eq, Cell::Str(s)) => Some(*s),
             _ => None,
         };
-        self.visit_candidates(
-            rows,
-            text,
-            &mut |i, v| match crate::select::equal_verdict(v, probe) {
-                Some(true) => emit(i, true),
-                Some(false) => true,
-                None => emit(i, false),
-            },
-        )
+        self.visit_candidates(rows, text, &mut |i, v| match crate::select::verdict(
+            v, op, probe, absent,
+        ) {
+            Some(true) => emit(i, true),
+            Some(false) => true,
+            None => emit(i, false),
+        })
     }
 
     /// How many positions in `rows` hold a value equal to `probe`, as
@@ -204,6 +224,123 @@ pub trait ReadField {
         self.find_equal(probe, rows, &mut |i, decided| tally.add(i, decided))?;
         Ok(tally.into_parts())
     }
+}
+
+/// The positions of `field`'s values that compare to `probe` with `op` as `rows.where`
+/// selects (a record without the field matches only `!=`), and apart from them the
+/// positions only the host can decide: every present value when there is no `probe`
+/// the core can compare (a host object). Both ascending.
+///
+/// # Errors
+/// What the storage fails with.
+pub fn where_positions<F: ReadField + ?Sized>(
+    field: &mut F,
+    op: CmpOp,
+    probe: Option<&Cell<'_>>,
+) -> Result<(Vec<usize>, Vec<usize>), F::Error> {
+    let (mut hits, mut undecided) = (Vec::new(), Vec::new());
+    match probe {
+        Some(p) => field.find_matching(op, p, AbsentAs::NoValue, 0..usize::MAX, &mut |i, d| {
+            if d {
+                hits.push(i)
+            } else {
+                undecided.push(i)
+            }
+            true
+        })?,
+        None => field.visit_values(0..usize::MAX, &mut |i, v| {
+            match v {
+                CellRef::Absent if op == CmpOp::Ne => hits.push(i),
+                CellRef::Absent => {}
+                _ => undecided.push(i),
+            }
+            true
+        })?,
+    }
+    Ok((hits, undecided))
+}
+
+/// A value read from a record, copied so that the record's reader can move on.
+enum Staged {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A range of the staging text.
+    Str(Range<usize>),
+    /// A range of the staging bytes.
+    Bytes(Range<usize>),
+    /// A range of the staging bytes, in the variant encoding.
+    Encoded(Range<usize>),
+}
+
+/// The range `s` takes once appended to a buffer of `len` bytes.
+fn stage<T: ?Sized + AsRef<[u8]>>(len: usize, s: &T) -> Range<usize> {
+    len..len + s.as_ref().len()
+}
+
+/// The records at `rows` of `src`, in that order, as a new list of `chunk_rows`-record
+/// chunks, each exactly as `src` reads it: its keys in its order, a key it lacks
+/// absent, an encoded value as it is (so a host that refuses some encoded values from
+/// `src` checks the new list as it would `src`).
+///
+/// # Errors
+/// What `src` fails with (a row out of range, a damaged file).
+pub fn collect_records<R: ReadRecords + ?Sized>(
+    src: &mut R,
+    rows: &[usize],
+    chunk_rows: usize,
+) -> Result<RecordList, R::Error> {
+    let mut out = RecordList::with_chunk_rows(chunk_rows);
+    let (mut text, mut bytes) = (String::new(), Vec::new());
+    let mut staged: Vec<(Range<usize>, Staged)> = Vec::new();
+    for &row in rows {
+        text.clear();
+        bytes.clear();
+        staged.clear();
+        src.visit_record(row, &mut |name, v| {
+            let key = stage(text.len(), name);
+            text.push_str(name);
+            let value = match v {
+                CellRef::Absent => return,
+                CellRef::Null => Staged::Null,
+                CellRef::Bool(b) => Staged::Bool(b),
+                CellRef::Int(i) => Staged::Int(i),
+                CellRef::Float(x) => Staged::Float(x),
+                CellRef::Str(s) | CellRef::DictStr(_, s) => {
+                    let r = stage(text.len(), s);
+                    text.push_str(s);
+                    Staged::Str(r)
+                }
+                CellRef::Bytes(b) | CellRef::Encoded(b) => {
+                    let r = stage(bytes.len(), b);
+                    bytes.extend_from_slice(b);
+                    match v {
+                        CellRef::Bytes(_) => Staged::Bytes(r),
+                        _ => Staged::Encoded(r),
+                    }
+                }
+            };
+            staged.push((key, value));
+        })?;
+        let cells: Vec<(&str, Cell<'_>)> = staged
+            .iter()
+            .map(|(key, v)| {
+                let cell = match v {
+                    Staged::Null => Cell::Null,
+                    Staged::Bool(b) => Cell::Bool(*b),
+                    Staged::Int(i) => Cell::Int(*i),
+                    Staged::Float(x) => Cell::Float(*x),
+                    Staged::Str(r) => Cell::Str(&text[r.clone()]),
+                    Staged::Bytes(r) => Cell::Bytes(&bytes[r.clone()]),
+                    Staged::Encoded(r) => Cell::Encoded(&bytes[r.clone()]),
+                };
+                (&text[key.clone()], cell)
+            })
+            .collect();
+        out.push_record(&cells)?;
+    }
+    Ok(out)
 }
 
 /// What [`ReadField::sum`] answers, from the values one by one: for a storage whose
@@ -424,13 +561,15 @@ impl ReadField for &ColumnView {
         ColumnView::sum(self)
     }
 
-    fn find_equal(
+    fn find_matching(
         &mut self,
+        op: CmpOp,
         probe: &Cell<'_>,
+        absent: AbsentAs,
         rows: Range<usize>,
         emit: &mut dyn FnMut(usize, bool) -> bool,
     ) -> Result<(), RecordsError> {
-        self.scan(crate::CmpOp::Eq, probe, crate::AbsentAs::Null, rows, emit);
+        self.scan(op, probe, absent, rows, emit);
         Ok(())
     }
 

@@ -128,14 +128,14 @@ fn order(a: &Cell<'_>, b: &Cell<'_>) -> Order {
     o.map_or(Order::Incomparable, Order::Known)
 }
 
-/// Whether `v` (absent as null) equals `probe`; `None` when only the host can tell.
-pub(crate) fn equal_verdict(v: CellRef<'_>, probe: &Cell<'_>) -> Option<bool> {
-    verdict(v, CmpOp::Eq, probe, AbsentAs::Null)
-}
-
 /// The verdict on one stored value: `Some(matches)`, or `None` when only the host can
 /// decide.
-fn verdict(v: CellRef<'_>, op: CmpOp, probe: &Cell<'_>, absent: AbsentAs) -> Option<bool> {
+pub(crate) fn verdict(
+    v: CellRef<'_>,
+    op: CmpOp,
+    probe: &Cell<'_>,
+    absent: AbsentAs,
+) -> Option<bool> {
     let c = match v.to_cell() {
         Some(c) => c,
         None => match absent {
@@ -389,14 +389,9 @@ impl crate::RecordList {
         let Some(j) = self.field_index(field) else {
             return Ok(self.where_rows(field, op, &Cell::Null).0);
         };
-        let (mut hits, undecided) = match probe {
-            Some(p) => self.where_rows(field, op, p),
-            None => {
-                let (absent, present): (Vec<usize>, Vec<usize>) =
-                    (0..self.len()).partition(|&i| matches!(self.get(i, j), CellRef::Absent));
-                (if op == CmpOp::Ne { absent } else { Vec::new() }, present)
-            }
-        };
+        // Reading a column in memory cannot fail.
+        let (mut hits, undecided) =
+            crate::read::where_positions(&mut &self.column(j), op, probe).unwrap_or_default();
         if undecided.is_empty() {
             return Ok(hits);
         }
