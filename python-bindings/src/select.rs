@@ -29,11 +29,19 @@ fn compare_op(op: CmpOp) -> CompareOp {
     }
 }
 
-/// `value <op> probe` in Python. For orderings, values of no common order (a
-/// `TypeError`) do not match, as in the core; equality errors propagate.
+/// `value <op> probe` in Python, the value one of this process's own.
 fn py_verdict(value: CellRef<'_>, probe: &Bound<'_, PyAny>, op: CmpOp) -> PyResult<bool> {
+    py_compare(&cell_to_py(probe.py(), value)?, probe, op)
+}
+
+/// `v <op> probe` in Python. For orderings, values of no common order (a `TypeError`)
+/// do not match, as in the core; equality errors propagate.
+pub(crate) fn py_compare(
+    v: &Bound<'_, PyAny>,
+    probe: &Bound<'_, PyAny>,
+    op: CmpOp,
+) -> PyResult<bool> {
     let py = probe.py();
-    let v = cell_to_py(py, value)?;
     match v
         .rich_compare(probe, compare_op(op))
         .and_then(|r| r.is_truthy())
@@ -63,13 +71,21 @@ pub(crate) fn where_rows(
     op: &str,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Vec<usize>> {
-    let op = CmpOp::parse(op).ok_or_else(|| {
-        crate::errors::Class::InvalidValue.err(
-            value.py(),
-            format!("unknown comparison {op:?} (use ==, !=, <, <=, >, >=)"),
-        )
-    })?;
+    let op = parse_op(value.py(), op)?;
     list.where_rows_with(field, op, probe(value).as_ref(), |v| {
         py_verdict(v, value, op)
+    })
+}
+
+/// The comparison `rows.where` names by `op`.
+///
+/// # Errors
+/// `memslim.InvalidValueError` (a `ValueError`) for an unknown operator.
+pub(crate) fn parse_op(py: Python<'_>, op: &str) -> PyResult<CmpOp> {
+    CmpOp::parse(op).ok_or_else(|| {
+        crate::errors::Class::InvalidValue.err(
+            py,
+            format!("unknown comparison {op:?} (use ==, !=, <, <=, >, >=)"),
+        )
     })
 }

@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 from conftest import chunk_sizes, record_lists, same
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
-from memslim import DictList, TupleList
+from memslim import ClosedFileError, DictList, TupleList, UntrustedDataError
 
 OPS = {
     "==": operator.eq,
@@ -104,6 +104,68 @@ def test_country_counts_and_filters_natively():
     assert rows[0]["country"] == "XX"
     del de[0]
     assert len(rows) == 1000
+
+
+@given(record_lists, st.integers(min_value=0, max_value=12), probes)
+@settings(max_examples=40, deadline=None)
+def test_where_over_a_record_file_matches_the_list_of_dicts(
+    tmp_path_factory, data, flush_at, value
+):
+    """``DictList.open(path).where``: the same records as the list of dicts (and as a
+    DictList) selects, committed or pending, read into a new DictList; every field and
+    operator for each file."""
+    path = tmp_path_factory.mktemp("where") / "w.msl"
+    mem = DictList(data)
+    with DictList.open(path) as f:
+        f.extend(data[:flush_at])
+        f.flush()
+        f.extend(data[flush_at:])
+        for field in ("id", "name", "price", "flag", "blob", "tags", "x", "missing"):
+            for op in OPS:
+                got = f.where(field, op, value)
+                assert type(got) is DictList
+                want = where_oracle(data, field, op, value)
+                assert same(got.to_list(), want), (field, op)
+                assert same(got.to_list(), mem.where(field, op, value).to_list())
+
+
+class Price:
+    """A host object: stored pickled."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __eq__(self, other):
+        return isinstance(other, Price) and other.v == self.v
+
+    __hash__ = None
+
+
+def test_where_over_a_file_compares_host_values_in_python_and_refuses_their_pickles(tmp_path):
+    path = tmp_path / "h.msl"
+    with DictList.open(path) as f:
+        f.extend([{"x": Decimal("1.5"), "p": 1}, {"x": 1.5, "p": 2}, {"x": 2, "p": Price(3)}, {}])
+    with DictList.open(path, "r", trusted=True) as f:
+        assert [r["x"] for r in f.where("x", ">", Decimal(1))] == [Decimal("1.5"), 1.5, 2]
+        assert f.where("p", "==", Price(3)).to_list() == [{"x": 2, "p": Price(3)}]
+        assert len(f.where("x", "!=", Decimal("1.5"))) == 2
+        with pytest.raises(ZeroDivisionError):
+            f.where("x", "==", Exploding())
+        with pytest.raises(ValueError, match="unknown comparison"):
+            f.where("x", "=~", 1)
+    with pytest.raises(ClosedFileError):
+        f.where("x", "==", 1)
+    # Not vouched for: a pickled value is refused whether it is compared or only copied
+    # with its record, as reading that record would refuse it.
+    path = tmp_path / "u.msl"
+    with DictList.open(path) as f:
+        f.extend([{"x": 1, "p": 1}, {"x": 2, "p": 2}, {"x": 3, "p": Price(3)}])
+    with DictList.open(path, "r") as f:
+        assert f.where("x", "<", 3).to_list() == [{"x": 1, "p": 1}, {"x": 2, "p": 2}]
+        with pytest.raises(UntrustedDataError, match="u.msl"):
+            f.where("x", ">", 2)
+        with pytest.raises(UntrustedDataError, match="u.msl"):
+            f.where("p", "==", 1)
 
 
 def test_tuplelist_where_returns_a_tuplelist():

@@ -849,6 +849,11 @@ class DictListFile:
         """Position of the first record in ``[start, stop)`` equal to ``value``."""
     def count(self, value: object) -> int:
         """Number of records equal to ``value``."""
+    def where(self, field: str, op: str, value: object) -> DictList:
+        """The records whose ``field`` compares to ``value`` with ``op`` (as
+        ``DictList.where`` selects them), read into a new ``DictList``; the file is not
+        changed and later appends are not in it.  Pickled values are refused unless the
+        file was opened with ``trusted=True``."""
     __hash__: None  # type: ignore[assignment]
     @property
     def columns(self) -> list[str]: ...

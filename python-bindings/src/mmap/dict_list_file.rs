@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex};
 
 use arrow_schema::SchemaRef;
 use memslim_mmap::view::Positions;
-use memslim_mmap::{HeldBatch, MmapError, Mode, RecordFile};
-use memslim_records::ReadRecords;
+use memslim_mmap::{FileField, HeldBatch, MmapError, Mode, RecordFile};
+use memslim_records::{DEFAULT_CHUNK_ROWS, ReadRecords, collect_records, where_positions};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -22,7 +22,7 @@ use crate::convert::{Items, Trust, record_cells};
 use crate::errors::{Class, IntoPyResult, mmap_to_py, schema_error};
 use crate::gilcell::GilCell;
 use crate::plain_records::{Input, append_plain_dicts};
-use crate::records::{PyColumn, PyRow, SpareRows};
+use crate::records::{PyColumn, PyRow, SpareRows, new_dict_list};
 use crate::sequence::position;
 use crate::tracemalloc::Tracked;
 
@@ -328,6 +328,48 @@ impl PyDictListFile {
     /// Number of records equal to `value`, as `list.count` counts them.
     fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
         Ok(Self::whole(slf)?.find(value, 0, isize::MAX, false)?.1)
+    }
+
+    /// The records whose `field` compares to `value` with `op` (as `DictList.where`
+    /// selects them), read into a new `DictList`: the file is not changed, and records
+    /// appended later are not in it. The core compares what it can, reading only the
+    /// field's column; values only Python can compare are compared with no lock held.
+    #[pyo3(name = "where")]
+    fn where_(
+        slf: &Bound<'_, Self>,
+        field: &str,
+        op: &str,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let me = slf.get();
+        me.state.check_open(py)?;
+        let op = crate::select::parse_op(py, op)?;
+        let probe = crate::select::probe(value);
+        let (mut hits, undecided) = {
+            let mut f = me.lock()?;
+            let len = f.len();
+            where_positions(&mut FileField::new(&mut f, field, len), op, probe.as_ref())
+        }
+        .map_err(|e| mmap_to_py(py, e))?;
+        let (trust, path) = (me.state.trust, &me.state.path);
+        for &i in &undecided {
+            let v = me
+                .lock()?
+                .with_field(i, field, |c| file_cell(py, c, trust, path, field))
+                .map_err(|e| mmap_to_py(py, e))??;
+            if crate::select::py_compare(&v, value, op)? {
+                hits.push(i);
+            }
+        }
+        hits.sort_unstable();
+        let list = collect_records(&mut *me.lock()?, &hits, DEFAULT_CHUNK_ROWS)
+            .map_err(|e| mmap_to_py(py, e))?;
+        if trust == Trust::Foreign {
+            let what = format!("the records selected from record file {}", path.display());
+            crate::convert::refuse_pickled(py, &list, &what)?;
+        }
+        new_dict_list(py, list)
     }
 
     /// Field names: the committed schema's, then any new ones pending records bring.

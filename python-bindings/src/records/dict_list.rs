@@ -26,6 +26,12 @@ pub(super) fn import_arrow(
     Ok(list)
 }
 
+/// A new `DictList` around `inner`, the list's own records (registered with
+/// tracemalloc).
+pub(crate) fn new_dict_list(py: Python<'_>, inner: RecordList) -> PyResult<Py<PyAny>> {
+    Records::wrap(py, RecordForm::Dict, inner)
+}
+
 #[pymethods]
 impl PyDictList {
     /// Plain `dict` copies of the records, made in batches from a snapshot of the list.

@@ -45,6 +45,7 @@ mod tuple_list;
 mod writes;
 
 pub(crate) use column::*;
+pub(crate) use dict_list::new_dict_list;
 use dict_list::*;
 pub(crate) use iter::*;
 pub(crate) use list::*;
