@@ -379,7 +379,7 @@ impl<'b> ColumnCells<'b> {
     /// # Errors
     /// A reason, if `row` is past the batch, or the value's bytes are not where the
     /// header says or are not valid (UTF-8, variant encoding).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn get(&self, row: usize) -> Result<CellRef<'b>, String> {
         if row >= self.rows {
             return Err(self.no_value(row));
@@ -517,7 +517,7 @@ impl<'b> ColumnCells<'b> {
     }
 
     /// [`ColumnCells::bytes_at`] of a string column, checked as UTF-8.
-    #[inline]
+    #[inline(always)]
     fn str_at(&self, row: usize, wide: bool) -> Result<&'b str, String> {
         std::str::from_utf8(self.bytes_at(row, wide)?).map_err(|_| self.not_utf8(row))
     }

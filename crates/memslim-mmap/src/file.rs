@@ -283,6 +283,45 @@ impl<'a> Committed<'a> {
         Ok(true)
     }
 
+    /// [`Committed::visit`] of each row of `rows` in turn, `f(i, field, value)` told the
+    /// position `i` in `rows`: each column's buffers and exceptions found once for them
+    /// all.
+    fn visit_each(
+        &self,
+        rows: &[usize],
+        mut f: impl FnMut(usize, &str, CellRef<'_>),
+    ) -> Result<()> {
+        let Source::Cells(cells) = self.src else {
+            let mut each = |(i, &j): (usize, &usize)| self.visit(j, |name, v| f(i, name, v));
+            return rows.iter().enumerate().try_for_each(&mut each);
+        };
+        let fields = self.schema.fields();
+        let cols = (0..fields.len())
+            .map(|c| {
+                let variant = self.variant.get(c).copied().unwrap_or(false);
+                let col = cells.column(c, variant).map_err(|r| self.corrupt(r))?;
+                Ok((col, self.extras.column(c)))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        for (i, &j) in rows.iter().enumerate() {
+            let mut one = |c: usize| -> Result<()> {
+                let Some((col, extras)) = cols.get(c) else {
+                    return Ok(());
+                };
+                if !extras.is_absent(j) {
+                    let v = col.get(j).map_err(|r| self.corrupt(r))?;
+                    f(i, fields[c].name(), extras.as_appended(j, v));
+                }
+                Ok(())
+            };
+            match self.extras.order_of(j) {
+                Some(order) => order.iter().try_for_each(|&c| one(c as usize))?,
+                None => (0..fields.len()).try_for_each(one)?,
+            }
+        }
+        Ok(())
+    }
+
     #[cold]
     fn corrupt(&self, reason: String) -> MmapError {
         MmapError::Corrupt {

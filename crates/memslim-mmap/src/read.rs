@@ -25,6 +25,14 @@ impl ReadRecords for RecordFile {
         self.visit_row(row, f)
     }
 
+    fn visit_records(
+        &mut self,
+        rows: &[usize],
+        f: &mut dyn FnMut(usize, &str, CellRef<'_>),
+    ) -> Result<(), MmapError> {
+        self.visit_rows(rows, f)
+    }
+
     fn read_field<R>(
         &mut self,
         row: usize,

@@ -33,6 +33,23 @@ pub trait ReadRecords {
         f: &mut dyn FnMut(&str, CellRef<'_>),
     ) -> Result<(), Self::Error>;
 
+    /// [`ReadRecords::visit_record`] of each record of `rows` in turn, `f(k, field,
+    /// value)` told the position `k` in `rows`. A storage may find once what a run of
+    /// them shares; the default visits them one by one.
+    ///
+    /// # Errors
+    /// As [`ReadRecords::visit_record`], for the first record that fails.
+    fn visit_records(
+        &mut self,
+        rows: &[usize],
+        f: &mut dyn FnMut(usize, &str, CellRef<'_>),
+    ) -> Result<(), Self::Error> {
+        for (k, &row) in rows.iter().enumerate() {
+            self.visit_record(row, &mut |name, v| f(k, name, v))?;
+        }
+        Ok(())
+    }
+
     /// Calls `f` with field `name` of record `row`, or with [`CellRef::Absent`] if the
     /// record lacks it.
     ///
@@ -292,38 +309,70 @@ pub fn collect_records<R: ReadRecords + ?Sized>(
     chunk_rows: usize,
 ) -> Result<RecordList, R::Error> {
     let mut out = RecordList::with_chunk_rows(chunk_rows);
-    let (mut text, mut bytes) = (String::new(), Vec::new());
-    let mut staged: Vec<(Range<usize>, Staged)> = Vec::new();
-    for &row in rows {
-        text.clear();
-        bytes.clear();
-        staged.clear();
-        src.visit_record(row, &mut |name, v| {
-            let key = stage(text.len(), name);
-            text.push_str(name);
-            let value = match v {
-                CellRef::Absent => return,
-                CellRef::Null => Staged::Null,
-                CellRef::Bool(b) => Staged::Bool(b),
-                CellRef::Int(i) => Staged::Int(i),
-                CellRef::Float(x) => Staged::Float(x),
-                CellRef::Str(s) | CellRef::DictStr(_, s) => {
-                    let r = stage(text.len(), s);
-                    text.push_str(s);
-                    Staged::Str(r)
+    let mut record = Stager::default();
+    // Records pushed so far, and the first push that failed.
+    let (mut done, mut failed) = (0, None);
+    src.visit_records(rows, &mut |k, name, v| {
+        // The records before `k` are whole (one without keys had no call at all).
+        while done < k && failed.is_none() {
+            failed = record.push_to(&mut out).err();
+            done += 1;
+        }
+        record.add(name, v);
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    while done < rows.len() {
+        record.push_to(&mut out)?;
+        done += 1;
+    }
+    Ok(out)
+}
+
+/// One record's keys and values, copied so that the reader can move on.
+#[derive(Default)]
+struct Stager {
+    text: String,
+    bytes: Vec<u8>,
+    /// Each key's range of `text`, and its value.
+    staged: Vec<(Range<usize>, Staged)>,
+}
+
+impl Stager {
+    fn add(&mut self, name: &str, v: CellRef<'_>) {
+        if matches!(v, CellRef::Absent) {
+            return;
+        }
+        let key = stage(self.text.len(), name);
+        self.text.push_str(name);
+        let value = match v {
+            CellRef::Absent | CellRef::Null => Staged::Null,
+            CellRef::Bool(b) => Staged::Bool(b),
+            CellRef::Int(i) => Staged::Int(i),
+            CellRef::Float(x) => Staged::Float(x),
+            CellRef::Str(s) | CellRef::DictStr(_, s) => {
+                let r = stage(self.text.len(), s);
+                self.text.push_str(s);
+                Staged::Str(r)
+            }
+            CellRef::Bytes(b) | CellRef::Encoded(b) => {
+                let r = stage(self.bytes.len(), b);
+                self.bytes.extend_from_slice(b);
+                match v {
+                    CellRef::Bytes(_) => Staged::Bytes(r),
+                    _ => Staged::Encoded(r),
                 }
-                CellRef::Bytes(b) | CellRef::Encoded(b) => {
-                    let r = stage(bytes.len(), b);
-                    bytes.extend_from_slice(b);
-                    match v {
-                        CellRef::Bytes(_) => Staged::Bytes(r),
-                        _ => Staged::Encoded(r),
-                    }
-                }
-            };
-            staged.push((key, value));
-        })?;
-        let cells: Vec<(&str, Cell<'_>)> = staged
+            }
+        };
+        self.staged.push((key, value));
+    }
+
+    /// Appends the record to `out` and starts the next.
+    fn push_to(&mut self, out: &mut RecordList) -> Result<(), RecordsError> {
+        let (text, bytes) = (&self.text, &self.bytes);
+        let cells: Vec<(&str, Cell<'_>)> = self
+            .staged
             .iter()
             .map(|(key, v)| {
                 let cell = match v {
@@ -338,9 +387,12 @@ pub fn collect_records<R: ReadRecords + ?Sized>(
                 (&text[key.clone()], cell)
             })
             .collect();
-        out.push_record(&cells)?;
+        let pushed = out.push_record(&cells);
+        self.text.clear();
+        self.bytes.clear();
+        self.staged.clear();
+        pushed
     }
-    Ok(out)
 }
 
 /// What [`ReadField::sum`] answers, from the values one by one: for a storage whose

@@ -300,6 +300,46 @@ impl RecordFile {
         Ok(())
     }
 
+    /// [`RecordFile::visit_row`] of each record of `rows` in turn, `f(k, field, value)`
+    /// told the position `k` in `rows`: a run of rows in one batch finds the batch and
+    /// its columns once.
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_row`], for the first row that fails (`f` has had the rows
+    /// before it).
+    pub fn visit_rows(
+        &mut self,
+        rows: &[usize],
+        mut f: impl FnMut(usize, &str, CellRef<'_>),
+    ) -> Result<()> {
+        self.check_open()?;
+        let mut at = 0;
+        let mut run = Vec::new();
+        while at < rows.len() {
+            let Some((k, _)) = self.locate(rows[at]) else {
+                let r = self.tail_row(rows[at])?;
+                let tail = &self.tail;
+                tail.visit_row(r, |c, cell| f(at, tail.field_name(c), cell));
+                at += 1;
+                continue;
+            };
+            let slot = &self.slots[k];
+            let (first, end) = (slot.first_row, slot.first_row + slot.rows);
+            run.clear();
+            run.extend(
+                rows[at..]
+                    .iter()
+                    .take_while(|&&r| (first..end).contains(&r))
+                    .map(|&r| r - first),
+            );
+            let from = at;
+            self.committed(k)?
+                .visit_each(&run, |i, name, v| f(from + i, name, v))?;
+            at += run.len();
+        }
+        Ok(())
+    }
+
     /// Checks that record `row` exists and can be read: checksums its batch and reads
     /// the batch's header if it is committed, so a view made after this call finds no
     /// damage this call could have reported (a value whose own bytes are bad is still
