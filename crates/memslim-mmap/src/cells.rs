@@ -492,6 +492,29 @@ impl<'b> ColumnCells<'b> {
         Some(visit())
     }
 
+    /// Starts loading the cache lines value `row` reads (its validity byte, its value
+    /// or its offsets), for a read of it a little later.
+    #[inline(always)]
+    pub(crate) fn prefetch(&self, row: usize) {
+        use memslim_records::hint::prefetch;
+        if let Some(b) = self.validity.and_then(|v| v.get(row / 8)) {
+            prefetch(b);
+        }
+        let at = match self.kind {
+            CellLayout::Int { width, .. } | CellLayout::Float { width } => row * width,
+            CellLayout::Bytes { wide, .. } => {
+                if let Some(b) = self.offsets.get(row * if wide { 8 } else { 4 }) {
+                    prefetch(b);
+                }
+                return;
+            }
+            _ => row / 8,
+        };
+        if let Some(b) = self.values.get(at) {
+            prefetch(b);
+        }
+    }
+
     /// Whether the validity bitmap says row `row` is null.
     #[inline]
     fn is_null(&self, row: usize) -> Result<bool, String> {

@@ -304,6 +304,10 @@ impl<'a> Committed<'a> {
             })
             .collect::<Result<Vec<_>>>()?;
         for (i, &j) in rows.iter().enumerate() {
+            // Rows a few ahead: scattered rows miss the cache in every column at once.
+            if let Some(&ahead) = rows.get(i + 8) {
+                cols.iter().for_each(|(col, _)| col.prefetch(ahead));
+            }
             let mut one = |c: usize| -> Result<()> {
                 let Some((col, extras)) = cols.get(c) else {
                     return Ok(());

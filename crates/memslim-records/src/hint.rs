@@ -4,7 +4,7 @@
 /// finds it there: worth it before a run of reads scattered over more memory than the
 /// cache holds. Nothing happens on architectures other than x86_64.
 #[inline(always)]
-pub(crate) fn prefetch<T>(v: &T) {
+pub fn prefetch<T>(v: &T) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};

@@ -21,7 +21,7 @@ mod distinct;
 mod error;
 mod feed;
 mod grid;
-mod hint;
+pub mod hint;
 mod ingest;
 mod intvec;
 pub mod json;
