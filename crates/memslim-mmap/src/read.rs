@@ -82,8 +82,7 @@ impl ReadField for FileField<'_> {
         rows: Range<usize>,
         f: &mut dyn FnMut(usize, CellRef<'_>) -> bool,
     ) -> Result<(), MmapError> {
-        let rows = rows.start..rows.end.min(self.len);
-        self.file.visit_field(self.name, rows, f)
+        self.visit_candidates(rows, None, f)
     }
 
     /// Passes over committed strings of other bytes than `text`'s, unread.

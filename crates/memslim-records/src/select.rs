@@ -359,18 +359,8 @@ impl crate::RecordList {
                 Vec::new(),
             );
         };
-        let mut hits = Vec::new();
-        let mut undecided = Vec::new();
-        self.column(j)
-            .scan(op, probe, AbsentAs::NoValue, 0..self.len(), |i, decided| {
-                if decided {
-                    hits.push(i);
-                } else {
-                    undecided.push(i);
-                }
-                true
-            });
-        (hits, undecided)
+        // Reading a column in memory cannot fail.
+        crate::read::where_positions(&mut &self.column(j), op, Some(probe)).unwrap_or_default()
     }
 
     /// [`RecordList::where_rows`] with the host's verdict on the rows the core cannot
