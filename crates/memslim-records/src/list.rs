@@ -1712,17 +1712,37 @@ impl RecordList {
     ///
     /// # Errors
     /// As [`RecordList::push_record`] (only with a declared schema); on error nothing is appended.
+    ///
+    /// # Memory
+    /// A list with no fields yet (and the same chunk size, neither schema declared)
+    /// shares `other`'s chunks, copy-on-write, as a clone does. Else the records are
+    /// copied column by column, a grid of cell references for 4,096 records at a time.
     pub fn extend_from(&mut self, other: &RecordList) -> Result<()> {
+        if self.len == 0
+            && self.cols.is_empty()
+            && !self.closed
+            && !other.closed
+            && self.chunk_rows == other.chunk_rows
+        {
+            // Nothing of its own to keep: the other list's records, shared until either
+            // list writes to them (as a copy is).
+            *self = other.clone();
+            return Ok(());
+        }
+        // Records per grid: its cells are borrowed, one slot per field and record.
+        const RUN: usize = 4096;
         let cp = self.checkpoint();
-        let mut buf: Vec<(usize, CellRef<'_>)> = Vec::new();
-        for r in 0..other.len() {
-            buf.clear();
-            other.visit_row(r, |j, v| buf.push((j, v)));
-            let rec: Vec<(&str, Cell<'_>)> = buf
-                .iter()
-                .filter_map(|(j, v)| v.to_cell().map(|c| (other.field_name(*j), c)))
-                .collect();
-            if let Err(e) = self.push_record(&rec) {
+        let mut rows = Vec::with_capacity(RUN.min(other.len()));
+        for start in (0..other.len()).step_by(RUN) {
+            rows.clear();
+            rows.extend(start..(start + RUN).min(other.len()));
+            let pushed = match self.push_rows_of(other, &rows) {
+                Ok(true) => Ok(()),
+                // A field the declared schema lacks: the record-by-record copy names it.
+                Ok(false) => crate::read::append_records(self, &mut other.clone(), &rows),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = pushed {
                 self.rollback(cp);
                 return Err(e);
             }

@@ -11,7 +11,8 @@ use std::ops::Range;
 
 use crate::variant::Value;
 use crate::{
-    AbsentAs, Cell, CellRef, CmpOp, ColumnView, DType, RecordList, RecordsError, Sum, cell_less,
+    AbsentAs, Cell, CellRef, CmpOp, ColumnView, DType, Grid, RecordList, RecordsError, Sum,
+    cell_less,
 };
 
 /// Whole records, read by position.
@@ -309,43 +310,90 @@ pub fn collect_records<R: ReadRecords + ?Sized>(
     chunk_rows: usize,
 ) -> Result<RecordList, R::Error> {
     let mut out = RecordList::with_chunk_rows(chunk_rows);
-    let mut record = Stager::default();
-    // Records pushed so far, and the first push that failed.
-    let (mut done, mut failed) = (0, None);
-    src.visit_records(rows, &mut |k, name, v| {
-        // The records before `k` are whole (one without keys had no call at all).
-        while done < k && failed.is_none() {
-            failed = record.push_to(&mut out).err();
-            done += 1;
-        }
-        record.add(name, v);
-    })?;
-    if let Some(e) = failed {
-        return Err(e.into());
-    }
-    while done < rows.len() {
-        record.push_to(&mut out)?;
-        done += 1;
-    }
+    append_records(&mut out, src, rows)?;
     Ok(out)
 }
 
-/// One record's keys and values, copied so that the reader can move on.
-#[derive(Default)]
-struct Stager {
-    text: String,
-    bytes: Vec<u8>,
-    /// Each key's range of `text`, and its value.
-    staged: Vec<(Range<usize>, Staged)>,
+/// Appends the records at `rows` of `src` to `out`, in that order, each exactly as
+/// [`collect_records`] copies it. All or nothing: on error `out` is as it was.
+///
+/// The records are copied a block at a time (so that `src` can move on) and each
+/// block is pushed column by column, as a bulk load pushes ([`RecordList::push_grid`]):
+/// a key's field is found once per block position, not once per record.
+///
+/// # Errors
+/// What `src` fails with (a row out of range, a damaged file), or what `out` refuses
+/// (a key or a value its declared schema does not allow).
+pub fn append_records<R: ReadRecords + ?Sized>(
+    out: &mut RecordList,
+    src: &mut R,
+    rows: &[usize],
+) -> Result<(), R::Error> {
+    let cp = out.checkpoint();
+    out.expect_rows(rows.len());
+    let mut block = Block::default();
+    let mut failed = None;
+    let read = src.visit_records(rows, &mut |k, name, v| {
+        if failed.is_none() {
+            failed = block.add(out, k, name, v).err();
+        }
+    });
+    let done = match (read, failed) {
+        (Err(e), _) => Err(e),
+        (Ok(()), Some(e)) => Err(e.into()),
+        (Ok(()), None) => block.finish(out, rows.len()).map_err(R::Error::from),
+    };
+    if done.is_err() {
+        out.rollback(cp);
+    }
+    done
 }
 
-impl Stager {
-    fn add(&mut self, name: &str, v: CellRef<'_>) {
-        if matches!(v, CellRef::Absent) {
-            return;
+/// Staged values a block holds before it is pushed.
+const BLOCK_CELLS: usize = 1 << 16;
+/// Staged bytes (strings and byte values) a block holds before it is pushed, unless
+/// one record alone holds more.
+const BLOCK_BYTES: usize = 8 << 20;
+
+/// Records read from a source and copied, waiting to be pushed together.
+#[derive(Default)]
+struct Block {
+    text: String,
+    bytes: Vec<u8>,
+    /// Each staged value's field (in the destination) and value, record after record.
+    cells: Vec<(usize, Staged)>,
+    /// Where each finished record's values end in `cells`.
+    ends: Vec<usize>,
+    /// Position (among the rows asked for) of the first staged record.
+    first: usize,
+    /// Position of the record being read, and of its next key among those visited.
+    at: (usize, usize),
+    /// The name and field of the key seen last at each key position: records of one
+    /// source mostly repeat their keys, so a name is compared once, not looked up.
+    names: Vec<(String, usize)>,
+    /// Fields in key order of the row being pushed (reused).
+    order: Vec<usize>,
+}
+
+impl Block {
+    /// Stages value `v` of key `name` of the record at position `k`.
+    fn add(
+        &mut self,
+        out: &mut RecordList,
+        k: usize,
+        name: &str,
+        v: CellRef<'_>,
+    ) -> Result<(), RecordsError> {
+        if k != self.at.0 {
+            self.finish_until(out, k)?;
+            self.at = (k, 0);
         }
-        let key = stage(self.text.len(), name);
-        self.text.push_str(name);
+        let pos = self.at.1;
+        self.at.1 += 1;
+        if matches!(v, CellRef::Absent) {
+            return Ok(());
+        }
+        let j = self.field(out, pos, name)?;
         let value = match v {
             CellRef::Absent | CellRef::Null => Staged::Null,
             CellRef::Bool(b) => Staged::Bool(b),
@@ -365,33 +413,103 @@ impl Stager {
                 }
             }
         };
-        self.staged.push((key, value));
+        self.cells.push((j, value));
+        Ok(())
     }
 
-    /// Appends the record to `out` and starts the next.
-    fn push_to(&mut self, out: &mut RecordList) -> Result<(), RecordsError> {
+    /// The field of `out` named `name`, added if new; `pos` is the key's position in
+    /// its record.
+    fn field(
+        &mut self,
+        out: &mut RecordList,
+        pos: usize,
+        name: &str,
+    ) -> Result<usize, RecordsError> {
+        if let Some((seen, j)) = self.names.get(pos) {
+            if seen == name {
+                return Ok(*j);
+            }
+        }
+        let j = match out.field_index(name) {
+            Some(j) => j,
+            None if out.has_declared_schema() => {
+                return Err(RecordsError::UnknownField {
+                    row: out.len() + self.ends.len(),
+                    field: name.to_owned(),
+                });
+            }
+            None => out.add_field(name)?,
+        };
+        if self.names.len() <= pos {
+            self.names
+                .resize_with(pos + 1, || (String::new(), usize::MAX));
+        }
+        self.names[pos] = (name.to_owned(), j);
+        Ok(j)
+    }
+
+    /// Ends every record before position `k` (a record without keys had no value
+    /// staged), pushing the block first if it is full.
+    fn finish_until(&mut self, out: &mut RecordList, k: usize) -> Result<(), RecordsError> {
+        while self.first + self.ends.len() < k {
+            self.ends.push(self.cells.len());
+        }
+        if self.cells.len() >= BLOCK_CELLS || self.text.len() + self.bytes.len() >= BLOCK_BYTES {
+            self.push(out)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the records up to position `n` and pushes what is staged.
+    fn finish(&mut self, out: &mut RecordList, n: usize) -> Result<(), RecordsError> {
+        while self.first + self.ends.len() < n {
+            self.ends.push(self.cells.len());
+        }
+        self.push(out)
+    }
+
+    /// Pushes the finished records, column by column, and empties the block.
+    fn push(&mut self, out: &mut RecordList) -> Result<(), RecordsError> {
         let (text, bytes) = (&self.text, &self.bytes);
-        let cells: Vec<(&str, Cell<'_>)> = self
-            .staged
-            .iter()
-            .map(|(key, v)| {
-                let cell = match v {
-                    Staged::Null => Cell::Null,
-                    Staged::Bool(b) => Cell::Bool(*b),
-                    Staged::Int(i) => Cell::Int(*i),
-                    Staged::Float(x) => Cell::Float(*x),
-                    Staged::Str(r) => Cell::Str(&text[r.clone()]),
-                    Staged::Bytes(r) => Cell::Bytes(&bytes[r.clone()]),
-                    Staged::Encoded(r) => Cell::Encoded(&bytes[r.clone()]),
-                };
-                (&text[key.clone()], cell)
-            })
-            .collect();
-        let pushed = out.push_record(&cells);
+        let mut grid = Grid::with_capacity(out.num_fields(), self.ends.len());
+        let mut start = 0;
+        for (r, &end) in self.ends.iter().enumerate() {
+            grid.push_row();
+            self.order.clear();
+            for (j, v) in &self.cells[start..end] {
+                if !grid.set(*j, v.cell(text, bytes)) {
+                    return Err(RecordsError::DuplicateKey {
+                        row: out.len() + r,
+                        field: out.field_name(*j).to_owned(),
+                    });
+                }
+                self.order.push(*j);
+            }
+            grid.set_order(&self.order);
+            start = end;
+        }
+        out.push_grid(&grid)?;
+        self.first += self.ends.len();
+        self.ends.clear();
+        self.cells.clear();
         self.text.clear();
         self.bytes.clear();
-        self.staged.clear();
-        pushed
+        Ok(())
+    }
+}
+
+impl Staged {
+    /// The value as a cell, its text or bytes in the block's buffers.
+    fn cell<'a>(&self, text: &'a str, bytes: &'a [u8]) -> Cell<'a> {
+        match self {
+            Staged::Null => Cell::Null,
+            Staged::Bool(b) => Cell::Bool(*b),
+            Staged::Int(i) => Cell::Int(*i),
+            Staged::Float(x) => Cell::Float(*x),
+            Staged::Str(r) => Cell::Str(&text[r.clone()]),
+            Staged::Bytes(r) => Cell::Bytes(&bytes[r.clone()]),
+            Staged::Encoded(r) => Cell::Encoded(&bytes[r.clone()]),
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 //! rollbacks, serialization and Arrow export/import.
 
 use memslim_records::variant::{self, Value};
-use memslim_records::{Buffer, Cell, CellRef, Grid, RecordList, RecordsError};
+use memslim_records::{Buffer, Cell, CellRef, Grid, RecordList, RecordsError, append_records};
 use proptest::prelude::*;
 
 type Rec = Vec<(String, Value)>;
@@ -256,6 +256,14 @@ enum Op {
     /// (`true`: each in memory of its own, aligned, so later operations write to a list
     /// that shares memory it must copy first) or from one payload (`false`).
     Reload(bool),
+    /// Append the records of another list (`extend_from`): `true` builds that list
+    /// from these records; `false` appends this list's own records to a copy made by
+    /// `extend_from` into an empty list (which then shares them), and the copy
+    /// replaces the list once both are checked apart.
+    ExtendFrom(Vec<Rec>, bool),
+    /// Append records picked from the list itself through the block copier
+    /// (`append_records`), in any order, repeats allowed.
+    AppendRecords(Vec<usize>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -280,6 +288,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop::collection::vec(record(), 0..12).prop_map(Op::PushBatch),
         2 => prop::collection::vec(record(), 0..12).prop_map(Op::PushGrid),
         1 => any::<bool>().prop_map(Op::Reload),
+        2 => (prop::collection::vec(record(), 0..12), any::<bool>()).prop_map(|(r, b)| Op::ExtendFrom(r, b)),
+        2 => prop::collection::vec(any::<usize>(), 0..20).prop_map(Op::AppendRecords),
     ]
 }
 
@@ -472,6 +482,41 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                 }
                 l.push_grid(&grid).unwrap();
                 m.extend(recs.iter().cloned());
+            }
+            Op::ExtendFrom(recs, true) => {
+                let mut other = RecordList::with_chunk_rows(3);
+                for r in &recs {
+                    with_cells(r, |c| other.push_record(c)).unwrap();
+                }
+                l.extend_from(&other).unwrap();
+                m.extend(recs.iter().cloned());
+            }
+            Op::ExtendFrom(recs, false) => {
+                let mut copy = RecordList::with_chunk_rows(l.chunk_rows());
+                copy.extend_from(&l).unwrap();
+                assert_same(&copy, &m);
+                let mut cm = m.clone();
+                for r in &recs {
+                    with_cells(r, |c| copy.push_record(c)).unwrap();
+                    cm.push(r.clone());
+                }
+                // Writing to the copy leaves the list alone.
+                assert_same(&l, &m);
+                copy.extend_from(&l).unwrap();
+                cm.extend(m.iter().cloned());
+                l = copy;
+                m = cm;
+            }
+            Op::AppendRecords(picks) => {
+                let picks: Vec<usize> = if m.is_empty() {
+                    Vec::new()
+                } else {
+                    picks.iter().map(|p| p % m.len()).collect()
+                };
+                let mut src = l.clone();
+                append_records(&mut l, &mut src, &picks).unwrap();
+                let picked: Vec<Rec> = picks.iter().map(|&p| m[p].clone()).collect();
+                m.extend(picked);
             }
             _ => {}
         }
