@@ -16,6 +16,7 @@ import tempfile
 import textwrap
 import time
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 
 import memslim
@@ -425,6 +426,78 @@ def test_the_file_finds_and_counts_records_as_the_list_does(
                 assert rows.index(value, *args) == expected
     rows.close()
     expect_error(ValueError, rows.count, {})
+
+
+@given(data=file_and_oracle(), pick=st.data())
+@settings(max_examples=40, deadline=None)
+def test_a_file_loads_into_a_dictlist_as_the_list_of_dicts_holds_it(
+    tmp_path_factory: pytest.TempPathFactory, data: tuple, pick: st.DataObject
+) -> None:
+    """``DictList(f)``, ``DictList(f[a:b:c])`` and ``rows.extend(f)`` copy the file's
+    records (committed and pending, over several batches and segments) natively:
+    exactly the records the list of dicts holds, key order, absent keys and types."""
+    rows, oracle = _open_with(tmp_path_factory.mktemp("load") / "f.msl", *data)
+    n = len(oracle)
+    chunk_rows = pick.draw(st.one_of(st.none(), st.integers(1, 5)))
+    loaded = memslim.DictList(rows, chunk_rows=chunk_rows)
+    assert same(loaded.to_list(), oracle)
+    bound = st.integers(-n - 2, n + 2)
+    a, b = pick.draw(bound), pick.draw(bound)
+    c = pick.draw(st.sampled_from([1, 2, 3, -1, -2]))
+    assert same(memslim.DictList(rows[a:b:c]).to_list(), oracle[a:b:c])
+    head = [{"id": 1, "other": "x"}, {}]
+    more = memslim.DictList(head)
+    more.extend(rows)
+    more.extend(rows[::-1])
+    assert same(more.to_list(), head + oracle + oracle[::-1])
+    # The copies are the list's own: writing to one leaves the file and the others.
+    loaded.append({"new": True})
+    if n:
+        loaded[0]["id"] = "changed"
+    assert same(rows.to_list(), oracle)
+    assert same(more.to_list(), head + oracle + oracle[::-1])
+    rows.close()
+    expect_error(memslim.ClosedFileError, memslim.DictList, rows)
+
+
+def test_loading_a_file_keeps_to_the_schema_and_to_trust(tmp_path: Path) -> None:
+    path = tmp_path / "s.msl"
+    with memslim.DictList.open(path) as f:
+        f.extend([{"id": 1, "name": "a"}, {"id": 2, "name": None}, {"id": 3, "extra": 1.5}])
+    with memslim.DictList.open(path, "r") as f:
+        typed = memslim.DictList(f[:2], schema={"id": "int64", "name": "str"})
+        assert typed.to_list() == [{"id": 1, "name": "a"}, {"id": 2, "name": None}]
+        err = expect_error(memslim.SchemaError, memslim.DictList, f, schema={"id": "int64"})
+        assert "name" in str(err)
+        # A failed extend leaves the list as it was.
+        rows = memslim.DictList([{"id": 0}], schema={"id": "int64", "name": "str"})
+        expect_error(memslim.SchemaError, rows.extend, f)
+        assert rows.to_list() == [{"id": 0}] and len(rows) == 1
+    # Pickled values come out of a file only if it was opened as trusted, as when its
+    # records are read one by one.
+    path = tmp_path / "p.msl"
+    with memslim.DictList.open(path) as f:
+        f.extend([{"x": 1}, {"x": Pickled(2)}, {"x": Decimal("2.5")}])
+    with memslim.DictList.open(path, "r") as f:
+        assert memslim.DictList(f[::2]).to_list() == [{"x": 1}, {"x": Decimal("2.5")}]
+        err = expect_error(memslim.UntrustedDataError, memslim.DictList, f)
+        assert "p.msl" in str(err)
+        expect_error(memslim.UntrustedDataError, memslim.DictList().extend, f[1:])
+    with memslim.DictList.open(path, "r", trusted=True) as f:
+        want = [{"x": 1}, {"x": Pickled(2)}, {"x": Decimal("2.5")}]
+        assert memslim.DictList(f).to_list() == want
+
+
+class Pickled:
+    """A host value: a record file stores it pickled."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __eq__(self, other):
+        return isinstance(other, Pickled) and other.v == self.v
+
+    __hash__ = None
 
 
 def test_views_read_only_their_records_and_keep_the_file_alive(tmp_path: Path) -> None:

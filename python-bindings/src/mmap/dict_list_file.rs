@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use arrow_schema::SchemaRef;
 use memslim_mmap::view::Positions;
 use memslim_mmap::{FileField, HeldBatch, MmapError, Mode, RecordFile};
-use memslim_records::{DEFAULT_CHUNK_ROWS, ReadRecords, collect_records, where_positions};
+use memslim_records::{
+    DEFAULT_CHUNK_ROWS, ReadRecords, RecordList, append_records, collect_records, where_positions,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -112,6 +114,45 @@ impl PyDictListFile {
             file: slf.clone().unbind(),
             at: Positions::all(len),
         })
+    }
+
+    /// The records of `src` if it is a record file (`DictList.open`) or a slice of
+    /// one, as they are now, copied into a new list of `chunk_rows`-record chunks (as
+    /// `where` copies them); `None` for any other object. A file opened without
+    /// `trusted=True` refuses a pickled value among them, as reading the records one by
+    /// one would.
+    pub(crate) fn records_of(
+        src: &Bound<'_, PyAny>,
+        chunk_rows: usize,
+    ) -> PyResult<Option<RecordList>> {
+        /// Positions listed per call of the copier.
+        const RUN: usize = 1 << 16;
+        let py = src.py();
+        let (file, at) = if let Ok(f) = src.cast::<PyDictListFile>() {
+            (f.clone().unbind(), None)
+        } else if let Ok(s) = src.cast::<PyFileSlice>() {
+            (s.get().file.clone_ref(py), Some(s.get().at))
+        } else {
+            return Ok(None);
+        };
+        let me = file.get();
+        me.state.check_open(py)?;
+        let mut list = RecordList::with_chunk_rows(chunk_rows);
+        {
+            let mut f = me.lock()?;
+            let at = at.unwrap_or_else(|| Positions::all(f.len()));
+            let mut rows = Vec::with_capacity(RUN.min(at.len));
+            for start in (0..at.len).step_by(RUN) {
+                rows.clear();
+                rows.extend((start..(start + RUN).min(at.len)).map(|k| at.at(k)));
+                append_records(&mut list, &mut *f, &rows).map_err(|e| mmap_to_py(py, e))?;
+            }
+        }
+        if me.state.trust == Trust::Foreign {
+            let what = format!("the records of record file {}", me.state.path.display());
+            crate::convert::refuse_pickled(py, &list, &what)?;
+        }
+        Ok(Some(list))
     }
 
     /// Reports the current in-memory size to tracemalloc (call without the lock held).

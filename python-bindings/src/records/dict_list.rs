@@ -53,6 +53,12 @@ impl PyDictList {
                 let src = o.get().logical(py)?.inner.clone();
                 base.inner.extend_from(&src).py_err(py)?;
                 base.sync_names(py);
+            } else if let Some(src) =
+                crate::mmap::PyDictListFile::records_of(data, base.inner.chunk_rows())?
+            {
+                // A record file's records, copied natively (shared: the copy is new).
+                base.inner.extend_from(&src).py_err(py)?;
+                base.sync_names(py);
             } else {
                 base.extend_from_iter(data, 0)?;
             }

@@ -34,6 +34,14 @@ impl PyRecords {
                 return self.push_rows(py, rows);
             }
         }
+        if matches!(self.state.borrow(py)?.kind, RecordForm::Dict) {
+            // A record file's records, copied natively rather than row view by row view.
+            let chunk_rows = self.state.borrow(py)?.inner.chunk_rows();
+            if let Some(src) = crate::mmap::PyDictListFile::records_of(values, chunk_rows)? {
+                let rows = self.append_copy(py, &src)?;
+                return self.push_rows(py, rows);
+            }
+        }
         self.extend_items(values)
     }
 
@@ -52,11 +60,17 @@ impl PyRecords {
             return Ok(None);
         }
         let src = other.logical(py)?.inner.clone();
+        self.append_copy(py, &src).map(Some)
+    }
+
+    /// Appends a copy of every record of `src` to the end of the store (all or none).
+    fn append_copy(&self, py: Python<'_>, src: &RecordList) -> PyResult<Rows> {
         let mut this = self.state.borrow_mut(py)?;
-        this.inner.extend_from(&src).py_err(py)?;
+        let n = this.inner.len();
+        this.inner.extend_from(src).py_err(py)?;
         this.sync_names(py);
         this.retrack();
-        Ok(Some(Rows::New(n..this.inner.len())))
+        Ok(Rows::New(n..this.inner.len()))
     }
 
     /// Appends `rows` (just added to the store, or shared) to the list's order.
