@@ -3,8 +3,10 @@
 //! rows (and its one-row form behind `rows[i]`),
 //! Arrow export and serialization (the pickle payloads: `to_snapshot` / `from_snapshot`
 //! out of band, `to_bytes` / `from_bytes` in band), selection scans, and the JSON writer
-//! behind `memslim.dumps`, on order-like records; and the record file's read of a
-//! committed batch (what a `Row` of `DictList.open` reads through).
+//! behind `memslim.dumps`, on order-like records, and copies between lists; and the
+//! record file's kernels: the read of a committed batch (what a `Row` of
+//! `DictList.open` reads through), a column's count and `where` positions, and the
+//! block copy behind its `where` and `DictList(file)`.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use memslim_benches::orders;
@@ -151,6 +153,18 @@ fn select(c: &mut Criterion) {
     g.bench_function("take every third record", |b| {
         b.iter(|| black_box(rows.take(&every_third)))
     });
+    // `rows.extend(other)` between lists of two stores: a grid of borrowed cells per
+    // 4,096 records.
+    g.bench_function("extend_from into a list with records", |b| {
+        b.iter_batched(
+            || rows.slice(0, 1),
+            |mut dst| {
+                dst.extend_from(&rows).expect("same fields");
+                black_box(dst)
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.bench_function("to_snapshot", |b| b.iter(|| black_box(rows.to_snapshot())));
     let snap = rows.to_snapshot();
     // The buffers as a receiver holds them (each in memory of its own): read in place,
@@ -234,7 +248,8 @@ fn json(c: &mut Criterion) {
 /// from the committed batch that holds it (as a file's `Row` does), beside the same
 /// reads of the in-memory list in `read`.
 fn file_read(c: &mut Criterion) {
-    use memslim_mmap::{Mode, RecordFile};
+    use memslim_mmap::{FileField, Mode, RecordFile};
+    use memslim_records::{CmpOp, ReadField, collect_records, where_positions};
     let dir = std::env::temp_dir().join(format!("memslim-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("orders.msl");
@@ -269,6 +284,27 @@ fn file_read(c: &mut Criterion) {
             }
             black_box(total)
         })
+    });
+    // The native kernels behind a file's `column(f).count(v)` and `where`: a column
+    // read a batch column at a time, skipping strings of other bytes.
+    g.bench_function("count == str (file column)", |b| {
+        b.iter(|| {
+            let mut field = FileField::new(&mut f, "country", N);
+            black_box(field.count_equal(&Cell::Str("DE"), 0..N).expect("readable"))
+        })
+    });
+    g.bench_function("where_positions == str (file column)", |b| {
+        b.iter(|| {
+            let mut field = FileField::new(&mut f, "country", N);
+            let found = where_positions(&mut field, CmpOp::Eq, Some(&Cell::Str("DE")));
+            black_box(found.expect("readable"))
+        })
+    });
+    // What `where` and `DictList(file)` copy records with: staged a block at a time,
+    // pushed column by column.
+    let every_third: Vec<usize> = (0..N).step_by(3).collect();
+    g.bench_function("collect_records every third record (file)", |b| {
+        b.iter(|| black_box(collect_records(&mut f, &every_third, 65_536).expect("readable")))
     });
     g.finish();
     drop(batches);
