@@ -137,6 +137,9 @@ def test_a_pickled_value_in_a_record_file_is_refused_unless_trusted(tmp_path):
             lambda: dict(f[0:1][0]),
             lambda: list(f.column("payload")),
             lambda: f == [{"id": 1, "payload": None}, {"id": 2, "payload": None}],
+            lambda: memslim.DictList(f),
+            lambda: memslim.DictList(f[:1]),
+            lambda: memslim.DictList([{"id": 0}]).extend(f),
         ]
         for attempt in attempts:
             with pytest.raises(memslim.UntrustedDataError) as info:
@@ -148,10 +151,46 @@ def test_a_pickled_value_in_a_record_file_is_refused_unless_trusted(tmp_path):
         # What holds no pickled value reads as usual.
         assert f[0]["id"] == 1
         assert f[1]["payload"] is None
+        # A load that holds no pickled value is not refused.
+        assert memslim.DictList(f[1:]).to_list() == [{"id": 2, "payload": None}]
     assert not marker.exists()
     with memslim.DictList.open(path, "r", trusted=True) as f:
         f[0]["payload"]
     assert marker.exists()
+
+
+def test_loading_an_old_file_stores_its_pickled_values_natively(tmp_path):
+    """``DictList(f).save(new)`` is how a file whose dates or decimals were pickled is
+    rewritten natively (SECURITY.md): loading it unpickles each value and stores it as
+    a new value is, so the new file opens without ``trusted=True``."""
+    old = tmp_path / "old.msl"
+    # A file as memslim wrote it before dates were stored natively: the value pickled.
+    memslim.DictList([{"id": 1, "at": Pickles(dt.date(2024, 5, 1))}]).save(old)
+    with memslim.DictList.open(old, "r") as f:
+        with pytest.raises(memslim.UntrustedDataError):
+            memslim.DictList(f)
+    with memslim.DictList.open(old, "r", trusted=True) as f:
+        loaded = memslim.DictList(f)
+    assert loaded.to_list() == [{"id": 1, "at": dt.date(2024, 5, 1)}]
+    new = tmp_path / "new.msl"
+    loaded.save(new)
+    with memslim.DictList.open(new, "r") as f:
+        assert f.to_list() == [{"id": 1, "at": dt.date(2024, 5, 1)}]
+
+
+class Pickles:
+    """Pickles as the value it wraps: unpickling gives that value itself (so a record
+    file holds it pickled, and reading it back gives a date)."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __reduce__(self):
+        return (_identity, (self.value,))
+
+
+def _identity(value):
+    return value
 
 
 def test_a_pickled_value_in_an_arrow_import_is_refused_unless_trusted(tmp_path):

@@ -118,9 +118,9 @@ impl PyDictListFile {
 
     /// The records of `src` if it is a record file (`DictList.open`) or a slice of
     /// one, as they are now, copied into a new list of `chunk_rows`-record chunks (as
-    /// `where` copies them); `None` for any other object. A file opened without
-    /// `trusted=True` refuses a pickled value among them, as reading the records one by
-    /// one would.
+    /// `where` copies them); `None` for any other object, and for records holding a
+    /// pickled value, which the caller reads one by one (a file opened without
+    /// `trusted=True` refuses one here, as reading the records would).
     pub(crate) fn records_of(
         src: &Bound<'_, PyAny>,
         chunk_rows: usize,
@@ -148,9 +148,16 @@ impl PyDictListFile {
                 append_records(&mut list, &mut *f, &rows).map_err(|e| mmap_to_py(py, e))?;
             }
         }
-        if me.state.trust == Trust::Foreign {
-            let what = format!("the records of record file {}", me.state.path.display());
-            crate::convert::refuse_pickled(py, &list, &what)?;
+        if py.detach(|| list.first_opaque()).is_some() {
+            if me.state.trust == Trust::Foreign {
+                let what = format!("the records of record file {}", me.state.path.display());
+                crate::convert::refuse_pickled(py, &list, &what)?;
+            }
+            // Pickled values (a file from before memslim stored dates and decimals
+            // natively, or host objects) are read record by record, as before: each is
+            // unpickled and stored as a new value is, natively where it can be, so that
+            // `DictList(f).save(path)` rewrites an old file natively.
+            return Ok(None);
         }
         Ok(Some(list))
     }
