@@ -26,11 +26,15 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
   dicts, ``rows.column(f).count(v)`` and ``rows.where(f, "==", v)`` on a DictList, and
   polars (``(df[f] == v).sum()``, ``df.filter(pl.col(f) == v)``); both also over the
   DictList saved to a record file and opened (``DictList.open``, in the page cache);
+* ``load``: that record file read into a new DictList (``DictList(DictList.open(path))``),
+  against ``pickle.loads`` of the list of dicts' pickle and ``pl.read_ipc_stream`` of
+  polars' own Arrow IPC stream of the same records (each in the page cache or memory);
 * records as dicts, on the DictList against the list of dicts: ``r.get(a)`` and
   ``r.get("missing")``, a field overwritten (``r[b] = r[b]``), a field added to every
   record and removed again (``r["total"] = r[a] * r[b]``, ``del r["total"]``),
   ``[dict(r) for r in rows]``, ``for k, v in r.items()`` over every record, ``list(rows)``,
-  ``sorted(rows, key=itemgetter(a))`` and ``rows == rows[:]``;
+  a copy (``DictList(rows)``, against ``list(rows)``), ``sorted(rows, key=itemgetter(a))``
+  and ``rows == rows[:]``;
 * edits, in place, each on the list the one before left: ``rows.reverse()``, 10,000
   ``rows[i:i+1] = [r]``, 10,000 ``rows.extend([r])`` and 5,000 ``rows.extend([r, s])``,
   then ``random.shuffle(rows)``, on both lists against the list they replace;
@@ -45,6 +49,7 @@ and markdown beside it (``--quick``: a temporary directory; ``--output`` wins);
 
 from __future__ import annotations
 
+import pickle
 import random
 import sys
 import tempfile
@@ -170,6 +175,7 @@ def dict_ops(out: dict[str, Any], rows: Any, fields: tuple[str, str], repeat: in
     out["dict copies"] = median_seconds(lambda: [dict(r) for r in rows], repeat)[0]
     out["items loop"] = median_seconds(lambda: items_loop(rows), repeat)[0]
     out["list"] = median_seconds(lambda: list(rows), repeat)[0]
+    out["copy"] = median_seconds(lambda: type(rows)(rows), repeat)[0]
     out["sorted"] = median_seconds(lambda: sorted(rows, key=by), repeat)[0]
     out["equal copy"] = median_seconds(lambda: rows == rows[:], repeat)[0]
 
@@ -217,6 +223,11 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
             out["count"] = median_seconds(lambda: sum(1 for r in dicts if r[key] == value), repeat)[
                 0
             ]
+            # What a list of dicts loads from: its pickle (in memory, as a file in the
+            # page cache would be).
+            payload = pickle.dumps(dicts, protocol=5)
+            out["load"] = median_seconds(lambda: pickle.loads(payload), repeat)[0]
+            del payload
             out["select"] = median_seconds(lambda: [r for r in dicts if r[key] == value], repeat)[0]
             dict_ops(out, dicts, ds.loop_fields, repeat)
             edits(out, dicts, list(ds.records(EDITS)), repeat)
@@ -237,6 +248,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
                 out["file select"] = median_seconds(
                     lambda: on_disk.where(key, "==", value), repeat
                 )[0]
+                out["load"] = median_seconds(lambda: memslim.DictList(on_disk), repeat)[0]
         dict_ops(out, rows, ds.loop_fields, repeat)
         edits(out, rows, list(ds.records(EDITS)), repeat)
         return out
@@ -252,6 +264,11 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
     out["filter"] = median_seconds(lambda: tuple_filter(df.iter_rows(), f, value), repeat)[0]
     out["count"] = median_seconds(lambda: (df[key] == value).sum(), repeat)[0]
     out["select"] = median_seconds(lambda: df.filter(pl.col(key) == value), repeat)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        df.write_ipc_stream(Path(tmp) / "rows.arrows")
+        out["load"] = median_seconds(lambda: pl.read_ipc_stream(Path(tmp) / "rows.arrows"), repeat)[
+            0
+        ]
     return out
 
 
@@ -300,6 +317,13 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
             f"{ms(ld.get(op))} | {ms(got)} | {ms(pl.get(op))} | {_ratio(got, ld.get(op))} | "
             f"{_ratio(got, pl.get(op))} |"
         )
+    got = dl.get("load")
+    lines.append(
+        "| `DictList(DictList.open(path))`: the records of a record file read into memory, "
+        "the file in the page cache (list: `pickle.loads` of its pickle; polars: "
+        f"`pl.read_ipc_stream`) | {ms(ld.get('load'))} | {ms(got)} | {ms(pl.get('load'))} | "
+        f"{_ratio(got, ld.get('load'))} | {_ratio(got, pl.get('load'))} |"
+    )
     dict_rows = (
         ("get", f"`r.get({a!r})` and `r.get('missing')`, every record"),
         ("set field", f"`r[{b!r}] = r[{b!r}]`, every record"),
@@ -307,6 +331,7 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
         ("dict copies", "`[dict(r) for r in rows]`"),
         ("items loop", "`for k, v in r.items()`, every record"),
         ("list", "`list(rows)`"),
+        ("copy", "`DictList(rows)` (the list: `list(rows)`)"),
         ("sorted", f"`sorted(rows, key=itemgetter({a!r}))`"),
         ("equal copy", "`rows == rows[:]`"),
     )
