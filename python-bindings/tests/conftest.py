@@ -91,6 +91,18 @@ def snapshot(rows):
     }
 
 
+class HostValue:
+    """An object memslim has no encoding for: a record file stores it pickled."""
+
+    def __init__(self, v):
+        self.v = v
+
+    def __eq__(self, other):
+        return isinstance(other, HostValue) and other.v == self.v
+
+    __hash__ = None
+
+
 def expect_error(exc_type, func, *args, **kwargs):
     """Call ``func`` and return the exception it raises, which must be ``exc_type``.
 

@@ -24,7 +24,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 import pytest
-from conftest import expect_error, records, same
+from conftest import HostValue, expect_error, records, same
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyarrow import ipc
@@ -477,27 +477,15 @@ def test_loading_a_file_keeps_to_the_schema_and_to_trust(tmp_path: Path) -> None
     # records are read one by one.
     path = tmp_path / "p.msl"
     with memslim.DictList.open(path) as f:
-        f.extend([{"x": 1}, {"x": Pickled(2)}, {"x": Decimal("2.5")}])
+        f.extend([{"x": 1}, {"x": HostValue(2)}, {"x": Decimal("2.5")}])
     with memslim.DictList.open(path, "r") as f:
         assert memslim.DictList(f[::2]).to_list() == [{"x": 1}, {"x": Decimal("2.5")}]
         err = expect_error(memslim.UntrustedDataError, memslim.DictList, f)
         assert "p.msl" in str(err)
         expect_error(memslim.UntrustedDataError, memslim.DictList().extend, f[1:])
     with memslim.DictList.open(path, "r", trusted=True) as f:
-        want = [{"x": 1}, {"x": Pickled(2)}, {"x": Decimal("2.5")}]
+        want = [{"x": 1}, {"x": HostValue(2)}, {"x": Decimal("2.5")}]
         assert memslim.DictList(f).to_list() == want
-
-
-class Pickled:
-    """A host value: a record file stores it pickled."""
-
-    def __init__(self, v):
-        self.v = v
-
-    def __eq__(self, other):
-        return isinstance(other, Pickled) and other.v == self.v
-
-    __hash__ = None
 
 
 def test_views_read_only_their_records_and_keep_the_file_alive(tmp_path: Path) -> None:

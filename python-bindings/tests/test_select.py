@@ -7,7 +7,7 @@ import operator
 from decimal import Decimal
 
 import pytest
-from conftest import chunk_sizes, record_lists, same
+from conftest import HostValue, chunk_sizes, record_lists, same
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from memslim import ClosedFileError, DictList, TupleList, UntrustedDataError
@@ -129,25 +129,15 @@ def test_where_over_a_record_file_matches_the_list_of_dicts(
                 assert same(got.to_list(), mem.where(field, op, value).to_list())
 
 
-class Price:
-    """A host object: stored pickled."""
-
-    def __init__(self, v):
-        self.v = v
-
-    def __eq__(self, other):
-        return isinstance(other, Price) and other.v == self.v
-
-    __hash__ = None
-
-
 def test_where_over_a_file_compares_host_values_in_python_and_refuses_their_pickles(tmp_path):
     path = tmp_path / "h.msl"
     with DictList.open(path) as f:
-        f.extend([{"x": Decimal("1.5"), "p": 1}, {"x": 1.5, "p": 2}, {"x": 2, "p": Price(3)}, {}])
+        f.extend(
+            [{"x": Decimal("1.5"), "p": 1}, {"x": 1.5, "p": 2}, {"x": 2, "p": HostValue(3)}, {}]
+        )
     with DictList.open(path, "r", trusted=True) as f:
         assert [r["x"] for r in f.where("x", ">", Decimal(1))] == [Decimal("1.5"), 1.5, 2]
-        assert f.where("p", "==", Price(3)).to_list() == [{"x": 2, "p": Price(3)}]
+        assert f.where("p", "==", HostValue(3)).to_list() == [{"x": 2, "p": HostValue(3)}]
         assert len(f.where("x", "!=", Decimal("1.5"))) == 2
         with pytest.raises(ZeroDivisionError):
             f.where("x", "==", Exploding())
@@ -159,7 +149,7 @@ def test_where_over_a_file_compares_host_values_in_python_and_refuses_their_pick
     # with its record, as reading that record would refuse it.
     path = tmp_path / "u.msl"
     with DictList.open(path) as f:
-        f.extend([{"x": 1, "p": 1}, {"x": 2, "p": 2}, {"x": 3, "p": Price(3)}])
+        f.extend([{"x": 1, "p": 1}, {"x": 2, "p": 2}, {"x": 3, "p": HostValue(3)}])
     with DictList.open(path, "r") as f:
         assert f.where("x", "<", 3).to_list() == [{"x": 1, "p": 1}, {"x": 2, "p": 2}]
         with pytest.raises(UntrustedDataError, match="u.msl"):

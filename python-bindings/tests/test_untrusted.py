@@ -166,9 +166,8 @@ def test_loading_an_old_file_stores_its_pickled_values_natively(tmp_path):
     old = tmp_path / "old.msl"
     # A file as memslim wrote it before dates were stored natively: the value pickled.
     memslim.DictList([{"id": 1, "at": Pickles(dt.date(2024, 5, 1))}]).save(old)
-    with memslim.DictList.open(old, "r") as f:
-        with pytest.raises(memslim.UntrustedDataError):
-            memslim.DictList(f)
+    with memslim.DictList.open(old, "r") as f, pytest.raises(memslim.UntrustedDataError):
+        memslim.DictList(f)
     with memslim.DictList.open(old, "r", trusted=True) as f:
         loaded = memslim.DictList(f)
     assert loaded.to_list() == [{"id": 1, "at": dt.date(2024, 5, 1)}]
