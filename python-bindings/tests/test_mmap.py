@@ -504,6 +504,14 @@ def test_views_read_only_their_records_and_keep_the_file_alive(tmp_path: Path) -
     assert rows.column("i")[:1000] == list(range(1000))
     expect_error(memslim.CorruptFileError, rows[995:1005].to_list)
     expect_error(memslim.CorruptFileError, list, rows.column("i"))
+    # Loading reads only the records asked for; one damaged batch fails the whole load
+    # and leaves the list it extends as it was.
+    assert memslim.DictList(rows[:1000]).to_list() == head.to_list()
+    err = expect_error(memslim.CorruptFileError, memslim.DictList, rows[990:])
+    assert str(path) in str(err)
+    partial = memslim.DictList([{"i": -1}])
+    expect_error(memslim.CorruptFileError, partial.extend, rows)
+    assert partial.to_list() == [{"i": -1}]
     rows.close()
     # one committed batch of numbers: numpy views the map, read-only; it and the
     # column keep it alive after close
