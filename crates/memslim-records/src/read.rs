@@ -426,7 +426,7 @@ impl Block {
         name: &str,
     ) -> Result<usize, RecordsError> {
         if let Some((seen, j)) = self.names.get(pos) {
-            if seen == name {
+            if crate::strdict::same_bytes(seen.as_bytes(), name.as_bytes()) {
                 return Ok(*j);
             }
         }
