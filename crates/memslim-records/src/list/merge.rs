@@ -58,7 +58,8 @@ impl RecordList {
     pub fn push_rows_of(&mut self, src: &RecordList, rows: &[usize]) -> Result<bool> {
         let mut used = vec![false; src.num_fields()];
         for &r in rows {
-            src.visit_row(r, |j, _| used[j] = true);
+            // Which keys, not their values (a string's value is a read of its dictionary).
+            src.visit_keys(r, |j| used[j] = true);
         }
         let mut map = vec![usize::MAX; used.len()];
         for (j, _) in used.iter().enumerate().filter(|(_, u)| **u) {
