@@ -250,6 +250,17 @@ impl Records {
         self.count_appends(records);
     }
 
+    /// [`Records::after_append`] after one record pushed as its fields were laid out
+    /// (`RecordList::push_fields`: no new field, no new layout): only the fields given
+    /// a string (`strings`) can have grown, or copied, their dictionary.
+    pub(super) fn after_fitting_append(&mut self, strings: impl Iterator<Item = usize>) {
+        debug_assert_eq!(self.names.len(), self.inner.num_fields());
+        for j in strings {
+            self.sync_strings(j);
+        }
+        self.count_appends(1);
+    }
+
     /// Counts `records` more writes, refreshing the tracemalloc figure every
     /// [`RETRACK_EVERY`].
     fn count_appends(&mut self, records: usize) {

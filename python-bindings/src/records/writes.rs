@@ -301,7 +301,8 @@ impl PyRecords {
         if !read || !this.inner.push_fields(&cells) {
             return Ok(false);
         }
-        this.after_append(py, 1);
+        let strings = cells.iter().filter(|(_, c)| matches!(c, Cell::Str(_)));
+        this.after_fitting_append(strings.map(|(j, _)| *j));
         Ok(true)
     }
 
