@@ -21,6 +21,19 @@ pub(crate) struct Records {
     pub(super) strings: Vec<StrCache>,
     /// The TupleList rows `rows[i]` made last (see [`Lent`]).
     lent: GilCell<Lent>,
+    /// The allocation `append` lists a record's cells in, kept from one call to the
+    /// next (empty between calls; see [`recycle`]).
+    pub(super) cell_buf: Vec<(usize, Cell<'static>)>,
+}
+
+/// An empty vector on `v`'s allocation, for cells of another lifetime: the standard
+/// library collects a vector's `into_iter()` into a vector of a type of the same size
+/// and alignment in place. (Were it ever to stop, this would allocate, nothing worse.)
+pub(super) fn recycle<'b>(mut v: Vec<(usize, Cell<'_>)>) -> Vec<(usize, Cell<'b>)> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector was cleared"))
+        .collect()
 }
 
 /// How many TupleList rows a store remembers having handed out.
@@ -136,6 +149,7 @@ impl Records {
             appends: 0,
             strings: Vec::new(),
             lent: GilCell::new(Lent::default()),
+            cell_buf: Vec::new(),
         };
         r.sync_names(py);
         r

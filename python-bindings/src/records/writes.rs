@@ -286,8 +286,8 @@ impl PyRecords {
         if this.names.len() != this.inner.num_fields() {
             return Ok(false);
         }
-        let mut cells = Vec::with_capacity(this.names.len());
         let this = &mut *this;
+        let mut cells = recycle(std::mem::take(&mut this.cell_buf));
         this.seen_keys.resize_with(this.names.len(), || None);
         let read = match &this.kind {
             RecordForm::Dict => value.cast_exact::<PyDict>().is_ok_and(|d| {
@@ -298,12 +298,13 @@ impl PyRecords {
                 .is_ok_and(|t| tuple_cells_by_field(t, fields.bind(py), &this.names, &mut cells)),
         };
         // The cells borrow the record's values: pushed before any Python code runs.
-        if !read || !this.inner.push_fields(&cells) {
-            return Ok(false);
+        let pushed = read && this.inner.push_fields(&cells);
+        if pushed {
+            let strings = cells.iter().filter(|(_, c)| matches!(c, Cell::Str(_)));
+            this.after_fitting_append(strings.map(|(j, _)| *j));
         }
-        let strings = cells.iter().filter(|(_, c)| matches!(c, Cell::Str(_)));
-        this.after_fitting_append(strings.map(|(j, _)| *j));
-        Ok(true)
+        this.cell_buf = recycle(cells);
+        Ok(pushed)
     }
 
     /// Converts `value` as record `row` and hands its cells to `edit` on the store
