@@ -36,7 +36,8 @@ medians of ``--repeat`` runs (``a``, ``b``: the positions of the data set's loop
   a copy (``DictList(rows)``, against ``list(rows)``), ``sorted(rows, key=itemgetter(a))``
   and ``rows == rows[:]``;
 * edits, in place, each on the list the one before left: ``rows.reverse()``, 10,000
-  ``rows[i:i+1] = [r]``, 10,000 ``rows.extend([r])`` and 5,000 ``rows.extend([r, s])``,
+  ``rows[i:i+1] = [r]``, 10,000 ``rows.append(r)``, 10,000 ``rows.extend([r])`` and 5,000
+  ``rows.extend([r, s])``,
   then ``random.shuffle(rows)``, on both lists against the list they replace;
 * polars also runs the row loop, random access and filter over its rows as tuples
   (``df.iter_rows()``, ``df.row(i)``): what rows cost from a columnar peer.
@@ -113,14 +114,18 @@ EDITS = 10_000
 
 def edits(out: dict[str, Any], rows: Any, extra: list[Any], repeat: int) -> None:
     """Everyday edits, in place, each figure on the list the one before left: reverse,
-    ``EDITS`` one-record slice assignments, one-record extends and as many records
-    again in two-record extends, then a shuffle."""
+    ``EDITS`` one-record slice assignments, appends, one-record extends and as many
+    records again in two-record extends, then a shuffle."""
     n = len(rows)
     step = max(1, n // EDITS)
 
     def assign() -> None:
         for k, i in enumerate(range(0, n, step)):
             rows[i : i + 1] = [extra[k % len(extra)]]
+
+    def append() -> None:
+        for r in extra:
+            rows.append(r)
 
     def extend() -> None:
         for r in extra:
@@ -132,6 +137,7 @@ def edits(out: dict[str, Any], rows: Any, extra: list[Any], repeat: int) -> None
 
     out["reverse"] = median_seconds(rows.reverse, repeat)[0]
     out["slice assign"] = median_seconds(assign, repeat)[0]
+    out["append"] = median_seconds(append, repeat)[0]
     out["extend one"] = median_seconds(extend, repeat)[0]
     out["extend pairs"] = median_seconds(extend_pairs, repeat)[0]
     out["shuffle"] = median_seconds(lambda: random.Random(3).shuffle(rows), repeat)[0]
@@ -343,6 +349,7 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
     edit_ops = (
         ("reverse", "`rows.reverse()`"),
         ("slice assign", f"`rows[i:i+1] = [r]` x{EDITS:,}"),
+        ("append", f"`rows.append(r)` x{EDITS:,}"),
         ("extend one", f"`rows.extend([r])` x{EDITS:,}"),
         ("extend pairs", f"`rows.extend([r, s])` x{EDITS // 2:,}"),
         ("shuffle", "`random.shuffle(rows)`"),
