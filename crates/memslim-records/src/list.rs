@@ -1732,6 +1732,8 @@ impl RecordList {
         // Records per grid: its cells are borrowed, one slot per field and record.
         const RUN: usize = 4096;
         let cp = self.checkpoint();
+        // The tail grows once for every record, not once per run.
+        self.expect_rows(other.len());
         let mut rows = Vec::with_capacity(RUN.min(other.len()));
         for start in (0..other.len()).step_by(RUN) {
             rows.clear();

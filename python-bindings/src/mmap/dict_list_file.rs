@@ -141,6 +141,8 @@ impl PyDictListFile {
         {
             let mut f = me.lock()?;
             let at = at.unwrap_or_else(|| Positions::all(f.len()));
+            // The list grows once for every record, not once per run.
+            list.expect_rows(at.len);
             let mut rows = Vec::with_capacity(RUN.min(at.len));
             for start in (0..at.len).step_by(RUN) {
                 rows.clear();
