@@ -9,7 +9,7 @@ use arrow_schema::SchemaRef;
 use memslim_mmap::view::Positions;
 use memslim_mmap::{FileField, HeldBatch, MmapError, Mode, RecordFile};
 use memslim_records::{
-    DEFAULT_CHUNK_ROWS, ReadRecords, RecordList, append_records, collect_records, where_positions,
+    DEFAULT_CHUNK_ROWS, ReadRecords, RecordList, append_records, where_positions,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -125,8 +125,6 @@ impl PyDictListFile {
         src: &Bound<'_, PyAny>,
         chunk_rows: usize,
     ) -> PyResult<Option<RecordList>> {
-        /// Positions listed per call of the copier.
-        const RUN: usize = 1 << 16;
         let py = src.py();
         let (file, at) = if let Ok(f) = src.cast::<PyDictListFile>() {
             (f.clone().unbind(), None)
@@ -137,31 +135,52 @@ impl PyDictListFile {
         };
         let me = file.get();
         me.state.check_open(py)?;
+        let at = match at {
+            Some(at) => at,
+            None => Positions::all(me.lock()?.len()),
+        };
+        let positions = (0..at.len).map(|k| at.at(k));
+        let list = me.copy_records(py, positions, chunk_rows, "the records of")?;
+        // Pickled values (a file from before memslim stored dates and decimals natively,
+        // or host objects) are read record by record, as before: each is unpickled and
+        // stored as a new value is, natively where it can be, so that
+        // `DictList(f).save(path)` rewrites an old file natively. (An untrusted file's
+        // copy holds none: `copy_records` refused it.)
+        let pickled = me.state.trust == Trust::Own && py.detach(|| list.first_opaque()).is_some();
+        Ok((!pickled).then_some(list))
+    }
+
+    /// The records at `positions` of the file, in that order, copied under its lock
+    /// into a new list of `chunk_rows`-record chunks. A file not opened as trusted
+    /// refuses a pickled value among them, naming the record, the field and `what`
+    /// records of the file they are.
+    fn copy_records(
+        &self,
+        py: Python<'_>,
+        positions: impl ExactSizeIterator<Item = usize>,
+        chunk_rows: usize,
+        what: &str,
+    ) -> PyResult<RecordList> {
+        /// Positions listed per call of the copier.
+        const RUN: usize = 1 << 16;
         let mut list = RecordList::with_chunk_rows(chunk_rows);
+        // The list grows once for every record, not once per run.
+        list.expect_rows(positions.len());
         {
-            let mut f = me.lock()?;
-            let at = at.unwrap_or_else(|| Positions::all(f.len()));
-            // The list grows once for every record, not once per run.
-            list.expect_rows(at.len);
-            let mut rows = Vec::with_capacity(RUN.min(at.len));
-            for start in (0..at.len).step_by(RUN) {
+            let mut f = self.lock()?;
+            let mut positions = positions.peekable();
+            let mut rows = Vec::with_capacity(RUN.min(positions.len()));
+            while positions.peek().is_some() {
                 rows.clear();
-                rows.extend((start..(start + RUN).min(at.len)).map(|k| at.at(k)));
+                rows.extend(positions.by_ref().take(RUN));
                 append_records(&mut list, &mut *f, &rows).map_err(|e| mmap_to_py(py, e))?;
             }
         }
-        if py.detach(|| list.first_opaque()).is_some() {
-            if me.state.trust == Trust::Foreign {
-                let what = format!("the records of record file {}", me.state.path.display());
-                crate::convert::refuse_pickled(py, &list, &what)?;
-            }
-            // Pickled values (a file from before memslim stored dates and decimals
-            // natively, or host objects) are read record by record, as before: each is
-            // unpickled and stored as a new value is, natively where it can be, so that
-            // `DictList(f).save(path)` rewrites an old file natively.
-            return Ok(None);
+        if self.state.trust == Trust::Foreign {
+            let what = format!("{what} record file {}", self.state.path.display());
+            crate::convert::refuse_pickled(py, &list, &what)?;
         }
-        Ok(Some(list))
+        Ok(list)
     }
 
     /// Reports the current in-memory size to tracemalloc (call without the lock held).
@@ -413,12 +432,8 @@ impl PyDictListFile {
             }
         }
         hits.sort_unstable();
-        let list = collect_records(&mut *me.lock()?, &hits, DEFAULT_CHUNK_ROWS)
-            .map_err(|e| mmap_to_py(py, e))?;
-        if trust == Trust::Foreign {
-            let what = format!("the records selected from record file {}", path.display());
-            crate::convert::refuse_pickled(py, &list, &what)?;
-        }
+        let what = "the records selected from";
+        let list = me.copy_records(py, hits.into_iter(), DEFAULT_CHUNK_ROWS, what)?;
         new_dict_list(py, list)
     }
 
