@@ -16,7 +16,7 @@ use memslim_records::{
     Cell, CellRef, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
 };
 
-use crate::cells::{self, BatchCells};
+use crate::cells::{self, BatchCells, ColumnCells};
 use crate::error::{MmapError, Result, io};
 use crate::exact::{self, Extras};
 use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, MessageKind};
@@ -236,7 +236,7 @@ impl<'a> Committed<'a> {
     /// Value `j` of column `c` as stored, every position checked.
     #[inline(never)]
     fn read(&self, c: usize, j: usize, buf: &'a mut Vec<u8>) -> Result<CellRef<'a>> {
-        let variant = self.variant.get(c).copied().unwrap_or(false);
+        let variant = self.is_variant(c);
         Ok(match self.src {
             Source::Cells(cells) => cells.cell(c, j, variant).map_err(|r| self.corrupt(r))?,
             Source::Batch(batch) => arrow_cell(batch.column(c).as_ref(), j, variant, buf)?,
@@ -258,8 +258,7 @@ impl<'a> Committed<'a> {
         let extras = self.extras.column(c);
         match self.src {
             Source::Cells(cells) => {
-                let variant = self.variant.get(c).copied().unwrap_or(false);
-                let col = cells.column(c, variant).map_err(|r| self.corrupt(r))?;
+                let col = self.column_cells(cells, c)?;
                 // An absent key's slot holds a placeholder, read and passed over.
                 let mut each = |j: usize, cell: CellRef<'a>| match extras.is_absent(j) {
                     true => f(j, CellRef::Absent),
@@ -297,11 +296,7 @@ impl<'a> Committed<'a> {
         };
         let fields = self.schema.fields();
         let cols = (0..fields.len())
-            .map(|c| {
-                let variant = self.variant.get(c).copied().unwrap_or(false);
-                let col = cells.column(c, variant).map_err(|r| self.corrupt(r))?;
-                Ok((col, self.extras.column(c)))
-            })
+            .map(|c| Ok((self.column_cells(cells, c)?, self.extras.column(c))))
             .collect::<Result<Vec<_>>>()?;
         for (i, &j) in rows.iter().enumerate() {
             // Rows a few ahead: scattered rows miss the cache in every column at once.
@@ -324,6 +319,18 @@ impl<'a> Committed<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Whether column `c` holds values in the variant encoding.
+    fn is_variant(&self, c: usize) -> bool {
+        self.variant.get(c).copied().unwrap_or(false)
+    }
+
+    /// Column `c`'s buffers in `cells`, found once for reading many of its values.
+    fn column_cells(&self, cells: &'a BatchCells, c: usize) -> Result<ColumnCells<'a>> {
+        cells
+            .column(c, self.is_variant(c))
+            .map_err(|r| self.corrupt(r))
     }
 
     #[cold]
