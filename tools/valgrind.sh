@@ -2,7 +2,8 @@
 # Runs the code paths that contain `unsafe` under valgrind memcheck:
 #   1. the Rust tests of zero-copy Arrow export (memslim-records, arrow.rs), of the
 #      arenas (memslim-arena, arena.rs) and of memslim-mmap (map.rs: read maps,
-#      per-message maps shared with Arrow buffers, writable maps that grow),
+#      per-message maps shared with Arrow buffers, writable maps that grow, text
+#      checked once per batch),
 #   2. a Python workload through the bindings (gilcell.rs, tracemalloc.rs, plain_records.rs,
 #      fast_slots.rs, os_memory.rs, the Arrow stream import in arrow_stream.rs, the
 #      buffer protocol in mmap_ffi.rs, memslim-records' prefetch hint in hint.rs).
@@ -70,6 +71,9 @@ rust_arena() {
 # the same code paths as the tests that do run).
 rust_mmap() {
   SKIP="--skip bit_flips --skip torn_" rust_tests memslim-mmap "" record_file num_array
+  # The one read interface over files, a few cases: bulk reads of text checked once per
+  # batch (map.rs `MappedText`) and batches copied with their values borrowed.
+  rust_tests memslim-mmap 4 read
   echo "valgrind: Rust mmap tests clean"
 }
 

@@ -19,7 +19,7 @@ use arrow_schema::{DataType, Schema};
 use memslim_records::{CellRef, variant};
 
 use crate::ipc;
-use crate::map::ReadMap;
+use crate::map::{MappedText, ReadMap};
 
 /// How a column's values are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,6 +125,10 @@ struct Column {
     /// Set for a number column without nulls whose values buffer holds all its rows
     /// (checked once, when the batch is parsed).
     fixed: Option<Fixed>,
+    /// A string column's values buffer as text: checked as UTF-8 as a whole once, by
+    /// the first read of many of its values ([`BatchCells::column_bulk`]); a value is
+    /// then UTF-8 if it starts and ends at character boundaries.
+    text: Option<MappedText>,
 }
 
 /// Where a number column's values lie, for reads that need no check that can fail
@@ -288,12 +292,15 @@ impl BatchCells {
                 None => Fixed::of(kind, &values, rows),
                 Some(_) => None,
             };
+            let text = matches!(kind, CellLayout::Bytes { utf8: true, .. })
+                .then(|| MappedText::new(map.clone(), values.clone()));
             columns.push(Column {
                 kind,
                 validity,
                 offsets,
                 values,
                 fixed,
+                text,
             });
         }
         let metadata = ipc::custom_metadata(&msg);
@@ -356,7 +363,23 @@ impl BatchCells {
             validity: col.validity.clone().map(|v| &b[v]),
             offsets: &b[col.offsets.clone()],
             values: &b[col.values.clone()],
+            // Checked as a whole by an earlier bulk read: its values need only their
+            // boundaries checked.
+            text: col.text.as_ref().and_then(MappedText::if_checked),
         })
+    }
+
+    /// [`BatchCells::column`] for a read of many of its values: a string column's
+    /// values buffer is checked as UTF-8 as a whole, once for the batch, so that each
+    /// value needs only its boundaries checked.
+    ///
+    /// # Errors
+    /// As [`BatchCells::column`].
+    pub(crate) fn column_bulk(&self, c: usize, variant: bool) -> Result<ColumnCells<'_>, String> {
+        if let Some(text) = self.columns.get(c).and_then(|col| col.text.as_ref()) {
+            text.checked();
+        }
+        self.column(c, variant)
     }
 }
 
@@ -370,6 +393,8 @@ pub(crate) struct ColumnCells<'b> {
     validity: Option<&'b [u8]>,
     offsets: &'b [u8],
     values: &'b [u8],
+    /// `values` as text, if they were found UTF-8 as a whole.
+    text: Option<&'b str>,
 }
 
 impl<'b> ColumnCells<'b> {
@@ -542,7 +567,17 @@ impl<'b> ColumnCells<'b> {
     /// [`ColumnCells::bytes_at`] of a string column, checked as UTF-8.
     #[inline(always)]
     fn str_at(&self, row: usize, wide: bool) -> Result<&'b str, String> {
-        std::str::from_utf8(self.bytes_at(row, wide)?).map_err(|_| self.not_utf8(row))
+        let Some(text) = self.text else {
+            return std::str::from_utf8(self.bytes_at(row, wide)?).map_err(|_| self.not_utf8(row));
+        };
+        let width = if wide { 8 } else { 4 };
+        let (start, end) = (self.offset(row, width)?, self.offset(row + 1, width)?);
+        // Inside UTF-8 text, bytes from one character boundary to another are UTF-8.
+        text.get(start..end)
+            .ok_or_else(|| match start <= end && end <= text.len() {
+                true => self.not_utf8(row),
+                false => self.outside(row),
+            })
     }
 
     #[inline]

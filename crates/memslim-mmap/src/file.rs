@@ -13,7 +13,7 @@ use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::{Block, MetadataVersion};
 use arrow_schema::{DataType, SchemaRef};
 use memslim_records::{
-    Cell, CellRef, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
+    Cell, CellRef, Grid, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
 };
 
 use crate::cells::{self, BatchCells, ColumnCells};
@@ -321,15 +321,100 @@ impl<'a> Committed<'a> {
         Ok(())
     }
 
+    /// Appends the records at `rows` of the batch to `out`, each as
+    /// [`Committed::visit_each`] reads it, its values borrowed from the batch: a grid of
+    /// up to [`GRID_ROWS`] records at a time, each column's field in `out` found once
+    /// (new fields added in the order a record-by-record copy adds them). `Ok(false)`,
+    /// with `out` untouched, for a batch that is not read value by value.
+    ///
+    /// # Errors
+    /// A damaged value; what `out` refuses (a key or a value its declared schema does
+    /// not allow, a key twice in one record). `out` may then hold part of the records.
+    fn append_each(&self, rows: &[usize], out: &mut RecordList) -> Result<bool> {
+        /// Records per grid pushed.
+        const GRID_ROWS: usize = 4_096;
+        let Source::Cells(cells) = self.src else {
+            return Ok(false);
+        };
+        let fields = self.schema.fields();
+        let cols = (0..fields.len())
+            .map(|c| Ok((self.column_cells(cells, c)?, self.extras.column(c))))
+            .collect::<Result<Vec<_>>>()?;
+        // Each column's field in `out`, once a record has the key.
+        let mut to: Vec<Option<usize>> = vec![None; fields.len()];
+        let mut unseen = fields.len();
+        // A record's columns, and then its fields, in its key order.
+        let (mut keys, mut order) = (Vec::new(), Vec::new());
+        let keys_of = |j: usize, keys: &mut Vec<usize>| {
+            keys.clear();
+            match self.extras.order_of(j) {
+                Some(o) => keys.extend(o.iter().map(|&c| c as usize)),
+                None => keys.extend(0..fields.len()),
+            }
+        };
+        for block in rows.chunks(GRID_ROWS) {
+            // The fields first (a grid's width is fixed), record by record, key by key.
+            for (k, &j) in block.iter().enumerate() {
+                if unseen == 0 {
+                    break;
+                }
+                keys_of(j, &mut keys);
+                for &c in &keys {
+                    let (Some(t @ None), Some((_, extras))) = (to.get_mut(c), cols.get(c)) else {
+                        continue;
+                    };
+                    if !extras.is_absent(j) {
+                        *t = Some(out.key_field(fields[c].name(), out.len() + k)?);
+                        unseen -= 1;
+                    }
+                }
+            }
+            let mut grid = Grid::with_capacity(out.num_fields(), block.len());
+            for (k, &j) in block.iter().enumerate() {
+                // Rows a few ahead: scattered rows miss the cache in every column at once.
+                if let Some(&ahead) = block.get(k + 8) {
+                    cols.iter().for_each(|(col, _)| col.prefetch(ahead));
+                }
+                grid.push_row();
+                keys_of(j, &mut keys);
+                order.clear();
+                for &c in &keys {
+                    let (Some((col, extras)), Some(&Some(f))) = (cols.get(c), to.get(c)) else {
+                        continue;
+                    };
+                    if extras.is_absent(j) {
+                        continue;
+                    }
+                    let v = col.get(j).map_err(|r| self.corrupt(r))?;
+                    let Some(cell) = extras.as_appended(j, v).to_cell() else {
+                        continue;
+                    };
+                    if !grid.set(f, cell) {
+                        return Err(RecordsError::DuplicateKey {
+                            row: out.len() + k,
+                            field: out.field_name(f).to_owned(),
+                        }
+                        .into());
+                    }
+                    order.push(f);
+                }
+                grid.set_order(&order);
+            }
+            out.push_grid(&grid)?;
+        }
+        Ok(true)
+    }
+
     /// Whether column `c` holds values in the variant encoding.
     fn is_variant(&self, c: usize) -> bool {
         self.variant.get(c).copied().unwrap_or(false)
     }
 
-    /// Column `c`'s buffers in `cells`, found once for reading many of its values.
+    /// Column `c`'s buffers in `cells`, found once for reading many of its values (see
+    /// [`BatchCells::column_bulk`]).
     fn column_cells(&self, cells: &'a BatchCells, c: usize) -> Result<ColumnCells<'a>> {
         cells
-            .column(c, self.is_variant(c))
+            .column_bulk(c, self.is_variant(c))
             .map_err(|r| self.corrupt(r))
     }
 

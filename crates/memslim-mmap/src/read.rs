@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use memslim_records::{CellRef, ReadField, ReadRecords, Sum};
+use memslim_records::{CellRef, ReadField, ReadRecords, RecordList, Sum};
 
 use crate::FieldSum;
 use crate::error::MmapError;
@@ -40,6 +40,11 @@ impl ReadRecords for RecordFile {
         f: impl FnOnce(CellRef<'_>) -> R,
     ) -> Result<R, MmapError> {
         self.with_field(row, name, f)
+    }
+
+    /// Committed values borrowed from the map, not staged.
+    fn append_to(&mut self, out: &mut RecordList, rows: &[usize]) -> Result<bool, MmapError> {
+        self.append_rows_to(out, rows)
     }
 }
 

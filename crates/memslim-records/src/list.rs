@@ -272,6 +272,18 @@ impl RecordList {
         Ok(self.cols.len() - 1)
     }
 
+    /// [`RecordList::add_field`] for a key of a record that is to be row `row`: the
+    /// error names that row.
+    ///
+    /// # Errors
+    /// As [`RecordList::add_field`].
+    pub fn key_field(&mut self, name: &str, row: usize) -> Result<usize> {
+        self.add_field(name).map_err(|e| match e {
+            RecordsError::UnknownField { field, .. } => RecordsError::UnknownField { row, field },
+            e => e,
+        })
+    }
+
     // ----- locating rows -------------------------------------------------------------
 
     #[inline]

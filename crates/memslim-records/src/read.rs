@@ -84,6 +84,21 @@ pub trait ReadRecords {
         self.visit_record(row, &mut |k, _| keys.push(k.to_owned()))?;
         Ok(keys)
     }
+
+    /// [`append_records`]'s copy by a path of the storage's own (cells borrowed from
+    /// where it keeps them, rather than staged): `Ok(true)` once the records at `rows`
+    /// are appended to `out` exactly as the record-by-record copy appends them;
+    /// `Ok(false)`, with `out` untouched, for rows it has no such path for. The default
+    /// has none.
+    ///
+    /// Called by [`append_records`], which puts `out` back as it was on error.
+    ///
+    /// # Errors
+    /// As [`append_records`]; `out` may then hold part of the records.
+    fn append_to(&mut self, out: &mut RecordList, rows: &[usize]) -> Result<bool, Self::Error> {
+        let _ = (out, rows);
+        Ok(false)
+    }
 }
 
 /// One field of a run of records: the values `record.get(name)` gives, with
@@ -331,6 +346,24 @@ pub fn append_records<R: ReadRecords + ?Sized>(
 ) -> Result<(), R::Error> {
     let cp = out.checkpoint();
     out.expect_rows(rows.len());
+    let done = match src.append_to(out, rows) {
+        Ok(true) => Ok(()),
+        Ok(false) => stage_records(out, src, rows),
+        Err(e) => Err(e),
+    };
+    if done.is_err() {
+        out.rollback(cp);
+    }
+    done
+}
+
+/// [`append_records`]'s copy through [`ReadRecords::visit_records`]: the records staged
+/// a block at a time, each block pushed as a grid.
+fn stage_records<R: ReadRecords + ?Sized>(
+    out: &mut RecordList,
+    src: &mut R,
+    rows: &[usize],
+) -> Result<(), R::Error> {
     let mut block = Block::default();
     let mut failed = None;
     let read = src.visit_records(rows, &mut |k, name, v| {
@@ -338,15 +371,11 @@ pub fn append_records<R: ReadRecords + ?Sized>(
             failed = block.add(out, k, name, v).err();
         }
     });
-    let done = match (read, failed) {
+    match (read, failed) {
         (Err(e), _) => Err(e),
         (Ok(()), Some(e)) => Err(e.into()),
         (Ok(()), None) => block.finish(out, rows.len()).map_err(R::Error::from),
-    };
-    if done.is_err() {
-        out.rollback(cp);
     }
-    done
 }
 
 /// Staged values a block holds before it is pushed.
@@ -430,16 +459,7 @@ impl Block {
                 return Ok(*j);
             }
         }
-        let j = match out.field_index(name) {
-            Some(j) => j,
-            None if out.has_declared_schema() => {
-                return Err(RecordsError::UnknownField {
-                    row: out.len() + self.ends.len(),
-                    field: name.to_owned(),
-                });
-            }
-            None => out.add_field(name)?,
-        };
+        let j = out.key_field(name, out.len() + self.ends.len())?;
         if self.names.len() <= pos {
             self.names
                 .resize_with(pos + 1, || (String::new(), usize::MAX));

@@ -340,6 +340,71 @@ impl RecordFile {
         Ok(())
     }
 
+    /// [`ReadRecords::append_to`](memslim_records::ReadRecords::append_to) of a file:
+    /// appends the records at `rows` to `out` a run of one batch at a time, a committed
+    /// batch's values borrowed from its map ([`Committed::append_each`]), pending
+    /// records copied from the tail as a list's are. `Ok(false)`, with `out` untouched,
+    /// when a batch the rows are in is read only by decoding it (compressed, or of a
+    /// type the cells reader does not read).
+    ///
+    /// # Errors
+    /// As [`RecordFile::visit_rows`], or what `out` refuses; `out` may then hold part of
+    /// the records.
+    pub(crate) fn append_rows_to(&mut self, out: &mut RecordList, rows: &[usize]) -> Result<bool> {
+        /// Fewest records per run, on average, worth a grid of their own.
+        const MIN_RUN: usize = 64;
+        self.check_open()?;
+        // The runs first, every batch checked to read value by value, so that a batch
+        // that does not leaves `out` untouched. `None`: pending records.
+        let mut runs = Vec::new();
+        let mut at = 0;
+        while at < rows.len() {
+            let from = at;
+            let batch = match self.locate(rows[at]) {
+                Some((k, _)) => {
+                    let slot = &self.slots[k];
+                    let held = slot.first_row..slot.first_row + slot.rows;
+                    at += rows[at..].iter().take_while(|r| held.contains(r)).count();
+                    if !matches!(self.committed(k)?.src, Source::Cells(_)) {
+                        return Ok(false);
+                    }
+                    Some(k)
+                }
+                None => {
+                    self.tail_row(rows[at])?;
+                    at += 1;
+                    while at < rows.len() && rows[at] >= self.committed_rows {
+                        self.tail_row(rows[at])?;
+                        at += 1;
+                    }
+                    None
+                }
+            };
+            runs.push((batch, from..at));
+        }
+        // Rows scattered over batches: a grid per few records would cost more than the
+        // staging copy, which pushes big blocks whatever the order.
+        if runs.len() * MIN_RUN > rows.len() {
+            return Ok(false);
+        }
+        let mut run = Vec::new();
+        for (batch, span) in runs {
+            run.clear();
+            match batch {
+                Some(k) => {
+                    let first = self.slots[k].first_row;
+                    run.extend(rows[span].iter().map(|&r| r - first));
+                    self.committed(k)?.append_each(&run, out)?;
+                }
+                None => {
+                    run.extend(rows[span].iter().map(|&r| r - self.committed_rows));
+                    memslim_records::append_records(out, &mut self.tail, &run)?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Checks that record `row` exists and can be read: checksums its batch and reads
     /// the batch's header if it is committed, so a view made after this call finds no
     /// damage this call could have reported (a value whose own bytes are bad is still
