@@ -482,12 +482,12 @@ proptest! {
         for start in starts {
             let (mut fast, mut slow) = (start(), start());
             let took = file.append_to(&mut fast, &picks).unwrap();
-            // Runs (of one batch, or of pending records) of 64 records on average take
-            // the file's own path; a batch starts after each flush.
+            // Up to 4 runs (of one batch, or of pending records), or runs of 64 records
+            // on average, take the file's own path; a batch starts after each flush.
             let segment = |r: usize| flushes.iter().filter(|&&f| f < r).count();
             let mut segments: Vec<usize> = picks.iter().map(|&r| segment(r)).collect();
             segments.dedup();
-            prop_assert_eq!(took, segments.len() * 64 <= picks.len());
+            prop_assert_eq!(took, segments.len() <= 4 || segments.len() * 64 <= picks.len());
             if !took {
                 memslim_records::append_records(&mut fast, &mut file, &picks).unwrap();
             }

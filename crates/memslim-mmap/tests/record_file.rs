@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use memslim_mmap::{BATCH_ROWS, FileField, MmapError, Mode, RecordFile, index_path};
-use memslim_records::{Cell, CellRef, ReadField};
+use memslim_records::{Cell, CellRef, ReadField, ReadRecords, RecordList, collect_records};
 
 fn tmpdir(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("memslim-mmap-{}-{name}", std::process::id()));
@@ -52,6 +52,21 @@ fn row(f: &mut RecordFile, i: usize) -> Result<String, MmapError> {
         parts.push(format!("{k}={v}"));
     })?;
     Ok(parts.join(" "))
+}
+
+/// Record `i` of a list, shown as [`row`] shows a file's.
+fn list_row(l: &mut RecordList, i: usize) -> String {
+    let mut parts = Vec::new();
+    l.visit_record(i, &mut |k, v| {
+        let v = match v {
+            CellRef::DictStr(_, s) => format!("{:?}", CellRef::Str(s)),
+            CellRef::Encoded(b) => format!("{:?}", memslim_records::variant::decode(b).unwrap()),
+            v => format!("{v:?}"),
+        };
+        parts.push(format!("{k}={v}"));
+    })
+    .unwrap();
+    parts.join(" ")
 }
 
 fn all_rows(f: &mut RecordFile) -> Result<Vec<String>, MmapError> {
@@ -371,6 +386,40 @@ fn damage_behind_good_checksums_is_an_error_or_a_value_never_a_crash() {
             if let Err(e) = row(&mut r, i) {
                 assert!(matches!(e, MmapError::Corrupt { .. }), "flip at {pos}: {e}");
             }
+        }
+        // The bulk reads see the same damage. A copy of every record (its values
+        // borrowed from the batches, their text checked once per batch) holds what the
+        // records read one by one hold, or fails as one of them does.
+        let every: Vec<usize> = (0..r.len()).collect();
+        let singly: Result<Vec<String>, _> = every.iter().map(|&i| row(&mut r, i)).collect();
+        match (collect_records(&mut r, &every, 7), singly) {
+            (Ok(copy), Ok(want)) => {
+                let mut copy = copy;
+                let got: Vec<String> = every.iter().map(|&i| list_row(&mut copy, i)).collect();
+                assert_eq!(got, want, "flip at {pos}");
+            }
+            (Err(e), Err(_)) => {
+                assert!(matches!(e, MmapError::Corrupt { .. }), "flip at {pos}: {e}")
+            }
+            (got, want) => panic!("flip at {pos}: the copy {got:?}, the rows {want:?}"),
+        }
+        // A search for one name: the rows whose value reads as that name, or an error.
+        let name = CellRef::Str("user3");
+        let mut found = Vec::new();
+        let searched = r.visit_field_candidates("name", 0..r.len(), Some("user3"), |i, v| {
+            if v == name {
+                found.push(i);
+            }
+            true
+        });
+        match searched {
+            Ok(()) => {
+                for &i in &found {
+                    let v = r.with_field(i, "name", |v| v == name);
+                    assert!(matches!(v, Ok(true)), "flip at {pos}: row {i}");
+                }
+            }
+            Err(e) => assert!(matches!(e, MmapError::Corrupt { .. }), "flip at {pos}: {e}"),
         }
     }
     // Some damage was seen as such (a string cut in two, an offset out of range...).

@@ -351,8 +351,10 @@ impl RecordFile {
     /// As [`RecordFile::visit_rows`], or what `out` refuses; `out` may then hold part of
     /// the records.
     pub(crate) fn append_rows_to(&mut self, out: &mut RecordList, rows: &[usize]) -> Result<bool> {
-        /// Fewest records per run, on average, worth a grid of their own.
+        /// Fewest records per run, on average, worth a grid of their own, when there
+        /// are more than a few runs.
         const MIN_RUN: usize = 64;
+        const FEW_RUNS: usize = 4;
         self.check_open()?;
         // The runs first, every batch checked to read value by value, so that a batch
         // that does not leaves `out` untouched. `None`: pending records.
@@ -383,8 +385,9 @@ impl RecordFile {
             runs.push((batch, from..at));
         }
         // Rows scattered over batches: a grid per few records would cost more than the
-        // staging copy, which pushes big blocks whatever the order.
-        if runs.len() * MIN_RUN > rows.len() {
+        // staging copy, which pushes big blocks whatever the order. (A few runs cost
+        // little whatever their length.)
+        if runs.len() > FEW_RUNS && runs.len() * MIN_RUN > rows.len() {
             return Ok(false);
         }
         let mut run = Vec::new();
