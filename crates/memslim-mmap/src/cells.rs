@@ -493,11 +493,18 @@ impl<'b> ColumnCells<'b> {
             return None;
         };
         let want = text.as_bytes();
-        let visit = || -> Result<bool, String> {
+        let mut visit = || -> Result<bool, String> {
             if rows.end > self.rows {
                 return Err(self.no_value(rows.end - 1));
             }
-            for row in rows {
+            let from = match wide {
+                false => match self.text_run(rows.clone(), want, &mut f)? {
+                    Ok(more) => return Ok(more),
+                    Err(row) => row,
+                },
+                true => rows.start,
+            };
+            for row in from..rows.end {
                 if self.is_null(row)? {
                     continue;
                 }
@@ -515,6 +522,53 @@ impl<'b> ColumnCells<'b> {
             Ok(true)
         };
         Some(visit())
+    }
+
+    /// [`ColumnCells::visit_text`] of a column of 4-byte offsets, each value's offsets
+    /// read once (as the end of one value and the start of the next) and its bytes
+    /// compared only when its length is `want`'s: `Ok(more)` at the end of `rows`;
+    /// `Err(row)` at the first value whose offsets are not a range of the values
+    /// buffer, from where the checked loop goes on (and says what is wrong, if the
+    /// value is not null).
+    #[inline]
+    fn text_run(
+        &self,
+        rows: Range<usize>,
+        want: &[u8],
+        f: &mut impl FnMut(usize, CellRef<'b>) -> bool,
+    ) -> Result<Result<bool, usize>, String> {
+        let Some(offsets) = self.offsets.get(rows.start * 4..(rows.end + 1) * 4) else {
+            return Ok(Err(rows.start));
+        };
+        let read = |o: &[u8]| i32::from_le_bytes([o[0], o[1], o[2], o[3]]);
+        let mut start = read(offsets);
+        for (row, o) in rows.zip(offsets[4..].chunks_exact(4)) {
+            let end = read(o);
+            let (s, e) = (start, end);
+            start = end;
+            let Some(bytes) = usize::try_from(s)
+                .ok()
+                .zip(usize::try_from(e).ok())
+                .and_then(|(s, e)| self.values.get(s..e))
+            else {
+                return Ok(Err(row));
+            };
+            // The length and first byte first: most values differ there.
+            if bytes.len() != want.len()
+                || bytes.first() != want.first()
+                || !memslim_records::same_bytes(bytes, want)
+            {
+                continue;
+            }
+            if self.is_null(row)? {
+                continue;
+            }
+            // Equal to a `&str`'s bytes, so UTF-8: the check in `str_at` only confirms it.
+            if !f(row, CellRef::Str(self.str_at(row, false)?)) {
+                return Ok(Ok(false));
+            }
+        }
+        Ok(Ok(true))
     }
 
     /// Starts loading the cache lines value `row` reads (its validity byte, its value

@@ -57,6 +57,7 @@ pub use order::{MAX_SLOTS, Order};
 pub use read::{ReadField, ReadRecords, append_records, collect_records, where_positions};
 pub use select::{AbsentAs, CmpOp};
 pub use seq::{OrderMark, Slice, clamp_index, index_in};
+pub use strdict::same_bytes;
 
 /// Re-exported so users of [`RecordList::to_arrow`] need no direct arrow dependency.
 pub use arrow_array::{RecordBatch, RecordBatchReader};

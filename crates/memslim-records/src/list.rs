@@ -2089,7 +2089,7 @@ pub fn cell_eq(a: &Cell<'_>, b: &Cell<'_>) -> Option<bool> {
     use Cell::*;
     match (a, b) {
         (Null, Null) => Some(true),
-        (Str(x), Str(y)) => Some(x == y),
+        (Str(x), Str(y)) => Some(crate::strdict::same_bytes(x.as_bytes(), y.as_bytes())),
         (Bytes(x), Bytes(y)) => Some(x == y),
         (Int(x), Int(y)) => Some(x == y),
         (Float(x), Float(y)) => Some(x == y),

@@ -34,11 +34,12 @@ impl Default for StrDict {
     }
 }
 
-/// `a == b`, compared in place for short strings (field names, dictionary entries): up
-/// to 16 bytes take two overlapping loads from each side instead of a call to `memcmp`,
-/// which costs more than the comparison at these lengths.
+/// `a == b`, compared in place for short strings (field names, dictionary entries,
+/// values searched for): up to 16 bytes take two overlapping loads from each side
+/// instead of a call to `memcmp`, which costs more than the comparison at these
+/// lengths.
 #[inline]
-pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
