@@ -369,19 +369,15 @@ impl<'a> Committed<'a> {
                     }
                 }
             }
+            // Then column by column (each column's buffers read in order), the key
+            // orders last.
             let mut grid = Grid::with_capacity(out.num_fields(), block.len());
-            for (k, &j) in block.iter().enumerate() {
-                // Rows a few ahead: scattered rows miss the cache in every column at once.
-                if let Some(&ahead) = block.get(k + 8) {
-                    cols.iter().for_each(|(col, _)| col.prefetch(ahead));
-                }
-                grid.push_row();
-                keys_of(j, &mut keys);
-                order.clear();
-                for &c in &keys {
-                    let (Some((col, extras)), Some(&Some(f))) = (cols.get(c), to.get(c)) else {
-                        continue;
-                    };
+            block.iter().for_each(|_| grid.push_row());
+            for (c, (col, extras)) in cols.iter().enumerate() {
+                let Some(&Some(f)) = to.get(c) else {
+                    continue;
+                };
+                for (k, &j) in block.iter().enumerate() {
                     if extras.is_absent(j) {
                         continue;
                     }
@@ -389,16 +385,33 @@ impl<'a> Committed<'a> {
                     let Some(cell) = extras.as_appended(j, v).to_cell() else {
                         continue;
                     };
-                    if !grid.set(f, cell) {
+                    if !grid.set_at(k, f, cell) {
                         return Err(RecordsError::DuplicateKey {
                             row: out.len() + k,
                             field: out.field_name(f).to_owned(),
                         }
                         .into());
                     }
-                    order.push(f);
                 }
-                grid.set_order(&order);
+            }
+            // Fields in column order hold every record in column order but those with an
+            // order of their own.
+            let in_order = to.iter().flatten().is_sorted();
+            for (k, &j) in block.iter().enumerate() {
+                let own = self.extras.order_of(j);
+                if in_order && own.is_none() {
+                    continue;
+                }
+                keys_of(j, &mut keys);
+                order.clear();
+                for &c in &keys {
+                    if let (Some(&Some(f)), Some((_, extras))) = (to.get(c), cols.get(c)) {
+                        if !extras.is_absent(j) {
+                            order.push(f);
+                        }
+                    }
+                }
+                grid.set_order_at(k, &order);
             }
             out.push_grid(&grid)?;
         }

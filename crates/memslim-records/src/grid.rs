@@ -64,10 +64,20 @@ impl<'a> Grid<'a> {
     /// Puts `cell` in column `j` of the last row. Returns false (and changes nothing)
     /// if there is no row, `j` is out of range, or the slot is already filled.
     pub fn set(&mut self, j: usize, cell: Cell<'a>) -> bool {
-        if self.rows == 0 || j >= self.ncols {
+        match self.rows.checked_sub(1) {
+            Some(r) => self.set_at(r, j, cell),
+            None => false,
+        }
+    }
+
+    /// Puts `cell` in column `j` of row `r`: [`Grid::set`] for any row, so that a grid
+    /// can be filled column by column. Returns false (and changes nothing) if there is
+    /// no row `r`, `j` is out of range, or the slot is already filled.
+    pub fn set_at(&mut self, r: usize, j: usize, cell: Cell<'a>) -> bool {
+        if r >= self.rows || j >= self.ncols {
             return false;
         }
-        let slot = &mut self.cells[(self.rows - 1) * self.ncols + j];
+        let slot = &mut self.cells[r * self.ncols + j];
         if slot.is_some() {
             return false;
         }
@@ -79,10 +89,16 @@ impl<'a> Grid<'a> {
     /// Records the key order of the last row when it differs from column order
     /// (`order` lists the row's columns in the record's key order).
     pub fn set_order(&mut self, order: &[usize]) {
-        let Some(r) = self.num_rows().checked_sub(1) else {
-            return;
-        };
-        if order.windows(2).all(|w| w[0] < w[1]) {
+        if let Some(r) = self.num_rows().checked_sub(1) {
+            self.set_order_at(r, order);
+        }
+    }
+
+    /// [`Grid::set_order`] for row `r`. Rows are given their orders in ascending order:
+    /// an order for a row at or before the last one given one is ignored.
+    pub fn set_order_at(&mut self, r: usize, order: &[usize]) {
+        let after_last = self.orders.last().is_none_or(|&(last, _, _)| last < r);
+        if r >= self.rows || !after_last || order.windows(2).all(|w| w[0] < w[1]) {
             return;
         }
         let start = self.order.len();
@@ -155,6 +171,29 @@ impl<'a> Grid<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filled_column_by_column() {
+        let mut g = Grid::new(2);
+        assert!(!g.set_at(0, 0, Cell::Int(1)), "no row yet");
+        (0..3).for_each(|_| g.push_row());
+        for r in 0..3 {
+            assert!(g.set_at(r, 1, Cell::Str("ab")));
+        }
+        assert!(g.set_at(1, 0, Cell::Int(5)));
+        assert!(!g.set_at(1, 0, Cell::Null), "slot already filled");
+        assert!(!g.set_at(3, 0, Cell::Null), "no row 3");
+        assert!(!g.set_at(0, 2, Cell::Null), "no column 2");
+        g.set_order_at(1, &[1, 0]);
+        g.set_order_at(0, &[1, 0]); // before the last row given an order: ignored
+        g.set_order_at(2, &[1]); // column order: nothing to record
+        assert_eq!(g.order_of(0), None);
+        assert_eq!(g.order_of(1), Some(&[1u32, 0][..]));
+        assert_eq!(g.order_of(2), None);
+        assert_eq!(g.get(1, 0), Some(&Cell::Int(5)));
+        assert_eq!(g.get(0, 0), None);
+        assert_eq!(g.var_bytes(), 6);
+    }
 
     #[test]
     fn rows_slots_and_orders() {
