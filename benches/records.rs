@@ -6,7 +6,7 @@
 //! behind `memslim.dumps`, on order-like records, and copies between lists; and the
 //! record file's kernels: the read of a committed batch (what a `Row` of
 //! `DictList.open` reads through), a column's count and `where` positions, and the
-//! block copy behind its `where` and `DictList(file)`.
+//! batch copy behind its `where` and `DictList(file)` (beside the staging copy).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use memslim_benches::orders;
@@ -244,6 +244,43 @@ fn json(c: &mut Criterion) {
     g.finish();
 }
 
+/// A record file read only through `visit_records` (no copy of its own), for the
+/// staging copy every other storage gets.
+struct Staged<'a>(&'a mut memslim_mmap::RecordFile);
+
+impl memslim_records::ReadRecords for Staged<'_> {
+    type Error = memslim_mmap::MmapError;
+
+    fn record_count(&self) -> usize {
+        self.0.record_count()
+    }
+
+    fn visit_record(
+        &mut self,
+        row: usize,
+        f: &mut dyn FnMut(&str, CellRef<'_>),
+    ) -> Result<(), Self::Error> {
+        self.0.visit_record(row, f)
+    }
+
+    fn visit_records(
+        &mut self,
+        rows: &[usize],
+        f: &mut dyn FnMut(usize, &str, CellRef<'_>),
+    ) -> Result<(), Self::Error> {
+        self.0.visit_records(rows, f)
+    }
+
+    fn read_field<R>(
+        &mut self,
+        row: usize,
+        name: &str,
+        f: impl FnOnce(CellRef<'_>) -> R,
+    ) -> Result<R, Self::Error> {
+        self.0.read_field(row, name, f)
+    }
+}
+
 /// The row loop's kernel over a record file: `price * qty` of every record, each read
 /// from the committed batch that holds it (as a file's `Row` does), beside the same
 /// reads of the in-memory list in `read`.
@@ -300,11 +337,18 @@ fn file_read(c: &mut Criterion) {
             black_box(found.expect("readable"))
         })
     });
-    // What `where` and `DictList(file)` copy records with: staged a block at a time,
-    // pushed column by column.
+    // What `where` and `DictList(file)` copy records with: a committed batch's values
+    // borrowed into a grid filled column by column; beside it the copy any other
+    // storage gets, each record staged through `visit_records`.
     let every_third: Vec<usize> = (0..N).step_by(3).collect();
     g.bench_function("collect_records every third record (file)", |b| {
         b.iter(|| black_box(collect_records(&mut f, &every_third, 65_536).expect("readable")))
+    });
+    g.bench_function("collect_records every third record (file, staged)", |b| {
+        b.iter(|| {
+            let copy = collect_records(&mut Staged(&mut f), &every_third, 65_536);
+            black_box(copy.expect("readable"))
+        })
     });
     g.finish();
     drop(batches);
