@@ -244,43 +244,6 @@ fn json(c: &mut Criterion) {
     g.finish();
 }
 
-/// A record file read only through `visit_records` (no copy of its own), for the
-/// staging copy every other storage gets.
-struct Staged<'a>(&'a mut memslim_mmap::RecordFile);
-
-impl memslim_records::ReadRecords for Staged<'_> {
-    type Error = memslim_mmap::MmapError;
-
-    fn record_count(&self) -> usize {
-        self.0.record_count()
-    }
-
-    fn visit_record(
-        &mut self,
-        row: usize,
-        f: &mut dyn FnMut(&str, CellRef<'_>),
-    ) -> Result<(), Self::Error> {
-        self.0.visit_record(row, f)
-    }
-
-    fn visit_records(
-        &mut self,
-        rows: &[usize],
-        f: &mut dyn FnMut(usize, &str, CellRef<'_>),
-    ) -> Result<(), Self::Error> {
-        self.0.visit_records(rows, f)
-    }
-
-    fn read_field<R>(
-        &mut self,
-        row: usize,
-        name: &str,
-        f: impl FnOnce(CellRef<'_>) -> R,
-    ) -> Result<R, Self::Error> {
-        self.0.read_field(row, name, f)
-    }
-}
-
 /// The row loop's kernel over a record file: `price * qty` of every record, each read
 /// from the committed batch that holds it (as a file's `Row` does), beside the same
 /// reads of the in-memory list in `read`.
@@ -346,8 +309,10 @@ fn file_read(c: &mut Criterion) {
     });
     g.bench_function("collect_records every third record (file, staged)", |b| {
         b.iter(|| {
-            let copy = collect_records(&mut Staged(&mut f), &every_third, 65_536);
-            black_box(copy.expect("readable"))
+            let mut copy = memslim_records::RecordList::with_chunk_rows(65_536);
+            let staged = memslim_records::append_records_staged(&mut copy, &mut f, &every_third);
+            staged.expect("readable");
+            black_box(copy)
         })
     });
     g.finish();

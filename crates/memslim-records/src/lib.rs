@@ -54,7 +54,9 @@ pub use list::{
     CellSink, Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Snapshot, Sum, cell_eq,
 };
 pub use order::{MAX_SLOTS, Order};
-pub use read::{ReadField, ReadRecords, append_records, collect_records, where_positions};
+pub use read::{
+    ReadField, ReadRecords, append_records, append_records_staged, collect_records, where_positions,
+};
 pub use select::{AbsentAs, CmpOp};
 pub use seq::{OrderMark, Slice, clamp_index, index_in};
 pub use strdict::same_bytes;

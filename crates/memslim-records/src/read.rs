@@ -332,7 +332,8 @@ pub fn collect_records<R: ReadRecords + ?Sized>(
 /// Appends the records at `rows` of `src` to `out`, in that order, each exactly as
 /// [`collect_records`] copies it. All or nothing: on error `out` is as it was.
 ///
-/// The records are copied a block at a time (so that `src` can move on) and each
+/// A storage with a copy of its own ([`ReadRecords::append_to`]) copies them;
+/// otherwise they are staged a block at a time (so that `src` can move on) and each
 /// block is pushed column by column, as a bulk load pushes ([`RecordList::push_grid`]):
 /// a key's field is found once per block position, not once per record.
 ///
@@ -344,9 +345,37 @@ pub fn append_records<R: ReadRecords + ?Sized>(
     src: &mut R,
     rows: &[usize],
 ) -> Result<(), R::Error> {
+    copy_into(out, src, rows, true)
+}
+
+/// [`append_records`] by the staging copy, whatever copy `src` has of its own: the
+/// reference a storage's own copy is tested and measured against.
+///
+/// # Errors
+/// As [`append_records`].
+pub fn append_records_staged<R: ReadRecords + ?Sized>(
+    out: &mut RecordList,
+    src: &mut R,
+    rows: &[usize],
+) -> Result<(), R::Error> {
+    copy_into(out, src, rows, false)
+}
+
+/// [`append_records`], by `src`'s own copy if `own` and it has one for `rows`.
+fn copy_into<R: ReadRecords + ?Sized>(
+    out: &mut RecordList,
+    src: &mut R,
+    rows: &[usize],
+    own: bool,
+) -> Result<(), R::Error> {
     let cp = out.checkpoint();
     out.expect_rows(rows.len());
-    let done = match src.append_to(out, rows) {
+    let took = if own {
+        src.append_to(out, rows)
+    } else {
+        Ok(false)
+    };
+    let done = match took {
         Ok(true) => Ok(()),
         Ok(false) => stage_records(out, src, rows),
         Err(e) => Err(e),
