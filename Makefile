@@ -49,7 +49,7 @@ help:
 	@echo "make setup        ./.venv with pinned dev tools and a release build of memslim"
 	@echo "make develop      rebuild and reinstall memslim into ./.venv unconditionally"
 	@echo "make valgrind     unsafe code paths (Rust and Python) under valgrind memcheck"
-	@echo "make lint         cargo fmt --check, clippy (whole workspace), ruff check"
+	@echo "make lint         cargo fmt --check, clippy (whole workspace), rustdoc links, ruff check"
 	@echo "make fmt          cargo fmt and ruff format"
 	@echo "make fuzz         the fuzz targets (JSONL, CSV, gzip/zstd, the record-file opener, pickled"
 	@echo "                  DictList/DocList state, Parquet files), bounded"
@@ -124,6 +124,8 @@ valgrind: setup
 lint: $(DEPS_STAMP) lint-release
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	# The crates' API docs as docs.rs builds them: no broken or private links.
+	RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 	$(VENV)/bin/ruff check $(PY_DIRS)
 
 # The release workflow (zizmor, offline: schema validation and security audits) and the README's

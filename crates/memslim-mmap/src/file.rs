@@ -323,7 +323,7 @@ impl<'a> Committed<'a> {
 
     /// Appends the records at `rows` of the batch to `out`, each as
     /// [`Committed::visit_each`] reads it, its values borrowed from the batch: a grid of
-    /// up to [`GRID_ROWS`] records at a time, each column's field in `out` found once
+    /// up to 4,096 records at a time, each column's field in `out` found once
     /// (new fields added in the order a record-by-record copy adds them). `Ok(false)`,
     /// with `out` untouched, for a batch that is not read value by value.
     ///

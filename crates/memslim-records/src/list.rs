@@ -794,7 +794,7 @@ impl RecordList {
     ///
     /// # Memory
     /// Amortized O(1); the tail chunk's buffers double while small, then grow by an
-    /// eighth ([`crate::store::growth`]) up to `chunk_rows` rows, then a new chunk
+    /// eighth up to `chunk_rows` rows, then a new chunk
     /// starts, so no buffer larger than one chunk is ever reallocated.
     pub fn push_record(&mut self, record: &[(&str, Cell<'_>)]) -> Result<()> {
         if self.push_fitting(record) {
@@ -1298,8 +1298,7 @@ impl RecordList {
     /// to the load. Encodings are re-chosen (per field, not per record); the tail chunk
     /// is trimmed only when the load filled at least an eighth of it. Trimming reads and
     /// may copy the whole chunk, which made a loop of small loads quadratic, and what a
-    /// smaller load leaves spare is bounded: buffers grow by an eighth (see
-    /// [`crate::store::growth`]).
+    /// smaller load leaves spare is bounded: buffers grow by an eighth.
     pub fn optimize_since(&mut self, cp: &Checkpoint) {
         self.optimize_tail(self.len.saturating_sub(cp.len));
     }

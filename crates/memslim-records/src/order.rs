@@ -199,7 +199,7 @@ impl Order {
     }
 
     /// Whether a store of `store_len` rows holds more rows this order does not read than
-    /// rows it reads, plus [`UNREAD_SLACK`]: worth compacting ([`Order::compacted`]).
+    /// rows it reads, plus 1,024 rows of slack: worth compacting ([`Order::compacted`]).
     /// Compacting then costs amortized O(1) per row added since, and keeps the store
     /// within about twice the list.
     pub fn wastes(&self, store_len: usize) -> bool {

@@ -363,7 +363,7 @@ impl crate::RecordList {
         crate::read::where_positions(&mut &self.column(j), op, Some(probe)).unwrap_or_default()
     }
 
-    /// [`RecordList::where_rows`] with the host's verdict on the rows the core cannot
+    /// [`crate::RecordList::where_rows`] with the host's verdict on the rows the core cannot
     /// decide: `verdict(value)` for each of them (ascending), or for every present
     /// value when there is no `probe` the core can compare (a host object). Ascending.
     ///
