@@ -524,6 +524,10 @@ fn foreign_arrow_files_and_streams() {
     assert_eq!(r.layout(), FileLayout::ForeignFile);
     let rows = all_rows(&mut r).unwrap();
     assert_eq!(rows, [want[0], want[1], want[2], want[1], want[2]]);
+    // Batches read only by decoding (a dictionary column) are copied record by record.
+    let mut copy = collect_records(&mut r, &[0, 1, 2, 3, 4], 2).unwrap();
+    let copied: Vec<String> = (0..5).map(|i| list_row(&mut copy, i)).collect();
+    assert_eq!(copied, rows);
     assert!(matches!(
         RecordFile::open(&file, Mode::Append),
         Err(MmapError::Unsupported { .. })

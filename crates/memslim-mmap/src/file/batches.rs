@@ -343,9 +343,10 @@ impl RecordFile {
     /// [`ReadRecords::append_to`](memslim_records::ReadRecords::append_to) of a file:
     /// appends the records at `rows` to `out` a run of one batch at a time, a committed
     /// batch's values borrowed from its map ([`Committed::append_each`]), pending
-    /// records copied from the tail as a list's are. `Ok(false)`, with `out` untouched,
-    /// when a batch the rows are in is read only by decoding it (compressed, or of a
-    /// type the cells reader does not read).
+    /// records copied from the tail as a list's are. A batch read only by decoding it
+    /// (compressed, or of a type the cells reader does not read) is staged record by
+    /// record. `Ok(false)`, with `out` untouched, when the rows are scattered over
+    /// batches.
     ///
     /// # Errors
     /// As [`RecordFile::visit_rows`], or what `out` refuses; `out` may then hold part of
@@ -356,8 +357,7 @@ impl RecordFile {
         const MIN_RUN: usize = 64;
         const FEW_RUNS: usize = 4;
         self.check_open()?;
-        // The runs first, every batch checked to read value by value, so that a batch
-        // that does not leaves `out` untouched. `None`: pending records.
+        // The runs first (no batch read yet). `None`: pending records.
         let mut runs = Vec::new();
         let mut at = 0;
         while at < rows.len() {
@@ -367,9 +367,6 @@ impl RecordFile {
                     let slot = &self.slots[k];
                     let held = slot.first_row..slot.first_row + slot.rows;
                     at += rows[at..].iter().take_while(|r| held.contains(r)).count();
-                    if !matches!(self.committed(k)?.src, Source::Cells(_)) {
-                        return Ok(false);
-                    }
                     Some(k)
                 }
                 None => {
@@ -396,8 +393,10 @@ impl RecordFile {
             match batch {
                 Some(k) => {
                     let first = self.slots[k].first_row;
-                    run.extend(rows[span].iter().map(|&r| r - first));
-                    self.committed(k)?.append_each(&run, out)?;
+                    run.extend(rows[span.clone()].iter().map(|&r| r - first));
+                    if !self.committed(k)?.append_each(&run, out)? {
+                        memslim_records::append_records_staged(out, self, &rows[span])?;
+                    }
                 }
                 None => {
                     run.extend(rows[span].iter().map(|&r| r - self.committed_rows));
