@@ -136,25 +136,22 @@ impl MappedText {
     /// are not UTF-8 (or not in the map).
     pub(crate) fn checked(&self) -> Option<&str> {
         let bytes = self.map.bytes().get(self.range.clone())?;
-        self.utf8
-            .get_or_init(|| std::str::from_utf8(bytes).is_ok())
-            .then(|| self.known(bytes))
+        self.utf8.get_or_init(|| std::str::from_utf8(bytes).is_ok());
+        self.if_checked()
     }
 
     /// The bytes as text if an earlier read found them UTF-8 (no check made now).
     pub(crate) fn if_checked(&self) -> Option<&str> {
         let bytes = self.map.bytes().get(self.range.clone())?;
-        (self.utf8.get() == Some(&true)).then(|| self.known(bytes))
-    }
-
-    /// `bytes` (this text's bytes, found UTF-8) as a `str`.
-    fn known<'a>(&'a self, bytes: &'a [u8]) -> &'a str {
+        if self.utf8.get() != Some(&true) {
+            return None;
+        }
         debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: `bytes` is `self.range` of `self.map` (both callers cut it so), and
-        // `self.utf8` holds true only once `std::str::from_utf8` accepted exactly those
-        // bytes. The map is read-only and memslim never changes committed bytes while
-        // they are mapped (see `ReadMap::new`), so they are still UTF-8.
-        unsafe { std::str::from_utf8_unchecked(bytes) }
+        // SAFETY: `self.utf8` holds true only once `std::str::from_utf8` accepted these
+        // same bytes (`self.range` of `self.map`, both fixed at construction). The map is
+        // read-only and memslim never changes committed bytes while they are mapped (see
+        // `ReadMap::new`), so they are still UTF-8.
+        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 }
 
