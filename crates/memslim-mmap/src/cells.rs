@@ -107,6 +107,14 @@ pub(crate) fn readable(schema: &Schema) -> bool {
         .all(|f| kind_of(f.data_type()).is_some())
 }
 
+/// Whether a value's `bytes` are the text searched for, `want`: the first byte first,
+/// where most values differ (the rest is compared in place, see
+/// [`memslim_records::same_bytes`]).
+#[inline(always)]
+fn is_text(bytes: &[u8], want: &[u8]) -> bool {
+    bytes.first() == want.first() && memslim_records::same_bytes(bytes, want)
+}
+
 /// Item `i` of `buf` read as items of `width` bytes, if `buf` holds it (positions that
 /// overflow are not held).
 fn item(buf: &[u8], i: usize, width: usize) -> Option<&[u8]> {
@@ -508,10 +516,7 @@ impl<'b> ColumnCells<'b> {
                 if self.is_null(row)? {
                     continue;
                 }
-                let bytes = self.bytes_at(row, wide)?;
-                // The length and first byte first: most values differ there, and the
-                // comparison of the rest is a call.
-                if bytes.len() != want.len() || bytes.first() != want.first() || bytes != want {
+                if !is_text(self.bytes_at(row, wide)?, want) {
                     continue;
                 }
                 // Equal to a `&str`'s bytes, so UTF-8: the check in `str_at` only confirms it.
@@ -553,11 +558,7 @@ impl<'b> ColumnCells<'b> {
             else {
                 return Ok(Err(row));
             };
-            // The length and first byte first: most values differ there.
-            if bytes.len() != want.len()
-                || bytes.first() != want.first()
-                || !memslim_records::same_bytes(bytes, want)
-            {
+            if !is_text(bytes, want) {
                 continue;
             }
             if self.is_null(row)? {
@@ -613,9 +614,16 @@ impl<'b> ColumnCells<'b> {
     /// The bytes at `row` of a variable-length column (`wide`: 64-bit offsets).
     #[inline(always)]
     fn bytes_at(&self, row: usize, wide: bool) -> Result<&'b [u8], String> {
-        let width = if wide { 8 } else { 4 };
-        let (start, end) = (self.offset(row, width)?, self.offset(row + 1, width)?);
+        let (start, end) = self.span(row, wide)?;
         self.values.get(start..end).ok_or_else(|| self.outside(row))
+    }
+
+    /// Where the value at `row` of a variable-length column starts and ends, as its
+    /// offsets say (not checked against the values buffer).
+    #[inline(always)]
+    fn span(&self, row: usize, wide: bool) -> Result<(usize, usize), String> {
+        let width = if wide { 8 } else { 4 };
+        Ok((self.offset(row, width)?, self.offset(row + 1, width)?))
     }
 
     /// [`ColumnCells::bytes_at`] of a string column, checked as UTF-8.
@@ -624,8 +632,7 @@ impl<'b> ColumnCells<'b> {
         let Some(text) = self.text else {
             return std::str::from_utf8(self.bytes_at(row, wide)?).map_err(|_| self.not_utf8(row));
         };
-        let width = if wide { 8 } else { 4 };
-        let (start, end) = (self.offset(row, width)?, self.offset(row + 1, width)?);
+        let (start, end) = self.span(row, wide)?;
         // Inside UTF-8 text, bytes from one character boundary to another are UTF-8.
         text.get(start..end)
             .ok_or_else(|| match start <= end && end <= text.len() {
