@@ -313,10 +313,7 @@ impl<'a> Committed<'a> {
                 }
                 Ok(())
             };
-            match self.extras.order_of(j) {
-                Some(order) => order.iter().try_for_each(|&c| one(c as usize))?,
-                None => (0..fields.len()).try_for_each(one)?,
-            }
+            self.each_key(j, &mut one)?;
         }
         Ok(())
     }
@@ -343,31 +340,23 @@ impl<'a> Committed<'a> {
         // Each column's field in `out`, once a record has the key.
         let mut to: Vec<Option<usize>> = vec![None; fields.len()];
         let mut unseen = fields.len();
-        // A record's columns, and then its fields, in its key order.
-        let (mut keys, mut order) = (Vec::new(), Vec::new());
-        let keys_of = |j: usize, keys: &mut Vec<usize>| {
-            keys.clear();
-            match self.extras.order_of(j) {
-                Some(o) => keys.extend(o.iter().map(|&c| c as usize)),
-                None => keys.extend(0..fields.len()),
-            }
-        };
+        // A record's fields in its key order.
+        let mut order = Vec::new();
         for block in rows.chunks(GRID_ROWS) {
             // The fields first (a grid's width is fixed), record by record, key by key.
             for (k, &j) in block.iter().enumerate() {
                 if unseen == 0 {
                     break;
                 }
-                keys_of(j, &mut keys);
-                for &c in &keys {
-                    let (Some(t @ None), Some((_, extras))) = (to.get_mut(c), cols.get(c)) else {
-                        continue;
-                    };
-                    if !extras.is_absent(j) {
-                        *t = Some(out.key_field(fields[c].name(), out.len() + k)?);
-                        unseen -= 1;
+                self.each_key(j, |c| {
+                    if let (Some(t @ None), Some((_, extras))) = (to.get_mut(c), cols.get(c)) {
+                        if !extras.is_absent(j) {
+                            *t = Some(out.key_field(fields[c].name(), out.len() + k)?);
+                            unseen -= 1;
+                        }
                     }
-                }
+                    Ok(())
+                })?;
             }
             // Then column by column (each column's buffers read in order), the key
             // orders last.
@@ -402,15 +391,15 @@ impl<'a> Committed<'a> {
                 if in_order && own.is_none() {
                     continue;
                 }
-                keys_of(j, &mut keys);
                 order.clear();
-                for &c in &keys {
+                self.each_key(j, |c| {
                     if let (Some(&Some(f)), Some((_, extras))) = (to.get(c), cols.get(c)) {
                         if !extras.is_absent(j) {
                             order.push(f);
                         }
                     }
-                }
+                    Ok(())
+                })?;
                 grid.set_order_at(k, &order);
             }
             out.push_grid(&grid)?;
@@ -453,16 +442,23 @@ impl<'a> Committed<'a> {
     /// skipping the keys it lacked (see [`RecordFile::visit_row`]).
     fn visit(&self, j: usize, mut f: impl FnMut(&str, CellRef<'_>)) -> Result<()> {
         let mut buf = Vec::new();
-        let mut one = |c: usize| -> Result<()> {
+        let one = |c: usize| -> Result<()> {
             match self.cell(c, j, &mut buf)? {
                 CellRef::Absent => {}
                 cell => f(self.schema.field(c).name(), cell),
             }
             Ok(())
         };
+        self.each_key(j, one)
+    }
+
+    /// Calls `f(c)` for each column `c` of row `j` in the row's key order, until it
+    /// fails. The columns of keys the row lacks are among them (`f` skips those).
+    #[inline]
+    fn each_key(&self, j: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<()> {
         match self.extras.order_of(j) {
-            Some(order) => order.iter().try_for_each(|&c| one(c as usize)),
-            None => (0..self.schema.fields().len()).try_for_each(one),
+            Some(order) => order.iter().try_for_each(|&c| f(c as usize)),
+            None => (0..self.schema.fields().len()).try_for_each(f),
         }
     }
 }

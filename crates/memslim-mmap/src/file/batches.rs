@@ -370,12 +370,12 @@ impl RecordFile {
                     Some(k)
                 }
                 None => {
-                    self.tail_row(rows[at])?;
-                    at += 1;
-                    while at < rows.len() && rows[at] >= self.committed_rows {
-                        self.tail_row(rows[at])?;
-                        at += 1;
-                    }
+                    let pending = |&&r: &&usize| r >= self.committed_rows;
+                    at += 1 + rows[at + 1..].iter().take_while(pending).count();
+                    // A row past the end, named as the file counts it.
+                    rows[from..at]
+                        .iter()
+                        .try_for_each(|&r| self.tail_row(r).map(drop))?;
                     None
                 }
             };
