@@ -40,32 +40,28 @@ fn expected(i: i64) -> String {
     )
 }
 
+/// `key=value` of one value, as the tests expect it.
+fn shown(k: &str, v: CellRef<'_>) -> String {
+    let v = match v {
+        CellRef::DictStr(_, s) => format!("{:?}", CellRef::Str(s)),
+        // variant-encoded values, shown decoded (`Str("x")`, `Int(7)`, ...)
+        CellRef::Encoded(b) => format!("{:?}", memslim_records::variant::decode(b).unwrap()),
+        v => format!("{v:?}"),
+    };
+    format!("{k}={v}")
+}
+
 fn row(f: &mut RecordFile, i: usize) -> Result<String, MmapError> {
     let mut parts = Vec::new();
-    f.visit_row(i, |k, v| {
-        let v = match v {
-            CellRef::DictStr(_, s) => format!("{:?}", CellRef::Str(s)),
-            // variant-encoded values, shown decoded (`Str("x")`, `Int(7)`, ...)
-            CellRef::Encoded(b) => format!("{:?}", memslim_records::variant::decode(b).unwrap()),
-            v => format!("{v:?}"),
-        };
-        parts.push(format!("{k}={v}"));
-    })?;
+    f.visit_row(i, |k, v| parts.push(shown(k, v)))?;
     Ok(parts.join(" "))
 }
 
 /// Record `i` of a list, shown as [`row`] shows a file's.
 fn list_row(l: &mut RecordList, i: usize) -> String {
     let mut parts = Vec::new();
-    l.visit_record(i, &mut |k, v| {
-        let v = match v {
-            CellRef::DictStr(_, s) => format!("{:?}", CellRef::Str(s)),
-            CellRef::Encoded(b) => format!("{:?}", memslim_records::variant::decode(b).unwrap()),
-            v => format!("{v:?}"),
-        };
-        parts.push(format!("{k}={v}"));
-    })
-    .unwrap();
+    l.visit_record(i, &mut |k, v| parts.push(shown(k, v)))
+        .unwrap();
     parts.join(" ")
 }
 
