@@ -726,6 +726,9 @@ impl RecordList {
             for k in 0..self.chunks.len() {
                 self.materialize(k);
                 let len = self.chunks[k].len;
+                // One handle per field, whether the fields came one by one or together
+                // (a chunk's handles never double past the fields it has).
+                self.chunks[k].cols.reserve_exact(plan.new_cols.len());
                 for _ in &plan.new_cols {
                     self.chunks[k]
                         .cols
