@@ -1,6 +1,6 @@
 //! The types Python sees for `Row` and the iterators of DictList, TupleList, Column and
 //! record files: heap subclasses of the PyO3 classes ([`PyRow`], [`PyRecordsIter`],
-//! [`PyTupleIter`], [`PyColumnIter`], [`PyDictListFileIter`]) whose hottest slot is a
+//! [`PyTupleIter`], [`PyColumnIter`], [`PyDictListFileIter`], [`PyPairIter`]) whose hottest slot is a
 //! plain C function.
 //!
 //! A user's row loop, `for r in rows: r["price"] * r["qty"]`, makes one `__next__` call
@@ -34,6 +34,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyTuple, PyType};
 
+use crate::mapping_views::PyPairIter;
 use crate::mmap::PyDictListFileIter;
 use crate::records::{PyColumnIter, PyRecordsIter, PyRow, PyTupleIter};
 
@@ -98,6 +99,7 @@ quick_next!(
 );
 quick_next!(PyTupleIter, TUPLE_ITER, c"memslim._memslim._TupleIter");
 quick_next!(PyColumnIter, COLUMN_ITER, c"memslim._memslim._ColumnIter");
+quick_next!(PyPairIter, PAIR_ITER, c"memslim._memslim._PairIter");
 quick_next!(
     PyDictListFileIter,
     FILE_ITER,

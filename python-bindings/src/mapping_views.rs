@@ -15,7 +15,9 @@ use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyList, PySet, PyTuple};
-use pyo3::{IntoPyObjectExt, intern};
+use pyo3::{IntoPyObjectExt, ffi, intern};
+
+use crate::gilcell::GilCell;
 
 /// Which view a mapping's `keys()` / `values()` / `items()` returns.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -25,8 +27,10 @@ pub(crate) enum View {
     Items,
 }
 
-/// Lists a mapping's keys, values or `(key, value)` pairs, in its key order.
-pub(crate) type Lister = for<'py> fn(&Bound<'py, PyAny>, View) -> PyResult<Bound<'py, PyList>>;
+/// Lists a mapping's keys or values, in its key order; for [`View::Items`], each key
+/// followed by its value (`k0, v0, k1, v1, ...`: pairs are made only where a view needs
+/// them as tuples).
+pub(crate) type Lister = for<'py> fn(&Bound<'py, PyAny>, View) -> PyResult<Vec<Bound<'py, PyAny>>>;
 
 static MAPPING_PROXY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ABC_SET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -36,22 +40,18 @@ static ABC_SET: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 pub(crate) fn list_by_protocol<'py>(
     mapping: &Bound<'py, PyAny>,
     which: View,
-) -> PyResult<Bound<'py, PyList>> {
-    let py = mapping.py();
-    let keys = PyList::empty(py);
-    for k in mapping.try_iter()? {
-        keys.append(k?)?;
-    }
+) -> PyResult<Vec<Bound<'py, PyAny>>> {
+    let keys = mapping.try_iter()?.collect::<PyResult<Vec<_>>>()?;
     if which == View::Keys {
         return Ok(keys);
     }
-    let out = PyList::empty(py);
-    for k in keys.iter() {
+    let mut out = Vec::with_capacity(keys.len() * if which == View::Items { 2 } else { 1 });
+    for k in keys {
         let v = mapping.get_item(&k)?;
-        match which {
-            View::Values => out.append(v)?,
-            _ => out.append(PyTuple::new(py, [k, v])?)?,
+        if which == View::Items {
+            out.push(k);
         }
+        out.push(v);
     }
     Ok(out)
 }
@@ -79,17 +79,37 @@ struct Parts<'py> {
 }
 
 impl<'py> Parts<'py> {
+    /// The view's elements: keys, values, or `(key, value)` tuples.
     fn list(&self) -> PyResult<Bound<'py, PyList>> {
-        (self.lister)(&self.mapping, self.which)
+        let listed = (self.lister)(&self.mapping, self.which)?;
+        let py = self.mapping.py();
+        if self.which != View::Items {
+            return PyList::new(py, listed);
+        }
+        let mut pairs = Vec::with_capacity(listed.len() / 2);
+        let mut it = listed.into_iter();
+        while let (Some(k), Some(v)) = (it.next(), it.next()) {
+            pairs.push(PyTuple::new(py, [k, v])?);
+        }
+        PyList::new(py, pairs)
     }
 
     fn iter(&self) -> PyResult<Bound<'py, PyAny>> {
-        if self.which == View::Keys {
+        let py = self.mapping.py();
+        match self.which {
             // A mapping's keys, as iterating it gives them (a `Row` shares one tuple of
             // its list's names across records).
-            return Ok(self.mapping.try_iter()?.into_any());
+            View::Keys => Ok(self.mapping.try_iter()?.into_any()),
+            View::Values => Ok(self.list()?.try_iter()?.into_any()),
+            View::Items => {
+                let listed = (self.lister)(&self.mapping, View::Items)?;
+                let it = PyPairIter {
+                    listed: listed.into_iter().map(Bound::unbind).collect(),
+                    state: GilCell::new(PairState { pos: 0, pair: None }),
+                };
+                crate::fast_slots::new_iter(py, it).map(|it| it.into_bound(py))
+            }
         }
-        Ok(self.list()?.try_iter()?.into_any())
     }
 
     fn reversed(&self) -> PyResult<Bound<'py, PyAny>> {
@@ -242,6 +262,94 @@ impl<'py> Parts<'py> {
     }
 }
 
+/// Iterator of an items view: the `(key, value)` pairs of a listing of the mapping made
+/// when iteration began (a snapshot, as the other views iterate). As a dict's items
+/// iterator, it hands out one pair again once nobody else refers to it (a
+/// `for k, v in ...` loop unpacks and drops each), instead of making a tuple per key.
+#[pyclass(name = "_PairIterBase", module = "memslim._memslim", frozen, subclass)]
+pub struct PyPairIter {
+    /// `k0, v0, k1, v1, ...`, never handed out as a whole: a pair's items stay
+    /// referenced here, so refilling a pair never frees what it held.
+    listed: Vec<Py<PyAny>>,
+    state: GilCell<PairState>,
+}
+
+struct PairState {
+    /// Index in `listed` of the next pair's key.
+    pos: usize,
+    /// The pair handed out last.
+    pair: Option<Py<PyTuple>>,
+}
+
+impl PyPairIter {
+    /// The next pair (`None` at the end), refilling the last one if only this
+    /// iterator refers to it. Frees nothing: see `quick_next`.
+    fn step(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        let mut s = self.state.borrow_mut(py)?;
+        let (Some(k), Some(v)) = (self.listed.get(s.pos), self.listed.get(s.pos + 1)) else {
+            return Ok(None);
+        };
+        let (k, v) = (k.clone_ref(py), v.clone_ref(py));
+        let pair = match s.pair.take() {
+            // SAFETY: reads the reference count of a live tuple this iterator holds.
+            Some(p) if unsafe { ffi::Py_REFCNT(p.as_ptr()) } == 1 => {
+                let t = p.as_ptr();
+                // SAFETY: `t` is a 2-tuple referenced by this iterator alone, so
+                // `PyTuple_SetItem` may replace its items: it takes over the new
+                // references to `k` and `v` and releases the old items, which
+                // `listed` still refers to (so none is freed and no code runs). A tuple
+                // the collector untracked while it held only atomic values is tracked
+                // again, as a dict's items iterator does, since `v` may be a container.
+                unsafe {
+                    ffi::PyTuple_SetItem(t, 0, k.into_ptr());
+                    ffi::PyTuple_SetItem(t, 1, v.into_ptr());
+                    if ffi::PyObject_GC_IsTracked(t) == 0 {
+                        ffi::PyObject_GC_Track(t.cast());
+                    }
+                }
+                p
+            }
+            old => {
+                let fresh = PyTuple::new(py, [k, v]);
+                if let Some(o) = old {
+                    // SAFETY: someone else refers to `o` too (its count is above one),
+                    // so releasing this iterator's reference frees nothing; released
+                    // now, under the attached thread, not deferred.
+                    unsafe { ffi::Py_DecRef(o.into_ptr()) };
+                }
+                fresh?.unbind()
+            }
+        };
+        s.pos += 2;
+        let out = pair.clone_ref(py).into_any();
+        s.pair = Some(pair);
+        Ok(Some(out))
+    }
+
+    /// [`PyPairIter::step`] for the fast slot (see `fast_slots.rs`): it frees nothing, so
+    /// it runs no code; `None` at the end, or if the pair cannot be made (the full
+    /// `__next__` then tries again and raises).
+    #[inline]
+    pub(crate) fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.step(py).ok().flatten()
+    }
+}
+
+#[pymethods]
+impl PyPairIter {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
+        self.step(py)
+    }
+
+    fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {
+        Ok(self.listed.len().saturating_sub(self.state.borrow(py)?.pos) / 2)
+    }
+}
+
 /// Defines a view class over a mapping; with `set`, the set operations of the keys and
 /// items views.
 macro_rules! view_class {
@@ -354,5 +462,9 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<PyKeysView>()?;
     m.add_class::<PyValuesView>()?;
     m.add_class::<PyItemsView>()?;
+    m.add(
+        "_PairIter",
+        crate::fast_slots::iter_class::<PyPairIter>(m.py())?,
+    )?;
     Ok(())
 }

@@ -207,3 +207,45 @@ def test_iterating_records_follows_the_fields_the_list_and_each_record_have():
     for r in (rows[3], want[3]):
         del r["d"]
     check()
+
+
+def test_items_iteration_reuses_only_pairs_nobody_holds(tmp_path):
+    """``items()`` iterates with one pair refilled while only the iterator holds it (as a
+    dict's items iterator does): a pair kept by the caller keeps its key and value, a
+    refilled pair holding a container is seen by the cycle collector again, and the
+    iteration goes over the items the record had when it began."""
+    import gc
+
+    want = {"a": 1, "b": [2], "c": "x", "d": None}
+    f = memslim.DictList.open(tmp_path / "f.msl")
+    f.append(want)
+    f.flush()
+    try:
+        for row in (memslim.DictList([want])[0], f[0]):
+            kept = list(row.items())
+            assert kept == list(want.items())
+            assert len({id(p) for p in kept}) == len(kept)  # every kept pair is its own
+            it = iter(row.items())
+            assert it.__length_hint__() == 4
+            first = next(it)
+            first_id = id(first)
+            assert first == ("a", 1)
+            # Dropped, the pair holds only atomic values: a collection untracks it.
+            del first
+            gc.collect()
+            second = next(it)
+            assert id(second) == first_id  # refilled
+            assert second == ("b", [2]) and gc.is_tracked(second)  # it holds a list
+            third = next(it)
+            assert id(third) != first_id and second == ("b", [2])  # kept: not refilled
+            assert it.__length_hint__() == 1
+            assert third == ("c", "x") and list(it) == [("d", None)]
+            assert it.__length_hint__() == 0 and next(it, "end") == "end"
+        row = memslim.DictList([want])[0]
+        got = []
+        for k, v in row.items():
+            got.append((k, v))
+            row["n" + k] = 0  # after the snapshot: not iterated
+        assert got == list(want.items())
+    finally:
+        f.close()

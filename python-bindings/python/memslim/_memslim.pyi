@@ -46,6 +46,7 @@ __all__ = [
     "_ItemsView",
     "_KeysView",
     "_NumberFileIter",
+    "_PairIter",
     "_PlainIter",
     "_Records",
     "_RecordsIter",
@@ -428,6 +429,12 @@ class _ValuesView(_View[Any]):
 class _ColumnIter:
     def __iter__(self) -> Self: ...
     def __next__(self) -> Any: ...
+
+@final
+class _PairIter:
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> tuple[str, Any]: ...
+    def __length_hint__(self) -> int: ...
 
 @final
 class _RecordsIter:

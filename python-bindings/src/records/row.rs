@@ -141,51 +141,60 @@ impl PyRow {
         })
     }
 
-    /// The record's keys, values or `(key, value)` pairs, in its key order.
+    /// The record's keys, in its key order.
     pub(crate) fn listing<'py>(
         &self,
         py: Python<'py>,
         which: View,
     ) -> PyResult<Bound<'py, PyList>> {
+        debug_assert!(which != View::Items, "items are listed flat: see `listed`");
+        PyList::new(py, self.listed(py, which)?)
+    }
+
+    /// The record's keys or values, in its key order; for [`View::Items`] each key then
+    /// its value (see [`crate::mapping_views::Lister`]).
+    pub(crate) fn listed<'py>(
+        &self,
+        py: Python<'py>,
+        which: View,
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let store = match &self.source {
             RowSource::Memory(store) => store,
             RowSource::File(file) => {
                 if which == View::Keys {
-                    return file.keys(py, self.row());
+                    return Ok(file.keys(py, self.row())?.iter().collect());
                 }
                 let d = file.dict(py, self.row())?;
-                return Ok(if which == View::Values {
-                    d.values()
-                } else {
-                    d.items()
-                });
+                let mut out = Vec::with_capacity(d.len() * 2);
+                for (k, v) in d.iter() {
+                    if which == View::Items {
+                        out.push(k);
+                    }
+                    out.push(v);
+                }
+                return Ok(out);
             }
         };
         let this = store.borrow(py)?;
         let name = |j: usize| this.names[j].bind(py).clone().into_any();
-        let mut out = Vec::with_capacity(this.inner.num_fields());
+        let per = if which == View::Items { 2 } else { 1 };
+        let mut out = Vec::with_capacity(this.inner.num_fields() * per);
         if which == View::Keys {
             this.inner.visit_keys(self.row(), |j| out.push(name(j)));
-            return PyList::new(py, out);
+            return Ok(out);
         }
         let mut err = None;
-        this.inner.visit_row(self.row(), |j, c| {
-            let v = match this.cell_value(py, j, c) {
-                Ok(v) => v,
-                Err(e) => return err = err.take().or(Some(e)),
-            };
-            out.push(match which {
-                View::Items => match PyTuple::new(py, [name(j), v]) {
-                    Ok(pair) => pair.into_any(),
-                    Err(e) => return err = err.take().or(Some(e)),
-                },
-                _ => v,
+        this.inner
+            .visit_row(self.row(), |j, c| match this.cell_value(py, j, c) {
+                Ok(v) => {
+                    if which == View::Items {
+                        out.push(name(j));
+                    }
+                    out.push(v);
+                }
+                Err(e) => err = err.take().or(Some(e)),
             });
-        });
-        match err {
-            Some(e) => Err(e),
-            None => PyList::new(py, out),
-        }
+        err.map_or(Ok(out), Err)
     }
 
     /// Whether this view reads a record file's records from `batch` (through the
@@ -709,9 +718,9 @@ impl PyRow {
 }
 
 /// [`crate::mapping_views::Lister`] of a `Row`.
-fn row_listing<'py>(mapping: &Bound<'py, PyAny>, which: View) -> PyResult<Bound<'py, PyList>> {
+fn row_listing<'py>(mapping: &Bound<'py, PyAny>, which: View) -> PyResult<Vec<Bound<'py, PyAny>>> {
     match mapping.cast::<PyRow>() {
-        Ok(r) => r.get().listing(mapping.py(), which),
+        Ok(r) => r.get().listed(mapping.py(), which),
         Err(_) => list_by_protocol(mapping, which),
     }
 }
