@@ -54,7 +54,7 @@ pub(crate) fn share<T: ArrowNativeType, O: Allocation + Clone + 'static>(
     // SAFETY: `values` is a live, initialized, properly aligned slice inside an allocation
     // owned by `owner` (an `Arc` of a chunk or dictionary). The buffer holds a clone of
     // that `Arc`, so the allocation outlives the buffer. The list never writes through a
-    // shared `Arc` (all writes go through `Arc::make_mut` / `Arc::get_mut`, which copy or
+    // shared `Arc` (all writes go through `cow::make_mut` / `cow::get_mut`, which copy or
     // refuse while another reference exists), so the bytes do not change while exported.
     unsafe { Buffer::from_custom_allocation(ptr, std::mem::size_of_val(values), owner) }
 }

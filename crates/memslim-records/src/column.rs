@@ -798,8 +798,8 @@ impl ColChunk {
 
     /// Pushes a run of cells into a dictionary-encoded column (every cell a string, null
     /// or absent). Looks strings up in a [`SeenStrs`] first, and borrows the dictionary
-    /// once for the run rather than once per string (each `Arc::get_mut` is an atomic
-    /// operation) unless it is shared with an export or a copy.
+    /// once for the run rather than once per string unless it is shared with an export
+    /// or a copy.
     pub(crate) fn push_dict_run<'c, 'd: 'c>(
         &mut self,
         meta: &mut ColMeta,
@@ -812,7 +812,8 @@ impl ColChunk {
             str_count,
             ..
         } = meta;
-        let (Some(d), Data::Keys(_)) = (dict.as_mut().and_then(Arc::get_mut), &self.data) else {
+        let (Some(d), Data::Keys(_)) = (dict.as_mut().and_then(crate::cow::get_mut), &self.data)
+        else {
             for c in cells {
                 self.push_seen(meta, c, Some(&mut seen));
             }
@@ -1319,11 +1320,11 @@ fn intern_key(meta: &mut ColMeta, s: &str) -> i64 {
 /// Position of `s` in `dict`, adding it if new. A dictionary shared with an export or a
 /// copy is copied only for a new string.
 fn intern_shared(dict: &mut Arc<StrDict>, s: &str) -> u32 {
-    match Arc::get_mut(dict) {
+    match crate::cow::get_mut(dict) {
         Some(own) => own.intern(s).unwrap_or(0),
         None => match dict.find(s) {
             Some(i) => i,
-            None => Arc::make_mut(dict).intern(s).unwrap_or(0),
+            None => crate::cow::make_mut(dict).intern(s).unwrap_or(0),
         },
     }
 }

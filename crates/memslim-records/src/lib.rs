@@ -17,6 +17,7 @@ mod arrow_cell;
 mod bitmap;
 mod column;
 mod colview;
+mod cow;
 mod distinct;
 mod error;
 mod feed;

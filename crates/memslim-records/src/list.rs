@@ -323,7 +323,7 @@ impl RecordList {
         let (off, len) = (c.off, c.len);
         for col in &mut c.cols {
             if off == 0 && col.len > len {
-                if let Some(own) = Arc::get_mut(col) {
+                if let Some(own) = crate::cow::get_mut(col) {
                     // A popped tail: trim in place instead of copying the chunk.
                     own.truncate(len);
                     continue;
@@ -335,7 +335,7 @@ impl RecordList {
         }
         if let Some(o) = &mut c.order {
             if off == 0 && o.len() > len {
-                if let Some(own) = Arc::get_mut(o) {
+                if let Some(own) = crate::cow::get_mut(o) {
                     own.truncate(len);
                 }
             }
@@ -761,7 +761,7 @@ impl RecordList {
                 _ => Width::W64,
             };
             for c in &mut self.chunks {
-                Arc::make_mut(&mut c.cols[j]).set_int_width(w);
+                crate::cow::make_mut(&mut c.cols[j]).set_int_width(w);
             }
             self.cols[j].layout = layout;
             return;
@@ -1038,7 +1038,7 @@ impl RecordList {
         for (j, (cc, meta)) in chunk.cols.iter_mut().zip(&mut self.cols).enumerate() {
             let cell = at(meta, j, next);
             next += usize::from(cell.is_some());
-            let cc = Arc::make_mut(cc);
+            let cc = crate::cow::make_mut(cc);
             cc.room(1, want, cell.map_or(0, Cell::var_len));
             cc.push(meta, cell);
         }
@@ -1111,7 +1111,7 @@ impl RecordList {
             }
             let chunk = &mut self.chunks[k];
             for (j, cc) in chunk.cols.iter_mut().enumerate() {
-                let cc = Arc::make_mut(cc);
+                let cc = crate::cow::make_mut(cc);
                 let meta = &mut self.cols[j];
                 let bytes = match cc.data {
                     Data::Var(_) => (done..done + run)
@@ -1152,7 +1152,7 @@ impl RecordList {
             if p != 0 || chunk.order.is_some() {
                 let len = chunk.len;
                 let order =
-                    Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
+                    crate::cow::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
                 crate::store::room(order, 1);
                 order.push(p);
             }
@@ -1196,7 +1196,7 @@ impl RecordList {
         if full {
             if let Some(last) = self.chunks.last_mut() {
                 for cc in &mut last.cols {
-                    if let Some(cc) = Arc::get_mut(cc) {
+                    if let Some(cc) = crate::cow::get_mut(cc) {
                         cc.tidy();
                         cc.shrink_to_fit();
                     }
@@ -1312,7 +1312,7 @@ impl RecordList {
             // A dictionary spans the list: trimmed when the load could have added an
             // eighth of its entries.
             if let Some(d) = self.cols[j].dict.as_mut().filter(|d| d.len() / 8 <= added) {
-                if let Some(d) = Arc::get_mut(d) {
+                if let Some(d) = crate::cow::get_mut(d) {
                     d.shrink_to_fit();
                 }
             }
@@ -1328,12 +1328,12 @@ impl RecordList {
     fn trim_tail(&mut self) {
         if let Some(last) = self.chunks.last_mut() {
             for cc in &mut last.cols {
-                if let Some(cc) = Arc::get_mut(cc) {
+                if let Some(cc) = crate::cow::get_mut(cc) {
                     cc.tidy();
                     cc.shrink_to_fit();
                 }
             }
-            if let Some(o) = last.order.as_mut().and_then(Arc::get_mut) {
+            if let Some(o) = last.order.as_mut().and_then(crate::cow::get_mut) {
                 o.shrink_to_fit();
             }
         }
@@ -1356,11 +1356,12 @@ impl RecordList {
         let (k, i, cells, p) = self.prepare_at(pos, record)?;
         let chunk = &mut self.chunks[k];
         for (j, cc) in chunk.cols.iter_mut().enumerate() {
-            Arc::make_mut(cc).insert(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
+            crate::cow::make_mut(cc).insert(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
         }
         if p != 0 || chunk.order.is_some() {
             let len = chunk.len;
-            let order = Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
+            let order =
+                crate::cow::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])));
             crate::store::room(order, 1);
             order.insert(i, p);
         }
@@ -1423,7 +1424,7 @@ impl RecordList {
         let (k, i, cells, p) = self.prepare_at(pos, record)?;
         let chunk = &mut self.chunks[k];
         for (j, cc) in chunk.cols.iter_mut().enumerate() {
-            Arc::make_mut(cc).write(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
+            crate::cow::make_mut(cc).write(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
         }
         Self::set_pattern(chunk, i, p);
         Ok(())
@@ -1432,7 +1433,7 @@ impl RecordList {
     fn set_pattern(chunk: &mut Chunk, i: usize, p: u32) {
         if p != 0 || chunk.order.is_some() {
             let len = chunk.len;
-            Arc::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])))[i] = p;
+            crate::cow::make_mut(chunk.order.get_or_insert_with(|| Arc::new(vec![0; len])))[i] = p;
         }
     }
 
@@ -1490,7 +1491,7 @@ impl RecordList {
             keys
         });
         let chunk = &mut self.chunks[k];
-        Arc::make_mut(&mut chunk.cols[j]).write(i, &mut self.cols[j], Some(&cell));
+        crate::cow::make_mut(&mut chunk.cols[j]).write(i, &mut self.cols[j], Some(&cell));
         if let Some(keys) = new_order {
             let p = self.pattern_id(&keys);
             Self::set_pattern(&mut self.chunks[k], i, p);
@@ -1519,7 +1520,7 @@ impl RecordList {
         });
         self.materialize(k);
         let chunk = &mut self.chunks[k];
-        Arc::make_mut(&mut chunk.cols[field]).write(i, &mut self.cols[field], None);
+        crate::cow::make_mut(&mut chunk.cols[field]).write(i, &mut self.cols[field], None);
         if let Some(keys) = keys {
             let p = self.pattern_id(&keys);
             Self::set_pattern(&mut self.chunks[k], i, p);
@@ -1541,10 +1542,10 @@ impl RecordList {
             self.materialize(k);
             let chunk = &mut self.chunks[k];
             for cc in &mut chunk.cols {
-                Arc::make_mut(cc).remove(i);
+                crate::cow::make_mut(cc).remove(i);
             }
             if let Some(o) = &mut chunk.order {
-                Arc::make_mut(o).remove(i);
+                crate::cow::make_mut(o).remove(i);
             }
             chunk.len -= 1;
         }
@@ -1883,7 +1884,7 @@ impl RecordList {
             }
             if let (Some(d), Layout::StrDict(_)) = (&mut self.cols[j].dict, old.layout) {
                 if d.len() > cp.dict_lens[j] {
-                    Arc::make_mut(d).truncate(cp.dict_lens[j]);
+                    crate::cow::make_mut(d).truncate(cp.dict_lens[j]);
                 }
             }
             self.cols[j].str_bytes = old.str_bytes;
@@ -2012,7 +2013,7 @@ impl RecordList {
             for cc in &mut c.cols {
                 if let Data::Var(v) = &cc.data {
                     if !v.is_compact() {
-                        Arc::make_mut(cc).compact();
+                        crate::cow::make_mut(cc).compact();
                     }
                 }
             }
