@@ -489,3 +489,56 @@ proptest! {
         let _ = fs::remove_file(memslim_mmap::index_path(&path));
     }
 }
+
+/// Records too wide for one grid of a batch's copy (`append_to` pushes at most 256 KB of
+/// values at a time: here 64 records), whose later records bring fields (and key orders)
+/// the earlier ones lack, and lack some the earlier ones had: copied across grids as the
+/// record-by-record copy copies them.
+#[test]
+fn a_file_copies_records_wider_than_a_grid_as_records_are_copied() {
+    const WIDE: usize = 300;
+    let names: Vec<String> = (0..WIDE).map(|k| format!("k{k:03}")).collect();
+    let path = tmp(2_000_001);
+    let _ = fs::remove_file(&path);
+    let _ = fs::remove_file(memslim_mmap::index_path(&path));
+    let mut file = RecordFile::open(&path, Mode::Append).unwrap();
+    let words = ["a", "bb", "ccc"];
+    for r in 0..200usize {
+        // Record `r` has the fields from `r / 2` to `WIDE / 2 + r / 2`; every 7th lists
+        // them backwards.
+        let mut cells: Vec<(&str, Cell<'_>)> = (r / 2..WIDE / 2 + r / 2)
+            .map(|k| {
+                let v = match k % 3 {
+                    0 => Cell::Int((r * k) as i64),
+                    1 => Cell::Str(words[(r + k) % 3]),
+                    _ if (r + k) % 5 == 0 => Cell::Null,
+                    _ => Cell::Float(r as f64 + 0.5),
+                };
+                (names[k].as_str(), v)
+            })
+            .collect();
+        if r % 7 == 0 {
+            cells.reverse();
+        }
+        file.push_record(&cells).unwrap();
+        if r == 150 {
+            file.flush().unwrap();
+        }
+    }
+    file.flush().unwrap();
+    let picks: Vec<usize> = (0..200).filter(|r| r % 3 != 1).collect();
+    let (mut fast, mut slow) = (
+        RecordList::with_chunk_rows(50),
+        RecordList::with_chunk_rows(50),
+    );
+    assert!(
+        file.append_to(&mut fast, &picks).unwrap(),
+        "the file's own copy"
+    );
+    memslim_records::append_records_staged(&mut slow, &mut file, &picks).unwrap();
+    assert_eq!(dump(&mut fast), dump(&mut slow));
+    assert_eq!(fast.record_count(), picks.len());
+    drop(file);
+    let _ = fs::remove_file(&path);
+    let _ = fs::remove_file(memslim_mmap::index_path(&path));
+}
