@@ -265,7 +265,8 @@ impl<'py> Parts<'py> {
 /// Iterator of an items view: the `(key, value)` pairs of a listing of the mapping made
 /// when iteration began (a snapshot, as the other views iterate). As a dict's items
 /// iterator, it hands out one pair again once nobody else refers to it (a
-/// `for k, v in ...` loop unpacks and drops each), instead of making a tuple per key.
+/// `for k, v in ...` loop unpacks and drops each), instead of making a tuple per key;
+/// not from CPython 3.14 on, where a tuple keeps its hash once asked for it.
 #[pyclass(name = "_PairIterBase", module = "memslim._memslim", frozen, subclass)]
 pub struct PyPairIter {
     /// `k0, v0, k1, v1, ...`, never handed out as a whole: a pair's items stay
@@ -283,7 +284,7 @@ struct PairState {
 
 impl PyPairIter {
     /// The next pair (`None` at the end), refilling the last one if only this
-    /// iterator refers to it. Frees nothing: see `quick_next`.
+    /// iterator refers to it. Runs no code: see `quick_next`.
     fn step(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
         let mut s = self.state.borrow_mut(py)?;
         let (Some(k), Some(v)) = (self.listed.get(s.pos), self.listed.get(s.pos + 1)) else {
@@ -291,8 +292,14 @@ impl PyPairIter {
         };
         let (k, v) = (k.clone_ref(py), v.clone_ref(py));
         let pair = match s.pair.take() {
-            // SAFETY: reads the reference count of a live tuple this iterator holds.
-            Some(p) if unsafe { ffi::Py_REFCNT(p.as_ptr()) } == 1 => {
+            // A pair is refilled only where tuples keep nothing computed from their
+            // items (up to 3.13: see `tuples_cache_nothing`).
+            Some(p)
+                if crate::tuple_rows::tuples_cache_nothing(py)
+                    // SAFETY: reads the reference count of a live tuple this iterator
+                    // holds.
+                    && unsafe { ffi::Py_REFCNT(p.as_ptr()) } == 1 =>
+            {
                 let t = p.as_ptr();
                 // SAFETY: `t` is a 2-tuple referenced by this iterator alone, so
                 // `PyTuple_SetItem` may replace its items: it takes over the new
@@ -312,9 +319,11 @@ impl PyPairIter {
             old => {
                 let fresh = PyTuple::new(py, [k, v]);
                 if let Some(o) = old {
-                    // SAFETY: someone else refers to `o` too (its count is above one),
-                    // so releasing this iterator's reference frees nothing; released
-                    // now, under the attached thread, not deferred.
+                    // SAFETY: `o` is a live pair this iterator owns a reference to.
+                    // Releasing it frees at most the tuple itself (when nobody else
+                    // refers to it, from 3.14): its items stay referenced by `listed`,
+                    // so no code runs. Released now, under the attached thread, not
+                    // deferred.
                     unsafe { ffi::Py_DecRef(o.into_ptr()) };
                 }
                 fresh?.unbind()
@@ -326,8 +335,8 @@ impl PyPairIter {
         Ok(Some(out))
     }
 
-    /// [`PyPairIter::step`] for the fast slot (see `fast_slots.rs`): it frees nothing, so
-    /// it runs no code; `None` at the end, or if the pair cannot be made (the full
+    /// [`PyPairIter::step`] for the fast slot (see `fast_slots.rs`): it frees no value,
+    /// so it runs no code; `None` at the end, or if the pair cannot be made (the full
     /// `__next__` then tries again and raises).
     #[inline]
     pub(crate) fn quick_next(&self, py: Python<'_>) -> Option<Py<PyAny>> {

@@ -28,7 +28,7 @@ pub(crate) struct TupleMaker {
 /// new allocation clears it, not `PyTuple_SetItem`), so a row refilled after a loop
 /// body hashed it (`t in seen`) would carry the old row's hash: there rows are always
 /// new. Up to 3.13 a tuple is its items and nothing else.
-fn tuples_cache_nothing(py: Python<'_>) -> bool {
+pub(crate) fn tuples_cache_nothing(py: Python<'_>) -> bool {
     static ANSWER: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     *ANSWER.get_or_init(|| py.version_info() < (3, 14))
 }

@@ -215,6 +215,7 @@ def test_items_iteration_reuses_only_pairs_nobody_holds(tmp_path):
     refilled pair holding a container is seen by the cycle collector again, and the
     iteration goes over the items the record had when it began."""
     import gc
+    import sys
 
     want = {"a": 1, "b": [2], "c": "x", "d": None}
     f = memslim.DictList.open(tmp_path / "f.msl")
@@ -234,7 +235,8 @@ def test_items_iteration_reuses_only_pairs_nobody_holds(tmp_path):
             del first
             gc.collect()
             second = next(it)
-            assert id(second) == first_id  # refilled
+            # Refilled, where a tuple keeps no hash (up to 3.13).
+            assert (id(second) == first_id) == (sys.version_info < (3, 14))
             assert second == ("b", [2]) and gc.is_tracked(second)  # it holds a list
             third = next(it)
             assert id(third) != first_id and second == ("b", [2])  # kept: not refilled
