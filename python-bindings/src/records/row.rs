@@ -142,13 +142,11 @@ impl PyRow {
     }
 
     /// The record's keys, in its key order.
-    pub(crate) fn listing<'py>(
-        &self,
-        py: Python<'py>,
-        which: View,
-    ) -> PyResult<Bound<'py, PyList>> {
-        debug_assert!(which != View::Items, "items are listed flat: see `listed`");
-        PyList::new(py, self.listed(py, which)?)
+    pub(crate) fn key_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        match &self.source {
+            RowSource::File(file) => file.keys(py, self.row()),
+            RowSource::Memory(_) => PyList::new(py, self.listed(py, View::Keys)?),
+        }
     }
 
     /// The record's keys or values, in its key order; for [`View::Items`] each key then
@@ -460,7 +458,7 @@ impl PyRow {
     }
 
     pub(super) fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let keys = self.listing(py, View::Keys)?;
+        let keys = self.key_list(py)?;
         keys.reverse()?;
         Ok(keys.try_iter()?.into_any())
     }
@@ -527,7 +525,7 @@ impl PyRow {
     /// `iter(row)` as PyO3 sees it: Python calls `Row`'s own slot (see `fast_slots.rs`),
     /// which comes here for what its quick path ([`Self::quick_keys`]) does not answer.
     pub(super) fn __iter__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        Ok(self.listing(py, View::Keys)?.try_iter()?.into_any())
+        Ok(self.key_list(py)?.try_iter()?.into_any())
     }
 
     /// `row.get` as PyO3 sees it: Python calls `Row`'s own (see `fast_slots.rs`), which
@@ -583,7 +581,7 @@ impl PyRow {
         py: Python<'py>,
     ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
         self.writable(py)?;
-        let keys = self.listing(py, View::Keys)?;
+        let keys = self.key_list(py)?;
         let n = keys.len();
         if n == 0 {
             return Err(PyKeyError::new_err("popitem(): row is empty"));
@@ -649,7 +647,7 @@ impl PyRow {
 
     pub(super) fn clear(&self, py: Python<'_>) -> PyResult<()> {
         self.writable(py)?;
-        for k in self.listing(py, View::Keys)?.iter() {
+        for k in self.key_list(py)?.iter() {
             self.remove(py, &k)?;
         }
         Ok(())
