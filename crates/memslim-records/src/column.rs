@@ -7,7 +7,7 @@ use crate::bitmap::Bitmap;
 use crate::intvec::{IntVec, Width};
 use crate::list::CellSink;
 use crate::store::Store;
-use crate::strdict::StrDict;
+use crate::strdict::{GROUP, StrDict};
 use crate::variant::{Value, Writer};
 use crate::varlen::VarLen;
 
@@ -819,41 +819,62 @@ impl ColChunk {
             }
             return;
         };
-        for c in cells {
-            let i = self.len;
-            self.len += 1;
-            if let Some(v) = &mut self.valid {
-                v.push(true);
+        // A group of cells at a time: the strings not seen yet are looked up together
+        // (`StrDict::intern_group`), then the group is pushed.
+        let mut group: Vec<Option<&'c Cell<'d>>> = Vec::with_capacity(GROUP);
+        let mut strs: Vec<&str> = Vec::with_capacity(GROUP);
+        let mut found = Vec::with_capacity(GROUP);
+        let mut cells = cells.peekable();
+        while cells.peek().is_some() {
+            group.clear();
+            group.extend(cells.by_ref().take(GROUP));
+            // Each string's position if seen before the group, else its place in `strs`.
+            let mut known = [None; GROUP];
+            strs.clear();
+            for (c, known) in group.iter().zip(&mut known) {
+                if let Some(Cell::Str(s)) = c {
+                    *known = seen.get(s);
+                    if known.is_none() {
+                        strs.push(s);
+                    }
+                }
             }
-            if let Some(a) = &mut self.absent {
-                a.push(false);
-            }
-            let Data::Keys(k) = &mut self.data else {
-                return;
-            };
-            match c {
-                Some(Cell::Str(s)) => {
-                    *str_bytes += s.len() as u64;
-                    *str_count += 1;
-                    let idx = match seen.get(s) {
-                        Some(idx) => idx,
-                        None => {
+            found.clear();
+            d.intern_group(&strs, &mut found);
+            let mut found = found.iter();
+            for (&c, known) in group.iter().zip(known) {
+                let i = self.len;
+                self.len += 1;
+                if let Some(v) = &mut self.valid {
+                    v.push(true);
+                }
+                if let Some(a) = &mut self.absent {
+                    a.push(false);
+                }
+                let Data::Keys(k) = &mut self.data else {
+                    return;
+                };
+                match c {
+                    Some(Cell::Str(s)) => {
+                        *str_bytes += s.len() as u64;
+                        *str_count += 1;
+                        let idx = known.unwrap_or_else(|| {
                             // push_rows widened the keys for the run's worst case.
-                            let idx = i64::from(d.intern(s).unwrap_or(0));
+                            let idx = i64::from(found.next().copied().flatten().unwrap_or(0));
                             seen.put(s, idx);
                             idx
-                        }
-                    };
-                    k.push(idx);
-                }
-                Some(Cell::Null) | None => {
-                    k.push(0);
-                    self.set_flags(i, false, c.is_none());
-                }
-                Some(_) => {
-                    // layout_for() sends other values to other layouts.
-                    k.push(0);
-                    unreachable_cell();
+                        });
+                        k.push(idx);
+                    }
+                    Some(Cell::Null) | None => {
+                        k.push(0);
+                        self.set_flags(i, false, c.is_none());
+                    }
+                    Some(_) => {
+                        // layout_for() sends other values to other layouts.
+                        k.push(0);
+                        unreachable_cell();
+                    }
                 }
             }
         }

@@ -171,6 +171,48 @@ impl<'a> Grid<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{CellRef, RecordList};
+
+    /// Strings borrowed from one place repeat by address (as a Python string object
+    /// does in many records), among new ones and nulls, pushed in grids into a
+    /// dictionary too large for the cache (looked up a group at a time): each row
+    /// reads back the string it was given.
+    #[test]
+    fn strings_repeated_by_address_among_new_ones_read_back() {
+        let shared = ["DE", "FR", "a longer shared string"];
+        let fresh: Vec<String> = (0..40_000).map(|k| format!("entry number {k}")).collect();
+        let mut want: Vec<Option<&str>> = Vec::new();
+        for (k, f) in fresh.iter().enumerate() {
+            want.push(Some(f));
+            if k % 3 == 0 {
+                want.push(Some(shared[k % shared.len()]));
+            }
+            if k % 7 == 0 {
+                want.push(None);
+            }
+            if k % 5 == 0 {
+                want.push(Some(&fresh[k / 2]));
+            }
+        }
+        let mut list = RecordList::new();
+        let f = list.key_field("s", 0).unwrap();
+        for block in want.chunks(1_000) {
+            let mut g = Grid::new(1);
+            for (r, s) in block.iter().enumerate() {
+                g.push_row();
+                assert!(g.set_at(r, f, s.map_or(Cell::Null, Cell::Str)));
+            }
+            list.push_grid(&g).unwrap();
+        }
+        assert_eq!(list.len(), want.len());
+        for (r, s) in want.iter().enumerate() {
+            match (list.get(r, f), s) {
+                (CellRef::DictStr(_, got), Some(s)) => assert_eq!(got, *s, "row {r}"),
+                (CellRef::Null, None) => {}
+                (got, s) => panic!("row {r}: {got:?} for {s:?}"),
+            }
+        }
+    }
 
     #[test]
     fn filled_column_by_column() {

@@ -7,6 +7,11 @@ use hashbrown::{DefaultHashBuilder, HashTable};
 /// See [`StrDict::scattered`].
 const SCATTERED_BYTES: usize = 256 << 10;
 
+/// Strings looked up together by [`StrDict::intern_group`]: enough lookups in flight to
+/// overlap their misses, few enough that a group's entries stay in the L1 cache between
+/// its steps.
+pub(crate) const GROUP: usize = 32;
+
 /// Entries from which the hash index is [`SHARDS`] tables instead of one. A hash table
 /// grows by rehashing into one twice its size; split, each table grows on its own, so a
 /// growth step allocates a 64th of the index beside the rest (growth never doubles a
@@ -130,7 +135,46 @@ impl StrDict {
 
     /// Position of `s`, adding it if new. `None` if the data buffer would pass 2 GiB.
     pub(crate) fn intern(&mut self, s: &str) -> Option<u32> {
-        let h = self.hasher.hash_one(s.as_bytes());
+        self.intern_hashed(s, self.hasher.hash_one(s.as_bytes()))
+    }
+
+    /// [`StrDict::intern`] of each of `strs` in order, the answers appended to `out`.
+    ///
+    /// A lookup in a scattered dictionary is four cache misses, each waiting for the one
+    /// before: the index's control bytes, its entry, the entry's bounds, its text. Here
+    /// each step is taken for a [`GROUP`] of strings before the next, so the misses of
+    /// different strings overlap: the first entry whose hash tag matches, then a
+    /// prefetch of its bounds, then of its text, then the comparison. A string whose
+    /// candidate is not it (none, a tag shared by chance, or new) goes through `intern`,
+    /// so the positions are the ones one-by-one interning gives.
+    pub(crate) fn intern_group(&mut self, strs: &[&str], out: &mut Vec<Option<u32>>) {
+        if !self.scattered() {
+            out.extend(strs.iter().map(|s| self.intern(s)));
+            return;
+        }
+        for part in strs.chunks(GROUP) {
+            let mut hash = [0u64; GROUP];
+            let mut cand = [None; GROUP];
+            for (k, s) in part.iter().enumerate() {
+                let h = self.hasher.hash_one(s.as_bytes());
+                hash[k] = h;
+                cand[k] = self.index[self.table(h)].find(h, |_| true).copied();
+                if let Some(i) = cand[k] {
+                    self.prefetch_bounds(i);
+                }
+            }
+            for &i in cand[..part.len()].iter().flatten() {
+                self.prefetch_text(i);
+            }
+            for (k, s) in part.iter().enumerate() {
+                let found = cand[k].filter(|&i| same_bytes(self.bytes_at(i), s.as_bytes()));
+                out.push(found.or_else(|| self.intern_hashed(s, hash[k])));
+            }
+        }
+    }
+
+    /// [`StrDict::intern`] of `s`, whose hash is `h`.
+    fn intern_hashed(&mut self, s: &str, h: u64) -> Option<u32> {
         let t = self.table(h);
         if let Some(i) = self.index[t].find(h, |&i| same_bytes(self.bytes_at(i), s.as_bytes())) {
             return Some(*i);
@@ -295,6 +339,60 @@ mod tests {
         assert_eq!(d.find("γ\0🦀"), None);
         assert_eq!(d.find("alpha"), Some(0));
         assert_eq!(d.intern("new"), Some(1));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        /// Looking strings up a group at a time gives the positions, and leaves the
+        /// dictionary, that interning them one by one does: strings already in it, new
+        /// ones, repeats within a group, across the split of the index, in a dictionary
+        /// large enough to take the grouped path.
+        #[test]
+        fn interning_a_group_is_interning_each_in_turn(
+            start in 0u32..40_000,
+            picks in proptest::collection::vec(0u32..60_000, 0..400),
+        ) {
+            let mut each = StrDict::new();
+            for k in 0..start {
+                each.intern(&format!("entry {k:05}")).unwrap();
+            }
+            let mut grouped = each.clone();
+            let strs: Vec<String> = picks.iter().map(|k| format!("entry {k:05}")).collect();
+            let strs: Vec<&str> = strs.iter().map(String::as_str).collect();
+            let want: Vec<Option<u32>> = strs.iter().map(|s| each.intern(s)).collect();
+            let mut got = vec![Some(7)];
+            grouped.intern_group(&strs, &mut got);
+            proptest::prop_assert_eq!(got.remove(0), Some(7), "appends to `out`");
+            proptest::prop_assert_eq!(&got, &want);
+            proptest::prop_assert_eq!(grouped.offsets(), each.offsets());
+            proptest::prop_assert_eq!(grouped.data(), each.data());
+            for s in &strs {
+                proptest::prop_assert_eq!(grouped.find(s), each.find(s));
+            }
+        }
+    }
+
+    /// A candidate that is another string (hash tags shared) is checked and passed over.
+    #[test]
+    fn a_group_checks_each_candidate_against_the_string() {
+        let mut d = StrDict::new();
+        for k in 0..30_000 {
+            d.intern(&format!("entry number {k}")).unwrap();
+        }
+        assert!(d.scattered());
+        // None of these strings is in it, so any candidate `find(h, |_| true)` gives
+        // is an entry whose 7-bit tag is the string's by chance: among 96 strings,
+        // several (a group of 16 control bytes holds 8 to 14 entries).
+        let strs: Vec<String> = (0..3 * GROUP).map(|k| format!("new {k}")).collect();
+        let strs: Vec<&str> = strs.iter().map(String::as_str).collect();
+        let mut out = Vec::new();
+        d.intern_group(&strs, &mut out);
+        let want: Vec<Option<u32>> = (30_000..30_000 + 3 * GROUP as u32).map(Some).collect();
+        assert_eq!(out, want);
+        out.clear();
+        d.intern_group(&strs, &mut out);
+        assert_eq!(out, want, "found the second time");
     }
 
     #[test]
