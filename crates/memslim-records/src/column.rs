@@ -284,6 +284,14 @@ impl ColMeta {
     }
 }
 
+/// Most bytes of text a dictionary holds: its offsets are Arrow's 32-bit ones. A string
+/// that would take it past this goes into the column's plain layout instead (whose
+/// offsets are per chunk). The crate's own tests reach a smaller limit.
+#[cfg(not(test))]
+pub(crate) const DICT_TEXT_MAX: usize = i32::MAX as usize;
+#[cfg(test)]
+pub(crate) const DICT_TEXT_MAX: usize = 4 << 20;
+
 /// Largest dictionary a key width can address.
 pub(crate) fn dict_capacity(w: Width) -> usize {
     match w {
@@ -351,10 +359,13 @@ pub(crate) fn layout_after(meta: &ColMeta, cur: Layout, cell: &Cell<'_>) -> Opti
         (Layout::Float, Cell::Int(v)) if int_fits_f64(*v) => Layout::Float,
         (Layout::StrDict(w), Cell::Str(s)) => {
             let d = meta.dict();
-            if d.len() >= dict_capacity(w) && d.find(s).is_none() {
-                Layout::StrDict(next_width(w))
-            } else {
+            let no_text_room = d.data().len() + s.len() > DICT_TEXT_MAX;
+            if !(no_text_room || d.len() >= dict_capacity(w)) || d.find(s).is_some() {
                 cur
+            } else if no_text_room {
+                Layout::StrPlain
+            } else {
+                Layout::StrDict(next_width(w))
             }
         }
         (Layout::StrPlain, Cell::Str(_)) => Layout::StrPlain,

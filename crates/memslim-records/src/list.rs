@@ -30,6 +30,13 @@ pub const DEFAULT_CHUNK_ROWS: usize = 1 << 20;
 /// A chunk is closed once its variable-length data passes this many bytes.
 const CHUNK_VAR_BYTES: usize = 256 << 20;
 
+/// Most bytes of strings a chunk takes when a dictionary column is laid out plainly
+/// (see [`RecordList::split_for_plain_text`]); the crate's own tests reach a smaller one.
+#[cfg(not(test))]
+const SPLIT_FOR_TEXT_BYTES: usize = CHUNK_VAR_BYTES;
+#[cfg(test)]
+const SPLIT_FOR_TEXT_BYTES: usize = 1 << 20;
+
 /// Largest single string, bytes or encoded value.
 pub const MAX_VALUE_BYTES: usize = 1 << 30;
 
@@ -766,6 +773,9 @@ impl RecordList {
             self.cols[j].layout = layout;
             return;
         }
+        if let Layout::StrDict(_) = old.layout {
+            self.split_for_plain_text(j, &old);
+        }
         let mut meta = ColMeta::new(old.name.clone(), old.declared);
         meta.layout = layout;
         meta.dict = match layout {
@@ -1061,6 +1071,7 @@ impl RecordList {
 
     /// Pushes rows whose every cell fits its column's layout, column by column.
     fn push_rows(&mut self, grid: &Grid<'_>) {
+        self.make_text_room(grid);
         let n = grid.num_rows();
         let mut done = 0;
         while done < n {
@@ -1134,6 +1145,28 @@ impl RecordList {
                 grid.order_of(done + i).map_or(0, |o| list.patterns.id(o))
             });
             done += run;
+        }
+    }
+
+    /// Lays out plainly each dictionary column whose text the strings of `grid` (all
+    /// new, at most) could take past [`crate::column::DICT_TEXT_MAX`]: the layouts were
+    /// chosen string by string, against the dictionary as it was.
+    fn make_text_room(&mut self, grid: &Grid<'_>) {
+        for j in 0..grid.num_cols().min(self.cols.len()) {
+            let Layout::StrDict(_) = self.cols[j].layout else {
+                continue;
+            };
+            let text = self.cols[j].dict().data().len();
+            if text + grid.var_bytes() <= crate::column::DICT_TEXT_MAX {
+                continue; // the common case: no need to count
+            }
+            let strings: usize = (0..grid.num_rows())
+                .filter_map(|r| grid.get(r, j))
+                .map(Cell::var_len)
+                .sum();
+            if text + strings > crate::column::DICT_TEXT_MAX {
+                self.convert_column(j, Layout::StrPlain);
+            }
         }
     }
 
@@ -1256,8 +1289,8 @@ impl RecordList {
             return;
         }
         let n = meta.str_count;
-        // A dictionary's text must stay under 2 GiB.
-        if n < 4096 || meta.str_bytes >= 1 << 30 {
+        // A dictionary's text must stay under its limit, with room to grow.
+        if n < 4096 || meta.str_bytes >= (crate::column::DICT_TEXT_MAX / 2) as u64 {
             return;
         }
         let mut sketch = crate::distinct::Sketch::new();
@@ -1392,6 +1425,31 @@ impl RecordList {
         }
         let p = self.pattern_id(&plan.cols);
         Ok((k, i, cells, p))
+    }
+
+    /// Before dictionary column `j` (laid out as `meta`) is converted to a layout that
+    /// holds each chunk's strings itself: splits every chunk whose strings would pass
+    /// [`SPLIT_FOR_TEXT_BYTES`] there (a dictionary holds a repeated string once, and its
+    /// chunks are not cut by text), until each fits or is one record, so that no chunk's
+    /// 32-bit offsets overflow.
+    fn split_for_plain_text(&mut self, j: usize, meta: &ColMeta) {
+        let mut k = 0;
+        while k < self.chunks.len() {
+            let c = &self.chunks[k];
+            let cc = &c.cols[j];
+            // Room for the variant encoding's header of each value too.
+            let bytes: usize = (c.off..c.off + c.len)
+                .map(|i| match cc.get(i, meta) {
+                    CellRef::DictStr(_, s) => 16 + s.len(),
+                    _ => 16,
+                })
+                .sum();
+            if bytes > SPLIT_FOR_TEXT_BYTES && c.len > 1 {
+                self.split(k);
+            } else {
+                k += 1;
+            }
+        }
     }
 
     fn split(&mut self, k: usize) {
@@ -2247,5 +2305,115 @@ mod fields_without_values_tests {
             open.fields_without_values(std::iter::empty()),
             Vec::<usize>::new()
         );
+    }
+}
+
+#[cfg(test)]
+mod dictionary_text_limit_tests {
+    use super::*;
+    use crate::column::DICT_TEXT_MAX;
+
+    /// Distinct strings of 1,000 bytes, more of them than a dictionary's text holds.
+    fn words() -> Vec<String> {
+        (0..2 * DICT_TEXT_MAX / 1_000)
+            .map(|k| format!("{k:06}").repeat(1_000 / 6 + 1)[..1_000].to_owned())
+            .collect()
+    }
+
+    fn text(l: &RecordList, row: usize) -> String {
+        match l.get(row, 0) {
+            CellRef::DictStr(_, s) | CellRef::Str(s) => s.to_owned(),
+            other => panic!("row {row}: {other:?}"),
+        }
+    }
+
+    /// A column whose dictionary would pass its text limit goes plain, and every
+    /// string reads back (before the fix, the strings past the limit read back as the
+    /// dictionary's first entry): appended one by one, in grids, through a plan (a
+    /// record with its keys in another order), and written over in place.
+    #[test]
+    fn a_dictionary_past_its_text_limit_goes_plain_and_loses_no_string() {
+        let words = words();
+        let repeats = ["DE", "FR"];
+        for path in ["one by one", "grid", "planned", "set"] {
+            let mut l = RecordList::with_chunk_rows(64);
+            // Repeats first, so the column is judged a dictionary.
+            for k in 0..5_000 {
+                l.push_record(&[("s", Cell::Str(repeats[k % 2]))]).unwrap();
+            }
+            assert!(matches!(l.cols[0].layout, Layout::StrDict(_)), "{path}");
+            let base = l.len();
+            match path {
+                "one by one" => {
+                    for w in &words {
+                        l.push_record(&[("s", Cell::Str(w))]).unwrap();
+                    }
+                }
+                "grid" => {
+                    for block in words.chunks(50) {
+                        let mut g = Grid::new(1);
+                        for (r, w) in block.iter().enumerate() {
+                            g.push_row();
+                            g.set_at(r, 0, Cell::Str(w));
+                        }
+                        l.push_grid(&g).unwrap();
+                    }
+                }
+                "planned" => {
+                    for w in &words {
+                        l.push_record(&[("t", Cell::Int(1)), ("s", Cell::Str(w))])
+                            .unwrap();
+                    }
+                }
+                _ => {
+                    for _ in &words {
+                        l.push_record(&[("s", Cell::Str("DE"))]).unwrap();
+                    }
+                    for (k, w) in words.iter().enumerate() {
+                        l.set_field(base + k, "s", Cell::Str(w)).unwrap();
+                    }
+                }
+            }
+            assert_eq!(l.cols[0].layout, Layout::StrPlain, "{path}");
+            for (k, w) in words.iter().enumerate() {
+                assert_eq!(text(&l, base + k), *w, "{path}: row {}", base + k);
+            }
+            assert_eq!(text(&l, 0), "DE", "{path}");
+            assert_eq!(text(&l, 1), "FR", "{path}");
+        }
+    }
+
+    /// A dictionary holds a repeated string once, so a chunk's records can hold more
+    /// text than a chunk laid out plainly may: converting the column (here to the
+    /// variant encoding, by an int among the strings) splits such chunks first, and
+    /// every value reads back.
+    #[test]
+    fn converting_a_dictionary_column_splits_chunks_that_would_hold_too_much_text() {
+        let big = ["x".repeat(10_000), "y".repeat(10_000)];
+        let mut l = RecordList::with_chunk_rows(4_096);
+        for k in 0..1_000 {
+            l.push_record(&[("s", Cell::Str(&big[k % 2]))]).unwrap();
+        }
+        assert!(matches!(l.cols[0].layout, Layout::StrDict(_)));
+        assert_eq!(l.chunks.len(), 1);
+        l.push_record(&[("s", Cell::Int(7))]).unwrap();
+        assert_eq!(l.cols[0].layout, Layout::Object);
+        assert!(l.chunks.len() >= 10, "{} chunks", l.chunks.len());
+        for c in &l.chunks {
+            assert!(c.cols[0].var_bytes() <= SPLIT_FOR_TEXT_BYTES, "{}", c.len);
+        }
+        for k in 0..1_000 {
+            let got = match l.get(k, 0) {
+                CellRef::Encoded(b) => crate::variant::decode(b).ok(),
+                _ => None,
+            };
+            let same = matches!(&got, Some(crate::variant::Value::Str(s)) if *s == big[k % 2]);
+            assert!(same, "row {k}");
+        }
+        let last = match l.get(1_000, 0) {
+            CellRef::Encoded(b) => crate::variant::decode(b).ok(),
+            _ => None,
+        };
+        assert!(matches!(last, Some(crate::variant::Value::Int(7))));
     }
 }
