@@ -658,6 +658,8 @@ impl PyDocListIter {
     fn __next__<'py>(&mut self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let state = self.list.get().state.borrow(py)?;
         if self.pos >= state.inner.len() {
+            // Ended for good, as a list's iterator, whatever is appended after.
+            self.pos = usize::MAX;
             return Ok(None);
         }
         self.pos += 1;

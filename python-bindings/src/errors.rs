@@ -172,6 +172,7 @@ pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
         RecordsError::WorkerStopped => PyRuntimeError::new_err(msg),
         // Python's own error for `rows[::2] = too_few`.
         RecordsError::SliceSize { .. } => PyValueError::new_err(msg),
+        RecordsError::OutOfMemory { .. } => PyMemoryError::new_err(msg),
     }
 }
 

@@ -196,3 +196,95 @@ def test_extend_with_a_bad_record_changes_nothing_short_or_long(n):
         with pytest.raises((TypeError, ValueError)):
             tuples.extend(batch)
         assert snapshot(tuples) == before, (n, bad_at)
+
+
+# ----- found by a long adversarial run (stop 42) -----------------------------------------
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_repeat_too_large_to_exist_fails_at_once_and_changes_nothing(shared: bool) -> None:
+    """`rows *= n` for an `n` no list could hold raises (a list: MemoryError) and leaves
+    the records as they were; `rows * n` raises at once instead of copying until memory
+    runs out (which aborted the interpreter)."""
+    for rows, want in (
+        (DictList([{"a": i} for i in range(4)]), [{"a": i} for i in range(4)]),
+        (TupleList([(i,) for i in range(4)], ["a"]), [(i,) for i in range(4)]),
+    ):
+        if shared:
+            rows[0] = rows[1]
+            want[0] = want[1]
+        for n in (2**31, 2**40):
+            with pytest.raises((MemoryError, IndexError)):
+                rows *= n
+            assert [tuple(r) if isinstance(r, tuple) else dict(r) for r in rows] == want
+            with pytest.raises((MemoryError, IndexError)):
+                rows * n
+        assert len(rows * 3) == 12
+    # Few enough records to be counted, too many bytes to be had: copying would run
+    # out of memory part way.
+    big = TupleList([(str(i) * 2**20,) for i in range(4)], ["s"])
+    with pytest.raises(MemoryError):
+        big * 2**22
+    with pytest.raises(MemoryError):
+        big *= 2**22
+    assert [r[0][:1] for r in big] == ["0", "1", "2", "3"]
+
+
+def test_sort_takes_an_int_for_reverse() -> None:
+    for rows in (DictList([{"a": i} for i in range(3)]), TupleList([(i,) for i in range(3)], ["a"])):
+        rows.sort(key=lambda r: r[0] if isinstance(r, tuple) else r["a"], reverse=1)
+        assert [r[0] if isinstance(r, tuple) else r["a"] for r in rows] == [2, 1, 0]
+        with pytest.raises(TypeError):
+            rows.sort(reverse="yes")
+
+
+def test_iterators_stay_ended() -> None:
+    """A list's iterator that has ended stays ended when the list grows, and its
+    reverse iterator ends when the list shrinks below its position."""
+    plain = [{"a": i} for i in range(8)]
+    rows = DictList(plain)
+    for seq in (plain, rows):
+        it = iter(seq)
+        assert len(list(it)) == 8
+        seq.append({"a": 8})
+        assert list(it) == []
+        del seq[8:]
+    tuples = TupleList([(i,) for i in range(8)], ["a"])
+    for seq in (plain, rows, tuples):
+        back = reversed(seq)
+        next(back)
+        next(back)
+        del seq[5:]
+        assert list(back) == [], type(seq)
+        seq.extend(list(seq)[:3])
+        assert list(back) == []
+
+
+def test_a_tuple_record_equals_no_list() -> None:
+    for row_type in (None, tuple):
+        rows = TupleList([(1, "a"), (2, "b")], ["n", "s"], row_type=row_type)
+        assert rows != [[1, "a"], [2, "b"]]
+        assert rows == [(1, "a"), (2, "b")]
+        assert rows.count([2, "b"]) == 0
+        assert [2, "b"] not in rows
+        assert (2, "b") in rows
+        with pytest.raises(ValueError):
+            rows.index([2, "b"])
+        with pytest.raises(ValueError):
+            rows.remove([2, "b"])
+        assert len(rows) == 2
+
+
+def test_the_other_sequences_iterators_stay_ended(tmp_path) -> None:
+    from memslim import DocList, NumberFile
+
+    records = DictList.open(str(tmp_path / "f.msl"))
+    records.extend([{"a": 1}])
+    numbers = NumberFile(str(tmp_path / "n.bin"), "int64")
+    numbers.extend([1])
+    for seq, item in ((DocList([1]), 2), (records, {"a": 2}), (numbers, 2)):
+        it = iter(seq)
+        assert len(list(it)) == 1
+        seq.append(item)
+        assert list(it) == [], type(seq)
+        assert len(list(iter(seq))) == 2

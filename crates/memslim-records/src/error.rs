@@ -90,6 +90,16 @@ pub enum RecordsError {
     )]
     WorkerStopped,
 
+    /// A result too large to exist (`list * n` with a huge `n`): refused before any of it
+    /// is made, as a list refuses it.
+    #[error("{what} would take {bytes} bytes: more memory than can be had")]
+    OutOfMemory {
+        /// What was asked.
+        what: &'static str,
+        /// Bytes it would take (saturated).
+        bytes: usize,
+    },
+
     /// An extended slice (step other than 1) was assigned a different number of records
     /// than it selects (the message is Python's).
     #[error("attempt to assign sequence of size {got} to extended slice of size {expected}")]

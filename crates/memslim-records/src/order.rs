@@ -340,18 +340,21 @@ impl Order {
         if n == 1 {
             return Ok(());
         }
-        let total = len.checked_mul(n).ok_or(RecordsError::IndexOutOfRange {
-            index: n,
-            len: MAX_SLOTS,
-        })?;
-        let (slots, aliased) = self.slots_mut(store_len);
-        let one = std::mem::take(slots);
+        // Every check before the slots are taken: on error the order is as it was.
+        let total = len.checked_mul(n).filter(|&t| t <= MAX_SLOTS).ok_or(
+            RecordsError::IndexOutOfRange {
+                index: len.saturating_mul(n),
+                len: MAX_SLOTS,
+            },
+        )?;
         let mut out = Vec::new();
         out.try_reserve_exact(total)
-            .map_err(|_| RecordsError::IndexOutOfRange {
-                index: total,
-                len: MAX_SLOTS,
+            .map_err(|_| RecordsError::OutOfMemory {
+                what: "repeating the list",
+                bytes: total.saturating_mul(4),
             })?;
+        let (slots, aliased) = self.slots_mut(store_len);
+        let one = std::mem::take(slots);
         for _ in 0..n {
             out.extend_from_slice(&one);
         }

@@ -753,7 +753,9 @@ impl PyDictListFileIter {
         let file = self.file.get();
         let mut s = self.state.borrow_mut(py)?;
         let s = &mut *s;
+        // Ended for good, as a list's iterator, whatever is appended after.
         let Some(i) = self.record_at(s.pos) else {
+            s.pos = usize::MAX;
             return Ok(None);
         };
         if s.batch.as_ref().is_some_and(|b| b.batch.contains(i)) {
@@ -761,6 +763,7 @@ impl PyDictListFileIter {
         } else {
             let mut f = file.inner.lock(py)?;
             if i >= f.len() {
+                s.pos = usize::MAX;
                 return Ok(None);
             }
             // `None`: a pending record (`i` is below the length).

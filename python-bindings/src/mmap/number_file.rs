@@ -394,6 +394,8 @@ impl PyNumberFileIter {
         let a = self.list.get().lock()?;
         let i = self.pos.load(Ordering::Relaxed);
         if i >= a.len() {
+            // Ended for good, as a list's iterator, whatever is appended after.
+            self.pos.store(usize::MAX, Ordering::Relaxed);
             return Ok(None);
         }
         let v = num_to_py(py, a.get(i).py_err(py)?)?;

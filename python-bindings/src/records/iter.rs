@@ -80,8 +80,14 @@ impl PyRecordsIter {
         let this = list.state.borrow(py)?;
         let len = o.order.len(this.inner.len());
         let mut s = self.state.borrow_mut(py)?;
+        // As a list's iterators: once one ends (its next position is past the end, the
+        // list having shrunk) it stays ended, whatever the list does after.
         let i = if self.back {
-            s.pos = s.pos.min(len);
+            if s.pos == usize::MAX {
+                s.pos = len; // the first step
+            } else if s.pos > len {
+                s.pos = 0;
+            }
             if s.pos == 0 {
                 return Ok(None);
             }
@@ -89,6 +95,7 @@ impl PyRecordsIter {
             s.pos
         } else {
             if s.pos >= len {
+                s.pos = usize::MAX;
                 return Ok(None);
             }
             s.pos += 1;

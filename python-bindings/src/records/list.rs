@@ -564,11 +564,12 @@ impl PyRecords {
         Ok(())
     }
 
-    #[pyo3(signature = (*, key = None, reverse = false))]
+    /// `reverse` is handed to `sorted` as given, which takes any int, as `list.sort`.
+    #[pyo3(signature = (*, key = None, reverse = None))]
     pub(super) fn sort(
         slf: &Bound<'_, Self>,
         key: Option<&Bound<'_, PyAny>>,
-        reverse: bool,
+        reverse: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
         let py = slf.py();
         let me = slf.get();
@@ -591,7 +592,9 @@ impl PyRecords {
         }
         let kw = PyDict::new(py);
         kw.set_item("key", keys.getattr(intern!(py, "__getitem__"))?)?;
-        kw.set_item("reverse", reverse)?;
+        if let Some(r) = reverse {
+            kw.set_item("reverse", r)?;
+        }
         let sorted = py
             .import("builtins")?
             .getattr("sorted")?

@@ -793,6 +793,12 @@ impl Records {
         let items;
         let cells = if has_own_eq(value)? {
             None
+        } else if matches!(self.kind, RecordForm::Tuple { .. })
+            && !value.is_instance_of::<PyTuple>()
+        {
+            // A tuple equals no list or other sequence, though a TupleList takes any
+            // sequence as a record when one is stored.
+            return Ok(());
         } else {
             let Ok(got) = self.record_items(value, positions.start, self_ptr) else {
                 return Ok(());

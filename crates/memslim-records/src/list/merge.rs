@@ -95,6 +95,23 @@ impl RecordList {
     /// # Memory
     /// Copies the records `n` times into new chunks.
     pub fn repeated(&self, n: usize) -> Result<RecordList> {
+        let rows = self.len().saturating_mul(n);
+        if rows > crate::order::MAX_SLOTS {
+            return Err(RecordsError::IndexOutOfRange {
+                index: rows,
+                len: crate::order::MAX_SLOTS,
+            });
+        }
+        // The copies' room, asked for at once and given back (the pages are not
+        // touched): a result that cannot exist fails here, as a list's does, rather than
+        // once memory has run out, which aborts.
+        let bytes = self.nbytes().saturating_mul(n);
+        if Vec::<u8>::new().try_reserve_exact(bytes).is_err() {
+            return Err(RecordsError::OutOfMemory {
+                what: "repeating the list",
+                bytes,
+            });
+        }
         let mut out = self.empty_like();
         for _ in 0..n {
             out.extend_from(self)?;
