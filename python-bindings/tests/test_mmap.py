@@ -1248,3 +1248,28 @@ def test_a_committed_rows_view_outlives_its_file_object(tmp_path):
     assert dict(row) == {"i": 2, "s": "v2"}
     with memslim.DictList.open(path) as f:  # the writer lock was released
         f.append({"i": 3})
+
+
+def test_an_append_open_that_raises_leaves_the_files_as_they_were(tmp_path) -> None:
+    """A file whose last index entry was cut short (a crash mid-write) and whose first
+    message has a flipped bit: opening it to append raises, and cuts nothing (the torn
+    tail is cut only once the file opens), so `recover=True` can still keep every byte
+    it drops in a side file."""
+    p = str(tmp_path / "x.msl")
+    f = memslim.DictList.open(p)
+    f.extend({"a": i} for i in range(5))
+    f.flush()
+    f.extend({"a": i, "b": "s"} for i in range(5))
+    f.flush()
+    f.extend({"a": i, "b": "t"} for i in range(5))
+    f.flush()
+    f.close()
+    idx = (tmp_path / "x.msl.idx").read_bytes()
+    (tmp_path / "x.msl.idx").write_bytes(idx[:-10])
+    data = bytearray((tmp_path / "x.msl").read_bytes())
+    data[100] ^= 0x01
+    (tmp_path / "x.msl").write_bytes(bytes(data))
+    before = {q.name: q.read_bytes() for q in tmp_path.iterdir()}
+    with pytest.raises(memslim.CorruptFileError):
+        memslim.DictList.open(p)
+    assert {q.name: q.read_bytes() for q in tmp_path.iterdir()} == before

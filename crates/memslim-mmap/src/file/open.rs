@@ -58,6 +58,7 @@ impl RecordFile {
     fn open_with(path: &Path, mode: Mode, recover: bool) -> Result<RecordFile> {
         let path = path.to_owned();
         let index_path = index_path(&path);
+        let mut cut_torn_tail = false;
         let data = match mode {
             Mode::Read => File::open(&path),
             Mode::Append => OpenOptions::new()
@@ -161,17 +162,10 @@ impl RecordFile {
                 } else if let Some(d) = f.damage.take() {
                     return Err(refusal(d));
                 } else {
-                    if f.recovery.dropped_index_bytes > 0 {
-                        i.set_len(f.index_len).map_err(io(&f.index_path))?;
-                    }
-                    if f.recovery.dropped_data_bytes > 0 {
-                        // Only bytes past the commit, which no reader maps.
-                        data.set_len(f.committed_end()).map_err(io(&f.path))?;
-                    }
-                    if f.recovery != Recovery::default() {
-                        i.sync_all().map_err(io(&f.index_path))?;
-                        data.sync_all().map_err(io(&f.path))?;
-                    }
+                    // The torn tail is cut once the file is known to open for appending
+                    // (its segments read, its last schema appendable): an open that
+                    // raises changes nothing, as its error says.
+                    cut_torn_tail = f.recovery != Recovery::default();
                 }
             }
         }
@@ -209,9 +203,28 @@ impl RecordFile {
         }
         if mode == Mode::Append {
             f.check_appendable()?;
+            if cut_torn_tail {
+                f.cut_torn_tail()?;
+            }
             f.tail = f.seeded_tail();
         }
         Ok(f)
+    }
+
+    /// Cuts what an append-mode open found past the last commit (a torn index entry,
+    /// data no commit covers): bytes past the commit, which no reader maps.
+    fn cut_torn_tail(&mut self) -> Result<()> {
+        let (Some(i), Some(data)) = (self.index.as_ref(), self.data.as_ref()) else {
+            return Err(MmapError::Closed);
+        };
+        if self.recovery.dropped_index_bytes > 0 {
+            i.set_len(self.index_len).map_err(io(&self.index_path))?;
+        }
+        if self.recovery.dropped_data_bytes > 0 {
+            data.set_len(self.committed_end()).map_err(io(&self.path))?;
+        }
+        i.sync_all().map_err(io(&self.index_path))?;
+        data.sync_all().map_err(io(&self.path))
     }
 
     pub(super) fn corrupt(&self, offset: u64, reason: impl Into<String>) -> MmapError {
