@@ -651,3 +651,14 @@ def test_csv_from_a_one_shot_iterable_is_spooled_to_disk(tmp_path, monkeypatch):
     assert batches[0][1] == {"a": 1, "b": 0.5, "c": "name1"}
     assert same(batches[3][-1]["b"], 19_999 * 0.5)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_csv_whose_lines_end_with_a_bare_cr_is_refused_not_read_as_empty() -> None:
+    """Lines ended by a bare \\r (classic Mac) are one line to the reader: refused,
+    naming the cause, where it used to give an empty list without a word."""
+    for infer in (False, True):
+        with pytest.raises(Exception, match="carriage return"):
+            memslim.read_csv(b"a,b\r1,x\r2,y\r", infer=infer)
+    # \r\n endings, and a \r inside a quoted value, are read as before.
+    assert memslim.read_csv(b"a,b\r\n1,x\r\n", infer=False).to_list() == [{"a": "1", "b": "x"}]
+    assert memslim.read_csv(b'a,b\n1,"x\ry"\n', infer=False).to_list() == [{"a": "1", "b": "x\ry"}]

@@ -614,6 +614,17 @@ impl CsvParser {
     }
 
     fn set_names(&mut self, mut names: Vec<String>, seen: &[Seen]) -> Result<()> {
+        // Lines are ended by \n (or \r\n): a file whose lines end with a bare \r is one
+        // line, its header every field name run together. Refused, where reading it
+        // would give no records at all.
+        if let Some(n) = names.iter().find(|n| n.contains('\r')) {
+            let shown: String = n.chars().take(40).collect();
+            return Err(StreamError::Invalid(format!(
+                "{}: a field name holds a carriage return ({shown:?}...): lines that end \
+                 with a bare \\r are not read as lines; end them with \\n",
+                self.name
+            )));
+        }
         for (i, n) in names.iter_mut().enumerate() {
             if n.is_empty() {
                 *n = format!("column_{}", i + 1);
