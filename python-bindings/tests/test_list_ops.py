@@ -288,3 +288,28 @@ def test_the_other_sequences_iterators_stay_ended(tmp_path) -> None:
         seq.append(item)
         assert list(it) == [], type(seq)
         assert len(list(iter(seq))) == 2
+
+
+class _Unstorable:
+    def __reduce__(self):
+        raise TypeError("cannot pickle")
+
+
+def test_a_row_update_that_raises_writes_nothing() -> None:
+    """Each key and value is checked before the first is written: the record and the
+    list's fields stay as they were, as an append that raises leaves the list."""
+    updates = (
+        lambda r: r.update({"z": 1, "a": _Unstorable()}),
+        lambda r: r.update(z=1, a=_Unstorable()),
+        lambda r: r.__ior__({"z": 1, "a": _Unstorable()}),
+        lambda r: r.update({"z": 1, 5: 2}),
+    )
+    for update in updates:
+        rows = DictList([{"a": 1}])
+        with pytest.raises(TypeError):
+            update(rows[0])
+        assert rows.to_list() == [{"a": 1}]
+        assert rows.columns == ["a"]
+    rows = DictList([{"a": 1}])
+    rows[0].update({"z": 2}, a=3)
+    assert rows.to_list() == [{"a": 3, "z": 2}]

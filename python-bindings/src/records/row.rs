@@ -616,31 +616,41 @@ impl PyRow {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
         self.writable(py)?;
+        let mut pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = Vec::new();
         if let Some(o) = other {
-            let pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> =
-                if o.hasattr(intern!(py, "keys"))? {
-                    let mut v = Vec::new();
-                    for k in o.call_method0(intern!(py, "keys"))?.try_iter()? {
-                        let k = k?;
-                        let val = o.get_item(&k)?;
-                        v.push((k, val));
-                    }
-                    v
-                } else {
-                    let mut v = Vec::new();
-                    for it in o.try_iter()? {
-                        v.push(it?.extract()?);
-                    }
-                    v
-                };
-            for (k, v) in pairs {
-                self.set(py, &k, &v)?;
-            }
+            pairs = if o.hasattr(intern!(py, "keys"))? {
+                let mut v = Vec::new();
+                for k in o.call_method0(intern!(py, "keys"))?.try_iter()? {
+                    let k = k?;
+                    let val = o.get_item(&k)?;
+                    v.push((k, val));
+                }
+                v
+            } else {
+                let mut v = Vec::new();
+                for it in o.try_iter()? {
+                    v.push(it?.extract()?);
+                }
+                v
+            };
         }
         if let Some(kw) = kwargs {
-            for (k, v) in kw.iter() {
-                self.set(py, &k, &v)?;
+            pairs.extend(kw.iter());
+        }
+        // Every key and value checked before the first is written: an update that raises
+        // (a key that is not a str, a value that cannot be stored) leaves the record as
+        // it was, as an append that raises leaves the list.
+        let mut buf = Vec::new();
+        for (k, v) in &pairs {
+            Self::key_str(k)?;
+            if crate::scalar::scalar_cell(v).is_none() {
+                buf.clear();
+                let one: Items<'_> = vec![(k.clone(), v.clone())];
+                record_cells(&one, &mut buf, self.row())?;
             }
+        }
+        for (k, v) in pairs {
+            self.set(py, &k, &v)?;
         }
         Ok(())
     }
