@@ -85,6 +85,9 @@ impl PartValue {
             PartValue::Null => NULL_DIR.to_owned(),
             PartValue::Bool(b) => b.to_string(),
             PartValue::Int(v) => v.to_string(),
+            // The string that names the null directory gets a directory of its own
+            // (its first byte escaped, which decoding undoes).
+            PartValue::Str(s) if s == NULL_DIR => format!("%5F{}", &NULL_DIR[1..]),
             PartValue::Str(s) => encode(s),
         }
     }
@@ -92,7 +95,9 @@ impl PartValue {
     /// Reads a decoded directory value with the type `tag` (`None`: infer, with `ints`
     /// saying whether every value of this key in the input is an integer).
     pub(crate) fn parse(raw: &str, tag: Option<char>, ints: bool) -> PartValue {
-        if raw == NULL_DIR {
+        // The null directory, unless the file's own metadata says its value is another
+        // type (a string of that text, written under its escaped name).
+        if raw == NULL_DIR && matches!(tag, None | Some('n')) {
             return PartValue::Null;
         }
         match tag {
