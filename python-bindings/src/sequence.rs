@@ -83,3 +83,27 @@ pub(crate) fn abridged_repr(
     }
     Ok(format!("{name}([{}])", parts.join(", ")))
 }
+
+/// A bound of `index(value, start, stop)`: an int or any `__index__` object, one beyond
+/// the platform's range saturated to its sign's end, as `list.index` clamps it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SliceIndex(pub(crate) isize);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for SliceIndex {
+    type Error = PyErr;
+
+    fn extract(obj: pyo3::Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if let Ok(i) = obj.extract::<isize>() {
+            return Ok(SliceIndex(i));
+        }
+        let py = obj.py();
+        let i = py
+            .import("operator")?
+            .getattr("index")?
+            .call1((obj,))
+            .map_err(|_| {
+                PyTypeError::new_err("slice indices must be integers or have an __index__ method")
+            })?;
+        Ok(SliceIndex(if i.lt(0)? { isize::MIN } else { isize::MAX }))
+    }
+}

@@ -313,3 +313,23 @@ def test_a_row_update_that_raises_writes_nothing() -> None:
     rows = DictList([{"a": 1}])
     rows[0].update({"z": 2}, a=3)
     assert rows.to_list() == [{"a": 3, "z": 2}]
+
+
+def test_index_bounds_beyond_the_platform_clamp_as_a_lists_do(tmp_path) -> None:
+    from memslim import NumberFile
+
+    plain = [{"a": 1}, {"a": 2}]
+    numbers = NumberFile(str(tmp_path / "n.bin"), "int64")
+    numbers.extend([1, 2])
+    file = DictList.open(str(tmp_path / "f.msl"))
+    file.extend(plain)
+    rows = DictList(plain)
+    cases = [(plain, {"a": 2}), (rows, {"a": 2}), (rows.column("a"), 2), (numbers, 2)]
+    cases += [(file, {"a": 2}), (file[0:2], {"a": 2})]
+    for seq, value in cases:
+        assert seq.index(value, 0, 2**80) == 1, type(seq)
+        assert seq.index(value, -(2**80)) == 1, type(seq)
+        with pytest.raises(ValueError):
+            seq.index(value, 2**80)
+        with pytest.raises(TypeError):
+            seq.index(value, 1.0)

@@ -381,13 +381,17 @@ impl PyDictListFile {
 
     /// Position of the first record in `[start, stop)` equal to `value` (a dict, or a
     /// row), as `list.index` finds it.
-    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    #[pyo3(
+        signature = (value, start = crate::sequence::SliceIndex(0), stop = crate::sequence::SliceIndex(isize::MAX)),
+        text_signature = "($self, value, start=0, stop=9223372036854775807)"
+    )]
     fn index(
         slf: &Bound<'_, Self>,
         value: &Bound<'_, PyAny>,
-        start: isize,
-        stop: isize,
+        start: crate::sequence::SliceIndex,
+        stop: crate::sequence::SliceIndex,
     ) -> PyResult<usize> {
+        let (start, stop) = (start.0, stop.0);
         Self::whole(slf)?
             .find(value, start, stop, true)?
             .0

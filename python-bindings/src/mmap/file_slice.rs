@@ -91,8 +91,17 @@ impl PyFileSlice {
         Ok(self.find(value, 0, isize::MAX, true)?.0.is_some())
     }
 
-    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
-    fn index(&self, value: &Bound<'_, PyAny>, start: isize, stop: isize) -> PyResult<usize> {
+    #[pyo3(
+        signature = (value, start = crate::sequence::SliceIndex(0), stop = crate::sequence::SliceIndex(isize::MAX)),
+        text_signature = "($self, value, start=0, stop=9223372036854775807)"
+    )]
+    fn index(
+        &self,
+        value: &Bound<'_, PyAny>,
+        start: crate::sequence::SliceIndex,
+        stop: crate::sequence::SliceIndex,
+    ) -> PyResult<usize> {
+        let (start, stop) = (start.0, stop.0);
         self.find(value, start, stop, true)?
             .0
             .ok_or_else(|| PyValueError::new_err("value is not in FileSlice"))

@@ -257,14 +257,18 @@ impl PyNumberFile {
         num_to_py(py, v)
     }
 
-    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    #[pyo3(
+        signature = (value, start = crate::sequence::SliceIndex(0), stop = crate::sequence::SliceIndex(isize::MAX)),
+        text_signature = "($self, value, start=0, stop=9223372036854775807)"
+    )]
     fn index(
         &self,
         py: Python<'_>,
         value: &Bound<'_, PyAny>,
-        start: isize,
-        stop: isize,
+        start: crate::sequence::SliceIndex,
+        stop: crate::sequence::SliceIndex,
     ) -> PyResult<usize> {
+        let (start, stop) = (start.0, stop.0);
         let v = match num_from_py(value) {
             Ok(v) => v,
             Err(_) => return Err(PyValueError::new_err("value is not in NumberFile")),

@@ -362,14 +362,18 @@ impl PyColumn {
     }
 
     /// Position of the first value equal to `value` in `[start, stop)`.
-    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    #[pyo3(
+        signature = (value, start = crate::sequence::SliceIndex(0), stop = crate::sequence::SliceIndex(isize::MAX)),
+        text_signature = "($self, value, start=0, stop=9223372036854775807)"
+    )]
     pub(super) fn index(
         &self,
         py: Python<'_>,
         value: &Bound<'_, PyAny>,
-        start: isize,
-        stop: isize,
+        start: crate::sequence::SliceIndex,
+        stop: crate::sequence::SliceIndex,
     ) -> PyResult<usize> {
+        let (start, stop) = (start.0, stop.0);
         let len = self.len();
         let (a, b) = (clamp_index(start, len), clamp_index(stop, len));
         self.first_equal(py, value, a..b)?

@@ -412,13 +412,17 @@ impl PyRecords {
         Ok(slf.get().find(slf.py(), value, 0, usize::MAX)?.is_some())
     }
 
-    #[pyo3(signature = (value, start = 0, stop = isize::MAX))]
+    #[pyo3(
+        signature = (value, start = crate::sequence::SliceIndex(0), stop = crate::sequence::SliceIndex(isize::MAX)),
+        text_signature = "($self, value, start=0, stop=9223372036854775807)"
+    )]
     pub(super) fn index(
         slf: &Bound<'_, Self>,
         value: &Bound<'_, PyAny>,
-        start: isize,
-        stop: isize,
+        start: crate::sequence::SliceIndex,
+        stop: crate::sequence::SliceIndex,
     ) -> PyResult<usize> {
+        let (start, stop) = (start.0, stop.0);
         let py = slf.py();
         let me = slf.get();
         let len = me.len(py)?;
