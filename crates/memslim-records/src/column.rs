@@ -669,14 +669,10 @@ impl ColChunk {
         self.push_seen(meta, cell, None);
     }
 
-    /// As [`ColChunk::push`]; strings of a dictionary column are looked up in `seen`
-    /// first (see [`SeenStrs`]).
-    pub(crate) fn push_seen(
-        &mut self,
-        meta: &mut ColMeta,
-        cell: Option<&Cell<'_>>,
-        seen: Option<&mut SeenStrs>,
-    ) {
+    /// Position of the value about to be pushed, counted, marked valid and present (a
+    /// null or absent value clears its marks after).
+    #[inline(always)]
+    fn claim_slot(&mut self) -> usize {
         let i = self.len;
         self.len += 1;
         if let Some(v) = &mut self.valid {
@@ -685,6 +681,18 @@ impl ColChunk {
         if let Some(a) = &mut self.absent {
             a.push(false);
         }
+        i
+    }
+
+    /// As [`ColChunk::push`]; strings of a dictionary column are looked up in `seen`
+    /// first (see [`SeenStrs`]).
+    pub(crate) fn push_seen(
+        &mut self,
+        meta: &mut ColMeta,
+        cell: Option<&Cell<'_>>,
+        seen: Option<&mut SeenStrs>,
+    ) {
+        let i = self.claim_slot();
         match (&mut self.data, cell) {
             // The common cases write the value directly (no placeholder, no second pass).
             (Data::Int(v), Some(Cell::Int(x))) => {
@@ -854,14 +862,7 @@ impl ColChunk {
             d.intern_group(&strs, &mut found);
             let mut found = found.iter();
             for (&c, known) in group.iter().zip(known) {
-                let i = self.len;
-                self.len += 1;
-                if let Some(v) = &mut self.valid {
-                    v.push(true);
-                }
-                if let Some(a) = &mut self.absent {
-                    a.push(false);
-                }
+                let i = self.claim_slot();
                 let Data::Keys(k) = &mut self.data else {
                     return;
                 };
