@@ -309,7 +309,8 @@ impl PyRow {
         };
         let this = store.borrow(py).ok()?;
         let Some(j) = this.col_of(key) else {
-            return Some(None);
+            // A key that is not a str may be unhashable, which raises: the slow path.
+            return key.is_instance_of::<PyString>().then_some(None);
         };
         match this.inner.get(self.row(), j) {
             CellRef::Absent => Some(None),
@@ -327,6 +328,7 @@ impl PyRow {
     pub(crate) fn quick_has(&self, py: Python<'_>, key: &Bound<'_, PyAny>) -> Option<bool> {
         let this = self.store()?.borrow(py).ok()?;
         Some(match this.col_of(key) {
+            None if !key.is_instance_of::<PyString>() => return None,
             None => false,
             Some(j) => !matches!(this.inner.get(self.row(), j), CellRef::Absent),
         })
@@ -418,7 +420,7 @@ impl PyRow {
             RowSource::Memory(store) => {
                 let this = store.borrow(py)?;
                 let Some(j) = this.col_of(key) else {
-                    return Ok(None);
+                    return Self::absent_key(key);
                 };
                 match this.inner.get(self.row(), j) {
                     CellRef::Absent => Ok(None),
@@ -427,9 +429,19 @@ impl PyRow {
             }
             RowSource::File(file) => match key.cast::<PyString>() {
                 Ok(k) => file.value(py, self.row(), k),
-                Err(_) => Ok(None),
+                Err(_) => Self::absent_key(key),
             },
         }
+    }
+
+    /// The answer for a key no field has: missing, as a dict answers, except that a key
+    /// a dict could not hold (a list, a dict) raises its `TypeError: unhashable type`.
+    #[cold]
+    fn absent_key<T>(key: &Bound<'_, PyAny>) -> PyResult<Option<T>> {
+        if !key.is_instance_of::<PyString>() {
+            key.hash()?;
+        }
+        Ok(None)
     }
 
     /// The record as a plain dict (a detached copy; its strings and small ints may be
@@ -454,7 +466,7 @@ impl PyRow {
     }
 
     pub(super) fn __ior__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.update(py, Some(other), None)
+        self.update(py, &PyTuple::new(py, [other])?, None)
     }
 
     pub(super) fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
@@ -608,16 +620,25 @@ impl PyRow {
         Ok(d)
     }
 
-    #[pyo3(signature = (other = None, /, **kwargs))]
+    /// `dict.update`'s: the mapping or pairs are positional and optional, and `None`
+    /// given as one is refused as `dict.update(None)` refuses it (hence `*args`).
+    #[pyo3(signature = (*args, **kwargs), text_signature = "($self, other=(), /, **kwargs)")]
     pub(super) fn update(
         &self,
         py: Python<'_>,
-        other: Option<&Bound<'_, PyAny>>,
+        args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<()> {
+        if args.len() > 1 {
+            return Err(PyTypeError::new_err(format!(
+                "update expected at most 1 argument, got {}",
+                args.len()
+            )));
+        }
         self.writable(py)?;
         let mut pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = Vec::new();
-        if let Some(o) = other {
+        if let Some(o) = args.iter().next() {
+            let o = &o;
             pairs = if o.hasattr(intern!(py, "keys"))? {
                 let mut v = Vec::new();
                 for k in o.call_method0(intern!(py, "keys"))?.try_iter()? {
