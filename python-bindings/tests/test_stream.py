@@ -208,7 +208,8 @@ def test_syntax_error_names_path_line_column(tmp_path):
         ('{"a": "\\x"}', 8, "escape"),
         ('{"a": 1} {}', 10, "extra data"),
         ('{"a": "\x01"}', 8, "control character"),
-        ('{"a": "\\ud800"}', 8, "escape"),
+        ('{"a": "\\ud800"}', 8, "\\ud800 is a lone surrogate"),
+        ('{"a": "x\\udfff"}', 9, "\\udfff is a lone surrogate"),
     ],
 )
 def test_malformed_lines(line, column, words):

@@ -75,6 +75,9 @@ pub enum Reason {
     ControlChar,
     /// A malformed backslash escape.
     BadEscape,
+    /// A `\uXXXX` escape of a surrogate that no other one completes: valid JSON, and
+    /// `json.loads` keeps it in a `str`, but it has no UTF-8 form to be stored in.
+    LoneSurrogate(u16),
     /// A malformed number.
     BadNumber,
     /// Nesting deeper than [`MAX_NESTING`].
@@ -103,6 +106,11 @@ impl fmt::Display for Reason {
             Reason::InvalidUtf8 => f.write_str("invalid UTF-8 in string"),
             Reason::ControlChar => f.write_str("unescaped control character in string"),
             Reason::BadEscape => f.write_str("invalid escape sequence"),
+            Reason::LoneSurrogate(u) => write!(
+                f,
+                "the escape \\u{u:04x} is a lone surrogate, which has no UTF-8 form \
+                 (strings are stored as UTF-8)"
+            ),
             Reason::BadNumber => f.write_str("invalid number"),
             Reason::TooDeep => write!(f, "nested deeper than {MAX_NESTING} levels"),
             Reason::TrailingData => f.write_str("extra data after the value"),
@@ -577,7 +585,7 @@ impl<'a, 't> Parser<'a, 't> {
                     // A lone surrogate cannot be stored as UTF-8 (Python would keep it in
                     // a str, but such a str cannot be encoded either).
                     let Some(ch) = char::from_u32(cp) else {
-                        return self.err_at(i - 6, Reason::BadEscape);
+                        return self.err_at(i - 6, Reason::LoneSurrogate(hi));
                     };
                     self.tmp.push(ch);
                 }
@@ -751,7 +759,13 @@ mod tests {
         let e = trace("\"a\u{1}\"").unwrap_err();
         assert_eq!(e.reason, Reason::ControlChar);
         let e = trace(r#""\ud800""#).unwrap_err();
-        assert_eq!(e.reason, Reason::BadEscape);
+        assert_eq!(e.reason, Reason::LoneSurrogate(0xd800));
+        let e = trace(r#""x\udc00\ud800""#).unwrap_err();
+        assert_eq!((e.reason, e.offset), (Reason::LoneSurrogate(0xdc00), 2));
+        let e = trace(r#""\ud800\u0041""#).unwrap_err();
+        assert_eq!(e.reason, Reason::LoneSurrogate(0xd800));
+        let text = e.reason.to_string();
+        assert!(text.contains("\\ud800 is a lone surrogate"), "{text}");
         let e = trace("1 2").unwrap_err();
         assert_eq!(e.reason, Reason::TrailingData);
         let e = trace("1.").unwrap_err();
