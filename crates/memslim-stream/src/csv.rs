@@ -266,7 +266,7 @@ fn split_record(
                 Some(&c) if c == delim => i += 1,
                 Some(b'\n') => return Ok(i + 1),
                 Some(b'\r') if b.get(i + 1) == Some(&b'\n') => return Ok(i + 2),
-                Some(b'\r') if i + 1 == len => return Ok(len),
+                Some(b'\r') => return Ok(i + 1),
                 None => return Ok(len),
                 Some(_) => {
                     return Err(Split::Bad(
@@ -276,7 +276,9 @@ fn split_record(
                 }
             }
         } else {
-            match memchr::memchr2(delim, b'\n', &b[i..]) {
+            // Outside quotes a line ends at \n, \r\n or a bare \r, as Python's csv
+            // module ends it (with newline="").
+            match memchr::memchr3(delim, b'\n', b'\r', &b[i..]) {
                 Some(p) if b[i + p] == delim => {
                     fields.push(Field {
                         text: Text::block(i, i + p),
@@ -287,18 +289,12 @@ fn split_record(
                 }
                 found => {
                     let end = found.map_or(len, |p| i + p);
-                    let next = found.map_or(len, |_| end + 1);
-                    let fe = if end > i && b[end - 1] == b'\r' {
-                        end - 1
-                    } else {
-                        end
-                    };
                     fields.push(Field {
-                        text: Text::block(i, fe),
+                        text: Text::block(i, end),
                         quoted: false,
-                        span: (i as u32, fe as u32),
+                        span: (i as u32, end as u32),
                     });
-                    return Ok(next);
+                    return Ok(found.map_or(len, |_| line_end(b, end)));
                 }
             }
         }
@@ -488,8 +484,9 @@ impl CsvParser {
         input: Input,
         mut each: impl FnMut(&str, &str, &[Field], &Damage) -> Result<bool>,
     ) -> Result<()> {
-        let mut blocks =
-            LineBlocks::new(input.reader, self.block_bytes).with_max_line(self.max_line);
+        let mut blocks = LineBlocks::new(input.reader, self.block_bytes)
+            .with_max_line(self.max_line)
+            .with_cr_line_ends();
         let mut fields = Vec::new();
         let mut arena = String::new();
         let mut buf = Vec::new();
@@ -549,8 +546,7 @@ impl CsvParser {
                         pos = text.len();
                     }
                     Err(Split::Bad(..)) => {
-                        pos = memchr::memchr(b'\n', &text.as_bytes()[pos..])
-                            .map_or(text.len(), |p| pos + p + 1);
+                        pos = next_line(text.as_bytes(), pos);
                     }
                 }
             }
@@ -607,24 +603,16 @@ impl CsvParser {
             None => (self.reopen)()?,
         };
         self.consumed = input.consumed.clone();
-        self.blocks =
-            Some(LineBlocks::new(input.reader, self.block_bytes).with_max_line(self.max_line));
+        self.blocks = Some(
+            LineBlocks::new(input.reader, self.block_bytes)
+                .with_max_line(self.max_line)
+                .with_cr_line_ends(),
+        );
         self.set_names(names, &seen)?;
         Ok(())
     }
 
     fn set_names(&mut self, mut names: Vec<String>, seen: &[Seen]) -> Result<()> {
-        // Lines are ended by \n (or \r\n): a file whose lines end with a bare \r is one
-        // line, its header every field name run together. Refused, where reading it
-        // would give no records at all.
-        if let Some(n) = names.iter().find(|n| n.contains('\r')) {
-            let shown: String = n.chars().take(40).collect();
-            return Err(StreamError::Invalid(format!(
-                "{}: a field name holds a carriage return ({shown:?}...): lines that end \
-                 with a bare \\r are not read as lines; end them with \\n",
-                self.name
-            )));
-        }
         for (i, n) in names.iter_mut().enumerate() {
             if n.is_empty() {
                 *n = format!("column_{}", i + 1);
@@ -666,8 +654,25 @@ impl CsvParser {
     }
 }
 
+/// Where the line break at `at` (a `\n`, or a `\r` alone or before a `\n`) ends.
+fn line_end(b: &[u8], at: usize) -> usize {
+    if b[at] == b'\r' && b.get(at + 1) == Some(&b'\n') {
+        at + 2
+    } else {
+        at + 1
+    }
+}
+
+/// Where the line after the one at `pos` starts (the end of `b` if none does).
+fn next_line(b: &[u8], pos: usize) -> usize {
+    memchr::memchr2(b'\n', b'\r', &b[pos..]).map_or(b.len(), |p| line_end(b, pos + p))
+}
+
+/// Line breaks in `b`: each `\n`, and each `\r` not followed by one.
 fn count_lines(b: &[u8]) -> u64 {
-    memchr::memchr_iter(b'\n', b).count() as u64
+    memchr::memchr2_iter(b'\n', b'\r', b)
+        .filter(|&p| b[p] == b'\n' || b.get(p + 1) != Some(&b'\n'))
+        .count() as u64
 }
 
 fn is_blank(text: &str, fields: &[Field]) -> bool {
@@ -690,9 +695,9 @@ fn record_len(text: &str, start: usize, next: usize) -> usize {
     let mut end = next;
     if end > start && b[end - 1] == b'\n' {
         end -= 1;
-        if end > start && b[end - 1] == b'\r' {
-            end -= 1;
-        }
+    }
+    if end > start && b[end - 1] == b'\r' {
+        end -= 1;
     }
     end - start
 }
@@ -775,7 +780,8 @@ impl Damage {
         bad: usize,
     ) -> StreamError {
         let before = &text.as_bytes()[rec_start..bad];
-        let line_start = memchr::memrchr(b'\n', before).map_or(rec_start, |p| rec_start + p + 1);
+        let line_start =
+            memchr::memrchr2(b'\n', b'\r', before).map_or(rec_start, |p| rec_start + p + 1);
         let byte = self.orig.get(bad).copied().unwrap_or(0);
         StreamError::Syntax {
             input: name.to_owned(),
@@ -954,7 +960,7 @@ impl CsvParser {
                 Err(Split::Bad(off, reason)) => {
                     let e = self.syntax(line, text, pos, off, reason);
                     self.line += 1;
-                    pos = memchr::memchr(b'\n', &bytes[pos..]).map_or(text.len(), |p| pos + p + 1);
+                    pos = next_line(bytes, pos);
                     match self.on_error {
                         OnError::Raise => {
                             pb.error = Some(e);

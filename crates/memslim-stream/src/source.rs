@@ -226,6 +226,8 @@ pub struct LineBlocks {
     /// `buf[..complete]` is the current block.
     complete: usize,
     eof: bool,
+    /// A bare `\r` ends a line too ([`LineBlocks::with_cr_line_ends`]).
+    cr_ends_lines: bool,
     unterminated: bool,
     bytes: u64,
     /// Bytes at the end of the current block to hand out again with the next one.
@@ -245,6 +247,7 @@ impl LineBlocks {
             filled: 0,
             complete: 0,
             eof: false,
+            cr_ends_lines: false,
             unterminated: false,
             bytes: 0,
             keep: 0,
@@ -256,6 +259,29 @@ impl LineBlocks {
     pub fn with_max_line(mut self, max_line: usize) -> Self {
         self.max_line = max_line.clamp(1, MAX_LINE_BYTES);
         self
+    }
+
+    /// Ends lines at a bare `\r` too (CSV, as Python's csv module reads it): a block may
+    /// then end after a `\r` that is not followed by `\n`, never between the two.
+    pub fn with_cr_line_ends(mut self) -> Self {
+        self.cr_ends_lines = true;
+        self
+    }
+
+    /// The end of the last whole line in `buf[from..filled]` (`None` if it holds none).
+    fn last_line_end(&self, from: usize) -> Option<usize> {
+        let b = &self.buf[from.min(self.filled)..self.filled];
+        let at = if self.cr_ends_lines {
+            let mut at = memchr::memrchr2(b'\n', b'\r', b)?;
+            // A \r last of what was read may yet be followed by its \n.
+            if b[at] == b'\r' && at + 1 == b.len() && !self.eof {
+                at = memchr::memrchr2(b'\n', b'\r', &b[..at])?;
+            }
+            at
+        } else {
+            memchr::memrchr(b'\n', b)?
+        };
+        Some(from.min(self.filled) + at + 1)
     }
 
     /// Where the current block starts in the (decompressed) input, in bytes.
@@ -323,13 +349,12 @@ impl LineBlocks {
                 self.read_some().map_err(BlockError::Io)?;
                 continue;
             }
-            if let Some(nl) =
-                memchr::memrchr(b'\n', &self.buf[scanned.min(self.filled)..self.filled])
-            {
-                self.complete = scanned + nl + 1;
+            if let Some(end) = self.last_line_end(scanned) {
+                self.complete = end;
                 return Ok(true);
             }
-            scanned = scanned.max(self.filled);
+            // (Less a \r last, which a line break may still follow.)
+            scanned = scanned.max(self.filled - usize::from(self.cr_ends_lines && self.filled > 0));
             if self.eof {
                 if self.filled == 0 {
                     return Ok(false);
@@ -471,5 +496,42 @@ mod tests {
         assert_eq!(out.concat(), b"a\nb\n");
         assert!(!unterminated);
         assert!(blocks(b"", 1, 64).0.is_empty());
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// With bare `\r` as a line end, blocks still lose nothing, end at a line end,
+        /// and never between the `\r` and `\n` of one.
+        #[test]
+        fn blocks_with_cr_line_ends_end_at_whole_line_breaks(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    Just(b"\r".to_vec()),
+                    Just(b"\n".to_vec()),
+                    Just(b"\r\n".to_vec()),
+                    "[a-z]{0,20}".prop_map(String::into_bytes),
+                ],
+                0..40,
+            ),
+            step in 1usize..12,
+        ) {
+            // (Leaked: the reader must be 'static; a few KB per test run.)
+            let data: &'static [u8] = Box::leak(parts.concat().into_boxed_slice());
+            let mut b = LineBlocks::new(Box::new(Trickle { data, step }), 8)
+                .with_cr_line_ends();
+            let mut out: Vec<Vec<u8>> = Vec::new();
+            while b.next_block().unwrap() {
+                out.push(b.block().to_vec());
+            }
+            prop_assert_eq!(out.concat(), data);
+            for (k, block) in out.iter().enumerate().rev().skip(1) {
+                let last = *block.last().unwrap();
+                prop_assert!(last == b'\n' || last == b'\r', "block {} ends {:?}", k, block);
+                if last == b'\r' {
+                    prop_assert_ne!(out[k + 1].first(), Some(&b'\n'));
+                }
+            }
+        }
     }
 }
