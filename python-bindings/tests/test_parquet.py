@@ -217,6 +217,34 @@ def test_corrupt_files_raise_corrupt_file_error_naming_the_file(tmp_path):
             assert "bad.parquet" in str(e)
 
 
+def test_a_decoder_panic_on_a_corrupt_footer_is_reported_once_and_quietly(tmp_path, capfd):
+    """The parquet crate asserts on some malformed footers; memslim catches the panic and
+    raises CorruptFileError. Nothing reaches stderr: a service reading uploads must not
+    log what looks like a crash."""
+    path = tmp_path / "ok.parquet"
+    DictList([{"a": i, "s": f"v{i % 3}"} for i in range(12)]).to_parquet(
+        path, compression="gzip", row_group_size=5
+    )
+    good = path.read_bytes()
+    bad = tmp_path / "bad.parquet"
+    capfd.readouterr()
+    caught = []
+    for i in range(len(good) - 8, max(0, len(good) - 1200), -1):
+        for v in (0xFF, 0x80, 0x7F, 0x3D):
+            b = bytearray(good)
+            b[i] = v
+            bad.write_bytes(bytes(b))
+            try:
+                memslim.read_parquet(bad)
+            except memslim.CorruptFileError as e:
+                if "should not be negative" in str(e):  # the decoder's assert
+                    caught.append(i)
+        if len(caught) >= 3:
+            break
+    assert caught, "no footer change reached the decoder's assert"
+    assert capfd.readouterr().err == ""
+
+
 def test_foreign_schema_memslim_cannot_hold(tmp_path):
     t = pa.table({"ok": [1, 2], "when": pa.array([1, 2], pa.timestamp("us"))})
     path = tmp_path / "ts.parquet"

@@ -4,7 +4,6 @@
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -617,7 +616,7 @@ fn message_starts(b: &[u8]) -> bool {
 fn guarded<T>(
     f: impl FnOnce() -> std::result::Result<T, arrow_schema::ArrowError>,
 ) -> std::result::Result<T, String> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+    match memslim_records::panic_guard::catch_quietly(f) {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err("undecodable record batch".into()),

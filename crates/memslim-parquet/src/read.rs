@@ -1,7 +1,7 @@
 //! Reading Parquet files and datasets into record batches, one batch at a time.
 
+use memslim_records::panic_guard;
 use std::fs::File;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
@@ -35,15 +35,10 @@ impl Default for ReadOptions {
 /// Runs `f`, turning a panic inside the Parquet decoder (malformed input it did not
 /// check) into [`ParquetError::Corrupt`] naming `path`.
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|p| {
-        let what = p
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-            .unwrap_or_else(|| "the decoder failed".into());
+    panic_guard::catch_quietly(f).unwrap_or_else(|p| {
         Err(ParquetError::Corrupt {
             path: path.to_owned(),
-            reason: what,
+            reason: panic_guard::message(&*p).unwrap_or_else(|| "the decoder failed".into()),
         })
     })
 }

@@ -29,6 +29,7 @@ pub mod json;
 mod keys;
 mod list;
 mod order;
+pub mod panic_guard;
 pub mod process;
 pub mod read;
 mod select;

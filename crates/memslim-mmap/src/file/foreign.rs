@@ -106,9 +106,9 @@ impl RecordFile {
         let fb_schema = footer
             .schema()
             .ok_or_else(|| self.corrupt(start as u64, "footer without a schema"))?;
-        let schema = catch_unwind(AssertUnwindSafe(|| {
+        let schema = memslim_records::panic_guard::catch_quietly(|| {
             arrow_ipc::convert::try_fb_to_schema(fb_schema)
-        }))
+        })
         .map_err(|_| "panic".to_string())
         .and_then(|r| r.map_err(|e| e.to_string()))
         .map_err(|why| self.corrupt(start as u64, format!("schema in the footer: {why}")))?;
