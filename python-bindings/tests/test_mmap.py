@@ -1273,3 +1273,27 @@ def test_an_append_open_that_raises_leaves_the_files_as_they_were(tmp_path) -> N
     with pytest.raises(memslim.CorruptFileError):
         memslim.DictList.open(p)
     assert {q.name: q.read_bytes() for q in tmp_path.iterdir()} == before
+
+
+def test_an_append_open_that_raises_leaves_no_index_behind(tmp_path):
+    """The error says nothing was changed: no new '.idx' beside a file it refused."""
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    path = tmp_path / "table.arrow"
+    t = pa.table({"a": [1, 2, 3]})
+    with ipc.new_file(path, t.schema) as w:  # an Arrow IPC *file*: read-only to memslim
+        w.write_table(t)
+    before = sorted(os.listdir(tmp_path))
+    expect_error(memslim.MemslimError, memslim.DictList.open, path)
+    assert sorted(os.listdir(tmp_path)) == before
+    # Reading it still works; an index that was there before a failed open stays.
+    assert memslim.DictList.open(path, mode="r").to_list() == t.to_pylist()
+    good = tmp_path / "good.msl"
+    f = memslim.DictList.open(good)
+    f.append({"a": 1})
+    f.flush()
+    expect_error(memslim.MemslimError, memslim.DictList.open, good)  # locked by f
+    f.append({"a": 2})
+    f.close()
+    assert memslim.DictList.open(good, mode="r").to_list() == [{"a": 1}, {"a": 2}]

@@ -356,3 +356,12 @@ def test_the_string_that_names_the_null_partition_round_trips(tmp_path) -> None:
     assert len({os.path.dirname(p) for p in written}) == 2
     back = sorted(memslim.read_parquet(path).to_list(), key=lambda r: r["v"])
     assert back == data
+
+
+def test_an_empty_list_written_as_a_dataset_reads_back_empty(tmp_path):
+    """A nightly export of zero rows must not break its reader."""
+    for i, kwargs in enumerate(({"partition_by": ["a"]}, {"max_rows_per_file": 10}, {"dataset": True})):
+        ds = tmp_path / f"ds{i}" / "nested"
+        written = DictList([]).to_parquet(ds, **kwargs)
+        assert written == [] and ds.is_dir()
+        assert memslim.read_parquet(ds).to_list() == []

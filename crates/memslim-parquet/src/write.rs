@@ -565,11 +565,15 @@ impl DatasetWriter {
 
     /// Finishes every open file; returns every file written, in the order finished.
     /// A single-file writer that received no records writes an empty file with no
-    /// columns.
+    /// columns; a dataset writer that received none leaves its directory, empty (which
+    /// reads back as no records).
     ///
     /// # Errors
     /// [`ParquetError::Io`]; files not yet finished are then removed.
     pub fn close(mut self) -> Result<Vec<PathBuf>> {
+        if !self.single && self.open.is_empty() && self.done.is_empty() {
+            std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        }
         if self.single && self.open.is_empty() && self.done.is_empty() {
             let w = FileWriter::create(
                 self.root.clone(),

@@ -378,3 +378,21 @@ fn options_out_of_range_are_refused_before_any_file_is_touched() {
         Ok(_) => panic!("expected Invalid, got a reader"),
     }
 }
+
+#[test]
+fn a_dataset_of_no_records_is_an_empty_directory_that_reads_back_empty() {
+    let parent = tmpdir("empty-ds");
+    let dir = parent.join("nested").join("ds");
+    let w = DatasetWriter::dataset(&dir, &["p".to_owned()], WriteOptions::default()).unwrap();
+    assert!(w.close().unwrap().is_empty());
+    assert!(dir.is_dir());
+    let back = read_all(std::slice::from_ref(&dir), ReadOptions::default()).unwrap();
+    assert_eq!(back.len(), 0);
+    // Files already there stay, and nothing is added.
+    std::fs::write(dir.join("notes.txt"), b"kept").unwrap();
+    let mut w = DatasetWriter::dataset(&dir, &[], WriteOptions::default()).unwrap();
+    w.write(&list_of(&[])).unwrap();
+    assert!(w.close().unwrap().is_empty());
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    std::fs::remove_dir_all(&parent).unwrap();
+}

@@ -97,6 +97,7 @@ impl RecordFile {
             last_commit: 0,
         };
         let data_len = data.metadata().map_err(io(&f.path))?.len();
+        let mut created = None;
         let index = match mode {
             Mode::Read => match File::open(&f.index_path) {
                 Ok(i) => Some(i),
@@ -104,13 +105,19 @@ impl RecordFile {
                 Err(e) => return Err(io(&f.index_path)(e)),
             },
             Mode::Append => {
-                let i = OpenOptions::new()
-                    .read(true)
-                    .write(true)
-                    .create(true)
-                    .truncate(false)
-                    .open(&f.index_path)
-                    .map_err(io(&f.index_path))?;
+                let mut opts = OpenOptions::new();
+                opts.read(true).write(true);
+                let i = match opts.clone().create_new(true).open(&f.index_path) {
+                    Ok(i) => {
+                        created = Some(f.index_path.clone());
+                        Ok(i)
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        opts.open(&f.index_path)
+                    }
+                    Err(e) => Err(e),
+                }
+                .map_err(io(&f.index_path))?;
                 match i.try_lock() {
                     Ok(()) => {}
                     Err(std::fs::TryLockError::WouldBlock) => {
@@ -123,6 +130,8 @@ impl RecordFile {
                 Some(i)
             }
         };
+        // Declared after the index file, so dropped before it: see `CreatedIndex`.
+        let mut created_index = CreatedIndex(created);
         let index_bytes = match &index {
             Some(i) => {
                 let mut b = Vec::new();
@@ -208,6 +217,7 @@ impl RecordFile {
             }
             f.tail = f.seeded_tail();
         }
+        created_index.0 = None;
         Ok(f)
     }
 
@@ -456,5 +466,21 @@ impl RecordFile {
             )));
         }
         Ok(())
+    }
+}
+
+/// The index file an append-mode open created, removed if the open then fails: an
+/// open that raises leaves the directory as it was, as its error says.
+///
+/// Dropped before the index `File`, so removed while this open still holds its lock:
+/// a process that opened the path meanwhile finds it locked and refuses, as it would
+/// have anyway; one that comes later creates its own.
+struct CreatedIndex(Option<PathBuf>);
+
+impl Drop for CreatedIndex {
+    fn drop(&mut self) {
+        if let Some(p) = self.0.take() {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
