@@ -193,6 +193,25 @@ class Identity(RuleBasedStateMachine):
         plain.reverse()
         ms.reverse()
 
+    @rule(
+        k=st.integers(0, 7),
+        a=st.integers(-8, 8),
+        b=st.integers(-8, 8),
+        src=st.integers(0, 7),
+        whole=st.booleans(),
+    )
+    def assign_slice_from_a_list(self, k, a, b, src, whole):
+        # `rows[a:b] = rows` (or another list, or a slice of one): a DictList given
+        # itself, not its rows one by one.
+        plain, ms, fam = self.pick_list(k)
+        splain, sms, sfam = self.pick_list(src)
+        if whole:
+            plain[a:b] = self.carry(list(splain), sfam == fam)
+            ms[a:b] = sms
+        else:
+            plain[a:b] = self.carry(splain[b:a:-1], sfam == fam)
+            ms[a:b] = sms[b:a:-1]
+
     @rule(k=st.integers(0, 7), a=st.integers(-8, 8), b=st.integers(-8, 8), src=st.integers(0, 7))
     def assign_slice_from_rows(self, k, a, b, src):
         # `rows[:] = [r for r in rows if ...]` and friends: the same records again.
@@ -651,3 +670,17 @@ def test_rows_stay_off_the_cycle_collectors_lists(tmp_path):
     gc.collect()
     assert dict(rows[1]) == {"a": 1, "b": [1]}
     f.close()
+
+
+@pytest.mark.parametrize("target", [slice(1, 3), slice(0, 0), slice(5, None), slice(None)])
+@pytest.mark.parametrize("source", ["itself", "a slice", "a copy"])
+def test_a_list_assigned_into_its_own_slice_shares_its_records(target, source):
+    """`L[1:3] = L`: positions then hold the same dicts, and a write shows at each."""
+    base = [{"a": i} for i in range(5)]
+    plain, rows = copy.deepcopy(base), memslim.DictList(base)
+    pick = {"itself": lambda L: L, "a slice": lambda L: L[1:4], "a copy": lambda L: L.copy()}
+    for L in (plain, rows):
+        L[target] = pick[source](L)
+        for i in range(len(L)):
+            L[i]["a"] += 10 * (i + 1)
+    assert [d["a"] for d in rows] == [d["a"] for d in plain]

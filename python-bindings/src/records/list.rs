@@ -364,7 +364,13 @@ impl PyRecords {
             if let (1, Some(one)) = (slice.len, single_item(value)) {
                 return me.set_one(slice.positions().next().unwrap_or_default(), &one);
             }
-            if me.in_place(py)? {
+            // Records of this store (`rows[1:3] = rows`, or a slice of it) are shared as
+            // they are, as a list shares its dicts: by order, even where the list could
+            // be written in place, where they would be converted again as copies.
+            let own = value
+                .cast::<PyRecords>()
+                .is_ok_and(|o| Arc::ptr_eq(&o.get().state, &me.state));
+            if !own && me.in_place(py)? {
                 let staged = me.state.borrow(py)?.staged(value)?;
                 let mut this = me.state.borrow_mut(py)?;
                 this.inner.assign_slice(&slice, &staged).py_err(py)?;
