@@ -370,3 +370,55 @@ def test_row_update_takes_what_dict_update_takes():
     plain.update(a=5)
     plain.update([("b", 6)], a=7)
     assert row == plain and rows.to_list() == [plain]
+
+
+NUMBERS = st.lists(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.integers(-5, 5)
+    | st.floats(-1e6, 1e6)
+    | st.sampled_from([-0.0, math.nan, math.inf, 2**130, -(2**127) - 1, 2**60 + 1, 2.0**60]),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(NUMBERS, st.integers(0, 12))
+def test_sum_min_max_of_numbers_answer_as_python_does(values, flush):
+    """However the numbers are stored (typed, or `object` for a bool among ints or an int
+    past 64 bits), in memory or in a file: Python's answer, or a clear refusal."""
+    nn = [v for v in values if v is not None]
+    ints = [v for v in nn if not isinstance(v, float)]
+    floats = [v for v in nn if isinstance(v, float)]
+    recs = [{"v": v} for v in values]
+    with tempfile.TemporaryDirectory() as d:
+        f = memslim.DictList.open(Path(d) / "n.msl")
+        try:
+            f.extend(recs[:flush])
+            f.flush()
+            f.extend(recs[flush:])
+            for col in (memslim.DictList(recs).column("v"), f.column("v")):
+                # sum: exact over ints and bools; refused past 128 bits
+                if any(abs(i) >= 2**127 for i in ints):
+                    expect_error(memslim.UnsupportedTypeError, col.sum)
+                elif not floats:
+                    assert same(col.sum(), sum(nn))
+                else:
+                    got, want = col.sum(), sum(nn)
+                    assert isinstance(got, float)
+                    if math.isnan(want):
+                        assert math.isnan(got)
+                    else:
+                        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-6), (got, want)
+                # min / max: the values themselves, first of equals, as Python picks
+                refused = any(abs(i) >= 2**127 for i in ints)
+                if not nn:
+                    expect_error(ValueError, col.min)
+                elif refused:
+                    expect_error(memslim.UnsupportedTypeError, col.max)
+                else:
+                    assert same(col.min(), min(nn)) and same(col.max(), max(nn))
+        finally:
+            f.close()

@@ -7,12 +7,12 @@
 //! storage may override one with a faster kernel that gives the same answer (the tests
 //! of each storage check that it does).
 
+use std::cmp::Ordering;
 use std::ops::Range;
 
 use crate::variant::Value;
 use crate::{
-    AbsentAs, Cell, CellRef, CmpOp, ColumnView, DType, Grid, RecordList, RecordsError, Sum,
-    cell_less,
+    AbsentAs, Cell, CellRef, CmpOp, ColumnView, DType, Grid, Layout, RecordList, RecordsError, Sum,
 };
 
 /// Whole records, read by position.
@@ -167,10 +167,12 @@ pub trait ReadField {
     }
 
     /// The sum of the non-null values: exact for ints and bools (which count as 0 and
-    /// 1), a float as soon as one value is a float.
+    /// 1), a float as soon as one value is a float. The numbers of an `object` column
+    /// (a bool among ints, an int past 64 bits) count as the same numbers typed.
     ///
     /// # Errors
-    /// [`RecordsError::Unsupported`] when a value is not a number or a bool.
+    /// [`RecordsError::Unsupported`] when a value is not a number or a bool, or the
+    /// ints' sum (or one of them) is past 128 bits.
     fn sum(&mut self) -> Result<Sum, Self::Error> {
         sum_values(self)
     }
@@ -183,13 +185,14 @@ pub trait ReadField {
         mean_values(self)
     }
 
-    /// The smallest and largest non-null values, in [`cell_less`]'s order: ints stay
-    /// ints, also among floats. `None` when every value is null or absent.
+    /// The smallest and largest non-null values, as Python's `min` and `max` order them
+    /// (bools among the numbers; the first of equal values), each the value itself: a
+    /// bool stays a bool, an int an int, also among floats. The scalars of an `object`
+    /// column count as the same values typed. `None` when every value is null or absent.
     ///
     /// # Errors
-    /// [`RecordsError::Unsupported`] for bytes or encoded values, and for values of
-    /// two families (bools, numbers, strings), or floats beside an int a float cannot
-    /// hold exactly: an in-memory column of those is `object`, which has no order.
+    /// [`RecordsError::Unsupported`] for bytes and containers, for strings beside
+    /// numbers (which Python cannot order either) and for an int past 128 bits.
     fn min_max(&mut self) -> Result<Option<(Value, Value)>, Self::Error> {
         let mut acc = MinMax::default();
         self.visit_values(0..usize::MAX, &mut |_, v| acc.add(v))?;
@@ -571,23 +574,36 @@ pub fn sum_values<F: ReadField + ?Sized>(field: &mut F) -> Result<Sum, F::Error>
     let (mut int, mut float, mut floats) = (0i128, 0.0f64, false);
     let mut refused = None;
     field.visit_values(0..usize::MAX, &mut |_, v| {
-        match v {
-            CellRef::Null | CellRef::Absent => {}
-            CellRef::Bool(b) => int += i128::from(b),
-            CellRef::Int(i) => int += i128::from(i),
-            CellRef::Float(x) => {
+        let decoded;
+        let n = match v {
+            CellRef::Null | CellRef::Absent => return true,
+            CellRef::Encoded(b) => {
+                decoded = decode_scalar(b);
+                decoded.as_ref().and_then(Ordinal::of_value)
+            }
+            v => Ordinal::of_cell(v),
+        };
+        match n {
+            Some(Ordinal::Int(i)) => match int.checked_add(i) {
+                Some(t) => int = t,
+                None => {
+                    refused = Some((DType::Object, "sum of ints past 128 bits"));
+                    return false;
+                }
+            },
+            Some(Ordinal::Float(x)) => {
                 floats = true;
                 float += x;
             }
-            other => {
-                refused = Some(cell_dtype(other));
+            Some(Ordinal::Str(_)) | None => {
+                refused = Some((cell_dtype(v), "sum"));
                 return false;
             }
         }
         true
     })?;
-    if let Some(dtype) = refused {
-        return Err(unsupported(field.field_name(), dtype, "sum").into());
+    if let Some((dtype, op)) = refused {
+        return Err(unsupported(field.field_name(), dtype, op).into());
     }
     Ok(if floats {
         Sum::Float(float + int as f64)
@@ -626,29 +642,129 @@ fn cell_dtype(c: CellRef<'_>) -> DType {
     }
 }
 
-/// The running minimum and maximum of [`ReadField::min_max`].
+/// A scalar an `object` column holds in the variant encoding, decoded: `None` for a
+/// container or any value that is not a bool, a number or a string (those are not
+/// decoded at all).
+fn decode_scalar(b: &[u8]) -> Option<Value> {
+    use crate::variant::{ValueKind, decode, peek_kind};
+    match peek_kind(b)? {
+        ValueKind::Bool
+        | ValueKind::Int
+        | ValueKind::BigInt
+        | ValueKind::Float
+        | ValueKind::Str => decode(b).ok(),
+        _ => None,
+    }
+}
+
+/// A value as `sum`, `min` and `max` read it: bools count as ints (as Python's `sum` and
+/// comparisons count them), ints of any size up to 128 bits.
+#[derive(Clone, Copy)]
+enum Ordinal<'a> {
+    Int(i128),
+    Float(f64),
+    Str(&'a str),
+}
+
+impl<'a> Ordinal<'a> {
+    fn of_cell(c: CellRef<'a>) -> Option<Self> {
+        Some(match c {
+            CellRef::Bool(b) => Ordinal::Int(i128::from(b)),
+            CellRef::Int(i) => Ordinal::Int(i128::from(i)),
+            CellRef::Float(x) => Ordinal::Float(x),
+            CellRef::Str(s) | CellRef::DictStr(_, s) => Ordinal::Str(s),
+            _ => return None,
+        })
+    }
+
+    /// `None` for other values, and for an int past 128 bits.
+    fn of_value(v: &'a Value) -> Option<Self> {
+        Some(match v {
+            Value::Bool(b) => Ordinal::Int(i128::from(*b)),
+            Value::Int(i) => Ordinal::Int(i128::from(*i)),
+            Value::BigInt(bytes) => Ordinal::Int(big_int(bytes)?),
+            Value::Float(x) => Ordinal::Float(*x),
+            Value::Str(s) => Ordinal::Str(s),
+            _ => return None,
+        })
+    }
+
+    /// 1 numbers (bools among them), 2 strings: values of two families have no order.
+    fn family(self) -> u8 {
+        match self {
+            Ordinal::Str(_) => 2,
+            _ => 1,
+        }
+    }
+
+    /// `self < other` as Python orders them: an int and a float exactly (not through a
+    /// rounded conversion), a NaN less than nothing and nothing less than a NaN.
+    fn less(self, other: Self) -> bool {
+        match (self, other) {
+            (Ordinal::Int(x), Ordinal::Int(y)) => x < y,
+            (Ordinal::Float(x), Ordinal::Float(y)) => x < y,
+            (Ordinal::Int(x), Ordinal::Float(y)) => int_vs_float(x, y) == Some(Ordering::Less),
+            (Ordinal::Float(x), Ordinal::Int(y)) => int_vs_float(y, x) == Some(Ordering::Greater),
+            (Ordinal::Str(x), Ordinal::Str(y)) => x < y,
+            _ => false,
+        }
+    }
+}
+
+/// How the int `i` compares with the float `f`, exactly; `None` for a NaN.
+fn int_vs_float(i: i128, f: f64) -> Option<Ordering> {
+    const BOUND: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0; // 2**127
+    if f.is_nan() {
+        return None;
+    }
+    if f >= BOUND {
+        return Some(Ordering::Less);
+    }
+    if f < -BOUND {
+        return Some(Ordering::Greater);
+    }
+    // `t` is an integer within i128's range, so converting it is exact.
+    let t = f.trunc();
+    Some(i.cmp(&(t as i128)).then_with(|| {
+        // `i` is `f` without its fraction: below `f` if that was positive.
+        if f > t {
+            Ordering::Less
+        } else if f < t {
+            Ordering::Greater
+        } else {
+            Ordering::Equal
+        }
+    }))
+}
+
+/// A two's-complement little-endian int of at most 16 bytes (the variant encoding's
+/// `BigInt`), `None` past that.
+fn big_int(bytes: &[u8]) -> Option<i128> {
+    if bytes.len() > 16 {
+        return None;
+    }
+    let fill = if bytes.last().is_some_and(|b| b & 0x80 != 0) {
+        0xFF
+    } else {
+        0
+    };
+    let mut buf = [fill; 16];
+    buf[..bytes.len()].copy_from_slice(bytes);
+    Some(i128::from_le_bytes(buf))
+}
+
+/// The running minimum and maximum of [`ReadField::min_max`]: the values themselves
+/// (a bool stays a bool, a big int a big int), compared as [`Ordinal`]s.
 #[derive(Default)]
 struct MinMax {
     best: Option<(Value, Value)>,
-    /// 0 bools, 1 numbers, 2 strings: the family of the first value.
     family: Option<u8>,
-    floats: bool,
-    big_ints: bool,
     refused: Option<DType>,
 }
 
 impl MinMax {
     /// Takes in one value; `false` once the answer is a refusal.
     fn add(&mut self, v: CellRef<'_>) -> bool {
-        fn borrowed(v: &Value) -> CellRef<'_> {
-            match v {
-                Value::Bool(b) => CellRef::Bool(*b),
-                Value::Int(i) => CellRef::Int(*i),
-                Value::Float(x) => CellRef::Float(*x),
-                Value::Str(s) => CellRef::Str(s),
-                _ => CellRef::Null,
-            }
-        }
         fn owned(c: CellRef<'_>) -> Value {
             match c {
                 CellRef::Bool(b) => Value::Bool(b),
@@ -658,37 +774,45 @@ impl MinMax {
                 _ => Value::None,
             }
         }
-        let family = match v {
-            CellRef::Null | CellRef::Absent => return true,
-            CellRef::Bool(_) => 0,
-            CellRef::Int(i) => {
-                self.big_ints |= i.unsigned_abs() > 1 << 53;
-                1
-            }
-            CellRef::Float(_) => {
-                self.floats = true;
-                1
-            }
-            CellRef::Str(_) | CellRef::DictStr(..) => 2,
-            other => {
-                self.refused = Some(cell_dtype(other));
-                return false;
-            }
+        let decoded = match v {
+            CellRef::Encoded(b) => decode_scalar(b),
+            _ => None,
         };
-        if (self.floats && self.big_ints) || *self.family.get_or_insert(family) != family {
+        let o = match v {
+            CellRef::Null | CellRef::Absent => return true,
+            CellRef::Encoded(_) => decoded.as_ref().and_then(Ordinal::of_value),
+            v => Ordinal::of_cell(v),
+        };
+        let Some(o) = o else {
+            self.refused = Some(cell_dtype(v));
+            return false;
+        };
+        if *self.family.get_or_insert(o.family()) != o.family() {
             self.refused = Some(DType::Object);
             return false;
         }
+        // Only values with an ordinal are kept, so `key` always has one to compare.
+        fn key(x: &Value) -> Option<Ordinal<'_>> {
+            Ordinal::of_value(x)
+        }
+        let (lower, higher) = match &self.best {
+            None => (true, true),
+            Some((lo, hi)) => (
+                key(lo).is_some_and(|lo| o.less(lo)),
+                key(hi).is_some_and(|hi| hi.less(o)),
+            ),
+        };
+        if !(lower || higher) {
+            return true;
+        }
+        let x = decoded.unwrap_or_else(|| owned(v));
         match &mut self.best {
-            None => self.best = Some((owned(v), owned(v))),
-            Some((lo, hi)) => {
-                if cell_less(&v, &borrowed(lo)) {
-                    *lo = owned(v);
-                }
-                if cell_less(&borrowed(hi), &v) {
-                    *hi = owned(v);
-                }
-            }
+            None => self.best = Some((x.clone(), x)),
+            Some((lo, hi)) => match (lower, higher) {
+                (true, true) => (*lo, *hi) = (x.clone(), x),
+                (true, false) => *lo = x,
+                _ => *hi = x,
+            },
         }
         true
     }
@@ -777,6 +901,10 @@ impl ReadField for &ColumnView {
     }
 
     fn sum(&mut self) -> Result<Sum, RecordsError> {
+        // An `object` column's numbers are encoded one by one: read value by value.
+        if self.layout() == Layout::Object {
+            return sum_values(self);
+        }
         ColumnView::sum(self)
     }
 
@@ -798,5 +926,74 @@ impl ReadField for &ColumnView {
         rows: Range<usize>,
     ) -> Result<(usize, Vec<usize>), RecordsError> {
         Ok(self.count_eq_in(probe, rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The same answer by cases where each comparison is exact: an int a float holds
+    /// exactly; a float too large to have a fraction; or magnitudes that decide alone.
+    fn reference(i: i128, f: f64) -> Option<Ordering> {
+        let two53 = (1i128 << 53) as f64;
+        if f.is_nan() {
+            None
+        } else if i.unsigned_abs() <= 1 << 53 {
+            (i as f64).partial_cmp(&f)
+        } else if f.abs() >= 2f64.powi(127) {
+            Some(if f > 0.0 {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            })
+        } else if f.abs() >= two53 {
+            Some(i.cmp(&(f as i128)))
+        } else {
+            Some(if i > 0 {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            })
+        }
+    }
+
+    #[test]
+    fn ints_and_floats_compare_exactly() {
+        let big = 1i128 << 60;
+        assert_eq!(int_vs_float(big + 1, big as f64), Some(Ordering::Greater));
+        assert_eq!(int_vs_float(big, big as f64), Some(Ordering::Equal));
+        assert_eq!(int_vs_float(-3, -2.5), Some(Ordering::Less));
+        assert_eq!(int_vs_float(-2, -2.5), Some(Ordering::Greater));
+        assert_eq!(int_vs_float(2, 2.5), Some(Ordering::Less));
+        assert_eq!(int_vs_float(0, -0.0), Some(Ordering::Equal));
+        assert_eq!(int_vs_float(i128::MAX, f64::INFINITY), Some(Ordering::Less));
+        assert_eq!(
+            int_vs_float(i128::MIN, f64::NEG_INFINITY),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            int_vs_float(i128::MIN, -(2f64.powi(127))),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(int_vs_float(1, f64::NAN), None);
+    }
+
+    proptest! {
+        #[test]
+        fn int_vs_float_agrees_with_a_reference(
+            i in prop_oneof![
+                any::<i64>().prop_map(i128::from),
+                any::<i128>(),
+                -(1i128 << 60)..(1i128 << 60),
+            ],
+            f in any::<f64>(),
+            near in any::<bool>(),
+        ) {
+            // Half the time a float next to the int, where rounding would show.
+            let f = if near { i as f64 + f.fract() } else { f };
+            prop_assert_eq!(int_vs_float(i, f), reference(i, f));
+        }
     }
 }
