@@ -1278,7 +1278,7 @@ def test_an_append_open_that_raises_leaves_the_files_as_they_were(tmp_path) -> N
 def test_an_append_open_that_raises_leaves_no_index_behind(tmp_path):
     """The error says nothing was changed: no new '.idx' beside a file it refused."""
     import pyarrow as pa
-    import pyarrow.ipc as ipc
+    from pyarrow import ipc
 
     path = tmp_path / "table.arrow"
     t = pa.table({"a": [1, 2, 3]})
