@@ -673,12 +673,23 @@ def test_rows_stay_off_the_cycle_collectors_lists(tmp_path):
 
 
 @pytest.mark.parametrize("target", [slice(1, 3), slice(0, 0), slice(5, None), slice(None)])
-@pytest.mark.parametrize("source", ["itself", "a slice", "a copy"])
+@pytest.mark.parametrize(
+    "source", ["itself", "a slice", "a copy", "a generator", "reversed", "filter", "iter"]
+)
 def test_a_list_assigned_into_its_own_slice_shares_its_records(target, source):
-    """`L[1:3] = L`: positions then hold the same dicts, and a write shows at each."""
+    """`L[1:3] = L` (or a lazy iterable over L): positions then hold the same dicts, and
+    a write shows at each."""
     base = [{"a": i} for i in range(5)]
     plain, rows = copy.deepcopy(base), memslim.DictList(base)
-    pick = {"itself": lambda L: L, "a slice": lambda L: L[1:4], "a copy": lambda L: L.copy()}
+    pick = {
+        "itself": lambda L: L,
+        "a slice": lambda L: L[1:4],
+        "a copy": lambda L: L.copy(),
+        "a generator": lambda L: (r for r in L),
+        "reversed": reversed,
+        "filter": lambda L: filter(lambda r: r["a"] % 2 == 0, L),
+        "iter": iter,
+    }
     for L in (plain, rows):
         L[target] = pick[source](L)
         for i in range(len(L)):

@@ -358,6 +358,19 @@ impl PyRecords {
         let py = slf.py();
         let me = slf.get();
         if let Ok(s) = index.cast::<PySlice>() {
+            // A lazy iterable is taken whole first, as `list` takes it (`PySequence_Fast`):
+            // views of this list it makes are then alive when the path is chosen, so
+            // they are shared, not copied; and one that raises changes nothing.
+            let taken;
+            let value = if value.is_instance_of::<PyList>()
+                || value.is_instance_of::<PyTuple>()
+                || value.is_instance_of::<PyRecords>()
+            {
+                value
+            } else {
+                taken = py.get_type::<PyList>().call1((value,))?;
+                &taken
+            };
             let slice = slice_of(s, me.len(py)?)?;
             // One position given one record (`rows[i:i+1] = [r]`): what `rows[i] = r`
             // does, without staging a list for the one record.

@@ -273,7 +273,7 @@ impl PyRow {
         let mut this = self.writable(py)?.borrow_mut(py)?;
         match this.col_of(key) {
             Some(j) => this.inner.remove_field(self.row(), j).py_err(py),
-            None => Ok(false),
+            None => Ok(Self::absent_key::<()>(key)?.is_some()),
         }
     }
 
@@ -649,8 +649,8 @@ impl PyRow {
                 v
             } else {
                 let mut v = Vec::new();
-                for it in o.try_iter()? {
-                    v.push(it?.extract()?);
+                for (n, it) in o.try_iter()?.enumerate() {
+                    v.push(update_pair(&it?, n)?);
                 }
                 v
             };
@@ -787,4 +787,25 @@ pub(super) fn row_or(
     out.update(left.cast()?)?;
     out.update(right.cast()?)?;
     Ok(out.into_any().unbind())
+}
+
+/// Element `n` of the pairs given to `update`, unpacked as `dict.update` unpacks it: any
+/// iterable of two items, with `dict`'s errors for anything else.
+fn update_pair<'py>(
+    item: &Bound<'py, PyAny>,
+    n: usize,
+) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let Ok(it) = item.try_iter() else {
+        return Err(PyTypeError::new_err(format!(
+            "cannot convert dictionary update sequence element #{n} to a sequence"
+        )));
+    };
+    let parts = it.collect::<PyResult<Vec<_>>>()?;
+    match <[_; 2]>::try_from(parts) {
+        Ok([k, v]) => Ok((k, v)),
+        Err(parts) => Err(PyValueError::new_err(format!(
+            "dictionary update sequence element #{n} has length {}; 2 is required",
+            parts.len()
+        ))),
+    }
 }
