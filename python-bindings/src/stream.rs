@@ -39,8 +39,13 @@ enum PySource {
     /// A file object's `read` (binary or text).
     File(Py<PyAny>),
     /// The next items of an iterable of lines (bytes or str, with or without their
-    /// line break).
-    Lines { iter: Py<PyIterator>, done: bool },
+    /// line break). With `cr_ends`, a bare `\r` is a line break (CSV, as the `csv`
+    /// module reads lines); else only `\n` is.
+    Lines {
+        iter: Py<PyIterator>,
+        done: bool,
+        cr_ends: bool,
+    },
 }
 
 /// A Python file object or iterable of lines as a `Read`.
@@ -88,7 +93,11 @@ impl PyRead {
                 let data = obj.bind(py).call_method1("read", (want.max(PY_READ),))?;
                 bytes_of(&data, &mut self.pending)
             }
-            PySource::Lines { iter, done } => {
+            PySource::Lines {
+                iter,
+                done,
+                cr_ends,
+            } => {
                 let mut it = iter.bind(py).clone();
                 while self.pending.len() < PY_READ {
                     let Some(item) = it.next() else {
@@ -96,7 +105,13 @@ impl PyRead {
                         break;
                     };
                     bytes_of(&item?, &mut self.pending)?;
-                    if self.pending.last() != Some(&b'\n') {
+                    // An item without its line break gets one.
+                    let ended = match self.pending.last() {
+                        Some(b'\n') => true,
+                        Some(b'\r') => *cr_ends,
+                        _ => false,
+                    };
+                    if !ended {
                         self.pending.push(b'\n');
                     }
                 }
@@ -130,7 +145,7 @@ struct Opened {
     slot: ErrSlot,
 }
 
-fn open_input(src: &Bound<'_, PyAny>) -> PyResult<Opened> {
+fn open_input(src: &Bound<'_, PyAny>, cr_ends: bool) -> PyResult<Opened> {
     let py = src.py();
     let slot: ErrSlot = Arc::new(Mutex::new(None));
     let path: Option<String> = if src.is_instance_of::<PyString>() {
@@ -180,6 +195,7 @@ fn open_input(src: &Bound<'_, PyAny>) -> PyResult<Opened> {
     let lines = PySource::Lines {
         iter: iter.unbind(),
         done: false,
+        cr_ends,
     };
     let reader = PyRead::new(lines, slot.clone());
     Ok(Opened {
@@ -317,7 +333,7 @@ pub(crate) fn iter_jsonl(
     progress: bool,
     max_line_bytes: usize,
 ) -> PyResult<PyBatchReader> {
-    let opened = open_input(source)?;
+    let opened = open_input(source, false)?;
     let opts = options(
         py,
         batch_size,
@@ -466,7 +482,7 @@ impl PyBatchReader {
 /// unnamed temporary file first.
 fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
     let py = src.py();
-    let opened = open_input(src)?;
+    let opened = open_input(src, true)?;
     let slot = opened.slot.clone();
     if src.is_instance_of::<PyString>() || src.hasattr("__fspath__")? {
         return Ok((memslim_stream::reopen_path(opened.input), true, slot));

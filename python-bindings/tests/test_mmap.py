@@ -1297,3 +1297,12 @@ def test_an_append_open_that_raises_leaves_no_index_behind(tmp_path):
     f.append({"a": 2})
     f.close()
     assert memslim.DictList.open(good, mode="r").to_list() == [{"a": 1}, {"a": 2}]
+    # A data file the failed open created goes too: a stale index beside a missing file,
+    # and an index path that is a directory.
+    (tmp_path / "stale.msl.idx").write_bytes(b"not an index at all")
+    (tmp_path / "dir.msl.idx").mkdir()
+    for name in ("stale.msl", "dir.msl"):
+        before = sorted(os.listdir(tmp_path))
+        with pytest.raises((memslim.MemslimError, OSError)):
+            memslim.DictList.open(tmp_path / name)
+        assert sorted(os.listdir(tmp_path)) == before, name

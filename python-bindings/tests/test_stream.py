@@ -679,3 +679,19 @@ def test_csv_lines_end_at_a_bare_cr_as_the_csv_module_ends_them(tmp_path) -> Non
     path.write_bytes(b"n,s\r1,a\r2,b,extra\r")
     exc = expect_error(memslim.ParseError, memslim.read_csv, path)
     assert exc.line == 3, str(exc)
+
+
+def test_csv_lines_given_as_an_iterable_keep_a_bare_cr_as_their_line_end():
+    text = 'x,y\r1,"a\rb"\r2,c\r'
+    lines = list(io.StringIO(text, newline=""))  # each item ends with its bare \r
+    want = list(csv.DictReader(lines))
+    assert memslim.read_csv(lines, infer=False).to_list() == want
+    got = [r for b in memslim.iter_csv(iter(lines), infer=False) for r in b.to_list()]
+    assert got == want
+
+
+@pytest.mark.parametrize("nl", ["\n", "\r\n", "\r"])
+def test_a_csv_error_inside_a_record_spanning_lines_names_its_own_line_and_column(nl):
+    text = f'a,b{nl}5,"x{nl}yy{nl}zz"q{nl}6,7{nl}'
+    exc = expect_error(memslim.ParseError, memslim.read_csv, text.encode(), infer=False)
+    assert (exc.line, exc.column) == (4, 4), str(exc)

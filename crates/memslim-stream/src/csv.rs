@@ -468,11 +468,15 @@ impl CsvParser {
         off: usize,
         reason: &str,
     ) -> StreamError {
+        // A record may span lines (a quoted field holding line breaks): the position is
+        // the line and column of the offending byte itself.
         let rest = text.as_bytes().get(rec_start..).unwrap_or(&[]);
+        let before = &rest[..off.min(rest.len())];
+        let line_start = memchr::memrchr2(b'\n', b'\r', before).map_or(0, |p| p + 1);
         StreamError::Syntax {
             input: self.name.clone(),
-            line,
-            column: column_of(rest, off),
+            line: line + count_lines(before),
+            column: column_of(&rest[line_start..], off - line_start.min(off)),
             reason: reason.to_owned(),
         }
     }

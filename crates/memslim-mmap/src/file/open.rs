@@ -59,14 +59,11 @@ impl RecordFile {
         let path = path.to_owned();
         let index_path = index_path(&path);
         let mut cut_torn_tail = false;
+        // The files this open creates, removed if it then fails (see `Created`).
+        let mut created = Created(Vec::new());
         let data = match mode {
             Mode::Read => File::open(&path),
-            Mode::Append => OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&path),
+            Mode::Append => create_or_open(&path, &mut created.0),
         }
         .map_err(io(&path))?;
         let mut f = RecordFile {
@@ -97,7 +94,6 @@ impl RecordFile {
             last_commit: 0,
         };
         let data_len = data.metadata().map_err(io(&f.path))?.len();
-        let mut created = None;
         let index = match mode {
             Mode::Read => match File::open(&f.index_path) {
                 Ok(i) => Some(i),
@@ -105,19 +101,7 @@ impl RecordFile {
                 Err(e) => return Err(io(&f.index_path)(e)),
             },
             Mode::Append => {
-                let mut opts = OpenOptions::new();
-                opts.read(true).write(true);
-                let i = match opts.clone().create_new(true).open(&f.index_path) {
-                    Ok(i) => {
-                        created = Some(f.index_path.clone());
-                        Ok(i)
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                        opts.open(&f.index_path)
-                    }
-                    Err(e) => Err(e),
-                }
-                .map_err(io(&f.index_path))?;
+                let i = create_or_open(&f.index_path, &mut created.0).map_err(io(&f.index_path))?;
                 match i.try_lock() {
                     Ok(()) => {}
                     Err(std::fs::TryLockError::WouldBlock) => {
@@ -130,8 +114,8 @@ impl RecordFile {
                 Some(i)
             }
         };
-        // Declared after the index file, so dropped before it: see `CreatedIndex`.
-        let mut created_index = CreatedIndex(created);
+        // Bound again after the index file, so dropped before it: see `Created`.
+        let mut created = created;
         let index_bytes = match &index {
             Some(i) => {
                 let mut b = Vec::new();
@@ -217,7 +201,7 @@ impl RecordFile {
             }
             f.tail = f.seeded_tail();
         }
-        created_index.0 = None;
+        created.0.clear();
         Ok(f)
     }
 
@@ -469,17 +453,33 @@ impl RecordFile {
     }
 }
 
-/// The index file an append-mode open created, removed if the open then fails: an
-/// open that raises leaves the directory as it was, as its error says.
+/// Opens `path` for reading and writing, creating it if missing (then noted in
+/// `created`).
+fn create_or_open(path: &Path, created: &mut Vec<PathBuf>) -> std::io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.read(true).write(true);
+    match opts.clone().create_new(true).open(path) {
+        Ok(f) => {
+            created.push(path.to_owned());
+            Ok(f)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => opts.open(path),
+        Err(e) => Err(e),
+    }
+}
+
+/// The files an append-mode open created (the data file, its index), removed if the
+/// open then fails: an open that raises leaves the directory as it was, as its error
+/// says.
 ///
 /// Dropped before the index `File`, so removed while this open still holds its lock:
 /// a process that opened the path meanwhile finds it locked and refuses, as it would
 /// have anyway; one that comes later creates its own.
-struct CreatedIndex(Option<PathBuf>);
+struct Created(Vec<PathBuf>);
 
-impl Drop for CreatedIndex {
+impl Drop for Created {
     fn drop(&mut self) {
-        if let Some(p) = self.0.take() {
+        for p in self.0.drain(..) {
             let _ = std::fs::remove_file(p);
         }
     }
