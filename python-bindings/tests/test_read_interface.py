@@ -357,13 +357,28 @@ def test_keys_no_field_has_are_answered_as_a_dict_answers_them(file_rows):
     # ... also through the lookups that write, on a writable row
     expect_error(TypeError, rows[0].pop, [1], None)
     expect_error(TypeError, rows[0].setdefault, [1], None)
+    for key in ([1], {"a": 1}, {1}):
+        expect_error(TypeError, rows[0].__delitem__, key)
+    expect_error(KeyError, rows[0].__delitem__, 1)
     assert rows.to_list() == [want]
 
 
 def test_row_update_takes_what_dict_update_takes():
     rows = memslim.DictList([{"a": 1, "b": 2}])
     row, plain = rows[0], {"a": 1, "b": 2}
-    for args, kwargs in (((None,), {}), ((1,), {}), (({"a": 3}, {"b": 4}), {}), ((), {})):
+    calls = (
+        ((None,), {}),
+        ((1,), {}),
+        (({"a": 3}, {"b": 4}), {}),
+        ((), {}),
+        (([["a", 8]],), {}),  # pairs as lists, as json.loads gives them
+        ((["ab"],), {}),  # a two-character string is a pair
+        (("ab",), {}),  # one-character strings are not
+        (([("a", 1, 2)],), {}),
+        (([5],), {}),
+        (((p for p in [("b", 9)]),), {}),
+    )
+    for args, kwargs in calls:
         want = result_of(plain.update, *args, **kwargs)
         assert result_of(row.update, *args, **kwargs) == want, args
     row.update(a=5)
@@ -423,3 +438,28 @@ def test_sum_min_max_of_numbers_answer_as_python_does(values, flush):
                     assert same(col.min(), min(nn)) and same(col.max(), max(nn))
         finally:
             f.close()
+
+
+def test_a_sum_is_a_float_only_when_a_float_is_among_the_values(tmp_path):
+    """A float column's slice, selection or remains may hold only its ints (or nulls):
+    Python's sum of those is an int."""
+    rows = memslim.DictList([{"x": 1.5}, {"x": 1}, {"x": 2}, {"x": None}])
+    popped = memslim.DictList([{"x": 1}, {"x": 2}, {"x": 0.5}])
+    popped.pop()
+    overwritten = memslim.DictList([{"x": 0.5}, {"x": 2}])
+    overwritten[0]["x"] = 3
+    tl = memslim.TupleList([(1.5,), (1,), (2,)], ("x",), row_type=tuple)
+    f = memslim.DictList.open(tmp_path / "f.msl")
+    f.extend([{"x": 1}, {"x": 2}])
+    f.flush()
+    f.extend([{"x": None}, {"x": None}])  # a batch of nulls only
+    f.flush()
+    cases = [rows[1:], rows[3:], rows.where("x", "<", 1.5), memslim.DictList(rows[1:]),
+             popped, overwritten, tl[1:], f, rows, tl]
+    try:
+        for lst in cases:
+            col = lst.column("x")
+            want = sum(v for v in col.to_list() if v is not None)
+            assert same(col.sum(), want), (col.to_list(), col.sum())
+    finally:
+        f.close()

@@ -154,26 +154,54 @@ impl ColumnView {
         }
     }
 
-    /// Sum of the non-null values; bools count as 0/1.
+    /// Sum of the non-null values; bools count as 0/1. Ints (also those a float
+    /// column holds) are summed exactly, floats in eight lanes (as numpy sums); the sum is a
+    /// float only if a float is among the values, as with Python's `sum` (a slice of a
+    /// float column may hold only its ints).
     ///
     /// # Errors
     /// [`RecordsError::Unsupported`] for non-numeric columns.
     pub fn sum(&self) -> Result<Sum> {
         let mut int: i128 = 0;
         let mut float = 0.0f64;
+        let mut floats = false;
         for (c, off, n) in &self.parts {
+            let (off, n) = (*off, *n);
+            let valid = |i: usize| c.valid.as_ref().is_none_or(|b| b.get(i));
             // Null and absent slots hold 0 / 0.0 / false, so they add nothing.
             match &c.data {
                 Data::Null => {}
-                Data::Bool(b) => int += (*off..off + n).filter(|&i| b.get(i)).count() as i128,
-                Data::Int(v) => int += v.sum_range(*off, *n),
-                Data::Float(v, _) => float += sum_f64(&v[*off..off + n]),
+                Data::Bool(b) => int += (off..off + n).filter(|&i| b.get(i)).count() as i128,
+                Data::Int(v) => int += v.sum_range(off, n),
+                Data::Float(v, None) => {
+                    float += sum_f64(&v[off..off + n]);
+                    // A float is among the values unless every one is null.
+                    floats |= n > 0
+                        && c.valid.as_ref().is_none_or(|b| {
+                            b.all_set(off, off + n) || (off..off + n).any(|i| b.get(i))
+                        });
+                }
+                Data::Float(v, Some(ints)) => {
+                    for (i, x) in (off..off + n).zip(&v[off..off + n]) {
+                        if !valid(i) {
+                            continue;
+                        }
+                        if ints.get(i) {
+                            // An int kept among floats: exact in an f64.
+                            int += *x as i128;
+                        } else {
+                            float += x;
+                            floats = true;
+                        }
+                    }
+                }
                 _ => return Err(self.unsupported("sum")),
             }
         }
-        Ok(match self.meta.layout {
-            Layout::Float => Sum::Float(float),
-            _ => Sum::Int(int),
+        Ok(if floats {
+            Sum::Float(float + int as f64)
+        } else {
+            Sum::Int(int)
         })
     }
 
@@ -356,8 +384,9 @@ pub fn sum_arrow(arrays: &[&dyn arrow_array::Array]) -> Option<Sum> {
                     .sum::<i128>();
             }
             DataType::Float64 => {
-                is_float = true;
                 let p = a.as_primitive::<Float64Type>();
+                // As Python's `sum`: a float only if a float is among the values.
+                is_float |= p.null_count() < p.len();
                 float += match p.nulls() {
                     // Null slots may hold anything in a foreign file: skip them.
                     Some(_) => p.iter().flatten().sum(),

@@ -364,7 +364,9 @@ class Column:
     def __iter__(self) -> Iterator[Any]: ...
     def sum(self) -> int | float:
         """Sum of the non-null values (bools count as ints, ints are exact up to 128
-        bits, also in an ``object`` column); 0 for an empty column."""
+        bits, also in an ``object`` column); 0 for an empty column. Floats are summed in
+        lanes, as numpy sums them: the last bits may differ from ``sum()``'s
+        left-to-right result, and ints beside floats are summed exactly first."""
     def mean(self) -> float | None: ...
     def min(self) -> Any:
         """Smallest non-null value, as Python's ``min`` picks it (bools among numbers,
