@@ -167,7 +167,9 @@ pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
             Class::UnsupportedType.err(py, msg)
         }
         RecordsError::ValueTooLarge { .. } => Class::Limit.err(py, msg),
-        RecordsError::UnknownDType(_) | RecordsError::Arrow(_) => Class::InvalidValue.err(py, msg),
+        RecordsError::UnknownDType(_) | RecordsError::Arrow(_) | RecordsError::FieldNames(_) => {
+            Class::InvalidValue.err(py, msg)
+        }
         // A bug in memslim, not an error the user can act on.
         RecordsError::WorkerStopped => PyRuntimeError::new_err(msg),
         // Python's own error for `rows[::2] = too_few`.

@@ -407,3 +407,57 @@ def test_failed_extend_leaves_list_unchanged():
 
 def test_duplicate_fields_raise_value_error():
     expect_error(ValueError, TupleList, [(1, 2)], ("a", "a"))
+
+
+def test_records_of_another_tuplelist_go_by_position_as_tuples_do():
+    """A TupleList's records are tuples: taken from another TupleList by position,
+    whatever its field names, never matched by name."""
+    plain_a, plain_b = [(1, 2)], [(20, 10)]
+    b = memslim.TupleList(plain_b, ["b", "a"])
+    c = memslim.TupleList([(5, 6)], ["x", "y"])
+    ops = {
+        "extend": lambda t, o: t.extend(o),
+        "+=": lambda t, o: t.__iadd__(o),
+        "slice": lambda t, o: t.__setitem__(slice(0, 0), o),
+    }
+    for name, op in ops.items():
+        for other, plain_other in ((b, plain_b), (c, [(5, 6)])):
+            a = memslim.TupleList(plain_a, ["a", "b"])
+            want = list(plain_a)
+            op(a, other)
+            op(want, plain_other)
+            assert [tuple(r) for r in a] == want, name
+            assert a.fields == ("a", "b") and a.schema.keys() == {"a", "b"}, name
+    a = memslim.TupleList(plain_a, ["a", "b"])
+    assert [tuple(r) for r in a + b] == [(1, 2), (20, 10)]
+    # another width is refused, as a tuple of another length is, and changes nothing
+    wide = memslim.TupleList([(1, 2, 3)], ["a", "b", "c"])
+    for op in (*ops.values(), lambda t, o: t + o):
+        a = memslim.TupleList(plain_a, ["a", "b"])
+        expect_error(memslim.InvalidValueError, op, a, wide)
+        assert [tuple(r) for r in a] == plain_a
+
+
+def test_tuplelists_compare_by_position():
+    t = memslim.TupleList([(1, 2)], ["a", "b"])
+    assert (t == memslim.TupleList([(2, 1)], ["b", "a"])) is False
+    assert (t == memslim.TupleList([(1, 2)], ["x", "y"])) is True
+    assert (t != memslim.TupleList([(1, 2)], ["x", "y"])) is False
+    assert (t == memslim.TupleList([(1, 2, 3)], ["a", "b", "c"])) is False
+    empty = memslim.TupleList([], ["a", "b"])
+    assert empty == memslim.TupleList([], ["x"]) and empty == []
+
+
+def test_a_mapping_is_not_a_tuplelist_record():
+    """A Row, a DocView or any other mapping iterates its keys: refused as a dict is."""
+    import types
+
+    t = memslim.TupleList([(1, 2)], ["a", "b"])
+    d = memslim.DictList([{"a": 5, "b": 6}])
+    doc = memslim.DocList([{"a": 5, "b": 6}])
+    for record in (d[0], doc[0], types.MappingProxyType({"a": 5, "b": 6}), {"a": 5, "b": 6}):
+        expect_error(memslim.SchemaError, t.append, record)
+    expect_error(memslim.SchemaError, t.extend, d)
+    expect_error(memslim.SchemaError, t.__setitem__, slice(0, 0), d)
+    expect_error(memslim.SchemaError, lambda: t + d)
+    assert [tuple(r) for r in t] == [(1, 2)]

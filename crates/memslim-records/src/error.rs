@@ -56,6 +56,9 @@ pub enum RecordsError {
     /// A field name that no column has.
     #[error("no field {0:?}")]
     NoSuchField(String),
+    /// New names for a list's fields that do not fit them ([`crate::RecordList::rename_fields`]).
+    #[error("field names: {0}")]
+    FieldNames(String),
     /// A dtype name that is not one of ours.
     #[error("unknown dtype {0:?} (expected one of null, bool, int64, float64, str, bytes, object)")]
     UnknownDType(String),

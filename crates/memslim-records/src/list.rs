@@ -218,6 +218,34 @@ impl RecordList {
         &self.cols[j].name
     }
 
+    /// Gives every field a new name at once, `names[j]` to field `j` (the values,
+    /// types and key orders stay): for records matched by position, such as tuples of
+    /// lists with other field names.
+    ///
+    /// # Errors
+    /// [`RecordsError::FieldNames`] when `names` does not have one name per field or
+    /// repeats one; the list is then unchanged.
+    pub fn rename_fields(&mut self, names: &[&str]) -> Result<()> {
+        if names.len() != self.cols.len() {
+            return Err(RecordsError::FieldNames(format!(
+                "{} names for {} fields",
+                names.len(),
+                self.cols.len()
+            )));
+        }
+        let mut by_name = HashMap::with_capacity(names.len());
+        for (j, n) in names.iter().enumerate() {
+            if by_name.insert(Arc::<str>::from(*n), j).is_some() {
+                return Err(RecordsError::FieldNames(format!("{n:?} is given twice")));
+            }
+        }
+        for (c, n) in self.cols.iter_mut().zip(names) {
+            c.name = Arc::from(*n);
+        }
+        self.by_name = by_name;
+        Ok(())
+    }
+
     /// Index of the field named `name`.
     #[inline]
     pub fn field_index(&self, name: &str) -> Option<usize> {

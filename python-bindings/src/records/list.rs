@@ -653,12 +653,16 @@ impl PyRecords {
         let this = me.logical(py)?;
         let mut out = this.with_inner(py, this.inner.clone());
         drop(this);
-        if let Ok(o) = other.cast::<PyRecords>() {
-            let src = o.get().logical(py)?.inner.clone();
-            out.inner.extend_from(&src).py_err(py)?;
-            out.sync_names(py);
-        } else {
-            out.extend_from_iter(other, 0)?;
+        let src = match other.cast::<PyRecords>() {
+            Ok(o) => out.records_of(py, &*o.get().logical(py)?)?,
+            Err(_) => None,
+        };
+        match src {
+            Some(src) => {
+                out.inner.extend_from(&src).py_err(py)?;
+                out.sync_names(py);
+            }
+            None => out.extend_from_iter(other, 0)?,
         }
         out.retrack();
         out.into_object(py)
@@ -695,11 +699,20 @@ impl PyRecords {
                 let me = this.ptr();
                 if let Ok(o) = other.cast::<PyRecords>() {
                     let o = o.get().logical(py)?;
-                    if o.what() != this.what() {
-                        return Ok(py.NotImplemented());
+                    // TupleLists compare by position, as tuples do: the other's records
+                    // under this list's field names (of another width, only two empty
+                    // lists are equal).
+                    let renamed = match this.positions_of(py, &o)? {
+                        Positions::OtherClass => return Ok(py.NotImplemented()),
+                        Positions::Width(_) => None,
+                        _ => this.records_of(py, &o)?,
+                    };
+                    match renamed {
+                        Some(src) => this
+                            .inner
+                            .eq_list(&src, |i| this.row_value(py, i)?.eq(o.row_value(py, i)?))?,
+                        None => this.inner.is_empty() && o.inner.is_empty(),
                     }
-                    this.inner
-                        .eq_list(&o.inner, |i| this.row_value(py, i)?.eq(o.row_value(py, i)?))?
                 } else if let Ok(l) = other.cast::<PyList>() {
                     let mut same = l.len() == this.inner.len();
                     let mut i = 0;

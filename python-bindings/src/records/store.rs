@@ -376,6 +376,9 @@ impl Records {
                 } else if v.is_instance_of::<PyString>()
                     || v.is_instance_of::<PyBytes>()
                     || v.is_instance_of::<PyDict>()
+                    // A mapping (a DictList's Row, a DocView) iterates its keys: never
+                    // a record's values.
+                    || v.cast::<pyo3::types::PyMapping>().is_ok()
                     || v.try_iter().is_err()
                 {
                     return Err(schema_error(
@@ -596,9 +599,8 @@ impl Records {
     pub(super) fn staged(&self, values: &Bound<'_, PyAny>) -> PyResult<RecordList> {
         let py = values.py();
         if let Ok(o) = values.cast::<PyRecords>() {
-            let o = o.get().logical(py)?;
-            if o.what() == self.what() {
-                return Ok(o.inner.clone());
+            if let Some(src) = self.records_of(py, &*o.get().logical(py)?)? {
+                return Ok(src);
             }
         }
         let mut tmp = self.with_inner(py, self.inner.empty_like());
@@ -606,6 +608,73 @@ impl Records {
         // pointer, because `tmp` is not the list they belong to.
         tmp.extend_from_iter(values, 0)?;
         Ok(std::mem::take(&mut tmp.inner))
+    }
+
+    /// The records of `other`, a list of this class, as this list takes them in (`None`
+    /// for a list of the other class, whose records go item by item): a DictList's as
+    /// they are, matched by key; a TupleList's by position, as tuples are, their fields
+    /// renamed to this list's (a TupleList of another width is refused, as a tuple of
+    /// another length is).
+    pub(super) fn records_of(
+        &self,
+        py: Python<'_>,
+        other: &Records,
+    ) -> PyResult<Option<RecordList>> {
+        Ok(match self.positions_of(py, other)? {
+            Positions::OtherClass => None,
+            Positions::Same => Some(other.inner.clone()),
+            Positions::Renamed(names) => {
+                let mut src = other.inner.clone();
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                src.rename_fields(&names).py_err(py)?;
+                Some(src)
+            }
+            Positions::Width(theirs) => {
+                let RecordForm::Tuple { fields, .. } = &self.kind else {
+                    return Ok(None);
+                };
+                return Err(Class::InvalidValue.err(
+                    py,
+                    format!(
+                        "expected {} values for fields {}, got a TupleList of {theirs}",
+                        fields.bind(py).len(),
+                        fields.bind(py).repr()?
+                    ),
+                ));
+            }
+        })
+    }
+
+    /// How the records of `other` line up with this list's fields (see
+    /// [`Records::records_of`]).
+    pub(super) fn positions_of(&self, py: Python<'_>, other: &Records) -> PyResult<Positions> {
+        if other.what() != self.what() {
+            return Ok(Positions::OtherClass);
+        }
+        let (RecordForm::Tuple { fields: ours, .. }, RecordForm::Tuple { fields: theirs, .. }) =
+            (&self.kind, &other.kind)
+        else {
+            return Ok(Positions::Same);
+        };
+        let (ours, theirs) = (ours.bind(py), theirs.bind(py));
+        if ours.len() != theirs.len() {
+            return Ok(Positions::Width(theirs.len()));
+        }
+        if ours.eq(theirs)? {
+            return Ok(Positions::Same);
+        }
+        // Field `j` of the other store is at position `p` of its tuples: it becomes this
+        // list's field at `p`.
+        let mut names = Vec::with_capacity(other.inner.num_fields());
+        for j in 0..other.inner.num_fields() {
+            let name = other.inner.field_name(j);
+            let p = theirs
+                .iter()
+                .position(|f| f.extract::<&str>().is_ok_and(|f| f == name))
+                .ok_or_else(|| PyKeyError::new_err(name.to_owned()))?;
+            names.push(ours.get_item(p)?.extract::<String>()?);
+        }
+        Ok(Positions::Renamed(names))
     }
 
     /// Field values of record `i` in field order (absent as `None`).
@@ -1042,4 +1111,17 @@ impl<'a> CellSink<'a> for RowFill<'_, '_> {
             self.put(k, Ok(self.py.None().into_bound(self.py)));
         }
     }
+}
+
+/// How another list's records line up with a list's fields ([`Records::positions_of`]).
+pub(super) enum Positions {
+    /// A list of the other class.
+    OtherClass,
+    /// Field for field (DictLists, or TupleLists of the same fields).
+    Same,
+    /// TupleLists of as many fields under other names: these names, one per field of
+    /// the other store, are this list's fields at the same positions.
+    Renamed(Vec<String>),
+    /// TupleLists of another width (the other's).
+    Width(usize),
 }

@@ -56,11 +56,11 @@ impl PyRecords {
         if dicts && Arc::ptr_eq(&other.state, &self.state) {
             return Ok(Some(Rows::Shared(other.order.borrow(py)?.order.slots(n))));
         }
-        if other.state.borrow(py)?.what() != self.state.borrow(py)?.what() {
-            return Ok(None);
+        let src = self.state.borrow(py)?.records_of(py, &*other.logical(py)?)?;
+        match src {
+            Some(src) => self.append_copy(py, &src).map(Some),
+            None => Ok(None),
         }
-        let src = other.logical(py)?.inner.clone();
-        self.append_copy(py, &src).map(Some)
     }
 
     /// Appends a copy of every record of `src` to the end of the store (all or none).
