@@ -11,7 +11,7 @@ import pytest
 from conftest import record_lists, same
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from memslim import DictList, Row, TupleList
+from memslim import DictList, DocList, Row, TupleList
 
 # Methods a list of records has that these types deliberately lack (docs/porting.md).
 LEFT_OUT: set[str] = set()
@@ -333,3 +333,17 @@ def test_index_bounds_beyond_the_platform_clamp_as_a_lists_do(tmp_path) -> None:
             seq.index(value, 2**80)
         with pytest.raises(TypeError):
             seq.index(value, 1.0)
+
+
+def test_a_dictlist_and_a_doclist_of_the_same_records_are_equal():
+    """Both stand in for lists: equal when the lists they stand for are, both ways."""
+    data = [{"a": 1, "b": [1, 2]}, {"a": None}]
+    d, doc = DictList(data), DocList(data)
+    assert d == doc and doc == d
+    assert (d != doc) is False and (doc != d) is False
+    other = DocList([{"a": 1, "b": [1, 2]}, {"a": 2}])
+    assert d != other and other != d
+    assert (d == other) is False
+    assert d != DocList(data[:1])
+    t = TupleList([(1, 2)], ["a", "b"])
+    assert t == DocList([(1, 2)]) and t != DocList([(2, 1)])

@@ -721,6 +721,17 @@ impl PyRecords {
                         i += 1;
                     }
                     same
+                } else if other.is_instance_of::<crate::doc_list::PyDocList>() {
+                    // Another stand-in for a list (of documents): item by item, as lists
+                    // compare.
+                    let n = other.len()?;
+                    let mut same = n == this.inner.len();
+                    let mut i = 0;
+                    while same && i < n {
+                        same = this.row_value(py, i)?.eq(other.get_item(i)?)?;
+                        i += 1;
+                    }
+                    same
                 } else {
                     return Ok(py.NotImplemented());
                 }

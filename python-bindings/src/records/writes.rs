@@ -56,7 +56,10 @@ impl PyRecords {
         if dicts && Arc::ptr_eq(&other.state, &self.state) {
             return Ok(Some(Rows::Shared(other.order.borrow(py)?.order.slots(n))));
         }
-        let src = self.state.borrow(py)?.records_of(py, &*other.logical(py)?)?;
+        let src = self
+            .state
+            .borrow(py)?
+            .records_of(py, &*other.logical(py)?)?;
         match src {
             Some(src) => self.append_copy(py, &src).map(Some),
             None => Ok(None),
