@@ -499,11 +499,17 @@ impl PyDocList {
         all.contains(value)
     }
 
-    /// Position of the first document equal to `value`.
-    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    /// Position of the first document equal to `value` (from `start`, before `stop`,
+    /// as `list.index` takes them).
+    #[pyo3(signature = (value, *bounds), text_signature = "($self, value, start=0, stop=9223372036854775807, /)")]
+    fn index(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        bounds: &Bound<'_, PyTuple>,
+    ) -> PyResult<usize> {
         let all = self.state.borrow(py)?.to_python(py)?;
-        all.index(value)
-            .map_err(|_| PyValueError::new_err("value is not in the DocList"))
+        list_view::index_in(&all, value, bounds, "the DocList")
     }
 
     /// Number of documents equal to `value`.

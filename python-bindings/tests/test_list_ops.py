@@ -347,3 +347,23 @@ def test_a_dictlist_and_a_doclist_of_the_same_records_are_equal():
     assert d != DocList(data[:1])
     t = TupleList([(1, 2)], ["a", "b"])
     assert t == DocList([(1, 2)]) and t != DocList([(2, 1)])
+
+
+def test_doclist_and_its_list_views_take_index_bounds_as_list_does():
+    data = [{"a": 1}, {"a": 2}, {"a": 1}, {"a": 3}]
+    doc = DocList(data)
+    nested = DocList([{"xs": [5, 6, 5, 7]}])[0]["xs"]
+    for ours, plain in ((doc, data), (nested, [5, 6, 5, 7])):
+        probe = plain[0]
+        for bounds in ((), (1,), (1, 3), (-2,), (0, -2), (10,), (-(2**70), 2**70), (3, 1)):
+            try:
+                want = plain.index(probe, *bounds)
+            except ValueError:
+                with pytest.raises(ValueError):
+                    ours.index(probe, *bounds)
+            else:
+                assert ours.index(probe, *bounds) == want, bounds
+        with pytest.raises(TypeError):
+            ours.index(probe, "x")
+        with pytest.raises(TypeError):
+            ours.index(probe, 0, 1, 2)

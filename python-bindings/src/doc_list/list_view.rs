@@ -74,13 +74,19 @@ impl PyListView {
         PyList::new(py, self.items(py)?)?.contains(value)
     }
 
-    fn index(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        for (i, item) in self.items(py)?.into_iter().enumerate() {
-            if item.eq(value)? {
-                return Ok(i);
-            }
-        }
-        Err(PyValueError::new_err("value is not in the sequence"))
+    #[pyo3(signature = (value, *bounds), text_signature = "($self, value, start=0, stop=9223372036854775807, /)")]
+    fn index(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        bounds: &Bound<'_, PyTuple>,
+    ) -> PyResult<usize> {
+        index_in(
+            &PyList::new(py, self.items(py)?)?,
+            value,
+            bounds,
+            "the sequence",
+        )
     }
 
     fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
@@ -126,5 +132,30 @@ impl PyListView {
         let ctor = v.get_type();
         let items = PyList::new(py, v.try_iter()?.collect::<PyResult<Vec<_>>>()?)?;
         (ctor, (items,)).into_pyobject(py)
+    }
+}
+
+/// `list.index(value, *bounds)` over the values `all`, its `ValueError` naming `what`.
+pub(crate) fn index_in(
+    all: &Bound<'_, PyList>,
+    value: &Bound<'_, PyAny>,
+    bounds: &Bound<'_, PyTuple>,
+    what: &str,
+) -> PyResult<usize> {
+    if bounds.len() > 2 {
+        return Err(PyTypeError::new_err(format!(
+            "index expected at most 3 arguments, got {}",
+            bounds.len() + 1
+        )));
+    }
+    let py = all.py();
+    let mut args = vec![value.clone()];
+    args.extend(bounds.iter());
+    match all.call_method1(pyo3::intern!(py, "index"), PyTuple::new(py, args)?) {
+        Ok(i) => i.extract(),
+        Err(e) if e.is_instance_of::<PyValueError>(py) => {
+            Err(PyValueError::new_err(format!("value is not in {what}")))
+        }
+        Err(e) => Err(e),
     }
 }
