@@ -22,6 +22,7 @@ use crate::errors::{Class, doc_to_py};
 use crate::gilcell::GilCell;
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::scalar::{Scalar, scalar_of};
+use crate::sequence::SliceIndex;
 use crate::sequence::{abridged_repr, position as norm_index, slice_of, type_name};
 use crate::tracemalloc::Tracked;
 
@@ -501,15 +502,19 @@ impl PyDocList {
 
     /// Position of the first document equal to `value` (from `start`, before `stop`,
     /// as `list.index` takes them).
-    #[pyo3(signature = (value, *bounds), text_signature = "($self, value, start=0, stop=9223372036854775807, /)")]
+    #[pyo3(
+        signature = (value, start = SliceIndex(0), stop = SliceIndex(isize::MAX)),
+        text_signature = "($self, value, start=0, stop=9223372036854775807)"
+    )]
     fn index(
         &self,
         py: Python<'_>,
         value: &Bound<'_, PyAny>,
-        bounds: &Bound<'_, PyTuple>,
+        start: SliceIndex,
+        stop: SliceIndex,
     ) -> PyResult<usize> {
         let all = self.state.borrow(py)?.to_python(py)?;
-        list_view::index_in(&all, value, bounds, "the DocList")
+        list_view::index_in(&all, value, start, stop, "the DocList")
     }
 
     /// Number of documents equal to `value`.

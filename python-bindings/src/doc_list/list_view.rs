@@ -74,19 +74,19 @@ impl PyListView {
         PyList::new(py, self.items(py)?)?.contains(value)
     }
 
-    #[pyo3(signature = (value, *bounds), text_signature = "($self, value, start=0, stop=9223372036854775807, /)")]
+    #[pyo3(
+        signature = (value, start = SliceIndex(0), stop = SliceIndex(isize::MAX)),
+        text_signature = "($self, value, start=0, stop=9223372036854775807)"
+    )]
     fn index(
         &self,
         py: Python<'_>,
         value: &Bound<'_, PyAny>,
-        bounds: &Bound<'_, PyTuple>,
+        start: SliceIndex,
+        stop: SliceIndex,
     ) -> PyResult<usize> {
-        index_in(
-            &PyList::new(py, self.items(py)?)?,
-            value,
-            bounds,
-            "the sequence",
-        )
+        let items = PyList::new(py, self.items(py)?)?;
+        index_in(&items, value, start, stop, "the sequence")
     }
 
     fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
@@ -135,23 +135,18 @@ impl PyListView {
     }
 }
 
-/// `list.index(value, *bounds)` over the values `all`, its `ValueError` naming `what`.
+/// `list.index(value, start, stop)` over the values `all` (the bounds saturated to
+/// the platform's range, which `list.index` clamps alike), its `ValueError` naming
+/// `what`.
 pub(crate) fn index_in(
     all: &Bound<'_, PyList>,
     value: &Bound<'_, PyAny>,
-    bounds: &Bound<'_, PyTuple>,
+    start: SliceIndex,
+    stop: SliceIndex,
     what: &str,
 ) -> PyResult<usize> {
-    if bounds.len() > 2 {
-        return Err(PyTypeError::new_err(format!(
-            "index expected at most 3 arguments, got {}",
-            bounds.len() + 1
-        )));
-    }
     let py = all.py();
-    let mut args = vec![value.clone()];
-    args.extend(bounds.iter());
-    match all.call_method1(pyo3::intern!(py, "index"), PyTuple::new(py, args)?) {
+    match all.call_method1(pyo3::intern!(py, "index"), (value, start.0, stop.0)) {
         Ok(i) => i.extract(),
         Err(e) if e.is_instance_of::<PyValueError>(py) => {
             Err(PyValueError::new_err(format!("value is not in {what}")))
