@@ -705,7 +705,7 @@ impl PyRecords {
                     let renamed = match this.positions_of(py, &o)? {
                         Positions::OtherClass => return Ok(py.NotImplemented()),
                         Positions::Width(_) => None,
-                        _ => this.records_of(py, &o)?,
+                        p => this.arranged(py, &o, p)?,
                     };
                     match renamed {
                         Some(src) => this

@@ -620,7 +620,17 @@ impl Records {
         py: Python<'_>,
         other: &Records,
     ) -> PyResult<Option<RecordList>> {
-        Ok(match self.positions_of(py, other)? {
+        self.arranged(py, other, self.positions_of(py, other)?)
+    }
+
+    /// [`Records::records_of`], the positions already known.
+    pub(super) fn arranged(
+        &self,
+        py: Python<'_>,
+        other: &Records,
+        positions: Positions,
+    ) -> PyResult<Option<RecordList>> {
+        Ok(match positions {
             Positions::OtherClass => None,
             Positions::Same => Some(other.inner.clone()),
             Positions::Renamed(names) => {
