@@ -1,9 +1,9 @@
 """Workload run under valgrind memcheck: every path through memslim's unsafe code.
 
 Zero-copy Arrow export (buffers shared with pyarrow, then the list written and dropped
-while the consumer still reads), Arrow stream import (PyCapsule hand-over), the GIL cell
-behind every list operation, bulk appends that read dict items in place, recycled row
-views, and tracemalloc registration.
+while the consumer still reads), Arrow stream import (PyCapsule hand-over, a producer's
+Null arrays mended), the GIL cell behind every list operation, bulk appends that read
+dict items in place, recycled row views, and tracemalloc registration.
 """
 
 import gc
@@ -15,6 +15,7 @@ import tracemalloc
 
 import memslim
 import numpy as np
+import polars as pl
 import pyarrow as pa
 
 tracemalloc.start()
@@ -119,6 +120,17 @@ assert len(back) == 3000
 assert pickle.loads(pickle.dumps(back)) == back
 tl = memslim.TupleList([(1, "a"), (2, "b")], fields=("x", "y"))
 assert pa.table(tl).num_rows == 2
+# A producer's stream read by arrow_stream.rs' own reader, Null arrays mended: polars
+# exports them with a buffer the specification does not give them.
+pdf = pl.DataFrame(
+    {"x": [None, None], "y": [1, 2], "s": [{"a": 1, "b": None}] * 2, "l": [[None], []]}
+)
+assert memslim.DictList.from_arrow(pdf).to_list()[1] == {
+    "x": None,
+    "y": 2,
+    "s": {"a": 1, "b": None},
+    "l": [],
+}
 # TupleList rows built natively (tuple_rows.rs): recycled rows in a loop, rows kept, rows
 # holding containers (tracked by the gc) after rows that hold none (untracked).
 mixed = memslim.TupleList(

@@ -312,6 +312,26 @@ def test_from_polars_dataframe_round_trip():
     assert_same(back.to_list(), df.to_dicts())
 
 
+def test_from_polars_null_typed_columns():
+    # Polars gives a Null array one buffer where the Arrow specification gives none
+    # (pola-rs/polars#22934); arrow-rs alone refuses the stream. At the top level, in a
+    # struct, in a list, and in a second batch.
+    df = pl.DataFrame(
+        {
+            "x": [None, None],
+            "y": [1, 2],
+            "s": [{"a": 1, "b": None}, {"a": 2, "b": None}],
+            "l": [[None], []],
+        }
+    )
+    assert df.schema["x"] == pl.Null
+    want = pa.table(df).to_pylist()
+    assert_same(DictList.from_arrow(df).to_list(), want)
+    assert TupleList.from_arrow(df) == [tuple(r.values()) for r in want]
+    both = pl.concat([df, df], rechunk=False)
+    assert_same(DictList.from_arrow(both).to_list(), want + want)
+
+
 def test_tuplelist_from_arrow():
     table = pa.table({"id": [1, 2], "name": ["a", "b"]})
     back = TupleList.from_arrow(table)

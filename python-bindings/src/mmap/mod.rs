@@ -14,7 +14,6 @@ mod file_slice;
 mod lock;
 mod number_file;
 
-use arrow_array::RecordBatchReader;
 use memslim_mmap::Mode;
 use memslim_mmap::view::Positions;
 use memslim_records::CellRef;

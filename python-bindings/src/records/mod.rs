@@ -11,7 +11,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use arrow_array::RecordBatchReader;
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
     Cell, CellRef, CellSink, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, Order,
