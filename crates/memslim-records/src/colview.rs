@@ -205,31 +205,6 @@ impl ColumnView {
         })
     }
 
-    /// Smallest and largest non-null values (numbers, bools or strings).
-    ///
-    /// # Errors
-    /// [`RecordsError::Unsupported`] for bytes and object columns.
-    pub fn min_max(&self) -> Result<Option<(CellRef<'_>, CellRef<'_>)>> {
-        if matches!(self.meta.layout, Layout::Bytes | Layout::Object) {
-            return Err(self.unsupported("min/max"));
-        }
-        let mut best: Option<(CellRef<'_>, CellRef<'_>)> = None;
-        for i in 0..self.len {
-            let v = self.get(i);
-            if matches!(v, CellRef::Null | CellRef::Absent) {
-                continue;
-            }
-            best = Some(match best {
-                None => (v, v),
-                Some((lo, hi)) => (
-                    if cell_less(&v, &lo) { v } else { lo },
-                    if cell_less(&hi, &v) { v } else { hi },
-                ),
-            });
-        }
-        Ok(best)
-    }
-
     /// The numbers as one slice, when stored in one chunk with no nulls, as 64-bit ints
     /// or floats (narrower int storage is not handed out: consumers expect int64).
     pub fn numbers(&self) -> Option<Numbers<'_>> {
@@ -303,30 +278,6 @@ pub enum OwnedNumbers {
     I64(Vec<i64>),
     /// Floats.
     F64(Vec<f64>),
-}
-
-/// The order [`ColumnView::min_max`] uses: ints exactly, strings by code point, other
-/// numbers and bools as floats; values of no common order (a string and a number) are
-/// never less.
-pub fn cell_less(a: &CellRef<'_>, b: &CellRef<'_>) -> bool {
-    fn f(c: &CellRef<'_>) -> Option<f64> {
-        match c {
-            CellRef::Bool(b) => Some(f64::from(u8::from(*b))),
-            CellRef::Int(i) => Some(*i as f64),
-            CellRef::Float(x) => Some(*x),
-            _ => None,
-        }
-    }
-    match (a, b) {
-        (CellRef::Int(x), CellRef::Int(y)) => x < y,
-        (CellRef::Str(x) | CellRef::DictStr(_, x), CellRef::Str(y) | CellRef::DictStr(_, y)) => {
-            x < y
-        }
-        _ => match (f(a), f(b)) {
-            (Some(x), Some(y)) => x < y,
-            _ => false,
-        },
-    }
 }
 
 impl OwnedNumbers {

@@ -45,7 +45,7 @@ pub use memslim_arena::variant;
 pub use arrow::{ENCODING_KEY, VARIANT_ENCODING};
 pub use arrow_cell::{arrow_cell, check_arrow_type, is_variant_field};
 pub use column::{Cell, CellRef, DType, Layout};
-pub use colview::{ColumnView, Numbers, OwnedNumbers, cell_less, sum_arrow};
+pub use colview::{ColumnView, Numbers, OwnedNumbers, sum_arrow};
 pub use error::{RecordsError, Result};
 pub use feed::Fill;
 pub use grid::Grid;
