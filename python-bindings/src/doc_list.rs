@@ -676,6 +676,12 @@ impl PyDocListIter {
         self.pos += 1;
         state.item(py, self.pos - 1).map(Some)
     }
+
+    /// Documents left, as a list's iterator counts them (0 once ended).
+    fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {
+        let len = self.list.get().state.borrow(py)?.inner.len();
+        Ok(len.saturating_sub(self.pos))
+    }
 }
 
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {

@@ -231,7 +231,10 @@ def test_a_repeat_too_large_to_exist_fails_at_once_and_changes_nothing(shared: b
 
 
 def test_sort_takes_an_int_for_reverse() -> None:
-    for rows in (DictList([{"a": i} for i in range(3)]), TupleList([(i,) for i in range(3)], ["a"])):
+    for rows in (
+        DictList([{"a": i} for i in range(3)]),
+        TupleList([(i,) for i in range(3)], ["a"]),
+    ):
         rows.sort(key=lambda r: r[0] if isinstance(r, tuple) else r["a"], reverse=1)
         assert [r[0] if isinstance(r, tuple) else r["a"] for r in rows] == [2, 1, 0]
         with pytest.raises(TypeError):
@@ -367,3 +370,60 @@ def test_doclist_and_its_list_views_take_index_bounds_as_list_does():
             ours.index(probe, "x")
         with pytest.raises(TypeError):
             ours.index(probe, 0, 1, 2)
+
+
+@given(
+    n=st.integers(0, 40),
+    steps=st.lists(st.sampled_from(["next", "append", "pop", "clear"]), max_size=60),
+    kind=st.sampled_from(["dicts", "tuples", "reversed dicts", "reversed tuples", "docs"]),
+)
+def test_iterators_hint_the_items_left_as_a_lists_do(n, steps, kind):
+    make = {
+        "dicts": lambda i: {"a": i},
+        "tuples": lambda i: (i,),
+        "docs": lambda i: {"a": [i]},
+    }[kind.removeprefix("reversed ")]
+    plain = [make(i) for i in range(n)]
+    if kind.endswith("dicts"):
+        ours = DictList(plain)
+    elif kind.endswith("tuples"):
+        ours = TupleList(plain, ("a",))
+    else:
+        ours = DocList(plain)
+    if kind.startswith("reversed"):
+        it, lit = reversed(ours), reversed(plain)
+    else:
+        it, lit = iter(ours), iter(plain)
+    for step in steps:
+        if step == "next":
+            assert next(it, "end") == next(lit, "end")
+        elif step == "append":
+            ours.append(make(len(plain)))
+            plain.append(make(len(plain)))
+        elif step == "pop" and plain:
+            ours.pop()
+            plain.pop()
+        elif step == "clear":
+            ours.clear()
+            plain.clear()
+        assert operator.length_hint(it) == operator.length_hint(lit), step
+
+
+def test_column_and_record_file_iterators_hint_what_is_left(tmp_path):
+    rows = DictList({"a": i} for i in range(30))
+    rows.save(tmp_path / "f.msl")
+    with DictList.open(tmp_path / "f.msl") as f:
+        made = [
+            (lambda: iter(rows.column("a")), 30),
+            (lambda: iter(f), 30),
+            (lambda: reversed(f), 30),
+            (lambda: iter(f.column("a")), 30),
+            (lambda: iter(f[3:9]), 6),
+        ]
+        for make, n in made:
+            it = make()
+            assert operator.length_hint(it, -1) == n
+            next(it)
+            assert operator.length_hint(it, -1) == n - 1
+            assert sum(1 for _ in it) == n - 1
+            assert operator.length_hint(it, -1) == 0

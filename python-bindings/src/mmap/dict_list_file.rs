@@ -784,4 +784,15 @@ impl PyDictListFileIter {
         };
         s.spare.next(py, i, |r| r.reads_from(batch), make).map(Some)
     }
+
+    /// Records left, as a list's iterator counts them (0 once ended, or the file
+    /// closed).
+    fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {
+        let pos = self.state.borrow(py)?.pos;
+        let len = match self.slice {
+            Some(at) => at.len,
+            None => self.file.get().inner.lock(py).map_or(0, |f| f.len()),
+        };
+        Ok(len.saturating_sub(pos))
+    }
 }

@@ -655,4 +655,11 @@ impl PyColumnIter {
             None => Ok(None),
         }
     }
+
+    /// Values left: the ones made ahead, and those after them.
+    pub(super) fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {
+        let s = self.state.borrow(py)?;
+        let after = self.column.get().len().saturating_sub(s.pos);
+        Ok(s.ready.len() + after)
+    }
 }

@@ -21,20 +21,24 @@ pub struct PyRecordsIter {
 }
 
 struct RecordsIterState {
+    /// Forward: the next position; reversed: one past it (0 once ended).
     pos: usize,
     spare: SpareRows,
 }
 
 impl PyRecordsIter {
-    pub(super) fn new(list: Py<PyRecords>, back: bool) -> Self {
-        PyRecordsIter {
-            list,
+    /// A reversed iterator starts at the list's last record now, as a list's does:
+    /// records appended before its first step are not handed out.
+    pub(super) fn new(list: &Bound<'_, PyRecords>, back: bool) -> PyResult<Self> {
+        let pos = if back { list.get().len(list.py())? } else { 0 };
+        Ok(PyRecordsIter {
+            list: list.clone().unbind(),
             back,
             state: GilCell::new(RecordsIterState {
-                pos: if back { usize::MAX } else { 0 },
+                pos,
                 spare: SpareRows::default(),
             }),
-        }
+        })
     }
 }
 
@@ -83,9 +87,7 @@ impl PyRecordsIter {
         // As a list's iterators: once one ends (its next position is past the end, the
         // list having shrunk) it stays ended, whatever the list does after.
         let i = if self.back {
-            if s.pos == usize::MAX {
-                s.pos = len; // the first step
-            } else if s.pos > len {
+            if s.pos > len {
                 s.pos = 0;
             }
             if s.pos == 0 {
@@ -107,6 +109,18 @@ impl PyRecordsIter {
             return s.spare.next(py, i, |_| true, make).map(Some);
         }
         item_of(py, &this, &list.state, i).map(Some)
+    }
+
+    /// Records left, as a list's iterators count them (0 once ended).
+    pub(super) fn __length_hint__(&self, py: Python<'_>) -> PyResult<usize> {
+        let len = self.list.get().len(py)?;
+        let pos = self.state.borrow(py)?.pos;
+        Ok(match (self.back, pos) {
+            (true, p) if p > len => 0,
+            (true, p) => p,
+            (false, usize::MAX) => 0,
+            (false, p) => len.saturating_sub(p),
+        })
     }
 }
 

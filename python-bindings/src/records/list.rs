@@ -418,12 +418,12 @@ impl PyRecords {
     }
 
     pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let it = PyRecordsIter::new(slf.clone().unbind(), false);
+        let it = PyRecordsIter::new(slf, false)?;
         crate::fast_slots::new_iter(slf.py(), it)
     }
 
     pub(super) fn __reversed__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {
-        let it = PyRecordsIter::new(slf.clone().unbind(), true);
+        let it = PyRecordsIter::new(slf, true)?;
         crate::fast_slots::new_iter(slf.py(), it)
     }
 
