@@ -484,6 +484,11 @@ impl PyRecords {
         let py = slf.py();
         let me = slf.get();
         let this = me.logical(py)?;
+        if !matches!(this.kind, RecordForm::Dict) && this.inner.field_index(field).is_none() {
+            // Every row of a TupleList has each of its fields, and no other: a name
+            // outside them is a mistake (a dict's absent key matches only `!=`).
+            return Err(PyKeyError::new_err(field.to_owned()));
+        }
         let rows = crate::select::where_rows(&this.inner, field, op, value)?;
         if matches!(this.kind, RecordForm::Dict) {
             drop(this);
