@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use memslim_records::{Cell, RecordList};
+use memslim_records::RecordList;
 use memslim_stream::{
     BatchReader, CsvOptions, CsvReader, EncodingErrors, Input, JsonlReader, MAX_LINE_BYTES,
     OnError, ReadOptions, Reopen, StreamError,
@@ -612,16 +612,18 @@ fn on_batch(
     f: impl FnOnce(&RecordList) -> memslim_stream::Result<RecordList> + Send,
 ) -> PyResult<Py<PyAny>> {
     let py = batch.py();
-    // A copy-on-write clone (shares the buffers), so the work runs detached and no
-    // borrow of the batch is held meanwhile.
-    let Some(l) = with_core(batch, RecordList::clone)? else {
-        return Err(PyTypeError::new_err(format!(
-            "expected a DictList batch, got {}",
-            batch.get_type().name()?
-        )));
-    };
+    let l = batch_core(batch)?;
     let r = py.detach(move || f(&l));
     dict_list_from_core(py, r.py_err(py)?)
+}
+
+/// A copy-on-write clone of a batch's records (it shares their buffers), so that work
+/// on it can run detached and holds no borrow of the batch.
+fn batch_core(batch: &Bound<'_, PyAny>) -> PyResult<RecordList> {
+    with_core(batch, RecordList::clone)?.ok_or_else(|| match batch.get_type().name() {
+        Ok(name) => PyTypeError::new_err(format!("expected a DictList batch, got {name}")),
+        Err(e) => e,
+    })
 }
 
 /// The batch with only `fields`, in that order.
@@ -645,42 +647,18 @@ fn _rename(batch: &Bound<'_, PyAny>, mapping: Vec<(String, String)>) -> PyResult
     })
 }
 
-/// A comparison operand: only scalars other than `bytes` compare natively (the one
-/// classification every caller uses, [`crate::scalar`]).
-fn operand<'a>(v: &'a Bound<'_, PyAny>) -> PyResult<Cell<'a>> {
-    match crate::select::probe(v) {
-        Some(Cell::Bytes(_)) | None => {}
-        Some(cell) => return Ok(cell),
-    }
-    if v.is_exact_instance_of::<pyo3::types::PyInt>() {
-        Err(Class::InvalidValue.err(
-            v.py(),
-            "where(): ints beyond 64 bits cannot be compared natively",
-        ))
-    } else if let Ok(s) = v.cast_exact::<PyString>() {
-        // Not valid UTF-8 (a lone surrogate): str's own encoding error.
-        Ok(Cell::Str(s.to_str()?))
-    } else {
-        Err(Class::UnsupportedType.err(v.py(), format!(
-            "where() compares with None, bool, int, float or str, not {}; use filter() with a function",
-            v.get_type().name()?
-        )))
-    }
-}
-
-/// The batch's records whose `field` compares to `value` with `op`.
+/// The batch's records whose `field` compares to `value` with `op`: `rows.where`'s
+/// scan and semantics (values the core cannot compare are compared by Python).
 #[pyfunction]
 fn _where(
     batch: &Bound<'_, PyAny>,
-    field: String,
+    field: &str,
     op: &str,
     value: &Bound<'_, PyAny>,
 ) -> PyResult<Py<PyAny>> {
-    let op = memslim_stream::ops::parse_cmp(op).py_err(batch.py())?;
-    let cell = operand(value)?;
-    on_batch(batch, move |l| {
-        memslim_stream::ops::filter_cmp(l, &field, op, &cell)
-    })
+    let l = batch_core(batch)?;
+    let rows = crate::select::where_rows(&l, field, op, value)?;
+    dict_list_from_core(batch.py(), l.take(&rows))
 }
 
 /// The batch's records at `indices` (for Python-side filters).

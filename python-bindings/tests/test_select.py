@@ -5,7 +5,9 @@ from __future__ import annotations
 import math
 import operator
 from decimal import Decimal
+from fractions import Fraction
 
+import memslim
 import pytest
 from conftest import HostValue, chunk_sizes, record_lists, same
 from hypothesis import given, settings
@@ -61,7 +63,20 @@ def test_where_matches_the_list_of_dicts(data, chunk_rows, field, op, value):
     rows = DictList(data, chunk_rows=chunk_rows)
     got = rows.where(field, op, value)
     assert type(got) is DictList
-    assert same(got.to_list(), where_oracle(data, field, op, value))
+    want = where_oracle(data, field, op, value)
+    assert same(got.to_list(), want)
+    # The pipeline's where selects the same records, batch by batch.
+    piped = memslim.stream(data, batch_size=chunk_rows or 7).where(field, op, value).collect()
+    assert same(piped.to_list(), want)
+
+
+def test_the_pipelines_where_compares_what_the_core_cannot_in_python():
+    data = [{"a": 5}, {"a": 2**64}, {"a": Decimal("1.5")}, {"a": Fraction(7, 2)}, {"b": 1}]
+    for op, value in ((">", 3), ("==", 2**64), ("<", Decimal(2)), ("!=", b"x"), ("==", [1])):
+        want = where_oracle(data, "a", op, value)
+        assert same(memslim.stream(data).where("a", op, value).collect().to_list(), want)
+    with pytest.raises(ZeroDivisionError):
+        memslim.stream(data).where("a", "==", Exploding()).collect()
 
 
 @given(record_lists, chunk_sizes, st.sampled_from(["id", "name", "price", "tags"]), probes)
@@ -163,6 +178,13 @@ def test_tuplelist_where_returns_a_tuplelist():
     got = tl.where("country", "==", "DE")
     assert type(got) is TupleList and got.fields == tl.fields
     assert list(got) == [(i, "DE") for i in range(1, 10, 2)]
+    # Each row has every field and no other: a name outside them is a mistake, as
+    # `t.cuntry` would be, not an absent key matching only `!=`.
+    for op in OPS:
+        with pytest.raises(KeyError, match="cuntry"):
+            tl.where("cuntry", op, "DE")
+    with pytest.raises(KeyError):
+        TupleList([], ("id",)).where("x", "!=", 1)
 
 
 class Exploding:

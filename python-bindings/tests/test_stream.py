@@ -415,7 +415,8 @@ def test_pipeline_over_reader_and_errors():
     reader = memslim.iter_jsonl([json.dumps(p) for p in PAGES], batch_size=100)
     assert memslim.stream(reader).where("status", "==", 404).count() == 167
     expect_error(ValueError, memslim.stream(PAGES).where, "status", "=~", 1)
-    expect_error(TypeError, memslim.stream(PAGES).where("status", "==", [1]).count)
+    # A probe of any type compares as DictList.where compares it (test_select.py).
+    assert memslim.stream(PAGES).where("status", "==", [1]).count() == 0
     expect_error(TypeError, memslim.stream(PAGES).select, "url")
     expect_error(ValueError, memslim.stream(PAGES).rename({"url": "status"}).count)
 

@@ -150,7 +150,7 @@ class _Rename:
 class _Where:
     __slots__ = ("field", "op", "value")
 
-    def __init__(self, field: str, op: str, value: None | bool | float | str) -> None:
+    def __init__(self, field: str, op: str, value: Any) -> None:
         self.field = field
         self.op = op
         self.value = value
@@ -248,10 +248,11 @@ class Stream:
         pairs = list(dict(mapping).items())
         return self._then(_Rename(pairs))
 
-    def where(self, field: str, op: str, value: None | bool | float | str) -> Stream:
+    def where(self, field: str, op: str, value: Any) -> Stream:
         """Keep records whose ``field`` compares to ``value`` with ``op`` (``==``,
-        ``!=``, ``<``, ``<=``, ``>``, ``>=``), natively. A record without the field
-        matches only ``!=``."""
+        ``!=``, ``<``, ``<=``, ``>``, ``>=``), as :meth:`memslim.DictList.where` does:
+        natively for built-in scalars, by Python for the values the core cannot compare
+        (big ints, ``Decimal``...). A record without the field matches only ``!=``."""
         if op not in ("==", "!=", "<", "<=", ">", ">="):
             raise InvalidValueError(f"unknown comparison {op!r} (use ==, !=, <, <=, >, >=)")
         return self._then(_Where(field, op, value))
