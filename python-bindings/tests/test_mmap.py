@@ -212,6 +212,28 @@ def test_column_and_arrow_export(tmp_path: Path) -> None:
     assert table.column("i")[99_999].as_py() == 99_999
 
 
+@pytest.mark.parametrize("flush_floats", [False, True])
+def test_ints_past_2_pow_53_then_floats_export_as_the_list_does(tmp_path, flush_floats):
+    # The segments' types alone (int64, then float64) would unify to a float column that
+    # rounds 2**53 + 1: the export widens the field to the exact encoding instead, as an
+    # in-memory DictList exports the same records.
+    records = [{"amount": 2**53 + 1, "n": 1}, {"amount": 0.5, "n": 2.5}]
+    path = tmp_path / "e.msl"
+    with memslim.DictList.open(path) as f:
+        f.append(records[0])
+        f.flush()
+        f.append(records[1])
+        if flush_floats:
+            f.flush()
+        want = pa.table(memslim.DictList(records))
+        assert pa.table(f).equals(want)
+        assert pa.table(f.column("amount")).column(0).equals(want.column("amount"))
+        assert memslim.DictList.from_arrow(f).to_list() == records
+        assert np.asarray(f.column("amount")).tolist() == [2**53 + 1, 0.5]
+        # n's int is exactly a double: it stays a float column.
+        assert pa.table(f).schema.field("n").type == pa.float64()
+
+
 def test_schema_grows_after_a_flush(tmp_path: Path) -> None:
     path = tmp_path / "s.msl"
     rows = memslim.DictList.open(path)

@@ -461,9 +461,14 @@ pub fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema> {
 /// Whether every int of column `j` of `tail` is exactly a double.
 fn ints_fit_f64(tail: &RecordList, j: usize) -> bool {
     (0..tail.len()).all(|r| match tail.get(r, j) {
-        CellRef::Int(v) => (v as f64) as i128 == i128::from(v),
+        CellRef::Int(v) => int_fits_f64(v),
         _ => true,
     })
+}
+
+/// Whether `v` is exactly a double.
+fn int_fits_f64(v: i64) -> bool {
+    (v as f64) as i128 == i128::from(v)
 }
 
 fn encode_cells(tail: &RecordList, j: usize, start: usize, n: usize) -> ArrayRef {
@@ -584,13 +589,38 @@ pub fn tail_batch(
     Ok((out, extras))
 }
 
+/// Why a committed batch does not go into a unified schema; each names the field.
+#[derive(Debug)]
+pub(crate) enum Unfit {
+    /// The field's type cannot take the batch's column.
+    Type(String),
+    /// The field is a float column, and the batch's ints include one that is not
+    /// exactly a double (the unified schema is made from the segments' types alone).
+    Inexact(String),
+}
+
+/// `schema` with field `name` variant-encoded (it holds every value exactly).
+pub(crate) fn with_variant(schema: &Schema, name: &str) -> Schema {
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.name() == name {
+                variant_field(name)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    Schema::new(fields).with_metadata(schema.metadata().clone())
+}
+
 /// A committed batch of one segment (`extras` its message's) in the unified `schema`.
-/// `Err(field)` names a field `schema` cannot take.
 pub(crate) fn unified_batch(
     batch: &RecordBatch,
     extras: &Extras,
     schema: &SchemaRef,
-) -> Result<RecordBatch, String> {
+) -> Result<RecordBatch, Unfit> {
     if batch.schema_ref() == schema {
         return Ok(batch.clone());
     }
@@ -609,12 +639,17 @@ pub(crate) fn unified_batch(
             Some(Fit::Same) if col.data_type() == &DataType::Null => {
                 new_null_array(f.data_type(), n)
             }
-            Some(Fit::Same) => plain_strings(col).ok_or_else(|| f.name().clone())?,
+            Some(Fit::Same) => plain_strings(col).ok_or_else(|| Unfit::Type(f.name().clone()))?,
             Some(Fit::IntsAsFloats) => {
                 let ints = col
                     .as_any()
                     .downcast_ref::<arrow_array::Int64Array>()
-                    .ok_or_else(|| f.name().clone())?;
+                    .ok_or_else(|| Unfit::Type(f.name().clone()))?;
+                // Past 2**53 an int would come back changed: the caller widens the
+                // field instead.
+                if ints.iter().flatten().any(|v| !int_fits_f64(v)) {
+                    return Err(Unfit::Inexact(f.name().clone()));
+                }
                 Arc::new(
                     ints.iter()
                         .map(|v| v.map(|v| v as f64))
@@ -639,13 +674,13 @@ pub(crate) fn unified_batch(
                     .collect();
                 Arc::new(BinaryArray::from_iter(vals))
             }
-            None => return Err(f.name().clone()),
+            None => return Err(Unfit::Type(f.name().clone())),
         };
         cols.push(array);
     }
     let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(n));
     RecordBatch::try_new_with_options(Arc::clone(schema), cols, &opts)
-        .map_err(|e| format!("<batch>: {e}"))
+        .map_err(|e| Unfit::Type(format!("<batch>: {e}")))
 }
 
 #[cfg(test)]

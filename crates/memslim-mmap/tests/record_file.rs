@@ -724,3 +724,49 @@ fn field_scans_and_min_max() {
         ))
     ));
 }
+
+/// The values of field `name` in an Arrow export of `f`, as the rows print them.
+fn exported(batches: &[arrow_array::RecordBatch], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        let list = RecordList::from_arrow(&b.schema(), [Ok(b.clone())], 64).unwrap();
+        let j = list.field_index(name).unwrap();
+        out.extend((0..list.len()).map(|r| {
+            format!(
+                "{:?}",
+                list.get(r, j).to_cell().unwrap().to_value().unwrap()
+            )
+        }));
+    }
+    out
+}
+
+#[test]
+fn ints_past_2_pow_53_beside_a_later_float_segment_export_exactly() {
+    let dir = tmpdir("exact-int-float");
+    let p = dir.join("f.msl");
+    let big = (1i64 << 53) + 1;
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    f.push_record(&[("x", Cell::Int(big)), ("y", Cell::Int(3))])
+        .unwrap();
+    f.flush().unwrap();
+    // Pending floats first, then committed: the export widens x in both cases.
+    f.push_record(&[("x", Cell::Float(0.5)), ("y", Cell::Float(1.5))])
+        .unwrap();
+    for _ in 0..2 {
+        let (s, batches) = f.to_arrow().unwrap();
+        assert!(memslim_records::is_variant_field(s.field(0)), "{s:?}");
+        // y's ints are exact doubles: it stays a float column.
+        assert_eq!(s.field(1).data_type(), &arrow_schema::DataType::Float64);
+        assert_eq!(
+            exported(&batches, "x"),
+            ["Int(9007199254740993)", "Float(0.5)"]
+        );
+        let (fs, fb) = f.field_arrow("x", usize::MAX).unwrap();
+        assert!(memslim_records::is_variant_field(fs.field(0)));
+        assert_eq!(exported(&fb, "x"), ["Int(9007199254740993)", "Float(0.5)"]);
+        let (ys, _) = f.field_arrow("y", usize::MAX).unwrap();
+        assert_eq!(ys.field(0).data_type(), &arrow_schema::DataType::Float64);
+        f.flush().unwrap();
+    }
+}

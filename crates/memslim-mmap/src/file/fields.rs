@@ -15,8 +15,24 @@ impl RecordFile {
     /// [`MmapError::Corrupt`] for a damaged batch.
     pub fn to_arrow(&mut self) -> Result<(SchemaRef, Vec<RecordBatch>)> {
         let schema = self.arrow_schema()?;
-        let batches = self.arrow_batches(&schema, self.len())?;
-        Ok((schema, batches))
+        self.exact_batches(schema, self.len())
+    }
+
+    /// The first `rows` records in `schema`, each field of which a committed batch's
+    /// ints do not fit exactly (a float field an older segment stored as ints past
+    /// 2**53) variant-encoded instead: the schema used, and the batches.
+    fn exact_batches(
+        &mut self,
+        mut schema: SchemaRef,
+        rows: usize,
+    ) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        loop {
+            match self.arrow_batches(&schema, rows)? {
+                Ok(batches) => return Ok((schema, batches)),
+                // Once per field at most: a variant field takes any value.
+                Err(field) => schema = Arc::new(exact::with_variant(&schema, &field)),
+            }
+        }
     }
 
     /// Field `name` of the first `rows` records as Arrow record batches of that one
@@ -44,8 +60,7 @@ impl RecordFile {
             full.project(&[j])
                 .map_err(|e| MmapError::Value(e.to_string()))?,
         );
-        let batches = self.arrow_batches(&schema, rows)?;
-        Ok((schema, batches))
+        self.exact_batches(schema, rows)
     }
 
     /// The schema of [`RecordFile::to_arrow`]: the committed one grown by the pending
@@ -61,8 +76,14 @@ impl RecordFile {
     }
 
     /// The first `rows` records in `schema` (all of [`RecordFile::arrow_schema`]'s
-    /// fields or some of them); decodes only the batches that hold them.
-    fn arrow_batches(&mut self, schema: &SchemaRef, rows: usize) -> Result<Vec<RecordBatch>> {
+    /// fields or some of them); decodes only the batches that hold them. `Ok(Err(field))`
+    /// if `field` is a float field a committed batch holds ints of that are not exactly
+    /// doubles.
+    fn arrow_batches(
+        &mut self,
+        schema: &SchemaRef,
+        rows: usize,
+    ) -> Result<std::result::Result<Vec<RecordBatch>, String>> {
         let rows = rows.min(self.len());
         let mut out = Vec::with_capacity(self.slots.len() + 1);
         let field_type = |field: String| MmapError::FieldType {
@@ -72,7 +93,7 @@ impl RecordFile {
         for k in 0..self.slots.len() {
             let (first, n) = (self.slots[k].first_row, self.slots[k].rows);
             if first >= rows {
-                return Ok(out);
+                return Ok(Ok(out));
             }
             let (b, extras) = match self.projected(k, schema)? {
                 Some(part) => part,
@@ -82,7 +103,11 @@ impl RecordFile {
                     (b, extras.unwrap_or_default())
                 }
             };
-            let b = exact::unified_batch(&b, &extras, schema).map_err(field_type)?;
+            let b = match exact::unified_batch(&b, &extras, schema) {
+                Ok(b) => b,
+                Err(exact::Unfit::Inexact(field)) => return Ok(Err(field)),
+                Err(exact::Unfit::Type(field)) => return Err(field_type(field)),
+            };
             out.push(if first + n > rows {
                 b.slice(0, rows - first)
             } else {
@@ -91,7 +116,7 @@ impl RecordFile {
         }
         let want = rows.saturating_sub(self.committed_rows);
         if want == 0 {
-            return Ok(out);
+            return Ok(Ok(out));
         }
         let (_, tail) = self.tail.to_arrow()?;
         let mut start = 0;
@@ -108,7 +133,7 @@ impl RecordFile {
             });
             start += n;
         }
-        Ok(out)
+        Ok(Ok(out))
     }
 
     /// Calls `f` with field `name` of record `row`, exactly as
