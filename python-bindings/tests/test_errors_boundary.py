@@ -152,14 +152,6 @@ CONVERTED = {
         lambda t: memslim.stream([{"a": 1}]).where("a", "=~", 1),
         memslim.InvalidValueError,
     ),
-    "stream where operand": (
-        lambda t: memslim.stream([{"a": 1}]).where("a", "==", [1]).collect(),
-        memslim.UnsupportedTypeError,
-    ),
-    "stream where big int": (
-        lambda t: memslim.stream([{"a": 1}]).where("a", "==", 2**70).collect(),
-        memslim.InvalidValueError,
-    ),
     "stream batch size": (
         lambda t: memslim.stream([{"a": 1}], batch_size=0),
         memslim.InvalidValueError,
