@@ -195,7 +195,15 @@ impl ColumnView {
                         }
                     }
                 }
-                _ => return Err(self.unsupported("sum")),
+                // Strings or bytes: refused, unless every one is gone (deleted, or
+                // overwritten with None) and only nulls are left, which add nothing.
+                _ => {
+                    if (off..off + n)
+                        .any(|i| !matches!(c.get(i, &self.meta), CellRef::Null | CellRef::Absent))
+                    {
+                        return Err(self.unsupported("sum"));
+                    }
+                }
             }
         }
         Ok(if floats {

@@ -595,7 +595,7 @@ pub fn sum_values<F: ReadField + ?Sized>(field: &mut F) -> Result<Sum, F::Error>
                 floats = true;
                 float += x;
             }
-            Some(Ordinal::Str(_)) | None => {
+            Some(Ordinal::Str(_) | Ordinal::Bytes(_)) | None => {
                 refused = Some((cell_dtype(v), "sum"));
                 return false;
             }
@@ -652,7 +652,8 @@ fn decode_scalar(b: &[u8]) -> Option<Value> {
         | ValueKind::Int
         | ValueKind::BigInt
         | ValueKind::Float
-        | ValueKind::Str => decode(b).ok(),
+        | ValueKind::Str
+        | ValueKind::Bytes => decode(b).ok(),
         _ => None,
     }
 }
@@ -664,6 +665,7 @@ enum Ordinal<'a> {
     Int(i128),
     Float(f64),
     Str(&'a str),
+    Bytes(&'a [u8]),
 }
 
 impl<'a> Ordinal<'a> {
@@ -673,6 +675,7 @@ impl<'a> Ordinal<'a> {
             CellRef::Int(i) => Ordinal::Int(i128::from(i)),
             CellRef::Float(x) => Ordinal::Float(x),
             CellRef::Str(s) | CellRef::DictStr(_, s) => Ordinal::Str(s),
+            CellRef::Bytes(b) => Ordinal::Bytes(b),
             _ => return None,
         })
     }
@@ -685,14 +688,17 @@ impl<'a> Ordinal<'a> {
             Value::BigInt(bytes) => Ordinal::Int(big_int(bytes)?),
             Value::Float(x) => Ordinal::Float(*x),
             Value::Str(s) => Ordinal::Str(s),
+            Value::Bytes(b) => Ordinal::Bytes(b),
             _ => return None,
         })
     }
 
-    /// 1 numbers (bools among them), 2 strings: values of two families have no order.
+    /// 1 numbers (bools among them), 2 strings, 3 bytes: values of two families have no
+    /// order.
     fn family(self) -> u8 {
         match self {
             Ordinal::Str(_) => 2,
+            Ordinal::Bytes(_) => 3,
             _ => 1,
         }
     }
@@ -706,6 +712,7 @@ impl<'a> Ordinal<'a> {
             (Ordinal::Int(x), Ordinal::Float(y)) => int_vs_float(x, y) == Some(Ordering::Less),
             (Ordinal::Float(x), Ordinal::Int(y)) => int_vs_float(y, x) == Some(Ordering::Greater),
             (Ordinal::Str(x), Ordinal::Str(y)) => x < y,
+            (Ordinal::Bytes(x), Ordinal::Bytes(y)) => x < y,
             _ => false,
         }
     }
@@ -771,6 +778,7 @@ impl MinMax {
                 CellRef::Int(i) => Value::Int(i),
                 CellRef::Float(x) => Value::Float(x),
                 CellRef::Str(s) | CellRef::DictStr(_, s) => Value::Str(s.to_owned()),
+                CellRef::Bytes(b) => Value::Bytes(b.to_vec()),
                 _ => Value::None,
             }
         }

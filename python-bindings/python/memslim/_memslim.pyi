@@ -364,15 +364,17 @@ class Column:
     @overload
     def __getitem__(self, index: slice, /) -> list[Any]: ...
     def __iter__(self) -> Iterator[Any]: ...
-    def sum(self) -> int | float:
-        """Sum of the non-null values (bools count as ints, ints are exact up to 128
-        bits, also in an ``object`` column); 0 for an empty column. Floats are summed in
-        lanes, as numpy sums them: the last bits may differ from ``sum()``'s
-        left-to-right result, and ints beside floats are summed exactly first."""
+    def sum(self) -> Any:
+        """Sum of the non-null values (bools count as ints, ints exact); 0 for an empty
+        column or one of nulls only. Floats are summed in lanes, as numpy sums them: the
+        last bits may differ from ``sum()``'s left-to-right result, and ints beside floats
+        are summed exactly first. Values the core cannot add (an ``object`` column's
+        ints past 128 bits, ``Decimal``...) are summed by Python's ``sum``."""
     def mean(self) -> float | None: ...
     def min(self) -> Any:
         """Smallest non-null value, as Python's ``min`` picks it (bools among numbers,
-        ints against floats exactly); ``ValueError`` if there is none."""
+        ints against floats exactly, bytes natively; containers and other values by
+        Python's ``min`` itself); ``ValueError`` if there is none."""
     def max(self) -> Any:
         """Largest non-null value, as Python's ``max`` picks it."""
     def to_list(self) -> list[Any]: ...

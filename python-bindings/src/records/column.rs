@@ -61,6 +61,70 @@ macro_rules! read_field {
     };
 }
 
+/// Runs `$body` as [`read_field!`] does, but `Ok(None)` when the core refuses a value
+/// only Python can add or order ([`host_only`]): the caller then asks Python.
+macro_rules! read_field_or_host {
+    ($col:expr, $py:expr, |$f:ident| $body:expr) => {
+        match &$col.source {
+            ColumnSource::Memory { view, .. } => {
+                let mut v: &ColumnView = view;
+                let $f = &mut v;
+                match $body {
+                    Ok(r) => Ok(Some(r)),
+                    Err(e) if host_only(&e) => Ok(None),
+                    Err(e) => Err(e).py_err($py),
+                }
+            }
+            ColumnSource::File {
+                file, name, len, ..
+            } => {
+                let mut guard = file.get().lock()?;
+                let $f = &mut FileField::new(&mut guard, name, *len);
+                match $body {
+                    Ok(r) => Ok(Some(r)),
+                    Err(memslim_mmap::MmapError::Records(e)) if host_only(&e) => Ok(None),
+                    Err(e) => Err(e).py_err($py),
+                }
+            }
+        }
+    };
+}
+
+/// Whether the core refused an aggregate over a value of an `object` column (a
+/// container, an int past 128 bits, a host object, numbers beside strings): Python's
+/// own `sum`, `min` or `max` answers, or raises, as over a list.
+fn host_only(e: &RecordsError) -> bool {
+    matches!(
+        e,
+        RecordsError::Unsupported {
+            dtype: DType::Object,
+            ..
+        }
+    )
+}
+
+/// Python's `how` (`"sum"`, `"min"`, `"max"`) of the column's values that are not
+/// `None`; `None` when there are none (`min`, `max`).
+fn python_aggregate<'py>(
+    col: &Bound<'py, PyColumn>,
+    how: &str,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let py = col.py();
+    let builtins = py.import("builtins")?;
+    let not_none = py
+        .import("functools")?
+        .getattr("partial")?
+        .call1((py.import("operator")?.getattr("is_not")?, py.None()))?;
+    let values = builtins.getattr("filter")?.call1((not_none, col))?;
+    if how == "sum" {
+        return builtins.getattr("sum")?.call1((values,)).map(Some);
+    }
+    let none = builtins.getattr("object")?.call0()?;
+    let kw = pyo3::types::IntoPyDict::into_py_dict([("default", &none)], py)?;
+    let r = builtins.getattr(how)?.call((values,), Some(&kw))?;
+    Ok((!r.is(&none)).then_some(r))
+}
+
 impl PyColumn {
     /// A column of a list's field.
     pub(crate) fn memory(view: ColumnView) -> PyColumn {
@@ -401,10 +465,13 @@ impl PyColumn {
     }
 
     /// Sum of the non-null values (bools count as ints); 0 for an empty column.
-    pub(super) fn sum<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        match read_field!(self, py, |f| f.sum())? {
-            Sum::Int(i) => Ok(i.into_pyobject(py)?.into_any()),
-            Sum::Float(f) => Ok(f.into_pyobject(py)?.into_any()),
+    pub(super) fn sum<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        match read_field_or_host!(slf.get(), py, |f| f.sum())? {
+            Some(Sum::Int(i)) => Ok(i.into_pyobject(py)?.into_any()),
+            Some(Sum::Float(f)) => Ok(f.into_pyobject(py)?.into_any()),
+            None => python_aggregate(slf, "sum")?
+                .ok_or_else(|| pyo3::exceptions::PySystemError::new_err("sum() gave no answer")),
         }
     }
 
@@ -414,13 +481,13 @@ impl PyColumn {
     }
 
     /// Smallest non-null value (numbers, bools or strings); `ValueError` if none.
-    pub(super) fn min<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.extreme(py, false)
+    pub(super) fn min<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        extreme(slf, false)
     }
 
     /// Largest non-null value (numbers, bools or strings); `ValueError` if none.
-    pub(super) fn max<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        self.extreme(py, true)
+    pub(super) fn max<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
+        extreme(slf, true)
     }
 
     /// NumPy's array interface, read-only: zero-copy for numeric columns without nulls
@@ -539,16 +606,22 @@ impl PyColumn {
     }
 }
 
-impl PyColumn {
-    fn extreme<'py>(&self, py: Python<'py>, max: bool) -> PyResult<Bound<'py, PyAny>> {
-        match read_field!(self, py, |f| f.min_max())? {
-            Some((lo, hi)) => value_to_py_from(py, if max { &hi } else { &lo }, self.trust()),
-            None => Err(PyValueError::new_err(format!(
-                "{}() of a column with no values",
-                if max { "max" } else { "min" }
-            ))),
-        }
-    }
+/// `col.min()` or `col.max()`: the core's answer, or Python's over the values only it
+/// can order.
+fn extreme<'py>(col: &Bound<'py, PyColumn>, max: bool) -> PyResult<Bound<'py, PyAny>> {
+    let py = col.py();
+    let how = if max { "max" } else { "min" };
+    let this = col.get();
+    let found = match read_field_or_host!(this, py, |f| f.min_max())? {
+        Some(Some((lo, hi))) => Some(value_to_py_from(
+            py,
+            if max { &hi } else { &lo },
+            this.trust(),
+        )?),
+        Some(None) => None,
+        None => python_aggregate(col, how)?,
+    };
+    found.ok_or_else(|| PyValueError::new_err(format!("{how}() of a column with no values")))
 }
 
 /// Values a column iterator makes ahead at most (it starts with a few, so that taking
