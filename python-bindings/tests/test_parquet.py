@@ -325,9 +325,7 @@ def test_big_ints_after_floats_stay_exact_in_one_part_file(tmp_path):
     ),
     drop=st.lists(st.tuples(st.integers(0, 7), st.sampled_from("abcd")), max_size=12),
 )
-def test_files_written_hold_only_the_keys_some_record_still_has(
-    tmp_path_factory, recs, drop
-):
+def test_files_written_hold_only_the_keys_some_record_still_has(tmp_path_factory, recs, drop):
     # Keys deleted from records (from every one, for some) are what a list of dicts no
     # longer has: Parquet files and record files hold the keys the dicts hold.
     rows = DictList(recs)
@@ -360,7 +358,9 @@ def test_the_string_that_names_the_null_partition_round_trips(tmp_path) -> None:
 
 def test_an_empty_list_written_as_a_dataset_reads_back_empty(tmp_path):
     """A nightly export of zero rows must not break its reader."""
-    for i, kwargs in enumerate(({"partition_by": ["a"]}, {"max_rows_per_file": 10}, {"dataset": True})):
+    for i, kwargs in enumerate(
+        ({"partition_by": ["a"]}, {"max_rows_per_file": 10}, {"dataset": True})
+    ):
         ds = tmp_path / f"ds{i}" / "nested"
         written = DictList([]).to_parquet(ds, **kwargs)
         assert written == [] and ds.is_dir()
