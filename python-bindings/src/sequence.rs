@@ -1,9 +1,10 @@
 //! What the sequence types (`DictList`, `TupleList`, `DocList`, `ListView`) share:
-//! index arguments read with the errors a `list` raises, and the abridged `repr` of a
-//! long sequence.
+//! index arguments and repeat counts read with the errors a `list` raises, and the
+//! abridged `repr` of a long sequence.
 
 use memslim_records::{Slice, index_in};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PySlice};
 
@@ -13,6 +14,34 @@ pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
         .name()
         .map(|n| n.to_string())
         .unwrap_or_else(|_| "?".to_owned())
+}
+
+/// The repeat count of `seq * n` as `list * n` takes it (any object with `__index__`),
+/// or `None` for an `n` that is no integer (`*` then answers `NotImplemented`, so that
+/// Python tries the other operand).
+///
+/// # Errors
+/// `OverflowError` for an int past the machine's index size, as `list * n` raises.
+pub(crate) fn mul_count(n: &Bound<'_, PyAny>) -> PyResult<Option<isize>> {
+    if !n.hasattr(intern!(n.py(), "__index__"))? {
+        return Ok(None);
+    }
+    let i = n.call_method0(intern!(n.py(), "__index__"))?;
+    i.extract::<isize>().map(Some).map_err(|_| {
+        pyo3::exceptions::PyOverflowError::new_err("cannot fit 'int' into an index-sized integer")
+    })
+}
+
+/// A repeat count as `list *= n` takes it: [`mul_count`], with `list`'s `TypeError` for
+/// an `n` that is no integer.
+pub(crate) fn count_arg(n: &Bound<'_, PyAny>) -> PyResult<isize> {
+    match mul_count(n)? {
+        Some(n) => Ok(n),
+        None => Err(PyTypeError::new_err(format!(
+            "can't multiply sequence by non-int of type '{}'",
+            n.get_type().name()?
+        ))),
+    }
 }
 
 /// `index` (an int or any `__index__` object) as a position in `len()` items, negative

@@ -65,6 +65,16 @@ def test_repeat_rejects_non_ints():
     assert rows.to_list() == [{"a": 1}]
 
 
+def test_a_repeat_count_past_the_index_size_overflows_as_a_lists_does():
+    for rows in (DictList([{"a": 1}]), TupleList([(1,)], ("a",)), [1]):
+        for f in (lambda r: r * 2**63, lambda r: 2**63 * r, lambda r: r * -(2**63 + 1)):
+            with pytest.raises(OverflowError):
+                f(rows)
+        with pytest.raises(OverflowError):
+            rows *= 2**63
+        assert len(rows) == 1
+
+
 @given(a=record_lists, b=record_lists)
 def test_concatenation_both_ways(a, b):
     rows = DictList(b)

@@ -3,7 +3,7 @@
 
 use memslim_records::Slice;
 
-use crate::sequence::{abridged_repr, position, slice_of};
+use crate::sequence::{abridged_repr, count_arg, mul_count, position, slice_of};
 
 use super::*;
 
@@ -914,7 +914,7 @@ impl PyRecords {
 /// TupleList's, copies of its (immutable) values.
 pub(super) fn records_mul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     let py = slf.py();
-    let Ok(n) = count_arg(n) else {
+    let Some(n) = mul_count(n)? else {
         return Ok(py.NotImplemented());
     };
     let me = slf.get();
@@ -947,22 +947,6 @@ pub(super) fn records_imul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> 
     this.sync_names(py);
     this.retrack();
     Ok(())
-}
-
-/// A repeat count as `list * n` takes it: any object with `__index__`.
-pub(super) fn count_arg(n: &Bound<'_, PyAny>) -> PyResult<isize> {
-    if n.hasattr(intern!(n.py(), "__index__"))? {
-        let i = n.call_method0(intern!(n.py(), "__index__"))?;
-        return i.extract::<isize>().map_err(|_| {
-            pyo3::exceptions::PyOverflowError::new_err(
-                "cannot fit 'int' into an index-sized integer",
-            )
-        });
-    }
-    Err(PyTypeError::new_err(format!(
-        "can't multiply sequence by non-int of type '{}'",
-        n.get_type().name()?
-    )))
 }
 
 /// `other + rows` for a plain `list` `other`: a new list of `rows`' class holding the
