@@ -464,17 +464,69 @@ impl DocList {
             out.stored = bytes;
             return Ok(out);
         }
-        let src = &*self.store;
+        out.copy_docs(&self.store, handles)?;
+        Ok(out)
+    }
+
+    /// Appends copies of `other`'s documents, all or none; returns the number added.
+    ///
+    /// # Errors
+    /// [`DocError::Corrupt`] if a document of `other` does not read back (never for
+    /// documents a list wrote), [`DocError::InternerFull`] if this list's symbol table
+    /// fills up; this list is then unchanged.
+    ///
+    /// # Memory
+    /// Copies the documents into this list's arena: keys and short strings are
+    /// interned in this list's table, long strings recompressed into its text blocks.
+    /// Nothing of `other` is kept alive.
+    pub fn extend_from(&mut self, other: &DocList) -> Result<usize> {
+        self.copy_docs(&other.store, other.docs.iter().copied())
+    }
+
+    /// A new list holding this list's documents `n` times over, in order (as
+    /// `list * n`).
+    ///
+    /// # Errors
+    /// [`DocError::OutOfMemory`] when the result could not be allocated, found before
+    /// anything is copied (a result that cannot exist fails, as `list * n` fails,
+    /// rather than aborting once memory has run out); else as [`select`](DocList::select).
+    ///
+    /// # Memory
+    /// Copies: each document is stored `n` times in the new list's arena.
+    pub fn repeated(&self, n: usize) -> Result<DocList> {
+        let len = self.docs.len();
+        let bytes = len
+            .checked_mul(n)
+            .and_then(|docs| docs.checked_mul(std::mem::size_of::<DocHandle>()))
+            .and_then(|index| self.live.checked_mul(n)?.checked_add(index));
+        // The room, asked for at once and given back (its pages are never touched).
+        let fits = bytes.is_some_and(|b| Vec::<u8>::new().try_reserve_exact(b).is_ok());
+        if !fits {
+            return Err(DocError::OutOfMemory {
+                what: "repeating the list",
+                bytes: bytes.unwrap_or(usize::MAX),
+            });
+        }
+        // An empty list repeated stays empty without counting to `n`.
+        let n = if len == 0 { 0 } else { n };
+        self.select((0..n).flat_map(|_| 0..len))
+    }
+
+    /// Appends copies of the documents `handles` of `src` (another store), all or none.
+    fn copy_docs(
+        &mut self,
+        src: &DocStore,
+        handles: impl IntoIterator<Item = DocHandle>,
+    ) -> Result<usize> {
         let symbols = src.symbols();
-        out.build(|b| {
+        self.build(|b| {
             for h in handles {
                 let data = src.doc(h).unwrap_or_default();
                 copy_node(b, read_node(data, 0)?.0, &symbols, src)?;
                 b.end_doc()?;
             }
             Ok::<(), DocError>(())
-        })?;
-        Ok(out)
+        })
     }
 
     /// Where the list's memory goes.

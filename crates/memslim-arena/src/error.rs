@@ -36,6 +36,15 @@ pub enum DocError {
         /// The list length.
         len: usize,
     },
+    /// A result too large to allocate, refused before any of it is made (as a list
+    /// refuses `[x] * 2**60`).
+    #[error("{what} would take {bytes} bytes: more memory than can be had")]
+    OutOfMemory {
+        /// What was asked.
+        what: &'static str,
+        /// Bytes it would take (saturated).
+        bytes: usize,
+    },
 }
 
 /// Result alias for this crate.

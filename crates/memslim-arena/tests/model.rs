@@ -65,6 +65,10 @@ enum Op {
     /// from a shared buffer (`true`, see `DocList::from_buffer`).
     RoundTrip(bool),
     FailedPush(Vec<Value>),
+    /// Copies of another list's documents appended (`extend_from`).
+    ExtendFrom(Vec<Value>),
+    /// The list replaced by itself repeated (`repeated`).
+    Repeat(usize),
 }
 
 fn arb_op() -> impl Strategy<Value = Op> {
@@ -74,6 +78,8 @@ fn arb_op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Compact),
         1 => any::<bool>().prop_map(Op::RoundTrip),
         1 => proptest::collection::vec(arb_doc(), 0..3).prop_map(Op::FailedPush),
+        1 => proptest::collection::vec(arb_doc(), 0..3).prop_map(Op::ExtendFrom),
+        1 => (0usize..3).prop_map(Op::Repeat),
     ]
 }
 
@@ -114,6 +120,29 @@ proptest! {
                     prop_assert_eq!(docs.store().symbols().len(), symbols);
                     prop_assert_eq!(docs.nbytes().live, live);
                     prop_assert_eq!(docs.store().text().raw_bytes(), text);
+                }
+                Op::ExtendFrom(vs) => {
+                    // Its own symbol table and text blocks, to be re-interned and
+                    // recompressed into this list's.
+                    let mut other = DocList::new();
+                    other.set_text_block_bytes(block / 2 + 1);
+                    other.build(|b| {
+                        b.value(&Value::Str("only the other's symbol".into()))?;
+                        b.end_doc()?;
+                        for v in &vs {
+                            b.value(v)?;
+                            b.end_doc()?;
+                        }
+                        Ok::<(), DocError>(())
+                    }).unwrap();
+                    other.remove(0).unwrap();
+                    prop_assert_eq!(docs.extend_from(&other).unwrap(), vs.len());
+                    prop_assert_eq!(contents(&other), vs.clone());
+                    model.extend(vs);
+                }
+                Op::Repeat(n) => {
+                    docs = docs.repeated(n).unwrap();
+                    model = (0..n).flat_map(|_| model.iter().cloned()).collect();
                 }
                 Op::Remove(i) => {
                     if model.is_empty() {
@@ -500,4 +529,20 @@ fn a_long_damaged_image_reports_its_first_bad_document() {
         contents(&DocList::from_bytes(&good).unwrap()),
         contents(&docs)
     );
+}
+
+#[test]
+fn a_repeat_too_large_to_exist_is_refused_not_attempted() {
+    let mut docs = DocList::new();
+    docs.build(|b| {
+        b.value(&Value::Str("x".into()))?;
+        b.end_doc()
+    })
+    .unwrap();
+    for n in [usize::MAX, usize::MAX / 16, 1 << 50] {
+        let e = docs.repeated(n).unwrap_err();
+        assert!(matches!(e, DocError::OutOfMemory { .. }), "{n}: {e:?}");
+    }
+    assert_eq!(docs.repeated(0).unwrap().len(), 0);
+    assert_eq!(DocList::new().repeated(usize::MAX).unwrap().len(), 0);
 }
