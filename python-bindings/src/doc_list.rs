@@ -11,6 +11,7 @@ use std::sync::Arc;
 use memslim_arena::{
     DocBuilder, DocError, DocHandle, DocList, DocStore, Interner, Map, Node, Seq, Sym, read_node,
 };
+use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
@@ -171,19 +172,21 @@ impl At {
         })
     }
 
-    /// `==` as the plain value (views inside `other` compared as plain copies), for an
-    /// `other` of a kind `accepts` admits; else `NotImplemented`. Both views' `__eq__`.
-    fn eq_plain(
+    /// `op` as the plain value compares (views inside `other` compared as plain copies),
+    /// for an `other` of a kind `accepts` admits; else `NotImplemented`. Both views'
+    /// comparisons.
+    fn compare_plain(
         &self,
         py: Python<'_>,
         other: &Bound<'_, PyAny>,
         accepts: fn(&Bound<'_, PyAny>) -> bool,
+        op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
         let other = materialize(other, 0)?;
         if !accepts(&other) {
             return Ok(py.NotImplemented());
         }
-        self.to_python(py)?.eq(other)?.into_py_any(py)
+        Ok(self.to_python(py)?.rich_compare(other, op)?.unbind())
     }
 
     /// The whole value as plain Python objects (a deep copy).
@@ -406,6 +409,29 @@ fn collect<'py>(iterable: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>
 }
 
 impl PyDocList {
+    /// `op` as the plain lists compare, against another DocList or a list; else
+    /// `NotImplemented`. A list compared with itself is equal to itself (a list compares
+    /// its items by identity first, so NaNs inside do not matter).
+    fn compare(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let theirs = if let Ok(o) = other.cast::<PyDocList>() {
+            if std::ptr::eq(o.get(), self) {
+                return op.matches(std::cmp::Ordering::Equal).into_py_any(py);
+            }
+            o.get().state.borrow(py)?.to_python(py)?.into_any()
+        } else if other.is_instance_of::<PyList>() {
+            other.clone()
+        } else {
+            return Ok(py.NotImplemented());
+        };
+        let mine = self.state.borrow(py)?.to_python(py)?;
+        Ok(mine.rich_compare(theirs, op)?.unbind())
+    }
+
     /// A Python `DocList` around a core list (for readers that build one, e.g. a
     /// streaming `read_jsonl(..., nested="docs")`).
     pub(crate) fn wrap(py: Python<'_>, inner: DocList) -> PyResult<Py<PyDocList>> {
@@ -524,23 +550,28 @@ impl PyDocList {
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let mine = self.state.borrow(py)?.to_python(py)?;
-        if let Ok(o) = other.cast::<PyDocList>() {
-            if std::ptr::eq(o.get(), self) {
-                return true.into_py_any(py);
-            }
-            let theirs = o.get().state.borrow(py)?.to_python(py)?;
-            return mine.eq(theirs)?.into_py_any(py);
-        }
-        if other.is_instance_of::<PyList>() {
-            return mine.eq(other)?.into_py_any(py);
-        }
-        Ok(py.NotImplemented())
+        self.compare(py, other, CompareOp::Eq)
     }
 
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let eq = self.__eq__(py, other)?;
         crate::convert::negated(py, eq)
+    }
+
+    fn __lt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.compare(py, other, CompareOp::Lt)
+    }
+
+    fn __le__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.compare(py, other, CompareOp::Le)
+    }
+
+    fn __gt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.compare(py, other, CompareOp::Gt)
+    }
+
+    fn __ge__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.compare(py, other, CompareOp::Ge)
     }
 
     /// The documents as plain Python objects (a list of deep copies).

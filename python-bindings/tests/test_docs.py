@@ -6,10 +6,11 @@ import copy
 import gc
 import json
 import math
+import operator
 import pickle
 import sys
 import zlib
-from collections import abc
+from collections import Counter, abc
 
 import memslim
 import pytest
@@ -17,7 +18,7 @@ from conftest import VALUE_ZOO, expect_error, first_difference, same, values
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from memslim import DocList, DocView, ListView
+from memslim import DocList, DocView, ListView, to_builtins
 
 # Strings long enough (most of them) for the compressed text blocks (48+ UTF-8 bytes).
 long_text = st.text(min_size=30, max_size=300)
@@ -182,6 +183,105 @@ def test_equality_with_lists_and_doclists():
     assert dl.count(docs[1]) == 1
     assert list(reversed(dl)) == docs[::-1]
     expect_error(ValueError, dl.index, {"absent": True})
+
+
+def test_unhashable_keys_raise_as_a_dict_does():
+    plain = {"a": 1, "b": {"c": 2}}
+    for view in (DocList([plain])[0], DocList([{"x": plain}])[0]["x"]):
+        for key in (["a"], {}, {"a"}, ("a", ["b"]), "zz", 5, ("a",), None):
+            for f in (
+                lambda m, k=key: k in m,
+                lambda m, k=key: m.get(k),
+                lambda m, k=key: m.get(k, 5),
+                lambda m, k=key: m[k],
+            ):
+                assert outcome(f, view) == outcome(f, plain), key
+
+
+# -- the operators and methods of list, tuple and dict ----------------------------------
+
+
+def outcome(f, *args):
+    """What ``f(*args)`` gives as plain values, or the class of what it raises."""
+    try:
+        return ("ok", to_builtins(f(*args)))
+    except Exception as e:  # noqa: BLE001 - the class is the outcome
+        return ("raise", type(e))
+
+
+# Lists and tuples whose items have an order (or, mixed, raise as they would).
+orderable = st.recursive(
+    st.one_of(st.integers(-2, 2), st.sampled_from(["a", "b"]), st.none()),
+    lambda c: st.one_of(st.lists(c, max_size=3), st.lists(c, max_size=3).map(tuple)),
+    max_leaves=6,
+)
+sequences = st.one_of(st.lists(orderable, max_size=3), st.lists(orderable, max_size=3).map(tuple))
+comparisons = (operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne)
+
+
+@given(a=sequences, b=sequences)
+def test_list_views_order_as_the_plain_values(a, b):
+    va, vb = DocList([a, b])
+    for op in comparisons:
+        want = outcome(op, a, b)
+        for x, y in ((va, b), (a, vb), (va, vb)):
+            assert outcome(op, x, y) == want, (op, x, y)
+
+
+def test_documents_sort_by_a_list_field():
+    plain = [{"v": [1, 10]}, {"v": [1, 2]}, {"v": [0, 99]}, {"v": [1, 2, 0]}]
+    docs = DocList(plain)
+    by_v = sorted(docs, key=lambda d: d["v"])
+    assert [d.to_python() for d in by_v] == sorted(plain, key=lambda d: d["v"])
+    assert max(docs, key=lambda d: d["v"]) == max(plain, key=lambda d: d["v"])
+    err = expect_error(TypeError, operator.lt, DocList([[1]])[0], (1,))
+    assert "'list' and 'tuple'" in str(err), str(err)
+
+
+@given(v=st.one_of(st.lists(values, max_size=4), st.lists(values, max_size=4).map(tuple)))
+def test_a_stored_tuple_hashes_as_the_tuple_and_a_list_not(v):
+    view = DocList([v])[0]
+    if isinstance(v, list):
+        assert outcome(hash, view) == ("raise", TypeError)
+    elif not _has_nan(v):  # a NaN hashes by identity, and a view reads a new one
+        assert outcome(hash, view) == outcome(hash, v)
+
+
+def test_stored_tuples_work_as_set_members_and_dict_keys():
+    plain = [{"pos": (1, 2)}, {"pos": (3, 4)}, {"pos": (1, 2)}, {"pos": (1, [2])}]
+    docs = DocList(plain)
+    assert {d["pos"] for d in docs[:3]} == {(1, 2), (3, 4)}
+    counts = Counter(d["pos"] for d in docs[:3])
+    assert counts == Counter(d["pos"] for d in plain[:3])
+    assert counts[(1, 2)] == 2
+    assert docs[0]["pos"] in {(1, 2)}
+    err = expect_error(TypeError, hash, docs[3]["pos"])
+    assert "list" in str(err)
+
+
+orderable_docs = st.lists(
+    st.one_of(sequences, st.dictionaries(st.sampled_from("ab"), st.integers(0, 2), max_size=2)),
+    max_size=4,
+)
+
+
+@given(a=orderable_docs, b=orderable_docs)
+def test_doclists_order_as_lists(a, b):
+    da, db = DocList(a), DocList(b)
+    for op in comparisons:
+        want = outcome(op, a, b)
+        for x, y in ((da, b), (a, db), (da, db)):
+            assert outcome(op, x, y) == want, (op, x, y)
+        assert outcome(op, da, da) == outcome(op, a, a)
+    assert outcome(operator.lt, da, tuple(b)) == ("raise", TypeError)
+
+
+def test_a_doclist_compares_with_itself_as_a_list_does_despite_nans():
+    plain = [{"x": math.nan}]
+    docs = DocList(plain)
+    for op in comparisons:
+        # A list compares its items by identity first: itself equal despite the NaN.
+        assert op(docs, docs) is op(plain, plain), op
 
 
 # -- building: errors leave the list unchanged -----------------------------------------

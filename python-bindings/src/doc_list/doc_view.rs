@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::mapping_views::{View, list_by_protocol};
+use crate::records::absent_key;
 
 /// A read-only, dict-like view of a dict inside a document.
 #[pyclass(name = "DocView", module = "memslim._memslim", mapping, frozen)]
@@ -21,7 +22,7 @@ impl PyDocView {
     fn lookup<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyAny>>> {
         let py = key.py();
         let Some(sym) = self.at.sym_of(key)? else {
-            return Ok(None);
+            return absent_key(key);
         };
         match self.map(py)?.get(sym).map_err(|e| doc_to_py(py, e))? {
             Some((node, pos)) => self.at.child(py, node, pos).map(Some),
@@ -66,7 +67,7 @@ impl PyDocView {
     fn __contains__(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         let py = key.py();
         let Some(sym) = self.at.sym_of(key)? else {
-            return Ok(false);
+            return Ok(absent_key::<()>(key)?.is_some());
         };
         Ok(self
             .map(py)?
@@ -101,8 +102,8 @@ impl PyDocView {
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.at
-            .eq_plain(py, other, |o| o.is_instance_of::<PyDict>())
+        let dict = |o: &Bound<'_, PyAny>| o.is_instance_of::<PyDict>();
+        self.at.compare_plain(py, other, dict, CompareOp::Eq)
     }
 
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {

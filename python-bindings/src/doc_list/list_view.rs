@@ -20,6 +20,18 @@ impl PyListView {
         }
     }
 
+    /// `op` as the stored list or tuple compares, against a list, a tuple or a view.
+    fn compare(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        let plain =
+            |o: &Bound<'_, PyAny>| o.is_instance_of::<PyList>() || o.is_instance_of::<PyTuple>();
+        self.at.compare_plain(py, other, plain, op)
+    }
+
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let (s, _) = self.seq(py)?;
         s.iter()
@@ -108,9 +120,7 @@ impl PyListView {
     }
 
     fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let plain =
-            |o: &Bound<'_, PyAny>| o.is_instance_of::<PyList>() || o.is_instance_of::<PyTuple>();
-        self.at.eq_plain(py, other, plain)
+        self.compare(py, other, CompareOp::Eq)
     }
 
     fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -118,8 +128,29 @@ impl PyListView {
         crate::convert::negated(py, eq)
     }
 
-    fn __hash__(&self) -> PyResult<isize> {
-        Err(PyTypeError::new_err("unhashable type: 'ListView'"))
+    fn __lt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.compare(py, other, CompareOp::Lt)
+    }
+
+    fn __le__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.compare(py, other, CompareOp::Le)
+    }
+
+    fn __gt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.compare(py, other, CompareOp::Gt)
+    }
+
+    fn __ge__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.compare(py, other, CompareOp::Ge)
+    }
+
+    /// A stored tuple hashes as the tuple (so it can be a set member or a dict key, and
+    /// raises as the tuple does when it holds a list or dict); a stored list does not.
+    fn __hash__(&self, py: Python<'_>) -> PyResult<isize> {
+        if !self.seq(py)?.1 {
+            return Err(PyTypeError::new_err("unhashable type: 'ListView'"));
+        }
+        self.at.to_python(py)?.hash()
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

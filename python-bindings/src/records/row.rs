@@ -273,7 +273,7 @@ impl PyRow {
         let mut this = self.writable(py)?.borrow_mut(py)?;
         match this.col_of(key) {
             Some(j) => this.inner.remove_field(self.row(), j).py_err(py),
-            None => Ok(Self::absent_key::<()>(key)?.is_some()),
+            None => Ok(absent_key::<()>(key)?.is_some()),
         }
     }
 
@@ -420,7 +420,7 @@ impl PyRow {
             RowSource::Memory(store) => {
                 let this = store.borrow(py)?;
                 let Some(j) = this.col_of(key) else {
-                    return Self::absent_key(key);
+                    return absent_key(key);
                 };
                 match this.inner.get(self.row(), j) {
                     CellRef::Absent => Ok(None),
@@ -429,19 +429,9 @@ impl PyRow {
             }
             RowSource::File(file) => match key.cast::<PyString>() {
                 Ok(k) => file.value(py, self.row(), k),
-                Err(_) => Self::absent_key(key),
+                Err(_) => absent_key(key),
             },
         }
-    }
-
-    /// The answer for a key no field has: missing, as a dict answers, except that a key
-    /// a dict could not hold (a list, a dict) raises its `TypeError: unhashable type`.
-    #[cold]
-    fn absent_key<T>(key: &Bound<'_, PyAny>) -> PyResult<Option<T>> {
-        if !key.is_instance_of::<PyString>() {
-            key.hash()?;
-        }
-        Ok(None)
     }
 
     /// The record as a plain dict (a detached copy; its strings and small ints may be
@@ -752,6 +742,17 @@ fn row_listing<'py>(mapping: &Bound<'py, PyAny>, which: View) -> PyResult<Vec<Bo
         Ok(r) => r.get().listed(mapping.py(), which),
         Err(_) => list_by_protocol(mapping, which),
     }
+}
+
+/// The answer of a read-through mapping (`Row`, `DocView`) for a key it does not have:
+/// missing, as a dict answers, except that a key a dict could not hold (a list, a dict)
+/// raises its `TypeError: unhashable type`.
+#[cold]
+pub(crate) fn absent_key<T>(key: &Bound<'_, PyAny>) -> PyResult<Option<T>> {
+    if !key.is_instance_of::<PyString>() {
+        key.hash()?;
+    }
+    Ok(None)
 }
 
 /// The plain-dict form of a mapping `|` accepts: a `dict` as it is, a `Row` (or another
