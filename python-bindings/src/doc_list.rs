@@ -12,7 +12,7 @@ use memslim_arena::{
     DocBuilder, DocError, DocHandle, DocList, DocStore, Interner, Map, Node, Seq, Sym, read_node,
 };
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::{PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType,
@@ -24,7 +24,9 @@ use crate::gilcell::GilCell;
 use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::scalar::{Scalar, scalar_of};
 use crate::sequence::SliceIndex;
-use crate::sequence::{abridged_repr, position as norm_index, slice_of, type_name};
+use crate::sequence::{
+    abridged_repr, count_arg, mul_count, position as norm_index, slice_of, type_name,
+};
 use crate::tracemalloc::Tracked;
 
 mod build;
@@ -475,8 +477,75 @@ impl PyDocList {
     }
 
     fn extend(&self, py: Python<'_>, iterable: &Bound<'_, PyAny>) -> PyResult<()> {
-        let items = collect(iterable)?;
-        self.state.borrow_mut(py)?.add(&items)
+        let Ok(other) = iterable.cast::<PyDocList>() else {
+            let items = collect(iterable)?;
+            return self.state.borrow_mut(py)?.add(&items);
+        };
+        // Another DocList's documents are copied store to store, not read into Python.
+        let mut state = self.state.borrow_mut(py)?;
+        let added = if std::ptr::eq(other.get(), self) {
+            // `docs.extend(docs)`: the list cannot be read while it grows; a copy can.
+            let copy = state.inner.select(0..state.inner.len());
+            copy.and_then(|copy| state.inner.extend_from(&copy))
+        } else {
+            state
+                .inner
+                .extend_from(&other.get().state.borrow(py)?.inner)
+        };
+        state.retrack();
+        added.map(drop).map_err(|e| doc_to_py(py, e))
+    }
+
+    /// `docs + other` (a DocList or a list): a new DocList with copies of the
+    /// documents of both.
+    fn __add__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        if !(other.is_instance_of::<PyDocList>() || other.is_instance_of::<PyList>()) {
+            return Ok(py.NotImplemented());
+        }
+        let out = self.copy(py)?;
+        out.get().extend(py, other)?;
+        Ok(out.into_any())
+    }
+
+    /// `list + docs`: a new DocList (as `list + list` gives a list).
+    fn __radd__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        if !other.is_instance_of::<PyList>() {
+            return Ok(py.NotImplemented());
+        }
+        let out = Py::new(py, PyDocList::new(Some(other))?)?;
+        out.get().extend(py, slf.as_any())?;
+        Ok(out.into_any())
+    }
+
+    fn __iadd__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.extend(py, other)
+    }
+
+    /// `docs * n`: a new DocList holding copies of the documents `n` times over.
+    fn __mul__(&self, py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        let Some(n) = mul_count(n)? else {
+            return Ok(py.NotImplemented());
+        };
+        let inner = self.state.borrow(py)?.inner.repeated(n.max(0) as usize);
+        let inner = inner.map_err(|e| doc_to_py(py, e))?;
+        Ok(PyDocList::wrap(py, inner)?.into_any())
+    }
+
+    fn __rmul__(&self, py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        self.__mul__(py, n)
+    }
+
+    fn __imul__(&self, py: Python<'_>, n: &Bound<'_, PyAny>) -> PyResult<()> {
+        let n = count_arg(n)?.max(0) as usize;
+        if n == 1 {
+            return Ok(());
+        }
+        let mut state = self.state.borrow_mut(py)?;
+        // A new store, as `compact()` makes; views keep the old one.
+        state.inner = state.inner.repeated(n).map_err(|e| doc_to_py(py, e))?;
+        state.retrack();
+        Ok(())
     }
 
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {

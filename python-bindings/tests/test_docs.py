@@ -18,7 +18,7 @@ from conftest import VALUE_ZOO, expect_error, first_difference, same, values
 from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
-from memslim import DocList, DocView, ListView, to_builtins
+from memslim import DictList, DocList, DocView, ListView, to_builtins
 
 # Strings long enough (most of them) for the compressed text blocks (48+ UTF-8 bytes).
 long_text = st.text(min_size=30, max_size=300)
@@ -209,6 +209,13 @@ def outcome(f, *args):
         return ("raise", type(e))
 
 
+def same_outcome(got, want):
+    if got[0] == want[0] == "ok":
+        assert_same(got[1], want[1])
+    else:
+        assert got == want
+
+
 # Lists and tuples whose items have an order (or, mixed, raise as they would).
 orderable = st.recursive(
     st.one_of(st.integers(-2, 2), st.sampled_from(["a", "b"]), st.none()),
@@ -282,6 +289,115 @@ def test_a_doclist_compares_with_itself_as_a_list_does_despite_nans():
     for op in comparisons:
         # A list compares its items by identity first: itself equal despite the NaN.
         assert op(docs, docs) is op(plain, plain), op
+
+
+@given(a=st.lists(documents, max_size=4), b=st.lists(documents, max_size=4), n=st.integers(-1, 3))
+def test_doclists_add_and_repeat_as_lists(a, b, n):
+    da, db = DocList(a), DocList(b)
+    for got, want in (
+        (da + b, a + b),
+        (da + db, a + b),
+        (a + db, a + b),
+        (da + da, a + a),
+        (da * n, a * n),
+        (n * da, n * a),
+    ):
+        assert type(got) is DocList
+        assert_same(got.to_python(), want)
+    assert_same(da.to_python(), a)
+    assert_same(db.to_python(), b)
+    for f in (lambda x: x + tuple(b), lambda x: x * "2", lambda x: "2" * x, lambda x: x + None):
+        assert outcome(f, da)[0] == outcome(f, a)[0] == "raise"
+    grown, plain = DocList(a), list(a)
+    view = grown[0] if a else None
+    grown += db
+    plain += b
+    grown += tuple(b)
+    plain += tuple(b)
+    grown += grown
+    plain += plain
+    grown *= n
+    plain *= n
+    assert_same(grown.to_python(), plain)
+    if view is not None:
+        assert_same(to_builtins(view), a[0])
+
+
+def test_a_repeat_that_cannot_exist_raises_as_a_lists_does():
+    docs = DocList([1])
+    for n in (2**60, 2**62):
+        assert (
+            outcome(operator.mul, docs, n)
+            == outcome(operator.mul, [1], n)
+            == ("raise", MemoryError)
+        )
+        with pytest.raises(MemoryError):
+            docs *= n
+    assert outcome(operator.mul, docs, 2**63) == outcome(operator.mul, [1], 2**63)
+    assert docs == [1]
+
+
+@given(
+    doc=st.dictionaries(st.text(max_size=3), values, max_size=4),
+    other=st.dictionaries(st.text(max_size=3), values, max_size=4),
+)
+def test_doc_views_copy_join_and_reverse_as_a_dict(doc, other):
+    view, view2 = DocList([doc, other])
+    copied = view.copy()
+    assert type(copied) is dict
+    assert_same(to_builtins(copied), doc)
+    for k, v in copied.items():
+        # A shallow copy, as dict.copy: nested containers are the (read-only) views.
+        assert isinstance(v, (DocView, ListView)) == isinstance(doc[k], (dict, list, tuple))
+    for f, want in (
+        (lambda: view | other, doc | other),
+        (lambda: other | view, other | doc),
+        (lambda: view | view2, doc | other),
+        (lambda: view | DictList([{"k": 1}])[0], doc | {"k": 1}),
+        (lambda: list(reversed(view)), list(reversed(doc))),
+    ):
+        got = f()
+        assert type(got) is type(want)
+        assert_same(to_builtins(got), want)
+    for f in (lambda m: m | [("a", 1)], lambda m: [("a", 1)] | m, lambda m: m | None):
+        assert outcome(f, view) == outcome(f, doc)
+    assert_same(view.to_python(), doc)
+
+
+@given(
+    a=st.one_of(st.lists(values, max_size=3), st.lists(values, max_size=3).map(tuple)),
+    b=st.one_of(st.lists(values, max_size=3), st.lists(values, max_size=3).map(tuple)),
+    n=st.integers(-1, 3),
+)
+def test_list_views_copy_add_and_repeat_as_the_plain_value(a, b, n):
+    va, vb = DocList([a, b])
+    for f, x, y in (
+        (lambda x, y: x.copy(), va, a),
+        (operator.add, (va, b), (a, b)),
+        (operator.add, (b, va), (b, a)),
+        (operator.add, (va, vb), (a, b)),
+        (operator.add, (va, va), (a, a)),
+        (operator.mul, (va, n), (a, n)),
+        (operator.mul, (n, va), (n, a)),
+        (operator.mul, (va, "2"), (a, "2")),
+        (operator.add, (va, 1), (a, 1)),
+    ):
+        args_v, args_p = (x, y) if isinstance(x, tuple) else ((x, None), (y, None))
+        got, want = outcome(f, *args_v), outcome(f, *args_p)
+        same_outcome(got, want)
+        if got[0] == "ok" and isinstance(got[1], (list, tuple)):
+            assert type(f(*args_v)) is type(want[1])
+    assert_same(va.to_python(), a)
+
+
+def test_a_copy_of_a_list_view_is_shallow():
+    docs = DocList([{"xs": [{"a": 1}, [2], 3]}])
+    copied = docs[0]["xs"].copy()
+    assert type(copied) is list
+    assert isinstance(copied[0], DocView) and isinstance(copied[1], ListView)
+    assert copied == [{"a": 1}, [2], 3]
+    copied.append(4)
+    assert docs[0]["xs"] == [{"a": 1}, [2], 3]
 
 
 # -- building: errors leave the list unchanged -----------------------------------------
@@ -584,6 +700,16 @@ class DocListMachine(RuleBasedStateMachine):
         item = self.dl[i]
         if isinstance(item, (DocView, ListView)):
             self.views.append((item, self.model[i]))
+
+    @rule(docs=st.lists(documents, max_size=3), as_doclist=st.booleans())
+    def add_in_place(self, docs, as_doclist):
+        self.dl += DocList(docs) if as_doclist else docs
+        self.model += docs
+
+    @rule(n=st.integers(0, 2))
+    def repeat_in_place(self, n):
+        self.dl *= n
+        self.model *= n
 
     @rule()
     def compact(self):

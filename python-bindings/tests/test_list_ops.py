@@ -66,7 +66,7 @@ def test_repeat_rejects_non_ints():
 
 
 def test_a_repeat_count_past_the_index_size_overflows_as_a_lists_does():
-    for rows in (DictList([{"a": 1}]), TupleList([(1,)], ("a",)), [1]):
+    for rows in (DictList([{"a": 1}]), TupleList([(1,)], ("a",)), DocList([{"a": 1}]), [1]):
         for f in (lambda r: r * 2**63, lambda r: 2**63 * r, lambda r: r * -(2**63 + 1)):
             with pytest.raises(OverflowError):
                 f(rows)

@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::mapping_views::{View, list_by_protocol};
-use crate::records::absent_key;
+use crate::records::{absent_key, dict_or};
 
 /// A read-only, dict-like view of a dict inside a document.
 #[pyclass(name = "DocView", module = "memslim._memslim", mapping, frozen)]
@@ -28,6 +28,18 @@ impl PyDocView {
             Some((node, pos)) => self.at.child(py, node, pos).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// The dict as a plain `dict` of its keys and values, nested dicts and lists as
+    /// views: what `dict.copy()` and `|` give, a shallow copy.
+    pub(crate) fn shallow_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let keys = self.keys_list(py)?;
+        let out = PyDict::new(py);
+        for (key, item) in keys.iter().zip(self.map(py)?.iter()) {
+            let (_, node, pos) = item.map_err(|e| doc_to_py(py, e))?;
+            out.set_item(key, self.at.child(py, node, pos)?)?;
+        }
+        Ok(out)
     }
 
     fn keys_list<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
@@ -113,6 +125,27 @@ impl PyDocView {
 
     fn __hash__(&self) -> PyResult<isize> {
         Err(PyTypeError::new_err("unhashable type: 'DocView'"))
+    }
+
+    /// `dict.copy()`: a new plain dict of the keys and values (a shallow copy: nested
+    /// dicts and lists stay views; `to_python()` copies all the way down).
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        self.shallow_dict(py)
+    }
+
+    /// `view | d`: a new plain dict, as `dict | dict` gives.
+    fn __or__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        dict_or(self.shallow_dict(py)?.as_any(), other, false)
+    }
+
+    fn __ror__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+        dict_or(self.shallow_dict(py)?.as_any(), other, true)
+    }
+
+    fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let keys = self.keys_list(py)?;
+        keys.reverse()?;
+        Ok(keys.try_iter()?.into_any())
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

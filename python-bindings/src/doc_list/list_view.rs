@@ -20,6 +20,17 @@ impl PyListView {
         }
     }
 
+    /// The value as a plain list or tuple of its items (nested containers as views):
+    /// what `list.copy()` and the operators give, a shallow copy.
+    fn shallow<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let items = self.items(py)?;
+        Ok(if self.seq(py)?.1 {
+            PyTuple::new(py, items)?.into_any()
+        } else {
+            PyList::new(py, items)?.into_any()
+        })
+    }
+
     /// `op` as the stored list or tuple compares, against a list, a tuple or a view.
     fn compare(
         &self,
@@ -151,6 +162,43 @@ impl PyListView {
             return Err(PyTypeError::new_err("unhashable type: 'ListView'"));
         }
         self.at.to_python(py)?.hash()
+    }
+
+    /// `list.copy()`: a new plain list of the items (nested lists and dicts as views). A
+    /// stored tuple has no `copy`, as a tuple has none.
+    fn copy<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if self.seq(py)?.1 {
+            return Err(PyAttributeError::new_err(
+                "'tuple' object has no attribute 'copy' (this ListView is a stored tuple)",
+            ));
+        }
+        self.shallow(py)
+    }
+
+    /// `view + other`: as the stored list or tuple adds (a new plain list or tuple).
+    fn __add__<'py>(
+        &self,
+        py: Python<'py>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        self.shallow(py)?.add(other)
+    }
+
+    fn __radd__<'py>(
+        &self,
+        py: Python<'py>,
+        other: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        other.add(self.shallow(py)?)
+    }
+
+    /// `view * n`: as the stored list or tuple repeats (a new plain list or tuple).
+    fn __mul__<'py>(&self, py: Python<'py>, n: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.shallow(py)?.mul(n)
+    }
+
+    fn __rmul__<'py>(&self, py: Python<'py>, n: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+        self.shallow(py)?.mul(n)
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {

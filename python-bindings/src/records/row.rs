@@ -764,10 +764,8 @@ pub(super) fn or_operand<'py>(o: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'p
     if let Ok(r) = o.cast::<PyRow>() {
         return Ok(Some(r.get().to_dict(o.py())?));
     }
-    if o.is_instance_of::<crate::doc_list::PyDocView>() {
-        let d = PyDict::new(o.py());
-        d.update(o.cast()?)?;
-        return Ok(Some(d.into_any()));
+    if let Ok(d) = o.cast::<crate::doc_list::PyDocView>() {
+        return Ok(Some(d.get().shallow_dict(o.py())?.into_any()));
     }
     Ok(None)
 }
@@ -778,12 +776,22 @@ pub(super) fn row_or(
     other: &Bound<'_, PyAny>,
     reflected: bool,
 ) -> PyResult<Py<PyAny>> {
-    let py = slf.py();
+    dict_or(&slf.get().to_dict(slf.py())?, other, reflected)
+}
+
+/// `mine | other` (`reflected`: `other | mine`) for a read-through mapping (`Row`,
+/// `DocView`) whose plain dict is `mine`: a new plain dict, as `dict | dict` gives, for
+/// the operands a dict's `|` takes; `NotImplemented` for others.
+pub(crate) fn dict_or(
+    mine: &Bound<'_, PyAny>,
+    other: &Bound<'_, PyAny>,
+    reflected: bool,
+) -> PyResult<Py<PyAny>> {
+    let py = mine.py();
     let Some(o) = or_operand(other)? else {
         return Ok(py.NotImplemented());
     };
-    let mine = slf.get().to_dict(py)?;
-    let (left, right) = if reflected { (o, mine) } else { (mine, o) };
+    let (left, right) = if reflected { (&o, mine) } else { (mine, &o) };
     let out = PyDict::new(py);
     out.update(left.cast()?)?;
     out.update(right.cast()?)?;
