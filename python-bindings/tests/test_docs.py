@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import enum
 import gc
 import json
 import math
@@ -10,7 +11,7 @@ import operator
 import pickle
 import sys
 import zlib
-from collections import Counter, abc
+from collections import Counter, OrderedDict, abc, defaultdict, namedtuple
 
 import memslim
 import pytest
@@ -400,6 +401,93 @@ def test_a_copy_of_a_list_view_is_shallow():
     assert docs[0]["xs"] == [{"a": 1}, [2], 3]
 
 
+# -- subclasses of the JSON-like types --------------------------------------------------
+
+
+class Color(str, enum.Enum):
+    RED = "red"
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Big(int):
+    pass
+
+
+class Ratio(float):
+    pass
+
+
+class Items(list):
+    pass
+
+
+class Name(str):
+    pass
+
+
+class Blob(bytes):
+    pass
+
+
+Point = namedtuple("Point", "x y")
+
+
+def test_subclasses_of_json_like_types_are_stored_as_their_plain_base():
+    moved = OrderedDict(a=1, b=2)
+    moved.move_to_end("a")  # a dict subclass is read through items(), as json reads it
+    doc = {
+        "dd": defaultdict(list, a=[1]),
+        "od": moved,
+        "counts": Counter("aab"),
+        "color": Color.RED,
+        "level": Level.HIGH,
+        "big": Big(2**70),
+        "ratio": Ratio(1.5),
+        "items": Items([1, Items([2])]),
+        Name("name"): Name("v"),
+        Color.RED: "key",
+        "point": Point(1, (2,)),
+        "blob": Blob(b"b"),
+        "row": DictList([{"a": 1}])[0],
+    }
+    want = {
+        "dd": {"a": [1]},
+        "od": {"b": 2, "a": 1},
+        "counts": {"a": 2, "b": 1},
+        "color": "red",
+        "level": 3,
+        "big": 2**70,
+        "ratio": 1.5,
+        "items": [1, [2]],
+        "name": "v",
+        "red": "key",
+        "point": (1, (2,)),
+        "blob": b"b",
+        "row": {"a": 1},
+    }
+    docs = DocList([doc, moved, Point(1, 2), Color.RED])
+    assert_same(docs.to_python(), [want, {"b": 2, "a": 1}, (1, 2), "red"])
+    assert docs[0]["od"] == moved and list(docs[0]["od"]) == list(moved)
+
+    # What json writes of them, where json can write them (no bytes, no Row).
+    def jsonable(d):
+        return json.loads(json.dumps({k: v for k, v in d.items() if k not in ("blob", "row")}))
+
+    assert jsonable(docs[0].to_python()) == jsonable(doc)
+    # Views inside a subclass are stored as their values too.
+    docs.append(defaultdict(list, v=docs[0]["items"], w=Items([docs[0]["od"]])))
+    assert_same(docs[-1].to_python(), {"v": [1, [2]], "w": [{"b": 2, "a": 1}]})
+    # A subclass of anything else is still refused, naming where it is.
+    err = expect_error(TypeError, docs.append, {"a": [frozenset()]})
+    assert 'doc[5]["a"][0]' in str(err) and "frozenset" in str(err), str(err)
+    err = expect_error(TypeError, docs.append, defaultdict(int, {1: 2}))
+    assert "key 1 is of type int" in str(err), str(err)
+    assert len(docs) == 5
+
+
 # -- building: errors leave the list unchanged -----------------------------------------
 
 
@@ -433,10 +521,7 @@ def test_errors_name_the_path_and_leave_the_list_unchanged():
     assert isinstance(err, memslim.LimitError), type(err)
     assert snapshot(dl) == before
 
-    class Sub(dict):
-        pass
-
-    expect_error(TypeError, dl.append, Sub(a=1))
+    expect_error(TypeError, dl.append, {"a": {1, 2}})
     expect_error(TypeError, DocList, [{"a": 1}, {(1, 2): 1}])
     assert snapshot(dl) == before
     # The list still works afterwards, and new keys get fresh symbols.

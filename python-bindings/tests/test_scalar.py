@@ -4,7 +4,8 @@ Each way in (a DictList built from dicts in bulk, appended one record at a time,
 record that is not a dict, a value nested in a container, a TupleList, a DocList, a
 ``where()`` operand, a ``Column.count`` probe) must keep bool apart from int, big ints
 exact, ``-0.0`` and NaN as they are, ``None`` apart from an absent key, subclasses as
-their own type, and refuse what it refused before with the same error class.
+their own type (documents: as their plain base, as json writes them), and refuse what it
+refused before with the same error class.
 """
 
 from __future__ import annotations
@@ -78,9 +79,15 @@ def test_documents_round_trip_every_value(v):
     assert_same(docs.to_python(), [{"a": v, "l": [v]}])
 
 
-@pytest.mark.parametrize("v", [Str("s"), Int(5), Color.RED, bytearray(b"x")])
-def test_documents_refuse_values_that_are_not_json_like(v):
-    expect_error(TypeError, DocList().append, {"a": v})
+@pytest.mark.parametrize(("v", "base"), [(Str("s"), "s"), (Int(5), 5), (Color.RED, 1)])
+def test_documents_store_subclasses_as_their_plain_base(v, base):
+    # As json.dumps writes them: documents hold JSON-like values, not Python types.
+    docs = DocList([{"a": v}, v])
+    assert_same(docs.to_python(), [{"a": base}, base])
+
+
+def test_documents_refuse_values_that_are_not_json_like():
+    expect_error(TypeError, DocList().append, {"a": bytearray(b"x")})
 
 
 @given(s=surrogate_text)

@@ -513,6 +513,9 @@ class DocList:
     String values of 48 bytes or more are kept in deflate-compressed blocks of about
     32 KB and inflated on read (the last two blocks read stay inflated).
 
+    Subclasses of dict, list, tuple, str, int, float and bytes (``defaultdict``,
+    ``OrderedDict``, namedtuples, enums) and a DictList's :class:`Row` are stored as
+    their plain base value, as ``json.dumps`` writes them, and come back as the base type.
     Bad input raises ``TypeError`` (non-str keys, objects that are not JSON-like) or
     ``ValueError`` (cycles, lone surrogates, nesting past 512 levels) naming the path
     inside the document, e.g. ``doc[3]["a"][2]``, and leaves the list unchanged.

@@ -89,6 +89,11 @@ pub(super) fn within(seg: impl FnOnce() -> Seg) -> impl FnOnce(Fail) -> Fail {
 }
 
 /// Writes `v` as the next value; `open` holds the containers being written (cycles).
+///
+/// Subclasses of `dict`, `list`, `tuple`, `str`, `int`, `float` and `bytes`
+/// (`defaultdict`, `OrderedDict`, `Counter`, namedtuples, `IntEnum`, `str` enums) are
+/// written as their plain base value, as `json.dumps` writes them (a dict subclass
+/// through its `items()`, as `json` reads it): they come back as the base type.
 pub(super) fn put(
     b: &mut DocBuilder<'_>,
     v: &Bound<'_, PyAny>,
@@ -103,57 +108,59 @@ pub(super) fn put(
             Scalar::Str(text) => b.str(text)?,
             Scalar::Bytes(x) => b.bytes(x)?,
         }
-    } else if v.is_exact_instance_of::<PyString>() {
-        return Err(bad(
-            BadClass::Value,
-            "string is not valid unicode (it contains a lone surrogate)".into(),
-        ));
-    } else if v.is_exact_instance_of::<PyInt>() {
-        // Beyond 64 bits (a 64-bit int is a scalar cell).
-        b.big_int(crate::convert::big_int_to_le(v)?.as_bytes())?;
     } else if let Ok(d) = v.cast_exact::<PyDict>() {
-        enter(v, open)?;
-        b.begin_map()?;
-        for (k, val) in d.iter() {
-            let Ok(ks) = k.cast_exact::<PyString>() else {
-                let shown = k.repr().map(|r| r.to_string()).unwrap_or_default();
-                return Err(bad(
-                    BadClass::Type,
-                    format!(
-                        "key {shown} is of type {}; document keys must be str",
-                        type_name(&k)
-                    ),
-                ));
-            };
-            let key = ks.to_str().map_err(|_| {
-                bad(
-                    BadClass::Value,
-                    "key is not valid unicode (it contains a lone surrogate)".into(),
-                )
-            })?;
-            b.key(key)?;
-            put(b, &val, open).map_err(within(|| Seg::Key(key.to_owned())))?;
-        }
-        b.end()?;
-        open.pop();
+        put_map(b, v, d.iter().map(Ok), open)?;
     } else if let Ok(l) = v.cast_exact::<PyList>() {
-        enter(v, open)?;
-        b.begin_list()?;
-        for (i, item) in l.iter().enumerate() {
-            put(b, &item, open).map_err(within(|| Seg::Index(i)))?;
-        }
-        b.end()?;
-        open.pop();
+        put_seq(b, v, l.iter(), false, open)?;
     } else if let Ok(t) = v.cast_exact::<PyTuple>() {
-        enter(v, open)?;
-        b.begin_tuple()?;
-        for (i, item) in t.iter().enumerate() {
-            put(b, &item, open).map_err(within(|| Seg::Index(i)))?;
-        }
-        b.end()?;
-        open.pop();
-    } else if v.is_instance_of::<PyDocView>() || v.is_instance_of::<PyListView>() {
+        put_seq(b, v, t.iter(), true, open)?;
+    } else if v.is_instance_of::<PyDocView>()
+        || v.is_instance_of::<PyListView>()
+        || v.is_instance_of::<crate::records::PyRow>()
+    {
         return Err(Fail::View);
+    } else {
+        put_base(b, v, open)?;
+    }
+    Ok(())
+}
+
+/// Writes a `str` or `int` that is not a plain scalar (lone surrogates, past 64 bits), or
+/// the plain base value of a subclass of a JSON-like type; anything else is not JSON-like.
+#[cold]
+fn put_base(
+    b: &mut DocBuilder<'_>,
+    v: &Bound<'_, PyAny>,
+    open: &mut Vec<usize>,
+) -> Result<(), Fail> {
+    if let Ok(s) = v.cast::<PyString>() {
+        let text = s.to_str().map_err(|_| {
+            bad(
+                BadClass::Value,
+                "string is not valid unicode (it contains a lone surrogate)".into(),
+            )
+        })?;
+        b.str(text)?;
+    } else if v.is_instance_of::<PyInt>() {
+        // An exact int here is beyond 64 bits (one within is a plain scalar).
+        let small = (!v.is_exact_instance_of::<PyInt>())
+            .then(|| v.extract::<i64>().ok())
+            .flatten();
+        match small {
+            Some(i) => b.int(i)?,
+            None => b.big_int(crate::convert::big_int_to_le(v)?.as_bytes())?,
+        }
+    } else if let Ok(f) = v.cast::<PyFloat>() {
+        b.float(f.value())?;
+    } else if let Ok(x) = v.cast::<PyBytes>() {
+        b.bytes(x.as_bytes())?;
+    } else if v.is_instance_of::<PyDict>() {
+        let items = v.call_method0(intern!(v.py(), "items"))?.try_iter()?;
+        put_map(b, v, items.map(|kv| kv?.extract()), open)?;
+    } else if let Ok(l) = v.cast::<PyList>() {
+        put_seq(b, v, l.iter(), false, open)?;
+    } else if let Ok(t) = v.cast::<PyTuple>() {
+        put_seq(b, v, t.iter(), true, open)?;
     } else {
         return Err(bad(
             BadClass::Type,
@@ -164,6 +171,63 @@ pub(super) fn put(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Writes the dict `v` from its `(key, value)` pairs.
+fn put_map<'py>(
+    b: &mut DocBuilder<'_>,
+    v: &Bound<'py, PyAny>,
+    items: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
+    open: &mut Vec<usize>,
+) -> Result<(), Fail> {
+    enter(v, open)?;
+    b.begin_map()?;
+    for kv in items {
+        let (k, val) = kv?;
+        let Ok(ks) = k.cast::<PyString>() else {
+            let shown = k.repr().map(|r| r.to_string()).unwrap_or_default();
+            return Err(bad(
+                BadClass::Type,
+                format!(
+                    "key {shown} is of type {}; document keys must be str",
+                    type_name(&k)
+                ),
+            ));
+        };
+        let key = ks.to_str().map_err(|_| {
+            bad(
+                BadClass::Value,
+                "key is not valid unicode (it contains a lone surrogate)".into(),
+            )
+        })?;
+        b.key(key)?;
+        put(b, &val, open).map_err(within(|| Seg::Key(key.to_owned())))?;
+    }
+    b.end()?;
+    open.pop();
+    Ok(())
+}
+
+/// Writes the list or tuple `v` from its items.
+fn put_seq<'py>(
+    b: &mut DocBuilder<'_>,
+    v: &Bound<'py, PyAny>,
+    items: impl Iterator<Item = Bound<'py, PyAny>>,
+    tuple: bool,
+    open: &mut Vec<usize>,
+) -> Result<(), Fail> {
+    enter(v, open)?;
+    if tuple {
+        b.begin_tuple()?;
+    } else {
+        b.begin_list()?;
+    }
+    for (i, item) in items.enumerate() {
+        put(b, &item, open).map_err(within(|| Seg::Index(i)))?;
+    }
+    b.end()?;
+    open.pop();
     Ok(())
 }
 
@@ -190,7 +254,8 @@ pub(super) fn path_text(first: usize, path: &[Seg]) -> String {
     s
 }
 
-/// Replaces views (anywhere inside `v`) by plain copies.
+/// Replaces views (anywhere inside `v`, and a DictList's `Row`s) by plain copies, and
+/// subclasses of dict, list and tuple by their plain base.
 pub(super) fn materialize<'py>(v: &Bound<'py, PyAny>, depth: usize) -> PyResult<Bound<'py, PyAny>> {
     let py = v.py();
     if depth > memslim_arena::variant::MAX_DEPTH {
@@ -203,6 +268,9 @@ pub(super) fn materialize<'py>(v: &Bound<'py, PyAny>, depth: usize) -> PyResult<
     if let Ok(l) = v.cast::<PyListView>() {
         return l.get().at.to_python(py);
     }
+    if let Ok(r) = v.cast::<crate::records::PyRow>() {
+        return r.get().to_plain_dict(py);
+    }
     if let Ok(d) = v.cast_exact::<PyDict>() {
         let out = PyDict::new(py);
         for (k, val) in d.iter() {
@@ -210,14 +278,23 @@ pub(super) fn materialize<'py>(v: &Bound<'py, PyAny>, depth: usize) -> PyResult<
         }
         return Ok(out.into_any());
     }
-    if let Ok(l) = v.cast_exact::<PyList>() {
+    if v.is_instance_of::<PyDict>() {
+        // A subclass, read as `put` reads it: through `items()`.
+        let out = PyDict::new(py);
+        for kv in v.call_method0(intern!(py, "items"))?.try_iter()? {
+            let (k, val): (Bound<'_, PyAny>, Bound<'_, PyAny>) = kv?.extract()?;
+            out.set_item(k, materialize(&val, depth + 1)?)?;
+        }
+        return Ok(out.into_any());
+    }
+    if let Ok(l) = v.cast::<PyList>() {
         let items: Vec<_> = l
             .iter()
             .map(|x| materialize(&x, depth + 1))
             .collect::<PyResult<_>>()?;
         return Ok(PyList::new(py, items)?.into_any());
     }
-    if let Ok(t) = v.cast_exact::<PyTuple>() {
+    if let Ok(t) = v.cast::<PyTuple>() {
         let items: Vec<_> = t
             .iter()
             .map(|x| materialize(&x, depth + 1))
