@@ -377,6 +377,34 @@ def test_csv_options_and_errors():
     assert same(rows.to_list(), [{"a": "1", "b": 2.0}])
 
 
+csv_cells = st.one_of(st.integers(-99, 99).map(str), st.sampled_from(["1.5", "x", "true", ""]))
+
+
+@given(
+    st.lists(st.tuples(csv_cells, csv_cells), min_size=1, max_size=10),
+    st.lists(
+        st.tuples(st.integers(1, 10), st.lists(csv_cells, min_size=3, max_size=4) | csv_cells),
+        max_size=3,
+    ),
+)
+def test_csv_skipped_records_take_no_part_in_inference(good, bad):
+    lines = [f"{a},{b}\n" for a, b in good]
+    for at, cells in bad:
+        if cells != "":  # (one empty cell is a blank line, not a bad record)
+            lines.insert(at, ",".join(cells) + "\n" if isinstance(cells, list) else cells + "\n")
+    clean = "id,qty\n" + "".join(f"{a},{b}\n" for a, b in good)
+    dirty = "id,qty\n" + "".join(lines)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", memslim.SkippedLinesWarning)
+        got = memslim.read_csv(dirty.encode(), on_error="skip")
+        as_text = memslim.read_csv(dirty.encode(), on_error="skip", infer=False)
+    # What is kept reads as the file without the bad lines does: types included.
+    want = memslim.read_csv(clean.encode())
+    assert got.schema == want.schema
+    assert same(got.to_list(), want.to_list())
+    assert as_text.to_list() == list(csv.DictReader(io.StringIO(clean)))
+
+
 # --------------------------------------------------------------------------------------
 # pipelines and sinks
 # --------------------------------------------------------------------------------------

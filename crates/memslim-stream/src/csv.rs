@@ -582,11 +582,17 @@ impl CsvParser {
                             .map(|f| damage.value(field_str(text, arena, f), f).into_owned())
                             .collect(),
                     );
+                    seen.resize(fields.len(), Seen::default());
                     // Without inference the header is all this pass is for.
                     return Ok(infer);
                 }
-                if seen.len() < fields.len() {
+                // The header's width, or without one the first record's. A record of
+                // another width is refused by pass 2 (or skipped), so it must not
+                // decide the type of any field the kept records have.
+                if seen.is_empty() {
                     seen.resize(fields.len(), Seen::default());
+                } else if fields.len() != seen.len() {
+                    return Ok(true);
                 }
                 for (k, f) in fields.iter().enumerate() {
                     let v = damage.value(field_str(text, arena, f), f);
