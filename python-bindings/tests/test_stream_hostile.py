@@ -197,13 +197,20 @@ def test_a_long_line_can_be_skipped_and_reading_goes_on(tmp_path):
 
 def test_max_line_bytes_applies_to_every_reader_and_is_checked():
     line = json.dumps({"s": "x" * 92})  # 101 bytes
-    data = f'{{"a": 1}}\n{line}\n'.encode()
-    assert len(memslim.read_jsonl(data, max_line_bytes=101)) == 2
-    exc = expect_error(memslim.ParseError, memslim.read_jsonl, data, max_line_bytes=100)
-    assert exc.line == 2 and "longer than 100 bytes" in str(exc)
-    expect_error(memslim.ParseError, lambda: list(memslim.iter_jsonl(data, max_line_bytes=100)))
-    expect_error(memslim.ParseError, memslim.read_jsonl, data, nested="docs", max_line_bytes=100)
-    assert len(memslim.read_jsonl(data, nested="docs", max_line_bytes=101)) == 2
+    # The limit counts no line break: \r\n lines obey the same limit as \n lines.
+    for end in ("\n", "\r\n"):
+        data = f'{{"a": 1}}{end}{line}{end}'.encode()
+        assert len(memslim.read_jsonl(data, max_line_bytes=101)) == 2
+        assert len(memslim.read_jsonl(data, max_line_bytes=101, on_error="skip")) == 2
+        exc = expect_error(memslim.ParseError, memslim.read_jsonl, data, max_line_bytes=100)
+        assert exc.line == 2 and "longer than 100 bytes" in str(exc)
+        expect_error(
+            memslim.ParseError, lambda data=data: list(memslim.iter_jsonl(data, max_line_bytes=100))
+        )
+        expect_error(
+            memslim.ParseError, memslim.read_jsonl, data, nested="docs", max_line_bytes=100
+        )
+        assert len(memslim.read_jsonl(data, nested="docs", max_line_bytes=101)) == 2
     table = b'a,b\n1,"' + b"y" * 50 + b"\n" + b"z" * 50 + b'"\n'
     assert len(memslim.read_csv(table, max_line_bytes=105)) == 1
     exc = expect_error(memslim.ParseError, memslim.read_csv, table, max_line_bytes=104)

@@ -11,7 +11,7 @@ use crate::block::{Batcher, BlockSource, ParsedBlock, Raw, Text};
 use crate::error::{Result, StreamError};
 use crate::options::{OnError, ReadOptions, Skipped, block_buffer, column_of};
 use crate::progress::Progress;
-use crate::source::{Input, LineBlocks, MAX_LINE_BYTES, too_long};
+use crate::source::{BlockError, Input, LineBlocks, MAX_LINE_BYTES, line_len, too_long};
 
 /// Opens the input again (type inference reads it twice).
 pub type Reopen = Box<dyn FnMut() -> Result<Input> + Send>;
@@ -500,10 +500,16 @@ impl CsvParser {
         };
         // Lines of the blocks done (for the line number of an error).
         let mut lines_done = 0u64;
-        while blocks
-            .next_block()
-            .map_err(|e| e.into_stream(&self.name, lines_done + 1))?
-        {
+        loop {
+            match blocks.next_block() {
+                Ok(true) => {}
+                Ok(false) => break,
+                // A record too long for the buffer: pass 2 meets it at the same place
+                // and raises, after any error before it, so errors come in input order.
+                // (The types inferred so far hold for every record before it.)
+                Err(BlockError::TooLong { .. }) => break,
+                Err(e) => return Err(e.into_stream(&self.name, lines_done + 1)),
+            }
             let block = blocks.block();
             buf = block_buffer(buf, block.len(), blocks.buffer_bytes()).ok_or_else(|| {
                 StreamError::OutOfMemory {
@@ -529,7 +535,7 @@ impl CsvParser {
                     Ok(next) => {
                         // A record too long or (strictly) not UTF-8 plays no part in
                         // inference: pass 2 reports it, or skips it.
-                        let bad = record_len(text, pos, next) > self.max_line
+                        let bad = line_len(&text.as_bytes()[pos..next]) > self.max_line
                             || (self.csv.encoding_errors == EncodingErrors::Strict
                                 && damage.first_in(pos, next).is_some());
                         if !bad
@@ -697,19 +703,6 @@ fn field_str<'x>(text: &'x str, arena: &'x str, f: &Field) -> &'x str {
         Text::Unquoted(a, b) => arena.get(a as usize..b as usize).unwrap_or(""),
         Text::Scratch(_) | Text::Name(_) => "",
     }
-}
-
-/// A record's length in bytes, without its line break.
-fn record_len(text: &str, start: usize, next: usize) -> usize {
-    let b = text.as_bytes();
-    let mut end = next;
-    if end > start && b[end - 1] == b'\n' {
-        end -= 1;
-    }
-    if end > start && b[end - 1] == b'\r' {
-        end -= 1;
-    }
-    end - start
 }
 
 /// The bytes of a block that are not UTF-8.
@@ -898,7 +891,7 @@ impl CsvParser {
                         continue;
                     }
                     let header = self.csv.header && !self.header_skipped;
-                    let problem = if record_len(text, rec_start, next) > self.max_line {
+                    let problem = if line_len(&text.as_bytes()[rec_start..next]) > self.max_line {
                         Some(StreamError::Syntax {
                             input: self.name.clone(),
                             line,

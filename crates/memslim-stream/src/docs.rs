@@ -8,7 +8,7 @@ use crate::error::{Result, StreamError};
 use crate::json::{Parser, Reason, Scalar, Visitor};
 use crate::nested::decimal_to_le;
 use crate::options::{ReadOptions, column_of};
-use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES};
+use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES, line_len};
 
 /// Adds one document per non-blank line of the JSON text read from `input`, all or
 /// none; returns the number added. Any JSON value may stand on a line (not only
@@ -129,7 +129,7 @@ impl<'n> Lines<'n> {
                     .map_err(|e| self.syntax(bytes, e.valid_up_to(), Reason::InvalidUtf8))?,
             };
             pos = end + 1;
-            if bytes.len() > self.max_line {
+            if line_len(bytes) > self.max_line {
                 let limit = self.max_line;
                 return Err(self.syntax(bytes, 0, Reason::LineTooLong { limit }));
             }

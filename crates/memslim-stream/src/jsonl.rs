@@ -12,7 +12,7 @@ use crate::json::{Parser, Reason, Scalar, StrAt, SyntaxError};
 use crate::nested::{VariantEncoder, decimal_to_le};
 use crate::options::{OnError, ReadOptions, Skipped, block_buffer, column_of};
 use crate::progress::Progress;
-use crate::source::{BlockError, Input, LineBlocks, MAX_LINE_BYTES};
+use crate::source::{BlockError, Input, LineBlocks, MAX_LINE_BYTES, line_len};
 
 /// Reads JSON Lines into [`RecordList`] batches.
 ///
@@ -308,7 +308,7 @@ impl BlockSource for JsonlParser {
             let mark = out.mark();
             // Lines that share a block with others are checked here (a line that fills a
             // block was checked before it was read whole).
-            let parsed = if end - pos > self.max_line {
+            let parsed = if line_len(&text.as_bytes()[pos..next]) > self.max_line {
                 Err(SyntaxError {
                     offset: 0,
                     reason: Reason::LineTooLong {

@@ -57,6 +57,13 @@ impl BlockError {
     }
 }
 
+/// A line's length in bytes without its line break: a `\n`, `\r\n` or bare `\r` at
+/// its end. Every line limit counts this, so a CRLF file and an LF file obey one limit.
+pub(crate) fn line_len(line: &[u8]) -> usize {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line).len()
+}
+
 /// The message for a line longer than `limit` bytes.
 pub(crate) fn too_long(limit: usize) -> String {
     format!("line longer than {limit} bytes (the max_line_bytes limit)")
@@ -214,7 +221,7 @@ impl<R: Read> Read for Counting<R> {
 ///
 /// # Memory
 /// One buffer of about `block_bytes`, grown (with a fallible allocation) only while a
-/// single line does not fit, never past the line limit plus one byte, and shrunk back
+/// single line does not fit, never past the line limit plus its line break, and shrunk back
 /// once the long line has been handed out.
 pub struct LineBlocks {
     reader: Box<dyn Read + Send>,
@@ -359,7 +366,7 @@ impl LineBlocks {
                 if self.filled == 0 {
                     return Ok(false);
                 }
-                if self.filled > self.max_line {
+                if line_len(&self.buf[..self.filled]) > self.max_line {
                     return Err(BlockError::TooLong {
                         limit: self.max_line,
                     });
@@ -368,18 +375,18 @@ impl LineBlocks {
                 self.unterminated = self.buf[self.filled - 1] != b'\n';
                 return Ok(true);
             }
-            // No line break in `buf[..filled]`: the line (or record) it starts with is at
-            // least this long.
-            if self.filled > self.max_line {
+            // No line break in `buf[..filled]` (but perhaps the `\r` of a `\r\n`): the
+            // line (or record) it starts with is at least this long.
+            if line_len(&self.buf[..self.filled]) > self.max_line {
                 return Err(BlockError::TooLong {
                     limit: self.max_line,
                 });
             }
             if self.filled == self.buf.len() {
-                // One line longer than the buffer: grow it, never past the limit (and its
-                // line break), without aborting if the memory is not there.
+                // One line longer than the buffer: grow it, never past the limit and its
+                // line break (`\r\n`), without aborting if the memory is not there.
                 let len = self.buf.len();
-                let want = len.saturating_mul(2).min(self.max_line + 1).max(len + 1);
+                let want = len.saturating_mul(2).min(self.max_line + 2).max(len + 1);
                 if self.buf.try_reserve_exact(want - len).is_err() {
                     return Err(BlockError::NoMemory { bytes: want });
                 }

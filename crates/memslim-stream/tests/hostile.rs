@@ -126,19 +126,31 @@ fn read_bytes(data: &[u8], opts: ReadOptions) -> Result<memslim_records::RecordL
 fn the_line_limit_holds_for_every_line_and_counts_bytes_without_the_break() {
     let line = |n: usize| format!("{{\"s\": \"{}\"}}", "x".repeat(n - 9));
     assert_eq!(line(100).len(), 100);
-    // Exactly at the limit (with \n or \r\n, or last without a break): accepted.
+    // Exactly at the limit (with \n or \r\n, or last without a break): accepted, in
+    // a block shared with short lines or filling a block of its own.
     for text in [
         format!("{{}}\n{}\n{{}}\n", line(100)),
+        format!("{{}}\r\n{}\r\n{{}}\r\n", line(100)),
         format!("{{}}\r\n{}\r\n", line(100)),
         format!("{{}}\n{}", line(100)),
     ] {
-        let opts = ReadOptions {
-            block_bytes: 64,
-            ..jsonl_opts(if text.contains('\r') { 101 } else { 100 })
-        };
-        let want = text.matches('{').count();
-        let got = read_bytes(text.as_bytes(), opts).unwrap().len();
-        assert_eq!(got, want, "{text:?}");
+        for block_bytes in [64, 1 << 16] {
+            let opts = ReadOptions {
+                block_bytes,
+                ..jsonl_opts(100)
+            };
+            let want = text.matches('{').count();
+            let got = read_bytes(text.as_bytes(), opts).unwrap().len();
+            assert_eq!(got, want, "{text:?}");
+            let mut docs = memslim_arena::DocList::new();
+            memslim_stream::docs::extend_docs_from_slice_with(
+                &mut docs,
+                "<bytes>",
+                text.as_bytes(),
+                &jsonl_opts(100),
+            )
+            .unwrap();
+        }
     }
     // One byte more, in a block shared with short lines or filling a block of its own.
     for block_bytes in [64, 1 << 16] {
@@ -160,6 +172,59 @@ fn the_line_limit_holds_for_every_line_and_counts_bytes_without_the_break() {
         );
         let rows = r.read_rest().unwrap();
         assert_eq!((rows.len(), r.skipped().count), (3, 1));
+    }
+}
+
+proptest::proptest! {
+    /// A line is refused exactly when its bytes, line break excluded, pass the limit:
+    /// whatever its line break (`\n`, `\r\n`, none at the end), wherever blocks end.
+    #[test]
+    fn the_line_limit_counts_no_line_break(
+        lens in proptest::collection::vec(9usize..140, 1..6),
+        crlf in proptest::bool::ANY,
+        last_ended in proptest::bool::ANY,
+        limit in 60usize..130,
+        block_bytes in 64usize..200,
+    ) {
+        let end = if crlf { "\r\n" } else { "\n" };
+        let lines: Vec<String> = lens
+            .iter()
+            .map(|&n| format!("{{\"s\": \"{}\"}}", "x".repeat(n - 9)))
+            .collect();
+        let mut text = lines.join(end);
+        if last_ended {
+            text.push_str(end);
+        }
+        let opts = ReadOptions { block_bytes, ..jsonl_opts(limit) };
+        let first_long = lens.iter().position(|&n| n > limit);
+        match read_bytes(text.as_bytes(), opts) {
+            Ok(rows) => proptest::prop_assert!(
+                first_long.is_none() && rows.len() == lens.len(),
+                "{} rows", rows.len()
+            ),
+            Err(e) => proptest::prop_assert!(
+                matches!(e, StreamError::Syntax { line, .. }
+                    if Some(line as usize - 1) == first_long),
+                "{e}"
+            ),
+        }
+        let csv_text = format!("a{end}{text}");
+        let r = csv(
+            csv_text.as_bytes(),
+            ReadOptions { block_bytes, ..jsonl_opts(limit) },
+            CsvOptions { quote: b'\'', ..CsvOptions::default() },
+        );
+        match r {
+            Ok(rows) => proptest::prop_assert!(
+                first_long.is_none() && rows.len() == lens.len(),
+                "{} rows", rows.len()
+            ),
+            Err(e) => proptest::prop_assert!(
+                matches!(e, StreamError::Syntax { line, .. }
+                    if Some(line as usize - 2) == first_long),
+                "{e}"
+            ),
+        }
     }
 }
 
