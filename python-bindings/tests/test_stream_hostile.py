@@ -328,6 +328,20 @@ def test_gzip_crc_is_verified(tmp_path):
     expect_error(memslim.CorruptFileError, memslim.read_csv, csv_path, infer=False)
 
 
+@pytest.mark.parametrize("cut", [0, 2, 5, 8, 20])
+@pytest.mark.parametrize("codec", ["gz", "zst"])
+def test_a_compressed_file_cut_short_is_corrupt_even_in_its_header(tmp_path, codec, cut):
+    # Empty included: a compressor writes a header even for no data, so an empty .gz or
+    # .zst is a file cut short (gzip.open reads it as empty; memslim refuses it).
+    raw = RECORDS_TEXT.encode()
+    data = gzip.compress(raw) if codec == "gz" else zstd_frame(raw)
+    for name, read in (("c.jsonl", memslim.read_jsonl), ("c.csv", memslim.read_csv)):
+        path = tmp_path / f"{name}.{codec}"
+        path.write_bytes(data[:cut])
+        exc = expect_error(memslim.CorruptFileError, read, path)
+        assert str(path) in str(exc)
+
+
 @given(st.integers(min_value=0), st.sampled_from([0x01, 0x08, 0x40, 0x80]), st.booleans())
 def test_any_flipped_bit_gives_the_same_records_or_an_error(tmp_path_factory, pos, bit, zst):
     text = RECORDS_TEXT[:600].encode()

@@ -12,6 +12,7 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ruzstd::decoding::errors::FrameDecoderError;
 use ruzstd::decoding::{FrameDecoder, StreamingDecoder};
 
 /// Damaged compressed data (the payload of an [`io::Error`] of kind `InvalidData`).
@@ -74,8 +75,12 @@ const TINY_FRAME_HEADER: [u8; 6] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x00];
 /// A decoder for `ext` (`gz` or `zst`) over `raw`.
 ///
 /// # Errors
-/// A message if `ext` names no codec, or the zstd frame header is unreadable.
-pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, String> {
+/// [`io::ErrorKind::Unsupported`] if `ext` names no codec, or the first zstd frame asks
+/// for a window past the limit. For zstd, whose first frame header is read here: an
+/// empty input, or a header that is cut off or not zstd, as damaged data
+/// ([`corrupt_reason`] gives it), as gzip reports them on its first read; the source's
+/// own I/O error as it is.
+pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read + Send>> {
     let failed = Arc::new(AtomicBool::new(false));
     let src = BufReader::new(Watched {
         inner: raw,
@@ -90,24 +95,57 @@ pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> Result<Box<dyn Read + Se
             let mut frame = FrameDecoder::new();
             frame
                 .init(&TINY_FRAME_HEADER[..])
-                .map_err(|e| format!("zstd: {e}"))?;
+                .map_err(|e| io::Error::other(format!("zstd: {e}")))?;
             let mut src = Peek {
                 head: Vec::new(),
                 inner: src,
             };
-            if !skip_skippable(&mut src).map_err(|e| format!("zstd: {e}"))? {
+            let classified = |e: io::Error| classify(e, &failed, "zstd");
+            // As gzip: an empty file is no stream (a compressor writes a frame even for
+            // no data), so it is damaged, most likely cut short.
+            if src.peek(1).map_err(classified)?.is_empty() {
+                return Err(corrupt("zstd: the input is empty, not a zstd frame".into()));
+            }
+            if !skip_skippable(&mut src).map_err(classified)? {
                 // Nothing but skippable frames.
                 return Ok(Box::new(io::empty()));
             }
-            let dec = StreamingDecoder::new_with_decoder(src, frame)
-                .map_err(|e| format!("not a zstd stream: {e}"))?;
+            let dec =
+                StreamingDecoder::new_with_decoder(src, frame).map_err(|e| {
+                    match header_error(e) {
+                        refused if refused.kind() == io::ErrorKind::Unsupported => refused,
+                        damaged => classified(damaged),
+                    }
+                })?;
             Ok(Box::new(ZstdFrames {
                 dec: Some(dec),
                 frames: 1,
                 failed,
             }))
         }
-        other => Err(format!(".{other} input is not supported")),
+        other => Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!(".{other} input is not supported"),
+        )),
+    }
+}
+
+/// The error for a first zstd frame header that cannot be read: damaged data (cut off,
+/// not zstd, invalid), except a window past ruzstd's limit, which is a frame memslim
+/// refuses ([`io::ErrorKind::Unsupported`]) rather than a damaged one.
+fn header_error(e: FrameDecoderError) -> io::Error {
+    use ruzstd::decoding::errors::ReadFrameHeaderError as H;
+    match e {
+        FrameDecoderError::WindowSizeTooBig { .. } => {
+            io::Error::new(io::ErrorKind::Unsupported, format!("zstd: {e}"))
+        }
+        FrameDecoderError::ReadFrameHeaderError(H::BadMagicNumber(m)) => {
+            io::Error::other(format!("not a zstd stream (magic number 0x{m:08X})"))
+        }
+        FrameDecoderError::ReadFrameHeaderError(h) => {
+            io::Error::other(format!("the first frame header is cut off or invalid: {h}"))
+        }
+        other => io::Error::other(format!("the first frame header is invalid: {other}")),
     }
 }
 

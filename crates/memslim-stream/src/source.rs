@@ -145,7 +145,9 @@ impl Input {
     ///
     /// # Errors
     /// [`StreamError::Io`] naming the path if it cannot be opened, or
-    /// [`StreamError::Invalid`] for a compressed file whose codec is not built in.
+    /// [`StreamError::Corrupt`] for a `.zst` file that is empty or whose first frame
+    /// header is cut off or not zstd, [`StreamError::Invalid`] for one whose first frame
+    /// asks for a window past the limit.
     pub fn open(path: &Path) -> Result<Self> {
         let name = path.display().to_string();
         let io_err = |error| StreamError::Io {
@@ -164,8 +166,7 @@ impl Input {
             count: consumed.clone(),
         };
         let reader: Box<dyn Read + Send> = match ext.as_deref() {
-            Some(ext @ ("gz" | "zst")) => crate::codec::decoder(ext, Box::new(file))
-                .map_err(|reason| StreamError::Invalid(format!("{name}: {reason}")))?,
+            Some(ext @ ("gz" | "zst")) => decompressed(&name, ext, Box::new(file))?,
             _ => Box::new(file),
         };
         Ok(Input {
@@ -180,7 +181,9 @@ impl Input {
     /// `zst`) would be, checksums included.
     ///
     /// # Errors
-    /// [`StreamError::Invalid`] for another extension or an unreadable zstd frame header.
+    /// [`StreamError::Invalid`] for another extension or a zstd window past the limit;
+    /// [`StreamError::Corrupt`] for an empty zstd input or a first zstd frame header that
+    /// is cut off or not zstd (gzip's are met on reading).
     pub fn from_compressed(
         name: impl Into<String>,
         ext: &str,
@@ -192,8 +195,7 @@ impl Input {
             inner: reader,
             count: consumed.clone(),
         };
-        let reader = crate::codec::decoder(ext, Box::new(counted))
-            .map_err(|reason| StreamError::Invalid(format!("{name}: {reason}")))?;
+        let reader = decompressed(&name, ext, Box::new(counted))?;
         Ok(Input {
             name,
             total: None,
@@ -201,6 +203,22 @@ impl Input {
             consumed,
         })
     }
+}
+
+/// `reader` decompressed as a file with extension `ext` is: an unknown codec is
+/// [`StreamError::Invalid`], damaged data [`StreamError::Corrupt`], both naming `name`.
+fn decompressed(
+    name: &str,
+    ext: &str,
+    reader: Box<dyn Read + Send>,
+) -> Result<Box<dyn Read + Send>> {
+    crate::codec::decoder(ext, reader).map_err(|e| {
+        if e.kind() == io::ErrorKind::Unsupported {
+            StreamError::Invalid(format!("{name}: {e}"))
+        } else {
+            StreamError::from_io(name, e)
+        }
+    })
 }
 
 /// Counts the bytes taken from a source (before decompression).

@@ -339,13 +339,25 @@ fn corrupt_and_truncated_compressed_input_are_corrupt_errors() {
         matches!(&e, StreamError::Corrupt { reason, .. } if reason.contains("checksum mismatch")),
         "{e}"
     );
-    for cut in [m - 2, m - 4, m / 2, 20] {
+    // Cut anywhere, the frame header (4-byte magic, then descriptor) included, or empty.
+    for cut in [m - 2, m - 4, m / 2, 20, 8, 5, 2, 0] {
         let e = read_file("c.jsonl.zst", &zst[..cut]).unwrap_err();
         assert!(
             matches!(e, StreamError::Corrupt { .. }),
             "cut at {cut}: {e}"
         );
+        assert!(e.to_string().contains("c.jsonl.zst"), "{e}");
     }
+    for cut in [5, 2, 0] {
+        let e = read_file("c.jsonl.gz", &gzipped[..cut]).unwrap_err();
+        assert!(
+            matches!(e, StreamError::Corrupt { .. }),
+            "cut at {cut}: {e}"
+        );
+    }
+    // Not zstd at all.
+    let e = read_file("c.jsonl.zst", b"{\"id\": 1}\n").unwrap_err();
+    assert!(matches!(e, StreamError::Corrupt { .. }), "{e}");
 }
 
 #[test]
@@ -355,6 +367,7 @@ fn a_zstd_frame_asking_for_a_huge_window_is_refused_up_front() {
     data[5] = 0xF8;
     let e = read_file("w.jsonl.zst", &data).unwrap_err();
     assert!(e.to_string().to_lowercase().contains("window"), "{e}");
+    assert!(matches!(e, StreamError::Invalid(_)), "{e:?}");
 }
 
 fn csv(
