@@ -493,7 +493,9 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
             .and_then(|b| b.extract::<bool>())
             .unwrap_or(false);
     if seekable {
-        let start: u64 = src.call_method0("tell")?.extract()?;
+        // Whatever `tell` gives, only `seek` reads it: a text file's position is an
+        // opaque cookie, larger than any offset once its decoder holds state.
+        let start: Py<PyAny> = src.call_method0("tell")?.unbind();
         let obj: Py<PyAny> = src.clone().unbind();
         let name = opened.input.name.clone();
         let mut first = Some(opened.input);
@@ -503,7 +505,7 @@ fn reopenable(src: &Bound<'_, PyAny>) -> PyResult<(Reopen, bool, ErrSlot)> {
                 return Ok(i);
             }
             let obj = Python::attach(|py| -> PyResult<Py<PyAny>> {
-                obj.bind(py).call_method1("seek", (start,))?;
+                obj.bind(py).call_method1("seek", (start.bind(py),))?;
                 Ok(obj.clone_ref(py))
             })
             .map_err(|e| StreamError::Io {

@@ -719,6 +719,22 @@ def test_csv_lines_given_as_an_iterable_keep_a_bare_cr_as_their_line_end():
     assert got == want
 
 
+@pytest.mark.parametrize("end", ["\r", "\n", "\r\n"])
+def test_csv_from_a_text_file_read_partly_goes_on_where_it_stands(tmp_path, end):
+    # After a preamble line, a text file's tell() is an opaque cookie (past 2**64 once
+    # its decoder holds a \r): the reader seeks back to it, as only seek() can read it.
+    path = tmp_path / "pre.csv"
+    path.write_text(end.join(["exported by tool X", "id,name", "1,ada", "2,bob", ""]), newline="")
+    with open(path, newline="") as f:
+        f.readline()
+        want = list(csv.DictReader(f))
+    for infer in (False, True):
+        with open(path, newline="") as f:
+            f.readline()
+            got = memslim.read_csv(f, infer=infer).to_list()
+        assert got == ([dict(r, id=int(r["id"])) for r in want] if infer else want)
+
+
 @pytest.mark.parametrize("nl", ["\n", "\r\n", "\r"])
 def test_a_csv_error_inside_a_record_spanning_lines_names_its_own_line_and_column(nl):
     text = f'a,b{nl}5,"x{nl}yy{nl}zz"q{nl}6,7{nl}'
