@@ -24,6 +24,7 @@ mod records;
 mod scalar;
 mod select;
 mod sequence;
+mod size;
 mod stats;
 mod stream;
 mod tracemalloc;

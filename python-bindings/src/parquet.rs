@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 
 use crate::errors::IntoPyResult;
 use crate::records::dict_list_from_core;
+use crate::size;
 use crate::writer::{Busy, batch_of, open_writer};
 
 fn fspath(o: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
@@ -33,9 +34,9 @@ impl PyParquetWriter {
         path: &Bound<'_, PyAny>,
         dataset: bool,
         partition_by: Vec<String>,
-        max_rows_per_file: Option<usize>,
+        #[pyo3(from_py_with = size::max_rows_per_file)] max_rows_per_file: Option<usize>,
         compression: &str,
-        row_group_size: usize,
+        #[pyo3(from_py_with = size::row_group_size)] row_group_size: usize,
     ) -> PyResult<Self> {
         let p = fspath(path)?;
         let opts = WriteOptions {
@@ -121,7 +122,7 @@ impl PyParquetReader {
         py: Python<'_>,
         inputs: Vec<Bound<'_, PyAny>>,
         columns: Option<Vec<String>>,
-        batch_size: usize,
+        #[pyo3(from_py_with = size::batch_size)] batch_size: usize,
         trusted: bool,
     ) -> PyResult<Self> {
         let inputs = inputs.iter().map(fspath).collect::<PyResult<Vec<_>>>()?;

@@ -20,6 +20,7 @@ use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyString};
 
 use crate::errors::{Class, IntoPyResult, stream_to_py};
 use crate::records::{dict_list_from_core, with_core};
+use crate::size;
 use crate::writer::{Busy, batch_of, open_writer};
 
 /// The Python exception raised inside a callback (`read`, `__next__`), kept so that the
@@ -239,9 +240,6 @@ fn options(
     threaded: bool,
     max_line_bytes: usize,
 ) -> PyResult<ReadOptions> {
-    if batch_size == 0 {
-        return Err(Class::InvalidValue.err(py, "batch_size must be at least 1"));
-    }
     Ok(ReadOptions {
         batch_size,
         columns,
@@ -283,7 +281,7 @@ pub(crate) fn read_jsonl(
     on_error: &str,
     progress: bool,
     nested: &str,
-    max_line_bytes: usize,
+    #[pyo3(from_py_with = size::max_line_bytes)] max_line_bytes: usize,
 ) -> PyResult<Py<PyAny>> {
     match nested {
         "columns" => {}
@@ -326,12 +324,12 @@ pub(crate) fn read_jsonl(
 pub(crate) fn iter_jsonl(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
-    batch_size: usize,
+    #[pyo3(from_py_with = size::batch_size)] batch_size: usize,
     columns: Option<Vec<String>>,
     schema: Option<&Bound<'_, PyAny>>,
     on_error: &str,
     progress: bool,
-    max_line_bytes: usize,
+    #[pyo3(from_py_with = size::max_line_bytes)] max_line_bytes: usize,
 ) -> PyResult<PyBatchReader> {
     let opened = open_input(source, false)?;
     let opts = options(
@@ -541,7 +539,7 @@ pub(crate) fn read_csv(
     on_error: &str,
     progress: bool,
     encoding_errors: &str,
-    max_line_bytes: usize,
+    #[pyo3(from_py_with = size::max_line_bytes)] max_line_bytes: usize,
 ) -> PyResult<Py<PyAny>> {
     iter_csv(
         py,
@@ -568,7 +566,7 @@ pub(crate) fn read_csv(
 pub(crate) fn iter_csv(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
-    batch_size: usize,
+    #[pyo3(from_py_with = size::batch_size)] batch_size: usize,
     delimiter: &str,
     quotechar: &str,
     header: bool,
@@ -578,7 +576,7 @@ pub(crate) fn iter_csv(
     on_error: &str,
     progress: bool,
     encoding_errors: &str,
-    max_line_bytes: usize,
+    #[pyo3(from_py_with = size::max_line_bytes)] max_line_bytes: usize,
 ) -> PyResult<PyBatchReader> {
     let csv = CsvOptions {
         delimiter: CsvOptions::dialect_byte("delimiter", delimiter).py_err(py)?,

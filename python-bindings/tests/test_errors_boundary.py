@@ -229,6 +229,53 @@ def test_converted_errors_are_memslim_errors(tmp_path, what):
     assert isinstance(e, cls), (what, type(e), e)
 
 
+SIZE_ARGUMENTS = {
+    "batch_size": [
+        lambda t, n: memslim.iter_jsonl(b'{"a": 1}\n', batch_size=n),
+        lambda t, n: memslim.iter_csv(b"a\n1\n", batch_size=n),
+        lambda t, n: memslim.iter_parquet(_parquet(t), batch_size=n),
+    ],
+    "max_line_bytes": [
+        lambda t, n: memslim.read_jsonl(b'{"a": 1}\n', max_line_bytes=n),
+        lambda t, n: memslim.read_jsonl(b'{"a": 1}\n', max_line_bytes=n, nested="docs"),
+        lambda t, n: memslim.iter_jsonl(b'{"a": 1}\n', max_line_bytes=n),
+        lambda t, n: memslim.read_csv(b"a\n1\n", max_line_bytes=n),
+        lambda t, n: memslim.iter_csv(b"a\n1\n", max_line_bytes=n),
+    ],
+    "row_group_size": [
+        lambda t, n: DictList([{"a": 1}]).to_parquet(t / "r.parquet", row_group_size=n),
+        lambda t, n: memslim.stream([{"a": 1}]).to_parquet(t / "s.parquet", row_group_size=n),
+    ],
+    "max_rows_per_file": [
+        lambda t, n: DictList([{"a": 1}]).to_parquet(t / "d", max_rows_per_file=n),
+    ],
+    "chunk_rows": [
+        lambda t, n: DictList([{"a": 1}], chunk_rows=n),
+        lambda t, n: memslim.TupleList([(1,)], ["a"], chunk_rows=n),
+        lambda t, n: DictList.from_arrow(DictList([{"a": 1}]), chunk_rows=n),
+    ],
+}
+
+
+def _parquet(t):
+    path = t / "in.parquet"
+    if not path.exists():
+        DictList([{"a": 1}]).to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("name", sorted(SIZE_ARGUMENTS))
+def test_a_size_below_one_is_an_invalid_value_naming_the_argument(tmp_path, name):
+    # Negative included: not the OverflowError a plain usize argument raises, which
+    # `except ValueError` misses.
+    for call in SIZE_ARGUMENTS[name]:
+        call(tmp_path, 100)
+        for n in (0, -1, -(2**70)):
+            e = raised(lambda call=call, n=n: call(tmp_path, n))
+            assert isinstance(e, memslim.InvalidValueError), (name, n, type(e), e)
+            assert f"{name} must be at least 1, not {n}" in str(e), (name, n, e)
+
+
 class ReadsTheFile:
     """A stored object whose unpickling reads the file it is being read from."""
 

@@ -45,7 +45,7 @@ impl PyDictList {
         py: Python<'_>,
         data: Option<&Bound<'_, PyAny>>,
         schema: Option<&Bound<'_, PyAny>>,
-        chunk_rows: Option<usize>,
+        #[pyo3(from_py_with = crate::size::chunk_rows)] chunk_rows: Option<usize>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let mut base = Records::build(py, RecordForm::Dict, schema, chunk_rows, None)?;
         if let Some(data) = data {
@@ -101,9 +101,9 @@ impl PyDictList {
         slf: &Bound<'_, Self>,
         path: &Bound<'_, PyAny>,
         partition_by: Vec<String>,
-        max_rows_per_file: Option<usize>,
+        #[pyo3(from_py_with = crate::size::max_rows_per_file)] max_rows_per_file: Option<usize>,
         compression: &str,
-        row_group_size: usize,
+        #[pyo3(from_py_with = crate::size::row_group_size)] row_group_size: usize,
         dataset: Option<bool>,
     ) -> PyResult<Vec<String>> {
         let list = {
@@ -140,7 +140,7 @@ impl PyDictList {
     pub(super) fn from_arrow(
         _cls: &Bound<'_, PyType>,
         data: &Bound<'_, PyAny>,
-        chunk_rows: Option<usize>,
+        #[pyo3(from_py_with = crate::size::chunk_rows)] chunk_rows: Option<usize>,
         trusted: bool,
     ) -> PyResult<Py<PyAny>> {
         let py = data.py();

@@ -122,10 +122,8 @@ impl Records {
         chunk_rows: Option<usize>,
         fields: Option<&[String]>,
     ) -> PyResult<Self> {
+        // (At least 1: `chunk_rows=` is read by `size::chunk_rows`.)
         let chunk_rows = chunk_rows.unwrap_or(DEFAULT_CHUNK_ROWS);
-        if chunk_rows == 0 {
-            return Err(Class::InvalidValue.err(py, "chunk_rows must be at least 1"));
-        }
         let decl = schema.map(parse_schema).transpose()?;
         let decl: Option<Vec<(&str, DType)>> = decl
             .as_ref()

@@ -100,7 +100,7 @@ impl PyTupleList {
         data: Option<&Bound<'_, PyAny>>,
         fields: Option<Vec<String>>,
         schema: Option<&Bound<'_, PyAny>>,
-        chunk_rows: Option<usize>,
+        #[pyo3(from_py_with = crate::size::chunk_rows)] chunk_rows: Option<usize>,
         row_type: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyClassInitializer<Self>> {
         let asked = row_type.map(|t| asked_row_type(py, t)).transpose()?;
@@ -183,7 +183,7 @@ impl PyTupleList {
     pub(super) fn from_arrow(
         _cls: &Bound<'_, PyType>,
         data: &Bound<'_, PyAny>,
-        chunk_rows: Option<usize>,
+        #[pyo3(from_py_with = crate::size::chunk_rows)] chunk_rows: Option<usize>,
         trusted: bool,
         row_type: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Py<PyAny>> {
