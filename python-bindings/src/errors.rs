@@ -12,10 +12,11 @@ use memslim_arena::DocError;
 use memslim_mmap::MmapError;
 use memslim_parquet::ParquetError;
 use memslim_records::RecordsError;
+use memslim_records::json::JsonError;
 use memslim_stream::StreamError;
 use pyo3::exceptions::{
     PyFileExistsError, PyFileNotFoundError, PyIndexError, PyIsADirectoryError, PyKeyError,
-    PyMemoryError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
+    PyMemoryError, PyOSError, PyPermissionError, PyRuntimeError, PyTypeError, PyValueError,
 };
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -217,7 +218,13 @@ pub(crate) fn stream_to_py(py: Python<'_>, e: StreamError) -> PyErr {
         },
         S::Corrupt { .. } => Class::CorruptFile.err(py, msg),
         S::OutOfMemory { .. } => PyMemoryError::new_err(msg),
-        S::Unwritable { .. } | S::Invalid(_) => Class::InvalidValue.err(py, msg),
+        // What `json.dumps` (and `memslim.dumps`, which the sink's lines equal) raises.
+        S::Unwritable { error, .. } => match error {
+            JsonError::NoJsonForm(_) | JsonError::BadKey(_) => PyTypeError::new_err(msg),
+            JsonError::Decode(_) => corrupt(py, msg),
+            _ => PyValueError::new_err(msg),
+        },
+        S::Invalid(_) => Class::InvalidValue.err(py, msg),
         S::Records(error) => to_py(py, error),
         S::Doc(error) => doc_to_py(py, error),
     }

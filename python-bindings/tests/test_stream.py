@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
 import io
 import itertools
 import json
@@ -498,9 +500,34 @@ def test_failure_later_keeps_what_sinks_wrote(tmp_path):
 
     # A value JSON cannot hold: the records before it are written, whole.
     out2 = tmp_path / "bytes.jsonl"
-    with pytest.raises(ValueError, match="bytes"):
+    with pytest.raises(TypeError, match="bytes"):
         memslim.stream([{"a": 1}, {"a": b"x"}, {"a": 3}]).to_jsonl(out2)
     assert out2.read_text(encoding="utf-8") == '{"a": 1}\n'
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b"raw", bytearray(b"raw"), decimal.Decimal("1.5"), datetime.date(2020, 1, 2), 1j, {1, 2}],
+    ids=repr,
+)
+def test_jsonl_sink_raises_what_json_dumps_raises_naming_the_record(tmp_path, bad):
+    out = tmp_path / "out.jsonl"
+    recs = [{"i": i} for i in range(5)] + [{"i": bad}, {"i": 6}]
+    with pytest.raises(Exception) as want:
+        json.dumps(recs[5])
+    for batch_size in (3, 100):
+        with pytest.raises(Exception) as got:
+            memslim.stream(recs, batch_size=batch_size).to_jsonl(out)
+        # The class json.dumps (and memslim.dumps) raises; the record counted in the
+        # stream, not in its batch.
+        assert type(got.value) is type(want.value), got.value
+        assert f'{out}: record 5 (counted from 0), field "i"' in str(got.value)
+        assert out.read_text(encoding="utf-8") == "".join(json.dumps(r) + "\n" for r in recs[:5])
+    with memslim.JsonlWriter(out) as w:
+        w.write(memslim.DictList(recs[:3]))
+        with pytest.raises(type(want.value), match="record 5 "):
+            w.write(memslim.DictList(recs[3:]))
+        assert w.rows == 5
 
 
 def test_jsonl_writer_direct(tmp_path):

@@ -3,6 +3,7 @@
 use std::io;
 
 use memslim_records::RecordsError;
+use memslim_records::json::JsonError;
 
 /// Everything that can go wrong while reading or writing a stream. Input never panics.
 #[derive(Debug, thiserror::Error)]
@@ -50,14 +51,18 @@ pub enum StreamError {
         error: io::Error,
     },
     /// A value cannot be written in the sink's format.
-    #[error("row {row}, field {field:?}: {reason}")]
+    #[error("{output}: record {row} (counted from 0), field {field:?}: {error}")]
     Unwritable {
-        /// Row index within the batch being written.
-        row: usize,
+        /// Path or description of the output.
+        output: String,
+        /// The record's position in everything the sink was given, from 0 (not in the
+        /// batch being written).
+        row: u64,
         /// Field name.
         field: String,
-        /// Why.
-        reason: String,
+        /// Why (the JSON writer's error).
+        #[source]
+        error: JsonError,
     },
     /// Compressed input is damaged: a checksum does not match, the data does not decode,
     /// or it ends early.

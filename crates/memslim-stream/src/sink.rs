@@ -31,7 +31,8 @@ pub trait Sink {
 ///
 /// # Errors
 /// `bytes` values and pickled objects have no JSON form: the batch is written up to the
-/// record before, and [`StreamError::Unwritable`] names the record and field.
+/// record before, and [`StreamError::Unwritable`] names the record (by its position in
+/// everything this writer was given) and the field.
 ///
 /// # Memory
 /// One batch's text at a time (reused between batches).
@@ -90,17 +91,16 @@ impl Sink for JsonlWriter {
             let mark = w.as_bytes().len();
             if let Err(e) = w.record(batch, r, &keys, RecordShape::Object) {
                 w.truncate(mark);
-                failed = Some(match e {
-                    JsonError::InField { row, field, source } => StreamError::Unwritable {
-                        row,
-                        field,
-                        reason: source.to_string(),
-                    },
-                    other => StreamError::Unwritable {
-                        row: r,
-                        field: String::new(),
-                        reason: other.to_string(),
-                    },
+                let (field, error) = match e {
+                    JsonError::InField { field, source, .. } => (field, *source),
+                    other => (String::new(), other),
+                };
+                // Every record before this one was written: `rows` is its position.
+                failed = Some(StreamError::Unwritable {
+                    output: self.name.clone(),
+                    row: self.rows,
+                    field,
+                    error,
                 });
                 break;
             }
@@ -164,6 +164,20 @@ mod tests {
         let err = w.write_batch(&batch).unwrap_err();
         assert!(matches!(err, StreamError::Unwritable { row: 1, ref field, .. } if field == "b"));
         assert_eq!(w.rows(), 1);
+        // The record is named by its position in the stream, not in its batch.
+        let mut w = JsonlWriter::new("<mem>", Box::new(std::io::sink()));
+        w.write_batch(&batch.slice(0, 1)).unwrap();
+        w.write_batch(&batch.slice(0, 1)).unwrap();
+        let err = w.write_batch(&batch).unwrap_err();
+        assert!(
+            matches!(&err, StreamError::Unwritable { row: 3, field, error, .. }
+                if field == "b" && *error == JsonError::NoJsonForm("bytes")),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "<mem>: record 3 (counted from 0), field \"b\": bytes has no JSON form"
+        );
         assert_eq!(
             String::from_utf8(out.lock().unwrap().clone()).unwrap(),
             "{\"a\": 1e+16, \"é\": \"ü\\n\"}\n"

@@ -806,7 +806,10 @@ class JsonlWriter:
     ``json.dumps`` formats records; every batch is written as whole lines and flushed."""
     def __new__(cls, path: str | PathLike[str]) -> JsonlWriter: ...
     def write(self, batch: DictList) -> int:
-        """Append a batch; returns the records written so far."""
+        """Append a batch; returns the records written so far. A value JSON cannot hold
+        (``bytes``, ``Decimal``, ...) raises the ``TypeError`` ``json.dumps`` raises,
+        naming the record by its position among all records written (from 0); the
+        records before it are written."""
     def close(self) -> None: ...
     @property
     def rows(self) -> int: ...
