@@ -114,6 +114,30 @@ pub enum RecordsError {
     },
 }
 
+impl RecordsError {
+    /// The same error about the record at `row` instead: for a caller whose list holds
+    /// part of a longer sequence (a batch of a stream), so that the error counts rows
+    /// in the sequence. Errors about no one record are unchanged.
+    ///
+    /// ```
+    /// use memslim_records::RecordsError;
+    ///
+    /// let e = RecordsError::UnknownField { row: 2, field: "x".into() };
+    /// assert_eq!(e.at_row(7).to_string(), "row 7, field \"x\": not in the declared schema");
+    /// ```
+    #[must_use]
+    pub fn at_row(mut self, at: usize) -> Self {
+        match &mut self {
+            RecordsError::SchemaMismatch { row, .. }
+            | RecordsError::UnknownField { row, .. }
+            | RecordsError::DuplicateKey { row, .. }
+            | RecordsError::ValueTooLarge { row, .. } => *row = at,
+            _ => {}
+        }
+        self
+    }
+}
+
 impl From<arrow_schema::ArrowError> for RecordsError {
     fn from(e: arrow_schema::ArrowError) -> Self {
         RecordsError::Arrow(e.to_string())

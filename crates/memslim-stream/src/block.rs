@@ -323,11 +323,12 @@ fn recycle_recs<'a>(
 }
 
 impl Appender {
-    /// Appends records `from..to` of `pb` to `list`.
+    /// Appends records `from..to` of `pb` to `list`; `rows` records of the stream came
+    /// before them.
     ///
     /// # Errors
-    /// [`StreamError::Record`] naming the line of a record the list refuses (or it is
-    /// counted in `skipped`).
+    /// [`StreamError::Record`] naming the line of a record the list refuses, and its
+    /// position in the stream (or it is counted in `skipped`).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn push(
         &mut self,
@@ -335,6 +336,7 @@ impl Appender {
         from: usize,
         to: usize,
         list: &mut RecordList,
+        rows: u64,
         name: &str,
         on_error: OnError,
         skipped: &mut Skipped,
@@ -361,22 +363,33 @@ impl Appender {
             recs.push(&cells[start..end]);
             start = end;
         }
-        let r = push_records(list, &recs, &pb.records[from..to], name, on_error, skipped);
+        let at = Stream { rows, name };
+        let r = push_records(list, &recs, &pb.records[from..to], at, on_error, skipped);
         self.recs = recycle_recs(recs);
         self.cells = recycle_cells(cells);
         r
     }
 }
 
-/// Appends records; a record the list refuses is an error naming its line, or skipped.
+/// Where records being appended are in their stream: its name, and how many of its
+/// records came before them.
+#[derive(Clone, Copy)]
+struct Stream<'a> {
+    rows: u64,
+    name: &'a str,
+}
+
+/// Appends records; a record the list refuses is an error naming its line and its
+/// position in the stream, or skipped.
 fn push_records(
     list: &mut RecordList,
     records: &[&[(&str, Cell<'_>)]],
     lines: &[(usize, u64)],
-    name: &str,
+    at: Stream<'_>,
     on_error: OnError,
     skipped: &mut Skipped,
 ) -> Result<()> {
+    let start = list.len();
     let mut i = 0;
     while i < records.len() {
         let base = list.len();
@@ -384,10 +397,12 @@ fn push_records(
             Ok(()) => break,
             Err(error) => {
                 let bad = i + (list.len() - base);
+                // The list may be one batch of many: count the record in the stream.
+                let row = at.rows + (list.len() - start) as u64;
                 let err = StreamError::Record {
-                    input: name.to_owned(),
+                    input: at.name.to_owned(),
                     line: lines.get(bad).map_or(0, |b| b.1),
-                    error,
+                    error: error.at_row(usize::try_from(row).unwrap_or(usize::MAX)),
                 };
                 match on_error {
                     OnError::Raise => return Err(err),
@@ -510,6 +525,7 @@ impl Batcher {
                 from,
                 to,
                 list,
+                self.rows,
                 &self.name,
                 self.on_error,
                 &mut self.skipped,

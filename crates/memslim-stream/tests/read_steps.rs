@@ -64,3 +64,31 @@ fn a_malformed_line_is_an_error() {
     let mut r = JsonlReader::new(input, ReadOptions::default());
     assert!(r.read_rest_in_steps(1, &mut || true).is_err());
 }
+
+#[test]
+fn a_record_the_schema_refuses_is_counted_in_the_stream_whatever_the_batch() {
+    use memslim_records::{DType, RecordsError};
+    use memslim_stream::StreamError;
+    let data = b"{\"a\": 1}\n\n{\"a\": 2}\n{\"a\": 3}\n{\"a\": \"x\"}\n".to_vec();
+    for batch_size in [1, 2, 3, usize::MAX] {
+        let input = Input::from_reader("<bytes>", Box::new(std::io::Cursor::new(data.clone())));
+        let opts = ReadOptions {
+            batch_size,
+            schema: Some(vec![("a".into(), DType::Int64)]),
+            ..ReadOptions::default()
+        };
+        let err = JsonlReader::new(input, opts).find_map(Result::err).unwrap();
+        // Line 5 (a blank line before it), the stream's record 3 (from 0).
+        assert!(
+            matches!(
+                &err,
+                StreamError::Record {
+                    line: 5,
+                    error: RecordsError::SchemaMismatch { row: 3, .. },
+                    ..
+                }
+            ),
+            "batch_size {batch_size}: {err}"
+        );
+    }
+}
