@@ -16,7 +16,7 @@ use memslim_stream::{
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyMemoryView, PyString};
 
 use crate::errors::{Class, IntoPyResult, stream_to_py};
 use crate::records::{dict_list_from_core, with_core};
@@ -165,8 +165,23 @@ fn open_input(src: &Bound<'_, PyAny>, cr_ends: bool) -> PyResult<Opened> {
             slot,
         });
     }
-    if let Ok(b) = src.cast::<PyBytes>() {
-        let data = b.as_bytes().to_vec();
+    // A bytes-like object is its bytes (a copy: the reader runs without the
+    // interpreter, while a bytearray may change); iterating one would give ints.
+    let data = if let Ok(b) = src.cast::<PyBytes>() {
+        Some(b.as_bytes().to_vec())
+    } else if let Ok(b) = src.cast::<PyByteArray>() {
+        Some(b.to_vec())
+    } else if src.is_instance_of::<PyMemoryView>() {
+        Some(
+            src.call_method0("tobytes")?
+                .cast::<PyBytes>()?
+                .as_bytes()
+                .to_vec(),
+        )
+    } else {
+        None
+    };
+    if let Some(data) = data {
         let input = Input::from_reader("<bytes>", Box::new(io::Cursor::new(data)));
         return Ok(Opened {
             input,

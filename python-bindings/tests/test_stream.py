@@ -110,6 +110,8 @@ def _gen():
         lambda p: str(p),
         lambda p: p,
         lambda p: TEXT.encode(),
+        lambda p: bytearray(TEXT.encode()),
+        lambda p: memoryview(TEXT.encode()),
         lambda p: io.BytesIO(TEXT.encode()),
         lambda p: io.StringIO(TEXT),
         lambda p: list(LINES),
@@ -117,7 +119,19 @@ def _gen():
         lambda p: _gen(),
         lambda p: open(p, "rb"),  # noqa: SIM115 - closed by the test
     ],
-    ids=["str", "Path", "bytes", "BytesIO", "StringIO", "list-str", "list-bytes", "gen", "file"],
+    ids=[
+        "str",
+        "Path",
+        "bytes",
+        "bytearray",
+        "memoryview",
+        "BytesIO",
+        "StringIO",
+        "list-str",
+        "list-bytes",
+        "gen",
+        "file",
+    ],
 )
 def test_every_input_kind(tmp_path, make):
     path = tmp_path / "in.jsonl"
@@ -128,6 +142,15 @@ def test_every_input_kind(tmp_path, make):
     finally:
         if hasattr(source, "close"):
             source.close()
+
+
+@pytest.mark.parametrize("kind", [bytes, bytearray, memoryview])
+def test_csv_from_bytes_like_objects(kind):
+    text = "a,b\r\n1,x\r\n2,y\r\n"
+    want = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert memslim.read_csv(kind(text.encode()), infer=False).to_list() == want
+    batches = memslim.iter_csv(kind(text.encode()), infer=False, batch_size=1)
+    assert [r for b in batches for r in b.to_list()] == want
 
 
 @pytest.mark.parametrize("batch_size", [1, 7, 999, 1000, 1001, 100_000])

@@ -670,9 +670,10 @@ def _restore_doclist(data: Any) -> DocList: ...
 
 # -- streaming readers (memslim-stream) -------------------------------------------------
 
-#: What the readers accept: a path (``.gz``/``.zst`` decompressed by extension), bytes,
-#: a file object (binary or text), or an iterable of lines (bytes or str).
-_Source: TypeAlias = str | PathLike[str] | bytes | Any
+#: What the readers accept: a path (``.gz``/``.zst`` decompressed by extension), bytes
+#: (or a bytearray or memoryview), a file object (binary or text), or an iterable of
+#: lines (bytes or str).
+_Source: TypeAlias = str | PathLike[str] | bytes | bytearray | memoryview | Any
 
 @overload
 def read_jsonl(
