@@ -398,6 +398,16 @@ def test_csv_options_and_errors():
     assert rows.to_list() == [{"a": 1, "b": 2}, {"a": 4, "b": 5}]
     rows = memslim.read_csv(b"a,b,c\n1,2,3\n", columns=["c", "a"])
     assert rows.to_list() == [{"a": 1, "c": 3}]
+    # A name the header does not have is a mistake, not a column to leave out.
+    for infer in (True, False):
+        exc = expect_error(
+            memslim.InvalidValueError,
+            memslim.read_csv,
+            b"a,b\n1,2\n",
+            columns=["a", "zz"],
+            infer=infer,
+        )
+        assert '["zz"]' in str(exc) and "<bytes>" in str(exc)
     rows = memslim.read_csv(b"a,b\n1,2\n", schema={"a": "str", "b": "float64"})
     assert same(rows.to_list(), [{"a": "1", "b": 2.0}])
 

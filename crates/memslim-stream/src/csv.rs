@@ -366,6 +366,7 @@ impl CsvReader {
             line: 0,
             csv,
             selection: opts.selection(),
+            columns_asked: opts.columns.is_some(),
             declared: opts.schema.clone(),
             on_error: opts.on_error,
             block_bytes: opts.block_bytes,
@@ -442,6 +443,8 @@ struct CsvParser {
     line: u64,
     csv: CsvOptions,
     selection: Option<Vec<String>>,
+    /// The selection is `columns` (each must be a field), not a schema's names.
+    columns_asked: bool,
     declared: Option<Vec<(String, DType)>>,
     on_error: OnError,
     block_bytes: usize,
@@ -661,6 +664,18 @@ impl CsvParser {
                 }
             })
             .collect();
+        if let Some(sel) = self.selection.as_ref().filter(|_| self.columns_asked) {
+            // The header is known, so a name it lacks is a mistake, not a field some
+            // records may have (as in JSONL): say so rather than read nothing.
+            let missing: Vec<&String> = sel.iter().filter(|c| !names.contains(c)).collect();
+            if !missing.is_empty() && !names.is_empty() {
+                return Err(StreamError::Invalid(format!(
+                    "{}: columns= names {missing:?}, which the input does not have (its \
+                     fields: {names:?})",
+                    self.name
+                )));
+            }
+        }
         self.keep = names
             .iter()
             .map(|n| self.selection.as_ref().is_none_or(|s| s.contains(n)))
@@ -1081,5 +1096,49 @@ mod dialect_tests {
                 format!("delimiter must be a single ASCII character, not {bad:?}")
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod selection_tests {
+    use super::*;
+
+    fn read(
+        text: &'static [u8],
+        header: bool,
+        infer: bool,
+        columns: &[&str],
+    ) -> Result<RecordList> {
+        let reopen = Box::new(move || Ok(Input::from_reader("t.csv", Box::new(text))));
+        let opts = ReadOptions {
+            columns: Some(columns.iter().map(|c| (*c).to_owned()).collect()),
+            ..ReadOptions::default()
+        };
+        let csv = CsvOptions {
+            header,
+            infer,
+            ..CsvOptions::default()
+        };
+        CsvReader::new(reopen, opts, csv)?.read_all()
+    }
+
+    #[test]
+    fn columns_must_name_fields_the_input_has() {
+        for (header, infer) in [(true, true), (true, false), (false, true), (false, false)] {
+            let (text, name): (&'static [u8], _) = if header {
+                (b"a,b\n1,2\n", "b")
+            } else {
+                (b"1,2\n", "column_2")
+            };
+            let rows = read(text, header, infer, &[name]).unwrap();
+            assert_eq!((rows.len(), rows.num_fields()), (1, 1));
+            let e = read(text, header, infer, &[name, "nope"]).unwrap_err();
+            assert!(
+                matches!(&e, StreamError::Invalid(m) if m.contains("[\"nope\"]") && m.contains("t.csv")),
+                "{e}"
+            );
+        }
+        // An empty input has no fields to check against.
+        assert_eq!(read(b"", true, true, &["nope"]).unwrap().len(), 0);
     }
 }

@@ -774,9 +774,11 @@ def read_csv(
     value is None. A type that would change a value is not inferred: integers with
     leading zeros or a ``+`` (``"007"``), beyond 64 bits, or beyond 2**53 among floats
     keep their column ``str``. ``infer=False`` gives every value as a ``str``, as
-    ``csv.DictReader`` does. Paths are read twice, seekable files are sought back, other
-    inputs are first copied to an unnamed temporary file (memory stays bounded by the
-    batch size).
+    ``csv.DictReader`` does. Records skipped with ``on_error="skip"`` take no part in
+    inference. ``columns`` keeps only those fields, each of which the input must have
+    (else :class:`memslim.InvalidValueError`). Paths are read twice, seekable files are
+    sought back, other inputs are first copied to an unnamed temporary file (memory
+    stays bounded by the batch size).
 
     Bytes that are not UTF-8 raise :class:`memslim.ParseError` naming line, column and
     byte offset (``on_error="skip"`` skips the record; a bad header always raises);
