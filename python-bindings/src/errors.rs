@@ -241,9 +241,20 @@ fn parse_error(py: Python<'_>, msg: String, path: &str, line: u64, column: Optio
 
 /// `OSError(errno, strerror, filename)`, which Python turns into `FileNotFoundError`,
 /// `PermissionError`, ... by errno, with `.errno` and `.filename` set; `None` for an
-/// error without an errno.
-fn os_error(path: &Path, source: &std::io::Error) -> Option<PyErr> {
-    let errno = source.raw_os_error()?;
+/// error without an errno (except a directory refused by the core without one, given
+/// the OS's `EISDIR`, so that it is an `IsADirectoryError`).
+fn os_error(py: Python<'_>, path: &Path, source: &std::io::Error) -> Option<PyErr> {
+    let errno = match source.raw_os_error() {
+        Some(errno) => errno,
+        None if source.kind() == std::io::ErrorKind::IsADirectory => py
+            .import("errno")
+            .ok()?
+            .getattr("EISDIR")
+            .ok()?
+            .extract()
+            .ok()?,
+        None => return None,
+    };
     let text = std::io::Error::from_raw_os_error(errno).to_string();
     let text = text.split(" (os error").next().unwrap_or(&text).to_owned();
     Some(PyOSError::new_err((
@@ -258,7 +269,7 @@ pub(crate) fn parquet_to_py(py: Python<'_>, e: ParquetError) -> PyErr {
     use ParquetError as P;
     let msg = e.to_string();
     match e {
-        P::Io { path, source } => os_error(&path, &source).unwrap_or_else(|| {
+        P::Io { path, source } => os_error(py, &path, &source).unwrap_or_else(|| {
             if source.kind() == std::io::ErrorKind::AlreadyExists {
                 PyFileExistsError::new_err(msg)
             } else {
@@ -279,7 +290,7 @@ pub(crate) fn mmap_to_py(py: Python<'_>, e: MmapError) -> PyErr {
     let msg = e.to_string();
     match e {
         MmapError::Io { path, source } => {
-            os_error(&path, &source).unwrap_or_else(|| PyOSError::new_err(msg))
+            os_error(py, &path, &source).unwrap_or_else(|| PyOSError::new_err(msg))
         }
         MmapError::Corrupt { .. } => Class::CorruptFile.err(py, msg),
         MmapError::NotOurs { .. }

@@ -356,6 +356,13 @@ KEPT = {
     "number file index of absent": (lambda t: number_file(t).index(99), ValueError),
     "number file int past 64 bits": (lambda t: number_file(t).append(2**70), OverflowError),
     "file not found": (lambda t: DictList.open(t / "no" / "such.arrow"), FileNotFoundError),
+    # A directory: the errno of opening one as a file, in every mode (not ENODEV).
+    "file is a directory, read": (lambda t: DictList.open(t, mode="r"), IsADirectoryError),
+    "file is a directory, append": (lambda t: DictList.open(t, mode="a"), IsADirectoryError),
+    "number file is a directory": (
+        lambda t: memslim.NumberFile(t, mode="r"),
+        IsADirectoryError,
+    ),
     "dict list index": (lambda t: DictList([{"a": 1}])[5], IndexError),
     "wrong argument type": (lambda t: memslim.read_jsonl(42), TypeError),
 }

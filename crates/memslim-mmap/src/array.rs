@@ -16,7 +16,7 @@
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use crate::error::{MmapError, Result, io};
+use crate::error::{MmapError, Result, io, open_to_read};
 use crate::map::{ReadMap, WriteMap};
 use crate::view::Positions;
 
@@ -306,7 +306,7 @@ impl NumArray {
                 .truncate(false)
                 .open(&path)
         } else {
-            File::open(&path)
+            open_to_read(&path)
         }
         .map_err(io(&path))?;
         if writable {

@@ -88,3 +88,36 @@ pub(crate) fn io(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> MmapE
         source,
     }
 }
+
+/// Opens `path` to read. A directory is refused here with
+/// [`std::io::ErrorKind::IsADirectory`], as opening it to write is refused, rather than
+/// opened and then failing to map (`ENODEV`, "No such device").
+pub(crate) fn open_to_read(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::File::open(path)?;
+    if file.metadata()?.is_dir() {
+        return Err(std::io::ErrorKind::IsADirectory.into());
+    }
+    Ok(file)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Mode, NumArray, RecordFile};
+
+    #[test]
+    fn a_directory_is_refused_as_one_in_every_mode() {
+        let dir = std::env::temp_dir();
+        let kind = |e: crate::MmapError| match e {
+            crate::MmapError::Io { source, .. } => source.kind(),
+            other => panic!("{other}"),
+        };
+        for mode in [Mode::Read, Mode::Append] {
+            let e = RecordFile::open(&dir, mode).err().unwrap();
+            assert_eq!(kind(e), std::io::ErrorKind::IsADirectory, "{mode:?}");
+        }
+        for writable in [false, true] {
+            let e = NumArray::open(&dir, None, writable).err().unwrap();
+            assert_eq!(kind(e), std::io::ErrorKind::IsADirectory, "{writable}");
+        }
+    }
+}

@@ -16,7 +16,7 @@ use memslim_records::{
 };
 
 use crate::cells::{self, BatchCells, ColumnCells};
-use crate::error::{MmapError, Result, io};
+use crate::error::{MmapError, Result, io, open_to_read};
 use crate::exact::{self, Extras};
 use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, MessageKind};
 use crate::ipc::{self, Encoder, FILE_MAGIC};

@@ -62,7 +62,7 @@ impl RecordFile {
         // The files this open creates, removed if it then fails (see `Created`).
         let mut created = Created(Vec::new());
         let data = match mode {
-            Mode::Read => File::open(&path),
+            Mode::Read => open_to_read(&path),
             Mode::Append => create_or_open(&path, &mut created.0),
         }
         .map_err(io(&path))?;
