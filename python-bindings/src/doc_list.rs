@@ -618,29 +618,17 @@ impl PyDocList {
         all.call_method1(intern!(py, "count"), (value,))?.extract()
     }
 
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Eq)
-    }
-
-    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let eq = self.__eq__(py, other)?;
-        crate::convert::negated(py, eq)
-    }
-
-    fn __lt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Lt)
-    }
-
-    fn __le__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Le)
-    }
-
-    fn __gt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Gt)
-    }
-
-    fn __ge__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Ge)
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        if matches!(op, CompareOp::Ne) {
+            let eq = self.compare(py, other, CompareOp::Eq)?;
+            return crate::convert::negated(py, eq);
+        }
+        self.compare(py, other, op)
     }
 
     /// The documents as plain Python objects (a list of deep copies).

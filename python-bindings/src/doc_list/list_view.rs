@@ -130,29 +130,17 @@ impl PyListView {
         self.at.to_python(py)
     }
 
-    fn __eq__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Eq)
-    }
-
-    fn __ne__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let eq = self.__eq__(py, other)?;
-        crate::convert::negated(py, eq)
-    }
-
-    fn __lt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Lt)
-    }
-
-    fn __le__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Le)
-    }
-
-    fn __gt__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Gt)
-    }
-
-    fn __ge__(&self, py: Python<'_>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        self.compare(py, other, CompareOp::Ge)
+    fn __richcmp__(
+        &self,
+        py: Python<'_>,
+        other: &Bound<'_, PyAny>,
+        op: CompareOp,
+    ) -> PyResult<Py<PyAny>> {
+        if matches!(op, CompareOp::Ne) {
+            let eq = self.compare(py, other, CompareOp::Eq)?;
+            return crate::convert::negated(py, eq);
+        }
+        self.compare(py, other, op)
     }
 
     /// A stored tuple hashes as the tuple (so it can be a set member or a dict key, and
