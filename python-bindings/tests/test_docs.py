@@ -922,3 +922,25 @@ def test_out_of_band_image_is_read_only_and_checked():
     with pytest.raises(BufferError):
         pickle.loads(stream, buffers=[memoryview(image * 2)[::2]])
     assert_same(pickle.loads(stream, buffers=[image]).to_python(), dl.to_python())
+
+
+def test_in_place_operators_on_views_raise_instead_of_leaving_the_document_behind():
+    # On plain data `x += [3]` changes the document's own list; a view cannot, and a new
+    # list bound to `x` would leave the document as it was without a word.
+    plain = [{"t": [1, 2], "p": (1, 2), "m": {"a": 1}}]
+    docs = DocList(plain)
+    d = docs[0]
+    for key, step in (
+        ("t", lambda x: operator.iadd(x, [3])),
+        ("t", lambda x: operator.imul(x, 2)),
+        ("p", lambda x: operator.iadd(x, (3,))),
+        ("m", lambda x: operator.ior(x, {"b": 2})),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            step(d[key])
+    assert_same(docs.to_python(), plain)
+    # The spellings that make a new object still work, as on plain data.
+    x = d["t"]
+    x = x + [3]
+    assert x == [1, 2, 3] and type(x) is list
+    assert d["p"] + (3,) == (1, 2, 3)

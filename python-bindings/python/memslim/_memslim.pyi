@@ -8,6 +8,7 @@ from typing import (
     Generic,
     Literal,
     NamedTuple,
+    NoReturn,
     Self,
     SupportsIndex,
     TypeAlias,
@@ -616,6 +617,8 @@ class DocView:
     def __or__(self, other: Mapping[str, Any], /) -> dict[str, Any]:
         """``view | d``: a new plain dict, as ``dict | dict`` gives."""
     def __ror__(self, other: Mapping[str, Any], /) -> dict[str, Any]: ...
+    def __ior__(self, other: Mapping[str, Any], /) -> NoReturn:
+        """Raises ``TypeError``: the stored dict cannot change (``x = x | d`` works)."""
     def __reversed__(self) -> Iterator[str]: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
 
@@ -658,6 +661,10 @@ class ListView:
     def __radd__(self, other: Any, /) -> Any: ...
     def __mul__(self, n: SupportsIndex, /) -> list[Any] | tuple[Any, ...]: ...
     def __rmul__(self, n: SupportsIndex, /) -> list[Any] | tuple[Any, ...]: ...
+    def __iadd__(self, other: Any, /) -> NoReturn:
+        """Raises ``TypeError``: the stored list or tuple cannot change (``x = x + y``
+        works)."""
+    def __imul__(self, n: SupportsIndex, /) -> NoReturn: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
 
 @final

@@ -142,6 +142,15 @@ impl PyDocView {
         dict_or(self.shallow_dict(py)?.as_any(), other, true)
     }
 
+    /// `view |= other` would update the stored dict in place, which a read-only view
+    /// cannot do: `TypeError`, rather than a new dict that leaves the document as it was.
+    fn __ior__(&self, _other: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(PyTypeError::new_err(
+            "a DocView is read-only: `x |= ...` cannot change the stored dict; write \
+             `x = x | ...` for a new dict",
+        ))
+    }
+
     fn __reversed__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         let keys = self.keys_list(py)?;
         keys.reverse()?;

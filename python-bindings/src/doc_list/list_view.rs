@@ -43,6 +43,19 @@ impl PyListView {
         self.at.compare_plain(py, other, plain, op)
     }
 
+    /// The error of the in-place form of `op` (`+`, `*`).
+    fn in_place(&self, py: Python<'_>, op: &str) -> PyErr {
+        let what = match self.seq(py) {
+            Ok((_, true)) => "tuple",
+            Ok(_) => "list",
+            Err(e) => return e,
+        };
+        PyTypeError::new_err(format!(
+            "a ListView is read-only: `x {op}= ...` cannot change the stored {what}; write \
+             `x = x {op} ...` for a new {what}"
+        ))
+    }
+
     fn items<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         let (s, _) = self.seq(py)?;
         s.iter()
@@ -187,6 +200,19 @@ impl PyListView {
 
     fn __rmul__<'py>(&self, py: Python<'py>, n: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         self.shallow(py)?.mul(n)
+    }
+
+    /// `view += other`: a stored list would be extended in place, which a read-only
+    /// view cannot do: `TypeError`, rather than a new list that leaves the document as
+    /// it was. (A stored tuple would give a new tuple; PyO3's in-place methods cannot
+    /// hand `+` the operation, so it raises too, naming the spelling that works.)
+    fn __iadd__(&self, py: Python<'_>, _other: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(self.in_place(py, "+"))
+    }
+
+    /// `view *= n`: as `+=`.
+    fn __imul__(&self, py: Python<'_>, _n: &Bound<'_, PyAny>) -> PyResult<()> {
+        Err(self.in_place(py, "*"))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
