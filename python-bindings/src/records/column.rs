@@ -61,46 +61,39 @@ macro_rules! read_field {
     };
 }
 
-/// Runs `$body` as [`read_field!`] does, but `Ok(None)` when the core refuses a value
-/// only Python can add or order ([`host_only`]): the caller then asks Python.
-macro_rules! read_field_or_host {
-    ($col:expr, $py:expr, |$f:ident| $body:expr) => {
-        match &$col.source {
-            ColumnSource::Memory { view, .. } => {
-                let mut v: &ColumnView = view;
-                let $f = &mut v;
-                match $body {
-                    Ok(r) => Ok(Some(r)),
-                    Err(e) if host_only(&e) => Ok(None),
-                    Err(e) => Err(e).py_err($py),
-                }
-            }
-            ColumnSource::File {
-                file, name, len, ..
-            } => {
-                let mut guard = file.get().lock()?;
-                let $f = &mut FileField::new(&mut guard, name, *len);
-                match $body {
-                    Ok(r) => Ok(Some(r)),
-                    Err(memslim_mmap::MmapError::Records(e)) if host_only(&e) => Ok(None),
-                    Err(e) => Err(e).py_err($py),
-                }
-            }
-        }
-    };
+/// A refusal of the core's aggregates over a value of an `object` column (a container,
+/// an int past 128 bits, a host object, numbers beside strings): Python's own `sum`,
+/// `min` or `max` answers, or raises, as over a list.
+trait HostOnly {
+    fn host_only(&self) -> bool;
 }
 
-/// Whether the core refused an aggregate over a value of an `object` column (a
-/// container, an int past 128 bits, a host object, numbers beside strings): Python's
-/// own `sum`, `min` or `max` answers, or raises, as over a list.
-fn host_only(e: &RecordsError) -> bool {
-    matches!(
-        e,
-        RecordsError::Unsupported {
-            dtype: DType::Object,
-            ..
-        }
-    )
+impl HostOnly for RecordsError {
+    fn host_only(&self) -> bool {
+        matches!(
+            self,
+            RecordsError::Unsupported {
+                dtype: DType::Object,
+                ..
+            }
+        )
+    }
+}
+
+impl HostOnly for memslim_mmap::MmapError {
+    fn host_only(&self) -> bool {
+        matches!(self, memslim_mmap::MmapError::Records(e) if e.host_only())
+    }
+}
+
+/// `r`, with a refusal only Python can answer ([`HostOnly`]) as `Ok(None)`: the caller
+/// then asks Python ([`python_aggregate`]).
+fn or_host<T, E: HostOnly>(r: Result<T, E>) -> Result<Option<T>, E> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.host_only() => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Python's `how` (`"sum"`, `"min"`, `"max"`) of the column's values that are not
@@ -467,7 +460,7 @@ impl PyColumn {
     /// Sum of the non-null values (bools count as ints); 0 for an empty column.
     pub(super) fn sum<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         let py = slf.py();
-        match read_field_or_host!(slf.get(), py, |f| f.sum())? {
+        match read_field!(slf.get(), py, |f| or_host(f.sum()))? {
             Some(Sum::Int(i)) => Ok(i.into_pyobject(py)?.into_any()),
             Some(Sum::Float(f)) => Ok(f.into_pyobject(py)?.into_any()),
             None => python_aggregate(slf, "sum")?
@@ -612,7 +605,7 @@ fn extreme<'py>(col: &Bound<'py, PyColumn>, max: bool) -> PyResult<Bound<'py, Py
     let py = col.py();
     let how = if max { "max" } else { "min" };
     let this = col.get();
-    let found = match read_field_or_host!(this, py, |f| f.min_max())? {
+    let found = match read_field!(this, py, |f| or_host(f.min_max()))? {
         Some(Some((lo, hi))) => Some(value_to_py_from(
             py,
             if max { &hi } else { &lo },
