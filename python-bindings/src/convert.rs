@@ -94,6 +94,19 @@ pub(crate) fn negated(py: Python<'_>, eq: Py<PyAny>) -> PyResult<Py<PyAny>> {
     (!eq.extract::<bool>(py)?).into_py_any(py)
 }
 
+/// `__richcmp__` from `compare`, which answers every operator: `!=` is asked as `==` and
+/// [`negated`], as the types' separate `__ne__` methods answer it.
+pub(crate) fn richcmp_ne_as_eq(
+    py: Python<'_>,
+    op: pyo3::basic::CompareOp,
+    compare: impl FnOnce(pyo3::basic::CompareOp) -> PyResult<Py<PyAny>>,
+) -> PyResult<Py<PyAny>> {
+    match op {
+        pyo3::basic::CompareOp::Ne => negated(py, compare(pyo3::basic::CompareOp::Eq)?),
+        op => compare(op),
+    }
+}
+
 /// A record's `(key, value)` pairs, kept alive while cells borrow from them.
 pub(crate) type Items<'py> = Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>;
 

@@ -624,11 +624,7 @@ impl PyDocList {
         other: &Bound<'_, PyAny>,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
-        if matches!(op, CompareOp::Ne) {
-            let eq = self.compare(py, other, CompareOp::Eq)?;
-            return crate::convert::negated(py, eq);
-        }
-        self.compare(py, other, op)
+        crate::convert::richcmp_ne_as_eq(py, op, |op| self.compare(py, other, op))
     }
 
     /// The documents as plain Python objects (a list of deep copies).

@@ -149,11 +149,7 @@ impl PyListView {
         other: &Bound<'_, PyAny>,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
-        if matches!(op, CompareOp::Ne) {
-            let eq = self.compare(py, other, CompareOp::Eq)?;
-            return crate::convert::negated(py, eq);
-        }
-        self.compare(py, other, op)
+        crate::convert::richcmp_ne_as_eq(py, op, |op| self.compare(py, other, op))
     }
 
     /// A stored tuple hashes as the tuple (so it can be a set member or a dict key, and
