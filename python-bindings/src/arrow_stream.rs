@@ -216,26 +216,22 @@ const _: () = assert!(std::mem::size_of::<RawArray>() == std::mem::size_of::<FFI
 /// # Safety
 /// `a` points to a live, unreleased array of type `ty` that only the caller refers to.
 unsafe fn mend_null_arrays(a: *mut RawArray, ty: &DataType) {
-    // Each child array with the type it holds.
-    let children: Vec<(usize, &DataType)> = match ty {
+    // The types of the child arrays, in order.
+    let children: Vec<&DataType> = match ty {
         DataType::Null => {
             // SAFETY: `a` is live and the caller's alone (this function's contract).
             unsafe { (*a).n_buffers = 0 };
             return;
         }
-        DataType::Struct(fields) => fields.iter().map(|f| f.data_type()).enumerate().collect(),
-        DataType::Union(fields, _) => fields
-            .iter()
-            .map(|(_, f)| f.data_type())
-            .enumerate()
-            .collect(),
+        DataType::Struct(fields) => fields.iter().map(|f| f.data_type()).collect(),
+        DataType::Union(fields, _) => fields.iter().map(|(_, f)| f.data_type()).collect(),
         DataType::List(f)
         | DataType::LargeList(f)
         | DataType::FixedSizeList(f, _)
         | DataType::ListView(f)
         | DataType::LargeListView(f)
-        | DataType::Map(f, _) => vec![(0, f.data_type())],
-        DataType::RunEndEncoded(_, values) => vec![(1, values.data_type())],
+        | DataType::Map(f, _) => vec![f.data_type()],
+        DataType::RunEndEncoded(ends, values) => vec![ends.data_type(), values.data_type()],
         DataType::Dictionary(_, values) => {
             // SAFETY: `dictionary` of a live array is null or a live array it owns.
             let d = unsafe { (*a).dictionary };
@@ -250,16 +246,10 @@ unsafe fn mend_null_arrays(a: *mut RawArray, ty: &DataType) {
     // SAFETY: `a` is live; `children` holds `n_children` pointers to live arrays it owns.
     let (n, list) = unsafe { ((*a).n_children, (*a).children) };
     // A child count other than the type's is left for arrow-rs to report.
-    let expected = match ty {
-        DataType::Struct(f) => f.len(),
-        DataType::Union(f, _) => f.len(),
-        DataType::RunEndEncoded(..) => 2,
-        _ => 1,
-    };
-    if list.is_null() || usize::try_from(n) != Ok(expected) {
+    if list.is_null() || usize::try_from(n) != Ok(children.len()) {
         return;
     }
-    for (i, t) in children {
+    for (i, t) in children.into_iter().enumerate() {
         // SAFETY: `i < n_children` (checked above), so `list.add(i)` is one of the
         // child pointers; a non-null one is a live array owned by `a`.
         let c = unsafe { *list.add(i) };
