@@ -116,7 +116,8 @@ impl At {
     #[inline]
     fn sym_of(&self, key: &Bound<'_, PyAny>) -> PyResult<Option<Sym>> {
         let py = key.py();
-        let Ok(ks) = key.cast_exact::<PyString>() else {
+        // A `str` subclass finds what its text finds, as in a dict (by hash and `==`).
+        let Ok(ks) = key.cast::<PyString>() else {
             return Ok(None);
         };
         let ptr = key.as_ptr() as usize;

@@ -186,10 +186,15 @@ def test_equality_with_lists_and_doclists():
     expect_error(ValueError, dl.index, {"absent": True})
 
 
-def test_unhashable_keys_raise_as_a_dict_does():
+class Name(str):
+    """A str subclass: a dict finds a key by it (same hash, equal)."""
+
+
+def test_keys_are_found_or_refused_as_a_dict_does():
     plain = {"a": 1, "b": {"c": 2}}
     for view in (DocList([plain])[0], DocList([{"x": plain}])[0]["x"]):
-        for key in (["a"], {}, {"a"}, ("a", ["b"]), "zz", 5, ("a",), None):
+        keys = (["a"], {}, {"a"}, ("a", ["b"]), "zz", 5, ("a",), None, Name("a"), Name("zz"))
+        for key in keys:
             for f in (
                 lambda m, k=key: k in m,
                 lambda m, k=key: m.get(k),
