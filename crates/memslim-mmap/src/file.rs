@@ -535,8 +535,12 @@ impl RecordFile {
             + self.tail.nbytes()
     }
 
-    /// The committed schema: every segment's fields, each with a type that holds all its
-    /// values (`None` before the first flush).
+    /// The committed schema: every segment's fields, each with the type its segments'
+    /// types unify to (`None` before the first flush). It is worked out from the
+    /// segments' schemas alone, without reading a value: a float field an older segment
+    /// stored as ints past 2**53 is `Float64` here, where [`RecordFile::to_arrow`], which
+    /// reads the values, exports it variant-encoded (exactly). The schema an export uses
+    /// is the one it returns.
     pub fn schema(&self) -> Option<&SchemaRef> {
         self.unified.as_ref()
     }
