@@ -186,10 +186,6 @@ def test_equality_with_lists_and_doclists():
     expect_error(ValueError, dl.index, {"absent": True})
 
 
-class Name(str):
-    """A str subclass: a dict finds a key by it (same hash, equal)."""
-
-
 def test_keys_are_found_or_refused_as_a_dict_does():
     plain = {"a": 1, "b": {"c": 2}}
     for view in (DocList([plain])[0], DocList([{"x": plain}])[0]["x"]):
@@ -431,7 +427,7 @@ class Items(list):
 
 
 class Name(str):
-    pass
+    """A str subclass: a dict finds a key by it (same hash, equal)."""
 
 
 class Blob(bytes):
