@@ -190,6 +190,76 @@ def tuple_filter(rows: Any, f: int, v: Any) -> int:
     return len([t for t in rows if t[f] == v])
 
 
+STRUCT_CODES = {"int64": "q", "float64": "d", "bool": "?"}
+EXACT_TYPES = {"int64": int, "float64": float, "bool": bool}
+
+
+def fixed_width(ds: Dataset, n: int) -> tuple[tuple[str, ...], list[tuple[Any, ...]], str] | None:
+    """The data set's fields of one fixed-width type and no nulls (ints, floats, bools),
+    its records as tuples of those fields, and their ``struct`` format; ``None`` if the
+    loop fields are not among them or a value is not exactly of its field's type."""
+    fields = tuple(
+        f for f in ds.fields if ds.dtypes.get(f) in STRUCT_CODES and f not in ds.nullable
+    )
+    if not all(f in fields for f in ds.loop_fields):
+        return None
+    as_tuple = itemgetter(*fields)
+    rows = [as_tuple(r) for r in ds.records(n)]
+    types = [EXACT_TYPES[ds.dtypes[f]] for f in fields]
+    if any(type(v) is not t for row in rows for v, t in zip(row, types, strict=True)):
+        return None
+    return fields, rows, "<" + "".join(STRUCT_CODES[ds.dtypes[f]] for f in fields)
+
+
+def fixed_width_loops(
+    out: dict[str, Any], ds: Dataset, n: int, peer: str, picks: list[int], repeat: int
+) -> None:
+    """The row loop and random access over the fixed-width fields alone (see
+    [`fixed_width`]): for the list of tuples, also through ``struct`` (``iter_unpack``,
+    ``unpack_from``), CPython's own native maker of tuples of new numbers, the floor of
+    any maker of such rows; for the TupleList with plain tuple rows, over a TupleList of
+    those fields."""
+    got = fixed_width(ds, n)
+    if got is None:
+        return
+    fields, rows, fmt = got
+    a, b = (fields.index(k) for k in ds.loop_fields)
+    if peer == PLAIN:
+        import memslim
+
+        tl = memslim.TupleList(rows, fields, row_type=tuple)
+        rows.clear()
+        out["fixed row loop"] = median_seconds(lambda: row_loop(tl, a, b), repeat)[0]
+        out["fixed random access"] = median_seconds(lambda: random_access(tl, picks, b), repeat)[0]
+        return
+    import struct
+
+    out["fixed fields"] = list(fields)
+    out["fixed row loop"] = median_seconds(lambda: row_loop(rows, a, b), repeat)[0]
+    out["fixed random access"] = median_seconds(lambda: random_access(rows, picks, b), repeat)[0]
+    buf = b"".join(struct.pack(fmt, *r) for r in rows)
+    rows.clear()
+    out["struct loop"] = median_seconds(
+        lambda: row_loop(struct.iter_unpack(fmt, buf), a, b), repeat
+    )[0]
+    out["struct random access"] = median_seconds(
+        lambda: random_access(StructRows(fmt, buf), picks, b), repeat
+    )[0]
+
+
+class StructRows:
+    """``rows[i]`` of records packed by ``struct``: ``unpack_from`` at record ``i``."""
+
+    def __init__(self, fmt: str, buf: bytes) -> None:
+        import struct
+
+        layout = struct.Struct(fmt)
+        self.unpack_from, self.size, self.buf = layout.unpack_from, layout.size, buf
+
+    def __getitem__(self, i: int) -> tuple[Any, ...]:
+        return self.unpack_from(self.buf, i * self.size)
+
+
 def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
     a, b = (ds.fields.index(k) for k in ds.loop_fields)
     key, value = ds.filter_field, ds.filter_value
@@ -221,6 +291,8 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
             cols = [list(c) for c in zip(*data)]
             out["zip loop"] = median_seconds(lambda: row_loop(zip(*cols), a, b), repeat)[0]
             del cols
+        if peer != "memslim.TupleList":
+            fixed_width_loops(out, ds, n, peer, picks, repeat)
         edits(out, data, [as_tuple(r) for r in ds.records(EDITS)], repeat)
         return out
     if peer in ("list of dicts", "memslim.DictList"):
@@ -376,12 +448,37 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
             f"makes the tuples and nothing else) takes {ms(lt.get('zip loop'))}, "
             f"{_ratio(lt.get('zip loop'), lt.get('row loop'))} the list of tuples' row loop."
         ),
+        *fixed_width_md(lt, plain),
         "Medians of repeated runs, one fresh process per representation. Goals (issue 15):",
         "TupleList row loop <= 1.3x and random access / filter <= 1.5x the list of tuples;",
         "DictList count / filter <= 2x polars.",
         *errors,
     ]
     return "\n".join(lines) + "\n"
+
+
+def fixed_width_md(lt: dict[str, Any], plain: dict[str, Any]) -> list[str]:
+    """The sentence on the fixed-width fields' row loop, if it was measured."""
+    if "struct loop" not in lt:
+        return []
+    names = ", ".join(f"`{f}`" for f in lt["fixed fields"])
+    loop, pick = lt.get("fixed row loop"), lt.get("fixed random access")
+    return [
+        (
+            "The floor of a native maker of rows, over the fixed-width fields alone "
+            f"({names}), against the list of tuples of those fields: row loop "
+            f"{ms(loop)}, random access {ms(pick)}. The same records packed by `struct` "
+            "(CPython's own C code makes each tuple and its numbers): "
+            f"`struct.iter_unpack` {ms(lt.get('struct loop'))}, "
+            f"{_ratio(lt.get('struct loop'), loop)}; `unpack_from` per record "
+            f"{ms(lt.get('struct random access'))}, "
+            f"{_ratio(lt.get('struct random access'), pick)}. A TupleList of those fields "
+            f"(`row_type=tuple`): {ms(plain.get('fixed row loop'))}, "
+            f"{_ratio(plain.get('fixed row loop'), loop)}; random access "
+            f"{ms(plain.get('fixed random access'))}, "
+            f"{_ratio(plain.get('fixed random access'), pick)}."
+        )
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -222,6 +222,13 @@ def test_bench_rows_quick(tmp_path: Path) -> None:
     report = json.loads(output.read_text(encoding="utf-8"))
     for peer, result in report["results"].items():
         assert "error" not in result, (peer, result)
+    # The floor of native row makers: the orders' fixed-width fields, each maker timed.
+    results = report["results"]
+    lt, plain = results["list of tuples"], results["memslim.TupleList (row_type=tuple)"]
+    assert lt["fixed fields"] == ["id", "price", "qty", "paid"]
+    for got in (lt["struct loop"], lt["struct random access"], plain["fixed row loop"]):
+        assert got > 0
+    assert "`struct.iter_unpack`" in proc.stdout
 
 
 @pytest.mark.parametrize("script", ["bench_rows.py", "bench_pickle.py"])
