@@ -27,12 +27,7 @@ impl FieldSum {
     /// The mean of the non-null values: `None` when there are none, or when the field is
     /// not numbers ([`FieldSum::sum`] is `None`).
     pub fn mean(&self) -> Option<f64> {
-        let n = self.len - self.nulls;
-        match self.sum? {
-            _ if n == 0 => None,
-            Sum::Int(i) => Some(i as f64 / n as f64),
-            Sum::Float(f) => Some(f / n as f64),
-        }
+        self.sum?.mean(self.len - self.nulls)
     }
 }
 

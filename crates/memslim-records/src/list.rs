@@ -106,6 +106,44 @@ pub enum Sum {
     Float(f64),
 }
 
+impl Sum {
+    /// The mean of `n` values that add up to this sum; `None` when `n` is 0. As Python's
+    /// `sum(values) / n`: an int sum is divided exactly and rounded once to the nearest
+    /// double (ties to even), as Python divides ints, not rounded to a double first.
+    pub fn mean(self, n: usize) -> Option<f64> {
+        if n == 0 {
+            return None;
+        }
+        Some(match self {
+            Sum::Int(i) => int_ratio(i, n as u64),
+            Sum::Float(f) => f / n as f64,
+        })
+    }
+}
+
+/// `a / n` (`n > 0`) rounded once to the nearest double, ties to even.
+fn int_ratio(a: i128, n: u64) -> f64 {
+    const EXACT: u128 = 1 << f64::MANTISSA_DIGITS;
+    let (m, d) = (a.unsigned_abs(), u128::from(n));
+    let q = if m <= EXACT && d <= EXACT {
+        // Both exact as doubles: IEEE division rounds once.
+        m as f64 / n as f64
+    } else {
+        // Scaled so that the quotient has at least 56 bits (three more than a double
+        // keeps), with its lowest bit set when the division leaves a remainder: that
+        // bit then only breaks what would otherwise look like a tie, so converting the
+        // quotient rounds as the exact ratio would. `m << s` has at most 64 + 56 bits.
+        let bits = |x: u128| 128 - x.leading_zeros();
+        let s = (56 + bits(d)).saturating_sub(bits(m));
+        let scaled = m << s;
+        let (q, r) = (scaled / d, scaled % d);
+        // 2**-s exactly (s <= 120): a power of two scales without rounding.
+        let scale = f64::from_bits(u64::from(1023 - s) << 52);
+        (q | u128::from(r != 0)) as f64 * scale
+    };
+    if a < 0 { -q } else { q }
+}
+
 /// A list of records (string-keyed maps) stored column by column in Arrow layout.
 ///
 /// Columns appear as keys are first seen and widen as values arrive (null to anything,

@@ -619,11 +619,7 @@ pub fn sum_values<F: ReadField + ?Sized>(field: &mut F) -> Result<Sum, F::Error>
 pub fn mean_values<F: ReadField + ?Sized>(field: &mut F) -> Result<Option<f64>, F::Error> {
     let sum = field.sum()?;
     let n = field.value_count() - field.null_count()?;
-    Ok(match sum {
-        _ if n == 0 => None,
-        Sum::Int(i) => Some(i as f64 / n as f64),
-        Sum::Float(f) => Some(f / n as f64),
-    })
+    Ok(sum.mean(n))
 }
 
 fn unsupported(field: &str, dtype: DType, op: &'static str) -> RecordsError {
@@ -941,6 +937,31 @@ impl ReadField for &ColumnView {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Python's `a / n` for each pair (printed by CPython), where rounding `a` to a double
+    /// first gives another answer, at exact ties, and past 2**64 and 2**126.
+    #[test]
+    fn an_int_sum_is_divided_once_as_python_divides_ints() {
+        let cases: [(i128, usize, f64); 12] = [
+            (-871718107515740126277, 816, -1.0682819945045836e+18),
+            (1121127560698246925275, 666, 1.6833747157631334e+18),
+            (201095128838182420792, 382, 5.264270388434095e+17),
+            (296208393984869282996, 974, 3.0411539423497875e+17),
+            ((1 << 55) + 4, 4, 9007199254740992.0),
+            ((1 << 55) + 12, 4, 9007199254740996.0),
+            ((1 << 53) + 1, 1, 9007199254740992.0),
+            (i128::MAX, 7, 2.4305883351495603e+37),
+            (i128::MIN, 3, -5.671372782015641e+37),
+            (1 << 126, 1, 8.507059173023462e+37),
+            (12345678901234567890123, 1000003, 1.2345641864308974e+16),
+            (0, 5, 0.0),
+        ];
+        for (a, n, want) in cases {
+            assert_eq!(Sum::Int(a).mean(n), Some(want), "{a} / {n}");
+        }
+        assert_eq!(Sum::Int(5).mean(0), None);
+        assert_eq!(Sum::Float(1.5).mean(2), Some(0.75));
+    }
 
     /// The same answer by cases where each comparison is exact: an int a float holds
     /// exactly; a float too large to have a fraction; or magnitudes that decide alone.

@@ -371,7 +371,11 @@ class Column:
         last bits may differ from ``sum()``'s left-to-right result, and ints beside floats
         are summed exactly first. Values the core cannot add (an ``object`` column's
         ints past 128 bits, ``Decimal``...) are summed by Python's ``sum``."""
-    def mean(self) -> float | None: ...
+    def mean(self) -> Any:
+        """Mean of the non-null values (``None`` if there are none): their sum, as
+        :meth:`sum` gives it, over their count. A sum of ints is divided exactly and
+        rounded once, as Python's ``int / int``; values only Python can add are
+        Python's ``sum(values) / len(values)`` (a ``Decimal`` for ``Decimal`` values)."""
     def min(self) -> Any:
         """Smallest non-null value, as Python's ``min`` picks it (bools among numbers,
         ints against floats exactly, bytes natively; containers and other values by

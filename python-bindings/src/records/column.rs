@@ -468,9 +468,22 @@ impl PyColumn {
         }
     }
 
-    /// Mean of the non-null values; `None` when there are none.
-    pub(super) fn mean(&self, py: Python<'_>) -> PyResult<Option<f64>> {
-        read_field!(self, py, |f| f.mean())
+    /// Mean of the non-null values; `None` when there are none. Values only Python can
+    /// add: Python's sum of them over their count (`sum(values) / len(values)`).
+    pub(super) fn mean<'py>(slf: &Bound<'py, Self>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        let py = slf.py();
+        if let Some(m) = read_field!(slf.get(), py, |f| or_host(f.mean()))? {
+            return Ok(m.map(|m| PyFloat::new(py, m).into_any()));
+        }
+        let n = read_field!(slf.get(), py, |f| f
+            .null_count()
+            .map(|nulls| f.value_count() - nulls))?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let total = python_aggregate(slf, "sum")?
+            .ok_or_else(|| pyo3::exceptions::PySystemError::new_err("sum() gave no answer"))?;
+        total.div(n).map(Some)
     }
 
     /// Smallest non-null value (numbers, bools or strings); `ValueError` if none.
