@@ -348,6 +348,21 @@ def test_index_bounds_beyond_the_platform_clamp_as_a_lists_do(tmp_path) -> None:
             seq.index(value, 1.0)
 
 
+def test_an_index_too_large_for_the_platform_is_an_index_error_as_a_lists_is() -> None:
+    """`rows[2**70]` read, written or deleted raises what a list raises for each."""
+    cases = [([{"a": 1}], {"a": 2}), (DictList([{"a": 1}]), {"a": 2})]
+    cases.append((TupleList([(1,)], fields=("a",)), (2,)))
+    for seq, value in cases:
+        for i in (2**70, -(2**70)):
+            with pytest.raises(IndexError):
+                seq[i]
+            with pytest.raises(IndexError):
+                seq[i] = value
+            with pytest.raises(IndexError):
+                del seq[i]
+        assert len(seq) == 1, type(seq)
+
+
 def test_a_dictlist_and_a_doclist_of_the_same_records_are_equal():
     """Both stand in for lists: equal when the lists they stand for are, both ways."""
     data = [{"a": 1, "b": [1, 2]}, {"a": None}]

@@ -88,15 +88,6 @@ impl PyRecords {
         Ok(self.order.borrow(py)?.order.slot(i))
     }
 
-    /// Position `i` (Python-style, negative from the end) checked and mapped to its
-    /// store row.
-    pub(super) fn slot_of_index(&self, py: Python<'_>, i: isize) -> PyResult<(usize, usize)> {
-        let this = self.state.borrow(py)?;
-        let o = self.order.borrow(py)?;
-        let pos = norm_index(i, o.order.len(this.inner.len()), this.what())?;
-        Ok((pos, o.order.slot(pos)))
-    }
-
     /// The fields `schema` and `columns` name, in field order: all but
     /// [`PyRecords::fields_without_values`].
     pub(super) fn fields_shown(&self, py: Python<'_>) -> PyResult<Vec<usize>> {
@@ -395,9 +386,8 @@ impl PyRecords {
             // store rows, and the records they held stay as they were for the others.
             return me.assign_by_order(slice, value);
         }
-        let i: isize = index.extract()?;
-        let (pos, _) = me.slot_of_index(py, i)?;
-        me.set_one(pos, value)
+        let what = me.state.borrow(py)?.what();
+        me.set_one(position(index, || me.len(py), what)?, value)
     }
 
     pub(super) fn __delitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -405,7 +395,8 @@ impl PyRecords {
         let slice = if let Ok(s) = index.cast::<PySlice>() {
             slice_of(s, self.len(py)?)?
         } else {
-            Slice::at(self.slot_of_index(py, index.extract()?)?.0)
+            let what = self.state.borrow(py)?.what();
+            Slice::at(position(index, || self.len(py), what)?)
         };
         if !self.in_place(py)? {
             // Records others hold stay readable and writable through their views.
