@@ -309,8 +309,9 @@ class _Unstorable:
 
 
 def test_a_row_update_that_raises_writes_nothing() -> None:
-    """Each key and value is checked before the first is written: the record and the
-    list's fields stay as they were, as an append that raises leaves the list."""
+    """Each key and value is checked before the first is written, against the declared
+    schema too: the record and the list's fields stay as they were, as an append that
+    raises leaves the list."""
     updates = (
         lambda r: r.update({"z": 1, "a": _Unstorable()}),
         lambda r: r.update(z=1, a=_Unstorable()),
@@ -326,6 +327,27 @@ def test_a_row_update_that_raises_writes_nothing() -> None:
     rows = DictList([{"a": 1}])
     rows[0].update({"z": 2}, a=3)
     assert rows.to_list() == [{"a": 3, "z": 2}]
+    schema = {"a": "int64", "b": "str"}
+    refused = (
+        lambda r: r.update({"b": "y", "a": "bad"}),
+        lambda r: r.update([("b", "y")], a=2.5),
+        lambda r: r.__ior__({"b": "y", "a": "bad"}),
+        lambda r: r.update({"b": "y", "z": 1}),
+    )
+    for update in refused:
+        rows = DictList([{"a": 1, "b": "x"}], schema=schema)
+        with pytest.raises(TypeError):
+            update(rows[0])
+        assert rows.to_list() == [{"a": 1, "b": "x"}]
+
+
+def test_a_row_update_gives_a_repeated_key_its_last_value_in_its_first_place() -> None:
+    for rows in (DictList([{"a": 1}]), [{"a": 1}]):
+        rows[0].update([("z", 1), ("a", 2), ("z", 3)], y=4)
+        assert list(rows[0].items()) == [("a", 2), ("z", 3), ("y", 4)]
+    rows = DictList([{"a": 1, "b": "x"}], schema={"a": "int64", "b": "str"})
+    rows[0].update([("b", 5), ("b", "y")], a=2)
+    assert rows.to_list() == [{"a": 2, "b": "y"}]
 
 
 def test_index_bounds_beyond_the_platform_clamp_as_a_lists_do(tmp_path) -> None:

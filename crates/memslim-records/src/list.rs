@@ -1598,6 +1598,38 @@ impl RecordList {
         Ok(())
     }
 
+    /// Sets several fields of record `row` at once, as `dict.update` does: in the order
+    /// given, a new key going last in the record's key order; a key given twice takes its
+    /// last value, in the place of its first.
+    ///
+    /// # Errors
+    /// As [`RecordList::set_field`], for any of the fields: every one is checked before
+    /// the first is written, so on error the list is unchanged.
+    ///
+    /// # Memory
+    /// Allocates the deduplicated fields and the plan; columns widened or added are
+    /// converted as one [`RecordList::set_field`] would convert them.
+    pub fn set_fields(&mut self, row: usize, fields: &[(&str, Cell<'_>)]) -> Result<()> {
+        self.check_row(row)?;
+        let mut merged: Vec<(&str, Cell<'_>)> = Vec::with_capacity(fields.len());
+        let mut first: HashMap<&str, usize> = HashMap::with_capacity(fields.len());
+        for &(key, cell) in fields {
+            match first.entry(key) {
+                hashbrown::hash_map::Entry::Occupied(e) => merged[*e.get()].1 = cell,
+                hashbrown::hash_map::Entry::Vacant(e) => {
+                    e.insert(merged.len());
+                    merged.push((key, cell));
+                }
+            }
+        }
+        let plan = self.plan(row, &merged)?;
+        self.apply(&plan);
+        for (&j, &(_, cell)) in plan.cols.iter().zip(&merged) {
+            self.write_field(row, j, cell);
+        }
+        Ok(())
+    }
+
     /// Writes `cell` as field `j` of record `row`, both valid, the column laid out to
     /// hold it.
     fn write_field(&mut self, row: usize, j: usize, cell: Cell<'_>) {

@@ -3,7 +3,9 @@
 //! rollbacks, serialization and Arrow export/import.
 
 use memslim_records::variant::{self, Value};
-use memslim_records::{Buffer, Cell, CellRef, Grid, RecordList, RecordsError, append_records};
+use memslim_records::{
+    Buffer, Cell, CellRef, DType, Grid, RecordList, RecordsError, append_records,
+};
 use proptest::prelude::*;
 
 type Rec = Vec<(String, Value)>;
@@ -240,6 +242,9 @@ enum Op {
     Remove(usize),
     SetRecord(usize, Rec),
     SetField(usize, String, Value),
+    /// `set_fields` with a record's fields, its first field given again last (a key
+    /// given twice takes its last value, in the place of its first).
+    SetFields(usize, Rec),
     RemoveField(usize, String),
     Truncate(usize),
     Reverse,
@@ -276,6 +281,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => any::<usize>().prop_map(Op::Remove),
         1 => (any::<usize>(), record()).prop_map(|(i, r)| Op::SetRecord(i, r)),
         3 => (any::<usize>(), key.clone()).prop_flat_map(|(i, k)| value_for(k).prop_map(move |v| Op::SetField(i, k.to_owned(), v))),
+        2 => (any::<usize>(), record()).prop_map(|(i, r)| Op::SetFields(i, r)),
         1 => (any::<usize>(), key).prop_map(|(i, k)| Op::RemoveField(i, k.to_owned())),
         1 => any::<usize>().prop_map(Op::Truncate),
         1 => Just(Op::Reverse),
@@ -368,6 +374,16 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                 let mut b = Vec::new();
                 l.set_field(i, &k, to_cell(&v, &mut b)).unwrap();
                 set_in(&mut m[i], &k, v);
+            }
+            Op::SetFields(i, mut r) if !m.is_empty() => {
+                let i = i % m.len();
+                if let Some((k, _)) = r.first() {
+                    r.push((k.clone(), Value::Int(-7)));
+                }
+                with_cells(&r, |c| l.set_fields(i, c)).unwrap();
+                for (k, v) in r {
+                    set_in(&mut m[i], &k, v);
+                }
             }
             Op::RemoveField(i, k) if !m.is_empty() => {
                 let i = i % m.len();
@@ -816,6 +832,58 @@ fn set_field_at_writes_by_position_and_refuses_what_is_not_there() {
     assert!(l.set_field_at(0, 2, Cell::Int(1)).is_err(), "no field 2");
     assert!(l.set_field_at(2, a, Cell::Int(1)).is_err(), "no record 2");
     assert_eq!(l.to_bytes(), before, "a refused write changes nothing");
+}
+
+#[test]
+fn set_fields_writes_all_or_nothing() {
+    let schema = [
+        ("a", DType::Int64),
+        ("b", DType::Str),
+        ("c", DType::Float64),
+    ];
+    let mut l = RecordList::with_schema(&schema, 4).unwrap();
+    l.push_record(&[("a", Cell::Int(1)), ("b", Cell::Str("x"))])
+        .unwrap();
+    let before = l.to_bytes();
+    // The bad field after a good one, a field the schema lacks, a record that is not there.
+    let refused: [(usize, &[(&str, Cell<'_>)]); 3] = [
+        (0, &[("b", Cell::Str("y")), ("a", Cell::Str("bad"))]),
+        (0, &[("c", Cell::Float(1.5)), ("z", Cell::Int(1))]),
+        (1, &[("a", Cell::Int(2))]),
+    ];
+    for (row, fields) in refused {
+        assert!(l.set_fields(row, fields).is_err(), "{fields:?}");
+        assert_eq!(l.to_bytes(), before, "a refused update changes nothing");
+    }
+    assert!(matches!(
+        l.set_fields(0, &[("b", Cell::Str("y")), ("a", Cell::Str("bad"))]),
+        Err(RecordsError::SchemaMismatch { row: 0, ref field, .. }) if field == "a"
+    ));
+    // As dict.update: the last value of a repeated key, in the place of its first; a new
+    // key goes last.
+    let (a, b, c) = (0, 1, 2);
+    l.set_fields(
+        0,
+        &[
+            ("c", Cell::Float(1.5)),
+            ("a", Cell::Int(2)),
+            ("c", Cell::Float(3.0)),
+        ],
+    )
+    .unwrap();
+    assert_eq!(l.row_keys(0), [a, b, c]);
+    assert_eq!(l.get(0, c), CellRef::Float(3.0));
+    assert_eq!(l.get(0, a), CellRef::Int(2));
+    // Open fields: one value widens its column and another adds one, together.
+    let mut open = RecordList::with_chunk_rows(4);
+    open.push_record(&[("n", Cell::Int(1))]).unwrap();
+    open.push_record(&[("n", Cell::Int(2))]).unwrap();
+    open.set_fields(1, &[("new", Cell::Str("s")), ("n", Cell::Float(2.5))])
+        .unwrap();
+    assert_eq!(open.get(0, 0), CellRef::Int(1));
+    assert_eq!(open.get(1, 0), CellRef::Float(2.5));
+    assert_eq!(open.row_keys(1), [0, 1]);
+    assert_eq!(open.row_keys(0), [0]);
 }
 
 #[test]

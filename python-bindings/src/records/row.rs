@@ -625,8 +625,8 @@ impl PyRow {
                 args.len()
             )));
         }
-        self.writable(py)?;
-        let mut pairs: Vec<(Bound<'_, PyAny>, Bound<'_, PyAny>)> = Vec::new();
+        let store = self.writable(py)?;
+        let mut pairs: Items<'_> = Vec::new();
         if let Some(o) = args.iter().next() {
             let o = &o;
             pairs = if o.hasattr(intern!(py, "keys"))? {
@@ -648,21 +648,20 @@ impl PyRow {
         if let Some(kw) = kwargs {
             pairs.extend(kw.iter());
         }
-        // Every key and value checked before the first is written: an update that raises
-        // (a key that is not a str, a value that cannot be stored) leaves the record as
-        // it was, as an append that raises leaves the list.
-        let mut buf = Vec::new();
-        for (k, v) in &pairs {
+        if pairs.is_empty() {
+            return Ok(());
+        }
+        for (k, _) in &pairs {
             Self::key_str(k)?;
-            if crate::scalar::scalar_cell(v).is_none() {
-                buf.clear();
-                let one: Items<'_> = vec![(k.clone(), v.clone())];
-                record_cells(&one, &mut buf, self.row())?;
-            }
         }
-        for (k, v) in pairs {
-            self.set(py, &k, &v)?;
-        }
+        // One write of every field: the core checks them all before the first is written,
+        // so an update that raises (a value that cannot be stored, or that the schema
+        // refuses) leaves the record as it was, as an append that raises leaves the list.
+        let mut buf = Vec::new();
+        let cells = record_cells(&pairs, &mut buf, self.row())?;
+        let mut this = store.borrow_mut(py)?;
+        this.inner.set_fields(self.row(), &cells).py_err(py)?;
+        this.after_append(py, 1);
         Ok(())
     }
 
