@@ -130,11 +130,12 @@ pub(crate) fn record_cells<'a>(
     buf: &'a mut Vec<u8>,
     row: usize,
 ) -> PyResult<Vec<(&'a str, Cell<'a>)>> {
-    batch_cells(items, &[(0, items.len())], buf, row)
+    batch_cells(items, &[(0, items.len())], buf, |_| row)
 }
 
 /// Converts many records' items at once: record `k` is `items[bounds[k].0..bounds[k].1]`
-/// and has row index `first_row + k`. The cells come back flat, in the same positions.
+/// and an error about it names row `row(k)`. The cells come back flat, in the same
+/// positions.
 ///
 /// # Errors
 /// As [`record_cells`], for the first bad record.
@@ -142,12 +143,12 @@ pub(crate) fn batch_cells<'a>(
     items: &'a [(Bound<'_, PyAny>, Bound<'_, PyAny>)],
     bounds: &[(usize, usize)],
     buf: &'a mut Vec<u8>,
-    first_row: usize,
+    row: impl Fn(usize) -> usize,
 ) -> PyResult<Vec<(&'a str, Cell<'a>)>> {
     buf.clear();
     let mut pre: Vec<(&'a str, Pre<'a>)> = Vec::with_capacity(items.len());
     for (k, &(a, b)) in bounds.iter().enumerate() {
-        let row = first_row + k;
+        let row = row(k);
         for (key, v) in &items[a..b] {
             let Ok(ks) = key.cast::<PyString>() else {
                 return Err(crate::errors::schema_error(

@@ -165,6 +165,63 @@ def test_schema_error_message_names_the_row_and_field_at_construction():
     assert re.search(r"\b5\b", str(err)), f"row index 5 not named in: {err}"
 
 
+def _eight():
+    return DictList([{"a": i} for i in range(8)], schema={"a": "int64"})
+
+
+def _held(rows):
+    """``rows`` with a Row of it kept alive: the list then changes by order, its records
+    landing at the end of the store it shares."""
+    _held.views.append(rows[0])
+    return rows
+
+
+_held.views = []
+_BAD = {"a": "not an int"}
+_TUPLES = [(i, i) for i in range(4)]
+
+# (call, the row the error must name): the position the bad record was going to in the
+# list the user sees (in the result for `+`), not its place among the records given or
+# the store row it would have taken.
+ROW_NAMED = {
+    "slice-assign": (lambda: _eight().__setitem__(slice(3, 5), [{"a": 1}, _BAD]), 4),
+    "slice-assign-longer": (
+        lambda: _eight().__setitem__(slice(3, 4), [{"a": 1}, {"a": 2}, _BAD]),
+        5,
+    ),
+    "ext-slice-assign": (lambda: _eight().__setitem__(slice(6, 2, -2), [{"a": 1}, _BAD]), 4),
+    "setitem-held": (lambda: _held(_eight()).__setitem__(2, _BAD), 2),
+    "insert-held": (lambda: _held(_eight()).insert(3, _BAD), 3),
+    "append-held": (lambda: _held(_eight()).append(_BAD), 8),
+    "extend-held": (lambda: _held(_eight()).extend([{"a": 1}] * 9 + [_BAD]), 17),
+    "slice-assign-held": (lambda: _held(_eight()).__setitem__(slice(3, 5), [{"a": 1}, _BAD]), 4),
+    "slice-insert": (lambda: _held(_eight())[2:5].insert(0, _BAD), 0),
+    "slice-append": (lambda: _held(_eight())[2:5].append(_BAD), 3),
+    "slice-extend": (lambda: _held(_eight())[2:5].extend(iter([{"a": 1}, _BAD])), 4),
+    "list-plus-rows": (lambda: [{"a": 1}, _BAD] + _eight(), 1),
+    "slice-plus-list": (lambda: _held(_eight())[2:5] + [{"a": 1}, _BAD], 4),
+    "tuple-ext-slice-assign": (
+        lambda: TupleList(_TUPLES, fields=("a", "b")).__setitem__(
+            slice(None, None, 2), [(1, 2), (1,)]
+        ),
+        2,
+    ),
+    "tuple-slice-assign": (
+        lambda: TupleList(_TUPLES, fields=("a", "b")).__setitem__(slice(1, 2), [(1, 2), (1,)]),
+        2,
+    ),
+    "tuple-list-plus-rows": (lambda: [(1, 2), (1,)] + TupleList(_TUPLES, fields=("a", "b")), 1),
+}
+
+
+@pytest.mark.parametrize(("call", "row"), list(ROW_NAMED.values()), ids=list(ROW_NAMED))
+def test_an_error_about_a_record_names_its_position_in_the_list(call, row):
+    err = expect_error((memslim.SchemaError, memslim.InvalidValueError), call)
+    named = re.search(r"row (\d+)", str(err))
+    assert named and int(named.group(1)) == row, f"row {row} not named in: {err}"
+    _held.views.clear()
+
+
 @pytest.mark.parametrize(
     "call",
     [

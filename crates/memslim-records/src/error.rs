@@ -126,12 +126,28 @@ impl RecordsError {
     /// assert_eq!(e.at_row(7).to_string(), "row 7, field \"x\": not in the declared schema");
     /// ```
     #[must_use]
-    pub fn at_row(mut self, at: usize) -> Self {
+    pub fn at_row(self, at: usize) -> Self {
+        self.map_row(|_| at)
+    }
+
+    /// The same error about the record `f` maps its row to: for a caller that knows
+    /// the record by another number than the list that raised it (a record stored at
+    /// row 9 of a store that is position 1 of the list the user sees). Errors about no
+    /// one record are unchanged.
+    ///
+    /// ```
+    /// use memslim_records::RecordsError;
+    ///
+    /// let e = RecordsError::DuplicateKey { row: 9, field: "x".into() };
+    /// assert_eq!(e.map_row(|r| r - 8).to_string(), "row 1, field \"x\": key given twice in one record");
+    /// ```
+    #[must_use]
+    pub fn map_row(mut self, f: impl FnOnce(usize) -> usize) -> Self {
         match &mut self {
             RecordsError::SchemaMismatch { row, .. }
             | RecordsError::UnknownField { row, .. }
             | RecordsError::DuplicateKey { row, .. }
-            | RecordsError::ValueTooLarge { row, .. } => *row = at,
+            | RecordsError::ValueTooLarge { row, .. } => *row = f(*row),
             _ => {}
         }
         self

@@ -88,6 +88,34 @@ impl Slice {
         pos.into_iter().map(|p| p..p + 1).collect()
     }
 
+    /// The position the `k`th record assigned to the slice takes, which an error about
+    /// that record names: for a step-1 slice, which takes any number of records, also
+    /// past its end (`rows[3:5] = [a, b, c]` puts `c` at 5, `Slice::before(n)` numbers
+    /// records appended to `n` records). Never below 0 (a record beyond an extended
+    /// slice's positions, which [`Slice::check_assign`] refuses anyway).
+    ///
+    /// ```
+    /// use memslim_records::Slice;
+    ///
+    /// let back = Slice { start: 6, step: -2, len: 2 };
+    /// assert_eq!((back.nth(0), back.nth(1), back.nth(5)), (6, 4, 0));
+    /// assert_eq!(Slice::before(8).nth(1), 9);
+    /// ```
+    pub fn nth(&self, k: usize) -> usize {
+        usize::try_from(self.skip(k).start).unwrap_or(0)
+    }
+
+    /// The slice of the records assigned after the first `k` (its record 0 is record `k`
+    /// of this one).
+    pub fn skip(&self, k: usize) -> Slice {
+        let steps = isize::try_from(k).unwrap_or(isize::MAX);
+        Slice {
+            start: self.start.saturating_add(steps.saturating_mul(self.step)),
+            step: self.step,
+            len: self.len.saturating_sub(k),
+        }
+    }
+
     /// Whether `got` records may replace the positions: any number for a step-1 slice,
     /// exactly [`Slice::len`] for an extended one (as a Python list decides).
     ///

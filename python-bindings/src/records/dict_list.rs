@@ -60,7 +60,7 @@ impl PyDictList {
                 base.inner.extend_from(&src).py_err(py)?;
                 base.sync_names(py);
             } else {
-                base.extend_from_iter(data, 0)?;
+                base.extend_from_iter(data, 0, Slice::before(0))?;
             }
         }
         base.retrack();

@@ -1,8 +1,6 @@
 //! `_Records`, the base class of `DictList` and `TupleList`: a store and an order,
 //! and the whole `MutableSequence` protocol over them.
 
-use memslim_records::Slice;
-
 use crate::sequence::{abridged_repr, count_arg, mul_count, position, slice_of};
 
 use super::*;
@@ -375,7 +373,7 @@ impl PyRecords {
                 .cast::<PyRecords>()
                 .is_ok_and(|o| Arc::ptr_eq(&o.get().state, &me.state));
             if !own && me.in_place(py)? {
-                let staged = me.state.borrow(py)?.staged(value)?;
+                let staged = me.state.borrow(py)?.staged(value, slice)?;
                 let mut this = me.state.borrow_mut(py)?;
                 this.inner.assign_slice(&slice, &staged).py_err(py)?;
                 this.sync_names(py);
@@ -658,7 +656,10 @@ impl PyRecords {
                 out.inner.extend_from(&src).py_err(py)?;
                 out.sync_names(py);
             }
-            None => out.extend_from_iter(other, 0)?,
+            None => {
+                let dest = Slice::before(out.inner.len());
+                out.extend_from_iter(other, 0, dest)?
+            }
         }
         out.retrack();
         out.into_object(py)
@@ -962,7 +963,7 @@ pub(super) fn records_radd(
     }
     let this = me.logical(py)?;
     let mut out = this.with_inner(py, this.inner.empty_like());
-    out.extend_from_iter(other, 0)?;
+    out.extend_from_iter(other, 0, Slice::before(0))?;
     out.inner.extend_from(&this.inner).py_err(py)?;
     out.sync_names(py);
     out.retrack();

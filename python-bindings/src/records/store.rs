@@ -410,29 +410,39 @@ impl Records {
     /// records is read in place, in one go however long (so the run's storing overlaps
     /// its reading, [`RecordList::push_grids`]); `Row`s of another DictList are copied
     /// cell to cell; the others go the general way, a batch at a time.
+    ///
+    /// `dest`: the positions the records take in the list the user sees (record `k` at
+    /// `dest.nth(k)`), which an error about one of them names, not the store row it
+    /// was going to (the two differ for a list that shares its store, or a staging one).
     pub(super) fn push_input(
         &mut self,
         py: Python<'_>,
         input: &Input<'_, '_>,
         self_ptr: usize,
+        dest: Slice,
     ) -> PyResult<()> {
         let fields = self.tuple_fields(py)?;
         let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+        let base = self.inner.len();
+        let named = |e: RecordsError| e.map_row(|r| dest.nth(r.saturating_sub(base)));
         let mut start = 0;
         // The general path may run Python code that changes a sequence's length.
         while start < input.len() {
-            let n = self.append_plain(&input.from(start), &fields).py_err(py)?;
+            let n = self
+                .append_plain(&input.from(start), &fields)
+                .map_err(named)
+                .py_err(py)?;
             self.after_append(py, n);
             start += n;
             if n == 0 {
                 let batch = input.objects(start, BATCH)?;
                 let mut m = 0;
                 if matches!(self.kind, RecordForm::Dict) {
-                    m = self.append_rows_of_other(&batch, self_ptr)?;
+                    m = self.append_rows_of_other(&batch, self_ptr, named)?;
                 }
                 if m == 0 {
                     // Not a plain record of scalars: this batch goes the general way.
-                    self.push_general(&batch, self_ptr)?;
+                    self.push_general(&batch, self_ptr, dest.skip(start))?;
                     m = batch.len();
                 }
                 self.after_append(py, m);
@@ -467,10 +477,12 @@ impl Records {
     /// `DictList(r for r in rows if ...)` gives), cell to cell, with no Python object
     /// made per value. Returns how many were appended: 0 if `objs[0]` is not such a view,
     /// or if a field it needs cannot be added (the general path then reports it).
+    /// `named` renames the row of an error, as [`Records::push_input`] names them.
     pub(super) fn append_rows_of_other(
         &mut self,
         objs: &[Bound<'_, PyAny>],
         self_ptr: usize,
+        named: impl FnOnce(RecordsError) -> RecordsError,
     ) -> PyResult<usize> {
         let Some(head) = objs.first() else {
             return Ok(0);
@@ -492,17 +504,24 @@ impl Records {
         let src = first.borrow(py)?;
         // The source fields these rows use, mapped to ours (added if new).
         let rows: Vec<usize> = rows.iter().map(|r| r.row()).collect();
-        if !self.inner.push_rows_of(&src.inner, &rows).py_err(py)? {
+        if !self
+            .inner
+            .push_rows_of(&src.inner, &rows)
+            .map_err(named)
+            .py_err(py)?
+        {
             return Ok(0);
         }
         Ok(rows.len())
     }
 
-    /// [`Records::push_input`] for any records (each one's items collected first).
+    /// [`Records::push_input`] for any records (each one's items collected first); an
+    /// error about record `k` names position `dest.nth(k)`.
     pub(super) fn push_general(
         &mut self,
         objs: &[Bound<'_, PyAny>],
         self_ptr: usize,
+        dest: Slice,
     ) -> PyResult<()> {
         let Some(first) = objs.first() else {
             return Ok(());
@@ -513,31 +532,37 @@ impl Records {
         let mut bounds = Vec::with_capacity(objs.len());
         for (k, o) in objs.iter().enumerate() {
             let a = items.len();
-            self.record_items_into(o, base + k, self_ptr, &mut items)?;
+            self.record_items_into(o, dest.nth(k), self_ptr, &mut items)?;
             bounds.push((a, items.len()));
         }
         let mut buf = Vec::new();
-        let cells = batch_cells(&items, &bounds, &mut buf, base)?;
+        let cells = batch_cells(&items, &bounds, &mut buf, |k| dest.nth(k))?;
         let records: Vec<&[(&str, Cell<'_>)]> = bounds.iter().map(|&(a, b)| &cells[a..b]).collect();
-        self.inner.push_batch(&records).py_err(py)
+        self.inner
+            .push_batch(&records)
+            .map_err(|e| e.map_row(|r| dest.nth(r.saturating_sub(base))))
+            .py_err(py)
     }
 
-    /// Appends every record of `it` (atomic: all or nothing).
+    /// Appends every record of `it` (atomic: all or nothing); an error names the
+    /// position `dest` gives the record ([`Records::push_input`]).
     pub(super) fn extend_from_iter(
         &mut self,
         it: &Bound<'_, PyAny>,
         self_ptr: usize,
+        dest: Slice,
     ) -> PyResult<()> {
         let cp = self.inner.checkpoint();
         let bytes_before = self.inner.nbytes();
         let py = it.py();
         let res = if is_exact_sequence(it) {
-            self.push_input(py, &Input::Seq { seq: it, start: 0 }, self_ptr)
+            self.push_input(py, &Input::Seq { seq: it, start: 0 }, self_ptr, dest)
         } else {
             let start = self.inner.len();
             feed_batches(it, BATCH, |batch| {
                 self.expect_load(start, batch.len());
-                self.push_input(py, &Input::Objs(batch), self_ptr)
+                let done = self.inner.len().saturating_sub(start);
+                self.push_input(py, &Input::Objs(batch), self_ptr, dest.skip(done))
             })
         };
         self.settle(py, res, cp, bytes_before)
@@ -593,8 +618,9 @@ impl Records {
         }
     }
 
-    /// A new core list holding the records of `values` (validated like appends).
-    pub(super) fn staged(&self, values: &Bound<'_, PyAny>) -> PyResult<RecordList> {
+    /// A new core list holding the records of `values` (validated like appends), which
+    /// are going to the positions `dest` (an error names them).
+    pub(super) fn staged(&self, values: &Bound<'_, PyAny>, dest: Slice) -> PyResult<RecordList> {
         let py = values.py();
         if let Ok(o) = values.cast::<PyRecords>() {
             if let Some(src) = self.records_of(py, &*o.get().logical(py)?)? {
@@ -604,7 +630,7 @@ impl Records {
         let mut tmp = self.with_inner(py, self.inner.empty_like());
         // Views into this list are read through their own (shared) borrow: no self
         // pointer, because `tmp` is not the list they belong to.
-        tmp.extend_from_iter(values, 0)?;
+        tmp.extend_from_iter(values, 0, dest)?;
         Ok(std::mem::take(&mut tmp.inner))
     }
 

@@ -153,12 +153,14 @@ impl PyTupleList {
         match (first, rest, data) {
             // An exact list or tuple is read in place, in one run (the first item was
             // only looked at).
-            (Some(_), _, Some(d)) if is_exact_sequence(d) => base.extend_from_iter(d, 0)?,
+            (Some(_), _, Some(d)) if is_exact_sequence(d) => {
+                base.extend_from_iter(d, 0, Slice::before(0))?
+            }
             (Some(f), Some(rest), _) => {
                 // The first item was taken to find the fields; put it back in front.
                 let chain = CHAIN.import(py, "itertools", "chain")?;
                 let all = chain.call1((PyTuple::new(py, [f])?, rest))?;
-                base.extend_from_iter(&all, 0)?;
+                base.extend_from_iter(&all, 0, Slice::before(0))?;
             }
             _ => {}
         }

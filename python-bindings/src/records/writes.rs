@@ -1,8 +1,6 @@
 //! How records go into a list: `extend` (in bulk, or a few one by one), the store rows
 //! for assigned values, and one record written in place.
 
-use memslim_records::Slice;
-
 use super::*;
 
 /// Store rows joining a list: rows it shares with others, or rows just appended to the
@@ -91,10 +89,12 @@ impl PyRecords {
     /// Goes through `items` in order: a `Row` of this store gives its own row
     /// ([`Rows::Shared`]); each run of other values is converted and appended to the
     /// store in batches ([`Rows::New`]). `take` gets each in turn. No rollback: the
-    /// callers checkpoint the store.
+    /// callers checkpoint the store. `dest`: the list positions the items go to, which
+    /// an error about one names ([`Records::push_input`]).
     pub(super) fn store_items(
         &self,
         items: &[Bound<'_, PyAny>],
+        dest: Slice,
         mut take: impl FnMut(Rows) -> PyResult<()>,
     ) -> PyResult<()> {
         let Some(head) = items.first() else {
@@ -113,9 +113,12 @@ impl PyRecords {
                 .find(|&e| self.own_row(&items[e]).is_some())
                 .unwrap_or(items.len());
             let first = self.state.borrow(py)?.inner.len();
-            self.state
-                .borrow_mut(py)?
-                .push_input(py, &Input::Objs(&items[k..end]), me)?;
+            self.state.borrow_mut(py)?.push_input(
+                py,
+                &Input::Objs(&items[k..end]),
+                me,
+                dest.skip(k),
+            )?;
             take(Rows::New(first..self.state.borrow(py)?.inner.len()))?;
             k = end;
         }
@@ -155,6 +158,7 @@ impl PyRecords {
         };
         let n = self.state.borrow(py)?.inner.len();
         let mark = self.order.borrow(py)?.order.mark(n);
+        let dest = Slice::before(self.len(py)?);
         let res = if is_exact_sequence(values)
             && !values
                 .try_iter()?
@@ -171,7 +175,7 @@ impl PyRecords {
             let res = self
                 .state
                 .borrow_mut(py)?
-                .push_input(py, &seq, store_ptr(&self.state));
+                .push_input(py, &seq, store_ptr(&self.state), dest);
             let n = self.state.borrow(py)?.inner.len();
             res.and_then(|()| {
                 self.order
@@ -207,13 +211,19 @@ impl PyRecords {
             return Ok(());
         };
         let py = head.py();
-        self.store_items(items, |rows| self.push_rows(py, rows))
+        let dest = Slice::before(self.len(py)?);
+        self.store_items(items, dest, |rows| self.push_rows(py, rows))
     }
 
-    /// Store rows for `values` (any iterable of records): a `Row` of this store or the
-    /// records of a list on it give their own rows (shared); anything else is converted
-    /// and appended to the store, which is rolled back on error. `(rows, shared)`.
-    pub(super) fn rows_for(&self, values: &Bound<'_, PyAny>) -> PyResult<(Vec<usize>, bool)> {
+    /// Store rows for `values` (any iterable of records) going to the list positions
+    /// `dest`: a `Row` of this store or the records of a list on it give their own rows
+    /// (shared); anything else is converted and appended to the store, which is rolled
+    /// back on error (naming the record's position in `dest`). `(rows, shared)`.
+    pub(super) fn rows_for(
+        &self,
+        values: &Bound<'_, PyAny>,
+        dest: Slice,
+    ) -> PyResult<(Vec<usize>, bool)> {
         let py = values.py();
         if let Ok(o) = values.cast::<PyRecords>() {
             if let Some(rows) = self.rows_of_list(py, o.get())? {
@@ -234,7 +244,7 @@ impl PyRecords {
         };
         let mut rows = Vec::with_capacity(items.len());
         let mut shared = false;
-        let res = self.store_items(&items, |r| {
+        let res = self.store_items(&items, dest, |r| {
             let (more, s) = r.into_parts();
             rows.extend(more);
             shared |= s;
@@ -252,7 +262,7 @@ impl PyRecords {
     pub(super) fn assign_by_order(&self, slice: Slice, values: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = values.py();
         self.fix_order(py)?;
-        let (rows, shared) = self.rows_for(values)?;
+        let (rows, shared) = self.rows_for(values, slice)?;
         self.edit_order(py, |o, n| o.assign_slice(n, &slice, &rows, shared))
     }
 
@@ -324,7 +334,11 @@ impl PyRecords {
         let mut this = self.state.borrow_mut(py)?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
-        edit(&mut this.inner, &cells).py_err(py)?;
+        // The core names the record by its store row, which is `row` only where the list
+        // is its store's order.
+        edit(&mut this.inner, &cells)
+            .map_err(|e| e.at_row(row))
+            .py_err(py)?;
         this.after_append(py, 1);
         Ok(())
     }
