@@ -500,6 +500,12 @@ mod tests {
             let mut sorted = pos.clone();
             sorted.sort_unstable();
             prop_assert_eq!(back, sorted);
+            // The k-th record assigned goes to the k-th position; after skipping k, the
+            // rest go to the rest.
+            for (k, &p) in pos.iter().enumerate() {
+                prop_assert_eq!(s.nth(k), p);
+                prop_assert_eq!(s.skip(k).positions().collect::<Vec<_>>(), &pos[k..]);
+            }
         }
 
         #[test]
@@ -684,6 +690,32 @@ mod tests {
         let mut l = list_of(&[1, 2]);
         l.assign_slice(&Slice::before(1), &list_of(&[9])).unwrap();
         assert_eq!(values_of(&l), vec![1, 9, 2]);
+    }
+
+    #[test]
+    fn records_past_a_slice_are_numbered_on_without_overflow() {
+        // A step-1 slice takes any number of records: they go on past its end.
+        let s = Slice {
+            start: 3,
+            step: 1,
+            len: 2,
+        };
+        assert_eq!((s.nth(2), s.nth(5)), (5, 8));
+        assert_eq!(s.skip(3).nth(0), 6);
+        // Extremes saturate (never below 0), never overflow.
+        let back = Slice {
+            start: 6,
+            step: -2,
+            len: 2,
+        };
+        assert_eq!(back.nth(usize::MAX), 0);
+        let far = Slice {
+            start: isize::MAX - 1,
+            step: 1,
+            len: 1,
+        };
+        assert_eq!(far.nth(usize::MAX), isize::MAX as usize);
+        assert_eq!(far.skip(usize::MAX).len, 0);
     }
 
     /// Records written in place one by one are put back when a later one is refused.
