@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pickle
 import sys
+import zlib
 
 import memslim
 import pytest
@@ -245,3 +246,42 @@ def test_changed_tuplelist_fields_are_refused():
     func, args = tl.__reduce_ex__(4)
     with pytest.raises(memslim.CorruptDataError, match="fields"):
         func(args[0], ("a", "c"), *args[2:])
+
+
+# ----------------------------------------------------------------------------------------
+# Crafted payloads (checksum fixed up) either load consistently or are refused
+# ----------------------------------------------------------------------------------------
+
+
+def crafted(rows, change):
+    """A loader of ``rows``' protocol-5 state after ``change(buffers)`` rewrote its
+    column buffers (a list of bytes, in place), the checksum recomputed to match: only
+    the structural checks stand between the bytes and a list."""
+    func, args = rows.__reduce_ex__(5)
+    head, bufs = bytes(args[0]), [bytes(b.raw()) for b in args[1:]]
+    change(bufs)
+    crc = zlib.crc32(head[:-4] + b"".join(bufs)).to_bytes(4, "little")
+    return lambda: func(head[:-4] + crc, *bufs)
+
+
+def mark_both_as_ints(bufs):
+    # A float column holding the int 1 and a float: its floats, then the marks of the
+    # values that were ints (row 0).
+    assert len(bufs) == 2 and bufs[1] == b"\x01", bufs
+    bufs[1] = b"\x03"
+
+
+@pytest.mark.parametrize("value", [float("nan"), 0.5, float("inf"), -0.0, 2.0**53 + 2])
+def test_a_crafted_int_mark_on_a_float_that_is_no_int_is_refused(value):
+    # A marked float is read back as an int: NaN came back as 0, 0.5 as 0, inf as
+    # 2**63 - 1, and the column's sum disagreed with the values read.
+    load = crafted(DictList([{"k": 1}, {"k": value}]), mark_both_as_ints)
+    with pytest.raises(memslim.CorruptDataError, match="marked as an int"):
+        load()
+
+
+def test_a_crafted_int_mark_on_a_whole_float_loads_as_that_int():
+    load = crafted(DictList([{"k": 1}, {"k": -(2.0**53)}]), mark_both_as_ints)
+    back = load()
+    assert back.to_list() == [{"k": 1}, {"k": -(2**53)}]
+    assert back.column("k").sum() == 1 - 2**53

@@ -32,7 +32,7 @@ use hashbrown::HashMap;
 use super::{Chunk, Patterns, RecordList};
 use crate::arrow::share;
 use crate::bitmap::Bitmap;
-use crate::column::{ColChunk, ColMeta, Data, Layout, dict_capacity};
+use crate::column::{ColChunk, ColMeta, Data, Layout, dict_capacity, int_fits_f64};
 use crate::intvec::{IntVec, Width};
 use crate::serial::{Input, code_dtype, dtype_code, put_varint};
 use crate::store::Store;
@@ -282,6 +282,30 @@ fn check_offsets(what: &str, offsets: &[i32], len: usize, data_len: usize) -> Re
         )));
     }
     Ok(())
+}
+
+/// Whether `x` is what a float column stores for an int it marks: `n as f64` for an
+/// `i64` `n` that `f64` holds exactly ([`int_fits_f64`]), which `x as i64` reads back.
+fn stored_int(x: f64) -> bool {
+    let n = x as i64;
+    int_fits_f64(n) && (n as f64).to_bits() == x.to_bits()
+}
+
+/// The first row `marks` marks as an int whose float in `v` is not [`stored_int`].
+fn first_bad_mark(v: &[f64], marks: &Bitmap) -> Option<usize> {
+    // Marks are ints among floats, usually few: bytes of clear marks are skipped whole.
+    let mut marked = marks
+        .as_bytes()
+        .iter()
+        .enumerate()
+        .filter(|&(_, &b)| b != 0)
+        .flat_map(|(k, &b)| {
+            (0..8)
+                .filter(move |t| (b >> t) & 1 == 1)
+                .map(move |t| k * 8 + t)
+        });
+    // `marks` has no bits past `v.len()` (`Bitmap::from_bytes` checks it).
+    marked.find(|&i| !v.get(i).is_some_and(|&x| stored_int(x)))
 }
 
 fn read_bitmap(inp: &mut Input<'_>, bufs: &mut Buffers<'_>, len: usize) -> Result<Option<Bitmap>> {
@@ -699,6 +723,15 @@ fn read_column(
             let v = bufs.values::<f64>()?;
             expect_len("floats", v.len(), len)?;
             let marks = read_bitmap(inp, bufs, len)?;
+            // A marked float is read as `x as i64`, which saturates (inf), truncates
+            // (0.5) and maps NaN to 0: only what the writer stores for an int may be
+            // marked, null slots included (a null written over an int keeps both).
+            if let Some(i) = marks.as_ref().and_then(|m| first_bad_mark(&v, m)) {
+                return Err(corrupt(format!(
+                    "field {field:?}, row {i} of a chunk: a float marked as an int is not \
+                     an int (a whole number within ±2**53)"
+                )));
+            }
             Data::Float(v, marks)
         }
         (D_KEYS, Layout::StrDict(w)) => {
@@ -997,6 +1030,69 @@ mod tests {
         head[n..].copy_from_slice(&crc.finalize().to_le_bytes());
         let bufs: Vec<Buffer> = bufs.iter().map(Buffer::from_slice_ref).collect();
         RecordList::from_snapshot(&head, &bufs)
+    }
+
+    /// `l`'s snapshot as a header and buffers to change and then load with [`resealed`].
+    fn parts(l: &RecordList) -> (Vec<u8>, Vec<Vec<u8>>) {
+        let snap = l.to_snapshot();
+        let bufs = snap.buffers.iter().map(|b| b.as_slice().to_vec()).collect();
+        (snap.header, bufs)
+    }
+
+    /// Asserts that `r` was refused with a message containing `why`.
+    fn refused(r: Result<RecordList>, why: &str) {
+        match r {
+            Err(e) => assert!(e.to_string().contains(why), "{e}"),
+            Ok(back) => panic!("loaded: {:?}", rows(&back)),
+        }
+    }
+
+    #[test]
+    fn a_float_marked_as_an_int_must_be_an_int_the_writer_could_store() {
+        // Row 0 was the int 1, marked in the float column; row 1 is the float `x`, marked
+        // too by the crafted payload.
+        let load = |x: f64| {
+            let mut l = RecordList::new();
+            l.push_record(&[("k", Cell::Int(1))]).unwrap();
+            l.push_record(&[("k", Cell::Float(x))]).unwrap();
+            let (head, mut bufs) = parts(&l);
+            // Buffers: the floats, the marks.
+            assert_eq!(bufs[1], [0b01]);
+            bufs[1] = vec![0b11];
+            resealed(&head, &bufs)
+        };
+        let big = 2f64.powi(53);
+        // Each would read back as another int: NaN as 0, 0.5 as 0, inf as i64::MAX;
+        // -0.0 as 0, but an int 0 is written as +0.0; past 2^53 an f64 stands for more
+        // than one int.
+        for x in [
+            f64::NAN,
+            0.5,
+            -2.5,
+            f64::INFINITY,
+            -0.0,
+            big + 2.0,
+            -big - 2.0,
+            1e300,
+        ] {
+            refused(load(x), "not an int");
+        }
+        for x in [0.0, -7.0, big, -big] {
+            let back = load(x).expect("an int as the writer stores it");
+            assert_eq!(back.get(1, 0), CellRef::Int(x as i64));
+        }
+    }
+
+    #[test]
+    fn an_int_overwritten_with_null_in_a_float_column_round_trips() {
+        // The write of a null keeps the slot's value and mark: a marked null slot is
+        // the writer's own.
+        let mut l = RecordList::new();
+        l.push_record(&[("k", Cell::Int(5))]).unwrap();
+        l.push_record(&[("k", Cell::Float(0.5))]).unwrap();
+        l.set_field(0, "k", Cell::Null).unwrap();
+        let back = RecordList::from_snapshot_bytes(&l.to_snapshot().to_bytes()).expect("valid");
+        assert_eq!(rows(&back), rows(&l));
     }
 
     #[test]
