@@ -285,3 +285,15 @@ def test_a_crafted_int_mark_on_a_whole_float_loads_as_that_int():
     back = load()
     assert back.to_list() == [{"k": 1}, {"k": -(2**53)}]
     assert back.column("k").sum() == 1 - 2**53
+
+
+def test_a_crafted_object_value_with_no_bytes_is_refused_at_load():
+    # An object column: validity, offsets, encoded values; the null in row 2 holds no
+    # bytes. Marked valid it loaded, and reading it raised "variant value truncated".
+    def make_the_null_valid(bufs):
+        assert len(bufs) == 3 and bufs[0] == b"\x03", bufs
+        bufs[0] = b"\x07"
+
+    load = crafted(DictList([{"o": 1}, {"o": "x"}, {"o": None}]), make_the_null_valid)
+    with pytest.raises(memslim.CorruptDataError, match="row 2 of a chunk"):
+        load()

@@ -702,6 +702,10 @@ fn read_column(
     let field = &meta.name;
     let valid = read_bitmap(inp, bufs, len)?;
     let absent = read_bitmap(inp, bufs, len)?;
+    // Only live slots hold values; null and absent ones hold placeholders.
+    let live = |i: usize| {
+        valid.as_ref().is_none_or(|v| v.get(i)) && absent.as_ref().is_none_or(|a| !a.get(i))
+    };
     let tag = inp.bytes(1)?[0];
     let data = match (tag, meta.layout) {
         (D_NULL, Layout::Null) => Data::Null,
@@ -742,9 +746,6 @@ fn read_column(
             let n = meta.dict().len() as i64;
             // Only live slots are read through the dictionary; a null or absent slot
             // holds a placeholder (0), even when the dictionary is empty.
-            let live = |i: usize| {
-                valid.as_ref().is_none_or(|v| v.get(i)) && absent.as_ref().is_none_or(|a| !a.get(i))
-            };
             let in_dict = |x: i64| (0..n).contains(&x);
             // Placeholders are in range too unless the dictionary is empty, so the
             // bounds of all the keys usually settle it without looking at the bitmaps.
@@ -770,10 +771,11 @@ fn read_column(
                 Layout::StrPlain if !plain_ok => {
                     (0..len).find(|&i| std::str::from_utf8(v.get(i)).is_err())
                 }
-                // Null and absent object slots hold no bytes.
+                // A value is never empty (an encoding starts with its tag). A null or
+                // absent slot holds no bytes, or the value a null was written over.
                 Layout::Object => (0..len).find(|&i| {
                     let b = v.get(i);
-                    !b.is_empty() && variant::decode(b).is_err()
+                    (!b.is_empty() || live(i)) && variant::decode(b).is_err()
                 }),
                 _ => None,
             };
@@ -1093,6 +1095,21 @@ mod tests {
         l.set_field(0, "k", Cell::Null).unwrap();
         let back = RecordList::from_snapshot_bytes(&l.to_snapshot().to_bytes()).expect("valid");
         assert_eq!(rows(&back), rows(&l));
+    }
+
+    #[test]
+    fn an_object_value_with_no_bytes_is_refused() {
+        let mut l = RecordList::new();
+        l.push_record(&[("o", Cell::Int(1))]).unwrap();
+        l.push_record(&[("o", Cell::Str("x"))]).unwrap();
+        l.push_record(&[("o", Cell::Null)]).unwrap();
+        assert_eq!(l.field_layout(0), Layout::Object);
+        let (head, mut bufs) = parts(&l);
+        // Buffers: validity, offsets, encoded values. The null row holds no bytes;
+        // marked valid, it would load and fail only when read.
+        assert_eq!(bufs[0], [0b011]);
+        bufs[0] = vec![0b111];
+        refused(resealed(&head, &bufs), "row 2 of a chunk");
     }
 
     #[test]
