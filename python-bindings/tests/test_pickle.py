@@ -297,3 +297,30 @@ def test_a_crafted_object_value_with_no_bytes_is_refused_at_load():
     load = crafted(DictList([{"o": 1}, {"o": "x"}, {"o": None}]), make_the_null_valid)
     with pytest.raises(memslim.CorruptDataError, match="row 2 of a chunk"):
         load()
+
+
+def test_a_crafted_slot_both_absent_and_valid_is_refused():
+    # Row 1 lacks "s", so its key (a placeholder) is not checked against the
+    # dictionary. Marked valid too, it loaded: null_count said 0, and sort() read the
+    # key through the dictionary and panicked (PanicException, a BaseException).
+    def make_the_absent_slot_valid(bufs):
+        # Dictionary offsets and text, validity, absence, keys.
+        assert bufs[2:] == [b"\x01", b"\x02", b"\x00\x00"], bufs
+        bufs[2] = b"\x03"
+        bufs[4] = b"\x00\x05"
+
+    load = crafted(DictList([{"s": "a"}, {}]), make_the_absent_slot_valid)
+    with pytest.raises(memslim.CorruptDataError, match="absent and valid"):
+        load()
+
+
+def test_a_crafted_valid_slot_in_a_column_of_nulls_is_refused():
+    # A column holding only None stores no values, just validity. A slot marked valid
+    # loaded and still read as None, but null_count no longer counted it.
+    def make_row_0_valid(bufs):
+        assert bufs == [b"\x00"], bufs
+        bufs[0] = b"\x01"
+
+    load = crafted(DictList([{"n": None}, {"n": None}]), make_row_0_valid)
+    with pytest.raises(memslim.CorruptDataError, match="column of nulls"):
+        load()

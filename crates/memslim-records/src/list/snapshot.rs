@@ -702,13 +702,36 @@ fn read_column(
     let field = &meta.name;
     let valid = read_bitmap(inp, bufs, len)?;
     let absent = read_bitmap(inp, bufs, len)?;
+    // The writer clears a slot's valid bit when it marks it absent; readers that tell
+    // values from nulls by the valid bits alone (null counts, Arrow export, `take`,
+    // which reads a valid string key through the dictionary) rely on it.
+    if let Some(a) = &absent {
+        let disjoint = valid.as_ref().is_some_and(|v| {
+            let overlap = v.as_bytes().iter().zip(a.as_bytes());
+            overlap.fold(0, |any, (x, y)| any | (x & y)) == 0
+        });
+        if !disjoint {
+            return Err(corrupt(format!(
+                "field {field:?}: a slot is both absent and valid"
+            )));
+        }
+    }
     // Only live slots hold values; null and absent ones hold placeholders.
     let live = |i: usize| {
         valid.as_ref().is_none_or(|v| v.get(i)) && absent.as_ref().is_none_or(|a| !a.get(i))
     };
     let tag = inp.bytes(1)?[0];
     let data = match (tag, meta.layout) {
-        (D_NULL, Layout::Null) => Data::Null,
+        (D_NULL, Layout::Null) => {
+            // A column of nulls stores no values: each slot says null or absent in its
+            // valid bits.
+            if valid.as_ref().is_none_or(|v| v.count_ones() != 0) {
+                return Err(corrupt(format!(
+                    "field {field:?}: a value in a column of nulls"
+                )));
+            }
+            Data::Null
+        }
         (D_BOOL, Layout::Bool) => {
             let b = bufs.take()?.to_vec();
             Data::Bool(
@@ -1110,6 +1133,36 @@ mod tests {
         assert_eq!(bufs[0], [0b011]);
         bufs[0] = vec![0b111];
         refused(resealed(&head, &bufs), "row 2 of a chunk");
+    }
+
+    #[test]
+    fn a_slot_both_absent_and_valid_is_refused() {
+        // Row 1 lacks "s": absent, so its key (0, a placeholder) is not checked against
+        // the dictionary. Marked valid as well, it was read as a string by `take`
+        // (which panicked on a key past the dictionary) and was no null to `null_count`.
+        let mut l = RecordList::new();
+        l.push_record(&[("s", Cell::Str("a"))]).unwrap();
+        l.push_record(&[]).unwrap();
+        let (head, mut bufs) = parts(&l);
+        // Buffers: dictionary offsets and text, validity, absence, keys.
+        assert_eq!(bufs[2..], [vec![0b01], vec![0b10], vec![0, 0]]);
+        bufs[2] = vec![0b11];
+        bufs[4] = vec![0, 5];
+        refused(resealed(&head, &bufs), "absent");
+    }
+
+    #[test]
+    fn a_valid_slot_in_a_column_of_nulls_is_refused() {
+        // A column of only nulls stores no values; a slot marked valid read as null but
+        // was not counted as one by `null_count`.
+        let mut l = RecordList::new();
+        l.push_record(&[("n", Cell::Null)]).unwrap();
+        l.push_record(&[("n", Cell::Null)]).unwrap();
+        assert_eq!(l.field_layout(0), Layout::Null);
+        let (head, mut bufs) = parts(&l);
+        assert_eq!(bufs, [vec![0b00]]);
+        bufs[0] = vec![0b01];
+        refused(resealed(&head, &bufs), "null");
     }
 
     #[test]
