@@ -21,8 +21,9 @@
 //! [`RecordList::from_snapshot`] checks the checksum first, so accidental damage of any
 //! byte is reported as [`RecordsError::Corrupt`], and then checks every structural
 //! invariant the list relies on (lengths, offsets, UTF-8, dictionary keys, int widths,
-//! key-order patterns, encoded values), so even a deliberately crafted payload with a
-//! valid checksum either loads into a consistent list or is refused; it never panics.
+//! null and absent bits, ints kept in float columns, key-order patterns, encoded values),
+//! so even a deliberately crafted payload with a valid checksum either loads into a
+//! consistent list or is refused; it never panics.
 
 use std::sync::Arc;
 
