@@ -294,19 +294,19 @@ fn stored_int(x: f64) -> bool {
 
 /// The first row `marks` marks as an int whose float in `v` is not [`stored_int`].
 fn first_bad_mark(v: &[f64], marks: &Bitmap) -> Option<usize> {
-    // Marks are ints among floats, usually few: bytes of clear marks are skipped whole.
-    let mut marked = marks
-        .as_bytes()
-        .iter()
-        .enumerate()
-        .filter(|&(_, &b)| b != 0)
-        .flat_map(|(k, &b)| {
-            (0..8)
-                .filter(move |t| (b >> t) & 1 == 1)
-                .map(move |t| k * 8 + t)
-        });
-    // `marks` has no bits past `v.len()` (`Bitmap::from_bytes` checks it).
-    marked.find(|&i| !v.get(i).is_some_and(|&x| stored_int(x)))
+    // Marks are ints among floats, usually few: only the set bits are visited.
+    for (k, &byte) in marks.as_bytes().iter().enumerate() {
+        let mut bits = byte;
+        while bits != 0 {
+            let i = k * 8 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            // `marks` has no bits past `v.len()` (`Bitmap::from_bytes` checks it).
+            if !v.get(i).is_some_and(|&x| stored_int(x)) {
+                return Some(i);
+            }
+        }
+    }
+    None
 }
 
 fn read_bitmap(inp: &mut Input<'_>, bufs: &mut Buffers<'_>, len: usize) -> Result<Option<Bitmap>> {
@@ -717,10 +717,9 @@ fn read_column(
             )));
         }
     }
-    // Only live slots hold values; null and absent ones hold placeholders.
-    let live = |i: usize| {
-        valid.as_ref().is_none_or(|v| v.get(i)) && absent.as_ref().is_none_or(|a| !a.get(i))
-    };
+    // Only live slots hold values; null and absent ones hold placeholders. (An absent
+    // slot is not valid, checked above.)
+    let live = |i: usize| valid.as_ref().is_none_or(|v| v.get(i));
     let tag = inp.bytes(1)?[0];
     let data = match (tag, meta.layout) {
         (D_NULL, Layout::Null) => {
