@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import gc
+import math
+import operator
 import pickle
 import random
 import sys
@@ -32,6 +34,10 @@ values = st.one_of(
     st.sampled_from([2**40, -(2**63), 2**64, 0.5, -0.0, float("inf")]),
 )
 records = st.dictionaries(st.sampled_from(KEYS), values, max_size=3)
+# Also a new NaN object each time: a dict holding one equals only itself (a list compares
+# its items by identity first), as a record holding one equals only itself.
+values_or_nan = st.one_of(values, st.builds(float, st.just("nan")))
+records_or_nan = st.dictionaries(st.sampled_from(KEYS), values_or_nan, max_size=3)
 # Key objects that are not the interned names but are the same objects in every record,
 # as `csv.DictReader` gives them.
 SHARED_KEYS = {k: "".join(["k", k[1:]]) for k in KEYS}
@@ -42,6 +48,28 @@ def items(row):
     return list(row.items())
 
 
+def is_nan(v):
+    return isinstance(v, float) and math.isnan(v)
+
+
+def renew_nans(d):
+    """A copy of `d` holding new NaN objects: what a record copied into another list
+    holds (a stored value is read back as a new object)."""
+    return {k: float("nan") if is_nan(v) else v for k, v in d.items()}
+
+
+def has_nan(dicts):
+    return any(is_nan(v) for d in dicts for v in d.values())
+
+
+def outcome(f, *args):
+    """What `f(*args)` gives, or the class of what it raises."""
+    try:
+        return f(*args)
+    except Exception as e:  # noqa: BLE001 - the oracle raises what the list must raise
+        return type(e)
+
+
 class Identity(RuleBasedStateMachine):
     """`lists[k]` is (plain list, DictList, family); `views[k]` is (dict, Row, family).
 
@@ -50,7 +78,7 @@ class Identity(RuleBasedStateMachine):
     difference from a list of dicts), so the oracle copies the dict there too.
     """
 
-    @initialize(data=st.lists(records, max_size=6))
+    @initialize(data=st.lists(records_or_nan, max_size=6))
     def start(self, data):
         plain = [dict(d) for d in data]
         self.lists = [(plain, memslim.DictList(data), 0)]
@@ -62,7 +90,7 @@ class Identity(RuleBasedStateMachine):
 
     @staticmethod
     def carry(dicts, same_family):
-        return dicts if same_family else [dict(d) for d in dicts]
+        return dicts if same_family else [renew_nans(d) for d in dicts]
 
     # -- views ---------------------------------------------------------------------
 
@@ -73,7 +101,7 @@ class Identity(RuleBasedStateMachine):
             self.views.append((plain[i], ms[i], fam))
 
     @precondition(lambda self: self.views)
-    @rule(k=st.integers(0, 99), key=st.sampled_from(KEYS), value=values)
+    @rule(k=st.integers(0, 99), key=st.sampled_from(KEYS), value=values_or_nan)
     def write_view(self, k, key, value):
         d, r, _ = self.views[k % len(self.views)]
         d[key] = value
@@ -83,7 +111,7 @@ class Identity(RuleBasedStateMachine):
     @rule(k=st.integers(0, 99), key=st.sampled_from(KEYS))
     def delete_key(self, k, key):
         d, r, _ = self.views[k % len(self.views)]
-        assert d.pop(key, "absent") == r.pop(key, "absent")
+        assert same(d.pop(key, "absent"), r.pop(key, "absent"))
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 99), key=st.sampled_from(KEYS))
@@ -97,7 +125,7 @@ class Identity(RuleBasedStateMachine):
                 del r[key]
 
     @precondition(lambda self: self.views)
-    @rule(k=st.integers(0, 99), other=records)
+    @rule(k=st.integers(0, 99), other=records_or_nan)
     def update_view(self, k, other):
         d, r, _ = self.views[k % len(self.views)]
         d |= other
@@ -112,13 +140,13 @@ class Identity(RuleBasedStateMachine):
 
     # -- growing -------------------------------------------------------------------
 
-    @rule(k=st.integers(0, 7), rec=records)
+    @rule(k=st.integers(0, 7), rec=records_or_nan)
     def append(self, k, rec):
         plain, ms, _fam = self.pick_list(k)
         plain.append(dict(rec))
         ms.append(rec)
 
-    @rule(k=st.integers(0, 7), rec=records, shared=st.booleans())
+    @rule(k=st.integers(0, 7), rec=records_or_nan, shared=st.booleans())
     def append_with_other_keys(self, k, rec, shared):
         """The same record with keys that are other objects: shared by every record (as
         a CSV reader's are) or new in each (as JSON's are)."""
@@ -135,7 +163,7 @@ class Identity(RuleBasedStateMachine):
         plain.extend(self.carry([d], vfam == fam))
         ms.append(r)
 
-    @rule(k=st.integers(0, 7), i=st.integers(-8, 8), rec=records)
+    @rule(k=st.integers(0, 7), i=st.integers(-8, 8), rec=records_or_nan)
     def insert(self, k, i, rec):
         plain, ms, _fam = self.pick_list(k)
         plain.insert(i, dict(rec))
@@ -148,7 +176,7 @@ class Identity(RuleBasedStateMachine):
         plain.extend(self.carry(splain[a:b], sfam == fam))
         ms.extend(sms[a:b])
 
-    @rule(k=st.integers(0, 7), recs=st.lists(records, max_size=3))
+    @rule(k=st.integers(0, 7), recs=st.lists(records_or_nan, max_size=3))
     def extend_plain(self, k, recs):
         plain, ms, _fam = self.pick_list(k)
         plain.extend(dict(r) for r in recs)
@@ -156,7 +184,7 @@ class Identity(RuleBasedStateMachine):
 
     # -- replacing, reordering -----------------------------------------------------
 
-    @rule(k=st.integers(0, 7), i=st.integers(-8, 8), rec=records)
+    @rule(k=st.integers(0, 7), i=st.integers(-8, 8), rec=records_or_nan)
     def set_item(self, k, i, rec):
         plain, ms, _fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
@@ -225,7 +253,7 @@ class Identity(RuleBasedStateMachine):
         k=st.integers(0, 7),
         a=st.integers(-8, 8),
         b=st.integers(-8, 8),
-        recs=st.lists(records, max_size=3),
+        recs=st.lists(records_or_nan, max_size=3),
     )
     def assign_slice(self, k, a, b, recs):
         plain, ms, _fam = self.pick_list(k)
@@ -256,7 +284,7 @@ class Identity(RuleBasedStateMachine):
     def pop(self, k, i):
         plain, ms, _fam = self.pick_list(k)
         if plain and -len(plain) <= i < len(plain):
-            assert plain.pop(i) == ms.pop(i)
+            assert same(plain.pop(i), ms.pop(i))
 
     @precondition(lambda self: self.views)
     @rule(k=st.integers(0, 7), v=st.integers(0, 99))
@@ -312,7 +340,7 @@ class Identity(RuleBasedStateMachine):
             pair = ([dict(d) for d in plain], pickle.loads(pickle.dumps(ms)))
         # Deep copies share nothing; a record held twice becomes two (see the porting
         # notes), so unshare the oracle the same way.
-        self.lists.append(([dict(d) for d in pair[0]], pair[1], self.families))
+        self.lists.append(([renew_nans(d) for d in pair[0]], pair[1], self.families))
         self.families += 1
 
     @rule(k=st.integers(0, 7), n=st.integers(0, 2))
@@ -335,7 +363,15 @@ class Identity(RuleBasedStateMachine):
         for plain, ms, _ in self.lists:
             assert len(ms) == len(plain)
             assert same([items(r) for r in ms], [items(d) for d in plain])
-            assert ms == plain
+            if not has_nan(plain):
+                # Another list's dicts: equal by value, which a NaN never is.
+                assert ms == plain
+            # Its own records, the same records again, NaN or not, as for a list (its
+            # slices and copies are in `lists`: see `one_family_compares_as_its_dicts`).
+            views, same_list = list(ms), ms
+            assert ms == views and views == ms and ms <= views and ms >= same_list
+            assert not (ms != views or ms < same_list)
+            del views, same_list
             # The fields it reports and exports are the keys its dicts have: a key
             # deleted from every record is gone (an empty list keeps its fields).
             exported = pa.table(ms).column_names
@@ -345,6 +381,25 @@ class Identity(RuleBasedStateMachine):
         for d, r, _ in self.views:
             assert same(items(r), items(d))
             assert len(r) == len(d)
+
+    @invariant()
+    def one_family_compares_as_its_dicts(self):
+        """Lists and views of one family hold the same records: they compare, find and
+        count them as the list of dicts does its dicts, `x is y or x == y`, NaN or not."""
+        for plain_a, ms_a, fa in self.lists:
+            for plain_b, ms_b, fb in self.lists:
+                if fa != fb:
+                    continue
+                for op in (operator.eq, operator.ne, operator.lt, operator.le, operator.ge):
+                    assert outcome(op, ms_a, ms_b) == outcome(op, plain_a, plain_b), op
+            for d, r, fv in self.views:
+                if fv != fa:
+                    continue
+                assert (r in ms_a) == (d in plain_a)
+                assert ms_a.count(r) == plain_a.count(d)
+                assert outcome(ms_a.index, r) == outcome(plain_a.index, d)
+                for i in range(len(plain_a)):
+                    assert (ms_a[i] == r) == (plain_a[i] == d)
 
 
 Identity.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)

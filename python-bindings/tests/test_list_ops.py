@@ -3,6 +3,8 @@ with plain lists of dicts and tuples as the oracle."""
 
 from __future__ import annotations
 
+import collections
+import copy
 import math
 import operator
 import types
@@ -129,6 +131,129 @@ def test_ordering_as_lists_of_tuples(a, b, op):
     tb = TupleList(b, fields=("n", "s"))
     assert op(ta, tb) == op(a, b)
     assert op(ta, b) == op(a, b)
+
+
+# Values of records that may hold NaN: a new NaN object each time, so that two records
+# holding NaN are two dicts (or tuples) that are not equal.
+nan_or_int = st.one_of(st.integers(-2, 2), st.builds(float, st.just("nan")))
+nan_dicts = st.lists(st.dictionaries(st.sampled_from("ab"), nan_or_int, max_size=2), max_size=5)
+nan_tuples = st.lists(st.tuples(nan_or_int, st.integers(0, 1)), max_size=5)
+all_ops = st.sampled_from(
+    [operator.eq, operator.ne, operator.lt, operator.le, operator.gt, operator.ge]
+)
+
+
+def verdict(op, x, y):
+    """`op(x, y)`, or the class of what it raises."""
+    try:
+        return op(x, y)
+    except TypeError as e:
+        return type(e)
+
+
+@given(a=nan_dicts, i=st.integers(-6, 6), j=st.integers(-6, 6), op=all_ops)
+def test_a_dictlist_compares_with_its_slices_copies_and_rows_as_a_list(a, i, j, op):
+    """The same record is compared by identity first, as a list compares the same dict:
+    a record holding NaN equals itself, in ==, != and the orderings' search for the
+    first pair that differs."""
+    rows = DictList(a)
+    for mine, theirs in [
+        (rows, a),
+        (rows[i:j], a[i:j]),
+        (rows[j:i:-1], a[j:i:-1]),
+        (rows[::2], a[::2]),
+        (rows.copy(), a.copy()),
+        (list(rows), list(a)),
+        (sorted(rows, key=lambda r: len(r)), sorted(a, key=lambda d: len(d))),
+    ]:
+        assert verdict(op, rows, mine) == verdict(op, a, theirs)
+        assert verdict(op, mine, rows) == verdict(op, theirs, a)
+
+
+@given(a=nan_tuples, i=st.integers(-6, 6), j=st.integers(-6, 6), op=all_ops)
+def test_a_tuplelist_compares_with_its_slices_and_copies_as_a_list(a, i, j, op):
+    """A slice or copy of a TupleList shares its stored records (copy-on-write): they
+    are the same records, as a list's slice holds the same tuples."""
+    tl = TupleList(a, fields=("x", "n"))
+    for mine, theirs in [
+        (tl, a),
+        (tl[i:j], a[i:j]),
+        (tl.copy(), a.copy()),
+        (copy.copy(tl), copy.copy(a)),
+        (copy.deepcopy(tl), copy.deepcopy(a)),  # a float's deepcopy is the float itself
+    ]:
+        assert op(tl, mine) == op(a, theirs)
+        assert op(mine, tl) == op(theirs, a)
+
+
+def test_a_record_holding_nan_is_found_by_its_own_row():
+    nan = float("nan")
+    rows, plain = (
+        DictList([{"a": 1.0, "x": nan}, {"a": 2.0, "x": 0.0}]),
+        [
+            {"a": 1.0, "x": nan},
+            {"a": 2.0, "x": 0.0},
+        ],
+    )
+    row, d = rows[0], plain[0]
+    assert (row in rows, rows.count(row), rows.index(row)) == (True, 1, 0)
+    assert row == rows[0]
+    assert not row != rows[0]  # noqa: SIM202 - __ne__ is what is tested
+    assert rows == list(rows) == sorted(rows, key=lambda r: r["a"])
+    # Another record with the same values is another record: a NaN equals only itself.
+    assert {"a": 1.0, "x": nan} not in rows and rows[:1] != DictList(plain[:1])
+    for r in list(rows):
+        rows.remove(r)
+    for d in list(plain):
+        plain.remove(d)
+    assert len(rows) == len(plain) == 0
+    # A TupleList's rows `tl[i]` are known as its records while nothing writes the list.
+    tl = TupleList([(nan, 1), (2.0, 2)], fields=("x", "n"))
+    t = tl[0]
+    assert (t in tl, tl.count(t), tl.index(t)) == (True, 1, 0)
+    assert tl == [t, tl[1]] and tl <= [t, tl[1]]
+    tl.remove(t)
+    assert len(tl) == 1
+    assert (nan, 1) not in tl
+
+
+def test_a_row_class_with_its_own_eq_decides_equality():
+    """As a list of namedtuples whose class defines `__eq__`: that `__eq__` compares
+    them, with plain tuples too."""
+
+    class Key(collections.namedtuple("Key", "id name")):
+        __slots__ = ()
+
+        def __eq__(self, other):
+            return isinstance(other, tuple) and len(other) == 2 and self.id == other[0]
+
+        def __ne__(self, other):
+            return not self == other
+
+        __hash__ = tuple.__hash__
+
+    plain = [Key(1, "ada"), Key(2, "bob")]
+    tl = TupleList(plain)
+    probe = (1, "ADA")
+    assert (probe in tl, tl.count(probe), tl.index(probe)) == (True, 1, 0)
+    assert tl == [(1, "ADA"), (2, "BOB")] == plain
+    assert tl == TupleList([(1, "x"), (2, "y")], fields=("id", "name"))
+    assert tl != TupleList([(1, "x"), (3, "y")], fields=("id", "name"))
+    assert [1, "ada"] not in tl  # Key's __eq__: a list is no tuple
+    tl.remove((2, "anything"))
+    assert len(tl) == 1
+
+
+def test_an_empty_tuplelist_equals_an_empty_dictlist_as_empty_lists_do():
+    empty_t, empty_d = TupleList([], fields=("a",)), DictList([])
+    assert empty_t == empty_d and empty_d == empty_t
+    assert not empty_t != empty_d  # noqa: SIM202 - __ne__ is what is tested
+    one_t, one_d = TupleList([(1,)], fields=("a",)), DictList([{"a": 1}])
+    assert one_t != one_d and one_d != one_t and one_t != empty_d and empty_t != one_d
+    # Ordered as lists: by length when one is empty; a tuple and a dict do not order.
+    assert empty_t < one_d and one_d > empty_t and empty_t <= empty_d
+    with pytest.raises(TypeError):
+        one_t < one_d  # noqa: B015
 
 
 def test_ordering_with_other_types_raises():

@@ -2157,6 +2157,13 @@ impl RecordList {
         self.row_eq(row, &rec)
     }
 
+    /// Whether record `row` of `self` and record `orow` of `other` are one stored
+    /// record: lists that share storage (a copy or slice sharing its chunks,
+    /// copy-on-write) read it from the same place. See [`SameRecord`].
+    pub fn same_record(&self, row: usize, other: &RecordList, orow: usize) -> bool {
+        SameRecord::new(self, other).test(row, orow)
+    }
+
     // ----- internals for sibling modules ---------------------------------------------
 
     pub(crate) fn metas(&self) -> &[ColMeta] {
@@ -2295,6 +2302,79 @@ impl RecordList {
     pub(crate) fn pattern_fields(&self, p: u32) -> &[u32] {
         self.patterns.get(p)
     }
+}
+
+/// Tells whether a record of one list and a record of another are one stored record,
+/// what a list of dicts or tuples tells by identity (`x is y`): both read every field
+/// from the same place of the same column chunk, which copies and slices share until
+/// one of them writes it (copy-on-write). Only then are the two bit for bit the same
+/// value, a NaN included; records that merely hold equal values are not one record.
+///
+/// Conservative: records a write has since moved to a chunk of their own (a write to
+/// another record of the chunk copies it) count as other records, and are compared by
+/// value.
+pub(crate) struct SameRecord<'a> {
+    a: &'a RecordList,
+    b: &'a RecordList,
+    /// Whether the two lists read a shared chunk alike (worked out on first use).
+    alike: Option<bool>,
+    /// The last pair of chunks looked at, and whether they share every column.
+    last: Option<(usize, usize, bool)>,
+}
+
+impl<'a> SameRecord<'a> {
+    pub(crate) fn new(a: &'a RecordList, b: &'a RecordList) -> Self {
+        SameRecord {
+            a,
+            b,
+            alike: None,
+            last: None,
+        }
+    }
+
+    /// Whether record `x` of the first list and record `y` of the second are one.
+    pub(crate) fn test(&mut self, x: usize, y: usize) -> bool {
+        if std::ptr::eq(self.a, self.b) {
+            return x == y;
+        }
+        if x >= self.a.len || y >= self.b.len {
+            return false;
+        }
+        let (a, b) = (self.a, self.b);
+        if !*self.alike.get_or_insert_with(|| columns_alike(a, b)) {
+            return false;
+        }
+        let ((ka, ia), (kb, ib)) = (a.locate(x), b.locate(y));
+        let (ca, cb) = (&a.chunks[ka], &b.chunks[kb]);
+        if ca.off + ia != cb.off + ib {
+            return false;
+        }
+        match self.last {
+            Some((la, lb, shared)) if (la, lb) == (ka, kb) => shared,
+            _ => {
+                let shared = ca.cols.len() == cb.cols.len()
+                    && ca.cols.iter().zip(&cb.cols).all(|(p, q)| Arc::ptr_eq(p, q));
+                self.last = Some((ka, kb, shared));
+                shared
+            }
+        }
+    }
+}
+
+/// Whether a column chunk reads the same in `a` as in `b`: the same fields (names, in
+/// order), layouts, and, for dictionary-encoded strings, dictionaries that agree on
+/// every key both have (a chunk's keys are keys of both lists' dictionaries).
+fn columns_alike(a: &RecordList, b: &RecordList) -> bool {
+    a.cols.len() == b.cols.len()
+        && a.cols.iter().zip(&b.cols).all(|(p, q)| {
+            p.name == q.name
+                && p.layout == q.layout
+                && match (&p.dict, &q.dict) {
+                    (None, None) => true,
+                    (Some(x), Some(y)) => Arc::ptr_eq(x, y) || x.agrees_with(y),
+                    _ => false,
+                }
+        })
 }
 
 #[cfg(test)]

@@ -287,9 +287,13 @@ impl RecordList {
 
     /// Calls `on_match(p)`, until it returns false, for each position `p` in
     /// `positions` (of a list holding store rows `order`; clamped to its length) whose
-    /// record equals `record` (Python `==`, as `index`, `count` and `in` compare).
-    /// `undecided(row)` decides a store row the core cannot (host objects), and every
-    /// row when there is no `record` the core can compare (a value of the host's own).
+    /// record equals `record`, as `index`, `count` and `in` compare: `x is y or x == y`.
+    /// `same` is the store row that *is* the value looked for (a view of this list's
+    /// record), which matches without a look, as a list finds the dict itself even when
+    /// it holds a NaN. The others compare by value (Python `==`); `undecided(row)`
+    /// decides a store row the core cannot (host objects), and every row when there is
+    /// no `record` the core can compare (a value, or a row class, with an `__eq__` of
+    /// the host's own).
     ///
     /// # Errors
     /// The first error `undecided` returns.
@@ -297,6 +301,7 @@ impl RecordList {
         &self,
         order: &Order,
         positions: Range<usize>,
+        same: Option<usize>,
         record: Option<&[(&str, crate::Cell<'_>)]>,
         mut undecided: impl FnMut(usize) -> std::result::Result<bool, E>,
         mut on_match: impl FnMut(usize) -> bool,
@@ -304,9 +309,13 @@ impl RecordList {
         let end = positions.end.min(order.len(self.len()));
         for p in positions.start..end {
             let row = order.slot(p);
-            let equal = match record.and_then(|r| self.row_eq(row, r)) {
-                Some(b) => b,
-                None => undecided(row)?,
+            let equal = if same == Some(row) {
+                true
+            } else {
+                match record.and_then(|r| self.row_eq(row, r)) {
+                    Some(b) => b,
+                    None => undecided(row)?,
+                }
             };
             if equal && !on_match(p) {
                 break;
@@ -315,64 +324,66 @@ impl RecordList {
         Ok(())
     }
 
-    /// Python `==` between this list and `other`, record by record: equal lengths and
-    /// every pair equal. A pair the core cannot decide (host objects) is decided by
-    /// `undecided(i)`; the first unequal pair ends the comparison.
+    /// The first position at which the list holding this store's rows `a` and the
+    /// list holding `other`'s rows `b` hold unequal records, among the positions both
+    /// have; `None` if they agree there. Records compare as a list compares its items,
+    /// `x is y or x == y`: one stored record (the same row of one store, or the same
+    /// place in storage a copy or slice shares, see [`RecordList::same_record`]) is
+    /// equal without a look, so a record holding a NaN equals itself; other pairs
+    /// compare their values (Python `==`) when `by_value`, and a pair the core cannot
+    /// decide, or every pair when not `by_value` (a row class with an `__eq__` of its
+    /// own), is decided by `undecided(row_a, row_b)`.
     ///
-    /// # Errors
-    /// Whatever `undecided` returns.
-    pub fn eq_list<E>(
-        &self,
-        other: &RecordList,
-        mut undecided: impl FnMut(usize) -> std::result::Result<bool, E>,
-    ) -> std::result::Result<bool, E> {
-        if self.len() != other.len() {
-            return Ok(false);
-        }
-        for i in 0..self.len() {
-            let same = match self.row_eq_other(i, other, i) {
-                Some(b) => b,
-                None => undecided(i)?,
-            };
-            if !same {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    /// Python `==` between two lists that hold rows of this one, `a` and `b` (their
-    /// orders): equal lengths and every pair equal. A pair naming the same row is one
-    /// record, equal without a look (a list compares its items by identity first, so
-    /// a record holding a NaN equals itself); other pairs compare their values, and a
-    /// pair the core cannot decide is decided by `undecided(row_a, row_b)`.
+    /// This is where `==` and the orderings (`<`, `<=`, ...) of two lists look.
     ///
     /// # Errors
     /// The first error `undecided` returns.
-    pub fn eq_orders<E>(
+    pub fn first_difference<E>(
         &self,
         a: &Order,
+        other: &RecordList,
         b: &Order,
+        by_value: bool,
         mut undecided: impl FnMut(usize, usize) -> std::result::Result<bool, E>,
-    ) -> std::result::Result<bool, E> {
-        let n = a.len(self.len());
-        if n != b.len(self.len()) {
-            return Ok(false);
-        }
+    ) -> std::result::Result<Option<usize>, E> {
+        let n = a.len(self.len()).min(b.len(other.len()));
+        let mut same = crate::list::SameRecord::new(self, other);
         for p in 0..n {
             let (x, y) = (a.slot(p), b.slot(p));
-            if x == y {
+            if same.test(x, y) {
                 continue;
             }
-            let same = match self.row_eq_other(x, self, y) {
-                Some(same) => same,
+            let equal = match by_value.then(|| self.row_eq_other(x, other, y)).flatten() {
+                Some(equal) => equal,
                 None => undecided(x, y)?,
             };
-            if !same {
-                return Ok(false);
+            if !equal {
+                return Ok(Some(p));
             }
         }
-        Ok(true)
+        Ok(None)
+    }
+
+    /// Python `==` between the list holding this store's rows `a` and the list
+    /// holding `other`'s rows `b` (`other` may be this store): equal lengths and no
+    /// [`RecordList::first_difference`].
+    ///
+    /// # Errors
+    /// The first error `undecided` returns.
+    pub fn eq_lists<E>(
+        &self,
+        a: &Order,
+        other: &RecordList,
+        b: &Order,
+        by_value: bool,
+        undecided: impl FnMut(usize, usize) -> std::result::Result<bool, E>,
+    ) -> std::result::Result<bool, E> {
+        if a.len(self.len()) != b.len(other.len()) {
+            return Ok(false);
+        }
+        Ok(self
+            .first_difference(a, other, b, by_value, undecided)?
+            .is_none())
     }
 }
 
@@ -608,36 +619,160 @@ mod tests {
         }
 
         #[test]
-        fn eq_list_is_vec_equality(
+        fn eq_lists_is_vec_equality(
             a in proptest::collection::vec(-3i64..3, 0..6),
             b in proptest::collection::vec(-3i64..3, 0..6),
         ) {
-            let r: std::result::Result<bool, ()> =
-                list_of(&a).eq_list(&list_of(&b), |_| panic!("ints are decided"));
-            prop_assert_eq!(r, Ok(a == b));
+            let never = |_, _| -> std::result::Result<bool, ()> { panic!("ints are decided") };
+            let (la, lb) = (list_of(&a), list_of(&b));
+            prop_assert_eq!(la.eq_lists(&Order::Whole, &lb, &Order::Whole, true, never), Ok(a == b));
+            let first = a.iter().zip(&b).position(|(x, y)| x != y);
+            prop_assert_eq!(la.first_difference(&Order::Whole, &lb, &Order::Whole, true, never), Ok(first));
         }
 
         /// Two lists over one store (rows picked from it, repeats allowed) compare as
         /// Python lists of the same dicts do: a NaN record equals itself (the same row)
-        /// but no other NaN record.
+        /// but no other NaN record; the first difference is where such lists differ.
         #[test]
-        fn eq_orders_is_list_equality_with_identity_first(
+        fn lists_of_one_store_compare_with_identity_first(
             a in proptest::collection::vec(0usize..6, 0..8),
             b in proptest::collection::vec(0usize..6, 0..8),
         ) {
-            let mut l = list_of(&[1, 2, 1, 7]);
-            l.push_record(&[("v", Cell::Float(f64::NAN))]).unwrap();
-            l.push_record(&[("v", Cell::Float(f64::NAN))]).unwrap();
+            let l = nan_list();
             let value = |r: usize| [1.0, 2.0, 1.0, 7.0, f64::NAN, f64::NAN][r];
-            let expected = a.len() == b.len()
-                && a.iter().zip(&b).all(|(&x, &y)| x == y || value(x) == value(y));
-            let r: std::result::Result<bool, ()> = l.eq_orders(
-                &Order::Whole.pick(&a),
-                &Order::Whole.pick(&b),
-                |_, _| panic!("numbers are decided"),
-            );
-            prop_assert_eq!(r, Ok(expected));
+            let same = |(&x, &y): (&usize, &usize)| x == y || value(x) == value(y);
+            let first = a.iter().zip(&b).position(|p| !same(p));
+            let never = |_, _| -> std::result::Result<bool, ()> { panic!("numbers are decided") };
+            let (oa, ob) = (Order::Whole.pick(&a), Order::Whole.pick(&b));
+            prop_assert_eq!(l.first_difference(&oa, &l, &ob, true, never), Ok(first));
+            prop_assert_eq!(l.eq_lists(&oa, &l, &ob, true, never), Ok(a.len() == b.len() && first.is_none()));
         }
+
+        /// A copy or slice of a list shares its storage: the records it shares are
+        /// the list's own (a NaN record equals itself there too), until a write gives
+        /// one side records of its own, which then compare by value.
+        #[test]
+        fn copies_and_slices_hold_the_same_records(
+            start in 0usize..6,
+            chunk_rows in 1usize..5,
+            write in proptest::option::of(0usize..6),
+        ) {
+            let mut l = RecordList::with_chunk_rows(chunk_rows);
+            for v in [1.0, f64::NAN, 2.0, f64::NAN, 3.0, f64::NAN] {
+                l.push_record(&[("v", Cell::Float(v)), ("s", Cell::Str("x"))]).unwrap();
+            }
+            let mut copy = l.slice(start, 6);
+            if let Some(w) = write.filter(|&w| w < copy.len()) {
+                copy.set_field(w, "s", Cell::Str("a new string")).unwrap();
+            }
+            for (i, j) in (start..6).enumerate() {
+                // Written: a record of the copy's own, unequal if it holds a NaN.
+                let written = write.is_some_and(|w| w == i);
+                let chunk_written =
+                    write.is_some_and(|w| w < copy.len() && (w + start) / chunk_rows == j / chunk_rows);
+                let same = l.same_record(j, &copy, i);
+                prop_assert!(!(same && written));
+                if !chunk_written {
+                    prop_assert!(same);
+                }
+            }
+            let never = |_, _| -> std::result::Result<bool, ()> { Err(()) };
+            let tail = l.slice(start, 6);
+            prop_assert_eq!(l.eq_lists(&Order::Whole.slice(6, start, 6), &tail, &Order::Whole, true, never), Ok(true));
+            // Another list holding equal values holds other records.
+            let other = l.take(&(0..6).collect::<Vec<_>>());
+            prop_assert!((0..6).all(|i| !l.same_record(i, &other, i)));
+            prop_assert_eq!(l.eq_lists(&Order::Whole, &other, &Order::Whole, true, never), Ok(false));
+        }
+    }
+
+    /// Records 1.0, 2.0, 1.0, 7.0, NaN, NaN.
+    fn nan_list() -> RecordList {
+        let mut l = RecordList::new();
+        for v in [1.0, 2.0, 1.0, 7.0, f64::NAN, f64::NAN] {
+            l.push_record(&[("v", Cell::Float(v))]).unwrap();
+        }
+        l
+    }
+
+    #[test]
+    fn a_record_is_found_by_itself_and_by_its_values() {
+        let l = nan_list();
+        let never = |_| -> std::result::Result<bool, ()> { panic!("numbers are decided") };
+        let found = |same, v: f64| {
+            let rec = [("v", Cell::Float(v))];
+            let mut seen = Vec::new();
+            l.find_equal(
+                &Order::Whole.pick(&[5, 4, 0, 2, 4]),
+                0..5,
+                same,
+                Some(&rec),
+                never,
+                |p| {
+                    seen.push(p);
+                    true
+                },
+            )
+            .unwrap();
+            seen
+        };
+        assert_eq!(found(Some(4), f64::NAN), vec![1, 4]);
+        assert_eq!(found(None, f64::NAN), Vec::<usize>::new());
+        assert_eq!(found(Some(0), 1.0), vec![2, 3]);
+        // Not by value: only the record itself is found without asking.
+        let mut asked = Vec::new();
+        l.find_equal(
+            &Order::Whole,
+            0..6,
+            Some(3),
+            None,
+            |row| -> std::result::Result<bool, ()> {
+                asked.push(row);
+                Ok(false)
+            },
+            |_| true,
+        )
+        .unwrap();
+        assert_eq!(asked, vec![0, 1, 2, 4, 5]);
+    }
+
+    /// Lists whose dictionaries went separate ways read a shared chunk alike as long
+    /// as the keys it holds mean the same strings; other fields, names or layouts make
+    /// other records.
+    #[test]
+    fn shared_chunks_count_only_where_they_read_alike() {
+        // Full chunks: what is appended goes to a chunk of its own.
+        let mut l = RecordList::with_chunk_rows(2);
+        for s in ["a", "b"] {
+            l.push_record(&[("s", Cell::Str(s)), ("v", Cell::Float(f64::NAN))])
+                .unwrap();
+        }
+        let mut grown = l.clone();
+        grown
+            .push_record(&[("s", Cell::Str("c")), ("v", Cell::Float(0.0))])
+            .unwrap();
+        assert!(l.same_record(1, &grown, 1));
+        let mut renamed = l.clone();
+        renamed.rename_fields(&["t", "v"]).unwrap();
+        assert!(!l.same_record(0, &renamed, 0));
+        let mut wider = l.clone();
+        wider
+            .push_record(&[
+                ("s", Cell::Str("a")),
+                ("v", Cell::Float(1.0)),
+                ("w", Cell::Int(1)),
+            ])
+            .unwrap();
+        assert!(!l.same_record(0, &wider, 0));
+        let never = |_, _| -> std::result::Result<bool, ()> { Err(()) };
+        assert_eq!(
+            l.eq_lists(&Order::Whole, &l.clone(), &Order::Whole, true, never),
+            Ok(true)
+        );
+        assert_eq!(
+            l.first_difference(&Order::Whole, &grown, &Order::Whole, true, never),
+            Ok(None)
+        );
     }
 
     #[test]
@@ -646,7 +781,7 @@ mod tests {
         let never = |_| -> std::result::Result<bool, ()> { panic!("ints are decided") };
         let one = [("v", Cell::Int(1))];
         let mut seen = Vec::new();
-        l.find_equal(&Order::Whole, 1..usize::MAX, Some(&one), never, |p| {
+        l.find_equal(&Order::Whole, 1..usize::MAX, None, Some(&one), never, |p| {
             seen.push(p);
             seen.len() < 2
         })
@@ -667,6 +802,7 @@ mod tests {
             &order,
             0..4,
             None,
+            None,
             |row| {
                 asked.push(row);
                 Ok(row == 1)
@@ -678,7 +814,7 @@ mod tests {
         );
         assert_eq!((r, asked, found), (Ok(()), vec![3, 2, 1, 0], vec![2]));
         assert_eq!(
-            l.find_equal(&Order::Whole, 0..4, None, |_| Err("boom"), |_| true),
+            l.find_equal(&Order::Whole, 0..4, None, None, |_| Err("boom"), |_| true),
             Err("boom")
         );
     }

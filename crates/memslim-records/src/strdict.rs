@@ -232,6 +232,15 @@ impl StrDict {
         self.offsets.truncate(n + 1);
     }
 
+    /// Whether the entries both dictionaries have (the first `min(len)` keys) are the
+    /// same strings.
+    pub(crate) fn agrees_with(&self, other: &StrDict) -> bool {
+        let n = self.len().min(other.len());
+        self.offsets[..=n] == other.offsets[..=n]
+            && self.data.as_bytes()[..self.offsets[n] as usize]
+                == other.data.as_bytes()[..other.offsets[n] as usize]
+    }
+
     pub(crate) fn offsets(&self) -> &[i32] {
         &self.offsets
     }

@@ -185,7 +185,7 @@ pub(super) fn plain_iter(
     tuples: bool,
 ) -> PyResult<PyPlainIter> {
     let snap = match list.get().logical(py)? {
-        Logical::Store(r, _) => r.snapshot(py),
+        Logical::Store(r) => r.snapshot(py),
         Logical::Own(r) => *r,
     };
     let tuples =

@@ -43,7 +43,7 @@ pub(super) struct ListOrder {
 /// The records of a list in its order: the store itself when the list is its whole
 /// store, else a copy-on-write selection of it (not the store: rows are positions).
 pub(super) enum Logical<'a> {
-    Store(crate::gilcell::Ref<'a, Records>, usize),
+    Store(crate::gilcell::Ref<'a, Records>),
     Own(Box<Records>),
 }
 
@@ -51,18 +51,8 @@ impl std::ops::Deref for Logical<'_> {
     type Target = Records;
     fn deref(&self) -> &Records {
         match self {
-            Logical::Store(r, _) => r,
+            Logical::Store(r) => r,
             Logical::Own(r) => r,
-        }
-    }
-}
-
-impl Logical<'_> {
-    /// The store address for reading views in place (0 for a selection).
-    pub(super) fn ptr(&self) -> usize {
-        match self {
-            Logical::Store(_, p) => *p,
-            Logical::Own(_) => 0,
         }
     }
 }
@@ -117,7 +107,7 @@ impl PyRecords {
         let o = self.order.borrow(py)?;
         let n = store.inner.len();
         Ok(match o.order.as_range(n) {
-            Some((0, len)) if len == n => Logical::Store(store, store_ptr(&self.state)),
+            Some((0, len)) if len == n => Logical::Store(store),
             Some((s, len)) => {
                 Logical::Own(Box::new(store.selection(py, store.inner.slice(s, s + len))))
             }
@@ -223,9 +213,18 @@ impl PyRecords {
         start: usize,
         stop: usize,
     ) -> PyResult<Option<usize>> {
+        let same = self.own_row(value);
         let o = self.order.borrow(py)?;
         let this = self.state.borrow(py)?;
-        this.find(py, value, start, stop, &o.order, store_ptr(&self.state))
+        this.find(
+            py,
+            value,
+            start,
+            stop,
+            &o.order,
+            store_ptr(&self.state),
+            same,
+        )
     }
 
     /// Removes position `i` (below [`PyRecords::len`]).
@@ -443,6 +442,7 @@ impl PyRecords {
 
     pub(super) fn count(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
         let me = slf.get();
+        let same = me.own_row(value);
         let o = me.order.borrow(slf.py())?;
         let this = me.state.borrow(slf.py())?;
         let mut n = 0;
@@ -452,6 +452,7 @@ impl PyRecords {
             0..usize::MAX,
             &o.order,
             store_ptr(&me.state),
+            same,
             |_| {
                 n += 1;
                 true
@@ -675,67 +676,21 @@ impl PyRecords {
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
         let py = slf.py();
-        // `other`, if it is a list over this list's store.
-        let same = other
-            .cast::<PyRecords>()
-            .ok()
-            .filter(|o| Arc::ptr_eq(&o.get().state, &slf.get().state));
-        let eq = match (op, same) {
-            (CompareOp::Eq | CompareOp::Ne, Some(b)) => {
-                // Lists of one store (a slice, a copy, a sorted view): the same row is
-                // the same record, as a list compares the same dict by identity.
-                let (a, b) = (slf.get(), b.get());
-                let this = a.state.borrow(py)?;
-                let (ao, bo) = (a.order.borrow(py)?, b.order.borrow(py)?);
-                this.inner.eq_orders(&ao.order, &bo.order, |x, y| {
-                    this.row_value(py, x)?.eq(this.row_value(py, y)?)
-                })?
-            }
-            (CompareOp::Eq | CompareOp::Ne, None) => {
-                let this = slf.get().logical(py)?;
-                let me = this.ptr();
-                if let Ok(o) = other.cast::<PyRecords>() {
-                    let o = o.get().logical(py)?;
-                    // TupleLists compare by position, as tuples do: the other's records
-                    // under this list's field names (of another width, only two empty
-                    // lists are equal).
-                    let renamed = match this.positions_of(py, &o)? {
-                        Positions::OtherClass => return Ok(py.NotImplemented()),
-                        Positions::Width(_) => None,
-                        p => this.arranged(py, &o, p)?,
-                    };
-                    match renamed {
-                        Some(src) => this
-                            .inner
-                            .eq_list(&src, |i| this.row_value(py, i)?.eq(o.row_value(py, i)?))?,
-                        None => this.inner.is_empty() && o.inner.is_empty(),
-                    }
-                } else if let Ok(l) = other.cast::<PyList>() {
-                    let mut same = l.len() == this.inner.len();
-                    let mut i = 0;
-                    while same && i < this.inner.len() {
-                        same = this.row_equals(py, i, &l.get_item(i)?, me)?;
-                        i += 1;
-                    }
-                    same
-                } else if other.is_instance_of::<crate::doc_list::PyDocList>() {
-                    // Another stand-in for a list (of documents): item by item, as lists
-                    // compare.
-                    let n = other.len()?;
-                    let mut same = n == this.inner.len();
-                    let mut i = 0;
-                    while same && i < n {
-                        same = this.row_value(py, i)?.eq(other.get_item(i)?)?;
-                        i += 1;
-                    }
-                    same
-                } else {
-                    return Ok(py.NotImplemented());
-                }
-            }
-            (_, _) => return records_order(slf, other, op),
+        let eq_only = matches!(op, CompareOp::Eq | CompareOp::Ne);
+        let Some(c) = compare_items(slf, other, eq_only)? else {
+            return Ok(py.NotImplemented());
         };
-        let result = if matches!(op, CompareOp::Eq) { eq } else { !eq };
+        let equal = c.lens.0 == c.lens.1 && !c.differ;
+        let result = match op {
+            CompareOp::Eq => equal,
+            CompareOp::Ne => !equal,
+            // As a list orders: by the first pair of items that differ, compared as the
+            // plain dicts or tuples they equal, else by length.
+            _ => match c.pair {
+                Some((x, y)) => return Ok(x.rich_compare(y, op)?.unbind()),
+                None => op.matches(c.lens.0.cmp(&c.lens.1)),
+            },
+        };
         result.into_py_any(py)
     }
 
@@ -890,7 +845,7 @@ impl PyRecords {
         let _ = requested_schema;
         let skip = self.fields_without_values(py)?;
         let (schema, batches) = match self.logical(py)? {
-            Logical::Store(r, _) => {
+            Logical::Store(r) => {
                 drop(r);
                 self.state.borrow_mut(py)?.inner.to_arrow_without(&skip)
             }
@@ -970,39 +925,126 @@ pub(super) fn records_radd(
     out.into_object(py)
 }
 
-/// `<`, `<=`, `>`, `>=` as a list compares: item by item up to the first pair that
-/// differs (compared as the plain dicts or tuples they equal), else by length.
-pub(super) fn records_order(
-    slf: &Bound<'_, PyRecords>,
-    other: &Bound<'_, PyAny>,
-    op: CompareOp,
-) -> PyResult<Py<PyAny>> {
-    let py = slf.py();
-    let others: Vec<Bound<'_, PyAny>> = if let Ok(o) = other.cast::<PyRecords>() {
-        let o = o.get().logical(py)?;
-        if o.what() != slf.get().state.borrow(py)?.what() {
-            return Ok(py.NotImplemented());
-        }
-        (0..o.inner.len())
-            .map(|i| o.row_value(py, i))
-            .collect::<PyResult<_>>()?
-    } else if let Ok(l) = other.cast::<PyList>() {
-        l.iter().collect()
-    } else {
-        return Ok(py.NotImplemented());
-    };
-    let mine: Vec<Bound<'_, PyAny>> = {
-        let this = slf.get().logical(py)?;
-        (0..this.inner.len())
-            .map(|i| this.row_value(py, i))
-            .collect::<PyResult<_>>()?
-    };
-    for (a, b) in mine.iter().zip(&others) {
-        if !a.eq(b)? {
-            return Ok(a.rich_compare(b, op)?.unbind());
+/// How a list and another compare, as Python compares two lists: their lengths, and
+/// the first position both have whose items differ.
+pub(super) struct Compared<'py> {
+    pub(super) lens: (usize, usize),
+    /// Whether some position both have holds unequal items.
+    pub(super) differ: bool,
+    /// The items at the first such position, as plain values (a record as the dict or
+    /// tuple it equals); not made for `==`.
+    pub(super) pair: Option<(Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+}
+
+impl<'py> Compared<'py> {
+    fn same(lens: (usize, usize)) -> Self {
+        Compared {
+            lens,
+            differ: false,
+            pair: None,
         }
     }
-    op.matches(mine.len().cmp(&others.len())).into_py_any(py)
+}
+
+/// `slf` compared with `other` item by item as a list compares, `x is y or x == y`
+/// (see [`RecordList::first_difference`]): `None` when `other` is not a list this one
+/// compares with. With `eq_only` (for `==`), lists of different lengths are not
+/// looked into. Another list of records is compared in the core, the same record
+/// (the same row of a shared store, or the same stored record of a copy or slice)
+/// without a look and without a Python object; a plain list, item by item, a `Row` or
+/// row of this list being the record it views (see [`record_of`]).
+pub(super) fn compare_items<'py>(
+    slf: &Bound<'py, PyRecords>,
+    other: &Bound<'py, PyAny>,
+    eq_only: bool,
+) -> PyResult<Option<Compared<'py>>> {
+    let py = slf.py();
+    let me = slf.get();
+    let this = me.state.borrow(py)?;
+    let ao = me.order.borrow(py)?;
+    let n = ao.order.len(this.inner.len());
+    if let Ok(o) = other.cast::<PyRecords>() {
+        let o = o.get();
+        let theirs;
+        let that: &Records = if Arc::ptr_eq(&o.state, &me.state) {
+            &this
+        } else {
+            theirs = o.state.borrow(py)?;
+            &theirs
+        };
+        let bo = o.order.borrow(py)?;
+        let m = bo.order.len(that.inner.len());
+        if eq_only && n != m {
+            return Ok(Some(Compared::same((n, m))));
+        }
+        let by_value = !(this.rows_have_own_eq(py)? || that.rows_have_own_eq(py)?);
+        let positions = this.positions_of(py, that)?;
+        let first = match positions {
+            // A dict never equals a tuple, nor a tuple one of another length.
+            Positions::OtherClass | Positions::Width(_) => (n.min(m) > 0).then_some(0),
+            positions => {
+                let renamed;
+                let src = match positions {
+                    Positions::Renamed(_) => {
+                        renamed = this.arranged(py, that, positions)?;
+                        renamed.as_ref().unwrap_or(&that.inner)
+                    }
+                    _ => &that.inner,
+                };
+                this.inner
+                    .first_difference(&ao.order, src, &bo.order, by_value, |x, y| {
+                        this.row_value(py, x)?.eq(that.row_value(py, y)?)
+                    })?
+            }
+        };
+        let pair = match first {
+            Some(p) if !eq_only => Some((
+                this.row_value(py, ao.order.slot(p))?,
+                that.row_value(py, bo.order.slot(p))?,
+            )),
+            _ => None,
+        };
+        return Ok(Some(Compared {
+            lens: (n, m),
+            differ: first.is_some(),
+            pair,
+        }));
+    }
+    let is_list = other.is_instance_of::<PyList>();
+    // Another stand-in for a list (of documents) compares for equality item by item.
+    let documents = eq_only && other.is_instance_of::<crate::doc_list::PyDocList>();
+    if !(is_list || documents) {
+        return Ok(None);
+    }
+    let ptr = store_ptr(&me.state);
+    let mut p = 0;
+    loop {
+        // Read again at each step: comparing may run Python code that changes `other`.
+        let m = other.len()?;
+        if (eq_only && n != m) || p >= n.min(m) {
+            return Ok(Some(Compared::same((n, m))));
+        }
+        let item = other.get_item(p)?;
+        let slot = ao.order.slot(p);
+        let equal = if is_list {
+            this.row_equals(py, slot, &item, ptr, record_of(&me.state, &item))?
+        } else {
+            this.row_value(py, slot)?.eq(&item)?
+        };
+        if !equal {
+            let pair = if eq_only {
+                None
+            } else {
+                Some((this.row_value(py, slot)?, item))
+            };
+            return Ok(Some(Compared {
+                lens: (n, m),
+                differ: true,
+                pair,
+            }));
+        }
+        p += 1;
+    }
 }
 
 /// `type[...]` on a list or row class, as `list[dict]` does.

@@ -704,8 +704,11 @@ impl PyRow {
         }
         match &me.source {
             RowSource::Memory(store) => {
+                // Another view of this very record is equal without a look (as a dict
+                // is equal to itself, NaN and all).
+                let same = record_of(store, other);
                 let this = store.borrow(py)?;
-                this.row_equals(py, me.row(), other, store_ptr(store))?
+                this.row_equals(py, me.row(), other, store_ptr(store), same)?
                     .into_py_any(py)
             }
             RowSource::File(_) => {

@@ -876,10 +876,13 @@ impl Records {
     }
 
     /// Calls `on_match(p)` for each position `p` in `positions` (of a list holding
-    /// store rows `order`) whose record equals `value` (Python `==`), until it returns
-    /// false. `value` is converted once: a value that is not a record of this kind
-    /// equals none; when the core cannot decide (host objects), Python compares the
-    /// record with `value`.
+    /// store rows `order`) whose record equals `value` as a list compares its items,
+    /// `x is y or x == y`, until it returns false. `same` is the store row `value` is
+    /// (see [`record_of`]): found without a look. The others compare by value: `value`
+    /// is converted once, a value that is not a record of this kind equals none, and
+    /// when the core cannot decide (host objects, a value or row class with an `__eq__`
+    /// of its own) Python compares the record with `value`.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn scan(
         &self,
         py: Python<'_>,
@@ -887,50 +890,81 @@ impl Records {
         positions: std::ops::Range<usize>,
         order: &Order,
         self_ptr: usize,
+        same: Option<usize>,
         on_match: impl FnMut(usize) -> bool,
     ) -> PyResult<()> {
-        // A value with its own `__eq__`: as a list does, `record == value`, where Python
-        // falls back to the value's reflected `__eq__`, whose answer (or exception) is
-        // the user's. Otherwise a value that is not a record of this kind equals none.
+        // A value with its own `__eq__`, or rows of a class with one: as a list does,
+        // `record == value`, where Python falls back to the value's reflected `__eq__`,
+        // whose answer (or exception) is the user's. Otherwise a value that is not a
+        // record of this kind equals none.
         let mut buf = Vec::new();
         let items;
-        let cells = if has_own_eq(value)? {
+        let cells = if has_own_eq(value)? || self.rows_have_own_eq(py)? {
             None
         } else if matches!(self.kind, RecordForm::Tuple { .. })
             && !value.is_instance_of::<PyTuple>()
         {
             // A tuple equals no list or other sequence, though a TupleList takes any
             // sequence as a record when one is stored.
-            return Ok(());
+            return self.find_itself(order, positions, same, on_match);
         } else {
-            let Ok(got) = self.record_items(value, positions.start, self_ptr) else {
-                return Ok(());
-            };
-            items = got;
-            record_cells(&items, &mut buf, positions.start).ok()
+            match self.record_items(value, positions.start, self_ptr) {
+                Ok(got) => {
+                    items = got;
+                    record_cells(&items, &mut buf, positions.start).ok()
+                }
+                Err(_) => return self.find_itself(order, positions, same, on_match),
+            }
         };
         let undecided = |row| self.row_value(py, row)?.eq(value);
-        self.inner
-            .find_equal(order, positions, cells.as_deref(), undecided, on_match)
+        self.inner.find_equal(
+            order,
+            positions,
+            same,
+            cells.as_deref(),
+            undecided,
+            on_match,
+        )
     }
 
-    /// Whether store row `i` equals `value` (Python `==`).
+    /// [`Records::scan`] for a value equal to no record: only the record it is (if any)
+    /// matches.
+    fn find_itself(
+        &self,
+        order: &Order,
+        positions: std::ops::Range<usize>,
+        same: Option<usize>,
+        on_match: impl FnMut(usize) -> bool,
+    ) -> PyResult<()> {
+        if same.is_none() {
+            return Ok(());
+        }
+        let never = |_| PyResult::Ok(false);
+        self.inner
+            .find_equal(order, positions, same, None, never, on_match)
+    }
+
+    /// Whether store row `i` equals `value` as a list compares items (`same`: the store
+    /// row `value` is, see [`Records::scan`]).
     pub(super) fn row_equals(
         &self,
         py: Python<'_>,
         i: usize,
         value: &Bound<'_, PyAny>,
         self_ptr: usize,
+        same: Option<usize>,
     ) -> PyResult<bool> {
         let mut equal = false;
-        self.scan(py, value, i..i + 1, &Order::Whole, self_ptr, |_| {
+        self.scan(py, value, i..i + 1, &Order::Whole, self_ptr, same, |_| {
             equal = true;
             false
         })?;
         Ok(equal)
     }
 
-    /// The first position in `[start, stop)` whose record equals `value`.
+    /// The first position in `[start, stop)` whose record equals `value` (see
+    /// [`Records::scan`]).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn find(
         &self,
         py: Python<'_>,
@@ -939,14 +973,44 @@ impl Records {
         stop: usize,
         order: &Order,
         self_ptr: usize,
+        same: Option<usize>,
     ) -> PyResult<Option<usize>> {
         let mut found = None;
-        self.scan(py, value, start..stop, order, self_ptr, |p| {
+        self.scan(py, value, start..stop, order, self_ptr, same, |p| {
             found = Some(p);
             false
         })?;
         Ok(found)
     }
+
+    /// Whether this list's rows are of a class with an `__eq__` of its own (a
+    /// namedtuple subclass that defines one): then only Python can compare them, as a
+    /// list of such rows compares with that `__eq__`.
+    pub(super) fn rows_have_own_eq(&self, py: Python<'_>) -> PyResult<bool> {
+        match &self.kind {
+            RecordForm::Dict => Ok(false),
+            RecordForm::Tuple { row_type, .. } => type_has_own_eq(row_type.bind(py)),
+        }
+    }
+}
+
+/// The store row `v` is, for a list on `store`: a `Row` view of one of its records, or
+/// a TupleList row `rows[i]` handed out (remembered, see docs/tuple-rows.md) whose
+/// record nothing has written since. What a list of dicts or tuples tells by `x is y`.
+pub(super) fn record_of(store: &Store, v: &Bound<'_, PyAny>) -> Option<usize> {
+    if let Ok(r) = v.cast::<PyRow>() {
+        return r
+            .get()
+            .store()
+            .filter(|s| Arc::ptr_eq(s, store))
+            .map(|_| r.get().row());
+    }
+    // Only a tuple can be a TupleList row (a dict goes no further).
+    if !v.is_instance_of::<PyTuple>() {
+        return None;
+    }
+    let py = v.py();
+    store.borrow(py).ok()?.lent_slot(v, store.writes(py))
 }
 
 pub(super) static OBJECT_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -957,7 +1021,6 @@ pub(super) static TUPLE_EQ: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 /// the user's, a dict or tuple subclass that overrides it), so that only Python can
 /// give the answer a list would. Built-in values and this module's rows never do.
 pub(super) fn has_own_eq(value: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let py = value.py();
     if value.is_exact_instance_of::<PyDict>()
         || value.is_exact_instance_of::<PyTuple>()
         || value.is_exact_instance_of::<PyList>()
@@ -971,6 +1034,13 @@ pub(super) fn has_own_eq(value: &Bound<'_, PyAny>) -> PyResult<bool> {
     {
         return Ok(false);
     }
+    type_has_own_eq(value.get_type().as_any())
+}
+
+/// Whether instances of `cls` compare with an `__eq__` other than `object`'s, `dict`'s
+/// or `tuple`'s.
+pub(super) fn type_has_own_eq(cls: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = cls.py();
     let slot = |cell: &'static PyOnceLock<Py<PyAny>>, name: &str| {
         cell.get_or_try_init(py, || {
             py.import("builtins")?
@@ -980,7 +1050,7 @@ pub(super) fn has_own_eq(value: &Bound<'_, PyAny>) -> PyResult<bool> {
         })
         .map(|f| f.bind(py).clone())
     };
-    let eq = value.get_type().getattr(intern!(py, "__eq__"))?;
+    let eq = cls.getattr(intern!(py, "__eq__"))?;
     Ok(!(eq.is(slot(&OBJECT_EQ, "object")?)
         || eq.is(slot(&DICT_EQ, "dict")?)
         || eq.is(slot(&TUPLE_EQ, "tuple")?)))

@@ -128,23 +128,7 @@ impl PyRecords {
     /// The store row of `v` if it is a `Row` of this list's store, or a TupleList row
     /// this store lent that still holds its record ([`Records::lent_slot`]).
     pub(super) fn own_row(&self, v: &Bound<'_, PyAny>) -> Option<usize> {
-        if let Ok(r) = v.cast::<PyRow>() {
-            return r
-                .get()
-                .store()
-                .filter(|s| Arc::ptr_eq(s, &self.state))
-                .map(|_| r.get().row());
-        }
-        // A TupleList row `rows[i]` handed out, its store row unwritten since (only a
-        // tuple can be one: a dict appended to a DictList goes no further).
-        if !v.is_instance_of::<PyTuple>() {
-            return None;
-        }
-        let py = v.py();
-        self.state
-            .borrow(py)
-            .ok()?
-            .lent_slot(v, self.state.writes(py))
+        record_of(&self.state, v)
     }
 
     /// Appends the records of `values` (atomic: all or nothing). A `Row` of this store
