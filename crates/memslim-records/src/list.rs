@@ -2158,8 +2158,10 @@ impl RecordList {
     }
 
     /// Whether record `row` of `self` and record `orow` of `other` are one stored
-    /// record: lists that share storage (a copy or slice sharing its chunks,
-    /// copy-on-write) read it from the same place. See [`SameRecord`].
+    /// record, what a list of dicts tells by identity: lists that share storage (a copy
+    /// or slice sharing its chunks, copy-on-write) read every field of it from the same
+    /// place of the same chunk. Conservative: a record a write has since moved to a
+    /// chunk of its own counts as another record.
     pub fn same_record(&self, row: usize, other: &RecordList, orow: usize) -> bool {
         SameRecord::new(self, other).test(row, orow)
     }
