@@ -365,3 +365,18 @@ def test_from_arrow_with_small_chunks():
     assert rows[3]["id"] == -1
     tuples = TupleList.from_arrow(table, chunk_rows=2)
     assert tuples == [(i, str(i)) for i in range(7)]
+
+
+def test_a_struct_with_two_children_of_one_name_is_refused_naming_its_field(tmp_path):
+    """Arrow allows it; a dict holds each key once, so no import is exact (pyarrow's own
+    to_pylist refuses it too). Distinct names import."""
+    dup = pa.StructArray.from_arrays([pa.array([1]), pa.array([2])], names=["x", "x"])
+    table = pa.table({"s": dup})
+    path = tmp_path / "dup.arrows"
+    with pa.ipc.new_stream(path, table.schema) as w:
+        w.write_table(table)
+    for load in (lambda: DictList.from_arrow(table), lambda: DictList.open(path, "r")):
+        with pytest.raises(memslim.MemslimError, match='"s"'):
+            load()
+    fine = pa.StructArray.from_arrays([pa.array([1]), pa.array([2])], names=["x", "y"])
+    assert DictList.from_arrow(pa.table({"s": fine})).to_list() == [{"s": {"x": 1, "y": 2}}]

@@ -372,6 +372,8 @@ pub(crate) fn check_type(name: &str, t: &DataType) -> Result<()> {
         | BinaryView => true,
         Dictionary(_, v) => return check_type(name, v),
         List(f) | LargeList(f) | FixedSizeList(f, _) => return check_type(name, f.data_type()),
+        // A dict holds each key once: children sharing a name have no exact import.
+        Struct(fs) if has_duplicate_name(fs) => false,
         Struct(fs) => return fs.iter().try_for_each(|f| check_type(name, f.data_type())),
         _ => false,
     };
@@ -383,6 +385,12 @@ pub(crate) fn check_type(name: &str, t: &DataType) -> Result<()> {
             arrow_type: t.to_string(),
         })
     }
+}
+
+/// Whether two of `fields` have one name (Arrow allows it in a struct).
+fn has_duplicate_name(fields: &arrow_schema::Fields) -> bool {
+    let mut seen = std::collections::HashSet::with_capacity(fields.len());
+    !fields.iter().all(|f| seen.insert(f.name().as_str()))
 }
 
 pub(crate) fn scalar_at<'a>(
@@ -546,5 +554,21 @@ mod tests {
         let cat = rows.field_index("cat").unwrap();
         let (_, b) = rows.column(cat).to_arrow().unwrap();
         assert!(b[0].column(0).is_null(0));
+    }
+
+    /// A struct whose children share a name (which Arrow allows) has no dict to become:
+    /// refused, naming the field, at any depth; distinct names import.
+    #[test]
+    fn a_struct_with_two_children_of_one_name_is_refused() {
+        use arrow_schema::{Field, Fields};
+        let child = |n: &str| Field::new(n, DataType::Int64, true);
+        let dup = DataType::Struct(Fields::from(vec![child("x"), child("x")]));
+        let nested = DataType::List(Arc::new(Field::new("item", dup.clone(), true)));
+        for t in [&dup, &nested] {
+            let e = check_type("s", t).unwrap_err();
+            assert!(matches!(&e, RecordsError::UnsupportedArrowType { field, .. } if field == "s"));
+        }
+        let fine = DataType::Struct(Fields::from(vec![child("x"), child("y")]));
+        assert!(check_type("s", &fine).is_ok());
     }
 }
