@@ -416,6 +416,10 @@ def emptied(values):
             set_none[i]["v"] = None
             del deleted[i]["v"]
             tl[i] = (None,)
+    if all(v is None for v in values):
+        # Deleted from every record: no record has the field, so there is no column.
+        expect_error(KeyError, deleted.column, "v")
+        return set_none.column("v"), tl.column("v")
     return set_none.column("v"), deleted.column("v"), tl.column("v")
 
 

@@ -921,6 +921,25 @@ def test_storage_info_covers_every_column():
     assert all(isinstance(v, str) and v for v in info.values())
 
 
+def test_a_field_no_record_has_left_is_gone_from_every_listing():
+    """Deleted from every record, or its only record deleted: no longer a key of any
+    record, as in a list of dicts, so not in columns, schema, storage_info or column()."""
+    by_key = DictList([{"a": 1, "x": 2}, {"a": 3, "x": 4}])
+    for r in by_key:
+        del r["x"]
+    by_record = DictList([{"a": 1}, {"a": 2, "x": 5}])
+    del by_record[1]
+    sliced = DictList([{"a": 1}, {"a": 2, "x": 5}])[:1]
+    for rows in (by_key, by_record, sliced):
+        assert rows.columns == ["a"] and list(rows.schema) == ["a"]
+        assert list(rows.storage_info()) == ["a"]
+        expect_error(KeyError, rows.column, "x")
+        assert rows.column("a").to_list() == [r["a"] for r in rows]
+    # An empty list keeps its fields (nothing tells which ones it lost).
+    empty = DictList(schema={"a": "int64"})
+    assert list(empty.storage_info()) == ["a"] and empty.column("a").to_list() == []
+
+
 def test_int_then_float_widens_to_float_and_ints_stay_ints(chunk_rows):
     rows = make([{"x": 1}, {"x": 2}, {"x": 2.5}, {"x": 3}], chunk_rows)
     assert rows.schema["x"] == "float64"

@@ -791,11 +791,12 @@ impl PyRecords {
         Ok(d)
     }
 
-    /// Field name -> physical layout.
+    /// Field name -> physical layout, for the fields of `schema`.
     pub(super) fn storage_info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let shown = self.fields_shown(py)?;
         let this = self.state.borrow(py)?;
         let d = PyDict::new(py);
-        for j in 0..this.inner.num_fields() {
+        for j in shown {
             d.set_item(
                 this.names[j].bind(py),
                 this.inner.field_layout(j).describe(),
@@ -805,6 +806,14 @@ impl PyRecords {
     }
 
     pub(super) fn column(&self, py: Python<'_>, name: &str) -> PyResult<PyColumn> {
+        // A field none of the records has any more is no field of the list's, as for a
+        // name never seen.
+        let stored = self.state.borrow(py)?.inner.field_index(name);
+        if let Some(j) = stored {
+            if self.fields_without_values(py)?.contains(&j) {
+                return Err(PyKeyError::new_err(name.to_owned()));
+            }
+        }
         let this = self.logical(py)?;
         let j = this
             .inner
