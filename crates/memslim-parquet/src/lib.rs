@@ -37,6 +37,14 @@
 //! where each sat among the fields and the type of its value, so that memslim reads
 //! back exactly what went in.
 //!
+//! The notes describe rows by position, and other tools carry key-value metadata
+//! through a rewrite (pyarrow through `sort_by`, `filter` and `write_table`). So
+//! `memslim.seal` binds them to the rows they describe (rows per row group, length and
+//! CRC-32 of the bytes up to the end of the last row group), and the reader honours
+//! them only in a file whose `created_by` is memslim's and whose row groups and bytes
+//! match the seal; any other file reads as one written by others, as do files written
+//! before memslim sealed its notes.
+//!
 //! Record files ([`memslim_mmap::RecordFile`]) convert with [`write_record_file`], one
 //! batch at a time.
 //!
@@ -60,6 +68,7 @@ mod error;
 mod partition;
 mod read;
 mod recfile;
+mod seal;
 mod write;
 
 pub use error::{ParquetError, Result};

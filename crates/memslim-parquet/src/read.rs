@@ -12,6 +12,7 @@ use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchR
 
 use crate::error::{ParquetError, Result, from_arrow, from_parquet, io};
 use crate::partition::{Part, PartValue, dataset_files, decode};
+use crate::seal::{SEAL_KEY, notes_hold};
 use crate::write::{PARTITION_KEY, ROWS_KEY};
 
 /// What to read.
@@ -107,6 +108,7 @@ impl FileReader {
                     .collect()
             })
             .unwrap_or_default();
+        let kv = honoured_notes(&path, builder.metadata(), kv)?;
         // Records with no stored field: only memslim.rows counts them.
         let mut columnless = None;
         if schema.fields().is_empty() && rows == 0 {
@@ -321,6 +323,29 @@ fn ancestor_value(path: &Path, name: &str) -> Option<String> {
         let (k, v) = seg.split_once('=')?;
         (decode(k) == name).then(|| decode(v))
     })
+}
+
+/// The notes of the file at `path` (its `memslim.*` key-value metadata, `kv`) that
+/// describe its rows: all of them if their seal checks out ([`notes_hold`]), else none,
+/// and the file reads as one written by others. A file with no notes is not checked
+/// (its data region is read only to check a seal).
+fn honoured_notes(
+    path: &Path,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    mut kv: Vec<(String, String)>,
+) -> Result<Vec<(String, String)>> {
+    if kv.iter().all(|(k, _)| k == SEAL_KEY) {
+        return Ok(Vec::new());
+    }
+    let seal = kv
+        .iter()
+        .find(|(k, _)| k == SEAL_KEY)
+        .map(|(_, v)| v.as_str());
+    let mut file = File::open(path).map_err(io(path))?;
+    if !notes_hold(meta, seal, &mut file).map_err(io(path))? {
+        kv.clear();
+    }
+    Ok(kv)
 }
 
 fn meta_len(path: &Path) -> Result<u64> {

@@ -17,6 +17,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::{ParquetError, Result, from_parquet, io};
 use crate::partition::{PartValue, encode};
+use crate::seal::{SEAL_KEY, Seal, SealingWriter, created_by};
 
 /// Key of the partition columns' positions and value types in a part file.
 pub(crate) const PARTITION_KEY: &str = "memslim.partition";
@@ -118,7 +119,7 @@ impl WriteOptions {
 struct FileWriter {
     path: PathBuf,
     tmp: PathBuf,
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<SealingWriter<File>>,
     full: SchemaRef,
     keep: Vec<usize>,
     file_schema: SchemaRef,
@@ -176,10 +177,14 @@ impl FileWriter {
         let props = WriterProperties::builder()
             .set_compression(opts.codec.parquet())
             .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
-            .set_created_by(format!("memslim {}", env!("CARGO_PKG_VERSION")))
+            .set_created_by(created_by())
             .build();
-        let writer = ArrowWriter::try_new(file, Arc::clone(&file_schema), Some(props))
-            .map_err(|e| from_parquet(&path, e))?;
+        let writer = ArrowWriter::try_new(
+            SealingWriter::new(file),
+            Arc::clone(&file_schema),
+            Some(props),
+        )
+        .map_err(|e| from_parquet(&path, e))?;
         Ok(FileWriter {
             path,
             tmp,
@@ -245,10 +250,30 @@ impl FileWriter {
                 self.writer
                     .append_key_value_metadata(KeyValue::new(PARTITION_KEY.to_owned(), p));
             }
+            // The notes above describe rows by position: seal them to the bytes and
+            // row groups they describe, so that a reader can tell them from notes a
+            // rewrite by another tool carried over (crate::seal). Every row group is
+            // flushed through the sealing writer first; what follows it (page
+            // indexes, footer) is derived from it.
+            self.writer
+                .flush()
+                .map_err(|e| from_parquet(&self.path, e))?;
+            self.writer.sync().map_err(io(&self.tmp))?;
+            let (len, crc) = self.writer.inner().sum();
+            let rows = self
+                .writer
+                .flushed_row_groups()
+                .iter()
+                .map(|g| g.num_rows())
+                .collect();
+            let seal = Seal { len, crc, rows };
+            self.writer
+                .append_key_value_metadata(KeyValue::new(SEAL_KEY.to_owned(), seal.to_value()));
             let file = self
                 .writer
                 .into_inner()
-                .map_err(|e| from_parquet(&self.path, e))?;
+                .map_err(|e| from_parquet(&self.path, e))?
+                .into_inner();
             file.sync_all().map_err(io(&self.tmp))?;
             std::fs::rename(&self.tmp, &self.path).map_err(io(&self.path))?;
             Ok(self.path.clone())

@@ -396,3 +396,194 @@ fn a_dataset_of_no_records_is_an_empty_directory_that_reads_back_empty() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
     std::fs::remove_dir_all(&parent).unwrap();
 }
+
+/// Rewrites the Parquet file `src` to `dst` as another tool does that carries the
+/// key-value metadata through (pyarrow's `read` + `write_table`): rows in the order
+/// `order` picks, written with `created_by`.
+fn rewrite(src: &PathBuf, dst: &PathBuf, created_by: &str, order: &[usize]) {
+    use parquet::arrow::ArrowWriter;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    use parquet::file::properties::WriterProperties;
+    let builder =
+        ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(src).unwrap()).unwrap();
+    let kv: Vec<_> = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|k| k.key != "ARROW:schema")
+        .collect();
+    let schema = builder.schema().clone();
+    let batches: Vec<_> = builder.build().unwrap().map(Result::unwrap).collect();
+    let rows = one_row_batches(&batches);
+    let props = WriterProperties::builder()
+        .set_created_by(created_by.to_owned())
+        .set_key_value_metadata(Some(kv))
+        .build();
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(dst).unwrap(), schema, Some(props)).unwrap();
+    for &r in order {
+        w.write(&rows[r]).unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// The rows of `batches` as one-row batches.
+fn one_row_batches(batches: &[arrow_array::RecordBatch]) -> Vec<arrow_array::RecordBatch> {
+    batches
+        .iter()
+        .flat_map(|b| (0..b.num_rows()).map(move |i| b.slice(i, 1)))
+        .collect()
+}
+
+fn kv(path: &PathBuf) -> Vec<(String, String)> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let r = SerializedFileReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    r.metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|k| (k.key, k.value.unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+fn notes_carried_into_a_rewrite_are_not_applied_to_its_rows() {
+    let dir = tmpdir("rewrite");
+    let src = dir.join("orig.parquet");
+    let f = |k: &str, v: V| (k.to_owned(), v);
+    let recs: Vec<Rec> = vec![
+        vec![f("id", V::Int(0)), f("x", V::Int(2))],
+        vec![f("id", V::Int(1))],
+        vec![f("id", V::Int(2)), f("x", V::Float(7.25))],
+        vec![f("x", V::Float(5.5)), f("id", V::Int(3))],
+    ];
+    let mut w = DatasetWriter::file(&src, WriteOptions::default()).unwrap();
+    w.write(&list_of(&recs)).unwrap();
+    w.close().unwrap();
+    let read =
+        |p: &PathBuf| recs_of(&read_all(std::slice::from_ref(p), ReadOptions::default()).unwrap());
+    // memslim's own file: exact, and its notes are sealed.
+    assert_eq!(read(&src), recs);
+    assert!(kv(&src).iter().any(|(k, _)| k == "memslim.seal"));
+    // As written by others: nulls for absent keys, floats, keys in column order.
+    let foreign = |rows: &[usize]| -> Vec<Rec> {
+        rows.iter()
+            .map(|&r| {
+                let id = V::Int(r as i64);
+                let x = match r {
+                    0 => V::Float(2.0),
+                    1 => V::Null,
+                    2 => V::Float(7.25),
+                    _ => V::Float(5.5),
+                };
+                vec![f("id", id), f("x", x)]
+            })
+            .collect()
+    };
+    let cases: [(&str, &str, &[usize]); 5] = [
+        // Sorted by another tool: same row count, other rows.
+        ("sorted", "parquet-cpp-arrow version 21.0.0", &[3, 2, 1, 0]),
+        // Filtered: fewer rows than the notes describe.
+        ("filtered", "parquet-cpp-arrow version 21.0.0", &[2, 3]),
+        // The same rows by another writer: the notes cannot be verified either.
+        ("copied", "parquet-cpp-arrow version 21.0.0", &[0, 1, 2, 3]),
+        // A writer that claims to be memslim: the seal does not match its bytes.
+        ("claims-memslim", "memslim 0.1.0", &[3, 2, 1, 0]),
+        ("claims-memslim-filtered", "memslim 0.1.0", &[1, 2]),
+    ];
+    for (tag, by, order) in cases {
+        let dst = dir.join(format!("{tag}.parquet"));
+        rewrite(&src, &dst, by, order);
+        assert!(kv(&dst).iter().any(|(k, _)| k == "memslim.absent"), "{tag}");
+        assert_eq!(read(&dst), foreign(order), "{tag}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_partition_note_carried_into_a_copy_adds_no_key() {
+    let dir = tmpdir("partcopy");
+    let f = |k: &str, v: V| (k.to_owned(), v);
+    let recs: Vec<Rec> = vec![vec![f("id", V::Int(1)), f("country", V::Str("DE".into()))]];
+    let mut w = DatasetWriter::dataset(
+        dir.join("ds"),
+        &["country".to_owned()],
+        WriteOptions::default(),
+    )
+    .unwrap();
+    w.write(&list_of(&recs)).unwrap();
+    let files = w.close().unwrap();
+    let part = &files[0];
+    // Read in place, memslim's part file gives its partition value back.
+    assert_eq!(
+        recs_of(&read_all(std::slice::from_ref(part), ReadOptions::default()).unwrap()),
+        recs
+    );
+    let copy = dir.join("copy.parquet");
+    rewrite(part, &copy, "parquet-cpp-arrow version 21.0.0", &[0]);
+    assert!(kv(&copy).iter().any(|(k, _)| k == "memslim.partition"));
+    assert_eq!(
+        recs_of(&read_all(&[copy], ReadOptions::default()).unwrap()),
+        vec![vec![f("id", V::Int(1))]]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn notes_without_a_seal_are_not_honoured() {
+    // A file memslim wrote before it sealed its notes (or one whose seal was removed)
+    // reads as a file written by others.
+    let dir = tmpdir("unsealed");
+    let src = dir.join("orig.parquet");
+    let f = |k: &str, v: V| (k.to_owned(), v);
+    let recs: Vec<Rec> = vec![
+        vec![f("id", V::Int(0))],
+        vec![f("id", V::Int(1)), f("x", V::Int(2))],
+        vec![f("x", V::Float(0.5)), f("id", V::Int(2))],
+    ];
+    let mut w = DatasetWriter::file(&src, WriteOptions::default()).unwrap();
+    w.write(&list_of(&recs)).unwrap();
+    w.close().unwrap();
+    let dst = dir.join("unsealed.parquet");
+    {
+        use parquet::arrow::ArrowWriter;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use parquet::file::properties::WriterProperties;
+        let b =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(&src).unwrap()).unwrap();
+        let kv: Vec<_> = b
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|k| k.key != "ARROW:schema" && k.key != "memslim.seal")
+            .collect();
+        let schema = b.schema().clone();
+        let props = WriterProperties::builder()
+            .set_created_by("memslim 0.1.0".to_owned())
+            .set_key_value_metadata(Some(kv))
+            .build();
+        let mut w = ArrowWriter::try_new(std::fs::File::create(&dst).unwrap(), schema, Some(props))
+            .unwrap();
+        for batch in b.build().unwrap() {
+            w.write(&batch.unwrap()).unwrap();
+        }
+        w.close().unwrap();
+    }
+    assert_eq!(
+        recs_of(&read_all(&[dst], ReadOptions::default()).unwrap()),
+        vec![
+            vec![f("id", V::Int(0)), f("x", V::Null)],
+            vec![f("id", V::Int(1)), f("x", V::Float(2.0))],
+            vec![f("id", V::Int(2)), f("x", V::Float(0.5))],
+        ]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
