@@ -365,3 +365,44 @@ def test_an_empty_list_written_as_a_dataset_reads_back_empty(tmp_path):
         written = DictList([]).to_parquet(ds, **kwargs)
         assert written == [] and ds.is_dir()
         assert memslim.read_parquet(ds).to_list() == []
+
+
+def test_notes_carried_through_a_rewrite_by_another_tool_are_not_applied(tmp_path):
+    """pyarrow carries memslim's key-value metadata (row bitmaps, key order, partition
+    columns) through read, sort_by, filter and write_table; memslim must read such a
+    file as pyarrow does, not apply notes about other rows to it."""
+    recs = [
+        {"id": 0, "x": 2, "ok": True},
+        {"id": 1, "ok": False},
+        {"id": 2, "x": 7.25, "ok": None},
+        {"x": 5.5, "ok": True, "id": 3},
+    ]
+    src = tmp_path / "orig.parquet"
+    DictList(recs).to_parquet(src)
+    assert same(plain(memslim.read_parquet(src)), recs)  # memslim's own file: exact
+    table = pq.ParquetFile(src).read()
+    assert any(k.startswith(b"memslim.") for k in table.schema.metadata)
+    rewrites = {
+        "sorted": table.sort_by([("id", "descending")]),  # same row count
+        "filtered": table.filter(pa.compute.greater(table["id"], 1)),
+        "copied": table,
+    }
+    for name, t in rewrites.items():
+        dst = tmp_path / f"{name}.parquet"
+        pq.write_table(t, dst)
+        want = pq.read_table(dst).to_pylist()
+        diff = first_difference(plain(memslim.read_parquet(dst)), want)
+        assert diff is None, (name, diff)
+        got = [dict(r) for b in memslim.iter_parquet(dst, batch_size=1) for r in b]
+        assert same(got, want), name
+
+    # A memslim part file copied out of its dataset by pyarrow: no partition key appears.
+    files = DictList([{"id": 1, "country": "DE"}]).to_parquet(
+        tmp_path / "ds", partition_by=["country"]
+    )
+    copy = tmp_path / "copy.parquet"
+    pq.write_table(pq.ParquetFile(files[0]).read(), copy)
+    assert same(plain(memslim.read_parquet(copy)), [{"id": 1}])
+    # ... while the part file itself keeps its key, read alone or in its dataset.
+    assert same(plain(memslim.read_parquet(files[0])), [{"id": 1, "country": "DE"}])
+    assert same(plain(memslim.read_parquet(tmp_path / "ds")), [{"id": 1, "country": "DE"}])
