@@ -93,7 +93,9 @@ struct Slot {
     segment: usize,
     first_row: usize,
     rows: usize,
-    /// Dictionary messages before this batch (foreign files only).
+    /// Dictionary messages of the file before this batch (an index into
+    /// `RecordFile::dicts`; foreign files only). Those of its own segment are the ones
+    /// from its segment's `first_dict` on.
     dicts_before: usize,
     batch: Option<RecordBatch>,
     /// The batch's message with the place of each column's buffers, for reading rows
@@ -114,6 +116,10 @@ struct Segment {
     variant: Arc<[bool]>,
     /// Rows of this segment are read value by value from the message ([`mod@cells`]).
     cells: bool,
+    /// Dictionary messages of the file before this segment's schema (an index into
+    /// `RecordFile::dicts`): dictionaries belong to one stream, so this segment's
+    /// batches are decoded with the dictionaries from here on only.
+    first_dict: usize,
 }
 
 /// Where the values of a committed row are read from.
@@ -154,7 +160,8 @@ pub struct RecordFile {
     index_len: u64,
     /// The version in the index header (what marks a commit's end depends on it).
     index_version: u32,
-    /// The decoder of one segment, and how many dictionaries it has been fed.
+    /// The decoder of one segment, and how many of the file's dictionaries (an index
+    /// into `dicts`, from the segment's `first_dict` on) it has been fed.
     decoder: Option<(usize, FileDecoder, usize)>,
     /// Per entry: its checksum has been verified since the file was opened, so a
     /// batch evicted from the cache and read again is not checksummed again.

@@ -108,11 +108,13 @@ impl RecordFile {
     /// Decodes committed batch `k`, and reads its extras if the slot has none yet.
     fn decode(&mut self, k: usize) -> Result<(RecordBatch, Option<Extras>)> {
         let seg = self.slots[k].segment;
-        let schema = self
+        let (schema, first_dict) = self
             .segments
             .get(seg)
-            .map(|s| Arc::clone(&s.schema))
+            .map(|s| (Arc::clone(&s.schema), s.first_dict))
             .ok_or(MmapError::Closed)?;
+        // Dictionaries are per stream: this segment's batches see only the dictionaries
+        // (and the replacements and deltas of them) sent in this segment before them.
         let need = self.slots[k].dicts_before;
         let entry = self.entries[self.slots[k].entry];
         let restart = match &self.decoder {
@@ -122,7 +124,7 @@ impl RecordFile {
         if restart {
             let version = MetadataVersion::V5;
             let d = FileDecoder::new(Arc::clone(&schema), version).with_require_alignment(false);
-            self.decoder = Some((seg, d, 0));
+            self.decoder = Some((seg, d, first_dict));
         }
         while self.decoder.as_ref().map_or(0, |d| d.2) < need {
             let fed = self.decoder.as_ref().map_or(0, |d| d.2);

@@ -168,13 +168,17 @@ impl RecordFile {
     /// [`MmapError::Corrupt`] naming the batch's offset.
     fn projected(&mut self, k: usize, schema: &SchemaRef) -> Result<Option<(RecordBatch, Extras)>> {
         let seg = self.slots[k].segment;
-        let Some(full) = self.segments.get(seg).map(|s| Arc::clone(&s.schema)) else {
+        let Some((full, first_dict)) = self
+            .segments
+            .get(seg)
+            .map(|s| (Arc::clone(&s.schema), s.first_dict))
+        else {
             return Ok(None);
         };
         let cols: Vec<usize> = (0..full.fields().len())
             .filter(|&c| schema.field_with_name(full.field(c).name()).is_ok())
             .collect();
-        let dictionaries = self.slots[k].dicts_before > 0
+        let dictionaries = self.slots[k].dicts_before > first_dict
             || full
                 .fields()
                 .iter()

@@ -435,6 +435,7 @@ impl RecordFile {
                         .collect();
                     self.segments.push(Segment {
                         cells: cells::readable(&schema),
+                        first_dict: dicts,
                         schema: Arc::new(schema),
                         variant,
                     });
