@@ -625,6 +625,35 @@ def test_appending_to_a_pyarrow_stream(tmp_path: Path) -> None:
     assert ipc.open_stream(path).read_all().column("id").to_pylist() == [1, 2, 3]
 
 
+def _stream_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+@pytest.mark.parametrize(
+    "later",
+    [pa.array([10, 20, 10]), pa.array([10, 20, 10]).dictionary_encode()],
+    ids=["plain", "int-dictionary"],
+)
+def test_pyarrow_streams_back_to_back_keep_their_own_dictionaries(
+    tmp_path: Path, later: pa.Array
+) -> None:
+    # Dictionaries belong to one stream (one segment): the second segment once got the
+    # first one's string dictionary and read as corrupt.
+    first = pa.table({"c": pa.array(["a", "b"]).dictionary_encode()})
+    path = tmp_path / "two.arrows"
+    path.write_bytes(_stream_bytes(first) + _stream_bytes(pa.table({"c": later})))
+    want = [{"c": "a"}, {"c": "b"}, {"c": 10}, {"c": 20}, {"c": 10}]
+    for order in (range(5), reversed(range(5))):
+        with memslim.DictList.open(path, "r") as f:
+            assert {i: dict(f[i]) for i in order} == dict(enumerate(want))
+    with memslim.DictList.open(path, "r") as f:
+        assert [dict(r) for r in f] == want
+        assert memslim.DictList.from_arrow(pa.table(f)).to_list() == want
+
+
 # --------------------------------------------------------------------------------------
 # One writer, many readers
 # --------------------------------------------------------------------------------------
