@@ -654,6 +654,25 @@ def test_pyarrow_streams_back_to_back_keep_their_own_dictionaries(
         assert memslim.DictList.from_arrow(pa.table(f)).to_list() == want
 
 
+def test_none_in_a_pyarrow_non_nullable_field_starts_a_nullable_segment(
+    tmp_path: Path,
+) -> None:
+    schema = pa.schema([pa.field("c", pa.int64(), nullable=False)])
+    path = tmp_path / "nn.arrows"
+    with ipc.new_stream(path, schema) as w:
+        w.write_table(pa.table({"c": [1, 2]}, schema=schema))
+    with memslim.DictList.open(path, "a") as f:
+        f.append({"c": None})
+        f.append({})
+        f.flush()
+        f.append({"c": 3})
+    want = [{"c": 1}, {"c": 2}, {"c": None}, {}, {"c": 3}]
+    with memslim.DictList.open(path, "r") as f:
+        assert [dict(r) for r in f] == want
+        assert pa.table(f).column("c").to_pylist() == [1, 2, None, None, 3]
+        assert pa.table(f).schema.field("c").nullable
+
+
 # --------------------------------------------------------------------------------------
 # One writer, many readers
 # --------------------------------------------------------------------------------------

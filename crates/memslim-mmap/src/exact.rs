@@ -455,7 +455,25 @@ pub fn grow(current: Option<&Schema>, tail: &RecordList) -> Option<Schema> {
             }
         }
     }
+    // A field declared non-nullable (a foreign file's) takes no record that lacks it or
+    // holds `None` there: those need a segment where it is nullable, as a wider type does.
+    for f in &mut fields {
+        if !f.is_nullable() && lacks_a_value(tail, f.name()) {
+            *f = f.clone().with_nullable(true);
+            changed = true;
+        }
+    }
     changed.then(|| Schema::new(fields))
+}
+
+/// Whether some record of `tail` lacks field `name` or holds `None` in it.
+fn lacks_a_value(tail: &RecordList, name: &str) -> bool {
+    match tail.field_index(name) {
+        None => !tail.is_empty(),
+        Some(j) => {
+            (0..tail.len()).any(|r| matches!(tail.get(r, j), CellRef::Null | CellRef::Absent))
+        }
+    }
 }
 
 /// Whether every int of column `j` of `tail` is exactly a double.
@@ -583,6 +601,13 @@ pub fn tail_batch(
             }
         }
     }
+    // What `RecordBatch::try_new` checks of each column, named by its field (its own
+    // error names none): a schema grown for the records makes these hold.
+    for (f, col) in schema.fields().iter().zip(&cols) {
+        if col.data_type() != f.data_type() || (!f.is_nullable() && col.null_count() > 0) {
+            return Err(f.name().clone());
+        }
+    }
     let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(n));
     let out = RecordBatch::try_new_with_options(Arc::clone(schema), cols, &opts)
         .map_err(|e| format!("<batch>: {e}"))?;
@@ -677,6 +702,13 @@ pub(crate) fn unified_batch(
             None => return Err(Unfit::Type(f.name().clone())),
         };
         cols.push(array);
+    }
+    // What `RecordBatch::try_new` checks of each column, named by its field (its own
+    // error names none): the unified schema makes these hold.
+    for (f, col) in schema.fields().iter().zip(&cols) {
+        if col.data_type() != f.data_type() || (!f.is_nullable() && col.null_count() > 0) {
+            return Err(Unfit::Type(f.name().clone()));
+        }
     }
     let opts = arrow_array::RecordBatchOptions::new().with_row_count(Some(n));
     RecordBatch::try_new_with_options(Arc::clone(schema), cols, &opts)

@@ -549,6 +549,68 @@ fn foreign_arrow_files_and_streams() {
     assert_eq!(row(&mut r, 1).unwrap(), want[1]);
 }
 
+/// A foreign stream whose field `c` is declared non-nullable, appended to with `None`
+/// in `c`, a record without `c`, and a value: the flush once failed inside arrow-rs
+/// (its error text taken for the field's name) and close lost the records. Like a wider
+/// type, a missing value now starts a segment where `c` is nullable.
+#[test]
+fn a_none_in_a_foreign_non_nullable_field_starts_a_nullable_segment() {
+    use std::sync::Arc;
+
+    use arrow_array::{ArrayRef, Int64Array, RecordBatch};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let dir = tmpdir("nonnullable");
+    let p = dir.join("nn.arrows");
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("c", DataType::Int64, false),
+        Field::new("d", DataType::Int64, false),
+    ]));
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(vec![1, 2])),
+        Arc::new(Int64Array::from(vec![5, 6])),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), cols).unwrap();
+    let mut w =
+        arrow_ipc::writer::StreamWriter::try_new(fs::File::create(&p).unwrap(), &schema).unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+
+    let mut f = RecordFile::open(&p, Mode::Append).unwrap();
+    // Values alone fit the segment as it is.
+    f.push_record(&[("c", Cell::Int(3)), ("d", Cell::Int(7))])
+        .unwrap();
+    assert_eq!(f.flush().unwrap(), 1);
+    assert_eq!(f.num_segments(), 1);
+    f.push_record(&[("c", Cell::Null), ("d", Cell::Int(8))])
+        .unwrap();
+    f.push_record(&[("d", Cell::Int(9))]).unwrap();
+    f.push_record(&[("c", Cell::Int(4)), ("d", Cell::Int(10))])
+        .unwrap();
+    assert_eq!(f.flush().unwrap(), 3);
+    assert_eq!(f.num_segments(), 2);
+    // A record without `d` at close.
+    f.push_record(&[("c", Cell::Int(5))]).unwrap();
+    f.close().unwrap();
+
+    let want = [
+        "c=Int(1) d=Int(5)",
+        "c=Int(2) d=Int(6)",
+        "c=Int(3) d=Int(7)",
+        "c=Null d=Int(8)",
+        "d=Int(9)",
+        "c=Int(4) d=Int(10)",
+        "c=Int(5)",
+    ];
+    let mut r = RecordFile::open(&p, Mode::Read).unwrap();
+    assert_eq!(r.num_segments(), 3);
+    assert_eq!(all_rows(&mut r).unwrap(), want);
+    let (unified, batches) = r.to_arrow().unwrap();
+    assert!(unified.fields().iter().all(|f| f.is_nullable()));
+    assert_eq!(batches.iter().map(RecordBatch::num_rows).sum::<usize>(), 7);
+    fs::remove_dir_all(&dir).ok();
+}
+
 #[test]
 fn a_field_that_was_only_none_takes_any_value_later() {
     let dir = tmpdir("nullfield");

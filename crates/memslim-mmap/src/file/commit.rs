@@ -43,7 +43,8 @@ impl RecordFile {
     ///
     /// If pending records bring new keys or types the last segment's schema cannot hold
     /// (an int where it stores bools, a float where it stores ints, a first value in a
-    /// field that held only `None`), the flush starts a new segment: an end-of-stream
+    /// field that held only `None`, a `None` or a missing key in a field another
+    /// program declared non-nullable), the flush starts a new segment: an end-of-stream
     /// marker and a schema message with the grown schema, committed together with the
     /// batches. Keys a record lacks, ints among floats and each record's key order are
     /// kept in the batch messages' metadata (see [`mod@crate::exact`]).
@@ -53,7 +54,8 @@ impl RecordFile {
     /// pending, so the file is exactly as it was after the last flush.
     ///
     /// # Errors
-    /// [`MmapError::Io`].
+    /// [`MmapError::Io`]; [`MmapError::FieldType`], naming the field, for values the
+    /// schema grown for them still cannot store (which would be a bug).
     ///
     /// # Memory
     /// Encodes one batch of at most [`BATCH_ROWS`] rows at a time.
@@ -72,10 +74,12 @@ impl RecordFile {
             let mut start = 0;
             let items = batches.iter().map(|b| {
                 let r = exact::tail_batch(&tail, b, start, &schema).map_err(|field| {
-                    MmapError::FieldType {
-                        field,
-                        expected: schema.to_string(),
-                    }
+                    let expected = match schema.field_with_name(&field) {
+                        Ok(f) if f.is_nullable() => f.data_type().to_string(),
+                        Ok(f) => format!("{} (not null)", f.data_type()),
+                        Err(_) => "no such field".into(),
+                    };
+                    MmapError::FieldType { field, expected }
                 });
                 start += b.num_rows();
                 r
