@@ -73,6 +73,13 @@ fn list_of(recs: &[Rec]) -> RecordList {
     l
 }
 
+/// `recs` written to the Parquet file `path`, with the default options.
+fn write_file(path: &std::path::Path, recs: &[Rec]) {
+    let mut w = DatasetWriter::file(path, WriteOptions::default()).unwrap();
+    w.write(&list_of(recs)).unwrap();
+    w.close().unwrap();
+}
+
 fn recs_of(l: &RecordList) -> Vec<Rec> {
     (0..l.len())
         .map(|i| {
@@ -197,9 +204,7 @@ fn projection_reads_only_the_chosen_keys_in_record_order() {
         ],
         vec![("a".into(), V::Float(2.0)), ("c".into(), V::Bool(true))],
     ];
-    let mut w = DatasetWriter::file(&path, WriteOptions::default()).unwrap();
-    w.write(&list_of(&recs)).unwrap();
-    w.close().unwrap();
+    write_file(&path, &recs);
     let opts = ReadOptions {
         columns: Some(vec!["c".into(), "b".into()]),
         ..ReadOptions::default()
@@ -227,9 +232,7 @@ fn damaged_files_are_errors_naming_the_file() {
             ]
         })
         .collect();
-    let mut w = DatasetWriter::file(&path, WriteOptions::default()).unwrap();
-    w.write(&list_of(&recs)).unwrap();
-    w.close().unwrap();
+    write_file(&path, &recs);
     let bytes = std::fs::read(&path).unwrap();
     let bad = dir.join("bad.parquet");
     for cut in [0, 3, 8, bytes.len() / 2, bytes.len() - 1] {
@@ -462,9 +465,7 @@ fn notes_carried_into_a_rewrite_are_not_applied_to_its_rows() {
         vec![f("id", V::Int(2)), f("x", V::Float(7.25))],
         vec![f("x", V::Float(5.5)), f("id", V::Int(3))],
     ];
-    let mut w = DatasetWriter::file(&src, WriteOptions::default()).unwrap();
-    w.write(&list_of(&recs)).unwrap();
-    w.close().unwrap();
+    write_file(&src, &recs);
     let read =
         |p: &PathBuf| recs_of(&read_all(std::slice::from_ref(p), ReadOptions::default()).unwrap());
     // memslim's own file: exact, and its notes are sealed.
@@ -546,9 +547,7 @@ fn notes_without_a_seal_are_not_honoured() {
         vec![f("id", V::Int(1)), f("x", V::Int(2))],
         vec![f("x", V::Float(0.5)), f("id", V::Int(2))],
     ];
-    let mut w = DatasetWriter::file(&src, WriteOptions::default()).unwrap();
-    w.write(&list_of(&recs)).unwrap();
-    w.close().unwrap();
+    write_file(&src, &recs);
     let dst = dir.join("unsealed.parquet");
     {
         use parquet::arrow::ArrowWriter;
