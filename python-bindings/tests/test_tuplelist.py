@@ -73,6 +73,25 @@ def test_fields_default_to_those_of_namedtuple_data():
     assert rows[1].x == 3
 
 
+def test_fields_that_cannot_be_attributes_get_positional_names():
+    # An Arrow table or a CSV header may have any column names; namedtuple refuses
+    # keywords, spaces, leading underscores and repeats. The rows still hold every value.
+    import pyarrow as pa
+
+    table = pa.table({"class": [1, 2], "first name": ["a", "b"], "_id": [5, 6], "x": [3, 4]})
+    for rows in (
+        TupleList.from_arrow(table),
+        TupleList([(1, "a", 5, 3), (2, "b", 6, 4)], fields=table.column_names),
+    ):
+        assert rows.fields == ("class", "first name", "_id", "x")
+        assert type(rows[0])._fields == ("_0", "_1", "_2", "x")
+        assert rows[1] == (2, "b", 6, 4) and rows[1].x == 4 and rows[1]._1 == "b"
+        assert pickle.loads(pickle.dumps(rows)) == rows
+        assert pickle.loads(pickle.dumps(rows[0])) == rows[0]
+        assert pa.table(rows).column_names == table.column_names
+        assert memslim.DictList(rows)[0] == {"class": 1, "first name": "a", "_id": 5, "x": 3}
+
+
 def test_rows_may_be_given_as_lists():
     rows = TupleList([[1, "a"], (2, "b")], ("n", "s"))
     rows.append([3, "c"])

@@ -17,8 +17,13 @@ from typing import Any
 @lru_cache(maxsize=1024)
 def row_type(fields: tuple[str, ...]) -> type[tuple[Any, ...]]:
     """The namedtuple class ``Record`` with these fields (not ``Row``, which is
-    ``memslim.Row``, a DictList's record view)."""
-    cls = namedtuple("Record", fields, module=__name__)  # type: ignore[misc]
+    ``memslim.Row``, a DictList's record view).
+
+    A field that cannot be a namedtuple attribute (a keyword such as ``class``, a name
+    with a space or a leading underscore, a repeat) gets its position instead (``_2``),
+    as ``namedtuple(..., rename=True)`` and pandas' ``itertuples`` do: the rows still hold
+    every value in field order, and the list's ``fields`` keep the real names."""
+    cls = namedtuple("Record", fields, rename=True, module=__name__)  # type: ignore[misc]
 
     def __reduce__(self: tuple[Any, ...]) -> tuple[Any, ...]:
         return (make_row, (fields, tuple(self)))
