@@ -544,6 +544,10 @@ fn buffer_lens(header: &[u8]) -> Result<Vec<usize>> {
     (0..n).map(|_| inp.usize()).collect()
 }
 
+/// The largest string count or byte total a header may give a field (2**56: 64 PiB of
+/// text, and room for any sum the list makes of them).
+const MAX_STR_COUNTER: u64 = 1 << 56;
+
 fn read_body(inp: &mut Input<'_>, bufs: &mut Buffers<'_>) -> Result<RecordList> {
     let chunk_rows = inp.usize()?;
     if chunk_rows == 0 {
@@ -576,8 +580,16 @@ fn read_body(inp: &mut Input<'_>, bufs: &mut Buffers<'_>) -> Result<RecordList> 
                 return Err(inp.err("layout does not match the declared type"));
             }
         }
+        // Counters of the strings written so far (they steer the choice between a
+        // dictionary and plain strings): far past any real list's is a crafted header,
+        // whose sums would overflow on the next write.
         let str_bytes = inp.varint()?;
         let str_count = inp.varint()?;
+        if str_bytes > MAX_STR_COUNTER || str_count > MAX_STR_COUNTER {
+            return Err(corrupt(format!(
+                "field {name:?}: string counters out of range"
+            )));
+        }
         let dict = match layout {
             Layout::StrDict(w) => {
                 let offsets = bufs.values::<i32>()?;
@@ -1198,6 +1210,23 @@ mod tests {
         assert_eq!(split[offsets][4..8], 3i32.to_le_bytes());
         split[offsets][4..8].copy_from_slice(&1i32.to_le_bytes());
         refused(load(&split), "row 0 of a chunk");
+    }
+
+    #[test]
+    fn string_counters_past_any_real_list_are_refused() {
+        // They are summed on every write and multiplied to choose a layout: a crafted
+        // u64::MAX would overflow (a panic in a debug build).
+        for (bytes, count) in [(u64::MAX, 1), (1, u64::MAX), (MAX_STR_COUNTER + 1, 0)] {
+            let mut l = RecordList::new();
+            l.push_record(&[("s", Cell::Str("a"))]).unwrap();
+            l.cols[0].str_bytes = bytes;
+            l.cols[0].str_count = count;
+            let snap = l.to_snapshot();
+            match RecordList::from_snapshot(&snap.header, &snap.buffers) {
+                Err(e) => assert!(e.to_string().contains("string counters"), "{e}"),
+                Ok(_) => panic!("counters {bytes}, {count} loaded"),
+            }
+        }
     }
 
     #[test]
