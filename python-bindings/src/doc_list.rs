@@ -462,7 +462,8 @@ impl PyDocList {
         })
     }
 
-    /// Reads JSON Lines (one document per non-blank line) from bytes or a file path.
+    /// Reads JSON Lines (one document per non-blank line) from a path, a file object,
+    /// bytes or an iterable of lines.
     #[classmethod]
     fn from_jsonl(
         _cls: &Bound<'_, PyType>,
@@ -778,31 +779,14 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     Ok(())
 }
 
-/// A DocList from JSON Lines: bytes, or a file path (also `read_jsonl(..., nested="docs")`).
-/// memslim-stream's JSON parser feeds the arena crate's document builder.
+/// A DocList from JSON Lines: any source `read_jsonl` takes (a path, a file object,
+/// bytes, an iterable of lines); also `read_jsonl(..., nested="docs")`. memslim-stream's
+/// JSON parser feeds the arena crate's document builder.
 pub(crate) fn doclist_from_jsonl(
     py: Python<'_>,
     source: &Bound<'_, PyAny>,
     opts: &memslim_stream::ReadOptions,
 ) -> PyResult<Py<PyDocList>> {
-    let mut inner = DocList::new();
-    let outcome = if let Ok(b) = source.cast::<PyBytes>() {
-        let text = b.as_bytes();
-        py.detach(|| {
-            memslim_stream::docs::extend_docs_from_slice_with(&mut inner, "<bytes>", text, opts)
-        })
-    } else {
-        let path: std::path::PathBuf = source.extract().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "from_jsonl takes bytes or a path (str or os.PathLike), not {}",
-                type_name(source)
-            ))
-        })?;
-        py.detach(|| {
-            let input = memslim_stream::Input::open(&path)?;
-            memslim_stream::docs::extend_docs_with(&mut inner, input, opts)
-        })
-    };
-    outcome.map_err(|e| crate::errors::stream_to_py(py, e))?;
+    let inner = crate::stream::read_docs(py, source, opts)?;
     PyDocList::wrap(py, inner)
 }

@@ -221,6 +221,29 @@ fn open_input(src: &Bound<'_, PyAny>, cr_ends: bool) -> PyResult<Opened> {
     })
 }
 
+/// The documents of a JSON Lines source (whatever [`open_input`] takes) in a new
+/// `DocList`. Bytes are parsed in place; other sources are read in blocks, without the
+/// interpreter but for a file object's or an iterable's own reads.
+pub(crate) fn read_docs(
+    py: Python<'_>,
+    source: &Bound<'_, PyAny>,
+    opts: &ReadOptions,
+) -> PyResult<memslim_arena::DocList> {
+    let mut docs = memslim_arena::DocList::new();
+    if let Ok(b) = source.cast::<PyBytes>() {
+        let text = b.as_bytes();
+        py.detach(|| {
+            memslim_stream::docs::extend_docs_from_slice_with(&mut docs, "<bytes>", text, opts)
+        })
+        .map_err(|e| stream_to_py(py, e))?;
+        return Ok(docs);
+    }
+    let Opened { input, slot, .. } = open_input(source, false)?;
+    py.detach(|| memslim_stream::docs::extend_docs_with(&mut docs, input, opts))
+        .map_err(|e| to_py_err(py, e, &slot))?;
+    Ok(docs)
+}
+
 /// The Python error a callback raised, if that is what ended the stream; otherwise the
 /// stream error mapped.
 fn to_py_err(py: Python<'_>, e: StreamError, slot: &ErrSlot) -> PyErr {

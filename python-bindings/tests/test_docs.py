@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import enum
 import gc
+import io
 import json
 import math
 import operator
@@ -716,7 +717,7 @@ def test_corrupt_pickles_raise_instead_of_crashing():
 # -- JSON Lines -------------------------------------------------------------------------
 
 
-def test_from_jsonl_bytes_and_path(tmp_path):
+def test_from_jsonl_reads_every_source_read_jsonl_takes(tmp_path):
     docs = [
         {"a": 1, "b": [1.5, None, True, "x"], "c": {"d": "é🙂", "e": -0.0}},
         [1, 2],
@@ -730,6 +731,21 @@ def test_from_jsonl_bytes_and_path(tmp_path):
     path.write_text(text, encoding="utf-8")
     assert_same(DocList.from_jsonl(path).to_python(), docs)
     assert_same(DocList.from_jsonl(str(path)).to_python(), docs)
+    # Every source read_jsonl takes: file objects (binary and text), bytearray, lines.
+    with open(path, "rb") as f:
+        assert_same(DocList.from_jsonl(f).to_python(), docs)
+    with open(path, encoding="utf-8") as f:
+        assert_same(DocList.from_jsonl(f).to_python(), docs)
+    sources = (
+        lambda: bytearray(text.encode()),
+        lambda: memoryview(text.encode()),
+        lambda: io.BytesIO(text.encode()),
+        lambda: text.splitlines(keepends=True),
+        lambda: iter(text.splitlines()),
+    )
+    for source in sources:
+        assert_same(DocList.from_jsonl(source()).to_python(), docs)
+        assert_same(memslim.read_jsonl(source(), nested="docs").to_python(), docs)
 
 
 def test_from_jsonl_reads_like_json_loads():
@@ -751,6 +767,18 @@ def test_from_jsonl_errors(tmp_path):
     assert (err.line, err.column) == (2, 7)
     expect_error(FileNotFoundError, DocList.from_jsonl, tmp_path / "missing.jsonl")
     expect_error(TypeError, DocList.from_jsonl, 5)
+    # An error a file object raises while read reaches the caller as itself.
+
+    class Failing(io.RawIOBase):
+        def readable(self):
+            return True
+
+        def read(self, n=-1):
+            raise OSError("disk gone")
+
+    assert "disk gone" in str(expect_error(OSError, DocList.from_jsonl, Failing()))
+    err = expect_error(memslim.ParseError, DocList.from_jsonl, ['{"a": 1}', '{"a": }'])
+    assert (err.line, err.column) == (2, 7)
 
 
 # -- a state machine against a plain list -----------------------------------------------

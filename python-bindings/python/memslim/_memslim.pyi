@@ -528,8 +528,9 @@ class DocList:
 
     def __new__(cls, iterable: Iterable[Any] | None = None, /) -> Self: ...
     @classmethod
-    def from_jsonl(cls, source: bytes | str | PathLike[str]) -> DocList:
-        """One document per non-blank line of JSON text (bytes, or a file path).
+    def from_jsonl(cls, source: _Source) -> DocList:
+        """One document per non-blank line of JSON text: a file path, a file object
+        (binary or text), bytes or an iterable of lines, as :func:`read_jsonl` takes.
 
         Values as ``json.loads`` reads them (integers of any size exactly; a repeated
         key keeps its first place and last value); a bad line raises
@@ -714,11 +715,11 @@ def read_jsonl(
     whose checksum fails raises :class:`memslim.CorruptFileError`.
 
     ``nested="docs"`` reads each line as a whole document into a :class:`DocList`
-    instead (bytes or a path; as :meth:`DocList.from_jsonl`)."""
+    instead (from the same sources; as :meth:`DocList.from_jsonl`)."""
 
 @overload
 def read_jsonl(
-    source: bytes | str | PathLike[str],
+    source: _Source,
     *,
     columns: None = None,
     schema: None = None,
