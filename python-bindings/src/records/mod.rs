@@ -1,6 +1,7 @@
 //! Python face of `memslim-records`: `DictList`, `TupleList`, `Row`, `Column`, one file
 //! per Python type (`list.rs` is the shared base `_Records`, `writes.rs` how records go
-//! into it, `store.rs` what a list and its views share).
+//! into it, `store.rs` what a list and its views share, with its ingest in `ingest.rs`,
+//! the values and rows it makes in `rows_out.rs` and its comparisons in `compare.rs`).
 //!
 //! Both list types derive from one base class (`_Records`): a store (the core
 //! [`RecordList`], shared with slices, copies and `Row` views) and an [`Order`] saying
@@ -35,17 +36,22 @@ use crate::tracemalloc::Tracked;
 use crate::tuple_rows::TupleMaker;
 
 mod column;
+mod compare;
 mod dict_list;
+mod ingest;
 mod iter;
 mod list;
 mod row;
+mod rows_out;
 mod store;
 mod tuple_list;
 mod writes;
 
 pub(crate) use column::*;
+use compare::*;
 pub(crate) use dict_list::new_dict_list;
 use dict_list::*;
+pub(crate) use ingest::*;
 pub(crate) use iter::*;
 pub(crate) use list::*;
 pub(crate) use row::*;
