@@ -425,7 +425,10 @@ def test_failed_extend_leaves_list_unchanged():
 
 
 def test_duplicate_fields_raise_value_error():
-    expect_error(ValueError, TupleList, [(1, 2)], ("a", "a"))
+    for data in ([(1, 2)], []):
+        err = expect_error(memslim.InvalidValueError, TupleList, data, ("a", "a"))
+        assert isinstance(err, ValueError) and 'fields name "a" twice' in str(err)
+        expect_error(ValueError, TupleList, data, ("a", "a"), row_type=tuple)
 
 
 def test_records_of_another_tuplelist_go_by_position_as_tuples_do():

@@ -67,6 +67,13 @@ pub(super) fn tuple_kind(
     fields: &[String],
     row_type: Option<Bound<'_, PyAny>>,
 ) -> PyResult<RecordForm> {
+    // A row's fields are its record's keys: one name twice could not come back as a
+    // dict (the class memslim makes renames such a field, so refuse it here).
+    for (i, f) in fields.iter().enumerate() {
+        if fields[..i].contains(f) {
+            return Err(Class::InvalidValue.err(py, format!("fields name {f:?} twice")));
+        }
+    }
     let (row_type, user_type) = match row_type {
         Some(t) => (t.unbind(), true),
         None => (namedtuple_for(py, fields)?, false),
