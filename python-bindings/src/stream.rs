@@ -105,9 +105,12 @@ impl PyRead {
                         *done = true;
                         break;
                     };
+                    let start = self.pending.len();
                     bytes_of(&item?, &mut self.pending)?;
-                    // An item without its line break gets one.
-                    let ended = match self.pending.last() {
+                    // An item without its line break gets one. Judged by the item's own
+                    // last byte, not the buffer's: an empty item (a blank line, as
+                    // `str.splitlines` gives it) is a line too and must add its break.
+                    let ended = match self.pending.get(start..).and_then(<[u8]>::last) {
                         Some(b'\n') => true,
                         Some(b'\r') => *cr_ends,
                         _ => false,

@@ -182,6 +182,21 @@ def test_blank_lines_and_crlf():
     assert memslim.read_jsonl(data).to_list() == [{"a": 1}, {"a": 2}]
 
 
+def test_an_empty_item_of_an_iterable_is_a_blank_line():
+    # str.splitlines() gives a blank line as an empty item: it is a line all the same,
+    # for the line numbers of errors and inside a quoted CSV value.
+    text = '{"a": 1}\n\n{"a": oops}\n'
+    for lines in (text.splitlines(), text.encode().splitlines()):
+        exc = expect_error(memslim.ParseError, memslim.read_jsonl, lines)
+        assert exc.line == 3, str(exc)
+    csv_text = 'a,b\n1,"para1\n\npara2"\n'
+    want = list(csv.DictReader(io.StringIO(csv_text, newline="")))
+    for lines in (csv_text.splitlines(), csv_text.encode().splitlines()):
+        assert memslim.read_csv(lines, infer=False).to_list() == want
+    exc = expect_error(memslim.ParseError, memslim.read_csv, ["a,b", "", "1,2,3"])
+    assert exc.line == 3, str(exc)
+
+
 def test_empty_inputs():
     assert len(memslim.read_jsonl(b"")) == 0
     assert list(memslim.iter_jsonl([])) == []
