@@ -796,5 +796,14 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_rename, m)?)?;
     m.add_function(wrap_pyfunction!(_where, m)?)?;
     m.add_function(wrap_pyfunction!(_take, m)?)?;
+    // The suffixes a path is decompressed by, for Python code that picks a reader by
+    // suffix (`memslim.stream`, `memslim.report`): the core's list, not a copy of it.
+    let suffixes: Vec<String> = memslim_stream::compressed_extensions()
+        .map(|ext| format!(".{ext}"))
+        .collect();
+    m.add(
+        "_COMPRESSED_SUFFIXES",
+        pyo3::types::PyTuple::new(m.py(), suffixes)?,
+    )?;
     Ok(())
 }

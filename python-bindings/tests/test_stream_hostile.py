@@ -328,6 +328,27 @@ def test_gzip_crc_is_verified(tmp_path):
     expect_error(memslim.CorruptFileError, memslim.read_csv, csv_path, infer=False)
 
 
+@pytest.mark.parametrize("suffix", [".gz", ".gzip", ".GZIP", ".zst", ".zstd", ".Zstd"])
+def test_every_compressed_suffix_is_decompressed_by_every_reader_and_stream(tmp_path, suffix):
+    # memslim.stream takes a suffix off to choose the reader only if the readers
+    # decompress by it: a suffix taken off but not decompressed read gzip as text.
+    compress = gzip.compress if "gz" in suffix.lower() else zstd_frame
+    want = [{"a": 1}, {"a": 2}]
+    jsonl = tmp_path / f"x.jsonl{suffix}"
+    jsonl.write_bytes(compress(b'{"a": 1}\n{"a": 2}\n'))
+    table = tmp_path / f"x.csv{suffix}"
+    table.write_bytes(compress(b"a\n1\n2\n"))
+    for path, read, iterate in (
+        (jsonl, memslim.read_jsonl, memslim.iter_jsonl),
+        (table, memslim.read_csv, memslim.iter_csv),
+    ):
+        assert read(path).to_list() == want
+        assert [r for b in iterate(path) for r in b.to_list()] == want
+        assert memslim.stream([path]).collect().to_list() == want
+    assert memslim.DocList.from_jsonl(jsonl).to_python() == want
+    assert suffix.lower() in memslim._memslim._COMPRESSED_SUFFIXES
+
+
 @pytest.mark.parametrize("cut", [0, 2, 5, 8, 20])
 @pytest.mark.parametrize("codec", ["gz", "zst"])
 def test_a_compressed_file_cut_short_is_corrupt_even_in_its_header(tmp_path, codec, cut):

@@ -1,7 +1,7 @@
-//! Decompression by file extension: `.gz` (every member of a multi-member file) and
-//! `.zst` (every frame; skippable frames, as pzstd and the seekable format write, are
-//! skipped), both decoded in pure Rust, with their checksums verified: gzip's CRC-32 and
-//! length by flate2, each zstd frame's content checksum (XXH64) here.
+//! Decompression by file extension: `.gz`/`.gzip` (every member of a multi-member file)
+//! and `.zst`/`.zstd` (every frame; skippable frames, as pzstd and the seekable format
+//! write, are skipped), both decoded in pure Rust, with their checksums verified: gzip's
+//! CRC-32 and length by flate2, each zstd frame's content checksum (XXH64) here.
 //!
 //! Damaged data is reported as an [`io::Error`] carrying a [`CorruptData`], which the
 //! readers turn into [`crate::StreamError::Corrupt`]; an error of the underlying file is
@@ -67,12 +67,50 @@ fn classify(e: io::Error, failed: &AtomicBool, codec: &str) -> io::Error {
     }
 }
 
+/// A compression format the readers decode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Codec {
+    Gzip,
+    Zstd,
+}
+
+/// The file extensions (lower case, without the dot) read as compressed, and how.
+///
+/// The one list: opening a path, [`crate::Input::from_compressed`] and, through
+/// [`compressed_extensions`], the Python pipeline's choice of reader all go by it, so a
+/// suffix is never taken for compressed in one place and read as text in another.
+const EXTENSIONS: [(&str, Codec); 4] = [
+    ("gz", Codec::Gzip),
+    ("gzip", Codec::Gzip),
+    ("zst", Codec::Zstd),
+    ("zstd", Codec::Zstd),
+];
+
+/// The codec of a file extension (without the dot, any case), if it names one.
+fn codec_of(ext: &str) -> Option<Codec> {
+    EXTENSIONS
+        .iter()
+        .find(|(e, _)| e.eq_ignore_ascii_case(ext))
+        .map(|&(_, codec)| codec)
+}
+
+/// Whether a file with extension `ext` (without the dot, any case) is decompressed.
+pub(crate) fn is_compressed(ext: &str) -> bool {
+    codec_of(ext).is_some()
+}
+
+/// The file extensions (lower case, without the dot) a path is decompressed by:
+/// `gz`, `gzip`, `zst`, `zstd`.
+pub fn compressed_extensions() -> impl Iterator<Item = &'static str> {
+    EXTENSIONS.iter().map(|&(ext, _)| ext)
+}
+
 /// A zstd frame header that asks for the smallest window: decoding it first makes
 /// ruzstd check every real frame's window against its limit (it skips the check for the
 /// first frame a decoder sees), so a hostile header cannot make it keep gigabytes.
 const TINY_FRAME_HEADER: [u8; 6] = [0x28, 0xB5, 0x2F, 0xFD, 0x00, 0x00];
 
-/// A decoder for `ext` (`gz` or `zst`) over `raw`.
+/// A decoder for `ext` (one of [`compressed_extensions`], any case) over `raw`.
 ///
 /// # Errors
 /// [`io::ErrorKind::Unsupported`] if `ext` names no codec, or the first zstd frame asks
@@ -86,12 +124,12 @@ pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read 
         inner: raw,
         failed: failed.clone(),
     });
-    match ext {
-        "gz" => Ok(Box::new(Gzip {
+    match codec_of(ext) {
+        Some(Codec::Gzip) => Ok(Box::new(Gzip {
             dec: flate2::read::MultiGzDecoder::new(src),
             failed,
         })),
-        "zst" => {
+        Some(Codec::Zstd) => {
             let mut frame = FrameDecoder::new();
             frame
                 .init(&TINY_FRAME_HEADER[..])
@@ -123,9 +161,9 @@ pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read 
                 failed,
             }))
         }
-        other => Err(io::Error::new(
+        None => Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            format!(".{other} input is not supported"),
+            format!(".{ext} input is not supported"),
         )),
     }
 }

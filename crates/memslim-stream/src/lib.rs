@@ -82,6 +82,7 @@ pub trait BatchReader: Iterator<Item = Result<memslim_records::RecordList>> + Se
     }
 }
 pub use block::ParsedBlock;
+pub use codec::compressed_extensions;
 pub use csv::{CsvOptions, CsvReader, EncodingErrors, Reopen};
 pub use json::MAX_INT_DIGITS;
 pub use jsonl::{JsonlBlocks, JsonlReader};

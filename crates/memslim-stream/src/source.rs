@@ -141,7 +141,8 @@ impl Input {
         }
     }
 
-    /// Opens a file.
+    /// Opens a file, decompressed if its extension is one of
+    /// [`compressed_extensions`](crate::compressed_extensions) (any case).
     ///
     /// # Errors
     /// [`StreamError::Io`] naming the path if it cannot be opened, or
@@ -166,7 +167,9 @@ impl Input {
             count: consumed.clone(),
         };
         let reader: Box<dyn Read + Send> = match ext.as_deref() {
-            Some(ext @ ("gz" | "zst")) => decompressed(&name, ext, Box::new(file))?,
+            Some(ext) if crate::codec::is_compressed(ext) => {
+                decompressed(&name, ext, Box::new(file))?
+            }
             _ => Box::new(file),
         };
         Ok(Input {
@@ -177,8 +180,9 @@ impl Input {
         })
     }
 
-    /// Wraps a compressed reader, decompressed as a file with extension `ext` (`gz` or
-    /// `zst`) would be, checksums included.
+    /// Wraps a compressed reader, decompressed as a file with extension `ext` (one of
+    /// [`compressed_extensions`](crate::compressed_extensions)) would be, checksums
+    /// included.
     ///
     /// # Errors
     /// [`StreamError::Invalid`] for another extension or a zstd window past the limit;

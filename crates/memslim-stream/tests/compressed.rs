@@ -1,5 +1,6 @@
-//! `.gz` and `.zst` inputs are decompressed by extension, including multi-member gzip
-//! and multi-frame zstd files, and a corrupt file is an error, not a panic.
+//! `.gz`/`.gzip` and `.zst`/`.zstd` inputs are decompressed by extension, including
+//! multi-member gzip and multi-frame zstd files, and a corrupt file is an error, not a
+//! panic.
 
 use std::io::Write;
 
@@ -47,5 +48,29 @@ fn gzip_and_zstd_by_extension() {
     let p = dir.join("plain.jsonl.zst");
     std::fs::write(&p, lines(0, 10)).unwrap();
     assert!(read(&p).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn every_listed_extension_is_decompressed_in_any_case() {
+    let exts: Vec<&str> = memslim_stream::compressed_extensions().collect();
+    assert_eq!(exts, ["gz", "gzip", "zst", "zstd"]);
+    let dir = std::env::temp_dir().join(format!("memslim-suffixes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for ext in exts {
+        let data = if ext.starts_with("gz") {
+            gz(&lines(0, 10))
+        } else {
+            zst(&lines(0, 10))
+        };
+        for name in [ext.to_owned(), ext.to_uppercase()] {
+            let p = dir.join(format!("a.jsonl.{name}"));
+            std::fs::write(&p, &data).unwrap();
+            assert_eq!(read(&p).unwrap(), 10, "{name}");
+        }
+        let input = Input::from_compressed("<bytes>", ext, Box::new(std::io::Cursor::new(data)));
+        let rows = JsonlReader::new(input.unwrap(), ReadOptions::default()).read_all();
+        assert_eq!(rows.unwrap().len(), 10, "{ext}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }

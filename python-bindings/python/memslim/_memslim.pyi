@@ -24,6 +24,7 @@ _T = TypeVar("_T")
 
 __version__: str
 __all__ = [
+    "_COMPRESSED_SUFFIXES",
     "BatchReader",
     "Column",
     "DictList",
@@ -682,7 +683,10 @@ def _restore_doclist(data: Any) -> DocList: ...
 
 # -- streaming readers (memslim-stream) -------------------------------------------------
 
-#: What the readers accept: a path (``.gz``/``.zst`` decompressed by extension), bytes
+#: The suffixes a path is decompressed by (any case): ``.gz``, ``.gzip``, ``.zst``, ``.zstd``.
+_COMPRESSED_SUFFIXES: tuple[str, ...]
+
+#: What the readers accept: a path (decompressed by its suffix, see ``_COMPRESSED_SUFFIXES``), bytes
 #: (or a bytearray or memoryview), a file object (binary or text), or an iterable of
 #: lines (bytes or str).
 _Source: TypeAlias = str | PathLike[str] | bytes | bytearray | memoryview | Any

@@ -12,18 +12,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from memslim._memslim import DictList, iter_csv, iter_jsonl, read_csv, read_jsonl
+from memslim._memslim import (
+    _COMPRESSED_SUFFIXES,
+    DictList,
+    iter_csv,
+    iter_jsonl,
+    read_csv,
+    read_jsonl,
+)
 from memslim._sizeof import deep_sizeof
 from memslim.exceptions import InvalidValueError, SchemaError
 
-_CODECS = (".gz", ".zst")
-
 
 def _is_csv(path: Path) -> bool:
-    """Whether ``path`` names CSV (``.csv``, ``.csv.gz``, ``.csv.zst``); else JSON Lines."""
+    """Whether ``path`` names CSV (``.csv``, or ``.csv.gz`` and the other suffixes the
+    readers decompress by); else JSON Lines."""
     name = path.name.lower()
-    for codec in _CODECS:
-        name = name.removesuffix(codec)
+    for suffix in _COMPRESSED_SUFFIXES:
+        if name.endswith(suffix):
+            name = name.removesuffix(suffix)
+            break
     return name.endswith(".csv")
 
 

@@ -52,12 +52,15 @@ def _batches(source: Iterable[Any], batch_size: int) -> Iterator[DictList]:
         yield DictList(pending)
 
 
-_COMPRESSED = (".gz", ".gzip", ".zst", ".zstd")
+#: The suffixes the native readers decompress by (``.gz``, ``.gzip``, ``.zst``, ``.zstd``):
+#: their own list, so a suffix taken off here is one they decompress.
+_COMPRESSED = _memslim._COMPRESSED_SUFFIXES
 
 
 def _open_source(source: Any, batch_size: int) -> Iterable[Any]:
     """The batches of one source of a multi-source stream: a path read by its suffix
-    (``.jsonl``/``.ndjson``/``.json``, ``.csv``, each optionally ``.gz``/``.zst``;
+    (``.jsonl``/``.ndjson``/``.json``, ``.csv``, each optionally compressed, see
+    ``_COMPRESSED``;
     ``.parquet`` or a directory of Parquet files), or a callable returning an iterable."""
     if isinstance(source, (str, os.PathLike)):
         path = os.fspath(source)
@@ -76,7 +79,8 @@ def _open_source(source: Any, batch_size: int) -> Iterable[Any]:
             return iter_parquet(path, batch_size=batch_size)
         raise InvalidValueError(
             f"{path}: unknown source type (use .jsonl, .csv or .parquet, optionally "
-            ".gz or .zst, a Parquet directory, or a callable returning an iterable)"
+            f"{', '.join(_COMPRESSED)}, a Parquet directory, or a callable returning an "
+            "iterable)"
         )
     if callable(source):
         return source()  # type: ignore[no-any-return]
