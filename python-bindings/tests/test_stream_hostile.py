@@ -349,6 +349,28 @@ def test_every_compressed_suffix_is_decompressed_by_every_reader_and_stream(tmp_
     assert suffix.lower() in memslim._memslim._COMPRESSED_SUFFIXES
 
 
+def test_gzip_nul_padding_is_skipped_as_the_gzip_module_skips_it(tmp_path):
+    # Tape and block devices pad a file with NULs to a block size; gzip.open reads past
+    # them, after the last member and between members. Any other byte there is damage.
+    padded = gzip.compress(b'{"a": 1}\n') + b"\0" * 100 + gzip.compress(b'{"a": 2}\n')
+    padded += b"\0" * 512
+    path = tmp_path / "p.jsonl.gz"
+    path.write_bytes(padded)
+    with gzip.open(path) as f:
+        want = [json.loads(line) for line in f]
+    assert memslim.read_jsonl(path).to_list() == want == [{"a": 1}, {"a": 2}]
+    assert memslim.DocList.from_jsonl(path).to_python() == want
+    csv_path = tmp_path / "p.csv.gz"
+    csv_path.write_bytes(gzip.compress(b"a\n1\n") + b"\0" * 512)
+    assert memslim.read_csv(csv_path).to_list() == [{"a": 1}]
+    for tail in (b"garbage", b"\0" * 8 + b"x", b"\x1f"):
+        path.write_bytes(padded + tail)
+        with pytest.raises(gzip.BadGzipFile):
+            gzip.decompress(padded + tail)
+        exc = expect_error(memslim.CorruptFileError, memslim.read_jsonl, path)
+        assert str(path) in str(exc) and "gzip" in str(exc)
+
+
 @pytest.mark.parametrize("cut", [0, 2, 5, 8, 20])
 @pytest.mark.parametrize("codec", ["gz", "zst"])
 def test_a_compressed_file_cut_short_is_corrupt_even_in_its_header(tmp_path, codec, cut):

@@ -1,7 +1,9 @@
-//! Decompression by file extension: `.gz`/`.gzip` (every member of a multi-member file)
-//! and `.zst`/`.zstd` (every frame; skippable frames, as pzstd and the seekable format
-//! write, are skipped), both decoded in pure Rust, with their checksums verified: gzip's
-//! CRC-32 and length by flate2, each zstd frame's content checksum (XXH64) here.
+//! Decompression by file extension: `.gz`/`.gzip` (every member of a multi-member file;
+//! NUL bytes after a member, the padding tape and block devices add, are skipped as
+//! Python's `gzip` module skips them) and `.zst`/`.zstd` (every frame; skippable frames,
+//! as pzstd and the seekable format write, are skipped), both decoded in pure Rust, with
+//! their checksums verified: gzip's CRC-32 and length by flate2, each zstd frame's content
+//! checksum (XXH64) here.
 //!
 //! Damaged data is reported as an [`io::Error`] carrying a [`CorruptData`], which the
 //! readers turn into [`crate::StreamError::Corrupt`]; an error of the underlying file is
@@ -126,8 +128,9 @@ pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read 
     });
     match codec_of(ext) {
         Some(Codec::Gzip) => Ok(Box::new(Gzip {
-            dec: flate2::read::MultiGzDecoder::new(src),
+            dec: flate2::bufread::GzDecoder::new(src),
             failed,
+            done: false,
         })),
         Some(Codec::Zstd) => {
             let mut frame = FrameDecoder::new();
@@ -187,17 +190,77 @@ fn header_error(e: FrameDecoderError) -> io::Error {
     }
 }
 
-/// gzip members, with their errors classified.
-struct Gzip<R: BufRead> {
-    dec: flate2::read::MultiGzDecoder<R>,
+/// gzip members one after the other, NUL padding after each skipped, with their errors
+/// classified.
+///
+/// flate2's `MultiGzDecoder` would take the padding for a damaged header; the members are
+/// walked here instead, on one decoder whose buffers every member reuses.
+struct Gzip {
+    dec: flate2::bufread::GzDecoder<BufReader<Watched>>,
     failed: Arc<AtomicBool>,
+    /// The last member has been read.
+    done: bool,
 }
 
-impl<R: BufRead> Read for Gzip<R> {
+impl Gzip {
+    /// Moves past the NUL padding after a member; `false` if the input ends there, else
+    /// the decoder is ready for the member that follows (whose header, if it is not one,
+    /// is damaged data, as in Python's `gzip`).
+    fn next_member(&mut self) -> io::Result<bool> {
+        if !skip_nul_padding(self.dec.get_mut())? {
+            return Ok(false);
+        }
+        // `reset` starts the decoder afresh on a source it is handed: hand it a
+        // placeholder to get the source back, then the source again.
+        let idle = BufReader::with_capacity(
+            0,
+            Watched {
+                inner: Box::new(io::empty()),
+                failed: self.failed.clone(),
+            },
+        );
+        let src = self.dec.reset(idle);
+        self.dec.reset(src);
+        Ok(true)
+    }
+}
+
+impl Read for Gzip {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.dec
-            .read(buf)
-            .map_err(|e| classify(e, &self.failed, "gzip"))
+        while !self.done {
+            let n = self
+                .dec
+                .read(buf)
+                .map_err(|e| classify(e, &self.failed, "gzip"))?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            // The member ended, its CRC-32 and length checked.
+            self.done = !self
+                .next_member()
+                .map_err(|e| classify(e, &self.failed, "gzip"))?;
+        }
+        Ok(0)
+    }
+}
+
+/// Consumes the NUL bytes at the front of `src`; `false` if nothing follows them.
+fn skip_nul_padding(src: &mut impl BufRead) -> io::Result<bool> {
+    loop {
+        let head = match src.fill_buf() {
+            Ok(head) => head,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if head.is_empty() {
+            return Ok(false);
+        }
+        let nuls = head.iter().take_while(|&&b| b == 0).count();
+        let more = nuls < head.len();
+        src.consume(nuls);
+        if more {
+            return Ok(true);
+        }
     }
 }
 
@@ -315,5 +378,52 @@ impl<R: Read> Read for ZstdFrames<R> {
                 )
             })?);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Cursor, Read, Write};
+
+    use super::*;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn gunzip(data: Vec<u8>) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        decoder("gz", Box::new(Cursor::new(data)))?.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    #[test]
+    fn nul_padding_after_a_gzip_member_is_skipped() {
+        let one = gz(b"a\n");
+        let two = gz(b"b\n");
+        // After the last member, and between two (as Python's gzip module reads them).
+        for padding in [1, 7, 512, 100_000] {
+            let nuls = vec![0u8; padding];
+            assert_eq!(gunzip([&one[..], &nuls].concat()).unwrap(), b"a\n");
+            let both = [&one[..], &nuls, &two, &nuls].concat();
+            assert_eq!(gunzip(both).unwrap(), b"a\nb\n");
+        }
+        assert_eq!(gunzip([one.clone(), two].concat()).unwrap(), b"a\nb\n");
+    }
+
+    #[test]
+    fn other_bytes_after_a_gzip_member_are_damaged_data() {
+        let one = gz(b"a\n");
+        for tail in [&b"x"[..], b"\0\0garbage", b"\0\x1f", b"\x1f\x8b"] {
+            let e = gunzip([&one[..], tail].concat()).unwrap_err();
+            assert!(corrupt_reason(&e).is_some(), "{tail:?}: {e}");
+        }
+        // Padding is skipped after a member only: NULs alone are no gzip stream.
+        let e = gunzip(vec![0; 16]).unwrap_err();
+        assert!(corrupt_reason(&e).is_some(), "{e}");
+        let e = gunzip(Vec::new()).unwrap_err();
+        assert!(corrupt_reason(&e).is_some(), "{e}");
     }
 }
