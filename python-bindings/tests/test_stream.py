@@ -197,6 +197,44 @@ def test_an_empty_item_of_an_iterable_is_a_blank_line():
     assert exc.line == 3, str(exc)
 
 
+def test_a_leading_utf8_bom_is_skipped_by_every_reader_and_input_kind(tmp_path):
+    # Windows tools start text files with a UTF-8 byte order mark; json.loads of bytes,
+    # pandas and polars read past it, and so does every reader, whatever the input.
+    import gzip
+
+    def kinds(data, path):
+        text = data.decode()  # "\ufeff" first: encoded back, it is the mark again
+        lines = [text.splitlines(), data.splitlines(keepends=True)]
+        return [path, str(path), data, io.BytesIO(data), io.StringIO(text), *lines]
+
+    jsonl = b'\xef\xbb\xbf{"a": 1}\n{"a": 2}\n'
+    want = [json.loads(line) for line in jsonl.splitlines()]
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(jsonl)
+    gz_path = tmp_path / "bom.jsonl.gz"
+    gz_path.write_bytes(gzip.compress(jsonl))
+    for source in [*kinds(jsonl, path), gz_path]:
+        assert memslim.read_jsonl(source).to_list() == want, repr(source)
+    for source in (path, jsonl):
+        assert memslim.read_jsonl(source, nested="docs").to_python() == want
+        assert memslim.DocList.from_jsonl(source).to_python() == want
+    table = b"\xef\xbb\xbfa,b\r\n1,x\r\n"
+    want_csv = list(csv.DictReader(io.StringIO(table.decode("utf-8-sig"), newline="")))
+    csv_path = tmp_path / "bom.csv"
+    csv_path.write_bytes(table)
+    for source in kinds(table, csv_path):
+        assert memslim.read_csv(source, infer=False).to_list() == want_csv, repr(source)
+    assert memslim.read_csv(table, header=False).to_list()[0] == {"column_1": "a", "column_2": "b"}
+    # Columns of the first line do not count it; byte offsets into the input do.
+    exc = expect_error(memslim.ParseError, memslim.read_jsonl, b'\xef\xbb\xbf{"a": x}\n')
+    assert (exc.line, exc.column) == (1, 7), str(exc)
+    exc = expect_error(memslim.ParseError, memslim.read_csv, b"\xef\xbb\xbfa,b\n1,b\xff\n")
+    assert (exc.line, exc.column) == (2, 4) and "byte offset 10" in str(exc), str(exc)
+    # Only one, at the start: a second is data.
+    rows = memslim.read_csv(b"\xef\xbb\xbf\xef\xbb\xbfa\n1\n").to_list()
+    assert rows == [{"\ufeffa": 1}]
+
+
 def test_empty_inputs():
     assert len(memslim.read_jsonl(b"")) == 0
     assert list(memslim.iter_jsonl([])) == []

@@ -1141,4 +1141,12 @@ mod selection_tests {
         // An empty input has no fields to check against.
         assert_eq!(read(b"", true, true, &["nope"]).unwrap().len(), 0);
     }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_no_part_of_the_first_name() {
+        for infer in [true, false] {
+            let rows = read(b"\xEF\xBB\xBFa,b\n1,2\n", true, infer, &["a"]).unwrap();
+            assert_eq!((rows.len(), rows.num_fields()), (1, 1));
+        }
+    }
 }

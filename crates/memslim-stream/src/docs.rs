@@ -8,7 +8,7 @@ use crate::error::{Result, StreamError};
 use crate::json::{Parser, Reason, Scalar, Visitor};
 use crate::nested::decimal_to_le;
 use crate::options::{ReadOptions, column_of};
-use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES, line_len};
+use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES, line_len, without_bom};
 
 /// Adds one document per non-blank line of the JSON text read from `input`, all or
 /// none; returns the number added. Any JSON value may stand on a line (not only
@@ -81,6 +81,8 @@ pub fn extend_docs_from_slice_with(
     opts: &ReadOptions,
 ) -> Result<usize> {
     let mut lines = Lines::new(name, opts);
+    // As `LineBlocks` does for every other input.
+    let text = without_bom(text);
     docs.build(|b| lines.feed(b, text))
 }
 
@@ -312,6 +314,30 @@ mod tests {
         );
         assert_eq!(docs.len(), 1);
         assert_eq!(docs.store().symbols().lookup("ok"), None);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped_from_a_slice_and_a_reader() {
+        let text = b"\xEF\xBB\xBF{\"a\": 1}\n";
+        let mut docs = DocList::new();
+        extend_docs_from_slice(&mut docs, "t", text).unwrap();
+        let input = Input::from_reader("t", Box::new(std::io::Cursor::new(text.to_vec())));
+        extend_docs(&mut docs, input).unwrap();
+        let one = Value::Dict(vec![(s("a"), Value::Int(1))]);
+        assert_eq!(contents(&docs), [one.clone(), one]);
+        // Columns of the first line do not count it.
+        let err = extend_docs_from_slice(&mut docs, "t", b"\xEF\xBB\xBF{\"a\": x}\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StreamError::Syntax {
+                    line: 1,
+                    column: 7,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[test]

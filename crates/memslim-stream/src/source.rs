@@ -64,6 +64,16 @@ pub(crate) fn line_len(line: &[u8]) -> usize {
     line.strip_suffix(b"\r").unwrap_or(line).len()
 }
 
+/// The UTF-8 byte order mark: Windows tools (Notepad, PowerShell's `Out-File`, Excel's
+/// "CSV UTF-8") write it at the start of text files.
+const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// `text` without one leading UTF-8 byte order mark, which is no part of the first line:
+/// `json.loads` of bytes, pandas and polars read past it too.
+pub(crate) fn without_bom(text: &[u8]) -> &[u8] {
+    text.strip_prefix(UTF8_BOM).unwrap_or(text)
+}
+
 /// The message for a line longer than `limit` bytes.
 pub(crate) fn too_long(limit: usize) -> String {
     format!("line longer than {limit} bytes (the max_line_bytes limit)")
@@ -241,6 +251,11 @@ impl<R: Read> Read for Counting<R> {
 
 /// An input cut into blocks that end at a line break.
 ///
+/// One UTF-8 byte order mark at the start of the input is dropped, as `json.loads` of
+/// bytes, pandas and polars drop it: the first block starts after it, so columns of the
+/// first line do not count it, while [`LineBlocks::block_offset`] and
+/// [`LineBlocks::bytes_read`] still do.
+///
 /// # Memory
 /// One buffer of about `block_bytes`, grown (with a fallible allocation) only while a
 /// single line does not fit, never past the line limit plus its line break, and shrunk back
@@ -257,6 +272,8 @@ pub struct LineBlocks {
     eof: bool,
     /// A bare `\r` ends a line too ([`LineBlocks::with_cr_line_ends`]).
     cr_ends_lines: bool,
+    /// Nothing handed out yet: a byte order mark may still have to be dropped.
+    at_start: bool,
     unterminated: bool,
     bytes: u64,
     /// Bytes at the end of the current block to hand out again with the next one.
@@ -277,6 +294,7 @@ impl LineBlocks {
             complete: 0,
             eof: false,
             cr_ends_lines: false,
+            at_start: true,
             unterminated: false,
             bytes: 0,
             keep: 0,
@@ -377,6 +395,14 @@ impl LineBlocks {
             if !self.eof && self.filled < self.buf.len() / 2 {
                 self.read_some().map_err(BlockError::Io)?;
                 continue;
+            }
+            if self.at_start {
+                // Half a buffer (at least 32 bytes) or the whole input is in: enough to
+                // see a byte order mark whole.
+                self.at_start = false;
+                let bom = self.filled - without_bom(&self.buf[..self.filled]).len();
+                self.buf.copy_within(bom..self.filled, 0);
+                self.filled -= bom;
             }
             if let Some(end) = self.last_line_end(scanned) {
                 self.complete = end;
@@ -525,6 +551,35 @@ mod tests {
         assert_eq!(out.concat(), b"a\nb\n");
         assert!(!unterminated);
         assert!(blocks(b"", 1, 64).0.is_empty());
+    }
+
+    #[test]
+    fn one_leading_byte_order_mark_is_dropped() {
+        for step in [1, 2, 3, 100] {
+            let mut b = LineBlocks::new(
+                Box::new(Trickle {
+                    data: b"\xEF\xBB\xBFa\n\xEF\xBB\xBFb\n",
+                    step,
+                }),
+                64,
+            );
+            assert!(b.next_block().unwrap());
+            // Only the one at the start: a later one is data.
+            assert_eq!(b.block(), b"a\n\xEF\xBB\xBFb\n");
+            // Offsets are the input's, the mark included.
+            assert_eq!(b.block_offset(), 3);
+            assert_eq!(b.bytes_read(), 10);
+            assert!(!b.next_block().unwrap());
+        }
+        // A second one at the start is data too.
+        assert_eq!(
+            blocks(b"\xEF\xBB\xBF\xEF\xBB\xBFa", 1, 64).0.concat(),
+            b"\xEF\xBB\xBFa"
+        );
+        assert!(blocks(b"\xEF\xBB\xBF", 1, 64).0.is_empty());
+        // Cut short, it is not one.
+        assert_eq!(blocks(b"\xEF\xBB", 1, 64).0.concat(), b"\xEF\xBB");
+        assert_eq!(blocks(b"\xEF\xBBa\n", 1, 64).0.concat(), b"\xEF\xBBa\n");
     }
 
     use proptest::prelude::*;
