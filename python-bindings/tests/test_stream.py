@@ -465,6 +465,19 @@ def test_csv_options_and_errors():
     assert same(rows.to_list(), [{"a": "1", "b": 2.0}])
 
 
+def test_csv_schema_names_must_be_in_the_header():
+    # The same mistake as a columns= typo, which dropped every value without a word.
+    for read in (memslim.read_csv, lambda *a, **k: list(memslim.iter_csv(*a, **k))):
+        exc = expect_error(
+            memslim.InvalidValueError,
+            read,
+            b"id,price\n1,9.5\n",
+            schema={"ID": "int64", "price": "float64"},
+        )
+        assert '["ID"]' in str(exc) and "<bytes>" in str(exc)
+    assert memslim.read_csv(b"id,price\n1,9.5\n", schema={"id": "int64"}).to_list() == [{"id": 1}]
+
+
 csv_cells = st.one_of(st.integers(-99, 99).map(str), st.sampled_from(["1.5", "x", "true", ""]))
 
 

@@ -664,13 +664,24 @@ impl CsvParser {
                 }
             })
             .collect();
-        if let Some(sel) = self.selection.as_ref().filter(|_| self.columns_asked) {
-            // The header is known, so a name it lacks is a mistake, not a field some
-            // records may have (as in JSONL): say so rather than read nothing.
-            let missing: Vec<&String> = sel.iter().filter(|c| !names.contains(c)).collect();
+        // The header is known, so a name it lacks is a mistake (a typo, a case
+        // difference), not a field some records may have (as in JSONL): say so rather
+        // than read nothing. An empty input has no fields to check against.
+        let columns = self
+            .selection
+            .iter()
+            .filter(|_| self.columns_asked)
+            .flatten();
+        let declared = self.declared.iter().flatten().map(|(n, _)| n);
+        let asked: [(&str, Vec<&String>); 2] = [
+            ("columns", columns.collect()),
+            ("schema", declared.collect()),
+        ];
+        for (option, asked) in asked {
+            let missing: Vec<&String> = asked.into_iter().filter(|c| !names.contains(c)).collect();
             if !missing.is_empty() && !names.is_empty() {
                 return Err(StreamError::Invalid(format!(
-                    "{}: columns= names {missing:?}, which the input does not have (its \
+                    "{}: {option}= names {missing:?}, which the input does not have (its \
                      fields: {names:?})",
                     self.name
                 )));
@@ -1148,5 +1159,32 @@ mod selection_tests {
             let rows = read(b"\xEF\xBB\xBFa,b\n1,2\n", true, infer, &["a"]).unwrap();
             assert_eq!((rows.len(), rows.num_fields()), (1, 1));
         }
+    }
+
+    #[test]
+    fn schema_must_name_fields_the_input_has() {
+        let read = |text: &'static [u8], schema: &[&str]| {
+            let reopen = Box::new(move || Ok(Input::from_reader("t.csv", Box::new(text))));
+            let opts = ReadOptions {
+                schema: Some(
+                    schema
+                        .iter()
+                        .map(|n| ((*n).to_owned(), DType::Int64))
+                        .collect(),
+                ),
+                ..ReadOptions::default()
+            };
+            CsvReader::new(reopen, opts, CsvOptions::default())?.read_all()
+        };
+        let rows = read(b"id,price\n1,2\n", &["id"]).unwrap();
+        assert_eq!((rows.len(), rows.num_fields()), (1, 1));
+        // A schema that only differs from the header in case read every value away.
+        let e = read(b"id,price\n1,2\n", &["ID", "price"]).unwrap_err();
+        assert!(
+            matches!(&e, StreamError::Invalid(m)
+                if m.contains("schema= names [\"ID\"]") && m.contains("t.csv")),
+            "{e}"
+        );
+        assert_eq!(read(b"", &["nope"]).unwrap().len(), 0);
     }
 }
