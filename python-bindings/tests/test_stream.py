@@ -422,6 +422,23 @@ def test_csv_inference_sees_the_whole_stream(tmp_path):
     assert all(b.schema == rows.schema for b in batches)
 
 
+def test_csv_batches_keep_the_whole_input_types_when_a_column_is_all_empty(tmp_path):
+    # z is empty in the first batch: the batch still says int64, so the batches of one
+    # file make one Parquet file whatever the batch size.
+    data = b"id,z\n" + b"".join(b"%d,%s\n" % (i, b"" if i < 5 else b"%d" % i) for i in range(10))
+    whole = memslim.read_csv(data).schema
+    assert whole == {"id": "int64", "z": "int64"}
+    for batch_size in (1, 5, 100):
+        batches = list(memslim.iter_csv(data, batch_size=batch_size))
+        assert all(b.schema == whole for b in batches), batch_size
+        assert batches[0].to_list()[0] == {"id": 0, "z": None}
+        out = tmp_path / f"out{batch_size}.parquet"
+        assert memslim.stream(memslim.iter_csv(data, batch_size=batch_size)).to_parquet(out) == 10
+    assert [b.schema for b in memslim.iter_csv(data, batch_size=5, columns=["z"])] == [
+        {"z": "int64"}
+    ] * 2
+
+
 def test_csv_quoted_newlines_across_blocks(tmp_path):
     long = "x" * 3_000_000
     path = tmp_path / "long.csv"

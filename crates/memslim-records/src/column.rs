@@ -94,6 +94,20 @@ pub enum Layout {
 }
 
 impl Layout {
+    /// The layout an empty column of type `dtype` starts with (the narrowest; values
+    /// widen it as they arrive).
+    pub(crate) fn first_for(dtype: DType) -> Layout {
+        match dtype {
+            DType::Null => Layout::Null,
+            DType::Bool => Layout::Bool,
+            DType::Int64 => Layout::Int(Width::W8),
+            DType::Float64 => Layout::Float,
+            DType::Str => Layout::StrDict(Width::W8),
+            DType::Bytes => Layout::Bytes,
+            DType::Object => Layout::Object,
+        }
+    }
+
     /// The logical type this layout stores.
     pub fn dtype(self) -> DType {
         match self {
@@ -253,15 +267,7 @@ pub(crate) struct ColMeta {
 
 impl ColMeta {
     pub(crate) fn new(name: Arc<str>, declared: Option<DType>) -> Self {
-        let layout = match declared {
-            None | Some(DType::Null) => Layout::Null,
-            Some(DType::Bool) => Layout::Bool,
-            Some(DType::Int64) => Layout::Int(Width::W8),
-            Some(DType::Float64) => Layout::Float,
-            Some(DType::Str) => Layout::StrDict(Width::W8),
-            Some(DType::Bytes) => Layout::Bytes,
-            Some(DType::Object) => Layout::Object,
-        };
+        let layout = declared.map_or(Layout::Null, Layout::first_for);
         let mut m = ColMeta {
             name,
             layout,

@@ -327,6 +327,20 @@ impl RecordList {
     /// # Errors
     /// [`RecordsError::UnknownField`] when the schema is declared and lacks `name`.
     pub fn add_field(&mut self, name: &str) -> Result<usize> {
+        self.add_field_of(name, DType::Null)
+    }
+
+    /// [`RecordList::add_field`] for a field whose type is known before its values
+    /// (a CSV column typed over the whole input): it reports `dtype` even while every
+    /// value it has is null. The type is not declared: a value of another type widens
+    /// it as it would any field. An existing field is left as it is.
+    ///
+    /// # Errors
+    /// As [`RecordList::add_field`].
+    ///
+    /// # Memory
+    /// One entry per field, and an all-absent column in each chunk.
+    pub fn add_field_of(&mut self, name: &str, dtype: DType) -> Result<usize> {
         if let Some(j) = self.field_index(name) {
             return Ok(j);
         }
@@ -338,7 +352,7 @@ impl RecordList {
         }
         let plan = Plan {
             cols: Vec::new(),
-            new_cols: vec![(name.into(), Layout::Null)],
+            new_cols: vec![(name.into(), Layout::first_for(dtype))],
             widen: Vec::new(),
         };
         self.apply(&plan);
@@ -2595,5 +2609,31 @@ mod dictionary_text_limit_tests {
             _ => None,
         };
         assert!(matches!(last, Some(crate::variant::Value::Int(7))));
+    }
+}
+
+#[cfg(test)]
+mod add_field_tests {
+    use super::*;
+
+    #[test]
+    fn a_field_added_with_a_type_keeps_it_through_nulls_and_widens_as_any_field() {
+        let mut l = RecordList::with_chunk_rows(2);
+        assert_eq!(l.add_field_of("z", DType::Int64).unwrap(), 0);
+        for _ in 0..3 {
+            l.push_record(&[("z", Cell::Null)]).unwrap();
+        }
+        assert_eq!(l.field_dtype(0), DType::Int64);
+        assert!(matches!(l.get(2, 0), CellRef::Null));
+        l.push_record(&[("z", Cell::Int(300))]).unwrap();
+        assert!(matches!(l.get(3, 0), CellRef::Int(300)));
+        // Not declared: another type widens it.
+        l.push_record(&[("z", Cell::Float(0.5))]).unwrap();
+        assert_eq!(l.field_dtype(0), DType::Float64);
+        // An existing field is left as it is.
+        assert_eq!(l.add_field_of("z", DType::Str).unwrap(), 0);
+        assert_eq!(l.field_dtype(0), DType::Float64);
+        let mut closed = RecordList::with_schema(&[("a", DType::Str)], 4).unwrap();
+        assert!(closed.add_field_of("b", DType::Int64).is_err());
     }
 }

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use memslim_arena::{ArenaSlice, ArenaStr, Scratch};
-use memslim_records::{Cell, RecordList};
+use memslim_records::{Cell, DType, RecordList};
 
 use crate::error::{Result, StreamError};
 use crate::options::{OnError, ReadOptions, Skipped};
@@ -81,6 +81,11 @@ pub struct ParsedBlock {
     pub(crate) skipped: Skipped,
     /// Field names that keys may refer to ([`Text::Name`]).
     pub(crate) names: Arc<Vec<String>>,
+    /// The fields every record of the input has, with the type the reader gave each for
+    /// the whole input (CSV): a batch gets them before its first record, so that one
+    /// whose values of a field are all null still has the field's type, as the other
+    /// batches do. Empty where types follow the values (JSONL).
+    pub(crate) typed: Arc<Vec<(String, DType)>>,
 }
 
 impl ParsedBlock {
@@ -341,6 +346,17 @@ impl Appender {
         on_error: OnError,
         skipped: &mut Skipped,
     ) -> Result<()> {
+        if list.is_empty() && !list.has_declared_schema() {
+            for (field, dtype) in pb.typed.iter() {
+                // Cannot fail (the list is open); an error is still an error.
+                list.add_field_of(field, *dtype)
+                    .map_err(|error| StreamError::Record {
+                        input: name.to_owned(),
+                        line: pb.records.get(from).map_or(0, |r| r.1),
+                        error,
+                    })?;
+            }
+        }
         let mut cells: Vec<(&str, Cell<'_>)> = std::mem::take(&mut self.cells);
         let mut recs: Vec<&[(&str, Cell<'_>)]> = std::mem::take(&mut self.recs);
         let get = |t: Text| pb.str_of(t);

@@ -96,6 +96,19 @@ enum ColType {
     Str,
 }
 
+impl ColType {
+    /// The type a list reports for a column of this type.
+    fn dtype(self) -> DType {
+        match self {
+            ColType::Null => DType::Null,
+            ColType::Bool => DType::Bool,
+            ColType::Int => DType::Int64,
+            ColType::Float => DType::Float64,
+            ColType::Str => DType::Str,
+        }
+    }
+}
+
 /// What the values of a column seen so far allow.
 ///
 /// A type is inferred only if it keeps every value: an integer literal beyond 64 bits,
@@ -371,6 +384,7 @@ impl CsvReader {
             on_error: opts.on_error,
             block_bytes: opts.block_bytes,
             names: Arc::new(Vec::new()),
+            typed: Arc::new(Vec::new()),
             types: Vec::new(),
             keep: Vec::new(),
             started: false,
@@ -449,6 +463,8 @@ struct CsvParser {
     on_error: OnError,
     block_bytes: usize,
     names: Arc<Vec<String>>,
+    /// The kept fields and their types, for every batch ([`ParsedBlock::typed`]).
+    typed: Arc<Vec<(String, DType)>>,
     types: Vec<ColType>,
     keep: Vec<bool>,
     started: bool,
@@ -691,6 +707,15 @@ impl CsvParser {
             .iter()
             .map(|n| self.selection.as_ref().is_none_or(|s| s.contains(n)))
             .collect();
+        self.typed = Arc::new(
+            names
+                .iter()
+                .zip(&self.types)
+                .zip(&self.keep)
+                .filter(|(_, keep)| **keep)
+                .map(|((n, t), _)| (n.clone(), t.dtype()))
+                .collect(),
+        );
         self.names = Arc::new(names);
         Ok(())
     }
@@ -843,6 +868,7 @@ impl BlockSource for CsvParser {
             }
         }
         pb.names = self.names.clone();
+        pb.typed = self.typed.clone();
         let Some(blocks) = self.blocks.as_mut() else {
             self.done = true;
             return false;
@@ -954,6 +980,7 @@ impl CsvParser {
                             break;
                         }
                         pb.names = self.names.clone();
+                        pb.typed = self.typed.clone();
                     }
                     if let Err(e) = self.push_record(text, rec_start, line, &fields, pb) {
                         match self.on_error {
@@ -1186,5 +1213,43 @@ mod selection_tests {
             "{e}"
         );
         assert_eq!(read(b"", &["nope"]).unwrap().len(), 0);
+    }
+}
+
+#[cfg(test)]
+mod batch_type_tests {
+    use super::*;
+
+    #[test]
+    fn every_batch_has_the_types_inferred_over_the_whole_input() {
+        // Column z is empty in the first batch and an integer in the second.
+        let mut text = b"id,z,s\n".to_vec();
+        for i in 0..10 {
+            let z = if i < 5 { String::new() } else { i.to_string() };
+            text.extend_from_slice(format!("{i},{z},\n").as_bytes());
+        }
+        let text: &'static [u8] = text.leak();
+        for (columns, want) in [
+            (None, vec![("id", "int64"), ("z", "int64"), ("s", "null")]),
+            (Some(vec!["z".to_owned()]), vec![("z", "int64")]),
+        ] {
+            let reopen = Box::new(move || Ok(Input::from_reader("t.csv", Box::new(text))));
+            let opts = ReadOptions {
+                batch_size: 5,
+                columns,
+                ..ReadOptions::default()
+            };
+            let batches: Vec<RecordList> = CsvReader::new(reopen, opts, CsvOptions::default())
+                .unwrap()
+                .collect::<Result<_>>()
+                .unwrap();
+            assert_eq!(batches.len(), 2);
+            for b in &batches {
+                let got: Vec<(&str, &str)> = (0..b.num_fields())
+                    .map(|j| (b.field_name(j), b.field_dtype(j).name()))
+                    .collect();
+                assert_eq!(got, want);
+            }
+        }
     }
 }
