@@ -676,15 +676,20 @@ fn _select(batch: &Bound<'_, PyAny>, fields: Vec<String>) -> PyResult<Py<PyAny>>
     })
 }
 
-/// The batch with fields renamed.
+/// The batch with fields renamed; `first_row` is the place of its first record in the
+/// stream (for the error about a record that would have one name twice).
 #[pyfunction]
-fn _rename(batch: &Bound<'_, PyAny>, mapping: Vec<(String, String)>) -> PyResult<Py<PyAny>> {
+fn _rename(
+    batch: &Bound<'_, PyAny>,
+    mapping: Vec<(String, String)>,
+    first_row: u64,
+) -> PyResult<Py<PyAny>> {
     on_batch(batch, move |l| {
         let m: Vec<(&str, &str)> = mapping
             .iter()
             .map(|(a, b)| (a.as_str(), b.as_str()))
             .collect();
-        memslim_stream::ops::rename(l, &m)
+        memslim_stream::ops::rename(l, &m, first_row)
     })
 }
 

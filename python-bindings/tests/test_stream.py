@@ -567,6 +567,42 @@ def test_pipeline_over_reader_and_errors():
     expect_error(ValueError, memslim.stream(PAGES).rename({"url": "status"}).count)
 
 
+@given(
+    st.lists(
+        st.dictionaries(st.sampled_from(["a", "b", "x"]), st.integers(-5, 5), max_size=3),
+        max_size=12,
+    ),
+    st.integers(1, 5),
+)
+def test_rename_is_per_record_whatever_the_batches(records, batch_size):
+    # The oracle: {mapping.get(k, k): v for k, v in r.items()} for each record, which
+    # merges an old and a new name of one field; a record with both has no answer.
+    mapping = {"a": "b"}
+    pipe = memslim.stream(records, batch_size=batch_size).rename(mapping)
+    both = [i for i, r in enumerate(records) if "a" in r and "b" in r]
+    if both:
+        exc = expect_error(memslim.InvalidValueError, pipe.collect)
+        assert f"record {both[0]} (counted from 0)" in str(exc)
+        assert '"a"' in str(exc) and '"b"' in str(exc)
+    else:
+        want = [{mapping.get(k, k): v for k, v in r.items()} for r in records]
+        got = pipe.collect().to_list()
+        assert got == want
+        assert [list(r) for r in got] == [list(r) for r in want]
+
+
+def test_rename_ignores_a_field_no_record_has_any_more():
+    rows = memslim.DictList([{"a": 1, "x": 0}, {"b": 2}])
+    del rows[0]
+    assert memslim.stream(iter([rows])).rename({"a": "b"}).collect().to_list() == [{"b": 2}]
+    # A filter before rename: records are counted as rename is given them.
+    pipe = memslim.stream([{"a": 1}, {"a": 1, "b": 2}, {"a": 3, "b": 4}], batch_size=2)
+    exc = expect_error(
+        memslim.InvalidValueError, pipe.filter(lambda r: r["a"] == 3).rename({"a": "b"}).count
+    )
+    assert "record 0 (counted from 0)" in str(exc)
+
+
 def test_to_jsonl_writes_like_json_dumps(tmp_path):
     out = tmp_path / "out.jsonl"
     records = [

@@ -3,6 +3,8 @@
 //! Each takes a batch and returns a new one; they compose like iterator adapters over a
 //! reader (`reader.map(|b| b.and_then(|b| select(&b, &["url"])))`).
 
+use std::collections::HashMap;
+
 use memslim_records::{Cell, RecordList};
 
 use crate::error::{Result, StreamError};
@@ -76,28 +78,78 @@ pub fn select(list: &RecordList, fields: &[&str]) -> Result<RecordList> {
 }
 
 /// The records with fields renamed (`(old, new)` pairs; other fields keep their names).
+/// Each record keeps its own values and key order, and a field it lacks stays absent, so
+/// two fields may take one name as long as no record has both (old and new names of a
+/// field renamed over time, each in its own records). `first_row` is the position of
+/// the list's first record in its stream, for the error.
 ///
 /// # Errors
-/// [`StreamError::Invalid`] if two fields would get the same name.
-pub fn rename(list: &RecordList, mapping: &[(&str, &str)]) -> Result<RecordList> {
-    let names: Vec<String> = (0..list.num_fields())
+/// [`StreamError::Invalid`] naming the record (counted from `first_row`) and its two
+/// fields when one record would have two fields of the same name. Which records a batch
+/// holds never matters: a field of the list that no record has clashes with nothing.
+///
+/// # Memory
+/// Copies the list (as [`select`]); the check reads only which keys each record has,
+/// and only when two fields of the list would share a name.
+pub fn rename(list: &RecordList, mapping: &[(&str, &str)], first_row: u64) -> Result<RecordList> {
+    let names: Vec<&str> = (0..list.num_fields())
         .map(|j| {
             let n = list.field_name(j);
             mapping
                 .iter()
                 .find(|(old, _)| *old == n)
                 .map_or(n, |(_, new)| *new)
-                .to_owned()
         })
         .collect();
-    for (i, n) in names.iter().enumerate() {
-        if names[..i].contains(n) {
+    // For each field whose new name another field also gets: the first such field.
+    let mut first_of: HashMap<&str, usize> = HashMap::with_capacity(names.len());
+    let shared: Vec<Option<usize>> = names
+        .iter()
+        .enumerate()
+        .map(|(j, n)| {
+            let first = *first_of.entry(n).or_insert(j);
+            (first != j).then_some(first)
+        })
+        .collect();
+    if shared.iter().any(Option::is_some) {
+        check_no_record_has_both(list, &names, &shared, first_row)?;
+    }
+    rebuild(list, |j| names.get(j).copied(), None)
+}
+
+/// The first record holding two fields that `names` gives one name, as an error.
+fn check_no_record_has_both(
+    list: &RecordList,
+    names: &[&str],
+    shared: &[Option<usize>],
+    first_row: u64,
+) -> Result<()> {
+    // Per group of fields sharing a name (keyed by its first field): the field of the
+    // group the record being read has, stamped with that record (+1, 0 is none).
+    let mut held: Vec<(usize, usize)> = vec![(0, 0); names.len()];
+    for r in 0..list.len() {
+        let mut clash = None;
+        list.visit_keys(r, |j| {
+            let group = shared[j].unwrap_or(j);
+            match held[group] {
+                (stamp, other) if stamp == r + 1 => {
+                    clash.get_or_insert((other, j));
+                }
+                _ => held[group] = (r + 1, j),
+            }
+        });
+        if let Some((a, b)) = clash {
             return Err(StreamError::Invalid(format!(
-                "rename: two fields would be named {n:?}"
+                "rename: record {} (counted from 0) has both {:?} and {:?}: two fields \
+                 would be named {:?}",
+                first_row + r as u64,
+                list.field_name(a),
+                list.field_name(b),
+                names[a]
             )));
         }
     }
-    rebuild(list, |j| names.get(j).map(String::as_str), None)
+    Ok(())
 }
 
 /// The comparison operator [`filter_cmp`] takes: the record store's own.
@@ -167,10 +219,53 @@ mod tests {
 
     #[test]
     fn rename_renames_and_refuses_clashes() {
-        let r = rename(&list(), &[("url", "link")]).unwrap();
+        let r = rename(&list(), &[("url", "link")], 0).unwrap();
         assert_eq!(r.field_index("link"), Some(0));
         assert_eq!(r.field_index("url"), None);
-        assert!(rename(&list(), &[("url", "status")]).is_err());
+        let e = rename(&list(), &[("url", "status")], 40).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "rename: record 40 (counted from 0) has both \"url\" and \"status\": two fields \
+             would be named \"status\""
+        );
+    }
+
+    #[test]
+    fn rename_merges_fields_no_record_has_together() {
+        // An old and a new name for one field, in different records of one batch.
+        let mut l = RecordList::new();
+        l.push_record(&[("x", Cell::Int(0)), ("a", Cell::Int(1))])
+            .unwrap();
+        l.push_record(&[("b", Cell::Int(2))]).unwrap();
+        l.push_record(&[("x", Cell::Null)]).unwrap();
+        let r = rename(&l, &[("a", "b")], 0).unwrap();
+        let rows: Vec<Vec<(&str, Option<Cell<'_>>)>> = (0..r.len())
+            .map(|row| {
+                let mut rec = Vec::new();
+                r.visit_row(row, |j, v| rec.push((r.field_name(j), v.to_cell())));
+                rec
+            })
+            .collect();
+        assert_eq!(
+            rows,
+            vec![
+                vec![("x", Some(Cell::Int(0))), ("b", Some(Cell::Int(1)))],
+                vec![("b", Some(Cell::Int(2)))],
+                vec![("x", Some(Cell::Null))],
+            ]
+        );
+        // A field of the list that no record has any more clashes with nothing.
+        let mut gone = l.clone();
+        gone.remove(0).unwrap();
+        assert_eq!(rename(&gone, &[("a", "b")], 0).unwrap().len(), 2);
+        // Both in one record: named by its place in the stream.
+        l.push_record(&[("b", Cell::Int(3)), ("a", Cell::Int(4))])
+            .unwrap();
+        let e = rename(&l, &[("a", "b")], 10).unwrap_err().to_string();
+        assert!(
+            e.starts_with("rename: record 13 (counted from 0) has both \"b\" and \"a\""),
+            "{e}"
+        );
     }
 
     #[test]

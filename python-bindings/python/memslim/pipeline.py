@@ -104,6 +104,8 @@ class _Sources:
 
 # Steps are small classes rather than closures so that a pipeline pickles (the user's
 # functions pickle with pickle, or with cloudpickle where the executor provides it).
+# Each is called with a batch and the number of records the step was given before it in
+# this run (so that an error can count records in the stream, not in the batch).
 
 
 class _Filter:
@@ -112,7 +114,7 @@ class _Filter:
     def __init__(self, predicate: Callable[[Any], object]) -> None:
         self.predicate = predicate
 
-    def __call__(self, batch: DictList) -> DictList:
+    def __call__(self, batch: DictList, start: int) -> DictList:
         predicate = self.predicate
         keep = [i for i, row in enumerate(batch) if predicate(row)]
         if len(keep) == len(batch):
@@ -126,7 +128,7 @@ class _Map:
     def __init__(self, func: Callable[[Any], Mapping[str, Any]]) -> None:
         self.func = func
 
-    def __call__(self, batch: DictList) -> DictList:
+    def __call__(self, batch: DictList, start: int) -> DictList:
         func = self.func
         return DictList([func(row) for row in batch])
 
@@ -137,7 +139,7 @@ class _Select:
     def __init__(self, names: list[str]) -> None:
         self.names = names
 
-    def __call__(self, batch: DictList) -> DictList:
+    def __call__(self, batch: DictList, start: int) -> DictList:
         return _memslim._select(batch, self.names)
 
 
@@ -147,8 +149,8 @@ class _Rename:
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self.pairs = pairs
 
-    def __call__(self, batch: DictList) -> DictList:
-        return _memslim._rename(batch, self.pairs)
+    def __call__(self, batch: DictList, start: int) -> DictList:
+        return _memslim._rename(batch, self.pairs, start)
 
 
 class _Where:
@@ -159,7 +161,7 @@ class _Where:
         self.op = op
         self.value = value
 
-    def __call__(self, batch: DictList) -> DictList:
+    def __call__(self, batch: DictList, start: int) -> DictList:
         return _memslim._where(batch, self.field, self.op, self.value)
 
 
@@ -183,7 +185,7 @@ def _resolve_executor(executor: Any) -> _cf.Executor:
 def _task(
     source: Any,
     batch_size: int,
-    steps: tuple[Callable[[DictList], DictList], ...],
+    steps: tuple[Callable[[DictList, int], DictList], ...],
     sink: str,
     arg: Any,
 ) -> Any:
@@ -214,7 +216,7 @@ class Stream:
         source: Iterable[Any],
         *,
         batch_size: int = DEFAULT_BATCH,
-        _steps: tuple[Callable[[DictList], DictList], ...] = (),
+        _steps: tuple[Callable[[DictList, int], DictList], ...] = (),
     ) -> None:
         if batch_size < 1:
             raise InvalidValueError("batch_size must be at least 1")
@@ -222,7 +224,7 @@ class Stream:
         self._batch_size = batch_size
         self._steps = _steps
 
-    def _then(self, step: Callable[[DictList], DictList]) -> Stream:
+    def _then(self, step: Callable[[DictList, int], DictList]) -> Stream:
         return Stream(self._source, batch_size=self._batch_size, _steps=(*self._steps, step))
 
     # -- steps ------------------------------------------------------------------------
@@ -248,7 +250,10 @@ class Stream:
         return self._then(_Select(names))
 
     def rename(self, mapping: Mapping[str, str]) -> Stream:
-        """Rename fields, ``{"old": "new"}`` (native)."""
+        """Rename fields, ``{"old": "new"}`` (native). Each record keeps its own values
+        and key order, so two fields may take one name as long as no record has both
+        (an old and a new name of one field); a record that would have a name twice
+        raises :class:`~memslim.InvalidValueError` naming it."""
         pairs = list(dict(mapping).items())
         return self._then(_Rename(pairs))
 
@@ -265,9 +270,12 @@ class Stream:
 
     def batches(self) -> Iterator[DictList]:
         """Run the pipeline, yielding each non-empty output batch."""
+        given = [0] * len(self._steps)
         for batch in _batches(self._source, self._batch_size):
-            for step in self._steps:
-                batch = step(batch)
+            for k, step in enumerate(self._steps):
+                n = len(batch)
+                batch = step(batch, given[k])
+                given[k] += n
                 if not len(batch):
                     break
             if len(batch):
