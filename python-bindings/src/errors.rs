@@ -220,7 +220,9 @@ pub(crate) fn stream_to_py(py: Python<'_>, e: StreamError) -> PyErr {
         S::OutOfMemory { .. } => PyMemoryError::new_err(msg),
         // What `json.dumps` (and `memslim.dumps`, which the sink's lines equal) raises.
         S::Unwritable { error, .. } => match error {
-            JsonError::NoJsonForm(_) | JsonError::BadKey(_) => PyTypeError::new_err(msg),
+            JsonError::NoJsonForm(_) | JsonError::BadKey(_) | JsonError::Pickled { .. } => {
+                PyTypeError::new_err(msg)
+            }
             JsonError::Decode(_) => corrupt(py, msg),
             _ => PyValueError::new_err(msg),
         },

@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use memslim_records::RecordList;
+use memslim_records::json::JsonError;
 use memslim_stream::{
     BatchReader, CsvOptions, CsvReader, EncodingErrors, Input, JsonlReader, MAX_LINE_BYTES,
     OnError, ReadOptions, Reopen, StreamError,
 };
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyIterator, PyMemoryView, PyString};
 
 use crate::errors::{Class, IntoPyResult, stream_to_py};
@@ -718,6 +720,10 @@ fn _take(batch: &Bound<'_, PyAny>, indices: Vec<usize>) -> PyResult<Py<PyAny>> {
     })
 }
 
+/// `memslim._json._sink_error`: the sink's error for a value `json` has no form for, in
+/// `json`'s words.
+static SINK_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 /// `memslim.JsonlWriter`: writes `DictList` batches to a JSON Lines file.
 #[pyclass(name = "JsonlWriter", module = "memslim._memslim", frozen)]
 pub struct PyJsonlWriter {
@@ -749,8 +755,29 @@ impl PyJsonlWriter {
         let mut guard = self.inner.lock(py)?;
         let w = open_writer(py, &mut guard, &self.path)?;
         let l = batch_of(batch, "JsonlWriter")?;
-        py.detach(|| w.write_batch(&l)).py_err(py)?;
-        Ok(w.rows())
+        let before = w.rows();
+        match py.detach(|| w.write_batch(&l)) {
+            Err(StreamError::Unwritable {
+                output,
+                row,
+                field,
+                error:
+                    error
+                    @ (JsonError::NoJsonForm(_) | JsonError::BadKey(_) | JsonError::Pickled { .. }),
+            }) => {
+                // A value `json` has no form for: `json` itself words the error (only it
+                // can say what a pickled object is, and it names key types its own way).
+                // The row is counted in the stream; the batch starts at `before`.
+                let at = usize::try_from(row - before).unwrap_or(usize::MAX);
+                let value = batch.get_item(at)?.get_item(&field)?;
+                let place = StreamError::unwritable_place(&output, row, &field);
+                let pickled = matches!(error, JsonError::Pickled { .. });
+                let explain = SINK_ERROR.import(py, "memslim._json", "_sink_error")?;
+                let e = explain.call1((value, place, pickled, error.to_string()))?;
+                Err(PyErr::from_value(e))
+            }
+            r => r.py_err(py).map(|()| w.rows()),
+        }
     }
 
     /// Flushes and closes the file.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import csv
 import datetime
 import decimal
@@ -657,9 +658,24 @@ def test_failure_later_keeps_what_sinks_wrote(tmp_path):
     assert out2.read_text(encoding="utf-8") == '{"a": 1}\n'
 
 
+class _Opaque:
+    """An object of a class of its own (stored pickled)."""
+
+
 @pytest.mark.parametrize(
     "bad",
-    [b"raw", bytearray(b"raw"), decimal.Decimal("1.5"), datetime.date(2020, 1, 2), 1j, {1, 2}],
+    [
+        b"raw",
+        bytearray(b"raw"),
+        decimal.Decimal("1.5"),
+        datetime.date(2020, 1, 2),
+        1j,
+        {1, 2},
+        frozenset([1]),
+        _Opaque(),
+        [1, {2}],
+        {"k": {datetime.date(2020, 1, 2): 1}},
+    ],
     ids=repr,
 )
 def test_jsonl_sink_raises_what_json_dumps_raises_naming_the_record(tmp_path, bad):
@@ -670,16 +686,54 @@ def test_jsonl_sink_raises_what_json_dumps_raises_naming_the_record(tmp_path, ba
     for batch_size in (3, 100):
         with pytest.raises(Exception) as got:
             memslim.stream(recs, batch_size=batch_size).to_jsonl(out)
-        # The class json.dumps (and memslim.dumps) raises; the record counted in the
-        # stream, not in its batch.
+        # The class and the words json.dumps (and memslim.dumps) raises ("Object of
+        # type set is not JSON serializable"); the record counted in the stream, not in
+        # its batch.
         assert type(got.value) is type(want.value), got.value
-        assert f'{out}: record 5 (counted from 0), field "i"' in str(got.value)
+        assert str(got.value) == f'{out}: record 5 (counted from 0), field "i": {want.value}'
         assert out.read_text(encoding="utf-8") == "".join(json.dumps(r) + "\n" for r in recs[:5])
     with memslim.JsonlWriter(out) as w:
         w.write(memslim.DictList(recs[:3]))
         with pytest.raises(type(want.value), match="record 5 "):
             w.write(memslim.DictList(recs[3:]))
         assert w.rows == 5
+
+
+@pytest.mark.parametrize(
+    "value", ["x\ud800y", ["ok", "\udcff"], {"\ud800": 1}, {"k": ("\udfff",)}], ids=ascii
+)
+def test_jsonl_sink_refuses_a_lone_surrogate_as_writing_utf8_does(tmp_path, value):
+    # The stdlib writes json.dumps(r, ensure_ascii=False) to a UTF-8 file and raises
+    # UnicodeEncodeError (a ValueError); the sink says the same, naming the record.
+    recs = [{"i": 0}, {"i": 1, "s": value}]
+    with pytest.raises(UnicodeEncodeError):
+        json.dumps(recs[1], ensure_ascii=False).encode("utf-8")
+    out = tmp_path / "out.jsonl"
+    exc = expect_error(memslim.InvalidValueError, memslim.stream(recs).to_jsonl, out)
+    assert isinstance(exc, ValueError)
+    assert f'{out}: record 1 (counted from 0), field "s": ' in str(exc)
+    assert "lone surrogate" in str(exc)
+    assert out.read_text(encoding="utf-8") == '{"i": 0}\n'
+    # memslim.dumps is json.dumps: escaped with ensure_ascii, kept in the str without.
+    for ensure_ascii in (True, False):
+        rows = memslim.DictList(recs)
+        assert memslim.dumps(rows, ensure_ascii=ensure_ascii) == json.dumps(
+            recs, ensure_ascii=ensure_ascii
+        )
+
+
+_Point = collections.namedtuple("_Point", "x y")
+
+
+def test_jsonl_sink_names_a_subclass_of_a_builtin_it_cannot_write(tmp_path):
+    for value in (_Point(1, 2), collections.OrderedDict(a=1)):
+        json.dumps(value)  # json can: the sink says what to do about it
+        exc = expect_error(
+            memslim.UnsupportedTypeError,
+            memslim.stream([{"v": value}]).to_jsonl,
+            tmp_path / "out.jsonl",
+        )
+        assert 'record 0 (counted from 0), field "v"' in str(exc) and "pickled" in str(exc)
 
 
 def test_jsonl_writer_direct(tmp_path):

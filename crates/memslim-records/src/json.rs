@@ -101,12 +101,26 @@ pub enum JsonError {
     /// NaN or an infinity with `allow_nan` false.
     #[error("Out of range float values are not JSON compliant")]
     OutOfRange,
-    /// A value JSON has no form for (`bytes`, a pickled object).
-    #[error("{0} has no JSON form")]
+    /// A value JSON has no form for (`bytes`, a date, a `Decimal`...), named by its
+    /// Python type, in `json.dumps`'s words.
+    #[error("Object of type {0} is not JSON serializable")]
     NoJsonForm(&'static str),
     /// A dict key that is not a str, int, float, bool or None (and `skipkeys` is false).
     #[error("keys must be str, int, float, bool or None, not {0}")]
     BadKey(&'static str),
+    /// A value the host serialized itself (a pickled Python object, opaque here), as a
+    /// value or (`key`) as a dict key. Only the host can say what it is: a `set`, an
+    /// object of its own class, a `str` holding a lone surrogate (which has no UTF-8
+    /// form)...
+    #[error("{}", if *key {
+        "keys must be str, int, float, bool or None, not a pickled object"
+    } else {
+        "a pickled object has no JSON form"
+    })]
+    Pickled {
+        /// The object is a dict key.
+        key: bool,
+    },
     /// `sort_keys` over keys that are not all strings (Python compares them itself).
     #[error("sort_keys over keys that are not all str")]
     Unsortable,
@@ -412,9 +426,10 @@ impl<'f> JsonWriter<'f> {
             Value::Bytes(_) => return Err(JsonError::NoJsonForm("bytes")),
             // A datetime, Decimal, UUID or complex: json.dumps has no form for them either.
             Value::Ext(e) => return Err(JsonError::NoJsonForm(e.type_name())),
-            // Pickled objects, and whatever kinds the encoding gains later.
+            Value::Opaque(_) => return Err(JsonError::Pickled { key: false }),
+            // Whatever kinds the encoding gains later.
             #[allow(unreachable_patterns)]
-            _ => return Err(JsonError::NoJsonForm("a pickled object")),
+            _ => return Err(JsonError::NoJsonForm("object")),
         }
         Ok(())
     }
@@ -457,6 +472,8 @@ impl<'f> JsonWriter<'f> {
                 _ if self.fmt.skipkeys => continue,
                 Value::Tuple(_) => return Err(JsonError::BadKey("tuple")),
                 Value::Bytes(_) => return Err(JsonError::BadKey("bytes")),
+                Value::Ext(e) => return Err(JsonError::BadKey(e.type_name())),
+                Value::Opaque(_) => return Err(JsonError::Pickled { key: true }),
                 _ => return Err(JsonError::BadKey("object")),
             };
             self.key(&key);

@@ -51,7 +51,7 @@ pub enum StreamError {
         error: io::Error,
     },
     /// A value cannot be written in the sink's format.
-    #[error("{output}: record {row} (counted from 0), field {field:?}: {error}")]
+    #[error("{}: {error}", StreamError::unwritable_place(output, *row, field))]
     Unwritable {
         /// Path or description of the output.
         output: String,
@@ -96,6 +96,12 @@ pub enum StreamError {
 }
 
 impl StreamError {
+    /// Where a [`StreamError::Unwritable`] value is, as its message names it: for a host
+    /// that explains the value itself (a pickled object only the host can read).
+    pub fn unwritable_place(output: &str, row: u64, field: &str) -> String {
+        format!("{output}: record {row} (counted from 0), field {field:?}")
+    }
+
     /// The error for an I/O error met while reading `input`: [`StreamError::Corrupt`]
     /// if a decompressor reported damaged data, else [`StreamError::Io`].
     pub fn from_io(input: &str, error: io::Error) -> StreamError {

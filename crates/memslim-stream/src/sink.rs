@@ -30,9 +30,11 @@ pub trait Sink {
 /// written as UTF-8 rather than `\u` escapes.
 ///
 /// # Errors
-/// `bytes` values and pickled objects have no JSON form: the batch is written up to the
-/// record before, and [`StreamError::Unwritable`] names the record (by its position in
-/// everything this writer was given) and the field.
+/// `bytes` values, dates, decimals... and pickled objects have no JSON form here: the
+/// batch is written up to the record before, and [`StreamError::Unwritable`] names the
+/// record (by its position in everything this writer was given) and the field. A
+/// pickled object is [`JsonError::Pickled`]: only the host can say what it is (a `str`
+/// with a lone surrogate, which no UTF-8 line can hold, or an object of another type).
 ///
 /// # Memory
 /// One batch's text at a time (reused between batches).
@@ -176,11 +178,34 @@ mod tests {
         );
         assert_eq!(
             err.to_string(),
-            "<mem>: record 3 (counted from 0), field \"b\": bytes has no JSON form"
+            "<mem>: record 3 (counted from 0), field \"b\": Object of type bytes is not JSON \
+             serializable"
         );
         assert_eq!(
             String::from_utf8(out.lock().unwrap().clone()).unwrap(),
             "{\"a\": 1e+16, \"é\": \"ü\\n\"}\n"
         );
+    }
+
+    #[test]
+    fn a_pickled_object_is_left_to_the_host_to_name_as_a_value_or_a_key() {
+        use memslim_records::variant::{Value, encode};
+        let pickled = Value::Opaque(b"\x80\x05...".to_vec());
+        for (value, key) in [
+            (Value::List(vec![pickled.clone()]), false),
+            (Value::Dict(vec![(pickled, Value::Int(1))]), true),
+        ] {
+            let mut enc = Vec::new();
+            encode(&value, &mut enc);
+            let mut batch = RecordList::new();
+            batch.push_record(&[("a", Cell::Encoded(&enc))]).unwrap();
+            let mut w = JsonlWriter::new("<mem>", Box::new(std::io::sink()));
+            let err = w.write_batch(&batch).unwrap_err();
+            assert!(
+                matches!(&err, StreamError::Unwritable { row: 0, field, error, .. }
+                    if field == "a" && *error == JsonError::Pickled { key }),
+                "{err:?}"
+            );
+        }
     }
 }

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from memslim import _memslim
+from memslim.exceptions import InvalidValueError, UnsupportedTypeError
 
 __all__ = ["dump", "dumps", "to_builtins"]
 
@@ -97,6 +98,36 @@ def to_builtins(obj: Any) -> Any:
     if type(obj) in (dict, list, tuple) or isinstance(obj, _PLAIN_SCALARS):
         return _plain(obj)
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _sink_error(value: Any, place: str, pickled: bool, reason: str) -> Exception:
+    """The error of the JSON Lines sink for ``value``, the field at ``place`` its native
+    writer cannot write (``reason``): what writing ``json.dumps(value,
+    ensure_ascii=False)`` to a UTF-8 file raises, in ``json``'s words. A ``str`` with a
+    lone surrogate is stored ``pickled`` (it has no UTF-8 form), and writing it raises
+    ``UnicodeEncodeError``: here an ``InvalidValueError`` (a ``ValueError``) saying so."""
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except TypeError as e:
+        return TypeError(f"{place}: {e}")
+    except ValueError as e:
+        return ValueError(f"{place}: {e}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return InvalidValueError(
+            f"{place}: a str holds the lone surrogate {e.object[e.start]!r}, which has no "
+            "UTF-8 form (a JSON Lines file is UTF-8)"
+        )
+    if pickled:
+        # json can write it: an instance of a subclass of a built-in type (a namedtuple,
+        # an OrderedDict, a str or int subclass), stored pickled to keep its type.
+        return UnsupportedTypeError(
+            f"{place}: holds an object stored pickled (an instance of a subclass of a "
+            "built-in type, such as a namedtuple or an OrderedDict), which the JSON Lines "
+            "sink cannot write: convert it to a plain dict, list, str or number first"
+        )
+    return TypeError(f"{place}: {reason}")
 
 
 def _is_memslim(o: Any) -> bool:

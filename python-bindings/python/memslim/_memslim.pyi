@@ -826,9 +826,10 @@ class JsonlWriter:
     def __new__(cls, path: str | PathLike[str]) -> JsonlWriter: ...
     def write(self, batch: DictList) -> int:
         """Append a batch; returns the records written so far. A value JSON cannot hold
-        (``bytes``, ``Decimal``, ...) raises the ``TypeError`` ``json.dumps`` raises,
-        naming the record by its position among all records written (from 0); the
-        records before it are written."""
+        (``bytes``, ``Decimal``, a ``set``...) raises the ``TypeError`` ``json.dumps``
+        raises, and a ``str`` with a lone surrogate (a UTF-8 file cannot hold it)
+        :class:`InvalidValueError`, naming the record by its position among all records
+        written (from 0); the records before it are written."""
     def close(self) -> None: ...
     @property
     def rows(self) -> int: ...

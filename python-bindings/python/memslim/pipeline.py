@@ -382,8 +382,10 @@ class Stream:
     def to_jsonl(self, path: Any, *, executor: Any = None, progress: bool = False) -> int:
         """Run the pipeline into a JSON Lines file, written batch by batch (each record
         whole, flushed). On an error the file keeps every record written before it; a
-        value JSON cannot hold raises the ``TypeError`` ``json.dumps`` raises, naming the
-        record's position in the stream. Returns the number of records written.
+        value JSON cannot hold raises the ``TypeError`` ``json.dumps`` raises, and a
+        ``str`` with a lone surrogate (which a UTF-8 file cannot hold)
+        :class:`~memslim.InvalidValueError`, naming the record's position in the stream.
+        Returns the number of records written.
 
         With ``executor``, each task writes a hidden part file beside ``path`` (the
         directory must be shared by the workers), and the parts are joined into
