@@ -185,6 +185,67 @@ def test_a_failing_task_names_its_source_and_cancels_the_rest(sources, tmp_path,
     assert any("broken.jsonl" in n for n in info.value.__notes__)
 
 
+def _to_jsonl_both_ways(srcs, out, workers, batch_size=2):
+    """Runs ``to_jsonl`` over ``srcs`` in one process and on a thread pool, each into a
+    file holding an earlier run's output; returns both files' text and both errors."""
+    got = {}
+    for mode in ("single", "executor"):
+        path = out.with_name(f"{out.name}.{mode}")
+        path.write_text('{"stale": "an earlier run"}\n')
+        pipe = memslim.stream(srcs, batch_size=batch_size)
+        with pytest.raises(Exception) as info:
+            if mode == "single":
+                pipe.to_jsonl(path)
+            else:
+                with cf.ThreadPoolExecutor(workers) as ex:
+                    pipe.to_jsonl(path, executor=ex)
+        got[mode] = (path.read_text(), type(info.value), str(info.value))
+    assert not [n for n in os.listdir(out.parent) if n.startswith(".")]
+    return got["single"], got["executor"]
+
+
+def test_to_jsonl_on_an_executor_leaves_what_one_process_leaves_on_failure(tmp_path):
+    good = tmp_path / "good.jsonl"
+    good.write_text("".join(json.dumps({"a": i}) + "\n" for i in range(5)))
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"b": 1}\n{"b": 2}\n{"b": 3}\n{oops\n')
+    missing = str(tmp_path / "missing.jsonl")
+    out = tmp_path / "out.jsonl"
+    for srcs in ([str(good), missing], [str(good), str(broken), str(good)], [missing]):
+        for workers in (1, 3):
+            single, multi = _to_jsonl_both_ways(srcs, out, workers)
+            assert multi == single, (srcs, workers)
+            assert "stale" not in multi[0]
+    single, _ = _to_jsonl_both_ways([str(good), str(broken)], out, 1)
+    # Every record before the error: the first source's and the broken one's first two.
+    assert single[0].count("\n") == 7
+
+
+def test_to_jsonl_on_an_executor_raises_the_first_failing_source_in_order(tmp_path):
+    import threading
+    import time
+
+    later_failed = threading.Event()
+
+    def slow_then_broken():
+        later_failed.wait(10)
+        time.sleep(0.2)  # the later source has failed by now
+        yield {"a": 1}
+        raise RuntimeError("source 0 broke")
+
+    def broken_at_once():
+        later_failed.set()
+        raise OSError("source 1 broke")
+
+    out = tmp_path / "out.jsonl"
+    with cf.ThreadPoolExecutor(2) as ex, pytest.raises(RuntimeError, match="source 0") as info:
+        memslim.stream([slow_then_broken, broken_at_once], batch_size=1).to_jsonl(out, executor=ex)
+    # As one process: the first source's records before its error, and its error.
+    assert any("slow_then_broken" in n for n in info.value.__notes__)
+    assert out.read_text() == '{"a": 1}\n'
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".")]
+
+
 def test_executor_errors(sources, monkeypatch):
     with cf.ThreadPoolExecutor(1) as ex, pytest.raises(TypeError, match="list of sources"):
         memslim.stream(iter([{"a": 1}])).count(executor=ex)

@@ -206,6 +206,24 @@ def _task(
     raise InvalidValueError(f"unknown sink {sink!r}")
 
 
+def _first_failure(
+    futures: dict[_cf.Future[Any], int], k: int, error: BaseException
+) -> tuple[int, BaseException]:
+    """The failure a single process would meet, given that the task for source ``k``
+    failed with ``error``: the tasks after it are cancelled (those not started), those
+    before it are waited for, and the earliest that failed is the answer."""
+    for fut, i in futures.items():
+        if i > k:
+            fut.cancel()
+    earlier = {fut: i for fut, i in futures.items() if i < k}
+    _cf.wait(earlier)
+    for fut, i in sorted(earlier.items(), key=lambda item: item[1]):
+        e = None if fut.cancelled() else fut.exception()
+        if e is not None:
+            return i, e
+    return k, error
+
+
 class Stream:
     """A lazy pipeline of batch steps; see :func:`stream`."""
 
@@ -295,11 +313,21 @@ class Stream:
         return self._source.sources
 
     def _run(
-        self, executor: Any, sink: str, args: Sequence[Any], progress: bool = False
+        self,
+        executor: Any,
+        sink: str,
+        args: Sequence[Any],
+        progress: bool = False,
+        settle: Callable[[int], None] | None = None,
     ) -> list[Any]:
         """Runs one task per source on ``executor``; the results in source order. The
         first failure cancels the tasks not yet started and propagates, with a note
-        naming its source. ``progress`` counts finished tasks on stderr."""
+        naming its source. ``progress`` counts finished tasks on stderr.
+
+        With ``settle``, a failure is the one a single process meets: the tasks before
+        the failing source are waited for, the earliest source that failed is the one
+        raised, and ``settle(k)`` runs first with its index ``k`` (every task before it
+        succeeded), so that a sink can leave what a single process leaves."""
         sources = self._sources()
         ex = _resolve_executor(executor)
         # Workers may run in another directory: paths travel absolute.
@@ -310,20 +338,31 @@ class Stream:
         }
         results: list[Any] = [None] * len(sources)
         done = 0
+        failure: tuple[int, BaseException] | None = None
         try:
             for fut in _cf.as_completed(futures):
                 k = futures[fut]
                 try:
                     results[k] = fut.result()
-                    done += 1
-                    if progress:
-                        end = "\n" if done == len(sources) else ""
-                        print(f"\rmemslim: {done}/{len(sources)} tasks", end=end, file=sys.stderr)
-                except BaseException as e:
-                    note = f"memslim: pipeline task for source {sources[k]!r} failed"
-                    if note not in getattr(e, "__notes__", ()):
-                        e.add_note(note)
-                    raise
+                except BaseException as e:  # noqa: BLE001 - re-raised below, whatever it is
+                    failure = (k, e)
+                    break
+                done += 1
+                if progress:
+                    end = "\n" if done == len(sources) else ""
+                    print(f"\rmemslim: {done}/{len(sources)} tasks", end=end, file=sys.stderr)
+            if failure is not None:
+                # Raised outside the handler, so that the task's own exception chain
+                # is left as it is.
+                k, error = failure
+                if settle is not None:
+                    k, error = _first_failure(futures, k, error)
+                note = f"memslim: pipeline task for source {sources[k]!r} failed"
+                if note not in getattr(error, "__notes__", ()):
+                    error.add_note(note)
+                if settle is not None:
+                    settle(k)
+                raise error
         finally:
             for fut in futures:
                 fut.cancel()
@@ -389,7 +428,9 @@ class Stream:
 
         With ``executor``, each task writes a hidden part file beside ``path`` (the
         directory must be shared by the workers), and the parts are joined into
-        ``path`` in source order: the same file a single process writes."""
+        ``path`` in source order: the same file a single process writes, after an
+        error too (the parts of the sources before the first that failed, then what
+        that one wrote before its error; that error is raised)."""
         if executor is not None:
             path = os.fspath(path)
             head, name = os.path.split(os.path.abspath(path))
@@ -398,13 +439,21 @@ class Stream:
                 os.path.join(head, f".{name}.part-{k:05}-{tag}")
                 for k in range(len(self._sources()))
             ]
-            try:
-                rows = sum(self._run(executor, "jsonl", parts, progress))
+
+            def join(upto: int) -> None:
                 with open(path, "wb") as out:
-                    for part in parts:
-                        with open(part, "rb") as f:
-                            while chunk := f.read(1 << 20):
-                                out.write(chunk)
+                    for part in parts[:upto]:
+                        # A task that failed before it opened its part wrote nothing.
+                        if os.path.exists(part):
+                            with open(part, "rb") as f:
+                                while chunk := f.read(1 << 20):
+                                    out.write(chunk)
+
+            try:
+                rows = sum(
+                    self._run(executor, "jsonl", parts, progress, settle=lambda k: join(k + 1))
+                )
+                join(len(parts))
                 return rows
             finally:
                 for part in parts:
