@@ -10,8 +10,9 @@ use std::cell::{Cell, UnsafeCell};
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 
-use pyo3::exceptions::PyRuntimeError;
 use pyo3::{PyResult, Python};
+
+use crate::errors::Class;
 
 /// A `RefCell` whose every access requires proof (`Python<'_>`) of holding the GIL.
 pub(crate) struct GilCell<T> {
@@ -45,10 +46,10 @@ impl<T> GilCell<T> {
 
     /// Shared access; fails while a mutable borrow is alive (re-entrant mutation).
     #[inline]
-    pub(crate) fn borrow<'a>(&'a self, _py: Python<'_>) -> PyResult<Ref<'a, T>> {
+    pub(crate) fn borrow<'a>(&'a self, py: Python<'_>) -> PyResult<Ref<'a, T>> {
         let f = self.flag.get();
         if f < 0 {
-            return Err(busy());
+            return Err(busy(py));
         }
         self.flag.set(f + 1);
         Ok(Ref {
@@ -59,9 +60,9 @@ impl<T> GilCell<T> {
 
     /// Exclusive access; fails while any other borrow is alive.
     #[inline]
-    pub(crate) fn borrow_mut<'a>(&'a self, _py: Python<'_>) -> PyResult<RefMut<'a, T>> {
+    pub(crate) fn borrow_mut<'a>(&'a self, py: Python<'_>) -> PyResult<RefMut<'a, T>> {
         if self.flag.get() != 0 {
-            return Err(busy());
+            return Err(busy(py));
         }
         self.flag.set(-1);
         self.writes.set(self.writes.get().wrapping_add(1));
@@ -81,9 +82,13 @@ impl<T> GilCell<T> {
     }
 }
 
+/// `memslim.ConcurrentUseError` (a `RuntimeError`), the class errors.md names for
+/// re-entrant use, so `except memslim.MemslimError` catches it as it does the same
+/// refusal from a record file.
 #[cold]
-fn busy() -> pyo3::PyErr {
-    PyRuntimeError::new_err(
+fn busy(py: Python<'_>) -> pyo3::PyErr {
+    Class::ConcurrentUse.err(
+        py,
         "the list is being read or modified by an operation in progress (for example a \
          key function or generator that touches the list it is changing)",
     )

@@ -648,6 +648,57 @@ def test_clearing_while_iterating_does_not_panic():
     assert rows.to_list() == []
 
 
+class AppendsWhileRead(collections.abc.Mapping):
+    """A record whose value lookup appends to ``target``, the list it is going into."""
+
+    target = None
+
+    def __getitem__(self, key):
+        self.target.append({"a": 2})
+        return 1
+
+    def __iter__(self):
+        return iter(["a"])
+
+    def __len__(self):
+        return 1
+
+
+class AppendsWhileIterated(collections.abc.Sequence):
+    """A TupleList record whose item lookup appends to ``target``."""
+
+    target = None
+
+    def __getitem__(self, i):
+        if i >= 2:
+            raise IndexError(i)
+        self.target.append((3, 4))
+        return i
+
+    def __len__(self):
+        return 2
+
+
+def test_reentrant_use_of_a_list_is_a_concurrent_use_error():
+    # errors.md promises ConcurrentUseError for "re-entrant use from Python code run
+    # while it is busy": `except memslim.MemslimError` must catch it, as it does the same
+    # refusal from a record file.
+    rows = DictList([{"a": 1}])
+    AppendsWhileRead.target = rows
+    tuples = TupleList([(1, 2)], fields=("a", "b"))
+    AppendsWhileIterated.target = tuples
+    for call in (
+        lambda: rows.append(AppendsWhileRead()),
+        lambda: rows[0] == AppendsWhileRead(),
+        lambda: tuples.append(AppendsWhileIterated()),
+    ):
+        e = no_panic(call)
+        assert isinstance(e, memslim.ConcurrentUseError), (type(e), e)
+        assert isinstance(e, RuntimeError)
+    assert rows == [{"a": 1}]
+    assert list(tuples) == [(1, 2)]
+
+
 def test_from_arrow_of_a_non_arrow_object_raises_type_error():
     expect_error(TypeError, DictList.from_arrow, [{"a": 1}])
     expect_error(TypeError, DictList.from_arrow, 5)

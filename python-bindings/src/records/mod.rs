@@ -235,7 +235,7 @@ pub(crate) enum NativeJson<'a> {
 /// `Column`; `None` for anything else.
 ///
 /// # Errors
-/// A list or store busy with a change (re-entrant use) raises `RuntimeError`.
+/// A list or store busy with a change (re-entrant use) raises `memslim.ConcurrentUseError`.
 pub(crate) fn with_native_json<R>(
     obj: &Bound<'_, PyAny>,
     f: impl FnOnce(NativeJson<'_>) -> R,
