@@ -559,29 +559,32 @@ impl PyDocList {
         py: Python<'py>,
         index: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let state = self.state.borrow(py)?;
+        let len = || -> PyResult<usize> { Ok(self.state.borrow(py)?.inner.len()) };
         if let Ok(s) = index.cast::<PySlice>() {
-            let positions = slice_of(s, state.inner.len())?.positions();
+            let positions = slice_of(s, len)?.positions();
+            let state = self.state.borrow(py)?;
             let inner = state
                 .inner
                 .select(positions)
                 .map_err(|e| doc_to_py(py, e))?;
             return Ok(PyDocList::wrap(py, inner)?.into_bound(py).into_any());
         }
-        let i = norm_index(index, || Ok(state.inner.len()), "DocList")?;
-        state.item(py, i)
+        let i = norm_index(index, len, "DocList")?;
+        self.state.borrow(py)?.item(py, i)
     }
 
     fn __delitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<()> {
-        let mut state = self.state.borrow_mut(py)?;
-        let len = state.inner.len();
+        // The index is read first (its `__index__` may use the list), then the length.
+        let len = || -> PyResult<usize> { Ok(self.state.borrow(py)?.inner.len()) };
         if let Ok(s) = index.cast::<PySlice>() {
-            state.inner.remove_positions(slice_of(s, len)?.positions());
+            let positions = slice_of(s, len)?.positions();
+            self.state.borrow_mut(py)?.inner.remove_positions(positions);
         } else {
-            let i = norm_index(index, || Ok(len), "DocList")?;
-            state.inner.remove(i).map_err(|e| doc_to_py(py, e))?;
+            let i = norm_index(index, len, "DocList")?;
+            let removed = self.state.borrow_mut(py)?.inner.remove(i);
+            removed.map_err(|e| doc_to_py(py, e))?;
         }
-        state.retrack();
+        self.state.borrow_mut(py)?.retrack();
         Ok(())
     }
 

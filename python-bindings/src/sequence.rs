@@ -4,6 +4,7 @@
 
 use memslim_records::{Slice, index_in};
 use pyo3::exceptions::{PyIndexError, PyTypeError};
+use pyo3::ffi;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyInt, PySlice};
@@ -77,13 +78,35 @@ pub(crate) fn norm_index(i: isize, len: usize, what: &str) -> PyResult<usize> {
     index_in(i, len).ok_or_else(|| PyIndexError::new_err(format!("{what} index out of range")))
 }
 
-/// A Python slice resolved against `len` items.
-pub(crate) fn slice_of(s: &Bound<'_, PySlice>, len: usize) -> PyResult<Slice> {
-    let ind = s.indices(len as isize)?;
+/// A Python slice resolved against the sequence's length, as `list` resolves it: the
+/// bounds are read first (their `__index__` may run Python code that changes the
+/// sequence), then `len` is asked and the bounds clamped to it (`PySlice_Unpack`, then
+/// `PySlice_AdjustIndices`). A length taken before the bounds were read described a
+/// sequence that may no longer exist: a slice of it named rows a `clear()` had removed.
+///
+/// # Errors
+/// As `list` raises them: `ValueError` for a zero step, `TypeError` for a bound that is
+/// no integer, whatever a bound's `__index__` or `len` raises.
+pub(crate) fn slice_of(
+    s: &Bound<'_, PySlice>,
+    len: impl FnOnce() -> PyResult<usize>,
+) -> PyResult<Slice> {
+    let (mut start, mut stop, mut step): (ffi::Py_ssize_t, ffi::Py_ssize_t, ffi::Py_ssize_t) =
+        (0, 0, 0);
+    // SAFETY: `s` is a live slice object (the `Bound` holds a reference and proves the
+    // interpreter is attached), and the three pointers are to locals that outlive the call.
+    if unsafe { ffi::PySlice_Unpack(s.as_ptr(), &mut start, &mut stop, &mut step) } < 0 {
+        return Err(PyErr::fetch(s.py()));
+    }
+    let len = len()?;
+    // A sequence's length fits `Py_ssize_t` (CPython refuses larger ones).
+    let len = ffi::Py_ssize_t::try_from(len).unwrap_or(ffi::Py_ssize_t::MAX);
+    // SAFETY: plain arithmetic on the locals the pointers name (no Python object is read).
+    let n = unsafe { ffi::PySlice_AdjustIndices(len, &mut start, &mut stop, step) };
     Ok(Slice {
-        start: ind.start,
-        step: ind.step,
-        len: ind.slicelength,
+        start,
+        step,
+        len: usize::try_from(n).unwrap_or(0),
     })
 }
 

@@ -599,3 +599,95 @@ def test_column_and_record_file_iterators_hint_what_is_left(tmp_path):
             assert operator.length_hint(it, -1) == n - 1
             assert sum(1 for _ in it) == n - 1
             assert operator.length_hint(it, -1) == 0
+
+
+# ----- user code run in the middle of a list operation -----------------------------------
+
+
+def plain_of(seq):
+    """The list of dicts or tuples `seq` stands for."""
+    return [r if isinstance(r, tuple) else dict(r) for r in seq]
+
+
+def recs(kind, values):
+    """Records of `kind` holding `values` (a string field too: it has a dictionary)."""
+    if kind == "tuples":
+        return [(v, f"s{v}") for v in values]
+    return [{"a": v, "s": f"s{v}"} for v in values]
+
+
+def new_list(kind, values):
+    if kind == "tuples":
+        return TupleList(recs(kind, values), fields=("a", "s"))
+    return DictList(recs(kind, values))
+
+
+class ChangingIndex:
+    """A slice bound whose `__index__` first runs `action` (once), then gives `value`."""
+
+    def __init__(self, value, action):
+        self.value, self.action = value, action
+
+    def __index__(self):
+        action, self.action = self.action, None
+        if action:
+            action()
+        return self.value
+
+
+INDEX_CHANGES = {
+    "clear": lambda s, kind: s.clear(),
+    "pop 4": lambda s, kind: [s.pop() for _ in range(4)],
+    "append 3": lambda s, kind: s.extend(recs(kind, [7, 8, 9])),
+}
+
+
+def outcome_of(f):
+    try:
+        return ("ok", f())
+    except (IndexError, ValueError) as e:
+        return ("raised", type(e))
+
+
+@pytest.mark.parametrize("change", sorted(INDEX_CHANGES))
+@pytest.mark.parametrize("kind", ["dicts", "tuples"])
+@pytest.mark.parametrize("step", [1, 2])
+def test_a_slice_is_resolved_after_its_bounds_index_ran_as_a_lists_is(change, kind, step):
+    """`rows[i:j]` with an `i` whose `__index__` changes the list takes the length
+    after it ran. Taken before, a slice named records a `clear()` had removed (reading
+    it panicked), or ones appended later, and `del` raised IndexError."""
+
+    def on_both(op):
+        plain, ours = recs(kind, range(6)), new_list(kind, range(6))
+        act = INDEX_CHANGES[change]
+        got = outcome_of(
+            lambda: op(ours, slice(ChangingIndex(1, lambda: act(ours, kind)), 5, step))
+        )
+        want = outcome_of(
+            lambda: op(plain, slice(ChangingIndex(1, lambda: act(plain, kind)), 5, step))
+        )
+        if got[0] == "ok" and got[1] is not None:
+            got = ("ok", plain_of(got[1]))
+        assert got == want, op
+        assert plain_of(ours) == plain, op
+
+    on_both(lambda s, sl: s[sl])
+    on_both(lambda s, sl: s.__delitem__(sl))
+    on_both(lambda s, sl: s.__setitem__(sl, recs(kind, [50, 51])))
+    on_both(lambda s, sl: s.__setitem__(sl, recs(kind, [50, 51, 52, 53])))
+
+
+def test_a_slice_of_a_record_file_or_number_file_takes_the_length_after_its_bounds(tmp_path):
+    from memslim import NumberFile
+
+    numbers = NumberFile(str(tmp_path / "n.bin"), "int64")
+    numbers.extend([1, 2])
+    assert numbers[ChangingIndex(0, lambda: numbers.append(3)) :] == [1, 2, 3]
+    with DictList.open(tmp_path / "f.msl") as f:
+        f.extend([{"a": 1}, {"a": 2}])
+        got = f[ChangingIndex(0, lambda: f.append({"a": 3})) :]
+        assert [r["a"] for r in got] == [1, 2, 3]
+    doc = DocList([{"a": 1}, {"a": 2}, {"a": 3}])
+    assert doc[ChangingIndex(0, lambda: doc.__delitem__(0)) : 5] == [{"a": 2}, {"a": 3}]
+    del doc[ChangingIndex(0, lambda: doc.__delitem__(0)) : 5 : 2]
+    assert doc == []

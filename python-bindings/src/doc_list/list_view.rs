@@ -81,7 +81,7 @@ impl PyListView {
         let (s, is_tuple) = self.seq(py)?;
         if let Ok(sl) = index.cast::<PySlice>() {
             let all = self.items(py)?;
-            let picked: Vec<_> = slice_of(sl, all.len())?
+            let picked: Vec<_> = slice_of(sl, || Ok(all.len()))?
                 .positions()
                 .map(|p| all[p].clone())
                 .collect();

@@ -329,19 +329,15 @@ impl PyDictListFile {
         py: Python<'_>,
         index: &Bound<'_, PyAny>,
     ) -> PyResult<Py<PyAny>> {
-        let len = slf.get().lock()?.len();
+        let len = || -> PyResult<usize> { Ok(slf.get().lock()?.len()) };
         if let Ok(s) = index.cast::<PySlice>() {
             let slice = PyFileSlice {
                 file: slf.clone().unbind(),
-                at: slice_of(&Positions::all(len), s)?,
+                at: slice_of(s, || len().map(Positions::all))?,
             };
             return Ok(Bound::new(py, slice)?.into_any().unbind());
         }
-        let row = Self::row_view(
-            slf.as_unbound(),
-            py,
-            position(index, || Ok(len), "DictListFile")?,
-        )?;
+        let row = Self::row_view(slf.as_unbound(), py, position(index, len, "DictListFile")?)?;
         Ok(row.into_any())
     }
 

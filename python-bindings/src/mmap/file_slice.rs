@@ -56,7 +56,7 @@ impl PyFileSlice {
         if let Ok(s) = index.cast::<PySlice>() {
             let slice = PyFileSlice {
                 file: self.file.clone_ref(py),
-                at: slice_of(&self.at, s)?,
+                at: slice_of(s, || Ok(self.at))?,
             };
             return Ok(Bound::new(py, slice)?.into_any());
         }

@@ -40,10 +40,19 @@ pub(super) fn parse_mode(py: Python<'_>, mode: &str) -> PyResult<Mode> {
     }
 }
 
-/// The positions `at[s]` names (a slice of a slice is one view of the file).
-pub(super) fn slice_of(at: &Positions, s: &Bound<'_, PySlice>) -> PyResult<Positions> {
-    let ind = s.indices(at.len as isize)?;
-    Ok(at.slice(ind.start, ind.step, ind.slicelength))
+/// The positions `view[s]` names (a slice of a slice is one view of the file). `view`
+/// is asked after the slice's bounds are read, as `list` takes its length
+/// ([`crate::sequence::slice_of`]).
+pub(super) fn slice_of(
+    s: &Bound<'_, PySlice>,
+    view: impl FnOnce() -> PyResult<Positions>,
+) -> PyResult<Positions> {
+    let mut at = Positions::all(0);
+    let slice = crate::sequence::slice_of(s, || {
+        at = view()?;
+        Ok(at.len)
+    })?;
+    Ok(at.slice(slice.start, slice.step, slice.len))
 }
 
 /// A value read from a record file: a pickled value is loaded only from a file opened

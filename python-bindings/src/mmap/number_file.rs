@@ -161,17 +161,28 @@ impl PyNumberFile {
     }
 
     fn __getitem__(&self, py: Python<'_>, index: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
-        let a = self.lock()?;
-        if a.is_closed() {
-            return Err(mmap_to_py(py, MmapError::Closed));
-        }
+        // The index is read before the lock is taken (its `__index__` may use this
+        // file, as it may use a list), and the length after, under the lock the read holds.
+        let mut held = None;
+        let mut len = || -> PyResult<usize> {
+            let a = self.lock()?;
+            if a.is_closed() {
+                return Err(mmap_to_py(py, MmapError::Closed));
+            }
+            Ok(held.insert(a).len())
+        };
         if let Ok(s) = index.cast::<PySlice>() {
-            let values = a
-                .get_at(slice_of(&Positions::all(a.len()), s)?)
-                .py_err(py)?;
+            let at = slice_of(s, || len().map(Positions::all))?;
+            let a = held
+                .as_ref()
+                .ok_or_else(|| mmap_to_py(py, MmapError::Closed))?;
+            let values = a.get_at(at).py_err(py)?;
             return nums_to_list(py, values).map(|l| l.into_any().unbind());
         }
-        let i = position(index, || Ok(a.len()), "NumberFile")?;
+        let i = position(index, len, "NumberFile")?;
+        let a = held
+            .as_ref()
+            .ok_or_else(|| mmap_to_py(py, MmapError::Closed))?;
         num_to_py(py, a.get(i).py_err(py)?)
     }
 
@@ -187,8 +198,14 @@ impl PyNumberFile {
                 .try_iter()?
                 .map(|v| num_from_py(&v?))
                 .collect::<PyResult<_>>()?;
-            let mut a = self.lock()?;
-            let at = slice_of(&Positions::all(a.len()), s)?;
+            let mut held = None;
+            let at = slice_of(s, || {
+                let a = held.insert(self.lock()?);
+                Ok(Positions::all(a.len()))
+            })?;
+            let a = held
+                .as_mut()
+                .ok_or_else(|| mmap_to_py(py, MmapError::Closed))?;
             return a.set_at(at, &values).py_err(py);
         }
         let (i, v): (isize, Num) = (index.extract()?, num_from_py(value)?);

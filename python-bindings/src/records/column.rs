@@ -394,13 +394,12 @@ impl PyColumn {
     ) -> PyResult<Bound<'py, PyAny>> {
         let len = self.len();
         if let Ok(s) = index.cast::<PySlice>() {
-            let (start, _, step, n) = slice_indices(s, len)?;
-            if step == 1 {
-                let start = start.max(0) as usize;
-                return Ok(self.values(py, start..start + n)?.into_any());
+            let slice = crate::sequence::slice_of(s, || Ok(len))?;
+            if let Some(range) = slice.as_range() {
+                return Ok(self.values(py, range)?.into_any());
             }
             let l = PyList::empty(py);
-            for p in slice_positions(start, step, n) {
+            for p in slice.positions() {
                 l.append(self.value(py, p)?)?;
             }
             return Ok(l.into_any());

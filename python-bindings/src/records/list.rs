@@ -261,20 +261,6 @@ pub(super) fn item_of(
     }
 }
 
-pub(super) fn slice_indices(
-    s: &Bound<'_, PySlice>,
-    len: usize,
-) -> PyResult<(isize, isize, isize, usize)> {
-    let ind = s.indices(len as isize)?;
-    Ok((ind.start, ind.stop, ind.step, ind.slicelength))
-}
-
-pub(super) fn slice_positions(start: isize, step: isize, n: usize) -> Vec<usize> {
-    (0..n as isize)
-        .map(|k| (start + k * step) as usize)
-        .collect()
-}
-
 #[pymethods]
 impl PyRecords {
     // jsonout: list operators; the bodies are in the jsonout block at the end of the file.
@@ -323,7 +309,7 @@ impl PyRecords {
         }
         if let Ok(s) = index.cast::<PySlice>() {
             let me = slf.get();
-            let slice = slice_of(s, me.len(py)?)?;
+            let slice = slice_of(s, || me.len(py))?;
             if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
                 // A slice shares the records, as a list's slice shares its dicts.
                 let store_len = me.state.borrow(py)?.inner.len();
@@ -359,7 +345,7 @@ impl PyRecords {
                 taken = py.get_type::<PyList>().call1((value,))?;
                 &taken
             };
-            let slice = slice_of(s, me.len(py)?)?;
+            let slice = slice_of(s, || me.len(py))?;
             // One position given one record (`rows[i:i+1] = [r]`): what `rows[i] = r`
             // does, without staging a list for the one record.
             if let (1, Some(one)) = (slice.len, single_item(value)) {
@@ -390,7 +376,7 @@ impl PyRecords {
     pub(super) fn __delitem__(&self, index: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = index.py();
         let slice = if let Ok(s) = index.cast::<PySlice>() {
-            slice_of(s, self.len(py)?)?
+            slice_of(s, || self.len(py))?
         } else {
             let what = self.state.borrow(py)?.what();
             Slice::at(position(index, || self.len(py), what)?)
