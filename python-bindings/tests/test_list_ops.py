@@ -691,3 +691,44 @@ def test_a_slice_of_a_record_file_or_number_file_takes_the_length_after_its_boun
     assert doc[ChangingIndex(0, lambda: doc.__delitem__(0)) : 5] == [{"a": 2}, {"a": 3}]
     del doc[ChangingIndex(0, lambda: doc.__delitem__(0)) : 5 : 2]
     assert doc == []
+
+
+class StoredView(dict):
+    """A dict that shows other contents through its methods than it stores, and keeps
+    dict's `__eq__`: a list (through `dict.__eq__`) compares what it stores."""
+
+    def keys(self):
+        return ["a"]
+
+    def items(self):
+        return [("a", 1)]
+
+    def values(self):
+        return [1]
+
+    def __iter__(self):
+        return iter(["a"])
+
+    def __getitem__(self, key):
+        return 1
+
+    def get(self, key, default=None):
+        return 1
+
+    def __len__(self):
+        return 1
+
+
+def test_a_dict_subclass_compares_by_what_it_stores_as_in_a_list():
+    probe = StoredView(a=2, b=3)
+    plain = [{"a": 2, "b": 3}, {"a": 1}]
+    rows = DictList(plain)
+    assert rows.index(probe) == plain.index(probe) == 0
+    assert rows.count(probe) == plain.count(probe) == 1
+    assert (probe in rows) is (probe in plain) is True
+    assert (rows[0] == probe) is (plain[0] == probe) is True
+    assert (rows[1] == probe) is (plain[1] == probe) is False
+    assert (rows == [probe, {"a": 1}]) is (plain == [probe, {"a": 1}]) is True
+    rows.remove(probe)
+    plain.remove(probe)
+    assert rows == plain == [{"a": 1}]

@@ -37,7 +37,7 @@ impl Records {
             // sequence as a record when one is stored.
             return self.find_itself(order, positions, same, on_match);
         } else {
-            match self.record_items(value, positions.start, self_ptr) {
+            match self.probe_items(value, positions.start, self_ptr) {
                 Ok(got) => {
                     items = got;
                     record_cells(&items, &mut buf, positions.start).ok()
@@ -54,6 +54,25 @@ impl Records {
             undecided,
             on_match,
         )
+    }
+
+    /// The `(key, value)` pairs of `value` as a list's `x == value` sees them: a dict,
+    /// subclasses included, by what it stores, as `dict.__eq__` reads it (a subclass
+    /// that overrides `items()`, `keys()` or `__getitem__` but not `__eq__` compares as
+    /// the dict it holds, in a list as against a dict); any other value as it would
+    /// go into the list ([`Records::record_items`], which takes a dict subclass through
+    /// its `items()`, as `dict(value)` may).
+    fn probe_items<'py>(
+        &self,
+        value: &Bound<'py, PyAny>,
+        row: usize,
+        self_ptr: usize,
+    ) -> PyResult<Items<'py>> {
+        match (&self.kind, value.cast::<PyDict>()) {
+            // Reading the entries runs no Python code: the dict cannot change under it.
+            (RecordForm::Dict, Ok(d)) => Ok(d.iter().collect()),
+            _ => self.record_items(value, row, self_ptr),
+        }
     }
 
     /// [`Records::scan`] for a value equal to no record: only the record it is (if any)
