@@ -622,6 +622,115 @@ def new_list(kind, values):
     return DictList(recs(kind, values))
 
 
+# What a generator does to the list it is extending, after yielding two records.
+GENERATOR_CHANGES = {
+    "del": lambda s, kind: s.__delitem__(0),
+    "insert": lambda s, kind: s.insert(0, recs(kind, [-1])[0]),
+    "setitem": lambda s, kind: s.__setitem__(0, recs(kind, [-2])[0]),
+    "sort": lambda s, kind: s.sort(key=lambda r: -r[0] if isinstance(r, tuple) else -r["a"]),
+    "reverse": lambda s, kind: s.reverse(),
+    "swap": lambda s, kind: s.__setitem__(slice(0, 2), [s[1], s[0]]),
+    "append": lambda s, kind: s.append(recs(kind, [-3])[0]),
+    "extend": lambda s, kind: s.extend(recs(kind, [-4, -5])),
+    "iadd": lambda s, kind: s.__iadd__(recs(kind, [-6])),
+    "clear": lambda s, kind: s.clear(),
+}
+
+
+@pytest.mark.parametrize("change", sorted(GENERATOR_CHANGES))
+@pytest.mark.parametrize("kind", ["dicts", "tuples"])
+@pytest.mark.parametrize("failure", ["raises", "bad record"])
+def test_a_generator_that_changes_the_list_it_extends_then_fails_as_with_a_list(
+    change, kind, failure
+):
+    """The generator's changes stay; the list cannot tell which of its records the
+    failed call appended, so they stay too, as `list.extend` keeps the items it took
+    before the error. A rollback to the state before the call once undid the
+    generator's changes or, for `del`, left string dictionaries that records still
+    used truncated: every later read panicked."""
+
+    def run(seq, bad):
+        def gen():
+            yield from recs(kind, [100, 101])
+            GENERATOR_CHANGES[change](seq, kind)
+            yield recs(kind, [102])[0]
+            if bad is None:
+                raise KeyError("the source failed")
+            yield bad
+
+        with pytest.raises((KeyError, TypeError, ValueError)):
+            seq.extend(gen())
+
+    plain, ours = recs(kind, range(5)), new_list(kind, range(5))
+    run(plain, None)
+    run(ours, None if failure == "raises" else (1, 2, 3) if kind == "tuples" else 7)
+    assert plain_of(ours) == plain and ours == plain
+    # Sound underneath: its records read, and it takes more.
+    more = recs(kind, [200, 201])
+    ours.extend(more)
+    plain.extend(more)
+    ours.insert(1, recs(kind, [300])[0])
+    plain.insert(1, recs(kind, [300])[0])
+    assert plain_of(ours) == plain and ours[-1] == plain[-1]
+
+
+@pytest.mark.parametrize("kind", ["dicts", "tuples"])
+def test_a_failing_generator_that_reads_the_list_or_writes_elsewhere_changes_nothing(kind):
+    """All or none holds whenever the list itself was left alone: the records of the
+    call are taken back out even if the generator wrote to the records themselves (a
+    new field, a new string) or to another list sharing them, and those writes stay."""
+    ours = new_list(kind, range(4))
+    shared = ours[:2]  # a DictList slice shares the store; a TupleList's is a copy
+    before = plain_of(ours)
+
+    def gen():
+        yield recs(kind, [100])[0]
+        assert len(ours) == 5  # it sees the list grow, as with list.extend
+        if kind == "dicts":
+            ours[0]["s"] = "a string no record had"
+            ours[1]["new"] = 1
+        shared.append(recs(kind, [-1])[0])
+        yield recs(kind, [101])[0]
+        raise KeyError("the source failed")
+
+    with pytest.raises(KeyError):
+        ours.extend(gen())
+    if kind == "dicts":
+        before[0]["s"] = "a string no record had"
+        before[1]["new"] = 1
+    assert plain_of(ours) == before
+    assert plain_of(shared) == before[:2] + recs(kind, [-1])
+    ours.extend(recs(kind, [7]))
+    assert plain_of(ours) == before + recs(kind, [7])
+
+
+def test_a_record_file_extended_by_a_failing_generator_keeps_what_the_generator_appended(
+    tmp_path,
+):
+    """As a list keeps what the generator appended: those records are not the call's to
+    drop, and the file cannot tell them from the call's own."""
+    with DictList.open(tmp_path / "f.msl") as f:
+        f.append({"a": 0})
+
+        def gen():
+            yield {"a": 1}
+            f.append({"a": -1})
+            yield {"a": 2}
+            raise KeyError("the source failed")
+
+        with pytest.raises(KeyError):
+            f.extend(gen())
+        assert [r["a"] for r in f] == [0, 1, -1, 2]
+
+        def alone():
+            yield {"a": 3}
+            raise KeyError("the source failed")
+
+        with pytest.raises(KeyError):
+            f.extend(alone())
+        assert [r["a"] for r in f] == [0, 1, -1, 2]
+
+
 class ChangingIndex:
     """A slice bound whose `__index__` first runs `action` (once), then gives `value`."""
 

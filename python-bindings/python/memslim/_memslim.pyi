@@ -94,7 +94,9 @@ class _Records:
     def count(self, value: object) -> int: ...
     def append(self, value: Any) -> None: ...
     def extend(self, values: Iterable[Any]) -> None:
-        """Append every record; atomic: on a bad record nothing is appended."""
+        """Append every record; atomic: on a bad record (or an iterator that raises)
+        nothing is appended, unless the iterator itself changed the list meanwhile: then,
+        as with ``list.extend``, the records it gave before the error stay."""
     def insert(self, index: SupportsIndex, value: Any) -> None: ...
     def pop(self, index: SupportsIndex = ...) -> Any:
         """Remove and return the record at ``index`` (default: the last) as a plain
@@ -961,7 +963,9 @@ class DictListFile:
     def __sizeof__(self) -> int: ...
     def append(self, record: Mapping[str, Any]) -> None: ...
     def extend(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Append every record, or none if one does not fit."""
+        """Append every record, or none if one does not fit (or the iterator raises),
+        unless the iterator appended to the file meanwhile: then, as with ``list.extend``,
+        the records it gave before the error stay."""
     def flush(self) -> int:
         """Write, sync and commit the pending records; returns how many."""
     def refresh(self) -> int:

@@ -528,11 +528,24 @@ impl PyDictListFile {
             let base = f.len();
             (f.mark_pending().py_err(py)?, base)
         };
+        // Python code (the iterator, a mapping's methods) runs between this call's
+        // writes and may append to the file itself: its records are not this call's to
+        // drop, and among them this call's are not told apart. So the length after each
+        // write of the call is kept; a file found longer at the next one (or at an
+        // error) was appended to by others, and a failed call then keeps its records, as
+        // `list.extend` keeps the items it took before an error.
+        let ours = std::cell::Cell::new(base);
+        let others = std::cell::Cell::new(false);
+        let note = |f: &RecordFile| others.set(others.get() || f.len() != ours.get());
         let push_one = |o: &Bound<'_, PyAny>, row: usize| -> PyResult<()> {
             let items = record_items(o, row)?;
             let mut buf = Vec::new();
             let cells = record_cells(&items, &mut buf, row)?;
-            this.lock()?.push_record(&cells).py_err(py)
+            let mut f = this.lock()?;
+            note(&f);
+            let pushed = f.push_record(&cells).py_err(py);
+            ours.set(f.len());
+            pushed
         };
         let res = (|| -> PyResult<()> {
             if records.is_exact_instance_of::<PyList>() || records.is_exact_instance_of::<PyTuple>()
@@ -543,16 +556,18 @@ impl PyDictListFile {
                 while k < records.len()? {
                     let n = {
                         let mut f = this.lock()?;
+                        note(&f);
                         let pending = f.pending_mut().py_err(py)?;
-                        append_plain_dicts(
+                        let n = append_plain_dicts(
                             pending,
                             &[],
                             &Input::Seq {
                                 seq: records,
                                 start: k,
                             },
-                        )
-                        .py_err(py)?
+                        );
+                        ours.set(f.len());
+                        n.py_err(py)?
                     };
                     k += n;
                     if n == 0 {
@@ -569,8 +584,12 @@ impl PyDictListFile {
             Ok(())
         })();
         if res.is_err() {
+            let mut f = this.lock()?;
+            note(&f);
             // Unless another thread flushed meanwhile, undo this call's records.
-            this.lock()?.undo_pending(mark);
+            if !others.get() {
+                f.undo_pending(mark);
+            }
         }
         this.retrack();
         res

@@ -227,6 +227,18 @@ impl PyRecords {
         )
     }
 
+    /// Removes the positions of `slice` (below [`PyRecords::len`]).
+    pub(super) fn remove_slice(&self, py: Python<'_>, slice: &Slice) -> PyResult<()> {
+        if !self.in_place(py)? {
+            // Records others hold stay readable and writable through their views.
+            return self.edit_order(py, |o, n| o.remove_slice(n, slice));
+        }
+        let mut this = self.state.borrow_mut(py)?;
+        this.inner.remove_slice(slice).py_err(py)?;
+        this.retrack();
+        Ok(())
+    }
+
     /// Removes position `i` (below [`PyRecords::len`]).
     pub(super) fn remove_at(&self, py: Python<'_>, i: usize) -> PyResult<()> {
         if !self.in_place(py)? {
@@ -381,14 +393,7 @@ impl PyRecords {
             let what = self.state.borrow(py)?.what();
             Slice::at(position(index, || self.len(py), what)?)
         };
-        if !self.in_place(py)? {
-            // Records others hold stay readable and writable through their views.
-            return self.edit_order(py, |o, n| o.remove_slice(n, &slice));
-        }
-        let mut this = self.state.borrow_mut(py)?;
-        this.inner.remove_slice(&slice).py_err(py)?;
-        this.retrack();
-        Ok(())
+        self.remove_slice(py, &slice)
     }
 
     pub(super) fn __iter__(slf: &Bound<'_, Self>) -> PyResult<Py<PyAny>> {

@@ -131,18 +131,16 @@ impl PyRecords {
         record_of(&self.state, v)
     }
 
-    /// Appends the records of `values` (atomic: all or nothing). A `Row` of this store
-    /// adds its record again; the other values are converted and appended to the store,
-    /// in batches, so an iterator of any length streams through.
+    /// Appends the records of `values`, all or none (see [`Undo`] for an iterator that
+    /// changes the list meanwhile). A `Row` of this store adds its record again; the
+    /// other values are converted and appended to the store, in batches, so an iterator
+    /// of any length streams through.
     pub(super) fn extend_items(&self, values: &Bound<'_, PyAny>) -> PyResult<()> {
         let py = values.py();
-        let (cp, bytes_before) = {
-            let this = self.state.borrow(py)?;
-            (this.inner.checkpoint(), this.inner.nbytes())
-        };
+        let bytes_before = self.state.borrow(py)?.inner.nbytes();
+        let mut undo = Undo::begin(self, py)?;
         let n = self.state.borrow(py)?.inner.len();
-        let mark = self.order.borrow(py)?.order.mark(n);
-        let dest = Slice::before(self.len(py)?);
+        let dest = Slice::before(undo.len);
         let res = if is_exact_sequence(values)
             && !values
                 .try_iter()?
@@ -170,23 +168,42 @@ impl PyRecords {
             })
         } else {
             // A generator may look at the list while it grows (as with list.extend), so
-            // only materialized inputs are pushed in batches.
+            // only materialized inputs are pushed in batches. It runs between them, with
+            // no borrow held: what it changes is not this call's to undo.
             let batch_size =
                 if values.is_instance_of::<PyList>() || values.is_instance_of::<PyTuple>() {
                     BATCH
                 } else {
                     1
                 };
-            feed_batches(values, batch_size, |batch| {
-                self.state.borrow_mut(py)?.expect_load(n, batch.len());
-                self.push_items(batch)
-            })
+            let res = feed_batches(values, batch_size, |batch| {
+                undo.note(self, py);
+                let res = self
+                    .state
+                    .borrow_mut(py)
+                    .map(|mut s| s.expect_load(n, batch.len()))
+                    .and_then(|()| self.push_items(batch));
+                undo.stamp(self, py);
+                res
+            });
+            undo.note(self, py);
+            res
         };
-        if res.is_err() {
-            let n = self.state.borrow(py)?.inner.len();
-            self.order.borrow_mut(py)?.order.restore(n, mark);
+        match res {
+            Ok(()) => {
+                self.state
+                    .borrow_mut(py)?
+                    .finish_bulk(&undo.cp, bytes_before);
+                Ok(())
+            }
+            Err(e) => {
+                let cp = undo.cp.clone();
+                if undo.undo(self, py)? {
+                    self.state.borrow_mut(py)?.finish_bulk(&cp, bytes_before);
+                }
+                Err(e)
+            }
         }
-        self.state.borrow_mut(py)?.settle(py, res, cp, bytes_before)
     }
 
     /// Appends `items` (see [`PyRecords::extend_items`]), without rollback.
@@ -304,6 +321,29 @@ impl PyRecords {
         Ok(pushed)
     }
 
+    /// `append` of `value`, a new record (not one of this store's), converted under the
+    /// store's mutable borrow, as `extend` converts many: a record's own methods (a
+    /// mapping's `items()`, Python code) can neither read nor change the list meanwhile,
+    /// so nothing but this call changes it ([`append_few`] counts on that).
+    pub(super) fn append_converted(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        if !self.quick_append(py, value)? {
+            let dest = Slice::before(self.len(py)?);
+            let one = Input::Objs(std::slice::from_ref(value));
+            let ptr = store_ptr(&self.state);
+            self.state.borrow_mut(py)?.push_input(py, &one, ptr, dest)?;
+        }
+        let n = self.state.borrow(py)?.inner.len();
+        self.order
+            .borrow_mut(py)?
+            .order
+            .push_new(n, n - 1, 1)
+            .py_err(py)
+    }
+
     /// Converts `value` as record `row` and hands its cells to `edit` on the store
     /// (`append`, `insert` and `rows[i] = value` in place).
     pub(super) fn write_record(
@@ -328,29 +368,112 @@ impl PyRecords {
     }
 }
 
-/// Appends a few new records (none of them this store's) as `append` does, without
-/// the bulk pass over the whole list that `extend` makes for many; all or none, as
+/// Appends a few new records (none of them this store's) as `append` does, without the
+/// bulk pass over the whole list that `extend` makes for many; all or none, as
 /// `extend`: a record that fails takes the ones before it back out.
 pub(super) fn append_few(slf: &Bound<'_, PyRecords>, items: &[Bound<'_, PyAny>]) -> PyResult<()> {
     let py = slf.py();
     let me = slf.get();
-    let (cp, n) = {
-        let this = me.state.borrow(py)?;
-        (this.inner.checkpoint(), this.inner.len())
-    };
-    let mark = me.order.borrow(py)?.order.mark(n);
+    let undo = Undo::begin(me, py)?;
     for item in items {
-        if let Err(e) = PyRecords::append(slf, item) {
-            let mut this = me.state.borrow_mut(py)?;
-            this.inner.rollback(cp);
-            this.sync_names(py);
-            let n = this.inner.len();
-            drop(this);
-            me.order.borrow_mut(py)?.order.restore(n, mark);
+        if let Err(e) = me.append_converted(py, item) {
+            undo.undo(me, py)?;
             return Err(e);
         }
     }
     Ok(())
+}
+
+/// How a multi-record append that fails part way is undone, when Python code it runs
+/// between its own writes (an iterator, as `list.extend` runs it) may have changed the
+/// list, or its store through another list or a `Row`, meanwhile. The call watches the
+/// write counts of the store and of the list's order: a write that is not its own is
+/// the other code's.
+///
+/// - Nothing else wrote: the store goes back to its checkpoint and the list to its
+///   former length (records, fields and type changes of the call gone: all or none).
+/// - Only the store was written (a record changed through a `Row`, records appended
+///   to a slice or copy): the checkpoint no longer describes the store (rolling back to
+///   it truncated string dictionaries records still used), but the list's positions
+///   from its former length on are still this call's: they are removed as `del`
+///   removes them, and the other writes stay.
+/// - The list itself was changed (a record appended, deleted, moved): its positions no
+///   longer tell which records are the call's. They stay, as `list.extend` keeps the
+///   items it took before the error, and so do the other code's changes.
+pub(super) struct Undo {
+    cp: Checkpoint,
+    mark: OrderMark,
+    /// The list's length before the call.
+    len: usize,
+    /// The write counts of the store and of the order after the call's last write.
+    stamps: (u64, u64),
+    store_changed: bool,
+    order_changed: bool,
+}
+
+impl Undo {
+    /// Starts watching a multi-record append to `list`.
+    pub(super) fn begin(list: &PyRecords, py: Python<'_>) -> PyResult<Undo> {
+        let (cp, n) = {
+            let this = list.state.borrow(py)?;
+            (this.inner.checkpoint(), this.inner.len())
+        };
+        let o = list.order.borrow(py)?;
+        let (mark, len) = (o.order.mark(n), o.order.len(n));
+        drop(o);
+        Ok(Undo {
+            cp,
+            mark,
+            len,
+            stamps: Undo::stamps_of(list, py),
+            store_changed: false,
+            order_changed: false,
+        })
+    }
+
+    fn stamps_of(list: &PyRecords, py: Python<'_>) -> (u64, u64) {
+        (list.state.writes(py), list.order.writes(py))
+    }
+
+    /// Before the call writes again (and before it is undone): notes what other code
+    /// wrote since the call's last write.
+    pub(super) fn note(&mut self, list: &PyRecords, py: Python<'_>) {
+        let (store, order) = Undo::stamps_of(list, py);
+        self.store_changed |= store != self.stamps.0;
+        self.order_changed |= order != self.stamps.1;
+    }
+
+    /// After the call wrote.
+    pub(super) fn stamp(&mut self, list: &PyRecords, py: Python<'_>) {
+        self.stamps = Undo::stamps_of(list, py);
+    }
+
+    /// Undoes the call after an error (see [`Undo`]); `true` when the store keeps
+    /// records the call appended (their load then wants `finish_bulk`, as a whole one).
+    ///
+    /// # Errors
+    /// Only a borrow refused, which cannot happen: no Python code runs meanwhile.
+    pub(super) fn undo(self, list: &PyRecords, py: Python<'_>) -> PyResult<bool> {
+        if self.order_changed {
+            return Ok(true);
+        }
+        if self.store_changed {
+            let ours = list.len(py)?.saturating_sub(self.len);
+            let ours = Slice {
+                len: ours,
+                ..Slice::before(self.len)
+            };
+            list.remove_slice(py, &ours)?;
+            return Ok(true);
+        }
+        let mut this = list.state.borrow_mut(py)?;
+        this.inner.rollback(self.cp);
+        this.sync_names(py);
+        let n = this.inner.len();
+        drop(this);
+        list.order.borrow_mut(py)?.order.restore(n, self.mark);
+        Ok(false)
+    }
 }
 
 /// Records `extend` appends one by one: an exact list or tuple of at most this many.
