@@ -4,11 +4,13 @@ with plain lists of dicts and tuples as the oracle."""
 from __future__ import annotations
 
 import collections
+import collections.abc
 import copy
 import math
 import operator
 import types
 
+import memslim
 import pytest
 from conftest import record_lists, same
 from hypothesis import assume, given
@@ -729,6 +731,50 @@ def test_a_record_file_extended_by_a_failing_generator_keeps_what_the_generator_
         with pytest.raises(KeyError):
             f.extend(alone())
         assert [r["a"] for r in f] == [0, 1, -1, 2]
+
+
+class SharesARecordWhenRead(collections.abc.Mapping):
+    """A record whose `__getitem__` makes `target` hold its first record again (a change
+    of the list's order alone, with no new record) the first time it is read."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __getitem__(self, key):
+        target, self.target = self.target, None
+        if target is not None:
+            target.append(target[0])
+        return 9
+
+    def __iter__(self):
+        return iter(["a"])
+
+    def __len__(self):
+        return 1
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda s, v: s.insert(1, v),
+        lambda s, v: s.__setitem__(1, v),
+        lambda s, v: s.__setitem__(slice(0, 1), [v, {"a": 8}]),
+        lambda s, v: s.append(v),
+        lambda s, v: s.extend([{"a": 7}, v]),
+    ],
+)
+def test_a_record_that_changes_the_list_while_it_is_converted_is_refused(write):
+    """The list can be read but not changed while a record going into it runs its own
+    methods: the write was planned for the list as it was. An order changed meanwhile
+    made `insert` and slice assignment, which then changed the store in place, lose
+    records and put others at the wrong positions."""
+    rows = DictList([{"a": 1}, {"a": 2}, {"a": 3}])
+    before = rows.to_list()
+    with pytest.raises(memslim.ConcurrentUseError):
+        write(rows, SharesARecordWhenRead(rows))
+    assert rows.to_list() == before
+    rows.insert(1, {"a": 9})
+    assert rows.to_list() == [{"a": 1}, {"a": 9}, {"a": 2}, {"a": 3}]
 
 
 class ChangingIndex:

@@ -370,7 +370,12 @@ impl PyRecords {
                 .cast::<PyRecords>()
                 .is_ok_and(|o| Arc::ptr_eq(&o.get().state, &me.state));
             if !own && me.in_place(py)? {
-                let staged = me.state.borrow(py)?.staged(value, slice)?;
+                let staged = {
+                    // Readable, not changeable, while the records convert (see
+                    // `write_record`): the slice was resolved for the list as it is.
+                    let _order = me.order.borrow(py)?;
+                    me.state.borrow(py)?.staged(value, slice)?
+                };
                 let mut this = me.state.borrow_mut(py)?;
                 this.inner.assign_slice(&slice, &staged).py_err(py)?;
                 this.sync_names(py);

@@ -354,7 +354,14 @@ impl PyRecords {
     ) -> PyResult<()> {
         let py = value.py();
         let ptr = store_ptr(&self.state);
-        let items = self.state.borrow(py)?.record_items(value, row, ptr)?;
+        let items = {
+            // The list may be read, not changed, while the record's own methods (Python
+            // code) run: `row` and `edit` were chosen for it as it is. An order fixed or
+            // reordered meanwhile (`rows.append(rows[0])` from a mapping's `items()`)
+            // no longer matched the store `insert` or `rows[i] = x` then changed in place.
+            let _order = self.order.borrow(py)?;
+            self.state.borrow(py)?.record_items(value, row, ptr)?
+        };
         let mut this = self.state.borrow_mut(py)?;
         let mut buf = Vec::new();
         let cells = record_cells(&items, &mut buf, row)?;
