@@ -145,3 +145,29 @@ def test_mmaplist_is_a_deprecated_alias_of_number_file(tmp_path: Path) -> None:
     with memslim.NumberFile(tmp_path / "a.bin", dtype="int8") as a:
         a.append(1)
         assert repr(a).startswith("NumberFile(")
+
+
+@pytest.mark.parametrize(
+    ("dtype", "stored", "probes"),
+    [
+        # An int and a float are equal only when the float is that integer exactly: a
+        # rounded conversion (2**53 + 1 -> 2.0**53, 2**63 - 1 -> 2.0**63) finds ghosts.
+        ("int64", [2**53 + 1, 2**63 - 1, 3], [2.0**53, 2.0**63, 3.0, 3.5, math.nan]),
+        ("float64", [2.0**53, math.nan, 1.0], [2**53 + 1, 2**53, True, 1, math.nan]),
+        ("uint64", [2**64 - 1], [2.0**64, 2**64 - 1]),
+        ("float32", [0.1, 16777216.0], [0.1, 16777217, 16777216]),
+    ],
+)
+def test_number_file_finds_what_a_list_finds(
+    tmp_path: Path, dtype: str, stored: list, probes: list
+) -> None:
+    a = memslim.NumberFile(tmp_path / "a.bin", dtype=dtype)
+    a.extend(stored)
+    plain = a.tolist()
+    for q in probes:
+        assert (q in a) == (q in plain), q
+        assert a.count(q) == plain.count(q), q
+        if q in plain:
+            assert a.index(q) == plain.index(q), q
+        else:
+            expect_error(ValueError, a.index, q)

@@ -13,8 +13,11 @@
 //! ones are dropped. An element overwritten in place between flushes may or may not
 //! reach the disk if the process dies (the page cache decides).
 
+use std::cmp::Ordering;
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
+
+use memslim_records::number::int_vs_float;
 
 use crate::error::{MmapError, Result, io, open_to_read};
 use crate::map::{ReadMap, WriteMap};
@@ -234,26 +237,23 @@ pub fn decode(t: NumType, b: &[u8]) -> Num {
     }
 }
 
+/// `a == b` as Python compares numbers: ints (bools among them) and floats each among
+/// themselves, an int and a float exactly (`2**53 + 1 != 2.0**53`, not through a
+/// rounded conversion), a NaN equal to nothing.
 fn num_eq(a: Num, b: Num) -> bool {
-    fn wide(n: Num) -> Option<i128> {
+    /// An int's exact value, or the float.
+    fn exact(n: Num) -> Result<i128, f64> {
         match n {
-            Num::Int(v) => Some(v.into()),
-            Num::UInt(v) => Some(v.into()),
-            Num::Bool(v) => Some(v.into()),
-            Num::Float(_) => None,
+            Num::Int(v) => Ok(v.into()),
+            Num::UInt(v) => Ok(v.into()),
+            Num::Bool(v) => Ok(v.into()),
+            Num::Float(v) => Err(v),
         }
     }
-    fn float(n: Num) -> f64 {
-        match n {
-            Num::Int(v) => v as f64,
-            Num::UInt(v) => v as f64,
-            Num::Bool(v) => f64::from(u8::from(v)),
-            Num::Float(v) => v,
-        }
-    }
-    match (wide(a), wide(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => float(a) == float(b),
+    match (exact(a), exact(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        (Err(x), Err(y)) => x == y,
+        (Ok(i), Err(f)) | (Err(f), Ok(i)) => int_vs_float(i, f) == Some(Ordering::Equal),
     }
 }
 

@@ -137,3 +137,35 @@ fn slices_read_and_write_as_list_slices_do() {
         .is_err()
     );
 }
+
+#[test]
+fn find_compares_ints_and_floats_exactly_as_python_does() {
+    let two53 = 9_007_199_254_740_992.0;
+    let p = tmp("find_i64.bin");
+    let mut a = NumArray::open(&p, Some(NumType::I64), true).unwrap();
+    a.extend(&[Num::Int((1 << 53) + 1), Num::Int(i64::MAX), Num::Int(3)])
+        .unwrap();
+    let found = |a: &NumArray, v| a.find(v, 0, usize::MAX).unwrap();
+    // A rounded conversion would find both: 2**53 + 1 -> 2.0**53, 2**63 - 1 -> 2.0**63.
+    assert_eq!(found(&a, Num::Float(two53)), (None, 0));
+    assert_eq!(found(&a, Num::Float(2f64.powi(63))), (None, 0));
+    assert_eq!(found(&a, Num::Float(3.0)), (Some(2), 1));
+    assert_eq!(found(&a, Num::Float(f64::NAN)), (None, 0));
+    let p = tmp("find_f64.bin");
+    let mut f = NumArray::open(&p, Some(NumType::F64), true).unwrap();
+    f.extend(&[Num::Float(two53), Num::Float(f64::NAN), Num::Float(1.0)])
+        .unwrap();
+    assert_eq!(found(&f, Num::Int((1 << 53) + 1)), (None, 0));
+    assert_eq!(found(&f, Num::Int(1 << 53)), (Some(0), 1));
+    assert_eq!(found(&f, Num::Bool(true)), (Some(2), 1));
+    assert_eq!(
+        found(&f, Num::Float(f64::NAN)),
+        (None, 0),
+        "NaN equals nothing"
+    );
+    let p = tmp("find_u64.bin");
+    let mut u = NumArray::open(&p, Some(NumType::U64), true).unwrap();
+    u.push(Num::UInt(u64::MAX)).unwrap();
+    assert_eq!(found(&u, Num::Float(2f64.powi(64))), (None, 0));
+    assert_eq!(found(&u, Num::UInt(u64::MAX)), (Some(0), 1));
+}

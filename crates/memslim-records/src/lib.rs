@@ -28,6 +28,7 @@ mod intvec;
 pub mod json;
 mod keys;
 mod list;
+pub mod number;
 mod order;
 pub mod panic_guard;
 pub mod process;

@@ -10,6 +10,7 @@
 use std::cmp::Ordering;
 use std::ops::Range;
 
+use crate::number::int_vs_float;
 use crate::variant::Value;
 use crate::{
     AbsentAs, Cell, CellRef, CmpOp, ColumnView, DType, Grid, Layout, RecordList, RecordsError, Sum,
@@ -714,32 +715,6 @@ impl<'a> Ordinal<'a> {
     }
 }
 
-/// How the int `i` compares with the float `f`, exactly; `None` for a NaN.
-fn int_vs_float(i: i128, f: f64) -> Option<Ordering> {
-    const BOUND: f64 = 170_141_183_460_469_231_731_687_303_715_884_105_728.0; // 2**127
-    if f.is_nan() {
-        return None;
-    }
-    if f >= BOUND {
-        return Some(Ordering::Less);
-    }
-    if f < -BOUND {
-        return Some(Ordering::Greater);
-    }
-    // `t` is an integer within i128's range, so converting it is exact.
-    let t = f.trunc();
-    Some(i.cmp(&(t as i128)).then_with(|| {
-        // `i` is `f` without its fraction: below `f` if that was positive.
-        if f > t {
-            Ordering::Less
-        } else if f < t {
-            Ordering::Greater
-        } else {
-            Ordering::Equal
-        }
-    }))
-}
-
 /// A two's-complement little-endian int of at most 16 bytes (the variant encoding's
 /// `BigInt`), `None` past that.
 fn big_int(bytes: &[u8]) -> Option<i128> {
@@ -936,7 +911,6 @@ impl ReadField for &ColumnView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
 
     /// Python's `a / n` for each pair (printed by CPython), where rounding `a` to a double
     /// first gives another answer, at exact ties, and past 2**64 and 2**126.
@@ -961,68 +935,5 @@ mod tests {
         }
         assert_eq!(Sum::Int(5).mean(0), None);
         assert_eq!(Sum::Float(1.5).mean(2), Some(0.75));
-    }
-
-    /// The same answer by cases where each comparison is exact: an int a float holds
-    /// exactly; a float too large to have a fraction; or magnitudes that decide alone.
-    fn reference(i: i128, f: f64) -> Option<Ordering> {
-        let two53 = (1i128 << 53) as f64;
-        if f.is_nan() {
-            None
-        } else if i.unsigned_abs() <= 1 << 53 {
-            (i as f64).partial_cmp(&f)
-        } else if f.abs() >= 2f64.powi(127) {
-            Some(if f > 0.0 {
-                Ordering::Less
-            } else {
-                Ordering::Greater
-            })
-        } else if f.abs() >= two53 {
-            Some(i.cmp(&(f as i128)))
-        } else {
-            Some(if i > 0 {
-                Ordering::Greater
-            } else {
-                Ordering::Less
-            })
-        }
-    }
-
-    #[test]
-    fn ints_and_floats_compare_exactly() {
-        let big = 1i128 << 60;
-        assert_eq!(int_vs_float(big + 1, big as f64), Some(Ordering::Greater));
-        assert_eq!(int_vs_float(big, big as f64), Some(Ordering::Equal));
-        assert_eq!(int_vs_float(-3, -2.5), Some(Ordering::Less));
-        assert_eq!(int_vs_float(-2, -2.5), Some(Ordering::Greater));
-        assert_eq!(int_vs_float(2, 2.5), Some(Ordering::Less));
-        assert_eq!(int_vs_float(0, -0.0), Some(Ordering::Equal));
-        assert_eq!(int_vs_float(i128::MAX, f64::INFINITY), Some(Ordering::Less));
-        assert_eq!(
-            int_vs_float(i128::MIN, f64::NEG_INFINITY),
-            Some(Ordering::Greater)
-        );
-        assert_eq!(
-            int_vs_float(i128::MIN, -(2f64.powi(127))),
-            Some(Ordering::Equal)
-        );
-        assert_eq!(int_vs_float(1, f64::NAN), None);
-    }
-
-    proptest! {
-        #[test]
-        fn int_vs_float_agrees_with_a_reference(
-            i in prop_oneof![
-                any::<i64>().prop_map(i128::from),
-                any::<i128>(),
-                -(1i128 << 60)..(1i128 << 60),
-            ],
-            f in any::<f64>(),
-            near in any::<bool>(),
-        ) {
-            // Half the time a float next to the int, where rounding would show.
-            let f = if near { i as f64 + f.fract() } else { f };
-            prop_assert_eq!(int_vs_float(i, f), reference(i, f));
-        }
     }
 }

@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use crate::column::{ColChunk, Data, Layout};
 use crate::intvec::IntVec;
+use crate::number::int_vs_float;
 use crate::{Cell, CellRef, ColumnView, cell_eq};
 
 /// A comparison operator, as `rows.where` and the stream pipeline's `where` take it.
@@ -75,26 +76,6 @@ enum Order {
     Undecidable,
 }
 
-/// Python's exact comparison of an int and a float.
-fn cmp_int_float(i: i64, f: f64) -> Option<Ordering> {
-    if f.is_nan() {
-        return None;
-    }
-    // 2^63 as f64; every i64 is below it and at least its negation.
-    const LIM: f64 = 9_223_372_036_854_775_808.0;
-    if f >= LIM {
-        return Some(Ordering::Less);
-    }
-    if f < -LIM {
-        return Some(Ordering::Greater);
-    }
-    let t = f.trunc();
-    match i.cmp(&(t as i64)) {
-        Ordering::Equal => 0.0f64.partial_cmp(&(f - t)),
-        o => Some(o),
-    }
-}
-
 fn number(c: &Cell<'_>) -> Option<Result<i64, f64>> {
     match c {
         Cell::Bool(b) => Some(Ok(i64::from(*b))),
@@ -108,8 +89,8 @@ fn cmp_numbers(a: Result<i64, f64>, b: Result<i64, f64>) -> Option<Ordering> {
     match (a, b) {
         (Ok(x), Ok(y)) => Some(x.cmp(&y)),
         (Err(x), Err(y)) => x.partial_cmp(&y),
-        (Ok(x), Err(y)) => cmp_int_float(x, y),
-        (Err(x), Ok(y)) => cmp_int_float(y, x).map(Ordering::reverse),
+        (Ok(x), Err(y)) => int_vs_float(x.into(), y),
+        (Err(x), Ok(y)) => int_vs_float(y.into(), x).map(Ordering::reverse),
     }
 }
 
@@ -403,27 +384,6 @@ mod tests {
 
     fn py_eq(a: &Cell<'_>, b: &Cell<'_>) -> bool {
         cell_eq(a, b).unwrap_or(false)
-    }
-
-    #[test]
-    fn int_float_comparisons_are_exact() {
-        assert_eq!(
-            cmp_int_float(1 << 53, 9_007_199_254_740_992.0),
-            Some(Ordering::Equal)
-        );
-        assert_eq!(
-            cmp_int_float((1 << 53) + 1, 9_007_199_254_740_992.0),
-            Some(Ordering::Greater)
-        );
-        assert_eq!(cmp_int_float(i64::MAX, 2f64.powi(63)), Some(Ordering::Less));
-        assert_eq!(
-            cmp_int_float(i64::MIN, -(2f64.powi(63))),
-            Some(Ordering::Equal)
-        );
-        assert_eq!(cmp_int_float(2, 2.5), Some(Ordering::Less));
-        assert_eq!(cmp_int_float(-2, -2.5), Some(Ordering::Greater));
-        assert_eq!(cmp_int_float(0, f64::NAN), None);
-        assert_eq!(cmp_int_float(0, f64::INFINITY), Some(Ordering::Less));
     }
 
     #[derive(Clone, Debug)]
