@@ -171,3 +171,54 @@ def test_number_file_finds_what_a_list_finds(
             assert a.index(q) == plain.index(q), q
         else:
             expect_error(ValueError, a.index, q)
+
+
+def test_a_view_taken_while_values_convert_refuses_growth(tmp_path: Path) -> None:
+    # Converting the values runs Python code (a generator, __index__, __float__) that
+    # can take a numpy view, here or on another thread; growing the file then would move
+    # the map under that view. Run in a child: before the fix this crashed the process.
+    proc = child(
+        """
+        import sys, threading
+        import memslim, numpy as np
+
+        a = memslim.NumberFile(sys.argv[1], dtype="float64")
+        a.extend([7.0] * 512)  # the first map is full: the next append moves it
+        views = []
+
+        def viewing(values):
+            views.append(np.asarray(a))
+            yield from values
+
+        def viewing_thread(values):
+            t = threading.Thread(target=lambda: views.append(np.asarray(a)))
+            t.start()
+            t.join()
+            yield from values
+
+        class Viewing:
+            def __float__(self):
+                views.append(np.asarray(a))
+                return 1.0
+
+        for label, grow in [
+            ("generator", lambda: a.extend(viewing([1.0] * 100_000))),
+            ("thread", lambda: a.extend(viewing_thread([1.0] * 100_000))),
+            ("__float__", lambda: a.append(Viewing())),
+            ("insert", lambda: a.insert(len(a), Viewing())),
+        ]:
+            try:
+                grow()
+            except BufferError:
+                pass
+            else:
+                print(label, "grew the file under a view")
+            assert len(a) == 512 and [v.sum() for v in views] == [3584.0], label
+            views.clear()
+        a.extend([1.0] * 100_000)  # no view: it grows
+        print("ok", len(a))
+        """,
+        str(tmp_path / "a.bin"),
+    )
+    out, err = proc.communicate(timeout=120)
+    assert (proc.returncode, out) == (0, "ok 100512\n"), err

@@ -93,15 +93,27 @@ impl PyNumberFile {
         Python::attach(|py| self.inner.lock(py))
     }
 
-    /// Like bytearray: no resizing while a buffer export (a numpy view) is alive.
-    fn check_resizable(&self) -> PyResult<()> {
-        if self.exports.load(Ordering::SeqCst) > 0 {
-            return Err(PyBufferError::new_err(
-                "Existing exports of data: object cannot be re-sized",
-            ));
-        }
-        Ok(())
+    /// Whether a buffer export (a numpy view) is alive. `__getbuffer__` counts one under
+    /// the lock, so the answer holds for as long as the caller holds the lock.
+    fn exported(&self) -> bool {
+        self.exports.load(Ordering::SeqCst) > 0
     }
+
+    /// The lock, for an operation that resizes the file (which may move the map) or
+    /// unmaps it: refused like bytearray while a buffer export is alive. Taken after the
+    /// arguments are converted, since converting runs Python code (a generator,
+    /// `__index__`, another thread) that may take a view the moment before.
+    fn lock_to_resize(&self) -> PyResult<Held<'_, NumArray>> {
+        let a = self.lock()?;
+        if self.exported() {
+            return Err(resize_refused());
+        }
+        Ok(a)
+    }
+}
+
+fn resize_refused() -> PyErr {
+    PyBufferError::new_err("Existing exports of data: object cannot be re-sized")
 }
 
 #[pymethods]
@@ -215,8 +227,7 @@ impl PyNumberFile {
     }
 
     fn __delitem__(&self, py: Python<'_>, index: isize) -> PyResult<()> {
-        self.check_resizable()?;
-        let mut a = self.lock()?;
+        let mut a = self.lock_to_resize()?;
         let i = norm_index(index, a.len(), "NumberFile")?;
         if i + 1 != a.len() {
             return Err(Class::AppendOnly.err(
@@ -228,26 +239,28 @@ impl PyNumberFile {
     }
 
     fn append(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.check_resizable()?;
         let v = num_from_py(value)?;
-        self.lock()?.push(v).py_err(py)
+        self.lock_to_resize()?.push(v).py_err(py)
     }
 
+    /// All values are converted first, then appended at once (or none are).
     fn extend(&self, py: Python<'_>, values: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.check_resizable()?;
+        // Refused before an iterator is consumed in vain (and again under the lock).
+        if self.exported() {
+            return Err(resize_refused());
+        }
         let values: Vec<Num> = values
             .try_iter()?
             .map(|v| num_from_py(&v?))
             .collect::<PyResult<_>>()?;
-        self.lock()?.extend(&values).py_err(py)
+        self.lock_to_resize()?.extend(&values).py_err(py)
     }
 
     /// Appends `value` when `index` is the end (`len(a)` or beyond); a NumberFile grows
     /// only at the end, so any other position is an IndexError.
     fn insert(&self, py: Python<'_>, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
-        self.check_resizable()?;
         let v = num_from_py(value)?;
-        let mut a = self.lock()?;
+        let mut a = self.lock_to_resize()?;
         if index >= 0 && index as usize >= a.len() {
             return a.push(v).py_err(py);
         }
@@ -260,8 +273,7 @@ impl PyNumberFile {
     /// Removes and returns the last element (only the end: `pop()` or `pop(-1)`).
     #[pyo3(signature = (index = -1))]
     fn pop(&self, py: Python<'_>, index: isize) -> PyResult<Py<PyAny>> {
-        self.check_resizable()?;
-        let mut a = self.lock()?;
+        let mut a = self.lock_to_resize()?;
         if a.is_empty() {
             return Err(PyIndexError::new_err("pop from empty NumberFile"));
         }
@@ -339,8 +351,11 @@ impl PyNumberFile {
 
     /// Flushes and unmaps; refused (BufferError) while a buffer export is alive.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
-        self.check_resizable()?;
-        self.inner.detached(py, |a| a.close())?.py_err(py)
+        // Checked under the lock the unmapping holds: a view taken before would dangle.
+        let closed = self
+            .inner
+            .detached(py, |a| (!self.exported()).then(|| a.close()))?;
+        closed.ok_or_else(resize_refused)?.py_err(py)
     }
 
     fn __enter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {
@@ -383,9 +398,11 @@ impl PyNumberFile {
         };
         // SAFETY: `view` comes from CPython's getbuffer call. The bytes stay mapped at
         // this address until the export is released: resizing and closing (the only
-        // operations that move or unmap them) are refused while `exports` > 0.
+        // operations that move or unmap them) are refused while `exports` > 0, which
+        // they read under the lock `a` holds until the export is counted.
         unsafe { mmap_ffi::fill(slf.as_any(), view, flags, &ex)? };
         this.exports.fetch_add(1, Ordering::SeqCst);
+        drop(a);
         Ok(())
     }
 
