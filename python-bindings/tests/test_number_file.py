@@ -222,3 +222,35 @@ def test_a_view_taken_while_values_convert_refuses_growth(tmp_path: Path) -> Non
     )
     out, err = proc.communicate(timeout=120)
     assert (proc.returncode, out) == (0, "ok 100512\n"), err
+
+
+def test_an_unclosed_number_file_keeps_its_appends(tmp_path: Path) -> None:
+    # Like a Python file object: flushed and closed when collected, and when the
+    # interpreter exits with it still open (only a crash loses unflushed appends).
+    at_exit = tmp_path / "exit.bin"
+    proc = child(
+        """
+        import sys, memslim
+        a = memslim.NumberFile(sys.argv[1], dtype="int64")
+        a.extend(range(1000))
+        a.flush()
+        a.extend(range(1000, 1500))
+        cycle = [memslim.NumberFile(sys.argv[2], dtype="int8")]
+        cycle.append(cycle)  # only the collector at shutdown frees it
+        cycle[0].extend([1, 2, 3])
+        """,
+        str(at_exit),
+        str(tmp_path / "cycle.bin"),
+    )
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    with memslim.NumberFile(at_exit) as a:
+        assert len(a) == 1500 and a[-1] == 1499
+    with memslim.NumberFile(tmp_path / "cycle.bin") as c:
+        assert c.tolist() == [1, 2, 3]
+    collected = tmp_path / "gc.bin"
+    a = memslim.NumberFile(collected, dtype="float32")
+    a.extend([0.5] * 10)
+    del a
+    with memslim.NumberFile(collected) as b:  # the lock is released too
+        assert b.tolist() == [0.5] * 10

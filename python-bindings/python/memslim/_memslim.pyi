@@ -1030,9 +1030,10 @@ class NumberFile:
     A ``MutableSequence`` that grows at the end; ``numpy.asarray(a)`` is a zero-copy,
     writable view through the buffer protocol.  While such a view is alive, resizing
     (append, extend, pop, del) and ``close()`` raise ``BufferError``, as with
-    ``bytearray``.  ``flush()`` makes appends durable.  Growth happens only at the end:
-    ``insert``, ``del`` and ``pop`` elsewhere raise :class:`memslim.AppendOnlyError`
-    (an ``IndexError``).
+    ``bytearray``.  ``flush()`` makes appends durable; like a Python file, a NumberFile
+    collected while open (or open at interpreter exit) flushes and closes.  Growth
+    happens only at the end: ``insert``, ``del`` and ``pop`` elsewhere raise
+    :class:`memslim.AppendOnlyError` (an ``IndexError``).
 
     Called ``MmapList`` until memslim 0.1; ``memslim.MmapList`` still works for one
     release and warns ``DeprecationWarning``.

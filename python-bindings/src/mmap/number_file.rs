@@ -88,6 +88,19 @@ fn nums_to_list(py: Python<'_>, values: Vec<Num>) -> PyResult<Bound<'_, PyList>>
     PyList::new(py, out)
 }
 
+impl Drop for PyNumberFile {
+    /// Like a Python file object (and `DictList.open`'s writer) collected while open,
+    /// or still open when the interpreter exits: flush the appends (write the length)
+    /// and close, releasing the lock. An error here has no one to go to and is dropped;
+    /// the header then holds the length of the last flush, as after a crash. No buffer
+    /// export can be alive: each holds a reference to this object.
+    fn drop(&mut self) {
+        if let Ok(a) = self.inner.inner.get_mut() {
+            let _ = a.close();
+        }
+    }
+}
+
 impl PyNumberFile {
     fn lock(&self) -> PyResult<Held<'_, NumArray>> {
         Python::attach(|py| self.inner.lock(py))
