@@ -254,3 +254,22 @@ def test_an_unclosed_number_file_keeps_its_appends(tmp_path: Path) -> None:
     del a
     with memslim.NumberFile(collected) as b:  # the lock is released too
         assert b.tolist() == [0.5] * 10
+
+
+def test_numpy_bools_are_bools(tmp_path: Path) -> None:
+    # numpy.bool_ has no __index__: it used to convert through __float__ to 1.0, which a
+    # bool or int file refused ("1.0 does not fit an array of bool").
+    b = memslim.NumberFile(tmp_path / "b.bin", dtype="bool")
+    b.extend(np.array([True, False, True]))
+    b.append(np.True_)
+    b[0] = np.False_
+    b[1:3] = np.array([True, False])
+    assert same(b.tolist(), [False, True, False, True])
+    assert np.True_ in b and b.count(np.False_) == 2 and b.index(np.True_) == 1
+    i = memslim.NumberFile(tmp_path / "i.bin", dtype="int8")
+    i.extend([np.True_, np.False_, True])
+    f = memslim.NumberFile(tmp_path / "f.bin", dtype="float64")
+    f.append(np.True_)
+    assert same(i.tolist(), [1, 0, 1]) and same(f.tolist(), [1.0])
+    expect_error(ValueError, b.append, np.float64(1.0))  # still a float, as 1.0 is
+

@@ -61,6 +61,9 @@ fn num_from_py(o: &Bound<'_, PyAny>) -> PyResult<Num> {
             o.repr()?
         )));
     }
+    if is_numpy_bool(o) {
+        return Ok(Num::Bool(o.is_truthy()?));
+    }
     if let Ok(v) = o.extract::<f64>() {
         return Ok(Num::Float(v));
     }
@@ -68,6 +71,19 @@ fn num_from_py(o: &Bound<'_, PyAny>) -> PyResult<Num> {
         o.py(),
         format!("NumberFile holds numbers, not {}", o.get_type().name()?),
     ))
+}
+
+/// Whether `o` is a numpy bool (`numpy.True_`, an element of a boolean mask). It is no
+/// int (it has no `__index__`), so it would otherwise convert through `__float__` to 1.0,
+/// which a bool or int file refuses; it means what Python's `True` means. Recognized by
+/// its type's name, so numpy need not be imported.
+fn is_numpy_bool(o: &Bound<'_, PyAny>) -> bool {
+    let t = o.get_type();
+    let named = |s: PyResult<Bound<'_, pyo3::types::PyString>>, want: &[&str]| {
+        s.is_ok_and(|s| s.to_str().is_ok_and(|s| want.contains(&s)))
+    };
+    // numpy 2 names it `bool`, numpy 1 `bool_`.
+    named(t.name(), &["bool", "bool_"]) && named(t.module(), &["numpy"])
 }
 
 fn num_to_py(py: Python<'_>, n: Num) -> PyResult<Py<PyAny>> {
