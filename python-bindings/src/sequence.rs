@@ -56,18 +56,26 @@ pub(crate) fn position(
     len: impl FnOnce() -> PyResult<usize>,
     what: &str,
 ) -> PyResult<usize> {
+    norm_index(index_arg(index, what)?, len()?, what)
+}
+
+/// `index` (an int or any `__index__` object) as an index, not yet resolved against a
+/// length: for a caller that must run it before taking a lock ([`position`] resolves it).
+///
+/// # Errors
+/// As [`position`], but never for a position out of range.
+pub(crate) fn index_arg(index: &Bound<'_, PyAny>, what: &str) -> PyResult<isize> {
     if index.is_instance_of::<PyInt>() && index.extract::<isize>().is_err() {
         return Err(PyIndexError::new_err(
             "cannot fit 'int' into an index-sized integer",
         ));
     }
-    let i: isize = index.extract().map_err(|_| {
+    index.extract().map_err(|_| {
         PyTypeError::new_err(format!(
             "{what} indices must be integers or slices, not {}",
             type_name(index)
         ))
-    })?;
-    norm_index(i, len()?, what)
+    })
 }
 
 /// Position `i` of `len` items, negative from the end ([`index_in`]).

@@ -273,3 +273,25 @@ def test_numpy_bools_are_bools(tmp_path: Path) -> None:
     assert same(i.tolist(), [1, 0, 1]) and same(f.tolist(), [1.0])
     expect_error(ValueError, b.append, np.float64(1.0))  # still a float, as 1.0 is
 
+
+def test_number_file_indexes_past_the_machine_size_as_a_list_does(tmp_path: Path) -> None:
+    a = memslim.NumberFile(tmp_path / "a.bin", dtype="int64")
+    a.append(1)
+    # list: IndexError ("cannot fit 'int' into an index-sized integer"), not OverflowError.
+    for big in (2**70, -(2**70)):
+        expect_error(IndexError, a.__setitem__, big, 5)
+        expect_error(IndexError, a.__getitem__, big)
+    assert a.tolist() == [1]
+
+
+def test_number_file_inserts_wherever_a_list_would_mean_the_end(tmp_path: Path) -> None:
+    a = memslim.NumberFile(tmp_path / "a.bin", dtype="int64")
+    plain: list[int] = []
+    for index, value in [(-5, 1), (0, 2), (10, 3), (-(2**62), 4)]:
+        # On an empty file every index is the end; after that only len(a) and beyond.
+        if len(plain) == 0 or index >= len(plain):
+            a.insert(index, value)
+            plain.insert(index, value)
+        else:
+            expect_error(memslim.AppendOnlyError, a.insert, index, value)
+    assert a.tolist() == plain == [1, 3]

@@ -17,7 +17,7 @@ use super::lock::{Guarded, Held};
 use super::{parse_mode, slice_of};
 use crate::errors::{Class, IntoPyResult, mmap_to_py};
 use crate::mmap_ffi::{self, Export};
-use crate::sequence::{norm_index, position};
+use crate::sequence::{index_arg, norm_index, position};
 
 /// A growable on-disk array of numbers.
 #[pyclass(name = "NumberFile", module = "memslim._memslim", frozen, sequence)]
@@ -249,7 +249,7 @@ impl PyNumberFile {
                 .ok_or_else(|| mmap_to_py(py, MmapError::Closed))?;
             return a.set_at(at, &values).py_err(py);
         }
-        let (i, v): (isize, Num) = (index.extract()?, num_from_py(value)?);
+        let (i, v) = (index_arg(index, "NumberFile")?, num_from_py(value)?);
         let mut a = self.lock()?;
         let i = norm_index(i, a.len(), "NumberFile")?;
         a.set(i, v).py_err(py)
@@ -285,12 +285,13 @@ impl PyNumberFile {
         self.lock_to_resize()?.extend(&values).py_err(py)
     }
 
-    /// Appends `value` when `index` is the end (`len(a)` or beyond); a NumberFile grows
-    /// only at the end, so any other position is an IndexError.
+    /// Appends `value` when `index` is the end as `list.insert` reads it (`len(a)` or
+    /// beyond, or any index of an empty file); a NumberFile grows only at the end, so
+    /// any other position is an IndexError.
     fn insert(&self, py: Python<'_>, index: isize, value: &Bound<'_, PyAny>) -> PyResult<()> {
         let v = num_from_py(value)?;
         let mut a = self.lock_to_resize()?;
-        if index >= 0 && index as usize >= a.len() {
+        if clamp_index(index, a.len()) == a.len() {
             return a.push(v).py_err(py);
         }
         Err(Class::AppendOnly.err(
