@@ -217,7 +217,8 @@ assert view.to_python() == {"name": "u7", "tags": ["a"]}
 
 # Persistent files (mmap_ffi.rs, memslim-mmap's map.rs): a saved list read back through
 # the map, its batches exported to pyarrow and used after the file is closed, and an
-# NumberFile viewed by numpy (buffer protocol), grown after the view is gone; a column
+# NumberFile viewed by numpy (buffer protocol), grown after the view is gone, refusing to
+# grow under a view taken mid-extend, and collected without close(); a column
 # view of a file handed to numpy and pyarrow over the map.
 with tempfile.TemporaryDirectory() as tmp:
     path = os.path.join(tmp, "rows.msl")
@@ -251,7 +252,22 @@ with tempfile.TemporaryDirectory() as tmp:
     del view
     nums.extend(range(5000))  # grows and remaps
     assert np.asarray(nums)[-1] == 4999
+
+    def viewing(values):  # a view taken while extend converts: the growth is refused
+        taken.append(np.asarray(nums))
+        yield from values
+
+    taken: list = []
+    try:
+        nums.extend(viewing(range(100_000)))
+    except BufferError:
+        pass
+    assert taken.pop()[-1] == 4999 and len(nums) == 6000
     nums.close()
+    dropped = memslim.NumberFile(os.path.join(tmp, "d.bin"), dtype="float64")
+    dropped.extend([0.5] * 5000)
+    del dropped  # flushed and unmapped when collected
+    assert len(memslim.NumberFile(os.path.join(tmp, "d.bin"), mode="r")) == 5000
 
 print("valgrind workload ok", tracemalloc.get_traced_memory()[0] > 0)
 
