@@ -272,12 +272,20 @@ pub(crate) fn encode(
 
 /// An `int` as the little-endian two's complement bytes the variant encoding and the
 /// documents store for ints beyond 64 bits.
+///
+/// `int`'s own methods, not the value's: an `int` subclass's overrides are not called
+/// (its value is what is stored), so no Python code runs (a `DocList` converts with its
+/// tables locked).
 pub(crate) fn big_int_to_le<'py>(v: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyBytes>> {
     let py = v.py();
-    let bits: usize = v.call_method0(intern!(py, "bit_length"))?.extract()?;
+    let int = py.get_type::<PyInt>();
+    let bits: usize = int
+        .call_method1(intern!(py, "bit_length"), (v,))?
+        .extract()?;
     let kw = PyDict::new(py);
     kw.set_item(intern!(py, "signed"), true)?;
-    let le = v.call_method(intern!(py, "to_bytes"), (bits / 8 + 1, "little"), Some(&kw))?;
+    let args = (v, bits / 8 + 1, "little");
+    let le = int.call_method(intern!(py, "to_bytes"), args, Some(&kw))?;
     Ok(le.cast_into::<PyBytes>()?)
 }
 

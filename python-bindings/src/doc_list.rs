@@ -278,7 +278,10 @@ struct State {
 }
 
 impl State {
-    fn new(inner: DocList) -> Self {
+    fn new(mut inner: DocList) -> Self {
+        // Readers (views) hold the GIL while they read, so a write that waited for one
+        // would wait forever (see `DocList::set_fail_when_busy`).
+        inner.set_fail_when_busy(true);
         let strs: Shared = Arc::new(GilCell::new(SymStrings::default()));
         let ctx = Arc::new(Ctx {
             store: Arc::clone(inner.store()),
@@ -316,6 +319,7 @@ impl State {
     fn add_once(&mut self, items: &[Bound<'_, PyAny>], plain: bool) -> PyResult<()> {
         let first = self.inner.len();
         let mut open = Vec::new();
+        // `put` runs no Python code while the tables are locked (see build.rs).
         let outcome = self.inner.build(|b| {
             for (k, item) in items.iter().enumerate() {
                 put(b, item, &mut open).map_err(|f| Failed(k, f))?;
@@ -326,19 +330,27 @@ impl State {
         let result = match outcome {
             Ok(_) => Ok(()),
             Err(Failed(k, Fail::Bad { class, msg, path })) => {
-                let msg = format!("{}: {msg}", path_text(first + k, &path));
+                let at = path_text(first + k, &path);
                 Err(match class {
-                    BadClass::Value => PyValueError::new_err(msg),
-                    BadClass::Type => PyTypeError::new_err(msg),
-                    BadClass::Limit => limit_error(msg),
+                    BadClass::Value => PyValueError::new_err(format!("{at}: {msg}")),
+                    BadClass::Limit => limit_error(format!("{at}: {msg}")),
+                    // About the list, not about this document.
+                    BadClass::Busy => Python::attach(|py| Class::ConcurrentUse.err(py, msg)),
                 })
             }
+            Err(Failed(k, Fail::Unfit { what, obj, path })) => {
+                let msg = Python::attach(|py| unfit_message(what, obj.bind(py)));
+                Err(PyTypeError::new_err(format!(
+                    "{}: {msg}",
+                    path_text(first + k, &path)
+                )))
+            }
             Err(Failed(_, Fail::Py(e))) => Err(e),
-            Err(Failed(k, Fail::View)) if plain => Err(limit_error(format!(
+            Err(Failed(k, Fail::NotPlain)) if plain => Err(limit_error(format!(
                 "{}: document nested too deeply",
                 path_text(first + k, &[])
             ))),
-            Err(Failed(_, Fail::View)) => {
+            Err(Failed(_, Fail::NotPlain)) => {
                 let plain: Vec<_> = items
                     .iter()
                     .map(|x| materialize(x, 0))

@@ -188,6 +188,7 @@ pub(crate) fn doc_to_py(py: Python<'_>, e: DocError) -> PyErr {
         DocError::TooDeep { .. } | DocError::InternerFull(_) => Class::Limit.err(py, msg),
         DocError::Build(_) => Class::InvalidValue.err(py, msg),
         DocError::OutOfMemory { .. } => PyMemoryError::new_err(msg),
+        DocError::Busy => Class::ConcurrentUse.err(py, msg),
     }
 }
 

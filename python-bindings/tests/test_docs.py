@@ -10,7 +10,9 @@ import json
 import math
 import operator
 import pickle
+import subprocess
 import sys
+import textwrap
 import zlib
 from collections import Counter, OrderedDict, abc, defaultdict, namedtuple
 
@@ -552,6 +554,160 @@ def test_views_can_be_stored_again():
     assert dl[1] == event(0)
     assert_same(dl[2].to_python(), {"copy": event(0)["user"], "list": [(1.5, -2.25)]})
     assert len(dl) == 6
+
+
+# -- reading views while the list is written ------------------------------------------
+
+
+def run_unhung(code, timeout=60):
+    """Run ``code`` in a fresh interpreter and return what it printed; an interpreter
+    that hangs (a deadlock) is killed and fails the test instead of hanging it."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"the interpreter hung (killed after {timeout} s)")
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def test_python_code_run_by_an_append_can_read_the_lists_views():
+    # A dict subclass is read through its items(), and a bad key named by its repr():
+    # Python code, which here reads a view of the very list being appended to.
+    out = run_unhung(
+        """
+        import memslim
+        docs = memslim.DocList([{"a": 1, "t": (1, 2)}])
+        v = docs[0]
+        seen = []
+
+        def read():
+            key = "".join(["a"])  # a key object the view has not seen
+            seen.append((v.to_python(), list(v), repr(v), v[key], list(v["t"])))
+
+        class D(dict):
+            def items(self):
+                read()
+                return super().items()
+
+        class Key:
+            def __repr__(self):
+                read()
+                return "Key()"
+
+        docs.append(D(b=2, c=D(d=3)))
+        try:
+            docs.extend([{"ok": 1}, {Key(): 1}])
+        except TypeError as e:
+            print(e)
+        print(docs.to_python(), len(seen), seen[0])
+        """
+    )
+    lines = out.splitlines()
+    assert lines[0] == "doc[3]: key Key() is of type Key; document keys must be str"
+    plain = "{'a': 1, 't': (1, 2)}"
+    assert lines[1] == (
+        f"[{plain}, {{'b': 2, 'c': {{'d': 3}}}}] 3 ({plain}, ['a', 't'], \"{plain}\", 1, [1, 2])"
+    )
+
+
+def test_a_thread_reading_views_while_another_appends_neither_waits_nor_fails():
+    out = run_unhung(
+        """
+        import memslim, threading, time
+        docs = memslim.DocList([{"a": 1}])
+        v = docs[0]
+        stop, errors, reads = False, [], [0]
+
+        def reader():
+            while not stop:
+                try:
+                    assert v.to_python() == {"a": 1} and v["a"] == 1 and list(v) == ["a"]
+                    reads[0] += 1
+                except Exception as e:
+                    errors.append(repr(e))
+                    return
+
+        class Key:
+            def __repr__(self):
+                time.sleep(0.01)  # the GIL goes to the reader
+                return "Key()"
+
+        class D(dict):
+            def items(self):
+                time.sleep(0.01)
+                return super().items()
+
+        t = threading.Thread(target=reader)
+        t.start()
+        for _ in range(5):
+            try:
+                docs.append({Key(): 1})
+            except TypeError:
+                pass
+            docs.append(D(b=2))
+        stop = True
+        t.join()
+        print(len(docs), errors, reads[0] > 0)
+        """
+    )
+    assert out.split() == ["6", "[]", "True"]
+
+
+def test_code_the_collector_runs_in_the_middle_of_a_read_or_write_never_hangs():
+    # On Python 3.11 an allocation can start the garbage collector, which runs
+    # gc.callbacks and finalizers: Python code, here in the middle of a view's read
+    # (the list's tables held) and of an append converting ints past 64 bits (held for
+    # writing). An append from such code mid-read raises ConcurrentUseError (waiting
+    # could never end), a read of the same view mid-read may raise as re-entrant use;
+    # mid-write, none runs.
+    out = run_unhung(
+        """
+        import gc, memslim
+        docs = memslim.DocList([{"a": [{"b": i} for i in range(50)]}])
+        v = docs[0]
+        seen, keep = set(), []
+
+        def attempt(name, f):
+            try:
+                f()
+                seen.add(name)
+            except RuntimeError as e:  # ConcurrentUseError is one
+                seen.add(f"{name}: {type(e).__name__}")
+
+        def appends(phase, info):
+            attempt("append", lambda: docs.append({"x": 1}))
+
+        def reads(phase, info):
+            attempt("read", lambda: v.to_python()["a"][0] == {"b": 0} or 1 / 0)
+
+        gc.collect()
+        gc.set_threshold(1)
+        for callback in (appends, reads):
+            gc.callbacks.append(callback)
+            for _ in range(20):
+                keep.append(v.to_python())
+                docs.append({"big": 2**100, "neg": -(2**70), "c": [{"d": 1}]})
+            gc.callbacks.remove(callback)
+        gc.set_threshold(700)
+        big = {"big": 2**100, "neg": -(2**70), "c": [{"d": 1}]}
+        assert docs[-1] == big and docs.to_python().count(big) == 40
+        print(sorted(seen))
+        """
+    )
+    assert set(eval(out)) <= {
+        "append",
+        "append: ConcurrentUseError",
+        "read",
+        "read: RuntimeError",
+        "read: ConcurrentUseError",
+    }, out
+    assert "append: ConcurrentUseError" in out and "'read'" in out, out
 
 
 # -- deletion, garbage, compaction, views that outlive them -----------------------------

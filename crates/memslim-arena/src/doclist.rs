@@ -131,9 +131,35 @@ impl DocStore {
         self.symbols.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The symbol table and text blocks for writing: waited for, or with `fail_when_busy`
+    /// [`DocError::Busy`] at once if a reader holds either.
+    fn tables_mut(
+        &self,
+        fail_when_busy: bool,
+    ) -> Result<(
+        RwLockWriteGuard<'_, Interner>,
+        RwLockWriteGuard<'_, TextBlocks>,
+    )> {
+        if !fail_when_busy {
+            return Ok((self.symbols_mut(), self.text_mut()));
+        }
+        Ok((now(self.symbols.try_write())?, now(self.text.try_write())?))
+    }
+
     /// Bytes of arena capacity held.
     pub fn arena_bytes(&self) -> usize {
         self.arena.allocated_bytes()
+    }
+}
+
+/// A lock taken without waiting ([`DocError::Busy`] if held); a poisoned one is taken
+/// as it is, as everywhere in this module (a panicking writer leaves the tables whole:
+/// only completed appends change them).
+fn now<G>(r: std::sync::TryLockResult<G>) -> Result<G> {
+    match r {
+        Ok(g) => Ok(g),
+        Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+        Err(std::sync::TryLockError::WouldBlock) => Err(DocError::Busy),
     }
 }
 
@@ -218,6 +244,8 @@ pub struct DocList {
     text_live: usize,
     intern_max: usize,
     text_min: usize,
+    /// Whether writes fail with [`DocError::Busy`] rather than wait for readers.
+    fail_when_busy: bool,
 }
 
 impl Default for DocList {
@@ -241,6 +269,7 @@ impl DocList {
             text_live: 0,
             intern_max: DEFAULT_INTERN_MAX,
             text_min: DEFAULT_TEXT_MIN,
+            fail_when_busy: false,
         }
     }
 
@@ -256,6 +285,19 @@ impl DocList {
     /// Default [`DEFAULT_TEXT_MIN`]; `usize::MAX` turns compression off for new strings.
     pub fn set_text_min(&mut self, bytes: usize) {
         self.text_min = bytes;
+    }
+
+    /// Makes appends ([`build`](DocList::build), [`extend_from`](DocList::extend_from))
+    /// fail with [`DocError::Busy`], changing nothing, while a reader of the store holds
+    /// its symbol table or text blocks, rather than wait for the read to end (the
+    /// default). For a host whose readers hold the GIL (or another lock) while they read:
+    /// its writer, holding the same lock, would wait for a reader that waits for the
+    /// lock, or for itself, when the host runs its own code in the middle of a read (an
+    /// interpreter's garbage collector, running finalizers, may). Kept by the lists
+    /// [`select`](DocList::select), [`compact`](DocList::compact) and
+    /// [`repeated`](DocList::repeated) make.
+    pub fn set_fail_when_busy(&mut self, fail: bool) {
+        self.fail_when_busy = fail;
     }
 
     /// Sets the size at which text blocks are compressed (default [`TEXT_BLOCK_BYTES`]);
@@ -298,8 +340,13 @@ impl DocList {
     /// `end_doc`), all or none: if `f` fails, or leaves a document unfinished, the list
     /// and its symbol table are as before. Returns the number of documents added.
     ///
+    /// `f` runs with the symbol table and text blocks locked for writing: readers of
+    /// the store, on any thread, wait until it returns.
+    ///
     /// # Errors
-    /// Whatever `f` returns, or [`DocError::Build`] for an unfinished document.
+    /// Whatever `f` returns, or [`DocError::Build`] for an unfinished document;
+    /// [`DocError::Busy`] (before `f` is called) when set to
+    /// [fail when busy](DocList::set_fail_when_busy).
     pub fn build<E: From<DocError>>(
         &mut self,
         f: impl FnOnce(&mut DocBuilder<'_>) -> std::result::Result<(), E>,
@@ -308,8 +355,7 @@ impl DocList {
         let mut buf = Vec::with_capacity(256);
         let mut ends = Vec::new();
         let store = Arc::clone(&self.store);
-        let mut symbols = store.symbols_mut();
-        let mut text = store.text_mut();
+        let (mut symbols, mut text) = store.tables_mut(self.fail_when_busy)?;
         let mark = symbols.len();
         let text_mark = text.mark();
         let raw_before = text.raw_bytes();
@@ -453,6 +499,7 @@ impl DocList {
         let mut out = DocList::with_store(symbols, text, bytes);
         out.intern_max = self.intern_max;
         out.text_min = self.text_min;
+        out.fail_when_busy = self.fail_when_busy;
         out.docs.reserve_exact(handles.len());
         if !has_text {
             // No text references: the bytes are valid as they are in the new store.
@@ -473,7 +520,8 @@ impl DocList {
     /// # Errors
     /// [`DocError::Corrupt`] if a document of `other` does not read back (never for
     /// documents a list wrote), [`DocError::InternerFull`] if this list's symbol table
-    /// fills up; this list is then unchanged.
+    /// fills up, [`DocError::Busy`] as [`build`](DocList::build); this list is then
+    /// unchanged.
     ///
     /// # Memory
     /// Copies the documents into this list's arena: keys and short strings are

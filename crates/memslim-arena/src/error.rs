@@ -45,6 +45,11 @@ pub enum DocError {
         /// Bytes it would take (saturated).
         bytes: usize,
     },
+    /// A write to a list set to fail rather than wait
+    /// ([`DocList::set_fail_when_busy`](crate::DocList::set_fail_when_busy)) while a reader
+    /// holds its symbol table or text blocks.
+    #[error("the documents are being read: a write now would have to wait for that read to end")]
+    Busy,
 }
 
 /// Result alias for this crate.

@@ -546,3 +546,37 @@ fn a_repeat_too_large_to_exist_is_refused_not_attempted() {
     assert_eq!(docs.repeated(0).unwrap().len(), 0);
     assert_eq!(DocList::new().repeated(usize::MAX).unwrap().len(), 0);
 }
+
+#[test]
+fn a_list_set_to_fail_when_busy_refuses_writes_while_read_and_changes_nothing() {
+    let one = |docs: &mut DocList, s: &str| {
+        docs.build(|b| {
+            b.value(&Value::Dict(vec![(Value::Str(s.into()), Value::Int(1))]))?;
+            b.end_doc()
+        })
+    };
+    let mut docs = DocList::new();
+    docs.set_fail_when_busy(true);
+    one(&mut docs, "a").unwrap();
+    let before = contents(&docs);
+    let store = docs.store().clone();
+    let symbols = store.symbols();
+    assert_eq!(one(&mut docs, "b"), Err(DocError::Busy));
+    let other = docs.select(0..1).unwrap();
+    assert_eq!(docs.extend_from(&other), Err(DocError::Busy));
+    drop(symbols);
+    let text = store.text();
+    assert_eq!(one(&mut docs, "b"), Err(DocError::Busy));
+    drop(text);
+    assert_eq!(contents(&docs), before);
+    assert_eq!(store.symbols().lookup("b"), None);
+    // Lists made from it fail alike; once the read is over, writes go through.
+    let mut copy = docs.select(0..1).unwrap();
+    let copy_store = copy.store().clone();
+    let held = copy_store.symbols();
+    assert_eq!(one(&mut copy, "c"), Err(DocError::Busy));
+    drop(held);
+    one(&mut copy, "c").unwrap();
+    one(&mut docs, "b").unwrap();
+    assert_eq!(docs.len(), 2);
+}

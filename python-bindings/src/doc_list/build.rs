@@ -1,5 +1,13 @@
 //! Python objects into the [`DocBuilder`], one event at a time, with the path to a
 //! bad value for the error message.
+//!
+//! The builder writes with the list's symbol table and text blocks locked, so nothing
+//! here runs Python code: that code, or another thread given the GIL meanwhile, could
+//! read a view of the list and wait for the tables forever, holding the GIL the writer
+//! needs to go on. What only Python code can read (a dict subclass's `items()`) sends
+//! the input back to be made plain first ([`Fail::NotPlain`]), and what an error
+//! message says about a value (its `repr()`) is worked out once the tables are
+//! unlocked ([`Fail::Unfit`]).
 
 use super::*;
 
@@ -12,10 +20,20 @@ pub(super) enum Seg {
 /// The Python class of a [`Fail::Bad`].
 #[derive(Clone, Copy)]
 pub(super) enum BadClass {
-    Type,
     Value,
     /// Past a document limit (nesting depth, symbol table): `memslim.LimitError`.
     Limit,
+    /// The tables are held by a read in progress (`memslim.ConcurrentUseError`).
+    Busy,
+}
+
+/// What a [`Fail::Unfit`] value was meant to be.
+#[derive(Clone, Copy)]
+pub(super) enum Unfit {
+    /// A dict key (which must be a `str`).
+    Key,
+    /// A value (which must be JSON-like).
+    Value,
 }
 
 /// Why a value could not be written.
@@ -26,8 +44,17 @@ pub(super) enum Fail {
         msg: String,
         path: Vec<Seg>,
     },
-    /// A DocView/ListView was met: convert the input to plain objects and retry.
-    View,
+    /// A key or value of a type documents cannot hold (a `TypeError`), kept to be
+    /// described once the tables are unlocked.
+    Unfit {
+        what: Unfit,
+        obj: Py<PyAny>,
+        path: Vec<Seg>,
+    },
+    /// A value only Python code can read (a dict subclass, through its `items()`), or
+    /// a view or a DictList row (whose reading locks the tables): convert the input to
+    /// plain objects, with the tables unlocked, and retry.
+    NotPlain,
     /// Any other error (raised as is).
     Py(PyErr),
 }
@@ -36,6 +63,7 @@ impl From<DocError> for Fail {
     fn from(e: DocError) -> Self {
         let class = match e {
             DocError::TooDeep { .. } | DocError::InternerFull(_) => BadClass::Limit,
+            DocError::Busy => BadClass::Busy,
             _ => BadClass::Value,
         };
         Fail::Bad {
@@ -75,25 +103,48 @@ pub(super) fn bad(class: BadClass, msg: String) -> Fail {
 }
 
 pub(super) fn within(seg: impl FnOnce() -> Seg) -> impl FnOnce(Fail) -> Fail {
-    move |f| match f {
-        Fail::Bad {
-            class,
-            msg,
-            mut path,
-        } => {
+    move |mut f| {
+        if let Fail::Bad { path, .. } | Fail::Unfit { path, .. } = &mut f {
             path.push(seg());
-            Fail::Bad { class, msg, path }
         }
-        other => other,
+        f
+    }
+}
+
+fn unfit(what: Unfit, obj: &Bound<'_, PyAny>) -> Fail {
+    Fail::Unfit {
+        what,
+        obj: obj.clone().unbind(),
+        path: Vec::new(),
+    }
+}
+
+/// The message of a [`Fail::Unfit`] (Python code: run it with the tables unlocked).
+pub(super) fn unfit_message(what: Unfit, obj: &Bound<'_, PyAny>) -> String {
+    match what {
+        Unfit::Key => {
+            let shown = obj.repr().map(|r| r.to_string()).unwrap_or_default();
+            format!(
+                "key {shown} is of type {}; document keys must be str",
+                type_name(obj)
+            )
+        }
+        Unfit::Value => format!(
+            "value of type {} is not JSON-like (documents hold dict, list, tuple, str, int, \
+             float, bool, None and bytes)",
+            type_name(obj)
+        ),
     }
 }
 
 /// Writes `v` as the next value; `open` holds the containers being written (cycles).
+/// Runs no Python code (module docs).
 ///
-/// Subclasses of `dict`, `list`, `tuple`, `str`, `int`, `float` and `bytes`
-/// (`defaultdict`, `OrderedDict`, `Counter`, namedtuples, `IntEnum`, `str` enums) are
-/// written as their plain base value, as `json.dumps` writes them (a dict subclass
-/// through its `items()`, as `json` reads it): they come back as the base type.
+/// Subclasses of `list`, `tuple`, `str`, `int`, `float` and `bytes` (namedtuples,
+/// `IntEnum`, `str` enums) are written as their plain base value, as `json.dumps`
+/// writes them: they come back as the base type. So are dict subclasses
+/// (`defaultdict`, `OrderedDict`, `Counter`), read through their `items()` as `json`
+/// reads them, once [`materialize`] has made them plain dicts ([`Fail::NotPlain`]).
 pub(super) fn put(
     b: &mut DocBuilder<'_>,
     v: &Bound<'_, PyAny>,
@@ -109,7 +160,7 @@ pub(super) fn put(
             Scalar::Bytes(x) => b.bytes(x)?,
         }
     } else if let Ok(d) = v.cast_exact::<PyDict>() {
-        put_map(b, v, d.iter().map(Ok), open)?;
+        put_map(b, v, d.iter(), open)?;
     } else if let Ok(l) = v.cast_exact::<PyList>() {
         put_seq(b, v, l.iter(), false, open)?;
     } else if let Ok(t) = v.cast_exact::<PyTuple>() {
@@ -117,8 +168,9 @@ pub(super) fn put(
     } else if v.is_instance_of::<PyDocView>()
         || v.is_instance_of::<PyListView>()
         || v.is_instance_of::<crate::records::PyRow>()
+        || v.is_instance_of::<PyDict>()
     {
-        return Err(Fail::View);
+        return Err(Fail::NotPlain);
     } else {
         put_base(b, v, open)?;
     }
@@ -126,7 +178,8 @@ pub(super) fn put(
 }
 
 /// Writes a `str` or `int` that is not a plain scalar (lone surrogates, past 64 bits), or
-/// the plain base value of a subclass of a JSON-like type; anything else is not JSON-like.
+/// the plain base value of a subclass of a JSON-like type other than `dict`; anything
+/// else is not JSON-like.
 #[cold]
 fn put_base(
     b: &mut DocBuilder<'_>,
@@ -148,52 +201,56 @@ fn put_base(
             .flatten();
         match small {
             Some(i) => b.int(i)?,
-            None => b.big_int(crate::convert::big_int_to_le(v)?.as_bytes())?,
+            None => {
+                let le = without_gc(v.py(), || crate::convert::big_int_to_le(v))?;
+                b.big_int(le.as_bytes())?;
+            }
         }
     } else if let Ok(f) = v.cast::<PyFloat>() {
         b.float(f.value())?;
     } else if let Ok(x) = v.cast::<PyBytes>() {
         b.bytes(x.as_bytes())?;
-    } else if v.is_instance_of::<PyDict>() {
-        let items = v.call_method0(intern!(v.py(), "items"))?.try_iter()?;
-        put_map(b, v, items.map(|kv| kv?.extract()), open)?;
     } else if let Ok(l) = v.cast::<PyList>() {
         put_seq(b, v, l.iter(), false, open)?;
     } else if let Ok(t) = v.cast::<PyTuple>() {
         put_seq(b, v, t.iter(), true, open)?;
     } else {
-        return Err(bad(
-            BadClass::Type,
-            format!(
-                "value of type {} is not JSON-like (documents hold dict, list, tuple, str, \
-                 int, float, bool, None and bytes)",
-                type_name(v)
-            ),
-        ));
+        return Err(unfit(Unfit::Value, v));
     }
     Ok(())
+}
+
+/// `f` with the cyclic garbage collector held off: the int methods `put` calls for ints
+/// past 64 bits allocate, and on Python 3.11 an allocation can start a collection,
+/// whose finalizers are Python code (module docs).
+fn without_gc<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
+    struct Resume(bool);
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            if self.0 {
+                // SAFETY: the GIL is held (the `Python` token of `without_gc`, whose
+                // call this guard does not outlive); the call only sets a flag.
+                unsafe { pyo3::ffi::PyGC_Enable() };
+            }
+        }
+    }
+    // SAFETY: the GIL is held (`_py`); the call only clears a flag, returning it.
+    let _resume = Resume(unsafe { pyo3::ffi::PyGC_Disable() } != 0);
+    f()
 }
 
 /// Writes the dict `v` from its `(key, value)` pairs.
 fn put_map<'py>(
     b: &mut DocBuilder<'_>,
     v: &Bound<'py, PyAny>,
-    items: impl Iterator<Item = PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)>>,
+    items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
     open: &mut Vec<usize>,
 ) -> Result<(), Fail> {
     enter(v, open)?;
     b.begin_map()?;
-    for kv in items {
-        let (k, val) = kv?;
+    for (k, val) in items {
         let Ok(ks) = k.cast::<PyString>() else {
-            let shown = k.repr().map(|r| r.to_string()).unwrap_or_default();
-            return Err(bad(
-                BadClass::Type,
-                format!(
-                    "key {shown} is of type {}; document keys must be str",
-                    type_name(&k)
-                ),
-            ));
+            return Err(unfit(Unfit::Key, &k));
         };
         let key = ks.to_str().map_err(|_| {
             bad(
