@@ -493,6 +493,41 @@ def test_subclasses_of_json_like_types_are_stored_as_their_plain_base():
     assert len(docs) == 5
 
 
+class Alias(str):
+    """A str subclass a dict tells apart from the str of its text."""
+
+    def __hash__(self):
+        return 42
+
+    def __eq__(self, other):
+        return self is other
+
+
+class Twice(dict):
+    """A dict subclass whose items() gives its first key twice."""
+
+    def items(self):
+        first = next(iter(self))
+        return [(first, "again"), *super().items()]
+
+
+def test_keys_of_one_text_are_stored_once_with_the_last_value():
+    # As json.loads reads what json.dumps writes of these dicts, and from_jsonl stores a
+    # repeated key: the first place, the last value. One dict, whatever reads it.
+    doc = {"a": 1, "b": {"x": 0, Alias("x"): [1]}, Alias("a"): 2, Alias("c"): 3}
+    twice = Twice(k=1, m=2)
+    docs = DocList([doc, {"t": twice}])
+    for got, plain in ((docs[0], doc), (docs[1]["t"], twice)):
+        want = json.loads(json.dumps(plain))
+        assert_same(got.to_python(), want)
+        assert len(got) == len(want) and list(got) == list(want)
+        assert dict(got) == want and all(got[k] == v for k, v in want.items())
+        assert memslim.dumps(got) == json.dumps(want)
+        assert to_builtins(got) == want
+    assert docs[0].to_python() == {"a": 2, "b": {"x": [1]}, "c": 3}
+    assert docs[1]["t"] == {"k": 1, "m": 2}
+
+
 # -- building: errors leave the list unchanged -----------------------------------------
 
 

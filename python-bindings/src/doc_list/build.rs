@@ -160,7 +160,7 @@ pub(super) fn put(
             Scalar::Bytes(x) => b.bytes(x)?,
         }
     } else if let Ok(d) = v.cast_exact::<PyDict>() {
-        put_map(b, v, d.iter(), open)?;
+        put_map(b, d, open)?;
     } else if let Ok(l) = v.cast_exact::<PyList>() {
         put_seq(b, v, l.iter(), false, open)?;
     } else if let Ok(t) = v.cast_exact::<PyTuple>() {
@@ -239,19 +239,26 @@ fn without_gc<R>(_py: Python<'_>, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Writes the dict `v` from its `(key, value)` pairs.
-fn put_map<'py>(
+/// Writes the (plain) dict `d`.
+///
+/// Distinct keys can have one text: `str` subclasses with an `__eq__` or `__hash__` of
+/// their own. Such a key is written once, at its first position with its last value, as
+/// `json.loads` reads the JSON text `json.dumps` writes for the dict (and as `from_jsonl`
+/// stores a repeated key), rather than twice, which a dict cannot hold.
+fn put_map(
     b: &mut DocBuilder<'_>,
-    v: &Bound<'py, PyAny>,
-    items: impl Iterator<Item = (Bound<'py, PyAny>, Bound<'py, PyAny>)>,
+    d: &Bound<'_, PyDict>,
     open: &mut Vec<usize>,
 ) -> Result<(), Fail> {
-    enter(v, open)?;
+    enter(d.as_any(), open)?;
     b.begin_map()?;
-    for (k, val) in items {
+    // Two plain `str` keys of a dict never have one text.
+    let mut may_repeat = false;
+    for (k, val) in d.iter() {
         let Ok(ks) = k.cast::<PyString>() else {
             return Err(unfit(Unfit::Key, &k));
         };
+        may_repeat |= !ks.is_exact_instance_of::<PyString>();
         let key = ks.to_str().map_err(|_| {
             bad(
                 BadClass::Value,
@@ -261,7 +268,11 @@ fn put_map<'py>(
         b.key(key)?;
         put(b, &val, open).map_err(within(|| Seg::Key(key.to_owned())))?;
     }
-    b.end()?;
+    if may_repeat {
+        b.end_dedup()?;
+    } else {
+        b.end()?;
+    }
     open.pop();
     Ok(())
 }
