@@ -11,6 +11,7 @@ use std::sync::Arc;
 use memslim_arena::{
     DocBuilder, DocError, DocHandle, DocList, DocStore, Interner, Map, Node, Seq, Sym, read_node,
 };
+use memslim_records::clamp_index;
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -104,6 +105,15 @@ impl At {
             .0)
     }
 
+    /// Whether `other` reads the very value this reads (the same place of the same
+    /// document of the same store): what `is` tells of two Python objects, so that a
+    /// view equals itself, NaNs inside and all, as a dict or list does.
+    fn same_as(&self, other: &At) -> bool {
+        Arc::ptr_eq(&self.ctx.store, &other.ctx.store)
+            && self.doc == other.doc
+            && self.pos == other.pos
+    }
+
     fn at(&self, pos: usize) -> At {
         At {
             ctx: Arc::clone(&self.ctx),
@@ -177,7 +187,8 @@ impl At {
 
     /// `op` as the plain value compares (views inside `other` compared as plain copies),
     /// for an `other` of a kind `accepts` admits; else `NotImplemented`. Both views'
-    /// comparisons.
+    /// comparisons. A view of the very same value is equal without a look (see
+    /// [`At::same_as`]).
     fn compare_plain(
         &self,
         py: Python<'_>,
@@ -185,6 +196,9 @@ impl At {
         accepts: fn(&Bound<'_, PyAny>) -> bool,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
+        if view_at(other).is_some_and(|o| self.same_as(o)) {
+            return op.matches(std::cmp::Ordering::Equal).into_py_any(py);
+        }
         let other = materialize(other, 0)?;
         if !accepts(&other) {
             return Ok(py.NotImplemented());
@@ -200,6 +214,14 @@ impl At {
         let mut strs = self.ctx.strs.borrow_mut(py)?;
         to_py(py, node, &table, &mut strs, store)
     }
+}
+
+/// Where a view (`DocView` or `ListView`) reads; `None` for any other value.
+fn view_at<'a>(v: &'a Bound<'_, PyAny>) -> Option<&'a At> {
+    if let Ok(d) = v.cast::<PyDocView>() {
+        return Some(&d.get().at);
+    }
+    v.cast::<PyListView>().ok().map(|l| &l.get().at)
 }
 
 /// A long string (from the store's compressed text blocks) as a new `str`.
@@ -381,6 +403,38 @@ impl State {
         at.child(py, node, 0)
     }
 
+    /// The document `value` is, if it is a view of a whole document of this list (in
+    /// the list's current store): the one position it matches without a look.
+    fn doc_of(&self, value: &Bound<'_, PyAny>) -> Option<DocHandle> {
+        let at = view_at(value)?;
+        (at.pos == 0 && Arc::ptr_eq(&at.ctx.store, self.inner.store())).then_some(at.doc)
+    }
+
+    /// Calls `on_match(i)`, until it returns false, for each position in `positions`
+    /// whose document equals `value`, as a list's `index`, `count` and `in` compare: a
+    /// view of document `i` is document `i` (see [`DocList::find_equal`]), any other
+    /// document compares as its plain value does, `document == value`.
+    fn find(
+        &self,
+        py: Python<'_>,
+        value: &Bound<'_, PyAny>,
+        positions: std::ops::Range<usize>,
+        on_match: impl FnMut(usize) -> bool,
+    ) -> PyResult<()> {
+        let eq = |i| self.plain(py, i)?.eq(value);
+        self.inner
+            .find_equal(positions, self.doc_of(value), eq, on_match)
+    }
+
+    /// Document `i` as plain Python objects (a deep copy).
+    fn plain<'py>(&self, py: Python<'py>, i: usize) -> PyResult<Bound<'py, PyAny>> {
+        let store = self.inner.store();
+        let node = self.inner.root(i).map_err(|e| doc_to_py(py, e))?;
+        let table = store.symbols();
+        let mut strs = self.strs.borrow_mut(py)?;
+        to_py(py, node, &table, &mut strs, store)
+    }
+
     fn to_python<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let store = self.inner.store();
         let table = store.symbols();
@@ -425,25 +479,38 @@ fn collect<'py>(iterable: &Bound<'py, PyAny>) -> PyResult<Vec<Bound<'py, PyAny>>
 
 impl PyDocList {
     /// `op` as the plain lists compare, against another DocList or a list; else
-    /// `NotImplemented`. A list compared with itself is equal to itself (a list compares
-    /// its items by identity first, so NaNs inside do not matter).
+    /// `NotImplemented`. A list compares its items by identity first, so NaNs inside do
+    /// not matter where they are one object: a list compared with itself is equal to
+    /// itself, and a view of document `i` at position `i` of a list is that document.
     fn compare(
         &self,
         py: Python<'_>,
         other: &Bound<'_, PyAny>,
         op: CompareOp,
     ) -> PyResult<Py<PyAny>> {
-        let theirs = if let Ok(o) = other.cast::<PyDocList>() {
+        if let Ok(o) = other.cast::<PyDocList>() {
             if std::ptr::eq(o.get(), self) {
                 return op.matches(std::cmp::Ordering::Equal).into_py_any(py);
             }
-            o.get().state.borrow(py)?.to_python(py)?.into_any()
-        } else if other.is_instance_of::<PyList>() {
-            other.clone()
-        } else {
+            let theirs = o.get().state.borrow(py)?.to_python(py)?;
+            let mine = self.state.borrow(py)?.to_python(py)?;
+            return Ok(mine.rich_compare(theirs, op)?.unbind());
+        }
+        let Ok(theirs) = other.cast::<PyList>() else {
             return Ok(py.NotImplemented());
         };
-        let mine = self.state.borrow(py)?.to_python(py)?;
+        let state = self.state.borrow(py)?;
+        let mine = state.to_python(py)?;
+        for (i, item) in theirs.iter().enumerate().take(mine.len()) {
+            if state
+                .doc_of(&item)
+                .is_some_and(|h| state.inner.handle(i) == Some(h))
+            {
+                // The view itself in place of its copy: one object on both sides.
+                mine.set_item(i, item)?;
+            }
+        }
+        drop(state); // comparing runs Python code, which may change the list
         Ok(mine.rich_compare(theirs, op)?.unbind())
     }
 
@@ -608,8 +675,12 @@ impl PyDocList {
     }
 
     fn __contains__(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<bool> {
-        let all = self.state.borrow(py)?.to_python(py)?;
-        all.contains(value)
+        let mut found = false;
+        self.state.borrow(py)?.find(py, value, 0..usize::MAX, |_| {
+            found = true;
+            false
+        })?;
+        Ok(found)
     }
 
     /// Position of the first document equal to `value` (from `start`, before `stop`,
@@ -625,14 +696,25 @@ impl PyDocList {
         start: SliceIndex,
         stop: SliceIndex,
     ) -> PyResult<usize> {
-        let all = self.state.borrow(py)?.to_python(py)?;
-        list_view::index_in(&all, value, start, stop, "the DocList")
+        let state = self.state.borrow(py)?;
+        let len = state.inner.len();
+        let (start, stop) = (clamp_index(start.0, len), clamp_index(stop.0, len));
+        let mut found = None;
+        state.find(py, value, start..stop, |i| {
+            found = Some(i);
+            false
+        })?;
+        found.ok_or_else(|| PyValueError::new_err("value is not in the DocList"))
     }
 
     /// Number of documents equal to `value`.
     fn count(&self, py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let all = self.state.borrow(py)?.to_python(py)?;
-        all.call_method1(intern!(py, "count"), (value,))?.extract()
+        let mut n = 0;
+        self.state.borrow(py)?.find(py, value, 0..usize::MAX, |_| {
+            n += 1;
+            true
+        })?;
+        Ok(n)
     }
 
     fn __richcmp__(

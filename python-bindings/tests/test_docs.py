@@ -296,6 +296,36 @@ def test_a_doclist_compares_with_itself_as_a_list_does_despite_nans():
         assert op(docs, docs) is op(plain, plain), op
 
 
+def test_a_view_is_its_document_despite_nans_as_a_dict_in_a_list_is():
+    # A list compares its items by identity first (`x is y or x == y`): the dict it
+    # handed out is found, equal to itself, whatever NaN it holds.
+    plain = [{"id": 1, "score": math.nan}, {"id": 2, "pos": (0.5, math.nan)}, [math.nan]]
+    docs = DocList(plain)
+    for i, p in enumerate(plain):
+        d = docs[i]
+        assert operator.eq(d, d) and not operator.ne(d, d) and d == docs[i], i
+        assert d in docs and docs.index(d) == i and docs.count(d) == 1, i
+        assert (p in plain, plain.index(p), plain.count(p)) == (True, i, 1)
+        assert d not in docs[:] and d.to_python() not in docs, i  # other objects
+        assert docs.index(d, -3 + i, i + 1) == i
+        expect_error(ValueError, docs.index, d, i + 1)
+        expect_error(ValueError, docs.index, d, 0, i)
+    t, pos = docs[1]["pos"], plain[1]["pos"]
+    for op in comparisons:
+        assert op(t, t) is op(pos, pos) and op(t, docs[1]["pos"]) is op(pos, pos), op
+        assert op(docs, list(docs)) is op(plain, list(plain)), op
+    assert docs[0]["score"] != docs[0]["score"]  # a float read twice: two NaNs
+    # The document itself only: an equal copy of it elsewhere compares by value.
+    docs.append(docs[0])
+    assert (docs.count(docs[0]), docs.index(docs[3]), docs[0] != docs[3]) == (1, 3, True)
+    assert docs != [docs[3], *docs[1:]]
+    # Not a document: a nested view, a view of another list's, or of a compacted store.
+    assert docs[1]["pos"] not in docs and DocList([[math.nan]])[0] not in docs
+    before = docs[2]
+    docs.compact()
+    assert before not in docs and operator.eq(before, before) and docs[2] in docs
+
+
 @given(a=st.lists(documents, max_size=4), b=st.lists(documents, max_size=4), n=st.integers(-1, 3))
 def test_doclists_add_and_repeat_as_lists(a, b, n):
     da, db = DocList(a), DocList(b)

@@ -149,6 +149,16 @@ impl<T> Clone for ArenaSlice<T> {
 
 impl<T> Copy for ArenaSlice<T> {}
 
+/// The same slice of the same arena (what `is` tells of two Python objects), not: equal
+/// contents.
+impl<T> PartialEq for ArenaSlice<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.ptr == other.ptr && self.len == other.len && self.arena == other.arena
+    }
+}
+
+impl<T> Eq for ArenaSlice<T> {}
+
 impl<T> ArenaSlice<T> {
     /// Number of elements.
     pub fn len(&self) -> usize {

@@ -825,6 +825,31 @@ impl DocList {
         Ok(out)
     }
 
+    /// Calls `on_match(i)`, until it returns false, for each position `i` in `positions`
+    /// (clamped to the length) whose document equals a value, as a list's `index`,
+    /// `count` and `in` compare, `x is y or x == y`: `same`, the handle of the document
+    /// that *is* the value (a reader's view of a whole document of this list), matches
+    /// without a look, as a list finds the dict itself even when it holds a NaN; any
+    /// other position is decided by `eq(i)` (the host's `==` on the document's value).
+    ///
+    /// # Errors
+    /// The first error `eq` returns.
+    pub fn find_equal<E>(
+        &self,
+        positions: std::ops::Range<usize>,
+        same: Option<DocHandle>,
+        mut eq: impl FnMut(usize) -> std::result::Result<bool, E>,
+        mut on_match: impl FnMut(usize) -> bool,
+    ) -> std::result::Result<(), E> {
+        let end = positions.end.min(self.docs.len());
+        for (i, &h) in self.docs.iter().enumerate().take(end).skip(positions.start) {
+            if (same == Some(h) || eq(i)?) && !on_match(i) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Reads a whole document into a [`Node`] for inspection (convenience for tests and
     /// Rust users; views read lazily instead).
     ///

@@ -580,3 +580,60 @@ fn a_list_set_to_fail_when_busy_refuses_writes_while_read_and_changes_nothing() 
     one(&mut docs, "b").unwrap();
     assert_eq!(docs.len(), 2);
 }
+
+#[test]
+fn find_equal_matches_the_document_itself_without_a_look_and_the_rest_by_eq() {
+    fn docs_value(i: i64) -> Value {
+        Value::Dict(vec![(Value::Str("x".into()), Value::Int(i))])
+    }
+    let mut docs = DocList::new();
+    docs.build(|b| {
+        for i in [1, 2, 1, 2, 1] {
+            b.value(&docs_value(i))?;
+            b.end_doc()?;
+        }
+        Ok::<(), DocError>(())
+    })
+    .unwrap();
+    let find = |range: std::ops::Range<usize>, same, limit: usize| {
+        let (mut asked, mut found) = (Vec::new(), Vec::new());
+        docs.find_equal(
+            range,
+            same,
+            |i| {
+                asked.push(i);
+                // Equal by value: the documents holding x: 1.
+                Ok::<bool, ()>(read(docs.root(i).unwrap(), docs.store()) == docs_value(1))
+            },
+            |i| {
+                found.push(i);
+                found.len() < limit
+            },
+        )
+        .unwrap();
+        (asked, found)
+    };
+    let h3 = docs.handle(3);
+    // Document 3 (x: 2) is the value itself: found though unequal by value, not asked.
+    assert_eq!(find(0..5, h3, 9), (vec![0, 1, 2, 4], vec![0, 2, 3, 4]));
+    assert_eq!(find(1..4, h3, 9), (vec![1, 2], vec![2, 3]));
+    assert_eq!(find(0..99, None, 1), (vec![0], vec![0]));
+    let (start, stop) = (4, 3); // as `index(d, 4, 3)` asks
+    assert_eq!(find(start..stop, h3, 9), (vec![], vec![]));
+    assert_eq!(find(7..9, h3, 9), (vec![], vec![]));
+    // A handle of another store (a copy's) is no document of this list.
+    let copy = docs.select(0..5).unwrap();
+    assert_eq!(find(3..4, copy.handle(3), 9), (vec![3], vec![]));
+    // An error from `eq` ends the search.
+    let mut seen = Vec::new();
+    let e = docs.find_equal(
+        0..5,
+        None,
+        |i| if i == 1 { Err("boom") } else { Ok(true) },
+        |i| {
+            seen.push(i);
+            true
+        },
+    );
+    assert_eq!((e, seen), (Err("boom"), vec![0]));
+}
