@@ -26,7 +26,8 @@ use crate::os_memory::{TRIM_AFTER_BYTES, release_free_memory};
 use crate::scalar::{Scalar, scalar_of};
 use crate::sequence::SliceIndex;
 use crate::sequence::{
-    abridged_repr, count_arg, mul_count, position as norm_index, slice_of, type_name,
+    abridged_repr, count_arg, mul_count, position as norm_index, qualified_type_name, slice_of,
+    type_name,
 };
 use crate::tracemalloc::Tracked;
 

@@ -17,6 +17,17 @@ pub(crate) fn type_name(v: &Bound<'_, PyAny>) -> String {
         .unwrap_or_else(|_| "?".to_owned())
 }
 
+/// The module-qualified name of `v`'s type (`numpy.bool`, `collections.deque`; a
+/// built-in's and a `__main__` class's bare: `int`), for a message that must not pass
+/// one type off as another of the same name. Runs Python code (it reads the type's
+/// `__module__` and `__qualname__`).
+pub(crate) fn qualified_type_name(v: &Bound<'_, PyAny>) -> String {
+    v.get_type()
+        .fully_qualified_name()
+        .map(|n| n.to_string())
+        .unwrap_or_else(|_| type_name(v))
+}
+
 /// The repeat count of `seq * n` as `list * n` takes it (any object with `__index__`),
 /// or `None` for an `n` that is no integer (`*` then answers `NotImplemented`, so that
 /// Python tries the other operand).

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import textwrap
 import zlib
-from collections import Counter, OrderedDict, abc, defaultdict, namedtuple
+from collections import Counter, OrderedDict, abc, defaultdict, deque, namedtuple
 
 import memslim
 import pytest
@@ -597,6 +597,30 @@ def test_errors_name_the_path_and_leave_the_list_unchanged():
     # The list still works afterwards, and new keys get fresh symbols.
     dl.append({"fresh": "value"})
     assert dl[3] == {"fresh": "value"}
+
+
+def test_a_value_that_is_not_json_like_is_named_by_its_qualified_type():
+    # numpy's bool is no bool though both are named "bool": the message tells which.
+    docs = DocList([{"a": 1}])
+
+    def refused(value, name, key=False):
+        doc = {value: 1} if key else {"a": [value]}
+        err = expect_error(TypeError, docs.append, doc)
+        want = (
+            f"doc[1]: key {value!r} is of type {name}; document keys must be str"
+            if key
+            else f'doc[1]["a"][0]: value of type {name} is not JSON-like'
+        )
+        assert str(err).startswith(want), str(err)
+
+    refused(deque(), "collections.deque")
+    refused(frozenset(), "frozenset")
+    refused(1, "int", key=True)
+    np = pytest.importorskip("numpy")
+    refused(np.True_, f"numpy.{type(np.True_).__name__}")
+    refused(np.int64(3), "numpy.int64")
+    refused(np.int64(3), "numpy.int64", key=True)
+    assert docs.to_python() == [{"a": 1}]
 
 
 def test_a_generator_that_fails_leaves_the_list_unchanged():

@@ -120,19 +120,17 @@ fn unfit(what: Unfit, obj: &Bound<'_, PyAny>) -> Fail {
 }
 
 /// The message of a [`Fail::Unfit`] (Python code: run it with the tables unlocked).
+/// The type by its qualified name: a `numpy.bool` is no `bool`, though both are named so.
 pub(super) fn unfit_message(what: Unfit, obj: &Bound<'_, PyAny>) -> String {
+    let kind = qualified_type_name(obj);
     match what {
         Unfit::Key => {
             let shown = obj.repr().map(|r| r.to_string()).unwrap_or_default();
-            format!(
-                "key {shown} is of type {}; document keys must be str",
-                type_name(obj)
-            )
+            format!("key {shown} is of type {kind}; document keys must be str")
         }
         Unfit::Value => format!(
-            "value of type {} is not JSON-like (documents hold dict, list, tuple, str, int, \
-             float, bool, None and bytes)",
-            type_name(obj)
+            "value of type {kind} is not JSON-like (documents hold dict, list, tuple, str, \
+             int, float, bool, None and bytes)"
         ),
     }
 }
