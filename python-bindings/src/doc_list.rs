@@ -27,7 +27,6 @@ use crate::scalar::{Scalar, scalar_of};
 use crate::sequence::SliceIndex;
 use crate::sequence::{
     abridged_repr, count_arg, mul_count, position as norm_index, qualified_type_name, slice_of,
-    type_name,
 };
 use crate::tracemalloc::Tracked;
 
