@@ -495,12 +495,7 @@ impl PyRecords {
         if !me.quick_append(py, value)? {
             me.write_record(value, me.len(py)?, |l, cells| l.push_record(cells))?;
         }
-        let n = me.state.borrow(py)?.inner.len();
-        me.order
-            .borrow_mut(py)?
-            .order
-            .push_new(n, n - 1, 1)
-            .py_err(py)
+        me.hold_last_record(py)
     }
 
     pub(super) fn extend(slf: &Bound<'_, Self>, values: &Bound<'_, PyAny>) -> PyResult<()> {

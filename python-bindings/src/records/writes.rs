@@ -336,6 +336,11 @@ impl PyRecords {
             let ptr = store_ptr(&self.state);
             self.state.borrow_mut(py)?.push_input(py, &one, ptr, dest)?;
         }
+        self.hold_last_record(py)
+    }
+
+    /// Puts the store's last record, just pushed by `append`, at the end of the list.
+    pub(super) fn hold_last_record(&self, py: Python<'_>) -> PyResult<()> {
         let n = self.state.borrow(py)?.inner.len();
         self.order
             .borrow_mut(py)?
