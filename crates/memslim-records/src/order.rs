@@ -76,6 +76,30 @@ impl Order {
         }
     }
 
+    /// How many of the first `n` positions name the same store row in `self` and
+    /// `other` (two orders over one store: those positions hold one record each). Runs
+    /// and slot vectors are compared whole; a mix of the two counts none.
+    pub fn common_prefix(&self, other: &Order, n: usize) -> usize {
+        let start = |o: &Order| match o {
+            Order::Whole => Some(0),
+            Order::Range { start, .. } => Some(*start),
+            Order::Slots { .. } => None,
+        };
+        match (self, other) {
+            (Order::Slots { slots: a, .. }, Order::Slots { slots: b, .. }) => {
+                let (a, b) = (&a[..n.min(a.len())], &b[..n.min(b.len())]);
+                a.iter()
+                    .zip(b)
+                    .position(|(x, y)| x != y)
+                    .unwrap_or(a.len().min(b.len()))
+            }
+            _ => match (start(self), start(other)) {
+                (Some(x), Some(y)) if x == y => n,
+                _ => 0,
+            },
+        }
+    }
+
     /// Whether positions are store rows (nothing to translate).
     #[inline]
     pub fn is_whole(&self) -> bool {
@@ -376,6 +400,36 @@ impl Order {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        /// `common_prefix` never claims a position whose store rows differ, and finds
+        /// every agreeing position of two runs or two slot vectors.
+        #[test]
+        fn common_prefix_counts_only_agreeing_positions(
+            a in order_strategy(), b in order_strategy(), store in 0usize..40,
+        ) {
+            let n = a.len(store).min(b.len(store));
+            let k = a.common_prefix(&b, n);
+            prop_assert!(k <= n);
+            prop_assert!((0..k).all(|p| a.slot(p) == b.slot(p)));
+            let runs = !matches!(a, Order::Slots { .. }) && !matches!(b, Order::Slots { .. });
+            let slots = matches!(a, Order::Slots { .. }) && matches!(b, Order::Slots { .. });
+            if slots || runs {
+                prop_assert_eq!(k, (0..n).position(|p| a.slot(p) != b.slot(p)).unwrap_or(n));
+            }
+        }
+    }
+
+    fn order_strategy() -> impl Strategy<Value = Order> {
+        prop_oneof![
+            Just(Order::Whole),
+            (0usize..5, 0usize..10).prop_map(|(start, len)| Order::Range { start, len }),
+            proptest::collection::vec(0u32..6, 0..12).prop_map(|slots| Order::Slots {
+                slots,
+                aliased: true,
+            }),
+        ]
+    }
 
     /// One edit, applied to an `Order` and to a `Vec<usize>` model.
     #[derive(Clone, Debug)]

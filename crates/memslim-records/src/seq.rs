@@ -347,8 +347,15 @@ impl RecordList {
         mut undecided: impl FnMut(usize, usize) -> std::result::Result<bool, E>,
     ) -> std::result::Result<Option<usize>, E> {
         let n = a.len(self.len()).min(b.len(other.len()));
+        // Two lists of one store (`rows == rows[:]`, a copy): where their orders agree
+        // they hold the same records, which a list finds equal by identity.
+        let agree = if std::ptr::eq(self, other) {
+            a.common_prefix(b, n)
+        } else {
+            0
+        };
         let mut same = crate::list::SameRecord::new(self, other);
-        for p in 0..n {
+        for p in agree..n {
             let (x, y) = (a.slot(p), b.slot(p));
             if same.test(x, y) {
                 continue;
