@@ -724,6 +724,10 @@ fn _take(batch: &Bound<'_, PyAny>, indices: Vec<usize>) -> PyResult<Py<PyAny>> {
 /// `json`'s words.
 static SINK_ERROR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// `memslim._json._sink_line`: a record holding a pickled object as `json.dumps` writes
+/// it, or `None` if it cannot.
+static SINK_LINE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
 /// `memslim.JsonlWriter`: writes `DictList` batches to a JSON Lines file.
 #[pyclass(name = "JsonlWriter", module = "memslim._memslim", frozen)]
 pub struct PyJsonlWriter {
@@ -750,33 +754,50 @@ impl PyJsonlWriter {
 
     /// Appends a batch (complete lines only, flushed); returns records written so far.
     fn write(&self, batch: &Bound<'_, PyAny>) -> PyResult<u64> {
-        use memslim_stream::sink::Sink;
         let py = batch.py();
         let mut guard = self.inner.lock(py)?;
         let w = open_writer(py, &mut guard, &self.path)?;
         let l = batch_of(batch, "JsonlWriter")?;
         let before = w.rows();
-        match py.detach(|| w.write_batch(&l)) {
-            Err(StreamError::Unwritable {
-                output,
-                row,
-                field,
-                error:
-                    error
-                    @ (JsonError::NoJsonForm(_) | JsonError::BadKey(_) | JsonError::Pickled { .. }),
-            }) => {
-                // A value `json` has no form for: `json` itself words the error (only it
-                // can say what a pickled object is, and it names key types its own way).
-                // The row is counted in the stream; the batch starts at `before`.
-                let at = usize::try_from(row - before).unwrap_or(usize::MAX);
-                let value = batch.get_item(at)?.get_item(&field)?;
-                let place = StreamError::unwritable_place(&output, row, &field);
-                let pickled = matches!(error, JsonError::Pickled { .. });
-                let explain = SINK_ERROR.import(py, "memslim._json", "_sink_error")?;
-                let e = explain.call1((value, place, pickled, error.to_string()))?;
-                Err(PyErr::from_value(e))
+        let mut from = 0;
+        loop {
+            let err = match py.detach(|| w.write_rows(&l, from..l.len())) {
+                Err(StreamError::Unwritable {
+                    output,
+                    row,
+                    field,
+                    error:
+                        error @ (JsonError::NoJsonForm(_)
+                        | JsonError::BadKey(_)
+                        | JsonError::Pickled { .. }),
+                }) => (output, row, field, error),
+                r => return r.py_err(py).map(|()| w.rows()),
+            };
+            let (output, row, field, error) = err;
+            // A value the native writer has no form for: `json` itself writes the record
+            // (an object stored pickled: a namedtuple, an OrderedDict, a str subclass),
+            // or words the error (only it can say what a pickled object is, and it
+            // names key types its own way). The row is counted in the stream; the batch
+            // starts at `before`.
+            let at = usize::try_from(row - before).unwrap_or(usize::MAX);
+            let record = batch.get_item(at)?;
+            let mut field = field;
+            if matches!(error, JsonError::Pickled { .. }) {
+                let line = SINK_LINE.import(py, "memslim._json", "_sink_line")?;
+                let (written, text): (bool, String) = line.call1((&record,))?.extract()?;
+                if written {
+                    w.write_line(&text).py_err(py)?;
+                    from = at + 1;
+                    continue;
+                }
+                // The value `json` cannot write (maybe another of the record's).
+                field = text;
             }
-            r => r.py_err(py).map(|()| w.rows()),
+            let value = record.get_item(&field)?;
+            let place = StreamError::unwritable_place(&output, row, &field);
+            let explain = SINK_ERROR.import(py, "memslim._json", "_sink_error")?;
+            let e = explain.call1((value, place, error.to_string()))?;
+            return Err(PyErr::from_value(e));
         }
     }
 

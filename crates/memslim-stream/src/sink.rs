@@ -34,7 +34,9 @@ pub trait Sink {
 /// batch is written up to the record before, and [`StreamError::Unwritable`] names the
 /// record (by its position in everything this writer was given) and the field. A
 /// pickled object is [`JsonError::Pickled`]: only the host can say what it is (a `str`
-/// with a lone surrogate, which no UTF-8 line can hold, or an object of another type).
+/// with a lone surrogate, which no UTF-8 line can hold, or an object of another type)
+/// and may write the record itself ([`JsonlWriter::write_line`]) and go on after it
+/// ([`JsonlWriter::write_rows`]).
 ///
 /// # Memory
 /// One batch's text at a time (reused between batches).
@@ -84,12 +86,24 @@ impl JsonlWriter {
     }
 }
 
-impl Sink for JsonlWriter {
-    fn write_batch(&mut self, batch: &RecordList) -> Result<()> {
+impl JsonlWriter {
+    /// Writes records `rows` of `batch`, as [`Sink::write_batch`] writes a whole batch:
+    /// the records before one that cannot be written are written, and the error names
+    /// it. A host that can write that record itself (a pickled object, see
+    /// [`JsonError::Pickled`]) writes its line with [`JsonlWriter::write_line`] and goes on
+    /// from the record after it.
+    ///
+    /// # Errors
+    /// As [`Sink::write_batch`].
+    ///
+    /// # Panics
+    /// If `rows` reaches past the end of `batch` (the caller's bug).
+    pub fn write_rows(&mut self, batch: &RecordList, rows: std::ops::Range<usize>) -> Result<()> {
+        assert!(rows.end <= batch.len(), "write_rows: rows past the batch");
         let keys = RecordKeys::new(batch, &self.format);
         let mut w = JsonWriter::with_buffer(&self.format, std::mem::take(&mut self.buf));
         let mut failed = None;
-        for r in 0..batch.len() {
+        for r in rows {
             let mark = w.as_bytes().len();
             if let Err(e) = w.record(batch, r, &keys, RecordShape::Object) {
                 w.truncate(mark);
@@ -117,6 +131,35 @@ impl Sink for JsonlWriter {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Writes one record the host formatted itself: `line` (one JSON text, no line
+    /// break) and a line break, counted as a record.
+    ///
+    /// # Errors
+    /// [`StreamError::Io`]; an `InvalidInput` I/O error, nothing written, if `line` holds
+    /// a line break (it would be read back as two records).
+    pub fn write_line(&mut self, line: &str) -> Result<()> {
+        if line.contains(['\n', '\r']) {
+            return Err(self.io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a JSON Lines record cannot hold a line break",
+            )));
+        }
+        let res = self
+            .out
+            .write_all(line.as_bytes())
+            .and_then(|()| self.out.write_all(b"\n"))
+            .and_then(|()| self.out.flush());
+        res.map_err(|e| self.io(e))?;
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+impl Sink for JsonlWriter {
+    fn write_batch(&mut self, batch: &RecordList) -> Result<()> {
+        self.write_rows(batch, 0..batch.len())
     }
 
     fn flush(&mut self) -> Result<()> {
@@ -184,6 +227,51 @@ mod tests {
         assert_eq!(
             String::from_utf8(out.lock().unwrap().clone()).unwrap(),
             "{\"a\": 1e+16, \"é\": \"ü\\n\"}\n"
+        );
+    }
+
+    #[test]
+    fn a_host_writes_the_line_the_writer_cannot_and_it_goes_on_after_it() {
+        use memslim_records::variant::{Value, encode};
+        let mut enc = Vec::new();
+        encode(&Value::Opaque(b"\x80\x05...".to_vec()), &mut enc);
+        let mut batch = RecordList::new();
+        for i in 0..4 {
+            let cell = if i == 1 {
+                Cell::Encoded(&enc)
+            } else {
+                Cell::Int(i)
+            };
+            batch.push_record(&[("a", cell)]).unwrap();
+        }
+        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut w = JsonlWriter::new("<mem>", Box::new(Shared(out.clone())));
+        let err = w.write_rows(&batch, 0..4).unwrap_err();
+        assert!(
+            matches!(err, StreamError::Unwritable { row: 1, .. }),
+            "{err:?}"
+        );
+        // A line break would split the record: refused, nothing written or counted.
+        assert!(matches!(
+            w.write_line("{\"a\": \n1}"),
+            Err(StreamError::Io { .. })
+        ));
+        w.write_line("{\"a\": [1, 2]}").unwrap();
+        w.write_rows(&batch, 2..4).unwrap();
+        assert_eq!(w.rows(), 4);
+        assert_eq!(
+            String::from_utf8(out.lock().unwrap().clone()).unwrap(),
+            "{\"a\": 0}\n{\"a\": [1, 2]}\n{\"a\": 2}\n{\"a\": 3}\n"
         );
     }
 

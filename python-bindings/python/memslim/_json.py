@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import IO, Any
 
 from memslim import _memslim
-from memslim.exceptions import InvalidValueError, UnsupportedTypeError
+from memslim.exceptions import InvalidValueError
 
 __all__ = ["dump", "dumps", "to_builtins"]
 
@@ -100,7 +100,28 @@ def to_builtins(obj: Any) -> Any:
     raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
 
-def _sink_error(value: Any, place: str, pickled: bool, reason: str) -> Exception:
+def _sink_line(record: Any) -> tuple[bool, str]:
+    """The line the JSON Lines sink writes for ``record`` (a ``Row``), one of whose values
+    is stored pickled (a namedtuple, an ``OrderedDict``, a ``str`` subclass...), which
+    only ``json`` can write: ``(True, json.dumps(record, ensure_ascii=False))``, as the
+    sink writes every other record. ``(False, field)`` if ``json`` cannot write it, or
+    its text has no UTF-8 form, ``field`` being the first whose value is why
+    (:func:`_sink_error` says why)."""
+    values = record.to_dict()
+    try:
+        text = json.dumps(values, ensure_ascii=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError):
+        for field, value in values.items():
+            try:
+                json.dumps(value, ensure_ascii=False).encode("utf-8")
+            except (TypeError, ValueError):
+                return False, field
+        raise
+    return True, text
+
+
+def _sink_error(value: Any, place: str, reason: str) -> Exception:
     """The error of the JSON Lines sink for ``value``, the field at ``place`` its native
     writer cannot write (``reason``): what writing ``json.dumps(value,
     ensure_ascii=False)`` to a UTF-8 file raises, in ``json``'s words. A ``str`` with a
@@ -118,14 +139,6 @@ def _sink_error(value: Any, place: str, pickled: bool, reason: str) -> Exception
         return InvalidValueError(
             f"{place}: a str holds the lone surrogate {e.object[e.start]!r}, which has no "
             "UTF-8 form (a JSON Lines file is UTF-8)"
-        )
-    if pickled:
-        # json can write it: an instance of a subclass of a built-in type (a namedtuple,
-        # an OrderedDict, a str or int subclass), stored pickled to keep its type.
-        return UnsupportedTypeError(
-            f"{place}: holds an object stored pickled (an instance of a subclass of a "
-            "built-in type, such as a namedtuple or an OrderedDict), which the JSON Lines "
-            "sink cannot write: convert it to a plain dict, list, str or number first"
         )
     return TypeError(f"{place}: {reason}")
 
