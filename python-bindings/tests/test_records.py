@@ -203,6 +203,40 @@ def test_clear(chunk_rows):
     assert_same(rows.to_list(), [{"after": 1}])
 
 
+@pytest.mark.parametrize("cls", [memslim.DictList, memslim.TupleList])
+@pytest.mark.parametrize("empty", ["rows.clear()", "rows *= 0", "rows *= -3"])
+@pytest.mark.parametrize("edit", ["", "rows[0] = rows[1]", "rows[0], rows[1] = rows[1], rows[0]"])
+def test_emptying_releases_the_records_whatever_the_order(cls, empty, edit):
+    # A record put back (`rows[i] = rows[j]`, as random.shuffle does) leaves the order
+    # aliased; emptying the list must still release every record nothing else reads,
+    # as list.clear releases its items.
+    data = [{"id": i, "s": f"text {i}"} for i in range(5000)]
+    rows = (
+        cls(data)
+        if cls is memslim.DictList
+        else cls([tuple(d.values()) for d in data], ("id", "s"))
+    )
+    full = rows.nbytes
+    exec(edit)
+    exec(empty)
+    assert len(rows) == 0 and list(rows) == []
+    assert rows.nbytes < full / 10, (rows.nbytes, full)
+    rows.append(data[0] if cls is memslim.DictList else (0, "text 0"))
+    assert len(rows) == 1 and rows[0][0 if cls is memslim.TupleList else "id"] == 0
+    # A view still held keeps its record readable (and the store), as a dict taken
+    # from a list outlives the list's clear().
+    again = (
+        cls(data)
+        if cls is memslim.DictList
+        else cls([tuple(d.values()) for d in data], ("id", "s"))
+    )
+    held = again[7]
+    exec(edit.replace("rows", "again"))
+    exec(empty.replace("rows", "again"))
+    assert len(again) == 0
+    assert (held["id"] if cls is memslim.DictList else held[0]) == 7
+
+
 def test_reverse(chunk_rows):
     rows = make(people(), chunk_rows)
     rows.reverse()

@@ -555,7 +555,15 @@ impl PyRecords {
     }
 
     pub(super) fn clear(&self, py: Python<'_>) -> PyResult<()> {
-        if !self.in_place(py)? {
+        if Arc::strong_count(&self.state) == 1 {
+            // Nothing else reads the store (no other list, view, iterator or column):
+            // every record goes with the list's positions, whatever their order (one
+            // put back with `rows[i] = rows[j]` left it aliased, which `in_place`
+            // keeps), as `list.clear` releases every item.
+            let mut o = self.order.borrow_mut(py)?;
+            o.edits += 1;
+            o.order = Order::Whole;
+        } else if !self.in_place(py)? {
             return self.edit_order(py, |o, n| o.truncate(n, 0));
         }
         let mut this = self.state.borrow_mut(py)?;
@@ -881,6 +889,10 @@ pub(super) fn records_imul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> 
     let py = slf.py();
     let n = count_arg(n)?;
     let me = slf.get();
+    if n <= 0 {
+        // `rows *= 0` empties the list, as `clear()`, releasing what nothing else reads.
+        return me.clear(py);
+    }
     if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
         return me.edit_order(py, |o, len| o.repeat(len, n.max(0) as usize));
     }
