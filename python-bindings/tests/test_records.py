@@ -237,6 +237,24 @@ def test_emptying_releases_the_records_whatever_the_order(cls, empty, edit):
     assert (held["id"] if cls is memslim.DictList else held[0]) == 7
 
 
+@pytest.mark.parametrize("cls", [memslim.DictList, memslim.TupleList])
+@pytest.mark.parametrize(
+    "cut", ["del rows[10:]", "rows[10:] = []", "while len(rows) > 10: rows.pop()"]
+)
+def test_cutting_most_of_a_list_gives_its_memory_back(cls, cut):
+    data = [(i, f"text {i % 300}", i / 3) for i in range(50_000)]
+    rows = (
+        cls([dict(zip("abc", t)) for t in data])
+        if cls is memslim.DictList
+        else cls(data, ("a", "b", "c"))
+    )
+    full = rows.nbytes
+    exec(cut)
+    assert rows.nbytes < full / 20, (rows.nbytes, full)
+    want = [dict(zip("abc", t)) for t in data[:10]] if cls is memslim.DictList else data[:10]
+    assert rows == want
+
+
 def test_reverse(chunk_rows):
     rows = make(people(), chunk_rows)
     rows.reverse()

@@ -1708,6 +1708,7 @@ impl RecordList {
         if i + 1 == self.chunks[k].len && self.chunks[k].off == 0 {
             // Dropping the last row of a chunk is a length change, no data moves.
             self.chunks[k].len -= 1;
+            self.give_back(k);
         } else {
             self.materialize(k);
             let chunk = &mut self.chunks[k];
@@ -1735,6 +1736,37 @@ impl RecordList {
             left -= keep;
         }
         self.restart();
+        if let Some(k) = self.chunks.len().checked_sub(1) {
+            self.give_back(k);
+        }
+    }
+
+    /// Hands back the memory of the rows chunk `k` dropped from its end (a `truncate`,
+    /// a run of `pop`s) once they are most of what its buffers hold: its columns are
+    /// cut to its rows and shrunk to fit, as a list gives back what it no longer holds.
+    /// Each time costs a copy of the rows kept at most, and comes after at least three
+    /// times as many were dropped, so a run of `pop`s stays O(1) a record.
+    fn give_back(&mut self, k: usize) {
+        /// Rows dropped below which nothing is handed back (not worth a reallocation).
+        const SLACK: usize = 4096;
+        let c = &self.chunks[k];
+        let held = c.cols.iter().map(|cc| cc.len).max().unwrap_or(0);
+        if c.off != 0 || held < 4 * c.len + SLACK {
+            return;
+        }
+        self.materialize(k);
+        let c = &mut self.chunks[k];
+        for cc in &mut c.cols {
+            // A column shared with another list (copy-on-write) was copied to its rows
+            // by `materialize`: right-sized already.
+            if let Some(cc) = crate::cow::get_mut(cc) {
+                cc.tidy();
+                cc.shrink_to_fit();
+            }
+        }
+        if let Some(o) = c.order.as_mut().and_then(crate::cow::get_mut) {
+            o.shrink_to_fit();
+        }
     }
 
     /// Removes every record (fields and their types stay).
@@ -2635,5 +2667,93 @@ mod add_field_tests {
         assert_eq!(l.field_dtype(0), DType::Float64);
         let mut closed = RecordList::with_schema(&[("a", DType::Str)], 4).unwrap();
         assert!(closed.add_field_of("b", DType::Int64).is_err());
+    }
+}
+
+#[cfg(test)]
+mod give_back_tests {
+    use super::*;
+
+    /// Record `i`: ints with nulls, a float, a string of many values, a key some lack.
+    fn record(i: usize) -> Vec<(String, Cell<'static>)> {
+        let mut r = vec![
+            ("id".to_string(), Cell::Int(i as i64 * 1_000_003)),
+            (
+                "x".to_string(),
+                if i.is_multiple_of(7) {
+                    Cell::Null
+                } else {
+                    Cell::Float(i as f64 / 3.0)
+                },
+            ),
+            (
+                "s".to_string(),
+                Cell::Str(Box::leak(format!("text {}", i % 500).into_boxed_str())),
+            ),
+        ];
+        if i.is_multiple_of(3) {
+            r.push(("opt".to_string(), Cell::Bool(i.is_multiple_of(2))));
+        }
+        r
+    }
+
+    fn list(n: usize) -> RecordList {
+        let mut l = RecordList::new();
+        for i in 0..n {
+            let r = record(i);
+            let r: Vec<(&str, Cell<'_>)> = r.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            l.push_record(&r).unwrap();
+        }
+        l
+    }
+
+    fn rows(l: &RecordList) -> Vec<String> {
+        (0..l.len())
+            .map(|i| {
+                let mut s = String::new();
+                l.visit_row(i, |j, v| s.push_str(&format!("{}={v:?};", l.field_name(j))));
+                s
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cutting_most_of_a_list_gives_its_memory_back_and_keeps_the_rest() {
+        let n = 50_000;
+        let whole = rows(&list(n));
+        for cut in ["truncate", "pops", "remove_range"] {
+            let mut l = list(n);
+            let shared = l.slice(0, n);
+            let full = l.nbytes();
+            match cut {
+                "truncate" => l.truncate(10),
+                "pops" => {
+                    while l.len() > 10 {
+                        l.remove(l.len() - 1).unwrap();
+                    }
+                }
+                _ => l.remove_range(10, n),
+            }
+            assert_eq!(rows(&l), whole[..10], "{cut}");
+            assert!(l.nbytes() < full / 20, "{cut}: {} of {full}", l.nbytes());
+            // A list sharing the buffers (copy-on-write) keeps every record.
+            assert_eq!(rows(&shared), whole, "{cut}");
+            // And the list goes on: appends land after the rows kept.
+            let r = record(n);
+            let r: Vec<(&str, Cell<'_>)> = r.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+            l.push_record(&r).unwrap();
+            assert_eq!(rows(&l)[..10], whole[..10], "{cut}");
+            assert_eq!(l.len(), 11);
+        }
+    }
+
+    #[test]
+    fn a_small_cut_moves_no_data() {
+        let mut l = list(20_000);
+        let before = l.nbytes();
+        l.truncate(19_000);
+        l.remove(l.len() - 1).unwrap();
+        // Within the slack: the buffers are left as they are (only lengths change).
+        assert_eq!(l.nbytes(), before);
     }
 }
