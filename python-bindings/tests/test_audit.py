@@ -304,3 +304,45 @@ def test_bench_audit_quick(tmp_path):
     locations = {f["location"] for f in report["audit"]["exact"]["findings"]}
     assert {"__main__.ORDERS", "Desk.trades"} <= locations
     assert output.with_suffix(".md").exists()
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"min_records": 0},
+        {"sample": 0},
+        {"sample": -5},
+        {"size_sample": 0},
+        {"size_sample": -1},
+        {"max_objects": -1},
+        {"top": -1},
+        {"max_depth": -1},
+        {"time_budget": 0},
+    ],
+)
+def test_options_out_of_range_raise_invalid_value_error_naming_the_option(options):
+    (name,) = options
+    with pytest.raises(memslim.InvalidValueError, match=f"audit\\(\\): {name} must be"):
+        memslim.audit(**options)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--min-records", "0"], "--min-records must be a positive integer"),
+        (["--sample", "0"], "--sample must be a positive integer"),
+        (["--size-sample", "-1"], "--size-sample must be 0 (all records)"),
+        (["--top", "-3"], "--top must be a positive integer"),
+        (["--at", "peak", "--interval", "0"], "--interval must be a positive number"),
+    ],
+)
+def test_cli_bad_options_are_usage_errors_before_the_script_runs(tmp_path, capsys, args, message):
+    from memslim._cli import main
+
+    script = tmp_path / "job.py"
+    script.write_text("raise SystemExit('the script must not run')\n")
+    with pytest.raises(SystemExit) as exc:
+        main(["audit", *args, "--", str(script)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "must not run" not in err

@@ -241,3 +241,16 @@ def test_json_constants_are_counted_once_as_json_loads_shares_them(tmp_path: Pat
     path = write_jsonl(tmp_path / "inf.jsonl", records)
     result = memslim.report(path)
     assert result.list_of_dicts_bytes == memslim.deep_sizeof(json_parsed(path))
+
+
+def test_a_sample_beyond_what_the_readers_take_is_a_clear_error(jsonl: Path, capsys):
+    from memslim._cli import main
+
+    with pytest.raises(memslim.InvalidValueError, match="sample must be"):
+        memslim.report(jsonl, sample=2**64)
+    assert memslim.report(jsonl, sample=2**63 - 1).records == 2_000
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(jsonl), "--sample", "99999999999999999999"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--sample must be at most" in err and "Traceback" not in err

@@ -194,3 +194,39 @@ def test_cli_watch_then_watch_report_writes_the_chart(tmp_path):
     )
     assert "verdict: growing" in proc.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"interval": float("nan")}, {"max_overhead": 0}, {"audit_step": 0.5}, {"warmup": -1}],
+)
+def test_watch_rejects_other_bad_options(tmp_path, options):
+    (name,) = options
+    with pytest.raises(memslim.InvalidValueError, match=name):
+        memslim.watch(tmp_path / "x.jsonl", **options)
+    assert not (tmp_path / "x.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--interval", "0"], "--interval must be a positive number"),
+        (["--max-overhead", "0"], "--max-overhead must be"),
+        (["--out", "{tmp}/no/such/dir/w.jsonl"], "--out: cannot write the log"),
+    ],
+)
+def test_cli_watch_bad_options_are_usage_errors_before_the_script_runs(
+    tmp_path, capsys, args, message
+):
+    from memslim._cli import main
+
+    script = tmp_path / "job.py"
+    script.write_text("raise SystemExit('the script must not run')\n")
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    if "--out" not in args:
+        args += ["--out", str(tmp_path / "w.jsonl")]
+    with pytest.raises(SystemExit) as exc:
+        main(["watch", *args, "--", str(script)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and "must not run" not in err

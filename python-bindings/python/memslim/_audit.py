@@ -35,6 +35,7 @@ from typing import Any, Self
 from memslim._memslim import DictList, DocList, TupleList
 from memslim._report import _size, pyplot
 from memslim._sizeof import _NOT_DATA, _allocated, deep_sizeof
+from memslim.exceptions import InvalidValueError
 
 # Containers that can hold records; for dicts the records are the values.
 _CONTAINERS: frozenset[type] = frozenset({list, tuple, deque, set, frozenset, dict})
@@ -135,6 +136,8 @@ def _fields(shape: _Shape, example: Any) -> list[str]:
 
 def _probe(items: list[Any]) -> tuple[_Shape, float] | None:
     """The dominant record shape among ``items`` and its share, or None."""
+    if not items:
+        return None
     counts = Counter(map(_shape, items))
     shape, n = counts.most_common(1)[0]
     if shape is None or n < _DOMINANT * len(items):
@@ -696,7 +699,22 @@ def audit(
     (seconds; candidates are probed largest first until it runs out), ``max_depth``
     (referrer levels followed upwards to name a container). The report says what it
     scanned, the time taken and the RSS the audit itself added.
+
+    Raises :class:`memslim.InvalidValueError` for a ``min_records``, ``sample``, ``top``,
+    ``size_sample`` or ``max_objects`` below 1, a negative ``max_depth`` or a
+    ``time_budget`` that is not positive.
     """
+    error = option_error(
+        min_records=min_records,
+        sample=sample,
+        max_objects=max_objects,
+        time_budget=time_budget,
+        max_depth=max_depth,
+        top=top,
+        size_sample=size_sample,
+    )
+    if error is not None:
+        raise InvalidValueError(f"audit(): {error}")
     if threading.current_thread() is threading.main_thread():
         return _audit(min_records, sample, max_objects, time_budget, max_depth, top, size_sample)
     # From a background thread (a watch, ``--at peak``): the audit and the program take
@@ -708,6 +726,32 @@ def audit(
         return _audit(min_records, sample, max_objects, time_budget, max_depth, top, size_sample)
     finally:
         sys.setswitchinterval(interval)
+
+
+def option_error(
+    *,
+    min_records: int = 1_000,
+    sample: int = 100_000,
+    max_objects: int | None = None,
+    time_budget: float | None = 60.0,
+    max_depth: int = 6,
+    top: int = 20,
+    size_sample: int | None = 100_000,
+) -> str | None:
+    """What is wrong with :func:`audit`'s options ("NAME must be ..."), or None."""
+    counts = {"min_records": min_records, "sample": sample, "top": top}
+    optional = {"max_objects": max_objects, "size_sample": size_sample}
+    for name, value in [*counts.items(), *optional.items()]:
+        if value is None and name in optional:
+            continue
+        if not isinstance(value, int) or value < 1:
+            more = " (or None)" if name in optional else ""
+            return f"{name} must be a positive integer{more}, got {value!r}"
+    if not isinstance(max_depth, int) or max_depth < 0:
+        return f"max_depth must be 0 or more, got {max_depth!r}"
+    if time_budget is not None and not time_budget > 0:
+        return f"time_budget must be a positive number of seconds (or None), got {time_budget!r}"
+    return None
 
 
 def _audit(

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, Self
 
 from memslim import _report
-from memslim._audit import AuditReport, audit, rss_bytes
+from memslim._audit import AuditReport, audit, option_error, rss_bytes
 from memslim._report import _size
+from memslim.exceptions import InvalidValueError
 
 
 def run_script(argv: list[str]) -> int:
@@ -89,8 +90,12 @@ class PeakAudit:
         self._threshold = max(rss, self.peak) * self.step
 
 
-def _audit_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {
+def _audit_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict[str, Any]:
+    """audit()'s options from the command line, checked before the script runs (a bad
+    value is a usage error, not a traceback after the whole run)."""
+    if args.size_sample is not None and args.size_sample < 0:
+        parser.error("--size-sample must be 0 (all records) or a positive number")
+    options = {
         "min_records": args.min_records,
         "sample": args.sample,
         "size_sample": args.size_sample or None,
@@ -98,6 +103,15 @@ def _audit_options(args: argparse.Namespace) -> dict[str, Any]:
         "time_budget": args.time_budget,
         "top": args.top,
     }
+    error = option_error(**options)
+    if error is not None:
+        name, rest = error.split(" ", 1)
+        parser.error(f"--{name.replace('_', '-')} {rest}")
+    if args.at == "peak" and not args.interval > 0:
+        parser.error("--interval must be a positive number of seconds")
+    if args.at == "peak" and not args.step >= 1:
+        parser.error("--step must be 1 or more")
+    return options
 
 
 def _emit(report: AuditReport, args: argparse.Namespace, head: str) -> int:
@@ -125,8 +139,8 @@ def _script(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[s
 
 
 def _run_audit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    options = _audit_options(args, parser)
     script = _script(args, parser)
-    options = _audit_options(args)
     if args.at == "peak":
         with PeakAudit(args.interval, args.step, options) as peak:
             code = run_script(script)
@@ -149,14 +163,22 @@ def _run_watch(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
     from memslim._watch import Watch, WatchLog
 
     script = _script(args, parser)
-    w = Watch(
-        args.out,
-        args.interval,
-        max_overhead=args.max_overhead,
-        audit_on_growth=not args.no_audit,
-        warmup=args.warmup,
-        audit_step=args.audit_step,
-    )
+    try:
+        w = Watch(
+            args.out,
+            args.interval,
+            max_overhead=args.max_overhead,
+            audit_on_growth=not args.no_audit,
+            warmup=args.warmup,
+            audit_step=args.audit_step,
+        )
+    except InvalidValueError as exc:
+        name, rest = str(exc).split(" ", 1)
+        parser.error(f"--{name.replace('_', '-')} {rest}")
+    try:
+        w.start()  # opens the log before the script runs
+    except OSError as exc:
+        parser.error(f"--out: cannot write the log: {exc}")
     with w:
         code = run_script(script)
     log = WatchLog.read(args.out)

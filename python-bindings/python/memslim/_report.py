@@ -23,6 +23,9 @@ from memslim._memslim import (
 from memslim._sizeof import deep_sizeof
 from memslim.exceptions import InvalidValueError, SchemaError
 
+# The largest batch the native readers take (a Rust isize).
+_MAX_SAMPLE = 2**63 - 1
+
 
 def _is_csv(path: Path) -> bool:
     """Whether ``path`` names CSV (``.csv``, or ``.csv.gz`` and the other suffixes the
@@ -248,8 +251,10 @@ def report(
     ``plot`` writes a PNG bar chart. ``str(report)`` is the table ``python -m memslim
     report`` prints.
     """
-    if sample is not None and sample < 1:
-        raise InvalidValueError("sample must be a positive number of records")
+    if sample is not None and not 1 <= sample <= _MAX_SAMPLE:
+        raise InvalidValueError(
+            f"sample must be a positive number of records, at most {_MAX_SAMPLE:,}"
+        )
     file_bytes: int | None = None
     if isinstance(obj_or_path, (str, os.PathLike)):
         path = Path(obj_or_path)
@@ -301,6 +306,8 @@ def add_command(commands: Any) -> None:
 def _run(args: Any, parser: Any) -> int:
     if args.sample is not None and args.sample < 1:
         parser.error("--sample must be positive")
+    if args.sample is not None and args.sample > _MAX_SAMPLE:
+        parser.error(f"--sample must be at most {_MAX_SAMPLE:,}")
     try:
         result = report(args.path, sample=args.sample, plot=args.plot)
     except (OSError, ValueError, ImportError) as exc:

@@ -77,8 +77,14 @@ class Watch:
         warmup: float = 3.0,
         audit_options: dict[str, Any] | None = None,
     ) -> None:
-        if interval <= 0:
+        if not interval > 0:
             raise InvalidValueError("interval must be a positive number of seconds")
+        if not max_overhead > 0:
+            raise InvalidValueError("max_overhead must be a positive share of the time")
+        if not audit_step >= 1:
+            raise InvalidValueError("audit_step must be 1 or more (an RSS growth factor)")
+        if not warmup >= 0:
+            raise InvalidValueError("warmup must be 0 or more seconds")
         self.path = Path(out)
         self.interval = interval
         self.max_overhead = max_overhead
