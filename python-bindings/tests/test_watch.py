@@ -230,3 +230,37 @@ def test_cli_watch_bad_options_are_usage_errors_before_the_script_runs(
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and "must not run" not in err
+
+
+GOOD_SAMPLE = '{"event": "sample", "t": 0, "rss": 1000}\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "why"),
+    [
+        ("3\n", 1, "a JSON int, not an object"),
+        ('["sample"]\n', 1, "a JSON list"),
+        ('{"event": "sample", "rss": 1000}\n', 1, 'needs a number "t"'),
+        (GOOD_SAMPLE + '{"event": "sample", "t": 1, "rss": "abc"}\n', 2, '"rss" must be'),
+        (GOOD_SAMPLE + '{"event": "sample", "t": 1, "rss": 1, "types": [1]}\n', 2, '"types"'),
+        (GOOD_SAMPLE + '{"event": "audit", "t": 1.0}\n', 2, '"report" is not an audit report'),
+        (GOOD_SAMPLE + '{"event": "audit", "t": 1.0, "report": {"findings": 5}}\n', 2, "report"),
+        (
+            GOOD_SAMPLE
+            + '{"event": "audit", "t": 1, "report": {"findings": [{"location": "x"}]}}\n',
+            2,
+            "report",
+        ),
+    ],
+)
+def test_json_lines_that_are_not_watch_records_name_the_line(tmp_path, capsys, text, line, why):
+    from memslim._cli import main
+
+    path = tmp_path / "log.jsonl"
+    path.write_text(text)
+    with pytest.raises(memslim.ParseError, match=f"line {line} is not a watch record") as exc:
+        WatchLog.read(path)
+    assert why in str(exc.value) and exc.value.line == line
+    assert main(["watch-report", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert f"line {line} is not a watch record" in err and "Traceback" not in err

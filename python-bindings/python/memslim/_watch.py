@@ -368,6 +368,49 @@ def assess(times: Sequence[float], rss: Sequence[int], *, noise: int | None = No
     return verdict
 
 
+_SAMPLE_NUMBERS = ("py_blocks", "memslim_bytes", "memslim_structures", "traced", "watch_cpu")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _record_problem(record: Any) -> str | None:
+    """Why a JSON value read from a watch log is not a record the report can use, or None.
+
+    Lines with another or no ``event`` are ignored (a later version may add events); the
+    fields the report reads must have their types."""
+    if not isinstance(record, dict):
+        return f"a JSON {type(record).__name__}, not an object"
+    event = record.get("event")
+    if event == "sample":
+        if not _is_number(record.get("t")):
+            return 'a sample needs a number "t"'
+        if record.get("rss") is not None and not _is_number(record["rss"]):
+            return f'a sample\'s "rss" must be a number or null, got {record["rss"]!r}'
+        for key in _SAMPLE_NUMBERS:
+            if key in record and not _is_number(record[key]):
+                return f'a sample\'s "{key}" must be a number, got {record[key]!r}'
+        types = record.get("types")
+        if types is not None and not (
+            isinstance(types, dict) and all(_is_number(n) for n in types.values())
+        ):
+            return 'a sample\'s "types" must map type names to counts'
+    elif event == "audit":
+        if not _is_number(record.get("t")):
+            return 'an audit needs a number "t"'
+        if not isinstance(record.get("reason", ""), str):
+            return 'an audit\'s "reason" must be a string'
+        try:
+            str(AuditReport.from_dict(record["report"]))  # what summary() and plot() show
+        except Exception as exc:  # noqa: BLE001 -- any malformed report is the log's fault
+            what = f"{type(exc).__name__}: {exc}" if "report" in record else "it is missing"
+            return f'an audit\'s "report" is not an audit report ({what})'
+    elif event == "stop" and not _is_number(record.get("audit_cpu", 0)):
+        return 'the stop line\'s "audit_cpu" must be a number'
+    return None
+
+
 @dataclasses.dataclass
 class WatchLog:
     """A watch log read back: samples, the audit logged (if any), the start and stop lines."""
@@ -395,6 +438,11 @@ class WatchLog:
                     err = ParseError(f"{path}: line {number} is not JSON: {exc}")
                     err.path, err.line, err.column = os.fspath(path), number, exc.colno
                     raise err from exc
+                problem = _record_problem(record)
+                if problem is not None:
+                    err = ParseError(f"{path}: line {number} is not a watch record: {problem}")
+                    err.path, err.line, err.column = os.fspath(path), number, 1
+                    raise err
                 event = record.get("event")
                 if event == "start":
                     start = record
@@ -450,7 +498,7 @@ class WatchLog:
             lines.append(f"memslim structures: at most {most} at a time, holding {_size(held)}")
         for record in self.audits:
             report = AuditReport.from_dict(record["report"])
-            lines.append(f"\naudit at t={record['t']:.1f}s ({record['reason']}):")
+            lines.append(f"\naudit at t={record['t']:.1f}s ({record.get('reason', 'no reason')}):")
             lines.append(report.table(limit=5) if report.findings else "  nothing found")
         overhead = self.overhead()
         if overhead is not None:
@@ -483,15 +531,15 @@ class WatchLog:
             ax.axvline(record["t"], color="#e7298a", linestyle="--", linewidth=1)
         if self.audits:
             record = self.audits[-1]
-            findings = record["report"]["findings"]
+            findings = AuditReport.from_dict(record["report"]).findings
             if findings:
                 f = findings[0]
-                where = f["location"] if len(f["location"]) <= 72 else f["location"][:69] + "..."
+                where = f.location if len(f.location) <= 72 else f.location[:69] + "..."
                 note = (
                     f"audit at t={record['t']:.1f}s (dashed): {where}\n"
-                    f"{f['records']:,} {f['record_kind']} records, {_size(f['bytes'])} now -> "
-                    f"{f['structure']} {'~' if f['built_from'] < f['records'] else ''}"
-                    f"{_size(f['memslim_bytes'])} ({f['saves']:.0%} less)"
+                    f"{f.records:,} {f.record_kind} records, {_size(f.bytes)} now -> "
+                    f"{f.structure} {'~' if f.scaled else ''}"
+                    f"{_size(f.memslim_bytes)} ({f.saves:.0%} less)"
                 )
                 ax.text(
                     0.01,
