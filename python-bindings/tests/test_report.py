@@ -52,17 +52,6 @@ def json_parsed(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in lines[:limit]]
 
 
-def csv_value(text: str) -> Any:
-    if text == "":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
 @pytest.fixture
 def jsonl(tmp_path: Path) -> Path:
     return write_jsonl(tmp_path / "orders.jsonl", RECORDS)
@@ -128,7 +117,7 @@ def test_compressed_files_are_read_like_the_readers_read_them(jsonl: Path, codec
     assert rows.to_list() == [{"a": 1, "b": "x"}, {"a": 2, "b": None}] and total == 2
 
 
-def test_csv_values_are_typed_and_measured_as_a_csv_reader_gives_them(csv_path: Path):
+def test_csv_dictlist_is_typed_and_the_list_of_dicts_is_as_csv_dictreader_gives_it(csv_path: Path):
     rows, total = read_sample(csv_path, limit=3)
     assert rows.to_list()[:2] == [
         {"id": 0, "user": "user0", "price": 0.0, "note": "gift"},
@@ -136,11 +125,25 @@ def test_csv_values_are_typed_and_measured_as_a_csv_reader_gives_them(csv_path: 
     ]
     assert total == len(RECORDS) == count_records(csv_path)
     with csv_path.open(encoding="utf-8", newline="") as lines:
-        parsed = [{k: csv_value(v) for k, v in row.items()} for row in csv.DictReader(lines)]
+        parsed = list(csv.DictReader(lines))
     whole = memslim.report(csv_path)
     assert whole.records == len(RECORDS) and not whole.is_sample
-    # csv.DictReader shares the header's strings as keys, as the report assumes.
+    # The stdlib parser's records: every value a str, the header's strings shared as keys.
     assert whole.list_of_dicts_bytes == memslim.deep_sizeof(parsed)
+    assert whole.dictlist_bytes == memslim.deep_sizeof(memslim.read_csv(csv_path))
+    sampled = memslim.report(csv_path, sample=3)
+    # The same three records (the outer list's spare capacity may differ).
+    assert abs(sampled.list_of_dicts_bytes - memslim.deep_sizeof(parsed[:3])) <= 32
+
+
+def test_numeric_csv_list_of_dicts_is_sized_on_strings_as_csv_dictreader_gives(tmp_path):
+    path = tmp_path / "num.csv"
+    lines = [",".join(f"c{j}" for j in range(6))]
+    lines += [",".join(str(i * j % 100_000) for j in range(6)) for i in range(3_000)]
+    path.write_text("\n".join(lines) + "\n")
+    with path.open(newline="") as f:
+        stdlib = memslim.deep_sizeof(list(csv.DictReader(f)))
+    assert memslim.report(path).list_of_dicts_bytes == stdlib
 
 
 def test_objects_and_dictlists(jsonl: Path):

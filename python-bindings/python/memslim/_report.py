@@ -71,6 +71,17 @@ def read_sample(path: Path, limit: int | None) -> tuple[DictList, int]:
     return sample, count_records(path)
 
 
+def csv_as_parsed(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    """The first ``limit`` records of a CSV file (all when None) as ``csv.DictReader``
+    gives them: every value the field's text as a str (no types inferred, an empty field
+    ``""``), the header's strings shared as every record's keys."""
+    if limit is None:
+        return read_csv(path, infer=False).to_list()
+    with iter_csv(path, batch_size=limit, infer=False) as batches:
+        first = next(batches, None)
+    return [] if first is None else first.to_list()
+
+
 def as_parsed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """``records`` as ``json.loads`` gives them line by line: every record's keys are str
     objects of its own (the parser makes them from the line's bytes), not shared as the
@@ -247,7 +258,9 @@ def report(
     :func:`memslim.read_csv`; ``sample=N`` reads only the first N records (through
     :func:`memslim.iter_jsonl` / :func:`memslim.iter_csv`), counts the rest in a streaming
     pass, and projects the figures to the whole file by record count. The list-of-dicts
-    figure is the :func:`memslim.deep_sizeof` of the same records as plain dicts.
+    figure is the :func:`memslim.deep_sizeof` of the same records as plain dicts, as the
+    stdlib parsers give them: ``json.loads`` per line, ``csv.DictReader`` (every value a
+    string) for CSV; the DictList figure is of memslim's typed columns.
     ``plot`` writes a PNG bar chart. ``str(report)`` is the table ``python -m memslim
     report`` prints.
     """
@@ -260,8 +273,11 @@ def report(
         path = Path(obj_or_path)
         rows, total = read_sample(path, sample)
         source, file_bytes = str(path), path.stat().st_size
-        # A CSV reader shares the header's strings as keys; a JSON parser does not.
-        records: list[Any] = rows.to_list() if _is_csv(path) else as_parsed(rows.to_list())
+        # The records as the stdlib parsers give them: csv.DictReader's are all strings
+        # under the header's shared key strings; json.loads makes key strings per record.
+        records: list[Any] = (
+            csv_as_parsed(path, sample) if _is_csv(path) else as_parsed(rows.to_list())
+        )
     elif isinstance(obj_or_path, DictList):
         rows, source = obj_or_path, "DictList"
         records = rows.to_list()
