@@ -7,6 +7,7 @@ predicted memslim size is within 25% of the real structure built from all their 
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import subprocess
 import sys
@@ -346,3 +347,123 @@ def test_cli_bad_options_are_usage_errors_before_the_script_runs(tmp_path, capsy
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and "must not run" not in err
+
+
+class BadSizeof:
+    def __sizeof__(self):
+        raise RuntimeError("broken __sizeof__")
+
+
+class NegativeSizeof:
+    def __sizeof__(self):
+        return -1
+
+
+class SlotsGetattr:
+    __slots__ = ("a",)
+
+    def __init__(self, a: int) -> None:
+        self.a = a
+
+    def __getattr__(self, name: str) -> object:
+        raise KeyError(name)
+
+
+class Proxy:
+    def __init__(self, a: int) -> None:
+        object.__setattr__(self, "_a", a)
+
+    def __getattribute__(self, name: str) -> object:
+        raise ValueError("proxy has no " + name)
+
+
+class LazyDict(dict):
+    def __iter__(self):
+        raise RuntimeError("not loaded")
+
+
+def plant(data: object):
+    mod = types.ModuleType("planted_odd")
+    mod.DATA = data
+    sys.modules["planted_odd"] = mod
+    return mod
+
+
+@pytest.mark.parametrize(
+    ("make", "found", "note"),
+    [
+        (lambda i: {"id": i, "o": BadSizeof() if i == 0 else None}, True, "BadSizeof (1)"),
+        (lambda i: {"id": i, "o": NegativeSizeof() if i == 0 else None}, True, "NegativeSizeof"),
+        (SlotsGetattr, True, None),
+        (Proxy, False, "no attributes of Proxy could be read"),
+        (lambda i: LazyDict(a=i), True, None),
+    ],
+)
+def test_odd_objects_give_a_report_that_says_what_it_could_not_size(make, found, note):
+    plant([make(i) for i in range(2_000)])
+    try:
+        report = memslim.audit(min_records=1_000)
+    finally:
+        del sys.modules["planted_odd"]
+    finding = by_location(report).get("planted_odd.DATA")
+    assert (finding is not None) == found, str(report)
+    if finding is not None:
+        assert finding.records == 2_000 and finding.bytes > 0
+    if note is not None:
+        assert any(note in line for line in report.notes), report.notes
+    str(report)  # the table renders
+
+
+class Plain:
+    def __init__(self, i: int) -> None:
+        self.id = i
+        self.country = ("DE", "FR")[i % 2]
+        self.price = i * 0.25
+
+
+class Holder:
+    def __init__(self, rows: list[object]) -> None:
+        self.rows = rows
+
+
+def no_instance_dict(objs: list[object]) -> bool:
+    """No object has a dict of its own among its referents (its attributes are inline)."""
+    return not any(type(r) is dict for o in objs for r in gc.get_referents(o))
+
+
+@pytest.mark.parametrize("kind", ["dataclass", "plain"])
+def test_the_audit_leaves_the_instances_it_reads_as_they_were(kind):
+    # Only the holder's attribute names the list (a local would name it first).
+    if kind == "dataclass":
+        holder = Holder([Order(i, f"c{i % 7}", i * 0.5) for i in range(5_000)])
+    else:
+        holder = Holder([Plain(i) for i in range(5_000)])
+    plant(holder)
+    try:
+        before = memslim.deep_sizeof(holder)
+        report = memslim.audit(min_records=1_000, sample=2_000)
+        after = memslim.deep_sizeof(holder)
+    finally:
+        del sys.modules["planted_odd"]
+    assert after == before
+    rows = holder.rows
+    if (3, 11) <= sys.version_info[:2] < (3, 13):
+        assert no_instance_dict([*rows, holder])
+    finding = by_location(report)["Holder.rows"]
+    assert finding.records == 5_000 and finding.structure == "DictList"
+    fields = ["id", "customer", "price"] if kind == "dataclass" else ["id", "country", "price"]
+    real = memslim.DictList({f: getattr(o, f) for f in fields} for o in rows).nbytes
+    assert close(finding.memslim_bytes, real)
+
+
+def test_attributes_set_outside_the_class_are_reported_as_unread():
+    rows = [Plain(i) for i in range(2_000)]
+    for r in rows:
+        r.extra = "x"  # set here, not in Plain's code: its name is unknown to the audit
+    plant(rows)
+    try:
+        report = memslim.audit(min_records=1_000)
+    finally:
+        del sys.modules["planted_odd"]
+    assert "planted_odd.DATA" in by_location(report)
+    assert any("not set in their class's own code" in line for line in report.notes)

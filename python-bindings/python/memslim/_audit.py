@@ -18,7 +18,9 @@ The walk is bounded and mostly runs in C:
 from __future__ import annotations
 
 import dataclasses
+import dis
 import gc
+import inspect
 import json
 import linecache
 import os
@@ -34,11 +36,12 @@ from typing import Any, Self
 
 from memslim._memslim import DictList, DocList, TupleList
 from memslim._report import _size, pyplot
-from memslim._sizeof import _NOT_DATA, _allocated, deep_sizeof
+from memslim._sizeof import _NOT_DATA, _allocated, _deep_sizeof, _slot_names
 from memslim.exceptions import InvalidValueError
 
 # Containers that can hold records; for dicts the records are the values.
 _CONTAINERS: frozenset[type] = frozenset({list, tuple, deque, set, frozenset, dict})
+_ABSENT = object()
 # Item types that are never records (scalars, program structure, containers of other things).
 _NOT_RECORDS: tuple[type, ...] = (
     str,
@@ -95,43 +98,123 @@ class _Shape:
         return f"{self.kind} {self.cls.__qualname__}"
 
 
-def _slot_names(cls: type) -> list[str]:
-    names: list[str] = []
-    for klass in reversed(cls.__mro__):
-        slots = klass.__dict__.get("__slots__", ())
-        if isinstance(slots, str):
-            slots = (slots,)
-        names.extend(s for s in slots if s not in ("__dict__", "__weakref__") and s not in names)
-    return names
-
-
 def _shape(item: Any) -> _Shape | None:
+    # From the type only: an object's own __getattribute__, __getattr__, __len__ or
+    # __class__ is program code that may raise (or change what it reports).
     cls = type(item)
-    if isinstance(item, dict):
+    if issubclass(cls, dict):
         return _Shape("dict")
-    if isinstance(item, tuple):
+    if issubclass(cls, tuple):
         if hasattr(cls, "_fields"):
             return _Shape("namedtuple", cls)
-        return _Shape("tuple", width=len(item))
-    if isinstance(item, _NOT_RECORDS) or cls.__module__ == "builtins":
+        return _Shape("tuple", width=tuple.__len__(item))
+    if issubclass(cls, _NOT_RECORDS) or cls.__module__ == "builtins":
         return None
     if dataclasses.is_dataclass(cls):
         return _Shape("dataclass", cls)
     if hasattr(cls, "__attrs_attrs__"):
         return _Shape("attrs", cls)
-    if not hasattr(item, "__dict__"):
+    if not cls.__dictoffset__:
         return _Shape("slots", cls) if _slot_names(cls) else None
     return _Shape("object", cls)
 
 
-def _fields(shape: _Shape, example: Any) -> list[str]:
-    if shape.kind == "dataclass":
-        return [f.name for f in dataclasses.fields(example)]
-    if shape.kind == "attrs":
-        return [a.name for a in type(example).__attrs_attrs__]
-    if shape.kind == "slots":
-        return _slot_names(type(example))
-    return list(vars(example))
+def _has_dict(cls: type) -> bool:
+    return bool(cls.__dictoffset__)
+
+
+def _code_objects(code: types.CodeType) -> list[types.CodeType]:
+    out = [code]
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            out.extend(_code_objects(const))
+    return out
+
+
+_NAMES: dict[type, list[str]] = {}
+
+
+def _attribute_names(cls: type) -> list[str]:
+    """The attribute names instances of ``cls`` may have, read from the class, never from
+    an instance's ``__dict__`` (on CPython 3.11 and 3.12 reading it gives the instance a
+    dict of its own, for good): dataclass and attrs fields, ``__slots__``, annotations, and
+    every ``self.NAME = ...`` (``STORE_ATTR``) in the functions the class and its bases
+    define."""
+    cached = _NAMES.get(cls)
+    if cached is not None:
+        return cached
+    names: dict[str, None] = {}
+    if dataclasses.is_dataclass(cls):
+        names.update(dict.fromkeys(f.name for f in dataclasses.fields(cls)))
+    names.update(dict.fromkeys(a.name for a in getattr(cls, "__attrs_attrs__", ())))
+    names.update(dict.fromkeys(_slot_names(cls)))
+    for klass in reversed(cls.__mro__):
+        if klass.__module__ == "builtins":
+            continue
+        try:
+            annotations = inspect.get_annotations(klass)
+        except Exception:  # noqa: BLE001 -- a class's own annotations object may be odd
+            annotations = {}
+        names.update(dict.fromkeys(k for k in annotations if isinstance(k, str)))
+    for klass in cls.__mro__:
+        if klass.__module__ == "builtins":
+            continue
+        for member in list(klass.__dict__.values()):
+            functions = [member, getattr(member, "__func__", None)]
+            if isinstance(member, property):
+                functions += [member.fget, member.fset, member.fdel]
+            for fn in functions:
+                code = getattr(fn, "__code__", None) if isinstance(fn, types.FunctionType) else None
+                if code is None:
+                    continue
+                for inner in _code_objects(code):
+                    for ins in dis.get_instructions(inner):
+                        if ins.opname == "STORE_ATTR" and isinstance(ins.argval, str):
+                            names[ins.argval] = None
+    out = [n for n in names if not _is_computed(cls, n)]
+    _NAMES[cls] = out
+    return out
+
+
+def _class_attribute(cls: type, name: str) -> Any:
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return _ABSENT
+
+
+def _is_computed(cls: type, name: str) -> bool:
+    """Whether reading ``name`` would run code of the class (a property, a descriptor
+    other than a slot) rather than read a stored value."""
+    attr = _class_attribute(cls, name)
+    if attr is _ABSENT or isinstance(attr, types.MemberDescriptorType):
+        return False
+    kind = type(attr)
+    return hasattr(kind, "__set__") or hasattr(kind, "__delete__")
+
+
+def _attributes(obj: Any, names: list[str]) -> dict[str, Any]:
+    """The attributes ``obj`` has set among ``names`` (an unset slot is absent, not None),
+    read as ``object.__getattribute__`` stores them: neither the object's own
+    ``__getattribute__``/``__getattr__`` nor its ``__dict__`` is touched. A name that
+    reads back the class's own attribute is not the instance's."""
+    out = {}
+    cls = type(obj)
+    for name in names:
+        try:
+            value = object.__getattribute__(obj, name)
+        except AttributeError:
+            continue
+        if value is not _class_attribute(cls, name):
+            out[name] = value
+    return out
+
+
+def _unread(obj: Any, found: dict[str, Any]) -> bool:
+    """Whether ``obj`` holds attributes ``found`` does not have: it refers (besides its
+    class) to more objects than those read."""
+    refs = gc.get_referents(obj)
+    return len(refs) - (type(obj) in refs) > len(found)
 
 
 def _probe(items: list[Any]) -> tuple[_Shape, float] | None:
@@ -171,81 +254,78 @@ def _nested(records: list[dict[Any, Any]]) -> bool:
     return any(type(v) in (dict, list) for r in records[: _PROBE * 4] for v in r.values())
 
 
-_ABSENT = object()
-
-
-def _slot_dict(obj: Any, names: list[str]) -> dict[str, Any]:
-    """The attributes ``obj`` has set (an unset slot is absent, not None)."""
-    return {n: v for n in names if (v := getattr(obj, n, _ABSENT)) is not _ABSENT}
-
-
-def _build(records: list[Any], shape: _Shape) -> list[tuple[str, int, str]]:
-    """The structures ``records`` fit, built for real: (name, nbytes, how to call it)."""
+def _build(records: list[Any], shape: _Shape, problems: list[str]) -> list[tuple[str, int, str]]:
+    """The structures ``records`` fit, built for real: (name, nbytes, how to call it).
+    When none could be built, or only from part of what the records hold, ``problems``
+    says why."""
     out: list[tuple[str, int, str]] = []
-    errors = (TypeError, ValueError, OverflowError, KeyError, AttributeError)
+    failures: list[str] = []
+
+    def attempt(name: str, build: Any, call: str) -> None:
+        try:
+            out.append((name, build().nbytes, call))
+        except Exception as exc:  # noqa: BLE001 -- the records are the program's objects
+            failures.append(f"{name}: {type(exc).__name__}: {exc}")
+
     if shape.kind == "dict":
+        attempt("DictList", lambda: DictList(records), "memslim.DictList({})")
+        nested = False
         try:
-            out.append(("DictList", DictList(records).nbytes, "memslim.DictList({})"))
-        except errors:
-            pass
-        if _nested(records) or not out:
-            try:
-                out.append(("DocList", DocList(records).nbytes, "memslim.DocList({})"))
-            except errors:
-                pass
+            nested = _nested(records)
+        except Exception as exc:  # noqa: BLE001
+            failures.append(f"{type(exc).__name__}: {exc}")
+        if nested or not out:
+            attempt("DocList", lambda: DocList(records), "memslim.DocList({})")
     elif shape.kind == "namedtuple":
-        try:
-            out.append(("TupleList", TupleList(records).nbytes, "memslim.TupleList({})"))
-        except errors:
-            pass
+        attempt("TupleList", lambda: TupleList(records), "memslim.TupleList({})")
     elif shape.kind == "tuple":
         fields = [f"f{i}" for i in range(shape.width)]
-        try:
-            nbytes = TupleList(records, fields=fields).nbytes
-            call = "memslim.TupleList({}, fields=" + repr(tuple(fields)) + ")"
-            out.append(("TupleList", nbytes, call + "  # name the fields"))
-        except errors:
-            pass
+        call = "memslim.TupleList({}, fields=" + repr(tuple(fields)) + ")  # name the fields"
+        attempt("TupleList", lambda: TupleList(records, fields=fields), call)
     else:
         # Only the records of the dominant class: a container may mix in None or others.
-        if shape.cls is not None:
-            records = [o for o in records if type(o) is shape.cls]
+        cls = shape.cls
+        assert cls is not None
+        records = [o for o in records if type(o) is cls]
         if not records:
             return out
-        try:
-            names = _fields(shape, records[0])
-        except errors:
-            return out
-        getter = (lambda o: vars(o)) if shape.kind == "object" else None
-        try:
-            if getter is not None and all(hasattr(o, "__dict__") for o in records):
-                dicts = [dict(vars(o)) for o in records]
+        names = _attribute_names(cls)
+        dicts = [_attributes(o, names) for o in records]
+        unread = sum(map(_unread, records, dicts))
+        if unread and any(dicts):
+            problems.append(
+                f"{unread:,} of {len(records):,} sampled {cls.__qualname__} records hold"
+                " attributes not set in their class's own code (names unknown without"
+                " reading __dict__): their memslim size leaves them out"
+            )
+        if not any(dicts):
+            failures.append(f"no attributes of {cls.__qualname__} could be read")
+        else:
+            if _has_dict(cls):
                 call = "memslim.DictList(vars(o) for o in {})"
             else:
-                dicts = [_slot_dict(o, names) for o in records]
                 call = (
-                    "memslim.DictList({f: getattr(o, f) for f in " + repr(names) + "} for o in {})"
+                    "memslim.DictList({f: getattr(o, f) for f in "
+                    + repr(_slot_names(cls))
+                    + "} for o in {})"
                 )
-                if shape.kind in ("dataclass", "object") and all(
-                    hasattr(o, "__dict__") for o in records
-                ):
-                    call = "memslim.DictList(vars(o) for o in {})"
-            rows = DictList(dicts)
-            cls = shape.cls.__qualname__ if shape.cls else "cls"
-            out.append(("DictList", rows.nbytes, call + f"  # rows back: {cls}(**row)"))
-        except errors:
-            pass
+            attempt(
+                "DictList",
+                lambda: DictList(dicts),
+                call + f"  # rows back: {cls.__qualname__}(**row)",
+            )
+    if not out and failures:
+        problems.append("no memslim structure could be built: " + "; ".join(failures[:2]))
     return out
 
 
-def _predict(items: Any, n: int, shape: _Shape, sample: int) -> _Prediction | None:
+def _predict(
+    items: Any, n: int, shape: _Shape, sample: int, problems: list[str]
+) -> _Prediction | None:
     records = _spread(items, n, sample)
     if not records:
         return None
-    try:
-        built = _build(records, shape)
-    except RecursionError:
-        return None
+    built = _build(records, shape, problems)
     if not built:
         return None
     name, nbytes, call = min(built, key=lambda b: b[1])
@@ -253,7 +333,7 @@ def _predict(items: Any, n: int, shape: _Shape, sample: int) -> _Prediction | No
         # Extrapolate from the marginal cost between half the sample and all of it, so
         # fixed costs (string dictionaries, schema, chunk headers) are not scaled up.
         half = records[::2]
-        smaller = [b for b in _build(half, shape) if b[0] == name]
+        smaller = [b for b in _build(half, shape, []) if b[0] == name]
         per_record = nbytes / len(records)
         if smaller and len(records) > len(half):
             per_record = max(0.0, (nbytes - smaller[0][1]) / (len(records) - len(half)))
@@ -396,12 +476,8 @@ class _Namer:
             keys = _keys_of(parent, obj)
             owners = [self.nodes.get(g) for g in self.parents.get(pid, [])]
             for owner in owners:
-                if owner is None:
-                    continue
-                if getattr(owner, "__dict__", None) is parent:
-                    kind = owner.__qualname__ if isinstance(owner, type) else None
-                    cls = kind or type(owner).__qualname__
-                    return [(2, f"{cls}.{k}") for k in keys]
+                if owner is not None and _is_instance_dict(owner, parent):
+                    return [(2, f"{type(owner).__qualname__}.{k}") for k in keys]
             inner = self.names(parent, stop, depth + 1)
             if inner and inner[0][0] == -1:
                 return inner
@@ -412,11 +488,16 @@ class _Namer:
                 return inner
             where = [i for i, x in enumerate(parent) if x is obj][:1]
             return [(r + 1, f"{n}[{i}]") for r, n in inner[:3] for i in where]
-        if hasattr(parent, "__dict__") or _slot_names(type(parent)):
-            attrs = [k for k in _slot_names(type(parent)) if getattr(parent, k, None) is obj]
-            if hasattr(parent, "__dict__"):
-                attrs += _keys_of(parent.__dict__, obj)
-            return [(2, f"{type(parent).__qualname__}.{k}") for k in attrs]
+        cls = type(parent)
+        if _has_dict(cls) or _slot_names(cls):
+            # An instance holding ``obj`` in a slot or (3.11+) its inline attribute values:
+            # the name is found among those its class's code sets, without reading
+            # ``__dict__`` (which would give the instance a dict of its own).
+            found = _attributes(parent, _attribute_names(cls))
+            attrs = [k for k, v in found.items() if v is obj]
+            if not attrs:
+                return [(3, f"{cls.__qualname__}.<attribute>")]
+            return [(2, f"{cls.__qualname__}.{k}") for k in attrs]
         return [(8, f"<{type(parent).__qualname__}>")]
 
     def _closure(self, cell: types.CellType, depth: int) -> list[tuple[int, str]]:
@@ -433,6 +514,27 @@ class _Namer:
                 i = next(j for j, c in enumerate(cells) if c is cell)
                 out.append((1, f"{fn.__qualname__}() closure {fn.__code__.co_freevars[i]!r}"))
         return out or [(8, "<closure cell>")]
+
+
+def _is_instance_dict(owner: Any, d: dict[Any, Any]) -> bool:
+    """Whether ``d`` is the ``__dict__`` of ``owner`` (an instance), found without reading
+    ``owner.__dict__``: ``owner`` refers to ``d`` and reads its keys back as attributes."""
+    cls = type(owner)
+    if isinstance(owner, type) or not _has_dict(cls):
+        return False
+    if not any(r is d for r in gc.get_referents(owner)):
+        return False
+    checked = 0
+    for key, value in list(dict.items(d))[:3]:
+        if not isinstance(key, str) or _is_computed(cls, key):
+            continue
+        try:
+            if object.__getattribute__(owner, key) is not value:
+                return False
+        except AttributeError:
+            return False
+        checked += 1
+    return checked > 0
 
 
 def _keys_of(mapping: Any, obj: Any) -> list[Any]:
@@ -633,13 +735,20 @@ def _items(container: Any) -> Any:
     return container.values() if isinstance(container, dict) else container
 
 
-def _records_bytes(box: Any, n: int, size_sample: int | None) -> tuple[int, int]:
+def _records_bytes(
+    box: Any, n: int, size_sample: int | None, approximated: Counter[str]
+) -> tuple[int, int]:
     """Deep size of ``box`` (a dict: of its values) and the records it was measured on:
-    all of them, or ``size_sample`` evenly spaced and scaled by record count."""
+    all of them, or ``size_sample`` evenly spaced and scaled by record count. Objects
+    sized approximately (their ``__sizeof__`` failed) are counted into ``approximated``."""
     if not isinstance(box, dict) and (size_sample is None or n <= size_sample):
-        return deep_sizeof(box), n
+        nbytes, odd = _deep_sizeof(box)
+        approximated.update(odd)
+        return nbytes, n
     records = _spread(_items(box), n, size_sample or n)
-    nbytes = deep_sizeof(records) - _allocated(sys.getsizeof(records))
+    nbytes, odd = _deep_sizeof(records)
+    approximated.update(odd)
+    nbytes -= _allocated(sys.getsizeof(records))
     if len(records) < n:
         nbytes = round(nbytes * n / len(records))
     if not isinstance(box, dict):
@@ -830,6 +939,56 @@ def _max_rss() -> int:
     return peak if sys.platform == "darwin" else peak * 1024
 
 
+def _measure(
+    box: Any,
+    shape: _Shape,
+    n: int,
+    names: list[tuple[int, str]],
+    merged: dict[str, Finding],
+    approximated: Counter[str],
+    sample: int,
+    size_sample: int | None,
+    notes: list[str],
+) -> None:
+    """Size one container of records and what it would cost as memslim, into ``merged``
+    (under its location, merged with others of the same name)."""
+    location = names[0][1]
+    key = re.sub(r"\[\d+\]", "[*]", location)
+    nbytes, sized_from = _records_bytes(box, n, size_sample, approximated)
+    problems: list[str] = []
+    prediction = _predict(_items(box), n, shape, sample, problems)
+    notes.extend(f"{location}: {p}" for p in problems if f"{location}: {p}" not in notes)
+    if key in merged:
+        f = merged[key]
+        f.objects += 1
+        f.records += n
+        f.bytes += nbytes
+        f.sized_from += sized_from
+        if prediction is not None:
+            f.memslim_bytes += prediction.nbytes
+            f.built_from += prediction.built_from
+        return
+    if prediction is None:
+        return
+    kind = shape.label
+    if shape.kind == "dict" and prediction.structure == "DocList":
+        kind = "nested dict"
+    merged[key] = Finding(
+        location=key,
+        container=_container_name(box),
+        objects=1,
+        records=n,
+        record_kind=kind,
+        bytes=nbytes,
+        sized_from=sized_from,
+        structure=prediction.structure,
+        memslim_bytes=prediction.nbytes,
+        built_from=prediction.built_from,
+        suggestion=_suggest(prediction.call, location, box),
+        also=[name for _, name in names[1:4] if name != location],
+    )
+
+
 def _walk(
     min_records: int,
     sample: int,
@@ -879,7 +1038,7 @@ def _walk(
             n = len(box)
             probe = _spread(_items(box), n, _PROBE)
             got = _probe(probe)
-        except (RuntimeError, TypeError):  # changed size during iteration
+        except Exception:  # noqa: BLE001, S112 -- changed size during iteration, odd objects
             continue
         if got is not None:
             found.append((box, got[0], n))
@@ -892,45 +1051,27 @@ def _walk(
     stop = set(map(id, targets))
 
     merged: dict[str, Finding] = {}
+    approximated: Counter[str] = Counter()
     for box, shape, n in found:
-        names = sorted(set(namer.names(box, stop)))
-        if names and names[0][0] == -1:
-            continue  # held by another reported container: counted there
-        if not names:
-            names = [(9, building)]
-        location = names[0][1]
-        key = re.sub(r"\[\d+\]", "[*]", location)
-        nbytes, sized_from = _records_bytes(box, n, size_sample)
-        if key in merged:
-            f = merged[key]
-            f.objects += 1
-            f.records += n
-            f.bytes += nbytes
-            f.sized_from += sized_from
-            prediction = _predict(_items(box), n, shape, sample)
-            if prediction is not None:
-                f.memslim_bytes += prediction.nbytes
-                f.built_from += prediction.built_from
-            continue
-        prediction = _predict(_items(box), n, shape, sample)
-        if prediction is None:
-            continue
-        kind = shape.label
-        if shape.kind == "dict" and prediction.structure == "DocList":
-            kind = "nested dict"
-        merged[key] = Finding(
-            location=key,
-            container=_container_name(box),
-            objects=1,
-            records=n,
-            record_kind=kind,
-            bytes=nbytes,
-            sized_from=sized_from,
-            structure=prediction.structure,
-            memslim_bytes=prediction.nbytes,
-            built_from=prediction.built_from,
-            suggestion=_suggest(prediction.call, location, box),
-            also=[name for _, name in names[1:4] if name != location],
+        location = building
+        try:
+            names = sorted(set(namer.names(box, stop)))
+            if names and names[0][0] == -1:
+                continue  # held by another reported container: counted there
+            if not names:
+                names = [(9, building)]
+            location = names[0][1]
+            _measure(box, shape, n, names, merged, approximated, sample, size_sample, notes)
+        except Exception as exc:  # noqa: BLE001 -- the containers hold the program's objects
+            notes.append(
+                f"skipped {location} ({_container_name(box)}, {n:,} {shape.label} records):"
+                f" {type(exc).__name__}: {exc}"
+            )
+    if approximated:
+        odd = ", ".join(f"{k} ({v:,})" for k, v in approximated.most_common(5))
+        notes.append(
+            "sized approximately: objects whose __sizeof__ raised or was negative count"
+            f" their fixed size only: {odd}"
         )
     passes = namer.passes
     del found, targets, namer
