@@ -29,6 +29,7 @@ import sys
 import threading
 import time
 import types
+import weakref
 from collections import Counter, deque
 from itertools import compress, islice
 from pathlib import Path
@@ -131,7 +132,8 @@ def _code_objects(code: types.CodeType) -> list[types.CodeType]:
     return out
 
 
-_NAMES: dict[type, list[str]] = {}
+# Per class, for the classes' lifetime (a watch audits again and again).
+_NAMES: weakref.WeakKeyDictionary[type, list[str]] = weakref.WeakKeyDictionary()
 
 
 def _attribute_names(cls: type) -> list[str]:

@@ -113,7 +113,12 @@ def _instance_values(objs: list[Any], kind: type) -> int:
     for o, n in zip(objs, counts, strict=True):
         if n == 2 + slots:
             d = next((r for r in gc.get_referents(o) if type(r) is dict), None)
-            if d is not None and sys.getsizeof(d) != _combined_dict_bytes(len(d)):
+            # A split dict shares its class's keys: it holds at most SHARED_KEYS_MAX.
+            if (
+                d is not None
+                and len(d) <= _SHARED_KEYS_MAX
+                and sys.getsizeof(d) != _combined_dict_bytes(len(d))
+            ):
                 # Its own (split) __dict__, whose sys.getsizeof counts the values.
                 total -= _values_bytes(1)
     return total
