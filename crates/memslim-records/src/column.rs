@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::bitmap::Bitmap;
+use crate::columns::Mark;
 use crate::intvec::{IntVec, Width};
 use crate::list::CellSink;
 use crate::store::Store;
@@ -821,6 +822,71 @@ impl ColChunk {
         }
     }
 
+    /// Pushes a run of ints into an int column whose width holds them all, row `r`
+    /// marked by `marks[r]` (no marks: every row holds its value).
+    pub(crate) fn push_ints(&mut self, values: &[i64], marks: &[Mark]) {
+        let Data::Int(v) = &mut self.data else {
+            return;
+        };
+        if marks.is_empty() {
+            v.extend(values.iter().copied());
+        } else {
+            // A null or absent row holds 0, as `push` leaves it.
+            v.extend(
+                values
+                    .iter()
+                    .zip(marks)
+                    .map(|(&x, &m)| if m == Mark::Value { x } else { 0 }),
+            );
+        }
+        self.push_marks(values.len(), marks);
+    }
+
+    /// Pushes a run of dictionary keys into a dictionary column whose key width holds
+    /// them all: `keys[r]` is the position of `strs[r]` (already interned), row `r`
+    /// marked by `marks[r]` (no marks: every row holds its string).
+    pub(crate) fn push_keys(
+        &mut self,
+        meta: &mut ColMeta,
+        keys: &[u32],
+        strs: &[&str],
+        marks: &[Mark],
+    ) {
+        let Data::Keys(k) = &mut self.data else {
+            return;
+        };
+        k.extend(keys.iter().map(|&x| i64::from(x)));
+        for (r, s) in strs.iter().enumerate() {
+            if marks.get(r).is_none_or(|&m| m == Mark::Value) {
+                meta.str_bytes += s.len() as u64;
+                meta.str_count += 1;
+            }
+        }
+        self.push_marks(keys.len(), marks);
+    }
+
+    /// Counts `n` rows whose values are written, row `r` marked by `marks[r]` (no
+    /// marks: all valid), in the validity and absence bitmaps, each made once a row
+    /// needs it (as [`ColChunk::push`] makes them).
+    fn push_marks(&mut self, n: usize, marks: &[Mark]) {
+        let start = self.len;
+        if self.valid.is_none() && marks.iter().any(|&m| m != Mark::Value) {
+            self.valid = Some(Bitmap::filled(start, true));
+        }
+        if self.absent.is_none() && marks.contains(&Mark::Absent) {
+            self.absent = Some(Bitmap::filled(start, false));
+        }
+        if let Some(v) = &mut self.valid {
+            v.room(n, n);
+            (0..n).for_each(|r| v.push(marks.get(r).is_none_or(|&m| m == Mark::Value)));
+        }
+        if let Some(a) = &mut self.absent {
+            a.room(n, n);
+            (0..n).for_each(|r| a.push(marks.get(r) == Some(&Mark::Absent)));
+        }
+        self.len += n;
+    }
+
     /// Pushes a run of cells into a dictionary-encoded column (every cell a string, null
     /// or absent). Looks strings up in a [`SeenStrs`] first, and borrows the dictionary
     /// once for the run rather than once per string unless it is shared with an export
@@ -1341,6 +1407,124 @@ impl ColMeta {
             }
         }
         dict.len()
+    }
+}
+
+impl ColMeta {
+    /// The dictionary positions of `strs` (a run of a dictionary column), appended to
+    /// `out`, each string interned if new: row `r` marked by `marks[r]` (no marks:
+    /// every row holds its string), a null or absent row's position 0. Each distinct
+    /// short string of the run is looked up in the dictionary once ([`ShortStrs`]);
+    /// the others a group at a time ([`StrDict::intern_group`]). The byte and string
+    /// counts are left to the push.
+    pub(crate) fn intern_strs(&mut self, strs: &[&str], marks: &[Mark], out: &mut Vec<u32>) {
+        let dict = self.dict.get_or_insert_with(Default::default);
+        let mut known = ShortStrs::new(strs.len());
+        let mut missed: Vec<&str> = Vec::with_capacity(GROUP);
+        let mut found = Vec::with_capacity(GROUP);
+        out.reserve(strs.len());
+        for (g, group) in strs.chunks(GROUP).enumerate() {
+            let from = out.len();
+            missed.clear();
+            for (i, s) in group.iter().enumerate() {
+                let valued = marks.get(g * GROUP + i).is_none_or(|&m| m == Mark::Value);
+                match valued.then(|| known.get(s)) {
+                    Some(Some(idx)) => out.push(idx),
+                    Some(None) => {
+                        out.push(u32::MAX);
+                        missed.push(s);
+                    }
+                    None => out.push(0),
+                }
+            }
+            if missed.is_empty() {
+                continue;
+            }
+            found.clear();
+            match crate::cow::get_mut(dict) {
+                Some(own) => own.intern_group(&missed, &mut found),
+                None => found.extend(missed.iter().map(|s| Some(intern_shared(dict, s)))),
+            }
+            let mut found = found.iter();
+            for (slot, s) in out[from..].iter_mut().zip(group) {
+                if *slot == u32::MAX {
+                    // Past the dictionary's text limit (which the caller kept the run
+                    // within) a string would read as entry 0, as `push` leaves it.
+                    *slot = found.next().copied().flatten().unwrap_or(0);
+                    known.put(s, *slot);
+                }
+            }
+        }
+    }
+}
+
+/// Dictionary positions of the strings of up to 24 bytes met in one run, by content:
+/// a string read from a file is a new `&str` each time (unlike [`SeenStrs`], whose
+/// key is the address), and most of a column's repeat. A string is kept as its length
+/// and three words that hold all its bytes, so that equal keys are equal strings; a
+/// slot holds the last string that fell in it.
+struct ShortStrs {
+    /// `(words, length, position)`; length `u32::MAX` marks an empty slot.
+    slots: Vec<([u64; 3], u32, u32)>,
+    shift: u32,
+}
+
+impl ShortStrs {
+    /// A cache for a run of `rows` strings.
+    fn new(rows: usize) -> Self {
+        let n = rows.next_power_of_two().clamp(64, 1024);
+        ShortStrs {
+            slots: vec![([0; 3], u32::MAX, 0); n],
+            shift: 64 - n.trailing_zeros(),
+        }
+    }
+
+    /// The key of `s`: its bytes in three words (`None` past 24 bytes).
+    #[inline]
+    fn key(s: &str) -> Option<[u64; 3]> {
+        let b = s.as_bytes();
+        let n = b.len();
+        let word = |at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+        let half = |at: usize| {
+            u64::from(u32::from_le_bytes(
+                b[at..at + 4].try_into().unwrap_or([0; 4]),
+            ))
+        };
+        Some(match n {
+            0 => [0; 3],
+            // Bytes 0, n/2 and n-1 are every byte of a string this short.
+            1..=3 => [
+                u64::from(b[0]) | u64::from(b[n / 2]) << 8 | u64::from(b[n - 1]) << 16,
+                0,
+                0,
+            ],
+            4..=7 => [half(0) | half(n - 4) << 32, 0, 0],
+            8..=16 => [word(0), word(n - 8), 0],
+            17..=24 => [word(0), word(8), word(n - 8)],
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    fn slot(&self, w: &[u64; 3], n: usize) -> usize {
+        let h = (w[0] ^ w[1].rotate_left(21) ^ w[2].rotate_left(42) ^ n as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> self.shift) as usize
+    }
+
+    #[inline]
+    fn get(&self, s: &str) -> Option<u32> {
+        let w = Self::key(s)?;
+        let (kw, kn, idx) = self.slots[self.slot(&w, s.len())];
+        (kn as usize == s.len() && kw == w).then_some(idx)
+    }
+
+    #[inline]
+    fn put(&mut self, s: &str, idx: u32) {
+        if let Some(w) = Self::key(s) {
+            let at = self.slot(&w, s.len());
+            self.slots[at] = (w, s.len() as u32, idx);
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! [`RecordList`]: the chunked, columnar list of records.
 
 mod block;
+// Appends of records given column by column.
+mod columns;
 mod snapshot;
 // Constructors and appends for hosts (schema plus field names, rows of another list).
 mod merge;
@@ -1046,8 +1048,16 @@ impl RecordList {
             .filter(|&(j, (target, _))| target != self.cols[j].layout)
             .map(|(j, (target, exact))| (j, target, exact))
             .collect();
+        self.widen_columns(widen);
+        self.push_rows(grid);
+        Ok(())
+    }
+
+    /// Lays out each column `j` of `widen` as `target` before an append whose values
+    /// need it (`ints_exact`: the append's ints are all exact in `f64`).
+    fn widen_columns(&mut self, widen: Vec<(usize, Layout, bool)>) {
         for (j, target, ints_exact) in widen {
-            // Ints of this grid met floats: all of them, and all stored, must be exact.
+            // Ints of this append met floats: all of them, and all stored, must be exact.
             let target = if target == Layout::Float && !ints_exact {
                 Layout::Object
             } else {
@@ -1055,8 +1065,6 @@ impl RecordList {
             };
             self.convert_column(j, target);
         }
-        self.push_rows(grid);
-        Ok(())
     }
 
     /// [`RecordList::push_record`] for the common record, without a plan or a grid: its
@@ -1155,33 +1163,7 @@ impl RecordList {
         let n = grid.num_rows();
         let mut done = 0;
         while done < n {
-            let k = self.tail_for(grid.var_len(done));
-            // How many of the remaining rows fit this chunk (rows and bytes). A single
-            // row always fits: tail_for made room for it.
-            let room = self.chunk_rows - self.chunks[k].len;
-            let mut run = 1;
-            if n - done > 1 {
-                let mut budget = CHUNK_VAR_BYTES.saturating_sub(
-                    self.chunks[k]
-                        .cols
-                        .iter()
-                        .map(|c| c.var_bytes())
-                        .max()
-                        .unwrap_or(0),
-                );
-                // Usually everything left fits: no need to count row by row.
-                let everything = n - done <= room && grid.var_bytes() <= budget;
-                budget = if everything { 0 } else { budget };
-                run = if everything { n - done } else { 0 };
-                while done + run < n && run < room {
-                    let var = grid.var_len(done + run);
-                    if run > 0 && var > budget {
-                        break;
-                    }
-                    budget = budget.saturating_sub(var);
-                    run += 1;
-                }
-            }
+            let (k, run) = self.next_run(done, n, grid.var_bytes(), |r| grid.var_len(r));
             let ncols = self.cols.len();
             // The layouts were chosen before this run's strings are interned: make each
             // key width hold the dictionary as the run leaves it.
@@ -1226,6 +1208,44 @@ impl RecordList {
             });
             done += run;
         }
+    }
+
+    /// The chunk that takes the rows of an append from row `done` of `n` on, and how
+    /// many of them it takes (rows and bytes; at least one: a single row always fits).
+    /// `var_len(r)` is row `r`'s bytes of variable-length data, `var_bytes` all rows'.
+    fn next_run(
+        &mut self,
+        done: usize,
+        n: usize,
+        var_bytes: usize,
+        var_len: impl Fn(usize) -> usize,
+    ) -> (usize, usize) {
+        let k = self.tail_for(var_len(done));
+        let room = self.chunk_rows - self.chunks[k].len;
+        let mut run = 1;
+        if n - done > 1 {
+            let mut budget = CHUNK_VAR_BYTES.saturating_sub(
+                self.chunks[k]
+                    .cols
+                    .iter()
+                    .map(|c| c.var_bytes())
+                    .max()
+                    .unwrap_or(0),
+            );
+            // Usually everything left fits: no need to count row by row.
+            let everything = n - done <= room && var_bytes <= budget;
+            budget = if everything { 0 } else { budget };
+            run = if everything { n - done } else { 0 };
+            while done + run < n && run < room {
+                let var = var_len(done + run);
+                if run > 0 && var > budget {
+                    break;
+                }
+                budget = budget.saturating_sub(var);
+                run += 1;
+            }
+        }
+        (k, run)
     }
 
     /// Lays out plainly each dictionary column whose text the strings of `grid` (all
