@@ -16,7 +16,7 @@
 use std::ops::Range;
 
 use arrow_schema::{DataType, Schema};
-use memslim_records::{CellRef, variant};
+use memslim_records::{CellRef, Mark, variant};
 
 use crate::ipc;
 use crate::map::{MappedText, ReadMap};
@@ -437,6 +437,89 @@ impl<'b> ColumnCells<'b> {
                 }
             }
         })
+    }
+
+    /// The ints at `rows` of an int column, for a copy a column at a time: for each
+    /// row whose mark (`marks[k]` for `rows[k]`) is [`Mark::Value`], its value, or
+    /// [`Mark::Null`] in its mark; a row marked otherwise is not read. `values` gets one
+    /// entry per row (0 where there is no value). `Ok(false)`, with nothing changed,
+    /// for a column of another layout.
+    ///
+    /// # Errors
+    /// As [`ColumnCells::get`], for the first row that fails.
+    pub(crate) fn ints_at(
+        &self,
+        rows: &[usize],
+        marks: &mut [Mark],
+        values: &mut Vec<i64>,
+    ) -> Result<bool, String> {
+        let CellLayout::Int { width, .. } = self.kind else {
+            return Ok(false);
+        };
+        values.reserve(rows.len());
+        for (&row, mark) in rows.iter().zip(marks.iter_mut()) {
+            if *mark != Mark::Value {
+                values.push(0);
+                continue;
+            }
+            if row >= self.rows {
+                return Err(self.no_value(row));
+            }
+            if self.is_null(row)? {
+                *mark = Mark::Null;
+                values.push(0);
+                continue;
+            }
+            let v = match width {
+                8 => item(self.values, row, 8)
+                    .and_then(|b| b.try_into().ok())
+                    .map(i64::from_le_bytes)
+                    .ok_or_else(|| self.short())?,
+                _ => match self.number_at(row, width)? {
+                    CellRef::Int(v) => v,
+                    _ => return Err(self.short()),
+                },
+            };
+            values.push(v);
+        }
+        Ok(true)
+    }
+
+    /// [`ColumnCells::ints_at`] for the strings of a string column (a null or unread
+    /// row holds `""`). `Ok(false)` for a column of another layout, or of variant
+    /// values.
+    ///
+    /// # Errors
+    /// As [`ColumnCells::get`], for the first row that fails.
+    pub(crate) fn strs_at(
+        &self,
+        rows: &[usize],
+        marks: &mut [Mark],
+        values: &mut Vec<&'b str>,
+    ) -> Result<bool, String> {
+        let CellLayout::Bytes { utf8: true, wide } = self.kind else {
+            return Ok(false);
+        };
+        if self.variant {
+            return Ok(false);
+        }
+        values.reserve(rows.len());
+        for (&row, mark) in rows.iter().zip(marks.iter_mut()) {
+            if *mark != Mark::Value {
+                values.push("");
+                continue;
+            }
+            if row >= self.rows {
+                return Err(self.no_value(row));
+            }
+            if self.is_null(row)? {
+                *mark = Mark::Null;
+                values.push("");
+                continue;
+            }
+            values.push(self.str_at(row, wide)?);
+        }
+        Ok(true)
     }
 
     /// Calls `f(row, value)` for each of `rows` in order, each value as

@@ -12,12 +12,13 @@ use arrow_ipc::reader::FileDecoder;
 use arrow_ipc::{Block, MetadataVersion};
 use arrow_schema::{DataType, SchemaRef};
 use memslim_records::{
-    Cell, CellRef, Grid, RecordList, RecordsError, arrow_cell, check_arrow_type, is_variant_field,
+    Cell, CellRef, Columns, Grid, Mark, RecordList, RecordsError, Values, arrow_cell,
+    check_arrow_type, is_variant_field,
 };
 
 use crate::cells::{self, BatchCells, ColumnCells};
 use crate::error::{MmapError, Result, io, open_to_read};
-use crate::exact::{self, Extras};
+use crate::exact::{self, ColumnExtras, Extras};
 use crate::format::{self, ENTRY_LEN, Entry, HEADER_LEN, HeaderError, MessageKind};
 use crate::ipc::{self, Encoder, FILE_MAGIC};
 use crate::map::ReadMap;
@@ -369,6 +370,13 @@ impl<'a> Committed<'a> {
                     Ok(())
                 })?;
             }
+            // Records in field order (the common case): typed columns, no grid.
+            let in_field_order = to.iter().flatten().is_sorted_by(|a, b| a < b)
+                && block.iter().all(|&j| self.extras.order_of(j).is_none());
+            if in_field_order {
+                out.push_columns(&self.columns_of(block, &cols, &to)?)?;
+                continue;
+            }
             // Then column by column (each column's buffers read in order), the key
             // orders last.
             let mut grid = Grid::with_capacity(out.num_fields(), block.len());
@@ -416,6 +424,61 @@ impl<'a> Committed<'a> {
             out.push_grid(&grid)?;
         }
         Ok(true)
+    }
+
+    /// The records at `rows` as columns for [`RecordList::push_columns`], each column
+    /// `c` of `cols` going to field `to[c]` of the list (none: every record lacks it): an
+    /// int or string column typed, any other as cells read as [`Committed::visit_each`]
+    /// reads them.
+    ///
+    /// # Errors
+    /// A damaged value, the first in column order.
+    fn columns_of(
+        &self,
+        rows: &[usize],
+        cols: &[(ColumnCells<'a>, ColumnExtras<'a>)],
+        to: &[Option<usize>],
+    ) -> Result<Columns<'a>> {
+        let mut out = Columns::new(rows.len());
+        for (c, (col, extras)) in cols.iter().enumerate() {
+            let Some(&Some(f)) = to.get(c) else {
+                continue;
+            };
+            let mut marks: Vec<Mark> = rows
+                .iter()
+                .map(|&j| match extras.is_absent(j) {
+                    true => Mark::Absent,
+                    false => Mark::Value,
+                })
+                .collect();
+            let (mut ints, mut strs) = (Vec::new(), Vec::new());
+            let corrupt = |r| self.corrupt(r);
+            let values = if col.ints_at(rows, &mut marks, &mut ints).map_err(corrupt)? {
+                Values::Ints(ints)
+            } else if col.strs_at(rows, &mut marks, &mut strs).map_err(corrupt)? {
+                Values::Strs(strs)
+            } else {
+                let mut cells = Vec::with_capacity(rows.len());
+                for (&j, m) in rows.iter().zip(&marks) {
+                    let cell = match m {
+                        Mark::Value => {
+                            let v = col.get(j).map_err(corrupt)?;
+                            extras.as_appended(j, v).to_cell()
+                        }
+                        _ => None,
+                    };
+                    cells.push(cell);
+                }
+                marks.clear();
+                Values::Cells(cells)
+            };
+            if marks.iter().all(|&m| m == Mark::Value) {
+                marks.clear();
+            }
+            // One entry per row, marks with ints or strings only: always taken.
+            out.push(f, values, marks);
+        }
+        Ok(out)
     }
 
     /// Whether column `c` holds values in the variant encoding.

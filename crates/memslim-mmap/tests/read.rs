@@ -542,3 +542,148 @@ fn a_file_copies_records_wider_than_a_grid_as_records_are_copied() {
     let _ = fs::remove_file(&path);
     let _ = fs::remove_file(memslim_mmap::index_path(&path));
 }
+
+const TABLE: [&str; 5] = ["i", "j", "s", "t", "m"];
+
+/// Records whose keys come in one order, as a table's do (so a batch is copied a typed
+/// column at a time): ints with nulls and absent keys, ints that are never null, short
+/// strings (some not ASCII, some past 24 bytes) with nulls and absent keys, a string
+/// with enough distinct values to widen a dictionary's keys, and a column of floats
+/// with ints among them or of bools.
+fn table_records() -> impl Strategy<Value = Vec<Vec<(usize, V)>>> {
+    let some = |v: BoxedStrategy<V>| {
+        prop_oneof![12 => v.prop_map(Some), 1 => Just(Some(V::Null)), 1 => Just(None)].boxed()
+    };
+    let int = prop_oneof![-3i64..300, Just(1 << 40), Just(i64::MIN)].prop_map(V::Int);
+    let word = prop::sample::select(vec![
+        "UA",
+        "JFK",
+        "",
+        "naïve",
+        "日本",
+        "N14228",
+        "2013-01-01 05:00:00",
+        "a string longer than twenty-four bytes",
+    ])
+    .prop_map(|s| V::Str(s.to_owned()));
+    let many = (0u32..600).prop_map(|k| V::Str(format!("t{k}")));
+    let mixed = prop_oneof![
+        (-4.0f64..4.0).prop_map(V::Float),
+        (-3i64..3).prop_map(V::Int),
+        any::<bool>().prop_map(V::Bool),
+    ];
+    let rec = (
+        some(int.boxed()),
+        prop_oneof![20 => (0i64..1000).prop_map(|i| Some(V::Int(i))), 1 => Just(None)],
+        some(word.boxed()),
+        some(many.boxed()),
+        some(mixed.boxed()),
+    )
+        .prop_map(|(i, j, s, t, m)| {
+            [i, j, s, t, m]
+                .into_iter()
+                .enumerate()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Vec<_>>()
+        });
+    prop::collection::vec(rec, 0..700)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// A file's own copy of records in one key order (typed columns, not a grid)
+    /// appends what the record-by-record copy appends: a run that starts inside a
+    /// batch and ends inside a later one, or rows picked here and there, with pending
+    /// records after; to an empty list, one with the same fields, one with them in
+    /// another order, and one with a declared schema that refuses a value (left as it
+    /// was).
+    #[test]
+    fn a_file_copies_column_runs_as_records_are_copied(
+        recs in table_records(),
+        flushes in prop::collection::vec(0usize..700, 0..4),
+        pending in 0usize..30,
+        from in 0usize..700,
+        keep in 1u32..4,
+        seed in any::<u64>(),
+        case in 0usize..1_000_000,
+    ) {
+        let path = tmp(3_000_000 + case);
+        let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(memslim_mmap::index_path(&path));
+        let mut file = RecordFile::open(&path, Mode::Append).unwrap();
+        for (n, r) in recs.iter().enumerate() {
+            let cells: Vec<(&str, Cell<'_>)> = r.iter().map(|(j, v)| (TABLE[*j], v.cell())).collect();
+            file.push_record(&cells).unwrap();
+            if flushes.contains(&n) || n + pending == recs.len() {
+                file.flush().unwrap();
+            }
+        }
+        let from = from.min(recs.len());
+        let mut x = seed | 1;
+        let picks: Vec<usize> = (from..recs.len())
+            .filter(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x % u64::from(keep) == 0
+            })
+            .collect();
+        let starts: [fn() -> RecordList; 3] = [
+            || RecordList::with_chunk_rows(100),
+            || {
+                let mut l = RecordList::with_chunk_rows(100);
+                let rec = [("i", Cell::Int(1)), ("j", Cell::Int(2)), ("s", Cell::Str("UA")), ("t", Cell::Null), ("m", Cell::Float(0.5))];
+                l.push_record(&rec).unwrap();
+                l
+            },
+            || {
+                let mut l = RecordList::with_chunk_rows(100);
+                l.push_record(&[("t", Cell::Str("x")), ("i", Cell::Null)]).unwrap();
+                l
+            },
+        ];
+        for start in starts {
+            let (mut fast, mut slow) = (start(), start());
+            if !file.append_to(&mut fast, &picks).unwrap() {
+                memslim_records::append_records(&mut fast, &mut file, &picks).unwrap();
+            }
+            memslim_records::append_records_staged(&mut slow, &mut file, &picks).unwrap();
+            prop_assert_eq!(dump(&mut fast), dump(&mut slow));
+            fast.optimize();
+            slow.optimize();
+            prop_assert_eq!(fast.nbytes(), slow.nbytes());
+            let want: Vec<Vec<(String, String)>> = picks
+                .iter()
+                .map(|&r| recs[r].iter().map(|(j, v)| (TABLE[*j].to_owned(), shown(v.cell_ref()))).collect())
+                .collect();
+            let got = dump(&mut fast).1;
+            prop_assert_eq!(&got[got.len() - picks.len()..], &want[..]);
+        }
+        // A declared schema that takes no strings in `s`: refused alike, the list as it was.
+        let declared = || {
+            RecordList::with_schema(
+                &[
+                    ("i", memslim_records::DType::Int64),
+                    ("j", memslim_records::DType::Int64),
+                    ("s", memslim_records::DType::Int64),
+                    ("t", memslim_records::DType::Str),
+                    ("m", memslim_records::DType::Object),
+                ],
+                100,
+            )
+            .unwrap()
+        };
+        let (mut fast, mut slow) = (declared(), declared());
+        let a = memslim_records::append_records(&mut fast, &mut file, &picks);
+        let b = memslim_records::append_records_staged(&mut slow, &mut file, &picks);
+        prop_assert_eq!(a.is_ok(), b.is_ok());
+        if let (Err(a), Err(b)) = (&a, &b) {
+            prop_assert_eq!(a.to_string(), b.to_string());
+            prop_assert_eq!(fast.record_count(), 0);
+        }
+        drop(file);
+        let _ = fs::remove_file(&path);
+        let _ = fs::remove_file(memslim_mmap::index_path(&path));
+    }
+}
