@@ -20,8 +20,9 @@
 //! or into a directory of part files (`root/country=DE/part-<unique>-00000.parquet`, the
 //! Hive layout Spark, DuckDB, polars, pyarrow and Ray Data read). Part names are unique
 //! per writer, so many writers (processes, machines) can fill one directory; a file is
-//! written under a hidden temporary name and renamed into place when complete, so
-//! readers never see half a file. A file's schema is fixed by its first batch; a later
+//! written under a hidden temporary name of its writer's own and renamed into place
+//! when complete, so readers never see half a file, and two writers of one file path
+//! never mix their data (the last to finish wins). A file's schema is fixed by its first batch; a later
 //! batch that needs a new field or a wider type starts a new part file (a single-file
 //! target refuses it with [`ParquetError::Schema`]).
 //!

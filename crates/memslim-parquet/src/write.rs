@@ -155,7 +155,17 @@ impl FileWriter {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = path.with_file_name(format!(".{name}.tmp"));
+        // Every writer gets a temporary file of its own, created exclusively: two writers
+        // of one single-file path (threads, processes, a stream whose source writes the
+        // same path) must never write into one inode. Each renames its own complete file
+        // into place; the last rename wins.
+        // (The name is cut short so that the temporary name stays within the 255 bytes
+        // a file name may have wherever the target's name itself fits.)
+        let mut cut = name.len().min(200);
+        while !name.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let tmp = path.with_file_name(format!(".{}.{}.tmp", &name[..cut], unique_prefix()));
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(io(dir))?;
@@ -169,9 +179,7 @@ impl FileWriter {
         }
         let file = OpenOptions::new()
             .write(true)
-            .create_new(exclusive)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .open(&tmp)
             .map_err(io(&tmp))?;
         let props = WriterProperties::builder()

@@ -1,0 +1,94 @@
+//! Writers of files and datasets: several writers of one path, the names they give
+//! their files and directories, and what a reader then finds there.
+
+use std::path::{Path, PathBuf};
+
+use memslim_parquet::{DatasetWriter, ReadOptions, WriteOptions, read_all};
+use memslim_records::{Cell, CellRef, RecordList};
+
+fn tmpdir(tag: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let d = std::env::temp_dir().join(format!(
+        "memslim-parquet-writers-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Records `{"i": k, "tag": tag}` for `k` in `range`.
+fn tagged(range: std::ops::Range<i64>, tag: &str) -> RecordList {
+    let mut l = RecordList::new();
+    for k in range {
+        l.push_record(&[("i", Cell::Int(k)), ("tag", Cell::Str(tag))])
+            .unwrap();
+    }
+    l
+}
+
+/// The `(i, tag)` pairs of `path`, in order.
+fn pairs(path: &Path) -> Vec<(i64, String)> {
+    let l = read_all(&[path.to_owned()], ReadOptions::default()).unwrap();
+    let (i, t) = (l.field_index("i").unwrap(), l.field_index("tag").unwrap());
+    (0..l.len())
+        .map(|r| match (l.get(r, i), l.get(r, t)) {
+            (CellRef::Int(k), CellRef::Str(s) | CellRef::DictStr(_, s)) => (k, s.to_owned()),
+            other => panic!("unexpected cells {other:?}"),
+        })
+        .collect()
+}
+
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn two_writers_of_one_file_never_share_a_temporary_file() {
+    let dir = tmpdir("same-path");
+    let p = dir.join("out.parquet");
+    let small = WriteOptions {
+        row_group_rows: 100,
+        ..WriteOptions::default()
+    };
+    // A's first batch, then B writes the same path from start to end, then A goes on.
+    let mut a = DatasetWriter::file(&p, small.clone()).unwrap();
+    a.write(&tagged(0..500, "A")).unwrap();
+    let mut b = DatasetWriter::file(&p, small.clone()).unwrap();
+    b.write(&tagged(0..300, "B")).unwrap();
+    b.close().unwrap();
+    let want_b: Vec<_> = (0..300).map(|k| (k, "B".to_owned())).collect();
+    assert_eq!(pairs(&p), want_b);
+    a.write(&tagged(500..600, "A")).unwrap();
+    assert_eq!(pairs(&p), want_b, "A's unfinished file is not at the path");
+    a.close().unwrap();
+    // The last complete writer wins, whole; no temporary file is left.
+    let want_a: Vec<_> = (0..600).map(|k| (k, "A".to_owned())).collect();
+    assert_eq!(pairs(&p), want_a);
+    assert_eq!(names(&dir), ["out.parquet"]);
+    // A writer dropped unfinished leaves the complete file there alone.
+    let mut c = DatasetWriter::file(&p, small).unwrap();
+    c.write(&tagged(0..10, "C")).unwrap();
+    drop(c);
+    assert_eq!(pairs(&p), want_a);
+    assert_eq!(names(&dir), ["out.parquet"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_long_file_name_keeps_its_temporary_name_within_limits() {
+    let dir = tmpdir("long-name");
+    let p = dir.join(format!("{}.parquet", "é".repeat(120)));
+    let mut w = DatasetWriter::file(&p, WriteOptions::default()).unwrap();
+    w.write(&tagged(0..3, "L")).unwrap();
+    w.close().unwrap();
+    assert_eq!(pairs(&p).len(), 3);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,60 @@
+"""Writing Parquet: writers of one path, the names of part files and partition
+directories, empty lists with fields, one-shot writes that fail, and the arguments of
+the readers; checked against plain lists and pyarrow."""
+
+from __future__ import annotations
+
+import collections
+import os
+import threading
+
+import memslim
+import pytest
+from memslim import DictList
+
+pa = pytest.importorskip("pyarrow")
+pq = pytest.importorskip("pyarrow.parquet")
+
+
+def plain(rows):
+    return [dict(r) for r in rows]
+
+
+def test_a_writer_of_the_same_path_never_mixes_into_another(tmp_path):
+    p = tmp_path / "out.parquet"
+
+    def source():
+        yield DictList([{"a": i, "tag": "A"} for i in range(5_000)])
+        # Another writer of the same path, from start to end, while this one is open.
+        DictList([{"a": i, "tag": "B"} for i in range(3_000)]).to_parquet(p, row_group_size=100)
+        assert collections.Counter(memslim.read_parquet(p).column("tag")) == {"B": 3_000}
+        yield DictList([{"a": i, "tag": "A"} for i in range(5_000, 6_000)])
+
+    assert memslim.stream(source()).to_parquet(p, row_group_size=100) == 6_000
+    # The last complete writer wins, whole.
+    assert plain(memslim.read_parquet(p)) == [{"a": i, "tag": "A"} for i in range(6_000)]
+    assert os.listdir(tmp_path) == ["out.parquet"]
+
+    # Threads writing one path at once: the file is one writer's, complete.
+    lists = {t: DictList([{"a": i, "tag": t} for i in range(50_000)]) for t in "XY"}
+    for trial in range(3):
+        q = tmp_path / f"t{trial}.parquet"
+        barrier = threading.Barrier(2)
+        errors = []
+
+        def write(rows, q=q, barrier=barrier, errors=errors):
+            barrier.wait()
+            try:
+                rows.to_parquet(q, row_group_size=1_000)
+            except Exception as e:  # noqa: BLE001 - collected for the assert below
+                errors.append(e)
+
+        threads = [threading.Thread(target=write, args=(rows,)) for rows in lists.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        tags = collections.Counter(memslim.read_parquet(q).column("tag"))
+        assert len(tags) == 1 and sum(tags.values()) == 50_000, tags
+    assert sorted(os.listdir(tmp_path)) == ["out.parquet", "t0.parquet", "t1.parquet", "t2.parquet"]
