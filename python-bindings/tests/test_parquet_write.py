@@ -58,3 +58,14 @@ def test_a_writer_of_the_same_path_never_mixes_into_another(tmp_path):
         tags = collections.Counter(memslim.read_parquet(q).column("tag"))
         assert len(tags) == 1 and sum(tags.values()) == 50_000, tags
     assert sorted(os.listdir(tmp_path)) == ["out.parquet", "t0.parquet", "t1.parquet", "t2.parquet"]
+
+
+def test_columns_given_as_a_str_is_refused(tmp_path):
+    p = tmp_path / "x.parquet"
+    DictList([{"id": 1, "i": 5}, {"id": 2}]).to_parquet(p)
+    with pytest.raises(TypeError, match=r"columns.*\['id'\]"):
+        memslim.read_parquet(p, columns="id")
+    with pytest.raises(TypeError, match=r"columns.*\['id'\]"):
+        memslim.iter_parquet(p, columns="id")
+    assert plain(memslim.read_parquet(p, columns=["id"])) == [{"id": 1}, {"id": 2}]
+    assert plain(memslim.read_parquet(p, columns=("id",))) == [{"id": 1}, {"id": 2}]

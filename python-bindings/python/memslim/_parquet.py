@@ -26,6 +26,14 @@ def _as_inputs(source: Any) -> list[str]:
     )
 
 
+def _columns(columns: Sequence[str] | None) -> list[str] | None:
+    # A str is a sequence of its letters: read as one, "id" would read the keys "i"
+    # and "d". Refused as Stream.select refuses it.
+    if isinstance(columns, str):
+        raise TypeError(f"columns takes a list of field names, not a str: use [{columns!r}]")
+    return None if columns is None else list(columns)
+
+
 def read_parquet(
     source: Any, *, columns: Sequence[str] | None = None, trusted: bool = False
 ) -> DictList:
@@ -33,7 +41,8 @@ def read_parquet(
 
     ``source``: a file, a dataset directory (searched recursively; names starting with
     ``.`` or ``_`` are skipped; ``key=value`` directories become fields), or a list of
-    both. ``columns`` reads only those keys (the other columns are not decoded). Files
+    both. ``columns`` reads only those keys (the other columns are not decoded); a
+    ``str`` there raises ``TypeError`` (a list of names is meant). Files
     memslim wrote come back exactly as written (absent keys, ints among floats, key
     order, nested values); other files as their columns say, nulls as ``None``.
 
@@ -42,7 +51,7 @@ def read_parquet(
     and :class:`memslim.UntrustedDataError` for a pickled Python object in the data
     unless ``trusted=True`` (loading it could run code chosen by whoever wrote the file).
     """
-    cols = None if columns is None else list(columns)
+    cols = _columns(columns)
     return _memslim._read_parquet(  # type: ignore[no-any-return]
         _as_inputs(source), columns=cols, trusted=trusted
     )
@@ -58,5 +67,5 @@ def iter_parquet(
     """Read Parquet files as :class:`~memslim.DictList` batches of at most
     ``batch_size`` records (memory bounded by one row group being decoded); arguments
     as :func:`read_parquet`."""
-    cols = None if columns is None else list(columns)
+    cols = _columns(columns)
     return ParquetReader(_as_inputs(source), columns=cols, batch_size=batch_size, trusted=trusted)
