@@ -69,3 +69,29 @@ def test_columns_given_as_a_str_is_refused(tmp_path):
         memslim.iter_parquet(p, columns="id")
     assert plain(memslim.read_parquet(p, columns=["id"])) == [{"id": 1}, {"id": 2}]
     assert plain(memslim.read_parquet(p, columns=("id",))) == [{"id": 1}, {"id": 2}]
+
+
+def test_parts_past_100000_keep_the_written_order(tmp_path):
+    # An old dataset whose writer numbered 5 digits wide: part 100000 sorts between
+    # 10000 and 10001 by name; the reader orders by the number.
+    root = tmp_path / "ds"
+    files = DictList([{"i": i} for i in range(4)]).to_parquet(root, max_rows_per_file=1)
+    assert [os.path.basename(f)[-14:] for f in files] == [f"-{k:05}.parquet" for k in range(4)]
+    for f, seq in zip(files, [9_999, 10_000, 10_001, 100_000], strict=True):
+        os.rename(f, f[: -len("00000.parquet")] + f"{seq:05}.parquet")
+    # Name order is not the written one ...
+    assert [n.rsplit("-", 1)[1] for n in sorted(os.listdir(root))] == [
+        "09999.parquet",
+        "10000.parquet",
+        "100000.parquet",
+        "10001.parquet",
+    ]
+    # ... the reader's is.
+    assert plain(memslim.read_parquet(root)) == [{"i": i} for i in range(4)]
+    reader = memslim.iter_parquet(root)
+    assert [f.rsplit("-", 1)[1] for f in reader.files()] == [
+        "09999.parquet",
+        "10000.parquet",
+        "10001.parquet",
+        "100000.parquet",
+    ]

@@ -174,12 +174,38 @@ fn hidden(name: &std::ffi::OsStr) -> bool {
     n.starts_with('.') || n.starts_with('_')
 }
 
+/// The key a directory is read in the order of: by name, except that the last run of
+/// digits in a name counts as a number among names that are the same before it, so
+/// that part `…-100000` comes after `…-99999` (a writer numbers its parts from `00000`
+/// on; pyarrow's `part-{i}` counts from 0 unpadded). A plain tuple, so a total order.
+type NameKey = (Vec<u8>, Option<(usize, Vec<u8>)>, Vec<u8>, Vec<u8>);
+
+fn name_key(name: &std::ffi::OsStr) -> NameKey {
+    let n = name.as_encoded_bytes();
+    let Some(end) = n.iter().rposition(u8::is_ascii_digit).map(|i| i + 1) else {
+        return (n.to_vec(), None, Vec::new(), n.to_vec());
+    };
+    let start = n[..end]
+        .iter()
+        .rposition(|c| !c.is_ascii_digit())
+        .map_or(0, |i| i + 1);
+    let digits = &n[start..end];
+    let zeros = digits.iter().take_while(|&&c| c == b'0').count();
+    let number = &digits[zeros..];
+    (
+        n[..start].to_vec(),
+        Some((number.len(), number.to_vec())),
+        n[end..].to_vec(),
+        n.to_vec(),
+    )
+}
+
 fn walk(dir: &Path, keys: &[(String, String)], out: &mut Vec<Part>) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(io(dir))?
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(io(dir))?;
-    entries.sort_by_key(|e| e.file_name());
+    entries.sort_by_cached_key(|e| name_key(&e.file_name()));
     for e in entries {
         let name = e.file_name();
         if hidden(&name) {
@@ -228,6 +254,40 @@ pub fn dataset_files(inputs: &[PathBuf]) -> Result<Vec<Part>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_is_read_in_name_order_with_the_last_number_counted() {
+        let mut names: Vec<&str> = vec![
+            "part-x-100000.parquet",
+            "part-x-00001.parquet",
+            "part-x-99999.parquet",
+            "part-x-10000.parquet",
+            "part-x-10001.parquet",
+            "part-10.parquet",
+            "part-9.parquet",
+            "part-y-00000.parquet",
+            "a",
+            "p=1",
+            "part-x-0100000.parquet",
+        ];
+        names.sort_by_cached_key(|n| name_key(n.as_ref()));
+        assert_eq!(
+            names,
+            [
+                "a",
+                "p=1",
+                "part-9.parquet",
+                "part-10.parquet",
+                "part-x-00001.parquet",
+                "part-x-10000.parquet",
+                "part-x-10001.parquet",
+                "part-x-99999.parquet",
+                "part-x-0100000.parquet",
+                "part-x-100000.parquet",
+                "part-y-00000.parquet",
+            ]
+        );
+    }
 
     #[test]
     fn directory_values_round_trip() {
