@@ -95,3 +95,19 @@ def test_parts_past_100000_keep_the_written_order(tmp_path):
         "10001.parquet",
         "100000.parquet",
     ]
+
+
+@pytest.mark.parametrize("field", ["_src", ".src", "__HIVE_DEFAULT_PARTITION__"])
+def test_a_partition_field_starting_with_underscore_or_dot_round_trips(tmp_path, field):
+    root = tmp_path / "ds"
+    recs = [{"id": 1, field: "x"}, {"id": 2, field: None}, {"id": 3}]
+    files = DictList(recs).to_parquet(root, partition_by=[field])
+    assert len(files) == 2
+    # Its directories are not hidden: the first byte is escaped, as '/' or '%' are.
+    assert all(not d.startswith(("_", ".")) for d in os.listdir(root))
+    back = plain(memslim.read_parquet(root))
+    assert sorted(back, key=lambda r: r["id"]) == recs
+    assert plain(memslim.read_parquet(root, columns=[field])) in (
+        [{field: "x"}, {field: None}, {}],
+        [{field: None}, {}, {field: "x"}],
+    )

@@ -139,6 +139,18 @@ pub(crate) fn encode(s: &str) -> String {
     out
 }
 
+/// The directory name of partition field `name`: [`encode`]d, with a leading `_` or
+/// `.` escaped too (`%5F`, `%2E`), since readers (memslim's, Hive's, pyarrow's) skip
+/// names starting with them as hidden. [`decode`] gives `name` back.
+pub(crate) fn encode_key(name: &str) -> String {
+    let out = encode(name);
+    match out.as_bytes().first() {
+        Some(b'_') => format!("%5F{}", &out[1..]),
+        Some(b'.') => format!("%2E{}", &out[1..]),
+        _ => out,
+    }
+}
+
 /// Undoes [`encode`] (and any `%XX`); invalid escapes and non-UTF-8 results stay as
 /// they are.
 pub(crate) fn decode(s: &str) -> String {
@@ -287,6 +299,16 @@ mod tests {
                 "part-y-00000.parquet",
             ]
         );
+    }
+
+    #[test]
+    fn partition_fields_never_name_a_hidden_directory() {
+        for s in ["_src", ".src", "__x", "._", "a_b", "a.b", "src"] {
+            let k = encode_key(s);
+            assert_eq!(decode(&k), s);
+            assert!(!k.starts_with(['_', '.']), "{k}");
+        }
+        assert_eq!(encode_key("src_"), "src_");
     }
 
     #[test]

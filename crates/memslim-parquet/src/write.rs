@@ -16,7 +16,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{ParquetError, Result, from_parquet, io};
-use crate::partition::{PartValue, encode};
+use crate::partition::{PartValue, encode, encode_key};
 use crate::seal::{SEAL_KEY, Seal, SealingWriter, created_by};
 
 /// Key of the partition columns' positions and value types in a part file.
@@ -493,7 +493,7 @@ impl DatasetWriter {
         }
         let mut dir = self.root.clone();
         for (name, v) in self.partition_by.iter().zip(key) {
-            dir.push(format!("{}={}", encode(name), v.dir_value()));
+            dir.push(format!("{}={}", encode_key(name), v.dir_value()));
         }
         let seq = self.seq;
         self.seq += 1;

@@ -92,3 +92,34 @@ fn a_long_file_name_keeps_its_temporary_name_within_limits() {
     assert_eq!(pairs(&p).len(), 3);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_partition_field_starting_with_an_underscore_or_a_dot_reads_back() {
+    for field in ["_src", ".src", "__x"] {
+        let dir = tmpdir("hidden-key");
+        let root = dir.join("ds");
+        let mut l = RecordList::new();
+        for (i, v) in [(1, "x"), (2, "y")] {
+            l.push_record(&[("id", Cell::Int(i)), (field, Cell::Str(v))])
+                .unwrap();
+        }
+        let mut w =
+            DatasetWriter::dataset(&root, &[field.to_owned()], WriteOptions::default()).unwrap();
+        w.write(&l).unwrap();
+        let files = w.close().unwrap();
+        assert_eq!(files.len(), 2);
+        // The directory is not hidden: its first byte is escaped.
+        for d in names(&root) {
+            assert!(d.starts_with('%'), "{d}");
+        }
+        let back = read_all(&[root], ReadOptions::default()).unwrap();
+        assert_eq!(back.len(), 2);
+        let j = back.field_index(field).unwrap();
+        let got: Vec<_> = (0..2).map(|r| format!("{:?}", back.get(r, j))).collect();
+        assert_eq!(
+            got,
+            [format!("{:?}", l.get(0, 1)), format!("{:?}", l.get(1, 1))]
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
