@@ -185,6 +185,34 @@ def test_a_failing_task_names_its_source_and_cancels_the_rest(sources, tmp_path,
     assert any("broken.jsonl" in n for n in info.value.__notes__)
 
 
+def test_dask_runs_every_task_even_with_the_same_arguments(tmp_path, dask_client):
+    # Dask names a pure task by its arguments and reuses an earlier task's result
+    # instead of running one with the same name: every task must run.
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(3)))
+    out = tmp_path / "dup"
+    ex = dask_client.get_executor()
+    assert memslim.stream([str(src), str(src)]).to_parquet(out, executor=ex) == 6
+    assert len(memslim.read_parquet(out)) == 6
+    # The same run again, after the source changed: written and counted again.
+    src.write_text("".join(json.dumps({"id": i}) + "\n" for i in range(4)))
+    assert memslim.stream([str(src)]).to_parquet(out, executor=ex) == 4
+    assert len(memslim.read_parquet(out)) == 10
+    for n in (5, 6):
+        with open(src, "a") as f:
+            f.write(json.dumps({"id": n - 1}) + "\n")
+        assert memslim.stream([str(src)]).count(executor=ex) == n
+        assert list(memslim.stream([str(src)]).collect(executor=ex).column("id")) == list(range(n))
+
+
+def test_a_dask_client_runs_through_its_executor(sources, dask_client):
+    want = len(expected(sources))
+    assert pipeline(sources).count(executor=dask_client) == want
+    # ... and leaves nothing behind that a later run meets.
+    assert pipeline(sources).count(executor=dask_client.get_executor()) == want
+    assert pipeline(sources).count(executor=dask_client) == want
+
+
 def _to_jsonl_both_ways(srcs, out, workers, batch_size=2):
     """Runs ``to_jsonl`` over ``srcs`` in one process and on a thread pool, each into a
     file holding an earlier run's output; returns both files' text and both errors."""

@@ -10,7 +10,7 @@ failure later in the stream leaves what was already written intact.
 ``memslim.stream([path, path, ...])`` reads a list of sources (JSON Lines, CSV, Parquet,
 compressed or not) as one stream; its sinks then take ``executor=``, any
 :class:`concurrent.futures.Executor` (a ``ProcessPoolExecutor``, Dask's
-``client.get_executor()``): one task per source runs the pipeline where the executor
+``client.get_executor()`` or the Dask ``Client`` itself): one task per source runs the pipeline where the executor
 puts it, and the results are combined (see ``docs/parquet.md``).
 """
 
@@ -174,10 +174,17 @@ def _resolve_executor(executor: Any) -> _cf.Executor:
                 "executor='dask' needs dask.distributed: pip install 'memslim[dask]'"
             ) from e
         return get_client().get_executor()  # type: ignore[no-any-return]
+    # A Dask Client has a submit() too, but its futures are not concurrent.futures ones:
+    # it runs the pipeline through its own executor. (Looked up only when distributed
+    # is imported already: a Client cannot exist otherwise.)
+    distributed = sys.modules.get("distributed")
+    client = getattr(distributed, "Client", None)
+    if isinstance(client, type) and isinstance(executor, client):
+        return executor.get_executor()  # type: ignore[no-any-return]
     if not callable(getattr(executor, "submit", None)):
         raise TypeError(
-            "executor must be a concurrent.futures.Executor (or 'dask' for the current "
-            f"Dask client), not {type(executor).__name__}"
+            "executor must be a concurrent.futures.Executor, a Dask Client, or 'dask' for "
+            f"the current Dask client, not {type(executor).__name__}"
         )
     return executor  # type: ignore[no-any-return]
 
@@ -188,8 +195,12 @@ def _task(
     steps: tuple[Callable[[DictList, int], DictList], ...],
     sink: str,
     arg: Any,
+    run: str,
 ) -> Any:
-    """Runs the pipeline over one source where an executor puts it."""
+    """Runs the pipeline over one source where an executor puts it. ``run`` (unique to
+    this run and source, unused here) makes every task's arguments unique: Dask names a
+    task by its arguments and hands back an earlier task's result (or error) instead of
+    running one with the same name."""
     pipe = Stream(_Sources([source], batch_size), batch_size=batch_size, _steps=steps)
     try:
         if sink == "collect":
@@ -332,8 +343,9 @@ class Stream:
         ex = _resolve_executor(executor)
         # Workers may run in another directory: paths travel absolute.
         sent = [os.path.abspath(s) if isinstance(s, (str, os.PathLike)) else s for s in sources]
+        run = uuid.uuid4().hex
         futures = {
-            ex.submit(_task, src, self._batch_size, self._steps, sink, arg): k
+            ex.submit(_task, src, self._batch_size, self._steps, sink, arg, f"{run}-{k}"): k
             for k, (src, arg) in enumerate(zip(sent, args, strict=True))
         }
         results: list[Any] = [None] * len(sources)
