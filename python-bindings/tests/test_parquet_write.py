@@ -111,3 +111,21 @@ def test_a_partition_field_starting_with_underscore_or_dot_round_trips(tmp_path,
         [{field: "x"}, {field: None}, {}],
         [{field: None}, {}, {field: "x"}],
     )
+
+
+def test_an_empty_list_with_fields_keeps_its_columns(tmp_path):
+    dl = DictList(schema={"a": "int64", "s": "str"})
+    p, q = tmp_path / "memslim.parquet", tmp_path / "pyarrow.parquet"
+    dl.to_parquet(p)
+    pq.write_table(pa.table(dl), q)
+    assert pq.read_schema(p).names == pq.read_schema(q).names == ["a", "s"]
+    assert pq.read_schema(p).types == [pa.int64(), pa.string()]
+    assert len(memslim.read_parquet(p)) == 0
+    # Records all deleted: the fields they had stay, as dl.schema reports them.
+    dl = DictList([{"a": 1, "b": "x"}, {"a": 2}])
+    del dl[:]
+    dl.to_parquet(p)
+    assert pq.read_schema(p).names == pa.table(dl).schema.names
+    # A list with no fields at all: a file with no columns, as before.
+    DictList().to_parquet(p)
+    assert pq.read_schema(p).names == []

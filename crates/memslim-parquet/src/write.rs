@@ -344,6 +344,9 @@ pub struct DatasetWriter {
     prefix: String,
     seq: usize,
     rows: usize,
+    /// The fields of the empty batches a single-file writer received before any record:
+    /// the columns of the file written if no record comes.
+    empty_schema: Option<Schema>,
 }
 
 impl DatasetWriter {
@@ -386,6 +389,7 @@ impl DatasetWriter {
             prefix: String::new(),
             seq: 0,
             rows: 0,
+            empty_schema: None,
         })
     }
 
@@ -418,6 +422,7 @@ impl DatasetWriter {
             prefix: unique_prefix(),
             seq: 0,
             rows: 0,
+            empty_schema: None,
         })
     }
 
@@ -436,6 +441,13 @@ impl DatasetWriter {
     pub fn write(&mut self, list: &RecordList) -> Result<usize> {
         let n = list.len();
         if n == 0 {
+            // An empty list can still have fields (declared, or left by deleted records):
+            // a single file written from it alone keeps them as columns, as pyarrow does.
+            if self.single && self.open.is_empty() && self.done.is_empty() {
+                if let Some(wider) = grow(self.empty_schema.as_ref(), list) {
+                    self.empty_schema = Some(wider);
+                }
+            }
             return Ok(0);
         }
         if self.partition_by.is_empty() {
@@ -597,9 +609,10 @@ impl DatasetWriter {
     }
 
     /// Finishes every open file; returns every file written, in the order finished.
-    /// A single-file writer that received no records writes an empty file with no
-    /// columns; a dataset writer that received none leaves its directory, empty (which
-    /// reads back as no records).
+    /// A single-file writer that received no records writes an empty file with the
+    /// fields of the empty batches it received, if any (else no columns); a dataset
+    /// writer that received none leaves its directory, empty (which reads back as no
+    /// records).
     ///
     /// # Errors
     /// [`ParquetError::Io`]; files not yet finished are then removed.
@@ -608,13 +621,11 @@ impl DatasetWriter {
             std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         }
         if self.single && self.open.is_empty() && self.done.is_empty() {
-            let w = FileWriter::create(
-                self.root.clone(),
-                Schema::new(Vec::<Field>::new()),
-                &[],
-                &self.opts,
-                false,
-            )?;
+            let schema = self
+                .empty_schema
+                .take()
+                .unwrap_or_else(|| Schema::new(Vec::<Field>::new()));
+            let w = FileWriter::create(self.root.clone(), schema, &[], &self.opts, false)?;
             self.open.push((Vec::new(), w));
         }
         let open = std::mem::take(&mut self.open);

@@ -123,3 +123,39 @@ fn a_partition_field_starting_with_an_underscore_or_a_dot_reads_back() {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+/// The names of the columns stored in the Parquet file `path`.
+fn columns(path: &Path) -> Vec<String> {
+    let file = std::fs::File::open(path).unwrap();
+    let b = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    b.schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}
+
+#[test]
+fn an_empty_list_with_fields_is_written_with_its_columns() {
+    let dir = tmpdir("empty-fields");
+    let p = dir.join("e.parquet");
+    let mut l = tagged(0..3, "E");
+    l = l.slice(0, 0);
+    assert_eq!(l.num_fields(), 2);
+    let mut w = DatasetWriter::file(&p, WriteOptions::default()).unwrap();
+    w.write(&l).unwrap();
+    w.close().unwrap();
+    assert_eq!(columns(&p), ["i", "tag"]);
+    assert_eq!(
+        read_all(std::slice::from_ref(&p), ReadOptions::default())
+            .unwrap()
+            .len(),
+        0
+    );
+    // With no fields at all, the file has no columns, as before.
+    let mut w = DatasetWriter::file(&p, WriteOptions::default()).unwrap();
+    w.write(&RecordList::new()).unwrap();
+    w.close().unwrap();
+    assert!(columns(&p).is_empty());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
