@@ -112,6 +112,9 @@ pub struct PyParquetReader {
     inner: Busy<ParquetReader>,
     /// Whether pickled values in the files may be loaded (`trusted=True`).
     trusted: bool,
+    /// The files read, in order: kept here, since the reader itself is dropped once
+    /// run to the end or failed.
+    files: Vec<String>,
 }
 
 #[pymethods]
@@ -133,19 +136,17 @@ impl PyParquetReader {
         let r = py
             .detach(|| ParquetReader::open(&inputs, opts))
             .py_err(py)?;
+        let files = r.files().map(|p| p.display().to_string()).collect();
         Ok(PyParquetReader {
             inner: Busy::new("ParquetReader", r),
             trusted,
+            files,
         })
     }
 
     /// The files read, in order.
-    fn files(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        let guard = self.inner.lock(py)?;
-        Ok(guard
-            .as_ref()
-            .map(|r| r.files().map(|p| p.display().to_string()).collect())
-            .unwrap_or_default())
+    fn files(&self) -> Vec<String> {
+        self.files.clone()
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> Bound<'_, Self> {

@@ -129,3 +129,20 @@ def test_an_empty_list_with_fields_keeps_its_columns(tmp_path):
     # A list with no fields at all: a file with no columns, as before.
     DictList().to_parquet(p)
     assert pq.read_schema(p).names == []
+
+
+def test_parquet_reader_files_outlive_the_iteration(tmp_path):
+    p = tmp_path / "x.parquet"
+    DictList([{"a": 1}]).to_parquet(p)
+    r = memslim.iter_parquet(p)
+    before = r.files()
+    assert before == [str(p)]
+    assert [plain(b) for b in r] == [[{"a": 1}]]
+    assert r.files() == before
+    # ... and after a failure.
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    r = memslim.iter_parquet([p, bad])
+    with pytest.raises(memslim.CorruptFileError):
+        list(r)
+    assert r.files() == [str(p), str(bad)]

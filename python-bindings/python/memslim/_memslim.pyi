@@ -884,7 +884,8 @@ class ParquetReader:
         trusted: bool = False,
     ) -> Self: ...
     def files(self) -> list[str]:
-        """The files read, in order."""
+        """The files read, in order (also once the reader has run to the end or
+        failed)."""
     def __iter__(self) -> Self: ...
     def __next__(self) -> DictList: ...
 
