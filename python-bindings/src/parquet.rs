@@ -208,18 +208,10 @@ pub(crate) fn write_list(
         compression,
         row_group_size,
     )?;
-    let Some(mut inner) = w.inner.lock(py)?.take() else {
+    let Some(inner) = w.inner.lock(py)?.take() else {
         return Ok(Vec::new());
     };
-    let files = py
-        .detach(move || match inner.write(&list) {
-            Ok(_) => inner.close(),
-            Err(e) => {
-                inner.abort();
-                Err(e)
-            }
-        })
-        .py_err(py)?;
+    let files = py.detach(move || inner.write_all(&list)).py_err(py)?;
     Ok(files.iter().map(|p| p.display().to_string()).collect())
 }
 

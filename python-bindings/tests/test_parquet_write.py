@@ -146,3 +146,19 @@ def test_parquet_reader_files_outlive_the_iteration(tmp_path):
     with pytest.raises(memslim.CorruptFileError):
         list(r)
     assert r.files() == [str(p), str(bad)]
+
+
+def test_a_failed_one_shot_write_leaves_no_part_of_the_list(tmp_path):
+    long = "v" * 300  # a directory name no filesystem takes
+    recs = [{"id": 1, "p": "a"}, {"id": 2, "p": "a"}, {"id": 3, "p": "b"}, {"id": 4, "p": long}]
+    root = tmp_path / "new"
+    with pytest.raises(OSError):
+        DictList(recs).to_parquet(root, partition_by=["p"], max_rows_per_file=1)
+    assert not root.exists()
+    # Into a dataset already there: what was there stays, nothing else.
+    root = tmp_path / "old"
+    DictList(recs[:1]).to_parquet(root, partition_by=["p"])
+    with pytest.raises(OSError):
+        DictList(recs).to_parquet(root, partition_by=["p"], max_rows_per_file=1)
+    assert plain(memslim.read_parquet(root)) == recs[:1]
+    assert os.listdir(root) == ["p=a"]

@@ -166,22 +166,30 @@ impl FileWriter {
             cut -= 1;
         }
         let tmp = path.with_file_name(format!(".{}.{}.tmp", &name[..cut], unique_prefix()));
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let make_dir = || match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => {
+                std::fs::create_dir_all(dir).map_err(io(dir))
             }
-        }
+            _ => Ok(()),
+        };
+        make_dir()?;
         if exclusive && path.exists() {
             return Err(ParquetError::Io {
                 path: path.clone(),
                 source: std::io::Error::from(std::io::ErrorKind::AlreadyExists),
             });
         }
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io(&tmp))?;
+        let open = || OpenOptions::new().write(true).create_new(true).open(&tmp);
+        let file = match open() {
+            // Another writer of the dataset that failed may have removed the partition
+            // directory it had made, now empty (DatasetWriter::write_all): make it again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                make_dir()?;
+                open()
+            }
+            other => other,
+        }
+        .map_err(io(&tmp))?;
         let props = WriterProperties::builder()
             .set_compression(opts.codec.parquet())
             .set_max_row_group_row_count(Some(opts.row_group_rows.max(1)))
@@ -617,6 +625,56 @@ impl DatasetWriter {
     /// # Errors
     /// [`ParquetError::Io`]; files not yet finished are then removed.
     pub fn close(mut self) -> Result<Vec<PathBuf>> {
+        self.finish_open()?;
+        Ok(std::mem::take(&mut self.done))
+    }
+
+    /// Writes `list` and closes: all of `list` or nothing of it. Where a writer fed
+    /// batch by batch keeps the part files it finished before an error (they hold
+    /// whole records, and more may follow), this one removes them again, so that a
+    /// dataset never holds part of `list`.
+    ///
+    /// # Errors
+    /// As [`DatasetWriter::write`] and [`DatasetWriter::close`]; every file this writer
+    /// wrote is then removed, with the directories it left empty (`root` too if this
+    /// writer created it). Files already there stay; a single file keeps its old
+    /// content.
+    pub fn write_all(mut self, list: &RecordList) -> Result<Vec<PathBuf>> {
+        let root_existed = self.root.exists();
+        match self.write(list).and_then(|_| self.finish_open()) {
+            Ok(()) => Ok(std::mem::take(&mut self.done)),
+            Err(e) => {
+                for (_, w) in std::mem::take(&mut self.open) {
+                    w.abort();
+                }
+                if !self.single {
+                    for p in std::mem::take(&mut self.done) {
+                        let _ = std::fs::remove_file(&p);
+                        // Empty partition directories go too (remove_dir leaves any
+                        // directory that holds something).
+                        let mut dir = p.parent();
+                        while let Some(d) = dir {
+                            if d == self.root || !d.starts_with(&self.root) {
+                                break;
+                            }
+                            if std::fs::remove_dir(d).is_err() {
+                                break;
+                            }
+                            dir = d.parent();
+                        }
+                    }
+                    if !root_existed {
+                        let _ = std::fs::remove_dir(&self.root);
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Finishes every open file (see [`DatasetWriter::close`]), adding them to
+    /// `self.done`.
+    fn finish_open(&mut self) -> Result<()> {
         if !self.single && self.open.is_empty() && self.done.is_empty() {
             std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
         }
@@ -640,10 +698,7 @@ impl DatasetWriter {
                 Err(e) => err = Some(e),
             }
         }
-        match err {
-            Some(e) => Err(e),
-            None => Ok(std::mem::take(&mut self.done)),
-        }
+        err.map_or(Ok(()), Err)
     }
 
     /// Removes the files not yet finished (finished ones stay).

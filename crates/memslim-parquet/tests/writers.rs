@@ -159,3 +159,33 @@ fn an_empty_list_with_fields_is_written_with_its_columns() {
     assert!(columns(&p).is_empty());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_failed_write_all_leaves_no_part_of_the_list() {
+    let dir = tmpdir("all-or-nothing");
+    let long = "v".repeat(300); // a directory name no filesystem takes
+    let mut l = RecordList::new();
+    for (i, p) in [(1, "a"), (2, "a"), (3, "b"), (4, long.as_str())] {
+        l.push_record(&[("id", Cell::Int(i)), ("p", Cell::Str(p))])
+            .unwrap();
+    }
+    let opts = WriteOptions {
+        max_rows_per_file: Some(1),
+        ..WriteOptions::default()
+    };
+    // Into a new directory: nothing is left, the directory neither.
+    let root = dir.join("new");
+    let w = DatasetWriter::dataset(&root, &["p".to_owned()], opts.clone()).unwrap();
+    assert!(w.write_all(&l).is_err());
+    assert!(!root.exists());
+    // Into a dataset already there: its files stay, and only they.
+    let root = dir.join("old");
+    let w = DatasetWriter::dataset(&root, &["p".to_owned()], opts.clone()).unwrap();
+    let first = w.write_all(&l.slice(0, 1)).unwrap();
+    let w = DatasetWriter::dataset(&root, &["p".to_owned()], opts).unwrap();
+    assert!(w.write_all(&l).is_err());
+    assert_eq!(names(&root), ["p=a"]);
+    assert_eq!(names(&root.join("p=a")).len(), 1);
+    assert!(first[0].exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}

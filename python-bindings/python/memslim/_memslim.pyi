@@ -242,7 +242,9 @@ class DictList(_Records):
         say (absent keys, ints among floats, key order) travels in the file's metadata,
         so :func:`memslim.read_parquet` gives back exactly these records; other readers
         see plain typed columns.  Compression: ``"snappy"`` (default), ``"gzip"``,
-        ``"lz4"`` or ``"none"``.  Returns the paths written."""
+        ``"lz4"`` or ``"none"``.  Returns the paths written.  All or nothing: on an
+        error, the part files already finished are removed again (files already in
+        the directory stay), and a single file keeps its old content."""
     def iter_dicts(self) -> _PlainIter[dict[str, Any]]:
         """Plain ``dict`` copies of the records (``type(d) is dict``), made in native
         code a batch at a time, from a snapshot of the list taken at the call (later
