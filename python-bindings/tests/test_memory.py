@@ -211,3 +211,110 @@ def test_a_failed_extend_leaves_the_list_its_size():
         rows.extend(bad)
     assert rows == data
     assert rows.nbytes == before
+
+
+def _churn(kind: str, steps: int):
+    """A 300-record list whose string field is rewritten `steps` times, by every write
+    path (row write, update, replace, append + pop, extend + del), next to a plain
+    list of dicts/tuples doing the same; every value written is read back at once (a
+    rebuilt dictionary must not leave stale cached strings)."""
+    import memslim
+
+    n = 300
+    if kind == "dict":
+        model = [{"id": i, "status": f"s{i}"} for i in range(n)]
+        rows = memslim.DictList(dict(r) for r in model)
+    else:
+        model = [(i, f"s{i}") for i in range(n)]
+        rows = memslim.TupleList(model, ("id", "status"))
+    sizes = []
+    for step in range(steps):
+        v = f"value written at step {step}"
+        i = (step * 7) % n
+        op = step % 5
+        if op == 0 and kind == "dict":
+            rows[i]["status"] = v
+            model[i]["status"] = v
+        elif op == 1 and kind == "dict":
+            rows[i].update(status=v, id=i)
+            model[i].update(status=v, id=i)
+        elif op in (0, 1, 2):
+            rec = {"id": i, "status": v} if kind == "dict" else (i, v)
+            rows[i] = rec
+            model[i] = rec
+        elif op == 3:
+            rec = {"id": -1, "status": v} if kind == "dict" else (-1, v)
+            rows.append(rec)
+            assert rows.pop() == rec
+            continue
+        else:
+            more = [
+                {"id": -1, "status": f"{v} {k}"} if kind == "dict" else (-1, f"{v} {k}")
+                for k in range(3)
+            ]
+            rows.extend(more)
+            assert rows[n:] == more
+            del rows[n:]
+            continue
+        got = rows[i]["status"] if kind == "dict" else rows[i][1]
+        assert got == v, (step, got, v)
+        if step % 500 == 0:
+            sizes.append(rows.nbytes)
+    return rows, model, sizes
+
+
+@pytest.mark.parametrize("kind", ["dict", "tuple"])
+def test_rewriting_strings_keeps_a_list_of_fixed_length_bounded(kind):
+    """Oracle: a plain list of dicts/tuples keeps its size however often its strings
+    change; the list's string dictionary is rebuilt from the strings it still holds."""
+    import pickle
+
+    import memslim
+
+    rows, model, sizes = _churn(kind, 40_000)
+    assert list(rows) == model
+    assert rows.storage_info()["status"].startswith("str:dict"), rows.storage_info()
+    fresh = (
+        memslim.DictList(model) if kind == "dict" else memslim.TupleList(model, ("id", "status"))
+    )
+    # At most twice the records plus 4,096 strings no record holds: ~150 KB here, where
+    # keeping all 60,000 strings written took ~2.5 MB.
+    bound = fresh.nbytes + 400_000
+    assert max(sizes) < bound, (sizes, fresh.nbytes)
+    assert rows.nbytes < bound
+    assert len(pickle.dumps(rows)) < len(pickle.dumps(fresh)) + 300_000
+    assert pickle.loads(pickle.dumps(rows)) == model
+
+
+def test_a_rebuilt_dictionary_leaves_copies_slices_and_views_as_they_were():
+    import memslim
+
+    rows = memslim.TupleList(((i, f"s{i}") for i in range(100)), ("id", "status"))
+    copy, part = rows.copy(), rows[10:20]
+    column = rows.column("status")
+    before = list(column)
+    for step in range(10_000):
+        rows[step % 100] = (step % 100, f"new {step}")
+    assert list(copy) == [(i, f"s{i}") for i in range(100)]
+    assert list(part) == [(i, f"s{i}") for i in range(10, 20)]
+    assert list(column) == before
+    assert list(rows) == [(i, f"new {9_900 + i}") for i in range(100)]
+
+
+def test_a_failed_append_after_a_dictionary_was_rebuilt_takes_back_only_its_records():
+    """`extend` of a few records appends them one by one, each of which may rebuild the
+    dictionary; a later bad record rolls the call back to what the list held."""
+    import memslim
+
+    rows = memslim.DictList(({"status": f"s{i}"} for i in range(50)), schema={"status": "str"})
+    model = [{"status": f"s{i}"} for i in range(50)]
+    for k in range(6_000):
+        rows[k % 50]["status"] = f"w{k}"
+        model[k % 50]["status"] = f"w{k}"
+        with pytest.raises(memslim.SchemaError):
+            rows.extend([{"status": f"n{k}"}, {"status": f"m{k}"}, {"status": k}])
+        assert len(rows) == 50
+        assert rows[k % 50]["status"] == f"w{k}"
+    assert rows == model
+    rows.append({"status": "last"})
+    assert rows[-1]["status"] == "last" and rows[:50] == model

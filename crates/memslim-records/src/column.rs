@@ -381,6 +381,13 @@ pub(crate) fn layout_after(meta: &ColMeta, cur: Layout, cell: &Cell<'_>) -> Opti
     })
 }
 
+/// Whether row `i` of a column chunk with these bitmaps holds a value (is present and
+/// not null), as [`ColChunk::get`] reads it.
+#[inline]
+pub(crate) fn has_value(valid: Option<&Bitmap>, absent: Option<&Bitmap>, i: usize) -> bool {
+    !absent.is_some_and(|a| a.get(i)) && valid.is_none_or(|v| v.get(i))
+}
+
 /// Writes any cell in the variant encoding.
 pub(crate) fn encode_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
     let mut w = Writer::new(out);

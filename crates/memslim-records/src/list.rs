@@ -3,6 +3,8 @@
 mod block;
 // Appends of records given column by column.
 mod columns;
+// Rebuilding string dictionaries without the strings no record holds.
+mod compact;
 mod snapshot;
 // Constructors and appends for hosts (schema plus field names, rows of another list).
 mod merge;
@@ -95,7 +97,8 @@ impl Plan {
 pub struct Checkpoint {
     len: usize,
     metas: Vec<ColMeta>,
-    dict_lens: Vec<usize>,
+    /// Per field, its dictionary's lineage and length ([`crate::strdict::StrDict::lineage`]).
+    dicts: Vec<(u64, usize)>,
     patterns: usize,
 }
 
@@ -302,13 +305,15 @@ impl RecordList {
         self.cols[j].layout
     }
 
-    /// For a dictionary-encoded string field: an identity of its dictionary (changes
-    /// whenever the dictionary is replaced or copied) and its length. Positions in
-    /// [`CellRef::DictStr`] mean the same string for as long as both stay the same, or
-    /// the length only grows. Lets a host cache one string object per distinct value.
+    /// For a dictionary-encoded string field: an identity of its dictionary (never 0,
+    /// never reused in the process; it changes whenever the dictionary is replaced,
+    /// copied or rebuilt, see [`RecordList::compact_dictionaries`]) and its length.
+    /// Positions in [`CellRef::DictStr`] mean the same string for as long as both stay
+    /// the same, or the length only grows. Lets a host cache one string object per
+    /// distinct value.
     pub fn dictionary_state(&self, j: usize) -> Option<(usize, usize)> {
         match (self.cols[j].layout, &self.cols[j].dict) {
-            (Layout::StrDict(_), Some(d)) => Some((Arc::as_ptr(d) as usize, d.len())),
+            (Layout::StrDict(_), Some(d)) => Some((d.id() as usize, d.len())),
             _ => None,
         }
     }
@@ -893,6 +898,7 @@ impl RecordList {
     /// starts, so no buffer larger than one chunk is ever reallocated.
     pub fn push_record(&mut self, record: &[(&str, Cell<'_>)]) -> Result<()> {
         if self.push_fitting(record) {
+            self.compact_dicts_if_due();
             return Ok(());
         }
         let plan = self.plan(self.len, record)?;
@@ -901,6 +907,7 @@ impl RecordList {
             std::slice::from_ref(&record),
             std::slice::from_ref(&plan.cols),
         );
+        self.compact_dicts_if_due();
         Ok(())
     }
 
@@ -1093,12 +1100,21 @@ impl RecordList {
     /// full dictionary key width): the caller then appends it with
     /// [`RecordList::push_record`], which decides or reports.
     pub fn push_fields(&mut self, cells: &[(usize, Cell<'_>)]) -> bool {
-        self.push_matching(cells.len(), |_, j, next| {
+        let pushed = self.push_matching(cells.len(), |_, j, next| {
             cells
                 .get(next)
                 .filter(|(f, _)| *f == j)
                 .map(|(_, cell)| cell)
-        })
+        });
+        if pushed {
+            // Only the fields given a string can have a dictionary that grew.
+            for &(j, cell) in cells {
+                if let Cell::Str(_) = cell {
+                    self.compact_dict_if_due(j);
+                }
+            }
+        }
+        pushed
     }
 
     /// The one step behind [`RecordList::push_fitting`] and [`RecordList::push_fields`]:
@@ -1454,6 +1470,9 @@ impl RecordList {
         if self.chunks.last().is_some_and(|c| c.len / 8 <= added) {
             self.trim_tail();
         }
+        // A bulk append adds strings as records; with records removed between loads
+        // (a queue), their dictionaries hold strings no record holds any more.
+        self.compact_dicts_if_due();
     }
 
     /// Drops the tail chunk's unneeded bitmaps and spare capacity (reads and may copy
@@ -1504,6 +1523,7 @@ impl RecordList {
         if too_big {
             self.split(k);
         }
+        self.compact_dicts_if_due();
         Ok(())
     }
 
@@ -1585,6 +1605,7 @@ impl RecordList {
             crate::cow::make_mut(cc).write(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
         }
         Self::set_pattern(chunk, i, p);
+        self.compact_dicts_if_due();
         Ok(())
     }
 
@@ -1686,6 +1707,7 @@ impl RecordList {
             let p = self.pattern_id(&keys);
             Self::set_pattern(&mut self.chunks[k], i, p);
         }
+        self.compact_dict_if_due(j);
     }
 
     /// Removes `field` from record `row`; returns whether it was there.
@@ -2063,7 +2085,11 @@ impl RecordList {
                     ..m.clone()
                 })
                 .collect(),
-            dict_lens: self.cols.iter().map(|m| m.dict().len()).collect(),
+            dicts: self
+                .cols
+                .iter()
+                .map(|m| (m.dict().lineage(), m.dict().len()))
+                .collect(),
             patterns: self.patterns.list.len(),
         }
     }
@@ -2101,12 +2127,26 @@ impl RecordList {
             c.cols.truncate(n);
         }
         for (j, old) in cp.metas.iter().enumerate() {
+            let (lineage, dict_len) = cp.dicts[j];
+            // A dictionary rebuilt since (compacted, or re-made by a change of layout)
+            // has other positions than `dict_len` counts: rebuilt again from the records
+            // kept, it holds their strings in the order they had, so their keys fit the
+            // key width they had.
+            let rebuilt = matches!(
+                (self.cols[j].layout, old.layout),
+                (Layout::StrDict(_), Layout::StrDict(_))
+            ) && self.cols[j].dict().lineage() != lineage;
+            if rebuilt {
+                self.compact_dict(j);
+            }
             if self.cols[j].layout != old.layout {
                 self.convert_column(j, old.layout);
             }
-            if let (Some(d), Layout::StrDict(_)) = (&mut self.cols[j].dict, old.layout) {
-                if d.len() > cp.dict_lens[j] {
-                    crate::cow::make_mut(d).truncate(cp.dict_lens[j]);
+            if let (Some(d), Layout::StrDict(_), false) =
+                (&mut self.cols[j].dict, old.layout, rebuilt)
+            {
+                if d.len() > dict_len {
+                    crate::cow::make_mut(d).truncate(dict_len);
                 }
             }
             self.cols[j].str_bytes = old.str_bytes;

@@ -1,6 +1,7 @@
 //! A dictionary of distinct strings shared by every chunk of a dictionary-encoded column.
 
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
@@ -22,7 +23,7 @@ const SHARDS: usize = 64;
 /// Distinct strings in Arrow Utf8 layout plus a hash index over them. The index stores
 /// only `u32` positions and hashes the stored bytes, so each entry costs ~5-9 bytes of
 /// index beyond the string itself.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub(crate) struct StrDict {
     offsets: Vec<i32>,
     /// Every entry is a whole `&str` copied in, so entries are read without checking
@@ -31,6 +32,32 @@ pub(crate) struct StrDict {
     /// One table, or [`SHARDS`] once the dictionary holds [`SPLIT_AT`] entries.
     index: Vec<HashTable<u32>>,
     hasher: DefaultHashBuilder,
+    /// This object's own number: a copy gets a new one (see [`StrDict::id`]).
+    id: u64,
+    /// The number of the dictionary this one was copied from, copy by copy, back to
+    /// one made empty or rebuilt (see [`StrDict::lineage`]).
+    lineage: u64,
+}
+
+/// The next [`StrDict::id`] (0 is never one: a host's "no dictionary").
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn next_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Clone for StrDict {
+    /// A copy with the same entries, a number of its own and the same lineage.
+    fn clone(&self) -> Self {
+        StrDict {
+            offsets: self.offsets.clone(),
+            data: self.data.clone(),
+            index: self.index.clone(),
+            hasher: self.hasher.clone(),
+            id: next_id(),
+            lineage: self.lineage,
+        }
+    }
 }
 
 impl Default for StrDict {
@@ -62,12 +89,58 @@ pub fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 impl StrDict {
     pub(crate) fn new() -> Self {
+        let id = next_id();
         StrDict {
             offsets: vec![0],
             data: String::new(),
             index: vec![HashTable::new()],
             hasher: DefaultHashBuilder::default(),
+            id,
+            lineage: id,
         }
+    }
+
+    /// A number no other dictionary object has (never 0), in this process: a copy, a
+    /// rebuilt or a new dictionary gets another. While a list's dictionary keeps its
+    /// number, positions keep their strings, unless a rollback shortens it (its
+    /// length then drops).
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// What copies share: a dictionary copied from another (copy-on-write), or from a
+    /// copy of it, has its lineage; one made empty, loaded or rebuilt
+    /// ([`StrDict::retain`]) starts its own. Entries only append within a lineage
+    /// (but for a rollback's truncate), so a position below a length seen earlier in
+    /// it is still the same string.
+    pub(crate) fn lineage(&self) -> u64 {
+        self.lineage
+    }
+
+    /// A new dictionary of the entries `keep` holds `true` for (`keep.len() ==
+    /// self.len()`), in their order, and for each entry its position there (entries
+    /// left out: `u32::MAX`). It starts a lineage of its own.
+    pub(crate) fn retain(&self, keep: &[bool]) -> (StrDict, Vec<u32>) {
+        let mut out = StrDict::new();
+        let (mut n, mut bytes) = (0, 0);
+        for (i, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+            n += 1;
+            bytes += self.bytes_at(i as u32).len();
+        }
+        out.offsets.reserve_exact(n);
+        out.data.reserve_exact(bytes);
+        out.index = index_for(n);
+        let mut at = Vec::with_capacity(keep.len());
+        for (i, &k) in keep.iter().enumerate() {
+            // A subset of this dictionary's distinct entries: each is new there, and its
+            // text fits (`intern` gives `None` only past 2 GiB).
+            at.push(if k {
+                out.intern(self.get(i as u32)).unwrap_or(0)
+            } else {
+                u32::MAX
+            });
+        }
+        (out, at)
     }
 
     /// A dictionary of the strings `data[offsets[i]..offsets[i + 1]]`, in order; `None`

@@ -251,7 +251,17 @@ enum Op {
     Rotate(usize),
     /// Replace the list by one of records picked from it (any order, repeats allowed).
     Take(Vec<usize>),
-    FailedExtend(Vec<Rec>),
+    /// Push records, then roll them back; `true`: string dictionaries are rebuilt
+    /// halfway (as a push that finds one due does).
+    FailedExtend(Vec<Rec>, bool),
+    /// Rewrite field `country` with new strings, `n` times, by the way given (0:
+    /// `set_field`, 1: `set_record`, 2: `push_fields` then `remove`, 3: `push_record`
+    /// then `truncate`), each value read back at once: enough times, the dictionary
+    /// holds more strings no record holds than the limit and is rebuilt (never
+    /// holding more than twice the records plus 4,096).
+    Churn(usize, usize, u8),
+    /// `compact_dictionaries`.
+    Compact,
     CopyThenWrite(usize, Rec),
     Slice(usize, usize),
     Optimize,
@@ -287,7 +297,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Reverse),
         1 => any::<usize>().prop_map(Op::Rotate),
         1 => prop::collection::vec(any::<usize>(), 0..20).prop_map(Op::Take),
-        1 => prop::collection::vec(record(), 0..4).prop_map(Op::FailedExtend),
+        1 => (prop::collection::vec(record(), 0..4), any::<bool>()).prop_map(|(r, c)| Op::FailedExtend(r, c)),
+        1 => (any::<usize>(), prop_oneof![3 => 0usize..50, 1 => 4_000usize..9_000], 0u8..4).prop_map(|(i, n, how)| Op::Churn(i, n, how)),
+        1 => Just(Op::Compact),
         1 => (any::<usize>(), record()).prop_map(|(i, r)| Op::CopyThenWrite(i, r)),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Slice(a, b)),
         1 => Just(Op::Optimize),
@@ -417,15 +429,74 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                 l = l.take(&picks);
                 m = picks.iter().map(|&p| m[p].clone()).collect();
             }
-            Op::FailedExtend(recs) => {
+            Op::FailedExtend(recs, compact) => {
                 let before_fields = l.num_fields();
                 let cp = l.checkpoint();
-                for r in &recs {
+                for (k, r) in recs.iter().enumerate() {
                     with_cells(r, |c| l.push_record(c)).unwrap();
+                    if compact && k == recs.len() / 2 {
+                        l.compact_dictionaries();
+                    }
                 }
                 l.rollback(cp);
                 assert_eq!(l.num_fields(), before_fields);
             }
+            Op::Churn(i, n, how) if !m.is_empty() => {
+                let i = i % m.len();
+                let mut ids = std::collections::HashSet::new();
+                for step in 0..n {
+                    let v = format!("churn {step} {i}");
+                    let cell = Cell::Str(&v);
+                    let r = match how {
+                        0 => {
+                            l.set_field(i, "country", cell).unwrap();
+                            set_in(&mut m[i], "country", Value::Str(v.clone()));
+                            i
+                        }
+                        1 => {
+                            let rec: Rec = vec![("country".into(), Value::Str(v.clone()))];
+                            with_cells(&rec, |c| l.set_record(i, c)).unwrap();
+                            m[i] = rec;
+                            i
+                        }
+                        2 => {
+                            let taken = l
+                                .field_index("country")
+                                .is_some_and(|j| l.push_fields(&[(j, cell)]));
+                            if !taken {
+                                l.push_record(&[("country", cell)]).unwrap();
+                            }
+                            m.len()
+                        }
+                        _ => {
+                            l.push_record(&[("country", cell)]).unwrap();
+                            m.len()
+                        }
+                    };
+                    let j = l.field_index("country").unwrap();
+                    assert_eq!(from_cell(l.get(r, j)), Value::Str(v.clone()), "row {r}");
+                    if let Some((id, len)) = l.dictionary_state(j) {
+                        assert!(
+                            len <= 2 * l.len() + 4097,
+                            "{len} entries for {} rows",
+                            l.len()
+                        );
+                        ids.insert(id);
+                    }
+                    match how {
+                        2 => l.remove(m.len()).unwrap(),
+                        3 => l.truncate(m.len()),
+                        _ => {}
+                    }
+                }
+                let j = l.field_index("country").unwrap();
+                let dict = matches!(l.field_layout(j), memslim_records::Layout::StrDict(_));
+                assert!(
+                    !dict || n <= 2 * m.len() + 4098 || ids.len() > 1,
+                    "{n} new strings and no rebuild"
+                );
+            }
+            Op::Compact => l.compact_dictionaries(),
             Op::CopyThenWrite(i, r) => {
                 let mut copy = l.clone();
                 let mut cm = m.clone();

@@ -298,6 +298,11 @@ impl Records {
     /// the OS.
     pub(super) fn finish_bulk(&mut self, cp: &Checkpoint, bytes_before: usize) {
         self.inner.optimize_since(cp);
+        // It may have rebuilt a dictionary (`RecordList::compact_dictionaries`): the
+        // cached strings of the old one's positions go.
+        for j in 0..self.strings.len() {
+            self.sync_strings(j);
+        }
         self.retrack();
         if self.inner.nbytes().saturating_sub(bytes_before) >= TRIM_AFTER_BYTES {
             release_free_memory();

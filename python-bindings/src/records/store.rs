@@ -206,7 +206,7 @@ impl Records {
     }
 
     /// Brings field `j`'s string cache in line with its dictionary.
-    fn sync_strings(&mut self, j: usize) {
+    pub(super) fn sync_strings(&mut self, j: usize) {
         let cache = &mut self.strings[j];
         match self.inner.dictionary_state(j) {
             Some((id, len)) if len <= STR_CACHE_MAX => {
