@@ -28,10 +28,20 @@ pub(crate) struct Tracked {
 }
 
 impl Tracked {
+    /// A structure's block, counted as one structure by `memslim.stats()`.
     pub(crate) fn new() -> Self {
         Tracked {
             id: Box::new(0),
             live: LiveBytes::new(),
+        }
+    }
+
+    /// The block of storage that the structures sharing it count themselves
+    /// ([`memslim_records::process::LiveStructure`]): its bytes only.
+    pub(crate) fn uncounted() -> Self {
+        Tracked {
+            id: Box::new(0),
+            live: LiveBytes::uncounted(),
         }
     }
 

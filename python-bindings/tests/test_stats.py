@@ -35,8 +35,8 @@ def test_counts_follow_structures_as_they_live_and_die():
     assert count == base_count + 2
     assert close_to(nbytes - base_bytes, rows, pairs)
 
-    part = rows[:10]  # a slice shares the list's records: no new structure
-    assert live()[0] == base_count + 2
+    part = rows[:10]  # a slice is a list of its own, sharing the records' storage
+    assert live()[0] == base_count + 3
     rows.extend({"id": i, "s": "more"} for i in range(5_000))
     assert close_to(live()[1] - base_bytes, rows, pairs)
     assert part.nbytes >= rows.nbytes - 1024, "a slice reports the store it keeps alive"
@@ -48,12 +48,33 @@ def test_counts_follow_structures_as_they_live_and_die():
 def test_copies_and_unpickled_lists_are_counted():
     base_count, _ = live()
     rows = memslim.DictList([{"a": 1}, {"a": 2}])
-    # A shallow copy shares the records (as a list's copy shares dicts); an unpickled
-    # list is a new structure.
+    # A shallow copy shares the records (as a list's copy shares dicts) and is a list
+    # of its own; so is an unpickled list.
     copies = [rows.copy(), pickle.loads(pickle.dumps(rows))]
-    assert live()[0] == base_count + 2
+    assert live()[0] == base_count + 3
     del rows, copies
     assert live()[0] == base_count
+
+
+@pytest.mark.parametrize("kind", ["dict", "tuple"])
+def test_every_list_counts_once_whatever_it_shares(kind):
+    """Oracle: the number of list objects alive. A DictList's slices, copies, `* n`,
+    `+` and `where` results share its store; a TupleList's share its buffers; each is
+    a list, counted once, the storage's bytes once."""
+    base_count, base_bytes = live()
+    if kind == "dict":
+        rows = memslim.DictList([{"a": 1}, {"a": 2}])
+    else:
+        rows = memslim.TupleList([(1,), (2,)], ("a",))
+    views = [rows[:], rows.copy(), rows * 2, rows + rows, rows.where("a", "==", 1), rows[1:]]
+    assert live()[0] == base_count + 1 + len(views)
+    it = iter(rows)  # an iterator is no list
+    next(it)
+    assert live()[0] == base_count + 1 + len(views)
+    del it, rows  # the views keep the records: still counted, as lists, each once
+    assert live()[0] == base_count + len(views)
+    del views
+    assert live() == (base_count, base_bytes)
 
 
 def test_allocator_figures_are_plausible():

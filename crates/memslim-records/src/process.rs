@@ -2,7 +2,8 @@
 //! memory back to the operating system.
 //!
 //! - [`LiveBytes`]: each live structure's share of the process totals ([`live_totals`]:
-//!   how many structures, how many bytes they report).
+//!   how many structures, how many bytes they report); [`LiveStructure`] counts a
+//!   structure whose bytes are reported by storage it shares with others.
 //! - [`allocator_stats`]: what glibc's allocator holds (`mallinfo2()`).
 //! - [`release_free_memory`]: column buffers grow by reallocation while a list is built;
 //!   with glibc, the blocks they leave behind are free but stay resident (heap holes), so
@@ -13,7 +14,8 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// How many [`LiveBytes`] values exist: one per live structure.
+/// How many counted [`LiveBytes`] and [`LiveStructure`] values exist: one per live
+/// structure.
 static LIVE_STRUCTURES: AtomicUsize = AtomicUsize::new(0);
 /// The sum of the sizes last reported by every live [`LiveBytes`].
 static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
@@ -34,10 +36,12 @@ pub fn live_totals() -> (usize, usize) {
 /// exists, with the size it last reported.
 ///
 /// # Memory
-/// One word; the totals are two process-wide counters.
+/// Two words; the totals are two process-wide counters.
 #[derive(Debug)]
 pub struct LiveBytes {
     size: usize,
+    /// Counted as a structure (else only its bytes are).
+    counted: bool,
 }
 
 impl LiveBytes {
@@ -45,7 +49,20 @@ impl LiveBytes {
     #[allow(clippy::new_without_default)] // each value changes the totals: no silent default
     pub fn new() -> Self {
         LIVE_STRUCTURES.fetch_add(1, Ordering::Relaxed);
-        LiveBytes { size: 0 }
+        LiveBytes {
+            size: 0,
+            counted: true,
+        }
+    }
+
+    /// Storage of 0 bytes whose size goes into the byte total but which is not a
+    /// structure of its own: the structures that share it count themselves
+    /// ([`LiveStructure`]).
+    pub fn uncounted() -> Self {
+        LiveBytes {
+            size: 0,
+            counted: false,
+        }
     }
 
     /// The size last reported.
@@ -70,8 +87,34 @@ impl LiveBytes {
 
 impl Drop for LiveBytes {
     fn drop(&mut self) {
-        LIVE_STRUCTURES.fetch_sub(1, Ordering::Relaxed);
+        if self.counted {
+            LIVE_STRUCTURES.fetch_sub(1, Ordering::Relaxed);
+        }
         LIVE_BYTES.fetch_sub(self.size, Ordering::Relaxed);
+    }
+}
+
+/// One live structure in the count of [`live_totals`], with no bytes of its own: a list
+/// whose storage, shared with its slices and copies, reports its bytes once
+/// ([`LiveBytes::uncounted`]).
+///
+/// # Memory
+/// None; the count is a process-wide counter.
+#[derive(Debug)]
+pub struct LiveStructure(());
+
+impl LiveStructure {
+    /// A structure counted from now until dropped.
+    #[allow(clippy::new_without_default)] // each value changes the totals: no silent default
+    pub fn new() -> Self {
+        LIVE_STRUCTURES.fetch_add(1, Ordering::Relaxed);
+        LiveStructure(())
+    }
+}
+
+impl Drop for LiveStructure {
+    fn drop(&mut self) {
+        LIVE_STRUCTURES.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -201,6 +244,16 @@ mod tests {
         drop(a);
         assert_eq!(live_totals(), (n0 + 1, b0 + 24));
         drop(b);
+        assert_eq!(live_totals(), (n0, b0));
+        // Storage shared by structures that count themselves.
+        let mut shared = LiveBytes::uncounted();
+        let (x, y) = (LiveStructure::new(), LiveStructure::new());
+        assert!(shared.set(500));
+        assert_eq!(live_totals(), (n0 + 2, b0 + 500));
+        drop(x);
+        drop(shared);
+        assert_eq!(live_totals(), (n0 + 1, b0));
+        drop(y);
         assert_eq!(live_totals(), (n0, b0));
     }
 

@@ -498,7 +498,9 @@ class _Stats(TypedDict):
 def stats() -> _Stats:
     """What memslim holds right now, cheap enough to log from a long-running service.
 
-    - ``structures``: live DictList and TupleList objects (copies and slices included);
+    - ``structures``: live DictList and TupleList objects (copies, slices, ``* n``,
+      ``+`` and ``where`` results included: each is a list); DocList and record-file
+      objects count too;
     - ``structure_bytes``: the bytes of the buffers they own, as last reported to
       ``tracemalloc`` (after every bulk operation and every few thousand appends; each
       ``nbytes`` adds the object's small fixed part);

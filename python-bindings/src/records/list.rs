@@ -1,6 +1,8 @@
 //! `_Records`, the base class of `DictList` and `TupleList`: a store and an order,
 //! and the whole `MutableSequence` protocol over them.
 
+use memslim_records::process::LiveStructure;
+
 use crate::sequence::{abridged_repr, count_arg, mul_count, position, slice_of};
 
 use super::*;
@@ -22,6 +24,9 @@ pub struct PyRecords {
     pub(super) state: Store,
     /// Which store rows this list holds, in its order.
     pub(super) order: GilCell<ListOrder>,
+    /// This list in `memslim.stats()["structures"]` (its store reports the bytes, once
+    /// for every list on it).
+    _counted: LiveStructure,
 }
 
 /// Records shared by a list, its slices and copies, and their row views.
@@ -62,6 +67,7 @@ impl PyRecords {
         PyRecords {
             state: Arc::new(GilCell::new(records)),
             order: GilCell::new(ListOrder::default()),
+            _counted: LiveStructure::new(),
         }
     }
 
@@ -191,6 +197,7 @@ impl PyRecords {
         let init = PyClassInitializer::from(PyRecords {
             state: self.state.clone(),
             order: GilCell::new(ListOrder { order, edits: 0 }),
+            _counted: LiveStructure::new(),
         });
         Ok(if tuple {
             Py::new(py, init.add_subclass(PyTupleList))?.into_any()

@@ -145,7 +145,8 @@ impl Records {
             names: Vec::new(),
             names_tuple: OnceLock::new(),
             seen_keys: Vec::new(),
-            trace: Tracked::new(),
+            // A store is no structure of its own: each list on it counts itself.
+            trace: Tracked::uncounted(),
             appends: 0,
             strings: Vec::new(),
             lent: GilCell::new(Lent::default()),
