@@ -203,55 +203,82 @@ def test_clear(chunk_rows):
     assert_same(rows.to_list(), [{"after": 1}])
 
 
+def _put_back(rows):
+    rows[0] = rows[1]
+
+
+def _swap(rows):
+    rows[0], rows[1] = rows[1], rows[0]
+
+
+def _clear(rows):
+    rows.clear()
+
+
+def _imul_0(rows):
+    rows *= 0
+
+
+def _imul_neg(rows):
+    rows *= -3
+
+
+def _make(cls, data):
+    if cls is memslim.DictList:
+        return cls(data)
+    return cls([tuple(d.values()) for d in data], tuple(data[0]))
+
+
 @pytest.mark.parametrize("cls", [memslim.DictList, memslim.TupleList])
-@pytest.mark.parametrize("empty", ["rows.clear()", "rows *= 0", "rows *= -3"])
-@pytest.mark.parametrize("edit", ["", "rows[0] = rows[1]", "rows[0], rows[1] = rows[1], rows[0]"])
+@pytest.mark.parametrize("empty", [_clear, _imul_0, _imul_neg])
+@pytest.mark.parametrize("edit", [None, _put_back, _swap])
 def test_emptying_releases_the_records_whatever_the_order(cls, empty, edit):
     # A record put back (`rows[i] = rows[j]`, as random.shuffle does) leaves the order
     # aliased; emptying the list must still release every record nothing else reads,
     # as list.clear releases its items.
     data = [{"id": i, "s": f"text {i}"} for i in range(5000)]
-    rows = (
-        cls(data)
-        if cls is memslim.DictList
-        else cls([tuple(d.values()) for d in data], ("id", "s"))
-    )
+    rows = _make(cls, data)
     full = rows.nbytes
-    exec(edit)
-    exec(empty)
+    if edit:
+        edit(rows)
+    empty(rows)
     assert len(rows) == 0 and list(rows) == []
     assert rows.nbytes < full / 10, (rows.nbytes, full)
     rows.append(data[0] if cls is memslim.DictList else (0, "text 0"))
     assert len(rows) == 1 and rows[0][0 if cls is memslim.TupleList else "id"] == 0
     # A view still held keeps its record readable (and the store), as a dict taken
     # from a list outlives the list's clear().
-    again = (
-        cls(data)
-        if cls is memslim.DictList
-        else cls([tuple(d.values()) for d in data], ("id", "s"))
-    )
+    again = _make(cls, data)
     held = again[7]
-    exec(edit.replace("rows", "again"))
-    exec(empty.replace("rows", "again"))
+    if edit:
+        edit(again)
+    empty(again)
     assert len(again) == 0
     assert (held["id"] if cls is memslim.DictList else held[0]) == 7
 
 
+def _del_tail(rows):
+    del rows[10:]
+
+
+def _assign_tail(rows):
+    rows[10:] = []
+
+
+def _pops(rows):
+    while len(rows) > 10:
+        rows.pop()
+
+
 @pytest.mark.parametrize("cls", [memslim.DictList, memslim.TupleList])
-@pytest.mark.parametrize(
-    "cut", ["del rows[10:]", "rows[10:] = []", "while len(rows) > 10: rows.pop()"]
-)
+@pytest.mark.parametrize("cut", [_del_tail, _assign_tail, _pops])
 def test_cutting_most_of_a_list_gives_its_memory_back(cls, cut):
-    data = [(i, f"text {i % 300}", i / 3) for i in range(50_000)]
-    rows = (
-        cls([dict(zip("abc", t)) for t in data])
-        if cls is memslim.DictList
-        else cls(data, ("a", "b", "c"))
-    )
+    data = [{"a": i, "b": f"text {i % 300}", "c": i / 3} for i in range(50_000)]
+    rows = _make(cls, data)
     full = rows.nbytes
-    exec(cut)
+    cut(rows)
     assert rows.nbytes < full / 20, (rows.nbytes, full)
-    want = [dict(zip("abc", t)) for t in data[:10]] if cls is memslim.DictList else data[:10]
+    want = data[:10] if cls is memslim.DictList else [tuple(d.values()) for d in data[:10]]
     assert rows == want
 
 
