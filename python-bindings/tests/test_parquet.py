@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 import memslim
 import pytest
@@ -406,3 +407,65 @@ def test_notes_carried_through_a_rewrite_by_another_tool_are_not_applied(tmp_pat
     # ... while the part file itself keeps its key, read alone or in its dataset.
     assert same(plain(memslim.read_parquet(files[0])), [{"id": 1, "country": "DE"}])
     assert same(plain(memslim.read_parquet(tmp_path / "ds")), [{"id": 1, "country": "DE"}])
+
+
+def test_a_file_in_a_hive_directory_gives_its_key_to_every_record(tmp_path):
+    """A memslim file moved into `date=.../` gets the directory's key on every record,
+    those whose keys were not in column order included (pyarrow.dataset: every record)."""
+    recs = [{"id": 1, "v": "a"}, {"v": "b", "id": 2}, {"id": 3}]
+    part = tmp_path / "ds" / "date=2025-01-01"
+    part.mkdir(parents=True)
+    DictList(recs).to_parquet(part / "part.parquet")
+    want = [dict(r, date="2025-01-01") for r in recs]
+    oracle = ds.dataset(tmp_path / "ds", partitioning="hive").to_table().to_pylist()
+    assert [r["date"] for r in oracle] == ["2025-01-01"] * 3
+    assert same(plain(memslim.read_parquet(tmp_path / "ds")), want)
+    got = [dict(r) for b in memslim.iter_parquet(tmp_path / "ds", batch_size=1) for r in b]
+    assert same(got, want)
+    got = plain(memslim.read_parquet(tmp_path / "ds", columns=["date", "id"]))
+    assert same(
+        got,
+        [
+            {"id": 1, "date": "2025-01-01"},
+            {"id": 2, "date": "2025-01-01"},
+            {"id": 3, "date": "2025-01-01"},
+        ],
+    )
+
+
+def test_a_part_file_copied_out_of_its_directories_leaves_their_keys_out(tmp_path):
+    """No directory names the key any more: the value is unknown, not None (pyarrow
+    reads the copy without the key)."""
+    files = DictList([{"id": 1, "country": "DE", "year": 2025}]).to_parquet(
+        tmp_path / "ds", partition_by=["country", "year"]
+    )
+    copy = tmp_path / "copy.parquet"
+    copy.write_bytes(Path(files[0]).read_bytes())
+    assert pq.read_table(copy).to_pylist() == [{"id": 1}]
+    assert same(plain(memslim.read_parquet(copy)), [{"id": 1}])
+    # Moved under one of its two levels, or into another dataset's directory.
+    for sub in ["year=2025", "region=EU"]:
+        (tmp_path / "other" / sub).mkdir(parents=True)
+        (tmp_path / "other" / sub / "p.parquet").write_bytes(copy.read_bytes())
+    got = sorted(map(repr, plain(memslim.read_parquet(tmp_path / "other"))))
+    assert got == sorted(map(repr, [{"id": 1, "year": 2025}, {"id": 1, "region": "EU"}]))
+
+
+def test_foreign_partition_values_are_ints_only_in_their_canonical_text(tmp_path):
+    """`+1`, `007`, `-0` are not the text of an int: reading them as ints would merge
+    directories (`+1` and `1`) and lose the value; they stay str, as DuckDB reads `+1`
+    and `007` (pyarrow keeps `+1`, but reads `007` and `-0` as ints)."""
+    for values, want in [
+        (["+1", "+44", "1"], ["+1", "+44", "1"]),
+        (["007", "7"], ["007", "7"]),
+        (["-0", "3"], ["-0", "3"]),
+        (["-12", "0", "12"], [-12, 0, 12]),
+    ]:
+        root = tmp_path / "_".join(values).replace("+", "p")
+        for i, v in enumerate(values):
+            (root / f"code={v}").mkdir(parents=True)
+            pq.write_table(pa.table({"n": [i]}), root / f"code={v}" / "f.parquet")
+        got = sorted(plain(memslim.read_parquet(root)), key=lambda r: r["n"])
+        assert [r["code"] for r in got] == want, values
+    oracle = ds.dataset(tmp_path / "p1_p44_1", partitioning="hive").to_table()
+    assert sorted(oracle.column("code").to_pylist()) == ["+1", "+44", "1"]

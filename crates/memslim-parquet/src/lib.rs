@@ -56,8 +56,10 @@
 //! one row group's pages), with column projection: unselected columns are not decoded.
 //! Partition columns come back from the directory names: typed as memslim wrote them,
 //! or, for datasets written by others, `int` when every value of that key across the
-//! input is a decimal integer, else `str`, and `__HIVE_DEFAULT_PARTITION__` as `None`
-//! (pyarrow.dataset and DuckDB infer the same way).
+//! input is the canonical text of an int (no `+`, no leading zero, not `-0`), else
+//! `str`, and `__HIVE_DEFAULT_PARTITION__` as `None` (pyarrow.dataset and DuckDB infer
+//! ints from plain decimal values too). A partition key no directory names (a part
+//! file copied out of its dataset) is left out of the records.
 //!
 //! # Codecs
 //!

@@ -103,14 +103,13 @@ impl PartValue {
         match tag {
             Some('n') => PartValue::Null,
             Some('b') if raw == "true" || raw == "false" => PartValue::Bool(raw == "true"),
-            Some('i') => match raw.parse() {
-                Ok(v) => PartValue::Int(v),
-                Err(_) => PartValue::Str(raw.to_owned()),
-            },
+            Some('i') => {
+                canonical_int(raw).map_or_else(|| PartValue::Str(raw.to_owned()), PartValue::Int)
+            }
             Some(_) => PartValue::Str(raw.to_owned()),
-            None if ints => raw
-                .parse()
-                .map_or_else(|_| PartValue::Str(raw.to_owned()), PartValue::Int),
+            None if ints => {
+                canonical_int(raw).map_or_else(|| PartValue::Str(raw.to_owned()), PartValue::Int)
+            }
             None => PartValue::Str(raw.to_owned()),
         }
     }
@@ -124,6 +123,13 @@ impl PartValue {
             PartValue::Str(s) => Cell::Str(s),
         }
     }
+}
+
+/// The int a directory value is the canonical decimal text of (`-12`, `0`; not `+12`,
+/// `012`, `-0` or ` 12`): only these are read as ints, so that two directories never
+/// read as one value and each value names its directory again.
+pub(crate) fn canonical_int(raw: &str) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|v| v.to_string() == raw)
 }
 
 /// Percent-encodes every byte but ASCII letters, digits and `-_.~`.
@@ -328,6 +334,20 @@ mod tests {
             PartValue::Str("07".into())
         );
         assert_eq!(PartValue::parse(NULL_DIR, None, false), PartValue::Null);
+        for raw in ["+1", "01", "-0", "-01", " 1", "1 ", "", "-", "0x1", "1_0"] {
+            assert_eq!(canonical_int(raw), None, "{raw:?}");
+            assert_eq!(
+                PartValue::parse(raw, None, true),
+                PartValue::Str(raw.into())
+            );
+            assert_eq!(
+                PartValue::parse(raw, Some('i'), false),
+                PartValue::Str(raw.into())
+            );
+        }
+        for v in [0, 7, -7, i64::MAX, i64::MIN] {
+            assert_eq!(canonical_int(&v.to_string()), Some(v));
+        }
         assert_eq!(
             PartValue::parse("true", Some('b'), false),
             PartValue::Bool(true)

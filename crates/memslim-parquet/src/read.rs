@@ -11,7 +11,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::error::{ParquetError, Result, from_arrow, from_parquet, io};
-use crate::partition::{Part, PartValue, dataset_files, decode};
+use crate::partition::{Part, PartValue, canonical_int, dataset_files, decode};
 use crate::seal::{SEAL_KEY, notes_hold};
 use crate::write::{PARTITION_KEY, ROWS_KEY};
 
@@ -54,12 +54,24 @@ enum Slot {
     Skip,
 }
 
+/// The value of a partition column of a file.
+#[derive(Clone)]
+enum Const {
+    /// Named by a directory.
+    Value(PartValue),
+    /// Named by the file's notes, but by no directory: left out of the records.
+    Unknown,
+}
+
 /// One open file: its decoder and how its rows become records.
 struct FileReader {
     path: PathBuf,
     reader: ParquetRecordBatchReader,
     names: Vec<String>,
     slots: Vec<Slot>,
+    /// Slots the key order notes know; those past it (keys of directories) follow
+    /// every record's noted keys.
+    noted: usize,
     extras: Extras,
     /// Rows of the file read so far.
     row: usize,
@@ -145,7 +157,7 @@ impl FileReader {
         }
         let file_fields: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
         let mut names: Vec<String> = file_fields.clone();
-        let mut consts: Vec<Option<PartValue>> = vec![None; names.len()];
+        let mut consts: Vec<Option<Const>> = vec![None; names.len()];
         for (pos, tag, name) in &placed {
             // Below the input root, or (a part file or partition directory given
             // itself) in a directory the file sits in.
@@ -156,8 +168,10 @@ impl FileReader {
                 .find(|(k, _)| k == name)
                 .map(|(_, v)| v.clone())
                 .or_else(|| ancestor_value(&path, name));
-            let value = raw.map_or(PartValue::Null, |raw| {
-                PartValue::parse(&raw, Some(*tag), false)
+            // No directory names the key (a part file copied out of its dataset): its
+            // value is unknown, so the records leave it out, as other readers do.
+            let value = raw.map_or(Const::Unknown, |raw| {
+                Const::Value(PartValue::parse(&raw, Some(*tag), false))
             });
             if *pos > names.len() {
                 return Err(corrupt_meta(&path, name));
@@ -165,18 +179,21 @@ impl FileReader {
             names.insert(*pos, name.clone());
             consts.insert(*pos, Some(value));
         }
+        // Fields the notes know (the file's and its placed partition columns); keys of
+        // directories follow them, in no row's key order note.
+        let noted = names.len();
         for (k, raw) in &part.keys {
             if names.contains(k) {
                 continue;
             }
             let is_int = ints.get(k).copied().unwrap_or(false);
             names.push(k.clone());
-            consts.push(Some(PartValue::parse(raw, None, is_int)));
+            consts.push(Some(Const::Value(PartValue::parse(raw, None, is_int))));
         }
         let extras = Extras::from_metadata(
             kv.iter().map(|(k, v)| (k.as_str(), v.as_str())),
             rows,
-            names.len(),
+            noted,
         )
         .map_err(|reason| ParquetError::Corrupt {
             path: path.clone(),
@@ -192,7 +209,7 @@ impl FileReader {
         let mut file_col = 0;
         for (name, c) in names.iter().zip(&consts) {
             match c {
-                Some(v) if wanted(name) => slots.push(Slot::Const(v.clone())),
+                Some(Const::Value(v)) if wanted(name) => slots.push(Slot::Const(v.clone())),
                 Some(_) => slots.push(Slot::Skip),
                 None => {
                     let f = schema.field(file_col);
@@ -227,6 +244,7 @@ impl FileReader {
             columnless,
             names,
             slots,
+            noted,
             extras,
             row: 0,
             batch_rows: opts.batch_rows.max(1),
@@ -264,7 +282,7 @@ impl FileReader {
     fn records(&self, batch: &RecordBatch) -> Result<RecordList> {
         let mut out = RecordList::new();
         let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); self.slots.len()];
-        let natural: Vec<u32> = (0..self.slots.len() as u32).collect();
+        let natural: Vec<u32> = (0..self.noted as u32).collect();
         let row_error = |reason: String| ParquetError::Corrupt {
             path: self.path.clone(),
             reason,
@@ -292,8 +310,9 @@ impl FileReader {
                 };
                 cells.push(cell);
             }
-            let mut rec: Vec<(&str, Cell<'_>)> = Vec::with_capacity(order.len());
-            for &k in order {
+            let mut rec: Vec<(&str, Cell<'_>)> = Vec::with_capacity(self.slots.len());
+            let unnoted = self.noted.min(self.slots.len()) as u32..self.slots.len() as u32;
+            for k in order.iter().copied().chain(unnoted) {
                 let k = k as usize;
                 if k >= self.slots.len() || self.extras.is_absent(k, r) {
                     continue;
@@ -391,7 +410,7 @@ impl ParquetReader {
         let mut ints: hashbrown::HashMap<String, bool> = hashbrown::HashMap::new();
         for p in &parts {
             for (k, v) in &p.keys {
-                let is_int = v == crate::partition::NULL_DIR || v.parse::<i64>().is_ok();
+                let is_int = v == crate::partition::NULL_DIR || canonical_int(v).is_some();
                 *ints.entry(k.clone()).or_insert(true) &= is_int;
             }
         }
