@@ -157,6 +157,12 @@ to_py_err! {
 /// built-in `IndexError` and `KeyError` a list and a dict raise.
 pub(crate) fn to_py(py: Python<'_>, e: RecordsError) -> PyErr {
     let msg = e.to_string();
+    records_err(py, e, msg)
+}
+
+/// The Python class [`to_py`] gives `e`, with the message `msg` (which may add where
+/// the error happened, such as the file).
+fn records_err(py: Python<'_>, e: RecordsError, msg: String) -> PyErr {
     match e {
         RecordsError::SchemaMismatch { .. }
         | RecordsError::UnknownField { .. }
@@ -284,6 +290,14 @@ pub(crate) fn parquet_to_py(py: Python<'_>, e: ParquetError) -> PyErr {
         P::Unsupported { .. } => Class::FileFormat.err(py, msg),
         P::Invalid(_) => Class::InvalidValue.err(py, msg),
         P::Records(error) => to_py(py, error),
+        P::Record { source, .. } => records_err(py, source, msg),
+        P::Opaque { path, row, field } => untrusted(
+            py,
+            crate::convert::untrusted_message(&format!(
+                "{}: row {row}, field {field:?}",
+                path.display()
+            )),
+        ),
     }
 }
 

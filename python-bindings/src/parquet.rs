@@ -110,8 +110,6 @@ impl PyParquetWriter {
 #[pyclass(name = "ParquetReader", module = "memslim._memslim", frozen)]
 pub struct PyParquetReader {
     inner: Busy<ParquetReader>,
-    /// Whether pickled values in the files may be loaded (`trusted=True`).
-    trusted: bool,
     /// The files read, in order: kept here, since the reader itself is dropped once
     /// run to the end or failed.
     files: Vec<String>,
@@ -132,6 +130,7 @@ impl PyParquetReader {
         let opts = ReadOptions {
             columns,
             batch_rows: batch_size,
+            refuse_opaque: !trusted,
         };
         let r = py
             .detach(|| ParquetReader::open(&inputs, opts))
@@ -139,7 +138,6 @@ impl PyParquetReader {
         let files = r.files().map(|p| p.display().to_string()).collect();
         Ok(PyParquetReader {
             inner: Busy::new("ParquetReader", r),
-            trusted,
             files,
         })
     }
@@ -159,12 +157,7 @@ impl PyParquetReader {
             return Ok(None);
         };
         match py.detach(|| r.next()) {
-            Some(Ok(list)) => {
-                if !self.trusted {
-                    crate::convert::refuse_pickled(py, &list, "the Parquet data")?;
-                }
-                Ok(Some(dict_list_from_core(py, list)?))
-            }
+            Some(Ok(list)) => Ok(Some(dict_list_from_core(py, list)?)),
             Some(Err(e)) => {
                 *guard = None;
                 Err(e).py_err(py)
@@ -227,13 +220,11 @@ pub(crate) fn _read_parquet(
     let inputs = inputs.iter().map(fspath).collect::<PyResult<Vec<_>>>()?;
     let opts = ReadOptions {
         columns,
+        refuse_opaque: !trusted,
         ..ReadOptions::default()
     };
     let list = py
         .detach(|| memslim_parquet::read_all(&inputs, opts))
         .py_err(py)?;
-    if !trusted {
-        crate::convert::refuse_pickled(py, &list, "the Parquet data")?;
-    }
     dict_list_from_core(py, list)
 }

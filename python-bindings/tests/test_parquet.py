@@ -469,3 +469,30 @@ def test_foreign_partition_values_are_ints_only_in_their_canonical_text(tmp_path
         assert [r["code"] for r in got] == want, values
     oracle = ds.dataset(tmp_path / "p1_p44_1", partitioning="hive").to_table()
     assert sorted(oracle.column("code").to_pylist()) == ["+1", "+44", "1"]
+
+
+def test_every_read_error_names_the_file_and_the_row_in_it(tmp_path):
+    good = tmp_path / "a.parquet"
+    DictList([{"a": 1}] * 3).to_parquet(good)
+    # Two columns of one name (pyarrow writes such files).
+    dup = tmp_path / "dup.parquet"
+    pq.write_table(
+        pa.table([pa.array([1, 2]), pa.array([3, 4]), pa.array([5, 6])], names=["a", "a", "b"]), dup
+    )
+    for call in (
+        lambda: memslim.read_parquet([good, dup]),
+        lambda: list(memslim.iter_parquet([good, dup], batch_size=2)),
+    ):
+        err = expect_error(memslim.SchemaError, call)
+        assert str(err).startswith(f"{dup}: ") and '"a"' in str(err)
+    assert plain(memslim.read_parquet(dup, columns=["b"])) == [{"b": 5}, {"b": 6}]
+    # A pickled value: its row counted in its file, not across files or in the batch.
+    bad = tmp_path / "b.parquet"
+    DictList([{"a": 1}, {"a": 2}, {"a": {1, 2}}]).to_parquet(bad)
+    for call in (
+        lambda: memslim.read_parquet(tmp_path, columns=["a"]),
+        lambda: list(memslim.iter_parquet([good, bad], batch_size=1)),
+        lambda: list(memslim.iter_parquet([good, bad], batch_size=2)),
+    ):
+        err = expect_error(memslim.UntrustedDataError, call)
+        assert str(err).startswith(f'{bad}: row 2, field "a"'), str(err)

@@ -325,6 +325,14 @@ impl Extras {
                             .filter(|s| !s.is_empty())
                             .map(|c| parse_col(c).map(|c| c as u32))
                             .collect::<Result<Vec<u32>, _>>()?;
+                        // A record holds a key once.
+                        let mut sorted = keys.clone();
+                        sorted.sort_unstable();
+                        if sorted.windows(2).any(|w| w[0] == w[1]) {
+                            return Err(format!(
+                                "memslim key order of row {r} names a column twice"
+                            ));
+                        }
                         out.order.push((r, keys));
                     }
                 }
@@ -799,6 +807,7 @@ mod tests {
             (ORDER_KEY, "9:0,1"),
             (ORDER_KEY, "1:0,5"),
             (ORDER_KEY, "2:0;1:0"),
+            (ORDER_KEY, "1:1,0,1"),
         ] {
             assert!(Extras::from_metadata([(k, v)], 8, 2).is_err(), "{k}={v}");
         }

@@ -42,6 +42,26 @@ pub enum ParquetError {
         /// What is not supported.
         reason: String,
     },
+    /// A record of the file cannot be built (for example a key given twice in it).
+    #[error("{path}: {source}")]
+    Record {
+        /// The file.
+        path: PathBuf,
+        /// What does not fit, its row counted within the file.
+        source: RecordsError,
+    },
+    /// A record holds an opaque value (a host object the file stored as such, a pickled
+    /// Python object for the Python bindings) and the reader was asked to refuse those
+    /// ([`crate::ReadOptions::refuse_opaque`]).
+    #[error("{path}: row {row}, field {field:?}: an opaque (host) value")]
+    Opaque {
+        /// The file.
+        path: PathBuf,
+        /// The record's row within the file.
+        row: usize,
+        /// The field holding it.
+        field: String,
+    },
     /// An argument or a value cannot be used (a partition value that names no directory).
     #[error("{0}")]
     Invalid(String),

@@ -22,6 +22,10 @@ pub struct ReadOptions {
     pub columns: Option<Vec<String>>,
     /// Rows per batch at most.
     pub batch_rows: usize,
+    /// Refuse a record holding an opaque value (a host object stored as such: the
+    /// Python bindings refuse pickled objects unless the user trusts the files) with
+    /// [`ParquetError::Opaque`] naming the file, its row and the field.
+    pub refuse_opaque: bool,
 }
 
 impl Default for ReadOptions {
@@ -29,6 +33,7 @@ impl Default for ReadOptions {
         ReadOptions {
             columns: None,
             batch_rows: 65_536,
+            refuse_opaque: false,
         }
     }
 }
@@ -78,6 +83,7 @@ struct FileReader {
     /// Records left to give of a file with no columns.
     columnless: Option<usize>,
     batch_rows: usize,
+    refuse_opaque: bool,
 }
 
 impl FileReader {
@@ -156,6 +162,24 @@ impl FileReader {
             placed.sort_by_key(|p| p.0);
         }
         let file_fields: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        // A record holds a key once: two columns of one name (pyarrow writes such
+        // files) cannot both be read.
+        let mut seen = hashbrown::HashSet::with_capacity(file_fields.len());
+        for name in &file_fields {
+            let wanted = opts
+                .columns
+                .as_ref()
+                .is_none_or(|c| c.iter().any(|x| x == name));
+            if !seen.insert(name.as_str()) && wanted {
+                return Err(ParquetError::Schema {
+                    path: path.clone(),
+                    field: name.clone(),
+                    reason: "the file has two columns of this name, and a record holds a key \
+                             once (leave it out with columns=)"
+                        .to_owned(),
+                });
+            }
+        }
         let mut names: Vec<String> = file_fields.clone();
         let mut consts: Vec<Option<Const>> = vec![None; names.len()];
         for (pos, tag, name) in &placed {
@@ -173,7 +197,7 @@ impl FileReader {
             let value = raw.map_or(Const::Unknown, |raw| {
                 Const::Value(PartValue::parse(&raw, Some(*tag), false))
             });
-            if *pos > names.len() {
+            if *pos > names.len() || names.contains(name) {
                 return Err(corrupt_meta(&path, name));
             }
             names.insert(*pos, name.clone());
@@ -248,6 +272,7 @@ impl FileReader {
             extras,
             row: 0,
             batch_rows: opts.batch_rows.max(1),
+            refuse_opaque: opts.refuse_opaque,
         })
     }
 
@@ -327,7 +352,19 @@ impl FileReader {
                 };
                 rec.push((self.names[k].as_str(), cell));
             }
-            out.push_record(&rec)?;
+            out.push_record(&rec).map_err(|e| ParquetError::Record {
+                path: self.path.clone(),
+                source: e.map_row(|_| r),
+            })?;
+        }
+        if self.refuse_opaque {
+            if let Some((row, j)) = out.first_opaque() {
+                return Err(ParquetError::Opaque {
+                    path: self.path.clone(),
+                    row: self.row + row,
+                    field: out.field_name(j).to_owned(),
+                });
+            }
         }
         out.optimize();
         Ok(out)
