@@ -219,9 +219,10 @@ def test_corrupt_files_raise_corrupt_file_error_naming_the_file(tmp_path):
 
 
 def test_a_decoder_panic_on_a_corrupt_footer_is_reported_once_and_quietly(tmp_path, capfd):
-    """The parquet crate asserts on some malformed footers; memslim catches the panic and
-    raises CorruptFileError. Nothing reaches stderr: a service reading uploads must not
-    log what looks like a crash."""
+    """The parquet crate asserts on some malformed footers (negative chunk offsets); memslim
+    checks chunk offsets before decoding (and would catch the panic) and raises
+    CorruptFileError. Nothing reaches stderr: a service reading uploads must not log what
+    looks like a crash."""
     path = tmp_path / "ok.parquet"
     DictList([{"a": i, "s": f"v{i % 3}"} for i in range(12)]).to_parquet(
         path, compression="gzip", row_group_size=5
@@ -238,7 +239,8 @@ def test_a_decoder_panic_on_a_corrupt_footer_is_reported_once_and_quietly(tmp_pa
             try:
                 memslim.read_parquet(bad)
             except memslim.CorruptFileError as e:
-                if "should not be negative" in str(e):  # the decoder's assert
+                # The decoder's assert, or memslim's check of the same offsets.
+                if "should not be negative" in str(e) or "negative offset" in str(e):
                     caught.append(i)
         if len(caught) >= 3:
             break
@@ -496,3 +498,78 @@ def test_every_read_error_names_the_file_and_the_row_in_it(tmp_path):
     ):
         err = expect_error(memslim.UntrustedDataError, call)
         assert str(err).startswith(f'{bad}: row 2, field "a"'), str(err)
+
+
+def test_crafted_claims_are_refused_before_anything_is_reserved(tmp_path):
+    """Counts and sizes a footer or a page header claims are checked against what the
+    file holds before the reader allocates by them: a clean CorruptFileError naming the
+    file, never an abort or an hour of empty records (read in a child process under an
+    address-space limit)."""
+    from crafted_parquet import field, first_chunk, join, read_in_child, split, with_page_header
+
+    def row_groups(meta):
+        return field(meta, 4)[2][2]
+
+    # A memslim file whose footer claims 10**12 rows (seal updated, so the notes are
+    # honoured) and whose absent-key note says "every row": a bitmap of 125 GB.
+    src = tmp_path / "x.parquet"
+    DictList([{"a": 1}, {"b": 2}]).to_parquet(src)
+    body, meta = split(src.read_bytes())
+    n = 10**12
+    field(meta, 3)[2] = n
+    for g in row_groups(meta):
+        field(g, 3)[2] = n
+    for kv in field(meta, 5)[2][2]:
+        key, val = field(kv, 1)[2], field(kv, 2)
+        if key == b"memslim.seal":
+            ver, ln, crc, _ = val[2].decode().split(":")
+            val[2] = f"{ver}:{ln}:{crc}:{n}".encode()
+        elif key == b"memslim.absent":
+            val[2] = b"0:*"
+    rows_claim = tmp_path / "rows.parquet"
+    rows_claim.write_bytes(join(body, meta))
+
+    # A file with no column claiming 10**12 rows.
+    src = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"a": [1, 2, 3]}).drop_columns(["a"]), src)
+    body, meta = split(src.read_bytes())
+    field(meta, 3)[2] = n
+    for g in row_groups(meta):
+        field(g, 3)[2] = n
+    columnless = tmp_path / "columnless.parquet"
+    columnless.write_bytes(join(body, meta))
+
+    # A snappy data page claiming 2 GB uncompressed; a dictionary page claiming 2**31-1
+    # values.
+    src = tmp_path / "ints.parquet"
+    pq.write_table(
+        pa.table({"a": list(range(100))}),
+        src,
+        use_dictionary=False,
+        write_statistics=False,
+        write_page_index=False,
+    )
+    big_page = tmp_path / "big_page.parquet"
+    big_page.write_bytes(
+        with_page_header(src.read_bytes(), 9, lambda h: field(h, 2).__setitem__(2, 2**31 - 1))
+    )
+    src = tmp_path / "strs.parquet"
+    pq.write_table(
+        pa.table({"a": [f"x{i % 10}" for i in range(100)]}),
+        src,
+        use_dictionary=True,
+        compression="none",
+        write_statistics=False,
+        write_page_index=False,
+    )
+    big_dict = tmp_path / "big_dict.parquet"
+    big_dict.write_bytes(
+        with_page_header(
+            src.read_bytes(), 11, lambda h: field(field(h, 7)[2], 1).__setitem__(2, 2**31 - 1)
+        )
+    )
+    assert first_chunk(split(big_dict.read_bytes())[1])  # still a well-formed footer
+
+    for path in (rows_claim, columnless, big_page, big_dict):
+        got = read_in_child(path, timeout=60)
+        assert got.startswith(f"raised CorruptFileError {path}: "), got

@@ -61,6 +61,9 @@
 //! ints from plain decimal values too). A partition key no directory names (a part
 //! file copied out of its dataset) is left out of the records.
 //!
+//! The sizes and counts a file claims (rows of its row groups, page sizes, dictionary
+//! sizes) are checked against what its bytes hold before the decoder allocates by them.
+//!
 //! # Codecs
 //!
 //! Snappy by default (what pyarrow, Spark and DuckDB write), gzip, lz4 or none; all
@@ -68,6 +71,7 @@
 //! A zstd file raises [`ParquetError::Unsupported`] naming the file.
 
 mod error;
+mod pages;
 mod partition;
 mod read;
 mod recfile;

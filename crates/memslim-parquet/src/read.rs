@@ -11,6 +11,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::error::{ParquetError, Result, from_arrow, from_parquet, io};
+use crate::pages::check_pages;
 use crate::partition::{Part, PartValue, canonical_int, dataset_files, decode};
 use crate::seal::{SEAL_KEY, notes_hold};
 use crate::write::{PARTITION_KEY, ROWS_KEY};
@@ -127,14 +128,24 @@ impl FileReader {
             })
             .unwrap_or_default();
         let kv = honoured_notes(&path, builder.metadata(), kv)?;
+        // A file with no column holds no row: its footer's count is only a claim, kept
+        // as small as that of memslim.rows below.
+        let most_rows = 8 * usize::try_from(meta_len(&path)?).unwrap_or(usize::MAX);
+        if builder.parquet_schema().num_columns() == 0 && rows > most_rows {
+            return Err(ParquetError::Corrupt {
+                path: path.clone(),
+                reason: format!(
+                    "the footer claims {rows} rows, and the file has no column to hold them"
+                ),
+            });
+        }
         // Records with no stored field: only memslim.rows counts them.
         let mut columnless = None;
         if schema.fields().is_empty() && rows == 0 {
             if let Some((_, v)) = kv.iter().find(|(k, _)| k == ROWS_KEY) {
                 let n = v.parse::<usize>().map_err(|_| corrupt_meta(&path, v))?;
                 // Bitmaps below take one bit per row: a damaged count must stay small.
-                let limit = 8 * usize::try_from(meta_len(&path)?).unwrap_or(usize::MAX);
-                if n > limit {
+                if n > most_rows {
                     return Err(corrupt_meta(&path, v));
                 }
                 rows = n;
@@ -214,15 +225,6 @@ impl FileReader {
             names.push(k.clone());
             consts.push(Some(Const::Value(PartValue::parse(raw, None, is_int))));
         }
-        let extras = Extras::from_metadata(
-            kv.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            rows,
-            noted,
-        )
-        .map_err(|reason| ParquetError::Corrupt {
-            path: path.clone(),
-            reason,
-        })?;
         let wanted = |n: &str| {
             opts.columns
                 .as_ref()
@@ -254,6 +256,27 @@ impl FileReader {
                 }
             }
         }
+        // The decoder reserves what page headers claim, and the notes below are sized
+        // by the rows the footer claims: check the claims against the pages first (one
+        // column at least, which a projection of no column still counts rows by).
+        let descr = builder.parquet_schema();
+        let mut leaves: Vec<usize> = (0..descr.num_columns())
+            .filter(|&l| projected.contains(&descr.get_column_root_idx(l)))
+            .collect();
+        if leaves.is_empty() && descr.num_columns() > 0 {
+            leaves.push(0);
+        }
+        let file = File::open(&path).map_err(io(&path))?;
+        check_pages(&path, file, builder.metadata(), &leaves)?;
+        let extras = Extras::from_metadata(
+            kv.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            rows,
+            noted,
+        )
+        .map_err(|reason| ParquetError::Corrupt {
+            path: path.clone(),
+            reason,
+        })?;
         let mask = ProjectionMask::roots(builder.parquet_schema(), projected);
         let reader = guarded(&path, || {
             builder
