@@ -524,3 +524,32 @@ def test_nesting_512_levels_reads_513_raises():
     assert "nested deeper than 512 levels" in str(exc) and exc.column == 519
     exc = expect_error(memslim.ParseError, memslim.DocList.from_jsonl, nested(513).encode())
     assert "512" in str(exc)
+
+
+def zstd_frame_with_window(content: bytes, window: int) -> bytes:
+    """One raw block of ``content`` in a frame whose header's window descriptor is
+    ``window`` (exponent << 3 | mantissa: 2**(10 + exponent) * (1 + mantissa / 8))."""
+    out = bytearray(b"\x28\xb5\x2f\xfd\x04" + bytes([window]))
+    out += _block(0, len(content), True) + content
+    out += (xxh64(content) & 0xFFFFFFFF).to_bytes(4, "little")
+    return bytes(out)
+
+
+def test_a_zstd_window_past_the_limit_is_refused_alike_in_any_frame(tmp_path):
+    # A frame of `zstd --long=31` asks for 2 GiB; 100 MiB is the limit.
+    small = zstd_frame(b'{"a": 1}\n')
+    long_ = zstd_frame_with_window(b'{"a": 2}\n', 21 << 3)
+    for name, data in (("first", long_), ("second", small + long_)):
+        path = tmp_path / f"{name}.jsonl.zst"
+        path.write_bytes(data)
+        for read in (memslim.read_jsonl, memslim.read_csv, lambda p: list(memslim.iter_jsonl(p))):
+            exc = expect_error(memslim.InvalidValueError, read, path)
+            assert not isinstance(exc, memslim.CorruptFileError), exc
+            assert "window of 2147483648 bytes" in str(exc), exc
+            assert "104857600 bytes (100 MiB)" in str(exc) and str(path) in str(exc), exc
+    # 96 MiB is within the limit (the frame declares it; it holds little).
+    path = tmp_path / "within.jsonl.zst"
+    path.write_bytes(small + zstd_frame_with_window(b'{"a": 2}\n', 16 << 3 | 4))
+    assert memslim.read_jsonl(path).to_list() == [{"a": 1}, {"a": 2}]
+    path.write_bytes(small + zstd_frame_with_window(b'{"a": 2}\n', 16 << 3 | 5))
+    expect_error(memslim.InvalidValueError, memslim.read_jsonl, path)

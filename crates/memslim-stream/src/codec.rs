@@ -33,6 +33,40 @@ fn corrupt(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, CorruptData(msg))
 }
 
+/// Compressed input memslim does not decode though it is not damaged (the payload of an
+/// [`io::Error`] of kind `Unsupported`): a zstd frame asking for a window past the limit.
+#[derive(Debug)]
+pub(crate) struct Refused(String);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The reason, if `e` reports compressed input that is refused rather than damaged.
+pub(crate) fn refused_reason(e: &io::Error) -> Option<String> {
+    e.get_ref()?.downcast_ref::<Refused>().map(|r| r.0.clone())
+}
+
+/// The largest window a zstd frame may ask for: ruzstd's limit, which it checks but does
+/// not export (its error message quotes the format's maximum instead).
+pub(crate) const ZSTD_MAX_WINDOW: u64 = 100 << 20;
+
+/// The error for zstd frame `frame` (from 1) asking for a `requested`-byte window.
+fn window_too_big(frame: u64, requested: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        Refused(format!(
+            "zstd frame {frame} asks for a window of {requested} bytes, past the limit of \
+             {ZSTD_MAX_WINDOW} bytes (100 MiB) that memslim decodes (frames made with \
+             `zstd --long` or `--ultra -22` on large inputs need more)"
+        )),
+    )
+}
+
 /// The reason, if `e` reports damaged compressed data.
 pub(crate) fn corrupt_reason(e: &io::Error) -> Option<String> {
     e.get_ref()?
@@ -62,6 +96,7 @@ fn classify(e: io::Error, failed: &AtomicBool, codec: &str) -> io::Error {
     if failed.load(Ordering::Relaxed)
         || e.kind() == io::ErrorKind::Interrupted
         || corrupt_reason(&e).is_some()
+        || refused_reason(&e).is_some()
     {
         e
     } else {
@@ -172,14 +207,13 @@ pub fn decoder(ext: &str, raw: Box<dyn Read + Send>) -> io::Result<Box<dyn Read 
 }
 
 /// The error for a first zstd frame header that cannot be read: damaged data (cut off,
-/// not zstd, invalid), except a window past ruzstd's limit, which is a frame memslim
-/// refuses ([`io::ErrorKind::Unsupported`]) rather than a damaged one.
+/// not zstd, invalid), except a window past [`ZSTD_MAX_WINDOW`], which is a frame
+/// memslim refuses ([`io::ErrorKind::Unsupported`], a [`Refused`]) rather than a damaged
+/// one.
 fn header_error(e: FrameDecoderError) -> io::Error {
     use ruzstd::decoding::errors::ReadFrameHeaderError as H;
     match e {
-        FrameDecoderError::WindowSizeTooBig { .. } => {
-            io::Error::new(io::ErrorKind::Unsupported, format!("zstd: {e}"))
-        }
+        FrameDecoderError::WindowSizeTooBig { requested } => window_too_big(1, requested),
         FrameDecoderError::ReadFrameHeaderError(H::BadMagicNumber(m)) => {
             io::Error::other(format!("not a zstd stream (magic number 0x{m:08X})"))
         }
@@ -371,11 +405,17 @@ impl<R: Read> Read for ZstdFrames<R> {
             }
             self.frames += 1;
             self.dec = Some(StreamingDecoder::new_with_decoder(src, frame).map_err(|e| {
-                classify(
-                    io::Error::other(e.to_string()),
-                    &self.failed,
-                    &format!("zstd frame {}", self.frames),
-                )
+                match e {
+                    // Refused as the first frame is, not taken for damage.
+                    FrameDecoderError::WindowSizeTooBig { requested } => {
+                        window_too_big(self.frames, requested)
+                    }
+                    e => classify(
+                        io::Error::other(e.to_string()),
+                        &self.failed,
+                        &format!("zstd frame {}", self.frames),
+                    ),
+                }
             })?);
         }
     }

@@ -103,8 +103,13 @@ impl StreamError {
     }
 
     /// The error for an I/O error met while reading `input`: [`StreamError::Corrupt`]
-    /// if a decompressor reported damaged data, else [`StreamError::Io`].
+    /// if a decompressor reported damaged data, [`StreamError::Invalid`] if it refused
+    /// input that is not damaged (a zstd window past the limit, as when opening), else
+    /// [`StreamError::Io`].
     pub fn from_io(input: &str, error: io::Error) -> StreamError {
+        if let Some(reason) = crate::codec::refused_reason(&error) {
+            return StreamError::Invalid(format!("{input}: {reason}"));
+        }
         match crate::codec::corrupt_reason(&error) {
             Some(reason) => StreamError::Corrupt {
                 input: input.to_owned(),
