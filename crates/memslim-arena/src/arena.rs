@@ -81,6 +81,19 @@ impl Chunks {
     /// Copies `values` into the last chunk, first adding a chunk if they do not fit.
     #[inline]
     fn alloc_slice<T: Copy + Sync>(&mut self, values: &[T], arena: u64) -> ArenaSlice<T> {
+        match self.try_alloc_slice(values, arena) {
+            Some(s) => s,
+            None => std::alloc::handle_alloc_error(std::alloc::Layout::new::<T>()),
+        }
+    }
+
+    /// [`Chunks::alloc_slice`], `None` when a chunk for the values cannot be had.
+    #[inline]
+    fn try_alloc_slice<T: Copy + Sync>(
+        &mut self,
+        values: &[T],
+        arena: u64,
+    ) -> Option<ArenaSlice<T>> {
         let need = std::mem::size_of_val(values) + std::mem::align_of::<T>();
         let fits = self
             .bumps
@@ -88,20 +101,20 @@ impl Chunks {
             .is_some_and(|b| b.chunk_capacity() >= need);
         if !fits {
             let size = self.next.max(need);
+            self.bumps.push(Bump::try_with_capacity(size).ok()?);
             self.next = (self.next * 2).min(MAX_CHUNK).max(self.next);
-            self.bumps.push(Bump::with_capacity(size));
         }
         let bump = match self.bumps.last() {
             Some(b) => b,
             None => unreachable!("a chunk was pushed above"),
         };
         let stored: &mut [T] = bump.alloc_slice_copy(values);
-        ArenaSlice {
+        Some(ArenaSlice {
             ptr: NonNull::from(stored).cast::<T>(),
             len: values.len(),
             arena,
             _owns: PhantomData,
-        }
+        })
     }
 }
 
@@ -231,6 +244,12 @@ impl Arena {
     /// If the allocator is out of memory (as `Vec` would).
     pub fn alloc_slice<T: Copy + Sync>(&self, values: &[T]) -> ArenaSlice<T> {
         self.lock().alloc_slice(values, self.id)
+    }
+
+    /// [`Arena::alloc_slice`], `None` (nothing allocated) when the memory for a new
+    /// chunk cannot be had, rather than an abort.
+    pub fn try_alloc_slice<T: Copy + Sync>(&self, values: &[T]) -> Option<ArenaSlice<T>> {
+        self.lock().try_alloc_slice(values, self.id)
     }
 
     /// Copies each of `values` into the arena, taking the lock once for all of them.

@@ -736,8 +736,9 @@ impl<'a> DocBuilder<'a> {
         Ok(())
     }
 
-    /// Writes a string (interned if short). Errors as [`none`](DocBuilder::none), or
-    /// [`DocError::InternerFull`].
+    /// Writes a string (interned if short). Errors as [`none`](DocBuilder::none),
+    /// [`DocError::InternerFull`], or [`DocError::OutOfMemory`] when the memory to hold a
+    /// long string cannot be had (asked for with a fallible reservation: no abort).
     pub fn str(&mut self, v: &str) -> Result<()> {
         self.before_value()?;
         if v.len() <= self.intern_max {
@@ -745,21 +746,36 @@ impl<'a> DocBuilder<'a> {
             self.out.push(tag::SYM);
             crate::variant::put_varint(self.out, u64::from(sym.0));
         } else if v.len() >= self.text_min {
-            let t = self.text.push(v);
+            let t = self.text.push(v)?;
             self.out.push(tag::TEXT);
             crate::variant::put_varint(self.out, t.block);
             crate::variant::put_varint(self.out, t.offset);
             crate::variant::put_varint(self.out, t.len);
         } else {
+            self.room_for(v.len())?;
             Writer::new(self.out).str(v);
         }
         self.after_value();
         Ok(())
     }
 
+    /// Room in the document buffer for a value of `len` bytes, asked for with a
+    /// fallible reservation (the length comes from the input).
+    fn room_for(&mut self, len: usize) -> Result<()> {
+        // The tag and the length's varint.
+        let need = len.saturating_add(16);
+        self.out
+            .try_reserve(need)
+            .map_err(|_| DocError::OutOfMemory {
+                what: "a document's value",
+                bytes: self.out.len().saturating_add(need),
+            })
+    }
+
     /// Writes `bytes`. Errors as [`none`](DocBuilder::none).
     pub fn bytes(&mut self, v: &[u8]) -> Result<()> {
         self.before_value()?;
+        self.room_for(v.len())?;
         Writer::new(self.out).bytes(v);
         self.after_value();
         Ok(())

@@ -382,17 +382,29 @@ impl DocList {
             store.forget_inflated_from(text_mark.blocks);
             return Err(e);
         }
-        self.text_live += text.raw_bytes() - raw_before;
-        drop(text);
-        drop(symbols);
         let added = ends.len();
         self.docs.reserve(added);
         let mut start = 0;
-        for &end in &ends {
-            let h = self.store.arena.alloc_slice(&buf[start..end]);
+        for (k, &end) in ends.iter().enumerate() {
+            // A document holding a long string in place is as long as the input made it.
+            let Some(h) = self.store.arena.try_alloc_slice(&buf[start..end]) else {
+                // The documents of this call stored so far are left as garbage.
+                self.docs.truncate(self.docs.len() - k);
+                symbols.truncate(mark);
+                let _ = text.rollback(text_mark);
+                store.forget_inflated_from(text_mark.blocks);
+                return Err(DocError::OutOfMemory {
+                    what: "a document",
+                    bytes: end - start,
+                }
+                .into());
+            };
             self.docs.push(h);
             start = end;
         }
+        self.text_live += text.raw_bytes() - raw_before;
+        drop(text);
+        drop(symbols);
         self.live += start;
         self.stored += start;
         Ok(added)

@@ -90,34 +90,58 @@ impl TextBlocks {
     }
 
     /// Appends `s` to the tail (sealing the tail when it is full) and says where it is.
-    pub fn push(&mut self, s: &str) -> TextRef {
+    ///
+    /// # Errors
+    /// [`DocError::OutOfMemory`] when the tail cannot grow to hold `s`, or sealing it
+    /// cannot get room for its compressed form: the memory is asked for with a fallible
+    /// reservation, so a string too long for the memory there is is an error, not an
+    /// abort. Nothing is changed then.
+    pub fn push(&mut self, s: &str) -> Result<TextRef> {
         let r = TextRef {
             block: self.sealed.len() as u64,
             offset: self.tail.len() as u64,
             len: s.len() as u64,
         };
+        let oom = |bytes: usize| DocError::OutOfMemory {
+            what: "a long string",
+            bytes,
+        };
         if self.tail.capacity() == 0 {
-            self.tail
-                .reserve_exact(self.block_bytes.min(TEXT_BLOCK_BYTES));
+            let first = self.block_bytes.min(TEXT_BLOCK_BYTES);
+            self.tail.try_reserve_exact(first).map_err(|_| oom(first))?;
         }
         // Exact growth: the string that fills the tail would otherwise double it.
-        self.tail.reserve_exact(s.len());
-        self.tail.extend_from_slice(s.as_bytes());
-        self.raw += s.len();
-        if self.tail.len() >= self.block_bytes {
-            self.seal();
+        self.tail
+            .try_reserve_exact(s.len())
+            .map_err(|_| oom(self.tail.len().saturating_add(s.len())))?;
+        if self.tail.len() + s.len() >= self.block_bytes {
+            // Sealed with the string: compressed before anything changes, so that a
+            // failure leaves the tail as it was.
+            let at = self.tail.len();
+            self.tail.extend_from_slice(s.as_bytes());
+            let deflated = match deflate(&self.tail) {
+                Ok(d) => d,
+                Err(bytes) => {
+                    self.tail.truncate(at);
+                    return Err(oom(bytes));
+                }
+            };
+            self.raw += s.len();
+            self.deflated += deflated.len();
+            self.sealed.push(Sealed {
+                deflated,
+                raw_len: self.tail.len(),
+            });
+            self.tail.clear();
+            if self.tail.capacity() > TEXT_BLOCK_BYTES.max(self.block_bytes) {
+                // A long string's room is not kept for the strings after it.
+                self.tail = Vec::new();
+            }
+        } else {
+            self.tail.extend_from_slice(s.as_bytes());
+            self.raw += s.len();
         }
-        r
-    }
-
-    fn seal(&mut self) {
-        let deflated = miniz_oxide::deflate::compress_to_vec(&self.tail, LEVEL).into_boxed_slice();
-        self.deflated += deflated.len();
-        self.sealed.push(Sealed {
-            deflated,
-            raw_len: self.tail.len(),
-        });
-        self.tail.clear();
+        Ok(r)
     }
 
     /// The current end, for [`rollback`](TextBlocks::rollback).
@@ -252,6 +276,43 @@ fn bad(reason: &'static str) -> DocError {
     DocError::Corrupt(DecodeError::Malformed { offset: 0, reason })
 }
 
+/// `data` deflated at [`LEVEL`] (as `miniz_oxide::deflate::compress_to_vec` makes it),
+/// its output grown with fallible reservations: `Err(bytes)` when that room cannot be had.
+fn deflate(data: &[u8]) -> std::result::Result<Box<[u8]>, usize> {
+    use miniz_oxide::deflate::core::{
+        CompressorOxide, TDEFLFlush, TDEFLStatus, compress, create_comp_flags_from_zip_params,
+    };
+    let mut c = CompressorOxide::new(create_comp_flags_from_zip_params(LEVEL.into(), 0, 0));
+    let mut out: Vec<u8> = Vec::new();
+    let grow = |out: &mut Vec<u8>, len: usize| -> std::result::Result<(), usize> {
+        out.try_reserve_exact(len - out.len()).map_err(|_| len)?;
+        out.resize(len, 0);
+        Ok(())
+    };
+    // Text compresses: a quarter of it (or 4 KiB) first, doubled as needed.
+    grow(&mut out, (data.len() / 4).clamp(4096, 1 << 20))?;
+    let (mut input, mut pos) = (data, 0);
+    loop {
+        let (status, used, wrote) = compress(&mut c, input, &mut out[pos..], TDEFLFlush::Finish);
+        pos += wrote;
+        input = input.get(used..).unwrap_or(&[]);
+        match status {
+            TDEFLStatus::Done => {
+                out.truncate(pos);
+                return Ok(out.into_boxed_slice());
+            }
+            TDEFLStatus::Okay => {
+                if out.len() - pos < 64 {
+                    let len = out.len().saturating_mul(2);
+                    grow(&mut out, len)?;
+                }
+            }
+            // Only for a bad argument (none is given here): as a failed allocation.
+            _ => return Err(data.len()),
+        }
+    }
+}
+
 fn inflate(s: &Sealed) -> Result<Vec<u8>> {
     let v = miniz_oxide::inflate::decompress_to_vec_with_limit(&s.deflated, s.raw_len)
         .map_err(|_| bad("a text block does not inflate"))?;
@@ -273,13 +334,42 @@ mod tests {
         }
     }
 
+    /// The fallible deflate inflates back to its input, for text that compresses and
+    /// bytes that do not (its output then grows past its first guess), and compresses
+    /// text as well as miniz's own `compress_to_vec`.
+    #[test]
+    fn deflate_matches_compress_to_vec() {
+        let mut x: u64 = 1;
+        let noise: Vec<u8> = (0..300_000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        let text = "<p>some documentation text</p>".repeat(10_000);
+        for data in [&b""[..], b"a", text.as_bytes(), &noise] {
+            let got = deflate(data).unwrap();
+            let theirs = miniz_oxide::deflate::compress_to_vec(data, LEVEL);
+            assert!(
+                got.len() <= theirs.len() + 64,
+                "{} vs {}",
+                got.len(),
+                theirs.len()
+            );
+            let back = miniz_oxide::inflate::decompress_to_vec(&got).unwrap();
+            assert_eq!(back, data);
+        }
+    }
+
     #[test]
     fn push_seal_read_and_roll_back() {
         let mut t = TextBlocks::new();
         let strings: Vec<String> = (0..3000)
             .map(|i| format!("<p>string number {i} with some repeated documentation text</p>"))
             .collect();
-        let refs: Vec<TextRef> = strings.iter().map(|s| t.push(s)).collect();
+        let refs: Vec<TextRef> = strings.iter().map(|s| t.push(s).unwrap()).collect();
         assert!(t.sealed_blocks() > 2);
         assert!(
             t.nbytes() < t.raw_bytes() / 3,
@@ -294,7 +384,7 @@ mod tests {
         let mark = t.mark();
         let before = t.clone();
         for s in &strings {
-            t.push(s);
+            t.push(s).unwrap();
         }
         t.rollback(mark).unwrap();
         assert_eq!(t.sealed_blocks(), before.sealed_blocks());

@@ -32,7 +32,9 @@ use crate::source::{BLOCK_BYTES, Input, LineBlocks, MAX_LINE_BYTES, line_len, wi
 /// # Errors
 /// [`StreamError::Syntax`] naming the input, line and column of the first bad line,
 /// [`StreamError::Io`] if reading fails, [`StreamError::Doc`] if the symbol table is
-/// full. The list is then unchanged.
+/// full, [`StreamError::OutOfMemory`] naming the line when the memory to store a long
+/// string cannot be had (asked for with fallible reservations, so this is an error, not
+/// an abort). The list is then unchanged.
 ///
 /// # Memory
 /// One block of input (256 KiB, or the longest line, never past the line limit) besides
@@ -115,6 +117,19 @@ impl<'n> Lines<'n> {
         }
     }
 
+    /// The error for a builder's error on the current line: memory that cannot be had
+    /// names the input and line, as the record readers report it.
+    fn doc_error(&self, e: DocError) -> StreamError {
+        match e {
+            DocError::OutOfMemory { bytes, .. } => StreamError::OutOfMemory {
+                input: self.name.to_owned(),
+                line: self.line,
+                bytes,
+            },
+            e => e.into(),
+        }
+    }
+
     /// Parses each line of `text` (whole lines) as one document.
     fn feed(&mut self, b: &mut DocBuilder<'_>, text: &[u8]) -> Result<()> {
         // One UTF-8 check for the whole block; lines are checked one by one only to
@@ -150,7 +165,7 @@ impl<'n> Lines<'n> {
                 }
                 (Ok(()), Some(e)) => {
                     b.abandon_doc();
-                    return Err(e.into());
+                    return Err(self.doc_error(e));
                 }
             }
         }
