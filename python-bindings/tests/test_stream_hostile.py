@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 import warnings
 from pathlib import Path
 
@@ -524,6 +525,94 @@ def test_nesting_512_levels_reads_513_raises():
     assert "nested deeper than 512 levels" in str(exc) and exc.column == 519
     exc = expect_error(memslim.ParseError, memslim.DocList.from_jsonl, nested(513).encode())
     assert "512" in str(exc)
+
+
+# --------------------------------------------------------------------------------------
+# Records with many distinct keys: memory and time in proportion to the values present,
+# not to rows times fields (a batch once asked for rows x fields x 24 bytes at once) or
+# fields squared.
+# --------------------------------------------------------------------------------------
+
+SPARSE_SCRIPT = textwrap.dedent(
+    """
+    import json, resource, sys, memslim
+    n, cap = int(sys.argv[2]), int(sys.argv[3])
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    for rows in (memslim.read_jsonl(sys.argv[1]), next(memslim.iter_jsonl(sys.argv[1]))):
+        assert len(rows) == n and rows[123].to_dict() == {"u123": 1}, len(rows)
+        assert rows.to_list() == [json.loads(l) for l in open(sys.argv[1])]
+    print("ok")
+    """
+)
+
+
+def vm_size() -> int:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+def test_lines_each_with_a_key_of_their_own_read_in_bounded_memory(tmp_path):
+    # 5,000 lines {"u<i>": 1} (70 KB): one batch used to be 5,000 x 5,000 cells of 24
+    # bytes (600 MB) at once; the columns themselves take about 30 MB.
+    n = 5000
+    path = tmp_path / "keys.jsonl"
+    path.write_bytes(b"".join(b'{"u%d": 1}\n' % i for i in range(n)))
+    proc = subprocess.run(
+        [sys.executable, "-c", SPARSE_SCRIPT, str(path), str(n), str(vm_size() + (400 << 20))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # An abort (SIGABRT on a failed allocation) shows as a negative return code.
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", (
+        proc.returncode,
+        proc.stderr[-2000:],
+    )
+
+
+def timed(f, *args, **kwargs):
+    start = time.perf_counter()
+    out = f(*args, **kwargs)
+    return out, time.perf_counter() - start
+
+
+def test_a_record_with_many_keys_takes_time_in_proportion_to_them():
+    # 80,000 keys used to take read_jsonl 22 s (fields squared); json.loads takes 0.02 s.
+    # Generous bounds: the point is the growth, not the machine.
+    k = 80_000
+    record = {f"k{i}": i for i in range(k)}
+    line = json.dumps(record).encode() + b"\n"
+    rows, took = timed(memslim.read_jsonl, line)
+    assert took < 4, took
+    assert rows.to_list() == [record]
+    # A repeated key at the end: its first place, its last value (as json.loads).
+    again = line[:-2] + b', "k0": -1}\n'
+    rows, took = timed(memslim.read_jsonl, again)
+    assert took < 4, took
+    assert rows.to_list() == [json.loads(again)]
+    # CSV with as many columns, and a DictList of one such dict (67 s for 40,000 keys).
+    header = ",".join(f"c{i}" for i in range(k))
+    table = (header + "\n" + ",".join(str(i) for i in range(k)) + "\n").encode()
+    rows, took = timed(memslim.read_csv, table, infer=False)
+    assert took < 4, took
+    assert rows.to_list() == list(csv.DictReader(io.StringIO(table.decode())))
+    rows, took = timed(memslim.DictList, [record])
+    assert took < 4, took
+    assert rows.to_list() == [record]
+
+
+def test_many_records_each_adding_keys_append_in_near_linear_time():
+    # Each dict brings fields of its own: they are added with the record, not one by one
+    # with the record read again for each.
+    dicts = [{f"r{i}k{j}": j for j in range(500)} for i in range(100)]
+    rows, took = timed(memslim.DictList, dicts)
+    assert took < 4, took
+    assert rows.to_list() == dicts
+    rows, took = timed(memslim.read_jsonl, "".join(json.dumps(d) + "\n" for d in dicts).encode())
+    assert took < 4, took
+    assert rows.to_list() == dicts
 
 
 DOC_OOM_SCRIPT = textwrap.dedent(

@@ -91,6 +91,22 @@ impl Bitmap {
         self.set(self.len - 1, v);
     }
 
+    /// Appends `n` bits of value `v`: a byte at a time past the first partial byte.
+    pub(crate) fn push_n(&mut self, v: bool, n: usize) {
+        let mut n = n;
+        while n > 0 && !self.len.is_multiple_of(8) {
+            self.push(v);
+            n -= 1;
+        }
+        let whole = n / 8;
+        self.bytes
+            .extend(std::iter::repeat_n(if v { 0xff } else { 0 }, whole));
+        self.len += whole * 8;
+        for _ in 0..n % 8 {
+            self.push(v);
+        }
+    }
+
     /// Makes room for `need` more bits, growing for `want` (see
     /// [`crate::store::room_for`]).
     pub(crate) fn room(&mut self, need: usize, want: usize) {
@@ -250,6 +266,23 @@ mod tests {
             proptest::prop_assert_eq!((0..len).map(|i| r.get(i)).collect::<Vec<_>>(), want);
             // Bits past the end stay clear, as from_bytes requires.
             proptest::prop_assert!(Bitmap::from_bytes(r.bytes.clone(), len).is_some());
+        }
+    }
+
+    #[test]
+    fn push_n_appends_as_many_pushes_do() {
+        for start in 0..10 {
+            for n in [0, 1, 7, 8, 9, 15, 16, 17, 64, 100] {
+                for v in [false, true] {
+                    let mut a = Bitmap::filled(start, !v);
+                    let mut b = a.clone();
+                    a.push_n(v, n);
+                    for _ in 0..n {
+                        b.push(v);
+                    }
+                    assert_eq!(a, b, "start {start}, {n} x {v}");
+                }
+            }
         }
     }
 

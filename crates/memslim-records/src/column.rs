@@ -824,9 +824,66 @@ impl ColChunk {
                 return;
             }
         }
+        // Runs of absent keys (most of a run of a field few records have) in bulk.
+        let mut absent = 0;
         for c in cells {
+            if c.is_none() {
+                absent += 1;
+                continue;
+            }
+            self.push_absent(absent);
+            absent = 0;
             self.push(meta, c);
         }
+        self.push_absent(absent);
+    }
+
+    /// Pushes `n` absent rows, as `n` calls of `push(meta, None)` do.
+    pub(crate) fn push_absent(&mut self, n: usize) {
+        if n < 64 {
+            // Row by row, growing the buffers exactly as `push` does.
+            for _ in 0..n {
+                let i = self.claim_slot();
+                match &mut self.data {
+                    Data::Null => {}
+                    Data::Bool(b) => b.push(false),
+                    Data::Int(v) | Data::Keys(v) => v.push(0),
+                    Data::Float(v, marks) => {
+                        v.grow(1).push(0.0);
+                        if let Some(m) = marks {
+                            m.push(false);
+                        }
+                    }
+                    Data::Var(v) => v.push(&[]),
+                }
+                self.set_flags(i, false, true);
+            }
+            return;
+        }
+        match &mut self.data {
+            Data::Null => {}
+            Data::Bool(b) => b.push_n(false, n),
+            Data::Int(v) | Data::Keys(v) => v.extend(std::iter::repeat_n(0, n)),
+            Data::Float(v, marks) => {
+                v.grow(n).extend(std::iter::repeat_n(0.0, n));
+                if let Some(m) = marks {
+                    m.push_n(false, n);
+                }
+            }
+            Data::Var(v) => {
+                for _ in 0..n {
+                    v.push(&[]);
+                }
+            }
+        }
+        let len = self.len;
+        self.valid
+            .get_or_insert_with(|| Bitmap::filled(len, true))
+            .push_n(false, n);
+        self.absent
+            .get_or_insert_with(|| Bitmap::filled(len, false))
+            .push_n(true, n);
+        self.len += n;
     }
 
     /// Pushes a run of ints into an int column whose width holds them all, row `r`

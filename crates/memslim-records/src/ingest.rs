@@ -20,6 +20,8 @@ use crate::grid::Grid;
 use crate::keys::{FieldNames, KeyOrder};
 use crate::list::RecordList;
 
+use hashbrown::HashSet;
+
 /// Rows per grid of a bulk append: large enough that storing a grid on the worker
 /// thread ([`RecordList::push_grids`]) costs far more than handing it over, small enough
 /// that two grids stay in the CPU's cache.
@@ -78,8 +80,8 @@ pub trait PlainRecords<'a> {
 impl RecordList {
     /// Appends the leading records of `src` that are plain keyed records whose keys all
     /// have names and whose values are all plain cells, and returns how many. A key met
-    /// for the first time adds its field (the grids read so far are stored, the field
-    /// is added, and the record is read again).
+    /// for the first time adds its field (the grids read so far are stored, the fields
+    /// new in the record are added, all at once, and the record is read again).
     ///
     /// `known[j]`, where given, is a key object that stands for field `j` (the host's
     /// own name object): a record whose key is that very object skips the name
@@ -107,8 +109,10 @@ impl RecordList {
         // Records usually share a shape: the previous record's key order guesses this one's.
         let mut keys = KeyOrder::new();
         let mut i = 0;
+        // The names a record has that the list lacks, in the record's order.
+        let mut new_fields: Vec<&'a str> = Vec::new();
+        let mut new_set: HashSet<&'a str> = HashSet::new();
         loop {
-            let mut new_field: Option<&'a str> = None;
             self.expect_rows(n - i);
             self.push_grids(GRID_ROWS, |grid| {
                 while i < n {
@@ -120,10 +124,16 @@ impl RecordList {
                     };
                     grid.push_row();
                     keys.start_record();
-                    if let Err(name) =
-                        read_keyed(src, record, grid, &mut keys, &fields, &mut key_objs)
-                    {
-                        new_field = name;
+                    let read = read_keyed(
+                        src,
+                        record,
+                        grid,
+                        &mut keys,
+                        &fields,
+                        &mut key_objs,
+                        (&mut new_fields, &mut new_set),
+                    );
+                    if read.is_err() || !new_fields.is_empty() {
                         grid.pop_row();
                         break;
                     }
@@ -133,10 +143,14 @@ impl RecordList {
                 }
                 Fill::Done
             })?;
-            match new_field {
-                Some(name) => fields.push(name, self.add_field(name)?),
-                None => return Ok(i),
+            if new_fields.is_empty() {
+                return Ok(i);
             }
+            for (name, j) in new_fields.iter().zip(self.add_fields(&new_fields)?) {
+                fields.push(name, j);
+            }
+            new_fields.clear();
+            new_set.clear();
         }
     }
 
@@ -188,8 +202,11 @@ impl RecordList {
     }
 }
 
-/// Puts the items of a keyed record into the grid's last row. `Err(Some(name))`: a
-/// field the list lacks; `Err(None)`: the record is not plain.
+/// Puts the items of a keyed record into the grid's last row. `Err(())`: the record is
+/// not plain. Names the list lacks are not put anywhere but added to `new` (a set and
+/// the names in order), up to where the record stops being plain: the caller adds
+/// them all and reads the record again (one new read per record, however many new
+/// fields it brings).
 #[inline]
 fn read_keyed<'a, S: PlainRecords<'a>>(
     src: &S,
@@ -198,15 +215,27 @@ fn read_keyed<'a, S: PlainRecords<'a>>(
     keys: &mut KeyOrder,
     fields: &FieldNames,
     key_objs: &mut Vec<S::Key>,
-) -> std::result::Result<(), Option<&'a str>> {
+    new: (&mut Vec<&'a str>, &mut HashSet<&'a str>),
+) -> std::result::Result<(), ()> {
+    let (new_names, new_set) = new;
     for (key, value) in src.items(record) {
         let g = keys.guess();
         let same = g.and_then(|g| key_objs.get(g)) == Some(&key);
         let j = match g {
             Some(g) if same => g,
             _ => {
-                let name = src.key_name(key).ok_or(None)?;
-                let j = fields.resolve(g, name).ok_or(Some(name))?;
+                let name = src.key_name(key).ok_or(())?;
+                let Some(j) = fields.resolve(g, name) else {
+                    // A repeat of a new name ends the record, as a repeat of a field.
+                    let repeat = !new_set.insert(name);
+                    if !repeat {
+                        new_names.push(name);
+                    }
+                    if repeat || src.cell(value).is_none() {
+                        return Err(());
+                    }
+                    continue;
+                };
                 if key_objs.len() <= j {
                     key_objs.resize(j + 1, S::Key::default());
                 }
@@ -215,11 +244,11 @@ fn read_keyed<'a, S: PlainRecords<'a>>(
             }
         };
         if j >= grid.num_cols() {
-            return Err(None);
+            return Err(());
         }
-        let cell = src.cell(value).ok_or(None)?;
+        let cell = src.cell(value).ok_or(())?;
         if !grid.set(j, cell) {
-            return Err(None);
+            return Err(());
         }
         keys.push(j);
     }

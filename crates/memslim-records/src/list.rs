@@ -20,7 +20,7 @@ use hashbrown::HashMap;
 use crate::bitmap::Bitmap;
 use crate::column::{Cell, CellRef};
 use crate::column::{ColChunk, ColMeta, DType, Data, Layout, layout_after, layout_for};
-use crate::grid::Grid;
+use crate::grid::{ColumnCells, ColumnRun, Columns, Grid};
 use crate::intvec::Width;
 use crate::keys::KeyOrder;
 use crate::variant;
@@ -364,6 +364,44 @@ impl RecordList {
         };
         self.apply(&plan);
         Ok(self.cols.len() - 1)
+    }
+
+    /// [`RecordList::add_field`] for many names at once: the index of each, new fields
+    /// added in the order given (a name given twice is one field). Work in proportion to
+    /// the fields and chunks, where adding them one by one touches every chunk's fields
+    /// once per new field.
+    ///
+    /// # Errors
+    /// As [`RecordList::add_field`], for the first name the declared schema lacks; no
+    /// field is added then.
+    pub fn add_fields(&mut self, names: &[&str]) -> Result<Vec<usize>> {
+        let mut fresh: HashMap<&str, usize> = HashMap::new();
+        let mut new_cols = Vec::new();
+        let mut out = Vec::with_capacity(names.len());
+        for &name in names {
+            if let Some(j) = self.field_index(name).or_else(|| fresh.get(name).copied()) {
+                out.push(j);
+                continue;
+            }
+            if self.closed {
+                return Err(RecordsError::UnknownField {
+                    row: self.len,
+                    field: name.to_owned(),
+                });
+            }
+            let j = self.cols.len() + new_cols.len();
+            fresh.insert(name, j);
+            new_cols.push((Arc::from(name), Layout::Null));
+            out.push(j);
+        }
+        if !new_cols.is_empty() {
+            self.apply(&Plan {
+                cols: Vec::new(),
+                new_cols,
+                widen: Vec::new(),
+            });
+        }
+        Ok(out)
     }
 
     /// [`RecordList::add_field`] for a key of a record that is to be row `row`: the
@@ -749,6 +787,11 @@ impl RecordList {
             new_cols: Vec::new(),
             widen: Vec::new(),
         };
+        // A record's fields so far, to find a repeated key: a search of the short list
+        // for a short record, a set for a long one (a search would be quadratic).
+        let mut taken: hashbrown::HashSet<usize> = hashbrown::HashSet::new();
+        let long = record.len() > 16;
+        let mut new_names: HashMap<&str, usize> = HashMap::new();
         for (e, (key, cell)) in record.iter().enumerate() {
             let len = cell.var_len();
             if len > MAX_VALUE_BYTES {
@@ -779,17 +822,22 @@ impl RecordList {
                     }
                     let fresh = ColMeta::new(Arc::from(""), None);
                     let target = layout_for(&fresh, cell).unwrap_or(Layout::Object);
-                    if let Some(pos) = plan.new_cols.iter().position(|(n, _)| &**n == *key) {
-                        return Err(RecordsError::DuplicateKey {
-                            row,
-                            field: plan.new_cols[pos].0.to_string(),
-                        });
-                    }
                     plan.new_cols.push(((*key).into(), target));
-                    self.cols.len() + plan.new_cols.len() - 1
+                    // A key new to the list and repeated in the record: its first
+                    // place, so the check below finds it.
+                    let j = self.cols.len() + plan.new_cols.len() - 1;
+                    match new_names.entry(*key) {
+                        hashbrown::hash_map::Entry::Occupied(o) => *o.get(),
+                        hashbrown::hash_map::Entry::Vacant(v) => *v.insert(j),
+                    }
                 }
             };
-            if plan.cols.contains(&j) {
+            let repeated = if long {
+                !taken.insert(j)
+            } else {
+                plan.cols.contains(&j)
+            };
+            if repeated {
                 return Err(RecordsError::DuplicateKey {
                     row,
                     field: (*key).to_owned(),
@@ -870,7 +918,13 @@ impl RecordList {
             _ => None,
         };
         for k in 0..self.chunks.len() {
-            self.materialize(k);
+            if self.chunks[k].off != 0 {
+                // A slice's chunk: its columns are cut to its rows first. Otherwise the
+                // new column is made of the chunk's rows alone, leaving the other columns
+                // as they are (converting field after field of a wide list would
+                // otherwise touch every field each time).
+                self.materialize(k);
+            }
             let c = &self.chunks[k];
             let src = &c.cols[j];
             let mut out = ColChunk::empty(layout);
@@ -938,15 +992,29 @@ impl RecordList {
     fn push_by_name(&mut self, records: &[&[(&str, Cell<'_>)]]) -> Result<bool> {
         let mut cols: Vec<usize> = Vec::with_capacity(records.iter().map(|r| r.len()).sum());
         let mut keys = KeyOrder::new();
+        // Fields the batch adds, given their indexes here and added together below
+        // (one by one, each would touch every chunk's fields).
+        let mut new_names: Vec<&str> = Vec::new();
+        let mut new_index: HashMap<&str, usize> = HashMap::new();
+        let known = self.cols.len();
         for rec in records {
             keys.start_record();
             for (key, _) in rec.iter() {
+                let name_of = |g: usize| match g.checked_sub(known) {
+                    None => &*self.cols[g].name,
+                    Some(k) => new_names[k],
+                };
                 let j = match keys.guess() {
-                    Some(g) if &*self.cols[g].name == *key => g,
-                    _ => match self.by_name.get(*key) {
+                    Some(g) if name_of(g) == *key => g,
+                    _ => match self.by_name.get(*key).or_else(|| new_index.get(*key)) {
                         Some(&j) => j,
                         None if self.closed => return Ok(false),
-                        None => self.add_field(key)?,
+                        None => {
+                            let j = known + new_names.len();
+                            new_names.push(key);
+                            new_index.insert(key, j);
+                            j
+                        }
                     },
                 };
                 keys.push(j);
@@ -954,6 +1022,7 @@ impl RecordList {
             cols.extend_from_slice(keys.order());
             keys.finish_record();
         }
+        self.add_fields(&new_names)?;
         let mut grid = Grid::with_capacity(self.cols.len(), records.len());
         let mut at = 0;
         for rec in records {
@@ -1023,12 +1092,9 @@ impl RecordList {
             .iter()
             .map(|m| (m.layout, true))
             .collect();
-        for r in 0..n {
-            for ((j, slot), (target, ints_exact)) in grid.row(r).iter().enumerate().zip(&mut state)
+        for (r, j, cell) in grid.by_rows() {
             {
-                let Some(cell) = slot else {
-                    continue;
-                };
+                let (target, ints_exact) = &mut state[j];
                 if let Cell::Int(v) = cell {
                     *ints_exact &= crate::column::int_fits_f64(*v);
                 }
@@ -1174,24 +1240,34 @@ impl RecordList {
     }
 
     /// Pushes rows whose every cell fits its column's layout, column by column.
+    ///
+    /// # Performance
+    /// In proportion to the cells given plus rows times the list's fields (each
+    /// column's buffers take every row, absent or not).
     fn push_rows(&mut self, grid: &Grid<'_>) {
-        self.make_text_room(grid);
+        let by_col = grid.columns();
+        self.make_text_room(grid, &by_col);
+        let mut cursors: Vec<ColumnRun<'_>> = (0..self.cols.len())
+            .map(|j| ColumnRun::new(by_col.of(j)))
+            .collect();
         let n = grid.num_rows();
         let mut done = 0;
         while done < n {
             let (k, run) = self.next_run(done, n, grid.var_bytes(), |r| grid.var_len(r));
-            let ncols = self.cols.len();
+            let runs: Vec<ColumnCells<'_, '_>> = cursors
+                .iter_mut()
+                .map(|c| c.take(grid, done, done + run))
+                .collect();
             // The layouts were chosen before this run's strings are interned: make each
             // key width hold the dictionary as the run leaves it.
-            for j in 0..ncols {
+            for (j, cells) in runs.iter().enumerate() {
                 if let Layout::StrDict(w) = self.cols[j].layout {
                     if self.cols[j].dict().len() + run <= crate::column::dict_capacity(w) {
                         continue; // fits even if every row of the run brings a new string
                     }
                     // Past 16-bit keys the next width (32 bits) holds any dictionary.
-                    let cells = (done..done + run).map(|r| grid.get(r, j));
                     let most = crate::column::dict_capacity(Width::W16);
-                    let need = self.cols[j].intern_run(cells, most);
+                    let need = self.cols[j].intern_run(cells.clone(), most);
                     let wide = key_width(need).max(w);
                     if wide != w {
                         self.convert_column(j, Layout::StrDict(wide));
@@ -1199,24 +1275,24 @@ impl RecordList {
                 }
             }
             let chunk = &mut self.chunks[k];
-            for (j, cc) in chunk.cols.iter_mut().enumerate() {
+            for ((cc, meta), cells) in chunk.cols.iter_mut().zip(&mut self.cols).zip(runs) {
                 let cc = crate::cow::make_mut(cc);
-                let meta = &mut self.cols[j];
                 let bytes = match cc.data {
-                    Data::Var(_) => (done..done + run)
-                        .filter_map(|r| grid.get(r, j))
-                        .map(Cell::var_len)
-                        .sum(),
+                    Data::Var(_) => cells.present().map(Cell::var_len).sum(),
                     _ => 0,
                 };
                 // Room for the run; a buffer that must grow grows for the rest of an
                 // announced append, in this chunk.
                 let want = self.incoming.min(self.chunk_rows - cc.len);
                 cc.room(run, want, bytes);
-                if let Layout::StrDict(_) = meta.layout {
-                    cc.push_dict_run(meta, (done..done + run).map(|r| grid.get(r, j)));
+                if cells.is_blank() {
+                    // A field none of the run's records has (most fields, when records
+                    // each have a few of many).
+                    cc.push_absent(run);
+                } else if let Layout::StrDict(_) = meta.layout {
+                    cc.push_dict_run(meta, cells);
                 } else {
-                    cc.push_run(meta, (done..done + run).map(|r| grid.get(r, j)));
+                    cc.push_run(meta, cells);
                 }
             }
             self.rows_pushed(k, run, |list, i| {
@@ -1267,7 +1343,7 @@ impl RecordList {
     /// Lays out plainly each dictionary column whose text the strings of `grid` (all
     /// new, at most) could take past [`crate::column::DICT_TEXT_MAX`]: the layouts were
     /// chosen string by string, against the dictionary as it was.
-    fn make_text_room(&mut self, grid: &Grid<'_>) {
+    fn make_text_room(&mut self, grid: &Grid<'_>, by_col: &Columns) {
         for j in 0..grid.num_cols().min(self.cols.len()) {
             let Layout::StrDict(_) = self.cols[j].layout else {
                 continue;
@@ -1276,10 +1352,7 @@ impl RecordList {
             if text + grid.var_bytes() <= crate::column::DICT_TEXT_MAX {
                 continue; // the common case: no need to count
             }
-            let strings: usize = (0..grid.num_rows())
-                .filter_map(|r| grid.get(r, j))
-                .map(Cell::var_len)
-                .sum();
+            let strings: usize = by_col.of(j).iter().map(|&i| grid.slot(i).1.var_len()).sum();
             if text + strings > crate::column::DICT_TEXT_MAX {
                 self.convert_column(j, Layout::StrPlain);
             }

@@ -2,6 +2,7 @@
 //! one-byte delimiter, and column types inferred over the whole input.
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -653,22 +654,31 @@ impl CsvParser {
                 *n = format!("column_{}", i + 1);
             }
         }
-        for (i, n) in names.iter().enumerate() {
-            if names[..i].contains(n) {
+        // Sets and maps by name: a header of many fields takes time in proportion to
+        // them, not to their square.
+        let mut known: HashSet<&str> = HashSet::with_capacity(names.len());
+        for n in &names {
+            if !known.insert(n) {
                 return Err(StreamError::Invalid(format!(
                     "{}: the header names field {n:?} twice",
                     self.name
                 )));
             }
         }
-        self.types = names
+        // The first type declared for a name, as a search from the front finds it.
+        let mut declared_types: HashMap<&str, DType> = HashMap::new();
+        for (n, t) in self.declared.iter().flatten() {
+            declared_types.entry(n.as_str()).or_insert(*t);
+        }
+        let selected: Option<HashSet<&str>> = self
+            .selection
+            .as_ref()
+            .map(|s| s.iter().map(String::as_str).collect());
+        let types: Vec<ColType> = names
             .iter()
             .enumerate()
             .map(|(k, n)| {
-                let declared = self
-                    .declared
-                    .as_ref()
-                    .and_then(|d| d.iter().find(|(dn, _)| dn == n).map(|(_, t)| *t));
+                let declared = declared_types.get(n.as_str()).copied();
                 match declared {
                     Some(DType::Int64) => ColType::Int,
                     Some(DType::Float64) => ColType::Float,
@@ -694,7 +704,10 @@ impl CsvParser {
             ("schema", declared.collect()),
         ];
         for (option, asked) in asked {
-            let missing: Vec<&String> = asked.into_iter().filter(|c| !names.contains(c)).collect();
+            let missing: Vec<&String> = asked
+                .into_iter()
+                .filter(|c| !known.contains(c.as_str()))
+                .collect();
             if !missing.is_empty() && !names.is_empty() {
                 return Err(StreamError::Invalid(format!(
                     "{}: {option}= names {missing:?}, which the input does not have (its \
@@ -703,10 +716,13 @@ impl CsvParser {
                 )));
             }
         }
-        self.keep = names
+        let keep = names
             .iter()
-            .map(|n| self.selection.as_ref().is_none_or(|s| s.contains(n)))
+            .map(|n| selected.as_ref().is_none_or(|s| s.contains(n.as_str())))
             .collect();
+        drop(known);
+        self.types = types;
+        self.keep = keep;
         self.typed = Arc::new(
             names
                 .iter()

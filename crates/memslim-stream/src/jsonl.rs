@@ -1,5 +1,7 @@
 //! The JSONL reader: one JSON object per line, parsed straight into record batches.
 
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -402,9 +404,16 @@ impl JsonlParser {
         self.known.clear();
         self.known_ends.clear();
         let b = line.as_bytes();
+        // Keys seen, for a long record (see `SHORT_RECORD`).
+        let long = self.line_keys.len() > SHORT_RECORD;
+        let mut seen: HashSet<Option<&[u8]>> = HashSet::new();
         for (i, &(a, e)) in self.line_keys.iter().enumerate() {
             let k = b.get(a..e);
-            let dup = self.line_keys[..i].iter().any(|&(x, y)| b.get(x..y) == k);
+            let dup = if long {
+                !seen.insert(k)
+            } else {
+                self.line_keys[..i].iter().any(|&(x, y)| b.get(x..y) == k)
+            };
             let Some(k) = k.filter(|_| !dup) else {
                 self.known.clear();
                 self.known_ends.clear();
@@ -549,6 +558,10 @@ impl JsonlParser {
     }
 }
 
+/// Records with at most this many keys are checked for repeated keys pair by pair
+/// (faster than hashing for the usual record); longer ones through a map.
+const SHORT_RECORD: usize = 16;
+
 /// A key given twice keeps its first position and its last value (as `json.loads`).
 fn dedup_keys(line: &str, start: usize, out: &mut Out<'_>, first: usize) {
     let (strs, scratch) = (&*out.strs, &*out.scratch);
@@ -562,6 +575,24 @@ fn dedup_keys(line: &str, start: usize, out: &mut Out<'_>, first: usize) {
             Text::Name(_) | Text::Unquoted(..) => &[],
         }
     };
+    if out.fields.len() - first > SHORT_RECORD {
+        // A long record: one pass with a map from key to its (first) place, where
+        // comparing every pair would take time in the square of its keys.
+        let mut place: HashMap<&[u8], usize> = HashMap::new();
+        let mut kept = first;
+        for i in first..out.fields.len() {
+            match place.entry(key(out.fields[i].0)) {
+                Entry::Occupied(at) => out.fields[*at.get()].1 = out.fields[i].1,
+                Entry::Vacant(at) => {
+                    at.insert(kept);
+                    out.fields[kept] = out.fields[i];
+                    kept += 1;
+                }
+            }
+        }
+        out.fields.truncate(kept);
+        return;
+    }
     let mut i = first;
     while i < out.fields.len() {
         let ki = key(out.fields[i].0);
