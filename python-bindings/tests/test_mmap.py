@@ -625,6 +625,77 @@ def test_appending_to_a_pyarrow_stream(tmp_path: Path) -> None:
     assert ipc.open_stream(path).read_all().column("id").to_pylist() == [1, 2, 3]
 
 
+def _chunked_stream(table: pa.Table, rows: int) -> bytes:
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, table.schema) as w:
+        w.write_table(table, max_chunksize=rows)
+    return sink.getvalue().to_pybytes()
+
+
+@pytest.mark.parametrize("how", ["cut in a batch", "cut in its end marker", "bytes after its end"])
+def test_a_pyarrow_stream_cut_short_is_damage(tmp_path: Path, how: str) -> None:
+    # A partial download or a copy cut off by a full disk: pyarrow refuses the stream, a
+    # reader gives the records before the cut with a warning, and a writer changes
+    # nothing unless told to repair (which keeps the bytes it cuts off).
+    table = pa.table({"i": list(range(10)), "s": [f"v{i}" for i in range(10)]})
+    full = _chunked_stream(table, 5)
+    data = {
+        "cut in a batch": full[:-20],
+        "cut in its end marker": full[:-4],
+        "bytes after its end": full + b"\x01\x02",
+    }[how]
+    keep = 10 if how != "cut in a batch" else 5
+    path = tmp_path / "cut.arrows"
+    path.write_bytes(data)
+    if how == "cut in a batch":
+        with pytest.raises(OSError, match="Expected to be able to read"):
+            ipc.open_stream(path).read_all()
+    with pytest.warns(memslim.DamagedFileWarning):
+        rows = memslim.DictList.open(path, "r")
+    with rows:
+        assert rows.to_list() == table.slice(0, keep).to_pylist()
+        assert rows.recovered["damage"] and rows.recovered["dropped_data_bytes"] > 0
+    err = expect_error(memslim.CorruptFileError, memslim.DictList.open, path)
+    assert str(path) in str(err) and "recover=True" in str(err)
+    assert path.read_bytes() == data and not os.path.exists(f"{path}.idx")
+    with memslim.DictList.open(path, recover=True) as rows:
+        assert rows.to_list() == table.slice(0, keep).to_pylist()
+        [side] = rows.recovered["saved"]
+        assert path.read_bytes() + Path(side).read_bytes() == data
+        rows.append({"i": 10, "s": "v10"})
+    assert ipc.open_stream(path).read_all().column("i").to_pylist() == [*range(keep), 10]
+
+
+def test_a_pyarrow_stream_ending_cleanly_opens_quietly(tmp_path: Path) -> None:
+    table = pa.table({"i": list(range(10))})
+    path = tmp_path / "whole.arrows"
+    path.write_bytes(_chunked_stream(table, 5))
+    rows = memslim.DictList.open(path, "r")  # warnings are errors here
+    assert len(rows) == 10 and rows.recovered["damage"] is None
+    assert rows.recovered["dropped_data_bytes"] == 0
+    rows.close()
+
+
+def test_foreign_row_counts_past_the_largest_index_are_refused_at_opening(
+    tmp_path: Path,
+) -> None:
+    # Two batches whose stated row counts add up past sys.maxsize (not past 2**64):
+    # pyarrow refuses the batch; memslim refuses the file when it opens it, naming the
+    # file and the batch, rather than a len() that cannot be a Python int.
+    import struct
+
+    data = bytearray(_chunked_stream(pa.table({"i": pa.array(range(14), pa.int64())}), 7))
+    at = data.index(struct.pack("<q", 7))
+    data[at : at + 8] = struct.pack("<q", sys.maxsize)
+    path = tmp_path / "huge.arrows"
+    path.write_bytes(bytes(data))
+    with pytest.raises(OSError, match="length did not match"):
+        ipc.open_stream(path).read_all()
+    for mode in ("r", "a"):
+        err = expect_error(memslim.CorruptFileError, memslim.DictList.open, path, mode)
+        assert str(path) in str(err) and "largest index" in str(err)
+
+
 def _stream_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, table.schema) as w:

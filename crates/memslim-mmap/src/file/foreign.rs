@@ -37,6 +37,15 @@ impl RecordFile {
                 },
             });
         }
+        // Row counts are summed before anything is written (an append-mode open writes
+        // an index before it reads the batches): they must stay countable.
+        let mut total = 0u64;
+        for e in &w.entries {
+            total = total.saturating_add(e.rows);
+            if isize::try_from(total).is_err() {
+                return Err(self.too_many_rows(e.offset));
+            }
+        }
         let first = w.entries[0];
         self.sealed = matches!(
             ipc::Seal::of(&b[first.offset as usize..first.end() as usize]),
@@ -68,18 +77,21 @@ impl RecordFile {
             self.recovery.dropped_data_bytes = data_len - self.committed_end();
             return Ok(());
         }
+        // Without an index nothing tells a crash's trace from damage: a message cut
+        // short (another program's download or copy cut off, or a writer that died)
+        // and bytes after the stream's end are damage, reported by a reader and never
+        // cut off by a writer without a side file. memslim ends no file with an
+        // end-of-stream marker; other programs end a stream with one.
+        let clean_end = |at: u64| {
+            let rest = &b[at as usize..];
+            !self.sealed && (rest == ipc::END_OF_STREAM || rest == &ipc::END_OF_STREAM[4..])
+        };
         if let Some((off, why)) = &stop {
             self.damage = Some(self.corrupt(*off, why.clone()));
-        } else if self.sealed && data_len > w.end {
-            // memslim's own messages: a cut one is damage or a crash, and without the
-            // index no one can tell which; and memslim ends no file with an
-            // end-of-stream marker.
-            let why = if w.torn {
-                "the last message is cut short"
-            } else {
-                "bytes after the end of the stream"
-            };
-            self.damage = Some(self.corrupt(w.end, why));
+        } else if w.torn {
+            self.damage = Some(self.corrupt(w.end, "the last message is cut short"));
+        } else if data_len > w.end && !clean_end(w.end) {
+            self.damage = Some(self.corrupt(w.end, "bytes after the end of the stream"));
         }
         if w.torn || stop.is_some() || self.damage.is_some() {
             self.recovery.dropped_data_bytes = data_len - w.end;
@@ -155,8 +167,10 @@ impl RecordFile {
     }
 
     /// Gives a stream without index a commit index (checksumming its messages once) so
-    /// it can be appended to; drops a cut-off last message of another program's stream
-    /// and the end-of-stream marker. Messages with their own checksum are checked
+    /// it can be appended to; drops the end-of-stream marker of another program's
+    /// stream. Damage [`open_foreign`](RecordFile::open_foreign) found (a message cut
+    /// short, bytes after the end) refuses the open, or with `recover` is cut off into
+    /// a side file. Messages with their own checksum are checked
     /// against it first; a damaged one (or, after one with a checksum, one without)
     /// refuses the open, or with `recover` ends what is kept.
     pub(super) fn adopt(

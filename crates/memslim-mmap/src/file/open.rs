@@ -221,6 +221,18 @@ impl RecordFile {
         data.sync_all().map_err(io(&self.path))
     }
 
+    /// The batch at `offset` makes the records more than a length can count (Python's
+    /// and Rust's lengths are `isize`).
+    pub(super) fn too_many_rows(&self, offset: u64) -> MmapError {
+        self.corrupt(
+            offset,
+            format!(
+                "batch row counts add up past the largest index ({} records)",
+                isize::MAX
+            ),
+        )
+    }
+
     pub(super) fn corrupt(&self, offset: u64, reason: impl Into<String>) -> MmapError {
         MmapError::Corrupt {
             path: self.path.clone(),
@@ -410,17 +422,20 @@ impl RecordFile {
                         entry: k,
                         segment: self.segments.len().saturating_sub(1),
                         first_row,
-                        rows: e.rows as usize,
+                        rows: usize::try_from(e.rows).unwrap_or(usize::MAX),
                         dicts_before: dicts,
                         batch: None,
                         cells: None,
                         extras: None,
                         held: None,
                     });
-                    // A crafted index entry may state any row count: its sum must not wrap.
-                    first_row = first_row.checked_add(e.rows as usize).ok_or_else(|| {
-                        self.corrupt(e.offset, "batch row counts add up past the largest index")
-                    })?;
+                    // A crafted index entry (or a foreign batch) may state any row count:
+                    // the records must stay countable, as a Python length (`isize`) is.
+                    first_row = usize::try_from(e.rows)
+                        .ok()
+                        .and_then(|n| first_row.checked_add(n))
+                        .filter(|&n| isize::try_from(n).is_ok())
+                        .ok_or_else(|| self.too_many_rows(e.offset))?;
                 }
                 MessageKind::Dictionary => {
                     self.dicts.push(k);
