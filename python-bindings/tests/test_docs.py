@@ -1139,6 +1139,30 @@ def test_a_long_list_pickles_on_helper_threads():
             _restore_doclist(bytes(damaged))
 
 
+@pytest.mark.parametrize("keys", [2, 40], ids=["few keys", "many keys"])
+@pytest.mark.parametrize("version", [3, 2])
+def test_an_image_whose_document_holds_a_key_twice_is_refused(keys, version):
+    # A crafted image (checksum recomputed, or an old version-2 image, which has none)
+    # whose dict names one key twice: loaded, its document would contradict itself
+    # (list(doc) != list(doc.to_python())), so loading refuses it, as a DictList
+    # snapshot refuses a field listed twice.
+    from memslim._memslim import _restore_doclist
+
+    doc = {f"k{i}": i for i in range(keys)}
+    image = DocList([doc]).__reduce_ex__(4)[1][0]
+    assert image[:6] == b"MSDOC\x03" and _restore_doclist(image)[0] == doc
+    last = bytes([keys - 1, 0x03, 2 * (keys - 1)])  # the last pair: key k<n-1>, its int
+    assert image.count(last) == 1
+    body = bytearray(image[:-4])
+    body[body.index(last)] = 0  # now key k0 again
+    if version == 3:
+        damaged = bytes(body) + zlib.crc32(body).to_bytes(4, "little")
+    else:
+        damaged = b"MSDOC\x02" + bytes(body[6:])
+    err = expect_error(memslim.CorruptDataError, _restore_doclist, damaged)
+    assert "key twice" in str(err)
+
+
 def test_loads_read_an_immutable_image_in_place_and_copy_a_writable_one():
     import sys
 

@@ -446,14 +446,56 @@ impl Verdict for Invalid {
     }
 }
 
+/// Checks the symbol at `r` (below `symbols`) and returns it.
 #[inline(always)]
-fn check_sym<E: Verdict>(r: &mut Reader<'_>, symbols: usize) -> std::result::Result<(), E> {
+fn check_sym<E: Verdict>(r: &mut Reader<'_>, symbols: usize) -> std::result::Result<u64, E> {
     let at = r.pos;
     let v = r.varint_or::<E>()?;
     if v >= symbols as u64 {
         return Err(E::doc(|| DocError::UnknownSymbol { sym: v, offset: at }));
     }
-    Ok(())
+    Ok(v)
+}
+
+/// The keys of the dict whose pairs (valid) run from `start` to the end of `body`.
+#[cold]
+#[inline(never)]
+fn dict_keys(body: &[u8], start: usize, count: usize) -> Vec<u64> {
+    let mut keys = Vec::with_capacity(count);
+    let mut pos = start;
+    while pos < body.len() {
+        let mut r = Reader { bytes: body, pos };
+        let (Ok(k), Ok(end)) = (r.varint(), skip(body, r.pos)) else {
+            break;
+        };
+        keys.push(k);
+        pos = end;
+    }
+    keys
+}
+
+/// Whether `keys` (reordered) holds a key twice. Keys within 4,096 of each other (the
+/// usual case: symbols are numbered as first seen) are marked in a bitmap, others
+/// sorted.
+#[inline(never)]
+fn repeats_a_key(keys: &mut [u64]) -> bool {
+    let (lo, hi) = keys
+        .iter()
+        .fold((u64::MAX, 0), |(lo, hi), &k| (lo.min(k), hi.max(k)));
+    if hi.saturating_sub(lo) < 64 * 64 {
+        let mut bits = [0u64; 64];
+        for &k in keys.iter() {
+            let d = k - lo;
+            let (w, b) = (d as usize >> 6 & 63, 1u64 << (d & 63));
+            if bits[w] & b != 0 {
+                return true;
+            }
+            bits[w] |= b;
+        }
+        return false;
+    }
+    keys.sort_unstable();
+    keys.windows(2).any(|w| w[0] == w[1])
 }
 
 /// What a document's references must stay within.
@@ -481,7 +523,9 @@ fn validate_at<E: Verdict>(
         tag::FLOAT => {
             r.take_or::<E>(8)?;
         }
-        tag::SYM => check_sym::<E>(r, limits.symbols)?,
+        tag::SYM => {
+            check_sym::<E>(r, limits.symbols)?;
+        }
         tag::STR => {
             let n = r.length_or::<E>()?;
             let start = r.pos;
@@ -556,17 +600,61 @@ fn validate_container<E: Verdict>(
         bytes: &doc[..end],
         pos: start,
     };
+    // A dict's keys must be distinct (a reader finds the first, a dict view the last).
+    // Keys that differ in their last 6 bits are (the symbols of one dict, numbered as
+    // first seen, are mostly near each other); the keys of any other dict are read
+    // again and compared, once the dict is known valid. A dict of more than 64 keys
+    // keeps its keys as it reads them instead.
+    if t == tag::SYM_DICT && count > 64 {
+        return validate_wide_dict::<E>(body, count, limits, depth, texts, pos);
+    }
+    let mut seen = 0u64;
     for _ in 0..count {
         if body.pos >= end {
             return Err(bad("container count exceeds its body"));
         }
         if t == tag::SYM_DICT {
-            check_sym::<E>(&mut body, limits.symbols)?;
+            seen |= 1u64 << (check_sym::<E>(&mut body, limits.symbols)? & 63);
         }
         validate_at::<E>(&mut body, limits, depth + 1, texts)?;
     }
     if body.pos != end {
         return Err(bad("container body longer than its elements"));
+    }
+    let clash = t == tag::SYM_DICT && (seen.count_ones() as usize) < count;
+    if clash && repeats_a_key(&mut dict_keys(&doc[..end], start, count)) {
+        return Err(bad("a dict holds the same key twice"));
+    }
+    Ok(end)
+}
+
+/// [`validate_container`] for a dict of `count` (more than 64) pairs, its body read by
+/// `body`, its tag at `pos`.
+#[cold]
+#[inline(never)]
+fn validate_wide_dict<E: Verdict>(
+    mut body: Reader<'_>,
+    count: usize,
+    limits: &Limits<'_>,
+    depth: usize,
+    texts: &mut Vec<TextRef>,
+    pos: usize,
+) -> std::result::Result<usize, E> {
+    let bad = |reason| E::doc(|| corrupt(pos, reason));
+    let end = body.bytes.len();
+    let mut keys = Vec::with_capacity(count.min(end - body.pos));
+    for _ in 0..count {
+        if body.pos >= end {
+            return Err(bad("container count exceeds its body"));
+        }
+        keys.push(check_sym::<E>(&mut body, limits.symbols)?);
+        validate_at::<E>(&mut body, limits, depth + 1, texts)?;
+    }
+    if body.pos != end {
+        return Err(bad("container body longer than its elements"));
+    }
+    if repeats_a_key(&mut keys) {
+        return Err(bad("a dict holds the same key twice"));
     }
     Ok(end)
 }
