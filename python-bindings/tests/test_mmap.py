@@ -696,6 +696,83 @@ def test_foreign_row_counts_past_the_largest_index_are_refused_at_opening(
         assert str(path) in str(err) and "largest index" in str(err)
 
 
+def _stream_with_metadata(path: Path, cols: dict, md: dict) -> Path:
+    batch = pa.record_batch(cols)
+    with ipc.new_stream(path, batch.schema) as w:
+        w.write_batch(batch, custom_metadata=md)
+    return path
+
+
+@pytest.mark.parametrize(
+    "cols, md, field",
+    [
+        ({"x": pa.array([0.5, 2.0])}, {"memslim.ints": "0:01"}, "x"),
+        ({"x": pa.array([math.nan, 2.0])}, {"memslim.ints": "0:01"}, "x"),
+        ({"x": pa.array([1e300, 2.0])}, {"memslim.ints": "0:01"}, "x"),
+        ({"x": pa.array([1, 2])}, {"memslim.ints": "0:01"}, "x"),
+        ({"a": pa.array([1, 2]), "b": pa.array(["x", "y"])}, {"memslim.absent": "1:01"}, "b"),
+        ({"a": pa.array([1, 2]), "b": pa.array(["x", None])}, {"memslim.absent": "1:*"}, "b"),
+        ({"a": pa.array([1, 2]), "b": pa.array(["x", "y"])}, {"memslim.order": "0:1,1"}, None),
+        ({"a": pa.array([1, 2]), "b": pa.array(["x", "y"])}, {"memslim.order": "0:"}, None),
+        ({"a": pa.array([1, 2]), "b": pa.array(["x", "y"])}, {"memslim.order": "1:1"}, None),
+        (
+            {"a": pa.array([1, 2]), "b": pa.array([None, "y"])},
+            {"memslim.absent": "1:01", "memslim.order": "0:1,0"},
+            None,
+        ),
+    ],
+    ids=[
+        "int mark on 0.5",
+        "int mark on NaN",
+        "int mark on 1e300",
+        "int mark on an int column",
+        "absent mark on a value",
+        "all absent but a value",
+        "a key twice in an order",
+        "an order without the keys",
+        "an order lacking a key",
+        "an order naming an absent key",
+    ],
+)
+def test_batch_metadata_that_contradicts_the_batch_is_refused(
+    tmp_path: Path, cols: dict, md: dict, field: str | None
+) -> None:
+    # memslim's notes beside the Arrow values (memslim.ints, .absent, .order) are checked
+    # against the batch when it is read, as a pickle's are: every view of a record then
+    # agrees with pyarrow's reading, or the read fails naming file, batch and field.
+    path = _stream_with_metadata(tmp_path / "md.arrows", cols, md)
+    rows = memslim.DictList.open(path, "r")
+    reads = [
+        lambda: rows[0],
+        lambda: rows.to_list(),
+        lambda: list(rows),
+        lambda: memslim.DictList(rows),
+        lambda: [rows.column(n).to_list() for n in cols],
+    ]
+    for read in reads:
+        err = expect_error(memslim.CorruptFileError, read)
+        assert str(path) in str(err) and "offset" in str(err)
+        if field is not None:
+            assert repr(field) in str(err) or f'"{field}"' in str(err)
+    rows.close()
+
+
+def test_batch_metadata_that_fits_the_batch_reads_as_written(tmp_path: Path) -> None:
+    # The same notes, consistent with the values, as memslim writes them.
+    cols = {
+        "a": pa.array([1, None, 3]),
+        "x": pa.array([1.0, 2.5, None]),
+        "b": pa.array(["x", "y", None]),
+    }
+    md = {"memslim.ints": "1:05", "memslim.absent": "0:02;2:04", "memslim.order": "0:2,1,0"}
+    path = _stream_with_metadata(tmp_path / "ok.arrows", cols, md)
+    with memslim.DictList.open(path, "r") as rows:
+        want = [{"b": "x", "x": 1, "a": 1}, {"x": 2.5, "b": "y"}, {"a": 3, "x": None}]
+        assert same(rows.to_list(), want)
+        assert same(memslim.DictList(rows).to_list(), want)
+        assert [list(r) for r in rows] == [list(w) for w in want]
+
+
 def _stream_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, table.schema) as w:

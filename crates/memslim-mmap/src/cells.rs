@@ -391,6 +391,28 @@ impl BatchCells {
     }
 }
 
+impl crate::exact::BatchValues for BatchCells {
+    fn is_null(&self, c: usize, row: usize) -> Result<bool, String> {
+        let col = self.column(c, false)?;
+        if row >= self.rows {
+            return Err(col.no_value(row));
+        }
+        Ok(matches!(col.kind, CellLayout::Null) || col.is_null(row)?)
+    }
+
+    fn float(&self, c: usize, row: usize) -> Result<crate::exact::FloatAt, String> {
+        use crate::exact::FloatAt;
+        if self.is_null(c, row)? {
+            return Ok(FloatAt::Null);
+        }
+        let col = self.column(c, false)?;
+        Ok(match (col.kind, col.get(row)?) {
+            (CellLayout::Float { .. }, CellRef::Float(x)) => FloatAt::Value(x),
+            _ => FloatAt::NotFloat,
+        })
+    }
+}
+
 /// One column of a batch, its buffers found once: [`ColumnCells::get`] reads its values
 /// as [`BatchCells::cell`] does, every position checked.
 pub(crate) struct ColumnCells<'b> {

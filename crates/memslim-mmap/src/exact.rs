@@ -25,8 +25,8 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, BinaryArray, Float64Array, RecordBatch, new_null_array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use memslim_records::{
-    CellRef, DType, ENCODING_KEY, RecordList, VARIANT_ENCODING, arrow_cell, is_variant_field,
-    variant,
+    CellRef, DType, ENCODING_KEY, RecordList, VARIANT_ENCODING, arrow_cell, is_stored_int,
+    is_variant_field, variant,
 };
 
 use crate::ipc::plain_strings;
@@ -339,7 +339,143 @@ impl Extras {
                 _ => {}
             }
         }
+        out.check_orders(cols)?;
         Ok(out)
+    }
+
+    /// Checks that each key order lists exactly its record's keys (the columns its row
+    /// is not absent from), each once, as a pickle's key orders are checked.
+    fn check_orders(&self, cols: usize) -> Result<(), String> {
+        let mut seen = vec![false; if self.order.is_empty() { 0 } else { cols }];
+        for (r, keys) in &self.order {
+            let present = (0..cols).filter(|&c| !self.is_absent(c, *r)).count();
+            let mut fits = keys.len() == present;
+            for &c in keys {
+                let c = c as usize;
+                fits &= !seen[c] && !self.is_absent(c, *r);
+                seen[c] = true;
+            }
+            for &c in keys {
+                seen[c as usize] = false;
+            }
+            if !fits {
+                return Err(format!(
+                    "row {r} of the batch: its key order ({ORDER_KEY}) does not list \
+                     exactly the record's keys"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the marks against the batch's values, as a pickle's are checked: a row
+    /// marked absent from a column is null there (other Arrow readers see the key's
+    /// absence as a null), and a float marked as an int is one (else it would read as
+    /// `x as i64`: 0.5 as 0, NaN as 0). Column `c` of the marks is column `c` of
+    /// `values`; `name(c)` names it.
+    ///
+    /// # Errors
+    /// A reason naming the field and the row of the batch.
+    pub(crate) fn check_values<'n>(
+        &self,
+        values: &impl BatchValues,
+        name: impl Fn(usize) -> &'n str,
+    ) -> Result<(), String> {
+        for (c, bits) in self.absent.iter().enumerate() {
+            let Some(bits) = bits else { continue };
+            for row in set_bits(bits, self.rows) {
+                if !values.is_null(c, row)? {
+                    return Err(format!(
+                        "field {:?}, row {row} of the batch: marked absent ({ABSENT_KEY}) \
+                         but holds a value",
+                        name(c)
+                    ));
+                }
+            }
+        }
+        for (c, bits) in self.ints.iter().enumerate() {
+            let Some(bits) = bits else { continue };
+            for row in set_bits(bits, self.rows) {
+                match values.float(c, row)? {
+                    FloatAt::Null => {}
+                    FloatAt::Value(x) if is_stored_int(x) => {}
+                    FloatAt::Value(x) => {
+                        return Err(format!(
+                            "field {:?}, row {row} of the batch: the float {x:?} is marked \
+                             as an int ({INTS_KEY}) but is not one (a whole number within \
+                             ±2**53)",
+                            name(c)
+                        ));
+                    }
+                    FloatAt::NotFloat => {
+                        return Err(format!(
+                            "field {:?}: {INTS_KEY} marks ints in a column that holds no \
+                             floats",
+                            name(c)
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows below `rows` whose bit is set in `bits`.
+fn set_bits(bits: &[u8], rows: usize) -> impl Iterator<Item = usize> + '_ {
+    bits.iter().enumerate().flat_map(move |(k, &byte)| {
+        let mut b = byte;
+        std::iter::from_fn(move || {
+            (b != 0).then(|| {
+                let i = k * 8 + b.trailing_zeros() as usize;
+                b &= b - 1;
+                i
+            })
+        })
+        .filter(move |&i| i < rows)
+    })
+}
+
+/// A batch's value as [`Extras::check_values`] needs it.
+pub(crate) enum FloatAt {
+    Null,
+    Value(f64),
+    /// The column does not hold floats.
+    NotFloat,
+}
+
+/// What [`Extras::check_values`] reads of a batch: a decoded [`RecordBatch`], or the
+/// cells of a mapped one.
+pub(crate) trait BatchValues {
+    /// Whether row `row` of column `c` is null.
+    fn is_null(&self, c: usize, row: usize) -> Result<bool, String>;
+    /// Row `row` of column `c`, a float column.
+    fn float(&self, c: usize, row: usize) -> Result<FloatAt, String>;
+}
+
+impl BatchValues for RecordBatch {
+    fn is_null(&self, c: usize, row: usize) -> Result<bool, String> {
+        let col = self
+            .columns()
+            .get(c)
+            .ok_or_else(|| format!("no column {c}"))?;
+        Ok(col.data_type() == &DataType::Null || col.is_null(row))
+    }
+
+    fn float(&self, c: usize, row: usize) -> Result<FloatAt, String> {
+        use arrow_array::cast::AsArray;
+        use arrow_array::types::{Float32Type, Float64Type};
+        if self.is_null(c, row)? {
+            return Ok(FloatAt::Null);
+        }
+        let col = self.column(c);
+        Ok(match col.data_type() {
+            DataType::Float64 => FloatAt::Value(col.as_primitive::<Float64Type>().value(row)),
+            DataType::Float32 => {
+                FloatAt::Value(col.as_primitive::<Float32Type>().value(row).into())
+            }
+            _ => FloatAt::NotFloat,
+        })
     }
 }
 

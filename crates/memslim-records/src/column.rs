@@ -322,6 +322,15 @@ pub(crate) fn int_fits_f64(v: i64) -> bool {
     v.unsigned_abs() <= (1u64 << 53)
 }
 
+/// Whether `x` is what a float column stores for an int it marks as one: `n as f64` for
+/// an `i64` `n` that `f64` holds exactly, which `x as i64` reads back. Readers of stored
+/// marks (a pickle, a record file's `memslim.ints`) refuse a mark on any other float: it
+/// would read as `x as i64`, which truncates (0.5), saturates (inf) and maps NaN to 0.
+pub fn is_stored_int(x: f64) -> bool {
+    let n = x as i64;
+    int_fits_f64(n) && (n as f64).to_bits() == x.to_bits()
+}
+
 /// The layout a column must have to store `cell`, or `None` if the declared type forbids it.
 pub(crate) fn layout_for(meta: &ColMeta, cell: &Cell<'_>) -> Option<Layout> {
     layout_after(meta, meta.layout, cell)

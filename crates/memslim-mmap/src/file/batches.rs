@@ -60,7 +60,11 @@ impl RecordFile {
         }
         let extras = match self.slots[k].extras {
             Some(_) => None,
-            None => Some(self.extras_of(&e, &pairs, cells.rows(), schema.fields().len())?),
+            None => {
+                let x = self.extras_of(&e, &pairs, cells.rows(), schema.fields().len())?;
+                self.check_extras(&e, &x, &cells, &schema)?;
+                Some(x)
+            }
         };
         self.slots[k].cells = Some(Arc::new(cells));
         if let Some(extras) = extras {
@@ -103,6 +107,21 @@ impl RecordFile {
             cols,
         )
         .map_err(|why| self.corrupt(e.offset, why))
+    }
+
+    /// Checks the extras of message `e` against its batch's `values` (of a batch of
+    /// `schema`): what they mark must be what the batch holds.
+    pub(super) fn check_extras(
+        &self,
+        e: &Entry,
+        extras: &Extras,
+        values: &impl exact::BatchValues,
+        schema: &arrow_schema::Schema,
+    ) -> Result<()> {
+        let name = |c: usize| schema.fields().get(c).map_or("", |f| f.name().as_str());
+        extras
+            .check_values(values, name)
+            .map_err(|why| self.corrupt(e.offset, why))
     }
 
     /// Decodes committed batch `k`, and reads its extras if the slot has none yet.
@@ -164,6 +183,7 @@ impl RecordFile {
         }
         let pairs = ipc::custom_metadata(&msg);
         let extras = self.extras_of(&entry, &pairs, batch.num_rows(), batch.num_columns())?;
+        self.check_extras(&entry, &extras, &batch, &batch.schema())?;
         Ok((batch, Some(extras)))
     }
 

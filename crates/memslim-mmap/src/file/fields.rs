@@ -213,14 +213,18 @@ impl RecordFile {
         }
         let extras = match self.slots[k].extras.as_deref() {
             Some(x) => x.project(&cols),
-            None => self
-                .extras_of(
-                    &e,
-                    &ipc::custom_metadata(&msg),
-                    batch.num_rows(),
-                    full.fields().len(),
-                )?
-                .project(&cols),
+            None => {
+                let x = self
+                    .extras_of(
+                        &e,
+                        &ipc::custom_metadata(&msg),
+                        batch.num_rows(),
+                        full.fields().len(),
+                    )?
+                    .project(&cols);
+                self.check_extras(&e, &x, &batch, &batch.schema())?;
+                x
+            }
         };
         Ok(Some((batch, extras)))
     }

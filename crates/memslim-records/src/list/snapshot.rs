@@ -33,7 +33,7 @@ use hashbrown::HashMap;
 use super::{Chunk, Patterns, RecordList};
 use crate::arrow::share;
 use crate::bitmap::Bitmap;
-use crate::column::{ColChunk, ColMeta, Data, Layout, dict_capacity, int_fits_f64};
+use crate::column::{ColChunk, ColMeta, Data, Layout, dict_capacity, is_stored_int};
 use crate::intvec::{IntVec, Width};
 use crate::serial::{Input, code_dtype, dtype_code, put_varint};
 use crate::store::Store;
@@ -285,14 +285,7 @@ fn check_offsets(what: &str, offsets: &[i32], len: usize, data_len: usize) -> Re
     Ok(())
 }
 
-/// Whether `x` is what a float column stores for an int it marks: `n as f64` for an
-/// `i64` `n` that `f64` holds exactly ([`int_fits_f64`]), which `x as i64` reads back.
-fn stored_int(x: f64) -> bool {
-    let n = x as i64;
-    int_fits_f64(n) && (n as f64).to_bits() == x.to_bits()
-}
-
-/// The first row `marks` marks as an int whose float in `v` is not [`stored_int`].
+/// The first row `marks` marks as an int whose float in `v` is not [`is_stored_int`].
 fn first_bad_mark(v: &[f64], marks: &Bitmap) -> Option<usize> {
     // Marks are ints among floats, usually few: only the set bits are visited.
     for (k, &byte) in marks.as_bytes().iter().enumerate() {
@@ -301,7 +294,7 @@ fn first_bad_mark(v: &[f64], marks: &Bitmap) -> Option<usize> {
             let i = k * 8 + bits.trailing_zeros() as usize;
             bits &= bits - 1;
             // `marks` has no bits past `v.len()` (`Bitmap::from_bytes` checks it).
-            if !v.get(i).is_some_and(|&x| stored_int(x)) {
+            if !v.get(i).is_some_and(|&x| is_stored_int(x)) {
                 return Some(i);
             }
         }
