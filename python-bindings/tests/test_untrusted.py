@@ -259,3 +259,91 @@ def test_a_pickled_value_in_a_parquet_file_is_refused_unless_trusted(tmp_path):
     rows = memslim.read_parquet(path, trusted=True)
     rows[1]["x"]
     assert marker.exists()
+
+
+def _variant_column(*values: bytes) -> pa.Table:
+    field = pa.field("o", pa.binary(), metadata={"memslim.encoding": "variant-1"})
+    return pa.table({"o": pa.array(list(values), pa.binary())}, schema=pa.schema([field]))
+
+
+def _decimal_bytes(text: str) -> bytes:
+    raw = text.encode()
+    assert len(raw) < 128
+    return bytes([0x11, 5, len(raw)]) + raw
+
+
+def _decimal_or_none(text: str) -> decimal.Decimal | None:
+    try:
+        return decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        return None
+
+
+DECIMAL_TEXTS = [
+    "NaL", "1.5", "-0", ".5", "5.", ".", "e5", "1e", "1e+", "+1", "--1", "1.2.3", "1e5e5",
+    "Inf", "-infinity", "Infinit", "NaN", "nan12", "sNaN", "-sNaN7", "snan1x", "NaN-1",
+    "1E+999999999999999999", "1E+1000000000000000000", "10E+999999999999999998",
+    "0E+999999999999999999", "0E+1000000000000000000", "1E-999999999999999999",
+    "1E-1999999999999999997", "1E-1999999999999999998", "0E-1999999999999999997",
+    "0E-1999999999999999998", "0.1E-1999999999999999996", "0.1E-1999999999999999997",
+    "1E+9223372036854775807", "1E+9223372036854775808", "1E-9223372036854775808",
+    "1E+00000000000000000000000005",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(DECIMAL_TEXTS) | st.text("0123456789eE+-.nNaAsSiIfLy", max_size=10),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_a_decimal_text_loads_exactly_when_python_reads_it(texts):
+    # A foreign (or damaged) decimal whose text Python cannot read is a
+    # CorruptDataError naming row and field, as any malformed variant value is.
+    for text in [*texts, *DECIMAL_TEXTS]:
+        if not text:
+            continue
+        want = _decimal_or_none(text)
+        table = _variant_column(_decimal_bytes(text))
+        if want is None:
+            with pytest.raises(memslim.CorruptDataError):
+                memslim.DictList.from_arrow(table)
+        else:
+            got = memslim.DictList.from_arrow(table)[0]["o"]
+            assert type(got) is decimal.Decimal and str(got) == str(want), text
+
+
+# A dict whose key is a list, a dict, a tuple holding a list, or a signaling NaN
+# decimal: no dict holds such a key.
+UNHASHABLE_KEYS = {
+    "list key": "0a01" + "0801" + "0301" + "0300",
+    "dict key": "0a01" + "0a00" + "0300",
+    "tuple holding a list": "0a01" + "0902" + "0302" + "0800" + "0300",
+    "sNaN decimal key": "0a01" + "1105" + "04" + b"sNaN".hex() + "0300",
+}
+
+
+@pytest.mark.parametrize("hexed", UNHASHABLE_KEYS.values(), ids=UNHASHABLE_KEYS.keys())
+def test_a_dict_key_no_dict_can_hold_is_corrupt_data(tmp_path, hexed):
+    table = _variant_column(bytes.fromhex("0a00"), bytes.fromhex(hexed))
+    with pytest.raises(memslim.CorruptDataError):
+        memslim.DictList.from_arrow(table)
+    path = tmp_path / "keys.arrows"
+    with pa.ipc.new_stream(path, table.schema) as w:
+        w.write_table(table)
+    f = memslim.DictList.open(path, "r")
+    assert f[0]["o"] == {}
+    for read in (lambda: f[1]["o"], f.to_list, lambda: memslim.DictList(f), f.column("o").to_list):
+        with pytest.raises(memslim.CorruptFileError, match="keys.arrows"):
+            read()
+    f.close()
+
+
+def test_hashable_dict_keys_still_load():
+    # (1, (2, "x")) -> 1, Decimal("NaN") -> 2, None -> 3
+    key = "0902" + "0302" + "0902" + "0304" + "060178"
+    hexed = "0a03" + key + "0302" + "1105" + "03" + b"NaN".hex() + "0304" + "00" + "0306"
+    got = memslim.DictList.from_arrow(_variant_column(bytes.fromhex(hexed)))[0]["o"]
+    assert next(iter(got.items())) == ((1, (2, "x")), 1) and got[None] == 3

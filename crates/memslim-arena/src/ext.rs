@@ -235,7 +235,7 @@ impl Ext {
             }
             5 => {
                 let text = p.take(payload.len())?;
-                if text.is_empty() || text.len() > MAX_TEXT || !text.iter().all(is_decimal_byte) {
+                if text.len() > MAX_TEXT || !is_decimal_text(text) {
                     return Err(bad("decimal text is empty, too long or not a number"));
                 }
                 // All bytes are ASCII, so this cannot fail.
@@ -371,8 +371,75 @@ fn text<'b>(p: &mut Reader<'b>, at: usize) -> Result<&'b str, DecodeError> {
     })
 }
 
-fn is_decimal_byte(b: &u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.')
+/// Whether `text` is a decimal number as Python's `decimal.Decimal(text)` reads it
+/// exactly: `[sign] digits [. digits] [E [sign] digits]` (a digit on at least one side
+/// of the point), `Infinity`/`Inf`, or `NaN`/`sNaN` with optional payload digits (the
+/// words in any case), with the exponent in the range the exact reading accepts.
+pub fn is_decimal_text(text: &[u8]) -> bool {
+    /// The largest adjusted exponent (and the least, negated) and the tiniest exponent
+    /// Python's exact reading accepts (`decimal.MAX_EMAX`, `MIN_EMIN`, and
+    /// `MIN_EMIN - MAX_PREC + 1`).
+    const MAX_EMAX: i128 = 999_999_999_999_999_999;
+    const ETINY: i128 = -MAX_EMAX - MAX_EMAX + 1;
+    let body = match text.first() {
+        Some(b'+' | b'-') => &text[1..],
+        _ => text,
+    };
+    let word = |w: &[u8]| body.eq_ignore_ascii_case(w);
+    if word(b"infinity") || word(b"inf") {
+        return true;
+    }
+    for nan in [&b"nan"[..], b"snan"] {
+        if body.len() >= nan.len()
+            && body[..nan.len()].eq_ignore_ascii_case(nan)
+            && body[nan.len()..].iter().all(u8::is_ascii_digit)
+        {
+            return true;
+        }
+    }
+    let (mantissa, exponent) = match body.iter().position(|b| matches!(b, b'e' | b'E')) {
+        Some(at) => (&body[..at], Some(&body[at + 1..])),
+        None => (body, None),
+    };
+    let (whole, frac) = match mantissa.iter().position(|&b| b == b'.') {
+        Some(at) => (&mantissa[..at], &mantissa[at + 1..]),
+        None => (mantissa, &b""[..]),
+    };
+    let digits = |d: &[u8]| d.iter().all(u8::is_ascii_digit);
+    if whole.len() + frac.len() == 0 || !digits(whole) || !digits(frac) {
+        return false;
+    }
+    let exp = match exponent {
+        None => 0,
+        Some(e) => {
+            let (neg, e) = match e.first() {
+                Some(b'-') => (true, &e[1..]),
+                Some(b'+') => (false, &e[1..]),
+                _ => (false, e),
+            };
+            if e.is_empty() || !digits(e) {
+                return false;
+            }
+            // Saturated well past the limits below (an exponent must also fit in i64).
+            let v = e.iter().fold(0i128, |v, &d| {
+                (v * 10 + i128::from(d - b'0')).min(i128::from(i64::MAX) + 1)
+            });
+            if v > i128::from(i64::MAX) {
+                return false;
+            }
+            if neg { -v } else { v }
+        }
+    };
+    // The coefficient's digits, leading zeros left out (a zero has one).
+    let significant = whole
+        .iter()
+        .chain(frac)
+        .skip_while(|&&d| d == b'0')
+        .count()
+        .max(1);
+    let exp = exp - frac.len() as i128;
+    let adjusted = exp + significant as i128 - 1;
+    adjusted <= MAX_EMAX && exp >= ETINY
 }
 
 /// An IANA-style zone key: `/`-separated components of `A-Za-z0-9_+-`, none empty and

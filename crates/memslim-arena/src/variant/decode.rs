@@ -113,6 +113,13 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
                     Err(DecodeError::TrailingBytes { extra })
                 };
             };
+            if matches!(frame, Frame::Dict { key: None, .. }) && !is_key(&value) {
+                return Err(DecodeError::Malformed {
+                    offset: tag_offset,
+                    reason: "a dict key that no dict can hold (a list or a dict, or a \
+                             tuple or signaling-NaN decimal that holds one)",
+                });
+            }
             frame.accept(value);
             if !frame.is_complete() {
                 break;
@@ -120,6 +127,21 @@ pub fn decode(bytes: &[u8]) -> Result<Value, DecodeError> {
             let Some(done) = stack.pop() else { break };
             value = done.into_value();
         }
+    }
+}
+
+/// Whether `v` can be a dict key: an immutable value (a host hashes keys), so no list
+/// or dict, at any depth of a tuple, and no signaling-NaN decimal (which Python refuses
+/// to hash).
+pub(super) fn is_key(v: &Value) -> bool {
+    match v {
+        Value::List(_) | Value::Dict(_) => false,
+        Value::Tuple(items) => items.iter().all(is_key),
+        Value::Ext(Ext::Decimal(d)) => {
+            let d = d.trim_start_matches(['+', '-']);
+            !d.get(..4).is_some_and(|w| w.eq_ignore_ascii_case("snan"))
+        }
+        _ => true,
     }
 }
 
