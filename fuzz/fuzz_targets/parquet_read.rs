@@ -90,6 +90,8 @@ fuzz_target!(
                 Some(vec!["price".into(), "note".into()])
             },
             batch_rows: [1, 3, 1000, 65_536][usize::from(mode >> 2) & 3],
+            // Both ways of meeting a pickled value: read, or refused (an error).
+            refuse_opaque: mode & 16 != 0,
         };
         if let Ok(list) = read_all(&[path], opts) {
             for r in 0..list.len() {
