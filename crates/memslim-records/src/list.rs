@@ -1551,16 +1551,23 @@ impl RecordList {
     /// Drops the tail chunk's unneeded bitmaps and spare capacity (reads and may copy
     /// the whole chunk).
     fn trim_tail(&mut self) {
-        if let Some(last) = self.chunks.last_mut() {
-            for cc in &mut last.cols {
-                if let Some(cc) = crate::cow::get_mut(cc) {
-                    cc.tidy();
-                    cc.shrink_to_fit();
-                }
+        if let Some(k) = self.chunks.len().checked_sub(1) {
+            self.trim_chunk(k);
+        }
+    }
+
+    /// Drops chunk `k`'s unneeded bitmaps and the spare capacity of the buffers it owns
+    /// alone (one shared copy-on-write is left as it is).
+    fn trim_chunk(&mut self, k: usize) {
+        let c = &mut self.chunks[k];
+        for cc in &mut c.cols {
+            if let Some(cc) = crate::cow::get_mut(cc) {
+                cc.tidy();
+                cc.shrink_to_fit();
             }
-            if let Some(o) = last.order.as_mut().and_then(crate::cow::get_mut) {
-                o.shrink_to_fit();
-            }
+        }
+        if let Some(o) = c.order.as_mut().and_then(crate::cow::get_mut) {
+            o.shrink_to_fit();
         }
     }
 
@@ -1869,19 +1876,10 @@ impl RecordList {
         if c.off != 0 || held < 4 * c.len + SLACK {
             return;
         }
+        // A column shared with another list (copy-on-write) is copied to its rows by
+        // `materialize`: right-sized already.
         self.materialize(k);
-        let c = &mut self.chunks[k];
-        for cc in &mut c.cols {
-            // A column shared with another list (copy-on-write) was copied to its rows
-            // by `materialize`: right-sized already.
-            if let Some(cc) = crate::cow::get_mut(cc) {
-                cc.tidy();
-                cc.shrink_to_fit();
-            }
-        }
-        if let Some(o) = c.order.as_mut().and_then(crate::cow::get_mut) {
-            o.shrink_to_fit();
-        }
+        self.trim_chunk(k);
     }
 
     /// Removes every record (fields and their types stay).
