@@ -174,6 +174,26 @@ mod tests {
     use memslim_records::Cell;
     use memslim_records::json::le_to_decimal;
 
+    /// An output the test reads back after the writer has written to it.
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Shared {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    impl Write for Shared {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[test]
     fn big_ints_round_trip_through_decimal() {
         for t in [
@@ -194,18 +214,8 @@ mod tests {
             .push_record(&[("a", Cell::Float(1e16)), ("é", Cell::Str("ü\n"))])
             .unwrap();
         batch.push_record(&[("b", Cell::Bytes(b"x"))]).unwrap();
-        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut w = JsonlWriter::new("<mem>", Box::new(Shared(out.clone())));
+        let out = Shared::default();
+        let mut w = JsonlWriter::new("<mem>", Box::new(out.clone()));
         let err = w.write_batch(&batch).unwrap_err();
         assert!(matches!(err, StreamError::Unwritable { row: 1, ref field, .. } if field == "b"));
         assert_eq!(w.rows(), 1);
@@ -224,10 +234,7 @@ mod tests {
             "<mem>: record 3 (counted from 0), field \"b\": Object of type bytes is not JSON \
              serializable"
         );
-        assert_eq!(
-            String::from_utf8(out.lock().unwrap().clone()).unwrap(),
-            "{\"a\": 1e+16, \"é\": \"ü\\n\"}\n"
-        );
+        assert_eq!(out.text(), "{\"a\": 1e+16, \"é\": \"ü\\n\"}\n");
     }
 
     #[test]
@@ -244,18 +251,8 @@ mod tests {
             };
             batch.push_record(&[("a", cell)]).unwrap();
         }
-        let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-        impl Write for Shared {
-            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-                self.0.lock().unwrap().extend_from_slice(b);
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> std::io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut w = JsonlWriter::new("<mem>", Box::new(Shared(out.clone())));
+        let out = Shared::default();
+        let mut w = JsonlWriter::new("<mem>", Box::new(out.clone()));
         let err = w.write_rows(&batch, 0..4).unwrap_err();
         assert!(
             matches!(err, StreamError::Unwritable { row: 1, .. }),
@@ -270,7 +267,7 @@ mod tests {
         w.write_rows(&batch, 2..4).unwrap();
         assert_eq!(w.rows(), 4);
         assert_eq!(
-            String::from_utf8(out.lock().unwrap().clone()).unwrap(),
+            out.text(),
             "{\"a\": 0}\n{\"a\": [1, 2]}\n{\"a\": 2}\n{\"a\": 3}\n"
         );
     }
