@@ -357,6 +357,73 @@ fn dump(list: &mut RecordList) -> (Vec<String>, Vec<Vec<(String, String)>>) {
     (fields, recs)
 }
 
+/// The rows of `rows`, ascending, each kept with odds 1 in `keep` (a xorshift from
+/// `seed`).
+fn picked(rows: std::ops::Range<usize>, keep: u32, seed: u64) -> Vec<usize> {
+    let mut x = seed | 1;
+    rows.filter(|_| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x.is_multiple_of(u64::from(keep))
+    })
+    .collect()
+}
+
+/// `fast`, which the file's own copy of `picks` went into if it `took` them, against
+/// `slow`, from the same start: both end with the records the record-by-record copy
+/// gives (the model's `recs` at `picks`, keys named by `names`), laid out alike.
+fn copied_alike(
+    file: &mut RecordFile,
+    picks: &[usize],
+    took: bool,
+    mut fast: RecordList,
+    mut slow: RecordList,
+    recs: &[Vec<(usize, V)>],
+    names: &[&str],
+) -> Result<(), TestCaseError> {
+    if !took {
+        memslim_records::append_records(&mut fast, file, picks).unwrap();
+    }
+    memslim_records::append_records_staged(&mut slow, file, picks).unwrap();
+    prop_assert_eq!(dump(&mut fast), dump(&mut slow));
+    // The same records laid out alike (the capacity spare after several pushes may
+    // differ from that after one).
+    fast.optimize();
+    slow.optimize();
+    prop_assert_eq!(fast.nbytes(), slow.nbytes());
+    let want: Vec<Vec<(String, String)>> = picks
+        .iter()
+        .map(|&r| {
+            recs[r]
+                .iter()
+                .map(|(j, v)| (names[*j].to_owned(), shown(v.cell_ref())))
+                .collect()
+        })
+        .collect();
+    let got = dump(&mut fast).1;
+    prop_assert_eq!(&got[got.len() - picks.len()..], &want[..]);
+    Ok(())
+}
+
+/// Copies of `picks` into lists with a schema `declared` that refuses some: the file's
+/// copy and the staged one fail alike, the list left empty.
+fn refused_alike(
+    file: &mut RecordFile,
+    picks: &[usize],
+    declared: impl Fn() -> RecordList,
+) -> Result<(), TestCaseError> {
+    let (mut fast, mut slow) = (declared(), declared());
+    let a = memslim_records::append_records(&mut fast, file, picks);
+    let b = memslim_records::append_records_staged(&mut slow, file, picks);
+    prop_assert_eq!(a.is_ok(), b.is_ok());
+    if let (Err(a), Err(b)) = (&a, &b) {
+        prop_assert_eq!(a.to_string(), b.to_string());
+        prop_assert_eq!(fast.record_count(), 0);
+    }
+    Ok(())
+}
+
 /// Records whose keys come in any order and whose columns mix ints with floats and
 /// hold text that is not ASCII: what a file keeps beside its Arrow columns.
 fn mixed_records() -> impl Strategy<Value = Vec<Vec<(usize, V)>>> {
@@ -424,16 +491,7 @@ proptest! {
                 file.flush().unwrap();
             }
         }
-        // Rows ascending, each kept with odds 1 in `keep`.
-        let mut x = seed | 1;
-        let picks: Vec<usize> = (0..recs.len())
-            .filter(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % u64::from(keep) == 0
-            })
-            .collect();
+        let picks = picked(0..recs.len(), keep, seed);
         let starts: [fn() -> RecordList; 2] = [
             || RecordList::with_chunk_rows(50),
             || {
@@ -443,7 +501,7 @@ proptest! {
             },
         ];
         for start in starts {
-            let (mut fast, mut slow) = (start(), start());
+            let (mut fast, slow) = (start(), start());
             let took = file.append_to(&mut fast, &picks).unwrap();
             // Up to 4 runs (of one batch, or of pending records), or runs of 64 records
             // on average, take the file's own path; a batch starts after each flush.
@@ -451,22 +509,7 @@ proptest! {
             let mut segments: Vec<usize> = picks.iter().map(|&r| segment(r)).collect();
             segments.dedup();
             prop_assert_eq!(took, segments.len() <= 4 || segments.len() * 64 <= picks.len());
-            if !took {
-                memslim_records::append_records(&mut fast, &mut file, &picks).unwrap();
-            }
-            memslim_records::append_records_staged(&mut slow, &mut file, &picks).unwrap();
-            prop_assert_eq!(dump(&mut fast), dump(&mut slow));
-            // The same records laid out alike (the capacity spare after several pushes
-            // may differ from that after one).
-            fast.optimize();
-            slow.optimize();
-            prop_assert_eq!(fast.nbytes(), slow.nbytes());
-            let want: Vec<Vec<(String, String)>> = picks
-                .iter()
-                .map(|&r| recs[r].iter().map(|(j, v)| (KEYS4[*j].to_owned(), shown(v.cell_ref()))).collect())
-                .collect();
-            let got = dump(&mut fast).1;
-            prop_assert_eq!(&got[got.len() - picks.len()..], &want[..]);
+            copied_alike(&mut file, &picks, took, fast, slow, &recs, &KEYS4)?;
         }
         // A declared schema without `more`: refused alike, the list as it was.
         let declared = || {
@@ -476,14 +519,7 @@ proptest! {
             )
             .unwrap()
         };
-        let (mut fast, mut slow) = (declared(), declared());
-        let a = memslim_records::append_records(&mut fast, &mut file, &picks);
-        let b = memslim_records::append_records_staged(&mut slow, &mut file, &picks);
-        prop_assert_eq!(a.is_ok(), b.is_ok());
-        if let (Err(a), Err(b)) = (&a, &b) {
-            prop_assert_eq!(a.to_string(), b.to_string());
-            prop_assert_eq!(fast.record_count(), 0);
-        }
+        refused_alike(&mut file, &picks, declared)?;
         drop(file);
         let _ = fs::remove_file(&path);
         let _ = fs::remove_file(memslim_mmap::index_path(&path));
@@ -619,16 +655,7 @@ proptest! {
                 file.flush().unwrap();
             }
         }
-        let from = from.min(recs.len());
-        let mut x = seed | 1;
-        let picks: Vec<usize> = (from..recs.len())
-            .filter(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x % u64::from(keep) == 0
-            })
-            .collect();
+        let picks = picked(from.min(recs.len())..recs.len(), keep, seed);
         let starts: [fn() -> RecordList; 3] = [
             || RecordList::with_chunk_rows(100),
             || {
@@ -644,21 +671,9 @@ proptest! {
             },
         ];
         for start in starts {
-            let (mut fast, mut slow) = (start(), start());
-            if !file.append_to(&mut fast, &picks).unwrap() {
-                memslim_records::append_records(&mut fast, &mut file, &picks).unwrap();
-            }
-            memslim_records::append_records_staged(&mut slow, &mut file, &picks).unwrap();
-            prop_assert_eq!(dump(&mut fast), dump(&mut slow));
-            fast.optimize();
-            slow.optimize();
-            prop_assert_eq!(fast.nbytes(), slow.nbytes());
-            let want: Vec<Vec<(String, String)>> = picks
-                .iter()
-                .map(|&r| recs[r].iter().map(|(j, v)| (TABLE[*j].to_owned(), shown(v.cell_ref()))).collect())
-                .collect();
-            let got = dump(&mut fast).1;
-            prop_assert_eq!(&got[got.len() - picks.len()..], &want[..]);
+            let (mut fast, slow) = (start(), start());
+            let took = file.append_to(&mut fast, &picks).unwrap();
+            copied_alike(&mut file, &picks, took, fast, slow, &recs, &TABLE)?;
         }
         // A declared schema that takes no strings in `s`: refused alike, the list as it was.
         let declared = || {
@@ -674,14 +689,7 @@ proptest! {
             )
             .unwrap()
         };
-        let (mut fast, mut slow) = (declared(), declared());
-        let a = memslim_records::append_records(&mut fast, &mut file, &picks);
-        let b = memslim_records::append_records_staged(&mut slow, &mut file, &picks);
-        prop_assert_eq!(a.is_ok(), b.is_ok());
-        if let (Err(a), Err(b)) = (&a, &b) {
-            prop_assert_eq!(a.to_string(), b.to_string());
-            prop_assert_eq!(fast.record_count(), 0);
-        }
+        refused_alike(&mut file, &picks, declared)?;
         drop(file);
         let _ = fs::remove_file(&path);
         let _ = fs::remove_file(memslim_mmap::index_path(&path));
