@@ -839,27 +839,22 @@ def audit(
         sys.setswitchinterval(interval)
 
 
-def option_error(
-    *,
-    min_records: int = 1_000,
-    sample: int = 100_000,
-    max_objects: int | None = None,
-    time_budget: float | None = 60.0,
-    max_depth: int = 6,
-    top: int = 20,
-    size_sample: int | None = 100_000,
-) -> str | None:
-    """What is wrong with :func:`audit`'s options ("NAME must be ..."), or None."""
-    counts = {"min_records": min_records, "sample": sample, "top": top}
-    optional = {"max_objects": max_objects, "size_sample": size_sample}
-    for name, value in [*counts.items(), *optional.items()]:
-        if value is None and name in optional:
+def option_error(**options: Any) -> str | None:
+    """What is wrong with the :func:`audit` options given ("NAME must be ..."), or None.
+    Options left out are not looked at (their defaults are :func:`audit`'s)."""
+    counts = ("min_records", "sample", "top")
+    optional = ("max_objects", "size_sample")
+    for name in (*counts, *optional):
+        if name not in options or (options[name] is None and name in optional):
             continue
+        value = options[name]
         if not isinstance(value, int) or value < 1:
             more = " (or None)" if name in optional else ""
             return f"{name} must be a positive integer{more}, got {value!r}"
+    max_depth = options.get("max_depth", 0)
     if not isinstance(max_depth, int) or max_depth < 0:
         return f"max_depth must be 0 or more, got {max_depth!r}"
+    time_budget = options.get("time_budget")
     if time_budget is not None and not time_budget > 0:
         return f"time_budget must be a positive number of seconds (or None), got {time_budget!r}"
     return None
