@@ -103,6 +103,20 @@ class HostValue:
     __hash__ = None
 
 
+class BadSizeof:
+    """An object whose ``__sizeof__`` raises (the memory tools must still size it)."""
+
+    def __sizeof__(self):
+        raise RuntimeError("broken __sizeof__")
+
+
+class NegativeSizeof:
+    """An object whose ``__sizeof__`` returns a negative number."""
+
+    def __sizeof__(self):
+        return -1
+
+
 def expect_error(exc_type, func, *args, **kwargs):
     """Call ``func`` and return the exception it raises, which must be ``exc_type``.
 

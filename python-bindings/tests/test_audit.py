@@ -18,6 +18,7 @@ from pathlib import Path
 
 import memslim
 import pytest
+from conftest import BadSizeof, NegativeSizeof
 from memslim._audit import AuditReport, Finding
 
 Point = namedtuple("Point", "x y label")
@@ -347,16 +348,6 @@ def test_cli_bad_options_are_usage_errors_before_the_script_runs(tmp_path, capsy
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and "must not run" not in err
-
-
-class BadSizeof:
-    def __sizeof__(self):
-        raise RuntimeError("broken __sizeof__")
-
-
-class NegativeSizeof:
-    def __sizeof__(self):
-        return -1
 
 
 class SlotsGetattr:

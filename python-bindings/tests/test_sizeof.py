@@ -13,6 +13,7 @@ from pathlib import Path
 
 import memslim
 import pytest
+from conftest import BadSizeof, NegativeSizeof
 from memslim._sizeof import _allocated, _deep_sizeof
 
 
@@ -187,14 +188,6 @@ def test_instance_attributes_are_counted_without_giving_the_instance_a_dict():
 
 
 def test_objects_whose_sizeof_fails_count_their_shallow_size():
-    class BadSizeof:
-        def __sizeof__(self):
-            raise RuntimeError("broken __sizeof__")
-
-    class NegativeSizeof:
-        def __sizeof__(self):
-            return -1
-
     bad, negative = BadSizeof(), NegativeSizeof()
     total, approximated = _deep_sizeof([bad, negative, "x" * 50])
     assert total > size([bad, negative], "x" * 50)
