@@ -179,6 +179,21 @@ def test_nested_documents_are_measured_as_doclist_too(planted):
     assert close(page.memslim_bytes, real)
 
 
+def test_sparse_flat_records_are_measured_as_doclist(planted):
+    # Flattened logs: each record has two of 300 keys. A DictList stores every field for
+    # every record (far more than the dicts); a DocList only the keys each one has.
+    planted.LOGS = [{"ts": i, f"k{i % 300}": i * 7} for i in range(3_000)]
+    planted.ORDERS_AGAIN = order_dicts(3_000)  # dense: stays a DictList
+    found = by_location(memslim.audit(top=50))
+    logs, dense = found["planted_shop.LOGS"], found["planted_shop.ORDERS_AGAIN"]
+    real_doc = memslim.DocList(planted.LOGS).nbytes
+    assert real_doc < memslim.DictList(planted.LOGS).nbytes / 10
+    assert (logs.structure, logs.record_kind) == ("DocList", "sparse dict")
+    assert close(logs.memslim_bytes, real_doc)
+    assert logs.memslim_bytes < logs.bytes
+    assert (dense.structure, dense.record_kind) == ("DictList", "dict")
+
+
 def test_small_containers_and_non_records_are_ignored(planted):
     planted.NAMES = [f"name {i}" for i in range(5_000)]  # strings are not records
     planted.FEW = order_dicts(10)

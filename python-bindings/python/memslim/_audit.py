@@ -249,35 +249,51 @@ class _Prediction:
     nbytes: int
     built_from: int
     call: str
-    note: str = ""
+    # What made a DocList the pick for dicts ("nested dict", "sparse dict"), else "".
+    kind: str = ""
 
 
-def _nested(records: list[dict[Any, Any]]) -> bool:
-    return any(type(v) in (dict, list) for r in records[: _PROBE * 4] for v in r.values())
+def _doc_shape(records: list[dict[Any, Any]]) -> str:
+    """Why the dicts ``records`` may fit a ``DocList`` better than a ``DictList``:
+    "nested dict" when values are dicts or lists, "sparse dict" when each record holds
+    fewer than half of the keys the records hold between them (a ``DictList`` stores
+    every field for every record, a ``DocList`` only the keys each record has), else
+    ""."""
+    probe = records[: _PROBE * 4]
+    if any(type(v) in (dict, list) for r in probe for v in r.values()):
+        return "nested dict"
+    keys: set[Any] = set()
+    held = 0
+    for r in probe:
+        keys.update(r)
+        held += len(r)
+    return "sparse dict" if 2 * held < len(keys) * len(probe) else ""
 
 
-def _build(records: list[Any], shape: _Shape, problems: list[str]) -> list[tuple[str, int, str]]:
-    """The structures ``records`` fit, built for real: (name, nbytes, how to call it).
-    When none could be built, or only from part of what the records hold, ``problems``
-    says why."""
-    out: list[tuple[str, int, str]] = []
+def _build(
+    records: list[Any], shape: _Shape, problems: list[str]
+) -> list[tuple[str, int, str, str]]:
+    """The structures ``records`` fit, built for real: (name, nbytes, how to call it,
+    the record kind it was picked for, or ""). When none could be built, or only from
+    part of what the records hold, ``problems`` says why."""
+    out: list[tuple[str, int, str, str]] = []
     failures: list[str] = []
 
-    def attempt(name: str, build: Any, call: str) -> None:
+    def attempt(name: str, build: Any, call: str, kind: str = "") -> None:
         try:
-            out.append((name, build().nbytes, call))
+            out.append((name, build().nbytes, call, kind))
         except Exception as exc:  # noqa: BLE001 -- the records are the program's objects
             failures.append(f"{name}: {type(exc).__name__}: {exc}")
 
     if shape.kind == "dict":
         attempt("DictList", lambda: DictList(records), "memslim.DictList({})")
-        nested = False
+        why = ""
         try:
-            nested = _nested(records)
+            why = _doc_shape(records)
         except Exception as exc:  # noqa: BLE001
             failures.append(f"{type(exc).__name__}: {exc}")
-        if nested or not out:
-            attempt("DocList", lambda: DocList(records), "memslim.DocList({})")
+        if why or not out:
+            attempt("DocList", lambda: DocList(records), "memslim.DocList({})", why)
     elif shape.kind == "namedtuple":
         attempt("TupleList", lambda: TupleList(records), "memslim.TupleList({})")
     elif shape.kind == "tuple":
@@ -330,7 +346,7 @@ def _predict(
     built = _build(records, shape, problems)
     if not built:
         return None
-    name, nbytes, call = min(built, key=lambda b: b[1])
+    name, nbytes, call, kind = min(built, key=lambda b: b[1])
     if len(records) < n:
         # Extrapolate from the marginal cost between half the sample and all of it, so
         # fixed costs (string dictionaries, schema, chunk headers) are not scaled up.
@@ -340,7 +356,7 @@ def _predict(
         if smaller and len(records) > len(half):
             per_record = max(0.0, (nbytes - smaller[0][1]) / (len(records) - len(half)))
         nbytes = round(nbytes + per_record * (n - len(records)))
-    return _Prediction(name, nbytes, len(records), call)
+    return _Prediction(name, nbytes, len(records), call, kind)
 
 
 # -- naming: where each container lives ----------------------------------------------------
@@ -967,9 +983,7 @@ def _measure(
         return
     if prediction is None:
         return
-    kind = shape.label
-    if shape.kind == "dict" and prediction.structure == "DocList":
-        kind = "nested dict"
+    kind = prediction.kind or shape.label
     merged[key] = Finding(
         location=key,
         container=_container_name(box),
