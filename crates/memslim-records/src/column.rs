@@ -540,6 +540,35 @@ impl ColChunk {
         }
     }
 
+    /// Gives `sink` the value of row `i` at position `k`, as [`ColChunk::get`] reads it,
+    /// through the sink's typed method for it (a plain string as its bytes, unchecked:
+    /// the list checked them when they came in).
+    ///
+    /// # Panics
+    /// If `i >= len`.
+    #[inline(always)]
+    pub(crate) fn give<'a, S: CellSink<'a>>(
+        &'a self,
+        k: usize,
+        i: usize,
+        meta: &'a ColMeta,
+        sink: &mut S,
+    ) {
+        if let (Data::Var(v), Layout::StrPlain) = (&self.data, meta.layout) {
+            let absent = self.absent.as_ref().is_some_and(|a| a.get(i));
+            if !absent && self.valid.as_ref().is_none_or(|ok| ok.get(i)) {
+                return sink.text(k, v.get(i));
+            }
+        }
+        match self.get(i, meta) {
+            CellRef::Int(v) => sink.int(k, v),
+            CellRef::Float(v) => sink.float(k, v),
+            CellRef::Bool(v) => sink.bool(k, v),
+            CellRef::Null => sink.null(k),
+            c => sink.cell(k, c),
+        }
+    }
+
     /// Gives `sink` the value of row `i` at position `k`, for each `(k, i)` of `at`:
     /// what [`ColChunk::get`] would give for each `i`, matching the layout (and an
     /// integer column's width) once for all of them, through the sink's typed methods.

@@ -115,7 +115,7 @@ impl RecordList {
                 let pos = chunk.off + r - start;
                 for (j, col) in chunk.cols.iter().enumerate() {
                     sink.field(j);
-                    sink.cell(from, col.get(pos, &self.cols[j]));
+                    col.give(from, pos, &self.cols[j], sink);
                 }
             } else {
                 for (j, col) in chunk.cols.iter().enumerate() {
@@ -194,6 +194,32 @@ mod tests {
         for rows in [all, back, twice, vec![], vec![5]] {
             assert_eq!(block(&l, &rows), by_get(&l, &rows), "rows {rows:?}");
         }
+        // One row at a time (each field handed over by its typed method), with the
+        // strings stored plain as well as in a dictionary.
+        let mut plain = l.clone();
+        let country = plain.field_index("country").unwrap();
+        plain.convert_column(country, crate::column::Layout::StrPlain);
+        for rec in [
+            vec![("id", Cell::Int(99)), ("country", Cell::Null)],
+            vec![("id", Cell::Int(100))],
+            vec![("id", Cell::Int(101)), ("country", Cell::Str("naïve"))],
+        ] {
+            plain.push_record(&rec).unwrap();
+        }
+        let mut note = l.clone();
+        let n_col = note.field_index("note").unwrap();
+        note.push_record(&[("note", Cell::Null), ("id", Cell::Int(1))])
+            .unwrap();
+        for list in [&l, &plain, &note] {
+            for r in 0..list.len() {
+                assert_eq!(block(list, &[r]), by_get(list, &[r]), "row {r}");
+            }
+        }
+        assert_eq!(plain.cols[country].layout, crate::column::Layout::StrPlain);
+        assert!(matches!(
+            note.get(note.len() - 1, n_col),
+            crate::column::CellRef::Null
+        ));
     }
 
     /// A list whose `user` field has a dictionary too large to stay in cache (so `visit_at`
