@@ -157,12 +157,31 @@ impl ForeignStream {
         // type; only this reader refers to it.
         unsafe { mend_null_arrays((&raw mut array).cast(), &self.batch_type) };
         let ty = self.batch_type.clone();
+        let schema = self.schema.clone();
         // arrow-rs asserts on some malformed arrays (a struct whose child count is not
         // its fields'): reported as an error, not a panic.
         let data = memslim_records::panic_guard::catch_quietly(move || {
             // SAFETY: the producer gives arrays of the stream's type (its schema), by
             // the C stream interface; `from_ffi_and_data_type` takes `array` over.
-            unsafe { from_ffi_and_data_type(array, ty) }
+            let data = unsafe { from_ffi_and_data_type(array, ty) }?;
+            // That takes the producer's word for the contents, and every reader of the
+            // batch afterwards (arrow-rs' `value(i)` included) relies on them without
+            // bounds or UTF-8 checks. A producer's array can break it and still pass its
+            // own basic checks (pyarrow's `Array.from_buffers` with offsets that go
+            // back, or a string array of bytes that are not UTF-8): reading it crashed
+            // the interpreter or gave a `str` that is not one. So each field is checked
+            // in full (offsets, UTF-8, dictionary keys, child lengths), as arrow-rs
+            // checks an array it builds, and the error names the field.
+            data.validate()?;
+            for (field, child) in schema.fields().iter().zip(data.child_data()) {
+                child.validate_full().map_err(|e| {
+                    ArrowError::CDataInterface(format!(
+                        "field {:?}: a malformed array: {e}",
+                        field.name()
+                    ))
+                })?;
+            }
+            Ok(data)
         })
         .unwrap_or_else(|p| {
             let why = memslim_records::panic_guard::message(&*p).unwrap_or_default();

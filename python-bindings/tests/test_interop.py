@@ -380,3 +380,46 @@ def test_a_struct_with_two_children_of_one_name_is_refused_naming_its_field(tmp_
             load()
     fine = pa.StructArray.from_arrays([pa.array([1]), pa.array([2])], names=["x", "y"])
     assert DictList.from_arrow(pa.table({"s": fine})).to_list() == [{"s": {"x": 1, "y": 2}}]
+
+
+def _int32_buffer(*values):
+    return pa.py_buffer(pa.array(values, pa.int32()).buffers()[1])
+
+
+# Arrays pyarrow builds from raw buffers checking only their sizes (`from_buffers`,
+# `from_arrays(safe=False)`): each breaks what every reader of it relies on.
+MALFORMED_ARRAYS = {
+    "string offsets that go back": lambda: pa.Array.from_buffers(
+        pa.string(), 2, [None, _int32_buffer(0, 3, 1), pa.py_buffer(b"abc")]
+    ),
+    "a string that is not UTF-8": lambda: pa.Array.from_buffers(
+        pa.string(), 2, [None, _int32_buffer(0, 2, 4), pa.py_buffer(b"\xff\xfeab")]
+    ),
+    "list offsets that go back": lambda: pa.Array.from_buffers(
+        pa.list_(pa.int64()), 2, [None, _int32_buffer(0, 3, 1)], children=[pa.array([1, 2, 3])]
+    ),
+    "a dictionary key past its dictionary": lambda: pa.DictionaryArray.from_arrays(
+        pa.array([0, 5], pa.int8()), pa.array(["a"]), safe=False
+    ),
+}
+
+
+@pytest.mark.parametrize("what", sorted(MALFORMED_ARRAYS))
+def test_a_malformed_foreign_array_is_refused_naming_its_field(tmp_path, what):
+    """The C stream interface hands arrays over unchecked: one that breaks its own
+    offsets or UTF-8 crashed the interpreter on import (or gave a str that was not one);
+    it is refused, naming the field, and a well-formed column beside it changes
+    nothing."""
+    bad = MALFORMED_ARRAYS[what]()
+    with pytest.raises(pa.ArrowInvalid):  # the oracle: pyarrow's full check refuses it
+        bad.validate(full=True)
+    table = pa.table({"ok": [1, 2], "s": bad})
+    for load in (
+        lambda: DictList.from_arrow(table),
+        lambda: TupleList.from_arrow(table),
+        lambda: memslim._memslim._save_records(table, tmp_path / "out.msl"),
+    ):
+        with pytest.raises(memslim.InvalidValueError, match='field "s"'):
+            load()
+    assert not (tmp_path / "out.msl").exists()
+    assert DictList.from_arrow(table.select(["ok"])).to_list() == [{"ok": 1}, {"ok": 2}]
