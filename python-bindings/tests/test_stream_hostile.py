@@ -658,6 +658,50 @@ def test_a_documents_long_string_past_the_memory_there_is_a_memory_error(tmp_pat
     assert out == "loaded 1" or out.startswith(f"MemoryError {path}: line 1: "), out
 
 
+ESCAPED_OOM_SCRIPT = textwrap.dedent(
+    """
+    import resource, sys, memslim
+    vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
+    cap = vm + (int(sys.argv[3]) << 20)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    try:
+        if sys.argv[2] == "docs":
+            r = memslim.DocList.from_jsonl(sys.argv[1])
+        else:
+            r = memslim.read_jsonl(sys.argv[1])
+        print("loaded", len(r))
+    except MemoryError as e:
+        print("MemoryError", e)
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(("how", "cap_mib"), [("records", 1150), ("docs", 650)])
+def test_a_long_escaped_string_past_the_memory_there_is_a_memory_error(tmp_path, how, cap_mib):
+    # A 1.4 MB .gz of one line holding a 300 MiB string with an escape: the line fits
+    # under the cap (the record reader holds it twice while reading it), the buffer the
+    # parser decodes the string into does not. Its growth used to abort the interpreter.
+    path = tmp_path / "escaped.jsonl.gz"
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(b'{"a": "\\n')
+        chunk = b"a" * (1 << 20)
+        for _ in range(300):
+            f.write(chunk)
+        f.write(b'"}\n')
+    proc = subprocess.run(
+        [sys.executable, "-c", ESCAPED_OOM_SCRIPT, str(path), how, str(cap_mib)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
+    out = proc.stdout.strip()
+    # (With room to spare, the line loads.)
+    assert out == "loaded 1" or out.startswith(f"MemoryError {path}: line 1: "), out
+
+
 def zstd_frame_with_window(content: bytes, window: int) -> bytes:
     """One raw block of ``content`` in a frame whose header's window descriptor is
     ``window`` (exponent << 3 | mantissa: 2**(10 + exponent) * (1 + mantissa / 8))."""

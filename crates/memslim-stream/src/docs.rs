@@ -109,6 +109,13 @@ impl<'n> Lines<'n> {
     }
 
     fn syntax(&self, line: &[u8], offset: usize, reason: Reason) -> StreamError {
+        if let Reason::OutOfMemory { bytes } = reason {
+            return StreamError::OutOfMemory {
+                input: self.name.to_owned(),
+                line: self.line,
+                bytes,
+            };
+        }
         StreamError::Syntax {
             input: self.name.to_owned(),
             line: self.line,

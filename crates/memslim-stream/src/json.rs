@@ -96,6 +96,11 @@ pub enum Reason {
         /// Digits in the literal.
         digits: usize,
     },
+    /// The buffer an escaped string is decoded into could not grow to this many bytes.
+    OutOfMemory {
+        /// The size asked for.
+        bytes: usize,
+    },
 }
 
 impl fmt::Display for Reason {
@@ -121,6 +126,9 @@ impl fmt::Display for Reason {
                 "Exceeds the limit ({limit} digits) for integer string conversion: value has \
                  {digits} digits"
             ),
+            Reason::OutOfMemory { bytes } => {
+                write!(f, "cannot allocate {bytes} bytes to decode a string")
+            }
         }
     }
 }
@@ -535,7 +543,7 @@ impl<'a, 't> Parser<'a, 't> {
     fn string_escaped(&mut self, start: usize, esc: usize) -> PResult<StrAt> {
         let b = self.buf;
         self.tmp.clear();
-        self.tmp.push_str(self.text.get(start..esc).unwrap_or(""));
+        self.push_decoded(self.text.get(start..esc).unwrap_or(""), start)?;
         let mut i = esc;
         loop {
             match b.get(i) {
@@ -559,7 +567,7 @@ impl<'a, 't> Parser<'a, 't> {
                         _ => return self.err_at(i, Reason::BadEscape),
                     };
                     if let Some(c) = simple {
-                        self.tmp.push(char::from(c));
+                        self.push_decoded(char::from(c).encode_utf8(&mut [0; 4]), i)?;
                         i += 2;
                         continue;
                     }
@@ -587,7 +595,7 @@ impl<'a, 't> Parser<'a, 't> {
                     let Some(ch) = char::from_u32(cp) else {
                         return self.err_at(i - 6, Reason::LoneSurrogate(hi));
                     };
-                    self.tmp.push(ch);
+                    self.push_decoded(ch.encode_utf8(&mut [0; 4]), i - 6)?;
                 }
                 Some(_) => {
                     // Copy the run up to the next quote or backslash (whole characters:
@@ -596,13 +604,26 @@ impl<'a, 't> Parser<'a, 't> {
                     while j < b.len() && !STRING_STOP[b[j] as usize] {
                         j += 1;
                     }
-                    self.tmp.push_str(self.text.get(i..j).unwrap_or(""));
+                    self.push_decoded(self.text.get(i..j).unwrap_or(""), i)?;
                     i = j;
                 }
             }
         }
         self.pos = i + 1;
         Ok(StrAt::Decoded)
+    }
+
+    /// Appends `s` to the decode buffer, growing it with a fallible allocation: the
+    /// string's length comes from the input, and memory that is not there must be an
+    /// error naming the input (the caller's `MemoryError`), not an abort. `at` is the
+    /// input offset the error names.
+    fn push_decoded(&mut self, s: &str, at: usize) -> PResult<()> {
+        if self.tmp.try_reserve(s.len()).is_err() {
+            let bytes = self.tmp.len().saturating_add(s.len());
+            return self.err_at(at, Reason::OutOfMemory { bytes });
+        }
+        self.tmp.push_str(s);
+        Ok(())
     }
 
     /// Skips one value without decoding it (only checking that it is well formed).

@@ -325,6 +325,16 @@ impl BlockSource for JsonlParser {
                 Ok(false) => {}
                 Err(e) => {
                     out.reset(mark);
+                    // Memory that is not there is no bad line to skip.
+                    if let Reason::OutOfMemory { bytes } = e.reason {
+                        *error = Some(StreamError::OutOfMemory {
+                            input: self.name.clone(),
+                            line: self.line,
+                            bytes,
+                        });
+                        self.done = true;
+                        return true;
+                    }
                     let err = if next >= len
                         && unterminated
                         && stop_error.is_none()
