@@ -480,6 +480,22 @@ def test_csv_inference_keeps_values_it_cannot_type_exactly():
     }
 
 
+def test_csv_inference_of_the_smallest_int64_keeps_its_value():
+    # -2**63 is an int64 and exactly a float64: among ints it stays the int, among
+    # floats it is the float float() gives, equal to it; 2**63 - 1 is not exactly a
+    # float64 and keeps a float column str.
+    low = "-9223372036854775808"
+    for text, want in (
+        (f"x\n1\n{low}\n", [1, -(2**63)]),
+        (f"x\n{low}\n", [-(2**63)]),
+        (f"x\n1.5\n{low}\n", [1.5, float(low)]),
+        (f"x\n1.5\n{2**63 - 1}\n", ["1.5", str(2**63 - 1)]),
+    ):
+        got = [r["x"] for r in memslim.read_csv(text.encode())]
+        assert got == want and [type(v) for v in got] == [type(v) for v in want], (text, got)
+        assert got[-1] == int(low) or isinstance(got[-1], str)
+
+
 # --------------------------------------------------------------------------------------
 # Integer digits follow sys.get_int_max_str_digits(), as json.loads; nesting stops at 512.
 # --------------------------------------------------------------------------------------
