@@ -11,6 +11,18 @@ use crate::records::dict_list_from_core;
 use crate::size;
 use crate::writer::{Busy, batch_of, open_writer};
 
+/// The `partition_by=` argument: one field name (a `str`, as polars takes it) or a
+/// sequence of them.
+///
+/// # Errors
+/// `TypeError` for anything else (a sequence holding a non-`str` included).
+pub(crate) fn partition_keys(ob: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    if let Ok(s) = ob.cast::<pyo3::types::PyString>() {
+        return Ok(vec![s.to_str()?.to_owned()]);
+    }
+    ob.extract()
+}
+
 fn fspath(o: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
     let os = o.py().import("os")?;
     let s: String = os.call_method1("fspath", (o,))?.extract()?;
@@ -33,7 +45,7 @@ impl PyParquetWriter {
         py: Python<'_>,
         path: &Bound<'_, PyAny>,
         dataset: bool,
-        partition_by: Vec<String>,
+        #[pyo3(from_py_with = partition_keys)] partition_by: Vec<String>,
         #[pyo3(from_py_with = size::max_rows_per_file)] max_rows_per_file: Option<usize>,
         compression: &str,
         #[pyo3(from_py_with = size::row_group_size)] row_group_size: usize,

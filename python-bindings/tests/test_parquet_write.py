@@ -162,3 +162,27 @@ def test_a_failed_one_shot_write_leaves_no_part_of_the_list(tmp_path):
         DictList(recs).to_parquet(root, partition_by=["p"], max_rows_per_file=1)
     assert plain(memslim.read_parquet(root)) == recs[:1]
     assert os.listdir(root) == ["p=a"]
+
+
+def test_partition_by_takes_one_field_name_as_a_str(tmp_path):
+    # As polars takes it: partition_by="k" is partition_by=["k"], in every writer.
+    recs = [{"k": "a", "v": 1}, {"k": "b", "v": 2}, {"k": "a", "v": 3}]
+
+    def with_writer(root):
+        with memslim._memslim.ParquetWriter(root, dataset=True, partition_by="k") as w:
+            w.write(DictList(recs))
+
+    writers = (
+        lambda root: DictList(recs).to_parquet(root, partition_by="k"),
+        lambda root: memslim.stream(iter(recs)).to_parquet(root, partition_by="k"),
+        with_writer,
+    )
+    for i, write in enumerate(writers):
+        root = tmp_path / f"ds{i}"
+        write(root)
+        assert sorted(os.listdir(root)) == ["k=a", "k=b"]
+        back = plain(memslim.read_parquet(root))
+        assert sorted(back, key=lambda r: r["v"]) == recs
+    for bad in (1, [1], ["k", None]):
+        with pytest.raises(TypeError):
+            DictList(recs).to_parquet(tmp_path / "bad", partition_by=bad)

@@ -503,7 +503,7 @@ class Stream:
         self,
         path: Any,
         *,
-        partition_by: Sequence[str] | None = None,
+        partition_by: str | Sequence[str] | None = None,
         max_rows_per_file: int | None = None,
         compression: str = "snappy",
         row_group_size: int = 131_072,
@@ -520,9 +520,8 @@ class Stream:
         appears. With ``executor`` (always a directory), one task per source writes
         its own part files there. See ``docs/parquet.md``."""
         path = os.fspath(path)
-        parts = list(partition_by or ())
-        if isinstance(partition_by, str):
-            raise TypeError("partition_by takes a list of field names, not a str")
+        # One field name, or several (a str is one name, as polars takes it).
+        parts = [partition_by] if isinstance(partition_by, str) else list(partition_by or ())
         dataset = (
             bool(parts)
             or max_rows_per_file is not None

@@ -100,7 +100,7 @@ impl PyDictList {
     pub(super) fn to_parquet(
         slf: &Bound<'_, Self>,
         path: &Bound<'_, PyAny>,
-        partition_by: Vec<String>,
+        #[pyo3(from_py_with = crate::parquet::partition_keys)] partition_by: Vec<String>,
         #[pyo3(from_py_with = crate::size::max_rows_per_file)] max_rows_per_file: Option<usize>,
         compression: &str,
         #[pyo3(from_py_with = crate::size::row_group_size)] row_group_size: usize,
