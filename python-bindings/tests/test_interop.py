@@ -423,3 +423,23 @@ def test_a_malformed_foreign_array_is_refused_naming_its_field(tmp_path, what):
             load()
     assert not (tmp_path / "out.msl").exists()
     assert DictList.from_arrow(table.select(["ok"])).to_list() == [{"ok": 1}, {"ok": 2}]
+
+
+def test_corrupt_arrow_data_names_the_row_and_field():
+    # A variant column (memslim's object encoding) with bad bytes in the second batch:
+    # the error names the record's row in the list, the field, and where in the stream.
+    field = pa.field("v", pa.binary(), metadata={b"memslim.encoding": b"variant-1"})
+    schema = pa.schema([pa.field("id", pa.int64()), field])
+    good = DictList([{"id": 0, "v": [1, 2]}])
+    cell = pa.table(good).column("v")[0].as_py()
+    first = pa.record_batch([pa.array([0, 1]), pa.array([cell, cell])], schema=schema)
+    second = pa.record_batch([pa.array([2, 3]), pa.array([cell, b"\xff\xfe"])], schema=schema)
+    table = pa.Table.from_batches([first, second])
+    for cls in (DictList, TupleList):
+        with pytest.raises(memslim.CorruptDataError) as exc:
+            cls.from_arrow(table)
+        assert 'row 3, field "v" (batch 1, row 1): ' in str(exc.value), str(exc.value)
+    single = pa.Table.from_batches([second])
+    with pytest.raises(memslim.CorruptDataError) as exc:
+        DictList.from_arrow(single)
+    assert 'row 1, field "v": ' in str(exc.value), str(exc.value)

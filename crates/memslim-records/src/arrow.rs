@@ -328,12 +328,30 @@ impl RecordList {
             check_type(f.name(), f.data_type())?;
         }
         let mut buf: Vec<Vec<u8>> = vec![Vec::new(); names.len()];
-        for batch in batches {
+        // Rows of the batches before this one: an error names the record by its row in
+        // the list (and, past the first batch, by its batch and row in it).
+        let mut before = 0usize;
+        for (b, batch) in batches.into_iter().enumerate() {
             let batch = batch?;
             for r in 0..batch.num_rows() {
                 let mut kinds: Vec<Scalar<'_>> = Vec::with_capacity(names.len());
                 for (j, col) in batch.columns().iter().enumerate() {
-                    kinds.push(scalar_at(col.as_ref(), r, variant_cols[j], &mut buf[j])?);
+                    let cell = scalar_at(col.as_ref(), r, variant_cols[j], &mut buf[j]);
+                    kinds.push(cell.map_err(|e| match e {
+                        RecordsError::Corrupt(why) => {
+                            let at = if b == 0 {
+                                String::new()
+                            } else {
+                                format!(" (batch {b}, row {r})")
+                            };
+                            RecordsError::Corrupt(format!(
+                                "row {}, field {:?}{at}: {why}",
+                                before + r,
+                                names[j]
+                            ))
+                        }
+                        e => e,
+                    })?);
                 }
                 let rec: Vec<(&str, Cell<'_>)> = kinds
                     .iter()
@@ -342,6 +360,7 @@ impl RecordList {
                     .collect();
                 out.push_record(&rec)?;
             }
+            before += batch.num_rows();
         }
         out.optimize();
         Ok(out)
@@ -456,7 +475,7 @@ pub(crate) fn scalar_at<'a>(
             let k = dict_key(d.keys(), i)
                 .filter(|&k| k < d.values().len())
                 .ok_or_else(|| {
-                    RecordsError::Corrupt(format!("row {i}: dictionary key outside its dictionary"))
+                    RecordsError::Corrupt("a dictionary key outside its dictionary".to_owned())
                 })?;
             return scalar_at(d.values().as_ref(), k, is_variant, buf);
         }
