@@ -1524,3 +1524,33 @@ def test_an_append_open_that_raises_leaves_no_index_behind(tmp_path):
         with pytest.raises((memslim.MemslimError, OSError)):
             memslim.DictList.open(tmp_path / name)
         assert sorted(os.listdir(tmp_path)) == before, name
+
+
+def test_appending_to_a_pyarrow_stream_with_a_damaged_batch_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    # Adopting a stream gives it an index whose checksums are taken of its messages as
+    # they are, and cuts its end-of-stream marker: a damaged value must be found first,
+    # and the open that refuses the stream leaves it byte for byte as it was.
+    table = pa.table({"i": [1, 2, 3], "s": ["x", "y", "z"]})
+    path = tmp_path / "theirs.arrows"
+    with ipc.new_stream(path, table.schema) as w:
+        w.write_table(table)
+        w.write_table(table)
+    raw = bytearray(path.read_bytes())
+    # The last batch's string data ("xyz", padded to 8 bytes) sits just before the
+    # 8-byte end-of-stream marker: make its first value invalid UTF-8.
+    at = raw.rfind(b"xyz")
+    assert at > len(raw) // 2
+    raw[at] = 0xFF
+    path.write_bytes(bytes(raw))
+    err = expect_error(memslim.CorruptFileError, memslim.DictList.open, path)
+    assert str(err).startswith(f"{path}: "), str(err)
+    assert "UTF-8" in str(err), str(err)
+    assert path.read_bytes() == bytes(raw)
+    assert not Path(f"{path}.idx").exists()
+    # Read-only, the records before the damage read as before.
+    rows = memslim.DictList.open(path, mode="r")
+    assert [dict(r) for r in rows[:3]] == table.to_pylist()
+    rows.close()
+    assert path.read_bytes() == bytes(raw)

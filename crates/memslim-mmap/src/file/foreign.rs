@@ -166,11 +166,14 @@ impl RecordFile {
         Ok(())
     }
 
-    /// Gives a stream without index a commit index (checksumming its messages once) so
-    /// it can be appended to; drops the end-of-stream marker of another program's
-    /// stream. Damage [`open_foreign`](RecordFile::open_foreign) found (a message cut
-    /// short, bytes after the end) refuses the open, or with `recover` is cut off into
-    /// a side file. Messages with their own checksum are checked
+    /// Prepares a stream without index to be appended to: checksums its messages once
+    /// for the commit index it will get, and returns that index, which
+    /// [`finish_adoption`](RecordFile::finish_adoption) writes (dropping the
+    /// end-of-stream marker of another program's stream) once the open has checked
+    /// everything else: nothing is written here, so an open that fails leaves the file
+    /// as it was. Damage [`open_foreign`](RecordFile::open_foreign) found (a message
+    /// cut short, bytes after the end) refuses the open, or with `recover` is cut off
+    /// into a side file. Messages with their own checksum are checked
     /// against it first; a damaged one (or, after one with a checksum, one without)
     /// refuses the open, or with `recover` ends what is kept.
     pub(super) fn adopt(
@@ -179,8 +182,8 @@ impl RecordFile {
         index: Option<&File>,
         data_len: u64,
         recover: bool,
-    ) -> Result<()> {
-        let i = index.ok_or(MmapError::Closed)?;
+    ) -> Result<Adoption> {
+        index.ok_or(MmapError::Closed)?;
         {
             let map = ReadMap::new(data, self.committed_end(), &self.path)?;
             let mut sealed = false;
@@ -216,11 +219,9 @@ impl RecordFile {
                 .take()
                 .unwrap_or_else(|| self.corrupt(0, "no schema message")));
         }
-        if recover && data_len > self.committed_end() {
-            let map = ReadMap::new(data, data_len, &self.path)?;
-            let end = self.committed_end() as usize;
-            self.save_dropped(&self.path.clone(), &map.bytes()[end..])?;
-            self.recovery.dropped_data_bytes = data_len - end as u64;
+        let save_dropped = recover && data_len > self.committed_end();
+        if save_dropped {
+            self.recovery.dropped_data_bytes = data_len - self.committed_end();
         }
         if self
             .entries
@@ -256,15 +257,62 @@ impl RecordFile {
             ));
             buf.extend_from_slice(&format::encode_entry(e, k + 1 == n));
         }
-        drop(map);
-        data.set_len(self.committed_end()).map_err(io(&self.path))?;
+        Ok(Adoption {
+            index: buf,
+            data_len,
+            save_dropped,
+        })
+    }
+
+    /// Checks every value of every committed batch of a stream being adopted: once the
+    /// stream has its index, its messages verify against checksums taken of them as
+    /// they are, so a damaged value must be found before, while the open can still
+    /// refuse the file unchanged.
+    ///
+    /// # Errors
+    /// [`MmapError::Corrupt`] naming the batch's byte offset and what is wrong.
+    pub(super) fn check_all_values(&mut self) -> Result<()> {
+        let mut rows = Vec::new();
+        for k in 0..self.slots.len() {
+            rows.clear();
+            rows.extend(0..self.slots[k].rows);
+            self.committed(k)?.visit_each(&rows, |_, _, _| {})?;
+        }
+        Ok(())
+    }
+
+    /// Writes what [`adopt`](RecordFile::adopt) prepared, once the open has checked
+    /// the file: the bytes a repair cuts off into their side file, the data cut at its
+    /// last message (dropping the end-of-stream marker), the commit index.
+    pub(super) fn finish_adoption(&mut self, a: Adoption) -> Result<()> {
+        let end = self.committed_end();
+        if a.save_dropped {
+            let data = self.data.as_ref().ok_or(MmapError::Closed)?;
+            let map = ReadMap::new(data, a.data_len, &self.path)?;
+            self.save_dropped(&self.path.clone(), &map.bytes()[end as usize..])?;
+        }
+        let (Some(data), Some(i)) = (self.data.as_ref(), self.index.as_ref()) else {
+            return Err(MmapError::Closed);
+        };
+        data.set_len(end).map_err(io(&self.path))?;
         data.sync_all().map_err(io(&self.path))?;
-        i.write_all_at(&buf, 0)
+        i.write_all_at(&a.index, 0)
             .and_then(|()| i.sync_all())
             .map_err(io(&self.index_path))?;
         sync_dir(&self.path)?;
-        self.index_len = buf.len() as u64;
+        self.index_len = a.index.len() as u64;
         self.layout = FileLayout::Memslim;
         Ok(())
     }
+}
+
+/// What adopting a stream will write, once its open has checked it
+/// ([`RecordFile::finish_adoption`]).
+pub(super) struct Adoption {
+    /// The commit index of the stream's messages.
+    index: Vec<u8>,
+    /// The data file's length at opening.
+    data_len: u64,
+    /// Bytes past the last message kept go to a side file first (`recover`).
+    save_dropped: bool,
 }

@@ -124,10 +124,11 @@ impl RecordFile {
             }
             None => Vec::new(),
         };
+        let mut adoption = None;
         if index_bytes.is_empty() && data_len > 0 {
             f.open_foreign(&data, data_len)?;
             if mode == Mode::Append {
-                f.adopt(&data, index.as_ref(), data_len, recover)?;
+                adoption = Some(f.adopt(&data, index.as_ref(), data_len, recover)?);
             }
         } else if index_bytes.is_empty() {
             if mode == Mode::Read {
@@ -196,6 +197,14 @@ impl RecordFile {
         }
         if mode == Mode::Append {
             f.check_appendable()?;
+            // A stream being adopted is written to only once it has checked out.
+            if let Some(a) = adoption {
+                // (A repair adopts the messages that verify as they are.)
+                if !recover {
+                    f.check_all_values()?;
+                }
+                f.finish_adoption(a)?;
+            }
             if cut_torn_tail {
                 f.cut_torn_tail()?;
             }
