@@ -573,3 +573,48 @@ def test_crafted_claims_are_refused_before_anything_is_reserved(tmp_path):
     for path in (rows_claim, columnless, big_page, big_dict):
         got = read_in_child(path, timeout=60)
         assert got.startswith(f"raised CorruptFileError {path}: "), got
+
+
+@pytest.mark.parametrize("n", [10**6, 10**7])
+def test_our_own_files_of_many_empty_records_read_back(tmp_path, n):
+    # Records with no stored field leave a file with no columns: memslim's own count
+    # of them is backed by its footer, so however many there are, they read back.
+    p = tmp_path / "empty.parquet"
+    DictList([{}] * n).to_parquet(p)
+    back = memslim.read_parquet(p)
+    assert len(back) == n and back.columns == []
+    assert back[0] == back[n // 2] == back[-1] == {}
+    assert sum(len(b) for b in memslim.iter_parquet(p)) == n
+    ds = tmp_path / "parts"
+    DictList([{}] * n).to_parquet(ds, max_rows_per_file=n // 3)
+    assert len(memslim.read_parquet(ds)) == n
+    # Records of only a partition key: its value on each record.
+    pk = tmp_path / "keyed"
+    DictList([{"k": 1}] * n).to_parquet(pk, partition_by=["k"])
+    back = memslim.read_parquet(pk)
+    assert len(back) == n and back[0] == back[-1] == {"k": 1}
+    if n <= 10**6:
+        s = tmp_path / "stream.parquet"
+        memslim.stream(iter([{}] * n)).to_parquet(s)
+        assert memslim.read_parquet(s).to_list() == [{}] * n
+
+
+def test_a_count_of_empty_records_the_footer_does_not_back_is_refused(tmp_path):
+    """memslim's count of records with no stored field is written in entries of at most
+    65,536 records, so a count is backed by the footer's bytes: one forged larger (the
+    seal does not cover the footer's notes) is refused, in a child process under an
+    address-space limit, before the reader makes a record."""
+    from crafted_parquet import field, join, read_in_child, split
+
+    src = tmp_path / "ten.parquet"
+    DictList([{}] * 10).to_parquet(src)
+    for i, forged in enumerate((b"1000000000000", b"65536,1000000000000", b"65537,1")):
+        body, meta = split(src.read_bytes())
+        for kv in field(meta, 5)[2][2]:
+            if field(kv, 1)[2] == b"memslim.rows":
+                field(kv, 2)[2] = forged
+        path = tmp_path / f"forged{i}.parquet"
+        path.write_bytes(join(body, meta))
+        got = read_in_child(path, timeout=60)
+        assert got.startswith(f"raised CorruptFileError {path}: "), got
+        assert "memslim.rows" in got, got

@@ -14,7 +14,7 @@ use crate::error::{ParquetError, Result, from_arrow, from_parquet, io};
 use crate::pages::check_pages;
 use crate::partition::{Part, PartValue, canonical_int, dataset_files, decode};
 use crate::seal::{SEAL_KEY, notes_hold};
-use crate::write::{PARTITION_KEY, ROWS_KEY};
+use crate::write::{PARTITION_KEY, ROWS_KEY, ROWS_PER_ENTRY};
 
 /// What to read.
 #[derive(Clone, Debug)]
@@ -128,9 +128,12 @@ impl FileReader {
             })
             .unwrap_or_default();
         let kv = honoured_notes(&path, builder.metadata(), kv)?;
-        // A file with no column holds no row: its footer's count is only a claim, kept
-        // as small as that of memslim.rows below.
-        let most_rows = 8 * usize::try_from(meta_len(&path)?).unwrap_or(usize::MAX);
+        // A file with no column holds no row: its footer's count is only a claim, and
+        // one its bytes do not back (more than 8 rows per byte) is refused. (memslim's
+        // own count of such records, memslim.rows below, is backed by its footer.)
+        let most_rows = usize::try_from(meta_len(&path)?)
+            .unwrap_or(usize::MAX)
+            .saturating_mul(8);
         if builder.parquet_schema().num_columns() == 0 && rows > most_rows {
             return Err(ParquetError::Corrupt {
                 path: path.clone(),
@@ -143,11 +146,10 @@ impl FileReader {
         let mut columnless = None;
         if schema.fields().is_empty() && rows == 0 {
             if let Some((_, v)) = kv.iter().find(|(k, _)| k == ROWS_KEY) {
-                let n = v.parse::<usize>().map_err(|_| corrupt_meta(&path, v))?;
-                // Bitmaps below take one bit per row: a damaged count must stay small.
-                if n > most_rows {
-                    return Err(corrupt_meta(&path, v));
-                }
+                let n = columnless_rows(v, most_rows).ok_or_else(|| ParquetError::Corrupt {
+                    path: path.clone(),
+                    reason: format!("{ROWS_KEY} {:?} is not a count of records", short(v)),
+                })?;
                 rows = n;
                 columnless = Some(n);
             }
@@ -427,6 +429,34 @@ fn honoured_notes(
     Ok(kv)
 }
 
+/// The record count `v` (the value of `memslim.rows`) states: a sum of entries of at
+/// most [`ROWS_PER_ENTRY`] rows each, so that the count is backed by the footer's
+/// bytes (the reader's work and its bitmaps grow with the count). One entry larger
+/// than that (files written before counts were split) is taken up to `legacy_most`.
+/// `None` for anything else.
+fn columnless_rows(v: &str, legacy_most: usize) -> Option<usize> {
+    if !v.contains(',') {
+        let n = v.parse::<usize>().ok()?;
+        return (n <= ROWS_PER_ENTRY.max(legacy_most)).then_some(n);
+    }
+    let mut total: usize = 0;
+    for e in v.split(',') {
+        let n = e
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=ROWS_PER_ENTRY).contains(n))?;
+        total = total
+            .checked_add(n)
+            .filter(|t| isize::try_from(*t).is_ok())?;
+    }
+    Some(total)
+}
+
+/// At most the first 40 characters of `v`, for an error message.
+fn short(v: &str) -> &str {
+    v.char_indices().nth(40).map_or(v, |(i, _)| &v[..i])
+}
+
 fn meta_len(path: &Path) -> Result<u64> {
     Ok(std::fs::metadata(path).map_err(io(path))?.len())
 }
@@ -540,4 +570,32 @@ pub fn read_all(inputs: &[PathBuf], opts: ReadOptions) -> Result<RecordList> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::write::rows_value;
+
+    #[test]
+    fn a_count_of_records_without_fields_reads_back_and_is_backed_by_its_bytes() {
+        for n in [1, 65_535, 65_536, 65_537, 1_000_000, 10_000_000] {
+            let v = rows_value(n);
+            assert_eq!(columnless_rows(&v, 0), Some(n), "{n}");
+            // A few bytes per 65,536 records.
+            assert!(
+                v.len() <= 6 * n.div_ceil(ROWS_PER_ENTRY),
+                "{n}: {}",
+                v.len()
+            );
+        }
+        // One large entry: a claim the footer does not back, unless the file is large
+        // enough for the old guard (8 rows per byte).
+        assert_eq!(columnless_rows("10000000", 1000), None);
+        assert_eq!(columnless_rows("10000000", 80_000_000), Some(10_000_000));
+        assert_eq!(columnless_rows("65537,1", 0), None);
+        assert_eq!(columnless_rows("0,1", 0), None);
+        assert_eq!(columnless_rows("1,,1", 0), None);
+        assert_eq!(columnless_rows("x", 0), None);
+    }
 }

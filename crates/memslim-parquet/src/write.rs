@@ -21,8 +21,25 @@ use crate::seal::{SEAL_KEY, Seal, SealingWriter, created_by};
 
 /// Key of the partition columns' positions and value types in a part file.
 pub(crate) const PARTITION_KEY: &str = "memslim.partition";
-/// Key of the row count of a file with no columns.
+/// Key of the row count of a file with no columns: counts of at most
+/// [`ROWS_PER_ENTRY`], comma-separated, that add up to it.
 pub(crate) const ROWS_KEY: &str = "memslim.rows";
+/// The most rows one entry of [`ROWS_KEY`] counts. A file with no columns holds nothing
+/// that bounds the count it states, so the count is written in entries of at most this
+/// many rows: its footer grows with it (a few bytes per 65,536 records), and a reader
+/// refuses a count its footer's bytes do not back, without trusting any claim.
+pub(crate) const ROWS_PER_ENTRY: usize = 1 << 16;
+
+/// The value of [`ROWS_KEY`] for `rows` records: `65536,65536,...,<rest>`.
+pub(crate) fn rows_value(rows: usize) -> String {
+    let full = rows / ROWS_PER_ENTRY;
+    let rest = rows % ROWS_PER_ENTRY;
+    let mut v = vec![ROWS_PER_ENTRY.to_string(); full];
+    if rest > 0 {
+        v.push(rest.to_string());
+    }
+    v.join(",")
+}
 
 /// The compression of the pages written.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -259,7 +276,7 @@ impl FileWriter {
             if self.keep.is_empty() && self.rows > 0 {
                 self.writer.append_key_value_metadata(KeyValue::new(
                     ROWS_KEY.to_owned(),
-                    self.rows.to_string(),
+                    rows_value(self.rows),
                 ));
             }
             if let Some(p) = self.partition_meta.take() {
