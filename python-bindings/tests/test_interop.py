@@ -443,3 +443,21 @@ def test_corrupt_arrow_data_names_the_row_and_field():
     with pytest.raises(memslim.CorruptDataError) as exc:
         DictList.from_arrow(single)
     assert 'row 1, field "v": ' in str(exc.value), str(exc.value)
+
+
+def test_an_empty_table_keeps_its_fields_types():
+    t = pa.table(
+        {
+            "i": pa.array([], pa.int16()),
+            "s": pa.array([], pa.large_string()),
+            "f": pa.array([], pa.float32()),
+            "n": pa.array([None, None], pa.int64()).slice(0, 0),
+        }
+    )
+    back = pa.table(DictList.from_arrow(t))
+    types = [x.value_type if pa.types.is_dictionary(x) else x for x in back.schema.types]
+    assert back.schema.names == ["i", "s", "f", "n"]
+    assert types == [pa.int64(), pa.string(), pa.float64(), pa.int64()]
+    # A column of nulls keeps its type too.
+    nulls = pa.table({"n": pa.array([None, None], pa.int64())})
+    assert pa.table(DictList.from_arrow(nulls)).schema.types == [pa.int64()]

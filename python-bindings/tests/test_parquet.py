@@ -618,3 +618,44 @@ def test_a_count_of_empty_records_the_footer_does_not_back_is_refused(tmp_path):
         got = read_in_child(path, timeout=60)
         assert got.startswith(f"raised CorruptFileError {path}: "), got
         assert "memslim.rows" in got, got
+
+
+def test_a_file_of_no_rows_keeps_its_columns_and_their_types(tmp_path):
+    # As DictList.from_arrow keeps an empty table's fields: a file with columns and no
+    # rows reads as an empty list with those fields, which a round trip keeps.
+    t = pa.table(
+        {
+            "i": pa.array([], pa.int32()),
+            "s": pa.array([], pa.string()),
+            "f": pa.array([], pa.float64()),
+            "b": pa.array([], pa.bool_()),
+            "y": pa.array([], pa.binary()),
+        }
+    )
+    p = tmp_path / "theirs.parquet"
+    pq.write_table(t, p)
+    back = memslim.read_parquet(p)
+    imported = DictList.from_arrow(t)
+    assert len(back) == 0 and back.columns == imported.columns == t.schema.names
+    assert pa.table(back).schema == pa.table(imported).schema
+    types = [pa.int64(), pa.string(), pa.float64(), pa.bool_(), pa.binary()]
+    got = [x.value_type if pa.types.is_dictionary(x) else x for x in pa.table(back).schema.types]
+    assert got == types
+    q = tmp_path / "again.parquet"
+    back.to_parquet(q)
+    assert pq.read_schema(q).names == t.schema.names
+    assert pq.read_schema(q).types == types
+    assert memslim.read_parquet(p, columns=["s", "i"]).columns == ["i", "s"]
+    # memslim's own empty file with fields, and one among files with rows.
+    mine = tmp_path / "mine.parquet"
+    DictList(schema={"a": "int64", "s": "str"}).to_parquet(mine)
+    assert memslim.read_parquet(mine).columns == ["a", "s"]
+    rows = tmp_path / "rows.parquet"
+    DictList([{"a": 1}]).to_parquet(rows)
+    both = memslim.read_parquet([mine, rows])
+    assert both.to_list() == [{"a": 1}]
+    # With records, the records decide the fields, as in any DictList (a field no
+    # record has is not listed).
+    assert both.columns == ["a"] and pa.table(both).schema.names == ["a"]
+    # iter_parquet gives no batch for a file of no rows, as pyarrow's iter_batches.
+    assert list(memslim.iter_parquet(p)) == []

@@ -6,7 +6,10 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 use memslim_mmap::exact::Extras;
-use memslim_records::{Cell, CellRef, RecordList, arrow_cell, check_arrow_type, is_variant_field};
+use memslim_records::{
+    Cell, CellRef, DType, RecordList, arrow_cell, check_arrow_type, dtype_of_arrow,
+    is_variant_field,
+};
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
@@ -83,6 +86,9 @@ struct FileReader {
     row: usize,
     /// Records left to give of a file with no columns.
     columnless: Option<usize>,
+    /// The file's columns that are read, with their types: the fields of a read that
+    /// gives no record (see [`read_all`]).
+    typed: Vec<(String, DType)>,
     batch_rows: usize,
     refuse_opaque: bool,
 }
@@ -233,6 +239,7 @@ impl FileReader {
                 .is_none_or(|c| c.iter().any(|x| x == n))
         };
         let mut projected: Vec<usize> = Vec::new();
+        let mut typed = Vec::new();
         let mut slots = Vec::with_capacity(names.len());
         let mut file_col = 0;
         for (name, c) in names.iter().zip(&consts) {
@@ -250,6 +257,7 @@ impl FileReader {
                             }
                         })?;
                         slots.push(Slot::Column(projected.len(), is_variant_field(f)));
+                        typed.push((name.clone(), dtype_of_arrow(f)));
                         projected.push(file_col);
                     } else {
                         slots.push(Slot::Skip);
@@ -291,6 +299,7 @@ impl FileReader {
             path,
             reader,
             columnless,
+            typed,
             names,
             slots,
             noted,
@@ -480,6 +489,8 @@ pub struct ParquetReader {
     opts: ReadOptions,
     ints: hashbrown::HashMap<String, bool>,
     failed: bool,
+    /// The stored columns read so far, each once, in the order files named them.
+    fields: Vec<(String, DType)>,
 }
 
 impl ParquetReader {
@@ -511,6 +522,7 @@ impl ParquetReader {
             opts,
             ints,
             failed: false,
+            fields: Vec::new(),
         })
     }
 
@@ -532,7 +544,13 @@ impl ParquetReader {
                 return Ok(None);
             };
             self.next += 1;
-            self.current = Some(FileReader::open(part, &self.opts, &self.ints)?);
+            let f = FileReader::open(part, &self.opts, &self.ints)?;
+            for (name, dtype) in &f.typed {
+                if !self.fields.iter().any(|(n, _)| n == name) {
+                    self.fields.push((name.clone(), *dtype));
+                }
+            }
+            self.current = Some(f);
         }
     }
 }
@@ -552,7 +570,8 @@ impl Iterator for ParquetReader {
     }
 }
 
-/// Every record of `inputs` in one list (see [`ParquetReader`]).
+/// Every record of `inputs` in one list (see [`ParquetReader`]), with every column read
+/// as a field, also those of files of no rows.
 ///
 /// # Errors
 /// As [`ParquetReader`].
@@ -561,12 +580,21 @@ impl Iterator for ParquetReader {
 /// The result, plus one decoded batch at a time.
 pub fn read_all(inputs: &[PathBuf], opts: ReadOptions) -> Result<RecordList> {
     let mut out = RecordList::new();
-    for list in ParquetReader::open(inputs, opts)? {
+    let mut reader = ParquetReader::open(inputs, opts)?;
+    for list in &mut reader {
         let list = list?;
         if out.is_empty() {
             out = list;
         } else {
             out.extend_from(&list)?;
+        }
+    }
+    // A file of no rows still says its columns: they are fields of the result (with
+    // their types, as from_arrow of an empty table gives them), so they survive a
+    // round trip. Fields records gave are already there.
+    for (name, dtype) in &reader.fields {
+        if out.field_index(name).is_none() {
+            out.add_field_of(name, *dtype)?;
         }
     }
     Ok(out)

@@ -304,7 +304,9 @@ impl RecordList {
     /// Supported: null, bool, all ints, float16/32/64, utf8 (all three layouts), binary
     /// (all three; memslim `object` columns are decoded), dictionaries of those, and
     /// lists, large lists, fixed-size lists and structs of supported types (as Python
-    /// lists and dicts). Nulls come back as `None` (present keys).
+    /// lists and dicts). Nulls come back as `None` (present keys). Every field keeps the
+    /// type its Arrow type maps to ([`crate::dtype_of_arrow`]) even while it holds only
+    /// nulls, or no record at all (an empty table).
     ///
     /// # Errors
     /// [`RecordsError::UnsupportedArrowType`] naming the field; [`RecordsError::Corrupt`]
@@ -315,8 +317,9 @@ impl RecordList {
         chunk_rows: usize,
     ) -> Result<RecordList> {
         let mut out = RecordList::with_chunk_rows(chunk_rows);
+        // Each field with its type, known before its values (an empty table keeps them).
         for f in schema.fields() {
-            out.add_field(f.name())?;
+            out.add_field_of(f.name(), crate::arrow_cell::dtype_of_arrow(f))?;
         }
         let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
         let variant_cols: Vec<bool> = schema
