@@ -77,6 +77,41 @@ def test_every_list_counts_once_whatever_it_shares(kind):
     assert live() == (base_count, base_bytes)
 
 
+@pytest.mark.parametrize("kind", ["dict", "tuple"])
+def test_slices_and_copies_report_no_bytes_until_written(kind):
+    """Oracle: the records' storage exists once. Slices and copies share a list's store,
+    so they add nothing to ``structure_bytes`` or tracemalloc; what a write gives a list
+    of its own (an order of 4 bytes per record, the records it adds) is reported."""
+    import copy
+    import tracemalloc
+
+    n = 20_000
+    if kind == "dict":
+        rows = memslim.DictList({"id": i, "s": f"uniq{i}"} for i in range(n))
+    else:
+        rows = memslim.TupleList(((i, f"uniq{i}") for i in range(n)), ("id", "s"))
+    tracemalloc.start()
+    try:
+        _, bytes0 = live()
+        traced0 = tracemalloc.get_traced_memory()[0]
+        views = [rows[:], rows.copy(), rows[1:], rows[:-1], copy.copy(rows)]
+        _, bytes1 = live()
+        assert bytes1 - bytes0 < 1024, (bytes1 - bytes0, rows.nbytes)
+        traced = tracemalloc.get_traced_memory()[0] - traced0
+        assert traced < rows.nbytes / 10, (traced, rows.nbytes)
+
+        # Written on both sides: each list now reads through an order of its own.
+        views[0].sort(key=lambda r: -r["id"] if kind == "dict" else -r[0])
+        rows.reverse()
+        _, bytes2 = live()
+        assert bytes2 - bytes1 >= 2 * 4 * n, (bytes2 - bytes1, n)
+        assert views[0][0] == rows[0] and len(views[0]) == len(rows) == n
+    finally:
+        tracemalloc.stop()
+    del rows, views
+    gc.collect()
+
+
 def test_allocator_figures_are_plausible():
     alloc = memslim.stats()["allocator"]
     if alloc is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 from collections import namedtuple
+from copy import copy as shallow_copy
 
 from conftest import first_difference
 from hypothesis import settings
@@ -49,6 +50,9 @@ class TupleRows(RuleBasedStateMachine):
         self.plain = [Rec(*t) for t in data]
         self.rows = TupleList(data, FIELDS, chunk_rows=chunk_rows)
         self.held = []
+        # Lists taken from `rows` (slices, copies, `* n`, `+`), each with its list of
+        # tuples: they share its store, yet a write to either side shows in that side only.
+        self.others = []
 
     def _pos(self, i):
         """A valid index (negative ones too) for any `i`, the list being non-empty."""
@@ -194,6 +198,75 @@ class TupleRows(RuleBasedStateMachine):
             self.rows.clear()
             self.plain.clear()
 
+    # -- lists sharing the records (slices, copies), then written on both sides -------
+
+    @precondition(lambda self: len(self.others) < 4 and len(self.plain) <= 20)
+    @rule(
+        how=st.sampled_from(["slice", "copy", "copy.copy", "mul", "add", "radd", "where"]),
+        a=indices,
+        b=indices,
+        step=st.sampled_from([None, 1, 2, -1]),
+    )
+    def derive(self, how, a, b, step):
+        rows, plain = self.rows, self.plain
+        if how == "slice":
+            pair = (rows[a:b:step], plain[a:b:step])
+        elif how == "copy":
+            pair = (rows.copy(), plain.copy())
+        elif how == "copy.copy":
+            pair = (shallow_copy(rows), shallow_copy(plain))
+        elif how == "mul":
+            pair = (rows * 2, plain * 2)
+        elif how == "add":
+            pair = (rows + [(a, "x", None)], plain + [Rec(a, "x", None)])
+        elif how == "radd":
+            pair = ([(b, "y", None)] + rows, [Rec(b, "y", None)] + plain)
+        else:
+            pair = (rows.where("a", "==", "x"), [t for t in plain if t.a == "x"])
+        self.others.append(pair)
+
+    @precondition(lambda self: self.others)
+    @rule(
+        k=st.integers(0, 3),
+        op=st.sampled_from(["set", "append", "insert", "delete", "sort", "reverse", "clear"]),
+        i=indices,
+        t=tuples,
+    )
+    def write_other(self, k, op, i, t):
+        ms, plain = self.others[k % len(self.others)]
+        if op in ("set", "delete") and not plain:
+            return
+        if op == "set":
+            ms[self._pos_in(plain, i)] = t
+            plain[self._pos_in(plain, i)] = Rec(*t)
+        elif op == "append":
+            ms.append(t)
+            plain.append(Rec(*t))
+        elif op == "insert":
+            ms.insert(i, t)
+            plain.insert(i, Rec(*t))
+        elif op == "delete":
+            del ms[self._pos_in(plain, i)]
+            del plain[self._pos_in(plain, i)]
+        elif op == "sort":
+            ms.sort(key=_key)
+            plain.sort(key=_key)
+        elif op == "reverse":
+            ms.reverse()
+            plain.reverse()
+        else:
+            ms.clear()
+            plain.clear()
+
+    @rule(keep=st.integers(0, 3))
+    def drop_others(self, keep):
+        del self.others[keep:]
+
+    @staticmethod
+    def _pos_in(plain, i):
+        n = len(plain)
+        return i % n if i >= 0 else -(1 + (-i - 1) % n)
+
     # -- checks -----------------------------------------------------------------------
 
     @invariant()
@@ -201,6 +274,13 @@ class TupleRows(RuleBasedStateMachine):
         got = [tuple(r) for r in self.rows]
         want = [tuple(r) for r in self.plain]
         assert first_difference(got, want) is None, first_difference(got, want)
+
+    @invariant()
+    def lists_taken_from_it_unchanged_by_its_writes(self):
+        for ms, plain in self.others:
+            got = [tuple(r) for r in ms]
+            want = [tuple(r) for r in plain]
+            assert first_difference(got, want) is None, first_difference(got, want)
 
     @invariant()
     def held_rows_unchanged(self):

@@ -1,8 +1,6 @@
 //! `_Records`, the base class of `DictList` and `TupleList`: a store and an order,
 //! and the whole `MutableSequence` protocol over them.
 
-use memslim_records::process::LiveStructure;
-
 use crate::sequence::{abridged_repr, count_arg, mul_count, position, slice_of};
 
 use super::*;
@@ -22,11 +20,9 @@ pub struct PyRecords {
     /// The store: the records this list holds, shared with its slices, copies and
     /// `Row` views (see [`Order`]).
     pub(super) state: Store,
-    /// Which store rows this list holds, in its order.
+    /// Which store rows this list holds, in its order (changed through
+    /// [`PyRecords::order_mut`], which reports its size).
     pub(super) order: GilCell<ListOrder>,
-    /// This list in `memslim.stats()["structures"]` (its store reports the bytes, once
-    /// for every list on it).
-    _counted: LiveStructure,
 }
 
 /// Records shared by a list, its slices and copies, and their row views.
@@ -39,10 +35,48 @@ pub(super) fn store_ptr(store: &Store) -> usize {
 
 /// A list's [`Order`] and a count of its structural edits (for `sort`'s check that a
 /// key function left the list alone).
-#[derive(Default)]
 pub(super) struct ListOrder {
     pub(super) order: Order,
     pub(super) edits: u64,
+    /// This list in `memslim.stats()` and tracemalloc: one structure, with the bytes of
+    /// its order, its own (its store reports the records' bytes, once for every list
+    /// on it).
+    trace: Tracked,
+}
+
+impl ListOrder {
+    fn new(order: Order) -> ListOrder {
+        let mut o = ListOrder {
+            order,
+            edits: 0,
+            trace: Tracked::new(),
+        };
+        o.trace.set(o.order.nbytes());
+        o
+    }
+}
+
+/// A list's order borrowed for a change: its size is reported when the borrow ends.
+pub(super) struct OrderMut<'a>(crate::gilcell::RefMut<'a, ListOrder>);
+
+impl std::ops::Deref for OrderMut<'_> {
+    type Target = ListOrder;
+    fn deref(&self) -> &ListOrder {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for OrderMut<'_> {
+    fn deref_mut(&mut self) -> &mut ListOrder {
+        &mut self.0
+    }
+}
+
+impl Drop for OrderMut<'_> {
+    fn drop(&mut self) {
+        let o = &mut *self.0;
+        o.trace.set(o.order.nbytes());
+    }
 }
 
 /// The records of a list in its order: the store itself when the list is its whole
@@ -66,9 +100,13 @@ impl PyRecords {
     pub(super) fn from_records(records: Records) -> PyRecords {
         PyRecords {
             state: Arc::new(GilCell::new(records)),
-            order: GilCell::new(ListOrder::default()),
-            _counted: LiveStructure::new(),
+            order: GilCell::new(ListOrder::new(Order::Whole)),
         }
+    }
+
+    /// The order, borrowed to change it.
+    pub(super) fn order_mut(&self, py: Python<'_>) -> PyResult<OrderMut<'_>> {
+        Ok(OrderMut(self.order.borrow_mut(py)?))
     }
 
     /// Number of records.
@@ -134,7 +172,7 @@ impl PyRecords {
     /// ones kept shared: a run of edits costs amortized O(1) each, and the store stays
     /// within about twice the list.
     pub(super) fn in_place(&self, py: Python<'_>) -> PyResult<bool> {
-        let mut o = self.order.borrow_mut(py)?;
+        let mut o = self.order_mut(py)?;
         o.edits += 1;
         if Arc::strong_count(&self.state) != 1 {
             return Ok(false);
@@ -168,7 +206,7 @@ impl PyRecords {
     /// the edit adds to the store must not join the list by themselves.
     pub(super) fn fix_order(&self, py: Python<'_>) -> PyResult<()> {
         let n = self.state.borrow(py)?.inner.len();
-        let mut o = self.order.borrow_mut(py)?;
+        let mut o = self.order_mut(py)?;
         // In place: a copy of a million positions per `rows[i] = row` made
         // `random.shuffle(rows)` quadratic.
         o.order.fix(n);
@@ -184,7 +222,7 @@ impl PyRecords {
     ) -> PyResult<R> {
         self.fix_order(py)?;
         let n = self.state.borrow(py)?.inner.len();
-        let mut o = self.order.borrow_mut(py)?;
+        let mut o = self.order_mut(py)?;
         f(&mut o.order, n).py_err(py)
     }
 
@@ -196,8 +234,7 @@ impl PyRecords {
         let tuple = matches!(self.state.borrow(py)?.kind, RecordForm::Tuple { .. });
         let init = PyClassInitializer::from(PyRecords {
             state: self.state.clone(),
-            order: GilCell::new(ListOrder { order, edits: 0 }),
-            _counted: LiveStructure::new(),
+            order: GilCell::new(ListOrder::new(order)),
         });
         Ok(if tuple {
             Py::new(py, init.add_subclass(PyTupleList))?.into_any()
@@ -329,15 +366,10 @@ impl PyRecords {
         if let Ok(s) = index.cast::<PySlice>() {
             let me = slf.get();
             let slice = slice_of(s, || me.len(py))?;
-            if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
-                // A slice shares the records, as a list's slice shares its dicts.
-                let store_len = me.state.borrow(py)?.inner.len();
-                let order = me.order.borrow(py)?.order.get_slice(store_len, &slice);
-                return me.share(py, order);
-            }
-            let this = me.logical(py)?;
-            let inner = this.inner.get_slice(&slice);
-            return this.with_inner(py, inner).into_object(py);
+            // A slice shares the records, as a list's slice shares its dicts (or tuples).
+            let store_len = me.state.borrow(py)?.inner.len();
+            let order = me.order.borrow(py)?.order.get_slice(store_len, &slice);
+            return me.share(py, order);
         }
         let what = slf.get().state.borrow(py)?.what();
         item_out(slf, position(index, || slf.get().len(py), what)?)
@@ -483,13 +515,9 @@ impl PyRecords {
             return Err(PyKeyError::new_err(field.to_owned()));
         }
         let rows = crate::select::where_rows(&this.inner, field, op, value)?;
-        if matches!(this.kind, RecordForm::Dict) {
-            drop(this);
-            let order = me.order.borrow(py)?.order.pick(&rows);
-            return me.share(py, order);
-        }
-        let picked = this.inner.take(&rows);
-        this.with_inner(py, picked).into_object(py)
+        drop(this);
+        let order = me.order.borrow(py)?.order.pick(&rows);
+        me.share(py, order)
     }
 
     pub(super) fn append(slf: &Bound<'_, Self>, value: &Bound<'_, PyAny>) -> PyResult<()> {
@@ -567,7 +595,7 @@ impl PyRecords {
             // every record goes with the list's positions, whatever their order (one
             // put back with `rows[i] = rows[j]` left it aliased, which `in_place`
             // keeps), as `list.clear` releases every item.
-            let mut o = self.order.borrow_mut(py)?;
+            let mut o = self.order_mut(py)?;
             o.edits += 1;
             o.order = Order::Whole;
         } else if !self.in_place(py)? {
@@ -707,15 +735,12 @@ impl PyRecords {
         })
     }
 
-    /// A shallow copy: for a DictList, a new list holding the same records (writes
+    /// A shallow copy: a new list holding the same records (for a DictList, writes
     /// through either list's rows show in both, as with a list of dicts).
     pub(super) fn copy(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        if matches!(self.state.borrow(py)?.kind, RecordForm::Dict) {
-            let n = self.state.borrow(py)?.inner.len();
-            let order = self.order.borrow(py)?.order.fixed(n);
-            return self.share(py, order);
-        }
-        self.deep_copy(py)
+        let n = self.state.borrow(py)?.inner.len();
+        let order = self.order.borrow(py)?.order.fixed(n);
+        self.share(py, order)
     }
 
     pub(super) fn __copy__(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
@@ -871,24 +896,18 @@ impl PyRecords {
     }
 }
 
-/// `rows * n`: a new list of the same class holding the records `n` times. A DictList's
-/// holds the same records (each `n` times, as `[d] * n` holds one dict `n` times); a
-/// TupleList's, copies of its (immutable) values.
+/// `rows * n`: a new list of the same class holding the same records `n` times, as
+/// `[d] * n` holds one dict `n` times.
 pub(super) fn records_mul(slf: &Bound<'_, PyRecords>, n: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
     let py = slf.py();
     let Some(n) = mul_count(n)? else {
         return Ok(py.NotImplemented());
     };
     let me = slf.get();
-    if matches!(me.state.borrow(py)?.kind, RecordForm::Dict) {
-        let len = me.state.borrow(py)?.inner.len();
-        let mut order = me.order.borrow(py)?.order.fixed(len);
-        order.repeat(len, n.max(0) as usize).py_err(py)?;
-        return me.share(py, order);
-    }
-    let this = me.logical(py)?;
-    let inner = this.repeated(py, n)?;
-    this.with_inner(py, inner).into_object(py)
+    let len = me.state.borrow(py)?.inner.len();
+    let mut order = me.order.borrow(py)?.order.fixed(len);
+    order.repeat(len, n.max(0) as usize).py_err(py)?;
+    me.share(py, order)
 }
 
 /// `rows *= n`, in place (a DictList holds each record `n` times, see `records_mul`).

@@ -77,7 +77,7 @@ impl PyRecords {
     /// Appends `rows` (just added to the store, or shared) to the list's order.
     pub(super) fn push_rows(&self, py: Python<'_>, rows: Rows) -> PyResult<()> {
         let n = self.state.borrow(py)?.inner.len();
-        let mut o = self.order.borrow_mut(py)?;
+        let mut o = self.order_mut(py)?;
         o.edits += 1;
         match rows {
             Rows::Shared(slots) => o.order.push_shared(n, &slots),
@@ -483,7 +483,7 @@ impl Undo {
         this.sync_names(py);
         let n = this.inner.len();
         drop(this);
-        list.order.borrow_mut(py)?.order.restore(n, self.mark);
+        list.order_mut(py)?.order.restore(n, self.mark);
         Ok(false)
     }
 }
