@@ -138,8 +138,9 @@ class _Records:
         no ordering."""
     def __sizeof__(self) -> int: ...
     def copy(self) -> Self:
-        """A shallow copy: a DictList's holds the same records (as ``list.copy`` holds
-        the same dicts); a TupleList's shares storage copy-on-write."""
+        """A shallow copy: a new list holding the same records, as ``list.copy`` holds
+        the same dicts or tuples (it shares the store; a TupleList's rows are immutable,
+        so a write to either list never shows in the other)."""
     # -- memslim extras --
     @property
     def nbytes(self) -> int:
