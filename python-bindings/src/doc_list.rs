@@ -114,6 +114,28 @@ impl At {
             && self.pos == other.pos
     }
 
+    /// What a view keeps alive beyond its fixed size: its documents' store, if nothing
+    /// else holds it (with `alone`), or always (for `memslim.deep_sizeof`, under the
+    /// store's address: see `buffers.rs`).
+    fn held(&self, alone: bool) -> crate::buffers::Buffers {
+        let mut out = crate::buffers::Buffers::default();
+        let sole = Arc::strong_count(&self.ctx) == 1 && Arc::strong_count(&self.ctx.store) == 1;
+        if sole || !alone {
+            out.push(
+                Arc::as_ptr(&self.ctx.store) as usize,
+                self.ctx.store.nbytes(),
+            );
+        }
+        out
+    }
+
+    /// `__sizeof__` of a view at this place: its own size, plus its list's documents
+    /// when nothing else holds them any more (what dropping it would free).
+    fn sizeof<T>(&self) -> usize {
+        let held: usize = self.held(true).into_vec().iter().map(|(_, n)| n).sum();
+        std::mem::size_of::<T>() + held
+    }
+
     fn at(&self, pos: usize) -> At {
         At {
             ctx: Arc::clone(&self.ctx),
@@ -779,6 +801,19 @@ impl PyDocList {
 
     fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.nbytes(py)? + std::mem::size_of::<Self>())
+    }
+
+    /// For `memslim.deep_sizeof`: the documents' store, shared with the views of the
+    /// list, and the list's own index (see `buffers.rs`).
+    fn _buffers(&self, py: Python<'_>) -> PyResult<Vec<(usize, usize)>> {
+        let state = self.state.borrow(py)?;
+        let store = state.inner.store();
+        let mut out = crate::buffers::Buffers::default();
+        let shared = store.nbytes();
+        out.push(Arc::as_ptr(store) as usize, shared);
+        let own = state.inner.nbytes().total.saturating_sub(shared);
+        out.push(self as *const Self as usize, own);
+        Ok(out.into_vec())
     }
 
     fn copy(&self, py: Python<'_>) -> PyResult<Py<PyDocList>> {

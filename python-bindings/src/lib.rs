@@ -5,6 +5,7 @@
 //! `memslim-records`).
 
 mod arrow_stream;
+mod buffers;
 mod convert;
 mod doc_list;
 mod errors;

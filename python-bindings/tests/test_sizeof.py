@@ -14,7 +14,7 @@ from pathlib import Path
 import memslim
 import pytest
 from conftest import BadSizeof, NegativeSizeof
-from memslim._sizeof import _allocated, _deep_sizeof
+from memslim._sizeof import _allocated, _deep_sizeof, _shallow_size
 
 
 def size(*objs: object) -> int:
@@ -74,12 +74,85 @@ def test_classes_and_functions_are_not_data():
     assert memslim.deep_sizeof([len, sys]) == size([len, sys])
 
 
+def native(obj: object) -> int:
+    """What deep_sizeof counts for one memslim object: its fixed part and its buffers."""
+    held = sum(n for _, n in obj._buffers())  # type: ignore[attr-defined]
+    return _allocated(_shallow_size(obj)) + held
+
+
 def test_memslim_structures_count_as_their_getsizeof():
     rows = memslim.DictList({"id": i, "name": f"n{i}"} for i in range(10_000))
-    assert memslim.deep_sizeof(rows) == _allocated(sys.getsizeof(rows))
+    assert memslim.deep_sizeof(rows) == native(rows)
+    assert abs(memslim.deep_sizeof(rows) - sys.getsizeof(rows)) < 256
     assert sys.getsizeof(rows) >= rows.nbytes
     holder = {"rows": rows}
-    assert memslim.deep_sizeof(holder) == size(holder, "rows", rows)
+    assert memslim.deep_sizeof(holder) == size(holder, "rows") + native(rows)
+
+
+@pytest.mark.parametrize("kind", ["dict", "tuple"])
+def test_a_list_and_its_views_count_their_shared_memory_once(kind):
+    """Oracle: the list's own deep size. Slices, copies, rows and columns read the list's
+    buffers: with the list, they add only their own small size; a deep copy shares the
+    chunks copy-on-write until a write gives it its own."""
+    import copy
+
+    n = 30_000
+    if kind == "dict":
+        rows = memslim.DictList({"id": i, "s": f"uniq{i}"} for i in range(n))
+    else:
+        rows = memslim.TupleList(((i, f"uniq{i}") for i in range(n)), ("id", "s"))
+    alone = memslim.deep_sizeof(rows)
+    views = [rows[:], rows.copy(), rows[5:], rows * 2, rows[5], rows.column("s")]
+    views += [rows.column("id"), copy.copy(rows), copy.deepcopy(rows)]
+    family = memslim.deep_sizeof([rows, *views])
+    # `rows * 2` holds an order of its own: 4 bytes for each of its 2 * n records.
+    assert alone < family < alone + 12 * n + 8192, (alone, family)
+
+    deep = views[-1]
+    deep.append({"id": -1, "s": "x"} if kind == "dict" else (-1, "x"))
+    assert memslim.deep_sizeof([rows, deep]) > 1.8 * alone, "the write gave it its own chunks"
+
+
+def test_views_that_outlive_their_list_count_what_they_keep_alive():
+    """Oracle: the list's deep size. A Row or a Column taken from a list keeps its
+    buffers alive after the list is gone: deep_sizeof counts them, and so does
+    sys.getsizeof once the view is the last holder (before, only the view itself)."""
+    rows = memslim.DictList({"id": i, "s": f"uniq{i}", "p": i * 0.5} for i in range(50_000))
+    whole = memslim.deep_sizeof(rows)
+    row, col = rows[5], rows.column("s")
+    col_bytes = memslim.deep_sizeof(col)
+    assert 400_000 < col_bytes < whole
+    assert sys.getsizeof(row) < 1024 and sys.getsizeof(col) < 1024
+    del rows
+    gc.collect()
+    assert memslim.deep_sizeof(row) >= whole - 1024
+    assert sys.getsizeof(row) >= whole - 1024
+    # The row and the column share the field's chunks: counted once, the column adding
+    # only itself; and while the row holds them, the column alone would free nothing.
+    assert memslim.deep_sizeof([row, col, row]) < whole + 1024
+    assert sys.getsizeof(col) < 1024
+    del row
+    assert memslim.deep_sizeof(col) == col_bytes
+    assert sys.getsizeof(col) >= col_bytes - 1024
+
+
+def test_document_views_that_outlive_their_list_count_its_documents():
+    """Oracle: the list's deep size, of which a view keeps the store of documents alive
+    (all but the list's index of them)."""
+    docs = memslim.DocList([{"a": [i, i + 1], "s": f"str{i}"} for i in range(20_000)])
+    whole = memslim.deep_sizeof(docs)
+    view = docs[5]
+    inner = view["a"]
+    kept = memslim.deep_sizeof(view)
+    assert 0.5 * whole < kept < whole
+    assert sys.getsizeof(view) < 1024
+    assert memslim.deep_sizeof([docs, view, inner]) < whole + 1024
+    del docs
+    gc.collect()
+    assert memslim.deep_sizeof(view) == kept
+    assert memslim.deep_sizeof([view, inner]) < kept + 1024
+    del inner
+    assert sys.getsizeof(view) >= kept - 1024
 
 
 def test_much_smaller_than_the_list_of_dicts_it_replaces():

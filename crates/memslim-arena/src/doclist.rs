@@ -150,6 +150,12 @@ impl DocStore {
     pub fn arena_bytes(&self) -> usize {
         self.arena.allocated_bytes()
     }
+
+    /// Bytes of heap memory the store holds (arena, symbol table, text blocks): what a
+    /// view of one of its documents keeps alive, with or without its list.
+    pub fn nbytes(&self) -> usize {
+        self.arena_bytes() + self.symbols().nbytes() + self.text().nbytes()
+    }
 }
 
 /// A lock taken without waiting ([`DocError::Busy`] if held); a poisoned one is taken

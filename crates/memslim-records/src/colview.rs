@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::column::{ColChunk, ColMeta, Data, Layout};
 use crate::intvec::IntVec;
 use crate::list::Sum;
+use crate::process::Buffer;
 use crate::{CellRef, DType, RecordsError, Result};
 
 /// Contiguous numbers of a column stored in one chunk without nulls.
@@ -30,6 +31,23 @@ pub struct ColumnView {
 }
 
 impl ColumnView {
+    /// Calls `f` with each allocation this view keeps alive, shared with the list it
+    /// was taken from while that list holds it (see [`crate::RecordList::buffers`]).
+    pub fn buffers(&self, mut f: impl FnMut(Buffer)) {
+        for (c, _, _) in &self.parts {
+            f(Buffer::of(c, c.heap_bytes()));
+        }
+        if let Some(d) = &self.meta.dict {
+            f(Buffer::of(d, d.heap_bytes()));
+        }
+    }
+
+    /// Heap bytes of this view's own bookkeeping (not its [`ColumnView::buffers`]).
+    pub fn own_heap_bytes(&self) -> usize {
+        self.parts.capacity() * std::mem::size_of::<(Arc<ColChunk>, usize, usize)>()
+            + self.starts.capacity() * std::mem::size_of::<usize>()
+    }
+
     pub(crate) fn new(meta: ColMeta, parts: Vec<(Arc<ColChunk>, usize, usize)>) -> Self {
         let mut starts = Vec::with_capacity(parts.len());
         let mut len = 0;

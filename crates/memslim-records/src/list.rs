@@ -23,6 +23,7 @@ use crate::column::{ColChunk, ColMeta, DType, Data, Layout, layout_after, layout
 use crate::grid::{ColumnCells, ColumnRun, Columns, Grid};
 use crate::intvec::Width;
 use crate::keys::KeyOrder;
+use crate::process::Buffer;
 use crate::variant;
 use crate::{RecordsError, Result};
 
@@ -2234,18 +2235,17 @@ impl RecordList {
 
     // ----- memory --------------------------------------------------------------------
 
-    /// Bytes of heap memory this list owns or keeps alive (shared chunks included).
+    /// Bytes of heap memory this list owns or keeps alive (shared chunks included): its
+    /// [`RecordList::buffers`] plus the bytes of its own bookkeeping.
     pub fn nbytes(&self) -> usize {
         let mut n = std::mem::size_of::<Self>();
         for c in &self.chunks {
             n += std::mem::size_of::<Chunk>() + c.cols.capacity() * 8;
-            n += c.cols.iter().map(|cc| cc.heap_bytes()).sum::<usize>();
-            n += c.order.as_ref().map_or(0, |o| o.capacity() * 4);
         }
         for m in &self.cols {
             n += std::mem::size_of::<ColMeta>() + m.name.len() * 2 + 16;
-            n += m.dict.as_ref().map_or(0, |d| d.heap_bytes());
         }
+        self.buffers(|b| n += b.bytes);
         n += self
             .patterns
             .list
@@ -2253,6 +2253,27 @@ impl RecordList {
             .map(|p| p.len() * 8 + 32)
             .sum::<usize>();
         n + self.starts.capacity() * 8 + self.by_name.capacity() * 24
+    }
+
+    /// Calls `f` with each allocation of this list that slices, copies and column
+    /// views of it can share copy-on-write: each column's part of each chunk, each
+    /// chunk's key orders and each string dictionary. One allocation held by several
+    /// lists or views has one [`Buffer::id`] in each, so a caller adding sizes can count
+    /// it once.
+    pub fn buffers(&self, mut f: impl FnMut(Buffer)) {
+        for c in &self.chunks {
+            c.cols
+                .iter()
+                .for_each(|cc| f(Buffer::of(cc, cc.heap_bytes())));
+            if let Some(o) = &c.order {
+                f(Buffer::of(o, o.capacity() * 4));
+            }
+        }
+        for m in &self.cols {
+            if let Some(d) = &m.dict {
+                f(Buffer::of(d, d.heap_bytes()));
+            }
+        }
     }
 
     // ----- columns -------------------------------------------------------------------

@@ -268,3 +268,27 @@ mod tests {
         assert_eq!(held.iter().map(|&b| usize::from(b)).sum::<usize>(), 7 << 16);
     }
 }
+
+/// One allocation that several structures may share (through an `Arc`): its identity
+/// and size, and whether anything else holds it now. A caller that adds the sizes of
+/// several structures counts each `id` once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buffer {
+    /// The allocation's address: the same in every structure that shares it.
+    pub id: usize,
+    /// Its heap bytes.
+    pub bytes: usize,
+    /// Whether another holder shares it (its `Arc` has more than one strong reference).
+    pub shared: bool,
+}
+
+impl Buffer {
+    /// The buffer of `bytes` behind `arc`.
+    pub fn of<T: ?Sized>(arc: &std::sync::Arc<T>, bytes: usize) -> Buffer {
+        Buffer {
+            id: std::sync::Arc::as_ptr(arc).cast::<u8>() as usize,
+            bytes,
+            shared: std::sync::Arc::strong_count(arc) > 1,
+        }
+    }
+}

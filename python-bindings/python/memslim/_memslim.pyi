@@ -264,6 +264,11 @@ class Row:
     keeps the file object alive, and reading after ``close()`` raises ``ValueError``.
     """
 
+    def __sizeof__(self) -> int:
+        """The view's own size, plus the memory of its list it keeps alive once nothing
+        else holds that memory (what dropping the view would free); see
+        ``docs/memory-tools.md``."""
+
     def __getitem__(self, key: str, /) -> Any: ...
     def __setitem__(self, key: str, value: Any, /) -> None: ...
     def __delitem__(self, key: str, /) -> None: ...
@@ -358,6 +363,11 @@ class Column:
     ``pyarrow.array(col)`` to keep them).  ``__arrow_c_stream__`` hands a file's mapped batches
     to pyarrow and polars without a copy.
     """
+
+    def __sizeof__(self) -> int:
+        """The view's own size, plus the memory of its list it keeps alive once nothing
+        else holds that memory (what dropping the view would free); see
+        ``docs/memory-tools.md``."""
 
     @property
     def name(self) -> str: ...
@@ -611,6 +621,11 @@ class DocView:
     Pickling or copying gives a plain dict.
     """
 
+    def __sizeof__(self) -> int:
+        """The view's own size, plus the memory of its list it keeps alive once nothing
+        else holds that memory (what dropping the view would free); see
+        ``docs/memory-tools.md``."""
+
     def __getitem__(self, key: str, /) -> Any: ...
     def get(self, key: str, default: Any = None) -> Any: ...
     def __contains__(self, key: object, /) -> bool: ...
@@ -643,6 +658,11 @@ class ListView:
     list or tuple, and a stored tuple hashes as the tuple; ``to_python()`` gives a tuple
     for a stored tuple.
     """
+
+    def __sizeof__(self) -> int:
+        """The view's own size, plus the memory of its list it keeps alive once nothing
+        else holds that memory (what dropping the view would free); see
+        ``docs/memory-tools.md``."""
 
     def __len__(self) -> int: ...
     @overload

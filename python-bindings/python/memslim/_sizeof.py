@@ -15,7 +15,7 @@ from collections import Counter
 from itertools import chain, repeat
 from typing import Any
 
-from memslim._memslim import Column, DictList, TupleList
+from memslim._memslim import Column, DictList, DocList, DocView, ListView, Row, TupleList
 
 # Program structure, not data: shared by every instance and alive without it. Objects of
 # these types are neither counted nor walked into (an instance refers to its class).
@@ -33,10 +33,14 @@ _NOT_DATA: tuple[type, ...] = (
     types.MethodDescriptorType,
 )
 
-# memslim structures report every native buffer they own in their own ``__sizeof__``;
-# their referents (type, cached names) are not data of the caller's.
-_LEAF_TYPES: frozenset[type] = frozenset(
-    {int, float, complex, bool, str, bytes, bytearray, type(None), DictList, TupleList, Column}
+# memslim structures and views: each counts its own fixed size plus the native memory it
+# keeps alive, as ``_buffers()`` lists it, ``(identity, bytes)`` pairs in which memory
+# shared by several of them (a store of records, a column's chunks, a store of documents)
+# has one identity, counted once. Their referents (type, cached names) are not data of the
+# caller's.
+_NATIVE: frozenset[type] = frozenset({DictList, TupleList, Column, Row, DocList, DocView, ListView})
+_LEAF_TYPES: frozenset[type] = (
+    frozenset({int, float, complex, bool, str, bytes, bytearray, type(None)}) | _NATIVE
 )
 
 # CPython's small-object allocator (pymalloc) hands out blocks in 16-byte steps up to
@@ -179,6 +183,27 @@ def _sizes(objs: list[Any], approximated: Counter[str]) -> int:
     return total
 
 
+def _native_sizes(objs: list[Any], buffers: set[int], approximated: Counter[str]) -> int:
+    """Allocated bytes of memslim objects ``objs`` (types in ``_NATIVE``): each one's fixed
+    size, and each native buffer it keeps alive whose identity is not in ``buffers`` yet
+    (added to it). One whose ``_buffers()`` raises (a list busy with a change) counts as its
+    ``sys.getsizeof``."""
+    total = 0
+    for o in objs:
+        try:
+            held = o._buffers()
+        except Exception:  # noqa: BLE001 -- counted another way, and listed as approximate
+            total += _sizes([o], approximated)
+            approximated[type(o).__qualname__] += 1
+            continue
+        total += _allocated(_shallow_size(o))
+        for key, size in held:
+            if key not in buffers:
+                buffers.add(key)
+                total += size
+    return total
+
+
 def deep_sizeof(obj: Any) -> int:
     """Bytes held by ``obj`` and everything it refers to, each object counted once.
 
@@ -186,7 +211,9 @@ def deep_sizeof(obj: Any) -> int:
     slots: dict keys and values, list and tuple items, set members. Objects reached more
     than once (a string shared by many records, ``None``) count once. Classes, modules,
     functions and code are program structure, neither counted nor walked into. memslim
-    structures count as their own ``sys.getsizeof``, which includes their native buffers.
+    lists, rows, columns and document views count their own size and the native memory
+    they keep alive, memory several of them share (a list's records, shared with its
+    slices, copies, rows and columns) once.
 
     Sizes are those the allocator hands out (``sys.getsizeof`` rounded up to CPython's
     allocation step), so the result can be compared with the RSS growth of building the
@@ -209,6 +236,7 @@ def _deep_sizeof(obj: Any) -> tuple[int, Counter[str]]:
     numpy = sys.modules.get("numpy")
     ndarray = getattr(numpy, "ndarray", None)
     seen: set[int] = set()
+    buffers: set[int] = set()
     total = 0
     level: list[Any] = [obj]
     while level:
@@ -225,12 +253,16 @@ def _deep_sizeof(obj: Any) -> tuple[int, Counter[str]]:
         if any(issubclass(kind, _NOT_DATA) for kind in kinds):
             fresh = [o for o in fresh if not isinstance(o, _NOT_DATA)]
             kinds = set(map(type, fresh))
+        sized = fresh
+        if kinds & _NATIVE:
+            total += _native_sizes([o for o in fresh if type(o) in _NATIVE], buffers, approximated)
+            sized = [o for o in fresh if type(o) not in _NATIVE]
         shallow = {k for k in kinds if getattr(k, "__sizeof__", None) in deep_sizers}
         if shallow:
-            total += sum(_allocated(_shallow_size(o)) for o in fresh if type(o) in shallow)
-            total += _sizes([o for o in fresh if type(o) not in shallow], approximated)
+            total += sum(_allocated(_shallow_size(o)) for o in sized if type(o) in shallow)
+            total += _sizes([o for o in sized if type(o) not in shallow], approximated)
         else:
-            total += _sizes(fresh, approximated)
+            total += _sizes(sized, approximated)
         if _SEPARATE_VALUES:
             for kind in kinds:
                 if _values_at_creation(kind):

@@ -57,6 +57,16 @@ impl PyDocView {
 
 #[pymethods]
 impl PyDocView {
+    /// The view's own size, plus its list's documents when nothing else holds them.
+    fn __sizeof__(&self) -> usize {
+        self.at.sizeof::<Self>()
+    }
+
+    /// For `memslim.deep_sizeof`: the documents' store it keeps alive (see `buffers.rs`).
+    fn _buffers(&self) -> Vec<(usize, usize)> {
+        self.at.held(false).into_vec()
+    }
+
     fn __getitem__<'py>(&self, key: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
         match self.lookup(key)? {
             Some(v) => Ok(v),

@@ -69,6 +69,16 @@ impl PyListView {
 
 #[pymethods]
 impl PyListView {
+    /// The view's own size, plus its list's documents when nothing else holds them.
+    fn __sizeof__(&self) -> usize {
+        self.at.sizeof::<Self>()
+    }
+
+    /// For `memslim.deep_sizeof`: the documents' store it keeps alive (see `buffers.rs`).
+    fn _buffers(&self) -> Vec<(usize, usize)> {
+        self.at.held(false).into_vec()
+    }
+
     fn __len__(&self, py: Python<'_>) -> PyResult<usize> {
         Ok(self.seq(py)?.0.len())
     }

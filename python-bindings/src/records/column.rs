@@ -362,8 +362,46 @@ impl PyColumn {
     }
 }
 
+impl PyColumn {
+    /// The memory a column taken from a list keeps alive beyond its fixed size (see
+    /// `buffers.rs`): the list's buffers of its field and its own bookkeeping; with
+    /// `alone`, only the buffers nothing else holds.
+    fn held(&self, alone: bool) -> crate::buffers::Buffers {
+        let mut out = crate::buffers::Buffers::default();
+        if let ColumnSource::Memory { view, copied } = &self.source {
+            view.buffers(|b| {
+                if !(alone && b.shared) {
+                    out.push(b.id, b.bytes);
+                }
+            });
+            out.push(self as *const Self as usize, view.own_heap_bytes());
+            if let Some(c) = copied.get() {
+                let bytes = match &**c {
+                    OwnedNumbers::I64(v) => v.capacity() * 8,
+                    OwnedNumbers::F64(v) => v.capacity() * 8,
+                };
+                out.push(Arc::as_ptr(c) as usize, bytes);
+            }
+        }
+        out
+    }
+}
+
 #[pymethods]
 impl PyColumn {
+    /// The column's own size, plus the buffers of its field that nothing else holds
+    /// any more (its list gone, or changed since): what dropping it would free.
+    pub(super) fn __sizeof__(&self) -> usize {
+        let held: usize = self.held(true).into_vec().iter().map(|(_, n)| n).sum();
+        std::mem::size_of::<Self>() + held
+    }
+
+    /// For `memslim.deep_sizeof`: every buffer the column keeps alive, shared with its
+    /// list under the same identity (see `buffers.rs`).
+    pub(super) fn _buffers(&self) -> Vec<(usize, usize)> {
+        self.held(false).into_vec()
+    }
+
     /// The field's name.
     #[getter]
     pub(super) fn name(&self) -> &str {

@@ -798,10 +798,17 @@ impl PyRecords {
     /// keep it alive) plus this list's order (4 bytes per record once reordered).
     pub(super) fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
         let this = self.state.borrow(py)?;
-        Ok(this.inner.nbytes()
-            + std::mem::size_of::<Self>()
-            + this.names.capacity() * 8
-            + self.order.borrow(py)?.order.nbytes())
+        Ok(this.nbytes() + std::mem::size_of::<Self>() + self.order.borrow(py)?.order.nbytes())
+    }
+
+    /// For `memslim.deep_sizeof`: the memory `__sizeof__` adds to the object's own, as
+    /// `(identity, bytes)` pairs, a buffer shared with other lists and views under one
+    /// identity (see `buffers.rs`).
+    pub(super) fn _buffers(&self, py: Python<'_>) -> PyResult<Vec<(usize, usize)>> {
+        let mut out = self.state.borrow(py)?.buffers(store_ptr(&self.state));
+        let o = self.order.borrow(py)?;
+        out.push(&*o as *const ListOrder as usize, o.order.nbytes());
+        Ok(out.into_vec())
     }
 
     /// Bytes of memory this list owns (buffers, dictionaries, indexes).

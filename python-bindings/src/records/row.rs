@@ -446,6 +446,26 @@ impl PyRow {
 
 #[pymethods]
 impl PyRow {
+    /// The view's own size, plus its list's records when nothing else holds them any
+    /// more (the list is gone and no other view, slice or iterator reads them): what
+    /// dropping the view would free.
+    pub(super) fn __sizeof__(&self, py: Python<'_>) -> PyResult<usize> {
+        let store = match self.store() {
+            Some(s) if Arc::strong_count(s) == 1 => s.borrow(py)?.nbytes(),
+            _ => 0,
+        };
+        Ok(std::mem::size_of::<Self>() + store)
+    }
+
+    /// For `memslim.deep_sizeof`: the records the view keeps alive, as its list
+    /// reports them (see `buffers.rs`); none for a record file's row.
+    pub(super) fn _buffers(&self, py: Python<'_>) -> PyResult<Vec<(usize, usize)>> {
+        Ok(match self.store() {
+            Some(s) => s.borrow(py)?.buffers(store_ptr(s)).into_vec(),
+            None => Vec::new(),
+        })
+    }
+
     // jsonout: dict operators; the bodies are in the jsonout block at the end of the file.
     pub(super) fn __or__(slf: &Bound<'_, Self>, other: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         row_or(slf, other, false)

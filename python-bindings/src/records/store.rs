@@ -320,6 +320,25 @@ impl Records {
     pub(super) fn what(&self) -> &'static str {
         self.kind.class_name()
     }
+
+    /// Bytes of memory the store keeps alive: its records and its field names.
+    pub(super) fn nbytes(&self) -> usize {
+        self.inner.nbytes() + self.names.capacity() * 8
+    }
+
+    /// The store's memory as `(identity, bytes)` pairs (see [`crate::buffers::Buffers`]):
+    /// the buffers its lists and views may share ([`RecordList::buffers`]), then the
+    /// rest under `id`, the store's own address.
+    pub(super) fn buffers(&self, id: usize) -> crate::buffers::Buffers {
+        let mut out = crate::buffers::Buffers::default();
+        let mut shared = 0;
+        self.inner.buffers(|b| {
+            shared += b.bytes;
+            out.push(b.id, b.bytes);
+        });
+        out.push(id, self.nbytes().saturating_sub(shared));
+        out
+    }
 }
 
 // ----- plain copies of records (`iter_dicts`, `iter_tuples`, `to_dict`, `*`) ---------------
