@@ -659,3 +659,138 @@ def test_a_file_of_no_rows_keeps_its_columns_and_their_types(tmp_path):
     assert both.columns == ["a"] and pa.table(both).schema.names == ["a"]
     # iter_parquet gives no batch for a file of no rows, as pyarrow's iter_batches.
     assert list(memslim.iter_parquet(p)) == []
+
+
+def _notes(path):
+    md = pq.ParquetFile(path).metadata.metadata or {}
+    return {k.decode(): v.decode() for k, v in md.items() if k.startswith(b"memslim.")}
+
+
+def test_sparse_records_cost_bytes_per_run_not_per_row(tmp_path):
+    """Records that each hold a few of many optional keys (flattened JSON logs): the
+    absent-key note says "the column's nulls" per column, not a bit per row, so the file
+    stays small and pyarrow opens it; rows holding None among absent ones, ints among
+    floats and a dense pattern round-trip exactly too."""
+    rows, cols = 60_000, 120
+    recs = [{f"k{i % cols}": True} for i in range(rows)]
+    p = tmp_path / "sparse.parquet"
+    DictList(recs).to_parquet(p)
+    notes = _notes(p)
+    assert len(notes["memslim.absent"]) < 10 * cols, len(notes["memslim.absent"])
+    assert os.path.getsize(p) < 1_000_000
+    assert pq.read_table(p).num_rows == rows
+    assert plain(memslim.read_parquet(p)) == recs
+    # A None now and then among the absent rows; a float column with ints; every
+    # third row lacking a key (a pattern with a run per row).
+    mixed = [
+        {"a": None if i % 1000 == 7 else i, "f": float(i) if i % 5 else i} if i % 3 else {"f": 0.5}
+        for i in range(rows)
+    ]
+    p = tmp_path / "mixed.parquet"
+    DictList(mixed).to_parquet(p, row_group_size=7_000)
+    notes = _notes(p)
+    # Key orders alternate (one character per row); the sets take a few bits per row.
+    assert len(notes["memslim.absent"]) + len(notes["memslim.ints"]) < rows // 4, notes
+    got = memslim.read_parquet(p)
+    assert same(plain(got), mixed)
+    for batch in (1, 999, 65_536):
+        it = [dict(r) for b in memslim.iter_parquet(p, batch_size=batch) for r in b]
+        assert same(it, mixed)
+    assert pq.read_table(p).num_rows == rows
+
+
+def test_varying_key_order_costs_bytes_per_change(tmp_path):
+    """Each distinct key order is listed once, and rows name theirs by index: runs of
+    one order cost a few bytes, alternating orders one byte per row."""
+    n = 50_000
+    runs = [{"a": i, "b": i} if (i // 1000) % 2 else {"b": i, "a": i} for i in range(n)]
+    p = tmp_path / "runs.parquet"
+    DictList(runs).to_parquet(p)
+    assert len(_notes(p)["memslim.order"]) < 500
+    assert [list(r) for r in memslim.read_parquet(p)] == [list(r) for r in runs]
+    alt = [{"a": i, "b": i} if i % 2 else {"b": i, "a": i} for i in range(n)]
+    p = tmp_path / "alt.parquet"
+    DictList(alt).to_parquet(p)
+    assert len(_notes(p)["memslim.order"]) <= n + 20
+    got = [list(r) for b in memslim.iter_parquet(p, batch_size=777) for r in b]
+    assert got == [list(r) for r in alt]
+
+
+def test_iter_parquet_holds_the_key_orders_of_one_batch(tmp_path):
+    """The key order note is read as the rows go by: iterating a file whose records
+    alternate their key order takes no more memory than one whose records do not (each
+    measured in a fresh process)."""
+    import subprocess
+    import sys
+
+    n = 1_000_000
+    files = {}
+    for name, flip in (("plain", False), ("alt", True)):
+        p = tmp_path / f"{name}.parquet"
+        memslim.DictList(
+            ({"b": i, "a": i} if flip and i % 2 else {"a": i, "b": i}) for i in range(n)
+        ).to_parquet(p)
+        files[name] = p
+    code = f"""
+import resource, sys, memslim
+n = sum(len(b) for b in memslim.iter_parquet(sys.argv[1], batch_size=1000))
+assert n == {n}
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    peak = {
+        name: int(
+            subprocess.run(
+                [sys.executable, "-c", code, str(p)], check=True, capture_output=True, text=True
+            ).stdout
+        )
+        for name, p in files.items()
+    }
+    # ru_maxrss is in KiB. Before the order note was read as the rows go by, the
+    # alternating file took some 55 MB more.
+    assert peak["alt"] - peak["plain"] < 12 * 1024, peak
+
+
+def test_crafted_notes_raise_corrupt_file_error(tmp_path):
+    """Notes that do not check out in a sealed memslim file (the footer's notes are not
+    part of the sealed bytes) raise CorruptFileError naming the file: no panic, no
+    abort, no huge allocation."""
+    import copy
+
+    from crafted_parquet import field, join, read_in_child, split
+
+    src = tmp_path / "x.parquet"
+    DictList([{"a": 1, "b": "x"}, {"b": "y", "a": 2}, {"a": 3}, {"b": None}]).to_parquet(src)
+    assert set(_notes(src)) >= {"memslim.absent", "memslim.order"}
+    body, meta = split(src.read_bytes())
+    hostile = {
+        "memslim.absent": [
+            "0:r2,1,0,1",  # adjacent runs
+            "0:r1,4",  # past the rows
+            "0:r18446744073709551615,1",
+            "0:bAAAA",  # a bitmap of another length
+            "5:r0,1",  # no such column
+            "1:r0,1",  # row 0 holds "b"
+            "0:nr;0:r",
+            "0:x",
+        ],
+        "memslim.order": [
+            "1,0|r2:1",  # no such order
+            "1,1|r0:1,1:1",  # a column twice
+            "1,0|r0:1,1:9",  # past the rows
+            "1|r0:1,1:1",  # lists "b" without "a"
+            "1,0,1|d01",
+            "1,0|d0133",
+            "1,0",
+            "9,0|r0:1,1:1",
+        ],
+    }
+    for key, values in hostile.items():
+        for value in values:
+            m = copy.deepcopy(meta)
+            for kv in field(m, 5)[2][2]:
+                if field(kv, 1)[2] == key.encode():
+                    field(kv, 2)[2] = value.encode()
+            bad = tmp_path / "bad.parquet"
+            bad.write_bytes(join(body, m))
+            got = read_in_child(bad, limit=1 << 30, timeout=60)
+            assert got.startswith(f"raised CorruptFileError {bad}: "), (key, value, got)

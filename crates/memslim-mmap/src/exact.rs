@@ -135,6 +135,22 @@ impl Extras {
             .map(|k| self.order[k].1.as_slice())
     }
 
+    /// Column `col`'s bitmap of the rows lacking its key (one bit per row, least
+    /// significant first), if a row does.
+    pub fn absent_bits(&self, col: usize) -> Option<&[u8]> {
+        self.absent.get(col).and_then(Option::as_deref)
+    }
+
+    /// Float column `col`'s bitmap of the rows whose value was an int, if one was.
+    pub fn int_bits(&self, col: usize) -> Option<&[u8]> {
+        self.ints.get(col).and_then(Option::as_deref)
+    }
+
+    /// The rows (ascending) whose keys are not in column order, with their key order.
+    pub fn orders(&self) -> &[(usize, Vec<u32>)] {
+        &self.order
+    }
+
     /// Rows of the batch (or file) these exceptions are about.
     pub fn rows(&self) -> usize {
         self.rows

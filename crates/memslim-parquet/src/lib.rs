@@ -29,9 +29,9 @@
 //! # Exact round trip
 //!
 //! Parquet, like Arrow, has one null, one type per column and one field order. What it
-//! cannot say travels in the file's key-value metadata with the same encoding the record
-//! files use per batch ([`memslim_mmap::exact`]: `memslim.absent`, `memslim.ints`,
-//! `memslim.order`), here over all rows of the file; other readers ignore it and see an
+//! cannot say travels in the file's key-value metadata (`memslim.absent`,
+//! `memslim.ints`, `memslim.order`), in runs of rows so that it costs bytes per run,
+//! not per row (see the `notes` module); other readers ignore it and see an
 //! absent key as null, ints among floats as floats, `object` values (nested dicts and
 //! lists, big ints, tuples) as binary in memslim's variant encoding. Partition columns
 //! are not stored in the files (as in every Hive dataset); `memslim.partition` records
@@ -71,6 +71,7 @@
 //! A zstd file raises [`ParquetError::Unsupported`] naming the file.
 
 mod error;
+mod notes;
 mod pages;
 mod partition;
 mod read;

@@ -5,7 +5,6 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
-use memslim_mmap::exact::Extras;
 use memslim_records::{
     Cell, CellRef, DType, RecordList, arrow_cell, check_arrow_type, dtype_of_arrow,
     is_variant_field,
@@ -14,6 +13,7 @@ use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::error::{ParquetError, Result, from_arrow, from_parquet, io};
+use crate::notes::{ABSENT_KEY, Notes, ORDER_KEY};
 use crate::pages::check_pages;
 use crate::partition::{Part, PartValue, canonical_int, dataset_files, decode};
 use crate::seal::{SEAL_KEY, notes_hold};
@@ -81,7 +81,8 @@ struct FileReader {
     /// Slots the key order notes know; those past it (keys of directories) follow
     /// every record's noted keys.
     noted: usize,
-    extras: Extras,
+    /// The notes, read as the rows go by.
+    notes: Notes,
     /// Rows of the file read so far.
     row: usize,
     /// Records left to give of a file with no columns.
@@ -133,7 +134,7 @@ impl FileReader {
                     .collect()
             })
             .unwrap_or_default();
-        let kv = honoured_notes(&path, builder.metadata(), kv)?;
+        let (kv, version) = honoured_notes(&path, builder.metadata(), kv)?;
         // A file with no column holds no row: its footer's count is only a claim, and
         // one its bytes do not back (more than 8 rows per byte) is refused. (memslim's
         // own count of such records, memslim.rows below, is backed by its footer.)
@@ -278,11 +279,12 @@ impl FileReader {
         }
         let file = File::open(&path).map_err(io(&path))?;
         check_pages(&path, file, builder.metadata(), &leaves)?;
-        let extras = Extras::from_metadata(
-            kv.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-            rows,
-            noted,
-        )
+        // Per noted field: whether the file stores it (else a partition column).
+        let stored: Vec<bool> = consts[..noted].iter().map(Option::is_none).collect();
+        let notes = match version {
+            Some(1) => Notes::from_v1(&kv, rows, &stored),
+            _ => Notes::parse(&kv, rows, &stored),
+        }
         .map_err(|reason| ParquetError::Corrupt {
             path: path.clone(),
             reason,
@@ -303,7 +305,7 @@ impl FileReader {
             names,
             slots,
             noted,
-            extras,
+            notes,
             row: 0,
             batch_rows: opts.batch_rows.max(1),
             refuse_opaque: opts.refuse_opaque,
@@ -338,7 +340,15 @@ impl FileReader {
         Ok(Some(list))
     }
 
-    fn records(&self, batch: &RecordBatch) -> Result<RecordList> {
+    fn records(&mut self, batch: &RecordBatch) -> Result<RecordList> {
+        let n = batch.num_rows();
+        let notes = self
+            .notes
+            .batch(n)
+            .map_err(|reason| ParquetError::Corrupt {
+                path: self.path.clone(),
+                reason,
+            })?;
         let mut out = RecordList::new();
         let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); self.slots.len()];
         let natural: Vec<u32> = (0..self.noted as u32).collect();
@@ -346,34 +356,91 @@ impl FileReader {
             path: self.path.clone(),
             reason,
         };
-        for i in 0..batch.num_rows() {
+        // Per slot of the row: whether its key is absent (`None`: not known, a column
+        // not decoded whose absent rows are its nulls); keys a key order lists.
+        let mut absent: Vec<Option<bool>> = vec![Some(false); self.slots.len()];
+        // Per slot: the nulls of its decoded column.
+        let nulls: Vec<Option<arrow_buffer::NullBuffer>> = self
+            .slots
+            .iter()
+            .map(|s| match s {
+                Slot::Column(c, _) => batch.column(*c).logical_nulls(),
+                _ => None,
+            })
+            .collect();
+        let mut listed = vec![false; self.noted];
+        for i in 0..n {
             let r = self.row + i;
-            let order = self.extras.order_of(r).unwrap_or(&natural);
+            let idx = notes.order_index(i);
+            let order = match idx {
+                0 => natural.as_slice(),
+                _ => self.notes.order(idx).ok_or_else(|| {
+                    row_error(format!("row {r}: no key order {idx} in {ORDER_KEY}"))
+                })?,
+            };
             // Each cell borrows its own column's buffer.
             let mut cells: Vec<Option<CellRef<'_>>> = Vec::with_capacity(self.slots.len());
             for (k, buf) in bufs.iter_mut().enumerate() {
+                let noted = k < self.noted;
                 let cell = match &self.slots[k] {
-                    Slot::Skip => None,
-                    _ if self.extras.is_absent(k, r) => None,
-                    Slot::Const(_) => None,
+                    Slot::Skip | Slot::Const(_) => {
+                        absent[k] = if noted {
+                            notes.is_absent(k, i, None)
+                        } else {
+                            Some(false)
+                        };
+                        None
+                    }
                     Slot::Column(c, variant) => {
+                        let null = nulls[k].as_ref().is_some_and(|n| n.is_null(i));
+                        absent[k] = notes.is_absent(k, i, Some(null));
+                        if absent[k] == Some(true) {
+                            if !null {
+                                return Err(row_error(format!(
+                                    "field {:?}, row {r}: marked absent ({ABSENT_KEY}) but \
+                                     holds a value",
+                                    self.names[k]
+                                )));
+                            }
+                            cells.push(None);
+                            continue;
+                        }
                         let cell = arrow_cell(batch.column(*c).as_ref(), i, *variant, buf)
                             .map_err(|e| {
                                 row_error(format!("field {:?}, row {r}: {e}", self.names[k]))
                             })?;
                         Some(match cell {
-                            CellRef::Float(v) if self.extras.is_int(k, r) => CellRef::Int(v as i64),
+                            CellRef::Float(v) if notes.is_int(k, i) => CellRef::Int(v as i64),
                             other => other,
                         })
                     }
                 };
                 cells.push(cell);
             }
+            if idx != 0 {
+                // A key order lists exactly the record's keys, each once (as far as the
+                // columns read tell).
+                let mut fits = true;
+                for &k in order {
+                    listed[k as usize] = true;
+                    fits &= absent[k as usize] != Some(true);
+                }
+                fits &= (0..self.noted).all(|k| listed[k] || absent[k] != Some(false));
+                for &k in order {
+                    listed[k as usize] = false;
+                }
+                if !fits {
+                    return Err(row_error(format!(
+                        "row {r}: its key order ({ORDER_KEY}) does not list exactly the \
+                         record's keys"
+                    )));
+                }
+            }
             let mut rec: Vec<(&str, Cell<'_>)> = Vec::with_capacity(self.slots.len());
             let unnoted = self.noted.min(self.slots.len()) as u32..self.slots.len() as u32;
             for k in order.iter().copied().chain(unnoted) {
                 let k = k as usize;
-                if k >= self.slots.len() || self.extras.is_absent(k, r) {
+                if k >= self.slots.len() || absent[k] == Some(true) {
                     continue;
                 }
                 let cell = match &self.slots[k] {
@@ -417,25 +484,26 @@ fn ancestor_value(path: &Path, name: &str) -> Option<String> {
 
 /// The notes of the file at `path` (its `memslim.*` key-value metadata, `kv`) that
 /// describe its rows: all of them if their seal checks out ([`notes_hold`]), else none,
-/// and the file reads as one written by others. A file with no notes is not checked
-/// (its data region is read only to check a seal).
+/// and the file reads as one written by others; with the version of their encoding. A
+/// file with no notes is not checked (its data region is read only to check a seal).
 fn honoured_notes(
     path: &Path,
     meta: &parquet::file::metadata::ParquetMetaData,
     mut kv: Vec<(String, String)>,
-) -> Result<Vec<(String, String)>> {
+) -> Result<(KeyValues, Option<u8>)> {
     if kv.iter().all(|(k, _)| k == SEAL_KEY) {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     let seal = kv
         .iter()
         .find(|(k, _)| k == SEAL_KEY)
         .map(|(_, v)| v.as_str());
     let mut file = File::open(path).map_err(io(path))?;
-    if !notes_hold(meta, seal, &mut file).map_err(io(path))? {
+    let version = notes_hold(meta, seal, &mut file).map_err(io(path))?;
+    if version.is_none() {
         kv.clear();
     }
-    Ok(kv)
+    Ok((kv, version))
 }
 
 /// The record count `v` (the value of `memslim.rows`) states: a sum of entries of at
@@ -466,6 +534,9 @@ fn short(v: &str) -> &str {
     v.char_indices().nth(40).map_or(v, |(i, _)| &v[..i])
 }
 
+/// A file's key-value metadata.
+type KeyValues = Vec<(String, String)>;
+
 fn meta_len(path: &Path) -> Result<u64> {
     Ok(std::fs::metadata(path).map_err(io(path))?.len())
 }
@@ -481,7 +552,8 @@ fn corrupt_meta(path: &Path, entry: &str) -> ParquetError {
 ///
 /// # Memory
 /// One file open at a time; its decoder holds the pages of the row group being read,
-/// plus a bitmap per column with absent keys or ints among floats.
+/// plus the file's notes as written (a few bytes per run of rows; `crate::notes`) and,
+/// for the batch being read, a bitmap per noted column and an order index per row.
 pub struct ParquetReader {
     parts: Vec<Part>,
     next: usize,

@@ -18,8 +18,11 @@ use parquet::file::metadata::ParquetMetaData;
 
 /// Key of the seal.
 pub(crate) const SEAL_KEY: &str = "memslim.seal";
-/// The version of the seal's encoding (its first field).
-const SEAL_VERSION: &str = "1";
+/// The version of the seal (its first field), which says how the notes are encoded:
+/// 1, per-row bitmaps and key orders (`memslim_mmap::exact`, written by memslim up to
+/// 0.1 development builds); 2, runs (`crate::notes`). memslim writes 2 and reads both;
+/// a reader that knows only 1 reads a file sealed with 2 as one written by others.
+pub(crate) const SEAL_VERSION: u8 = 2;
 /// What memslim writes as the file's `created_by`, up to its version.
 const CREATED_BY_PREFIX: &str = "memslim ";
 
@@ -32,6 +35,8 @@ pub(crate) fn created_by() -> String {
 /// start of the file to the end of its last row group) and its rows per row group.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Seal {
+    /// How the notes are encoded (1 or [`SEAL_VERSION`]).
+    pub(crate) version: u8,
     /// Length of the data region in bytes.
     pub(crate) len: u64,
     /// CRC-32 (IEEE) of the data region.
@@ -41,11 +46,12 @@ pub(crate) struct Seal {
 }
 
 impl Seal {
-    /// The value stored under [`SEAL_KEY`]: `1:<len>:<crc hex>:<rows>,<rows>,...`.
+    /// The value stored under [`SEAL_KEY`]: `<version>:<len>:<crc hex>:<rows>,<rows>,...`.
     pub(crate) fn to_value(&self) -> String {
         let rows: Vec<String> = self.rows.iter().map(i64::to_string).collect();
         format!(
-            "{SEAL_VERSION}:{}:{:08x}:{}",
+            "{}:{}:{:08x}:{}",
+            self.version,
             self.len,
             self.crc,
             rows.join(",")
@@ -55,9 +61,11 @@ impl Seal {
     /// The seal stored as `value`; `None` for another version or a malformed value.
     pub(crate) fn parse(value: &str) -> Option<Seal> {
         let mut it = value.splitn(4, ':');
-        if it.next()? != SEAL_VERSION {
-            return None;
-        }
+        let version = match it.next()? {
+            "1" => 1,
+            "2" => 2,
+            _ => return None,
+        };
         let len = it.next()?.parse::<u64>().ok()?;
         let crc = it.next()?;
         if crc.len() != 8 {
@@ -72,7 +80,12 @@ impl Seal {
                 .map(|r| r.parse::<i64>().ok())
                 .collect::<Option<Vec<_>>>()?
         };
-        Some(Seal { len, crc, rows })
+        Some(Seal {
+            version,
+            len,
+            crc,
+            rows,
+        })
     }
 }
 
@@ -117,11 +130,11 @@ impl<W: Write> Write for SealingWriter<W> {
 }
 
 /// Whether the notes of a file (its `memslim.*` key-value metadata, `seal` among them
-/// or not) can be honoured: the file was written by memslim, its row groups are those
+/// or not) can be honoured, and if so the version of their encoding: the file was written by memslim, its row groups are those
 /// of the seal and the CRC-32 of its first `seal.len` bytes (read from `file`) is the
 /// seal's. A missing, malformed or mismatched seal, or another writer, answers false:
 /// the notes may describe other rows (a rewrite by a tool that kept the metadata, or
-/// a file written before memslim sealed its notes).
+/// a file written before memslim sealed its notes), as does a seal of another version.
 ///
 /// # Errors
 /// Reading `file` fails.
@@ -132,19 +145,19 @@ pub(crate) fn notes_hold(
     meta: &ParquetMetaData,
     seal: Option<&str>,
     file: &mut File,
-) -> std::io::Result<bool> {
+) -> std::io::Result<Option<u8>> {
     let written_by_memslim = meta
         .file_metadata()
         .created_by()
         .is_some_and(|c| c.starts_with(CREATED_BY_PREFIX));
     let Some(seal) = seal.filter(|_| written_by_memslim).and_then(Seal::parse) else {
-        return Ok(false);
+        return Ok(None);
     };
     let rows: Vec<i64> = meta.row_groups().iter().map(|g| g.num_rows()).collect();
     if rows != seal.rows || file.metadata()?.len() < seal.len {
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(crc_of_prefix(file, seal.len)? == Some(seal.crc))
+    Ok((crc_of_prefix(file, seal.len)? == Some(seal.crc)).then_some(seal.version))
 }
 
 /// CRC-32 of the first `len` bytes of `file` (read from its start); `None` if the file
@@ -175,11 +188,13 @@ mod tests {
     fn a_seal_reads_back_as_written() {
         for seal in [
             Seal {
+                version: 1,
                 len: 4,
                 crc: 0xdead_beef,
                 rows: vec![],
             },
             Seal {
+                version: SEAL_VERSION,
                 len: 123_456,
                 crc: 0,
                 rows: vec![3, 131_072, 1],
@@ -194,7 +209,7 @@ mod tests {
         for v in [
             "",
             "1",
-            "2:4:00000000:",
+            "3:4:00000000:",
             "1:x:00000000:1",
             "1:4:0000000:1",
             "1:4:0000000g:1",

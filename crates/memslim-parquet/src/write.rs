@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use arrow_array::{ArrayRef, RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
-use memslim_mmap::exact::{Extras, grow, tail_batch};
+use memslim_mmap::exact::{grow, tail_batch};
 use memslim_records::{CellRef, RecordList};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, GzipLevel};
@@ -16,8 +16,9 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::error::{ParquetError, Result, from_parquet, io};
+use crate::notes::NotesWriter;
 use crate::partition::{PartValue, encode, encode_key};
-use crate::seal::{SEAL_KEY, Seal, SealingWriter, created_by};
+use crate::seal::{SEAL_KEY, SEAL_VERSION, Seal, SealingWriter, created_by};
 
 /// Key of the partition columns' positions and value types in a part file.
 pub(crate) const PARTITION_KEY: &str = "memslim.partition";
@@ -132,7 +133,7 @@ impl WriteOptions {
 }
 
 /// One Parquet file being written: its full schema (partition columns included, which
-/// the file leaves out) and the extras of the rows written so far.
+/// the file leaves out) and the notes of the rows written so far.
 struct FileWriter {
     path: PathBuf,
     tmp: PathBuf,
@@ -140,7 +141,7 @@ struct FileWriter {
     full: SchemaRef,
     keep: Vec<usize>,
     file_schema: SchemaRef,
-    extras: Extras,
+    notes: NotesWriter,
     rows: usize,
     partition_meta: Option<String>,
 }
@@ -219,13 +220,13 @@ impl FileWriter {
         )
         .map_err(|e| from_parquet(&path, e))?;
         Ok(FileWriter {
+            notes: NotesWriter::new(full.fields().len()),
             path,
             tmp,
             writer,
             full,
             keep,
             file_schema,
-            extras: Extras::default(),
             rows: 0,
             partition_meta: (!meta.is_empty()).then(|| meta.join(";")),
         })
@@ -261,7 +262,7 @@ impl FileWriter {
                     .write(&batch)
                     .map_err(|e| from_parquet(&self.path, e))?;
             }
-            self.extras.append(&ex);
+            self.notes.append(&ex, &full, &self.keep, n);
             self.rows += n;
         }
         Ok(())
@@ -270,7 +271,12 @@ impl FileWriter {
     /// Writes the metadata and footer, syncs, and renames the file into place.
     fn finish(mut self) -> Result<PathBuf> {
         let result = (|| {
-            for (k, v) in self.extras.to_metadata() {
+            // Notes a Parquet reader would refuse to read are not written.
+            let notes = self
+                .notes
+                .to_metadata()
+                .map_err(|e| ParquetError::Invalid(format!("{}: {e}", self.path.display())))?;
+            for (k, v) in notes {
                 self.writer.append_key_value_metadata(KeyValue::new(k, v));
             }
             if self.keep.is_empty() && self.rows > 0 {
@@ -299,7 +305,12 @@ impl FileWriter {
                 .iter()
                 .map(|g| g.num_rows())
                 .collect();
-            let seal = Seal { len, crc, rows };
+            let seal = Seal {
+                version: SEAL_VERSION,
+                len,
+                crc,
+                rows,
+            };
             self.writer
                 .append_key_value_metadata(KeyValue::new(SEAL_KEY.to_owned(), seal.to_value()));
             let file = self
@@ -356,8 +367,9 @@ fn unique_prefix() -> String {
 /// part files, as they arrive.
 ///
 /// # Memory
-/// Each open file holds its current row group's encoded pages and a bitmap per column
-/// with absent keys or ints among floats (one bit per row of the file); at most
+/// Each open file holds its current row group's encoded pages and its notes so far (a
+/// few words per run of rows with absent keys, ints among floats or keys in an order of
+/// their own, and each distinct key order once); at most
 /// [`WriteOptions::max_open_files`] files are open.
 pub struct DatasetWriter {
     root: PathBuf,

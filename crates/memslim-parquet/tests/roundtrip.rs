@@ -560,3 +560,48 @@ fn notes_without_a_seal_are_not_honoured() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn files_sealed_with_version_1_notes_still_read_back_exactly() {
+    // Written by memslim before its notes went to runs: per-row hex bitmaps
+    // (`memslim.absent` "0:20;1:22;2:38") and per-row key orders, seal version 1.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1_notes.parquet");
+    assert!(
+        kv(&path)
+            .iter()
+            .any(|(k, v)| k == "memslim.seal" && v.starts_with("1:"))
+    );
+    let f = |k: &str, v: V| (k.to_owned(), v);
+    let want: Vec<Rec> = vec![
+        vec![
+            f("id", V::Int(0)),
+            f("x", V::Float(1.5)),
+            f("s", V::Str("a".into())),
+        ],
+        vec![f("id", V::Int(1)), f("s", V::Null)],
+        vec![
+            f("s", V::Str("c".into())),
+            f("id", V::Int(2)),
+            f("x", V::Int(3)),
+        ],
+        vec![f("id", V::Int(3)), f("x", V::Null)],
+        vec![f("x", V::Int(2)), f("id", V::Int(4))],
+        vec![],
+        vec![
+            f("id", V::Int(6)),
+            f("s", V::Str("g".into())),
+            f("x", V::Float(0.25)),
+        ],
+    ];
+    for batch_rows in [1, 2, 3, 100] {
+        let opts = ReadOptions {
+            batch_rows,
+            ..ReadOptions::default()
+        };
+        let got: Vec<Rec> = ParquetReader::open(std::slice::from_ref(&path), opts)
+            .unwrap()
+            .flat_map(|l| recs_of(&l.unwrap()))
+            .collect();
+        assert_eq!(got, want, "batches of {batch_rows}");
+    }
+}
