@@ -568,6 +568,30 @@ def test_views_read_only_their_records_and_keep_the_file_alive(tmp_path: Path) -
         assert pa.table(col).column("i").to_pylist() == list(range(20))
 
 
+def test_a_string_overwritten_in_place_after_a_bulk_read_is_an_error(tmp_path: Path) -> None:
+    # Unsupported (docs/record-files.md), but it must not panic: each read checks the
+    # string's bytes, not a UTF-8 check made once per file by the first bulk read.
+    path = tmp_path / "s.msl"
+    want = [{"i": i, "s": f"value-{i:04d}-\u00e9"} for i in range(100)]
+    with memslim.DictList.open(path) as rows:
+        rows.extend(want)
+    rows = memslim.DictList.open(path, "r")
+    assert rows.to_list() == want
+    assert list(rows.column("s")) == [r["s"] for r in want]
+    at = path.read_bytes().index(b"value-0042")
+    with open(path, "r+b") as out:
+        out.seek(at)
+        out.write(b"\xff")
+    err = expect_error(memslim.CorruptFileError, lambda: rows[42]["s"])
+    assert str(path) in str(err) and "UTF-8" in str(err)
+    expect_error(memslim.CorruptFileError, rows.to_list)
+    expect_error(memslim.CorruptFileError, list, rows.column("s"))
+    expect_error(memslim.CorruptFileError, lambda: [r["s"] for r in rows])
+    # The other values read as before.
+    assert rows[41]["s"] == want[41]["s"] and rows[43] == want[43]
+    rows.close()
+
+
 # --------------------------------------------------------------------------------------
 # Interop: our files in pyarrow / polars, theirs in memslim
 # --------------------------------------------------------------------------------------

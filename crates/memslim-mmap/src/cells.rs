@@ -19,7 +19,7 @@ use arrow_schema::{DataType, Schema};
 use memslim_records::{CellRef, Mark, variant};
 
 use crate::ipc;
-use crate::map::{MappedText, ReadMap};
+use crate::map::ReadMap;
 
 /// How a column's values are laid out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,10 +133,6 @@ struct Column {
     /// Set for a number column without nulls whose values buffer holds all its rows
     /// (checked once, when the batch is parsed).
     fixed: Option<Fixed>,
-    /// A string column's values buffer as text: checked as UTF-8 as a whole once, by
-    /// the first read of many of its values ([`BatchCells::column_bulk`]); a value is
-    /// then UTF-8 if it starts and ends at character boundaries.
-    text: Option<MappedText>,
 }
 
 /// Where a number column's values lie, for reads that need no check that can fail
@@ -300,15 +296,12 @@ impl BatchCells {
                 None => Fixed::of(kind, &values, rows),
                 Some(_) => None,
             };
-            let text = matches!(kind, CellLayout::Bytes { utf8: true, .. })
-                .then(|| MappedText::new(map.clone(), values.clone()));
             columns.push(Column {
                 kind,
                 validity,
                 offsets,
                 values,
                 fixed,
-                text,
             });
         }
         let metadata = ipc::custom_metadata(&msg);
@@ -371,23 +364,7 @@ impl BatchCells {
             validity: col.validity.clone().map(|v| &b[v]),
             offsets: &b[col.offsets.clone()],
             values: &b[col.values.clone()],
-            // Checked as a whole by an earlier bulk read: its values need only their
-            // boundaries checked.
-            text: col.text.as_ref().and_then(MappedText::if_checked),
         })
-    }
-
-    /// [`BatchCells::column`] for a read of many of its values: a string column's
-    /// values buffer is checked as UTF-8 as a whole, once for the batch, so that each
-    /// value needs only its boundaries checked.
-    ///
-    /// # Errors
-    /// As [`BatchCells::column`].
-    pub(crate) fn column_bulk(&self, c: usize, variant: bool) -> Result<ColumnCells<'_>, String> {
-        if let Some(text) = self.columns.get(c).and_then(|col| col.text.as_ref()) {
-            text.checked();
-        }
-        self.column(c, variant)
     }
 }
 
@@ -423,8 +400,6 @@ pub(crate) struct ColumnCells<'b> {
     validity: Option<&'b [u8]>,
     offsets: &'b [u8],
     values: &'b [u8],
-    /// `values` as text, if they were found UTF-8 as a whole.
-    text: Option<&'b str>,
 }
 
 impl<'b> ColumnCells<'b> {
@@ -731,19 +706,13 @@ impl<'b> ColumnCells<'b> {
         Ok((self.offset(row, width)?, self.offset(row + 1, width)?))
     }
 
-    /// [`ColumnCells::bytes_at`] of a string column, checked as UTF-8.
+    /// [`ColumnCells::bytes_at`] of a string column, checked as UTF-8 now, on every
+    /// read: the bytes are a shared map of the file, so a check made by an earlier read
+    /// says nothing of them now (another program may have overwritten them, which is
+    /// unsupported but must give an error, not a `&str` that is not UTF-8).
     #[inline(always)]
     fn str_at(&self, row: usize, wide: bool) -> Result<&'b str, String> {
-        let Some(text) = self.text else {
-            return std::str::from_utf8(self.bytes_at(row, wide)?).map_err(|_| self.not_utf8(row));
-        };
-        let (start, end) = self.span(row, wide)?;
-        // Inside UTF-8 text, bytes from one character boundary to another are UTF-8.
-        text.get(start..end)
-            .ok_or_else(|| match start <= end && end <= text.len() {
-                true => self.not_utf8(row),
-                false => self.outside(row),
-            })
+        std::str::from_utf8(self.bytes_at(row, wide)?).map_err(|_| self.not_utf8(row))
     }
 
     #[inline]

@@ -487,10 +487,10 @@ impl<'a> Committed<'a> {
     }
 
     /// Column `c`'s buffers in `cells`, found once for reading many of its values (see
-    /// [`BatchCells::column_bulk`]).
+    /// [`BatchCells::column`]).
     fn column_cells(&self, cells: &'a BatchCells, c: usize) -> Result<ColumnCells<'a>> {
         cells
-            .column_bulk(c, self.is_variant(c))
+            .column(c, self.is_variant(c))
             .map_err(|r| self.corrupt(r))
     }
 

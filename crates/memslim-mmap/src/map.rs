@@ -105,56 +105,6 @@ impl ReadMap {
     }
 }
 
-/// A range of a map's bytes read as text: checked as UTF-8 once, by the first read
-/// that asks for it ([`MappedText::checked`]), and handed out without a check after.
-pub(crate) struct MappedText {
-    map: ReadMap,
-    range: std::ops::Range<usize>,
-    utf8: std::sync::OnceLock<bool>,
-}
-
-impl std::fmt::Debug for MappedText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MappedText")
-            .field("range", &self.range)
-            .field("utf8", &self.utf8.get())
-            .finish()
-    }
-}
-
-impl MappedText {
-    /// The bytes at `range` of `map` (a range outside the map reads as no text).
-    pub(crate) fn new(map: ReadMap, range: std::ops::Range<usize>) -> Self {
-        MappedText {
-            map,
-            range,
-            utf8: std::sync::OnceLock::new(),
-        }
-    }
-
-    /// The bytes as text, checked now if no read has checked them yet; `None` if they
-    /// are not UTF-8 (or not in the map).
-    pub(crate) fn checked(&self) -> Option<&str> {
-        let bytes = self.map.bytes().get(self.range.clone())?;
-        self.utf8.get_or_init(|| std::str::from_utf8(bytes).is_ok());
-        self.if_checked()
-    }
-
-    /// The bytes as text if an earlier read found them UTF-8 (no check made now).
-    pub(crate) fn if_checked(&self) -> Option<&str> {
-        let bytes = self.map.bytes().get(self.range.clone())?;
-        if self.utf8.get() != Some(&true) {
-            return None;
-        }
-        debug_assert!(std::str::from_utf8(bytes).is_ok());
-        // SAFETY: `self.utf8` holds true only once `std::str::from_utf8` accepted these
-        // same bytes (`self.range` of `self.map`, both fixed at construction). The map is
-        // read-only and memslim never changes committed bytes while they are mapped (see
-        // `ReadMap::new`), so they are still UTF-8.
-        Some(unsafe { std::str::from_utf8_unchecked(bytes) })
-    }
-}
-
 /// A writable shared map of a whole file (used by on-disk number arrays).
 pub(crate) struct WriteMap {
     map: Option<MmapMut>,
