@@ -344,7 +344,12 @@ fn other_cell_to_py<'py>(
     trust: Trust,
 ) -> PyResult<Bound<'py, PyAny>> {
     Ok(match c {
-        CellRef::Str(s) | CellRef::DictStr(_, s) => PyString::new(py, s).into_any(),
+        // Decoded by CPython, which raises on bytes that are not UTF-8 (pyo3's
+        // `PyString::new` panics instead): a string read from a mapped file lies in bytes
+        // another program may overwrite (unsupported, but an error, never a panic).
+        CellRef::Str(s) | CellRef::DictStr(_, s) => {
+            PyString::from_bytes(py, s.as_bytes())?.into_any()
+        }
         CellRef::Bytes(b) => PyBytes::new(py, b).into_any(),
         CellRef::Encoded(b) => {
             let v = variant::decode(b).map_err(|e| corrupt(py, e.to_string()))?;

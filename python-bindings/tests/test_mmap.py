@@ -592,6 +592,29 @@ def test_a_string_overwritten_in_place_after_a_bulk_read_is_an_error(tmp_path: P
     rows.close()
 
 
+def test_a_decoded_batch_overwritten_in_place_is_an_error(tmp_path: Path) -> None:
+    # A dictionary column makes its segment decoded by arrow-rs, which checks the
+    # strings once; the value is then decoded by CPython, which raises, not a panic.
+    path = tmp_path / "d.arrows"
+    table = pa.table(
+        {
+            "k": pa.array(["a", "b"] * 50).dictionary_encode(),
+            "s": [f"value-{i:04d}" for i in range(100)],
+        }
+    )
+    with ipc.new_stream(path, table.schema) as w:
+        w.write_table(table)
+    rows = memslim.DictList.open(path, "r")
+    assert rows[42]["s"] == "value-0042"
+    at = path.read_bytes().index(b"value-0042")
+    with open(path, "r+b") as out:
+        out.seek(at)
+        out.write(b"\xff")
+    expect_error(UnicodeDecodeError, lambda: rows[42]["s"])
+    assert rows[41]["s"] == "value-0041"
+    rows.close()
+
+
 # --------------------------------------------------------------------------------------
 # Interop: our files in pyarrow / polars, theirs in memslim
 # --------------------------------------------------------------------------------------
