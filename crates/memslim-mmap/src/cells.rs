@@ -450,10 +450,39 @@ impl<'b> ColumnCells<'b> {
         marks: &mut [Mark],
         values: &mut Vec<i64>,
     ) -> Result<bool, String> {
-        let CellLayout::Int { width, .. } = self.kind else {
+        let CellLayout::Int { width, signed } = self.kind else {
             return Ok(false);
         };
         values.reserve(rows.len());
+        // Every row inside the batch and its buffers (checked once): read without a
+        // check per value that could fail.
+        if self.holds_rows(width) && rows.iter().all(|&r| r < self.rows) {
+            let from = values.len();
+            match (width, signed) {
+                (8, _) => self.gather_ints(rows, marks, values, i64::from_le_bytes),
+                (4, true) => {
+                    self.gather_ints(rows, marks, values, |b| i32::from_le_bytes(b).into())
+                }
+                (4, false) => {
+                    self.gather_ints(rows, marks, values, |b| u32::from_le_bytes(b).into())
+                }
+                (2, true) => {
+                    self.gather_ints(rows, marks, values, |b| i16::from_le_bytes(b).into())
+                }
+                (2, false) => {
+                    self.gather_ints(rows, marks, values, |b| u16::from_le_bytes(b).into())
+                }
+                (1, true) => self.gather_ints(rows, marks, values, |b| i8::from_le_bytes(b).into()),
+                (1, false) => {
+                    self.gather_ints(rows, marks, values, |b| u8::from_le_bytes(b).into())
+                }
+                _ => {}
+            }
+            // No other widths are read (`kind_of`): the checked reading says so.
+            if values.len() > from {
+                return Ok(true);
+            }
+        }
         for (&row, mark) in rows.iter().zip(marks.iter_mut()) {
             if *mark != Mark::Value {
                 values.push(0);
@@ -501,6 +530,14 @@ impl<'b> ColumnCells<'b> {
             return Ok(false);
         }
         values.reserve(rows.len());
+        let from = values.len();
+        if self.gather_strs(rows, marks, values, wide) {
+            return Ok(true);
+        }
+        // A value the quick reading could not take: read again one checked value at a
+        // time, for the error of the first bad row (the nulls already marked read the
+        // same).
+        values.truncate(from);
         for (&row, mark) in rows.iter().zip(marks.iter_mut()) {
             if *mark != Mark::Value {
                 values.push("");
@@ -517,6 +554,110 @@ impl<'b> ColumnCells<'b> {
             values.push(self.str_at(row, wide)?);
         }
         Ok(true)
+    }
+
+    /// Whether the values buffer holds a `width`-byte value for every row of the batch,
+    /// and the validity bitmap (if any) a bit for each.
+    fn holds_rows(&self, width: usize) -> bool {
+        let bits = self
+            .validity
+            .is_none_or(|v| v.len() >= self.rows.div_ceil(8));
+        bits && self
+            .rows
+            .checked_mul(width)
+            .is_some_and(|n| n <= self.values.len())
+    }
+
+    /// [`ColumnCells::ints_at`] of rows all inside the batch, of a column whose buffers
+    /// hold every row ([`ColumnCells::holds_rows`]): each `W`-byte value read by `int`.
+    #[inline(always)]
+    fn gather_ints<const W: usize>(
+        &self,
+        rows: &[usize],
+        marks: &mut [Mark],
+        values: &mut Vec<i64>,
+        int: impl Fn([u8; W]) -> i64,
+    ) {
+        let (ints, _) = self.values.as_chunks::<W>();
+        // Out of range only if the checks before were wrong: read as 0, never a panic.
+        let at = |row: usize| ints.get(row).map_or(0, |&b| int(b));
+        match self.validity {
+            None => values.extend(
+                rows.iter().zip(marks.iter()).map(
+                    |(&row, &m)| {
+                        if m == Mark::Value { at(row) } else { 0 }
+                    },
+                ),
+            ),
+            Some(bits) => values.extend(rows.iter().zip(marks.iter_mut()).map(|(&row, m)| {
+                if *m != Mark::Value {
+                    return 0;
+                }
+                let valid = bits.get(row / 8).is_some_and(|b| b & (1 << (row % 8)) != 0);
+                if !valid {
+                    *m = Mark::Null;
+                    return 0;
+                }
+                at(row)
+            })),
+        }
+    }
+
+    /// [`ColumnCells::strs_at`] without a reason for a failure: whether every row was
+    /// read (`false`: a row past the batch, an offset outside the text, or a value that
+    /// is not UTF-8; `values` then holds part of the rows and some nulls are marked).
+    fn gather_strs(
+        &self,
+        rows: &[usize],
+        marks: &mut [Mark],
+        values: &mut Vec<&'b str>,
+        wide: bool,
+    ) -> bool {
+        if self
+            .validity
+            .is_some_and(|v| v.len() < self.rows.div_ceil(8))
+        {
+            return false;
+        }
+        let span = |row: usize| -> Option<(usize, usize)> {
+            let (start, end) = if wide {
+                let (o, _) = self.offsets.as_chunks::<8>();
+                let (a, b) = (o.get(row)?, o.get(row + 1)?);
+                (i64::from_le_bytes(*a), i64::from_le_bytes(*b))
+            } else {
+                let (o, _) = self.offsets.as_chunks::<4>();
+                let (a, b) = (o.get(row)?, o.get(row + 1)?);
+                (
+                    i64::from(i32::from_le_bytes(*a)),
+                    i64::from(i32::from_le_bytes(*b)),
+                )
+            };
+            Some((usize::try_from(start).ok()?, usize::try_from(end).ok()?))
+        };
+        for (&row, mark) in rows.iter().zip(marks.iter_mut()) {
+            if *mark != Mark::Value {
+                values.push("");
+                continue;
+            }
+            if row >= self.rows {
+                return false;
+            }
+            if let Some(bits) = self.validity {
+                if bits.get(row / 8).is_none_or(|b| b & (1 << (row % 8)) == 0) {
+                    *mark = Mark::Null;
+                    values.push("");
+                    continue;
+                }
+            }
+            // Checked as UTF-8 now, value by value: the bytes are a shared map of the
+            // file (see `str_at`).
+            let text = span(row).and_then(|(start, end)| self.values.get(start..end));
+            match text.and_then(|b| std::str::from_utf8(b).ok()) {
+                Some(s) => values.push(s),
+                None => return false,
+            }
+        }
+        true
     }
 
     /// Calls `f(row, value)` for each of `rows` in order, each value as
