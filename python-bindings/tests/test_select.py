@@ -144,6 +144,83 @@ def test_where_over_a_record_file_matches_the_list_of_dicts(
                 assert same(got.to_list(), mem.where(field, op, value).to_list())
 
 
+# Arrow types a foreign stream may hold, each read a column at a time by `where`'s copy:
+# (type, values hypothesis draws for it).
+ARROW_COLUMNS = {
+    "i8": ("int8", st.integers(-128, 127)),
+    "u8": ("uint8", st.integers(0, 255)),
+    "i16": ("int16", st.integers(-(2**15), 2**15 - 1)),
+    "u16": ("uint16", st.integers(0, 2**16 - 1)),
+    "i32": ("int32", st.integers(-(2**31), 2**31 - 1)),
+    "u32": ("uint32", st.integers(0, 2**32 - 1)),
+    "i64": ("int64", st.integers(-(2**63), 2**63 - 1)),
+    "s": (
+        "string",
+        st.sampled_from(["", "UA", "JFK", "é", "日本", "2013-01-01 05:00:00", "x" * 30]),
+    ),
+    "ls": ("large_string", st.text(max_size=6)),
+}
+
+
+@given(
+    st.lists(
+        st.fixed_dictionaries({k: st.one_of(st.none(), v) for k, (_, v) in ARROW_COLUMNS.items()}),
+        max_size=60,
+    ),
+    st.integers(min_value=1, max_value=3),
+    st.sampled_from(list(ARROW_COLUMNS)),
+    st.sampled_from(list(OPS)),
+    st.one_of(st.none(), st.integers(-200, 200), st.sampled_from(["UA", "", "é"])),
+)
+@settings(max_examples=60, deadline=None)
+def test_where_over_an_arrow_stream_of_narrow_and_large_columns_matches_the_list_of_dicts(
+    tmp_path_factory, data, parts, field, op, value
+):
+    """A stream pyarrow writes (ints of every width, signed or not, strings with 32- and
+    64-bit offsets, nulls in any of them, several batches) is selected and copied as
+    its list of dicts selects."""
+    pa = pytest.importorskip("pyarrow")
+    schema = pa.schema([(k, getattr(pa, t)()) for k, (t, _) in ARROW_COLUMNS.items()])
+    table = pa.Table.from_pylist(data, schema=schema)
+    path = tmp_path_factory.mktemp("arrows") / "t.arrows"
+    with pa.ipc.new_stream(path, schema) as w:
+        for batch in table.to_batches(max_chunksize=max(1, len(data) // parts)):
+            w.write_batch(batch)
+    with DictList.open(path, "r") as f:
+        got = f.where(field, op, value).to_list()
+    assert same(got, where_oracle(table.to_pylist(), field, op, value))
+
+
+def test_where_over_a_file_copies_many_rows_of_a_batch_as_the_list_of_dicts_selects(tmp_path):
+    """More selected records of one batch than one push of typed columns takes, strings
+    with more distinct values than one run caches, nulls and absent keys in ints and
+    strings: the copy is the list's comprehension."""
+    data = []
+    for i in range(12_000):
+        r = {"id": i, "carrier": ["UA", "AA", "B6"][i % 3], "tail": f"N{i % 2_500:04d}"}
+        r["delay"] = None if i % 11 == 0 else i % 97 - 20
+        r["hour"] = f"2013-01-{1 + i // 500:02d} {i % 24:02d}:00:00"
+        if i % 13 == 0:
+            del r["tail"]
+        if i % 17 == 0:
+            r["hour"] = None
+        if i % 19 == 0:
+            del r["delay"]
+        data.append(r)
+    with DictList.open(tmp_path / "many.msl") as f:
+        f.extend(data)
+    with DictList.open(tmp_path / "many.msl", "r") as f:
+        for field, op, value in [
+            ("carrier", "!=", "B6"),
+            ("id", ">=", 0),
+            ("delay", "<", 40),
+            ("tail", "!=", "N0001"),
+        ]:
+            got = f.where(field, op, value).to_list()
+            assert same(got, where_oracle(data, field, op, value)), (field, op)
+        assert same(DictList(f).to_list(), data)
+
+
 def test_where_over_a_file_compares_host_values_in_python_and_refuses_their_pickles(tmp_path):
     path = tmp_path / "h.msl"
     with DictList.open(path) as f:

@@ -71,6 +71,12 @@ impl ColumnExtras<'_> {
         self.absent.is_some_and(|b| bit(b, row))
     }
 
+    /// Whether some row of the batch may lack the column's key (`false`: none does).
+    #[inline]
+    pub(crate) fn any_absent(&self) -> bool {
+        self.absent.is_some()
+    }
+
     /// Whether the column's float in row `row` was an int.
     #[inline]
     pub(crate) fn is_int(&self, row: usize) -> bool {

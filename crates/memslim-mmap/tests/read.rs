@@ -695,3 +695,66 @@ proptest! {
         let _ = fs::remove_file(memslim_mmap::index_path(&path));
     }
 }
+
+/// More records of one batch than one push of typed columns takes (4,096): ints with
+/// nulls and absent keys, strings with more distinct values than a run caches, and in
+/// one block a record whose keys come in another order (that block goes by grids):
+/// copied, all of them or every other one, as the record-by-record copy copies them.
+#[test]
+fn a_file_copies_blocks_of_many_records_as_records_are_copied() {
+    let path = tmp(4_000_001);
+    let _ = fs::remove_file(&path);
+    let _ = fs::remove_file(memslim_mmap::index_path(&path));
+    let mut file = RecordFile::open(&path, Mode::Append).unwrap();
+    let texts: Vec<String> = (0..3_000).map(|k| format!("2013-01-01 {k:05}")).collect();
+    let mut recs: Vec<Vec<(usize, V)>> = Vec::new();
+    for r in 0..11_000usize {
+        let mut rec = vec![(
+            0,
+            if r % 11 == 0 {
+                V::Null
+            } else {
+                V::Int(r as i64 - 5)
+            },
+        )];
+        rec.push((1, V::Int((r % 300) as i64)));
+        if r % 13 != 0 {
+            let s = if r % 17 == 0 {
+                V::Null
+            } else {
+                V::Str(["UA", "JFK", "naïve"][r % 3].into())
+            };
+            rec.push((2, s));
+        }
+        rec.push((3, V::Str(texts[(r * 7) % texts.len()].clone())));
+        if r % 19 != 0 {
+            rec.push((4, V::Float(r as f64 / 4.0)));
+        }
+        if r == 9_000 {
+            rec.reverse();
+        }
+        recs.push(rec);
+    }
+    for r in &recs {
+        let cells: Vec<(&str, Cell<'_>)> = r.iter().map(|(j, v)| (TABLE[*j], v.cell())).collect();
+        file.push_record(&cells).unwrap();
+    }
+    file.flush().unwrap();
+    for picks in [
+        (0..recs.len()).collect::<Vec<_>>(),
+        (0..recs.len()).filter(|r| r % 2 == 1).collect(),
+    ] {
+        let (mut fast, slow) = (
+            RecordList::with_chunk_rows(2_000),
+            RecordList::with_chunk_rows(2_000),
+        );
+        assert!(
+            file.append_to(&mut fast, &picks).unwrap(),
+            "the file's own copy"
+        );
+        copied_alike(&mut file, &picks, true, fast, slow, &recs, &TABLE).unwrap();
+    }
+    drop(file);
+    let _ = fs::remove_file(&path);
+    let _ = fs::remove_file(memslim_mmap::index_path(&path));
+}
