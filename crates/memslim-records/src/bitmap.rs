@@ -107,6 +107,26 @@ impl Bitmap {
         }
     }
 
+    /// Appends `n` bits, bit `r` being `bit(r)`: eight to a byte past the first
+    /// partial byte.
+    #[inline]
+    pub(crate) fn push_each(&mut self, n: usize, bit: impl Fn(usize) -> bool) {
+        let mut r = 0;
+        while r < n && !self.len.is_multiple_of(8) {
+            self.push(bit(r));
+            r += 1;
+        }
+        let whole = (n - r) / 8;
+        self.bytes.extend((0..whole).map(|b| {
+            let at = r + 8 * b;
+            (0..8).fold(0u8, |byte, k| byte | u8::from(bit(at + k)) << k)
+        }));
+        self.len += whole * 8;
+        for k in r + 8 * whole..n {
+            self.push(bit(k));
+        }
+    }
+
     /// Makes room for `need` more bits, growing for `want` (see
     /// [`crate::store::room_for`]).
     pub(crate) fn room(&mut self, need: usize, want: usize) {
@@ -266,6 +286,22 @@ mod tests {
             proptest::prop_assert_eq!((0..len).map(|i| r.get(i)).collect::<Vec<_>>(), want);
             // Bits past the end stay clear, as from_bytes requires.
             proptest::prop_assert!(Bitmap::from_bytes(r.bytes.clone(), len).is_some());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn push_each_appends_as_pushes_do(
+            start in proptest::collection::vec(proptest::bool::ANY, 0..20),
+            bits in proptest::collection::vec(proptest::bool::ANY, 0..100),
+        ) {
+            let mut a = Bitmap::default();
+            start.iter().for_each(|&v| a.push(v));
+            let mut b = a.clone();
+            a.push_each(bits.len(), |r| bits[r]);
+            bits.iter().for_each(|&v| b.push(v));
+            // Same bits, same bytes (the bits past the end clear).
+            proptest::prop_assert_eq!(a, b);
         }
     }
 

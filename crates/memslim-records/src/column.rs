@@ -980,11 +980,11 @@ impl ColChunk {
         }
         if let Some(v) = &mut self.valid {
             v.room(n, n);
-            (0..n).for_each(|r| v.push(marks.get(r).is_none_or(|&m| m == Mark::Value)));
+            v.push_each(n, |r| marks.get(r).is_none_or(|&m| m == Mark::Value));
         }
         if let Some(a) = &mut self.absent {
             a.room(n, n);
-            (0..n).for_each(|r| a.push(marks.get(r) == Some(&Mark::Absent)));
+            a.push_each(n, |r| marks.get(r) == Some(&Mark::Absent));
         }
         self.len += n;
     }
@@ -1574,7 +1574,7 @@ struct ShortStrs {
 impl ShortStrs {
     /// A cache for a run of `rows` strings.
     fn new(rows: usize) -> Self {
-        let n = rows.next_power_of_two().clamp(64, 1024);
+        let n = rows.next_power_of_two().clamp(64, 4_096);
         ShortStrs {
             slots: vec![([0; 3], u32::MAX, 0); n],
             shift: 64 - n.trailing_zeros(),
