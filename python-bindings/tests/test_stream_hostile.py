@@ -631,50 +631,7 @@ def test_many_records_each_adding_keys_append_in_near_linear_time():
     assert rows.to_list() == dicts
 
 
-DOC_OOM_SCRIPT = textwrap.dedent(
-    """
-    import resource, sys, memslim
-    vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
-    cap = vm + (650 << 20)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    try:
-        if sys.argv[2] == "docs":
-            r = memslim.DocList.from_jsonl(sys.argv[1])
-        else:
-            r = memslim.read_jsonl(sys.argv[1], nested="docs")
-        print("loaded", len(r))
-    except MemoryError as e:
-        print("MemoryError", e)
-    """
-)
-
-
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
-@pytest.mark.parametrize("how", ["docs", "nested"])
-def test_a_documents_long_string_past_the_memory_there_is_a_memory_error(tmp_path, how):
-    # A 1.4 MB .gz of one 300 MiB string line: the line buffer fits under the cap, the
-    # string's copy into the text blocks does not. It used to abort the interpreter.
-    path = tmp_path / "long.jsonl.gz"
-    with gzip.open(path, "wb", compresslevel=1) as f:
-        f.write(b'{"a": "')
-        chunk = b"a" * (1 << 20)
-        for _ in range(300):
-            f.write(chunk)
-        f.write(b'"}\n')
-    proc = subprocess.run(
-        [sys.executable, "-c", DOC_OOM_SCRIPT, str(path), how],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, (proc.returncode, proc.stderr[-2000:])
-    out = proc.stdout.strip()
-    # The memory error names the file and line (or, with room to spare, the document).
-    assert out == "loaded 1" or out.startswith(f"MemoryError {path}: line 1: "), out
-
-
-ESCAPED_OOM_SCRIPT = textwrap.dedent(
+LONG_LINE_OOM_SCRIPT = textwrap.dedent(
     """
     import resource, sys, memslim
     vm = next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith("VmSize"))
@@ -683,6 +640,8 @@ ESCAPED_OOM_SCRIPT = textwrap.dedent(
     try:
         if sys.argv[2] == "docs":
             r = memslim.DocList.from_jsonl(sys.argv[1])
+        elif sys.argv[2] == "nested":
+            r = memslim.read_jsonl(sys.argv[1], nested="docs")
         else:
             r = memslim.read_jsonl(sys.argv[1])
         print("loaded", len(r))
@@ -692,21 +651,19 @@ ESCAPED_OOM_SCRIPT = textwrap.dedent(
 )
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
-@pytest.mark.parametrize(("how", "cap_mib"), [("records", 1150), ("docs", 650)])
-def test_a_long_escaped_string_past_the_memory_there_is_a_memory_error(tmp_path, how, cap_mib):
-    # A 1.4 MB .gz of one line holding a 300 MiB string with an escape: the line fits
-    # under the cap (the record reader holds it twice while reading it), the buffer the
-    # parser decodes the string into does not. Its growth used to abort the interpreter.
-    path = tmp_path / "escaped.jsonl.gz"
+def loads_or_names_the_line(path, head: bytes, how: str, cap_mib: int) -> None:
+    """Writes ``path``, a 1.4 MB .gz of one line: ``head``, a 300 MiB string's tail, and
+    the line's end; reads it (``how``) in a child under an address-space cap of
+    ``cap_mib`` MiB above its start: it loads, or raises a MemoryError naming the file
+    and line, never aborts."""
     with gzip.open(path, "wb", compresslevel=1) as f:
-        f.write(b'{"a": "\\n')
+        f.write(head)
         chunk = b"a" * (1 << 20)
         for _ in range(300):
             f.write(chunk)
         f.write(b'"}\n')
     proc = subprocess.run(
-        [sys.executable, "-c", ESCAPED_OOM_SCRIPT, str(path), how, str(cap_mib)],
+        [sys.executable, "-c", LONG_LINE_OOM_SCRIPT, str(path), how, str(cap_mib)],
         capture_output=True,
         text=True,
         timeout=300,
@@ -716,6 +673,23 @@ def test_a_long_escaped_string_past_the_memory_there_is_a_memory_error(tmp_path,
     out = proc.stdout.strip()
     # (With room to spare, the line loads.)
     assert out == "loaded 1" or out.startswith(f"MemoryError {path}: line 1: "), out
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize("how", ["docs", "nested"])
+def test_a_documents_long_string_past_the_memory_there_is_a_memory_error(tmp_path, how):
+    # One 300 MiB string: the line buffer fits under the cap, the string's copy into the
+    # text blocks does not. It used to abort the interpreter.
+    loads_or_names_the_line(tmp_path / "long.jsonl.gz", b'{"a": "', how, 650)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux's /proc")
+@pytest.mark.parametrize(("how", "cap_mib"), [("records", 1150), ("docs", 650)])
+def test_a_long_escaped_string_past_the_memory_there_is_a_memory_error(tmp_path, how, cap_mib):
+    # One 300 MiB string with an escape: the line fits under the cap (the record reader
+    # holds it twice while reading it), the buffer the parser decodes the string into
+    # does not. Its growth used to abort the interpreter.
+    loads_or_names_the_line(tmp_path / "escaped.jsonl.gz", b'{"a": "\\n', how, cap_mib)
 
 
 def zstd_frame_with_window(content: bytes, window: int) -> bytes:
