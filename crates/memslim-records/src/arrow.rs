@@ -32,8 +32,10 @@ use arrow_buffer::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
+use crate::arrow_run::ArrowRun;
 use crate::bitmap::Bitmap;
 use crate::column::{ColChunk, ColMeta, Data, Layout};
+use crate::columns::Columns;
 use crate::intvec::{IntVec, Width};
 use crate::strdict::StrDict;
 use crate::variant::{self, Value, Writer};
@@ -43,6 +45,10 @@ use crate::{Cell, ColumnView, RecordList, RecordsError, Result};
 pub const ENCODING_KEY: &str = "memslim.encoding";
 /// Its value for the current variant encoding.
 pub const VARIANT_ENCODING: &str = "variant-1";
+
+/// Rows [`RecordList::from_arrow`] reads into columns at a time: the typed copies of a
+/// run's ints and strings (8 and 16 bytes a row per column) stay small beside a batch.
+pub(crate) const IMPORT_ROWS: usize = 16_384;
 
 /// An Arrow buffer over `values`, which `owner` keeps alive.
 pub(crate) fn share<T: ArrowNativeType, O: Allocation + Clone + 'static>(
@@ -330,38 +336,51 @@ impl RecordList {
         for f in schema.fields() {
             check_type(f.name(), f.data_type())?;
         }
-        let mut buf: Vec<Vec<u8>> = vec![Vec::new(); names.len()];
+        // Fields by position; a name given twice is one field, which `push_columns`
+        // refuses as a duplicate key, as a record holding the key twice is.
+        let fields: Vec<usize> = names
+            .iter()
+            .map(|n| out.field_index(n).unwrap_or(usize::MAX))
+            .collect();
         // Rows of the batches before this one: an error names the record by its row in
         // the list (and, past the first batch, by its batch and row in it).
         let mut before = 0usize;
         for (b, batch) in batches.into_iter().enumerate() {
             let batch = batch?;
-            for r in 0..batch.num_rows() {
-                let mut kinds: Vec<Scalar<'_>> = Vec::with_capacity(names.len());
-                for (j, col) in batch.columns().iter().enumerate() {
-                    let cell = scalar_at(col.as_ref(), r, variant_cols[j], &mut buf[j]);
-                    kinds.push(cell.map_err(|e| match e {
-                        RecordsError::Corrupt(why) => {
-                            let at = if b == 0 {
-                                String::new()
-                            } else {
-                                format!(" (batch {b}, row {r})")
-                            };
-                            RecordsError::Corrupt(format!(
-                                "row {}, field {:?}{at}: {why}",
-                                before + r,
-                                names[j]
-                            ))
+            let mut start = 0;
+            while start < batch.num_rows() {
+                let len = IMPORT_ROWS.min(batch.num_rows() - start);
+                let part = batch.slice(start, len);
+                let mut runs = Vec::with_capacity(names.len());
+                for (j, col) in part.columns().iter().enumerate() {
+                    let run = ArrowRun::read(col.as_ref(), variant_cols[j]).map_err(|(r, e)| {
+                        let r = start + r;
+                        match e {
+                            RecordsError::Corrupt(why) => {
+                                let at = if b == 0 {
+                                    String::new()
+                                } else {
+                                    format!(" (batch {b}, row {r})")
+                                };
+                                RecordsError::Corrupt(format!(
+                                    "row {}, field {:?}{at}: {why}",
+                                    before + r,
+                                    names[j]
+                                ))
+                            }
+                            e => e,
                         }
-                        e => e,
-                    })?);
+                    })?;
+                    runs.push(run);
                 }
-                let rec: Vec<(&str, Cell<'_>)> = kinds
-                    .iter()
-                    .enumerate()
-                    .map(|(j, s)| (names[j], s.cell(&buf[j])))
-                    .collect();
-                out.push_record(&rec)?;
+                let mut cols = Columns::new(len);
+                for (j, run) in runs.iter_mut().enumerate() {
+                    let (values, marks) = run.take_values();
+                    // One entry per row, marks with ints or strings only: always taken.
+                    cols.push(fields[j], values, marks);
+                }
+                out.push_columns(&cols)?;
+                start += len;
             }
             before += batch.num_rows();
         }

@@ -14,6 +14,7 @@
 
 mod arrow;
 mod arrow_cell;
+mod arrow_run;
 mod bitmap;
 mod column;
 mod columns;
@@ -46,6 +47,7 @@ pub use memslim_arena::variant;
 
 pub use arrow::{ENCODING_KEY, VARIANT_ENCODING};
 pub use arrow_cell::{arrow_cell, check_arrow_type, dtype_of_arrow, is_variant_field};
+pub use arrow_run::ArrowRun;
 pub use column::{Cell, CellRef, DType, Layout, is_stored_int};
 pub use columns::{ColumnRun, Columns, Mark, Values};
 pub use colview::{ColumnView, Numbers, OwnedNumbers, sum_arrow};
