@@ -260,6 +260,30 @@ class StructRows:
         return self.unpack_from(self.buf, i * self.size)
 
 
+def arrow_loads(out: dict[str, Any], dicts: list[dict[str, Any]], peer: str, repeat: int) -> None:
+    """Loading the records from a pyarrow Table and from the Parquet file pyarrow writes
+    of it (in the page cache), with the peer's own readers."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if peer == "list of dicts":
+        from_table, from_file = pa.Table.to_pylist, lambda p: pq.read_table(p).to_pylist()
+    elif peer == "memslim.DictList":
+        import memslim
+
+        from_table, from_file = memslim.DictList.from_arrow, memslim.read_parquet
+    else:
+        import polars as pl
+
+        from_table, from_file = pl.from_arrow, pl.read_parquet
+    table = pa.Table.from_pylist(dicts)
+    out["from arrow"] = median_seconds(lambda: from_table(table), repeat)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "rows.parquet"
+        pq.write_table(table, path)
+        out["from parquet"] = median_seconds(lambda: from_file(path), repeat)[0]
+
+
 def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
     a, b = (ds.fields.index(k) for k in ds.loop_fields)
     key, value = ds.filter_field, ds.filter_value
@@ -307,11 +331,13 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
             out["load"] = median_seconds(lambda: pickle.loads(payload), repeat)[0]
             del payload
             out["select"] = median_seconds(lambda: [r for r in dicts if r[key] == value], repeat)[0]
+            arrow_loads(out, dicts, peer, repeat)
             dict_ops(out, dicts, ds.loop_fields, repeat)
             edits(out, dicts, list(ds.records(EDITS)), repeat)
             return out
         import memslim
 
+        arrow_loads(out, dicts, peer, repeat)
         rows = memslim.DictList(dicts)
         del dicts
         out["count"] = median_seconds(lambda: rows.column(key).count(value), repeat)[0]
@@ -332,6 +358,7 @@ def measure(peer: str, ds: Dataset, n: int, repeat: int) -> dict[str, Any]:
         return out
     import polars as pl
 
+    arrow_loads(out, list(ds.records(n)), peer, repeat)
     df = pl.DataFrame(list(ds.records(n)), infer_schema_length=None).select(ds.fields)
     # Its rows as tuples, for the TupleList's operations: what a columnar peer costs.
     f = ds.fields.index(key)
@@ -402,6 +429,24 @@ def report_md(results: dict[str, dict[str, Any]], n: int, ds: Dataset) -> str:
         f"`pl.read_ipc_stream`) | {ms(ld.get('load'))} | {ms(got)} | {ms(pl.get('load'))} | "
         f"{_ratio(got, ld.get('load'))} | {_ratio(got, pl.get('load'))} |"
     )
+    for op, label in (
+        ("from arrow", "a pyarrow Table (list: `table.to_pylist()`; polars: `pl.from_arrow`)"),
+        (
+            "from parquet",
+            (
+                "a Parquet file pyarrow wrote, in the page cache (list: "
+                "`pq.read_table(p).to_pylist()`; polars: `pl.read_parquet`)"
+            ),
+        ),
+    ):
+        got = dl.get(op)
+        theirs = (
+            "`DictList.from_arrow(table)`" if op == "from arrow" else "`memslim.read_parquet(p)`"
+        )
+        lines.append(
+            f"| {theirs}: the records of {label} | {ms(ld.get(op))} | {ms(got)} | "
+            f"{ms(pl.get(op))} | {_ratio(got, ld.get(op))} | {_ratio(got, pl.get(op))} |"
+        )
     dict_rows = (
         ("get", f"`r.get({a!r})` and `r.get('missing')`, every record"),
         ("set field", f"`r[{b!r}] = r[{b!r}]`, every record"),
