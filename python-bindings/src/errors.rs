@@ -181,7 +181,9 @@ fn records_err(py: Python<'_>, e: RecordsError, msg: String) -> PyErr {
         RecordsError::WorkerStopped => PyRuntimeError::new_err(msg),
         // Python's own error for `rows[::2] = too_few`.
         RecordsError::SliceSize { .. } => PyValueError::new_err(msg),
-        RecordsError::OutOfMemory { .. } => PyMemoryError::new_err(msg),
+        RecordsError::OutOfMemory { .. } | RecordsError::ValueOutOfMemory { .. } => {
+            PyMemoryError::new_err(msg)
+        }
     }
 }
 

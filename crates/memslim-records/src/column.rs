@@ -397,6 +397,10 @@ pub(crate) fn has_value(valid: Option<&Bitmap>, absent: Option<&Bitmap>, i: usiz
     !absent.is_some_and(|a| a.get(i)) && valid.is_none_or(|v| v.get(i))
 }
 
+/// The most bytes the variant encoding of a string or bytes value adds to it (a tag and
+/// a length varint).
+pub(crate) const ENCODED_HEADER_MAX: usize = 11;
+
 /// Writes any cell in the variant encoding.
 pub(crate) fn encode_cell(cell: &Cell<'_>, out: &mut Vec<u8>) {
     let mut w = Writer::new(out);
@@ -472,6 +476,27 @@ impl ColChunk {
         for b in [&mut self.valid, &mut self.absent].into_iter().flatten() {
             b.room(run, want);
         }
+    }
+
+    /// [`ColChunk::room`] for a run holding a value whose size the input sets (see
+    /// [`crate::list::BIG_VALUE`]): the variable-length data buffer grows with a
+    /// fallible allocation.
+    ///
+    /// # Errors
+    /// When the data buffer cannot grow by `bytes`; the chunk is unchanged.
+    pub(crate) fn try_room(
+        &mut self,
+        run: usize,
+        want: usize,
+        bytes: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        if let Data::Var(v) = &mut self.data {
+            let want = want.max(run);
+            v.try_room((run, want), (bytes, bytes / run.max(1) * want))?;
+        }
+        // The data buffer has its room: this grows the other buffers (row counts).
+        self.room(run, want, bytes);
+        Ok(())
     }
 
     /// `len` rows, all absent, in the `Null` layout.
@@ -813,7 +838,15 @@ impl ColChunk {
                         return;
                     }
                     Some(c) if meta.layout == Layout::Object => {
-                        v.push_with(|buf| encode_cell(c, buf));
+                        if c.var_len() >= crate::list::BIG_VALUE {
+                            // Written in place, into the room made for it: a second
+                            // copy of a value this large may be memory there is not.
+                            v.push_sized(c.var_len() + ENCODED_HEADER_MAX, |buf| {
+                                encode_cell(c, buf)
+                            });
+                        } else {
+                            v.push_with(|buf| encode_cell(c, buf));
+                        }
                         return;
                     }
                     Some(_) => v.push(&[]),

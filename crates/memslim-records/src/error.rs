@@ -103,6 +103,21 @@ pub enum RecordsError {
         bytes: usize,
     },
 
+    /// The memory to store a large value could not be had (the append is undone).
+    #[error(
+        "row {row}, field {field:?}: cannot allocate {bytes} bytes to store a value of {len} bytes"
+    )]
+    ValueOutOfMemory {
+        /// Row index the record would have had.
+        row: usize,
+        /// Field name.
+        field: String,
+        /// Byte length of the value.
+        len: usize,
+        /// The size of the buffer that could not be had (saturated).
+        bytes: usize,
+    },
+
     /// An extended slice (step other than 1) was assigned a different number of records
     /// than it selects (the message is Python's).
     #[error("attempt to assign sequence of size {got} to extended slice of size {expected}")]
@@ -147,7 +162,8 @@ impl RecordsError {
             RecordsError::SchemaMismatch { row, .. }
             | RecordsError::UnknownField { row, .. }
             | RecordsError::DuplicateKey { row, .. }
-            | RecordsError::ValueTooLarge { row, .. } => *row = f(*row),
+            | RecordsError::ValueTooLarge { row, .. }
+            | RecordsError::ValueOutOfMemory { row, .. } => *row = f(*row),
             _ => {}
         }
         self

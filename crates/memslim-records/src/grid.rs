@@ -361,6 +361,11 @@ impl<'g, 'a> ColumnCells<'g, 'a> {
         self.idx.iter().map(|&i| self.grid.slot(i).1)
     }
 
+    /// The cells present in the run, each with its row in the grid.
+    pub(crate) fn rows(&self) -> impl Iterator<Item = (usize, &'g Cell<'a>)> + '_ {
+        self.idx.iter().map(|&i| self.grid.slot(i))
+    }
+
     /// No cell in the run.
     pub(crate) fn is_blank(&self) -> bool {
         self.idx.is_empty()

@@ -45,6 +45,12 @@ const SPLIT_FOR_TEXT_BYTES: usize = 1 << 20;
 /// Largest single string, bytes or encoded value.
 pub const MAX_VALUE_BYTES: usize = 1 << 30;
 
+/// An append holding a value (or, in a grid, values) of at least this many bytes grows
+/// the buffers that take them with fallible allocations, and on failure is undone and
+/// reported ([`RecordsError::ValueOutOfMemory`]): memory that is not there must not
+/// abort the process. Smaller appends skip the checkpoint this takes.
+pub(crate) const BIG_VALUE: usize = 1 << 20;
+
 #[derive(Clone, Debug)]
 struct Chunk {
     /// Rows `[off, off + len)` of the column chunks belong to this list (slices share).
@@ -944,8 +950,9 @@ impl RecordList {
     ///
     /// # Errors
     /// [`RecordsError::SchemaMismatch`] / [`RecordsError::UnknownField`] against a declared
-    /// schema, [`RecordsError::DuplicateKey`], [`RecordsError::ValueTooLarge`]. On error
-    /// the list is unchanged.
+    /// schema, [`RecordsError::DuplicateKey`], [`RecordsError::ValueTooLarge`], and
+    /// [`RecordsError::ValueOutOfMemory`] when the memory to store a large value cannot
+    /// be had. On error the list is unchanged.
     ///
     /// # Memory
     /// Amortized O(1); the tail chunk's buffers double while small, then grow by an
@@ -957,13 +964,26 @@ impl RecordList {
             return Ok(());
         }
         let plan = self.plan(self.len, record)?;
+        let big = record.iter().any(|(_, c)| c.var_len() >= BIG_VALUE);
+        let cp = big.then(|| self.checkpoint());
         self.apply(&plan);
-        self.push_planned(
+        let pushed = self.push_planned(
             std::slice::from_ref(&record),
             std::slice::from_ref(&plan.cols),
+            big,
         );
+        if let (Err(e), Some(cp)) = (pushed, cp) {
+            self.rollback(cp);
+            return Err(e);
+        }
         self.compact_dicts_if_due();
         Ok(())
+    }
+
+    /// [`RecordList::push_batch`] one record at a time: a record that fails leaves the
+    /// ones before it appended, and nothing of itself.
+    fn push_each(&mut self, records: &[&[(&str, Cell<'_>)]]) -> Result<()> {
+        records.iter().try_for_each(|r| self.push_record(r))
     }
 
     /// Appends many records at once, column by column (faster than one
@@ -980,10 +1000,15 @@ impl RecordList {
             // that fails, undo what it did and take the record-by-record path below, which
             // reports the first bad record and keeps the ones before it.
             let cp = self.checkpoint();
-            if let Ok(true) = self.push_by_name(records) {
-                return Ok(());
+            match self.push_by_name(records) {
+                Ok(true) => return Ok(()),
+                Err(RecordsError::ValueOutOfMemory { .. }) => {
+                    // Which record could not be stored, the ones before it appended.
+                    self.rollback(cp);
+                    return self.push_each(records);
+                }
+                _ => self.rollback(cp),
             }
-            self.rollback(cp);
         }
         self.push_batch_planned(records)
     }
@@ -1044,6 +1069,13 @@ impl RecordList {
     /// [`RecordList::push_batch`], record by record: each record is planned (and the
     /// layouts it needs applied) before the ones after it.
     fn push_batch_planned(&mut self, records: &[&[(&str, Cell<'_>)]]) -> Result<()> {
+        if records
+            .iter()
+            .any(|r| r.iter().any(|(_, c)| c.var_len() >= BIG_VALUE))
+        {
+            // Rare: each record with a large value is stored with a checkpoint of its own.
+            return self.push_each(records);
+        }
         let mut plans: Vec<Vec<usize>> = Vec::with_capacity(records.len());
         let mut start = 0;
         for (k, rec) in records.iter().enumerate() {
@@ -1052,7 +1084,7 @@ impl RecordList {
                 // Store what is planned before the layout changes, then plan again: a
                 // widening looks at the values stored (int -> float only if every int
                 // is exact in f64), and an error's row index counts stored rows.
-                self.push_planned(&records[start..k], &plans);
+                self.push_planned(&records[start..k], &plans, false)?;
                 plans.clear();
                 start = k;
                 plan = self.plan(self.len, rec);
@@ -1063,8 +1095,7 @@ impl RecordList {
             }
             plans.push(plan.cols);
         }
-        self.push_planned(&records[start..], &plans);
-        Ok(())
+        self.push_planned(&records[start..], &plans, false)
     }
 
     /// Appends the rows of `grid`, checking and widening each column once for the
@@ -1076,6 +1107,8 @@ impl RecordList {
     /// [`RecordsError::SchemaMismatch`] against a declared schema and
     /// [`RecordsError::ValueTooLarge`], naming the first bad row; on error the list is
     /// unchanged. [`RecordsError::UnknownField`] if the grid has more columns than the list.
+    /// [`RecordsError::ValueOutOfMemory`] (the list unchanged) when the memory to store
+    /// the grid's values cannot be had, if they reach [`BIG_VALUE`] bytes.
     pub fn push_grid(&mut self, grid: &Grid<'_>) -> Result<()> {
         let n = grid.num_rows();
         if grid.num_cols() > self.cols.len() {
@@ -1122,9 +1155,15 @@ impl RecordList {
             .filter(|&(j, (target, _))| target != self.cols[j].layout)
             .map(|(j, (target, exact))| (j, target, exact))
             .collect();
+        let big = grid.var_bytes() >= BIG_VALUE;
+        let cp = big.then(|| self.checkpoint());
         self.widen_columns(widen);
-        self.push_rows(grid);
-        Ok(())
+        let pushed = self.push_rows(grid, big);
+        if let (Err(_), Some(cp)) = (&pushed, cp) {
+            // Whatever of it was stored, and the layouts it changed, go.
+            self.rollback(cp);
+        }
+        pushed
     }
 
     /// Lays out each column `j` of `widen` as `target` before an append whose values
@@ -1208,8 +1247,9 @@ impl RecordList {
             var += cell.var_len();
             next += 1;
         }
-        if next != n {
-            // A new field, or the keys in another order.
+        if next != n || var >= BIG_VALUE {
+            // A new field, or the keys in another order; or a value large enough to be
+            // stored with fallible allocations (the planned path does that).
             return false;
         }
         let k = self.tail_for(var);
@@ -1227,8 +1267,13 @@ impl RecordList {
         true
     }
 
-    /// Pushes records whose plans have been applied.
-    fn push_planned(&mut self, records: &[&[(&str, Cell<'_>)]], plans: &[Vec<usize>]) {
+    /// Pushes records whose plans have been applied (`big`: see [`RecordList::push_rows`]).
+    fn push_planned(
+        &mut self,
+        records: &[&[(&str, Cell<'_>)]],
+        plans: &[Vec<usize>],
+        big: bool,
+    ) -> Result<()> {
         let mut grid = Grid::with_capacity(self.cols.len(), records.len());
         for (rec, cols) in records.iter().zip(plans) {
             grid.push_row();
@@ -1237,15 +1282,24 @@ impl RecordList {
             }
             grid.set_order(cols);
         }
-        self.push_rows(&grid);
+        self.push_rows(&grid, big)
     }
 
     /// Pushes rows whose every cell fits its column's layout, column by column.
     ///
+    /// `big`: the grid holds a value whose size the input sets, large enough that the
+    /// memory for it may not be there ([`BIG_VALUE`]): the variable-length buffers then
+    /// grow with fallible allocations, each run's before any of the run is stored.
+    ///
+    /// # Errors
+    /// [`RecordsError::ValueOutOfMemory`] (only if `big`), naming the grid's largest
+    /// value of the column that could not grow in the run that failed. The runs before
+    /// it are stored (and the layouts changed): the caller rolls back.
+    ///
     /// # Performance
     /// In proportion to the cells given plus rows times the list's fields (each
     /// column's buffers take every row, absent or not).
-    fn push_rows(&mut self, grid: &Grid<'_>) {
+    fn push_rows(&mut self, grid: &Grid<'_>, big: bool) -> Result<()> {
         let by_col = grid.columns();
         self.make_text_room(grid, &by_col);
         let mut cursors: Vec<ColumnRun<'_>> = (0..self.cols.len())
@@ -1259,6 +1313,10 @@ impl RecordList {
                 .iter_mut()
                 .map(|c| c.take(grid, done, done + run))
                 .collect();
+            if big {
+                // Before any string of the run is interned (the key widths below).
+                self.try_run_room(k, done, run, &runs)?;
+            }
             // The layouts were chosen before this run's strings are interned: make each
             // key width hold the dictionary as the run leaves it.
             for (j, cells) in runs.iter().enumerate() {
@@ -1283,7 +1341,7 @@ impl RecordList {
                     _ => 0,
                 };
                 // Room for the run; a buffer that must grow grows for the rest of an
-                // announced append, in this chunk.
+                // announced append, in this chunk (after `try_run_room`: grows nothing).
                 let want = self.incoming.min(self.chunk_rows - cc.len);
                 cc.room(run, want, bytes);
                 if cells.is_blank() {
@@ -1301,6 +1359,65 @@ impl RecordList {
             });
             done += run;
         }
+        Ok(())
+    }
+
+    /// Makes room in chunk `k` for the variable-length values of `runs` (rows
+    /// `done..done + run` of `grid`), and in the dictionaries for their strings, with
+    /// fallible allocations, every column's before any value of the run is stored (see
+    /// [`RecordList::push_rows`]).
+    ///
+    /// # Errors
+    /// [`RecordsError::ValueOutOfMemory`] naming the column that could not grow and the
+    /// run's largest value in it; nothing of the run is stored.
+    #[cold]
+    fn try_run_room(
+        &mut self,
+        k: usize,
+        done: usize,
+        run: usize,
+        runs: &[ColumnCells<'_, '_>],
+    ) -> Result<()> {
+        let chunk = &mut self.chunks[k];
+        for (j, (cc, cells)) in chunk.cols.iter_mut().zip(runs).enumerate() {
+            // An object column writes each string or bytes value with its encoding's
+            // header (see `ColChunk::push_seen`).
+            let header = match self.cols[j].layout {
+                Layout::Object => crate::column::ENCODED_HEADER_MAX,
+                _ => 0,
+            };
+            let bytes: usize = cells.present().map(|c| c.var_len() + header).sum();
+            if bytes < BIG_VALUE {
+                continue;
+            }
+            let grown = match (&cc.data, self.cols[j].layout) {
+                (Data::Var(_), _) => {
+                    let cc = crate::cow::make_mut(cc);
+                    let want = self.incoming.min(self.chunk_rows - cc.len);
+                    cc.try_room(run, want, bytes)
+                }
+                // The strings go to the dictionary (all of them new, at most).
+                (_, Layout::StrDict(_)) => {
+                    let d = self.cols[j].dict.get_or_insert_with(Default::default);
+                    crate::cow::make_mut(d).try_room(bytes)
+                }
+                _ => Ok(()),
+            };
+            if grown.is_err() {
+                let (r, len) = cells
+                    .rows()
+                    .map(|(r, c)| (r, c.var_len()))
+                    .max_by_key(|&(_, len)| len)
+                    .unwrap_or((done, 0));
+                return Err(RecordsError::ValueOutOfMemory {
+                    row: self.len + (r - done),
+                    field: self.cols[j].name.to_string(),
+                    len,
+                    bytes,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// The chunk that takes the rows of an append from row `done` of `n` on, and how
@@ -2660,6 +2777,141 @@ mod take_tests {
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod out_of_memory_tests {
+    use super::*;
+    use crate::store::FAIL_GROWTH_FROM;
+
+    /// Every record of `l`, as text (each value with its field).
+    fn contents(l: &RecordList) -> Vec<String> {
+        (0..l.len())
+            .map(|r| {
+                let mut rec = Vec::new();
+                l.visit_row(r, |j, c| rec.push(format!("{}={:?}", l.field_name(j), c)));
+                rec.join(" ")
+            })
+            .collect()
+    }
+
+    /// A list of a few records of strings, ints and bytes, in chunks of 4 rows.
+    fn small() -> RecordList {
+        let mut l = RecordList::with_chunk_rows(4);
+        for i in 0..6 {
+            let s = format!("s{i}");
+            let b = vec![i as u8; 3];
+            l.push_record(&[
+                ("id", Cell::Int(i)),
+                ("s", Cell::Str(&s)),
+                ("b", Cell::Bytes(&b)),
+            ])
+            .unwrap();
+        }
+        l
+    }
+
+    /// Runs `f` with fallible growth failing from `bytes` on.
+    fn short_of_memory<T>(bytes: usize, f: impl FnOnce() -> T) -> T {
+        FAIL_GROWTH_FROM.with(|c| c.set(bytes));
+        let r = f();
+        FAIL_GROWTH_FROM.with(|c| c.set(usize::MAX));
+        r
+    }
+
+    fn assert_names(e: &RecordsError, row: usize, field: &str, len: usize) {
+        match e {
+            RecordsError::ValueOutOfMemory {
+                row: r,
+                field: f,
+                len: n,
+                ..
+            } => assert_eq!((*r, f.as_str(), *n), (row, field, len), "{e}"),
+            other => panic!("not ValueOutOfMemory: {other}"),
+        }
+    }
+
+    #[test]
+    fn a_large_value_without_memory_is_an_error_and_the_list_stays_as_it_was() {
+        let big = "x".repeat(BIG_VALUE + 5);
+        let blob = vec![7u8; BIG_VALUE];
+        let nested = {
+            let mut enc = Vec::new();
+            variant::Writer::new(&mut enc).str(&big);
+            enc
+        };
+        // Into a string, a bytes, an object column (a str among ints), and a new field.
+        let cases: Vec<(&str, Cell<'_>)> = vec![
+            ("s", Cell::Str(&big)),
+            ("b", Cell::Bytes(&blob)),
+            ("id", Cell::Str(&big)),
+            ("new", Cell::Str(&big)),
+            ("new", Cell::Encoded(&nested)),
+        ];
+        for (field, cell) in cases {
+            let mut l = small();
+            let before = contents(&l);
+            let fields = l.num_fields();
+            let record = if field == "id" {
+                vec![(field, cell)]
+            } else {
+                vec![("id", Cell::Int(9)), (field, cell)]
+            };
+            let e = short_of_memory(BIG_VALUE / 2, || l.push_record(&record)).unwrap_err();
+            assert_names(&e, 6, field, cell.var_len());
+            assert_eq!(contents(&l), before, "{field}");
+            assert_eq!(l.num_fields(), fields, "{field}");
+            // With the memory there, the same record is stored (and reads back).
+            l.push_record(&record).unwrap();
+            assert_eq!(l.len(), 7);
+            assert_eq!(l.row_eq(6, &record), Some(true), "{field}");
+        }
+    }
+
+    #[test]
+    fn a_batch_keeps_the_records_before_the_one_without_memory() {
+        let big = "y".repeat(2 * BIG_VALUE);
+        for fast in [true, false] {
+            let mut l = small();
+            let before = contents(&l);
+            // The fast path takes records whose keys repeat; a new key midway does not.
+            let k = if fast { "s" } else { "other" };
+            let recs: Vec<Vec<(&str, Cell<'_>)>> = vec![
+                vec![("id", Cell::Int(10)), ("s", Cell::Str("a"))],
+                vec![("id", Cell::Int(11)), (k, Cell::Str("b"))],
+                vec![("id", Cell::Int(12)), ("s", Cell::Str(&big))],
+                vec![("id", Cell::Int(13)), ("s", Cell::Str("c"))],
+            ];
+            let refs: Vec<&[(&str, Cell<'_>)]> = recs.iter().map(Vec::as_slice).collect();
+            let e = short_of_memory(BIG_VALUE, || l.push_batch(&refs)).unwrap_err();
+            assert_names(&e, 8, "s", big.len());
+            assert_eq!(l.len(), 8, "fast={fast}");
+            assert_eq!(contents(&l)[..6], before[..], "fast={fast}");
+        }
+    }
+
+    #[test]
+    fn a_grid_without_memory_for_its_values_changes_nothing() {
+        let big = vec![1u8; 3 * BIG_VALUE];
+        let mut l = small();
+        let before = contents(&l);
+        let mut grid = Grid::new(l.num_fields());
+        for i in 0..5 {
+            grid.push_row();
+            grid.set(0, Cell::Int(20 + i));
+            // An int field gets a float (widened), and row 3 a large bytes value.
+            grid.set(1, Cell::Float(0.5));
+            if i == 3 {
+                grid.set(2, Cell::Bytes(&big));
+            }
+        }
+        let e = short_of_memory(2 * BIG_VALUE, || l.push_grid(&grid)).unwrap_err();
+        assert_names(&e, 9, "b", big.len());
+        assert_eq!(contents(&l), before);
+        assert_eq!(l.col_meta(1).layout, small().col_meta(1).layout);
+        l.push_grid(&grid).unwrap();
+        assert_eq!(l.len(), 11);
     }
 }
 

@@ -6,6 +6,7 @@
 //! a `Vec` the list owns ([`Store::make_mut`]), so writing never changes memory the list
 //! does not own.
 
+use std::collections::TryReserveError;
 use std::ops::Deref;
 
 use arrow_buffer::{ArrowNativeType, Buffer, ScalarBuffer};
@@ -49,6 +50,75 @@ pub(crate) fn room_for<T>(v: &mut Vec<T>, need: usize, want: usize) {
 #[inline(never)]
 fn grow<T>(v: &mut Vec<T>, extra: usize) {
     v.reserve_exact(growth(v.len(), size_of::<T>(), extra));
+}
+
+/// [`room_for`] with fallible allocation, for a buffer about to take a value whose size
+/// the input sets: when it must grow it grows for `want` (or by [`growth`]'s step) if
+/// that memory can be had, else for `need` alone.
+///
+/// # Errors
+/// When not even `need` more values can be had; `v` is then unchanged.
+pub(crate) fn try_room_for<T>(
+    v: &mut Vec<T>,
+    need: usize,
+    want: usize,
+) -> Result<(), TryReserveError> {
+    if v.capacity() - v.len() < need {
+        try_grow(v, need, want)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests: a fallible growth to this many bytes or more fails, as it would with
+    /// that little memory left.
+    pub(crate) static FAIL_GROWTH_FROM: std::cell::Cell<usize> =
+        const { std::cell::Cell::new(usize::MAX) };
+}
+
+/// Tests: fails a fallible growth to `bytes` bytes as [`FAIL_GROWTH_FROM`] says.
+#[cfg(test)]
+fn injected_failure(bytes: usize) -> Result<(), TryReserveError> {
+    if bytes >= FAIL_GROWTH_FROM.with(std::cell::Cell::get) {
+        return Err(Vec::<u8>::new()
+            .try_reserve(usize::MAX)
+            .expect_err("usize::MAX bytes cannot be had"));
+    }
+    Ok(())
+}
+
+#[cfg(not(test))]
+#[inline(always)]
+fn injected_failure(_: usize) -> Result<(), TryReserveError> {
+    Ok(())
+}
+
+/// [`try_room_for`] for text: room for `need` more bytes in `s`, grown by [`growth`]'s
+/// step if that can be had, else by `need` alone.
+///
+/// # Errors
+/// When not even `need` more bytes can be had; `s` is then unchanged.
+pub(crate) fn try_room_for_text(s: &mut String, need: usize) -> Result<(), TryReserveError> {
+    if s.capacity() - s.len() < need {
+        injected_failure(s.len() + need)?;
+        if s.try_reserve_exact(growth(s.len(), 1, need)).is_err() {
+            s.try_reserve_exact(need)?;
+        }
+    }
+    Ok(())
+}
+
+#[cold]
+#[inline(never)]
+fn try_grow<T>(v: &mut Vec<T>, need: usize, want: usize) -> Result<(), TryReserveError> {
+    injected_failure((v.len() + need) * size_of::<T>())?;
+    if v.try_reserve_exact(growth(v.len(), size_of::<T>(), need.max(want)))
+        .is_ok()
+    {
+        return Ok(());
+    }
+    v.try_reserve_exact(need)
 }
 
 /// Values of one column buffer: a growable `Vec`, or a shared read-only buffer.
@@ -95,6 +165,15 @@ impl<T: ArrowNativeType> Store<T> {
         let v = self.make_mut();
         room_for(v, need, want);
         v
+    }
+
+    /// [`Store::grow_for`] with fallible growth (see [`try_room_for`]).
+    ///
+    /// # Errors
+    /// When the memory for `need` more values cannot be had; the values are unchanged
+    /// (a shared store may have been made owned).
+    pub(crate) fn try_grow_for(&mut self, need: usize, want: usize) -> Result<(), TryReserveError> {
+        try_room_for(self.make_mut(), need, want)
     }
 
     /// Values `[off, off + len)` in reverse order, owned.

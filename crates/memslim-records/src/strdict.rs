@@ -171,6 +171,18 @@ impl StrDict {
         Some(d)
     }
 
+    /// Makes room for `bytes` more bytes of new strings, with a fallible allocation (for
+    /// strings whose size the input sets: see [`crate::list::BIG_VALUE`]).
+    ///
+    /// # Errors
+    /// When the memory cannot be had; the dictionary is unchanged.
+    pub(crate) fn try_room(
+        &mut self,
+        bytes: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        crate::store::try_room_for_text(&mut self.data, bytes)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.offsets.len() - 1
     }

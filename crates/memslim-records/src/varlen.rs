@@ -84,6 +84,21 @@ impl VarLen {
         self.data.grow_for(bytes.0, bytes.1);
     }
 
+    /// [`VarLen::room`], the data buffer grown with a fallible allocation: it is about
+    /// to take a value whose size the input sets (see [`crate::store::try_room_for`]).
+    ///
+    /// # Errors
+    /// When the data buffer cannot grow by `bytes.0`; nothing grew.
+    pub(crate) fn try_room(
+        &mut self,
+        rows: (usize, usize),
+        bytes: (usize, usize),
+    ) -> Result<(), std::collections::TryReserveError> {
+        self.data.try_grow_for(bytes.0, bytes.1)?;
+        self.offsets.grow_for(rows.0, rows.1);
+        Ok(())
+    }
+
     /// Appends a value produced by `write`, which appends its bytes to the buffer given.
     /// The value is written to a buffer of its own first: writing it in place would
     /// let the column's buffer double.
@@ -91,6 +106,13 @@ impl VarLen {
         let mut value = Vec::new();
         write(&mut value);
         self.push(&value);
+    }
+
+    /// Appends a value produced by `write` in place, in the data buffer grown first
+    /// for `most` bytes (at least what `write` appends: the buffer then never doubles).
+    pub(crate) fn push_sized(&mut self, most: usize, write: impl FnOnce(&mut Vec<u8>)) {
+        write(self.data.grow(most));
+        self.offsets.grow(1).push(self.data.len() as i32);
     }
 
     pub(crate) fn set(&mut self, i: usize, v: &[u8]) {
