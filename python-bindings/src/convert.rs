@@ -12,7 +12,7 @@
 
 use memslim_records::variant::{self, Value, Writer};
 use memslim_records::{Cell, CellRef};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
@@ -197,6 +197,8 @@ fn scalar_or_encode<'a>(
         let msg = format!("{}: {}", at(row, key), e.value(py));
         if e.is_instance_of::<PyValueError>(py) {
             PyValueError::new_err(msg)
+        } else if e.is_instance_of::<PyMemoryError>(py) {
+            PyMemoryError::new_err(msg)
         } else {
             PyTypeError::new_err(msg)
         }
@@ -212,6 +214,11 @@ pub(crate) fn encode(
 ) -> PyResult<()> {
     let py = v.py();
     if let Some(x) = scalar_of(v) {
+        if let Scalar::Str(s) = x {
+            room_for_blob(buf, s.len())?;
+        } else if let Scalar::Bytes(b) = x {
+            room_for_blob(buf, b.len())?;
+        }
         write_scalar(buf, x);
     } else if v.is_exact_instance_of::<PyInt>() {
         // Beyond 64 bits (a 64-bit int is a scalar cell).
@@ -258,6 +265,9 @@ pub(crate) fn encode(
     } else {
         let dumps = PICKLE_DUMPS.import(py, "pickle", "dumps")?;
         let b = dumps.call1((v, 5)).map_err(|e| {
+            if e.is_instance_of::<PyMemoryError>(py) {
+                return e; // no memory is no type error
+            }
             PyTypeError::new_err(format!(
                 "cannot store a value of type {}: it is not a str, bytes, number, bool, None, \
                  list, tuple or dict, and pickling it failed: {}",
@@ -265,7 +275,27 @@ pub(crate) fn encode(
                 e.value(py)
             ))
         })?;
-        Writer::new(buf).opaque(b.cast::<PyBytes>()?.as_bytes());
+        let b = b.cast::<PyBytes>()?.as_bytes();
+        room_for_blob(buf, b.len())?;
+        Writer::new(buf).opaque(b);
+    }
+    Ok(())
+}
+
+/// Makes room in `buf` for a string or bytes of `len` bytes about to be encoded, with a
+/// fallible allocation when it is large: its size is the value's, and memory that is
+/// not there must be a `MemoryError`, not an abort. (`exact`: `buf` need not double
+/// past one large value.)
+fn room_for_blob(buf: &mut Vec<u8>, len: usize) -> PyResult<()> {
+    /// Smaller values grow the buffer as any push does.
+    const LARGE: usize = 1 << 20;
+    // A tag and a length varint come before the bytes.
+    let need = len.saturating_add(11);
+    if len >= LARGE && buf.capacity() - buf.len() < need && buf.try_reserve_exact(need).is_err() {
+        return Err(PyMemoryError::new_err(format!(
+            "cannot allocate {} bytes to encode a value of {len} bytes",
+            buf.len().saturating_add(need)
+        )));
     }
     Ok(())
 }

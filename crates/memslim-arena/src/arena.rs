@@ -278,6 +278,17 @@ impl Arena {
             .alloc_slice(values, id)
     }
 
+    /// [`alloc_slice_mut`](Arena::alloc_slice_mut), `None` (nothing allocated) when the
+    /// memory for a new chunk cannot be had, rather than an abort.
+    #[inline]
+    pub fn try_alloc_slice_mut<T: Copy + Sync>(&mut self, values: &[T]) -> Option<ArenaSlice<T>> {
+        let id = self.id;
+        self.chunks
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .try_alloc_slice(values, id)
+    }
+
     /// Copies one value into the arena (a slice of length one).
     pub fn alloc<T: Copy + Sync>(&self, value: T) -> ArenaSlice<T> {
         self.alloc_slice(std::slice::from_ref(&value))
@@ -293,6 +304,13 @@ impl Arena {
     #[inline]
     pub fn alloc_str_mut(&mut self, s: &str) -> ArenaStr {
         ArenaStr(self.alloc_slice_mut(s.as_bytes()))
+    }
+
+    /// [`alloc_str_mut`](Arena::alloc_str_mut), `None` (nothing allocated) when the
+    /// memory for a new chunk cannot be had.
+    #[inline]
+    pub fn try_alloc_str_mut(&mut self, s: &str) -> Option<ArenaStr> {
+        self.try_alloc_slice_mut(s.as_bytes()).map(ArenaStr)
     }
 
     /// Holds `buffer` to be read in place instead of copied: [`Adopted::slice`] then

@@ -63,6 +63,20 @@ impl Scratch {
         self.arena.alloc_slice_mut(values)
     }
 
+    /// [`alloc_str`](Scratch::alloc_str), `None` (nothing allocated) when the memory
+    /// cannot be had: for a string whose length the input sets.
+    #[inline]
+    pub fn try_alloc_str(&mut self, s: &str) -> Option<ArenaStr> {
+        self.arena.try_alloc_str_mut(s)
+    }
+
+    /// [`alloc_slice`](Scratch::alloc_slice), `None` (nothing allocated) when the
+    /// memory cannot be had.
+    #[inline]
+    pub fn try_alloc_slice<T: Copy + Sync>(&mut self, values: &[T]) -> Option<ArenaSlice<T>> {
+        self.arena.try_alloc_slice_mut(values)
+    }
+
     /// The string behind `handle`, or `None` if it was not made here since the last reset.
     #[inline]
     pub fn get_str(&self, handle: ArenaStr) -> Option<&str> {

@@ -13,7 +13,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
 use memslim_arena::{ArenaSlice, ArenaStr, Scratch};
-use memslim_records::{Cell, DType, RecordList};
+use memslim_records::{Cell, DType, RecordList, RecordsError};
 
 use crate::error::{Result, StreamError};
 use crate::options::{OnError, ReadOptions, Skipped};
@@ -130,11 +130,13 @@ impl ParsedBlock {
         self.scratch.resets()
     }
 
-    /// Copies a decoded string into the scratch arena.
-    pub(crate) fn keep_str(&mut self, s: &str) -> Text {
+    /// Copies a decoded string into the scratch arena; `None` (nothing kept) when the
+    /// memory cannot be had (its length is the input's: no abort).
+    pub(crate) fn try_keep_str(&mut self, s: &str) -> Option<Text> {
+        let h = self.scratch.try_alloc_str(s)?;
         let i = self.strs.len();
-        self.strs.push(self.scratch.alloc_str(s));
-        Text::Scratch(i as u32)
+        self.strs.push(h);
+        Some(Text::Scratch(i as u32))
     }
 
     /// The text of a string of this block.
@@ -415,14 +417,16 @@ fn push_records(
                 let bad = i + (list.len() - base);
                 // The list may be one batch of many: count the record in the stream.
                 let row = at.rows + (list.len() - start) as u64;
+                // Memory that is not there is no bad record to skip.
+                let no_memory = matches!(error, RecordsError::ValueOutOfMemory { .. });
                 let err = StreamError::Record {
                     input: at.name.to_owned(),
                     line: lines.get(bad).map_or(0, |b| b.1),
                     error: error.at_row(usize::try_from(row).unwrap_or(usize::MAX)),
                 };
                 match on_error {
-                    OnError::Raise => return Err(err),
-                    OnError::Skip => skipped.add(&err),
+                    OnError::Skip if !no_memory => skipped.add(&err),
+                    _ => return Err(err),
                 }
                 i = bad + 1;
             }

@@ -223,6 +223,8 @@ enum Split {
     More,
     /// Malformed at this byte offset (from the record start).
     Bad(usize, &'static str),
+    /// The memory to decode a quoted field (this many bytes) cannot be had.
+    NoMemory(usize),
 }
 
 /// Splits the record starting at `start` of `text` into `fields`; returns where the
@@ -261,11 +263,19 @@ fn split_record(
             let t = if doubled {
                 let a = arena.len();
                 let raw = text.get(fs..fe).unwrap_or("");
+                // Decoded straight into `arena`, grown once with a fallible allocation:
+                // the field's length is the input's.
+                if arena.try_reserve(raw.len()).is_err() {
+                    return Err(Split::NoMemory(raw.len()));
+                }
                 let q = char::from(quote);
-                let mut pair = String::with_capacity(2);
-                pair.push(q);
-                pair.push(q);
-                arena.push_str(&raw.replace(&pair, &q.to_string()));
+                let pair = String::from_iter([q, q]);
+                for (k, piece) in raw.split(pair.as_str()).enumerate() {
+                    if k > 0 {
+                        arena.push(q);
+                    }
+                    arena.push_str(piece);
+                }
                 Text::Unquoted(a as u32, arena.len() as u32)
             } else {
                 Text::block(fs, fe)
@@ -577,6 +587,14 @@ impl CsvParser {
                     }
                     Err(Split::Bad(..)) => {
                         pos = next_line(text.as_bytes(), pos);
+                    }
+                    Err(Split::NoMemory(bytes)) => {
+                        let line = lines_done + count_lines(&text.as_bytes()[..pos]) + 1;
+                        return Err(StreamError::OutOfMemory {
+                            input: self.name.clone(),
+                            line,
+                            bytes,
+                        });
                     }
                 }
             }
@@ -999,13 +1017,15 @@ impl CsvParser {
                         pb.typed = self.typed.clone();
                     }
                     if let Err(e) = self.push_record(text, rec_start, line, &fields, pb) {
+                        // Memory that is not there is no bad record to skip.
+                        let no_memory = matches!(e, StreamError::OutOfMemory { .. });
                         match self.on_error {
-                            OnError::Raise => {
+                            OnError::Skip if !no_memory => pb.skipped.add(&e),
+                            _ => {
                                 pb.error = Some(e);
                                 self.done = true;
                                 break;
                             }
-                            OnError::Skip => pb.skipped.add(&e),
                         }
                     }
                 }
@@ -1028,6 +1048,15 @@ impl CsvParser {
                         }
                         OnError::Skip => pb.skipped.add(&e),
                     }
+                }
+                Err(Split::NoMemory(bytes)) => {
+                    pb.error = Some(StreamError::OutOfMemory {
+                        input: self.name.clone(),
+                        line,
+                        bytes,
+                    });
+                    self.done = true;
+                    break;
                 }
                 Err(Split::Bad(off, reason)) => {
                     let e = self.syntax(line, text, pos, off, reason);
@@ -1122,11 +1151,20 @@ impl CsvParser {
                         return Err(bad("bool"));
                     }
                 },
-                ColType::Str | ColType::Null => match f.text {
-                    _ if replaced.is_some() => Raw::Str(pb.keep_str(s)),
-                    Text::Unquoted(..) => Raw::Str(pb.keep_str(s)),
-                    t => Raw::Str(t),
-                },
+                ColType::Str | ColType::Null => {
+                    if replaced.is_none() && !matches!(f.text, Text::Unquoted(..)) {
+                        Raw::Str(f.text)
+                    } else if let Some(t) = pb.try_keep_str(s) {
+                        Raw::Str(t)
+                    } else {
+                        pb.fields.truncate(mark);
+                        return Err(StreamError::OutOfMemory {
+                            input: self.name.clone(),
+                            line,
+                            bytes: s.len(),
+                        });
+                    }
+                }
             };
             pb.fields.push((Text::name(k), raw));
         }

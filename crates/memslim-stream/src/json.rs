@@ -50,7 +50,18 @@ pub trait Visitor {
     fn end_array(&mut self, len: usize);
     /// A scalar value was read.
     fn scalar(&mut self, value: Scalar<'_>);
+    /// A string of `bytes` bytes (a key or a value, at least [`LONG_STRING`] long) comes
+    /// next: `false` if the memory to keep it cannot be had (the parser then stops with
+    /// [`Reason::OutOfMemory`] rather than have the visitor abort the process).
+    fn reserve(&mut self, bytes: usize) -> bool {
+        let _ = bytes;
+        true
+    }
 }
+
+/// Strings at least this long are announced to a [`Visitor`] before it is given them
+/// ([`Visitor::reserve`]).
+pub const LONG_STRING: usize = 1 << 20;
 
 /// Where a string's text is: a byte range of the input, or the parser's decode buffer
 /// (when it had escapes).
@@ -299,8 +310,14 @@ impl<'a, 't> Parser<'a, 't> {
                 } else {
                     loop {
                         self.expect(b'"', "'\"' (an object key)")?;
+                        let at = self.pos;
                         let k = self.string_at()?;
-                        v.key(self.str_of(k));
+                        let key = self.str_of(k);
+                        if key.len() >= LONG_STRING && !v.reserve(key.len()) {
+                            let bytes = key.len();
+                            return self.err_at(at, Reason::OutOfMemory { bytes });
+                        }
+                        v.key(key);
                         self.expect(b':', "':'")?;
                         self.value_at(v, depth + 1)?;
                         n += 1;
@@ -335,8 +352,14 @@ impl<'a, 't> Parser<'a, 't> {
             }
             Some(b'"') => {
                 self.pos += 1;
+                let start = self.pos;
                 let at = self.string_at()?;
-                v.scalar(Scalar::Str(self.str_of(at)));
+                let text = self.str_of(at);
+                if text.len() >= LONG_STRING && !v.reserve(text.len()) {
+                    let bytes = text.len();
+                    return self.err_at(start, Reason::OutOfMemory { bytes });
+                }
+                v.scalar(Scalar::Str(text));
                 Ok(())
             }
             Some(_) => {

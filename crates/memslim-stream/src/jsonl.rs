@@ -394,16 +394,27 @@ impl Out<'_> {
         self.fields.truncate(f);
     }
 
-    fn decoded(&mut self, s: &str) -> Text {
+    /// Keeps a decoded string; its length is the input's, so the copy is a fallible
+    /// allocation (`OutOfMemory` at `at`, the input offset the error names).
+    fn decoded(&mut self, s: &str, at: usize) -> Result<Text, SyntaxError> {
+        let h = self.scratch.try_alloc_str(s).ok_or(SyntaxError {
+            offset: at,
+            reason: Reason::OutOfMemory { bytes: s.len() },
+        })?;
         let i = self.strs.len();
-        self.strs.push(self.scratch.alloc_str(s));
-        Text::Scratch(i as u32)
+        self.strs.push(h);
+        Ok(Text::Scratch(i as u32))
     }
 
-    fn encoded(&mut self, b: &[u8]) -> Raw {
+    /// Keeps an encoded value, as [`Out::decoded`] keeps a string.
+    fn encoded(&mut self, b: &[u8], at: usize) -> Result<Raw, SyntaxError> {
+        let h = self.scratch.try_alloc_slice(b).ok_or(SyntaxError {
+            offset: at,
+            reason: Reason::OutOfMemory { bytes: b.len() },
+        })?;
         let i = self.encs.len();
-        self.encs.push(self.scratch.alloc_slice(b));
-        Raw::Enc(i as u32)
+        self.encs.push(h);
+        Ok(Raw::Enc(i as u32))
     }
 }
 
@@ -511,7 +522,7 @@ impl JsonlParser {
                 }
                 let key = match key_at {
                     StrAt::Input(a, b) => Text::block(start + a, start + b),
-                    StrAt::Decoded => out.decoded(p.decoded()),
+                    StrAt::Decoded => out.decoded(p.decoded(), p.offset())?,
                 };
                 p.expect(b':', "':'")?;
                 let keep = match &self.selection {
@@ -526,13 +537,13 @@ impl JsonlParser {
                         Some(b'{' | b'[') => {
                             self.enc.clear();
                             p.value(&mut self.enc)?;
-                            out.encoded(&self.enc.out)
+                            out.encoded(&self.enc.out, p.offset())?
                         }
                         Some(b'"') => {
                             p.expect(b'"', "'\"'")?;
                             match p.string_at()? {
                                 StrAt::Input(a, b) => Raw::Str(Text::block(start + a, start + b)),
-                                StrAt::Decoded => Raw::Str(out.decoded(p.decoded())),
+                                StrAt::Decoded => Raw::Str(out.decoded(p.decoded(), p.offset())?),
                             }
                         }
                         _ => match p.scalar()? {
@@ -546,7 +557,7 @@ impl JsonlParser {
                                 self.enc.clear();
                                 memslim_records::variant::Writer::new(&mut self.enc.out)
                                     .big_int(&decimal_to_le(t));
-                                out.encoded(&self.enc.out)
+                                out.encoded(&self.enc.out, p.offset())?
                             }
                         },
                     };

@@ -98,6 +98,11 @@ impl Visitor for VariantEncoder {
             Scalar::Str(s) => w.str(s),
         }
     }
+    fn reserve(&mut self, bytes: usize) -> bool {
+        // A tag and a length varint before the text; `exact`: the buffer holds this
+        // value's encoding, it need not double past it.
+        self.out.try_reserve_exact(bytes + 11).is_ok()
+    }
 }
 
 /// Two's-complement little-endian bytes of a decimal integer (`-?[0-9]+`).
