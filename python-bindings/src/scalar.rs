@@ -97,14 +97,21 @@ pub(crate) fn scalar<'a>(v: *mut ffi::PyObject) -> Option<Scalar<'a>> {
     }
 }
 
-/// The UTF-8 text of an exact `str`, or `None` if it holds lone surrogates.
+/// The UTF-8 text of an exact `str`, or `None` if it holds lone surrogates (or the
+/// memory for its UTF-8 form cannot be had: the general path then raises).
 pub(crate) fn utf8<'a>(s: *mut ffi::PyObject) -> Option<&'a str> {
     let mut n: ffi::Py_ssize_t = 0;
-    // SAFETY: `s` is a live exact str. `PyUnicode_AsUTF8AndSize` runs no Python code; it
-    // returns the string's UTF-8 form, cached in the object (freed with it, never
-    // changed), which outlives the borrow (the caller keeps `s` alive for `'a`). On failure (lone surrogates) it
-    // returns NULL with a UnicodeEncodeError set, which we clear: the general path
-    // handles such strings.
+    // SAFETY: `s` is a live exact str (every caller checks the exact type first).
+    // `PyUnicode_AsUTF8AndSize` runs no Python code; it returns the string's UTF-8 form,
+    // cached in the object (freed with it, never changed: a str is immutable), which
+    // outlives the borrow (the caller keeps `s` alive for `'a`). That form is valid
+    // UTF-8 by CPython's contract: it is the string's own buffer when the string is
+    // ASCII, else encoded from its code points with the strict error handler, which
+    // fails (NULL, `UnicodeEncodeError`) on the only code points UTF-8 cannot hold,
+    // lone surrogates; no bytes from outside the interpreter reach it (a str made from
+    // bytes was decoded, and so checked, when it was made). On failure we clear the
+    // error: the general path handles such strings (`test_scalar.py` tries them).
+    // Checking again here would cost a pass over every string appended.
     unsafe {
         let p = ffi::PyUnicode_AsUTF8AndSize(s, &mut n);
         if p.is_null() {

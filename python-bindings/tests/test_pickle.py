@@ -324,3 +324,65 @@ def test_a_crafted_valid_slot_in_a_column_of_nulls_is_refused():
     load = crafted(DictList([{"n": None}, {"n": None}]), make_row_0_valid)
     with pytest.raises(memslim.CorruptDataError, match="column of nulls"):
         load()
+
+
+# ----------------------------------------------------------------------------------------
+# Text that is not UTF-8 behind a valid checksum: the strings are read without a check
+# (`str::from_utf8_unchecked` in the arena, in place from the buffers), so the check at
+# load is all that stands between crafted bytes and a `str` that is not one.
+# ----------------------------------------------------------------------------------------
+
+
+def break_utf8_of(marker: bytes):
+    """A ``change`` for :func:`crafted`: the first byte of ``marker`` becomes 0xff (never
+    UTF-8) in the buffer that holds it."""
+
+    def change(bufs):
+        hits = [k for k, b in enumerate(bufs) if marker in b]
+        assert hits, bufs
+        b = bytearray(bufs[hits[0]])
+        b[b.find(marker)] = 0xFF
+        bufs[hits[0]] = bytes(b)
+
+    return change
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        DictList([{"s": "MARKER", "n": 1}, {"s": "x", "n": 2}]),  # a dictionary's text
+        DictList([{"o": 1}, {"o": "MARKER"}]),  # an encoded str among ints
+        DictList([{"o": [1, "MARKER"]}]),  # a str in a nested value
+    ],
+    ids=["dictionary", "object", "nested"],
+)
+def test_a_crafted_string_that_is_not_utf8_is_refused(rows):
+    load = crafted(rows, break_utf8_of(b"MARKER"))
+    with pytest.raises(memslim.CorruptDataError):
+        load().to_list()
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"a": ["MARKER", {"k": "MARKER"}]},  # a string in the documents' bytes
+        {"MARKER": 1},  # a key: a symbol of the symbol table
+        {"a": "MARKER" + "x" * 100},  # a long string: a compressed text block's
+    ],
+    ids=["value", "key", "long"],
+)
+def test_a_crafted_document_string_that_is_not_utf8_is_refused(doc):
+    # A DocList image ends with the CRC-32 of the bytes before it.
+    docs = memslim.DocList([doc])
+    func, args = docs.__reduce_ex__(5)
+    image = bytearray(args[0].raw())
+    at = image.find(b"MARKER")
+    if at < 0:
+        pytest.skip("the text is compressed in this image: no byte to break in place")
+    image[at] = 0xFF
+    body = bytes(image[:-4])
+    resealed = body + zlib.crc32(body).to_bytes(4, "little")
+    with pytest.raises(memslim.CorruptDataError):
+        back = func(resealed)
+        # Whatever loads must not hand out a str that is not UTF-8.
+        list(back)

@@ -355,8 +355,18 @@ impl Arena {
     #[inline]
     pub fn get_str(&self, handle: ArenaStr) -> Option<&str> {
         let bytes = self.get(handle.0)?;
-        // SAFETY: an `ArenaStr` is only created by `alloc_str`, from the bytes of a
-        // `&str`, and the check in `get` guarantees these are those bytes.
+        // SAFETY: the bytes are UTF-8. An `ArenaStr` is made only in this module, and only
+        // by `alloc_str`, `alloc_str_mut` and `try_alloc_str_mut`, each from the bytes of a
+        // `&str` copied into this arena's own chunks (its field is private; nothing wraps
+        // any other `ArenaSlice<u8>` in one). Bytes from outside (an adopted buffer: a
+        // pickle's image, a mapped file) are handed out only as `ArenaSlice<u8>` by
+        // `Adopted::slice`, never as an `ArenaStr`, and their readers check their UTF-8
+        // (the document decoder, the text blocks, the symbol table; tested with crafted
+        // pickles that carry a valid checksum in `test_pickle.py`). The check in `get`
+        // guarantees these are the bytes the handle was made from: a handle of another
+        // arena, or of this one before a reset, is refused. The chunks are this
+        // process's heap, never shared or mapped, and nothing writes to an allocation
+        // after it is made (see `get`).
         Some(unsafe { std::str::from_utf8_unchecked(bytes) })
     }
 
