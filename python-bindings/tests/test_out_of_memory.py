@@ -111,9 +111,9 @@ def write_gz(path: Path, head: bytes, tail: bytes) -> Path:
     [
         ("jsonl", "plain.jsonl.gz", b'{"a": "', b'"}\n', 1, 9),
         # Decoded into the parser's buffer, then copied into the block's scratch.
-        ("jsonl", "escaped.jsonl.gz", b'{"a": "\\n', b'"}\n', 1, 9),
+        ("jsonl", "escaped.jsonl.gz", b'{"a": "\\n', b'"}\n', 1, 12),
         # Encoded (a nested value), then copied into the block's scratch.
-        ("jsonl", "nested.jsonl.gz", b'{"a": ["', b'"]}\n', 1, 9),
+        ("jsonl", "nested.jsonl.gz", b'{"a": ["', b'"]}\n', 1, 12),
         ("csv", "plain.csv.gz", b"a\n", b"\n", 2, 9),
         # Doubled quotes: the field is decoded, then copied into the block's scratch.
         ("csv", "quoted.csv.gz", b'a\n"""', b'"\n', 2, 12),
@@ -122,7 +122,8 @@ def write_gz(path: Path, head: bytes, tail: bytes) -> Path:
 )
 def test_a_reader_meets_a_value_past_the_memory_left(tmp_path, how, name, head, tail, line, top):
     path = write_gz(tmp_path / name, head, tail)
-    # Up to `top` times the value: where the whole load fits.
+    # Up to `top` times the value: where the whole load fits, with room to spare (how
+    # much a load takes at its peak varies a little with the reading thread's timing).
     outs = sweep(how, path, range(2 * MIB, top * MIB + 1, MIB // 2))
     for out in outs:
         assert out == "loaded 1" or out.startswith(f"MemoryError {path}: line {line}: "), out
