@@ -74,6 +74,11 @@ impl<T> GilCell<T> {
 }
 
 impl<T> GilCell<T> {
+    /// The value, through exclusive access to the cell (no borrow can be alive).
+    pub(crate) fn get_mut(&mut self) -> &mut T {
+        self.value.get_mut()
+    }
+
     /// How many mutable borrows have been taken: unchanged means the value is as it was
     /// (nothing can change it but a mutable borrow).
     #[inline]

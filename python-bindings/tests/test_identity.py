@@ -331,6 +331,40 @@ class Identity(RuleBasedStateMachine):
         self.lists.append((*pair, fam))
 
     @precondition(lambda self: len(self.lists) < 6)
+    @rule(k=st.integers(0, 7), recs=st.lists(records_or_nan, max_size=3), radd=st.booleans())
+    def add_new_records(self, k, recs, radd):
+        """`rows + [dicts]` (or `[dicts] + rows`): the sum shares `rows`' records and adds
+        new ones to the store, which go back to it when the sum is dropped (and may be
+        reused by the next sum: `drop_list`, `add_and_drop`)."""
+        plain, ms, fam = self.pick_list(k)
+        new = [dict(r) for r in recs]
+        if radd:
+            pair = (new + plain, list(recs) + ms)
+        else:
+            pair = (plain + new, ms + recs)
+        self.lists.append((*pair, fam))
+
+    @rule(
+        k=st.integers(0, 7),
+        recs=st.lists(records_or_nan, max_size=3),
+        view=st.integers(-4, 4) | st.none(),
+        key=st.sampled_from(KEYS),
+        value=values,
+    )
+    def add_and_drop(self, k, recs, view, key, value):
+        """`tmp = rows + [d]; tmp[i][key] = v; del tmp`, a view kept or not: what the sum
+        wrote to `rows`' records stays, its own records go (unless a view holds one)."""
+        plain, ms, fam = self.pick_list(k)
+        tp, tm = plain + [dict(r) for r in recs], ms + recs
+        if view is not None and -len(tp) <= view < len(tp):
+            tp[view][key] = value
+            tm[view][key] = value
+            if view % 2:
+                self.views.append((tp[view], tm[view], fam))
+        del tp, tm
+        gc.collect()
+
+    @precondition(lambda self: len(self.lists) < 6)
     @rule(k=st.integers(0, 7), deep=st.booleans())
     def independent_copy(self, k, deep):
         plain, ms, _fam = self.pick_list(k)

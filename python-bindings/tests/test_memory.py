@@ -318,3 +318,75 @@ def test_a_failed_append_after_a_dictionary_was_rebuilt_takes_back_only_its_reco
     assert rows == model
     rows.append({"status": "last"})
     assert rows[-1]["status"] == "last" and rows[:50] == model
+
+
+# -- `rows + x`: a dropped sum gives its records back ---------------------------------
+
+SUM_LOOP = """
+import memslim
+rows = memslim.DictList(records(N))
+
+def new(k):
+    # 200-odd bytes a record, unique, in a field stored plain ("user"): a record kept per
+    # sum would show. (A dictionary-encoded field keeps the strings it was given up to
+    # its bound, twice the records plus 4,096, however records come and go.)
+    return {"id": N + k, "user": "u" * 200 + str(k), "price": 1.5, "qty": 1,
+            "paid": True, "country": "AA", "note": None}
+
+radd = RADD
+for k in range(2_000):  # warm up: the allocator and the store's reused rows
+    tmp = [new(k)] + rows if radd else rows + [new(k)]
+del tmp
+gc.collect()
+before, nbytes_before, len_before = rss(), rows.nbytes, len(rows)
+for k in range(20_000):
+    d = new(k)
+    tmp = [d] + rows if radd else rows + [d]
+    assert tmp[0 if radd else -1]["user"] == d["user"]
+    assert len(tmp) == len_before + 1
+del tmp
+gc.collect()
+print(json.dumps({"before": before, "after": rss(), "nbytes_before": nbytes_before,
+                  "nbytes_after": rows.nbytes, "len": len(rows), "first": dict(rows[0]),
+                  "last": dict(rows[-1]), "storage": rows.storage_info()}))
+"""
+
+
+@pytest.mark.parametrize("radd", [False, True])
+def test_a_loop_of_dropped_sums_leaves_the_list_its_size(radd):
+    """`for d in ds: tmp = rows + [d]` kept every `d` in `rows`' store (shared with its
+    sums), growing RSS and `rows.nbytes` by a record a step until `rows` was next
+    edited, where a list of dicts grows nothing. A dropped sum's records go back now."""
+    n = 10_000
+    r = probe(SUM_LOOP.replace("RADD", str(radd)), n=n)
+    assert r["len"] == n
+    assert r["first"]["id"] == 0 and r["last"]["id"] == n - 1
+    assert r["storage"]["user"] == "str:plain"
+    grew = r["nbytes_after"] - r["nbytes_before"]
+    # 20,000 kept records would be about 5 MiB; one or two in flight are not.
+    assert grew <= 64 * 1024, f"rows.nbytes grew {mib(grew)} over 20,000 dropped sums"
+    rss_grew = r["after"] - r["before"]
+    assert rss_grew <= 2**20, f"RSS grew {mib(rss_grew)} over 20,000 dropped sums"
+
+
+def test_a_dropped_big_sum_gives_its_memory_back_at_once():
+    r = probe(
+        """
+        import memslim
+        rows = memslim.DictList(records(N))
+        more = list(records(N))
+        tmp = rows + more
+        gc.collect()
+        base = rows.nbytes
+        with_sum = rss()
+        del tmp
+        gc.collect()
+        print(json.dumps({"with_sum": with_sum, "after": rss(), "base": base,
+                          "nbytes": rows.nbytes, "len": len(rows)}))
+        """,
+        n=100_000,
+    )
+    assert r["len"] == 100_000
+    assert r["nbytes"] < r["base"] * 0.6, "the sum's records left rows' store"
+    assert r["with_sum"] - r["after"] >= r["nbytes"] * 0.5, "and its memory the process"
+

@@ -35,6 +35,7 @@ mod order;
 pub mod panic_guard;
 pub mod process;
 pub mod read;
+mod reclaim;
 mod select;
 mod seq;
 mod serial;
@@ -64,6 +65,7 @@ pub use order::{MAX_SLOTS, Order};
 pub use read::{
     ReadField, ReadRecords, append_records, append_records_staged, collect_records, where_positions,
 };
+pub use reclaim::Reclaim;
 pub use select::{AbsentAs, CmpOp};
 pub use seq::{OrderMark, Slice, clamp_index, index_in};
 pub use strdict::same_bytes;

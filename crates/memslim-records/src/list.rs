@@ -1981,6 +1981,30 @@ impl RecordList {
         }
     }
 
+    /// [`RecordList::truncate`], handing back the memory of the rows dropped at once
+    /// when they are 4,096 or more (`truncate` waits until they are most of what the
+    /// buffers hold, so that a run of `pop`s stays O(1) a record): for a shared store
+    /// whose end a dropped list alone read ([`crate::Reclaim`]).
+    ///
+    /// # Memory
+    /// Shrinks the last chunk's buffers to its rows (a reallocation, in place as a rule)
+    /// unless another list shares them.
+    pub fn truncate_releasing(&mut self, n: usize) {
+        let cut = self.len.saturating_sub(n);
+        self.truncate(n);
+        if cut < 4096 {
+            return;
+        }
+        if let Some(k) = self.chunks.len().checked_sub(1) {
+            let c = &self.chunks[k];
+            // Shared (a copy, a column view): trimming would copy the rows kept.
+            if c.off == 0 && c.cols.iter().all(|col| Arc::strong_count(col) == 1) {
+                self.materialize(k);
+                self.trim_chunk(k);
+            }
+        }
+    }
+
     /// Hands back the memory of the rows chunk `k` dropped from its end (a `truncate`,
     /// a run of `pop`s) once they are most of what its buffers hold: its columns are
     /// cut to its rows and shrunk to fit, as a list gives back what it no longer holds.
@@ -2242,6 +2266,47 @@ impl RecordList {
     pub fn set_record_from(&mut self, pos: usize, other: &RecordList, orow: usize) -> Result<()> {
         other.check_row(orow)?;
         self.set_record(pos, &other.record_cells(orow))
+    }
+
+    /// Moves the last `to.len()` records over rows `to` (each below them, in that
+    /// order), then drops them from the end: how a shared store puts new records in
+    /// rows no list reads any more ([`crate::Reclaim`]) instead of growing.
+    ///
+    /// # Errors
+    /// [`RecordsError::IndexOutOfRange`] if a row of `to` is not below the records
+    /// moved; any error of [`RecordList::set_record`] (none for records of this list).
+    /// On error the records are still at the end (rows of `to` may hold copies).
+    ///
+    /// # Memory
+    /// Copies each moved record's values once (owned, so the store can be written while
+    /// they are read); writing a row copies its chunk's columns if another list shares
+    /// them (copy-on-write); the dropped rows are handed back as `truncate` does.
+    pub fn move_tail_into(&mut self, to: &[usize]) -> Result<()> {
+        let from = self
+            .len
+            .checked_sub(to.len())
+            .ok_or(RecordsError::IndexOutOfRange {
+                index: to.len(),
+                len: self.len,
+            })?;
+        if let Some(&r) = to.iter().find(|&&r| r >= from) {
+            return Err(RecordsError::IndexOutOfRange {
+                index: r,
+                len: from,
+            });
+        }
+        for (k, &r) in to.iter().enumerate() {
+            let held: Vec<(String, HeldCell)> = self
+                .record_cells(from + k)
+                .into_iter()
+                .map(|(name, c)| (name.to_owned(), HeldCell::of(&c)))
+                .collect();
+            let cells: Vec<(&str, Cell<'_>)> =
+                held.iter().map(|(n, c)| (n.as_str(), c.cell())).collect();
+            self.set_record(r, &cells)?;
+        }
+        self.truncate(from);
+        Ok(())
     }
 
     /// Record `row` (a valid row) as the cells [`RecordList::push_record`] takes, its
@@ -3159,5 +3224,42 @@ mod give_back_tests {
         l.remove(l.len() - 1).unwrap();
         // Within the slack: the buffers are left as they are (only lengths change).
         assert_eq!(l.nbytes(), before);
+    }
+}
+
+/// A [`Cell`] with its bytes owned ([`RecordList::move_tail_into`]).
+enum HeldCell {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Encoded(Vec<u8>),
+}
+
+impl HeldCell {
+    fn of(c: &Cell<'_>) -> HeldCell {
+        match *c {
+            Cell::Null => HeldCell::Null,
+            Cell::Bool(b) => HeldCell::Bool(b),
+            Cell::Int(i) => HeldCell::Int(i),
+            Cell::Float(f) => HeldCell::Float(f),
+            Cell::Str(s) => HeldCell::Str(s.to_owned()),
+            Cell::Bytes(b) => HeldCell::Bytes(b.to_vec()),
+            Cell::Encoded(b) => HeldCell::Encoded(b.to_vec()),
+        }
+    }
+
+    fn cell(&self) -> Cell<'_> {
+        match self {
+            HeldCell::Null => Cell::Null,
+            HeldCell::Bool(b) => Cell::Bool(*b),
+            HeldCell::Int(i) => Cell::Int(*i),
+            HeldCell::Float(f) => Cell::Float(*f),
+            HeldCell::Str(s) => Cell::Str(s),
+            HeldCell::Bytes(b) => Cell::Bytes(b),
+            HeldCell::Encoded(b) => Cell::Encoded(b),
+        }
     }
 }

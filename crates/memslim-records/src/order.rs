@@ -269,6 +269,30 @@ impl Order {
         }
     }
 
+    /// Points the positions that read store rows `[from, from + to.len())` at rows
+    /// `to` instead, row `from + k` becoming `to[k]` (its record was moved there:
+    /// [`crate::RecordList::move_tail_into`]). `store_len` is the store's length before
+    /// the move. No row of `to` may be read by a position already, so the positions
+    /// share no more rows than before.
+    ///
+    /// # Errors
+    /// As [`Order::push_new`].
+    pub fn remap_tail(&mut self, store_len: usize, from: usize, to: &[usize]) -> Result<()> {
+        let to32 = to
+            .iter()
+            .map(|&r| slot32(r))
+            .collect::<Result<Vec<u32>>>()?;
+        let (slots, _) = self.slots_mut(store_len);
+        for s in slots.iter_mut() {
+            if let Some(k) = (*s as usize).checked_sub(from) {
+                if let Some(&t) = to32.get(k) {
+                    *s = t;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Appends existing store rows (which other positions may already hold).
     /// `store_len` is the store's length before any rows this call adds, as for every
     /// edit below (a `Whole` order means exactly that many positions).
@@ -416,6 +440,28 @@ mod tests {
             let slots = matches!(a, Order::Slots { .. }) && matches!(b, Order::Slots { .. });
             if slots || runs {
                 prop_assert_eq!(k, (0..n).position(|p| a.slot(p) != b.slot(p)).unwrap_or(n));
+            }
+        }
+    }
+
+    proptest! {
+        /// `remap_tail` points exactly the positions that read the moved rows at their
+        /// new rows, and leaves every other position as it was.
+        #[test]
+        fn remap_tail_moves_only_the_tail_rows(o in order_strategy(), store in 6usize..12) {
+            let o = match o {
+                Order::Range { start, len } => Order::Range { start, len: len.min(store - start) },
+                Order::Slots { slots, aliased } => Order::Slots { slots, aliased },
+                w => w,
+            };
+            let (from, to) = (store - 2, [1usize, 0]);
+            let before = o.slots(store);
+            let mut after = o.clone();
+            after.remap_tail(store, from, &to).unwrap();
+            prop_assert_eq!(after.len(store), before.len());
+            for (p, &s) in before.iter().enumerate() {
+                let want = if s >= from { to[s - from] } else { s };
+                prop_assert_eq!(after.slot(p), want);
             }
         }
     }

@@ -279,6 +279,9 @@ enum Op {
     /// Append records picked from the list itself through the block copier
     /// (`append_records`), in any order, repeats allowed.
     AppendRecords(Vec<usize>),
+    /// `move_tail_into`: the last records written over rows picked below them (each
+    /// once), then dropped from the end, as a shared store reuses rows none reads.
+    MoveTail(Vec<usize>),
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -308,6 +311,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<bool>().prop_map(Op::Reload),
         2 => (prop::collection::vec(record(), 0..12), any::<bool>()).prop_map(|(r, b)| Op::ExtendFrom(r, b)),
         2 => prop::collection::vec(any::<usize>(), 0..20).prop_map(Op::AppendRecords),
+        2 => prop::collection::vec(any::<usize>(), 0..6).prop_map(Op::MoveTail),
     ]
 }
 
@@ -375,6 +379,28 @@ fn run(chunk_rows: usize, ops: Vec<Op>) {
                 let i = i % m.len();
                 l.remove(i).unwrap();
                 m.remove(i);
+            }
+            Op::MoveTail(picks) => {
+                // Distinct rows below the moved tail, in the order picked.
+                let mut to: Vec<usize> = Vec::new();
+                for p in picks {
+                    let below = m.len().saturating_sub(to.len() + 1);
+                    if below == 0 {
+                        break;
+                    }
+                    let r = p % below;
+                    if !to.contains(&r) && to.iter().all(|&t| t < below) {
+                        to.push(r);
+                    }
+                }
+                let from = m.len() - to.len();
+                // A row at or past the records moved is refused, with nothing changed.
+                assert!(l.move_tail_into(&[m.len()]).is_err());
+                l.move_tail_into(&to).unwrap();
+                for (k, &r) in to.iter().enumerate() {
+                    m[r] = m[from + k].clone();
+                }
+                m.truncate(from);
             }
             Op::SetRecord(i, r) if !m.is_empty() => {
                 let i = i % m.len();

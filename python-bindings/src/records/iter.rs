@@ -65,6 +65,7 @@ impl PyRecordsIter {
             return None;
         }
         let i = o.order.slot(s.pos);
+        this.reclaim.note_view(i);
         let make = || PyRow::memory(list.state.clone(), i);
         let row = s.spare.next(py, i, |_| true, make).ok()?;
         s.pos += 1;
@@ -105,6 +106,7 @@ impl PyRecordsIter {
         };
         let i = o.order.slot(i);
         if let RecordForm::Dict = this.kind {
+            this.reclaim.note_view(i);
             let make = || PyRow::memory(list.state.clone(), i);
             return s.spare.next(py, i, |_| true, make).map(Some);
         }

@@ -23,6 +23,9 @@ pub struct PyRecords {
     /// Which store rows this list holds, in its order (changed through
     /// [`PyRecords::order_mut`], which reports its size).
     pub(super) order: GilCell<ListOrder>,
+    /// One token shared by the lists of one store: holders of the store beyond its
+    /// lists' count are its `Row` views (see [`PyRecords::views_alive`]).
+    family: Arc<()>,
 }
 
 /// Records shared by a list, its slices and copies, and their row views.
@@ -42,6 +45,9 @@ pub(super) struct ListOrder {
     /// its order, its own (its store reports the records' bytes, once for every list
     /// on it).
     trace: Tracked,
+    /// Some store rows are this list's alone (see [`PyRecords::own_new_rows`]): given
+    /// back to the store when the list goes.
+    owns_rows: bool,
 }
 
 impl ListOrder {
@@ -50,6 +56,7 @@ impl ListOrder {
             order,
             edits: 0,
             trace: Tracked::new(),
+            owns_rows: false,
         };
         o.trace.set(o.order.nbytes());
         o
@@ -101,6 +108,7 @@ impl PyRecords {
         PyRecords {
             state: Arc::new(GilCell::new(records)),
             order: GilCell::new(ListOrder::new(Order::Whole)),
+            family: Arc::new(()),
         }
     }
 
@@ -177,6 +185,9 @@ impl PyRecords {
         if Arc::strong_count(&self.state) != 1 {
             return Ok(false);
         }
+        // The only holder of its store: rows others read or left are all its own now,
+        // and an edit in place moves them.
+        self.forget_reclaim(py)?;
         if o.order.is_whole() {
             return Ok(true);
         }
@@ -200,6 +211,70 @@ impl PyRecords {
         store.retrack();
         o.order = order;
         Ok(o.order.is_whole())
+    }
+
+    /// Forgets the store's owned and free rows ([`Reclaim`]) before the store is edited
+    /// in place or rebuilt, which moves rows (only done by its one holder).
+    pub(super) fn forget_reclaim(&self, py: Python<'_>) -> PyResult<()> {
+        // A mutable borrow counts as a write (stales the rows a TupleList lent): only
+        // taken when there is something to forget.
+        if !self.state.borrow(py)?.reclaim.is_empty() {
+            self.state.borrow_mut(py)?.reclaim.clear();
+        }
+        Ok(())
+    }
+
+    /// Whether a `Row` view of the store may be alive: the store has holders besides
+    /// its lists (each list holds it once; a `Row` holds it, and nothing else does).
+    fn views_alive(&self) -> bool {
+        Arc::strong_count(&self.state) > Arc::strong_count(&self.family)
+    }
+
+    /// This list's address: the owner of its rows in the store's [`Reclaim`].
+    fn owner_id(&self) -> usize {
+        self as *const PyRecords as usize
+    }
+
+    /// After `a + b` built this new list (a DictList on `a`'s store) by adding records to
+    /// the store from row `first` on, which no other list reads: puts them in rows no
+    /// list reads any more, if the store has some, instead of growing it, and notes them
+    /// as this list's alone, so that they go back to the store when it goes (else
+    /// `for d in ds: tmp = rows + [d]` grew `rows`' store without bound).
+    pub(super) fn own_new_rows(&self, py: Python<'_>, first: usize) -> PyResult<()> {
+        let mut store = self.state.borrow_mut(py)?;
+        let n = store.inner.len();
+        if n <= first {
+            return Ok(());
+        }
+        let free = store.reclaim.take_free(n - first, self.views_alive());
+        let mut rows: Vec<usize> = (first..n).collect();
+        if !free.is_empty() {
+            // Rows below `first`, as many as there are new ones at most: below them all.
+            let from = n - free.len();
+            let mut o = self.order_mut(py)?;
+            if store.inner.move_tail_into(&free).is_ok() {
+                o.order.remap_tail(n, from, &free).py_err(py)?;
+                rows.truncate(from - first);
+                store.sync_names(py);
+                store.retrack();
+            }
+            // Copies written before a refusal are in rows nobody reads: this list's to
+            // give back too.
+            rows.extend(&free);
+        }
+        store.reclaim.own(self.owner_id(), &rows);
+        drop(store);
+        self.order_mut(py)?.owns_rows = true;
+        Ok(())
+    }
+
+    /// This list is about to share its positions with another holder (a new list on its
+    /// store): rows that were its alone are no longer.
+    pub(super) fn pin_own_rows(&self, py: Python<'_>) -> PyResult<()> {
+        if self.order.borrow(py)?.owns_rows {
+            self.state.borrow_mut(py)?.reclaim.pin(self.owner_id());
+        }
+        Ok(())
     }
 
     /// The list's order for an edit by order (not in place): never `Whole`, since rows
@@ -231,10 +306,12 @@ impl PyRecords {
     pub(super) fn share(&self, py: Python<'_>, order: Order) -> PyResult<Py<PyAny>> {
         // Only one list may be its store's `Whole`: this one keeps its rows fixed now.
         self.fix_order(py)?;
+        self.pin_own_rows(py)?;
         let tuple = matches!(self.state.borrow(py)?.kind, RecordForm::Tuple { .. });
         let init = PyClassInitializer::from(PyRecords {
             state: self.state.clone(),
             order: GilCell::new(ListOrder::new(order)),
+            family: self.family.clone(),
         });
         Ok(if tuple {
             Py::new(py, init.add_subclass(PyTupleList))?.into_any()
@@ -292,6 +369,36 @@ impl PyRecords {
     }
 }
 
+impl Drop for PyRecords {
+    /// Gives the rows that were this list's alone back to its store (see
+    /// [`PyRecords::own_new_rows`]); free rows at the store's end are cut off.
+    fn drop(&mut self) {
+        if !self.order.get_mut().owns_rows || Arc::strong_count(&self.state) == 1 {
+            return;
+        }
+        let id = self.owner_id();
+        let views = self.views_alive();
+        let state = &self.state;
+        // Dropped in deallocation, with the interpreter attached. A store busy with an
+        // operation that dropped this list keeps the rows until its next compaction.
+        Python::try_attach(|py| {
+            let Ok(mut store) = state.borrow_mut(py) else {
+                return;
+            };
+            let n = store.inner.len();
+            let keep = store.reclaim.release(id, n, views);
+            if keep < n {
+                let before = store.inner.nbytes();
+                store.inner.truncate_releasing(keep);
+                store.retrack();
+                if before.saturating_sub(store.inner.nbytes()) >= TRIM_AFTER_BYTES {
+                    release_free_memory();
+                }
+            }
+        });
+    }
+}
+
 /// Record `i` (a position) handed to Python: a live `Row` for DictList, a namedtuple
 /// for TupleList.
 pub(super) fn item_out(slf: &Bound<'_, PyRecords>, i: usize) -> PyResult<Py<PyAny>> {
@@ -310,6 +417,7 @@ pub(super) fn item_of(
 ) -> PyResult<Py<PyAny>> {
     match this.kind {
         RecordForm::Dict => {
+            this.reclaim.note_view(slot);
             let row = PyRow::memory(store.clone(), slot);
             Ok(crate::fast_slots::new_row(py, row)?.into_any())
         }
@@ -595,6 +703,7 @@ impl PyRecords {
             // every record goes with the list's positions, whatever their order (one
             // put back with `rows[i] = rows[j]` left it aliased, which `in_place`
             // keeps), as `list.clear` releases every item.
+            self.forget_reclaim(py)?;
             let mut o = self.order_mut(py)?;
             o.edits += 1;
             o.order = Order::Whole;
@@ -676,7 +785,9 @@ impl PyRecords {
             let n = me.state.borrow(py)?.inner.len();
             let order = me.order.borrow(py)?.order.fixed(n);
             let out = me.share(py, order)?;
-            out.bind(py).cast::<PyRecords>()?.get().extend_any(other)?;
+            let list = out.bind(py).cast::<PyRecords>()?.get();
+            list.extend_any(other)?;
+            list.own_new_rows(py, n)?;
             return Ok(out);
         }
         let this = me.logical(py)?;
@@ -959,6 +1070,7 @@ pub(super) fn records_radd(
         let list = out.bind(py).cast::<PyRecords>()?.get();
         list.extend_any(other)?;
         list.extend_any(slf.as_any())?;
+        list.own_new_rows(py, len)?;
         return Ok(out);
     }
     let this = me.logical(py)?;

@@ -15,7 +15,7 @@ use std::sync::{Arc, OnceLock};
 use arrow_schema::ffi::FFI_ArrowSchema;
 use memslim_records::{
     Cell, CellRef, CellSink, Checkpoint, ColumnView, DEFAULT_CHUNK_ROWS, DType, Numbers, Order,
-    OrderMark, OwnedNumbers, RecordList, RecordsError, Slice, Sum, clamp_index,
+    OrderMark, OwnedNumbers, Reclaim, RecordList, RecordsError, Slice, Sum, clamp_index,
 };
 use pyo3::basic::CompareOp;
 use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};

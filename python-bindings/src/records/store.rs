@@ -26,6 +26,9 @@ pub(crate) struct Records {
     /// The allocation `append` lists a record's cells in, kept from one call to the
     /// next (empty between calls; see [`recycle`]).
     pub(super) cell_buf: Vec<(usize, Cell<'static>)>,
+    /// Rows that one list of the store alone reads (the new records of a DictList's
+    /// `a + b`) or that no list reads any more, to give back ([`PyRecords::own_new_rows`]).
+    pub(super) reclaim: Reclaim,
 }
 
 /// An empty vector on `v`'s allocation, for cells of another lifetime: the standard
@@ -151,6 +154,7 @@ impl Records {
             strings: Vec::new(),
             lent: GilCell::new(Lent::default()),
             cell_buf: Vec::new(),
+            reclaim: Reclaim::default(),
         };
         r.sync_names(py);
         r

@@ -52,6 +52,7 @@ impl PyRecords {
         let n = self.state.borrow(py)?.inner.len();
         let dicts = matches!(self.state.borrow(py)?.kind, RecordForm::Dict);
         if dicts && Arc::ptr_eq(&other.state, &self.state) {
+            other.pin_own_rows(py)?;
             return Ok(Some(Rows::Shared(other.order.borrow(py)?.order.slots(n))));
         }
         let src = self
