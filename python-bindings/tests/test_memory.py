@@ -390,3 +390,51 @@ def test_a_dropped_big_sum_gives_its_memory_back_at_once():
     assert r["nbytes"] < r["base"] * 0.6, "the sum's records left rows' store"
     assert r["with_sum"] - r["after"] >= r["nbytes"] * 0.5, "and its memory the process"
 
+
+# -- copies that share their buffers are counted once ---------------------------------
+
+COPIES = """
+import copy, tracemalloc
+import memslim
+tracemalloc.start()
+FIELDS = ("id", "user", "price", "qty", "paid", "country", "note")
+if KIND == "tuple":
+    rows = memslim.TupleList((tuple(r.values()) for r in records(N)), fields=FIELDS)
+else:
+    rows = memslim.DictList(records(N))
+
+def figures():
+    gc.collect()
+    return [rss(), tracemalloc.get_traced_memory()[0], memslim.stats()["structure_bytes"]]
+
+steps = [figures()]
+summed = rows + []
+steps.append(figures())
+deep = copy.deepcopy(rows)
+steps.append(figures())
+assert len(summed) == len(deep) == N
+print(json.dumps({"nbytes": rows.nbytes, "steps": steps,
+                  "deep_sizeof": memslim.deep_sizeof([rows, summed, deep])}))
+"""
+
+
+@pytest.mark.parametrize("kind", ["dict", "tuple"])
+def test_copies_sharing_buffers_are_counted_once(kind):
+    """`t + []` of a TupleList and `copy.deepcopy` of either list share the source's
+    column chunks (copy-on-write) and cost the process next to nothing, but each new
+    store reported every byte again to tracemalloc and `memslim.stats()` (twice the
+    memory for two copies). They count what they add, as RSS and `deep_sizeof` do."""
+    r = probe(COPIES.replace("KIND", repr(kind)), n=600_000)
+    nbytes = r["nbytes"]
+    assert nbytes > 12 * 2**20
+    tolerance = 0.05 * nbytes + 2**20
+    for (rss0, tm0, st0), (rss1, tm1, st1) in zip(r["steps"], r["steps"][1:]):
+        grew = rss1 - rss0
+        assert abs((tm1 - tm0) - grew) <= tolerance, (
+            f"tracemalloc grew {mib(tm1 - tm0)}, RSS {mib(grew)}"
+        )
+        assert abs((st1 - st0) - grew) <= tolerance, (
+            f"stats() grew {mib(st1 - st0)}, RSS {mib(grew)}"
+        )
+    # The three lists hold one set of records.
+    assert r["deep_sizeof"] < 1.2 * nbytes

@@ -261,7 +261,11 @@ impl Records {
 
     pub(super) fn retrack(&mut self) {
         self.appends = 0;
-        self.trace.set(self.inner.nbytes());
+        // The column chunks and dictionaries, which copies of the list (copy-on-write)
+        // share, are reported once for all of them.
+        let mut buffers = Vec::new();
+        self.inner.buffers(|b| buffers.push((b.id, b.bytes)));
+        self.trace.set_with_buffers(self.inner.nbytes(), buffers);
     }
 
     pub(super) fn after_append(&mut self, py: Python<'_>, records: usize) {
