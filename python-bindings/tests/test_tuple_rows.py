@@ -217,6 +217,32 @@ def test_indexing_matches_the_list_whatever_the_caller_keeps(data, chunk_rows, r
     assert same([tuple(r) for r in kept], want)
 
 
+@pytest.mark.parametrize("row_type", [None, tuple])
+def test_refilled_rows_release_the_values_they_held(row_type):
+    # Rows are refilled in place once the loop (or `rows[k]`) lets go of them: each
+    # value a slot held is released exactly once, whatever path wrote the slot. The ints
+    # below 8,192 and the strings of a small dictionary are objects the list shares, so
+    # their reference counts show a release missed (growing) or made twice (shrinking).
+    import sys
+
+    data = [(i % 7 + 4000, "DE" if i % 2 else "FR", i + 0.5) for i in range(3000)]
+    tl = TupleList(data, ("n", "country", "price"), row_type=row_type)
+    first = tl[0]
+    shared = [first[0], first[1]]
+    del first
+    before = [sys.getrefcount(v) for v in shared]
+    for _ in range(3):
+        for t in tl:
+            pass
+        for k in range(0, len(tl), 7):
+            assert tl[k][0] == data[k][0]
+        assert [tuple(t) for t in tl.iter_tuples()][-1] == data[-1]
+    for t in tl:
+        pass
+    assert [sys.getrefcount(v) for v in shared] == before
+    assert [tuple(t) for t in tl] == data
+
+
 class Thing:
     pass
 
