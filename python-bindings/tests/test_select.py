@@ -221,6 +221,69 @@ def test_where_over_a_file_copies_many_rows_of_a_batch_as_the_list_of_dicts_sele
         assert same(DictList(f).to_list(), data)
 
 
+# Strings a search over a record file's string column tells apart by length, by the
+# first byte, by a later byte, or not at all (the probe).
+SEARCH_TEXTS = ["", "UA", "AU", "UB", "U", "UAA", "é", "e\u0301", "ключ🙂", "a\x00b", "x" * 30]
+_ABSENT = object()
+# A batch's values of field "s": strings, ints, or both (an `object` column).
+_BATCH_VALUES = {
+    "str": st.sampled_from(SEARCH_TEXTS),
+    "int": st.integers(-2, 2),
+    "mixed": st.one_of(st.sampled_from(SEARCH_TEXTS), st.integers(-2, 2)),
+}
+search_batches = st.lists(
+    st.sampled_from(list(_BATCH_VALUES)).flatmap(
+        lambda kind: st.lists(
+            st.one_of(st.just(_ABSENT), st.none(), _BATCH_VALUES[kind]), max_size=24
+        )
+    ),
+    min_size=1,
+    max_size=4,
+)
+
+
+@given(search_batches, st.one_of(st.sampled_from(SEARCH_TEXTS), st.none(), st.just(1)), st.data())
+@settings(max_examples=80, deadline=None)
+def test_a_search_for_a_string_over_a_record_file_counts_and_selects_as_the_list(
+    tmp_path_factory, batches, probe, pick
+):
+    """``count``, ``index``, ``in`` and ``where ==`` over a record file whose field is
+    searched in place, length first: empty and non-ASCII strings, nulls, absent keys, a
+    column that is strings in one batch and ints (or both) in another, several batches
+    and records appended after the file was opened again (pending) give what the list
+    of dicts gives."""
+    *committed, pending = [
+        [{"i": i} if v is _ABSENT else {"i": i, "s": v} for i, v in enumerate(b)] for b in batches
+    ]
+    data = [r for b in [*committed, pending] for r in b]
+    path = tmp_path_factory.mktemp("search") / "s.msl"
+    with DictList.open(path) as f:
+        for batch in committed:
+            f.extend(batch)
+            f.flush()
+    values = [r.get("s") for r in data]
+    with DictList.open(path) as f:
+        f.extend(pending)
+        if any("s" in r for r in data):
+            col = f.column("s")
+            assert col.count(probe) == values.count(probe)
+            assert (probe in col) == (probe in values)
+            n = len(values)
+            a, b = pick.draw(st.integers(0, n)), pick.draw(st.integers(0, n))
+            assert outcome(col.index, probe, a, b) == outcome(values.index, probe, a, b)
+        for op in ("==", "!="):
+            got = f.where("s", op, probe)
+            assert same(got.to_list(), where_oracle(data, "s", op, probe)), op
+
+
+def outcome(call, *args):
+    """What ``call(*args)`` returns, or the type of what it raises."""
+    try:
+        return call(*args)
+    except Exception as e:  # noqa: BLE001 - the oracle's error is the answer
+        return type(e)
+
+
 def test_where_over_a_file_compares_host_values_in_python_and_refuses_their_pickles(tmp_path):
     path = tmp_path / "h.msl"
     with DictList.open(path) as f:

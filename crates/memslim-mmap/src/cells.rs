@@ -634,9 +634,13 @@ impl<'b> ColumnCells<'b> {
             };
             Some((usize::try_from(start).ok()?, usize::try_from(end).ok()?))
         };
+        // Where each value lies in the text (nulls marked), and the stretch of text
+        // from the first to the last.
+        let mut spans = Vec::with_capacity(rows.len());
+        let (mut lo, mut hi, mut bytes, mut count) = (usize::MAX, 0, 0, 0);
         for (&row, mark) in rows.iter().zip(marks.iter_mut()) {
             if *mark != Mark::Value {
-                values.push("");
+                spans.push((0, 0));
                 continue;
             }
             if row >= self.rows {
@@ -645,15 +649,37 @@ impl<'b> ColumnCells<'b> {
             if let Some(bits) = self.validity {
                 if bits.get(row / 8).is_none_or(|b| b & (1 << (row % 8)) == 0) {
                     *mark = Mark::Null;
-                    values.push("");
+                    spans.push((0, 0));
                     continue;
                 }
             }
-            // Checked as UTF-8 now, value by value: the bytes are a shared map of the
-            // file (see `str_at`).
-            let text = span(row).and_then(|(start, end)| self.values.get(start..end));
-            match text.and_then(|b| std::str::from_utf8(b).ok()) {
-                Some(s) => values.push(s),
+            let Some((s, e)) = span(row).filter(|&(s, e)| s <= e && e <= self.values.len()) else {
+                return false;
+            };
+            (lo, hi, bytes, count) = (lo.min(s), hi.max(e), bytes + (e - s), count + 1);
+            spans.push((s, e));
+        }
+        // Checked as UTF-8 now: the bytes are a shared map of the file (see `str_at`).
+        // Checking a short value costs a call and a few instructions a byte, checking a
+        // stretch of text well under one a byte: the stretch the values lie in is
+        // checked at once when they fill enough of it (a copy of every record, or of
+        // many), each value then cut from it at its character boundaries. Otherwise (or
+        // if the stretch holds other bytes that are not UTF-8) value by value.
+        let dense = lo < hi && hi - lo <= 5 * bytes + 25 * count;
+        let whole = dense
+            .then(|| std::str::from_utf8(&self.values[lo..hi]).ok())
+            .flatten();
+        for (&(s, e), &mark) in spans.iter().zip(marks.iter()) {
+            if mark != Mark::Value {
+                values.push("");
+                continue;
+            }
+            let text = match whole {
+                Some(w) => w.get(s - lo..e - lo),
+                None => std::str::from_utf8(&self.values[s..e]).ok(),
+            };
+            match text {
+                Some(t) => values.push(t),
                 None => return false,
             }
         }
@@ -708,15 +734,20 @@ impl<'b> ColumnCells<'b> {
         Ok(true)
     }
 
-    /// [`ColumnCells::visit`] of a string column for a caller that wants only the
-    /// values equal to `text`: a null, or a value whose bytes are not `text`'s, is
-    /// passed over (its offsets are checked as always; its bytes are not checked as
-    /// UTF-8, since no such bytes are `text`). `None` for a column of another layout.
+    /// The rows of `rows`, in order, whose value is the string `text`, each given to
+    /// `f(row)` until it returns false; whether it never did. A null, or a value of
+    /// other bytes, is passed over (its offsets are checked as always; its bytes are not
+    /// checked as UTF-8, since no such bytes are `text`'s, and a value that is `text`'s
+    /// bytes is UTF-8). `None` for a column of another layout.
+    ///
+    /// # Errors
+    /// As [`ColumnCells::get`], for the first row whose offsets are damaged (`f` has
+    /// had the matching rows before it).
     pub(crate) fn visit_text(
         &self,
         rows: Range<usize>,
         text: &str,
-        mut f: impl FnMut(usize, CellRef<'b>) -> bool,
+        mut f: impl FnMut(usize) -> bool,
     ) -> Option<Result<bool, String>> {
         let CellLayout::Bytes { utf8: true, wide } = self.kind else {
             return None;
@@ -737,11 +768,7 @@ impl<'b> ColumnCells<'b> {
                 if self.is_null(row)? {
                     continue;
                 }
-                if !is_text(self.bytes_at(row, wide)?, want) {
-                    continue;
-                }
-                // Equal to a `&str`'s bytes, so UTF-8: the check in `str_at` only confirms it.
-                if !f(row, CellRef::Str(self.str_at(row, wide)?)) {
+                if is_text(self.bytes_at(row, wide)?, want) && !f(row) {
                     return Ok(false);
                 }
             }
@@ -752,41 +779,40 @@ impl<'b> ColumnCells<'b> {
 
     /// [`ColumnCells::visit_text`] of a column of 4-byte offsets, each value's offsets
     /// read once (as the end of one value and the start of the next) and its bytes
-    /// compared only when its length is `want`'s: `Ok(more)` at the end of `rows`;
-    /// `Err(row)` at the first value whose offsets are not a range of the values
-    /// buffer, from where the checked loop goes on (and says what is wrong, if the
-    /// value is not null).
+    /// compared only when its length is `want`'s, its validity bit read only then:
+    /// `Ok(more)` at the end of `rows`; `Err(row)` at the first value whose offsets are
+    /// not a range of the values buffer, from where the checked loop goes on (and says
+    /// what is wrong, if the value is not null).
     #[inline]
     fn text_run(
         &self,
         rows: Range<usize>,
         want: &[u8],
-        f: &mut impl FnMut(usize, CellRef<'b>) -> bool,
+        f: &mut impl FnMut(usize) -> bool,
     ) -> Result<Result<bool, usize>, String> {
         let Some(offsets) = self.offsets.get(rows.start * 4..(rows.end + 1) * 4) else {
             return Ok(Err(rows.start));
         };
-        let read = |o: &[u8]| i32::from_le_bytes([o[0], o[1], o[2], o[3]]);
+        // A negative offset reads as a position past any buffer (sign-extended), so
+        // one comparison with the buffer's length refuses it.
+        let read = |o: &[u8]| i32::from_le_bytes([o[0], o[1], o[2], o[3]]) as isize as usize;
+        let (values, n) = (self.values, want.len());
         let mut start = read(offsets);
         for (row, o) in rows.zip(offsets[4..].chunks_exact(4)) {
             let end = read(o);
-            let (s, e) = (start, end);
-            start = end;
-            let Some(bytes) = usize::try_from(s)
-                .ok()
-                .zip(usize::try_from(e).ok())
-                .and_then(|(s, e)| self.values.get(s..e))
-            else {
+            let s = std::mem::replace(&mut start, end);
+            if s > end || end > values.len() {
                 return Ok(Err(row));
-            };
-            if !is_text(bytes, want) {
+            }
+            // Lengths first: most values of another text differ in length, and a
+            // value's bytes are read only when its length is the text's.
+            if end - s != n || !is_text(&values[s..end], want) {
                 continue;
             }
             if self.is_null(row)? {
                 continue;
             }
-            // Equal to a `&str`'s bytes, so UTF-8: the check in `str_at` only confirms it.
-            if !f(row, CellRef::Str(self.str_at(row, false)?)) {
+            if !f(row) {
                 return Ok(Ok(false));
             }
         }
@@ -1107,8 +1133,8 @@ mod tests {
     ) -> Option<Result<Vec<usize>, String>> {
         let mut got = Vec::new();
         let col = cells.column(c, false).ok()?;
-        let done = col.visit_text(rows, text, |j, v| {
-            assert_eq!(owned(v), owned(CellRef::Str(text)));
+        let done = col.visit_text(rows, text, |j| {
+            assert_eq!(owned(col.get(j).unwrap()), owned(CellRef::Str(text)));
             got.push(j);
             true
         })?;
@@ -1162,7 +1188,7 @@ mod tests {
                 assert_eq!(seen, 1);
                 assert!(col.visit(0..n + 1, |_, _| true).is_err());
                 assert!(
-                    col.visit_text(0..n + 1, "", |_, _| true)
+                    col.visit_text(0..n + 1, "", |_| true)
                         .is_none_or(|r| r.is_err())
                 );
             }
@@ -1266,6 +1292,30 @@ mod tests {
                             assert_eq!(got, want);
                         }
                         Err(_) => assert!(each.iter().any(Result::is_err)),
+                    }
+                    // A gather of strings reads what each value reads, or fails where
+                    // a gathered value fails (not for damage in the rows between).
+                    let n = rows.end;
+                    let ends = if n > 0 { vec![0, n - 1] } else { Vec::new() };
+                    for picked in [(0..n).collect(), (0..n).rev().collect(), ends] {
+                        let picked: Vec<usize> = picked;
+                        let (mut marks, mut got) = (vec![Mark::Value; picked.len()], Vec::new());
+                        let Ok(col) = cells.column(c, false) else {
+                            continue;
+                        };
+                        match col.strs_at(&picked, &mut marks, &mut got) {
+                            Ok(true) => {
+                                for ((&j, m), v) in picked.iter().zip(&marks).zip(&got) {
+                                    let read = match m {
+                                        Mark::Null => CellRef::Null,
+                                        _ => CellRef::Str(v),
+                                    };
+                                    assert_eq!(Ok(owned(read)), each[j], "column {c} row {j}");
+                                }
+                            }
+                            Ok(false) => {}
+                            Err(_) => assert!(picked.iter().any(|&j| each[j].is_err())),
+                        }
                     }
                     // A text visit gives just the rows that read as the text.
                     for text in ["", "a", "x"] {

@@ -266,14 +266,20 @@ impl<'a> Committed<'a> {
         match self.src {
             Source::Cells(cells) => {
                 let col = self.column_cells(cells, c)?;
+                // A value that is the text is the text: given as it, not read again.
+                let found = text.and_then(|t| {
+                    col.visit_text(rows.clone(), t, |j| match extras.is_absent(j) {
+                        true => f(j, CellRef::Absent),
+                        false => f(j, CellRef::Str(t)),
+                    })
+                });
                 // An absent key's slot holds a placeholder, read and passed over.
-                let mut each = |j: usize, cell: CellRef<'a>| match extras.is_absent(j) {
-                    true => f(j, CellRef::Absent),
-                    false => f(j, extras.as_appended(j, cell)),
-                };
-                let done = match text.map(|t| col.visit_text(rows.clone(), t, &mut each)) {
-                    Some(Some(done)) => done,
-                    _ => col.visit(rows, each),
+                let done = match found {
+                    Some(done) => done,
+                    None => col.visit(rows, |j, cell| match extras.is_absent(j) {
+                        true => f(j, CellRef::Absent),
+                        false => f(j, extras.as_appended(j, cell)),
+                    }),
                 };
                 return done.map_err(|r| self.corrupt(r));
             }

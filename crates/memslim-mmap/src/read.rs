@@ -4,7 +4,9 @@
 
 use std::ops::Range;
 
-use memslim_records::{CellRef, ReadField, ReadRecords, RecordList, Sum};
+use memslim_records::{
+    AbsentAs, Cell, CellRef, CmpOp, ReadField, ReadRecords, RecordList, Sum, verdict,
+};
 
 use crate::FieldSum;
 use crate::error::MmapError;
@@ -101,6 +103,51 @@ impl ReadField for FileField<'_> {
         self.file.visit_field_candidates(self.name, rows, text, f)
     }
 
+    /// A search for one string runs over each committed string column in place
+    /// (lengths first, see [`RecordFile::visit_field_candidates`]), each match given to
+    /// `emit` without being read again.
+    fn find_matching(
+        &mut self,
+        op: CmpOp,
+        probe: &Cell<'_>,
+        absent: AbsentAs,
+        rows: Range<usize>,
+        emit: &mut dyn FnMut(usize, bool) -> bool,
+    ) -> Result<(), MmapError> {
+        let (rows, text) = (rows.start..rows.end.min(self.len), text_of(op, probe));
+        self.file
+            .visit_field_candidates(self.name, rows, text, |i, v| {
+                match judge(v, op, probe, absent, text) {
+                    Some(true) => emit(i, true),
+                    Some(false) => true,
+                    None => emit(i, false),
+                }
+            })
+    }
+
+    /// [`FileField::find_matching`] counting as it goes: no call per match.
+    fn count_equal(
+        &mut self,
+        probe: &Cell<'_>,
+        rows: Range<usize>,
+    ) -> Result<(usize, Vec<usize>), MmapError> {
+        let (rows, text) = (
+            rows.start..rows.end.min(self.len),
+            text_of(CmpOp::Eq, probe),
+        );
+        let (mut n, mut undecided) = (0, Vec::new());
+        self.file
+            .visit_field_candidates(self.name, rows, text, |i, v| {
+                match judge(v, CmpOp::Eq, probe, AbsentAs::Null, text) {
+                    Some(true) => n += 1,
+                    Some(false) => {}
+                    None => undecided.push(i),
+                }
+                true
+            })?;
+        Ok((n, undecided))
+    }
+
     fn read_value<R>(
         &mut self,
         i: usize,
@@ -145,4 +192,31 @@ impl ReadField for FileField<'_> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The string a search for `op` `probe` may pass the other strings over for: only a
+/// search for one string (nulls and other strings never equal it).
+fn text_of<'p>(op: CmpOp, probe: &Cell<'p>) -> Option<&'p str> {
+    match (op, probe) {
+        (CmpOp::Eq, Cell::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// [`verdict`] on `v`, knowing that a search for `text` gives a value that is `text`'s
+/// bytes as `text` itself (the same pointer): that one matches without a comparison.
+#[inline(always)]
+fn judge(
+    v: CellRef<'_>,
+    op: CmpOp,
+    probe: &Cell<'_>,
+    absent: AbsentAs,
+    text: Option<&str>,
+) -> Option<bool> {
+    if let (CellRef::Str(x), Some(t)) = (v, text) {
+        if std::ptr::eq(x, t) {
+            return Some(true);
+        }
+    }
+    verdict(v, op, probe, absent)
 }

@@ -66,7 +66,7 @@ pub use read::{
     ReadField, ReadRecords, append_records, append_records_staged, collect_records, where_positions,
 };
 pub use reclaim::Reclaim;
-pub use select::{AbsentAs, CmpOp};
+pub use select::{AbsentAs, CmpOp, verdict};
 pub use seq::{OrderMark, Slice, clamp_index, index_in};
 pub use strdict::same_bytes;
 

@@ -109,14 +109,11 @@ fn order(a: &Cell<'_>, b: &Cell<'_>) -> Order {
     o.map_or(Order::Incomparable, Order::Known)
 }
 
-/// The verdict on one stored value: `Some(matches)`, or `None` when only the host can
-/// decide.
-pub(crate) fn verdict(
-    v: CellRef<'_>,
-    op: CmpOp,
-    probe: &Cell<'_>,
-    absent: AbsentAs,
-) -> Option<bool> {
+/// The verdict on one stored value `v <op> probe` (a missing key compares as `absent`
+/// says): `Some(matches)`, or `None` when only the host can decide. What every scan
+/// decides a value by, for a storage that scans its own way.
+#[inline]
+pub fn verdict(v: CellRef<'_>, op: CmpOp, probe: &Cell<'_>, absent: AbsentAs) -> Option<bool> {
     let c = match v.to_cell() {
         Some(c) => c,
         None => match absent {
