@@ -8,7 +8,7 @@ use crate::columns::Mark;
 use crate::intvec::{IntVec, Width};
 use crate::list::CellSink;
 use crate::store::Store;
-use crate::strdict::{GROUP, StrDict};
+use crate::strdict::{GROUP, StrDict, same_bytes};
 use crate::variant::{Value, Writer};
 use crate::varlen::VarLen;
 
@@ -1553,6 +1553,10 @@ impl ColMeta {
     /// the others a group at a time ([`StrDict::intern_group`]). The byte and string
     /// counts are left to the push.
     pub(crate) fn intern_strs(&mut self, strs: &[&str], marks: &[Mark], out: &mut Vec<u32>) {
+        // Placeholders in `out` while a group's new strings are looked up (a dictionary
+        // holds fewer entries than its text's `i32` bytes, so no position is either).
+        const MISSED: u32 = u32::MAX;
+        const AS_MISSED_BEFORE: u32 = u32::MAX - 1;
         let dict = self.dict.get_or_insert_with(Default::default);
         let mut known = ShortStrs::new(strs.len());
         let mut missed: Vec<&str> = Vec::with_capacity(GROUP);
@@ -1565,8 +1569,18 @@ impl ColMeta {
                 let valued = marks.get(g * GROUP + i).is_none_or(|&m| m == Mark::Value);
                 match valued.then(|| known.get(s)) {
                     Some(Some(idx)) => out.push(idx),
+                    // A new string repeated row after row (a sorted column, a
+                    // timestamp's hour) is looked up once: the later rows take the
+                    // first one's position.
+                    Some(None)
+                        if missed
+                            .last()
+                            .is_some_and(|m| same_bytes(m.as_bytes(), s.as_bytes())) =>
+                    {
+                        out.push(AS_MISSED_BEFORE);
+                    }
                     Some(None) => {
-                        out.push(u32::MAX);
+                        out.push(MISSED);
                         missed.push(s);
                     }
                     None => out.push(0),
@@ -1581,12 +1595,18 @@ impl ColMeta {
                 None => found.extend(missed.iter().map(|s| Some(intern_shared(dict, s)))),
             }
             let mut found = found.iter();
+            let mut last = 0;
             for (slot, s) in out[from..].iter_mut().zip(group) {
-                if *slot == u32::MAX {
-                    // Past the dictionary's text limit (which the caller kept the run
-                    // within) a string would read as entry 0, as `push` leaves it.
-                    *slot = found.next().copied().flatten().unwrap_or(0);
-                    known.put(s, *slot);
+                match *slot {
+                    MISSED => {
+                        // Past the dictionary's text limit (which the caller kept the
+                        // run within) a string would read as entry 0, as `push` leaves it.
+                        *slot = found.next().copied().flatten().unwrap_or(0);
+                        last = *slot;
+                        known.put(s, *slot);
+                    }
+                    AS_MISSED_BEFORE => *slot = last,
+                    _ => {}
                 }
             }
         }
