@@ -886,3 +886,95 @@ def test_a_dict_subclass_compares_by_what_it_stores_as_in_a_list():
     rows.remove(probe)
     plain.remove(probe)
     assert rows == plain == [{"a": 1}]
+
+
+# ----- one-record edits on a list that is its whole store (the append fast path) ----------
+
+
+def _orders(n, start=0):
+    return [
+        {"id": i, "user": f"u{i}", "price": i / 4, "qty": i % 7, "paid": i % 3 == 0, "note": None}
+        for i in range(start, start + n)
+    ]
+
+
+def test_appends_after_many_of_one_layout_keep_every_edit_of_a_list():
+    rows, plain = DictList(_orders(50)), _orders(50)
+
+    def both(r):
+        rows.append(r)
+        plain.append(r)
+
+    for r in _orders(10_000, 50):  # one key layout, one value type per field
+        both(r)
+    reordered = {"note": "n", "qty": 3, "id": -1, "paid": True, "price": 0.5, "user": "x"}
+    both(reordered)  # same keys, another order
+    both({"id": 7, "user": "y", "price": 1.0, "paid": False, "note": None})  # qty missing
+    both({**_orders(1)[0], "extra": [1, 2]})  # a key more (a nested value)
+    both({**_orders(1)[0], "qty": 2.5})  # int field takes a float: widened
+    both({**_orders(1)[0], "qty": "three"})  # then a string: the variant encoding
+    both({**_orders(1)[0], "paid": 10**30})  # an int past 64 bits
+    for r in _orders(3, 20_000):  # and the one layout again
+        both(r)
+    assert len(rows) == len(plain)
+    assert [dict(r) for r in rows] == plain
+    assert [list(r) for r in rows] == [list(r) for r in plain]  # key order too
+
+
+@pytest.mark.parametrize("how", ["append", "extend one", "extend two"])
+def test_a_record_whose_late_value_fails_leaves_the_list_as_it_was(how):
+    rows = DictList(_orders(20))
+    for r in _orders(10_000, 20):
+        rows.append(r)
+    before = [dict(r) for r in rows]
+    bad = {"id": 1, "user": "u", "price": 2.0, "qty": 3, "paid": True, "note": _Unstorable()}
+    with pytest.raises(TypeError):
+        if how == "append":
+            rows.append(bad)
+        elif how == "extend one":
+            rows.extend([bad])
+        else:
+            rows.extend([_orders(1)[0], bad])
+    assert [dict(r) for r in rows] == before
+    rows.append(_orders(1)[0])  # and the list still takes records
+    assert rows[-1] == _orders(1)[0] and len(rows) == len(before) + 1
+
+
+@pytest.mark.parametrize("chunk_rows", [64, 1000])
+def test_reverse_and_one_record_assignments_of_strings_as_a_list(chunk_rows):
+    recs = _orders(700)
+    rows, plain = DictList(recs, chunk_rows=chunk_rows), [dict(r) for r in recs]
+    # Overwritten strings wait beside a chunk's buffers until it is compacted: reverse,
+    # slices and copies must read them, as must the compaction itself.
+    for k, i in enumerate(range(0, 700, 3)):
+        new = {**recs[i], "user": "w" * (k % 9)}
+        rows[i : i + 1] = [new]
+        plain[i : i + 1] = [new]
+        if k % 40 == 0:
+            rows.reverse()
+            plain.reverse()
+            assert [dict(r) for r in rows[5:300]] == plain[5:300]
+    rows.reverse()
+    plain.reverse()
+    assert [dict(r) for r in rows] == plain
+    assert [dict(r) for r in DictList(rows)] == plain
+
+
+def test_tuplelist_appends_after_many_of_one_layout_as_a_list():
+    fields = ("id", "user", "price")
+    recs = [(i, f"u{i}", i / 2) for i in range(10_050)]
+    rows, plain = TupleList(recs[:50], fields), recs[:50]
+    for r in recs[50:]:
+        rows.append(r)
+        plain.append(r)
+    for r in [(1, None, 2), (2, 3, "x"), (10**30, b"b", None), (4, "u", 1.5)]:
+        rows.append(r)
+        plain.append(r)
+    with pytest.raises(TypeError):
+        rows.append((5, "u", _Unstorable()))
+    with pytest.raises(TypeError):
+        rows.extend([(6, "v", 1.0), (5, "u", _Unstorable())])
+    assert [tuple(r) for r in rows] == plain
+    rows.reverse()
+    plain.reverse()
+    assert [tuple(r) for r in rows] == plain

@@ -1379,7 +1379,6 @@ impl ColChunk {
 
     /// Copy of rows `[off, off + len)` in reverse order, in the form they are stored.
     pub(crate) fn reversed(&self, off: usize, len: usize) -> ColChunk {
-        let rows = (off..off + len).rev();
         let bits = |b: &Bitmap| b.reversed(off, len);
         let data = match &self.data {
             Data::Null => Data::Null,
@@ -1387,15 +1386,7 @@ impl ColChunk {
             Data::Int(v) => Data::Int(v.reversed(off, len)),
             Data::Keys(v) => Data::Keys(v.reversed(off, len)),
             Data::Float(v, marks) => Data::Float(v.reversed(off, len), marks.as_ref().map(bits)),
-            Data::Var(v) => {
-                let mut out = VarLen::default();
-                let bytes = rows.clone().map(|i| v.get(i).len()).sum();
-                out.room((len, len), (bytes, bytes));
-                for i in rows.clone() {
-                    out.push(v.get(i));
-                }
-                Data::Var(out)
-            }
+            Data::Var(v) => Data::Var(v.reversed(off, len)),
         };
         ColChunk {
             len,
