@@ -332,6 +332,7 @@ pub fn is_stored_int(x: f64) -> bool {
 }
 
 /// The layout a column must have to store `cell`, or `None` if the declared type forbids it.
+#[inline]
 pub(crate) fn layout_for(meta: &ColMeta, cell: &Cell<'_>) -> Option<Layout> {
     layout_after(meta, meta.layout, cell)
 }
@@ -777,7 +778,7 @@ impl ColChunk {
                 return;
             }
             (Data::Float(v, marks), Some(Cell::Float(x))) => {
-                v.grow(1).push(*x);
+                v.push(*x);
                 if let Some(m) = marks {
                     m.push(false);
                 }

@@ -116,10 +116,10 @@ impl IntVec {
     #[inline]
     pub(crate) fn push(&mut self, x: i64) {
         match self {
-            IntVec::W8(v) => v.grow(1).push(x as i8),
-            IntVec::W16(v) => v.grow(1).push(x as i16),
-            IntVec::W32(v) => v.grow(1).push(x as i32),
-            IntVec::W64(v) => v.grow(1).push(x),
+            IntVec::W8(v) => v.push(x as i8),
+            IntVec::W16(v) => v.push(x as i16),
+            IntVec::W32(v) => v.push(x as i32),
+            IntVec::W64(v) => v.push(x),
         }
     }
 

@@ -1254,13 +1254,19 @@ impl RecordList {
         }
         let k = self.tail_for(var);
         let want = self.incoming.min(self.chunk_rows - self.chunks[k].len);
+        // Every push grows its own buffers (by the same steps) when they are full: room
+        // is made ahead only for a load announced beyond this record, which a single
+        // `append` is not (that call was an eighth of its cost).
+        let ahead = want > 1;
         let chunk = &mut self.chunks[k];
         let mut next = 0;
         for (j, (cc, meta)) in chunk.cols.iter_mut().zip(&mut self.cols).enumerate() {
             let cell = at(meta, j, next);
             next += usize::from(cell.is_some());
             let cc = crate::cow::make_mut(cc);
-            cc.room(1, want, cell.map_or(0, Cell::var_len));
+            if ahead {
+                cc.room(1, want, cell.map_or(0, Cell::var_len));
+            }
             cc.push(meta, cell);
         }
         self.rows_pushed(k, 1, |_, _| 0);

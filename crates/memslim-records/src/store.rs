@@ -176,6 +176,19 @@ impl<T: ArrowNativeType> Store<T> {
         try_room_for(self.make_mut(), need, want)
     }
 
+    /// Appends `x` (see [`growth`]): an owned buffer with room takes it at once, without
+    /// the ownership and capacity checks of [`Store::grow`] first.
+    #[inline]
+    pub(crate) fn push(&mut self, x: T) {
+        if let Store::Own(v) = self {
+            if v.len() < v.capacity() {
+                v.push(x);
+                return;
+            }
+        }
+        self.grow(1).push(x);
+    }
+
     /// Values `[off, off + len)` in reverse order, owned.
     pub(crate) fn reversed(&self, off: usize, len: usize) -> Self {
         Store::Own(self[off..off + len].iter().rev().copied().collect())

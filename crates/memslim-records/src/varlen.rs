@@ -74,7 +74,7 @@ impl VarLen {
     #[inline]
     pub(crate) fn push(&mut self, v: &[u8]) {
         self.data.grow(v.len()).extend_from_slice(v);
-        self.offsets.grow(1).push(self.data.len() as i32);
+        self.offsets.push(self.data.len() as i32);
     }
 
     /// Makes room for `rows.0` more values of `bytes.0` bytes in all, growing for
