@@ -795,9 +795,15 @@ impl RecordList {
             widen: Vec::new(),
         };
         // A record's fields so far, to find a repeated key: a search of the short list
-        // for a short record, a set for a long one (a search would be quadratic).
-        let mut taken: hashbrown::HashSet<usize> = hashbrown::HashSet::new();
+        // for a short record, a bit per field for a long one (a search would be
+        // quadratic; a hash set, grown and rehashed for every record, cost more than the
+        // rest of the plan). Its fields are the list's and at most one new per entry.
         let long = record.len() > 16;
+        let mut taken = if long {
+            vec![0u64; (self.cols.len() + record.len()).div_ceil(64)]
+        } else {
+            Vec::new()
+        };
         let mut new_names: HashMap<&str, usize> = HashMap::new();
         for (e, (key, cell)) in record.iter().enumerate() {
             let len = cell.var_len();
@@ -840,7 +846,12 @@ impl RecordList {
                 }
             };
             let repeated = if long {
-                !taken.insert(j)
+                let bit = 1u64 << (j % 64);
+                taken.get_mut(j / 64).is_some_and(|w| {
+                    let seen = *w & bit != 0;
+                    *w |= bit;
+                    seen
+                })
             } else {
                 plan.cols.contains(&j)
             };

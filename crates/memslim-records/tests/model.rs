@@ -780,6 +780,58 @@ fn declared_schema_rejects_and_leaves_the_list_unchanged() {
 }
 
 #[test]
+fn a_long_record_repeating_a_key_is_refused_whichever_field_it_repeats() {
+    // Records of more than 16 keys mark the fields they took in a bit set: fields on
+    // either side of a 64-bit word, known to the list or new in the record.
+    let names: Vec<String> = (0..150).map(|k| format!("f{k}")).collect();
+    let key = |k: usize| names[k].as_str();
+    let mut l = RecordList::new();
+    let known: Vec<(&str, Cell<'_>)> = (0..100).map(|k| (key(k), Cell::Int(1))).collect();
+    l.push_record(&known).unwrap();
+    let before = l.to_bytes();
+    // The record: the new fields f100..f149 (columns 100..149), then f0..f19, then these.
+    let cases: [(&[usize], bool); 8] = [
+        (&[0], true),
+        (&[19], true),
+        (&[63, 63], true),
+        (&[64, 64], true),
+        (&[127], true),
+        (&[128], true),
+        (&[149], true),
+        (&[63, 64], false),
+    ];
+    for (extra, repeated) in cases {
+        let rec: Vec<(&str, Cell<'_>)> = (100..150)
+            .chain(0..20)
+            .chain(extra.iter().copied())
+            .map(|k| (key(k), Cell::Int(2)))
+            .collect();
+        let mut m = l.clone();
+        let pushed = m.push_record(&rec);
+        let mut m2 = l.clone();
+        let set = m2.set_record(0, &rec);
+        if repeated {
+            assert!(
+                matches!(pushed, Err(RecordsError::DuplicateKey { row: 1, .. })),
+                "{extra:?}"
+            );
+            assert!(
+                matches!(set, Err(RecordsError::DuplicateKey { .. })),
+                "{extra:?}"
+            );
+            assert_eq!(
+                (m.to_bytes(), m2.to_bytes()),
+                (before.clone(), before.clone())
+            );
+        } else {
+            pushed.unwrap();
+            set.unwrap();
+            assert_eq!((m.len(), m2.len()), (2, 1));
+        }
+    }
+}
+
+#[test]
 fn ints_among_floats_come_back_as_ints_and_absent_is_not_null() {
     let mut l = RecordList::new();
     l.push_record(&[("x", Cell::Int(3))]).unwrap();
