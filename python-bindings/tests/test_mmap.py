@@ -234,6 +234,22 @@ def test_ints_past_2_pow_53_then_floats_export_as_the_list_does(tmp_path, flush_
         assert pa.table(f).schema.field("n").type == pa.float64()
 
 
+@pytest.mark.parametrize("big", [-(2**63), 2**60, 2**53 + 2, -(2**53) - 2])
+def test_an_exact_int_past_2_pow_53_appended_to_a_float_field_reads_back(tmp_path, big):
+    # Such an int is exactly a double, but a float column marks ints only within
+    # ±2**53 (the rule the reader checks): the append used to write it as a marked float
+    # and the file then failed to open (CorruptFileError). It joins as the list of dicts
+    # holds it, as an in-memory DictList stores it (an object field).
+    path = tmp_path / "f.msl"
+    memslim.DictList([{"kb": 0.5}]).save(path)
+    with memslim.DictList.open(path, "a") as f:
+        f.append({"kb": big})
+    back = memslim.DictList.open(path, "r")
+    assert same(back.to_list(), [{"kb": 0.5}, {"kb": big}])
+    assert same(memslim.DictList(back).to_list(), [{"kb": 0.5}, {"kb": big}])
+    back.close()
+
+
 def test_schema_grows_after_a_flush(tmp_path: Path) -> None:
     path = tmp_path / "s.msl"
     rows = memslim.DictList.open(path)

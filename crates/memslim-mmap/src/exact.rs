@@ -25,8 +25,8 @@ use std::sync::Arc;
 use arrow_array::{Array, ArrayRef, BinaryArray, Float64Array, RecordBatch, new_null_array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 use memslim_records::{
-    CellRef, DType, ENCODING_KEY, RecordList, VARIANT_ENCODING, arrow_cell, is_stored_int,
-    is_variant_field, variant,
+    CellRef, DType, ENCODING_KEY, RecordList, VARIANT_ENCODING, arrow_cell, int_fits_f64,
+    is_stored_int, is_variant_field, variant,
 };
 
 use crate::ipc::plain_strings;
@@ -648,11 +648,6 @@ fn ints_fit_f64(tail: &RecordList, j: usize) -> bool {
         CellRef::Int(v) => int_fits_f64(v),
         _ => true,
     })
-}
-
-/// Whether `v` is exactly a double.
-fn int_fits_f64(v: i64) -> bool {
-    (v as f64) as i128 == i128::from(v)
 }
 
 fn encode_cells(tail: &RecordList, j: usize, start: usize, n: usize) -> ArrayRef {

@@ -317,8 +317,11 @@ pub(crate) fn next_width(w: Width) -> Width {
     }
 }
 
-/// `f64` holds this integer exactly.
-pub(crate) fn int_fits_f64(v: i64) -> bool {
+/// Whether an int may join a float column (stored as `v as f64`, marked as an int): it is
+/// within ±2**53, where every int is exactly a double. The one rule for every writer and
+/// reader of such marks (lists, pickles, record files): [`is_stored_int`] refuses a mark
+/// past it.
+pub fn int_fits_f64(v: i64) -> bool {
     v.unsigned_abs() <= (1u64 << 53)
 }
 
