@@ -26,6 +26,7 @@
 
 use std::ffi::{CStr, c_int, c_void};
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::PyClass;
 use pyo3::ffi;
@@ -53,9 +54,19 @@ struct RowSubclass {
     base_has: ffi::objobjproc,
     base_iter: ffi::getiterfunc,
     base_len: ffi::lenfunc,
+    /// The subclass's `tp_alloc` (CPython's generic one, inherited).
+    alloc: ffi::allocfunc,
 }
 
 static ROW: PyOnceLock<RowSubclass> = PyOnceLock::new();
+
+/// Where the `PyRow` lies in a `Row` object, measured on the first one PyO3 made (see
+/// [`new_row`]); [`LAYOUT_UNKNOWN`] until then, [`LAYOUT_OTHER`] if the object holds
+/// anything but the `PyRow` after CPython's header (then PyO3 makes and frees every
+/// `Row`).
+static ROW_CONTENTS: AtomicUsize = AtomicUsize::new(LAYOUT_UNKNOWN);
+const LAYOUT_UNKNOWN: usize = 0;
+const LAYOUT_OTHER: usize = usize::MAX;
 
 /// An iterator class whose `next()` has a common case that makes nothing.
 pub(crate) trait QuickNext:
@@ -134,10 +145,13 @@ fn subclass<T: pyo3::PyTypeInfo, const N: usize>(
         .chain(extra)
         .map(|&(slot, pfunc)| ffi::PyType_Slot { slot, pfunc })
         .collect();
-    slots.push(ffi::PyType_Slot {
-        slot: ffi::Py_tp_dealloc,
-        pfunc: dealloc as *mut c_void,
-    });
+    // A `tp_dealloc` of `extra` (the `Row`'s) replaces the generic one.
+    if !extra.iter().any(|&(slot, _)| slot == ffi::Py_tp_dealloc) {
+        slots.push(ffi::PyType_Slot {
+            slot: ffi::Py_tp_dealloc,
+            pfunc: dealloc as *mut c_void,
+        });
+    }
     if !doc.is_null() {
         slots.push(ffi::PyType_Slot {
             slot: ffi::Py_tp_doc,
@@ -172,8 +186,12 @@ fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
         let has: ffi::objobjproc = contains;
         let iter: ffi::getiterfunc = row_iter;
         let len: ffi::lenfunc = row_len;
+        let dealloc: ffi::destructor = row_dealloc;
         // Read only by CPython, which keeps the pointer (the table is static).
-        let mut extra = vec![(ffi::Py_tp_methods, ROW_METHODS.0.as_ptr() as *mut c_void)];
+        let mut extra = vec![
+            (ffi::Py_tp_methods, ROW_METHODS.0.as_ptr() as *mut c_void),
+            (ffi::Py_tp_dealloc, dealloc as *mut c_void),
+        ];
         // `len()` asks the sequence slot first: where PyO3 fills it too, it is ours.
         // SAFETY: reads a slot of a live heap type (PyO3's class).
         if !unsafe { ffi::PyType_GetSlot(py.get_type::<PyRow>().as_type_ptr(), ffi::Py_sq_length) }
@@ -206,6 +224,13 @@ fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
                 std::mem::transmute::<*mut c_void, ffi::lenfunc>(own_len),
             )
         };
+        // SAFETY: reads a slot of a live heap type (the subclass just made).
+        let alloc = unsafe { ffi::PyType_GetSlot(ty.bind(py).as_type_ptr(), ffi::Py_tp_alloc) };
+        if alloc.is_null() {
+            return Err(PanicException::new_err("memslim: Row has no tp_alloc"));
+        }
+        // SAFETY: a non-null `tp_alloc` slot holds an `allocfunc`.
+        let alloc = unsafe { std::mem::transmute::<*mut c_void, ffi::allocfunc>(alloc) };
         Ok(RowSubclass {
             ty,
             base_get,
@@ -213,6 +238,7 @@ fn row_subclass(py: Python<'_>) -> PyResult<&RowSubclass> {
             base_has,
             base_iter,
             base_len,
+            alloc,
         })
     })
 }
@@ -299,18 +325,125 @@ pub(crate) fn iter_class<T: QuickNext>(py: Python<'_>) -> PyResult<Bound<'_, PyT
 /// a program holds (`list(rows)`, `sorted(rows, key=...)`) for nothing, as CPython
 /// spares the dicts and tuples that hold only atomic values.
 pub(crate) fn new_row(py: Python<'_>, row: PyRow) -> PyResult<Py<PyRow>> {
-    let ty = &row_subclass(py)?.ty;
+    let sub = row_subclass(py)?;
+    let off = ROW_CONTENTS.load(Ordering::Relaxed);
+    if off != LAYOUT_UNKNOWN && off != LAYOUT_OTHER {
+        // SAFETY: `off` was measured on a `Row` PyO3 made, whose `PyRow` was all of it
+        // past CPython's header (see `row_layout`).
+        return unsafe { alloc_row(py, sub, off, row) };
+    }
     let obj = Py::new(py, row)?;
-    // SAFETY: `obj` was just made as a `PyRow`, and `ty` is its subclass. Untracking
+    // SAFETY: `obj` was just made as a `PyRow`, and `sub.ty` is its subclass. Untracking
     // only takes a live GC object (every PyO3 object is one) off the collector's lists;
     // PyO3's dealloc untracks only a tracked object.
     unsafe {
-        retype(&obj, ty);
+        retype(&obj, &sub.ty);
         if ffi::PyObject_GC_IsTracked(obj.as_ptr()) == 1 {
             ffi::PyObject_GC_UnTrack(obj.as_ptr().cast());
         }
     }
+    if off == LAYOUT_UNKNOWN {
+        ROW_CONTENTS.store(row_layout(py, &obj), Ordering::Relaxed);
+    }
     Ok(obj)
+}
+
+/// Where `obj`'s `PyRow` lies in it, if the object is CPython's header then the `PyRow`
+/// and nothing else (PyO3's borrow flag, thread checker, `__dict__` and weak-reference
+/// slots of a frozen class without either take no room); else [`LAYOUT_OTHER`].
+fn row_layout(py: Python<'_>, obj: &Py<PyRow>) -> usize {
+    let off = (obj.get() as *const PyRow as usize).wrapping_sub(obj.as_ptr() as usize);
+    let basic = py
+        .get_type::<PyRow>()
+        .getattr(pyo3::intern!(py, "__basicsize__"))
+        .and_then(|b| b.extract::<usize>());
+    match basic {
+        Ok(b)
+            if off >= std::mem::size_of::<ffi::PyObject>()
+                && off.is_multiple_of(std::mem::align_of::<PyRow>())
+                && off.checked_add(std::mem::size_of::<PyRow>()) == Some(b) =>
+        {
+            off
+        }
+        _ => LAYOUT_OTHER,
+    }
+}
+
+/// A new `Row` holding `row`, made as CPython makes an instance of a class of its own
+/// (its `tp_alloc`: zeroed, typed, referenced once) with `row` written in place, and
+/// kept off the collector's lists (see [`new_row`]). PyO3's way there (its initializer
+/// calling `object.__new__` with an empty tuple, then the retyping) cost as much again.
+///
+/// # Safety
+/// `off` is where a `Row` object PyO3 made holds its `PyRow`, which is all it holds
+/// past CPython's header ([`row_layout`]).
+unsafe fn alloc_row(
+    py: Python<'_>,
+    sub: &RowSubclass,
+    off: usize,
+    row: PyRow,
+) -> PyResult<Py<PyRow>> {
+    let ty = sub.ty.bind(py).as_type_ptr();
+    // SAFETY: `ty` is a live type whose `tp_alloc` this is; it returns a new reference
+    // to a zeroed object of `ty`'s size, typed `ty` (a reference to it taken), or null
+    // with an exception set.
+    let obj = unsafe { (sub.alloc)(ty, 0) };
+    if obj.is_null() {
+        return Err(PyErr::fetch(py));
+    }
+    // SAFETY: the object is `off + size_of::<PyRow>()` bytes long and suitably aligned
+    // (as every `Row`: see the contract), so the write lands in it; what PyO3 keeps past
+    // the header is the `PyRow` alone, which this initializes. Untracking takes the
+    // live GC object just made off the collector's lists; `from_owned_ptr` takes over
+    // the new reference.
+    unsafe {
+        std::ptr::write(obj.cast::<u8>().add(off).cast::<PyRow>(), row);
+        if ffi::PyObject_GC_IsTracked(obj) == 1 {
+            ffi::PyObject_GC_UnTrack(obj.cast());
+        }
+        Ok(Bound::from_owned_ptr(py, obj)
+            .cast_into_unchecked::<PyRow>()
+            .unbind())
+    }
+}
+
+/// `tp_dealloc` of `Row`: a view whose dropping frees nothing but its own memory (a
+/// DictList record's, its store held elsewhere too) is dropped and freed here, as PyO3
+/// would, without its wrapper (its thread-state count, panic trap and reference pool:
+/// as much again as the rest); any other through PyO3's (see [`dealloc_as_base`]).
+///
+/// # Safety
+/// As [`dealloc_as_base`]: called by CPython only, with the thread attached, for a
+/// `Row` whose last reference is gone.
+unsafe extern "C" fn row_dealloc(obj: *mut ffi::PyObject) {
+    let off = ROW_CONTENTS.load(Ordering::Relaxed);
+    if off != LAYOUT_UNKNOWN && off != LAYOUT_OTHER {
+        // SAFETY: every `Row` holds its `PyRow` at `off` (measured on one PyO3 made;
+        // `alloc_row` writes it there). Dropping it only decrements its store's count
+        // when another holder keeps the store (`drops_no_object`), so no Python object
+        // is released. Then, as PyO3's dealloc for a class based on `object`: the
+        // object is untracked if it is tracked, freed by its type's `tp_free`, and the
+        // reference it held to its (heap) type released, which the module keeps alive.
+        unsafe {
+            let row = obj.cast::<u8>().add(off).cast::<PyRow>();
+            if (*row).drops_no_object() {
+                if ffi::PyObject_GC_IsTracked(obj) == 1 {
+                    ffi::PyObject_GC_UnTrack(obj.cast());
+                }
+                std::ptr::drop_in_place(row);
+                let ty = (*obj).ob_type;
+                let free = ffi::PyType_GetSlot(ty, ffi::Py_tp_free);
+                if !free.is_null() {
+                    let free = std::mem::transmute::<*mut c_void, ffi::freefunc>(free);
+                    free(obj.cast());
+                }
+                ffi::Py_DecRef(ty.cast());
+                return;
+            }
+        }
+    }
+    // SAFETY: the contract of `dealloc_as_base`, which this slot's is.
+    unsafe { dealloc_as_base::<PyRow>(obj) }
 }
 
 /// `it` as a Python iterator.

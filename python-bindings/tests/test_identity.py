@@ -784,3 +784,28 @@ def test_a_list_assigned_into_its_own_slice_shares_its_records(target, source):
         for i in range(len(L)):
             L[i]["a"] += 10 * (i + 1)
     assert [d["a"] for d in rows] == [d["a"] for d in plain]
+
+
+def test_views_release_their_store_one_by_one_and_the_last_frees_it():
+    # `Row`s are made and freed by fast_slots.rs without PyO3's wrapper while another
+    # holder keeps their store (see `row_dealloc`); the last holder goes through PyO3's.
+    # A view reports its store's bytes only once it is the store's last holder, so the
+    # sizes show that each freed view let go of its share, and no more.
+    rows = memslim.DictList({"a": i, "s": f"v{i}", "n": None if i % 3 else [i]} for i in range(500))
+    own = sys.getsizeof(rows[0])
+    views = list(rows)
+    views += sorted(rows, key=lambda r: -r["a"])
+    assert all(v.__sizeof__() < own + 64 for v in views)
+    del rows
+    last = views[-1]  # the record 0, kept alone
+    views = views[:7]
+    assert last.__sizeof__() < own + 64  # seven more views still hold the store
+    assert [dict(v) for v in views] == [
+        {"a": i, "s": f"v{i}", "n": None if i % 3 else [i]} for i in range(7)
+    ]
+    del views
+    assert last.__sizeof__() > own + 500 * 8  # the store's last holder
+    assert last == {"a": 0, "s": "v0", "n": [0]} and last["s"] == "v0"
+    last["a"] = 9
+    assert dict(last) == {"a": 9, "s": "v0", "n": [0]}
+    del last  # frees the store (PyO3's dealloc)

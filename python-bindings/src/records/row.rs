@@ -120,6 +120,14 @@ impl PyRow {
         }
     }
 
+    /// Whether dropping this view releases no Python object: a DictList's record whose
+    /// store another list, slice or view holds too (dropping it only counts one holder
+    /// fewer). `Row`'s own `tp_dealloc` frees such a view without PyO3's wrapper.
+    #[inline]
+    pub(crate) fn drops_no_object(&self) -> bool {
+        matches!(&self.source, RowSource::Memory(s) if Arc::strong_count(s) > 1)
+    }
+
     /// The store of a DictList's record; `None` for a record file's.
     #[inline]
     pub(crate) fn store(&self) -> Option<&Store> {
