@@ -1119,7 +1119,7 @@ impl RecordList {
     /// [`RecordsError::ValueTooLarge`], naming the first bad row; on error the list is
     /// unchanged. [`RecordsError::UnknownField`] if the grid has more columns than the list.
     /// [`RecordsError::ValueOutOfMemory`] (the list unchanged) when the memory to store
-    /// the grid's values cannot be had, if they reach [`BIG_VALUE`] bytes.
+    /// the grid's values cannot be had, if they reach 1 MiB.
     pub fn push_grid(&mut self, grid: &Grid<'_>) -> Result<()> {
         let n = grid.num_rows();
         if grid.num_cols() > self.cols.len() {
