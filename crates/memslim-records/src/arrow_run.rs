@@ -22,7 +22,7 @@ use crate::{Cell, RecordsError};
 
 /// One Arrow array's values, read for [`crate::Columns::push`].
 #[derive(Debug)]
-pub struct ArrowRun<'a> {
+pub(crate) struct ArrowRun<'a> {
     kind: Kind<'a>,
     /// Per row (ints and strings only; empty: every row holds a value).
     marks: Vec<Mark>,
@@ -32,9 +32,9 @@ pub struct ArrowRun<'a> {
 enum Kind<'a> {
     Ints(Vec<i64>),
     Strs(Vec<&'a str>),
-    /// Cells borrowing the array, or (`None` inside) encoded into `enc` at `spans[r]`.
+    /// Per row a cell borrowing the array, or the span of `enc` holding its encoding.
     Cells {
-        cells: Vec<Option<Pending<'a>>>,
+        cells: Vec<Pending<'a>>,
         enc: Vec<u8>,
     },
 }
@@ -57,7 +57,7 @@ impl<'a> ArrowRun<'a> {
     /// # Memory
     /// 8 bytes per int, 16 per string (borrowed from the array), 1 per row for nulls;
     /// other values as cells (32 bytes each) and the encoded ones copied.
-    pub fn read(
+    pub(crate) fn read(
         array: &'a dyn Array,
         is_variant: bool,
     ) -> std::result::Result<Self, (usize, RecordsError)> {
@@ -80,7 +80,7 @@ impl<'a> ArrowRun<'a> {
                     Pending::Encoded(start, enc.len())
                 }
             };
-            cells.push(Some(p));
+            cells.push(p);
         }
         Ok(ArrowRun {
             kind: Kind::Cells { cells, enc },
@@ -88,39 +88,9 @@ impl<'a> ArrowRun<'a> {
         })
     }
 
-    /// Marks row `r` as a key its record lacks.
-    ///
-    /// # Panics
-    /// If `r` is past the run's rows.
-    pub fn set_absent(&mut self, r: usize) {
-        match &mut self.kind {
-            Kind::Cells { cells, .. } => cells[r] = None,
-            Kind::Ints(v) => mark(&mut self.marks, v.len(), r, Mark::Absent),
-            Kind::Strs(v) => mark(&mut self.marks, v.len(), r, Mark::Absent),
-        }
-    }
-
-    /// Whether row `r` holds `None` (and is not absent).
-    pub fn is_null(&self, r: usize) -> bool {
-        match &self.kind {
-            Kind::Cells { cells, .. } => matches!(cells[r], Some(Pending::Cell(Cell::Null))),
-            _ => self.marks.get(r) == Some(&Mark::Null),
-        }
-    }
-
-    /// Row `r`'s value, if it is the float `v`, replaced by `f(v)` (the float an int
-    /// was written as, read back as that int).
-    pub fn map_float(&mut self, r: usize, f: impl FnOnce(f64) -> Cell<'a>) {
-        if let Kind::Cells { cells, .. } = &mut self.kind {
-            if let Some(Pending::Cell(Cell::Float(v))) = cells[r] {
-                cells[r] = Some(Pending::Cell(f(v)));
-            }
-        }
-    }
-
     /// The values and marks to hand to [`crate::Columns::push`] (the typed values are
     /// moved out: call once).
-    pub fn take_values(&mut self) -> (Values<'_>, Vec<Mark>) {
+    pub(crate) fn take_values(&mut self) -> (Values<'_>, Vec<Mark>) {
         let marks = std::mem::take(&mut self.marks);
         let values = match &mut self.kind {
             Kind::Ints(v) => Values::Ints(std::mem::take(v)),
@@ -131,7 +101,7 @@ impl<'a> ArrowRun<'a> {
                     cells
                         .iter()
                         .map(|p| {
-                            p.map(|p| match p {
+                            Some(match *p {
                                 Pending::Cell(c) => c,
                                 Pending::Encoded(a, b) => Cell::Encoded(&enc[a..b]),
                             })
@@ -142,14 +112,6 @@ impl<'a> ArrowRun<'a> {
         };
         (values, marks)
     }
-}
-
-/// Sets `marks[r]` to `m`, the marks made (all `Value`) for `n` rows first if empty.
-fn mark(marks: &mut Vec<Mark>, n: usize, r: usize, m: Mark) {
-    if marks.is_empty() {
-        marks.resize(n, Mark::Value);
-    }
-    marks[r] = m;
 }
 
 /// The nulls of `a` as marks (empty: none).
@@ -271,7 +233,9 @@ fn dict_strs<K: ArrowDictionaryKeyType>(
             }
         };
         if s.is_none() {
-            mark(&mut marks, n, i, Mark::Null);
+            // Marks only once a row is null.
+            marks.resize(n, Mark::Value);
+            marks[i] = Mark::Null;
         }
         values.push(s.unwrap_or_default());
     }
@@ -325,7 +289,6 @@ mod tests {
         assert_eq!(got[0].as_deref(), Some("Some(Int(7))"));
         assert!(got[1].as_deref().unwrap().starts_with("Some(Encoded("));
         assert_eq!(got[2].as_deref(), Some("Some(Null)"));
-        run.set_absent(0);
     }
 
     /// A dictionary key outside its dictionary is refused at its row; null keys and
