@@ -5,7 +5,8 @@
 use std::ops::Range;
 
 use memslim_records::{
-    AbsentAs, Cell, CellRef, CmpOp, ReadField, ReadRecords, RecordList, Sum, verdict,
+    AbsentAs, Cell, CellRef, CmpOp, ReadField, ReadRecords, RecordList, Sum, Tally, search_text,
+    verdict,
 };
 
 use crate::FieldSum;
@@ -114,7 +115,7 @@ impl ReadField for FileField<'_> {
         rows: Range<usize>,
         emit: &mut dyn FnMut(usize, bool) -> bool,
     ) -> Result<(), MmapError> {
-        let (rows, text) = (rows.start..rows.end.min(self.len), text_of(op, probe));
+        let (rows, text) = (rows.start..rows.end.min(self.len), search_text(op, probe));
         self.file
             .visit_field_candidates(self.name, rows, text, |i, v| {
                 match judge(v, op, probe, absent, text) {
@@ -133,19 +134,18 @@ impl ReadField for FileField<'_> {
     ) -> Result<(usize, Vec<usize>), MmapError> {
         let (rows, text) = (
             rows.start..rows.end.min(self.len),
-            text_of(CmpOp::Eq, probe),
+            search_text(CmpOp::Eq, probe),
         );
-        let (mut n, mut undecided) = (0, Vec::new());
+        let mut tally = Tally::default();
         self.file
             .visit_field_candidates(self.name, rows, text, |i, v| {
                 match judge(v, CmpOp::Eq, probe, AbsentAs::Null, text) {
-                    Some(true) => n += 1,
-                    Some(false) => {}
-                    None => undecided.push(i),
+                    Some(true) => tally.add(i, true),
+                    Some(false) => true,
+                    None => tally.add(i, false),
                 }
-                true
             })?;
-        Ok((n, undecided))
+        Ok(tally.into_parts())
     }
 
     fn read_value<R>(
@@ -196,13 +196,6 @@ impl ReadField for FileField<'_> {
 
 /// The string a search for `op` `probe` may pass the other strings over for: only a
 /// search for one string (nulls and other strings never equal it).
-fn text_of<'p>(op: CmpOp, probe: &Cell<'p>) -> Option<&'p str> {
-    match (op, probe) {
-        (CmpOp::Eq, Cell::Str(s)) => Some(s),
-        _ => None,
-    }
-}
-
 /// [`verdict`] on `v`, knowing that a search for `text` gives a value that is `text`'s
 /// bytes as `text` itself (the same pointer): that one matches without a comparison.
 #[inline(always)]

@@ -65,7 +65,7 @@ pub use read::{
     ReadField, ReadRecords, append_records, append_records_staged, collect_records, where_positions,
 };
 pub use reclaim::Reclaim;
-pub use select::{AbsentAs, CmpOp, verdict};
+pub use select::{AbsentAs, CmpOp, Tally, search_text, verdict};
 pub use seq::{OrderMark, Slice, clamp_index, index_in};
 pub use strdict::same_bytes;
 

@@ -231,12 +231,7 @@ pub trait ReadField {
         rows: Range<usize>,
         emit: &mut dyn FnMut(usize, bool) -> bool,
     ) -> Result<(), Self::Error> {
-        // Only a search for one string may pass over strings of other bytes (and nulls,
-        // which equal no string).
-        let text = match (op, probe) {
-            (CmpOp::Eq, Cell::Str(s)) => Some(*s),
-            _ => None,
-        };
+        let text = crate::select::search_text(op, probe);
         self.visit_candidates(rows, text, &mut |i, v| match crate::select::verdict(
             v, op, probe, absent,
         ) {

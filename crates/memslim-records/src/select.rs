@@ -109,6 +109,15 @@ fn order(a: &Cell<'_>, b: &Cell<'_>) -> Order {
     o.map_or(Order::Incomparable, Order::Known)
 }
 
+/// The string a scan for `op probe` may pass over other bytes than (nulls and strings
+/// of other bytes cannot match it): the probe's, for `==` a string; `None` otherwise.
+pub fn search_text<'p>(op: CmpOp, probe: &Cell<'p>) -> Option<&'p str> {
+    match (op, probe) {
+        (CmpOp::Eq, Cell::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// The verdict on one stored value `v <op> probe` (a missing key compares as `absent`
 /// says): `Some(matches)`, or `None` when only the host can decide. What every scan
 /// decides a value by, for a storage that scans its own way.
@@ -299,7 +308,7 @@ impl ColumnView {
 /// What a scan for equal values emitted: the number of rows it decided match, and the
 /// rows only the host can decide (ascending).
 #[derive(Default)]
-pub(crate) struct Tally {
+pub struct Tally {
     matches: usize,
     undecided: Vec<usize>,
 }
@@ -307,7 +316,7 @@ pub(crate) struct Tally {
 impl Tally {
     /// Takes one emitted row; always wants more.
     #[inline]
-    pub(crate) fn add(&mut self, row: usize, decided: bool) -> bool {
+    pub fn add(&mut self, row: usize, decided: bool) -> bool {
         if decided {
             self.matches += 1;
         } else {
@@ -317,7 +326,7 @@ impl Tally {
     }
 
     /// `(matches, undecided rows)`.
-    pub(crate) fn into_parts(self) -> (usize, Vec<usize>) {
+    pub fn into_parts(self) -> (usize, Vec<usize>) {
         (self.matches, self.undecided)
     }
 }
