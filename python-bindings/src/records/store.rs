@@ -117,6 +117,69 @@ pub(super) const STR_CACHE_MAX: usize = 1 << 16;
 pub(super) struct StrCache {
     pub(super) dict_id: usize,
     pub(super) values: Vec<OnceLock<Py<PyString>>>,
+    /// What the strings made so far take, as `sys.getsizeof` counts them (they are
+    /// made on reads, which hold the store shared, hence atomic).
+    made_bytes: AtomicUsize,
+}
+
+/// What `sys.getsizeof` says a `str` made from `s` takes: CPython's compact strings are
+/// a header (one size for ASCII, one for the rest) and one code unit of 1, 2 or 4 bytes
+/// per character plus a terminating one. The header sizes are measured once, from
+/// strings of each kind.
+fn str_object_bytes(py: Python<'_>, s: &str) -> usize {
+    static HEADERS: OnceLock<(usize, usize)> = OnceLock::new();
+    let (ascii, compact) = *HEADERS.get_or_init(|| {
+        let size = |text: &str| {
+            PyString::new(py, text)
+                .call_method0(intern!(py, "__sizeof__"))
+                .and_then(|n| n.extract::<usize>())
+                .unwrap_or(0)
+        };
+        // "" is 1 unit past the ASCII header; "é" 2 one-byte units past the other.
+        (size("").saturating_sub(1), size("é").saturating_sub(2))
+    });
+    if s.is_ascii() {
+        return ascii + s.len() + 1;
+    }
+    let (chars, widest) = s
+        .chars()
+        .fold((0usize, 0u32), |(n, w), c| (n + 1, w.max(c as u32)));
+    let unit = match widest {
+        0..=0xFF => 1,
+        0x100..=0xFFFF => 2,
+        _ => 4,
+    };
+    compact + (chars + 1) * unit
+}
+
+impl StrCache {
+    /// The string for dictionary entry `idx` (`s`), made on first use.
+    #[inline(always)]
+    fn get<'py>(&self, py: Python<'py>, idx: usize, s: &str) -> Option<Bound<'py, PyString>> {
+        let slot = self.values.get(idx)?;
+        let obj = slot.get_or_init(|| {
+            self.made_bytes
+                .fetch_add(str_object_bytes(py, s), Ordering::Relaxed);
+            PyString::new(py, s).unbind()
+        });
+        Some(obj.bind(py).clone())
+    }
+
+    /// Forgets every string (the positions may mean other strings now).
+    fn clear(&mut self) {
+        self.values.clear();
+        *self.made_bytes.get_mut() = 0;
+    }
+
+    /// The slot table's bytes (allocated by Rust, which tracemalloc does not see).
+    fn table_bytes(&self) -> usize {
+        self.values.capacity() * std::mem::size_of::<OnceLock<Py<PyString>>>()
+    }
+
+    /// The table and the strings made so far.
+    fn nbytes(&self) -> usize {
+        self.table_bytes() + self.made_bytes.load(Ordering::Relaxed)
+    }
 }
 
 impl Records {
@@ -217,13 +280,14 @@ impl Records {
             Some((id, len)) if len <= STR_CACHE_MAX => {
                 if id != cache.dict_id || len < cache.values.len() {
                     // Replaced, copied or rolled back: positions may mean other strings.
-                    cache.values.clear();
+                    cache.clear();
                     cache.dict_id = id;
                 }
                 cache.values.resize_with(len, OnceLock::new);
             }
             _ if cache.dict_id != 0 || !cache.values.is_empty() => {
-                cache.values = Vec::new();
+                cache.clear();
+                cache.values.shrink_to_fit();
                 cache.dict_id = 0;
             }
             _ => {}
@@ -251,9 +315,8 @@ impl Records {
         c: CellRef<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
         if let CellRef::DictStr(idx, s) = c {
-            if let Some(slot) = self.strings.get(j).and_then(|c| c.values.get(idx as usize)) {
-                let obj = slot.get_or_init(|| PyString::new(py, s).unbind());
-                return Ok(obj.bind(py).clone().into_any());
+            if let Some(obj) = self.strings.get(j).and_then(|c| c.get(py, idx as usize, s)) {
+                return Ok(obj.into_any());
             }
         }
         cell_to_py(py, c)
@@ -265,7 +328,10 @@ impl Records {
         // share, are reported once for all of them.
         let mut buffers = Vec::new();
         self.inner.buffers(|b| buffers.push((b.id, b.bytes)));
-        self.trace.set_with_buffers(self.inner.nbytes(), buffers);
+        // The cached strings are Python objects, which tracemalloc sees made.
+        let tables: usize = self.strings.iter().map(StrCache::table_bytes).sum();
+        self.trace
+            .set_with_buffers(self.inner.nbytes() + tables, buffers);
     }
 
     pub(super) fn after_append(&mut self, py: Python<'_>, records: usize) {
@@ -329,9 +395,11 @@ impl Records {
         self.kind.class_name()
     }
 
-    /// Bytes of memory the store keeps alive: its records and its field names.
+    /// Bytes of memory the store keeps alive: its records, its field names and the
+    /// strings it keeps for reads of small dictionaries.
     pub(super) fn nbytes(&self) -> usize {
-        self.inner.nbytes() + self.names.capacity() * 8
+        let strings: usize = self.strings.iter().map(StrCache::nbytes).sum();
+        self.inner.nbytes() + self.names.capacity() * 8 + strings
     }
 
     /// The store's memory as `(identity, bytes)` pairs (see [`crate::buffers::Buffers`]):
