@@ -204,6 +204,12 @@ impl Arg<'_> {
     /// (a `bytearray`, a NumPy array, a read-only view whose owner can still write) is
     /// copied: the list reads its columns through invariants checked once, at load.
     fn into_buffer(self, py: Python<'_>) -> Buffer {
+        self.into_buffer_and_owner(py).0
+    }
+
+    /// [`Arg::into_buffer`], and whether the buffer reads the memory of a `bytes` object
+    /// in place (memory Python's allocator made, which tracemalloc sees already).
+    fn into_buffer_and_owner(self, py: Python<'_>) -> (Buffer, bool) {
         let owner = match &self {
             Arg::Bytes(b) => Some(b.clone().into_any()),
             Arg::Buffer(view) => immutable_exporter(py, view),
@@ -211,8 +217,9 @@ impl Arg<'_> {
         let bytes = self.bytes();
         let ptr = NonNull::new(bytes.as_ptr().cast_mut());
         let (Some(ptr), Some(owner), len @ 1..) = (ptr, owner, bytes.len()) else {
-            return Buffer::from_slice_ref(bytes);
+            return (Buffer::from_slice_ref(bytes), false);
         };
+        let python_made = owner.is_exact_instance_of::<PyBytes>();
         let owner: Arc<dyn Allocation> = Arc::new(Held {
             _owner: owner.unbind(),
         });
@@ -221,28 +228,37 @@ impl Arg<'_> {
         // moves or frees its memory while it lives. The buffer holds `owner`, so the
         // bytes stay valid, and unchanged after the load has validated them, for as long
         // as the buffer lives. (The export `self` may be released before then.)
-        unsafe { Buffer::from_custom_allocation(ptr, len, owner) }
+        let buffer = unsafe { Buffer::from_custom_allocation(ptr, len, owner) };
+        (buffer, python_made)
     }
 }
 
 /// Rebuilds the core list from a pickle's arguments: one payload (version 1 or 2),
 /// copied, or a snapshot header and its buffers, read in place where
-/// [`Arg::into_buffer`] allows.
+/// [`Arg::into_buffer`] allows. Also the address ranges of the `bytes` objects read in
+/// place (memory Python made, which tracemalloc sees already).
 pub(crate) fn restore_core(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
     buffers: &Bound<'_, PyTuple>,
-) -> PyResult<RecordList> {
+) -> PyResult<(RecordList, Vec<std::ops::Range<usize>>)> {
     let head = Arg::new(data)?;
     if buffers.is_empty() {
         // One payload: copied buffer by buffer (see `RecordList::from_snapshot_bytes`).
-        return RecordList::from_bytes(head.bytes()).py_err(py);
+        return Ok((RecordList::from_bytes(head.bytes()).py_err(py)?, Vec::new()));
     }
-    let bufs = buffers
-        .iter()
-        .map(|b| Ok(Arg::new(&b)?.into_buffer(py)))
-        .collect::<PyResult<Vec<_>>>()?;
-    RecordList::from_snapshot(head.bytes(), &bufs).py_err(py)
+    let mut python_made = Vec::new();
+    let mut bufs = Vec::with_capacity(buffers.len());
+    for b in buffers.iter() {
+        let (buf, made) = Arg::new(&b)?.into_buffer_and_owner(py);
+        if made {
+            let start = buf.as_ptr() as usize;
+            python_made.push(start..start + buf.len());
+        }
+        bufs.push(buf);
+    }
+    let list = RecordList::from_snapshot(head.bytes(), &bufs).py_err(py)?;
+    Ok((list, python_made))
 }
 
 /// Registers this module's classes.

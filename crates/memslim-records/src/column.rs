@@ -1408,6 +1408,44 @@ impl ColChunk {
         }
     }
 
+    /// Calls `f` with the memory the chunk `cc` keeps alive: each buffer of its values
+    /// (a string column's text and offsets) under its address, and the rest under the
+    /// chunk's. A list restored in this process from another's pickle snapshot
+    /// (protocol 5, out of band) reads that list's value buffers in place, in chunks of
+    /// its own: keyed by address, they are one allocation in both, as in memory, while
+    /// each chunk's own bitmaps still count.
+    pub(crate) fn buffers(cc: &Arc<ColChunk>, f: &mut impl FnMut(crate::process::Buffer)) {
+        let shared = Arc::strong_count(cc) > 1;
+        let mut values = 0;
+        cc.value_buffers(|id, bytes| {
+            values += bytes;
+            f(crate::process::Buffer { id, bytes, shared });
+        });
+        f(crate::process::Buffer::of(
+            cc,
+            cc.heap_bytes().saturating_sub(values),
+        ));
+    }
+
+    /// `f(address, heap bytes)` of each buffer of values that is not empty: the buffers
+    /// a pickle snapshot hands over as they are.
+    fn value_buffers(&self, mut f: impl FnMut(usize, usize)) {
+        match &self.data {
+            Data::Int(v) | Data::Keys(v) => {
+                if let Some(addr) = v.values_addr() {
+                    f(addr, v.heap_bytes());
+                }
+            }
+            Data::Float(v, _) => {
+                if !v.is_empty() {
+                    f(v.as_ptr() as usize, v.heap_bytes());
+                }
+            }
+            Data::Var(v) => v.value_buffers(f),
+            Data::Null | Data::Bool(_) => {}
+        }
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         let data = match &self.data {
             Data::Null => 0,

@@ -35,7 +35,7 @@ impl ColumnView {
     /// was taken from while that list holds it (see [`crate::RecordList::buffers`]).
     pub fn buffers(&self, mut f: impl FnMut(Buffer)) {
         for (c, _, _) in &self.parts {
-            f(Buffer::of(c, c.heap_bytes()));
+            ColChunk::buffers(c, &mut f);
         }
         if let Some(d) = &self.meta.dict {
             f(Buffer::of(d, d.heap_bytes()));

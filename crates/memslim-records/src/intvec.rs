@@ -170,6 +170,11 @@ impl IntVec {
         each!(self, v => v.heap_bytes())
     }
 
+    /// The address of the first value (`None` when empty): the allocation's identity.
+    pub(crate) fn values_addr(&self) -> Option<usize> {
+        each!(self, v => (!v.is_empty()).then(|| v.as_ptr() as usize))
+    }
+
     /// The same values at width `w` (which must hold every value).
     pub(crate) fn widened(&self, w: Width) -> IntVec {
         let mut out = IntVec::new(w);

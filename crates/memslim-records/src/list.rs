@@ -2461,9 +2461,9 @@ impl RecordList {
     /// it once.
     pub fn buffers(&self, mut f: impl FnMut(Buffer)) {
         for c in &self.chunks {
-            c.cols
-                .iter()
-                .for_each(|cc| f(Buffer::of(cc, cc.heap_bytes())));
+            for cc in &c.cols {
+                crate::column::ColChunk::buffers(cc, &mut f);
+            }
             if let Some(o) = &c.order {
                 f(Buffer::of(o, o.capacity() * 4));
             }

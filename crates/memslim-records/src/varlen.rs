@@ -261,6 +261,17 @@ impl VarLen {
         &self.data
     }
 
+    /// `f(address, heap bytes)` of the offsets and of the text, each if not empty (see
+    /// `ColChunk::buffers`).
+    pub(crate) fn value_buffers(&self, mut f: impl FnMut(usize, usize)) {
+        if !self.offsets.is_empty() {
+            f(self.offsets.as_ptr() as usize, self.offsets.heap_bytes());
+        }
+        if !self.data.is_empty() {
+            f(self.data.as_ptr() as usize, self.data.heap_bytes());
+        }
+    }
+
     pub(crate) fn heap_bytes(&self) -> usize {
         let o = self.overrides.as_ref().map_or(0, |o| {
             o.bytes + o.values.capacity() * (std::mem::size_of::<(u32, Box<[u8]>)>() + 1)

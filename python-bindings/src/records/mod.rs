@@ -147,8 +147,8 @@ pub(crate) fn _restore_dictlist(
     data: &Bound<'_, PyAny>,
     buffers: &Bound<'_, PyTuple>,
 ) -> PyResult<Py<PyAny>> {
-    let inner = crate::pickle::restore_core(py, data, buffers)?;
-    Records::wrap(py, RecordForm::Dict, inner)
+    let (inner, python_made) = crate::pickle::restore_core(py, data, buffers)?;
+    Records::wrap_reading(py, RecordForm::Dict, inner, python_made)
 }
 
 /// Rebuilds a pickled TupleList (arguments as `_restore_dictlist`, plus its fields).
@@ -161,7 +161,7 @@ pub(crate) fn _restore_tuplelist(
     row_type: Option<Bound<'_, PyAny>>,
     buffers: &Bound<'_, PyTuple>,
 ) -> PyResult<Py<PyAny>> {
-    let inner = crate::pickle::restore_core(py, data, buffers)?;
+    let (inner, python_made) = crate::pickle::restore_core(py, data, buffers)?;
     // The field names travel outside the checksummed payload: they must name its columns.
     let same = fields.len() == inner.num_fields()
         && fields
@@ -175,7 +175,7 @@ pub(crate) fn _restore_tuplelist(
         ));
     }
     let kind = tuple_kind(py, &fields, row_type.filter(|t| !t.is_none()))?;
-    Records::wrap(py, kind, inner)
+    Records::wrap_reading(py, kind, inner, python_made)
 }
 
 /// Registers this module's classes and functions.

@@ -26,6 +26,9 @@ pub(crate) struct Records {
     /// The allocation `append` lists a record's cells in, kept from one call to the
     /// next (empty between calls; see [`recycle`]).
     pub(super) cell_buf: Vec<(usize, Cell<'static>)>,
+    /// Memory the store reads in place that Python's allocator made (see
+    /// [`Records::wrap_reading`]).
+    pub(super) python_made: Vec<std::ops::Range<usize>>,
     /// Rows that one list of the store alone reads (the new records of a DictList's
     /// `a + b`) or that no list reads any more, to give back ([`PyRecords::own_new_rows`]).
     pub(super) reclaim: Reclaim,
@@ -217,6 +220,7 @@ impl Records {
             strings: Vec::new(),
             lent: GilCell::new(Lent::default()),
             cell_buf: Vec::new(),
+            python_made: Vec::new(),
             reclaim: Reclaim::default(),
         };
         r.sync_names(py);
@@ -230,11 +234,29 @@ impl Records {
         base.into_object(py)
     }
 
+    /// [`Records::wrap`] of a list that reads `python_made` in place: address ranges of
+    /// `bytes` objects (a pickle's buffers that came in band, protocol 5). Python's
+    /// allocator made them, so tracemalloc sees them already, and the list does not
+    /// report them to it again (its `nbytes` still counts them: it keeps them alive).
+    pub(super) fn wrap_reading(
+        py: Python<'_>,
+        kind: RecordForm,
+        inner: RecordList,
+        python_made: Vec<std::ops::Range<usize>>,
+    ) -> PyResult<Py<PyAny>> {
+        let mut base = Records::new(py, kind, inner);
+        base.python_made = python_made;
+        base.retrack();
+        base.into_object(py)
+    }
+
     /// A temporary `Records` over `inner` (a selection of this store's rows) for reading:
     /// not registered with tracemalloc, it owns no buffer of its own until written. Its
     /// names are this store's (interned strings are one object each).
     pub(super) fn selection(&self, py: Python<'_>, inner: RecordList) -> Records {
-        Records::new(py, self.kind.clone_ref(py), inner)
+        let mut r = Records::new(py, self.kind.clone_ref(py), inner);
+        r.python_made.clone_from(&self.python_made);
+        r
     }
 
     /// A new list's `Records` over `inner` (derived from this store's records: same
@@ -327,11 +349,20 @@ impl Records {
         // The column chunks and dictionaries, which copies of the list (copy-on-write)
         // share, are reported once for all of them.
         let mut buffers = Vec::new();
-        self.inner.buffers(|b| buffers.push((b.id, b.bytes)));
+        // Memory Python made (in place of `bytes` objects) is in tracemalloc already.
+        let mut python_made = 0;
+        let made = &self.python_made;
+        self.inner.buffers(|b| {
+            if made.iter().any(|r| r.contains(&b.id)) {
+                python_made += b.bytes;
+            } else {
+                buffers.push((b.id, b.bytes));
+            }
+        });
         // The cached strings are Python objects, which tracemalloc sees made.
         let tables: usize = self.strings.iter().map(StrCache::table_bytes).sum();
-        self.trace
-            .set_with_buffers(self.inner.nbytes() + tables, buffers);
+        let total = (self.inner.nbytes() + tables).saturating_sub(python_made);
+        self.trace.set_with_buffers(total, buffers);
     }
 
     pub(super) fn after_append(&mut self, py: Python<'_>, records: usize) {
