@@ -250,6 +250,60 @@ def test_an_exact_int_past_2_pow_53_appended_to_a_float_field_reads_back(tmp_pat
     back.close()
 
 
+def _old_writer_file(path: Path, kb: float) -> Path:
+    """A record file as memslim wrote it before d28760d for ``[{"kb": 0.5}, {"kb": n}]``
+    with an int ``n`` past 2**53 appended to the float field: the float ``kb`` with
+    ``n``'s mark among ints (``memslim.ints``), then a record appended by today's
+    writer (which also gives the file its index)."""
+    batch = pa.record_batch({"kb": pa.array([0.5, kb], pa.float64())})
+    with ipc.new_stream(path, batch.schema) as w:
+        w.write_batch(batch, custom_metadata={"memslim.ints": "0:02"})
+    with memslim.DictList.open(path, "a") as f:
+        f.append({"kb": 1.5})
+    return path
+
+
+@pytest.mark.parametrize(
+    "big", [-(2**63), 2**60, 2**53 + 2, -(2**53) - 2, 2**63 - 1024, 2**63]
+)
+def test_a_file_an_older_writer_marked_ints_past_2_pow_53_in_reads_them_back(tmp_path, big):
+    # Before d28760d, an int exactly a double appended to a float field was written as
+    # a marked float whatever its size, and the reader (which takes marks within ±2**53
+    # only) refused the file. The mark is taken back as the int it was: every such
+    # double is whole, and 2**63 (no i64) comes back as the big int it is.
+    path = _old_writer_file(tmp_path / "old.msl", float(big))
+    want = [{"kb": 0.5}, {"kb": big}, {"kb": 1.5}]
+    for mode in ("r", "a"):
+        with memslim.DictList.open(path, mode) as back:
+            assert same(back.to_list(), want)
+            assert same([dict(r) for r in back], want)
+            assert same(dict(back[1]), want[1])
+            assert same(back.column("kb").to_list(), [0.5, big, 1.5])
+            assert same(memslim.DictList(back).to_list(), want)
+            # Exported as the list holds such an int (an object field), not as a float.
+            assert pa.table(back).equals(pa.table(memslim.DictList(want)))
+            assert memslim.DictList.from_arrow(back).to_list() == want
+    # Still a file today's writer appends to and reads back.
+    with memslim.DictList.open(path, "a") as f:
+        f.append({"kb": 2**53 + 1})
+    with memslim.DictList.open(path, "r") as back:
+        assert same(back.to_list(), [*want, {"kb": 2**53 + 1}])
+
+
+@pytest.mark.parametrize("kb", [0.5, -0.0, 2.0**64, 1e300, math.inf, math.nan])
+def test_a_mark_on_a_float_no_writer_marked_is_still_refused(tmp_path, kb):
+    # Fractions, -0.0, non-finite doubles and doubles past 2**63 were never ints a
+    # writer marked: the file is damaged (reading one as int(x) would change it).
+    path = tmp_path / "bad.arrows"
+    batch = pa.record_batch({"kb": pa.array([0.5, kb], pa.float64())})
+    with ipc.new_stream(path, batch.schema) as w:
+        w.write_batch(batch, custom_metadata={"memslim.ints": "0:02"})
+    with memslim.DictList.open(path, "r") as rows:
+        for read in (rows.to_list, lambda: rows[1], lambda: memslim.DictList(rows)):
+            err = expect_error(memslim.CorruptFileError, read)
+            assert str(path) in str(err) and "marked as an int" in str(err)
+
+
 def test_schema_grows_after_a_flush(tmp_path: Path) -> None:
     path = tmp_path / "s.msl"
     rows = memslim.DictList.open(path)

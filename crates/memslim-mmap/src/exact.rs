@@ -38,6 +38,23 @@ const ORDER_KEY: &str = "memslim.order";
 /// One bit per row, least significant first.
 type Bits = Vec<u8>;
 
+/// 2**63, the one double a mark may hold that no `i64` is.
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
+
+/// 2**63 in the variant encoding: a `BigInt` of 9 bytes, two's complement, least
+/// significant first.
+const TWO_POW_63_ENCODED: &[u8] = &[0x04, 9, 0, 0, 0, 0, 0, 0, 0, 0x80, 0];
+
+/// Whether a float a file marks as an int reads back as one. What memslim writes
+/// ([`is_stored_int`]: within ±2**53), and what writers before the one rule marked too:
+/// they marked every `i64` that is exactly a double, so a mark on a double past 2**53
+/// (every one of which is whole) up to 2**63 reads back exactly (the same int, 2**63
+/// as a big int). Refused: a mark on a fraction, an infinity, NaN, -0.0, or a double
+/// past 2**63 (no `i64`; no writer marked one).
+fn is_marked_int(x: f64) -> bool {
+    is_stored_int(x) || (x.abs() > (1u64 << 53) as f64 && x.abs() <= TWO_POW_63)
+}
+
 fn bit(b: &[u8], i: usize) -> bool {
     b.get(i >> 3).is_some_and(|x| x >> (i & 7) & 1 == 1)
 }
@@ -84,11 +101,15 @@ impl ColumnExtras<'_> {
     }
 
     /// Row `row`'s stored value `cell` as it was appended: an int if it was one among
-    /// floats.
+    /// floats (2**63, which only a file written before the writer kept to ±2**53 may
+    /// mark, as the big int it is: `v as i64` would saturate).
     #[inline]
     pub(crate) fn as_appended<'v>(&self, row: usize, cell: CellRef<'v>) -> CellRef<'v> {
         match cell {
-            CellRef::Float(v) if self.is_int(row) => CellRef::Int(v as i64),
+            CellRef::Float(v) if self.is_int(row) => match v < TWO_POW_63 {
+                true => CellRef::Int(v as i64),
+                false => CellRef::Encoded(TWO_POW_63_ENCODED),
+            },
             cell => cell,
         }
     }
@@ -420,12 +441,12 @@ impl Extras {
             for row in set_bits(bits, self.rows) {
                 match values.float(c, row)? {
                     FloatAt::Null => {}
-                    FloatAt::Value(x) if is_stored_int(x) => {}
+                    FloatAt::Value(x) if is_marked_int(x) => {}
                     FloatAt::Value(x) => {
                         return Err(format!(
                             "field {:?}, row {row} of the batch: the float {x:?} is marked \
                              as an int ({INTS_KEY}) but is not one (a whole number within \
-                             ±2**53)",
+                             ±2**63)",
                             name(c)
                         ));
                     }
@@ -780,8 +801,9 @@ pub fn tail_batch(
 pub(crate) enum Unfit {
     /// The field's type cannot take the batch's column.
     Type(String),
-    /// The field is a float column, and the batch's ints include one that is not
-    /// exactly a double (the unified schema is made from the segments' types alone).
+    /// The field is a float column, and the batch's ints include one past 2**53 (the
+    /// unified schema is made from the segments' types alone): an int column's, or a
+    /// float column's marked int that a writer before the one rule wrote.
     Inexact(String),
 }
 
@@ -807,11 +829,31 @@ pub(crate) fn unified_batch(
     extras: &Extras,
     schema: &SchemaRef,
 ) -> Result<RecordBatch, Unfit> {
+    let from = batch.schema();
+    // A float field holding a mark past 2**53 (a file written before the one rule) is
+    // exported as the list holds such an int: in a variant field.
+    for (c, bits) in extras.ints.iter().enumerate() {
+        let (Some(bits), Some(field)) = (bits, from.fields().get(c)) else {
+            continue;
+        };
+        let Ok(f) = schema.field_with_name(field.name()) else {
+            continue;
+        };
+        if is_variant_field(f) {
+            continue;
+        }
+        let past = |row| match batch.float(c, row) {
+            Ok(FloatAt::Value(x)) => !is_stored_int(x),
+            _ => false,
+        };
+        if set_bits(bits, extras.rows).any(past) {
+            return Err(Unfit::Inexact(f.name().clone()));
+        }
+    }
     if batch.schema_ref() == schema {
         return Ok(batch.clone());
     }
     let n = batch.num_rows();
-    let from = batch.schema();
     let mut cols = Vec::with_capacity(schema.fields().len());
     for f in schema.fields() {
         let Ok(c) = from.index_of(f.name()) else {
@@ -951,6 +993,81 @@ mod tests {
             .unwrap();
         let grown = grow(Some(&floats), &tail).unwrap();
         assert!(is_variant_field(grown.field(0)));
+    }
+
+    #[test]
+    fn marks_an_older_writer_put_past_two_to_the_53_read_back_exactly() {
+        // Before the one rule, a record file's writer marked every i64 that is exactly
+        // a double; the reader takes those marks back as the ints they were.
+        let (p53, p63) = ((1u64 << 53) as f64, TWO_POW_63);
+        let xs = [
+            0.5,
+            3.0,
+            p53 + 2.0,
+            -p53 - 2.0,
+            2f64.powi(60),
+            -p63,
+            p63,
+            2.0 * p63,
+            1e300,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        let ok = [
+            false, true, true, true, true, true, true, false, false, false, false, false,
+        ];
+        let batch = RecordBatch::try_from_iter([(
+            "x",
+            Arc::new(Float64Array::from(xs.to_vec())) as ArrayRef,
+        )])
+        .unwrap();
+        for (i, (&x, &ok)) in xs.iter().zip(&ok).enumerate() {
+            let mut e = Extras {
+                rows: xs.len(),
+                ..Extras::default()
+            };
+            let mut bits = vec![0u8; xs.len().div_ceil(8)];
+            set_bit(&mut bits, i);
+            put(&mut e.ints, 0, bits);
+            let checked = e.check_values(&batch, |_| "x");
+            assert_eq!(checked.is_ok(), ok, "{x:?}: {checked:?}");
+            if !ok {
+                continue;
+            }
+            let back = e.column(0).as_appended(i, CellRef::Float(x));
+            match back {
+                CellRef::Int(v) => assert_eq!(i128::from(v) as f64, x),
+                CellRef::Encoded(b) => {
+                    assert_eq!(x, p63);
+                    let v = variant::decode(b).unwrap();
+                    assert_eq!(
+                        v,
+                        variant::Value::BigInt(vec![0, 0, 0, 0, 0, 0, 0, 0x80, 0])
+                    );
+                    let mut again = Vec::new();
+                    variant::encode(&v, &mut again);
+                    assert_eq!(again, b, "the canonical encoding");
+                }
+                other => panic!("{x:?} read as {other:?}"),
+            }
+            // Exported as the list holds such an int: in a variant field.
+            let schema = batch.schema();
+            let unified = unified_batch(&batch, &e, &schema);
+            assert_eq!(
+                matches!(unified, Err(Unfit::Inexact(_))),
+                x.abs() > p53,
+                "{x:?}"
+            );
+            let wide = Arc::new(with_variant(&schema, "x"));
+            let b = unified_batch(&batch, &e, &wide).ok().unwrap();
+            let mut buf = Vec::new();
+            let cell = arrow_cell(b.column(0).as_ref(), i, true, &mut buf).unwrap();
+            assert_eq!(
+                cell.to_cell().unwrap().to_value().unwrap(),
+                back.to_cell().unwrap().to_value().unwrap()
+            );
+        }
     }
 
     #[test]
