@@ -503,6 +503,54 @@ impl ColChunk {
         Ok(())
     }
 
+    /// Makes room, with fallible allocations, for `cell` (a value whose size the input
+    /// sets: see [`crate::list::BIG_VALUE`]), stored as `stored` bytes, about to be
+    /// written or inserted into this chunk of column `meta` in place: the write then
+    /// grows nothing.
+    ///
+    /// # Errors
+    /// When the memory cannot be had; the values are unchanged.
+    pub(crate) fn try_room_for_value(
+        &mut self,
+        meta: &mut ColMeta,
+        stored: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        match &mut self.data {
+            Data::Var(v) => v.try_room_in_place(stored),
+            Data::Keys(_) => {
+                let d = meta.dict.get_or_insert_with(Default::default);
+                crate::cow::make_mut(d).try_room(stored)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// `cell` in the variant encoding, in a buffer asked for with a fallible allocation,
+    /// if this chunk of column `meta` stores it encoded (`None`: as it is).
+    ///
+    /// # Errors
+    /// When the memory for the encoding cannot be had.
+    pub(crate) fn try_encoded(
+        &self,
+        meta: &ColMeta,
+        cell: &Cell<'_>,
+    ) -> Result<Option<Vec<u8>>, std::collections::TryReserveError> {
+        let as_is = match (&self.data, meta.layout, cell) {
+            (Data::Var(_), Layout::StrPlain, Cell::Str(_))
+            | (Data::Var(_), Layout::Bytes, Cell::Bytes(_))
+            | (Data::Var(_), _, Cell::Encoded(_)) => true,
+            (Data::Var(_), _, Cell::Null) => true,
+            (Data::Var(_), _, _) => false,
+            _ => true,
+        };
+        if as_is {
+            return Ok(None);
+        }
+        let mut buf = crate::store::try_buffer(cell.var_len() + ENCODED_HEADER_MAX)?;
+        encode_cell(cell, &mut buf);
+        Ok(Some(buf))
+    }
+
     /// `len` rows, all absent, in the `Null` layout.
     pub(crate) fn all_absent(len: usize) -> Self {
         ColChunk {

@@ -58,7 +58,8 @@ pub use ingest::{GRID_ROWS, PlainRecords};
 pub use intvec::Width;
 pub use keys::{FieldNames, KeyOrder};
 pub use list::{
-    CellSink, Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Snapshot, Sum, cell_eq,
+    BIG_VALUE, CellSink, Checkpoint, DEFAULT_CHUNK_ROWS, MAX_VALUE_BYTES, RecordList, Snapshot,
+    Sum, cell_eq,
 };
 pub use order::{MAX_SLOTS, Order};
 pub use read::{

@@ -49,7 +49,12 @@ pub const MAX_VALUE_BYTES: usize = 1 << 30;
 /// the buffers that take them with fallible allocations, and on failure is undone and
 /// reported ([`RecordsError::ValueOutOfMemory`]): memory that is not there must not
 /// abort the process. Smaller appends skip the checkpoint this takes.
-pub(crate) const BIG_VALUE: usize = 1 << 20;
+pub const BIG_VALUE: usize = 1 << 20;
+
+/// Whether `record` holds a value of [`BIG_VALUE`] bytes or more.
+fn is_big(record: &[(&str, Cell<'_>)]) -> bool {
+    record.iter().any(|(_, c)| c.var_len() >= BIG_VALUE)
+}
 
 #[derive(Clone, Debug)]
 struct Chunk {
@@ -975,7 +980,7 @@ impl RecordList {
             return Ok(());
         }
         let plan = self.plan(self.len, record)?;
-        let big = record.iter().any(|(_, c)| c.var_len() >= BIG_VALUE);
+        let big = is_big(record);
         let cp = big.then(|| self.checkpoint());
         self.apply(&plan);
         let pushed = self.push_planned(
@@ -1720,10 +1725,17 @@ impl RecordList {
             }
             return self.push_record(record);
         }
+        let cp = is_big(record).then(|| self.checkpoint());
         let (k, i, cells, p) = self.prepare_at(pos, record)?;
+        let encoded = match cp {
+            Some(cp) => self.try_room_at(k, pos, record, &cells, cp)?,
+            None => Vec::new(),
+        };
         let chunk = &mut self.chunks[k];
         for (j, cc) in chunk.cols.iter_mut().enumerate() {
-            crate::cow::make_mut(cc).insert(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
+            let enc = encoded.get(j).and_then(Option::as_deref).map(Cell::Encoded);
+            let cell = enc.as_ref().or(cells[j].map(|e| &record[e].1));
+            crate::cow::make_mut(cc).insert(i, &mut self.cols[j], cell);
         }
         if p != 0 || chunk.order.is_some() {
             let len = chunk.len;
@@ -1740,6 +1752,60 @@ impl RecordList {
         }
         self.compact_dicts_if_due();
         Ok(())
+    }
+
+    /// For a record holding a value whose size the input sets ([`BIG_VALUE`]) about to be
+    /// written to or inserted at row `pos` (row `i` of chunk `k`, prepared by
+    /// [`RecordList::prepare_at`], `cells` its entries): each such value in the form its
+    /// column stores it (the variant encoding, in a buffer of its own, where the column
+    /// encodes it; `None` for the others), and room for it in chunk `k`, every column's
+    /// made with fallible allocations before anything of the record is written.
+    ///
+    /// # Errors
+    /// [`RecordsError::ValueOutOfMemory`] naming row `pos` and the field; the layout
+    /// changes made since `cp` are rolled back, so the list is as it was.
+    #[cold]
+    fn try_room_at(
+        &mut self,
+        k: usize,
+        pos: usize,
+        record: &[(&str, Cell<'_>)],
+        cells: &[Option<usize>],
+        cp: Checkpoint,
+    ) -> Result<Vec<Option<Vec<u8>>>> {
+        let mut encoded = vec![None; self.cols.len()];
+        let mut failed = None;
+        for (j, cc) in self.chunks[k].cols.iter_mut().enumerate() {
+            let Some(cell) = cells[j].map(|e| &record[e].1) else {
+                continue;
+            };
+            if cell.var_len() < BIG_VALUE {
+                continue;
+            }
+            let cc = crate::cow::make_mut(cc);
+            let meta = &mut self.cols[j];
+            let stored = cc.try_encoded(meta, cell).and_then(|enc| {
+                let len = enc.as_ref().map_or(cell.var_len(), Vec::len);
+                encoded[j] = enc;
+                cc.try_room_for_value(meta, len)
+            });
+            if stored.is_err() {
+                failed = Some((j, cell.var_len()));
+                break;
+            }
+        }
+        let Some((j, len)) = failed else {
+            return Ok(encoded);
+        };
+        let field = self.cols[j].name.to_string();
+        drop(encoded);
+        self.rollback(cp);
+        Err(RecordsError::ValueOutOfMemory {
+            row: pos,
+            field,
+            len,
+            bytes: len.saturating_add(crate::column::ENCODED_HEADER_MAX),
+        })
     }
 
     /// Plans `record` for row `pos` (an existing row), applies any layout change and
@@ -1814,10 +1880,17 @@ impl RecordList {
     /// As [`RecordList::insert_record`]; on error the list is unchanged.
     pub fn set_record(&mut self, pos: usize, record: &[(&str, Cell<'_>)]) -> Result<()> {
         self.check_row(pos)?;
+        let cp = is_big(record).then(|| self.checkpoint());
         let (k, i, cells, p) = self.prepare_at(pos, record)?;
+        let encoded = match cp {
+            Some(cp) => self.try_room_at(k, pos, record, &cells, cp)?,
+            None => Vec::new(),
+        };
         let chunk = &mut self.chunks[k];
         for (j, cc) in chunk.cols.iter_mut().enumerate() {
-            crate::cow::make_mut(cc).write(i, &mut self.cols[j], cells[j].map(|e| &record[e].1));
+            let enc = encoded.get(j).and_then(Option::as_deref).map(Cell::Encoded);
+            let cell = enc.as_ref().or(cells[j].map(|e| &record[e].1));
+            crate::cow::make_mut(cc).write(i, &mut self.cols[j], cell);
         }
         Self::set_pattern(chunk, i, p);
         self.compact_dicts_if_due();
@@ -2948,6 +3021,116 @@ mod out_of_memory_tests {
             l.push_record(&record).unwrap();
             assert_eq!(l.len(), 7);
             assert_eq!(l.row_eq(6, &record), Some(true), "{field}");
+        }
+    }
+
+    #[test]
+    fn a_large_value_set_or_inserted_without_memory_leaves_the_list_as_it_was() {
+        let big = "x".repeat(BIG_VALUE + 5);
+        let blob = vec![7u8; BIG_VALUE];
+        let nested = {
+            let mut enc = Vec::new();
+            variant::Writer::new(&mut enc).str(&big);
+            enc
+        };
+        // Into a string, a bytes, an object column (a str among ints), a new field.
+        let cases: Vec<(&str, Cell<'_>)> = vec![
+            ("s", Cell::Str(&big)),
+            ("b", Cell::Bytes(&blob)),
+            ("id", Cell::Str(&big)),
+            ("id", Cell::Bytes(&blob)),
+            ("new", Cell::Str(&big)),
+            ("new", Cell::Encoded(&nested)),
+        ];
+        for insert in [false, true] {
+            for &(field, cell) in &cases {
+                for at in [2, 5] {
+                    let mut l = small();
+                    let before = contents(&l);
+                    let fields = l.num_fields();
+                    let record = if field == "id" {
+                        vec![(field, cell)]
+                    } else {
+                        vec![("id", Cell::Int(9)), (field, cell)]
+                    };
+                    let put = |l: &mut RecordList| match insert {
+                        true => l.insert_record(at, &record),
+                        false => l.set_record(at, &record),
+                    };
+                    let e = short_of_memory(BIG_VALUE / 2, || put(&mut l)).unwrap_err();
+                    assert_names(&e, at, field, cell.var_len());
+                    assert_eq!(contents(&l), before, "{field} {insert}");
+                    assert_eq!(l.num_fields(), fields, "{field} {insert}");
+                    // With the memory there, the same record is stored (and reads back).
+                    put(&mut l).unwrap();
+                    assert_eq!(l.len(), 6 + usize::from(insert));
+                    assert_eq!(l.row_eq(at, &record), Some(true), "{field} {insert}");
+                    // The other records as they were (by value: a column may have
+                    // become an object one).
+                    let values = |l: &RecordList, rows: Vec<usize>| -> Vec<_> {
+                        let mut out = Vec::new();
+                        for r in rows {
+                            l.visit_row(r, |j, c| {
+                                let v = c.to_cell().map(|c| c.to_value().unwrap());
+                                out.push((r, l.field_name(j).to_owned(), v));
+                            });
+                        }
+                        out
+                    };
+                    let old = small();
+                    let kept: Vec<usize> = (0..6).filter(|&r| insert || r != at).collect();
+                    let moved = kept.iter().map(|&r| r + usize::from(insert && r >= at));
+                    let got = values(&l, moved.clone().collect());
+                    let want = values(&old, kept.clone());
+                    let renumbered: Vec<_> = want
+                        .into_iter()
+                        .map(|(r, f, v)| (r + usize::from(insert && r >= at), f, v))
+                        .collect();
+                    assert_eq!(got, renumbered, "the other records, {field} {insert}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn columns_with_a_large_value_without_memory_leave_the_list_as_it_was() {
+        use crate::columns::{Columns, Mark, Values};
+        let big = "x".repeat(BIG_VALUE + 5);
+        let blob = vec![7u8; BIG_VALUE];
+        // Into a string column (its dictionary or its plain text), an object column (a
+        // str among ints), a bytes column and a new field.
+        for (field, strs) in [("s", true), ("id", true), ("b", false), ("new", true)] {
+            let mut l = small();
+            let before = contents(&l);
+            let j = l.add_field(field).unwrap();
+            let fields = l.num_fields();
+            let mut cols = Columns::new(3);
+            let values = match strs {
+                true => Values::Strs(vec!["a", &big, "c"]),
+                false => Values::Cells(vec![
+                    Some(Cell::Bytes(b"a")),
+                    Some(Cell::Bytes(&blob)),
+                    None,
+                ]),
+            };
+            let marks = match strs {
+                true => vec![Mark::Value; 3],
+                false => Vec::new(),
+            };
+            assert!(cols.push(j, values, marks));
+            let e = short_of_memory(BIG_VALUE / 2, || l.push_columns(&cols)).unwrap_err();
+            let len = if strs { big.len() } else { blob.len() };
+            assert_names(&e, 7, field, len);
+            assert_eq!(contents(&l), before, "{field}");
+            assert_eq!(l.num_fields(), fields, "{field}");
+            l.push_columns(&cols).unwrap();
+            assert_eq!(l.len(), 9, "{field}");
+            let back = l.get(7, j).to_cell().unwrap().to_value().unwrap();
+            let want = match strs {
+                true => Cell::Str(&big),
+                false => Cell::Bytes(&blob),
+            };
+            assert_eq!(back, want.to_value().unwrap(), "{field}");
         }
     }
 

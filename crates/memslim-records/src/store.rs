@@ -109,6 +109,18 @@ pub(crate) fn try_room_for_text(s: &mut String, need: usize) -> Result<(), TryRe
     Ok(())
 }
 
+/// An empty buffer with room for `bytes` bytes, asked for with a fallible allocation
+/// (for a value whose size the input sets).
+///
+/// # Errors
+/// When the memory cannot be had.
+pub(crate) fn try_buffer(bytes: usize) -> Result<Vec<u8>, TryReserveError> {
+    injected_failure(bytes)?;
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(bytes)?;
+    Ok(buf)
+}
+
 #[cold]
 #[inline(never)]
 fn try_grow<T>(v: &mut Vec<T>, need: usize, want: usize) -> Result<(), TryReserveError> {

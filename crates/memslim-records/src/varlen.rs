@@ -99,6 +99,20 @@ impl VarLen {
         Ok(())
     }
 
+    /// Makes room, with a fallible allocation, for a value of `len` bytes (one whose
+    /// size the input sets: see [`crate::list::BIG_VALUE`]) about to be set or inserted
+    /// in place: [`VarLen::set`] and [`VarLen::insert`] of it then grow nothing.
+    ///
+    /// # Errors
+    /// When the memory cannot be had; the values are unchanged (maybe compacted).
+    pub(crate) fn try_room_in_place(
+        &mut self,
+        len: usize,
+    ) -> Result<(), std::collections::TryReserveError> {
+        self.compact();
+        self.data.try_grow_for(len, len)
+    }
+
     /// Appends a value produced by `write`, which appends its bytes to the buffer given.
     /// The value is written to a buffer of its own first: writing it in place would
     /// let the column's buffer double.
@@ -120,6 +134,19 @@ impl VarLen {
             self.data.truncate(self.offsets[i] as usize);
             self.offsets.truncate(i + 1);
             self.push(v);
+            return;
+        }
+        if v.len() >= crate::list::BIG_VALUE {
+            // Written in place, into the room `try_room_in_place` may have made: as an
+            // override it would be copied once more, and folded back at once.
+            self.compact();
+            let (a, b) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+            let grow = v.len().saturating_sub(b - a);
+            self.data.grow(grow).splice(a..b, v.iter().copied());
+            let d = v.len() as i64 - (b - a) as i64;
+            for o in &mut self.offsets.make_mut()[i + 1..] {
+                *o = (i64::from(*o) + d) as i32;
+            }
             return;
         }
         let o = self.overrides.get_or_insert_with(Box::default);

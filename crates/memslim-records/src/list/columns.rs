@@ -51,8 +51,28 @@ impl RecordList {
                 None => return self.push_grid(&grid_of(cols, self.cols.len())),
             }
         }
+        // Each row's bytes of variable-length data, if any column has some.
+        let mut var = Vec::new();
+        for c in cols
+            .columns()
+            .iter()
+            .filter(|c| !matches!(c.values, Values::Ints(_)))
+        {
+            var.resize(n, 0);
+            for (r, v) in var.iter_mut().enumerate() {
+                *v += c.var_len(r);
+            }
+        }
+        // A record whose values the input sizes (see `BIG_VALUE`): room for each run's
+        // values is made with fallible allocations, and a failure undoes the append.
+        let big = var.iter().any(|&v| v >= BIG_VALUE);
+        let cp = big.then(|| self.checkpoint());
         self.widen_columns(widen);
-        self.push_column_rows(cols);
+        let pushed = self.push_column_rows(cols, &var, big);
+        if let (Err(e), Some(cp)) = (pushed, cp) {
+            self.rollback(cp);
+            return Err(e);
+        }
         Ok(())
     }
 
@@ -105,21 +125,19 @@ impl RecordList {
     }
 
     /// Pushes the records of `cols`, whose every value fits its column's layout, a run
-    /// of rows per chunk, as [`RecordList::push_rows`] pushes a grid's.
-    fn push_column_rows(&mut self, cols: &Columns<'_>) {
+    /// of rows per chunk, as [`RecordList::push_rows`] pushes a grid's; `var`: each
+    /// row's bytes of variable-length data (empty: none); `big`: room for each run's
+    /// variable-length values made first, fallibly.
+    ///
+    /// # Errors
+    /// [`RecordsError::ValueOutOfMemory`] (only if `big`); the runs before it are
+    /// stored: the caller rolls back.
+    fn push_column_rows(&mut self, cols: &Columns<'_>, var: &[usize], big: bool) -> Result<()> {
         let n = cols.num_rows();
         let runs = cols.columns();
         let mut of_field: Vec<Option<&ColumnRun<'_>>> = vec![None; self.cols.len()];
         for c in runs {
             of_field[c.field] = Some(c);
-        }
-        // Each row's bytes of variable-length data, if any column has some.
-        let mut var = Vec::new();
-        for c in runs.iter().filter(|c| !matches!(c.values, Values::Ints(_))) {
-            var.resize(n, 0);
-            for (r, v) in var.iter_mut().enumerate() {
-                *v += c.var_len(r);
-            }
         }
         let var_bytes: usize = var.iter().sum();
         let var_len = |r: usize| var.get(r).copied().unwrap_or(0);
@@ -145,6 +163,10 @@ impl RecordList {
         while done < n {
             let (k, run) = self.next_run(done, n, var_bytes, var_len);
             let span = done..done + run;
+            if big {
+                // Before any string of the run is interned.
+                self.try_column_room(k, &span, &of_field)?;
+            }
             // A dictionary column's strings are interned first (the keys written after),
             // and its key width made to hold the dictionary as the run leaves it.
             for c in runs {
@@ -215,6 +237,63 @@ impl RecordList {
             self.rows_pushed(k, run, |_, _| 0);
             done += run;
         }
+        Ok(())
+    }
+
+    /// Makes room in chunk `k` for the variable-length values of rows `span` of the
+    /// columns `of_field` (per field of the list), and in the dictionaries for their
+    /// strings, with fallible allocations, as [`RecordList::push_rows`] does for a
+    /// grid's run.
+    ///
+    /// # Errors
+    /// [`RecordsError::ValueOutOfMemory`] naming the column that could not grow and the
+    /// run's largest value in it; nothing of the run is stored.
+    #[cold]
+    fn try_column_room(
+        &mut self,
+        k: usize,
+        span: &std::ops::Range<usize>,
+        of_field: &[Option<&ColumnRun<'_>>],
+    ) -> Result<()> {
+        let run = span.len();
+        let chunk = &mut self.chunks[k];
+        for (j, cc) in chunk.cols.iter_mut().enumerate() {
+            let Some(c) = of_field[j] else { continue };
+            // An object column writes each value with its encoding's header.
+            let header = match self.cols[j].layout {
+                Layout::Object => crate::column::ENCODED_HEADER_MAX,
+                _ => 0,
+            };
+            let bytes: usize = span.clone().map(|r| c.var_len(r) + header).sum();
+            if bytes < BIG_VALUE {
+                continue;
+            }
+            let grown = match (&cc.data, self.cols[j].layout) {
+                (Data::Var(_), _) => {
+                    let cc = crate::cow::make_mut(cc);
+                    let want = self.incoming.min(self.chunk_rows - cc.len);
+                    cc.try_room(run, want, bytes)
+                }
+                (_, Layout::StrDict(_)) => {
+                    let d = self.cols[j].dict.get_or_insert_with(Default::default);
+                    crate::cow::make_mut(d).try_room(bytes)
+                }
+                _ => Ok(()),
+            };
+            if grown.is_err() {
+                let r = span
+                    .clone()
+                    .max_by_key(|&r| c.var_len(r))
+                    .unwrap_or(span.start);
+                return Err(RecordsError::ValueOutOfMemory {
+                    row: self.len + (r - span.start),
+                    field: self.cols[j].name.to_string(),
+                    len: c.var_len(r),
+                    bytes,
+                });
+            }
+        }
+        Ok(())
     }
 }
 
