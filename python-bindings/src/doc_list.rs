@@ -13,7 +13,9 @@ use memslim_arena::{
 };
 use memslim_records::clamp_index;
 use pyo3::basic::CompareOp;
-use pyo3::exceptions::{PyAttributeError, PyIndexError, PyKeyError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyAttributeError, PyIndexError, PyKeyError, PyMemoryError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::types::{
     PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PySlice, PyString, PyTuple, PyType,
@@ -380,6 +382,7 @@ impl State {
                     BadClass::Limit => limit_error(format!("{at}: {msg}")),
                     // About the list, not about this document.
                     BadClass::Busy => Python::attach(|py| Class::ConcurrentUse.err(py, msg)),
+                    BadClass::Memory => PyMemoryError::new_err(format!("{at}: {msg}")),
                 })
             }
             Err(Failed(k, Fail::Unfit { what, obj, path })) => {

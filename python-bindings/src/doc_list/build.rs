@@ -25,6 +25,8 @@ pub(super) enum BadClass {
     Limit,
     /// The tables are held by a read in progress (`memslim.ConcurrentUseError`).
     Busy,
+    /// The memory to hold a long value cannot be had (`MemoryError`).
+    Memory,
 }
 
 /// What a [`Fail::Unfit`] value was meant to be.
@@ -64,6 +66,7 @@ impl From<DocError> for Fail {
         let class = match e {
             DocError::TooDeep { .. } | DocError::InternerFull(_) => BadClass::Limit,
             DocError::Busy => BadClass::Busy,
+            DocError::OutOfMemory { .. } => BadClass::Memory,
             _ => BadClass::Value,
         };
         Fail::Bad {
