@@ -321,5 +321,6 @@ pub(crate) fn mmap_to_py(py: Python<'_>, e: MmapError) -> PyErr {
         MmapError::Records(e) => to_py(py, e),
         MmapError::FieldType { .. } => schema_error(py, msg),
         MmapError::Value(_) => Class::InvalidValue.err(py, msg),
+        MmapError::OutOfMemory { .. } => PyMemoryError::new_err(msg),
     }
 }

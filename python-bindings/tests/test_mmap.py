@@ -263,9 +263,7 @@ def _old_writer_file(path: Path, kb: float) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    "big", [-(2**63), 2**60, 2**53 + 2, -(2**53) - 2, 2**63 - 1024, 2**63]
-)
+@pytest.mark.parametrize("big", [-(2**63), 2**60, 2**53 + 2, -(2**53) - 2, 2**63 - 1024, 2**63])
 def test_a_file_an_older_writer_marked_ints_past_2_pow_53_in_reads_them_back(tmp_path, big):
     # Before d28760d, an int exactly a double appended to a float field was written as
     # a marked float whatever its size, and the reader (which takes marks within ±2**53

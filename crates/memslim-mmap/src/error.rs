@@ -74,6 +74,23 @@ pub enum MmapError {
         /// The committed Arrow type (or "no such field").
         expected: String,
     },
+    /// The memory to write a pending record holding a large value could not be had:
+    /// nothing was written, the records stay pending.
+    #[error(
+        "{path}: row {row}, field {field:?}: cannot allocate {bytes} bytes to write a value of {len} bytes"
+    )]
+    OutOfMemory {
+        /// The file.
+        path: PathBuf,
+        /// The record's row in the file.
+        row: usize,
+        /// The field of its largest value.
+        field: String,
+        /// That value's bytes.
+        len: usize,
+        /// The memory the write of its batch takes (saturated).
+        bytes: usize,
+    },
     /// A number does not fit the array's dtype, or a dtype name is unknown.
     #[error("{0}")]
     Value(String),

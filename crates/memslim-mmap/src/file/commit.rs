@@ -55,10 +55,13 @@ impl RecordFile {
     ///
     /// # Errors
     /// [`MmapError::Io`]; [`MmapError::FieldType`], naming the field, for values the
-    /// schema grown for them still cannot store (which would be a bug).
+    /// schema grown for them still cannot store (which would be a bug);
+    /// [`MmapError::OutOfMemory`] when a batch of large values cannot be written for want
+    /// of memory (asked for before the batch is encoded: see `room_to_write`).
     ///
     /// # Memory
-    /// Encodes one batch of at most [`BATCH_ROWS`] rows at a time.
+    /// Encodes one batch of at most [`BATCH_ROWS`] rows at a time: a few copies of its
+    /// values at once (the Arrow form the file's schema wants, the message).
     pub fn flush(&mut self) -> Result<usize> {
         self.check_writable()?;
         let n = self.tail.len();
@@ -69,10 +72,12 @@ impl RecordFile {
         let grown = exact::grow(current.as_deref(), &self.tail).map(Arc::new);
         let schema = grown.clone().or(current).ok_or(MmapError::Closed)?;
         let mut tail = std::mem::take(&mut self.tail);
+        let (path, first_row) = (self.path.clone(), self.committed_rows);
         let result = (|| {
             let (_, batches) = tail.to_arrow()?;
             let mut start = 0;
             let items = batches.iter().map(|b| {
+                room_to_write(&path, first_row, &tail, b, start)?;
                 let r = exact::tail_batch(&tail, b, start, &schema).map_err(|field| {
                     let expected = match schema.field_with_name(&field) {
                         Ok(f) if f.is_nullable() => f.data_type().to_string(),
@@ -408,4 +413,64 @@ fn save_with(path: &Path, write: impl FnOnce(&mut RecordFile) -> Result<usize>) 
     sync_dir(path)?;
     drop(lock);
     Ok(n)
+}
+
+/// Copies of a batch's values a flush holds at its peak, beside the pending records
+/// themselves (measured: a 32 MiB value took 3 to 4 times its size more, as an object
+/// value through the variant encoding, the Arrow array of the encodings and the IPC
+/// message with its body; a string or bytes value 3 times), with room to spare.
+const WRITE_COPIES: usize = 5;
+
+/// Checks, before pending batch `b` (rows from `start` of `tail`, the file's rows from
+/// `first_row + start`) is converted and encoded, that the memory that takes can be
+/// had, if `b`'s values come to [`memslim_records::BIG_VALUE`] or more: those copies
+/// are made by Arrow's IPC encoder and the Arrow builders, whose allocations cannot
+/// fail softly (a failed one aborts the process), so the memory is asked for first,
+/// with a fallible allocation given back at once. Under an address-space limit
+/// (`RLIMIT_AS`), where allocations fail rather than the kernel's OOM killer acting,
+/// what was had is had again by the copies (another thread allocating meanwhile
+/// aside).
+///
+/// # Errors
+/// [`MmapError::OutOfMemory`] naming the batch's largest value's row and field.
+fn room_to_write(
+    path: &Path,
+    first_row: usize,
+    tail: &RecordList,
+    b: &RecordBatch,
+    start: usize,
+) -> Result<()> {
+    let bytes = b.get_array_memory_size();
+    if bytes < memslim_records::BIG_VALUE {
+        return Ok(());
+    }
+    let need = bytes.saturating_mul(WRITE_COPIES);
+    let mut probe = Vec::<u8>::new();
+    let had = probe.try_reserve_exact(need).is_ok();
+    // Kept from being optimized away: the allocation is the question asked.
+    std::hint::black_box(&mut probe);
+    drop(probe);
+    if had {
+        return Ok(());
+    }
+    let (mut row, mut field, mut len) = (start, String::new(), 0);
+    for r in start..start + b.num_rows() {
+        for j in 0..tail.num_fields() {
+            let n = match tail.get(r, j) {
+                CellRef::Str(s) | CellRef::DictStr(_, s) => s.len(),
+                CellRef::Bytes(v) | CellRef::Encoded(v) => v.len(),
+                _ => 0,
+            };
+            if n > len {
+                (row, field, len) = (r, tail.field_name(j).to_owned(), n);
+            }
+        }
+    }
+    Err(MmapError::OutOfMemory {
+        path: path.to_path_buf(),
+        row: first_row + row,
+        field,
+        len,
+        bytes: need,
+    })
 }
