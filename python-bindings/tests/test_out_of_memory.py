@@ -40,8 +40,19 @@ CHILD = textwrap.dedent(
     if how.startswith("file"):
         rows = memslim.DictList.open(path, "a")
         rows.append({"a": 1})
-    elif how.startswith(("append", "extend")):
+    elif how.startswith("flush"):
+        # The large value pending, the cap set before the flush writes it.
+        rows = memslim.DictList.open(path, "a")
+        rows.append({"a": 1})
+        rows.flush()
+        rows.append({"a": value})
+    elif how.startswith(("append", "extend", "set", "insert")):
         rows = memslim.DictList([{"a": 1}])
+    elif how.startswith("doc"):
+        rows = memslim.DocList([{"a": 1}])
+    elif how.startswith("arrow"):
+        import pyarrow as pa
+        table = pa.table({"a": ["x", value] if how.endswith("str") else [b"x", value]})
     vm = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmSize"))
     cap = (vm << 10) + (cap_mib << 20)
     # The soft limit only: lifted again before the record file is flushed at exit
@@ -52,8 +63,18 @@ CHILD = textwrap.dedent(
             rows = memslim.read_jsonl(path)
         elif how == "csv":
             rows = memslim.read_csv(path)
-        elif how.startswith(("append", "file")):
+        elif how.startswith(("append", "file", "doc")):
             rows.append({"a": value})
+        elif how.startswith("set"):
+            rows[0] = {"a": value}
+        elif how.startswith("insert"):
+            rows.insert(0, {"a": value})
+        elif how.startswith("flush"):
+            rows.flush()
+        elif how.startswith("arrow"):
+            rows = memslim.DictList.from_arrow(table)
+        elif how == "parquet":
+            rows = memslim.read_parquet(path)
         elif how.startswith("extend"):
             rows.extend([{"a": "x"}, {"a": value}])
         elif how.startswith("new"):
@@ -61,11 +82,21 @@ CHILD = textwrap.dedent(
         print("loaded", len(rows))
     except MemoryError as e:
         # The structure is as it was: appends left the record out, and it still reads.
-        if how.startswith(("append", "extend", "file")):
+        if how.startswith(("append", "extend", "file", "set", "insert", "doc")):
             print("MemoryError", len(rows), rows[-1]["a"], e)
+        elif how.startswith("flush"):
+            # The record stays pending; the file holds what it held (a reader sees it).
+            resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY,) * 2)
+            with memslim.DictList.open(path, "r") as reader:
+                print("MemoryError", len(rows), len(reader), reader[-1]["a"], e)
         else:
             print("MemoryError", e)
     resource.setrlimit(resource.RLIMIT_AS, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    if how.startswith("flush"):
+        # With the memory there, the same flush writes it, and the file opens with both.
+        rows.close()
+        with memslim.DictList.open(path, "r") as back:
+            assert len(back) == 2 and back[0]["a"] == 1 and back[1]["a"] == value
     """
 )
 
@@ -80,7 +111,7 @@ def sweep(how: str, path: Path, caps: range) -> list[str]:
             subprocess.Popen(
                 # A record file of its own for each child (one writer at a time).
                 [sys.executable, "-c", CHILD, how, f"{path}.{cap}", str(cap), str(MIB)]
-                if how.startswith("file")
+                if how.startswith(("file", "flush"))
                 else [sys.executable, "-c", CHILD, how, str(path), str(cap), str(MIB)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -158,4 +189,48 @@ def test_an_append_of_a_value_past_the_memory_left(tmp_path, how):
         elif how.startswith("extend"):
             assert out.startswith("MemoryError 1 1 "), out  # extend is all or nothing
         assert f'row {row}, field "{field}"' in out, out
+    assert outs[0].startswith("MemoryError") and outs[-1].startswith("loaded"), outs
+
+
+@pytest.mark.parametrize(
+    ("how", "row", "top"),
+    [
+        ("set-str", 0, 3),
+        ("set-bytes", 0, 3),
+        ("set-nested", 0, 3),
+        ("insert-str", 0, 4),
+        ("insert-text", 0, 4),
+        ("doc-str", 1, 3),
+        ("doc-bytes", 1, 3),
+        ("flush-str", 1, 7),
+        ("flush-bytes", 1, 7),
+        ("flush-nested", 1, 7),
+        ("arrow-str", 1, 4),
+        ("arrow-bytes", 1, 4),
+    ],
+)
+def test_a_write_of_a_value_past_the_memory_left(tmp_path, how, row, top):
+    # rows[i] = {...}, rows.insert(i, {...}), DocList.append, a record file's flush of a
+    # pending record, DictList.from_arrow: each raises MemoryError naming the row and
+    # field (and the file), the list, the document list and the file as they were, where
+    # they aborted the interpreter (the value fit, the copy into the column, the
+    # dictionary, the encoding or the file's message did not).
+    path = tmp_path / "rows.msl"
+    # Coarser steps where a child takes longer (a flush; pyarrow imported).
+    step = MIB if how.startswith(("flush", "arrow")) else MIB // 2
+    outs = sweep(how, path, range(MIB // 4, top * MIB + 1, step))
+    for out in outs:
+        if out.startswith("loaded"):
+            continue
+        assert out.startswith("MemoryError"), out
+        if how.startswith("doc"):
+            # The value's path, or the document when its whole copy is what fails.
+            assert out.startswith("MemoryError 1 1 doc[1]"), out
+            continue
+        if how.startswith(("set", "insert")):
+            assert out.startswith("MemoryError 1 1 "), out
+        elif how.startswith("flush"):
+            # Still pending (2 records), the file with its one record.
+            assert out.startswith(f"MemoryError 2 1 1 {path}"), out
+        assert f'row {row}, field "a"' in out, out
     assert outs[0].startswith("MemoryError") and outs[-1].startswith("loaded"), outs
