@@ -1400,15 +1400,59 @@ impl RecordList {
         run: usize,
         runs: &[ColumnCells<'_, '_>],
     ) -> Result<()> {
+        self.try_room_for_run(
+            k,
+            done,
+            run,
+            |j| {
+                let cells = runs.get(j)?;
+                Some((
+                    cells.present().count(),
+                    cells.present().map(Cell::var_len).sum(),
+                ))
+            },
+            |j| {
+                runs[j]
+                    .rows()
+                    .map(|(r, c)| (r, c.var_len()))
+                    .max_by_key(|&(_, len)| len)
+                    .unwrap_or((done, 0))
+            },
+        )
+    }
+
+    /// Makes room in chunk `k` for a run of `run` rows (from row `done` of an append)
+    /// with fallible allocations, every column's before any value of the run is stored:
+    /// for column `j`, `values(j)` gives how many values the run has there and their
+    /// bytes (`None`: none), `largest(j)` the row (counted as `done` is) and bytes of the
+    /// run's largest value there. A column whose values come to [`BIG_VALUE`] or more
+    /// (an object column's with each value's encoding header) grows its data buffer,
+    /// or its dictionary's text for strings it interns (all of them new, at most).
+    ///
+    /// # Errors
+    /// [`RecordsError::ValueOutOfMemory`] naming the column that could not grow and the
+    /// run's largest value in it; nothing of the run is stored.
+    #[cold]
+    pub(crate) fn try_room_for_run(
+        &mut self,
+        k: usize,
+        done: usize,
+        run: usize,
+        values: impl Fn(usize) -> Option<(usize, usize)>,
+        largest: impl Fn(usize) -> (usize, usize),
+    ) -> Result<()> {
         let chunk = &mut self.chunks[k];
-        for (j, (cc, cells)) in chunk.cols.iter_mut().zip(runs).enumerate() {
+        for (j, cc) in chunk.cols.iter_mut().enumerate() {
+            let Some((count, bytes)) = values(j) else {
+                continue;
+            };
             // An object column writes each string or bytes value with its encoding's
             // header (see `ColChunk::push_seen`).
             let header = match self.cols[j].layout {
                 Layout::Object => crate::column::ENCODED_HEADER_MAX,
                 _ => 0,
             };
-            let bytes: usize = cells.present().map(|c| c.var_len() + header).sum();
+            let bytes = bytes + header * count;
             if bytes < BIG_VALUE {
                 continue;
             }
@@ -1418,7 +1462,6 @@ impl RecordList {
                     let want = self.incoming.min(self.chunk_rows - cc.len);
                     cc.try_room(run, want, bytes)
                 }
-                // The strings go to the dictionary (all of them new, at most).
                 (_, Layout::StrDict(_)) => {
                     let d = self.cols[j].dict.get_or_insert_with(Default::default);
                     crate::cow::make_mut(d).try_room(bytes)
@@ -1426,11 +1469,7 @@ impl RecordList {
                 _ => Ok(()),
             };
             if grown.is_err() {
-                let (r, len) = cells
-                    .rows()
-                    .map(|(r, c)| (r, c.var_len()))
-                    .max_by_key(|&(_, len)| len)
-                    .unwrap_or((done, 0));
+                let (r, len) = largest(j);
                 return Err(RecordsError::ValueOutOfMemory {
                     row: self.len + (r - done),
                     field: self.cols[j].name.to_string(),

@@ -242,58 +242,29 @@ impl RecordList {
 
     /// Makes room in chunk `k` for the variable-length values of rows `span` of the
     /// columns `of_field` (per field of the list), and in the dictionaries for their
-    /// strings, with fallible allocations, as [`RecordList::push_rows`] does for a
-    /// grid's run.
+    /// strings, with fallible allocations (see [`RecordList::try_room_for_run`]).
     ///
     /// # Errors
     /// [`RecordsError::ValueOutOfMemory`] naming the column that could not grow and the
     /// run's largest value in it; nothing of the run is stored.
-    #[cold]
     fn try_column_room(
         &mut self,
         k: usize,
         span: &std::ops::Range<usize>,
         of_field: &[Option<&ColumnRun<'_>>],
     ) -> Result<()> {
-        let run = span.len();
-        let chunk = &mut self.chunks[k];
-        for (j, cc) in chunk.cols.iter_mut().enumerate() {
-            let Some(c) = of_field[j] else { continue };
-            // An object column writes each value with its encoding's header.
-            let header = match self.cols[j].layout {
-                Layout::Object => crate::column::ENCODED_HEADER_MAX,
-                _ => 0,
-            };
-            let bytes: usize = span.clone().map(|r| c.var_len(r) + header).sum();
-            if bytes < BIG_VALUE {
-                continue;
-            }
-            let grown = match (&cc.data, self.cols[j].layout) {
-                (Data::Var(_), _) => {
-                    let cc = crate::cow::make_mut(cc);
-                    let want = self.incoming.min(self.chunk_rows - cc.len);
-                    cc.try_room(run, want, bytes)
-                }
-                (_, Layout::StrDict(_)) => {
-                    let d = self.cols[j].dict.get_or_insert_with(Default::default);
-                    crate::cow::make_mut(d).try_room(bytes)
-                }
-                _ => Ok(()),
-            };
-            if grown.is_err() {
-                let r = span
-                    .clone()
-                    .max_by_key(|&r| c.var_len(r))
-                    .unwrap_or(span.start);
-                return Err(RecordsError::ValueOutOfMemory {
-                    row: self.len + (r - span.start),
-                    field: self.cols[j].name.to_string(),
-                    len: c.var_len(r),
-                    bytes,
-                });
-            }
-        }
-        Ok(())
+        let values = |j: usize| {
+            let c = of_field.get(j).copied().flatten()?;
+            let bytes = span.clone().map(|r| c.var_len(r)).sum();
+            Some((span.len(), bytes))
+        };
+        let largest = |j: usize| {
+            let c = of_field.get(j).copied().flatten();
+            let len = |r: usize| c.map_or(0, |c| c.var_len(r));
+            let r = span.clone().max_by_key(|&r| len(r)).unwrap_or(span.start);
+            (r, len(r))
+        };
+        self.try_room_for_run(k, span.start, span.len(), values, largest)
     }
 }
 
