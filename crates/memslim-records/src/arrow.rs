@@ -32,10 +32,9 @@ use arrow_buffer::{
 };
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
-use crate::arrow_run::ArrowRun;
+use crate::arrow_run::{ArrowColumn, ArrowPushError, ArrowSource};
 use crate::bitmap::Bitmap;
 use crate::column::{ColChunk, ColMeta, Data, Layout};
-use crate::columns::Columns;
 use crate::intvec::{IntVec, Width};
 use crate::strdict::StrDict;
 use crate::variant::{self, Value, Writer};
@@ -347,41 +346,40 @@ impl RecordList {
         let mut before = 0usize;
         for (b, batch) in batches.into_iter().enumerate() {
             let batch = batch?;
-            let mut start = 0;
-            while start < batch.num_rows() {
-                let len = IMPORT_ROWS.min(batch.num_rows() - start);
-                let part = batch.slice(start, len);
-                let mut runs = Vec::with_capacity(names.len());
-                for (j, col) in part.columns().iter().enumerate() {
-                    let run = ArrowRun::read(col.as_ref(), variant_cols[j]).map_err(|(r, e)| {
-                        let r = start + r;
-                        match e {
-                            RecordsError::Corrupt(why) => {
-                                let at = if b == 0 {
-                                    String::new()
-                                } else {
-                                    format!(" (batch {b}, row {r})")
-                                };
-                                RecordsError::Corrupt(format!(
-                                    "row {}, field {:?}{at}: {why}",
-                                    before + r,
-                                    names[j]
-                                ))
-                            }
-                            e => e,
-                        }
-                    })?;
-                    runs.push(run);
-                }
-                let mut cols = Columns::new(len);
-                for (j, run) in runs.iter_mut().enumerate() {
-                    let (values, marks) = run.take_values();
-                    // One entry per row, marks with ints or strings only: always taken.
-                    cols.push(fields[j], values, marks);
-                }
-                out.push_columns(&cols)?;
-                start += len;
-            }
+            let cols: Vec<ArrowColumn<'_>> = batch
+                .columns()
+                .iter()
+                .enumerate()
+                .map(|(j, col)| ArrowColumn {
+                    field: fields[j],
+                    source: ArrowSource::Array {
+                        array: col.as_ref(),
+                        variant: variant_cols[j],
+                    },
+                    absent: None,
+                    ints: None,
+                })
+                .collect();
+            out.push_arrow(batch.num_rows(), &cols, (&[], &[]))
+                .map_err(|e| match e {
+                    ArrowPushError::Read {
+                        column,
+                        row,
+                        error: RecordsError::Corrupt(why),
+                    } => {
+                        let at = if b == 0 {
+                            String::new()
+                        } else {
+                            format!(" (batch {b}, row {row})")
+                        };
+                        RecordsError::Corrupt(format!(
+                            "row {}, field {:?}{at}: {why}",
+                            before + row,
+                            names[column]
+                        ))
+                    }
+                    ArrowPushError::Read { error, .. } | ArrowPushError::Push(error) => error,
+                })?;
             before += batch.num_rows();
         }
         out.optimize();

@@ -6,6 +6,10 @@
 //! the list checks and stores them in one loop per column; every other type comes out
 //! as cells read exactly as [`crate::arrow_cell`] reads them (nested values and `u64`
 //! past `i64` encoded, variant columns checked).
+//!
+//! [`RecordList::push_arrow`] is the one importer built on it: [`RecordList::from_arrow`]
+//! and the Parquet reader (which adds what its notes say: absent keys, ints stored in a
+//! float column, key orders, partition values) both use it.
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
@@ -13,12 +17,165 @@ use arrow_array::types::{
     UInt32Type, UInt64Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType, DictionaryArray, PrimitiveArray};
-use arrow_buffer::ArrowNativeType;
+use arrow_buffer::{ArrowNativeType, BooleanBuffer};
 use arrow_schema::DataType;
 
-use crate::arrow::{Scalar, scalar_at};
-use crate::columns::{Mark, Values};
-use crate::{Cell, RecordsError};
+use crate::arrow::{IMPORT_ROWS, Scalar, scalar_at};
+use crate::columns::{Columns, Mark, Values};
+use crate::{Cell, RecordList, RecordsError};
+
+/// Where the values of one field of [`RecordList::push_arrow`] come from.
+#[derive(Clone, Copy, Debug)]
+pub enum ArrowSource<'a> {
+    /// One value per row; `variant`: the array holds memslim's variant encoding
+    /// ([`crate::is_variant_field`]), checked value by value.
+    Array {
+        /// The values.
+        array: &'a dyn Array,
+        /// Whether they are variant-encoded.
+        variant: bool,
+    },
+    /// The same value on every row (a partition key named by a directory).
+    Repeat(Cell<'a>),
+}
+
+/// One field of the records [`RecordList::push_arrow`] appends.
+#[derive(Clone, Copy, Debug)]
+pub struct ArrowColumn<'a> {
+    /// The field of the list.
+    pub field: usize,
+    /// Its values.
+    pub source: ArrowSource<'a>,
+    /// The rows whose record lacks the key (their values are not read into the
+    /// record); `None`: every record has it.
+    pub absent: Option<&'a BooleanBuffer>,
+    /// The rows whose float value was an int (stored in a float column): the record
+    /// holds it as that int. Only floats are changed.
+    pub ints: Option<&'a BooleanBuffer>,
+}
+
+/// Why [`RecordList::push_arrow`] failed.
+#[derive(Debug)]
+pub enum ArrowPushError {
+    /// A value of column `column` (its index among those given) at `row` (counted
+    /// from the first row given) cannot be read.
+    Read {
+        /// The column's index in the columns given.
+        column: usize,
+        /// The row, from the first given.
+        row: usize,
+        /// Why.
+        error: RecordsError,
+    },
+    /// The list refused the records (as [`RecordList::push_columns`]; rows counted in
+    /// the list).
+    Push(RecordsError),
+}
+
+/// A column's values over one run of rows.
+enum Sliced<'a> {
+    Array(arrow_array::ArrayRef, bool),
+    Repeat(Cell<'a>),
+}
+
+/// Values read into a run at a time: at most about this many (rows times columns), so
+/// a run's typed copies stay a few MB however wide the records are.
+const IMPORT_CELLS: usize = 1 << 18;
+
+impl RecordList {
+    /// Appends `rows` records made of `cols`, read from Arrow a column at a time:
+    /// each record holds the keys of `cols` but those marked absent, in field order or
+    /// in the order of `key_orders.0[i - 1]` for a row whose `key_orders.1` entry is
+    /// `i` (see [`Columns::set_key_orders`]; empty: every record in field order).
+    ///
+    /// # Errors
+    /// [`ArrowPushError::Read`] for a value that cannot be read (an undecodable variant
+    /// value, a dictionary key outside its dictionary), before any record of its run
+    /// is appended; [`ArrowPushError::Push`] as [`RecordList::push_columns`], also for
+    /// an array, absent or int set, or key order that does not hold one entry per row.
+    /// The records of earlier runs stay appended: use [`RecordList::checkpoint`] for
+    /// all-or-nothing.
+    ///
+    /// # Memory
+    /// Reads runs of rows (about [`IMPORT_CELLS`] values each): per run 8 bytes per
+    /// int, 16 per string, 32 per other value, and a mark per row of a column with
+    /// nulls or absent keys, beside what the list stores.
+    pub fn push_arrow(
+        &mut self,
+        rows: usize,
+        cols: &[ArrowColumn<'_>],
+        key_orders: (&[Vec<u32>], &[u32]),
+    ) -> std::result::Result<(), ArrowPushError> {
+        let bad = |what: &str| {
+            ArrowPushError::Push(RecordsError::Corrupt(format!(
+                "{what} does not hold one entry per record ({rows})"
+            )))
+        };
+        for c in cols {
+            if let ArrowSource::Array { array, .. } = c.source {
+                if array.len() != rows {
+                    return Err(bad("a column"));
+                }
+            }
+            if c.absent.is_some_and(|b| b.len() != rows) || c.ints.is_some_and(|b| b.len() != rows)
+            {
+                return Err(bad("a set of rows"));
+            }
+        }
+        let (table, per_row) = key_orders;
+        if !per_row.is_empty() && per_row.len() != rows {
+            return Err(bad("the key orders"));
+        }
+        let step = (IMPORT_CELLS / cols.len().max(1)).clamp(1024, IMPORT_ROWS);
+        let mut start = 0;
+        while start < rows {
+            let len = step.min(rows - start);
+            // Each array's rows of this run, held while the run borrows them.
+            let sliced: Vec<Sliced<'_>> = cols
+                .iter()
+                .map(|c| match c.source {
+                    ArrowSource::Array { array, variant } => {
+                        Sliced::Array(array.slice(start, len), variant)
+                    }
+                    ArrowSource::Repeat(cell) => Sliced::Repeat(cell),
+                })
+                .collect();
+            let mut runs = Vec::with_capacity(cols.len());
+            for (k, c) in cols.iter().enumerate() {
+                let mut run = match &sliced[k] {
+                    Sliced::Array(a, variant) => {
+                        ArrowRun::read(a.as_ref(), *variant).map_err(|(row, error)| {
+                            ArrowPushError::Read {
+                                column: k,
+                                row: start + row,
+                                error,
+                            }
+                        })?
+                    }
+                    Sliced::Repeat(cell) => ArrowRun::repeat(*cell, len),
+                };
+                run.apply(
+                    c.absent.map(|b| b.slice(start, len)).as_ref(),
+                    c.ints.map(|b| b.slice(start, len)).as_ref(),
+                );
+                runs.push(run);
+            }
+            let mut columns = Columns::new(len);
+            for (k, run) in runs.iter_mut().enumerate() {
+                let (values, marks) = run.take_values();
+                // One entry per row, marks with ints or strings only: always taken.
+                columns.push(cols[k].field, values, marks);
+            }
+            let orders = per_row.get(start..start + len).unwrap_or_default();
+            if !columns.set_key_orders(table, orders) {
+                return Err(bad("the key orders"));
+            }
+            self.push_columns(&columns).map_err(ArrowPushError::Push)?;
+            start += len;
+        }
+        Ok(())
+    }
+}
 
 /// One Arrow array's values, read for [`crate::Columns::push`].
 #[derive(Debug)]
@@ -43,6 +200,8 @@ enum Kind<'a> {
 enum Pending<'a> {
     Cell(Cell<'a>),
     Encoded(usize, usize),
+    /// The record lacks the key.
+    Absent,
 }
 
 impl<'a> ArrowRun<'a> {
@@ -88,6 +247,45 @@ impl<'a> ArrowRun<'a> {
         })
     }
 
+    /// `cell` on each of `n` rows.
+    fn repeat(cell: Cell<'a>, n: usize) -> Self {
+        ArrowRun {
+            kind: Kind::Cells {
+                cells: vec![Pending::Cell(cell); n],
+                enc: Vec::new(),
+            },
+            marks: Vec::new(),
+        }
+    }
+
+    /// Marks the rows of `absent` absent (their values dropped) and turns the floats
+    /// at the rows of `ints` into ints.
+    fn apply(&mut self, absent: Option<&BooleanBuffer>, ints: Option<&BooleanBuffer>) {
+        if let (Some(ints), Kind::Cells { cells, .. }) = (ints, &mut self.kind) {
+            for r in ints.set_indices() {
+                if let Pending::Cell(Cell::Float(v)) = cells[r] {
+                    cells[r] = Pending::Cell(Cell::Int(v as i64));
+                }
+            }
+        }
+        let Some(absent) = absent.filter(|a| a.count_set_bits() > 0) else {
+            return;
+        };
+        match &mut self.kind {
+            Kind::Cells { cells, .. } => {
+                for r in absent.set_indices() {
+                    cells[r] = Pending::Absent;
+                }
+            }
+            _ => {
+                self.marks.resize(absent.len(), Mark::Value);
+                for r in absent.set_indices() {
+                    self.marks[r] = Mark::Absent;
+                }
+            }
+        }
+    }
+
     /// The values and marks to hand to [`crate::Columns::push`] (the typed values are
     /// moved out: call once).
     pub(crate) fn take_values(&mut self) -> (Values<'_>, Vec<Mark>) {
@@ -100,11 +298,10 @@ impl<'a> ArrowRun<'a> {
                 Values::Cells(
                     cells
                         .iter()
-                        .map(|p| {
-                            Some(match *p {
-                                Pending::Cell(c) => c,
-                                Pending::Encoded(a, b) => Cell::Encoded(&enc[a..b]),
-                            })
+                        .map(|p| match *p {
+                            Pending::Cell(c) => Some(c),
+                            Pending::Encoded(a, b) => Some(Cell::Encoded(&enc[a..b])),
+                            Pending::Absent => None,
                         })
                         .collect(),
                 )

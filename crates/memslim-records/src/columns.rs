@@ -88,13 +88,17 @@ impl<'a> ColumnRun<'a> {
     }
 }
 
-/// Records given column by column: each record's keys are in field order, and a field
-/// no column names is absent from every record. See
-/// [`crate::RecordList::push_columns`].
+/// Records given column by column: each record's keys are in field order (unless
+/// [`Columns::set_key_orders`] gives it another), and a field no column names is absent
+/// from every record. See [`crate::RecordList::push_columns`].
 #[derive(Clone, Debug, Default)]
 pub struct Columns<'a> {
     rows: usize,
     cols: Vec<ColumnRun<'a>>,
+    /// Key orders: lists of fields, each listing a record's keys in its order.
+    order_table: &'a [Vec<u32>],
+    /// Per row, 0 (field order) or `i` for `order_table[i - 1]`; empty: all 0.
+    orders: &'a [u32],
 }
 
 impl<'a> Columns<'a> {
@@ -103,7 +107,39 @@ impl<'a> Columns<'a> {
         Columns {
             rows,
             cols: Vec::new(),
+            order_table: &[],
+            orders: &[],
         }
+    }
+
+    /// Gives records keys in an order of their own: row `r` lists its keys in field
+    /// order if `per_row[r]` is 0, else in the order of `table[per_row[r] - 1]`, which
+    /// must list exactly the fields the record has a value for (checked when pushed).
+    /// `false`, with nothing changed, unless `per_row` has one entry per record (or
+    /// none: every record in field order) and each names an order of `table`.
+    pub fn set_key_orders(&mut self, table: &'a [Vec<u32>], per_row: &'a [u32]) -> bool {
+        let fits = per_row.is_empty() || per_row.len() == self.rows;
+        if !fits || per_row.iter().any(|&i| i as usize > table.len()) {
+            return false;
+        }
+        self.order_table = table;
+        self.orders = per_row;
+        true
+    }
+
+    /// The key order of row `r`: `None` for field order, else its fields in key order.
+    #[inline]
+    pub(crate) fn key_order(&self, r: usize) -> Option<&'a [u32]> {
+        match self.orders.get(r).copied() {
+            None | Some(0) => None,
+            Some(i) => self.order_table.get(i as usize - 1).map(Vec::as_slice),
+        }
+    }
+
+    /// The key orders and, per row, the index of its own (see
+    /// [`Columns::set_key_orders`]).
+    pub(crate) fn key_orders(&self) -> (&'a [Vec<u32>], &'a [u32]) {
+        (self.order_table, self.orders)
     }
 
     /// The number of records.

@@ -48,6 +48,7 @@ pub use memslim_arena::variant;
 
 pub use arrow::{ENCODING_KEY, VARIANT_ENCODING};
 pub use arrow_cell::{arrow_cell, check_arrow_type, dtype_of_arrow, is_variant_field};
+pub use arrow_run::{ArrowColumn, ArrowPushError, ArrowSource};
 pub use column::{Cell, CellRef, DType, Layout, int_fits_f64, is_stored_int};
 pub use columns::{ColumnRun, Columns, Mark, Values};
 pub use colview::{ColumnView, Numbers, OwnedNumbers, sum_arrow};

@@ -5,9 +5,11 @@ use super::*;
 use crate::columns::{ColumnRun, Columns, Mark, Values};
 
 impl RecordList {
-    /// Appends the records of `cols`, each record's keys in field order (a field no
-    /// column names is absent from every record): what [`RecordList::push_grid`]
-    /// appends for the same records, checked and stored a column at a time. A run of
+    /// Appends the records of `cols`, each record's keys in field order or the order
+    /// [`Columns::set_key_orders`] gave it (a field no column names is absent from every
+    /// record): what [`RecordList::push_grid`] (or [`RecordList::push_record`], for a
+    /// record with a key order of its own) appends for the same records, checked and
+    /// stored a column at a time. A run of
     /// ints into an int column is checked by its least and greatest value and copied
     /// in one loop; the strings of a dictionary column are looked up once per distinct
     /// short string of the run.
@@ -15,7 +17,9 @@ impl RecordList {
     /// # Errors
     /// As [`RecordList::push_grid`] (the same error, naming the same row); on error the
     /// list is unchanged. [`RecordsError::UnknownField`] for a column past the list's
-    /// fields, [`RecordsError::DuplicateKey`] for a field given twice.
+    /// fields, [`RecordsError::DuplicateKey`] for a field given twice,
+    /// [`RecordsError::Corrupt`] naming the row for a key order that does not list
+    /// exactly the fields its record has a value for.
     pub fn push_columns(&mut self, cols: &Columns<'_>) -> Result<()> {
         let n = cols.num_rows();
         let mut given = vec![false; self.cols.len()];
@@ -39,6 +43,7 @@ impl RecordList {
         if n == 0 {
             return Ok(());
         }
+        self.check_key_orders(cols)?;
         let mut widen = Vec::new();
         for c in cols.columns() {
             match self.layout_after_run(c) {
@@ -72,6 +77,52 @@ impl RecordList {
         if let (Err(e), Some(cp)) = (pushed, cp) {
             self.rollback(cp);
             return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Checks that each key order of `cols` lists exactly the fields its record has a
+    /// value for, each once (else the record would list an absent key, or lose one).
+    fn check_key_orders(&self, cols: &Columns<'_>) -> Result<()> {
+        let (table, per_row) = cols.key_orders();
+        if table.is_empty() || per_row.iter().all(|&i| i == 0) {
+            return Ok(());
+        }
+        let mut of_field: Vec<Option<&ColumnRun<'_>>> = vec![None; self.cols.len()];
+        for c in cols.columns() {
+            of_field[c.field] = Some(c);
+        }
+        let mut listed = vec![false; self.cols.len()];
+        for r in 0..cols.num_rows() {
+            let Some(order) = cols.key_order(r) else {
+                continue;
+            };
+            let mut fits = true;
+            for &j in order {
+                let j = j as usize;
+                let has = of_field
+                    .get(j)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|c| c.cell(r).is_some());
+                fits &= has && !std::mem::replace(&mut listed[j], true);
+            }
+            let keys = cols
+                .columns()
+                .iter()
+                .filter(|c| c.cell(r).is_some())
+                .count();
+            for &j in order {
+                if let Some(l) = listed.get_mut(j as usize) {
+                    *l = false;
+                }
+            }
+            if !fits || keys != order.len() {
+                return Err(RecordsError::Corrupt(format!(
+                    "row {}: its key order does not list exactly the record's keys",
+                    self.len + r
+                )));
+            }
         }
         Ok(())
     }
@@ -159,6 +210,8 @@ impl RecordList {
         }
         let mut keys: Vec<Vec<u32>> = vec![Vec::new(); self.cols.len()];
         let mut cells: Vec<Option<Cell<'_>>> = Vec::new();
+        // Per key order of `cols`: its pattern, once a row uses it.
+        let mut ids: Vec<Option<u32>> = vec![None; cols.key_orders().0.len()];
         let mut done = 0;
         while done < n {
             let (k, run) = self.next_run(done, n, var_bytes, var_len);
@@ -234,7 +287,17 @@ impl RecordList {
                     cc.push_run(meta, each);
                 }
             }
-            self.rows_pushed(k, run, |_, _| 0);
+            let start = done;
+            self.rows_pushed(k, run, |list, i| match cols.key_order(start + i) {
+                None => 0,
+                Some(order) => {
+                    let o = cols.key_orders().1[start + i] as usize - 1;
+                    *ids[o].get_or_insert_with(|| {
+                        let keys: Vec<usize> = order.iter().map(|&j| j as usize).collect();
+                        list.pattern_id(&keys)
+                    })
+                }
+            });
             done += run;
         }
         Ok(())
