@@ -35,7 +35,7 @@
 //! (`memslim_mmap::exact`); [`Notes::from_v1`] reads them.
 
 use arrow_array::{Array, RecordBatch};
-use arrow_buffer::{BooleanBuffer, Buffer};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer};
 use memslim_mmap::exact::Extras;
 
 /// Key of the rows lacking each key.
@@ -585,6 +585,16 @@ enum Bits {
 }
 
 impl Bits {
+    /// The first `n` bits (`None`: none set).
+    fn rows(&self, n: usize) -> Option<BooleanBuffer> {
+        match self {
+            Bits::None => None,
+            Bits::All => Some(BooleanBuffer::new_set(n)),
+            Bits::Some(b) => Some(BooleanBuffer::new(Buffer::from(b.clone()), 0, n)),
+        }
+    }
+
+    #[cfg(test)]
     fn get(&self, i: usize) -> bool {
         match self {
             Bits::None => false,
@@ -823,6 +833,28 @@ impl Notes {
     }
 }
 
+/// What a batch's notes say of the rows lacking one column's key.
+#[derive(Debug)]
+pub(crate) enum AbsentRows {
+    /// Every row has the key.
+    None,
+    /// These rows lack it (and the others have it).
+    Rows(BooleanBuffer),
+    /// Not known: its absent rows are its nulls (but some), and it is not decoded.
+    Unknown,
+}
+
+impl AbsentRows {
+    /// Whether row `i` lacks the key (`None`: not known).
+    pub(crate) fn at(&self, i: usize) -> Option<bool> {
+        match self {
+            AbsentRows::None => Some(false),
+            AbsentRows::Rows(b) => Some(b.value(i)),
+            AbsentRows::Unknown => None,
+        }
+    }
+}
+
 /// The notes of the rows of one batch.
 #[derive(Debug)]
 pub(crate) struct BatchNotes {
@@ -834,29 +866,47 @@ pub(crate) struct BatchNotes {
 }
 
 impl BatchNotes {
-    /// Whether row `i` of the batch lacks the key of column `col`, given whether its
-    /// value is null there (`None`: not decoded). `None` if that is not known.
-    pub(crate) fn is_absent(&self, col: usize, i: usize, null: Option<bool>) -> Option<bool> {
+    /// The rows of the batch (of `n` rows) lacking the key of column `col`, given its
+    /// nulls if it is decoded (`Some(None)`: no null).
+    pub(crate) fn absent_rows(
+        &self,
+        col: usize,
+        n: usize,
+        nulls: Option<Option<&NullBuffer>>,
+    ) -> AbsentRows {
         let Some(s) = self.absent_at.get(col).and_then(|&k| self.absent.get(k)) else {
-            return Some(false);
+            return AbsentRows::None;
         };
-        if s.by_nulls {
-            null.map(|null| null && !s.bits.get(i))
+        let rows = if s.by_nulls {
+            let Some(nulls) = nulls else {
+                return AbsentRows::Unknown;
+            };
+            // The nulls, but the rows of the set (which hold `None`).
+            let nulls = nulls.map(|nb| !nb.inner());
+            match (nulls, s.bits.rows(n)) {
+                (None, _) => None,
+                (Some(nulls), None) => Some(nulls),
+                (Some(nulls), Some(nones)) => Some(&nulls & &!&nones),
+            }
         } else {
-            Some(s.bits.get(i))
+            s.bits.rows(n)
+        };
+        match rows {
+            Some(rows) if rows.count_set_bits() > 0 => AbsentRows::Rows(rows),
+            _ => AbsentRows::None,
         }
     }
 
-    /// Whether the float in column `col`, row `i` of the batch was an int.
-    pub(crate) fn is_int(&self, col: usize, i: usize) -> bool {
-        self.ints
-            .binary_search_by_key(&col, |s| s.col)
-            .is_ok_and(|k| self.ints[k].bits.get(i))
+    /// The rows of the batch (of `n` rows) whose float in column `col` was an int
+    /// (`None`: none).
+    pub(crate) fn int_rows(&self, col: usize, n: usize) -> Option<BooleanBuffer> {
+        let k = self.ints.binary_search_by_key(&col, |s| s.col).ok()?;
+        self.ints[k].bits.rows(n)
     }
 
-    /// The order index of row `i` of the batch (0: column order).
-    pub(crate) fn order_index(&self, i: usize) -> u32 {
-        self.order.get(i).copied().unwrap_or(0)
+    /// The order index of each row of the batch (0: column order; empty: all 0).
+    pub(crate) fn order_indexes(&self) -> &[u32] {
+        &self.order
     }
 }
 

@@ -6,14 +6,14 @@ use std::path::{Path, PathBuf};
 
 use arrow_array::RecordBatch;
 use memslim_records::{
-    Cell, CellRef, DType, RecordList, arrow_cell, check_arrow_type, dtype_of_arrow,
+    ArrowColumn, ArrowPushError, ArrowSource, DType, RecordList, check_arrow_type, dtype_of_arrow,
     is_variant_field,
 };
 use parquet::arrow::ProjectionMask;
 use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
 
 use crate::error::{ParquetError, Result, from_arrow, from_parquet, io};
-use crate::notes::{ABSENT_KEY, Notes, ORDER_KEY};
+use crate::notes::{ABSENT_KEY, AbsentRows, Notes, ORDER_KEY};
 use crate::pages::check_pages;
 use crate::partition::{Part, PartValue, canonical_int, dataset_files, decode};
 use crate::seal::{SEAL_KEY, notes_hold};
@@ -340,6 +340,10 @@ impl FileReader {
         Ok(Some(list))
     }
 
+    /// The records of `batch` (the file's next rows), read a column at a time: each
+    /// column read with what the notes say of it (absent keys, ints stored as floats),
+    /// each partition value repeated, and the rows with a key order of their own given
+    /// it.
     fn records(&mut self, batch: &RecordBatch) -> Result<RecordList> {
         let n = batch.num_rows();
         let notes = self
@@ -349,115 +353,144 @@ impl FileReader {
                 path: self.path.clone(),
                 reason,
             })?;
-        let mut out = RecordList::new();
-        let mut bufs: Vec<Vec<u8>> = vec![Vec::new(); self.slots.len()];
-        let natural: Vec<u32> = (0..self.noted as u32).collect();
         let row_error = |reason: String| ParquetError::Corrupt {
             path: self.path.clone(),
             reason,
         };
-        // Per slot of the row: whether its key is absent (`None`: not known, a column
-        // not decoded whose absent rows are its nulls); keys a key order lists.
-        let mut absent: Vec<Option<bool>> = vec![Some(false); self.slots.len()];
-        // Per slot: the nulls of its decoded column.
-        let nulls: Vec<Option<arrow_buffer::NullBuffer>> = self
-            .slots
-            .iter()
-            .map(|s| match s {
-                Slot::Column(c, _) => batch.column(*c).logical_nulls(),
-                _ => None,
-            })
-            .collect();
-        let mut listed = vec![false; self.noted];
-        for i in 0..n {
-            let r = self.row + i;
-            let idx = notes.order_index(i);
-            let order = match idx {
-                0 => natural.as_slice(),
-                _ => self.notes.order(idx).ok_or_else(|| {
-                    row_error(format!("row {r}: no key order {idx} in {ORDER_KEY}"))
-                })?,
+        // Per slot: the rows lacking its key (not known for a column not decoded whose
+        // absent rows are its nulls); keys a key order lists.
+        let mut absent = Vec::with_capacity(self.slots.len());
+        for (k, slot) in self.slots.iter().enumerate() {
+            let Slot::Column(c, _) = slot else {
+                absent.push(notes.absent_rows(k, n, None));
+                continue;
             };
-            // Each cell borrows its own column's buffer.
-            let mut cells: Vec<Option<CellRef<'_>>> = Vec::with_capacity(self.slots.len());
-            for (k, buf) in bufs.iter_mut().enumerate() {
-                let noted = k < self.noted;
-                let cell = match &self.slots[k] {
-                    Slot::Skip | Slot::Const(_) => {
-                        absent[k] = if noted {
-                            notes.is_absent(k, i, None)
-                        } else {
-                            Some(false)
-                        };
-                        None
-                    }
-                    Slot::Column(c, variant) => {
-                        let null = nulls[k].as_ref().is_some_and(|n| n.is_null(i));
-                        absent[k] = notes.is_absent(k, i, Some(null));
-                        if absent[k] == Some(true) {
-                            if !null {
-                                return Err(row_error(format!(
-                                    "field {:?}, row {r}: marked absent ({ABSENT_KEY}) but \
-                                     holds a value",
-                                    self.names[k]
-                                )));
-                            }
-                            cells.push(None);
-                            continue;
-                        }
-                        let cell = arrow_cell(batch.column(*c).as_ref(), i, *variant, buf)
-                            .map_err(|e| {
-                                row_error(format!("field {:?}, row {r}: {e}", self.names[k]))
-                            })?;
-                        Some(match cell {
-                            CellRef::Float(v) if notes.is_int(k, i) => CellRef::Int(v as i64),
-                            other => other,
-                        })
-                    }
+            let nulls = batch.column(*c).logical_nulls();
+            let rows = notes.absent_rows(k, n, Some(nulls.as_ref()));
+            if let AbsentRows::Rows(rows) = &rows {
+                let valued = match &nulls {
+                    Some(nb) => rows & nb.inner(),
+                    None => rows.clone(),
                 };
-                cells.push(cell);
-            }
-            if idx != 0 {
-                // A key order lists exactly the record's keys, each once (as far as the
-                // columns read tell).
-                let mut fits = true;
-                for &k in order {
-                    listed[k as usize] = true;
-                    fits &= absent[k as usize] != Some(true);
-                }
-                fits &= (0..self.noted).all(|k| listed[k] || absent[k] != Some(false));
-                for &k in order {
-                    listed[k as usize] = false;
-                }
-                if !fits {
+                if let Some(i) = valued.set_indices().next() {
                     return Err(row_error(format!(
-                        "row {r}: its key order ({ORDER_KEY}) does not list exactly the \
-                         record's keys"
+                        "field {:?}, row {}: marked absent ({ABSENT_KEY}) but holds a value",
+                        self.names[k],
+                        self.row + i
                     )));
                 }
             }
-            let mut rec: Vec<(&str, Cell<'_>)> = Vec::with_capacity(self.slots.len());
-            let unnoted = self.noted.min(self.slots.len()) as u32..self.slots.len() as u32;
-            for k in order.iter().copied().chain(unnoted) {
-                let k = k as usize;
-                if k >= self.slots.len() || absent[k] == Some(true) {
-                    continue;
-                }
-                let cell = match &self.slots[k] {
-                    Slot::Skip => continue,
-                    Slot::Const(v) => v.cell(),
-                    Slot::Column(..) => match cells[k].and_then(CellRef::to_cell) {
-                        Some(c) => c,
-                        None => continue,
-                    },
-                };
-                rec.push((self.names[k].as_str(), cell));
-            }
-            out.push_record(&rec).map_err(|e| ParquetError::Record {
-                path: self.path.clone(),
-                source: e.map_row(|_| r),
-            })?;
+            absent.push(rows);
         }
+        let idx = notes.order_indexes();
+        // A key order lists exactly the record's keys, each once (as far as the columns
+        // read tell). Per order used: its index among those given to the list.
+        let mut used: hashbrown::HashMap<u32, u32> = hashbrown::HashMap::new();
+        let mut listed = vec![false; self.noted];
+        for (i, &o) in idx.iter().enumerate().filter(|(_, o)| **o != 0) {
+            let r = self.row + i;
+            let order = self
+                .notes
+                .order(o)
+                .ok_or_else(|| row_error(format!("row {r}: no key order {o} in {ORDER_KEY}")))?;
+            let mut fits = true;
+            for &k in order {
+                listed[k as usize] = true;
+                fits &= absent[k as usize].at(i) != Some(true);
+            }
+            fits &= (0..self.noted).all(|k| listed[k] || absent[k].at(i) != Some(false));
+            for &k in order {
+                listed[k as usize] = false;
+            }
+            if !fits {
+                return Err(row_error(format!(
+                    "row {r}: its key order ({ORDER_KEY}) does not list exactly the \
+                     record's keys"
+                )));
+            }
+            let next = used.len() as u32 + 1;
+            used.entry(o).or_insert(next);
+        }
+        // The fields: the keys read that some record has, in the file's column order.
+        let mut out = RecordList::new();
+        let read: Vec<(usize, ArrowSource<'_>)> = (self.slots.iter().enumerate())
+            .filter_map(|(k, slot)| match slot {
+                Slot::Column(c, variant) => Some((
+                    k,
+                    ArrowSource::Array {
+                        array: batch.column(*c).as_ref(),
+                        variant: *variant,
+                    },
+                )),
+                Slot::Const(v) => Some((k, ArrowSource::Repeat(v.cell()))),
+                Slot::Skip => None,
+            })
+            .filter(|(k, _)| match &absent[*k] {
+                AbsentRows::Rows(rows) => rows.count_set_bits() < n,
+                _ => n > 0,
+            })
+            .collect();
+        let names: Vec<&str> = read.iter().map(|(k, _)| self.names[*k].as_str()).collect();
+        let fields = out.add_fields(&names).map_err(|e| ParquetError::Record {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        let mut field_of: Vec<Option<u32>> = vec![None; self.slots.len()];
+        for ((k, _), &j) in read.iter().zip(&fields) {
+            field_of[*k] = Some(j as u32);
+        }
+        // Each order used, as fields: the keys read that it lists, then the keys of
+        // directories (which follow every record's noted keys).
+        let mut table: Vec<Vec<u32>> = vec![Vec::new(); used.len()];
+        for (&o, &at) in &used {
+            let order = self.notes.order(o).unwrap_or_default();
+            table[at as usize - 1] = order
+                .iter()
+                .map(|&k| k as usize)
+                .chain(self.noted..self.slots.len())
+                .filter_map(|k| field_of[k])
+                .collect();
+        }
+        let per_row: Vec<u32> = match used.is_empty() {
+            true => Vec::new(),
+            false => idx
+                .iter()
+                .map(|o| used.get(o).copied().unwrap_or(0))
+                .collect(),
+        };
+        let ints: Vec<Option<arrow_buffer::BooleanBuffer>> = read
+            .iter()
+            .map(|(k, source)| match source {
+                ArrowSource::Array { .. } => notes.int_rows(*k, n),
+                ArrowSource::Repeat(_) => None,
+            })
+            .collect();
+        let cols: Vec<ArrowColumn<'_>> = read
+            .iter()
+            .zip(&fields)
+            .zip(&ints)
+            .map(|((&(k, source), &field), ints)| ArrowColumn {
+                field,
+                source,
+                absent: match &absent[k] {
+                    AbsentRows::Rows(rows) => Some(rows),
+                    _ => None,
+                },
+                ints: ints.as_ref(),
+            })
+            .collect();
+        out.push_arrow(n, &cols, (&table, &per_row))
+            .map_err(|e| match e {
+                ArrowPushError::Read { column, row, error } => row_error(format!(
+                    "field {:?}, row {}: {error}",
+                    self.names[read[column].0],
+                    self.row + row
+                )),
+                ArrowPushError::Push(e) => ParquetError::Record {
+                    path: self.path.clone(),
+                    source: e.map_row(|row| self.row + row),
+                },
+            })?;
         if self.refuse_opaque {
             if let Some((row, j)) = out.first_opaque() {
                 return Err(ParquetError::Opaque {
@@ -553,7 +586,9 @@ fn corrupt_meta(path: &Path, entry: &str) -> ParquetError {
 /// # Memory
 /// One file open at a time; its decoder holds the pages of the row group being read,
 /// plus the file's notes as written (a few bytes per run of rows; `crate::notes`) and,
-/// for the batch being read, a bitmap per noted column and an order index per row.
+/// for the batch being read, a bitmap per noted column, an order index per row, and the
+/// typed copy of the run of rows being stored (a few MB at most:
+/// [`RecordList::push_arrow`]).
 pub struct ParquetReader {
     parts: Vec<Part>,
     next: usize,
