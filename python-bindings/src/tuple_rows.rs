@@ -3,7 +3,7 @@
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyTuple, PyType};
+use pyo3::types::{PyBool, PyTuple, PyType};
 
 /// Makes instances of one tuple subclass the way `tuple.__new__` does: the type's own
 /// allocator, then the items set in place. The allocator is looked up once, when the
@@ -167,17 +167,85 @@ impl TupleMaker {
     }
 }
 
+/// Where a tuple's item slots (`ob_item`) begin, in bytes from the object's start: the
+/// layout `PyTuple_GET_ITEM` reads, which the stable ABI does not promise (3.14 put a
+/// cached hash before the items). Measured once, on a tuple whose items are known:
+/// `tuple.__basicsize__` (the header up to the items) must be where its items are, and
+/// `tuple.__itemsize__` a pointer's size; `None` if anything else is found, and then
+/// [`put`] goes through `PyTuple_SetItem`. A subclass instance (a namedtuple) keeps its
+/// items where a tuple does: tuple's own C code reads them there.
+pub(crate) fn items_offset(py: Python<'_>) -> Option<usize> {
+    static AT: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| measure_items_offset(py))
+}
+
+fn measure_items_offset(py: Python<'_>) -> Option<usize> {
+    let ty = py.get_type::<PyTuple>();
+    let at: usize = ty.getattr("__basicsize__").ok()?.extract().ok()?;
+    let width: usize = ty.getattr("__itemsize__").ok()?.extract().ok()?;
+    let ptr = std::mem::size_of::<*mut ffi::PyObject>();
+    if width != ptr || !at.is_multiple_of(ptr) || at < std::mem::size_of::<ffi::PyVarObject>() {
+        return None;
+    }
+    let (x, y) = (
+        py.None(),
+        PyBool::new(py, true).to_owned().into_any().unbind(),
+    );
+    let probe = PyTuple::new(py, [x.bind(py), y.bind(py)]).ok()?;
+    // SAFETY: `probe` is a live tuple of 2 items, whose object is at least `at` bytes
+    // of header plus its two item pointers if the layout is as measured; the reads below
+    // stay inside that (`__basicsize__` + 2 x `__itemsize__` bytes, what CPython
+    // allocated for it) and only compare pointers.
+    let found = unsafe {
+        let items = probe
+            .as_ptr()
+            .cast::<u8>()
+            .add(at)
+            .cast::<*mut ffi::PyObject>();
+        (*items, *items.add(1))
+    };
+    (found == (x.as_ptr(), y.as_ptr())).then_some(at)
+}
+
 /// Sets slot `k` of `row`, a row from [`TupleMaker::blank`] not yet settled (referenced
-/// by the caller alone), to `v`, releasing what the slot held.
+/// by the caller alone), to `v`, releasing what the slot held. `at` is
+/// [`items_offset`]: where known, the slot is written directly.
 ///
 /// # Errors
 /// `SystemError` if `row` is referenced elsewhere or has no slot `k` (CPython's check).
-#[inline]
-pub(crate) fn put(row: &Bound<'_, PyAny>, k: usize, v: Bound<'_, PyAny>) -> PyResult<()> {
+#[inline(always)]
+pub(crate) fn put(
+    row: &Bound<'_, PyAny>,
+    k: usize,
+    v: Bound<'_, PyAny>,
+    at: Option<usize>,
+) -> PyResult<()> {
+    let p = row.as_ptr();
+    if let Some(at) = at {
+        // SAFETY: `row` is a live tuple (every row comes from `blank`); reading its size
+        // and reference count runs no code.
+        let fits = unsafe { k < ffi::Py_SIZE(p) as usize && ffi::Py_REFCNT(p) == 1 };
+        if fits {
+            // SAFETY: what `PyTuple_SetItem` does once it has checked that `row` is a
+            // tuple referenced once with a slot `k` (checked above; every row is a tuple
+            // or tuple subclass, whose items lie at `at`, measured by `items_offset` on
+            // this interpreter): the slot takes over `v`'s reference, and the item it
+            // held (a refilled row's, or NULL in a new one) is released after, so that
+            // whatever its release runs sees the row already holding `v`.
+            unsafe {
+                let slot = p.cast::<u8>().add(at).cast::<*mut ffi::PyObject>().add(k);
+                let old = std::mem::replace(&mut *slot, v.into_ptr());
+                if !old.is_null() {
+                    ffi::Py_DecRef(old);
+                }
+            }
+            return Ok(());
+        }
+    }
     // SAFETY: `PyTuple_SetItem` checks that `row` is a tuple referenced once and that
     // `k` is in range (else it raises SystemError and releases `v`); it takes over
     // `v`'s reference and releases the item it replaces.
-    let rc = unsafe { ffi::PyTuple_SetItem(row.as_ptr(), k as ffi::Py_ssize_t, v.into_ptr()) };
+    let rc = unsafe { ffi::PyTuple_SetItem(p, k as ffi::Py_ssize_t, v.into_ptr()) };
     if rc != 0 {
         return Err(PyErr::fetch(row.py()));
     }

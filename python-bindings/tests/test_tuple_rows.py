@@ -516,3 +516,67 @@ def test_where_equal_selects_what_a_comprehension_selects(data, chunk_rows, j, v
     got = tl.where(FIELDS[j], "==", value)
     assert type(got) is TupleList and got.fields == FIELDS
     assert same([tuple(t) for t in got], [t for t in data if t[j] == value])
+
+
+# A dictionary-encoded field with more distinct strings than the list keeps `str`
+# objects for (65,536; the dictionary is also too large to stay in cache, so rows read
+# in a batch ask for its entries ahead), beside a small one, a field mixing types,
+# nulls, big ints, -0.0 and NaN: every value goes into its row slot by the typed paths
+# of the row maker.
+BIG_FIELDS = ("user", "country", "n", "price", "note", "mixed")
+BIG_ROWS = 280_000
+
+
+def _big_row(i):
+    user = None if i % 97 == 0 else f"user{(i * 7_919) % 70_001:06d}"
+    price = -0.0 if i % 13 == 0 else float("nan") if i % 17 == 0 else i / 3
+    n = 2**70 + i if i % 11 == 0 else i * 3 - 2**40 if i % 2 else i % 300
+    mixed = (i, "x", 2.5, None, b"\0", True, [i])[i % 7]
+    return (user, ("DE", "FR", "naïve", "")[i % 4], n, price, "note" if i % 5 == 0 else None, mixed)
+
+
+@pytest.fixture(scope="module")
+def big():
+    data = [_big_row(i) for i in range(BIG_ROWS)]
+    lists = {rt: TupleList(data, BIG_FIELDS, row_type=rt) for rt in (None, tuple)}
+    assert len({r[0] for r in data}) > 65_536
+    assert lists[None].storage_info()["user"].startswith("str:dict")
+    return data, lists
+
+
+@given(
+    st.sampled_from([None, tuple]),
+    st.lists(st.integers(min_value=0, max_value=BIG_ROWS - 1), max_size=40),
+    st.integers(min_value=0, max_value=BIG_ROWS - 1),
+    st.booleans(),
+)
+def test_rows_of_a_large_dictionary_match_the_list_of_tuples(big, row_type, picks, start, keep):
+    data, lists = big
+    tl = lists[row_type]
+    kept = []
+    for i in picks:
+        row = tl[i]
+        assert same(tuple(row), data[i])
+        if keep:
+            kept.append((row, i))
+    it = iter(tl[start : start + 300])
+    for k, row in enumerate(it):
+        assert same(tuple(row), data[start + k])
+        if keep and k % 3 == 0:
+            kept.append((row, start + k))
+    for row, i in kept:
+        assert type(row) is tl.row_type
+        assert same(tuple(row), data[i])
+
+
+def test_rows_of_a_large_dictionary_share_no_str_with_later_rows(big):
+    # Rows kept across batches keep their own values while later batches refill the rows
+    # the loop let go of.
+    data, lists = big
+    kept = []
+    for k, row in enumerate(lists[None]):
+        if k % 1_000 == 0:
+            kept.append(row)
+        if k == 20_000:
+            break
+    assert same([tuple(r) for r in kept], data[0:20_001:1_000])

@@ -642,6 +642,7 @@ impl ColChunk {
             CellRef::Float(v) => sink.float(k, v),
             CellRef::Bool(v) => sink.bool(k, v),
             CellRef::Null => sink.null(k),
+            CellRef::DictStr(idx, s) => sink.dict_str(k, idx, s),
             c => sink.cell(k, c),
         }
     }
@@ -703,7 +704,7 @@ impl ColChunk {
                 }
                 for &(k, idx) in &group[..n] {
                     match idx {
-                        Some(idx) => sink.cell(k, CellRef::DictStr(idx, dict.get(idx))),
+                        Some(idx) => sink.dict_str(k, idx, dict.get(idx)),
                         None => sink.null(k),
                     }
                 }
@@ -747,7 +748,7 @@ impl ColChunk {
                 for (k, i) in at {
                     if ok(i) {
                         let idx = keys.get(i) as u32;
-                        sink.cell(k, CellRef::DictStr(idx, dict.get(idx)));
+                        sink.dict_str(k, idx, dict.get(idx));
                     } else {
                         sink.null(k);
                     }

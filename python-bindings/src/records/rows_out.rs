@@ -128,6 +128,8 @@ impl Records {
             this: self,
             rows,
             j: 0,
+            strs: None,
+            at: crate::tuple_rows::items_offset(py),
             upto: slots.len(),
             bad: None,
             scalars: true,
@@ -177,6 +179,10 @@ struct RowFill<'py, 'r> {
     rows: &'r [Bound<'py, PyAny>],
     /// Field being read.
     j: usize,
+    /// Field `j`'s `str` objects, one per dictionary entry ([`Records::str_objects`]).
+    strs: Option<&'r super::store::StrCache>,
+    /// Where a row's items begin ([`crate::tuple_rows::items_offset`]).
+    at: Option<usize>,
     /// Positions from here on are skipped: the row there failed.
     upto: usize,
     /// Why the row at `upto` failed.
@@ -185,19 +191,33 @@ struct RowFill<'py, 'r> {
     scalars: bool,
 }
 
-impl RowFill<'_, '_> {
+impl<'py> RowFill<'py, '_> {
     #[inline(always)]
-    fn put(&mut self, k: usize, v: PyResult<Bound<'_, PyAny>>) {
-        if let Err(e) = v.and_then(|v| crate::tuple_rows::put(&self.rows[k], self.j, v)) {
-            self.upto = k;
-            self.bad = Some(e);
+    fn put(&mut self, k: usize, v: PyResult<Bound<'py, PyAny>>) {
+        match v {
+            Ok(v) => self.put_ok(k, v),
+            Err(e) => self.fail(k, e),
         }
+    }
+
+    #[inline(always)]
+    fn put_ok(&mut self, k: usize, v: Bound<'py, PyAny>) {
+        if let Err(e) = crate::tuple_rows::put(&self.rows[k], self.j, v, self.at) {
+            self.fail(k, e);
+        }
+    }
+
+    #[cold]
+    fn fail(&mut self, k: usize, e: PyErr) {
+        self.upto = k;
+        self.bad = Some(e);
     }
 }
 
 impl<'a> CellSink<'a> for RowFill<'_, '_> {
     fn field(&mut self, j: usize) {
         self.j = j;
+        self.strs = self.this.str_objects(j);
     }
 
     #[inline]
@@ -220,14 +240,14 @@ impl<'a> CellSink<'a> for RowFill<'_, '_> {
     #[inline]
     fn int(&mut self, k: usize, v: i64) {
         if k < self.upto {
-            self.put(k, Ok(crate::convert::int_to_py(self.py, v)));
+            self.put_ok(k, crate::convert::int_to_py(self.py, v));
         }
     }
 
     #[inline]
     fn float(&mut self, k: usize, v: f64) {
         if k < self.upto {
-            self.put(k, Ok(PyFloat::new(self.py, v).into_any()));
+            self.put_ok(k, PyFloat::new(self.py, v).into_any());
         }
     }
 
@@ -241,16 +261,23 @@ impl<'a> CellSink<'a> for RowFill<'_, '_> {
     }
 
     #[inline]
+    fn dict_str(&mut self, k: usize, idx: u32, v: &'a str) {
+        if k < self.upto {
+            self.put_ok(k, super::store::dict_str(self.py, self.strs, idx, v));
+        }
+    }
+
+    #[inline]
     fn bool(&mut self, k: usize, v: bool) {
         if k < self.upto {
-            self.put(k, Ok(PyBool::new(self.py, v).to_owned().into_any()));
+            self.put_ok(k, PyBool::new(self.py, v).to_owned().into_any());
         }
     }
 
     #[inline]
     fn null(&mut self, k: usize) {
         if k < self.upto {
-            self.put(k, Ok(self.py.None().into_bound(self.py)));
+            self.put_ok(k, self.py.None().into_bound(self.py));
         }
     }
 }

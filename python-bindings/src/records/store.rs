@@ -114,6 +114,21 @@ impl Drop for Records {
 /// Dictionaries up to this size get their Python string objects cached.
 pub(super) const STR_CACHE_MAX: usize = 1 << 16;
 
+/// Entry `idx` (`s`) of a dictionary as a `str`: the one object `strs` keeps for it (made
+/// on first use) when it keeps one, else a new one.
+#[inline(always)]
+pub(super) fn dict_str<'py>(
+    py: Python<'py>,
+    strs: Option<&StrCache>,
+    idx: u32,
+    s: &str,
+) -> Bound<'py, PyAny> {
+    match strs.and_then(|c| c.get(py, idx as usize, s)) {
+        Some(obj) => obj.into_any(),
+        None => PyString::new(py, s).into_any(),
+    }
+}
+
 /// Python strings for one field's dictionary, valid while `dict_id` is unchanged and the
 /// dictionary does not shrink.
 #[derive(Default)]
@@ -156,7 +171,8 @@ fn str_object_bytes(py: Python<'_>, s: &str) -> usize {
 }
 
 impl StrCache {
-    /// The string for dictionary entry `idx` (`s`), made on first use.
+    /// The string for dictionary entry `idx` (`s`), made on first use; `None` if the
+    /// cache keeps none for it.
     #[inline(always)]
     fn get<'py>(&self, py: Python<'py>, idx: usize, s: &str) -> Option<Bound<'py, PyString>> {
         let slot = self.values.get(idx)?;
@@ -337,11 +353,16 @@ impl Records {
         c: CellRef<'_>,
     ) -> PyResult<Bound<'py, PyAny>> {
         if let CellRef::DictStr(idx, s) = c {
-            if let Some(obj) = self.strings.get(j).and_then(|c| c.get(py, idx as usize, s)) {
-                return Ok(obj.into_any());
-            }
+            return Ok(dict_str(py, self.str_objects(j), idx, s));
         }
         cell_to_py(py, c)
+    }
+
+    /// Field `j`'s `str` objects, one per dictionary entry (none kept if its dictionary
+    /// is too large to keep them, or it has none).
+    #[inline]
+    pub(super) fn str_objects(&self, j: usize) -> Option<&StrCache> {
+        self.strings.get(j)
     }
 
     pub(super) fn retrack(&mut self) {

@@ -36,6 +36,13 @@ pub trait CellSink<'a> {
     fn text(&mut self, k: usize, v: &'a [u8]) {
         self.cell(k, CellRef::Str(std::str::from_utf8(v).unwrap_or_default()));
     }
+    /// A string of a dictionary-encoded column: entry `idx` of the field's dictionary
+    /// (one entry is one string for as long as the dictionary lives, so a host may keep
+    /// its own object per entry) and its text.
+    #[inline]
+    fn dict_str(&mut self, k: usize, idx: u32, v: &'a str) {
+        self.cell(k, CellRef::DictStr(idx, v));
+    }
     /// `None` (null, not absent: an absent value comes through [`CellSink::cell`]).
     #[inline]
     fn null(&mut self, k: usize) {
