@@ -237,7 +237,7 @@ impl<'a> CellSink<'a> for RowFill<'_, '_> {
         self.put(k, v);
     }
 
-    #[inline]
+    #[inline(always)]
     fn int(&mut self, k: usize, v: i64) {
         if k < self.upto {
             self.put_ok(k, crate::convert::int_to_py(self.py, v));
@@ -260,7 +260,7 @@ impl<'a> CellSink<'a> for RowFill<'_, '_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn dict_str(&mut self, k: usize, idx: u32, v: &'a str) {
         if k < self.upto {
             self.put_ok(k, super::store::dict_str(self.py, self.strs, idx, v));
@@ -274,7 +274,7 @@ impl<'a> CellSink<'a> for RowFill<'_, '_> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn null(&mut self, k: usize) {
         if k < self.upto {
             self.put_ok(k, self.py.None().into_bound(self.py));
