@@ -3035,43 +3035,6 @@ mod out_of_memory_tests {
             variant::Writer::new(&mut enc).str(&big);
             enc
         };
-        // Into a string, a bytes, an object column (a str among ints), and a new field.
-        let cases: Vec<(&str, Cell<'_>)> = vec![
-            ("s", Cell::Str(&big)),
-            ("b", Cell::Bytes(&blob)),
-            ("id", Cell::Str(&big)),
-            ("new", Cell::Str(&big)),
-            ("new", Cell::Encoded(&nested)),
-        ];
-        for (field, cell) in cases {
-            let mut l = small();
-            let before = contents(&l);
-            let fields = l.num_fields();
-            let record = if field == "id" {
-                vec![(field, cell)]
-            } else {
-                vec![("id", Cell::Int(9)), (field, cell)]
-            };
-            let e = short_of_memory(BIG_VALUE / 2, || l.push_record(&record)).unwrap_err();
-            assert_names(&e, 6, field, cell.var_len());
-            assert_eq!(contents(&l), before, "{field}");
-            assert_eq!(l.num_fields(), fields, "{field}");
-            // With the memory there, the same record is stored (and reads back).
-            l.push_record(&record).unwrap();
-            assert_eq!(l.len(), 7);
-            assert_eq!(l.row_eq(6, &record), Some(true), "{field}");
-        }
-    }
-
-    #[test]
-    fn a_large_value_set_or_inserted_without_memory_leaves_the_list_as_it_was() {
-        let big = "x".repeat(BIG_VALUE + 5);
-        let blob = vec![7u8; BIG_VALUE];
-        let nested = {
-            let mut enc = Vec::new();
-            variant::Writer::new(&mut enc).str(&big);
-            enc
-        };
         // Into a string, a bytes, an object column (a str among ints), a new field.
         let cases: Vec<(&str, Cell<'_>)> = vec![
             ("s", Cell::Str(&big)),
@@ -3081,52 +3044,54 @@ mod out_of_memory_tests {
             ("new", Cell::Str(&big)),
             ("new", Cell::Encoded(&nested)),
         ];
-        for insert in [false, true] {
+        // Appended (row 6), set or inserted (in mid-chunk, and at a chunk's last row).
+        let ways = [(false, 6), (false, 2), (false, 5), (true, 2), (true, 5)];
+        for (insert, at) in ways {
             for &(field, cell) in &cases {
-                for at in [2, 5] {
-                    let mut l = small();
-                    let before = contents(&l);
-                    let fields = l.num_fields();
-                    let record = if field == "id" {
-                        vec![(field, cell)]
-                    } else {
-                        vec![("id", Cell::Int(9)), (field, cell)]
-                    };
-                    let put = |l: &mut RecordList| match insert {
-                        true => l.insert_record(at, &record),
-                        false => l.set_record(at, &record),
-                    };
-                    let e = short_of_memory(BIG_VALUE / 2, || put(&mut l)).unwrap_err();
-                    assert_names(&e, at, field, cell.var_len());
-                    assert_eq!(contents(&l), before, "{field} {insert}");
-                    assert_eq!(l.num_fields(), fields, "{field} {insert}");
-                    // With the memory there, the same record is stored (and reads back).
-                    put(&mut l).unwrap();
-                    assert_eq!(l.len(), 6 + usize::from(insert));
-                    assert_eq!(l.row_eq(at, &record), Some(true), "{field} {insert}");
-                    // The other records as they were (by value: a column may have
-                    // become an object one).
-                    let values = |l: &RecordList, rows: Vec<usize>| -> Vec<_> {
-                        let mut out = Vec::new();
-                        for r in rows {
-                            l.visit_row(r, |j, c| {
-                                let v = c.to_cell().map(|c| c.to_value().unwrap());
-                                out.push((r, l.field_name(j).to_owned(), v));
-                            });
-                        }
-                        out
-                    };
-                    let old = small();
-                    let kept: Vec<usize> = (0..6).filter(|&r| insert || r != at).collect();
-                    let moved = kept.iter().map(|&r| r + usize::from(insert && r >= at));
-                    let got = values(&l, moved.clone().collect());
-                    let want = values(&old, kept.clone());
-                    let renumbered: Vec<_> = want
-                        .into_iter()
-                        .map(|(r, f, v)| (r + usize::from(insert && r >= at), f, v))
-                        .collect();
-                    assert_eq!(got, renumbered, "the other records, {field} {insert}");
-                }
+                let mut l = small();
+                let before = contents(&l);
+                let fields = l.num_fields();
+                let record = if field == "id" {
+                    vec![(field, cell)]
+                } else {
+                    vec![("id", Cell::Int(9)), (field, cell)]
+                };
+                let put = |l: &mut RecordList| match insert {
+                    true => l.insert_record(at, &record),
+                    false if at == 6 => l.push_record(&record),
+                    false => l.set_record(at, &record),
+                };
+                let insert = insert || at == 6;
+                let e = short_of_memory(BIG_VALUE / 2, || put(&mut l)).unwrap_err();
+                assert_names(&e, at, field, cell.var_len());
+                assert_eq!(contents(&l), before, "{field} {insert}");
+                assert_eq!(l.num_fields(), fields, "{field} {insert}");
+                // With the memory there, the same record is stored (and reads back).
+                put(&mut l).unwrap();
+                assert_eq!(l.len(), 6 + usize::from(insert));
+                assert_eq!(l.row_eq(at, &record), Some(true), "{field} {insert}");
+                // The other records as they were (by value: a column may have
+                // become an object one).
+                let values = |l: &RecordList, rows: Vec<usize>| -> Vec<_> {
+                    let mut out = Vec::new();
+                    for r in rows {
+                        l.visit_row(r, |j, c| {
+                            let v = c.to_cell().map(|c| c.to_value().unwrap());
+                            out.push((r, l.field_name(j).to_owned(), v));
+                        });
+                    }
+                    out
+                };
+                let old = small();
+                let kept: Vec<usize> = (0..6).filter(|&r| insert || r != at).collect();
+                let moved = kept.iter().map(|&r| r + usize::from(insert && r >= at));
+                let got = values(&l, moved.clone().collect());
+                let want = values(&old, kept.clone());
+                let renumbered: Vec<_> = want
+                    .into_iter()
+                    .map(|(r, f, v)| (r + usize::from(insert && r >= at), f, v))
+                    .collect();
+                assert_eq!(got, renumbered, "the other records, {field} {insert}");
             }
         }
     }
