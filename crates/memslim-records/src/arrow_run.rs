@@ -97,7 +97,7 @@ impl RecordList {
     /// all-or-nothing.
     ///
     /// # Memory
-    /// Reads runs of rows (about [`IMPORT_CELLS`] values each): per run 8 bytes per
+    /// Reads runs of rows (about 262,144 values each): per run 8 bytes per
     /// int, 16 per string, 32 per other value, and a mark per row of a column with
     /// nulls or absent keys, beside what the list stores.
     pub fn push_arrow(
