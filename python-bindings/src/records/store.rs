@@ -26,9 +26,9 @@ pub(crate) struct Records {
     /// The allocation `append` lists a record's cells in, kept from one call to the
     /// next (empty between calls; see [`recycle`]).
     pub(super) cell_buf: Vec<(usize, Cell<'static>)>,
-    /// Memory the store reads in place that Python's allocator made (see
-    /// [`Records::wrap_reading`]).
-    pub(super) python_made: Vec<std::ops::Range<usize>>,
+    /// Memory the store reads in place that Python's allocator made, by start address
+    /// (see [`Records::wrap_reading`]); shared with the selections made from it.
+    pub(super) python_made: Arc<[std::ops::Range<usize>]>,
     /// Rows that one list of the store alone reads (the new records of a DictList's
     /// `a + b`) or that no list reads any more, to give back ([`PyRecords::own_new_rows`]).
     pub(super) reclaim: Reclaim,
@@ -236,7 +236,7 @@ impl Records {
             strings: Vec::new(),
             lent: GilCell::new(Lent::default()),
             cell_buf: Vec::new(),
-            python_made: Vec::new(),
+            python_made: Arc::new([]),
             reclaim: Reclaim::default(),
         };
         r.sync_names(py);
@@ -258,10 +258,20 @@ impl Records {
         py: Python<'_>,
         kind: RecordForm,
         inner: RecordList,
-        python_made: Vec<std::ops::Range<usize>>,
+        mut python_made: Vec<std::ops::Range<usize>>,
     ) -> PyResult<Py<PyAny>> {
         let mut base = Records::new(py, kind, inner);
-        base.python_made = python_made;
+        // Sorted and joined where they overlap (views of one object), so that the one
+        // range starting last at or before an address is the only one that can hold it.
+        python_made.sort_unstable_by_key(|r| r.start);
+        let mut joined: Vec<std::ops::Range<usize>> = Vec::with_capacity(python_made.len());
+        for r in python_made {
+            match joined.last_mut() {
+                Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+                _ => joined.push(r),
+            }
+        }
+        base.python_made = joined.into();
         base.retrack();
         base.into_object(py)
     }
@@ -271,7 +281,7 @@ impl Records {
     /// names are this store's (interned strings are one object each).
     pub(super) fn selection(&self, py: Python<'_>, inner: RecordList) -> Records {
         let mut r = Records::new(py, self.kind.clone_ref(py), inner);
-        r.python_made.clone_from(&self.python_made);
+        r.python_made = Arc::clone(&self.python_made);
         r
     }
 
@@ -373,8 +383,12 @@ impl Records {
         // Memory Python made (in place of `bytes` objects) is in tracemalloc already.
         let mut python_made = 0;
         let made = &self.python_made;
+        let in_made = |id: usize| {
+            let i = made.partition_point(|r| r.start <= id);
+            i > 0 && made[i - 1].contains(&id)
+        };
         self.inner.buffers(|b| {
-            if made.iter().any(|r| r.contains(&b.id)) {
+            if in_made(b.id) {
                 python_made += b.bytes;
             } else {
                 buffers.push((b.id, b.bytes));
